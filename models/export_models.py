@@ -191,7 +191,7 @@ SPECS = {
 }
 
 
-def export(model, name, path, dynamic):
+def export(model, name, path, dynamic, static_outputs=None):
     _, in_names, out_names, scalars = SPECS[name]
     dyn = None
     if dynamic:
@@ -202,6 +202,14 @@ def export(model, name, path, dynamic):
                       training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False,
                       input_names=in_names, output_names=out_names, dynamic_axes=dyn)
     m = onnx.load_from_string(buf.getvalue())
+    if static_outputs is not None:
+        # The exporter names some non-batch output dims symbolically (gpt: logits dim 1 becomes
+        # "MatMullogits_dim_1" because the positions come from Range(Shape(idx)[1])).  Only the
+        # batch dim is meant to be dynamic: pin every other output dim to the static export's value.
+        for o, so in zip(m.graph.output, static_outputs):
+            for d, sd in zip(o.type.tensor_type.shape.dim[1:], so.type.tensor_type.shape.dim[1:]):
+                if d.HasField("dim_param") and d.dim_param != "batch":
+                    d.dim_value = sd.dim_value
     m.producer_name = "ds-opt models/export_models.py (pytorch %s)" % torch.__version__
     m.doc_string = "%s%s, opset %d, TrainingMode.TRAINING, do_constant_folding=False" % (
         name, " (dynamic batch)" if dynamic else "", OPSET)
@@ -239,10 +247,12 @@ def main():
         model = SPECS[name][0]()
         model.train()
         nparams = sum(p.numel() for p in model.parameters())
+        static_outputs = None
         for dynamic in (False, True):
             fname = name + ("_dynbatch" if dynamic else "") + ".onnx"
             path = os.path.join(args.outdir, fname)
-            export(model, name, path, dynamic)
+            e = export(model, name, path, dynamic, static_outputs)
+            static_outputs = list(e.graph.output)
             m, inf = check(path)
             inits = m.graph.initializer
             n_init = sum(int(onnx.numpy_helper.to_array(t).size) for t in inits)
