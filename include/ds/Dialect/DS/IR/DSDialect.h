@@ -1,0 +1,24 @@
+// The `ds` dialect class.
+#ifndef DS_DIALECT_DS_IR_DSDIALECT_H
+#define DS_DIALECT_DS_IR_DSDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpImplementation.h"
+
+#include "ds/Dialect/DS/IR/DSOpsDialect.h.inc"
+
+namespace mlir::ds {
+/// Module attribute naming the ONNX file that parameters load from.
+constexpr llvm::StringLiteral kModelFileAttr = "ds.model_file";
+/// Function attribute: index of the result that is the training loss.
+constexpr llvm::StringLiteral kLossIndexAttr = "ds.loss";
+/// Argument / result attribute: the ONNX graph input or output name.
+constexpr llvm::StringLiteral kInputNameAttr = "ds.input";
+constexpr llvm::StringLiteral kOutputNameAttr = "ds.output";
+} // namespace mlir::ds
+
+#endif // DS_DIALECT_DS_IR_DSDIALECT_H

@@ -1,0 +1,57 @@
+// Loading and validating a .dsplan file.
+#pragma once
+
+#include "ds/runtime/Kernels.h"
+#include "plan.pb.h"
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ds::rt {
+
+constexpr char kPlanMagic[8] = {'D', 'S', 'P', 'L', 'A', 'N', '\0', '\1'};
+constexpr uint32_t kPlanVersion = 1;
+constexpr uint64_t kMaxRegionBytes = uint64_t(1) << 40; // 1 TiB
+
+struct BufferInfo {
+  TensorType type;
+  ds::plan::Placement placement;
+  uint64_t offset;
+  std::string name; // for messages: "buffer 7 'h1'"
+};
+
+/// A validated plan with the lookups the executor needs.
+struct LoadedPlan {
+  ds::plan::Plan plan;
+  std::string path; // the file it came from ("<memory>" when parsed from bytes)
+  std::string modelPath; // model_file resolved against the plan's directory
+  std::vector<BufferInfo> buffers; // dense index
+  std::unordered_map<uint32_t, size_t> bufferIndex; // id -> dense index
+  /// For each program, each instruction's operands as dense buffer indices.
+  std::vector<std::vector<std::vector<size_t>>> instrInputs, instrOutputs;
+  int programByRole[5] = {-1, -1, -1, -1, -1};
+  int microBatch = 0;
+  int accumulationSteps = 1;
+
+  const BufferInfo &buffer(uint32_t id) const { return buffers[bufferIndex.at(id)]; }
+  int program(ds::plan::Program::Role role) const { return programByRole[int(role)]; }
+};
+
+/// Reads, parses and validates `path`. `worldSize` > 0 also checks the plan's world size.
+/// Throws Error with a one-line message naming the file and what is wrong.
+LoadedPlan loadPlan(const std::string &path, int worldSize);
+/// Same, from the file's bytes (magic included); `path` is used for messages and model_file.
+LoadedPlan parsePlan(const std::string &bytes, const std::string &path, int worldSize);
+/// Validates an already parsed plan (everything parsePlan checks after decoding).
+void validatePlan(LoadedPlan &lp, int worldSize);
+
+/// Serializes `plan` with the magic in front (what the compiler writes).
+std::string serializePlan(const ds::plan::Plan &plan);
+/// Writes serializePlan(plan) to `path` atomically (temp file + rename).
+void writePlanFile(const ds::plan::Plan &plan, const std::string &path);
+
+/// Writes `data` to `path` via a temporary file in the same directory and rename().
+void writeFileAtomically(const std::string &path, const std::string &data);
+
+} // namespace ds::rt

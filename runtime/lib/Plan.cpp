@@ -1,0 +1,342 @@
+// Reads a .dsplan file and checks every rule of runtime/proto/plan.proto before execution.
+#include "ds/runtime/Plan.h"
+
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+namespace ds::rt {
+namespace {
+
+using ds::plan::Placement;
+using ds::plan::Program;
+
+std::string dirName(const std::string &path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos)
+    return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string bufferLabel(const BufferInfo &b, uint32_t id) {
+  std::string s = "buffer " + std::to_string(id);
+  if (!b.name.empty())
+    s += " '" + b.name + "'";
+  return s;
+}
+
+// Byte ranges [begin, end) within one region.
+struct Range {
+  Placement region;
+  uint64_t begin, end;
+  bool overlaps(const Range &o) const {
+    return region == o.region && begin < o.end && o.begin < end;
+  }
+  bool same(const Range &o) const {
+    return region == o.region && begin == o.begin && end == o.end;
+  }
+};
+
+void validateBuffers(LoadedPlan &lp) {
+  const auto &plan = lp.plan;
+  for (int i = 0; i < plan.buffers_size(); ++i) {
+    const auto &b = plan.buffers(i);
+    std::string label = "buffer " + std::to_string(b.id());
+    if (!lp.bufferIndex.emplace(b.id(), size_t(i)).second)
+      fail(label, ": duplicate buffer id");
+    BufferInfo info;
+    info.name = b.name();
+    info.type.dtype = b.dtype();
+    size_t esize = dtypeSize(b.dtype());
+    if (esize == 0)
+      fail(label, ": invalid dtype ", dtypeName(b.dtype()));
+    info.type.shape.assign(b.shape().begin(), b.shape().end());
+    try {
+      info.type.numel = checkedNumel(info.type.shape);
+    } catch (const Error &e) {
+      fail(label, ": ", e.what());
+    }
+    if (uint64_t(info.type.numel) > kMaxRegionBytes / esize)
+      fail(label, ": shape ", shapeString(info.type.shape), " x ", dtypeName(b.dtype()),
+           " exceeds 1 TiB");
+    info.type.bytes = uint64_t(info.type.numel) * esize;
+    info.placement = b.placement();
+    info.offset = b.offset();
+    uint64_t region;
+    switch (b.placement()) {
+    case ds::plan::ARENA: region = plan.arena_bytes(); break;
+    case ds::plan::PERSISTENT: region = plan.persistent_bytes(); break;
+    case ds::plan::HOST:
+    case ds::plan::NVME:
+      fail(label, ": placement ", ds::plan::Placement_Name(b.placement()),
+           " is not supported by the CPU runtime");
+    default: fail(label, ": invalid placement ", int(b.placement()));
+    }
+    if (info.offset % plan.alignment() != 0)
+      fail(label, ": offset ", info.offset, " is not a multiple of the alignment ",
+           plan.alignment());
+    if (info.offset > region || info.type.bytes > region - info.offset)
+      fail(label, ": bytes [", info.offset, ", ", info.offset + info.type.bytes,
+           ") lie outside the ", b.placement() == ds::plan::ARENA ? "arena" : "persistent region",
+           " of ", region, " bytes");
+    lp.buffers.push_back(std::move(info));
+  }
+}
+
+size_t lookupBuffer(const LoadedPlan &lp, uint32_t id, const std::string &what) {
+  auto it = lp.bufferIndex.find(id);
+  if (it == lp.bufferIndex.end())
+    fail(what, " refers to unknown buffer ", id);
+  return it->second;
+}
+
+void validateGraphIO(LoadedPlan &lp) {
+  const auto &plan = lp.plan;
+  std::set<std::string> names;
+  lp.microBatch = 0;
+  for (const auto &in : plan.inputs()) {
+    std::string what = "input '" + in.name() + "'";
+    if (in.name().empty())
+      fail("an input has an empty name");
+    if (!names.insert(in.name()).second)
+      fail(what, ": duplicate input name");
+    const auto &b = lp.buffers[lookupBuffer(lp, in.buffer(), what)];
+    if (in.batch_dim() >= b.type.shape.size())
+      fail(what, ": batch_dim ", in.batch_dim(), " out of range for shape ",
+           shapeString(b.type.shape));
+    int64_t mb = b.type.shape[in.batch_dim()];
+    if (mb <= 0 || mb > INT32_MAX)
+      fail(what, ": micro-batch size ", mb, " must be positive");
+    if (lp.microBatch != 0 && lp.microBatch != mb)
+      fail(what, ": micro-batch size ", mb, " differs from another input's ", lp.microBatch);
+    lp.microBatch = int(mb);
+    if (in.has_synthetic_low() != in.has_synthetic_high() ||
+        (in.has_synthetic_low() && !(in.synthetic_low() < in.synthetic_high())))
+      fail(what, ": synthetic_low and synthetic_high must both be set, with low < high");
+  }
+  names.clear();
+  for (const auto &out : plan.outputs()) {
+    std::string what = "output '" + out.name() + "'";
+    if (out.name().empty())
+      fail("an output has an empty name");
+    if (!names.insert(out.name()).second)
+      fail(what, ": duplicate output name");
+    lookupBuffer(lp, out.buffer(), what);
+  }
+  if (plan.has_loss_output() && plan.loss_output() != -1) {
+    int idx = plan.loss_output();
+    if (idx < 0 || idx >= plan.outputs_size())
+      fail("loss_output ", idx, " is not an index into the ", plan.outputs_size(), " outputs");
+    const auto &b = lp.buffers[lp.bufferIndex.at(plan.outputs(idx).buffer())];
+    if (b.type.numel != 1 || !isFloat(b.type.dtype))
+      fail("loss output '", plan.outputs(idx).name(), "' must be a floating scalar, not ",
+           dtypeName(b.type.dtype), shapeString(b.type.shape));
+  }
+}
+
+void validateParameters(LoadedPlan &lp, int worldSize) {
+  std::set<std::string> inits;
+  for (const auto &p : lp.plan.parameters()) {
+    std::string what = "parameter '" + p.symbol() + "'";
+    if (p.initializer().empty())
+      fail(what, ": empty initializer name");
+    if (!inits.insert(p.initializer()).second)
+      fail(what, ": initializer '", p.initializer(), "' is loaded twice");
+    const auto &b = lp.buffers[lookupBuffer(lp, p.buffer(), what)];
+    if (b.placement != ds::plan::PERSISTENT)
+      fail(what, ": buffer ", p.buffer(), " must be PERSISTENT");
+    auto kind = p.shard().kind();
+    if (kind != ds::plan::ShardSpec::FULL && kind != ds::plan::ShardSpec::FLAT_1D)
+      fail(what, ": invalid shard kind ", int(kind));
+  }
+  if (!lp.plan.parameters().empty() && lp.plan.model_file().empty())
+    fail("the plan has parameters but no model_file");
+  (void)worldSize;
+}
+
+void validatePrograms(LoadedPlan &lp) {
+  const auto &plan = lp.plan;
+  std::set<std::string> names;
+  lp.instrInputs.resize(size_t(plan.programs_size()));
+  lp.instrOutputs.resize(size_t(plan.programs_size()));
+  for (int p = 0; p < plan.programs_size(); ++p) {
+    const auto &prog = plan.programs(p);
+    std::string pname = "program '" + prog.name() + "'";
+    if (prog.name().empty())
+      fail("program ", p, " has an empty name");
+    if (!names.insert(prog.name()).second)
+      fail(pname, ": duplicate program name");
+    int role = int(prog.role());
+    if (role < 0 || role > 4)
+      fail(pname, ": invalid role ", role);
+    if (role != 0) {
+      if (lp.programByRole[role] != -1)
+        fail(pname, ": a second program with role ", Program::Role_Name(prog.role()));
+      lp.programByRole[role] = p;
+    }
+    for (int i = 0; i < prog.instructions_size(); ++i) {
+      const auto &ins = prog.instructions(i);
+      std::string where = pname + " instruction " + std::to_string(i) + " (" +
+                          ins.kernel() + (ins.loc().empty() ? "" : " at " + ins.loc()) + ")";
+      const KernelSignature *sig = findKernelSignature(ins.kernel());
+      if (!sig)
+        fail(where, ": unknown kernel '", ins.kernel(), "'");
+      if (ins.stream() < 0 || ins.stream() > 4)
+        fail(where, ": invalid stream ", int(ins.stream()));
+      for (uint32_t w : ins.waits())
+        if (w >= uint32_t(i))
+          fail(where, ": waits for instruction ", w, ", which does not come before it");
+      std::vector<size_t> ins_idx, outs_idx;
+      CheckContext ctx{ins, {}, {}, int(plan.world_size())};
+      std::vector<Range> inRanges, outRanges;
+      auto rangeOf = [&](size_t idx) {
+        const auto &b = lp.buffers[idx];
+        return Range{b.placement, b.offset, b.offset + b.type.bytes};
+      };
+      for (int k = 0; k < ins.inputs_size(); ++k) {
+        size_t idx = lookupBuffer(lp, ins.inputs(k), where + ": input " + std::to_string(k));
+        ins_idx.push_back(idx);
+        ctx.in.push_back(&lp.buffers[idx].type);
+        inRanges.push_back(rangeOf(idx));
+      }
+      for (int k = 0; k < ins.outputs_size(); ++k) {
+        size_t idx = lookupBuffer(lp, ins.outputs(k), where + ": output " + std::to_string(k));
+        outs_idx.push_back(idx);
+        ctx.out.push_back(&lp.buffers[idx].type);
+        outRanges.push_back(rangeOf(idx));
+      }
+      for (size_t a = 0; a < outRanges.size(); ++a) {
+        if (outRanges[a].begin == outRanges[a].end)
+          continue;
+        for (size_t b = a + 1; b < outRanges.size(); ++b)
+          if (outRanges[a].overlaps(outRanges[b]))
+            fail(where, ": outputs ", a, " and ", b, " overlap in memory");
+        for (size_t b = 0; b < inRanges.size(); ++b)
+          if (outRanges[a].overlaps(inRanges[b]) &&
+              !(sig->inPlace && outRanges[a].same(inRanges[b])))
+            fail(where, ": output ", a, " overlaps input ", b,
+                 sig->inPlace ? " without being exactly the same bytes"
+                              : " and this kernel cannot run in place");
+      }
+      try {
+        sig->check(ctx);
+      } catch (const Error &e) {
+        fail(where, ": ", e.what());
+      }
+      lp.instrInputs[size_t(p)].push_back(std::move(ins_idx));
+      lp.instrOutputs[size_t(p)].push_back(std::move(outs_idx));
+    }
+  }
+}
+
+} // namespace
+
+void validatePlan(LoadedPlan &lp, int worldSize) {
+  const auto &plan = lp.plan;
+  if (plan.version() != kPlanVersion)
+    fail("unsupported plan version ", plan.version(), " (this ds-run reads version ",
+         kPlanVersion, ")");
+  if (plan.world_size() == 0 || plan.world_size() > 65536)
+    fail("invalid world_size ", plan.world_size());
+  if (worldSize > 0 && plan.world_size() != uint32_t(worldSize))
+    fail("the plan was compiled for world size ", plan.world_size(),
+         " but the job has ", worldSize, " ranks");
+  uint64_t align = plan.alignment();
+  if (align == 0 || align > 4096 || (align & (align - 1)) != 0)
+    fail("alignment ", align, " must be a power of two between 1 and 4096");
+  if (plan.arena_bytes() > kMaxRegionBytes)
+    fail("arena_bytes ", plan.arena_bytes(), " exceeds the 1 TiB limit");
+  if (plan.persistent_bytes() > kMaxRegionBytes)
+    fail("persistent_bytes ", plan.persistent_bytes(), " exceeds the 1 TiB limit");
+  if (plan.predicted_peak_bytes() > plan.arena_bytes())
+    fail("predicted_peak_bytes ", plan.predicted_peak_bytes(), " exceeds arena_bytes ",
+         plan.arena_bytes());
+  if (plan.gradient_accumulation_steps() > 1000000)
+    fail("gradient_accumulation_steps ", plan.gradient_accumulation_steps(), " is absurd");
+  lp.accumulationSteps = std::max(1, int(plan.gradient_accumulation_steps()));
+  lp.buffers.clear();
+  lp.bufferIndex.clear();
+  for (int &r : lp.programByRole)
+    r = -1;
+  validateBuffers(lp);
+  validateGraphIO(lp);
+  validateParameters(lp, worldSize);
+  validatePrograms(lp);
+  if (!plan.model_file().empty()) {
+    const std::string &m = plan.model_file();
+    lp.modelPath = m[0] == '/' ? m : dirName(lp.path) + "/" + m;
+  }
+}
+
+LoadedPlan parsePlan(const std::string &bytes, const std::string &path, int worldSize) {
+  LoadedPlan lp;
+  lp.path = path;
+  try {
+    if (bytes.size() < sizeof(kPlanMagic) ||
+        std::memcmp(bytes.data(), kPlanMagic, 6) != 0)
+      fail("not a ds plan file (bad magic)");
+    if (std::memcmp(bytes.data(), kPlanMagic, sizeof(kPlanMagic)) != 0)
+      fail("unsupported plan file format ", int((unsigned char)bytes[6]), ".",
+           int((unsigned char)bytes[7]), " (this ds-run reads 0.1)");
+    if (!lp.plan.ParseFromArray(bytes.data() + sizeof(kPlanMagic),
+                                int(bytes.size() - sizeof(kPlanMagic))))
+      fail("corrupt or truncated plan (protobuf decoding failed)");
+    validatePlan(lp, worldSize);
+  } catch (const Error &e) {
+    fail(path, ": ", e.what());
+  }
+  return lp;
+}
+
+LoadedPlan loadPlan(const std::string &path, int worldSize) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f)
+    fail(path, ": cannot open plan file: ", std::strerror(errno));
+  f.seekg(0, std::ios::end);
+  std::streamoff size = f.tellg();
+  if (size < 0)
+    fail(path, ": cannot read plan file");
+  if (uint64_t(size) > (uint64_t(1) << 31) - 1)
+    fail(path, ": plan file of ", size, " bytes exceeds the 2 GiB protobuf limit");
+  f.seekg(0);
+  std::string bytes(size_t(size), '\0');
+  if (!f.read(bytes.data(), size))
+    fail(path, ": cannot read plan file");
+  return parsePlan(bytes, path, worldSize);
+}
+
+std::string serializePlan(const ds::plan::Plan &plan) {
+  std::string out(kPlanMagic, sizeof(kPlanMagic));
+  if (!plan.AppendToString(&out))
+    fail("cannot serialize plan");
+  return out;
+}
+
+void writeFileAtomically(const std::string &path, const std::string &data) {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  FILE *f = std::fopen(tmp.c_str(), "wb");
+  if (!f)
+    fail("cannot create ", tmp, ": ", std::strerror(errno));
+  bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
+  ok = (std::fflush(f) == 0) && ok;
+  ok = (fsync(fileno(f)) == 0) && ok;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) {
+    int err = errno;
+    std::remove(tmp.c_str());
+    fail("cannot write ", tmp, ": ", std::strerror(err));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    std::remove(tmp.c_str());
+    fail("cannot rename ", tmp, " to ", path, ": ", std::strerror(err));
+  }
+}
+
+void writePlanFile(const ds::plan::Plan &plan, const std::string &path) {
+  writeFileAtomically(path, serializePlan(plan));
+}
+
+} // namespace ds::rt

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ds-opt needs on a fresh machine; idempotent (skips what is there).
+#   scripts/setup.sh           build + test dependencies (what CI needs)
+#   scripts/setup.sh --models  also PyTorch, to re-export the bundled models and references
+set -euo pipefail
+
+PKGS=(
+  cmake ninja-build g++ pkg-config
+  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
+  clang-22 libclang-rt-22-dev
+  libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
+  libopenmpi-dev openmpi-bin libopenblas-dev
+  libgtest-dev
+  python3-numpy python3-onnx
+)
+[ "${1:-}" = "--models" ] && PKGS+=(python3-torch)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

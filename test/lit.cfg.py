@@ -1,0 +1,28 @@
+# lit configuration of the ds-opt test suite.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "DS"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".onnxtxt", ".test"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.ds_obj_root, "test")
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%ds_src_root", config.ds_src_root))
+config.substitutions.append(("%python", config.python_executable))
+
+llvm_config.with_system_environment(["HOME", "TMPDIR", "OMPI_ALLOW_RUN_AS_ROOT",
+                                     "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"])
+llvm_config.use_default_substitutions()
+
+tool_dirs = [config.ds_tools_dir, config.llvm_tools_dir]
+tools = ["ds-opt", "ds-translate", "ds-run"]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+if os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl"):
+    config.available_features.add("cuda")
