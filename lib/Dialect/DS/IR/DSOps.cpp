@@ -563,3 +563,6 @@ bool mlir::ds::isDifferentiableOperand(Operation *op, unsigned index) {
     return index == 0;
   return true;
 }
+
+#define GET_OP_CLASSES
+#include "ds/Dialect/DS/IR/DSOps.cpp.inc"

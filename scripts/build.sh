@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Configures (once) and builds ds-opt, ds-translate, the runtime and ds-run into build/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+BUILD=${DS_BUILD_DIR:-build}
+if [ ! -f "$BUILD/build.ninja" ]; then
+  cmake -G Ninja -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ >/dev/null
+fi
+ninja -C "$BUILD" "$@"

@@ -1,0 +1,568 @@
+// RUN: ds-opt %s -split-input-file -verify-diagnostics
+
+// Tests that binary operands must have one element type.
+func.func @add_element_types(%a: tensor<4xf32>, %b: tensor<4xf16>) {
+  // expected-error @+2 {{operand element types differ: 'f32' vs 'f16'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.add %a, %b : (tensor<4xf32>, tensor<4xf16>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that binary operands must broadcast.
+func.func @mul_broadcast(%a: tensor<2x3xf32>, %b: tensor<4x3xf32>) {
+  // expected-error @+2 {{operands are not broadcast-compatible: 2x3 vs 4x3}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.mul %a, %b : (tensor<2x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
+  return
+}
+
+// -----
+
+// Tests that a binary result type must match the broadcast shape.
+func.func @sub_result(%a: tensor<4x1xf32>, %b: tensor<8xf32>) {
+  // expected-error @+2 {{inferred type(s) 'tensor<4x8xf32>' are incompatible with return type(s) of operation 'tensor<4x9xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.sub %a, %b : (tensor<4x1xf32>, tensor<8xf32>) -> tensor<4x9xf32>
+  return
+}
+
+// -----
+
+// Tests that comparisons produce i1.
+func.func @less_result(%a: tensor<4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{result #0 must be ranked tensor of 1-bit signless integer values}}
+  %0 = ds.less %a, %b : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that compared operands must have one element type.
+func.func @equal_types(%a: tensor<4xi64>, %b: tensor<4xi32>) {
+  // expected-error @+2 {{operand element types differ: 'i64' vs 'i32'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.equal %a, %b : (tensor<4xi64>, tensor<4xi32>) -> tensor<4xi1>
+  return
+}
+
+// -----
+
+// Tests that where broadcasts all three operands.
+func.func @where_broadcast(%c: tensor<3xi1>, %x: tensor<4xf32>, %y: tensor<4xf32>) {
+  // expected-error @+2 {{operands are not broadcast-compatible: 3 vs 4 vs 4}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.where %c, %x, %y : (tensor<3xi1>, tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that where's branches must have one element type.
+func.func @where_types(%c: tensor<4xi1>, %x: tensor<4xf32>, %y: tensor<4xf64>) {
+  // expected-error @+2 {{operand element types differ: 'f32' vs 'f64'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.where %c, %x, %y : (tensor<4xi1>, tensor<4xf32>, tensor<4xf64>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that float-only unary ops reject integers.
+func.func @sqrt_int(%x: tensor<4xi64>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 32-bit float or 64-bit float or 16-bit float or bfloat16 type values}}
+  %0 = ds.sqrt %x : tensor<4xi64>
+  return
+}
+
+// -----
+
+// Tests that gelu's approximation is "none" or "tanh".
+func.func @gelu_approximate(%x: tensor<4xf32>) {
+  // expected-error @+1 {{approximate must be "none" or "tanh", got "fast"}}
+  %0 = ds.gelu %x {approximate = "fast"} : tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that cast keeps the shape.
+func.func @cast_shape(%x: tensor<4xf32>) {
+  // expected-error @+1 {{requires the same shape for all operands and results}}
+  %0 = ds.cast %x : tensor<4xf32> to tensor<5xf16>
+  return
+}
+
+// -----
+
+// Tests that matmul contracting dims must agree.
+func.func @matmul_k(%a: tensor<4x8xf32>, %b: tensor<7x16xf32>) {
+  // expected-error @+2 {{contracting dims differ: 4x8 times 7x16}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.matmul %a, %b : (tensor<4x8xf32>, tensor<7x16xf32>) -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that matmul batch dims must broadcast.
+func.func @matmul_batch(%a: tensor<2x4x8xf32>, %b: tensor<3x8x16xf32>) {
+  // expected-error @+2 {{batch dims are not broadcast-compatible: 2x4x8 vs 3x8x16}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.matmul %a, %b : (tensor<2x4x8xf32>, tensor<3x8x16xf32>) -> tensor<2x4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that matmul rejects scalars.
+func.func @matmul_scalar(%a: tensor<f32>, %b: tensor<8xf32>) {
+  // expected-error @+2 {{matmul operands must have rank >= 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.matmul %a, %b : (tensor<f32>, tensor<8xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that matmul operands must have one element type.
+func.func @matmul_types(%a: tensor<4x8xf32>, %b: tensor<8x16xbf16>) {
+  // expected-error @+2 {{operand element types differ: 'f32' vs 'bf16'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.matmul %a, %b : (tensor<4x8xf32>, tensor<8x16xbf16>) -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that gemm needs 2-D operands.
+func.func @gemm_rank(%a: tensor<2x4x8xf32>, %b: tensor<8x16xf32>) {
+  // expected-error @+2 {{gemm operands a and b must be 2-D, got 2x4x8 and 8x16}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.gemm %a, %b : (tensor<2x4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that gemm contracting dims respect the transposes.
+func.func @gemm_k(%a: tensor<4x8xf32>, %b: tensor<8x16xf32>) {
+  // expected-error @+2 {{contracting dims differ: 8 vs 16}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.gemm %a, %b {trans_b} : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that gemm's c must broadcast to [M, N].
+func.func @gemm_c(%a: tensor<4x8xf32>, %b: tensor<8x16xf32>, %c: tensor<8xf32>) {
+  // expected-error @+2 {{c of shape 8 does not broadcast to 4x16}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.gemm %a, %b, %c : (tensor<4x8xf32>, tensor<8x16xf32>, tensor<8xf32>) -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that softmax's axis must be in range.
+func.func @softmax_axis(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{'ds.softmax' op axis 2 is out of range for rank 2}}
+  %0 = ds.softmax %x {axis = 2 : i64} : tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that log_softmax's axis must be in range.
+func.func @log_softmax_axis(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{'ds.log_softmax' op axis -1 is out of range for rank 2}}
+  %0 = ds.log_softmax %x {axis = -1 : i64} : tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that layer_norm's axis must be in range.
+func.func @layer_norm_axis(%x: tensor<4x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{'ds.layer_norm' op axis 3 is out of range for rank 2}}
+  %0 = ds.layer_norm %x, %g {axis = 3 : i64} : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that layer_norm's scale must broadcast to the normalized dims.
+func.func @layer_norm_scale(%x: tensor<4x8xf32>, %g: tensor<4xf32>) {
+  // expected-error @+1 {{scale/bias of shape 4 does not broadcast to the normalized shape 8}}
+  %0 = ds.layer_norm %x, %g {axis = 1 : i64} : (tensor<4x8xf32>, tensor<4xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that layer_norm's scale and bias share the input's element type.
+func.func @layer_norm_types(%x: tensor<4x8xf32>, %g: tensor<8xf32>, %b: tensor<8xf16>) {
+  // expected-error @+1 {{scale and bias must have element type 'f32', got 'f16'}}
+  %0 = ds.layer_norm %x, %g, %b {axis = 1 : i64} : (tensor<4x8xf32>, tensor<8xf32>, tensor<8xf16>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that layer_norm keeps the input type.
+func.func @layer_norm_result(%x: tensor<4x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{result type 'tensor<4x8xf16>' must equal the input type 'tensor<4x8xf32>'}}
+  %0 = ds.layer_norm %x, %g {axis = 1 : i64} : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf16>
+  return
+}
+
+// -----
+
+// Tests that reshape keeps the element count.
+func.func @reshape_count(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{cannot reshape 4x8 (32 elements) to 5x6 (30 elements)}}
+  %0 = ds.reshape %x : tensor<4x8xf32> to tensor<5x6xf32>
+  return
+}
+
+// -----
+
+// Tests that reshape keeps the element type.
+func.func @reshape_type(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{element type changes from 'f32' to 'f16'}}
+  %0 = ds.reshape %x : tensor<4x8xf32> to tensor<32xf16>
+  return
+}
+
+// -----
+
+// Tests that transpose needs one perm entry per dim.
+func.func @transpose_size(%x: tensor<4x8xf32>) {
+  // expected-error @+2 {{perm has 3 entries for rank 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.transpose %x {perm = array<i64: 0, 1, 2>} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that transpose's perm is a permutation.
+func.func @transpose_repeat(%x: tensor<4x8xf32>) {
+  // expected-error @+2 {{perm axis 0 is repeated}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.transpose %x {perm = array<i64: 0, 0>} : (tensor<4x8xf32>) -> tensor<4x4xf32>
+  return
+}
+
+// -----
+
+// Tests that gather's axis must be in range.
+func.func @gather_axis(%x: tensor<4x8xf32>, %i: tensor<2xi64>) {
+  // expected-error @+2 {{axis 2 is out of range for rank 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.gather %x, %i {axis = 2 : i64} : (tensor<4x8xf32>, tensor<2xi64>) -> tensor<4x2xf32>
+  return
+}
+
+// -----
+
+// Tests that gather's indices are integers.
+func.func @gather_indices(%x: tensor<4x8xf32>, %i: tensor<2xf32>) {
+  // expected-error @+1 {{operand #1 must be ranked tensor of 64-bit signless integer or 32-bit signless integer values}}
+  %0 = ds.gather %x, %i : (tensor<4x8xf32>, tensor<2xf32>) -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+// Tests that slice needs one start, end and step per dim.
+func.func @slice_count(%x: tensor<4x8xf32>) {
+  // expected-error @+2 {{starts, ends and steps need one entry per dim (2), got 1, 2, 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.slice %x {starts = array<i64: 0>, ends = array<i64: 4, 8>, steps = array<i64: 1, 1>} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that slice steps are non-zero.
+func.func @slice_step(%x: tensor<4x8xf32>) {
+  // expected-error @+2 {{step of dim 1 is zero}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.slice %x {starts = array<i64: 0, 0>, ends = array<i64: 4, 8>, steps = array<i64: 1, 0>} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that slice bounds are clamped to the dims.
+func.func @slice_bounds(%x: tensor<4x8xf32>) {
+  // expected-error @+2 {{dim 1: start 0, end 9, step 1 are not clamped to the dim size 8}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.slice %x {starts = array<i64: 0, 0>, ends = array<i64: 4, 9>, steps = array<i64: 1, 1>} : (tensor<4x8xf32>) -> tensor<4x9xf32>
+  return
+}
+
+// -----
+
+// Tests that split sizes add up to the dim.
+func.func @split_sizes(%x: tensor<4x8xf32>) {
+  // expected-error @+2 {{split sizes add up to 7, but dim 1 has size 8}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0:2 = ds.split %x {axis = 1 : i64, sizes = array<i64: 3, 4>} : (tensor<4x8xf32>) -> (tensor<4x3xf32>, tensor<4x4xf32>)
+  return
+}
+
+// -----
+
+// Tests that split sizes are non-negative.
+func.func @split_negative(%x: tensor<4x8xf32>) {
+  // expected-error @+2 {{split size -1 is negative}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0:2 = ds.split %x {axis = 1 : i64, sizes = array<i64: 9, -1>} : (tensor<4x8xf32>) -> (tensor<4x9xf32>, tensor<4x1xf32>)
+  return
+}
+
+// -----
+
+// Tests that split's axis must be in range.
+func.func @split_axis(%x: tensor<4x8xf32>) {
+  // expected-error @+2 {{axis 2 is out of range for rank 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.split %x {axis = 2 : i64, sizes = array<i64: 8>} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that concat inputs agree outside the axis.
+func.func @concat_dims(%a: tensor<2x8xf32>, %b: tensor<3x7xf32>) {
+  // expected-error @+2 {{inputs differ outside the concat axis: 2x8 vs 3x7}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.concat %a, %b {axis = 0 : i64} : (tensor<2x8xf32>, tensor<3x7xf32>) -> tensor<5x8xf32>
+  return
+}
+
+// -----
+
+// Tests that concat inputs share a rank.
+func.func @concat_rank(%a: tensor<2x8xf32>, %b: tensor<8xf32>) {
+  // expected-error @+2 {{inputs differ in rank: 2x8 vs 8}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.concat %a, %b {axis = 0 : i64} : (tensor<2x8xf32>, tensor<8xf32>) -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+// Tests that concat needs an input.
+func.func @concat_empty() {
+  // expected-error @+2 {{concat needs at least one input}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.concat {axis = 0 : i64} : () -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+// Tests that squeeze only removes size-1 dims.
+func.func @squeeze_dim(%x: tensor<4x8xf32>) {
+  // expected-error @+2 {{cannot squeeze dim 1 of size 8}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.squeeze %x {axes = array<i64: 1>} : (tensor<4x8xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that squeeze axes must be in range.
+func.func @squeeze_axis(%x: tensor<4x1xf32>) {
+  // expected-error @+2 {{squeeze axis 2 is out of range for rank 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.squeeze %x {axes = array<i64: 2>} : (tensor<4x1xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that unsqueeze axes are unique.
+func.func @unsqueeze_repeat(%x: tensor<4xf32>) {
+  // expected-error @+2 {{unsqueeze axis 0 is repeated}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.unsqueeze %x {axes = array<i64: 0, 0>} : (tensor<4xf32>) -> tensor<1x1x4xf32>
+  return
+}
+
+// -----
+
+// Tests that expand targets a broadcast of the input.
+func.func @expand_shape(%x: tensor<2x8xf32>) {
+  // expected-error @+1 {{cannot expand 2x8 to 4x8}}
+  %0 = ds.expand %x : tensor<2x8xf32> to tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that expand keeps the element type.
+func.func @expand_type(%x: tensor<1x8xf32>) {
+  // expected-error @+1 {{element type changes from 'f32' to 'f64'}}
+  %0 = ds.expand %x : tensor<1x8xf32> to tensor<4x8xf64>
+  return
+}
+
+// -----
+
+// Tests that trilu needs a matrix.
+func.func @trilu_rank(%x: tensor<8xf32>) {
+  // expected-error @+1 {{input must have rank >= 2, got 1}}
+  %0 = ds.trilu %x {upper = true} : tensor<8xf32>
+  return
+}
+
+// -----
+
+// Tests that reduction axes must be in range.
+func.func @reduce_axis(%x: tensor<4x8xf32>) {
+  // expected-error @+2 {{reduction axis 2 is out of range for rank 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.reduce_sum %x {axes = array<i64: 2>} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that reduction axes are unique.
+func.func @reduce_repeat(%x: tensor<4x8xf32>) {
+  // expected-error @+2 {{reduction axis 1 is repeated}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.reduce_mean %x {axes = array<i64: 1, 1>} : (tensor<4x8xf32>) -> tensor<4x1xf32>
+  return
+}
+
+// -----
+
+// Tests that reduction results follow keepdims.
+func.func @reduce_keepdims(%x: tensor<4x8xf32>) {
+  // expected-error @+2 {{inferred type(s) 'tensor<4x1xf32>' are incompatible with return type(s) of operation 'tensor<4xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.reduce_max %x {axes = array<i64: 1>} : (tensor<4x8xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that the dropout ratio is a probability below 1.
+func.func @dropout_ratio(%x: tensor<4xf32>) {
+  // expected-error @+1 {{ratio must be in [0, 1), got 1}}
+  %0:2 = ds.dropout %x {ratio = 1.0 : f32} : (tensor<4xf32>) -> (tensor<4xf32>, tensor<4xi1>)
+  return
+}
+
+// -----
+
+// Tests that loss labels match the scores' batch dims.
+func.func @loss_labels(%s: tensor<4x8xf32>, %y: tensor<5xi64>) {
+  // expected-error @+2 {{labels of shape 5 do not match scores of shape 4x8 (expected 4)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.softmax_cross_entropy_loss %s, %y : (tensor<4x8xf32>, tensor<5xi64>) -> tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that loss scores have a class dim.
+func.func @loss_rank(%s: tensor<4xf32>, %y: tensor<4xi64>) {
+  // expected-error @+2 {{scores must be [N, C, d...], got 4}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.nll_loss %s, %y : (tensor<4xf32>, tensor<4xi64>) -> tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that class weights have one entry per class.
+func.func @loss_weights(%s: tensor<4x8xf32>, %y: tensor<4xi64>, %w: tensor<7xf32>) {
+  // expected-error @+2 {{weights must be a [8] tensor of 'f32', got 'tensor<7xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.nll_loss %s, %y, %w : (tensor<4x8xf32>, tensor<4xi64>, tensor<7xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that the loss reduction is one of the three ONNX modes.
+func.func @loss_reduction(%s: tensor<4x8xf32>, %y: tensor<4xi64>) {
+  // expected-error @+2 {{reduction must be "mean", "sum" or "none", got "max"}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ds.softmax_cross_entropy_loss %s, %y {reduction = "max"} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that a constant's result type is its value's type.
+func.func @constant_type() {
+  // expected-error @+2 {{inferred type(s) 'tensor<2xi64>' are incompatible with return type(s) of operation 'tensor<2xi32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = "ds.constant"() <{value = dense<[1, 2]> : tensor<2xi64>}> : () -> tensor<2xi32>
+  return
+}
+
+// -----
+
+// Tests that param_ref names a parameter.
+func.func @param_missing() {
+  // expected-error @+1 {{'missing' does not name a ds.parameter}}
+  %0 = ds.param_ref @missing : tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that param_ref has the parameter's type.
+ds.parameter @w : tensor<4xf32> from "w"
+func.func @param_type() {
+  // expected-error @+1 {{type 'tensor<5xf32>' differs from the parameter's 'tensor<4xf32>'}}
+  %0 = ds.param_ref @w : tensor<5xf32>
+  return
+}
+
+// -----
+
+// Tests that parameters are float tensors.
+// expected-error @+1 {{attribute 'type' failed to satisfy constraint: type attribute of ranked tensor of 32-bit float or 64-bit float or 16-bit float or bfloat16 type values}}
+ds.parameter @ids : tensor<4xi64> from "ids"
+
+// -----
+
+// Tests that ds.model_file is a string on a module.
+// expected-error @+1 {{'ds.model_file' must be a string}}
+module attributes {ds.model_file = 3 : i64} {
+}
+
+// -----
+
+// Tests that ds.loss names a result.
+// expected-error @+1 {{'ds.loss' = 1 is not a result index of @f}}
+func.func @f(%x: tensor<f32>) -> tensor<f32> attributes {ds.loss = 1 : i64} {
+  return %x : tensor<f32>
+}
+
+// -----
+
+// Tests that the loss result is a float scalar.
+// expected-error @+1 {{loss result 0 of @g must be a float scalar tensor, got 'tensor<4xf32>'}}
+func.func @g(%x: tensor<4xf32>) -> tensor<4xf32> attributes {ds.loss = 0 : i64} {
+  return %x : tensor<4xf32>
+}
+
+// -----
+
+// Tests that unknown ds attributes are rejected.
+// expected-error @+1 {{unknown ds attribute 'ds.bogus'}}
+func.func @h() attributes {ds.bogus = 1 : i64} {
+  return
+}

@@ -1,0 +1,158 @@
+// RUN: ds-opt %s | FileCheck %s
+// RUN: ds-opt %s | ds-opt | FileCheck %s
+// RUN: ds-opt %s --mlir-print-op-generic | ds-opt | FileCheck %s
+
+// Tests that parameters and their references round-trip.
+// CHECK: module attributes {ds.model_file = "model.onnx"}
+// CHECK: ds.parameter @w : tensor<8x16xf32> from "fc.weight"
+// CHECK: ds.parameter frozen @"onnx::mask" : tensor<1x1x4x4xf32> from "onnx::mask"
+module attributes {ds.model_file = "model.onnx"} {
+ds.parameter @w : tensor<8x16xf32> from "fc.weight"
+ds.parameter frozen @"onnx::mask" : tensor<1x1x4x4xf32> from "onnx::mask"
+
+// CHECK-LABEL: func.func @params
+// CHECK: ds.param_ref @w : tensor<8x16xf32>
+// CHECK: ds.param_ref @"onnx::mask" : tensor<1x1x4x4xf32>
+func.func @params() -> (tensor<8x16xf32>, tensor<1x1x4x4xf32>) {
+  %0 = ds.param_ref @w : tensor<8x16xf32>
+  %1 = ds.param_ref @"onnx::mask" : tensor<1x1x4x4xf32>
+  return %0, %1 : tensor<8x16xf32>, tensor<1x1x4x4xf32>
+}
+
+// Tests that broadcasting binary and compare ops round-trip.
+// CHECK-LABEL: func.func @binary
+// CHECK: ds.add %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+// CHECK: ds.sub %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<4x1xf32>) -> tensor<4x8xf32>
+// CHECK: ds.mul %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
+// CHECK: ds.div %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
+// CHECK: ds.pow %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
+// CHECK: ds.equal %{{.*}}, %{{.*}} : (tensor<4xi64>, tensor<i64>) -> tensor<4xi1>
+// CHECK: ds.less %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xi1>
+// CHECK: ds.greater %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xi1>
+// CHECK: ds.where %{{.*}}, %{{.*}}, %{{.*}} : (tensor<4x8xi1>, tensor<f32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+func.func @binary(%a: tensor<4x8xf32>, %b: tensor<8xf32>, %c: tensor<4x1xf32>, %s: tensor<f32>, %i: tensor<4xi64>, %j: tensor<i64>) -> tensor<4x8xf32> {
+  %0 = ds.add %a, %b : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  %1 = ds.sub %0, %c : (tensor<4x8xf32>, tensor<4x1xf32>) -> tensor<4x8xf32>
+  %2 = ds.mul %1, %s : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
+  %3 = ds.div %2, %s : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
+  %4 = ds.pow %3, %s : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
+  %5 = ds.equal %i, %j : (tensor<4xi64>, tensor<i64>) -> tensor<4xi1>
+  %6 = ds.less %4, %b : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xi1>
+  %7 = ds.greater %4, %b : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xi1>
+  %8 = ds.where %6, %s, %4 : (tensor<4x8xi1>, tensor<f32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %8 : tensor<4x8xf32>
+}
+
+// Tests that unary ops, gelu and cast round-trip.
+// CHECK-LABEL: func.func @unary
+// CHECK: ds.neg %{{.*}} : tensor<4xf32>
+// CHECK: ds.sqrt %{{.*}} : tensor<4xf32>
+// CHECK: ds.exp %{{.*}} : tensor<4xf32>
+// CHECK: ds.log %{{.*}} : tensor<4xf32>
+// CHECK: ds.tanh %{{.*}} : tensor<4xf32>
+// CHECK: ds.erf %{{.*}} : tensor<4xf32>
+// CHECK: ds.relu %{{.*}} : tensor<4xf32>
+// CHECK: ds.sigmoid %{{.*}} : tensor<4xf32>
+// CHECK: ds.identity %{{.*}} : tensor<4xf32>
+// CHECK: ds.gelu %{{.*}} : tensor<4xf32>
+// CHECK: ds.gelu %{{.*}} {approximate = "tanh"} : tensor<4xf32>
+// CHECK: ds.cast %{{.*}} : tensor<4xf32> to tensor<4xbf16>
+func.func @unary(%x: tensor<4xf32>) -> tensor<4xbf16> {
+  %0 = ds.neg %x : tensor<4xf32>
+  %1 = ds.sqrt %0 : tensor<4xf32>
+  %2 = ds.exp %1 : tensor<4xf32>
+  %3 = ds.log %2 : tensor<4xf32>
+  %4 = ds.tanh %3 : tensor<4xf32>
+  %5 = ds.erf %4 : tensor<4xf32>
+  %6 = ds.relu %5 : tensor<4xf32>
+  %7 = ds.sigmoid %6 : tensor<4xf32>
+  %8 = ds.identity %7 : tensor<4xf32>
+  %9 = ds.gelu %8 : tensor<4xf32>
+  %10 = ds.gelu %9 {approximate = "tanh"} : tensor<4xf32>
+  %11 = ds.cast %10 : tensor<4xf32> to tensor<4xbf16>
+  return %11 : tensor<4xbf16>
+}
+
+// Tests that matmul (with 1-D and batch broadcasting), gemm and normalization round-trip.
+// CHECK-LABEL: func.func @linear
+// CHECK: ds.matmul %{{.*}}, %{{.*}} : (tensor<2x4x8xf32>, tensor<8x16xf32>) -> tensor<2x4x16xf32>
+// CHECK: ds.matmul %{{.*}}, %{{.*}} : (tensor<8xf32>, tensor<8x16xf32>) -> tensor<16xf32>
+// CHECK: ds.gemm %{{.*}}, %{{.*}}, %{{.*}} {alpha = 5.000000e-01 : f32, trans_b} : (tensor<4x8xf32>, tensor<16x8xf32>, tensor<16xf32>) -> tensor<4x16xf32>
+// CHECK: ds.gemm %{{.*}}, %{{.*}} {trans_a} : (tensor<8x4xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+// CHECK: ds.softmax %{{.*}} {axis = 2 : i64} : tensor<2x4x16xf32>
+// CHECK: ds.log_softmax %{{.*}} {axis = 1 : i64} : tensor<4x16xf32>
+// CHECK: ds.layer_norm %{{.*}}, %{{.*}}, %{{.*}} {axis = 2 : i64, epsilon = 2.500000e-01 : f32} : (tensor<2x4x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<2x4x16xf32>
+// CHECK: ds.layer_norm %{{.*}}, %{{.*}} {axis = 1 : i64} : (tensor<2x4x16xf32>, tensor<4x16xf32>) -> tensor<2x4x16xf32>
+func.func @linear(%a: tensor<2x4x8xf32>, %b: tensor<8x16xf32>, %v: tensor<8xf32>, %m: tensor<4x8xf32>, %n: tensor<16x8xf32>, %c: tensor<16xf32>, %t: tensor<8x4xf32>, %g: tensor<4x16xf32>) -> (tensor<2x4x16xf32>, tensor<16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<2x4x16xf32>) {
+  %0 = ds.matmul %a, %b : (tensor<2x4x8xf32>, tensor<8x16xf32>) -> tensor<2x4x16xf32>
+  %1 = ds.matmul %v, %b : (tensor<8xf32>, tensor<8x16xf32>) -> tensor<16xf32>
+  %2 = ds.gemm %m, %n, %c {alpha = 0.5 : f32, trans_b} : (tensor<4x8xf32>, tensor<16x8xf32>, tensor<16xf32>) -> tensor<4x16xf32>
+  %3 = ds.gemm %t, %b {trans_a} : (tensor<8x4xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %4 = ds.softmax %0 {axis = 2 : i64} : tensor<2x4x16xf32>
+  %5 = ds.log_softmax %3 {axis = 1 : i64} : tensor<4x16xf32>
+  %6 = ds.layer_norm %4, %c, %c {axis = 2 : i64, epsilon = 0.25 : f32} : (tensor<2x4x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<2x4x16xf32>
+  %7 = ds.layer_norm %6, %g {axis = 1 : i64} : (tensor<2x4x16xf32>, tensor<4x16xf32>) -> tensor<2x4x16xf32>
+  return %0, %1, %2, %5, %3, %7 : tensor<2x4x16xf32>, tensor<16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<2x4x16xf32>
+}
+
+// Tests that shape and data-movement ops round-trip.
+// CHECK-LABEL: func.func @shapes
+// CHECK: ds.reshape %{{.*}} : tensor<4x8xf32> to tensor<2x16xf32>
+// CHECK: ds.transpose %{{.*}} {perm = array<i64: 1, 0>} : (tensor<4x8xf32>) -> tensor<8x4xf32>
+// CHECK: ds.gather %{{.*}}, %{{.*}} : (tensor<65x8xf32>, tensor<4x2xi64>) -> tensor<4x2x8xf32>
+// CHECK: ds.slice %{{.*}} {ends = array<i64: 4, 6>, starts = array<i64: 0, 2>, steps = array<i64: 1, 2>} : (tensor<4x8xf32>) -> tensor<4x2xf32>
+// CHECK: ds.slice %{{.*}} {ends = array<i64: -1>, starts = array<i64: 7>, steps = array<i64: -1>} : (tensor<8xf32>) -> tensor<8xf32>
+// CHECK: ds.split %{{.*}} {axis = 1 : i64, sizes = array<i64: 2, 6>} : (tensor<4x8xf32>) -> (tensor<4x2xf32>, tensor<4x6xf32>)
+// CHECK: ds.concat %{{.*}}, %{{.*}} {axis = 1 : i64} : (tensor<4x2xf32>, tensor<4x6xf32>) -> tensor<4x8xf32>
+// CHECK: ds.unsqueeze %{{.*}} {axes = array<i64: 0, 2>} : (tensor<4x8xf32>) -> tensor<1x4x1x8xf32>
+// CHECK: ds.squeeze %{{.*}} {axes = array<i64: 0, 2>} : (tensor<1x4x1x8xf32>) -> tensor<4x8xf32>
+// CHECK: ds.expand %{{.*}} : tensor<1x8xf32> to tensor<3x4x8xf32>
+// CHECK: ds.trilu %{{.*}} {k = 1 : i64, upper = true} : tensor<4x8xf32>
+// CHECK: ds.constant dense<[1, 2]> : tensor<2xi64>
+func.func @shapes(%x: tensor<4x8xf32>, %e: tensor<65x8xf32>, %ids: tensor<4x2xi64>, %v: tensor<8xf32>, %r: tensor<1x8xf32>) {
+  %0 = ds.reshape %x : tensor<4x8xf32> to tensor<2x16xf32>
+  %1 = ds.transpose %x {perm = array<i64: 1, 0>} : (tensor<4x8xf32>) -> tensor<8x4xf32>
+  %2 = ds.gather %e, %ids {axis = 0 : i64} : (tensor<65x8xf32>, tensor<4x2xi64>) -> tensor<4x2x8xf32>
+  %3 = ds.slice %x {starts = array<i64: 0, 2>, ends = array<i64: 4, 6>, steps = array<i64: 1, 2>} : (tensor<4x8xf32>) -> tensor<4x2xf32>
+  %4 = ds.slice %v {starts = array<i64: 7>, ends = array<i64: -1>, steps = array<i64: -1>} : (tensor<8xf32>) -> tensor<8xf32>
+  %5:2 = ds.split %x {axis = 1 : i64, sizes = array<i64: 2, 6>} : (tensor<4x8xf32>) -> (tensor<4x2xf32>, tensor<4x6xf32>)
+  %6 = ds.concat %5#0, %5#1 {axis = 1 : i64} : (tensor<4x2xf32>, tensor<4x6xf32>) -> tensor<4x8xf32>
+  %7 = ds.unsqueeze %6 {axes = array<i64: 0, 2>} : (tensor<4x8xf32>) -> tensor<1x4x1x8xf32>
+  %8 = ds.squeeze %7 {axes = array<i64: 0, 2>} : (tensor<1x4x1x8xf32>) -> tensor<4x8xf32>
+  %9 = ds.expand %r : tensor<1x8xf32> to tensor<3x4x8xf32>
+  %10 = ds.trilu %8 {upper = true, k = 1 : i64} : tensor<4x8xf32>
+  %11 = ds.constant dense<[1, 2]> : tensor<2xi64>
+  return
+}
+
+// Tests that reductions, dropout and losses round-trip.
+// CHECK-LABEL: func.func @training
+// CHECK: ds.reduce_sum %{{.*}} {axes = array<i64: 1>, keepdims = false} : (tensor<4x8xf32>) -> tensor<4xf32>
+// CHECK: ds.reduce_mean %{{.*}} {axes = array<i64: 1>} : (tensor<4x8xf32>) -> tensor<4x1xf32>
+// CHECK: ds.reduce_max %{{.*}} {axes = array<i64>} : (tensor<4x8xf32>) -> tensor<1x1xf32>
+// CHECK: ds.dropout %{{.*}} {ratio = 1.000000e-01 : f32, seed = 7 : i64} : (tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xi1>)
+// CHECK: ds.softmax_cross_entropy_loss %{{.*}}, %{{.*}} {ignore_index = -100 : i64} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
+// CHECK: ds.softmax_cross_entropy_loss %{{.*}}, %{{.*}}, %{{.*}} {reduction = "none"} : (tensor<4x8x3xf32>, tensor<4x3xi64>, tensor<8xf32>) -> tensor<4x3xf32>
+// CHECK: ds.nll_loss %{{.*}}, %{{.*}} {reduction = "sum"} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
+func.func @training(%x: tensor<4x8xf32>, %y: tensor<4xi64>, %s: tensor<4x8x3xf32>, %t: tensor<4x3xi64>, %w: tensor<8xf32>) -> tensor<f32> {
+  %0 = ds.reduce_sum %x {axes = array<i64: 1>, keepdims = false} : (tensor<4x8xf32>) -> tensor<4xf32>
+  %1 = ds.reduce_mean %x {axes = array<i64: 1>} : (tensor<4x8xf32>) -> tensor<4x1xf32>
+  %2 = ds.reduce_max %x {axes = array<i64>} : (tensor<4x8xf32>) -> tensor<1x1xf32>
+  %3:2 = ds.dropout %x {ratio = 0.1 : f32, seed = 7 : i64} : (tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xi1>)
+  %4 = ds.softmax_cross_entropy_loss %3#0, %y {ignore_index = -100 : i64} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
+  %5 = ds.softmax_cross_entropy_loss %s, %t, %w {reduction = "none"} : (tensor<4x8x3xf32>, tensor<4x3xi64>, tensor<8xf32>) -> tensor<4x3xf32>
+  %6 = ds.log_softmax %x {axis = 1 : i64} : tensor<4x8xf32>
+  %7 = ds.nll_loss %6, %y {reduction = "sum"} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
+  return %4 : tensor<f32>
+}
+
+// Tests that the function-level attributes naming inputs, outputs and the loss round-trip.
+// CHECK-LABEL: func.func @forward
+// CHECK-SAME: %{{.*}}: tensor<4xf32> {ds.input = "x"}
+// CHECK-SAME: -> (tensor<f32> {ds.output = "loss"})
+// CHECK-SAME: attributes {ds.loss = 0 : i64}
+func.func @forward(%x: tensor<4xf32> {ds.input = "x"}) -> (tensor<f32> {ds.output = "loss"}) attributes {ds.loss = 0 : i64} {
+  %0 = ds.reduce_sum %x {axes = array<i64>, keepdims = false} : (tensor<4xf32>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
+}
