@@ -276,7 +276,7 @@ void checkTranspose(const CheckContext &c) {
   auto perm = attrInts(c.ins, "perm");
   if (int64_t(perm.size()) != r)
     fail("attribute 'perm' has ", perm.size(), " entries for rank ", r);
-  std::vector<bool> seen(size_t(r), false);
+  std::vector<bool> seen(static_cast<size_t>(r), false);
   std::vector<int64_t> shape;
   for (int64_t p : perm) {
     if (p < 0 || p >= r || seen[size_t(p)])

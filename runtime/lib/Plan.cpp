@@ -20,13 +20,6 @@ std::string dirName(const std::string &path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-std::string bufferLabel(const BufferInfo &b, uint32_t id) {
-  std::string s = "buffer " + std::to_string(id);
-  if (!b.name.empty())
-    s += " '" + b.name + "'";
-  return s;
-}
-
 // Byte ranges [begin, end) within one region.
 struct Range {
   Placement region;

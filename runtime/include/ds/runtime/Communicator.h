@@ -1,0 +1,55 @@
+// Collective communication between the ranks of one job (1-D world, MLIR `shard` semantics).
+#pragma once
+
+#include "ds/runtime/Kernels.h"
+
+#include <memory>
+#include <string>
+
+namespace ds::rt {
+
+enum class ReduceOp { Sum, Max, Min, Avg };
+/// "sum" | "max" | "min" | "avg"; throws Error otherwise.
+ReduceOp parseReduceOp(const std::string &name);
+
+/// Flat collectives on CPU buffers. Counts are elements; f16/bf16 reduce in f32.
+/// Every call is collective: all ranks call it in the same order with the same counts.
+class Communicator {
+public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string name() const = 0;
+  /// out[r*count .. (r+1)*count) = rank r's in[0 .. count).
+  virtual void allGather(const void *in, void *out, int64_t count, DType dtype) = 0;
+  /// in holds size()*count elements; out = reduce over ranks of block rank() of in.
+  virtual void reduceScatter(const void *in, void *out, int64_t count, DType dtype,
+                             ReduceOp op) = 0;
+  /// out = elementwise reduce over ranks of in; in == out is allowed.
+  virtual void allReduce(const void *in, void *out, int64_t count, DType dtype, ReduceOp op) = 0;
+  /// buf on every rank = buf on `root`.
+  virtual void broadcast(void *buf, int64_t count, DType dtype, int root) = 0;
+  virtual void barrier() = 0;
+};
+
+/// World of one rank; no MPI involved.
+std::unique_ptr<Communicator> makeSingleRankCommunicator();
+
+/// True when this process was started by mpirun/mpiexec (OMPI_COMM_WORLD_SIZE, PMI_SIZE,
+/// PMIX_RANK) or Slurm srun (SLURM_PROCID with SLURM_NTASKS).
+bool launchedByMpi();
+/// MPI_Init (once) and a communicator over MPI_COMM_WORLD with MPI_ERRORS_RETURN, so that
+/// failures surface as Error. Throws Error when MPI fails to start.
+std::unique_ptr<Communicator> makeMpiCommunicator();
+/// MPI_Finalize if MPI was initialized (idempotent).
+void finalizeMpi();
+
+// ---- tensor collectives along an axis (what the all_gather / reduce_scatter kernels call)
+
+/// out = concat over ranks (rank order) of in along `axis`.
+void allGatherAxis(Communicator &comm, const Tensor &in, const Tensor &out, int64_t axis);
+/// out = piece rank() (along `axis`, size()-way equal split) of reduce over ranks of in.
+void reduceScatterAxis(Communicator &comm, const Tensor &in, const Tensor &out, int64_t axis,
+                       ReduceOp op);
+
+} // namespace ds::rt

@@ -1,0 +1,101 @@
+// The in-order CPU executor: one arena, one persistent region, kernels by table lookup.
+#include "ds/runtime/Executor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace ds::rt {
+namespace {
+char *allocRegion(uint64_t bytes, uint64_t align, const char *what) {
+  size_t a = std::max<size_t>(size_t(align), 64);
+  size_t size = (size_t(bytes) + a - 1) / a * a;
+  if (size == 0)
+    size = a;
+  void *p = std::aligned_alloc(a, size);
+  if (!p)
+    fail("cannot allocate the ", what, " of ", bytes, " bytes");
+  std::memset(p, 0, size);
+  return static_cast<char *>(p);
+}
+} // namespace
+
+Executor::Executor(const LoadedPlan &plan, Communicator &comm) : plan_(plan) {
+  ctx_.comm = &comm;
+  ctx_.rank = comm.rank();
+  ctx_.worldSize = comm.size();
+  const auto &p = plan.plan;
+  for (int i = 0; i < p.programs_size(); ++i) {
+    std::vector<RunFn> fns;
+    std::vector<uint64_t> ends;
+    for (int k = 0; k < p.programs(i).instructions_size(); ++k) {
+      const auto &ins = p.programs(i).instructions(k);
+      RunFn fn = findCpuKernel(ins.kernel());
+      if (!fn)
+        fail("program '", p.programs(i).name(), "' instruction ", k, ": kernel '", ins.kernel(),
+             "' has no CPU implementation");
+      fns.push_back(fn);
+      uint64_t end = 0;
+      for (const auto *list : {&plan.instrInputs[size_t(i)][size_t(k)],
+                               &plan.instrOutputs[size_t(i)][size_t(k)]})
+        for (size_t b : *list) {
+          const auto &info = plan.buffers[b];
+          if (info.placement == ds::plan::ARENA && info.type.bytes > 0)
+            end = std::max(end, info.offset + info.type.bytes);
+        }
+      ends.push_back(end);
+    }
+    kernels_.push_back(std::move(fns));
+    touchEnd_.push_back(std::move(ends));
+  }
+  arena_ = allocRegion(p.arena_bytes(), p.alignment(), "arena");
+  persistent_ = allocRegion(p.persistent_bytes(), p.alignment(), "persistent region");
+  for (const auto &b : plan.buffers)
+    data_.push_back((b.placement == ds::plan::ARENA ? arena_ : persistent_) + b.offset);
+}
+
+Executor::~Executor() {
+  std::free(arena_);
+  std::free(persistent_);
+}
+
+Tensor Executor::tensor(uint32_t id) const {
+  size_t i = plan_.bufferIndex.at(id);
+  const auto &b = plan_.buffers[i];
+  return Tensor{b.type.dtype, &b.type.shape, b.type.numel, data_[i]};
+}
+
+void Executor::run(int index) {
+  const auto &prog = plan_.plan.programs(index);
+  const auto &ins = plan_.instrInputs[size_t(index)];
+  const auto &outs = plan_.instrOutputs[size_t(index)];
+  for (int k = 0; k < prog.instructions_size(); ++k) {
+    KernelCall call{prog.instructions(k), {}, {}, ctx_};
+    for (size_t b : ins[size_t(k)]) {
+      const auto &info = plan_.buffers[b];
+      call.in.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
+    }
+    for (size_t b : outs[size_t(k)]) {
+      const auto &info = plan_.buffers[b];
+      call.out.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
+    }
+    measuredPeak_ = std::max(measuredPeak_, touchEnd_[size_t(index)][size_t(k)]);
+    try {
+      kernels_[size_t(index)][size_t(k)](call);
+    } catch (const Error &e) {
+      const auto &i = prog.instructions(k);
+      fail("program '", prog.name(), "' instruction ", k, " (", i.kernel(),
+           i.loc().empty() ? "" : " at " + i.loc(), "): ", e.what());
+    }
+  }
+  ++ctx_.runCounter;
+}
+
+bool Executor::runRole(ds::plan::Program::Role role) {
+  int p = plan_.program(role);
+  if (p < 0)
+    return false;
+  run(p);
+  return true;
+}
+
+} // namespace ds::rt

@@ -1,0 +1,73 @@
+// f16/bf16 staging and stride helpers shared by the CPU kernels.
+#include "CpuCommon.h"
+
+namespace ds::rt::cpu {
+
+const float *asF32(const Tensor &t, std::vector<float> &tmp) {
+  if (t.dtype == ds::plan::F32)
+    return t.as<float>();
+  tmp.resize(size_t(t.numel));
+  const uint16_t *src = t.as<uint16_t>();
+  float *dst = tmp.data();
+  if (t.dtype == ds::plan::F16)
+    parallelFor(t.numel, kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        dst[i] = halfToFloat(src[i]);
+    });
+  else if (t.dtype == ds::plan::BF16)
+    parallelFor(t.numel, kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        dst[i] = bf16ToFloat(src[i]);
+    });
+  else
+    fail("internal error: asF32 on ", dtypeName(t.dtype));
+  return dst;
+}
+
+float *outF32(const Tensor &t, std::vector<float> &tmp) {
+  if (t.dtype == ds::plan::F32)
+    return t.as<float>();
+  tmp.resize(size_t(t.numel));
+  return tmp.data();
+}
+
+void storeF32(const float *src, const Tensor &t) {
+  if (t.dtype == ds::plan::F32) {
+    if (src != t.as<float>())
+      std::copy(src, src + t.numel, t.as<float>());
+    return;
+  }
+  uint16_t *dst = t.as<uint16_t>();
+  if (t.dtype == ds::plan::F16)
+    parallelFor(t.numel, kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        dst[i] = floatToHalf(src[i]);
+    });
+  else
+    parallelFor(t.numel, kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        dst[i] = floatToBf16(src[i]);
+    });
+}
+
+std::vector<int64_t> contiguousStrides(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> s(shape.size());
+  int64_t acc = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &in,
+                                      const std::vector<int64_t> &out) {
+  std::vector<int64_t> s(out.size(), 0);
+  std::vector<int64_t> cs = contiguousStrides(in);
+  size_t lead = out.size() - in.size();
+  for (size_t i = 0; i < in.size(); ++i)
+    s[lead + i] = in[i] == 1 ? 0 : cs[i];
+  return s;
+}
+
+} // namespace ds::rt::cpu

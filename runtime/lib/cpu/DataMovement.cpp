@@ -1,0 +1,288 @@
+// Kernels that move or create data: reshape, transpose, gather, slice, split, concat, expand,
+// trilu, constant, copy, fill.
+#include "CpuCommon.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace ds::rt::cpu {
+namespace {
+
+template <size_t S> struct Elem { using type = uint8_t; };
+template <> struct Elem<2> { using type = uint16_t; };
+template <> struct Elem<4> { using type = uint32_t; };
+template <> struct Elem<8> { using type = uint64_t; };
+
+// Calls fn.template operator()<E>() with E an unsigned integer of the dtype's size.
+template <typename Fn> void bySize(DType t, Fn fn) {
+  switch (dtypeSize(t)) {
+  case 1: fn(uint8_t()); break;
+  case 2: fn(uint16_t()); break;
+  case 4: fn(uint32_t()); break;
+  default: fn(uint64_t()); break;
+  }
+}
+
+// out (contiguous, shape `out`) [k] = in[base + sum idx_d * inStrides_d].
+template <typename E>
+void stridedCopy(const E *in, int64_t base, const std::vector<int64_t> &inStrides, E *out,
+                 const std::vector<int64_t> &outShape) {
+  if (outShape.empty()) {
+    out[0] = in[base];
+    return;
+  }
+  std::vector<int64_t> st[2] = {inStrides, contiguousStrides(outShape)};
+  forEachRow<2>(outShape, st, [&](const int64_t *off, int64_t inner, const int64_t *is) {
+    const E *p = in + base + off[0];
+    E *q = out + off[1];
+    if (is[0] == 1)
+      std::memcpy(q, p, size_t(inner) * sizeof(E));
+    else
+      for (int64_t i = 0; i < inner; ++i)
+        q[i] = p[i * is[0]];
+  });
+}
+
+void writeDouble(const Tensor &t, int64_t i, double v) {
+  switch (t.dtype) {
+  case ds::plan::F32: t.as<float>()[i] = float(v); break;
+  case ds::plan::F64: t.as<double>()[i] = v; break;
+  case ds::plan::F16: t.as<uint16_t>()[i] = floatToHalf(float(v)); break;
+  case ds::plan::BF16: t.as<uint16_t>()[i] = floatToBf16(float(v)); break;
+  case ds::plan::I32: t.as<int32_t>()[i] = int32_t(std::trunc(v)); break;
+  case ds::plan::I64: t.as<int64_t>()[i] = int64_t(std::trunc(v)); break;
+  default: t.as<uint8_t>()[i] = v != 0; break;
+  }
+}
+void writeInt(const Tensor &t, int64_t i, int64_t v) {
+  switch (t.dtype) {
+  case ds::plan::I32: t.as<int32_t>()[i] = int32_t(v); break;
+  case ds::plan::I64: t.as<int64_t>()[i] = v; break;
+  case ds::plan::I1: t.as<uint8_t>()[i] = v != 0; break;
+  default: writeDouble(t, i, double(v)); break;
+  }
+}
+
+} // namespace
+
+void runReshape(KernelCall &c) {
+  if (c.in[0].data != c.out[0].data)
+    std::memmove(c.out[0].data, c.in[0].data, size_t(c.in[0].numel) * dtypeSize(c.in[0].dtype));
+}
+
+void runTranspose(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  auto perm = attrInts(c.ins, "perm");
+  std::vector<int64_t> xs = contiguousStrides(*x.shape), st(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i)
+    st[i] = xs[size_t(perm[i])];
+  if (r.numel == 0)
+    return;
+  bySize(x.dtype, [&](auto e) {
+    using E = decltype(e);
+    stridedCopy(x.as<E>(), 0, st, r.as<E>(), *r.shape);
+  });
+}
+
+void runExpand(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  if (r.numel == 0)
+    return;
+  bySize(x.dtype, [&](auto e) {
+    using E = decltype(e);
+    stridedCopy(x.as<E>(), 0, broadcastStrides(*x.shape, *r.shape), r.as<E>(), *r.shape);
+  });
+}
+
+void runSlice(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  if (r.numel == 0)
+    return;
+  auto starts = attrInts(c.ins, "starts");
+  auto steps = attrInts(c.ins, "steps", std::vector<int64_t>(starts.size(), 1));
+  std::vector<int64_t> xs = contiguousStrides(*x.shape), st(xs.size());
+  int64_t base = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    base += starts[i] * xs[i];
+    st[i] = xs[i] * steps[i];
+  }
+  bySize(x.dtype, [&](auto e) {
+    using E = decltype(e);
+    stridedCopy(x.as<E>(), base, st, r.as<E>(), *r.shape);
+  });
+}
+
+void runGather(KernelCall &c) {
+  const Tensor &d = c.in[0], &idx = c.in[1], &r = c.out[0];
+  int64_t axis = attrInt(c.ins, "axis");
+  int64_t outer, dim, inner;
+  splitAt(*d.shape, axis, outer, dim, inner);
+  int64_t n = idx.numel;
+  std::vector<int64_t> picked(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; ++j) {
+    int64_t v = idx.dtype == ds::plan::I64 ? idx.as<int64_t>()[j] : idx.as<int32_t>()[j];
+    if (v < -dim || v >= dim)
+      fail("index ", v, " at position ", j, " is outside [", -dim, ", ", dim, ")");
+    picked[size_t(j)] = v < 0 ? v + dim : v;
+  }
+  size_t es = dtypeSize(d.dtype), row = size_t(inner) * es;
+  const char *src = static_cast<const char *>(d.data);
+  char *dst = static_cast<char *>(r.data);
+  parallelFor(outer * n, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)),
+              [&](int64_t s, int64_t e) {
+                for (int64_t k = s; k < e; ++k) {
+                  int64_t o = k / n, j = k % n;
+                  std::memcpy(dst + size_t(k) * row,
+                              src + (size_t(o * dim + picked[size_t(j)])) * row, row);
+                }
+              });
+}
+
+void runSplit(KernelCall &c) {
+  const Tensor &x = c.in[0];
+  int64_t axis = attrInt(c.ins, "axis");
+  auto sizes = attrInts(c.ins, "sizes");
+  int64_t outer, dim, inner;
+  splitAt(*x.shape, axis, outer, dim, inner);
+  size_t es = dtypeSize(x.dtype);
+  const char *src = static_cast<const char *>(x.data);
+  int64_t start = 0;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    char *dst = static_cast<char *>(c.out[k].data);
+    size_t chunk = size_t(sizes[k] * inner) * es;
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(dst + size_t(o) * chunk, src + (size_t(o * dim + start) * size_t(inner)) * es,
+                  chunk);
+    start += sizes[k];
+  }
+}
+
+void runConcat(KernelCall &c) {
+  const Tensor &r = c.out[0];
+  int64_t axis = attrInt(c.ins, "axis");
+  int64_t outer, dim, inner;
+  splitAt(*r.shape, axis, outer, dim, inner);
+  size_t es = dtypeSize(r.dtype);
+  char *dst = static_cast<char *>(r.data);
+  int64_t start = 0;
+  for (const Tensor &x : c.in) {
+    int64_t xd = x.dim(axis);
+    size_t chunk = size_t(xd * inner) * es;
+    const char *src = static_cast<const char *>(x.data);
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(dst + (size_t(o * dim + start) * size_t(inner)) * es, src + size_t(o) * chunk,
+                  chunk);
+    start += xd;
+  }
+}
+
+void runTrilu(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  bool upper = attrInt(c.ins, "upper", 1);
+  int64_t k = attrInt(c.ins, "k", 0);
+  int64_t R = x.dim(x.rank() - 2), C = x.dim(x.rank() - 1);
+  int64_t batch = (R != 0 && C != 0) ? x.numel / (R * C) : 0;
+  size_t es = dtypeSize(x.dtype);
+  const char *src = static_cast<const char *>(x.data);
+  char *dst = static_cast<char *>(r.data);
+  parallelFor(batch * R, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)),
+              [&](int64_t s, int64_t e) {
+                for (int64_t bi = s; bi < e; ++bi) {
+                  int64_t i = bi % R;
+                  size_t rowOff = size_t(bi * C) * es;
+                  for (int64_t j = 0; j < C; ++j) {
+                    bool keep = upper ? (j - i >= k) : (j - i <= k);
+                    size_t off = rowOff + size_t(j) * es;
+                    if (keep) {
+                      if (src != dst)
+                        std::memcpy(dst + off, src + off, es);
+                    } else {
+                      std::memset(dst + off, 0, es);
+                    }
+                  }
+                }
+              });
+}
+
+void runConstant(KernelCall &c) {
+  const Tensor &r = c.out[0];
+  const auto &a = c.ins.attrs().at("value");
+  switch (a.value_case()) {
+  case ds::plan::Attribute::kRaw:
+    std::memcpy(r.data, a.raw().data(), a.raw().size());
+    break;
+  case ds::plan::Attribute::kInts: {
+    const auto &v = a.ints().values();
+    for (int64_t i = 0; i < r.numel; ++i)
+      writeInt(r, i, v.size() == 1 ? v[0] : v[int(i)]);
+    break;
+  }
+  case ds::plan::Attribute::kFloats: {
+    const auto &v = a.floats().values();
+    for (int64_t i = 0; i < r.numel; ++i)
+      writeDouble(r, i, v.size() == 1 ? v[0] : v[int(i)]);
+    break;
+  }
+  case ds::plan::Attribute::kI:
+    for (int64_t i = 0; i < r.numel; ++i)
+      writeInt(r, i, a.i());
+    break;
+  default:
+    for (int64_t i = 0; i < r.numel; ++i)
+      writeDouble(r, i, a.f());
+    break;
+  }
+}
+
+void runCopy(KernelCall &c) {
+  const Tensor &s = c.in[0], &d = c.out[0];
+  size_t es = dtypeSize(s.dtype);
+  int64_t count = attrInt(c.ins, "count", s.numel);
+  int64_t so = attrInt(c.ins, "src_offset", 0) + c.ctx.rank * attrInt(c.ins, "src_rank_stride", 0);
+  int64_t dO =
+      attrInt(c.ins, "dst_offset", 0) + c.ctx.rank * attrInt(c.ins, "dst_rank_stride", 0);
+  std::memmove(static_cast<char *>(d.data) + size_t(dO) * es,
+               static_cast<const char *>(s.data) + size_t(so) * es, size_t(count) * es);
+}
+
+void runFill(KernelCall &c) {
+  const Tensor &r = c.out[0];
+  double v = attrFloat(c.ins, "value");
+  if (r.numel == 0)
+    return;
+  writeDouble(r, 0, v);
+  size_t es = dtypeSize(r.dtype);
+  char *p = static_cast<char *>(r.data);
+  parallelFor(r.numel - 1, kGrain, [&](int64_t s, int64_t e) {
+    for (int64_t i = s + 1; i <= e; ++i)
+      std::memcpy(p + size_t(i) * es, p, es);
+  });
+}
+
+void runAssertClose(KernelCall &c) {
+  const Tensor &a = c.in[0], &b = c.in[1];
+  double rtol = attrFloat(c.ins, "rtol", 1e-5), atol = attrFloat(c.ins, "atol", 1e-6);
+  std::vector<float> ta, tb;
+  for (int64_t i = 0; i < a.numel; ++i) {
+    double x, y;
+    switch (a.dtype) {
+    case ds::plan::F32: x = a.as<float>()[i]; y = b.as<float>()[i]; break;
+    case ds::plan::F64: x = a.as<double>()[i]; y = b.as<double>()[i]; break;
+    case ds::plan::F16:
+      x = halfToFloat(a.as<uint16_t>()[i]);
+      y = halfToFloat(b.as<uint16_t>()[i]);
+      break;
+    case ds::plan::BF16:
+      x = bf16ToFloat(a.as<uint16_t>()[i]);
+      y = bf16ToFloat(b.as<uint16_t>()[i]);
+      break;
+    case ds::plan::I32: x = a.as<int32_t>()[i]; y = b.as<int32_t>()[i]; break;
+    case ds::plan::I64: x = double(a.as<int64_t>()[i]); y = double(b.as<int64_t>()[i]); break;
+    default: x = a.as<uint8_t>()[i]; y = b.as<uint8_t>()[i]; break;
+    }
+    if (!(std::fabs(x - y) <= atol + rtol * std::fabs(y)) && !(std::isnan(x) && std::isnan(y)))
+      fail("assert_close failed at element ", i, ": ", x, " vs expected ", y);
+  }
+}
+
+} // namespace ds::rt::cpu

@@ -1,0 +1,129 @@
+// matmul and gemm through OpenBLAS (batched matmul loops over cblas calls).
+#include "CpuCommon.h"
+
+#include <cblas.h>
+#include <cstring>
+
+namespace ds::rt::cpu {
+namespace {
+
+inline void gemmCall(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+                     const float *a, int64_t lda, const float *b, int64_t ldb, double beta,
+                     float *c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              int(M), int(N), int(K), float(alpha), a, int(lda), b, int(ldb), float(beta), c,
+              int(ldc));
+}
+inline void gemmCall(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+                     const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
+                     double *c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              int(M), int(N), int(K), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+// Row-major C[M,N] = A[M,K] B[K,N], handling the K == 0 and empty cases BLAS rejects.
+template <typename T>
+void plainGemm(int64_t M, int64_t N, int64_t K, const T *a, const T *b, T *c) {
+  if (M == 0 || N == 0)
+    return;
+  if (K == 0) {
+    std::fill(c, c + M * N, T(0));
+    return;
+  }
+  gemmCall(false, false, M, N, K, 1.0, a, K, b, N, 0.0, c, N);
+}
+
+template <typename T>
+void matmulTyped(const T *a, std::vector<int64_t> as, const T *b, std::vector<int64_t> bs,
+                 T *r) {
+  if (as.size() == 1)
+    as.insert(as.begin(), 1);
+  if (bs.size() == 1)
+    bs.push_back(1);
+  int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
+  std::vector<int64_t> abatch(as.begin(), as.end() - 2), bbatch(bs.begin(), bs.end() - 2);
+  std::vector<int64_t> batch = broadcastShapes(abatch, bbatch);
+  int64_t nb = 1;
+  for (int64_t d : batch)
+    nb *= d;
+  int64_t bnum = 1;
+  for (int64_t d : bbatch)
+    bnum *= d;
+  if (bnum == 1) { // b is one matrix shared by every batch: fold the batch into M
+    int64_t anum = 1;
+    for (int64_t d : abatch)
+      anum *= d;
+    if (anum == nb) {
+      plainGemm(nb * M, N, K, a, b, r);
+      return;
+    }
+  }
+  std::vector<int64_t> sa = broadcastStrides(abatch, batch), sb = broadcastStrides(bbatch, batch);
+  for (int64_t i = 0; i < nb; ++i) {
+    int64_t rem = i, oa = 0, ob = 0;
+    for (int64_t d = int64_t(batch.size()) - 1; d >= 0; --d) {
+      int64_t idx = rem % batch[size_t(d)];
+      rem /= batch[size_t(d)];
+      oa += idx * sa[size_t(d)];
+      ob += idx * sb[size_t(d)];
+    }
+    plainGemm(M, N, K, a + oa * M * K, b + ob * K * N, r + i * M * N);
+  }
+}
+
+template <typename T>
+void gemmTyped(KernelCall &c, const T *a, const T *b, const T *cc, T *r) {
+  const auto &as = *c.in[0].shape, &bs = *c.in[1].shape;
+  bool ta = attrInt(c.ins, "trans_a", 0), tb = attrInt(c.ins, "trans_b", 0);
+  double alpha = attrFloat(c.ins, "alpha", 1.0), beta = attrFloat(c.ins, "beta", 1.0);
+  int64_t M = ta ? as[1] : as[0], K = ta ? as[0] : as[1], N = tb ? bs[0] : bs[1];
+  if (M == 0 || N == 0)
+    return;
+  if (cc && beta != 0) { // r = broadcast(c), then r = alpha op(a) op(b) + beta r
+    std::vector<int64_t> st = broadcastStrides(*c.in[2].shape, {M, N});
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j)
+        r[i * N + j] = cc[i * st[0] + j * st[1]];
+  } else {
+    beta = 0;
+  }
+  if (K == 0) {
+    for (int64_t i = 0; i < M * N; ++i)
+      r[i] = T(beta * r[i]);
+    return;
+  }
+  gemmCall(ta, tb, M, N, K, alpha, a, as[1], b, bs[1], beta, r, N);
+}
+
+} // namespace
+
+void runMatmul(KernelCall &c) {
+  const Tensor &a = c.in[0], &b = c.in[1], &r = c.out[0];
+  if (a.dtype == ds::plan::F64) {
+    matmulTyped(a.as<double>(), *a.shape, b.as<double>(), *b.shape, r.as<double>());
+    return;
+  }
+  std::vector<float> ta, tb, tr;
+  const float *pa = asF32(a, ta), *pb = asF32(b, tb);
+  float *pr = outF32(r, tr);
+  matmulTyped(pa, *a.shape, pb, *b.shape, pr);
+  storeF32(pr, r);
+}
+
+void runGemm(KernelCall &c) {
+  const Tensor &a = c.in[0], &b = c.in[1], &r = c.out[0];
+  bool hasC = c.in.size() == 3;
+  if (a.dtype == ds::plan::F64) {
+    gemmTyped(c, a.as<double>(), b.as<double>(), hasC ? c.in[2].as<double>() : nullptr,
+              r.as<double>());
+    return;
+  }
+  std::vector<float> ta, tb, tc, tr;
+  const float *pa = asF32(a, ta), *pb = asF32(b, tb);
+  const float *pc = hasC ? asF32(c.in[2], tc) : nullptr;
+  float *pr = outF32(r, tr);
+  gemmTyped(c, pa, pb, pc, pr);
+  storeF32(pr, r);
+}
+
+} // namespace ds::rt::cpu

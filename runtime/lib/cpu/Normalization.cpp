@@ -1,0 +1,251 @@
+// softmax, log_softmax, layer_norm and the two classification losses.
+#include "CpuCommon.h"
+
+#include <cmath>
+#include <limits>
+
+namespace ds::rt::cpu {
+namespace {
+
+template <typename T>
+void softmaxTyped(const T *x, T *r, const std::vector<int64_t> &shape, int64_t axis, bool log) {
+  int64_t outer, dim, inner;
+  splitAt(shape, axis, outer, dim, inner);
+  if (dim == 0)
+    return;
+  parallelFor(outer * inner, std::max<int64_t>(1, kGrain / dim), [&](int64_t s, int64_t e) {
+    for (int64_t oi = s; oi < e; ++oi) {
+      int64_t o = oi / inner, i = oi % inner;
+      const T *px = x + o * dim * inner + i;
+      T *pr = r + o * dim * inner + i;
+      T mx = -std::numeric_limits<T>::infinity();
+      for (int64_t d = 0; d < dim; ++d)
+        mx = std::max(mx, px[d * inner]);
+      if (std::isinf(mx) && mx < 0)
+        mx = 0; // all -inf: avoid inf - inf
+      T sum = 0;
+      for (int64_t d = 0; d < dim; ++d) {
+        T ev = std::exp(px[d * inner] - mx);
+        if (!log)
+          pr[d * inner] = ev;
+        sum += ev;
+      }
+      if (log) {
+        T lse = mx + std::log(sum);
+        for (int64_t d = 0; d < dim; ++d)
+          pr[d * inner] = px[d * inner] - lse;
+      } else {
+        T inv = T(1) / sum;
+        for (int64_t d = 0; d < dim; ++d)
+          pr[d * inner] *= inv;
+      }
+    }
+  });
+}
+
+// Materializes a parameter broadcast to `normShape` (flattened, norm elements).
+template <typename T>
+std::vector<T> broadcastParam(const T *p, const std::vector<int64_t> &pshape,
+                              const std::vector<int64_t> &normShape, int64_t norm) {
+  std::vector<T> out(static_cast<size_t>(norm));
+  if (normShape.empty()) {
+    out[0] = p[0];
+    return out;
+  }
+  std::vector<int64_t> st = broadcastStrides(pshape, normShape);
+  for (int64_t i = 0; i < norm; ++i) {
+    int64_t rem = i, off = 0;
+    for (int64_t d = int64_t(normShape.size()) - 1; d >= 0; --d) {
+      off += (rem % normShape[size_t(d)]) * st[size_t(d)];
+      rem /= normShape[size_t(d)];
+    }
+    out[size_t(i)] = p[off];
+  }
+  return out;
+}
+
+template <typename T>
+void layerNormTyped(const T *x, const std::vector<int64_t> &shape, int64_t axis, double eps,
+                    const T *scale, const std::vector<int64_t> &sshape, const T *bias,
+                    const std::vector<int64_t> *bshape, T *y, T *mean, T *invStd) {
+  std::vector<int64_t> normShape(shape.begin() + axis, shape.end());
+  int64_t norm = 1, outer = 1;
+  for (int64_t d : normShape)
+    norm *= d;
+  for (int64_t i = 0; i < axis; ++i)
+    outer *= shape[size_t(i)];
+  std::vector<T> sc = broadcastParam(scale, sshape, normShape, norm);
+  std::vector<T> bi = bias ? broadcastParam(bias, *bshape, normShape, norm) : std::vector<T>();
+  parallelFor(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(norm, 1)),
+              [&](int64_t s, int64_t e) {
+                for (int64_t o = s; o < e; ++o) {
+                  const T *px = x + o * norm;
+                  T *py = y + o * norm;
+                  double sum = 0;
+                  for (int64_t i = 0; i < norm; ++i)
+                    sum += px[i];
+                  T mu = T(norm ? sum / double(norm) : 0);
+                  double sq = 0;
+                  for (int64_t i = 0; i < norm; ++i) {
+                    double d = double(px[i] - mu);
+                    sq += d * d;
+                  }
+                  T inv = T(1.0 / std::sqrt((norm ? sq / double(norm) : 0) + eps));
+                  for (int64_t i = 0; i < norm; ++i)
+                    py[i] = (px[i] - mu) * inv * sc[size_t(i)] + (bias ? bi[size_t(i)] : T(0));
+                  if (mean)
+                    mean[o] = mu;
+                  if (invStd)
+                    invStd[o] = inv;
+                }
+              });
+}
+
+// Shared by softmax_cross_entropy_loss (fromLogits) and nll_loss.
+template <typename T, typename L>
+void lossTyped(const T *scores, const std::vector<int64_t> &sshape, const L *labels,
+               const T *weights, const std::string &reduction, bool hasIgnore, int64_t ignore,
+               bool fromLogits, T *loss, T *logProbOut) {
+  int64_t N = sshape[0], C = sshape[1], D = 1;
+  for (size_t i = 2; i < sshape.size(); ++i)
+    D *= sshape[i];
+  std::vector<T> lpTmp;
+  const T *lp = scores;
+  if (fromLogits) {
+    T *dst = logProbOut;
+    if (!dst) {
+      lpTmp.resize(size_t(N * C * D));
+      dst = lpTmp.data();
+    }
+    softmaxTyped(scores, dst, sshape, 1, true);
+    lp = dst;
+  }
+  double total = 0, wsum = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < D; ++j) {
+      int64_t l = int64_t(labels[n * D + j]);
+      T li = 0;
+      double w = 0;
+      if (!(hasIgnore && l == ignore)) {
+        if (l < 0 || l >= C)
+          fail("label ", l, " at sample ", n, " is outside [0, ", C, ")");
+        w = weights ? double(weights[l]) : 1.0;
+        li = T(-w * double(lp[(n * C + l) * D + j]));
+      }
+      if (reduction == "none")
+        loss[n * D + j] = li;
+      total += double(li);
+      wsum += w;
+    }
+  if (reduction == "sum")
+    loss[0] = T(total);
+  else if (reduction == "mean")
+    loss[0] = T(total / wsum);
+}
+
+template <typename T> void lossDispatch(KernelCall &c, const T *s, const T *w, T *loss, T *lp) {
+  const Tensor &lab = c.in[1];
+  std::string red = attrString(c.ins, "reduction", "mean");
+  bool hasIgnore = hasAttr(c.ins, "ignore_index");
+  int64_t ignore = attrInt(c.ins, "ignore_index", 0);
+  bool logits = c.ins.kernel() == "softmax_cross_entropy_loss";
+  if (lab.dtype == ds::plan::I64)
+    lossTyped(s, *c.in[0].shape, lab.as<int64_t>(), w, red, hasIgnore, ignore, logits, loss, lp);
+  else
+    lossTyped(s, *c.in[0].shape, lab.as<int32_t>(), w, red, hasIgnore, ignore, logits, loss, lp);
+}
+
+} // namespace
+
+void runSoftmax(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  int64_t axis = attrInt(c.ins, "axis");
+  bool log = c.ins.kernel() == "log_softmax";
+  if (x.dtype == ds::plan::F64) {
+    softmaxTyped(x.as<double>(), r.as<double>(), *x.shape, axis, log);
+    return;
+  }
+  std::vector<float> tx, tr;
+  const float *px = asF32(x, tx);
+  float *pr = outF32(r, tr);
+  softmaxTyped(px, pr, *x.shape, axis, log);
+  storeF32(pr, r);
+}
+
+void runLayerNorm(KernelCall &c) {
+  const Tensor &x = c.in[0], &y = c.out[0];
+  int64_t axis = attrInt(c.ins, "axis");
+  double eps = attrFloat(c.ins, "epsilon", 1e-5);
+  bool hasBias = c.in.size() == 3;
+  const std::vector<int64_t> *bshape = hasBias ? c.in[2].shape : nullptr;
+  if (x.dtype == ds::plan::F64) {
+    // mean / inv_std_dev may have another float type: stage them in f64.
+    std::vector<double> m(c.out.size() > 1 ? size_t(c.out[1].numel) : 0),
+        s(c.out.size() > 2 ? size_t(c.out[2].numel) : 0);
+    layerNormTyped(x.as<double>(), *x.shape, axis, eps, c.in[1].as<double>(), *c.in[1].shape,
+                   hasBias ? c.in[2].as<double>() : nullptr, bshape, y.as<double>(),
+                   m.empty() ? nullptr : m.data(), s.empty() ? nullptr : s.data());
+    for (size_t k = 1; k < c.out.size(); ++k) {
+      const auto &src = k == 1 ? m : s;
+      const Tensor &o = c.out[k];
+      for (size_t i = 0; i < src.size(); ++i) {
+        switch (o.dtype) {
+        case ds::plan::F64: o.as<double>()[i] = src[i]; break;
+        case ds::plan::F32: o.as<float>()[i] = float(src[i]); break;
+        case ds::plan::F16: o.as<uint16_t>()[i] = floatToHalf(float(src[i])); break;
+        default: o.as<uint16_t>()[i] = floatToBf16(float(src[i])); break;
+        }
+      }
+    }
+    return;
+  }
+  std::vector<float> tx, ts, tb, ty, tm, tv;
+  const float *px = asF32(x, tx), *ps = asF32(c.in[1], ts);
+  const float *pb = hasBias ? asF32(c.in[2], tb) : nullptr;
+  float *py = outF32(y, ty);
+  float *pm = nullptr, *pv = nullptr;
+  std::vector<float> m64, v64;
+  auto statOut = [&](size_t k, std::vector<float> &tmp) -> float * {
+    if (c.out.size() <= k)
+      return nullptr;
+    if (c.out[k].dtype == ds::plan::F64) {
+      tmp.resize(size_t(c.out[k].numel));
+      return tmp.data();
+    }
+    return outF32(c.out[k], tmp);
+  };
+  pm = statOut(1, tm);
+  pv = statOut(2, tv);
+  layerNormTyped(px, *x.shape, axis, eps, ps, *c.in[1].shape, pb, bshape, py, pm, pv);
+  storeF32(py, y);
+  for (size_t k = 1; k < c.out.size(); ++k) {
+    float *src = k == 1 ? pm : pv;
+    if (c.out[k].dtype == ds::plan::F64)
+      for (int64_t i = 0; i < c.out[k].numel; ++i)
+        c.out[k].as<double>()[i] = src[i];
+    else
+      storeF32(src, c.out[k]);
+  }
+}
+
+void runLoss(KernelCall &c) {
+  const Tensor &s = c.in[0];
+  bool hasW = c.in.size() == 3;
+  bool hasLp = c.out.size() == 2;
+  if (s.dtype == ds::plan::F64) {
+    lossDispatch(c, s.as<double>(), hasW ? c.in[2].as<double>() : nullptr, c.out[0].as<double>(),
+                 hasLp ? c.out[1].as<double>() : nullptr);
+    return;
+  }
+  std::vector<float> ts, tw, tl, tlp;
+  const float *ps = asF32(s, ts);
+  const float *pw = hasW ? asF32(c.in[2], tw) : nullptr;
+  float *pl = outF32(c.out[0], tl);
+  float *plp = hasLp ? outF32(c.out[1], tlp) : nullptr;
+  lossDispatch(c, ps, pw, pl, plp);
+  storeF32(pl, c.out[0]);
+  if (hasLp)
+    storeF32(plp, c.out[1]);
+}
+
+} // namespace ds::rt::cpu

@@ -1,0 +1,479 @@
+// ds-run: executes a .dsplan on one rank per process (MPI) with the CPU backend.
+#include "ds/runtime/Communicator.h"
+#include "ds/runtime/Executor.h"
+#include "ds/runtime/Npy.h"
+#include "ds/runtime/OnnxParams.h"
+#include "ds/runtime/Plan.h"
+#include "ds/runtime/ThreadPool.h"
+
+#include <cblas.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace ds::rt;
+using ds::plan::Program;
+
+namespace {
+
+const char *kUsage =
+    "usage: ds-run PLAN.dsplan [--nproc N] [--data DIR | --synthetic] [--steps N]\n"
+    "              [--metrics FILE.json] [--eval --out DIR] [--seed N] [--threads N]\n";
+
+struct Options {
+  std::string plan;
+  int nproc = 0;
+  std::string data;
+  bool synthetic = false;
+  int steps = 1;
+  std::string metrics;
+  bool eval = false;
+  std::string out;
+  uint64_t seed = 0;
+  int threads = 0;
+};
+
+int gRank = -1; // for message prefixes; -1 before the world is known
+int gWorld = 1;
+
+[[noreturn]] void usageError(const std::string &msg) {
+  std::fprintf(stderr, "ds-run: %s\n%s", msg.c_str(), kUsage);
+  std::exit(2);
+}
+
+int64_t parseInt(const std::string &flag, const char *v, int64_t lo, int64_t hi) {
+  char *end = nullptr;
+  errno = 0;
+  long long x = std::strtoll(v, &end, 10);
+  if (errno || !end || *end || end == v || x < lo || x > hi)
+    usageError(flag + " expects an integer in [" + std::to_string(lo) + ", " +
+               std::to_string(hi) + "], got '" + v + "'");
+  return x;
+}
+
+Options parseArgs(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string val;
+    bool inlineVal = false;
+    size_t eq = a.find('=');
+    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      val = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      inlineVal = true;
+    }
+    auto next = [&]() -> const char * {
+      if (inlineVal)
+        return argv[i] + (eq + 1);
+      if (i + 1 >= argc)
+        usageError(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--nproc")
+      o.nproc = int(parseInt(a, next(), 1, 4096));
+    else if (a == "--data")
+      o.data = next();
+    else if (a == "--synthetic")
+      o.synthetic = true;
+    else if (a == "--steps")
+      o.steps = int(parseInt(a, next(), 0, INT32_MAX));
+    else if (a == "--metrics")
+      o.metrics = next();
+    else if (a == "--eval")
+      o.eval = true;
+    else if (a == "--out")
+      o.out = next();
+    else if (a == "--seed")
+      o.seed = uint64_t(parseInt(a, next(), 0, INT64_MAX));
+    else if (a == "--threads")
+      o.threads = int(parseInt(a, next(), 1, 1024));
+    else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (a.rfind("-", 0) == 0)
+      usageError("unknown option " + a);
+    else if (o.plan.empty())
+      o.plan = a;
+    else
+      usageError("more than one plan file given");
+  }
+  if (o.plan.empty())
+    usageError("no plan file given");
+  if (!o.data.empty() && o.synthetic)
+    usageError("--data and --synthetic exclude each other");
+  if (o.eval && o.out.empty())
+    usageError("--eval needs --out DIR");
+  if (!o.out.empty() && !o.eval)
+    usageError("--out is only used with --eval");
+  return o;
+}
+
+// Re-executes this binary under mpirun with N ranks; never returns on success.
+[[noreturn]] void relaunch(int argc, char **argv, int nproc) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0)
+    fail("cannot locate the ds-run executable to relaunch under mpirun");
+  self[n] = '\0';
+  std::vector<std::string> args = {"mpirun", "-np", std::to_string(nproc)};
+  if (geteuid() == 0)
+    args.push_back("--allow-run-as-root");
+  if (unsigned(nproc) > std::max(1u, std::thread::hardware_concurrency()))
+    args.push_back("--oversubscribe");
+  for (const char *s : {"--bind-to", "none", "--mca", "btl", "self,vader", "--mca",
+                        "btl_vader_single_copy_mechanism", "none", "--quiet"})
+    args.push_back(s);
+  args.push_back(self);
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("--nproc=", 0) == 0)
+      continue;
+    args.push_back(a);
+  }
+  // Ranks report their own errors; keep mpirun's help banners short.
+  setenv("OMPI_MCA_orte_base_help_aggregate", "1", 1);
+  setenv("OMPI_MCA_rmaps_base_oversubscribe", nproc > 1 ? "1" : "0", 0);
+  std::vector<char *> cargs;
+  for (auto &s : args)
+    cargs.push_back(s.data());
+  cargs.push_back(nullptr);
+  execvp("mpirun", cargs.data());
+  fail("cannot run mpirun: ", std::strerror(errno), " (install openmpi-bin)");
+}
+
+std::string prefix() {
+  return gRank < 0 ? "ds-run: " : "ds-run: rank " + std::to_string(gRank) + ": ";
+}
+
+void info(const std::string &msg) {
+  std::printf("%s\n", msg.c_str());
+  std::fflush(stdout);
+}
+
+double readScalar(const Tensor &t) {
+  switch (t.dtype) {
+  case ds::plan::F32: return t.as<float>()[0];
+  case ds::plan::F64: return t.as<double>()[0];
+  case ds::plan::F16: return halfToFloat(t.as<uint16_t>()[0]);
+  default: return bf16ToFloat(t.as<uint16_t>()[0]);
+  }
+}
+
+void mkdirs(const std::string &dir) {
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    cur = dir.substr(0, pos);
+    if (cur.empty())
+      continue;
+    if (mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST)
+      fail("cannot create directory ", cur, ": ", std::strerror(errno));
+  }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    fail(dir, " is not a directory");
+}
+
+/// Feeds graph inputs from .npy files or a synthetic generator.
+class InputFeeder {
+public:
+  InputFeeder(const LoadedPlan &plan, Executor &exec, const Options &opt, int rank, int world)
+      : plan_(plan), exec_(exec), opt_(opt), rank_(rank), world_(world) {
+    mb_ = plan.microBatch;
+    for (const auto &in : plan.plan.inputs()) {
+      if (opt.synthetic)
+        continue;
+      std::string path = opt.data + "/" + in.name() + ".npy";
+      struct stat st;
+      if (stat(path.c_str(), &st) != 0)
+        fail("input '", in.name(), "': ", path, " does not exist");
+      NpyFile f = openNpy(path);
+      const auto &b = plan.buffer(in.buffer());
+      if (f.dtype != b.type.dtype)
+        fail(path, ": dtype ", dtypeName(f.dtype), " does not match input '", in.name(),
+             "' of type ", dtypeName(b.type.dtype));
+      std::vector<int64_t> sample = b.type.shape;
+      sample.erase(sample.begin() + in.batch_dim());
+      if (f.shape.empty() ||
+          std::vector<int64_t>(f.shape.begin() + 1, f.shape.end()) != sample)
+        fail(path, ": shape ", shapeString(f.shape), " does not match input '", in.name(),
+             "': expected [samples,", shapeString(sample).substr(1));
+      if (!files_.empty() && f.shape[0] != files_[0].shape[0])
+        fail(path, ": ", f.shape[0], " samples, but ", files_[0].path, " has ",
+             files_[0].shape[0]);
+      files_.push_back(std::move(f));
+    }
+  }
+
+  int64_t samples() const { return files_.empty() ? 0 : files_[0].shape[0]; }
+
+  /// Requires at least `n` samples (one global batch).
+  void requireSamples(int64_t n) const {
+    if (!opt_.synthetic && !files_.empty() && samples() < n)
+      fail(opt_.data, ": the data has ", samples(), " samples, fewer than one global batch of ",
+           n, " (micro-batch ", mb_, " x accumulation ", plan_.accumulationSteps, " x world ",
+           world_, ")");
+  }
+
+  /// Fills every input with samples [first, first + mb) (mod the sample count).
+  void feed(int64_t first, uint64_t stream) {
+    const auto &inputs = plan_.plan.inputs();
+    for (int k = 0; k < inputs.size(); ++k) {
+      const auto &in = inputs[k];
+      Tensor t = exec_.tensor(in.buffer());
+      if (opt_.synthetic) {
+        synthesize(in, t, stream * 1000003ull + uint64_t(k));
+        continue;
+      }
+      const NpyFile &f = files_[size_t(k)];
+      size_t es = dtypeSize(t.dtype);
+      int64_t rowElems = f.rowElems();
+      size_t row = size_t(rowElems) * es;
+      bool direct = in.batch_dim() == 0;
+      staging_.resize(direct ? 0 : row * size_t(mb_));
+      char *dst = direct ? static_cast<char *>(t.data) : staging_.data();
+      int64_t n = f.shape[0];
+      int64_t done = 0;
+      while (done < mb_) { // contiguous runs, wrapping around the file (epochs)
+        int64_t s = (first + done) % n;
+        int64_t cnt = std::min<int64_t>(mb_ - done, n - s);
+        readNpyRows(f, s, cnt, dst + size_t(done) * row);
+        done += cnt;
+      }
+      if (!direct) { // [mb, outer, inner] -> [outer, mb, inner]
+        int64_t outer = 1;
+        for (uint32_t d = 0; d < in.batch_dim(); ++d)
+          outer *= t.dim(d);
+        size_t innerBytes = row / size_t(outer);
+        for (int64_t b = 0; b < mb_; ++b)
+          for (int64_t o = 0; o < outer; ++o)
+            std::memcpy(static_cast<char *>(t.data) + (size_t(o * mb_ + b)) * innerBytes,
+                        staging_.data() + (size_t(b * outer + o)) * innerBytes, innerBytes);
+      }
+    }
+  }
+
+private:
+  void synthesize(const ds::plan::GraphInput &in, const Tensor &t, uint64_t stream) {
+    std::mt19937_64 rng(opt_.seed * 0x9e3779b97f4a7c15ull + stream * 0xbf58476d1ce4e5b9ull +
+                        uint64_t(rank_));
+    bool fl = isFloat(t.dtype);
+    double lo = in.has_synthetic_low() ? in.synthetic_low() : fl ? -1.0 : 0.0;
+    double hi = in.has_synthetic_high() ? in.synthetic_high() : fl ? 1.0 : 2.0;
+    std::uniform_real_distribution<double> u(lo, hi);
+    for (int64_t i = 0; i < t.numel; ++i) {
+      double v = u(rng);
+      switch (t.dtype) {
+      case ds::plan::F32: t.as<float>()[i] = float(v); break;
+      case ds::plan::F64: t.as<double>()[i] = v; break;
+      case ds::plan::F16: t.as<uint16_t>()[i] = floatToHalf(float(v)); break;
+      case ds::plan::BF16: t.as<uint16_t>()[i] = floatToBf16(float(v)); break;
+      case ds::plan::I64: t.as<int64_t>()[i] = std::min(int64_t(std::floor(v)), int64_t(std::ceil(hi)) - 1); break;
+      case ds::plan::I32: t.as<int32_t>()[i] = int32_t(std::min(std::floor(v), std::ceil(hi) - 1)); break;
+      default: t.as<uint8_t>()[i] = std::floor(v) != 0; break;
+      }
+    }
+  }
+
+  const LoadedPlan &plan_;
+  Executor &exec_;
+  const Options &opt_;
+  int rank_, world_;
+  int64_t mb_;
+  std::vector<NpyFile> files_;
+  std::vector<char> staging_;
+};
+
+std::string jsonNumber(double v) {
+  if (!std::isfinite(v))
+    return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.9g", v);
+  return buf;
+}
+
+template <typename T> std::string jsonList(const std::vector<T> &v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i)
+    s += (i ? ", " : "") + jsonNumber(double(v[i]));
+  return s + "]";
+}
+
+void progress(int done, int total) {
+  const int width = 30;
+  int fill = total ? done * width / total : width;
+  std::fprintf(stderr, "\r[%s%s] %d/%d", std::string(size_t(fill), '#').c_str(),
+               std::string(size_t(width - fill), ' ').c_str(), done, total);
+  if (done == total)
+    std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+int runJob(const Options &opt, Communicator &comm) {
+  int rank = comm.rank(), world = comm.size();
+  LoadedPlan plan = loadPlan(opt.plan, world);
+  if (opt.threads)
+    setNumThreads(opt.threads);
+  openblas_set_num_threads(numThreads());
+  Executor exec(plan, comm);
+  loadParameters(plan, exec, rank, world);
+  bool needInputs = plan.plan.inputs_size() > 0;
+  if (needInputs && opt.data.empty() && !opt.synthetic)
+    fail("the plan has ", plan.plan.inputs_size(), " graph inputs: give --data DIR or --synthetic");
+  InputFeeder feeder(plan, exec, opt, rank, world);
+  int64_t mb = plan.microBatch;
+  exec.runRole(Program::INIT);
+
+  std::vector<double> losses;
+  std::vector<double> msPerStep;
+  double samplesPerSec = 0;
+  if (opt.eval) {
+    int p = plan.program(Program::INFERENCE);
+    if (p < 0)
+      fail("--eval: the plan has no INFERENCE program");
+    feeder.requireSamples(mb * world);
+    if (needInputs)
+      feeder.feed(int64_t(rank) * mb, 0);
+    exec.run(p);
+    if (rank == 0) {
+      mkdirs(opt.out);
+      for (const auto &o : plan.plan.outputs()) {
+        if (o.name().find('/') != std::string::npos || o.name() == "." || o.name() == "..")
+          fail("output name '", o.name(), "' cannot be a file name");
+        Tensor t = exec.tensor(o.buffer());
+        writeNpy(opt.out + "/" + o.name() + ".npy", t.dtype, *t.shape, t.data);
+      }
+      info("ds-run: wrote " + std::to_string(plan.plan.outputs_size()) + " outputs to " +
+           opt.out);
+    }
+  } else {
+    int micro = plan.program(Program::MICRO_STEP);
+    int apply = plan.program(Program::APPLY_STEP);
+    int accum = plan.accumulationSteps;
+    if (micro < 0) { // inference-only plan: run it as the step
+      micro = plan.program(Program::INFERENCE);
+      accum = 1;
+      if (micro < 0)
+        fail("the plan has neither a MICRO_STEP nor an INFERENCE program");
+    }
+    int64_t perRank = mb * accum, global = perRank * world;
+    feeder.requireSamples(global);
+    const ds::plan::GraphOutput *lossOut =
+        plan.plan.has_loss_output() && plan.plan.loss_output() >= 0
+            ? &plan.plan.outputs(plan.plan.loss_output())
+            : nullptr;
+    bool bar = rank == 0 && isatty(STDOUT_FILENO);
+    double totalSec = 0;
+    for (int s = 0; s < opt.steps; ++s) {
+      auto t0 = std::chrono::steady_clock::now();
+      double lossSum = 0;
+      for (int m = 0; m < accum; ++m) {
+        if (needInputs)
+          feeder.feed(int64_t(s) * global + int64_t(rank) * perRank + int64_t(m) * mb,
+                      uint64_t(s) * uint64_t(accum) + uint64_t(m));
+        exec.run(micro);
+        if (lossOut)
+          lossSum += readScalar(exec.tensor(lossOut->buffer()));
+      }
+      if (apply >= 0)
+        exec.run(apply);
+      double loss = lossSum / accum;
+      if (lossOut) {
+        comm.allReduce(&loss, &loss, 1, ds::plan::F64, ReduceOp::Sum);
+        loss /= world;
+        losses.push_back(loss);
+      }
+      double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      totalSec += sec;
+      msPerStep.push_back(sec * 1e3);
+      if (rank == 0) {
+        if (bar)
+          std::fputs("\r\033[K", stderr);
+        char line[256];
+        std::snprintf(line, sizeof(line),
+                      "step %d  loss %s  samples/s %.1f  ms/step %.3f  arena_peak %llu", s + 1,
+                      lossOut ? jsonNumber(loss).c_str() : "-", sec > 0 ? global / sec : 0.0,
+                      sec * 1e3, (unsigned long long)exec.measuredPeakBytes());
+        info(line);
+        if (bar)
+          progress(s + 1, opt.steps);
+      }
+    }
+    samplesPerSec = totalSec > 0 ? double(global) * opt.steps / totalSec : 0;
+  }
+
+  if (!opt.metrics.empty()) {
+    int64_t mine[2] = {int64_t(plan.plan.predicted_peak_bytes()),
+                       int64_t(exec.measuredPeakBytes())};
+    std::vector<int64_t> all(size_t(2 * world));
+    comm.allGather(mine, all.data(), 2, ds::plan::I64);
+    if (rank == 0) {
+      std::vector<int64_t> pred, meas;
+      for (int r = 0; r < world; ++r) {
+        pred.push_back(all[size_t(2 * r)]);
+        meas.push_back(all[size_t(2 * r + 1)]);
+      }
+      std::string json = "{\n  \"loss\": " + jsonList(losses) +
+                         ",\n  \"predicted_peak_bytes\": " + jsonList(pred) +
+                         ",\n  \"measured_peak_bytes\": " + jsonList(meas) +
+                         ",\n  \"arena_bytes\": " + std::to_string(plan.plan.arena_bytes()) +
+                         ",\n  \"persistent_bytes\": " +
+                         std::to_string(plan.plan.persistent_bytes()) +
+                         ",\n  \"world_size\": " + std::to_string(world) +
+                         ",\n  \"micro_batch\": " + std::to_string(mb) +
+                         ",\n  \"gradient_accumulation_steps\": " +
+                         std::to_string(plan.accumulationSteps) +
+                         ",\n  \"ms_per_step\": " + jsonList(msPerStep) +
+                         ",\n  \"samples_per_second\": " + jsonNumber(samplesPerSec) + "\n}\n";
+      writeFileAtomically(opt.metrics, json);
+    }
+  }
+  comm.barrier();
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options opt = parseArgs(argc, argv);
+  bool underMpi = launchedByMpi();
+  try {
+    if (opt.nproc > 1 && !underMpi)
+      relaunch(argc, argv, opt.nproc);
+    std::unique_ptr<Communicator> comm;
+    if (underMpi) {
+      comm = makeMpiCommunicator();
+    } else {
+      comm = makeSingleRankCommunicator();
+    }
+    gRank = comm->rank();
+    gWorld = comm->size();
+    if (opt.nproc > 0 && opt.nproc != gWorld)
+      fail("--nproc ", opt.nproc, " does not match the ", gWorld, " ranks this job was started with");
+    int rc = runJob(opt, *comm);
+    comm.reset();
+    if (underMpi)
+      finalizeMpi();
+    return rc;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "%s%s\n", prefix().c_str(), e.what());
+    std::fflush(stderr);
+    std::fflush(stdout);
+    // Under MPI other ranks may be blocked in a collective: exit without MPI_Finalize so that
+    // mpirun aborts the whole job instead of waiting for them.
+    _exit(1);
+  }
+}
