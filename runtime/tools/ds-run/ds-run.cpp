@@ -144,6 +144,8 @@ Options parseArgs(int argc, char **argv) {
   }
   // Ranks report their own errors; keep mpirun's help banners short.
   setenv("OMPI_MCA_orte_base_help_aggregate", "1", 1);
+  // mpirun gives the ranks a pty: tell them whether the real stdout is a terminal.
+  setenv("DS_RUN_STDOUT_TTY", isatty(STDOUT_FILENO) ? "1" : "0", 1);
   setenv("OMPI_MCA_rmaps_base_oversubscribe", nproc > 1 ? "1" : "0", 0);
   std::vector<char *> cargs;
   for (auto &s : args)
@@ -375,7 +377,9 @@ int runJob(const Options &opt, Communicator &comm) {
         plan.plan.has_loss_output() && plan.plan.loss_output() >= 0
             ? &plan.plan.outputs(plan.plan.loss_output())
             : nullptr;
-    bool bar = rank == 0 && isatty(STDOUT_FILENO);
+    const char *tty = std::getenv("DS_RUN_STDOUT_TTY");
+    bool bar = rank == 0 && (tty ? std::strcmp(tty, "1") == 0
+                                 : isatty(STDOUT_FILENO) && !launchedByMpi());
     double totalSec = 0;
     for (int s = 0; s < opt.steps; ++s) {
       auto t0 = std::chrono::steady_clock::now();
