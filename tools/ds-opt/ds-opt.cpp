@@ -1,7 +1,11 @@
 // ds-opt: the user's compiler for ONNX models and an mlir-opt-style driver for .mlir files.
+#include "ds/Conversion/Passes.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
 #include "ds/Dialect/DS/Transforms/Passes.h"
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
+#include "ds/Dialect/Runtime/Transforms/Passes.h"
 #include "ds/Import/ONNX.h"
+#include "ds/Target/Plan.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -50,7 +54,27 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     return failure();
   if (zeroStage != -1 || worldSize.getNumOccurrences())
     llvm::errs() << "ds-opt: note: ZeRO partitioning is not implemented yet; "
-                    "printing the imported program\n";
+                    "compiling the unpartitioned program\n";
+
+  if (outputPath.ends_with(".dsplan")) {
+    if (!options->inference) {
+      llvm::errs() << "ds-opt: " << inputPath
+                   << ": training plans need the autodiff and optimizer passes, "
+                      "which do not exist yet; compile with --mode=inference\n";
+      return failure();
+    }
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return failure();
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    pm.addPass(ds::createConvertDSToRuntimePass());
+    pm.addPass(dsrt::createPlanMemoryPass());
+    if (failed(pm.run(*module)))
+      return failure();
+    std::string producer = "ds-opt --mode=inference " + inputPath.str();
+    return ds::writePlanFile(*module, outputPath, producer);
+  }
 
   std::string error;
   auto output = openOutputFile(outputPath, &error);
@@ -67,9 +91,12 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
   DialectRegistry registry;
-  registry.insert<ds::DSDialect, func::FuncDialect, shard::ShardDialect,
-                  tensor::TensorDialect, arith::ArithDialect>();
+  registry.insert<ds::DSDialect, dsrt::RuntimeDialect, func::FuncDialect,
+                  shard::ShardDialect, tensor::TensorDialect,
+                  arith::ArithDialect>();
   ds::registerDSPasses();
+  ds::registerConversionPasses();
+  dsrt::registerRuntimePasses();
   registerTransformsPasses();
   ds::registerImportCLOptions();
 

@@ -1,0 +1,23 @@
+// Conversion passes between the project's dialects.
+#ifndef DS_CONVERSION_PASSES_TD
+#define DS_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertDSToRuntimePass : Pass<"ds-convert-to-runtime", "::mlir::ModuleOp"> {
+  let summary = "Lowers ds ops on tensors to dsrt kernel calls on buffers";
+  let description = [{
+    Every tensor becomes a memref of the same shape: each op result a `dsrt.alloc`
+    written by one `dsrt.kernel` named after the op, with the op's attributes (defaults
+    made explicit, so the runtime never guesses); `ds.param_ref` becomes `dsrt.param`;
+    function arguments and results become buffers. Functions without `dsrt.role` get
+    `role`.
+  }];
+  let options = [
+    Option<"role", "role", "std::string", /*default=*/"\"inference\"",
+           "Role of functions that have none: inference, micro_step, apply_step, init">,
+  ];
+  let dependentDialects = ["::mlir::dsrt::RuntimeDialect"];
+}
+
+#endif // DS_CONVERSION_PASSES_TD

@@ -1,0 +1,39 @@
+// The `dsrt` dialect and its ops.
+#ifndef DS_DIALECT_RUNTIME_IR_RUNTIMEDIALECT_H
+#define DS_DIALECT_RUNTIME_IR_RUNTIMEDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "ds/Dialect/Runtime/IR/RuntimeOpsDialect.h.inc"
+
+#define GET_OP_CLASSES
+#include "ds/Dialect/Runtime/IR/RuntimeOps.h.inc"
+
+namespace mlir::dsrt {
+/// Function attribute: what ds-run does with the program ("inference", "micro_step",
+/// "apply_step", "init").
+constexpr llvm::StringLiteral kRoleAttr = "dsrt.role";
+/// Byte offset of a function argument (arena) or a ds.parameter (persistent region).
+constexpr llvm::StringLiteral kOffsetAttr = "dsrt.offset";
+/// Module attributes set by memory planning.
+constexpr llvm::StringLiteral kArenaBytesAttr = "dsrt.arena_bytes";
+constexpr llvm::StringLiteral kPersistentBytesAttr = "dsrt.persistent_bytes";
+constexpr llvm::StringLiteral kPeakBytesAttr = "dsrt.peak_bytes";
+constexpr llvm::StringLiteral kAlignmentAttr = "dsrt.alignment";
+/// Module attribute: ranks the program runs on (the size of its 1-D shard grid).
+constexpr llvm::StringLiteral kWorldSizeAttr = "dsrt.world_size";
+
+/// Bytes per element as the plan stores them (i1 takes one byte).
+int64_t getElementBytes(Type elementType);
+/// Bytes of a static memref or ranked tensor.
+int64_t getByteSize(ShapedType type);
+} // namespace mlir::dsrt
+
+#endif // DS_DIALECT_RUNTIME_IR_RUNTIMEDIALECT_H

@@ -1,0 +1,31 @@
+// Passes over the `dsrt` dialect.
+#ifndef DS_RUNTIME_TRANSFORMS_PASSES_TD
+#define DS_RUNTIME_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def PlanMemoryPass : Pass<"ds-plan-memory", "::mlir::ModuleOp"> {
+  let summary = "Assigns arena offsets by liveness and persistent offsets to parameters";
+  let description = [{
+    For every program (function with `dsrt.role`), computes each transient buffer's live
+    range over the op order (function arguments live from the start, returned buffers to
+    the end) and places buffers in the arena so that no two buffers alive at the same
+    instruction overlap: largest first, each at the lowest aligned offset that fits.
+    Programs run one after another, so they share the arena. Parameters are laid out one
+    after another in the persistent region. Sets `offset` on every `dsrt.alloc`,
+    `dsrt.offset` on arguments and `ds.parameter`s, and `dsrt.arena_bytes`,
+    `dsrt.persistent_bytes`, `dsrt.peak_bytes` and `dsrt.alignment` on the module.
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+           "Byte alignment of every buffer (a power of two)">,
+  ];
+  let statistics = [
+    Statistic<"numBuffers", "num-buffers", "Transient buffers placed">,
+    Statistic<"transientBytes", "transient-bytes",
+              "Sum of the transient buffers' sizes (the arena without reuse)">,
+    Statistic<"arenaBytes", "arena-bytes", "Arena size after reuse">,
+  ];
+}
+
+#endif // DS_RUNTIME_TRANSFORMS_PASSES_TD

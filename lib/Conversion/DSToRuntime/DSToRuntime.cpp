@@ -1,0 +1,221 @@
+// Lowers ds ops on tensors to dsrt kernel calls on buffers.
+#include "ds/Conversion/Passes.h"
+#include "ds/Dialect/DS/IR/DSOps.h"
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Shard/IR/ShardDialect.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#define DEBUG_TYPE "ds-convert-to-runtime"
+
+namespace mlir::ds {
+#define GEN_PASS_DEF_CONVERTDSTORUNTIMEPASS
+#include "ds/Conversion/Passes.h.inc"
+} // namespace mlir::ds
+
+using namespace mlir;
+using namespace mlir::ds;
+
+namespace {
+MemRefType toMemRef(Type type) {
+  auto tensor = cast<RankedTensorType>(type);
+  return MemRefType::get(tensor.getShape(), tensor.getElementType());
+}
+
+/// The op's attributes with every defaulted one spelled out, so the plan is explicit.
+DictionaryAttr getKernelAttrs(Operation *op) {
+  Builder b(op->getContext());
+  NamedAttrList attrs(op->getAttrDictionary());
+  auto setBool = [&](StringRef name, bool v) { attrs.set(name, b.getBoolAttr(v)); };
+  llvm::TypeSwitch<Operation *>(op)
+      .Case<GatherOp>([&](auto g) { attrs.set("axis", b.getI64IntegerAttr(g.getAxis())); })
+      .Case<GemmOp>([&](GemmOp g) {
+        attrs.set("alpha", g.getAlphaAttr() ? g.getAlphaAttr() : b.getF32FloatAttr(1));
+        attrs.set("beta", g.getBetaAttr() ? g.getBetaAttr() : b.getF32FloatAttr(1));
+        setBool("trans_a", g.getTransA());
+        setBool("trans_b", g.getTransB());
+      })
+      .Case<LayerNormOp>([&](LayerNormOp l) {
+        attrs.set("epsilon", b.getF32FloatAttr(l.getEpsilon().convertToFloat()));
+      })
+      .Case<GeluOp>([&](GeluOp g) {
+        attrs.set("approximate", b.getStringAttr(g.getApproximate()));
+      })
+      .Case<ReduceSumOp, ReduceMeanOp, ReduceMaxOp>(
+          [&](auto r) { setBool("keepdims", r.getKeepdims()); })
+      .Case<DropoutOp>([&](DropoutOp d) {
+        attrs.set("seed", b.getI64IntegerAttr(d.getSeed()));
+      })
+      .Case<SoftmaxCrossEntropyLossOp, NllLossOp>([&](auto l) {
+        attrs.set("reduction", b.getStringAttr(l.getReduction()));
+      })
+      .Case<TriluOp>([&](TriluOp t) { attrs.set("k", b.getI64IntegerAttr(t.getK())); });
+  return attrs.getDictionary(op->getContext());
+}
+
+/// The runtime's name of a shard reduction, or failure for those it lacks.
+FailureOr<StringRef> getReductionName(shard::ReductionKind kind) {
+  switch (kind) {
+  case shard::ReductionKind::Sum:
+    return StringRef("sum");
+  case shard::ReductionKind::Max:
+    return StringRef("max");
+  case shard::ReductionKind::Min:
+    return StringRef("min");
+  case shard::ReductionKind::Average:
+    return StringRef("avg");
+  default:
+    return failure();
+  }
+}
+
+/// Kernel name and attributes of a shard collective on the world's 1-D grid. Records the
+/// grid size as the module's world size; fails on grids the runtime cannot run.
+LogicalResult getCollective(Operation *op, SymbolTableCollection &symbols,
+                            std::optional<int64_t> &worldSize,
+                            StringRef &kernel, NamedAttrList &attrs) {
+  Builder b(op->getContext());
+  auto gridName = op->getAttrOfType<FlatSymbolRefAttr>("grid");
+  auto grid = symbols.lookupNearestSymbolFrom<shard::GridOp>(op, gridName);
+  if (!grid)
+    return op->emitError("unknown grid ") << gridName;
+  if (grid.getRank() != 1 || ShapedType::isDynamic(grid.getShape()[0]))
+    return op->emitError("collectives need a 1-D grid of static size (the world), "
+                         "got @")
+           << grid.getSymName();
+  int64_t size = grid.getShape()[0];
+  if (worldSize && *worldSize != size)
+    return op->emitError("grid @") << grid.getSymName() << " has " << size
+                                   << " ranks, but another grid has "
+                                   << *worldSize;
+  worldSize = size;
+  auto setReduction = [&](shard::ReductionKind kind) -> LogicalResult {
+    auto name = getReductionName(kind);
+    if (failed(name))
+      return op->emitError("reduction '")
+             << shard::stringifyReductionKind(kind)
+             << "' has no runtime kernel (sum, max, min, average do)";
+    attrs.set("reduction", b.getStringAttr(*name));
+    return success();
+  };
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](shard::AllGatherOp g) {
+        kernel = "all_gather";
+        attrs.set("axis", b.getI64IntegerAttr(g.getGatherAxis().getSExtValue()));
+        return success();
+      })
+      .Case([&](shard::ReduceScatterOp r) {
+        kernel = "reduce_scatter";
+        attrs.set("axis", b.getI64IntegerAttr(r.getScatterAxis().getSExtValue()));
+        return setReduction(r.getReduction());
+      })
+      .Case([&](shard::AllReduceOp r) {
+        kernel = "all_reduce";
+        return setReduction(r.getReduction());
+      })
+      .Case([&](shard::BroadcastOp r) -> LogicalResult {
+        kernel = "broadcast";
+        if (!r.getRootDynamic().empty() || r.getRoot().size() != 1)
+          return op->emitError("broadcast needs one static root rank");
+        attrs.set("root", b.getI64IntegerAttr(r.getRoot()[0]));
+        return success();
+      })
+      .Default([&](Operation *) {
+        return op->emitError("cannot lower '")
+               << op->getName() << "' to runtime kernels";
+      });
+}
+
+LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
+                              SymbolTableCollection &symbols,
+                              std::optional<int64_t> &worldSize) {
+  if (func.isExternal())
+    return success();
+  Block &body = func.getBody().front();
+  for (BlockArgument arg : body.getArguments()) {
+    if (!isa<RankedTensorType>(arg.getType()))
+      return func.emitError("argument #")
+             << arg.getArgNumber() << " of @" << func.getSymName()
+             << " is not a ranked tensor: " << arg.getType();
+    arg.setType(toMemRef(arg.getType()));
+  }
+
+  OpBuilder b(func.getContext());
+  for (Operation &op : llvm::make_early_inc_range(body)) {
+    b.setInsertionPoint(&op);
+    if (auto ref = dyn_cast<ParamRefOp>(op)) {
+      Value buffer = dsrt::ParamOp::create(b, ref.getLoc(),
+                                           toMemRef(ref.getType()),
+                                           ref.getNameAttr());
+      ref.getResult().replaceAllUsesWith(buffer);
+      ref.erase();
+      continue;
+    }
+    if (isa<func::ReturnOp>(op))
+      continue;
+    StringRef kernel = op.getName().stripDialect();
+    NamedAttrList attrs;
+    StringRef stream = "compute";
+    if (isa<shard::ShardDialect>(op.getDialect())) {
+      if (failed(getCollective(&op, symbols, worldSize, kernel, attrs)))
+        return failure();
+      stream = "comm";
+    } else if (isa<DSDialect>(op.getDialect())) {
+      attrs = NamedAttrList(getKernelAttrs(&op));
+    } else {
+      return op.emitError("cannot lower '")
+             << op.getName() << "' to runtime kernels";
+    }
+    SmallVector<Value> outputs;
+    for (Value result : op.getResults()) {
+      if (!isa<RankedTensorType>(result.getType()))
+        return op.emitError("result is not a ranked tensor: ")
+               << result.getType();
+      outputs.push_back(dsrt::AllocOp::create(b, op.getLoc(),
+                                              toMemRef(result.getType()),
+                                              IntegerAttr()));
+    }
+    dsrt::KernelOp::create(b, op.getLoc(), b.getStringAttr(kernel),
+                           op.getOperands(), outputs,
+                           attrs.getDictionary(op.getContext()),
+                           b.getStringAttr(stream));
+    for (auto [result, buffer] : llvm::zip(op.getResults(), outputs))
+      result.replaceAllUsesWith(buffer);
+    op.erase();
+  }
+
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  func.setFunctionType(FunctionType::get(func.getContext(),
+                                         body.getArgumentTypes(),
+                                         ret.getOperandTypes()));
+  if (!func->hasAttr(dsrt::kRoleAttr))
+    func->setAttr(dsrt::kRoleAttr, b.getStringAttr(defaultRole));
+  return success();
+}
+
+struct ConvertDSToRuntimePass
+    : ds::impl::ConvertDSToRuntimePassBase<ConvertDSToRuntimePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    static const llvm::StringLiteral roles[] = {"inference", "micro_step",
+                                                "apply_step", "init"};
+    if (!llvm::is_contained(roles, role)) {
+      getOperation().emitError("unknown program role '") << role << "'";
+      return signalPassFailure();
+    }
+    ModuleOp module = getOperation();
+    SymbolTableCollection symbols;
+    std::optional<int64_t> worldSize;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (failed(convertFunction(func, role, symbols, worldSize)))
+        return signalPassFailure();
+    if (worldSize)
+      module->setAttr(dsrt::kWorldSizeAttr,
+                      IntegerAttr::get(IntegerType::get(&getContext(), 64),
+                                       *worldSize));
+  }
+};
+} // namespace

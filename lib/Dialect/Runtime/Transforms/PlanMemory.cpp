@@ -1,0 +1,150 @@
+// Static memory planning: arena offsets by liveness, persistent offsets for parameters.
+#include "ds/Dialect/DS/IR/DSOps.h"
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
+#include "ds/Dialect/Runtime/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/Support/MathExtras.h"
+
+#define DEBUG_TYPE "ds-plan-memory"
+
+namespace mlir::dsrt {
+#define GEN_PASS_DEF_PLANMEMORYPASS
+#include "ds/Dialect/Runtime/Transforms/Passes.h.inc"
+} // namespace mlir::dsrt
+
+using namespace mlir;
+using namespace mlir::dsrt;
+
+namespace {
+/// A transient buffer and the instruction range [start, end] it is alive in.
+struct LiveBuffer {
+  Value value;
+  int64_t size;
+  int64_t start, end;
+  int64_t offset = -1;
+};
+
+bool isTransient(Value v) {
+  return isa<BlockArgument>(v) || v.getDefiningOp<AllocOp>();
+}
+
+/// Places buffers largest first, each at the lowest aligned offset that overlaps no
+/// placed buffer alive at the same time. Returns the arena size it needs.
+int64_t placeBuffers(MutableArrayRef<LiveBuffer> buffers, int64_t alignment) {
+  SmallVector<LiveBuffer *> order;
+  for (LiveBuffer &b : buffers)
+    order.push_back(&b);
+  llvm::stable_sort(order, [](LiveBuffer *a, LiveBuffer *b) {
+    if (a->size != b->size)
+      return a->size > b->size;
+    return a->start < b->start;
+  });
+  int64_t arena = 0;
+  SmallVector<LiveBuffer *> placed;
+  for (LiveBuffer *buf : order) {
+    SmallVector<std::pair<int64_t, int64_t>> busy;
+    for (LiveBuffer *other : placed)
+      if (other->start <= buf->end && buf->start <= other->end && other->size > 0)
+        busy.push_back({other->offset, other->offset + other->size});
+    llvm::sort(busy);
+    int64_t offset = 0;
+    for (auto [lo, hi] : busy) {
+      if (offset + buf->size <= lo)
+        break;
+      offset = std::max(offset, (int64_t)llvm::alignTo(hi, alignment));
+    }
+    buf->offset = offset;
+    arena = std::max(arena, offset + buf->size);
+    placed.push_back(buf);
+  }
+  return arena;
+}
+
+struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Builder b(module.getContext());
+    if (alignment <= 0 || !llvm::isPowerOf2_64(alignment)) {
+      module.emitError("alignment must be a power of two, got ") << alignment;
+      return signalPassFailure();
+    }
+
+    int64_t persistent = 0;
+    for (auto param : module.getOps<ds::ParameterOp>()) {
+      persistent = llvm::alignTo(persistent, alignment);
+      param->setAttr(kOffsetAttr, b.getI64IntegerAttr(persistent));
+      persistent += getByteSize(param.getTensorType());
+    }
+
+    int64_t arena = 0, peak = 0;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal() || !func->hasAttr(kRoleAttr))
+        continue;
+      if (failed(planFunction(func, arena, peak)))
+        return signalPassFailure();
+    }
+    module->setAttr(kAlignmentAttr, b.getI64IntegerAttr(alignment));
+    module->setAttr(kArenaBytesAttr, b.getI64IntegerAttr(arena));
+    module->setAttr(kPersistentBytesAttr, b.getI64IntegerAttr(persistent));
+    module->setAttr(kPeakBytesAttr, b.getI64IntegerAttr(peak));
+    arenaBytes = arena;
+  }
+
+  LogicalResult planFunction(func::FuncOp func, int64_t &arena, int64_t &peak) {
+    Block &body = func.getBody().front();
+    llvm::DenseMap<Operation *, int64_t> index;
+    int64_t n = 0;
+    for (Operation &op : body)
+      index[&op] = n++;
+
+    SmallVector<LiveBuffer> buffers;
+    llvm::DenseMap<Value, size_t> slot;
+    auto addBuffer = [&](Value v, int64_t start) -> LogicalResult {
+      auto type = dyn_cast<MemRefType>(v.getType());
+      if (!type || !type.hasStaticShape())
+        return func.emitError("buffer of @")
+               << func.getSymName() << " is not a static memref: " << v.getType();
+      int64_t end = start;
+      for (Operation *user : v.getUsers()) {
+        Operation *top = body.findAncestorOpInBlock(*user);
+        end = std::max(end, isa<func::ReturnOp>(top) ? n : index.lookup(top));
+      }
+      slot[v] = buffers.size();
+      buffers.push_back({v, getByteSize(type), start, end});
+      return success();
+    };
+    for (BlockArgument arg : body.getArguments())
+      if (failed(addBuffer(arg, 0)))
+        return failure();
+    for (Operation &op : body)
+      if (auto alloc = dyn_cast<AllocOp>(op))
+        if (failed(addBuffer(alloc.getBuffer(), index[&op])))
+          return failure();
+
+    arena = std::max(arena, placeBuffers(buffers, alignment));
+    numBuffers += buffers.size();
+    for (LiveBuffer &buf : buffers)
+      transientBytes += buf.size;
+
+    Builder b(func.getContext());
+    for (LiveBuffer &buf : buffers) {
+      if (auto arg = dyn_cast<BlockArgument>(buf.value))
+        func.setArgAttr(arg.getArgNumber(), kOffsetAttr,
+                        b.getI64IntegerAttr(buf.offset));
+      else
+        buf.value.getDefiningOp<AllocOp>().setOffset(buf.offset);
+    }
+    // The runtime measures the same: the end of every arena buffer an instruction touches.
+    for (auto kernel : body.getOps<KernelOp>())
+      for (Value v : kernel->getOperands())
+        if (isTransient(v)) {
+          LiveBuffer &buf = buffers[slot.lookup(v)];
+          peak = std::max(peak, buf.offset + buf.size);
+        }
+    return success();
+  }
+};
+} // namespace

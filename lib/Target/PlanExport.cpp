@@ -1,0 +1,346 @@
+// Serializes a memory-planned dsrt module into the protobuf plan format of runtime/proto.
+#include "ds/Target/Plan.h"
+#include "ds/Dialect/DS/IR/DSOps.h"
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include "plan.pb.h"
+
+using namespace mlir;
+using namespace mlir::ds;
+namespace plan = ::ds::plan;
+
+namespace {
+constexpr char kMagic[8] = {'D', 'S', 'P', 'L', 'A', 'N', '\0', '\1'};
+constexpr uint32_t kPlanVersion = 1;
+
+FailureOr<plan::DType> getPlanDType(Type t, Location loc) {
+  if (t.isF32())
+    return plan::F32;
+  if (t.isF64())
+    return plan::F64;
+  if (t.isF16())
+    return plan::F16;
+  if (t.isBF16())
+    return plan::BF16;
+  if (t.isInteger(64))
+    return plan::I64;
+  if (t.isInteger(32))
+    return plan::I32;
+  if (t.isInteger(1))
+    return plan::I1;
+  return emitError(loc) << "element type " << t << " has no plan dtype";
+}
+
+/// Little-endian element data as the plan stores it (i1 as one byte).
+void appendRawElements(DenseElementsAttr dense, std::string &out) {
+  Type et = dense.getElementType();
+  int64_t bytes = dsrt::getElementBytes(et);
+  auto appendBits = [&](const APInt &bits) {
+    uint64_t word = bits.getZExtValue();
+    for (int64_t i = 0; i < bytes; ++i)
+      out.push_back(char((word >> (8 * i)) & 0xff));
+  };
+  if (isa<FloatType>(et)) {
+    for (APFloat v : dense.getValues<APFloat>())
+      appendBits(v.bitcastToAPInt());
+  } else {
+    for (APInt v : dense.getValues<APInt>())
+      appendBits(v);
+  }
+}
+
+LogicalResult convertAttribute(Attribute attr, plan::Attribute &out, Location loc,
+                               StringRef name) {
+  if (auto b = dyn_cast<BoolAttr>(attr)) {
+    out.set_i(b.getValue());
+  } else if (auto i = dyn_cast<IntegerAttr>(attr)) {
+    out.set_i(i.getInt());
+  } else if (auto f = dyn_cast<FloatAttr>(attr)) {
+    out.set_f(f.getValueAsDouble());
+  } else if (auto s = dyn_cast<StringAttr>(attr)) {
+    out.set_s(s.str());
+  } else if (isa<UnitAttr>(attr)) {
+    out.set_i(1);
+  } else if (auto a = dyn_cast<DenseI64ArrayAttr>(attr)) {
+    for (int64_t v : a.asArrayRef())
+      out.mutable_ints()->add_values(v);
+  } else if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    if (dense.isSplat()) {
+      if (isa<FloatType>(dense.getElementType()))
+        out.mutable_floats()->add_values(
+            dense.getSplatValue<APFloat>().convertToDouble());
+      else if (dense.getElementType().isInteger(1))
+        out.mutable_ints()->add_values(dense.getSplatValue<bool>());
+      else
+        out.mutable_ints()->add_values(dense.getSplatValue<APInt>().getSExtValue());
+    } else {
+      appendRawElements(dense, *out.mutable_raw());
+    }
+  } else {
+    return emitError(loc) << "attribute '" << name << "' (" << attr
+                          << ") has no plan encoding";
+  }
+  return success();
+}
+
+FailureOr<plan::Program::Role> getRole(func::FuncOp func) {
+  auto role = func->getAttrOfType<StringAttr>(dsrt::kRoleAttr);
+  if (!role)
+    return func.emitError("@") << func.getSymName() << " has no "
+                               << dsrt::kRoleAttr;
+  if (role.getValue() == "inference")
+    return plan::Program::INFERENCE;
+  if (role.getValue() == "micro_step")
+    return plan::Program::MICRO_STEP;
+  if (role.getValue() == "apply_step")
+    return plan::Program::APPLY_STEP;
+  if (role.getValue() == "init")
+    return plan::Program::INIT;
+  return func.emitError("unknown program role '") << role.getValue() << "'";
+}
+
+plan::Instruction::Stream getStream(StringRef s) {
+  return llvm::StringSwitch<plan::Instruction::Stream>(s)
+      .Case("comm", plan::Instruction::COMM)
+      .Case("copy", plan::Instruction::COPY)
+      .Case("io", plan::Instruction::IO)
+      .Case("host", plan::Instruction::HOST)
+      .Default(plan::Instruction::COMPUTE);
+}
+
+class PlanBuilder {
+public:
+  PlanBuilder(ModuleOp module) : module(module) {}
+
+  LogicalResult build(plan::Plan &out, StringRef producer) {
+    auto arena = module->getAttrOfType<IntegerAttr>(dsrt::kArenaBytesAttr);
+    auto persistent = module->getAttrOfType<IntegerAttr>(dsrt::kPersistentBytesAttr);
+    auto peak = module->getAttrOfType<IntegerAttr>(dsrt::kPeakBytesAttr);
+    auto alignment = module->getAttrOfType<IntegerAttr>(dsrt::kAlignmentAttr);
+    if (!arena || !persistent || !peak || !alignment)
+      return module.emitError("the module has no memory plan: run --ds-plan-memory "
+                              "before exporting");
+    out.set_version(kPlanVersion);
+    auto world = module->getAttrOfType<IntegerAttr>(dsrt::kWorldSizeAttr);
+    out.set_world_size(world ? world.getInt() : 1);
+    if (auto file = module->getAttrOfType<StringAttr>(kModelFileAttr))
+      out.set_model_file(file.str());
+    out.set_alignment(alignment.getInt());
+    out.set_arena_bytes(arena.getInt());
+    out.set_persistent_bytes(persistent.getInt());
+    out.set_predicted_peak_bytes(peak.getInt());
+    out.set_producer(producer.str());
+    plan = &out;
+
+    for (auto param : module.getOps<ParameterOp>()) {
+      auto offset = param->getAttrOfType<IntegerAttr>(dsrt::kOffsetAttr);
+      if (!offset)
+        return param.emitError("parameter has no persistent offset");
+      auto id = addBuffer(param.getTensorType(), plan::PERSISTENT,
+                          offset.getInt(), param.getSymName(), param.getLoc());
+      if (failed(id))
+        return failure();
+      paramBuffers[param.getSymName()] = *id;
+      plan::Parameter *p = out.add_parameters();
+      p->set_symbol(param.getSymName().str());
+      p->set_initializer(param.getSource().str());
+      p->set_buffer(*id);
+      p->set_trainable(!param.getFrozen());
+    }
+
+    bool haveIO = false;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      auto role = getRole(func);
+      if (failed(role))
+        return failure();
+      bool isEntry = *role == plan::Program::INFERENCE ||
+                     *role == plan::Program::MICRO_STEP;
+      if (failed(addProgram(func, *role, isEntry && !haveIO)))
+        return failure();
+      haveIO |= isEntry;
+    }
+    return success();
+  }
+
+private:
+  FailureOr<uint32_t> addBuffer(ShapedType type, plan::Placement placement,
+                                int64_t offset, StringRef name, Location loc) {
+    auto dtype = getPlanDType(type.getElementType(), loc);
+    if (failed(dtype))
+      return failure();
+    plan::Buffer *b = plan->add_buffers();
+    b->set_id(plan->buffers_size() - 1);
+    b->set_dtype(*dtype);
+    for (int64_t d : type.getShape())
+      b->add_shape(d);
+    b->set_placement(placement);
+    b->set_offset(offset);
+    b->set_name(name.str());
+    return b->id();
+  }
+
+  LogicalResult addProgram(func::FuncOp func, plan::Program::Role role,
+                           bool recordIO) {
+    plan::Program *prog = plan->add_programs();
+    prog->set_name(func.getSymName().str());
+    prog->set_role(role);
+    llvm::DenseMap<Value, uint32_t> ids;
+    llvm::DenseMap<Value, int64_t> producer;
+    Block &body = func.getBody().front();
+
+    for (BlockArgument arg : body.getArguments()) {
+      auto offset = func.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(),
+                                                       dsrt::kOffsetAttr);
+      auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                    kInputNameAttr);
+      if (!offset)
+        return func.emitError("argument #") << arg.getArgNumber()
+                                            << " has no arena offset";
+      std::string label = name ? name.str() : "arg" + std::to_string(arg.getArgNumber());
+      auto id = addBuffer(cast<ShapedType>(arg.getType()), plan::ARENA,
+                          offset.getInt(), label, func.getLoc());
+      if (failed(id))
+        return failure();
+      ids[arg] = *id;
+      if (recordIO) {
+        plan::GraphInput *in = plan->add_inputs();
+        in->set_name(label);
+        in->set_buffer(*id);
+        in->set_batch_dim(0);
+      }
+    }
+
+    for (Operation &op : body) {
+      if (auto alloc = dyn_cast<dsrt::AllocOp>(op)) {
+        if (!alloc.getOffset())
+          return alloc.emitError("buffer has no arena offset");
+        auto id = addBuffer(alloc.getBuffer().getType(), plan::ARENA,
+                            *alloc.getOffset(), "", alloc.getLoc());
+        if (failed(id))
+          return failure();
+        ids[alloc.getBuffer()] = *id;
+        continue;
+      }
+      if (auto param = dyn_cast<dsrt::ParamOp>(op)) {
+        auto it = paramBuffers.find(param.getName());
+        if (it == paramBuffers.end())
+          return param.emitError("unknown parameter @") << param.getName();
+        ids[param.getBuffer()] = it->second;
+        continue;
+      }
+      if (auto kernel = dyn_cast<dsrt::KernelOp>(op)) {
+        plan::Instruction *inst = prog->add_instructions();
+        int64_t index = prog->instructions_size() - 1;
+        inst->set_kernel(kernel.getKernel().str());
+        std::set<uint32_t> waits;
+        for (Value v : kernel.getInputs()) {
+          inst->add_inputs(ids.lookup(v));
+          auto it = producer.find(v);
+          if (it != producer.end())
+            waits.insert(it->second);
+        }
+        for (Value v : kernel.getOutputs()) {
+          inst->add_outputs(ids.lookup(v));
+          producer[v] = index;
+        }
+        for (uint32_t w : waits)
+          inst->add_waits(w);
+        inst->set_stream(getStream(kernel.getStream()));
+        for (NamedAttribute a : kernel.getAttrs())
+          if (failed(convertAttribute(a.getValue(),
+                                      (*inst->mutable_attrs())[a.getName().str()],
+                                      kernel.getLoc(), a.getName())))
+            return failure();
+        std::string loc;
+        llvm::raw_string_ostream os(loc);
+        kernel.getLoc().print(os);
+        inst->set_loc(loc);
+        continue;
+      }
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        if (!recordIO)
+          continue;
+        auto loss = func->getAttrOfType<IntegerAttr>(kLossIndexAttr);
+        for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+          auto name = func.getResultAttrOfType<StringAttr>(i, kOutputNameAttr);
+          plan::GraphOutput *o = plan->add_outputs();
+          o->set_name(name ? name.str() : "out" + std::to_string(i));
+          o->set_buffer(ids.lookup(v));
+        }
+        if (loss)
+          plan->set_loss_output(loss.getInt());
+        continue;
+      }
+      return op.emitError("cannot export '") << op.getName() << "' to a plan";
+    }
+    return success();
+  }
+
+  ModuleOp module;
+  plan::Plan *plan = nullptr;
+  llvm::StringMap<uint32_t> paramBuffers;
+};
+} // namespace
+
+LogicalResult mlir::ds::exportPlan(ModuleOp module, llvm::raw_ostream &os,
+                                   StringRef producer) {
+  plan::Plan p;
+  if (failed(PlanBuilder(module).build(p, producer)))
+    return failure();
+  std::string bytes;
+  if (!p.SerializeToString(&bytes))
+    return module.emitError("plan serialization failed (plan too large?)");
+  os.write(kMagic, sizeof(kMagic));
+  os << bytes;
+  return success();
+}
+
+LogicalResult mlir::ds::writePlanFile(ModuleOp module, StringRef path,
+                                      StringRef producer) {
+  SmallString<128> tmp(path);
+  tmp += ".tmp-%%%%%%";
+  int fd;
+  SmallString<128> tmpPath;
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(tmp, fd, tmpPath))
+    return module.emitError("cannot create '") << tmp << "': " << ec.message();
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    if (failed(exportPlan(module, os, producer))) {
+      os.close();
+      llvm::sys::fs::remove(tmpPath);
+      return failure();
+    }
+    os.close();
+    if (os.has_error()) {
+      llvm::sys::fs::remove(tmpPath);
+      return module.emitError("cannot write '") << path << "': "
+                                                << os.error().message();
+    }
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(tmpPath, path)) {
+    llvm::sys::fs::remove(tmpPath);
+    return module.emitError("cannot write '") << path << "': " << ec.message();
+  }
+  return success();
+}
+
+void mlir::ds::registerPlanExportTranslation() {
+  TranslateFromMLIRRegistration reg(
+      "export-dsplan", "Write a memory-planned dsrt module as a ds-run plan",
+      [](Operation *op, llvm::raw_ostream &os) -> LogicalResult {
+        auto module = dyn_cast<ModuleOp>(op);
+        if (!module)
+          return op->emitError("expected a builtin.module");
+        return exportPlan(module, os, "ds-translate --export-dsplan");
+      },
+      [](DialectRegistry &registry) {
+        registry.insert<DSDialect, dsrt::RuntimeDialect, func::FuncDialect>();
+      });
+}
