@@ -1,0 +1,118 @@
+// Communicator tests; run under `mpirun -np N` (any N dividing 12), or alone as one rank.
+#include "KernelTestUtil.h"
+
+#include <mpi.h>
+
+using namespace ds::rt;
+using namespace ds::rt::test;
+
+namespace {
+Communicator *gComm = nullptr;
+
+// Rank r's deterministic operand value at element i.
+double value(int r, int64_t i) { return double((r * 37 + i * 11) % 23) - 11; }
+
+HostTensor rankTensor(DType dt, std::vector<int64_t> shape, int r) {
+  HostTensor t(dt, std::move(shape));
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.set(i, value(r, i));
+  return t;
+}
+} // namespace
+
+TEST(Comm, AllGatherAlongEveryAxis) {
+  int W = gComm->size(), me = gComm->rank();
+  std::vector<int64_t> s = {2, 3, 2};
+  for (DType dt : {ds::plan::F32, ds::plan::F64, ds::plan::I64, ds::plan::BF16})
+    for (int64_t axis = 0; axis < 3; ++axis) {
+      HostTensor x = rankTensor(dt, s, me);
+      auto rs = s;
+      rs[size_t(axis)] *= W;
+      HostTensor r(dt, rs);
+      runKernel(Ins("all_gather").i("axis", axis), {&x}, {&r}, gComm);
+      std::vector<double> want;
+      for (int64_t i = 0; i < r.numel(); ++i) {
+        auto idx = unravel(i, rs);
+        int src = int(idx[size_t(axis)] / s[size_t(axis)]);
+        idx[size_t(axis)] %= s[size_t(axis)];
+        want.push_back(value(src, ravel(idx, s)));
+      }
+      expectNear(r, want, 0, 0, "all_gather axis " + std::to_string(axis));
+    }
+}
+
+TEST(Comm, ReduceScatterAlongEveryAxis) {
+  int W = gComm->size(), me = gComm->rank();
+  for (DType dt : {ds::plan::F32, ds::plan::F64, ds::plan::I32, ds::plan::F16})
+    for (const char *red : {"sum", "max", "min", "avg"})
+      for (int64_t axis = 0; axis < 2; ++axis) {
+        if (std::string(red) == "avg" && !isFloat(dt))
+          continue;
+        std::vector<int64_t> s = {12, 12};
+        HostTensor x = rankTensor(dt, s, me);
+        auto rs = s;
+        rs[size_t(axis)] /= W;
+        HostTensor r(dt, rs);
+        runKernel(Ins("reduce_scatter").i("axis", axis).s("reduction", red), {&x}, {&r}, gComm);
+        std::vector<double> want;
+        for (int64_t i = 0; i < r.numel(); ++i) {
+          auto idx = unravel(i, rs);
+          idx[size_t(axis)] += me * rs[size_t(axis)];
+          int64_t src = ravel(idx, s);
+          std::string o = red;
+          double a = o == "max" ? -1e9 : o == "min" ? 1e9 : 0;
+          for (int q = 0; q < W; ++q) {
+            double v = value(q, src);
+            a = o == "max" ? std::max(a, v) : o == "min" ? std::min(a, v) : a + v;
+          }
+          want.push_back(o == "avg" ? a / W : a);
+        }
+        double tol = dt == ds::plan::F16 ? 1e-2 : 1e-6;
+        expectNear(r, want, tol, tol, std::string("reduce_scatter ") + red);
+      }
+}
+
+TEST(Comm, AllReduceInPlaceAndBroadcast) {
+  int W = gComm->size(), me = gComm->rank();
+  for (DType dt : {ds::plan::F32, ds::plan::F64, ds::plan::I64, ds::plan::BF16}) {
+    HostTensor x = rankTensor(dt, {5, 3}, me);
+    runKernel(Ins("all_reduce"), {&x}, {&x}, gComm); // in place
+    std::vector<double> want;
+    for (int64_t i = 0; i < 15; ++i) {
+      double s = 0;
+      for (int q = 0; q < W; ++q)
+        s += value(q, i);
+      want.push_back(s);
+    }
+    expectNear(x, want, 1e-6, 1e-6, "all_reduce sum " + dtypeName(dt));
+  }
+  HostTensor b = fromValues(ds::plan::I1, {3}, {double(me == 0), 0, double(me == W - 1)});
+  HostTensor bm(ds::plan::I1, {3});
+  runKernel(Ins("all_reduce").s("reduction", "max"), {&b}, {&bm}, gComm);
+  expectNear(bm, {1, 0, 1}, 0, 0, "all_reduce max i1");
+  HostTensor x = rankTensor(ds::plan::F32, {4}, me), y(ds::plan::F32, {4});
+  runKernel(Ins("broadcast").i("root", W - 1), {&x}, {&y}, gComm);
+  std::vector<double> want;
+  for (int64_t i = 0; i < 4; ++i)
+    want.push_back(value(W - 1, i));
+  expectNear(y, want, 0, 0, "broadcast");
+  gComm->barrier();
+}
+
+int main(int argc, char **argv) {
+  testing::InitGoogleTest(&argc, argv);
+  std::unique_ptr<Communicator> comm =
+      launchedByMpi() ? makeMpiCommunicator() : makeSingleRankCommunicator();
+  gComm = comm.get();
+  if (comm->rank() != 0) // only rank 0 prints; every rank's failures still set the exit code
+    delete testing::UnitTest::GetInstance()->listeners().Release(
+        testing::UnitTest::GetInstance()->listeners().default_result_printer());
+  int rc = RUN_ALL_TESTS();
+  int any = rc;
+  if (launchedByMpi())
+    MPI_Allreduce(&rc, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  comm.reset();
+  if (launchedByMpi())
+    finalizeMpi();
+  return any;
+}

@@ -1,0 +1,220 @@
+// The plan loader rejects corrupt, hostile and inconsistent plans with the right message.
+#include "ds/runtime/Plan.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+using namespace ds::rt;
+namespace pb = ds::plan;
+
+namespace {
+
+// A valid plan: y = x + x in the arena, one parameter p.
+pb::Plan goodPlan() {
+  pb::Plan p;
+  p.set_version(1);
+  p.set_world_size(2);
+  p.set_alignment(64);
+  p.set_arena_bytes(128);
+  p.set_persistent_bytes(64);
+  p.set_predicted_peak_bytes(128);
+  p.set_model_file("m.onnx");
+  auto buf = [&](uint32_t id, pb::Placement pl, uint64_t off) {
+    auto *b = p.add_buffers();
+    b->set_id(id);
+    b->set_dtype(pb::F32);
+    b->add_shape(2);
+    b->add_shape(8);
+    b->set_placement(pl);
+    b->set_offset(off);
+  };
+  buf(1, pb::ARENA, 0);
+  buf(2, pb::ARENA, 64);
+  buf(3, pb::PERSISTENT, 0);
+  auto *par = p.add_parameters();
+  par->set_symbol("p");
+  par->set_initializer("p");
+  par->set_buffer(3);
+  auto *in = p.add_inputs();
+  in->set_name("x");
+  in->set_buffer(1);
+  auto *out = p.add_outputs();
+  out->set_name("y");
+  out->set_buffer(2);
+  p.set_loss_output(-1);
+  auto *prog = p.add_programs();
+  prog->set_name("forward");
+  prog->set_role(pb::Program::INFERENCE);
+  auto *i = prog->add_instructions();
+  i->set_kernel("add");
+  i->add_inputs(1);
+  i->add_inputs(1);
+  i->add_outputs(2);
+  auto *j = prog->add_instructions();
+  j->set_kernel("all_reduce");
+  j->add_inputs(2);
+  j->add_outputs(2);
+  j->add_waits(0);
+  return p;
+}
+
+std::string loadError(const std::string &bytes, int world = 2) {
+  try {
+    parsePlan(bytes, "test.dsplan", world);
+  } catch (const Error &e) {
+    return e.what();
+  }
+  return "";
+}
+std::string loadError(const pb::Plan &p, int world = 2) { return loadError(serializePlan(p), world); }
+
+#define EXPECT_REJECTED(plan, needle)                                                              \
+  do {                                                                                             \
+    std::string msg = loadError(plan);                                                             \
+    EXPECT_NE(msg.find(needle), std::string::npos) << "message: " << msg;                         \
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;                          \
+  } while (0)
+
+} // namespace
+
+TEST(Plan, AcceptsGoodPlan) {
+  EXPECT_EQ(loadError(goodPlan()), "");
+  LoadedPlan lp = parsePlan(serializePlan(goodPlan()), "/some/dir/test.dsplan", 2);
+  EXPECT_EQ(lp.modelPath, "/some/dir/m.onnx");
+  EXPECT_EQ(lp.microBatch, 2);
+  EXPECT_EQ(lp.program(pb::Program::INFERENCE), 0);
+}
+
+TEST(Plan, RejectsBadMagicTruncationAndVersion) {
+  std::string good = serializePlan(goodPlan());
+  EXPECT_REJECTED(std::string("PK\3\4 zip file"), "bad magic");
+  EXPECT_REJECTED(std::string(""), "bad magic");
+  std::string otherFormat = good;
+  otherFormat[7] = 2;
+  EXPECT_REJECTED(otherFormat, "unsupported plan file format 0.2");
+  EXPECT_REJECTED(good.substr(0, good.size() - 7), "corrupt or truncated");
+  pb::Plan p = goodPlan();
+  p.set_version(2);
+  EXPECT_REJECTED(p, "unsupported plan version 2");
+  EXPECT_NE(loadError(goodPlan(), 4).find("compiled for world size 2 but the job has 4"),
+            std::string::npos);
+}
+
+TEST(Plan, RejectsBadBuffers) {
+  pb::Plan p = goodPlan();
+  p.mutable_buffers(1)->set_offset(96);
+  EXPECT_REJECTED(p, "not a multiple of the alignment");
+  p = goodPlan();
+  p.mutable_buffers(1)->set_offset(128);
+  EXPECT_REJECTED(p, "outside the arena");
+  p = goodPlan();
+  p.mutable_buffers(1)->set_offset(UINT64_MAX - 63);
+  EXPECT_REJECTED(p, "outside the arena");
+  p = goodPlan();
+  p.mutable_buffers(0)->set_shape(0, int64_t(1) << 40);
+  p.mutable_buffers(0)->set_shape(1, int64_t(1) << 40);
+  EXPECT_REJECTED(p, "more than 2^63 elements");
+  p = goodPlan();
+  p.mutable_buffers(0)->set_shape(0, -1);
+  EXPECT_REJECTED(p, "negative dimension");
+  p = goodPlan();
+  p.mutable_buffers(0)->set_dtype(pb::DType(42));
+  EXPECT_REJECTED(p, "invalid dtype");
+  p = goodPlan();
+  p.mutable_buffers(2)->set_id(1);
+  EXPECT_REJECTED(p, "duplicate buffer id");
+  p = goodPlan();
+  p.set_arena_bytes(uint64_t(1) << 41);
+  EXPECT_REJECTED(p, "exceeds the 1 TiB limit");
+  p = goodPlan();
+  p.set_alignment(48);
+  EXPECT_REJECTED(p, "power of two");
+  p = goodPlan();
+  p.mutable_buffers(2)->set_placement(pb::NVME);
+  EXPECT_REJECTED(p, "not supported by the CPU runtime");
+}
+
+TEST(Plan, RejectsBadInstructions) {
+  pb::Plan p = goodPlan();
+  p.mutable_programs(0)->mutable_instructions(0)->set_inputs(1, 99);
+  EXPECT_REJECTED(p, "instruction 0 (add): input 1 refers to unknown buffer 99");
+  p = goodPlan();
+  p.mutable_programs(0)->mutable_instructions(0)->set_kernel("frobnicate");
+  EXPECT_REJECTED(p, "unknown kernel 'frobnicate'");
+  p = goodPlan();
+  p.mutable_programs(0)->mutable_instructions(1)->set_waits(0, 1);
+  EXPECT_REJECTED(p, "waits for instruction 1, which does not come before it");
+  p = goodPlan();
+  p.mutable_programs(0)->mutable_instructions(0)->add_inputs(1);
+  EXPECT_REJECTED(p, "takes 2 inputs, got 3");
+  p = goodPlan();
+  p.mutable_buffers(1)->set_shape(1, 4);
+  EXPECT_REJECTED(p, "result has shape [2,4], expected [2,8]");
+  p = goodPlan();
+  p.mutable_buffers(1)->set_dtype(pb::I32);
+  EXPECT_REJECTED(p, "same element type");
+  p = goodPlan();
+  (*p.mutable_programs(0)->mutable_instructions(1)->mutable_attrs())["reduction"].set_i(3);
+  EXPECT_REJECTED(p, "attribute 'reduction' must be a string");
+  p = goodPlan();
+  (*p.mutable_programs(0)->mutable_instructions(1)->mutable_attrs())["reduction"].set_s("mean");
+  EXPECT_REJECTED(p, "attribute 'reduction' must be");
+  p = goodPlan();
+  auto *t = p.mutable_programs(0)->add_instructions();
+  t->set_kernel("transpose");
+  t->add_inputs(1);
+  t->add_outputs(2);
+  EXPECT_REJECTED(p, "missing attribute 'perm'");
+  p = goodPlan();
+  auto *mm = p.mutable_programs(0)->add_instructions(); // output aliases input
+  mm->set_kernel("matmul");
+  mm->add_inputs(1);
+  mm->add_inputs(2);
+  mm->add_outputs(2);
+  EXPECT_REJECTED(p, "cannot run in place");
+}
+
+TEST(Plan, RejectsBadGraphAndPrograms) {
+  pb::Plan p = goodPlan();
+  p.set_loss_output(0);
+  EXPECT_REJECTED(p, "must be a floating scalar");
+  p = goodPlan();
+  p.set_loss_output(5);
+  EXPECT_REJECTED(p, "not an index into the 1 outputs");
+  p = goodPlan();
+  p.mutable_inputs(0)->set_buffer(77);
+  EXPECT_REJECTED(p, "input 'x' refers to unknown buffer 77");
+  p = goodPlan();
+  p.mutable_inputs(0)->set_batch_dim(2);
+  EXPECT_REJECTED(p, "batch_dim 2 out of range");
+  p = goodPlan();
+  p.mutable_parameters(0)->set_buffer(1);
+  EXPECT_REJECTED(p, "must be PERSISTENT");
+  p = goodPlan();
+  *p.add_programs() = p.programs(0);
+  EXPECT_REJECTED(p, "duplicate program name");
+  p = goodPlan();
+  *p.add_programs() = p.programs(0);
+  p.mutable_programs(1)->set_name("other");
+  EXPECT_REJECTED(p, "a second program with role INFERENCE");
+  p = goodPlan();
+  p.set_model_file("");
+  EXPECT_REJECTED(p, "no model_file");
+}
+
+TEST(Plan, CorruptedBytesNeverCrash) {
+  // Flip bytes all over a valid plan: every result is either a valid plan or an Error.
+  std::string good = serializePlan(goodPlan());
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::string b = good;
+    int flips = 1 + int(rng() % 4);
+    for (int k = 0; k < flips; ++k)
+      b[8 + rng() % (b.size() - 8)] = char(rng());
+    try {
+      parsePlan(b, "fuzz.dsplan", 0);
+    } catch (const Error &) {
+    }
+  }
+}
