@@ -324,18 +324,55 @@ void progress(int done, int total) {
   std::fflush(stderr);
 }
 
+/// A failure during setup (before any collective): every rank learns whether some rank failed.
+struct SetupFailed {
+  std::string message; // empty on ranks that did not fail themselves
+};
+
 int runJob(const Options &opt, Communicator &comm) {
   int rank = comm.rank(), world = comm.size();
-  LoadedPlan plan = loadPlan(opt.plan, world);
-  if (opt.threads)
-    setNumThreads(opt.threads);
-  openblas_set_num_threads(numThreads());
-  Executor exec(plan, comm);
-  loadParameters(plan, exec, rank, world);
+  // Setup runs no collectives, so ranks can fail independently (a missing shard file on one
+  // node); they agree on the outcome below so every failing rank reports and all exit cleanly.
+  std::unique_ptr<LoadedPlan> planPtr;
+  std::unique_ptr<Executor> execPtr;
+  std::unique_ptr<InputFeeder> feederPtr;
+  std::string setupError;
+  try {
+    planPtr = std::make_unique<LoadedPlan>(loadPlan(opt.plan, world));
+    const LoadedPlan &plan = *planPtr;
+    if (opt.threads)
+      setNumThreads(opt.threads);
+    openblas_set_num_threads(numThreads());
+    execPtr = std::make_unique<Executor>(plan, comm);
+    loadParameters(plan, *execPtr, rank, world);
+    if (plan.plan.inputs_size() > 0 && opt.data.empty() && !opt.synthetic)
+      fail("the plan has ", plan.plan.inputs_size(),
+           " graph inputs: give --data DIR or --synthetic");
+    feederPtr = std::make_unique<InputFeeder>(plan, *execPtr, opt, rank, world);
+    if (opt.eval) {
+      if (plan.program(Program::INFERENCE) < 0)
+        fail("--eval: the plan has no INFERENCE program");
+      feederPtr->requireSamples(int64_t(plan.microBatch) * world);
+    } else {
+      bool micro = plan.program(Program::MICRO_STEP) >= 0;
+      if (!micro && plan.program(Program::INFERENCE) < 0)
+        fail("the plan has neither a MICRO_STEP nor an INFERENCE program");
+      feederPtr->requireSamples(int64_t(plan.microBatch) * (micro ? plan.accumulationSteps : 1) *
+                                world);
+    }
+  } catch (const std::exception &e) {
+    setupError = e.what();
+    if (setupError.empty())
+      setupError = "setup failed";
+  }
+  int32_t failed = setupError.empty() ? 0 : 1;
+  comm.allReduce(&failed, &failed, 1, ds::plan::I32, ReduceOp::Max);
+  if (failed)
+    throw SetupFailed{setupError};
+  const LoadedPlan &plan = *planPtr;
+  Executor &exec = *execPtr;
+  InputFeeder &feeder = *feederPtr;
   bool needInputs = plan.plan.inputs_size() > 0;
-  if (needInputs && opt.data.empty() && !opt.synthetic)
-    fail("the plan has ", plan.plan.inputs_size(), " graph inputs: give --data DIR or --synthetic");
-  InputFeeder feeder(plan, exec, opt, rank, world);
   int64_t mb = plan.microBatch;
   exec.runRole(Program::INIT);
 
@@ -467,7 +504,16 @@ int main(int argc, char **argv) {
     gWorld = comm->size();
     if (opt.nproc > 0 && opt.nproc != gWorld)
       fail("--nproc ", opt.nproc, " does not match the ", gWorld, " ranks this job was started with");
-    int rc = runJob(opt, *comm);
+    int rc;
+    try {
+      rc = runJob(opt, *comm);
+    } catch (const SetupFailed &f) {
+      // Every rank got here together: report (failing ranks only) and finalize cleanly.
+      if (!f.message.empty())
+        std::fprintf(stderr, "%s%s\n", prefix().c_str(), f.message.c_str());
+      std::fflush(stderr);
+      rc = 1;
+    }
     comm.reset();
     if (underMpi)
       finalizeMpi();
