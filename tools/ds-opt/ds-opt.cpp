@@ -1,6 +1,7 @@
 // ds-opt: the user's compiler for ONNX models and an mlir-opt-style driver for .mlir files.
 #include "ds/Conversion/Passes.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
+#include "ds/Dialect/DS/IR/DSInterfaces.h"
 #include "ds/Dialect/DS/Transforms/Passes.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
@@ -94,6 +95,7 @@ int main(int argc, char **argv) {
   registry.insert<ds::DSDialect, dsrt::RuntimeDialect, func::FuncDialect,
                   shard::ShardDialect, tensor::TensorDialect,
                   arith::ArithDialect>();
+  ds::registerGradientInterfaces(registry);
   ds::registerDSPasses();
   ds::registerConversionPasses();
   dsrt::registerRuntimePasses();

@@ -1,5 +1,6 @@
 // Registration of the `ds` dialect and verification of its discardable attributes.
 #include "ds/Dialect/DS/IR/DSDialect.h"
+#include "ds/Dialect/DS/IR/DSInterfaces.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -7,6 +8,7 @@
 using namespace mlir;
 using namespace mlir::ds;
 
+#include "ds/Dialect/DS/IR/DSInterfaces.cpp.inc"
 #include "ds/Dialect/DS/IR/DSOpsDialect.cpp.inc"
 
 void DSDialect::initialize() {

@@ -559,4 +559,6 @@ def DS_ConstantOp : DS_Op<"constant",
   let hasFolder = 1;
 }
 
+include "ds/Dialect/DS/IR/DSGradOps.td"
+
 #endif // DS_OPS_TD

@@ -24,4 +24,24 @@ def MarkFrozenParametersPass : Pass<"ds-mark-frozen", "::mlir::ModuleOp"> {
   ];
 }
 
+def AutodiffPass : Pass<"ds-autodiff", "::mlir::ModuleOp"> {
+  let summary = "Appends the gradients of the loss to every function that has one";
+  let description = [{
+    Reverse-mode differentiation of each function with a `ds.loss`: seeds the loss
+    with 1, walks the ops backwards through their gradient rules
+    (`GradientOpInterface`), sums the gradients of values used several times (tied
+    weights), and returns the gradient of every trainable `ds.parameter` the function
+    reads, after its original results, with `ds.grad = @param` on each. Only values that
+    depend on a trainable parameter and reach the loss get gradients; an op on such a
+    path without a gradient rule is an error naming it. With `wrt-args`, float
+    arguments are differentiated too (`ds.grad_of_input = "name"`), which gradient
+    checks use.
+  }];
+  let options = [
+    Option<"wrtArgs", "wrt-args", "bool", /*default=*/"false",
+           "Also return the gradients of float function arguments">,
+  ];
+  let dependentDialects = ["::mlir::ds::DSDialect"];
+}
+
 #endif // DS_TRANSFORMS_PASSES_TD
