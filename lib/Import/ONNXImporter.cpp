@@ -1,0 +1,802 @@
+// The ONNX importer: model parsing and checks, static input shapes, parameters, `@forward`.
+#include "ONNXImporterImpl.h"
+
+#include "ds/Dialect/DS/Transforms/Passes.h"
+
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+#include <onnx/defs/schema.h>
+#include <onnx/shape_inference/implementation.h>
+
+using namespace mlir;
+using namespace mlir::ds;
+using namespace mlir::ds::onnx_import;
+
+static constexpr int64_t kMinOpset = 13, kMaxOpset = 17;
+
+//===----------------------------------------------------------------------===//
+// GraphImporter
+//===----------------------------------------------------------------------===//
+
+std::string GraphImporter::describeNode(const onnx::NodeProto &n) const {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  if (n.name().empty())
+    os << "node #" << nodeIndex;
+  else
+    os << "node '" << n.name() << "'";
+  os << " (op '" << n.op_type() << "', domain '" << n.domain() << "', opset "
+     << opset << ")";
+  return s;
+}
+
+InFlightDiagnostic GraphImporter::nodeError() {
+  InFlightDiagnostic d = mlir::emitError(loc);
+  d << path << ": ";
+  if (node)
+    d << describeNode(*node) << ": ";
+  return d;
+}
+
+InFlightDiagnostic GraphImporter::fileError() {
+  return mlir::emitError(FileLineColLoc::get(ctx, path, 0, 0)) << path << ": ";
+}
+
+Location GraphImporter::nodeLocation(const onnx::NodeProto &n, int64_t index) {
+  std::string name = n.name();
+  if (name.empty())
+    name = n.op_type() + "#" + std::to_string(index);
+  return NameLoc::get(StringAttr::get(ctx, name),
+                      FileLineColLoc::get(ctx, path, 0, 0));
+}
+
+const ImportedValue *GraphImporter::input(int i) {
+  if (i >= node->input_size() || node->input(i).empty())
+    return nullptr;
+  auto it = values.find(node->input(i));
+  return it == values.end() ? nullptr : &it->second;
+}
+
+Value GraphImporter::inputValue(int i) {
+  if (i >= node->input_size() || node->input(i).empty()) {
+    nodeError() << "input " << i << " is missing";
+    return Value();
+  }
+  auto it = values.find(node->input(i));
+  if (it == values.end())
+    return Value();
+  return materialize(it->second);
+}
+
+const ConstTensor *GraphImporter::constantInput(int i, StringRef what) {
+  const ImportedValue *v = input(i);
+  if (!v) {
+    nodeError() << "input " << i << " (" << what << ") is missing";
+    return nullptr;
+  }
+  if (!v->constant) {
+    nodeError() << "input " << i << " (" << what << ", '" << node->input(i)
+                << "') must be a constant known at import time, but it is "
+                << (v->parameter ? "a parameter" : "computed at run time");
+    return nullptr;
+  }
+  return v->constant.get();
+}
+
+bool GraphImporter::outputUsed(int i) const {
+  return i < node->output_size() && !node->output(i).empty() &&
+         used.contains(node->output(i));
+}
+
+void GraphImporter::setOutput(int i, Value v) {
+  if (i >= node->output_size() || node->output(i).empty())
+    return;
+  ImportedValue iv;
+  iv.value = v;
+  iv.type = cast<RankedTensorType>(v.getType());
+  values[node->output(i)] = iv;
+}
+
+void GraphImporter::setOutput(int i, ConstTensor c) {
+  if (i >= node->output_size() || node->output(i).empty())
+    return;
+  ImportedValue iv;
+  iv.type = c.getType();
+  iv.constant = std::make_shared<ConstTensor>(std::move(c));
+  values[node->output(i)] = iv;
+}
+
+void GraphImporter::setOutputAlias(int i, const ImportedValue &v) {
+  if (i >= node->output_size() || node->output(i).empty())
+    return;
+  values[node->output(i)] = v;
+}
+
+Value GraphImporter::materialize(ImportedValue &v) {
+  if (v.value)
+    return v.value;
+  if (v.parameter) {
+    Value &ref = paramRefs[v.parameter];
+    if (!ref)
+      ref = ParamRefOp::create(builder, loc, v.type, v.parameter);
+    return ref;
+  }
+  v.value = ConstantOp::create(builder, loc, v.constant->toAttr());
+  return v.value;
+}
+
+const onnx::AttributeProto *GraphImporter::attr(StringRef name) const {
+  for (const auto &a : node->attribute())
+    if (a.name() == name)
+      return &a;
+  return nullptr;
+}
+
+int64_t GraphImporter::intAttr(StringRef name, int64_t dflt) const {
+  const onnx::AttributeProto *a = attr(name);
+  return a ? a->i() : dflt;
+}
+
+float GraphImporter::floatAttr(StringRef name, float dflt) const {
+  const onnx::AttributeProto *a = attr(name);
+  return a ? a->f() : dflt;
+}
+
+std::string GraphImporter::stringAttr(StringRef name, StringRef dflt) const {
+  const onnx::AttributeProto *a = attr(name);
+  return a ? a->s() : dflt.str();
+}
+
+std::optional<SmallVector<int64_t>>
+GraphImporter::intsAttr(StringRef name) const {
+  const onnx::AttributeProto *a = attr(name);
+  if (!a)
+    return std::nullopt;
+  return SmallVector<int64_t>(a->ints().begin(), a->ints().end());
+}
+
+FailureOr<int64_t> GraphImporter::normalizeAxis(int64_t axis, int64_t rank,
+                                                StringRef what) {
+  if (axis < -rank || axis >= rank)
+    return nodeError() << what << " " << axis << " is out of range for rank "
+                       << rank;
+  return axis < 0 ? axis + rank : axis;
+}
+
+FailureOr<SmallVector<int64_t>>
+GraphImporter::normalizeAxes(ArrayRef<int64_t> axes, int64_t rank) {
+  SmallVector<int64_t> out;
+  for (int64_t a : axes) {
+    auto n = normalizeAxis(a, rank);
+    if (failed(n))
+      return failure();
+    if (llvm::is_contained(out, *n))
+      return nodeError() << "axis " << a << " is repeated";
+    out.push_back(*n);
+  }
+  return out;
+}
+
+LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
+  StringRef op = n.op_type(), domain = n.domain();
+  bool defaultDomain = domain.empty() || domain == "ai.onnx";
+  if (!defaultDomain && !(domain == "com.microsoft" && op == "Gelu"))
+    return nodeError() << "unsupported domain '" << domain
+                       << "' (only the default ONNX domain is supported)";
+  for (int i = 0, e = n.input_size(); i < e; ++i)
+    if (!n.input(i).empty() && !values.count(n.input(i)))
+      return nodeError() << "input '" << n.input(i)
+                         << "' is not a graph input, an initializer or the "
+                            "output of an earlier node";
+
+  const auto &folders = getOpFolders();
+  auto folder = folders.find(op);
+  if (defaultDomain && folder != folders.end()) {
+    SmallVector<const ConstTensor *> inputs;
+    bool allConstant = true;
+    for (int i = 0, e = n.input_size(); i < e; ++i) {
+      const ImportedValue *v = input(i);
+      if (!v)
+        continue;
+      if (!v->constant)
+        allConstant = false;
+      inputs.push_back(v->constant.get());
+    }
+    if (allConstant || foldsFromTypes(op)) {
+      SmallVector<ConstTensor> outputs;
+      if (failed(folder->second(*this, n, inputs, outputs)))
+        return failure();
+      if (!outputs.empty()) {
+        for (int i = 0, e = outputs.size(); i < e; ++i)
+          setOutput(i, std::move(outputs[i]));
+        return success();
+      }
+    }
+  }
+  const auto &conversions = getOpConversions();
+  auto conversion = conversions.find(op);
+  if (conversion != conversions.end())
+    return conversion->second(*this, n);
+  if (folder != folders.end() && isShapeOnlyOp(op))
+    return nodeError() << "cannot be evaluated at import time (its inputs are "
+                          "not all constants, or its result is too large), "
+                          "and the ds dialect has no such op";
+  return nodeError() << "unsupported op";
+}
+
+LogicalResult GraphImporter::importNodes(const onnx::GraphProto &graph) {
+  for (const auto &n : graph.node())
+    for (const auto &in : n.input())
+      used.insert(in);
+  for (const auto &out : graph.output())
+    used.insert(out.name());
+  nodeIndex = 0;
+  for (const auto &n : graph.node()) {
+    node = &n;
+    loc = nodeLocation(n, nodeIndex);
+    if (failed(importNode(n)))
+      return failure();
+    ++nodeIndex;
+  }
+  node = nullptr;
+  loc = FileLineColLoc::get(ctx, path, 0, 0);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Model checks
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Collects protobuf text-format errors instead of logging them.
+struct TextErrorCollector : google::protobuf::io::ErrorCollector {
+  std::string first;
+  void AddError(int line, int column, const std::string &message) override {
+    if (first.empty())
+      first = "line " + std::to_string(line + 1) + ":" +
+              std::to_string(column + 1) + ": " + message;
+  }
+};
+
+/// The model's path relative to which external data is found.
+std::string modelDirectory(StringRef path) {
+  StringRef dir = llvm::sys::path::parent_path(path);
+  return dir.empty() ? "." : dir.str();
+}
+
+/// Checks that a parameter's data is present and sized right, without reading it.
+LogicalResult checkParameterData(GraphImporter &imp,
+                                 const onnx::TensorProto &t,
+                                 RankedTensorType type) {
+  int64_t n = type.getNumElements();
+  int64_t elemBytes = type.getElementType().getIntOrFloatBitWidth() / 8;
+  int64_t bytes = n * elemBytes;
+  auto error = [&]() {
+    return imp.fileError() << "initializer '" << t.name() << "' ("
+                           << formatShape(type.getShape()) << " "
+                           << type.getElementType() << ", " << bytes
+                           << " bytes): ";
+  };
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    std::string location;
+    int64_t offset = 0, length = -1;
+    for (const auto &kv : t.external_data()) {
+      if (kv.key() == "location")
+        location = kv.value();
+      else if (kv.key() == "offset")
+        offset = std::atoll(kv.value().c_str());
+      else if (kv.key() == "length")
+        length = std::atoll(kv.value().c_str());
+    }
+    if (location.empty())
+      return error() << "external data without a location";
+    if (length >= 0 && length != bytes)
+      return error() << "external data length is " << length;
+    llvm::SmallString<256> file(imp.modelDir);
+    llvm::sys::path::append(file, location);
+    uint64_t size;
+    if (std::error_code ec = llvm::sys::fs::file_size(file, size))
+      return error() << "cannot open external data file '" << file
+                     << "': " << ec.message();
+    if (offset < 0 || (uint64_t)(offset + bytes) > size)
+      return error() << "external data file '" << file << "' has " << size
+                     << " bytes, too few for " << bytes << " at offset "
+                     << offset;
+    return success();
+  }
+  if (t.has_raw_data()) {
+    if ((int64_t)t.raw_data().size() != bytes)
+      return error() << "raw data has " << t.raw_data().size() << " bytes";
+    return success();
+  }
+  int64_t count = 0;
+  switch (t.data_type()) {
+  case onnx::TensorProto::FLOAT:
+    count = t.float_data_size();
+    break;
+  case onnx::TensorProto::DOUBLE:
+    count = t.double_data_size();
+    break;
+  default:
+    count = t.int32_data_size();
+    break;
+  }
+  if (count != n) {
+    if (count == 0)
+      return error() << "the data is missing";
+    return error() << "holds " << count << " elements";
+  }
+  return success();
+}
+
+/// A float scalar (one element): what a loss is.
+bool isFloatScalar(RankedTensorType t) {
+  return isa<FloatType>(t.getElementType()) && t.getNumElements() == 1;
+}
+
+std::string describeType(RankedTensorType t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << formatShape(t.getShape()) << " " << t.getElementType();
+  return s;
+}
+
+/// Imports a parsed model; errors are emitted, and null returned.
+OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
+                                  StringRef path,
+                                  const ImportOptions &options) {
+  GraphImporter imp(ctx, ModuleOp(), path, options, 0);
+  imp.modelDir = modelDirectory(path);
+
+  // Opset.
+  std::optional<int64_t> opset;
+  for (const auto &o : model.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx")
+      opset = o.version();
+  if (!model.has_graph() || model.graph().node_size() == 0 ||
+      model.graph().output_size() == 0) {
+    imp.fileError() << "the model's graph is empty (no nodes or no outputs); "
+                       "is this an ONNX model?";
+    return nullptr;
+  }
+  if (!opset) {
+    imp.fileError() << "the model imports no opset of the default ONNX domain";
+    return nullptr;
+  }
+  if (*opset < kMinOpset || *opset > kMaxOpset) {
+    imp.fileError() << "opset " << *opset
+                    << " of the default ONNX domain is not supported "
+                       "(supported: "
+                    << kMinOpset << " to " << kMaxOpset
+                    << "); re-export the model with an opset in that range";
+    return nullptr;
+  }
+  imp.opset = *opset;
+  onnx::GraphProto *graph = model.mutable_graph();
+  if (graph->sparse_initializer_size()) {
+    imp.fileError() << "sparse initializers are not supported";
+    return nullptr;
+  }
+
+  // Inputs: graph inputs that are not initializers.
+  llvm::StringMap<const onnx::TensorProto *> initializers;
+  for (const auto &t : graph->initializer())
+    initializers[t.name()] = &t;
+  SmallVector<onnx::ValueInfoProto *> inputs;
+  for (auto &in : *graph->mutable_input())
+    if (!initializers.count(in.name()))
+      inputs.push_back(&in);
+  for (const auto &entry : options.inputShapes) {
+    if (llvm::any_of(inputs, [&](onnx::ValueInfoProto *in) {
+          return in->name() == entry.getKey();
+        }))
+      continue;
+    std::string names;
+    llvm::raw_string_ostream os(names);
+    llvm::interleave(
+        inputs, os, [&](onnx::ValueInfoProto *in) { os << in->name(); }, ", ");
+    imp.fileError() << "--input-shape names '" << entry.getKey()
+                    << "', which is not an input of the model; inputs: "
+                    << names;
+    return nullptr;
+  }
+  SmallVector<RankedTensorType> inputTypes;
+  for (onnx::ValueInfoProto *in : inputs) {
+    if (!in->type().has_tensor_type()) {
+      imp.fileError() << "input '" << in->name() << "' is not a tensor";
+      return nullptr;
+    }
+    auto *tt = in->mutable_type()->mutable_tensor_type();
+    Type elem = elementTypeOf(ctx, tt->elem_type());
+    if (!elem) {
+      imp.fileError() << "input '" << in->name() << "' has element type "
+                      << onnxTypeName(tt->elem_type())
+                      << ", which the ds dialect does not support";
+      return nullptr;
+    }
+    auto *shape = tt->mutable_shape();
+    auto it = options.inputShapes.find(in->name());
+    if (it != options.inputShapes.end()) {
+      if (tt->has_shape() && shape->dim_size() != (int)it->second.size()) {
+        imp.fileError() << "--input-shape gives input '" << in->name()
+                        << "' rank " << it->second.size()
+                        << ", but the model declares rank "
+                        << shape->dim_size();
+        return nullptr;
+      }
+      shape->clear_dim();
+      for (int64_t d : it->second)
+        shape->add_dim()->set_dim_value(d);
+    } else if (!tt->has_shape()) {
+      imp.fileError() << "input '" << in->name()
+                      << "' has no shape: pass --input-shape " << in->name()
+                      << "=DxD...";
+      return nullptr;
+    }
+    SmallVector<int64_t> dims;
+    for (int i = 0, e = shape->dim_size(); i < e; ++i) {
+      auto *dim = shape->mutable_dim(i);
+      if (!dim->has_dim_value() && i == 0 && options.batchSize)
+        dim->set_dim_value(*options.batchSize);
+      if (!dim->has_dim_value() || dim->dim_value() < 0) {
+        std::string suggestion;
+        for (int j = 0; j < e; ++j) {
+          if (j)
+            suggestion += "x";
+          const auto &dj = shape->dim(j);
+          suggestion += dj.has_dim_value() && dj.dim_value() >= 0
+                            ? std::to_string(dj.dim_value())
+                            : "N";
+        }
+        imp.fileError() << "input '" << in->name() << "' has a dynamic dim "
+                        << i
+                        << (dim->has_dim_param()
+                                ? " ('" + dim->dim_param() + "')"
+                                : std::string())
+                        << ": pass --input-shape " << in->name() << "="
+                        << suggestion << " with a size for each N";
+        return nullptr;
+      }
+      dims.push_back(dim->dim_value());
+    }
+    inputTypes.push_back(RankedTensorType::get(dims, elem));
+  }
+
+  // Loss name check before the (possibly long) conversion.
+  if (!options.inference && !options.lossName.empty() &&
+      llvm::none_of(graph->output(), [&](const onnx::ValueInfoProto &o) {
+        return o.name() == options.lossName;
+      })) {
+    std::string names;
+    llvm::raw_string_ostream os(names);
+    llvm::interleave(
+        graph->output(), os,
+        [&](const onnx::ValueInfoProto &o) { os << o.name(); }, ", ");
+    imp.fileError() << "--loss names '" << options.lossName
+                    << "', which is not an output of the model; outputs: "
+                    << names;
+    return nullptr;
+  }
+
+  // ONNX shape inference with data propagation checks the model's consistency.
+  try {
+    onnx::ShapeInferenceOptions opts(true, 1, /*data_prop=*/true);
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                       opts);
+  } catch (const std::exception &e) {
+    StringRef msg(e.what());
+    imp.fileError() << "ONNX shape inference failed: " << msg.trim();
+    return nullptr;
+  }
+
+  // Module, parameters and constants.
+  Location fileLoc = FileLineColLoc::get(ctx, path, 0, 0);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+  imp.module = *module;
+  llvm::SmallString<256> absPath(path);
+  llvm::sys::fs::make_absolute(absPath);
+  (*module)->setAttr(kModelFileAttr, StringAttr::get(ctx, absPath));
+  OpBuilder &b = imp.builder;
+  b.setInsertionPointToStart(module->getBody());
+  llvm::StringSet<> symbols;
+  symbols.insert("forward");
+  for (const auto &t : graph->initializer()) {
+    Type elem = elementTypeOf(ctx, t.data_type());
+    if (!elem) {
+      imp.fileError() << "initializer '" << t.name() << "' has element type "
+                      << onnxTypeName(t.data_type())
+                      << ", which the ds dialect does not support";
+      return nullptr;
+    }
+    SmallVector<int64_t> dims(t.dims().begin(), t.dims().end());
+    if (llvm::any_of(dims, [](int64_t d) { return d < 0; })) {
+      imp.fileError() << "initializer '" << t.name() << "' has a negative dim";
+      return nullptr;
+    }
+    ImportedValue v;
+    if (isa<FloatType>(elem)) {
+      auto type = RankedTensorType::get(dims, elem);
+      if (failed(checkParameterData(imp, t, type)))
+        return nullptr;
+      std::string sym = t.name().empty() ? "param" : t.name();
+      if (symbols.contains(sym)) {
+        int suffix = 1;
+        while (symbols.contains(sym + "_" + std::to_string(suffix)))
+          ++suffix;
+        sym += "_" + std::to_string(suffix);
+      }
+      symbols.insert(sym);
+      ParameterOp::create(b, fileLoc, b.getStringAttr(sym), TypeAttr::get(type),
+                          b.getStringAttr(t.name()), UnitAttr());
+      v.parameter = FlatSymbolRefAttr::get(ctx, sym);
+      v.type = type;
+    } else {
+      auto c = decodeTensor(ctx, t, imp.modelDir,
+                            [&]() { return imp.fileError(); });
+      if (failed(c))
+        return nullptr;
+      v.type = c->getType();
+      v.constant = std::make_shared<ConstTensor>(std::move(*c));
+    }
+    imp.values[t.name()] = v;
+  }
+
+  // @forward.
+  SmallVector<Type> argTypes(inputTypes.begin(), inputTypes.end());
+  auto func = func::FuncOp::create(b, fileLoc, "forward",
+                                   b.getFunctionType(argTypes, {}));
+  Block *entry = func.addEntryBlock();
+  for (auto [i, in] : llvm::enumerate(inputs)) {
+    func.setArgAttr(i, kInputNameAttr, b.getStringAttr(in->name()));
+    ImportedValue v;
+    v.value = entry->getArgument(i);
+    v.type = inputTypes[i];
+    imp.values[in->name()] = v;
+  }
+  b.setInsertionPointToStart(entry);
+  if (failed(imp.importNodes(*graph)))
+    return nullptr;
+
+  SmallVector<Value> results;
+  SmallVector<Type> resultTypes;
+  for (const auto &out : graph->output()) {
+    auto it = imp.values.find(out.name());
+    if (it == imp.values.end()) {
+      imp.fileError() << "output '" << out.name()
+                      << "' is not produced by any node";
+      return nullptr;
+    }
+    Value v = imp.materialize(it->second);
+    auto type = cast<RankedTensorType>(v.getType());
+    if (out.type().has_tensor_type()) {
+      const auto &tt = out.type().tensor_type();
+      Type declared = elementTypeOf(ctx, tt.elem_type());
+      bool mismatch = declared && declared != type.getElementType();
+      if (tt.has_shape()) {
+        if (tt.shape().dim_size() != type.getRank())
+          mismatch = true;
+        else
+          for (int i = 0; i < type.getRank(); ++i)
+            if (tt.shape().dim(i).has_dim_value() &&
+                tt.shape().dim(i).dim_value() != type.getDimSize(i))
+              mismatch = true;
+      }
+      if (mismatch) {
+        imp.fileError() << "output '" << out.name() << "' is computed as "
+                        << type << ", which contradicts the model's declared "
+                        << "type of it";
+        return nullptr;
+      }
+    }
+    results.push_back(v);
+    resultTypes.push_back(type);
+  }
+  func::ReturnOp::create(b, fileLoc, results);
+  func.setFunctionType(b.getFunctionType(argTypes, resultTypes));
+  for (auto [i, out] : llvm::enumerate(graph->output()))
+    func.setResultAttr(i, kOutputNameAttr, b.getStringAttr(out.name()));
+
+  // The loss.
+  if (!options.inference) {
+    std::optional<unsigned> loss;
+    std::string all;
+    SmallVector<unsigned> candidates;
+    for (auto [i, out] : llvm::enumerate(graph->output())) {
+      auto type = cast<RankedTensorType>(resultTypes[i]);
+      if (!all.empty())
+        all += ", ";
+      all += out.name() + " (" + describeType(type) + ")";
+      if (!options.lossName.empty() && out.name() == options.lossName) {
+        if (!isFloatScalar(type)) {
+          imp.fileError() << "--loss names output '" << out.name() << "' of "
+                          << describeType(type)
+                          << ", but a loss must be a float scalar";
+          return nullptr;
+        }
+        loss = i;
+      }
+      if (isFloatScalar(type))
+        candidates.push_back(i);
+    }
+    if (!loss) {
+      if (candidates.empty()) {
+        imp.fileError() << "no output is a float scalar to train on; outputs: "
+                        << all
+                        << "; pass --loss=NAME, or --mode=inference";
+        return nullptr;
+      }
+      if (candidates.size() > 1) {
+        imp.fileError() << "several outputs are float scalars (" << all
+                        << "): pass --loss=NAME to pick the loss";
+        return nullptr;
+      }
+      loss = candidates.front();
+    }
+    func->setAttr(kLossIndexAttr, b.getI64IntegerAttr(*loss));
+  }
+  return module;
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Entry points
+//===----------------------------------------------------------------------===//
+
+bool mlir::ds::isOnnxPath(StringRef path) {
+  return path.ends_with(".onnx") || path.ends_with(".onnxtxt") ||
+         path.ends_with(".textproto") || path.ends_with(".pbtxt");
+}
+
+/// The name of the ONNX node a location points at, if any.
+static std::optional<StringRef> nodeNameOf(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().getValue();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location l : fused.getLocations())
+      if (auto n = nodeNameOf(l))
+        return n;
+  return std::nullopt;
+}
+
+OwningOpRef<ModuleOp> mlir::ds::importOnnx(MLIRContext *context,
+                                           const llvm::MemoryBuffer &buffer,
+                                           StringRef path,
+                                           const ImportOptions &options) {
+  context->loadDialect<DSDialect, func::FuncDialect>();
+  Location fileLoc = FileLineColLoc::get(context, path, 0, 0);
+  StringRef data = buffer.getBuffer();
+  auto model = std::make_unique<onnx::ModelProto>();
+  bool text = path.ends_with(".onnxtxt") || path.ends_with(".textproto") ||
+              path.ends_with(".pbtxt");
+  if (text) {
+    google::protobuf::TextFormat::Parser parser;
+    TextErrorCollector errors;
+    parser.RecordErrorsTo(&errors);
+    if (!parser.ParseFromString(std::string(data), model.get())) {
+      emitError(fileLoc) << path
+                         << ": not an ONNX model in protobuf text format: "
+                         << errors.first;
+      return nullptr;
+    }
+  } else {
+    if (data.size() > (size_t)INT_MAX) {
+      emitError(fileLoc) << path
+                         << ": the model is larger than 2 GB; save its "
+                            "weights as ONNX external data";
+      return nullptr;
+    }
+    google::protobuf::io::CodedInputStream stream(
+        reinterpret_cast<const uint8_t *>(data.data()), (int)data.size());
+    stream.SetTotalBytesLimit(INT_MAX);
+    if (!model->ParseFromCodedStream(&stream) ||
+        !stream.ConsumedEntireMessage()) {
+      emitError(fileLoc) << path
+                         << ": not an ONNX model (the file does not parse as "
+                            "a protobuf ModelProto; truncated or not ONNX)";
+      return nullptr;
+    }
+  }
+
+  // Errors from ds type inference and verifiers are collected, then reported once,
+  // naming the ONNX node of their location.
+  struct Collected {
+    Location loc;
+    std::string message;
+  };
+  SmallVector<Collected> errors;
+  OwningOpRef<ModuleOp> module;
+  llvm::StringMap<std::string> nodeDescriptions;
+  {
+    ScopedDiagnosticHandler collector(context, [&](Diagnostic &d) {
+      if (d.getSeverity() != DiagnosticSeverity::Error)
+        return failure();
+      errors.push_back({d.getLocation(), d.str()});
+      return success();
+    });
+    module = importModel(context, *model, path, options);
+    if (module) {
+      // Describe the nodes for verifier errors.
+      GraphImporter describer(context, *module, path, options, 0);
+      for (const auto &o : model->opset_import())
+        if (o.domain().empty() || o.domain() == "ai.onnx")
+          describer.opset = o.version();
+      for (const auto &n : model->graph().node()) {
+        Location l = describer.nodeLocation(n, describer.nodeIndex);
+        if (auto name = nodeNameOf(l))
+          nodeDescriptions[*name] = describer.describeNode(n);
+        ++describer.nodeIndex;
+      }
+      if (failed(mlir::verify(*module))) {
+        module = nullptr;
+      } else {
+        PassManager pm(context);
+        MarkFrozenParametersPassOptions freezeOptions;
+        freezeOptions.freeze = options.freeze;
+        pm.addPass(createMarkFrozenParametersPass(freezeOptions));
+        if (failed(pm.run(*module)))
+          module = nullptr;
+      }
+    }
+  }
+  std::string prefix = (path + ": ").str();
+  for (const Collected &e : errors) {
+    if (StringRef(e.message).starts_with(prefix)) {
+      emitError(e.loc) << e.message;
+      continue;
+    }
+    InFlightDiagnostic d = emitError(e.loc);
+    d << prefix;
+    if (auto name = nodeNameOf(e.loc)) {
+      auto it = nodeDescriptions.find(*name);
+      if (it != nodeDescriptions.end())
+        d << it->second << ": ";
+      else
+        d << "node '" << *name << "': ";
+    }
+    d << e.message;
+  }
+  if (!errors.empty())
+    return nullptr;
+  return module;
+}
+
+OwningOpRef<ModuleOp> mlir::ds::importOnnxFile(MLIRContext *context,
+                                               StringRef path,
+                                               const ImportOptions &options) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer) {
+    emitError(FileLineColLoc::get(context, path, 0, 0))
+        << path << ": cannot read the model: " << buffer.getError().message();
+    return nullptr;
+  }
+  return importOnnx(context, **buffer, path, options);
+}
+
+void mlir::ds::registerONNXImportTranslation() {
+  TranslateToMLIRRegistration registration(
+      "import-onnx", "Import an ONNX model into the ds dialect",
+      [](llvm::SourceMgr &sourceMgr,
+         MLIRContext *context) -> OwningOpRef<Operation *> {
+        std::optional<ImportOptions> options = getImportOptionsFromCL();
+        if (!options)
+          return nullptr;
+        const llvm::MemoryBuffer *buffer =
+            sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
+        return importOnnx(context, *buffer, buffer->getBufferIdentifier(),
+                          *options);
+      },
+      [](DialectRegistry &registry) {
+        registry.insert<DSDialect, func::FuncDialect>();
+      });
+}
