@@ -23,6 +23,8 @@ llvm_config.use_default_substitutions()
 tool_dirs = [config.ds_tools_dir, config.llvm_tools_dir]
 tools = ["ds-opt", "ds-translate", "ds-run"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+# `not` (error tests) lives next to FileCheck.
+llvm_config.add_tool_substitutions(["not"], [config.llvm_tools_dir])
 
 if os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl"):
     config.available_features.add("cuda")
