@@ -171,6 +171,16 @@ std::string mlir::ds::onnx_import::onnxTypeName(int32_t onnxType) {
   return "type #" + std::to_string(onnxType);
 }
 
+bool mlir::ds::onnx_import::isModelRelativePath(StringRef location) {
+  if (location.empty() || llvm::sys::path::is_absolute(location))
+    return false;
+  for (StringRef part : llvm::make_range(llvm::sys::path::begin(location),
+                                         llvm::sys::path::end(location)))
+    if (part == "..")
+      return false;
+  return true;
+}
+
 /// Bytes per element of the raw data of `onnxType` (0 when unsupported).
 static int64_t rawElementSize(int32_t onnxType) {
   switch (onnxType) {
@@ -231,6 +241,10 @@ FailureOr<ConstTensor> mlir::ds::onnx_import::decodeTensor(
       else if (kv.key() == "length")
         length = std::atoll(kv.value().c_str());
     }
+    if (!isModelRelativePath(location))
+      return error() << "external data location '" << location
+                     << "' of tensor '" << tensor.name()
+                     << "' must be a relative path below the model's directory";
     llvm::SmallString<256> file(modelDir);
     llvm::sys::path::append(file, location);
     if (length < 0)

@@ -301,6 +301,9 @@ LogicalResult checkParameterData(GraphImporter &imp,
     }
     if (location.empty())
       return error() << "external data without a location";
+    if (!isModelRelativePath(location))
+      return error() << "external data location '" << location
+                     << "' must be a relative path below the model's directory";
     if (length >= 0 && length != bytes)
       return error() << "external data length is " << length;
     llvm::SmallString<256> file(imp.modelDir);

@@ -204,6 +204,10 @@ private:
 /// Shape of a tensor as "4x32" ("scalar" for rank 0).
 std::string formatShape(ArrayRef<int64_t> shape);
 
+/// Whether an external-data location stays below the model's directory (relative,
+/// no "..").
+bool isModelRelativePath(llvm::StringRef location);
+
 /// Decodes the data of a non-parameter tensor (Constant value, integer initializer);
 /// external data is read relative to `modelDir`. Errors go to `error`.
 FailureOr<ConstTensor>
