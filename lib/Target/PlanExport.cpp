@@ -8,6 +8,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
+#include "ds/runtime/Plan.h"
 #include "plan.pb.h"
 
 using namespace mlir;
@@ -15,7 +16,6 @@ using namespace mlir::ds;
 namespace plan = ::ds::plan;
 
 namespace {
-constexpr char kMagic[8] = {'D', 'S', 'P', 'L', 'A', 'N', '\0', '\1'};
 constexpr uint32_t kPlanVersion = 1;
 
 FailureOr<plan::DType> getPlanDType(Type t, Location loc) {
@@ -152,6 +152,20 @@ public:
       p->set_buffer(*id);
       p->set_trainable(!param.getFrozen());
     }
+
+    for (auto state : module.getOps<StateOp>()) {
+      auto offset = state->getAttrOfType<IntegerAttr>(dsrt::kOffsetAttr);
+      if (!offset)
+        return state.emitError("state has no persistent offset");
+      auto id = addBuffer(state.getTensorType(), plan::PERSISTENT,
+                          offset.getInt(), state.getSymName(), state.getLoc());
+      if (failed(id))
+        return failure();
+      paramBuffers[state.getSymName()] = *id;
+    }
+    if (auto accum = module->getAttrOfType<IntegerAttr>(
+            kAccumulationAttr))
+      out.set_gradient_accumulation_steps(accum.getInt());
 
     bool haveIO = false;
     for (auto func : module.getOps<func::FuncOp>()) {
@@ -295,9 +309,11 @@ LogicalResult mlir::ds::exportPlan(ModuleOp module, llvm::raw_ostream &os,
   if (failed(PlanBuilder(module).build(p, producer)))
     return failure();
   std::string bytes;
-  if (!p.SerializeToString(&bytes))
-    return module.emitError("plan serialization failed (plan too large?)");
-  os.write(kMagic, sizeof(kMagic));
+  try {
+    bytes = ::ds::rt::serializePlan(p);
+  } catch (const std::exception &e) {
+    return module.emitError("plan serialization failed: ") << e.what();
+  }
   os << bytes;
   return success();
 }

@@ -145,12 +145,24 @@ LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
   OpBuilder b(func.getContext());
   for (Operation &op : llvm::make_early_inc_range(body)) {
     b.setInsertionPoint(&op);
-    if (auto ref = dyn_cast<ParamRefOp>(op)) {
-      Value buffer = dsrt::ParamOp::create(b, ref.getLoc(),
-                                           toMemRef(ref.getType()),
-                                           ref.getNameAttr());
-      ref.getResult().replaceAllUsesWith(buffer);
-      ref.erase();
+    if (isa<ParamRefOp, StateRefOp>(op)) {
+      auto name = op.getAttrOfType<FlatSymbolRefAttr>("name");
+      Value buffer = dsrt::ParamOp::create(
+          b, op.getLoc(), toMemRef(op.getResult(0).getType()), name);
+      op.getResult(0).replaceAllUsesWith(buffer);
+      op.erase();
+      continue;
+    }
+    if (auto assign = dyn_cast<AssignOp>(op)) {
+      // Writes go into the persistent buffer; reads of it earlier in the program
+      // have already happened (programs read state first and assign last).
+      Value target = dsrt::ParamOp::create(b, op.getLoc(),
+                                           toMemRef(assign.getValue().getType()),
+                                           assign.getTargetAttr());
+      dsrt::KernelOp::create(b, op.getLoc(), b.getStringAttr("copy"),
+                             ValueRange{assign.getValue()}, ValueRange{target},
+                             b.getDictionaryAttr({}), b.getStringAttr("copy"));
+      op.erase();
       continue;
     }
     if (isa<func::ReturnOp>(op))

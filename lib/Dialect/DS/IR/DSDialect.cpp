@@ -28,6 +28,13 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
       return op->emitError() << "'" << name << "' must be a string";
     return success();
   }
+  if (name == kAccumulationAttr) {
+    auto steps = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!isa<ModuleOp>(op) || !steps || steps.getInt() < 1)
+      return op->emitError() << "'" << name
+                             << "' must be a positive integer on a module";
+    return success();
+  }
   if (name == kLossIndexAttr) {
     auto func = dyn_cast<func::FuncOp>(op);
     if (!func)
@@ -40,8 +47,9 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
       return op->emitError() << "'" << name << "' = " << i
                              << " is not a result index of @"
                              << func.getSymName();
-    auto type = dyn_cast<RankedTensorType>(func.getResultTypes()[i]);
-    if (!type || type.getRank() != 0 || !isa<FloatType>(type.getElementType()))
+    auto type = dyn_cast<ShapedType>(func.getResultTypes()[i]);
+    if (!type || !type.hasRank() || type.getRank() != 0 ||
+        !isa<FloatType>(type.getElementType()))
       return op->emitError() << "loss result " << i << " of @"
                              << func.getSymName()
                              << " must be a float scalar tensor, got "

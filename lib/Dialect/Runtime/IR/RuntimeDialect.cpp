@@ -31,11 +31,15 @@ LogicalResult AllocOp::verify() {
 }
 
 LogicalResult ParamOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
-  auto param =
-      symbolTable.lookupNearestSymbolFrom<ds::ParameterOp>(*this, getNameAttr());
-  if (!param)
-    return emitOpError("'") << getName() << "' does not name a ds.parameter";
-  auto tensor = param.getTensorType();
+  Operation *target = symbolTable.lookupNearestSymbolFrom(*this, getNameAttr());
+  RankedTensorType tensor;
+  if (auto param = dyn_cast_or_null<ds::ParameterOp>(target))
+    tensor = param.getTensorType();
+  else if (auto state = dyn_cast_or_null<ds::StateOp>(target))
+    tensor = state.getTensorType();
+  else
+    return emitOpError("'") << getName()
+                            << "' does not name a ds.parameter or ds.state";
   auto memref = getBuffer().getType();
   if (tensor.getShape() != memref.getShape() ||
       tensor.getElementType() != memref.getElementType())

@@ -73,10 +73,17 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
     }
 
     int64_t persistent = 0;
-    for (auto param : module.getOps<ds::ParameterOp>()) {
+    for (Operation &op : module.getOps()) {
+      RankedTensorType type;
+      if (auto param = dyn_cast<ds::ParameterOp>(op))
+        type = param.getTensorType();
+      else if (auto state = dyn_cast<ds::StateOp>(op))
+        type = state.getTensorType();
+      else
+        continue;
       persistent = llvm::alignTo(persistent, alignment);
-      param->setAttr(kOffsetAttr, b.getI64IntegerAttr(persistent));
-      persistent += getByteSize(param.getTensorType());
+      op.setAttr(kOffsetAttr, b.getI64IntegerAttr(persistent));
+      persistent += getByteSize(type);
     }
 
     int64_t arena = 0, peak = 0;

@@ -14,6 +14,8 @@
 namespace mlir::ds {
 /// Module attribute naming the ONNX file that parameters load from.
 constexpr llvm::StringLiteral kModelFileAttr = "ds.model_file";
+/// Module attribute: micro-steps per optimizer step (gradient_accumulation_steps).
+constexpr llvm::StringLiteral kAccumulationAttr = "ds.gradient_accumulation_steps";
 /// Function attribute: index of the result that is the training loss.
 constexpr llvm::StringLiteral kLossIndexAttr = "ds.loss";
 /// Argument / result attribute: the ONNX graph input or output name.

@@ -44,4 +44,54 @@ def AutodiffPass : Pass<"ds-autodiff", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::ds::DSDialect"];
 }
 
+def BuildTrainStepPass : Pass<"ds-build-train-step", "::mlir::ModuleOp"> {
+  let summary = "Turns a differentiated forward into micro-step and optimizer-step programs";
+  let description = [{
+    Takes the function with a loss and parameter gradients (after --ds-autodiff) and
+    builds what DeepSpeed's engine does at run time:
+    `@micro_step` (role micro_step) runs forward and backward and adds grad / G into a
+    gradient accumulator (`ds.state`, kind "grad") per trainable parameter;
+    `@apply_step` (role apply_step) reads the accumulated gradients, clips them by
+    their global L2 norm (`gradient-clipping`, 0 = off: g * min(1, c / (norm + 1e-6))),
+    takes the learning rate from the scheduler, updates every parameter and its
+    optimizer state (Adam/AdamW as DeepSpeed's FusedAdam, or torch SGD), zeroes the
+    accumulators and counts the step. Options mirror the DeepSpeed config keys.
+  }];
+  let options = [
+    Option<"optimizer", "optimizer", "std::string", "\"adam\"",
+           "adam (Adam/AdamW, see adam-w-mode) or sgd">,
+    Option<"lr", "lr", "double", "1e-3", "Learning rate">,
+    Option<"beta1", "beta1", "double", "0.9", "Adam beta1">,
+    Option<"beta2", "beta2", "double", "0.999", "Adam beta2">,
+    Option<"eps", "eps", "double", "1e-8", "Adam epsilon">,
+    Option<"weightDecay", "weight-decay", "double", "0.0", "Weight decay">,
+    Option<"adamWMode", "adam-w-mode", "bool", "true",
+           "Decoupled weight decay (AdamW), DeepSpeed's default">,
+    Option<"biasCorrection", "bias-correction", "bool", "true", "Adam bias correction">,
+    Option<"momentum", "momentum", "double", "0.0", "SGD momentum">,
+    Option<"dampening", "dampening", "double", "0.0", "SGD dampening">,
+    Option<"nesterov", "nesterov", "bool", "false", "SGD Nesterov momentum">,
+    Option<"gradientClipping", "gradient-clipping", "double", "1.0",
+           "Clip gradients to this global L2 norm; 0 disables (DeepSpeed default 1.0)">,
+    Option<"accumulation", "accumulation", "int64_t", "1",
+           "gradient_accumulation_steps: micro-steps per optimizer step">,
+    Option<"scheduler", "scheduler", "std::string", "\"constant\"",
+           "constant, WarmupLR, WarmupDecayLR or WarmupCosineLR">,
+    Option<"warmupMinLr", "warmup-min-lr", "double", "0.0", "Scheduler warmup_min_lr">,
+    Option<"warmupMaxLr", "warmup-max-lr", "double", "-1.0",
+           "Scheduler warmup_max_lr (negative: the optimizer's lr)">,
+    Option<"warmupNumSteps", "warmup-num-steps", "int64_t", "1000",
+           "Scheduler warmup_num_steps">,
+    Option<"warmupType", "warmup-type", "std::string", "\"log\"",
+           "Scheduler warmup_type: log or linear">,
+    Option<"totalNumSteps", "total-num-steps", "int64_t", "0",
+           "Scheduler total_num_steps (decay and cosine schedules)">,
+    Option<"warmupMinRatio", "warmup-min-ratio", "double", "0.0",
+           "WarmupCosineLR warmup_min_ratio">,
+    Option<"cosMinRatio", "cos-min-ratio", "double", "1e-4",
+           "WarmupCosineLR cos_min_ratio">,
+  ];
+  let dependentDialects = ["::mlir::ds::DSDialect"];
+}
+
 #endif // DS_TRANSFORMS_PASSES_TD

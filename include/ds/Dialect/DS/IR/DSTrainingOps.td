@@ -1,0 +1,121 @@
+// Training-state and optimizer ops of the `ds` dialect. Included from DSOps.td.
+#ifndef DS_TRAINING_OPS_TD
+#define DS_TRAINING_OPS_TD
+
+def DS_F32Scalar : 0DTensorOf<[F32]> {
+  let builderCall = "::mlir::RankedTensorType::get({}, $_builder.getF32Type())";
+}
+def DS_I64Scalar : 0DTensorOf<[I64]> {
+  let builderCall = "::mlir::RankedTensorType::get({}, $_builder.getI64Type())";
+}
+
+def DS_StateOp : DS_Op<"state", [Symbol]> {
+  let summary = "Persistent training state, zero-initialized";
+  let description = [{
+    A module-level tensor that lives across steps: gradient accumulators, optimizer
+    moments, the step counter. `of` names the parameter it belongs to, if any; `kind`
+    says what it is ("grad", "exp_avg", "exp_avg_sq", "momentum", "step").
+    ```mlir
+    ds.state @fc1.weight.exp_avg : tensor<32x16xf32> {kind = "exp_avg", of = @fc1.weight}
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, TypeAttrOf<DS_Tensor>:$type,
+                       StrAttr:$kind, OptionalAttr<FlatSymbolRefAttr>:$of);
+  let assemblyFormat = "$sym_name `:` $type attr-dict";
+  let extraClassDeclaration = [{
+    ::mlir::RankedTensorType getTensorType() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getType());
+    }
+  }];
+}
+
+def DS_StateRefOp : DS_Op<"state_ref",
+    [MemoryEffects<[MemRead]>, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "Reads a ds.state";
+  let description = "```mlir\n%m = ds.state_ref @w.exp_avg : tensor<4xf32>\n```";
+  let arguments = (ins FlatSymbolRefAttr:$name);
+  let results = (outs DS_Tensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
+def DS_AssignOp : DS_Op<"assign",
+    [MemoryEffects<[MemWrite]>, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "Overwrites a parameter or a ds.state with a value";
+  let description = "```mlir\nds.assign @w, %new : tensor<4xf32>\n```";
+  let arguments = (ins FlatSymbolRefAttr:$target, DS_Tensor:$value);
+  let assemblyFormat = "$target `,` $value attr-dict `:` type($value)";
+}
+
+def DS_AdamUpdateOp : DS_Op<"adam_update",
+    [Pure, AllTypesMatch<["param", "grad", "exp_avg", "exp_avg_sq",
+                          "new_param", "new_exp_avg", "new_exp_avg_sq"]>]> {
+  let summary = "One Adam / AdamW step of one tensor (DeepSpeed FusedAdam semantics)";
+  let description = [{
+    `lr` is a scalar f32, `step` the 1-based step count t (scalar i64). AdamW mode
+    (`adam_w_mode`, DeepSpeed's default): m, v from g; p -= lr*((m/bc1)/(sqrt(v/bc2)+eps)
+    + wd*p). Adam mode: g += wd*p first. bc = 1 - beta^t when `bias_correction`.
+    ```mlir
+    %p2, %m2, %v2 = ds.adam_update %p, %g, %m, %v, %lr, %t {beta1 = 0.9 : f32, beta2 = 0.999 : f32, eps = 1.0e-08 : f32, weight_decay = 0.0 : f32, adam_w_mode = true, bias_correction = true} : tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins DS_FloatTensor:$param, DS_FloatTensor:$grad,
+                       DS_FloatTensor:$exp_avg, DS_FloatTensor:$exp_avg_sq,
+                       DS_F32Scalar:$lr, DS_I64Scalar:$step,
+                       F32Attr:$beta1, F32Attr:$beta2, F32Attr:$eps,
+                       F32Attr:$weight_decay, BoolAttr:$adam_w_mode,
+                       BoolAttr:$bias_correction);
+  let results = (outs DS_FloatTensor:$new_param, DS_FloatTensor:$new_exp_avg,
+                      DS_FloatTensor:$new_exp_avg_sq);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $exp_avg `,` $exp_avg_sq `,` $lr `,` $step attr-dict `:` type($param)
+  }];
+}
+
+def DS_SgdUpdateOp : DS_Op<"sgd_update",
+    [Pure, AllTypesMatch<["param", "grad", "momentum_buffer", "new_param",
+                          "new_momentum_buffer"]>]> {
+  let summary = "One torch.optim.SGD step of one tensor";
+  let description = [{
+    g += wd*p; with momentum mu: b = g on step 1, else b = mu*b + (1-dampening)*g; g =
+    g + mu*b (nesterov) or b; p -= lr*g.
+    ```mlir
+    %p2, %b2 = ds.sgd_update %p, %g, %b, %lr, %t {momentum = 0.9 : f32, dampening = 0.0 : f32, weight_decay = 0.0 : f32, nesterov = false} : tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins DS_FloatTensor:$param, DS_FloatTensor:$grad,
+                       DS_FloatTensor:$momentum_buffer,
+                       DS_F32Scalar:$lr, DS_I64Scalar:$step,
+                       F32Attr:$momentum, F32Attr:$dampening,
+                       F32Attr:$weight_decay, BoolAttr:$nesterov);
+  let results = (outs DS_FloatTensor:$new_param, DS_FloatTensor:$new_momentum_buffer);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $momentum_buffer `,` $lr `,` $step attr-dict `:` type($param)
+  }];
+}
+
+def DS_LrScheduleOp : DS_Op<"lr_schedule", [Pure]> {
+  let summary = "The learning rate of an optimizer step under a DeepSpeed scheduler";
+  let description = [{
+    `applied` is the number of optimizer steps applied before this one (scalar i64,
+    k). As in DeepSpeed, step k runs with lr = f(k - 1). `schedule` is "constant" (lr),
+    "WarmupLR", "WarmupDecayLR" or "WarmupCosineLR"; the other attributes carry the
+    scheduler's parameters under DeepSpeed's names.
+    ```mlir
+    %lr = ds.lr_schedule %k {schedule = "WarmupLR", lr = 1.0e-03 : f32, warmup_min_lr = 0.0 : f32, warmup_max_lr = 1.0e-03 : f32, warmup_num_steps = 10 : i64, warmup_type = "linear"} : tensor<f32>
+    ```
+  }];
+  let arguments = (ins DS_I64Scalar:$applied, StrAttr:$schedule,
+                       F32Attr:$lr,
+                       DefaultValuedAttr<F32Attr, "0.0">:$warmup_min_lr,
+                       DefaultValuedAttr<F32Attr, "0.001">:$warmup_max_lr,
+                       DefaultValuedAttr<I64Attr, "1000">:$warmup_num_steps,
+                       DefaultValuedStrAttr<StrAttr, "log">:$warmup_type,
+                       DefaultValuedAttr<I64Attr, "0">:$total_num_steps,
+                       DefaultValuedAttr<F32Attr, "0.0">:$warmup_min_ratio,
+                       DefaultValuedAttr<F32Attr, "0.0001">:$cos_min_ratio);
+  let results = (outs DS_F32Scalar:$result);
+  let assemblyFormat = "$applied attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+#endif // DS_TRAINING_OPS_TD
