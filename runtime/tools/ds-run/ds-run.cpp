@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <set>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -25,7 +26,8 @@ namespace {
 
 const char *kUsage =
     "usage: ds-run PLAN.dsplan [--nproc N] [--data DIR | --synthetic] [--steps N]\n"
-    "              [--metrics FILE.json] [--eval --out DIR] [--seed N] [--threads N]\n";
+    "              [--metrics FILE.json] [--eval --out DIR [--eval-all-ranks] [--whole-inputs]]\n"
+    "              [--seed N] [--threads N]\n";
 
 struct Options {
   std::string plan;
@@ -35,6 +37,8 @@ struct Options {
   int steps = 1;
   std::string metrics;
   bool eval = false;
+  bool evalAllRanks = false; // every rank writes OUT/rank<r>/<output>.npy
+  bool wholeInputs = false;  // each input file holds exactly the input buffer
   std::string out;
   uint64_t seed = 0;
   int threads = 0;
@@ -89,6 +93,10 @@ Options parseArgs(int argc, char **argv) {
       o.metrics = next();
     else if (a == "--eval")
       o.eval = true;
+    else if (a == "--eval-all-ranks")
+      o.evalAllRanks = true;
+    else if (a == "--whole-inputs")
+      o.wholeInputs = true;
     else if (a == "--out")
       o.out = next();
     else if (a == "--seed")
@@ -113,6 +121,12 @@ Options parseArgs(int argc, char **argv) {
     usageError("--eval needs --out DIR");
   if (!o.out.empty() && !o.eval)
     usageError("--out is only used with --eval");
+  if (o.evalAllRanks && !o.eval)
+    usageError("--eval-all-ranks is only used with --eval");
+  if (o.wholeInputs && !o.eval)
+    usageError("--whole-inputs is only used with --eval");
+  if (o.wholeInputs && o.synthetic)
+    usageError("--whole-inputs reads --data DIR; it excludes --synthetic");
   return o;
 }
 
@@ -324,6 +338,73 @@ void progress(int done, int total) {
   std::fflush(stderr);
 }
 
+/// --whole-inputs: the plan's graph inputs are taken out of the plan before validation (they
+/// need not share a batch dimension, and may be 0-d) and fed whole from <data>/<name>.npy.
+LoadedPlan loadPlanWithoutInputs(const std::string &path, int world,
+                                 std::vector<ds::plan::GraphInput> &inputs) {
+  std::string bytes;
+  {
+    FILE *f = std::fopen(path.c_str(), "rb");
+    if (!f)
+      fail(path, ": cannot open plan file: ", std::strerror(errno));
+    char buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
+      bytes.append(buf, n);
+    std::fclose(f);
+  }
+  ds::plan::Plan p;
+  if (bytes.size() < sizeof(kPlanMagic) ||
+      std::memcmp(bytes.data(), kPlanMagic, sizeof(kPlanMagic)) != 0 ||
+      !p.ParseFromArray(bytes.data() + sizeof(kPlanMagic), int(bytes.size() - sizeof(kPlanMagic))))
+    return parsePlan(bytes, path, world); // reports the problem as the loader words it
+  inputs.assign(p.inputs().begin(), p.inputs().end());
+  p.clear_inputs();
+  LoadedPlan lp;
+  lp.path = path;
+  lp.plan = std::move(p);
+  try {
+    validatePlan(lp, world);
+    std::set<std::string> names;
+    for (const auto &in : inputs) {
+      std::string what = "input '" + in.name() + "'";
+      if (in.name().empty() || in.name().find('/') != std::string::npos)
+        fail(what, ": not a valid file name");
+      if (!names.insert(in.name()).second)
+        fail(what, ": duplicate input name");
+      if (!lp.bufferIndex.count(in.buffer()))
+        fail(what, ": unknown buffer ", in.buffer());
+    }
+  } catch (const Error &e) {
+    fail(path, ": ", e.what());
+  }
+  return lp;
+}
+
+/// Reads <data>/<name>.npy, whose dtype and shape must be exactly the input buffer's, into it.
+void feedWholeInputs(const std::vector<ds::plan::GraphInput> &inputs, Executor &exec,
+                     const std::string &dir, bool doRead) {
+  for (const auto &in : inputs) {
+    std::string path = dir + "/" + in.name() + ".npy";
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0)
+      fail("input '", in.name(), "': ", path, " does not exist");
+    NpyFile f = openNpy(path);
+    Tensor t = exec.tensor(in.buffer());
+    if (f.dtype != t.dtype)
+      fail(path, ": dtype ", dtypeName(f.dtype), " does not match input '", in.name(),
+           "' of type ", dtypeName(t.dtype));
+    if (f.shape != *t.shape)
+      fail(path, ": shape ", shapeString(f.shape), " does not match input '", in.name(),
+           "' of shape ", shapeString(*t.shape), " (--whole-inputs reads the file whole)");
+    if (!doRead || t.numel == 0)
+      continue;
+    NpyFile rows = f; // one row holding everything (also for 0-d files)
+    rows.shape = {1, t.numel};
+    readNpyRows(rows, 0, 1, t.data);
+  }
+}
+
 /// A failure during setup (before any collective): every rank learns whether some rank failed.
 struct SetupFailed {
   std::string message; // empty on ranks that did not fail themselves
@@ -336,9 +417,12 @@ int runJob(const Options &opt, Communicator &comm) {
   std::unique_ptr<LoadedPlan> planPtr;
   std::unique_ptr<Executor> execPtr;
   std::unique_ptr<InputFeeder> feederPtr;
+  std::vector<ds::plan::GraphInput> wholeInputs;
   std::string setupError;
   try {
-    planPtr = std::make_unique<LoadedPlan>(loadPlan(opt.plan, world));
+    planPtr = std::make_unique<LoadedPlan>(
+        opt.wholeInputs ? loadPlanWithoutInputs(opt.plan, world, wholeInputs)
+                        : loadPlan(opt.plan, world));
     const LoadedPlan &plan = *planPtr;
     if (opt.threads)
       setNumThreads(opt.threads);
@@ -348,6 +432,9 @@ int runJob(const Options &opt, Communicator &comm) {
     if (plan.plan.inputs_size() > 0 && opt.data.empty() && !opt.synthetic)
       fail("the plan has ", plan.plan.inputs_size(),
            " graph inputs: give --data DIR or --synthetic");
+    if (!wholeInputs.empty() && opt.data.empty())
+      fail("the plan has ", wholeInputs.size(), " graph inputs: --whole-inputs needs --data DIR");
+    feedWholeInputs(wholeInputs, *execPtr, opt.data, /*doRead=*/false); // check files early
     feederPtr = std::make_unique<InputFeeder>(plan, *execPtr, opt, rank, world);
     if (opt.eval) {
       if (plan.program(Program::INFERENCE) < 0)
@@ -386,18 +473,25 @@ int runJob(const Options &opt, Communicator &comm) {
     feeder.requireSamples(mb * world);
     if (needInputs)
       feeder.feed(int64_t(rank) * mb, 0);
+    feedWholeInputs(wholeInputs, exec, opt.data, /*doRead=*/true);
     exec.run(p);
-    if (rank == 0) {
-      mkdirs(opt.out);
+    auto writeOutputs = [&](const std::string &dir) {
+      mkdirs(dir);
       for (const auto &o : plan.plan.outputs()) {
-        if (o.name().find('/') != std::string::npos || o.name() == "." || o.name() == "..")
+        if (o.name().empty() || o.name().find('/') != std::string::npos || o.name() == "." ||
+            o.name() == "..")
           fail("output name '", o.name(), "' cannot be a file name");
         Tensor t = exec.tensor(o.buffer());
-        writeNpy(opt.out + "/" + o.name() + ".npy", t.dtype, *t.shape, t.data);
+        writeNpy(dir + "/" + o.name() + ".npy", t.dtype, *t.shape, t.data);
       }
+    };
+    if (rank == 0)
+      writeOutputs(opt.out);
+    if (opt.evalAllRanks)
+      writeOutputs(opt.out + "/rank" + std::to_string(rank));
+    if (rank == 0)
       info("ds-run: wrote " + std::to_string(plan.plan.outputs_size()) + " outputs to " +
-           opt.out);
-    }
+           opt.out + (opt.evalAllRanks ? " (and " + std::to_string(world) + " rank dirs)" : ""));
   } else {
     int micro = plan.program(Program::MICRO_STEP);
     int apply = plan.program(Program::APPLY_STEP);
