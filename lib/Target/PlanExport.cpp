@@ -67,6 +67,7 @@ LogicalResult convertAttribute(Attribute attr, plan::Attribute &out, Location lo
   } else if (isa<UnitAttr>(attr)) {
     out.set_i(1);
   } else if (auto a = dyn_cast<DenseI64ArrayAttr>(attr)) {
+    out.mutable_ints(); // an empty list is still a list
     for (int64_t v : a.asArrayRef())
       out.mutable_ints()->add_values(v);
   } else if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {

@@ -1,4 +1,5 @@
 // ds-opt: the user's compiler for ONNX models and an mlir-opt-style driver for .mlir files.
+#include "ds/Config/DeepSpeedConfig.h"
 #include "ds/Conversion/Passes.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
 #include "ds/Dialect/DS/IR/DSInterfaces.h"
@@ -33,6 +34,37 @@ static cl::opt<int> zeroStage("zero-stage", cl::desc("ZeRO stage 0-3"),
 static cl::opt<int> worldSize("world-size",
                               cl::desc("Number of data-parallel ranks"),
                               cl::init(0), cl::cat(compilerCategory));
+static cl::opt<std::string> configPath(
+    "config", cl::desc("DeepSpeed ds_config.json (flags override it)"),
+    cl::value_desc("file"), cl::init(""), cl::cat(compilerCategory));
+
+/// The train-step pass options a DeepSpeed config asks for.
+static ds::BuildTrainStepPassOptions
+getTrainStepOptions(const ds::DeepSpeedConfig &c) {
+  ds::BuildTrainStepPassOptions o;
+  o.optimizer = c.optimizer;
+  o.lr = c.lr;
+  o.beta1 = c.beta1;
+  o.beta2 = c.beta2;
+  o.eps = c.eps;
+  o.weightDecay = c.weightDecay;
+  o.adamWMode = c.adamWMode;
+  o.biasCorrection = c.biasCorrection;
+  o.momentum = c.momentum;
+  o.dampening = c.dampening;
+  o.nesterov = c.nesterov;
+  o.gradientClipping = c.gradientClipping;
+  o.accumulation = c.accumulationSteps.value_or(1);
+  o.scheduler = c.scheduler;
+  o.warmupMinLr = c.warmupMinLr;
+  o.warmupMaxLr = c.warmupMaxLr;
+  o.warmupNumSteps = c.warmupNumSteps;
+  o.warmupType = c.warmupType;
+  o.totalNumSteps = c.totalNumSteps;
+  o.warmupMinRatio = c.warmupMinRatio;
+  o.cosMinRatio = c.cosMinRatio;
+  return o;
+}
 
 /// Compiles an ONNX model: import, then the training and partitioning pipeline.
 static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
@@ -50,20 +82,89 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
                  << "\n";
     return failure();
   }
+  ds::DeepSpeedConfig config;
+  if (!configPath.empty()) {
+    auto parsed = ds::readDeepSpeedConfig(configPath);
+    if (!parsed) {
+      llvm::errs() << "ds-opt: " << llvm::toString(parsed.takeError()) << "\n";
+      return failure();
+    }
+    config = std::move(*parsed);
+    if (!config.ignoredKeys.empty()) {
+      llvm::errs() << "ds-opt: note: " << configPath << ": accepted, but ignored:";
+      for (const std::string &k : config.ignoredKeys)
+        llvm::errs() << "\n  " << k;
+      llvm::errs() << "\n";
+    }
+  }
+  int world = worldSize.getNumOccurrences() ? int(worldSize) : 1;
+  int stage = zeroStage != -1 ? int(zeroStage) : config.zeroStage;
+  if (!options->inference) {
+    if (world > 1) {
+      llvm::errs() << "ds-opt: --world-size=" << world
+                   << ": data parallelism across ranks needs the ZeRO partitioning "
+                      "pass, which is not implemented yet; compile for one rank\n";
+      return failure();
+    }
+    if (config.fp16 || config.bf16) {
+      llvm::errs() << "ds-opt: " << configPath << ": '"
+                   << (config.fp16 ? "fp16" : "bf16")
+                   << "': mixed-precision training is not implemented yet\n";
+      return failure();
+    }
+    if (config.trainBatchSize || config.microBatchSize) {
+      if (llvm::Error e = config.resolveBatch(world)) {
+        llvm::errs() << "ds-opt: " << configPath << ": " << llvm::toString(std::move(e))
+                     << "\n";
+        return failure();
+      }
+      if (!options->batchSize)
+        options->batchSize = config.microBatchSize;
+    }
+  }
+  if (stage > 0)
+    llvm::errs() << "ds-opt: note: ZeRO stage " << stage
+                 << " partitioning is not implemented yet; on one rank every stage "
+                    "computes the same step\n";
+
   OwningOpRef<ModuleOp> module = ds::importOnnxFile(&context, inputPath, *options);
   if (!module)
     return failure();
-  if (zeroStage != -1 || worldSize.getNumOccurrences())
-    llvm::errs() << "ds-opt: note: ZeRO partitioning is not implemented yet; "
-                    "compiling the unpartitioned program\n";
+
+  if (!options->inference && config.microBatchSize) {
+    // A static batch dim must agree with the config's micro-batch.
+    for (auto func : module->getOps<func::FuncOp>())
+      for (BlockArgument arg : func.getArguments()) {
+        auto type = dyn_cast<RankedTensorType>(arg.getType());
+        auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                      ds::kInputNameAttr);
+        if (type && type.getRank() > 0 &&
+            type.getDimSize(0) != *config.microBatchSize) {
+          llvm::errs() << "ds-opt: " << inputPath << ": input '"
+                       << (name ? name.getValue() : StringRef("?"))
+                       << "' has batch dim " << type.getDimSize(0) << ", but "
+                       << configPath << " gives a micro-batch of "
+                       << *config.microBatchSize
+                       << " per rank: export the model with a dynamic batch axis "
+                          "or make the config agree\n";
+          return failure();
+        }
+      }
+  }
+
+  if (!options->inference) {
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return failure();
+    pm.addPass(ds::createAutodiffPass());
+    pm.addPass(ds::createBuildTrainStepPass(getTrainStepOptions(config)));
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    if (failed(pm.run(*module)))
+      return failure();
+  }
 
   if (outputPath.ends_with(".dsplan")) {
-    if (!options->inference) {
-      llvm::errs() << "ds-opt: " << inputPath
-                   << ": training plans need the autodiff and optimizer passes, "
-                      "which do not exist yet; compile with --mode=inference\n";
-      return failure();
-    }
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return failure();
@@ -73,7 +174,9 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     pm.addPass(dsrt::createPlanMemoryPass());
     if (failed(pm.run(*module)))
       return failure();
-    std::string producer = "ds-opt --mode=inference " + inputPath.str();
+    std::string producer =
+        "ds-opt " + std::string(options->inference ? "--mode=inference " : "") +
+        inputPath.str();
     return ds::writePlanFile(*module, outputPath, producer);
   }
 
