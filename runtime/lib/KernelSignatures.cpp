@@ -302,18 +302,17 @@ void checkGather(const CheckContext &c) {
     fail("gathering from an empty axis");
 }
 
-void checkSlice(const CheckContext &c) {
-  arity(c, 1, 1, 1, 1);
-  T x = c.in[0];
-  sameDtype(x, c.out[0], "operand and result");
+// The result shape of slicing `x` with the instruction's starts/ends/steps; checks that every
+// read index lies inside x.
+std::vector<int64_t> sliceShape(const CheckContext &c, const std::vector<int64_t> &x) {
   auto starts = attrInts(c.ins, "starts"), ends = attrInts(c.ins, "ends");
-  auto steps = attrInts(c.ins, "steps", std::vector<int64_t>(x->shape.size(), 1));
-  size_t r = x->shape.size();
+  auto steps = attrInts(c.ins, "steps", std::vector<int64_t>(x.size(), 1));
+  size_t r = x.size();
   if (starts.size() != r || ends.size() != r || steps.size() != r)
     fail("attributes 'starts', 'ends', 'steps' need one entry per dim (", r, ")");
   std::vector<int64_t> shape(r);
   for (size_t i = 0; i < r; ++i) {
-    int64_t s = starts[i], e = ends[i], st = steps[i], d = x->shape[i];
+    int64_t s = starts[i], e = ends[i], st = steps[i], d = x[i];
     if (st == 0)
       fail("step 0 in dim ", i);
     if (s < -1 || s > d || e < -1 || e > d)
@@ -327,7 +326,14 @@ void checkSlice(const CheckContext &c) {
     }
     shape[i] = n;
   }
-  expectShape(c.out[0], shape, "result");
+  return shape;
+}
+
+void checkSlice(const CheckContext &c) {
+  arity(c, 1, 1, 1, 1);
+  T x = c.in[0];
+  sameDtype(x, c.out[0], "operand and result");
+  expectShape(c.out[0], sliceShape(c, x->shape), "result");
 }
 
 void checkSplit(const CheckContext &c) {
@@ -628,6 +634,175 @@ void checkAssertClose(const CheckContext &c) {
   attrFloat(c.ins, "atol", 1e-6);
 }
 
+// ---- backward ops (docs/ops.md "Backward ops")
+
+void allFloatSame(const CheckContext &c, std::initializer_list<T> ts, const char *what) {
+  T first = *ts.begin();
+  floatOnly(first, what);
+  for (T t : ts)
+    sameDtype(first, t, what);
+}
+
+void checkSoftmaxGrad(const CheckContext &c) {
+  arity(c, 2, 2, 1, 1);
+  allFloatSame(c, {c.in[0], c.in[1], c.out[0]}, "grad, output and result");
+  expectShape(c.in[1], c.in[0]->shape, "output");
+  expectShape(c.out[0], c.in[0]->shape, "result");
+  axisAttr(c, "axis", c.in[0]->rank());
+}
+
+void checkGeluGrad(const CheckContext &c) {
+  arity(c, 2, 2, 1, 1);
+  allFloatSame(c, {c.in[0], c.in[1], c.out[0]}, "grad, input and result");
+  expectShape(c.in[1], c.in[0]->shape, "input");
+  expectShape(c.out[0], c.in[0]->shape, "result");
+  std::string a = attrString(c.ins, "approximate", "none");
+  if (a != "none" && a != "tanh")
+    fail("attribute 'approximate' must be \"none\" or \"tanh\", got \"", a, "\"");
+}
+
+void checkLayerNormGrad(const CheckContext &c) {
+  arity(c, 3, 3, 3, 3);
+  T g = c.in[0], x = c.in[1], s = c.in[2];
+  allFloatSame(c, {g, x, s, c.out[0], c.out[1], c.out[2]}, "operands and results");
+  int64_t axis = axisAttr(c, "axis", x->rank());
+  double eps = attrFloat(c.ins, "epsilon", 1e-5);
+  if (!(eps >= 0))
+    fail("attribute 'epsilon' must be >= 0");
+  std::vector<int64_t> normShape(x->shape.begin() + axis, x->shape.end());
+  expectShape(g, x->shape, "grad");
+  expectShape(s, normShape, "scale");
+  expectShape(c.out[0], x->shape, "input grad");
+  expectShape(c.out[1], normShape, "scale grad");
+  expectShape(c.out[2], normShape, "bias grad");
+}
+
+void checkGatherGrad(const CheckContext &c) {
+  arity(c, 2, 2, 1, 1);
+  T g = c.in[0], idx = c.in[1], r = c.out[0];
+  allFloatSame(c, {g, r}, "grad and result");
+  if (!isInteger(idx->dtype))
+    fail("indices must be i64 or i32, got ", dtypeName(idx->dtype));
+  if (r->rank() == 0)
+    fail("result (the gathered data's shape) must have rank >= 1");
+  int64_t axis = axisAttr(c, "axis", r->rank());
+  std::vector<int64_t> shape(r->shape.begin(), r->shape.begin() + axis);
+  shape.insert(shape.end(), idx->shape.begin(), idx->shape.end());
+  shape.insert(shape.end(), r->shape.begin() + axis + 1, r->shape.end());
+  expectShape(g, shape, "grad");
+  if (idx->numel > 0 && r->shape[size_t(axis)] == 0)
+    fail("scattering into an empty axis");
+}
+
+void checkSliceGrad(const CheckContext &c) {
+  arity(c, 1, 1, 1, 1);
+  allFloatSame(c, {c.in[0], c.out[0]}, "grad and result");
+  expectShape(c.in[0], sliceShape(c, c.out[0]->shape), "grad");
+}
+
+void checkLossGrad(const CheckContext &c) {
+  arity(c, 3, 4, 1, 1);
+  T g = c.in[0], s = c.in[1], l = c.in[2];
+  allFloatSame(c, {g, s, c.out[0]}, "grad, scores and result");
+  if (s->rank() < 2)
+    fail("scores must be [N,C,d...], got ", desc(s));
+  if (!isInteger(l->dtype))
+    fail("labels must be i64 or i32, got ", dtypeName(l->dtype));
+  std::vector<int64_t> lshape = s->shape;
+  lshape.erase(lshape.begin() + 1);
+  expectShape(l, lshape, "labels");
+  if (c.in.size() == 4) {
+    sameDtype(s, c.in[3], "scores and weights");
+    expectShape(c.in[3], {s->shape[1]}, "weights");
+  }
+  std::string red = attrString(c.ins, "reduction", "mean");
+  if (red != "mean" && red != "sum" && red != "none")
+    fail("attribute 'reduction' must be \"mean\", \"sum\" or \"none\", got \"", red, "\"");
+  attrInt(c.ins, "ignore_index", 0);
+  expectShape(g, red == "none" ? lshape : std::vector<int64_t>{}, "grad");
+  expectShape(c.out[0], s->shape, "result");
+}
+
+// ---- optimizer ops
+
+void scalarOf(T t, DType dt, const char *what) {
+  if (t->dtype != dt || t->rank() != 0)
+    fail(what, " must be a ", dtypeName(dt), " scalar, got ", desc(t));
+}
+void requiredBool(const CheckContext &c, const char *name) {
+  attrInt(c.ins, name);
+  boolAttr(c, name);
+}
+
+void checkAdamUpdate(const CheckContext &c) {
+  arity(c, 6, 6, 3, 3);
+  T p = c.in[0];
+  allFloatSame(c, {p, c.in[1], c.in[2], c.in[3], c.out[0], c.out[1], c.out[2]},
+               "param, grad, moments and results");
+  const char *names[] = {"param", "grad", "exp_avg", "exp_avg_sq"};
+  for (size_t i = 1; i < 4; ++i)
+    expectShape(c.in[i], p->shape, names[i]);
+  for (size_t i = 0; i < 3; ++i)
+    expectShape(c.out[i], p->shape, "a result");
+  scalarOf(c.in[4], ds::plan::F32, "lr");
+  scalarOf(c.in[5], ds::plan::I64, "step");
+  for (const char *b : {"beta1", "beta2"}) {
+    double v = attrFloat(c.ins, b);
+    if (!(v >= 0 && v < 1))
+      fail("attribute '", b, "' must be in [0, 1), got ", v);
+  }
+  if (!(attrFloat(c.ins, "eps") >= 0))
+    fail("attribute 'eps' must be >= 0");
+  if (!(attrFloat(c.ins, "weight_decay") >= 0))
+    fail("attribute 'weight_decay' must be >= 0");
+  requiredBool(c, "adam_w_mode");
+  requiredBool(c, "bias_correction");
+}
+
+void checkSgdUpdate(const CheckContext &c) {
+  arity(c, 5, 5, 2, 2);
+  T p = c.in[0];
+  allFloatSame(c, {p, c.in[1], c.in[2], c.out[0], c.out[1]},
+               "param, grad, momentum buffer and results");
+  expectShape(c.in[1], p->shape, "grad");
+  expectShape(c.in[2], p->shape, "momentum_buffer");
+  expectShape(c.out[0], p->shape, "new_param");
+  expectShape(c.out[1], p->shape, "new_momentum_buffer");
+  scalarOf(c.in[3], ds::plan::F32, "lr");
+  scalarOf(c.in[4], ds::plan::I64, "step");
+  double mu = attrFloat(c.ins, "momentum"), damp = attrFloat(c.ins, "dampening");
+  if (!(mu >= 0))
+    fail("attribute 'momentum' must be >= 0, got ", mu);
+  if (!(attrFloat(c.ins, "weight_decay") >= 0))
+    fail("attribute 'weight_decay' must be >= 0");
+  requiredBool(c, "nesterov");
+  if (attrInt(c.ins, "nesterov") && (mu <= 0 || damp != 0))
+    fail("nesterov momentum needs momentum > 0 and dampening 0 (as torch.optim.SGD)");
+}
+
+void checkLrSchedule(const CheckContext &c) {
+  arity(c, 1, 1, 1, 1);
+  scalarOf(c.in[0], ds::plan::I64, "applied");
+  scalarOf(c.out[0], ds::plan::F32, "result");
+  std::string s = attrString(c.ins, "schedule", "");
+  if (s != "constant" && s != "WarmupLR" && s != "WarmupDecayLR" && s != "WarmupCosineLR")
+    fail("attribute 'schedule' must be \"constant\", \"WarmupLR\", \"WarmupDecayLR\" or "
+         "\"WarmupCosineLR\", got \"", s, "\"");
+  attrFloat(c.ins, "lr");
+  attrFloat(c.ins, "warmup_min_lr", 0.0);
+  attrFloat(c.ins, "warmup_max_lr", 0.001);
+  attrFloat(c.ins, "warmup_min_ratio", 0.0);
+  attrFloat(c.ins, "cos_min_ratio", 0.0001);
+  if (attrInt(c.ins, "warmup_num_steps", 1000) < 0)
+    fail("attribute 'warmup_num_steps' must be >= 0");
+  std::string wt = attrString(c.ins, "warmup_type", "log");
+  if (wt != "log" && wt != "linear")
+    fail("attribute 'warmup_type' must be \"log\" or \"linear\", got \"", wt, "\"");
+  int64_t total = attrInt(c.ins, "total_num_steps", 0);
+  if ((s == "WarmupDecayLR" || s == "WarmupCosineLR") && total <= 0)
+    fail(s, " needs attribute 'total_num_steps' > 0");
+}
+
 const std::map<std::string, KernelSignature> &table() {
   static const std::map<std::string, KernelSignature> t = [] {
     std::map<std::string, KernelSignature> m;
@@ -674,6 +849,18 @@ const std::map<std::string, KernelSignature> &table() {
     add("broadcast", checkBroadcast, true);
     add("barrier", checkBarrier, false);
     add("assert_close", checkAssertClose, false);
+    add("softmax_grad", checkSoftmaxGrad, false);
+    add("log_softmax_grad", checkSoftmaxGrad, false);
+    add("gelu_grad", checkGeluGrad, true);
+    add("layer_norm_grad", checkLayerNormGrad, false);
+    add("gather_grad", checkGatherGrad, false);
+    add("slice_grad", checkSliceGrad, false);
+    add("softmax_cross_entropy_loss_grad", checkLossGrad, false);
+    add("nll_loss_grad", checkLossGrad, false);
+    // Elementwise: every element's inputs are read before its outputs are written.
+    add("adam_update", checkAdamUpdate, true);
+    add("sgd_update", checkSgdUpdate, true);
+    add("lr_schedule", checkLrSchedule, false);
     return m;
   }();
   return t;

@@ -95,6 +95,17 @@ void runCopy(KernelCall &c);
 void runFill(KernelCall &c);
 void runAssertClose(KernelCall &c);
 void runCollective(KernelCall &c);
+// Backward.cpp
+void runSoftmaxGrad(KernelCall &c);
+void runGeluGrad(KernelCall &c);
+void runLayerNormGrad(KernelCall &c);
+void runGatherGrad(KernelCall &c);
+void runSliceGrad(KernelCall &c);
+void runLossGrad(KernelCall &c);
+// Optimizer.cpp
+void runAdamUpdate(KernelCall &c);
+void runSgdUpdate(KernelCall &c);
+void runLrSchedule(KernelCall &c);
 
 /// The dropout keep-mask bit stream (see README.md: counter-based, reproducible).
 uint64_t dropoutBits(uint64_t seed, uint64_t counter, uint64_t index);

@@ -43,6 +43,17 @@ RunFn findCpuKernel(const std::string &name) {
     m["assert_close"] = runAssertClose;
     for (const char *n : {"all_gather", "reduce_scatter", "all_reduce", "broadcast", "barrier"})
       m[n] = runCollective;
+    m["softmax_grad"] = runSoftmaxGrad;
+    m["log_softmax_grad"] = runSoftmaxGrad;
+    m["gelu_grad"] = runGeluGrad;
+    m["layer_norm_grad"] = runLayerNormGrad;
+    m["gather_grad"] = runGatherGrad;
+    m["slice_grad"] = runSliceGrad;
+    m["softmax_cross_entropy_loss_grad"] = runLossGrad;
+    m["nll_loss_grad"] = runLossGrad;
+    m["adam_update"] = runAdamUpdate;
+    m["sgd_update"] = runSgdUpdate;
+    m["lr_schedule"] = runLrSchedule;
     return m;
   }();
   auto it = table.find(name);

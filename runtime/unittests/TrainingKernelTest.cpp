@@ -1,0 +1,734 @@
+// Backward and optimizer kernels against reference loops (double precision) and, for the
+// gradients, against central differences of the forward computation.
+#include "KernelTestUtil.h"
+
+#include "ds/runtime/Executor.h"
+#include "ds/runtime/Plan.h"
+
+#include <cmath>
+#include <functional>
+
+using namespace ds::rt;
+using namespace ds::rt::test;
+using ds::plan::BF16;
+using ds::plan::F16;
+using ds::plan::F32;
+using ds::plan::F64;
+using ds::plan::I32;
+using ds::plan::I64;
+
+namespace {
+
+std::mt19937 &rng() {
+  static std::mt19937 r(1234);
+  return r;
+}
+
+double tolFor(DType dt) { return dt == F64 ? 1e-12 : dt == F32 ? 2e-5 : 2e-2; }
+
+std::vector<double> values(const HostTensor &t) {
+  std::vector<double> v(size_t(t.numel()));
+  for (int64_t i = 0; i < t.numel(); ++i)
+    v[size_t(i)] = t.get(i);
+  return v;
+}
+
+// Reference softmax / log_softmax along `axis` in double.
+std::vector<double> refSoftmax(const std::vector<double> &x, const std::vector<int64_t> &shape,
+                               int64_t axis, bool log) {
+  int64_t outer = 1, dim = shape[size_t(axis)], inner = 1;
+  for (int64_t i = 0; i < axis; ++i)
+    outer *= shape[size_t(i)];
+  for (size_t i = size_t(axis) + 1; i < shape.size(); ++i)
+    inner *= shape[i];
+  std::vector<double> r(x.size());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      double mx = -INFINITY, s = 0;
+      for (int64_t d = 0; d < dim; ++d)
+        mx = std::max(mx, x[size_t((o * dim + d) * inner + i)]);
+      for (int64_t d = 0; d < dim; ++d)
+        s += std::exp(x[size_t((o * dim + d) * inner + i)] - mx);
+      for (int64_t d = 0; d < dim; ++d) {
+        double v = x[size_t((o * dim + d) * inner + i)] - mx;
+        r[size_t((o * dim + d) * inner + i)] = log ? v - std::log(s) : std::exp(v) / s;
+      }
+    }
+  return r;
+}
+
+/// Central differences of a scalar function f(x) in double.
+std::vector<double> numericGrad(std::vector<double> x,
+                                const std::function<double(const std::vector<double> &)> &f,
+                                double eps = 1e-6) {
+  std::vector<double> g(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    double x0 = x[i];
+    x[i] = x0 + eps;
+    double fp = f(x);
+    x[i] = x0 - eps;
+    double fm = f(x);
+    x[i] = x0;
+    g[i] = (fp - fm) / (2 * eps);
+  }
+  return g;
+}
+
+double dot(const std::vector<double> &a, const std::vector<double> &b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    s += a[i] * b[i];
+  return s;
+}
+
+} // namespace
+
+// ------------------------------------------------------------------ softmax family
+
+TEST(BackwardKernels, SoftmaxAndLogSoftmaxGrad) {
+  struct Case {
+    std::vector<int64_t> shape;
+    int64_t axis;
+  };
+  for (const Case &cs : std::vector<Case>{{{3, 5}, 1}, {{2, 3, 4}, 1}, {{4, 3}, 0}, {{7}, 0},
+                                          {{2, 2, 3}, 2}})
+    for (bool log : {false, true})
+      for (DType dt : {F64, F32, F16, BF16}) {
+        HostTensor x = randomTensor(F64, cs.shape, rng(), -3, 3);
+        std::vector<double> yv = refSoftmax(values(x), cs.shape, cs.axis, log);
+        HostTensor y(dt, cs.shape), g = randomTensor(dt, cs.shape, rng()), dx(dt, cs.shape);
+        for (int64_t i = 0; i < y.numel(); ++i)
+          y.set(i, yv[size_t(i)]);
+        runKernel(Ins(log ? "log_softmax_grad" : "softmax_grad").i("axis", cs.axis), {&g, &y},
+                  {&dx});
+        // dx = J^T g, checked against central differences of <g, softmax(x)>.
+        std::vector<double> gv = values(g);
+        std::vector<double> want = numericGrad(values(x), [&](const std::vector<double> &xv) {
+          return dot(gv, refSoftmax(xv, cs.shape, cs.axis, log));
+        });
+        double tol = dt == F64 ? 1e-7 : dt == F32 ? 1e-4 : 5e-2;
+        expectNear(dx, want, tol, tol,
+                   std::string(log ? "log_softmax_grad " : "softmax_grad ") + dtypeName(dt));
+      }
+}
+
+TEST(BackwardKernels, SoftmaxGradRejects) {
+  HostTensor g(F32, {2, 3}), y(F32, {2, 4}), dx(F32, {2, 3}), y64(F64, {2, 3});
+  EXPECT_NE(checkKernel(Ins("softmax_grad").i("axis", 1), {&g, &y}, {&dx}).find("shape"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(Ins("softmax_grad").i("axis", 1), {&g, &y64}, {&dx}).find("element type"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(Ins("softmax_grad").i("axis", 2), {&g, &g}, {&dx}).find("out of range"),
+            std::string::npos);
+}
+
+// ------------------------------------------------------------------ gelu
+
+TEST(BackwardKernels, GeluGrad) {
+  auto gelu = [](double x, bool t) {
+    if (t)
+      return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+  };
+  for (bool t : {false, true})
+    for (DType dt : {F64, F32, F16}) {
+      HostTensor x = randomTensor(dt, {3, 33}, rng(), -5, 5), g = randomTensor(dt, {3, 33}, rng());
+      HostTensor dx(dt, {3, 33});
+      runKernel(Ins("gelu_grad").s("approximate", t ? "tanh" : "none"), {&g, &x}, {&dx});
+      std::vector<double> want(size_t(x.numel()));
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        double xi = x.get(i), h = 1e-6;
+        want[size_t(i)] = g.get(i) * (gelu(xi + h, t) - gelu(xi - h, t)) / (2 * h);
+      }
+      double tol = dt == F64 ? 1e-8 : dt == F32 ? 1e-5 : 2e-2;
+      expectNear(dx, want, tol, tol, std::string("gelu_grad ") + (t ? "tanh " : "erf ") +
+                                         dtypeName(dt));
+    }
+  HostTensor x(F32, {4}), dx(F32, {4});
+  EXPECT_NE(checkKernel(Ins("gelu_grad").s("approximate", "fast"), {&x, &x}, {&dx})
+                .find("approximate"),
+            std::string::npos);
+}
+
+// ------------------------------------------------------------------ layer norm
+
+namespace {
+std::vector<double> refLayerNorm(const std::vector<double> &x, const std::vector<double> &s,
+                                 const std::vector<double> &b, int64_t outer, int64_t norm,
+                                 double eps) {
+  std::vector<double> y(x.size());
+  for (int64_t o = 0; o < outer; ++o) {
+    double mu = 0, var = 0;
+    for (int64_t i = 0; i < norm; ++i)
+      mu += x[size_t(o * norm + i)];
+    mu /= double(norm);
+    for (int64_t i = 0; i < norm; ++i)
+      var += (x[size_t(o * norm + i)] - mu) * (x[size_t(o * norm + i)] - mu);
+    var /= double(norm);
+    for (int64_t i = 0; i < norm; ++i)
+      y[size_t(o * norm + i)] =
+          (x[size_t(o * norm + i)] - mu) / std::sqrt(var + eps) * s[size_t(i)] + b[size_t(i)];
+  }
+  return y;
+}
+} // namespace
+
+TEST(BackwardKernels, LayerNormGrad) {
+  struct Case {
+    std::vector<int64_t> shape;
+    int64_t axis;
+  };
+  for (const Case &cs : std::vector<Case>{{{4, 6}, 1}, {{2, 3, 5}, 1}, {{2, 3, 5}, 2},
+                                          {{3, 4}, 0}})
+    for (DType dt : {F64, F32, BF16}) {
+      std::vector<int64_t> ns(cs.shape.begin() + cs.axis, cs.shape.end());
+      int64_t outer = 1, norm = 1;
+      for (int64_t i = 0; i < cs.axis; ++i)
+        outer *= cs.shape[size_t(i)];
+      for (int64_t d : ns)
+        norm *= d;
+      // Offset the inputs so a one-pass variance would lose digits.
+      HostTensor x = randomTensor(dt, cs.shape, rng(), 10, 14);
+      HostTensor s = randomTensor(dt, ns, rng(), 0.5, 1.5), g = randomTensor(dt, cs.shape, rng());
+      HostTensor dx(dt, cs.shape), ds(dt, ns), db(dt, ns);
+      double eps = 1e-5;
+      runKernel(Ins("layer_norm_grad").i("axis", cs.axis).f("epsilon", eps), {&g, &x, &s},
+                {&dx, &ds, &db});
+      std::vector<double> xv = values(x), sv = values(s), gv = values(g);
+      std::vector<double> bv(size_t(norm), 0.25);
+      auto L = [&](const std::vector<double> &xx, const std::vector<double> &ss,
+                   const std::vector<double> &bb) {
+        return dot(gv, refLayerNorm(xx, ss, bb, outer, norm, eps));
+      };
+      double tol = dt == F64 ? 1e-6 : dt == F32 ? 2e-3 : 0.1;
+      std::string what = std::string("layer_norm_grad ") + dtypeName(dt) + " axis " +
+                         std::to_string(cs.axis);
+      expectNear(dx, numericGrad(xv, [&](const std::vector<double> &v) { return L(v, sv, bv); }),
+                 tol, tol, what + " dx");
+      expectNear(ds, numericGrad(sv, [&](const std::vector<double> &v) { return L(xv, v, bv); }),
+                 tol, tol, what + " dscale");
+      expectNear(db, numericGrad(bv, [&](const std::vector<double> &v) { return L(xv, sv, v); }),
+                 tol, tol, what + " dbias");
+    }
+  HostTensor g(F32, {4, 6}), x(F32, {4, 6}), s(F32, {1, 6}), dx(F32, {4, 6}), ds(F32, {6});
+  EXPECT_NE(checkKernel(Ins("layer_norm_grad").i("axis", 1), {&g, &x, &s}, {&dx, &ds, &ds})
+                .find("scale has shape"),
+            std::string::npos);
+}
+
+// ------------------------------------------------------------------ gather / slice
+
+TEST(BackwardKernels, GatherGradRepeatedAndNegativeIndices) {
+  for (DType dt : {F64, F32, F16})
+    for (DType it : {I64, I32}) {
+      // data [5, 3], axis 0, indices [2, 3] with repeats and negatives.
+      HostTensor idx = fromValues(it, {2, 3}, {0, 4, -1, 2, 0, -5});
+      HostTensor g = randomTensor(dt, {2, 3, 3}, rng()), dd(dt, {5, 3});
+      runKernel(Ins("gather_grad").i("axis", 0), {&g, &idx}, {&dd});
+      std::vector<double> want(15, 0.0);
+      for (int64_t j = 0; j < 6; ++j) {
+        int64_t r = int64_t(idx.get(j));
+        r = r < 0 ? r + 5 : r;
+        for (int64_t k = 0; k < 3; ++k)
+          want[size_t(r * 3 + k)] += g.get(j * 3 + k);
+      }
+      // rows 0 and 4 receive three and two contributions, row 1 none, row 3 none.
+      expectNear(dd, want, tolFor(dt), tolFor(dt), std::string("gather_grad axis 0 ") + dtypeName(dt));
+      // axis 1 of data [2, 4, 3] with indices [3]: g is [2, 3, 3].
+      HostTensor idx1 = fromValues(it, {3}, {1, -3, 3});
+      HostTensor g1 = randomTensor(dt, {2, 3, 3}, rng()), dd1(dt, {2, 4, 3});
+      runKernel(Ins("gather_grad").i("axis", 1), {&g1, &idx1}, {&dd1});
+      std::vector<double> want1(24, 0.0);
+      for (int64_t o = 0; o < 2; ++o)
+        for (int64_t j = 0; j < 3; ++j) {
+          int64_t r = int64_t(idx1.get(j));
+          r = r < 0 ? r + 4 : r;
+          for (int64_t k = 0; k < 3; ++k)
+            want1[size_t((o * 4 + r) * 3 + k)] += g1.get((o * 3 + j) * 3 + k);
+        }
+      expectNear(dd1, want1, tolFor(dt), tolFor(dt), std::string("gather_grad axis 1 ") + dtypeName(dt));
+    }
+  // Out-of-range index: a run-time error naming it.
+  HostTensor idx = fromValues(I64, {1}, {5}), g(F32, {1, 3}), dd(F32, {5, 3});
+  ExecContext ctx;
+  Ins ins("gather_grad");
+  ins.i("axis", 0);
+  KernelCall call{ins.ins, {g.tensor(), idx.tensor()}, {dd.tensor()}, ctx};
+  try {
+    findCpuKernel("gather_grad")(call);
+    ADD_FAILURE() << "no error";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("index 5"), std::string::npos) << e.what();
+  }
+  HostTensor gbad(F32, {2, 3});
+  EXPECT_NE(checkKernel(Ins("gather_grad").i("axis", 0), {&gbad, &idx}, {&dd}).find("grad has shape"),
+            std::string::npos);
+}
+
+TEST(BackwardKernels, SliceGrad) {
+  struct Case {
+    std::vector<int64_t> shape, starts, ends, steps;
+  };
+  for (const Case &cs : std::vector<Case>{
+           {{4, 8}, {0, 2}, {4, 6}, {1, 2}},
+           {{5, 6}, {4, 5}, {-1, 0}, {-2, -1}},
+           {{3, 4, 5}, {1, 0, 4}, {3, 4, -1}, {1, 3, -2}},
+           {{6}, {5}, {-1}, {-1}},
+           {{4, 3}, {1, 0}, {1, 3}, {1, 1}}}) // empty slice
+    for (DType dt : {F64, F32, BF16}) {
+      std::vector<int64_t> gs(cs.shape.size());
+      for (size_t i = 0; i < gs.size(); ++i) {
+        int64_t s = cs.starts[i], e = cs.ends[i], st = cs.steps[i];
+        gs[i] = st > 0 ? (e > s ? (e - s + st - 1) / st : 0) : (s > e ? (s - e - st - 1) / -st : 0);
+      }
+      HostTensor g = randomTensor(dt, gs, rng()), dx(dt, cs.shape);
+      std::fill(dx.bytes.begin(), dx.bytes.end(), char(0x55)); // must be overwritten with zeros
+      runKernel(Ins("slice_grad").ints("starts", cs.starts).ints("ends", cs.ends).ints("steps", cs.steps),
+                {&g}, {&dx});
+      std::vector<double> want(size_t(dx.numel()), 0.0);
+      for (int64_t i = 0; i < g.numel(); ++i) {
+        auto idx = unravel(i, gs);
+        for (size_t d = 0; d < idx.size(); ++d)
+          idx[d] = cs.starts[d] + idx[d] * cs.steps[d];
+        want[size_t(ravel(idx, cs.shape))] = g.get(i);
+      }
+      expectNear(dx, want, 0, 0, std::string("slice_grad ") + dtypeName(dt));
+    }
+  HostTensor g(F32, {4, 3}), dx(F32, {4, 8});
+  EXPECT_NE(checkKernel(Ins("slice_grad").ints("starts", {0, 2}).ints("ends", {4, 6}).ints("steps", {1, 2}),
+                        {&g}, {&dx})
+                .find("grad has shape"),
+            std::string::npos);
+}
+
+// ------------------------------------------------------------------ losses
+
+namespace {
+// Forward loss in double (ONNX semantics) for the finite-difference reference.
+std::vector<double> refLoss(const std::vector<double> &scores, const std::vector<int64_t> &shape,
+                            const std::vector<int64_t> &labels, const std::vector<double> *w,
+                            const std::string &red, bool hasIgnore, int64_t ignore,
+                            bool fromLogits) {
+  int64_t N = shape[0], C = shape[1], D = 1;
+  for (size_t i = 2; i < shape.size(); ++i)
+    D *= shape[i];
+  std::vector<double> lp = fromLogits ? refSoftmax(scores, shape, 1, true) : scores;
+  std::vector<double> per(size_t(N * D));
+  double total = 0, wsum = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < D; ++j) {
+      int64_t l = labels[size_t(n * D + j)];
+      double li = 0, wi = 0;
+      if (!(hasIgnore && l == ignore)) {
+        wi = w ? (*w)[size_t(l)] : 1.0;
+        li = -wi * lp[size_t((n * C + l) * D + j)];
+      }
+      per[size_t(n * D + j)] = li;
+      total += li;
+      wsum += wi;
+    }
+  if (red == "none")
+    return per;
+  return {red == "sum" ? total : total / wsum};
+}
+} // namespace
+
+TEST(BackwardKernels, LossGrads) {
+  struct Case {
+    std::vector<int64_t> shape;
+    std::vector<int64_t> labels;
+  };
+  std::vector<Case> cases = {{{5, 4}, {0, 3, 2, 3, 1}}, {{2, 3, 4}, {0, 1, 2, 1, 2, 2, 0, 0}}};
+  for (const Case &cs : cases)
+    for (bool logits : {true, false})
+      for (const char *red : {"mean", "sum", "none"})
+        for (bool weighted : {false, true})
+          for (bool ignore : {false, true})
+            for (DType dt : {F64, F32})
+              for (DType lt : {I64, I32}) {
+                std::vector<int64_t> lshape = cs.shape;
+                lshape.erase(lshape.begin() + 1);
+                int64_t C = cs.shape[1];
+                HostTensor s = randomTensor(dt, cs.shape, rng(), -2, 2);
+                HostTensor lab(lt, lshape);
+                for (size_t i = 0; i < cs.labels.size(); ++i)
+                  lab.set(int64_t(i), double(cs.labels[i]));
+                HostTensor w = randomTensor(dt, {C}, rng(), 0.5, 2);
+                std::vector<int64_t> gshape =
+                    std::string(red) == "none" ? lshape : std::vector<int64_t>{};
+                HostTensor g = randomTensor(dt, gshape, rng(), 0.5, 2);
+                HostTensor ds(dt, cs.shape);
+                Ins ins(logits ? "softmax_cross_entropy_loss_grad" : "nll_loss_grad");
+                ins.s("reduction", red);
+                if (ignore)
+                  ins.i("ignore_index", 2);
+                std::vector<HostTensor *> in = {&g, &s, &lab};
+                if (weighted)
+                  in.push_back(&w);
+                runKernel(ins, in, {&ds});
+                std::vector<double> wv = values(w), gv = values(g);
+                std::vector<double> want =
+                    numericGrad(values(s), [&](const std::vector<double> &sv) {
+                      return dot(gv, refLoss(sv, cs.shape, cs.labels, weighted ? &wv : nullptr,
+                                             red, ignore, 2, logits));
+                    });
+                double tol = dt == F64 ? 1e-7 : 1e-4;
+                std::string what = std::string(ins.ins.kernel()) + " " + red +
+                                   (weighted ? " weighted" : "") + (ignore ? " ignore" : "") +
+                                   " " + dtypeName(dt);
+                expectNear(ds, want, tol, tol, what);
+                if (ignore) // positions labelled 2 get exactly 0
+                  for (int64_t k = 0; k < int64_t(cs.labels.size()); ++k)
+                    if (cs.labels[size_t(k)] == 2) {
+                      int64_t D = int64_t(cs.labels.size()) / cs.shape[0];
+                      int64_t n = k / D, j = k % D;
+                      for (int64_t ci = 0; ci < C; ++ci)
+                        ASSERT_EQ(ds.get((n * C + ci) * D + j), 0.0) << what;
+                    }
+              }
+  // A label outside [0, C) that is not the ignore_index is a run-time error.
+  HostTensor g(F32, {}), s(F32, {2, 3}), lab = fromValues(I64, {2}, {0, 3}), ds(F32, {2, 3});
+  g.set(0, 1);
+  ExecContext ctx;
+  Ins ins("nll_loss_grad");
+  KernelCall call{ins.ins, {g.tensor(), s.tensor(), lab.tensor()}, {ds.tensor()}, ctx};
+  EXPECT_THROW(findCpuKernel("nll_loss_grad")(call), Error);
+  HostTensor gn(F32, {2});
+  EXPECT_NE(checkKernel(Ins("nll_loss_grad"), {&gn, &s, &lab}, {&ds}).find("grad has shape"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(Ins("nll_loss_grad").s("reduction", "none"), {&g, &s, &lab}, {&ds})
+                .find("grad has shape"),
+            std::string::npos);
+  HostTensor labf(F32, {2});
+  EXPECT_NE(checkKernel(Ins("nll_loss_grad"), {&g, &s, &labf}, {&ds}).find("labels must be"),
+            std::string::npos);
+}
+
+// ------------------------------------------------------------------ optimizers
+
+namespace {
+struct AdamCfg {
+  double b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0;
+  bool adamW = true, bc = true;
+};
+
+// FusedAdam's formulas in double (REFERENCE §3), one step.
+void refAdamStep(std::vector<double> &p, const std::vector<double> &g, std::vector<double> &m,
+                 std::vector<double> &v, double lr, int64_t t, const AdamCfg &c) {
+  double bc1 = c.bc ? 1 - std::pow(c.b1, double(t)) : 1;
+  double bc2 = c.bc ? 1 - std::pow(c.b2, double(t)) : 1;
+  for (size_t i = 0; i < p.size(); ++i) {
+    double gi = g[i];
+    if (!c.adamW)
+      gi += c.wd * p[i];
+    m[i] = c.b1 * m[i] + (1 - c.b1) * gi;
+    v[i] = c.b2 * v[i] + (1 - c.b2) * gi * gi;
+    double u = (m[i] / bc1) / (std::sqrt(v[i] / bc2) + c.eps);
+    if (c.adamW)
+      u += c.wd * p[i];
+    p[i] -= lr * u;
+  }
+}
+
+HostTensor scalarF32(double v) {
+  HostTensor t(F32, {});
+  t.set(0, v);
+  return t;
+}
+HostTensor scalarI64(int64_t v) {
+  HostTensor t(I64, {});
+  t.set(0, double(v));
+  return t;
+}
+
+Ins adamIns(const AdamCfg &c) {
+  Ins ins("adam_update");
+  ins.f("beta1", float(c.b1)).f("beta2", float(c.b2)).f("eps", float(c.eps)).f("weight_decay", float(c.wd));
+  ins.i("adam_w_mode", c.adamW).i("bias_correction", c.bc);
+  return ins;
+}
+
+// Runs `steps` Adam steps of the kernel (state carried in the same buffers: in place) and of
+// the double reference; compares param and moments after each step.
+void adamTrajectory(DType dt, const AdamCfg &cfg, int steps, double rtol, const std::string &what) {
+  int64_t n = 37;
+  HostTensor p = randomTensor(dt, {n}, rng(), -1, 1), m(dt, {n}), v(dt, {n});
+  std::vector<double> rp = values(p), rm(size_t(n), 0.0), rv(size_t(n), 0.0);
+  // Attributes are f32 in the IR: use the values the kernel sees.
+  AdamCfg rc = cfg;
+  rc.b1 = double(float(cfg.b1));
+  rc.b2 = double(float(cfg.b2));
+  rc.eps = double(float(cfg.eps));
+  rc.wd = double(float(cfg.wd));
+  for (int t = 1; t <= steps; ++t) {
+    HostTensor g = randomTensor(dt, {n}, rng(), -1, 1);
+    double lr = double(float(1e-2 * (1 + 0.1 * t)));
+    HostTensor lrT = scalarF32(lr), tT = scalarI64(t);
+    HostTensor np(dt, {n}), nm(dt, {n}), nv(dt, {n});
+    runKernel(adamIns(cfg), {&p, &g, &m, &v, &lrT, &tT}, {&np, &nm, &nv});
+    refAdamStep(rp, values(g), rm, rv, lr, t, rc);
+    expectNear(np, rp, rtol, rtol * 1e-2, what + " param step " + std::to_string(t));
+    expectNear(nm, rm, rtol, rtol * 1e-2, what + " exp_avg step " + std::to_string(t));
+    expectNear(nv, rv, rtol, rtol * 1e-2, what + " exp_avg_sq step " + std::to_string(t));
+    p = np;
+    m = nm;
+    v = nv;
+  }
+}
+} // namespace
+
+TEST(OptimizerKernels, AdamAgainstDoubleReference) {
+  for (bool adamW : {true, false})
+    for (bool bc : {true, false})
+      for (double wd : {0.0, 0.1}) {
+        AdamCfg c;
+        c.adamW = adamW;
+        c.bc = bc;
+        c.wd = wd;
+        std::string what = std::string(adamW ? "adamw" : "adam") + (bc ? " bc" : " no-bc") +
+                           " wd " + std::to_string(wd);
+        adamTrajectory(F64, c, 5, 1e-12, what + " f64");
+        adamTrajectory(F32, c, 5, 2e-5, what + " f32");
+      }
+  AdamCfg c;
+  c.wd = 0.01;
+  adamTrajectory(F32, c, 50, 1e-4, "adamw f32 50 steps");
+  adamTrajectory(BF16, c, 3, 2e-2, "adamw bf16");
+}
+
+TEST(OptimizerKernels, AdamInPlace) {
+  // Outputs written over their inputs (what the memory planner may do) give the same result.
+  AdamCfg c;
+  c.wd = 0.05;
+  HostTensor p = randomTensor(F32, {9}, rng()), g = randomTensor(F32, {9}, rng());
+  HostTensor m = randomTensor(F32, {9}, rng()), v = randomTensor(F32, {9}, rng(), 0, 1);
+  HostTensor lr = scalarF32(1e-3), t = scalarI64(3);
+  HostTensor np(F32, {9}), nm(F32, {9}), nv(F32, {9});
+  runKernel(adamIns(c), {&p, &g, &m, &v, &lr, &t}, {&np, &nm, &nv});
+  RunFn fn = findCpuKernel("adam_update");
+  ExecContext ctx;
+  Ins ins = adamIns(c);
+  KernelCall call{ins.ins,
+                  {p.tensor(), g.tensor(), m.tensor(), v.tensor(), lr.tensor(), t.tensor()},
+                  {p.tensor(), m.tensor(), v.tensor()},
+                  ctx};
+  fn(call);
+  expectNear(p, values(np), 0, 0, "in-place param");
+  expectNear(m, values(nm), 0, 0, "in-place exp_avg");
+  expectNear(v, values(nv), 0, 0, "in-place exp_avg_sq");
+  EXPECT_TRUE(findKernelSignature("adam_update")->inPlace);
+}
+
+TEST(OptimizerKernels, AdamRejects) {
+  AdamCfg c;
+  HostTensor p(F32, {4}), q(F32, {5}), lr = scalarF32(1), t = scalarI64(1), lr64(F64, {}),
+      t32(I32, {}), lrv(F32, {1});
+  EXPECT_NE(checkKernel(adamIns(c), {&p, &q, &p, &p, &lr, &t}, {&p, &p, &p}).find("grad has shape"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(adamIns(c), {&p, &p, &p, &p, &lr64, &t}, {&p, &p, &p}).find("lr must be"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(adamIns(c), {&p, &p, &p, &p, &lrv, &t}, {&p, &p, &p}).find("lr must be"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(adamIns(c), {&p, &p, &p, &p, &lr, &t32}, {&p, &p, &p}).find("step must be"),
+            std::string::npos);
+  Ins noMode("adam_update");
+  noMode.f("beta1", 0.9).f("beta2", 0.999).f("eps", 1e-8).f("weight_decay", 0).i("bias_correction", 1);
+  EXPECT_NE(checkKernel(noMode, {&p, &p, &p, &p, &lr, &t}, {&p, &p, &p}).find("adam_w_mode"),
+            std::string::npos);
+  c.b2 = 1.0;
+  EXPECT_NE(checkKernel(adamIns(c), {&p, &p, &p, &p, &lr, &t}, {&p, &p, &p}).find("beta2"),
+            std::string::npos);
+  // Step 0 is a run-time error (bias correction would divide by zero).
+  AdamCfg ok;
+  HostTensor t0 = scalarI64(0);
+  ExecContext ctx;
+  Ins ins = adamIns(ok);
+  KernelCall call{ins.ins,
+                  {p.tensor(), p.tensor(), p.tensor(), p.tensor(), lr.tensor(), t0.tensor()},
+                  {p.tensor(), p.tensor(), p.tensor()},
+                  ctx};
+  EXPECT_THROW(findCpuKernel("adam_update")(call), Error);
+}
+
+namespace {
+struct SgdCfg {
+  double mu = 0, damp = 0, wd = 0;
+  bool nesterov = false;
+};
+Ins sgdIns(const SgdCfg &c) {
+  Ins ins("sgd_update");
+  ins.f("momentum", float(c.mu)).f("dampening", float(c.damp)).f("weight_decay", float(c.wd)).i("nesterov", c.nesterov);
+  return ins;
+}
+} // namespace
+
+TEST(OptimizerKernels, SgdAgainstDoubleReference) {
+  std::vector<SgdCfg> cfgs = {{0, 0, 0, false},   {0, 0, 0.1, false},  {0.9, 0, 0, false},
+                              {0.9, 0.3, 0.05, false}, {0.9, 0, 0.05, true}, {0.5, 0, 0, true}};
+  for (const SgdCfg &cfg : cfgs)
+    for (DType dt : {F64, F32}) {
+      int64_t n = 23;
+      double mu = double(float(cfg.mu)), damp = double(float(cfg.damp)), wd = double(float(cfg.wd));
+      HostTensor p = randomTensor(dt, {n}, rng()), b = randomTensor(dt, {n}, rng());
+      // The incoming buffer on step 1 is whatever the state holds (zeros in practice):
+      // momentum must ignore it; without momentum it passes through.
+      std::vector<double> rp = values(p), rb = values(b);
+      for (int t = 1; t <= 5; ++t) {
+        HostTensor g = randomTensor(dt, {n}, rng());
+        double lr = double(float(0.1 / t));
+        HostTensor lrT = scalarF32(lr), tT = scalarI64(t), np(dt, {n}), nb(dt, {n});
+        runKernel(sgdIns(cfg), {&p, &g, &b, &lrT, &tT}, {&np, &nb});
+        for (int64_t i = 0; i < n; ++i) {
+          double gi = g.get(i) + wd * rp[size_t(i)];
+          if (mu != 0) {
+            rb[size_t(i)] = t == 1 ? gi : mu * rb[size_t(i)] + (1 - damp) * gi;
+            gi = cfg.nesterov ? gi + mu * rb[size_t(i)] : rb[size_t(i)];
+          }
+          rp[size_t(i)] -= lr * gi;
+        }
+        std::string what = "sgd mu " + std::to_string(cfg.mu) + " damp " +
+                           std::to_string(cfg.damp) + " wd " + std::to_string(cfg.wd) +
+                           (cfg.nesterov ? " nesterov " : " ") + dtypeName(dt) + " step " +
+                           std::to_string(t);
+        double tol = dt == F64 ? 1e-12 : 1e-5;
+        expectNear(np, rp, tol, tol, what + " param");
+        expectNear(nb, rb, tol, tol, what + " buffer");
+        p = np;
+        b = nb;
+      }
+    }
+  HostTensor p(F32, {3}), lr = scalarF32(1), t = scalarI64(1);
+  SgdCfg bad{0.9, 0.1, 0, true};
+  EXPECT_NE(checkKernel(sgdIns(bad), {&p, &p, &p, &lr, &t}, {&p, &p}).find("nesterov"),
+            std::string::npos);
+  SgdCfg bad2{0, 0, 0, true};
+  EXPECT_NE(checkKernel(sgdIns(bad2), {&p, &p, &p, &lr, &t}, {&p, &p}).find("nesterov"),
+            std::string::npos);
+}
+
+// ------------------------------------------------------------------ lr schedules
+
+namespace {
+double runSchedule(const Ins &ins, int64_t k) {
+  HostTensor a = scalarI64(k), r(F32, {});
+  runKernel(ins, {&a}, {&r});
+  return r.get(0);
+}
+void expectSchedule(const Ins &ins, const std::vector<double> &want, const std::string &what) {
+  for (size_t k = 0; k < want.size(); ++k) {
+    double got = runSchedule(ins, int64_t(k));
+    EXPECT_NEAR(got, want[k], 1e-6 * std::max(1.0, std::fabs(want[k])))
+        << what << " at k = " << k;
+  }
+}
+Ins schedIns(const std::string &s) {
+  Ins ins("lr_schedule");
+  ins.s("schedule", s).f("lr", 0.5).f("warmup_min_lr", 0.1).f("warmup_max_lr", 1.0);
+  ins.i("warmup_num_steps", 4).i("total_num_steps", 10);
+  ins.f("warmup_min_ratio", 0.2).f("cos_min_ratio", 0.1);
+  return ins;
+}
+} // namespace
+
+TEST(OptimizerKernels, LrSchedules) {
+  // N = 4, min 0.1, max 1.0, T = 10, lr 0.5. Step k runs with f(k - 1), f(-1) = min.
+  const double l2 = std::log(2.0), l3 = std::log(3.0), l4 = std::log(4.0);
+  expectSchedule(schedIns("constant"), std::vector<double>(10, 0.5), "constant");
+  // log warmup: gamma(i) = ln(i+1)/ln(N): the first two steps both run at min.
+  expectSchedule(schedIns("WarmupLR").s("warmup_type", "log"),
+                 {0.1, 0.1, 0.1 + 0.9 * l2 / l4, 0.1 + 0.9 * l3 / l4, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0},
+                 "WarmupLR log");
+  expectSchedule(schedIns("WarmupLR").s("warmup_type", "linear"),
+                 {0.1, 0.1, 0.325, 0.55, 0.775, 1.0, 1.0, 1.0, 1.0, 1.0}, "WarmupLR linear");
+  // decay for i >= N: max(0, (T - i) / (T - N)), i = k - 1.
+  expectSchedule(schedIns("WarmupDecayLR").s("warmup_type", "linear"),
+                 {0.1, 0.1, 0.325, 0.55, 0.775, 1.0, 0.85, 0.7, 0.55, 0.4, 0.25, 0.1, 0.1, 0.1},
+                 "WarmupDecayLR linear");
+  expectSchedule(schedIns("WarmupDecayLR").s("warmup_type", "log"),
+                 {0.1, 0.1, 0.1 + 0.9 * l2 / l4, 0.1 + 0.9 * l3 / l4, 1.0, 1.0, 0.85, 0.7},
+                 "WarmupDecayLR log");
+  // cosine: lr * rho; rho(-1) = 0; warmup rho = r0 + (1 - r0) gamma;
+  // after: q = min(1, (i - N + 1)/(T - N)), rho = rc + (1 - rc)(1 + cos(pi q))/2.
+  auto cosv = [](double q) { return 0.5 * (0.1 + 0.9 * (1 + std::cos(M_PI * q)) / 2); };
+  expectSchedule(schedIns("WarmupCosineLR").s("warmup_type", "linear"),
+                 {0.0, 0.1, 0.2, 0.3, 0.4, cosv(1 / 6.0), cosv(2 / 6.0), cosv(3 / 6.0),
+                  cosv(4 / 6.0), cosv(5 / 6.0), 0.05, 0.05, 0.05},
+                 "WarmupCosineLR linear");
+  expectSchedule(schedIns("WarmupCosineLR").s("warmup_type", "log"),
+                 {0.0, 0.1, 0.5 * (0.2 + 0.8 * l2 / l4), 0.5 * (0.2 + 0.8 * l3 / l4), 0.5,
+                  cosv(1 / 6.0)},
+                 "WarmupCosineLR log");
+  // N = max(2, warmup_num_steps).
+  expectSchedule(schedIns("WarmupLR").s("warmup_type", "linear").i("warmup_num_steps", 1),
+                 {0.1, 0.1, 0.55, 1.0, 1.0}, "WarmupLR N clamped to 2");
+  expectSchedule(schedIns("WarmupLR").s("warmup_type", "log").i("warmup_num_steps", 0),
+                 {0.1, 0.1, 1.0, 1.0}, "WarmupLR log N clamped to 2");
+
+  HostTensor a = scalarI64(0), r(F32, {}), r64(F64, {});
+  EXPECT_NE(checkKernel(schedIns("OneCycle"), {&a}, {&r}).find("schedule"), std::string::npos);
+  EXPECT_NE(checkKernel(schedIns("WarmupCosineLR").i("total_num_steps", 0), {&a}, {&r})
+                .find("total_num_steps"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(schedIns("WarmupLR").s("warmup_type", "exp"), {&a}, {&r}).find("warmup_type"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(schedIns("WarmupLR"), {&a}, {&r64}).find("result must be"),
+            std::string::npos);
+}
+
+// ------------------------------------------------------------------ step counter, assign
+
+TEST(OptimizerKernels, I64ScalarArithmetic) {
+  HostTensor t = scalarI64(41), one = scalarI64(1), two = scalarI64(2), r(I64, {});
+  runKernel(Ins("add"), {&t, &one}, {&r});
+  EXPECT_EQ(r.as<int64_t>()[0], 42);
+  runKernel(Ins("mul"), {&r, &two}, {&r});
+  EXPECT_EQ(r.as<int64_t>()[0], 84);
+  runKernel(Ins("sub"), {&r, &one}, {&r});
+  EXPECT_EQ(r.as<int64_t>()[0], 83);
+}
+
+TEST(OptimizerKernels, CopyIntoPersistentBufferAcrossRuns) {
+  // What ds.assign lowers to: a step counter in the persistent region, incremented in the
+  // arena and copied back, run three times.
+  namespace pb = ds::plan;
+  pb::Plan p;
+  p.set_version(1);
+  p.set_world_size(1);
+  p.set_alignment(64);
+  p.set_arena_bytes(128);
+  p.set_persistent_bytes(64);
+  p.set_predicted_peak_bytes(128);
+  p.set_loss_output(-1);
+  auto buf = [&](uint32_t id, pb::Placement pl, uint64_t off) {
+    auto *b = p.add_buffers();
+    b->set_id(id);
+    b->set_dtype(pb::I64);
+    b->set_placement(pl);
+    b->set_offset(off);
+  };
+  buf(1, pb::PERSISTENT, 0); // step
+  buf(2, pb::ARENA, 0);      // constant 1
+  buf(3, pb::ARENA, 64);     // step + 1
+  auto *prog = p.add_programs();
+  prog->set_name("apply");
+  prog->set_role(pb::Program::APPLY_STEP);
+  auto *c1 = prog->add_instructions();
+  c1->set_kernel("constant");
+  (*c1->mutable_attrs())["value"].set_i(1);
+  c1->add_outputs(2);
+  auto *a = prog->add_instructions();
+  a->set_kernel("add");
+  a->add_inputs(1);
+  a->add_inputs(2);
+  a->add_outputs(3);
+  auto *cp = prog->add_instructions();
+  cp->set_kernel("copy");
+  cp->add_inputs(3);
+  cp->add_outputs(1);
+  LoadedPlan lp = parsePlan(serializePlan(p), "step.dsplan", 1);
+  auto comm = makeSingleRankCommunicator();
+  Executor ex(lp, *comm);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(ex.runRole(pb::Program::APPLY_STEP));
+  EXPECT_EQ(ex.tensor(1).as<int64_t>()[0], 3);
+}
