@@ -57,6 +57,9 @@ std::vector<int64_t> attrInts(const Instruction &ins, const std::string &name) {
   const auto *a = findAttr(ins, name);
   if (!a)
     fail("missing attribute '", name, "'");
+  // An empty list may arrive with no value set (a writer that never touched the oneof).
+  if (a->value_case() == ds::plan::Attribute::VALUE_NOT_SET)
+    return {};
   if (a->value_case() != ds::plan::Attribute::kInts)
     fail("attribute '", name, "' must be an int64 list");
   return {a->ints().values().begin(), a->ints().values().end()};
