@@ -215,7 +215,7 @@ struct ConvertDSToRuntimePass
     static const llvm::StringLiteral roles[] = {"inference", "micro_step",
                                                 "apply_step", "init"};
     if (!llvm::is_contained(roles, role)) {
-      getOperation().emitError("unknown program role '") << role << "'";
+      getOperation().emitError("unknown program role '") << std::string(role) << "'";
       return signalPassFailure();
     }
     ModuleOp module = getOperation();

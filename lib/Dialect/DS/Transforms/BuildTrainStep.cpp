@@ -109,14 +109,14 @@ struct BuildTrainStepPass
 
   LogicalResult checkOptions(ModuleOp module) {
     if (optimizer != "adam" && optimizer != "sgd")
-      return module.emitError("unknown optimizer '") << optimizer
+      return module.emitError("unknown optimizer '") << std::string(optimizer)
                                                      << "' (adam or sgd)";
     if (accumulation < 1)
       return module.emitError("gradient_accumulation_steps must be >= 1, got ")
-             << accumulation;
+             << static_cast<int64_t>(accumulation);
     if (gradientClipping < 0)
       return module.emitError("gradient_clipping must be >= 0, got ")
-             << gradientClipping;
+             << static_cast<double>(gradientClipping);
     return success();
   }
 

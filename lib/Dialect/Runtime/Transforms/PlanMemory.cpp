@@ -68,7 +68,8 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
     ModuleOp module = getOperation();
     Builder b(module.getContext());
     if (alignment <= 0 || !llvm::isPowerOf2_64(alignment)) {
-      module.emitError("alignment must be a power of two, got ") << alignment;
+      module.emitError("alignment must be a power of two, got ")
+          << static_cast<int64_t>(alignment);
       return signalPassFailure();
     }
 
