@@ -4,6 +4,7 @@
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Shard/IR/ShardDialect.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -358,6 +359,7 @@ void mlir::ds::registerPlanExportTranslation() {
         return exportPlan(module, os, "ds-translate --export-dsplan");
       },
       [](DialectRegistry &registry) {
-        registry.insert<DSDialect, dsrt::RuntimeDialect, func::FuncDialect>();
+        registry.insert<DSDialect, dsrt::RuntimeDialect, func::FuncDialect,
+                        shard::ShardDialect>();
       });
 }

@@ -34,6 +34,16 @@ static cl::opt<int> zeroStage("zero-stage", cl::desc("ZeRO stage 0-3"),
 static cl::opt<int> worldSize("world-size",
                               cl::desc("Number of data-parallel ranks"),
                               cl::init(0), cl::cat(compilerCategory));
+enum class EmitStage { Import, Train, Runtime };
+static cl::opt<EmitStage> emitStage(
+    "emit", cl::desc("What to print as MLIR when the output is not a .dsplan"),
+    cl::values(clEnumValN(EmitStage::Import, "import", "the imported program"),
+               clEnumValN(EmitStage::Train, "train",
+                          "the training step (default; the imported program with "
+                          "--mode=inference)"),
+               clEnumValN(EmitStage::Runtime, "runtime",
+                          "runtime kernels after memory planning")),
+    cl::init(EmitStage::Train), cl::cat(compilerCategory));
 static cl::opt<std::string> configPath(
     "config", cl::desc("DeepSpeed ds_config.json (flags override it)"),
     cl::value_desc("file"), cl::init(""), cl::cat(compilerCategory));
@@ -64,6 +74,19 @@ getTrainStepOptions(const ds::DeepSpeedConfig &c) {
   o.warmupMinRatio = c.warmupMinRatio;
   o.cosMinRatio = c.cosMinRatio;
   return o;
+}
+
+static LogicalResult printModule(ModuleOp module, StringRef outputPath) {
+  std::string error;
+  auto output = openOutputFile(outputPath, &error);
+  if (!output) {
+    llvm::errs() << "ds-opt: " << error << "\n";
+    return failure();
+  }
+  module.print(output->os());
+  output->os() << "\n";
+  output->keep();
+  return success();
 }
 
 /// Compiles an ONNX model: import, then the training and partitioning pipeline.
@@ -152,6 +175,10 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
       }
   }
 
+  bool toPlan = outputPath.ends_with(".dsplan");
+  if (!toPlan && emitStage == EmitStage::Import)
+    return printModule(*module, outputPath);
+
   if (!options->inference) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
@@ -164,7 +191,10 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
       return failure();
   }
 
-  if (outputPath.ends_with(".dsplan")) {
+  if (!toPlan && emitStage == EmitStage::Train)
+    return printModule(*module, outputPath);
+
+  {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return failure();
@@ -174,22 +204,13 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     pm.addPass(dsrt::createPlanMemoryPass());
     if (failed(pm.run(*module)))
       return failure();
-    std::string producer =
-        "ds-opt " + std::string(options->inference ? "--mode=inference " : "") +
-        inputPath.str();
-    return ds::writePlanFile(*module, outputPath, producer);
   }
-
-  std::string error;
-  auto output = openOutputFile(outputPath, &error);
-  if (!output) {
-    llvm::errs() << "ds-opt: " << error << "\n";
-    return failure();
-  }
-  module->print(output->os());
-  output->os() << "\n";
-  output->keep();
-  return success();
+  if (!toPlan)
+    return printModule(*module, outputPath);
+  std::string producer =
+      "ds-opt " + std::string(options->inference ? "--mode=inference " : "") +
+      inputPath.str();
+  return ds::writePlanFile(*module, outputPath, producer);
 }
 
 int main(int argc, char **argv) {
