@@ -14,5 +14,5 @@ work=$build/fuzz-import
 mkdir -p "$work/corpus" "$work/artifacts"
 cp -n "$root/models/mlp.onnx" "$work/corpus/" 2>/dev/null || true
 cd "$work"
-"$build/test/fuzz/import-onnx-fuzzer" -max_total_time="$seconds" -rss_limit_mb=4096 \
+"$build/bin/import-onnx-fuzzer" -max_total_time="$seconds" -rss_limit_mb=4096 \
   -artifact_prefix="$work/artifacts/" -print_final_stats=1 "$work/corpus"
