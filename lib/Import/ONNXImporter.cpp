@@ -544,7 +544,7 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
       }
       symbols.insert(sym);
       ParameterOp::create(b, fileLoc, b.getStringAttr(sym), TypeAttr::get(type),
-                          b.getStringAttr(t.name()), UnitAttr());
+                          b.getStringAttr(t.name()), UnitAttr(), IntegerAttr());
       v.parameter = FlatSymbolRefAttr::get(ctx, sym);
       v.type = type;
     } else {

@@ -143,7 +143,7 @@ public:
       auto offset = param->getAttrOfType<IntegerAttr>(dsrt::kOffsetAttr);
       if (!offset)
         return param.emitError("parameter has no persistent offset");
-      auto id = addBuffer(param.getTensorType(), plan::PERSISTENT,
+      auto id = addBuffer(param.getStorageType(), plan::PERSISTENT,
                           offset.getInt(), param.getSymName(), param.getLoc());
       if (failed(id))
         return failure();
@@ -153,6 +153,8 @@ public:
       p->set_initializer(param.getSource().str());
       p->set_buffer(*id);
       p->set_trainable(!param.getFrozen());
+      if (param.getShardSize())
+        p->mutable_shard()->set_kind(plan::ShardSpec::FLAT_1D);
     }
 
     for (auto state : module.getOps<StateOp>()) {

@@ -174,6 +174,12 @@ LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
       if (failed(getCollective(&op, symbols, worldSize, kernel, attrs)))
         return failure();
       stream = "comm";
+    } else if (auto slice = dyn_cast<RankSliceOp>(op)) {
+      // Rank r copies elements [r*p, r*p + p) of the padded input.
+      int64_t p = slice.getResult().getType().getDimSize(0);
+      kernel = "copy";
+      attrs.set("count", b.getI64IntegerAttr(p));
+      attrs.set("src_rank_stride", b.getI64IntegerAttr(p));
     } else if (isa<DSDialect>(op.getDialect())) {
       attrs = NamedAttrList(getKernelAttrs(&op));
     } else {

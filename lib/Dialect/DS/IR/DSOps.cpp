@@ -537,10 +537,22 @@ ParamRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
       *this, getNameAttr());
   if (!param)
     return emitOpError("'") << getName() << "' does not name a ds.parameter";
-  if (param.getType() != getResult().getType())
+  if (param.getStorageType() != getResult().getType())
     return emitOpError("type ")
            << getResult().getType() << " differs from the parameter's "
-           << param.getType();
+           << (param.getShardSize() ? "shard type " : "") << param.getStorageType();
+  return success();
+}
+
+LogicalResult RankSliceOp::verify() {
+  auto in = tensorOf(getInput()), out = tensorOf(getResult());
+  if (in.getRank() != 1 || out.getRank() != 1 ||
+      in.getElementType() != out.getElementType())
+    return emitOpError("input and result must be 1-D tensors of one element type");
+  if (out.getDimSize(0) <= 0 || in.getDimSize(0) % out.getDimSize(0) != 0)
+    return emitOpError("input length ")
+           << in.getDimSize(0) << " is not a multiple of the shard length "
+           << out.getDimSize(0);
   return success();
 }
 

@@ -9,7 +9,7 @@ static Type lookupStorageType(Operation *op, SymbolTableCollection &symbols,
                               FlatSymbolRefAttr name) {
   Operation *target = symbols.lookupNearestSymbolFrom(op, name);
   if (auto param = dyn_cast_or_null<ParameterOp>(target))
-    return param.getType();
+    return param.getStorageType();
   if (auto state = dyn_cast_or_null<StateOp>(target))
     return state.getType();
   return {};

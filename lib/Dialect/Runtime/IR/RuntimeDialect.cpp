@@ -34,7 +34,7 @@ LogicalResult ParamOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   Operation *target = symbolTable.lookupNearestSymbolFrom(*this, getNameAttr());
   RankedTensorType tensor;
   if (auto param = dyn_cast_or_null<ds::ParameterOp>(target))
-    tensor = param.getTensorType();
+    tensor = param.getStorageType();
   else if (auto state = dyn_cast_or_null<ds::StateOp>(target))
     tensor = state.getTensorType();
   else

@@ -77,7 +77,7 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
     for (Operation &op : module.getOps()) {
       RankedTensorType type;
       if (auto param = dyn_cast<ds::ParameterOp>(op))
-        type = param.getTensorType();
+        type = param.getStorageType();
       else if (auto state = dyn_cast<ds::StateOp>(op))
         type = state.getTensorType();
       else

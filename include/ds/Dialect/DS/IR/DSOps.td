@@ -29,15 +29,39 @@ def DS_ParameterOp : DS_Op<"parameter", [Symbol]> {
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<DS_FloatTensor>:$type,
                        StrAttr:$source,
-                       UnitAttr:$frozen);
+                       UnitAttr:$frozen,
+                       OptionalAttr<I64Attr>:$shard_size);
   let assemblyFormat = [{
-    (`frozen` $frozen^)? $sym_name `:` $type `from` $source attr-dict
+    (`frozen` $frozen^)? $sym_name `:` $type (`sharded` $shard_size^)? `from` $source attr-dict
   }];
   let extraClassDeclaration = [{
     ::mlir::RankedTensorType getTensorType() {
       return ::llvm::cast<::mlir::RankedTensorType>(getType());
     }
+    /// What each rank stores: the whole tensor, or (ZeRO-3) its flat shard of
+    /// `shard_size` elements: rank r holds elements [r*p, r*p + p) of the flattened,
+    /// zero-padded tensor.
+    ::mlir::RankedTensorType getStorageType() {
+      if (auto p = getShardSize())
+        return ::mlir::RankedTensorType::get({*p}, getTensorType().getElementType());
+      return getTensorType();
+    }
   }];
+}
+
+def DS_RankSliceOp : DS_Op<"rank_slice", [Pure]> {
+  let summary = "This rank's flat shard of a padded 1-D tensor";
+  let description = [{
+    The input holds world-size * size elements; rank r gets elements
+    [r * size, (r + 1) * size). The result's length is `size`.
+    ```mlir
+    %mine = ds.rank_slice %flat : tensor<16xf32> to tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins DS_Tensor:$input);
+  let results = (outs DS_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+  let hasVerifier = 1;
 }
 
 def DS_ParamRefOp : DS_Op<"param_ref",
