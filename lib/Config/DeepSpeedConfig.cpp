@@ -316,6 +316,10 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
   if (stage < 0 || stage > 3)
     return error("zero_optimization.stage", "expected 0, 1, 2 or 3");
   c.zeroStage = stage;
+  for (llvm::StringRef key :
+       {"stage3_param_persistence_threshold", "param_persistence_threshold"})
+    if (llvm::Error e = readInt(o, key, scope, c.paramPersistenceThreshold))
+      return e;
   for (llvm::StringRef key : {"offload_param", "offload_optimizer"}) {
     auto sub = readObject(o, key, scope);
     if (!sub)
@@ -324,12 +328,14 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
       if (llvm::Error e = readOffload(**sub, (llvm::Twine(scope) + key + ".").str()))
         return e;
   }
+  static const llvm::StringLiteral used[] = {
+      "stage", "stage3_param_persistence_threshold", "param_persistence_threshold",
+      "reduce_scatter", "contiguous_gradients"};
   for (const auto &kv : o)
-    if (kv.first != "stage")
-      c.ignoredKeys.push_back(
-          (llvm::Twine(scope) + llvm::StringRef(kv.first) +
-           " (ZeRO partitioning, buckets and offload are not compiled yet)")
-              .str());
+    if (llvm::find(used, llvm::StringRef(kv.first)) == std::end(used))
+      c.ignoredKeys.push_back((llvm::Twine(scope) + llvm::StringRef(kv.first) +
+                               " (buckets, overlap and offload are not compiled yet)")
+                                  .str());
   return llvm::Error::success();
 }
 } // namespace

@@ -95,11 +95,6 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   std::optional<ds::ImportOptions> options = ds::getImportOptionsFromCL();
   if (!options)
     return failure();
-  if (zeroStage != -1 && (zeroStage < 0 || zeroStage > 3)) {
-    llvm::errs() << "ds-opt: --zero-stage must be 0, 1, 2 or 3, got "
-                 << zeroStage << "\n";
-    return failure();
-  }
   if (worldSize.getNumOccurrences() && worldSize < 1) {
     llvm::errs() << "ds-opt: --world-size must be at least 1, got " << worldSize
                  << "\n";
@@ -123,12 +118,6 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   int world = worldSize.getNumOccurrences() ? int(worldSize) : 1;
   int stage = zeroStage != -1 ? int(zeroStage) : config.zeroStage;
   if (!options->inference) {
-    if (world > 1) {
-      llvm::errs() << "ds-opt: --world-size=" << world
-                   << ": data parallelism across ranks needs the ZeRO partitioning "
-                      "pass, which is not implemented yet; compile for one rank\n";
-      return failure();
-    }
     if (config.fp16 || config.bf16) {
       llvm::errs() << "ds-opt: " << configPath << ": '"
                    << (config.fp16 ? "fp16" : "bf16")
@@ -145,10 +134,11 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
         options->batchSize = config.microBatchSize;
     }
   }
-  if (stage > 0)
-    llvm::errs() << "ds-opt: note: ZeRO stage " << stage
-                 << " partitioning is not implemented yet; on one rank every stage "
-                    "computes the same step\n";
+  if (stage < 0 || stage > 3) {
+    llvm::errs() << "ds-opt: --zero-stage must be 0, 1, 2 or 3, got " << stage
+                 << "\n";
+    return failure();
+  }
 
   OwningOpRef<ModuleOp> module = ds::importOnnxFile(&context, inputPath, *options);
   if (!module)
@@ -185,6 +175,11 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
       return failure();
     pm.addPass(ds::createAutodiffPass());
     pm.addPass(ds::createBuildTrainStepPass(getTrainStepOptions(config)));
+    ds::ZeroPassOptions zero;
+    zero.stage = stage;
+    zero.worldSize = world;
+    zero.paramPersistenceThreshold = config.paramPersistenceThreshold;
+    pm.addPass(ds::createZeroPass(zero));
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
     if (failed(pm.run(*module)))

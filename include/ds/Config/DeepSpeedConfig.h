@@ -37,6 +37,7 @@ struct DeepSpeedConfig {
 
   // zero_optimization (§8).
   int zeroStage = 0;
+  int64_t paramPersistenceThreshold = 100000; // stage3_param_persistence_threshold
   /// Keys that were accepted but change nothing in the compiled program, with why.
   std::vector<std::string> ignoredKeys;
 

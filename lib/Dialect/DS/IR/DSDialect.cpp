@@ -35,6 +35,12 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
                              << "' must be a positive integer on a module";
     return success();
   }
+  if (name == kGradNormSqAttr) {
+    if (!isa<UnitAttr>(attr.getValue()) || op->getNumResults() != 1)
+      return op->emitError() << "'" << name
+                             << "' is a unit attribute on a one-result op";
+    return success();
+  }
   if (name == kLossIndexAttr) {
     auto func = dyn_cast<func::FuncOp>(op);
     if (!func)

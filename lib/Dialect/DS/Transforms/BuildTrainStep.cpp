@@ -175,6 +175,8 @@ struct BuildTrainStepPass
                                        b.getBoolAttr(false));
         sumsq = sumsq ? AddOp::create(b, loc, sumsq, sq).getResult() : sq;
       }
+      // Marked so that partitioning can sum the squares over ranks before the root.
+      sumsq.getDefiningOp()->setAttr(kGradNormSqAttr, b.getUnitAttr());
       Value norm = SqrtOp::create(b, loc, sumsq);
       Value coef = DivOp::create(
           b, loc, scalar(b, loc, gradientClipping, f32),

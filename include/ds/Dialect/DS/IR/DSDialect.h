@@ -16,6 +16,8 @@ namespace mlir::ds {
 constexpr llvm::StringLiteral kModelFileAttr = "ds.model_file";
 /// Module attribute: micro-steps per optimizer step (gradient_accumulation_steps).
 constexpr llvm::StringLiteral kAccumulationAttr = "ds.gradient_accumulation_steps";
+/// Unit attribute on the op computing the sum of squared gradients for clipping.
+constexpr llvm::StringLiteral kGradNormSqAttr = "ds.grad_norm_sq";
 /// Function attribute: index of the result that is the training loss.
 constexpr llvm::StringLiteral kLossIndexAttr = "ds.loss";
 /// Argument / result attribute: the ONNX graph input or output name.

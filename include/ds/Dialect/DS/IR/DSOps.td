@@ -43,7 +43,8 @@ def DS_ParameterOp : DS_Op<"parameter", [Symbol]> {
     /// zero-padded tensor.
     ::mlir::RankedTensorType getStorageType() {
       if (auto p = getShardSize())
-        return ::mlir::RankedTensorType::get({*p}, getTensorType().getElementType());
+        return ::mlir::RankedTensorType::get({static_cast<int64_t>(*p)},
+                                             getTensorType().getElementType());
       return getTensorType();
     }
   }];

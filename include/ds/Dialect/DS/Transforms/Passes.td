@@ -94,4 +94,33 @@ def BuildTrainStepPass : Pass<"ds-build-train-step", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::ds::DSDialect"];
 }
 
+def ZeroPass : Pass<"ds-zero", "::mlir::ModuleOp"> {
+  let summary = "Partitions a training step over data-parallel ranks as ZeRO does";
+  let description = [{
+    Runs after --ds-build-train-step. The world is a 1-D `shard.grid @world`; every
+    rank runs the same program on its own micro-batch.
+    - stage 0: the accumulated gradients are all-reduced and averaged before the step.
+    - stage 1: also the optimizer state: each trainable tensor of n elements is split
+      into world-size shards of p = ceil(n / W) elements (zero-padded); rank r owns
+      [r*p, r*p + p). The accumulated gradient is reduce-scattered at the boundary, the
+      rank updates its fp32 master shard (initialized by an `init` program) and the
+      updated parameter is all-gathered.
+    - stage 2: as 1, and gradients are reduce-scattered in every micro-step, so the
+      accumulator holds only the rank's shard.
+    - stage 3: as 2, and parameters larger than `param-persistence-threshold`
+      elements are stored as shards: gathered right before their first forward use,
+      again before their first backward use, and released after their last use in
+      each (the memory planner frees them). Smaller ones stay whole, as in DeepSpeed.
+    The clipping norm sums the squares of every rank's shard.
+  }];
+  let options = [
+    Option<"stage", "stage", "int64_t", "0", "ZeRO stage 0-3">,
+    Option<"worldSize", "world-size", "int64_t", "1", "Data-parallel ranks">,
+    Option<"paramPersistenceThreshold", "param-persistence-threshold", "int64_t",
+           "0", "Stage 3 keeps parameters of at most this many elements whole "
+           "(DeepSpeed's stage3_param_persistence_threshold)">,
+  ];
+  let dependentDialects = ["::mlir::ds::DSDialect", "::mlir::shard::ShardDialect"];
+}
+
 #endif // DS_TRANSFORMS_PASSES_TD

@@ -1,0 +1,387 @@
+// ZeRO stages 0-3: partitions gradients, optimizer state and parameters over ranks.
+#include "ds/Dialect/DS/IR/DSOps.h"
+#include "ds/Dialect/DS/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
+
+#define DEBUG_TYPE "ds-zero"
+
+namespace mlir::ds {
+#define GEN_PASS_DEF_ZEROPASS
+#include "ds/Dialect/DS/Transforms/Passes.h.inc"
+} // namespace mlir::ds
+
+using namespace mlir;
+using namespace mlir::ds;
+
+namespace {
+constexpr llvm::StringLiteral kGrid = "world";
+constexpr llvm::StringLiteral kRoleAttr = "dsrt.role";
+
+/// A trainable parameter and how it is split: n elements, shards of p, padded to W*p.
+struct Partition {
+  ParameterOp param;
+  StateOp grad;
+  SmallVector<StateOp> optimizerStates;
+  StateOp master;      // stages 1-2, and stage-3 parameters kept whole
+  bool shardedStorage; // stage 3 above the persistence threshold
+  int64_t n, p, padded;
+
+  RankedTensorType fullType() { return param.getTensorType(); }
+  RankedTensorType shardType() {
+    return RankedTensorType::get({p}, fullType().getElementType());
+  }
+};
+
+func::FuncOp findProgram(ModuleOp module, StringRef role) {
+  for (auto func : module.getOps<func::FuncOp>())
+    if (auto r = func->getAttrOfType<StringAttr>(kRoleAttr); r && r.getValue() == role)
+      return func;
+  return {};
+}
+
+class ZeroPartitioner {
+public:
+  ZeroPartitioner(ModuleOp module, int64_t stage, int64_t world,
+                  int64_t persistenceThreshold)
+      : module(module), b(module.getContext()), stage(stage), world(world),
+        threshold(persistenceThreshold) {}
+
+  LogicalResult run() {
+    microStep = findProgram(module, "micro_step");
+    applyStep = findProgram(module, "apply_step");
+    if (!microStep || !applyStep)
+      return module.emitError("--ds-zero needs the micro_step and apply_step "
+                              "programs of --ds-build-train-step");
+    collectPartitions();
+    b.setInsertionPointToStart(module.getBody());
+    shard::GridOp::create(b, module.getLoc(), b.getStringAttr(kGrid),
+                          b.getDenseI64ArrayAttr({world}));
+    if (stage >= 2)
+      partitionAccumulation();
+    if (stage == 3 && failed(gatherParameters()))
+      return failure();
+    partitionStep();
+    if (stage >= 1)
+      buildInit();
+    return success();
+  }
+
+private:
+  void collectPartitions() {
+    for (auto state : module.getOps<StateOp>()) {
+      if (!state.getOf())
+        continue;
+      auto param = module.lookupSymbol<ParameterOp>(state.getOfAttr());
+      auto it = llvm::find_if(parts, [&](Partition &p) { return p.param == param; });
+      if (it == parts.end()) {
+        int64_t n = param.getTensorType().getNumElements();
+        int64_t p = (n + world - 1) / world;
+        Partition part;
+        part.param = param;
+        part.shardedStorage = stage == 3 && n > threshold;
+        part.n = n;
+        part.p = p;
+        part.padded = p * world;
+        parts.push_back(part);
+        it = std::prev(parts.end());
+      }
+      if (state.getKind() == "grad")
+        it->grad = state;
+      else
+        it->optimizerStates.push_back(state);
+    }
+  }
+
+  Value scalarLike(Location loc, double v, RankedTensorType like) {
+    auto t = RankedTensorType::get({}, like.getElementType());
+    return ConstantOp::create(
+        b, loc, DenseElementsAttr::get(t, b.getFloatAttr(like.getElementType(), v)));
+  }
+
+  /// Flattens `v` and pads it with zeros to W*p elements.
+  Value flattenPad(Location loc, Value v, Partition &part) {
+    auto type = cast<RankedTensorType>(v.getType());
+    Value flat = ReshapeOp::create(b, loc, type.clone({part.n}), v);
+    if (part.padded == part.n)
+      return flat;
+    auto padType = type.clone({part.padded - part.n});
+    Value zeros = ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(padType, b.getFloatAttr(type.getElementType(), 0.0)));
+    return ConcatOp::create(b, loc, ValueRange{flat, zeros}, b.getI64IntegerAttr(0));
+  }
+
+  FlatSymbolRefAttr grid() { return FlatSymbolRefAttr::get(b.getContext(), kGrid); }
+  DenseI16ArrayAttr axes() { return b.getDenseI16ArrayAttr({0}); }
+
+  /// This rank's shard of the average over ranks of a full-size tensor.
+  Value reduceScatterMean(Location loc, Value full, Partition &part) {
+    Value flat = flattenPad(loc, full, part);
+    Value summed = shard::ReduceScatterOp::create(
+        b, loc, part.shardType(), grid(), axes(), flat,
+        shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum),
+        b.getIndexAttr(0));
+    if (world == 1)
+      return summed;
+    return MulOp::create(b, loc, summed, scalarLike(loc, 1.0 / world, part.shardType()));
+  }
+
+  /// The whole tensor from every rank's shard.
+  Value allGather(Location loc, Value shard, Partition &part) {
+    auto elem = part.fullType().getElementType();
+    Value flat = shard::AllGatherOp::create(
+        b, loc, RankedTensorType::get({part.padded}, elem), grid(), axes(), shard,
+        b.getIndexAttr(0));
+    if (part.padded != part.n)
+      flat = SliceOp::create(b, loc, flat, b.getDenseI64ArrayAttr({0}),
+                             b.getDenseI64ArrayAttr({part.n}),
+                             b.getDenseI64ArrayAttr({1}));
+    return ReshapeOp::create(b, loc, part.fullType(), flat);
+  }
+
+  /// Stages 2-3: each micro-step reduce-scatters its gradient into a shard accumulator.
+  void partitionAccumulation() {
+    for (Partition &part : parts) {
+      part.grad.setType(part.shardType());
+      for (auto assign : llvm::make_early_inc_range(microStep.getOps<AssignOp>())) {
+        if (assign.getTarget() != part.grad.getSymName())
+          continue;
+        auto add = assign.getValue().getDefiningOp<AddOp>();
+        auto acc = add.getLhs().getDefiningOp<StateRefOp>();
+        b.setInsertionPoint(add);
+        acc.getResult().setType(part.shardType());
+        Value local = reduceScatterMean(add.getLoc(), add.getRhs(), part);
+        Value sum = AddOp::create(b, add.getLoc(), acc, local);
+        assign.getValueMutable().assign(sum);
+        add.erase();
+      }
+    }
+  }
+
+  /// Stage 3: parameters are stored as shards and gathered around their uses.
+  LogicalResult gatherParameters() {
+    Block &body = microStep.getBody().front();
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    int64_t lossIndex = microStep->getAttrOfType<IntegerAttr>(kLossIndexAttr).getInt();
+    Operation *lossOp = ret.getOperand(lossIndex).getDefiningOp();
+    llvm::DenseMap<Operation *, int64_t> order;
+    int64_t i = 0;
+    for (Operation &op : body)
+      order[&op] = i++;
+    int64_t boundary = lossOp ? order[lossOp] : -1;
+
+    for (Partition &part : parts) {
+      if (!part.shardedStorage)
+        continue;
+      part.param.setShardSizeAttr(b.getI64IntegerAttr(part.p));
+      for (auto ref : llvm::make_early_inc_range(microStep.getOps<ParamRefOp>())) {
+        if (ref.getName() != part.param.getSymName())
+          continue;
+        ref.getResult().setType(part.shardType());
+        // Forward uses, then backward uses: one gather before the first of each.
+        SmallVector<OpOperand *> forward, backward;
+        for (OpOperand &use : ref.getResult().getUses())
+          (order[use.getOwner()] <= boundary ? forward : backward).push_back(&use);
+        for (auto *group : {&forward, &backward}) {
+          if (group->empty())
+            continue;
+          Operation *first = (*group)[0]->getOwner();
+          for (OpOperand *use : *group)
+            if (order[use->getOwner()] < order[first])
+              first = use->getOwner();
+          b.setInsertionPoint(first);
+          Value whole = allGather(ref.getLoc(), ref.getResult(), part);
+          for (OpOperand *use : *group)
+            use->set(whole);
+        }
+      }
+    }
+    return success();
+  }
+
+  /// The optimizer step on shards: reduce gradients, update the rank's shard, gather.
+  void partitionStep() {
+    Block &body = applyStep.getBody().front();
+    b.setInsertionPointToStart(module.getBody());
+    for (Partition &part : parts) {
+      if (stage >= 1 && !part.shardedStorage) {
+        b.setInsertionPointAfter(part.grad);
+        part.master = StateOp::create(
+            b, part.param.getLoc(), (part.param.getSymName() + ".master").str(),
+            part.shardType(), "master",
+            FlatSymbolRefAttr::get(part.param.getSymNameAttr()));
+      }
+      if (stage >= 1)
+        for (StateOp s : part.optimizerStates)
+          s.setType(part.shardType());
+    }
+
+    for (Operation &op : llvm::make_early_inc_range(body)) {
+      if (auto ref = dyn_cast<StateRefOp>(op)) {
+        Partition *part = lookup(ref.getName());
+        if (!part)
+          continue;
+        if (ref.getName() == part->grad.getSymName()) {
+          b.setInsertionPointAfter(ref);
+          Value g;
+          if (stage == 0) {
+            Value sum = shard::AllReduceOp::create(
+                b, ref.getLoc(), ref.getType(), grid(), axes(), ref,
+                shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum));
+            g = world == 1 ? sum
+                           : MulOp::create(b, ref.getLoc(), sum,
+                                           scalarLike(ref.getLoc(), 1.0 / world,
+                                                      ref.getType()))
+                                 .getResult();
+          } else if (stage == 1) {
+            g = reduceScatterMean(ref.getLoc(), ref, *part);
+          } else {
+            ref.getResult().setType(part->shardType());
+            continue;
+          }
+          ref.getResult().replaceUsesWithIf(g, [&](OpOperand &use) {
+            return use.getOwner() != g.getDefiningOp() &&
+                   !isa<shard::AllReduceOp, ReshapeOp>(use.getOwner());
+          });
+          continue;
+        }
+        if (stage >= 1)
+          ref.getResult().setType(part->shardType());
+        continue;
+      }
+      if (auto ref = dyn_cast<ParamRefOp>(op)) {
+        Partition *part = lookup(ref.getName());
+        if (!part || stage == 0)
+          continue;
+        if (part->shardedStorage) {
+          ref.getResult().setType(part->shardType());
+        } else {
+          b.setInsertionPoint(ref);
+          Value master = StateRefOp::create(b, ref.getLoc(), part->shardType(),
+                                            part->master.getSymName());
+          ref.getResult().replaceAllUsesWith(master);
+          ref.erase();
+        }
+        continue;
+      }
+      if (op.hasAttr(kGradNormSqAttr) && stage >= 1) {
+        b.setInsertionPointAfter(&op);
+        Value local = op.getResult(0);
+        Value total = shard::AllReduceOp::create(
+            b, op.getLoc(), local.getType(), grid(), axes(), local,
+            shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum));
+        local.replaceAllUsesExcept(total, total.getDefiningOp());
+        continue;
+      }
+      if (auto assign = dyn_cast<AssignOp>(op)) {
+        Partition *part = lookup(assign.getTarget());
+        if (!part || stage == 0)
+          continue;
+        b.setInsertionPoint(assign);
+        if (assign.getTarget() == part->grad.getSymName()) {
+          // Zeroing the accumulator: at its (possibly shard) type.
+          auto type = part->grad.getTensorType();
+          assign.getValueMutable().assign(ConstantOp::create(
+              b, assign.getLoc(),
+              DenseElementsAttr::get(type,
+                                     b.getFloatAttr(type.getElementType(), 0.0))));
+          continue;
+        }
+        if (assign.getTarget() == part->param.getSymName() && !part->shardedStorage) {
+          // The updated master shard is kept, and the whole parameter gathered.
+          AssignOp::create(b, assign.getLoc(), part->master.getSymName(),
+                           assign.getValue());
+          assign.getValueMutable().assign(
+              allGather(assign.getLoc(), assign.getValue(), *part));
+        }
+        continue;
+      }
+      refreshResultTypes(&op);
+    }
+  }
+
+  /// Recomputes result types after operands changed from whole tensors to shards.
+  void refreshResultTypes(Operation *op) {
+    if (auto adam = dyn_cast<AdamUpdateOp>(op)) {
+      for (Value r : adam->getResults())
+        r.setType(adam.getParam().getType());
+      return;
+    }
+    if (auto sgd = dyn_cast<SgdUpdateOp>(op)) {
+      for (Value r : sgd->getResults())
+        r.setType(sgd.getParam().getType());
+      return;
+    }
+    auto infer = dyn_cast<InferTypeOpInterface>(op);
+    if (!infer)
+      return;
+    SmallVector<Type> types;
+    if (failed(infer.inferReturnTypes(op->getContext(), op->getLoc(),
+                                      op->getOperands(), op->getRawDictionaryAttrs(),
+                                      op->getPropertiesStorage(), op->getRegions(),
+                                      types)))
+      return;
+    for (auto [r, t] : llvm::zip(op->getResults(), types))
+      r.setType(t);
+  }
+
+  /// Stages 1-3: an init program seeds each master shard from the loaded parameter.
+  void buildInit() {
+    bool any = llvm::any_of(parts, [](Partition &p) { return bool(p.master); });
+    if (!any)
+      return;
+    b.setInsertionPointToEnd(module.getBody());
+    Location loc = module.getLoc();
+    auto init = func::FuncOp::create(b, loc, "init", b.getFunctionType({}, {}));
+    init->setAttr(kRoleAttr, b.getStringAttr("init"));
+    b.setInsertionPointToStart(init.addEntryBlock());
+    for (Partition &part : parts) {
+      if (!part.master)
+        continue;
+      Value whole = ParamRefOp::create(b, loc, part.fullType(), part.param.getSymName());
+      Value mine = RankSliceOp::create(b, loc, part.shardType(),
+                                       flattenPad(loc, whole, part));
+      AssignOp::create(b, loc, part.master.getSymName(), mine);
+    }
+    func::ReturnOp::create(b, loc);
+  }
+
+  Partition *lookup(StringRef symbol) {
+    for (Partition &p : parts)
+      if (p.param.getSymName() == symbol || p.grad.getSymName() == symbol ||
+          llvm::any_of(p.optimizerStates,
+                       [&](StateOp s) { return s.getSymName() == symbol; }))
+        return &p;
+    return nullptr;
+  }
+
+  ModuleOp module;
+  OpBuilder b;
+  int64_t stage, world, threshold;
+  func::FuncOp microStep, applyStep;
+  SmallVector<Partition> parts;
+};
+
+struct ZeroPass : ds::impl::ZeroPassBase<ZeroPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (stage < 0 || stage > 3) {
+      module.emitError("ZeRO stage must be 0, 1, 2 or 3, got ")
+          << static_cast<int64_t>(stage);
+      return signalPassFailure();
+    }
+    if (worldSize < 1) {
+      module.emitError("world size must be at least 1, got ")
+          << static_cast<int64_t>(worldSize);
+      return signalPassFailure();
+    }
+    if (failed(ZeroPartitioner(module, stage, worldSize, paramPersistenceThreshold)
+                   .run()))
+      signalPassFailure();
+  }
+};
+} // namespace
