@@ -81,11 +81,6 @@ EXCLUDED = {
     "test_training_dropout_mask": DROPOUT_RNG,
     "test_cast_FLOAT_to_BFLOAT16": BF16_TRUNC,
     "test_castlike_FLOAT_to_BFLOAT16_expanded": BF16_IN + " (the unused 'like' input is bf16)",
-    # Known bugs outside this script; remove the line once fixed.
-    "test_logsoftmax_large_number": (
-        "BUG runtime/lib/cpu/Normalization.cpp softmaxTyped: log_softmax computes "
-        "x - (max + log(sum)) in f32, which loses ~2.4e-4 when max = 10003; "
-        "(x - max) - log(sum) is exact enough"),
 }
 
 # Operands the importer needs as constants (op -> operand indices); a node test that feeds one

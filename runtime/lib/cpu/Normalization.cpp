@@ -31,9 +31,11 @@ void softmaxTyped(const T *x, T *r, const std::vector<int64_t> &shape, int64_t a
         sum += ev;
       }
       if (log) {
-        T lse = mx + std::log(sum);
+        // (x - max) - log(sum): adding max to log(sum) first loses the low bits of
+        // log(sum) when max is large.
+        T logSum = std::log(sum);
         for (int64_t d = 0; d < dim; ++d)
-          pr[d * inner] = px[d * inner] - lse;
+          pr[d * inner] = (px[d * inner] - mx) - logSum;
       } else {
         T inv = T(1) / sum;
         for (int64_t d = 0; d < dim; ++d)
