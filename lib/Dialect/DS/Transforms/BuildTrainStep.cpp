@@ -86,9 +86,14 @@ struct BuildTrainStepPass
     // Micro-step: accumulate grad / G and return the original outputs.
     forward.setSymName("micro_step");
     forward->setAttr(kRoleAttr, b.getStringAttr("micro_step"));
-    b.setInsertionPoint(ret);
     Location loc = forward.getLoc();
     for (TrainedParameter &t : trained) {
+      // Accumulate as soon as the gradient is complete, so that it (and, once
+      // partitioned, its reduction) does not wait for the whole backward pass.
+      if (Operation *def = t.grad.getDefiningOp())
+        b.setInsertionPointAfter(def);
+      else
+        b.setInsertionPointToStart(&forward.getBody().front());
       auto type = t.param.getTensorType();
       Value acc = StateRefOp::create(b, loc, type, t.accumulator.getSymName());
       Value g = t.grad;
@@ -97,6 +102,7 @@ struct BuildTrainStepPass
       AssignOp::create(b, loc, t.accumulator.getSymName(),
                        AddOp::create(b, loc, acc, g));
     }
+    b.setInsertionPoint(ret);
     func::ReturnOp::create(b, ret.getLoc(), outputs);
     ret.erase();
     forward.setFunctionType(FunctionType::get(
