@@ -175,13 +175,15 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
       return failure();
     pm.addPass(ds::createAutodiffPass());
     pm.addPass(ds::createBuildTrainStepPass(getTrainStepOptions(config)));
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    // After CSE: the stage-3 backward re-gathers must stay separate from the forward
+    // gathers, or the parameters would stay gathered across the whole step.
     ds::ZeroPassOptions zero;
     zero.stage = stage;
     zero.worldSize = world;
     zero.paramPersistenceThreshold = config.paramPersistenceThreshold;
     pm.addPass(ds::createZeroPass(zero));
-    pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
     if (failed(pm.run(*module)))
       return failure();
   }
@@ -194,7 +196,8 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     if (failed(applyPassManagerCLOptions(pm)))
       return failure();
     pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
+    if (options->inference)
+      pm.addPass(createCSEPass());
     pm.addPass(ds::createConvertDSToRuntimePass());
     pm.addPass(dsrt::createPlanMemoryPass());
     if (failed(pm.run(*module)))

@@ -142,6 +142,20 @@ LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
     arg.setType(toMemRef(arg.getType()));
   }
 
+  // Constants are materialized by kernels: place each right before its first user so
+  // that its buffer is not alive from the top of the program (canonicalization hoists
+  // them all there).
+  for (auto constant : llvm::make_early_inc_range(body.getOps<ConstantOp>())) {
+    Operation *first = nullptr;
+    for (Operation *user : constant->getUsers()) {
+      Operation *top = body.findAncestorOpInBlock(*user);
+      if (top && (!first || top->isBeforeInBlock(first)))
+        first = top;
+    }
+    if (first)
+      constant->moveBefore(first);
+  }
+
   OpBuilder b(func.getContext());
   for (Operation &op : llvm::make_early_inc_range(body)) {
     b.setInsertionPoint(&op);

@@ -4,6 +4,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/SetVector.h"
 
 #define DEBUG_TYPE "ds-zero"
 
@@ -160,6 +162,15 @@ private:
     }
   }
 
+  /// Ops that only re-view a parameter (a transposed weight, a reshaped bias): the
+  /// backward pass recomputes them from its own gather instead of keeping the forward
+  /// copies alive across the whole step.
+  static bool isViewOp(Operation *op) {
+    return op->getNumOperands() == 1 && op->getNumResults() == 1 &&
+           isa<TransposeOp, ReshapeOp, CastOp, SqueezeOp, UnsqueezeOp, ExpandOp,
+               IdentityOp, SliceOp>(op);
+  }
+
   /// Stage 3: parameters are stored as shards and gathered around their uses.
   LogicalResult gatherParameters() {
     Block &body = microStep.getBody().front();
@@ -171,6 +182,7 @@ private:
     for (Operation &op : body)
       order[&op] = i++;
     int64_t boundary = lossOp ? order[lossOp] : -1;
+    auto isBackward = [&](Operation *op) { return order.lookup(op) > boundary; };
 
     for (Partition &part : parts) {
       if (!part.shardedStorage)
@@ -179,22 +191,66 @@ private:
       for (auto ref : llvm::make_early_inc_range(microStep.getOps<ParamRefOp>())) {
         if (ref.getName() != part.param.getSymName())
           continue;
+        // The forward views of the parameter, in program order.
+        SmallVector<Operation *> views;
+        llvm::SetVector<Value> derived;
+        derived.insert(ref.getResult());
+        for (Operation &op : body)
+          if (!isBackward(&op) && isViewOp(&op) && derived.contains(op.getOperand(0))) {
+            views.push_back(&op);
+            derived.insert(op.getResult(0));
+          }
+        // Uses from outside the view chain, split into forward and backward.
+        SmallVector<OpOperand *> forwardUses, backwardUses;
+        for (Value v : derived)
+          for (OpOperand &use : v.getUses()) {
+            if (llvm::is_contained(views, use.getOwner()))
+              continue;
+            if (isBackward(use.getOwner()))
+              backwardUses.push_back(&use);
+            else if (v == ref.getResult())
+              forwardUses.push_back(&use);
+          }
         ref.getResult().setType(part.shardType());
-        // Forward uses, then backward uses: one gather before the first of each.
-        SmallVector<OpOperand *> forward, backward;
-        for (OpOperand &use : ref.getResult().getUses())
-          (order[use.getOwner()] <= boundary ? forward : backward).push_back(&use);
-        for (auto *group : {&forward, &backward}) {
-          if (group->empty())
-            continue;
-          Operation *first = (*group)[0]->getOwner();
-          for (OpOperand *use : *group)
+        auto firstOf = [&](ArrayRef<OpOperand *> uses) {
+          Operation *first = uses.front()->getOwner();
+          for (OpOperand *use : uses)
             if (order[use->getOwner()] < order[first])
               first = use->getOwner();
-          b.setInsertionPoint(first);
-          Value whole = allGather(ref.getLoc(), ref.getResult(), part);
-          for (OpOperand *use : *group)
-            use->set(whole);
+          return first;
+        };
+        // Forward: one gather before the first use of the parameter or a view of it.
+        SmallVector<OpOperand *> directForward;
+        for (Operation *view : views)
+          if (view->getOperand(0) == ref.getResult())
+            directForward.push_back(&view->getOpOperand(0));
+        llvm::append_range(directForward, forwardUses);
+        Value forwardWhole;
+        if (!directForward.empty()) {
+          b.setInsertionPoint(firstOf(directForward));
+          forwardWhole = allGather(ref.getLoc(), ref.getResult(), part);
+          for (OpOperand *use : directForward)
+            use->set(forwardWhole);
+        }
+        // Backward: gather again and recompute the views it needs.
+        if (!backwardUses.empty()) {
+          b.setInsertionPoint(firstOf(backwardUses));
+          IRMapping mapping;
+          Value backwardWhole = allGather(ref.getLoc(), ref.getResult(), part);
+          mapping.map(ref.getResult(), backwardWhole);
+          if (forwardWhole) // the views now read the forward gather
+            mapping.map(forwardWhole, backwardWhole);
+          llvm::SmallPtrSet<Value, 8> needed;
+          for (OpOperand *use : backwardUses)
+            needed.insert(use->get());
+          for (Operation *view : llvm::reverse(views))
+            if (needed.contains(view->getResult(0)))
+              needed.insert(view->getOperand(0));
+          for (Operation *view : views)
+            if (needed.contains(view->getResult(0)))
+              b.clone(*view, mapping);
+          for (OpOperand *use : backwardUses)
+            use->set(mapping.lookup(use->get()));
         }
       }
     }
