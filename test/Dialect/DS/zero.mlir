@@ -1,0 +1,95 @@
+// RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=0 world-size=2" | FileCheck %s --check-prefix=S0
+// RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=1 world-size=2" | FileCheck %s --check-prefix=S1
+// RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=2 world-size=2" | FileCheck %s --check-prefix=S2
+// RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=3 world-size=2 param-persistence-threshold=4" | FileCheck %s --check-prefix=S3
+
+// A two-layer network: @w1 [5x3] (15 elements: shards of 8, padded to 16) and @w2 [3x4].
+
+// Tests that stage 0 keeps everything whole and all-reduces the accumulated gradient
+// right where the optimizer step reads it, then averages it over the 2 ranks.
+// S0: shard.grid @world(shape = 2)
+// S0: ds.state @w1.grad : tensor<5x3xf32>
+// S0-LABEL: func.func @micro_step
+//  S0-NOT: shard.
+// S0-LABEL: func.func @apply_step
+//      S0: %[[G:.+]] = ds.state_ref @w1.grad : tensor<5x3xf32>
+// S0-NEXT: %[[SUM:.+]] = shard.all_reduce %[[G]] on @world grid_axes = [0] : tensor<5x3xf32> -> tensor<5x3xf32>
+// S0-NEXT: %[[HALF:.+]] = ds.constant dense<5.000000e-01>
+// S0-NEXT: ds.mul %[[SUM]], %[[HALF]]
+
+// Tests that stage 1 shards the optimizer state and a master copy, reduce-scatters the
+// whole accumulated gradient at the step, sums the clipping norm over ranks, and
+// all-gathers the updated parameter; an init program seeds the master shard.
+// S1: ds.state @w1.grad : tensor<5x3xf32>
+// S1: ds.state @w1.master : tensor<8xf32> {kind = "master", of = @w1}
+// S1: ds.state @w1.exp_avg : tensor<8xf32>
+// S1-LABEL: func.func @micro_step
+//  S1-NOT: shard.
+// S1-LABEL: func.func @apply_step
+//      S1: %[[G:.+]] = ds.state_ref @w1.grad : tensor<5x3xf32>
+//      S1: %[[FLAT:.+]] = ds.reshape %[[G]] : tensor<5x3xf32> to tensor<15xf32>
+//      S1: %[[PAD:.+]] = ds.concat %[[FLAT]], %{{.+}} {axis = 0 : i64} : (tensor<15xf32>, tensor<1xf32>) -> tensor<16xf32>
+// S1-NEXT: shard.reduce_scatter %[[PAD]] on @world grid_axes = [0] scatter_axis = 0 : tensor<16xf32> -> tensor<8xf32>
+//      S1: %[[NORMSQ:.+]] = shard.all_reduce %{{.+}} on @world grid_axes = [0] : tensor<f32> -> tensor<f32>
+// S1-NEXT: ds.sqrt %[[NORMSQ]]
+//      S1: %[[MASTER:.+]] = ds.state_ref @w1.master : tensor<8xf32>
+//      S1: %[[NEW:.+]], %{{.+}}, %{{.+}} = ds.adam_update %[[MASTER]], {{.*}} : tensor<8xf32>
+// S1-NEXT: ds.assign @w1.master, %[[NEW]] : tensor<8xf32>
+// S1-NEXT: %[[ALL:.+]] = shard.all_gather %[[NEW]] on @world grid_axes = [0] gather_axis = 0 : tensor<8xf32> -> tensor<16xf32>
+// S1-NEXT: %[[TRIM:.+]] = ds.slice %[[ALL]] {ends = array<i64: 15>, starts = array<i64: 0>, steps = array<i64: 1>}
+// S1-NEXT: %[[WHOLE:.+]] = ds.reshape %[[TRIM]] : tensor<15xf32> to tensor<5x3xf32>
+// S1-NEXT: ds.assign @w1, %[[WHOLE]] : tensor<5x3xf32>
+// S1-LABEL: func.func @init
+// S1-SAME: dsrt.role = "init"
+//      S1: ds.rank_slice %{{.+}} : tensor<16xf32> to tensor<8xf32>
+//      S1: ds.assign @w1.master
+
+// Tests that stage 2 reduce-scatters each micro-step's gradient as soon as it is
+// complete and accumulates only the shard.
+// S2: ds.state @w1.grad : tensor<8xf32>
+// S2-LABEL: func.func @micro_step
+//      S2: %[[DW:.+]] = ds.matmul %{{.+}}, %{{.+}} : (tensor<5x2xf32>, tensor<2x3xf32>) -> tensor<5x3xf32>
+// S2-NEXT: %[[ACC:.+]] = ds.state_ref @w1.grad : tensor<8xf32>
+//      S2: %[[RS:.+]] = shard.reduce_scatter %{{.+}} on @world grid_axes = [0] scatter_axis = 0 : tensor<16xf32> -> tensor<8xf32>
+//      S2: %[[AVG:.+]] = ds.mul %[[RS]], %{{.+}}
+// S2-NEXT: %[[SUM:.+]] = ds.add %[[ACC]], %[[AVG]] : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+// S2-NEXT: ds.assign @w1.grad, %[[SUM]] : tensor<8xf32>
+// S2-LABEL: func.func @apply_step
+//  S2-NOT: shard.reduce_scatter
+
+// Tests that stage 3 stores parameters above the threshold as shards, gathers @w2 right
+// before its forward use and again right before its backward use (recomputing the
+// views the backward pass reads), and keeps the small @b whole.
+// S3: ds.parameter @w1 : tensor<5x3xf32> sharded 8 from "w1"
+// S3: ds.parameter @w2 : tensor<3x4xf32> sharded 6 from "w2"
+// S3: ds.parameter @b : tensor<4xf32> from "b"
+// S3: ds.state @b.master : tensor<2xf32>
+// S3-LABEL: func.func @micro_step
+//      S3: %[[W2:.+]] = ds.param_ref @w2 : tensor<6xf32>
+//      S3: %[[FWD:.+]] = shard.all_gather %[[W2]] on @world grid_axes = [0] gather_axis = 0 : tensor<6xf32> -> tensor<12xf32>
+// S3-NEXT: %[[FWDW:.+]] = ds.reshape %[[FWD]] : tensor<12xf32> to tensor<3x4xf32>
+// S3-NEXT: ds.matmul %{{.+}}, %[[FWDW]]
+//      S3: ds.softmax_cross_entropy_loss_grad
+//      S3: %[[BWD:.+]] = shard.all_gather %[[W2]] on @world grid_axes = [0] gather_axis = 0 : tensor<6xf32> -> tensor<12xf32>
+// S3-NEXT: %[[BWDW:.+]] = ds.reshape %[[BWD]] : tensor<12xf32> to tensor<3x4xf32>
+// S3-NEXT: %[[T:.+]] = ds.transpose %[[BWDW]] {perm = array<i64: 1, 0>}
+// S3-NEXT: ds.matmul %{{.+}}, %[[T]]
+// S3-LABEL: func.func @apply_step
+//      S3: ds.adam_update {{.*}} : tensor<6xf32>
+// S3-NEXT: ds.assign @w2, %{{.+}} : tensor<6xf32>
+module {
+ds.parameter @w1 : tensor<5x3xf32> from "w1"
+ds.parameter @w2 : tensor<3x4xf32> from "w2"
+ds.parameter @b : tensor<4xf32> from "b"
+func.func @forward(%x: tensor<2x5xf32> {ds.input = "x"}, %y: tensor<2xi64> {ds.input = "y"}) -> (tensor<f32> {ds.output = "loss"}) attributes {ds.loss = 0 : i64} {
+  %w1 = ds.param_ref @w1 : tensor<5x3xf32>
+  %w2 = ds.param_ref @w2 : tensor<3x4xf32>
+  %b = ds.param_ref @b : tensor<4xf32>
+  %h = ds.matmul %x, %w1 : (tensor<2x5xf32>, tensor<5x3xf32>) -> tensor<2x3xf32>
+  %r = ds.tanh %h : tensor<2x3xf32>
+  %o = ds.matmul %r, %w2 : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  %z = ds.add %o, %b : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+  %l = ds.softmax_cross_entropy_loss %z, %y : (tensor<2x4xf32>, tensor<2xi64>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+}
