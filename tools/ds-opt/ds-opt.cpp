@@ -3,10 +3,12 @@
 #include "ds/Conversion/Passes.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
 #include "ds/Dialect/DS/IR/DSInterfaces.h"
+#include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/DS/Transforms/Passes.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
 #include "ds/Import/ONNX.h"
+#include "ds/Target/MemoryReport.h"
 #include "ds/Target/Plan.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -21,6 +23,7 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -44,6 +47,11 @@ static cl::opt<EmitStage> emitStage(
                clEnumValN(EmitStage::Runtime, "runtime",
                           "runtime kernels after memory planning")),
     cl::init(EmitStage::Train), cl::cat(compilerCategory));
+static cl::opt<bool> memoryReport(
+    "memory-report",
+    cl::desc("Print per-rank memory of the compiled plan, every ZeRO stage, and "
+             "DeepSpeed's estimates, instead of MLIR"),
+    cl::init(false), cl::cat(compilerCategory));
 static cl::opt<std::string> configPath(
     "config", cl::desc("DeepSpeed ds_config.json (flags override it)"),
     cl::value_desc("file"), cl::init(""), cl::cat(compilerCategory));
@@ -74,6 +82,126 @@ getTrainStepOptions(const ds::DeepSpeedConfig &c) {
   o.warmupMinRatio = c.warmupMinRatio;
   o.cosMinRatio = c.cosMinRatio;
   return o;
+}
+
+/// Autodiff, the training step from the config, and ZeRO partitioning.
+static LogicalResult runTrainingPipeline(ModuleOp module,
+                                         const ds::DeepSpeedConfig &config,
+                                         int stage, int world) {
+  PassManager pm(module.getContext());
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  pm.addPass(ds::createAutodiffPass());
+  pm.addPass(ds::createBuildTrainStepPass(getTrainStepOptions(config)));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // After CSE: the stage-3 backward re-gathers must stay separate from the forward
+  // gathers, or the parameters would stay gathered across the whole step.
+  ds::ZeroPassOptions zero;
+  zero.stage = stage;
+  zero.worldSize = world;
+  zero.paramPersistenceThreshold = config.paramPersistenceThreshold;
+  pm.addPass(ds::createZeroPass(zero));
+  return pm.run(module);
+}
+
+/// Lowering to runtime kernels and the static memory plan.
+static LogicalResult runLoweringPipeline(ModuleOp module, bool inference) {
+  PassManager pm(module.getContext());
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  pm.addPass(createCanonicalizerPass());
+  if (inference)
+    pm.addPass(createCSEPass());
+  pm.addPass(ds::createConvertDSToRuntimePass());
+  pm.addPass(dsrt::createPlanMemoryPass());
+  return pm.run(module);
+}
+
+static std::string formatBytes(double bytes) {
+  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  return llvm::formatv(u == 0 ? "{0:F0} {1}" : "{0:F2} {1}", bytes, units[u]).str();
+}
+
+/// The report of `--memory-report`: the chosen configuration, every stage, and
+/// DeepSpeed's estimator table.
+static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
+                                       const ds::DeepSpeedConfig &config,
+                                       StringRef inputPath, int stage, int world,
+                                       llvm::raw_ostream &os) {
+  auto chosen = ds::computeMemoryBreakdown(planned);
+  if (failed(chosen))
+    return failure();
+  const ds::MemoryBreakdown &m = *chosen;
+  os << "Memory per rank: " << inputPath << ", ZeRO stage " << stage << ", "
+     << world << (world == 1 ? " rank" : " ranks") << ", fp32 "
+     << (config.optimizer == "adam" ? "Adam" : "SGD") << "\n";
+  os << llvm::formatv("  trainable parameters (Psi) {0,14}\n", m.trainableElements);
+  auto row = [&](StringRef name, int64_t bytes) {
+    os << llvm::formatv("  {0,-32} {1,12}  ({2} bytes)\n", name, formatBytes(bytes),
+                        bytes);
+  };
+  row("parameters", m.parameters);
+  row("gradients", m.gradients);
+  row("optimizer states", m.optimizer);
+  row("frozen buffers", m.frozen);
+  row("activations and transients", m.arena);
+  row("  of which largest collective", m.communication);
+  row("planned peak (arena high-water)", m.peak);
+  row("total", m.total());
+
+  os << "\nEvery stage at " << world << (world == 1 ? " rank" : " ranks")
+     << " (compiled, bytes per rank; model states = parameters + gradients + "
+        "optimizer)\n";
+  os << llvm::formatv("  {0,5}  {1,12}  {2,12}  {3,12}  {4,12}  {5,12}  {6,12}  {7,9}\n",
+                      "stage", "parameters", "gradients", "optimizer",
+                      "model states", "arena", "total", "vs 0");
+  int64_t stage0 = 0;
+  for (int s = 0; s <= 3; ++s) {
+    OwningOpRef<ModuleOp> copy = cast<ModuleOp>(imported->clone());
+    if (failed(runTrainingPipeline(*copy, config, s, world)) ||
+        failed(runLoweringPipeline(*copy, /*inference=*/false)))
+      return failure();
+    auto b = ds::computeMemoryBreakdown(*copy);
+    if (failed(b))
+      return failure();
+    if (s == 0)
+      stage0 = b->total();
+    os << llvm::formatv("  {0,5}  {1,12}  {2,12}  {3,12}  {4,12}  {5,12}  {6,12}  {7,8:P0}\n",
+                        s, formatBytes(b->parameters), formatBytes(b->gradients),
+                        formatBytes(b->optimizer), formatBytes(b->modelStates()),
+                        formatBytes(b->arena), formatBytes(b->total()),
+                        double(b->total()) / double(stage0));
+  }
+
+  int64_t largest = 0;
+  for (auto param : imported.getOps<ds::ParameterOp>())
+    if (!param.getFrozen())
+      largest = std::max(largest, param.getTensorType().getNumElements());
+  os << "\nDeepSpeed's estimator for these " << m.trainableElements
+     << " parameters on 1 node x " << world
+     << " GPUs (mixed precision, buffer factor 1.5; offload is not compiled yet, "
+        "these are DeepSpeed's formulas):\n";
+  os << llvm::formatv("  {0,5}  {1,-14}  {2,-18}  {3,12}  {4,12}\n", "stage",
+                      "offload_param", "offload_optimizer", "per GPU", "CPU");
+  auto est = [&](int s, StringRef param, StringRef opt, ds::StateEstimate e) {
+    os << llvm::formatv("  {0,5}  {1,-14}  {2,-18}  {3,12}  {4,12}\n", s, param, opt,
+                        formatBytes(e.gpu), formatBytes(e.cpu));
+  };
+  est(2, "-", "none", ds::estimateZero2(m.trainableElements, 1, world, false));
+  est(2, "-", "cpu", ds::estimateZero2(m.trainableElements, 1, world, true));
+  est(3, "none", "none",
+      ds::estimateZero3(m.trainableElements, largest, 1, world, false, false));
+  est(3, "none", "cpu",
+      ds::estimateZero3(m.trainableElements, largest, 1, world, false, true));
+  est(3, "cpu", "cpu",
+      ds::estimateZero3(m.trainableElements, largest, 1, world, true, true));
+  return success();
 }
 
 static LogicalResult printModule(ModuleOp module, StringRef outputPath) {
@@ -166,42 +294,40 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   }
 
   bool toPlan = outputPath.ends_with(".dsplan");
-  if (!toPlan && emitStage == EmitStage::Import)
+  if (!toPlan && !memoryReport && emitStage == EmitStage::Import)
     return printModule(*module, outputPath);
 
-  if (!options->inference) {
-    PassManager pm(&context);
-    if (failed(applyPassManagerCLOptions(pm)))
+  OwningOpRef<ModuleOp> imported;
+  if (memoryReport) {
+    if (options->inference) {
+      llvm::errs() << "ds-opt: --memory-report describes training; drop "
+                      "--mode=inference\n";
       return failure();
-    pm.addPass(ds::createAutodiffPass());
-    pm.addPass(ds::createBuildTrainStepPass(getTrainStepOptions(config)));
-    pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
-    // After CSE: the stage-3 backward re-gathers must stay separate from the forward
-    // gathers, or the parameters would stay gathered across the whole step.
-    ds::ZeroPassOptions zero;
-    zero.stage = stage;
-    zero.worldSize = world;
-    zero.paramPersistenceThreshold = config.paramPersistenceThreshold;
-    pm.addPass(ds::createZeroPass(zero));
-    if (failed(pm.run(*module)))
-      return failure();
+    }
+    imported = cast<ModuleOp>((*module)->clone());
   }
+  if (!options->inference &&
+      failed(runTrainingPipeline(*module, config, stage, world)))
+    return failure();
 
-  if (!toPlan && emitStage == EmitStage::Train)
+  if (!toPlan && !memoryReport && emitStage == EmitStage::Train)
     return printModule(*module, outputPath);
 
-  {
-    PassManager pm(&context);
-    if (failed(applyPassManagerCLOptions(pm)))
+  if (failed(runLoweringPipeline(*module, options->inference)))
+    return failure();
+  if (memoryReport) {
+    std::string error;
+    auto out = openOutputFile(toPlan ? "-" : outputPath, &error);
+    if (!out) {
+      llvm::errs() << "ds-opt: " << error << "\n";
       return failure();
-    pm.addPass(createCanonicalizerPass());
-    if (options->inference)
-      pm.addPass(createCSEPass());
-    pm.addPass(ds::createConvertDSToRuntimePass());
-    pm.addPass(dsrt::createPlanMemoryPass());
-    if (failed(pm.run(*module)))
+    }
+    if (failed(printMemoryReport(*imported, *module, config, inputPath, stage, world,
+                                 out->os())))
       return failure();
+    out->keep();
+    if (!toPlan)
+      return success();
   }
   if (!toPlan)
     return printModule(*module, outputPath);

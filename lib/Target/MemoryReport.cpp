@@ -1,0 +1,69 @@
+// Per-rank memory breakdown of a planned module, and DeepSpeed's estimator formulas.
+#include "ds/Target/MemoryReport.h"
+#include "ds/Dialect/DS/IR/DSOps.h"
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::ds;
+
+FailureOr<MemoryBreakdown> mlir::ds::computeMemoryBreakdown(ModuleOp module) {
+  auto arena = module->getAttrOfType<IntegerAttr>(dsrt::kArenaBytesAttr);
+  auto peak = module->getAttrOfType<IntegerAttr>(dsrt::kPeakBytesAttr);
+  if (!arena || !peak)
+    return module.emitError("no memory plan: run --ds-plan-memory first");
+  MemoryBreakdown m;
+  m.arena = arena.getInt();
+  m.peak = peak.getInt();
+  for (auto param : module.getOps<ParameterOp>()) {
+    int64_t bytes = dsrt::getByteSize(param.getStorageType());
+    if (param.getFrozen()) {
+      m.frozen += bytes;
+      m.frozenElements += param.getTensorType().getNumElements();
+    } else {
+      m.parameters += bytes;
+      m.trainableElements += param.getTensorType().getNumElements();
+    }
+  }
+  for (auto state : module.getOps<StateOp>())
+    (state.getKind() == "grad" ? m.gradients : m.optimizer) +=
+        dsrt::getByteSize(state.getTensorType());
+  module.walk([&](dsrt::KernelOp kernel) {
+    if (kernel.getStream() != "comm")
+      return;
+    int64_t bytes = 0;
+    for (Value v : kernel->getOperands())
+      bytes += dsrt::getByteSize(cast<ShapedType>(v.getType()));
+    m.communication = std::max(m.communication, bytes);
+  });
+  return m;
+}
+
+StateEstimate mlir::ds::estimateZero2(int64_t params, int64_t nodes,
+                                      int64_t gpusPerNode, bool offloadOptimizer) {
+  double p = double(params), n = double(nodes * gpusPerNode), f = 1.5;
+  if (offloadOptimizer)
+    return {2 * p, p * std::max(4 * n, 16.0) * f};
+  return {2 * p + std::floor(18 * p / n), 4 * p * gpusPerNode * f};
+}
+
+StateEstimate mlir::ds::estimateZero3(int64_t params, int64_t largestLayer,
+                                      int64_t nodes, int64_t gpusPerNode,
+                                      bool offloadParams, bool offloadOptimizer,
+                                      bool zeroInit) {
+  double p = double(params), n = double(nodes * gpusPerNode), f = 1.5;
+  double g = 1.0 / double(nodes), largest = 4.0 * double(largestLayer);
+  auto cpu = [&](double k) {
+    return zeroInit ? k * p * g * f : p * std::max(4.0 * gpusPerNode, k * g) * f;
+  };
+  if (offloadParams && offloadOptimizer)
+    return {largest, cpu(18)};
+  if (offloadOptimizer)
+    return {largest + std::floor(2 * p / n), cpu(16)};
+  return {largest + std::floor(18 * p / n),
+          zeroInit ? 4.0 * double(largestLayer) * gpusPerNode * f
+                   : 4.0 * p * gpusPerNode * f};
+}
