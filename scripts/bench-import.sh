@@ -12,7 +12,7 @@ mkdir -p "$gen"
 for model in gpt2_124m gpt2_124m_ext; do
   out=$(mktemp)
   start=$(date +%s.%N)
-  "$dsopt" "$gen/$model.onnx" --input-shape idx=1x1024 --input-shape targets=1x1024 -o "$out"
+  "$dsopt" --emit=import "$gen/$model.onnx" --input-shape idx=1x1024 --input-shape targets=1x1024 -o "$out"
   end=$(date +%s.%N)
   printf '%-16s import %.2f s, IR %d bytes (%d lines)\n' "$model" \
     "$(echo "$end - $start" | bc)" "$(stat -c %s "$out")" "$(wc -l < "$out")"
