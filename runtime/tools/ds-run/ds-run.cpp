@@ -7,12 +7,19 @@
 #include "ds/runtime/ThreadPool.h"
 
 #include <cblas.h>
+#include <onnx/onnx_pb.h>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
+#include <map>
 #include <random>
 #include <set>
 #include <sys/stat.h>
@@ -27,7 +34,7 @@ namespace {
 const char *kUsage =
     "usage: ds-run PLAN.dsplan [--nproc N] [--data DIR | --synthetic] [--steps N]\n"
     "              [--metrics FILE.json] [--eval --out DIR [--eval-all-ranks] [--whole-inputs]]\n"
-    "              [--seed N] [--threads N]\n";
+    "              [--save-params DIR] [--seed N] [--threads N]\n";
 
 struct Options {
   std::string plan;
@@ -40,6 +47,7 @@ struct Options {
   bool evalAllRanks = false; // every rank writes OUT/rank<r>/<output>.npy
   bool wholeInputs = false;  // each input file holds exactly the input buffer
   std::string out;
+  std::string saveParams; // rank 0 writes every parameter as DIR/<file name>.npy at the end
   uint64_t seed = 0;
   int threads = 0;
 };
@@ -99,6 +107,11 @@ Options parseArgs(int argc, char **argv) {
       o.wholeInputs = true;
     else if (a == "--out")
       o.out = next();
+    else if (a == "--save-params") {
+      o.saveParams = next();
+      if (o.saveParams.empty())
+        usageError("--save-params needs a directory");
+    }
     else if (a == "--seed")
       o.seed = uint64_t(parseInt(a, next(), 0, INT64_MAX));
     else if (a == "--threads")
@@ -405,6 +418,120 @@ void feedWholeInputs(const std::vector<ds::plan::GraphInput> &inputs, Executor &
   }
 }
 
+/// The file name (without ".npy") --save-params uses for an initializer: '/' becomes "__",
+/// every other byte is kept. Names that cannot be file names are errors.
+std::string paramFileName(const std::string &init) {
+  if (init.empty())
+    fail("--save-params: a parameter has an empty initializer name");
+  if (init.find('\0') != std::string::npos)
+    fail("--save-params: initializer name with a NUL byte cannot be a file name");
+  std::string f;
+  for (char c : init) {
+    if (c == '/')
+      f += "__";
+    else
+      f += c;
+  }
+  if (f.size() + 4 > 255)
+    fail("--save-params: initializer '", init, "' maps to a file name longer than 255 bytes");
+  return f;
+}
+
+/// One parameter --save-params writes (plan order; an initializer bound twice is written once).
+struct SavedParam {
+  std::string initializer;
+  std::string file; // DIR/<name>.npy
+  uint32_t buffer;
+  bool flat;
+  std::vector<int64_t> dims; // the ONNX shape (filled on rank 0)
+};
+
+/// The initializer shapes of the plan's model.
+std::map<std::string, std::vector<int64_t>> onnxInitializerDims(const std::string &path) {
+  onnx::ModelProto model;
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0)
+    fail(path, ": cannot open model file: ", std::strerror(errno));
+  {
+    google::protobuf::io::FileInputStream raw(fd);
+    raw.SetCloseOnDelete(true);
+    google::protobuf::io::CodedInputStream coded(&raw);
+    coded.SetTotalBytesLimit(INT_MAX);
+    if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage())
+      fail(path, ": not a valid ONNX model (protobuf decoding failed)");
+  }
+  std::map<std::string, std::vector<int64_t>> dims;
+  for (const auto &t : model.graph().initializer())
+    dims[t.name()] = std::vector<int64_t>(t.dims().begin(), t.dims().end());
+  return dims;
+}
+
+/// Setup for --save-params: the list of parameters to write; rank 0 also creates DIR, maps
+/// names to files (collisions are errors) and reads the full shapes of FLAT_1D shards.
+std::vector<SavedParam> prepareSaveParams(const LoadedPlan &plan, const std::string &dir,
+                                          int rank) {
+  std::vector<SavedParam> out;
+  std::set<std::string> seen;
+  std::map<std::string, std::string> fileOwner;
+  bool anyFlat = false;
+  for (const auto &p : plan.plan.parameters()) {
+    if (!seen.insert(p.initializer()).second)
+      continue;
+    SavedParam s;
+    s.initializer = p.initializer();
+    s.buffer = p.buffer();
+    s.flat = p.shard().kind() == ds::plan::ShardSpec::FLAT_1D;
+    anyFlat |= s.flat;
+    if (rank == 0) {
+      std::string f = paramFileName(p.initializer());
+      auto [it, fresh] = fileOwner.emplace(f, p.initializer());
+      if (!fresh)
+        fail("--save-params: initializers '", it->second, "' and '", p.initializer(),
+             "' map to the same file ", f, ".npy");
+      s.file = dir + "/" + f + ".npy";
+      if (!s.flat)
+        s.dims = plan.buffer(p.buffer()).type.shape;
+    }
+    out.push_back(std::move(s));
+  }
+  if (rank == 0) {
+    if (anyFlat) {
+      auto dims = onnxInitializerDims(plan.modelPath);
+      for (auto &s : out) {
+        if (!s.flat)
+          continue;
+        auto it = dims.find(s.initializer);
+        if (it == dims.end())
+          fail(plan.modelPath, ": no initializer '", s.initializer, "'");
+        s.dims = it->second;
+      }
+    }
+    mkdirs(dir);
+  }
+  return out;
+}
+
+/// Writes every parameter (FLAT_1D shards all-gathered, padding dropped); collective.
+void saveParams(const std::vector<SavedParam> &params, const std::string &dir, Executor &exec,
+                Communicator &comm) {
+  int rank = comm.rank(), world = comm.size();
+  std::vector<char> gathered;
+  for (const auto &s : params) {
+    Tensor t = exec.tensor(s.buffer);
+    const void *data = t.data;
+    if (s.flat) {
+      size_t es = dtypeSize(t.dtype);
+      gathered.resize(size_t(t.numel) * es * size_t(world));
+      comm.allGather(t.data, gathered.data(), t.numel, t.dtype);
+      data = gathered.data();
+    }
+    if (rank == 0)
+      writeNpy(s.file, t.dtype, s.dims, data); // the first numel(dims) elements: no padding
+  }
+  if (rank == 0)
+    info("ds-run: wrote " + std::to_string(params.size()) + " parameters to " + dir);
+}
+
 /// A failure during setup (before any collective): every rank learns whether some rank failed.
 struct SetupFailed {
   std::string message; // empty on ranks that did not fail themselves
@@ -418,6 +545,7 @@ int runJob(const Options &opt, Communicator &comm) {
   std::unique_ptr<Executor> execPtr;
   std::unique_ptr<InputFeeder> feederPtr;
   std::vector<ds::plan::GraphInput> wholeInputs;
+  std::vector<SavedParam> savedParams;
   std::string setupError;
   try {
     planPtr = std::make_unique<LoadedPlan>(
@@ -436,6 +564,8 @@ int runJob(const Options &opt, Communicator &comm) {
       fail("the plan has ", wholeInputs.size(), " graph inputs: --whole-inputs needs --data DIR");
     feedWholeInputs(wholeInputs, *execPtr, opt.data, /*doRead=*/false); // check files early
     feederPtr = std::make_unique<InputFeeder>(plan, *execPtr, opt, rank, world);
+    if (!opt.saveParams.empty())
+      savedParams = prepareSaveParams(plan, opt.saveParams, rank);
     if (opt.eval) {
       if (plan.program(Program::INFERENCE) < 0)
         fail("--eval: the plan has no INFERENCE program");
@@ -549,6 +679,9 @@ int runJob(const Options &opt, Communicator &comm) {
     }
     samplesPerSec = totalSec > 0 ? double(global) * opt.steps / totalSec : 0;
   }
+
+  if (!opt.saveParams.empty())
+    saveParams(savedParams, opt.saveParams, exec, comm);
 
   if (!opt.metrics.empty()) {
     int64_t mine[2] = {int64_t(plan.plan.predicted_peak_bytes()),
