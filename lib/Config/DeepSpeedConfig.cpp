@@ -316,6 +316,10 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
   if (stage < 0 || stage > 3)
     return error("zero_optimization.stage", "expected 0, 1, 2 or 3");
   c.zeroStage = stage;
+  if (llvm::Error e = readInt(o, "reduce_bucket_size", scope, c.reduceBucketSize))
+    return e;
+  if (c.reduceBucketSize < 1)
+    return error("zero_optimization.reduce_bucket_size", "must be at least 1");
   for (llvm::StringRef key :
        {"stage3_param_persistence_threshold", "param_persistence_threshold"})
     if (llvm::Error e = readInt(o, key, scope, c.paramPersistenceThreshold))
@@ -330,7 +334,7 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
   }
   static const llvm::StringLiteral used[] = {
       "stage", "stage3_param_persistence_threshold", "param_persistence_threshold",
-      "reduce_scatter", "contiguous_gradients"};
+      "reduce_scatter", "contiguous_gradients", "reduce_bucket_size"};
   for (const auto &kv : o)
     if (llvm::find(used, llvm::StringRef(kv.first)) == std::end(used))
       c.ignoredKeys.push_back((llvm::Twine(scope) + llvm::StringRef(kv.first) +

@@ -101,6 +101,7 @@ static LogicalResult runTrainingPipeline(ModuleOp module,
   zero.stage = stage;
   zero.worldSize = world;
   zero.paramPersistenceThreshold = config.paramPersistenceThreshold;
+  zero.reduceBucketSize = config.reduceBucketSize;
   pm.addPass(ds::createZeroPass(zero));
   return pm.run(module);
 }

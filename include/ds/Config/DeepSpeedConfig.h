@@ -38,6 +38,7 @@ struct DeepSpeedConfig {
   // zero_optimization (§8).
   int zeroStage = 0;
   int64_t paramPersistenceThreshold = 100000; // stage3_param_persistence_threshold
+  int64_t reduceBucketSize = 500000000;         // reduce_bucket_size (elements)
   /// Keys that were accepted but change nothing in the compiled program, with why.
   std::vector<std::string> ignoredKeys;
 

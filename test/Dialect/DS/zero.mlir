@@ -1,6 +1,7 @@
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=0 world-size=2" | FileCheck %s --check-prefix=S0
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=1 world-size=2" | FileCheck %s --check-prefix=S1
-// RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=2 world-size=2" | FileCheck %s --check-prefix=S2
+// RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=2 world-size=2 reduce-bucket-size=1" | FileCheck %s --check-prefix=S2
+// RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=2 world-size=2" | FileCheck %s --check-prefix=BUCKET
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=3 world-size=2 param-persistence-threshold=4" | FileCheck %s --check-prefix=S3
 
 // A two-layer network: @w1 [5x3] (15 elements: shards of 8, padded to 16) and @w2 [3x4].
@@ -45,17 +46,31 @@
 //      S1: ds.assign @w1.master
 
 // Tests that stage 2 reduce-scatters each micro-step's gradient as soon as it is
-// complete and accumulates only the shard.
+// complete (buckets of one tensor) and accumulates only the shard.
 // S2: ds.state @w1.grad : tensor<8xf32>
 // S2-LABEL: func.func @micro_step
 //      S2: %[[DW:.+]] = ds.matmul %{{.+}}, %{{.+}} : (tensor<5x2xf32>, tensor<2x3xf32>) -> tensor<5x3xf32>
 // S2-NEXT: %[[ACC:.+]] = ds.state_ref @w1.grad : tensor<8xf32>
-//      S2: %[[RS:.+]] = shard.reduce_scatter %{{.+}} on @world grid_axes = [0] scatter_axis = 0 : tensor<16xf32> -> tensor<8xf32>
+//      S2: %[[RS:.+]] = shard.reduce_scatter %{{.+}} on @world grid_axes = [0] scatter_axis = 0 : tensor<2x8xf32> -> tensor<1x8xf32>
 //      S2: %[[AVG:.+]] = ds.mul %[[RS]], %{{.+}}
-// S2-NEXT: %[[SUM:.+]] = ds.add %[[ACC]], %[[AVG]] : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+// S2-NEXT: %[[MINE:.+]] = ds.reshape %[[AVG]] : tensor<1x8xf32> to tensor<8xf32>
+// S2-NEXT: %[[SUM:.+]] = ds.add %[[ACC]], %[[MINE]] : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
 // S2-NEXT: ds.assign @w1.grad, %[[SUM]] : tensor<8xf32>
 // S2-LABEL: func.func @apply_step
 //  S2-NOT: shard.reduce_scatter
+
+// Tests that with the default bucket (5e8 elements) the three gradients are reduced by
+// one collective once the last is complete: each is laid out [ranks, shard] and the
+// rows are concatenated, so rank r receives shard r of every tensor.
+// BUCKET-LABEL: func.func @micro_step
+//      BUCKET: %[[ROWS:.+]] = ds.concat %{{.+}}, %{{.+}}, %{{.+}} {axis = 1 : i64} : (tensor<2x2xf32>, tensor<2x6xf32>, tensor<2x8xf32>) -> tensor<2x16xf32>
+// BUCKET-NEXT: %[[RS:.+]] = shard.reduce_scatter %[[ROWS]] on @world grid_axes = [0] scatter_axis = 0 : tensor<2x16xf32> -> tensor<1x16xf32>
+//      BUCKET: ds.split %{{.+}} {axis = 1 : i64, sizes = array<i64: 2, 6, 8>}
+//      BUCKET: ds.assign @b.grad
+//      BUCKET: ds.assign @w2.grad
+//      BUCKET: ds.assign @w1.grad
+//  BUCKET-NOT: shard.reduce_scatter
+// BUCKET-LABEL: func.func @apply_step
 
 // Tests that stage 3 stores parameters above the threshold as shards, gathers @w2 right
 // before its forward use and again right before its backward use (recomputing the

@@ -46,9 +46,9 @@ func::FuncOp findProgram(ModuleOp module, StringRef role) {
 class ZeroPartitioner {
 public:
   ZeroPartitioner(ModuleOp module, int64_t stage, int64_t world,
-                  int64_t persistenceThreshold)
+                  int64_t persistenceThreshold, int64_t bucketSize)
       : module(module), b(module.getContext()), stage(stage), world(world),
-        threshold(persistenceThreshold) {}
+        threshold(persistenceThreshold), bucketSize(bucketSize) {}
 
   LogicalResult run() {
     microStep = findProgram(module, "micro_step");
@@ -143,23 +143,88 @@ private:
     return ReshapeOp::create(b, loc, part.fullType(), flat);
   }
 
-  /// Stages 2-3: each micro-step reduce-scatters its gradient into a shard accumulator.
+  /// Stages 2-3: each micro-step reduce-scatters its gradients into shard
+  /// accumulators, in buckets of at least `bucketSize` elements taken in the order the
+  /// gradients complete. A bucket is one collective over the gradients' shards laid
+  /// out rank-major ([W, p_1 + p_2 + ...]), so rank r receives shard r of each.
   void partitionAccumulation() {
-    for (Partition &part : parts) {
-      part.grad.setType(part.shardType());
-      for (auto assign : llvm::make_early_inc_range(microStep.getOps<AssignOp>())) {
-        if (assign.getTarget() != part.grad.getSymName())
-          continue;
-        auto add = assign.getValue().getDefiningOp<AddOp>();
-        auto acc = add.getLhs().getDefiningOp<StateRefOp>();
-        b.setInsertionPoint(add);
-        acc.getResult().setType(part.shardType());
-        Value local = reduceScatterMean(add.getLoc(), add.getRhs(), part);
-        Value sum = AddOp::create(b, add.getLoc(), acc, local);
-        assign.getValueMutable().assign(sum);
-        add.erase();
+    struct Pending {
+      Partition *part;
+      AssignOp assign;
+      AddOp add;
+      StateRefOp acc;
+    };
+    SmallVector<Pending> pending;
+    for (auto assign : microStep.getOps<AssignOp>()) {
+      auto it = llvm::find_if(parts, [&](Partition &p) {
+        return p.grad.getSymName() == assign.getTarget();
+      });
+      if (it == parts.end())
+        continue;
+      auto add = assign.getValue().getDefiningOp<AddOp>();
+      pending.push_back({&*it, assign, add, add.getLhs().getDefiningOp<StateRefOp>()});
+    }
+    SmallVector<SmallVector<Pending>> buckets;
+    int64_t filled = 0;
+    for (Pending &p : pending) {
+      if (buckets.empty() || filled >= bucketSize) {
+        buckets.emplace_back();
+        filled = 0;
+      }
+      buckets.back().push_back(p);
+      filled += p.part->n;
+    }
+    for (auto &bucket : buckets) {
+      // Every gradient of the bucket is complete before the last one's accumulation.
+      b.setInsertionPoint(bucket.back().add);
+      Location loc = bucket.back().add.getLoc();
+      SmallVector<Value> rows;
+      SmallVector<int64_t> widths;
+      int64_t total = 0;
+      for (Pending &p : bucket) {
+        Value flat = flattenPad(loc, p.add.getRhs(), *p.part);
+        rows.push_back(ReshapeOp::create(
+            b, loc, RankedTensorType::get({world, p.part->p}, elementOf(flat)), flat));
+        widths.push_back(p.part->p);
+        total += p.part->p;
+      }
+      Type elem = elementOf(rows.front());
+      Value matrix = rows.size() == 1
+                         ? rows.front()
+                         : ConcatOp::create(b, loc, rows, b.getI64IntegerAttr(1))
+                               .getResult();
+      Value mine = shard::ReduceScatterOp::create(
+          b, loc, RankedTensorType::get({1, total}, elem), grid(), axes(), matrix,
+          shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum),
+          b.getIndexAttr(0));
+      if (world > 1)
+        mine = MulOp::create(b, loc, mine,
+                             scalarLike(loc, 1.0 / world,
+                                        cast<RankedTensorType>(mine.getType())));
+      SmallVector<Value> pieces{mine};
+      if (bucket.size() > 1) {
+        SmallVector<Type> types;
+        for (int64_t w : widths)
+          types.push_back(RankedTensorType::get({1, w}, elem));
+        auto split = SplitOp::create(b, loc, types, mine, b.getI64IntegerAttr(1),
+                                     b.getDenseI64ArrayAttr(widths));
+        pieces.assign(split.getResults().begin(), split.getResults().end());
+      }
+      for (auto [p, piece] : llvm::zip(bucket, pieces)) {
+        p.part->grad.setType(p.part->shardType());
+        p.acc.getResult().setType(p.part->shardType());
+        Value local = ReshapeOp::create(b, loc, p.part->shardType(), piece);
+        Value sum = AddOp::create(b, loc, p.acc, local);
+        p.assign.getValueMutable().assign(sum);
+        p.assign->moveAfter(sum.getDefiningOp());
+        b.setInsertionPointAfter(p.assign);
+        p.add.erase();
       }
     }
+  }
+
+  static Type elementOf(Value v) {
+    return cast<RankedTensorType>(v.getType()).getElementType();
   }
 
   /// Ops that only re-view a parameter (a transposed weight, a reshaped bias): the
@@ -415,7 +480,7 @@ private:
 
   ModuleOp module;
   OpBuilder b;
-  int64_t stage, world, threshold;
+  int64_t stage, world, threshold, bucketSize;
   func::FuncOp microStep, applyStep;
   SmallVector<Partition> parts;
 };
@@ -435,7 +500,8 @@ struct ZeroPass : ds::impl::ZeroPassBase<ZeroPass> {
           << static_cast<int64_t>(worldSize);
       return signalPassFailure();
     }
-    if (failed(ZeroPartitioner(module, stage, worldSize, paramPersistenceThreshold)
+    if (failed(ZeroPartitioner(module, stage, worldSize, paramPersistenceThreshold,
+                               reduceBucketSize)
                    .run()))
       signalPassFailure();
   }

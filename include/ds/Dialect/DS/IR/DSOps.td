@@ -349,6 +349,7 @@ def DS_ReshapeOp : DS_Op<"reshape", [Pure]> {
   let results = (outs DS_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def DS_TransposeOp : DS_Op<"transpose",

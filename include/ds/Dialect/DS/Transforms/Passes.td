@@ -119,6 +119,9 @@ def ZeroPass : Pass<"ds-zero", "::mlir::ModuleOp"> {
     Option<"paramPersistenceThreshold", "param-persistence-threshold", "int64_t",
            "0", "Stage 3 keeps parameters of at most this many elements whole "
            "(DeepSpeed's stage3_param_persistence_threshold)">,
+    Option<"reduceBucketSize", "reduce-bucket-size", "int64_t", "500000000",
+           "Stages 2-3: gradients are reduce-scattered together until a bucket holds "
+           "at least this many elements (DeepSpeed's reduce_bucket_size)">,
   ];
   let dependentDialects = ["::mlir::ds::DSDialect", "::mlir::shard::ShardDialect"];
 }
