@@ -318,6 +318,11 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
   c.zeroStage = stage;
   if (llvm::Error e = readInt(o, "reduce_bucket_size", scope, c.reduceBucketSize))
     return e;
+  for (llvm::StringRef key : {"stage3_prefetch_bucket_size", "prefetch_bucket_size"})
+    if (llvm::Error e = readInt(o, key, scope, c.prefetchBucketSize))
+      return e;
+  if (c.prefetchBucketSize < 1)
+    return error("zero_optimization.stage3_prefetch_bucket_size", "must be at least 1");
   if (c.reduceBucketSize < 1)
     return error("zero_optimization.reduce_bucket_size", "must be at least 1");
   for (llvm::StringRef key :
@@ -334,7 +339,8 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
   }
   static const llvm::StringLiteral used[] = {
       "stage", "stage3_param_persistence_threshold", "param_persistence_threshold",
-      "reduce_scatter", "contiguous_gradients", "reduce_bucket_size"};
+      "reduce_scatter", "contiguous_gradients", "reduce_bucket_size",
+      "stage3_prefetch_bucket_size", "prefetch_bucket_size"};
   for (const auto &kv : o)
     if (llvm::find(used, llvm::StringRef(kv.first)) == std::end(used))
       c.ignoredKeys.push_back((llvm::Twine(scope) + llvm::StringRef(kv.first) +

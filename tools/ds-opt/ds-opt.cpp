@@ -102,6 +102,7 @@ static LogicalResult runTrainingPipeline(ModuleOp module,
   zero.worldSize = world;
   zero.paramPersistenceThreshold = config.paramPersistenceThreshold;
   zero.reduceBucketSize = config.reduceBucketSize;
+  zero.prefetchBucketSize = config.prefetchBucketSize;
   pm.addPass(ds::createZeroPass(zero));
   return pm.run(module);
 }

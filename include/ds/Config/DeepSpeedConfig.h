@@ -39,6 +39,7 @@ struct DeepSpeedConfig {
   int zeroStage = 0;
   int64_t paramPersistenceThreshold = 100000; // stage3_param_persistence_threshold
   int64_t reduceBucketSize = 500000000;         // reduce_bucket_size (elements)
+  int64_t prefetchBucketSize = 50000000;        // stage3_prefetch_bucket_size
   /// Keys that were accepted but change nothing in the compiled program, with why.
   std::vector<std::string> ignoredKeys;
 

@@ -2,7 +2,8 @@
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=1 world-size=2" | FileCheck %s --check-prefix=S1
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=2 world-size=2 reduce-bucket-size=1" | FileCheck %s --check-prefix=S2
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=2 world-size=2" | FileCheck %s --check-prefix=BUCKET
-// RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=3 world-size=2 param-persistence-threshold=4" | FileCheck %s --check-prefix=S3
+// RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=3 world-size=2 param-persistence-threshold=4 prefetch-bucket-size=1" | FileCheck %s --check-prefix=S3
+// RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=3 world-size=2 param-persistence-threshold=4" | FileCheck %s --check-prefix=PREFETCH
 
 // A two-layer network: @w1 [5x3] (15 elements: shards of 8, padded to 16) and @w2 [3x4].
 
@@ -108,3 +109,17 @@ func.func @forward(%x: tensor<2x5xf32> {ds.input = "x"}, %y: tensor<2xi64> {ds.i
   return %l : tensor<f32>
 }
 }
+
+// Tests that with the default prefetch bucket both sharded parameters are gathered by
+// one collective before the first forward use (prefetching @w2), rank-major: each rank
+// contributes [shard of w1, shard of w2], and the backward pass re-gathers @w2 alone.
+// PREFETCH-LABEL: func.func @micro_step
+//       PREFETCH: %[[W1:.+]] = ds.param_ref @w1 : tensor<8xf32>
+//       PREFETCH: %[[W2:.+]] = ds.param_ref @w2 : tensor<6xf32>
+//       PREFETCH: %[[MINE:.+]] = ds.concat %[[W1]], %[[W2]] {axis = 0 : i64} : (tensor<8xf32>, tensor<6xf32>) -> tensor<14xf32>
+//  PREFETCH-NEXT: %[[ALL:.+]] = shard.all_gather %[[MINE]] on @world grid_axes = [0] gather_axis = 0 : tensor<14xf32> -> tensor<28xf32>
+//  PREFETCH-NEXT: %[[M:.+]] = ds.reshape %[[ALL]] : tensor<28xf32> to tensor<2x14xf32>
+//  PREFETCH-NEXT: ds.split %[[M]] {axis = 1 : i64, sizes = array<i64: 8, 6>}
+//       PREFETCH: ds.matmul %arg0
+//       PREFETCH: ds.softmax_cross_entropy_loss_grad
+//       PREFETCH: shard.all_gather %[[W2]] on @world grid_axes = [0] gather_axis = 0 : tensor<6xf32> -> tensor<12xf32>

@@ -7,6 +7,8 @@
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SetVector.h"
 
+#include <deque>
+
 #define DEBUG_TYPE "ds-zero"
 
 namespace mlir::ds {
@@ -46,9 +48,11 @@ func::FuncOp findProgram(ModuleOp module, StringRef role) {
 class ZeroPartitioner {
 public:
   ZeroPartitioner(ModuleOp module, int64_t stage, int64_t world,
-                  int64_t persistenceThreshold, int64_t bucketSize)
+                  int64_t persistenceThreshold, int64_t bucketSize,
+                  int64_t prefetchBucketSize)
       : module(module), b(module.getContext()), stage(stage), world(world),
-        threshold(persistenceThreshold), bucketSize(bucketSize) {}
+        threshold(persistenceThreshold), bucketSize(bucketSize),
+        prefetchBucketSize(prefetchBucketSize) {}
 
   LogicalResult run() {
     microStep = findProgram(module, "micro_step");
@@ -236,9 +240,29 @@ private:
                IdentityOp, SliceOp>(op);
   }
 
-  /// Stage 3: parameters are stored as shards and gathered around their uses.
+  /// Where a stage-3 parameter must be whole: the uses one gather serves.
+  struct GatherEvent {
+    Partition *part;
+    ParamRefOp ref;
+    Operation *first;              // the earliest use, in the original order
+    SmallVector<OpOperand *> uses; // operands to point at the gathered tensor
+    // Backward events recompute these views of the parameter from their own gather.
+    SmallVector<Operation *> views;
+    SmallVector<OpOperand *> viewUses;
+    GatherEvent *forward = nullptr; // the forward event of the same parameter
+    Value whole;                    // the gathered tensor, once materialized
+  };
+
+  /// Stage 3: parameters are stored as shards and gathered around their uses: once
+  /// before the forward pass needs them and again before the backward pass does. The
+  /// gathers are grouped in buckets of at least `prefetchBucketSize` elements, each
+  /// issued before the first use of its first parameter (prefetching the rest).
   LogicalResult gatherParameters() {
     Block &body = microStep.getBody().front();
+    // A bucket's gather may come before a later parameter's read: read them all first
+    // (reading a persistent shard costs nothing).
+    for (auto ref : llvm::make_early_inc_range(body.getOps<ParamRefOp>()))
+      ref->moveBefore(&body, body.begin());
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     int64_t lossIndex = microStep->getAttrOfType<IntegerAttr>(kLossIndexAttr).getInt();
     Operation *lossOp = ret.getOperand(lossIndex).getDefiningOp();
@@ -248,12 +272,20 @@ private:
       order[&op] = i++;
     int64_t boundary = lossOp ? order[lossOp] : -1;
     auto isBackward = [&](Operation *op) { return order.lookup(op) > boundary; };
+    auto firstOf = [&](ArrayRef<OpOperand *> uses) {
+      Operation *first = uses.front()->getOwner();
+      for (OpOperand *use : uses)
+        if (order[use->getOwner()] < order[first])
+          first = use->getOwner();
+      return first;
+    };
 
+    std::deque<GatherEvent> events; // stable addresses
     for (Partition &part : parts) {
       if (!part.shardedStorage)
         continue;
       part.param.setShardSizeAttr(b.getI64IntegerAttr(part.p));
-      for (auto ref : llvm::make_early_inc_range(microStep.getOps<ParamRefOp>())) {
+      for (auto ref : microStep.getOps<ParamRefOp>()) {
         if (ref.getName() != part.param.getSymName())
           continue;
         // The forward views of the parameter, in program order.
@@ -265,61 +297,129 @@ private:
             views.push_back(&op);
             derived.insert(op.getResult(0));
           }
-        // Uses from outside the view chain, split into forward and backward.
-        SmallVector<OpOperand *> forwardUses, backwardUses;
+        GatherEvent fwd{&part, ref, nullptr, {}, {}, {}, nullptr, {}};
+        GatherEvent bwd{&part, ref, nullptr, {}, {}, {}, nullptr, {}};
+        for (Operation *view : views)
+          if (view->getOperand(0) == ref.getResult())
+            fwd.uses.push_back(&view->getOpOperand(0));
         for (Value v : derived)
           for (OpOperand &use : v.getUses()) {
             if (llvm::is_contained(views, use.getOwner()))
               continue;
-            if (isBackward(use.getOwner()))
-              backwardUses.push_back(&use);
-            else if (v == ref.getResult())
-              forwardUses.push_back(&use);
+            if (isBackward(use.getOwner())) {
+              (v == ref.getResult() ? bwd.uses : bwd.viewUses).push_back(&use);
+            } else if (v == ref.getResult()) {
+              fwd.uses.push_back(&use);
+            }
           }
-        ref.getResult().setType(part.shardType());
-        auto firstOf = [&](ArrayRef<OpOperand *> uses) {
-          Operation *first = uses.front()->getOwner();
-          for (OpOperand *use : uses)
-            if (order[use->getOwner()] < order[first])
-              first = use->getOwner();
-          return first;
-        };
-        // Forward: one gather before the first use of the parameter or a view of it.
-        SmallVector<OpOperand *> directForward;
-        for (Operation *view : views)
-          if (view->getOperand(0) == ref.getResult())
-            directForward.push_back(&view->getOpOperand(0));
-        llvm::append_range(directForward, forwardUses);
-        Value forwardWhole;
-        if (!directForward.empty()) {
-          b.setInsertionPoint(firstOf(directForward));
-          forwardWhole = allGather(ref.getLoc(), ref.getResult(), part);
-          for (OpOperand *use : directForward)
-            use->set(forwardWhole);
+        bwd.views = views;
+        if (!fwd.uses.empty()) {
+          fwd.first = firstOf(fwd.uses);
+          events.push_back(fwd);
         }
-        // Backward: gather again and recompute the views it needs.
-        if (!backwardUses.empty()) {
-          b.setInsertionPoint(firstOf(backwardUses));
-          IRMapping mapping;
-          Value backwardWhole = allGather(ref.getLoc(), ref.getResult(), part);
-          mapping.map(ref.getResult(), backwardWhole);
-          if (forwardWhole) // the views now read the forward gather
-            mapping.map(forwardWhole, backwardWhole);
-          llvm::SmallPtrSet<Value, 8> needed;
-          for (OpOperand *use : backwardUses)
-            needed.insert(use->get());
-          for (Operation *view : llvm::reverse(views))
-            if (needed.contains(view->getResult(0)))
-              needed.insert(view->getOperand(0));
-          for (Operation *view : views)
-            if (needed.contains(view->getResult(0)))
-              b.clone(*view, mapping);
-          for (OpOperand *use : backwardUses)
-            use->set(mapping.lookup(use->get()));
+        GatherEvent *fwdEvent = fwd.first ? &events.back() : nullptr;
+        if (!bwd.uses.empty() || !bwd.viewUses.empty()) {
+          SmallVector<OpOperand *> all(bwd.uses);
+          llvm::append_range(all, bwd.viewUses);
+          bwd.first = firstOf(all);
+          bwd.forward = fwdEvent;
+          events.push_back(bwd);
         }
       }
     }
+
+    SmallVector<GatherEvent *> sorted;
+    for (GatherEvent &e : events)
+      sorted.push_back(&e);
+    llvm::stable_sort(sorted, [&](GatherEvent *x, GatherEvent *y) {
+      return order[x->first] < order[y->first];
+    });
+    SmallVector<SmallVector<GatherEvent *>> buckets;
+    int64_t filled = 0;
+    for (GatherEvent *e : sorted) {
+      // A bucket never spans the forward/backward boundary.
+      if (buckets.empty() || filled >= prefetchBucketSize ||
+          isBackward(e->first) != isBackward(buckets.back().front()->first)) {
+        buckets.emplace_back();
+        filled = 0;
+      }
+      buckets.back().push_back(e);
+      filled += e->part->n;
+    }
+
+    for (auto &bucket : buckets) {
+      b.setInsertionPoint(bucket.front()->first);
+      Location loc = bucket.front()->ref.getLoc();
+      SmallVector<Value> shards;
+      int64_t total = 0;
+      for (GatherEvent *e : bucket) {
+        shards.push_back(e->ref.getResult());
+        total += e->part->p;
+      }
+      for (GatherEvent *e : bucket)
+        e->ref.getResult().setType(e->part->shardType());
+      if (bucket.size() == 1) {
+        bucket.front()->whole =
+            allGather(loc, bucket.front()->ref.getResult(), *bucket.front()->part);
+      } else {
+        // Rank-major: every rank contributes [p_1 + p_2 + ...]; row r of the gathered
+        // [W, total] matrix is rank r's, so column block i holds tensor i's shards.
+        Type elem = bucket.front()->part->fullType().getElementType();
+        Value mine = ConcatOp::create(b, loc, shards, b.getI64IntegerAttr(0));
+        Value all = shard::AllGatherOp::create(
+            b, loc, RankedTensorType::get({world * total}, elem), grid(), axes(), mine,
+            b.getIndexAttr(0));
+        Value matrix = ReshapeOp::create(
+            b, loc, RankedTensorType::get({world, total}, elem), all);
+        SmallVector<Type> types;
+        SmallVector<int64_t> widths;
+        for (GatherEvent *e : bucket) {
+          types.push_back(RankedTensorType::get({world, e->part->p}, elem));
+          widths.push_back(e->part->p);
+        }
+        auto split = SplitOp::create(b, loc, types, matrix, b.getI64IntegerAttr(1),
+                                     b.getDenseI64ArrayAttr(widths));
+        for (auto [e, piece] : llvm::zip(bucket, split.getResults()))
+          e->whole = unpad(loc, piece, *e->part);
+      }
+      for (GatherEvent *e : bucket) {
+        for (OpOperand *use : e->uses)
+          use->set(e->whole);
+        if (e->viewUses.empty())
+          continue;
+        // Backward uses of forward views: recompute them from this gather.
+        IRMapping mapping;
+        mapping.map(e->ref.getResult(), e->whole);
+        if (e->forward)
+          mapping.map(e->forward->whole, e->whole);
+        llvm::SmallPtrSet<Value, 8> needed;
+        for (OpOperand *use : e->viewUses)
+          needed.insert(use->get());
+        for (Operation *view : llvm::reverse(e->views))
+          if (needed.contains(view->getResult(0)))
+            needed.insert(view->getOperand(0));
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(e->first);
+        for (Operation *view : e->views)
+          if (needed.contains(view->getResult(0)))
+            b.clone(*view, mapping);
+        for (OpOperand *use : e->viewUses)
+          use->set(mapping.lookup(use->get()));
+      }
+    }
     return success();
+  }
+
+  /// The whole tensor from the [W, p] matrix of its shards.
+  Value unpad(Location loc, Value matrix, Partition &part) {
+    auto elem = part.fullType().getElementType();
+    Value flat = ReshapeOp::create(b, loc, RankedTensorType::get({part.padded}, elem),
+                                   matrix);
+    if (part.padded != part.n)
+      flat = SliceOp::create(b, loc, flat, b.getDenseI64ArrayAttr({0}),
+                             b.getDenseI64ArrayAttr({part.n}),
+                             b.getDenseI64ArrayAttr({1}));
+    return ReshapeOp::create(b, loc, part.fullType(), flat);
   }
 
   /// The optimizer step on shards: reduce gradients, update the rank's shard, gather.
@@ -480,7 +580,7 @@ private:
 
   ModuleOp module;
   OpBuilder b;
-  int64_t stage, world, threshold, bucketSize;
+  int64_t stage, world, threshold, bucketSize, prefetchBucketSize;
   func::FuncOp microStep, applyStep;
   SmallVector<Partition> parts;
 };
@@ -501,7 +601,7 @@ struct ZeroPass : ds::impl::ZeroPassBase<ZeroPass> {
       return signalPassFailure();
     }
     if (failed(ZeroPartitioner(module, stage, worldSize, paramPersistenceThreshold,
-                               reduceBucketSize)
+                               reduceBucketSize, prefetchBucketSize)
                    .run()))
       signalPassFailure();
   }

@@ -122,6 +122,9 @@ def ZeroPass : Pass<"ds-zero", "::mlir::ModuleOp"> {
     Option<"reduceBucketSize", "reduce-bucket-size", "int64_t", "500000000",
            "Stages 2-3: gradients are reduce-scattered together until a bucket holds "
            "at least this many elements (DeepSpeed's reduce_bucket_size)">,
+    Option<"prefetchBucketSize", "prefetch-bucket-size", "int64_t", "50000000",
+           "Stage 3: parameters are gathered together until a bucket holds at least "
+           "this many elements (DeepSpeed's stage3_prefetch_bucket_size)">,
   ];
   let dependentDialects = ["::mlir::ds::DSDialect", "::mlir::shard::ShardDialect"];
 }
