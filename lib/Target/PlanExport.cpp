@@ -246,6 +246,19 @@ private:
         ids[alloc.getBuffer()] = *id;
         continue;
       }
+      if (auto view = dyn_cast<dsrt::ViewOp>(op)) {
+        // Another buffer entry over the same bytes as the source.
+        const plan::Buffer &source = plan->buffers(ids.lookup(view.getSource()));
+        auto id = addBuffer(view.getResult().getType(), source.placement(),
+                            source.offset(), source.name(), view.getLoc());
+        if (failed(id))
+          return failure();
+        ids[view.getResult()] = *id;
+        auto it = producer.find(view.getSource());
+        if (it != producer.end())
+          producer[view.getResult()] = it->second;
+        continue;
+      }
       if (auto param = dyn_cast<dsrt::ParamOp>(op)) {
         auto it = paramBuffers.find(param.getName());
         if (it == paramBuffers.end())

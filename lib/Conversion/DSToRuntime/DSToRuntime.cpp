@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Shard/IR/ShardDialect.h"
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #define DEBUG_TYPE "ds-convert-to-runtime"
@@ -128,6 +129,50 @@ LogicalResult getCollective(Operation *op, SymbolTableCollection &symbols,
       });
 }
 
+/// Whether `v` stays alive anyway: a parameter or state, a constant, or a scalar.
+bool isCheapToKeep(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (def && isa<ParamRefOp, StateRefOp, ConstantOp>(def))
+    return true;
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  return type && type.getNumElements() <= 1;
+}
+
+/// Moves side-effect-free ops whose operands stay alive anyway (constants, parameters,
+/// optimizer state, scalars) right before their first user, so that their results
+/// are not alive longer than needed: constants would otherwise live from the top of
+/// the program, where canonicalization hoists them, and a clipped gradient from the
+/// clipping to its optimizer update. Never across a write of persistent state, since
+/// reads of it become reads of the buffer itself.
+void sinkToFirstUse(Block &body) {
+  SmallVector<Operation *> ops;
+  for (Operation &op : body.without_terminator())
+    ops.push_back(&op);
+  for (Operation *op : llvm::reverse(ops)) {
+    // Collectives stay where they are: they should start as early as they can.
+    if (!isa<DSDialect>(op->getDialect()) || !isPure(op) || op->getNumResults() == 0 ||
+        !llvm::all_of(op->getOperands(), isCheapToKeep))
+      continue;
+    Operation *first = nullptr;
+    for (Operation *user : op->getUsers()) {
+      Operation *top = body.findAncestorOpInBlock(*user);
+      if (top && (!first || top->isBeforeInBlock(first)))
+        first = top;
+    }
+    if (!first || first == op->getNextNode())
+      continue;
+    bool readsState = llvm::any_of(op->getOperands(), [](Value v) {
+      return v.getDefiningOp<ParamRefOp>() || v.getDefiningOp<StateRefOp>();
+    });
+    bool crossesWrite = false;
+    for (Operation *it = op->getNextNode(); readsState && it != first;
+         it = it->getNextNode())
+      crossesWrite |= isa<AssignOp>(it);
+    if (!crossesWrite)
+      op->moveBefore(first);
+  }
+}
+
 LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
                               SymbolTableCollection &symbols,
                               std::optional<int64_t> &worldSize) {
@@ -142,19 +187,7 @@ LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
     arg.setType(toMemRef(arg.getType()));
   }
 
-  // Constants are materialized by kernels: place each right before its first user so
-  // that its buffer is not alive from the top of the program (canonicalization hoists
-  // them all there).
-  for (auto constant : llvm::make_early_inc_range(body.getOps<ConstantOp>())) {
-    Operation *first = nullptr;
-    for (Operation *user : constant->getUsers()) {
-      Operation *top = body.findAncestorOpInBlock(*user);
-      if (top && (!first || top->isBeforeInBlock(first)))
-        first = top;
-    }
-    if (first)
-      constant->moveBefore(first);
-  }
+  sinkToFirstUse(body);
 
   OpBuilder b(func.getContext());
   for (Operation &op : llvm::make_early_inc_range(body)) {
@@ -181,6 +214,15 @@ LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
     }
     if (isa<func::ReturnOp>(op))
       continue;
+    if (isa<ReshapeOp, SqueezeOp, UnsqueezeOp, IdentityOp>(op)) {
+      // Same bytes, another shape: a view, not a copy.
+      Value view = dsrt::ViewOp::create(b, op.getLoc(),
+                                        toMemRef(op.getResult(0).getType()),
+                                        op.getOperand(0));
+      op.getResult(0).replaceAllUsesWith(view);
+      op.erase();
+      continue;
+    }
     StringRef kernel = op.getName().stripDialect();
     NamedAttrList attrs;
     StringRef stream = "compute";

@@ -261,7 +261,10 @@ private:
     Block &body = microStep.getBody().front();
     // A bucket's gather may come before a later parameter's read: read them all first
     // (reading a persistent shard costs nothing).
-    for (auto ref : llvm::make_early_inc_range(body.getOps<ParamRefOp>()))
+    SmallVector<Operation *> refs;
+    for (auto ref : body.getOps<ParamRefOp>())
+      refs.push_back(ref);
+    for (Operation *ref : llvm::reverse(refs))
       ref->moveBefore(&body, body.begin());
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     int64_t lossIndex = microStep->getAttrOfType<IntegerAttr>(kLossIndexAttr).getInt();

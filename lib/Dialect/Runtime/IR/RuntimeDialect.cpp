@@ -48,6 +48,20 @@ LogicalResult ParamOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   return success();
 }
 
+LogicalResult ViewOp::verify() {
+  auto from = getSource().getType(), to = getResult().getType();
+  if (from.getElementType() != to.getElementType() ||
+      from.getNumElements() != to.getNumElements())
+    return emitOpError("cannot view ") << from << " as " << to;
+  return success();
+}
+
+Value mlir::dsrt::getAliasRoot(Value v) {
+  while (auto view = v.getDefiningOp<ViewOp>())
+    v = view.getSource();
+  return v;
+}
+
 LogicalResult KernelOp::verify() {
   static const llvm::StringLiteral streams[] = {"compute", "comm", "copy", "io",
                                                 "host"};

@@ -115,10 +115,19 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
       if (!type || !type.hasStaticShape())
         return func.emitError("buffer of @")
                << func.getSymName() << " is not a static memref: " << v.getType();
+      // The buffer lives while it or any view of it is used.
       int64_t end = start;
-      for (Operation *user : v.getUsers()) {
-        Operation *top = body.findAncestorOpInBlock(*user);
-        end = std::max(end, isa<func::ReturnOp>(top) ? n : index.lookup(top));
+      SmallVector<Value> aliases{v};
+      while (!aliases.empty()) {
+        Value a = aliases.pop_back_val();
+        for (Operation *user : a.getUsers()) {
+          Operation *top = body.findAncestorOpInBlock(*user);
+          if (auto view = dyn_cast<ViewOp>(top)) {
+            aliases.push_back(view.getResult());
+            continue;
+          }
+          end = std::max(end, isa<func::ReturnOp>(top) ? n : index.lookup(top));
+        }
       }
       slot[v] = buffers.size();
       buffers.push_back({v, getByteSize(type), start, end});
@@ -148,8 +157,8 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
     // The runtime measures the same: the end of every arena buffer an instruction touches.
     for (auto kernel : body.getOps<KernelOp>())
       for (Value v : kernel->getOperands())
-        if (isTransient(v)) {
-          LiveBuffer &buf = buffers[slot.lookup(v)];
+        if (Value root = getAliasRoot(v); isTransient(root)) {
+          LiveBuffer &buf = buffers[slot.lookup(root)];
           peak = std::max(peak, buf.offset + buf.size);
         }
     return success();

@@ -30,6 +30,9 @@ constexpr llvm::StringLiteral kAlignmentAttr = "dsrt.alignment";
 /// Module attribute: ranks the program runs on (the size of its 1-D shard grid).
 constexpr llvm::StringLiteral kWorldSizeAttr = "dsrt.world_size";
 
+/// The buffer a value's bytes belong to: through any chain of dsrt.view.
+Value getAliasRoot(Value v);
+
 /// Bytes per element as the plan stores them (i1 takes one byte).
 int64_t getElementBytes(Type elementType);
 /// Bytes of a static memref or ranked tensor.

@@ -50,6 +50,21 @@ def Runtime_ParamOp : Runtime_Op<"param",
   let assemblyFormat = "$name attr-dict `:` type($buffer)";
 }
 
+def Runtime_ViewOp : Runtime_Op<"view", [Pure]> {
+  let summary = "The same bytes in another shape (reshape without a copy)";
+  let description = [{
+    A view aliases its source: same placement and offset, same element type and count.
+    Memory planning keeps the source alive as long as any view of it is used.
+    ```mlir
+    %v = dsrt.view %b : memref<4x8xf32> to memref<32xf32>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeMemRef:$source);
+  let results = (outs AnyStaticShapeMemRef:$result);
+  let assemblyFormat = "$source attr-dict `:` type($source) `to` type($result)";
+  let hasVerifier = 1;
+}
+
 def Runtime_KernelOp : Runtime_Op<"kernel", [AttrSizedOperandSegments]> {
   let summary = "Runs one runtime kernel";
   let description = [{
