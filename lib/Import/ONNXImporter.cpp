@@ -1,4 +1,5 @@
 // The ONNX importer: model parsing and checks, static input shapes, parameters, `@forward`.
+#include <google/protobuf/stubs/logging.h>
 #include "ONNXImporterImpl.h"
 
 #include "ds/Dialect/DS/Transforms/Passes.h"
@@ -705,6 +706,7 @@ OwningOpRef<ModuleOp> mlir::ds::importOnnx(MLIRContext *context,
     google::protobuf::io::CodedInputStream stream(
         reinterpret_cast<const uint8_t *>(data.data()), (int)data.size());
     stream.SetTotalBytesLimit(INT_MAX);
+    google::protobuf::LogSilencer silence; // our one-line error replaces its logs
     if (!model->ParseFromCodedStream(&stream) ||
         !stream.ConsumedEntireMessage()) {
       emitError(fileLoc) << path

@@ -1,6 +1,8 @@
 // Reads a .dsplan file and checks every rule of runtime/proto/plan.proto before execution.
 #include "ds/runtime/Plan.h"
 
+#include <google/protobuf/stubs/logging.h>
+
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -273,6 +275,9 @@ LoadedPlan parsePlan(const std::string &bytes, const std::string &path, int worl
     if (std::memcmp(bytes.data(), kPlanMagic, sizeof(kPlanMagic)) != 0)
       fail("unsupported plan file format ", int((unsigned char)bytes[6]), ".",
            int((unsigned char)bytes[7]), " (this ds-run reads 0.1)");
+    // Our own one-line error replaces protobuf's log lines (e.g. invalid UTF-8 in a
+    // string field of a corrupt plan).
+    google::protobuf::LogSilencer silence;
     if (!lp.plan.ParseFromArray(bytes.data() + sizeof(kPlanMagic),
                                 int(bytes.size() - sizeof(kPlanMagic))))
       fail("corrupt or truncated plan (protobuf decoding failed)");
