@@ -255,6 +255,24 @@ llvm::Error ConfigReader::readPrecision(const Object &root, DeepSpeedConfig &c) 
                                          "min_loss_scale", "fp16_master_weights_and_grads"}))
         return e;
       c.fp16 = enabled;
+      const Object &f = **o;
+      if (llvm::Error e = readNumber(f, "loss_scale", scope, c.lossScale))
+        return e;
+      if (llvm::Error e = readInt(f, "initial_scale_power", scope, c.initialScalePower))
+        return e;
+      if (llvm::Error e = readInt(f, "loss_scale_window", scope, c.lossScaleWindow))
+        return e;
+      if (llvm::Error e = readInt(f, "hysteresis", scope, c.hysteresis))
+        return e;
+      if (llvm::Error e = readBool(f, "consecutive_hysteresis", scope,
+                                   c.consecutiveHysteresis))
+        return e;
+      if (llvm::Error e = readNumber(f, "min_loss_scale", scope, c.minLossScale))
+        return e;
+      if (c.lossScale < 0 || c.lossScaleWindow < 1 || c.hysteresis < 1 ||
+          c.minLossScale <= 0)
+        return error("fp16", "loss_scale must be >= 0, loss_scale_window and "
+                             "hysteresis >= 1, min_loss_scale > 0");
     } else {
       if (llvm::Error e = rejectUnknown(**o, scope,
                                         {"enabled", "immediate_grad_update",

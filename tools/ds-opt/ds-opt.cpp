@@ -81,6 +81,12 @@ getTrainStepOptions(const ds::DeepSpeedConfig &c) {
   o.totalNumSteps = c.totalNumSteps;
   o.warmupMinRatio = c.warmupMinRatio;
   o.cosMinRatio = c.cosMinRatio;
+  o.lossScale_ = c.lossScale;
+  o.initialScalePower = c.initialScalePower;
+  o.lossScaleWindow = c.lossScaleWindow;
+  o.hysteresis = c.hysteresis;
+  o.consecutiveHysteresis = c.consecutiveHysteresis;
+  o.minLossScale = c.minLossScale;
   return o;
 }
 
@@ -91,6 +97,11 @@ static LogicalResult runTrainingPipeline(ModuleOp module,
   PassManager pm(module.getContext());
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
+  if (config.fp16 || config.bf16) {
+    ds::MixedPrecisionPassOptions mp;
+    mp.dtype = config.fp16 ? "f16" : "bf16";
+    pm.addPass(ds::createMixedPrecisionPass(mp));
+  }
   pm.addPass(ds::createAutodiffPass());
   pm.addPass(ds::createBuildTrainStepPass(getTrainStepOptions(config)));
   pm.addPass(createCanonicalizerPass());
@@ -141,7 +152,8 @@ static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
     return failure();
   const ds::MemoryBreakdown &m = *chosen;
   os << "Memory per rank: " << inputPath << ", ZeRO stage " << stage << ", "
-     << world << (world == 1 ? " rank" : " ranks") << ", fp32 "
+     << world << (world == 1 ? " rank" : " ranks") << ", "
+     << (config.fp16 ? "fp16 mixed-precision " : config.bf16 ? "bf16 mixed-precision " : "fp32 ")
      << (config.optimizer == "adam" ? "Adam" : "SGD") << "\n";
   os << llvm::formatv("  trainable parameters (Psi) {0,14}\n", m.trainableElements);
   auto row = [&](StringRef name, int64_t bytes) {
@@ -248,12 +260,6 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   int world = worldSize.getNumOccurrences() ? int(worldSize) : 1;
   int stage = zeroStage != -1 ? int(zeroStage) : config.zeroStage;
   if (!options->inference) {
-    if (config.fp16 || config.bf16) {
-      llvm::errs() << "ds-opt: " << configPath << ": '"
-                   << (config.fp16 ? "fp16" : "bf16")
-                   << "': mixed-precision training is not implemented yet\n";
-      return failure();
-    }
     if (config.trainBatchSize || config.microBatchSize) {
       if (llvm::Error e = config.resolveBatch(world)) {
         llvm::errs() << "ds-opt: " << configPath << ": " << llvm::toString(std::move(e))

@@ -34,6 +34,10 @@ struct DeepSpeedConfig {
 
   // Precision (§5).
   bool fp16 = false, bf16 = false;
+  double lossScale = 0.0; // 0: dynamic
+  int64_t initialScalePower = 16, lossScaleWindow = 1000, hysteresis = 2;
+  bool consecutiveHysteresis = false;
+  double minLossScale = 1.0;
 
   // zero_optimization (§8).
   int zeroStage = 0;

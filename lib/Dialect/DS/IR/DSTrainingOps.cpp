@@ -49,3 +49,15 @@ LogicalResult LrScheduleOp::verify() {
     return emitOpError(s) << " needs total_num_steps > 0";
   return success();
 }
+
+LogicalResult LossScaleUpdateOp::verify() {
+  auto c = cast<RankedTensorType>(getCounters().getType());
+  if (c.getRank() != 1 || c.getDimSize(0) != 3 ||
+      getNewCounters().getType() != c)
+    return emitOpError("counters must be tensor<3xi64>");
+  if (getScaleWindow() < 1 || getHysteresis() < 1 ||
+      getScaleFactor().convertToFloat() <= 1.0f || getMinScale().convertToFloat() <= 0)
+    return emitOpError("needs scale_window >= 1, hysteresis >= 1, scale_factor > 1 "
+                       "and min_scale > 0");
+  return success();
+}

@@ -73,10 +73,23 @@ public:
     GradMap grads;
     if (useful.contains(loss)) {
       auto lossType = cast<RankedTensorType>(loss.getType());
-      grads[loss] = ConstantOp::create(
-          b, loss.getLoc(),
-          DenseElementsAttr::get(lossType,
-                                 b.getFloatAttr(lossType.getElementType(), 1.0)));
+      // The backward pass runs on S * loss when fp16 training keeps a loss scale S.
+      StateOp scale;
+      for (auto state : module.getOps<StateOp>())
+        if (state.getKind() == "loss_scale")
+          scale = state;
+      if (scale) {
+        Value s = StateRefOp::create(b, loss.getLoc(), scale.getTensorType(),
+                                     scale.getSymName());
+        grads[loss] = s.getType() == lossType
+                          ? s
+                          : CastOp::create(b, loss.getLoc(), lossType, s).getResult();
+      } else {
+        grads[loss] = ConstantOp::create(
+            b, loss.getLoc(),
+            DenseElementsAttr::get(lossType,
+                                   b.getFloatAttr(lossType.getElementType(), 1.0)));
+      }
     }
 
     SmallVector<Operation *> ops;

@@ -4,6 +4,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
+#include <cmath>
+
 #define DEBUG_TYPE "ds-build-train-step"
 
 namespace mlir::ds {
@@ -22,6 +24,7 @@ struct TrainedParameter {
   Value grad;            // in the forward function
   StateOp accumulator;   // kind "grad"
   SmallVector<StateOp> optimizerStates;
+  StateOp master;        // fp32 master weights of a 16-bit parameter
 };
 
 struct BuildTrainStepPass
@@ -61,15 +64,17 @@ struct BuildTrainStepPass
         continue;
       }
       auto param = module.lookupSymbol<ParameterOp>(gradOf);
-      TrainedParameter t{param, v, {}, {}};
+      TrainedParameter t{param, v, {}, {}, {}};
       t.accumulator = makeState(b, param, "grad", param.getTensorType());
+      // Optimizer math is fp32; 16-bit parameters get an fp32 master copy.
+      auto f32Type = param.getTensorType().clone(b.getF32Type());
+      if (!param.getTensorType().getElementType().isF32())
+        t.master = makeState(b, param, "master", f32Type);
       if (optimizer == "adam") {
-        t.optimizerStates.push_back(makeState(b, param, "exp_avg", param.getTensorType()));
-        t.optimizerStates.push_back(
-            makeState(b, param, "exp_avg_sq", param.getTensorType()));
+        t.optimizerStates.push_back(makeState(b, param, "exp_avg", f32Type));
+        t.optimizerStates.push_back(makeState(b, param, "exp_avg_sq", f32Type));
       } else {
-        t.optimizerStates.push_back(
-            makeState(b, param, "momentum_buffer", param.getTensorType()));
+        t.optimizerStates.push_back(makeState(b, param, "momentum_buffer", f32Type));
       }
       trained.push_back(t);
     }
@@ -109,7 +114,18 @@ struct BuildTrainStepPass
         &getContext(), forward.getArgumentTypes(), ValueRange(outputs).getTypes()));
     forward.setAllResultAttrs(outputAttrs);
 
-    buildApplyStep(module, trained, step);
+    StateOp lossScale, counters;
+    for (auto state : module.getOps<StateOp>())
+      if (state.getKind() == "loss_scale")
+        lossScale = state;
+    if (lossScale) {
+      b.setInsertionPointAfter(lossScale);
+      counters = StateOp::create(b, module.getLoc(), "loss_scale_counters",
+                                 RankedTensorType::get({3}, b.getI64Type()),
+                                 "loss_scale_counters", FlatSymbolRefAttr());
+    }
+    buildApplyStep(module, trained, step, lossScale, counters);
+    buildInit(module, trained, lossScale, counters);
     module->setAttr(kAccumulationAttr, b.getI64IntegerAttr(accumulation));
   }
 
@@ -139,8 +155,44 @@ struct BuildTrainStepPass
                            FlatSymbolRefAttr::get(param.getSymNameAttr()));
   }
 
+  /// Seeds the fp32 masters from the loaded 16-bit parameters and the loss scaler
+  /// (DeepSpeed builds its fp32 masters from the half-precision model too).
+  void buildInit(ModuleOp module, MutableArrayRef<TrainedParameter> trained,
+                 StateOp lossScale, StateOp counters) {
+    bool anyMaster = llvm::any_of(trained, [](auto &t) { return bool(t.master); });
+    if (!anyMaster && !lossScale)
+      return;
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointToEnd(module.getBody());
+    Location loc = module.getLoc();
+    auto fn = func::FuncOp::create(b, loc, "init", b.getFunctionType({}, {}));
+    fn->setAttr(kRoleAttr, b.getStringAttr("init"));
+    b.setInsertionPointToStart(fn.addEntryBlock());
+    for (TrainedParameter &t : trained) {
+      if (!t.master)
+        continue;
+      Value p = ParamRefOp::create(b, loc, t.param.getTensorType(), t.param.getSymName());
+      AssignOp::create(b, loc, t.master.getSymName(),
+                       CastOp::create(b, loc, t.master.getTensorType(), p));
+    }
+    if (lossScale) {
+      double s0 = lossScale_ > 0 ? double(lossScale_) : std::ldexp(1.0, initialScalePower);
+      auto f32 = RankedTensorType::get({}, b.getF32Type());
+      AssignOp::create(b, loc, lossScale.getSymName(),
+                       ConstantOp::create(b, loc, DenseElementsAttr::get(
+                                                      f32, b.getF32FloatAttr(s0))));
+      auto c = RankedTensorType::get({3}, b.getI64Type());
+      AssignOp::create(
+          b, loc, counters.getSymName(),
+          ConstantOp::create(b, loc,
+                             DenseElementsAttr::get(
+                                 c, ArrayRef<int64_t>{0, -1, int64_t(hysteresis)})));
+    }
+    func::ReturnOp::create(b, loc);
+  }
+
   void buildApplyStep(ModuleOp module, MutableArrayRef<TrainedParameter> trained,
-                      StateOp step) {
+                      StateOp step, StateOp lossScale, StateOp counters) {
     OpBuilder b(module.getBodyRegion());
     b.setInsertionPointToEnd(module.getBody());
     Location loc = module.getLoc();
@@ -148,9 +200,9 @@ struct BuildTrainStepPass
                                    b.getFunctionType({}, {}));
     fn->setAttr(kRoleAttr, b.getStringAttr("apply_step"));
     b.setInsertionPointToStart(fn.addEntryBlock());
+    auto f32 = RankedTensorType::get({}, b.getF32Type());
 
     auto i64 = RankedTensorType::get({}, b.getI64Type());
-    auto f32 = RankedTensorType::get({}, b.getF32Type());
     Value applied = StateRefOp::create(b, loc, i64, step.getSymName());
     Value t = AddOp::create(
         b, loc, applied,
@@ -163,10 +215,30 @@ struct BuildTrainStepPass
         b.getI64IntegerAttr(totalNumSteps), b.getF32FloatAttr(warmupMinRatio),
         b.getF32FloatAttr(cosMinRatio));
 
+    // Gradients in fp32, unscaled; mixed precision skips steps that overflowed.
+    bool mixed = llvm::any_of(trained, [](auto &t) { return bool(t.master); });
     SmallVector<Value> grads;
-    for (TrainedParameter &p : trained)
-      grads.push_back(StateRefOp::create(b, loc, p.param.getTensorType(),
-                                         p.accumulator.getSymName()));
+    for (TrainedParameter &p : trained) {
+      Value g = StateRefOp::create(b, loc, p.param.getTensorType(),
+                                   p.accumulator.getSymName());
+      if (!p.param.getTensorType().getElementType().isF32())
+        g = CastOp::create(b, loc, p.param.getTensorType().clone(b.getF32Type()), g);
+      grads.push_back(g);
+    }
+    Value scale, finite;
+    if (lossScale) {
+      scale = StateRefOp::create(b, loc, f32, lossScale.getSymName());
+      Value inverse = DivOp::create(b, loc, scalar(b, loc, 1.0, f32), scale);
+      for (Value &g : grads)
+        g = MulOp::create(b, loc, g, inverse);
+    }
+    Value nextStep = t;
+    if (mixed) {
+      finite = AllFiniteOp::create(b, loc, f32, grads);
+      // The step counter (and so the scheduler) only advances on applied steps.
+      Value ok = GreaterOp::create(b, loc, finite, scalar(b, loc, 0.0, f32));
+      nextStep = WhereOp::create(b, loc, ok, t, applied);
+    }
 
     if (gradientClipping > 0) {
       // Global L2 norm in f32 over every gradient.
@@ -200,26 +272,36 @@ struct BuildTrainStepPass
 
     for (auto [p, g] : llvm::zip(trained, grads)) {
       auto type = p.param.getTensorType();
-      Value param = ParamRefOp::create(b, loc, type, p.param.getSymName());
+      Value param =
+          p.master
+              ? StateRefOp::create(b, loc, p.master.getTensorType(), p.master.getSymName())
+                    .getResult()
+              : ParamRefOp::create(b, loc, type, p.param.getSymName()).getResult();
       SmallVector<Value> states;
       for (StateOp s : p.optimizerStates)
-        states.push_back(StateRefOp::create(b, loc, type, s.getSymName()));
+        states.push_back(StateRefOp::create(b, loc, s.getTensorType(), s.getSymName()));
       SmallVector<Value> updated;
       if (optimizer == "adam") {
         auto u = AdamUpdateOp::create(
-            b, loc, param, g, states[0], states[1], rate, t,
+            b, loc, param, g, states[0], states[1], rate, t, finite,
             b.getF32FloatAttr(beta1), b.getF32FloatAttr(beta2),
             b.getF32FloatAttr(eps), b.getF32FloatAttr(weightDecay),
             b.getBoolAttr(adamWMode), b.getBoolAttr(biasCorrection));
         updated = {u.getNewParam(), u.getNewExpAvg(), u.getNewExpAvgSq()};
       } else {
         auto u = SgdUpdateOp::create(
-            b, loc, param, g, states[0], rate, t, b.getF32FloatAttr(momentum),
+            b, loc, param, g, states[0], rate, t, finite, b.getF32FloatAttr(momentum),
             b.getF32FloatAttr(dampening), b.getF32FloatAttr(weightDecay),
             b.getBoolAttr(nesterov));
         updated = {u.getNewParam(), u.getNewMomentumBuffer()};
       }
-      AssignOp::create(b, loc, p.param.getSymName(), updated[0]);
+      if (p.master) {
+        AssignOp::create(b, loc, p.master.getSymName(), updated[0]);
+        AssignOp::create(b, loc, p.param.getSymName(),
+                         CastOp::create(b, loc, type, updated[0]));
+      } else {
+        AssignOp::create(b, loc, p.param.getSymName(), updated[0]);
+      }
       for (auto [s, v] : llvm::zip(p.optimizerStates, ArrayRef(updated).drop_front()))
         AssignOp::create(b, loc, s.getSymName(), v);
       AssignOp::create(
@@ -228,7 +310,18 @@ struct BuildTrainStepPass
               b, loc,
               DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), 0.0))));
     }
-    AssignOp::create(b, loc, step.getSymName(), t);
+    AssignOp::create(b, loc, step.getSymName(), nextStep);
+    if (lossScale) {
+      auto c = RankedTensorType::get({3}, b.getI64Type());
+      Value count = StateRefOp::create(b, loc, c, counters.getSymName());
+      auto update = LossScaleUpdateOp::create(
+          b, loc, finite, scale, count, b.getBoolAttr(lossScale_ <= 0),
+          b.getF32FloatAttr(2.0f), b.getI64IntegerAttr(lossScaleWindow),
+          b.getI64IntegerAttr(hysteresis), b.getBoolAttr(consecutiveHysteresis),
+          b.getF32FloatAttr(minLossScale), b.getBoolAttr(false));
+      AssignOp::create(b, loc, lossScale.getSymName(), update.getNewScale());
+      AssignOp::create(b, loc, counters.getSymName(), update.getNewCounters());
+    }
     func::ReturnOp::create(b, loc);
   }
 };

@@ -54,6 +54,8 @@ def DS_AdamUpdateOp : DS_Op<"adam_update",
     `lr` is a scalar f32, `step` the 1-based step count t (scalar i64). AdamW mode
     (`adam_w_mode`, DeepSpeed's default): m, v from g; p -= lr*((m/bc1)/(sqrt(v/bc2)+eps)
     + wd*p). Adam mode: g += wd*p first. bc = 1 - beta^t when `bias_correction`.
+    With `if %finite` (an f32 scalar), the step is skipped (outputs = inputs) when it
+    is 0: the overflow skip of mixed-precision training.
     ```mlir
     %p2, %m2, %v2 = ds.adam_update %p, %g, %m, %v, %lr, %t {beta1 = 0.9 : f32, beta2 = 0.999 : f32, eps = 1.0e-08 : f32, weight_decay = 0.0 : f32, adam_w_mode = true, bias_correction = true} : tensor<4xf32>
     ```
@@ -61,13 +63,14 @@ def DS_AdamUpdateOp : DS_Op<"adam_update",
   let arguments = (ins DS_FloatTensor:$param, DS_FloatTensor:$grad,
                        DS_FloatTensor:$exp_avg, DS_FloatTensor:$exp_avg_sq,
                        DS_F32Scalar:$lr, DS_I64Scalar:$step,
+                       Optional<DS_F32Scalar>:$finite,
                        F32Attr:$beta1, F32Attr:$beta2, F32Attr:$eps,
                        F32Attr:$weight_decay, BoolAttr:$adam_w_mode,
                        BoolAttr:$bias_correction);
   let results = (outs DS_FloatTensor:$new_param, DS_FloatTensor:$new_exp_avg,
                       DS_FloatTensor:$new_exp_avg_sq);
   let assemblyFormat = [{
-    $param `,` $grad `,` $exp_avg `,` $exp_avg_sq `,` $lr `,` $step attr-dict `:` type($param)
+    $param `,` $grad `,` $exp_avg `,` $exp_avg_sq `,` $lr `,` $step (`if` $finite^)? attr-dict `:` type($param)
   }];
 }
 
@@ -85,11 +88,12 @@ def DS_SgdUpdateOp : DS_Op<"sgd_update",
   let arguments = (ins DS_FloatTensor:$param, DS_FloatTensor:$grad,
                        DS_FloatTensor:$momentum_buffer,
                        DS_F32Scalar:$lr, DS_I64Scalar:$step,
+                       Optional<DS_F32Scalar>:$finite,
                        F32Attr:$momentum, F32Attr:$dampening,
                        F32Attr:$weight_decay, BoolAttr:$nesterov);
   let results = (outs DS_FloatTensor:$new_param, DS_FloatTensor:$new_momentum_buffer);
   let assemblyFormat = [{
-    $param `,` $grad `,` $momentum_buffer `,` $lr `,` $step attr-dict `:` type($param)
+    $param `,` $grad `,` $momentum_buffer `,` $lr `,` $step (`if` $finite^)? attr-dict `:` type($param)
   }];
 }
 
@@ -115,6 +119,42 @@ def DS_LrScheduleOp : DS_Op<"lr_schedule", [Pure]> {
                        DefaultValuedAttr<F32Attr, "0.0001">:$cos_min_ratio);
   let results = (outs DS_F32Scalar:$result);
   let assemblyFormat = "$applied attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def DS_AllFiniteOp : DS_Op<"all_finite", [Pure]> {
+  let summary = "1.0 if every element of every operand is finite, else 0.0";
+  let description = [{
+    The overflow check of mixed-precision training.
+    ```mlir
+    %ok = ds.all_finite %g1, %g2 : tensor<4xf32>, tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<DS_FloatTensor>:$inputs);
+  let results = (outs DS_F32Scalar:$result);
+  let assemblyFormat = "$inputs attr-dict `:` type($inputs)";
+}
+
+def DS_LossScaleUpdateOp : DS_Op<"loss_scale_update",
+    [Pure, AllTypesMatch<["counters", "new_counters"]>]> {
+  let summary = "DeepSpeed's dynamic loss scaler, one step";
+  let description = [{
+    `counters` holds {iteration, last overflow iteration, hysteresis left}, set to
+    {0, -1, hysteresis} at start. On an overflow (`finite` = 0) the scale halves, at
+    most down to `min_scale` (with `zero`, the ZeRO 1-3 scaler: only once hysteresis is
+    used up, and an overflow at the minimum aborts the run); after `scale_window` clean
+    steps it doubles. A static scale (`dynamic` false) never changes.
+    ```mlir
+    %s2, %c2 = ds.loss_scale_update %ok, %s, %c {dynamic = true, scale_factor = 2.0 : f32, scale_window = 1000 : i64, hysteresis = 2 : i64, consecutive_hysteresis = false, min_scale = 1.0 : f32, zero = false} : tensor<3xi64>
+    ```
+  }];
+  let arguments = (ins DS_F32Scalar:$finite, DS_F32Scalar:$scale,
+                       RankedTensorOf<[I64]>:$counters, BoolAttr:$dynamic,
+                       F32Attr:$scale_factor, I64Attr:$scale_window,
+                       I64Attr:$hysteresis, BoolAttr:$consecutive_hysteresis,
+                       F32Attr:$min_scale, BoolAttr:$zero);
+  let results = (outs DS_F32Scalar:$new_scale, RankedTensorOf<[I64]>:$new_counters);
+  let assemblyFormat = "$finite `,` $scale `,` $counters attr-dict `:` type($counters)";
   let hasVerifier = 1;
 }
 

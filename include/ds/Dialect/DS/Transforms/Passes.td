@@ -90,6 +90,18 @@ def BuildTrainStepPass : Pass<"ds-build-train-step", "::mlir::ModuleOp"> {
            "WarmupCosineLR warmup_min_ratio">,
     Option<"cosMinRatio", "cos-min-ratio", "double", "1e-4",
            "WarmupCosineLR cos_min_ratio">,
+    Option<"lossScale_", "loss-scale", "double", "0.0",
+           "fp16 loss scale; 0 = dynamic (with a ds.state of kind loss_scale)">,
+    Option<"initialScalePower", "initial-scale-power", "int64_t", "16",
+           "Dynamic loss scale starts at 2^this">,
+    Option<"lossScaleWindow", "loss-scale-window", "int64_t", "1000",
+           "Clean steps before the dynamic loss scale doubles">,
+    Option<"hysteresis", "hysteresis", "int64_t", "2",
+           "Overflows tolerated before the loss scale halves (ZeRO stages)">,
+    Option<"consecutiveHysteresis", "consecutive-hysteresis", "bool", "false",
+           "Refill the hysteresis on every clean step">,
+    Option<"minLossScale", "min-loss-scale", "double", "1.0",
+           "The loss scale never goes below this">,
   ];
   let dependentDialects = ["::mlir::ds::DSDialect"];
 }
@@ -127,6 +139,22 @@ def ZeroPass : Pass<"ds-zero", "::mlir::ModuleOp"> {
            "this many elements (DeepSpeed's stage3_prefetch_bucket_size)">,
   ];
   let dependentDialects = ["::mlir::ds::DSDialect", "::mlir::shard::ShardDialect"];
+}
+
+def MixedPrecisionPass : Pass<"ds-mixed-precision", "::mlir::ModuleOp"> {
+  let summary = "Runs the forward pass in bf16 or fp16, as DeepSpeed's fp16/bf16 modes do";
+  let description = [{
+    Float parameters are stored in `dtype` (the runtime converts the fp32 initializers
+    at load), float inputs and constants are cast to it, and every float op computes on
+    16-bit storage (the kernels accumulate in fp32); losses take fp32 scores and return
+    fp32, and float outputs are cast back to fp32. With fp16, a `ds.state` of kind
+    "loss_scale" holds the loss scale that --ds-autodiff seeds the backward pass with.
+    Runs before --ds-autodiff; --ds-build-train-step then keeps fp32 master weights.
+  }];
+  let options = [
+    Option<"dtype", "dtype", "std::string", "\"bf16\"", "bf16 or f16">,
+  ];
+  let dependentDialects = ["::mlir::ds::DSDialect"];
 }
 
 #endif // DS_TRANSFORMS_PASSES_TD
