@@ -2,6 +2,7 @@
 #include "ds/runtime/Kernels.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <set>
@@ -737,8 +738,15 @@ void requiredBool(const CheckContext &c, const char *name) {
   boolAttr(c, name);
 }
 
+// The optional trailing `finite` operand of the optimizer kernels: an f32 scalar.
+void optionalFinite(const CheckContext &c, size_t index) {
+  if (c.in.size() > index)
+    scalarOf(c.in[index], ds::plan::F32, "finite");
+}
+
 void checkAdamUpdate(const CheckContext &c) {
-  arity(c, 6, 6, 3, 3);
+  arity(c, 6, 7, 3, 3);
+  optionalFinite(c, 6);
   T p = c.in[0];
   allFloatSame(c, {p, c.in[1], c.in[2], c.in[3], c.out[0], c.out[1], c.out[2]},
                "param, grad, moments and results");
@@ -763,7 +771,8 @@ void checkAdamUpdate(const CheckContext &c) {
 }
 
 void checkSgdUpdate(const CheckContext &c) {
-  arity(c, 5, 5, 2, 2);
+  arity(c, 5, 6, 2, 2);
+  optionalFinite(c, 5);
   T p = c.in[0];
   allFloatSame(c, {p, c.in[1], c.in[2], c.out[0], c.out[1]},
                "param, grad, momentum buffer and results");
@@ -804,6 +813,39 @@ void checkLrSchedule(const CheckContext &c) {
   int64_t total = attrInt(c.ins, "total_num_steps", 0);
   if ((s == "WarmupDecayLR" || s == "WarmupCosineLR") && total <= 0)
     fail(s, " needs attribute 'total_num_steps' > 0");
+}
+
+// ---- mixed precision (REFERENCE §5)
+
+void checkAllFinite(const CheckContext &c) {
+  if (c.in.empty() || c.out.size() != 1)
+    fail("takes at least 1 input and produces 1 output");
+  for (T t : c.in)
+    floatOnly(t, "inputs");
+  scalarOf(c.out[0], ds::plan::F32, "result");
+}
+
+void checkLossScaleUpdate(const CheckContext &c) {
+  arity(c, 3, 3, 2, 2);
+  scalarOf(c.in[0], ds::plan::F32, "finite");
+  scalarOf(c.in[1], ds::plan::F32, "scale");
+  if (c.in[2]->dtype != ds::plan::I64 || c.in[2]->shape != std::vector<int64_t>{3})
+    fail("counters must be i64[3], got ", desc(c.in[2]));
+  scalarOf(c.out[0], ds::plan::F32, "new_scale");
+  if (c.out[1]->dtype != ds::plan::I64 || c.out[1]->shape != std::vector<int64_t>{3})
+    fail("new_counters must be i64[3], got ", desc(c.out[1]));
+  for (const char *b : {"dynamic", "consecutive_hysteresis", "zero"})
+    boolAttr(c, b);
+  double f = attrFloat(c.ins, "scale_factor", 2.0);
+  if (!(f > 0) || std::isinf(f))
+    fail("attribute 'scale_factor' must be a positive finite number, got ", f);
+  if (attrInt(c.ins, "scale_window", 1000) < 1)
+    fail("attribute 'scale_window' must be >= 1");
+  if (attrInt(c.ins, "hysteresis", 2) < 1)
+    fail("attribute 'hysteresis' must be >= 1");
+  double m = attrFloat(c.ins, "min_scale", 1.0);
+  if (!(m >= 0) || std::isinf(m))
+    fail("attribute 'min_scale' must be a finite number >= 0, got ", m);
 }
 
 const std::map<std::string, KernelSignature> &table() {
@@ -864,6 +906,9 @@ const std::map<std::string, KernelSignature> &table() {
     add("adam_update", checkAdamUpdate, true);
     add("sgd_update", checkSgdUpdate, true);
     add("lr_schedule", checkLrSchedule, false);
+    add("all_finite", checkAllFinite, false);
+    // Reads all of its inputs before writing: new_scale/new_counters may be scale/counters.
+    add("loss_scale_update", checkLossScaleUpdate, true);
     return m;
   }();
   return t;

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <unordered_map>
+#include <vector>
 
 namespace ds::rt {
 namespace {
@@ -151,7 +152,10 @@ void loadParameters(const LoadedPlan &plan, Executor &exec, int rank, int worldS
     const onnx::TensorProto &t = *it->second;
     DType dt = fromOnnx(t.data_type());
     Tensor buf = exec.tensor(p.buffer());
-    if (dt != buf.dtype)
+    // An f32 initializer may fill an f16/bf16 buffer (mixed-precision training keeps 16-bit
+    // working copies of fp32 weights): every element is rounded to nearest even.
+    bool narrow = dt == ds::plan::F32 && (buf.dtype == ds::plan::F16 || buf.dtype == ds::plan::BF16);
+    if (dt != buf.dtype && !narrow)
       fail(what, ": the model stores ", dt ? dtypeName(dt) : "ONNX type " + std::to_string(t.data_type()),
            ", the plan expects ", dtypeName(buf.dtype));
     std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
@@ -161,8 +165,20 @@ void loadParameters(const LoadedPlan &plan, Executor &exec, int rank, int worldS
     } catch (const Error &e) {
       fail(what, ": ", e.what());
     }
-    size_t es = dtypeSize(dt);
+    size_t es = dtypeSize(buf.dtype);
     char *dst = static_cast<char *>(buf.data);
+    // Reads elements [first, first+count) into dst (buffer elements), converting if needed.
+    auto read = [&](int64_t first, int64_t count, char *out) {
+      if (!narrow) {
+        readElements(t, path, dt, n, first, count, out);
+        return;
+      }
+      std::vector<float> tmp(static_cast<size_t>(count));
+      readElements(t, path, dt, n, first, count, reinterpret_cast<char *>(tmp.data()));
+      uint16_t *o = reinterpret_cast<uint16_t *>(out);
+      for (int64_t i = 0; i < count; ++i)
+        o[i] = buf.dtype == ds::plan::F16 ? floatToHalf(tmp[size_t(i)]) : floatToBf16(tmp[size_t(i)]);
+    };
     try {
       if (p.shard().kind() == ds::plan::ShardSpec::FLAT_1D) {
         int64_t per = (n + worldSize - 1) / worldSize;
@@ -173,12 +189,12 @@ void loadParameters(const LoadedPlan &plan, Executor &exec, int rank, int worldS
         int64_t count = std::min(per, n - first);
         std::memset(dst, 0, size_t(per) * es);
         if (count > 0)
-          readElements(t, path, dt, n, first, count, dst);
+          read(first, count, dst);
       } else {
         if (dims != *buf.shape)
           fail("the model's shape ", shapeString(dims), " differs from the plan's ",
                shapeString(*buf.shape));
-        readElements(t, path, dt, n, 0, n, dst);
+        read(0, n, dst);
       }
     } catch (const Error &e) {
       fail(what, ": ", e.what());

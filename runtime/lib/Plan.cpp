@@ -132,14 +132,17 @@ void validateGraphIO(LoadedPlan &lp) {
 }
 
 void validateParameters(LoadedPlan &lp, int worldSize) {
-  std::set<std::string> inits;
+  // An initializer may be bound once per buffer dtype (mixed precision: an f32 master and a
+  // 16-bit working copy of the same weight); twice with the same dtype is an error.
+  std::set<std::pair<std::string, int>> inits;
   for (const auto &p : lp.plan.parameters()) {
     std::string what = "parameter '" + p.symbol() + "'";
     if (p.initializer().empty())
       fail(what, ": empty initializer name");
-    if (!inits.insert(p.initializer()).second)
-      fail(what, ": initializer '", p.initializer(), "' is loaded twice");
     const auto &b = lp.buffers[lookupBuffer(lp, p.buffer(), what)];
+    if (!inits.insert({p.initializer(), int(b.type.dtype)}).second)
+      fail(what, ": initializer '", p.initializer(), "' is loaded twice into ",
+           dtypeName(b.type.dtype), " buffers");
     if (b.placement != ds::plan::PERSISTENT)
       fail(what, ": buffer ", p.buffer(), " must be PERSISTENT");
     auto kind = p.shard().kind();

@@ -732,3 +732,439 @@ TEST(OptimizerKernels, CopyIntoPersistentBufferAcrossRuns) {
     ASSERT_TRUE(ex.runRole(pb::Program::APPLY_STEP));
   EXPECT_EQ(ex.tensor(1).as<int64_t>()[0], 3);
 }
+
+// ------------------------------------------------------------------ mixed precision
+
+namespace {
+// REFERENCE §5 written out as the DeepSpeed code reads (loss_scaler.py DynamicLossScaler for
+// ZeRO 1-3, fused_optimizer.py FP16_Optimizer._update_scale for stage 0).
+struct RefScaler {
+  double S;
+  int64_t it = 0, last = -1, hy;
+  int64_t h, w;
+  bool consecutive, zero, dynamic;
+  double factor = 2, minScale = 1;
+  // Returns false when DeepSpeed raises.
+  bool step(bool overflow) {
+    if (!dynamic) {
+      if (overflow)
+        last = it;
+      it += 1;
+      return true;
+    }
+    if (overflow) {
+      if (!zero) {
+        S = std::max(S / factor, minScale);
+      } else if (h == 1 || hy == 1) {
+        if (S == minScale)
+          return false;
+        S = std::max(S / factor, minScale);
+      } else {
+        hy -= 1;
+      }
+      last = it;
+    } else {
+      if (zero && consecutive)
+        hy = h;
+      int64_t k = it - last - 1;
+      if (k > 0 && k % w == 0) {
+        if (zero && !consecutive)
+          hy = h;
+        S *= factor;
+      }
+    }
+    it += 1;
+    return true;
+  }
+};
+
+struct ScaleCfg {
+  bool dynamic = true, zero = true, consecutive = false;
+  int64_t w = 1000, h = 2;
+  double factor = 2, minScale = 1;
+};
+
+Ins lossScaleIns(const ScaleCfg &c) {
+  Ins ins("loss_scale_update");
+  ins.i("dynamic", c.dynamic).i("zero", c.zero).i("consecutive_hysteresis", c.consecutive);
+  ins.i("scale_window", c.w).i("hysteresis", c.h).f("scale_factor", c.factor).f("min_scale", c.minScale);
+  return ins;
+}
+
+// Runs the kernel in place (new_scale over scale, new_counters over counters) on a sequence
+// of overflow flags; returns the scale after each step, or stops at the first kernel error
+// (recorded in *err).
+std::vector<double> runScaleSequence(const ScaleCfg &c, double S0, const std::vector<bool> &ovf,
+                                     std::string *err = nullptr,
+                                     std::vector<int64_t> *counters = nullptr) {
+  HostTensor scale = scalarF32(S0), ctr = fromValues(I64, {3}, {0, -1, double(c.h)});
+  std::vector<double> out;
+  Ins ins = lossScaleIns(c);
+  EXPECT_EQ(checkKernel(ins, {&scale, &scale, &ctr}, {&scale, &ctr}), "");
+  RunFn fn = findCpuKernel("loss_scale_update");
+  ExecContext ctx;
+  for (bool o : ovf) {
+    HostTensor fin = scalarF32(o ? 0.0 : 1.0);
+    KernelCall call{ins.ins, {fin.tensor(), scale.tensor(), ctr.tensor()},
+                    {scale.tensor(), ctr.tensor()}, ctx};
+    try {
+      fn(call);
+    } catch (const Error &e) {
+      if (err)
+        *err = e.what();
+      break;
+    }
+    out.push_back(scale.get(0));
+  }
+  if (counters)
+    *counters = {ctr.as<int64_t>()[0], ctr.as<int64_t>()[1], ctr.as<int64_t>()[2]};
+  return out;
+}
+
+std::vector<double> refScaleSequence(const ScaleCfg &c, double S0, const std::vector<bool> &ovf,
+                                     bool *raised = nullptr, RefScaler *state = nullptr) {
+  RefScaler r{S0, 0, -1, c.h, c.h, c.w, c.consecutive, c.zero, c.dynamic, c.factor, c.minScale};
+  std::vector<double> out;
+  if (raised)
+    *raised = false;
+  for (bool o : ovf) {
+    if (!r.step(o)) {
+      if (raised)
+        *raised = true;
+      break;
+    }
+    out.push_back(r.S);
+  }
+  if (state)
+    *state = r;
+  return out;
+}
+
+std::vector<bool> flags(const std::string &s) { // 'x' = overflow, '.' = clean
+  std::vector<bool> v;
+  for (char ch : s)
+    v.push_back(ch == 'x');
+  return v;
+}
+
+std::string seqString(const std::vector<double> &v) {
+  std::string s;
+  for (double d : v)
+    s += std::to_string(int64_t(d)) + " ";
+  return s;
+}
+} // namespace
+
+TEST(MixedPrecision, LossScaleHandWrittenSequences) {
+  ScaleCfg c;
+  c.w = 2;
+  // First doubling after w+1 clean steps, then every w.
+  EXPECT_EQ(runScaleSequence(c, 16, flags(".......")),
+            (std::vector<double>{16, 16, 32, 32, 64, 64, 128}));
+  // Hysteresis 2: the first overflow only uses up hysteresis; the second halves; with hy = 1
+  // left, the third halves again.
+  EXPECT_EQ(runScaleSequence(c, 16, flags("xxx")), (std::vector<double>{16, 8, 4}));
+  // After an overflow the window restarts: it=1 overflow (hy 2->1), clean it=2,3 (k=0,1),
+  // it=4 k=2 -> double and hy refilled; then one overflow is absorbed again.
+  EXPECT_EQ(runScaleSequence(c, 16, flags(".x...x")), (std::vector<double>{16, 16, 16, 16, 32, 32}));
+  // Non-consecutive hysteresis does not refill on clean steps: x . x halves.
+  EXPECT_EQ(runScaleSequence(c, 16, flags("x.x")), (std::vector<double>{16, 16, 8}));
+  // Consecutive hysteresis refills on every clean step: x . x never halves.
+  ScaleCfg cc = c;
+  cc.consecutive = true;
+  EXPECT_EQ(runScaleSequence(cc, 16, flags("x.x.x")), (std::vector<double>{16, 16, 16, 16, 16}));
+  EXPECT_EQ(runScaleSequence(cc, 16, flags("xx")), (std::vector<double>{16, 8}));
+  // Stage 0: every overflow halves, floored at min, never raises; doubling as ZeRO.
+  ScaleCfg s0 = c;
+  s0.zero = false;
+  s0.minScale = 4;
+  EXPECT_EQ(runScaleSequence(s0, 16, flags("xxxx...")),
+            (std::vector<double>{8, 4, 4, 4, 4, 4, 8}));
+  // Min floor in ZeRO: 16 -> (hy) 16 -> 8 -> floor 6 -> at min: raise.
+  ScaleCfg zm = c;
+  zm.minScale = 6;
+  std::string err;
+  std::vector<int64_t> ctr;
+  EXPECT_EQ(runScaleSequence(zm, 16, flags("xxxx"), &err, &ctr), (std::vector<double>{16, 8, 6}));
+  EXPECT_EQ(err, "loss scale is already at min_loss_scale (6) and the gradients overflowed again");
+  // Static scale: never changes, counters still advance.
+  ScaleCfg st;
+  st.dynamic = false;
+  EXPECT_EQ(runScaleSequence(st, 128, flags("x..x..."), nullptr, &ctr),
+            (std::vector<double>(7, 128)));
+  EXPECT_EQ(ctr, (std::vector<int64_t>{7, 3, 2}));
+  // Counters after a ZeRO run: {it, last overflow, hysteresis left}.
+  runScaleSequence(c, 16, flags("..x.."), nullptr, &ctr);
+  EXPECT_EQ(ctr, (std::vector<int64_t>{5, 2, 1}));
+  // h = 1: every overflow halves.
+  ScaleCfg h1 = c;
+  h1.h = 1;
+  EXPECT_EQ(runScaleSequence(h1, 16, flags("x.x")), (std::vector<double>{8, 8, 4}));
+  // Default window 1000: first doubling at the 1001st clean step.
+  ScaleCfg d;
+  auto seq = runScaleSequence(d, 65536, std::vector<bool>(2001, false));
+  EXPECT_EQ(seq[999], 65536);
+  EXPECT_EQ(seq[1000], 131072);
+  EXPECT_EQ(seq[1999], 131072);
+  EXPECT_EQ(seq[2000], 262144);
+}
+
+TEST(MixedPrecision, LossScaleRandomSequencesMatchReference) {
+  std::mt19937 r(7);
+  for (int trial = 0; trial < 400; ++trial) {
+    ScaleCfg c;
+    c.zero = r() % 4 != 0;
+    c.consecutive = r() % 2;
+    c.dynamic = r() % 8 != 0;
+    c.w = 1 + int64_t(r() % 5);
+    c.h = 1 + int64_t(r() % 3);
+    c.factor = r() % 3 == 0 ? 4 : 2;
+    c.minScale = r() % 2 ? 1 : 0.25;
+    double S0 = double(int64_t(1) << (r() % 8));
+    double p = (r() % 5 + 1) / 10.0;
+    std::vector<bool> ovf;
+    for (int i = 0; i < 60; ++i)
+      ovf.push_back(std::uniform_real_distribution<double>(0, 1)(r) < p);
+    std::string err;
+    bool raised;
+    std::vector<int64_t> ctr;
+    RefScaler st{};
+    auto want = refScaleSequence(c, S0, ovf, &raised, &st);
+    auto got = runScaleSequence(c, S0, ovf, &err, &ctr);
+    std::string what = "trial " + std::to_string(trial) + " zero " + std::to_string(c.zero) +
+                       " consecutive " + std::to_string(c.consecutive) + " w " +
+                       std::to_string(c.w) + " h " + std::to_string(c.h);
+    ASSERT_EQ(got, want) << what << "\n got " << seqString(got) << "\nwant " << seqString(want);
+    ASSERT_EQ(raised, !err.empty()) << what << ": " << err;
+    if (!raised) {
+      EXPECT_EQ(ctr[0], st.it) << what;
+      EXPECT_EQ(ctr[1], st.last) << what;
+      EXPECT_EQ(ctr[2], st.hy) << what;
+    }
+  }
+}
+
+TEST(MixedPrecision, LossScaleRejects) {
+  ScaleCfg c;
+  HostTensor f = scalarF32(1), s = scalarF32(1), ctr(I64, {3}), ctr2(I64, {2}), s1(F32, {1}),
+      d(F64, {});
+  EXPECT_EQ(checkKernel(lossScaleIns(c), {&f, &s, &ctr}, {&s, &ctr}), "");
+  EXPECT_NE(checkKernel(lossScaleIns(c), {&f, &s, &ctr2}, {&s, &ctr}).find("counters must be i64[3]"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(lossScaleIns(c), {&f, &s1, &ctr}, {&s, &ctr}).find("scale must be"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(lossScaleIns(c), {&d, &s, &ctr}, {&s, &ctr}).find("finite must be"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(lossScaleIns(c), {&f, &s, &ctr}, {&s}).find("produces 2 outputs"),
+            std::string::npos);
+  ScaleCfg bad = c;
+  bad.w = 0;
+  EXPECT_NE(checkKernel(lossScaleIns(bad), {&f, &s, &ctr}, {&s, &ctr}).find("scale_window"),
+            std::string::npos);
+  bad = c;
+  bad.h = 0;
+  EXPECT_NE(checkKernel(lossScaleIns(bad), {&f, &s, &ctr}, {&s, &ctr}).find("hysteresis"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(Ins("loss_scale_update").i("zero", 2), {&f, &s, &ctr}, {&s, &ctr}).find("'zero'"),
+            std::string::npos);
+  // Defaults: every attribute is optional.
+  EXPECT_EQ(checkKernel(Ins("loss_scale_update"), {&f, &s, &ctr}, {&s, &ctr}), "");
+  EXPECT_TRUE(findKernelSignature("loss_scale_update")->inPlace);
+  // A zeroed (uninitialized) counter buffer is a run-time error naming the contract.
+  RunFn fn = findCpuKernel("loss_scale_update");
+  ExecContext ctx;
+  Ins ins = lossScaleIns(c);
+  KernelCall call{ins.ins, {f.tensor(), s.tensor(), ctr.tensor()}, {s.tensor(), ctr.tensor()}, ctx};
+  try {
+    fn(call);
+    FAIL() << "zeroed counters accepted";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("INIT must write {0, -1, hysteresis}"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(MixedPrecision, LossScaleOverflowAtMinAbortsTheRunWithOneLine) {
+  // Through the executor: INIT writes {0, -1, 1} and S = 1 = min; one overflowing step.
+  namespace pb = ds::plan;
+  pb::Plan p;
+  p.set_version(1);
+  p.set_world_size(1);
+  p.set_alignment(64);
+  p.set_arena_bytes(64);
+  p.set_persistent_bytes(256);
+  p.set_predicted_peak_bytes(64);
+  p.set_loss_output(-1);
+  auto buf = [&](uint32_t id, pb::DType dt, std::vector<int64_t> shape, pb::Placement pl, uint64_t off) {
+    auto *b = p.add_buffers();
+    b->set_id(id);
+    b->set_dtype(dt);
+    for (auto d : shape)
+      b->add_shape(d);
+    b->set_placement(pl);
+    b->set_offset(off);
+  };
+  buf(1, pb::F32, {}, pb::PERSISTENT, 0);   // scale
+  buf(2, pb::I64, {3}, pb::PERSISTENT, 64); // counters
+  buf(3, pb::F32, {}, pb::ARENA, 0);        // finite
+  auto *init = p.add_programs();
+  init->set_name("init");
+  init->set_role(pb::Program::INIT);
+  auto *c1 = init->add_instructions();
+  c1->set_kernel("fill");
+  (*c1->mutable_attrs())["value"].set_f(1.0);
+  c1->add_outputs(1);
+  auto *c2 = init->add_instructions();
+  c2->set_kernel("constant");
+  for (int64_t v : {0, -1, 1})
+    (*c2->mutable_attrs())["value"].mutable_ints()->add_values(v);
+  c2->add_outputs(2);
+  auto *prog = p.add_programs();
+  prog->set_name("apply");
+  prog->set_role(pb::Program::APPLY_STEP);
+  auto *f = prog->add_instructions();
+  f->set_kernel("fill");
+  (*f->mutable_attrs())["value"].set_f(0.0);
+  f->add_outputs(3);
+  auto *u = prog->add_instructions();
+  u->set_kernel("loss_scale_update");
+  (*u->mutable_attrs())["hysteresis"].set_i(1);
+  u->add_inputs(3);
+  u->add_inputs(1);
+  u->add_inputs(2);
+  u->add_outputs(1);
+  u->add_outputs(2);
+  LoadedPlan lp = parsePlan(serializePlan(p), "scale.dsplan", 1);
+  auto comm = makeSingleRankCommunicator();
+  Executor ex(lp, *comm);
+  ASSERT_TRUE(ex.runRole(pb::Program::INIT));
+  EXPECT_EQ(ex.tensor(2).as<int64_t>()[1], -1);
+  try {
+    ex.runRole(pb::Program::APPLY_STEP);
+    FAIL() << "overflow at min_loss_scale did not abort";
+  } catch (const Error &e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("loss scale is already at min_loss_scale (1) and the gradients overflowed again"),
+              std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+}
+
+TEST(MixedPrecision, AllFinite) {
+  auto run = [](std::vector<HostTensor *> in) {
+    HostTensor r(F32, {});
+    r.set(0, 7);
+    runKernel(Ins("all_finite"), in, {&r});
+    return r.get(0);
+  };
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  for (DType dt : {F32, F64, F16, BF16}) {
+    SCOPED_TRACE(dtypeName(dt));
+    HostTensor a = randomTensor(dt, {3, 5}, rng(), -100, 100);
+    HostTensor big = randomTensor(dt, {70000}, rng());
+    HostTensor s = fromValues(dt, {}, {dt == F16 ? 65504.0 : dt == BF16 ? 3.3895313892515355e38 : 1e30});
+    HostTensor e(dt, {0, 4});
+    EXPECT_EQ(run({&a}), 1.0);
+    EXPECT_EQ(run({&a, &big, &s, &e}), 1.0);
+    for (double bad : {inf, -inf, nan}) {
+      HostTensor b = big;
+      b.set(69999, bad);
+      EXPECT_EQ(run({&a, &b}), 0.0) << bad;
+      EXPECT_EQ(run({&b, &a}), 0.0) << bad;
+      HostTensor sb = fromValues(dt, {}, {bad});
+      EXPECT_EQ(run({&sb}), 0.0) << bad;
+    }
+  }
+  // Mixed dtypes in one call; an f16 overflow from a cast (70000 -> inf) is caught.
+  HostTensor x = randomTensor(F32, {4}, rng()), h = fromValues(F16, {2}, {1, 70000});
+  EXPECT_EQ(run({&x, &h}), 0.0);
+  HostTensor r(F32, {}), i(I64, {2}), rv(F32, {1}), rd(F64, {});
+  EXPECT_NE(checkKernel(Ins("all_finite"), {&x, &i}, {&r}).find("floating point"), std::string::npos);
+  EXPECT_NE(checkKernel(Ins("all_finite"), {&x}, {&rv}).find("result must be a f32 scalar"), std::string::npos);
+  EXPECT_NE(checkKernel(Ins("all_finite"), {&x}, {&rd}).find("result must be"), std::string::npos);
+  EXPECT_NE(checkKernel(Ins("all_finite"), {}, {&r}).find("at least 1 input"), std::string::npos);
+}
+
+TEST(MixedPrecision, OptimizersSkipNonFiniteSteps) {
+  for (DType dt : {F32, F64, BF16, F16}) {
+    SCOPED_TRACE(dtypeName(dt));
+    int64_t n = 11;
+    HostTensor p = randomTensor(dt, {n}, rng()), g = randomTensor(dt, {n}, rng());
+    HostTensor m = randomTensor(dt, {n}, rng()), v = randomTensor(dt, {n}, rng(), 0, 1);
+    HostTensor lr = scalarF32(1e-2), t = scalarI64(3), yes = scalarF32(1), no = scalarF32(0),
+               nanF = scalarF32(std::nan(""));
+    AdamCfg c;
+    c.wd = 0.1;
+    // finite = 1 gives exactly the 6-operand result.
+    HostTensor p1(dt, {n}), m1(dt, {n}), v1(dt, {n}), p2(dt, {n}), m2(dt, {n}), v2(dt, {n});
+    runKernel(adamIns(c), {&p, &g, &m, &v, &lr, &t}, {&p1, &m1, &v1});
+    runKernel(adamIns(c), {&p, &g, &m, &v, &lr, &t, &yes}, {&p2, &m2, &v2});
+    EXPECT_EQ(p1.bytes, p2.bytes);
+    EXPECT_EQ(m1.bytes, m2.bytes);
+    EXPECT_EQ(v1.bytes, v2.bytes);
+    // finite = 0 (or NaN): outputs = inputs, bit for bit, even with step 0.
+    for (HostTensor *fin : {&no, &nanF}) {
+      HostTensor p3(dt, {n}), m3(dt, {n}), v3(dt, {n}), t0 = scalarI64(0);
+      runKernel(adamIns(c), {&p, &g, &m, &v, &lr, &t0, fin}, {&p3, &m3, &v3});
+      EXPECT_EQ(p3.bytes, p.bytes);
+      EXPECT_EQ(m3.bytes, m.bytes);
+      EXPECT_EQ(v3.bytes, v.bytes);
+    }
+    // In place and skipped: nothing changes.
+    HostTensor pc = p, mc = m, vc = v;
+    RunFn fn = findCpuKernel("adam_update");
+    ExecContext ctx;
+    Ins ins = adamIns(c);
+    KernelCall call{ins.ins,
+                    {pc.tensor(), g.tensor(), mc.tensor(), vc.tensor(), lr.tensor(), t.tensor(), no.tensor()},
+                    {pc.tensor(), mc.tensor(), vc.tensor()},
+                    ctx};
+    fn(call);
+    EXPECT_EQ(pc.bytes, p.bytes);
+    EXPECT_EQ(mc.bytes, m.bytes);
+    EXPECT_EQ(vc.bytes, v.bytes);
+    // In place and applied equals the out-of-place result.
+    KernelCall call2{ins.ins,
+                     {pc.tensor(), g.tensor(), mc.tensor(), vc.tensor(), lr.tensor(), t.tensor(), yes.tensor()},
+                     {pc.tensor(), mc.tensor(), vc.tensor()},
+                     ctx};
+    fn(call2);
+    EXPECT_EQ(pc.bytes, p1.bytes);
+
+    // SGD with momentum.
+    SgdCfg sc;
+    sc.mu = 0.9;
+    sc.wd = 0.01;
+    HostTensor b = randomTensor(dt, {n}, rng());
+    HostTensor q1(dt, {n}), b1(dt, {n}), q2(dt, {n}), b2(dt, {n}), q3(dt, {n}), b3(dt, {n});
+    runKernel(sgdIns(sc), {&p, &g, &b, &lr, &t}, {&q1, &b1});
+    runKernel(sgdIns(sc), {&p, &g, &b, &lr, &t, &yes}, {&q2, &b2});
+    EXPECT_EQ(q1.bytes, q2.bytes);
+    EXPECT_EQ(b1.bytes, b2.bytes);
+    runKernel(sgdIns(sc), {&p, &g, &b, &lr, &t, &no}, {&q3, &b3});
+    EXPECT_EQ(q3.bytes, p.bytes);
+    EXPECT_EQ(b3.bytes, b.bytes);
+    HostTensor qc = p, bc = b;
+    Ins sins = sgdIns(sc);
+    KernelCall call3{sins.ins, {qc.tensor(), g.tensor(), bc.tensor(), lr.tensor(), t.tensor(), no.tensor()},
+                     {qc.tensor(), bc.tensor()}, ctx};
+    findCpuKernel("sgd_update")(call3);
+    EXPECT_EQ(qc.bytes, p.bytes);
+    EXPECT_EQ(bc.bytes, b.bytes);
+  }
+  // Load-time: the finite operand must be an f32 scalar; one extra operand at most.
+  HostTensor p(F32, {4}), lr = scalarF32(1), t = scalarI64(1), f64s(F64, {}), fv(F32, {1}),
+      fin = scalarF32(1);
+  AdamCfg c;
+  EXPECT_NE(checkKernel(adamIns(c), {&p, &p, &p, &p, &lr, &t, &f64s}, {&p, &p, &p}).find("finite must be"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(adamIns(c), {&p, &p, &p, &p, &lr, &t, &fv}, {&p, &p, &p}).find("finite must be"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(adamIns(c), {&p, &p, &p, &p, &lr, &t, &fin, &fin}, {&p, &p, &p}).find("takes 6..7 inputs"),
+            std::string::npos);
+  SgdCfg sc;
+  EXPECT_NE(checkKernel(sgdIns(sc), {&p, &p, &p, &lr, &t, &fv}, {&p, &p}).find("finite must be"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(sgdIns(sc), {&p, &p, &p, &lr, &t, &fin, &fin}, {&p, &p}).find("takes 5..6 inputs"),
+            std::string::npos);
+}

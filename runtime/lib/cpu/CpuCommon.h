@@ -106,6 +106,8 @@ void runLossGrad(KernelCall &c);
 void runAdamUpdate(KernelCall &c);
 void runSgdUpdate(KernelCall &c);
 void runLrSchedule(KernelCall &c);
+void runAllFinite(KernelCall &c);
+void runLossScaleUpdate(KernelCall &c);
 
 /// The dropout keep-mask bit stream (see README.md: counter-based, reproducible).
 uint64_t dropoutBits(uint64_t seed, uint64_t counter, uint64_t index);

@@ -54,6 +54,8 @@ RunFn findCpuKernel(const std::string &name) {
     m["adam_update"] = runAdamUpdate;
     m["sgd_update"] = runSgdUpdate;
     m["lr_schedule"] = runLrSchedule;
+    m["all_finite"] = runAllFinite;
+    m["loss_scale_update"] = runLossScaleUpdate;
     return m;
   }();
   auto it = table.find(name);

@@ -1,9 +1,12 @@
-// Optimizer kernels: adam_update, sgd_update, lr_schedule (REFERENCE §3 and §6, README.md).
+// Optimizer kernels: adam_update, sgd_update, lr_schedule (REFERENCE §3 and §6, README.md),
+// and the mixed-precision step kernels all_finite and loss_scale_update (REFERENCE §5).
 // f32/f16/bf16 tensors update in f32 arithmetic, f64 in f64; bias corrections, step sizes
 // and schedules are computed in double.
 #include "CpuCommon.h"
 
+#include <atomic>
 #include <cmath>
+#include <cstring>
 
 namespace ds::rt::cpu {
 namespace {
@@ -37,6 +40,25 @@ template <typename Body> void optimizerCall(KernelCall &c, int nState, Body body
     storeF32(out[i], c.out[size_t(i)]);
 }
 
+/// The optional trailing `finite` operand (f32 scalar): a step is applied iff it is present
+/// and nonzero (NaN counts as not finite), or absent.
+bool stepApplies(const KernelCall &c, size_t arityWithout) {
+  if (c.in.size() <= arityWithout)
+    return true;
+  float f = scalarF32(c.in[arityWithout]);
+  return f == f && f != 0;
+}
+
+/// A skipped step: out[k] = in[inputOf[k]] bit for bit (nothing to do when aliased).
+void passThrough(KernelCall &c, std::initializer_list<size_t> inputOf) {
+  size_t k = 0;
+  for (size_t i : inputOf) {
+    const Tensor &src = c.in[i], &dst = c.out[k++];
+    if (src.data != dst.data)
+      std::memmove(dst.data, src.data, size_t(src.numel) * dtypeSize(src.dtype));
+  }
+}
+
 } // namespace
 
 // DeepSpeed FusedAdam semantics. Adam mode (adam_w_mode = 0) is FusedAdam's formula verbatim:
@@ -47,6 +69,8 @@ template <typename Body> void optimizerCall(KernelCall &c, int nState, Body body
 //   p *= 1 - lr*wd; m += (1-b1)*(g-m); v = b2*v + (1-b2)*g^2;
 //   p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps).
 void runAdamUpdate(KernelCall &c) {
+  if (!stepApplies(c, 6)) // overflow: p, m, v unchanged
+    return passThrough(c, {0, 2, 3});
   double b1 = attrFloat(c.ins, "beta1"), b2 = attrFloat(c.ins, "beta2");
   double eps = attrFloat(c.ins, "eps"), wd = attrFloat(c.ins, "weight_decay");
   bool adamW = attrInt(c.ins, "adam_w_mode") != 0;
@@ -106,6 +130,8 @@ void runAdamUpdate(KernelCall &c) {
 // buf = mu*buf + (1-dampening)*g; g = g + mu*buf (nesterov) or buf; p -= lr*g.
 // With mu == 0 the buffer is passed through unchanged.
 void runSgdUpdate(KernelCall &c) {
+  if (!stepApplies(c, 5)) // overflow: p, buf unchanged
+    return passThrough(c, {0, 2});
   double mu = attrFloat(c.ins, "momentum"), damp = attrFloat(c.ins, "dampening");
   double wd = attrFloat(c.ins, "weight_decay");
   bool nesterov = attrInt(c.ins, "nesterov") != 0;
@@ -185,6 +211,110 @@ void runLrSchedule(KernelCall &c) {
   if (k < 0)
     fail("applied step count ", k, " is negative");
   c.out[0].as<float>()[0] = float(lrScheduleValue(c.ins, k));
+}
+
+// all_finite: x0..xn (any float types and shapes) -> f32 scalar 1 if every element is finite,
+// else 0. Exponent-bit tests, so NaN payloads and signaling NaNs count too.
+void runAllFinite(KernelCall &c) {
+  std::atomic<bool> ok{true};
+  for (const Tensor &t : c.in) {
+    if (!ok.load(std::memory_order_relaxed))
+      break;
+    parallelFor(t.numel, kGrain, [&](int64_t b, int64_t e) {
+      if (!ok.load(std::memory_order_relaxed))
+        return;
+      bool good = true;
+      switch (t.dtype) {
+      case ds::plan::F32: {
+        const uint32_t *p = t.as<uint32_t>();
+        for (int64_t i = b; i < e; ++i)
+          good &= (p[i] & 0x7f800000u) != 0x7f800000u;
+        break;
+      }
+      case ds::plan::F64: {
+        const uint64_t *p = t.as<uint64_t>();
+        for (int64_t i = b; i < e; ++i)
+          good &= (p[i] & 0x7ff0000000000000ull) != 0x7ff0000000000000ull;
+        break;
+      }
+      default: {
+        const uint16_t *p = t.as<uint16_t>();
+        uint16_t mask = t.dtype == ds::plan::F16 ? 0x7c00 : 0x7f80;
+        for (int64_t i = b; i < e; ++i)
+          good &= (p[i] & mask) != mask;
+      }
+      }
+      if (!good)
+        ok.store(false, std::memory_order_relaxed);
+    });
+  }
+  c.out[0].as<float>()[0] = ok.load() ? 1.0f : 0.0f;
+}
+
+// loss_scale_update: finite f32[], scale f32[], counters i64[3] = {it, last, hy}
+//   -> new_scale f32[], new_counters i64[3]. DeepSpeed's update (REFERENCE §5):
+// zero = 1 (ZeRO 1-3 DynamicLossScaler): overflow: if h == 1 or hy == 1, raise at min else
+//   S = max(S/f, min); otherwise hy -= 1; then last = it. Clean: consecutive ? hy = h;
+//   k = it - last - 1; if k > 0 and k % w == 0: S *= f and (not consecutive) hy = h.
+// zero = 0 (stage-0 FP16_Optimizer): overflow: S = max(S/f, min), last = it; clean: the same
+//   doubling rule; hy is never read or changed.
+// dynamic = 0: S unchanged (last = it on overflow). Always it += 1 afterwards.
+// The counters start as {0, -1, hysteresis} (the INIT program writes them).
+void runLossScaleUpdate(KernelCall &c) {
+  const Instruction &ins = c.ins;
+  bool dynamic = attrInt(ins, "dynamic", 1) != 0;
+  double factor = attrFloat(ins, "scale_factor", 2.0);
+  int64_t window = attrInt(ins, "scale_window", 1000);
+  int64_t h = attrInt(ins, "hysteresis", 2);
+  bool consecutive = attrInt(ins, "consecutive_hysteresis", 0) != 0;
+  double minScale = attrFloat(ins, "min_scale", 1.0);
+  bool zero = attrInt(ins, "zero", 1) != 0;
+
+  float f = scalarF32(c.in[0]);
+  bool overflow = !(f == f && f != 0);
+  double S = double(scalarF32(c.in[1]));
+  const int64_t *ctr = c.in[2].as<int64_t>();
+  int64_t it = ctr[0], last = ctr[1], hy = ctr[2];
+  if (it < 0 || last < -1 || last >= it)
+    fail("loss-scale counters {iteration ", it, ", last_overflow_iteration ", last,
+         ", hysteresis_left ", hy, "} are not valid (INIT must write {0, -1, hysteresis})");
+  if (dynamic && zero && (hy < 1 || hy > h))
+    fail("loss-scale counter hysteresis_left ", hy, " is outside [1, ", h,
+         "] (INIT must write {0, -1, hysteresis})");
+  if (!(S > 0) || std::isinf(S))
+    fail("loss scale ", S, " is not a positive finite number");
+
+  if (dynamic) {
+    if (overflow) {
+      if (!zero || h == 1 || hy == 1) {
+        if (zero && float(S) == float(minScale))
+          fail("loss scale is already at min_loss_scale (", S,
+               ") and the gradients overflowed again");
+        S = std::max(S / factor, minScale);
+      } else {
+        hy -= 1;
+      }
+      last = it;
+    } else {
+      if (zero && consecutive)
+        hy = h;
+      int64_t k = it - last - 1;
+      if (k > 0 && k % window == 0) {
+        if (zero && !consecutive)
+          hy = h;
+        S *= factor;
+      }
+    }
+  } else if (overflow) {
+    last = it;
+  }
+  it += 1;
+
+  c.out[0].as<float>()[0] = float(S);
+  int64_t *out = c.out[1].as<int64_t>();
+  out[0] = it;
+  out[1] = last;
+  out[2] = hy;
 }
 
 } // namespace ds::rt::cpu
