@@ -28,13 +28,15 @@ struct Partition {
   ParameterOp param;
   StateOp grad;
   SmallVector<StateOp> optimizerStates;
-  StateOp master;      // stages 1-2, and stage-3 parameters kept whole
+  StateOp master;      // fp32 master: mixed precision, or fp32 stages 1-2
+  bool ownMaster = false; // the master came with the training step (mixed precision)
   bool shardedStorage; // stage 3 above the persistence threshold
   int64_t n, p, padded;
 
   RankedTensorType fullType() { return param.getTensorType(); }
-  RankedTensorType shardType() {
-    return RankedTensorType::get({p}, fullType().getElementType());
+  RankedTensorType shardType() { return shardOf(fullType().getElementType()); }
+  RankedTensorType shardOf(Type element) {
+    return RankedTensorType::get({p}, element);
   }
 };
 
@@ -93,10 +95,14 @@ private:
         parts.push_back(part);
         it = std::prev(parts.end());
       }
-      if (state.getKind() == "grad")
+      if (state.getKind() == "grad") {
         it->grad = state;
-      else
+      } else if (state.getKind() == "master") {
+        it->master = state;
+        it->ownMaster = true;
+      } else {
         it->optimizerStates.push_back(state);
+      }
     }
   }
 
@@ -430,7 +436,9 @@ private:
     Block &body = applyStep.getBody().front();
     b.setInsertionPointToStart(module.getBody());
     for (Partition &part : parts) {
-      if (stage >= 1 && !part.shardedStorage) {
+      if (stage >= 1 && part.ownMaster)
+        part.master.setType(part.shardOf(part.master.getTensorType().getElementType()));
+      if (stage >= 1 && !part.shardedStorage && !part.master) {
         b.setInsertionPointAfter(part.grad);
         part.master = StateOp::create(
             b, part.param.getLoc(), (part.param.getSymName() + ".master").str(),
@@ -439,7 +447,7 @@ private:
       }
       if (stage >= 1)
         for (StateOp s : part.optimizerStates)
-          s.setType(part.shardType());
+          s.setType(part.shardOf(s.getTensorType().getElementType()));
     }
 
     for (Operation &op : llvm::make_early_inc_range(body)) {
@@ -472,7 +480,24 @@ private:
           continue;
         }
         if (stage >= 1)
-          ref.getResult().setType(part->shardType());
+          ref.getResult().setType(part->shardOf(
+              cast<RankedTensorType>(ref.getType()).getElementType()));
+        continue;
+      }
+      if (auto check = dyn_cast<AllFiniteOp>(op)) {
+        refreshResultTypes(&op);
+        if (stage >= 1) {
+          // Every rank checked only its shards: all ranks skip if any overflowed.
+          b.setInsertionPointAfter(check);
+          Value all = shard::AllReduceOp::create(
+              b, check.getLoc(), check.getType(), grid(), axes(), check,
+              shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Min));
+          check.getResult().replaceAllUsesExcept(all, all.getDefiningOp());
+        }
+        continue;
+      }
+      if (auto update = dyn_cast<LossScaleUpdateOp>(op)) {
+        update.setZero(stage >= 1); // ZeRO's scaler has hysteresis
         continue;
       }
       if (auto ref = dyn_cast<ParamRefOp>(op)) {
@@ -515,8 +540,9 @@ private:
         }
         if (assign.getTarget() == part->param.getSymName() && !part->shardedStorage) {
           // The updated master shard is kept, and the whole parameter gathered.
-          AssignOp::create(b, assign.getLoc(), part->master.getSymName(),
-                           assign.getValue());
+          if (!part->ownMaster)
+            AssignOp::create(b, assign.getLoc(), part->master.getSymName(),
+                             assign.getValue());
           assign.getValueMutable().assign(
               allGather(assign.getLoc(), assign.getValue(), *part));
         }
@@ -528,6 +554,11 @@ private:
 
   /// Recomputes result types after operands changed from whole tensors to shards.
   void refreshResultTypes(Operation *op) {
+    if (auto c = dyn_cast<CastOp>(op)) {
+      auto in = cast<RankedTensorType>(c.getInput().getType());
+      c.getResult().setType(in.clone(c.getType().getElementType()));
+      return;
+    }
     if (auto adam = dyn_cast<AdamUpdateOp>(op)) {
       for (Value r : adam->getResults())
         r.setType(adam.getParam().getType());
@@ -551,30 +582,63 @@ private:
       r.setType(t);
   }
 
-  /// Stages 1-3: an init program seeds each master shard from the loaded parameter.
+  /// Stages 1-3: the init program seeds each master shard from the loaded parameter.
+  /// Mixed precision already has one that seeds whole masters; it gets sharded.
   void buildInit() {
-    bool any = llvm::any_of(parts, [](Partition &p) { return bool(p.master); });
+    func::FuncOp init = findProgram(module, "init");
+    Location loc = module.getLoc();
+    if (init) {
+      Block &body = init.getBody().front();
+      for (Operation &op : llvm::make_early_inc_range(body)) {
+        if (auto ref = dyn_cast<ParamRefOp>(op)) {
+          Partition *part = lookup(ref.getName());
+          if (part && part->shardedStorage)
+            ref.getResult().setType(part->shardType());
+          continue;
+        }
+        if (auto assign = dyn_cast<AssignOp>(op)) {
+          Partition *part = lookup(assign.getTarget());
+          if (!part || !part->master ||
+              assign.getTarget() != part->master.getSymName())
+            continue;
+          Value v = assign.getValue();
+          if (v.getType() != part->master.getType()) {
+            b.setInsertionPoint(assign);
+            auto elem = cast<RankedTensorType>(v.getType()).getElementType();
+            assign.getValueMutable().assign(RankSliceOp::create(
+                b, loc, part->shardOf(elem), flattenPad(loc, v, *part)));
+          }
+          continue;
+        }
+        refreshResultTypes(&op);
+      }
+    }
+    bool any = llvm::any_of(parts, [](Partition &p) { return p.master && !p.ownMaster; });
     if (!any)
       return;
-    b.setInsertionPointToEnd(module.getBody());
-    Location loc = module.getLoc();
-    auto init = func::FuncOp::create(b, loc, "init", b.getFunctionType({}, {}));
-    init->setAttr(kRoleAttr, b.getStringAttr("init"));
-    b.setInsertionPointToStart(init.addEntryBlock());
+    if (!init) {
+      b.setInsertionPointToEnd(module.getBody());
+      init = func::FuncOp::create(b, loc, "init", b.getFunctionType({}, {}));
+      init->setAttr(kRoleAttr, b.getStringAttr("init"));
+      Block *entry = init.addEntryBlock();
+      b.setInsertionPointToStart(entry);
+      func::ReturnOp::create(b, loc);
+    }
+    b.setInsertionPoint(init.getBody().front().getTerminator());
     for (Partition &part : parts) {
-      if (!part.master)
+      if (!part.master || part.ownMaster)
         continue;
       Value whole = ParamRefOp::create(b, loc, part.fullType(), part.param.getSymName());
       Value mine = RankSliceOp::create(b, loc, part.shardType(),
                                        flattenPad(loc, whole, part));
       AssignOp::create(b, loc, part.master.getSymName(), mine);
     }
-    func::ReturnOp::create(b, loc);
   }
 
   Partition *lookup(StringRef symbol) {
     for (Partition &p : parts)
       if (p.param.getSymName() == symbol || p.grad.getSymName() == symbol ||
+          (p.master && p.master.getSymName() == symbol) ||
           llvm::any_of(p.optimizerStates,
                        [&](StateOp s) { return s.getSymName() == symbol; }))
         return &p;
