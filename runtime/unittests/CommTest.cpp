@@ -23,7 +23,7 @@ HostTensor rankTensor(DType dt, std::vector<int64_t> shape, int r) {
 TEST(Comm, AllGatherAlongEveryAxis) {
   int W = gComm->size(), me = gComm->rank();
   std::vector<int64_t> s = {2, 3, 2};
-  for (DType dt : {ds::plan::F32, ds::plan::F64, ds::plan::I64, ds::plan::BF16})
+  for (DType dt : {ds::plan::F32, ds::plan::F64, ds::plan::I64, ds::plan::BF16, ds::plan::F16})
     for (int64_t axis = 0; axis < 3; ++axis) {
       HostTensor x = rankTensor(dt, s, me);
       auto rs = s;
@@ -43,7 +43,7 @@ TEST(Comm, AllGatherAlongEveryAxis) {
 
 TEST(Comm, ReduceScatterAlongEveryAxis) {
   int W = gComm->size(), me = gComm->rank();
-  for (DType dt : {ds::plan::F32, ds::plan::F64, ds::plan::I32, ds::plan::F16})
+  for (DType dt : {ds::plan::F32, ds::plan::F64, ds::plan::I32, ds::plan::F16, ds::plan::BF16})
     for (const char *red : {"sum", "max", "min", "avg"})
       for (int64_t axis = 0; axis < 2; ++axis) {
         if (std::string(red) == "avg" && !isFloat(dt))
@@ -67,14 +67,14 @@ TEST(Comm, ReduceScatterAlongEveryAxis) {
           }
           want.push_back(o == "avg" ? a / W : a);
         }
-        double tol = dt == ds::plan::F16 ? 1e-2 : 1e-6;
+        double tol = dt == ds::plan::F16 || dt == ds::plan::BF16 ? 1e-2 : 1e-6;
         expectNear(r, want, tol, tol, std::string("reduce_scatter ") + red);
       }
 }
 
 TEST(Comm, AllReduceInPlaceAndBroadcast) {
   int W = gComm->size(), me = gComm->rank();
-  for (DType dt : {ds::plan::F32, ds::plan::F64, ds::plan::I64, ds::plan::BF16}) {
+  for (DType dt : {ds::plan::F32, ds::plan::F64, ds::plan::I64, ds::plan::BF16, ds::plan::F16}) {
     HostTensor x = rankTensor(dt, {5, 3}, me);
     runKernel(Ins("all_reduce"), {&x}, {&x}, gComm); // in place
     std::vector<double> want;

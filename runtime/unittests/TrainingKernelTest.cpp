@@ -3,10 +3,16 @@
 #include "KernelTestUtil.h"
 
 #include "ds/runtime/Executor.h"
+#include "ds/runtime/OnnxParams.h"
 #include "ds/runtime/Plan.h"
 
+#include <onnx/onnx_pb.h>
+
 #include <cmath>
+#include <fstream>
 #include <functional>
+#include <limits>
+#include <unistd.h>
 
 using namespace ds::rt;
 using namespace ds::rt::test;
@@ -1167,4 +1173,327 @@ TEST(MixedPrecision, OptimizersSkipNonFiniteSteps) {
             std::string::npos);
   EXPECT_NE(checkKernel(sgdIns(sc), {&p, &p, &p, &lr, &t, &fin, &fin}, {&p, &p}).find("takes 5..6 inputs"),
             std::string::npos);
+}
+
+namespace {
+// A plan with one persistent buffer per (dtype, shape, shard) binding of the model's
+// initializers; loads it on `rank` of `world` and returns the error ("" on success).
+struct ParamBinding {
+  std::string init;
+  ds::plan::DType dtype;
+  std::vector<int64_t> shape;
+  bool flat;
+};
+std::string loadParams(const std::string &dir, const std::vector<ParamBinding> &bs, int rank,
+                       int world, std::vector<std::vector<uint16_t>> *out16 = nullptr,
+                       std::vector<std::vector<float>> *out32 = nullptr) {
+  namespace pb = ds::plan;
+  pb::Plan p;
+  p.set_version(1);
+  p.set_world_size(world);
+  p.set_alignment(64);
+  p.set_arena_bytes(64);
+  p.set_persistent_bytes(64 * 64);
+  p.set_predicted_peak_bytes(0);
+  p.set_loss_output(-1);
+  p.set_model_file(dir + "/m.onnx");
+  for (size_t i = 0; i < bs.size(); ++i) {
+    auto *b = p.add_buffers();
+    b->set_id(uint32_t(i + 1));
+    b->set_dtype(bs[i].dtype);
+    for (auto d : bs[i].shape)
+      b->add_shape(d);
+    b->set_placement(pb::PERSISTENT);
+    b->set_offset(64 * i);
+    auto *par = p.add_parameters();
+    par->set_symbol("p" + std::to_string(i));
+    par->set_initializer(bs[i].init);
+    par->set_buffer(uint32_t(i + 1));
+    if (bs[i].flat)
+      par->mutable_shard()->set_kind(pb::ShardSpec::FLAT_1D);
+  }
+  try {
+    LoadedPlan lp = parsePlan(serializePlan(p), dir + "/p.dsplan", world);
+    auto comm = makeSingleRankCommunicator();
+    Executor ex(lp, *comm);
+    loadParameters(lp, ex, rank, world);
+    for (size_t i = 0; i < bs.size(); ++i) {
+      Tensor t = ex.tensor(uint32_t(i + 1));
+      if (out16 && dtypeSize(t.dtype) == 2)
+        out16->emplace_back(t.as<uint16_t>(), t.as<uint16_t>() + t.numel);
+      if (out32 && t.dtype == pb::F32)
+        out32->emplace_back(t.as<float>(), t.as<float>() + t.numel);
+    }
+  } catch (const Error &e) {
+    return e.what();
+  }
+  return "";
+}
+} // namespace
+
+TEST(MixedPrecision, F32InitializersLoadIntoF16AndBf16Buffers) {
+  char tmpl[] = "/tmp/ds-params-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  const float inf = std::numeric_limits<float>::infinity();
+  // Values chosen for round-to-nearest-even in both formats: f16 ties 1+2^-11 -> 1,
+  // 1+3*2^-11 -> 1+2^-9, 70000 -> inf; bf16 ties 1+2^-8 -> 1, 1+3*2^-8 -> 1+2^-6.
+  std::vector<float> w = {1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 70000.0f,
+                          1.0f + 1.0f / 256,  1.0f + 3.0f / 256,  -inf};
+  onnx::ModelProto m;
+  auto *g = m.mutable_graph();
+  auto *raw = g->add_initializer(); // raw_data
+  raw->set_name("w");
+  raw->set_data_type(onnx::TensorProto::FLOAT);
+  raw->add_dims(2);
+  raw->add_dims(3);
+  raw->set_raw_data(std::string(reinterpret_cast<const char *>(w.data()), w.size() * 4));
+  auto *typed = g->add_initializer(); // float_data
+  typed->set_name("u");
+  typed->set_data_type(onnx::TensorProto::FLOAT);
+  typed->add_dims(5);
+  for (float v : {0.5f, -2.0f, 3.0f, 1.0f + 1.0f / 256, 7.0f})
+    typed->add_float_data(v);
+  auto *d = g->add_initializer();
+  d->set_name("d");
+  d->set_data_type(onnx::TensorProto::DOUBLE);
+  d->add_dims(2);
+  d->add_double_data(1);
+  d->add_double_data(2);
+  auto *h = g->add_initializer();
+  h->set_name("h");
+  h->set_data_type(onnx::TensorProto::FLOAT16);
+  h->add_dims(2);
+  h->add_int32_data(0x3c00);
+  h->add_int32_data(0x4000);
+  {
+    std::ofstream f(dir + "/m.onnx", std::ios::binary);
+    m.SerializeToOstream(&f);
+  }
+  using ds::plan::BF16;
+  std::vector<std::vector<uint16_t>> v16;
+  std::vector<std::vector<float>> v32;
+  // The same initializer bound three times (f32 master, f16 and bf16 working copies), and
+  // float_data into a rank's bf16 flat shard.
+  ASSERT_EQ(loadParams(dir,
+                       {{"w", F32, {2, 3}, false},
+                        {"w", F16, {2, 3}, false},
+                        {"w", BF16, {2, 3}, false},
+                        {"u", BF16, {3}, true},
+                        {"u", F16, {3}, true}},
+                       1, 2, &v16, &v32),
+            "");
+  ASSERT_EQ(v32.size(), 1u);
+  EXPECT_EQ(v32[0], w);
+  ASSERT_EQ(v16.size(), 4u);
+  EXPECT_EQ(v16[0], (std::vector<uint16_t>{0x3c00, 0x3c02, 0x7c00, 0x3c04, 0x3c0c, 0xfc00}));
+  // bf16 of 1+2^-11 and 1+3*2^-11: 1; 70000 = 0x4788b8 -> RNE 0x4789 (70144).
+  EXPECT_EQ(v16[1], (std::vector<uint16_t>{0x3f80, 0x3f80, 0x4789, 0x3f80, 0x3f82, 0xff80}));
+  for (size_t i = 0; i < 6; ++i)
+    EXPECT_EQ(v16[1][i], floatToBf16(w[i])) << i;
+  // Rank 1 of 2 holds u[3..5): 1+2^-8 (bf16 tie -> 1.0), 7, then zero padding.
+  EXPECT_EQ(v16[2], (std::vector<uint16_t>{0x3f80, 0x40e0, 0x0000}));
+  EXPECT_EQ(v16[3], (std::vector<uint16_t>{0x3c04, 0x4700, 0x0000}));
+  // Rank 0 of 2: u[0..3).
+  v16.clear();
+  ASSERT_EQ(loadParams(dir, {{"u", F16, {3}, true}}, 0, 2, &v16), "");
+  EXPECT_EQ(v16[0], (std::vector<uint16_t>{0x3800, 0xc000, 0x4200}));
+  // Other mismatches stay errors.
+  std::string err = loadParams(dir, {{"d", F16, {2}, false}}, 0, 1);
+  EXPECT_NE(err.find("the model stores f64, the plan expects f16"), std::string::npos) << err;
+  err = loadParams(dir, {{"h", F32, {2}, false}}, 0, 1);
+  EXPECT_NE(err.find("the model stores f16, the plan expects f32"), std::string::npos) << err;
+  err = loadParams(dir, {{"w", ds::plan::F64, {2, 3}, false}}, 0, 1);
+  EXPECT_NE(err.find("the model stores f32, the plan expects f64"), std::string::npos) << err;
+  err = loadParams(dir, {{"w", F16, {3, 2}, false}}, 0, 1);
+  EXPECT_NE(err.find("differs from the plan's"), std::string::npos) << err;
+  // Twice into the same dtype is still a plan error.
+  err = loadParams(dir, {{"w", F16, {2, 3}, false}, {"w", F16, {2, 3}, false}}, 0, 1);
+  EXPECT_NE(err.find("loaded twice into f16 buffers"), std::string::npos) << err;
+  std::remove((dir + "/m.onnx").c_str());
+  rmdir(dir.c_str());
+}
+
+// ------------------------------------------------------------------ f16/bf16 through every
+// training-step kernel: each runs on f16/bf16 operands and on the same values in f32; since
+// 16-bit operands are computed in f32 and rounded once (RNE), the 16-bit result must be the
+// f32 result rounded, bit for bit.
+namespace {
+void expectLowMatchesF32(const Ins &ins, std::vector<HostTensor> in, std::vector<HostTensor> out,
+                         DType dt, const std::string &what) {
+  std::vector<HostTensor> lin, lout;
+  for (HostTensor &t : in) {
+    if (t.dtype != F32) {
+      lin.push_back(t);
+      continue;
+    }
+    HostTensor lo(dt, t.shape);
+    for (int64_t i = 0; i < t.numel(); ++i)
+      lo.set(i, t.get(i));
+    for (int64_t i = 0; i < t.numel(); ++i)
+      t.set(i, lo.get(i)); // the f32 run sees exactly the 16-bit values
+    lin.push_back(std::move(lo));
+  }
+  for (HostTensor &t : out)
+    lout.push_back(t.dtype == F32 ? HostTensor(dt, t.shape) : HostTensor(t.dtype, t.shape));
+  auto ptrs = [](std::vector<HostTensor> &v) {
+    std::vector<HostTensor *> p;
+    for (auto &t : v)
+      p.push_back(&t);
+    return p;
+  };
+  {
+    SCOPED_TRACE(what + " f32");
+    runKernel(ins, ptrs(in), ptrs(out));
+  }
+  {
+    SCOPED_TRACE(what + " " + dtypeName(dt));
+    runKernel(ins, ptrs(lin), ptrs(lout));
+  }
+  for (size_t k = 0; k < out.size(); ++k) {
+    HostTensor want(lout[k].dtype, out[k].shape);
+    for (int64_t i = 0; i < want.numel(); ++i)
+      want.set(i, out[k].get(i));
+    if (out[k].dtype != F32)
+      want = out[k];
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      double g = lout[k].get(i), w = want.get(i);
+      if (std::isnan(g) && std::isnan(w))
+        continue;
+      ASSERT_EQ(g, w) << what << " " << dtypeName(dt) << ": output " << k << " element " << i
+                      << " (f32 result " << out[k].get(i) << ")";
+    }
+  }
+}
+
+HostTensor rnd(std::vector<int64_t> shape, double lo = -2, double hi = 2) {
+  return randomTensor(F32, std::move(shape), rng(), lo, hi);
+}
+HostTensor f32(std::vector<int64_t> shape) { return HostTensor(F32, std::move(shape)); }
+} // namespace
+
+TEST(MixedPrecision, F16AndBf16ThroughTrainingKernels) {
+  for (DType dt : {F16, BF16}) {
+    auto check = [&](const Ins &ins, std::vector<HostTensor> in, std::vector<HostTensor> out) {
+      expectLowMatchesF32(ins, std::move(in), std::move(out), dt, ins.ins.kernel());
+    };
+    // Elementwise, broadcasting.
+    for (const char *op : {"add", "sub", "mul", "div"})
+      check(Ins(op), {rnd({3, 4}), rnd({4}, 0.5, 2)}, {f32({3, 4})});
+    for (const char *op : {"neg", "relu", "exp", "tanh", "erf", "sigmoid", "identity"})
+      check(Ins(op), {rnd({2, 7})}, {f32({2, 7})});
+    for (const char *op : {"sqrt", "log"})
+      check(Ins(op), {rnd({9}, 0.1, 4)}, {f32({9})});
+    check(Ins("pow"), {rnd({5}, 0.5, 2), rnd({5}, -1, 2)}, {f32({5})});
+    check(Ins("gelu"), {rnd({6})}, {f32({6})});
+    check(Ins("gelu").s("approximate", "tanh"), {rnd({6})}, {f32({6})});
+    check(Ins("gelu_grad"), {rnd({6}), rnd({6})}, {f32({6})});
+    check(Ins("where"), {randomTensor(ds::plan::I1, {4}, rng()), rnd({4}), rnd({1})}, {f32({4})});
+    check(Ins("dropout").f("ratio", 0.3).i("seed", 5),
+          {rnd({50})}, {f32({50}), HostTensor(ds::plan::I1, {50})});
+    // Matmul / gemm through f32 compute.
+    check(Ins("matmul"), {rnd({2, 3, 4}), rnd({4, 5})}, {f32({2, 3, 5})});
+    check(Ins("matmul"), {rnd({3, 4}), rnd({2, 4, 5})}, {f32({2, 3, 5})});
+    check(Ins("gemm").i("trans_b", 1).f("alpha", 0.5), {rnd({3, 4}), rnd({5, 4}), rnd({5})},
+          {f32({3, 5})});
+    // Reductions (accumulated wider than 16 bits).
+    check(Ins("reduce_sum").ints("axes", {1}), {rnd({4, 300})}, {f32({4, 1})});
+    check(Ins("reduce_mean").ints("axes", {0, 2}).i("keepdims", 0), {rnd({3, 2, 5})}, {f32({2})});
+    check(Ins("reduce_max"), {rnd({3, 5})}, {f32({1, 1})});
+    // Softmax family, layer norm and their grads.
+    for (const char *op : {"softmax", "log_softmax"})
+      check(Ins(op).i("axis", 1), {rnd({3, 6, 2})}, {f32({3, 6, 2})});
+    for (const char *op : {"softmax_grad", "log_softmax_grad"})
+      check(Ins(op).i("axis", 1), {rnd({3, 6}), rnd({3, 6}, 0, 1)}, {f32({3, 6})});
+    check(Ins("layer_norm").i("axis", 1), {rnd({4, 8}), rnd({8}), rnd({8})},
+          {f32({4, 8}), f32({4, 1}), f32({4, 1})});
+    check(Ins("layer_norm_grad").i("axis", 2), {rnd({2, 3, 8}), rnd({2, 3, 8}), rnd({8})},
+          {f32({2, 3, 8}), f32({8}), f32({8})});
+    // Losses and their grads, every reduction, weights and ignore_index.
+    HostTensor labels = fromValues(I64, {4}, {0, 2, 4, 1}), labels2 = fromValues(I64, {2, 3}, {0, 2, 1, 1, -100, 3});
+    for (const char *red : {"mean", "sum", "none"}) {
+      std::string r = red;
+      std::vector<int64_t> ls = r == "none" ? std::vector<int64_t>{4} : std::vector<int64_t>{};
+      check(Ins("softmax_cross_entropy_loss").s("reduction", red), {rnd({4, 5}), labels},
+            {f32(ls), f32({4, 5})});
+      check(Ins("softmax_cross_entropy_loss").s("reduction", red).i("ignore_index", -100),
+            {rnd({2, 4, 3}), labels2, rnd({4}, 0.5, 1.5)},
+            {f32(r == "none" ? std::vector<int64_t>{2, 3} : std::vector<int64_t>{})});
+      check(Ins("nll_loss").s("reduction", red), {rnd({4, 5}, -3, 0), labels}, {f32(ls)});
+      check(Ins("softmax_cross_entropy_loss_grad").s("reduction", red), {rnd(ls), rnd({4, 5}), labels},
+            {f32({4, 5})});
+      check(Ins("nll_loss_grad").s("reduction", red).i("ignore_index", -100),
+            {rnd(r == "none" ? std::vector<int64_t>{2, 3} : std::vector<int64_t>{}), rnd({2, 4, 3}),
+             labels2, rnd({4}, 0.5, 1.5)},
+            {f32({2, 4, 3})});
+    }
+    // Gather / gather_grad (repeated and negative indices accumulate), data movement.
+    HostTensor idx = fromValues(I64, {2, 3}, {0, 4, 4, -1, 2, 0});
+    check(Ins("gather").i("axis", 0), {rnd({5, 3}), idx}, {f32({2, 3, 3})});
+    check(Ins("gather").i("axis", 1), {rnd({2, 5}), fromValues(ds::plan::I32, {3}, {1, 1, 4})}, {f32({2, 3})});
+    check(Ins("gather_grad").i("axis", 0), {rnd({2, 3, 3}), idx}, {f32({5, 3})});
+    check(Ins("transpose").ints("perm", {2, 0, 1}), {rnd({2, 3, 4})}, {f32({4, 2, 3})});
+    check(Ins("concat").i("axis", 1), {rnd({2, 3}), rnd({2, 1}), rnd({2, 2})}, {f32({2, 6})});
+    check(Ins("split").i("axis", 0).ints("sizes", {1, 3}), {rnd({4, 2})}, {f32({1, 2}), f32({3, 2})});
+    check(Ins("slice").ints("starts", {3, 0}).ints("ends", {-1, 2}).ints("steps", {-2, 1}),
+          {rnd({5, 2})}, {f32({2, 2})});
+    check(Ins("slice_grad").ints("starts", {3, 0}).ints("ends", {-1, 2}).ints("steps", {-2, 1}),
+          {rnd({2, 2})}, {f32({5, 2})});
+    check(Ins("expand"), {rnd({3, 1})}, {f32({2, 3, 4})});
+    check(Ins("reshape"), {rnd({3, 4})}, {f32({4, 3})});
+    check(Ins("trilu").i("upper", 0), {rnd({3, 3})}, {f32({3, 3})});
+    check(Ins("copy"), {rnd({7})}, {f32({7})});
+  }
+}
+
+TEST(MixedPrecision, CastsRoundToNearestEven) {
+  const float inf = std::numeric_limits<float>::infinity();
+  // f32 -> bf16: ties to even, carry into the exponent, overflow to inf, NaN stays NaN.
+  HostTensor x = fromValues(F32, {7}, {1.0 + 1.0 / 256, 1.0 + 3.0 / 256, 1.0 + 1.0 / 256 + 1.0 / 65536,
+                                       -(2.0 - 1.0 / 256), std::ldexp(2.0 - 1.0 / 256, 127), 0, 0});
+  x.as<float>()[5] = std::nanf("");
+  x.as<float>()[6] = -inf;
+  HostTensor b(BF16, {7});
+  runKernel(Ins("cast"), {&x}, {&b});
+  const uint16_t *pb = b.as<uint16_t>();
+  EXPECT_EQ(pb[0], 0x3f80);
+  EXPECT_EQ(pb[1], 0x3f82);
+  EXPECT_EQ(pb[2], 0x3f81); // above the tie rounds up
+  EXPECT_EQ(pb[3], 0xc000); // -(2 - 2^-8) carries to -2
+  EXPECT_EQ(pb[4], 0x7f80); // the tie between bf16 max (odd) and 2^128 rounds to inf
+  EXPECT_EQ(pb[5] & 0x7f80, 0x7f80);
+  EXPECT_NE(pb[5] & 0x007f, 0);
+  EXPECT_EQ(pb[6], 0xff80);
+  // f32 -> f16: subnormals round too (2^-25 ties to 0, 3*2^-25 to 2^-23); 65520 -> inf.
+  HostTensor y = fromValues(F32, {4}, {std::ldexp(1.0, -25), 3 * std::ldexp(1.0, -25), 65504, 65520});
+  HostTensor h(F16, {4});
+  runKernel(Ins("cast"), {&y}, {&h});
+  EXPECT_EQ(h.as<uint16_t>()[0], 0x0000);
+  EXPECT_EQ(h.as<uint16_t>()[1], 0x0002);
+  EXPECT_EQ(h.as<uint16_t>()[2], 0x7bff);
+  EXPECT_EQ(h.as<uint16_t>()[3], 0x7c00);
+  // 16-bit -> f32 is exact (every bit pattern but NaN payloads round-trips).
+  for (DType dt : {F16, BF16}) {
+    HostTensor all(dt, {65536}), back(F32, {65536}), again(dt, {65536});
+    for (int i = 0; i < 65536; ++i)
+      all.as<uint16_t>()[i] = uint16_t(i);
+    runKernel(Ins("cast"), {&all}, {&back});
+    runKernel(Ins("cast"), {&back}, {&again});
+    for (int i = 0; i < 65536; ++i) {
+      uint16_t mask = dt == F16 ? 0x7c00 : 0x7f80;
+      bool nan = (i & mask) == mask && (i & ~mask & 0x7fff) != 0;
+      if (nan)
+        ASSERT_TRUE(std::isnan(back.as<float>()[i])) << i;
+      else
+        ASSERT_EQ(again.as<uint16_t>()[i], uint16_t(i)) << dtypeName(dt) << " " << i;
+    }
+  }
+  // f16 <-> bf16 goes through f32 (one rounding): f16 1+2^-10 -> bf16 1 (below the tie).
+  HostTensor hf = fromValues(F16, {2}, {1.0 + 1.0 / 1024, 1.0 + 3.0 / 512}), hb(BF16, {2}),
+             f64out(ds::plan::F64, {2});
+  runKernel(Ins("cast"), {&hf}, {&hb});
+  EXPECT_EQ(hb.as<uint16_t>()[0], 0x3f80);
+  EXPECT_EQ(hb.as<uint16_t>()[1], 0x3f81); // 1 + 0.75*2^-7 rounds up to 1 + 2^-7
+  runKernel(Ins("cast"), {&hb}, {&f64out});
+  EXPECT_EQ(f64out.get(0), 1.0);
 }
