@@ -166,6 +166,8 @@ public:
       if (failed(id))
         return failure();
       paramBuffers[state.getSymName()] = *id;
+      if (state.getKind() == "loss_scale")
+        out.set_loss_scale_buffer(*id);
     }
     if (auto accum = module->getAttrOfType<IntegerAttr>(
             kAccumulationAttr))

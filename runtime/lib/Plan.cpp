@@ -129,6 +129,13 @@ void validateGraphIO(LoadedPlan &lp) {
       fail("loss output '", plan.outputs(idx).name(), "' must be a floating scalar, not ",
            dtypeName(b.type.dtype), shapeString(b.type.shape));
   }
+  if (plan.has_loss_scale_buffer()) {
+    const auto &b = lp.buffers[lookupBuffer(lp, plan.loss_scale_buffer(), "loss_scale_buffer")];
+    if (b.type.numel != 1 || b.type.dtype != ds::plan::F32 ||
+        b.placement != ds::plan::PERSISTENT)
+      fail("loss_scale_buffer must be a persistent f32 scalar, not ",
+           dtypeName(b.type.dtype), shapeString(b.type.shape));
+  }
 }
 
 void validateParameters(LoadedPlan &lp, int worldSize) {

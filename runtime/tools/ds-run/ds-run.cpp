@@ -594,6 +594,7 @@ int runJob(const Options &opt, Communicator &comm) {
   exec.runRole(Program::INIT);
 
   std::vector<double> losses;
+  std::vector<double> lossScales; // the scale each step's backward pass used (fp16)
   std::vector<double> msPerStep;
   double samplesPerSec = 0;
   if (opt.eval) {
@@ -653,6 +654,8 @@ int runJob(const Options &opt, Communicator &comm) {
         if (lossOut)
           lossSum += readScalar(exec.tensor(lossOut->buffer()));
       }
+      if (plan.plan.has_loss_scale_buffer())
+        lossScales.push_back(readScalar(exec.tensor(plan.plan.loss_scale_buffer())));
       if (apply >= 0)
         exec.run(apply);
       double loss = lossSum / accum;
@@ -672,7 +675,10 @@ int runJob(const Options &opt, Communicator &comm) {
                       "step %d  loss %s  samples/s %.1f  ms/step %.3f  arena_peak %llu", s + 1,
                       lossOut ? jsonNumber(loss).c_str() : "-", sec > 0 ? global / sec : 0.0,
                       sec * 1e3, (unsigned long long)exec.measuredPeakBytes());
-        info(line);
+        std::string text = line;
+        if (!lossScales.empty())
+          text += "  loss_scale " + jsonNumber(lossScales.back());
+        info(text);
         if (bar)
           progress(s + 1, opt.steps);
       }
@@ -695,6 +701,9 @@ int runJob(const Options &opt, Communicator &comm) {
         meas.push_back(all[size_t(2 * r + 1)]);
       }
       std::string json = "{\n  \"loss\": " + jsonList(losses) +
+                         (lossScales.empty()
+                              ? std::string()
+                              : ",\n  \"loss_scale\": " + jsonList(lossScales)) +
                          ",\n  \"predicted_peak_bytes\": " + jsonList(pred) +
                          ",\n  \"measured_peak_bytes\": " + jsonList(meas) +
                          ",\n  \"arena_bytes\": " + std::to_string(plan.plan.arena_bytes()) +
