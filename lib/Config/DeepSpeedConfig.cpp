@@ -158,6 +158,28 @@ llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
       return e;
     if (llvm::Error e = readBool(p, "bias_correction", scope, c.biasCorrection))
       return e;
+  } else if (lower == "lamb") {
+    c.optimizer = "lamb";
+    if (llvm::Error e = rejectUnknown(p, scope,
+                                      {"lr", "betas", "eps", "weight_decay",
+                                       "bias_correction", "max_coeff", "min_coeff"}))
+      return e;
+    if (const Value *betas = p.get("betas")) {
+      const llvm::json::Array *a = betas->getAsArray();
+      if (!a || a->size() != 2 || !(*a)[0].getAsNumber() || !(*a)[1].getAsNumber())
+        return error("optimizer.params.betas", "expected two numbers");
+      c.beta1 = *(*a)[0].getAsNumber();
+      c.beta2 = *(*a)[1].getAsNumber();
+    }
+    c.eps = 1e-6; // FusedLamb's default
+    if (llvm::Error e = readNumber(p, "eps", scope, c.eps))
+      return e;
+    if (llvm::Error e = readBool(p, "bias_correction", scope, c.biasCorrection))
+      return e;
+    if (llvm::Error e = readNumber(p, "min_coeff", scope, c.minCoeff))
+      return e;
+    if (llvm::Error e = readNumber(p, "max_coeff", scope, c.maxCoeff))
+      return e;
   } else if (lower == "sgd") {
     c.optimizer = "sgd";
     if (llvm::Error e = rejectUnknown(p, scope,
@@ -172,7 +194,7 @@ llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
       return e;
   } else {
     return error("optimizer.type", "'" + type +
-                                       "' is not supported (Adam, AdamW, SGD)");
+                                       "' is not supported (Adam, AdamW, Lamb, SGD)");
   }
   if (llvm::Error e = readNumber(p, "lr", scope, c.lr))
     return e;

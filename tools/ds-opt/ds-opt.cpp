@@ -71,6 +71,8 @@ getTrainStepOptions(const ds::DeepSpeedConfig &c) {
   o.momentum = c.momentum;
   o.dampening = c.dampening;
   o.nesterov = c.nesterov;
+  o.minCoeff = c.minCoeff;
+  o.maxCoeff = c.maxCoeff;
   o.gradientClipping = c.gradientClipping;
   o.accumulation = c.accumulationSteps.value_or(1);
   o.scheduler = c.scheduler;
@@ -154,7 +156,8 @@ static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
   os << "Memory per rank: " << inputPath << ", ZeRO stage " << stage << ", "
      << world << (world == 1 ? " rank" : " ranks") << ", "
      << (config.fp16 ? "fp16 mixed-precision " : config.bf16 ? "bf16 mixed-precision " : "fp32 ")
-     << (config.optimizer == "adam" ? "Adam" : "SGD") << "\n";
+     << (config.optimizer == "adam" ? "Adam" : config.optimizer == "lamb" ? "Lamb" : "SGD")
+     << "\n";
   os << llvm::formatv("  trainable parameters (Psi) {0,14}\n", m.trainableElements);
   auto row = [&](StringRef name, int64_t bytes) {
     os << llvm::formatv("  {0,-32} {1,12}  ({2} bytes)\n", name, formatBytes(bytes),

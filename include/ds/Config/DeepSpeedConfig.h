@@ -16,11 +16,12 @@ struct DeepSpeedConfig {
   // Batch (§7), resolved against the world size.
   std::optional<int64_t> trainBatchSize, microBatchSize, accumulationSteps;
 
-  // Optimizer (§3): "adam" (Adam/AdamW) or "sgd".
+  // Optimizer (§3): "adam" (Adam/AdamW), "lamb" or "sgd".
   std::string optimizer = "adam";
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0.0;
   bool adamWMode = true, biasCorrection = true;
   double momentum = 0.0, dampening = 0.0;
+  double minCoeff = 0.01, maxCoeff = 10.0; // Lamb
   bool nesterov = false;
 
   // Scheduler (§6).

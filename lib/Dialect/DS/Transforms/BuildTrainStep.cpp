@@ -70,7 +70,7 @@ struct BuildTrainStepPass
       auto f32Type = param.getTensorType().clone(b.getF32Type());
       if (!param.getTensorType().getElementType().isF32())
         t.master = makeState(b, param, "master", f32Type);
-      if (optimizer == "adam") {
+      if (optimizer == "adam" || optimizer == "lamb") {
         t.optimizerStates.push_back(makeState(b, param, "exp_avg", f32Type));
         t.optimizerStates.push_back(makeState(b, param, "exp_avg_sq", f32Type));
       } else {
@@ -130,9 +130,9 @@ struct BuildTrainStepPass
   }
 
   LogicalResult checkOptions(ModuleOp module) {
-    if (optimizer != "adam" && optimizer != "sgd")
+    if (optimizer != "adam" && optimizer != "lamb" && optimizer != "sgd")
       return module.emitError("unknown optimizer '") << std::string(optimizer)
-                                                     << "' (adam or sgd)";
+                                                     << "' (adam, lamb or sgd)";
     if (accumulation < 1)
       return module.emitError("gradient_accumulation_steps must be >= 1, got ")
              << static_cast<int64_t>(accumulation);
@@ -287,6 +287,14 @@ struct BuildTrainStepPass
             b.getF32FloatAttr(beta1), b.getF32FloatAttr(beta2),
             b.getF32FloatAttr(eps), b.getF32FloatAttr(weightDecay),
             b.getBoolAttr(adamWMode), b.getBoolAttr(biasCorrection));
+        updated = {u.getNewParam(), u.getNewExpAvg(), u.getNewExpAvgSq()};
+      } else if (optimizer == "lamb") {
+        auto u = LambUpdateOp::create(
+            b, loc, param, g, states[0], states[1], rate, t, finite,
+            b.getF32FloatAttr(beta1), b.getF32FloatAttr(beta2),
+            b.getF32FloatAttr(eps), b.getF32FloatAttr(weightDecay),
+            b.getBoolAttr(biasCorrection), b.getF32FloatAttr(minCoeff),
+            b.getF32FloatAttr(maxCoeff));
         updated = {u.getNewParam(), u.getNewExpAvg(), u.getNewExpAvgSq()};
       } else {
         auto u = SgdUpdateOp::create(

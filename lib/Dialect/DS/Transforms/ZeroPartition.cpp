@@ -564,6 +564,11 @@ private:
         r.setType(adam.getParam().getType());
       return;
     }
+    if (auto lamb = dyn_cast<LambUpdateOp>(op)) {
+      for (Value r : lamb->getResults())
+        r.setType(lamb.getParam().getType());
+      return;
+    }
     if (auto sgd = dyn_cast<SgdUpdateOp>(op)) {
       for (Value r : sgd->getResults())
         r.setType(sgd.getParam().getType());

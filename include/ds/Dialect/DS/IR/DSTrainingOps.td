@@ -74,6 +74,33 @@ def DS_AdamUpdateOp : DS_Op<"adam_update",
   }];
 }
 
+def DS_LambUpdateOp : DS_Op<"lamb_update",
+    [Pure, AllTypesMatch<["param", "grad", "exp_avg", "exp_avg_sq",
+                          "new_param", "new_exp_avg", "new_exp_avg_sq"]>]> {
+  let summary = "One LAMB step of one tensor (DeepSpeed FusedLamb semantics)";
+  let description = [{
+    m, v as in Adam; u = m / (sqrt(v) + eps) + wd*p; the trust ratio r = |p| / |u|,
+    clamped to [min_coeff, max_coeff] (1 when a norm is 0); p -= lr*(sqrt(bc2)/bc1)*r*u.
+    The "tensor" is whatever the operand holds: under ZeRO, the rank's shard, so r
+    depends on the world size as it does in DeepSpeed.
+    ```mlir
+    %p2, %m2, %v2 = ds.lamb_update %p, %g, %m, %v, %lr, %t {beta1 = 0.9 : f32, beta2 = 0.999 : f32, eps = 1.0e-08 : f32, weight_decay = 0.0 : f32, bias_correction = true, min_coeff = 0.01 : f32, max_coeff = 10.0 : f32} : tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins DS_FloatTensor:$param, DS_FloatTensor:$grad,
+                       DS_FloatTensor:$exp_avg, DS_FloatTensor:$exp_avg_sq,
+                       DS_F32Scalar:$lr, DS_I64Scalar:$step,
+                       Optional<DS_F32Scalar>:$finite,
+                       F32Attr:$beta1, F32Attr:$beta2, F32Attr:$eps,
+                       F32Attr:$weight_decay, BoolAttr:$bias_correction,
+                       F32Attr:$min_coeff, F32Attr:$max_coeff);
+  let results = (outs DS_FloatTensor:$new_param, DS_FloatTensor:$new_exp_avg,
+                      DS_FloatTensor:$new_exp_avg_sq);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $exp_avg `,` $exp_avg_sq `,` $lr `,` $step (`if` $finite^)? attr-dict `:` type($param)
+  }];
+}
+
 def DS_SgdUpdateOp : DS_Op<"sgd_update",
     [Pure, AllTypesMatch<["param", "grad", "momentum_buffer", "new_param",
                           "new_momentum_buffer"]>]> {

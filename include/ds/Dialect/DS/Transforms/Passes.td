@@ -59,7 +59,9 @@ def BuildTrainStepPass : Pass<"ds-build-train-step", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"optimizer", "optimizer", "std::string", "\"adam\"",
-           "adam (Adam/AdamW, see adam-w-mode) or sgd">,
+           "adam (Adam/AdamW, see adam-w-mode), lamb or sgd">,
+    Option<"minCoeff", "min-coeff", "double", "0.01", "Lamb min_coeff">,
+    Option<"maxCoeff", "max-coeff", "double", "10.0", "Lamb max_coeff">,
     Option<"lr", "lr", "double", "1e-3", "Learning rate">,
     Option<"beta1", "beta1", "double", "0.9", "Adam beta1">,
     Option<"beta2", "beta2", "double", "0.999", "Adam beta2">,
