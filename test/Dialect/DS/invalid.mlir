@@ -566,3 +566,203 @@ func.func @g(%x: tensor<4xf32>) -> tensor<4xf32> attributes {ds.loss = 0 : i64} 
 func.func @h() attributes {ds.bogus = 1 : i64} {
   return
 }
+
+// -----
+
+// Tests that softmax_grad's axis must be in range.
+func.func @softmax_grad_axis(%g: tensor<4x8xf32>) {
+  // expected-error @+1 {{'ds.softmax_grad' op axis 2 is out of range for rank 2}}
+  %0 = ds.softmax_grad %g, %g {axis = 2 : i64} : tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that log_softmax_grad's axis must be in range.
+func.func @log_softmax_grad_axis(%g: tensor<4x8xf32>) {
+  // expected-error @+1 {{'ds.log_softmax_grad' op axis -1 is out of range for rank 2}}
+  %0 = ds.log_softmax_grad %g, %g {axis = -1 : i64} : tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that layer_norm_grad's scale has the normalized shape.
+func.func @layer_norm_grad_scale(%g: tensor<4x8xf32>, %s: tensor<4xf32>) {
+  // expected-error @+1 {{scale and its gradients must be 'tensor<8xf32>', got 'tensor<4xf32>'}}
+  %0:3 = ds.layer_norm_grad %g, %g, %s {axis = 1 : i64} : (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4xf32>) -> (tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+// Tests that layer_norm_grad's axis must be in range.
+func.func @layer_norm_grad_axis(%g: tensor<4x8xf32>, %s: tensor<8xf32>) {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %0:3 = ds.layer_norm_grad %g, %g, %s {axis = 2 : i64} : (tensor<4x8xf32>, tensor<4x8xf32>, tensor<8xf32>) -> (tensor<4x8xf32>, tensor<8xf32>, tensor<8xf32>)
+  return
+}
+
+// -----
+
+// Tests that gather_grad's gradient is shaped like the gather it undoes.
+func.func @gather_grad_shape(%g: tensor<3x8xf32>, %i: tensor<4xi64>) {
+  // expected-error @+1 {{grad 'tensor<3x8xf32>' is not the gather result of 'tensor<16x8xf32>' at 'tensor<4xi64>'}}
+  %0 = ds.gather_grad %g, %i {axis = 0 : i64} : (tensor<3x8xf32>, tensor<4xi64>) -> tensor<16x8xf32>
+  return
+}
+
+// -----
+
+// Tests that slice_grad's gradient is shaped like the slice it undoes.
+func.func @slice_grad_shape(%g: tensor<4x3xf32>) {
+  // expected-error @+1 {{grad 'tensor<4x3xf32>' is not the slice of 'tensor<4x8xf32>'}}
+  %0 = ds.slice_grad %g {starts = array<i64: 0, 0>, ends = array<i64: 4, 8>, steps = array<i64: 1, 2>} : (tensor<4x3xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that slice_grad needs non-zero steps.
+func.func @slice_grad_step(%g: tensor<4x4xf32>) {
+  // expected-error @+1 {{step of dim 1 is zero}}
+  %0 = ds.slice_grad %g {starts = array<i64: 0, 0>, ends = array<i64: 4, 8>, steps = array<i64: 1, 0>} : (tensor<4x4xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that a loss gradient for a mean loss takes a scalar.
+func.func @loss_grad_reduction(%g: tensor<4xf32>, %s: tensor<4x8xf32>, %y: tensor<4xi64>) {
+  // expected-error @+1 {{grad 'tensor<4xf32>' does not match reduction "mean"}}
+  %0 = ds.softmax_cross_entropy_loss_grad %g, %s, %y : (tensor<4xf32>, tensor<4x8xf32>, tensor<4xi64>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that a loss gradient has the scores' type.
+func.func @loss_grad_result(%g: tensor<f32>, %s: tensor<4x8xf32>, %y: tensor<4xi64>) {
+  // expected-error @+1 {{result must have the input type 'tensor<4x8xf32>'}}
+  %0 = ds.nll_loss_grad %g, %s, %y : (tensor<f32>, tensor<4x8xf32>, tensor<4xi64>) -> tensor<4x4xf32>
+  return
+}
+
+// -----
+
+// Tests that state_ref names a ds.state.
+ds.parameter @w : tensor<4xf32> from "w"
+func.func @state_ref_param() {
+  // expected-error @+1 {{'w' does not name a ds.state}}
+  %0 = ds.state_ref @w : tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that state_ref has the state's type.
+ds.state @m : tensor<4xf32> {kind = "exp_avg"}
+func.func @state_ref_type() {
+  // expected-error @+1 {{type 'tensor<5xf32>' differs from the state's 'tensor<4xf32>'}}
+  %0 = ds.state_ref @m : tensor<5xf32>
+  return
+}
+
+// -----
+
+// Tests that assign targets a parameter or state.
+func.func @assign_missing(%v: tensor<4xf32>) {
+  // expected-error @+1 {{'nowhere' does not name a ds.parameter or ds.state}}
+  ds.assign @nowhere, %v : tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that assign writes the target's (storage) type: a sharded parameter takes its shard.
+ds.parameter @w : tensor<3x3xf32> sharded 5 from "w"
+func.func @assign_type(%v: tensor<3x3xf32>) {
+  // expected-error @+1 {{value type 'tensor<3x3xf32>' differs from the target's 'tensor<5xf32>'}}
+  ds.assign @w, %v : tensor<3x3xf32>
+  return
+}
+
+// -----
+
+// Tests that param_ref of a sharded parameter reads the shard.
+ds.parameter @w : tensor<3x3xf32> sharded 5 from "w"
+func.func @param_ref_shard() {
+  // expected-error @+1 {{type 'tensor<3x3xf32>' differs from the parameter's shard type 'tensor<5xf32>'}}
+  %0 = ds.param_ref @w : tensor<3x3xf32>
+  return
+}
+
+// -----
+
+// Tests that the scheduler is one DeepSpeed knows.
+func.func @lr_schedule_kind(%k: tensor<i64>) {
+  // expected-error @+1 {{unknown schedule 'OneCycle' (constant, WarmupLR, WarmupDecayLR, WarmupCosineLR)}}
+  %0 = ds.lr_schedule %k {schedule = "OneCycle", lr = 1.0e-3 : f32} : tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that the warmup type is log or linear.
+func.func @lr_schedule_warmup(%k: tensor<i64>) {
+  // expected-error @+1 {{warmup_type must be "log" or "linear", got "cubic"}}
+  %0 = ds.lr_schedule %k {schedule = "WarmupLR", lr = 1.0e-3 : f32, warmup_type = "cubic"} : tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that decaying schedules need their total step count.
+func.func @lr_schedule_total(%k: tensor<i64>) {
+  // expected-error @+1 {{WarmupDecayLR needs total_num_steps > 0}}
+  %0 = ds.lr_schedule %k {schedule = "WarmupDecayLR", lr = 1.0e-3 : f32} : tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that rank_slice takes a whole number of shards.
+func.func @rank_slice_length(%x: tensor<10xf32>) {
+  // expected-error @+1 {{input length 10 is not a multiple of the shard length 4}}
+  %0 = ds.rank_slice %x : tensor<10xf32> to tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that rank_slice works on 1-D tensors of one element type.
+func.func @rank_slice_rank(%x: tensor<2x8xf32>) {
+  // expected-error @+1 {{input and result must be 1-D tensors of one element type}}
+  %0 = ds.rank_slice %x : tensor<2x8xf32> to tensor<8xf32>
+  return
+}
+
+// -----
+
+// Tests that the loss scaler keeps three counters.
+func.func @loss_scale_counters(%ok: tensor<f32>, %c: tensor<2xi64>) {
+  // expected-error @+1 {{counters must be tensor<3xi64>}}
+  %0:2 = ds.loss_scale_update %ok, %ok, %c {dynamic = true, scale_factor = 2.0 : f32, scale_window = 1000 : i64, hysteresis = 2 : i64, consecutive_hysteresis = false, min_scale = 1.0 : f32, zero = false} : tensor<2xi64>
+  return
+}
+
+// -----
+
+// Tests that the loss scaler's parameters are sane.
+func.func @loss_scale_params(%ok: tensor<f32>, %c: tensor<3xi64>) {
+  // expected-error @+1 {{needs scale_window >= 1, hysteresis >= 1, scale_factor > 1 and min_scale > 0}}
+  %0:2 = ds.loss_scale_update %ok, %ok, %c {dynamic = true, scale_factor = 1.0 : f32, scale_window = 1000 : i64, hysteresis = 2 : i64, consecutive_hysteresis = false, min_scale = 1.0 : f32, zero = false} : tensor<3xi64>
+  return
+}
+
+// -----
+
+// Tests that ds.gradient_accumulation_steps is a positive integer on a module.
+// expected-error @+1 {{'ds.gradient_accumulation_steps' must be a positive integer on a module}}
+module attributes {ds.gradient_accumulation_steps = 0 : i64} {
+}

@@ -155,4 +155,55 @@ func.func @forward(%x: tensor<4xf32> {ds.input = "x"}) -> (tensor<f32> {ds.outpu
   %0 = ds.reduce_sum %x {axes = array<i64>, keepdims = false} : (tensor<4xf32>) -> tensor<f32>
   return %0 : tensor<f32>
 }
+
+// Tests that the backward ops round-trip.
+// CHECK-LABEL: func.func @backward
+// CHECK: ds.softmax_grad %{{.*}}, %{{.*}} {axis = 1 : i64} : tensor<4x8xf32>
+// CHECK: ds.log_softmax_grad %{{.*}}, %{{.*}} {axis = 1 : i64} : tensor<4x8xf32>
+// CHECK: ds.gelu_grad %{{.*}}, %{{.*}} {approximate = "tanh"} : tensor<4x8xf32>
+// CHECK: ds.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}} {axis = 1 : i64} : (tensor<4x8xf32>, tensor<4x8xf32>, tensor<8xf32>) -> (tensor<4x8xf32>, tensor<8xf32>, tensor<8xf32>)
+// CHECK: ds.gather_grad %{{.*}}, %{{.*}} {axis = 0 : i64} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<16x8xf32>
+// CHECK: ds.slice_grad %{{.*}} {ends = array<i64: 4, 8>, starts = array<i64: 0, 0>, steps = array<i64: 1, 2>} : (tensor<4x4xf32>) -> tensor<4x8xf32>
+// CHECK: ds.softmax_cross_entropy_loss_grad %{{.*}}, %{{.*}}, %{{.*}} {ignore_index = -100 : i64} : (tensor<f32>, tensor<4x8xf32>, tensor<4xi64>) -> tensor<4x8xf32>
+// CHECK: ds.nll_loss_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {reduction = "sum"} : (tensor<f32>, tensor<4x8xf32>, tensor<4xi64>, tensor<8xf32>) -> tensor<4x8xf32>
+func.func @backward(%g: tensor<4x8xf32>, %y: tensor<4x8xf32>, %s: tensor<8xf32>, %ids: tensor<4xi64>, %h: tensor<4x4xf32>, %l: tensor<f32>) {
+  %0 = ds.softmax_grad %g, %y {axis = 1 : i64} : tensor<4x8xf32>
+  %1 = ds.log_softmax_grad %g, %y {axis = 1 : i64} : tensor<4x8xf32>
+  %2 = ds.gelu_grad %g, %y {approximate = "tanh"} : tensor<4x8xf32>
+  %3:3 = ds.layer_norm_grad %g, %y, %s {axis = 1 : i64} : (tensor<4x8xf32>, tensor<4x8xf32>, tensor<8xf32>) -> (tensor<4x8xf32>, tensor<8xf32>, tensor<8xf32>)
+  %4 = ds.gather_grad %g, %ids {axis = 0 : i64} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<16x8xf32>
+  %5 = ds.slice_grad %h {starts = array<i64: 0, 0>, ends = array<i64: 4, 8>, steps = array<i64: 1, 2>} : (tensor<4x4xf32>) -> tensor<4x8xf32>
+  %6 = ds.softmax_cross_entropy_loss_grad %l, %g, %ids {ignore_index = -100 : i64} : (tensor<f32>, tensor<4x8xf32>, tensor<4xi64>) -> tensor<4x8xf32>
+  %7 = ds.nll_loss_grad %l, %g, %ids, %s {reduction = "sum"} : (tensor<f32>, tensor<4x8xf32>, tensor<4xi64>, tensor<8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// Tests that training state, optimizer updates, the scheduler, the loss scaler and the
+// ZeRO helpers round-trip.
+// CHECK: ds.parameter @z : tensor<3x3xf32> sharded 5 from "z"
+// CHECK: ds.state @w.exp_avg : tensor<8xf32> {kind = "exp_avg", of = @w}
+// CHECK-LABEL: func.func @optimizer
+// CHECK: ds.state_ref @w.exp_avg : tensor<8xf32>
+// CHECK: ds.all_finite %{{.*}}, %{{.*}} : tensor<8xf32>, tensor<f32>
+// CHECK: ds.adam_update {{.*}} if %{{.*}} {adam_w_mode = true, {{.*}}} : tensor<8xf32>
+// CHECK: ds.lamb_update {{.*}}max_coeff = 1.000000e+01 : f32{{.*}} : tensor<8xf32>
+// CHECK: ds.sgd_update {{.*}}nesterov = true{{.*}} : tensor<8xf32>
+// CHECK: ds.lr_schedule %{{.*}} {{{.*}}schedule = "WarmupLR"{{.*}}} : tensor<f32>
+// CHECK: ds.loss_scale_update %{{.*}}, %{{.*}}, %{{.*}} {{{.*}}zero = true} : tensor<3xi64>
+// CHECK: ds.rank_slice %{{.*}} : tensor<16xf32> to tensor<8xf32>
+// CHECK: ds.assign @w.exp_avg, %{{.*}} : tensor<8xf32>
+ds.parameter @z : tensor<3x3xf32> sharded 5 from "z"
+ds.state @w.exp_avg : tensor<8xf32> {kind = "exp_avg", of = @w}
+func.func @optimizer(%p: tensor<8xf32>, %g: tensor<8xf32>, %lr: tensor<f32>, %t: tensor<i64>, %c: tensor<3xi64>, %flat: tensor<16xf32>) {
+  %m = ds.state_ref @w.exp_avg : tensor<8xf32>
+  %ok = ds.all_finite %g, %lr : tensor<8xf32>, tensor<f32>
+  %0:3 = ds.adam_update %p, %g, %m, %m, %lr, %t if %ok {beta1 = 0.9 : f32, beta2 = 0.999 : f32, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32, adam_w_mode = true, bias_correction = true} : tensor<8xf32>
+  %1:3 = ds.lamb_update %p, %g, %m, %m, %lr, %t {beta1 = 0.9 : f32, beta2 = 0.999 : f32, eps = 1.0e-6 : f32, weight_decay = 0.0 : f32, bias_correction = true, min_coeff = 0.01 : f32, max_coeff = 10.0 : f32} : tensor<8xf32>
+  %2:2 = ds.sgd_update %p, %g, %m, %lr, %t {momentum = 0.9 : f32, dampening = 0.0 : f32, weight_decay = 0.0 : f32, nesterov = true} : tensor<8xf32>
+  %3 = ds.lr_schedule %t {schedule = "WarmupLR", lr = 1.0e-3 : f32, warmup_num_steps = 10 : i64} : tensor<f32>
+  %4:2 = ds.loss_scale_update %ok, %lr, %c {dynamic = true, scale_factor = 2.0 : f32, scale_window = 1000 : i64, hysteresis = 2 : i64, consecutive_hysteresis = false, min_scale = 1.0 : f32, zero = true} : tensor<3xi64>
+  %5 = ds.rank_slice %flat : tensor<16xf32> to tensor<8xf32>
+  ds.assign @w.exp_avg, %0#1 : tensor<8xf32>
+  return
+}
 }

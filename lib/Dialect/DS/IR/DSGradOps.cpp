@@ -13,9 +13,9 @@ static RankedTensorType tensorOf(Value v) {
 template <typename Op>
 static LogicalResult verifyAxisGrad(Op op) {
   int64_t rank = tensorOf(op.getOutput()).getRank();
-  if (op.getAxis() < 0 || op.getAxis() >= rank)
-    return op.emitOpError("axis ") << op.getAxis()
-                                   << " is out of range for rank " << rank;
+  int64_t axis = op.getAxis();
+  if (axis < 0 || axis >= rank)
+    return op.emitOpError("axis ") << axis << " is out of range for rank " << rank;
   return success();
 }
 LogicalResult SoftmaxGradOp::verify() { return verifyAxisGrad(*this); }
@@ -23,9 +23,9 @@ LogicalResult LogSoftmaxGradOp::verify() { return verifyAxisGrad(*this); }
 
 LogicalResult LayerNormGradOp::verify() {
   auto x = tensorOf(getInput());
-  if (getAxis() < 0 || getAxis() >= x.getRank())
-    return emitOpError("axis ") << getAxis() << " is out of range for rank "
-                                << x.getRank();
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= x.getRank())
+    return emitOpError("axis ") << axis << " is out of range for rank " << x.getRank();
   if (tensorOf(getGrad()) != x || getInputGrad().getType() != x)
     return emitOpError("grad and input gradient must have the input type ") << x;
   auto norm = RankedTensorType::get(x.getShape().drop_front(getAxis()),

@@ -25,8 +25,8 @@ int64_t mlir::dsrt::getByteSize(ShapedType type) {
 }
 
 LogicalResult AllocOp::verify() {
-  if (getOffset() && *getOffset() < 0)
-    return emitOpError("offset must be non-negative, got ") << *getOffset();
+  if (auto offset = getOffsetAttr(); offset && offset.getInt() < 0)
+    return emitOpError("offset must be non-negative, got ") << offset.getInt();
   return success();
 }
 
