@@ -381,11 +381,23 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
       "stage", "stage3_param_persistence_threshold", "param_persistence_threshold",
       "reduce_scatter", "contiguous_gradients", "reduce_bucket_size",
       "stage3_prefetch_bucket_size", "prefetch_bucket_size"};
-  for (const auto &kv : o)
-    if (llvm::find(used, llvm::StringRef(kv.first)) == std::end(used))
-      c.ignoredKeys.push_back((llvm::Twine(scope) + llvm::StringRef(kv.first) +
-                               " (buckets, overlap and offload are not compiled yet)")
-                                  .str());
+  for (const auto &kv : o) {
+    llvm::StringRef key = kv.first;
+    if (llvm::find(used, key) != std::end(used))
+      continue;
+    llvm::StringRef why =
+        key.contains("offload")
+            ? "CPU/NVMe offload is not compiled yet"
+        : key == "overlap_comm"
+            ? "plans always put collectives on the comm stream with exact waits"
+        : key.contains("max_live_parameters") || key.contains("max_reuse_distance")
+            ? "gathered parameters are freed after their last use; the prefetch bucket "
+              "bounds what is gathered ahead"
+        : key.contains("allgather")
+            ? "stages 1-2 gather each updated parameter whole"
+            : "no effect on the compiled program";
+    c.ignoredKeys.push_back((llvm::Twine(scope) + key + " (" + why + ")").str());
+  }
   return llvm::Error::success();
 }
 } // namespace
