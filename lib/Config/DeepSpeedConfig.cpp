@@ -26,31 +26,35 @@ public:
            (v->getAsString() && *v->getAsString() == "auto");
   }
 
-  llvm::Error readNumber(const Object &o, llvm::StringRef key, llvm::StringRef scope,
-                         double &out) {
+  /// Reads `key` into `out` with `convert` (empty optional: wrong type); an absent
+  /// key leaves `out` at its default.
+  template <typename T, typename Convert>
+  llvm::Error read(const Object &o, llvm::StringRef key, llvm::StringRef scope, T &out,
+                   Convert convert, llvm::StringRef expected) {
     const Value *v = o.get(key);
     if (isAbsent(v))
       return llvm::Error::success();
-    if (auto n = v->getAsNumber()) {
-      out = *n;
-      return llvm::Error::success();
-    }
-    return error(scope + key, "expected a number");
+    std::optional<T> value = convert(*v);
+    if (!value)
+      return error(scope + key, "expected " + expected);
+    out = *value;
+    return llvm::Error::success();
+  }
+  llvm::Error readNumber(const Object &o, llvm::StringRef key, llvm::StringRef scope,
+                         double &out) {
+    return read(o, key, scope, out, [](const Value &v) { return v.getAsNumber(); },
+                "a number");
   }
   llvm::Error readInt(const Object &o, llvm::StringRef key, llvm::StringRef scope,
                       int64_t &out) {
-    const Value *v = o.get(key);
-    if (isAbsent(v))
-      return llvm::Error::success();
-    if (auto n = v->getAsInteger()) {
-      out = *n;
-      return llvm::Error::success();
-    }
-    if (auto d = v->getAsNumber(); d && *d == (double)(int64_t)*d) {
-      out = (int64_t)*d; // 5e8 written as a float
-      return llvm::Error::success();
-    }
-    return error(scope + key, "expected an integer");
+    auto asInt = [](const Value &v) -> std::optional<int64_t> {
+      if (auto n = v.getAsInteger())
+        return *n;
+      if (auto d = v.getAsNumber(); d && *d == (double)(int64_t)*d)
+        return (int64_t)*d; // 5e8 written as a float
+      return std::nullopt;
+    };
+    return read(o, key, scope, out, asInt, "an integer");
   }
   llvm::Error readOptInt(const Object &o, llvm::StringRef key, llvm::StringRef scope,
                          std::optional<int64_t> &out) {
@@ -64,25 +68,17 @@ public:
   }
   llvm::Error readBool(const Object &o, llvm::StringRef key, llvm::StringRef scope,
                        bool &out) {
-    const Value *v = o.get(key);
-    if (isAbsent(v))
-      return llvm::Error::success();
-    if (auto b = v->getAsBoolean()) {
-      out = *b;
-      return llvm::Error::success();
-    }
-    return error(scope + key, "expected true or false");
+    return read(o, key, scope, out, [](const Value &v) { return v.getAsBoolean(); },
+                "true or false");
   }
   llvm::Error readString(const Object &o, llvm::StringRef key, llvm::StringRef scope,
                          std::string &out) {
-    const Value *v = o.get(key);
-    if (isAbsent(v))
-      return llvm::Error::success();
-    if (auto s = v->getAsString()) {
-      out = s->str();
-      return llvm::Error::success();
-    }
-    return error(scope + key, "expected a string");
+    auto asString = [](const Value &v) -> std::optional<std::string> {
+      if (auto s = v.getAsString())
+        return s->str();
+      return std::nullopt;
+    };
+    return read(o, key, scope, out, asString, "a string");
   }
   llvm::Expected<const Object *> readObject(const Object &o, llvm::StringRef key,
                                             llvm::StringRef scope) {
