@@ -104,6 +104,7 @@ public:
     return llvm::Error::success();
   }
 
+  llvm::Error readBetas(const Object &params, DeepSpeedConfig &c);
   llvm::Error readOptimizer(const Object &o, DeepSpeedConfig &c);
   llvm::Error readScheduler(const Object &o, DeepSpeedConfig &c);
   llvm::Error readPrecision(const Object &root, DeepSpeedConfig &c);
@@ -112,6 +113,18 @@ public:
 
   std::string path;
 };
+
+llvm::Error ConfigReader::readBetas(const Object &p, DeepSpeedConfig &c) {
+  const Value *betas = p.get("betas");
+  if (!betas)
+    return llvm::Error::success();
+  const llvm::json::Array *a = betas->getAsArray();
+  if (!a || a->size() != 2 || !(*a)[0].getAsNumber() || !(*a)[1].getAsNumber())
+    return error("optimizer.params.betas", "expected two numbers");
+  c.beta1 = *(*a)[0].getAsNumber();
+  c.beta2 = *(*a)[1].getAsNumber();
+  return llvm::Error::success();
+}
 
 llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
   std::string type;
@@ -143,13 +156,8 @@ llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
       return e;
     if (amsgrad)
       return error("optimizer.params.amsgrad", "AMSGrad is not supported");
-    if (const Value *betas = p.get("betas")) {
-      const llvm::json::Array *a = betas->getAsArray();
-      if (!a || a->size() != 2 || !(*a)[0].getAsNumber() || !(*a)[1].getAsNumber())
-        return error("optimizer.params.betas", "expected two numbers");
-      c.beta1 = *(*a)[0].getAsNumber();
-      c.beta2 = *(*a)[1].getAsNumber();
-    }
+    if (llvm::Error e = readBetas(p, c))
+      return e;
     if (llvm::Error e = readNumber(p, "eps", scope, c.eps))
       return e;
     if (llvm::Error e = readBool(p, "bias_correction", scope, c.biasCorrection))
@@ -160,13 +168,8 @@ llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
                                       {"lr", "betas", "eps", "weight_decay",
                                        "bias_correction", "max_coeff", "min_coeff"}))
       return e;
-    if (const Value *betas = p.get("betas")) {
-      const llvm::json::Array *a = betas->getAsArray();
-      if (!a || a->size() != 2 || !(*a)[0].getAsNumber() || !(*a)[1].getAsNumber())
-        return error("optimizer.params.betas", "expected two numbers");
-      c.beta1 = *(*a)[0].getAsNumber();
-      c.beta2 = *(*a)[1].getAsNumber();
-    }
+    if (llvm::Error e = readBetas(p, c))
+      return e;
     c.eps = 1e-6; // FusedLamb's default
     if (llvm::Error e = readNumber(p, "eps", scope, c.eps))
       return e;
