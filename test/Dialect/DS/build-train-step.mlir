@@ -1,5 +1,6 @@
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="accumulation=4 gradient-clipping=1.0 weight-decay=0.1 scheduler=WarmupLR warmup-num-steps=10 warmup-type=linear" | FileCheck %s
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="optimizer=sgd momentum=0.9 gradient-clipping=0" | FileCheck %s --check-prefix=SGD
+// RUN: ds-opt %s --ds-autodiff --ds-build-train-step="optimizer=lamb max-coeff=5.0 gradient-clipping=0" | FileCheck %s --check-prefix=LAMB
 
 // Tests that the micro-step adds grad / G into a per-parameter accumulator and returns
 // only the original outputs, and that the optimizer step clips by the global norm,
@@ -38,6 +39,11 @@
 //       CHECK: ds.assign @w.exp_avg_sq, %[[NV]]
 //       CHECK: ds.assign @w.grad, %{{.+}}
 //       CHECK: ds.assign @step, %[[T]]
+
+// LAMB-DAG: ds.state @w.exp_avg : tensor<4x3xf32>
+// LAMB-DAG: ds.state @w.exp_avg_sq : tensor<4x3xf32>
+// LAMB-LABEL: func.func @apply_step
+//      LAMB: ds.lamb_update {{.*}}max_coeff = 5.000000e+00 : f32, min_coeff = 0.00999999977 : f32{{.*}} : tensor<4x3xf32>
 
 // SGD-DAG: ds.state @w.momentum_buffer : tensor<4x3xf32> {kind = "momentum_buffer", of = @w}
 // SGD-LABEL: func.func @apply_step
