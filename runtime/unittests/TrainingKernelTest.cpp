@@ -1497,3 +1497,102 @@ TEST(MixedPrecision, CastsRoundToNearestEven) {
   runKernel(Ins("cast"), {&hb}, {&f64out});
   EXPECT_EQ(f64out.get(0), 1.0);
 }
+
+// ------------------------------------------------------------------ lamb
+
+namespace {
+struct LambCfg {
+  double b1 = 0.9, b2 = 0.999, eps = 1e-6, wd = 0, lo = 0.01, hi = 10;
+  bool bc = true;
+};
+
+// REFERENCE §3 FusedLamb in double, one step over the whole tensor.
+void refLambStep(std::vector<double> &p, const std::vector<double> &g, std::vector<double> &m,
+                 std::vector<double> &v, double lr, int64_t t, const LambCfg &c) {
+  double bc1 = c.bc ? 1 - std::pow(c.b1, double(t)) : 1;
+  double bc2 = c.bc ? 1 - std::pow(c.b2, double(t)) : 1;
+  std::vector<double> u(p.size());
+  double pn = 0, un = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    m[i] = c.b1 * m[i] + (1 - c.b1) * g[i];
+    v[i] = c.b2 * v[i] + (1 - c.b2) * g[i] * g[i];
+    u[i] = m[i] / (std::sqrt(v[i]) + c.eps) + c.wd * p[i];
+    pn += p[i] * p[i];
+    un += u[i] * u[i];
+  }
+  double r = (pn > 0 && un > 0) ? std::min(std::max(std::sqrt(pn / un), c.lo), c.hi) : 1.0;
+  for (size_t i = 0; i < p.size(); ++i)
+    p[i] -= lr * std::sqrt(bc2) / bc1 * r * u[i];
+}
+
+Ins lambIns(const LambCfg &c) {
+  Ins ins("lamb_update");
+  ins.f("beta1", float(c.b1)).f("beta2", float(c.b2)).f("eps", float(c.eps));
+  ins.f("weight_decay", float(c.wd)).f("min_coeff", float(c.lo)).f("max_coeff", float(c.hi));
+  ins.i("bias_correction", c.bc);
+  return ins;
+}
+
+void lambTrajectory(DType dt, LambCfg cfg, double scaleP, int steps, double rtol,
+                    const std::string &what) {
+  int64_t n = 29;
+  HostTensor p = randomTensor(dt, {n}, rng(), -scaleP, scaleP), m(dt, {n}), v(dt, {n});
+  std::vector<double> rp = values(p), rm(size_t(n), 0.0), rv(size_t(n), 0.0);
+  LambCfg rc = cfg;
+  for (double *x : {&rc.b1, &rc.b2, &rc.eps, &rc.wd, &rc.lo, &rc.hi})
+    *x = double(float(*x));
+  for (int t = 1; t <= steps; ++t) {
+    HostTensor g = randomTensor(dt, {n}, rng(), -1, 1);
+    double lr = double(float(1e-2 * t));
+    HostTensor lrT = scalarF32(lr), tT = scalarI64(t);
+    HostTensor np(dt, {n}), nm(dt, {n}), nv(dt, {n});
+    runKernel(lambIns(cfg), {&p, &g, &m, &v, &lrT, &tT}, {&np, &nm, &nv});
+    refLambStep(rp, values(g), rm, rv, lr, t, rc);
+    expectNear(np, rp, rtol, rtol * 1e-2, what + " param step " + std::to_string(t));
+    expectNear(nm, rm, rtol, rtol * 1e-2, what + " exp_avg step " + std::to_string(t));
+    expectNear(nv, rv, rtol, rtol * 1e-2, what + " exp_avg_sq step " + std::to_string(t));
+    p = np;
+    m = nm;
+    v = nv;
+  }
+}
+} // namespace
+
+TEST(OptimizerKernels, LambAgainstDoubleReference) {
+  for (bool bc : {true, false})
+    for (double wd : {0.0, 0.01}) {
+      LambCfg c;
+      c.bc = bc;
+      c.wd = wd;
+      std::string what = std::string("lamb") + (bc ? " bc" : " no-bc") + " wd " +
+                         std::to_string(wd);
+      lambTrajectory(F64, c, 1.0, 5, 1e-12, what + " f64");
+      lambTrajectory(F32, c, 1.0, 5, 2e-5, what + " f32");
+    }
+  // The trust ratio clamps at both ends: tiny parameters (|p|/|u| < min_coeff) and,
+  // with a large min_coeff bound removed, a ratio above max_coeff.
+  LambCfg small;
+  lambTrajectory(F64, small, 1e-5, 3, 1e-12, "lamb clamped at min_coeff");
+  LambCfg big;
+  big.hi = 0.5;
+  big.lo = 0.1;
+  lambTrajectory(F64, big, 100.0, 3, 1e-12, "lamb clamped at max_coeff");
+}
+
+TEST(OptimizerKernels, LambZeroNormAndSkip) {
+  // A zero parameter: r = 1.
+  int64_t n = 4;
+  HostTensor p(F64, {n}), m(F64, {n}), v(F64, {n});
+  HostTensor g = randomTensor(F64, {n}, rng(), -1, 1);
+  HostTensor lrT = scalarF32(0.5), tT = scalarI64(1), np(F64, {n}), nm(F64, {n}), nv(F64, {n});
+  runKernel(lambIns(LambCfg()), {&p, &g, &m, &v, &lrT, &tT}, {&np, &nm, &nv});
+  std::vector<double> rp(size_t(n), 0.0), rm(size_t(n), 0.0), rv(size_t(n), 0.0);
+  refLambStep(rp, values(g), rm, rv, double(float(0.5)), 1, LambCfg());
+  expectNear(np, rp, 1e-6, 1e-9, "lamb zero parameter");
+  // finite = 0 skips: outputs equal inputs.
+  HostTensor p2 = randomTensor(F32, {n}, rng(), -1, 1), m2(F32, {n}), v2(F32, {n});
+  HostTensor g2 = randomTensor(F32, {n}, rng(), -1, 1), bad = scalarF32(0.0);
+  HostTensor o0(F32, {n}), o1(F32, {n}), o2(F32, {n});
+  runKernel(lambIns(LambCfg()), {&p2, &g2, &m2, &v2, &lrT, &tT, &bad}, {&o0, &o1, &o2});
+  expectNear(o0, values(p2), 0, 0, "lamb skipped step keeps the parameter");
+}

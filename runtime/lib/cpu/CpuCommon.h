@@ -104,6 +104,7 @@ void runSliceGrad(KernelCall &c);
 void runLossGrad(KernelCall &c);
 // Optimizer.cpp
 void runAdamUpdate(KernelCall &c);
+void runLambUpdate(KernelCall &c);
 void runSgdUpdate(KernelCall &c);
 void runLrSchedule(KernelCall &c);
 void runAllFinite(KernelCall &c);

@@ -52,6 +52,7 @@ RunFn findCpuKernel(const std::string &name) {
     m["softmax_cross_entropy_loss_grad"] = runLossGrad;
     m["nll_loss_grad"] = runLossGrad;
     m["adam_update"] = runAdamUpdate;
+    m["lamb_update"] = runLambUpdate;
     m["sgd_update"] = runSgdUpdate;
     m["lr_schedule"] = runLrSchedule;
     m["all_finite"] = runAllFinite;

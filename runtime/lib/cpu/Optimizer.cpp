@@ -126,6 +126,57 @@ void runAdamUpdate(KernelCall &c) {
   });
 }
 
+// DeepSpeed FusedLamb semantics (REFERENCE §3), the whole buffer being one tensor:
+//   m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2; u = m/(sqrt(v)+eps) + wd*p;
+//   r = |p|/|u| clamped to [min_coeff, max_coeff] (1 if either norm is 0);
+//   p -= lr*(sqrt(bc2)/bc1)*r*u. Norms in double.
+void runLambUpdate(KernelCall &c) {
+  if (!stepApplies(c, 6)) // overflow: p, m, v unchanged
+    return passThrough(c, {0, 2, 3});
+  double b1 = attrFloat(c.ins, "beta1"), b2 = attrFloat(c.ins, "beta2");
+  double eps = attrFloat(c.ins, "eps"), wd = attrFloat(c.ins, "weight_decay");
+  double minCoeff = attrFloat(c.ins, "min_coeff", 0.01);
+  double maxCoeff = attrFloat(c.ins, "max_coeff", 10.0);
+  bool biasCorrection = attrInt(c.ins, "bias_correction") != 0;
+  double lr = scalarF32(c.in[4]);
+  int64_t t = scalarI64(c.in[5]);
+  if (t < 1)
+    fail("step ", t, " must be >= 1 (the step counter is 1-based)");
+  double bc1 = 1, bc2 = 1;
+  if (biasCorrection) {
+    bc1 = 1 - std::pow(b1, double(t));
+    bc2 = 1 - std::pow(b2, double(t));
+  }
+  int64_t n = c.in[0].numel;
+  optimizerCall(c, 2, [&](auto in, auto out) {
+    using T = std::remove_const_t<std::remove_pointer_t<std::remove_reference_t<decltype(in[0])>>>;
+    const T *p = in[0], *g = in[1], *m = in[2], *v = in[3];
+    T *np = out[0], *nm = out[1], *nv = out[2];
+    const T B1 = T(b1), B2 = T(b2), EPS = T(eps), WD = T(wd);
+    // Pass 1: moments, the update direction (kept in np, which may alias p: read p
+    // first) and both norms.
+    std::vector<T> u(static_cast<size_t>(n));
+    double pNorm2 = 0, uNorm2 = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      T pi = p[i], gi = g[i];
+      T mi = B1 * m[i] + (T(1) - B1) * gi;
+      T vi = B2 * v[i] + (T(1) - B2) * gi * gi;
+      T ui = mi / (std::sqrt(vi) + EPS) + WD * pi;
+      u[size_t(i)] = ui;
+      nm[i] = mi;
+      nv[i] = vi;
+      pNorm2 += double(pi) * double(pi);
+      uNorm2 += double(ui) * double(ui);
+    }
+    double r = 1.0;
+    if (pNorm2 > 0 && uNorm2 > 0)
+      r = std::min(std::max(std::sqrt(pNorm2) / std::sqrt(uNorm2), minCoeff), maxCoeff);
+    const T scale = T(lr * std::sqrt(bc2) / bc1 * r);
+    for (int64_t i = 0; i < n; ++i)
+      np[i] = p[i] - scale * u[size_t(i)];
+  });
+}
+
 // torch.optim.SGD: g += wd*p; with momentum mu != 0: buf = g on step 1 (t == 1), else
 // buf = mu*buf + (1-dampening)*g; g = g + mu*buf (nesterov) or buf; p -= lr*g.
 // With mu == 0 the buffer is passed through unchanged.
