@@ -744,7 +744,8 @@ void optionalFinite(const CheckContext &c, size_t index) {
     scalarOf(c.in[index], ds::plan::F32, "finite");
 }
 
-void checkAdamUpdate(const CheckContext &c) {
+/// What adam_update and lamb_update share: (p, g, m, v, lr, t, [finite]) -> (p', m', v').
+void checkMomentsUpdate(const CheckContext &c) {
   arity(c, 6, 7, 3, 3);
   optionalFinite(c, 6);
   T p = c.in[0];
@@ -766,35 +767,20 @@ void checkAdamUpdate(const CheckContext &c) {
     fail("attribute 'eps' must be >= 0");
   if (!(attrFloat(c.ins, "weight_decay") >= 0))
     fail("attribute 'weight_decay' must be >= 0");
-  requiredBool(c, "adam_w_mode");
   requiredBool(c, "bias_correction");
 }
 
+void checkAdamUpdate(const CheckContext &c) {
+  checkMomentsUpdate(c);
+  requiredBool(c, "adam_w_mode");
+}
+
 void checkLambUpdate(const CheckContext &c) {
-  arity(c, 6, 7, 3, 3);
-  optionalFinite(c, 6);
-  T p = c.in[0];
-  allFloatSame(c, {p, c.in[1], c.in[2], c.in[3], c.out[0], c.out[1], c.out[2]},
-               "param, grad, moments and results");
-  const char *names[] = {"param", "grad", "exp_avg", "exp_avg_sq"};
-  for (size_t i = 1; i < 4; ++i)
-    expectShape(c.in[i], p->shape, names[i]);
-  for (size_t i = 0; i < 3; ++i)
-    expectShape(c.out[i], p->shape, "a result");
-  scalarOf(c.in[4], ds::plan::F32, "lr");
-  scalarOf(c.in[5], ds::plan::I64, "step");
-  for (const char *b : {"beta1", "beta2"}) {
-    double v = attrFloat(c.ins, b);
-    if (!(v >= 0 && v < 1))
-      fail("attribute '", b, "' must be in [0, 1), got ", v);
-  }
-  if (!(attrFloat(c.ins, "eps") >= 0) || !(attrFloat(c.ins, "weight_decay") >= 0))
-    fail("attributes 'eps' and 'weight_decay' must be >= 0");
+  checkMomentsUpdate(c);
   double lo = attrFloat(c.ins, "min_coeff", 0.01), hi = attrFloat(c.ins, "max_coeff", 10.0);
   if (!(lo > 0 && lo <= hi))
     fail("attributes 'min_coeff' and 'max_coeff' need 0 < min_coeff <= max_coeff, got ", lo,
          " and ", hi);
-  requiredBool(c, "bias_correction");
 }
 
 void checkSgdUpdate(const CheckContext &c) {

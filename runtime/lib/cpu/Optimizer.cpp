@@ -59,6 +59,24 @@ void passThrough(KernelCall &c, std::initializer_list<size_t> inputOf) {
   }
 }
 
+/// The hyper-parameters adam_update and lamb_update share, with the bias corrections of
+/// step t (1 when bias_correction is off), in double.
+struct MomentsStep {
+  double b1, b2, eps, wd, lr, bc1 = 1, bc2 = 1;
+  int64_t t;
+  explicit MomentsStep(const KernelCall &c)
+      : b1(attrFloat(c.ins, "beta1")), b2(attrFloat(c.ins, "beta2")),
+        eps(attrFloat(c.ins, "eps")), wd(attrFloat(c.ins, "weight_decay")),
+        lr(scalarF32(c.in[4])), t(scalarI64(c.in[5])) {
+    if (t < 1)
+      fail("step ", t, " must be >= 1 (the step counter is 1-based)");
+    if (attrInt(c.ins, "bias_correction") != 0) {
+      bc1 = 1 - std::pow(b1, double(t));
+      bc2 = 1 - std::pow(b2, double(t));
+    }
+  }
+};
+
 } // namespace
 
 // DeepSpeed FusedAdam semantics. Adam mode (adam_w_mode = 0) is FusedAdam's formula verbatim:
@@ -71,19 +89,9 @@ void passThrough(KernelCall &c, std::initializer_list<size_t> inputOf) {
 void runAdamUpdate(KernelCall &c) {
   if (!stepApplies(c, 6)) // overflow: p, m, v unchanged
     return passThrough(c, {0, 2, 3});
-  double b1 = attrFloat(c.ins, "beta1"), b2 = attrFloat(c.ins, "beta2");
-  double eps = attrFloat(c.ins, "eps"), wd = attrFloat(c.ins, "weight_decay");
+  MomentsStep h(c);
+  double b1 = h.b1, b2 = h.b2, eps = h.eps, wd = h.wd, lr = h.lr, bc1 = h.bc1, bc2 = h.bc2;
   bool adamW = attrInt(c.ins, "adam_w_mode") != 0;
-  bool biasCorrection = attrInt(c.ins, "bias_correction") != 0;
-  double lr = scalarF32(c.in[4]);
-  int64_t t = scalarI64(c.in[5]);
-  if (t < 1)
-    fail("step ", t, " must be >= 1 (the step counter is 1-based)");
-  double bc1 = 1, bc2 = 1;
-  if (biasCorrection) {
-    bc1 = 1 - std::pow(b1, double(t));
-    bc2 = 1 - std::pow(b2, double(t));
-  }
   int64_t n = c.in[0].numel;
   optimizerCall(c, 2, [&](auto in, auto out) {
     using T = std::remove_const_t<std::remove_pointer_t<std::remove_reference_t<decltype(in[0])>>>;
@@ -133,20 +141,10 @@ void runAdamUpdate(KernelCall &c) {
 void runLambUpdate(KernelCall &c) {
   if (!stepApplies(c, 6)) // overflow: p, m, v unchanged
     return passThrough(c, {0, 2, 3});
-  double b1 = attrFloat(c.ins, "beta1"), b2 = attrFloat(c.ins, "beta2");
-  double eps = attrFloat(c.ins, "eps"), wd = attrFloat(c.ins, "weight_decay");
+  MomentsStep h(c);
+  double b1 = h.b1, b2 = h.b2, eps = h.eps, wd = h.wd, lr = h.lr, bc1 = h.bc1, bc2 = h.bc2;
   double minCoeff = attrFloat(c.ins, "min_coeff", 0.01);
   double maxCoeff = attrFloat(c.ins, "max_coeff", 10.0);
-  bool biasCorrection = attrInt(c.ins, "bias_correction") != 0;
-  double lr = scalarF32(c.in[4]);
-  int64_t t = scalarI64(c.in[5]);
-  if (t < 1)
-    fail("step ", t, " must be >= 1 (the step counter is 1-based)");
-  double bc1 = 1, bc2 = 1;
-  if (biasCorrection) {
-    bc1 = 1 - std::pow(b1, double(t));
-    bc2 = 1 - std::pow(b2, double(t));
-  }
   int64_t n = c.in[0].numel;
   optimizerCall(c, 2, [&](auto in, auto out) {
     using T = std::remove_const_t<std::remove_pointer_t<std::remove_reference_t<decltype(in[0])>>>;
