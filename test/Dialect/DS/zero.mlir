@@ -19,11 +19,11 @@
 // S0-NEXT: %[[HALF:.+]] = ds.constant dense<5.000000e-01>
 // S0-NEXT: ds.mul %[[SUM]], %[[HALF]]
 
-// Tests that stage 1 shards the optimizer state and a master copy, reduce-scatters the
-// whole accumulated gradient at the step, sums the clipping norm over ranks, and
-// all-gathers the updated parameter; an init program seeds the master shard.
+// Tests that stage 1 shards the optimizer state, reduce-scatters the whole accumulated
+// gradient at the step, sums the clipping norm over ranks, updates the rank's slice of the
+// fp32 parameter (its own master: no separate copy) and all-gathers the result.
 // S1: ds.state @w1.grad : tensor<5x3xf32>
-// S1: ds.state @w1.master : tensor<8xf32> {kind = "master", of = @w1}
+// S1-NOT: master
 // S1: ds.state @w1.exp_avg : tensor<8xf32>
 // S1-LABEL: func.func @micro_step
 //  S1-NOT: shard.
@@ -34,17 +34,14 @@
 // S1-NEXT: shard.reduce_scatter %[[PAD]] on @world grid_axes = [0] scatter_axis = 0 : tensor<16xf32> -> tensor<8xf32>
 //      S1: %[[NORMSQ:.+]] = shard.all_reduce %{{.+}} on @world grid_axes = [0] : tensor<f32> -> tensor<f32>
 // S1-NEXT: ds.sqrt %[[NORMSQ]]
-//      S1: %[[MASTER:.+]] = ds.state_ref @w1.master : tensor<8xf32>
-//      S1: %[[NEW:.+]], %{{.+}}, %{{.+}} = ds.adam_update %[[MASTER]], {{.*}} : tensor<8xf32>
-// S1-NEXT: ds.assign @w1.master, %[[NEW]] : tensor<8xf32>
+//      S1: %[[P:.+]] = ds.param_ref @w1 : tensor<5x3xf32>
+//      S1: %[[MINE:.+]] = ds.rank_slice %{{.+}} : tensor<16xf32> to tensor<8xf32>
+//      S1: %[[NEW:.+]], %{{.+}}, %{{.+}} = ds.adam_update %[[MINE]], {{.*}} : tensor<8xf32>
 // S1-NEXT: %[[ALL:.+]] = shard.all_gather %[[NEW]] on @world grid_axes = [0] gather_axis = 0 : tensor<8xf32> -> tensor<16xf32>
 // S1-NEXT: %[[TRIM:.+]] = ds.slice %[[ALL]] {ends = array<i64: 15>, starts = array<i64: 0>, steps = array<i64: 1>}
 // S1-NEXT: %[[WHOLE:.+]] = ds.reshape %[[TRIM]] : tensor<15xf32> to tensor<5x3xf32>
 // S1-NEXT: ds.assign @w1, %[[WHOLE]] : tensor<5x3xf32>
-// S1-LABEL: func.func @init
-// S1-SAME: dsrt.role = "init"
-//      S1: ds.rank_slice %{{.+}} : tensor<16xf32> to tensor<8xf32>
-//      S1: ds.assign @w1.master
+// S1-NOT: func.func @init
 
 // Tests that stage 2 reduce-scatters each micro-step's gradient as soon as it is
 // complete (buckets of one tensor) and accumulates only the shard.
@@ -79,7 +76,7 @@
 // S3: ds.parameter @w1 : tensor<5x3xf32> sharded 8 from "w1"
 // S3: ds.parameter @w2 : tensor<3x4xf32> sharded 6 from "w2"
 // S3: ds.parameter @b : tensor<4xf32> from "b"
-// S3: ds.state @b.master : tensor<2xf32>
+// S3: ds.state @b.exp_avg : tensor<2xf32>
 // S3-LABEL: func.func @micro_step
 //      S3: %[[W2:.+]] = ds.param_ref @w2 : tensor<6xf32>
 //      S3: %[[FWD:.+]] = shard.all_gather %[[W2]] on @world grid_axes = [0] gather_axis = 0 : tensor<6xf32> -> tensor<12xf32>

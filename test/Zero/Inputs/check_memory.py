@@ -8,10 +8,10 @@ Checks, for every stage:
   (a) measured peak == predicted peak on every rank;
   (c) persistent bytes - frozen parameter buffers (the causal masks `*.attn.bias`, taken
       exactly from the plan) follow fp32 Adam's model states, Psi = trainable elements
-      (4 bytes parameter + 4 gradient + 8 moments, + a 4-byte fp32 master copy of the owned
-      slice in stages 1-2, as DeepSpeed keeps, REFERENCE section 1):
-        stage 0: 16 Psi          stage 1: 4 Psi + 4 Psi + (8 Psi + 4 Psi) / W
-        stage 2: 4 Psi + (4 Psi + 8 Psi + 4 Psi) / W                stage 3: 16 Psi / W
+      (4 bytes parameter + 4 gradient + 8 moments; an fp32 parameter is its own master,
+      so there is no separate master copy -- DeepSpeed keeps one, +4 Psi / W in stages 1-2):
+        stage 0: 16 Psi          stage 1: 4 Psi + 4 Psi + 8 Psi / W
+        stage 2: 4 Psi + (4 Psi + 8 Psi) / W                        stage 3: 16 Psi / W
       from below exactly (a sharded term counts ceil(n/W) elements per tensor), and from
       above within W padding elements per tensor for each sharded state plus 64-byte
       alignment for every persistent buffer (which also covers the step counter);
@@ -54,7 +54,7 @@ def main():
     shard = sum((n + W - 1) // W for n in trainable)  # per-rank elements of one sharded state
     nt = len(trainable)
     print("Psi %d trainable elements in %d tensors, world %d" % (psi, nt, W))
-    formula = {0: 16 * psi, 1: 8 * psi + 12 * shard, 2: 4 * psi + 16 * shard, 3: 16 * shard}
+    formula = {0: 16 * psi, 1: 8 * psi + 8 * shard, 2: 4 * psi + 12 * shard, 3: 16 * shard}
     sharded_states = {0: 0, 1: 3, 2: 4, 3: 4}  # 4-byte states stored as flat shards
 
     errors = []

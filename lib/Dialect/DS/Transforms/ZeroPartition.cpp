@@ -28,8 +28,8 @@ struct Partition {
   ParameterOp param;
   StateOp grad;
   SmallVector<StateOp> optimizerStates;
-  StateOp master;      // fp32 master: mixed precision, or fp32 stages 1-2
-  bool ownMaster = false; // the master came with the training step (mixed precision)
+  StateOp master;         // fp32 master weights of a 16-bit parameter (mixed precision)
+  bool ownMaster = false; // set with `master`: it came with the training step
   bool shardedStorage; // stage 3 above the persistence threshold
   int64_t n, p, padded;
 
@@ -438,13 +438,6 @@ private:
     for (Partition &part : parts) {
       if (stage >= 1 && part.ownMaster)
         part.master.setType(part.shardOf(part.master.getTensorType().getElementType()));
-      if (stage >= 1 && !part.shardedStorage && !part.master) {
-        b.setInsertionPointAfter(part.grad);
-        part.master = StateOp::create(
-            b, part.param.getLoc(), (part.param.getSymName() + ".master").str(),
-            part.shardType(), "master",
-            FlatSymbolRefAttr::get(part.param.getSymNameAttr()));
-      }
       if (stage >= 1)
         for (StateOp s : part.optimizerStates)
           s.setType(part.shardOf(s.getTensorType().getElementType()));
@@ -507,11 +500,16 @@ private:
         if (part->shardedStorage) {
           ref.getResult().setType(part->shardType());
         } else {
-          b.setInsertionPoint(ref);
-          Value master = StateRefOp::create(b, ref.getLoc(), part->shardType(),
-                                            part->master.getSymName());
-          ref.getResult().replaceAllUsesWith(master);
-          ref.erase();
+          // An fp32 parameter is its own master: the rank updates its slice of it (no
+          // separate master copy), and the whole parameter is gathered back.
+          SmallVector<OpOperand *> uses;
+          for (OpOperand &use : ref.getResult().getUses())
+            uses.push_back(&use);
+          b.setInsertionPointAfter(ref);
+          Value mine = RankSliceOp::create(b, ref.getLoc(), part->shardType(),
+                                           flattenPad(ref.getLoc(), ref, *part));
+          for (OpOperand *use : uses)
+            use->set(mine);
         }
         continue;
       }
@@ -539,10 +537,7 @@ private:
           continue;
         }
         if (assign.getTarget() == part->param.getSymName() && !part->shardedStorage) {
-          // The updated master shard is kept, and the whole parameter gathered.
-          if (!part->ownMaster)
-            AssignOp::create(b, assign.getLoc(), part->master.getSymName(),
-                             assign.getValue());
+          // The whole parameter is gathered from the updated shards.
           assign.getValueMutable().assign(
               allGather(assign.getLoc(), assign.getValue(), *part));
         }
@@ -587,8 +582,8 @@ private:
       r.setType(t);
   }
 
-  /// Stages 1-3: the init program seeds each master shard from the loaded parameter.
-  /// Mixed precision already has one that seeds whole masters; it gets sharded.
+  /// Stages 1-3 with mixed precision: the init program of the training step seeds whole
+  /// fp32 masters from the loaded parameters; each rank keeps only its shard.
   void buildInit() {
     func::FuncOp init = findProgram(module, "init");
     Location loc = module.getLoc();
@@ -617,26 +612,6 @@ private:
         }
         refreshResultTypes(&op);
       }
-    }
-    bool any = llvm::any_of(parts, [](Partition &p) { return p.master && !p.ownMaster; });
-    if (!any)
-      return;
-    if (!init) {
-      b.setInsertionPointToEnd(module.getBody());
-      init = func::FuncOp::create(b, loc, "init", b.getFunctionType({}, {}));
-      init->setAttr(kRoleAttr, b.getStringAttr("init"));
-      Block *entry = init.addEntryBlock();
-      b.setInsertionPointToStart(entry);
-      func::ReturnOp::create(b, loc);
-    }
-    b.setInsertionPoint(init.getBody().front().getTerminator());
-    for (Partition &part : parts) {
-      if (!part.master || part.ownMaster)
-        continue;
-      Value whole = ParamRefOp::create(b, loc, part.fullType(), part.param.getSymName());
-      Value mine = RankSliceOp::create(b, loc, part.shardType(),
-                                       flattenPad(loc, whole, part));
-      AssignOp::create(b, loc, part.master.getSymName(), mine);
     }
   }
 
