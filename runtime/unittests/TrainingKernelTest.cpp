@@ -1506,8 +1506,8 @@ struct LambCfg {
   bool bc = true;
 };
 
-// REFERENCE §3 FusedLamb in double, one step over the whole tensor.
-void refLambStep(std::vector<double> &p, const std::vector<double> &g, std::vector<double> &m,
+// REFERENCE §3 FusedLamb in double, one step over the whole tensor; returns the trust ratio.
+double refLambStep(std::vector<double> &p, const std::vector<double> &g, std::vector<double> &m,
                  std::vector<double> &v, double lr, int64_t t, const LambCfg &c) {
   double bc1 = c.bc ? 1 - std::pow(c.b1, double(t)) : 1;
   double bc2 = c.bc ? 1 - std::pow(c.b2, double(t)) : 1;
@@ -1523,6 +1523,7 @@ void refLambStep(std::vector<double> &p, const std::vector<double> &g, std::vect
   double r = (pn > 0 && un > 0) ? std::min(std::max(std::sqrt(pn / un), c.lo), c.hi) : 1.0;
   for (size_t i = 0; i < p.size(); ++i)
     p[i] -= lr * std::sqrt(bc2) / bc1 * r * u[i];
+  return r;
 }
 
 Ins lambIns(const LambCfg &c) {
@@ -1533,8 +1534,10 @@ Ins lambIns(const LambCfg &c) {
   return ins;
 }
 
-void lambTrajectory(DType dt, LambCfg cfg, double scaleP, int steps, double rtol,
-                    const std::string &what) {
+/// Runs `steps` steps against the reference; returns the reference trust ratios.
+std::vector<double> lambTrajectory(DType dt, LambCfg cfg, double scaleP, int steps, double rtol,
+                                   const std::string &what) {
+  std::vector<double> ratios;
   int64_t n = 29;
   HostTensor p = randomTensor(dt, {n}, rng(), -scaleP, scaleP), m(dt, {n}), v(dt, {n});
   std::vector<double> rp = values(p), rm(size_t(n), 0.0), rv(size_t(n), 0.0);
@@ -1547,7 +1550,7 @@ void lambTrajectory(DType dt, LambCfg cfg, double scaleP, int steps, double rtol
     HostTensor lrT = scalarF32(lr), tT = scalarI64(t);
     HostTensor np(dt, {n}), nm(dt, {n}), nv(dt, {n});
     runKernel(lambIns(cfg), {&p, &g, &m, &v, &lrT, &tT}, {&np, &nm, &nv});
-    refLambStep(rp, values(g), rm, rv, lr, t, rc);
+    ratios.push_back(refLambStep(rp, values(g), rm, rv, lr, t, rc));
     expectNear(np, rp, rtol, rtol * 1e-2, what + " param step " + std::to_string(t));
     expectNear(nm, rm, rtol, rtol * 1e-2, what + " exp_avg step " + std::to_string(t));
     expectNear(nv, rv, rtol, rtol * 1e-2, what + " exp_avg_sq step " + std::to_string(t));
@@ -1555,6 +1558,7 @@ void lambTrajectory(DType dt, LambCfg cfg, double scaleP, int steps, double rtol
     m = nm;
     v = nv;
   }
+  return ratios;
 }
 } // namespace
 
@@ -1572,11 +1576,33 @@ TEST(OptimizerKernels, LambAgainstDoubleReference) {
   // The trust ratio clamps at both ends: tiny parameters (|p|/|u| < min_coeff) and,
   // with a large min_coeff bound removed, a ratio above max_coeff.
   LambCfg small;
-  lambTrajectory(F64, small, 1e-5, 3, 1e-12, "lamb clamped at min_coeff");
+  for (double r : lambTrajectory(F64, small, 1e-5, 3, 1e-12, "lamb clamped at min_coeff"))
+    EXPECT_EQ(r, double(float(small.lo)));
   LambCfg big;
   big.hi = 0.5;
   big.lo = 0.1;
-  lambTrajectory(F64, big, 100.0, 3, 1e-12, "lamb clamped at max_coeff");
+  for (double r : lambTrajectory(F64, big, 100.0, 3, 1e-12, "lamb clamped at max_coeff"))
+    EXPECT_EQ(r, double(float(big.hi)));
+  // The defaults (0.01, 10) bind too: |p| ~ 1e3 against |u| ~ 3 on step 1.
+  LambCfg dflt;
+  Ins noBounds("lamb_update");
+  noBounds.f("beta1", 0.9f).f("beta2", 0.999f).f("eps", 1e-6f).f("weight_decay", 0.0f);
+  noBounds.i("bias_correction", 1);
+  for (double scale : {1e-6, 1e3}) {
+    int64_t n = 16;
+    HostTensor p = randomTensor(F64, {n}, rng(), -scale, scale), m(F64, {n}), v(F64, {n});
+    HostTensor g = randomTensor(F64, {n}, rng(), -1, 1), lrT = scalarF32(0.25), tT = scalarI64(1);
+    HostTensor np(F64, {n}), nm(F64, {n}), nv(F64, {n});
+    runKernel(noBounds, {&p, &g, &m, &v, &lrT, &tT}, {&np, &nm, &nv});
+    std::vector<double> rp = values(p), rm(size_t(n), 0.0), rv(size_t(n), 0.0);
+    LambCfg rc = dflt;
+    rc.b1 = double(0.9f);
+    rc.b2 = double(0.999f);
+    rc.eps = double(1e-6f);
+    double r = refLambStep(rp, values(g), rm, rv, 0.25, 1, rc);
+    EXPECT_EQ(r, scale < 1 ? 0.01 : 10.0);
+    expectNear(np, rp, 1e-12, 1e-14, "lamb default clamp bounds");
+  }
 }
 
 TEST(OptimizerKernels, LambZeroNormAndSkip) {
@@ -1595,4 +1621,106 @@ TEST(OptimizerKernels, LambZeroNormAndSkip) {
   HostTensor o0(F32, {n}), o1(F32, {n}), o2(F32, {n});
   runKernel(lambIns(LambCfg()), {&p2, &g2, &m2, &v2, &lrT, &tT, &bad}, {&o0, &o1, &o2});
   expectNear(o0, values(p2), 0, 0, "lamb skipped step keeps the parameter");
+  expectNear(o1, values(m2), 0, 0, "lamb skipped step keeps exp_avg");
+  expectNear(o2, values(v2), 0, 0, "lamb skipped step keeps exp_avg_sq");
+}
+
+TEST(OptimizerKernels, LambFiniteOperand) {
+  // finite = NaN skips like 0 (f64 state too); finite = 1 applies the step as if absent.
+  int64_t n = 7;
+  LambCfg c;
+  c.wd = 0.01;
+  HostTensor p = randomTensor(F64, {n}, rng()), g = randomTensor(F64, {n}, rng());
+  HostTensor m = randomTensor(F64, {n}, rng()), v = randomTensor(F64, {n}, rng(), 0, 1);
+  HostTensor lrT = scalarF32(1e-2), tT = scalarI64(4);
+  HostTensor nan = scalarF32(std::numeric_limits<float>::quiet_NaN()), one = scalarF32(1);
+  HostTensor o0(F64, {n}), o1(F64, {n}), o2(F64, {n});
+  runKernel(lambIns(c), {&p, &g, &m, &v, &lrT, &tT, &nan}, {&o0, &o1, &o2});
+  expectNear(o0, values(p), 0, 0, "lamb NaN finite keeps the parameter");
+  expectNear(o1, values(m), 0, 0, "lamb NaN finite keeps exp_avg");
+  expectNear(o2, values(v), 0, 0, "lamb NaN finite keeps exp_avg_sq");
+  HostTensor a0(F64, {n}), a1(F64, {n}), a2(F64, {n});
+  runKernel(lambIns(c), {&p, &g, &m, &v, &lrT, &tT, &one}, {&o0, &o1, &o2});
+  runKernel(lambIns(c), {&p, &g, &m, &v, &lrT, &tT}, {&a0, &a1, &a2});
+  expectNear(o0, values(a0), 0, 0, "lamb finite = 1 param");
+  expectNear(o1, values(a1), 0, 0, "lamb finite = 1 exp_avg");
+  expectNear(o2, values(a2), 0, 0, "lamb finite = 1 exp_avg_sq");
+  std::vector<double> rp = values(p), rm = values(m), rv = values(v);
+  LambCfg rc = c;
+  rc.b1 = double(float(c.b1));
+  rc.b2 = double(float(c.b2));
+  rc.eps = double(float(c.eps));
+  rc.wd = double(float(c.wd));
+  refLambStep(rp, values(g), rm, rv, double(float(1e-2)), 4, rc);
+  expectNear(a0, rp, 1e-12, 1e-14, "lamb step 4 from nonzero state");
+}
+
+TEST(OptimizerKernels, LambInPlace) {
+  // Outputs written over their inputs (what the memory planner may do) give the same result.
+  for (DType dt : {F32, F64}) {
+    LambCfg c;
+    c.wd = 0.05;
+    HostTensor p = randomTensor(dt, {33}, rng()), g = randomTensor(dt, {33}, rng());
+    HostTensor m = randomTensor(dt, {33}, rng()), v = randomTensor(dt, {33}, rng(), 0, 1);
+    HostTensor lr = scalarF32(1e-3), t = scalarI64(3);
+    HostTensor np(dt, {33}), nm(dt, {33}), nv(dt, {33});
+    runKernel(lambIns(c), {&p, &g, &m, &v, &lr, &t}, {&np, &nm, &nv});
+    ExecContext ctx;
+    Ins ins = lambIns(c);
+    KernelCall call{ins.ins,
+                    {p.tensor(), g.tensor(), m.tensor(), v.tensor(), lr.tensor(), t.tensor()},
+                    {p.tensor(), m.tensor(), v.tensor()},
+                    ctx};
+    findCpuKernel("lamb_update")(call);
+    expectNear(p, values(np), 0, 0, "lamb in-place param");
+    expectNear(m, values(nm), 0, 0, "lamb in-place exp_avg");
+    expectNear(v, values(nv), 0, 0, "lamb in-place exp_avg_sq");
+  }
+  EXPECT_TRUE(findKernelSignature("lamb_update")->inPlace);
+}
+
+TEST(OptimizerKernels, LambRejects) {
+  LambCfg c;
+  HostTensor p(F32, {4}), q(F32, {5}), pd(F64, {4}), pi(I64, {4}), lr = scalarF32(1),
+      t = scalarI64(1), lr64(F64, {}), t32(I32, {}), lrv(F32, {1}), fin64(F64, {});
+  auto has = [](const std::string &err, const char *what) {
+    EXPECT_NE(err.find(what), std::string::npos) << "'" << err << "' lacks '" << what << "'";
+  };
+  EXPECT_EQ(checkKernel(lambIns(c), {&p, &p, &p, &p, &lr, &t}, {&p, &p, &p}), "");
+  EXPECT_EQ(checkKernel(lambIns(c), {&p, &p, &p, &p, &lr, &t, &lr}, {&p, &p, &p}), "");
+  EXPECT_NE(checkKernel(lambIns(c), {&p, &p, &p, &p, &lr}, {&p, &p, &p}), "");
+  EXPECT_NE(checkKernel(lambIns(c), {&p, &p, &p, &p, &lr, &t, &lr, &lr}, {&p, &p, &p}), "");
+  EXPECT_NE(checkKernel(lambIns(c), {&p, &p, &p, &p, &lr, &t}, {&p, &p}), "");
+  has(checkKernel(lambIns(c), {&p, &q, &p, &p, &lr, &t}, {&p, &p, &p}), "grad has shape");
+  EXPECT_NE(checkKernel(lambIns(c), {&p, &p, &pd, &p, &lr, &t}, {&p, &p, &p}), "");
+  EXPECT_NE(checkKernel(lambIns(c), {&pi, &pi, &pi, &pi, &lr, &t}, {&pi, &pi, &pi}), "");
+  has(checkKernel(lambIns(c), {&p, &p, &p, &p, &lr64, &t}, {&p, &p, &p}), "lr must be");
+  has(checkKernel(lambIns(c), {&p, &p, &p, &p, &lrv, &t}, {&p, &p, &p}), "lr must be");
+  has(checkKernel(lambIns(c), {&p, &p, &p, &p, &lr, &t32}, {&p, &p, &p}), "step must be");
+  has(checkKernel(lambIns(c), {&p, &p, &p, &p, &lr, &t, &fin64}, {&p, &p, &p}), "finite");
+  Ins noBc("lamb_update");
+  noBc.f("beta1", 0.9f).f("beta2", 0.999f).f("eps", 1e-6f).f("weight_decay", 0.0f);
+  has(checkKernel(noBc, {&p, &p, &p, &p, &lr, &t}, {&p, &p, &p}), "bias_correction");
+  LambCfg b = c;
+  b.b1 = 1.0;
+  has(checkKernel(lambIns(b), {&p, &p, &p, &p, &lr, &t}, {&p, &p, &p}), "beta1");
+  LambCfg w = c;
+  w.wd = -0.1;
+  has(checkKernel(lambIns(w), {&p, &p, &p, &p, &lr, &t}, {&p, &p, &p}), "weight_decay");
+  LambCfg lo = c;
+  lo.lo = 0;
+  has(checkKernel(lambIns(lo), {&p, &p, &p, &p, &lr, &t}, {&p, &p, &p}), "min_coeff");
+  LambCfg inv = c;
+  inv.lo = 2;
+  inv.hi = 1;
+  has(checkKernel(lambIns(inv), {&p, &p, &p, &p, &lr, &t}, {&p, &p, &p}), "max_coeff");
+  // Step 0 is a run-time error (bias correction would divide by zero).
+  HostTensor t0 = scalarI64(0);
+  ExecContext ctx;
+  Ins ins = lambIns(c);
+  KernelCall call{ins.ins,
+                  {p.tensor(), p.tensor(), p.tensor(), p.tensor(), lr.tensor(), t0.tensor()},
+                  {p.tensor(), p.tensor(), p.tensor()},
+                  ctx};
+  EXPECT_THROW(findCpuKernel("lamb_update")(call), Error);
 }
