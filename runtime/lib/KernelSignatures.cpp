@@ -475,10 +475,11 @@ void checkDropout(const CheckContext &c) {
   }
 }
 
-void checkLoss(const CheckContext &c) {
-  arity(c, 2, 3, 1, 2);
-  T s = c.in[0], l = c.in[1];
-  floatOnly(s, "scores");
+/// The checks a loss and its gradient share: labels shaped like the scores without the
+/// class dim, optional class weights at `weightsIndex`, the reduction. Returns the labels'
+/// shape and the reduction.
+std::pair<std::vector<int64_t>, std::string> checkLossOperands(const CheckContext &c, T s,
+                                                               T l, size_t weightsIndex) {
   if (s->rank() < 2)
     fail("scores must be [N,C,d...], got ", desc(s));
   if (!isInteger(l->dtype))
@@ -486,14 +487,22 @@ void checkLoss(const CheckContext &c) {
   std::vector<int64_t> lshape = s->shape;
   lshape.erase(lshape.begin() + 1);
   expectShape(l, lshape, "labels");
-  if (c.in.size() == 3) {
-    sameDtype(s, c.in[2], "scores and weights");
-    expectShape(c.in[2], {s->shape[1]}, "weights");
+  if (c.in.size() > weightsIndex) {
+    sameDtype(s, c.in[weightsIndex], "scores and weights");
+    expectShape(c.in[weightsIndex], {s->shape[1]}, "weights");
   }
   std::string red = attrString(c.ins, "reduction", "mean");
   if (red != "mean" && red != "sum" && red != "none")
     fail("attribute 'reduction' must be \"mean\", \"sum\" or \"none\", got \"", red, "\"");
   attrInt(c.ins, "ignore_index", 0);
+  return {lshape, red};
+}
+
+void checkLoss(const CheckContext &c) {
+  arity(c, 2, 3, 1, 2);
+  T s = c.in[0], l = c.in[1];
+  floatOnly(s, "scores");
+  auto [lshape, red] = checkLossOperands(c, s, l, 2);
   sameDtype(s, c.out[0], "scores and loss");
   expectShape(c.out[0], red == "none" ? lshape : std::vector<int64_t>{}, "loss");
   if (c.out.size() == 2) {
@@ -708,21 +717,7 @@ void checkLossGrad(const CheckContext &c) {
   arity(c, 3, 4, 1, 1);
   T g = c.in[0], s = c.in[1], l = c.in[2];
   allFloatSame(c, {g, s, c.out[0]}, "grad, scores and result");
-  if (s->rank() < 2)
-    fail("scores must be [N,C,d...], got ", desc(s));
-  if (!isInteger(l->dtype))
-    fail("labels must be i64 or i32, got ", dtypeName(l->dtype));
-  std::vector<int64_t> lshape = s->shape;
-  lshape.erase(lshape.begin() + 1);
-  expectShape(l, lshape, "labels");
-  if (c.in.size() == 4) {
-    sameDtype(s, c.in[3], "scores and weights");
-    expectShape(c.in[3], {s->shape[1]}, "weights");
-  }
-  std::string red = attrString(c.ins, "reduction", "mean");
-  if (red != "mean" && red != "sum" && red != "none")
-    fail("attribute 'reduction' must be \"mean\", \"sum\" or \"none\", got \"", red, "\"");
-  attrInt(c.ins, "ignore_index", 0);
+  auto [lshape, red] = checkLossOperands(c, s, l, 3);
   expectShape(g, red == "none" ? lshape : std::vector<int64_t>{}, "grad");
   expectShape(c.out[0], s->shape, "result");
 }
