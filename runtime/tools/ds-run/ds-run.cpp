@@ -18,11 +18,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <csignal>
 #include <fcntl.h>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <set>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
@@ -143,7 +146,7 @@ Options parseArgs(int argc, char **argv) {
   return o;
 }
 
-// Re-executes this binary under mpirun with N ranks; never returns on success.
+// Runs this binary under mpirun with N ranks and exits with mpirun's status.
 [[noreturn]] void relaunch(int argc, char **argv, int nproc) {
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -174,12 +177,37 @@ Options parseArgs(int argc, char **argv) {
   // mpirun gives the ranks a pty: tell them whether the real stdout is a terminal.
   setenv("DS_RUN_STDOUT_TTY", isatty(STDOUT_FILENO) ? "1" : "0", 1);
   setenv("OMPI_MCA_rmaps_base_oversubscribe", nproc > 1 ? "1" : "0", 0);
+  // OpenMPI derives its session directory from the launcher's pid: two jobs started at
+  // the same moment (parallel tests) can collide there ("ORTE_ERROR_LOG ... session_dir").
+  // Give every launch a private base directory, removed when the job ends.
+  std::string tmpl = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+                     "/ds-run-XXXXXX";
+  std::vector<char> dir(tmpl.begin(), tmpl.end());
+  dir.push_back('\0');
+  if (!mkdtemp(dir.data()))
+    fail("cannot create a session directory under ", tmpl, ": ", std::strerror(errno));
+  setenv("OMPI_MCA_orte_tmpdir_base", dir.data(), 1);
   std::vector<char *> cargs;
   for (auto &s : args)
     cargs.push_back(s.data());
   cargs.push_back(nullptr);
-  execvp("mpirun", cargs.data());
-  fail("cannot run mpirun: ", std::strerror(errno), " (install openmpi-bin)");
+  pid_t child = fork();
+  if (child < 0)
+    fail("cannot start mpirun: ", std::strerror(errno));
+  if (child == 0) {
+    execvp("mpirun", cargs.data());
+    std::fprintf(stderr, "ds-run: cannot run mpirun: %s (install openmpi-bin)\n",
+                 std::strerror(errno));
+    _exit(127);
+  }
+  // mpirun shares our terminal and process group: it gets ^C itself.
+  signal(SIGINT, SIG_IGN);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir.data(), ec);
+  std::exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
 std::string prefix() {
