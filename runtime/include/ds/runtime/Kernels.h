@@ -73,6 +73,8 @@ struct ExecContext {
   int worldSize = 1;
   /// Counts every program run so far (all roles); mixed into dropout's random stream.
   uint64_t runCounter = 0;
+  /// Backend state for device kernels (the CUDA backend's cuda::DeviceContext); null on CPU.
+  void *device = nullptr;
 };
 
 struct KernelCall {
