@@ -64,38 +64,49 @@ Tensor Executor::tensor(uint32_t id) const {
   return Tensor{b.type.dtype, &b.type.shape, b.type.numel, data_[i]};
 }
 
+void Executor::runOne(int index, int k) {
+  const auto &prog = plan_.plan.programs(index);
+  KernelCall call{prog.instructions(k), {}, {}, ctx_};
+  for (size_t b : plan_.instrInputs[size_t(index)][size_t(k)]) {
+    const auto &info = plan_.buffers[b];
+    call.in.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
+  }
+  for (size_t b : plan_.instrOutputs[size_t(index)][size_t(k)]) {
+    const auto &info = plan_.buffers[b];
+    call.out.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
+  }
+  measuredPeak_ = std::max(measuredPeak_, touchEnd_[size_t(index)][size_t(k)]);
+  try {
+    kernels_[size_t(index)][size_t(k)](call);
+  } catch (const Error &e) {
+    const auto &i = prog.instructions(k);
+    fail("program '", prog.name(), "' instruction ", k, " (", i.kernel(),
+         i.loc().empty() ? "" : " at " + i.loc(), "): ", e.what());
+  }
+}
+
 void Executor::run(int index) {
   const auto &prog = plan_.plan.programs(index);
-  const auto &ins = plan_.instrInputs[size_t(index)];
-  const auto &outs = plan_.instrOutputs[size_t(index)];
-  for (int k = 0; k < prog.instructions_size(); ++k) {
-    KernelCall call{prog.instructions(k), {}, {}, ctx_};
-    for (size_t b : ins[size_t(k)]) {
-      const auto &info = plan_.buffers[b];
-      call.in.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
-    }
-    for (size_t b : outs[size_t(k)]) {
-      const auto &info = plan_.buffers[b];
-      call.out.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
-    }
-    measuredPeak_ = std::max(measuredPeak_, touchEnd_[size_t(index)][size_t(k)]);
-    try {
-      kernels_[size_t(index)][size_t(k)](call);
-    } catch (const Error &e) {
-      const auto &i = prog.instructions(k);
-      fail("program '", prog.name(), "' instruction ", k, " (", i.kernel(),
-           i.loc().empty() ? "" : " at " + i.loc(), "): ", e.what());
-    }
-  }
+  for (int k = 0; k < prog.instructions_size(); ++k)
+    runOne(index, k);
   ++ctx_.runCounter;
 }
 
-bool Executor::runRole(ds::plan::Program::Role role) {
-  int p = plan_.program(role);
-  if (p < 0)
-    return false;
-  run(p);
-  return true;
+void Executor::runInstruction(int program, int k) {
+  runOne(program, k);
+  // The counter counts program runs: a single-instruction run of the last instruction ends one.
+  if (k + 1 == plan_.plan.programs(program).instructions_size())
+    ++ctx_.runCounter;
+}
+
+void Executor::upload(uint32_t id, const void *src) {
+  Tensor t = tensor(id);
+  std::memcpy(t.data, src, size_t(t.numel) * dtypeSize(t.dtype));
+}
+
+void Executor::download(uint32_t id, void *dst) {
+  Tensor t = tensor(id);
+  std::memcpy(dst, t.data, size_t(t.numel) * dtypeSize(t.dtype));
 }
 
 } // namespace ds::rt

@@ -124,7 +124,7 @@ void readElements(const onnx::TensorProto &t, const std::string &modelPath, DTyp
 
 } // namespace
 
-void loadParameters(const LoadedPlan &plan, Executor &exec, int rank, int worldSize) {
+void loadParameters(const LoadedPlan &plan, ExecutorBase &exec, int rank, int worldSize) {
   if (plan.plan.parameters().empty())
     return;
   const std::string &path = plan.modelPath;
@@ -151,7 +151,9 @@ void loadParameters(const LoadedPlan &plan, Executor &exec, int rank, int worldS
       fail(what, ": no such initializer in the model");
     const onnx::TensorProto &t = *it->second;
     DType dt = fromOnnx(t.data_type());
-    Tensor buf = exec.tensor(p.buffer());
+    const BufferInfo &info = plan.buffer(p.buffer());
+    std::vector<char> staging(size_t(info.type.bytes));
+    Tensor buf{info.type.dtype, &info.type.shape, info.type.numel, staging.data()};
     // An f32 initializer may fill an f16/bf16 buffer (mixed-precision training keeps 16-bit
     // working copies of fp32 weights): every element is rounded to nearest even.
     bool narrow = dt == ds::plan::F32 && (buf.dtype == ds::plan::F16 || buf.dtype == ds::plan::BF16);
@@ -199,6 +201,7 @@ void loadParameters(const LoadedPlan &plan, Executor &exec, int rank, int worldS
     } catch (const Error &e) {
       fail(what, ": ", e.what());
     }
+    exec.upload(p.buffer(), staging.data());
   }
 }
 

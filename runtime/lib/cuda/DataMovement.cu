@@ -1,5 +1,424 @@
-// placeholder: replaced by the real kernels
+// CUDA data-movement kernels: reshape, squeeze, unsqueeze, transpose, gather, gather_grad,
+// slice, slice_grad, split, concat, expand, trilu. Semantics follow lib/cpu/DataMovement.cpp
+// and lib/cpu/Backward.cpp (gather_grad, slice_grad).
+//
+// Pure data movement works on element bits: it dispatches on the element size (1, 2, 4 or 8
+// bytes), so every dtype (f32 f64 f16 bf16 i64 i32 i1) is supported. All copies are written as
+// "gather" (loop over the contiguous output, read through an Indexer) or "scatter" (loop over
+// the contiguous input, write through an Indexer) grid-stride loops; the iteration space is
+// simplified first (size-1 dims dropped, adjacent dims merged), and a copy that turns out to be
+// contiguous becomes a cudaMemcpyAsync.
+//
+// Differences from the CPU (which throws on out-of-range gather indices): a kernel cannot
+// throw, so gather writes zeros for the result rows of out-of-range indices, and gather_grad
+// ignores the gradient rows of out-of-range indices. Nothing is ever read or written out of
+// bounds.
 #include "CudaCommon.cuh"
+
+#include <cub/device/device_radix_sort.cuh>
+
 namespace ds::rt::cuda {
-void registerDataMovement(KernelTable &) {}
+namespace {
+
+// Dispatch on element size: `E` is an unsigned integer of the dtype's size in the body.
+#define DS_BY_SIZE(DT, E, ...)                                                                 \
+  switch (::ds::rt::dtypeSize(DT)) {                                                           \
+  case 1: { using E = uint8_t; __VA_ARGS__; } break;                                           \
+  case 2: { using E = uint16_t; __VA_ARGS__; } break;                                          \
+  case 4: { using E = uint32_t; __VA_ARGS__; } break;                                          \
+  case 8: { using E = uint64_t; __VA_ARGS__; } break;                                          \
+  default: ::ds::rt::fail("unsupported dtype ", ::ds::rt::dtypeName(DT));                      \
+  }
+
+size_t bytesOf(const Tensor &t) { return size_t(t.numel) * dtypeSize(t.dtype); }
+
+/// Indexer over the iteration shape `dims` (all > 0) with operand element strides `strides`,
+/// with size-1 dims dropped and adjacent dims merged where the strides allow it (dim a of
+/// stride s*n followed by dim b of size n and stride s is one dim of size a*n and stride s).
+/// The linear index of the simplified space equals the row-major linear index of `dims`.
+Indexer simplifiedIndexer(const std::vector<int64_t> &dims, const std::vector<int64_t> &strides) {
+  std::vector<int64_t> d, s;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == 1)
+      continue;
+    if (!d.empty() && s.back() == strides[i] * dims[i]) {
+      d.back() *= dims[i];
+      s.back() = strides[i];
+    } else {
+      d.push_back(dims[i]);
+      s.push_back(strides[i]);
+    }
+  }
+  return stridedIndexer(d, s);
+}
+
+/// True when the indexer maps linear index k to offset k (contiguous operand).
+bool isContiguous(const Indexer &ix) {
+  return ix.rank == 0 || (ix.rank == 1 && ix.strides[0] == 1);
+}
+
+template <typename E>
+__global__ void gatherCopyKernel(const E *__restrict__ in, int64_t base, Indexer ix,
+                                 E *__restrict__ out, int64_t n) {
+  DS_GRID_STRIDE(k, n) { out[k] = in[base + ix.offset(k)]; }
+}
+
+template <typename E>
+__global__ void scatterCopyKernel(const E *__restrict__ in, E *__restrict__ out, int64_t base,
+                                  Indexer ix, int64_t n) {
+  DS_GRID_STRIDE(k, n) { out[base + ix.offset(k)] = in[k]; }
+}
+
+/// out (contiguous, `dims`-shaped, n = prod(dims) > 0 elements)[k] =
+/// in[base + sum_d idx_d(k) * strides_d]. Elements of dtype `dt`.
+void gatherCopy(KernelCall &c, DType dt, const void *in, int64_t base,
+                const std::vector<int64_t> &dims, const std::vector<int64_t> &strides,
+                void *out) {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    n *= d;
+  if (n <= 0)
+    return;
+  Indexer ix = simplifiedIndexer(dims, strides);
+  size_t es = dtypeSize(dt);
+  if (isContiguous(ix)) {
+    DS_CUDA(cudaMemcpyAsync(out, static_cast<const char *>(in) + size_t(base) * es,
+                            size_t(n) * es, cudaMemcpyDeviceToDevice, stream(c)));
+    return;
+  }
+  DS_BY_SIZE(dt, E, {
+    gatherCopyKernel<E><<<gridFor(n), kThreads, 0, stream(c)>>>(static_cast<const E *>(in),
+                                                                 base, ix, static_cast<E *>(out),
+                                                                 n);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+/// out[base + sum_d idx_d(k) * strides_d] = in (contiguous, `dims`-shaped)[k].
+void scatterCopy(KernelCall &c, DType dt, const void *in, const std::vector<int64_t> &dims,
+                 void *out, int64_t base, const std::vector<int64_t> &strides) {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    n *= d;
+  if (n <= 0)
+    return;
+  Indexer ix = simplifiedIndexer(dims, strides);
+  size_t es = dtypeSize(dt);
+  if (isContiguous(ix)) {
+    DS_CUDA(cudaMemcpyAsync(static_cast<char *>(out) + size_t(base) * es, in, size_t(n) * es,
+                            cudaMemcpyDeviceToDevice, stream(c)));
+    return;
+  }
+  DS_BY_SIZE(dt, E, {
+    scatterCopyKernel<E><<<gridFor(n), kThreads, 0, stream(c)>>>(
+        static_cast<const E *>(in), static_cast<E *>(out), base, ix, n);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+/// Splits shape at `axis` into outer (product before), dim, inner (product after).
+void splitAt(const std::vector<int64_t> &shape, int64_t axis, int64_t &outer, int64_t &dim,
+             int64_t &inner) {
+  outer = 1;
+  inner = 1;
+  for (int64_t i = 0; i < axis; ++i)
+    outer *= shape[size_t(i)];
+  dim = shape[size_t(axis)];
+  for (size_t i = size_t(axis) + 1; i < shape.size(); ++i)
+    inner *= shape[i];
+}
+
+// ---------------------------------------------------------------- reshape / squeeze / unsqueeze
+
+void runReshape(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  if (x.data == r.data || x.numel == 0)
+    return; // in place: the bytes already are the result
+  DS_CUDA(cudaMemcpyAsync(r.data, x.data, bytesOf(x), cudaMemcpyDeviceToDevice, stream(c)));
+}
+
+// ---------------------------------------------------------------- transpose / expand / slice
+
+void runTranspose(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  auto perm = attrInts(c.ins, "perm");
+  std::vector<int64_t> xs = rowMajorStrides(*x.shape), st(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i)
+    st[i] = xs[size_t(perm[i])];
+  if (r.numel == 0)
+    return;
+  gatherCopy(c, x.dtype, x.data, 0, *r.shape, st, r.data);
+}
+
+void runExpand(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  if (r.numel == 0)
+    return;
+  const auto &in = *x.shape, &out = *r.shape;
+  std::vector<int64_t> st(out.size(), 0), cs = rowMajorStrides(in);
+  size_t lead = out.size() - in.size();
+  for (size_t i = 0; i < in.size(); ++i)
+    st[lead + i] = in[i] == 1 ? 0 : cs[i];
+  gatherCopy(c, x.dtype, x.data, 0, out, st, r.data);
+}
+
+void runSlice(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  if (r.numel == 0)
+    return;
+  auto starts = attrInts(c.ins, "starts");
+  auto steps = attrInts(c.ins, "steps", std::vector<int64_t>(starts.size(), 1));
+  std::vector<int64_t> xs = rowMajorStrides(*x.shape), st(xs.size());
+  int64_t base = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    base += starts[i] * xs[i];
+    st[i] = xs[i] * steps[i];
+  }
+  gatherCopy(c, x.dtype, x.data, base, *r.shape, st, r.data);
+}
+
+/// dx = zeros of the slice input's shape, with g at the sliced positions.
+void runSliceGrad(KernelCall &c) {
+  const Tensor &g = c.in[0], &r = c.out[0];
+  auto starts = attrInts(c.ins, "starts");
+  auto steps = attrInts(c.ins, "steps", std::vector<int64_t>(r.shape->size(), 1));
+  if (r.numel == 0)
+    return;
+  DS_CUDA(cudaMemsetAsync(r.data, 0, bytesOf(r), stream(c)));
+  if (g.numel == 0)
+    return;
+  std::vector<int64_t> rs = rowMajorStrides(*r.shape), st(rs.size());
+  int64_t base = 0;
+  for (size_t i = 0; i < rs.size(); ++i) {
+    base += starts[i] * rs[i];
+    st[i] = rs[i] * steps[i];
+  }
+  // A slice is injective: every g element has its own destination.
+  scatterCopy(c, g.dtype, g.data, *g.shape, r.data, base, st);
+}
+
+// ---------------------------------------------------------------- split / concat
+
+void runSplit(KernelCall &c) {
+  const Tensor &x = c.in[0];
+  int64_t axis = attrInt(c.ins, "axis");
+  auto sizes = attrInts(c.ins, "sizes");
+  int64_t outer, dim, inner;
+  splitAt(*x.shape, axis, outer, dim, inner);
+  int64_t start = 0;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    // out[k][o, a] = x[o, start*inner + a], a < sizes[k]*inner
+    if (c.out[k].numel > 0)
+      gatherCopy(c, x.dtype, x.data, start * inner, {outer, sizes[k] * inner},
+                 {dim * inner, 1}, c.out[k].data);
+    start += sizes[k];
+  }
+}
+
+void runConcat(KernelCall &c) {
+  const Tensor &r = c.out[0];
+  int64_t axis = attrInt(c.ins, "axis");
+  int64_t outer, dim, inner;
+  splitAt(*r.shape, axis, outer, dim, inner);
+  int64_t start = 0;
+  for (const Tensor &x : c.in) {
+    int64_t xd = x.dim(axis);
+    // r[o, start*inner + a] = x[o, a], a < xd*inner
+    if (x.numel > 0)
+      scatterCopy(c, x.dtype, x.data, {outer, xd * inner}, r.data, start * inner,
+                  {dim * inner, 1});
+    start += xd;
+  }
+}
+
+// ---------------------------------------------------------------- trilu
+
+template <typename E>
+__global__ void triluKernel(const E *x, E *y, int64_t R, int64_t C, int64_t k, bool upper,
+                            int64_t n) {
+  // x may equal y (in place): every thread reads and writes only its own element.
+  DS_GRID_STRIDE(t, n) {
+    int64_t j = t % C;
+    int64_t i = (t / C) % R;
+    bool keep = upper ? (j - i >= k) : (j - i <= k);
+    y[t] = keep ? x[t] : E(0);
+  }
+}
+
+void runTrilu(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  bool upper = attrInt(c.ins, "upper", 1) != 0;
+  int64_t k = attrInt(c.ins, "k", 0);
+  int64_t R = x.dim(x.rank() - 2), C = x.dim(x.rank() - 1);
+  int64_t n = r.numel;
+  if (n == 0 || R == 0 || C == 0)
+    return;
+  DS_BY_SIZE(x.dtype, E, {
+    triluKernel<E><<<gridFor(n), kThreads, 0, stream(c)>>>(
+        static_cast<const E *>(x.data), static_cast<E *>(r.data), R, C, k, upper, n);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+// ---------------------------------------------------------------- gather
+
+template <typename E, typename I>
+__global__ void gatherKernel(const E *__restrict__ d, const I *__restrict__ idx,
+                             E *__restrict__ out, int64_t nIdx, int64_t dim, int64_t inner,
+                             int64_t total) {
+  // out[o, j, i] = d[o, idx[j], i]; out-of-range indices give zeros (the CPU throws).
+  DS_GRID_STRIDE(t, total) {
+    int64_t i = t % inner;
+    int64_t rest = t / inner;
+    int64_t j = rest % nIdx;
+    int64_t o = rest / nIdx;
+    int64_t v = int64_t(idx[j]);
+    if (v < 0)
+      v += dim;
+    out[t] = (v >= 0 && v < dim) ? d[(o * dim + v) * inner + i] : E(0);
+  }
+}
+
+void runGather(KernelCall &c) {
+  const Tensor &d = c.in[0], &idx = c.in[1], &r = c.out[0];
+  int64_t axis = attrInt(c.ins, "axis");
+  int64_t outer, dim, inner;
+  splitAt(*d.shape, axis, outer, dim, inner);
+  int64_t n = idx.numel, total = r.numel;
+  if (total == 0 || n == 0 || inner == 0)
+    return;
+  DS_BY_SIZE(d.dtype, E, {
+    const E *src = static_cast<const E *>(d.data);
+    E *dst = static_cast<E *>(r.data);
+    if (idx.dtype == ds::plan::I64)
+      gatherKernel<E, int64_t><<<gridFor(total), kThreads, 0, stream(c)>>>(
+          src, idx.as<const int64_t>(), dst, n, dim, inner, total);
+    else if (idx.dtype == ds::plan::I32)
+      gatherKernel<E, int32_t><<<gridFor(total), kThreads, 0, stream(c)>>>(
+          src, idx.as<const int32_t>(), dst, n, dim, inner, total);
+    else
+      fail("indices must be i64 or i32, got ", dtypeName(idx.dtype));
+    DS_CUDA_LAUNCH();
+  });
+}
+
+// ---------------------------------------------------------------- gather_grad
+//
+// dd = zeros; dd[o, idx[j], :] += g[o, j, :] for j in order (the CPU's order). Deterministic and
+// bit-exact with the CPU: the index positions are sorted by key (row * n + j) (keys are unique,
+// so the sorted order is fully determined: grouped by row, increasing j inside a group); then
+// one thread per (outer, group, column) sums its group's gradient rows in increasing j in the
+// accumulation type (f32, f64 for f64; f16/bf16 are summed in f32 and rounded once, like the
+// CPU's staging), starting from 0, and stores the sum. Rows no index hits stay zero.
+// Out-of-range indices get the key row = dim and sort last; their rows are ignored.
+
+template <typename I>
+__global__ void gatherGradKeysKernel(const I *__restrict__ idx, uint64_t *__restrict__ keys,
+                                     int64_t n, int64_t dim) {
+  DS_GRID_STRIDE(j, n) {
+    int64_t v = int64_t(idx[j]);
+    if (v < 0)
+      v += dim;
+    int64_t row = (v >= 0 && v < dim) ? v : dim;
+    keys[j] = uint64_t(row) * uint64_t(n) + uint64_t(j);
+  }
+}
+
+template <typename T>
+__global__ void gatherGradSumKernel(const T *__restrict__ g, const uint64_t *__restrict__ keys,
+                                    T *__restrict__ out, int64_t n, int64_t dim, int64_t inner,
+                                    int64_t total) {
+  using A = typename Acc<T>::type;
+  const uint64_t un = uint64_t(n);
+  // total = outer * n * inner: t = (o, p, i) with p a position in the sorted keys.
+  DS_GRID_STRIDE(t, total) {
+    int64_t i = t % inner;
+    int64_t rest = t / inner;
+    int64_t p = rest % n;
+    int64_t o = rest / n;
+    int64_t row = int64_t(keys[p] / un);
+    if (row >= dim)
+      continue; // out-of-range index (sorted last): ignored
+    if (p > 0 && int64_t(keys[p - 1] / un) == row)
+      continue; // not the first position of its row's group
+    A acc = A(0);
+    for (int64_t q = p; q < n; ++q) {
+      uint64_t kq = keys[q];
+      if (int64_t(kq / un) != row)
+        break;
+      int64_t j = int64_t(kq % un);
+      acc += ld(g, (o * n + j) * inner + i);
+    }
+    st(out, (o * dim + row) * inner + i, acc);
+  }
+}
+
+size_t alignUp(size_t v) { return (v + 255) / 256 * 256; }
+
+void runGatherGrad(KernelCall &c) {
+  const Tensor &g = c.in[0], &idx = c.in[1], &r = c.out[0];
+  int64_t axis = attrInt(c.ins, "axis");
+  int64_t outer, dim, inner;
+  splitAt(*r.shape, axis, outer, dim, inner);
+  int64_t n = idx.numel;
+  if (r.numel == 0)
+    return;
+  if (idx.dtype != ds::plan::I64 && idx.dtype != ds::plan::I32)
+    fail("indices must be i64 or i32, got ", dtypeName(idx.dtype));
+  cudaStream_t s = stream(c);
+  DS_CUDA(cudaMemsetAsync(r.data, 0, bytesOf(r), s)); // all-zero bits are +0 for every float
+  if (n == 0 || g.numel == 0)
+    return;
+
+  // Sort keys row * n + j, row in [0, dim] (dim = out of range): the largest is dim*n + n-1.
+  uint64_t maxKey = uint64_t(dim) * uint64_t(n) + uint64_t(n - 1);
+  int endBit = 1;
+  while (endBit < 64 && (maxKey >> endBit) != 0)
+    ++endBit;
+  size_t tempBytes = 0;
+  DS_CUDA(cub::DeviceRadixSort::SortKeys(nullptr, tempBytes, static_cast<const uint64_t *>(nullptr),
+                                         static_cast<uint64_t *>(nullptr), n, 0, endBit, s));
+  size_t keyBytes = alignUp(size_t(n) * sizeof(uint64_t));
+  char *base = static_cast<char *>(scratch(c, 2 * keyBytes + alignUp(tempBytes)));
+  auto *keysIn = reinterpret_cast<uint64_t *>(base);
+  auto *keysOut = reinterpret_cast<uint64_t *>(base + keyBytes);
+  void *temp = base + 2 * keyBytes;
+
+  if (idx.dtype == ds::plan::I64)
+    gatherGradKeysKernel<int64_t><<<gridFor(n), kThreads, 0, s>>>(idx.as<const int64_t>(),
+                                                                   keysIn, n, dim);
+  else
+    gatherGradKeysKernel<int32_t><<<gridFor(n), kThreads, 0, s>>>(idx.as<const int32_t>(),
+                                                                   keysIn, n, dim);
+  DS_CUDA_LAUNCH();
+  DS_CUDA(cub::DeviceRadixSort::SortKeys(temp, tempBytes, static_cast<const uint64_t *>(keysIn),
+                                         keysOut, n, 0, endBit, s));
+
+  int64_t total = outer * n * inner;
+  DS_DISPATCH_FLOAT(r.dtype, T, {
+    gatherGradSumKernel<T><<<gridFor(total), kThreads, 0, s>>>(
+        static_cast<const T *>(g.data), keysOut, static_cast<T *>(r.data), n, dim, inner, total);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+#undef DS_BY_SIZE
+
+} // namespace
+
+void registerDataMovement(KernelTable &t) {
+  t["reshape"] = runReshape;
+  t["squeeze"] = runReshape;
+  t["unsqueeze"] = runReshape;
+  t["transpose"] = runTranspose;
+  t["gather"] = runGather;
+  t["gather_grad"] = runGatherGrad;
+  t["slice"] = runSlice;
+  t["slice_grad"] = runSliceGrad;
+  t["split"] = runSplit;
+  t["concat"] = runConcat;
+  t["expand"] = runExpand;
+  t["trilu"] = runTrilu;
+}
+
 } // namespace ds::rt::cuda

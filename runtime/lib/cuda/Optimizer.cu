@@ -1,5 +1,632 @@
-// placeholder: replaced by the real kernels
+// Optimizer kernels of the CUDA backend: adam_update, lamb_update, sgd_update, lr_schedule,
+// all_finite and loss_scale_update. Semantics and arithmetic order are those of the CPU kernels
+// (runtime/lib/cpu/Optimizer.cpp, README "Optimizers" / "Mixed precision").
+//
+// Graph-capture safety: everything that changes from step to step (the learning rate, the step
+// counter, the `finite` flag, the loss scale and its counters) is read inside the kernels from
+// device memory; only instruction attributes are read on the host and passed by value. A step
+// that is skipped (finite = 0 or NaN) writes outputs = inputs bit for bit, decided on the device.
+//
+// Rounding: every floating operation that the CPU rounds individually is written with the
+// round-to-nearest intrinsics (__fadd_rn, __dmul_rn, ...), which the compiler never contracts
+// into FMAs, so the element updates round exactly like the CPU's (x86-64 SSE, no FMA). Scalars
+// derived from the step and the learning rate are computed in double, as on the CPU; only the
+// device pow/log/cos may differ from glibc's by an ulp of double.
 #include "CudaCommon.cuh"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
 namespace ds::rt::cuda {
-void registerOptimizer(KernelTable &) {}
+namespace {
+
+// ---- non-contracted IEEE arithmetic (float for f32/f16/bf16 buffers, double for f64)
+__device__ __forceinline__ float addR(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ float subR(float a, float b) { return __fsub_rn(a, b); }
+__device__ __forceinline__ float mulR(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ float divR(float a, float b) { return __fdiv_rn(a, b); }
+__device__ __forceinline__ float sqrtR(float a) { return __fsqrt_rn(a); }
+__device__ __forceinline__ double addR(double a, double b) { return __dadd_rn(a, b); }
+__device__ __forceinline__ double subR(double a, double b) { return __dsub_rn(a, b); }
+__device__ __forceinline__ double mulR(double a, double b) { return __dmul_rn(a, b); }
+__device__ __forceinline__ double divR(double a, double b) { return __ddiv_rn(a, b); }
+__device__ __forceinline__ double sqrtR(double a) { return __dsqrt_rn(a); }
+
+/// The optional `finite` operand: the step applies iff it is absent, or present and nonzero
+/// (NaN counts as not finite).
+__device__ __forceinline__ bool finiteOk(const float *finite) {
+  if (finite == nullptr)
+    return true;
+  float f = *finite;
+  return f == f && f != 0.0f;
+}
+
+/// Bias correction 1 - beta^t in double (1 when bias correction is off).
+__device__ __forceinline__ double biasCorr(double beta, int64_t t, int on) {
+  return on ? subR(1.0, pow(beta, double(t))) : 1.0;
+}
+
+const float *optionalFinite(const KernelCall &c, size_t index) {
+  return c.in.size() > index ? c.in[index].as<const float>() : nullptr;
+}
+
+/// Hyper-parameters from attributes, converted on the host exactly as the CPU does
+/// (`const T B1 = T(b1)`, `const T omb1 = T(1) - B1`, ...), A = the arithmetic type.
+template <typename A> struct MomentsParams {
+  A B1, B2, EPS, WD, omb1, omb2;
+  double b1, b2, wd;
+  int biasCorrection;
+  int wdNonzero;
+};
+template <typename A> MomentsParams<A> momentsParams(const KernelCall &c) {
+  MomentsParams<A> h;
+  h.b1 = attrFloat(c.ins, "beta1");
+  h.b2 = attrFloat(c.ins, "beta2");
+  h.wd = attrFloat(c.ins, "weight_decay");
+  double eps = attrFloat(c.ins, "eps");
+  h.B1 = A(h.b1);
+  h.B2 = A(h.b2);
+  h.EPS = A(eps);
+  h.WD = A(h.wd);
+  h.omb1 = A(1) - h.B1;
+  h.omb2 = A(1) - h.B2;
+  h.biasCorrection = attrInt(c.ins, "bias_correction") != 0 ? 1 : 0;
+  h.wdNonzero = h.wd != 0 ? 1 : 0;
+  return h;
+}
+
+/// Per-step scalars, computed once per block by thread 0 (double, cast to A by each thread).
+struct StepConsts {
+  int apply; // 0: skipped step (not finite, or step counter < 1), outputs = inputs
+  int first; // sgd: t == 1
+  double k0, k1, k2;
+};
+
+// ============================================================ adam_update
+// AdamW (adam_w_mode != 0): k0 = 1 - lr*wd (decay), k1 = lr/bc1 (step size), k2 = sqrt(bc2).
+// Adam: k0 = lr, k1 = bc1, k2 = bc2.
+template <typename A>
+__device__ StepConsts adamConsts(const MomentsParams<A> &h, bool adamW, const float *lrp,
+                                 const int64_t *tp, const float *finite) {
+  StepConsts s{};
+  int64_t t = *tp;
+  s.apply = (finiteOk(finite) && t >= 1) ? 1 : 0;
+  s.first = 0;
+  if (!s.apply)
+    return s;
+  double lr = double(*lrp);
+  double bc1 = biasCorr(h.b1, t, h.biasCorrection);
+  double bc2 = biasCorr(h.b2, t, h.biasCorrection);
+  if (adamW) {
+    s.k0 = subR(1.0, mulR(lr, h.wd));
+    s.k1 = divR(lr, bc1);
+    s.k2 = sqrtR(bc2);
+  } else {
+    s.k0 = lr;
+    s.k1 = bc1;
+    s.k2 = bc2;
+  }
+  return s;
+}
+
+template <typename T, bool AdamW>
+__global__ void adamKernel(int64_t n, const T *p, const T *g, const T *m, const T *v, T *np,
+                           T *nm, T *nv, const float *lrp, const int64_t *tp,
+                           const float *finite, MomentsParams<typename Acc<T>::type> h) {
+  using A = typename Acc<T>::type;
+  __shared__ StepConsts sc;
+  if (threadIdx.x == 0)
+    sc = adamConsts(h, AdamW, lrp, tp, finite);
+  __syncthreads();
+  if (!sc.apply) { // skipped step: bit-for-bit pass-through (nothing to do when in place)
+    DS_GRID_STRIDE(i, n) {
+      if (np != p)
+        np[i] = p[i];
+      if (nm != m)
+        nm[i] = m[i];
+      if (nv != v)
+        nv[i] = v[i];
+    }
+    return;
+  }
+  if (AdamW) {
+    const A decay = A(sc.k0), stepSize = A(sc.k1), bc2Sqrt = A(sc.k2);
+    DS_GRID_STRIDE(i, n) {
+      A gi = ld(g, i), mi = ld(m, i), vi = ld(v, i), pi = ld(p, i);
+      if (h.wdNonzero)
+        pi = mulR(pi, decay);
+      mi = addR(mi, mulR(h.omb1, subR(gi, mi)));
+      vi = addR(mulR(h.B2, vi), mulR(mulR(h.omb2, gi), gi));
+      A denom = addR(divR(sqrtR(vi), bc2Sqrt), h.EPS);
+      A pn = subR(pi, mulR(stepSize, divR(mi, denom)));
+      st(np, i, pn);
+      st(nm, i, mi);
+      st(nv, i, vi);
+    }
+  } else {
+    const A LR = A(sc.k0), BC1 = A(sc.k1), BC2 = A(sc.k2);
+    DS_GRID_STRIDE(i, n) {
+      A gi = ld(g, i), mi = ld(m, i), vi = ld(v, i), pi = ld(p, i);
+      gi = addR(gi, mulR(h.WD, pi));
+      mi = addR(mulR(h.B1, mi), mulR(h.omb1, gi));
+      vi = addR(mulR(h.B2, vi), mulR(mulR(h.omb2, gi), gi));
+      A update = divR(divR(mi, BC1), addR(sqrtR(divR(vi, BC2)), h.EPS));
+      A pn = subR(pi, mulR(LR, update));
+      st(np, i, pn);
+      st(nm, i, mi);
+      st(nv, i, vi);
+    }
+  }
+}
+
+template <typename T> void launchAdam(KernelCall &c, bool adamW) {
+  using A = typename Acc<T>::type;
+  MomentsParams<A> h = momentsParams<A>(c);
+  int64_t n = c.in[0].numel;
+  const T *p = c.in[0].as<const T>(), *g = c.in[1].as<const T>(), *m = c.in[2].as<const T>(),
+          *v = c.in[3].as<const T>();
+  T *np = c.out[0].as<T>(), *nm = c.out[1].as<T>(), *nv = c.out[2].as<T>();
+  const float *lrp = c.in[4].as<const float>();
+  const int64_t *tp = c.in[5].as<const int64_t>();
+  const float *finite = optionalFinite(c, 6);
+  if (adamW)
+    adamKernel<T, true><<<gridFor(n), kThreads, 0, stream(c)>>>(n, p, g, m, v, np, nm, nv, lrp,
+                                                                tp, finite, h);
+  else
+    adamKernel<T, false><<<gridFor(n), kThreads, 0, stream(c)>>>(n, p, g, m, v, np, nm, nv,
+                                                                 lrp, tp, finite, h);
+  DS_CUDA_LAUNCH();
+}
+
+void runAdamUpdate(KernelCall &c) {
+  bool adamW = attrInt(c.ins, "adam_w_mode") != 0;
+  DS_DISPATCH_FLOAT(c.in[0].dtype, T, launchAdam<T>(c, adamW));
+}
+
+// ============================================================ lamb_update
+// Three launches: (1) per-block partial sums of |p|^2 and |u|^2 in double into scratch (writes
+// no operand), (2) one block sums the partials in a fixed order and computes the skip decision
+// and the step scale lr*sqrt(bc2)/bc1*r, (3) the update, recomputing m', v', u from the
+// untouched inputs with the same rounded operations as (1), so u is bit-identical to the one
+// normed (this also keeps f16/bf16 moments exact: u uses the unrounded f32 m', v' as on the
+// CPU) and any exact in-place aliasing is safe.
+constexpr int kLambMaxParts = 1024;
+constexpr size_t kLambPartsOffset = 256; // LambStep at offset 0, partials from here
+constexpr size_t kLambScratchBytes = kLambPartsOffset + size_t(kLambMaxParts) * 2 * sizeof(double);
+
+struct LambStep {
+  double scale;
+  int apply;
+};
+
+template <typename A>
+__device__ __forceinline__ A lambDirection(const MomentsParams<A> &h, A pi, A gi, A &mi,
+                                           A &vi) {
+  mi = addR(mulR(h.B1, mi), mulR(h.omb1, gi));
+  vi = addR(mulR(h.B2, vi), mulR(mulR(h.omb2, gi), gi));
+  return addR(divR(mi, addR(sqrtR(vi), h.EPS)), mulR(h.WD, pi));
+}
+
+/// Deterministic sum of (a, b) over a block of kThreads threads (fixed tree); all threads get
+/// the result. Every thread of the block must call it.
+__device__ void blockSum2(double &a, double &b) {
+  __shared__ double sa[kThreads], sb[kThreads];
+  int tid = int(threadIdx.x);
+  sa[tid] = a;
+  sb[tid] = b;
+  __syncthreads();
+  for (int s = kThreads / 2; s > 0; s >>= 1) {
+    if (tid < s) {
+      sa[tid] = addR(sa[tid], sa[tid + s]);
+      sb[tid] = addR(sb[tid], sb[tid + s]);
+    }
+    __syncthreads();
+  }
+  a = sa[0];
+  b = sb[0];
+  __syncthreads();
+}
+
+template <typename T>
+__global__ void lambNormsKernel(int64_t n, const T *p, const T *g, const T *m, const T *v,
+                                MomentsParams<typename Acc<T>::type> h, double *partials) {
+  using A = typename Acc<T>::type;
+  double pSum = 0, uSum = 0;
+  DS_GRID_STRIDE(i, n) {
+    A pi = ld(p, i), gi = ld(g, i), mi = ld(m, i), vi = ld(v, i);
+    A ui = lambDirection(h, pi, gi, mi, vi);
+    double pd = double(pi), ud = double(ui);
+    pSum = addR(pSum, mulR(pd, pd));
+    uSum = addR(uSum, mulR(ud, ud));
+  }
+  blockSum2(pSum, uSum);
+  if (threadIdx.x == 0) {
+    partials[2 * blockIdx.x] = pSum;
+    partials[2 * blockIdx.x + 1] = uSum;
+  }
+}
+
+struct LambHost {
+  double b1, b2, minCoeff, maxCoeff;
+  int biasCorrection;
+};
+
+__global__ void lambFinalizeKernel(int nParts, const double *partials, const float *lrp,
+                                   const int64_t *tp, const float *finite, LambHost h,
+                                   LambStep *out) {
+  double pSum = 0, uSum = 0;
+  for (int j = int(threadIdx.x); j < nParts; j += kThreads) {
+    pSum = addR(pSum, partials[2 * j]);
+    uSum = addR(uSum, partials[2 * j + 1]);
+  }
+  blockSum2(pSum, uSum);
+  if (threadIdx.x != 0)
+    return;
+  int64_t t = *tp;
+  LambStep s;
+  s.apply = (finiteOk(finite) && t >= 1) ? 1 : 0;
+  s.scale = 0;
+  if (s.apply) {
+    double r = 1.0;
+    if (pSum > 0 && uSum > 0) {
+      double q = divR(sqrtR(pSum), sqrtR(uSum));
+      q = (q < h.minCoeff) ? h.minCoeff : q; // std::max(q, minCoeff)
+      q = (h.maxCoeff < q) ? h.maxCoeff : q; // std::min(q, maxCoeff)
+      r = q;
+    }
+    double lr = double(*lrp);
+    double bc1 = biasCorr(h.b1, t, h.biasCorrection);
+    double bc2 = biasCorr(h.b2, t, h.biasCorrection);
+    s.scale = mulR(divR(mulR(lr, sqrtR(bc2)), bc1), r);
+  }
+  *out = s;
+}
+
+template <typename T>
+__global__ void lambApplyKernel(int64_t n, const T *p, const T *g, const T *m, const T *v,
+                                T *np, T *nm, T *nv, MomentsParams<typename Acc<T>::type> h,
+                                const LambStep *step) {
+  using A = typename Acc<T>::type;
+  const int apply = step->apply;
+  if (!apply) {
+    DS_GRID_STRIDE(i, n) {
+      if (np != p)
+        np[i] = p[i];
+      if (nm != m)
+        nm[i] = m[i];
+      if (nv != v)
+        nv[i] = v[i];
+    }
+    return;
+  }
+  const A scale = A(step->scale);
+  DS_GRID_STRIDE(i, n) {
+    A pi = ld(p, i), gi = ld(g, i), mi = ld(m, i), vi = ld(v, i);
+    A ui = lambDirection(h, pi, gi, mi, vi);
+    A pn = subR(pi, mulR(scale, ui));
+    st(np, i, pn);
+    st(nm, i, mi);
+    st(nv, i, vi);
+  }
+}
+
+template <typename T> void launchLamb(KernelCall &c) {
+  using A = typename Acc<T>::type;
+  MomentsParams<A> h = momentsParams<A>(c);
+  LambHost lh;
+  lh.b1 = h.b1;
+  lh.b2 = h.b2;
+  lh.minCoeff = attrFloat(c.ins, "min_coeff", 0.01);
+  lh.maxCoeff = attrFloat(c.ins, "max_coeff", 10.0);
+  lh.biasCorrection = h.biasCorrection;
+  int64_t n = c.in[0].numel;
+  const T *p = c.in[0].as<const T>(), *g = c.in[1].as<const T>(), *m = c.in[2].as<const T>(),
+          *v = c.in[3].as<const T>();
+  T *np = c.out[0].as<T>(), *nm = c.out[1].as<T>(), *nv = c.out[2].as<T>();
+  const float *lrp = c.in[4].as<const float>();
+  const int64_t *tp = c.in[5].as<const int64_t>();
+  const float *finite = optionalFinite(c, 6);
+
+  char *s = static_cast<char *>(scratch(c, kLambScratchBytes));
+  LambStep *step = reinterpret_cast<LambStep *>(s);
+  double *partials = reinterpret_cast<double *>(s + kLambPartsOffset);
+  unsigned nParts = std::min(gridFor(n), unsigned(kLambMaxParts)); // depends on n only
+  cudaStream_t st = stream(c);
+  lambNormsKernel<T><<<nParts, kThreads, 0, st>>>(n, p, g, m, v, h, partials);
+  DS_CUDA_LAUNCH();
+  lambFinalizeKernel<<<1, kThreads, 0, st>>>(int(nParts), partials, lrp, tp, finite, lh, step);
+  DS_CUDA_LAUNCH();
+  lambApplyKernel<T><<<gridFor(n), kThreads, 0, st>>>(n, p, g, m, v, np, nm, nv, h, step);
+  DS_CUDA_LAUNCH();
+}
+
+void runLambUpdate(KernelCall &c) {
+  DS_DISPATCH_FLOAT(c.in[0].dtype, T, launchLamb<T>(c));
+}
+
+// ============================================================ sgd_update
+template <typename A> struct SgdParams {
+  A MU, OMD, WD;
+  int wdNonzero, muNonzero, nesterov;
+};
+
+template <typename T>
+__global__ void sgdKernel(int64_t n, const T *p, const T *g, const T *buf, T *np, T *nb,
+                          const float *lrp, const int64_t *tp, const float *finite,
+                          SgdParams<typename Acc<T>::type> h) {
+  using A = typename Acc<T>::type;
+  __shared__ StepConsts sc;
+  if (threadIdx.x == 0) {
+    StepConsts s{};
+    int64_t t = *tp;
+    s.apply = (finiteOk(finite) && t >= 1) ? 1 : 0;
+    s.first = t == 1 ? 1 : 0;
+    s.k0 = double(*lrp);
+    sc = s;
+  }
+  __syncthreads();
+  if (!sc.apply) {
+    DS_GRID_STRIDE(i, n) {
+      if (np != p)
+        np[i] = p[i];
+      if (nb != buf)
+        nb[i] = buf[i];
+    }
+    return;
+  }
+  const A LR = A(sc.k0);
+  const bool first = sc.first != 0;
+  DS_GRID_STRIDE(i, n) {
+    A pi = ld(p, i), gi = ld(g, i), bi = ld(buf, i);
+    if (h.wdNonzero)
+      gi = addR(gi, mulR(h.WD, pi));
+    if (h.muNonzero) {
+      bi = first ? gi : addR(mulR(h.MU, bi), mulR(h.OMD, gi));
+      gi = h.nesterov ? addR(gi, mulR(h.MU, bi)) : bi;
+    }
+    A pn = subR(pi, mulR(LR, gi));
+    st(np, i, pn);
+    st(nb, i, bi);
+  }
+}
+
+template <typename T> void launchSgd(KernelCall &c) {
+  using A = typename Acc<T>::type;
+  double mu = attrFloat(c.ins, "momentum"), damp = attrFloat(c.ins, "dampening");
+  double wd = attrFloat(c.ins, "weight_decay");
+  SgdParams<A> h;
+  h.MU = A(mu);
+  h.OMD = A(1.0 - damp);
+  h.WD = A(wd);
+  h.wdNonzero = wd != 0 ? 1 : 0;
+  h.muNonzero = mu != 0 ? 1 : 0;
+  h.nesterov = attrInt(c.ins, "nesterov") != 0 ? 1 : 0;
+  int64_t n = c.in[0].numel;
+  const T *p = c.in[0].as<const T>(), *g = c.in[1].as<const T>(), *b = c.in[2].as<const T>();
+  T *np = c.out[0].as<T>(), *nb = c.out[1].as<T>();
+  sgdKernel<T><<<gridFor(n), kThreads, 0, stream(c)>>>(
+      n, p, g, b, np, nb, c.in[3].as<const float>(), c.in[4].as<const int64_t>(),
+      optionalFinite(c, 5), h);
+  DS_CUDA_LAUNCH();
+}
+
+void runSgdUpdate(KernelCall &c) {
+  DS_DISPATCH_FLOAT(c.in[0].dtype, T, launchSgd<T>(c));
+}
+
+// ============================================================ lr_schedule
+enum SchedKind : int { kConstant = 0, kWarmup = 1, kWarmupDecay = 2, kWarmupCosine = 3 };
+
+struct SchedParams {
+  int kind;
+  int logWarmup;
+  double lr, minLr, maxLr, r0, rc;
+  double N;        // double(max(2, warmup_num_steps))
+  double logN;     // std::log(N), on the host as the CPU computes it
+  double T;        // double(total_num_steps)
+  double decayDen; // std::max(1.0, double(T - N)) (integer difference, as on the CPU)
+};
+
+__device__ double warmupGamma(const SchedParams &s, double it) {
+  return s.logWarmup ? divR(log(addR(it, 1.0)), s.logN) : divR(it, s.N);
+}
+
+__global__ void lrScheduleKernel(const int64_t *kp, float *out, SchedParams s) {
+  if (s.kind == kConstant) {
+    *out = float(s.lr);
+    return;
+  }
+  double i = subR(double(*kp), 1.0); // step k runs with f(k - 1)
+  double result;
+  if (s.kind == kWarmup || s.kind == kWarmupDecay) {
+    if (i < 0) {
+      result = s.minLr;
+    } else {
+      double gamma;
+      if (i < s.N) {
+        gamma = warmupGamma(s, i);
+      } else if (s.kind == kWarmup) {
+        gamma = 1;
+      } else {
+        double d = divR(subR(s.T, i), s.decayDen);
+        gamma = (0.0 < d) ? d : 0.0; // std::max(0.0, d)
+      }
+      result = addR(s.minLr, mulR(subR(s.maxLr, s.minLr), gamma));
+    }
+  } else { // WarmupCosineLR
+    double ratio;
+    if (i < 0) {
+      ratio = 0;
+    } else if (i < s.N) {
+      ratio = addR(s.r0, mulR(subR(1.0, s.r0), warmupGamma(s, i)));
+    } else {
+      double q = divR(addR(subR(i, s.N), 1.0), s.decayDen);
+      q = (q < 1.0) ? q : 1.0; // std::min(1.0, q)
+      double cosTerm = addR(1.0, cos(mulR(M_PI, q)));
+      double x = addR(s.rc, divR(mulR(subR(1.0, s.rc), cosTerm), 2.0));
+      ratio = (0.0 < x) ? x : 0.0; // std::max(0.0, x)
+    }
+    result = mulR(s.lr, ratio);
+  }
+  *out = float(result);
+}
+
+void runLrSchedule(KernelCall &c) {
+  const Instruction &ins = c.ins;
+  std::string sched = attrString(ins, "schedule", "");
+  SchedParams s{};
+  s.lr = attrFloat(ins, "lr");
+  if (sched == "constant")
+    s.kind = kConstant;
+  else if (sched == "WarmupLR")
+    s.kind = kWarmup;
+  else if (sched == "WarmupDecayLR")
+    s.kind = kWarmupDecay;
+  else if (sched == "WarmupCosineLR")
+    s.kind = kWarmupCosine;
+  else
+    fail("unknown schedule '", sched, "'");
+  if (s.kind != kConstant) {
+    s.minLr = attrFloat(ins, "warmup_min_lr", 0.0);
+    s.maxLr = attrFloat(ins, "warmup_max_lr", 0.001);
+    int64_t N = std::max<int64_t>(2, attrInt(ins, "warmup_num_steps", 1000));
+    s.logWarmup = attrString(ins, "warmup_type", "log") == "log" ? 1 : 0;
+    int64_t T = attrInt(ins, "total_num_steps", 0);
+    s.N = double(N);
+    s.logN = std::log(double(N));
+    s.T = double(T);
+    s.decayDen = std::max(1.0, double(T - N));
+    if (s.kind == kWarmupCosine) {
+      s.r0 = attrFloat(ins, "warmup_min_ratio", 0.0);
+      s.rc = attrFloat(ins, "cos_min_ratio", 0.0001);
+    }
+  }
+  lrScheduleKernel<<<1, 1, 0, stream(c)>>>(c.in[0].as<const int64_t>(), c.out[0].as<float>(),
+                                           s);
+  DS_CUDA_LAUNCH();
+}
+
+// ============================================================ all_finite
+// out = 1 first; then one launch per non-empty input writes 0 when that input holds an element
+// whose exponent bits are all ones (Inf or any NaN). All launches are ordered on the stream;
+// the only concurrent writes are of the same value 0.
+__global__ void setOneKernel(float *out) { *out = 1.0f; }
+
+template <typename U>
+__global__ void nonFiniteKernel(int64_t n, const U *x, U mask, float *out) {
+  int bad = 0;
+  DS_GRID_STRIDE(i, n) bad |= (x[i] & mask) == mask ? 1 : 0;
+  if (__syncthreads_or(bad) && threadIdx.x == 0)
+    *out = 0.0f;
+}
+
+void runAllFinite(KernelCall &c) {
+  float *out = c.out[0].as<float>();
+  cudaStream_t st = stream(c);
+  setOneKernel<<<1, 1, 0, st>>>(out);
+  DS_CUDA_LAUNCH();
+  for (const Tensor &t : c.in) {
+    int64_t n = t.numel;
+    if (n <= 0)
+      continue;
+    switch (t.dtype) {
+    case ds::plan::F32:
+      nonFiniteKernel<uint32_t><<<gridFor(n), kThreads, 0, st>>>(n, t.as<const uint32_t>(),
+                                                                0x7f800000u, out);
+      break;
+    case ds::plan::F64:
+      nonFiniteKernel<uint64_t><<<gridFor(n), kThreads, 0, st>>>(
+          n, t.as<const uint64_t>(), 0x7ff0000000000000ull, out);
+      break;
+    case ds::plan::F16:
+      nonFiniteKernel<uint16_t><<<gridFor(n), kThreads, 0, st>>>(n, t.as<const uint16_t>(),
+                                                                uint16_t(0x7c00), out);
+      break;
+    case ds::plan::BF16:
+      nonFiniteKernel<uint16_t><<<gridFor(n), kThreads, 0, st>>>(n, t.as<const uint16_t>(),
+                                                                uint16_t(0x7f80), out);
+      break;
+    default:
+      fail("all_finite: unsupported dtype ", dtypeName(t.dtype));
+    }
+    DS_CUDA_LAUNCH();
+  }
+}
+
+// ============================================================ loss_scale_update
+struct LossScaleParams {
+  int dynamic, consecutive, zero;
+  double factor, minScale;
+  int64_t window, h;
+};
+
+// One thread: reads every input before writing, so new_scale/new_counters may alias
+// scale/counters.
+__global__ void lossScaleKernel(const float *finite, const float *scale, const int64_t *ctr,
+                                float *newScale, int64_t *newCtr, LossScaleParams q) {
+  float f = *finite;
+  bool overflow = !(f == f && f != 0.0f);
+  double S = double(*scale);
+  int64_t it = ctr[0], last = ctr[1], hy = ctr[2];
+  if (q.dynamic) {
+    if (overflow) {
+      if (!q.zero || q.h == 1 || hy == 1) {
+        // (The CPU raises an error here when zero = 1 and S is already min_scale; a device
+        // kernel cannot, so S stays at max(S/f, min) = min.)
+        double d = divR(S, q.factor);
+        S = (d < q.minScale) ? q.minScale : d; // std::max(S / factor, minScale)
+      } else {
+        hy -= 1;
+      }
+      last = it;
+    } else {
+      if (q.zero && q.consecutive)
+        hy = q.h;
+      int64_t k = it - last - 1;
+      if (k > 0 && k % q.window == 0) {
+        if (q.zero && !q.consecutive)
+          hy = q.h;
+        S = mulR(S, q.factor);
+      }
+    }
+  } else if (overflow) {
+    last = it;
+  }
+  it += 1;
+  *newScale = float(S);
+  newCtr[0] = it;
+  newCtr[1] = last;
+  newCtr[2] = hy;
+}
+
+void runLossScaleUpdate(KernelCall &c) {
+  const Instruction &ins = c.ins;
+  LossScaleParams q;
+  q.dynamic = attrInt(ins, "dynamic", 1) != 0 ? 1 : 0;
+  q.factor = attrFloat(ins, "scale_factor", 2.0);
+  q.window = attrInt(ins, "scale_window", 1000);
+  q.h = attrInt(ins, "hysteresis", 2);
+  q.consecutive = attrInt(ins, "consecutive_hysteresis", 0) != 0 ? 1 : 0;
+  q.minScale = attrFloat(ins, "min_scale", 1.0);
+  q.zero = attrInt(ins, "zero", 1) != 0 ? 1 : 0;
+  if (q.window < 1)
+    fail("attribute 'scale_window' must be >= 1");
+  lossScaleKernel<<<1, 1, 0, stream(c)>>>(c.in[0].as<const float>(), c.in[1].as<const float>(),
+                                          c.in[2].as<const int64_t>(), c.out[0].as<float>(),
+                                          c.out[1].as<int64_t>(), q);
+  DS_CUDA_LAUNCH();
+}
+
+} // namespace
+
+void registerOptimizer(KernelTable &t) {
+  t["adam_update"] = runAdamUpdate;
+  t["lamb_update"] = runLambUpdate;
+  t["sgd_update"] = runSgdUpdate;
+  t["lr_schedule"] = runLrSchedule;
+  t["all_finite"] = runAllFinite;
+  t["loss_scale_update"] = runLossScaleUpdate;
+}
+
 } // namespace ds::rt::cuda

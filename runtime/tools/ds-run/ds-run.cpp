@@ -1,5 +1,6 @@
 // ds-run: executes a .dsplan on one rank per process (MPI) with the CPU backend.
 #include "ds/runtime/Communicator.h"
+#include "ds/runtime/CudaBackend.h"
 #include "ds/runtime/Executor.h"
 #include "ds/runtime/Npy.h"
 #include "ds/runtime/OnnxParams.h"
@@ -37,7 +38,9 @@ namespace {
 const char *kUsage =
     "usage: ds-run PLAN.dsplan [--nproc N] [--data DIR | --synthetic] [--steps N]\n"
     "              [--metrics FILE.json] [--eval --out DIR [--eval-all-ranks] [--whole-inputs]]\n"
-    "              [--save-params DIR] [--seed N] [--threads N]\n";
+    "              [--save-params DIR] [--seed N] [--threads N]\n"
+    "              [--backend auto|cpu|cuda] [--comm auto|nccl|host] [--no-graphs] [--tf32]\n"
+    "              [--verify-kernels]\n";
 
 struct Options {
   std::string plan;
@@ -53,6 +56,9 @@ struct Options {
   std::string saveParams; // rank 0 writes every parameter as DIR/<file name>.npy at the end
   uint64_t seed = 0;
   int threads = 0;
+  std::string backend = "auto"; // auto: cuda when the plugin loads and a GPU is visible
+  CudaOptions cuda;
+  bool verifyKernels = false; // run every instruction on the CPU too and compare outputs
 };
 
 int gRank = -1; // for message prefixes; -1 before the world is known
@@ -119,6 +125,20 @@ Options parseArgs(int argc, char **argv) {
       o.seed = uint64_t(parseInt(a, next(), 0, INT64_MAX));
     else if (a == "--threads")
       o.threads = int(parseInt(a, next(), 1, 1024));
+    else if (a == "--backend") {
+      o.backend = next();
+      if (o.backend != "auto" && o.backend != "cpu" && o.backend != "cuda")
+        usageError("--backend expects auto, cpu or cuda, got '" + o.backend + "'");
+    } else if (a == "--comm") {
+      o.cuda.comm = next();
+      if (o.cuda.comm != "auto" && o.cuda.comm != "nccl" && o.cuda.comm != "host")
+        usageError("--comm expects auto, nccl or host, got '" + o.cuda.comm + "'");
+    } else if (a == "--no-graphs")
+      o.cuda.graphs = false;
+    else if (a == "--tf32")
+      o.cuda.tf32 = true;
+    else if (a == "--verify-kernels")
+      o.verifyKernels = true;
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -219,13 +239,26 @@ void info(const std::string &msg) {
   std::fflush(stdout);
 }
 
-double readScalar(const Tensor &t) {
-  switch (t.dtype) {
-  case ds::plan::F32: return t.as<float>()[0];
-  case ds::plan::F64: return t.as<double>()[0];
-  case ds::plan::F16: return halfToFloat(t.as<uint16_t>()[0]);
-  default: return bf16ToFloat(t.as<uint16_t>()[0]);
+double readScalar(ExecutorBase &exec, uint32_t id) {
+  const BufferInfo &b = exec.plan().buffer(id);
+  std::vector<char> bytes(std::max<size_t>(size_t(b.type.bytes), 8));
+  exec.download(id, bytes.data());
+  const char *p = bytes.data();
+  switch (b.type.dtype) {
+  case ds::plan::F32: return reinterpret_cast<const float *>(p)[0];
+  case ds::plan::F64: return reinterpret_cast<const double *>(p)[0];
+  case ds::plan::F16: return halfToFloat(reinterpret_cast<const uint16_t *>(p)[0]);
+  default: return bf16ToFloat(reinterpret_cast<const uint16_t *>(p)[0]);
   }
+}
+
+/// A host copy of buffer `id` (download when `fetch`) as a Tensor over `store`.
+Tensor hostTensor(ExecutorBase &exec, uint32_t id, std::vector<char> &store, bool fetch) {
+  const BufferInfo &b = exec.plan().buffer(id);
+  store.resize(std::max<size_t>(size_t(b.type.bytes), 1));
+  if (fetch)
+    exec.download(id, store.data());
+  return Tensor{b.type.dtype, &b.type.shape, b.type.numel, store.data()};
 }
 
 void mkdirs(const std::string &dir) {
@@ -247,7 +280,7 @@ void mkdirs(const std::string &dir) {
 /// Feeds graph inputs from .npy files or a synthetic generator.
 class InputFeeder {
 public:
-  InputFeeder(const LoadedPlan &plan, Executor &exec, const Options &opt, int rank, int world)
+  InputFeeder(const LoadedPlan &plan, ExecutorBase &exec, const Options &opt, int rank, int world)
       : plan_(plan), exec_(exec), opt_(opt), rank_(rank), world_(world) {
     mb_ = plan.microBatch;
     for (const auto &in : plan.plan.inputs()) {
@@ -290,9 +323,10 @@ public:
     const auto &inputs = plan_.plan.inputs();
     for (int k = 0; k < inputs.size(); ++k) {
       const auto &in = inputs[k];
-      Tensor t = exec_.tensor(in.buffer());
+      Tensor t = hostTensor(exec_, in.buffer(), host_, /*fetch=*/false);
       if (opt_.synthetic) {
         synthesize(in, t, stream * 1000003ull + uint64_t(k));
+        exec_.upload(in.buffer(), t.data);
         continue;
       }
       const NpyFile &f = files_[size_t(k)];
@@ -320,6 +354,7 @@ public:
             std::memcpy(static_cast<char *>(t.data) + (size_t(o * mb_ + b)) * innerBytes,
                         staging_.data() + (size_t(b * outer + o)) * innerBytes, innerBytes);
       }
+      exec_.upload(in.buffer(), t.data);
     }
   }
 
@@ -346,12 +381,12 @@ private:
   }
 
   const LoadedPlan &plan_;
-  Executor &exec_;
+  ExecutorBase &exec_;
   const Options &opt_;
   int rank_, world_;
   int64_t mb_;
   std::vector<NpyFile> files_;
-  std::vector<char> staging_;
+  std::vector<char> staging_, host_;
 };
 
 std::string jsonNumber(double v) {
@@ -423,15 +458,16 @@ LoadedPlan loadPlanWithoutInputs(const std::string &path, int world,
 }
 
 /// Reads <data>/<name>.npy, whose dtype and shape must be exactly the input buffer's, into it.
-void feedWholeInputs(const std::vector<ds::plan::GraphInput> &inputs, Executor &exec,
+void feedWholeInputs(const std::vector<ds::plan::GraphInput> &inputs, ExecutorBase &exec,
                      const std::string &dir, bool doRead) {
+  std::vector<char> store;
   for (const auto &in : inputs) {
     std::string path = dir + "/" + in.name() + ".npy";
     struct stat st;
     if (stat(path.c_str(), &st) != 0)
       fail("input '", in.name(), "': ", path, " does not exist");
     NpyFile f = openNpy(path);
-    Tensor t = exec.tensor(in.buffer());
+    Tensor t = hostTensor(exec, in.buffer(), store, /*fetch=*/false);
     if (f.dtype != t.dtype)
       fail(path, ": dtype ", dtypeName(f.dtype), " does not match input '", in.name(),
            "' of type ", dtypeName(t.dtype));
@@ -443,6 +479,7 @@ void feedWholeInputs(const std::vector<ds::plan::GraphInput> &inputs, Executor &
     NpyFile rows = f; // one row holding everything (also for 0-d files)
     rows.shape = {1, t.numel};
     readNpyRows(rows, 0, 1, t.data);
+    exec.upload(in.buffer(), t.data);
   }
 }
 
@@ -540,12 +577,12 @@ std::vector<SavedParam> prepareSaveParams(const LoadedPlan &plan, const std::str
 }
 
 /// Writes every parameter (FLAT_1D shards all-gathered, padding dropped); collective.
-void saveParams(const std::vector<SavedParam> &params, const std::string &dir, Executor &exec,
-                Communicator &comm) {
+void saveParams(const std::vector<SavedParam> &params, const std::string &dir,
+                ExecutorBase &exec, Communicator &comm) {
   int rank = comm.rank(), world = comm.size();
-  std::vector<char> gathered;
+  std::vector<char> gathered, store;
   for (const auto &s : params) {
-    Tensor t = exec.tensor(s.buffer);
+    Tensor t = hostTensor(exec, s.buffer, store, /*fetch=*/true);
     const void *data = t.data;
     if (s.flat) {
       size_t es = dtypeSize(t.dtype);
@@ -560,6 +597,149 @@ void saveParams(const std::vector<SavedParam> &params, const std::string &dir, E
     info("ds-run: wrote " + std::to_string(params.size()) + " parameters to " + dir);
 }
 
+/// The executor --backend asks for (auto: CUDA when its plugin loads and a GPU is visible).
+std::unique_ptr<ExecutorBase> makeExecutor(const LoadedPlan &plan, Communicator &comm,
+                                           const Options &opt) {
+  std::string backend = opt.backend;
+  if (const char *e = std::getenv("DS_RUN_BACKEND"); e && *e && backend == "auto")
+    backend = e;
+  if (backend == "auto")
+    backend = cudaDeviceCount() > 0 ? "cuda" : "cpu";
+  if (backend == "cpu")
+    return std::make_unique<Executor>(plan, comm);
+  std::string why;
+  if (!loadCudaBackend(why))
+    fail("--backend cuda: ", why);
+  if (cudaDeviceCount() == 0)
+    fail("--backend cuda: no CUDA device is visible (driver missing or no GPU)");
+  return makeCudaExecutor(plan, comm, opt.cuda);
+}
+
+/// --verify-kernels: runs each instruction on the device backend and on the CPU from the same
+/// inputs (the device's), compares every output, reports mismatches by instruction and feeds
+/// the CPU's result back to the device so one wrong kernel does not hide the others.
+class KernelVerifier {
+public:
+  KernelVerifier(ExecutorBase &dev, Executor *cpu, int rank) : dev_(dev), cpu_(cpu), rank_(rank) {}
+  int64_t mismatches() const { return mismatches_; }
+  int64_t checked() const { return checked_; }
+
+  void run(int p) {
+    const LoadedPlan &plan = dev_.plan();
+    const auto &prog = plan.plan.programs(p);
+    for (int k = 0; k < prog.instructions_size(); ++k) {
+      const auto &ins = prog.instructions(k);
+      std::vector<uint32_t> inIds, outIds;
+      for (size_t b : plan.instrInputs[size_t(p)][size_t(k)])
+        inIds.push_back(plan.plan.buffers(int(b)).id());
+      for (size_t b : plan.instrOutputs[size_t(p)][size_t(k)])
+        outIds.push_back(plan.plan.buffers(int(b)).id());
+      for (const auto *ids : {&inIds, &outIds})
+        for (uint32_t id : *ids) {
+          Tensor t = hostTensor(dev_, id, a_, true);
+          cpu_->upload(id, t.data);
+        }
+      std::string devError;
+      try {
+        dev_.runInstruction(p, k);
+      } catch (const Error &e) {
+        devError = e.what();
+      }
+      cpu_->runInstruction(p, k);
+      ++checked_;
+      if (!devError.empty()) {
+        ++mismatches_;
+        std::fprintf(stderr, "ds-run: rank %d: verify: %s\n", rank_, devError.c_str());
+        for (uint32_t id : outIds) {
+          Tensor c = hostTensor(*cpu_, id, b_, true);
+          dev_.upload(id, c.data);
+        }
+        continue;
+      }
+      for (uint32_t id : outIds) {
+        Tensor d = hostTensor(dev_, id, a_, true);
+        Tensor c = hostTensor(*cpu_, id, b_, true);
+        std::string why = compare(d, c);
+        if (why.empty())
+          continue;
+        ++mismatches_;
+        if (++reported_[ins.kernel()] <= 3)
+          std::fprintf(stderr, "ds-run: rank %d: verify: program '%s' instruction %d (%s%s): %s\n",
+                       rank_, prog.name().c_str(), k, ins.kernel().c_str(),
+                       ins.loc().empty() ? "" : (" at " + ins.loc()).c_str(), why.c_str());
+        dev_.upload(id, c.data);
+      }
+    }
+  }
+
+private:
+  static double get(const Tensor &t, int64_t i) {
+    switch (t.dtype) {
+    case ds::plan::F32: return t.as<float>()[i];
+    case ds::plan::F64: return t.as<double>()[i];
+    case ds::plan::F16: return halfToFloat(t.as<uint16_t>()[i]);
+    case ds::plan::BF16: return bf16ToFloat(t.as<uint16_t>()[i]);
+    case ds::plan::I64: return double(t.as<int64_t>()[i]);
+    case ds::plan::I32: return t.as<int32_t>()[i];
+    default: return t.as<uint8_t>()[i];
+    }
+  }
+  // Floats: max |d - c| over max |c| (with a floor) within a dtype tolerance; NaN and inf must
+  // agree in place. Integers and booleans: exact.
+  static std::string compare(const Tensor &d, const Tensor &c) {
+    double tol = 0;
+    switch (d.dtype) {
+    case ds::plan::F32: tol = 2e-4; break;
+    case ds::plan::F64: tol = 1e-9; break;
+    case ds::plan::F16: tol = 2e-3; break;
+    case ds::plan::BF16: tol = 1.6e-2; break;
+    default: tol = 0;
+    }
+    double maxAbs = 0, maxErr = 0;
+    int64_t worst = -1, exactBad = 0;
+    for (int64_t i = 0; i < c.numel; ++i) {
+      double x = get(d, i), y = get(c, i);
+      if (!std::isfinite(x) || !std::isfinite(y)) {
+        if (!(std::isnan(x) && std::isnan(y)) && x != y) {
+          ++exactBad;
+          if (worst < 0)
+            worst = i;
+        }
+        continue;
+      }
+      maxAbs = std::max(maxAbs, std::fabs(y));
+      double e = std::fabs(x - y);
+      if (tol == 0 && e != 0) {
+        ++exactBad;
+        if (worst < 0)
+          worst = i;
+      }
+      if (tol > 0 && e > maxErr) {
+        maxErr = e;
+        worst = i;
+      }
+    }
+    bool bad = exactBad > 0 || (tol > 0 && maxErr > tol * std::max(maxAbs, 1e-6));
+    if (!bad)
+      return "";
+    char buf[320];
+    std::snprintf(buf, sizeof(buf),
+                  "%s %s: max error %.3g (max |cpu| %.3g), %lld mismatching exact/special "
+                  "values; at element %lld device %.6g cpu %.6g",
+                  dtypeName(d.dtype).c_str(), shapeString(*d.shape).c_str(), maxErr, maxAbs,
+                  (long long)exactBad, (long long)worst, worst >= 0 ? get(d, worst) : 0.0,
+                  worst >= 0 ? get(c, worst) : 0.0);
+    return buf;
+  }
+
+  ExecutorBase &dev_;
+  Executor *cpu_;
+  int rank_;
+  int64_t mismatches_ = 0, checked_ = 0;
+  std::map<std::string, int> reported_;
+  std::vector<char> a_, b_;
+};
+
 /// A failure during setup (before any collective): every rank learns whether some rank failed.
 struct SetupFailed {
   std::string message; // empty on ranks that did not fail themselves
@@ -570,7 +750,8 @@ int runJob(const Options &opt, Communicator &comm) {
   // Setup runs no collectives, so ranks can fail independently (a missing shard file on one
   // node); they agree on the outcome below so every failing rank reports and all exit cleanly.
   std::unique_ptr<LoadedPlan> planPtr;
-  std::unique_ptr<Executor> execPtr;
+  std::unique_ptr<ExecutorBase> execPtr;
+  std::unique_ptr<Executor> cpuCheckPtr; // --verify-kernels: the CPU executor compared against
   std::unique_ptr<InputFeeder> feederPtr;
   std::vector<ds::plan::GraphInput> wholeInputs;
   std::vector<SavedParam> savedParams;
@@ -583,7 +764,14 @@ int runJob(const Options &opt, Communicator &comm) {
     if (opt.threads)
       setNumThreads(opt.threads);
     openblas_set_num_threads(numThreads());
-    execPtr = std::make_unique<Executor>(plan, comm);
+    execPtr = makeExecutor(plan, comm, opt);
+    if (opt.verifyKernels) {
+      if (execPtr->describe() == "cpu")
+        fail("--verify-kernels compares a device backend with the CPU: use --backend cuda");
+      cpuCheckPtr = std::make_unique<Executor>(plan, comm);
+    }
+    if (rank == 0 && execPtr->describe() != "cpu")
+      info("ds-run: backend " + execPtr->describe());
     loadParameters(plan, *execPtr, rank, world);
     if (plan.plan.inputs_size() > 0 && opt.data.empty() && !opt.synthetic)
       fail("the plan has ", plan.plan.inputs_size(),
@@ -615,11 +803,19 @@ int runJob(const Options &opt, Communicator &comm) {
   if (failed)
     throw SetupFailed{setupError};
   const LoadedPlan &plan = *planPtr;
-  Executor &exec = *execPtr;
+  ExecutorBase &exec = *execPtr;
   InputFeeder &feeder = *feederPtr;
   bool needInputs = plan.plan.inputs_size() > 0;
   int64_t mb = plan.microBatch;
-  exec.runRole(Program::INIT);
+  KernelVerifier verifier(exec, cpuCheckPtr.get(), rank);
+  auto runProgram = [&](int p) {
+    if (cpuCheckPtr)
+      verifier.run(p);
+    else
+      exec.run(p);
+  };
+  if (plan.program(Program::INIT) >= 0)
+    runProgram(plan.program(Program::INIT));
 
   std::vector<double> losses;
   std::vector<double> lossScales; // the scale each step's backward pass used (fp16)
@@ -633,14 +829,15 @@ int runJob(const Options &opt, Communicator &comm) {
     if (needInputs)
       feeder.feed(int64_t(rank) * mb, 0);
     feedWholeInputs(wholeInputs, exec, opt.data, /*doRead=*/true);
-    exec.run(p);
+    runProgram(p);
     auto writeOutputs = [&](const std::string &dir) {
       mkdirs(dir);
       for (const auto &o : plan.plan.outputs()) {
         if (o.name().empty() || o.name().find('/') != std::string::npos || o.name() == "." ||
             o.name() == "..")
           fail("output name '", o.name(), "' cannot be a file name");
-        Tensor t = exec.tensor(o.buffer());
+        std::vector<char> store;
+        Tensor t = hostTensor(exec, o.buffer(), store, /*fetch=*/true);
         writeNpy(dir + "/" + o.name() + ".npy", t.dtype, *t.shape, t.data);
       }
     };
@@ -678,14 +875,14 @@ int runJob(const Options &opt, Communicator &comm) {
         if (needInputs)
           feeder.feed(int64_t(s) * global + int64_t(rank) * perRank + int64_t(m) * mb,
                       uint64_t(s) * uint64_t(accum) + uint64_t(m));
-        exec.run(micro);
+        runProgram(micro);
         if (lossOut)
-          lossSum += readScalar(exec.tensor(lossOut->buffer()));
+          lossSum += readScalar(exec, lossOut->buffer());
       }
       if (plan.plan.has_loss_scale_buffer())
-        lossScales.push_back(readScalar(exec.tensor(plan.plan.loss_scale_buffer())));
+        lossScales.push_back(readScalar(exec, plan.plan.loss_scale_buffer()));
       if (apply >= 0)
-        exec.run(apply);
+        runProgram(apply);
       double loss = lossSum / accum;
       if (lossOut) {
         comm.allReduce(&loss, &loss, 1, ds::plan::F64, ReduceOp::Sum);
@@ -742,11 +939,27 @@ int runJob(const Options &opt, Communicator &comm) {
                          ",\n  \"gradient_accumulation_steps\": " +
                          std::to_string(plan.accumulationSteps) +
                          ",\n  \"ms_per_step\": " + jsonList(msPerStep) +
-                         ",\n  \"samples_per_second\": " + jsonNumber(samplesPerSec) + "\n}\n";
+                         ",\n  \"samples_per_second\": " + jsonNumber(samplesPerSec) +
+                         ",\n  \"backend\": \"" + exec.describe() + "\"" +
+                         (cpuCheckPtr ? ",\n  \"kernel_mismatches\": " +
+                                            std::to_string(verifier.mismatches()) +
+                                            ",\n  \"instructions_verified\": " +
+                                            std::to_string(verifier.checked())
+                                      : std::string()) +
+                         "\n}\n";
       writeFileAtomically(opt.metrics, json);
     }
   }
   comm.barrier();
+  if (cpuCheckPtr) {
+    int64_t bad = verifier.mismatches();
+    comm.allReduce(&bad, &bad, 1, ds::plan::I64, ReduceOp::Sum);
+    if (rank == 0)
+      info("ds-run: verify-kernels: " + std::to_string(verifier.checked()) +
+           " instructions checked on rank 0, " + std::to_string(bad) +
+           " mismatching outputs on all ranks");
+    return bad ? 3 : 0;
+  }
   return 0;
 }
 

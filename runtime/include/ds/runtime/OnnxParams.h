@@ -9,6 +9,6 @@ namespace ds::rt {
 /// tensor for FULL, this rank's zero-padded flat shard for FLAT_1D (only that byte range is
 /// read from external data). Checks dtype and shape against the plan; throws Error naming the
 /// parameter and file.
-void loadParameters(const LoadedPlan &plan, Executor &exec, int rank, int worldSize);
+void loadParameters(const LoadedPlan &plan, ExecutorBase &exec, int rank, int worldSize);
 
 } // namespace ds::rt

@@ -1,0 +1,38 @@
+// The CUDA backend as ds-run sees it: a plugin (libds_cuda.so) loaded at run time, so the same
+// ds-run binary runs on machines without CUDA, cuBLAS or NCCL.
+#pragma once
+
+#include "ds/runtime/Communicator.h"
+#include "ds/runtime/Executor.h"
+
+#include <memory>
+#include <string>
+
+namespace ds::rt {
+
+struct CudaOptions {
+  /// "auto" (NCCL unless two ranks share a GPU), "nccl" or "host" (host-staged via MPI).
+  std::string comm = "auto";
+  bool graphs = true;   // capture programs into CUDA graphs where the communicator allows
+  bool tf32 = false;    // f32 GEMMs on TF32 tensor cores
+  int device = -1;      // -1: local rank modulo the visible devices
+};
+
+/// Loads the plugin (DS_CUDA_PLUGIN, else <exe dir>/../lib/libds_cuda.so, else the loader's
+/// search path). Returns false and sets `why` when it (or the CUDA driver) cannot be loaded.
+bool loadCudaBackend(std::string &why);
+/// Number of visible CUDA devices (0 when the plugin or the driver is missing).
+int cudaDeviceCount();
+/// A CUDA executor for this rank; `host` carries the NCCL bootstrap and host-staged traffic.
+std::unique_ptr<ExecutorBase> makeCudaExecutor(const LoadedPlan &plan, Communicator &host,
+                                               const CudaOptions &opt);
+
+} // namespace ds::rt
+
+// The plugin's C entry points (resolved with dlsym).
+extern "C" {
+int ds_cuda_device_count();
+ds::rt::ExecutorBase *ds_cuda_create_executor(const ds::rt::LoadedPlan *plan,
+                                              ds::rt::Communicator *host,
+                                              const ds::rt::CudaOptions *opt);
+}
