@@ -26,5 +26,14 @@ llvm_config.add_tool_substitutions(tools, tool_dirs)
 # `not` (error tests) lives next to FileCheck.
 llvm_config.add_tool_substitutions(["not"], [config.llvm_tools_dir])
 
-if os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl"):
+# GPU tests (REQUIRES: cuda) run when ds-run's CUDA plugin loads and sees a device; elsewhere
+# lit reports them UNSUPPORTED (skipped).
+import subprocess
+try:
+    info = subprocess.run([os.path.join(config.ds_tools_dir, "ds-run"), "--backend-info"],
+                          capture_output=True, text=True, timeout=60).stdout
+except Exception as e:
+    info = "cuda: unavailable (%s)" % e
+if "device(s)" in info:
     config.available_features.add("cuda")
+lit_config.note("CUDA backend: " + info.split("cuda:")[-1].strip())

@@ -9,6 +9,7 @@
 #include "ds/runtime/CudaBackend.h"
 
 #include <algorithm>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -175,6 +176,12 @@ public:
     ctxBase_.rank = host.rank();
     ctxBase_.worldSize = host.size();
     useGraphs_ = opt.graphs && comm_->capturable();
+    // DS_CUDA_PROFILE=1: time every kernel with events (eager, no graphs) and print the
+    // totals per kernel name when the executor ends.
+    if (const char *pr = std::getenv("DS_CUDA_PROFILE"); pr && std::strcmp(pr, "0") != 0) {
+      profile_ = true;
+      useGraphs_ = false;
+    }
     if (const char *g = std::getenv("DS_CUDA_GRAPHS"))
       useGraphs_ = useGraphs_ && std::strcmp(g, "0") != 0;
     graphs_.assign(programs_.size(), nullptr);
@@ -183,6 +190,8 @@ public:
 
   ~CudaExecutor() override {
     cudaDeviceSynchronize();
+    if (profile_)
+      printProfile();
     for (auto g : graphs_)
       if (g)
         cudaGraphExecDestroy(g);
@@ -362,8 +371,25 @@ private:
       const auto &info = plan_.buffers[b];
       kc.out.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
     }
+    cudaEvent_t t0 = nullptr, t1 = nullptr;
+    if (profile_) {
+      cudaEventCreate(&t0);
+      cudaEventCreate(&t1);
+      cudaEventRecord(t0, streams_[in.stream]);
+    }
     try {
       in.fn(kc);
+      if (profile_) {
+        cudaEventRecord(t1, streams_[in.stream]);
+        DS_CUDA(cudaEventSynchronize(t1));
+        float ms = 0;
+        cudaEventElapsedTime(&ms, t0, t1);
+        auto &slot = profileMs_[prog.instructions(k).kernel()];
+        slot.first += ms;
+        slot.second += 1;
+        cudaEventDestroy(t0);
+        cudaEventDestroy(t1);
+      }
     } catch (const Error &e) {
       const auto &i = prog.instructions(k);
       fail("program '", prog.name(), "' instruction ", k, " (", i.kernel(),
@@ -425,9 +451,26 @@ private:
     return false;
   }
 
+  void printProfile() {
+    std::vector<std::pair<double, std::string>> rows;
+    double total = 0;
+    for (auto &[name, v] : profileMs_) {
+      rows.push_back({v.first, name});
+      total += v.first;
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    std::fprintf(stderr, "ds-run: rank %d: kernel time by kernel (serialized, ms; %.1f total)\n",
+                 host_.rank(), total);
+    for (auto &[ms, name] : rows)
+      std::fprintf(stderr, "  %-34s %10.2f ms %6.1f%% %8lld calls\n", name.c_str(), ms,
+                   total > 0 ? 100 * ms / total : 0.0, (long long)profileMs_[name].second);
+  }
+
   const LoadedPlan &plan_;
   Communicator &host_;
   int device_ = 0;
+  bool profile_ = false;
+  std::map<std::string, std::pair<double, int64_t>> profileMs_;
   cudaDeviceProp prop_{};
   char *arena_ = nullptr, *persistent_ = nullptr;
   uint64_t *counter_ = nullptr;

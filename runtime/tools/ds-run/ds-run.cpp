@@ -40,7 +40,8 @@ const char *kUsage =
     "              [--metrics FILE.json] [--eval --out DIR [--eval-all-ranks] [--whole-inputs]]\n"
     "              [--save-params DIR] [--seed N] [--threads N]\n"
     "              [--backend auto|cpu|cuda] [--comm auto|nccl|host] [--no-graphs] [--tf32]\n"
-    "              [--verify-kernels]\n";
+    "              [--verify-kernels] [--model FILE.onnx]\n"
+    "       ds-run --backend-info\n";
 
 struct Options {
   std::string plan;
@@ -59,6 +60,7 @@ struct Options {
   std::string backend = "auto"; // auto: cuda when the plugin loads and a GPU is visible
   CudaOptions cuda;
   bool verifyKernels = false; // run every instruction on the CPU too and compare outputs
+  std::string model; // read parameters from this ONNX file instead of the plan's model_file
 };
 
 int gRank = -1; // for message prefixes; -1 before the world is known
@@ -98,6 +100,16 @@ Options parseArgs(int argc, char **argv) {
         usageError(a + " needs a value");
       return argv[++i];
     };
+    if (a == "--backend-info") {
+      std::string why;
+      bool ok = loadCudaBackend(why);
+      int n = ok ? cudaDeviceCount() : 0;
+      std::printf("cpu: available\ncuda: %s\n",
+                  !ok ? ("unavailable (" + why + ")").c_str()
+                      : n == 0 ? "unavailable (plugin loaded, no CUDA device visible)"
+                               : (std::to_string(n) + " device(s)").c_str());
+      std::exit(0);
+    }
     if (a == "--nproc")
       o.nproc = int(parseInt(a, next(), 1, 4096));
     else if (a == "--data")
@@ -139,6 +151,11 @@ Options parseArgs(int argc, char **argv) {
       o.cuda.tf32 = true;
     else if (a == "--verify-kernels")
       o.verifyKernels = true;
+    else if (a == "--model") {
+      o.model = next();
+      if (o.model.empty())
+        usageError("--model needs a file");
+    }
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -760,6 +777,8 @@ int runJob(const Options &opt, Communicator &comm) {
     planPtr = std::make_unique<LoadedPlan>(
         opt.wholeInputs ? loadPlanWithoutInputs(opt.plan, world, wholeInputs)
                         : loadPlan(opt.plan, world));
+    if (!opt.model.empty())
+      planPtr->modelPath = opt.model;
     const LoadedPlan &plan = *planPtr;
     if (opt.threads)
       setNumThreads(opt.threads);

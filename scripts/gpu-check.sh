@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# One call on a lent GPU (device tool, or any CUDA machine): install the runtime, check every
+# kernel of the bundled models against the CPU backend, train 30 steps and compare trajectories,
+# run world 2 on one GPU (host-staged), compute-sanitizer one step, then benchmark GPT-2 124M
+# (bf16, ZeRO 0 and 3, world 1) against PyTorch eager and torch.compile. Prints a table last.
+#
+# Here (with a build):   scripts/build.sh && scripts/make-device-bundle.sh   (carry .devbundle)
+# There:                 bash scripts/gpu-check.sh [--quick]     results in $OUT (or /tmp/gpu-check)
+# Without .devbundle it builds the runtime from this checkout (needs Debian's packages).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+OUT=${OUT:-/tmp/gpu-check}
+mkdir -p "$OUT"
+LOG=$OUT/gpu-check.log
+QUICK=${1:-}
+B=$ROOT/.devbundle
+PLANS=$B/plans
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PYTHONUNBUFFERED=1
+RESULTS=()
+res() { RESULTS+=("$(printf '%-44s %s' "$1" "$2")"); echo "== $1: $2" | tee -a "$LOG"; }
+run() { echo "+ $*" >>"$LOG"; "$@" >>"$LOG" 2>&1; }
+t0=$(date +%s)
+
+echo "== machine" | tee -a "$LOG"
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; ldd --version | head -1
+  command -v nvcc compute-sanitizer mpirun python3; python3 -c 'import torch; print("torch", torch.__version__)'
+} 2>&1 | tee -a "$LOG"
+
+# ---- install: carried binaries + their libraries (never overwriting the image's files)
+if [ ! -x "$B/bin/ds-run" ]; then
+  echo "== no .devbundle: building here" | tee -a "$LOG"
+  run bash scripts/build.sh && run bash scripts/make-device-bundle.sh || { res install FAIL; exit 1; }
+fi
+if [ -f "$B/sysroot.tar.xz" ] && [ ! -e /.ds-sysroot-installed ]; then
+  tar -xJPf "$B/sysroot.tar.xz" --skip-old-files 2>>"$LOG" && ldconfig && touch /.ds-sysroot-installed
+fi
+mkdir -p /tmp/dsbin
+command -v mpirun >/dev/null || ln -sf /usr/bin/orterun /tmp/dsbin/mpirun
+export PATH=/tmp/dsbin:$PATH
+# CUDA libraries of the image: the toolkit's and PyTorch's wheels (NCCL usually lives there).
+extra=$(python3 - <<'PY' 2>/dev/null
+import glob, os, site
+dirs = set()
+for sp in site.getsitepackages():
+    for pat in ("nvidia/*/lib", "nvidia/cu13/lib", "nvidia/*/lib64"):
+        for d in glob.glob(os.path.join(sp, pat)):
+            if glob.glob(d + "/libnccl.so*") or glob.glob(d + "/libcublasLt.so*"):
+                dirs.add(d)
+print(":".join(sorted(dirs)))
+PY
+)
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/local/cuda/lib:${extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+DSRUN=$B/bin/ds-run
+missing=$(ldd "$DSRUN" "$B/lib/libds_cuda.so" 2>&1 | grep "not found" | sort -u)
+if [ -n "$missing" ]; then echo "$missing" | tee -a "$LOG"; res "install (shared libraries)" FAIL; else res "install (shared libraries)" ok; fi
+
+cmp_losses() { python3 test/Training/Inputs/compare_losses.py "$@" >>"$LOG" 2>&1; }
+data() { echo "$ROOT/models/data/${1%%-*}"; }
+
+# ---- 1. every kernel of the bundled models against the CPU backend (same inputs)
+for p in mlp-fp32-s0-w1 gpt-fp32-s3-w1 gpt-bf16-s0-w1 gpt-fp16-s0-w1; do
+  if run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --verify-kernels --steps 2 --data "$(data $p)" \
+      --metrics "$OUT/$p.verify.json"; then r=ok; else r=FAIL; fi
+  n=$(python3 -c "import json;d=json.load(open('$OUT/$p.verify.json'));print(d['instructions_verified'],'instructions,',d['kernel_mismatches'],'mismatches')" 2>/dev/null)
+  res "verify kernels $p" "$r ${n:-}"
+done
+grep "verify:" "$LOG" | sed 's/^ds-run: rank [0-9]*: verify: //' | cut -c1-220 | sort | uniq | head -40 > "$OUT/verify-mismatches.txt"
+
+# ---- 2. 30-step trajectories: fp32 equals the CPU backend (rel 1e-4, no TF32), mixed
+#          precision tracks the fp32 PyTorch reference (bf16 2%, fp16 0.5%)
+for p in mlp-fp32-s0-w1 mlp-fp32-s3-w1 gpt-fp32-s0-w1 gpt-fp32-s3-w1; do
+  run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --steps 30 --data "$(data $p)" --metrics "$OUT/$p.cuda.json" &&
+    cmp_losses "$OUT/$p.cuda.json" "$PLANS/$p.cpu.json" 1e-4 30 && r=ok || r=FAIL
+  res "train 30 steps $p vs cpu (1e-4)" "$r $(tail -1 "$LOG" | cut -c1-60)"
+done
+for p in mlp-bf16-s0-w1:0.02 gpt-bf16-s0-w1:0.02 gpt-fp16-s0-w1:0.005; do
+  n=${p%%:*}; tol=${p##*:}; m=${n%%-*}
+  run "$DSRUN" "$PLANS/$n.dsplan" --backend cuda --steps 30 --data "$(data $n)" --metrics "$OUT/$n.cuda.json" &&
+    cmp_losses "$OUT/$n.cuda.json" "models/ref/$m/train_adamw.json" "$tol" 30 && r=ok || r=FAIL
+  res "train 30 steps $n vs torch fp32 ($tol)" "$r $(tail -1 "$LOG" | cut -c1-60)"
+done
+grep -h '"backend"' "$OUT/gpt-fp32-s3-w1.cuda.json" 2>/dev/null | tee -a "$LOG"
+
+# ---- 3. world 2 on one GPU (host-staged through MPI) equals world 1
+p=gpt-fp32-s3-w2
+run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --nproc 2 --steps 30 --data "$(data $p)" --metrics "$OUT/$p.cuda.json" &&
+  cmp_losses "$OUT/$p.cuda.json" "$OUT/gpt-fp32-s3-w1.cuda.json" 1e-4 30 && r=ok || r=FAIL
+res "world 2 on 1 GPU (host-staged) vs world 1" "$r $(tail -1 "$LOG" | cut -c1-60)"
+grep -h '"backend"' "$OUT/$p.cuda.json" 2>/dev/null | tee -a "$LOG"
+p=gpt-bf16-s3-w2
+run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --nproc 2 --steps 30 --data "$(data $p)" --metrics "$OUT/$p.cuda.json" &&
+  cmp_losses "$OUT/$p.cuda.json" "models/ref/gpt/train_adamw.json" 0.02 30 && r=ok || r=FAIL
+res "bf16 ZeRO-3 world 2 vs torch fp32 (0.02)" "$r"
+
+# ---- 4. compute-sanitizer on one step (eager and with graphs)
+if command -v compute-sanitizer >/dev/null; then
+  p=gpt-fp32-s3-w1
+  if timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$DSRUN" "$PLANS/$p.dsplan" \
+      --backend cuda --steps 2 --data "$(data $p)" >"$OUT/sanitizer.log" 2>&1; then r=ok; else r="FAIL (rc $?)"; fi
+  res "compute-sanitizer memcheck $p, 2 steps" "$r $(grep -c 'Invalid\|ERROR SUMMARY' "$OUT/sanitizer.log") lines"
+  tail -3 "$OUT/sanitizer.log" >>"$LOG"
+else
+  res "compute-sanitizer" "not on this machine"
+fi
+[ "$QUICK" = --quick ] && { printf '%s\n' "${RESULTS[@]}"; exit 0; }
+
+# ---- 5. benchmark: GPT-2 124M, bf16, micro-batch 8 x 1024 tokens, world 1
+gen=/tmp/gpt2gen
+mkdir -p "$gen"
+[ -f "$gen/gpt2_124m_ext.onnx" ] || run python3 models/gen_gpt2.py --external-data --out "$gen/gpt2_124m_ext.onnx"
+TOK=8192
+bench_ds() { # stage
+  local p=gpt2-bf16-s$1-w1
+  run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" --synthetic \
+    --steps 15 --metrics "$OUT/$p.bench.json" || return 1
+  DS_CUDA_PROFILE=1 "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" \
+    --synthetic --steps 3 2>"$OUT/$p.profile.txt" >/dev/null
+}
+bench_ds 0; bench_ds 3
+run python3 scripts/bench_torch_gpt.py --batch 8 --seq 1024 --steps 15 --warmup 5 --modes eager,compile \
+  --json "$OUT/torch.json"
+python3 - "$OUT" "$TOK" <<'PY' | tee "$OUT/bench-table.txt" | tee -a "$LOG"
+import json, os, statistics, sys
+out, tok = sys.argv[1], int(sys.argv[2])
+t = {}
+try:
+    t = json.load(open(os.path.join(out, "torch.json")))
+except Exception as e:
+    print("torch benchmark missing:", e)
+fpt = t.get("flops_per_token")
+peak = t.get("peak_tflops", 989.0) * 1e12
+rows = []
+for stage in (0, 3):
+    try:
+        m = json.load(open(os.path.join(out, "gpt2-bf16-s%d-w1.bench.json" % stage)))
+        ms = statistics.median(m["ms_per_step"][3:])
+        rows.append(("ds-run ZeRO-%d (bf16)" % stage, ms))
+    except Exception as e:
+        rows.append(("ds-run ZeRO-%d (bf16)" % stage, None))
+for mode in ("eager", "compile"):
+    r = t.get("modes", {}).get(mode, {})
+    rows.append(("PyTorch %s (bf16 autocast)" % mode, r.get("ms_per_step")))
+eager = dict(rows).get("PyTorch eager (bf16 autocast)")
+print("GPU: %s; GPT-2 124M, 8 x 1024 tokens/step, AdamW, world 1" % t.get("gpu", "?"))
+print("%-30s %10s %12s %7s %10s" % ("", "ms/step", "tokens/s", "MFU", "vs eager"))
+for name, ms in rows:
+    if ms is None:
+        print("%-30s %10s" % (name, "failed"))
+        continue
+    tps = tok / (ms / 1e3)
+    mfu = (fpt * tps / peak) if fpt else float("nan")
+    print("%-30s %10.1f %12.0f %6.1f%% %10s" % (name, ms, tps, 100 * mfu,
+          "%.2fx" % (eager / ms) if eager else "-"))
+PY
+head -14 "$OUT/gpt2-bf16-s0-w1.profile.txt" >>"$OUT/bench-table.txt" 2>/dev/null
+echo "== total $(($(date +%s) - t0)) s" | tee -a "$LOG"
+echo; echo "==== summary"; printf '%s\n' "${RESULTS[@]}"; echo; cat "$OUT/bench-table.txt"
