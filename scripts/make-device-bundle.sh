@@ -15,6 +15,7 @@ grep -qx '/.devbundle/' .git/info/exclude 2>/dev/null || echo '/.devbundle/' >> 
 rm -rf "$OUT"
 mkdir -p "$OUT/bin" "$OUT/lib" "$OUT/plans"
 cp "$BUILD/bin/ds-run" "$OUT/bin/"
+[ -x "$BUILD/bin/ds_cuda_kernel_tests" ] && cp "$BUILD/bin/ds_cuda_kernel_tests" "$OUT/bin/"
 cp "$BUILD/lib/libds_cuda.so" "$OUT/lib/"
 strip --strip-debug "$OUT/bin/ds-run" "$OUT/lib/libds_cuda.so" 2>/dev/null || true
 
@@ -24,7 +25,7 @@ files=$(mktemp)
 for p in openmpi-bin libopenmpi3 openmpi-common libpmix2; do
   dpkg -L "$p" | while read -r f; do if [ -f "$f" ]; then echo "$f"; fi; done
 done | grep -v -e '^/usr/share/doc' -e '^/usr/share/man' -e '/include/' -e '\.a$' > "$files"
-objs=$( (echo "$BUILD/bin/ds-run"; grep -E '\.so|/bin/' "$files") )
+objs=$( (echo "$BUILD/bin/ds-run"; ls "$OUT"/bin/ds_cuda_kernel_tests 2>/dev/null; grep -E '\.so|/bin/' "$files") )
 for o in $objs; do
   { ldd "$o" 2>/dev/null || true; } | awk '/=> \//{print $3}'
 done | sort -u | while read -r lib; do

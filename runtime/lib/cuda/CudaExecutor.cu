@@ -35,7 +35,7 @@ int streamIndex(ds::plan::Instruction::Stream s) {
 size_t envMiB(const char *name, size_t dflt) {
   const char *v = std::getenv(name);
   if (!v || !*v)
-    return dflt;
+    return dflt << 20;
   char *end = nullptr;
   long long x = std::strtoll(v, &end, 10);
   if (!end || *end || x < 0)

@@ -1,5 +1,890 @@
-// placeholder: replaced by the real kernels
+// CUDA elementwise kernels: add sub mul div pow, equal less greater, where, the unary ops
+// (neg sqrt exp log tanh erf relu sigmoid identity gelu), cast, dropout, gelu_grad, and the
+// data-creating kernels constant, copy, fill plus the assert_close check. Semantics follow the
+// CPU kernels (lib/cpu/Elementwise.cpp, lib/cpu/DataMovement.cpp for constant / copy / fill /
+// assert_close, lib/cpu/Backward.cpp for gelu_grad).
+//
+// Arithmetic types: f32/f16/bf16 compute in float (f16/bf16 loaded exactly, rounded to nearest
+// even once on store, NaN stored with the CPU's bit pattern), f64 in double, i32/i64 in their
+// own type with two's-complement wrap-around (computed in the unsigned type, like the CPU's
+// x86 behaviour). Expressions with several roundings (gelu, gelu_grad) use the _rn intrinsics
+// so that nvcc never contracts them into FMAs: they round like the CPU's (no FMA) code.
+//
+// In-place: every kernel reads an element's inputs before writing the same element of its
+// output, and no pointer is __restrict__, so an output may alias an input exactly.
+//
+// Differences from the CPU that a kernel cannot avoid:
+//  - integer division by zero is a run-time error on the CPU; here it yields 0.
+//  - exp/log/tanh/erf/pow use the CUDA math library (a few ulp) instead of glibc.
+//  - NaN payloads read from f16/bf16/f32 inputs may not be preserved bit for bit.
 #include "CudaCommon.cuh"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <type_traits>
+
 namespace ds::rt::cuda {
-void registerElementwise(KernelTable &) {}
+namespace {
+
+// Dispatch on any dtype; unlike DS_DISPATCH_ALL, i1 is uint8_t (a byte holding 0 or 1, read as
+// "nonzero" where the CPU reads it so).
+#define DS_EW_DISPATCH(DT, T, ...)                                                             \
+  switch (DT) {                                                                                \
+  case ds::plan::F32: { using T = float; __VA_ARGS__; } break;                                 \
+  case ds::plan::F64: { using T = double; __VA_ARGS__; } break;                                \
+  case ds::plan::F16: { using T = __half; __VA_ARGS__; } break;                                \
+  case ds::plan::BF16: { using T = __nv_bfloat16; __VA_ARGS__; } break;                        \
+  case ds::plan::I64: { using T = int64_t; __VA_ARGS__; } break;                               \
+  case ds::plan::I32: { using T = int32_t; __VA_ARGS__; } break;                               \
+  case ds::plan::I1: { using T = uint8_t; __VA_ARGS__; } break;                                \
+  default: ::ds::rt::fail("unsupported dtype ", ::ds::rt::dtypeName(DT));                     \
+  }
+
+// Dispatch on a floating or integer dtype (no i1).
+#define DS_EW_DISPATCH_NUMERIC(DT, T, ...)                                                     \
+  switch (DT) {                                                                                \
+  case ds::plan::F32: { using T = float; __VA_ARGS__; } break;                                 \
+  case ds::plan::F64: { using T = double; __VA_ARGS__; } break;                                \
+  case ds::plan::F16: { using T = __half; __VA_ARGS__; } break;                                \
+  case ds::plan::BF16: { using T = __nv_bfloat16; __VA_ARGS__; } break;                        \
+  case ds::plan::I64: { using T = int64_t; __VA_ARGS__; } break;                               \
+  case ds::plan::I32: { using T = int32_t; __VA_ARGS__; } break;                               \
+  default: ::ds::rt::fail("unsupported dtype ", ::ds::rt::dtypeName(DT));                     \
+  }
+
+// Dispatch on the element size: `E` is an unsigned integer of the dtype's size.
+#define DS_EW_BY_SIZE(DT, E, ...)                                                              \
+  switch (::ds::rt::dtypeSize(DT)) {                                                           \
+  case 1: { using E = uint8_t; __VA_ARGS__; } break;                                           \
+  case 2: { using E = uint16_t; __VA_ARGS__; } break;                                          \
+  case 4: { using E = uint32_t; __VA_ARGS__; } break;                                          \
+  case 8: { using E = uint64_t; __VA_ARGS__; } break;                                          \
+  default: ::ds::rt::fail("unsupported dtype ", ::ds::rt::dtypeName(DT));                      \
+  }
+
+size_t bytesOf(const Tensor &t) { return size_t(t.numel) * dtypeSize(t.dtype); }
+
+// ---------------------------------------------------------------- element load / store
+
+/// The type an element is computed in: float for f16/bf16, the element type otherwise.
+template <typename T> struct Calc { using type = T; };
+template <> struct Calc<__half> { using type = float; };
+template <> struct Calc<__nv_bfloat16> { using type = float; };
+template <typename T> using CalcT = typename Calc<T>::type;
+
+template <typename T> __device__ __forceinline__ CalcT<T> load(const T *p, int64_t i) {
+  return p[i];
+}
+template <> __device__ __forceinline__ float load<__half>(const __half *p, int64_t i) {
+  return __half2float(p[i]);
+}
+template <>
+__device__ __forceinline__ float load<__nv_bfloat16>(const __nv_bfloat16 *p, int64_t i) {
+  return __bfloat162float(p[i]);
+}
+
+/// float -> f16, round to nearest even with overflow to inf (like floatToHalf); a NaN becomes
+/// sign | 0x7e00 exactly as on the CPU.
+__device__ __forceinline__ __half toHalf(float f) {
+  if (f != f) {
+    unsigned short bits = (unsigned short)(((__float_as_uint(f) >> 16) & 0x8000u) | 0x7e00u);
+    return __ushort_as_half(bits);
+  }
+  return __float2half_rn(f);
+}
+/// float -> bf16, round to nearest even (like floatToBf16); a NaN keeps its top 16 bits with
+/// the quiet bit set, exactly as on the CPU.
+__device__ __forceinline__ __nv_bfloat16 toBf16(float f) {
+  if (f != f) {
+    unsigned short bits = (unsigned short)((__float_as_uint(f) >> 16) | 0x40u);
+    return __ushort_as_bfloat16(bits);
+  }
+  return __float2bfloat16_rn(f);
+}
+
+template <typename T> __device__ __forceinline__ void store(T *p, int64_t i, CalcT<T> v) {
+  p[i] = v;
+}
+template <> __device__ __forceinline__ void store<__half>(__half *p, int64_t i, float v) {
+  p[i] = toHalf(v);
+}
+template <>
+__device__ __forceinline__ void store<__nv_bfloat16>(__nv_bfloat16 *p, int64_t i, float v) {
+  p[i] = toBf16(v);
+}
+
+// ---------------------------------------------------------------- math in float / double
+
+__device__ __forceinline__ float mSqrt(float v) { return sqrtf(v); }
+__device__ __forceinline__ double mSqrt(double v) { return sqrt(v); }
+__device__ __forceinline__ float mExp(float v) { return expf(v); }
+__device__ __forceinline__ double mExp(double v) { return exp(v); }
+__device__ __forceinline__ float mLog(float v) { return logf(v); }
+__device__ __forceinline__ double mLog(double v) { return log(v); }
+__device__ __forceinline__ float mTanh(float v) { return tanhf(v); }
+__device__ __forceinline__ double mTanh(double v) { return tanh(v); }
+__device__ __forceinline__ float mErf(float v) { return erff(v); }
+__device__ __forceinline__ double mErf(double v) { return erf(v); }
+__device__ __forceinline__ float mPow(float a, float b) { return powf(a, b); }
+__device__ __forceinline__ double mPow(double a, double b) { return pow(a, b); }
+
+// Non-contracted IEEE arithmetic (never fused into an FMA).
+__device__ __forceinline__ float addR(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ float subR(float a, float b) { return __fsub_rn(a, b); }
+__device__ __forceinline__ float mulR(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double addR(double a, double b) { return __dadd_rn(a, b); }
+__device__ __forceinline__ double subR(double a, double b) { return __dsub_rn(a, b); }
+__device__ __forceinline__ double mulR(double a, double b) { return __dmul_rn(a, b); }
+
+// ---------------------------------------------------------------- operand access
+
+/// How a kernel finds operand element of output element i: the same index (the operand has the
+/// output's element count, so its broadcast mapping is the identity), always element 0 (one
+/// element), or through a broadcast Indexer.
+struct Access {
+  int mode = 0; // 0 identity, 1 scalar, 2 indexed
+  Indexer ix;
+  __device__ __forceinline__ int64_t at(int64_t i) const {
+    return mode == 0 ? i : mode == 1 ? int64_t(0) : ix.offset(i);
+  }
+};
+
+/// Access of an operand of shape `in` (numel inNumel) broadcast to `out` (numel n > 0).
+Access makeAccess(const std::vector<int64_t> &in, int64_t inNumel,
+                  const std::vector<int64_t> &out, int64_t n) {
+  Access a;
+  if (inNumel == n) {
+    a.mode = 0;
+  } else if (inNumel == 1) {
+    a.mode = 1;
+  } else {
+    a.mode = 2;
+    a.ix = broadcastIndexer(in, out);
+  }
+  return a;
+}
+Access makeAccess(const Tensor &t, const Tensor &out) {
+  return makeAccess(*t.shape, t.numel, *out.shape, out.numel);
+}
+
+// ---------------------------------------------------------------- binary arithmetic
+
+enum BinOp { kAdd, kSub, kMul, kDiv, kPow };
+
+/// The CPU's intPow with wrap-around multiplication.
+template <typename T> __device__ __forceinline__ T intPow(T base, T e) {
+  using U = std::make_unsigned_t<T>;
+  if (e < 0)
+    return base == 1 ? T(1) : base == -1 ? (e % 2 ? T(-1) : T(1)) : T(0);
+  U result = 1, b = U(base);
+  while (e) {
+    if (e & 1)
+      result = U(result * b);
+    b = U(b * b);
+    e >>= 1;
+  }
+  return T(result);
+}
+
+template <int OP, typename C> __device__ __forceinline__ C binOp(C x, C y) {
+  if constexpr (std::is_integral_v<C>) {
+    using U = std::make_unsigned_t<C>;
+    if constexpr (OP == kAdd)
+      return C(U(U(x) + U(y)));
+    else if constexpr (OP == kSub)
+      return C(U(U(x) - U(y)));
+    else if constexpr (OP == kMul)
+      return C(U(U(x) * U(y)));
+    else if constexpr (OP == kDiv) {
+      if (y == 0)
+        return C(0); // the CPU fails with "integer division by zero"
+      if (y == -1)
+        return C(U(U(0) - U(x))); // avoids INT_MIN / -1
+      return C(x / y);            // truncation toward zero, like C++
+    } else
+      return intPow(x, y);
+  } else {
+    if constexpr (OP == kAdd)
+      return x + y;
+    else if constexpr (OP == kSub)
+      return x - y;
+    else if constexpr (OP == kMul)
+      return x * y;
+    else if constexpr (OP == kDiv)
+      return x / y;
+    else
+      return mPow(x, y);
+  }
+}
+
+template <int OP, typename T>
+__global__ void binaryKernel(const T *a, Access aa, const T *b, Access ab, T *r, int64_t n) {
+  DS_GRID_STRIDE(i, n) {
+    CalcT<T> x = load(a, aa.at(i));
+    CalcT<T> y = load(b, ab.at(i));
+    store(r, i, binOp<OP>(x, y));
+  }
+}
+
+template <int OP> void launchBinary(KernelCall &c) {
+  const Tensor &a = c.in[0], &b = c.in[1], &r = c.out[0];
+  int64_t n = r.numel;
+  if (n == 0)
+    return;
+  Access aa = makeAccess(a, r), ab = makeAccess(b, r);
+  DS_EW_DISPATCH_NUMERIC(a.dtype, T, {
+    binaryKernel<OP, T><<<gridFor(n), kThreads, 0, stream(c)>>>(
+        static_cast<const T *>(a.data), aa, static_cast<const T *>(b.data), ab,
+        static_cast<T *>(r.data), n);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+void runBinary(KernelCall &c) {
+  const std::string &op = c.ins.kernel();
+  if (op == "add")
+    launchBinary<kAdd>(c);
+  else if (op == "sub")
+    launchBinary<kSub>(c);
+  else if (op == "mul")
+    launchBinary<kMul>(c);
+  else if (op == "div")
+    launchBinary<kDiv>(c);
+  else if (op == "pow")
+    launchBinary<kPow>(c);
+  else
+    fail("internal error: binary kernel ", op);
+}
+
+// ---------------------------------------------------------------- comparisons
+
+enum CmpOp { kEqual, kLess, kGreater };
+
+template <int OP, typename T>
+__global__ void compareKernel(const T *a, Access aa, const T *b, Access ab, uint8_t *r,
+                              int64_t n) {
+  DS_GRID_STRIDE(i, n) {
+    CalcT<T> x = load(a, aa.at(i));
+    CalcT<T> y = load(b, ab.at(i));
+    bool v = OP == kEqual ? (x == y) : OP == kLess ? (x < y) : (x > y);
+    r[i] = v ? 1 : 0;
+  }
+}
+
+template <int OP> void launchCompare(KernelCall &c) {
+  const Tensor &a = c.in[0], &b = c.in[1], &r = c.out[0];
+  int64_t n = r.numel;
+  if (n == 0)
+    return;
+  Access aa = makeAccess(a, r), ab = makeAccess(b, r);
+  DS_EW_DISPATCH(a.dtype, T, {
+    compareKernel<OP, T><<<gridFor(n), kThreads, 0, stream(c)>>>(
+        static_cast<const T *>(a.data), aa, static_cast<const T *>(b.data), ab,
+        static_cast<uint8_t *>(r.data), n);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+void runCompare(KernelCall &c) {
+  const std::string &op = c.ins.kernel();
+  if (op == "equal")
+    launchCompare<kEqual>(c);
+  else if (op == "less")
+    launchCompare<kLess>(c);
+  else if (op == "greater")
+    launchCompare<kGreater>(c);
+  else
+    fail("internal error: compare kernel ", op);
+}
+
+// ---------------------------------------------------------------- where
+
+/// Selects element bit patterns (E = unsigned integer of the element size).
+template <typename E>
+__global__ void whereKernel(const uint8_t *cond, Access ac, const E *x, Access ax, const E *y,
+                            Access ay, E *r, int64_t n) {
+  DS_GRID_STRIDE(i, n) {
+    bool k = cond[ac.at(i)] != 0;
+    r[i] = k ? x[ax.at(i)] : y[ay.at(i)];
+  }
+}
+
+void runWhere(KernelCall &c) {
+  const Tensor &cond = c.in[0], &x = c.in[1], &y = c.in[2], &r = c.out[0];
+  int64_t n = r.numel;
+  if (n == 0)
+    return;
+  Access ac = makeAccess(cond, r), ax = makeAccess(x, r), ay = makeAccess(y, r);
+  DS_EW_BY_SIZE(r.dtype, E, {
+    whereKernel<E><<<gridFor(n), kThreads, 0, stream(c)>>>(
+        static_cast<const uint8_t *>(cond.data), ac, static_cast<const E *>(x.data), ax,
+        static_cast<const E *>(y.data), ay, static_cast<E *>(r.data), n);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+// ---------------------------------------------------------------- unary
+
+enum UnOp { kNeg, kSqrt, kExp, kLog, kTanh, kErf, kRelu, kSigmoid, kGeluErf, kGeluTanh };
+
+template <int OP, typename C> __device__ __forceinline__ C unOp(C v) {
+  if constexpr (OP == kNeg)
+    return -v;
+  else if constexpr (OP == kSqrt)
+    return mSqrt(v);
+  else if constexpr (OP == kExp)
+    return mExp(v);
+  else if constexpr (OP == kLog)
+    return mLog(v);
+  else if constexpr (OP == kTanh)
+    return mTanh(v);
+  else if constexpr (OP == kErf)
+    return mErf(v);
+  else if constexpr (OP == kRelu)
+    return v > C(0) ? v : C(0);
+  else if constexpr (OP == kSigmoid) {
+    // Stable for large |v|: never exponentiates a positive number.
+    if (v >= C(0))
+      return C(1) / (C(1) + mExp(-v));
+    C e = mExp(v);
+    return e / (C(1) + e);
+  } else if constexpr (OP == kGeluErf) {
+    // 0.5 * v * (1 + erf(v * sqrt(1/2)))
+    const C s = C(0.70710678118654752440); // M_SQRT1_2
+    return mulR(mulR(C(0.5), v), addR(C(1), mErf(mulR(v, s))));
+  } else {
+    // 0.5 * v * (1 + tanh(k * (v + 0.044715 * v * v * v)))
+    const C k = C(0.7978845608028654); // sqrt(2/pi)
+    C inner = addR(v, mulR(mulR(mulR(C(0.044715), v), v), v));
+    return mulR(mulR(C(0.5), v), addR(C(1), mTanh(mulR(k, inner))));
+  }
+}
+
+template <int OP, typename T> __global__ void unaryKernel(const T *x, T *r, int64_t n) {
+  DS_GRID_STRIDE(i, n) { store(r, i, unOp<OP>(load(x, i))); }
+}
+
+enum IntUnOp { kIntNeg, kIntRelu };
+template <int OP, typename T> __global__ void unaryIntKernel(const T *x, T *r, int64_t n) {
+  using U = std::make_unsigned_t<T>;
+  DS_GRID_STRIDE(i, n) {
+    T v = x[i];
+    r[i] = OP == kIntNeg ? T(U(U(0) - U(v))) : (v > 0 ? v : T(0));
+  }
+}
+
+template <int OP> void launchUnaryFloat(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  int64_t n = x.numel;
+  if (n == 0)
+    return;
+  DS_DISPATCH_FLOAT(x.dtype, T, {
+    unaryKernel<OP, T><<<gridFor(n), kThreads, 0, stream(c)>>>(static_cast<const T *>(x.data),
+                                                                static_cast<T *>(r.data), n);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+template <int OP> void launchUnaryInt(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  int64_t n = x.numel;
+  if (n == 0)
+    return;
+  if (x.dtype == ds::plan::I64) {
+    unaryIntKernel<OP, int64_t><<<gridFor(n), kThreads, 0, stream(c)>>>(
+        static_cast<const int64_t *>(x.data), static_cast<int64_t *>(r.data), n);
+  } else if (x.dtype == ds::plan::I32) {
+    unaryIntKernel<OP, int32_t><<<gridFor(n), kThreads, 0, stream(c)>>>(
+        static_cast<const int32_t *>(x.data), static_cast<int32_t *>(r.data), n);
+  } else {
+    fail("unsupported dtype ", dtypeName(x.dtype));
+  }
+  DS_CUDA_LAUNCH();
+}
+
+void runUnary(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  const std::string &op = c.ins.kernel();
+  if (op == "identity") {
+    if (x.data != r.data && x.numel > 0)
+      DS_CUDA(cudaMemcpyAsync(r.data, x.data, bytesOf(x), cudaMemcpyDeviceToDevice, stream(c)));
+    return;
+  }
+  if (isInteger(x.dtype)) {
+    if (op == "neg")
+      launchUnaryInt<kIntNeg>(c);
+    else if (op == "relu")
+      launchUnaryInt<kIntRelu>(c);
+    else
+      fail("unsupported dtype ", dtypeName(x.dtype), " for ", op);
+    return;
+  }
+  if (op == "neg")
+    launchUnaryFloat<kNeg>(c);
+  else if (op == "sqrt")
+    launchUnaryFloat<kSqrt>(c);
+  else if (op == "exp")
+    launchUnaryFloat<kExp>(c);
+  else if (op == "log")
+    launchUnaryFloat<kLog>(c);
+  else if (op == "tanh")
+    launchUnaryFloat<kTanh>(c);
+  else if (op == "erf")
+    launchUnaryFloat<kErf>(c);
+  else if (op == "relu")
+    launchUnaryFloat<kRelu>(c);
+  else if (op == "sigmoid")
+    launchUnaryFloat<kSigmoid>(c);
+  else if (op == "gelu") {
+    if (attrString(c.ins, "approximate", "none") == "tanh")
+      launchUnaryFloat<kGeluTanh>(c);
+    else
+      launchUnaryFloat<kGeluErf>(c);
+  } else
+    fail("internal error: unary kernel ", op);
+}
+
+// ---------------------------------------------------------------- gelu_grad
+
+/// The CPU's geluDeriv, with the same evaluation order and no contraction.
+template <typename C> __device__ __forceinline__ C geluDeriv(C x, bool tanhForm) {
+  if (tanhForm) {
+    const C k = C(0.7978845608028654); // sqrt(2/pi)
+    const C a = C(0.044715);
+    const C a3 = C(3) * a; // T(3) * a, rounded once like the CPU's constant
+    C x2 = mulR(x, x);
+    C t = mTanh(mulR(k, addR(x, mulR(mulR(a, x2), x))));
+    // 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * a * x2)
+    C left = mulR(C(0.5), addR(C(1), t));
+    C right = mulR(mulR(mulR(mulR(C(0.5), x), subR(C(1), mulR(t, t))), k),
+                   addR(C(1), mulR(a3, x2)));
+    return addR(left, right);
+  }
+  const C invSqrt2Pi = C(0.3989422804014327); // 1/sqrt(2*pi)
+  const C s = C(0.70710678118654752440);      // M_SQRT1_2
+  // cdf = 0.5 * (1 + erf(x * sqrt(1/2))); cdf + x * invSqrt2Pi * exp(-0.5 * x * x)
+  C cdf = mulR(C(0.5), addR(C(1), mErf(mulR(x, s))));
+  return addR(cdf, mulR(mulR(x, invSqrt2Pi), mExp(mulR(mulR(C(-0.5), x), x))));
+}
+
+template <typename T>
+__global__ void geluGradKernel(const T *g, const T *x, T *dx, int64_t n, bool tanhForm) {
+  DS_GRID_STRIDE(i, n) {
+    CalcT<T> gv = load(g, i), xv = load(x, i);
+    store(dx, i, mulR(gv, geluDeriv(xv, tanhForm)));
+  }
+}
+
+void runGeluGrad(KernelCall &c) {
+  const Tensor &g = c.in[0], &x = c.in[1], &dx = c.out[0];
+  bool tanhForm = attrString(c.ins, "approximate", "none") == "tanh";
+  int64_t n = g.numel;
+  if (n == 0)
+    return;
+  DS_DISPATCH_FLOAT(dx.dtype, T, {
+    geluGradKernel<T><<<gridFor(n), kThreads, 0, stream(c)>>>(
+        static_cast<const T *>(g.data), static_cast<const T *>(x.data),
+        static_cast<T *>(dx.data), n, tanhForm);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+// ---------------------------------------------------------------- cast
+
+/// The CPU's readAsDouble (exact for every type but i64 beyond 2^53, rounded to nearest).
+template <typename S> __device__ __forceinline__ double asDouble(S v) { return double(v); }
+template <> __device__ __forceinline__ double asDouble<__half>(__half v) {
+  return double(__half2float(v));
+}
+template <> __device__ __forceinline__ double asDouble<__nv_bfloat16>(__nv_bfloat16 v) {
+  return double(__bfloat162float(v));
+}
+template <> __device__ __forceinline__ double asDouble<uint8_t>(uint8_t v) {
+  return v != 0 ? 1.0 : 0.0;
+}
+
+/// The CPU's floatToInt: NaN -> 0, truncation toward zero, saturation at the type's range.
+template <typename I> __device__ __forceinline__ I floatToInt(double v) {
+  if (v != v)
+    return 0;
+  v = trunc(v);
+  if (v <= double(std::numeric_limits<I>::min()))
+    return std::numeric_limits<I>::min();
+  if (v >= double(std::numeric_limits<I>::max()))
+    return std::numeric_limits<I>::max();
+  return I(v);
+}
+
+template <typename S, typename D> __device__ __forceinline__ D castOne(S s) {
+  if constexpr (std::is_same_v<D, float>) {
+    if constexpr (std::is_same_v<S, int64_t>)
+      return float(s); // one rounding, like the CPU's float(int64)
+    else
+      return float(asDouble(s));
+  } else if constexpr (std::is_same_v<D, double>) {
+    return asDouble(s);
+  } else if constexpr (std::is_same_v<D, __half>) {
+    return toHalf(float(asDouble(s))); // double -> float -> f16, like the CPU
+  } else if constexpr (std::is_same_v<D, __nv_bfloat16>) {
+    return toBf16(float(asDouble(s)));
+  } else if constexpr (std::is_same_v<D, int32_t>) {
+    if constexpr (std::is_same_v<S, int64_t>)
+      return int32_t(uint32_t(uint64_t(s))); // the CPU's exact i64 -> i32 path (low 32 bits)
+    else
+      return floatToInt<int32_t>(asDouble(s));
+  } else if constexpr (std::is_same_v<D, int64_t>) {
+    if constexpr (std::is_same_v<S, int32_t>)
+      return int64_t(s);
+    else
+      return floatToInt<int64_t>(asDouble(s));
+  } else { // i1
+    return asDouble(s) != 0 ? uint8_t(1) : uint8_t(0);
+  }
+}
+
+template <typename S, typename D> __global__ void castKernel(const S *x, D *r, int64_t n) {
+  DS_GRID_STRIDE(i, n) { r[i] = castOne<S, D>(x[i]); }
+}
+
+void runCast(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  int64_t n = x.numel;
+  if (n == 0)
+    return;
+  if (x.dtype == r.dtype) {
+    if (x.data != r.data)
+      DS_CUDA(cudaMemcpyAsync(r.data, x.data, bytesOf(x), cudaMemcpyDeviceToDevice, stream(c)));
+    return;
+  }
+  DS_EW_DISPATCH(x.dtype, S, {
+    DS_EW_DISPATCH(r.dtype, D, {
+      castKernel<S, D><<<gridFor(n), kThreads, 0, stream(c)>>>(static_cast<const S *>(x.data),
+                                                                static_cast<D *>(r.data), n);
+      DS_CUDA_LAUNCH();
+    });
+  });
+}
+
+// ---------------------------------------------------------------- dropout
+
+// splitmix64 finalizer: a bijective 64-bit mix (the CPU's mix64).
+__device__ __forceinline__ uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/// The CPU's dropoutBits(seed, counter, index).
+__device__ __forceinline__ uint64_t dropoutBits(uint64_t seed, uint64_t counter,
+                                                uint64_t index) {
+  uint64_t key = mix64(seed + 0x9e3779b97f4a7c15ull);
+  key = mix64(key ^ (counter * 0xd1b54a32d192ed03ull + 0x8cb92ba72f3d8dd7ull));
+  return mix64(key ^ (index * 0x9e3779b97f4a7c15ull));
+}
+
+/// counter = counterBase + (*runCounter << 16), with counterBase = attribute counter +
+/// rank * 0x100000001b3 (all mod 2^64, as on the CPU). mask may be null.
+template <typename T>
+__global__ void dropoutKernel(const T *x, T *r, uint8_t *mask, int64_t n, uint64_t seed,
+                              uint64_t counterBase, const uint64_t *runCounter, double ratio,
+                              CalcT<T> scale) {
+  const uint64_t counter = counterBase + (*runCounter << 16);
+  DS_GRID_STRIDE(i, n) {
+    // keep iff the top 53 bits, as a uniform double in [0,1), are >= ratio (exact).
+    bool k = double(dropoutBits(seed, counter, uint64_t(i)) >> 11) * 0x1.0p-53 >= ratio;
+    CalcT<T> v = k ? CalcT<T>(load(x, i) * scale) : CalcT<T>(0);
+    store(r, i, v);
+    if (mask)
+      mask[i] = k ? 1 : 0;
+  }
+}
+
+void runDropout(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  const Tensor *mask = c.out.size() > 1 ? &c.out[1] : nullptr;
+  double ratio = attrFloat(c.ins, "ratio", 0.5);
+  bool training = attrInt(c.ins, "training", 1);
+  uint64_t seed = uint64_t(attrInt(c.ins, "seed", 0));
+  uint64_t counterBase =
+      uint64_t(attrInt(c.ins, "counter", 0)) + uint64_t(c.ctx.rank) * 0x100000001b3ull;
+  int64_t n = x.numel;
+  if (n == 0)
+    return;
+  if (!training || ratio == 0) {
+    if (x.data != r.data)
+      DS_CUDA(cudaMemcpyAsync(r.data, x.data, bytesOf(x), cudaMemcpyDeviceToDevice, stream(c)));
+    if (mask)
+      DS_CUDA(cudaMemsetAsync(mask->data, 1, size_t(n), stream(c)));
+    return;
+  }
+  const uint64_t *runCounter = dev(c).runCounter;
+  if (!runCounter)
+    fail("dropout: the device context has no run counter");
+  double scale = 1.0 / (1.0 - ratio);
+  uint8_t *m = mask ? static_cast<uint8_t *>(mask->data) : nullptr;
+  DS_DISPATCH_FLOAT(x.dtype, T, {
+    // The CPU multiplies by T(scale): float(scale) for f32/f16/bf16, scale for f64.
+    dropoutKernel<T><<<gridFor(n), kThreads, 0, stream(c)>>>(
+        static_cast<const T *>(x.data), static_cast<T *>(r.data), m, n, seed, counterBase,
+        runCounter, ratio, CalcT<T>(scale));
+    DS_CUDA_LAUNCH();
+  });
+}
+
+// ---------------------------------------------------------------- constant / fill
+
+/// The CPU's writeDouble for one element: its bytes in the low dtypeSize(t) bytes.
+uint64_t encodeDouble(DType t, double v) {
+  uint64_t bits = 0;
+  switch (t) {
+  case ds::plan::F32: {
+    float f = float(v);
+    std::memcpy(&bits, &f, 4);
+    break;
+  }
+  case ds::plan::F64: std::memcpy(&bits, &v, 8); break;
+  case ds::plan::F16: bits = floatToHalf(float(v)); break;
+  case ds::plan::BF16: bits = floatToBf16(float(v)); break;
+  case ds::plan::I32: {
+    int32_t x = int32_t(std::trunc(v));
+    std::memcpy(&bits, &x, 4);
+    break;
+  }
+  case ds::plan::I64: {
+    int64_t x = int64_t(std::trunc(v));
+    std::memcpy(&bits, &x, 8);
+    break;
+  }
+  default: bits = v != 0; break;
+  }
+  return bits;
+}
+/// The CPU's writeInt for one element.
+uint64_t encodeInt(DType t, int64_t v) {
+  uint64_t bits = 0;
+  switch (t) {
+  case ds::plan::I32: {
+    int32_t x = int32_t(v);
+    std::memcpy(&bits, &x, 4);
+    break;
+  }
+  case ds::plan::I64: std::memcpy(&bits, &v, 8); break;
+  case ds::plan::I1: bits = v != 0; break;
+  default: bits = encodeDouble(t, double(v)); break;
+  }
+  return bits;
+}
+
+template <typename E> __global__ void fillKernel(E *p, E v, int64_t n) {
+  DS_GRID_STRIDE(i, n) { p[i] = v; }
+}
+
+/// Sets every element of r (numel > 0) to the element bytes `bits`.
+void fillBits(KernelCall &c, const Tensor &r, uint64_t bits) {
+  int64_t n = r.numel;
+  if (n == 0)
+    return;
+  DS_EW_BY_SIZE(r.dtype, E, {
+    E v;
+    std::memcpy(&v, &bits, sizeof(E)); // little endian: the low bytes
+    fillKernel<E><<<gridFor(n), kThreads, 0, stream(c)>>>(static_cast<E *>(r.data), v, n);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+/// Pinned host copies of multi-element constants. They are never freed or changed once made:
+/// a captured CUDA graph may replay the copy from them at any later time. Keyed by the
+/// instruction and validated by content (a later plan may reuse the instruction's address;
+/// the stale copy is then left allocated, as a graph might still reference it).
+struct ConstHost {
+  void *host = nullptr;
+  size_t bytes = 0;
+};
+std::mutex &constMutex() {
+  static std::mutex *m = new std::mutex; // never destroyed: usable until process exit
+  return *m;
+}
+std::map<const Instruction *, ConstHost> &constCache() {
+  static auto *m = new std::map<const Instruction *, ConstHost>;
+  return *m;
+}
+
+void runConstant(KernelCall &c) {
+  const Tensor &r = c.out[0];
+  const auto &a = c.ins.attrs().at("value");
+  if (r.numel == 0)
+    return;
+  switch (a.value_case()) {
+  case ds::plan::Attribute::kI: fillBits(c, r, encodeInt(r.dtype, a.i())); return;
+  case ds::plan::Attribute::kF: fillBits(c, r, encodeDouble(r.dtype, a.f())); return;
+  case ds::plan::Attribute::kInts:
+    if (a.ints().values_size() == 1) {
+      fillBits(c, r, encodeInt(r.dtype, a.ints().values(0)));
+      return;
+    }
+    if (a.ints().values_size() != r.numel)
+      fail("attribute 'value' has ", a.ints().values_size(), " values for ", r.numel,
+           " elements");
+    break;
+  case ds::plan::Attribute::kFloats:
+    if (a.floats().values_size() == 1) {
+      fillBits(c, r, encodeDouble(r.dtype, a.floats().values(0)));
+      return;
+    }
+    if (a.floats().values_size() != r.numel)
+      fail("attribute 'value' has ", a.floats().values_size(), " values for ", r.numel,
+           " elements");
+    break;
+  case ds::plan::Attribute::kRaw:
+    if (a.raw().size() != bytesOf(r))
+      fail("attribute 'value' holds ", a.raw().size(), " bytes, the result needs ", bytesOf(r));
+    break;
+  default: fail("attribute 'value' must be raw bytes, a number or a list of numbers");
+  }
+  // Raw bytes or one value per element: the result's bytes, built on the host like the CPU's
+  // writeInt / writeDouble, copied from a persistent pinned buffer.
+  size_t bytes = bytesOf(r), es = dtypeSize(r.dtype);
+  std::string built;
+  const char *src = nullptr;
+  if (a.value_case() == ds::plan::Attribute::kRaw) {
+    src = a.raw().data();
+  } else {
+    built.resize(bytes);
+    for (int64_t i = 0; i < r.numel; ++i) {
+      uint64_t bits = a.value_case() == ds::plan::Attribute::kInts
+                          ? encodeInt(r.dtype, a.ints().values(int(i)))
+                          : encodeDouble(r.dtype, a.floats().values(int(i)));
+      std::memcpy(&built[size_t(i) * es], &bits, es); // little endian: the low bytes
+    }
+    src = built.data();
+  }
+  void *host = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(constMutex());
+    ConstHost &e = constCache()[&c.ins];
+    if (e.host && e.bytes == bytes && std::memcmp(e.host, src, bytes) == 0) {
+      host = e.host;
+    } else {
+      DS_CUDA(cudaHostAlloc(&host, bytes, cudaHostAllocPortable));
+      std::memcpy(host, src, bytes);
+      e.host = host;
+      e.bytes = bytes;
+    }
+  }
+  DS_CUDA(cudaMemcpyAsync(r.data, host, bytes, cudaMemcpyHostToDevice, stream(c)));
+}
+
+void runFill(KernelCall &c) {
+  const Tensor &r = c.out[0];
+  double v = attrFloat(c.ins, "value");
+  if (r.numel == 0)
+    return;
+  fillBits(c, r, encodeDouble(r.dtype, v));
+}
+
+// ---------------------------------------------------------------- copy
+
+void runCopy(KernelCall &c) {
+  const Tensor &s = c.in[0], &d = c.out[0];
+  size_t es = dtypeSize(s.dtype);
+  int64_t count = attrInt(c.ins, "count", s.numel);
+  int64_t so =
+      attrInt(c.ins, "src_offset", 0) + c.ctx.rank * attrInt(c.ins, "src_rank_stride", 0);
+  int64_t dO =
+      attrInt(c.ins, "dst_offset", 0) + c.ctx.rank * attrInt(c.ins, "dst_rank_stride", 0);
+  if (count <= 0)
+    return;
+  size_t bytes = size_t(count) * es;
+  char *dst = static_cast<char *>(d.data) + size_t(dO) * es;
+  const char *src = static_cast<const char *>(s.data) + size_t(so) * es;
+  if (dst == src)
+    return;
+  if (src < dst + bytes && dst < src + bytes) { // overlapping (memmove): stage in scratch
+    void *tmp = scratch(c, bytes);
+    DS_CUDA(cudaMemcpyAsync(tmp, src, bytes, cudaMemcpyDeviceToDevice, stream(c)));
+    DS_CUDA(cudaMemcpyAsync(dst, tmp, bytes, cudaMemcpyDeviceToDevice, stream(c)));
+    return;
+  }
+  DS_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream(c)));
+}
+
+// ---------------------------------------------------------------- assert_close
+
+/// Copies both operands to the host (this kernel synchronizes its stream, so a program holding
+/// it is never captured into a graph) and runs the CPU's comparison.
+void runAssertClose(KernelCall &c) {
+  const Tensor &a = c.in[0], &b = c.in[1];
+  double rtol = attrFloat(c.ins, "rtol", 1e-5), atol = attrFloat(c.ins, "atol", 1e-6);
+  if (a.numel == 0)
+    return;
+  cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+  DS_CUDA(cudaStreamIsCapturing(stream(c), &cs));
+  if (cs != cudaStreamCaptureStatusNone)
+    fail("assert_close synchronizes and cannot run inside a CUDA graph capture");
+  size_t bytes = bytesOf(a);
+  std::vector<unsigned char> ha(bytes), hb(bytes);
+  DS_CUDA(cudaMemcpyAsync(ha.data(), a.data, bytes, cudaMemcpyDeviceToHost, stream(c)));
+  DS_CUDA(cudaMemcpyAsync(hb.data(), b.data, bytes, cudaMemcpyDeviceToHost, stream(c)));
+  DS_CUDA(cudaStreamSynchronize(stream(c)));
+  auto get = [&](const std::vector<unsigned char> &h, int64_t i) -> double {
+    const unsigned char *p = h.data();
+    switch (a.dtype) {
+    case ds::plan::F32: {
+      float v;
+      std::memcpy(&v, p + size_t(i) * 4, 4);
+      return v;
+    }
+    case ds::plan::F64: {
+      double v;
+      std::memcpy(&v, p + size_t(i) * 8, 8);
+      return v;
+    }
+    case ds::plan::F16:
+    case ds::plan::BF16: {
+      uint16_t v;
+      std::memcpy(&v, p + size_t(i) * 2, 2);
+      return a.dtype == ds::plan::F16 ? halfToFloat(v) : bf16ToFloat(v);
+    }
+    case ds::plan::I32: {
+      int32_t v;
+      std::memcpy(&v, p + size_t(i) * 4, 4);
+      return v;
+    }
+    case ds::plan::I64: {
+      int64_t v;
+      std::memcpy(&v, p + size_t(i) * 8, 8);
+      return double(v);
+    }
+    default: return p[i];
+    }
+  };
+  for (int64_t i = 0; i < a.numel; ++i) {
+    double x = get(ha, i), y = get(hb, i);
+    if (!(std::fabs(x - y) <= atol + rtol * std::fabs(y)) && !(std::isnan(x) && std::isnan(y)))
+      fail("assert_close failed at element ", i, ": ", x, " vs expected ", y);
+  }
+}
+
+} // namespace
+
+void registerElementwise(KernelTable &t) {
+  for (const char *n : {"add", "sub", "mul", "div", "pow"})
+    t[n] = runBinary;
+  for (const char *n : {"equal", "less", "greater"})
+    t[n] = runCompare;
+  t["where"] = runWhere;
+  for (const char *n : {"neg", "sqrt", "exp", "log", "tanh", "erf", "relu", "sigmoid",
+                        "identity", "gelu"})
+    t[n] = runUnary;
+  t["cast"] = runCast;
+  t["dropout"] = runDropout;
+  t["constant"] = runConstant;
+  t["copy"] = runCopy;
+  t["fill"] = runFill;
+  t["assert_close"] = runAssertClose;
+  t["gelu_grad"] = runGeluGrad;
+}
+
 } // namespace ds::rt::cuda

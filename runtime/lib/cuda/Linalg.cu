@@ -59,18 +59,23 @@ cublasLtMatrixLayout_t layout(cudaDataType_t t, int64_t rows, int64_t cols, int6
   return l;
 }
 
-// Plans are cached per call site (instruction and sub-call), built on first use.
+// Plans are cached by problem (types, transposes, sizes, leading dims, batch, strides): the
+// descriptors hold no pointers, so equal problems share one plan and its chosen algorithm.
 std::mutex gMutex;
 std::unordered_map<std::string, std::unique_ptr<LtPlan>> gPlans;
 
 /// Column-major call (the row-major problem already swapped by the caller):
 /// D[m,n] (ld m) = alpha opA(A) opB(B) + beta D, A stored with leading dim lda, B with ldb.
-void ltMatmul(KernelCall &c, const std::string &key, DType dt, bool transA, bool transB,
+void ltMatmul(KernelCall &c, DType dt, bool transA, bool transB,
               int64_t m, int64_t n, int64_t k, const void *A, int64_t lda, int64_t strideA,
               const void *B, int64_t ldb, int64_t strideB, void *D, int64_t strideD,
               int64_t batch, double alpha, double beta) {
   DeviceContext &d = dev(c);
   LtTypes ty = ltTypes(dt, d.allowTf32);
+  std::string key;
+  for (int64_t v : {int64_t(dt), int64_t(d.allowTf32), int64_t(transA), int64_t(transB), m, n, k,
+                    lda, strideA, ldb, strideB, strideD, batch, int64_t(d.workspaceBytes)})
+    key += std::to_string(v) + ",";
   LtPlan *p;
   {
     std::lock_guard<std::mutex> lock(gMutex);
@@ -124,9 +129,7 @@ __global__ void broadcastCopyKernel(const T *src, Indexer ix, T *dst, int64_t n)
   DS_GRID_STRIDE(i, n) { dst[i] = src[ix.offset(i)]; }
 }
 
-std::string keyOf(const KernelCall &c, int sub) {
-  return std::to_string(reinterpret_cast<uintptr_t>(&c.ins)) + ":" + std::to_string(sub);
-}
+
 
 /// Row-major R[M,N] = A[M,K] B[K,N] (one matrix each), batch strides in elements.
 void rowMajorMatmul(KernelCall &c, int sub, DType dt, const void *A, const void *B, void *R,
@@ -134,7 +137,7 @@ void rowMajorMatmul(KernelCall &c, int sub, DType dt, const void *A, const void 
                     int64_t sR) {
   // Column-major view: R^T[N,M] = B^T[N,K] A^T[K,M]; B^T is B's storage with ld N, A^T is
   // A's storage with ld K.
-  ltMatmul(c, keyOf(c, sub), dt, false, false, N, M, K, B, N, sB, A, K, sA, R, sR, batch, 1.0,
+  ltMatmul(c, dt, false, false, N, M, K, B, N, sB, A, K, sA, R, sR, batch, 1.0,
            0.0);
 }
 
@@ -218,7 +221,7 @@ void runGemm(KernelCall &c) {
   }
   // Column-major: R^T[N,M] = op(B)^T op(A)^T. B's storage seen column-major is B^T (ld bs[1]);
   // op(B)^T = (B^T) when !tb, its transpose when tb. Same for A with ld as[1].
-  ltMatmul(c, keyOf(c, 0), r.dtype, tb, ta, N, M, K, b.data, bs[1], 0, a.data, as[1], 0, r.data,
+  ltMatmul(c, r.dtype, tb, ta, N, M, K, b.data, bs[1], 0, a.data, as[1], 0, r.data,
            0, 1, alpha, beta);
 }
 

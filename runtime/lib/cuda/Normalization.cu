@@ -1,5 +1,1177 @@
-// placeholder: replaced by the real kernels
+// CUDA kernels: softmax, log_softmax, their gradients, layer_norm, layer_norm_grad, the two
+// classification losses and their gradients, reduce_sum / reduce_mean / reduce_max. Semantics
+// and precision follow the CPU kernels (lib/cpu/Normalization.cpp, Reduction.cpp, Backward.cpp):
+//
+// * f16/bf16 buffers compute in f32 and round on store; f64 computes in f64. Values the CPU keeps
+//   in f32 before storing (e.g. a loss or a scale gradient summed in f64) are converted
+//   f64 -> f32 -> f16/bf16 like the CPU, never f64 -> f16 directly.
+// * Sums the CPU accumulates in f64 (layer-norm statistics, softmax-grad sums, loss totals,
+//   reductions) are accumulated in f64 here too; softmax's own exp sum is f32 (f64 for f64) as
+//   on the CPU. Per-element arithmetic uses the round-to-nearest intrinsics (no FMA contraction)
+//   in the CPU's evaluation order; only the summation order differs (tree vs sequential).
+// * Every reduction is deterministic: fixed launch geometry, fixed-order block reductions
+//   (warp shuffles + shared memory) and two-pass reductions through scratch. No float atomics.
+//
+// Differences from the CPU, which throws on a label outside [0, C) that is not ignore_index: a
+// kernel cannot throw, so such a label yields NaN instead (its loss term and weight are NaN, so
+// a 'sum'/'mean' loss is NaN; its gradient column is NaN, and with 'mean' the whole gradient is
+// NaN since the weight sum is). Nothing is read out of bounds.
 #include "CudaCommon.cuh"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
 namespace ds::rt::cuda {
-void registerNormalization(KernelTable &) {}
+namespace {
+
+// ---------------------------------------------------------------- arithmetic helpers
+
+// Non-contracted IEEE arithmetic (the CPU rounds every operation; x86-64 without FMA).
+__device__ __forceinline__ float addR(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ float subR(float a, float b) { return __fsub_rn(a, b); }
+__device__ __forceinline__ float mulR(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ float divR(float a, float b) { return __fdiv_rn(a, b); }
+__device__ __forceinline__ double addR(double a, double b) { return __dadd_rn(a, b); }
+__device__ __forceinline__ double subR(double a, double b) { return __dsub_rn(a, b); }
+__device__ __forceinline__ double mulR(double a, double b) { return __dmul_rn(a, b); }
+__device__ __forceinline__ double divR(double a, double b) { return __ddiv_rn(a, b); }
+__device__ __forceinline__ float expA(float v) { return expf(v); }
+__device__ __forceinline__ double expA(double v) { return ::exp(v); }
+__device__ __forceinline__ float logA(float v) { return logf(v); }
+__device__ __forceinline__ double logA(double v) { return ::log(v); }
+
+template <typename A> __device__ __forceinline__ A negInf() {
+  return -std::numeric_limits<A>::infinity();
+}
+__device__ __forceinline__ double qnan() { return std::numeric_limits<double>::quiet_NaN(); }
+
+/// A(x) for a value the CPU computes in double and then converts to its compute type T.
+template <typename A> __device__ __forceinline__ A fromD(double v) { return A(v); }
+
+// ---------------------------------------------------------------- block reductions
+
+struct SumOp {
+  template <typename V> __device__ __forceinline__ V operator()(V a, V b) const { return a + b; }
+};
+/// std::max semantics: (a < b) ? b : a (a NaN b is ignored).
+struct MaxOp {
+  template <typename V> __device__ __forceinline__ V operator()(V a, V b) const {
+    return a < b ? b : a;
+  }
+};
+
+template <typename V, typename Op> __device__ __forceinline__ V warpReduce(V v, Op op) {
+  for (int o = 16; o > 0; o >>= 1)
+    v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+/// Reduces v over the block (blockDim.x a multiple of 32, at most 1024); every thread of the
+/// block must call it, and every thread gets the result. Fixed order: deterministic.
+template <typename V, typename Op> __device__ V blockReduce(V v, Op op, V identity) {
+  __shared__ V sh[33];
+  int lane = int(threadIdx.x & 31), w = int(threadIdx.x >> 5), nw = int(blockDim.x >> 5);
+  v = warpReduce(v, op);
+  __syncthreads(); // a previous call's readers of sh[32] are done
+  if (lane == 0)
+    sh[w] = v;
+  __syncthreads();
+  if (w == 0) {
+    V t = lane < nw ? sh[lane] : identity;
+    t = warpReduce(t, op);
+    if (lane == 0)
+      sh[32] = t;
+  }
+  __syncthreads();
+  return sh[32];
+}
+
+/// Threads per block for one row of n elements (a multiple of 32).
+int rowThreads(int64_t n) {
+  if (n <= 64)
+    return 32;
+  if (n <= 512)
+    return 64;
+  if (n <= 2048)
+    return 128;
+  if (n <= 8192)
+    return 256;
+  return 512;
+}
+/// Blocks for a block-per-row loop over `rows` (> 0) rows (the kernels loop with gridDim.x).
+unsigned rowGrid(int64_t rows) { return unsigned(std::min<int64_t>(rows, int64_t(1) << 20)); }
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// ---------------------------------------------------------------- softmax / log_softmax
+
+/// inner == 1: one block per row of `dim` elements.
+template <typename T, bool LOG>
+__global__ void softmaxRowKernel(const T *__restrict__ x, T *__restrict__ r, int64_t rows,
+                                 int64_t dim) {
+  using A = typename Acc<T>::type;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T *px = x + row * dim;
+    T *pr = r + row * dim;
+    A mx = negInf<A>();
+    for (int64_t d = threadIdx.x; d < dim; d += blockDim.x)
+      mx = MaxOp()(mx, ld(px, d));
+    mx = blockReduce(mx, MaxOp(), negInf<A>());
+    if (mx == negInf<A>())
+      mx = A(0); // all -inf: avoid inf - inf
+    A sum = A(0);
+    for (int64_t d = threadIdx.x; d < dim; d += blockDim.x)
+      sum += expA(subR(ld(px, d), mx));
+    sum = blockReduce(sum, SumOp(), A(0));
+    if (LOG) {
+      A logSum = logA(sum);
+      for (int64_t d = threadIdx.x; d < dim; d += blockDim.x)
+        st(pr, d, subR(subR(ld(px, d), mx), logSum));
+    } else {
+      A inv = divR(A(1), sum);
+      for (int64_t d = threadIdx.x; d < dim; d += blockDim.x)
+        st(pr, d, mulR(expA(subR(ld(px, d), mx)), inv));
+    }
+  }
+}
+
+/// inner > 1: one thread per (outer, inner) column, sequential over dim (coalesced over inner).
+template <typename T, bool LOG>
+__global__ void softmaxColKernel(const T *__restrict__ x, T *__restrict__ r, int64_t outer,
+                                 int64_t dim, int64_t inner) {
+  using A = typename Acc<T>::type;
+  DS_GRID_STRIDE(oi, outer * inner) {
+    int64_t o = oi / inner, i = oi % inner;
+    const T *px = x + o * dim * inner + i;
+    T *pr = r + o * dim * inner + i;
+    A mx = negInf<A>();
+    for (int64_t d = 0; d < dim; ++d)
+      mx = MaxOp()(mx, ld(px, d * inner));
+    if (mx == negInf<A>())
+      mx = A(0);
+    A sum = A(0);
+    for (int64_t d = 0; d < dim; ++d)
+      sum = addR(sum, expA(subR(ld(px, d * inner), mx)));
+    if (LOG) {
+      A logSum = logA(sum);
+      for (int64_t d = 0; d < dim; ++d)
+        st(pr, d * inner, subR(subR(ld(px, d * inner), mx), logSum));
+    } else {
+      A inv = divR(A(1), sum);
+      for (int64_t d = 0; d < dim; ++d)
+        st(pr, d * inner, mulR(expA(subR(ld(px, d * inner), mx)), inv));
+    }
+  }
+}
+
+template <typename T>
+void launchSoftmax(KernelCall &c, const T *x, T *r, int64_t outer, int64_t dim, int64_t inner,
+                   bool log) {
+  if (outer * dim * inner == 0)
+    return;
+  if (inner == 1) {
+    int th = rowThreads(dim);
+    if (log)
+      softmaxRowKernel<T, true><<<rowGrid(outer), th, 0, stream(c)>>>(x, r, outer, dim);
+    else
+      softmaxRowKernel<T, false><<<rowGrid(outer), th, 0, stream(c)>>>(x, r, outer, dim);
+  } else {
+    if (log)
+      softmaxColKernel<T, true>
+          <<<gridFor(outer * inner), kThreads, 0, stream(c)>>>(x, r, outer, dim, inner);
+    else
+      softmaxColKernel<T, false>
+          <<<gridFor(outer * inner), kThreads, 0, stream(c)>>>(x, r, outer, dim, inner);
+  }
+  DS_CUDA_LAUNCH();
+}
+
+void splitAt(const std::vector<int64_t> &shape, int64_t axis, int64_t &outer, int64_t &dim,
+             int64_t &inner) {
+  outer = 1;
+  inner = 1;
+  for (int64_t i = 0; i < axis; ++i)
+    outer *= shape[size_t(i)];
+  dim = shape[size_t(axis)];
+  for (size_t i = size_t(axis) + 1; i < shape.size(); ++i)
+    inner *= shape[i];
+}
+
+void runSoftmax(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  int64_t axis = attrInt(c.ins, "axis");
+  bool log = c.ins.kernel() == "log_softmax";
+  int64_t outer, dim, inner;
+  splitAt(*x.shape, axis, outer, dim, inner);
+  DS_DISPATCH_FLOAT(x.dtype, T, {
+    launchSoftmax<T>(c, x.as<const T>(), r.as<T>(), outer, dim, inner, log);
+  });
+}
+
+// ---------------------------------------------------------------- softmax_grad / log_softmax_grad
+
+// softmax:     dx = y * (g - sum(g*y));   log_softmax: dx = g - exp(y) * sum(g)
+// (sums in f64, then converted to the compute type, as on the CPU).
+template <typename T, bool LOG>
+__global__ void softmaxGradRowKernel(const T *__restrict__ g, const T *__restrict__ y,
+                                     T *__restrict__ dx, int64_t rows, int64_t dim) {
+  using A = typename Acc<T>::type;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T *pg = g + row * dim, *py = y + row * dim;
+    T *pd = dx + row * dim;
+    double acc = 0;
+    for (int64_t d = threadIdx.x; d < dim; d += blockDim.x)
+      acc = LOG ? addR(acc, double(ld(pg, d)))
+                : addR(acc, mulR(double(ld(pg, d)), double(ld(py, d))));
+    acc = blockReduce(acc, SumOp(), 0.0);
+    A sum = fromD<A>(acc);
+    for (int64_t d = threadIdx.x; d < dim; d += blockDim.x) {
+      A gv = ld(pg, d), yv = ld(py, d);
+      st(pd, d, LOG ? subR(gv, mulR(expA(yv), sum)) : mulR(yv, subR(gv, sum)));
+    }
+  }
+}
+
+template <typename T, bool LOG>
+__global__ void softmaxGradColKernel(const T *__restrict__ g, const T *__restrict__ y,
+                                     T *__restrict__ dx, int64_t outer, int64_t dim,
+                                     int64_t inner) {
+  using A = typename Acc<T>::type;
+  DS_GRID_STRIDE(oi, outer * inner) {
+    int64_t base = (oi / inner) * dim * inner + oi % inner;
+    const T *pg = g + base, *py = y + base;
+    T *pd = dx + base;
+    double acc = 0;
+    for (int64_t d = 0; d < dim; ++d)
+      acc = LOG ? addR(acc, double(ld(pg, d * inner)))
+                : addR(acc, mulR(double(ld(pg, d * inner)), double(ld(py, d * inner))));
+    A sum = fromD<A>(acc);
+    for (int64_t d = 0; d < dim; ++d) {
+      A gv = ld(pg, d * inner), yv = ld(py, d * inner);
+      st(pd, d * inner, LOG ? subR(gv, mulR(expA(yv), sum)) : mulR(yv, subR(gv, sum)));
+    }
+  }
+}
+
+template <typename T, bool LOG>
+void launchSoftmaxGrad(KernelCall &c, const T *g, const T *y, T *dx, int64_t outer, int64_t dim,
+                       int64_t inner) {
+  if (inner == 1)
+    softmaxGradRowKernel<T, LOG>
+        <<<rowGrid(outer), rowThreads(dim), 0, stream(c)>>>(g, y, dx, outer, dim);
+  else
+    softmaxGradColKernel<T, LOG>
+        <<<gridFor(outer * inner), kThreads, 0, stream(c)>>>(g, y, dx, outer, dim, inner);
+  DS_CUDA_LAUNCH();
+}
+
+void runSoftmaxGrad(KernelCall &c) {
+  const Tensor &g = c.in[0], &y = c.in[1], &dx = c.out[0];
+  int64_t axis = attrInt(c.ins, "axis");
+  bool log = c.ins.kernel() == "log_softmax_grad";
+  int64_t outer, dim, inner;
+  splitAt(*g.shape, axis, outer, dim, inner);
+  if (outer * dim * inner == 0)
+    return;
+  DS_DISPATCH_FLOAT(g.dtype, T, {
+    if (log)
+      launchSoftmaxGrad<T, true>(c, g.as<const T>(), y.as<const T>(), dx.as<T>(), outer, dim,
+                                 inner);
+    else
+      launchSoftmaxGrad<T, false>(c, g.as<const T>(), y.as<const T>(), dx.as<T>(), outer, dim,
+                                  inner);
+  });
+}
+
+// ---------------------------------------------------------------- layer_norm
+
+/// Codes of a statistics output's dtype (mean / inv_std_dev may differ from x's dtype).
+enum StatCode : int { kStatF32 = 0, kStatF64 = 1, kStatF16 = 2, kStatBF16 = 3 };
+int statCode(DType dt) {
+  switch (dt) {
+  case ds::plan::F32: return kStatF32;
+  case ds::plan::F64: return kStatF64;
+  case ds::plan::F16: return kStatF16;
+  case ds::plan::BF16: return kStatBF16;
+  default: fail("unsupported statistics dtype ", dtypeName(dt));
+  }
+}
+/// Stores a statistic computed in A like the CPU: f64 outputs get the value itself, the others
+/// its f32 rounding (then rounded to f16/bf16).
+template <typename A> __device__ void storeStat(void *p, int code, int64_t i, A v) {
+  if (code == kStatF64) {
+    static_cast<double *>(p)[i] = double(v);
+    return;
+  }
+  float f = float(v);
+  if (code == kStatF32)
+    static_cast<float *>(p)[i] = f;
+  else if (code == kStatF16)
+    static_cast<__half *>(p)[i] = __float2half_rn(f);
+  else
+    static_cast<__nv_bfloat16 *>(p)[i] = __float2bfloat16_rn(f);
+}
+
+/// A parameter (scale / bias) broadcast to the normalized shape: element i of the flattened
+/// normalized shape is p[direct ? i : ix.offset(i)].
+struct Param {
+  bool direct = true;
+  Indexer ix;
+};
+Param paramOf(const std::vector<int64_t> &pshape, const std::vector<int64_t> &normShape,
+              int64_t norm) {
+  Param p;
+  int64_t n = 1;
+  for (int64_t d : pshape)
+    n *= d;
+  // Broadcasting to normShape with as many elements means the same shape up to leading 1s.
+  p.direct = n == norm;
+  if (!p.direct)
+    p.ix = broadcastIndexer(pshape, normShape);
+  return p;
+}
+__device__ __forceinline__ int64_t paramOffset(const Param &p, int64_t i) {
+  return p.direct ? i : p.ix.offset(i);
+}
+
+/// Row mean and inverse standard deviation exactly as the CPU computes them: two passes
+/// accumulated in f64, mu = T(sum/norm), inv = T(1/sqrt(sq/norm + eps)). Block-wide.
+template <typename T>
+__device__ void rowStats(const T *px, int64_t norm, double eps, typename Acc<T>::type &mu,
+                         typename Acc<T>::type &inv) {
+  using A = typename Acc<T>::type;
+  double sum = 0;
+  for (int64_t i = threadIdx.x; i < norm; i += blockDim.x)
+    sum = addR(sum, double(ld(px, i)));
+  sum = blockReduce(sum, SumOp(), 0.0);
+  mu = fromD<A>(norm ? divR(sum, double(norm)) : 0.0);
+  double sq = 0;
+  for (int64_t i = threadIdx.x; i < norm; i += blockDim.x) {
+    double d = double(subR(ld(px, i), mu));
+    sq = addR(sq, mulR(d, d));
+  }
+  sq = blockReduce(sq, SumOp(), 0.0);
+  double var = norm ? divR(sq, double(norm)) : 0.0;
+  inv = fromD<A>(divR(1.0, __dsqrt_rn(addR(var, eps))));
+}
+
+template <typename T>
+__global__ void layerNormKernel(const T *__restrict__ x, const T *__restrict__ scale, Param sp,
+                                const T *__restrict__ bias, Param bp, T *__restrict__ y,
+                                void *mean, int meanCode, void *invStd, int invCode,
+                                int64_t rows, int64_t norm, double eps) {
+  using A = typename Acc<T>::type;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T *px = x + row * norm;
+    T *py = y + row * norm;
+    A mu, inv;
+    rowStats(px, norm, eps, mu, inv);
+    for (int64_t i = threadIdx.x; i < norm; i += blockDim.x) {
+      A v = mulR(mulR(subR(ld(px, i), mu), inv), ld(scale, paramOffset(sp, i)));
+      v = addR(v, bias ? ld(bias, paramOffset(bp, i)) : A(0));
+      st(py, i, v);
+    }
+    if (threadIdx.x == 0) {
+      if (mean)
+        storeStat(mean, meanCode, row, mu);
+      if (invStd)
+        storeStat(invStd, invCode, row, inv);
+    }
+  }
+}
+
+void runLayerNorm(KernelCall &c) {
+  const Tensor &x = c.in[0], &y = c.out[0];
+  int64_t axis = attrInt(c.ins, "axis");
+  double eps = attrFloat(c.ins, "epsilon", 1e-5);
+  const auto &shape = *x.shape;
+  std::vector<int64_t> normShape(shape.begin() + axis, shape.end());
+  int64_t rows = 1, norm = 1;
+  for (int64_t i = 0; i < axis; ++i)
+    rows *= shape[size_t(i)];
+  for (int64_t d : normShape)
+    norm *= d;
+  if (rows == 0)
+    return; // no rows: y and the statistics are empty
+  bool hasBias = c.in.size() == 3;
+  Param sp = paramOf(*c.in[1].shape, normShape, norm);
+  Param bp = hasBias ? paramOf(*c.in[2].shape, normShape, norm) : Param();
+  void *mean = c.out.size() > 1 ? c.out[1].data : nullptr;
+  void *inv = c.out.size() > 2 ? c.out[2].data : nullptr;
+  int meanCode = mean ? statCode(c.out[1].dtype) : 0;
+  int invCode = inv ? statCode(c.out[2].dtype) : 0;
+  DS_DISPATCH_FLOAT(x.dtype, T, {
+    layerNormKernel<T><<<rowGrid(rows), rowThreads(norm), 0, stream(c)>>>(
+        x.as<const T>(), c.in[1].as<const T>(), sp,
+        hasBias ? c.in[2].as<const T>() : nullptr, bp, y.as<T>(), mean, meanCode, inv, invCode,
+        rows, norm, eps);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+// ---------------------------------------------------------------- layer_norm_grad
+
+// Row kernel: dx, plus each row's mean and inv-std into stats[0..rows) and stats[rows..2 rows).
+template <typename T>
+__global__ void layerNormGradRowKernel(const T *__restrict__ g, const T *__restrict__ x,
+                                       const T *__restrict__ scale, T *__restrict__ dx,
+                                       typename Acc<T>::type *__restrict__ stats, int64_t rows,
+                                       int64_t norm, double eps) {
+  using A = typename Acc<T>::type;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T *px = x + row * norm, *pg = g + row * norm;
+    T *pd = dx + row * norm;
+    A mu, is;
+    rowStats(px, norm, eps, mu, is);
+    if (threadIdx.x == 0) {
+      stats[row] = mu;
+      stats[rows + row] = is;
+    }
+    double sg = 0, sgx = 0; // sums of g*scale and g*scale*xhat
+    for (int64_t i = threadIdx.x; i < norm; i += blockDim.x) {
+      A gh = mulR(ld(pg, i), ld(scale, i));
+      A xh = mulR(subR(ld(px, i), mu), is);
+      sg = addR(sg, double(gh));
+      sgx = addR(sgx, mulR(double(gh), double(xh)));
+    }
+    sg = blockReduce(sg, SumOp(), 0.0);
+    sgx = blockReduce(sgx, SumOp(), 0.0);
+    A mg = fromD<A>(norm ? divR(sg, double(norm)) : 0.0);
+    A mgx = fromD<A>(norm ? divR(sgx, double(norm)) : 0.0);
+    for (int64_t i = threadIdx.x; i < norm; i += blockDim.x) {
+      A xh = mulR(subR(ld(px, i), mu), is);
+      A gh = mulR(ld(pg, i), ld(scale, i));
+      st(pd, i, mulR(is, subR(subR(gh, mg), mulR(xh, mgx))));
+    }
+  }
+}
+
+// Column partials: block (bx, p) sums rows [p*chunk, (p+1)*chunk) of columns bx*blockDim + tid:
+// part[p*norm + i] = sum g*xhat, part[(P + p)*norm + i] = sum g (f64).
+template <typename T>
+__global__ void layerNormGradColPartialKernel(const T *__restrict__ g, const T *__restrict__ x,
+                                              const typename Acc<T>::type *__restrict__ stats,
+                                              double *__restrict__ part, int64_t rows,
+                                              int64_t norm, int64_t P, int64_t chunk) {
+  using A = typename Acc<T>::type;
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  int64_t p = blockIdx.y;
+  if (i >= norm)
+    return;
+  int64_t r0 = p * chunk, r1 = std::min(rows, r0 + chunk);
+  double ds = 0, db = 0;
+  for (int64_t o = r0; o < r1; ++o) {
+    A gv = ld(g, o * norm + i);
+    A xh = mulR(subR(ld(x, o * norm + i), stats[o]), stats[rows + o]);
+    ds = addR(ds, mulR(double(gv), double(xh)));
+    db = addR(db, double(gv));
+  }
+  part[p * norm + i] = ds;
+  part[(P + p) * norm + i] = db;
+}
+
+template <typename T>
+__global__ void layerNormGradColFinalKernel(const double *__restrict__ part, T *__restrict__ dscale,
+                                            T *__restrict__ dbias, int64_t norm, int64_t P) {
+  using A = typename Acc<T>::type;
+  DS_GRID_STRIDE(i, norm) {
+    double ds = 0, db = 0;
+    for (int64_t p = 0; p < P; ++p) {
+      ds = addR(ds, part[p * norm + i]);
+      db = addR(db, part[(P + p) * norm + i]);
+    }
+    st(dscale, i, fromD<A>(ds));
+    st(dbias, i, fromD<A>(db));
+  }
+}
+
+constexpr int kColThreads = 256;
+
+/// Row chunks of the layer_norm_grad parameter reduction (>= 1).
+int64_t lnGradChunks(KernelCall &c, int64_t rows, int64_t norm) {
+  int64_t colBlocks = ceilDiv(norm, kColThreads);
+  int64_t P = ceilDiv(int64_t(4) * std::max(dev(c).smCount, 1), colBlocks);
+  P = std::min(P, ceilDiv(rows, 32)); // at least ~32 rows per chunk
+  P = std::min<int64_t>(P, 1024);
+  return std::max<int64_t>(P, 1);
+}
+
+/// Scratch bytes of layer_norm_grad: stats (2*rows compute-type values, rounded up to 256)
+/// followed by 2*P*norm doubles.
+size_t lnGradScratch(int64_t rows, int64_t norm, int64_t P, size_t accSize) {
+  size_t statBytes = (size_t(2 * rows) * accSize + 255) / 256 * 256;
+  return statBytes + size_t(2 * P * norm) * sizeof(double);
+}
+
+void runLayerNormGrad(KernelCall &c) {
+  const Tensor &g = c.in[0], &x = c.in[1], &scale = c.in[2];
+  int64_t axis = attrInt(c.ins, "axis");
+  double eps = attrFloat(c.ins, "epsilon", 1e-5);
+  const auto &shape = *x.shape;
+  int64_t rows = 1, norm = 1;
+  for (int64_t i = 0; i < axis; ++i)
+    rows *= shape[size_t(i)];
+  for (size_t i = size_t(axis); i < shape.size(); ++i)
+    norm *= shape[i];
+  if (norm == 0)
+    return; // every output is empty
+  int64_t P = lnGradChunks(c, rows, norm);
+  int64_t chunk = ceilDiv(rows, P); // 0 when rows == 0: the sums stay 0
+  DS_DISPATCH_FLOAT(x.dtype, T, {
+    using A = typename Acc<T>::type;
+    size_t statBytes = (size_t(2 * rows) * sizeof(A) + 255) / 256 * 256;
+    char *base = static_cast<char *>(scratch(c, lnGradScratch(rows, norm, P, sizeof(A))));
+    A *stats = reinterpret_cast<A *>(base);
+    double *part = reinterpret_cast<double *>(base + statBytes);
+    if (rows > 0) {
+      layerNormGradRowKernel<T><<<rowGrid(rows), rowThreads(norm), 0, stream(c)>>>(
+          g.as<const T>(), x.as<const T>(), scale.as<const T>(), c.out[0].as<T>(), stats, rows,
+          norm, eps);
+      DS_CUDA_LAUNCH();
+    }
+    dim3 grid(unsigned(ceilDiv(norm, kColThreads)), unsigned(P));
+    layerNormGradColPartialKernel<T><<<grid, kColThreads, 0, stream(c)>>>(
+        g.as<const T>(), x.as<const T>(), stats, part, rows, norm, P, chunk);
+    DS_CUDA_LAUNCH();
+    layerNormGradColFinalKernel<T><<<gridFor(norm), kThreads, 0, stream(c)>>>(
+        part, c.out[1].as<T>(), c.out[2].as<T>(), norm, P);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+// ---------------------------------------------------------------- losses
+
+enum Reduction : int { kRedNone = 0, kRedSum = 1, kRedMean = 2 };
+
+struct LossAttrs {
+  int reduction = kRedMean;
+  int hasIgnore = 0;
+  int64_t ignore = 0;
+  int64_t N = 0, C = 0, D = 1;
+};
+LossAttrs lossAttrs(KernelCall &c, const std::vector<int64_t> &scoresShape) {
+  LossAttrs a;
+  std::string red = attrString(c.ins, "reduction", "mean");
+  a.reduction = red == "none" ? kRedNone : red == "sum" ? kRedSum : kRedMean;
+  a.hasIgnore = hasAttr(c.ins, "ignore_index") ? 1 : 0;
+  a.ignore = attrInt(c.ins, "ignore_index", 0);
+  a.N = scoresShape[0];
+  a.C = scoresShape[1];
+  for (size_t i = 2; i < scoresShape.size(); ++i)
+    a.D *= scoresShape[i];
+  return a;
+}
+
+/// Label status: 0 = valid, 1 = ignored, 2 = invalid (outside [0, C)).
+__device__ __forceinline__ int labelStatus(int64_t l, int hasIgnore, int64_t ignore, int64_t C) {
+  if (hasIgnore && l == ignore)
+    return 1;
+  return (l < 0 || l >= C) ? 2 : 0;
+}
+
+/// Records the loss term of position k from its log-probability lp (only read when valid):
+/// li = A(-w * lp), w = weights[l] (1 without weights); ignored: li = 0, w = 0; invalid: NaN.
+/// 'none' stores li into loss[k]; otherwise vals[k] = li and wts[k] = w (f64).
+template <typename T>
+__device__ void putLossTerm(int64_t k, int status, int64_t l, typename Acc<T>::type lp,
+                            const T *weights, T *lossNone, double *vals, double *wts) {
+  using A = typename Acc<T>::type;
+  A li = A(0);
+  double w = 0;
+  if (status == 2) {
+    li = A(qnan());
+    w = qnan();
+  } else if (status == 0) {
+    w = weights ? double(ld(weights, l)) : 1.0;
+    li = fromD<A>(mulR(-w, double(lp)));
+  }
+  if (lossNone) {
+    st(lossNone, k, li);
+  } else {
+    vals[k] = double(li);
+    wts[k] = w;
+  }
+}
+
+/// softmax_cross_entropy_loss with D == 1: one block per sample n (C scores).
+template <typename T, typename L>
+__global__ void ceLossRowKernel(const T *__restrict__ s, const L *__restrict__ labels,
+                                const T *__restrict__ weights, LossAttrs a, T *lossNone,
+                                double *vals, double *wts) {
+  using A = typename Acc<T>::type;
+  const int64_t C = a.C;
+  for (int64_t n = blockIdx.x; n < a.N; n += gridDim.x) {
+    const T *ps = s + n * C;
+    A mx = negInf<A>();
+    for (int64_t d = threadIdx.x; d < C; d += blockDim.x)
+      mx = MaxOp()(mx, ld(ps, d));
+    mx = blockReduce(mx, MaxOp(), negInf<A>());
+    if (mx == negInf<A>())
+      mx = A(0);
+    A sum = A(0);
+    for (int64_t d = threadIdx.x; d < C; d += blockDim.x)
+      sum += expA(subR(ld(ps, d), mx));
+    sum = blockReduce(sum, SumOp(), A(0));
+    if (threadIdx.x == 0) {
+      int64_t l = int64_t(labels[n]);
+      int status = labelStatus(l, a.hasIgnore, a.ignore, C);
+      A lp = status == 0 ? subR(subR(ld(ps, l), mx), logA(sum)) : A(0);
+      putLossTerm<T>(n, status, l, lp, weights, lossNone, vals, wts);
+    }
+  }
+}
+
+/// softmax_cross_entropy_loss with D > 1: one thread per position (n, j), sequential over C.
+template <typename T, typename L>
+__global__ void ceLossColKernel(const T *__restrict__ s, const L *__restrict__ labels,
+                                const T *__restrict__ weights, LossAttrs a, T *lossNone,
+                                double *vals, double *wts) {
+  using A = typename Acc<T>::type;
+  const int64_t C = a.C, D = a.D;
+  DS_GRID_STRIDE(k, a.N * D) {
+    int64_t n = k / D, j = k % D;
+    const T *ps = s + n * C * D + j;
+    int64_t l = int64_t(labels[k]);
+    int status = labelStatus(l, a.hasIgnore, a.ignore, C);
+    A lp = A(0);
+    if (status == 0) {
+      A mx = negInf<A>();
+      for (int64_t ci = 0; ci < C; ++ci)
+        mx = MaxOp()(mx, ld(ps, ci * D));
+      if (mx == negInf<A>())
+        mx = A(0);
+      A sum = A(0);
+      for (int64_t ci = 0; ci < C; ++ci)
+        sum = addR(sum, expA(subR(ld(ps, ci * D), mx)));
+      lp = subR(subR(ld(ps, l * D), mx), logA(sum));
+    }
+    putLossTerm<T>(k, status, l, lp, weights, lossNone, vals, wts);
+  }
+}
+
+/// nll_loss: one thread per position; the scores are log-probabilities.
+template <typename T, typename L>
+__global__ void nllLossKernel(const T *__restrict__ lpIn, const L *__restrict__ labels,
+                              const T *__restrict__ weights, LossAttrs a, T *lossNone,
+                              double *vals, double *wts) {
+  using A = typename Acc<T>::type;
+  const int64_t C = a.C, D = a.D;
+  DS_GRID_STRIDE(k, a.N * D) {
+    int64_t n = k / D, j = k % D;
+    int64_t l = int64_t(labels[k]);
+    int status = labelStatus(l, a.hasIgnore, a.ignore, C);
+    A lp = status == 0 ? ld(lpIn, (n * C + l) * D + j) : A(0);
+    putLossTerm<T>(k, status, l, lp, weights, lossNone, vals, wts);
+  }
+}
+
+/// 'sum' / 'mean': one block sums the K terms and weights in f64 and writes
+/// loss = A(total) or A(total / wsum) (all ignored: 0/0 = NaN, as on the CPU).
+template <typename T>
+__global__ void lossFinalKernel(const double *__restrict__ vals, const double *__restrict__ wts,
+                                int64_t K, int reduction, T *loss) {
+  using A = typename Acc<T>::type;
+  double total = 0, wsum = 0;
+  for (int64_t k = threadIdx.x; k < K; k += blockDim.x) {
+    total = addR(total, vals[k]);
+    wsum = addR(wsum, wts[k]);
+  }
+  total = blockReduce(total, SumOp(), 0.0);
+  wsum = blockReduce(wsum, SumOp(), 0.0);
+  if (threadIdx.x == 0)
+    st(loss, 0, fromD<A>(reduction == kRedMean ? total / wsum : total));
+}
+
+template <typename T, typename L> void lossTyped(KernelCall &c, const LossAttrs &a) {
+  bool logits = c.ins.kernel() == "softmax_cross_entropy_loss";
+  const T *s = c.in[0].as<const T>();
+  const L *labels = c.in[1].as<const L>();
+  const T *w = c.in.size() == 3 ? c.in[2].as<const T>() : nullptr;
+  T *loss = c.out[0].as<T>();
+  if (logits && c.out.size() == 2)
+    launchSoftmax<T>(c, s, c.out[1].as<T>(), a.N, a.C, a.D, true);
+  int64_t K = a.N * a.D;
+  T *lossNone = nullptr;
+  double *vals = nullptr, *wts = nullptr;
+  if (a.reduction == kRedNone) {
+    if (K == 0)
+      return;
+    lossNone = loss;
+  } else if (K > 0) {
+    vals = static_cast<double *>(scratch(c, size_t(2 * K) * sizeof(double)));
+    wts = vals + K;
+  }
+  if (K > 0) {
+    if (!logits)
+      nllLossKernel<T, L><<<gridFor(K), kThreads, 0, stream(c)>>>(s, labels, w, a, lossNone,
+                                                                  vals, wts);
+    else if (a.D == 1)
+      ceLossRowKernel<T, L><<<rowGrid(a.N), rowThreads(a.C), 0, stream(c)>>>(
+          s, labels, w, a, lossNone, vals, wts);
+    else
+      ceLossColKernel<T, L><<<gridFor(K), kThreads, 0, stream(c)>>>(s, labels, w, a, lossNone,
+                                                                    vals, wts);
+    DS_CUDA_LAUNCH();
+  }
+  if (a.reduction != kRedNone) {
+    lossFinalKernel<T><<<1, 1024, 0, stream(c)>>>(vals, wts, K, a.reduction, loss);
+    DS_CUDA_LAUNCH();
+  }
+}
+
+void runLoss(KernelCall &c) {
+  LossAttrs a = lossAttrs(c, *c.in[0].shape);
+  bool i64 = c.in[1].dtype == ds::plan::I64;
+  DS_DISPATCH_FLOAT(c.in[0].dtype, T, {
+    if (i64)
+      lossTyped<T, int64_t>(c, a);
+    else
+      lossTyped<T, int32_t>(c, a);
+  });
+}
+
+// ---------------------------------------------------------------- loss gradients
+
+/// Sum of the weights of the non-ignored positions (NaN when a label is invalid), in f64, by
+/// one block, into *wsum.
+template <typename T, typename L>
+__global__ void lossWeightSumKernel(const L *__restrict__ labels, const T *__restrict__ weights,
+                                    LossAttrs a, double *wsum) {
+  double acc = 0;
+  for (int64_t k = threadIdx.x; k < a.N * a.D; k += blockDim.x) {
+    int64_t l = int64_t(labels[k]);
+    int status = labelStatus(l, a.hasIgnore, a.ignore, a.C);
+    if (status == 1)
+      continue;
+    acc = addR(acc, status == 2 ? qnan() : weights ? double(ld(weights, l)) : 1.0);
+  }
+  acc = blockReduce(acc, SumOp(), 0.0);
+  if (threadIdx.x == 0)
+    *wsum = acc;
+}
+
+/// The CPU's lossFactor: 0 when ignored, else w * gs with gs = g[k] ('none') or g[0], divided
+/// by the weight sum for 'mean'. NaN for an invalid label.
+template <typename T>
+__device__ __forceinline__ double lossFactor(int status, int64_t l, int64_t k,
+                                             const T *__restrict__ g,
+                                             const T *__restrict__ weights, const LossAttrs &a,
+                                             const double *wsum) {
+  if (status == 1)
+    return 0;
+  if (status == 2)
+    return qnan();
+  double w = weights ? double(ld(weights, l)) : 1.0;
+  double gs = a.reduction == kRedNone ? double(ld(g, k)) : double(ld(g, 0));
+  if (a.reduction == kRedMean)
+    gs = divR(gs, *wsum);
+  return mulR(w, gs);
+}
+
+/// softmax_cross_entropy_loss_grad, D == 1: one block per sample.
+template <typename T, typename L>
+__global__ void ceGradRowKernel(const T *__restrict__ g, const T *__restrict__ s,
+                                const L *__restrict__ labels, const T *__restrict__ weights,
+                                LossAttrs a, const double *wsum, T *__restrict__ ds) {
+  using A = typename Acc<T>::type;
+  const int64_t C = a.C;
+  for (int64_t n = blockIdx.x; n < a.N; n += gridDim.x) {
+    const T *ps = s + n * C;
+    T *pd = ds + n * C;
+    int64_t l = int64_t(labels[n]);
+    int status = labelStatus(l, a.hasIgnore, a.ignore, C);
+    double f = lossFactor(status, l, n, g, weights, a, wsum); // same in every thread
+    if (f == 0) {
+      for (int64_t ci = threadIdx.x; ci < C; ci += blockDim.x)
+        st(pd, ci, A(0));
+      continue; // block-uniform
+    }
+    A mx = negInf<A>();
+    for (int64_t ci = threadIdx.x; ci < C; ci += blockDim.x)
+      mx = MaxOp()(mx, ld(ps, ci));
+    mx = blockReduce(mx, MaxOp(), negInf<A>());
+    if (mx == negInf<A>())
+      mx = A(0);
+    double sum = 0;
+    for (int64_t ci = threadIdx.x; ci < C; ci += blockDim.x)
+      sum = addR(sum, double(expA(subR(ld(ps, ci), mx))));
+    sum = blockReduce(sum, SumOp(), 0.0);
+    A inv = fromD<A>(divR(1.0, sum)), tf = fromD<A>(f);
+    for (int64_t ci = threadIdx.x; ci < C; ci += blockDim.x) {
+      A ev = expA(subR(ld(ps, ci), mx));
+      st(pd, ci, mulR(subR(mulR(ev, inv), ci == l ? A(1) : A(0)), tf));
+    }
+  }
+}
+
+/// softmax_cross_entropy_loss_grad, D > 1: one thread per position, sequential over C.
+template <typename T, typename L>
+__global__ void ceGradColKernel(const T *__restrict__ g, const T *__restrict__ s,
+                                const L *__restrict__ labels, const T *__restrict__ weights,
+                                LossAttrs a, const double *wsum, T *__restrict__ ds) {
+  using A = typename Acc<T>::type;
+  const int64_t C = a.C, D = a.D;
+  DS_GRID_STRIDE(k, a.N * D) {
+    int64_t n = k / D, j = k % D;
+    const T *ps = s + n * C * D + j;
+    T *pd = ds + n * C * D + j;
+    int64_t l = int64_t(labels[k]);
+    int status = labelStatus(l, a.hasIgnore, a.ignore, C);
+    double f = lossFactor(status, l, k, g, weights, a, wsum);
+    if (f == 0) {
+      for (int64_t ci = 0; ci < C; ++ci)
+        st(pd, ci * D, A(0));
+      continue;
+    }
+    A mx = negInf<A>();
+    for (int64_t ci = 0; ci < C; ++ci)
+      mx = MaxOp()(mx, ld(ps, ci * D));
+    if (mx == negInf<A>())
+      mx = A(0);
+    double sum = 0;
+    for (int64_t ci = 0; ci < C; ++ci)
+      sum = addR(sum, double(expA(subR(ld(ps, ci * D), mx))));
+    A inv = fromD<A>(divR(1.0, sum)), tf = fromD<A>(f);
+    for (int64_t ci = 0; ci < C; ++ci) {
+      A ev = expA(subR(ld(ps, ci * D), mx));
+      st(pd, ci * D, mulR(subR(mulR(ev, inv), ci == l ? A(1) : A(0)), tf));
+    }
+  }
+}
+
+/// nll_loss_grad: one thread per element of dlp ([N, C, D]): -f at the label, 0 elsewhere
+/// (a whole NaN column for an invalid label).
+template <typename T, typename L>
+__global__ void nllGradKernel(const T *__restrict__ g, const L *__restrict__ labels,
+                              const T *__restrict__ weights, LossAttrs a, const double *wsum,
+                              T *__restrict__ dlp) {
+  using A = typename Acc<T>::type;
+  const int64_t C = a.C, D = a.D;
+  DS_GRID_STRIDE(e, a.N * C * D) {
+    int64_t n = e / (C * D), rem = e % (C * D);
+    int64_t ci = rem / D, j = rem % D;
+    int64_t k = n * D + j;
+    int64_t l = int64_t(labels[k]);
+    int status = labelStatus(l, a.hasIgnore, a.ignore, C);
+    A v = A(0);
+    if (status == 2) {
+      v = A(qnan());
+    } else if (ci == l) {
+      double f = lossFactor(status, l, k, g, weights, a, wsum);
+      if (f != 0)
+        v = fromD<A>(-f);
+    }
+    st(dlp, e, v);
+  }
+}
+
+template <typename T, typename L> void lossGradTyped(KernelCall &c, const LossAttrs &a) {
+  bool sce = c.ins.kernel() == "softmax_cross_entropy_loss_grad";
+  const T *g = c.in[0].as<const T>(), *s = c.in[1].as<const T>();
+  const L *labels = c.in[2].as<const L>();
+  const T *w = c.in.size() == 4 ? c.in[3].as<const T>() : nullptr;
+  T *ds = c.out[0].as<T>();
+  int64_t K = a.N * a.D;
+  double *wsum = nullptr;
+  if (a.reduction == kRedMean) {
+    wsum = static_cast<double *>(scratch(c, sizeof(double)));
+    lossWeightSumKernel<T, L><<<1, 1024, 0, stream(c)>>>(labels, w, a, wsum);
+    DS_CUDA_LAUNCH();
+  }
+  if (!sce)
+    nllGradKernel<T, L><<<gridFor(K * a.C), kThreads, 0, stream(c)>>>(g, labels, w, a, wsum, ds);
+  else if (a.D == 1)
+    ceGradRowKernel<T, L>
+        <<<rowGrid(a.N), rowThreads(a.C), 0, stream(c)>>>(g, s, labels, w, a, wsum, ds);
+  else
+    ceGradColKernel<T, L><<<gridFor(K), kThreads, 0, stream(c)>>>(g, s, labels, w, a, wsum, ds);
+  DS_CUDA_LAUNCH();
+}
+
+void runLossGrad(KernelCall &c) {
+  if (c.out[0].numel == 0)
+    return; // N, C or a spatial dim is 0: nothing to write
+  LossAttrs a = lossAttrs(c, *c.in[1].shape);
+  bool i64 = c.in[2].dtype == ds::plan::I64;
+  DS_DISPATCH_FLOAT(c.in[1].dtype, T, {
+    if (i64)
+      lossGradTyped<T, int64_t>(c, a);
+    else
+      lossGradTyped<T, int32_t>(c, a);
+  });
+}
+
+// ---------------------------------------------------------------- reduce_sum / mean / max
+
+enum RedKind : int { kSum = 0, kMean = 1, kMax = 2 };
+
+// Accumulator: f64 for floating types (f16/bf16 via f32), i64 for integers (as on the CPU).
+template <typename T> struct RedTraits {
+  using R = double;
+  // The CPU's init for max: numeric_limits<compute type>::lowest() (f32 for f16/bf16).
+  static __device__ __forceinline__ R lowest() { return -double(FLT_MAX); }
+  static __device__ __forceinline__ R load(const T *p, int64_t i) { return double(ld(p, i)); }
+  /// T(a) of the CPU (f16/bf16: via f32).
+  static __device__ __forceinline__ void store(T *p, int64_t i, R a) { st(p, i, float(a)); }
+};
+template <> struct RedTraits<double> {
+  using R = double;
+  static __device__ __forceinline__ R lowest() { return -DBL_MAX; }
+  static __device__ __forceinline__ R load(const double *p, int64_t i) { return p[i]; }
+  static __device__ __forceinline__ void store(double *p, int64_t i, R a) { p[i] = a; }
+};
+template <typename I> struct RedTraitsInt {
+  using R = int64_t;
+  static __device__ __forceinline__ R lowest() { return R(std::numeric_limits<I>::lowest()); }
+  static __device__ __forceinline__ R load(const I *p, int64_t i) { return R(p[i]); }
+  static __device__ __forceinline__ void store(I *p, int64_t i, R a) { p[i] = I(a); }
+};
+template <> struct RedTraits<int32_t> : RedTraitsInt<int32_t> {};
+template <> struct RedTraits<int64_t> : RedTraitsInt<int64_t> {};
+
+template <int K> struct RedOp {
+  template <typename V> __device__ __forceinline__ V operator()(V a, V b) const {
+    return K == kMax ? (a < b ? b : a) : V(a + b);
+  }
+};
+
+template <typename T, int K> __device__ __forceinline__ typename RedTraits<T>::R redInit() {
+  using R = typename RedTraits<T>::R;
+  return K == kMax ? RedTraits<T>::lowest() : R(0);
+}
+
+template <typename T, int K>
+__device__ __forceinline__ void redFinish(T *r, int64_t o, typename RedTraits<T>::R a,
+                                          int64_t redCount) {
+  if (K == kMean) {
+    // T(double(a) / redCount); only floating types reach mean.
+    double v = redCount ? double(a) / double(redCount) : qnan();
+    RedTraits<T>::store(r, o, typename RedTraits<T>::R(v));
+  } else {
+    RedTraits<T>::store(r, o, a);
+  }
+}
+
+/// Offset of linear index k (< prod(dims)) through ix; fast paths for rank 0 and 1.
+__device__ __forceinline__ int64_t ixOffset(const Indexer &ix, int64_t k) {
+  if (ix.rank == 0)
+    return 0;
+  if (ix.rank == 1)
+    return k * ix.strides[0];
+  return ix.offset(k);
+}
+
+// Work item (o, p): output o, reduced indices [p*chunk, min(redCount, (p+1)*chunk)).
+// With part == nullptr (P == 1) the result is finished into r[o]; else part[o*P + p] = partial.
+
+/// One block per work item (reduced space contiguous in memory: coalesced over k).
+template <typename T, int K>
+__global__ void reduceBlockKernel(const T *__restrict__ x, Indexer keptIx, Indexer redIx,
+                                  int64_t outCount, int64_t redCount, int64_t P, int64_t chunk,
+                                  typename RedTraits<T>::R *part, T *__restrict__ r) {
+  using R = typename RedTraits<T>::R;
+  for (int64_t item = blockIdx.x; item < outCount * P; item += gridDim.x) {
+    int64_t o = item / P, p = item % P;
+    int64_t base = ixOffset(keptIx, o);
+    int64_t k0 = p * chunk, k1 = std::min(redCount, k0 + chunk);
+    R acc = redInit<T, K>();
+    for (int64_t k = k0 + threadIdx.x; k < k1; k += blockDim.x)
+      acc = RedOp<K>()(acc, RedTraits<T>::load(x, base + ixOffset(redIx, k)));
+    acc = blockReduce(acc, RedOp<K>(), redInit<T, K>());
+    if (threadIdx.x == 0) {
+      if (part)
+        part[item] = acc;
+      else
+        redFinish<T, K>(r, o, acc, redCount);
+    }
+  }
+}
+
+/// One thread per work item, consecutive threads on consecutive outputs (coalesced when the
+/// innermost kept dim is contiguous).
+template <typename T, int K>
+__global__ void reduceThreadKernel(const T *__restrict__ x, Indexer keptIx, Indexer redIx,
+                                   int64_t outCount, int64_t redCount, int64_t P, int64_t chunk,
+                                   typename RedTraits<T>::R *part, T *__restrict__ r) {
+  using R = typename RedTraits<T>::R;
+  DS_GRID_STRIDE(item, outCount * P) {
+    int64_t p = item / outCount, o = item % outCount;
+    int64_t base = ixOffset(keptIx, o);
+    int64_t k0 = p * chunk, k1 = std::min(redCount, k0 + chunk);
+    R acc = redInit<T, K>();
+    for (int64_t k = k0; k < k1; ++k)
+      acc = RedOp<K>()(acc, RedTraits<T>::load(x, base + ixOffset(redIx, k)));
+    if (part)
+      part[o * P + p] = acc;
+    else
+      redFinish<T, K>(r, o, acc, redCount);
+  }
+}
+
+/// Second pass: r[o] = finish(combine of part[o*P .. o*P + P) in order).
+template <typename T, int K>
+__global__ void reduceFinalKernel(const typename RedTraits<T>::R *__restrict__ part,
+                                  int64_t outCount, int64_t redCount, int64_t P,
+                                  T *__restrict__ r) {
+  using R = typename RedTraits<T>::R;
+  DS_GRID_STRIDE(o, outCount) {
+    R acc = redInit<T, K>();
+    for (int64_t p = 0; p < P; ++p)
+      acc = RedOp<K>()(acc, part[o * P + p]);
+    redFinish<T, K>(r, o, acc, redCount);
+  }
+}
+
+/// Drops size-1 dims and merges adjacent dims where the strides allow (row-major order kept).
+void simplifyDims(std::vector<int64_t> &dims, std::vector<int64_t> &strides) {
+  std::vector<int64_t> d, s;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == 1)
+      continue;
+    if (!d.empty() && s.back() == strides[i] * dims[i]) {
+      d.back() *= dims[i];
+      s.back() = strides[i];
+    } else {
+      d.push_back(dims[i]);
+      s.push_back(strides[i]);
+    }
+  }
+  dims = d;
+  strides = s;
+}
+
+struct ReducePlan {
+  Indexer keptIx, redIx;
+  int64_t outCount = 1, redCount = 1;
+  bool blockVariant = false;
+  int threads = kThreads;
+  int64_t P = 1, chunk = 0;
+};
+
+template <typename T, int K> void reduceLaunch(KernelCall &c, const ReducePlan &pl) {
+  using R = typename RedTraits<T>::R;
+  const T *x = c.in[0].as<const T>();
+  T *r = c.out[0].as<T>();
+  R *part = nullptr;
+  if (pl.P > 1)
+    part = static_cast<R *>(scratch(c, size_t(pl.outCount * pl.P) * sizeof(R)));
+  if (pl.blockVariant)
+    reduceBlockKernel<T, K><<<rowGrid(pl.outCount * pl.P), pl.threads, 0, stream(c)>>>(
+        x, pl.keptIx, pl.redIx, pl.outCount, pl.redCount, pl.P, pl.chunk, part, r);
+  else
+    reduceThreadKernel<T, K><<<gridFor(pl.outCount * pl.P), kThreads, 0, stream(c)>>>(
+        x, pl.keptIx, pl.redIx, pl.outCount, pl.redCount, pl.P, pl.chunk, part, r);
+  DS_CUDA_LAUNCH();
+  if (pl.P > 1) {
+    reduceFinalKernel<T, K><<<gridFor(pl.outCount), kThreads, 0, stream(c)>>>(
+        part, pl.outCount, pl.redCount, pl.P, r);
+    DS_CUDA_LAUNCH();
+  }
+}
+
+template <typename T> void reduceDispatchKind(KernelCall &c, int kind, const ReducePlan &pl) {
+  if (kind == kSum)
+    reduceLaunch<T, kSum>(c, pl);
+  else if (kind == kMax)
+    reduceLaunch<T, kMax>(c, pl);
+  else if constexpr (!std::is_integral_v<T>)
+    reduceLaunch<T, kMean>(c, pl);
+  else
+    fail("reduce_mean of an integer dtype");
+}
+
+void runReduce(KernelCall &c) {
+  const Tensor &x = c.in[0], &r = c.out[0];
+  const auto &shape = *x.shape;
+  auto axesV = attrInts(c.ins, "axes", {});
+  const std::string &k = c.ins.kernel();
+  int kind = k == "reduce_sum" ? kSum : k == "reduce_mean" ? kMean : kMax;
+  size_t rank = shape.size();
+  std::vector<bool> isRed(rank, axesV.empty());
+  for (int64_t a : axesV)
+    isRed[size_t(a)] = true;
+  std::vector<int64_t> xStrides = rowMajorStrides(shape);
+  std::vector<int64_t> keptDims, keptStrides, redDims, redStrides;
+  ReducePlan pl;
+  for (size_t i = 0; i < rank; ++i) {
+    (isRed[i] ? redDims : keptDims).push_back(shape[i]);
+    (isRed[i] ? redStrides : keptStrides).push_back(xStrides[i]);
+    (isRed[i] ? pl.redCount : pl.outCount) *= shape[i];
+  }
+  if (pl.outCount == 0 || r.numel == 0)
+    return;
+  if (pl.redCount == 1) {
+    // Only size-1 dims reduced: the result is x itself (the CPU copies, keeping NaN and -inf).
+    DS_CUDA(cudaMemcpyAsync(r.data, x.data, size_t(r.numel) * dtypeSize(x.dtype),
+                            cudaMemcpyDeviceToDevice, stream(c)));
+    return;
+  }
+  // Is the innermost non-trivial dim of x reduced? Then the reduced space is (at least
+  // partly) contiguous: one block per output; else one thread per output.
+  bool innerReduced = false;
+  for (size_t i = rank; i-- > 0;)
+    if (shape[i] != 1) {
+      innerReduced = isRed[i];
+      break;
+    }
+  simplifyDims(keptDims, keptStrides);
+  simplifyDims(redDims, redStrides);
+  pl.keptIx = stridedIndexer(keptDims, keptStrides);
+  pl.redIx = stridedIndexer(redDims, redStrides);
+  int64_t sm = std::max(dev(c).smCount, 1);
+  pl.blockVariant = innerReduced && pl.redCount >= 32;
+  int64_t P = 1;
+  if (pl.blockVariant) {
+    int64_t target = 4 * sm; // blocks
+    if (pl.outCount < target && pl.redCount > 8192)
+      P = std::min(ceilDiv(target, pl.outCount), ceilDiv(pl.redCount, 4096));
+  } else {
+    int64_t target = 1024 * sm; // threads
+    if (pl.outCount < target && pl.redCount > 256)
+      P = std::min(ceilDiv(target, pl.outCount), ceilDiv(pl.redCount, 128));
+  }
+  P = std::max<int64_t>(P, 1);
+  if (pl.redCount > 0) {
+    pl.chunk = ceilDiv(pl.redCount, P);
+    pl.P = ceilDiv(pl.redCount, pl.chunk); // no empty chunks
+  } else {
+    pl.chunk = 0;
+    pl.P = 1;
+  }
+  pl.threads = rowThreads(pl.chunk);
+  switch (x.dtype) {
+  case ds::plan::F32: reduceDispatchKind<float>(c, kind, pl); break;
+  case ds::plan::F64: reduceDispatchKind<double>(c, kind, pl); break;
+  case ds::plan::F16: reduceDispatchKind<__half>(c, kind, pl); break;
+  case ds::plan::BF16: reduceDispatchKind<__nv_bfloat16>(c, kind, pl); break;
+  case ds::plan::I64: reduceDispatchKind<int64_t>(c, kind, pl); break;
+  case ds::plan::I32: reduceDispatchKind<int32_t>(c, kind, pl); break;
+  default: fail("unsupported dtype ", dtypeName(x.dtype));
+  }
+}
+
+} // namespace
+
+void registerNormalization(KernelTable &t) {
+  t["softmax"] = runSoftmax;
+  t["log_softmax"] = runSoftmax;
+  t["softmax_grad"] = runSoftmaxGrad;
+  t["log_softmax_grad"] = runSoftmaxGrad;
+  t["layer_norm"] = runLayerNorm;
+  t["layer_norm_grad"] = runLayerNormGrad;
+  t["softmax_cross_entropy_loss"] = runLoss;
+  t["nll_loss"] = runLoss;
+  t["softmax_cross_entropy_loss_grad"] = runLossGrad;
+  t["nll_loss_grad"] = runLossGrad;
+  t["reduce_sum"] = runReduce;
+  t["reduce_mean"] = runReduce;
+  t["reduce_max"] = runReduce;
+}
+
 } // namespace ds::rt::cuda

@@ -1,0 +1,812 @@
+// Differential test of the CUDA backend against the CPU backend: every case is a one-instruction
+// plan (built in memory, checked by validatePlan), run with runInstruction(0, 0) on a CPU
+// Executor and on a CUDA executor from the plugin, with identical random inputs and identical
+// initial output contents; the outputs must agree (floats within a relative tolerance, NaN/inf
+// positions identical, integers and bools exactly).
+//
+// Without the plugin or a CUDA device every case still builds and validates its plan and runs
+// it on the CPU (twice, comparing the two runs, so the harness is exercised), then SKIPs.
+#include "KernelTestUtil.h"
+
+#include "ds/runtime/CudaBackend.h"
+#include "ds/runtime/Executor.h"
+#include "ds/runtime/Plan.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <sstream>
+
+using namespace ds::rt;
+using namespace ds::rt::test;
+using ds::plan::BF16;
+using ds::plan::F16;
+using ds::plan::F32;
+using ds::plan::F64;
+using ds::plan::I1;
+using ds::plan::I32;
+using ds::plan::I64;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+/// One operand: random values in [lo, hi) (floored when `integral`), or explicit `values`.
+struct Spec {
+  DType dt;
+  std::vector<int64_t> shape;
+  double lo = -2, hi = 2;
+  bool integral = false;
+  std::vector<double> values;
+  int alias = -1; // outputs only: the input whose bytes this output shares (in place)
+};
+
+Spec R(DType dt, std::vector<int64_t> shape, double lo = -2, double hi = 2) {
+  return Spec{dt, std::move(shape), lo, hi, false, {}, -1};
+}
+/// Random whole numbers in [lo, hi) (so that equal/less/greater see ties).
+Spec Z(DType dt, std::vector<int64_t> shape, double lo = -3, double hi = 3) {
+  return Spec{dt, std::move(shape), lo, hi, true, {}, -1};
+}
+Spec V(DType dt, std::vector<int64_t> shape, std::vector<double> values) {
+  return Spec{dt, std::move(shape), 0, 0, false, std::move(values), -1};
+}
+/// An output that aliases input `in` exactly (same buffer).
+Spec Alias(Spec s, int in) {
+  s.alias = in;
+  return s;
+}
+
+struct Case {
+  std::string name;
+  Ins ins;
+  std::vector<Spec> in, out;
+  double tol = -1; // < 0: by dtype
+};
+
+void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
+
+double defaultTol(const std::string &kernel, DType dt) {
+  switch (dt) {
+  case F64:
+    return 1e-12;
+  case BF16:
+    return 1e-2;
+  case F16:
+    return 2e-3;
+  default:
+    return kernel == "matmul" || kernel == "gemm" ? 2e-4 : 2e-5;
+  }
+}
+
+std::string dtName(DType dt) { return dtypeName(dt); }
+std::string shapeName(const std::vector<int64_t> &s) {
+  std::string r;
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? "x" : "") + std::to_string(s[i]);
+  return r.empty() ? "scalar" : r;
+}
+
+HostTensor makeData(const Spec &s, std::mt19937 &rng) {
+  if (!s.values.empty()) {
+    HostTensor t(s.dt, s.shape);
+    if (int64_t(s.values.size()) != t.numel())
+      throw Error("spec has " + std::to_string(s.values.size()) + " values for " +
+                  std::to_string(t.numel()) + " elements");
+    for (int64_t i = 0; i < t.numel(); ++i)
+      t.set(i, s.values[size_t(i)]);
+    return t;
+  }
+  HostTensor t = randomTensor(s.dt, s.shape, rng, s.lo, s.hi);
+  if (s.integral && isFloat(s.dt))
+    for (int64_t i = 0; i < t.numel(); ++i)
+      t.set(i, std::floor(t.get(i)));
+  return t;
+}
+
+// ---------------------------------------------------------------- plan building
+
+/// The plan of one case: inputs are buffers 1..n, outputs 101..; an aliased output reuses its
+/// input's buffer id. Everything lives in the persistent region at aligned offsets.
+struct Built {
+  LoadedPlan lp;
+  std::vector<uint32_t> inIds, outIds;
+};
+
+constexpr uint64_t kAlign = 256;
+
+std::unique_ptr<Built> buildPlan(const Case &c) {
+  auto b = std::make_unique<Built>();
+  ds::plan::Plan &plan = b->lp.plan;
+  plan.set_version(kPlanVersion);
+  plan.set_world_size(1);
+  plan.set_alignment(kAlign);
+  plan.set_producer("CudaKernelTest");
+  uint64_t top = 0;
+  auto addBuffer = [&](uint32_t id, const Spec &s, const std::string &name) {
+    auto *buf = plan.add_buffers();
+    buf->set_id(id);
+    buf->set_name(name);
+    buf->set_dtype(s.dt);
+    int64_t n = 1;
+    for (int64_t d : s.shape) {
+      buf->add_shape(d);
+      n *= d;
+    }
+    buf->set_placement(ds::plan::PERSISTENT);
+    buf->set_offset(top);
+    uint64_t bytes = uint64_t(n) * dtypeSize(s.dt);
+    top += std::max<uint64_t>((bytes + kAlign - 1) / kAlign * kAlign, kAlign);
+  };
+  for (size_t i = 0; i < c.in.size(); ++i) {
+    b->inIds.push_back(uint32_t(1 + i));
+    addBuffer(b->inIds.back(), c.in[i], "in" + std::to_string(i));
+  }
+  for (size_t k = 0; k < c.out.size(); ++k) {
+    const Spec &s = c.out[k];
+    if (s.alias >= 0) {
+      if (size_t(s.alias) >= c.in.size())
+        throw Error("output " + std::to_string(k) + " aliases a missing input");
+      b->outIds.push_back(b->inIds[size_t(s.alias)]);
+    } else {
+      b->outIds.push_back(uint32_t(101 + k));
+      addBuffer(b->outIds.back(), s, "out" + std::to_string(k));
+    }
+  }
+  plan.set_persistent_bytes(std::max<uint64_t>(top, kAlign));
+  plan.set_arena_bytes(kAlign);
+  plan.set_predicted_peak_bytes(0);
+  auto *prog = plan.add_programs();
+  prog->set_name("case");
+  prog->set_role(ds::plan::Program::INFERENCE);
+  ds::plan::Instruction *ins = prog->add_instructions();
+  *ins = c.ins.ins;
+  ins->clear_inputs();
+  ins->clear_outputs();
+  for (uint32_t id : b->inIds)
+    ins->add_inputs(id);
+  for (uint32_t id : b->outIds)
+    ins->add_outputs(id);
+  ins->set_loc(c.name);
+  b->lp.path = "<memory>";
+  validatePlan(b->lp, 1);
+  return b;
+}
+
+// ---------------------------------------------------------------- running and comparing
+
+struct Data {
+  std::vector<HostTensor> in, outInit;
+};
+
+Data makeInputs(const Case &c) {
+  std::mt19937 rng(uint32_t(std::hash<std::string>()(c.name)));
+  Data d;
+  for (const Spec &s : c.in)
+    d.in.push_back(makeData(s, rng));
+  for (const Spec &s : c.out) {
+    Spec init = s;
+    init.values.clear();
+    init.lo = -2;
+    init.hi = 2;
+    d.outInit.push_back(makeData(init, rng));
+  }
+  return d;
+}
+
+/// Uploads the inputs and initial outputs, runs the instruction, returns the outputs' bytes.
+std::vector<std::vector<char>> runOn(ExecutorBase &ex, const Built &b, const Case &c,
+                                     const Data &d) {
+  for (size_t i = 0; i < b.inIds.size(); ++i)
+    ex.upload(b.inIds[i], d.in[i].bytes.data());
+  for (size_t k = 0; k < b.outIds.size(); ++k)
+    if (c.out[k].alias < 0)
+      ex.upload(b.outIds[k], d.outInit[k].bytes.data());
+  ex.runInstruction(0, 0);
+  std::vector<std::vector<char>> outs;
+  for (size_t k = 0; k < b.outIds.size(); ++k) {
+    const auto &t = b.lp.buffer(b.outIds[k]).type;
+    std::vector<char> bytes(size_t(t.bytes) + 1, 0);
+    ex.download(b.outIds[k], bytes.data());
+    outs.push_back(std::move(bytes));
+  }
+  return outs;
+}
+
+/// "" when `got` matches `want` (the CPU result); otherwise what differs.
+std::string compareOutput(const Spec &s, const std::vector<char> &want,
+                          const std::vector<char> &got, double tol, const std::string &other) {
+  HostTensor a(s.dt, s.shape), b(s.dt, s.shape);
+  std::memcpy(a.bytes.data(), want.data(), size_t(a.type.bytes));
+  std::memcpy(b.bytes.data(), got.data(), size_t(b.type.bytes));
+  std::ostringstream os;
+  os.precision(9);
+  if (!isFloat(s.dt)) {
+    for (int64_t i = 0; i < a.numel(); ++i)
+      if (a.get(i) != b.get(i)) {
+        os << "element " << i << ": cpu " << a.get(i) << ", " << other << " " << b.get(i)
+           << " (exact match required for " << dtName(s.dt) << ")";
+        return os.str();
+      }
+    return "";
+  }
+  double maxAbs = 0, maxDiff = 0;
+  int64_t worst = -1;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    double x = a.get(i), y = b.get(i);
+    if (std::isnan(x) || std::isnan(y)) {
+      if (std::isnan(x) != std::isnan(y)) {
+        os << "element " << i << ": cpu " << x << ", " << other << " " << y
+           << " (NaN positions differ)";
+        return os.str();
+      }
+      continue;
+    }
+    if (std::isinf(x) || std::isinf(y)) {
+      if (x != y) {
+        os << "element " << i << ": cpu " << x << ", " << other << " " << y
+           << " (inf positions differ)";
+        return os.str();
+      }
+      continue;
+    }
+    maxAbs = std::max(maxAbs, std::fabs(x));
+    double diff = std::fabs(x - y);
+    if (diff > maxDiff) {
+      maxDiff = diff;
+      worst = i;
+    }
+  }
+  double bound = tol * std::max(maxAbs, 1e-6);
+  if (maxDiff > bound) {
+    os << "max |diff| " << maxDiff << " at element " << worst << " (cpu " << a.get(worst) << ", "
+       << other << " " << b.get(worst) << ") exceeds " << tol << " * max|cpu| " << maxAbs << " = "
+       << bound;
+    return os.str();
+  }
+  return "";
+}
+
+/// Compares every output; adds one failure per mismatching output.
+void expectSame(const Case &c, const std::vector<std::vector<char>> &want,
+                const std::vector<std::vector<char>> &got, const std::string &other,
+                const std::string &what) {
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t k = 0; k < c.out.size(); ++k) {
+    double tol = c.tol >= 0 ? c.tol : defaultTol(c.ins.ins.kernel(), c.out[k].dt);
+    std::string err = compareOutput(c.out[k], want[k], got[k], tol, other);
+    EXPECT_EQ(err, "") << c.name << ": output " << k << " (" << dtName(c.out[k].dt)
+                       << shapeString(c.out[k].shape) << ") " << what << ": " << err;
+  }
+}
+
+// ---------------------------------------------------------------- the cases
+
+Ins K(const std::string &kernel) { return Ins(kernel); }
+
+std::vector<Case> allCases() {
+  std::vector<Case> cs;
+  auto add = [&](std::string name, Ins ins, std::vector<Spec> in, std::vector<Spec> out,
+                 double tol = -1) {
+    cs.push_back(Case{std::move(name), std::move(ins), std::move(in), std::move(out), tol});
+  };
+  const std::vector<int64_t> S{2, 3, 4};
+
+  // ---- binary elementwise with broadcasting
+  for (const char *op : {"add", "sub", "mul", "div", "pow"})
+    for (DType dt : {F32, BF16, F16})
+      for (const std::vector<int64_t> &bs :
+           {std::vector<int64_t>{4}, std::vector<int64_t>{3, 1}, std::vector<int64_t>{2, 1, 4}}) {
+        std::string op_ = op;
+        Spec a = op_ == "pow" ? R(dt, S, 0.5, 2) : R(dt, S);
+        Spec b = op_ == "div" ? R(dt, bs, 0.5, 2) : R(dt, bs);
+        add(op_ + "_" + dtName(dt) + "_" + shapeName(bs), K(op), {a, b}, {R(dt, S)});
+      }
+  add("sub_f32_3x1_minus_2x3x4", K("sub"), {R(F32, {3, 1}), R(F32, S)}, {R(F32, S)});
+  add("div_f32_negative_divisor", K("div"), {R(F32, S), R(F32, {4}, -2, -0.5)}, {R(F32, S)});
+  add("add_f32_inplace", K("add"), {R(F32, S), R(F32, {4})}, {Alias(R(F32, S), 0)});
+  add("mul_bf16_inplace", K("mul"), {R(BF16, S), R(BF16, {3, 1})}, {Alias(R(BF16, S), 0)});
+  add("add_f64_2x1x4", K("add"), {R(F64, S), R(F64, {2, 1, 4})}, {R(F64, S)});
+  add("add_i64_4", K("add"), {Z(I64, S, -100, 100), Z(I64, {4}, -100, 100)}, {R(I64, S)});
+  add("sub_i64_3x1", K("sub"), {Z(I64, S, -100, 100), Z(I64, {3, 1}, -100, 100)}, {R(I64, S)});
+  add("mul_i64_2x1x4", K("mul"), {Z(I64, S, -100, 100), Z(I64, {2, 1, 4}, -100, 100)}, {R(I64, S)});
+  add("div_i64_positive", K("div"), {Z(I64, S, 0, 100), Z(I64, {4}, 1, 9)}, {R(I64, S)});
+  add("add_i32_4", K("add"), {Z(I32, S, -100, 100), Z(I32, {4}, -100, 100)}, {R(I32, S)});
+  add("div_f32_special", K("div"),
+      {V(F32, {6}, {1, -1, 0, kInf, kNaN, 3}), V(F32, {6}, {0, 0, 0, kInf, 1, -kInf})},
+      {R(F32, {6})});
+
+  // ---- comparisons -> i1
+  for (const char *op : {"equal", "less", "greater"}) {
+    add(std::string(op) + "_f32_4", K(op), {Z(F32, S), Z(F32, {4})}, {R(I1, S)});
+    add(std::string(op) + "_bf16_3x1", K(op), {Z(BF16, S), Z(BF16, {3, 1})}, {R(I1, S)});
+    add(std::string(op) + "_i64_2x1x4", K(op), {Z(I64, S), Z(I64, {2, 1, 4})}, {R(I1, S)});
+  }
+
+  // ---- where
+  add("where_f32", K("where"), {R(I1, S), R(F32, S), R(F32, {4})}, {R(F32, S)});
+  add("where_bf16_bcast_cond", K("where"), {R(I1, {3, 1}), R(BF16, {2, 1, 4}), R(BF16, {4})},
+      {R(BF16, S)});
+  add("where_i64", K("where"), {R(I1, S), Z(I64, S, -50, 50), Z(I64, {3, 1}, -50, 50)},
+      {R(I64, S)});
+  add("where_f32_inplace", K("where"), {R(I1, S), R(F32, S), R(F32, S)}, {Alias(R(F32, S), 1)});
+
+  // ---- unary
+  for (const char *op :
+       {"neg", "sqrt", "exp", "log", "tanh", "erf", "relu", "sigmoid", "identity", "gelu"})
+    for (DType dt : {F32, BF16}) {
+      std::string o = op;
+      bool positive = o == "sqrt" || o == "log";
+      Spec x = positive ? R(dt, {4, 33}, 0.05, 4) : R(dt, {4, 33}, -4, 4);
+      add(o + "_" + dtName(dt), K(op), {x}, {R(dt, {4, 33})});
+    }
+  add("gelu_tanh_f32", K("gelu").s("approximate", "tanh"), {R(F32, {4, 33}, -4, 4)},
+      {R(F32, {4, 33})});
+  add("gelu_tanh_bf16", K("gelu").s("approximate", "tanh"), {R(BF16, {4, 33}, -4, 4)},
+      {R(BF16, {4, 33})});
+  add("exp_f16", K("exp"), {R(F16, {4, 33}, -4, 4)}, {R(F16, {4, 33})});
+  add("tanh_f64", K("tanh"), {R(F64, {4, 33}, -4, 4)}, {R(F64, {4, 33})});
+  add("exp_f32_inplace", K("exp"), {R(F32, {4, 33})}, {Alias(R(F32, {4, 33}), 0)});
+  add("neg_i64", K("neg"), {Z(I64, S, -50, 50)}, {R(I64, S)});
+  add("relu_i64", K("relu"), {Z(I64, S, -50, 50)}, {R(I64, S)});
+  add("identity_i1", K("identity"), {R(I1, S)}, {R(I1, S)});
+  add("log_f32_special", K("log"), {V(F32, {5}, {0, -1, kInf, kNaN, 1})}, {R(F32, {5})});
+
+  // ---- cast
+  const std::vector<double> special{0,    -0.0, 1.5,  -2.5,  1e5,  -1e5,
+                                    3e38, 1e-8, kInf, -kInf, kNaN, 65504};
+  for (DType to : {BF16, F16, F64}) {
+    add("cast_f32_to_" + dtName(to), K("cast"), {R(F32, {5, 7}, -8, 8)}, {R(to, {5, 7})});
+    add("cast_" + dtName(to) + "_to_f32", K("cast"), {R(to, {5, 7}, -8, 8)}, {R(F32, {5, 7})});
+    add("cast_f32_to_" + dtName(to) + "_special", K("cast"), {V(F32, {12}, special)},
+        {R(to, {12})});
+  }
+  add("cast_f32_to_i64", K("cast"), {R(F32, {5, 7}, -100, 100)}, {R(I64, {5, 7})});
+  add("cast_i64_to_f32", K("cast"), {Z(I64, {5, 7}, -1000, 1000)}, {R(F32, {5, 7})});
+  add("cast_f32_to_i1", K("cast"), {Z(F32, {5, 7}, -2, 2)}, {R(I1, {5, 7})});
+  add("cast_i1_to_f32", K("cast"), {R(I1, {5, 7})}, {R(F32, {5, 7})});
+  add("cast_bf16_to_f16", K("cast"), {R(BF16, {5, 7}, -8, 8)}, {R(F16, {5, 7})});
+  add("cast_i64_to_i32", K("cast"), {Z(I64, {5, 7}, -1000, 1000)}, {R(I32, {5, 7})});
+
+  // ---- matmul
+  struct MM {
+    const char *name;
+    std::vector<int64_t> a, b, r;
+  };
+  const MM mms[] = {{"2d", {4, 5}, {5, 6}, {4, 6}},
+                    {"batched3d_x_2d", {2, 4, 5}, {5, 6}, {2, 4, 6}},
+                    {"attention4d", {2, 3, 5, 8}, {2, 3, 8, 5}, {2, 3, 5, 5}},
+                    {"bcast_batch", {1, 3, 4, 5}, {2, 1, 5, 6}, {2, 3, 4, 6}}};
+  for (DType dt : {F32, BF16, F16, F64})
+    for (const MM &m : mms)
+      add(std::string("matmul_") + m.name + "_" + dtName(dt), K("matmul"), {R(dt, m.a), R(dt, m.b)},
+          {R(dt, m.r)});
+  add("matmul_vec_x_mat_f32", K("matmul"), {R(F32, {5}), R(F32, {5, 6})}, {R(F32, {6})});
+  add("matmul_mat_x_vec_f32", K("matmul"), {R(F32, {2, 4, 5}), R(F32, {5})}, {R(F32, {2, 4})});
+  add("matmul_2d_x_batched3d_f32", K("matmul"), {R(F32, {4, 5}), R(F32, {3, 5, 6})},
+      {R(F32, {3, 4, 6})});
+  add("matmul_larger_f32", K("matmul"), {R(F32, {3, 37, 70}), R(F32, {70, 45})},
+      {R(F32, {3, 37, 45})});
+
+  // ---- gemm: a is MxK (or KxM with trans_a), b is KxN (or NxK with trans_b)
+  add("gemm_plain_f32", K("gemm"), {R(F32, {4, 5}), R(F32, {5, 6})}, {R(F32, {4, 6})});
+  add("gemm_ta_f32_alpha_beta_c_row", K("gemm").i("trans_a", 1).f("alpha", 0.7).f("beta", 0.3),
+      {R(F32, {5, 4}), R(F32, {5, 6}), R(F32, {6})}, {R(F32, {4, 6})});
+  add("gemm_tb_f32_c_col", K("gemm").i("trans_b", 1).f("alpha", -1.5).f("beta", 2),
+      {R(F32, {4, 5}), R(F32, {6, 5}), R(F32, {4, 1})}, {R(F32, {4, 6})});
+  add("gemm_ta_tb_f32_c_scalar", K("gemm").i("trans_a", 1).i("trans_b", 1).f("alpha", 0.5),
+      {R(F32, {5, 4}), R(F32, {6, 5}), R(F32, {})}, {R(F32, {4, 6})});
+  add("gemm_ta_tb_f32_c_full", K("gemm").i("trans_a", 1).i("trans_b", 1).f("beta", 0.25),
+      {R(F32, {5, 4}), R(F32, {6, 5}), R(F32, {4, 6})}, {R(F32, {4, 6})});
+  add("gemm_tb_bf16_c_row", K("gemm").i("trans_b", 1).f("alpha", 0.7).f("beta", 0.3),
+      {R(BF16, {4, 5}), R(BF16, {6, 5}), R(BF16, {6})}, {R(BF16, {4, 6})});
+  add("gemm_ta_f16_c_row", K("gemm").i("trans_a", 1).f("alpha", 0.7).f("beta", 0.3),
+      {R(F16, {5, 4}), R(F16, {5, 6}), R(F16, {1, 6})}, {R(F16, {4, 6})});
+  add("gemm_tb_f64_c_row", K("gemm").i("trans_b", 1).f("alpha", 0.7).f("beta", 0.3),
+      {R(F64, {4, 5}), R(F64, {6, 5}), R(F64, {6})}, {R(F64, {4, 6})});
+
+  // ---- softmax family
+  for (const char *op : {"softmax", "log_softmax"})
+    for (int64_t axis : {2, 1}) {
+      std::string o = op;
+      add(o + "_f32_axis" + std::to_string(axis), K(op).i("axis", axis), {R(F32, {2, 3, 7}, -5, 5)},
+          {R(F32, {2, 3, 7})});
+      add(o + "_bf16_axis" + std::to_string(axis), K(op).i("axis", axis),
+          {R(BF16, {2, 3, 7}, -5, 5)}, {R(BF16, {2, 3, 7})});
+    }
+  add("softmax_f64_axis2", K("softmax").i("axis", 2), {R(F64, {2, 3, 7}, -5, 5)},
+      {R(F64, {2, 3, 7})});
+  add("softmax_f16_axis0", K("softmax").i("axis", 0), {R(F16, {2, 3, 7}, -5, 5)},
+      {R(F16, {2, 3, 7})});
+  add("softmax_f32_wide_row", K("softmax").i("axis", 1), {R(F32, {3, 1000}, -10, 10)},
+      {R(F32, {3, 1000})});
+  add("softmax_f32_neg_inf", K("softmax").i("axis", 1),
+      {V(F32, {2, 4}, {-kInf, 0, 1, -kInf, 2, -kInf, 3, 1})}, {R(F32, {2, 4})});
+  for (const char *op : {"softmax_grad", "log_softmax_grad"})
+    for (int64_t axis : {2, 1}) {
+      std::string o = op;
+      add(o + "_f32_axis" + std::to_string(axis), K(op).i("axis", axis),
+          {R(F32, {2, 3, 7}), R(F32, {2, 3, 7}, 0, 1)}, {R(F32, {2, 3, 7})});
+    }
+  add("softmax_grad_bf16_axis2", K("softmax_grad").i("axis", 2),
+      {R(BF16, {2, 3, 7}), R(BF16, {2, 3, 7}, 0, 1)}, {R(BF16, {2, 3, 7})});
+
+  // ---- layer_norm (x, scale, [bias]) -> (y, [mean], [inv_std_dev])
+  add("layer_norm_f32_axis2_all_outputs", K("layer_norm").i("axis", 2).f("epsilon", 1e-5),
+      {R(F32, {2, 3, 8}, -3, 3), R(F32, {8}), R(F32, {8})},
+      {R(F32, {2, 3, 8}), R(F32, {2, 3, 1}), R(F32, {2, 3, 1})});
+  add("layer_norm_f32_axis1_scale_2d", K("layer_norm").i("axis", 1),
+      {R(F32, {2, 3, 8}, -3, 3), R(F32, {3, 8}), R(F32, {8})},
+      {R(F32, {2, 3, 8}), R(F32, {2, 1, 1}), R(F32, {2, 1, 1})});
+  add("layer_norm_f32_no_bias_y_only", K("layer_norm").i("axis", 2).f("epsilon", 1e-3),
+      {R(F32, {2, 3, 8}, -3, 3), R(F32, {8})}, {R(F32, {2, 3, 8})});
+  add("layer_norm_bf16_f32_stats", K("layer_norm").i("axis", 1),
+      {R(BF16, {4, 64}, -3, 3), R(BF16, {64}), R(BF16, {64})},
+      {R(BF16, {4, 64}), R(F32, {4, 1}), R(F32, {4, 1})});
+  add("layer_norm_f64_axis2", K("layer_norm").i("axis", 2),
+      {R(F64, {2, 3, 8}, -3, 3), R(F64, {8}), R(F64, {8})},
+      {R(F64, {2, 3, 8}), R(F64, {2, 3, 1}), R(F64, {2, 3, 1})});
+  // layer_norm_grad (grad, x, scale) -> (dx, dscale, dbias)
+  add("layer_norm_grad_f32_axis2", K("layer_norm_grad").i("axis", 2).f("epsilon", 1e-5),
+      {R(F32, {2, 3, 8}), R(F32, {2, 3, 8}, -3, 3), R(F32, {8})},
+      {R(F32, {2, 3, 8}), R(F32, {8}), R(F32, {8})});
+  add("layer_norm_grad_f32_axis1", K("layer_norm_grad").i("axis", 1),
+      {R(F32, {2, 3, 8}), R(F32, {2, 3, 8}, -3, 3), R(F32, {3, 8})},
+      {R(F32, {2, 3, 8}), R(F32, {3, 8}), R(F32, {3, 8})});
+  add("layer_norm_grad_bf16_axis1", K("layer_norm_grad").i("axis", 1),
+      {R(BF16, {4, 64}), R(BF16, {4, 64}, -3, 3), R(BF16, {64})},
+      {R(BF16, {4, 64}), R(BF16, {64}), R(BF16, {64})});
+
+  // ---- losses: scores [N,C] or [N,C,D], labels with ignore_index -100 present
+  const std::vector<double> lab2{1, -100, 4, 0, 2, 4}; // [6]
+  const std::vector<double> lab3{0, 4, -100, 2, 1, 3}; // [3,2]
+  for (const char *op : {"softmax_cross_entropy_loss", "nll_loss"}) {
+    std::string o = op;
+    bool sce = o == "softmax_cross_entropy_loss";
+    for (const char *red : {"mean", "sum", "none"}) {
+      std::string r = red;
+      std::vector<Spec> out2{
+          R(F32, r == "none" ? std::vector<int64_t>{6} : std::vector<int64_t>{})};
+      if (sce)
+        out2.push_back(R(F32, {6, 5}));
+      add(o + "_" + r + "_f32", K(op).s("reduction", red).i("ignore_index", -100),
+          {R(F32, {6, 5}, -3, 3), V(I64, {6}, lab2)}, out2);
+      std::vector<Spec> out3{
+          R(F32, r == "none" ? std::vector<int64_t>{3, 2} : std::vector<int64_t>{})};
+      add(o + "_" + r + "_f32_3d_weights", K(op).s("reduction", red).i("ignore_index", -100),
+          {R(F32, {3, 5, 2}, -3, 3), V(I64, {3, 2}, lab3), R(F32, {5}, 0.2, 2)}, out3);
+      // gradients: (grad, scores, labels, [weights]) -> dscores
+      std::string g = o + "_grad";
+      add(g + "_" + r + "_f32", K(g).s("reduction", red).i("ignore_index", -100),
+          {R(F32, r == "none" ? std::vector<int64_t>{6} : std::vector<int64_t>{}),
+           R(F32, {6, 5}, -3, 3), V(I64, {6}, lab2)},
+          {R(F32, {6, 5})});
+      add(g + "_" + r + "_f32_3d_weights", K(g).s("reduction", red).i("ignore_index", -100),
+          {R(F32, r == "none" ? std::vector<int64_t>{3, 2} : std::vector<int64_t>{}),
+           R(F32, {3, 5, 2}, -3, 3), V(I64, {3, 2}, lab3), R(F32, {5}, 0.2, 2)},
+          {R(F32, {3, 5, 2})});
+    }
+    add(o + "_mean_bf16_i32_labels", K(op).i("ignore_index", -100),
+        {R(BF16, {6, 5}, -3, 3), V(I32, {6}, lab2)}, {R(BF16, {})});
+    add(o + "_mean_f32_no_ignore_attr", K(op),
+        {R(F32, {6, 5}, -3, 3), V(I64, {6}, {1, 0, 4, 0, 2, 3})}, {R(F32, {})});
+  }
+
+  // ---- reductions
+  struct Red {
+    const char *name;
+    std::vector<int64_t> axes;
+    int keep;
+    std::vector<int64_t> shape;
+  };
+  const Red reds[] = {{"axis1_keep", {1}, 1, {2, 1, 4}}, {"axis2_nokeep", {2}, 0, {2, 3}},
+                      {"axes02_nokeep", {0, 2}, 0, {3}}, {"axes01_keep", {0, 1}, 1, {1, 1, 4}},
+                      {"all_nokeep", {}, 0, {}},         {"all_keep", {0, 1, 2}, 1, {1, 1, 1}}};
+  for (const char *op : {"reduce_sum", "reduce_mean", "reduce_max"})
+    for (const Red &r : reds)
+      add(std::string(op) + "_f32_" + r.name, K(op).ints("axes", r.axes).i("keepdims", r.keep),
+          {R(F32, S)}, {R(F32, r.shape)});
+  add("reduce_sum_bf16_axis2", K("reduce_sum").ints("axes", {2}).i("keepdims", 0), {R(BF16, S)},
+      {R(BF16, {2, 3})});
+  add("reduce_max_bf16_axes01", K("reduce_max").ints("axes", {0, 1}).i("keepdims", 1), {R(BF16, S)},
+      {R(BF16, {1, 1, 4})});
+  add("reduce_mean_f64_axis1", K("reduce_mean").ints("axes", {1}).i("keepdims", 0), {R(F64, S)},
+      {R(F64, {2, 4})});
+  add("reduce_sum_i64_axes02", K("reduce_sum").ints("axes", {0, 2}).i("keepdims", 0),
+      {Z(I64, S, -50, 50)}, {R(I64, {3})});
+  add("reduce_max_i64_axis1", K("reduce_max").ints("axes", {1}).i("keepdims", 1),
+      {Z(I64, S, -50, 50)}, {R(I64, {2, 1, 4})});
+  add("reduce_sum_f32_large", K("reduce_sum").ints("axes", {1}).i("keepdims", 0),
+      {R(F32, {3, 5000})}, {R(F32, {3})});
+
+  // ---- data movement
+  add("transpose_f32_0213", K("transpose").ints("perm", {0, 2, 1, 3}), {R(F32, {2, 3, 4, 5})},
+      {R(F32, {2, 4, 3, 5})});
+  add("transpose_bf16_0213", K("transpose").ints("perm", {0, 2, 1, 3}), {R(BF16, {2, 3, 4, 5})},
+      {R(BF16, {2, 4, 3, 5})});
+  add("transpose_i64_0213", K("transpose").ints("perm", {0, 2, 1, 3}), {Z(I64, {2, 3, 4, 5})},
+      {R(I64, {2, 4, 3, 5})});
+  add("transpose_f32_10", K("transpose").ints("perm", {1, 0}), {R(F32, {7, 5})}, {R(F32, {5, 7})});
+  add("gather_f32_axis0_neg_indices", K("gather").i("axis", 0),
+      {R(F32, {5, 4}), V(I64, {2, 3}, {0, -1, 3, 2, -5, 4})}, {R(F32, {2, 3, 4})});
+  add("gather_bf16_axis1_i32", K("gather").i("axis", 1),
+      {R(BF16, {3, 5}), V(I32, {4}, {4, -2, 0, 0})}, {R(BF16, {3, 4})});
+  add("gather_i64_axis0", K("gather").i("axis", 0), {Z(I64, {5, 3}), V(I64, {3}, {2, -1, 2})},
+      {R(I64, {3, 3})});
+  add("gather_grad_f32_axis0_repeated", K("gather_grad").i("axis", 0),
+      {R(F32, {2, 3, 4}), V(I64, {2, 3}, {1, 1, -1, 4, 1, 0})}, {R(F32, {5, 4})});
+  add("gather_grad_f32_axis1_repeated", K("gather_grad").i("axis", 1),
+      {R(F32, {3, 4}), V(I64, {4}, {2, 2, -3, 0})}, {R(F32, {3, 5})});
+  // Slice attributes are normalized (starts/ends in [-1, d]): a negative end (-1) with a
+  // negative step reads down to index 0.
+  add("slice_f32_steps",
+      K("slice").ints("starts", {1, 5}).ints("ends", {4, -1}).ints("steps", {2, -2}),
+      {R(F32, {4, 6})}, {R(F32, {2, 3})});
+  add("slice_f32_reverse", K("slice").ints("starts", {3}).ints("ends", {-1}).ints("steps", {-1}),
+      {R(F32, {4})}, {R(F32, {4})});
+  add("slice_bf16_3d", K("slice").ints("starts", {0, 1, 2}).ints("ends", {2, 3, 7}),
+      {R(BF16, {2, 4, 8})}, {R(BF16, {2, 2, 5})});
+  add("slice_i64_step3",
+      K("slice").ints("starts", {0, 0}).ints("ends", {3, 8}).ints("steps", {1, 3}),
+      {Z(I64, {3, 8})}, {R(I64, {3, 3})});
+  add("slice_grad_f32_steps",
+      K("slice_grad").ints("starts", {1, 5}).ints("ends", {4, -1}).ints("steps", {2, -2}),
+      {R(F32, {2, 3})}, {R(F32, {4, 6})});
+  add("slice_grad_f32_3d", K("slice_grad").ints("starts", {0, 1, 2}).ints("ends", {2, 3, 7}),
+      {R(F32, {2, 2, 5})}, {R(F32, {2, 4, 8})});
+  add("split_f32_axis1", K("split").i("axis", 1).ints("sizes", {2, 4, 1}), {R(F32, {2, 7, 3})},
+      {R(F32, {2, 2, 3}), R(F32, {2, 4, 3}), R(F32, {2, 1, 3})});
+  add("split_bf16_axis2_with_empty", K("split").i("axis", 2).ints("sizes", {3, 0, 5}),
+      {R(BF16, {2, 3, 8})}, {R(BF16, {2, 3, 3}), R(BF16, {2, 3, 0}), R(BF16, {2, 3, 5})});
+  add("concat_f32_axis1", K("concat").i("axis", 1),
+      {R(F32, {2, 3, 4}), R(F32, {2, 1, 4}), R(F32, {2, 2, 4})}, {R(F32, {2, 6, 4})});
+  add("concat_i64_axis0", K("concat").i("axis", 0), {Z(I64, {1, 3}), Z(I64, {2, 3})},
+      {R(I64, {3, 3})});
+  add("expand_f32_3x1_to_2x3x4", K("expand"), {R(F32, {3, 1})}, {R(F32, S)});
+  add("expand_bf16_4_to_2x3x4", K("expand"), {R(BF16, {4})}, {R(BF16, S)});
+  add("expand_i1_1x3x1", K("expand"), {R(I1, {1, 3, 1})}, {R(I1, S)});
+  for (int upper : {1, 0})
+    for (int k : {1, -1, 0}) {
+      std::string n = std::string("trilu_") + (upper ? "upper" : "lower") + "_k" +
+                      (k < 0 ? "m" + std::to_string(-k) : std::to_string(k)) + "_f32";
+      add(n, K("trilu").i("upper", upper).i("k", k), {R(F32, {2, 4, 5})}, {R(F32, {2, 4, 5})});
+    }
+  add("trilu_upper_k1_bf16_inplace", K("trilu").i("upper", 1).i("k", 1), {R(BF16, {2, 5, 4})},
+      {Alias(R(BF16, {2, 5, 4}), 0)});
+  add("trilu_lower_km1_i64", K("trilu").i("upper", 0).i("k", -1), {Z(I64, {5, 5})},
+      {R(I64, {5, 5})});
+  add("reshape_f32", K("reshape"), {R(F32, S)}, {R(F32, {6, 4})});
+  add("reshape_f32_inplace", K("reshape"), {R(F32, S)}, {Alias(R(F32, S), 0)});
+  add("squeeze_f32", K("squeeze").ints("axes", {1}), {R(F32, {2, 1, 4})}, {R(F32, {2, 4})});
+  add("unsqueeze_f32", K("unsqueeze").ints("axes", {0, 3}), {R(F32, {2, 4})},
+      {R(F32, {1, 2, 4, 1})});
+  add("copy_f32", K("copy"), {R(F32, S)}, {R(F32, {24})});
+  add("copy_f32_count_offsets", K("copy").i("count", 5).i("src_offset", 3).i("dst_offset", 7),
+      {R(F32, {24})}, {R(F32, {16})});
+  add("fill_bf16", K("fill").f("value", 1.25), {}, {R(BF16, S)});
+  {
+    Ins con = K("constant");
+    auto *l = (*con.ins.mutable_attrs())["value"].mutable_floats();
+    for (double v : {1.5, -2.0, 3.25})
+      l->add_values(v);
+    add("constant_f32_floats", con, {}, {R(F32, {3})});
+    add("constant_i64_scalar_int", K("constant").i("value", -7), {}, {R(I64, {2, 2})});
+  }
+
+  // ---- dropout (training, ratio 0.5): y and mask compared exactly/closely
+  add("dropout_f32_train",
+      K("dropout").f("ratio", 0.5).i("training", 1).i("seed", 7).i("counter", 3),
+      {R(F32, {4, 257})}, {R(F32, {4, 257}), R(I1, {4, 257})});
+  add("dropout_bf16_train", K("dropout").f("ratio", 0.5).i("training", 1).i("seed", 11),
+      {R(BF16, {3, 100})}, {R(BF16, {3, 100}), R(I1, {3, 100})});
+  add("dropout_f32_train_inplace_no_mask",
+      K("dropout").f("ratio", 0.3).i("training", 1).i("seed", 5).i("counter", 1), {R(F32, {1000})},
+      {Alias(R(F32, {1000}), 0)});
+  add("dropout_f32_eval", K("dropout").f("ratio", 0.5).i("training", 0), {R(F32, {4, 33})},
+      {R(F32, {4, 33}), R(I1, {4, 33})});
+
+  // ---- optimizers (in place: p', m', v' alias p, m, v). Inputs (p, g, m, v, lr, step, [finite]).
+  auto adamIns = [](const char *k) {
+    return K(k)
+        .f("beta1", 0.9)
+        .f("beta2", 0.999)
+        .f("eps", 1e-8)
+        .f("weight_decay", 0.01)
+        .i("bias_correction", 1);
+  };
+  auto moments = [](DType dt, std::vector<double> finite) {
+    std::vector<Spec> in{R(dt, {67}),          R(dt, {67}, -0.1, 0.1), R(dt, {67}, -0.1, 0.1),
+                         R(dt, {67}, 0, 0.01), V(F32, {}, {1e-3}),     V(I64, {}, {3})};
+    if (!finite.empty())
+      in.push_back(V(F32, {}, finite));
+    return in;
+  };
+  auto momentsOut = [](DType dt, bool inPlace) {
+    if (!inPlace)
+      return std::vector<Spec>{R(dt, {67}), R(dt, {67}), R(dt, {67})};
+    return std::vector<Spec>{Alias(R(dt, {67}), 0), Alias(R(dt, {67}), 2), Alias(R(dt, {67}), 3)};
+  };
+  add("adam_update_adamw_f32_inplace", adamIns("adam_update").i("adam_w_mode", 1), moments(F32, {}),
+      momentsOut(F32, true));
+  add("adam_update_adam_f32_inplace", adamIns("adam_update").i("adam_w_mode", 0), moments(F32, {}),
+      momentsOut(F32, true));
+  add("adam_update_adamw_f32_separate_finite1", adamIns("adam_update").i("adam_w_mode", 1),
+      moments(F32, {1}), momentsOut(F32, false));
+  add("adam_update_adamw_f32_skipped_finite0", adamIns("adam_update").i("adam_w_mode", 1),
+      moments(F32, {0}), momentsOut(F32, false));
+  add("adam_update_adamw_bf16_inplace", adamIns("adam_update").i("adam_w_mode", 1),
+      moments(BF16, {}), momentsOut(BF16, true));
+  add("adam_update_adamw_f64_inplace_nobc",
+      adamIns("adam_update").i("adam_w_mode", 1).i("bias_correction", 0), moments(F64, {}),
+      momentsOut(F64, true));
+  add("lamb_update_f32_inplace", adamIns("lamb_update").f("min_coeff", 0.01).f("max_coeff", 10),
+      moments(F32, {}), momentsOut(F32, true));
+  add("lamb_update_f32_separate_finite_nan", adamIns("lamb_update"), moments(F32, {kNaN}),
+      momentsOut(F32, false));
+  add("lamb_update_bf16_inplace", adamIns("lamb_update"), moments(BF16, {1}),
+      momentsOut(BF16, true));
+  // sgd_update (p, g, buf, lr, step, [finite]) -> (p', buf')
+  auto sgdIns = [](double mu, double damp, int nesterov) {
+    return K("sgd_update")
+        .f("momentum", mu)
+        .f("dampening", damp)
+        .f("weight_decay", 1e-4)
+        .i("nesterov", nesterov);
+  };
+  auto sgdIn = [](DType dt, int64_t step, std::vector<double> finite) {
+    std::vector<Spec> in{R(dt, {67}), R(dt, {67}, -0.1, 0.1), R(dt, {67}, -0.1, 0.1),
+                         V(F32, {}, {0.05}), V(I64, {}, {double(step)})};
+    if (!finite.empty())
+      in.push_back(V(F32, {}, finite));
+    return in;
+  };
+  add("sgd_update_nesterov_f32_inplace", sgdIns(0.9, 0, 1), sgdIn(F32, 2, {}),
+      {Alias(R(F32, {67}), 0), Alias(R(F32, {67}), 2)});
+  add("sgd_update_dampening_f32_step1", sgdIns(0.9, 0.1, 0), sgdIn(F32, 1, {}),
+      {R(F32, {67}), R(F32, {67})});
+  add("sgd_update_no_momentum_f32", sgdIns(0, 0, 0), sgdIn(F32, 4, {1}),
+      {R(F32, {67}), R(F32, {67})});
+  add("sgd_update_f32_skipped_finite0", sgdIns(0.9, 0, 0), sgdIn(F32, 4, {0}),
+      {R(F32, {67}), R(F32, {67})});
+  add("sgd_update_bf16_inplace", sgdIns(0.9, 0, 0), sgdIn(BF16, 3, {}),
+      {Alias(R(BF16, {67}), 0), Alias(R(BF16, {67}), 2)});
+  // lr_schedule (applied i64 scalar) -> f32 scalar
+  add("lr_schedule_constant", K("lr_schedule").s("schedule", "constant").f("lr", 0.01),
+      {V(I64, {}, {7})}, {R(F32, {})});
+  add("lr_schedule_warmup_log",
+      K("lr_schedule")
+          .s("schedule", "WarmupLR")
+          .f("lr", 0.01)
+          .f("warmup_min_lr", 1e-5)
+          .f("warmup_max_lr", 1e-3)
+          .i("warmup_num_steps", 10),
+      {V(I64, {}, {5})}, {R(F32, {})});
+  add("lr_schedule_warmup_decay_linear",
+      K("lr_schedule")
+          .s("schedule", "WarmupDecayLR")
+          .f("lr", 0.01)
+          .f("warmup_max_lr", 2e-3)
+          .i("warmup_num_steps", 10)
+          .s("warmup_type", "linear")
+          .i("total_num_steps", 100),
+      {V(I64, {}, {50})}, {R(F32, {})});
+  add("lr_schedule_warmup_cosine",
+      K("lr_schedule")
+          .s("schedule", "WarmupCosineLR")
+          .f("lr", 0.01)
+          .f("warmup_min_ratio", 0.1)
+          .f("cos_min_ratio", 0.01)
+          .i("warmup_num_steps", 10)
+          .i("total_num_steps", 100),
+      {V(I64, {}, {30})}, {R(F32, {})});
+  add("lr_schedule_warmup_step0",
+      K("lr_schedule").s("schedule", "WarmupLR").f("lr", 0.01).f("warmup_min_lr", 1e-5),
+      {V(I64, {}, {0})}, {R(F32, {})});
+  // all_finite (x0..xn) -> f32 scalar
+  add("all_finite_all_finite", K("all_finite"),
+      {R(F32, {10}), R(BF16, {7}), R(F16, {5}), R(F64, {3})}, {R(F32, {})});
+  add("all_finite_inf_in_bf16", K("all_finite"),
+      {R(F32, {10}), V(BF16, {4}, {1, 2, kInf, 3}), R(F16, {5})}, {R(F32, {})});
+  add("all_finite_nan_in_f32", K("all_finite"), {V(F32, {3}, {1, kNaN, 2}), R(F16, {5})},
+      {R(F32, {})});
+  add("all_finite_neg_inf_f16", K("all_finite"), {R(F32, {3}), V(F16, {2}, {-kInf, 1})},
+      {R(F32, {})});
+  // loss_scale_update (finite, scale, counters{it,last,hy}) -> (new_scale, new_counters)
+  add("loss_scale_update_clean_grow", K("loss_scale_update").i("scale_window", 5),
+      {V(F32, {}, {1}), V(F32, {}, {65536}), V(I64, {3}, {5, -1, 2})}, {R(F32, {}), R(I64, {3})});
+  add("loss_scale_update_overflow_hysteresis", K("loss_scale_update").i("hysteresis", 2),
+      {V(F32, {}, {0}), V(F32, {}, {65536}), V(I64, {3}, {5, 2, 2})}, {R(F32, {}), R(I64, {3})});
+  add("loss_scale_update_overflow_halve_inplace", K("loss_scale_update").i("hysteresis", 2),
+      {V(F32, {}, {0}), V(F32, {}, {65536}), V(I64, {3}, {5, 2, 1})},
+      {Alias(R(F32, {}), 1), Alias(R(I64, {3}), 2)});
+  add("loss_scale_update_stage0", K("loss_scale_update").i("zero", 0).i("scale_window", 3),
+      {V(F32, {}, {kNaN}), V(F32, {}, {1024}), V(I64, {3}, {9, 4, 2})}, {R(F32, {}), R(I64, {3})});
+
+  // ---- collectives on a world of one
+  add("all_reduce_sum_f32", K("all_reduce").s("reduction", "sum"), {R(F32, S)}, {R(F32, S)});
+  add("all_reduce_avg_bf16_inplace", K("all_reduce").s("reduction", "avg"), {R(BF16, S)},
+      {Alias(R(BF16, S), 0)});
+  add("all_reduce_max_i64", K("all_reduce").s("reduction", "max"), {Z(I64, S)}, {R(I64, S)});
+  add("all_gather_f32_axis0", K("all_gather").i("axis", 0), {R(F32, S)}, {R(F32, S)});
+  add("all_gather_bf16_axis1", K("all_gather").i("axis", 1), {R(BF16, S)}, {R(BF16, S)});
+  add("reduce_scatter_sum_f32_axis1", K("reduce_scatter").i("axis", 1).s("reduction", "sum"),
+      {R(F32, S)}, {R(F32, S)});
+  add("reduce_scatter_min_i64_axis0", K("reduce_scatter").i("axis", 0).s("reduction", "min"),
+      {Z(I64, S)}, {R(I64, S)});
+  add("broadcast_f32_root0_inplace", K("broadcast").i("root", 0), {R(F32, S)},
+      {Alias(R(F32, S), 0)});
+  return cs;
+}
+
+// ---------------------------------------------------------------- the test
+
+class CudaVsCpu : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CudaVsCpu, Matches) {
+  const Case &c = GetParam();
+  std::unique_ptr<Built> b;
+  Data d;
+  try {
+    b = buildPlan(c);
+    d = makeInputs(c);
+  } catch (const std::exception &e) {
+    FAIL() << c.name << ": the plan does not build or validate: " << e.what();
+  }
+
+  // CPU reference, run twice on fresh executors: the runs must agree (exercises the harness).
+  std::vector<std::vector<char>> want, again;
+  auto cpuComm = makeSingleRankCommunicator();
+  try {
+    Executor cpu(b->lp, *cpuComm);
+    want = runOn(cpu, *b, c, d);
+    Executor cpu2(b->lp, *cpuComm);
+    again = runOn(cpu2, *b, c, d);
+  } catch (const std::exception &e) {
+    FAIL() << c.name << ": the CPU executor failed: " << e.what();
+  }
+  ASSERT_NO_FATAL_FAILURE(expectSame(c, want, again, "cpu#2", "differs between two CPU runs"));
+  if (HasFailure())
+    return;
+
+  std::string why;
+  if (!loadCudaBackend(why))
+    GTEST_SKIP() << "no CUDA device: " << why;
+  if (cudaDeviceCount() == 0)
+    GTEST_SKIP() << "no CUDA device: the plugin loaded but cudaDeviceCount() == 0";
+
+  auto gpuComm = makeSingleRankCommunicator();
+  std::vector<std::vector<char>> got;
+  std::string desc;
+  try {
+    // NCCL's start-up costs ~0.4 s: only collective cases use it; the rest stage collectives
+    // (there are none) through the host.
+    CudaOptions opt;
+    bool collective = false;
+    for (const char *p : {"all_reduce", "all_gather", "reduce_scatter", "broadcast"})
+      collective |= c.name.rfind(p, 0) == 0;
+    opt.comm = collective ? "nccl" : "host";
+    std::unique_ptr<ExecutorBase> gpu = makeCudaExecutor(b->lp, *gpuComm, opt);
+    ASSERT_NE(gpu, nullptr) << "makeCudaExecutor returned null";
+    desc = gpu->describe();
+    got = runOn(*gpu, *b, c, d);
+  } catch (const std::exception &e) {
+    FAIL() << c.name << ": the CUDA executor failed: " << e.what();
+  }
+  SCOPED_TRACE("cuda executor: " + desc);
+  expectSame(c, want, got, "cuda", "differs between CPU and CUDA");
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, CudaVsCpu, ::testing::ValuesIn(allCases()),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                           std::string n = info.param.name;
+                           for (char &ch : n)
+                             if (!std::isalnum((unsigned char)ch))
+                               ch = '_';
+                           return n;
+                         });
+
+} // namespace
