@@ -28,13 +28,32 @@ std::vector<int64_t> rowMajorStrides(const std::vector<int64_t> &shape) {
 }
 
 Indexer stridedIndexer(const std::vector<int64_t> &dims, const std::vector<int64_t> &strides) {
-  if (dims.size() > size_t(kMaxDims))
-    fail("rank ", dims.size(), " exceeds the CUDA backend's limit of ", kMaxDims, " dims");
-  Indexer ix;
-  ix.rank = int(dims.size());
+  // Drop unit dims, then merge a dim into the one before it when the operand walks both
+  // contiguously (stride[d-1] == stride[d] * dims[d], which includes two broadcast dims):
+  // the linear-index -> offset mapping is unchanged and each element needs fewer divisions.
+  std::vector<int64_t> d, st;
+  int64_t total = 1;
   for (size_t i = 0; i < dims.size(); ++i) {
-    ix.dims[i] = dims[i] > 0 ? dims[i] : 1;
-    ix.strides[i] = strides[i];
+    total *= dims[i] > 0 ? dims[i] : 1;
+    if (dims[i] == 1)
+      continue;
+    if (!d.empty() && st.back() == strides[i] * dims[i]) {
+      d.back() *= dims[i];
+      st.back() = strides[i];
+      continue;
+    }
+    d.push_back(dims[i] > 0 ? dims[i] : 1);
+    st.push_back(strides[i]);
+  }
+  if (d.size() > size_t(kMaxDims))
+    fail("rank ", d.size(), " (after merging dims) exceeds the CUDA backend's limit of ",
+         kMaxDims, " dims");
+  Indexer ix;
+  ix.rank = int(d.size());
+  ix.small = total < (int64_t(1) << 31);
+  for (size_t i = 0; i < d.size(); ++i) {
+    ix.dims[i] = d[i];
+    ix.strides[i] = st[i];
   }
   return ix;
 }

@@ -118,11 +118,23 @@ template <typename T, typename V> __device__ __forceinline__ void st(T *p, int64
 constexpr int kMaxDims = 8;
 struct Indexer {
   int rank = 0;
-  int64_t dims[kMaxDims] = {};    // the iteration (output) shape
+  bool small = false;             // the iteration space has < 2^31 elements: 32-bit divisions
+  int64_t dims[kMaxDims] = {};    // the iteration (output) shape, unit dims dropped and
+                                  // dims the operand walks contiguously merged
   int64_t strides[kMaxDims] = {}; // element strides of the operand in that shape (0 = bcast)
   /// Element offset in the operand of the iteration space's linear index.
   __device__ __forceinline__ int64_t offset(int64_t linear) const {
     int64_t off = 0;
+    if (small) {
+      uint32_t l = uint32_t(linear);
+      for (int d = rank - 1; d >= 0; --d) {
+        uint32_t n = uint32_t(dims[d]);
+        uint32_t q = l / n;
+        off += int64_t(l - q * n) * strides[d];
+        l = q;
+      }
+      return off;
+    }
     for (int d = rank - 1; d >= 0; --d) {
       int64_t q = linear / dims[d];
       off += (linear - q * dims[d]) * strides[d];

@@ -179,14 +179,22 @@ void runMatmul(KernelCall &c) {
     return;
   }
   // General broadcast: one call per result matrix.
-  Indexer ia = broadcastIndexer(abatch, batch), ib = broadcastIndexer(bbatch, batch);
+  // Batch strides (in matrices) of each operand in the result's batch shape, 0 where broadcast.
+  auto bstrides = [&](const std::vector<int64_t> &in) {
+    std::vector<int64_t> st(batch.size(), 0), rs = rowMajorStrides(in);
+    size_t lead = batch.size() - in.size();
+    for (size_t i = 0; i < in.size(); ++i)
+      st[lead + i] = in[i] == 1 ? 0 : rs[i];
+    return st;
+  };
+  std::vector<int64_t> sa = bstrides(abatch), sb = bstrides(bbatch);
   for (int64_t i = 0; i < nb; ++i) {
     int64_t rem = i, oa = 0, ob = 0;
     for (int d = int(batch.size()) - 1; d >= 0; --d) {
       int64_t idx = rem % batch[size_t(d)];
       rem /= batch[size_t(d)];
-      oa += idx * ia.strides[d];
-      ob += idx * ib.strides[d];
+      oa += idx * sa[size_t(d)];
+      ob += idx * sb[size_t(d)];
     }
     rowMajorMatmul(c, int(i) + 1, r.dtype, static_cast<const char *>(a.data) + size_t(oa * M * K) * es,
                    static_cast<const char *>(b.data) + size_t(ob * K * N) * es,

@@ -1,6 +1,7 @@
 // RUN: ds-opt %s --split-input-file --ds-autodiff --verify-diagnostics | FileCheck %s
 
-// Tests that a linear layer gets dW = x^T g and a bias gradient summed over the batch,
+// Tests that a linear layer gets dW = x^T g (one GEMM, transpose inside) and a bias gradient
+// summed over the batch,
 // that relu gates the gradient, and that a frozen parameter gets no gradient.
 // CHECK-LABEL: func.func @linear
 //  CHECK-SAME: -> (tensor<f32> {ds.output = "loss"}, tensor<4x3xf32> {ds.grad = @w, ds.output = "grad:w"}, tensor<3xf32> {ds.grad = @b, ds.output = "grad:b"})
@@ -11,8 +12,7 @@
 //       CHECK: %[[DR:.+]] = ds.where %[[POS]], %[[DL]]
 //       CHECK: %[[DB:.+]] = ds.reduce_sum %[[DR]] {axes = array<i64: 0>}
 //       CHECK: %[[DBR:.+]] = ds.reshape %[[DB]] : tensor<1x3xf32> to tensor<3xf32>
-//       CHECK: %[[XT:.+]] = ds.transpose %arg0 {perm = array<i64: 1, 0>}
-//       CHECK: %[[DW:.+]] = ds.matmul %[[XT]], %[[DR]]
+//       CHECK: %[[DW:.+]] = ds.gemm %arg0, %[[DR]] {trans_a}
 //       CHECK: return %[[LOSS]], %[[DW]], %[[DBR]]
 module {
 ds.parameter @w : tensor<4x3xf32> from "w"
@@ -35,7 +35,7 @@ func.func @linear(%x: tensor<2x4xf32> {ds.input = "x"}, %y: tensor<2xi64> {ds.in
 // Tests that a tied weight (an embedding reused as the output projection) gets the sum
 // of the gradients of both uses: the gather's scatter-add and the matmul's.
 // CHECK-LABEL: func.func @tied
-//       CHECK: %[[DMM:.+]] = ds.matmul %{{.+}}, %{{.+}} : (tensor<3x4xf32>, tensor<4x8xf32>) -> tensor<3x8xf32>
+//       CHECK: %[[DMM:.+]] = ds.gemm %{{.+}}, %{{.+}} {trans_a} : (tensor<4x3xf32>, tensor<4x8xf32>) -> tensor<3x8xf32>
 //       CHECK: %[[DT:.+]] = ds.transpose %[[DMM]] {perm = array<i64: 1, 0>} : (tensor<3x8xf32>) -> tensor<8x3xf32>
 //       CHECK: %[[DG:.+]] = ds.gather_grad %{{.+}}, %arg0 {axis = 0 : i64} : (tensor<4x3xf32>, tensor<4xi64>) -> tensor<8x3xf32>
 //       CHECK: %[[SUM:.+]] = ds.add %[[DT]], %[[DG]]

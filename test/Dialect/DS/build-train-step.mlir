@@ -15,7 +15,7 @@
 //  CHECK-SAME: -> (tensor<f32> {ds.output = "loss"})
 //  CHECK-SAME: attributes {ds.loss = 0 : i64, dsrt.role = "micro_step"}
 //       CHECK: ds.softmax_cross_entropy_loss_grad
-//       CHECK: %[[DW:[0-9]+]] = ds.matmul
+//       CHECK: %[[DW:[0-9]+]] = ds.gemm
 //       CHECK: %[[ACC:[0-9]+]] = ds.state_ref @w.grad
 //       CHECK: %[[QUARTER:[0-9]+]] = ds.constant dense<2.500000e-01> : tensor<f32>
 //       CHECK: %[[SCALED:[0-9]+]] = ds.mul %[[DW]], %[[QUARTER]]

@@ -47,7 +47,7 @@
 // complete (buckets of one tensor) and accumulates only the shard.
 // S2: ds.state @w1.grad : tensor<8xf32>
 // S2-LABEL: func.func @micro_step
-//      S2: %[[DW:.+]] = ds.matmul %{{.+}}, %{{.+}} : (tensor<5x2xf32>, tensor<2x3xf32>) -> tensor<5x3xf32>
+//      S2: %[[DW:.+]] = ds.gemm %{{.+}}, %{{.+}} {trans_a} : (tensor<2x5xf32>, tensor<2x3xf32>) -> tensor<5x3xf32>
 // S2-NEXT: %[[ACC:.+]] = ds.state_ref @w1.grad : tensor<8xf32>
 //      S2: %[[RS:.+]] = shard.reduce_scatter %{{.+}} on @world grid_axes = [0] scatter_axis = 0 : tensor<2x8xf32> -> tensor<1x8xf32>
 //      S2: %[[AVG:.+]] = ds.mul %[[RS]], %{{.+}}
@@ -85,8 +85,7 @@
 //      S3: ds.softmax_cross_entropy_loss_grad
 //      S3: %[[BWD:.+]] = shard.all_gather %[[W2]] on @world grid_axes = [0] gather_axis = 0 : tensor<6xf32> -> tensor<12xf32>
 // S3-NEXT: %[[BWDW:.+]] = ds.reshape %[[BWD]] : tensor<12xf32> to tensor<3x4xf32>
-// S3-NEXT: %[[T:.+]] = ds.transpose %[[BWDW]] {perm = array<i64: 1, 0>}
-// S3-NEXT: ds.matmul %{{.+}}, %[[T]]
+// S3-NEXT: ds.gemm %{{.+}}, %[[BWDW]] {trans_b}
 // S3-LABEL: func.func @apply_step
 //      S3: ds.adam_update {{.*}} : tensor<6xf32>
 // S3-NEXT: ds.assign @w2, %{{.+}} : tensor<6xf32>

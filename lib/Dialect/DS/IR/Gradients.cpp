@@ -210,6 +210,28 @@ LogicalResult matmulGrad(MatMulOp op, GradientBuilder &g, ArrayRef<Value> rg,
   gs.push_back(as[as.size() - 2]);
   gs.push_back(bs.back());
   Value grad = g.reshape(rg[0], gs);
+  if (bs.size() == 2 && isa<FloatType>(at.getElementType())) {
+    // b is one matrix shared by every batch (a Linear layer): fold the batch into the rows, so
+    // each gradient is one GEMM with the transpose in the GEMM (no transposed copies, and the
+    // sum over the batch of db happens inside the GEMM's K loop, as PyTorch's Linear does).
+    int64_t rows = 1;
+    for (int64_t d : ArrayRef<int64_t>(as).drop_back())
+      rows *= d;
+    int64_t k = as.back(), n = bs.back();
+    Value g2 = g.reshape(rg[0], {rows, n});
+    FloatAttr one = g.b.getF32FloatAttr(1.0f);
+    UnitAttr unit = g.b.getUnitAttr();
+    if (need[0]) {
+      Value da = GemmOp::create(g.b, g.loc, g2, b, Value(), one, one, UnitAttr(), unit);
+      out[0] = g.reshape(da, at.getShape());
+    }
+    if (need[1]) {
+      Value a2 = g.reshape(a, {rows, k});
+      Value db = GemmOp::create(g.b, g.loc, a2, g2, Value(), one, one, unit, UnitAttr());
+      out[1] = g.reshape(db, bt.getShape());
+    }
+    return success();
+  }
   if (need[0]) {
     Value da = MatMulOp::create(g.b, g.loc, grad, transposeLast2(g, b));
     da = g.unbroadcast(da, at.clone(as));
