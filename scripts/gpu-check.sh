@@ -113,7 +113,7 @@ if command -v compute-sanitizer >/dev/null; then
 else
   res "compute-sanitizer" "not on this machine"
 fi
-[ "$QUICK" = --quick ] && { printf '%s\n' "${RESULTS[@]}"; exit 0; }
+[ "$QUICK" = --quick ] && { printf '%s\n' "${RESULTS[@]}" | tee "$OUT/summary.txt"; exit 0; }
 
 # ---- 5. benchmark: GPT-2 124M, bf16, micro-batch 8 x 1024 tokens, world 1
 gen=/tmp/gpt2gen
@@ -170,6 +170,11 @@ for name, ms in rows:
     print("%-30s %10.1f %12.0f %6.1f%% %10s" % (name, ms, tps, 100 * mfu,
           "%.2fx" % (eager / ms) if eager else "-"))
 PY
-head -14 "$OUT/gpt2-bf16-s0-w1.profile.txt" >>"$OUT/bench-table.txt" 2>/dev/null
+head -45 "$OUT/gpt2-bf16-s0-w1.profile.txt" >>"$OUT/bench-table.txt" 2>/dev/null
 echo "== total $(($(date +%s) - t0)) s" | tee -a "$LOG"
-echo; echo "==== summary"; printf '%s\n' "${RESULTS[@]}"; echo; cat "$OUT/bench-table.txt"
+echo; echo "==== summary"; printf '%s\n' "${RESULTS[@]}" | tee "$OUT/summary.txt"; echo; cat "$OUT/bench-table.txt"
+# The device tool returns at most 8 files: pack the per-run details into one archive.
+(cd "$OUT" && tar czf gpu-check-details.tgz --exclude gpu-check-details.tgz --exclude summary.txt \
+   --exclude bench-table.txt --exclude gpu-check.log . &&
+ find . -maxdepth 1 -type f ! -name gpu-check-details.tgz ! -name summary.txt ! -name bench-table.txt \
+   ! -name gpu-check.log -delete)

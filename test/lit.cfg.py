@@ -34,6 +34,9 @@ try:
                           capture_output=True, text=True, timeout=60).stdout
 except Exception as e:
     info = "cuda: unavailable (%s)" % e
+# The plugin was built (nvcc found): it must load (every symbol it needs is exported by ds-run).
+if os.path.exists(os.path.join(config.ds_tools_dir, "..", "lib", "libds_cuda.so")):
+    config.available_features.add("cuda-plugin")
 if "device(s)" in info:
     config.available_features.add("cuda")
 lit_config.note("CUDA backend: " + info.split("cuda:")[-1].strip())

@@ -387,6 +387,13 @@ private:
         auto &slot = profileMs_[prog.instructions(k).kernel()];
         slot.first += ms;
         slot.second += 1;
+        // Also by kernel and operand types, to name the slow instances.
+        std::string sig = prog.instructions(k).kernel();
+        for (const auto &t : kc.in)
+          sig += " " + dtypeName(t.dtype) + shapeString(*t.shape);
+        auto &s2 = profileSigMs_[sig];
+        s2.first += ms;
+        s2.second += 1;
         cudaEventDestroy(t0);
         cudaEventDestroy(t1);
       }
@@ -464,13 +471,22 @@ private:
     for (auto &[ms, name] : rows)
       std::fprintf(stderr, "  %-34s %10.2f ms %6.1f%% %8lld calls\n", name.c_str(), ms,
                    total > 0 ? 100 * ms / total : 0.0, (long long)profileMs_[name].second);
+    std::vector<std::pair<double, std::string>> sigs;
+    for (auto &[sig, v] : profileSigMs_)
+      sigs.push_back({v.first, sig});
+    std::sort(sigs.rbegin(), sigs.rend());
+    std::fprintf(stderr, "ds-run: rank %d: slowest kernel instances (by kernel and operands)\n",
+                 host_.rank());
+    for (size_t i = 0; i < sigs.size() && i < 25; ++i)
+      std::fprintf(stderr, "  %10.2f ms %6lld calls  %s\n", sigs[i].first,
+                   (long long)profileSigMs_[sigs[i].second].second, sigs[i].second.c_str());
   }
 
   const LoadedPlan &plan_;
   Communicator &host_;
   int device_ = 0;
   bool profile_ = false;
-  std::map<std::string, std::pair<double, int64_t>> profileMs_;
+  std::map<std::string, std::pair<double, int64_t>> profileMs_, profileSigMs_;
   cudaDeviceProp prop_{};
   char *arena_ = nullptr, *persistent_ = nullptr;
   uint64_t *counter_ = nullptr;
