@@ -92,27 +92,58 @@ template <typename T, typename V> __device__ __forceinline__ void st(T *p, int64
   p[i] = cvt<T>(v);
 }
 
-/// Dispatch on a floating dtype: `T` is float, double, __half or __nv_bfloat16 in the body.
+// Dispatch on a dtype: `T` is the element type in the body (a statement list).
+#define DS_CASE(DTV, TY, T, ...)                                                               \
+  case ds::plan::DTV: { using T = TY; __VA_ARGS__; } break;
+#define DS_FLOAT_CASES(T, ...)                                                                 \
+  DS_CASE(F32, float, T, __VA_ARGS__) DS_CASE(F64, double, T, __VA_ARGS__)                     \
+  DS_CASE(F16, __half, T, __VA_ARGS__) DS_CASE(BF16, __nv_bfloat16, T, __VA_ARGS__)
+#define DS_NUMERIC_CASES(T, ...)                                                               \
+  DS_FLOAT_CASES(T, __VA_ARGS__)                                                               \
+  DS_CASE(I64, int64_t, T, __VA_ARGS__) DS_CASE(I32, int32_t, T, __VA_ARGS__)
+#define DS_DISPATCH_DEFAULT(DT)                                                                \
+  default: ::ds::rt::fail("unsupported dtype ", ::ds::rt::dtypeName(DT));
+/// Floating dtypes: float, double, __half, __nv_bfloat16.
 #define DS_DISPATCH_FLOAT(DT, T, ...)                                                          \
-  switch (DT) {                                                                                \
-  case ds::plan::F32: { using T = float; __VA_ARGS__; } break;                                 \
-  case ds::plan::F64: { using T = double; __VA_ARGS__; } break;                                \
-  case ds::plan::F16: { using T = __half; __VA_ARGS__; } break;                                \
-  case ds::plan::BF16: { using T = __nv_bfloat16; __VA_ARGS__; } break;                        \
-  default: ::ds::rt::fail("unsupported dtype ", ::ds::rt::dtypeName(DT));                     \
-  }
-/// Dispatch on any dtype: adds int64_t, int32_t and bool (i1, one byte holding 0 or 1).
+  switch (DT) { DS_FLOAT_CASES(T, __VA_ARGS__) DS_DISPATCH_DEFAULT(DT) }
+/// Floating and integer dtypes (no i1).
+#define DS_DISPATCH_NUMERIC(DT, T, ...)                                                        \
+  switch (DT) { DS_NUMERIC_CASES(T, __VA_ARGS__) DS_DISPATCH_DEFAULT(DT) }
+/// Any dtype; i1 is bool (one byte holding 0 or 1).
 #define DS_DISPATCH_ALL(DT, T, ...)                                                            \
-  switch (DT) {                                                                                \
-  case ds::plan::F32: { using T = float; __VA_ARGS__; } break;                                 \
-  case ds::plan::F64: { using T = double; __VA_ARGS__; } break;                                \
-  case ds::plan::F16: { using T = __half; __VA_ARGS__; } break;                                \
-  case ds::plan::BF16: { using T = __nv_bfloat16; __VA_ARGS__; } break;                        \
-  case ds::plan::I64: { using T = int64_t; __VA_ARGS__; } break;                               \
-  case ds::plan::I32: { using T = int32_t; __VA_ARGS__; } break;                               \
-  case ds::plan::I1: { using T = bool; __VA_ARGS__; } break;                                   \
-  default: ::ds::rt::fail("unsupported dtype ", ::ds::rt::dtypeName(DT));                     \
+  switch (DT) { DS_NUMERIC_CASES(T, __VA_ARGS__) DS_CASE(I1, bool, T, __VA_ARGS__)            \
+                DS_DISPATCH_DEFAULT(DT) }
+/// Any dtype; i1 is uint8_t (read as "nonzero" where the CPU reads it so).
+#define DS_DISPATCH_ALL_BYTES(DT, T, ...)                                                      \
+  switch (DT) { DS_NUMERIC_CASES(T, __VA_ARGS__) DS_CASE(I1, uint8_t, T, __VA_ARGS__)         \
+                DS_DISPATCH_DEFAULT(DT) }
+
+/// Non-contracted IEEE arithmetic: every operation rounded as the CPU's (x86-64, no FMA)
+/// code rounds it, so f32 results can agree bit for bit.
+__device__ __forceinline__ float addR(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ float subR(float a, float b) { return __fsub_rn(a, b); }
+__device__ __forceinline__ float mulR(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ float divR(float a, float b) { return __fdiv_rn(a, b); }
+__device__ __forceinline__ float sqrtR(float a) { return __fsqrt_rn(a); }
+__device__ __forceinline__ double addR(double a, double b) { return __dadd_rn(a, b); }
+__device__ __forceinline__ double subR(double a, double b) { return __dsub_rn(a, b); }
+__device__ __forceinline__ double mulR(double a, double b) { return __dmul_rn(a, b); }
+__device__ __forceinline__ double divR(double a, double b) { return __ddiv_rn(a, b); }
+__device__ __forceinline__ double sqrtR(double a) { return __dsqrt_rn(a); }
+
+/// Dispatch on the element size: `E` is an unsigned integer of the dtype's size in the body
+/// (for kernels that only move bits).
+#define DS_DISPATCH_BY_SIZE(DT, E, ...)                                                        \
+  switch (::ds::rt::dtypeSize(DT)) {                                                           \
+  case 1: { using E = uint8_t; __VA_ARGS__; } break;                                           \
+  case 2: { using E = uint16_t; __VA_ARGS__; } break;                                          \
+  case 4: { using E = uint32_t; __VA_ARGS__; } break;                                          \
+  case 8: { using E = uint64_t; __VA_ARGS__; } break;                                          \
+  default: ::ds::rt::fail("unsupported dtype ", ::ds::rt::dtypeName(DT));                      \
   }
+
+/// Bytes of a tensor.
+inline size_t bytesOf(const Tensor &t) { return size_t(t.numel) * dtypeSize(t.dtype); }
 
 // ---- broadcast / strided indexing (row-major), up to kMaxDims dims
 constexpr int kMaxDims = 8;

@@ -20,37 +20,6 @@
 namespace ds::rt::cuda {
 namespace {
 
-// Dispatch on element size: `E` is an unsigned integer of the dtype's size in the body.
-#define DS_BY_SIZE(DT, E, ...)                                                                 \
-  switch (::ds::rt::dtypeSize(DT)) {                                                           \
-  case 1: { using E = uint8_t; __VA_ARGS__; } break;                                           \
-  case 2: { using E = uint16_t; __VA_ARGS__; } break;                                          \
-  case 4: { using E = uint32_t; __VA_ARGS__; } break;                                          \
-  case 8: { using E = uint64_t; __VA_ARGS__; } break;                                          \
-  default: ::ds::rt::fail("unsupported dtype ", ::ds::rt::dtypeName(DT));                      \
-  }
-
-size_t bytesOf(const Tensor &t) { return size_t(t.numel) * dtypeSize(t.dtype); }
-
-/// Indexer over the iteration shape `dims` (all > 0) with operand element strides `strides`,
-/// with size-1 dims dropped and adjacent dims merged where the strides allow it (dim a of
-/// stride s*n followed by dim b of size n and stride s is one dim of size a*n and stride s).
-/// The linear index of the simplified space equals the row-major linear index of `dims`.
-Indexer simplifiedIndexer(const std::vector<int64_t> &dims, const std::vector<int64_t> &strides) {
-  std::vector<int64_t> d, s;
-  for (size_t i = 0; i < dims.size(); ++i) {
-    if (dims[i] == 1)
-      continue;
-    if (!d.empty() && s.back() == strides[i] * dims[i]) {
-      d.back() *= dims[i];
-      s.back() = strides[i];
-    } else {
-      d.push_back(dims[i]);
-      s.push_back(strides[i]);
-    }
-  }
-  return stridedIndexer(d, s);
-}
 
 /// True when the indexer maps linear index k to offset k (contiguous operand).
 bool isContiguous(const Indexer &ix) {
@@ -79,14 +48,14 @@ void gatherCopy(KernelCall &c, DType dt, const void *in, int64_t base,
     n *= d;
   if (n <= 0)
     return;
-  Indexer ix = simplifiedIndexer(dims, strides);
+  Indexer ix = stridedIndexer(dims, strides);
   size_t es = dtypeSize(dt);
   if (isContiguous(ix)) {
     DS_CUDA(cudaMemcpyAsync(out, static_cast<const char *>(in) + size_t(base) * es,
                             size_t(n) * es, cudaMemcpyDeviceToDevice, stream(c)));
     return;
   }
-  DS_BY_SIZE(dt, E, {
+  DS_DISPATCH_BY_SIZE(dt, E, {
     gatherCopyKernel<E><<<gridFor(n), kThreads, 0, stream(c)>>>(static_cast<const E *>(in),
                                                                  base, ix, static_cast<E *>(out),
                                                                  n);
@@ -102,14 +71,14 @@ void scatterCopy(KernelCall &c, DType dt, const void *in, const std::vector<int6
     n *= d;
   if (n <= 0)
     return;
-  Indexer ix = simplifiedIndexer(dims, strides);
+  Indexer ix = stridedIndexer(dims, strides);
   size_t es = dtypeSize(dt);
   if (isContiguous(ix)) {
     DS_CUDA(cudaMemcpyAsync(static_cast<char *>(out) + size_t(base) * es, in, size_t(n) * es,
                             cudaMemcpyDeviceToDevice, stream(c)));
     return;
   }
-  DS_BY_SIZE(dt, E, {
+  DS_DISPATCH_BY_SIZE(dt, E, {
     scatterCopyKernel<E><<<gridFor(n), kThreads, 0, stream(c)>>>(
         static_cast<const E *>(in), static_cast<E *>(out), base, ix, n);
     DS_CUDA_LAUNCH();
@@ -253,7 +222,7 @@ void runTrilu(KernelCall &c) {
   int64_t n = r.numel;
   if (n == 0 || R == 0 || C == 0)
     return;
-  DS_BY_SIZE(x.dtype, E, {
+  DS_DISPATCH_BY_SIZE(x.dtype, E, {
     triluKernel<E><<<gridFor(n), kThreads, 0, stream(c)>>>(
         static_cast<const E *>(x.data), static_cast<E *>(r.data), R, C, k, upper, n);
     DS_CUDA_LAUNCH();
@@ -287,7 +256,7 @@ void runGather(KernelCall &c) {
   int64_t n = idx.numel, total = r.numel;
   if (total == 0 || n == 0 || inner == 0)
     return;
-  DS_BY_SIZE(d.dtype, E, {
+  DS_DISPATCH_BY_SIZE(d.dtype, E, {
     const E *src = static_cast<const E *>(d.data);
     E *dst = static_cast<E *>(r.data);
     if (idx.dtype == ds::plan::I64)

@@ -28,44 +28,6 @@
 namespace ds::rt::cuda {
 namespace {
 
-// Dispatch on any dtype; unlike DS_DISPATCH_ALL, i1 is uint8_t (a byte holding 0 or 1, read as
-// "nonzero" where the CPU reads it so).
-#define DS_EW_DISPATCH(DT, T, ...)                                                             \
-  switch (DT) {                                                                                \
-  case ds::plan::F32: { using T = float; __VA_ARGS__; } break;                                 \
-  case ds::plan::F64: { using T = double; __VA_ARGS__; } break;                                \
-  case ds::plan::F16: { using T = __half; __VA_ARGS__; } break;                                \
-  case ds::plan::BF16: { using T = __nv_bfloat16; __VA_ARGS__; } break;                        \
-  case ds::plan::I64: { using T = int64_t; __VA_ARGS__; } break;                               \
-  case ds::plan::I32: { using T = int32_t; __VA_ARGS__; } break;                               \
-  case ds::plan::I1: { using T = uint8_t; __VA_ARGS__; } break;                                \
-  default: ::ds::rt::fail("unsupported dtype ", ::ds::rt::dtypeName(DT));                     \
-  }
-
-// Dispatch on a floating or integer dtype (no i1).
-#define DS_EW_DISPATCH_NUMERIC(DT, T, ...)                                                     \
-  switch (DT) {                                                                                \
-  case ds::plan::F32: { using T = float; __VA_ARGS__; } break;                                 \
-  case ds::plan::F64: { using T = double; __VA_ARGS__; } break;                                \
-  case ds::plan::F16: { using T = __half; __VA_ARGS__; } break;                                \
-  case ds::plan::BF16: { using T = __nv_bfloat16; __VA_ARGS__; } break;                        \
-  case ds::plan::I64: { using T = int64_t; __VA_ARGS__; } break;                               \
-  case ds::plan::I32: { using T = int32_t; __VA_ARGS__; } break;                               \
-  default: ::ds::rt::fail("unsupported dtype ", ::ds::rt::dtypeName(DT));                     \
-  }
-
-// Dispatch on the element size: `E` is an unsigned integer of the dtype's size.
-#define DS_EW_BY_SIZE(DT, E, ...)                                                              \
-  switch (::ds::rt::dtypeSize(DT)) {                                                           \
-  case 1: { using E = uint8_t; __VA_ARGS__; } break;                                           \
-  case 2: { using E = uint16_t; __VA_ARGS__; } break;                                          \
-  case 4: { using E = uint32_t; __VA_ARGS__; } break;                                          \
-  case 8: { using E = uint64_t; __VA_ARGS__; } break;                                          \
-  default: ::ds::rt::fail("unsupported dtype ", ::ds::rt::dtypeName(DT));                      \
-  }
-
-size_t bytesOf(const Tensor &t) { return size_t(t.numel) * dtypeSize(t.dtype); }
-
 // ---------------------------------------------------------------- element load / store
 
 /// The type an element is computed in: float for f16/bf16, the element type otherwise.
@@ -131,12 +93,6 @@ __device__ __forceinline__ float mPow(float a, float b) { return powf(a, b); }
 __device__ __forceinline__ double mPow(double a, double b) { return pow(a, b); }
 
 // Non-contracted IEEE arithmetic (never fused into an FMA).
-__device__ __forceinline__ float addR(float a, float b) { return __fadd_rn(a, b); }
-__device__ __forceinline__ float subR(float a, float b) { return __fsub_rn(a, b); }
-__device__ __forceinline__ float mulR(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ double addR(double a, double b) { return __dadd_rn(a, b); }
-__device__ __forceinline__ double subR(double a, double b) { return __dsub_rn(a, b); }
-__device__ __forceinline__ double mulR(double a, double b) { return __dmul_rn(a, b); }
 
 // ---------------------------------------------------------------- operand access
 
@@ -234,7 +190,7 @@ template <int OP> void launchBinary(KernelCall &c) {
   if (n == 0)
     return;
   Access aa = makeAccess(a, r), ab = makeAccess(b, r);
-  DS_EW_DISPATCH_NUMERIC(a.dtype, T, {
+  DS_DISPATCH_NUMERIC(a.dtype, T, {
     binaryKernel<OP, T><<<gridFor(n), kThreads, 0, stream(c)>>>(
         static_cast<const T *>(a.data), aa, static_cast<const T *>(b.data), ab,
         static_cast<T *>(r.data), n);
@@ -279,7 +235,7 @@ template <int OP> void launchCompare(KernelCall &c) {
   if (n == 0)
     return;
   Access aa = makeAccess(a, r), ab = makeAccess(b, r);
-  DS_EW_DISPATCH(a.dtype, T, {
+  DS_DISPATCH_ALL_BYTES(a.dtype, T, {
     compareKernel<OP, T><<<gridFor(n), kThreads, 0, stream(c)>>>(
         static_cast<const T *>(a.data), aa, static_cast<const T *>(b.data), ab,
         static_cast<uint8_t *>(r.data), n);
@@ -317,7 +273,7 @@ void runWhere(KernelCall &c) {
   if (n == 0)
     return;
   Access ac = makeAccess(cond, r), ax = makeAccess(x, r), ay = makeAccess(y, r);
-  DS_EW_BY_SIZE(r.dtype, E, {
+  DS_DISPATCH_BY_SIZE(r.dtype, E, {
     whereKernel<E><<<gridFor(n), kThreads, 0, stream(c)>>>(
         static_cast<const uint8_t *>(cond.data), ac, static_cast<const E *>(x.data), ax,
         static_cast<const E *>(y.data), ay, static_cast<E *>(r.data), n);
@@ -558,8 +514,8 @@ void runCast(KernelCall &c) {
       DS_CUDA(cudaMemcpyAsync(r.data, x.data, bytesOf(x), cudaMemcpyDeviceToDevice, stream(c)));
     return;
   }
-  DS_EW_DISPATCH(x.dtype, S, {
-    DS_EW_DISPATCH(r.dtype, D, {
+  DS_DISPATCH_ALL_BYTES(x.dtype, S, {
+    DS_DISPATCH_ALL_BYTES(r.dtype, D, {
       castKernel<S, D><<<gridFor(n), kThreads, 0, stream(c)>>>(static_cast<const S *>(x.data),
                                                                 static_cast<D *>(r.data), n);
       DS_CUDA_LAUNCH();
@@ -686,7 +642,7 @@ void fillBits(KernelCall &c, const Tensor &r, uint64_t bits) {
   int64_t n = r.numel;
   if (n == 0)
     return;
-  DS_EW_BY_SIZE(r.dtype, E, {
+  DS_DISPATCH_BY_SIZE(r.dtype, E, {
     E v;
     std::memcpy(&v, &bits, sizeof(E)); // little endian: the low bytes
     fillKernel<E><<<gridFor(n), kThreads, 0, stream(c)>>>(static_cast<E *>(r.data), v, n);

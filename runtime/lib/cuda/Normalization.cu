@@ -33,14 +33,6 @@ namespace {
 // ---------------------------------------------------------------- arithmetic helpers
 
 // Non-contracted IEEE arithmetic (the CPU rounds every operation; x86-64 without FMA).
-__device__ __forceinline__ float addR(float a, float b) { return __fadd_rn(a, b); }
-__device__ __forceinline__ float subR(float a, float b) { return __fsub_rn(a, b); }
-__device__ __forceinline__ float mulR(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ float divR(float a, float b) { return __fdiv_rn(a, b); }
-__device__ __forceinline__ double addR(double a, double b) { return __dadd_rn(a, b); }
-__device__ __forceinline__ double subR(double a, double b) { return __dsub_rn(a, b); }
-__device__ __forceinline__ double mulR(double a, double b) { return __dmul_rn(a, b); }
-__device__ __forceinline__ double divR(double a, double b) { return __ddiv_rn(a, b); }
 __device__ __forceinline__ float expA(float v) { return expf(v); }
 __device__ __forceinline__ double expA(double v) { return ::exp(v); }
 __device__ __forceinline__ float logA(float v) { return logf(v); }

@@ -22,16 +22,6 @@ namespace ds::rt::cuda {
 namespace {
 
 // ---- non-contracted IEEE arithmetic (float for f32/f16/bf16 buffers, double for f64)
-__device__ __forceinline__ float addR(float a, float b) { return __fadd_rn(a, b); }
-__device__ __forceinline__ float subR(float a, float b) { return __fsub_rn(a, b); }
-__device__ __forceinline__ float mulR(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ float divR(float a, float b) { return __fdiv_rn(a, b); }
-__device__ __forceinline__ float sqrtR(float a) { return __fsqrt_rn(a); }
-__device__ __forceinline__ double addR(double a, double b) { return __dadd_rn(a, b); }
-__device__ __forceinline__ double subR(double a, double b) { return __dsub_rn(a, b); }
-__device__ __forceinline__ double mulR(double a, double b) { return __dmul_rn(a, b); }
-__device__ __forceinline__ double divR(double a, double b) { return __ddiv_rn(a, b); }
-__device__ __forceinline__ double sqrtR(double a) { return __dsqrt_rn(a); }
 
 /// The optional `finite` operand: the step applies iff it is absent, or present and nonzero
 /// (NaN counts as not finite).
