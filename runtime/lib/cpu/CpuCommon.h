@@ -57,18 +57,6 @@ void forEachRow(const std::vector<int64_t> &out, const std::vector<int64_t> (&st
   });
 }
 
-/// Splits shape at `axis` into outer (product before), dim, inner (product after).
-inline void splitAt(const std::vector<int64_t> &shape, int64_t axis, int64_t &outer,
-                    int64_t &dim, int64_t &inner) {
-  outer = 1;
-  inner = 1;
-  for (int64_t i = 0; i < axis; ++i)
-    outer *= shape[size_t(i)];
-  dim = shape[size_t(axis)];
-  for (size_t i = size_t(axis) + 1; i < shape.size(); ++i)
-    inner *= shape[i];
-}
-
 // Kernel entry points, grouped by file.
 void runBinary(KernelCall &c);
 void runCompare(KernelCall &c);

@@ -85,18 +85,6 @@ void scatterCopy(KernelCall &c, DType dt, const void *in, const std::vector<int6
   });
 }
 
-/// Splits shape at `axis` into outer (product before), dim, inner (product after).
-void splitAt(const std::vector<int64_t> &shape, int64_t axis, int64_t &outer, int64_t &dim,
-             int64_t &inner) {
-  outer = 1;
-  inner = 1;
-  for (int64_t i = 0; i < axis; ++i)
-    outer *= shape[size_t(i)];
-  dim = shape[size_t(axis)];
-  for (size_t i = size_t(axis) + 1; i < shape.size(); ++i)
-    inner *= shape[i];
-}
-
 // ---------------------------------------------------------------- reshape / squeeze / unsqueeze
 
 void runReshape(KernelCall &c) {

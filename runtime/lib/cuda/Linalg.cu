@@ -132,7 +132,7 @@ __global__ void broadcastCopyKernel(const T *src, Indexer ix, T *dst, int64_t n)
 
 
 /// Row-major R[M,N] = A[M,K] B[K,N] (one matrix each), batch strides in elements.
-void rowMajorMatmul(KernelCall &c, int sub, DType dt, const void *A, const void *B, void *R,
+void rowMajorMatmul(KernelCall &c, DType dt, const void *A, const void *B, void *R,
                     int64_t M, int64_t N, int64_t K, int64_t batch, int64_t sA, int64_t sB,
                     int64_t sR) {
   // Column-major view: R^T[N,M] = B^T[N,K] A^T[K,M]; B^T is B's storage with ld N, A^T is
@@ -168,13 +168,13 @@ void runMatmul(KernelCall &c) {
   for (int64_t d : abatch) anum *= d;
   for (int64_t d : bbatch) bnum *= d;
   if (bnum == 1 && anum == nb) { // one B for every batch: fold the batch into M
-    rowMajorMatmul(c, 0, r.dtype, a.data, b.data, r.data, nb * M, N, K, 1, 0, 0, 0);
+    rowMajorMatmul(c, r.dtype, a.data, b.data, r.data, nb * M, N, K, 1, 0, 0, 0);
     return;
   }
   if ((anum == nb || anum == 1) && (bnum == nb || bnum == 1)) {
     // Each side is either the whole batch in the result's order (equal element counts: only
     // unit dims were broadcast) or one matrix shared by every batch (stride 0).
-    rowMajorMatmul(c, 0, r.dtype, a.data, b.data, r.data, M, N, K, nb, anum == nb ? M * K : 0,
+    rowMajorMatmul(c, r.dtype, a.data, b.data, r.data, M, N, K, nb, anum == nb ? M * K : 0,
                    bnum == nb ? K * N : 0, M * N);
     return;
   }
@@ -196,7 +196,7 @@ void runMatmul(KernelCall &c) {
       oa += idx * sa[size_t(d)];
       ob += idx * sb[size_t(d)];
     }
-    rowMajorMatmul(c, int(i) + 1, r.dtype, static_cast<const char *>(a.data) + size_t(oa * M * K) * es,
+    rowMajorMatmul(c, r.dtype, static_cast<const char *>(a.data) + size_t(oa * M * K) * es,
                    static_cast<const char *>(b.data) + size_t(ob * K * N) * es,
                    static_cast<char *>(r.data) + size_t(i * M * N) * es, M, N, K, 1, 0, 0, 0);
   }

@@ -184,17 +184,6 @@ void launchSoftmax(KernelCall &c, const T *x, T *r, int64_t outer, int64_t dim, 
   DS_CUDA_LAUNCH();
 }
 
-void splitAt(const std::vector<int64_t> &shape, int64_t axis, int64_t &outer, int64_t &dim,
-             int64_t &inner) {
-  outer = 1;
-  inner = 1;
-  for (int64_t i = 0; i < axis; ++i)
-    outer *= shape[size_t(i)];
-  dim = shape[size_t(axis)];
-  for (size_t i = size_t(axis) + 1; i < shape.size(); ++i)
-    inner *= shape[i];
-}
-
 void runSoftmax(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   int64_t axis = attrInt(c.ins, "axis");
@@ -1020,24 +1009,6 @@ __global__ void reduceFinalKernel(const typename RedTraits<T>::R *__restrict__ p
   }
 }
 
-/// Drops size-1 dims and merges adjacent dims where the strides allow (row-major order kept).
-void simplifyDims(std::vector<int64_t> &dims, std::vector<int64_t> &strides) {
-  std::vector<int64_t> d, s;
-  for (size_t i = 0; i < dims.size(); ++i) {
-    if (dims[i] == 1)
-      continue;
-    if (!d.empty() && s.back() == strides[i] * dims[i]) {
-      d.back() *= dims[i];
-      s.back() = strides[i];
-    } else {
-      d.push_back(dims[i]);
-      s.push_back(strides[i]);
-    }
-  }
-  dims = d;
-  strides = s;
-}
-
 struct ReducePlan {
   Indexer keptIx, redIx;
   int64_t outCount = 1, redCount = 1;
@@ -1112,8 +1083,6 @@ void runReduce(KernelCall &c) {
       innerReduced = isRed[i];
       break;
     }
-  simplifyDims(keptDims, keptStrides);
-  simplifyDims(redDims, redStrides);
   pl.keptIx = stridedIndexer(keptDims, keptStrides);
   pl.redIx = stridedIndexer(redDims, redStrides);
   int64_t sm = std::max(dev(c).smCount, 1);

@@ -87,6 +87,18 @@ using RunFn = void (*)(KernelCall &);
 /// The CPU implementation of `name`, or nullptr.
 RunFn findCpuKernel(const std::string &name);
 
+/// Splits shape at `axis` into outer (product before), dim, inner (product after).
+inline void splitAt(const std::vector<int64_t> &shape, int64_t axis, int64_t &outer,
+                    int64_t &dim, int64_t &inner) {
+  outer = 1;
+  inner = 1;
+  for (int64_t i = 0; i < axis; ++i)
+    outer *= shape[size_t(i)];
+  dim = shape[size_t(axis)];
+  for (size_t i = size_t(axis) + 1; i < shape.size(); ++i)
+    inner *= shape[i];
+}
+
 /// Broadcast result shape of a and b (numpy rules); throws Error when incompatible.
 std::vector<int64_t> broadcastShapes(const std::vector<int64_t> &a,
                                      const std::vector<int64_t> &b);
