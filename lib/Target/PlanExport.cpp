@@ -333,6 +333,14 @@ LogicalResult mlir::ds::exportPlan(ModuleOp module, llvm::raw_ostream &os,
   } catch (const std::exception &e) {
     return module.emitError("plan serialization failed: ") << e.what();
   }
+  // The runtime's own load-time validator (kernel catalogue: names, arity, attribute types,
+  // shapes; buffers, placements, programs) runs on every plan before it is written, so a plan
+  // ds-opt writes is one ds-run accepts.
+  try {
+    (void)::ds::rt::parsePlan(bytes, "<compiled plan>", /*worldSize=*/0);
+  } catch (const std::exception &e) {
+    return module.emitError("the compiled plan fails the runtime's checks: ") << e.what();
+  }
   os << bytes;
   return success();
 }
