@@ -153,7 +153,7 @@ void layerNormGradTyped(const T *g, const T *x, const T *scale, T *dx, T *dscale
 /// validated label. Shared by both loss gradients.
 struct LossGradSetup {
   int64_t N, C, D;
-  std::string reduction;
+  LossReduction reduction;
   bool hasIgnore;
   int64_t ignore;
   double wsum = 0; // mean only
@@ -168,9 +168,10 @@ LossGradSetup lossSetup(KernelCall &c, const T *weights) {
   s.D = 1;
   for (size_t i = 2; i < shape.size(); ++i)
     s.D *= shape[i];
-  s.reduction = attrString(c.ins, "reduction", "mean");
-  s.hasIgnore = hasAttr(c.ins, "ignore_index");
-  s.ignore = attrInt(c.ins, "ignore_index", 0);
+  const auto &attrs = c.attrs<LossAttrs>();
+  s.reduction = attrs.reduction;
+  s.hasIgnore = attrs.ignore_index.has_value();
+  s.ignore = attrs.ignore_index.value_or(0);
   const Tensor &lab = c.in[2];
   for (int64_t k = 0; k < s.N * s.D; ++k) {
     int64_t l = indexAt(lab, k);
@@ -190,8 +191,8 @@ double lossFactor(const LossGradSetup &s, const T *g, const T *weights, int64_t 
   if (s.hasIgnore && label == s.ignore)
     return 0;
   double w = weights ? double(weights[label]) : 1.0;
-  double gs = s.reduction == "none" ? double(g[k]) : double(g[0]);
-  if (s.reduction == "mean")
+  double gs = s.reduction == LossReduction::None ? double(g[k]) : double(g[0]);
+  if (s.reduction == LossReduction::Mean)
     gs /= s.wsum;
   return w * gs;
 }
@@ -251,7 +252,7 @@ void nllGradTyped(KernelCall &c, const T *g, const T *weights, T *dlp) {
 } // namespace
 
 void runSoftmaxGrad(KernelCall &c) {
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   bool log = c.ins.kernel() == "log_softmax_grad";
   const auto &shape = *c.in[0].shape;
   floatCall(c, [&](auto &in, auto &out) {
@@ -260,7 +261,7 @@ void runSoftmaxGrad(KernelCall &c) {
 }
 
 void runGeluGrad(KernelCall &c) {
-  bool tanhForm = attrString(c.ins, "approximate", "none") == "tanh";
+  bool tanhForm = c.attrs<GeluAttrs>().approximate == GeluApproximation::Tanh;
   int64_t n = c.in[0].numel;
   floatCall(c, [&](auto &in, auto &out) {
     auto *g = in[0];
@@ -274,8 +275,9 @@ void runGeluGrad(KernelCall &c) {
 }
 
 void runLayerNormGrad(KernelCall &c) {
-  int64_t axis = attrInt(c.ins, "axis");
-  double eps = attrFloat(c.ins, "epsilon", 1e-5);
+  const auto &attrs = c.attrs<LayerNormAttrs>();
+  int64_t axis = attrs.axis;
+  double eps = attrs.epsilon;
   const auto &shape = *c.in[1].shape;
   floatCall(c, [&](auto &in, auto &out) {
     layerNormGradTyped(in[0], in[1], in[2], out[0], out[1], out[2], shape, axis, eps);
@@ -284,7 +286,7 @@ void runLayerNormGrad(KernelCall &c) {
 
 void runGatherGrad(KernelCall &c) {
   const Tensor &idx = c.in[1], &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   int64_t outer, dim, inner;
   splitAt(*r.shape, axis, outer, dim, inner);
   int64_t n = idx.numel;
@@ -315,8 +317,9 @@ void runGatherGrad(KernelCall &c) {
 
 void runSliceGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &r = c.out[0];
-  auto starts = attrInts(c.ins, "starts");
-  auto steps = attrInts(c.ins, "steps", std::vector<int64_t>(r.shape->size(), 1));
+  const auto &attrs = c.attrs<SliceAttrs>();
+  const auto &starts = attrs.starts;
+  auto steps = attrs.steps.value_or(std::vector<int64_t>(r.shape->size(), 1));
   size_t es = dtypeSize(r.dtype);
   std::memset(r.data, 0, size_t(r.numel) * es);
   if (g.numel == 0)

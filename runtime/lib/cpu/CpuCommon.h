@@ -57,46 +57,12 @@ void forEachRow(const std::vector<int64_t> &out, const std::vector<int64_t> (&st
   });
 }
 
-// Kernel entry points, grouped by file.
-void runBinary(KernelCall &c);
-void runCompare(KernelCall &c);
-void runWhere(KernelCall &c);
-void runUnary(KernelCall &c);
-void runCast(KernelCall &c);
-void runDropout(KernelCall &c);
-void runMatmul(KernelCall &c);
-void runGemm(KernelCall &c);
-void runSoftmax(KernelCall &c);
-void runLayerNorm(KernelCall &c);
-void runLoss(KernelCall &c);
-void runReduce(KernelCall &c);
-void runReshape(KernelCall &c);
-void runTranspose(KernelCall &c);
-void runGather(KernelCall &c);
-void runSlice(KernelCall &c);
-void runSplit(KernelCall &c);
-void runConcat(KernelCall &c);
-void runExpand(KernelCall &c);
-void runTrilu(KernelCall &c);
-void runConstant(KernelCall &c);
-void runCopy(KernelCall &c);
-void runFill(KernelCall &c);
-void runAssertClose(KernelCall &c);
-void runCollective(KernelCall &c);
-// Backward.cpp
-void runSoftmaxGrad(KernelCall &c);
-void runGeluGrad(KernelCall &c);
-void runLayerNormGrad(KernelCall &c);
-void runGatherGrad(KernelCall &c);
-void runSliceGrad(KernelCall &c);
-void runLossGrad(KernelCall &c);
-// Optimizer.cpp
-void runAdamUpdate(KernelCall &c);
-void runLambUpdate(KernelCall &c);
-void runSgdUpdate(KernelCall &c);
-void runLrSchedule(KernelCall &c);
-void runAllFinite(KernelCall &c);
-void runLossScaleUpdate(KernelCall &c);
+// Kernel entry points: the catalogue's `run` functions (KernelCatalogue.def), defined in the
+// family files (Elementwise, Linalg, Normalization, Reduction, DataMovement, Backward,
+// Optimizer; comm/CollectiveKernels.cpp).
+#define DS_KERNEL(Id, name, S, inputs, outputs, inPlace, Stream, Backends, check, run, summary) \
+  void run(KernelCall &c);
+#include "ds/runtime/KernelCatalogue.def"
 
 /// The dropout keep-mask bit stream (see README.md: counter-based, reproducible).
 uint64_t dropoutBits(uint64_t seed, uint64_t counter, uint64_t index);

@@ -106,7 +106,7 @@ void layerNormTyped(const T *x, const std::vector<int64_t> &shape, int64_t axis,
 // Shared by softmax_cross_entropy_loss (fromLogits) and nll_loss.
 template <typename T, typename L>
 void lossTyped(const T *scores, const std::vector<int64_t> &sshape, const L *labels,
-               const T *weights, const std::string &reduction, bool hasIgnore, int64_t ignore,
+               const T *weights, LossReduction reduction, bool hasIgnore, int64_t ignore,
                bool fromLogits, T *loss, T *logProbOut) {
   int64_t N = sshape[0], C = sshape[1], D = 1;
   for (size_t i = 2; i < sshape.size(); ++i)
@@ -134,22 +134,23 @@ void lossTyped(const T *scores, const std::vector<int64_t> &sshape, const L *lab
         w = weights ? double(weights[l]) : 1.0;
         li = T(-w * double(lp[(n * C + l) * D + j]));
       }
-      if (reduction == "none")
+      if (reduction == LossReduction::None)
         loss[n * D + j] = li;
       total += double(li);
       wsum += w;
     }
-  if (reduction == "sum")
+  if (reduction == LossReduction::Sum)
     loss[0] = T(total);
-  else if (reduction == "mean")
+  else if (reduction == LossReduction::Mean)
     loss[0] = T(total / wsum);
 }
 
 template <typename T> void lossDispatch(KernelCall &c, const T *s, const T *w, T *loss, T *lp) {
   const Tensor &lab = c.in[1];
-  std::string red = attrString(c.ins, "reduction", "mean");
-  bool hasIgnore = hasAttr(c.ins, "ignore_index");
-  int64_t ignore = attrInt(c.ins, "ignore_index", 0);
+  const auto &attrs = c.attrs<LossAttrs>();
+  LossReduction red = attrs.reduction;
+  bool hasIgnore = attrs.ignore_index.has_value();
+  int64_t ignore = attrs.ignore_index.value_or(0);
   bool logits = c.ins.kernel() == "softmax_cross_entropy_loss";
   if (lab.dtype == ds::plan::I64)
     lossTyped(s, *c.in[0].shape, lab.as<int64_t>(), w, red, hasIgnore, ignore, logits, loss, lp);
@@ -161,7 +162,7 @@ template <typename T> void lossDispatch(KernelCall &c, const T *s, const T *w, T
 
 void runSoftmax(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   bool log = c.ins.kernel() == "log_softmax";
   if (x.dtype == ds::plan::F64) {
     softmaxTyped(x.as<double>(), r.as<double>(), *x.shape, axis, log);
@@ -176,8 +177,9 @@ void runSoftmax(KernelCall &c) {
 
 void runLayerNorm(KernelCall &c) {
   const Tensor &x = c.in[0], &y = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
-  double eps = attrFloat(c.ins, "epsilon", 1e-5);
+  const auto &attrs = c.attrs<LayerNormAttrs>();
+  int64_t axis = attrs.axis;
+  double eps = attrs.epsilon;
   bool hasBias = c.in.size() == 3;
   const std::vector<int64_t> *bshape = hasBias ? c.in[2].shape : nullptr;
   if (x.dtype == ds::plan::F64) {

@@ -20,7 +20,6 @@
 namespace ds::rt::cuda {
 namespace {
 
-
 /// True when the indexer maps linear index k to offset k (contiguous operand).
 bool isContiguous(const Indexer &ix) {
   return ix.rank == 0 || (ix.rank == 1 && ix.strides[0] == 1);
@@ -87,6 +86,8 @@ void scatterCopy(KernelCall &c, DType dt, const void *in, const std::vector<int6
 
 // ---------------------------------------------------------------- reshape / squeeze / unsqueeze
 
+} // namespace
+
 void runReshape(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   if (x.data == r.data || x.numel == 0)
@@ -94,11 +95,15 @@ void runReshape(KernelCall &c) {
   DS_CUDA(cudaMemcpyAsync(r.data, x.data, bytesOf(x), cudaMemcpyDeviceToDevice, stream(c)));
 }
 
+namespace {
+
 // ---------------------------------------------------------------- transpose / expand / slice
+
+} // namespace
 
 void runTranspose(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
-  auto perm = attrInts(c.ins, "perm");
+  const auto &perm = c.attrs<TransposeAttrs>().perm;
   std::vector<int64_t> xs = rowMajorStrides(*x.shape), st(perm.size());
   for (size_t i = 0; i < perm.size(); ++i)
     st[i] = xs[size_t(perm[i])];
@@ -123,8 +128,9 @@ void runSlice(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   if (r.numel == 0)
     return;
-  auto starts = attrInts(c.ins, "starts");
-  auto steps = attrInts(c.ins, "steps", std::vector<int64_t>(starts.size(), 1));
+  const auto &attrs = c.attrs<SliceAttrs>();
+  const auto &starts = attrs.starts;
+  auto steps = attrs.steps.value_or(std::vector<int64_t>(starts.size(), 1));
   std::vector<int64_t> xs = rowMajorStrides(*x.shape), st(xs.size());
   int64_t base = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
@@ -137,8 +143,9 @@ void runSlice(KernelCall &c) {
 /// dx = zeros of the slice input's shape, with g at the sliced positions.
 void runSliceGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &r = c.out[0];
-  auto starts = attrInts(c.ins, "starts");
-  auto steps = attrInts(c.ins, "steps", std::vector<int64_t>(r.shape->size(), 1));
+  const auto &attrs = c.attrs<SliceAttrs>();
+  const auto &starts = attrs.starts;
+  auto steps = attrs.steps.value_or(std::vector<int64_t>(r.shape->size(), 1));
   if (r.numel == 0)
     return;
   DS_CUDA(cudaMemsetAsync(r.data, 0, bytesOf(r), stream(c)));
@@ -154,12 +161,17 @@ void runSliceGrad(KernelCall &c) {
   scatterCopy(c, g.dtype, g.data, *g.shape, r.data, base, st);
 }
 
+namespace {
+
 // ---------------------------------------------------------------- split / concat
+
+} // namespace
 
 void runSplit(KernelCall &c) {
   const Tensor &x = c.in[0];
-  int64_t axis = attrInt(c.ins, "axis");
-  auto sizes = attrInts(c.ins, "sizes");
+  const auto &attrs = c.attrs<SplitAttrs>();
+  int64_t axis = attrs.axis;
+  const auto &sizes = attrs.sizes;
   int64_t outer, dim, inner;
   splitAt(*x.shape, axis, outer, dim, inner);
   int64_t start = 0;
@@ -174,7 +186,7 @@ void runSplit(KernelCall &c) {
 
 void runConcat(KernelCall &c) {
   const Tensor &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   int64_t outer, dim, inner;
   splitAt(*r.shape, axis, outer, dim, inner);
   int64_t start = 0;
@@ -187,6 +199,8 @@ void runConcat(KernelCall &c) {
     start += xd;
   }
 }
+
+namespace {
 
 // ---------------------------------------------------------------- trilu
 
@@ -202,10 +216,13 @@ __global__ void triluKernel(const E *x, E *y, int64_t R, int64_t C, int64_t k, b
   }
 }
 
+} // namespace
+
 void runTrilu(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
-  bool upper = attrInt(c.ins, "upper", 1) != 0;
-  int64_t k = attrInt(c.ins, "k", 0);
+  const auto &attrs = c.attrs<TriluAttrs>();
+  bool upper = attrs.upper;
+  int64_t k = attrs.k;
   int64_t R = x.dim(x.rank() - 2), C = x.dim(x.rank() - 1);
   int64_t n = r.numel;
   if (n == 0 || R == 0 || C == 0)
@@ -216,6 +233,8 @@ void runTrilu(KernelCall &c) {
     DS_CUDA_LAUNCH();
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- gather
 
@@ -236,9 +255,11 @@ __global__ void gatherKernel(const E *__restrict__ d, const I *__restrict__ idx,
   }
 }
 
+} // namespace
+
 void runGather(KernelCall &c) {
   const Tensor &d = c.in[0], &idx = c.in[1], &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   int64_t outer, dim, inner;
   splitAt(*d.shape, axis, outer, dim, inner);
   int64_t n = idx.numel, total = r.numel;
@@ -258,6 +279,8 @@ void runGather(KernelCall &c) {
     DS_CUDA_LAUNCH();
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- gather_grad
 //
@@ -312,9 +335,11 @@ __global__ void gatherGradSumKernel(const T *__restrict__ g, const uint64_t *__r
 
 size_t alignUp(size_t v) { return (v + 255) / 256 * 256; }
 
+} // namespace
+
 void runGatherGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &idx = c.in[1], &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   int64_t outer, dim, inner;
   splitAt(*r.shape, axis, outer, dim, inner);
   int64_t n = idx.numel;
@@ -360,22 +385,5 @@ void runGatherGrad(KernelCall &c) {
 }
 
 #undef DS_BY_SIZE
-
-} // namespace
-
-void registerDataMovement(KernelTable &t) {
-  t["reshape"] = runReshape;
-  t["squeeze"] = runReshape;
-  t["unsqueeze"] = runReshape;
-  t["transpose"] = runTranspose;
-  t["gather"] = runGather;
-  t["gather_grad"] = runGatherGrad;
-  t["slice"] = runSlice;
-  t["slice_grad"] = runSliceGrad;
-  t["split"] = runSplit;
-  t["concat"] = runConcat;
-  t["expand"] = runExpand;
-  t["trilu"] = runTrilu;
-}
 
 } // namespace ds::rt::cuda

@@ -198,6 +198,8 @@ template <int OP> void launchBinary(KernelCall &c) {
   });
 }
 
+} // namespace
+
 void runBinary(KernelCall &c) {
   const std::string &op = c.ins.kernel();
   if (op == "add")
@@ -213,6 +215,8 @@ void runBinary(KernelCall &c) {
   else
     fail("internal error: binary kernel ", op);
 }
+
+namespace {
 
 // ---------------------------------------------------------------- comparisons
 
@@ -243,6 +247,8 @@ template <int OP> void launchCompare(KernelCall &c) {
   });
 }
 
+} // namespace
+
 void runCompare(KernelCall &c) {
   const std::string &op = c.ins.kernel();
   if (op == "equal")
@@ -255,6 +261,8 @@ void runCompare(KernelCall &c) {
     fail("internal error: compare kernel ", op);
 }
 
+namespace {
+
 // ---------------------------------------------------------------- where
 
 /// Selects element bit patterns (E = unsigned integer of the element size).
@@ -266,6 +274,8 @@ __global__ void whereKernel(const uint8_t *cond, Access ac, const E *x, Access a
     r[i] = k ? x[ax.at(i)] : y[ay.at(i)];
   }
 }
+
+} // namespace
 
 void runWhere(KernelCall &c) {
   const Tensor &cond = c.in[0], &x = c.in[1], &y = c.in[2], &r = c.out[0];
@@ -280,6 +290,8 @@ void runWhere(KernelCall &c) {
     DS_CUDA_LAUNCH();
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- unary
 
@@ -360,6 +372,8 @@ template <int OP> void launchUnaryInt(KernelCall &c) {
   DS_CUDA_LAUNCH();
 }
 
+} // namespace
+
 void runUnary(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   const std::string &op = c.ins.kernel();
@@ -394,13 +408,15 @@ void runUnary(KernelCall &c) {
   else if (op == "sigmoid")
     launchUnaryFloat<kSigmoid>(c);
   else if (op == "gelu") {
-    if (attrString(c.ins, "approximate", "none") == "tanh")
+    if (c.attrs<GeluAttrs>().approximate == GeluApproximation::Tanh)
       launchUnaryFloat<kGeluTanh>(c);
     else
       launchUnaryFloat<kGeluErf>(c);
   } else
     fail("internal error: unary kernel ", op);
 }
+
+namespace {
 
 // ---------------------------------------------------------------- gelu_grad
 
@@ -433,9 +449,11 @@ __global__ void geluGradKernel(const T *g, const T *x, T *dx, int64_t n, bool ta
   }
 }
 
+} // namespace
+
 void runGeluGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &x = c.in[1], &dx = c.out[0];
-  bool tanhForm = attrString(c.ins, "approximate", "none") == "tanh";
+  bool tanhForm = c.attrs<GeluAttrs>().approximate == GeluApproximation::Tanh;
   int64_t n = g.numel;
   if (n == 0)
     return;
@@ -446,6 +464,8 @@ void runGeluGrad(KernelCall &c) {
     DS_CUDA_LAUNCH();
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- cast
 
@@ -504,6 +524,8 @@ template <typename S, typename D> __global__ void castKernel(const S *x, D *r, i
   DS_GRID_STRIDE(i, n) { r[i] = castOne<S, D>(x[i]); }
 }
 
+} // namespace
+
 void runCast(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   int64_t n = x.numel;
@@ -522,6 +544,8 @@ void runCast(KernelCall &c) {
     });
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- dropout
 
@@ -557,14 +581,16 @@ __global__ void dropoutKernel(const T *x, T *r, uint8_t *mask, int64_t n, uint64
   }
 }
 
+} // namespace
+
 void runDropout(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   const Tensor *mask = c.out.size() > 1 ? &c.out[1] : nullptr;
-  double ratio = attrFloat(c.ins, "ratio", 0.5);
-  bool training = attrInt(c.ins, "training", 1);
-  uint64_t seed = uint64_t(attrInt(c.ins, "seed", 0));
-  uint64_t counterBase =
-      uint64_t(attrInt(c.ins, "counter", 0)) + uint64_t(c.ctx.rank) * 0x100000001b3ull;
+  const auto &attrs = c.attrs<DropoutAttrs>();
+  double ratio = attrs.ratio;
+  bool training = attrs.training;
+  uint64_t seed = uint64_t(attrs.seed);
+  uint64_t counterBase = uint64_t(attrs.counter) + uint64_t(c.ctx.rank) * 0x100000001b3ull;
   int64_t n = x.numel;
   if (n == 0)
     return;
@@ -588,6 +614,8 @@ void runDropout(KernelCall &c) {
     DS_CUDA_LAUNCH();
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- constant / fill
 
@@ -667,51 +695,50 @@ std::map<const Instruction *, ConstHost> &constCache() {
   return *m;
 }
 
+} // namespace
+
 void runConstant(KernelCall &c) {
   const Tensor &r = c.out[0];
-  const auto &a = c.ins.attrs().at("value");
+  const ConstantValue &a = c.attrs<ConstantAttrs>().value;
+  using Kind = ConstantValue::Kind;
   if (r.numel == 0)
     return;
-  switch (a.value_case()) {
-  case ds::plan::Attribute::kI: fillBits(c, r, encodeInt(r.dtype, a.i())); return;
-  case ds::plan::Attribute::kF: fillBits(c, r, encodeDouble(r.dtype, a.f())); return;
-  case ds::plan::Attribute::kInts:
-    if (a.ints().values_size() == 1) {
-      fillBits(c, r, encodeInt(r.dtype, a.ints().values(0)));
+  switch (a.kind) {
+  case Kind::Int:
+  case Kind::Ints:
+    if (a.ints.size() == 1) {
+      fillBits(c, r, encodeInt(r.dtype, a.ints[0]));
       return;
     }
-    if (a.ints().values_size() != r.numel)
-      fail("attribute 'value' has ", a.ints().values_size(), " values for ", r.numel,
-           " elements");
+    if (int64_t(a.ints.size()) != r.numel)
+      fail("attribute 'value' has ", a.ints.size(), " values for ", r.numel, " elements");
     break;
-  case ds::plan::Attribute::kFloats:
-    if (a.floats().values_size() == 1) {
-      fillBits(c, r, encodeDouble(r.dtype, a.floats().values(0)));
+  case Kind::Float:
+  case Kind::Floats:
+    if (a.floats.size() == 1) {
+      fillBits(c, r, encodeDouble(r.dtype, a.floats[0]));
       return;
     }
-    if (a.floats().values_size() != r.numel)
-      fail("attribute 'value' has ", a.floats().values_size(), " values for ", r.numel,
-           " elements");
+    if (int64_t(a.floats.size()) != r.numel)
+      fail("attribute 'value' has ", a.floats.size(), " values for ", r.numel, " elements");
     break;
-  case ds::plan::Attribute::kRaw:
-    if (a.raw().size() != bytesOf(r))
-      fail("attribute 'value' holds ", a.raw().size(), " bytes, the result needs ", bytesOf(r));
+  case Kind::Raw:
+    if (a.raw.size() != bytesOf(r))
+      fail("attribute 'value' holds ", a.raw.size(), " bytes, the result needs ", bytesOf(r));
     break;
-  default: fail("attribute 'value' must be raw bytes, a number or a list of numbers");
   }
   // Raw bytes or one value per element: the result's bytes, built on the host like the CPU's
   // writeInt / writeDouble, copied from a persistent pinned buffer.
   size_t bytes = bytesOf(r), es = dtypeSize(r.dtype);
   std::string built;
   const char *src = nullptr;
-  if (a.value_case() == ds::plan::Attribute::kRaw) {
-    src = a.raw().data();
+  if (a.kind == Kind::Raw) {
+    src = a.raw.data();
   } else {
     built.resize(bytes);
     for (int64_t i = 0; i < r.numel; ++i) {
-      uint64_t bits = a.value_case() == ds::plan::Attribute::kInts
-                          ? encodeInt(r.dtype, a.ints().values(int(i)))
-                          : encodeDouble(r.dtype, a.floats().values(int(i)));
+      uint64_t bits = a.kind == Kind::Ints ? encodeInt(r.dtype, a.ints[size_t(i)])
+                                           : encodeDouble(r.dtype, a.floats[size_t(i)]);
       std::memcpy(&built[size_t(i) * es], &bits, es); // little endian: the low bytes
     }
     src = built.data();
@@ -734,22 +761,25 @@ void runConstant(KernelCall &c) {
 
 void runFill(KernelCall &c) {
   const Tensor &r = c.out[0];
-  double v = attrFloat(c.ins, "value");
+  double v = c.attrs<FillAttrs>().value;
   if (r.numel == 0)
     return;
   fillBits(c, r, encodeDouble(r.dtype, v));
 }
 
+namespace {
+
 // ---------------------------------------------------------------- copy
+
+} // namespace
 
 void runCopy(KernelCall &c) {
   const Tensor &s = c.in[0], &d = c.out[0];
   size_t es = dtypeSize(s.dtype);
-  int64_t count = attrInt(c.ins, "count", s.numel);
-  int64_t so =
-      attrInt(c.ins, "src_offset", 0) + c.ctx.rank * attrInt(c.ins, "src_rank_stride", 0);
-  int64_t dO =
-      attrInt(c.ins, "dst_offset", 0) + c.ctx.rank * attrInt(c.ins, "dst_rank_stride", 0);
+  const auto &attrs = c.attrs<CopyAttrs>();
+  int64_t count = attrs.count.value_or(s.numel);
+  int64_t so = attrs.src_offset + c.ctx.rank * attrs.src_rank_stride;
+  int64_t dO = attrs.dst_offset + c.ctx.rank * attrs.dst_rank_stride;
   if (count <= 0)
     return;
   size_t bytes = size_t(count) * es;
@@ -772,7 +802,8 @@ void runCopy(KernelCall &c) {
 /// it is never captured into a graph) and runs the CPU's comparison.
 void runAssertClose(KernelCall &c) {
   const Tensor &a = c.in[0], &b = c.in[1];
-  double rtol = attrFloat(c.ins, "rtol", 1e-5), atol = attrFloat(c.ins, "atol", 1e-6);
+  const auto &attrs = c.attrs<AssertCloseAttrs>();
+  double rtol = attrs.rtol, atol = attrs.atol;
   if (a.numel == 0)
     return;
   cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
@@ -821,26 +852,6 @@ void runAssertClose(KernelCall &c) {
     if (!(std::fabs(x - y) <= atol + rtol * std::fabs(y)) && !(std::isnan(x) && std::isnan(y)))
       fail("assert_close failed at element ", i, ": ", x, " vs expected ", y);
   }
-}
-
-} // namespace
-
-void registerElementwise(KernelTable &t) {
-  for (const char *n : {"add", "sub", "mul", "div", "pow"})
-    t[n] = runBinary;
-  for (const char *n : {"equal", "less", "greater"})
-    t[n] = runCompare;
-  t["where"] = runWhere;
-  for (const char *n : {"neg", "sqrt", "exp", "log", "tanh", "erf", "relu", "sigmoid",
-                        "identity", "gelu"})
-    t[n] = runUnary;
-  t["cast"] = runCast;
-  t["dropout"] = runDropout;
-  t["constant"] = runConstant;
-  t["copy"] = runCopy;
-  t["fill"] = runFill;
-  t["assert_close"] = runAssertClose;
-  t["gelu_grad"] = runGeluGrad;
 }
 
 } // namespace ds::rt::cuda

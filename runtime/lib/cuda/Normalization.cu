@@ -184,9 +184,11 @@ void launchSoftmax(KernelCall &c, const T *x, T *r, int64_t outer, int64_t dim, 
   DS_CUDA_LAUNCH();
 }
 
+} // namespace
+
 void runSoftmax(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   bool log = c.ins.kernel() == "log_softmax";
   int64_t outer, dim, inner;
   splitAt(*x.shape, axis, outer, dim, inner);
@@ -194,6 +196,8 @@ void runSoftmax(KernelCall &c) {
     launchSoftmax<T>(c, x.as<const T>(), r.as<T>(), outer, dim, inner, log);
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- softmax_grad / log_softmax_grad
 
@@ -252,9 +256,11 @@ void launchSoftmaxGrad(KernelCall &c, const T *g, const T *y, T *dx, int64_t out
   DS_CUDA_LAUNCH();
 }
 
+} // namespace
+
 void runSoftmaxGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &y = c.in[1], &dx = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   bool log = c.ins.kernel() == "log_softmax_grad";
   int64_t outer, dim, inner;
   splitAt(*g.shape, axis, outer, dim, inner);
@@ -269,6 +275,8 @@ void runSoftmaxGrad(KernelCall &c) {
                                   inner);
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- layer_norm
 
@@ -367,10 +375,13 @@ __global__ void layerNormKernel(const T *__restrict__ x, const T *__restrict__ s
   }
 }
 
+} // namespace
+
 void runLayerNorm(KernelCall &c) {
   const Tensor &x = c.in[0], &y = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
-  double eps = attrFloat(c.ins, "epsilon", 1e-5);
+  const auto &attrs = c.attrs<LayerNormAttrs>();
+  int64_t axis = attrs.axis;
+  double eps = attrs.epsilon;
   const auto &shape = *x.shape;
   std::vector<int64_t> normShape(shape.begin() + axis, shape.end());
   int64_t rows = 1, norm = 1;
@@ -395,6 +406,8 @@ void runLayerNorm(KernelCall &c) {
     DS_CUDA_LAUNCH();
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- layer_norm_grad
 
@@ -490,10 +503,13 @@ size_t lnGradScratch(int64_t rows, int64_t norm, int64_t P, size_t accSize) {
   return statBytes + size_t(2 * P * norm) * sizeof(double);
 }
 
+} // namespace
+
 void runLayerNormGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &x = c.in[1], &scale = c.in[2];
-  int64_t axis = attrInt(c.ins, "axis");
-  double eps = attrFloat(c.ins, "epsilon", 1e-5);
+  const auto &attrs = c.attrs<LayerNormAttrs>();
+  int64_t axis = attrs.axis;
+  double eps = attrs.epsilon;
   const auto &shape = *x.shape;
   int64_t rows = 1, norm = 1;
   for (int64_t i = 0; i < axis; ++i)
@@ -526,22 +542,26 @@ void runLayerNormGrad(KernelCall &c) {
   });
 }
 
+namespace {
+
 // ---------------------------------------------------------------- losses
 
 enum Reduction : int { kRedNone = 0, kRedSum = 1, kRedMean = 2 };
 
-struct LossAttrs {
+struct LossParams {
   int reduction = kRedMean;
   int hasIgnore = 0;
   int64_t ignore = 0;
   int64_t N = 0, C = 0, D = 1;
 };
-LossAttrs lossAttrs(KernelCall &c, const std::vector<int64_t> &scoresShape) {
-  LossAttrs a;
-  std::string red = attrString(c.ins, "reduction", "mean");
-  a.reduction = red == "none" ? kRedNone : red == "sum" ? kRedSum : kRedMean;
-  a.hasIgnore = hasAttr(c.ins, "ignore_index") ? 1 : 0;
-  a.ignore = attrInt(c.ins, "ignore_index", 0);
+LossParams lossParams(KernelCall &c, const std::vector<int64_t> &scoresShape) {
+  LossParams a;
+  const auto &attrs = c.attrs<LossAttrs>();
+  a.reduction = attrs.reduction == LossReduction::None  ? kRedNone
+                : attrs.reduction == LossReduction::Sum ? kRedSum
+                                                        : kRedMean;
+  a.hasIgnore = attrs.ignore_index ? 1 : 0;
+  a.ignore = attrs.ignore_index.value_or(0);
   a.N = scoresShape[0];
   a.C = scoresShape[1];
   for (size_t i = 2; i < scoresShape.size(); ++i)
@@ -583,7 +603,7 @@ __device__ void putLossTerm(int64_t k, int status, int64_t l, typename Acc<T>::t
 /// softmax_cross_entropy_loss with D == 1: one block per sample n (C scores).
 template <typename T, typename L>
 __global__ void ceLossRowKernel(const T *__restrict__ s, const L *__restrict__ labels,
-                                const T *__restrict__ weights, LossAttrs a, T *lossNone,
+                                const T *__restrict__ weights, LossParams a, T *lossNone,
                                 double *vals, double *wts) {
   using A = typename Acc<T>::type;
   const int64_t C = a.C;
@@ -611,7 +631,7 @@ __global__ void ceLossRowKernel(const T *__restrict__ s, const L *__restrict__ l
 /// softmax_cross_entropy_loss with D > 1: one thread per position (n, j), sequential over C.
 template <typename T, typename L>
 __global__ void ceLossColKernel(const T *__restrict__ s, const L *__restrict__ labels,
-                                const T *__restrict__ weights, LossAttrs a, T *lossNone,
+                                const T *__restrict__ weights, LossParams a, T *lossNone,
                                 double *vals, double *wts) {
   using A = typename Acc<T>::type;
   const int64_t C = a.C, D = a.D;
@@ -639,7 +659,7 @@ __global__ void ceLossColKernel(const T *__restrict__ s, const L *__restrict__ l
 /// nll_loss: one thread per position; the scores are log-probabilities.
 template <typename T, typename L>
 __global__ void nllLossKernel(const T *__restrict__ lpIn, const L *__restrict__ labels,
-                              const T *__restrict__ weights, LossAttrs a, T *lossNone,
+                              const T *__restrict__ weights, LossParams a, T *lossNone,
                               double *vals, double *wts) {
   using A = typename Acc<T>::type;
   const int64_t C = a.C, D = a.D;
@@ -669,7 +689,7 @@ __global__ void lossFinalKernel(const double *__restrict__ vals, const double *_
     st(loss, 0, fromD<A>(reduction == kRedMean ? total / wsum : total));
 }
 
-template <typename T, typename L> void lossTyped(KernelCall &c, const LossAttrs &a) {
+template <typename T, typename L> void lossTyped(KernelCall &c, const LossParams &a) {
   bool logits = c.ins.kernel() == "softmax_cross_entropy_loss";
   const T *s = c.in[0].as<const T>();
   const L *labels = c.in[1].as<const L>();
@@ -706,8 +726,10 @@ template <typename T, typename L> void lossTyped(KernelCall &c, const LossAttrs 
   }
 }
 
+} // namespace
+
 void runLoss(KernelCall &c) {
-  LossAttrs a = lossAttrs(c, *c.in[0].shape);
+  LossParams a = lossParams(c, *c.in[0].shape);
   bool i64 = c.in[1].dtype == ds::plan::I64;
   DS_DISPATCH_FLOAT(c.in[0].dtype, T, {
     if (i64)
@@ -717,13 +739,15 @@ void runLoss(KernelCall &c) {
   });
 }
 
+namespace {
+
 // ---------------------------------------------------------------- loss gradients
 
 /// Sum of the weights of the non-ignored positions (NaN when a label is invalid), in f64, by
 /// one block, into *wsum.
 template <typename T, typename L>
 __global__ void lossWeightSumKernel(const L *__restrict__ labels, const T *__restrict__ weights,
-                                    LossAttrs a, double *wsum) {
+                                    LossParams a, double *wsum) {
   double acc = 0;
   for (int64_t k = threadIdx.x; k < a.N * a.D; k += blockDim.x) {
     int64_t l = int64_t(labels[k]);
@@ -742,7 +766,7 @@ __global__ void lossWeightSumKernel(const L *__restrict__ labels, const T *__res
 template <typename T>
 __device__ __forceinline__ double lossFactor(int status, int64_t l, int64_t k,
                                              const T *__restrict__ g,
-                                             const T *__restrict__ weights, const LossAttrs &a,
+                                             const T *__restrict__ weights, const LossParams &a,
                                              const double *wsum) {
   if (status == 1)
     return 0;
@@ -759,7 +783,7 @@ __device__ __forceinline__ double lossFactor(int status, int64_t l, int64_t k,
 template <typename T, typename L>
 __global__ void ceGradRowKernel(const T *__restrict__ g, const T *__restrict__ s,
                                 const L *__restrict__ labels, const T *__restrict__ weights,
-                                LossAttrs a, const double *wsum, T *__restrict__ ds) {
+                                LossParams a, const double *wsum, T *__restrict__ ds) {
   using A = typename Acc<T>::type;
   const int64_t C = a.C;
   for (int64_t n = blockIdx.x; n < a.N; n += gridDim.x) {
@@ -795,7 +819,7 @@ __global__ void ceGradRowKernel(const T *__restrict__ g, const T *__restrict__ s
 template <typename T, typename L>
 __global__ void ceGradColKernel(const T *__restrict__ g, const T *__restrict__ s,
                                 const L *__restrict__ labels, const T *__restrict__ weights,
-                                LossAttrs a, const double *wsum, T *__restrict__ ds) {
+                                LossParams a, const double *wsum, T *__restrict__ ds) {
   using A = typename Acc<T>::type;
   const int64_t C = a.C, D = a.D;
   DS_GRID_STRIDE(k, a.N * D) {
@@ -830,7 +854,7 @@ __global__ void ceGradColKernel(const T *__restrict__ g, const T *__restrict__ s
 /// (a whole NaN column for an invalid label).
 template <typename T, typename L>
 __global__ void nllGradKernel(const T *__restrict__ g, const L *__restrict__ labels,
-                              const T *__restrict__ weights, LossAttrs a, const double *wsum,
+                              const T *__restrict__ weights, LossParams a, const double *wsum,
                               T *__restrict__ dlp) {
   using A = typename Acc<T>::type;
   const int64_t C = a.C, D = a.D;
@@ -852,7 +876,7 @@ __global__ void nllGradKernel(const T *__restrict__ g, const L *__restrict__ lab
   }
 }
 
-template <typename T, typename L> void lossGradTyped(KernelCall &c, const LossAttrs &a) {
+template <typename T, typename L> void lossGradTyped(KernelCall &c, const LossParams &a) {
   bool sce = c.ins.kernel() == "softmax_cross_entropy_loss_grad";
   const T *g = c.in[0].as<const T>(), *s = c.in[1].as<const T>();
   const L *labels = c.in[2].as<const L>();
@@ -875,10 +899,12 @@ template <typename T, typename L> void lossGradTyped(KernelCall &c, const LossAt
   DS_CUDA_LAUNCH();
 }
 
+} // namespace
+
 void runLossGrad(KernelCall &c) {
   if (c.out[0].numel == 0)
     return; // N, C or a spatial dim is 0: nothing to write
-  LossAttrs a = lossAttrs(c, *c.in[1].shape);
+  LossParams a = lossParams(c, *c.in[1].shape);
   bool i64 = c.in[2].dtype == ds::plan::I64;
   DS_DISPATCH_FLOAT(c.in[1].dtype, T, {
     if (i64)
@@ -887,6 +913,8 @@ void runLossGrad(KernelCall &c) {
       lossGradTyped<T, int32_t>(c, a);
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- reduce_sum / mean / max
 
@@ -1049,10 +1077,12 @@ template <typename T> void reduceDispatchKind(KernelCall &c, int kind, const Red
     fail("reduce_mean of an integer dtype");
 }
 
+} // namespace
+
 void runReduce(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   const auto &shape = *x.shape;
-  auto axesV = attrInts(c.ins, "axes", {});
+  auto axesV = c.attrs<ReduceAttrs>().axes.value_or(std::vector<int64_t>{});
   const std::string &k = c.ins.kernel();
   int kind = k == "reduce_sum" ? kSum : k == "reduce_mean" ? kMean : kMax;
   size_t rank = shape.size();
@@ -1115,24 +1145,6 @@ void runReduce(KernelCall &c) {
   case ds::plan::I32: reduceDispatchKind<int32_t>(c, kind, pl); break;
   default: fail("unsupported dtype ", dtypeName(x.dtype));
   }
-}
-
-} // namespace
-
-void registerNormalization(KernelTable &t) {
-  t["softmax"] = runSoftmax;
-  t["log_softmax"] = runSoftmax;
-  t["softmax_grad"] = runSoftmaxGrad;
-  t["log_softmax_grad"] = runSoftmaxGrad;
-  t["layer_norm"] = runLayerNorm;
-  t["layer_norm_grad"] = runLayerNormGrad;
-  t["softmax_cross_entropy_loss"] = runLoss;
-  t["nll_loss"] = runLoss;
-  t["softmax_cross_entropy_loss_grad"] = runLossGrad;
-  t["nll_loss_grad"] = runLossGrad;
-  t["reduce_sum"] = runReduce;
-  t["reduce_mean"] = runReduce;
-  t["reduce_max"] = runReduce;
 }
 
 } // namespace ds::rt::cuda

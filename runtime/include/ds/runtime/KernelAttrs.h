@@ -44,6 +44,16 @@ struct ConstantValue {
 #define DS_ATTR_VALUE_REQUIRED(S, name) ConstantValue name;
 #include "ds/runtime/KernelCatalogue.def"
 
+/// lr_schedule's warmup length N = max(2, warmup_num_steps), as both backends use it.
+inline int64_t lrWarmupSteps(const LrScheduleAttrs &a) {
+  return a.warmup_num_steps < 2 ? 2 : a.warmup_num_steps;
+}
+/// lr_schedule's decay length max(1, total_num_steps - N), in double.
+inline double lrDecaySteps(const LrScheduleAttrs &a) {
+  double d = double(a.total_num_steps - lrWarmupSteps(a));
+  return 1.0 < d ? d : 1.0;
+}
+
 /// One instruction's decoded attributes: the struct its kernel's catalogue entry names.
 using KernelAttrs = std::variant<std::monostate
 #define DS_ATTRS(S) , S
