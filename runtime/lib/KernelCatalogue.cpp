@@ -49,10 +49,6 @@ template <typename Enum> std::string quotedChoices() {
 
 // ---------------------------------------------------------------- metadata
 namespace {
-namespace kernel_backends {
-constexpr unsigned Cpu = kBackendCpu, Cuda = kBackendCuda, CpuCuda = kBackendCpu | kBackendCuda;
-}
-
 #define DS_ATTRS(S)                                                                           \
   std::vector<AttrInfo> attrInfos(const S *) {                                                \
     return {
@@ -133,7 +129,7 @@ const std::vector<KernelInfo> &kernelCatalogue() {
     std::vector<KernelInfo> v;
 #define DS_KERNEL(Id, name, S, inputs, outputs, inPlace, Stream, Backends, check, run, summary) \
   v.push_back(makeInfo(name, KernelId::Id, StreamClass::Stream, inPlace,                      \
-                       kernel_backends::Backends, #S, attrInfos(static_cast<const S *>(nullptr)), \
+                       catalogue_backends::Backends, #S, attrInfos(static_cast<const S *>(nullptr)), \
                        inputs, outputs, summary));
 #include "ds/runtime/KernelCatalogue.def"
     return v;

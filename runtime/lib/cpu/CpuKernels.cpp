@@ -5,16 +5,12 @@
 
 namespace ds::rt {
 namespace {
-namespace kernel_backends {
-constexpr unsigned Cpu = kBackendCpu, Cuda = kBackendCuda, CpuCuda = kBackendCpu | kBackendCuda;
-}
-
 const std::array<RunFn, kKernelCount> &cpuKernels() {
   static const std::array<RunFn, kKernelCount> table = [] {
     std::array<RunFn, kKernelCount> t{};
     // A kernel marked Cpu whose run function cpu::<run> is missing fails to link.
 #define DS_KERNEL(Id, name, S, inputs, outputs, inPlace, Stream, Backends, check, run, summary) \
-  if constexpr ((kernel_backends::Backends & kBackendCpu) != 0)                               \
+  if constexpr ((catalogue_backends::Backends & kBackendCpu) != 0)                               \
     t[size_t(KernelId::Id)] = cpu::run;
 #include "ds/runtime/KernelCatalogue.def"
     return t;

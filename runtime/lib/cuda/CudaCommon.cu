@@ -70,17 +70,13 @@ Indexer broadcastIndexer(const std::vector<int64_t> &in, const std::vector<int64
 }
 
 namespace {
-namespace kernel_backends {
-constexpr unsigned Cpu = kBackendCpu, Cuda = kBackendCuda, CpuCuda = kBackendCpu | kBackendCuda;
-}
-
 const std::array<RunFn, kKernelCount> &cudaKernels() {
   static const std::array<RunFn, kKernelCount> table = [] {
     std::array<RunFn, kKernelCount> t{};
     // Built like the CPU table (cpu/CpuKernels.cpp). A kernel marked Cuda whose cuda::<run>
     // is missing leaves an undefined symbol: the plugin fails to load (plugin-loads.test).
 #define DS_KERNEL(Id, name, S, inputs, outputs, inPlace, Stream, Backends, check, run, summary) \
-  if constexpr ((kernel_backends::Backends & kBackendCuda) != 0)                              \
+  if constexpr ((catalogue_backends::Backends & kBackendCuda) != 0)                              \
     t[size_t(KernelId::Id)] = run;
 #include "ds/runtime/KernelCatalogue.def"
     return t;

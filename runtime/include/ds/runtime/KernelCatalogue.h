@@ -32,6 +32,11 @@ enum class StreamClass { Compute, Comm, Copy, Io, Host };
 
 /// Backends implementing a kernel (bit set).
 enum : unsigned { kBackendCpu = 1, kBackendCuda = 2 };
+/// The Backends column of KernelCatalogue.def as bit sets.
+namespace catalogue_backends {
+inline constexpr unsigned Cpu = kBackendCpu, Cuda = kBackendCuda,
+                          CpuCuda = kBackendCpu | kBackendCuda;
+} // namespace catalogue_backends
 
 struct AttrInfo {
   const char *name;  // the plan's attribute name (= the C++ field name)
