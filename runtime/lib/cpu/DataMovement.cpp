@@ -1,5 +1,5 @@
 // Kernels that move or create data: reshape, transpose, gather, slice, split, concat, expand,
-// trilu, constant, copy, fill.
+// trilu, constant, copy, fill, assert_close, and gather_grad / slice_grad.
 #include "CpuCommon.h"
 
 #include <cmath>
@@ -281,6 +281,74 @@ void runAssertClose(KernelCall &c) {
     if (!(std::fabs(x - y) <= atol + rtol * std::fabs(y)) && !(std::isnan(x) && std::isnan(y)))
       fail("assert_close failed at element ", i, ": ", x, " vs expected ", y);
   }
+}
+
+// ================================================================ gradients (docs/ops.md "Backward ops")
+
+void runGatherGrad(KernelCall &c) {
+  const Tensor &idx = c.in[1], &r = c.out[0];
+  int64_t axis = c.attrs<AxisAttrs>().axis;
+  int64_t outer, dim, inner;
+  splitAt(*r.shape, axis, outer, dim, inner);
+  int64_t n = idx.numel;
+  std::vector<int64_t> picked(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; ++j) {
+    int64_t v = indexAt(idx, j);
+    if (v < -dim || v >= dim)
+      fail("index ", v, " at position ", j, " is outside [", -dim, ", ", dim, ")");
+    picked[size_t(j)] = v < 0 ? v + dim : v;
+  }
+  floatCall(c, [&](auto &in, auto &out) {
+    auto *g = in[0];
+    auto *dd = out[0];
+    std::fill(dd, dd + r.numel, 0);
+    // Each outer slice writes only its own rows: safe to split over outer.
+    parallelFor(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(n * inner, 1)),
+                [&](int64_t b, int64_t e) {
+                  for (int64_t o = b; o < e; ++o)
+                    for (int64_t j = 0; j < n; ++j) {
+                      auto *dst = dd + (o * dim + picked[size_t(j)]) * inner;
+                      auto *src = g + (o * n + j) * inner;
+                      for (int64_t i = 0; i < inner; ++i)
+                        dst[i] += src[i];
+                    }
+                });
+  });
+}
+
+void runSliceGrad(KernelCall &c) {
+  const Tensor &g = c.in[0], &r = c.out[0];
+  const auto &attrs = c.attrs<SliceAttrs>();
+  const auto &starts = attrs.starts;
+  auto steps = attrs.steps.value_or(std::vector<int64_t>(r.shape->size(), 1));
+  size_t es = dtypeSize(r.dtype);
+  std::memset(r.data, 0, size_t(r.numel) * es);
+  if (g.numel == 0)
+    return;
+  const auto &gs = *g.shape;
+  std::vector<int64_t> rstr = contiguousStrides(*r.shape);
+  size_t rank = gs.size();
+  if (rank == 0) {
+    std::memcpy(r.data, g.data, es);
+    return;
+  }
+  int64_t inner = gs.back(), rows = g.numel / inner;
+  int64_t innerStep = steps.back() * rstr.back();
+  const char *src = static_cast<const char *>(g.data);
+  char *dst = static_cast<char *>(r.data);
+  parallelFor(rows, std::max<int64_t>(1, kGrain / inner), [&](int64_t b, int64_t e) {
+    for (int64_t row = b; row < e; ++row) {
+      int64_t rem = row, off = starts.back() * rstr.back();
+      for (int64_t d = int64_t(rank) - 2; d >= 0; --d) {
+        int64_t i = rem % gs[size_t(d)];
+        rem /= gs[size_t(d)];
+        off += (starts[size_t(d)] + i * steps[size_t(d)]) * rstr[size_t(d)];
+      }
+      const char *s = src + size_t(row * inner) * es;
+      for (int64_t i = 0; i < inner; ++i)
+        std::memcpy(dst + size_t(off + i * innerStep) * es, s + size_t(i) * es, es);
+    }
+  });
 }
 
 } // namespace ds::rt::cpu

@@ -1,4 +1,4 @@
-// Elementwise CPU kernels: arithmetic, comparisons, where, unary math, cast, dropout.
+// Elementwise CPU kernels: arithmetic, comparisons, where, unary math, cast, dropout, gelu_grad.
 #include "CpuCommon.h"
 
 #include <cmath>
@@ -408,6 +408,41 @@ void runDropout(KernelCall &c) {
     apply(px, pr);
     storeF32(pr, r);
   }
+}
+
+// ================================================================ gradients (docs/ops.md "Backward ops")
+
+namespace {
+
+// ---------------------------------------------------------------- gelu
+
+template <typename T> T geluDeriv(T x, bool tanhForm) {
+  if (tanhForm) {
+    const T k = T(0.7978845608028654); // sqrt(2/pi)
+    const T a = T(0.044715);
+    T x2 = x * x;
+    T t = std::tanh(k * (x + a * x2 * x));
+    return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * a * x2);
+  }
+  const T invSqrt2Pi = T(0.3989422804014327); // 1/sqrt(2*pi)
+  T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
+  return cdf + x * invSqrt2Pi * std::exp(T(-0.5) * x * x);
+}
+
+} // namespace
+
+void runGeluGrad(KernelCall &c) {
+  bool tanhForm = c.attrs<GeluAttrs>().approximate == GeluApproximation::Tanh;
+  int64_t n = c.in[0].numel;
+  floatCall(c, [&](auto &in, auto &out) {
+    auto *g = in[0];
+    auto *x = in[1];
+    auto *dx = out[0];
+    parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        dx[i] = g[i] * geluDeriv(x[i], tanhForm);
+    });
+  });
 }
 
 } // namespace ds::rt::cpu
