@@ -66,7 +66,8 @@ Tensor Executor::tensor(uint32_t id) const {
 
 void Executor::runOne(int index, int k) {
   const auto &prog = plan_.plan.programs(index);
-  KernelCall call{prog.instructions(k), {}, {}, ctx_};
+  KernelCall call{prog.instructions(k), {}, {}, ctx_,
+                  plan_.instrAttrs[size_t(index)][size_t(k)]};
   for (size_t b : plan_.instrInputs[size_t(index)][size_t(k)]) {
     const auto &info = plan_.buffers[b];
     call.in.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});

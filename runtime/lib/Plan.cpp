@@ -166,6 +166,7 @@ void validatePrograms(LoadedPlan &lp) {
   std::set<std::string> names;
   lp.instrInputs.resize(size_t(plan.programs_size()));
   lp.instrOutputs.resize(size_t(plan.programs_size()));
+  lp.instrAttrs.resize(size_t(plan.programs_size()));
   for (int p = 0; p < plan.programs_size(); ++p) {
     const auto &prog = plan.programs(p);
     std::string pname = "program '" + prog.name() + "'";
@@ -225,11 +226,13 @@ void validatePrograms(LoadedPlan &lp) {
                  sig->inPlace ? " without being exactly the same bytes"
                               : " and this kernel cannot run in place");
       }
+      KernelAttrs attrs;
       try {
-        sig->check(ctx);
+        attrs = checkInstruction(*sig, ctx);
       } catch (const Error &e) {
         fail(where, ": ", e.what());
       }
+      lp.instrAttrs[size_t(p)].push_back(std::move(attrs));
       lp.instrInputs[size_t(p)].push_back(std::move(ins_idx));
       lp.instrOutputs[size_t(p)].push_back(std::move(outs_idx));
     }

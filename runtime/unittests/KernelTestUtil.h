@@ -110,7 +110,7 @@ inline std::string checkKernel(const Ins &k, std::vector<HostTensor *> in,
   for (auto *t : out)
     c.out.push_back(&t->type);
   try {
-    sig->check(c);
+    checkInstruction(*sig, c);
   } catch (const Error &e) {
     return e.what();
   }
@@ -129,7 +129,7 @@ inline void runKernel(const Ins &k, std::vector<HostTensor *> in, std::vector<Ho
   ctx.comm = comm;
   ctx.rank = comm ? comm->rank() : 0;
   ctx.worldSize = world;
-  KernelCall call{k.ins, {}, {}, ctx};
+  KernelCall call{k.ins, {}, {}, ctx, decodeKernelAttrs(k.ins)};
   for (auto *t : in)
     call.in.push_back(t->tensor());
   for (auto *t : out)

@@ -259,7 +259,7 @@ TEST(BackwardKernels, GatherGradRepeatedAndNegativeIndices) {
   ExecContext ctx;
   Ins ins("gather_grad");
   ins.i("axis", 0);
-  KernelCall call{ins.ins, {g.tensor(), idx.tensor()}, {dd.tensor()}, ctx};
+  KernelCall call{ins.ins, {g.tensor(), idx.tensor()}, {dd.tensor()}, ctx, decodeKernelAttrs(ins.ins)};
   try {
     findCpuKernel("gather_grad")(call);
     ADD_FAILURE() << "no error";
@@ -397,7 +397,7 @@ TEST(BackwardKernels, LossGrads) {
   g.set(0, 1);
   ExecContext ctx;
   Ins ins("nll_loss_grad");
-  KernelCall call{ins.ins, {g.tensor(), s.tensor(), lab.tensor()}, {ds.tensor()}, ctx};
+  KernelCall call{ins.ins, {g.tensor(), s.tensor(), lab.tensor()}, {ds.tensor()}, ctx, decodeKernelAttrs(ins.ins)};
   EXPECT_THROW(findCpuKernel("nll_loss_grad")(call), Error);
   HostTensor gn(F32, {2});
   EXPECT_NE(checkKernel(Ins("nll_loss_grad"), {&gn, &s, &lab}, {&ds}).find("grad has shape"),
@@ -517,7 +517,7 @@ TEST(OptimizerKernels, AdamInPlace) {
   KernelCall call{ins.ins,
                   {p.tensor(), g.tensor(), m.tensor(), v.tensor(), lr.tensor(), t.tensor()},
                   {p.tensor(), m.tensor(), v.tensor()},
-                  ctx};
+                  ctx, decodeKernelAttrs(ins.ins)};
   fn(call);
   expectNear(p, values(np), 0, 0, "in-place param");
   expectNear(m, values(nm), 0, 0, "in-place exp_avg");
@@ -552,7 +552,7 @@ TEST(OptimizerKernels, AdamRejects) {
   KernelCall call{ins.ins,
                   {p.tensor(), p.tensor(), p.tensor(), p.tensor(), lr.tensor(), t0.tensor()},
                   {p.tensor(), p.tensor(), p.tensor()},
-                  ctx};
+                  ctx, decodeKernelAttrs(ins.ins)};
   EXPECT_THROW(findCpuKernel("adam_update")(call), Error);
 }
 
@@ -812,7 +812,7 @@ std::vector<double> runScaleSequence(const ScaleCfg &c, double S0, const std::ve
   for (bool o : ovf) {
     HostTensor fin = scalarF32(o ? 0.0 : 1.0);
     KernelCall call{ins.ins, {fin.tensor(), scale.tensor(), ctr.tensor()},
-                    {scale.tensor(), ctr.tensor()}, ctx};
+                    {scale.tensor(), ctr.tensor()}, ctx, decodeKernelAttrs(ins.ins)};
     try {
       fn(call);
     } catch (const Error &e) {
@@ -980,7 +980,7 @@ TEST(MixedPrecision, LossScaleRejects) {
   RunFn fn = findCpuKernel("loss_scale_update");
   ExecContext ctx;
   Ins ins = lossScaleIns(c);
-  KernelCall call{ins.ins, {f.tensor(), s.tensor(), ctr.tensor()}, {s.tensor(), ctr.tensor()}, ctx};
+  KernelCall call{ins.ins, {f.tensor(), s.tensor(), ctr.tensor()}, {s.tensor(), ctr.tensor()}, ctx, decodeKernelAttrs(ins.ins)};
   try {
     fn(call);
     FAIL() << "zeroed counters accepted";
@@ -1124,7 +1124,7 @@ TEST(MixedPrecision, OptimizersSkipNonFiniteSteps) {
     KernelCall call{ins.ins,
                     {pc.tensor(), g.tensor(), mc.tensor(), vc.tensor(), lr.tensor(), t.tensor(), no.tensor()},
                     {pc.tensor(), mc.tensor(), vc.tensor()},
-                    ctx};
+                    ctx, decodeKernelAttrs(ins.ins)};
     fn(call);
     EXPECT_EQ(pc.bytes, p.bytes);
     EXPECT_EQ(mc.bytes, m.bytes);
@@ -1133,7 +1133,7 @@ TEST(MixedPrecision, OptimizersSkipNonFiniteSteps) {
     KernelCall call2{ins.ins,
                      {pc.tensor(), g.tensor(), mc.tensor(), vc.tensor(), lr.tensor(), t.tensor(), yes.tensor()},
                      {pc.tensor(), mc.tensor(), vc.tensor()},
-                     ctx};
+                     ctx, decodeKernelAttrs(ins.ins)};
     fn(call2);
     EXPECT_EQ(pc.bytes, p1.bytes);
 
@@ -1153,7 +1153,7 @@ TEST(MixedPrecision, OptimizersSkipNonFiniteSteps) {
     HostTensor qc = p, bc = b;
     Ins sins = sgdIns(sc);
     KernelCall call3{sins.ins, {qc.tensor(), g.tensor(), bc.tensor(), lr.tensor(), t.tensor(), no.tensor()},
-                     {qc.tensor(), bc.tensor()}, ctx};
+                     {qc.tensor(), bc.tensor()}, ctx, decodeKernelAttrs(sins.ins)};
     findCpuKernel("sgd_update")(call3);
     EXPECT_EQ(qc.bytes, p.bytes);
     EXPECT_EQ(bc.bytes, b.bytes);
@@ -1670,7 +1670,7 @@ TEST(OptimizerKernels, LambInPlace) {
     KernelCall call{ins.ins,
                     {p.tensor(), g.tensor(), m.tensor(), v.tensor(), lr.tensor(), t.tensor()},
                     {p.tensor(), m.tensor(), v.tensor()},
-                    ctx};
+                    ctx, decodeKernelAttrs(ins.ins)};
     findCpuKernel("lamb_update")(call);
     expectNear(p, values(np), 0, 0, "lamb in-place param");
     expectNear(m, values(nm), 0, 0, "lamb in-place exp_avg");
@@ -1721,6 +1721,6 @@ TEST(OptimizerKernels, LambRejects) {
   KernelCall call{ins.ins,
                   {p.tensor(), p.tensor(), p.tensor(), p.tensor(), lr.tensor(), t0.tensor()},
                   {p.tensor(), p.tensor(), p.tensor()},
-                  ctx};
+                  ctx, decodeKernelAttrs(ins.ins)};
   EXPECT_THROW(findCpuKernel("lamb_update")(call), Error);
 }

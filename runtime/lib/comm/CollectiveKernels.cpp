@@ -15,17 +15,17 @@ void runCollective(KernelCall &c) {
   }
   const Tensor &x = c.in[0], &r = c.out[0];
   if (k == "all_gather") {
-    allGatherAxis(comm, x, r, attrInt(c.ins, "axis"));
+    allGatherAxis(comm, x, r, c.attrs<AxisAttrs>().axis);
   } else if (k == "reduce_scatter") {
-    reduceScatterAxis(comm, x, r, attrInt(c.ins, "axis"),
-                      parseReduceOp(attrString(c.ins, "reduction", "sum")));
+    const auto &attrs = c.attrs<ReduceScatterAttrs>();
+    reduceScatterAxis(comm, x, r, attrs.axis, parseReduceOp(enumName(attrs.reduction)));
   } else if (k == "all_reduce") {
     comm.allReduce(x.data, r.data, x.numel, x.dtype,
-                   parseReduceOp(attrString(c.ins, "reduction", "sum")));
+                   parseReduceOp(enumName(c.attrs<AllReduceAttrs>().reduction)));
   } else { // broadcast
     if (x.data != r.data)
       std::memcpy(r.data, x.data, size_t(x.numel) * dtypeSize(x.dtype));
-    comm.broadcast(r.data, r.numel, r.dtype, int(attrInt(c.ins, "root", 0)));
+    comm.broadcast(r.data, r.numel, r.dtype, int(c.attrs<BroadcastAttrs>().root));
   }
 }
 

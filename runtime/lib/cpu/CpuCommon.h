@@ -57,46 +57,44 @@ void forEachRow(const std::vector<int64_t> &out, const std::vector<int64_t> (&st
   });
 }
 
-// Kernel entry points, grouped by file.
-void runBinary(KernelCall &c);
-void runCompare(KernelCall &c);
-void runWhere(KernelCall &c);
-void runUnary(KernelCall &c);
-void runCast(KernelCall &c);
-void runDropout(KernelCall &c);
-void runMatmul(KernelCall &c);
-void runGemm(KernelCall &c);
-void runSoftmax(KernelCall &c);
-void runLayerNorm(KernelCall &c);
-void runLoss(KernelCall &c);
-void runReduce(KernelCall &c);
-void runReshape(KernelCall &c);
-void runTranspose(KernelCall &c);
-void runGather(KernelCall &c);
-void runSlice(KernelCall &c);
-void runSplit(KernelCall &c);
-void runConcat(KernelCall &c);
-void runExpand(KernelCall &c);
-void runTrilu(KernelCall &c);
-void runConstant(KernelCall &c);
-void runCopy(KernelCall &c);
-void runFill(KernelCall &c);
-void runAssertClose(KernelCall &c);
-void runCollective(KernelCall &c);
-// Backward.cpp
-void runSoftmaxGrad(KernelCall &c);
-void runGeluGrad(KernelCall &c);
-void runLayerNormGrad(KernelCall &c);
-void runGatherGrad(KernelCall &c);
-void runSliceGrad(KernelCall &c);
-void runLossGrad(KernelCall &c);
-// Optimizer.cpp
-void runAdamUpdate(KernelCall &c);
-void runLambUpdate(KernelCall &c);
-void runSgdUpdate(KernelCall &c);
-void runLrSchedule(KernelCall &c);
-void runAllFinite(KernelCall &c);
-void runLossScaleUpdate(KernelCall &c);
+/// Calls body(in, out) with T = double for f64 kernels and T = float otherwise (f32 sums
+/// accumulate in f64 inside the bodies); float
+/// operands are handed over as T pointers (f16/bf16 converted), integer operands as nullptr
+/// (kernels read them from c.in). Outputs are written back after the body.
+template <typename Body> void floatCall(KernelCall &c, Body body) {
+  if (c.out[0].dtype == ds::plan::F64) {
+    std::vector<const double *> in;
+    std::vector<double *> out;
+    for (const Tensor &t : c.in)
+      in.push_back(isFloat(t.dtype) ? t.as<double>() : nullptr);
+    for (const Tensor &t : c.out)
+      out.push_back(t.as<double>());
+    body(in, out);
+    return;
+  }
+  std::vector<std::vector<float>> tin(c.in.size()), tout(c.out.size());
+  std::vector<const float *> in;
+  std::vector<float *> out;
+  for (size_t i = 0; i < c.in.size(); ++i)
+    in.push_back(isFloat(c.in[i].dtype) ? asF32(c.in[i], tin[i]) : nullptr);
+  for (size_t i = 0; i < c.out.size(); ++i)
+    out.push_back(outF32(c.out[i], tout[i]));
+  body(in, out);
+  for (size_t i = 0; i < c.out.size(); ++i)
+    storeF32(out[i], c.out[i]);
+}
+
+/// Element i of an i64 or i32 index tensor.
+inline int64_t indexAt(const Tensor &t, int64_t i) {
+  return t.dtype == ds::plan::I64 ? t.as<int64_t>()[i] : int64_t(t.as<int32_t>()[i]);
+}
+
+// Kernel entry points: the catalogue's `run` functions (KernelCatalogue.def), defined in the
+// family files, mirrored by lib/cuda (Elementwise, Linalg, Normalization, Reduction,
+// DataMovement, Optimizer; the collectives in comm/CollectiveKernels.cpp).
+#define DS_KERNEL(Id, name, S, inputs, outputs, inPlace, Stream, Backends, check, run, summary) \
+  void run(KernelCall &c);
+#include "ds/runtime/KernelCatalogue.def"
 
 /// The dropout keep-mask bit stream (see README.md: counter-based, reproducible).
 uint64_t dropoutBits(uint64_t seed, uint64_t counter, uint64_t index);

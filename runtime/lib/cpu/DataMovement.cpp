@@ -1,5 +1,5 @@
 // Kernels that move or create data: reshape, transpose, gather, slice, split, concat, expand,
-// trilu, constant, copy, fill.
+// trilu, constant, copy, fill, assert_close, and gather_grad / slice_grad.
 #include "CpuCommon.h"
 
 #include <cmath>
@@ -72,7 +72,7 @@ void runReshape(KernelCall &c) {
 
 void runTranspose(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
-  auto perm = attrInts(c.ins, "perm");
+  const auto &perm = c.attrs<TransposeAttrs>().perm;
   std::vector<int64_t> xs = contiguousStrides(*x.shape), st(perm.size());
   for (size_t i = 0; i < perm.size(); ++i)
     st[i] = xs[size_t(perm[i])];
@@ -98,8 +98,9 @@ void runSlice(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   if (r.numel == 0)
     return;
-  auto starts = attrInts(c.ins, "starts");
-  auto steps = attrInts(c.ins, "steps", std::vector<int64_t>(starts.size(), 1));
+  const auto &attrs = c.attrs<SliceAttrs>();
+  const auto &starts = attrs.starts;
+  auto steps = attrs.steps.value_or(std::vector<int64_t>(starts.size(), 1));
   std::vector<int64_t> xs = contiguousStrides(*x.shape), st(xs.size());
   int64_t base = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
@@ -114,7 +115,7 @@ void runSlice(KernelCall &c) {
 
 void runGather(KernelCall &c) {
   const Tensor &d = c.in[0], &idx = c.in[1], &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   int64_t outer, dim, inner;
   splitAt(*d.shape, axis, outer, dim, inner);
   int64_t n = idx.numel;
@@ -140,8 +141,9 @@ void runGather(KernelCall &c) {
 
 void runSplit(KernelCall &c) {
   const Tensor &x = c.in[0];
-  int64_t axis = attrInt(c.ins, "axis");
-  auto sizes = attrInts(c.ins, "sizes");
+  const auto &attrs = c.attrs<SplitAttrs>();
+  int64_t axis = attrs.axis;
+  const auto &sizes = attrs.sizes;
   int64_t outer, dim, inner;
   splitAt(*x.shape, axis, outer, dim, inner);
   size_t es = dtypeSize(x.dtype);
@@ -159,7 +161,7 @@ void runSplit(KernelCall &c) {
 
 void runConcat(KernelCall &c) {
   const Tensor &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   int64_t outer, dim, inner;
   splitAt(*r.shape, axis, outer, dim, inner);
   size_t es = dtypeSize(r.dtype);
@@ -178,8 +180,9 @@ void runConcat(KernelCall &c) {
 
 void runTrilu(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
-  bool upper = attrInt(c.ins, "upper", 1);
-  int64_t k = attrInt(c.ins, "k", 0);
+  const auto &attrs = c.attrs<TriluAttrs>();
+  bool upper = attrs.upper;
+  int64_t k = attrs.k;
   int64_t R = x.dim(x.rank() - 2), C = x.dim(x.rank() - 1);
   int64_t batch = (R != 0 && C != 0) ? x.numel / (R * C) : 0;
   size_t es = dtypeSize(x.dtype);
@@ -206,48 +209,42 @@ void runTrilu(KernelCall &c) {
 
 void runConstant(KernelCall &c) {
   const Tensor &r = c.out[0];
-  const auto &a = c.ins.attrs().at("value");
-  switch (a.value_case()) {
-  case ds::plan::Attribute::kRaw:
-    std::memcpy(r.data, a.raw().data(), a.raw().size());
+  const ConstantValue &a = c.attrs<ConstantAttrs>().value;
+  switch (a.kind) {
+  case ConstantValue::Kind::Raw:
+    std::memcpy(r.data, a.raw.data(), a.raw.size());
     break;
-  case ds::plan::Attribute::kInts: {
-    const auto &v = a.ints().values();
+  case ConstantValue::Kind::Ints:
+  case ConstantValue::Kind::Int: {
+    const auto &v = a.ints;
     for (int64_t i = 0; i < r.numel; ++i)
-      writeInt(r, i, v.size() == 1 ? v[0] : v[int(i)]);
+      writeInt(r, i, v.size() == 1 ? v[0] : v[size_t(i)]);
     break;
   }
-  case ds::plan::Attribute::kFloats: {
-    const auto &v = a.floats().values();
+  case ConstantValue::Kind::Floats:
+  case ConstantValue::Kind::Float: {
+    const auto &v = a.floats;
     for (int64_t i = 0; i < r.numel; ++i)
-      writeDouble(r, i, v.size() == 1 ? v[0] : v[int(i)]);
+      writeDouble(r, i, v.size() == 1 ? v[0] : v[size_t(i)]);
     break;
   }
-  case ds::plan::Attribute::kI:
-    for (int64_t i = 0; i < r.numel; ++i)
-      writeInt(r, i, a.i());
-    break;
-  default:
-    for (int64_t i = 0; i < r.numel; ++i)
-      writeDouble(r, i, a.f());
-    break;
   }
 }
 
 void runCopy(KernelCall &c) {
   const Tensor &s = c.in[0], &d = c.out[0];
   size_t es = dtypeSize(s.dtype);
-  int64_t count = attrInt(c.ins, "count", s.numel);
-  int64_t so = attrInt(c.ins, "src_offset", 0) + c.ctx.rank * attrInt(c.ins, "src_rank_stride", 0);
-  int64_t dO =
-      attrInt(c.ins, "dst_offset", 0) + c.ctx.rank * attrInt(c.ins, "dst_rank_stride", 0);
+  const auto &attrs = c.attrs<CopyAttrs>();
+  int64_t count = attrs.count.value_or(s.numel);
+  int64_t so = attrs.src_offset + c.ctx.rank * attrs.src_rank_stride;
+  int64_t dO = attrs.dst_offset + c.ctx.rank * attrs.dst_rank_stride;
   std::memmove(static_cast<char *>(d.data) + size_t(dO) * es,
                static_cast<const char *>(s.data) + size_t(so) * es, size_t(count) * es);
 }
 
 void runFill(KernelCall &c) {
   const Tensor &r = c.out[0];
-  double v = attrFloat(c.ins, "value");
+  double v = c.attrs<FillAttrs>().value;
   if (r.numel == 0)
     return;
   writeDouble(r, 0, v);
@@ -261,7 +258,8 @@ void runFill(KernelCall &c) {
 
 void runAssertClose(KernelCall &c) {
   const Tensor &a = c.in[0], &b = c.in[1];
-  double rtol = attrFloat(c.ins, "rtol", 1e-5), atol = attrFloat(c.ins, "atol", 1e-6);
+  const auto &attrs = c.attrs<AssertCloseAttrs>();
+  double rtol = attrs.rtol, atol = attrs.atol;
   std::vector<float> ta, tb;
   for (int64_t i = 0; i < a.numel; ++i) {
     double x, y;
@@ -283,6 +281,74 @@ void runAssertClose(KernelCall &c) {
     if (!(std::fabs(x - y) <= atol + rtol * std::fabs(y)) && !(std::isnan(x) && std::isnan(y)))
       fail("assert_close failed at element ", i, ": ", x, " vs expected ", y);
   }
+}
+
+// ================================================================ gradients (docs/ops.md "Backward ops")
+
+void runGatherGrad(KernelCall &c) {
+  const Tensor &idx = c.in[1], &r = c.out[0];
+  int64_t axis = c.attrs<AxisAttrs>().axis;
+  int64_t outer, dim, inner;
+  splitAt(*r.shape, axis, outer, dim, inner);
+  int64_t n = idx.numel;
+  std::vector<int64_t> picked(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; ++j) {
+    int64_t v = indexAt(idx, j);
+    if (v < -dim || v >= dim)
+      fail("index ", v, " at position ", j, " is outside [", -dim, ", ", dim, ")");
+    picked[size_t(j)] = v < 0 ? v + dim : v;
+  }
+  floatCall(c, [&](auto &in, auto &out) {
+    auto *g = in[0];
+    auto *dd = out[0];
+    std::fill(dd, dd + r.numel, 0);
+    // Each outer slice writes only its own rows: safe to split over outer.
+    parallelFor(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(n * inner, 1)),
+                [&](int64_t b, int64_t e) {
+                  for (int64_t o = b; o < e; ++o)
+                    for (int64_t j = 0; j < n; ++j) {
+                      auto *dst = dd + (o * dim + picked[size_t(j)]) * inner;
+                      auto *src = g + (o * n + j) * inner;
+                      for (int64_t i = 0; i < inner; ++i)
+                        dst[i] += src[i];
+                    }
+                });
+  });
+}
+
+void runSliceGrad(KernelCall &c) {
+  const Tensor &g = c.in[0], &r = c.out[0];
+  const auto &attrs = c.attrs<SliceAttrs>();
+  const auto &starts = attrs.starts;
+  auto steps = attrs.steps.value_or(std::vector<int64_t>(r.shape->size(), 1));
+  size_t es = dtypeSize(r.dtype);
+  std::memset(r.data, 0, size_t(r.numel) * es);
+  if (g.numel == 0)
+    return;
+  const auto &gs = *g.shape;
+  std::vector<int64_t> rstr = contiguousStrides(*r.shape);
+  size_t rank = gs.size();
+  if (rank == 0) {
+    std::memcpy(r.data, g.data, es);
+    return;
+  }
+  int64_t inner = gs.back(), rows = g.numel / inner;
+  int64_t innerStep = steps.back() * rstr.back();
+  const char *src = static_cast<const char *>(g.data);
+  char *dst = static_cast<char *>(r.data);
+  parallelFor(rows, std::max<int64_t>(1, kGrain / inner), [&](int64_t b, int64_t e) {
+    for (int64_t row = b; row < e; ++row) {
+      int64_t rem = row, off = starts.back() * rstr.back();
+      for (int64_t d = int64_t(rank) - 2; d >= 0; --d) {
+        int64_t i = rem % gs[size_t(d)];
+        rem /= gs[size_t(d)];
+        off += (starts[size_t(d)] + i * steps[size_t(d)]) * rstr[size_t(d)];
+      }
+      const char *s = src + size_t(row * inner) * es;
+      for (int64_t i = 0; i < inner; ++i)
+        std::memcpy(dst + size_t(off + i * innerStep) * es, s + size_t(i) * es, es);
+    }
+  });
 }
 
 } // namespace ds::rt::cpu

@@ -1,4 +1,4 @@
-// Elementwise CPU kernels: arithmetic, comparisons, where, unary math, cast, dropout.
+// Elementwise CPU kernels: arithmetic, comparisons, where, unary math, cast, dropout, gelu_grad.
 #include "CpuCommon.h"
 
 #include <cmath>
@@ -128,7 +128,8 @@ template <typename T, typename F> void unaryLoop(const T *x, T *r, int64_t n, F 
 }
 
 template <typename T>
-void unaryFloat(const std::string &op, const Instruction &ins, const T *x, T *r, int64_t n) {
+// tanhGelu: gelu with approximate = "tanh".
+void unaryFloat(const std::string &op, bool tanhGelu, const T *x, T *r, int64_t n) {
   if (op == "neg")
     unaryLoop(x, r, n, [](T v) { return -v; });
   else if (op == "sqrt")
@@ -154,7 +155,7 @@ void unaryFloat(const std::string &op, const Instruction &ins, const T *x, T *r,
   else if (op == "identity")
     unaryLoop(x, r, n, [](T v) { return v; });
   else if (op == "gelu") {
-    if (attrString(ins, "approximate", "none") == "tanh")
+    if (tanhGelu)
       unaryLoop(x, r, n, [](T v) {
         const T k = T(0.7978845608028654); // sqrt(2/pi)
         return T(0.5) * v * (T(1) + std::tanh(k * (v + T(0.044715) * v * v * v)));
@@ -294,21 +295,23 @@ void runWhere(KernelCall &c) {
 void runUnary(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   const std::string &op = c.ins.kernel();
+  bool tanhGelu = op == "gelu" &&
+                  c.attrs<GeluAttrs>().approximate == GeluApproximation::Tanh;
   if (op == "identity") {
     if (x.data != r.data)
       std::memmove(r.data, x.data, size_t(x.numel) * dtypeSize(x.dtype));
     return;
   }
   switch (x.dtype) {
-  case ds::plan::F32: unaryFloat(op, c.ins, x.as<float>(), r.as<float>(), x.numel); break;
-  case ds::plan::F64: unaryFloat(op, c.ins, x.as<double>(), r.as<double>(), x.numel); break;
+  case ds::plan::F32: unaryFloat(op, tanhGelu, x.as<float>(), r.as<float>(), x.numel); break;
+  case ds::plan::F64: unaryFloat(op, tanhGelu, x.as<double>(), r.as<double>(), x.numel); break;
   case ds::plan::I32: unaryInt(op, x.as<int32_t>(), r.as<int32_t>(), x.numel); break;
   case ds::plan::I64: unaryInt(op, x.as<int64_t>(), r.as<int64_t>(), x.numel); break;
   default: {
     std::vector<float> tx, tr;
     const float *px = asF32(x, tx);
     float *pr = outF32(r, tr);
-    unaryFloat(op, c.ins, px, pr, x.numel);
+    unaryFloat(op, tanhGelu, px, pr, x.numel);
     storeF32(pr, r);
   }
   }
@@ -366,10 +369,11 @@ uint64_t dropoutBits(uint64_t seed, uint64_t counter, uint64_t index) {
 void runDropout(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   const Tensor *mask = c.out.size() > 1 ? &c.out[1] : nullptr;
-  double ratio = attrFloat(c.ins, "ratio", 0.5);
-  bool training = attrInt(c.ins, "training", 1);
-  uint64_t seed = uint64_t(attrInt(c.ins, "seed", 0));
-  uint64_t counter = uint64_t(attrInt(c.ins, "counter", 0)) +
+  const auto &attrs = c.attrs<DropoutAttrs>();
+  double ratio = attrs.ratio;
+  bool training = attrs.training;
+  uint64_t seed = uint64_t(attrs.seed);
+  uint64_t counter = uint64_t(attrs.counter) +
                      (c.ctx.runCounter << 16) + uint64_t(c.ctx.rank) * 0x100000001b3ull;
   int64_t n = x.numel;
   if (!training || ratio == 0) {
@@ -404,6 +408,41 @@ void runDropout(KernelCall &c) {
     apply(px, pr);
     storeF32(pr, r);
   }
+}
+
+// ================================================================ gradients (docs/ops.md "Backward ops")
+
+namespace {
+
+// ---------------------------------------------------------------- gelu
+
+template <typename T> T geluDeriv(T x, bool tanhForm) {
+  if (tanhForm) {
+    const T k = T(0.7978845608028654); // sqrt(2/pi)
+    const T a = T(0.044715);
+    T x2 = x * x;
+    T t = std::tanh(k * (x + a * x2 * x));
+    return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * a * x2);
+  }
+  const T invSqrt2Pi = T(0.3989422804014327); // 1/sqrt(2*pi)
+  T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
+  return cdf + x * invSqrt2Pi * std::exp(T(-0.5) * x * x);
+}
+
+} // namespace
+
+void runGeluGrad(KernelCall &c) {
+  bool tanhForm = c.attrs<GeluAttrs>().approximate == GeluApproximation::Tanh;
+  int64_t n = c.in[0].numel;
+  floatCall(c, [&](auto &in, auto &out) {
+    auto *g = in[0];
+    auto *x = in[1];
+    auto *dx = out[0];
+    parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        dx[i] = g[i] * geluDeriv(x[i], tanhForm);
+    });
+  });
 }
 
 } // namespace ds::rt::cpu

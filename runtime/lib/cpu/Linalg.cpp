@@ -74,8 +74,9 @@ void matmulTyped(const T *a, std::vector<int64_t> as, const T *b, std::vector<in
 template <typename T>
 void gemmTyped(KernelCall &c, const T *a, const T *b, const T *cc, T *r) {
   const auto &as = *c.in[0].shape, &bs = *c.in[1].shape;
-  bool ta = attrInt(c.ins, "trans_a", 0), tb = attrInt(c.ins, "trans_b", 0);
-  double alpha = attrFloat(c.ins, "alpha", 1.0), beta = attrFloat(c.ins, "beta", 1.0);
+  const auto &attrs = c.attrs<GemmAttrs>();
+  bool ta = attrs.trans_a, tb = attrs.trans_b;
+  double alpha = attrs.alpha, beta = attrs.beta;
   int64_t M = ta ? as[1] : as[0], K = ta ? as[0] : as[1], N = tb ? bs[0] : bs[1];
   if (M == 0 || N == 0)
     return;

@@ -1,4 +1,4 @@
-// softmax, log_softmax, layer_norm and the two classification losses.
+// softmax, log_softmax, layer_norm, the two classification losses, and their gradients.
 #include "CpuCommon.h"
 
 #include <cmath>
@@ -106,7 +106,7 @@ void layerNormTyped(const T *x, const std::vector<int64_t> &shape, int64_t axis,
 // Shared by softmax_cross_entropy_loss (fromLogits) and nll_loss.
 template <typename T, typename L>
 void lossTyped(const T *scores, const std::vector<int64_t> &sshape, const L *labels,
-               const T *weights, const std::string &reduction, bool hasIgnore, int64_t ignore,
+               const T *weights, LossReduction reduction, bool hasIgnore, int64_t ignore,
                bool fromLogits, T *loss, T *logProbOut) {
   int64_t N = sshape[0], C = sshape[1], D = 1;
   for (size_t i = 2; i < sshape.size(); ++i)
@@ -134,22 +134,23 @@ void lossTyped(const T *scores, const std::vector<int64_t> &sshape, const L *lab
         w = weights ? double(weights[l]) : 1.0;
         li = T(-w * double(lp[(n * C + l) * D + j]));
       }
-      if (reduction == "none")
+      if (reduction == LossReduction::None)
         loss[n * D + j] = li;
       total += double(li);
       wsum += w;
     }
-  if (reduction == "sum")
+  if (reduction == LossReduction::Sum)
     loss[0] = T(total);
-  else if (reduction == "mean")
+  else if (reduction == LossReduction::Mean)
     loss[0] = T(total / wsum);
 }
 
 template <typename T> void lossDispatch(KernelCall &c, const T *s, const T *w, T *loss, T *lp) {
   const Tensor &lab = c.in[1];
-  std::string red = attrString(c.ins, "reduction", "mean");
-  bool hasIgnore = hasAttr(c.ins, "ignore_index");
-  int64_t ignore = attrInt(c.ins, "ignore_index", 0);
+  const auto &attrs = c.attrs<LossAttrs>();
+  LossReduction red = attrs.reduction;
+  bool hasIgnore = attrs.ignore_index.has_value();
+  int64_t ignore = attrs.ignore_index.value_or(0);
   bool logits = c.ins.kernel() == "softmax_cross_entropy_loss";
   if (lab.dtype == ds::plan::I64)
     lossTyped(s, *c.in[0].shape, lab.as<int64_t>(), w, red, hasIgnore, ignore, logits, loss, lp);
@@ -161,7 +162,7 @@ template <typename T> void lossDispatch(KernelCall &c, const T *s, const T *w, T
 
 void runSoftmax(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   bool log = c.ins.kernel() == "log_softmax";
   if (x.dtype == ds::plan::F64) {
     softmaxTyped(x.as<double>(), r.as<double>(), *x.shape, axis, log);
@@ -176,8 +177,9 @@ void runSoftmax(KernelCall &c) {
 
 void runLayerNorm(KernelCall &c) {
   const Tensor &x = c.in[0], &y = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
-  double eps = attrFloat(c.ins, "epsilon", 1e-5);
+  const auto &attrs = c.attrs<LayerNormAttrs>();
+  int64_t axis = attrs.axis;
+  double eps = attrs.epsilon;
   bool hasBias = c.in.size() == 3;
   const std::vector<int64_t> *bshape = hasBias ? c.in[2].shape : nullptr;
   if (x.dtype == ds::plan::F64) {
@@ -248,6 +250,241 @@ void runLoss(KernelCall &c) {
   storeF32(pl, c.out[0]);
   if (hasLp)
     storeF32(plp, c.out[1]);
+}
+
+// ================================================================ gradients (docs/ops.md "Backward ops")
+
+namespace {
+
+// ---------------------------------------------------------------- softmax family
+
+template <typename T>
+void softmaxGradTyped(const T *g, const T *y, T *dx, const std::vector<int64_t> &shape,
+                      int64_t axis, bool log) {
+  int64_t outer, dim, inner;
+  splitAt(shape, axis, outer, dim, inner);
+  if (dim == 0)
+    return;
+  parallelFor(outer * inner, std::max<int64_t>(1, kGrain / dim), [&](int64_t s, int64_t e) {
+    for (int64_t oi = s; oi < e; ++oi) {
+      int64_t base = (oi / inner) * dim * inner + oi % inner;
+      const T *pg = g + base, *py = y + base;
+      T *pd = dx + base;
+      double acc = 0;
+      if (log) {
+        for (int64_t d = 0; d < dim; ++d)
+          acc += double(pg[d * inner]);
+        T sum = T(acc);
+        for (int64_t d = 0; d < dim; ++d)
+          pd[d * inner] = pg[d * inner] - std::exp(py[d * inner]) * sum;
+      } else {
+        for (int64_t d = 0; d < dim; ++d)
+          acc += double(pg[d * inner]) * double(py[d * inner]);
+        T sum = T(acc);
+        for (int64_t d = 0; d < dim; ++d)
+          pd[d * inner] = py[d * inner] * (pg[d * inner] - sum);
+      }
+    }
+  });
+}
+
+
+// ---------------------------------------------------------------- layer norm
+
+template <typename T>
+void layerNormGradTyped(const T *g, const T *x, const T *scale, T *dx, T *dscale, T *dbias,
+                        const std::vector<int64_t> &shape, int64_t axis, double eps) {
+  int64_t outer = 1, norm = 1;
+  for (int64_t i = 0; i < axis; ++i)
+    outer *= shape[size_t(i)];
+  for (size_t i = size_t(axis); i < shape.size(); ++i)
+    norm *= shape[i];
+  std::vector<T> mean(size_t(outer), T(0)), inv(size_t(outer), T(0));
+  int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(norm, 1));
+  parallelFor(outer, grain, [&](int64_t s, int64_t e) {
+    for (int64_t o = s; o < e; ++o) {
+      const T *px = x + o * norm, *pg = g + o * norm;
+      T *pd = dx + o * norm;
+      // Two-pass mean and (biased) variance, accumulated in f64.
+      double sum = 0;
+      for (int64_t i = 0; i < norm; ++i)
+        sum += double(px[i]);
+      T mu = T(norm ? sum / double(norm) : 0);
+      double sq = 0;
+      for (int64_t i = 0; i < norm; ++i) {
+        double d = double(px[i] - mu);
+        sq += d * d;
+      }
+      T is = T(1.0 / std::sqrt((norm ? sq / double(norm) : 0) + eps));
+      mean[size_t(o)] = mu;
+      inv[size_t(o)] = is;
+      double sg = 0, sgx = 0; // sums of g*scale and g*scale*xhat
+      for (int64_t i = 0; i < norm; ++i) {
+        T gh = pg[i] * scale[i];
+        T xh = (px[i] - mu) * is;
+        sg += double(gh);
+        sgx += double(gh) * double(xh);
+      }
+      T mg = T(norm ? sg / double(norm) : 0), mgx = T(norm ? sgx / double(norm) : 0);
+      for (int64_t i = 0; i < norm; ++i) {
+        T xh = (px[i] - mu) * is;
+        pd[i] = is * (pg[i] * scale[i] - mg - xh * mgx);
+      }
+    }
+  });
+  // Parameter gradients: one column of the normalized dims per task.
+  int64_t colGrain = std::max<int64_t>(1, kGrain / std::max<int64_t>(outer, 1));
+  parallelFor(norm, colGrain, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) {
+      double ds = 0, db = 0;
+      for (int64_t o = 0; o < outer; ++o) {
+        T gv = g[o * norm + i];
+        T xh = (x[o * norm + i] - mean[size_t(o)]) * inv[size_t(o)];
+        ds += double(gv) * double(xh);
+        db += double(gv);
+      }
+      dscale[i] = T(ds);
+      dbias[i] = T(db);
+    }
+  });
+}
+
+
+// ---------------------------------------------------------------- losses
+
+/// The per-position factor s·w of the loss gradient (0 for ignored positions), and the
+/// validated label. Shared by both loss gradients.
+struct LossGradSetup {
+  int64_t N, C, D;
+  LossReduction reduction;
+  bool hasIgnore;
+  int64_t ignore;
+  double wsum = 0; // mean only
+};
+
+template <typename T>
+LossGradSetup lossSetup(KernelCall &c, const T *weights) {
+  LossGradSetup s;
+  const auto &shape = *c.in[1].shape;
+  s.N = shape[0];
+  s.C = shape[1];
+  s.D = 1;
+  for (size_t i = 2; i < shape.size(); ++i)
+    s.D *= shape[i];
+  const auto &attrs = c.attrs<LossAttrs>();
+  s.reduction = attrs.reduction;
+  s.hasIgnore = attrs.ignore_index.has_value();
+  s.ignore = attrs.ignore_index.value_or(0);
+  const Tensor &lab = c.in[2];
+  for (int64_t k = 0; k < s.N * s.D; ++k) {
+    int64_t l = indexAt(lab, k);
+    if (s.hasIgnore && l == s.ignore)
+      continue;
+    if (l < 0 || l >= s.C)
+      fail("label ", l, " at sample ", k / s.D, " is outside [0, ", s.C, ")");
+    s.wsum += weights ? double(weights[l]) : 1.0;
+  }
+  return s;
+}
+
+/// Gradient factor for position k (n·D + j): w[label]·s, or 0 when ignored.
+template <typename T>
+double lossFactor(const LossGradSetup &s, const T *g, const T *weights, int64_t label,
+                  int64_t k) {
+  if (s.hasIgnore && label == s.ignore)
+    return 0;
+  double w = weights ? double(weights[label]) : 1.0;
+  double gs = s.reduction == LossReduction::None ? double(g[k]) : double(g[0]);
+  if (s.reduction == LossReduction::Mean)
+    gs /= s.wsum;
+  return w * gs;
+}
+
+template <typename T>
+void softmaxCrossEntropyGradTyped(KernelCall &c, const T *g, const T *scores, const T *weights,
+                                  T *ds) {
+  LossGradSetup s = lossSetup(c, weights);
+  const Tensor &lab = c.in[2];
+  int64_t C = s.C, D = s.D;
+  parallelFor(s.N * D, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)),
+              [&](int64_t b, int64_t e) {
+                for (int64_t k = b; k < e; ++k) {
+                  int64_t n = k / D, j = k % D;
+                  int64_t l = indexAt(lab, k);
+                  const T *ps = scores + n * C * D + j;
+                  T *pd = ds + n * C * D + j;
+                  double f = lossFactor(s, g, weights, l, k);
+                  if (f == 0) {
+                    for (int64_t ci = 0; ci < C; ++ci)
+                      pd[ci * D] = T(0);
+                    continue;
+                  }
+                  T mx = -std::numeric_limits<T>::infinity();
+                  for (int64_t ci = 0; ci < C; ++ci)
+                    mx = std::max(mx, ps[ci * D]);
+                  if (std::isinf(mx) && mx < 0)
+                    mx = 0;
+                  double sum = 0;
+                  for (int64_t ci = 0; ci < C; ++ci) {
+                    T ev = std::exp(ps[ci * D] - mx);
+                    pd[ci * D] = ev;
+                    sum += double(ev);
+                  }
+                  T inv = T(1.0 / sum), tf = T(f);
+                  for (int64_t ci = 0; ci < C; ++ci)
+                    pd[ci * D] = (pd[ci * D] * inv - (ci == l ? T(1) : T(0))) * tf;
+                }
+              });
+}
+
+template <typename T>
+void nllGradTyped(KernelCall &c, const T *g, const T *weights, T *dlp) {
+  LossGradSetup s = lossSetup(c, weights);
+  const Tensor &lab = c.in[2];
+  int64_t C = s.C, D = s.D;
+  std::fill(dlp, dlp + s.N * C * D, T(0));
+  for (int64_t k = 0; k < s.N * D; ++k) {
+    int64_t n = k / D, j = k % D;
+    int64_t l = indexAt(lab, k);
+    double f = lossFactor(s, g, weights, l, k);
+    if (f != 0)
+      dlp[(n * C + l) * D + j] = T(-f);
+  }
+}
+
+} // namespace
+
+void runSoftmaxGrad(KernelCall &c) {
+  int64_t axis = c.attrs<AxisAttrs>().axis;
+  bool log = c.ins.kernel() == "log_softmax_grad";
+  const auto &shape = *c.in[0].shape;
+  floatCall(c, [&](auto &in, auto &out) {
+    softmaxGradTyped(in[0], in[1], out[0], shape, axis, log);
+  });
+}
+
+
+void runLayerNormGrad(KernelCall &c) {
+  const auto &attrs = c.attrs<LayerNormAttrs>();
+  int64_t axis = attrs.axis;
+  double eps = attrs.epsilon;
+  const auto &shape = *c.in[1].shape;
+  floatCall(c, [&](auto &in, auto &out) {
+    layerNormGradTyped(in[0], in[1], in[2], out[0], out[1], out[2], shape, axis, eps);
+  });
+}
+
+
+void runLossGrad(KernelCall &c) {
+  bool hasW = c.in.size() == 4;
+  bool sce = c.ins.kernel() == "softmax_cross_entropy_loss_grad";
+  floatCall(c, [&](auto &in, auto &out) {
+    auto *w = hasW ? in[3] : nullptr;
+    if (sce)
+      softmaxCrossEntropyGradTyped(c, in[0], in[1], w, out[0]);
+    else
+      nllGradTyped(c, in[0], w, out[0]);
+  });
 }
 
 } // namespace ds::rt::cpu

@@ -64,13 +64,13 @@ void passThrough(KernelCall &c, std::initializer_list<size_t> inputOf) {
 struct MomentsStep {
   double b1, b2, eps, wd, lr, bc1 = 1, bc2 = 1;
   int64_t t;
-  explicit MomentsStep(const KernelCall &c)
-      : b1(attrFloat(c.ins, "beta1")), b2(attrFloat(c.ins, "beta2")),
-        eps(attrFloat(c.ins, "eps")), wd(attrFloat(c.ins, "weight_decay")),
-        lr(scalarF32(c.in[4])), t(scalarI64(c.in[5])) {
+  template <typename Attrs>
+  MomentsStep(const KernelCall &c, const Attrs &a)
+      : b1(a.beta1), b2(a.beta2), eps(a.eps), wd(a.weight_decay), lr(scalarF32(c.in[4])),
+        t(scalarI64(c.in[5])) {
     if (t < 1)
       fail("step ", t, " must be >= 1 (the step counter is 1-based)");
-    if (attrInt(c.ins, "bias_correction") != 0) {
+    if (a.bias_correction) {
       bc1 = 1 - std::pow(b1, double(t));
       bc2 = 1 - std::pow(b2, double(t));
     }
@@ -89,9 +89,10 @@ struct MomentsStep {
 void runAdamUpdate(KernelCall &c) {
   if (!stepApplies(c, 6)) // overflow: p, m, v unchanged
     return passThrough(c, {0, 2, 3});
-  MomentsStep h(c);
+  const auto &attrs = c.attrs<AdamUpdateAttrs>();
+  MomentsStep h(c, attrs);
   double b1 = h.b1, b2 = h.b2, eps = h.eps, wd = h.wd, lr = h.lr, bc1 = h.bc1, bc2 = h.bc2;
-  bool adamW = attrInt(c.ins, "adam_w_mode") != 0;
+  bool adamW = attrs.adam_w_mode;
   int64_t n = c.in[0].numel;
   optimizerCall(c, 2, [&](auto in, auto out) {
     using T = std::remove_const_t<std::remove_pointer_t<std::remove_reference_t<decltype(in[0])>>>;
@@ -141,10 +142,11 @@ void runAdamUpdate(KernelCall &c) {
 void runLambUpdate(KernelCall &c) {
   if (!stepApplies(c, 6)) // overflow: p, m, v unchanged
     return passThrough(c, {0, 2, 3});
-  MomentsStep h(c);
+  const auto &attrs = c.attrs<LambUpdateAttrs>();
+  MomentsStep h(c, attrs);
   double b1 = h.b1, b2 = h.b2, eps = h.eps, wd = h.wd, lr = h.lr, bc1 = h.bc1, bc2 = h.bc2;
-  double minCoeff = attrFloat(c.ins, "min_coeff", 0.01);
-  double maxCoeff = attrFloat(c.ins, "max_coeff", 10.0);
+  double minCoeff = attrs.min_coeff;
+  double maxCoeff = attrs.max_coeff;
   int64_t n = c.in[0].numel;
   optimizerCall(c, 2, [&](auto in, auto out) {
     using T = std::remove_const_t<std::remove_pointer_t<std::remove_reference_t<decltype(in[0])>>>;
@@ -181,9 +183,10 @@ void runLambUpdate(KernelCall &c) {
 void runSgdUpdate(KernelCall &c) {
   if (!stepApplies(c, 5)) // overflow: p, buf unchanged
     return passThrough(c, {0, 2});
-  double mu = attrFloat(c.ins, "momentum"), damp = attrFloat(c.ins, "dampening");
-  double wd = attrFloat(c.ins, "weight_decay");
-  bool nesterov = attrInt(c.ins, "nesterov") != 0;
+  const auto &attrs = c.attrs<SgdUpdateAttrs>();
+  double mu = attrs.momentum, damp = attrs.dampening;
+  double wd = attrs.weight_decay;
+  bool nesterov = attrs.nesterov;
   double lr = scalarF32(c.in[3]);
   int64_t t = scalarI64(c.in[4]);
   if (t < 1)
@@ -211,47 +214,45 @@ void runSgdUpdate(KernelCall &c) {
   });
 }
 
-static double lrScheduleValue(const Instruction &ins, int64_t applied) {
-  std::string sched = attrString(ins, "schedule", "");
-  double lr = attrFloat(ins, "lr");
-  if (sched == "constant")
+static double lrScheduleValue(const LrScheduleAttrs &a, int64_t applied) {
+  using Kind = LrScheduleKind;
+  double lr = a.lr;
+  if (a.schedule == Kind::Constant)
     return lr;
-  double minLr = attrFloat(ins, "warmup_min_lr", 0.0);
-  double maxLr = attrFloat(ins, "warmup_max_lr", 0.001);
-  int64_t N = std::max<int64_t>(2, attrInt(ins, "warmup_num_steps", 1000));
-  bool logWarmup = attrString(ins, "warmup_type", "log") == "log";
-  int64_t T = attrInt(ins, "total_num_steps", 0);
+  double minLr = a.warmup_min_lr;
+  double maxLr = a.warmup_max_lr;
+  int64_t N = lrWarmupSteps(a);
+  bool logWarmup = a.warmup_type == WarmupType::Log;
+  int64_t T = a.total_num_steps;
   double i = double(applied) - 1; // step k runs with f(k - 1)
   auto warmupGamma = [&](double it) {
     return logWarmup ? std::log(it + 1) / std::log(double(N)) : it / double(N);
   };
-  if (sched == "WarmupLR" || sched == "WarmupDecayLR") {
+  if (a.schedule == Kind::WarmupLR || a.schedule == Kind::WarmupDecayLR) {
     if (i < 0)
       return minLr;
     double gamma;
     if (i < double(N))
       gamma = warmupGamma(i);
-    else if (sched == "WarmupLR")
+    else if (a.schedule == Kind::WarmupLR)
       gamma = 1;
     else
-      gamma = std::max(0.0, (double(T) - i) / std::max(1.0, double(T - N)));
+      gamma = std::max(0.0, (double(T) - i) / lrDecaySteps(a));
     return minLr + (maxLr - minLr) * gamma;
   }
-  if (sched == "WarmupCosineLR") {
-    double r0 = attrFloat(ins, "warmup_min_ratio", 0.0);
-    double rc = attrFloat(ins, "cos_min_ratio", 0.0001);
-    double ratio;
-    if (i < 0)
-      ratio = 0;
-    else if (i < double(N))
-      ratio = r0 + (1 - r0) * warmupGamma(i);
-    else {
-      double q = std::min(1.0, (i - double(N) + 1) / std::max(1.0, double(T - N)));
-      ratio = std::max(0.0, rc + (1 - rc) * (1 + std::cos(M_PI * q)) / 2);
-    }
-    return lr * ratio;
+  // WarmupCosineLR
+  double r0 = a.warmup_min_ratio;
+  double rc = a.cos_min_ratio;
+  double ratio;
+  if (i < 0)
+    ratio = 0;
+  else if (i < double(N))
+    ratio = r0 + (1 - r0) * warmupGamma(i);
+  else {
+    double q = std::min(1.0, (i - double(N) + 1) / lrDecaySteps(a));
+    ratio = std::max(0.0, rc + (1 - rc) * (1 + std::cos(M_PI * q)) / 2);
   }
-  fail("unknown schedule '", sched, "'");
+  return lr * ratio;
 }
 
 // lr_schedule: applied (i64 scalar k) -> lr (f32 scalar) = f(k - 1), see lrScheduleValue.
@@ -259,7 +260,7 @@ void runLrSchedule(KernelCall &c) {
   int64_t k = scalarI64(c.in[0]);
   if (k < 0)
     fail("applied step count ", k, " is negative");
-  c.out[0].as<float>()[0] = float(lrScheduleValue(c.ins, k));
+  c.out[0].as<float>()[0] = float(lrScheduleValue(c.attrs<LrScheduleAttrs>(), k));
 }
 
 // all_finite: x0..xn (any float types and shapes) -> f32 scalar 1 if every element is finite,
@@ -310,14 +311,14 @@ void runAllFinite(KernelCall &c) {
 // dynamic = 0: S unchanged (last = it on overflow). Always it += 1 afterwards.
 // The counters start as {0, -1, hysteresis} (the INIT program writes them).
 void runLossScaleUpdate(KernelCall &c) {
-  const Instruction &ins = c.ins;
-  bool dynamic = attrInt(ins, "dynamic", 1) != 0;
-  double factor = attrFloat(ins, "scale_factor", 2.0);
-  int64_t window = attrInt(ins, "scale_window", 1000);
-  int64_t h = attrInt(ins, "hysteresis", 2);
-  bool consecutive = attrInt(ins, "consecutive_hysteresis", 0) != 0;
-  double minScale = attrFloat(ins, "min_scale", 1.0);
-  bool zero = attrInt(ins, "zero", 1) != 0;
+  const auto &attrs = c.attrs<LossScaleUpdateAttrs>();
+  bool dynamic = attrs.dynamic;
+  double factor = attrs.scale_factor;
+  int64_t window = attrs.scale_window;
+  int64_t h = attrs.hysteresis;
+  bool consecutive = attrs.consecutive_hysteresis;
+  double minScale = attrs.min_scale;
+  bool zero = attrs.zero;
 
   float f = scalarF32(c.in[0]);
   bool overflow = !(f == f && f != 0);

@@ -141,7 +141,7 @@ void reduceTyped(const T *x, const std::vector<int64_t> &shape, const std::set<i
 
 void runReduce(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
-  auto axesV = attrInts(c.ins, "axes", {});
+  auto axesV = c.attrs<ReduceAttrs>().axes.value_or(std::vector<int64_t>{});
   std::set<int64_t> axes(axesV.begin(), axesV.end());
   const std::string &k = c.ins.kernel();
   Red red = k == "reduce_sum" ? Red::Sum : k == "reduce_mean" ? Red::Mean : Red::Max;

@@ -46,6 +46,8 @@ void pieceMajor(const void *src, void *dst, int64_t outer, int64_t W, int64_t ro
   DS_CUDA_LAUNCH();
 }
 
+} // namespace
+
 void runCollective(KernelCall &c) {
   DeviceContext &d = dev(c);
   if (!d.comm)
@@ -61,7 +63,7 @@ void runCollective(KernelCall &c) {
   size_t es = dtypeSize(x.dtype);
   int W = comm.size();
   if (k == "all_gather") {
-    int64_t axis = attrInt(c.ins, "axis");
+    int64_t axis = c.attrs<AxisAttrs>().axis;
     const auto &os = *r.shape;
     int64_t outer = prod(os, 0, size_t(axis));
     if (outer == 1 || W == 1) {
@@ -73,8 +75,9 @@ void runCollective(KernelCall &c) {
     pieceMajor(tmp, r.data, outer, W, os[size_t(axis)] / W * prod(os, size_t(axis) + 1, os.size()),
                es, false, s);
   } else if (k == "reduce_scatter") {
-    int64_t axis = attrInt(c.ins, "axis");
-    ReduceOp op = parseReduceOp(attrString(c.ins, "reduction", "sum"));
+    const auto &attrs = c.attrs<ReduceScatterAttrs>();
+    int64_t axis = attrs.axis;
+    ReduceOp op = parseReduceOp(enumName(attrs.reduction));
     const auto &is = *x.shape;
     int64_t outer = prod(is, 0, size_t(axis));
     if (outer == 1 || W == 1) {
@@ -87,22 +90,19 @@ void runCollective(KernelCall &c) {
     comm.reduceScatter(tmp, r.data, r.numel, x.dtype, op, s);
   } else if (k == "all_reduce") {
     comm.allReduce(x.data, r.data, x.numel, x.dtype,
-                   parseReduceOp(attrString(c.ins, "reduction", "sum")), s);
+                   parseReduceOp(enumName(c.attrs<AllReduceAttrs>().reduction)), s);
   } else { // broadcast
     if (x.data != r.data && x.numel)
       DS_CUDA(cudaMemcpyAsync(r.data, x.data, size_t(x.numel) * es, cudaMemcpyDeviceToDevice, s));
-    comm.broadcast(r.data, r.numel, r.dtype, int(attrInt(c.ins, "root", 0)), s);
+    comm.broadcast(r.data, r.numel, r.dtype, int(c.attrs<BroadcastAttrs>().root), s);
   }
 }
+
+namespace {
 
 __global__ void incrementKernel(uint64_t *p) { ++*p; }
 
 } // namespace
-
-void registerCollectives(KernelTable &t) {
-  for (const char *n : {"all_gather", "reduce_scatter", "all_reduce", "broadcast", "barrier"})
-    t[n] = runCollective;
-}
 
 void enqueueIncrement(uint64_t *counter, cudaStream_t s) {
   incrementKernel<<<1, 1, 0, s>>>(counter);

@@ -1,6 +1,8 @@
 // Error checks, scratch, indexers and the kernel table of the CUDA backend.
 #include "CudaCommon.cuh"
 
+#include <array>
+
 namespace ds::rt::cuda {
 
 void checkCuda(cudaError_t e, const char *expr) {
@@ -67,19 +69,27 @@ Indexer broadcastIndexer(const std::vector<int64_t> &in, const std::vector<int64
   return stridedIndexer(out, st);
 }
 
-RunFn findCudaKernel(const std::string &name) {
-  static const KernelTable table = [] {
-    KernelTable t;
-    registerElementwise(t);
-    registerNormalization(t);
-    registerDataMovement(t);
-    registerOptimizer(t);
-    registerLinalg(t);
-    registerCollectives(t);
+namespace {
+const std::array<RunFn, kKernelCount> &cudaKernels() {
+  static const std::array<RunFn, kKernelCount> table = [] {
+    std::array<RunFn, kKernelCount> t{};
+    // Built like the CPU table (cpu/CpuKernels.cpp). A kernel marked Cuda whose cuda::<run>
+    // is missing leaves an undefined symbol: the plugin fails to load (plugin-loads.test).
+#define DS_KERNEL(Id, name, S, inputs, outputs, inPlace, Stream, Backends, check, run, summary) \
+  if constexpr ((catalogue_backends::Backends & kBackendCuda) != 0)                              \
+    t[size_t(KernelId::Id)] = run;
+#include "ds/runtime/KernelCatalogue.def"
     return t;
   }();
-  auto it = table.find(name);
-  return it == table.end() ? nullptr : it->second;
+  return table;
+}
+} // namespace
+
+RunFn findCudaKernel(KernelId id) { return cudaKernels()[size_t(id)]; }
+
+RunFn findCudaKernel(const std::string &name) {
+  const KernelInfo *k = findKernelInfo(name);
+  return k ? findCudaKernel(k->id) : nullptr;
 }
 
 } // namespace ds::rt::cuda

@@ -182,16 +182,14 @@ Indexer stridedIndexer(const std::vector<int64_t> &dims, const std::vector<int64
 /// Row-major element strides of a shape.
 std::vector<int64_t> rowMajorStrides(const std::vector<int64_t> &shape);
 
-// ---- kernel tables, one registration function per source file
-using KernelTable = std::map<std::string, RunFn>;
-void registerElementwise(KernelTable &t);   // Elementwise.cu
-void registerNormalization(KernelTable &t); // Normalization.cu (softmax, layer norm, losses,
-                                            // reductions and their gradients)
-void registerDataMovement(KernelTable &t);  // DataMovement.cu
-void registerOptimizer(KernelTable &t);     // Optimizer.cu
-void registerLinalg(KernelTable &t);        // Linalg.cu (cuBLASLt)
-void registerCollectives(KernelTable &t);   // Collectives.cu
+// ---- kernels: the catalogue's `run` functions (KernelCatalogue.def), defined in the family
+// files (Elementwise, Linalg, Normalization, DataMovement, Optimizer, Collectives).
+#define DS_KERNEL(Id, name, S, inputs, outputs, inPlace, Stream, Backends, check, run, summary) \
+  void run(KernelCall &c);
+#include "ds/runtime/KernelCatalogue.def"
 
+/// The CUDA implementation of a kernel, or nullptr.
+RunFn findCudaKernel(KernelId id);
 /// The CUDA implementation of `name`, or nullptr.
 RunFn findCudaKernel(const std::string &name);
 

@@ -362,7 +362,7 @@ private:
       DS_CUDA(cudaStreamWaitEvent(streams_[in.stream], programs_[size_t(program)].instrs[size_t(w)].event, 0));
     ExecContext ctx = ctxBase_;
     ctx.device = &ctx_[in.stream];
-    KernelCall kc{prog.instructions(k), {}, {}, ctx};
+    KernelCall kc{prog.instructions(k), {}, {}, ctx, plan_.instrAttrs[size_t(program)][size_t(k)]};
     for (size_t b : plan_.instrInputs[size_t(program)][size_t(k)]) {
       const auto &info = plan_.buffers[b];
       kc.in.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});

@@ -1,6 +1,6 @@
 // CUDA data-movement kernels: reshape, squeeze, unsqueeze, transpose, gather, gather_grad,
-// slice, slice_grad, split, concat, expand, trilu. Semantics follow lib/cpu/DataMovement.cpp
-// and lib/cpu/Backward.cpp (gather_grad, slice_grad).
+// slice, slice_grad, split, concat, expand, trilu, constant, copy, fill and the assert_close
+// check. Semantics follow lib/cpu/DataMovement.cpp.
 //
 // Pure data movement works on element bits: it dispatches on the element size (1, 2, 4 or 8
 // bytes), so every dtype (f32 f64 f16 bf16 i64 i32 i1) is supported. All copies are written as
@@ -17,9 +17,13 @@
 
 #include <cub/device/device_radix_sort.cuh>
 
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+
 namespace ds::rt::cuda {
 namespace {
-
 
 /// True when the indexer maps linear index k to offset k (contiguous operand).
 bool isContiguous(const Indexer &ix) {
@@ -87,6 +91,8 @@ void scatterCopy(KernelCall &c, DType dt, const void *in, const std::vector<int6
 
 // ---------------------------------------------------------------- reshape / squeeze / unsqueeze
 
+} // namespace
+
 void runReshape(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   if (x.data == r.data || x.numel == 0)
@@ -94,11 +100,15 @@ void runReshape(KernelCall &c) {
   DS_CUDA(cudaMemcpyAsync(r.data, x.data, bytesOf(x), cudaMemcpyDeviceToDevice, stream(c)));
 }
 
+namespace {
+
 // ---------------------------------------------------------------- transpose / expand / slice
+
+} // namespace
 
 void runTranspose(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
-  auto perm = attrInts(c.ins, "perm");
+  const auto &perm = c.attrs<TransposeAttrs>().perm;
   std::vector<int64_t> xs = rowMajorStrides(*x.shape), st(perm.size());
   for (size_t i = 0; i < perm.size(); ++i)
     st[i] = xs[size_t(perm[i])];
@@ -123,8 +133,9 @@ void runSlice(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   if (r.numel == 0)
     return;
-  auto starts = attrInts(c.ins, "starts");
-  auto steps = attrInts(c.ins, "steps", std::vector<int64_t>(starts.size(), 1));
+  const auto &attrs = c.attrs<SliceAttrs>();
+  const auto &starts = attrs.starts;
+  auto steps = attrs.steps.value_or(std::vector<int64_t>(starts.size(), 1));
   std::vector<int64_t> xs = rowMajorStrides(*x.shape), st(xs.size());
   int64_t base = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
@@ -137,8 +148,9 @@ void runSlice(KernelCall &c) {
 /// dx = zeros of the slice input's shape, with g at the sliced positions.
 void runSliceGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &r = c.out[0];
-  auto starts = attrInts(c.ins, "starts");
-  auto steps = attrInts(c.ins, "steps", std::vector<int64_t>(r.shape->size(), 1));
+  const auto &attrs = c.attrs<SliceAttrs>();
+  const auto &starts = attrs.starts;
+  auto steps = attrs.steps.value_or(std::vector<int64_t>(r.shape->size(), 1));
   if (r.numel == 0)
     return;
   DS_CUDA(cudaMemsetAsync(r.data, 0, bytesOf(r), stream(c)));
@@ -154,12 +166,17 @@ void runSliceGrad(KernelCall &c) {
   scatterCopy(c, g.dtype, g.data, *g.shape, r.data, base, st);
 }
 
+namespace {
+
 // ---------------------------------------------------------------- split / concat
+
+} // namespace
 
 void runSplit(KernelCall &c) {
   const Tensor &x = c.in[0];
-  int64_t axis = attrInt(c.ins, "axis");
-  auto sizes = attrInts(c.ins, "sizes");
+  const auto &attrs = c.attrs<SplitAttrs>();
+  int64_t axis = attrs.axis;
+  const auto &sizes = attrs.sizes;
   int64_t outer, dim, inner;
   splitAt(*x.shape, axis, outer, dim, inner);
   int64_t start = 0;
@@ -174,7 +191,7 @@ void runSplit(KernelCall &c) {
 
 void runConcat(KernelCall &c) {
   const Tensor &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   int64_t outer, dim, inner;
   splitAt(*r.shape, axis, outer, dim, inner);
   int64_t start = 0;
@@ -187,6 +204,8 @@ void runConcat(KernelCall &c) {
     start += xd;
   }
 }
+
+namespace {
 
 // ---------------------------------------------------------------- trilu
 
@@ -202,10 +221,13 @@ __global__ void triluKernel(const E *x, E *y, int64_t R, int64_t C, int64_t k, b
   }
 }
 
+} // namespace
+
 void runTrilu(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
-  bool upper = attrInt(c.ins, "upper", 1) != 0;
-  int64_t k = attrInt(c.ins, "k", 0);
+  const auto &attrs = c.attrs<TriluAttrs>();
+  bool upper = attrs.upper;
+  int64_t k = attrs.k;
   int64_t R = x.dim(x.rank() - 2), C = x.dim(x.rank() - 1);
   int64_t n = r.numel;
   if (n == 0 || R == 0 || C == 0)
@@ -216,6 +238,8 @@ void runTrilu(KernelCall &c) {
     DS_CUDA_LAUNCH();
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- gather
 
@@ -236,9 +260,11 @@ __global__ void gatherKernel(const E *__restrict__ d, const I *__restrict__ idx,
   }
 }
 
+} // namespace
+
 void runGather(KernelCall &c) {
   const Tensor &d = c.in[0], &idx = c.in[1], &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   int64_t outer, dim, inner;
   splitAt(*d.shape, axis, outer, dim, inner);
   int64_t n = idx.numel, total = r.numel;
@@ -258,6 +284,8 @@ void runGather(KernelCall &c) {
     DS_CUDA_LAUNCH();
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- gather_grad
 //
@@ -312,9 +340,11 @@ __global__ void gatherGradSumKernel(const T *__restrict__ g, const uint64_t *__r
 
 size_t alignUp(size_t v) { return (v + 255) / 256 * 256; }
 
+} // namespace
+
 void runGatherGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &idx = c.in[1], &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   int64_t outer, dim, inner;
   splitAt(*r.shape, axis, outer, dim, inner);
   int64_t n = idx.numel;
@@ -361,21 +391,246 @@ void runGatherGrad(KernelCall &c) {
 
 #undef DS_BY_SIZE
 
+// ================================================================ data-creating kernels and assert_close
+// (were in Elementwise.cu: the same family file as the CPU, lib/cpu/DataMovement.cpp)
+
+namespace {
+
+// ---------------------------------------------------------------- constant / fill
+
+/// The CPU's writeDouble for one element: its bytes in the low dtypeSize(t) bytes.
+uint64_t encodeDouble(DType t, double v) {
+  uint64_t bits = 0;
+  switch (t) {
+  case ds::plan::F32: {
+    float f = float(v);
+    std::memcpy(&bits, &f, 4);
+    break;
+  }
+  case ds::plan::F64: std::memcpy(&bits, &v, 8); break;
+  case ds::plan::F16: bits = floatToHalf(float(v)); break;
+  case ds::plan::BF16: bits = floatToBf16(float(v)); break;
+  case ds::plan::I32: {
+    int32_t x = int32_t(std::trunc(v));
+    std::memcpy(&bits, &x, 4);
+    break;
+  }
+  case ds::plan::I64: {
+    int64_t x = int64_t(std::trunc(v));
+    std::memcpy(&bits, &x, 8);
+    break;
+  }
+  default: bits = v != 0; break;
+  }
+  return bits;
+}
+/// The CPU's writeInt for one element.
+uint64_t encodeInt(DType t, int64_t v) {
+  uint64_t bits = 0;
+  switch (t) {
+  case ds::plan::I32: {
+    int32_t x = int32_t(v);
+    std::memcpy(&bits, &x, 4);
+    break;
+  }
+  case ds::plan::I64: std::memcpy(&bits, &v, 8); break;
+  case ds::plan::I1: bits = v != 0; break;
+  default: bits = encodeDouble(t, double(v)); break;
+  }
+  return bits;
+}
+
+template <typename E> __global__ void fillKernel(E *p, E v, int64_t n) {
+  DS_GRID_STRIDE(i, n) { p[i] = v; }
+}
+
+/// Sets every element of r (numel > 0) to the element bytes `bits`.
+void fillBits(KernelCall &c, const Tensor &r, uint64_t bits) {
+  int64_t n = r.numel;
+  if (n == 0)
+    return;
+  DS_DISPATCH_BY_SIZE(r.dtype, E, {
+    E v;
+    std::memcpy(&v, &bits, sizeof(E)); // little endian: the low bytes
+    fillKernel<E><<<gridFor(n), kThreads, 0, stream(c)>>>(static_cast<E *>(r.data), v, n);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+/// Pinned host copies of multi-element constants. They are never freed or changed once made:
+/// a captured CUDA graph may replay the copy from them at any later time. Keyed by the
+/// instruction and validated by content (a later plan may reuse the instruction's address;
+/// the stale copy is then left allocated, as a graph might still reference it).
+struct ConstHost {
+  void *host = nullptr;
+  size_t bytes = 0;
+};
+std::mutex &constMutex() {
+  static std::mutex *m = new std::mutex; // never destroyed: usable until process exit
+  return *m;
+}
+std::map<const Instruction *, ConstHost> &constCache() {
+  static auto *m = new std::map<const Instruction *, ConstHost>;
+  return *m;
+}
+
 } // namespace
 
-void registerDataMovement(KernelTable &t) {
-  t["reshape"] = runReshape;
-  t["squeeze"] = runReshape;
-  t["unsqueeze"] = runReshape;
-  t["transpose"] = runTranspose;
-  t["gather"] = runGather;
-  t["gather_grad"] = runGatherGrad;
-  t["slice"] = runSlice;
-  t["slice_grad"] = runSliceGrad;
-  t["split"] = runSplit;
-  t["concat"] = runConcat;
-  t["expand"] = runExpand;
-  t["trilu"] = runTrilu;
+void runConstant(KernelCall &c) {
+  const Tensor &r = c.out[0];
+  const ConstantValue &a = c.attrs<ConstantAttrs>().value;
+  using Kind = ConstantValue::Kind;
+  if (r.numel == 0)
+    return;
+  switch (a.kind) {
+  case Kind::Int:
+  case Kind::Ints:
+    if (a.ints.size() == 1) {
+      fillBits(c, r, encodeInt(r.dtype, a.ints[0]));
+      return;
+    }
+    if (int64_t(a.ints.size()) != r.numel)
+      fail("attribute 'value' has ", a.ints.size(), " values for ", r.numel, " elements");
+    break;
+  case Kind::Float:
+  case Kind::Floats:
+    if (a.floats.size() == 1) {
+      fillBits(c, r, encodeDouble(r.dtype, a.floats[0]));
+      return;
+    }
+    if (int64_t(a.floats.size()) != r.numel)
+      fail("attribute 'value' has ", a.floats.size(), " values for ", r.numel, " elements");
+    break;
+  case Kind::Raw:
+    if (a.raw.size() != bytesOf(r))
+      fail("attribute 'value' holds ", a.raw.size(), " bytes, the result needs ", bytesOf(r));
+    break;
+  }
+  // Raw bytes or one value per element: the result's bytes, built on the host like the CPU's
+  // writeInt / writeDouble, copied from a persistent pinned buffer.
+  size_t bytes = bytesOf(r), es = dtypeSize(r.dtype);
+  std::string built;
+  const char *src = nullptr;
+  if (a.kind == Kind::Raw) {
+    src = a.raw.data();
+  } else {
+    built.resize(bytes);
+    for (int64_t i = 0; i < r.numel; ++i) {
+      uint64_t bits = a.kind == Kind::Ints ? encodeInt(r.dtype, a.ints[size_t(i)])
+                                           : encodeDouble(r.dtype, a.floats[size_t(i)]);
+      std::memcpy(&built[size_t(i) * es], &bits, es); // little endian: the low bytes
+    }
+    src = built.data();
+  }
+  void *host = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(constMutex());
+    ConstHost &e = constCache()[&c.ins];
+    if (e.host && e.bytes == bytes && std::memcmp(e.host, src, bytes) == 0) {
+      host = e.host;
+    } else {
+      DS_CUDA(cudaHostAlloc(&host, bytes, cudaHostAllocPortable));
+      std::memcpy(host, src, bytes);
+      e.host = host;
+      e.bytes = bytes;
+    }
+  }
+  DS_CUDA(cudaMemcpyAsync(r.data, host, bytes, cudaMemcpyHostToDevice, stream(c)));
+}
+
+void runFill(KernelCall &c) {
+  const Tensor &r = c.out[0];
+  double v = c.attrs<FillAttrs>().value;
+  if (r.numel == 0)
+    return;
+  fillBits(c, r, encodeDouble(r.dtype, v));
+}
+
+namespace {
+
+// ---------------------------------------------------------------- copy
+
+} // namespace
+
+void runCopy(KernelCall &c) {
+  const Tensor &s = c.in[0], &d = c.out[0];
+  size_t es = dtypeSize(s.dtype);
+  const auto &attrs = c.attrs<CopyAttrs>();
+  int64_t count = attrs.count.value_or(s.numel);
+  int64_t so = attrs.src_offset + c.ctx.rank * attrs.src_rank_stride;
+  int64_t dO = attrs.dst_offset + c.ctx.rank * attrs.dst_rank_stride;
+  if (count <= 0)
+    return;
+  size_t bytes = size_t(count) * es;
+  char *dst = static_cast<char *>(d.data) + size_t(dO) * es;
+  const char *src = static_cast<const char *>(s.data) + size_t(so) * es;
+  if (dst == src)
+    return;
+  if (src < dst + bytes && dst < src + bytes) { // overlapping (memmove): stage in scratch
+    void *tmp = scratch(c, bytes);
+    DS_CUDA(cudaMemcpyAsync(tmp, src, bytes, cudaMemcpyDeviceToDevice, stream(c)));
+    DS_CUDA(cudaMemcpyAsync(dst, tmp, bytes, cudaMemcpyDeviceToDevice, stream(c)));
+    return;
+  }
+  DS_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream(c)));
+}
+
+// ---------------------------------------------------------------- assert_close
+
+/// Copies both operands to the host (this kernel synchronizes its stream, so a program holding
+/// it is never captured into a graph) and runs the CPU's comparison.
+void runAssertClose(KernelCall &c) {
+  const Tensor &a = c.in[0], &b = c.in[1];
+  const auto &attrs = c.attrs<AssertCloseAttrs>();
+  double rtol = attrs.rtol, atol = attrs.atol;
+  if (a.numel == 0)
+    return;
+  cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+  DS_CUDA(cudaStreamIsCapturing(stream(c), &cs));
+  if (cs != cudaStreamCaptureStatusNone)
+    fail("assert_close synchronizes and cannot run inside a CUDA graph capture");
+  size_t bytes = bytesOf(a);
+  std::vector<unsigned char> ha(bytes), hb(bytes);
+  DS_CUDA(cudaMemcpyAsync(ha.data(), a.data, bytes, cudaMemcpyDeviceToHost, stream(c)));
+  DS_CUDA(cudaMemcpyAsync(hb.data(), b.data, bytes, cudaMemcpyDeviceToHost, stream(c)));
+  DS_CUDA(cudaStreamSynchronize(stream(c)));
+  auto get = [&](const std::vector<unsigned char> &h, int64_t i) -> double {
+    const unsigned char *p = h.data();
+    switch (a.dtype) {
+    case ds::plan::F32: {
+      float v;
+      std::memcpy(&v, p + size_t(i) * 4, 4);
+      return v;
+    }
+    case ds::plan::F64: {
+      double v;
+      std::memcpy(&v, p + size_t(i) * 8, 8);
+      return v;
+    }
+    case ds::plan::F16:
+    case ds::plan::BF16: {
+      uint16_t v;
+      std::memcpy(&v, p + size_t(i) * 2, 2);
+      return a.dtype == ds::plan::F16 ? halfToFloat(v) : bf16ToFloat(v);
+    }
+    case ds::plan::I32: {
+      int32_t v;
+      std::memcpy(&v, p + size_t(i) * 4, 4);
+      return v;
+    }
+    case ds::plan::I64: {
+      int64_t v;
+      std::memcpy(&v, p + size_t(i) * 8, 8);
+      return double(v);
+    }
+    default: return p[i];
+    }
+  };
+  for (int64_t i = 0; i < a.numel; ++i) {
+    double x = get(ha, i), y = get(hb, i);
+    if (!(std::fabs(x - y) <= atol + rtol * std::fabs(y)) && !(std::isnan(x) && std::isnan(y)))
+      fail("assert_close failed at element ", i, ": ", x, " vs expected ", y);
+  }
 }
 
 } // namespace ds::rt::cuda

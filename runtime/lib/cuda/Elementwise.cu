@@ -1,8 +1,6 @@
 // CUDA elementwise kernels: add sub mul div pow, equal less greater, where, the unary ops
-// (neg sqrt exp log tanh erf relu sigmoid identity gelu), cast, dropout, gelu_grad, and the
-// data-creating kernels constant, copy, fill plus the assert_close check. Semantics follow the
-// CPU kernels (lib/cpu/Elementwise.cpp, lib/cpu/DataMovement.cpp for constant / copy / fill /
-// assert_close, lib/cpu/Backward.cpp for gelu_grad).
+// (neg sqrt exp log tanh erf relu sigmoid identity gelu), cast, dropout and gelu_grad.
+// Semantics follow the CPU kernels (lib/cpu/Elementwise.cpp).
 //
 // Arithmetic types: f32/f16/bf16 compute in float (f16/bf16 loaded exactly, rounded to nearest
 // even once on store, NaN stored with the CPU's bit pattern), f64 in double, i32/i64 in their
@@ -198,6 +196,8 @@ template <int OP> void launchBinary(KernelCall &c) {
   });
 }
 
+} // namespace
+
 void runBinary(KernelCall &c) {
   const std::string &op = c.ins.kernel();
   if (op == "add")
@@ -213,6 +213,8 @@ void runBinary(KernelCall &c) {
   else
     fail("internal error: binary kernel ", op);
 }
+
+namespace {
 
 // ---------------------------------------------------------------- comparisons
 
@@ -243,6 +245,8 @@ template <int OP> void launchCompare(KernelCall &c) {
   });
 }
 
+} // namespace
+
 void runCompare(KernelCall &c) {
   const std::string &op = c.ins.kernel();
   if (op == "equal")
@@ -255,6 +259,8 @@ void runCompare(KernelCall &c) {
     fail("internal error: compare kernel ", op);
 }
 
+namespace {
+
 // ---------------------------------------------------------------- where
 
 /// Selects element bit patterns (E = unsigned integer of the element size).
@@ -266,6 +272,8 @@ __global__ void whereKernel(const uint8_t *cond, Access ac, const E *x, Access a
     r[i] = k ? x[ax.at(i)] : y[ay.at(i)];
   }
 }
+
+} // namespace
 
 void runWhere(KernelCall &c) {
   const Tensor &cond = c.in[0], &x = c.in[1], &y = c.in[2], &r = c.out[0];
@@ -280,6 +288,8 @@ void runWhere(KernelCall &c) {
     DS_CUDA_LAUNCH();
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- unary
 
@@ -360,6 +370,8 @@ template <int OP> void launchUnaryInt(KernelCall &c) {
   DS_CUDA_LAUNCH();
 }
 
+} // namespace
+
 void runUnary(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   const std::string &op = c.ins.kernel();
@@ -394,13 +406,15 @@ void runUnary(KernelCall &c) {
   else if (op == "sigmoid")
     launchUnaryFloat<kSigmoid>(c);
   else if (op == "gelu") {
-    if (attrString(c.ins, "approximate", "none") == "tanh")
+    if (c.attrs<GeluAttrs>().approximate == GeluApproximation::Tanh)
       launchUnaryFloat<kGeluTanh>(c);
     else
       launchUnaryFloat<kGeluErf>(c);
   } else
     fail("internal error: unary kernel ", op);
 }
+
+namespace {
 
 // ---------------------------------------------------------------- gelu_grad
 
@@ -433,9 +447,11 @@ __global__ void geluGradKernel(const T *g, const T *x, T *dx, int64_t n, bool ta
   }
 }
 
+} // namespace
+
 void runGeluGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &x = c.in[1], &dx = c.out[0];
-  bool tanhForm = attrString(c.ins, "approximate", "none") == "tanh";
+  bool tanhForm = c.attrs<GeluAttrs>().approximate == GeluApproximation::Tanh;
   int64_t n = g.numel;
   if (n == 0)
     return;
@@ -446,6 +462,8 @@ void runGeluGrad(KernelCall &c) {
     DS_CUDA_LAUNCH();
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- cast
 
@@ -504,6 +522,8 @@ template <typename S, typename D> __global__ void castKernel(const S *x, D *r, i
   DS_GRID_STRIDE(i, n) { r[i] = castOne<S, D>(x[i]); }
 }
 
+} // namespace
+
 void runCast(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   int64_t n = x.numel;
@@ -522,6 +542,8 @@ void runCast(KernelCall &c) {
     });
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- dropout
 
@@ -557,14 +579,16 @@ __global__ void dropoutKernel(const T *x, T *r, uint8_t *mask, int64_t n, uint64
   }
 }
 
+} // namespace
+
 void runDropout(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
   const Tensor *mask = c.out.size() > 1 ? &c.out[1] : nullptr;
-  double ratio = attrFloat(c.ins, "ratio", 0.5);
-  bool training = attrInt(c.ins, "training", 1);
-  uint64_t seed = uint64_t(attrInt(c.ins, "seed", 0));
-  uint64_t counterBase =
-      uint64_t(attrInt(c.ins, "counter", 0)) + uint64_t(c.ctx.rank) * 0x100000001b3ull;
+  const auto &attrs = c.attrs<DropoutAttrs>();
+  double ratio = attrs.ratio;
+  bool training = attrs.training;
+  uint64_t seed = uint64_t(attrs.seed);
+  uint64_t counterBase = uint64_t(attrs.counter) + uint64_t(c.ctx.rank) * 0x100000001b3ull;
   int64_t n = x.numel;
   if (n == 0)
     return;
@@ -587,260 +611,6 @@ void runDropout(KernelCall &c) {
         runCounter, ratio, CalcT<T>(scale));
     DS_CUDA_LAUNCH();
   });
-}
-
-// ---------------------------------------------------------------- constant / fill
-
-/// The CPU's writeDouble for one element: its bytes in the low dtypeSize(t) bytes.
-uint64_t encodeDouble(DType t, double v) {
-  uint64_t bits = 0;
-  switch (t) {
-  case ds::plan::F32: {
-    float f = float(v);
-    std::memcpy(&bits, &f, 4);
-    break;
-  }
-  case ds::plan::F64: std::memcpy(&bits, &v, 8); break;
-  case ds::plan::F16: bits = floatToHalf(float(v)); break;
-  case ds::plan::BF16: bits = floatToBf16(float(v)); break;
-  case ds::plan::I32: {
-    int32_t x = int32_t(std::trunc(v));
-    std::memcpy(&bits, &x, 4);
-    break;
-  }
-  case ds::plan::I64: {
-    int64_t x = int64_t(std::trunc(v));
-    std::memcpy(&bits, &x, 8);
-    break;
-  }
-  default: bits = v != 0; break;
-  }
-  return bits;
-}
-/// The CPU's writeInt for one element.
-uint64_t encodeInt(DType t, int64_t v) {
-  uint64_t bits = 0;
-  switch (t) {
-  case ds::plan::I32: {
-    int32_t x = int32_t(v);
-    std::memcpy(&bits, &x, 4);
-    break;
-  }
-  case ds::plan::I64: std::memcpy(&bits, &v, 8); break;
-  case ds::plan::I1: bits = v != 0; break;
-  default: bits = encodeDouble(t, double(v)); break;
-  }
-  return bits;
-}
-
-template <typename E> __global__ void fillKernel(E *p, E v, int64_t n) {
-  DS_GRID_STRIDE(i, n) { p[i] = v; }
-}
-
-/// Sets every element of r (numel > 0) to the element bytes `bits`.
-void fillBits(KernelCall &c, const Tensor &r, uint64_t bits) {
-  int64_t n = r.numel;
-  if (n == 0)
-    return;
-  DS_DISPATCH_BY_SIZE(r.dtype, E, {
-    E v;
-    std::memcpy(&v, &bits, sizeof(E)); // little endian: the low bytes
-    fillKernel<E><<<gridFor(n), kThreads, 0, stream(c)>>>(static_cast<E *>(r.data), v, n);
-    DS_CUDA_LAUNCH();
-  });
-}
-
-/// Pinned host copies of multi-element constants. They are never freed or changed once made:
-/// a captured CUDA graph may replay the copy from them at any later time. Keyed by the
-/// instruction and validated by content (a later plan may reuse the instruction's address;
-/// the stale copy is then left allocated, as a graph might still reference it).
-struct ConstHost {
-  void *host = nullptr;
-  size_t bytes = 0;
-};
-std::mutex &constMutex() {
-  static std::mutex *m = new std::mutex; // never destroyed: usable until process exit
-  return *m;
-}
-std::map<const Instruction *, ConstHost> &constCache() {
-  static auto *m = new std::map<const Instruction *, ConstHost>;
-  return *m;
-}
-
-void runConstant(KernelCall &c) {
-  const Tensor &r = c.out[0];
-  const auto &a = c.ins.attrs().at("value");
-  if (r.numel == 0)
-    return;
-  switch (a.value_case()) {
-  case ds::plan::Attribute::kI: fillBits(c, r, encodeInt(r.dtype, a.i())); return;
-  case ds::plan::Attribute::kF: fillBits(c, r, encodeDouble(r.dtype, a.f())); return;
-  case ds::plan::Attribute::kInts:
-    if (a.ints().values_size() == 1) {
-      fillBits(c, r, encodeInt(r.dtype, a.ints().values(0)));
-      return;
-    }
-    if (a.ints().values_size() != r.numel)
-      fail("attribute 'value' has ", a.ints().values_size(), " values for ", r.numel,
-           " elements");
-    break;
-  case ds::plan::Attribute::kFloats:
-    if (a.floats().values_size() == 1) {
-      fillBits(c, r, encodeDouble(r.dtype, a.floats().values(0)));
-      return;
-    }
-    if (a.floats().values_size() != r.numel)
-      fail("attribute 'value' has ", a.floats().values_size(), " values for ", r.numel,
-           " elements");
-    break;
-  case ds::plan::Attribute::kRaw:
-    if (a.raw().size() != bytesOf(r))
-      fail("attribute 'value' holds ", a.raw().size(), " bytes, the result needs ", bytesOf(r));
-    break;
-  default: fail("attribute 'value' must be raw bytes, a number or a list of numbers");
-  }
-  // Raw bytes or one value per element: the result's bytes, built on the host like the CPU's
-  // writeInt / writeDouble, copied from a persistent pinned buffer.
-  size_t bytes = bytesOf(r), es = dtypeSize(r.dtype);
-  std::string built;
-  const char *src = nullptr;
-  if (a.value_case() == ds::plan::Attribute::kRaw) {
-    src = a.raw().data();
-  } else {
-    built.resize(bytes);
-    for (int64_t i = 0; i < r.numel; ++i) {
-      uint64_t bits = a.value_case() == ds::plan::Attribute::kInts
-                          ? encodeInt(r.dtype, a.ints().values(int(i)))
-                          : encodeDouble(r.dtype, a.floats().values(int(i)));
-      std::memcpy(&built[size_t(i) * es], &bits, es); // little endian: the low bytes
-    }
-    src = built.data();
-  }
-  void *host = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(constMutex());
-    ConstHost &e = constCache()[&c.ins];
-    if (e.host && e.bytes == bytes && std::memcmp(e.host, src, bytes) == 0) {
-      host = e.host;
-    } else {
-      DS_CUDA(cudaHostAlloc(&host, bytes, cudaHostAllocPortable));
-      std::memcpy(host, src, bytes);
-      e.host = host;
-      e.bytes = bytes;
-    }
-  }
-  DS_CUDA(cudaMemcpyAsync(r.data, host, bytes, cudaMemcpyHostToDevice, stream(c)));
-}
-
-void runFill(KernelCall &c) {
-  const Tensor &r = c.out[0];
-  double v = attrFloat(c.ins, "value");
-  if (r.numel == 0)
-    return;
-  fillBits(c, r, encodeDouble(r.dtype, v));
-}
-
-// ---------------------------------------------------------------- copy
-
-void runCopy(KernelCall &c) {
-  const Tensor &s = c.in[0], &d = c.out[0];
-  size_t es = dtypeSize(s.dtype);
-  int64_t count = attrInt(c.ins, "count", s.numel);
-  int64_t so =
-      attrInt(c.ins, "src_offset", 0) + c.ctx.rank * attrInt(c.ins, "src_rank_stride", 0);
-  int64_t dO =
-      attrInt(c.ins, "dst_offset", 0) + c.ctx.rank * attrInt(c.ins, "dst_rank_stride", 0);
-  if (count <= 0)
-    return;
-  size_t bytes = size_t(count) * es;
-  char *dst = static_cast<char *>(d.data) + size_t(dO) * es;
-  const char *src = static_cast<const char *>(s.data) + size_t(so) * es;
-  if (dst == src)
-    return;
-  if (src < dst + bytes && dst < src + bytes) { // overlapping (memmove): stage in scratch
-    void *tmp = scratch(c, bytes);
-    DS_CUDA(cudaMemcpyAsync(tmp, src, bytes, cudaMemcpyDeviceToDevice, stream(c)));
-    DS_CUDA(cudaMemcpyAsync(dst, tmp, bytes, cudaMemcpyDeviceToDevice, stream(c)));
-    return;
-  }
-  DS_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream(c)));
-}
-
-// ---------------------------------------------------------------- assert_close
-
-/// Copies both operands to the host (this kernel synchronizes its stream, so a program holding
-/// it is never captured into a graph) and runs the CPU's comparison.
-void runAssertClose(KernelCall &c) {
-  const Tensor &a = c.in[0], &b = c.in[1];
-  double rtol = attrFloat(c.ins, "rtol", 1e-5), atol = attrFloat(c.ins, "atol", 1e-6);
-  if (a.numel == 0)
-    return;
-  cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
-  DS_CUDA(cudaStreamIsCapturing(stream(c), &cs));
-  if (cs != cudaStreamCaptureStatusNone)
-    fail("assert_close synchronizes and cannot run inside a CUDA graph capture");
-  size_t bytes = bytesOf(a);
-  std::vector<unsigned char> ha(bytes), hb(bytes);
-  DS_CUDA(cudaMemcpyAsync(ha.data(), a.data, bytes, cudaMemcpyDeviceToHost, stream(c)));
-  DS_CUDA(cudaMemcpyAsync(hb.data(), b.data, bytes, cudaMemcpyDeviceToHost, stream(c)));
-  DS_CUDA(cudaStreamSynchronize(stream(c)));
-  auto get = [&](const std::vector<unsigned char> &h, int64_t i) -> double {
-    const unsigned char *p = h.data();
-    switch (a.dtype) {
-    case ds::plan::F32: {
-      float v;
-      std::memcpy(&v, p + size_t(i) * 4, 4);
-      return v;
-    }
-    case ds::plan::F64: {
-      double v;
-      std::memcpy(&v, p + size_t(i) * 8, 8);
-      return v;
-    }
-    case ds::plan::F16:
-    case ds::plan::BF16: {
-      uint16_t v;
-      std::memcpy(&v, p + size_t(i) * 2, 2);
-      return a.dtype == ds::plan::F16 ? halfToFloat(v) : bf16ToFloat(v);
-    }
-    case ds::plan::I32: {
-      int32_t v;
-      std::memcpy(&v, p + size_t(i) * 4, 4);
-      return v;
-    }
-    case ds::plan::I64: {
-      int64_t v;
-      std::memcpy(&v, p + size_t(i) * 8, 8);
-      return double(v);
-    }
-    default: return p[i];
-    }
-  };
-  for (int64_t i = 0; i < a.numel; ++i) {
-    double x = get(ha, i), y = get(hb, i);
-    if (!(std::fabs(x - y) <= atol + rtol * std::fabs(y)) && !(std::isnan(x) && std::isnan(y)))
-      fail("assert_close failed at element ", i, ": ", x, " vs expected ", y);
-  }
-}
-
-} // namespace
-
-void registerElementwise(KernelTable &t) {
-  for (const char *n : {"add", "sub", "mul", "div", "pow"})
-    t[n] = runBinary;
-  for (const char *n : {"equal", "less", "greater"})
-    t[n] = runCompare;
-  t["where"] = runWhere;
-  for (const char *n : {"neg", "sqrt", "exp", "log", "tanh", "erf", "relu", "sigmoid",
-                        "identity", "gelu"})
-    t[n] = runUnary;
-  t["cast"] = runCast;
-  t["dropout"] = runDropout;
-  t["constant"] = runConstant;
-  t["copy"] = runCopy;
-  t["fill"] = runFill;
-  t["assert_close"] = runAssertClose;
-  t["gelu_grad"] = runGeluGrad;
 }
 
 } // namespace ds::rt::cuda

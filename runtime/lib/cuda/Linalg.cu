@@ -129,8 +129,6 @@ __global__ void broadcastCopyKernel(const T *src, Indexer ix, T *dst, int64_t n)
   DS_GRID_STRIDE(i, n) { dst[i] = src[ix.offset(i)]; }
 }
 
-
-
 /// Row-major R[M,N] = A[M,K] B[K,N] (one matrix each), batch strides in elements.
 void rowMajorMatmul(KernelCall &c, DType dt, const void *A, const void *B, void *R,
                     int64_t M, int64_t N, int64_t K, int64_t batch, int64_t sA, int64_t sB,
@@ -145,6 +143,8 @@ void zeroFill(void *p, size_t bytes, cudaStream_t s) {
   if (bytes)
     DS_CUDA(cudaMemsetAsync(p, 0, bytes, s));
 }
+
+} // namespace
 
 void runMatmul(KernelCall &c) {
   const Tensor &a = c.in[0], &b = c.in[1], &r = c.out[0];
@@ -205,8 +205,9 @@ void runMatmul(KernelCall &c) {
 void runGemm(KernelCall &c) {
   const Tensor &a = c.in[0], &b = c.in[1], &r = c.out[0];
   const auto &as = *a.shape, &bs = *b.shape;
-  bool ta = attrInt(c.ins, "trans_a", 0), tb = attrInt(c.ins, "trans_b", 0);
-  double alpha = attrFloat(c.ins, "alpha", 1.0), beta = attrFloat(c.ins, "beta", 1.0);
+  const auto &attrs = c.attrs<GemmAttrs>();
+  bool ta = attrs.trans_a, tb = attrs.trans_b;
+  double alpha = attrs.alpha, beta = attrs.beta;
   int64_t M = ta ? as[1] : as[0], K = ta ? as[0] : as[1], N = tb ? bs[0] : bs[1];
   if (M == 0 || N == 0)
     return;
@@ -231,13 +232,6 @@ void runGemm(KernelCall &c) {
   // op(B)^T = (B^T) when !tb, its transpose when tb. Same for A with ld as[1].
   ltMatmul(c, r.dtype, tb, ta, N, M, K, b.data, bs[1], 0, a.data, as[1], 0, r.data,
            0, 1, alpha, beta);
-}
-
-} // namespace
-
-void registerLinalg(KernelTable &t) {
-  t["matmul"] = runMatmul;
-  t["gemm"] = runGemm;
 }
 
 } // namespace ds::rt::cuda

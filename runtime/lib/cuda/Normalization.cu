@@ -1,6 +1,6 @@
 // CUDA kernels: softmax, log_softmax, their gradients, layer_norm, layer_norm_grad, the two
-// classification losses and their gradients, reduce_sum / reduce_mean / reduce_max. Semantics
-// and precision follow the CPU kernels (lib/cpu/Normalization.cpp, Reduction.cpp, Backward.cpp):
+// classification losses and their gradients (reductions: Reduction.cu). Semantics and
+// precision follow the CPU kernels (lib/cpu/Normalization.cpp):
 //
 // * f16/bf16 buffers compute in f32 and round on store; f64 computes in f64. Values the CPU keeps
 //   in f32 before storing (e.g. a loss or a scale gradient summed in f64) are converted
@@ -16,7 +16,7 @@
 // kernel cannot throw, so such a label yields NaN instead (its loss term and weight are NaN, so
 // a 'sum'/'mean' loss is NaN; its gradient column is NaN, and with 'mean' the whole gradient is
 // NaN since the weight sum is). Nothing is read out of bounds.
-#include "CudaCommon.cuh"
+#include "BlockReduce.cuh"
 
 #include <algorithm>
 #include <cfloat>
@@ -45,61 +45,6 @@ __device__ __forceinline__ double qnan() { return std::numeric_limits<double>::q
 
 /// A(x) for a value the CPU computes in double and then converts to its compute type T.
 template <typename A> __device__ __forceinline__ A fromD(double v) { return A(v); }
-
-// ---------------------------------------------------------------- block reductions
-
-struct SumOp {
-  template <typename V> __device__ __forceinline__ V operator()(V a, V b) const { return a + b; }
-};
-/// std::max semantics: (a < b) ? b : a (a NaN b is ignored).
-struct MaxOp {
-  template <typename V> __device__ __forceinline__ V operator()(V a, V b) const {
-    return a < b ? b : a;
-  }
-};
-
-template <typename V, typename Op> __device__ __forceinline__ V warpReduce(V v, Op op) {
-  for (int o = 16; o > 0; o >>= 1)
-    v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
-/// Reduces v over the block (blockDim.x a multiple of 32, at most 1024); every thread of the
-/// block must call it, and every thread gets the result. Fixed order: deterministic.
-template <typename V, typename Op> __device__ V blockReduce(V v, Op op, V identity) {
-  __shared__ V sh[33];
-  int lane = int(threadIdx.x & 31), w = int(threadIdx.x >> 5), nw = int(blockDim.x >> 5);
-  v = warpReduce(v, op);
-  __syncthreads(); // a previous call's readers of sh[32] are done
-  if (lane == 0)
-    sh[w] = v;
-  __syncthreads();
-  if (w == 0) {
-    V t = lane < nw ? sh[lane] : identity;
-    t = warpReduce(t, op);
-    if (lane == 0)
-      sh[32] = t;
-  }
-  __syncthreads();
-  return sh[32];
-}
-
-/// Threads per block for one row of n elements (a multiple of 32).
-int rowThreads(int64_t n) {
-  if (n <= 64)
-    return 32;
-  if (n <= 512)
-    return 64;
-  if (n <= 2048)
-    return 128;
-  if (n <= 8192)
-    return 256;
-  return 512;
-}
-/// Blocks for a block-per-row loop over `rows` (> 0) rows (the kernels loop with gridDim.x).
-unsigned rowGrid(int64_t rows) { return unsigned(std::min<int64_t>(rows, int64_t(1) << 20)); }
-
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // ---------------------------------------------------------------- softmax / log_softmax
 
@@ -184,9 +129,11 @@ void launchSoftmax(KernelCall &c, const T *x, T *r, int64_t outer, int64_t dim, 
   DS_CUDA_LAUNCH();
 }
 
+} // namespace
+
 void runSoftmax(KernelCall &c) {
   const Tensor &x = c.in[0], &r = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   bool log = c.ins.kernel() == "log_softmax";
   int64_t outer, dim, inner;
   splitAt(*x.shape, axis, outer, dim, inner);
@@ -194,6 +141,8 @@ void runSoftmax(KernelCall &c) {
     launchSoftmax<T>(c, x.as<const T>(), r.as<T>(), outer, dim, inner, log);
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- softmax_grad / log_softmax_grad
 
@@ -252,9 +201,11 @@ void launchSoftmaxGrad(KernelCall &c, const T *g, const T *y, T *dx, int64_t out
   DS_CUDA_LAUNCH();
 }
 
+} // namespace
+
 void runSoftmaxGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &y = c.in[1], &dx = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
+  int64_t axis = c.attrs<AxisAttrs>().axis;
   bool log = c.ins.kernel() == "log_softmax_grad";
   int64_t outer, dim, inner;
   splitAt(*g.shape, axis, outer, dim, inner);
@@ -269,6 +220,8 @@ void runSoftmaxGrad(KernelCall &c) {
                                   inner);
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- layer_norm
 
@@ -367,10 +320,13 @@ __global__ void layerNormKernel(const T *__restrict__ x, const T *__restrict__ s
   }
 }
 
+} // namespace
+
 void runLayerNorm(KernelCall &c) {
   const Tensor &x = c.in[0], &y = c.out[0];
-  int64_t axis = attrInt(c.ins, "axis");
-  double eps = attrFloat(c.ins, "epsilon", 1e-5);
+  const auto &attrs = c.attrs<LayerNormAttrs>();
+  int64_t axis = attrs.axis;
+  double eps = attrs.epsilon;
   const auto &shape = *x.shape;
   std::vector<int64_t> normShape(shape.begin() + axis, shape.end());
   int64_t rows = 1, norm = 1;
@@ -395,6 +351,8 @@ void runLayerNorm(KernelCall &c) {
     DS_CUDA_LAUNCH();
   });
 }
+
+namespace {
 
 // ---------------------------------------------------------------- layer_norm_grad
 
@@ -490,10 +448,13 @@ size_t lnGradScratch(int64_t rows, int64_t norm, int64_t P, size_t accSize) {
   return statBytes + size_t(2 * P * norm) * sizeof(double);
 }
 
+} // namespace
+
 void runLayerNormGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &x = c.in[1], &scale = c.in[2];
-  int64_t axis = attrInt(c.ins, "axis");
-  double eps = attrFloat(c.ins, "epsilon", 1e-5);
+  const auto &attrs = c.attrs<LayerNormAttrs>();
+  int64_t axis = attrs.axis;
+  double eps = attrs.epsilon;
   const auto &shape = *x.shape;
   int64_t rows = 1, norm = 1;
   for (int64_t i = 0; i < axis; ++i)
@@ -526,22 +487,26 @@ void runLayerNormGrad(KernelCall &c) {
   });
 }
 
+namespace {
+
 // ---------------------------------------------------------------- losses
 
 enum Reduction : int { kRedNone = 0, kRedSum = 1, kRedMean = 2 };
 
-struct LossAttrs {
+struct LossParams {
   int reduction = kRedMean;
   int hasIgnore = 0;
   int64_t ignore = 0;
   int64_t N = 0, C = 0, D = 1;
 };
-LossAttrs lossAttrs(KernelCall &c, const std::vector<int64_t> &scoresShape) {
-  LossAttrs a;
-  std::string red = attrString(c.ins, "reduction", "mean");
-  a.reduction = red == "none" ? kRedNone : red == "sum" ? kRedSum : kRedMean;
-  a.hasIgnore = hasAttr(c.ins, "ignore_index") ? 1 : 0;
-  a.ignore = attrInt(c.ins, "ignore_index", 0);
+LossParams lossParams(KernelCall &c, const std::vector<int64_t> &scoresShape) {
+  LossParams a;
+  const auto &attrs = c.attrs<LossAttrs>();
+  a.reduction = attrs.reduction == LossReduction::None  ? kRedNone
+                : attrs.reduction == LossReduction::Sum ? kRedSum
+                                                        : kRedMean;
+  a.hasIgnore = attrs.ignore_index ? 1 : 0;
+  a.ignore = attrs.ignore_index.value_or(0);
   a.N = scoresShape[0];
   a.C = scoresShape[1];
   for (size_t i = 2; i < scoresShape.size(); ++i)
@@ -583,7 +548,7 @@ __device__ void putLossTerm(int64_t k, int status, int64_t l, typename Acc<T>::t
 /// softmax_cross_entropy_loss with D == 1: one block per sample n (C scores).
 template <typename T, typename L>
 __global__ void ceLossRowKernel(const T *__restrict__ s, const L *__restrict__ labels,
-                                const T *__restrict__ weights, LossAttrs a, T *lossNone,
+                                const T *__restrict__ weights, LossParams a, T *lossNone,
                                 double *vals, double *wts) {
   using A = typename Acc<T>::type;
   const int64_t C = a.C;
@@ -611,7 +576,7 @@ __global__ void ceLossRowKernel(const T *__restrict__ s, const L *__restrict__ l
 /// softmax_cross_entropy_loss with D > 1: one thread per position (n, j), sequential over C.
 template <typename T, typename L>
 __global__ void ceLossColKernel(const T *__restrict__ s, const L *__restrict__ labels,
-                                const T *__restrict__ weights, LossAttrs a, T *lossNone,
+                                const T *__restrict__ weights, LossParams a, T *lossNone,
                                 double *vals, double *wts) {
   using A = typename Acc<T>::type;
   const int64_t C = a.C, D = a.D;
@@ -639,7 +604,7 @@ __global__ void ceLossColKernel(const T *__restrict__ s, const L *__restrict__ l
 /// nll_loss: one thread per position; the scores are log-probabilities.
 template <typename T, typename L>
 __global__ void nllLossKernel(const T *__restrict__ lpIn, const L *__restrict__ labels,
-                              const T *__restrict__ weights, LossAttrs a, T *lossNone,
+                              const T *__restrict__ weights, LossParams a, T *lossNone,
                               double *vals, double *wts) {
   using A = typename Acc<T>::type;
   const int64_t C = a.C, D = a.D;
@@ -669,7 +634,7 @@ __global__ void lossFinalKernel(const double *__restrict__ vals, const double *_
     st(loss, 0, fromD<A>(reduction == kRedMean ? total / wsum : total));
 }
 
-template <typename T, typename L> void lossTyped(KernelCall &c, const LossAttrs &a) {
+template <typename T, typename L> void lossTyped(KernelCall &c, const LossParams &a) {
   bool logits = c.ins.kernel() == "softmax_cross_entropy_loss";
   const T *s = c.in[0].as<const T>();
   const L *labels = c.in[1].as<const L>();
@@ -706,8 +671,10 @@ template <typename T, typename L> void lossTyped(KernelCall &c, const LossAttrs 
   }
 }
 
+} // namespace
+
 void runLoss(KernelCall &c) {
-  LossAttrs a = lossAttrs(c, *c.in[0].shape);
+  LossParams a = lossParams(c, *c.in[0].shape);
   bool i64 = c.in[1].dtype == ds::plan::I64;
   DS_DISPATCH_FLOAT(c.in[0].dtype, T, {
     if (i64)
@@ -717,13 +684,15 @@ void runLoss(KernelCall &c) {
   });
 }
 
+namespace {
+
 // ---------------------------------------------------------------- loss gradients
 
 /// Sum of the weights of the non-ignored positions (NaN when a label is invalid), in f64, by
 /// one block, into *wsum.
 template <typename T, typename L>
 __global__ void lossWeightSumKernel(const L *__restrict__ labels, const T *__restrict__ weights,
-                                    LossAttrs a, double *wsum) {
+                                    LossParams a, double *wsum) {
   double acc = 0;
   for (int64_t k = threadIdx.x; k < a.N * a.D; k += blockDim.x) {
     int64_t l = int64_t(labels[k]);
@@ -742,7 +711,7 @@ __global__ void lossWeightSumKernel(const L *__restrict__ labels, const T *__res
 template <typename T>
 __device__ __forceinline__ double lossFactor(int status, int64_t l, int64_t k,
                                              const T *__restrict__ g,
-                                             const T *__restrict__ weights, const LossAttrs &a,
+                                             const T *__restrict__ weights, const LossParams &a,
                                              const double *wsum) {
   if (status == 1)
     return 0;
@@ -759,7 +728,7 @@ __device__ __forceinline__ double lossFactor(int status, int64_t l, int64_t k,
 template <typename T, typename L>
 __global__ void ceGradRowKernel(const T *__restrict__ g, const T *__restrict__ s,
                                 const L *__restrict__ labels, const T *__restrict__ weights,
-                                LossAttrs a, const double *wsum, T *__restrict__ ds) {
+                                LossParams a, const double *wsum, T *__restrict__ ds) {
   using A = typename Acc<T>::type;
   const int64_t C = a.C;
   for (int64_t n = blockIdx.x; n < a.N; n += gridDim.x) {
@@ -795,7 +764,7 @@ __global__ void ceGradRowKernel(const T *__restrict__ g, const T *__restrict__ s
 template <typename T, typename L>
 __global__ void ceGradColKernel(const T *__restrict__ g, const T *__restrict__ s,
                                 const L *__restrict__ labels, const T *__restrict__ weights,
-                                LossAttrs a, const double *wsum, T *__restrict__ ds) {
+                                LossParams a, const double *wsum, T *__restrict__ ds) {
   using A = typename Acc<T>::type;
   const int64_t C = a.C, D = a.D;
   DS_GRID_STRIDE(k, a.N * D) {
@@ -830,7 +799,7 @@ __global__ void ceGradColKernel(const T *__restrict__ g, const T *__restrict__ s
 /// (a whole NaN column for an invalid label).
 template <typename T, typename L>
 __global__ void nllGradKernel(const T *__restrict__ g, const L *__restrict__ labels,
-                              const T *__restrict__ weights, LossAttrs a, const double *wsum,
+                              const T *__restrict__ weights, LossParams a, const double *wsum,
                               T *__restrict__ dlp) {
   using A = typename Acc<T>::type;
   const int64_t C = a.C, D = a.D;
@@ -852,7 +821,7 @@ __global__ void nllGradKernel(const T *__restrict__ g, const L *__restrict__ lab
   }
 }
 
-template <typename T, typename L> void lossGradTyped(KernelCall &c, const LossAttrs &a) {
+template <typename T, typename L> void lossGradTyped(KernelCall &c, const LossParams &a) {
   bool sce = c.ins.kernel() == "softmax_cross_entropy_loss_grad";
   const T *g = c.in[0].as<const T>(), *s = c.in[1].as<const T>();
   const L *labels = c.in[2].as<const L>();
@@ -875,10 +844,12 @@ template <typename T, typename L> void lossGradTyped(KernelCall &c, const LossAt
   DS_CUDA_LAUNCH();
 }
 
+} // namespace
+
 void runLossGrad(KernelCall &c) {
   if (c.out[0].numel == 0)
     return; // N, C or a spatial dim is 0: nothing to write
-  LossAttrs a = lossAttrs(c, *c.in[1].shape);
+  LossParams a = lossParams(c, *c.in[1].shape);
   bool i64 = c.in[2].dtype == ds::plan::I64;
   DS_DISPATCH_FLOAT(c.in[1].dtype, T, {
     if (i64)
@@ -886,253 +857,6 @@ void runLossGrad(KernelCall &c) {
     else
       lossGradTyped<T, int32_t>(c, a);
   });
-}
-
-// ---------------------------------------------------------------- reduce_sum / mean / max
-
-enum RedKind : int { kSum = 0, kMean = 1, kMax = 2 };
-
-// Accumulator: f64 for floating types (f16/bf16 via f32), i64 for integers (as on the CPU).
-template <typename T> struct RedTraits {
-  using R = double;
-  // The CPU's init for max: numeric_limits<compute type>::lowest() (f32 for f16/bf16).
-  static __device__ __forceinline__ R lowest() { return -double(FLT_MAX); }
-  static __device__ __forceinline__ R load(const T *p, int64_t i) { return double(ld(p, i)); }
-  /// T(a) of the CPU (f16/bf16: via f32).
-  static __device__ __forceinline__ void store(T *p, int64_t i, R a) { st(p, i, float(a)); }
-};
-template <> struct RedTraits<double> {
-  using R = double;
-  static __device__ __forceinline__ R lowest() { return -DBL_MAX; }
-  static __device__ __forceinline__ R load(const double *p, int64_t i) { return p[i]; }
-  static __device__ __forceinline__ void store(double *p, int64_t i, R a) { p[i] = a; }
-};
-template <typename I> struct RedTraitsInt {
-  using R = int64_t;
-  static __device__ __forceinline__ R lowest() { return R(std::numeric_limits<I>::lowest()); }
-  static __device__ __forceinline__ R load(const I *p, int64_t i) { return R(p[i]); }
-  static __device__ __forceinline__ void store(I *p, int64_t i, R a) { p[i] = I(a); }
-};
-template <> struct RedTraits<int32_t> : RedTraitsInt<int32_t> {};
-template <> struct RedTraits<int64_t> : RedTraitsInt<int64_t> {};
-
-template <int K> struct RedOp {
-  template <typename V> __device__ __forceinline__ V operator()(V a, V b) const {
-    return K == kMax ? (a < b ? b : a) : V(a + b);
-  }
-};
-
-template <typename T, int K> __device__ __forceinline__ typename RedTraits<T>::R redInit() {
-  using R = typename RedTraits<T>::R;
-  return K == kMax ? RedTraits<T>::lowest() : R(0);
-}
-
-template <typename T, int K>
-__device__ __forceinline__ void redFinish(T *r, int64_t o, typename RedTraits<T>::R a,
-                                          int64_t redCount) {
-  if (K == kMean) {
-    // T(double(a) / redCount); only floating types reach mean.
-    double v = redCount ? double(a) / double(redCount) : qnan();
-    RedTraits<T>::store(r, o, typename RedTraits<T>::R(v));
-  } else {
-    RedTraits<T>::store(r, o, a);
-  }
-}
-
-/// Offset of linear index k (< prod(dims)) through ix; fast paths for rank 0 and 1.
-__device__ __forceinline__ int64_t ixOffset(const Indexer &ix, int64_t k) {
-  if (ix.rank == 0)
-    return 0;
-  if (ix.rank == 1)
-    return k * ix.strides[0];
-  return ix.offset(k);
-}
-
-// Work item (o, p): output o, reduced indices [p*chunk, min(redCount, (p+1)*chunk)).
-// With part == nullptr (P == 1) the result is finished into r[o]; else part[o*P + p] = partial.
-
-/// One block per work item (reduced space contiguous in memory: coalesced over k).
-template <typename T, int K>
-__global__ void reduceBlockKernel(const T *__restrict__ x, Indexer keptIx, Indexer redIx,
-                                  int64_t outCount, int64_t redCount, int64_t P, int64_t chunk,
-                                  typename RedTraits<T>::R *part, T *__restrict__ r) {
-  using R = typename RedTraits<T>::R;
-  for (int64_t item = blockIdx.x; item < outCount * P; item += gridDim.x) {
-    int64_t o = item / P, p = item % P;
-    int64_t base = ixOffset(keptIx, o);
-    int64_t k0 = p * chunk, k1 = std::min(redCount, k0 + chunk);
-    R acc = redInit<T, K>();
-    for (int64_t k = k0 + threadIdx.x; k < k1; k += blockDim.x)
-      acc = RedOp<K>()(acc, RedTraits<T>::load(x, base + ixOffset(redIx, k)));
-    acc = blockReduce(acc, RedOp<K>(), redInit<T, K>());
-    if (threadIdx.x == 0) {
-      if (part)
-        part[item] = acc;
-      else
-        redFinish<T, K>(r, o, acc, redCount);
-    }
-  }
-}
-
-/// One thread per work item, consecutive threads on consecutive outputs (coalesced when the
-/// innermost kept dim is contiguous).
-template <typename T, int K>
-__global__ void reduceThreadKernel(const T *__restrict__ x, Indexer keptIx, Indexer redIx,
-                                   int64_t outCount, int64_t redCount, int64_t P, int64_t chunk,
-                                   typename RedTraits<T>::R *part, T *__restrict__ r) {
-  using R = typename RedTraits<T>::R;
-  DS_GRID_STRIDE(item, outCount * P) {
-    int64_t p = item / outCount, o = item % outCount;
-    int64_t base = ixOffset(keptIx, o);
-    int64_t k0 = p * chunk, k1 = std::min(redCount, k0 + chunk);
-    R acc = redInit<T, K>();
-    for (int64_t k = k0; k < k1; ++k)
-      acc = RedOp<K>()(acc, RedTraits<T>::load(x, base + ixOffset(redIx, k)));
-    if (part)
-      part[o * P + p] = acc;
-    else
-      redFinish<T, K>(r, o, acc, redCount);
-  }
-}
-
-/// Second pass: r[o] = finish(combine of part[o*P .. o*P + P) in order).
-template <typename T, int K>
-__global__ void reduceFinalKernel(const typename RedTraits<T>::R *__restrict__ part,
-                                  int64_t outCount, int64_t redCount, int64_t P,
-                                  T *__restrict__ r) {
-  using R = typename RedTraits<T>::R;
-  DS_GRID_STRIDE(o, outCount) {
-    R acc = redInit<T, K>();
-    for (int64_t p = 0; p < P; ++p)
-      acc = RedOp<K>()(acc, part[o * P + p]);
-    redFinish<T, K>(r, o, acc, redCount);
-  }
-}
-
-struct ReducePlan {
-  Indexer keptIx, redIx;
-  int64_t outCount = 1, redCount = 1;
-  bool blockVariant = false;
-  int threads = kThreads;
-  int64_t P = 1, chunk = 0;
-};
-
-template <typename T, int K> void reduceLaunch(KernelCall &c, const ReducePlan &pl) {
-  using R = typename RedTraits<T>::R;
-  const T *x = c.in[0].as<const T>();
-  T *r = c.out[0].as<T>();
-  R *part = nullptr;
-  if (pl.P > 1)
-    part = static_cast<R *>(scratch(c, size_t(pl.outCount * pl.P) * sizeof(R)));
-  if (pl.blockVariant)
-    reduceBlockKernel<T, K><<<rowGrid(pl.outCount * pl.P), pl.threads, 0, stream(c)>>>(
-        x, pl.keptIx, pl.redIx, pl.outCount, pl.redCount, pl.P, pl.chunk, part, r);
-  else
-    reduceThreadKernel<T, K><<<gridFor(pl.outCount * pl.P), kThreads, 0, stream(c)>>>(
-        x, pl.keptIx, pl.redIx, pl.outCount, pl.redCount, pl.P, pl.chunk, part, r);
-  DS_CUDA_LAUNCH();
-  if (pl.P > 1) {
-    reduceFinalKernel<T, K><<<gridFor(pl.outCount), kThreads, 0, stream(c)>>>(
-        part, pl.outCount, pl.redCount, pl.P, r);
-    DS_CUDA_LAUNCH();
-  }
-}
-
-template <typename T> void reduceDispatchKind(KernelCall &c, int kind, const ReducePlan &pl) {
-  if (kind == kSum)
-    reduceLaunch<T, kSum>(c, pl);
-  else if (kind == kMax)
-    reduceLaunch<T, kMax>(c, pl);
-  else if constexpr (!std::is_integral_v<T>)
-    reduceLaunch<T, kMean>(c, pl);
-  else
-    fail("reduce_mean of an integer dtype");
-}
-
-void runReduce(KernelCall &c) {
-  const Tensor &x = c.in[0], &r = c.out[0];
-  const auto &shape = *x.shape;
-  auto axesV = attrInts(c.ins, "axes", {});
-  const std::string &k = c.ins.kernel();
-  int kind = k == "reduce_sum" ? kSum : k == "reduce_mean" ? kMean : kMax;
-  size_t rank = shape.size();
-  std::vector<bool> isRed(rank, axesV.empty());
-  for (int64_t a : axesV)
-    isRed[size_t(a)] = true;
-  std::vector<int64_t> xStrides = rowMajorStrides(shape);
-  std::vector<int64_t> keptDims, keptStrides, redDims, redStrides;
-  ReducePlan pl;
-  for (size_t i = 0; i < rank; ++i) {
-    (isRed[i] ? redDims : keptDims).push_back(shape[i]);
-    (isRed[i] ? redStrides : keptStrides).push_back(xStrides[i]);
-    (isRed[i] ? pl.redCount : pl.outCount) *= shape[i];
-  }
-  if (pl.outCount == 0 || r.numel == 0)
-    return;
-  if (pl.redCount == 1) {
-    // Only size-1 dims reduced: the result is x itself (the CPU copies, keeping NaN and -inf).
-    DS_CUDA(cudaMemcpyAsync(r.data, x.data, size_t(r.numel) * dtypeSize(x.dtype),
-                            cudaMemcpyDeviceToDevice, stream(c)));
-    return;
-  }
-  // Is the innermost non-trivial dim of x reduced? Then the reduced space is (at least
-  // partly) contiguous: one block per output; else one thread per output.
-  bool innerReduced = false;
-  for (size_t i = rank; i-- > 0;)
-    if (shape[i] != 1) {
-      innerReduced = isRed[i];
-      break;
-    }
-  pl.keptIx = stridedIndexer(keptDims, keptStrides);
-  pl.redIx = stridedIndexer(redDims, redStrides);
-  int64_t sm = std::max(dev(c).smCount, 1);
-  pl.blockVariant = innerReduced && pl.redCount >= 32;
-  int64_t P = 1;
-  if (pl.blockVariant) {
-    int64_t target = 4 * sm; // blocks
-    if (pl.outCount < target && pl.redCount > 8192)
-      P = std::min(ceilDiv(target, pl.outCount), ceilDiv(pl.redCount, 4096));
-  } else {
-    int64_t target = 1024 * sm; // threads
-    if (pl.outCount < target && pl.redCount > 256)
-      P = std::min(ceilDiv(target, pl.outCount), ceilDiv(pl.redCount, 128));
-  }
-  P = std::max<int64_t>(P, 1);
-  if (pl.redCount > 0) {
-    pl.chunk = ceilDiv(pl.redCount, P);
-    pl.P = ceilDiv(pl.redCount, pl.chunk); // no empty chunks
-  } else {
-    pl.chunk = 0;
-    pl.P = 1;
-  }
-  pl.threads = rowThreads(pl.chunk);
-  switch (x.dtype) {
-  case ds::plan::F32: reduceDispatchKind<float>(c, kind, pl); break;
-  case ds::plan::F64: reduceDispatchKind<double>(c, kind, pl); break;
-  case ds::plan::F16: reduceDispatchKind<__half>(c, kind, pl); break;
-  case ds::plan::BF16: reduceDispatchKind<__nv_bfloat16>(c, kind, pl); break;
-  case ds::plan::I64: reduceDispatchKind<int64_t>(c, kind, pl); break;
-  case ds::plan::I32: reduceDispatchKind<int32_t>(c, kind, pl); break;
-  default: fail("unsupported dtype ", dtypeName(x.dtype));
-  }
-}
-
-} // namespace
-
-void registerNormalization(KernelTable &t) {
-  t["softmax"] = runSoftmax;
-  t["log_softmax"] = runSoftmax;
-  t["softmax_grad"] = runSoftmaxGrad;
-  t["log_softmax_grad"] = runSoftmaxGrad;
-  t["layer_norm"] = runLayerNorm;
-  t["layer_norm_grad"] = runLayerNormGrad;
-  t["softmax_cross_entropy_loss"] = runLoss;
-  t["nll_loss"] = runLoss;
-  t["softmax_cross_entropy_loss_grad"] = runLossGrad;
-  t["nll_loss_grad"] = runLossGrad;
-  t["reduce_sum"] = runReduce;
-  t["reduce_mean"] = runReduce;
-  t["reduce_max"] = runReduce;
 }
 
 } // namespace ds::rt::cuda

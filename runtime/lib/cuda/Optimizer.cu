@@ -49,19 +49,19 @@ template <typename A> struct MomentsParams {
   int biasCorrection;
   int wdNonzero;
 };
-template <typename A> MomentsParams<A> momentsParams(const KernelCall &c) {
+template <typename A, typename Attrs> MomentsParams<A> momentsParams(const Attrs &attrs) {
   MomentsParams<A> h;
-  h.b1 = attrFloat(c.ins, "beta1");
-  h.b2 = attrFloat(c.ins, "beta2");
-  h.wd = attrFloat(c.ins, "weight_decay");
-  double eps = attrFloat(c.ins, "eps");
+  h.b1 = attrs.beta1;
+  h.b2 = attrs.beta2;
+  h.wd = attrs.weight_decay;
+  double eps = attrs.eps;
   h.B1 = A(h.b1);
   h.B2 = A(h.b2);
   h.EPS = A(eps);
   h.WD = A(h.wd);
   h.omb1 = A(1) - h.B1;
   h.omb2 = A(1) - h.B2;
-  h.biasCorrection = attrInt(c.ins, "bias_correction") != 0 ? 1 : 0;
+  h.biasCorrection = attrs.bias_correction ? 1 : 0;
   h.wdNonzero = h.wd != 0 ? 1 : 0;
   return h;
 }
@@ -152,7 +152,7 @@ __global__ void adamKernel(int64_t n, const T *p, const T *g, const T *m, const 
 
 template <typename T> void launchAdam(KernelCall &c, bool adamW) {
   using A = typename Acc<T>::type;
-  MomentsParams<A> h = momentsParams<A>(c);
+  MomentsParams<A> h = momentsParams<A>(c.attrs<AdamUpdateAttrs>());
   int64_t n = c.in[0].numel;
   const T *p = c.in[0].as<const T>(), *g = c.in[1].as<const T>(), *m = c.in[2].as<const T>(),
           *v = c.in[3].as<const T>();
@@ -169,10 +169,14 @@ template <typename T> void launchAdam(KernelCall &c, bool adamW) {
   DS_CUDA_LAUNCH();
 }
 
+} // namespace
+
 void runAdamUpdate(KernelCall &c) {
-  bool adamW = attrInt(c.ins, "adam_w_mode") != 0;
+  bool adamW = c.attrs<AdamUpdateAttrs>().adam_w_mode;
   DS_DISPATCH_FLOAT(c.in[0].dtype, T, launchAdam<T>(c, adamW));
 }
+
+namespace {
 
 // ============================================================ lamb_update
 // Three launches: (1) per-block partial sums of |p|^2 and |u|^2 in double into scratch (writes
@@ -303,12 +307,13 @@ __global__ void lambApplyKernel(int64_t n, const T *p, const T *g, const T *m, c
 
 template <typename T> void launchLamb(KernelCall &c) {
   using A = typename Acc<T>::type;
-  MomentsParams<A> h = momentsParams<A>(c);
+  const auto &attrs = c.attrs<LambUpdateAttrs>();
+  MomentsParams<A> h = momentsParams<A>(attrs);
   LambHost lh;
   lh.b1 = h.b1;
   lh.b2 = h.b2;
-  lh.minCoeff = attrFloat(c.ins, "min_coeff", 0.01);
-  lh.maxCoeff = attrFloat(c.ins, "max_coeff", 10.0);
+  lh.minCoeff = attrs.min_coeff;
+  lh.maxCoeff = attrs.max_coeff;
   lh.biasCorrection = h.biasCorrection;
   int64_t n = c.in[0].numel;
   const T *p = c.in[0].as<const T>(), *g = c.in[1].as<const T>(), *m = c.in[2].as<const T>(),
@@ -331,9 +336,13 @@ template <typename T> void launchLamb(KernelCall &c) {
   DS_CUDA_LAUNCH();
 }
 
+} // namespace
+
 void runLambUpdate(KernelCall &c) {
   DS_DISPATCH_FLOAT(c.in[0].dtype, T, launchLamb<T>(c));
 }
+
+namespace {
 
 // ============================================================ sgd_update
 template <typename A> struct SgdParams {
@@ -383,15 +392,16 @@ __global__ void sgdKernel(int64_t n, const T *p, const T *g, const T *buf, T *np
 
 template <typename T> void launchSgd(KernelCall &c) {
   using A = typename Acc<T>::type;
-  double mu = attrFloat(c.ins, "momentum"), damp = attrFloat(c.ins, "dampening");
-  double wd = attrFloat(c.ins, "weight_decay");
+  const auto &attrs = c.attrs<SgdUpdateAttrs>();
+  double mu = attrs.momentum, damp = attrs.dampening;
+  double wd = attrs.weight_decay;
   SgdParams<A> h;
   h.MU = A(mu);
   h.OMD = A(1.0 - damp);
   h.WD = A(wd);
   h.wdNonzero = wd != 0 ? 1 : 0;
   h.muNonzero = mu != 0 ? 1 : 0;
-  h.nesterov = attrInt(c.ins, "nesterov") != 0 ? 1 : 0;
+  h.nesterov = attrs.nesterov ? 1 : 0;
   int64_t n = c.in[0].numel;
   const T *p = c.in[0].as<const T>(), *g = c.in[1].as<const T>(), *b = c.in[2].as<const T>();
   T *np = c.out[0].as<T>(), *nb = c.out[1].as<T>();
@@ -401,9 +411,13 @@ template <typename T> void launchSgd(KernelCall &c) {
   DS_CUDA_LAUNCH();
 }
 
+} // namespace
+
 void runSgdUpdate(KernelCall &c) {
   DS_DISPATCH_FLOAT(c.in[0].dtype, T, launchSgd<T>(c));
 }
+
+namespace {
 
 // ============================================================ lr_schedule
 enum SchedKind : int { kConstant = 0, kWarmup = 1, kWarmupDecay = 2, kWarmupCosine = 3 };
@@ -462,40 +476,38 @@ __global__ void lrScheduleKernel(const int64_t *kp, float *out, SchedParams s) {
   *out = float(result);
 }
 
+} // namespace
+
 void runLrSchedule(KernelCall &c) {
-  const Instruction &ins = c.ins;
-  std::string sched = attrString(ins, "schedule", "");
+  const auto &attrs = c.attrs<LrScheduleAttrs>();
   SchedParams s{};
-  s.lr = attrFloat(ins, "lr");
-  if (sched == "constant")
-    s.kind = kConstant;
-  else if (sched == "WarmupLR")
-    s.kind = kWarmup;
-  else if (sched == "WarmupDecayLR")
-    s.kind = kWarmupDecay;
-  else if (sched == "WarmupCosineLR")
-    s.kind = kWarmupCosine;
-  else
-    fail("unknown schedule '", sched, "'");
+  s.lr = attrs.lr;
+  switch (attrs.schedule) {
+  case LrScheduleKind::Constant: s.kind = kConstant; break;
+  case LrScheduleKind::WarmupLR: s.kind = kWarmup; break;
+  case LrScheduleKind::WarmupDecayLR: s.kind = kWarmupDecay; break;
+  case LrScheduleKind::WarmupCosineLR: s.kind = kWarmupCosine; break;
+  }
   if (s.kind != kConstant) {
-    s.minLr = attrFloat(ins, "warmup_min_lr", 0.0);
-    s.maxLr = attrFloat(ins, "warmup_max_lr", 0.001);
-    int64_t N = std::max<int64_t>(2, attrInt(ins, "warmup_num_steps", 1000));
-    s.logWarmup = attrString(ins, "warmup_type", "log") == "log" ? 1 : 0;
-    int64_t T = attrInt(ins, "total_num_steps", 0);
+    s.minLr = attrs.warmup_min_lr;
+    s.maxLr = attrs.warmup_max_lr;
+    int64_t N = lrWarmupSteps(attrs);
+    s.logWarmup = attrs.warmup_type == WarmupType::Log ? 1 : 0;
     s.N = double(N);
     s.logN = std::log(double(N));
-    s.T = double(T);
-    s.decayDen = std::max(1.0, double(T - N));
+    s.T = double(attrs.total_num_steps);
+    s.decayDen = lrDecaySteps(attrs);
     if (s.kind == kWarmupCosine) {
-      s.r0 = attrFloat(ins, "warmup_min_ratio", 0.0);
-      s.rc = attrFloat(ins, "cos_min_ratio", 0.0001);
+      s.r0 = attrs.warmup_min_ratio;
+      s.rc = attrs.cos_min_ratio;
     }
   }
   lrScheduleKernel<<<1, 1, 0, stream(c)>>>(c.in[0].as<const int64_t>(), c.out[0].as<float>(),
                                            s);
   DS_CUDA_LAUNCH();
 }
+
+namespace {
 
 // ============================================================ all_finite
 // out = 1 first; then one launch per non-empty input writes 0 when that input holds an element
@@ -510,6 +522,8 @@ __global__ void nonFiniteKernel(int64_t n, const U *x, U mask, float *out) {
   if (__syncthreads_or(bad) && threadIdx.x == 0)
     *out = 0.0f;
 }
+
+} // namespace
 
 void runAllFinite(KernelCall &c) {
   float *out = c.out[0].as<float>();
@@ -543,6 +557,8 @@ void runAllFinite(KernelCall &c) {
     DS_CUDA_LAUNCH();
   }
 }
+
+namespace {
 
 // ============================================================ loss_scale_update
 struct LossScaleParams {
@@ -590,33 +606,24 @@ __global__ void lossScaleKernel(const float *finite, const float *scale, const i
   newCtr[2] = hy;
 }
 
+} // namespace
+
 void runLossScaleUpdate(KernelCall &c) {
-  const Instruction &ins = c.ins;
+  const auto &attrs = c.attrs<LossScaleUpdateAttrs>();
   LossScaleParams q;
-  q.dynamic = attrInt(ins, "dynamic", 1) != 0 ? 1 : 0;
-  q.factor = attrFloat(ins, "scale_factor", 2.0);
-  q.window = attrInt(ins, "scale_window", 1000);
-  q.h = attrInt(ins, "hysteresis", 2);
-  q.consecutive = attrInt(ins, "consecutive_hysteresis", 0) != 0 ? 1 : 0;
-  q.minScale = attrFloat(ins, "min_scale", 1.0);
-  q.zero = attrInt(ins, "zero", 1) != 0 ? 1 : 0;
+  q.dynamic = attrs.dynamic ? 1 : 0;
+  q.factor = attrs.scale_factor;
+  q.window = attrs.scale_window;
+  q.h = attrs.hysteresis;
+  q.consecutive = attrs.consecutive_hysteresis ? 1 : 0;
+  q.minScale = attrs.min_scale;
+  q.zero = attrs.zero ? 1 : 0;
   if (q.window < 1)
     fail("attribute 'scale_window' must be >= 1");
   lossScaleKernel<<<1, 1, 0, stream(c)>>>(c.in[0].as<const float>(), c.in[1].as<const float>(),
                                           c.in[2].as<const int64_t>(), c.out[0].as<float>(),
                                           c.out[1].as<int64_t>(), q);
   DS_CUDA_LAUNCH();
-}
-
-} // namespace
-
-void registerOptimizer(KernelTable &t) {
-  t["adam_update"] = runAdamUpdate;
-  t["lamb_update"] = runLambUpdate;
-  t["sgd_update"] = runSgdUpdate;
-  t["lr_schedule"] = runLrSchedule;
-  t["all_finite"] = runAllFinite;
-  t["loss_scale_update"] = runLossScaleUpdate;
 }
 
 } // namespace ds::rt::cuda

@@ -3,6 +3,8 @@
 
 #include "ds/runtime/DType.h"
 #include "ds/runtime/Error.h"
+#include "ds/runtime/KernelAttrs.h"
+#include "ds/runtime/KernelCatalogue.h"
 
 #include <cstdint>
 #include <string>
@@ -21,38 +23,44 @@ struct TensorType {
   int64_t rank() const { return int64_t(shape.size()); }
 };
 
-// ---- attribute access (throws Error naming the attribute on a missing or mistyped one) ----
 using Instruction = ds::plan::Instruction;
-bool hasAttr(const Instruction &ins, const std::string &name);
-int64_t attrInt(const Instruction &ins, const std::string &name);
-int64_t attrInt(const Instruction &ins, const std::string &name, int64_t dflt);
-double attrFloat(const Instruction &ins, const std::string &name);
-double attrFloat(const Instruction &ins, const std::string &name, double dflt);
-std::string attrString(const Instruction &ins, const std::string &name,
-                       const std::string &dflt);
-std::vector<int64_t> attrInts(const Instruction &ins, const std::string &name);
-std::vector<int64_t> attrInts(const Instruction &ins, const std::string &name,
-                              const std::vector<int64_t> &dflt);
 
-/// What a signature check sees: the instruction and the types of its operands.
+/// What a signature check sees: the instruction, the types of its operands and its decoded
+/// attributes (set by checkInstruction before the kernel's own check runs).
 struct CheckContext {
   const Instruction &ins;
   std::vector<const TensorType *> in, out;
   int worldSize = 1;
+  const KernelAttrs *kernelAttrs = nullptr;
+  template <typename A> const A &attrs() const { return std::get<A>(*kernelAttrs); }
 };
 /// Throws Error (message without location prefix) when the instruction is ill-formed.
 using CheckFn = void (*)(const CheckContext &);
 
+/// The load-time view of a catalogue entry (KernelCatalogue.def).
 struct KernelSignature {
   const char *name;
-  CheckFn check;
-  bool inPlace; // an output may alias an input exactly (same offset and size)
+  KernelId id;
+  CheckFn check; // the kernel's shape/dtype rules; arity and attributes are checked before
+  bool inPlace;  // an output may alias an input exactly (same offset and size)
 };
 
 /// The signature of `name`, or nullptr for an unknown kernel.
 const KernelSignature *findKernelSignature(const std::string &name);
 /// Names of every kernel with a signature.
 std::vector<std::string> kernelNames();
+
+/// Decodes and validates an instruction's attributes against its kernel's catalogue entry:
+/// every attribute's presence, type and allowed values; keys the kernel does not take are
+/// errors. Throws Error naming the attribute.
+KernelAttrs decodeKernelAttrs(KernelId id, const Instruction &ins);
+/// Same, looking the kernel up by the instruction's name (tests, tools).
+KernelAttrs decodeKernelAttrs(const Instruction &ins);
+
+/// The whole load-time check of one instruction: arity from the catalogue's roles, then
+/// decodeKernelAttrs, then the kernel's shape/dtype check (with c.kernelAttrs set). Returns
+/// the decoded attributes; throws Error (message without location prefix).
+KernelAttrs checkInstruction(const KernelSignature &sig, CheckContext &c);
 
 // ---- execution ----
 
@@ -81,10 +89,15 @@ struct KernelCall {
   const Instruction &ins;
   std::vector<Tensor> in, out;
   ExecContext &ctx;
+  /// The instruction's attributes, decoded at load (LoadedPlan::instrAttrs).
+  const KernelAttrs &kernelAttrs;
+  /// The attributes as the struct the kernel's catalogue entry names (KernelAttrs.h).
+  template <typename A> const A &attrs() const { return std::get<A>(kernelAttrs); }
 };
 using RunFn = void (*)(KernelCall &);
 
-/// The CPU implementation of `name`, or nullptr.
+/// The CPU implementation of a kernel, or nullptr.
+RunFn findCpuKernel(KernelId id);
 RunFn findCpuKernel(const std::string &name);
 
 /// Splits shape at `axis` into outer (product before), dim, inner (product after).

@@ -30,6 +30,8 @@ struct LoadedPlan {
   std::unordered_map<uint32_t, size_t> bufferIndex; // id -> dense index
   /// For each program, each instruction's operands as dense buffer indices.
   std::vector<std::vector<std::vector<size_t>>> instrInputs, instrOutputs;
+  /// For each program, each instruction's attributes, decoded and validated at load.
+  std::vector<std::vector<KernelAttrs>> instrAttrs;
   int programByRole[5] = {-1, -1, -1, -1, -1};
   int microBatch = 0;
   int accumulationSteps = 1;
