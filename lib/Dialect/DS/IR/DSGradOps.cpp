@@ -85,8 +85,8 @@ static LogicalResult verifyLossGrad(Op op) {
   auto g = tensorOf(op.getGrad());
   auto t = tensorOf(op.getTarget());
   if (r == LossReduction::none ? g.getShape() != t.getShape() : g.getRank() != 0)
-    return op.emitOpError("grad ") << g << " does not match reduction "
-                                   << stringifyLossReduction(r);
+    return op.emitOpError("grad ") << g << " does not match reduction \""
+                                   << stringifyLossReduction(r) << "\"";
   return success();
 }
 LogicalResult SoftmaxCrossEntropyLossGradOp::verify() {

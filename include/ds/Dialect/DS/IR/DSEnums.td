@@ -1,4 +1,5 @@
 // Enumerated attributes of the `ds` dialect: state kinds, memory spaces, op modes.
+// An enum attribute prints its own leading space: op formats put `` before one.
 #ifndef DS_ENUMS_TD
 #define DS_ENUMS_TD
 

@@ -29,7 +29,7 @@ def DS_GeluGradOp : DS_Op<"gelu_grad",
                            "::mlir::ds::GeluApproximation::none">:$approximate);
   let results = (outs DS_FloatTensor:$result);
   let assemblyFormat = [{
-    $grad `,` $input (`approximate` `=` $approximate^)? attr-dict `:` type($result)
+    $grad `,` $input (`approximate` `=` `` $approximate^)? attr-dict `:` type($result)
   }];
 }
 
@@ -87,7 +87,7 @@ class DS_LossGradOp<string mnemonic> : DS_Op<mnemonic, [Pure]> {
                        OptionalAttr<I64Attr>:$ignore_index);
   let results = (outs DS_FloatTensor:$result);
   let assemblyFormat = [{
-    $grad `,` $input `,` $target (`,` $weights^)? (`reduction` `=` $reduction^)? attr-dict
+    $grad `,` $input `,` $target (`,` $weights^)? (`reduction` `=` `` $reduction^)? attr-dict
     `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

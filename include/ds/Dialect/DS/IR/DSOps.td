@@ -37,7 +37,7 @@ def DS_ParameterOp : DS_Op<"parameter", [Symbol]> {
                                          "::mlir::ds::MemorySpace::device">:$space);
   let assemblyFormat = [{
     (`frozen` $frozen^)? $sym_name `:` $type (`sharded` $shard_size^)? `from` $source
-    (`in` $space^)? attr-dict
+    (`in` `` $space^)? attr-dict
   }];
   let extraClassDeclaration = [{
     ::mlir::RankedTensorType getTensorType() {
@@ -248,7 +248,7 @@ def DS_GeluOp : DS_Op<"gelu", [Pure, SameOperandsAndResultType]> {
                            "::mlir::ds::GeluApproximation::none">:$approximate);
   let results = (outs DS_FloatTensor:$result);
   let assemblyFormat = [{
-    $input (`approximate` `=` $approximate^)? attr-dict `:` type($input)
+    $input (`approximate` `=` `` $approximate^)? attr-dict `:` type($input)
   }];
 }
 
@@ -556,7 +556,7 @@ class DS_LossOp<string mnemonic> : DS_Op<mnemonic,
                        OptionalAttr<I64Attr>:$ignore_index);
   let results = (outs DS_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $target (`,` $weights^)? (`reduction` `=` $reduction^)? attr-dict `:`
+    $input `,` $target (`,` $weights^)? (`reduction` `=` `` $reduction^)? attr-dict `:`
     functional-type(operands, results)
   }];
 }

@@ -28,7 +28,7 @@ def DS_StateOp : DS_Op<"state", [Symbol]> {
                        DefaultValuedAttr<DS_MemorySpaceAttr,
                                          "::mlir::ds::MemorySpace::device">:$space);
   let assemblyFormat = [{
-    $kind $sym_name `:` $type (`of` $of^)? (`in` $space^)? attr-dict
+    `` $kind $sym_name `:` $type (`of` $of^)? (`in` `` $space^)? attr-dict
   }];
   let extraClassDeclaration = [{
     ::mlir::RankedTensorType getTensorType() {
@@ -153,7 +153,7 @@ def DS_LrScheduleOp : DS_Op<"lr_schedule", [Pure]> {
                        DefaultValuedAttr<F32Attr, "0.0">:$warmup_min_ratio,
                        DefaultValuedAttr<F32Attr, "0.0001">:$cos_min_ratio);
   let results = (outs DS_F32Scalar:$result);
-  let assemblyFormat = "$schedule $applied attr-dict `:` type($result)";
+  let assemblyFormat = "`` $schedule $applied attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 

@@ -37,7 +37,9 @@ def Runtime_ProgramRole : I32EnumAttr<"ProgramRole", "what ds-run does with a pr
   let cppNamespace = "::mlir::dsrt";
   let genSpecializedAttr = 0;
 }
-def Runtime_ProgramRoleAttr : EnumAttr<Runtime_Dialect, Runtime_ProgramRole, "role">;
+def Runtime_ProgramRoleAttr : EnumAttr<Runtime_Dialect, Runtime_ProgramRole, "role"> {
+  let assemblyFormat = "`<` $value `>`";
+}
 
 def Runtime_Stream : I32EnumAttr<"Stream", "the engine an instruction is meant for", [
     I32EnumAttrCase<"compute", 0>,
@@ -87,7 +89,7 @@ def Runtime_GlobalOp : Runtime_Op<"global", [Symbol]> {
                        OptionalAttr<I64Attr>:$offset);
   let assemblyFormat = [{
     (`trainable` $trainable^)? $sym_name `:` $type (`shard` `of` $shard_of^)?
-    (`from` $initializer^)? (`in` $space^)? attr-dict
+    (`from` $initializer^)? (`in` `` $space^)? attr-dict
   }];
   let extraClassDeclaration = [{
     ::mlir::MemRefType getMemRefType() {
@@ -156,7 +158,7 @@ def Runtime_KernelOp : Runtime_Op<"kernel", [AttrSizedOperandSegments]> {
                                          "::mlir::dsrt::Stream::compute">:$stream);
   let assemblyFormat = [{
     $kernel (`ins` `(` $inputs^ `:` type($inputs) `)`)?
-    `outs` `(` $outputs `:` type($outputs) `)` (`on` $stream^)? attr-dict
+    `outs` `(` $outputs `:` type($outputs) `)` (`on` `` $stream^)? attr-dict
   }];
   let hasVerifier = 1;
 }
