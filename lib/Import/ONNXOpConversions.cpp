@@ -65,12 +65,14 @@ LogicalResult convertGelu(GraphImporter &imp, Node node) {
   if (!x)
     return failure();
   std::string approx = imp.stringAttr("approximate", "none");
-  if (approx != "none" && approx != "tanh")
+  std::optional<GeluApproximation> mode = symbolizeGeluApproximation(approx);
+  if (!mode)
     return imp.nodeError() << "approximate must be \"none\" or \"tanh\", got \""
                            << approx << "\"";
   SmallVector<NamedAttribute> attrs;
-  if (approx != "none")
-    attrs.push_back(named(imp, "approximate", imp.builder.getStringAttr(approx)));
+  if (*mode != GeluApproximation::none)
+    attrs.push_back(named(imp, "approximate",
+                          GeluApproximationAttr::get(imp.builder.getContext(), *mode)));
   return setResult(imp, imp.createTyped<GeluOp>({x.getType()}, {x}, attrs));
 }
 
@@ -410,8 +412,12 @@ LogicalResult convertLoss(GraphImporter &imp, Node node) {
     operands.push_back(w);
   }
   std::string reduction = imp.stringAttr("reduction", "mean");
-  SmallVector<NamedAttribute> attrs{
-      named(imp, "reduction", imp.builder.getStringAttr(reduction))};
+  std::optional<LossReduction> mode = symbolizeLossReduction(reduction);
+  if (!mode)
+    return imp.nodeError() << "reduction must be \"mean\", \"sum\" or \"none\", got \""
+                           << reduction << "\"";
+  SmallVector<NamedAttribute> attrs{named(
+      imp, "reduction", LossReductionAttr::get(imp.builder.getContext(), *mode))};
   if (imp.attr("ignore_index"))
     attrs.push_back(i64Attr(imp, "ignore_index", imp.intAttr("ignore_index", 0)));
   if (failed(setResult(imp, imp.createInferred<OpTy>(operands, attrs))))

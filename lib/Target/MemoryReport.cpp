@@ -1,6 +1,6 @@
 // Per-rank memory breakdown of a planned module, and DeepSpeed's estimator formulas.
 #include "ds/Target/MemoryReport.h"
-#include "ds/Dialect/DS/IR/DSOps.h"
+#include "ds/Dialect/DS/IR/DSDialect.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -18,21 +18,27 @@ FailureOr<MemoryBreakdown> mlir::ds::computeMemoryBreakdown(ModuleOp module) {
   MemoryBreakdown m;
   m.arena = arena.getInt();
   m.peak = peak.getInt();
-  for (auto param : module.getOps<ParameterOp>()) {
-    int64_t bytes = dsrt::getByteSize(param.getStorageType());
-    if (param.getFrozen()) {
-      m.frozen += bytes;
-      m.frozenElements += param.getTensorType().getNumElements();
-    } else {
-      m.parameters += bytes;
-      m.trainableElements += param.getTensorType().getNumElements();
+  for (auto global : module.getOps<dsrt::GlobalOp>()) {
+    int64_t bytes = dsrt::getByteSize(global.getMemRefType());
+    if (global.getInitializer()) {
+      // A parameter: whole, or this rank's flat shard of a tensor of shard_of elements.
+      int64_t elements =
+          global.getShardOf() ? *global.getShardOf()
+                              : global.getMemRefType().getNumElements();
+      if (global.getTrainable()) {
+        m.parameters += bytes;
+        m.trainableElements += elements;
+      } else {
+        m.frozen += bytes;
+        m.frozenElements += elements;
+      }
+      continue;
     }
+    auto kind = global->getAttrOfType<StateKindAttr>(kStateKindAttr);
+    (kind && kind.getValue() == StateKind::grad ? m.gradients : m.optimizer) += bytes;
   }
-  for (auto state : module.getOps<StateOp>())
-    (state.getKind() == "grad" ? m.gradients : m.optimizer) +=
-        dsrt::getByteSize(state.getTensorType());
   module.walk([&](dsrt::KernelOp kernel) {
-    if (kernel.getStream() != "comm")
+    if (kernel.getStream() != dsrt::Stream::comm)
       return;
     int64_t bytes = 0;
     for (Value v : kernel->getOperands())

@@ -1,6 +1,6 @@
 // Serializes a memory-planned dsrt module into the protobuf plan format of runtime/proto.
 #include "ds/Target/Plan.h"
-#include "ds/Dialect/DS/IR/DSOps.h"
+#include "ds/Dialect/DS/IR/DSDialect.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -91,28 +91,50 @@ LogicalResult convertAttribute(Attribute attr, plan::Attribute &out, Location lo
 }
 
 FailureOr<plan::Program::Role> getRole(func::FuncOp func) {
-  auto role = func->getAttrOfType<StringAttr>(dsrt::kRoleAttr);
+  std::optional<dsrt::ProgramRole> role = dsrt::getProgramRole(func);
   if (!role)
     return func.emitError("@") << func.getSymName() << " has no "
                                << dsrt::kRoleAttr;
-  if (role.getValue() == "inference")
+  switch (*role) {
+  case dsrt::ProgramRole::inference:
     return plan::Program::INFERENCE;
-  if (role.getValue() == "micro_step")
+  case dsrt::ProgramRole::micro_step:
     return plan::Program::MICRO_STEP;
-  if (role.getValue() == "apply_step")
+  case dsrt::ProgramRole::apply_step:
     return plan::Program::APPLY_STEP;
-  if (role.getValue() == "init")
+  case dsrt::ProgramRole::init:
     return plan::Program::INIT;
-  return func.emitError("unknown program role '") << role.getValue() << "'";
+  }
+  llvm_unreachable("unknown program role");
 }
 
-plan::Instruction::Stream getStream(StringRef s) {
-  return llvm::StringSwitch<plan::Instruction::Stream>(s)
-      .Case("comm", plan::Instruction::COMM)
-      .Case("copy", plan::Instruction::COPY)
-      .Case("io", plan::Instruction::IO)
-      .Case("host", plan::Instruction::HOST)
-      .Default(plan::Instruction::COMPUTE);
+plan::Instruction::Stream getStream(dsrt::Stream s) {
+  switch (s) {
+  case dsrt::Stream::compute:
+    return plan::Instruction::COMPUTE;
+  case dsrt::Stream::comm:
+    return plan::Instruction::COMM;
+  case dsrt::Stream::copy:
+    return plan::Instruction::COPY;
+  case dsrt::Stream::io:
+    return plan::Instruction::IO;
+  case dsrt::Stream::host:
+    return plan::Instruction::HOST;
+  }
+  llvm_unreachable("unknown stream");
+}
+
+/// The region a global's buffer lives in.
+plan::Placement getPlacement(dsrt::MemorySpace space) {
+  switch (space) {
+  case dsrt::MemorySpace::device:
+    return plan::PERSISTENT;
+  case dsrt::MemorySpace::host:
+    return plan::HOST;
+  case dsrt::MemorySpace::nvme:
+    return plan::NVME;
+  }
+  llvm_unreachable("unknown memory space");
 }
 
 class PlanBuilder {
@@ -122,9 +144,11 @@ public:
   LogicalResult build(plan::Plan &out, StringRef producer) {
     auto arena = module->getAttrOfType<IntegerAttr>(dsrt::kArenaBytesAttr);
     auto persistent = module->getAttrOfType<IntegerAttr>(dsrt::kPersistentBytesAttr);
+    auto host = module->getAttrOfType<IntegerAttr>(dsrt::kHostBytesAttr);
+    auto nvme = module->getAttrOfType<IntegerAttr>(dsrt::kNvmeBytesAttr);
     auto peak = module->getAttrOfType<IntegerAttr>(dsrt::kPeakBytesAttr);
     auto alignment = module->getAttrOfType<IntegerAttr>(dsrt::kAlignmentAttr);
-    if (!arena || !persistent || !peak || !alignment)
+    if (!arena || !persistent || !host || !nvme || !peak || !alignment)
       return module.emitError("the module has no memory plan: run --ds-plan-memory "
                               "before exporting");
     out.set_version(kPlanVersion);
@@ -135,39 +159,41 @@ public:
     out.set_alignment(alignment.getInt());
     out.set_arena_bytes(arena.getInt());
     out.set_persistent_bytes(persistent.getInt());
+    out.set_host_bytes(host.getInt());
+    out.set_nvme_bytes(nvme.getInt());
     out.set_predicted_peak_bytes(peak.getInt());
     out.set_producer(producer.str());
     plan = &out;
 
-    for (auto param : module.getOps<ParameterOp>()) {
-      auto offset = param->getAttrOfType<IntegerAttr>(dsrt::kOffsetAttr);
-      if (!offset)
-        return param.emitError("parameter has no persistent offset");
-      auto id = addBuffer(param.getStorageType(), plan::PERSISTENT,
-                          offset.getInt(), param.getSymName(), param.getLoc());
+    // Parameters first, then the other globals (the buffer order of earlier plans).
+    SmallVector<dsrt::GlobalOp> globals;
+    for (auto global : module.getOps<dsrt::GlobalOp>())
+      if (global.getInitializer())
+        globals.push_back(global);
+    for (auto global : module.getOps<dsrt::GlobalOp>())
+      if (!global.getInitializer())
+        globals.push_back(global);
+    auto lossScale = module->getAttrOfType<FlatSymbolRefAttr>(dsrt::kLossScaleAttr);
+    for (dsrt::GlobalOp global : globals) {
+      if (!global.getOffset())
+        return global.emitError("global has no offset in its region");
+      auto id = addBuffer(global.getMemRefType(), getPlacement(global.getSpace()),
+                          *global.getOffset(), global.getSymName(), global.getLoc());
       if (failed(id))
         return failure();
-      paramBuffers[param.getSymName()] = *id;
-      plan::Parameter *p = out.add_parameters();
-      p->set_symbol(param.getSymName().str());
-      p->set_initializer(param.getSource().str());
-      p->set_buffer(*id);
-      p->set_trainable(!param.getFrozen());
-      if (param.getShardSize())
-        p->mutable_shard()->set_kind(plan::ShardSpec::FLAT_1D);
-    }
-
-    for (auto state : module.getOps<StateOp>()) {
-      auto offset = state->getAttrOfType<IntegerAttr>(dsrt::kOffsetAttr);
-      if (!offset)
-        return state.emitError("state has no persistent offset");
-      auto id = addBuffer(state.getTensorType(), plan::PERSISTENT,
-                          offset.getInt(), state.getSymName(), state.getLoc());
-      if (failed(id))
-        return failure();
-      paramBuffers[state.getSymName()] = *id;
-      if (state.getKind() == "loss_scale")
+      paramBuffers[global.getSymName()] = *id;
+      if (lossScale && lossScale.getValue() == global.getSymName())
         out.set_loss_scale_buffer(*id);
+      std::optional<StringRef> initializer = global.getInitializer();
+      if (!initializer)
+        continue;
+      plan::Parameter *p = out.add_parameters();
+      p->set_symbol(global.getSymName().str());
+      p->set_initializer(initializer->str());
+      p->set_buffer(*id);
+      p->set_trainable(global.getTrainable());
+      if (global.getShardOf())
+        p->mutable_shard()->set_kind(plan::ShardSpec::FLAT_1D);
     }
     if (auto accum = module->getAttrOfType<IntegerAttr>(
             kAccumulationAttr))
@@ -264,7 +290,7 @@ private:
       if (auto param = dyn_cast<dsrt::ParamOp>(op)) {
         auto it = paramBuffers.find(param.getName());
         if (it == paramBuffers.end())
-          return param.emitError("unknown parameter @") << param.getName();
+          return param.emitError("unknown global @") << param.getName();
         ids[param.getBuffer()] = it->second;
         continue;
       }

@@ -100,23 +100,23 @@ static LogicalResult runTrainingPipeline(ModuleOp module,
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
   if (config.fp16 || config.bf16) {
-    ds::MixedPrecisionPassOptions mp;
+    ds::ApplyMixedPrecisionPassOptions mp;
     mp.dtype = config.fp16 ? "f16" : "bf16";
-    pm.addPass(ds::createMixedPrecisionPass(mp));
+    pm.addPass(ds::createApplyMixedPrecisionPass(mp));
   }
-  pm.addPass(ds::createAutodiffPass());
+  pm.addPass(ds::createDifferentiateProgramPass());
   pm.addPass(ds::createBuildTrainStepPass(getTrainStepOptions(config)));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // After CSE: the stage-3 backward re-gathers must stay separate from the forward
   // gathers, or the parameters would stay gathered across the whole step.
-  ds::ZeroPassOptions zero;
+  ds::PartitionForZeroPassOptions zero;
   zero.stage = stage;
   zero.worldSize = world;
   zero.paramPersistenceThreshold = config.paramPersistenceThreshold;
   zero.reduceBucketSize = config.reduceBucketSize;
   zero.prefetchBucketSize = config.prefetchBucketSize;
-  pm.addPass(ds::createZeroPass(zero));
+  pm.addPass(ds::createPartitionForZeroPass(zero));
   return pm.run(module);
 }
 

@@ -25,6 +25,23 @@ MemRefType toMemRef(Type type) {
   return MemRefType::get(tensor.getShape(), tensor.getElementType());
 }
 
+/// The plan's string of a `ds` enum attribute (the runtime reads these as strings), or
+/// null for other attributes.
+StringAttr getEnumString(Attribute attr) {
+  MLIRContext *ctx = attr.getContext();
+  return llvm::TypeSwitch<Attribute, StringAttr>(attr)
+      .Case([&](GeluApproximationAttr a) {
+        return StringAttr::get(ctx, stringifyGeluApproximation(a.getValue()));
+      })
+      .Case([&](LossReductionAttr a) {
+        return StringAttr::get(ctx, stringifyLossReduction(a.getValue()));
+      })
+      .Case([&](LrScheduleAttr a) {
+        return StringAttr::get(ctx, stringifyLrSchedule(a.getValue()));
+      })
+      .Default([](Attribute) { return StringAttr(); });
+}
+
 /// The op's attributes with every defaulted one spelled out, so the plan is explicit.
 DictionaryAttr getKernelAttrs(Operation *op) {
   Builder b(op->getContext());
@@ -42,7 +59,8 @@ DictionaryAttr getKernelAttrs(Operation *op) {
         attrs.set("epsilon", b.getF32FloatAttr(l.getEpsilon().convertToFloat()));
       })
       .Case<GeluOp>([&](GeluOp g) {
-        attrs.set("approximate", b.getStringAttr(g.getApproximate()));
+        attrs.set("approximate",
+                  GeluApproximationAttr::get(b.getContext(), g.getApproximate()));
       })
       .Case<ReduceSumOp, ReduceMeanOp, ReduceMaxOp>(
           [&](auto r) { setBool("keepdims", r.getKeepdims()); })
@@ -50,9 +68,13 @@ DictionaryAttr getKernelAttrs(Operation *op) {
         attrs.set("seed", b.getI64IntegerAttr(d.getSeed()));
       })
       .Case<SoftmaxCrossEntropyLossOp, NllLossOp>([&](auto l) {
-        attrs.set("reduction", b.getStringAttr(l.getReduction()));
+        attrs.set("reduction",
+                  LossReductionAttr::get(b.getContext(), l.getReduction()));
       })
       .Case<TriluOp>([&](TriluOp t) { attrs.set("k", b.getI64IntegerAttr(t.getK())); });
+  for (NamedAttribute a : NamedAttrList(attrs))
+    if (StringAttr str = getEnumString(a.getValue()))
+      attrs.set(a.getName(), str);
   return attrs.getDictionary(op->getContext());
 }
 
@@ -129,6 +151,26 @@ LogicalResult getCollective(Operation *op, SymbolTableCollection &symbols,
       });
 }
 
+/// Expands ds.grad_norm_sq into the ops whose kernels compute it: per gradient
+/// (cast to f32), mul, reduce_sum over all axes, and a chain of adds.
+void expandGradNormSq(Block &body) {
+  for (auto normSq : llvm::make_early_inc_range(body.getOps<GradNormSqOp>())) {
+    OpBuilder b(normSq);
+    Location loc = normSq.getLoc();
+    Value sum;
+    for (Value g : normSq.getGrads()) {
+      auto type = cast<RankedTensorType>(g.getType());
+      if (!type.getElementType().isF32())
+        g = CastOp::create(b, loc, type.clone(b.getF32Type()), g);
+      Value sq = ReduceSumOp::create(b, loc, MulOp::create(b, loc, g, g),
+                                     b.getDenseI64ArrayAttr({}), b.getBoolAttr(false));
+      sum = sum ? AddOp::create(b, loc, sum, sq).getResult() : sq;
+    }
+    normSq.getResult().replaceAllUsesWith(sum);
+    normSq.erase();
+  }
+}
+
 /// Whether `v` stays alive anyway: a parameter or state, a constant, or a scalar.
 bool isCheapToKeep(Value v) {
   Operation *def = v.getDefiningOp();
@@ -173,7 +215,7 @@ void sinkToFirstUse(Block &body) {
   }
 }
 
-LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
+LogicalResult convertFunction(func::FuncOp func, dsrt::ProgramRole defaultRole,
                               SymbolTableCollection &symbols,
                               std::optional<int64_t> &worldSize) {
   if (func.isExternal())
@@ -187,6 +229,7 @@ LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
     arg.setType(toMemRef(arg.getType()));
   }
 
+  expandGradNormSq(body);
   sinkToFirstUse(body);
 
   OpBuilder b(func.getContext());
@@ -208,7 +251,8 @@ LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
                                            assign.getTargetAttr());
       dsrt::KernelOp::create(b, op.getLoc(), b.getStringAttr("copy"),
                              ValueRange{assign.getValue()}, ValueRange{target},
-                             b.getDictionaryAttr({}), b.getStringAttr("copy"));
+                             b.getDictionaryAttr({}),
+                             dsrt::StreamAttr::get(b.getContext(), dsrt::Stream::copy));
       op.erase();
       continue;
     }
@@ -225,11 +269,11 @@ LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
     }
     StringRef kernel = op.getName().stripDialect();
     NamedAttrList attrs;
-    StringRef stream = "compute";
+    dsrt::Stream stream = dsrt::Stream::compute;
     if (isa<shard::ShardDialect>(op.getDialect())) {
       if (failed(getCollective(&op, symbols, worldSize, kernel, attrs)))
         return failure();
-      stream = "comm";
+      stream = dsrt::Stream::comm;
     } else if (auto slice = dyn_cast<RankSliceOp>(op)) {
       // Rank r copies elements [r*p, r*p + p) of the padded input.
       int64_t p = slice.getResult().getType().getDimSize(0);
@@ -254,7 +298,7 @@ LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
     dsrt::KernelOp::create(b, op.getLoc(), b.getStringAttr(kernel),
                            op.getOperands(), outputs,
                            attrs.getDictionary(op.getContext()),
-                           b.getStringAttr(stream));
+                           dsrt::StreamAttr::get(b.getContext(), stream));
     for (auto [result, buffer] : llvm::zip(op.getResults(), outputs))
       result.replaceAllUsesWith(buffer);
     op.erase();
@@ -264,9 +308,59 @@ LogicalResult convertFunction(func::FuncOp func, StringRef defaultRole,
   func.setFunctionType(FunctionType::get(func.getContext(),
                                          body.getArgumentTypes(),
                                          ret.getOperandTypes()));
-  if (!func->hasAttr(dsrt::kRoleAttr))
-    func->setAttr(dsrt::kRoleAttr, b.getStringAttr(defaultRole));
+  if (!dsrt::getProgramRole(func))
+    dsrt::setProgramRole(func, defaultRole);
   return success();
+}
+
+dsrt::MemorySpaceAttr convertSpace(MLIRContext *ctx, MemorySpace space) {
+  dsrt::MemorySpace result = dsrt::MemorySpace::device;
+  switch (space) {
+  case MemorySpace::device:
+    result = dsrt::MemorySpace::device;
+    break;
+  case MemorySpace::host:
+    result = dsrt::MemorySpace::host;
+    break;
+  case MemorySpace::nvme:
+    result = dsrt::MemorySpace::nvme;
+    break;
+  }
+  return dsrt::MemorySpaceAttr::get(ctx, result);
+}
+
+/// Replaces every ds.parameter and ds.state by a dsrt.global of the same name, in
+/// place (so memory planning sees them in the same order). Records the dynamic loss
+/// scale on the module.
+void convertModuleState(ModuleOp module) {
+  OpBuilder b(module.getContext());
+  for (Operation &op : llvm::make_early_inc_range(module.getOps())) {
+    b.setInsertionPoint(&op);
+    if (auto param = dyn_cast<ParameterOp>(op)) {
+      IntegerAttr shardOf;
+      if (param.getShardSize())
+        shardOf = b.getI64IntegerAttr(param.getTensorType().getNumElements());
+      dsrt::GlobalOp::create(b, param.getLoc(), param.getSymNameAttr(),
+                             TypeAttr::get(toMemRef(param.getStorageType())),
+                             param.getSourceAttr(),
+                             param.getFrozen() ? UnitAttr() : b.getUnitAttr(),
+                             shardOf, convertSpace(b.getContext(), param.getSpace()),
+                             IntegerAttr());
+      param.erase();
+    } else if (auto state = dyn_cast<StateOp>(op)) {
+      auto global = dsrt::GlobalOp::create(
+          b, state.getLoc(), state.getSymNameAttr(),
+          TypeAttr::get(toMemRef(state.getType())), StringAttr(), UnitAttr(),
+          IntegerAttr(), convertSpace(b.getContext(), state.getSpace()),
+          IntegerAttr());
+      // The memory report tells gradients from optimizer states by it.
+      global->setAttr(kStateKindAttr, state.getKindAttr());
+      if (state.getKind() == StateKind::loss_scale)
+        module->setAttr(dsrt::kLossScaleAttr,
+                        FlatSymbolRefAttr::get(state.getSymNameAttr()));
+      state.erase();
+    }
+  }
 }
 
 struct ConvertDSToRuntimePass
@@ -274,18 +368,19 @@ struct ConvertDSToRuntimePass
   using Base::Base;
 
   void runOnOperation() override {
-    static const llvm::StringLiteral roles[] = {"inference", "micro_step",
-                                                "apply_step", "init"};
-    if (!llvm::is_contained(roles, role)) {
-      getOperation().emitError("unknown program role '") << std::string(role) << "'";
+    std::optional<dsrt::ProgramRole> defaultRole = dsrt::symbolizeProgramRole(role);
+    if (!defaultRole) {
+      getOperation().emitError("unknown program role '")
+          << std::string(role) << "' (inference, micro_step, apply_step, init)";
       return signalPassFailure();
     }
     ModuleOp module = getOperation();
     SymbolTableCollection symbols;
     std::optional<int64_t> worldSize;
     for (auto func : module.getOps<func::FuncOp>())
-      if (failed(convertFunction(func, role, symbols, worldSize)))
+      if (failed(convertFunction(func, *defaultRole, symbols, worldSize)))
         return signalPassFailure();
+    convertModuleState(module);
     if (worldSize)
       module->setAttr(dsrt::kWorldSizeAttr,
                       IntegerAttr::get(IntegerType::get(&getContext(), 64),

@@ -4,7 +4,7 @@
 // that parameters read their persistent buffers, and that signatures become memrefs.
 // CHECK-LABEL: func.func @mlp
 //  CHECK-SAME: (%[[X:.+]]: memref<8x16xf32> {ds.input = "x"}) -> (memref<8x4xf32> {ds.output = "y"})
-//  CHECK-SAME: dsrt.role = "inference"
+//  CHECK-SAME: dsrt.role = #dsrt.role<inference>
 //       CHECK:   %[[W:.+]] = dsrt.param @w : memref<16x4xf32>
 //       CHECK:   %[[MM:.+]] = dsrt.alloc : memref<8x4xf32>
 //  CHECK-NEXT:   dsrt.kernel "matmul" ins(%[[X]], %[[W]] : memref<8x16xf32>, memref<16x4xf32>) outs(%[[MM]] : memref<8x4xf32>)
@@ -43,4 +43,73 @@ func.func @defaults(%e: tensor<16x8xf32>, %ids: tensor<4xi64>, %b: tensor<8x8xf3
   %7 = ds.trilu %b {upper = false} : tensor<8x8xf32>
   %8 = ds.constant dense<[3, 4]> : tensor<2xi64>
   return %6 : tensor<f32>
+}
+
+// -----
+
+// Tests that module state becomes dsrt.global in place, keeping its memory space: a
+// parameter names its initializer and is trainable unless frozen, a ZeRO-3 shard records
+// the whole tensor's element count, a state keeps its kind for the memory report, and the
+// loss scale is named on the module.
+// CHECK: module attributes {dsrt.loss_scale = @loss_scale}
+// CHECK-NEXT: dsrt.global trainable @w : memref<16x4xf32> from "w"{{$}}
+// CHECK-NEXT: dsrt.global @mask : memref<4x4xf32> from "mask" in host{{$}}
+// CHECK-NEXT: dsrt.global trainable @v : memref<6xf32> shard of 11 from "v"{{$}}
+// CHECK-NEXT: dsrt.global @w.exp_avg : memref<16x4xf32> in nvme {ds.state_kind = #ds<state_kind exp_avg>}
+// CHECK-NEXT: dsrt.global @loss_scale : memref<f32> {ds.state_kind = #ds<state_kind loss_scale>}
+// CHECK-NOT: ds.parameter
+// CHECK-NOT: ds.state
+// CHECK-LABEL: func.func @step
+//  CHECK-SAME: dsrt.role = #dsrt.role<apply_step>
+//       CHECK: dsrt.kernel "mul"
+//       CHECK: %[[M:.+]] = dsrt.param @w.exp_avg : memref<16x4xf32>
+//  CHECK-NEXT: dsrt.kernel "copy" ins(%{{.+}} : memref<16x4xf32>) outs(%[[M]] : memref<16x4xf32>) on copy{{$}}
+module {
+ds.parameter @w : tensor<16x4xf32> from "w"
+ds.parameter frozen @mask : tensor<4x4xf32> from "mask" in host
+ds.parameter @v : tensor<11xf32> sharded 6 from "v"
+ds.state exp_avg @w.exp_avg : tensor<16x4xf32> of @w in nvme
+ds.state loss_scale @loss_scale : tensor<f32>
+func.func @step() attributes {dsrt.role = #dsrt.role<apply_step>} {
+  %m = ds.state_ref @w.exp_avg : tensor<16x4xf32>
+  %s = ds.state_ref @loss_scale : tensor<f32>
+  %0 = ds.mul %m, %m : (tensor<16x4xf32>, tensor<16x4xf32>) -> tensor<16x4xf32>
+  ds.assign @w.exp_avg, %0 : tensor<16x4xf32>
+  return
+}
+}
+
+// -----
+
+// Tests that the gradient norm becomes the kernels that compute it: a 16-bit gradient is
+// cast to f32, each is squared and summed over all axes, and the sums are added in order.
+// CHECK-LABEL: func.func @norm
+//       CHECK: dsrt.kernel "mul" ins(%[[A:.+]], %[[A]] : memref<4xf32>, memref<4xf32>)
+//       CHECK: dsrt.kernel "reduce_sum" {{.*}} outs(%[[SA:.+]] : memref<f32>) {attrs = {axes = array<i64>, keepdims = false}}
+//       CHECK: dsrt.kernel "cast" ins(%{{.+}} : memref<8xf16>) outs(%[[B:.+]] : memref<8xf32>)
+//       CHECK: dsrt.kernel "mul" ins(%[[B]], %[[B]] : memref<8xf32>, memref<8xf32>)
+//       CHECK: dsrt.kernel "reduce_sum" {{.*}} outs(%[[SB:.+]] : memref<f32>)
+//       CHECK: dsrt.kernel "add" ins(%[[SA]], %[[SB]] : memref<f32>, memref<f32>)
+//   CHECK-NOT: grad_norm_sq
+func.func @norm(%a: tensor<4xf32>, %b: tensor<8xf16>) -> tensor<f32> {
+  %0 = ds.grad_norm_sq %a, %b : tensor<4xf32>, tensor<8xf16>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that enum attributes reach the runtime as the strings the plan has always had,
+// and that collectives run on the comm stream.
+// CHECK-LABEL: func.func @strings
+//       CHECK: dsrt.kernel "gelu" {{.*}} {attrs = {approximate = "tanh"}}
+//       CHECK: dsrt.kernel "nll_loss" {{.*}} {attrs = {reduction = "sum"}}
+//       CHECK: dsrt.kernel "lr_schedule" {{.*}} {attrs = {{{.*}}schedule = "WarmupCosineLR", total_num_steps = 10 : i64{{.*}}}}
+//       CHECK: dsrt.kernel "all_reduce" {{.*}} on comm {attrs = {reduction = "sum"}}
+shard.grid @world(shape = 2)
+func.func @strings(%x: tensor<4x8xf32>, %y: tensor<4xi64>, %k: tensor<i64>) -> (tensor<4x8xf32>, tensor<f32>, tensor<f32>, tensor<4x8xf32>) {
+  %0 = ds.gelu %x approximate = tanh : tensor<4x8xf32>
+  %1 = ds.nll_loss %0, %y reduction = sum : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
+  %2 = ds.lr_schedule WarmupCosineLR %k {lr = 1.0e-3 : f32, total_num_steps = 10 : i64} : tensor<f32>
+  %3 = shard.all_reduce %x on @world grid_axes = [0] : tensor<4x8xf32> -> tensor<4x8xf32>
+  return %0, %1, %2, %3 : tensor<4x8xf32>, tensor<f32>, tensor<f32>, tensor<4x8xf32>
 }

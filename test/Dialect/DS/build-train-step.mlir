@@ -7,13 +7,13 @@
 // takes the scheduled learning rate, updates parameter and moments, zeroes the
 // accumulator and counts the step.
 // CHECK: module attributes {ds.gradient_accumulation_steps = 4 : i64}
-// CHECK-DAG: ds.state @w.grad : tensor<4x3xf32> {kind = "grad", of = @w}
-// CHECK-DAG: ds.state @w.exp_avg : tensor<4x3xf32> {kind = "exp_avg", of = @w}
-// CHECK-DAG: ds.state @w.exp_avg_sq : tensor<4x3xf32> {kind = "exp_avg_sq", of = @w}
-// CHECK-DAG: ds.state @step : tensor<i64> {kind = "step"}
+// CHECK-DAG: ds.state grad @w.grad : tensor<4x3xf32> of @w
+// CHECK-DAG: ds.state exp_avg @w.exp_avg : tensor<4x3xf32> of @w
+// CHECK-DAG: ds.state exp_avg_sq @w.exp_avg_sq : tensor<4x3xf32> of @w
+// CHECK-DAG: ds.state step @step : tensor<i64>
 // CHECK-LABEL: func.func @micro_step
 //  CHECK-SAME: -> (tensor<f32> {ds.output = "loss"})
-//  CHECK-SAME: attributes {ds.loss = 0 : i64, dsrt.role = "micro_step"}
+//  CHECK-SAME: attributes {ds.loss = 0 : i64, dsrt.role = #dsrt.role<micro_step>}
 //       CHECK: ds.softmax_cross_entropy_loss_grad
 //       CHECK: %[[DW:[0-9]+]] = ds.gemm
 //       CHECK: %[[ACC:[0-9]+]] = ds.state_ref @w.grad
@@ -23,13 +23,13 @@
 //       CHECK: ds.assign @w.grad, %[[SUM]]
 //       CHECK: return %{{.+}} : tensor<f32>
 // CHECK-LABEL: func.func @apply_step
-//  CHECK-SAME: attributes {dsrt.role = "apply_step"}
+//  CHECK-SAME: attributes {dsrt.role = #dsrt.role<apply_step>}
 //       CHECK: %[[K:[0-9]+]] = ds.state_ref @step : tensor<i64>
 //       CHECK: %[[T:[0-9]+]] = ds.add %[[K]]
-//       CHECK: %[[LR:[0-9]+]] = ds.lr_schedule %[[K]] {{{.*}}schedule = "WarmupLR"{{.*}}warmup_num_steps = 10 : i64, warmup_type = "linear"}
+//       CHECK: %[[LR:[0-9]+]] = ds.lr_schedule WarmupLR %[[K]] {{{.*}}warmup_num_steps = 10 : i64, warmup_type = "linear"}
 //       CHECK: %[[G:[0-9]+]] = ds.state_ref @w.grad
-//       CHECK: ds.reduce_sum
-//       CHECK: %[[NORM:[0-9]+]] = ds.sqrt
+//       CHECK: %[[NSQ:[0-9]+]] = ds.grad_norm_sq %[[G]] : tensor<4x3xf32>
+//  CHECK-NEXT: %[[NORM:[0-9]+]] = ds.sqrt %[[NSQ]]
 //       CHECK: %[[COEF:[0-9]+]] = ds.where
 //       CHECK: %[[CLIPPED:[0-9]+]] = ds.mul %[[G]], %[[COEF]]
 //       CHECK: %[[P:[0-9]+]] = ds.param_ref @w
@@ -40,12 +40,12 @@
 //       CHECK: ds.assign @w.grad, %{{.+}}
 //       CHECK: ds.assign @step, %[[T]]
 
-// LAMB-DAG: ds.state @w.exp_avg : tensor<4x3xf32>
-// LAMB-DAG: ds.state @w.exp_avg_sq : tensor<4x3xf32>
+// LAMB-DAG: ds.state exp_avg @w.exp_avg : tensor<4x3xf32>
+// LAMB-DAG: ds.state exp_avg_sq @w.exp_avg_sq : tensor<4x3xf32>
 // LAMB-LABEL: func.func @apply_step
 //      LAMB: ds.lamb_update {{.*}}max_coeff = 5.000000e+00 : f32, min_coeff = 0.00999999977 : f32{{.*}} : tensor<4x3xf32>
 
-// SGD-DAG: ds.state @w.momentum_buffer : tensor<4x3xf32> {kind = "momentum_buffer", of = @w}
+// SGD-DAG: ds.state momentum_buffer @w.momentum_buffer : tensor<4x3xf32> of @w
 // SGD-LABEL: func.func @apply_step
 //   SGD-NOT: ds.sqrt
 //       SGD: ds.sgd_update {{.*}}momentum = 0.899999976 : f32

@@ -78,10 +78,11 @@ func.func @sqrt_int(%x: tensor<4xi64>) {
 
 // -----
 
-// Tests that gelu's approximation is "none" or "tanh".
+// Tests that gelu's approximation is none or tanh.
 func.func @gelu_approximate(%x: tensor<4xf32>) {
-  // expected-error @+1 {{approximate must be "none" or "tanh", got "fast"}}
-  %0 = ds.gelu %x {approximate = "fast"} : tensor<4xf32>
+  // expected-error @+2 {{expected ::mlir::ds::GeluApproximation to be one of: none, tanh}}
+  // expected-error @+1 {{failed to parse DS_GeluApproximationAttr}}
+  %0 = ds.gelu %x approximate = fast : tensor<4xf32>
   return
 }
 
@@ -495,9 +496,9 @@ func.func @loss_weights(%s: tensor<4x8xf32>, %y: tensor<4xi64>, %w: tensor<7xf32
 
 // Tests that the loss reduction is one of the three ONNX modes.
 func.func @loss_reduction(%s: tensor<4x8xf32>, %y: tensor<4xi64>) {
-  // expected-error @+2 {{reduction must be "mean", "sum" or "none", got "max"}}
-  // expected-error @+1 {{failed to infer returned types}}
-  %0 = ds.softmax_cross_entropy_loss %s, %y {reduction = "max"} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
+  // expected-error @+2 {{expected ::mlir::ds::LossReduction to be one of: mean, sum, none}}
+  // expected-error @+1 {{failed to parse DS_LossReductionAttr}}
+  %0 = ds.softmax_cross_entropy_loss %s, %y reduction = max : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
   return
 }
 
@@ -661,7 +662,7 @@ func.func @state_ref_param() {
 // -----
 
 // Tests that state_ref has the state's type.
-ds.state @m : tensor<4xf32> {kind = "exp_avg"}
+ds.state exp_avg @m : tensor<4xf32>
 func.func @state_ref_type() {
   // expected-error @+1 {{type 'tensor<5xf32>' differs from the state's 'tensor<4xf32>'}}
   %0 = ds.state_ref @m : tensor<5xf32>
@@ -701,8 +702,9 @@ func.func @param_ref_shard() {
 
 // Tests that the scheduler is one DeepSpeed knows.
 func.func @lr_schedule_kind(%k: tensor<i64>) {
-  // expected-error @+1 {{unknown schedule 'OneCycle' (constant, WarmupLR, WarmupDecayLR, WarmupCosineLR)}}
-  %0 = ds.lr_schedule %k {schedule = "OneCycle", lr = 1.0e-3 : f32} : tensor<f32>
+  // expected-error @+2 {{expected ::mlir::ds::LrSchedule to be one of: constant, WarmupLR, WarmupDecayLR, WarmupCosineLR}}
+  // expected-error @+1 {{failed to parse DS_LrScheduleAttr}}
+  %0 = ds.lr_schedule OneCycle %k {lr = 1.0e-3 : f32} : tensor<f32>
   return
 }
 
@@ -711,7 +713,7 @@ func.func @lr_schedule_kind(%k: tensor<i64>) {
 // Tests that the warmup type is log or linear.
 func.func @lr_schedule_warmup(%k: tensor<i64>) {
   // expected-error @+1 {{warmup_type must be "log" or "linear", got "cubic"}}
-  %0 = ds.lr_schedule %k {schedule = "WarmupLR", lr = 1.0e-3 : f32, warmup_type = "cubic"} : tensor<f32>
+  %0 = ds.lr_schedule WarmupLR %k {lr = 1.0e-3 : f32, warmup_type = "cubic"} : tensor<f32>
   return
 }
 
@@ -720,7 +722,7 @@ func.func @lr_schedule_warmup(%k: tensor<i64>) {
 // Tests that decaying schedules need their total step count.
 func.func @lr_schedule_total(%k: tensor<i64>) {
   // expected-error @+1 {{WarmupDecayLR needs total_num_steps > 0}}
-  %0 = ds.lr_schedule %k {schedule = "WarmupDecayLR", lr = 1.0e-3 : f32} : tensor<f32>
+  %0 = ds.lr_schedule WarmupDecayLR %k {lr = 1.0e-3 : f32} : tensor<f32>
   return
 }
 
@@ -765,4 +767,63 @@ func.func @loss_scale_params(%ok: tensor<f32>, %c: tensor<3xi64>) {
 // Tests that ds.gradient_accumulation_steps is a positive integer on a module.
 // expected-error @+1 {{'ds.gradient_accumulation_steps' must be a positive integer on a module}}
 module attributes {ds.gradient_accumulation_steps = 0 : i64} {
+}
+
+// -----
+
+// Tests that a state's kind is one the compiler knows.
+// expected-error @+2 {{expected ::mlir::ds::StateKind to be one of: grad, master, exp_avg, exp_avg_sq, momentum_buffer, step, loss_scale, loss_scale_counters}}
+// expected-error @+1 {{failed to parse DS_StateKindAttr}}
+ds.state velocity @w.velocity : tensor<4xf32>
+
+// -----
+
+// Tests that a state's memory space is device, host or nvme.
+module {
+// expected-error @+1 {{expected ::mlir::ds::MemorySpace to be one of: device, host, nvme}}
+ds.state grad @w.grad : tensor<4xf32> in disk
+// expected-error @+1 {{failed to parse DS_MemorySpaceAttr}}
+}
+
+// -----
+
+// Tests that a parameter's memory space is device, host or nvme.
+module {
+// expected-error @+1 {{expected ::mlir::ds::MemorySpace to be one of: device, host, nvme}}
+ds.parameter @w : tensor<4xf32> from "w" in gpu
+// expected-error @+1 {{failed to parse DS_MemorySpaceAttr}}
+}
+
+// -----
+
+// Tests that the gradient norm needs at least one gradient.
+func.func @grad_norm_sq_empty() {
+  // expected-error @+1 {{'ds.grad_norm_sq' op needs at least one gradient}}
+  %0 = "ds.grad_norm_sq"() : () -> tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that the gradient norm is an f32 scalar.
+func.func @grad_norm_sq_type(%g: tensor<4xf32>) {
+  // expected-error @+1 {{'ds.grad_norm_sq' op result #0 must be 0D tensor of 32-bit float values}}
+  %0 = "ds.grad_norm_sq"(%g) : (tensor<4xf32>) -> tensor<f64>
+  return
+}
+
+// -----
+
+// Tests that the gradient norm takes float gradients.
+func.func @grad_norm_sq_int(%g: tensor<4xi64>) {
+  // expected-error @+1 {{'ds.grad_norm_sq' op operand #0 must be variadic of ranked tensor of}}
+  %0 = ds.grad_norm_sq %g : tensor<4xi64>
+  return
+}
+
+// -----
+
+// Tests that ds.state_kind holds a state kind.
+// expected-error @+1 {{'ds.state_kind' must be a #ds.state_kind}}
+module attributes {ds.state_kind = "grad"} {
 }

@@ -55,7 +55,7 @@ func.func @binary(%a: tensor<4x8xf32>, %b: tensor<8xf32>, %c: tensor<4x1xf32>, %
 // CHECK: ds.sigmoid %{{.*}} : tensor<4xf32>
 // CHECK: ds.identity %{{.*}} : tensor<4xf32>
 // CHECK: ds.gelu %{{.*}} : tensor<4xf32>
-// CHECK: ds.gelu %{{.*}} {approximate = "tanh"} : tensor<4xf32>
+// CHECK: ds.gelu %{{.*}} approximate = tanh : tensor<4xf32>
 // CHECK: ds.cast %{{.*}} : tensor<4xf32> to tensor<4xbf16>
 func.func @unary(%x: tensor<4xf32>) -> tensor<4xbf16> {
   %0 = ds.neg %x : tensor<4xf32>
@@ -68,7 +68,7 @@ func.func @unary(%x: tensor<4xf32>) -> tensor<4xbf16> {
   %7 = ds.sigmoid %6 : tensor<4xf32>
   %8 = ds.identity %7 : tensor<4xf32>
   %9 = ds.gelu %8 : tensor<4xf32>
-  %10 = ds.gelu %9 {approximate = "tanh"} : tensor<4xf32>
+  %10 = ds.gelu %9 approximate = tanh : tensor<4xf32>
   %11 = ds.cast %10 : tensor<4xf32> to tensor<4xbf16>
   return %11 : tensor<4xbf16>
 }
@@ -132,17 +132,17 @@ func.func @shapes(%x: tensor<4x8xf32>, %e: tensor<65x8xf32>, %ids: tensor<4x2xi6
 // CHECK: ds.reduce_max %{{.*}} {axes = array<i64>} : (tensor<4x8xf32>) -> tensor<1x1xf32>
 // CHECK: ds.dropout %{{.*}} {ratio = 1.000000e-01 : f32, seed = 7 : i64} : (tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xi1>)
 // CHECK: ds.softmax_cross_entropy_loss %{{.*}}, %{{.*}} {ignore_index = -100 : i64} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
-// CHECK: ds.softmax_cross_entropy_loss %{{.*}}, %{{.*}}, %{{.*}} {reduction = "none"} : (tensor<4x8x3xf32>, tensor<4x3xi64>, tensor<8xf32>) -> tensor<4x3xf32>
-// CHECK: ds.nll_loss %{{.*}}, %{{.*}} {reduction = "sum"} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
+// CHECK: ds.softmax_cross_entropy_loss %{{.*}}, %{{.*}}, %{{.*}} reduction = none : (tensor<4x8x3xf32>, tensor<4x3xi64>, tensor<8xf32>) -> tensor<4x3xf32>
+// CHECK: ds.nll_loss %{{.*}}, %{{.*}} reduction = sum : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
 func.func @training(%x: tensor<4x8xf32>, %y: tensor<4xi64>, %s: tensor<4x8x3xf32>, %t: tensor<4x3xi64>, %w: tensor<8xf32>) -> tensor<f32> {
   %0 = ds.reduce_sum %x {axes = array<i64: 1>, keepdims = false} : (tensor<4x8xf32>) -> tensor<4xf32>
   %1 = ds.reduce_mean %x {axes = array<i64: 1>} : (tensor<4x8xf32>) -> tensor<4x1xf32>
   %2 = ds.reduce_max %x {axes = array<i64>} : (tensor<4x8xf32>) -> tensor<1x1xf32>
   %3:2 = ds.dropout %x {ratio = 0.1 : f32, seed = 7 : i64} : (tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xi1>)
   %4 = ds.softmax_cross_entropy_loss %3#0, %y {ignore_index = -100 : i64} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
-  %5 = ds.softmax_cross_entropy_loss %s, %t, %w {reduction = "none"} : (tensor<4x8x3xf32>, tensor<4x3xi64>, tensor<8xf32>) -> tensor<4x3xf32>
+  %5 = ds.softmax_cross_entropy_loss %s, %t, %w reduction = none : (tensor<4x8x3xf32>, tensor<4x3xi64>, tensor<8xf32>) -> tensor<4x3xf32>
   %6 = ds.log_softmax %x {axis = 1 : i64} : tensor<4x8xf32>
-  %7 = ds.nll_loss %6, %y {reduction = "sum"} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
+  %7 = ds.nll_loss %6, %y reduction = sum : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<f32>
   return %4 : tensor<f32>
 }
 
@@ -160,50 +160,89 @@ func.func @forward(%x: tensor<4xf32> {ds.input = "x"}) -> (tensor<f32> {ds.outpu
 // CHECK-LABEL: func.func @backward
 // CHECK: ds.softmax_grad %{{.*}}, %{{.*}} {axis = 1 : i64} : tensor<4x8xf32>
 // CHECK: ds.log_softmax_grad %{{.*}}, %{{.*}} {axis = 1 : i64} : tensor<4x8xf32>
-// CHECK: ds.gelu_grad %{{.*}}, %{{.*}} {approximate = "tanh"} : tensor<4x8xf32>
+// CHECK: ds.gelu_grad %{{.*}}, %{{.*}} approximate = tanh : tensor<4x8xf32>
 // CHECK: ds.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}} {axis = 1 : i64} : (tensor<4x8xf32>, tensor<4x8xf32>, tensor<8xf32>) -> (tensor<4x8xf32>, tensor<8xf32>, tensor<8xf32>)
 // CHECK: ds.gather_grad %{{.*}}, %{{.*}} {axis = 0 : i64} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<16x8xf32>
 // CHECK: ds.slice_grad %{{.*}} {ends = array<i64: 4, 8>, starts = array<i64: 0, 0>, steps = array<i64: 1, 2>} : (tensor<4x4xf32>) -> tensor<4x8xf32>
 // CHECK: ds.softmax_cross_entropy_loss_grad %{{.*}}, %{{.*}}, %{{.*}} {ignore_index = -100 : i64} : (tensor<f32>, tensor<4x8xf32>, tensor<4xi64>) -> tensor<4x8xf32>
-// CHECK: ds.nll_loss_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {reduction = "sum"} : (tensor<f32>, tensor<4x8xf32>, tensor<4xi64>, tensor<8xf32>) -> tensor<4x8xf32>
+// CHECK: ds.nll_loss_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} reduction = sum : (tensor<f32>, tensor<4x8xf32>, tensor<4xi64>, tensor<8xf32>) -> tensor<4x8xf32>
 func.func @backward(%g: tensor<4x8xf32>, %y: tensor<4x8xf32>, %s: tensor<8xf32>, %ids: tensor<4xi64>, %h: tensor<4x4xf32>, %l: tensor<f32>) {
   %0 = ds.softmax_grad %g, %y {axis = 1 : i64} : tensor<4x8xf32>
   %1 = ds.log_softmax_grad %g, %y {axis = 1 : i64} : tensor<4x8xf32>
-  %2 = ds.gelu_grad %g, %y {approximate = "tanh"} : tensor<4x8xf32>
+  %2 = ds.gelu_grad %g, %y approximate = tanh : tensor<4x8xf32>
   %3:3 = ds.layer_norm_grad %g, %y, %s {axis = 1 : i64} : (tensor<4x8xf32>, tensor<4x8xf32>, tensor<8xf32>) -> (tensor<4x8xf32>, tensor<8xf32>, tensor<8xf32>)
   %4 = ds.gather_grad %g, %ids {axis = 0 : i64} : (tensor<4x8xf32>, tensor<4xi64>) -> tensor<16x8xf32>
   %5 = ds.slice_grad %h {starts = array<i64: 0, 0>, ends = array<i64: 4, 8>, steps = array<i64: 1, 2>} : (tensor<4x4xf32>) -> tensor<4x8xf32>
   %6 = ds.softmax_cross_entropy_loss_grad %l, %g, %ids {ignore_index = -100 : i64} : (tensor<f32>, tensor<4x8xf32>, tensor<4xi64>) -> tensor<4x8xf32>
-  %7 = ds.nll_loss_grad %l, %g, %ids, %s {reduction = "sum"} : (tensor<f32>, tensor<4x8xf32>, tensor<4xi64>, tensor<8xf32>) -> tensor<4x8xf32>
+  %7 = ds.nll_loss_grad %l, %g, %ids, %s reduction = sum : (tensor<f32>, tensor<4x8xf32>, tensor<4xi64>, tensor<8xf32>) -> tensor<4x8xf32>
   return
 }
 
 // Tests that training state, optimizer updates, the scheduler, the loss scaler and the
 // ZeRO helpers round-trip.
 // CHECK: ds.parameter @z : tensor<3x3xf32> sharded 5 from "z"
-// CHECK: ds.state @w.exp_avg : tensor<8xf32> {kind = "exp_avg", of = @w}
+// CHECK: ds.state exp_avg @w.exp_avg : tensor<8xf32> of @w
 // CHECK-LABEL: func.func @optimizer
 // CHECK: ds.state_ref @w.exp_avg : tensor<8xf32>
 // CHECK: ds.all_finite %{{.*}}, %{{.*}} : tensor<8xf32>, tensor<f32>
 // CHECK: ds.adam_update {{.*}} if %{{.*}} {adam_w_mode = true, {{.*}}} : tensor<8xf32>
 // CHECK: ds.lamb_update {{.*}}max_coeff = 1.000000e+01 : f32{{.*}} : tensor<8xf32>
 // CHECK: ds.sgd_update {{.*}}nesterov = true{{.*}} : tensor<8xf32>
-// CHECK: ds.lr_schedule %{{.*}} {{{.*}}schedule = "WarmupLR"{{.*}}} : tensor<f32>
+// CHECK: ds.lr_schedule WarmupLR %{{.*}} {lr = 1.000000e-03 : f32, warmup_num_steps = 10 : i64} : tensor<f32>
 // CHECK: ds.loss_scale_update %{{.*}}, %{{.*}}, %{{.*}} {{{.*}}zero = true} : tensor<3xi64>
 // CHECK: ds.rank_slice %{{.*}} : tensor<16xf32> to tensor<8xf32>
 // CHECK: ds.assign @w.exp_avg, %{{.*}} : tensor<8xf32>
+// CHECK: ds.grad_norm_sq %{{.*}}, %{{.*}} : tensor<8xf32>, tensor<16xf16>
 ds.parameter @z : tensor<3x3xf32> sharded 5 from "z"
-ds.state @w.exp_avg : tensor<8xf32> {kind = "exp_avg", of = @w}
-func.func @optimizer(%p: tensor<8xf32>, %g: tensor<8xf32>, %lr: tensor<f32>, %t: tensor<i64>, %c: tensor<3xi64>, %flat: tensor<16xf32>) {
+ds.state exp_avg @w.exp_avg : tensor<8xf32> of @w
+func.func @optimizer(%p: tensor<8xf32>, %g: tensor<8xf32>, %lr: tensor<f32>, %t: tensor<i64>, %c: tensor<3xi64>, %flat: tensor<16xf32>, %h: tensor<16xf16>) {
   %m = ds.state_ref @w.exp_avg : tensor<8xf32>
   %ok = ds.all_finite %g, %lr : tensor<8xf32>, tensor<f32>
   %0:3 = ds.adam_update %p, %g, %m, %m, %lr, %t if %ok {beta1 = 0.9 : f32, beta2 = 0.999 : f32, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32, adam_w_mode = true, bias_correction = true} : tensor<8xf32>
   %1:3 = ds.lamb_update %p, %g, %m, %m, %lr, %t {beta1 = 0.9 : f32, beta2 = 0.999 : f32, eps = 1.0e-6 : f32, weight_decay = 0.0 : f32, bias_correction = true, min_coeff = 0.01 : f32, max_coeff = 10.0 : f32} : tensor<8xf32>
   %2:2 = ds.sgd_update %p, %g, %m, %lr, %t {momentum = 0.9 : f32, dampening = 0.0 : f32, weight_decay = 0.0 : f32, nesterov = true} : tensor<8xf32>
-  %3 = ds.lr_schedule %t {schedule = "WarmupLR", lr = 1.0e-3 : f32, warmup_num_steps = 10 : i64} : tensor<f32>
+  %3 = ds.lr_schedule WarmupLR %t {lr = 1.0e-3 : f32, warmup_num_steps = 10 : i64} : tensor<f32>
   %4:2 = ds.loss_scale_update %ok, %lr, %c {dynamic = true, scale_factor = 2.0 : f32, scale_window = 1000 : i64, hysteresis = 2 : i64, consecutive_hysteresis = false, min_scale = 1.0 : f32, zero = true} : tensor<3xi64>
   %5 = ds.rank_slice %flat : tensor<16xf32> to tensor<8xf32>
   ds.assign @w.exp_avg, %0#1 : tensor<8xf32>
+  %6 = ds.grad_norm_sq %g, %h : tensor<8xf32>, tensor<16xf16>
+  return
+}
+}
+
+// Tests that every state kind, every lr schedule and the memory spaces of module state
+// round-trip; the default space (device) is not printed.
+// CHECK: ds.parameter @p : tensor<8xf32> from "p"{{$}}
+// CHECK: ds.parameter frozen @q : tensor<8xf32> from "q" in host
+// CHECK: ds.parameter @r : tensor<8xf32> sharded 4 from "r" in nvme
+// CHECK: ds.state grad @p.grad : tensor<8xf32> of @p{{$}}
+// CHECK: ds.state master @p.master : tensor<8xf32> of @p in host
+// CHECK: ds.state exp_avg @p.exp_avg : tensor<8xf32> of @p in nvme
+// CHECK: ds.state exp_avg_sq @p.exp_avg_sq : tensor<8xf32> of @p
+// CHECK: ds.state momentum_buffer @p.momentum_buffer : tensor<8xf32> of @p
+// CHECK: ds.state step @step : tensor<i64>
+// CHECK: ds.state loss_scale @loss_scale : tensor<f32>
+// CHECK: ds.state loss_scale_counters @loss_scale_counters : tensor<3xi64>
+// CHECK-LABEL: func.func @schedules
+// CHECK: ds.lr_schedule constant
+// CHECK: ds.lr_schedule WarmupDecayLR
+// CHECK: ds.lr_schedule WarmupCosineLR
+module {
+ds.parameter @p : tensor<8xf32> from "p" in device
+ds.parameter frozen @q : tensor<8xf32> from "q" in host
+ds.parameter @r : tensor<8xf32> sharded 4 from "r" in nvme
+ds.state grad @p.grad : tensor<8xf32> of @p
+ds.state master @p.master : tensor<8xf32> of @p in host
+ds.state exp_avg @p.exp_avg : tensor<8xf32> of @p in nvme
+ds.state exp_avg_sq @p.exp_avg_sq : tensor<8xf32> of @p
+ds.state momentum_buffer @p.momentum_buffer : tensor<8xf32> of @p
+ds.state step @step : tensor<i64>
+ds.state loss_scale @loss_scale : tensor<f32>
+ds.state loss_scale_counters @loss_scale_counters : tensor<3xi64>
+func.func @schedules(%t: tensor<i64>) {
+  %0 = ds.lr_schedule constant %t {lr = 1.0e-3 : f32} : tensor<f32>
+  %1 = ds.lr_schedule WarmupDecayLR %t {lr = 1.0e-3 : f32, total_num_steps = 100 : i64} : tensor<f32>
+  %2 = ds.lr_schedule WarmupCosineLR %t {lr = 1.0e-3 : f32, total_num_steps = 100 : i64} : tensor<f32>
   return
 }
 }

@@ -10,7 +10,7 @@
 // Tests that stage 0 keeps everything whole and all-reduces the accumulated gradient
 // right where the optimizer step reads it, then averages it over the 2 ranks.
 // S0: shard.grid @world(shape = 2)
-// S0: ds.state @w1.grad : tensor<5x3xf32>
+// S0: ds.state grad @w1.grad : tensor<5x3xf32>
 // S0-LABEL: func.func @micro_step
 //  S0-NOT: shard.
 // S0-LABEL: func.func @apply_step
@@ -22,9 +22,9 @@
 // Tests that stage 1 shards the optimizer state, reduce-scatters the whole accumulated
 // gradient at the step, sums the clipping norm over ranks, updates the rank's slice of the
 // fp32 parameter (its own master: no separate copy) and all-gathers the result.
-// S1: ds.state @w1.grad : tensor<5x3xf32>
+// S1: ds.state grad @w1.grad : tensor<5x3xf32>
 // S1-NOT: master
-// S1: ds.state @w1.exp_avg : tensor<8xf32>
+// S1: ds.state exp_avg @w1.exp_avg : tensor<8xf32>
 // S1-LABEL: func.func @micro_step
 //  S1-NOT: shard.
 // S1-LABEL: func.func @apply_step
@@ -32,7 +32,8 @@
 //      S1: %[[FLAT:.+]] = ds.reshape %[[G]] : tensor<5x3xf32> to tensor<15xf32>
 //      S1: %[[PAD:.+]] = ds.concat %[[FLAT]], %{{.+}} {axis = 0 : i64} : (tensor<15xf32>, tensor<1xf32>) -> tensor<16xf32>
 // S1-NEXT: shard.reduce_scatter %[[PAD]] on @world grid_axes = [0] scatter_axis = 0 : tensor<16xf32> -> tensor<8xf32>
-//      S1: %[[NORMSQ:.+]] = shard.all_reduce %{{.+}} on @world grid_axes = [0] : tensor<f32> -> tensor<f32>
+//      S1: %[[LOCAL:.+]] = ds.grad_norm_sq %{{.+}}, %{{.+}} : tensor<8xf32>, tensor<6xf32>
+// S1-NEXT: %[[NORMSQ:.+]] = shard.all_reduce %[[LOCAL]] on @world grid_axes = [0] : tensor<f32> -> tensor<f32>
 // S1-NEXT: ds.sqrt %[[NORMSQ]]
 //      S1: %[[P:.+]] = ds.param_ref @w1 : tensor<5x3xf32>
 //      S1: %[[MINE:.+]] = ds.rank_slice %{{.+}} : tensor<16xf32> to tensor<8xf32>
@@ -45,7 +46,7 @@
 
 // Tests that stage 2 reduce-scatters each micro-step's gradient as soon as it is
 // complete (buckets of one tensor) and accumulates only the shard.
-// S2: ds.state @w1.grad : tensor<8xf32>
+// S2: ds.state grad @w1.grad : tensor<8xf32>
 // S2-LABEL: func.func @micro_step
 //      S2: %[[DW:.+]] = ds.gemm %{{.+}}, %{{.+}} {trans_a} : (tensor<2x5xf32>, tensor<2x3xf32>) -> tensor<5x3xf32>
 // S2-NEXT: %[[ACC:.+]] = ds.state_ref @w1.grad : tensor<8xf32>
@@ -76,7 +77,7 @@
 // S3: ds.parameter @w1 : tensor<5x3xf32> sharded 8 from "w1"
 // S3: ds.parameter @w2 : tensor<3x4xf32> sharded 6 from "w2"
 // S3: ds.parameter @b : tensor<4xf32> from "b"
-// S3: ds.state @b.exp_avg : tensor<2xf32>
+// S3: ds.state exp_avg @b.exp_avg : tensor<2xf32>
 // S3-LABEL: func.func @micro_step
 //      S3: %[[W2:.+]] = ds.param_ref @w2 : tensor<6xf32>
 //      S3: %[[FWD:.+]] = shard.all_gather %[[W2]] on @world grid_axes = [0] gather_axis = 0 : tensor<6xf32> -> tensor<12xf32>

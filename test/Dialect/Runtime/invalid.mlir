@@ -9,19 +9,19 @@ func.func @alloc_offset() {
 
 // -----
 
-// Tests that dsrt.param names a parameter or state.
+// Tests that dsrt.param names a dsrt.global.
 func.func @param_missing() {
-  // expected-error @+1 {{'nothing' does not name a ds.parameter or ds.state}}
+  // expected-error @+1 {{'nothing' does not name a dsrt.global}}
   %0 = dsrt.param @nothing : memref<4xf32>
   return
 }
 
 // -----
 
-// Tests that a parameter's buffer has its storage type.
-ds.parameter @w : tensor<4x4xf32> sharded 8 from "w"
+// Tests that a global's buffer has the global's type.
+dsrt.global trainable @w : memref<8xf32> shard of 16 from "w"
 func.func @param_type() {
-  // expected-error @+1 {{type 'memref<4x4xf32>' does not match the parameter's 'tensor<8xf32>'}}
+  // expected-error @+1 {{type 'memref<4x4xf32>' does not match the global's 'memref<8xf32>'}}
   %0 = dsrt.param @w : memref<4x4xf32>
   return
 }
@@ -30,8 +30,9 @@ func.func @param_type() {
 
 // Tests that kernels run on a known stream.
 func.func @kernel_stream(%x: memref<4xf32>) {
-  // expected-error @+1 {{unknown stream 'gpu0'}}
-  dsrt.kernel "neg" ins(%x : memref<4xf32>) outs(%x : memref<4xf32>) {stream = "gpu0"}
+  // expected-error @+1 {{expected ::mlir::dsrt::Stream to be one of: compute, comm, copy, io, host}}
+  dsrt.kernel "neg" ins(%x : memref<4xf32>) outs(%x : memref<4xf32>) on gpu0
+  // expected-error @+1 {{failed to parse Runtime_StreamAttr}}
   return
 }
 
@@ -51,4 +52,62 @@ func.func @view_count(%x: memref<4x4xf32>) {
   // expected-error @+1 {{cannot view 'memref<4x4xf32>' as 'memref<15xf32>'}}
   %0 = dsrt.view %x : memref<4x4xf32> to memref<15xf32>
   return
+}
+
+// -----
+
+// Tests that only a parameter (a global with an initializer) is trainable.
+// expected-error @+1 {{only a parameter (with an initializer, `from`) can be trainable or sharded}}
+dsrt.global trainable @m : memref<4xf32>
+
+// -----
+
+// Tests that a shard is not larger than the tensor it is a shard of.
+// expected-error @+1 {{a shard of 4 elements cannot hold 8 elements}}
+dsrt.global trainable @w : memref<8xf32> shard of 4 from "w"
+
+// -----
+
+// Tests that a global's region offset is non-negative.
+// expected-error @+1 {{offset must be non-negative, got -8}}
+dsrt.global @m : memref<4xf32> in host {offset = -8 : i64}
+
+// -----
+
+// Tests that a global's memory space is device, host or nvme.
+module {
+// expected-error @+1 {{expected ::mlir::dsrt::MemorySpace to be one of: device, host, nvme}}
+dsrt.global @m : memref<4xf32> in disk
+// expected-error @+1 {{failed to parse Runtime_MemorySpaceAttr}}
+}
+
+// -----
+
+// Tests that a program's role is one ds-run knows.
+// expected-error @+2 {{expected ::mlir::dsrt::ProgramRole to be one of: inference, micro_step, apply_step, init}}
+// expected-error @+1 {{failed to parse Runtime_ProgramRoleAttr}}
+func.func @role_unknown() attributes {dsrt.role = #dsrt.role<eval>} {
+  return
+}
+
+// -----
+
+// Tests that dsrt.role is typed: a string is not a role.
+// expected-error @+1 {{'dsrt.role' must be a #dsrt.role on a func.func}}
+func.func @role_string() attributes {dsrt.role = "micro_step"} {
+  return
+}
+
+// -----
+
+// Tests that dsrt.loss_scale names a dsrt.global.
+// expected-error @+1 {{'dsrt.loss_scale' = @nothing does not name a dsrt.global}}
+module attributes {dsrt.loss_scale = @nothing} {
+}
+
+// -----
+
+// Tests that the region sizes of memory planning are non-negative integers.
+// expected-error @+1 {{'dsrt.host_bytes' must be a non-negative integer on a module}}
+module attributes {dsrt.host_bytes = -1 : i64} {
 }

@@ -58,7 +58,7 @@
 // INPUTS: s=6x4:f64 y=6:i64=0,3,2,3,1,2
 func.func @sce_nc_mean(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
-  %r = ds.softmax_cross_entropy_loss %s, %y {reduction = "mean"} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y reduction = mean : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -69,7 +69,7 @@ func.func @sce_nc_mean(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {
 // INPUTS: s=6x4:f64 y=6:i64=0,3,2,3,1,2
 func.func @sce_nc_mean_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
-  %r = ds.softmax_cross_entropy_loss %s, %y {reduction = "mean", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y reduction = mean {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -81,7 +81,7 @@ func.func @sce_nc_mean_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi6
 func.func @sce_nc_mean_w(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y, %c {reduction = "mean"} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y, %c reduction = mean : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -93,7 +93,7 @@ func.func @sce_nc_mean_w(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64>
 func.func @sce_nc_mean_w_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y, %c {reduction = "mean", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y, %c reduction = mean {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -104,7 +104,7 @@ func.func @sce_nc_mean_w_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6x
 // INPUTS: s=6x4:f64 y=6:i64=0,3,2,3,1,2
 func.func @sce_nc_sum(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
-  %r = ds.softmax_cross_entropy_loss %s, %y {reduction = "sum"} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y reduction = sum : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -115,7 +115,7 @@ func.func @sce_nc_sum(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {d
 // INPUTS: s=6x4:f64 y=6:i64=0,3,2,3,1,2
 func.func @sce_nc_sum_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
-  %r = ds.softmax_cross_entropy_loss %s, %y {reduction = "sum", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y reduction = sum {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -127,7 +127,7 @@ func.func @sce_nc_sum_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64
 func.func @sce_nc_sum_w(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y, %c {reduction = "sum"} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y, %c reduction = sum : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -139,7 +139,7 @@ func.func @sce_nc_sum_w(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> 
 func.func @sce_nc_sum_w_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y, %c {reduction = "sum", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y, %c reduction = sum {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -150,7 +150,7 @@ func.func @sce_nc_sum_w_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi
 // INPUTS: s=6x4:f64 y=6:i64=0,3,2,3,1,2
 func.func @sce_nc_none(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<6xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y {reduction = "none"} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<6xf64>
+  %r = ds.softmax_cross_entropy_loss %s, %y reduction = none : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<6xf64>
   %m = ds.mul %r, %w : (tensor<6xf64>, tensor<6xf64>) -> tensor<6xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<6xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -161,7 +161,7 @@ func.func @sce_nc_none(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {
 // INPUTS: s=6x4:f64 y=6:i64=0,3,2,3,1,2
 func.func @sce_nc_none_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<6xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y {reduction = "none", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<6xf64>
+  %r = ds.softmax_cross_entropy_loss %s, %y reduction = none {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<6xf64>
   %m = ds.mul %r, %w : (tensor<6xf64>, tensor<6xf64>) -> tensor<6xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<6xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -173,7 +173,7 @@ func.func @sce_nc_none_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi6
 func.func @sce_nc_none_w(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<6xf64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y, %c {reduction = "none"} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<6xf64>
+  %r = ds.softmax_cross_entropy_loss %s, %y, %c reduction = none : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<6xf64>
   %m = ds.mul %r, %w : (tensor<6xf64>, tensor<6xf64>) -> tensor<6xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<6xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -185,7 +185,7 @@ func.func @sce_nc_none_w(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64>
 func.func @sce_nc_none_w_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<6xf64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y, %c {reduction = "none", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<6xf64>
+  %r = ds.softmax_cross_entropy_loss %s, %y, %c reduction = none {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<6xf64>
   %m = ds.mul %r, %w : (tensor<6xf64>, tensor<6xf64>) -> tensor<6xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<6xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -196,7 +196,7 @@ func.func @sce_nc_none_w_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6x
 // INPUTS: s=2x4x4:f64 y=2x4:i64=0,1,2,1,2,2,0,3
 func.func @sce_ncd_mean(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
-  %r = ds.softmax_cross_entropy_loss %s, %y {reduction = "mean"} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y reduction = mean : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -207,7 +207,7 @@ func.func @sce_ncd_mean(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi
 // INPUTS: s=2x4x4:f64 y=2x4:i64=0,1,2,1,2,2,0,3
 func.func @sce_ncd_mean_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
-  %r = ds.softmax_cross_entropy_loss %s, %y {reduction = "mean", ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y reduction = mean {ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -219,7 +219,7 @@ func.func @sce_ncd_mean_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2
 func.func @sce_ncd_mean_w(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y, %c {reduction = "mean"} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y, %c reduction = mean : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -231,7 +231,7 @@ func.func @sce_ncd_mean_w(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4
 func.func @sce_ncd_mean_w_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y, %c {reduction = "mean", ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y, %c reduction = mean {ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -242,7 +242,7 @@ func.func @sce_ncd_mean_w_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor
 // INPUTS: s=2x4x4:f64 y=2x4:i64=0,1,2,1,2,2,0,3
 func.func @sce_ncd_sum(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
-  %r = ds.softmax_cross_entropy_loss %s, %y {reduction = "sum"} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y reduction = sum : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -253,7 +253,7 @@ func.func @sce_ncd_sum(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi6
 // INPUTS: s=2x4x4:f64 y=2x4:i64=0,1,2,1,2,2,0,3
 func.func @sce_ncd_sum_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
-  %r = ds.softmax_cross_entropy_loss %s, %y {reduction = "sum", ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y reduction = sum {ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -265,7 +265,7 @@ func.func @sce_ncd_sum_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x
 func.func @sce_ncd_sum_w(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y, %c {reduction = "sum"} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y, %c reduction = sum : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -277,7 +277,7 @@ func.func @sce_ncd_sum_w(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4x
 func.func @sce_ncd_sum_w_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y, %c {reduction = "sum", ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.softmax_cross_entropy_loss %s, %y, %c reduction = sum {ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -288,7 +288,7 @@ func.func @sce_ncd_sum_w_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<
 // INPUTS: s=2x4x4:f64 y=2x4:i64=0,1,2,1,2,2,0,3
 func.func @sce_ncd_none(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<2x4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y {reduction = "none"} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<2x4xf64>
+  %r = ds.softmax_cross_entropy_loss %s, %y reduction = none : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<2x4xf64>
   %m = ds.mul %r, %w : (tensor<2x4xf64>, tensor<2x4xf64>) -> tensor<2x4xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<2x4xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -299,7 +299,7 @@ func.func @sce_ncd_none(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi
 // INPUTS: s=2x4x4:f64 y=2x4:i64=0,1,2,1,2,2,0,3
 func.func @sce_ncd_none_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<2x4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y {reduction = "none", ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<2x4xf64>
+  %r = ds.softmax_cross_entropy_loss %s, %y reduction = none {ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<2x4xf64>
   %m = ds.mul %r, %w : (tensor<2x4xf64>, tensor<2x4xf64>) -> tensor<2x4xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<2x4xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -311,7 +311,7 @@ func.func @sce_ncd_none_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2
 func.func @sce_ncd_none_w(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<2x4xf64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y, %c {reduction = "none"} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<2x4xf64>
+  %r = ds.softmax_cross_entropy_loss %s, %y, %c reduction = none : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<2x4xf64>
   %m = ds.mul %r, %w : (tensor<2x4xf64>, tensor<2x4xf64>) -> tensor<2x4xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<2x4xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -323,7 +323,7 @@ func.func @sce_ncd_none_w(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4
 func.func @sce_ncd_none_w_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<2x4xf64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.softmax_cross_entropy_loss %s, %y, %c {reduction = "none", ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<2x4xf64>
+  %r = ds.softmax_cross_entropy_loss %s, %y, %c reduction = none {ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<2x4xf64>
   %m = ds.mul %r, %w : (tensor<2x4xf64>, tensor<2x4xf64>) -> tensor<2x4xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<2x4xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -335,7 +335,7 @@ func.func @sce_ncd_none_w_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor
 func.func @nll_nc_mean(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<6x4xf64>
-  %r = ds.nll_loss %lp, %y {reduction = "mean"} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y reduction = mean : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -347,7 +347,7 @@ func.func @nll_nc_mean(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {
 func.func @nll_nc_mean_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<6x4xf64>
-  %r = ds.nll_loss %lp, %y {reduction = "mean", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y reduction = mean {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -360,7 +360,7 @@ func.func @nll_nc_mean_w(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64>
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<6x4xf64>
-  %r = ds.nll_loss %lp, %y, %c {reduction = "mean"} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y, %c reduction = mean : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -373,7 +373,7 @@ func.func @nll_nc_mean_w_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6x
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<6x4xf64>
-  %r = ds.nll_loss %lp, %y, %c {reduction = "mean", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y, %c reduction = mean {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -385,7 +385,7 @@ func.func @nll_nc_mean_w_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6x
 func.func @nll_nc_sum(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<6x4xf64>
-  %r = ds.nll_loss %lp, %y {reduction = "sum"} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y reduction = sum : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -397,7 +397,7 @@ func.func @nll_nc_sum(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {d
 func.func @nll_nc_sum_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<6x4xf64>
-  %r = ds.nll_loss %lp, %y {reduction = "sum", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y reduction = sum {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -410,7 +410,7 @@ func.func @nll_nc_sum_w(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> 
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<6x4xf64>
-  %r = ds.nll_loss %lp, %y, %c {reduction = "sum"} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y, %c reduction = sum : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -423,7 +423,7 @@ func.func @nll_nc_sum_w_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<6x4xf64>
-  %r = ds.nll_loss %lp, %y, %c {reduction = "sum", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y, %c reduction = sum {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -435,7 +435,7 @@ func.func @nll_nc_sum_w_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi
 func.func @nll_nc_none(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<6xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<6x4xf64>
-  %r = ds.nll_loss %lp, %y {reduction = "none"} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<6xf64>
+  %r = ds.nll_loss %lp, %y reduction = none : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<6xf64>
   %m = ds.mul %r, %w : (tensor<6xf64>, tensor<6xf64>) -> tensor<6xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<6xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -447,7 +447,7 @@ func.func @nll_nc_none(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {
 func.func @nll_nc_none_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<6xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<6x4xf64>
-  %r = ds.nll_loss %lp, %y {reduction = "none", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<6xf64>
+  %r = ds.nll_loss %lp, %y reduction = none {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>) -> tensor<6xf64>
   %m = ds.mul %r, %w : (tensor<6xf64>, tensor<6xf64>) -> tensor<6xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<6xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -460,7 +460,7 @@ func.func @nll_nc_none_w(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6xi64>
   %w = ds.constant dense<W> : tensor<6xf64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<6x4xf64>
-  %r = ds.nll_loss %lp, %y, %c {reduction = "none"} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<6xf64>
+  %r = ds.nll_loss %lp, %y, %c reduction = none : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<6xf64>
   %m = ds.mul %r, %w : (tensor<6xf64>, tensor<6xf64>) -> tensor<6xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<6xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -473,7 +473,7 @@ func.func @nll_nc_none_w_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6x
   %w = ds.constant dense<W> : tensor<6xf64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<6x4xf64>
-  %r = ds.nll_loss %lp, %y, %c {reduction = "none", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<6xf64>
+  %r = ds.nll_loss %lp, %y, %c reduction = none {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<6xf64>
   %m = ds.mul %r, %w : (tensor<6xf64>, tensor<6xf64>) -> tensor<6xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<6xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -485,7 +485,7 @@ func.func @nll_nc_none_w_ign(%s: tensor<6x4xf64> {ds.input = "s"}, %y: tensor<6x
 func.func @nll_ncd_mean(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<2x4x4xf64>
-  %r = ds.nll_loss %lp, %y {reduction = "mean"} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y reduction = mean : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -497,7 +497,7 @@ func.func @nll_ncd_mean(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi
 func.func @nll_ncd_mean_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<2x4x4xf64>
-  %r = ds.nll_loss %lp, %y {reduction = "mean", ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y reduction = mean {ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -510,7 +510,7 @@ func.func @nll_ncd_mean_w(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<2x4x4xf64>
-  %r = ds.nll_loss %lp, %y, %c {reduction = "mean"} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y, %c reduction = mean : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -523,7 +523,7 @@ func.func @nll_ncd_mean_w_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<2x4x4xf64>
-  %r = ds.nll_loss %lp, %y, %c {reduction = "mean", ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y, %c reduction = mean {ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -535,7 +535,7 @@ func.func @nll_ncd_mean_w_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor
 func.func @nll_ncd_sum(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<2x4x4xf64>
-  %r = ds.nll_loss %lp, %y {reduction = "sum"} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y reduction = sum : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -547,7 +547,7 @@ func.func @nll_ncd_sum(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi6
 func.func @nll_ncd_sum_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<2x4x4xf64>
-  %r = ds.nll_loss %lp, %y {reduction = "sum", ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y reduction = sum {ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -560,7 +560,7 @@ func.func @nll_ncd_sum_w(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4x
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<2x4x4xf64>
-  %r = ds.nll_loss %lp, %y, %c {reduction = "sum"} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y, %c reduction = sum : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -573,7 +573,7 @@ func.func @nll_ncd_sum_w_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<2x4x4xf64>
-  %r = ds.nll_loss %lp, %y, %c {reduction = "sum", ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.nll_loss %lp, %y, %c reduction = sum {ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -585,7 +585,7 @@ func.func @nll_ncd_sum_w_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<
 func.func @nll_ncd_none(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<2x4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<2x4x4xf64>
-  %r = ds.nll_loss %lp, %y {reduction = "none"} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<2x4xf64>
+  %r = ds.nll_loss %lp, %y reduction = none : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<2x4xf64>
   %m = ds.mul %r, %w : (tensor<2x4xf64>, tensor<2x4xf64>) -> tensor<2x4xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<2x4xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -597,7 +597,7 @@ func.func @nll_ncd_none(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi
 func.func @nll_ncd_none_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<2x4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<2x4x4xf64>
-  %r = ds.nll_loss %lp, %y {reduction = "none", ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<2x4xf64>
+  %r = ds.nll_loss %lp, %y reduction = none {ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>) -> tensor<2x4xf64>
   %m = ds.mul %r, %w : (tensor<2x4xf64>, tensor<2x4xf64>) -> tensor<2x4xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<2x4xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -610,7 +610,7 @@ func.func @nll_ncd_none_w(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor<2x4
   %w = ds.constant dense<W> : tensor<2x4xf64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<2x4x4xf64>
-  %r = ds.nll_loss %lp, %y, %c {reduction = "none"} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<2x4xf64>
+  %r = ds.nll_loss %lp, %y, %c reduction = none : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<2x4xf64>
   %m = ds.mul %r, %w : (tensor<2x4xf64>, tensor<2x4xf64>) -> tensor<2x4xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<2x4xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -623,7 +623,7 @@ func.func @nll_ncd_none_w_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor
   %w = ds.constant dense<W> : tensor<2x4xf64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
   %lp = ds.log_softmax %s {axis = 1 : i64} : tensor<2x4x4xf64>
-  %r = ds.nll_loss %lp, %y, %c {reduction = "none", ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<2x4xf64>
+  %r = ds.nll_loss %lp, %y, %c reduction = none {ignore_index = 2 : i64} : (tensor<2x4x4xf64>, tensor<2x4xi64>, tensor<4xf64>) -> tensor<2x4xf64>
   %m = ds.mul %r, %w : (tensor<2x4xf64>, tensor<2x4xf64>) -> tensor<2x4xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<2x4xf64>) -> tensor<f64>
   return %l : tensor<f64>
@@ -635,7 +635,7 @@ func.func @nll_ncd_none_w_ign(%s: tensor<2x4x4xf64> {ds.input = "s"}, %y: tensor
 func.func @nll_direct_mean_w_ign(%p: tensor<6x4xf64> {ds.input = "p"}, %y: tensor<6xi64> {ds.input = "y"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<f64>
   %c = ds.constant dense<[0.5, 1.25, 2.0, 0.75]> : tensor<4xf64>
-  %r = ds.nll_loss %p, %y, %c {reduction = "mean", ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
+  %r = ds.nll_loss %p, %y, %c reduction = mean {ignore_index = 2 : i64} : (tensor<6x4xf64>, tensor<6xi64>, tensor<4xf64>) -> tensor<f64>
   %m = ds.mul %r, %w : (tensor<f64>, tensor<f64>) -> tensor<f64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<f64>) -> tensor<f64>
   return %l : tensor<f64>

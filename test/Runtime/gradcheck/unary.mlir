@@ -131,7 +131,7 @@ func.func @gelu_erf(%x: tensor<3x5xf64> {ds.input = "x"}) -> tensor<f64> attribu
 // INPUTS: x=3x5:f64:-4:4
 func.func @gelu_tanh(%x: tensor<3x5xf64> {ds.input = "x"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<3x5xf64>
-  %0 = ds.gelu %x {approximate = "tanh"} : tensor<3x5xf64>
+  %0 = ds.gelu %x approximate = tanh : tensor<3x5xf64>
   %1 = ds.mul %0, %w : (tensor<3x5xf64>, tensor<3x5xf64>) -> tensor<3x5xf64>
   %2 = ds.reduce_sum %1 {axes = array<i64>, keepdims = false} : (tensor<3x5xf64>) -> tensor<f64>
   return %2 : tensor<f64>

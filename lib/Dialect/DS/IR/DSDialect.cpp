@@ -4,14 +4,23 @@
 #include "ds/Dialect/DS/IR/DSOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace mlir::ds;
 
 #include "ds/Dialect/DS/IR/DSInterfaces.cpp.inc"
+#include "ds/Dialect/DS/IR/DSEnums.cpp.inc"
 #include "ds/Dialect/DS/IR/DSOpsDialect.cpp.inc"
+#define GET_ATTRDEF_CLASSES
+#include "ds/Dialect/DS/IR/DSAttrs.cpp.inc"
 
 void DSDialect::initialize() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "ds/Dialect/DS/IR/DSAttrs.cpp.inc"
+      >();
   addOperations<
 #define GET_OP_LIST
 #include "ds/Dialect/DS/IR/DSOps.cpp.inc"
@@ -35,10 +44,9 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
                              << "' must be a positive integer on a module";
     return success();
   }
-  if (name == kGradNormSqAttr) {
-    if (!isa<UnitAttr>(attr.getValue()) || op->getNumResults() != 1)
-      return op->emitError() << "'" << name
-                             << "' is a unit attribute on a one-result op";
+  if (name == kStateKindAttr) {
+    if (!isa<StateKindAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' must be a #ds.state_kind";
     return success();
   }
   if (name == kLossIndexAttr) {

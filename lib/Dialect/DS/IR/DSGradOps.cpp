@@ -81,15 +81,12 @@ static LogicalResult verifyLossGrad(Op op) {
   auto x = tensorOf(op.getInput());
   if (op.getResult().getType() != x)
     return op.emitOpError("result must have the input type ") << x;
-  StringRef r = op.getReduction();
-  if (r != "mean" && r != "sum" && r != "none")
-    return op.emitOpError("reduction must be \"mean\", \"sum\" or \"none\", got \"")
-           << r << "\"";
+  LossReduction r = op.getReduction();
   auto g = tensorOf(op.getGrad());
   auto t = tensorOf(op.getTarget());
-  if (r == "none" ? g.getShape() != t.getShape() : g.getRank() != 0)
-    return op.emitOpError("grad ") << g << " does not match reduction \"" << r
-                                   << "\"";
+  if (r == LossReduction::none ? g.getShape() != t.getShape() : g.getRank() != 0)
+    return op.emitOpError("grad ") << g << " does not match reduction \""
+                                   << stringifyLossReduction(r) << "\"";
   return success();
 }
 LogicalResult SoftmaxCrossEntropyLossGradOp::verify() {

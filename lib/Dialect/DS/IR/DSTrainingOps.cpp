@@ -37,16 +37,19 @@ LogicalResult AssignOp::verifySymbolUses(SymbolTableCollection &symbols) {
 }
 
 LogicalResult LrScheduleOp::verify() {
-  StringRef s = getSchedule();
-  if (s != "constant" && s != "WarmupLR" && s != "WarmupDecayLR" &&
-      s != "WarmupCosineLR")
-    return emitOpError("unknown schedule '")
-           << s << "' (constant, WarmupLR, WarmupDecayLR, WarmupCosineLR)";
+  LrSchedule s = getSchedule();
   if (getWarmupType() != "log" && getWarmupType() != "linear")
     return emitOpError("warmup_type must be \"log\" or \"linear\", got \"")
            << getWarmupType() << "\"";
-  if ((s == "WarmupDecayLR" || s == "WarmupCosineLR") && getTotalNumSteps() <= 0)
-    return emitOpError(s) << " needs total_num_steps > 0";
+  if ((s == LrSchedule::WarmupDecayLR || s == LrSchedule::WarmupCosineLR) &&
+      getTotalNumSteps() <= 0)
+    return emitOpError(stringifyLrSchedule(s)) << " needs total_num_steps > 0";
+  return success();
+}
+
+LogicalResult GradNormSqOp::verify() {
+  if (getGrads().empty())
+    return emitOpError("needs at least one gradient");
   return success();
 }
 

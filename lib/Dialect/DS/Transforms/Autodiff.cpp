@@ -10,7 +10,7 @@
 #define DEBUG_TYPE "ds-autodiff"
 
 namespace mlir::ds {
-#define GEN_PASS_DEF_AUTODIFFPASS
+#define GEN_PASS_DEF_DIFFERENTIATEPROGRAMPASS
 #include "ds/Dialect/DS/Transforms/Passes.h.inc"
 } // namespace mlir::ds
 
@@ -76,7 +76,7 @@ public:
       // The backward pass runs on S * loss when fp16 training keeps a loss scale S.
       StateOp scale;
       for (auto state : module.getOps<StateOp>())
-        if (state.getKind() == "loss_scale")
+        if (state.getKind() == StateKind::loss_scale)
           scale = state;
       if (scale) {
         Value s = StateRefOp::create(b, loss.getLoc(), scale.getTensorType(),
@@ -196,7 +196,8 @@ private:
   bool wrtArgs;
 };
 
-struct AutodiffPass : ds::impl::AutodiffPassBase<AutodiffPass> {
+struct DifferentiateProgramPass
+    : ds::impl::DifferentiateProgramPassBase<DifferentiateProgramPass> {
   using Base::Base;
 
   void runOnOperation() override {

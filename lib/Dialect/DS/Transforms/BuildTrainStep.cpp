@@ -1,6 +1,7 @@
 // Builds the micro-step (forward, backward, accumulate) and optimizer-step programs.
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/DS/Transforms/Passes.h"
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -17,12 +18,10 @@ using namespace mlir;
 using namespace mlir::ds;
 
 namespace {
-constexpr llvm::StringLiteral kRoleAttr = "dsrt.role";
-
 struct TrainedParameter {
   ParameterOp param;
   Value grad;            // in the forward function
-  StateOp accumulator;   // kind "grad"
+  StateOp accumulator;   // kind grad
   SmallVector<StateOp> optimizerStates;
   StateOp master;        // fp32 master weights of a 16-bit parameter
 };
@@ -65,16 +64,16 @@ struct BuildTrainStepPass
       }
       auto param = module.lookupSymbol<ParameterOp>(gradOf);
       TrainedParameter t{param, v, {}, {}, {}};
-      t.accumulator = makeState(b, param, "grad", param.getTensorType());
+      t.accumulator = makeState(b, param, StateKind::grad, param.getTensorType());
       // Optimizer math is fp32; 16-bit parameters get an fp32 master copy.
       auto f32Type = param.getTensorType().clone(b.getF32Type());
       if (!param.getTensorType().getElementType().isF32())
-        t.master = makeState(b, param, "master", f32Type);
+        t.master = makeState(b, param, StateKind::master, f32Type);
       if (optimizer == "adam" || optimizer == "lamb") {
-        t.optimizerStates.push_back(makeState(b, param, "exp_avg", f32Type));
-        t.optimizerStates.push_back(makeState(b, param, "exp_avg_sq", f32Type));
+        t.optimizerStates.push_back(makeState(b, param, StateKind::exp_avg, f32Type));
+        t.optimizerStates.push_back(makeState(b, param, StateKind::exp_avg_sq, f32Type));
       } else {
-        t.optimizerStates.push_back(makeState(b, param, "momentum_buffer", f32Type));
+        t.optimizerStates.push_back(makeState(b, param, StateKind::momentum_buffer, f32Type));
       }
       trained.push_back(t);
     }
@@ -85,12 +84,12 @@ struct BuildTrainStepPass
       return signalPassFailure();
     }
     auto stepType = RankedTensorType::get({}, b.getI64Type());
-    auto step = StateOp::create(b, module.getLoc(), "step", stepType, "step",
-                                FlatSymbolRefAttr());
+    auto step = StateOp::create(b, module.getLoc(), "step", stepType,
+                                StateKind::step, FlatSymbolRefAttr());
 
     // Micro-step: accumulate grad / G and return the original outputs.
     forward.setSymName("micro_step");
-    forward->setAttr(kRoleAttr, b.getStringAttr("micro_step"));
+    dsrt::setProgramRole(forward, dsrt::ProgramRole::micro_step);
     Location loc = forward.getLoc();
     for (TrainedParameter &t : trained) {
       // Accumulate as soon as the gradient is complete, so that it (and, once
@@ -116,13 +115,14 @@ struct BuildTrainStepPass
 
     StateOp lossScale, counters;
     for (auto state : module.getOps<StateOp>())
-      if (state.getKind() == "loss_scale")
+      if (state.getKind() == StateKind::loss_scale)
         lossScale = state;
     if (lossScale) {
       b.setInsertionPointAfter(lossScale);
       counters = StateOp::create(b, module.getLoc(), "loss_scale_counters",
                                  RankedTensorType::get({3}, b.getI64Type()),
-                                 "loss_scale_counters", FlatSymbolRefAttr());
+                                 StateKind::loss_scale_counters,
+                                 FlatSymbolRefAttr());
     }
     buildApplyStep(module, trained, step, lossScale, counters);
     buildInit(module, trained, lossScale, counters);
@@ -133,6 +133,10 @@ struct BuildTrainStepPass
     if (optimizer != "adam" && optimizer != "lamb" && optimizer != "sgd")
       return module.emitError("unknown optimizer '") << std::string(optimizer)
                                                      << "' (adam, lamb or sgd)";
+    if (!symbolizeLrSchedule(scheduler))
+      return module.emitError("unknown scheduler '")
+             << std::string(scheduler)
+             << "' (constant, WarmupLR, WarmupDecayLR or WarmupCosineLR)";
     if (accumulation < 1)
       return module.emitError("gradient_accumulation_steps must be >= 1, got ")
              << static_cast<int64_t>(accumulation);
@@ -148,9 +152,9 @@ struct BuildTrainStepPass
         b, loc, DenseElementsAttr::get(t, b.getFloatAttr(like.getElementType(), v)));
   }
 
-  StateOp makeState(OpBuilder &b, ParameterOp param, StringRef kind,
+  StateOp makeState(OpBuilder &b, ParameterOp param, StateKind kind,
                     RankedTensorType type) {
-    std::string name = (param.getSymName() + "." + kind).str();
+    std::string name = (param.getSymName() + "." + stringifyStateKind(kind)).str();
     return StateOp::create(b, param.getLoc(), name, type, kind,
                            FlatSymbolRefAttr::get(param.getSymNameAttr()));
   }
@@ -166,7 +170,7 @@ struct BuildTrainStepPass
     b.setInsertionPointToEnd(module.getBody());
     Location loc = module.getLoc();
     auto fn = func::FuncOp::create(b, loc, "init", b.getFunctionType({}, {}));
-    fn->setAttr(kRoleAttr, b.getStringAttr("init"));
+    dsrt::setProgramRole(fn, dsrt::ProgramRole::init);
     b.setInsertionPointToStart(fn.addEntryBlock());
     for (TrainedParameter &t : trained) {
       if (!t.master)
@@ -198,7 +202,7 @@ struct BuildTrainStepPass
     Location loc = module.getLoc();
     auto fn = func::FuncOp::create(b, loc, "apply_step",
                                    b.getFunctionType({}, {}));
-    fn->setAttr(kRoleAttr, b.getStringAttr("apply_step"));
+    dsrt::setProgramRole(fn, dsrt::ProgramRole::apply_step);
     b.setInsertionPointToStart(fn.addEntryBlock());
     auto f32 = RankedTensorType::get({}, b.getF32Type());
 
@@ -209,7 +213,9 @@ struct BuildTrainStepPass
         ConstantOp::create(b, loc, DenseElementsAttr::get(i64, int64_t(1))));
     double maxLr = warmupMaxLr < 0 ? lr : warmupMaxLr;
     Value rate = LrScheduleOp::create(
-        b, loc, applied, b.getStringAttr(scheduler), b.getF32FloatAttr(lr),
+        b, loc, applied,
+        LrScheduleAttr::get(b.getContext(), *symbolizeLrSchedule(scheduler)),
+        b.getF32FloatAttr(lr),
         b.getF32FloatAttr(warmupMinLr), b.getF32FloatAttr(maxLr),
         b.getI64IntegerAttr(warmupNumSteps), b.getStringAttr(warmupType),
         b.getI64IntegerAttr(totalNumSteps), b.getF32FloatAttr(warmupMinRatio),
@@ -241,20 +247,8 @@ struct BuildTrainStepPass
     }
 
     if (gradientClipping > 0) {
-      // Global L2 norm in f32 over every gradient.
-      Value sumsq;
-      for (Value g : grads) {
-        Value g32 = g;
-        auto gt = cast<RankedTensorType>(g.getType());
-        if (!gt.getElementType().isF32())
-          g32 = CastOp::create(b, loc, gt.clone(b.getF32Type()), g);
-        Value sq = ReduceSumOp::create(b, loc, MulOp::create(b, loc, g32, g32),
-                                       b.getDenseI64ArrayAttr({}),
-                                       b.getBoolAttr(false));
-        sumsq = sumsq ? AddOp::create(b, loc, sumsq, sq).getResult() : sq;
-      }
-      // Marked so that partitioning can sum the squares over ranks before the root.
-      sumsq.getDefiningOp()->setAttr(kGradNormSqAttr, b.getUnitAttr());
+      // Global L2 norm in f32 over every gradient (partitioning sums it over ranks).
+      Value sumsq = GradNormSqOp::create(b, loc, f32, grads);
       Value norm = SqrtOp::create(b, loc, sumsq);
       Value coef = DivOp::create(
           b, loc, scalar(b, loc, gradientClipping, f32),

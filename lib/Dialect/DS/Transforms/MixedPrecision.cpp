@@ -7,7 +7,7 @@
 #define DEBUG_TYPE "ds-mixed-precision"
 
 namespace mlir::ds {
-#define GEN_PASS_DEF_MIXEDPRECISIONPASS
+#define GEN_PASS_DEF_APPLYMIXEDPRECISIONPASS
 #include "ds/Dialect/DS/Transforms/Passes.h.inc"
 } // namespace mlir::ds
 
@@ -24,7 +24,8 @@ Type withElement(Type t, Type element) {
   return cast<RankedTensorType>(t).clone(element);
 }
 
-struct MixedPrecisionPass : ds::impl::MixedPrecisionPassBase<MixedPrecisionPass> {
+struct ApplyMixedPrecisionPass
+    : ds::impl::ApplyMixedPrecisionPassBase<ApplyMixedPrecisionPass> {
   using Base::Base;
 
   void runOnOperation() override {
@@ -55,8 +56,8 @@ struct MixedPrecisionPass : ds::impl::MixedPrecisionPassBase<MixedPrecisionPass>
     if (half.isF16()) {
       b.setInsertionPointToStart(module.getBody());
       StateOp::create(b, module.getLoc(), "loss_scale",
-                      RankedTensorType::get({}, b.getF32Type()), "loss_scale",
-                      FlatSymbolRefAttr());
+                      RankedTensorType::get({}, b.getF32Type()),
+                      StateKind::loss_scale, FlatSymbolRefAttr());
     }
   }
 

@@ -1,6 +1,7 @@
 // ZeRO stages 0-3: partitions gradients, optimizer state and parameters over ranks.
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/DS/Transforms/Passes.h"
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
@@ -12,7 +13,7 @@
 #define DEBUG_TYPE "ds-zero"
 
 namespace mlir::ds {
-#define GEN_PASS_DEF_ZEROPASS
+#define GEN_PASS_DEF_PARTITIONFORZEROPASS
 #include "ds/Dialect/DS/Transforms/Passes.h.inc"
 } // namespace mlir::ds
 
@@ -21,7 +22,6 @@ using namespace mlir::ds;
 
 namespace {
 constexpr llvm::StringLiteral kGrid = "world";
-constexpr llvm::StringLiteral kRoleAttr = "dsrt.role";
 
 /// A trainable parameter and how it is split: n elements, shards of p, padded to W*p.
 struct Partition {
@@ -40,13 +40,6 @@ struct Partition {
   }
 };
 
-func::FuncOp findProgram(ModuleOp module, StringRef role) {
-  for (auto func : module.getOps<func::FuncOp>())
-    if (auto r = func->getAttrOfType<StringAttr>(kRoleAttr); r && r.getValue() == role)
-      return func;
-  return {};
-}
-
 class ZeroPartitioner {
 public:
   ZeroPartitioner(ModuleOp module, int64_t stage, int64_t world,
@@ -57,8 +50,8 @@ public:
         prefetchBucketSize(prefetchBucketSize) {}
 
   LogicalResult run() {
-    microStep = findProgram(module, "micro_step");
-    applyStep = findProgram(module, "apply_step");
+    microStep = dsrt::findProgram(module, dsrt::ProgramRole::micro_step);
+    applyStep = dsrt::findProgram(module, dsrt::ProgramRole::apply_step);
     if (!microStep || !applyStep)
       return module.emitError("--ds-zero needs the micro_step and apply_step "
                               "programs of --ds-build-train-step");
@@ -95,9 +88,9 @@ private:
         parts.push_back(part);
         it = std::prev(parts.end());
       }
-      if (state.getKind() == "grad") {
+      if (state.getKind() == StateKind::grad) {
         it->grad = state;
-      } else if (state.getKind() == "master") {
+      } else if (state.getKind() == StateKind::master) {
         it->master = state;
         it->ownMaster = true;
       } else {
@@ -513,9 +506,10 @@ private:
         }
         continue;
       }
-      if (op.hasAttr(kGradNormSqAttr) && stage >= 1) {
-        b.setInsertionPointAfter(&op);
-        Value local = op.getResult(0);
+      if (auto normSq = dyn_cast<GradNormSqOp>(op); normSq && stage >= 1) {
+        // Each rank summed the squares of its shards: sum over the ranks.
+        b.setInsertionPointAfter(normSq);
+        Value local = normSq.getResult();
         Value total = shard::AllReduceOp::create(
             b, op.getLoc(), local.getType(), grid(), axes(), local,
             shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum));
@@ -585,7 +579,7 @@ private:
   /// Stages 1-3 with mixed precision: the init program of the training step seeds whole
   /// fp32 masters from the loaded parameters; each rank keeps only its shard.
   void buildInit() {
-    func::FuncOp init = findProgram(module, "init");
+    func::FuncOp init = dsrt::findProgram(module, dsrt::ProgramRole::init);
     Location loc = module.getLoc();
     if (init) {
       Block &body = init.getBody().front();
@@ -632,7 +626,8 @@ private:
   SmallVector<Partition> parts;
 };
 
-struct ZeroPass : ds::impl::ZeroPassBase<ZeroPass> {
+struct PartitionForZeroPass
+    : ds::impl::PartitionForZeroPassBase<PartitionForZeroPass> {
   using Base::Base;
 
   void runOnOperation() override {

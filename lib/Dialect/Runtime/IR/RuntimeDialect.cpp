@@ -1,17 +1,88 @@
 // Registration, verifiers and size helpers of the `dsrt` dialect.
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
-#include "ds/Dialect/DS/IR/DSOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace mlir::dsrt;
 
+#include "ds/Dialect/Runtime/IR/RuntimeEnums.cpp.inc"
 #include "ds/Dialect/Runtime/IR/RuntimeOpsDialect.cpp.inc"
+#define GET_ATTRDEF_CLASSES
+#include "ds/Dialect/Runtime/IR/RuntimeAttrs.cpp.inc"
 
 void RuntimeDialect::initialize() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "ds/Dialect/Runtime/IR/RuntimeAttrs.cpp.inc"
+      >();
   addOperations<
 #define GET_OP_LIST
 #include "ds/Dialect/Runtime/IR/RuntimeOps.cpp.inc"
       >();
+}
+
+LogicalResult RuntimeDialect::verifyOperationAttribute(Operation *op,
+                                                       NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  if (name == kRoleAttr) {
+    if (!isa<func::FuncOp>(op) || !isa<ProgramRoleAttr>(attr.getValue()))
+      return op->emitError() << "'" << name
+                             << "' must be a #dsrt.role on a func.func";
+    return success();
+  }
+  if (name == kLossScaleAttr) {
+    auto ref = dyn_cast<FlatSymbolRefAttr>(attr.getValue());
+    if (!isa<ModuleOp>(op) || !ref)
+      return op->emitError() << "'" << name
+                             << "' must be a symbol reference on a module";
+    if (!isa_and_nonnull<GlobalOp>(SymbolTable::lookupSymbolIn(op, ref)))
+      return op->emitError() << "'" << name << "' = " << ref
+                             << " does not name a dsrt.global";
+    return success();
+  }
+  if (name == kArenaBytesAttr || name == kPersistentBytesAttr ||
+      name == kHostBytesAttr || name == kNvmeBytesAttr || name == kPeakBytesAttr ||
+      name == kAlignmentAttr || name == kWorldSizeAttr) {
+    auto value = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!isa<ModuleOp>(op) || !value || value.getInt() < 0)
+      return op->emitError() << "'" << name
+                             << "' must be a non-negative integer on a module";
+    return success();
+  }
+  // dsrt.offset lives on argument dictionaries and reaches here only when misplaced.
+  return op->emitError() << "unknown dsrt attribute '" << name << "'";
+}
+
+std::optional<ProgramRole> mlir::dsrt::getProgramRole(func::FuncOp func) {
+  if (auto role = func->getAttrOfType<ProgramRoleAttr>(kRoleAttr))
+    return role.getValue();
+  return std::nullopt;
+}
+
+void mlir::dsrt::setProgramRole(func::FuncOp func, ProgramRole role) {
+  func->setAttr(kRoleAttr, ProgramRoleAttr::get(func.getContext(), role));
+}
+
+func::FuncOp mlir::dsrt::findProgram(ModuleOp module, ProgramRole role) {
+  for (auto func : module.getOps<func::FuncOp>())
+    if (getProgramRole(func) == role)
+      return func;
+  return {};
+}
+
+StringRef mlir::dsrt::getRegionBytesAttrName(MemorySpace space) {
+  switch (space) {
+  case MemorySpace::device:
+    return kPersistentBytesAttr;
+  case MemorySpace::host:
+    return kHostBytesAttr;
+  case MemorySpace::nvme:
+    return kNvmeBytesAttr;
+  }
+  llvm_unreachable("unknown memory space");
 }
 
 int64_t mlir::dsrt::getElementBytes(Type elementType) {
@@ -30,21 +101,30 @@ LogicalResult AllocOp::verify() {
   return success();
 }
 
+LogicalResult GlobalOp::verify() {
+  if ((getTrainable() || getShardOf()) && !getInitializer())
+    return emitOpError("only a parameter (with an initializer, `from`) can be "
+                       "trainable or sharded");
+  if (auto n = getShardOfAttr()) {
+    int64_t p = getMemRefType().getNumElements();
+    if (p < 1 || p > n.getInt())
+      return emitOpError("a shard of ")
+             << n.getInt() << " elements cannot hold " << p << " elements";
+  }
+  if (auto offset = getOffsetAttr(); offset && offset.getInt() < 0)
+    return emitOpError("offset must be non-negative, got ") << offset.getInt();
+  return success();
+}
+
 LogicalResult ParamOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
-  Operation *target = symbolTable.lookupNearestSymbolFrom(*this, getNameAttr());
-  RankedTensorType tensor;
-  if (auto param = dyn_cast_or_null<ds::ParameterOp>(target))
-    tensor = param.getStorageType();
-  else if (auto state = dyn_cast_or_null<ds::StateOp>(target))
-    tensor = state.getTensorType();
-  else
-    return emitOpError("'") << getName()
-                            << "' does not name a ds.parameter or ds.state";
+  auto global = symbolTable.lookupNearestSymbolFrom<GlobalOp>(*this, getNameAttr());
+  if (!global)
+    return emitOpError("'") << getName() << "' does not name a dsrt.global";
   auto memref = getBuffer().getType();
-  if (tensor.getShape() != memref.getShape() ||
-      tensor.getElementType() != memref.getElementType())
-    return emitOpError("type ") << memref << " does not match the parameter's "
-                                << tensor;
+  if (global.getMemRefType().getShape() != memref.getShape() ||
+      global.getMemRefType().getElementType() != memref.getElementType())
+    return emitOpError("type ") << memref << " does not match the global's "
+                                << global.getMemRefType();
   return success();
 }
 
@@ -63,10 +143,6 @@ Value mlir::dsrt::getAliasRoot(Value v) {
 }
 
 LogicalResult KernelOp::verify() {
-  static const llvm::StringLiteral streams[] = {"compute", "comm", "copy", "io",
-                                                "host"};
-  if (!llvm::is_contained(streams, getStream()))
-    return emitOpError("unknown stream '") << getStream() << "'";
   if (getOutputs().empty())
     return emitOpError("needs at least one output buffer");
   return success();

@@ -1,10 +1,11 @@
-// Static memory planning: arena offsets by liveness, persistent offsets for parameters.
-#include "ds/Dialect/DS/IR/DSOps.h"
+// Static memory planning: arena offsets by liveness, one region per memory space for globals.
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/MathExtras.h"
+
+#include <array>
 
 #define DEBUG_TYPE "ds-plan-memory"
 
@@ -73,30 +74,28 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
       return signalPassFailure();
     }
 
-    int64_t persistent = 0;
-    for (Operation &op : module.getOps()) {
-      RankedTensorType type;
-      if (auto param = dyn_cast<ds::ParameterOp>(op))
-        type = param.getStorageType();
-      else if (auto state = dyn_cast<ds::StateOp>(op))
-        type = state.getTensorType();
-      else
-        continue;
-      persistent = llvm::alignTo(persistent, alignment);
-      op.setAttr(kOffsetAttr, b.getI64IntegerAttr(persistent));
-      persistent += getByteSize(type);
+    // Globals are laid out one after another in the region of their memory space.
+    std::array<int64_t, 3> regionBytes = {0, 0, 0};
+    for (auto global : module.getOps<GlobalOp>()) {
+      int64_t &end = regionBytes[static_cast<size_t>(global.getSpace())];
+      end = llvm::alignTo(end, alignment);
+      global.setOffset(end);
+      end += getByteSize(global.getMemRefType());
     }
 
     int64_t arena = 0, peak = 0;
     for (auto func : module.getOps<func::FuncOp>()) {
-      if (func.isExternal() || !func->hasAttr(kRoleAttr))
+      if (func.isExternal() || !getProgramRole(func))
         continue;
       if (failed(planFunction(func, arena, peak)))
         return signalPassFailure();
     }
     module->setAttr(kAlignmentAttr, b.getI64IntegerAttr(alignment));
     module->setAttr(kArenaBytesAttr, b.getI64IntegerAttr(arena));
-    module->setAttr(kPersistentBytesAttr, b.getI64IntegerAttr(persistent));
+    for (MemorySpace space :
+         {MemorySpace::device, MemorySpace::host, MemorySpace::nvme})
+      module->setAttr(getRegionBytesAttrName(space),
+                      b.getI64IntegerAttr(regionBytes[static_cast<size_t>(space)]));
     module->setAttr(kPeakBytesAttr, b.getI64IntegerAttr(peak));
     arenaBytes = arena;
   }

@@ -11,13 +11,18 @@
 
 #include "ds/Dialect/DS/IR/DSOpsDialect.h.inc"
 
+#include "ds/Dialect/DS/IR/DSEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "ds/Dialect/DS/IR/DSAttrs.h.inc"
+
 namespace mlir::ds {
 /// Module attribute naming the ONNX file that parameters load from.
 constexpr llvm::StringLiteral kModelFileAttr = "ds.model_file";
 /// Module attribute: micro-steps per optimizer step (gradient_accumulation_steps).
 constexpr llvm::StringLiteral kAccumulationAttr = "ds.gradient_accumulation_steps";
-/// Unit attribute on the op computing the sum of squared gradients for clipping.
-constexpr llvm::StringLiteral kGradNormSqAttr = "ds.grad_norm_sq";
+/// Attribute on a lowered global (dsrt.global): the kind of the ds.state it came from.
+constexpr llvm::StringLiteral kStateKindAttr = "ds.state_kind";
 /// Function attribute: index of the result that is the training loss.
 constexpr llvm::StringLiteral kLossIndexAttr = "ds.loss";
 /// Argument / result attribute: the ONNX graph input or output name.

@@ -17,6 +17,7 @@ def DS_Dialect : Dialect {
   let hasConstantMaterializer = 0;
   let hasOperationAttrVerify = 1;
   let usePropertiesForAttributes = 1;
+  let useDefaultAttributePrinterParser = 1;
 }
 
 class DS_Op<string mnemonic, list<Trait> traits = []>

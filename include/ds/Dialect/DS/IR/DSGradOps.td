@@ -25,9 +25,12 @@ def DS_GeluGradOp : DS_Op<"gelu_grad",
   let summary = "Gradient of gelu: g * gelu'(x)";
   let description = "```mlir\n%dx = ds.gelu_grad %g, %x : tensor<4xf32>\n```";
   let arguments = (ins DS_FloatTensor:$grad, DS_FloatTensor:$input,
-                       DefaultValuedStrAttr<StrAttr, "none">:$approximate);
+                       DefaultValuedAttr<DS_GeluApproximationAttr,
+                           "::mlir::ds::GeluApproximation::none">:$approximate);
   let results = (outs DS_FloatTensor:$result);
-  let assemblyFormat = "$grad `,` $input attr-dict `:` type($result)";
+  let assemblyFormat = [{
+    $grad `,` $input (`approximate` `=` `` $approximate^)? attr-dict `:` type($result)
+  }];
 }
 
 def DS_LayerNormGradOp : DS_Op<"layer_norm_grad", [Pure]> {
@@ -79,11 +82,13 @@ def DS_SliceGradOp : DS_Op<"slice_grad", [Pure]> {
 class DS_LossGradOp<string mnemonic> : DS_Op<mnemonic, [Pure]> {
   let arguments = (ins DS_FloatTensor:$grad, DS_FloatTensor:$input,
                        DS_IndexTensor:$target, Optional<DS_FloatTensor>:$weights,
-                       DefaultValuedStrAttr<StrAttr, "mean">:$reduction,
+                       DefaultValuedAttr<DS_LossReductionAttr,
+                           "::mlir::ds::LossReduction::mean">:$reduction,
                        OptionalAttr<I64Attr>:$ignore_index);
   let results = (outs DS_FloatTensor:$result);
   let assemblyFormat = [{
-    $grad `,` $input `,` $target (`,` $weights^)? attr-dict `:` functional-type(operands, results)
+    $grad `,` $input `,` $target (`,` $weights^)? (`reduction` `=` `` $reduction^)? attr-dict
+    `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

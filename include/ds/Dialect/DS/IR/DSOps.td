@@ -3,6 +3,7 @@
 #define DS_OPS_TD
 
 include "ds/Dialect/DS/IR/DSDialect.td"
+include "ds/Dialect/DS/IR/DSEnums.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
@@ -17,12 +18,13 @@ def DS_ParameterOp : DS_Op<"parameter", [Symbol]> {
     Declares a float tensor of the model at module level. The data is not in the IR:
     `source` names the ONNX initializer it loads from, in the file named by the module's
     `ds.model_file` attribute. `frozen` parameters get no gradient and no optimizer state
-    (buffers such as a causal mask, or what `--freeze` matched).
+    (buffers such as a causal mask, or what `--freeze` matched). `in` names the memory
+    space each rank keeps it in: `device` (the default), `host` or `nvme`.
 
     ```mlir
     module attributes {ds.model_file = "models/mlp.onnx"} {
       ds.parameter @fc1.weight : tensor<32x16xf32> from "fc1.weight"
-      ds.parameter frozen @mask : tensor<1x1x32x32xf32> from "bias"
+      ds.parameter frozen @mask : tensor<1x1x32x32xf32> from "bias" in host
     }
     ```
   }];
@@ -30,9 +32,12 @@ def DS_ParameterOp : DS_Op<"parameter", [Symbol]> {
                        TypeAttrOf<DS_FloatTensor>:$type,
                        StrAttr:$source,
                        UnitAttr:$frozen,
-                       OptionalAttr<I64Attr>:$shard_size);
+                       OptionalAttr<I64Attr>:$shard_size,
+                       DefaultValuedAttr<DS_MemorySpaceAttr,
+                                         "::mlir::ds::MemorySpace::device">:$space);
   let assemblyFormat = [{
-    (`frozen` $frozen^)? $sym_name `:` $type (`sharded` $shard_size^)? `from` $source attr-dict
+    (`frozen` $frozen^)? $sym_name `:` $type (`sharded` $shard_size^)? `from` $source
+    (`in` `` $space^)? attr-dict
   }];
   let extraClassDeclaration = [{
     ::mlir::RankedTensorType getTensorType() {
@@ -233,16 +238,18 @@ def DS_IdentityOp : DS_UnaryOp<"identity", DS_Tensor> {
 def DS_GeluOp : DS_Op<"gelu", [Pure, SameOperandsAndResultType]> {
   let summary = "Gaussian error linear unit";
   let description = [{
-    `approximate` is "none" (the erf form) or "tanh".
+    `approximate` is `none` (the erf form, the default) or `tanh`.
     ```mlir
-    %r = ds.gelu %x {approximate = "tanh"} : tensor<4xf32>
+    %r = ds.gelu %x approximate = tanh : tensor<4xf32>
     ```
   }];
   let arguments = (ins DS_FloatTensor:$input,
-                       DefaultValuedStrAttr<StrAttr, "none">:$approximate);
+                       DefaultValuedAttr<DS_GeluApproximationAttr,
+                           "::mlir::ds::GeluApproximation::none">:$approximate);
   let results = (outs DS_FloatTensor:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input)";
-  let hasVerifier = 1;
+  let assemblyFormat = [{
+    $input (`approximate` `=` `` $approximate^)? attr-dict `:` type($input)
+  }];
 }
 
 def DS_CastOp : DS_Op<"cast", [Pure, SameOperandsAndResultShape]> {
@@ -544,21 +551,24 @@ class DS_LossOp<string mnemonic> : DS_Op<mnemonic,
     [Pure, InferTypeOpAdaptor]> {
   let arguments = (ins DS_FloatTensor:$input, DS_IndexTensor:$target,
                        Optional<DS_FloatTensor>:$weights,
-                       DefaultValuedStrAttr<StrAttr, "mean">:$reduction,
+                       DefaultValuedAttr<DS_LossReductionAttr,
+                           "::mlir::ds::LossReduction::mean">:$reduction,
                        OptionalAttr<I64Attr>:$ignore_index);
   let results = (outs DS_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $target (`,` $weights^)? attr-dict `:` functional-type(operands, results)
+    $input `,` $target (`,` $weights^)? (`reduction` `=` `` $reduction^)? attr-dict `:`
+    functional-type(operands, results)
   }];
 }
 
 def DS_SoftmaxCrossEntropyLossOp : DS_LossOp<"softmax_cross_entropy_loss"> {
   let summary = "Cross-entropy of softmax(scores) against class labels";
   let description = [{
-    scores [N, C, d...], labels [N, d...], optional class weights [C]. "mean" divides by
-    the summed weights of the labels not equal to `ignore_index`.
+    scores [N, C, d...], labels [N, d...], optional class weights [C]. `reduction` is
+    `mean` (the default), `sum` or `none`; `mean` divides by the summed weights of the
+    labels not equal to `ignore_index`.
     ```mlir
-    %l = ds.softmax_cross_entropy_loss %s, %y {ignore_index = -100} : (tensor<8x10xf32>, tensor<8xi64>) -> tensor<f32>
+    %l = ds.softmax_cross_entropy_loss %s, %y reduction = sum {ignore_index = -100} : (tensor<8x10xf32>, tensor<8xi64>) -> tensor<f32>
     ```
   }];
 }

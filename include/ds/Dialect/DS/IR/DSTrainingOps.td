@@ -13,15 +13,23 @@ def DS_StateOp : DS_Op<"state", [Symbol]> {
   let summary = "Persistent training state, zero-initialized";
   let description = [{
     A module-level tensor that lives across steps: gradient accumulators, optimizer
-    moments, the step counter. `of` names the parameter it belongs to, if any; `kind`
-    says what it is ("grad", "exp_avg", "exp_avg_sq", "momentum", "step").
+    moments, the step counter. `kind` says what it is (`grad`, `master`, `exp_avg`,
+    `exp_avg_sq`, `momentum_buffer`, `step`, `loss_scale`, `loss_scale_counters`); `of`
+    names the parameter it belongs to, if any; `in` names the memory space each rank
+    keeps it in: `device` (the default), `host` or `nvme`.
     ```mlir
-    ds.state @fc1.weight.exp_avg : tensor<32x16xf32> {kind = "exp_avg", of = @fc1.weight}
+    ds.state exp_avg @fc1.weight.exp_avg : tensor<32x16xf32> of @fc1.weight
+    ds.state exp_avg_sq @fc1.weight.exp_avg_sq : tensor<32x16xf32> of @fc1.weight in host
+    ds.state step @step : tensor<i64>
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, TypeAttrOf<DS_Tensor>:$type,
-                       StrAttr:$kind, OptionalAttr<FlatSymbolRefAttr>:$of);
-  let assemblyFormat = "$sym_name `:` $type attr-dict";
+                       DS_StateKindAttr:$kind, OptionalAttr<FlatSymbolRefAttr>:$of,
+                       DefaultValuedAttr<DS_MemorySpaceAttr,
+                                         "::mlir::ds::MemorySpace::device">:$space);
+  let assemblyFormat = [{
+    `` $kind $sym_name `:` $type (`of` $of^)? (`in` `` $space^)? attr-dict
+  }];
   let extraClassDeclaration = [{
     ::mlir::RankedTensorType getTensorType() {
       return ::llvm::cast<::mlir::RankedTensorType>(getType());
@@ -128,14 +136,14 @@ def DS_LrScheduleOp : DS_Op<"lr_schedule", [Pure]> {
   let summary = "The learning rate of an optimizer step under a DeepSpeed scheduler";
   let description = [{
     `applied` is the number of optimizer steps applied before this one (scalar i64,
-    k). As in DeepSpeed, step k runs with lr = f(k - 1). `schedule` is "constant" (lr),
-    "WarmupLR", "WarmupDecayLR" or "WarmupCosineLR"; the other attributes carry the
+    k). As in DeepSpeed, step k runs with lr = f(k - 1). The schedule is `constant` (lr),
+    `WarmupLR`, `WarmupDecayLR` or `WarmupCosineLR`; the attributes carry the
     scheduler's parameters under DeepSpeed's names.
     ```mlir
-    %lr = ds.lr_schedule %k {schedule = "WarmupLR", lr = 1.0e-03 : f32, warmup_min_lr = 0.0 : f32, warmup_max_lr = 1.0e-03 : f32, warmup_num_steps = 10 : i64, warmup_type = "linear"} : tensor<f32>
+    %lr = ds.lr_schedule WarmupLR %k {lr = 1.0e-03 : f32, warmup_min_lr = 0.0 : f32, warmup_max_lr = 1.0e-03 : f32, warmup_num_steps = 10 : i64, warmup_type = "linear"} : tensor<f32>
     ```
   }];
-  let arguments = (ins DS_I64Scalar:$applied, StrAttr:$schedule,
+  let arguments = (ins DS_I64Scalar:$applied, DS_LrScheduleAttr:$schedule,
                        F32Attr:$lr,
                        DefaultValuedAttr<F32Attr, "0.0">:$warmup_min_lr,
                        DefaultValuedAttr<F32Attr, "0.001">:$warmup_max_lr,
@@ -145,7 +153,7 @@ def DS_LrScheduleOp : DS_Op<"lr_schedule", [Pure]> {
                        DefaultValuedAttr<F32Attr, "0.0">:$warmup_min_ratio,
                        DefaultValuedAttr<F32Attr, "0.0001">:$cos_min_ratio);
   let results = (outs DS_F32Scalar:$result);
-  let assemblyFormat = "$applied attr-dict `:` type($result)";
+  let assemblyFormat = "`` $schedule $applied attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 
@@ -160,6 +168,25 @@ def DS_AllFiniteOp : DS_Op<"all_finite", [Pure]> {
   let arguments = (ins Variadic<DS_FloatTensor>:$inputs);
   let results = (outs DS_F32Scalar:$result);
   let assemblyFormat = "$inputs attr-dict `:` type($inputs)";
+}
+
+def DS_GradNormSqOp : DS_Op<"grad_norm_sq", [Pure]> {
+  let summary = "The squared global L2 norm of the gradients, in f32";
+  let description = [{
+    The sum over every operand of the sum of its squared elements, computed in f32
+    (16-bit operands are cast first): what gradient clipping takes the square root of.
+    The operands are the gradients a rank holds; once --ds-zero has split them into
+    shards, it sums this op's result over the ranks, so that every rank clips by the
+    norm of the whole gradient. Lowers to the `cast`, `mul`, `reduce_sum` and `add`
+    kernels.
+    ```mlir
+    %n = ds.grad_norm_sq %g1, %g2 : tensor<4x8xf32>, tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<DS_FloatTensor>:$grads);
+  let results = (outs DS_F32Scalar:$result);
+  let assemblyFormat = "$grads attr-dict `:` type($grads)";
+  let hasVerifier = 1;
 }
 
 def DS_LossScaleUpdateOp : DS_Op<"loss_scale_update",

@@ -2,6 +2,7 @@
 #ifndef DS_DIALECT_DS_TRANSFORMS_PASSES_H
 #define DS_DIALECT_DS_TRANSFORMS_PASSES_H
 
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "mlir/Dialect/Shard/IR/ShardDialect.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"

@@ -24,7 +24,7 @@ def MarkFrozenParametersPass : Pass<"ds-mark-frozen", "::mlir::ModuleOp"> {
   ];
 }
 
-def AutodiffPass : Pass<"ds-autodiff", "::mlir::ModuleOp"> {
+def DifferentiateProgramPass : Pass<"ds-autodiff", "::mlir::ModuleOp"> {
   let summary = "Appends the gradients of the loss to every function that has one";
   let description = [{
     Reverse-mode differentiation of each function with a `ds.loss`: seeds the loss
@@ -50,10 +50,11 @@ def BuildTrainStepPass : Pass<"ds-build-train-step", "::mlir::ModuleOp"> {
     Takes the function with a loss and parameter gradients (after --ds-autodiff) and
     builds what DeepSpeed's engine does at run time:
     `@micro_step` (role micro_step) runs forward and backward and adds grad / G into a
-    gradient accumulator (`ds.state`, kind "grad") per trainable parameter;
+    gradient accumulator (`ds.state` of kind `grad`) per trainable parameter;
     `@apply_step` (role apply_step) reads the accumulated gradients, clips them by
     their global L2 norm (`gradient-clipping`, 0 = off: g * min(1, c / (norm + 1e-6))),
-    takes the learning rate from the scheduler, updates every parameter and its
+    (`ds.grad_norm_sq`), takes the learning rate from the scheduler, updates every
+    parameter and its
     optimizer state (Adam/AdamW as DeepSpeed's FusedAdam, or torch SGD), zeroes the
     accumulators and counts the step. Options mirror the DeepSpeed config keys.
   }];
@@ -105,10 +106,10 @@ def BuildTrainStepPass : Pass<"ds-build-train-step", "::mlir::ModuleOp"> {
     Option<"minLossScale", "min-loss-scale", "double", "1.0",
            "The loss scale never goes below this">,
   ];
-  let dependentDialects = ["::mlir::ds::DSDialect"];
+  let dependentDialects = ["::mlir::ds::DSDialect", "::mlir::dsrt::RuntimeDialect"];
 }
 
-def ZeroPass : Pass<"ds-zero", "::mlir::ModuleOp"> {
+def PartitionForZeroPass : Pass<"ds-zero", "::mlir::ModuleOp"> {
   let summary = "Partitions a training step over data-parallel ranks as ZeRO does";
   let description = [{
     Runs after --ds-build-train-step. The world is a 1-D `shard.grid @world`; every
@@ -125,7 +126,7 @@ def ZeroPass : Pass<"ds-zero", "::mlir::ModuleOp"> {
       elements are stored as shards: gathered right before their first forward use,
       again before their first backward use, and released after their last use in
       each (the memory planner frees them). Smaller ones stay whole, as in DeepSpeed.
-    The clipping norm sums the squares of every rank's shard.
+    The clipping norm (`ds.grad_norm_sq`) sums the squares of every rank's shards.
   }];
   let options = [
     Option<"stage", "stage", "int64_t", "0", "ZeRO stage 0-3">,
@@ -143,14 +144,14 @@ def ZeroPass : Pass<"ds-zero", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::ds::DSDialect", "::mlir::shard::ShardDialect"];
 }
 
-def MixedPrecisionPass : Pass<"ds-mixed-precision", "::mlir::ModuleOp"> {
+def ApplyMixedPrecisionPass : Pass<"ds-mixed-precision", "::mlir::ModuleOp"> {
   let summary = "Runs the forward pass in bf16 or fp16, as DeepSpeed's fp16/bf16 modes do";
   let description = [{
     Float parameters are stored in `dtype` (the runtime converts the fp32 initializers
     at load), float inputs and constants are cast to it, and every float op computes on
     16-bit storage (the kernels accumulate in fp32); losses take fp32 scores and return
     fp32, and float outputs are cast back to fp32. With fp16, a `ds.state` of kind
-    "loss_scale" holds the loss scale that --ds-autodiff seeds the backward pass with.
+    `loss_scale` holds the loss scale that --ds-autodiff seeds the backward pass with.
     Runs before --ds-autodiff; --ds-build-train-step then keeps fp32 master weights.
   }];
   let options = [

@@ -13,22 +13,45 @@
 
 #include "ds/Dialect/Runtime/IR/RuntimeOpsDialect.h.inc"
 
+#include "ds/Dialect/Runtime/IR/RuntimeEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "ds/Dialect/Runtime/IR/RuntimeAttrs.h.inc"
+
 #define GET_OP_CLASSES
 #include "ds/Dialect/Runtime/IR/RuntimeOps.h.inc"
 
+namespace mlir::func {
+class FuncOp;
+} // namespace mlir::func
+
 namespace mlir::dsrt {
-/// Function attribute: what ds-run does with the program ("inference", "micro_step",
-/// "apply_step", "init").
+/// Function attribute (a #dsrt.role): what ds-run does with the program.
 constexpr llvm::StringLiteral kRoleAttr = "dsrt.role";
-/// Byte offset of a function argument (arena) or a ds.parameter (persistent region).
+/// Byte offset of a function argument in the arena.
 constexpr llvm::StringLiteral kOffsetAttr = "dsrt.offset";
-/// Module attributes set by memory planning.
+/// Module attributes set by memory planning: the arena, and one region per memory
+/// space (device: persistent, host, nvme).
 constexpr llvm::StringLiteral kArenaBytesAttr = "dsrt.arena_bytes";
 constexpr llvm::StringLiteral kPersistentBytesAttr = "dsrt.persistent_bytes";
+constexpr llvm::StringLiteral kHostBytesAttr = "dsrt.host_bytes";
+constexpr llvm::StringLiteral kNvmeBytesAttr = "dsrt.nvme_bytes";
 constexpr llvm::StringLiteral kPeakBytesAttr = "dsrt.peak_bytes";
 constexpr llvm::StringLiteral kAlignmentAttr = "dsrt.alignment";
 /// Module attribute: ranks the program runs on (the size of its 1-D shard grid).
 constexpr llvm::StringLiteral kWorldSizeAttr = "dsrt.world_size";
+/// Module attribute: the dsrt.global holding the dynamic loss scale, if any.
+constexpr llvm::StringLiteral kLossScaleAttr = "dsrt.loss_scale";
+
+/// The role of a program, or nullopt for a function without `dsrt.role`.
+std::optional<ProgramRole> getProgramRole(func::FuncOp func);
+void setProgramRole(func::FuncOp func, ProgramRole role);
+/// The first function of `module` with `role`, or null.
+func::FuncOp findProgram(ModuleOp module, ProgramRole role);
+
+/// The module attribute naming the region of a memory space (dsrt.persistent_bytes
+/// for device memory).
+StringRef getRegionBytesAttrName(MemorySpace space);
 
 /// The buffer a value's bytes belong to: through any chain of dsrt.view.
 Value getAliasRoot(Value v);

@@ -2,6 +2,7 @@
 #ifndef DS_RUNTIME_OPS_TD
 #define DS_RUNTIME_OPS_TD
 
+include "mlir/IR/EnumAttr.td"
 include "mlir/IR/OpBase.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
@@ -13,15 +14,90 @@ def Runtime_Dialect : Dialect {
   let description = [{
     Each function is a program of the plan (`dsrt.role` names what ds-run does with it).
     Buffers are memrefs: `dsrt.alloc` makes a transient one in the per-rank arena (its
-    `offset` is set by `--ds-plan-memory`), `dsrt.param` reads a parameter's persistent
-    buffer. `dsrt.kernel` runs one runtime kernel (named as in docs/ops.md) with its
-    inputs and outputs in destination-passing style.
+    `offset` is set by `--ds-plan-memory`), `dsrt.global` declares module state (a
+    parameter, gradient or optimizer state) in one of the memory spaces, and
+    `dsrt.param` reads a global's buffer. `dsrt.kernel` runs one runtime kernel (named
+    as in docs/ops.md) with its inputs and outputs in destination-passing style.
+    The dialect depends on no other dialect of the project.
   }];
   let usePropertiesForAttributes = 1;
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
 }
 
 class Runtime_Op<string mnemonic, list<Trait> traits = []>
     : Op<Runtime_Dialect, mnemonic, traits>;
+
+// The values match runtime/proto/plan.proto (Program.Role, Instruction.Stream).
+def Runtime_ProgramRole : I32EnumAttr<"ProgramRole", "what ds-run does with a program", [
+    I32EnumAttrCase<"inference", 1>,
+    I32EnumAttrCase<"micro_step", 2>,
+    I32EnumAttrCase<"apply_step", 3>,
+    I32EnumAttrCase<"init", 4>]> {
+  let cppNamespace = "::mlir::dsrt";
+  let genSpecializedAttr = 0;
+}
+def Runtime_ProgramRoleAttr : EnumAttr<Runtime_Dialect, Runtime_ProgramRole, "role"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def Runtime_Stream : I32EnumAttr<"Stream", "the engine an instruction is meant for", [
+    I32EnumAttrCase<"compute", 0>,
+    I32EnumAttrCase<"comm", 1>,
+    I32EnumAttrCase<"copy", 2>,
+    I32EnumAttrCase<"io", 3>,
+    I32EnumAttrCase<"host", 4>]> {
+  let cppNamespace = "::mlir::dsrt";
+  let genSpecializedAttr = 0;
+}
+def Runtime_StreamAttr : EnumAttr<Runtime_Dialect, Runtime_Stream, "stream">;
+
+// Each space is one per-rank region of the plan: device (PERSISTENT), host (HOST, pinned
+// host memory), nvme (NVME, a swap file).
+def Runtime_MemorySpace : I32EnumAttr<"MemorySpace", "where a global lives", [
+    I32EnumAttrCase<"device", 0>,
+    I32EnumAttrCase<"host", 1>,
+    I32EnumAttrCase<"nvme", 2>]> {
+  let cppNamespace = "::mlir::dsrt";
+  let genSpecializedAttr = 0;
+}
+def Runtime_MemorySpaceAttr
+    : EnumAttr<Runtime_Dialect, Runtime_MemorySpace, "memory_space">;
+
+def Runtime_GlobalOp : Runtime_Op<"global", [Symbol]> {
+  let summary = "Module state: a buffer that lives across programs";
+  let description = [{
+    A parameter, gradient accumulator or optimizer state of each rank, in the memory
+    space `in` names (`device`, the default, `host` or `nvme`). A parameter names the
+    ONNX initializer it loads from (`from`) and is `trainable` or not; `shard of n`
+    says the buffer holds this rank's flat shard of a tensor of n elements (ZeRO-3).
+    Other globals start zeroed. `offset` is the byte offset in its space's region, set
+    by memory planning.
+    ```mlir
+    dsrt.global trainable @fc1.weight : memref<32x16xf32> from "fc1.weight"
+    dsrt.global trainable @fc2.weight : memref<128xf32> shard of 512 from "fc2.weight"
+    dsrt.global @fc1.weight.exp_avg : memref<32x16xf32> in host {offset = 0 : i64}
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       TypeAttrOf<AnyStaticShapeMemRef>:$type,
+                       OptionalAttr<StrAttr>:$initializer,
+                       UnitAttr:$trainable,
+                       OptionalAttr<I64Attr>:$shard_of,
+                       DefaultValuedAttr<Runtime_MemorySpaceAttr,
+                                         "::mlir::dsrt::MemorySpace::device">:$space,
+                       OptionalAttr<I64Attr>:$offset);
+  let assemblyFormat = [{
+    (`trainable` $trainable^)? $sym_name `:` $type (`shard` `of` $shard_of^)?
+    (`from` $initializer^)? (`in` `` $space^)? attr-dict
+  }];
+  let extraClassDeclaration = [{
+    ::mlir::MemRefType getMemRefType() {
+      return ::llvm::cast<::mlir::MemRefType>(getType());
+    }
+  }];
+  let hasVerifier = 1;
+}
 
 def Runtime_AllocOp : Runtime_Op<"alloc"> {
   let summary = "A transient buffer in the arena";
@@ -39,7 +115,7 @@ def Runtime_AllocOp : Runtime_Op<"alloc"> {
 
 def Runtime_ParamOp : Runtime_Op<"param",
     [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
-  let summary = "The persistent buffer of a parameter";
+  let summary = "The buffer of a dsrt.global";
   let description = [{
     ```mlir
     %w = dsrt.param @fc1.weight : memref<32x16xf32>
@@ -68,19 +144,21 @@ def Runtime_ViewOp : Runtime_Op<"view", [Pure]> {
 def Runtime_KernelOp : Runtime_Op<"kernel", [AttrSizedOperandSegments]> {
   let summary = "Runs one runtime kernel";
   let description = [{
-    `attrs` are the kernel's attributes (those of the `ds` op it came from); `stream` is
-    "compute", "comm", "copy", "io" or "host".
+    `attrs` are the kernel's attributes (those of the `ds` op it came from); `on` names
+    the stream: `compute` (the default), `comm`, `copy`, `io` or `host`.
     ```mlir
     dsrt.kernel "add" ins(%a, %b : memref<4xf32>, memref<4xf32>) outs(%c : memref<4xf32>)
+    dsrt.kernel "copy" ins(%c : memref<4xf32>) outs(%w : memref<4xf32>) on copy
     ```
   }];
   let arguments = (ins StrAttr:$kernel, Variadic<AnyStaticShapeMemRef>:$inputs,
                        Variadic<AnyStaticShapeMemRef>:$outputs,
                        DefaultValuedAttr<DictionaryAttr, "{}">:$attrs,
-                       DefaultValuedStrAttr<StrAttr, "compute">:$stream);
+                       DefaultValuedAttr<Runtime_StreamAttr,
+                                         "::mlir::dsrt::Stream::compute">:$stream);
   let assemblyFormat = [{
     $kernel (`ins` `(` $inputs^ `:` type($inputs) `)`)?
-    `outs` `(` $outputs `:` type($outputs) `)` attr-dict
+    `outs` `(` $outputs `:` type($outputs) `)` (`on` `` $stream^)? attr-dict
   }];
   let hasVerifier = 1;
 }
