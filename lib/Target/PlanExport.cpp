@@ -2,10 +2,12 @@
 #include "ds/Target/Plan.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
+#include "ds/InitAllDialects.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Shard/IR/ShardDialect.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
@@ -367,16 +369,19 @@ LogicalResult mlir::ds::writePlanFile(ModuleOp module, StringRef path,
 }
 
 void mlir::ds::registerPlanExportTranslation() {
+  // Registered with the translation, so only ds-translate has the flag.
+  static llvm::cl::opt<std::string> producer(
+      "dsplan-producer",
+      llvm::cl::desc("The plan's producer string (what ds-opt writes: \"ds-opt "
+                     "MODEL.onnx\")"),
+      llvm::cl::init("ds-translate --export-dsplan"));
   TranslateFromMLIRRegistration reg(
       "export-dsplan", "Write a memory-planned dsrt module as a ds-run plan",
       [](Operation *op, llvm::raw_ostream &os) -> LogicalResult {
         auto module = dyn_cast<ModuleOp>(op);
         if (!module)
           return op->emitError("expected a builtin.module");
-        return exportPlan(module, os, "ds-translate --export-dsplan");
+        return exportPlan(module, os, producer);
       },
-      [](DialectRegistry &registry) {
-        registry.insert<DSDialect, dsrt::RuntimeDialect, func::FuncDialect,
-                        shard::ShardDialect>();
-      });
+      [](DialectRegistry &registry) { ds::registerAllDialects(registry); });
 }
