@@ -14,6 +14,9 @@
 #include "ds/runtime/Plan.h"
 #include "plan.pb.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 using namespace mlir;
 using namespace mlir::ds;
 namespace plan = ::ds::plan;
@@ -329,11 +332,15 @@ LogicalResult mlir::ds::exportPlan(ModuleOp module, llvm::raw_ostream &os,
   plan::Plan p;
   if (failed(PlanBuilder(module).build(p, producer)))
     return failure();
-  std::string bytes;
-  try {
-    bytes = ::ds::rt::serializePlan(p);
-  } catch (const std::exception &e) {
-    return module.emitError("plan serialization failed: ") << e.what();
+  // What ::ds::rt::serializePlan writes, with map entries (attributes) in key order:
+  // the same program gives the same bytes, run after run.
+  std::string bytes(::ds::rt::kPlanMagic, sizeof(::ds::rt::kPlanMagic));
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    if (!p.SerializeToCodedStream(&coded))
+      return module.emitError("plan serialization failed");
   }
   os << bytes;
   return success();
