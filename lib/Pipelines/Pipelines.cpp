@@ -41,24 +41,22 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
 
 namespace {
 /// `ds-training-pipeline{config=... zero-stage=... world-size=... freeze=...}`.
-struct TrainingPipelineCLOptions
-    : public PassPipelineOptions<TrainingPipelineCLOptions> {
+struct TrainingPipelineCLOptions : public PassPipelineOptions<TrainingPipelineCLOptions> {
   Option<std::string> config{*this, "config",
                              llvm::cl::desc("DeepSpeed ds_config.json (default: "
                                             "DeepSpeed's defaults)")};
   Option<int64_t> zeroStage{*this, "zero-stage",
                             llvm::cl::desc("ZeRO stage 0-3 (-1: the config's)"),
                             llvm::cl::init(-1)};
-  Option<int64_t> worldSize{*this, "world-size",
-                            llvm::cl::desc("Data-parallel ranks"), llvm::cl::init(1)};
+  Option<int64_t> worldSize{*this, "world-size", llvm::cl::desc("Data-parallel ranks"),
+                            llvm::cl::init(1)};
   Option<std::string> freeze{
       *this, "freeze",
       llvm::cl::desc("Also freeze parameters whose name matches this regex")};
 };
 
 /// `ds-lowering-pipeline{inference=...}`.
-struct LoweringPipelineCLOptions
-    : public PassPipelineOptions<LoweringPipelineCLOptions> {
+struct LoweringPipelineCLOptions : public PassPipelineOptions<LoweringPipelineCLOptions> {
   Option<bool> inference{
       *this, "inference",
       llvm::cl::desc("The module is an inference program (after ds-mark-frozen)"),

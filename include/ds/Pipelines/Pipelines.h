@@ -1,4 +1,4 @@
-// The compiler's pass pipelines: training (autodiff, train step, ZeRO) and lowering to a plan.
+// The compiler's pass pipelines: training (autodiff, train step, ZeRO) and lowering.
 #ifndef DS_PIPELINES_PIPELINES_H
 #define DS_PIPELINES_PIPELINES_H
 
