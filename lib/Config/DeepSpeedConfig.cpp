@@ -121,8 +121,8 @@ llvm::Error ConfigReader::readBetas(const Object &p, DeepSpeedConfig &c) {
   const llvm::json::Array *a = betas->getAsArray();
   if (!a || a->size() != 2 || !(*a)[0].getAsNumber() || !(*a)[1].getAsNumber())
     return error("optimizer.params.betas", "expected two numbers");
-  c.beta1 = *(*a)[0].getAsNumber();
-  c.beta2 = *(*a)[1].getAsNumber();
+  c.trainStep.beta1 = *(*a)[0].getAsNumber();
+  c.trainStep.beta2 = *(*a)[1].getAsNumber();
   return llvm::Error::success();
 }
 
@@ -141,16 +141,16 @@ llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
     return error("optimizer.params.max_grad_norm",
                  "not allowed: use the top-level gradient_clipping instead");
   if (lower == "adam" || lower == "adamw") {
-    c.optimizer = "adam";
+    c.trainStep.optimizer = "adam";
     if (llvm::Error e = rejectUnknown(p, scope,
                                       {"lr", "betas", "eps", "weight_decay",
                                        "adam_w_mode", "bias_correction", "amsgrad",
                                        "torch_adam", "fused"}))
       return e;
-    if (llvm::Error e = readBool(p, "adam_w_mode", scope, c.adamWMode))
+    if (llvm::Error e = readBool(p, "adam_w_mode", scope, c.trainStep.adamWMode))
       return e;
     if (lower == "adamw")
-      c.adamWMode = true;
+      c.trainStep.adamWMode = true;
     bool amsgrad = false;
     if (llvm::Error e = readBool(p, "amsgrad", scope, amsgrad))
       return e;
@@ -158,46 +158,46 @@ llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
       return error("optimizer.params.amsgrad", "AMSGrad is not supported");
     if (llvm::Error e = readBetas(p, c))
       return e;
-    if (llvm::Error e = readNumber(p, "eps", scope, c.eps))
+    if (llvm::Error e = readNumber(p, "eps", scope, c.trainStep.eps))
       return e;
-    if (llvm::Error e = readBool(p, "bias_correction", scope, c.biasCorrection))
+    if (llvm::Error e = readBool(p, "bias_correction", scope, c.trainStep.biasCorrection))
       return e;
   } else if (lower == "lamb") {
-    c.optimizer = "lamb";
+    c.trainStep.optimizer = "lamb";
     if (llvm::Error e = rejectUnknown(p, scope,
                                       {"lr", "betas", "eps", "weight_decay",
                                        "bias_correction", "max_coeff", "min_coeff"}))
       return e;
     if (llvm::Error e = readBetas(p, c))
       return e;
-    c.eps = 1e-6; // FusedLamb's default
-    if (llvm::Error e = readNumber(p, "eps", scope, c.eps))
+    c.trainStep.eps = 1e-6; // FusedLamb's default
+    if (llvm::Error e = readNumber(p, "eps", scope, c.trainStep.eps))
       return e;
-    if (llvm::Error e = readBool(p, "bias_correction", scope, c.biasCorrection))
+    if (llvm::Error e = readBool(p, "bias_correction", scope, c.trainStep.biasCorrection))
       return e;
-    if (llvm::Error e = readNumber(p, "min_coeff", scope, c.minCoeff))
+    if (llvm::Error e = readNumber(p, "min_coeff", scope, c.trainStep.minCoeff))
       return e;
-    if (llvm::Error e = readNumber(p, "max_coeff", scope, c.maxCoeff))
+    if (llvm::Error e = readNumber(p, "max_coeff", scope, c.trainStep.maxCoeff))
       return e;
   } else if (lower == "sgd") {
-    c.optimizer = "sgd";
+    c.trainStep.optimizer = "sgd";
     if (llvm::Error e = rejectUnknown(p, scope,
                                       {"lr", "momentum", "dampening",
                                        "weight_decay", "nesterov"}))
       return e;
-    if (llvm::Error e = readNumber(p, "momentum", scope, c.momentum))
+    if (llvm::Error e = readNumber(p, "momentum", scope, c.trainStep.momentum))
       return e;
-    if (llvm::Error e = readNumber(p, "dampening", scope, c.dampening))
+    if (llvm::Error e = readNumber(p, "dampening", scope, c.trainStep.dampening))
       return e;
-    if (llvm::Error e = readBool(p, "nesterov", scope, c.nesterov))
+    if (llvm::Error e = readBool(p, "nesterov", scope, c.trainStep.nesterov))
       return e;
   } else {
     return error("optimizer.type", "'" + type +
                                        "' is not supported (Adam, AdamW, Lamb, SGD)");
   }
-  if (llvm::Error e = readNumber(p, "lr", scope, c.lr))
+  if (llvm::Error e = readNumber(p, "lr", scope, c.trainStep.lr))
     return e;
-  return readNumber(p, "weight_decay", scope, c.weightDecay);
+  return readNumber(p, "weight_decay", scope, c.trainStep.weightDecay);
 }
 
 llvm::Error ConfigReader::readScheduler(const Object &o, DeepSpeedConfig &c) {
@@ -222,7 +222,7 @@ llvm::Error ConfigReader::readScheduler(const Object &o, DeepSpeedConfig &c) {
                                        "warmup_num_steps", "warmup_type",
                                        "total_num_steps", "last_batch_iteration"}))
       return e;
-    c.warmupMaxLr = 0.001; // not inherited from the optimizer (REFERENCE §6)
+    c.trainStep.warmupMaxLr = 0.001; // not inherited from the optimizer (REFERENCE §6)
     if (!p.get("total_num_steps"))
       return error("scheduler.params.total_num_steps", "required by WarmupDecayLR");
   } else if (type == "WarmupCosineLR") {
@@ -238,21 +238,21 @@ llvm::Error ConfigReader::readScheduler(const Object &o, DeepSpeedConfig &c) {
                  "'" + type +
                      "' is not supported (WarmupLR, WarmupDecayLR, WarmupCosineLR)");
   }
-  c.scheduler = type;
+  c.trainStep.scheduler = type;
   for (auto [key, field] :
-       {std::pair<llvm::StringRef, double *>{"warmup_min_lr", &c.warmupMinLr},
-        {"warmup_max_lr", &c.warmupMaxLr},
-        {"warmup_min_ratio", &c.warmupMinRatio},
-        {"cos_min_ratio", &c.cosMinRatio}})
+       {std::pair<llvm::StringRef, double *>{"warmup_min_lr", &c.trainStep.warmupMinLr},
+        {"warmup_max_lr", &c.trainStep.warmupMaxLr},
+        {"warmup_min_ratio", &c.trainStep.warmupMinRatio},
+        {"cos_min_ratio", &c.trainStep.cosMinRatio}})
     if (llvm::Error e = readNumber(p, key, scope, *field))
       return e;
-  if (llvm::Error e = readInt(p, "warmup_num_steps", scope, c.warmupNumSteps))
+  if (llvm::Error e = readInt(p, "warmup_num_steps", scope, c.trainStep.warmupNumSteps))
     return e;
-  if (llvm::Error e = readInt(p, "total_num_steps", scope, c.totalNumSteps))
+  if (llvm::Error e = readInt(p, "total_num_steps", scope, c.trainStep.totalNumSteps))
     return e;
-  if (llvm::Error e = readString(p, "warmup_type", scope, c.warmupType))
+  if (llvm::Error e = readString(p, "warmup_type", scope, c.trainStep.warmupType))
     return e;
-  if (c.warmupType != "log" && c.warmupType != "linear")
+  if (c.trainStep.warmupType != "log" && c.trainStep.warmupType != "linear")
     return error("scheduler.params.warmup_type", "expected \"log\" or \"linear\"");
   return llvm::Error::success();
 }
@@ -277,21 +277,21 @@ llvm::Error ConfigReader::readPrecision(const Object &root, DeepSpeedConfig &c) 
         return e;
       c.fp16 = enabled;
       const Object &f = **o;
-      if (llvm::Error e = readNumber(f, "loss_scale", scope, c.lossScale))
+      if (llvm::Error e = readNumber(f, "loss_scale", scope, c.trainStep.lossScale_))
         return e;
-      if (llvm::Error e = readInt(f, "initial_scale_power", scope, c.initialScalePower))
+      if (llvm::Error e = readInt(f, "initial_scale_power", scope, c.trainStep.initialScalePower))
         return e;
-      if (llvm::Error e = readInt(f, "loss_scale_window", scope, c.lossScaleWindow))
+      if (llvm::Error e = readInt(f, "loss_scale_window", scope, c.trainStep.lossScaleWindow))
         return e;
-      if (llvm::Error e = readInt(f, "hysteresis", scope, c.hysteresis))
+      if (llvm::Error e = readInt(f, "hysteresis", scope, c.trainStep.hysteresis))
         return e;
       if (llvm::Error e = readBool(f, "consecutive_hysteresis", scope,
-                                   c.consecutiveHysteresis))
+                                   c.trainStep.consecutiveHysteresis))
         return e;
-      if (llvm::Error e = readNumber(f, "min_loss_scale", scope, c.minLossScale))
+      if (llvm::Error e = readNumber(f, "min_loss_scale", scope, c.trainStep.minLossScale))
         return e;
-      if (c.lossScale < 0 || c.lossScaleWindow < 1 || c.hysteresis < 1 ||
-          c.minLossScale <= 0)
+      if (c.trainStep.lossScale_ < 0 || c.trainStep.lossScaleWindow < 1 || c.trainStep.hysteresis < 1 ||
+          c.trainStep.minLossScale <= 0)
         return error("fp16", "loss_scale must be >= 0, loss_scale_window and "
                              "hysteresis >= 1, min_loss_scale > 0");
     } else {
@@ -355,18 +355,18 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
   if (stage < 0 || stage > 3)
     return error("zero_optimization.stage", "expected 0, 1, 2 or 3");
   c.zeroStage = stage;
-  if (llvm::Error e = readInt(o, "reduce_bucket_size", scope, c.reduceBucketSize))
+  if (llvm::Error e = readInt(o, "reduce_bucket_size", scope, c.zero.reduceBucketSize))
     return e;
   for (llvm::StringRef key : {"stage3_prefetch_bucket_size", "prefetch_bucket_size"})
-    if (llvm::Error e = readInt(o, key, scope, c.prefetchBucketSize))
+    if (llvm::Error e = readInt(o, key, scope, c.zero.prefetchBucketSize))
       return e;
-  if (c.prefetchBucketSize < 1)
+  if (c.zero.prefetchBucketSize < 1)
     return error("zero_optimization.stage3_prefetch_bucket_size", "must be at least 1");
-  if (c.reduceBucketSize < 1)
+  if (c.zero.reduceBucketSize < 1)
     return error("zero_optimization.reduce_bucket_size", "must be at least 1");
   for (llvm::StringRef key :
        {"stage3_param_persistence_threshold", "param_persistence_threshold"})
-    if (llvm::Error e = readInt(o, key, scope, c.paramPersistenceThreshold))
+    if (llvm::Error e = readInt(o, key, scope, c.zero.paramPersistenceThreshold))
       return e;
   for (llvm::StringRef key : {"offload_param", "offload_optimizer"}) {
     auto sub = readObject(o, key, scope);
@@ -404,7 +404,7 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
 llvm::Expected<DeepSpeedConfig>
 mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
   ConfigReader r(path);
-  llvm::Expected<Value> json = llvm::json::parse(text);
+  llvm::Expected<llvm::json::Value> json = llvm::json::parse(text);
   if (!json)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    path + ": not valid JSON: " +
@@ -422,9 +422,9 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
   if (llvm::Error e = r.readOptInt(*root, "gradient_accumulation_steps", "",
                                    c.accumulationSteps))
     return std::move(e);
-  if (llvm::Error e = r.readNumber(*root, "gradient_clipping", "", c.gradientClipping))
+  if (llvm::Error e = r.readNumber(*root, "gradient_clipping", "", c.trainStep.gradientClipping))
     return std::move(e);
-  if (c.gradientClipping < 0)
+  if (c.trainStep.gradientClipping < 0)
     return r.error("gradient_clipping", "must be >= 0");
   for (auto [key, reader] :
        {std::pair<llvm::StringRef, llvm::Error (ConfigReader::*)(const Object &,
@@ -489,4 +489,25 @@ llvm::Error DeepSpeedConfig::resolveBatch(int64_t w) {
                       "{0} != {1} * {2} * {3}",
                       *tb, *mb, *g, w));
   return llvm::Error::success();
+}
+
+TrainingPipelineOptions
+DeepSpeedConfig::getTrainingPipelineOptions(int64_t stage, int64_t worldSize,
+                                            llvm::StringRef freeze) const {
+  TrainingPipelineOptions o;
+  o.markFrozen.freeze = freeze.str();
+  if (fp16 || bf16) {
+    o.mixedPrecision.emplace();
+    o.mixedPrecision->dtype = fp16 ? "f16" : "bf16";
+  }
+  o.trainStep = trainStep;
+  o.trainStep.accumulation = accumulationSteps.value_or(1);
+  // WarmupLR without warmup_max_lr warms up to the optimizer's lr; written out here so
+  // the pass's "negative: inherit" default is never what decides.
+  if (o.trainStep.warmupMaxLr < 0)
+    o.trainStep.warmupMaxLr = o.trainStep.lr;
+  o.zero = zero;
+  o.zero.stage = stage;
+  o.zero.worldSize = worldSize;
+  return o;
 }

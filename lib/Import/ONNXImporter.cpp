@@ -2,10 +2,9 @@
 #include <google/protobuf/stubs/logging.h>
 #include "ONNXImporterImpl.h"
 
-#include "ds/Dialect/DS/Transforms/Passes.h"
+#include "ds/InitAllDialects.h"
 
 #include "mlir/IR/Verifier.h"
-#include "mlir/Pass/PassManager.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -744,18 +743,8 @@ OwningOpRef<ModuleOp> mlir::ds::importOnnx(MLIRContext *context,
       ++describer.nodeIndex;
     }
     module = importModel(context, *model, path, options);
-    if (module) {
-      if (failed(mlir::verify(*module))) {
-        module = nullptr;
-      } else {
-        PassManager pm(context);
-        MarkFrozenParametersPassOptions freezeOptions;
-        freezeOptions.freeze = options.freeze;
-        pm.addPass(createMarkFrozenParametersPass(freezeOptions));
-        if (failed(pm.run(*module)))
-          module = nullptr;
-      }
-    }
+    if (module && failed(mlir::verify(*module)))
+      module = nullptr;
   }
   std::string prefix = (path + ": ").str();
   for (const Collected &e : errors) {
@@ -805,7 +794,5 @@ void mlir::ds::registerONNXImportTranslation() {
         return importOnnx(context, *buffer, buffer->getBufferIdentifier(),
                           *options);
       },
-      [](DialectRegistry &registry) {
-        registry.insert<DSDialect, func::FuncDialect>();
-      });
+      [](DialectRegistry &registry) { registerAllDialects(registry); });
 }

@@ -2,15 +2,20 @@
 #include "ds/Target/Plan.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
+#include "ds/InitAllDialects.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Shard/IR/ShardDialect.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
 #include "ds/runtime/Plan.h"
 #include "plan.pb.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 using namespace mlir;
 using namespace mlir::ds;
@@ -353,11 +358,15 @@ LogicalResult mlir::ds::exportPlan(ModuleOp module, llvm::raw_ostream &os,
   plan::Plan p;
   if (failed(PlanBuilder(module).build(p, producer)))
     return failure();
-  std::string bytes;
-  try {
-    bytes = ::ds::rt::serializePlan(p);
-  } catch (const std::exception &e) {
-    return module.emitError("plan serialization failed: ") << e.what();
+  // What ::ds::rt::serializePlan writes, with map entries (attributes) in key order:
+  // the same program gives the same bytes, run after run.
+  std::string bytes(::ds::rt::kPlanMagic, sizeof(::ds::rt::kPlanMagic));
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    if (!p.SerializeToCodedStream(&coded))
+      return module.emitError("plan serialization failed");
   }
   // The runtime's own load-time validator (kernel catalogue: names, arity, attribute types,
   // shapes; buffers, placements, programs) runs on every plan before it is written, so a plan
@@ -401,16 +410,19 @@ LogicalResult mlir::ds::writePlanFile(ModuleOp module, StringRef path,
 }
 
 void mlir::ds::registerPlanExportTranslation() {
+  // Registered with the translation, so only ds-translate has the flag.
+  static llvm::cl::opt<std::string> producer(
+      "dsplan-producer",
+      llvm::cl::desc("The plan's producer string (what ds-opt writes: \"ds-opt "
+                     "MODEL.onnx\")"),
+      llvm::cl::init("ds-translate --export-dsplan"));
   TranslateFromMLIRRegistration reg(
       "export-dsplan", "Write a memory-planned dsrt module as a ds-run plan",
       [](Operation *op, llvm::raw_ostream &os) -> LogicalResult {
         auto module = dyn_cast<ModuleOp>(op);
         if (!module)
           return op->emitError("expected a builtin.module");
-        return exportPlan(module, os, "ds-translate --export-dsplan");
+        return exportPlan(module, os, producer);
       },
-      [](DialectRegistry &registry) {
-        registry.insert<DSDialect, dsrt::RuntimeDialect, func::FuncDialect,
-                        shard::ShardDialect>();
-      });
+      [](DialectRegistry &registry) { ds::registerAllDialects(registry); });
 }

@@ -1,27 +1,17 @@
 // ds-opt: the user's compiler for ONNX models and an mlir-opt-style driver for .mlir files.
 #include "ds/Config/DeepSpeedConfig.h"
-#include "ds/Conversion/Passes.h"
-#include "ds/Dialect/DS/IR/DSDialect.h"
-#include "ds/Dialect/DS/IR/DSInterfaces.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
-#include "ds/Dialect/DS/Transforms/Passes.h"
-#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
-#include "ds/Dialect/Runtime/Transforms/Passes.h"
 #include "ds/Import/ONNX.h"
+#include "ds/InitAllDialects.h"
+#include "ds/InitAllPasses.h"
+#include "ds/Pipelines/Pipelines.h"
 #include "ds/Target/MemoryReport.h"
 #include "ds/Target/Plan.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Shard/IR/ShardDialect.h"
-#include "mlir/Dialect/Shard/IR/ShardOps.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
-#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
@@ -56,81 +46,39 @@ static cl::opt<std::string> configPath(
     "config", cl::desc("DeepSpeed ds_config.json (flags override it)"),
     cl::value_desc("file"), cl::init(""), cl::cat(compilerCategory));
 
-/// The train-step pass options a DeepSpeed config asks for.
-static ds::BuildTrainStepPassOptions
-getTrainStepOptions(const ds::DeepSpeedConfig &c) {
-  ds::BuildTrainStepPassOptions o;
-  o.optimizer = c.optimizer;
-  o.lr = c.lr;
-  o.beta1 = c.beta1;
-  o.beta2 = c.beta2;
-  o.eps = c.eps;
-  o.weightDecay = c.weightDecay;
-  o.adamWMode = c.adamWMode;
-  o.biasCorrection = c.biasCorrection;
-  o.momentum = c.momentum;
-  o.dampening = c.dampening;
-  o.nesterov = c.nesterov;
-  o.minCoeff = c.minCoeff;
-  o.maxCoeff = c.maxCoeff;
-  o.gradientClipping = c.gradientClipping;
-  o.accumulation = c.accumulationSteps.value_or(1);
-  o.scheduler = c.scheduler;
-  o.warmupMinLr = c.warmupMinLr;
-  o.warmupMaxLr = c.warmupMaxLr;
-  o.warmupNumSteps = c.warmupNumSteps;
-  o.warmupType = c.warmupType;
-  o.totalNumSteps = c.totalNumSteps;
-  o.warmupMinRatio = c.warmupMinRatio;
-  o.cosMinRatio = c.cosMinRatio;
-  o.lossScale_ = c.lossScale;
-  o.initialScalePower = c.initialScalePower;
-  o.lossScaleWindow = c.lossScaleWindow;
-  o.hysteresis = c.hysteresis;
-  o.consecutiveHysteresis = c.consecutiveHysteresis;
-  o.minLossScale = c.minLossScale;
-  return o;
-}
-
-/// Autodiff, the training step from the config, and ZeRO partitioning.
-static LogicalResult runTrainingPipeline(ModuleOp module,
-                                         const ds::DeepSpeedConfig &config,
-                                         int stage, int world) {
+/// Runs the passes `build` appends, with the --mlir-print-ir-* and timing flags.
+static LogicalResult runPipeline(ModuleOp module,
+                                 llvm::function_ref<void(OpPassManager &)> build) {
   PassManager pm(module.getContext());
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
-  if (config.fp16 || config.bf16) {
-    ds::ApplyMixedPrecisionPassOptions mp;
-    mp.dtype = config.fp16 ? "f16" : "bf16";
-    pm.addPass(ds::createApplyMixedPrecisionPass(mp));
-  }
-  pm.addPass(ds::createDifferentiateProgramPass());
-  pm.addPass(ds::createBuildTrainStepPass(getTrainStepOptions(config)));
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-  // After CSE: the stage-3 backward re-gathers must stay separate from the forward
-  // gathers, or the parameters would stay gathered across the whole step.
-  ds::PartitionForZeroPassOptions zero;
-  zero.stage = stage;
-  zero.worldSize = world;
-  zero.paramPersistenceThreshold = config.paramPersistenceThreshold;
-  zero.reduceBucketSize = config.reduceBucketSize;
-  zero.prefetchBucketSize = config.prefetchBucketSize;
-  pm.addPass(ds::createPartitionForZeroPass(zero));
+  build(pm);
   return pm.run(module);
+}
+
+/// Autodiff, the training step from the config, and ZeRO partitioning; with
+/// --mode=inference only the freezing of every parameter.
+static LogicalResult runTrainingPipeline(ModuleOp module,
+                                         const ds::DeepSpeedConfig &config, int stage,
+                                         int world, const ds::ImportOptions &import) {
+  if (import.inference) {
+    ds::MarkFrozenParametersPassOptions options;
+    options.freeze = import.freeze;
+    return runPipeline(
+        module, [&](OpPassManager &pm) { ds::buildInferencePipeline(pm, options); });
+  }
+  ds::TrainingPipelineOptions options =
+      config.getTrainingPipelineOptions(stage, world, import.freeze);
+  return runPipeline(module,
+                     [&](OpPassManager &pm) { ds::buildTrainingPipeline(pm, options); });
 }
 
 /// Lowering to runtime kernels and the static memory plan.
 static LogicalResult runLoweringPipeline(ModuleOp module, bool inference) {
-  PassManager pm(module.getContext());
-  if (failed(applyPassManagerCLOptions(pm)))
-    return failure();
-  pm.addPass(createCanonicalizerPass());
-  if (inference)
-    pm.addPass(createCSEPass());
-  pm.addPass(ds::createConvertDSToRuntimePass());
-  pm.addPass(dsrt::createPlanMemoryPass());
-  return pm.run(module);
+  ds::LoweringPipelineOptions options;
+  options.inference = inference;
+  return runPipeline(module,
+                     [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });
 }
 
 static std::string formatBytes(double bytes) {
@@ -148,6 +96,7 @@ static std::string formatBytes(double bytes) {
 static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
                                        const ds::DeepSpeedConfig &config,
                                        StringRef inputPath, int stage, int world,
+                                       const ds::ImportOptions &import,
                                        llvm::raw_ostream &os) {
   auto chosen = ds::computeMemoryBreakdown(planned);
   if (failed(chosen))
@@ -156,7 +105,7 @@ static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
   os << "Memory per rank: " << inputPath << ", ZeRO stage " << stage << ", "
      << world << (world == 1 ? " rank" : " ranks") << ", "
      << (config.fp16 ? "fp16 mixed-precision " : config.bf16 ? "bf16 mixed-precision " : "fp32 ")
-     << (config.optimizer == "adam" ? "Adam" : config.optimizer == "lamb" ? "Lamb" : "SGD")
+     << (config.trainStep.optimizer == "adam" ? "Adam" : config.trainStep.optimizer == "lamb" ? "Lamb" : "SGD")
      << "\n";
   os << llvm::formatv("  trainable parameters (Psi) {0,14}\n", m.trainableElements);
   auto row = [&](StringRef name, int64_t bytes) {
@@ -181,7 +130,7 @@ static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
   int64_t stage0 = 0;
   for (int s = 0; s <= 3; ++s) {
     OwningOpRef<ModuleOp> copy = cast<ModuleOp>(imported->clone());
-    if (failed(runTrainingPipeline(*copy, config, s, world)) ||
+    if (failed(runTrainingPipeline(*copy, config, s, world, import)) ||
         failed(runLoweringPipeline(*copy, /*inference=*/false)))
       return failure();
     auto b = ds::computeMemoryBreakdown(*copy);
@@ -315,10 +264,16 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
                       "--mode=inference\n";
       return failure();
     }
+    // Frozen as the training pipeline freezes, for the largest trainable parameter.
     imported = cast<ModuleOp>((*module)->clone());
+    ds::MarkFrozenParametersPassOptions markFrozen;
+    markFrozen.freeze = options->freeze;
+    if (failed(runPipeline(*imported, [&](OpPassManager &pm) {
+          pm.addPass(ds::createMarkFrozenParametersPass(markFrozen));
+        })))
+      return failure();
   }
-  if (!options->inference &&
-      failed(runTrainingPipeline(*module, config, stage, world)))
+  if (failed(runTrainingPipeline(*module, config, stage, world, *options)))
     return failure();
 
   if (!toPlan && !memoryReport && emitStage == EmitStage::Train)
@@ -334,7 +289,7 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
       return failure();
     }
     if (failed(printMemoryReport(*imported, *module, config, inputPath, stage, world,
-                                 out->os())))
+                                 *options, out->os())))
       return failure();
     out->keep();
     if (!toPlan)
@@ -351,14 +306,8 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
   DialectRegistry registry;
-  registry.insert<ds::DSDialect, dsrt::RuntimeDialect, func::FuncDialect,
-                  shard::ShardDialect, tensor::TensorDialect,
-                  arith::ArithDialect>();
-  ds::registerGradientInterfaces(registry);
-  ds::registerDSPasses();
-  ds::registerConversionPasses();
-  dsrt::registerRuntimePasses();
-  registerTransformsPasses();
+  ds::registerAllDialects(registry);
+  ds::registerAllPasses();
   ds::registerImportCLOptions();
 
   auto [inputPath, outputPath] = registerAndParseCLIOptions(

@@ -2,6 +2,8 @@
 #ifndef DS_CONFIG_DEEPSPEEDCONFIG_H
 #define DS_CONFIG_DEEPSPEEDCONFIG_H
 
+#include "ds/Pipelines/Pipelines.h"
+
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -13,44 +15,40 @@ namespace mlir::ds {
 
 /// What a ds_config.json says, with DeepSpeed's defaults filled in (REFERENCE.md §3-8).
 struct DeepSpeedConfig {
+  DeepSpeedConfig() {
+    // DeepSpeed's stage3_param_persistence_threshold; the pass's own default (0) keeps
+    // its lit tests small.
+    zero.paramPersistenceThreshold = 100000;
+  }
+
   // Batch (§7), resolved against the world size.
   std::optional<int64_t> trainBatchSize, microBatchSize, accumulationSteps;
 
-  // Optimizer (§3): "adam" (Adam/AdamW), "lamb" or "sgd".
-  std::string optimizer = "adam";
-  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0.0;
-  bool adamWMode = true, biasCorrection = true;
-  double momentum = 0.0, dampening = 0.0;
-  double minCoeff = 0.01, maxCoeff = 10.0; // Lamb
-  bool nesterov = false;
-
-  // Scheduler (§6).
-  std::string scheduler = "constant";
-  double warmupMinLr = 0.0, warmupMaxLr = -1.0; // negative: the optimizer's lr
-  int64_t warmupNumSteps = 1000, totalNumSteps = 0;
-  std::string warmupType = "log";
-  double warmupMinRatio = 0.0, cosMinRatio = 1e-4;
-
-  double gradientClipping = 1.0;
+  // Optimizer (§3), scheduler (§6), gradient_clipping and fp16 loss scaling (§5), read
+  // straight into the train-step pass's options: their defaults (DeepSpeed's) are
+  // written once, in Passes.td. The reader sets only the defaults that depend on
+  // another key (Lamb's eps, WarmupDecayLR's warmup_max_lr).
+  BuildTrainStepPassOptions trainStep;
 
   // Precision (§5).
   bool fp16 = false, bf16 = false;
-  double lossScale = 0.0; // 0: dynamic
-  int64_t initialScalePower = 16, lossScaleWindow = 1000, hysteresis = 2;
-  bool consecutiveHysteresis = false;
-  double minLossScale = 1.0;
 
-  // zero_optimization (§8).
+  // zero_optimization (§8): stage3_param_persistence_threshold, reduce_bucket_size
+  // (elements) and stage3_prefetch_bucket_size, into the ZeRO pass's options.
   int zeroStage = 0;
-  int64_t paramPersistenceThreshold = 100000; // stage3_param_persistence_threshold
-  int64_t reduceBucketSize = 500000000;         // reduce_bucket_size (elements)
-  int64_t prefetchBucketSize = 50000000;        // stage3_prefetch_bucket_size
+  PartitionForZeroPassOptions zero;
   /// Keys that were accepted but change nothing in the compiled program, with why.
   std::vector<std::string> ignoredKeys;
 
   /// Resolves train_batch_size / micro-batch / accumulation for `worldSize` ranks
   /// exactly as DeepSpeed's config does; fails with DeepSpeed's message.
   llvm::Error resolveBatch(int64_t worldSize);
+
+  /// The training pipeline this config asks for at ZeRO `stage` on `worldSize` ranks
+  /// (call resolveBatch first), also freezing the parameters `freeze` matches. Values
+  /// the passes would derive (warmup_max_lr inherited from lr) are written explicitly.
+  TrainingPipelineOptions getTrainingPipelineOptions(int64_t stage, int64_t worldSize,
+                                                     llvm::StringRef freeze) const;
 };
 
 /// Parses `path`. Errors name the file and the key.

@@ -1,0 +1,49 @@
+// The compiler's pass pipelines: training (autodiff, train step, ZeRO) and lowering.
+#ifndef DS_PIPELINES_PIPELINES_H
+#define DS_PIPELINES_PIPELINES_H
+
+#include "ds/Dialect/DS/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <optional>
+
+namespace mlir::ds {
+
+/// What the training pipeline runs with; a DeepSpeed config fills it
+/// (DeepSpeedConfig::getTrainingPipelineOptions). Defaults are the passes' own.
+struct TrainingPipelineOptions {
+  /// Which parameters are trainable (`--freeze`).
+  MarkFrozenParametersPassOptions markFrozen;
+  /// Set for fp16/bf16 mixed precision; absent trains in fp32.
+  std::optional<ApplyMixedPrecisionPassOptions> mixedPrecision;
+  /// Optimizer, scheduler, clipping, accumulation and loss scaling.
+  BuildTrainStepPassOptions trainStep;
+  /// ZeRO stage, world size and bucket sizes.
+  PartitionForZeroPassOptions zero;
+};
+
+/// Appends mark-frozen, mixed precision (when asked), autodiff, the train step and ZeRO
+/// partitioning: an imported forward program becomes a partitioned training step.
+void buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptions &options);
+
+/// Appends what an imported inference program (no loss) gets instead of the training
+/// pipeline: every parameter is frozen.
+void buildInferencePipeline(OpPassManager &pm,
+                            const MarkFrozenParametersPassOptions &options);
+
+struct LoweringPipelineOptions {
+  /// The module is an inference program (no training step): common subexpressions of
+  /// the forward program are merged too.
+  bool inference = false;
+};
+
+/// Appends the lowering to runtime kernels and the static memory plan: what a plan file
+/// is written from.
+void buildLoweringPipeline(OpPassManager &pm, const LoweringPipelineOptions &options);
+
+/// Registers `ds-training-pipeline` and `ds-lowering-pipeline` for --pass-pipeline.
+void registerPipelines();
+
+} // namespace mlir::ds
+
+#endif // DS_PIPELINES_PIPELINES_H

@@ -1,0 +1,129 @@
+// The training and lowering pipelines, and their registration for --pass-pipeline.
+#include "ds/Pipelines/Pipelines.h"
+
+#include "ds/Config/DeepSpeedConfig.h"
+#include "ds/Conversion/Passes.h"
+#include "ds/Dialect/Runtime/Transforms/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::ds;
+
+void mlir::ds::buildTrainingPipeline(OpPassManager &pm,
+                                     const TrainingPipelineOptions &options) {
+  pm.addPass(createMarkFrozenParametersPass(options.markFrozen));
+  if (options.mixedPrecision)
+    pm.addPass(createApplyMixedPrecisionPass(*options.mixedPrecision));
+  pm.addPass(createDifferentiateProgramPass());
+  pm.addPass(createBuildTrainStepPass(options.trainStep));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // After CSE: the stage-3 backward re-gathers must stay separate from the forward
+  // gathers, or the parameters would stay gathered across the whole step.
+  pm.addPass(createPartitionForZeroPass(options.zero));
+}
+
+void mlir::ds::buildInferencePipeline(OpPassManager &pm,
+                                      const MarkFrozenParametersPassOptions &options) {
+  pm.addPass(createMarkFrozenParametersPass(options));
+}
+
+void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
+                                     const LoweringPipelineOptions &options) {
+  pm.addPass(createCanonicalizerPass());
+  if (options.inference)
+    pm.addPass(createCSEPass());
+  pm.addPass(createConvertDSToRuntimePass());
+  pm.addPass(dsrt::createPlanMemoryPass());
+}
+
+namespace {
+/// `ds-training-pipeline{config=... zero-stage=... world-size=... freeze=...}`.
+struct TrainingPipelineCLOptions : public PassPipelineOptions<TrainingPipelineCLOptions> {
+  Option<std::string> config{*this, "config",
+                             llvm::cl::desc("DeepSpeed ds_config.json (default: "
+                                            "DeepSpeed's defaults)")};
+  Option<int64_t> zeroStage{*this, "zero-stage",
+                            llvm::cl::desc("ZeRO stage 0-3 (-1: the config's)"),
+                            llvm::cl::init(-1)};
+  Option<int64_t> worldSize{*this, "world-size", llvm::cl::desc("Data-parallel ranks"),
+                            llvm::cl::init(1)};
+  Option<std::string> freeze{
+      *this, "freeze",
+      llvm::cl::desc("Also freeze parameters whose name matches this regex")};
+};
+
+/// `ds-lowering-pipeline{inference=...}`.
+struct LoweringPipelineCLOptions : public PassPipelineOptions<LoweringPipelineCLOptions> {
+  Option<bool> inference{
+      *this, "inference",
+      llvm::cl::desc("The module is an inference program (after ds-mark-frozen)"),
+      llvm::cl::init(false)};
+};
+
+/// The training options `cl` asks for, reading its config; errors name the config file.
+FailureOr<TrainingPipelineOptions>
+getTrainingPipelineOptions(const TrainingPipelineCLOptions &cl,
+                           function_ref<LogicalResult(const Twine &)> errorHandler) {
+  DeepSpeedConfig config;
+  if (!cl.config.empty()) {
+    auto parsed = readDeepSpeedConfig(cl.config);
+    if (!parsed) {
+      (void)errorHandler("ds-training-pipeline: " + llvm::toString(parsed.takeError()));
+      return failure();
+    }
+    config = std::move(*parsed);
+  }
+  if (cl.worldSize < 1) {
+    (void)errorHandler("ds-training-pipeline: world-size must be at least 1, got " +
+                       Twine(cl.worldSize));
+    return failure();
+  }
+  if (config.trainBatchSize || config.microBatchSize)
+    if (llvm::Error e = config.resolveBatch(cl.worldSize)) {
+      (void)errorHandler("ds-training-pipeline: " + cl.config + ": " +
+                         llvm::toString(std::move(e)));
+      return failure();
+    }
+  int64_t stage = cl.zeroStage != -1 ? int64_t(cl.zeroStage) : config.zeroStage;
+  if (stage < 0 || stage > 3) {
+    (void)errorHandler("ds-training-pipeline: zero-stage must be 0, 1, 2 or 3, got " +
+                       Twine(stage));
+    return failure();
+  }
+  return config.getTrainingPipelineOptions(stage, cl.worldSize, cl.freeze);
+}
+} // namespace
+
+void mlir::ds::registerPipelines() {
+  registerPassPipeline(
+      "ds-training-pipeline",
+      "Autodiff, the training step of a DeepSpeed config, and ZeRO partitioning "
+      "(what ds-opt runs on an imported ONNX model)",
+      [](OpPassManager &pm, StringRef optionsText,
+         function_ref<LogicalResult(const Twine &)> errorHandler) {
+        TrainingPipelineCLOptions cl;
+        if (failed(cl.parseFromString(optionsText)))
+          return failure();
+        FailureOr<TrainingPipelineOptions> options =
+            getTrainingPipelineOptions(cl, errorHandler);
+        if (failed(options))
+          return failure();
+        buildTrainingPipeline(pm, *options);
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)> optionsHandler) {
+        optionsHandler(TrainingPipelineCLOptions());
+      });
+  PassPipelineRegistration<LoweringPipelineCLOptions>(
+      "ds-lowering-pipeline",
+      "Lowering to runtime kernels and the static memory plan (what ds-opt runs before "
+      "writing a .dsplan)",
+      [](OpPassManager &pm, const LoweringPipelineCLOptions &cl) {
+        LoweringPipelineOptions options;
+        options.inference = cl.inference;
+        buildLoweringPipeline(pm, options);
+      });
+}
