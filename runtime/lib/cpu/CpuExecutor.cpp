@@ -1,5 +1,5 @@
 // The in-order CPU executor: one arena, one persistent region, kernels by table lookup.
-#include "ds/runtime/Executor.h"
+#include "ds/runtime/CpuExecutor.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -19,7 +19,7 @@ char *allocRegion(uint64_t bytes, uint64_t align, const char *what) {
 }
 } // namespace
 
-Executor::Executor(const LoadedPlan &plan, Communicator &comm) : plan_(plan) {
+CpuExecutor::CpuExecutor(const LoadedPlan &plan, Communicator &comm) : plan_(plan) {
   ctx_.comm = &comm;
   ctx_.rank = comm.rank();
   ctx_.worldSize = comm.size();
@@ -53,18 +53,18 @@ Executor::Executor(const LoadedPlan &plan, Communicator &comm) : plan_(plan) {
     data_.push_back((b.placement == ds::plan::ARENA ? arena_ : persistent_) + b.offset);
 }
 
-Executor::~Executor() {
+CpuExecutor::~CpuExecutor() {
   std::free(arena_);
   std::free(persistent_);
 }
 
-Tensor Executor::tensor(uint32_t id) const {
+Tensor CpuExecutor::tensor(uint32_t id) const {
   size_t i = plan_.bufferIndex.at(id);
   const auto &b = plan_.buffers[i];
   return Tensor{b.type.dtype, &b.type.shape, b.type.numel, data_[i]};
 }
 
-void Executor::runOne(int index, int k) {
+void CpuExecutor::runOne(int index, int k) {
   const auto &prog = plan_.plan.programs(index);
   KernelCall call{prog.instructions(k), {}, {}, ctx_};
   for (size_t b : plan_.instrInputs[size_t(index)][size_t(k)]) {
@@ -85,26 +85,26 @@ void Executor::runOne(int index, int k) {
   }
 }
 
-void Executor::run(int index) {
+void CpuExecutor::run(int index) {
   const auto &prog = plan_.plan.programs(index);
   for (int k = 0; k < prog.instructions_size(); ++k)
     runOne(index, k);
   ++ctx_.runCounter;
 }
 
-void Executor::runInstruction(int program, int k) {
+void CpuExecutor::runInstruction(int program, int k) {
   runOne(program, k);
   // The counter counts program runs: a single-instruction run of the last instruction ends one.
   if (k + 1 == plan_.plan.programs(program).instructions_size())
     ++ctx_.runCounter;
 }
 
-void Executor::upload(uint32_t id, const void *src) {
+void CpuExecutor::upload(uint32_t id, const void *src) {
   Tensor t = tensor(id);
   std::memcpy(t.data, src, size_t(t.numel) * dtypeSize(t.dtype));
 }
 
-void Executor::download(uint32_t id, void *dst) {
+void CpuExecutor::download(uint32_t id, void *dst) {
   Tensor t = tensor(id);
   std::memcpy(dst, t.data, size_t(t.numel) * dtypeSize(t.dtype));
 }
