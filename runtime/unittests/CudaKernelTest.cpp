@@ -165,6 +165,8 @@ std::unique_ptr<Built> buildPlan(const Case &c) {
   prog->set_role(ds::plan::Program::INFERENCE);
   ds::plan::Instruction *ins = prog->add_instructions();
   *ins = c.ins.ins;
+  if (isCollectiveKernel(ins->kernel()))
+    ins->set_stream(ds::plan::Instruction::COMM);
   ins->clear_inputs();
   ins->clear_outputs();
   for (uint32_t id : b->inIds)

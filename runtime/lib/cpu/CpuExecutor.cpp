@@ -1,4 +1,4 @@
-// The in-order CPU executor: one arena, one persistent region, kernels by table lookup.
+// The in-order CPU executor: arena, persistent and host regions, kernels by table lookup.
 #include "ds/runtime/CpuExecutor.h"
 
 #include <cstdlib>
@@ -47,15 +47,30 @@ CpuExecutor::CpuExecutor(const LoadedPlan &plan, Communicator &comm) : plan_(pla
     kernels_.push_back(std::move(fns));
     touchEnd_.push_back(std::move(ends));
   }
+  if (p.nvme_bytes() > 0)
+    fail("the plan has an NVMe region of ", p.nvme_bytes(),
+         " bytes: NVMe placement needs the offload runtime, which this ds-run does not have");
   arena_ = allocRegion(p.arena_bytes(), p.alignment(), "arena");
   persistent_ = allocRegion(p.persistent_bytes(), p.alignment(), "persistent region");
+  // On a CPU, pinned host memory is ordinary host memory.
+  host_ = allocRegion(p.host_bytes(), p.alignment(), "host region");
   for (const auto &b : plan.buffers)
-    data_.push_back((b.placement == ds::plan::ARENA ? arena_ : persistent_) + b.offset);
+    data_.push_back(regionBase(b.placement) + b.offset);
 }
 
 CpuExecutor::~CpuExecutor() {
   std::free(arena_);
   std::free(persistent_);
+  std::free(host_);
+}
+
+char *CpuExecutor::regionBase(ds::plan::Placement placement) const {
+  switch (placement) {
+  case ds::plan::ARENA: return arena_;
+  case ds::plan::PERSISTENT: return persistent_;
+  case ds::plan::HOST: return host_;
+  default: fail("placement ", ds::plan::Placement_Name(placement), " has no CPU region");
+  }
 }
 
 Tensor CpuExecutor::tensor(uint32_t id) const {

@@ -11,8 +11,9 @@ namespace ds::rt {
 
 class CpuExecutor : public ExecutorBase {
 public:
-  /// Allocates the arena and persistent region (zeroed) and binds every buffer. Throws Error
-  /// when a kernel has no CPU implementation or memory cannot be allocated.
+  /// Allocates the arena, persistent and host regions (zeroed) and binds every buffer. Throws
+  /// Error when a kernel has no CPU implementation, the plan has an NVMe region or memory
+  /// cannot be allocated.
   CpuExecutor(const LoadedPlan &plan, Communicator &comm);
   ~CpuExecutor();
   CpuExecutor(const CpuExecutor &) = delete;
@@ -34,13 +35,15 @@ public:
 private:
   const LoadedPlan &plan_;
   ExecContext ctx_;
-  char *arena_ = nullptr, *persistent_ = nullptr;
+  char *arena_ = nullptr, *persistent_ = nullptr, *host_ = nullptr;
   std::vector<void *> data_; // per dense buffer index
   std::vector<std::vector<RunFn>> kernels_;
   // Per program, per instruction: the arena end it touches (0 if none).
   std::vector<std::vector<uint64_t>> touchEnd_;
   uint64_t measuredPeak_ = 0;
   void runOne(int index, int k);
+  /// The region a placement names (NVME has none: such plans are refused).
+  char *regionBase(ds::plan::Placement placement) const;
 };
 
 } // namespace ds::rt
