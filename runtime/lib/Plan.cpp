@@ -59,23 +59,16 @@ void validateBuffers(LoadedPlan &lp) {
     info.type.bytes = uint64_t(info.type.numel) * esize;
     info.placement = b.placement();
     info.offset = b.offset();
-    uint64_t region;
-    switch (b.placement()) {
-    case ds::plan::ARENA: region = plan.arena_bytes(); break;
-    case ds::plan::PERSISTENT: region = plan.persistent_bytes(); break;
-    case ds::plan::HOST:
-    case ds::plan::NVME:
-      fail(label, ": placement ", ds::plan::Placement_Name(b.placement()),
-           " is not supported by the CPU runtime");
-    default: fail(label, ": invalid placement ", int(b.placement()));
-    }
+    const char *regionName = placementRegionName(b.placement());
+    if (!regionName)
+      fail(label, ": invalid placement ", int(b.placement()));
+    uint64_t region = regionBytes(plan, b.placement());
     if (info.offset % plan.alignment() != 0)
       fail(label, ": offset ", info.offset, " is not a multiple of the alignment ",
            plan.alignment());
     if (info.offset > region || info.type.bytes > region - info.offset)
       fail(label, ": bytes [", info.offset, ", ", info.offset + info.type.bytes,
-           ") lie outside the ", b.placement() == ds::plan::ARENA ? "arena" : "persistent region",
-           " of ", region, " bytes");
+           ") lie outside the ", regionName, " of ", region, " bytes");
     lp.buffers.push_back(std::move(info));
   }
 }
@@ -191,6 +184,11 @@ void validatePrograms(LoadedPlan &lp) {
         fail(where, ": unknown kernel '", ins.kernel(), "'");
       if (ins.stream() < 0 || ins.stream() > 4)
         fail(where, ": invalid stream ", int(ins.stream()));
+      try {
+        checkKernelStream(ins.kernel(), ins.stream());
+      } catch (const Error &e) {
+        fail(where, ": ", e.what());
+      }
       for (uint32_t w : ins.waits())
         if (w >= uint32_t(i))
           fail(where, ": waits for instruction ", w, ", which does not come before it");
@@ -241,6 +239,40 @@ void validatePrograms(LoadedPlan &lp) {
 
 } // namespace
 
+bool isCollectiveKernel(const std::string &kernel) {
+  return kernel == "all_gather" || kernel == "reduce_scatter" || kernel == "all_reduce" ||
+         kernel == "broadcast" || kernel == "barrier";
+}
+
+void checkKernelStream(const std::string &kernel, ds::plan::Instruction::Stream stream) {
+  bool collective = isCollectiveKernel(kernel);
+  if (collective && stream != ds::plan::Instruction::COMM)
+    fail("collective kernel '", kernel, "' must be on the COMM stream, not ",
+         ds::plan::Instruction::Stream_Name(stream));
+  if (!collective && stream == ds::plan::Instruction::COMM)
+    fail("kernel '", kernel, "' is not a collective and cannot be on the COMM stream");
+}
+
+const char *placementRegionName(ds::plan::Placement placement) {
+  switch (placement) {
+  case ds::plan::ARENA: return "arena";
+  case ds::plan::PERSISTENT: return "persistent region";
+  case ds::plan::HOST: return "host region";
+  case ds::plan::NVME: return "NVMe region";
+  default: return nullptr;
+  }
+}
+
+uint64_t regionBytes(const ds::plan::Plan &plan, ds::plan::Placement placement) {
+  switch (placement) {
+  case ds::plan::ARENA: return plan.arena_bytes();
+  case ds::plan::PERSISTENT: return plan.persistent_bytes();
+  case ds::plan::HOST: return plan.host_bytes();
+  case ds::plan::NVME: return plan.nvme_bytes();
+  default: return 0;
+  }
+}
+
 void validatePlan(LoadedPlan &lp, int worldSize) {
   const auto &plan = lp.plan;
   if (plan.version() != kPlanVersion)
@@ -258,6 +290,10 @@ void validatePlan(LoadedPlan &lp, int worldSize) {
     fail("arena_bytes ", plan.arena_bytes(), " exceeds the 1 TiB limit");
   if (plan.persistent_bytes() > kMaxRegionBytes)
     fail("persistent_bytes ", plan.persistent_bytes(), " exceeds the 1 TiB limit");
+  if (plan.host_bytes() > kMaxRegionBytes)
+    fail("host_bytes ", plan.host_bytes(), " exceeds the 1 TiB limit");
+  if (plan.nvme_bytes() > kMaxRegionBytes)
+    fail("nvme_bytes ", plan.nvme_bytes(), " exceeds the 1 TiB limit");
   if (plan.predicted_peak_bytes() > plan.arena_bytes())
     fail("predicted_peak_bytes ", plan.predicted_peak_bytes(), " exceeds arena_bytes ",
          plan.arena_bytes());

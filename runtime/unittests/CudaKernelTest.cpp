@@ -1,6 +1,6 @@
 // Differential test of the CUDA backend against the CPU backend: every case is a one-instruction
 // plan (built in memory, checked by validatePlan), run with runInstruction(0, 0) on a CPU
-// Executor and on a CUDA executor from the plugin, with identical random inputs and identical
+// CpuExecutor and on a CUDA executor from the plugin, with identical random inputs and identical
 // initial output contents; the outputs must agree (floats within a relative tolerance, NaN/inf
 // positions identical, integers and bools exactly).
 //
@@ -9,7 +9,7 @@
 #include "KernelTestUtil.h"
 
 #include "ds/runtime/CudaBackend.h"
-#include "ds/runtime/Executor.h"
+#include "ds/runtime/CpuExecutor.h"
 #include "ds/runtime/Plan.h"
 
 #include <cctype>
@@ -165,6 +165,8 @@ std::unique_ptr<Built> buildPlan(const Case &c) {
   prog->set_role(ds::plan::Program::INFERENCE);
   ds::plan::Instruction *ins = prog->add_instructions();
   *ins = c.ins.ins;
+  if (isCollectiveKernel(ins->kernel()))
+    ins->set_stream(ds::plan::Instruction::COMM);
   ins->clear_inputs();
   ins->clear_outputs();
   for (uint32_t id : b->inIds)
@@ -761,9 +763,9 @@ TEST_P(CudaVsCpu, Matches) {
   std::vector<std::vector<char>> want, again;
   auto cpuComm = makeSingleRankCommunicator();
   try {
-    Executor cpu(b->lp, *cpuComm);
+    CpuExecutor cpu(b->lp, *cpuComm);
     want = runOn(cpu, *b, c, d);
-    Executor cpu2(b->lp, *cpuComm);
+    CpuExecutor cpu2(b->lp, *cpuComm);
     again = runOn(cpu2, *b, c, d);
   } catch (const std::exception &e) {
     FAIL() << c.name << ": the CPU executor failed: " << e.what();

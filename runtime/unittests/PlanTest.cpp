@@ -1,4 +1,5 @@
 // The plan loader rejects corrupt, hostile and inconsistent plans with the right message.
+#include "ds/runtime/CpuExecutor.h"
 #include "ds/runtime/Plan.h"
 
 #include <gtest/gtest.h>
@@ -56,6 +57,7 @@ pb::Plan goodPlan() {
   j->add_inputs(2);
   j->add_outputs(2);
   j->add_waits(0);
+  j->set_stream(pb::Instruction::COMM);
   return p;
 }
 
@@ -130,9 +132,98 @@ TEST(Plan, RejectsBadBuffers) {
   p = goodPlan();
   p.set_alignment(48);
   EXPECT_REJECTED(p, "power of two");
+}
+
+// Tests that HOST and NVME buffers are checked against their own regions like PERSISTENT ones.
+TEST(Plan, ChecksHostAndNvmeRegions) {
+  for (pb::Placement pl : {pb::HOST, pb::NVME}) {
+    std::string region = pl == pb::HOST ? "host region" : "NVMe region";
+    auto setRegion = [&](pb::Plan &p, uint64_t bytes) {
+      if (pl == pb::HOST)
+        p.set_host_bytes(bytes);
+      else
+        p.set_nvme_bytes(bytes);
+    };
+    pb::Plan p = goodPlan();
+    p.mutable_buffers(1)->set_placement(pl); // the output y, 64 bytes
+    p.mutable_buffers(1)->set_offset(64);
+    setRegion(p, 128);
+    EXPECT_EQ(loadError(p), "") << region;
+    LoadedPlan lp = parsePlan(serializePlan(p), "test.dsplan", 2);
+    EXPECT_EQ(lp.buffer(2).placement, pl);
+    EXPECT_EQ(regionBytes(lp.plan, pl), 128u);
+    setRegion(p, 64);
+    EXPECT_REJECTED(p, "lie outside the " + region + " of 64 bytes");
+    setRegion(p, 0);
+    EXPECT_REJECTED(p, "lie outside the " + region + " of 0 bytes");
+    setRegion(p, 256);
+    p.mutable_buffers(1)->set_offset(96);
+    EXPECT_REJECTED(p, "not a multiple of the alignment");
+    p.mutable_buffers(1)->set_offset(UINT64_MAX - 63);
+    EXPECT_REJECTED(p, "lie outside the " + region);
+    p = goodPlan();
+    setRegion(p, (uint64_t(1) << 40) + 1);
+    EXPECT_REJECTED(p, std::string(pl == pb::HOST ? "host_bytes" : "nvme_bytes") +
+                           " 1099511627777 exceeds the 1 TiB limit");
+  }
+  pb::Plan p = goodPlan();
+  p.mutable_buffers(2)->set_placement(pb::Placement(9));
+  EXPECT_REJECTED(p, "invalid placement 9");
   p = goodPlan();
-  p.mutable_buffers(2)->set_placement(pb::NVME);
-  EXPECT_REJECTED(p, "not supported by the CPU runtime");
+  p.set_host_bytes(64);
+  p.mutable_buffers(2)->set_placement(pb::HOST);
+  EXPECT_REJECTED(p, "must be PERSISTENT"); // parameters stay in the persistent region
+}
+
+// Tests that the CPU executor binds HOST buffers to its host region and refuses NVMe regions.
+TEST(Plan, CpuExecutorMapsHostAndRefusesNvme) {
+  pb::Plan p = goodPlan();
+  p.set_world_size(1);
+  p.set_host_bytes(128);
+  p.mutable_buffers(1)->set_placement(pb::HOST); // y = all_reduce(x + x), world 1
+  p.mutable_buffers(1)->set_offset(64);
+  LoadedPlan lp = parsePlan(serializePlan(p), "test.dsplan", 1);
+  auto comm = makeSingleRankCommunicator();
+  {
+    CpuExecutor ex(lp, *comm);
+    std::vector<float> x(16), y(16);
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = float(i) - 3.5f;
+    ex.upload(1, x.data());
+    ex.run(0);
+    ex.download(2, y.data());
+    for (size_t i = 0; i < x.size(); ++i)
+      EXPECT_EQ(y[i], 2 * x[i]);
+    EXPECT_EQ(ex.measuredPeakBytes(), 64u); // only ARENA bytes count
+  }
+  p.set_nvme_bytes(4096);
+  lp = parsePlan(serializePlan(p), "test.dsplan", 1);
+  try {
+    CpuExecutor ex(lp, *comm);
+    ADD_FAILURE() << "a plan with an NVMe region was accepted";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("NVMe placement needs the offload runtime"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// Tests that collectives must be on the COMM stream and nothing else may be.
+TEST(Plan, ChecksStreamClass) {
+  pb::Plan p = goodPlan();
+  p.mutable_programs(0)->mutable_instructions(1)->set_stream(pb::Instruction::COMPUTE);
+  EXPECT_REJECTED(p, "instruction 1 (all_reduce): collective kernel 'all_reduce' must be on "
+                     "the COMM stream, not COMPUTE");
+  p = goodPlan();
+  p.mutable_programs(0)->mutable_instructions(0)->set_stream(pb::Instruction::COMM);
+  EXPECT_REJECTED(p, "instruction 0 (add): kernel 'add' is not a collective and cannot be on "
+                     "the COMM stream");
+  p = goodPlan();
+  p.mutable_programs(0)->mutable_instructions(0)->set_stream(pb::Instruction::COPY);
+  EXPECT_EQ(loadError(p), "");
+  for (const char *k : {"all_gather", "reduce_scatter", "all_reduce", "broadcast", "barrier"})
+    EXPECT_TRUE(isCollectiveKernel(k)) << k;
+  EXPECT_FALSE(isCollectiveKernel("copy"));
 }
 
 TEST(Plan, RejectsBadInstructions) {

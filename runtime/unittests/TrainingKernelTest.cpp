@@ -2,7 +2,7 @@
 // gradients, against central differences of the forward computation.
 #include "KernelTestUtil.h"
 
-#include "ds/runtime/Executor.h"
+#include "ds/runtime/CpuExecutor.h"
 #include "ds/runtime/OnnxParams.h"
 #include "ds/runtime/Plan.h"
 
@@ -733,7 +733,7 @@ TEST(OptimizerKernels, CopyIntoPersistentBufferAcrossRuns) {
   cp->add_outputs(1);
   LoadedPlan lp = parsePlan(serializePlan(p), "step.dsplan", 1);
   auto comm = makeSingleRankCommunicator();
-  Executor ex(lp, *comm);
+  CpuExecutor ex(lp, *comm);
   for (int i = 0; i < 3; ++i)
     ASSERT_TRUE(ex.runRole(pb::Program::APPLY_STEP));
   EXPECT_EQ(ex.tensor(1).as<int64_t>()[0], 3);
@@ -1042,7 +1042,7 @@ TEST(MixedPrecision, LossScaleOverflowAtMinAbortsTheRunWithOneLine) {
   u->add_outputs(2);
   LoadedPlan lp = parsePlan(serializePlan(p), "scale.dsplan", 1);
   auto comm = makeSingleRankCommunicator();
-  Executor ex(lp, *comm);
+  CpuExecutor ex(lp, *comm);
   ASSERT_TRUE(ex.runRole(pb::Program::INIT));
   EXPECT_EQ(ex.tensor(2).as<int64_t>()[1], -1);
   try {
@@ -1215,7 +1215,7 @@ std::string loadParams(const std::string &dir, const std::vector<ParamBinding> &
   try {
     LoadedPlan lp = parsePlan(serializePlan(p), dir + "/p.dsplan", world);
     auto comm = makeSingleRankCommunicator();
-    Executor ex(lp, *comm);
+    CpuExecutor ex(lp, *comm);
     loadParameters(lp, ex, rank, world);
     for (size_t i = 0; i < bs.size(); ++i) {
       Tensor t = ex.tensor(uint32_t(i + 1));

@@ -8,7 +8,7 @@
 // every float input (x + eps, x - eps) in the same process; each element must satisfy
 // |analytic - numeric| <= atol + rtol * |numeric|.
 #include "ds/runtime/Communicator.h"
-#include "ds/runtime/Executor.h"
+#include "ds/runtime/CpuExecutor.h"
 #include "ds/runtime/Npy.h"
 #include "ds/runtime/OnnxParams.h"
 #include "ds/runtime/Plan.h"
@@ -186,7 +186,7 @@ int run(const Options &o) {
     fail(o.plan, ": loss output '", lossOut.name(), "' is ", dtypeName(lossType.dtype),
          shapeString(lossType.shape), ", expected a floating scalar");
 
-  Executor exec(plan, *comm);
+  CpuExecutor exec(plan, *comm);
   if (!plan.modelPath.empty() && p.parameters_size() > 0)
     loadParameters(plan, exec, 0, 1);
   exec.runRole(Program::INIT);

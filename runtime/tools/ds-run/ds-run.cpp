@@ -1,7 +1,7 @@
 // ds-run: executes a .dsplan on one rank per process (MPI) with the CPU backend.
 #include "ds/runtime/Communicator.h"
 #include "ds/runtime/CudaBackend.h"
-#include "ds/runtime/Executor.h"
+#include "ds/runtime/CpuExecutor.h"
 #include "ds/runtime/Npy.h"
 #include "ds/runtime/OnnxParams.h"
 #include "ds/runtime/Plan.h"
@@ -623,7 +623,7 @@ std::unique_ptr<ExecutorBase> makeExecutor(const LoadedPlan &plan, Communicator 
   if (backend == "auto")
     backend = cudaDeviceCount() > 0 ? "cuda" : "cpu";
   if (backend == "cpu")
-    return std::make_unique<Executor>(plan, comm);
+    return std::make_unique<CpuExecutor>(plan, comm);
   std::string why;
   if (!loadCudaBackend(why))
     fail("--backend cuda: ", why);
@@ -637,7 +637,7 @@ std::unique_ptr<ExecutorBase> makeExecutor(const LoadedPlan &plan, Communicator 
 /// the CPU's result back to the device so one wrong kernel does not hide the others.
 class KernelVerifier {
 public:
-  KernelVerifier(ExecutorBase &dev, Executor *cpu, int rank) : dev_(dev), cpu_(cpu), rank_(rank) {}
+  KernelVerifier(ExecutorBase &dev, CpuExecutor *cpu, int rank) : dev_(dev), cpu_(cpu), rank_(rank) {}
   int64_t mismatches() const { return mismatches_; }
   int64_t checked() const { return checked_; }
 
@@ -750,7 +750,7 @@ private:
   }
 
   ExecutorBase &dev_;
-  Executor *cpu_;
+  CpuExecutor *cpu_;
   int rank_;
   int64_t mismatches_ = 0, checked_ = 0;
   std::map<std::string, int> reported_;
@@ -768,7 +768,7 @@ int runJob(const Options &opt, Communicator &comm) {
   // node); they agree on the outcome below so every failing rank reports and all exit cleanly.
   std::unique_ptr<LoadedPlan> planPtr;
   std::unique_ptr<ExecutorBase> execPtr;
-  std::unique_ptr<Executor> cpuCheckPtr; // --verify-kernels: the CPU executor compared against
+  std::unique_ptr<CpuExecutor> cpuCheckPtr; // --verify-kernels: the CPU executor compared against
   std::unique_ptr<InputFeeder> feederPtr;
   std::vector<ds::plan::GraphInput> wholeInputs;
   std::vector<SavedParam> savedParams;
@@ -787,7 +787,7 @@ int runJob(const Options &opt, Communicator &comm) {
     if (opt.verifyKernels) {
       if (execPtr->describe() == "cpu")
         fail("--verify-kernels compares a device backend with the CPU: use --backend cuda");
-      cpuCheckPtr = std::make_unique<Executor>(plan, comm);
+      cpuCheckPtr = std::make_unique<CpuExecutor>(plan, comm);
     }
     if (rank == 0 && execPtr->describe() != "cpu")
       info("ds-run: backend " + execPtr->describe());

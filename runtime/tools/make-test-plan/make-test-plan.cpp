@@ -71,8 +71,7 @@ struct PlanBuilder {
       i->add_inputs(b);
     for (auto b : out)
       i->add_outputs(b);
-    if (kernel == "all_gather" || kernel == "reduce_scatter" || kernel == "all_reduce" ||
-        kernel == "broadcast")
+    if (ds::rt::isCollectiveKernel(kernel))
       i->set_stream(pb::Instruction::COMM);
     return i;
   }

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "ds/runtime/Communicator.h"
-#include "ds/runtime/Executor.h"
+#include "ds/runtime/ExecutorBase.h"
 
 #include <memory>
 #include <string>

@@ -1,7 +1,7 @@
 // Loading plan parameters from the ONNX model's initializers (inline or external data).
 #pragma once
 
-#include "ds/runtime/Executor.h"
+#include "ds/runtime/ExecutorBase.h"
 
 namespace ds::rt {
 

@@ -40,6 +40,17 @@ struct LoadedPlan {
   int program(ds::plan::Program::Role role) const { return programByRole[int(role)]; }
 };
 
+/// The kernels that run on the COMM stream (and only there): all_gather, reduce_scatter,
+/// all_reduce, broadcast, barrier. The one place the runtime decides a kernel's stream class.
+bool isCollectiveKernel(const std::string &kernel);
+/// Throws Error (without location) when `kernel` may not run on `stream`: a collective off
+/// COMM, or anything else on COMM.
+void checkKernelStream(const std::string &kernel, ds::plan::Instruction::Stream stream);
+/// "arena", "persistent region", "host region", "NVMe region"; nullptr for an invalid value.
+const char *placementRegionName(ds::plan::Placement placement);
+/// The size of the region `placement` names (0 for an invalid value).
+uint64_t regionBytes(const ds::plan::Plan &plan, ds::plan::Placement placement);
+
 /// Reads, parses and validates `path`. `worldSize` > 0 also checks the plan's world size.
 /// Throws Error with a one-line message naming the file and what is wrong.
 LoadedPlan loadPlan(const std::string &path, int worldSize);

@@ -1,5 +1,5 @@
 // The collective kernels (all_gather, reduce_scatter, all_reduce, broadcast, barrier).
-#include "../cpu/CpuCommon.h"
+#include "CpuCommon.h"
 #include "ds/runtime/Communicator.h"
 
 #include <cstring>

@@ -1,5 +1,5 @@
-// The in-order CPU executor: one arena, one persistent region, kernels by table lookup.
-#include "ds/runtime/Executor.h"
+// The in-order CPU executor: arena, persistent and host regions, kernels by table lookup.
+#include "ds/runtime/CpuExecutor.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -19,7 +19,7 @@ char *allocRegion(uint64_t bytes, uint64_t align, const char *what) {
 }
 } // namespace
 
-Executor::Executor(const LoadedPlan &plan, Communicator &comm) : plan_(plan) {
+CpuExecutor::CpuExecutor(const LoadedPlan &plan, Communicator &comm) : plan_(plan) {
   ctx_.comm = &comm;
   ctx_.rank = comm.rank();
   ctx_.worldSize = comm.size();
@@ -47,24 +47,39 @@ Executor::Executor(const LoadedPlan &plan, Communicator &comm) : plan_(plan) {
     kernels_.push_back(std::move(fns));
     touchEnd_.push_back(std::move(ends));
   }
+  if (p.nvme_bytes() > 0)
+    fail("the plan has an NVMe region of ", p.nvme_bytes(),
+         " bytes: NVMe placement needs the offload runtime, which this ds-run does not have");
   arena_ = allocRegion(p.arena_bytes(), p.alignment(), "arena");
   persistent_ = allocRegion(p.persistent_bytes(), p.alignment(), "persistent region");
+  // On a CPU, pinned host memory is ordinary host memory.
+  host_ = allocRegion(p.host_bytes(), p.alignment(), "host region");
   for (const auto &b : plan.buffers)
-    data_.push_back((b.placement == ds::plan::ARENA ? arena_ : persistent_) + b.offset);
+    data_.push_back(regionBase(b.placement) + b.offset);
 }
 
-Executor::~Executor() {
+CpuExecutor::~CpuExecutor() {
   std::free(arena_);
   std::free(persistent_);
+  std::free(host_);
 }
 
-Tensor Executor::tensor(uint32_t id) const {
+char *CpuExecutor::regionBase(ds::plan::Placement placement) const {
+  switch (placement) {
+  case ds::plan::ARENA: return arena_;
+  case ds::plan::PERSISTENT: return persistent_;
+  case ds::plan::HOST: return host_;
+  default: fail("placement ", ds::plan::Placement_Name(placement), " has no CPU region");
+  }
+}
+
+Tensor CpuExecutor::tensor(uint32_t id) const {
   size_t i = plan_.bufferIndex.at(id);
   const auto &b = plan_.buffers[i];
   return Tensor{b.type.dtype, &b.type.shape, b.type.numel, data_[i]};
 }
 
-void Executor::runOne(int index, int k) {
+void CpuExecutor::runOne(int index, int k) {
   const auto &prog = plan_.plan.programs(index);
   KernelCall call{prog.instructions(k), {}, {}, ctx_,
                   plan_.instrAttrs[size_t(index)][size_t(k)]};
@@ -86,26 +101,26 @@ void Executor::runOne(int index, int k) {
   }
 }
 
-void Executor::run(int index) {
+void CpuExecutor::run(int index) {
   const auto &prog = plan_.plan.programs(index);
   for (int k = 0; k < prog.instructions_size(); ++k)
     runOne(index, k);
   ++ctx_.runCounter;
 }
 
-void Executor::runInstruction(int program, int k) {
+void CpuExecutor::runInstruction(int program, int k) {
   runOne(program, k);
   // The counter counts program runs: a single-instruction run of the last instruction ends one.
   if (k + 1 == plan_.plan.programs(program).instructions_size())
     ++ctx_.runCounter;
 }
 
-void Executor::upload(uint32_t id, const void *src) {
+void CpuExecutor::upload(uint32_t id, const void *src) {
   Tensor t = tensor(id);
   std::memcpy(t.data, src, size_t(t.numel) * dtypeSize(t.dtype));
 }
 
-void Executor::download(uint32_t id, void *dst) {
+void CpuExecutor::download(uint32_t id, void *dst) {
   Tensor t = tensor(id);
   std::memcpy(dst, t.data, size_t(t.numel) * dtypeSize(t.dtype));
 }

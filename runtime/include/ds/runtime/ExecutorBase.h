@@ -1,0 +1,39 @@
+// What ds-run drives: one rank's executor on some backend (CpuExecutor, or the CUDA plugin's).
+#pragma once
+
+#include "ds/runtime/Plan.h"
+
+#include <cstdint>
+#include <string>
+
+namespace ds::rt {
+
+/// One rank's executor. Buffers are reached through upload/download, which copy the whole
+/// buffer; every region (arena, persistent, host) is the executor's own allocation.
+class ExecutorBase {
+public:
+  virtual ~ExecutorBase() = default;
+  /// Executes program `index` (asynchronously on devices: downloads wait for it).
+  virtual void run(int index) = 0;
+  /// Runs the program with this role; returns false when the plan has none.
+  bool runRole(ds::plan::Program::Role role) {
+    int p = plan().program(role);
+    if (p < 0)
+      return false;
+    run(p);
+    return true;
+  }
+  /// Runs instruction k of program p alone and waits for it (kernel verification).
+  virtual void runInstruction(int program, int k) = 0;
+  /// Copies host bytes (the buffer's full size) into buffer `id`.
+  virtual void upload(uint32_t id, const void *src) = 0;
+  /// Copies buffer `id` (its full size) to host memory, after all queued work.
+  virtual void download(uint32_t id, void *dst) = 0;
+  /// Highest arena byte (offset + size) touched by any executed instruction so far.
+  virtual uint64_t measuredPeakBytes() const = 0;
+  /// "cpu", "cuda (NVIDIA H200, nccl)", ...
+  virtual std::string describe() const = 0;
+  virtual const LoadedPlan &plan() const = 0;
+};
+
+} // namespace ds::rt
