@@ -371,8 +371,21 @@ LogicalResult mlir::ds::exportPlan(ModuleOp module, llvm::raw_ostream &os,
   // The runtime's own load-time validator (kernel catalogue: names, arity, attribute types,
   // shapes; buffers, placements, programs) runs on every plan before it is written, so a plan
   // ds-opt writes is one ds-run accepts.
+  // An inference plan's inputs need not share a batch size (`ds-run --eval` may feed each
+  // whole): like ds-run then, validate it without its inputs.
+  bool training = llvm::any_of(p.programs(), [](const plan::Program &prog) {
+    return prog.role() == plan::Program::MICRO_STEP;
+  });
   try {
-    (void)::ds::rt::parsePlan(bytes, "<compiled plan>", /*worldSize=*/0);
+    if (training) {
+      (void)::ds::rt::parsePlan(bytes, "<compiled plan>", /*worldSize=*/0);
+    } else {
+      ::ds::rt::LoadedPlan lp;
+      lp.path = "<compiled plan>";
+      lp.plan = p;
+      lp.plan.clear_inputs();
+      ::ds::rt::validatePlan(lp, /*worldSize=*/0);
+    }
   } catch (const std::exception &e) {
     return module.emitError("the compiled plan fails the runtime's checks: ") << e.what();
   }

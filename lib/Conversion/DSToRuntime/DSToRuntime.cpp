@@ -9,6 +9,8 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include "ds/runtime/KernelCatalogue.h"
+
 #define DEBUG_TYPE "ds-convert-to-runtime"
 
 namespace mlir::ds {
@@ -76,6 +78,33 @@ DictionaryAttr getKernelAttrs(Operation *op) {
     if (StringAttr str = getEnumString(a.getValue()))
       attrs.set(a.getName(), str);
   return attrs.getDictionary(op->getContext());
+}
+
+/// Sets every attribute the catalogue gives a default and `attrs` lacks.
+void addCatalogueDefaults(const ::ds::rt::KernelInfo &info, NamedAttrList &attrs,
+                          Builder &b) {
+  for (const ::ds::rt::AttrInfo &a : info.attrs) {
+    if (!a.hasDefault || attrs.get(a.name))
+      continue;
+    switch (a.kind) {
+    case ::ds::rt::AttrKind::Int:
+      attrs.set(a.name, b.getI64IntegerAttr(a.defaultInt));
+      break;
+    case ::ds::rt::AttrKind::Float:
+      attrs.set(a.name, b.getF64FloatAttr(a.defaultFloat));
+      break;
+    case ::ds::rt::AttrKind::Bool:
+      attrs.set(a.name, b.getBoolAttr(a.defaultInt != 0));
+      break;
+    case ::ds::rt::AttrKind::String:
+      if (a.defaultString)
+        attrs.set(a.name, b.getStringAttr(a.defaultString));
+      break;
+    case ::ds::rt::AttrKind::Ints:
+    case ::ds::rt::AttrKind::Value:
+      break;
+    }
+  }
 }
 
 /// The runtime's name of a shard reduction, or failure for those it lacks.
@@ -269,11 +298,9 @@ LogicalResult convertFunction(func::FuncOp func, dsrt::ProgramRole defaultRole,
     }
     StringRef kernel = op.getName().stripDialect();
     NamedAttrList attrs;
-    dsrt::Stream stream = dsrt::Stream::compute;
     if (isa<shard::ShardDialect>(op.getDialect())) {
       if (failed(getCollective(&op, symbols, worldSize, kernel, attrs)))
         return failure();
-      stream = dsrt::Stream::comm;
     } else if (auto slice = dyn_cast<RankSliceOp>(op)) {
       // Rank r copies elements [r*p, r*p + p) of the padded input.
       int64_t p = slice.getResult().getType().getDimSize(0);
@@ -295,6 +322,14 @@ LogicalResult convertFunction(func::FuncOp func, dsrt::ProgramRole defaultRole,
                                               toMemRef(result.getType()),
                                               IntegerAttr()));
     }
+    const ::ds::rt::KernelInfo *info = ::ds::rt::findKernelInfo(kernel.str());
+    if (!info)
+      return op.emitError("'") << op.getName() << "' has no runtime kernel '" << kernel
+                               << "' in the kernel catalogue";
+    // The stream class and every defaulted attribute come from the catalogue, so the plan
+    // spells out what the runtime will use.
+    auto stream = static_cast<dsrt::Stream>(info->stream);
+    addCatalogueDefaults(*info, attrs, b);
     dsrt::KernelOp::create(b, op.getLoc(), b.getStringAttr(kernel),
                            op.getOperands(), outputs,
                            attrs.getDictionary(op.getContext()),
@@ -364,7 +399,7 @@ void convertModuleState(ModuleOp module) {
 }
 
 struct ConvertDSToRuntimePass
-    : ds::impl::ConvertDSToRuntimePassBase<ConvertDSToRuntimePass> {
+    : mlir::ds::impl::ConvertDSToRuntimePassBase<ConvertDSToRuntimePass> {
   using Base::Base;
 
   void runOnOperation() override {

@@ -21,14 +21,15 @@ func.func @mlp(%x: tensor<8x16xf32> {ds.input = "x"}) -> (tensor<8x4xf32> {ds.ou
 
 // -----
 
-// Tests that defaulted attributes are spelled out for the runtime.
+// Tests that defaulted attributes are spelled out for the runtime: the op's own defaults and,
+// for attributes the op lacks (dropout's counter and training), the kernel catalogue's.
 // CHECK-LABEL: func.func @defaults
 //       CHECK: dsrt.kernel "gather" {{.*}} {attrs = {axis = 0 : i64}}
 //       CHECK: dsrt.kernel "gemm" {{.*}} {attrs = {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32, trans_a = false, trans_b = true}}
 //       CHECK: dsrt.kernel "layer_norm" {{.*}} {attrs = {axis = 1 : i64, epsilon = 9.99999974E-6 : f32}}
 //       CHECK: dsrt.kernel "gelu" {{.*}} {attrs = {approximate = "none"}}
 //       CHECK: dsrt.kernel "reduce_mean" {{.*}} {attrs = {axes = array<i64: 1>, keepdims = true}}
-//       CHECK: dsrt.kernel "dropout" {{.*}} outs(%{{.+}}, %{{.+}} : memref<4x8xf32>, memref<4x8xi1>) {attrs = {ratio = 1.000000e-01 : f32, seed = 0 : i64}}
+//       CHECK: dsrt.kernel "dropout" {{.*}} outs(%{{.+}}, %{{.+}} : memref<4x8xf32>, memref<4x8xi1>) {attrs = {counter = 0 : i64, ratio = 1.000000e-01 : f32, seed = 0 : i64, training = true}}
 //       CHECK: dsrt.kernel "softmax_cross_entropy_loss" {{.*}} {attrs = {ignore_index = -100 : i64, reduction = "mean"}}
 //       CHECK: dsrt.kernel "trilu" {{.*}} {attrs = {k = 0 : i64, upper = false}}
 //       CHECK: dsrt.kernel "constant" outs(%{{.+}} : memref<2xi64>) {attrs = {value = dense<[3, 4]> : tensor<2xi64>}}

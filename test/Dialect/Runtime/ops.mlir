@@ -38,7 +38,7 @@ func.func @program(%x: memref<4x4xf32>) attributes {dsrt.role = #dsrt.role<micro
 //       CHECK: dsrt.kernel "fill" outs(%{{.+}} : memref<4xf32>) on copy
 //       CHECK: dsrt.kernel "fill" outs(%{{.+}} : memref<4xf32>) on io
 //       CHECK: dsrt.kernel "fill" outs(%{{.+}} : memref<4xf32>) on host
-//       CHECK: dsrt.kernel "fill" outs(%{{.+}} : memref<4xf32>){{$}}
+//       CHECK: dsrt.kernel "fill" outs(%{{.+}} : memref<4xf32>) {attrs
 // CHECK-LABEL: func.func @other
 //  CHECK-SAME: dsrt.role = #dsrt.role<apply_step>
 module {
@@ -47,10 +47,10 @@ dsrt.global trainable @b : memref<3xf32> shard of 9 from "b" in nvme
 dsrt.global @c : memref<4xf32> in device
 func.func @init() attributes {dsrt.role = #dsrt.role<init>} {
   %c = dsrt.param @c : memref<4xf32>
-  dsrt.kernel "fill" outs(%c : memref<4xf32>) on copy
-  dsrt.kernel "fill" outs(%c : memref<4xf32>) on io
-  dsrt.kernel "fill" outs(%c : memref<4xf32>) on host
-  dsrt.kernel "fill" outs(%c : memref<4xf32>) on compute
+  dsrt.kernel "fill" outs(%c : memref<4xf32>) on copy {attrs = {value = 0.0 : f64}}
+  dsrt.kernel "fill" outs(%c : memref<4xf32>) on io {attrs = {value = 0.0 : f64}}
+  dsrt.kernel "fill" outs(%c : memref<4xf32>) on host {attrs = {value = 0.0 : f64}}
+  dsrt.kernel "fill" outs(%c : memref<4xf32>) on compute {attrs = {value = 0.0 : f64}}
   return
 }
 func.func @other() attributes {dsrt.role = #dsrt.role<apply_step>} {

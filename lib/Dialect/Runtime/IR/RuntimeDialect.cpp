@@ -5,6 +5,8 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include "ds/runtime/KernelCatalogue.h"
+
 using namespace mlir;
 using namespace mlir::dsrt;
 
@@ -142,9 +144,91 @@ Value mlir::dsrt::getAliasRoot(Value v) {
   return v;
 }
 
+/// Whether `value` is what the catalogue's attribute kind `kind` accepts (the plan encodes
+/// booleans and units as integers; a float attribute may be given as an integer).
+static bool matchesAttrKind(Attribute value, ::ds::rt::AttrKind kind) {
+  using ::ds::rt::AttrKind;
+  switch (kind) {
+  case AttrKind::Int:
+    return isa<IntegerAttr>(value);
+  case AttrKind::Float:
+    return isa<FloatAttr, IntegerAttr>(value);
+  case AttrKind::Bool:
+    if (isa<BoolAttr, UnitAttr>(value))
+      return true;
+    if (auto i = dyn_cast<IntegerAttr>(value))
+      return i.getValue().isZero() || i.getValue().isOne();
+    return false;
+  case AttrKind::String:
+    return isa<StringAttr>(value);
+  case AttrKind::Ints:
+    return isa<DenseI64ArrayAttr>(value);
+  case AttrKind::Value:
+    return isa<DenseElementsAttr, IntegerAttr, FloatAttr>(value);
+  }
+  return false;
+}
+
+/// Checks a kernel call against the runtime's kernel catalogue
+/// (runtime/include/ds/runtime/KernelCatalogue.def): the kernel exists, its operand counts
+/// fit its roles, collectives and only they run on the comm stream, and every attribute is
+/// one it takes, of the catalogue's kind and, for enumerations, one of its spellings;
+/// required ones are present.
+/// Shape and dtype rules run when the plan is exported (the runtime's validator).
 LogicalResult KernelOp::verify() {
   if (getOutputs().empty())
     return emitOpError("needs at least one output buffer");
+  const ::ds::rt::KernelInfo *info = ::ds::rt::findKernelInfo(getKernel().str());
+  if (!info)
+    return emitOpError("unknown kernel '")
+           << getKernel() << "': not in the kernel catalogue (docs/ops.md)";
+  auto countError = [&](StringRef what, int64_t n, int lo, int hi) -> LogicalResult {
+    InFlightDiagnostic d = emitOpError("kernel '") << getKernel() << "' takes ";
+    if (lo == hi)
+      d << lo;
+    else if (hi < 0)
+      d << "at least " << lo;
+    else
+      d << lo << ".." << hi;
+    d << " " << what << ", got " << n;
+    return failure();
+  };
+  int64_t nIn = getInputs().size(), nOut = getOutputs().size();
+  if (nIn < info->minInputs || (info->maxInputs >= 0 && nIn > info->maxInputs))
+    return countError("inputs", nIn, info->minInputs, info->maxInputs);
+  if (nOut < info->minOutputs || (info->maxOutputs >= 0 && nOut > info->maxOutputs))
+    return countError("outputs", nOut, info->minOutputs, info->maxOutputs);
+  // Collectives run in plan order on the comm stream, and nothing else runs there; other
+  // kernels may be placed on any other stream (offload puts copies and host updates there).
+  bool collective = info->stream == ::ds::rt::StreamClass::Comm;
+  if (collective != (getStream() == Stream::comm))
+    return emitOpError("kernel '") << getKernel() << "' cannot run on the '"
+                                   << stringifyStream(getStream()) << "' stream"
+                                   << (collective ? ": collectives run on 'comm'"
+                                                  : ": only collectives run on 'comm'");
+  for (NamedAttribute a : getAttrs()) {
+    const ::ds::rt::AttrInfo *attr = info->findAttr(a.getName().getValue());
+    if (!attr)
+      return emitOpError("kernel '") << getKernel() << "' takes no attribute '"
+                                     << a.getName().getValue() << "'";
+    if (!matchesAttrKind(a.getValue(), attr->kind))
+      return emitOpError("attribute '")
+             << a.getName().getValue() << "' of kernel '" << getKernel() << "' must be "
+             << ::ds::rt::attrKindName(attr->kind) << ", got " << a.getValue();
+    if (attr->kind == ::ds::rt::AttrKind::String && attr->allowedValues) {
+      StringRef value = cast<StringAttr>(a.getValue()).getValue();
+      SmallVector<StringRef> allowed;
+      StringRef(attr->allowedValues).split(allowed, '|');
+      if (!llvm::is_contained(allowed, value))
+        return emitOpError("attribute '")
+               << a.getName().getValue() << "' of kernel '" << getKernel()
+               << "' must be one of " << attr->allowedValues << ", got '" << value << "'";
+    }
+  }
+  for (const ::ds::rt::AttrInfo &attr : info->attrs)
+    if (attr.required && !getAttrs().get(attr.name))
+      return emitOpError("kernel '") << getKernel() << "' needs attribute '" << attr.name
+                                     << "'";
   return success();
 }
 
