@@ -111,3 +111,75 @@ module attributes {dsrt.loss_scale = @nothing} {
 // expected-error @+1 {{'dsrt.host_bytes' must be a non-negative integer on a module}}
 module attributes {dsrt.host_bytes = -1 : i64} {
 }
+
+// -----
+
+// Tests that a kernel unknown to the kernel catalogue is rejected.
+func.func @kernel_unknown(%x: memref<4xf32>) {
+  // expected-error @+1 {{unknown kernel 'frobnicate': not in the kernel catalogue}}
+  dsrt.kernel "frobnicate" ins(%x : memref<4xf32>) outs(%x : memref<4xf32>)
+  return
+}
+
+// -----
+
+// Tests that a kernel's operand count follows its catalogue roles.
+func.func @kernel_arity(%x: memref<4xf32>) {
+  // expected-error @+1 {{kernel 'add' takes 2 inputs, got 1}}
+  dsrt.kernel "add" ins(%x : memref<4xf32>) outs(%x : memref<4xf32>)
+  return
+}
+
+// -----
+
+// Tests that an attribute of the wrong kind is rejected.
+func.func @kernel_attr_kind(%x: memref<4x4xf32>, %y: memref<4x4xf32>) {
+  // expected-error @+1 {{attribute 'perm' of kernel 'transpose' must be}}
+  dsrt.kernel "transpose" ins(%x : memref<4x4xf32>) outs(%y : memref<4x4xf32>) {attrs = {perm = 1.5 : f64}}
+  return
+}
+
+// -----
+
+// Tests that an attribute the kernel does not take is rejected.
+func.func @kernel_attr_unknown(%x: memref<4xf32>) {
+  // expected-error @+1 {{kernel 'neg' takes no attribute 'alpha'}}
+  dsrt.kernel "neg" ins(%x : memref<4xf32>) outs(%x : memref<4xf32>) {attrs = {alpha = 1.0 : f64}}
+  return
+}
+
+// -----
+
+// Tests that an enumerated attribute takes one of its spellings.
+func.func @kernel_attr_value(%x: memref<4xf32>) {
+  // expected-error @+1 {{attribute 'approximate' of kernel 'gelu' must be one of none|tanh, got 'erf'}}
+  dsrt.kernel "gelu" ins(%x : memref<4xf32>) outs(%x : memref<4xf32>) {attrs = {approximate = "erf"}}
+  return
+}
+
+// -----
+
+// Tests that a required attribute must be present.
+func.func @kernel_attr_required(%x: memref<4xf32>) {
+  // expected-error @+1 {{kernel 'fill' needs attribute 'value'}}
+  dsrt.kernel "fill" outs(%x : memref<4xf32>)
+  return
+}
+
+// -----
+
+// Tests that collectives run on the comm stream.
+func.func @kernel_collective_stream(%x: memref<4xf32>) {
+  // expected-error @+1 {{kernel 'all_reduce' cannot run on the 'compute' stream: collectives run on 'comm'}}
+  dsrt.kernel "all_reduce" ins(%x : memref<4xf32>) outs(%x : memref<4xf32>) {attrs = {reduction = "sum"}}
+  return
+}
+
+// -----
+
+// Tests that only collectives run on the comm stream.
+func.func @kernel_comm_stream(%x: memref<4xf32>) {
+  // expected-error @+1 {{kernel 'neg' cannot run on the 'comm' stream: only collectives run on 'comm'}}
+  dsrt.kernel "neg" ins(%x : memref<4xf32>) outs(%x : memref<4xf32>) on comm
+  return
+}
