@@ -98,8 +98,7 @@ LogicalResult convertAttribute(Attribute attr, plan::Attribute &out, Location lo
 FailureOr<plan::Program::Role> getRole(func::FuncOp func) {
   std::optional<dsrt::ProgramRole> role = dsrt::getProgramRole(func);
   if (!role)
-    return func.emitError("@") << func.getSymName() << " has no "
-                               << dsrt::kRoleAttr;
+    return func.emitError("@") << func.getSymName() << " has no dsrt.role";
   switch (*role) {
   case dsrt::ProgramRole::inference:
     return plan::Program::INFERENCE;

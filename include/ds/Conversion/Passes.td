@@ -9,9 +9,13 @@ def ConvertDSToRuntimePass : Pass<"ds-convert-to-runtime", "::mlir::ModuleOp"> {
   let description = [{
     Every tensor becomes a memref of the same shape: each op result a `dsrt.alloc`
     written by one `dsrt.kernel` named after the op, with the op's attributes (defaults
-    made explicit, so the runtime never guesses); `ds.param_ref` becomes `dsrt.param`;
-    function arguments and results become buffers. Functions without `dsrt.role` get
-    `role`.
+    made explicit and enums spelled as the plan's strings, so the runtime never
+    guesses); `ds.grad_norm_sq` becomes the kernels that compute it; `ds.param_ref`
+    and `ds.state_ref` become `dsrt.param`, `ds.assign` a copy into it; function
+    arguments and results become buffers. Every `ds.parameter` and `ds.state` becomes a
+    `dsrt.global` in the same memory space, so that nothing after this pass reads module
+    state from the `ds` dialect; the loss scale is named by `dsrt.loss_scale`.
+    Functions without `dsrt.role` get `role`.
   }];
   let options = [
     Option<"role", "role", "std::string", /*default=*/"\"inference\"",

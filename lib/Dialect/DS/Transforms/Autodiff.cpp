@@ -160,7 +160,7 @@ public:
                                    b.getFloatAttr(param.getTensorType().getElementType(), 0.0)));
       results.push_back(g);
       resultAttrs.push_back(b.getDictionaryAttr(
-          {b.getNamedAttr("ds.grad", FlatSymbolRefAttr::get(param.getSymNameAttr())),
+          {b.getNamedAttr(kGradOfAttr, FlatSymbolRefAttr::get(param.getSymNameAttr())),
            b.getNamedAttr(kOutputNameAttr, b.getStringAttr("grad:" + name))}));
     }
     if (wrtArgs) {
@@ -177,7 +177,7 @@ public:
         std::string label = name ? name.str() : "arg" + std::to_string(arg.getArgNumber());
         results.push_back(g);
         resultAttrs.push_back(b.getDictionaryAttr(
-            {b.getNamedAttr("ds.grad_of_input", b.getStringAttr(label)),
+            {b.getNamedAttr(kGradOfInputAttr, b.getStringAttr(label)),
              b.getNamedAttr(kOutputNameAttr, b.getStringAttr("grad:" + label))}));
       }
     }

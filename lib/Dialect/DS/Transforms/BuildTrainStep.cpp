@@ -56,7 +56,7 @@ struct BuildTrainStepPass
     SmallVector<Value> outputs;
     SmallVector<DictionaryAttr> outputAttrs;
     for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-      auto gradOf = forward.getResultAttrOfType<FlatSymbolRefAttr>(i, "ds.grad");
+      auto gradOf = forward.getResultAttrOfType<FlatSymbolRefAttr>(i, kGradOfAttr);
       if (!gradOf) {
         outputs.push_back(v);
         outputAttrs.push_back(forward.getResultAttrDict(i));

@@ -10,6 +10,9 @@
 using namespace mlir;
 using namespace mlir::dsrt;
 
+/// Function attribute: what ds-run does with the program.
+static constexpr llvm::StringLiteral kRoleAttr = "dsrt.role";
+
 #include "ds/Dialect/Runtime/IR/RuntimeEnums.cpp.inc"
 #include "ds/Dialect/Runtime/IR/RuntimeOpsDialect.cpp.inc"
 #define GET_ATTRDEF_CLASSES

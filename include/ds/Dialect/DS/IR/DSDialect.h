@@ -23,6 +23,10 @@ constexpr llvm::StringLiteral kModelFileAttr = "ds.model_file";
 constexpr llvm::StringLiteral kAccumulationAttr = "ds.gradient_accumulation_steps";
 /// Attribute on a lowered global (dsrt.global): the kind of the ds.state it came from.
 constexpr llvm::StringLiteral kStateKindAttr = "ds.state_kind";
+/// Result attribute of a differentiated function: the parameter whose gradient the
+/// result is (a symbol reference), or the input it differentiates (a name).
+constexpr llvm::StringLiteral kGradOfAttr = "ds.grad";
+constexpr llvm::StringLiteral kGradOfInputAttr = "ds.grad_of_input";
 /// Function attribute: index of the result that is the training loss.
 constexpr llvm::StringLiteral kLossIndexAttr = "ds.loss";
 /// Argument / result attribute: the ONNX graph input or output name.

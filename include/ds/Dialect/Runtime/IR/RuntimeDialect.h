@@ -26,8 +26,6 @@ class FuncOp;
 } // namespace mlir::func
 
 namespace mlir::dsrt {
-/// Function attribute (a #dsrt.role): what ds-run does with the program.
-constexpr llvm::StringLiteral kRoleAttr = "dsrt.role";
 /// Byte offset of a function argument in the arena.
 constexpr llvm::StringLiteral kOffsetAttr = "dsrt.offset";
 /// Module attributes set by memory planning: the arena, and one region per memory
@@ -43,7 +41,8 @@ constexpr llvm::StringLiteral kWorldSizeAttr = "dsrt.world_size";
 /// Module attribute: the dsrt.global holding the dynamic loss scale, if any.
 constexpr llvm::StringLiteral kLossScaleAttr = "dsrt.loss_scale";
 
-/// The role of a program, or nullopt for a function without `dsrt.role`.
+/// The role of a program (its `dsrt.role`, a #dsrt.role), or nullopt for a function
+/// without one. Passes read and write roles only through these.
 std::optional<ProgramRole> getProgramRole(func::FuncOp func);
 void setProgramRole(func::FuncOp func, ProgramRole role);
 /// The first function of `module` with `role`, or null.
