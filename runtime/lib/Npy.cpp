@@ -199,6 +199,22 @@ std::string encodeNpy(DType dtype, const std::vector<int64_t> &shape, const void
   return out;
 }
 
+void createDirectories(const std::string &dir) {
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    cur = dir.substr(0, pos);
+    if (cur.empty())
+      continue;
+    if (mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST)
+      fail("cannot create directory ", cur, ": ", std::strerror(errno));
+  }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    fail(dir, " is not a directory");
+}
+
 void writeNpy(const std::string &path, DType dtype, const std::vector<int64_t> &shape,
               const void *data) {
   writeFileAtomically(path, encodeNpy(dtype, shape, data));

@@ -812,3 +812,70 @@ INSTANTIATE_TEST_SUITE_P(Kernels, CudaVsCpu, ::testing::ValuesIn(allCases()),
                          });
 
 } // namespace
+
+namespace {
+
+/// A one-instruction world-1 plan (y = x + x) for the plugin-boundary tests.
+ds::plan::Plan tinyPlan() {
+  ds::plan::Plan p;
+  p.set_version(1);
+  p.set_world_size(1);
+  p.set_alignment(64);
+  p.set_arena_bytes(128);
+  for (uint32_t id : {1u, 2u}) {
+    auto *b = p.add_buffers();
+    b->set_id(id);
+    b->set_dtype(F32);
+    b->add_shape(4);
+    b->set_placement(ds::plan::ARENA);
+    b->set_offset(id == 1 ? 0 : 64);
+  }
+  auto *prog = p.add_programs();
+  prog->set_name("main");
+  prog->set_role(ds::plan::Program::INFERENCE);
+  auto *i = prog->add_instructions();
+  i->set_kernel("add");
+  i->add_inputs(1);
+  i->add_inputs(1);
+  i->add_outputs(2);
+  return p;
+}
+
+std::string cudaExecutorError(const ds::plan::Plan &p) {
+  LoadedPlan lp = parsePlan(serializePlan(p), "tiny.dsplan", 0);
+  auto comm = makeSingleRankCommunicator();
+  try {
+    makeCudaExecutor(lp, *comm, CudaOptions());
+  } catch (const Error &e) {
+    return e.what();
+  }
+  return "";
+}
+
+} // namespace
+
+// Tests that the plugin validates the plan it is given on its own (through the C boundary,
+// without a GPU): its loader's one-line errors come back as ds::rt::Error.
+TEST(CudaPlugin, ValidatesThePlanItself) {
+  std::string why;
+  if (!loadCudaBackend(why))
+    GTEST_SKIP() << "no CUDA plugin: " << why;
+  ds::plan::Plan p = tinyPlan();
+  p.set_world_size(2); // the host communicator has one rank
+  std::string msg = cudaExecutorError(p);
+  EXPECT_NE(msg.find("tiny.dsplan: the plan was compiled for world size 2 but the job has 1"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
+// Tests that the CUDA executor refuses an NVMe region before it touches a device.
+TEST(CudaPlugin, RefusesNvmeRegions) {
+  std::string why;
+  if (!loadCudaBackend(why))
+    GTEST_SKIP() << "no CUDA plugin: " << why;
+  ds::plan::Plan p = tinyPlan();
+  p.set_nvme_bytes(4096);
+  std::string msg = cudaExecutorError(p);
+  EXPECT_NE(msg.find("NVMe placement needs the offload runtime"), std::string::npos) << msg;
+}

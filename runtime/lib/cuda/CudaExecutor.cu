@@ -1,12 +1,12 @@
-// The CUDA executor: one cudaMalloc for the arena and one for the persistent region per rank,
-// compute / comm / copy streams ordered by events from a load-time hazard analysis (the plan's
-// producer waits plus every read/write overlap of arena and persistent bytes across streams),
-// and each program captured into a CUDA graph after its first (eager) run when the
-// communicator allows it.
+// The CUDA executor: one cudaMalloc for the arena and one for the persistent region per rank
+// plus a pinned host region, compute / comm / copy streams as the plan's instructions name them,
+// ordered by events from a load-time hazard analysis (the plan's producer waits plus every
+// read/write overlap of region bytes across streams), and each program captured into a CUDA
+// graph after its first (eager) run when the communicator allows it.
+#include "CudaExecutor.h"
+
 #include "CudaCommon.cuh"
 #include "DeviceComm.h"
-
-#include "ds/runtime/CudaBackend.h"
 
 #include <algorithm>
 #include <map>
@@ -52,7 +52,7 @@ int localRank(int rank) {
 }
 
 struct Range {
-  int region; // 0 arena, 1 persistent
+  ds::plan::Placement region;
   uint64_t begin, end;
   bool write;
 };
@@ -67,8 +67,11 @@ bool conflicts(const std::vector<Range> &a, const std::vector<Range> &b) {
 
 class CudaExecutor : public ExecutorBase {
 public:
-  CudaExecutor(const LoadedPlan &plan, Communicator &host, const CudaOptions &opt)
+  CudaExecutor(const LoadedPlan &plan, Communicator &host, const ds_cuda_options &opt)
       : plan_(plan), host_(host) {
+    if (plan.plan.nvme_bytes() > 0)
+      fail("the plan has an NVMe region of ", plan.plan.nvme_bytes(),
+           " bytes: NVMe placement needs the offload runtime, which this ds-run does not have");
     int count = 0;
     DS_CUDA(cudaGetDeviceCount(&count));
     if (count == 0)
@@ -91,22 +94,22 @@ public:
         if (!in.fn)
           fail("program '", prog.name(), "' instruction ", k, ": kernel '", ins.kernel(),
                "' has no CUDA implementation");
+        // The plan's stream as written (the loader checked that collectives, and only they,
+        // are on COMM, so they run in plan order on the comm stream).
         in.stream = streamIndex(ins.stream());
-        bool collective = ins.kernel() == "all_gather" || ins.kernel() == "reduce_scatter" ||
-                          ins.kernel() == "all_reduce" || ins.kernel() == "broadcast" ||
-                          ins.kernel() == "barrier";
-        if (collective)
-          in.stream = 1; // collectives always run in plan order on the comm stream
-        else if (in.stream == 1)
-          in.stream = 0;
+        bool collective = ins.stream() == ds::plan::Instruction::COMM;
         for (int pass = 0; pass < 2; ++pass)
           for (size_t b : pass ? plan.instrOutputs[size_t(i)][size_t(k)]
                                : plan.instrInputs[size_t(i)][size_t(k)]) {
             const auto &info = plan.buffers[b];
+            if (info.placement == ds::plan::HOST && ins.kernel() != "copy")
+              fail("program '", prog.name(), "' instruction ", k, " (", ins.kernel(),
+                   "): buffer ", plan.plan.buffers(int(b)).id(),
+                   " is in the host region, which only copy may touch on the CUDA backend");
             if (info.type.bytes == 0)
               continue;
-            in.ranges.push_back({info.placement == ds::plan::ARENA ? 0 : 1, info.offset,
-                                 info.offset + info.type.bytes, pass == 1});
+            in.ranges.push_back(
+                {info.placement, info.offset, info.offset + info.type.bytes, pass == 1});
             if (info.placement == ds::plan::ARENA)
               in.touchEnd = std::max(in.touchEnd, info.offset + info.type.bytes);
             if (collective)
@@ -118,15 +121,20 @@ public:
       programs_.push_back(std::move(pr));
     }
 
-    // Memory: the whole plan in two allocations.
+    // Memory: the whole plan in three allocations. The host region is pinned and mapped (its
+    // pointer is valid on the device too), for copies between it and the device regions.
     size_t arenaBytes = std::max<uint64_t>(p.arena_bytes(), 256);
     size_t persistentBytes = std::max<uint64_t>(p.persistent_bytes(), 256);
+    size_t hostBytes = std::max<uint64_t>(p.host_bytes(), 256);
     DS_CUDA(cudaMalloc(&arena_, arenaBytes));
     DS_CUDA(cudaMalloc(&persistent_, persistentBytes));
+    DS_CUDA(cudaHostAlloc(&host_region_, hostBytes,
+                          cudaHostAllocPortable | cudaHostAllocMapped));
     DS_CUDA(cudaMemset(arena_, 0, arenaBytes));
     DS_CUDA(cudaMemset(persistent_, 0, persistentBytes));
+    std::memset(host_region_, 0, hostBytes);
     for (const auto &b : plan.buffers)
-      data_.push_back((b.placement == ds::plan::ARENA ? arena_ : persistent_) + b.offset);
+      data_.push_back(regionBase(b.placement) + b.offset);
     DS_CUDA(cudaMalloc(&counter_, sizeof(uint64_t)));
     DS_CUDA(cudaMemset(counter_, 0, sizeof(uint64_t)));
 
@@ -159,7 +167,7 @@ public:
           DS_CUDA(cudaEventCreateWithFlags(&in.event, cudaEventDisableTiming));
 
     // The device communicator.
-    std::string mode = opt.comm;
+    std::string mode(opt.comm, strnlen(opt.comm, sizeof(opt.comm)));
     if (const char *e = std::getenv("DS_CUDA_COMM"))
       mode = e;
     if (mode == "auto")
@@ -210,6 +218,7 @@ public:
       cublasLtDestroy(lt_);
     cudaFree(arena_);
     cudaFree(persistent_);
+    cudaFreeHost(host_region_);
     cudaFree(counter_);
   }
 
@@ -283,7 +292,7 @@ public:
     size_t bytes = plan_.buffers[i].type.bytes;
     finish();
     if (bytes)
-      DS_CUDA(cudaMemcpy(data_[i], src, bytes, cudaMemcpyHostToDevice));
+      DS_CUDA(cudaMemcpy(data_[i], src, bytes, cudaMemcpyDefault));
   }
 
   void download(uint32_t id, void *dst) override {
@@ -291,7 +300,7 @@ public:
     size_t bytes = plan_.buffers[i].type.bytes;
     finish();
     if (bytes)
-      DS_CUDA(cudaMemcpy(dst, data_[i], bytes, cudaMemcpyDeviceToHost));
+      DS_CUDA(cudaMemcpy(dst, data_[i], bytes, cudaMemcpyDefault));
   }
 
   uint64_t measuredPeakBytes() const override { return measuredPeak_; }
@@ -317,6 +326,16 @@ private:
     bool usesStream[kStreams] = {true, false, false};
     uint64_t touchEnd = 0;
   };
+
+  // The region a placement names (NVME plans are refused before anything is allocated).
+  char *regionBase(ds::plan::Placement placement) const {
+    switch (placement) {
+    case ds::plan::ARENA: return arena_;
+    case ds::plan::PERSISTENT: return persistent_;
+    case ds::plan::HOST: return host_region_;
+    default: fail("placement ", ds::plan::Placement_Name(placement), " has no CUDA region");
+    }
+  }
 
   // For each instruction, the latest conflicting instruction on each other stream (stream
   // order covers the earlier ones), skipping those an earlier instruction of the same stream
@@ -489,6 +508,7 @@ private:
   std::map<std::string, std::pair<double, int64_t>> profileMs_, profileSigMs_;
   cudaDeviceProp prop_{};
   char *arena_ = nullptr, *persistent_ = nullptr;
+  char *host_region_ = nullptr; // pinned (cudaHostAlloc)
   uint64_t *counter_ = nullptr;
   std::vector<void *> data_;
   cudaStream_t streams_[kStreams] = {};
@@ -507,17 +527,10 @@ private:
 };
 
 } // namespace
+
+std::unique_ptr<ExecutorBase> makeCudaExecutor(const LoadedPlan &plan, Communicator &host,
+                                               const ds_cuda_options &opt) {
+  return std::make_unique<CudaExecutor>(plan, host, opt);
+}
+
 } // namespace ds::rt::cuda
-
-extern "C" int ds_cuda_device_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess)
-    return 0;
-  return n;
-}
-
-extern "C" ds::rt::ExecutorBase *ds_cuda_create_executor(const ds::rt::LoadedPlan *plan,
-                                                         ds::rt::Communicator *host,
-                                                         const ds::rt::CudaOptions *opt) {
-  return new ds::rt::cuda::CudaExecutor(*plan, *host, *opt);
-}

@@ -3,7 +3,7 @@
 # shared build directory): runtime/lib/cuda/check-compile.sh runtime/lib/cuda/Foo.cu
 set -e
 root=$(cd "$(dirname "$0")/../../.." && pwd)
-gen=${DS_PLAN_GEN_DIR:-$root/build/runtime/proto}
+gen=${DS_PLAN_GEN_DIR:-$root/build/runtime/proto-lite} # the plugin's protobuf-lite plan.pb.h
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 /usr/local/cuda/bin/nvcc -I"$root/runtime/include" -I"$gen" -isystem=/usr/local/cuda/include \

@@ -1,18 +1,17 @@
-// ds-run: executes a .dsplan on one rank per process (MPI) with the CPU backend.
+// ds-run: the driver that parses arguments, launches the ranks and runs the step loop of a .dsplan
+// on the CPU backend or the CUDA plugin.
 #include "ds/runtime/Communicator.h"
-#include "ds/runtime/CudaBackend.h"
 #include "ds/runtime/CpuExecutor.h"
+#include "ds/runtime/CudaBackend.h"
+#include "ds/runtime/InputFeeder.h"
+#include "ds/runtime/KernelVerifier.h"
 #include "ds/runtime/Npy.h"
 #include "ds/runtime/OnnxParams.h"
+#include "ds/runtime/ParamSaver.h"
 #include "ds/runtime/Plan.h"
 #include "ds/runtime/ThreadPool.h"
 
 #include <cblas.h>
-#include <onnx/onnx_pb.h>
-
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl.h>
-
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -20,12 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <csignal>
-#include <fcntl.h>
 #include <filesystem>
-#include <map>
-#include <random>
-#include <set>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -269,143 +263,6 @@ double readScalar(ExecutorBase &exec, uint32_t id) {
   }
 }
 
-/// A host copy of buffer `id` (download when `fetch`) as a Tensor over `store`.
-Tensor hostTensor(ExecutorBase &exec, uint32_t id, std::vector<char> &store, bool fetch) {
-  const BufferInfo &b = exec.plan().buffer(id);
-  store.resize(std::max<size_t>(size_t(b.type.bytes), 1));
-  if (fetch)
-    exec.download(id, store.data());
-  return Tensor{b.type.dtype, &b.type.shape, b.type.numel, store.data()};
-}
-
-void mkdirs(const std::string &dir) {
-  std::string cur;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = dir.find('/', pos + 1);
-    cur = dir.substr(0, pos);
-    if (cur.empty())
-      continue;
-    if (mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST)
-      fail("cannot create directory ", cur, ": ", std::strerror(errno));
-  }
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    fail(dir, " is not a directory");
-}
-
-/// Feeds graph inputs from .npy files or a synthetic generator.
-class InputFeeder {
-public:
-  InputFeeder(const LoadedPlan &plan, ExecutorBase &exec, const Options &opt, int rank, int world)
-      : plan_(plan), exec_(exec), opt_(opt), rank_(rank), world_(world) {
-    mb_ = plan.microBatch;
-    for (const auto &in : plan.plan.inputs()) {
-      if (opt.synthetic)
-        continue;
-      std::string path = opt.data + "/" + in.name() + ".npy";
-      struct stat st;
-      if (stat(path.c_str(), &st) != 0)
-        fail("input '", in.name(), "': ", path, " does not exist");
-      NpyFile f = openNpy(path);
-      const auto &b = plan.buffer(in.buffer());
-      if (f.dtype != b.type.dtype)
-        fail(path, ": dtype ", dtypeName(f.dtype), " does not match input '", in.name(),
-             "' of type ", dtypeName(b.type.dtype));
-      std::vector<int64_t> sample = b.type.shape;
-      sample.erase(sample.begin() + in.batch_dim());
-      if (f.shape.empty() ||
-          std::vector<int64_t>(f.shape.begin() + 1, f.shape.end()) != sample)
-        fail(path, ": shape ", shapeString(f.shape), " does not match input '", in.name(),
-             "': expected [samples,", shapeString(sample).substr(1));
-      if (!files_.empty() && f.shape[0] != files_[0].shape[0])
-        fail(path, ": ", f.shape[0], " samples, but ", files_[0].path, " has ",
-             files_[0].shape[0]);
-      files_.push_back(std::move(f));
-    }
-  }
-
-  int64_t samples() const { return files_.empty() ? 0 : files_[0].shape[0]; }
-
-  /// Requires at least `n` samples (one global batch).
-  void requireSamples(int64_t n) const {
-    if (!opt_.synthetic && !files_.empty() && samples() < n)
-      fail(opt_.data, ": the data has ", samples(), " samples, fewer than one global batch of ",
-           n, " (micro-batch ", mb_, " x accumulation ", plan_.accumulationSteps, " x world ",
-           world_, ")");
-  }
-
-  /// Fills every input with samples [first, first + mb) (mod the sample count).
-  void feed(int64_t first, uint64_t stream) {
-    const auto &inputs = plan_.plan.inputs();
-    for (int k = 0; k < inputs.size(); ++k) {
-      const auto &in = inputs[k];
-      Tensor t = hostTensor(exec_, in.buffer(), host_, /*fetch=*/false);
-      if (opt_.synthetic) {
-        synthesize(in, t, stream * 1000003ull + uint64_t(k));
-        exec_.upload(in.buffer(), t.data);
-        continue;
-      }
-      const NpyFile &f = files_[size_t(k)];
-      size_t es = dtypeSize(t.dtype);
-      int64_t rowElems = f.rowElems();
-      size_t row = size_t(rowElems) * es;
-      bool direct = in.batch_dim() == 0;
-      staging_.resize(direct ? 0 : row * size_t(mb_));
-      char *dst = direct ? static_cast<char *>(t.data) : staging_.data();
-      int64_t n = f.shape[0];
-      int64_t done = 0;
-      while (done < mb_) { // contiguous runs, wrapping around the file (epochs)
-        int64_t s = (first + done) % n;
-        int64_t cnt = std::min<int64_t>(mb_ - done, n - s);
-        readNpyRows(f, s, cnt, dst + size_t(done) * row);
-        done += cnt;
-      }
-      if (!direct) { // [mb, outer, inner] -> [outer, mb, inner]
-        int64_t outer = 1;
-        for (uint32_t d = 0; d < in.batch_dim(); ++d)
-          outer *= t.dim(d);
-        size_t innerBytes = row / size_t(outer);
-        for (int64_t b = 0; b < mb_; ++b)
-          for (int64_t o = 0; o < outer; ++o)
-            std::memcpy(static_cast<char *>(t.data) + (size_t(o * mb_ + b)) * innerBytes,
-                        staging_.data() + (size_t(b * outer + o)) * innerBytes, innerBytes);
-      }
-      exec_.upload(in.buffer(), t.data);
-    }
-  }
-
-private:
-  void synthesize(const ds::plan::GraphInput &in, const Tensor &t, uint64_t stream) {
-    std::mt19937_64 rng(opt_.seed * 0x9e3779b97f4a7c15ull + stream * 0xbf58476d1ce4e5b9ull +
-                        uint64_t(rank_));
-    bool fl = isFloat(t.dtype);
-    double lo = in.has_synthetic_low() ? in.synthetic_low() : fl ? -1.0 : 0.0;
-    double hi = in.has_synthetic_high() ? in.synthetic_high() : fl ? 1.0 : 2.0;
-    std::uniform_real_distribution<double> u(lo, hi);
-    for (int64_t i = 0; i < t.numel; ++i) {
-      double v = u(rng);
-      switch (t.dtype) {
-      case ds::plan::F32: t.as<float>()[i] = float(v); break;
-      case ds::plan::F64: t.as<double>()[i] = v; break;
-      case ds::plan::F16: t.as<uint16_t>()[i] = floatToHalf(float(v)); break;
-      case ds::plan::BF16: t.as<uint16_t>()[i] = floatToBf16(float(v)); break;
-      case ds::plan::I64: t.as<int64_t>()[i] = std::min(int64_t(std::floor(v)), int64_t(std::ceil(hi)) - 1); break;
-      case ds::plan::I32: t.as<int32_t>()[i] = int32_t(std::min(std::floor(v), std::ceil(hi) - 1)); break;
-      default: t.as<uint8_t>()[i] = std::floor(v) != 0; break;
-      }
-    }
-  }
-
-  const LoadedPlan &plan_;
-  ExecutorBase &exec_;
-  const Options &opt_;
-  int rank_, world_;
-  int64_t mb_;
-  std::vector<NpyFile> files_;
-  std::vector<char> staging_, host_;
-};
-
 std::string jsonNumber(double v) {
   if (!std::isfinite(v))
     return "null";
@@ -431,189 +288,6 @@ void progress(int done, int total) {
   std::fflush(stderr);
 }
 
-/// --whole-inputs: the plan's graph inputs are taken out of the plan before validation (they
-/// need not share a batch dimension, and may be 0-d) and fed whole from <data>/<name>.npy.
-LoadedPlan loadPlanWithoutInputs(const std::string &path, int world,
-                                 std::vector<ds::plan::GraphInput> &inputs) {
-  std::string bytes;
-  {
-    FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f)
-      fail(path, ": cannot open plan file: ", std::strerror(errno));
-    char buf[1 << 16];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
-      bytes.append(buf, n);
-    std::fclose(f);
-  }
-  ds::plan::Plan p;
-  if (bytes.size() < sizeof(kPlanMagic) ||
-      std::memcmp(bytes.data(), kPlanMagic, sizeof(kPlanMagic)) != 0 ||
-      !p.ParseFromArray(bytes.data() + sizeof(kPlanMagic), int(bytes.size() - sizeof(kPlanMagic))))
-    return parsePlan(bytes, path, world); // reports the problem as the loader words it
-  inputs.assign(p.inputs().begin(), p.inputs().end());
-  p.clear_inputs();
-  LoadedPlan lp;
-  lp.path = path;
-  lp.plan = std::move(p);
-  try {
-    validatePlan(lp, world);
-    std::set<std::string> names;
-    for (const auto &in : inputs) {
-      std::string what = "input '" + in.name() + "'";
-      if (in.name().empty() || in.name().find('/') != std::string::npos)
-        fail(what, ": not a valid file name");
-      if (!names.insert(in.name()).second)
-        fail(what, ": duplicate input name");
-      if (!lp.bufferIndex.count(in.buffer()))
-        fail(what, ": unknown buffer ", in.buffer());
-    }
-  } catch (const Error &e) {
-    fail(path, ": ", e.what());
-  }
-  return lp;
-}
-
-/// Reads <data>/<name>.npy, whose dtype and shape must be exactly the input buffer's, into it.
-void feedWholeInputs(const std::vector<ds::plan::GraphInput> &inputs, ExecutorBase &exec,
-                     const std::string &dir, bool doRead) {
-  std::vector<char> store;
-  for (const auto &in : inputs) {
-    std::string path = dir + "/" + in.name() + ".npy";
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0)
-      fail("input '", in.name(), "': ", path, " does not exist");
-    NpyFile f = openNpy(path);
-    Tensor t = hostTensor(exec, in.buffer(), store, /*fetch=*/false);
-    if (f.dtype != t.dtype)
-      fail(path, ": dtype ", dtypeName(f.dtype), " does not match input '", in.name(),
-           "' of type ", dtypeName(t.dtype));
-    if (f.shape != *t.shape)
-      fail(path, ": shape ", shapeString(f.shape), " does not match input '", in.name(),
-           "' of shape ", shapeString(*t.shape), " (--whole-inputs reads the file whole)");
-    if (!doRead || t.numel == 0)
-      continue;
-    NpyFile rows = f; // one row holding everything (also for 0-d files)
-    rows.shape = {1, t.numel};
-    readNpyRows(rows, 0, 1, t.data);
-    exec.upload(in.buffer(), t.data);
-  }
-}
-
-/// The file name (without ".npy") --save-params uses for an initializer: '/' becomes "__",
-/// every other byte is kept. Names that cannot be file names are errors.
-std::string paramFileName(const std::string &init) {
-  if (init.empty())
-    fail("--save-params: a parameter has an empty initializer name");
-  if (init.find('\0') != std::string::npos)
-    fail("--save-params: initializer name with a NUL byte cannot be a file name");
-  std::string f;
-  for (char c : init) {
-    if (c == '/')
-      f += "__";
-    else
-      f += c;
-  }
-  if (f.size() + 4 > 255)
-    fail("--save-params: initializer '", init, "' maps to a file name longer than 255 bytes");
-  return f;
-}
-
-/// One parameter --save-params writes (plan order; an initializer bound twice is written once).
-struct SavedParam {
-  std::string initializer;
-  std::string file; // DIR/<name>.npy
-  uint32_t buffer;
-  bool flat;
-  std::vector<int64_t> dims; // the ONNX shape (filled on rank 0)
-};
-
-/// The initializer shapes of the plan's model.
-std::map<std::string, std::vector<int64_t>> onnxInitializerDims(const std::string &path) {
-  onnx::ModelProto model;
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0)
-    fail(path, ": cannot open model file: ", std::strerror(errno));
-  {
-    google::protobuf::io::FileInputStream raw(fd);
-    raw.SetCloseOnDelete(true);
-    google::protobuf::io::CodedInputStream coded(&raw);
-    coded.SetTotalBytesLimit(INT_MAX);
-    if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage())
-      fail(path, ": not a valid ONNX model (protobuf decoding failed)");
-  }
-  std::map<std::string, std::vector<int64_t>> dims;
-  for (const auto &t : model.graph().initializer())
-    dims[t.name()] = std::vector<int64_t>(t.dims().begin(), t.dims().end());
-  return dims;
-}
-
-/// Setup for --save-params: the list of parameters to write; rank 0 also creates DIR, maps
-/// names to files (collisions are errors) and reads the full shapes of FLAT_1D shards.
-std::vector<SavedParam> prepareSaveParams(const LoadedPlan &plan, const std::string &dir,
-                                          int rank) {
-  std::vector<SavedParam> out;
-  std::set<std::string> seen;
-  std::map<std::string, std::string> fileOwner;
-  bool anyFlat = false;
-  for (const auto &p : plan.plan.parameters()) {
-    if (!seen.insert(p.initializer()).second)
-      continue;
-    SavedParam s;
-    s.initializer = p.initializer();
-    s.buffer = p.buffer();
-    s.flat = p.shard().kind() == ds::plan::ShardSpec::FLAT_1D;
-    anyFlat |= s.flat;
-    if (rank == 0) {
-      std::string f = paramFileName(p.initializer());
-      auto [it, fresh] = fileOwner.emplace(f, p.initializer());
-      if (!fresh)
-        fail("--save-params: initializers '", it->second, "' and '", p.initializer(),
-             "' map to the same file ", f, ".npy");
-      s.file = dir + "/" + f + ".npy";
-      if (!s.flat)
-        s.dims = plan.buffer(p.buffer()).type.shape;
-    }
-    out.push_back(std::move(s));
-  }
-  if (rank == 0) {
-    if (anyFlat) {
-      auto dims = onnxInitializerDims(plan.modelPath);
-      for (auto &s : out) {
-        if (!s.flat)
-          continue;
-        auto it = dims.find(s.initializer);
-        if (it == dims.end())
-          fail(plan.modelPath, ": no initializer '", s.initializer, "'");
-        s.dims = it->second;
-      }
-    }
-    mkdirs(dir);
-  }
-  return out;
-}
-
-/// Writes every parameter (FLAT_1D shards all-gathered, padding dropped); collective.
-void saveParams(const std::vector<SavedParam> &params, const std::string &dir,
-                ExecutorBase &exec, Communicator &comm) {
-  int rank = comm.rank(), world = comm.size();
-  std::vector<char> gathered, store;
-  for (const auto &s : params) {
-    Tensor t = hostTensor(exec, s.buffer, store, /*fetch=*/true);
-    const void *data = t.data;
-    if (s.flat) {
-      size_t es = dtypeSize(t.dtype);
-      gathered.resize(size_t(t.numel) * es * size_t(world));
-      comm.allGather(t.data, gathered.data(), t.numel, t.dtype);
-      data = gathered.data();
-    }
-    if (rank == 0)
-      writeNpy(s.file, t.dtype, s.dims, data); // the first numel(dims) elements: no padding
-  }
-  if (rank == 0)
-    info("ds-run: wrote " + std::to_string(params.size()) + " parameters to " + dir);
-}
-
 /// The executor --backend asks for (auto: CUDA when its plugin loads and a GPU is visible).
 std::unique_ptr<ExecutorBase> makeExecutor(const LoadedPlan &plan, Communicator &comm,
                                            const Options &opt) {
@@ -631,131 +305,6 @@ std::unique_ptr<ExecutorBase> makeExecutor(const LoadedPlan &plan, Communicator 
     fail("--backend cuda: no CUDA device is visible (driver missing or no GPU)");
   return makeCudaExecutor(plan, comm, opt.cuda);
 }
-
-/// --verify-kernels: runs each instruction on the device backend and on the CPU from the same
-/// inputs (the device's), compares every output, reports mismatches by instruction and feeds
-/// the CPU's result back to the device so one wrong kernel does not hide the others.
-class KernelVerifier {
-public:
-  KernelVerifier(ExecutorBase &dev, CpuExecutor *cpu, int rank) : dev_(dev), cpu_(cpu), rank_(rank) {}
-  int64_t mismatches() const { return mismatches_; }
-  int64_t checked() const { return checked_; }
-
-  void run(int p) {
-    const LoadedPlan &plan = dev_.plan();
-    const auto &prog = plan.plan.programs(p);
-    for (int k = 0; k < prog.instructions_size(); ++k) {
-      const auto &ins = prog.instructions(k);
-      std::vector<uint32_t> inIds, outIds;
-      for (size_t b : plan.instrInputs[size_t(p)][size_t(k)])
-        inIds.push_back(plan.plan.buffers(int(b)).id());
-      for (size_t b : plan.instrOutputs[size_t(p)][size_t(k)])
-        outIds.push_back(plan.plan.buffers(int(b)).id());
-      for (const auto *ids : {&inIds, &outIds})
-        for (uint32_t id : *ids) {
-          Tensor t = hostTensor(dev_, id, a_, true);
-          cpu_->upload(id, t.data);
-        }
-      std::string devError;
-      try {
-        dev_.runInstruction(p, k);
-      } catch (const Error &e) {
-        devError = e.what();
-      }
-      cpu_->runInstruction(p, k);
-      ++checked_;
-      if (!devError.empty()) {
-        ++mismatches_;
-        std::fprintf(stderr, "ds-run: rank %d: verify: %s\n", rank_, devError.c_str());
-        for (uint32_t id : outIds) {
-          Tensor c = hostTensor(*cpu_, id, b_, true);
-          dev_.upload(id, c.data);
-        }
-        continue;
-      }
-      for (uint32_t id : outIds) {
-        Tensor d = hostTensor(dev_, id, a_, true);
-        Tensor c = hostTensor(*cpu_, id, b_, true);
-        std::string why = compare(d, c);
-        if (why.empty())
-          continue;
-        ++mismatches_;
-        if (++reported_[ins.kernel()] <= 3)
-          std::fprintf(stderr, "ds-run: rank %d: verify: program '%s' instruction %d (%s%s): %s\n",
-                       rank_, prog.name().c_str(), k, ins.kernel().c_str(),
-                       ins.loc().empty() ? "" : (" at " + ins.loc()).c_str(), why.c_str());
-        dev_.upload(id, c.data);
-      }
-    }
-  }
-
-private:
-  static double get(const Tensor &t, int64_t i) {
-    switch (t.dtype) {
-    case ds::plan::F32: return t.as<float>()[i];
-    case ds::plan::F64: return t.as<double>()[i];
-    case ds::plan::F16: return halfToFloat(t.as<uint16_t>()[i]);
-    case ds::plan::BF16: return bf16ToFloat(t.as<uint16_t>()[i]);
-    case ds::plan::I64: return double(t.as<int64_t>()[i]);
-    case ds::plan::I32: return t.as<int32_t>()[i];
-    default: return t.as<uint8_t>()[i];
-    }
-  }
-  // Floats: max |d - c| over max |c| (with a floor) within a dtype tolerance; NaN and inf must
-  // agree in place. Integers and booleans: exact.
-  static std::string compare(const Tensor &d, const Tensor &c) {
-    double tol = 0;
-    switch (d.dtype) {
-    case ds::plan::F32: tol = 2e-4; break;
-    case ds::plan::F64: tol = 1e-9; break;
-    case ds::plan::F16: tol = 2e-3; break;
-    case ds::plan::BF16: tol = 1.6e-2; break;
-    default: tol = 0;
-    }
-    double maxAbs = 0, maxErr = 0;
-    int64_t worst = -1, exactBad = 0;
-    for (int64_t i = 0; i < c.numel; ++i) {
-      double x = get(d, i), y = get(c, i);
-      if (!std::isfinite(x) || !std::isfinite(y)) {
-        if (!(std::isnan(x) && std::isnan(y)) && x != y) {
-          ++exactBad;
-          if (worst < 0)
-            worst = i;
-        }
-        continue;
-      }
-      maxAbs = std::max(maxAbs, std::fabs(y));
-      double e = std::fabs(x - y);
-      if (tol == 0 && e != 0) {
-        ++exactBad;
-        if (worst < 0)
-          worst = i;
-      }
-      if (tol > 0 && e > maxErr) {
-        maxErr = e;
-        worst = i;
-      }
-    }
-    bool bad = exactBad > 0 || (tol > 0 && maxErr > tol * std::max(maxAbs, 1e-6));
-    if (!bad)
-      return "";
-    char buf[320];
-    std::snprintf(buf, sizeof(buf),
-                  "%s %s: max error %.3g (max |cpu| %.3g), %lld mismatching exact/special "
-                  "values; at element %lld device %.6g cpu %.6g",
-                  dtypeName(d.dtype).c_str(), shapeString(*d.shape).c_str(), maxErr, maxAbs,
-                  (long long)exactBad, (long long)worst, worst >= 0 ? get(d, worst) : 0.0,
-                  worst >= 0 ? get(c, worst) : 0.0);
-    return buf;
-  }
-
-  ExecutorBase &dev_;
-  CpuExecutor *cpu_;
-  int rank_;
-  int64_t mismatches_ = 0, checked_ = 0;
-  std::map<std::string, int> reported_;
-  std::vector<char> a_, b_;
-};
 
 /// A failure during setup (before any collective): every rank learns whether some rank failed.
 struct SetupFailed {
@@ -798,7 +347,8 @@ int runJob(const Options &opt, Communicator &comm) {
     if (!wholeInputs.empty() && opt.data.empty())
       fail("the plan has ", wholeInputs.size(), " graph inputs: --whole-inputs needs --data DIR");
     feedWholeInputs(wholeInputs, *execPtr, opt.data, /*doRead=*/false); // check files early
-    feederPtr = std::make_unique<InputFeeder>(plan, *execPtr, opt, rank, world);
+    feederPtr = std::make_unique<InputFeeder>(
+        plan, *execPtr, InputFeederOptions{opt.data, opt.synthetic, opt.seed}, rank, world);
     if (!opt.saveParams.empty())
       savedParams = prepareSaveParams(plan, opt.saveParams, rank);
     if (opt.eval) {
@@ -826,10 +376,12 @@ int runJob(const Options &opt, Communicator &comm) {
   InputFeeder &feeder = *feederPtr;
   bool needInputs = plan.plan.inputs_size() > 0;
   int64_t mb = plan.microBatch;
-  KernelVerifier verifier(exec, cpuCheckPtr.get(), rank);
+  std::unique_ptr<KernelVerifier> verifier;
+  if (cpuCheckPtr)
+    verifier = std::make_unique<KernelVerifier>(exec, *cpuCheckPtr, rank);
   auto runProgram = [&](int p) {
-    if (cpuCheckPtr)
-      verifier.run(p);
+    if (verifier)
+      verifier->run(p);
     else
       exec.run(p);
   };
@@ -850,7 +402,7 @@ int runJob(const Options &opt, Communicator &comm) {
     feedWholeInputs(wholeInputs, exec, opt.data, /*doRead=*/true);
     runProgram(p);
     auto writeOutputs = [&](const std::string &dir) {
-      mkdirs(dir);
+      createDirectories(dir);
       for (const auto &o : plan.plan.outputs()) {
         if (o.name().empty() || o.name().find('/') != std::string::npos || o.name() == "." ||
             o.name() == "..")
@@ -930,8 +482,12 @@ int runJob(const Options &opt, Communicator &comm) {
     samplesPerSec = totalSec > 0 ? double(global) * opt.steps / totalSec : 0;
   }
 
-  if (!opt.saveParams.empty())
-    saveParams(savedParams, opt.saveParams, exec, comm);
+  if (!opt.saveParams.empty()) {
+    saveParams(savedParams, exec, comm);
+    if (rank == 0)
+      info("ds-run: wrote " + std::to_string(savedParams.size()) + " parameters to " +
+           opt.saveParams);
+  }
 
   if (!opt.metrics.empty()) {
     int64_t mine[2] = {int64_t(plan.plan.predicted_peak_bytes()),
@@ -960,21 +516,21 @@ int runJob(const Options &opt, Communicator &comm) {
                          ",\n  \"ms_per_step\": " + jsonList(msPerStep) +
                          ",\n  \"samples_per_second\": " + jsonNumber(samplesPerSec) +
                          ",\n  \"backend\": \"" + exec.describe() + "\"" +
-                         (cpuCheckPtr ? ",\n  \"kernel_mismatches\": " +
-                                            std::to_string(verifier.mismatches()) +
+                         (verifier ? ",\n  \"kernel_mismatches\": " +
+                                         std::to_string(verifier->mismatches()) +
                                             ",\n  \"instructions_verified\": " +
-                                            std::to_string(verifier.checked())
+                                         std::to_string(verifier->checked())
                                       : std::string()) +
                          "\n}\n";
       writeFileAtomically(opt.metrics, json);
     }
   }
   comm.barrier();
-  if (cpuCheckPtr) {
-    int64_t bad = verifier.mismatches();
+  if (verifier) {
+    int64_t bad = verifier->mismatches();
     comm.allReduce(&bad, &bad, 1, ds::plan::I64, ReduceOp::Sum);
     if (rank == 0)
-      info("ds-run: verify-kernels: " + std::to_string(verifier.checked()) +
+      info("ds-run: verify-kernels: " + std::to_string(verifier->checked()) +
            " instructions checked on rank 0, " + std::to_string(bad) +
            " mismatching outputs on all ranks");
     return bad ? 3 : 0;

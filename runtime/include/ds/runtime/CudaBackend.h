@@ -1,5 +1,5 @@
-// The CUDA backend as ds-run sees it: a plugin (libds_cuda.so) loaded at run time, so the same
-// ds-run binary runs on machines without CUDA, cuBLAS or NCCL.
+// The CUDA backend as ds-run sees it: a plugin (libds_cuda.so) loaded at run time through the
+// C ABI of CudaPluginApi.h, so the same ds-run binary runs on machines without CUDA or NCCL.
 #pragma once
 
 #include "ds/runtime/Communicator.h"
@@ -19,20 +19,14 @@ struct CudaOptions {
 };
 
 /// Loads the plugin (DS_CUDA_PLUGIN, else <exe dir>/../lib/libds_cuda.so, else the loader's
-/// search path). Returns false and sets `why` when it (or the CUDA driver) cannot be loaded.
+/// search path) and checks its ABI version. Returns false and sets `why` when it cannot.
 bool loadCudaBackend(std::string &why);
 /// Number of visible CUDA devices (0 when the plugin or the driver is missing).
 int cudaDeviceCount();
-/// A CUDA executor for this rank; `host` carries the NCCL bootstrap and host-staged traffic.
+/// A CUDA executor for this rank. The plugin parses and validates its own copy of
+/// `plan.plan` (serialized); `host` carries the NCCL bootstrap and host-staged traffic and must
+/// outlive the executor, as must `plan`. Throws Error with the plugin's one-line message.
 std::unique_ptr<ExecutorBase> makeCudaExecutor(const LoadedPlan &plan, Communicator &host,
                                                const CudaOptions &opt);
 
 } // namespace ds::rt
-
-// The plugin's C entry points (resolved with dlsym).
-extern "C" {
-int ds_cuda_device_count();
-ds::rt::ExecutorBase *ds_cuda_create_executor(const ds::rt::LoadedPlan *plan,
-                                              ds::rt::Communicator *host,
-                                              const ds::rt::CudaOptions *opt);
-}

@@ -3,8 +3,10 @@
 
 #include "ds/runtime/Plan.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ds::rt {
 
@@ -35,5 +37,14 @@ public:
   virtual std::string describe() const = 0;
   virtual const LoadedPlan &plan() const = 0;
 };
+
+/// A host copy of buffer `id` (downloaded when `fetch`) as a Tensor over `store`.
+inline Tensor hostTensor(ExecutorBase &exec, uint32_t id, std::vector<char> &store, bool fetch) {
+  const BufferInfo &b = exec.plan().buffer(id);
+  store.resize(std::max<size_t>(size_t(b.type.bytes), 1));
+  if (fetch)
+    exec.download(id, store.data());
+  return Tensor{b.type.dtype, &b.type.shape, b.type.numel, store.data()};
+}
 
 } // namespace ds::rt

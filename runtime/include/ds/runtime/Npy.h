@@ -28,6 +28,9 @@ std::string encodeNpy(DType dtype, const std::vector<int64_t> &shape, const void
 /// Writes encodeNpy(...) atomically (temp file + rename).
 void writeNpy(const std::string &path, DType dtype, const std::vector<int64_t> &shape,
               const void *data);
+/// Creates `dir` and its missing parents (mkdir -p); throws Error when one cannot be created
+/// or `dir` is not a directory.
+void createDirectories(const std::string &dir);
 /// The NumPy descr for a dtype: "<f4", ... ("<u2" for bf16, which NumPy lacks).
 std::string npyDescr(DType dtype);
 
