@@ -283,11 +283,20 @@ ConstantValue asValue(const Attribute &a, const char *name) {
 #define DS_ATTR_VALUE_REQUIRED(S, name) a.name = asValue(requireAttr(ins, #name), #name);
 #include "ds/runtime/KernelCatalogue.def"
 
-/// Every attribute of the plan must be one the kernel takes.
+/// A compiler annotation carried into the plan (MLIR's discardable `dialect.name` attributes,
+/// e.g. `ds.grad_norm_sq`): not a kernel attribute, never read by the runtime. Kernel attribute
+/// names never hold a '.'.
+bool isAnnotation(const std::string &key) {
+  size_t dot = key.find('.');
+  return dot != std::string::npos && dot > 0 && dot + 1 < key.size();
+}
+
+/// Every attribute of the plan must be one the kernel takes (annotations aside).
 void rejectUnknownAttrs(const KernelInfo &k, const Instruction &ins) {
   std::string unknown; // the smallest unknown key: the same message on every run
   for (const auto &kv : ins.attrs())
-    if (!k.findAttr(kv.first) && (unknown.empty() || kv.first < unknown))
+    if (!k.findAttr(kv.first) && !isAnnotation(kv.first) &&
+        (unknown.empty() || kv.first < unknown))
       unknown = kv.first;
   if (unknown.empty() && ins.attrs().count("") == 0)
     return;

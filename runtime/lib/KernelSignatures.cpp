@@ -431,11 +431,19 @@ void checkConstant(const CheckContext &c) {
 
 // ---- runtime kernels
 
+/// Whether the plan spells any of copy's range attributes (then `count` is required).
+bool hasCopyRangeAttr(const Instruction &ins) {
+  for (const AttrInfo &a : kernelInfo(KernelId::Copy).attrs)
+    if (ins.attrs().count(a.name))
+      return true;
+  return false;
+}
+
 void checkCopy(const CheckContext &c) {
   T s = c.in[0], d = c.out[0];
   sameDtype(s, d, "source and destination");
   const auto &attrs = c.attrs<CopyAttrs>();
-  if (c.ins.attrs().empty()) {
+  if (!hasCopyRangeAttr(c.ins)) { // whole buffer
     if (s->numel != d->numel)
       fail("copies ", desc(s), " into ", desc(d), ": element counts differ");
     return;

@@ -109,6 +109,13 @@ TEST(KernelCatalogue, RejectsUnknownAttributeKey) {
   p = onePlan("relu");
   attr(p, "alpha").set_f(0.1);
   EXPECT_REJECTED(p, "(relu): unknown attribute 'alpha' (relu takes no attributes)");
+  // Compiler annotations (MLIR discardable `dialect.name` attributes) are not kernel
+  // attributes: carried, never read.
+  p = onePlan("relu");
+  attr(p, "ds.grad_norm_sq").set_i(1);
+  EXPECT_EQ(loadError(p), "");
+  attr(p, ".x").set_i(1);
+  EXPECT_REJECTED(p, "(relu): unknown attribute '.x'");
 }
 
 // Tests that a string attribute outside its enum's values is rejected with the allowed list.

@@ -4,8 +4,12 @@
 #include "CudaCommon.cuh"
 
 #include <algorithm>
+#include <limits>
 
 namespace ds::rt::cuda {
+
+/// The quiet NaN an empty mean or an invalid label yields.
+__device__ __forceinline__ double qnan() { return std::numeric_limits<double>::quiet_NaN(); }
 
 struct SumOp {
   template <typename V> __device__ __forceinline__ V operator()(V a, V b) const { return a + b; }

@@ -41,7 +41,6 @@ __device__ __forceinline__ double logA(double v) { return ::log(v); }
 template <typename A> __device__ __forceinline__ A negInf() {
   return -std::numeric_limits<A>::infinity();
 }
-__device__ __forceinline__ double qnan() { return std::numeric_limits<double>::quiet_NaN(); }
 
 /// A(x) for a value the CPU computes in double and then converts to its compute type T.
 template <typename A> __device__ __forceinline__ A fromD(double v) { return A(v); }
