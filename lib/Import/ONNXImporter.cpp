@@ -1,6 +1,6 @@
 // The ONNX importer: model parsing and checks, static input shapes, parameters, `@forward`.
 #include <google/protobuf/stubs/logging.h>
-#include "ONNXImporterImpl.h"
+#include "ONNXOpTable.h"
 
 #include "ds/InitAllDialects.h"
 
@@ -187,10 +187,19 @@ GraphImporter::normalizeAxes(ArrayRef<int64_t> axes, int64_t rank) {
   return out;
 }
 
+int64_t GraphImporter::opsetOf(StringRef domain) const {
+  if (domain.empty() || domain == "ai.onnx")
+    return opset;
+  auto it = domainOpsets.find(domain);
+  return it == domainOpsets.end() ? INT64_MAX : it->second;
+}
+
 LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
   StringRef op = n.op_type(), domain = n.domain();
   bool defaultDomain = domain.empty() || domain == "ai.onnx";
-  if (!defaultDomain && !(domain == "com.microsoft" && op == "Gelu"))
+  const ONNXOpTable &table = getONNXOpTable();
+  const OpImport *entry = table.lookup(domain, op, opsetOf(domain));
+  if (!defaultDomain && !entry)
     return nodeError() << "unsupported domain '" << domain
                        << "' (only the default ONNX domain is supported)";
   for (int i = 0, e = n.input_size(); i < e; ++i)
@@ -198,10 +207,14 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
       return nodeError() << "input '" << n.input(i)
                          << "' is not a graph input, an initializer or the "
                             "output of an earlier node";
+  if (!entry) {
+    InFlightDiagnostic d = nodeError() << "unsupported op";
+    if (std::optional<int64_t> first = table.firstVersion(domain, op))
+      d << " before opset " << *first;
+    return d;
+  }
 
-  const auto &folders = getOpFolders();
-  auto folder = folders.find(op);
-  if (defaultDomain && folder != folders.end()) {
+  if (entry->fold) {
     SmallVector<const ConstTensor *> inputs;
     bool allConstant = true;
     for (int i = 0, e = n.input_size(); i < e; ++i) {
@@ -212,9 +225,9 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
         allConstant = false;
       inputs.push_back(v->constant.get());
     }
-    if (allConstant || foldsFromTypes(op)) {
+    if (allConstant || entry->foldsFromTypes) {
       SmallVector<ConstTensor> outputs;
-      if (failed(folder->second(*this, n, inputs, outputs)))
+      if (failed(entry->fold(*this, n, inputs, outputs)))
         return failure();
       if (!outputs.empty()) {
         for (int i = 0, e = outputs.size(); i < e; ++i)
@@ -223,15 +236,11 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
       }
     }
   }
-  const auto &conversions = getOpConversions();
-  auto conversion = conversions.find(op);
-  if (conversion != conversions.end())
-    return conversion->second(*this, n);
-  if (folder != folders.end() && isShapeOnlyOp(op))
-    return nodeError() << "cannot be evaluated at import time (its inputs are "
-                          "not all constants, or its result is too large), "
-                          "and the ds dialect has no such op";
-  return nodeError() << "unsupported op";
+  if (entry->convert)
+    return entry->convert(*this, n);
+  return nodeError() << "cannot be evaluated at import time (its inputs are "
+                        "not all constants, or its result is too large), "
+                        "and the ds dialect has no such op";
 }
 
 LogicalResult GraphImporter::importNodes(const onnx::GraphProto &graph) {
@@ -275,72 +284,17 @@ std::string modelDirectory(StringRef path) {
 }
 
 /// Checks that a parameter's data is present and sized right, without reading it.
-LogicalResult checkParameterData(GraphImporter &imp,
-                                 const onnx::TensorProto &t,
+LogicalResult checkParameterData(GraphImporter &imp, const onnx::TensorProto &t,
                                  RankedTensorType type) {
-  int64_t n = type.getNumElements();
-  int64_t elemBytes = type.getElementType().getIntOrFloatBitWidth() / 8;
-  int64_t bytes = n * elemBytes;
+  int64_t bytes =
+      type.getNumElements() * (type.getElementType().getIntOrFloatBitWidth() / 8);
   std::string elem;
   llvm::raw_string_ostream(elem) << type.getElementType();
-  auto error = [&]() {
+  return checkTensorData(t, type, imp.modelDir, [&]() {
     return imp.fileError() << "initializer '" << t.name() << "' ("
-                           << formatShape(type.getShape()) << " " << elem
-                           << ", " << bytes << " bytes): ";
-  };
-  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-    std::string location;
-    int64_t offset = 0, length = -1;
-    for (const auto &kv : t.external_data()) {
-      if (kv.key() == "location")
-        location = kv.value();
-      else if (kv.key() == "offset")
-        offset = std::atoll(kv.value().c_str());
-      else if (kv.key() == "length")
-        length = std::atoll(kv.value().c_str());
-    }
-    if (location.empty())
-      return error() << "external data without a location";
-    if (!isModelRelativePath(location))
-      return error() << "external data location '" << location
-                     << "' must be a relative path below the model's directory";
-    if (length >= 0 && length != bytes)
-      return error() << "external data length is " << length;
-    llvm::SmallString<256> file(imp.modelDir);
-    llvm::sys::path::append(file, location);
-    uint64_t size;
-    if (std::error_code ec = llvm::sys::fs::file_size(file, size))
-      return error() << "cannot open external data file '" << file
-                     << "': " << ec.message();
-    if (offset < 0 || (uint64_t)(offset + bytes) > size)
-      return error() << "external data file '" << file << "' has " << size
-                     << " bytes, too few for " << bytes << " at offset "
-                     << offset;
-    return success();
-  }
-  if (t.has_raw_data()) {
-    if ((int64_t)t.raw_data().size() != bytes)
-      return error() << "raw data has " << t.raw_data().size() << " bytes";
-    return success();
-  }
-  int64_t count = 0;
-  switch (t.data_type()) {
-  case onnx::TensorProto::FLOAT:
-    count = t.float_data_size();
-    break;
-  case onnx::TensorProto::DOUBLE:
-    count = t.double_data_size();
-    break;
-  default:
-    count = t.int32_data_size();
-    break;
-  }
-  if (count != n) {
-    if (count == 0)
-      return error() << "the data is missing";
-    return error() << "holds " << count << " elements";
-  }
-  return success();
+                           << formatShape(type.getShape()) << " " << elem << ", "
+                           << bytes << " bytes): ";
+  });
 }
 
 /// A float scalar (one element): what a loss is.
@@ -364,9 +318,12 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
 
   // Opset.
   std::optional<int64_t> opset;
-  for (const auto &o : model.opset_import())
+  for (const auto &o : model.opset_import()) {
     if (o.domain().empty() || o.domain() == "ai.onnx")
       opset = o.version();
+    else
+      imp.domainOpsets[o.domain()] = o.version();
+  }
   if (!model.has_graph() || model.graph().node_size() == 0 ||
       model.graph().output_size() == 0) {
     imp.fileError() << "the model's graph is empty (no nodes or no outputs); "

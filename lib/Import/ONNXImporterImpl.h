@@ -1,9 +1,10 @@
-// Internals shared by the ONNX importer's files: import-time constants and the graph importer.
+// Internals shared by the ONNX importer's files: the graph importer and its values.
 #ifndef DS_LIB_IMPORT_ONNXIMPORTERIMPL_H
 #define DS_LIB_IMPORT_ONNXIMPORTERIMPL_H
 
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Import/ONNX.h"
+#include "ONNXTensor.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -11,8 +12,6 @@
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
-
-#include <onnx/onnx_pb.h>
 
 #include <memory>
 #include <vector>
@@ -22,51 +21,6 @@ namespace mlir::ds::onnx_import {
 /// Results of at most this many elements (or splats) are folded at import time.
 constexpr int64_t kMaxFoldElements = 4096;
 
-/// A tensor known at import time: integers (and booleans) as int64, floats as double.
-/// A splat holds one element for any shape.
-struct ConstTensor {
-  Type elementType;
-  SmallVector<int64_t> shape;
-  std::vector<int64_t> ints;
-  std::vector<double> reals;
-  bool splat = false;
-
-  bool isFloat() const { return isa<FloatType>(elementType); }
-  int64_t numElements() const;
-  /// Number of stored elements (1 for a splat).
-  int64_t storedElements() const {
-    return isFloat() ? (int64_t)reals.size() : (int64_t)ints.size();
-  }
-  int64_t intAt(int64_t i) const;
-  double realAt(int64_t i) const;
-  /// Element i as a double, whatever the type.
-  double asReal(int64_t i) const { return isFloat() ? realAt(i) : (double)intAt(i); }
-  /// Element i as an int64 (floats truncate toward zero).
-  int64_t asInt(int64_t i) const;
-  RankedTensorType getType() const {
-    return RankedTensorType::get(shape, elementType);
-  }
-  DenseElementsAttr toAttr() const;
-
-  /// An empty tensor of `type`'s element type and `shape` with storage for n elements.
-  static ConstTensor make(Type elementType, ArrayRef<int64_t> shape);
-  static ConstTensor fromInts(Type elementType, ArrayRef<int64_t> shape,
-                              std::vector<int64_t> values);
-  /// Appends element v converted (rounded, wrapped, truncated) to the element type.
-  void push(double v);
-  void pushInt(int64_t v);
-};
-
-/// Rounds or wraps `v` to what an element of `type` can hold.
-double roundReal(Type type, double v);
-int64_t wrapInt(Type type, int64_t v);
-
-/// The MLIR element type of an ONNX TensorProto data type, or null when the ds dialect
-/// has no such type.
-Type elementTypeOf(MLIRContext *ctx, int32_t onnxType);
-/// The ONNX name of a data type, for errors ("INT8").
-std::string onnxTypeName(int32_t onnxType);
-
 /// An ONNX value during import: an SSA value, a known constant, or a parameter read
 /// lazily (at most one `ds.param_ref` per function).
 struct ImportedValue {
@@ -75,24 +29,6 @@ struct ImportedValue {
   FlatSymbolRefAttr parameter;
   RankedTensorType type;
 };
-
-class GraphImporter;
-using ConvertFn = LogicalResult (*)(GraphImporter &, const onnx::NodeProto &);
-/// Evaluates a node on constant inputs: success with `outputs` filled, success with
-/// `outputs` empty when the result would be too large to fold, failure on an error
-/// (already emitted).
-using FoldFn = LogicalResult (*)(GraphImporter &, const onnx::NodeProto &,
-                                 ArrayRef<const ConstTensor *> inputs,
-                                 SmallVectorImpl<ConstTensor> &outputs);
-
-/// Conversions of ONNX ops into ds ops, keyed by op type (ONNXOpConversions.cpp).
-const llvm::StringMap<ConvertFn> &getOpConversions();
-/// Import-time evaluators, keyed by op type (ONNXConstantFolding.cpp).
-const llvm::StringMap<FoldFn> &getOpFolders();
-/// Ops that only compute shapes and have no ds op: they must fold.
-bool isShapeOnlyOp(llvm::StringRef opType);
-/// Ops folded from their input types alone (Shape, Size).
-bool foldsFromTypes(llvm::StringRef opType);
 
 /// Imports one ONNX graph into `@forward`.
 class GraphImporter {
@@ -107,7 +43,13 @@ public:
   OpBuilder builder;
   std::string path;
   const ImportOptions &options;
+  /// Opset of the default ONNX domain (what errors name).
   int64_t opset;
+  /// Opsets of the other domains the model imports.
+  llvm::StringMap<int64_t> domainOpsets;
+  /// The opset of `domain` ("" and "ai.onnx": the default domain); a domain the model
+  /// does not import is taken at its newest.
+  int64_t opsetOf(llvm::StringRef domain) const;
   /// The node being converted and its location.
   const onnx::NodeProto *node = nullptr;
   int64_t nodeIndex = 0;
@@ -200,43 +142,6 @@ public:
 private:
   LogicalResult importNode(const onnx::NodeProto &n);
 };
-
-/// Shape of a tensor as "4x32" ("scalar" for rank 0).
-std::string formatShape(ArrayRef<int64_t> shape);
-
-/// Whether an external-data location stays below the model's directory (relative,
-/// no "..").
-bool isModelRelativePath(llvm::StringRef location);
-
-/// Decodes the data of a non-parameter tensor (Constant value, integer initializer);
-/// external data is read relative to `modelDir`. Errors go to `error`.
-FailureOr<ConstTensor>
-decodeTensor(MLIRContext *ctx, const onnx::TensorProto &tensor,
-             llvm::StringRef modelDir,
-             llvm::function_ref<InFlightDiagnostic()> error);
-
-/// Shape rules shared by folding and conversion; they read the current node's
-/// constant inputs and attributes and emit errors on it.
-FailureOr<SmallVector<int64_t>> reshapeTarget(GraphImporter &imp,
-                                              ArrayRef<int64_t> inShape);
-FailureOr<SmallVector<int64_t>> expandTarget(GraphImporter &imp,
-                                             ArrayRef<int64_t> inShape);
-FailureOr<SmallVector<int64_t>> squeezeAxes(GraphImporter &imp,
-                                            ArrayRef<int64_t> inShape);
-FailureOr<SmallVector<int64_t>> unsqueezeAxes(GraphImporter &imp,
-                                              int64_t inRank);
-struct SliceBounds {
-  SmallVector<int64_t> starts, ends, steps, resultShape;
-};
-FailureOr<SliceBounds> sliceBounds(GraphImporter &imp,
-                                   ArrayRef<int64_t> inShape);
-/// Axes of a Reduce* node (attribute or input by op and opset), normalized; empty
-/// means all dims, std::nullopt means the reduction is a no-op.
-FailureOr<std::optional<SmallVector<int64_t>>>
-reduceAxes(GraphImporter &imp, int64_t rank);
-/// Result shape of a reduction.
-SmallVector<int64_t> reducedShape(ArrayRef<int64_t> in, ArrayRef<int64_t> axes,
-                                  bool keepdims);
 
 } // namespace mlir::ds::onnx_import
 

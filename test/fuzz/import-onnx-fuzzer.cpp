@@ -1,16 +1,17 @@
 // libFuzzer target: arbitrary bytes through the ONNX importer's binary protobuf path.
-#include "ds/Dialect/DS/IR/DSDialect.h"
 #include "ds/Import/ONNX.h"
+#include "ds/InitAllDialects.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static mlir::MLIRContext *context = [] {
-    auto *ctx = new mlir::MLIRContext(mlir::MLIRContext::Threading::DISABLED);
-    ctx->loadDialect<mlir::ds::DSDialect, mlir::func::FuncDialect>();
+    mlir::DialectRegistry registry;
+    mlir::ds::registerAllDialects(registry);
+    auto *ctx = new mlir::MLIRContext(registry, mlir::MLIRContext::Threading::DISABLED);
+    ctx->loadAllAvailableDialects();
     ctx->printOpOnDiagnostic(false);
     return ctx;
   }();

@@ -1,0 +1,58 @@
+// The (domain, op type, since-version) table of ONNX ops, filled by the op families.
+#include "ONNXOpTable.h"
+
+using namespace mlir;
+using namespace mlir::ds;
+using namespace mlir::ds::onnx_import;
+
+/// "" for the default ONNX domain, however the model spells it.
+static StringRef canonicalDomain(StringRef domain) {
+  return domain == "ai.onnx" ? StringRef() : domain;
+}
+
+static std::string keyOf(StringRef domain, StringRef op) {
+  return (canonicalDomain(domain) + ":" + op).str();
+}
+
+void ONNXOpTable::onOp(StringRef domain, StringRef op, int64_t sinceVersion,
+                       OpImport import) {
+  SmallVector<Versioned, 1> &versions = ops[keyOf(domain, op)];
+  auto it = llvm::find_if(
+      versions, [&](const Versioned &v) { return v.sinceVersion >= sinceVersion; });
+  assert((it == versions.end() || it->sinceVersion != sinceVersion) &&
+         "an op registered twice for one since-version");
+  versions.insert(it, {sinceVersion, import});
+}
+
+const OpImport *ONNXOpTable::lookup(StringRef domain, StringRef op, int64_t opset) const {
+  auto it = ops.find(keyOf(domain, op));
+  if (it == ops.end())
+    return nullptr;
+  const OpImport *best = nullptr;
+  for (const Versioned &v : it->second)
+    if (v.sinceVersion <= opset)
+      best = &v.import;
+  return best;
+}
+
+std::optional<int64_t> ONNXOpTable::firstVersion(StringRef domain, StringRef op) const {
+  auto it = ops.find(keyOf(domain, op));
+  if (it == ops.end() || it->second.empty())
+    return std::nullopt;
+  return it->second.front().sinceVersion;
+}
+
+const ONNXOpTable &mlir::ds::onnx_import::getONNXOpTable() {
+  static const ONNXOpTable table = [] {
+    ONNXOpTable t;
+    populateElementwiseOps(t);
+    populateLinalgOps(t);
+    populateNormalizationOps(t);
+    populateReductionOps(t);
+    populateShapeOps(t);
+    populateShapeComputationOps(t);
+    populateTrainingOps(t);
+    return t;
+  }();
+  return table;
+}
