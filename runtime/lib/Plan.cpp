@@ -1,5 +1,6 @@
 // Reads a .dsplan file and checks every rule of runtime/proto/plan.proto before execution.
 #include "ds/runtime/Plan.h"
+#include "ds/runtime/KernelCatalogue.h"
 
 #include <google/protobuf/stubs/logging.h>
 
@@ -240,8 +241,8 @@ void validatePrograms(LoadedPlan &lp) {
 } // namespace
 
 bool isCollectiveKernel(const std::string &kernel) {
-  return kernel == "all_gather" || kernel == "reduce_scatter" || kernel == "all_reduce" ||
-         kernel == "broadcast" || kernel == "barrier";
+  const KernelInfo *info = findKernelInfo(kernel);
+  return info && info->stream == StreamClass::Comm;
 }
 
 void checkKernelStream(const std::string &kernel, ds::plan::Instruction::Stream stream) {
