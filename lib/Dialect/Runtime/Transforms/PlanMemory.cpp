@@ -1,4 +1,4 @@
-// Static memory planning: arena offsets by liveness, one region per memory space for globals.
+// Static memory planning: arena offsets by liveness, one region per memory space.
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
 
