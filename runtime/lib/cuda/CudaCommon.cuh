@@ -183,7 +183,8 @@ Indexer stridedIndexer(const std::vector<int64_t> &dims, const std::vector<int64
 std::vector<int64_t> rowMajorStrides(const std::vector<int64_t> &shape);
 
 // ---- kernels: the catalogue's `run` functions (KernelCatalogue.def), defined in the family
-// files (Elementwise, Linalg, Normalization, DataMovement, Optimizer, Collectives).
+// files, mirrored by lib/cpu (Elementwise, Linalg, Normalization, Reduction, DataMovement,
+// Optimizer, Collectives).
 #define DS_KERNEL(Id, name, S, inputs, outputs, inPlace, Stream, Backends, check, run, summary) \
   void run(KernelCall &c);
 #include "ds/runtime/KernelCatalogue.def"
