@@ -279,19 +279,23 @@ llvm::Error ConfigReader::readPrecision(const Object &root, DeepSpeedConfig &c) 
       const Object &f = **o;
       if (llvm::Error e = readNumber(f, "loss_scale", scope, c.trainStep.lossScale_))
         return e;
-      if (llvm::Error e = readInt(f, "initial_scale_power", scope, c.trainStep.initialScalePower))
+      if (llvm::Error e =
+              readInt(f, "initial_scale_power", scope, c.trainStep.initialScalePower))
         return e;
-      if (llvm::Error e = readInt(f, "loss_scale_window", scope, c.trainStep.lossScaleWindow))
+      if (llvm::Error e =
+              readInt(f, "loss_scale_window", scope, c.trainStep.lossScaleWindow))
         return e;
       if (llvm::Error e = readInt(f, "hysteresis", scope, c.trainStep.hysteresis))
         return e;
       if (llvm::Error e = readBool(f, "consecutive_hysteresis", scope,
                                    c.trainStep.consecutiveHysteresis))
         return e;
-      if (llvm::Error e = readNumber(f, "min_loss_scale", scope, c.trainStep.minLossScale))
+      if (llvm::Error e =
+              readNumber(f, "min_loss_scale", scope, c.trainStep.minLossScale))
         return e;
-      if (c.trainStep.lossScale_ < 0 || c.trainStep.lossScaleWindow < 1 || c.trainStep.hysteresis < 1 ||
-          c.trainStep.minLossScale <= 0)
+      const BuildTrainStepPassOptions &t = c.trainStep;
+      if (t.lossScale_ < 0 || t.lossScaleWindow < 1 || t.hysteresis < 1 ||
+          t.minLossScale <= 0)
         return error("fp16", "loss_scale must be >= 0, loss_scale_window and "
                              "hysteresis >= 1, min_loss_scale > 0");
     } else {
@@ -422,7 +426,8 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
   if (llvm::Error e = r.readOptInt(*root, "gradient_accumulation_steps", "",
                                    c.accumulationSteps))
     return std::move(e);
-  if (llvm::Error e = r.readNumber(*root, "gradient_clipping", "", c.trainStep.gradientClipping))
+  if (llvm::Error e =
+          r.readNumber(*root, "gradient_clipping", "", c.trainStep.gradientClipping))
     return std::move(e);
   if (c.trainStep.gradientClipping < 0)
     return r.error("gradient_clipping", "must be >= 0");

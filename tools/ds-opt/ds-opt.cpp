@@ -102,10 +102,11 @@ static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
   if (failed(chosen))
     return failure();
   const ds::MemoryBreakdown &m = *chosen;
+  StringRef optimizer = config.trainStep.optimizer;
   os << "Memory per rank: " << inputPath << ", ZeRO stage " << stage << ", "
      << world << (world == 1 ? " rank" : " ranks") << ", "
      << (config.fp16 ? "fp16 mixed-precision " : config.bf16 ? "bf16 mixed-precision " : "fp32 ")
-     << (config.trainStep.optimizer == "adam" ? "Adam" : config.trainStep.optimizer == "lamb" ? "Lamb" : "SGD")
+     << (optimizer == "adam" ? "Adam" : optimizer == "lamb" ? "Lamb" : "SGD")
      << "\n";
   os << llvm::formatv("  trainable parameters (Psi) {0,14}\n", m.trainableElements);
   auto row = [&](StringRef name, int64_t bytes) {
