@@ -283,19 +283,11 @@ ConstantValue asValue(const Attribute &a, const char *name) {
 #define DS_ATTR_VALUE_REQUIRED(S, name) a.name = asValue(requireAttr(ins, #name), #name);
 #include "ds/runtime/KernelCatalogue.def"
 
-/// A compiler annotation carried into the plan (MLIR's discardable `dialect.name` attributes,
-/// e.g. `ds.grad_norm_sq`): not a kernel attribute, never read by the runtime. Kernel attribute
-/// names never hold a '.'.
-bool isAnnotation(const std::string &key) {
-  size_t dot = key.find('.');
-  return dot != std::string::npos && dot > 0 && dot + 1 < key.size();
-}
-
 /// Every attribute of the plan must be one the kernel takes (annotations aside).
 void rejectUnknownAttrs(const KernelInfo &k, const Instruction &ins) {
   std::string unknown; // the smallest unknown key: the same message on every run
   for (const auto &kv : ins.attrs())
-    if (!k.findAttr(kv.first) && !isAnnotation(kv.first) &&
+    if (!k.findAttr(kv.first) && !isKernelAnnotation(kv.first) &&
         (unknown.empty() || kv.first < unknown))
       unknown = kv.first;
   if (unknown.empty() && ins.attrs().count("") == 0)
@@ -327,6 +319,11 @@ KernelAttrs decodeKernelAttrs(const Instruction &ins) {
   if (!k)
     fail("unknown kernel '", ins.kernel(), "'");
   return decodeKernelAttrs(k->id, ins);
+}
+
+bool isKernelAnnotation(std::string_view key) {
+  size_t dot = key.find('.');
+  return dot != std::string_view::npos && dot > 0 && dot + 1 < key.size();
 }
 
 } // namespace ds::rt

@@ -124,6 +124,7 @@ TEST(KernelCatalogue, RejectsEnumValueOutsideItsSet) {
   attr(p, "approximate").set_s("fast");
   EXPECT_REJECTED(p, "(gelu): attribute 'approximate' must be \"none\" or \"tanh\", got \"fast\"");
   p = onePlan("all_reduce");
+  p.mutable_programs(0)->mutable_instructions(0)->set_stream(pb::Instruction::COMM);
   attr(p, "reduction").set_s("prod");
   EXPECT_REJECTED(p, "(all_reduce): attribute 'reduction' must be \"sum\", \"max\", \"min\" or "
                      "\"avg\", got \"prod\"");

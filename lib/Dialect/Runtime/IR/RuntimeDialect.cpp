@@ -211,8 +211,7 @@ LogicalResult KernelOp::verify() {
                                    << (collective ? ": collectives run on 'comm'"
                                                   : ": only collectives run on 'comm'");
   for (NamedAttribute a : getAttrs()) {
-    // `dialect.name` keys are annotations the runtime accepts and never reads.
-    if (a.getName().getValue().contains('.'))
+    if (::ds::rt::isKernelAnnotation(a.getName().getValue()))
       continue;
     const ::ds::rt::AttrInfo *attr = info->findAttr(a.getName().getValue());
     if (!attr)

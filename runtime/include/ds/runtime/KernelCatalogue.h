@@ -73,6 +73,11 @@ const KernelInfo &kernelInfo(KernelId id);
 /// Every kernel, in table order (indexable by KernelId).
 const std::vector<KernelInfo> &kernelCatalogue();
 
+/// Whether a plan attribute key is a compiler annotation (MLIR's discardable `dialect.name`
+/// attributes, e.g. `ds.loss`): carried, never read, never a kernel attribute (kernel
+/// attribute names hold no '.').
+bool isKernelAnnotation(std::string_view key);
+
 const char *streamClassName(StreamClass s); // "compute", "comm", ...
 const char *attrKindName(AttrKind k);       // "int", "float", ...
 
