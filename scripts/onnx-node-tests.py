@@ -37,17 +37,19 @@ from onnx import numpy_helper
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = "/usr/share/libonnx-testdata/data/node"
 
-# ONNX ops the importer maps to ds ops (docs/ops.md), plus Constant/Identity and the shape ops
-# that fold at import.
-SUPPORTED_OPS = {
-    "Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Where", "Neg", "Sqrt", "Exp",
-    "Log", "Tanh", "Erf", "Relu", "Sigmoid", "Identity", "Gelu", "Cast", "MatMul", "Gemm",
-    "Softmax", "LogSoftmax", "LayerNormalization", "Reshape", "Transpose", "Gather", "Slice",
-    "Split", "Concat", "Squeeze", "Unsqueeze", "Expand", "ReduceSum", "ReduceMean", "ReduceMax",
-    "Dropout", "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss", "Trilu", "Constant",
-    # shape ops, folded at import
-    "Shape", "Size", "ConstantOfShape", "Range",
-}
+# The importer's op table (`ds-translate --onnx-op-table`): op -> "convert" (imports on any
+# inputs), "fold-only" (imports when its inputs are constants) or "folds-from-types".
+SUPPORTED_OPS = {}
+
+
+def load_op_table(ds_translate):
+    out = subprocess.run([ds_translate, "--onnx-op-table", os.devnull], check=True,
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        SUPPORTED_OPS[fields[0]] = fields[2] if len(fields) > 2 else "convert"
+
+
 MIN_OPSET, MAX_OPSET = 13, 17  # lib/Import/ONNXImporter.cpp kMinOpset/kMaxOpset
 
 # Tests of supported ops that are not expected to pass, each with its reason.
@@ -125,6 +127,12 @@ def classify(model):
     bad = [o for o in ops if o not in SUPPORTED_OPS]
     if bad:
         return "op(s) %s not supported" % ", ".join(bad)
+    constants = {i.name for i in model.graph.initializer}
+    constants |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    for n in model.graph.node:
+        if SUPPORTED_OPS.get(n.op_type) == "fold-only" and n.op_type != "Constant" and \
+                any(i and i not in constants for i in n.input):
+            return "op %s imports only on constant inputs" % n.op_type
     opset = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
     if opset and not MIN_OPSET <= opset[0] <= MAX_OPSET:
         return "opset %d outside %d-%d" % (opset[0], MIN_OPSET, MAX_OPSET)
@@ -277,6 +285,8 @@ def main():
                     help="build directory holding bin/ds-opt and bin/ds-run")
     ap.add_argument("--ds-opt", help="the ds-opt binary (default: BUILD/bin/ds-opt)")
     ap.add_argument("--ds-run", help="the ds-run binary (default: BUILD/bin/ds-run)")
+    ap.add_argument("--ds-translate",
+                    help="the ds-translate binary (default: BUILD/bin/ds-translate)")
     ap.add_argument("--data", default=DEFAULT_DATA, help="ONNX node test directory")
     ap.add_argument("-j", type=int, default=2, help="tests run in parallel (at most 2)")
     ap.add_argument("--keep", help="keep each test's files under this directory")
@@ -286,9 +296,12 @@ def main():
     args = ap.parse_args()
     tools = {"ds-opt": args.ds_opt or os.path.join(args.build, "bin", "ds-opt"),
              "ds-run": args.ds_run or os.path.join(args.build, "bin", "ds-run")}
+    tools["ds-translate"] = args.ds_translate or os.path.join(args.build, "bin", "ds-translate")
     for tool, path in tools.items():
+        path = shutil.which(path) or path
         if not os.access(path, os.X_OK):
             sys.exit("onnx-node-tests: %s not found (build it first)" % path)
+    load_op_table(shutil.which(tools["ds-translate"]) or tools["ds-translate"])
     tests = sorted(d for d in glob.glob(os.path.join(args.data, "*"))
                    if os.path.exists(os.path.join(d, "model.onnx")))
     if not tests:

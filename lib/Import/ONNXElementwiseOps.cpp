@@ -183,6 +183,8 @@ void mlir::ds::onnx_import::populateElementwiseOps(ONNXOpTable &table) {
   table.onOp("Exp", 13, convertUnary<ExpOp>);
   table.onOp("Log", 13, convertUnary<LogOp>);
   table.onOp("Tanh", 13, convertUnary<TanhOp>);
+  table.onOp("Sin", 7, convertUnary<SinOp>);
+  table.onOp("Cos", 7, convertUnary<CosOp>);
   table.onOp("Erf", 13, convertUnary<ErfOp>);
   table.onOp("Relu", 13, convertUnary<ReluOp>);
   table.onOp("Sigmoid", 13, convertUnary<SigmoidOp>);

@@ -739,6 +739,20 @@ OwningOpRef<ModuleOp> mlir::ds::importOnnxFile(MLIRContext *context,
 }
 
 void mlir::ds::registerONNXImportTranslation() {
+  // The importer's op table, one "op since-version [fold-only|folds-from-types]" line each
+  // ("domain.op"
+  // outside the default domain): what scripts/onnx-node-tests.py treats as supported.
+  // Ignores its input.
+  TranslateRegistration table(
+      "onnx-op-table", "Print the ONNX ops the importer knows and their first opset",
+      [](const std::shared_ptr<llvm::SourceMgr> &, llvm::raw_ostream &os,
+         MLIRContext *) -> LogicalResult {
+        for (const auto &e : onnx_import::getONNXOpTable().entries())
+          os << (e.domain.empty() ? "" : e.domain + ".") << e.op << " " << e.sinceVersion
+             << (e.foldsFromTypes ? " folds-from-types" : e.foldOnly ? " fold-only" : "")
+             << "\n";
+        return success();
+      });
   TranslateToMLIRRegistration registration(
       "import-onnx", "Import an ONNX model into the ds dialect",
       [](llvm::SourceMgr &sourceMgr,

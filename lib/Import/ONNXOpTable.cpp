@@ -42,6 +42,19 @@ std::optional<int64_t> ONNXOpTable::firstVersion(StringRef domain, StringRef op)
   return it->second.front().sinceVersion;
 }
 
+std::vector<ONNXOpTable::Entry> ONNXOpTable::entries() const {
+  std::vector<Entry> out;
+  for (const auto &kv : ops) {
+    auto [domain, op] = kv.getKey().split(':');
+    if (!kv.getValue().empty())
+      out.push_back({domain.str(), op.str(), kv.getValue().front().sinceVersion,
+                     kv.getValue().back().import.convert == nullptr,
+                     kv.getValue().back().import.foldsFromTypes});
+  }
+  llvm::sort(out);
+  return out;
+}
+
 const ONNXOpTable &mlir::ds::onnx_import::getONNXOpTable() {
   static const ONNXOpTable table = [] {
     ONNXOpTable t;

@@ -50,6 +50,19 @@ public:
 
   /// The entry of `op` in `domain` for `opset`, or null when none applies.
   const OpImport *lookup(llvm::StringRef domain, llvm::StringRef op, int64_t opset) const;
+  /// One (domain, op) of the table: the lowest opset it imports from, and whether it
+  /// only folds (constant inputs only: shape computations, constant subgraphs).
+  struct Entry {
+    std::string domain, op;
+    int64_t sinceVersion;
+    bool foldOnly;       // imports only when its inputs are constants
+    bool foldsFromTypes; // folds from its inputs' types alone (Shape, Size)
+    bool operator<(const Entry &o) const {
+      return std::tie(domain, op) < std::tie(o.domain, o.op);
+    }
+  };
+  /// Every (domain, op) with an entry, sorted (the newest entry says whether it folds only).
+  std::vector<Entry> entries() const;
   /// The lowest opset of `domain` from which `op` has an entry, or null when never.
   std::optional<int64_t> firstVersion(llvm::StringRef domain, llvm::StringRef op) const;
 

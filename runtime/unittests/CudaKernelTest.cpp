@@ -339,7 +339,8 @@ std::vector<Case> allCases() {
 
   // ---- unary
   for (const char *op :
-       {"neg", "sqrt", "exp", "log", "tanh", "erf", "relu", "sigmoid", "identity", "gelu"})
+       {"neg", "sqrt", "exp", "log", "tanh", "sin", "cos", "erf", "relu", "sigmoid", "identity",
+        "gelu"})
     for (DType dt : {F32, BF16}) {
       std::string o = op;
       bool positive = o == "sqrt" || o == "log";

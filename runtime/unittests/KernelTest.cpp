@@ -113,13 +113,16 @@ TEST(Kernels, Unary) {
     if (op == "exp") return std::exp(v);
     if (op == "log") return std::log(v);
     if (op == "tanh") return std::tanh(v);
+    if (op == "sin") return std::sin(v);
+    if (op == "cos") return std::cos(v);
     if (op == "erf") return std::erf(v);
     if (op == "relu") return v > 0 ? v : 0;
     if (op == "sigmoid") return 1 / (1 + std::exp(-v));
     return v;
   };
   for (DType dt : {F32, F64, F16})
-    for (const char *op : {"neg", "sqrt", "exp", "log", "tanh", "erf", "relu", "sigmoid", "identity"}) {
+    for (const char *op : {"neg", "sqrt", "exp", "log", "tanh", "sin", "cos", "erf", "relu", "sigmoid",
+                           "identity"}) {
       std::string o = op;
       bool pos = o == "sqrt" || o == "log";
       HostTensor x = randomTensor(dt, {5, 7}, rng(), pos ? 0.1 : -3, 3), r(dt, {5, 7});

@@ -140,6 +140,10 @@ void unaryFloat(const std::string &op, bool tanhGelu, const T *x, T *r, int64_t 
     unaryLoop(x, r, n, [](T v) { return std::log(v); });
   else if (op == "tanh")
     unaryLoop(x, r, n, [](T v) { return std::tanh(v); });
+  else if (op == "sin")
+    unaryLoop(x, r, n, [](T v) { return std::sin(v); });
+  else if (op == "cos")
+    unaryLoop(x, r, n, [](T v) { return std::cos(v); });
   else if (op == "erf")
     unaryLoop(x, r, n, [](T v) { return std::erf(v); });
   else if (op == "relu")

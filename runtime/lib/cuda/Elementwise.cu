@@ -85,6 +85,10 @@ __device__ __forceinline__ float mLog(float v) { return logf(v); }
 __device__ __forceinline__ double mLog(double v) { return log(v); }
 __device__ __forceinline__ float mTanh(float v) { return tanhf(v); }
 __device__ __forceinline__ double mTanh(double v) { return tanh(v); }
+__device__ __forceinline__ float mSin(float v) { return sinf(v); }
+__device__ __forceinline__ double mSin(double v) { return sin(v); }
+__device__ __forceinline__ float mCos(float v) { return cosf(v); }
+__device__ __forceinline__ double mCos(double v) { return cos(v); }
 __device__ __forceinline__ float mErf(float v) { return erff(v); }
 __device__ __forceinline__ double mErf(double v) { return erf(v); }
 __device__ __forceinline__ float mPow(float a, float b) { return powf(a, b); }
@@ -293,7 +297,7 @@ namespace {
 
 // ---------------------------------------------------------------- unary
 
-enum UnOp { kNeg, kSqrt, kExp, kLog, kTanh, kErf, kRelu, kSigmoid, kGeluErf, kGeluTanh };
+enum UnOp { kNeg, kSqrt, kExp, kLog, kTanh, kSin, kCos, kErf, kRelu, kSigmoid, kGeluErf, kGeluTanh };
 
 template <int OP, typename C> __device__ __forceinline__ C unOp(C v) {
   if constexpr (OP == kNeg)
@@ -306,6 +310,10 @@ template <int OP, typename C> __device__ __forceinline__ C unOp(C v) {
     return mLog(v);
   else if constexpr (OP == kTanh)
     return mTanh(v);
+  else if constexpr (OP == kSin)
+    return mSin(v);
+  else if constexpr (OP == kCos)
+    return mCos(v);
   else if constexpr (OP == kErf)
     return mErf(v);
   else if constexpr (OP == kRelu)
@@ -399,6 +407,10 @@ void runUnary(KernelCall &c) {
     launchUnaryFloat<kLog>(c);
   else if (op == "tanh")
     launchUnaryFloat<kTanh>(c);
+  else if (op == "sin")
+    launchUnaryFloat<kSin>(c);
+  else if (op == "cos")
+    launchUnaryFloat<kCos>(c);
   else if (op == "erf")
     launchUnaryFloat<kErf>(c);
   else if (op == "relu")

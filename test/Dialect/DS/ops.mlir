@@ -50,6 +50,8 @@ func.func @binary(%a: tensor<4x8xf32>, %b: tensor<8xf32>, %c: tensor<4x1xf32>, %
 // CHECK: ds.exp %{{.*}} : tensor<4xf32>
 // CHECK: ds.log %{{.*}} : tensor<4xf32>
 // CHECK: ds.tanh %{{.*}} : tensor<4xf32>
+// CHECK: ds.sin %{{.*}} : tensor<4xf32>
+// CHECK: ds.cos %{{.*}} : tensor<4xf32>
 // CHECK: ds.erf %{{.*}} : tensor<4xf32>
 // CHECK: ds.relu %{{.*}} : tensor<4xf32>
 // CHECK: ds.sigmoid %{{.*}} : tensor<4xf32>
@@ -63,7 +65,9 @@ func.func @unary(%x: tensor<4xf32>) -> tensor<4xbf16> {
   %2 = ds.exp %1 : tensor<4xf32>
   %3 = ds.log %2 : tensor<4xf32>
   %4 = ds.tanh %3 : tensor<4xf32>
-  %5 = ds.erf %4 : tensor<4xf32>
+  %s = ds.sin %4 : tensor<4xf32>
+  %c = ds.cos %s : tensor<4xf32>
+  %5 = ds.erf %c : tensor<4xf32>
   %6 = ds.relu %5 : tensor<4xf32>
   %7 = ds.sigmoid %6 : tensor<4xf32>
   %8 = ds.identity %7 : tensor<4xf32>

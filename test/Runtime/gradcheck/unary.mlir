@@ -6,6 +6,8 @@
 // CHECK: @exp: gradcheck: PASS
 // CHECK: @log: gradcheck: PASS
 // CHECK: @tanh: gradcheck: PASS
+// CHECK: @sin: gradcheck: PASS
+// CHECK: @cos: gradcheck: PASS
 // CHECK: @erf: gradcheck: PASS
 // CHECK: @relu: gradcheck: PASS
 // CHECK: @sigmoid: gradcheck: PASS
@@ -65,6 +67,28 @@ func.func @log(%x: tensor<3x5xf64> {ds.input = "x"}) -> tensor<f64> attributes {
 func.func @tanh(%x: tensor<3x5xf64> {ds.input = "x"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<3x5xf64>
   %0 = ds.tanh %x : tensor<3x5xf64>
+  %1 = ds.mul %0, %w : (tensor<3x5xf64>, tensor<3x5xf64>) -> tensor<3x5xf64>
+  %2 = ds.reduce_sum %1 {axes = array<i64>, keepdims = false} : (tensor<3x5xf64>) -> tensor<f64>
+  return %2 : tensor<f64>
+}
+
+// -----
+
+// INPUTS: x=3x5:f64
+func.func @sin(%x: tensor<3x5xf64> {ds.input = "x"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
+  %w = ds.constant dense<W> : tensor<3x5xf64>
+  %0 = ds.sin %x : tensor<3x5xf64>
+  %1 = ds.mul %0, %w : (tensor<3x5xf64>, tensor<3x5xf64>) -> tensor<3x5xf64>
+  %2 = ds.reduce_sum %1 {axes = array<i64>, keepdims = false} : (tensor<3x5xf64>) -> tensor<f64>
+  return %2 : tensor<f64>
+}
+
+// -----
+
+// INPUTS: x=3x5:f64
+func.func @cos(%x: tensor<3x5xf64> {ds.input = "x"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
+  %w = ds.constant dense<W> : tensor<3x5xf64>
+  %0 = ds.cos %x : tensor<3x5xf64>
   %1 = ds.mul %0, %w : (tensor<3x5xf64>, tensor<3x5xf64>) -> tensor<3x5xf64>
   %2 = ds.reduce_sum %1 {axes = array<i64>, keepdims = false} : (tensor<3x5xf64>) -> tensor<f64>
   return %2 : tensor<f64>

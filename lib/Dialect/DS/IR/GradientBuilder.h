@@ -33,6 +33,8 @@ public:
   Value mul(Value x, Value y) { return MulOp::create(b, loc, x, y); }
   Value div(Value x, Value y) { return DivOp::create(b, loc, x, y); }
   Value neg(Value x) { return NegOp::create(b, loc, x); }
+  Value sin(Value x) { return SinOp::create(b, loc, x); }
+  Value cos(Value x) { return CosOp::create(b, loc, x); }
   Value scale(Value x, double s) {
     return mul(x, scalar(s, typeOf(x).getElementType()));
   }

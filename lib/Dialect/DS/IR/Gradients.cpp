@@ -135,6 +135,18 @@ LogicalResult tanhGrad(TanhOp op, GradientBuilder &g, ArrayRef<Value> rg,
   return success();
 }
 
+LogicalResult sinGrad(SinOp op, GradientBuilder &g, ArrayRef<Value> rg,
+                      ArrayRef<bool> need, Grads &out) {
+  out[0] = g.mul(rg[0], g.cos(op.getInput()));
+  return success();
+}
+
+LogicalResult cosGrad(CosOp op, GradientBuilder &g, ArrayRef<Value> rg,
+                      ArrayRef<bool> need, Grads &out) {
+  out[0] = g.neg(g.mul(rg[0], g.sin(op.getInput())));
+  return success();
+}
+
 LogicalResult erfGrad(ErfOp op, GradientBuilder &g, ArrayRef<Value> rg,
                       ArrayRef<bool> need, Grads &out) {
   Value x = op.getInput();
@@ -463,6 +475,8 @@ void mlir::ds::registerGradientInterfaces(DialectRegistry &registry) {
     attach<ExpOp, expGrad>(ctx);
     attach<LogOp, logGrad>(ctx);
     attach<TanhOp, tanhGrad>(ctx);
+    attach<SinOp, sinGrad>(ctx);
+    attach<CosOp, cosGrad>(ctx);
     attach<ErfOp, erfGrad>(ctx);
     attach<ReluOp, reluGrad>(ctx);
     attach<SigmoidOp, sigmoidGrad>(ctx);

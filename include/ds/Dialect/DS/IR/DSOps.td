@@ -218,6 +218,14 @@ def DS_TanhOp : DS_UnaryOp<"tanh", DS_FloatTensor> {
   let summary = "Elementwise hyperbolic tangent";
   let description = "```mlir\n%r = ds.tanh %x : tensor<4xf32>\n```";
 }
+def DS_SinOp : DS_UnaryOp<"sin", DS_FloatTensor> {
+  let summary = "Elementwise sine (radians)";
+  let description = "```mlir\n%r = ds.sin %x : tensor<4xf32>\n```";
+}
+def DS_CosOp : DS_UnaryOp<"cos", DS_FloatTensor> {
+  let summary = "Elementwise cosine (radians)";
+  let description = "```mlir\n%r = ds.cos %x : tensor<4xf32>\n```";
+}
 def DS_ErfOp : DS_UnaryOp<"erf", DS_FloatTensor> {
   let summary = "Elementwise error function";
   let description = "```mlir\n%r = ds.erf %x : tensor<4xf32>\n```";
