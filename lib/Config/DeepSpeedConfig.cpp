@@ -23,6 +23,8 @@ constexpr uint64_t kMaxConfigBytes = 16u << 20;
 constexpr size_t kMaxJsonDepth = 64;
 
 std::string formatNumber(double v) {
+  if (v == std::trunc(v) && std::fabs(v) < 1e15)
+    return std::to_string((int64_t)v); // 1000, not 1e+03
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   // The shortest form that reads back the same (0.1, not 0.10000000000000001).
