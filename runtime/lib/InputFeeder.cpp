@@ -43,7 +43,7 @@ InputFeeder::InputFeeder(const LoadedPlan &plan, ExecutorBase &exec, const Input
       checkFiniteNpy(f);
 }
 
-void checkFiniteNpy(const NpyFile &f) {
+void checkFiniteNpy(const NpyFile &f, bool samples) {
   if (!isFloat(f.dtype) || f.shape.empty())
     return;
   int64_t rowElems = f.rowElems(), rows = f.shape[0];
@@ -69,7 +69,8 @@ void checkFiniteNpy(const NpyFile &f) {
       if (std::isfinite(v))
         continue;
       int64_t flat = first * rowElems + i;
-      fail(f.path, ": element ", flat, " (flat index; sample ", flat / rowElems, ") is ",
+      fail(f.path, ": element ", flat, " (flat index",
+           samples ? "; sample " + std::to_string(flat / rowElems) : std::string(), ") is ",
            std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf",
            ": --check-inputs rejects non-finite input data; fix or drop that sample");
     }
@@ -192,7 +193,7 @@ LoadedPlan loadPlanWithoutInputs(const std::string &path, int world,
 
 /// Reads <data>/<name>.npy, whose dtype and shape must be exactly the input buffer's, into it.
 void feedWholeInputs(const std::vector<ds::plan::GraphInput> &inputs, ExecutorBase &exec,
-                     const std::string &dir, bool doRead) {
+                     const std::string &dir, bool doRead, bool checkFinite) {
   std::vector<char> store;
   for (const auto &in : inputs) {
     std::string path = dir + "/" + in.name() + ".npy";
@@ -207,10 +208,14 @@ void feedWholeInputs(const std::vector<ds::plan::GraphInput> &inputs, ExecutorBa
     if (f.shape != *t.shape)
       fail(path, ": shape ", shapeString(f.shape), " does not match input '", in.name(),
            "' of shape ", shapeString(*t.shape), " (--whole-inputs reads the file whole)");
-    if (!doRead || t.numel == 0)
+    if (t.numel == 0)
       continue;
     NpyFile rows = f; // one row holding everything (also for 0-d files)
     rows.shape = {1, t.numel};
+    if (checkFinite)
+      checkFiniteNpy(rows, /*samples=*/false);
+    if (!doRead)
+      continue;
     readNpyRows(rows, 0, 1, t.data);
     exec.upload(in.buffer(), t.data);
   }

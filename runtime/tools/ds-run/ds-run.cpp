@@ -349,7 +349,8 @@ int runJob(const Options &opt, Communicator &comm) {
            " graph inputs: give --data DIR or --synthetic");
     if (!wholeInputs.empty() && opt.data.empty())
       fail("the plan has ", wholeInputs.size(), " graph inputs: --whole-inputs needs --data DIR");
-    feedWholeInputs(wholeInputs, *execPtr, opt.data, /*doRead=*/false); // check files early
+    feedWholeInputs(wholeInputs, *execPtr, opt.data, /*doRead=*/false, // check files early
+                    opt.checkInputs && rank == 0);
     feederPtr = std::make_unique<InputFeeder>(
         plan, *execPtr, InputFeederOptions{opt.data, opt.synthetic, opt.seed, opt.checkInputs}, rank, world);
     if (!opt.saveParams.empty())

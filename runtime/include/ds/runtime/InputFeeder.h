@@ -19,8 +19,9 @@ struct InputFeederOptions {
 };
 
 /// --check-inputs: throws Error naming `f`'s path, the flat index of its first NaN or +-Inf
-/// and the value; reads the file in bounded chunks. Integer and bool files always pass.
-void checkFiniteNpy(const NpyFile &f);
+/// (and its sample, the leading index, when `samples`) and the value; reads the file in
+/// bounded chunks. Integer and bool files always pass.
+void checkFiniteNpy(const NpyFile &f, bool samples = true);
 
 /// Fills the plan's graph inputs of `exec` from <dataDir>/<input>.npy ([samples, <the input's
 /// shape without batch_dim>]) or synthetically. Opening checks every file's dtype, shape and
@@ -56,8 +57,8 @@ private:
 LoadedPlan loadPlanWithoutInputs(const std::string &path, int world,
                                  std::vector<ds::plan::GraphInput> &inputs);
 /// Checks <dir>/<name>.npy of every input (exactly the input buffer's dtype and shape) and,
-/// when `doRead`, uploads it whole.
+/// when `doRead`, uploads it whole; with `checkFinite` (--check-inputs) also rejects NaN/Inf.
 void feedWholeInputs(const std::vector<ds::plan::GraphInput> &inputs, ExecutorBase &exec,
-                     const std::string &dir, bool doRead);
+                     const std::string &dir, bool doRead, bool checkFinite = false);
 
 } // namespace ds::rt
