@@ -117,3 +117,16 @@ TEST(NonFiniteKernels, Softmax) {
                std::string("log_softmax ") + dtypeName(dt));
   }
 }
+
+TEST(NonFiniteKernels, CrossEntropy) {
+  // torch.nn.functional.cross_entropy(logits, labels, reduction="none"): a NaN or +inf logit
+  // makes its sample's loss NaN; a -inf logit of another class is probability 0 (finite loss);
+  // a -inf logit of the label class is an infinite loss. Mean over samples then is NaN.
+  HostTensor s = fromValues(F32, {4, 3}, {0, kNan, 0, kInf, 0, 0, -kInf, 0, 0, -kInf, 0, 0});
+  HostTensor lab = fromValues(ds::plan::I64, {4}, {0, 1, 1, 0});
+  HostTensor none(F32, {4}), mean(F32, {});
+  runKernel(Ins("softmax_cross_entropy_loss").s("reduction", "none"), {&s, &lab}, {&none});
+  expectSame(none, {kNan, kNan, std::log(2.0), kInf}, "cross_entropy none");
+  runKernel(Ins("softmax_cross_entropy_loss"), {&s, &lab}, {&mean});
+  expectSame(mean, {kNan}, "cross_entropy mean");
+}
