@@ -2,10 +2,10 @@
 #include "ds/Config/DeepSpeedConfig.h"
 
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cmath>
@@ -231,6 +231,23 @@ public:
     return llvm::Error::success();
   }
 
+  /// A key of `o` outside `known` in a section DeepSpeed reads as a plain dict: ignored
+  /// there too, so a warning (with the closest known key) rather than an error.
+  void warnUnknown(const Object &o, llvm::StringRef scope,
+                   std::initializer_list<llvm::StringLiteral> known, DeepSpeedConfig &c) {
+    std::vector<llvm::StringRef> names(known.begin(), known.end());
+    for (const auto &kv : o) {
+      llvm::StringRef k = kv.first;
+      if (llvm::find(names, k) != names.end())
+        continue;
+      std::string guess = closest(k, names);
+      c.warnings.push_back((path + ": '" + scope + k +
+                            "': unknown key, ignored (DeepSpeed ignores it too)" +
+                            (guess.empty() ? std::string() : "; did you mean '" + guess + "'?"))
+                               .str());
+    }
+  }
+
   llvm::Error readBetas(const Object &params, DeepSpeedConfig &c);
   llvm::Error readOptimizer(const Object &o, DeepSpeedConfig &c);
   llvm::Error readScheduler(const Object &o, DeepSpeedConfig &c);
@@ -259,6 +276,7 @@ llvm::Error ConfigReader::readBetas(const Object &p, DeepSpeedConfig &c) {
 }
 
 llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
+  warnUnknown(o, "optimizer.", {"type", "params", "legacy_fusion"}, c);
   std::string type;
   if (llvm::Error e = readString(o, "type", "optimizer.", type))
     return e;
@@ -362,6 +380,7 @@ llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
 }
 
 llvm::Error ConfigReader::readScheduler(const Object &o, DeepSpeedConfig &c) {
+  warnUnknown(o, "scheduler.", {"type", "params"}, c);
   std::string type;
   if (llvm::Error e = readString(o, "type", "scheduler.", type))
     return e;
