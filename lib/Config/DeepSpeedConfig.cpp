@@ -2,15 +2,119 @@
 #include "ds/Config/DeepSpeedConfig.h"
 
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/CheckedArithmetic.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+
+#include <cmath>
+#include <cstdio>
+#include <set>
 
 using namespace mlir::ds;
 using llvm::json::Object;
 using llvm::json::Value;
 
 namespace {
+/// Limits of the reader: a ds_config.json is a few KiB and a few levels deep. llvm::json's
+/// parser recurses once per level, so the nesting is checked before it runs.
+constexpr uint64_t kMaxConfigBytes = 16u << 20;
+constexpr size_t kMaxJsonDepth = 64;
+
+std::string formatNumber(double v) {
+  if (v == std::trunc(v) && std::fabs(v) < 1e15)
+    return std::to_string((int64_t)v); // 1000, not 1e+03
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  // The shortest form that reads back the same (0.1, not 0.10000000000000001).
+  for (int p = 1; p <= 17; ++p) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.*g", p, v);
+    if (std::strtod(b, nullptr) == v)
+      return b;
+  }
+  return buf;
+}
+
+/// The closest of `candidates` to `key`, if one is close enough to be a likely typo.
+std::string closest(llvm::StringRef key, llvm::ArrayRef<llvm::StringRef> candidates) {
+  std::string best;
+  unsigned bestDistance = std::max<unsigned>(2, key.size() / 3) + 1;
+  for (llvm::StringRef c : candidates) {
+    unsigned d = key.lower() == c.lower() ? 1 : key.edit_distance(c, true, bestDistance);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = c.str();
+    }
+  }
+  return best;
+}
+
+/// Checks what llvm::json::parse does not: the nesting depth (its parser recurses per
+/// level, so 100k `[` would overflow the stack) and duplicate keys (Python's json, and
+/// so DeepSpeed, silently keeps the last). Text that is not JSON is left to the parser.
+llvm::Error scanJson(llvm::StringRef text, llvm::StringRef path) {
+  struct Frame {
+    bool object;
+    bool expectKey;
+    int64_t index = 0;
+    std::string key;
+    std::set<std::string> keys;
+  };
+  std::vector<Frame> stack;
+  auto keyPath = [&](llvm::StringRef last) {
+    std::string p;
+    for (const Frame &f : stack) {
+      if (&f == &stack.back())
+        break;
+      if (f.object)
+        p += (p.empty() ? "" : ".") + f.key;
+      else
+        p += "[" + std::to_string(f.index) + "]";
+    }
+    return p + (p.empty() ? "" : ".") + last.str();
+  };
+  for (size_t i = 0, n = text.size(); i < n; ++i) {
+    char ch = text[i];
+    if (ch == '"') {
+      size_t j = i + 1;
+      while (j < n && text[j] != '"')
+        j += text[j] == '\\' ? 2 : 1;
+      if (j >= n)
+        return llvm::Error::success(); // unterminated: the parser says where
+      llvm::StringRef str = text.slice(i + 1, j);
+      i = j;
+      if (stack.empty() || !stack.back().object || !stack.back().expectKey)
+        continue;
+      Frame &f = stack.back();
+      f.expectKey = false;
+      if (!f.keys.insert(str.str()).second)
+        return llvm::createStringError(
+            llvm::inconvertibleErrorCode(),
+            path + ": '" + keyPath(str) +
+                "': duplicate key (JSON readers keep only one of them; delete the other)");
+      f.key = str.str();
+    } else if (ch == '{' || ch == '[') {
+      if (stack.size() >= kMaxJsonDepth)
+        return llvm::createStringError(
+            llvm::inconvertibleErrorCode(),
+            llvm::formatv("{0}: nested deeper than {1} levels at byte {2}; a DeepSpeed "
+                          "config is a few levels deep",
+                          path, kMaxJsonDepth, i)
+                .str());
+      stack.push_back({ch == '{', ch == '{'});
+    } else if (ch == '}' || ch == ']') {
+      if (!stack.empty())
+        stack.pop_back();
+    } else if (ch == ',' && !stack.empty()) {
+      stack.back().expectKey = stack.back().object;
+      ++stack.back().index;
+    }
+  }
+  return llvm::Error::success();
+}
+
 class ConfigReader {
 public:
   ConfigReader(llvm::StringRef path) : path(path) {}
@@ -18,6 +122,15 @@ public:
   llvm::Error error(const llvm::Twine &key, const llvm::Twine &message) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    path + ": '" + key + "': " + message);
+  }
+
+  /// DeepSpeed's and PyTorch's range checks: `value` of `key` (when present in `o`)
+  /// must satisfy `ok`; the message says what is expected and what was given.
+  llvm::Error require(const Object &o, llvm::StringRef key, llvm::StringRef scope,
+                      double value, bool ok, llvm::StringRef expected) {
+    if (ok || isAbsent(o.get(key)))
+      return llvm::Error::success();
+    return error(scope + key, "must be " + expected + ", got " + formatNumber(value));
   }
 
   /// A value that DeepSpeed treats as absent ("auto" in pydantic sections, null).
@@ -42,16 +155,23 @@ public:
   }
   llvm::Error readNumber(const Object &o, llvm::StringRef key, llvm::StringRef scope,
                          double &out) {
-    return read(o, key, scope, out, [](const Value &v) { return v.getAsNumber(); },
-                "a number");
+    if (llvm::Error e =
+            read(o, key, scope, out, [](const Value &v) { return v.getAsNumber(); },
+                 "a number"))
+      return e;
+    if (!std::isfinite(out))
+      return error(scope + key, "must be a finite number");
+    return llvm::Error::success();
   }
   llvm::Error readInt(const Object &o, llvm::StringRef key, llvm::StringRef scope,
                       int64_t &out) {
     auto asInt = [](const Value &v) -> std::optional<int64_t> {
       if (auto n = v.getAsInteger())
         return *n;
-      if (auto d = v.getAsNumber(); d && *d == (double)(int64_t)*d)
-        return (int64_t)*d; // 5e8 written as a float
+      // 5e8 written as a float; the range check first (the cast of 1e300 is undefined).
+      if (auto d = v.getAsNumber();
+          d && std::fabs(*d) < 9.2e18 && *d == (double)(int64_t)*d)
+        return (int64_t)*d;
       return std::nullopt;
     };
     return read(o, key, scope, out, asInt, "an integer");
@@ -96,12 +216,36 @@ public:
       llvm::StringRef k = kv.first;
       if (llvm::find(known, k) == known.end()) {
         std::string list;
-        for (llvm::StringRef s : known)
+        std::vector<llvm::StringRef> names;
+        for (llvm::StringRef s : known) {
           list += (list.empty() ? "" : ", ") + s.str();
-        return error(scope + k, "unknown key (known: " + list + ")");
+          names.push_back(s);
+        }
+        std::string guess = closest(k, names);
+        return error(scope + k, "unknown key" +
+                                    (guess.empty() ? std::string()
+                                                   : "; did you mean '" + guess + "'?") +
+                                    " (known: " + list + ")");
       }
     }
     return llvm::Error::success();
+  }
+
+  /// A key of `o` outside `known` in a section DeepSpeed reads as a plain dict: ignored
+  /// there too, so a warning (with the closest known key) rather than an error.
+  void warnUnknown(const Object &o, llvm::StringRef scope,
+                   std::initializer_list<llvm::StringLiteral> known, DeepSpeedConfig &c) {
+    std::vector<llvm::StringRef> names(known.begin(), known.end());
+    for (const auto &kv : o) {
+      llvm::StringRef k = kv.first;
+      if (llvm::find(names, k) != names.end())
+        continue;
+      std::string guess = closest(k, names);
+      c.warnings.push_back((path + ": '" + scope + k +
+                            "': unknown key, ignored (DeepSpeed ignores it too)" +
+                            (guess.empty() ? std::string() : "; did you mean '" + guess + "'?"))
+                               .str());
+    }
   }
 
   llvm::Error readBetas(const Object &params, DeepSpeedConfig &c);
@@ -123,10 +267,16 @@ llvm::Error ConfigReader::readBetas(const Object &p, DeepSpeedConfig &c) {
     return error("optimizer.params.betas", "expected two numbers");
   c.trainStep.beta1 = *(*a)[0].getAsNumber();
   c.trainStep.beta2 = *(*a)[1].getAsNumber();
+  // torch.optim: "Invalid beta parameter at index i".
+  for (auto [i, b] : {std::pair<int, double>{0, c.trainStep.beta1}, {1, c.trainStep.beta2}})
+    if (!(b >= 0 && b < 1))
+      return error("optimizer.params.betas[" + llvm::Twine(i) + "]",
+                   "must be in [0, 1), got " + formatNumber(b));
   return llvm::Error::success();
 }
 
 llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
+  warnUnknown(o, "optimizer.", {"type", "params", "legacy_fusion"}, c);
   std::string type;
   if (llvm::Error e = readString(o, "type", "optimizer.", type))
     return e;
@@ -197,10 +347,40 @@ llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
   }
   if (llvm::Error e = readNumber(p, "lr", scope, c.trainStep.lr))
     return e;
-  return readNumber(p, "weight_decay", scope, c.trainStep.weightDecay);
+  if (llvm::Error e = readNumber(p, "weight_decay", scope, c.trainStep.weightDecay))
+    return e;
+  // torch.optim's checks ("Invalid learning rate", "Invalid epsilon value", ...).
+  const BuildTrainStepPassOptions &t = c.trainStep;
+  if (llvm::Error e = require(p, "lr", scope, t.lr, t.lr >= 0, ">= 0"))
+    return e;
+  if (llvm::Error e = require(p, "eps", scope, t.eps, t.eps >= 0, ">= 0"))
+    return e;
+  if (llvm::Error e =
+          require(p, "weight_decay", scope, t.weightDecay, t.weightDecay >= 0, ">= 0"))
+    return e;
+  if (c.trainStep.optimizer == "sgd") {
+    if (llvm::Error e = require(p, "momentum", scope, t.momentum, t.momentum >= 0, ">= 0"))
+      return e;
+    if (t.nesterov && (t.momentum <= 0 || t.dampening != 0))
+      return error("optimizer.params.nesterov",
+                   "Nesterov momentum requires a momentum > 0 and zero dampening, got "
+                   "momentum " + formatNumber(t.momentum) + ", dampening " +
+                       formatNumber(t.dampening));
+  }
+  if (c.trainStep.optimizer == "lamb") {
+    if (llvm::Error e =
+            require(p, "min_coeff", scope, t.minCoeff, t.minCoeff >= 0, ">= 0"))
+      return e;
+    if (t.maxCoeff < t.minCoeff)
+      return error("optimizer.params.max_coeff",
+                   "must be >= min_coeff (" + formatNumber(t.minCoeff) + "), got " +
+                       formatNumber(t.maxCoeff));
+  }
+  return llvm::Error::success();
 }
 
 llvm::Error ConfigReader::readScheduler(const Object &o, DeepSpeedConfig &c) {
+  warnUnknown(o, "scheduler.", {"type", "params"}, c);
   std::string type;
   if (llvm::Error e = readString(o, "type", "scheduler.", type))
     return e;
@@ -254,6 +434,17 @@ llvm::Error ConfigReader::readScheduler(const Object &o, DeepSpeedConfig &c) {
     return e;
   if (c.trainStep.warmupType != "log" && c.trainStep.warmupType != "linear")
     return error("scheduler.params.warmup_type", "expected \"log\" or \"linear\"");
+  const BuildTrainStepPassOptions &t = c.trainStep;
+  for (auto [key, v] : {std::pair<llvm::StringRef, double>{"warmup_min_lr", t.warmupMinLr},
+                        {"warmup_max_lr", t.warmupMaxLr},
+                        {"cos_min_ratio", t.cosMinRatio},
+                        {"warmup_num_steps", double(t.warmupNumSteps)},
+                        {"total_num_steps", double(t.totalNumSteps)}})
+    if (llvm::Error e = require(p, key, scope, v, v >= 0, ">= 0"))
+      return e;
+  if (llvm::Error e = require(p, "warmup_min_ratio", scope, t.warmupMinRatio,
+                              t.warmupMinRatio >= 0 && t.warmupMinRatio <= 1, "in [0, 1]"))
+    return e;
   return llvm::Error::success();
 }
 
@@ -294,8 +485,20 @@ llvm::Error ConfigReader::readPrecision(const Object &root, DeepSpeedConfig &c) 
               readNumber(f, "min_loss_scale", scope, c.trainStep.minLossScale))
         return e;
       const BuildTrainStepPassOptions &t = c.trainStep;
+      // loss_scale 0 is dynamic scaling; 2^initial_scale_power must be a finite fp32.
+      for (auto [key, v, ok, expected] :
+           {std::tuple<llvm::StringRef, double, bool, llvm::StringRef>{
+                "loss_scale", t.lossScale_, t.lossScale_ >= 0, ">= 0 (0: dynamic)"},
+            {"initial_scale_power", double(t.initialScalePower),
+             t.initialScalePower >= 0 && t.initialScalePower <= 127, "in [0, 127]"},
+            {"loss_scale_window", double(t.lossScaleWindow), t.lossScaleWindow >= 1,
+             ">= 1"},
+            {"hysteresis", double(t.hysteresis), t.hysteresis >= 1, ">= 1"},
+            {"min_loss_scale", t.minLossScale, t.minLossScale > 0, "> 0"}})
+        if (llvm::Error e = require(f, key, scope, v, ok, expected))
+          return e;
       if (t.lossScale_ < 0 || t.lossScaleWindow < 1 || t.hysteresis < 1 ||
-          t.minLossScale <= 0)
+          t.minLossScale <= 0 || t.initialScalePower < 0 || t.initialScalePower > 127)
         return error("fp16", "loss_scale must be >= 0, loss_scale_window and "
                              "hysteresis >= 1, min_loss_scale > 0");
     } else {
@@ -365,13 +568,18 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
     if (llvm::Error e = readInt(o, key, scope, c.zero.prefetchBucketSize))
       return e;
   if (c.zero.prefetchBucketSize < 1)
-    return error("zero_optimization.stage3_prefetch_bucket_size", "must be at least 1");
+    return error("zero_optimization.stage3_prefetch_bucket_size",
+                 "must be at least 1, got " + llvm::Twine(c.zero.prefetchBucketSize));
   if (c.zero.reduceBucketSize < 1)
-    return error("zero_optimization.reduce_bucket_size", "must be at least 1");
+    return error("zero_optimization.reduce_bucket_size",
+                 "must be at least 1, got " + llvm::Twine(c.zero.reduceBucketSize));
   for (llvm::StringRef key :
        {"stage3_param_persistence_threshold", "param_persistence_threshold"})
     if (llvm::Error e = readInt(o, key, scope, c.zero.paramPersistenceThreshold))
       return e;
+  if (c.zero.paramPersistenceThreshold < 0)
+    return error("zero_optimization.stage3_param_persistence_threshold",
+                 "must be >= 0, got " + llvm::Twine(c.zero.paramPersistenceThreshold));
   for (llvm::StringRef key : {"offload_param", "offload_optimizer"}) {
     auto sub = readObject(o, key, scope);
     if (!sub)
@@ -408,6 +616,14 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
 llvm::Expected<DeepSpeedConfig>
 mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
   ConfigReader r(path);
+  if (text.size() > kMaxConfigBytes)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("{0}: {1} bytes, more than the {2} MiB a ds_config.json may have",
+                      path, text.size(), kMaxConfigBytes >> 20)
+            .str());
+  if (llvm::Error e = scanJson(text, path))
+    return std::move(e);
   llvm::Expected<llvm::json::Value> json = llvm::json::parse(text);
   if (!json)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -426,11 +642,20 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
   if (llvm::Error e = r.readOptInt(*root, "gradient_accumulation_steps", "",
                                    c.accumulationSteps))
     return std::move(e);
+  // DeepSpeed asserts these are > 0 (after deriving the missing ones).
+  for (auto [key, v] : {std::pair<llvm::StringRef, std::optional<int64_t>>{
+                            "train_batch_size", c.trainBatchSize},
+                        {"train_micro_batch_size_per_gpu", c.microBatchSize},
+                        {"gradient_accumulation_steps", c.accumulationSteps}})
+    if (v && *v <= 0)
+      return r.error(key, "must be a positive integer, got " + llvm::Twine(*v));
   if (llvm::Error e =
           r.readNumber(*root, "gradient_clipping", "", c.trainStep.gradientClipping))
     return std::move(e);
   if (c.trainStep.gradientClipping < 0)
-    return r.error("gradient_clipping", "must be >= 0");
+    return r.error("gradient_clipping",
+                   "must be >= 0 (0 disables clipping), got " +
+                       formatNumber(c.trainStep.gradientClipping));
   for (auto [key, reader] :
        {std::pair<llvm::StringRef, llvm::Error (ConfigReader::*)(const Object &,
                                                                  DeepSpeedConfig &)>{
@@ -450,14 +675,60 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
       "train_batch_size", "train_micro_batch_size_per_gpu",
       "gradient_accumulation_steps", "gradient_clipping", "optimizer", "scheduler",
       "zero_optimization", "fp16", "bf16", "bfloat16"};
-  for (const auto &kv : *root)
-    if (llvm::find(known, llvm::StringRef(kv.first)) == std::end(known))
-      c.ignoredKeys.push_back(
-          (llvm::StringRef(kv.first) + " (no effect on the compiled program)").str());
+  // Top-level keys DeepSpeed reads (deepspeed/runtime/config.py and its sections) that
+  // change nothing here. Anything else DeepSpeed ignores too: likely a typo, so a warning.
+  static const llvm::StringLiteral deepSpeedKeys[] = {
+      "steps_per_print", "wall_clock_breakdown", "memory_breakdown", "dump_state",
+      "disable_allgather", "communication_data_type",
+      "seq_parallel_communication_data_type", "prescale_gradients",
+      "gradient_predivide_factor", "sparse_gradients", "zero_allow_untested_optimizer",
+      "zero_force_ds_cpu_optimizer", "graph_harvesting", "amp", "torch_autocast",
+      "activation_checkpointing", "flops_profiler", "tensorboard", "csv_monitor", "wandb",
+      "comet", "monitor_config", "comms_logger", "aio", "elasticity", "pipeline",
+      "checkpoint", "data_types", "compression_training", "data_efficiency",
+      "curriculum_learning", "sparse_attention", "autotuning", "nebula", "eigenvalue",
+      "progressive_layer_drop", "quantize_training", "weight_quantization",
+      "hybrid_engine", "dataloader_drop_last", "load_universal_checkpoint",
+      "use_node_local_storage", "timers", "compile", "fp32_allreduce",
+      "zero_enabled", "mics_shard_size", "mics_hierarchical_params_gather",
+      "use_data_before_expert_parallelism", "tensor_parallel", "domino",
+      "gradient_accumulation_dtype", "train_batch_size_per_gpu"};
+  std::vector<llvm::StringRef> candidates(std::begin(known), std::end(known));
+  candidates.insert(candidates.end(), std::begin(deepSpeedKeys), std::end(deepSpeedKeys));
+  for (const auto &kv : *root) {
+    llvm::StringRef key = kv.first;
+    if (llvm::find(known, key) != std::end(known))
+      continue;
+    if (llvm::find(deepSpeedKeys, key) != std::end(deepSpeedKeys)) {
+      c.ignoredKeys.push_back((key + " (no effect on the compiled program)").str());
+      continue;
+    }
+    std::string guess = closest(key, candidates);
+    c.warnings.push_back(
+        (path + ": '" + key + "': unknown key, ignored (DeepSpeed ignores it too)" +
+         (guess.empty() ? std::string() : "; did you mean '" + guess + "'?"))
+            .str());
+  }
   return c;
 }
 
 llvm::Expected<DeepSpeedConfig> mlir::ds::readDeepSpeedConfig(llvm::StringRef path) {
+  // A regular file of bounded size: a FIFO, a directory or a link to /dev/zero would
+  // block or be read without end.
+  llvm::sys::fs::file_status status;
+  if (std::error_code ec = llvm::sys::fs::status(path, status))
+    return llvm::createStringError(ec, path + ": " + ec.message());
+  if (status.type() != llvm::sys::fs::file_type::regular_file)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        path + ": not a regular file (a directory, device or pipe); pass the "
+               "ds_config.json file itself");
+  if (status.getSize() > kMaxConfigBytes)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("{0}: {1} bytes, more than the {2} MiB a ds_config.json may have",
+                      path, status.getSize(), kMaxConfigBytes >> 20)
+            .str());
   auto buffer = llvm::MemoryBuffer::getFile(path);
   if (!buffer)
     return llvm::createStringError(buffer.getError(),
@@ -467,6 +738,39 @@ llvm::Expected<DeepSpeedConfig> mlir::ds::readDeepSpeedConfig(llvm::StringRef pa
 
 llvm::Error DeepSpeedConfig::resolveBatch(int64_t w) {
   auto &tb = trainBatchSize, &mb = microBatchSize, &g = accumulationSteps;
+  // Checked before any division or product (0 or a negative divisor used to be SIGFPE).
+  auto bad = [](llvm::StringRef key, int64_t v) {
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("'{0}': must be a positive integer, got {1}", key, v).str());
+  };
+  if (w < 1)
+    return bad("world size", w);
+  if (tb && *tb <= 0)
+    return bad("train_batch_size", *tb);
+  if (mb && *mb <= 0)
+    return bad("train_micro_batch_size_per_gpu", *mb);
+  if (g && *g <= 0)
+    return bad("gradient_accumulation_steps", *g);
+  // mb * g * w without overflow (a hostile config can make it wrap).
+  auto product = [&](int64_t m, int64_t a) -> std::optional<int64_t> {
+    auto ma = llvm::checkedMul(m, a);
+    return ma ? llvm::checkedMul(*ma, w) : std::nullopt;
+  };
+  if (mb && g && !product(*mb, *g))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("train_micro_batch_size_per_gpu * gradient_accumulation_steps * "
+                      "world_size = {0} * {1} * {2} overflows 64 bits",
+                      *mb, *g, w)
+            .str());
+  if (mb && !g && !product(*mb, 1))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("train_micro_batch_size_per_gpu * world_size = {0} * {1} overflows "
+                      "64 bits",
+                      *mb, w)
+            .str());
   if (tb && mb && g) {
   } else if (tb && mb) {
     g = *tb / *mb / w;
@@ -486,7 +790,7 @@ llvm::Error DeepSpeedConfig::resolveBatch(int64_t w) {
         "Either train_batch_size or train_micro_batch_size_per_gpu needs to be "
         "provided");
   }
-  if (*tb <= 0 || *mb <= 0 || *g <= 0 || *tb != *mb * *g * w)
+  if (*tb <= 0 || *mb <= 0 || *g <= 0 || product(*mb, *g) != *tb)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
         llvm::formatv("Check batch related parameters. train_batch_size is not equal "

@@ -616,9 +616,15 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
 // Entry points
 //===----------------------------------------------------------------------===//
 
+/// ONNX in protobuf text format, by extension (any case).
+static bool isOnnxTextPath(StringRef path) {
+  return path.ends_with_insensitive(".onnxtxt") ||
+         path.ends_with_insensitive(".textproto") || path.ends_with_insensitive(".pbtxt");
+}
+
 bool mlir::ds::isOnnxPath(StringRef path) {
-  return path.ends_with(".onnx") || path.ends_with(".onnxtxt") ||
-         path.ends_with(".textproto") || path.ends_with(".pbtxt");
+  // Case-insensitive: a model saved as MODEL.ONNX is ONNX, not MLIR text.
+  return path.ends_with_insensitive(".onnx") || isOnnxTextPath(path);
 }
 
 /// The name of the ONNX node a location points at, if any.
@@ -640,8 +646,7 @@ OwningOpRef<ModuleOp> mlir::ds::importOnnx(MLIRContext *context,
   Location fileLoc = FileLineColLoc::get(context, path, 0, 0);
   StringRef data = buffer.getBuffer();
   auto model = std::make_unique<onnx::ModelProto>();
-  bool text = path.ends_with(".onnxtxt") || path.ends_with(".textproto") ||
-              path.ends_with(".pbtxt");
+  bool text = isOnnxTextPath(path);
   if (text) {
     google::protobuf::TextFormat::Parser parser;
     TextErrorCollector errors;
@@ -728,6 +733,27 @@ OwningOpRef<ModuleOp> mlir::ds::importOnnx(MLIRContext *context,
 OwningOpRef<ModuleOp> mlir::ds::importOnnxFile(MLIRContext *context,
                                                StringRef path,
                                                const ImportOptions &options) {
+  // A regular file under protobuf's 2 GiB limit (weights beyond it go in external data):
+  // a directory, a FIFO or a link to /dev/zero would block or be read until memory runs
+  // out.
+  Location fileLoc = FileLineColLoc::get(context, path, 0, 0);
+  llvm::sys::fs::file_status status;
+  if (std::error_code ec = llvm::sys::fs::status(path, status)) {
+    emitError(fileLoc) << path << ": cannot read the model: " << ec.message();
+    return nullptr;
+  }
+  if (status.type() != llvm::sys::fs::file_type::regular_file) {
+    emitError(fileLoc) << path
+                       << ": cannot read the model: not a regular file (a directory, "
+                          "device or pipe); pass the .onnx file itself";
+    return nullptr;
+  }
+  if (status.getSize() > (uint64_t)INT_MAX) {
+    emitError(fileLoc) << path << ": the model is " << status.getSize()
+                       << " bytes, larger than protobuf's 2 GiB limit; save its "
+                          "weights as ONNX external data";
+    return nullptr;
+  }
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer) {

@@ -269,6 +269,20 @@ mlir::ds::onnx_import::decodeTensor(MLIRContext *ctx, const onnx::TensorProto &t
     llvm::sys::path::append(file, location);
     if (length < 0)
       length = n * rawElementSize(dt);
+    // A regular file holding [offset, offset + length): never a read past its end, nor
+    // of a device or pipe (a link to /dev/zero has no end).
+    llvm::sys::fs::file_status status;
+    if (std::error_code ec = llvm::sys::fs::status(file, status))
+      return error() << "cannot open external data file '" << file << "' of tensor '"
+                     << tensor.name() << "': " << ec.message();
+    if (status.type() != llvm::sys::fs::file_type::regular_file)
+      return error() << "external data file '" << file << "' of tensor '" << tensor.name()
+                     << "' is not a regular file";
+    if (offset < 0 || length > (int64_t)status.getSize() ||
+        offset > (int64_t)status.getSize() - length)
+      return error() << "external data file '" << file << "' has " << status.getSize()
+                     << " bytes, too few for " << length << " at offset " << offset
+                     << " (tensor '" << tensor.name() << "')";
     auto buf = llvm::MemoryBuffer::getFileSlice(file, length, offset);
     if (!buf)
       return error() << "cannot read " << length << " bytes at offset " << offset

@@ -2,6 +2,7 @@
 // whole-tensor inputs for --whole-inputs.
 #include "ds/runtime/InputFeeder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -35,6 +36,44 @@ InputFeeder::InputFeeder(const LoadedPlan &plan, ExecutorBase &exec, const Input
     if (!files_.empty() && f.shape[0] != files_[0].shape[0])
       fail(path, ": ", f.shape[0], " samples, but ", files_[0].path, " has ", files_[0].shape[0]);
     files_.push_back(std::move(f));
+  }
+  // Before any training step; one rank reads the files (the others see the same data).
+  if (opt.checkInputs && rank == 0)
+    for (const NpyFile &f : files_)
+      checkFiniteNpy(f);
+}
+
+void checkFiniteNpy(const NpyFile &f, bool samples) {
+  if (!isFloat(f.dtype) || f.shape.empty())
+    return;
+  int64_t rowElems = f.rowElems(), rows = f.shape[0];
+  if (rowElems == 0 || rows == 0)
+    return;
+  size_t es = dtypeSize(f.dtype);
+  // Chunks of whole rows, about 4 MiB (at least one row).
+  int64_t chunkRows = std::max<int64_t>(1, int64_t((4u << 20) / (size_t(rowElems) * es)));
+  std::vector<char> buf;
+  for (int64_t first = 0; first < rows; first += chunkRows) {
+    int64_t count = std::min(chunkRows, rows - first);
+    int64_t n = count * rowElems;
+    buf.resize(size_t(n) * es);
+    readNpyRows(f, first, count, buf.data());
+    for (int64_t i = 0; i < n; ++i) {
+      double v;
+      switch (f.dtype) {
+      case ds::plan::F32: v = reinterpret_cast<const float *>(buf.data())[i]; break;
+      case ds::plan::F64: v = reinterpret_cast<const double *>(buf.data())[i]; break;
+      case ds::plan::F16: v = halfToFloat(reinterpret_cast<const uint16_t *>(buf.data())[i]); break;
+      default: v = bf16ToFloat(reinterpret_cast<const uint16_t *>(buf.data())[i]); break;
+      }
+      if (std::isfinite(v))
+        continue;
+      int64_t flat = first * rowElems + i;
+      fail(f.path, ": element ", flat, " (flat index",
+           samples ? "; sample " + std::to_string(flat / rowElems) : std::string(), ") is ",
+           std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf",
+           ": --check-inputs rejects non-finite input data; fix or drop that sample");
+    }
   }
 }
 
@@ -154,7 +193,7 @@ LoadedPlan loadPlanWithoutInputs(const std::string &path, int world,
 
 /// Reads <data>/<name>.npy, whose dtype and shape must be exactly the input buffer's, into it.
 void feedWholeInputs(const std::vector<ds::plan::GraphInput> &inputs, ExecutorBase &exec,
-                     const std::string &dir, bool doRead) {
+                     const std::string &dir, bool doRead, bool checkFinite) {
   std::vector<char> store;
   for (const auto &in : inputs) {
     std::string path = dir + "/" + in.name() + ".npy";
@@ -169,10 +208,14 @@ void feedWholeInputs(const std::vector<ds::plan::GraphInput> &inputs, ExecutorBa
     if (f.shape != *t.shape)
       fail(path, ": shape ", shapeString(f.shape), " does not match input '", in.name(),
            "' of shape ", shapeString(*t.shape), " (--whole-inputs reads the file whole)");
-    if (!doRead || t.numel == 0)
+    if (t.numel == 0)
       continue;
     NpyFile rows = f; // one row holding everything (also for 0-d files)
     rows.shape = {1, t.numel};
+    if (checkFinite)
+      checkFiniteNpy(rows, /*samples=*/false);
+    if (!doRead)
+      continue;
     readNpyRows(rows, 0, 1, t.data);
     exec.upload(in.buffer(), t.data);
   }

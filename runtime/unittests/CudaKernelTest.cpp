@@ -358,6 +358,10 @@ std::vector<Case> allCases() {
   add("relu_i64", K("relu"), {Z(I64, S, -50, 50)}, {R(I64, S)});
   add("identity_i1", K("identity"), {R(I1, S)}, {R(I1, S)});
   add("log_f32_special", K("log"), {V(F32, {5}, {0, -1, kInf, kNaN, 1})}, {R(F32, {5})});
+  // NaN and +-inf as torch: relu(NaN) = NaN, gelu(-inf) = NaN, sigmoid(+-inf) = 1, 0.
+  for (const char *op : {"relu", "gelu", "sigmoid", "tanh"})
+    add(std::string(op) + "_f32_special", K(op), {V(F32, {5}, {kNaN, kInf, -kInf, -0.0, 1})},
+        {R(F32, {5})});
 
   // ---- cast
   const std::vector<double> special{0,    -0.0, 1.5,  -2.5,  1e5,  -1e5,
@@ -521,6 +525,15 @@ std::vector<Case> allCases() {
       {R(F64, {2, 4})});
   add("reduce_sum_i64_axes02", K("reduce_sum").ints("axes", {0, 2}).i("keepdims", 0),
       {Z(I64, S, -50, 50)}, {R(I64, {3})});
+  // max keeps a NaN wherever it is (torch.amax), and an all--inf slice reduces to -inf.
+  add("reduce_max_f32_special", K("reduce_max").ints("axes", {1}).i("keepdims", 0),
+      {V(F32, {4, 3}, {1, 2, kNaN, kNaN, 2, 1, -kInf, -kInf, -kInf, 1, kInf, 3})},
+      {R(F32, {4})});
+  add("reduce_max_f32_special_axis0", K("reduce_max").ints("axes", {0}).i("keepdims", 0),
+      {V(F32, {4, 3}, {1, 2, kNaN, kNaN, 2, 1, -kInf, -kInf, -kInf, 1, kInf, 3})},
+      {R(F32, {3})});
+  add("softmax_f32_special", K("softmax").i("axis", 1),
+      {V(F32, {3, 3}, {1, kNaN, 2, kInf, 1, 0, -kInf, 0, 0})}, {R(F32, {3, 3})});
   add("reduce_max_i64_axis1", K("reduce_max").ints("axes", {1}).i("keepdims", 1),
       {Z(I64, S, -50, 50)}, {R(I64, {2, 1, 4})});
   add("reduce_sum_f32_large", K("reduce_sum").ints("axes", {1}).i("keepdims", 0),

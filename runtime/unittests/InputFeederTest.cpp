@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 
 using namespace ds::rt;
@@ -163,4 +164,32 @@ TEST(InputFeeder, FeedsWholeInputs) {
   feedWholeInputs(inputs, ex, dir, /*doRead=*/true);
   EXPECT_EQ(read<float>(ex, 1, 6), x);
   EXPECT_EQ(read<int64_t>(ex, 2, 8), t);
+}
+
+// Tests that --check-inputs rejects a NaN or Inf in a data file before any step, naming the
+// file and the flat index of the first bad value, and accepts finite data (and ints).
+TEST(InputFeeder, CheckInputsRejectsNonFinite) {
+  std::string dir = tempDir();
+  writeData(dir);
+  LoadedPlan lp = parsePlan(serializePlan(feederPlan()), dir + "/p.dsplan", 1);
+  auto comm = makeSingleRankCommunicator();
+  CpuExecutor ex(lp, *comm);
+  InputFeeder ok(lp, ex, InputFeederOptions{dir, false, 0, true}, 0, 1);
+  for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    std::vector<float> x(15, 1.f);
+    x[7] = bad;
+    x[11] = std::nanf(""); // only the first is reported
+    writeNpy(dir + "/x.npy", pb::F32, {5, 3}, x.data());
+    // Without the flag the data is taken as is.
+    InputFeeder unchecked(lp, ex, InputFeederOptions{dir, false, 0}, 0, 1);
+    try {
+      InputFeeder feeder(lp, ex, InputFeederOptions{dir, false, 0, true}, 0, 1);
+      ADD_FAILURE() << "non-finite x.npy accepted";
+    } catch (const Error &e) {
+      std::string want = dir + "/x.npy: element 7 (flat index; sample 2) is " +
+                         (std::isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf");
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    }
+  }
 }

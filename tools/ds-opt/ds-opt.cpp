@@ -15,6 +15,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -203,12 +204,21 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
       return failure();
     }
     config = std::move(*parsed);
+    for (const std::string &w : config.warnings)
+      llvm::errs() << "ds-opt: warning: " << w << "\n";
     if (!config.ignoredKeys.empty()) {
       llvm::errs() << "ds-opt: note: " << configPath << ": accepted, but ignored:";
       for (const std::string &k : config.ignoredKeys)
         llvm::errs() << "\n  " << k;
       llvm::errs() << "\n";
     }
+  }
+  if (options->inference && worldSize.getNumOccurrences() && worldSize > 1) {
+    // The inference pipeline only freezes parameters: its plan is one rank's whole model.
+    llvm::errs() << "ds-opt: --world-size=" << worldSize
+                 << " applies to training: an inference plan (--mode=inference) runs the "
+                    "whole model on one rank; drop --world-size\n";
+    return failure();
   }
   int world = worldSize.getNumOccurrences() ? int(worldSize) : 1;
   int stage = zeroStage != -1 ? int(zeroStage) : config.zeroStage;
@@ -316,6 +326,18 @@ int main(int argc, char **argv) {
       "ds-opt: compile an ONNX training graph for ZeRO, or run passes on MLIR\n",
       registry);
 
+  // No input file and a terminal on stdin: a usage message, not a silent wait on stdin
+  // ("-" given explicitly still reads it).
+  if (inputPath == "-" && llvm::sys::Process::StandardInIsUserInput() &&
+      llvm::none_of(llvm::ArrayRef(argv + 1, argv + argc),
+                    [](const char *a) { return llvm::StringRef(a) == "-"; })) {
+    llvm::errs() << "ds-opt: no input file\n"
+                    "usage: ds-opt MODEL.onnx [--config ds_config.json] [--zero-stage=N] "
+                    "[--world-size=N] [-o FILE.dsplan]\n"
+                    "       ds-opt FILE.mlir [--pass-pipeline=...]   (ds-opt --help for "
+                    "every option; '-' reads stdin)\n";
+    return 1;
+  }
   if (ds::isOnnxPath(inputPath)) {
     MLIRContext context(registry);
     context.loadAllAvailableDialects();

@@ -39,6 +39,9 @@ struct DeepSpeedConfig {
   PartitionForZeroPassOptions zero;
   /// Keys that were accepted but change nothing in the compiled program, with why.
   std::vector<std::string> ignoredKeys;
+  /// Keys DeepSpeed does not know either (likely typos), one message each, naming the
+  /// file and the key, with a "did you mean" when a known key is close.
+  std::vector<std::string> warnings;
 
   /// Resolves train_batch_size / micro-batch / accumulation for `worldSize` ranks
   /// exactly as DeepSpeed's config does; fails with DeepSpeed's message.

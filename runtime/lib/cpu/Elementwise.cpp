@@ -147,7 +147,8 @@ void unaryFloat(const std::string &op, bool tanhGelu, const T *x, T *r, int64_t 
   else if (op == "erf")
     unaryLoop(x, r, n, [](T v) { return std::erf(v); });
   else if (op == "relu")
-    unaryLoop(x, r, n, [](T v) { return v > T(0) ? v : T(0); });
+    // NaN stays NaN (torch.relu); -0 and non-positive values become +0.
+    unaryLoop(x, r, n, [](T v) { return v > T(0) || std::isnan(v) ? v : T(0); });
   else if (op == "sigmoid")
     unaryLoop(x, r, n, [](T v) {
       // Stable for large |v|: never exponentiates a positive number.

@@ -11,6 +11,10 @@ enum class Red { Sum, Mean, Max };
 
 template <typename T> using Acc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
 
+/// max as torch.max/amax: a NaN anywhere wins (std::max drops a NaN second operand);
+/// otherwise std::max's choice, so non-NaN results are unchanged bit for bit.
+template <typename V> inline V maxNan(V a, V b) { return a < b || b != b ? b : a; }
+
 template <typename T>
 void reduceTyped(const T *x, const std::vector<int64_t> &shape, const std::set<int64_t> &axes,
                  Red red, T *r) {
@@ -32,7 +36,12 @@ void reduceTyped(const T *x, const std::vector<int64_t> &shape, const std::set<i
     return n;
   }();
   auto init = [&]() -> Acc<T> {
-    return red == Red::Max ? Acc<T>(std::numeric_limits<T>::lowest()) : Acc<T>(0);
+    // Max starts at -inf for floating types, so an all--inf slice reduces to -inf (torch),
+    // not to the lowest finite value.
+    if constexpr (std::numeric_limits<T>::has_infinity)
+      return red == Red::Max ? -std::numeric_limits<Acc<T>>::infinity() : Acc<T>(0);
+    else
+      return red == Red::Max ? Acc<T>(std::numeric_limits<T>::lowest()) : Acc<T>(0);
   };
   auto finish = [&](Acc<T> a) -> T {
     if (red == Red::Mean)
@@ -72,7 +81,7 @@ void reduceTyped(const T *x, const std::vector<int64_t> &shape, const std::set<i
                       Acc<T> a = init();
                       if (red == Red::Max)
                         for (int64_t k = 0; k < rc; ++k)
-                          a = std::max(a, Acc<T>(p[k]));
+                          a = maxNan(a, Acc<T>(p[k]));
                       else
                         for (int64_t k = 0; k < rc; ++k)
                           a += Acc<T>(p[k]);
@@ -93,7 +102,7 @@ void reduceTyped(const T *x, const std::vector<int64_t> &shape, const std::set<i
                       const T *p = x + (o * rc + k) * inner + i0;
                       if (red == Red::Max)
                         for (int64_t i = 0; i < n; ++i)
-                          acc[size_t(i)] = std::max(acc[size_t(i)], Acc<T>(p[i]));
+                          acc[size_t(i)] = maxNan(acc[size_t(i)], Acc<T>(p[i]));
                       else
                         for (int64_t i = 0; i < n; ++i)
                           acc[size_t(i)] += Acc<T>(p[i]);
@@ -128,7 +137,7 @@ void reduceTyped(const T *x, const std::vector<int64_t> &shape, const std::set<i
                       rk /= redDims[d];
                     }
                     if (red == Red::Max)
-                      a = std::max(a, Acc<T>(x[off]));
+                      a = maxNan(a, Acc<T>(x[off]));
                     else
                       a += Acc<T>(x[off]);
                   }

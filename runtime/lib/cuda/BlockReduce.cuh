@@ -17,7 +17,7 @@ struct SumOp {
 /// std::max semantics: (a < b) ? b : a (a NaN b is ignored).
 struct MaxOp {
   template <typename V> __device__ __forceinline__ V operator()(V a, V b) const {
-    return a < b ? b : a;
+    return a < b || b != b ? b : a; // a NaN wins (torch.max), else std::max's choice
   }
 };
 

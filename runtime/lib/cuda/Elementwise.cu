@@ -317,7 +317,7 @@ template <int OP, typename C> __device__ __forceinline__ C unOp(C v) {
   else if constexpr (OP == kErf)
     return mErf(v);
   else if constexpr (OP == kRelu)
-    return v > C(0) ? v : C(0);
+    return v > C(0) || v != v ? v : C(0); // NaN stays NaN (torch.relu), as on the CPU
   else if constexpr (OP == kSigmoid) {
     // Stable for large |v|: never exponentiates a positive number.
     if (v >= C(0))

@@ -19,15 +19,15 @@ enum RedKind : int { kSum = 0, kMean = 1, kMax = 2 };
 // Accumulator: f64 for floating types (f16/bf16 via f32), i64 for integers (as on the CPU).
 template <typename T> struct RedTraits {
   using R = double;
-  // The CPU's init for max: numeric_limits<compute type>::lowest() (f32 for f16/bf16).
-  static __device__ __forceinline__ R lowest() { return -double(FLT_MAX); }
+  // The CPU's init for max: -inf for floating types (an all--inf slice reduces to -inf).
+  static __device__ __forceinline__ R lowest() { return -std::numeric_limits<double>::infinity(); }
   static __device__ __forceinline__ R load(const T *p, int64_t i) { return double(ld(p, i)); }
   /// T(a) of the CPU (f16/bf16: via f32).
   static __device__ __forceinline__ void store(T *p, int64_t i, R a) { st(p, i, float(a)); }
 };
 template <> struct RedTraits<double> {
   using R = double;
-  static __device__ __forceinline__ R lowest() { return -DBL_MAX; }
+  static __device__ __forceinline__ R lowest() { return -std::numeric_limits<double>::infinity(); }
   static __device__ __forceinline__ R load(const double *p, int64_t i) { return p[i]; }
   static __device__ __forceinline__ void store(double *p, int64_t i, R a) { p[i] = a; }
 };
@@ -42,7 +42,8 @@ template <> struct RedTraits<int64_t> : RedTraitsInt<int64_t> {};
 
 template <int K> struct RedOp {
   template <typename V> __device__ __forceinline__ V operator()(V a, V b) const {
-    return K == kMax ? (a < b ? b : a) : V(a + b);
+    // max: a NaN wins (torch.amax), as on the CPU.
+    return K == kMax ? (a < b || b != b ? b : a) : V(a + b);
   }
 };
 

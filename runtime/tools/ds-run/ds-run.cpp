@@ -34,7 +34,7 @@ const char *kUsage =
     "              [--metrics FILE.json] [--eval --out DIR [--eval-all-ranks] [--whole-inputs]]\n"
     "              [--save-params DIR] [--seed N] [--threads N]\n"
     "              [--backend auto|cpu|cuda] [--comm auto|nccl|host] [--no-graphs] [--tf32]\n"
-    "              [--verify-kernels] [--model FILE.onnx]\n"
+    "              [--verify-kernels] [--model FILE.onnx] [--check-inputs]\n"
     "       ds-run --backend-info\n";
 
 struct Options {
@@ -47,6 +47,7 @@ struct Options {
   bool eval = false;
   bool evalAllRanks = false; // every rank writes OUT/rank<r>/<output>.npy
   bool wholeInputs = false;  // each input file holds exactly the input buffer
+  bool checkInputs = false;  // reject NaN/Inf in the --data files before training
   std::string out;
   std::string saveParams; // rank 0 writes every parameter as DIR/<file name>.npy at the end
   uint64_t seed = 0;
@@ -120,6 +121,8 @@ Options parseArgs(int argc, char **argv) {
       o.evalAllRanks = true;
     else if (a == "--whole-inputs")
       o.wholeInputs = true;
+    else if (a == "--check-inputs")
+      o.checkInputs = true;
     else if (a == "--out")
       o.out = next();
     else if (a == "--save-params") {
@@ -346,9 +349,10 @@ int runJob(const Options &opt, Communicator &comm) {
            " graph inputs: give --data DIR or --synthetic");
     if (!wholeInputs.empty() && opt.data.empty())
       fail("the plan has ", wholeInputs.size(), " graph inputs: --whole-inputs needs --data DIR");
-    feedWholeInputs(wholeInputs, *execPtr, opt.data, /*doRead=*/false); // check files early
+    feedWholeInputs(wholeInputs, *execPtr, opt.data, /*doRead=*/false, // check files early
+                    opt.checkInputs && rank == 0);
     feederPtr = std::make_unique<InputFeeder>(
-        plan, *execPtr, InputFeederOptions{opt.data, opt.synthetic, opt.seed}, rank, world);
+        plan, *execPtr, InputFeederOptions{opt.data, opt.synthetic, opt.seed, opt.checkInputs}, rank, world);
     if (!opt.saveParams.empty())
       savedParams = prepareSaveParams(plan, opt.saveParams, rank);
     if (opt.eval) {

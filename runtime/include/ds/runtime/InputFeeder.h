@@ -15,11 +15,18 @@ struct InputFeederOptions {
   std::string dataDir;    // holds <input>.npy per graph input (unless synthetic)
   bool synthetic = false; // uniform values in [synthetic_low, synthetic_high), from `seed`
   uint64_t seed = 0;
+  bool checkInputs = false; // --check-inputs: rank 0 rejects NaN/Inf in the data files first
 };
+
+/// --check-inputs: throws Error naming `f`'s path, the flat index of its first NaN or +-Inf
+/// (and its sample, the leading index, when `samples`) and the value; reads the file in
+/// bounded chunks. Integer and bool files always pass.
+void checkFiniteNpy(const NpyFile &f, bool samples = true);
 
 /// Fills the plan's graph inputs of `exec` from <dataDir>/<input>.npy ([samples, <the input's
 /// shape without batch_dim>]) or synthetically. Opening checks every file's dtype, shape and
-/// sample count against the plan (Error naming the file).
+/// sample count against the plan (Error naming the file), and with checkInputs (on rank 0)
+/// that every value is finite.
 class InputFeeder {
 public:
   InputFeeder(const LoadedPlan &plan, ExecutorBase &exec, const InputFeederOptions &opt, int rank,
@@ -50,8 +57,8 @@ private:
 LoadedPlan loadPlanWithoutInputs(const std::string &path, int world,
                                  std::vector<ds::plan::GraphInput> &inputs);
 /// Checks <dir>/<name>.npy of every input (exactly the input buffer's dtype and shape) and,
-/// when `doRead`, uploads it whole.
+/// when `doRead`, uploads it whole; with `checkFinite` (--check-inputs) also rejects NaN/Inf.
 void feedWholeInputs(const std::vector<ds::plan::GraphInput> &inputs, ExecutorBase &exec,
-                     const std::string &dir, bool doRead);
+                     const std::string &dir, bool doRead, bool checkFinite = false);
 
 } // namespace ds::rt
