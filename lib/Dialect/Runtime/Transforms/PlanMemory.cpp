@@ -1,4 +1,5 @@
 // Static memory planning: arena offsets by liveness, one region per memory space.
+#include "ds/Dialect/Runtime/IR/ByteSize.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
 
@@ -31,7 +32,9 @@ bool isTransient(Value v) {
 }
 
 /// Places buffers largest first, each at the lowest aligned offset that overlaps no
-/// placed buffer alive at the same time. Returns the arena size it needs.
+/// placed buffer alive at the same time. Returns the arena size it needs. The caller has
+/// checked that the aligned sizes of all buffers add up without overflow, so no offset or
+/// end computed here (each at most that sum) overflows.
 int64_t placeBuffers(MutableArrayRef<LiveBuffer> buffers, int64_t alignment) {
   SmallVector<LiveBuffer *> order;
   for (LiveBuffer &b : buffers)
@@ -75,12 +78,27 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
     }
 
     // Globals are laid out one after another in the region of their memory space.
+    // Every byte count is overflow-checked: an overflow is an error naming the global.
     std::array<int64_t, 3> regionBytes = {0, 0, 0};
     for (auto global : module.getOps<GlobalOp>()) {
       int64_t &end = regionBytes[static_cast<size_t>(global.getSpace())];
-      end = llvm::alignTo(end, alignment);
-      global.setOffset(end);
-      end += getByteSize(global.getMemRefType());
+      std::optional<int64_t> bytes = getCheckedByteSize(global.getMemRefType());
+      if (!bytes) {
+        global.emitError("global @")
+            << global.getSymName() << " of type " << global.getMemRefType()
+            << " has more bytes than a 64-bit count holds";
+        return signalPassFailure();
+      }
+      std::optional<int64_t> offset = checkedAlignTo(end, alignment);
+      std::optional<int64_t> next = offset ? checkedAddBytes(*offset, *bytes) : std::nullopt;
+      if (!next) {
+        global.emitError("global @")
+            << global.getSymName() << " (" << *bytes
+            << " bytes) overflows the 64-bit size of its memory region";
+        return signalPassFailure();
+      }
+      global.setOffset(*offset);
+      end = *next;
     }
 
     int64_t arena = 0, peak = 0;
@@ -128,8 +146,13 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
           end = std::max(end, isa<func::ReturnOp>(top) ? n : index.lookup(top));
         }
       }
+      std::optional<int64_t> bytes = getCheckedByteSize(type);
+      if (!bytes)
+        return emitError(v.getLoc(), "buffer of @")
+               << func.getSymName() << " of type " << type
+               << " has more bytes than a 64-bit count holds";
       slot[v] = buffers.size();
-      buffers.push_back({v, getByteSize(type), start, end});
+      buffers.push_back({v, *bytes, start, end});
       return success();
     };
     for (BlockArgument arg : body.getArguments())
@@ -140,6 +163,17 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
         if (failed(addBuffer(alloc.getBuffer(), index[&op])))
           return failure();
 
+    // The aligned sizes must add up in 64 bits; placeBuffers relies on it.
+    int64_t total = 0;
+    for (LiveBuffer &buf : buffers) {
+      std::optional<int64_t> aligned = checkedAlignTo(buf.size, alignment);
+      std::optional<int64_t> sum = aligned ? checkedAddBytes(total, *aligned) : std::nullopt;
+      if (!sum)
+        return emitError(buf.value.getLoc(), "buffer of @")
+               << func.getSymName() << " of type " << buf.value.getType() << " ("
+               << buf.size << " bytes) overflows the 64-bit size of the arena";
+      total = *sum;
+    }
     arena = std::max(arena, placeBuffers(buffers, alignment));
     numBuffers += buffers.size();
     for (LiveBuffer &buf : buffers)
