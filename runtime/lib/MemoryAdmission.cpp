@@ -31,11 +31,13 @@ bool readNumber(const std::string &path, uint64_t &value) {
 /// The value of `key` (a line "key value") in `path`, or 0.
 uint64_t readKey(const std::string &path, const std::string &key) {
   std::ifstream f(path);
-  std::string k;
-  uint64_t v;
-  while (f >> k >> v)
-    if (k == key)
+  std::string line, k;
+  while (std::getline(f, line)) {
+    std::istringstream ls(line);
+    uint64_t v;
+    if (ls >> k && k == key && ls >> v)
       return v;
+  }
   return 0;
 }
 
@@ -137,9 +139,13 @@ void checkMemoryAdmission(const ds::plan::Plan &plan, bool regionsInHostMemory,
   uint64_t need = arena + persistent + host; // each <= 1 TiB (validated): no overflow
   if (need == 0)
     return;
-  for (const MemoryLimit &l : hostMemoryLimits(localRanks)) {
-    if (need <= l.bytes)
-      continue;
+  std::vector<MemoryLimit> limits = hostMemoryLimits(localRanks);
+  const MemoryLimit *tightest = nullptr;
+  for (const MemoryLimit &l : limits)
+    if (!tightest || l.bytes < tightest->bytes)
+      tightest = &l;
+  if (tightest && need > tightest->bytes) {
+    const MemoryLimit &l = *tightest;
     std::string regions = regionsInHostMemory
                               ? "arena " + formatByteSize(arena) + " + persistent " +
                                     formatByteSize(persistent) + " + host " +

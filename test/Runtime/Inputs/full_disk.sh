@@ -73,4 +73,19 @@ expect_fail plan-enospc "$M/m.dsplan" env DS_SKIP_FREE_SPACE_CHECK=1 "$DSOPT" \
   --zero-stage=1 -o "$M/m.dsplan"
 cmp -s "$M/m.dsplan" "$W/m.dsplan" || bad "the earlier plan changed"
 no_temp
+# Unwritable outputs (a read-only filesystem: root bypasses permissions, not EROFS) fail
+# before training: 200 steps would take seconds, the refusal a fraction of one.
+RO=$W/ro
+mkdir -p "$RO"
+mount -t tmpfs -o size=64k,ro tmpfs "$RO" || bad "read-only tmpfs"
+trap 'umount "$M" 2>/dev/null; umount "$RO" 2>/dev/null' EXIT
+LONG=("$DSRUN" "$W/m.dsplan" --nproc 2 --data "$SRC/models/data/mlp" --steps 200)
+for flag in --metrics:m.json --save-params:p; do
+  t0=$(date +%s%N)
+  expect_fail "unwritable ${flag%%:*}" "$RO/${flag#*:}" "${LONG[@]}" "${flag%%:*}" "$RO/${flag#*:}"
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  grep -q "step 1" "$W/out" && bad "${flag%%:*}: trained before failing"
+  [ "$ms" -lt 5000 ] || bad "${flag%%:*}: took $ms ms to fail"
+  echo "unwritable ${flag%%:*}: failed after $ms ms"
+done
 echo PASS

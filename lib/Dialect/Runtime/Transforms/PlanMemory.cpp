@@ -27,6 +27,24 @@ struct LiveBuffer {
   int64_t offset = -1;
 };
 
+/// "argument 0 ('x') of @micro_step", "%alloc of @micro_step": a buffer, for messages.
+std::string describe(func::FuncOp func, Value v) {
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    os << "argument " << arg.getArgNumber();
+    if (DictionaryAttr attrs = func.getArgAttrDict(arg.getArgNumber()))
+      for (NamedAttribute a : attrs)
+        if (auto name = dyn_cast<StringAttr>(a.getValue()))
+          os << " ('" << name.getValue() << "')";
+  } else {
+    OpPrintingFlags flags;
+    v.printAsOperand(os, flags);
+  }
+  os << " of @" << func.getSymName();
+  return out;
+}
+
 bool isTransient(Value v) {
   return isa<BlockArgument>(v) || v.getDefiningOp<AllocOp>();
 }
@@ -148,8 +166,8 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
       }
       std::optional<int64_t> bytes = getCheckedByteSize(type);
       if (!bytes)
-        return emitError(v.getLoc(), "buffer of @")
-               << func.getSymName() << " of type " << type
+        return emitError(v.getLoc(), "buffer ")
+               << describe(func, v) << " of type " << type
                << " has more bytes than a 64-bit count holds";
       slot[v] = buffers.size();
       buffers.push_back({v, *bytes, start, end});
@@ -169,8 +187,8 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
       std::optional<int64_t> aligned = checkedAlignTo(buf.size, alignment);
       std::optional<int64_t> sum = aligned ? checkedAddBytes(total, *aligned) : std::nullopt;
       if (!sum)
-        return emitError(buf.value.getLoc(), "buffer of @")
-               << func.getSymName() << " of type " << buf.value.getType() << " ("
+        return emitError(buf.value.getLoc(), "buffer ")
+               << describe(func, buf.value) << " of type " << buf.value.getType() << " ("
                << buf.size << " bytes) overflows the 64-bit size of the arena";
       total = *sum;
     }
