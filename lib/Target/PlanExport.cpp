@@ -13,6 +13,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 
+#include "ds/runtime/FileOutput.h"
 #include "ds/runtime/Plan.h"
 #include "plan.pb.h"
 
@@ -419,6 +420,16 @@ LogicalResult mlir::ds::writePlanFile(ModuleOp module, StringRef path,
   // place; on failure the previous file is intact and no temporary is left.
   try {
     ::ds::rt::writeFileAtomically(path.str(), bytes);
+  } catch (const std::exception &e) {
+    llvm::errs() << "ds-opt: " << e.what() << "\n";
+    return failure();
+  }
+  return success();
+}
+
+LogicalResult mlir::ds::checkPlanOutputPath(StringRef path) {
+  try {
+    ::ds::rt::checkOutputFile(path.str(), "-o");
   } catch (const std::exception &e) {
     llvm::errs() << "ds-opt: " << e.what() << "\n";
     return failure();

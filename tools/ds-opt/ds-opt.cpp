@@ -248,6 +248,11 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
                  << "\n";
     return failure();
   }
+  if (outputPath.ends_with(".dsplan")) {
+    // Fail fast: a plan that cannot be written is known before compiling.
+    if (failed(ds::checkPlanOutputPath(outputPath)))
+      return failure();
+  }
   std::optional<int64_t> deviceLimit;
   if (!deviceMemory.empty()) {
     deviceLimit = parseByteSize(deviceMemory);
