@@ -1,6 +1,7 @@
 // Per-rank memory breakdown of a planned module, and DeepSpeed's estimator formulas.
 #include "ds/Target/MemoryReport.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
+#include "ds/Dialect/Runtime/IR/ByteSize.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -18,33 +19,60 @@ FailureOr<MemoryBreakdown> mlir::ds::computeMemoryBreakdown(ModuleOp module) {
   MemoryBreakdown m;
   m.arena = arena.getInt();
   m.peak = peak.getInt();
+  // Every count is overflow-checked: an overflow is an error naming the tensor, never a
+  // wrapped number in the report.
+  auto add = [](int64_t &sum, int64_t value) {
+    std::optional<int64_t> r = dsrt::checkedAddBytes(sum, value);
+    if (r)
+      sum = *r;
+    return r.has_value();
+  };
   for (auto global : module.getOps<dsrt::GlobalOp>()) {
-    int64_t bytes = dsrt::getByteSize(global.getMemRefType());
+    std::optional<int64_t> bytes = dsrt::getCheckedByteSize(global.getMemRefType());
+    if (!bytes)
+      return global.emitError("global @")
+             << global.getSymName() << " of type " << global.getMemRefType()
+             << " has more bytes than a 64-bit count holds";
+    bool ok;
     if (global.getInitializer()) {
       // A parameter: whole, or this rank's flat shard of a tensor of shard_of elements.
-      int64_t elements =
-          global.getShardOf() ? *global.getShardOf()
-                              : global.getMemRefType().getNumElements();
-      if (global.getTrainable()) {
-        m.parameters += bytes;
-        m.trainableElements += elements;
-      } else {
-        m.frozen += bytes;
-        m.frozenElements += elements;
-      }
-      continue;
+      int64_t elements = global.getShardOf() ? *global.getShardOf()
+                                             : global.getMemRefType().getNumElements();
+      if (global.getTrainable())
+        ok = add(m.parameters, *bytes) && add(m.trainableElements, elements);
+      else
+        ok = add(m.frozen, *bytes) && add(m.frozenElements, elements);
+    } else {
+      auto kind = global->getAttrOfType<StateKindAttr>(kStateKindAttr);
+      ok = add(kind && kind.getValue() == StateKind::grad ? m.gradients : m.optimizer, *bytes);
     }
-    auto kind = global->getAttrOfType<StateKindAttr>(kStateKindAttr);
-    (kind && kind.getValue() == StateKind::grad ? m.gradients : m.optimizer) += bytes;
+    if (!ok)
+      return global.emitError("adding global @")
+             << global.getSymName() << " (" << *bytes
+             << " bytes) overflows the 64-bit per-rank byte count";
   }
-  module.walk([&](dsrt::KernelOp kernel) {
+  WalkResult walk = module.walk([&](dsrt::KernelOp kernel) {
     if (kernel.getStream() != dsrt::Stream::comm)
-      return;
+      return WalkResult::advance();
     int64_t bytes = 0;
-    for (Value v : kernel->getOperands())
-      bytes += dsrt::getByteSize(cast<ShapedType>(v.getType()));
+    for (Value v : kernel->getOperands()) {
+      std::optional<int64_t> b = dsrt::getCheckedByteSize(cast<ShapedType>(v.getType()));
+      if (!b || !add(bytes, *b)) {
+        kernel.emitError("the operands of this collective (type ")
+            << v.getType() << ") have more bytes than a 64-bit count holds";
+        return WalkResult::interrupt();
+      }
+    }
     m.communication = std::max(m.communication, bytes);
+    return WalkResult::advance();
   });
+  if (walk.wasInterrupted())
+    return failure();
+  int64_t total = 0;
+  if (!add(total, m.parameters) || !add(total, m.frozen) || !add(total, m.gradients) ||
+      !add(total, m.optimizer) || !add(total, m.arena))
+    return module.emitError("the per-rank total of parameters, gradients, optimizer states "
+                            "and arena overflows a 64-bit byte count");
   return m;
 }
 

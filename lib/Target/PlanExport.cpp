@@ -1,6 +1,7 @@
 // Serializes a memory-planned dsrt module into the protobuf plan format of runtime/proto.
 #include "ds/Target/Plan.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
+#include "ds/Dialect/Runtime/IR/ByteSize.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/InitAllDialects.h"
 
@@ -9,8 +10,10 @@
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 
+#include "ds/runtime/FileOutput.h"
 #include "ds/runtime/Plan.h"
 #include "plan.pb.h"
 
@@ -20,6 +23,9 @@
 using namespace mlir;
 using namespace mlir::ds;
 namespace plan = ::ds::plan;
+
+static_assert(mlir::dsrt::kMaxRegionBytes == int64_t(::ds::rt::kMaxRegionBytes),
+              "the compiler and the runtime must agree on the region limit");
 
 namespace {
 constexpr uint32_t kPlanVersion = 1;
@@ -155,6 +161,16 @@ public:
     if (!arena || !persistent || !host || !nvme || !peak || !alignment)
       return module.emitError("the module has no memory plan: run --ds-plan-memory "
                               "before exporting");
+    // A plan the runtime can never load is an error here, not at run time.
+    for (auto [name, attr] :
+         {std::pair<StringRef, IntegerAttr>{"arena", arena}, {"persistent region", persistent},
+          {"host region", host}, {"NVMe region", nvme}})
+      if (attr.getInt() < 0 || attr.getInt() > dsrt::kMaxRegionBytes)
+        return module.emitError("the plan's ")
+               << name << " needs " << attr.getInt() << " bytes ("
+               << llvm::formatv("{0:F2}", double(attr.getInt()) / double(int64_t(1) << 40)).str()
+               << " TiB) per rank, over the runtime's limit of 1 TiB per region: use a "
+                  "higher --zero-stage, more ranks (--world-size) or a smaller micro-batch";
     out.set_version(kPlanVersion);
     auto world = module->getAttrOfType<IntegerAttr>(dsrt::kWorldSizeAttr);
     out.set_world_size(world ? world.getInt() : 1);
@@ -394,29 +410,29 @@ LogicalResult mlir::ds::exportPlan(ModuleOp module, llvm::raw_ostream &os,
 
 LogicalResult mlir::ds::writePlanFile(ModuleOp module, StringRef path,
                                       StringRef producer) {
-  SmallString<128> tmp(path);
-  tmp += ".tmp-%%%%%%";
-  int fd;
-  SmallString<128> tmpPath;
-  if (std::error_code ec = llvm::sys::fs::createUniqueFile(tmp, fd, tmpPath))
-    return module.emitError("cannot create '") << tmp << "': " << ec.message();
+  std::string bytes;
   {
-    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-    if (failed(exportPlan(module, os, producer))) {
-      os.close();
-      llvm::sys::fs::remove(tmpPath);
+    llvm::raw_string_ostream os(bytes);
+    if (failed(exportPlan(module, os, producer)))
       return failure();
-    }
-    os.close();
-    if (os.has_error()) {
-      llvm::sys::fs::remove(tmpPath);
-      return module.emitError("cannot write '") << path << "': "
-                                                << os.error().message();
-    }
   }
-  if (std::error_code ec = llvm::sys::fs::rename(tmpPath, path)) {
-    llvm::sys::fs::remove(tmpPath);
-    return module.emitError("cannot write '") << path << "': " << ec.message();
+  // The runtime's writer: a free-space check, a temporary sibling fsynced and renamed into
+  // place; on failure the previous file is intact and no temporary is left.
+  try {
+    ::ds::rt::writeFileAtomically(path.str(), bytes);
+  } catch (const std::exception &e) {
+    llvm::errs() << "ds-opt: " << e.what() << "\n";
+    return failure();
+  }
+  return success();
+}
+
+LogicalResult mlir::ds::checkPlanOutputPath(StringRef path) {
+  try {
+    ::ds::rt::checkOutputFile(path.str(), "-o");
+  } catch (const std::exception &e) {
+    llvm::errs() << "ds-opt: " << e.what() << "\n";
+    return failure();
   }
   return success();
 }

@@ -84,6 +84,10 @@ std::string dictValue(const std::string &h, const std::string &key, const std::s
 } // namespace
 
 NpyFile openNpy(const std::string &path) {
+  struct stat ps; // before open(): a FIFO would block it
+  if (stat(path.c_str(), &ps) == 0 && !S_ISREG(ps.st_mode))
+    fail(path, S_ISDIR(ps.st_mode) ? " is a directory" : " is not a regular file",
+         ": give a .npy file");
   Fd f{open(path.c_str(), O_RDONLY)};
   if (f.fd < 0)
     fail(path, ": cannot open: ", std::strerror(errno));
@@ -180,7 +184,8 @@ void readNpyRows(const NpyFile &f, int64_t first, int64_t count, void *dst) {
     fail(f.path, ": read failed");
 }
 
-std::string encodeNpy(DType dtype, const std::vector<int64_t> &shape, const void *data) {
+namespace {
+std::string npyHeader(DType dtype, const std::vector<int64_t> &shape) {
   std::string dict = "{'descr': '" + npyDescr(dtype) + "', 'fortran_order': False, 'shape': (";
   for (size_t i = 0; i < shape.size(); ++i)
     dict += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
@@ -194,9 +199,19 @@ std::string encodeNpy(DType dtype, const std::vector<int64_t> &shape, const void
   out += char(dict.size() & 0xff);
   out += char((dict.size() >> 8) & 0xff);
   out += dict;
+  return out;
+}
+} // namespace
+
+std::string encodeNpy(DType dtype, const std::vector<int64_t> &shape, const void *data) {
+  std::string out = npyHeader(dtype, shape);
   int64_t n = checkedNumel(shape);
   out.append(static_cast<const char *>(data), size_t(n) * dtypeSize(dtype));
   return out;
+}
+
+uint64_t npyFileBytes(DType dtype, const std::vector<int64_t> &shape) {
+  return npyHeader(dtype, shape).size() + uint64_t(checkedNumel(shape)) * dtypeSize(dtype);
 }
 
 void createDirectories(const std::string &dir) {

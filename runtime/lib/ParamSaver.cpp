@@ -1,6 +1,7 @@
 // ds-run --save-params: parameter file names, FLAT_1D shapes from the ONNX model, gathering.
 #include "ds/runtime/ParamSaver.h"
 
+#include "ds/runtime/FileOutput.h"
 #include "ds/runtime/Npy.h"
 
 #include <onnx/onnx_pb.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <memory>
 #include <set>
 
 namespace ds::rt {
@@ -93,13 +95,47 @@ std::vector<SavedParam> prepareSaveParams(const LoadedPlan &plan, const std::str
         s.dims = it->second;
       }
     }
-    createDirectories(dir);
+    // Fail fast, before training: DIR must be replaceable and its filesystem must hold it.
+    DirectoryOutput::checkTarget(dir, ".npy", "--save-params");
+    std::vector<uint64_t> sizes;
+    for (auto &s : out) {
+      s.dtype = plan.buffer(s.buffer).type.dtype;
+      sizes.push_back(npyFileBytes(s.dtype, s.dims));
+    }
+    try {
+      checkFreeSpace(parentDirectory(dir), sizes, dir, /*newDirectory=*/true);
+    } catch (const Error &e) {
+      fail("--save-params: ", e.what());
+    }
   }
   return out;
 }
 
-void saveParams(const std::vector<SavedParam> &params, ExecutorBase &exec, Communicator &comm) {
+namespace {
+std::string baseName(const std::string &path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+} // namespace
+
+bool saveParams(const std::vector<SavedParam> &params, const std::string &dir,
+                ExecutorBase &exec, Communicator &comm, std::string &error) {
   int rank = comm.rank(), world = comm.size();
+  error.clear();
+  // Rank 0 writes DIR.tmp-XXXXXX/ and swaps it in as a whole; a write that fails stops its
+  // writing but not the collectives, and every rank learns the outcome at the end.
+  std::unique_ptr<DirectoryOutput> output;
+  if (rank == 0) {
+    try {
+      output = std::make_unique<DirectoryOutput>(dir, ".npy", "--save-params");
+      std::vector<uint64_t> sizes;
+      for (const auto &s : params)
+        sizes.push_back(npyFileBytes(s.dtype, s.dims));
+      output->begin(sizes);
+    } catch (const std::exception &e) {
+      error = e.what();
+    }
+  }
   std::vector<char> gathered, store;
   for (const auto &s : params) {
     Tensor t = hostTensor(exec, s.buffer, store, /*fetch=*/true);
@@ -110,9 +146,33 @@ void saveParams(const std::vector<SavedParam> &params, ExecutorBase &exec, Commu
       comm.allGather(t.data, gathered.data(), t.numel, t.dtype);
       data = gathered.data();
     }
-    if (rank == 0)
-      writeNpy(s.file, t.dtype, s.dims, data); // the first numel(dims) elements: no padding
+    if (rank == 0 && error.empty()) {
+      try { // the first numel(dims) elements: no padding
+        std::string bytes = encodeNpy(t.dtype, s.dims, data);
+        output->write(baseName(s.file), bytes.data(), bytes.size());
+      } catch (const std::exception &e) {
+        error = e.what();
+      }
+    }
   }
+  if (rank == 0 && error.empty()) {
+    try {
+      output->commit();
+    } catch (const std::exception &e) {
+      error = e.what();
+    }
+  }
+  output.reset(); // removes the temporary directory of a failed save
+  int32_t failed = error.empty() ? 0 : 1;
+  comm.allReduce(&failed, &failed, 1, ds::plan::I32, ReduceOp::Max);
+  return failed == 0;
+}
+
+void saveParams(const std::vector<SavedParam> &params, ExecutorBase &exec, Communicator &comm) {
+  std::string dir = params.empty() ? std::string() : parentDirectory(params.front().file);
+  std::string error;
+  if (!saveParams(params, dir, exec, comm, error))
+    fail(error.empty() ? "--save-params failed on rank 0" : error);
 }
 
 } // namespace ds::rt

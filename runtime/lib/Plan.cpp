@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace ds::rt {
@@ -339,6 +340,10 @@ LoadedPlan parsePlan(const std::string &bytes, const std::string &path, int worl
 }
 
 LoadedPlan loadPlan(const std::string &path, int worldSize) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    fail(path, S_ISDIR(st.st_mode) ? " is a directory" : " is not a regular file",
+         ": give the .dsplan file ds-opt wrote");
   std::ifstream f(path, std::ios::binary);
   if (!f)
     fail(path, ": cannot open plan file: ", std::strerror(errno));
@@ -360,27 +365,6 @@ std::string serializePlan(const ds::plan::Plan &plan) {
   if (!plan.AppendToString(&out))
     fail("cannot serialize plan");
   return out;
-}
-
-void writeFileAtomically(const std::string &path, const std::string &data) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  FILE *f = std::fopen(tmp.c_str(), "wb");
-  if (!f)
-    fail("cannot create ", tmp, ": ", std::strerror(errno));
-  bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
-  ok = (std::fflush(f) == 0) && ok;
-  ok = (fsync(fileno(f)) == 0) && ok;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    fail("cannot write ", tmp, ": ", std::strerror(err));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    fail("cannot rename ", tmp, " to ", path, ": ", std::strerror(err));
-  }
 }
 
 void writePlanFile(const ds::plan::Plan &plan, const std::string &path) {

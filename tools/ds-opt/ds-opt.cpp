@@ -1,6 +1,7 @@
 // ds-opt: the user's compiler for ONNX models and an mlir-opt-style driver for .mlir files.
 #include "ds/Config/DeepSpeedConfig.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Import/ONNX.h"
 #include "ds/InitAllDialects.h"
 #include "ds/InitAllPasses.h"
@@ -12,12 +13,16 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <optional>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -43,6 +48,11 @@ static cl::opt<bool> memoryReport(
     cl::desc("Print per-rank memory of the compiled plan, every ZeRO stage, and "
              "DeepSpeed's estimates, instead of MLIR"),
     cl::init(false), cl::cat(compilerCategory));
+static cl::opt<std::string> deviceMemory(
+    "device-memory",
+    cl::desc("Device memory per rank (bytes, or with a KiB/MiB/GiB/TiB suffix): warn when "
+             "the plan's arena and persistent region need more (default: no limit)"),
+    cl::value_desc("size"), cl::init(""), cl::cat(compilerCategory));
 static cl::opt<std::string> configPath(
     "config", cl::desc("DeepSpeed ds_config.json (flags override it)"),
     cl::value_desc("file"), cl::init(""), cl::cat(compilerCategory));
@@ -90,6 +100,49 @@ static std::string formatBytes(double bytes) {
     ++u;
   }
   return llvm::formatv(u == 0 ? "{0:F0} {1}" : "{0:F2} {1}", bytes, units[u]).str();
+}
+
+/// Parses "123", "64KiB", "1.5GiB" (K/KB/KiB, M.., G.., T..: binary units); nullopt when bad.
+static std::optional<int64_t> parseByteSize(StringRef text) {
+  StringRef s = text.trim();
+  size_t digits = 0;
+  while (digits < s.size() && (llvm::isDigit(s[digits]) || s[digits] == '.'))
+    ++digits;
+  double value;
+  if (digits == 0 || s.take_front(digits).getAsDouble(value) || value < 0)
+    return std::nullopt;
+  StringRef unit = s.drop_front(digits).trim();
+  double scale = 1;
+  if (!unit.empty() && !unit.equals_insensitive("b")) {
+    StringRef prefixes = "kmgt";
+    size_t k = prefixes.find(llvm::toLower(unit[0]));
+    StringRef rest = unit.drop_front();
+    if (k == StringRef::npos ||
+        !(rest.empty() || rest.equals_insensitive("b") || rest.equals_insensitive("ib")))
+      return std::nullopt;
+    scale = std::pow(1024.0, double(k + 1));
+  }
+  double bytes = value * scale;
+  if (bytes >= 9.2e18)
+    return std::nullopt;
+  return int64_t(bytes);
+}
+
+/// --device-memory: a warning (not an error) when the plan's device regions exceed it.
+static void warnDeviceMemory(ModuleOp planned, int64_t limit) {
+  auto arena = planned->getAttrOfType<IntegerAttr>(dsrt::kArenaBytesAttr);
+  auto persistent = planned->getAttrOfType<IntegerAttr>(dsrt::kPersistentBytesAttr);
+  if (!arena || !persistent)
+    return;
+  int64_t need = arena.getInt() + persistent.getInt(); // each <= 2^63/2: checked by the planner
+  if (need <= limit)
+    return;
+  llvm::errs() << "ds-opt: warning: the plan needs " << formatBytes(double(need)) << " ("
+               << need << " bytes: arena " << formatBytes(double(arena.getInt()))
+               << " + persistent " << formatBytes(double(persistent.getInt()))
+               << ") of device memory per rank, more than --device-memory=" << deviceMemory
+               << " (" << limit
+               << " bytes): use a higher --zero-stage or more ranks (--world-size)\n";
 }
 
 /// The report of `--memory-report`: the chosen configuration, every stage, and
@@ -196,6 +249,20 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
                  << "\n";
     return failure();
   }
+  if (outputPath.ends_with(".dsplan")) {
+    // Fail fast: a plan that cannot be written is known before compiling.
+    if (failed(ds::checkPlanOutputPath(outputPath)))
+      return failure();
+  }
+  std::optional<int64_t> deviceLimit;
+  if (!deviceMemory.empty()) {
+    deviceLimit = parseByteSize(deviceMemory);
+    if (!deviceLimit) {
+      llvm::errs() << "ds-opt: --device-memory=" << deviceMemory
+                   << ": not a size (bytes, or a number with KiB, MiB, GiB or TiB)\n";
+      return failure();
+    }
+  }
   ds::DeepSpeedConfig config;
   if (!configPath.empty()) {
     auto parsed = ds::readDeepSpeedConfig(configPath);
@@ -292,6 +359,8 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
 
   if (failed(runLoweringPipeline(*module, options->inference)))
     return failure();
+  if (deviceLimit)
+    warnDeviceMemory(*module, *deviceLimit);
   if (memoryReport) {
     std::string error;
     auto out = openOutputFile(toPlan ? "-" : outputPath, &error);

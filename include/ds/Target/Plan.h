@@ -15,6 +15,9 @@ LogicalResult exportPlan(ModuleOp module, llvm::raw_ostream &os,
 /// plan is never left half-written.
 LogicalResult writePlanFile(ModuleOp module, llvm::StringRef path,
                             llvm::StringRef producer);
+/// Fails (printing one line) when `path` cannot become the plan file: its directory is
+/// missing or takes no new file, or `path` is a directory. ds-opt checks before compiling.
+LogicalResult checkPlanOutputPath(llvm::StringRef path);
 
 /// Registers `--export-dsplan` with ds-translate.
 void registerPlanExportTranslation();

@@ -4,7 +4,9 @@
 #include "ds/runtime/CpuExecutor.h"
 #include "ds/runtime/CudaBackend.h"
 #include "ds/runtime/InputFeeder.h"
+#include "ds/runtime/FileOutput.h"
 #include "ds/runtime/KernelVerifier.h"
+#include "ds/runtime/MemoryAdmission.h"
 #include "ds/runtime/Npy.h"
 #include "ds/runtime/OnnxParams.h"
 #include "ds/runtime/ParamSaver.h"
@@ -299,6 +301,7 @@ std::unique_ptr<ExecutorBase> makeExecutor(const LoadedPlan &plan, Communicator 
     backend = e;
   if (backend == "auto")
     backend = cudaDeviceCount() > 0 ? "cuda" : "cpu";
+  checkMemoryAdmission(plan.plan, /*regionsInHostMemory=*/backend == "cpu", localRankCount());
   if (backend == "cpu")
     return std::make_unique<CpuExecutor>(plan, comm);
   std::string why;
@@ -332,6 +335,8 @@ int runJob(const Options &opt, Communicator &comm) {
     if (!opt.model.empty())
       planPtr->modelPath = opt.model;
     const LoadedPlan &plan = *planPtr;
+    if (rank == 0 && !opt.metrics.empty())
+      checkOutputFile(opt.metrics, "--metrics"); // fail fast, not after training
     if (opt.threads)
       setNumThreads(opt.threads);
     openblas_set_num_threads(numThreads());
@@ -487,12 +492,15 @@ int runJob(const Options &opt, Communicator &comm) {
   }
 
   if (!opt.saveParams.empty()) {
-    saveParams(savedParams, exec, comm);
+    std::string error;
+    if (!saveParams(savedParams, opt.saveParams, exec, comm, error))
+      throw SetupFailed{error}; // every rank: rank 0 reports, all exit 1
     if (rank == 0)
       info("ds-run: wrote " + std::to_string(savedParams.size()) + " parameters to " +
            opt.saveParams);
   }
 
+  std::string metricsError;
   if (!opt.metrics.empty()) {
     int64_t mine[2] = {int64_t(plan.plan.predicted_peak_bytes()),
                        int64_t(exec.measuredPeakBytes())};
@@ -526,10 +534,17 @@ int runJob(const Options &opt, Communicator &comm) {
                                          std::to_string(verifier->checked())
                                       : std::string()) +
                          "\n}\n";
-      writeFileAtomically(opt.metrics, json);
+      try {
+        writeFileAtomically(opt.metrics, json);
+      } catch (const std::exception &e) {
+        metricsError = std::string("--metrics: ") + e.what();
+      }
     }
   }
-  comm.barrier();
+  int32_t metricsFailed = metricsError.empty() ? 0 : 1; // also the barrier before exiting
+  comm.allReduce(&metricsFailed, &metricsFailed, 1, ds::plan::I32, ReduceOp::Max);
+  if (metricsFailed)
+    throw SetupFailed{metricsError};
   if (verifier) {
     int64_t bad = verifier->mismatches();
     comm.allReduce(&bad, &bad, 1, ds::plan::I64, ReduceOp::Sum);

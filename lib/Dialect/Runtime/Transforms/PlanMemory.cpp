@@ -1,4 +1,5 @@
 // Static memory planning: arena offsets by liveness, one region per memory space.
+#include "ds/Dialect/Runtime/IR/ByteSize.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
 
@@ -26,12 +27,32 @@ struct LiveBuffer {
   int64_t offset = -1;
 };
 
+/// "argument 0 ('x') of @micro_step", "%alloc of @micro_step": a buffer, for messages.
+std::string describe(func::FuncOp func, Value v) {
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    os << "argument " << arg.getArgNumber();
+    if (DictionaryAttr attrs = func.getArgAttrDict(arg.getArgNumber()))
+      for (NamedAttribute a : attrs)
+        if (auto name = dyn_cast<StringAttr>(a.getValue()))
+          os << " ('" << name.getValue() << "')";
+  } else {
+    OpPrintingFlags flags;
+    v.printAsOperand(os, flags);
+  }
+  os << " of @" << func.getSymName();
+  return out;
+}
+
 bool isTransient(Value v) {
   return isa<BlockArgument>(v) || v.getDefiningOp<AllocOp>();
 }
 
 /// Places buffers largest first, each at the lowest aligned offset that overlaps no
-/// placed buffer alive at the same time. Returns the arena size it needs.
+/// placed buffer alive at the same time. Returns the arena size it needs. The caller has
+/// checked that the aligned sizes of all buffers add up without overflow, so no offset or
+/// end computed here (each at most that sum) overflows.
 int64_t placeBuffers(MutableArrayRef<LiveBuffer> buffers, int64_t alignment) {
   SmallVector<LiveBuffer *> order;
   for (LiveBuffer &b : buffers)
@@ -75,12 +96,27 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
     }
 
     // Globals are laid out one after another in the region of their memory space.
+    // Every byte count is overflow-checked: an overflow is an error naming the global.
     std::array<int64_t, 3> regionBytes = {0, 0, 0};
     for (auto global : module.getOps<GlobalOp>()) {
       int64_t &end = regionBytes[static_cast<size_t>(global.getSpace())];
-      end = llvm::alignTo(end, alignment);
-      global.setOffset(end);
-      end += getByteSize(global.getMemRefType());
+      std::optional<int64_t> bytes = getCheckedByteSize(global.getMemRefType());
+      if (!bytes) {
+        global.emitError("global @")
+            << global.getSymName() << " of type " << global.getMemRefType()
+            << " has more bytes than a 64-bit count holds";
+        return signalPassFailure();
+      }
+      std::optional<int64_t> offset = checkedAlignTo(end, alignment);
+      std::optional<int64_t> next = offset ? checkedAddBytes(*offset, *bytes) : std::nullopt;
+      if (!next) {
+        global.emitError("global @")
+            << global.getSymName() << " (" << *bytes
+            << " bytes) overflows the 64-bit size of its memory region";
+        return signalPassFailure();
+      }
+      global.setOffset(*offset);
+      end = *next;
     }
 
     int64_t arena = 0, peak = 0;
@@ -128,8 +164,13 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
           end = std::max(end, isa<func::ReturnOp>(top) ? n : index.lookup(top));
         }
       }
+      std::optional<int64_t> bytes = getCheckedByteSize(type);
+      if (!bytes)
+        return emitError(v.getLoc(), "buffer ")
+               << describe(func, v) << " of type " << type
+               << " has more bytes than a 64-bit count holds";
       slot[v] = buffers.size();
-      buffers.push_back({v, getByteSize(type), start, end});
+      buffers.push_back({v, *bytes, start, end});
       return success();
     };
     for (BlockArgument arg : body.getArguments())
@@ -140,6 +181,17 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
         if (failed(addBuffer(alloc.getBuffer(), index[&op])))
           return failure();
 
+    // The aligned sizes must add up in 64 bits; placeBuffers relies on it.
+    int64_t total = 0;
+    for (LiveBuffer &buf : buffers) {
+      std::optional<int64_t> aligned = checkedAlignTo(buf.size, alignment);
+      std::optional<int64_t> sum = aligned ? checkedAddBytes(total, *aligned) : std::nullopt;
+      if (!sum)
+        return emitError(buf.value.getLoc(), "buffer ")
+               << describe(func, buf.value) << " of type " << buf.value.getType() << " ("
+               << buf.size << " bytes) overflows the 64-bit size of the arena";
+      total = *sum;
+    }
     arena = std::max(arena, placeBuffers(buffers, alignment));
     numBuffers += buffers.size();
     for (LiveBuffer &buf : buffers)

@@ -25,6 +25,8 @@ NpyFile openNpy(const std::string &path);
 void readNpyRows(const NpyFile &f, int64_t first, int64_t count, void *dst);
 /// A complete .npy (version 1) image of `data`.
 std::string encodeNpy(DType dtype, const std::vector<int64_t> &shape, const void *data);
+/// The size of encodeNpy(dtype, shape, ...) in bytes.
+uint64_t npyFileBytes(DType dtype, const std::vector<int64_t> &shape);
 /// Writes encodeNpy(...) atomically (temp file + rename).
 void writeNpy(const std::string &path, DType dtype, const std::vector<int64_t> &shape,
               const void *data);
