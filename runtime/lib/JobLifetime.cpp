@@ -69,32 +69,34 @@ std::string peerReport(const RankStatus &me) {
     return "";
   if (gSessionDir.empty())
     return " (the other ranks' progress is unknown: not started by ds-run --nproc)";
-  std::string stalled, waiting;
-  int nStalled = 0;
+  std::string suspects;
   for (int r = 0; r < gWorld; ++r) {
     if (r == me.rank)
       continue;
+    std::string what = "rank " + std::to_string(r);
     RankStatus p;
     if (!readRankStatus(gSessionDir, r, p)) {
-      stalled += std::string(nStalled++ ? "; " : "") + "rank " + std::to_string(r) +
-                 " (no status page: never started?)";
+      suspects += (suspects.empty() ? "" : "; ") + what + " has no status page (never started?)";
       continue;
     }
-    if (p.collectives < me.collectives || (p.collectives == me.collectives && !p.inCollective)) {
-      std::string what = "rank " + std::to_string(r) + " (at " + describeRankPosition(p);
-      char st = processState(p.pid);
-      if (st == 'T' || st == 't')
-        what += "; process " + std::to_string(p.pid) + " is stopped";
-      else if (st == 0 || st == 'Z')
-        what += "; process " + std::to_string(p.pid) + " is gone";
-      stalled += (nStalled++ ? "; " : "") + what + ")";
-    } else
-      waiting += (waiting.empty() ? "" : ",") + std::to_string(r);
+    bool behind =
+        p.collectives < me.collectives || (p.collectives == me.collectives && !p.inCollective);
+    char st = processState(p.pid);
+    std::string proc = st == 'T' || st == 't' ? "; its process " + std::to_string(p.pid) +
+                                                    " is stopped"
+                       : st == 0 || st == 'Z' ? "; its process " + std::to_string(p.pid) +
+                                                    " is gone"
+                                              : "";
+    if (behind)
+      what += " did not reach it (it is at " + describeRankPosition(p) + proc + ")";
+    else if (!proc.empty())
+      what += " entered it" + proc;
+    else
+      continue;
+    suspects += (suspects.empty() ? "" : "; ") + what;
   }
-  if (nStalled)
-    return std::string(nStalled > 1 ? ": ranks that did not reach it: " : ": did not reach it: ") +
-           stalled;
-  return ": every rank entered it (stuck inside the collective)";
+  return suspects.empty() ? ": every rank entered it (stuck inside the collective)"
+                          : ": " + suspects;
 }
 
 [[noreturn]] void expire() {

@@ -341,11 +341,14 @@ JobEnd explainJobEnd(const std::string &dir, int world, pid_t mpirun, int mpirun
     std::string how = sig ? "killed by " + killedBy(sig)
                           : "ended without a message (mpirun exit status " +
                                 std::to_string(code) + ")";
-    std::string line = "ds-run: ";
+    if (silent.size() == 1)
+      return {"ds-run: " + rankName(silent[0]) + " was " + how + " at " +
+                  describeRankPosition(st[size_t(silent[0])]),
+              code ? code : 1};
+    std::string line = "ds-run: ranks were " + how + ": ";
     for (size_t i = 0; i < silent.size(); ++i)
-      line += (i ? ", " : "") + rankName(silent[i]) + " at " +
+      line += (i ? "; " : "") + rankName(silent[i]) + " at " +
               describeRankPosition(st[size_t(silent[i])]);
-    line += silent.size() > 1 ? ": were " + how : ": was " + how;
     return {line, code ? code : 1};
   }
   for (int r = 0; r < world; ++r)
