@@ -167,6 +167,7 @@ Options parseArgs(int argc, char **argv) {
     else
       usageError("more than one plan file given");
   }
+  o.cuda.timeoutSeconds = o.timeout;
   if (o.plan.empty())
     usageError("no plan file given");
   if (!o.data.empty() && o.synthetic)
