@@ -212,9 +212,16 @@ bool processGone(int pid) {
   return st == 0 || st == 'Z' || st == 'X';
 }
 
-/// Session directories of launchers that were SIGKILLed (their launcher.pid names a process
-/// that no longer exists) are removed by the next launch.
+std::string hostName() {
+  char h[256] = {};
+  gethostname(h, sizeof(h) - 1);
+  return h;
+}
+
+/// Session directories of launchers that were SIGKILLed (their launcher.pid names a process of
+/// this host that no longer exists) are removed by the next launch.
 void removeStaleSessionDirs(const std::string &base) {
+  const std::string host = hostName();
   std::error_code ec;
   namespace fs = std::filesystem;
   for (fs::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
@@ -225,10 +232,12 @@ void removeStaleSessionDirs(const std::string &base) {
     if (!f)
       continue;
     long pid = 0;
-    bool ok = std::fscanf(f, "%ld", &pid) == 1;
+    char owner[256] = {};
+    bool ok = std::fscanf(f, "%ld %255s", &pid, owner) == 2;
     std::fclose(f);
     struct stat sb;
-    if (!ok || pid <= 0 || stat(dir.c_str(), &sb) != 0 || sb.st_uid != geteuid())
+    if (!ok || pid <= 0 || owner != host || stat(dir.c_str(), &sb) != 0 ||
+        sb.st_uid != geteuid())
       continue;
     if (kill(pid_t(pid), 0) != 0 && errno == ESRCH) {
       std::error_code rm;
@@ -473,7 +482,7 @@ void reapRanks(const std::string &dir, int world, int ms) {
   std::string dir = dirBuf.data();
   pid_t launcher = getpid();
   if (std::FILE *f = std::fopen((dir + "/launcher.pid").c_str(), "w")) {
-    std::fprintf(f, "%d\n", int(launcher));
+    std::fprintf(f, "%d %s\n", int(launcher), hostName().c_str());
     std::fclose(f);
   }
   setenv("OMPI_MCA_orte_tmpdir_base", dir.c_str(), 1);

@@ -5,8 +5,9 @@
 set -u
 DS_OPT=$1 DS_RUN=$2 SRC=$3 W=$4 TARGET=$5 SIG=$6 WANT_RC=$7 PATTERN=$8 LIMIT=$9
 shift 9
+L= M= RANKS=()
 die() { echo "FAIL ($TARGET SIG$SIG): $*"; echo "--- stderr:"; cat "$W/err.txt" 2>/dev/null
-        pkill -KILL -f "$W/plan.dsplan" 2>/dev/null; exit 1; }
+        for p in $L $M "${RANKS[@]}"; do kill -KILL "$p" 2>/dev/null; done; exit 1; }
 rm -rf "$W" && mkdir -p "$W/tmp"
 export TMPDIR=$W/tmp # the job's session directory lands here, and nothing else
 "$DS_OPT" "$SRC/models/gpt_dynbatch.onnx" --config "$SRC/models/configs/gpt/adamw.json" \
