@@ -115,10 +115,17 @@ std::string peerReport(const RankStatus &me) {
     char secs[32];
     std::snprintf(secs, sizeof(secs), "%g", gTimeoutSeconds);
     std::string msg = "ds-run: rank " + std::to_string(me.rank) + ": timeout: ";
-    if (me.inCollective) {
+    double waited = double(nowNs() - me.collectiveStartNs) / 1e9;
+    if (me.inCollective && waited > gTimeoutSeconds) {
       msg += std::string(me.collective) + " #" + std::to_string(me.collectives) + " (" +
              describeRankPosition(me) + ") waited more than " + secs + " s (--timeout " + secs +
              ")" + peerReport(me);
+    } else if (me.inCollective) {
+      char w[32];
+      std::snprintf(w, sizeof(w), "%.1f", waited);
+      msg += "step " + std::to_string(me.step) + " ran more than " + secs + " s (--timeout " +
+             secs + "); its " + me.collective + " #" + std::to_string(me.collectives) + " (" +
+             describeRankPosition(me) + ") has waited " + w + " s" + peerReport(me);
     } else {
       msg += "step " + std::to_string(me.step) + " ran more than " + secs + " s (--timeout " +
              secs + "), now at " + describeRankPosition(me);
