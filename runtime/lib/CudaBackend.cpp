@@ -105,6 +105,7 @@ public:
     o.graphs = opt.graphs;
     o.tf32 = opt.tf32;
     o.device = opt.device;
+    o.timeout_seconds = opt.timeoutSeconds;
     std::string bytes = serializePlan(plan.plan);
     char error[1024] = {};
     exec_ = api_->create_executor(bytes.data(), bytes.size(), plan.path.c_str(), bridge_.c(), &o,

@@ -1,5 +1,6 @@
 // The in-order CPU executor: arena, persistent and host regions, kernels by table lookup.
 #include "ds/runtime/CpuExecutor.h"
+#include "ds/runtime/JobLifetime.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -92,6 +93,8 @@ void CpuExecutor::runOne(int index, int k) {
     call.out.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
   }
   measuredPeak_ = std::max(measuredPeak_, touchEnd_[size_t(index)][size_t(k)]);
+  if (rankStatus()) // ds-run publishes where each rank is, for death and timeout reports
+    setRankInstruction(k, call.ins.kernel());
   try {
     kernels_[size_t(index)][size_t(k)](call);
   } catch (const Error &e) {

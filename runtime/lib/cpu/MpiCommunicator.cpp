@@ -1,5 +1,6 @@
-// Communicator over MPI_COMM_WORLD (OpenMPI): Allgather, Reduce_scatter_block, Allreduce, Bcast.
+// Communicator over MPI_COMM_WORLD (OpenMPI); every collective is watched by the rank's watchdog.
 #include "ds/runtime/Communicator.h"
+#include "ds/runtime/JobLifetime.h"
 
 #include <mpi.h>
 
@@ -82,6 +83,7 @@ public:
   std::string name() const override { return "mpi"; }
 
   void allGather(const void *in, void *out, int64_t count, DType dtype) override {
+    CollectiveScope watched("all_gather");
     int n = checkedCount(count, "MPI_Allgather");
     check(MPI_Allgather(in, n, mpiType(dtype), out, n, mpiType(dtype), MPI_COMM_WORLD),
           "MPI_Allgather");
@@ -89,6 +91,7 @@ public:
 
   void reduceScatter(const void *in, void *out, int64_t count, DType dtype,
                      ReduceOp op) override {
+    CollectiveScope watched("reduce_scatter");
     int n = checkedCount(count, "MPI_Reduce_scatter_block");
     checkedCount(count * size_, "MPI_Reduce_scatter_block");
     if (is16(dtype)) {
@@ -109,6 +112,7 @@ public:
   }
 
   void allReduce(const void *in, void *out, int64_t count, DType dtype, ReduceOp op) override {
+    CollectiveScope watched("all_reduce");
     // Chunked so that any count fits MPI's int counts.
     size_t es = dtypeSize(dtype);
     const int64_t chunk = int64_t(1) << 30;
@@ -136,6 +140,7 @@ public:
   }
 
   void broadcast(void *buf, int64_t count, DType dtype, int root) override {
+    CollectiveScope watched("broadcast");
     if (root < 0 || root >= size_)
       fail("broadcast root ", root, " is not a rank of a world of ", size_);
     size_t es = dtypeSize(dtype);
@@ -148,7 +153,10 @@ public:
     }
   }
 
-  void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  void barrier() override {
+    CollectiveScope watched("barrier");
+    check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+  }
 
 private:
   int rank_ = 0, size_ = 1;

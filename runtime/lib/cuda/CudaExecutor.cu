@@ -173,7 +173,7 @@ public:
     if (mode == "auto")
       mode = shareGpu() ? "host" : "nccl";
     if (mode == "nccl")
-      comm_ = makeNcclComm(host);
+      comm_ = makeNcclComm(host, opt.timeout_seconds);
     else if (mode == "host")
       comm_ = makeHostStagedComm(host, maxCollectiveBytes_);
     else
@@ -443,12 +443,14 @@ private:
     enqueueIncrement(counter_, streams_[0]);
   }
 
-  void finish() {
-    for (int s = 0; s < kStreams; ++s)
-      DS_CUDA(cudaStreamSynchronize(streams_[s]));
-  }
+  // Waits go through the device communicator: NCCL bounds them by --timeout.
+  void finish() { sync("cudaStreamSynchronize"); }
   void sync(const std::string &what) {
     for (int s = 0; s < kStreams; ++s) {
+      if (comm_) {
+        comm_->wait(streams_[s], what);
+        continue;
+      }
       cudaError_t e = cudaStreamSynchronize(streams_[s]);
       if (e != cudaSuccess)
         fail(what, ": CUDA error ", cudaGetErrorName(e), ": ", cudaGetErrorString(e));

@@ -1,11 +1,13 @@
-// NCCL and host-staged device communicators.
+// NCCL (waits bounded by --timeout, async errors polled) and host-staged device communicators.
 #include "DeviceComm.h"
 
 #include "ds/runtime/Error.h"
 
 #include <nccl.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 namespace ds::rt::cuda {
@@ -49,7 +51,8 @@ ncclRedOp_t ncclOp(ReduceOp op, DType t) {
 
 class NcclComm : public DeviceComm {
 public:
-  explicit NcclComm(Communicator &host) : rank_(host.rank()), size_(host.size()) {
+  NcclComm(Communicator &host, int timeoutSeconds)
+      : rank_(host.rank()), size_(host.size()), timeoutSeconds_(timeoutSeconds) {
     ncclUniqueId id;
     std::memset(&id, 0, sizeof(id));
     if (rank_ == 0)
@@ -92,9 +95,45 @@ public:
   void barrier(cudaStream_t s) override {
     ncclCheck(ncclAllReduce(flag_, flag_, 1, ncclInt32, ncclSum, comm_, s), "barrier");
   }
+  void wait(cudaStream_t s, const std::string &what) override {
+    using Clock = std::chrono::steady_clock;
+    auto start = Clock::now();
+    for (int polls = 0;; ++polls) {
+      cudaError_t e = cudaStreamQuery(s);
+      if (e == cudaSuccess)
+        return;
+      if (e != cudaErrorNotReady)
+        fail(what, ": CUDA error ", cudaGetErrorName(e), ": ", cudaGetErrorString(e));
+      ncclResult_t async = ncclSuccess;
+      if (comm_ && ncclCommGetAsyncError(comm_, &async) == ncclSuccess && async != ncclSuccess &&
+          async != ncclInProgress) {
+        abort();
+        fail(what, ": NCCL error ", ncclGetErrorString(async),
+             " (a peer rank died or the network failed); communicator aborted");
+      }
+      double waited = std::chrono::duration<double>(Clock::now() - start).count();
+      if (timeoutSeconds_ > 0 && waited > timeoutSeconds_) {
+        abort();
+        fail(what, ": device work with NCCL collectives did not finish within ", timeoutSeconds_,
+             " s (--timeout): a rank stalled or died; communicator aborted");
+      }
+      // Spin briefly (a step's tail is short), then poll gently.
+      if (polls < 1000)
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
 
 private:
+  void abort() {
+    if (comm_)
+      ncclCommAbort(comm_);
+    comm_ = nullptr;
+  }
+
   int rank_, size_;
+  int timeoutSeconds_;
   ncclComm_t comm_ = nullptr;
   void *flag_ = nullptr;
 };
@@ -173,8 +212,12 @@ private:
 
 } // namespace
 
-std::unique_ptr<DeviceComm> makeNcclComm(Communicator &host) {
-  return std::make_unique<NcclComm>(host);
+void DeviceComm::wait(cudaStream_t s, const std::string &what) {
+  cudaCheck(cudaStreamSynchronize(s), what.c_str());
+}
+
+std::unique_ptr<DeviceComm> makeNcclComm(Communicator &host, int timeoutSeconds) {
+  return std::make_unique<NcclComm>(host, timeoutSeconds);
 }
 std::unique_ptr<DeviceComm> makeHostStagedComm(Communicator &host, size_t maxBytes) {
   return std::make_unique<HostStagedComm>(host, maxBytes);

@@ -28,11 +28,14 @@ public:
                          cudaStream_t s) = 0;
   virtual void broadcast(void *buf, int64_t count, DType dtype, int root, cudaStream_t s) = 0;
   virtual void barrier(cudaStream_t s) = 0;
+  /// Waits for the work queued on `s` (which may hold collectives); NCCL bounds the wait by
+  /// its timeout and polls ncclCommGetAsyncError, aborting the communicator on either.
+  virtual void wait(cudaStream_t s, const std::string &what);
 };
 
 /// NCCL communicator over the host communicator's ranks (unique id broadcast from rank 0).
-/// Throws Error when NCCL fails.
-std::unique_ptr<DeviceComm> makeNcclComm(Communicator &host);
+/// Throws Error when NCCL fails. `timeoutSeconds` bounds wait() (0: no bound).
+std::unique_ptr<DeviceComm> makeNcclComm(Communicator &host, int timeoutSeconds);
 /// Stages every collective through pinned host memory and the host communicator;
 /// `maxBytes` is the largest operand any collective moves (staging is allocated once).
 std::unique_ptr<DeviceComm> makeHostStagedComm(Communicator &host, size_t maxBytes);

@@ -16,6 +16,7 @@ struct CudaOptions {
   bool graphs = true;   // capture programs into CUDA graphs where the communicator allows
   bool tf32 = false;    // f32 GEMMs on TF32 tensor cores
   int device = -1;      // -1: local rank modulo the visible devices
+  int timeoutSeconds = 1800; // NCCL waits abort the communicator after this long; 0: none
 };
 
 /// Loads the plugin (DS_CUDA_PLUGIN, else <exe dir>/../lib/libds_cuda.so, else the loader's

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define DS_CUDA_PLUGIN_ABI_VERSION 1u
+#define DS_CUDA_PLUGIN_ABI_VERSION 2u /* 2: ds_cuda_options.timeout_seconds */
 #define DS_CUDA_PLUGIN_ENTRY "ds_cuda_plugin_v1"
 
 enum ds_reduce_op { DS_REDUCE_SUM = 0, DS_REDUCE_MAX = 1, DS_REDUCE_MIN = 2, DS_REDUCE_AVG = 3 };
@@ -48,6 +48,8 @@ struct ds_cuda_options {
   int graphs;    /* capture programs into CUDA graphs where the communicator allows */
   int tf32;      /* f32 GEMMs on TF32 tensor cores */
   int device;    /* -1: local rank modulo the visible devices */
+  int timeout_seconds; /* a wait on device work that holds NCCL collectives fails (and aborts
+                          the NCCL communicator) after this long; 0: no bound */
 };
 
 /* One rank's executor inside the plugin. */
