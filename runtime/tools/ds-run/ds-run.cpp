@@ -318,8 +318,10 @@ JobEnd explainJobEnd(const std::string &dir, int world, pid_t mpirun, int mpirun
   bool allFinished = true;
   for (int r = 0; r < world; ++r) {
     auto s = RankState(st[size_t(r)].state);
-    if (have[size_t(r)] && (s == RankState::Failed || s == RankState::TimedOut))
-      return {"", code == 0 ? 1 : code}; // that rank printed the line
+    // A rank that failed, timed out, or finished with an error code printed its own line.
+    if (have[size_t(r)] && (s == RankState::Failed || s == RankState::TimedOut ||
+                            (s == RankState::Finished && st[size_t(r)].exitCode != 0)))
+      return {"", code == 0 ? 1 : code};
     allFinished = allFinished && have[size_t(r)] && s == RankState::Finished;
   }
   if (allFinished)
