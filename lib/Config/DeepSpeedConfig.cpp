@@ -882,6 +882,8 @@ DeepSpeedConfig::getTrainingPipelineOptions(int64_t stage, int64_t worldSize,
   o.zero = zero;
   o.zero.stage = stage;
   o.zero.worldSize = worldSize;
+  o.stepsPerPrint = stepsPerPrint;
+  o.csvMonitorDir = csvMonitorDir;
   return o;
 }
 

@@ -416,13 +416,6 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   }
   if (!toPlan)
     return printModule(*module, outputPath);
-  if (!options->inference) {
-    Builder b(&context);
-    (*module)->setAttr(ds::kStepsPerPrintAttr, b.getI64IntegerAttr(config.stepsPerPrint));
-    (*module)->setAttr(ds::kZeroStageAttr, b.getI64IntegerAttr(stage));
-    if (!config.csvMonitorDir.empty())
-      (*module)->setAttr(ds::kCsvMonitorDirAttr, b.getStringAttr(config.csvMonitorDir));
-  }
   std::string producer =
       "ds-opt " + std::string(options->inference ? "--mode=inference " : "") +
       inputPath.str();
