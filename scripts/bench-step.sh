@@ -71,7 +71,7 @@ EOF
   [ "$name" != gpt ] && shape=(--input-shape "idx=${batch}x${seq}" --input-shape "targets=${batch}x${seq}")
   "$DSOPT" --mode=inference "$model" "${shape[@]}" -o "$d/plan.dsplan"
   "$DSRUN" "$d/plan.dsplan" --data "$d/data" --eval --out "$d/eval" --threads "$THREADS" >/dev/null
-  "$DSRUN" "$d/plan.dsplan" --data "$d/data" --steps $((WARMUP + STEPS)) --threads "$THREADS" \
+  "$DSRUN" "$d/plan.dsplan" --data "$d/data" --steps $((WARMUP + STEPS)) --print-every 1 --threads "$THREADS" \
     --metrics "$d/metrics.json" > "$d/ds-run.log"
   local ds dsmin
   awk '/^step /{for (i = 1; i < NF; ++i) if ($i == "ms/step") print $(i+1)}' "$d/ds-run.log" |
@@ -79,7 +79,7 @@ EOF
   ds=$(median < "$d/ds-run.ms")
   dsmin=$(sort -g "$d/ds-run.ms" | head -1)
   local peak
-  peak=$(awk '/^step /{for (i = 1; i < NF; ++i) if ($i == "arena_peak") p = $(i+1)} END {print p}' "$d/ds-run.log")
+  peak=$(awk '/^step /{for (i = 1; i < NF; ++i) if ($i == "arena_peak") p = $(i+1) " " $(i+2)} END {print p}' "$d/ds-run.log")
   $PY "$ROOT/scripts/bench_step_torch.py" "$model" --heads "$heads" --data "$d/data" \
     --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" --check "$d/eval/logits.npy" \
     > "$d/torch.log"
@@ -87,7 +87,7 @@ EOF
   th=$(awk '/^torch ms\/step/{print $3}' "$d/torch.log")
   thmin=$(awk '/^torch ms\/step/{gsub(/\)/, "", $NF); print $NF}' "$d/torch.log")
   sed -n '1p;/logits/p' "$d/torch.log" | sed "s/^/  [$name] /"
-  printf '%-26s ds-run %9.3f ms/step   torch %9.3f ms/step   ds-run/torch %.2f   (min: %.3f / %.3f = %.2f; arena peak %s B)\n' \
+  printf '%-26s ds-run %9.3f ms/step   torch %9.3f ms/step   ds-run/torch %.2f   (min: %.3f / %.3f = %.2f; arena peak %s)\n' \
     "$name (${batch}x${seq})" "$ds" "$th" "$(awk -v a="$ds" -v b="$th" 'BEGIN {print a / b}')" \
     "$dsmin" "$thmin" "$(awk -v a="$dsmin" -v b="$thmin" 'BEGIN {print a / b}')" "$peak"
 }

@@ -1,12 +1,53 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: build, compile the bundled GPT for ZeRO stage 3 with a
-# DeepSpeed config, and train it for 50 steps on the bundled data with ds-run.
+# The main job on a fresh machine: installs and builds (progress shown), compiles the bundled GPT for ZeRO-3 on 2 ranks and for stage 0, prints both per-rank memory tables, trains the ZeRO-3 plan on 2 MPI ranks, and ends with the summary and the files written.
+#   scripts/run.sh            (STEPS=N trains N steps, default 50; DS_BUILD_DIR picks the build folder)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh >/dev/null
 BUILD=${DS_BUILD_DIR:-build}
+STEPS=${STEPS:-50}
+MODEL=models/gpt_dynbatch.onnx
+CONFIG=models/configs/gpt/adamw_warmup_clip.json
+WORLD=2
+T0=$SECONDS
+phase() { printf '\n== [%3ds] %s\n' "$((SECONDS - T0))" "$*"; }
+
+phase "1/5 dependencies: Debian's LLVM/MLIR 22, protobuf, ONNX, OpenMPI, OpenBLAS (scripts/setup.sh; skips what is installed)"
+bash scripts/setup.sh
+
+phase "2/5 building ds-opt and ds-run into $BUILD/ (ninja; the first build takes several minutes)"
+# One line per ~5% of ninja's steps (and every compiler message), not a screenful per file.
+bash scripts/build.sh ds-opt ds-run 2>&1 | awk '
+  /^\[[0-9]+\/[0-9]+\]/ {
+    split(substr($1, 2, length($1) - 2), n, "/"); done = n[1] + 0; total = n[2] + 0
+    if (total > 0 && (done == total || done * 20 >= (last + 1) * total)) {
+      last = int(done * 20 / total); printf "  build %d/%d steps\n", done, total; fflush()
+    }
+    next
+  }
+  /^ninja: no work to do/ { print "  build: up to date"; next }
+  /^ninja: Entering directory/ { next }
+  { print; fflush() }'
+
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-"$BUILD/bin/ds-opt" --zero-stage=3 models/gpt_dynbatch.onnx \
-  --config models/configs/gpt/adamw_warmup_clip.json -o "$BUILD/gpt.dsplan"
-"$BUILD/bin/ds-run" "$BUILD/gpt.dsplan" --data models/data/gpt --steps "${STEPS:-50}" \
-  --metrics "$BUILD/gpt-metrics.json"
+phase "3/5 compiling $MODEL with $CONFIG for $WORLD ranks: ZeRO stage 3, and stage 0 to compare"
+for stage in 3 0; do
+  "$BUILD/bin/ds-opt" "$MODEL" --config "$CONFIG" --zero-stage=$stage --world-size=$WORLD \
+    --memory-report -o "$BUILD/gpt-zero$stage.dsplan" > "$BUILD/gpt-zero$stage.memory.txt"
+done
+echo "  wrote $BUILD/gpt-zero3.dsplan and $BUILD/gpt-zero0.dsplan"
+
+phase "4/5 predicted memory per rank (ds-opt --memory-report)"
+sed -n '1,/^$/p' "$BUILD/gpt-zero0.memory.txt" | sed '/^$/d'
+echo
+# The ZeRO-3 report: its own rows, then every stage side by side (stage 0 is the first row).
+sed -n '1,/^DeepSpeed/p' "$BUILD/gpt-zero3.memory.txt" | sed '$d'
+echo "  (full report with DeepSpeed's estimator: $BUILD/gpt-zero3.memory.txt)"
+
+phase "5/5 training the ZeRO-3 plan on $WORLD ranks for $STEPS steps (ds-run --nproc $WORLD)"
+"$BUILD/bin/ds-run" "$BUILD/gpt-zero3.dsplan" --nproc $WORLD --data models/data/gpt \
+  --steps "$STEPS" --metrics "$BUILD/gpt-metrics.json"
+
+phase "done in $((SECONDS - T0)) s"
+echo "  metrics (loss per step, predicted/measured peak per rank): $BUILD/gpt-metrics.json"
+echo "  plans: $BUILD/gpt-zero3.dsplan (trained), $BUILD/gpt-zero0.dsplan (stage 0, for comparison)"
+echo "  next: $BUILD/bin/ds-opt $MODEL --config $CONFIG --print-config"

@@ -9,6 +9,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cmath>
+#include <functional>
 #include <cstdio>
 #include <set>
 
@@ -671,19 +672,64 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
   }
   if (llvm::Error e = r.readPrecision(*root, c))
     return std::move(e);
+  if (llvm::Error e = r.readInt(*root, "steps_per_print", "", c.stepsPerPrint))
+    return std::move(e);
+  if (c.stepsPerPrint < 1)
+    return r.error("steps_per_print",
+                   "must be a positive integer, got " + llvm::Twine(c.stepsPerPrint));
+  {
+    // csv_monitor (DeepSpeed's CSVConfig): enabled, output_path (""), job_name.
+    auto o = r.readObject(*root, "csv_monitor", "");
+    if (!o)
+      return o.takeError();
+    if (*o) {
+      if (llvm::Error e = r.rejectUnknown(**o, "csv_monitor.",
+                                          {"enabled", "output_path", "job_name"}))
+        return std::move(e);
+      bool enabled = false;
+      std::string outputPath, jobName = "DeepSpeedJobName";
+      if (llvm::Error e = r.readBool(**o, "enabled", "csv_monitor.", enabled))
+        return std::move(e);
+      if (llvm::Error e = r.readString(**o, "output_path", "csv_monitor.", outputPath))
+        return std::move(e);
+      if (llvm::Error e = r.readString(**o, "job_name", "csv_monitor.", jobName))
+        return std::move(e);
+      if (jobName.empty() || jobName.find('/') != std::string::npos || jobName == "." ||
+          jobName == "..")
+        return r.error("csv_monitor.job_name",
+                       "expected a directory name (not empty, no '/'), got '" + jobName +
+                           "'");
+      if (enabled) // os.path.join(output_path, job_name), as DeepSpeed's CSV monitor
+        c.csvMonitorDir = outputPath.empty() ? jobName
+                          : llvm::StringRef(outputPath).ends_with("/")
+                              ? outputPath + jobName
+                              : outputPath + "/" + jobName;
+    }
+  }
+  // Every key given, dotted, so --print-config can say where a value came from.
+  std::function<void(const Object &, std::string)> collect = [&](const Object &o,
+                                                                 std::string prefix) {
+    for (const auto &kv : o) {
+      std::string key = prefix + kv.first.str();
+      c.fileKeys.insert(key);
+      if (const Object *sub = kv.second.getAsObject())
+        collect(*sub, key + ".");
+    }
+  };
+  collect(*root, "");
   static const llvm::StringLiteral known[] = {
       "train_batch_size", "train_micro_batch_size_per_gpu",
       "gradient_accumulation_steps", "gradient_clipping", "optimizer", "scheduler",
-      "zero_optimization", "fp16", "bf16", "bfloat16"};
+      "zero_optimization", "fp16", "bf16", "bfloat16", "steps_per_print", "csv_monitor"};
   // Top-level keys DeepSpeed reads (deepspeed/runtime/config.py and its sections) that
   // change nothing here. Anything else DeepSpeed ignores too: likely a typo, so a warning.
   static const llvm::StringLiteral deepSpeedKeys[] = {
-      "steps_per_print", "wall_clock_breakdown", "memory_breakdown", "dump_state",
+      "wall_clock_breakdown", "memory_breakdown", "dump_state",
       "disable_allgather", "communication_data_type",
       "seq_parallel_communication_data_type", "prescale_gradients",
       "gradient_predivide_factor", "sparse_gradients", "zero_allow_untested_optimizer",
       "zero_force_ds_cpu_optimizer", "graph_harvesting", "amp", "torch_autocast",
-      "activation_checkpointing", "flops_profiler", "tensorboard", "csv_monitor", "wandb",
+      "activation_checkpointing", "flops_profiler", "tensorboard", "wandb",
       "comet", "monitor_config", "comms_logger", "aio", "elasticity", "pipeline",
       "checkpoint", "data_types", "compression_training", "data_efficiency",
       "curriculum_learning", "sparse_attention", "autotuning", "nebula", "eigenvalue",
@@ -800,6 +846,24 @@ llvm::Error DeepSpeedConfig::resolveBatch(int64_t w) {
   return llvm::Error::success();
 }
 
+llvm::Expected<std::optional<int64_t>> DeepSpeedConfig::impliedWorldSize() const {
+  if (!trainBatchSize || !microBatchSize || !accumulationSteps)
+    return std::nullopt;
+  int64_t tb = *trainBatchSize, mb = *microBatchSize, g = *accumulationSteps;
+  if (tb <= 0 || mb <= 0 || g <= 0)
+    return std::nullopt; // resolveBatch reports these
+  std::optional<int64_t> per = llvm::checkedMul(mb, g);
+  if (!per || tb % *per != 0)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("train_batch_size ({0}) is not a multiple of "
+                      "train_micro_batch_size_per_gpu * gradient_accumulation_steps "
+                      "({1} * {2}), so no world size fits these batch keys",
+                      tb, mb, g)
+            .str());
+  return std::optional<int64_t>(tb / *per);
+}
+
 TrainingPipelineOptions
 DeepSpeedConfig::getTrainingPipelineOptions(int64_t stage, int64_t worldSize,
                                             llvm::StringRef freeze) const {
@@ -818,5 +882,140 @@ DeepSpeedConfig::getTrainingPipelineOptions(int64_t stage, int64_t worldSize,
   o.zero = zero;
   o.zero.stage = stage;
   o.zero.worldSize = worldSize;
+  o.stepsPerPrint = stepsPerPrint;
+  o.csvMonitorDir = csvMonitorDir;
   return o;
+}
+
+void mlir::ds::printEffectiveConfig(const DeepSpeedConfig &c, llvm::StringRef path,
+                                    const DeepSpeedConfig &file, const ConfigOverrides &o,
+                                    llvm::raw_ostream &os) {
+  // The defaults are the struct's (DeepSpeed's, from Passes.td); a key the file gives is
+  // "file", one a flag sets "flag", one computed from other keys "derived".
+  auto given = [&](std::initializer_list<llvm::StringRef> keys) {
+    for (llvm::StringRef k : keys)
+      if (c.fileKeys.count(k.str()))
+        return true;
+    return false;
+  };
+  std::string cfg = path.empty() ? std::string("(no --config)") : path.str();
+  os << "Effective configuration (" << cfg << "; source: file, flag, derived, default)\n";
+  auto row = [&](llvm::StringRef key, const std::string &value, llvm::StringRef source) {
+    os << llvm::formatv("  {0,-46} {1,-14} {2}\n", key, value, source);
+  };
+  auto fromFile = [&](llvm::StringRef key,
+                      std::initializer_list<llvm::StringRef> aliases = {}) {
+    return given({key}) || given(aliases) ? "file" : "default";
+  };
+  auto num = [](double v) { return formatNumber(v); };
+  auto integer = [](int64_t v) { return std::to_string(v); };
+  auto boolean = [](bool v) { return std::string(v ? "true" : "false"); };
+  auto batch = [&](llvm::StringRef key, const std::optional<int64_t> &v,
+                   const std::optional<int64_t> &inFile) {
+    row(key, v ? integer(*v) : std::string("(unset)"),
+        inFile ? "file" : v ? "derived" : "default");
+  };
+  batch("train_batch_size", c.trainBatchSize, file.trainBatchSize);
+  batch("train_micro_batch_size_per_gpu", c.microBatchSize, file.microBatchSize);
+  if (c.accumulationSteps)
+    batch("gradient_accumulation_steps", c.accumulationSteps, file.accumulationSteps);
+  else
+    row("gradient_accumulation_steps", "1", "default");
+  row("world_size (--world-size)", integer(o.effectiveWorld),
+      o.worldSize ? "flag"
+      : o.worldSizeFromBatch
+          ? "derived (train_batch_size / (micro x accumulation))"
+          : "default");
+  row("steps_per_print", integer(c.stepsPerPrint), fromFile("steps_per_print"));
+  row("gradient_clipping", num(c.trainStep.gradientClipping),
+      fromFile("gradient_clipping"));
+  row("fp16.enabled", boolean(c.fp16), fromFile("fp16.enabled"));
+  row("bf16.enabled", boolean(c.bf16), fromFile("bf16.enabled", {"bfloat16.enabled"}));
+  const BuildTrainStepPassOptions &t = c.trainStep;
+  if (c.fp16) {
+    row("fp16.loss_scale", num(t.lossScale_), fromFile("fp16.loss_scale"));
+    row("fp16.initial_scale_power", integer(t.initialScalePower),
+        fromFile("fp16.initial_scale_power"));
+    row("fp16.loss_scale_window", integer(t.lossScaleWindow),
+        fromFile("fp16.loss_scale_window"));
+    row("fp16.hysteresis", integer(t.hysteresis), fromFile("fp16.hysteresis"));
+    row("fp16.consecutive_hysteresis", boolean(t.consecutiveHysteresis),
+        fromFile("fp16.consecutive_hysteresis"));
+    row("fp16.min_loss_scale", num(t.minLossScale), fromFile("fp16.min_loss_scale"));
+  }
+  row("optimizer.type", t.optimizer == "adam" ? (t.adamWMode ? "AdamW" : "Adam")
+                        : t.optimizer == "lamb" ? "Lamb"
+                                                : "SGD",
+      fromFile("optimizer.type"));
+  row("optimizer.params.lr", num(t.lr), fromFile("optimizer.params.lr"));
+  row("optimizer.params.weight_decay", num(t.weightDecay),
+      fromFile("optimizer.params.weight_decay"));
+  if (t.optimizer == "sgd") {
+    row("optimizer.params.momentum", num(t.momentum), fromFile("optimizer.params.momentum"));
+    row("optimizer.params.dampening", num(t.dampening),
+        fromFile("optimizer.params.dampening"));
+    row("optimizer.params.nesterov", boolean(t.nesterov),
+        fromFile("optimizer.params.nesterov"));
+  } else {
+    row("optimizer.params.betas", "[" + num(t.beta1) + ", " + num(t.beta2) + "]",
+        fromFile("optimizer.params.betas"));
+    row("optimizer.params.eps", num(t.eps), fromFile("optimizer.params.eps"));
+    row("optimizer.params.bias_correction", boolean(t.biasCorrection),
+        fromFile("optimizer.params.bias_correction"));
+    if (t.optimizer == "adam")
+      row("optimizer.params.adam_w_mode", boolean(t.adamWMode),
+          given({"optimizer.params.adam_w_mode"}) ? "file"
+          : given({"optimizer.type"})             ? "derived (optimizer.type)"
+                                                  : "default");
+    else {
+      row("optimizer.params.min_coeff", num(t.minCoeff),
+          fromFile("optimizer.params.min_coeff"));
+      row("optimizer.params.max_coeff", num(t.maxCoeff),
+          fromFile("optimizer.params.max_coeff"));
+    }
+  }
+  row("scheduler.type", t.scheduler == "constant" ? "none (constant lr)" : t.scheduler,
+      fromFile("scheduler.type"));
+  if (t.scheduler != "constant") {
+    bool cosine = t.scheduler == "WarmupCosineLR";
+    if (!cosine) {
+      row("scheduler.params.warmup_min_lr", num(t.warmupMinLr),
+          fromFile("scheduler.params.warmup_min_lr"));
+      double maxLr = t.warmupMaxLr < 0 ? t.lr : t.warmupMaxLr;
+      row("scheduler.params.warmup_max_lr", num(maxLr),
+          given({"scheduler.params.warmup_max_lr"}) ? "file"
+          : t.warmupMaxLr < 0                       ? "derived (optimizer.params.lr)"
+                                                    : "default");
+    } else {
+      row("scheduler.params.warmup_min_ratio", num(t.warmupMinRatio),
+          fromFile("scheduler.params.warmup_min_ratio"));
+      row("scheduler.params.cos_min_ratio", num(t.cosMinRatio),
+          fromFile("scheduler.params.cos_min_ratio"));
+    }
+    row("scheduler.params.warmup_num_steps", integer(t.warmupNumSteps),
+        fromFile("scheduler.params.warmup_num_steps"));
+    row("scheduler.params.warmup_type", t.warmupType,
+        fromFile("scheduler.params.warmup_type"));
+    if (t.scheduler != "WarmupLR")
+      row("scheduler.params.total_num_steps", integer(t.totalNumSteps),
+          fromFile("scheduler.params.total_num_steps"));
+  }
+  row("zero_optimization.stage", integer(o.effectiveStage),
+      o.zeroStage ? "flag (--zero-stage)" : fromFile("zero_optimization.stage"));
+  row("zero_optimization.reduce_bucket_size", integer(c.zero.reduceBucketSize),
+      fromFile("zero_optimization.reduce_bucket_size"));
+  row("zero_optimization.stage3_prefetch_bucket_size", integer(c.zero.prefetchBucketSize),
+      fromFile("zero_optimization.stage3_prefetch_bucket_size",
+               {"zero_optimization.prefetch_bucket_size"}));
+  row("zero_optimization.stage3_param_persistence_threshold",
+      integer(c.zero.paramPersistenceThreshold),
+      fromFile("zero_optimization.stage3_param_persistence_threshold",
+               {"zero_optimization.param_persistence_threshold"}));
+  row("csv_monitor.enabled", boolean(!c.csvMonitorDir.empty()),
+      fromFile("csv_monitor.enabled"));
+  if (!c.csvMonitorDir.empty())
+    row("csv_monitor directory", c.csvMonitorDir,
+        "derived (csv_monitor.output_path/job_name)");
+  for (const std::string &k : c.ignoredKeys)
+    os << "  ignored: " << k << "\n";
 }

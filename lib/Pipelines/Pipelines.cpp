@@ -4,12 +4,38 @@
 #include "ds/Config/DeepSpeedConfig.h"
 #include "ds/Conversion/Passes.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
+#include "ds/Target/Plan.h"
 
+#include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 using namespace mlir::ds;
+
+namespace {
+/// Writes what the plan carries for ds-run alone (steps_per_print, the ZeRO stage, the
+/// csv_monitor directory) as module attributes for the plan exporter.
+struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SetPlanInfoPass)
+  SetPlanInfoPass(const TrainingPipelineOptions &o)
+      : stepsPerPrint(o.stepsPerPrint), stage(o.zero.stage), csvDir(o.csvMonitorDir) {}
+  StringRef getArgument() const override { return "ds-set-plan-info"; }
+  StringRef getDescription() const override {
+    return "Records steps_per_print, the ZeRO stage and the csv_monitor directory for the plan";
+  }
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Builder b(module.getContext());
+    module->setAttr(kStepsPerPrintAttr, b.getI64IntegerAttr(stepsPerPrint));
+    module->setAttr(kZeroStageAttr, b.getI64IntegerAttr(stage));
+    if (!csvDir.empty())
+      module->setAttr(kCsvMonitorDirAttr, b.getStringAttr(csvDir));
+  }
+  int64_t stepsPerPrint, stage;
+  std::string csvDir;
+};
+} // namespace
 
 void mlir::ds::buildTrainingPipeline(OpPassManager &pm,
                                      const TrainingPipelineOptions &options) {
@@ -23,6 +49,7 @@ void mlir::ds::buildTrainingPipeline(OpPassManager &pm,
   // After CSE: the stage-3 backward re-gathers must stay separate from the forward
   // gathers, or the parameters would stay gathered across the whole step.
   pm.addPass(createPartitionForZeroPass(options.zero));
+  pm.addPass(std::make_unique<SetPlanInfoPass>(options));
 }
 
 void mlir::ds::buildInferencePipeline(OpPassManager &pm,

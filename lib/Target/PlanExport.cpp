@@ -212,12 +212,25 @@ public:
       p->set_initializer(initializer->str());
       p->set_buffer(*id);
       p->set_trainable(global.getTrainable());
+      if (global.getTrainable())
+        out.set_trainable_parameters(
+            out.trainable_parameters() +
+            uint64_t(global.getShardOf() ? *global.getShardOf()
+                                         : global.getMemRefType().getNumElements()));
       if (global.getShardOf())
         p->mutable_shard()->set_kind(plan::ShardSpec::FLAT_1D);
     }
     if (auto accum = module->getAttrOfType<IntegerAttr>(
             kAccumulationAttr))
       out.set_gradient_accumulation_steps(accum.getInt());
+    if (auto every = module->getAttrOfType<IntegerAttr>(kStepsPerPrintAttr))
+      if (every.getInt() > 0 && every.getInt() <= UINT32_MAX)
+        out.set_steps_per_print(uint32_t(every.getInt()));
+    if (auto dir = module->getAttrOfType<StringAttr>(kCsvMonitorDirAttr))
+      out.set_csv_monitor_dir(dir.str());
+    if (auto stage = module->getAttrOfType<IntegerAttr>(kZeroStageAttr))
+      if (stage.getInt() >= 0 && stage.getInt() <= 3)
+        out.set_zero_stage(uint32_t(stage.getInt()));
 
     bool haveIO = false;
     for (auto func : module.getOps<func::FuncOp>()) {

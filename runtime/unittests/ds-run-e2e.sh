@@ -45,7 +45,7 @@ train-equivalence)
   $MAKE linreg w4z --world 4 --micro-batch 2 --accum 1 --zero3 || die make
   for d in w1 w2 w4 w4z; do
     W=$(echo $d | tr -dc 0-9)
-    $RUN $d/plan.dsplan --nproc "$W" --data $d/data --steps 12 --metrics $d/m.json >$d/log.txt \
+    $RUN $d/plan.dsplan --nproc "$W" --data $d/data --steps 12 --print-every 1 --metrics $d/m.json >$d/log.txt \
       2>$d/err.txt || { cat $d/err.txt; die "training at $d"; }
     [ "$(grep -c '^step ' $d/log.txt)" -eq 12 ] || die "$d: expected 12 step lines"
     [ "$(json_list $d/m.json loss | wc -l)" -eq 12 ] || die "$d: 12 losses"

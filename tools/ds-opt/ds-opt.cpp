@@ -22,6 +22,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <limits>
 #include <optional>
 
 using namespace mlir;
@@ -53,6 +54,11 @@ static cl::opt<std::string> deviceMemory(
     cl::desc("Device memory per rank (bytes, or with a KiB/MiB/GiB/TiB suffix): warn when "
              "the plan's arena and persistent region need more (default: no limit)"),
     cl::value_desc("size"), cl::init(""), cl::cat(compilerCategory));
+static cl::opt<bool> printConfig(
+    "print-config",
+    cl::desc("Print the effective configuration (every key ds-opt uses, its value and "
+             "whether it came from the file, a flag, other keys or the default) and exit"),
+    cl::init(false), cl::cat(compilerCategory));
 static cl::opt<std::string> configPath(
     "config", cl::desc("DeepSpeed ds_config.json (flags override it)"),
     cl::value_desc("file"), cl::init(""), cl::cat(compilerCategory));
@@ -264,6 +270,7 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     }
   }
   ds::DeepSpeedConfig config;
+  ds::DeepSpeedConfig fileValues; // as read, before the batch keys are resolved
   if (!configPath.empty()) {
     auto parsed = ds::readDeepSpeedConfig(configPath);
     if (!parsed) {
@@ -271,6 +278,7 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
       return failure();
     }
     config = std::move(*parsed);
+    fileValues = config;
     for (const std::string &w : config.warnings)
       llvm::errs() << "ds-opt: warning: " << w << "\n";
     if (!config.ignoredKeys.empty()) {
@@ -288,6 +296,25 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     return failure();
   }
   int world = worldSize.getNumOccurrences() ? int(worldSize) : 1;
+  bool worldFromConfig = false;
+  if (!options->inference && !worldSize.getNumOccurrences()) {
+    // train_batch_size, micro-batch and accumulation all given determine the world size.
+    auto implied = config.impliedWorldSize();
+    if (!implied) {
+      llvm::errs() << "ds-opt: " << configPath << ": "
+                   << llvm::toString(implied.takeError()) << "\n";
+      return failure();
+    }
+    if (*implied) {
+      if (**implied > std::numeric_limits<int>::max()) {
+        llvm::errs() << "ds-opt: " << configPath << ": the batch keys imply a world size of "
+                     << **implied << " ranks, too many\n";
+        return failure();
+      }
+      world = int(**implied);
+      worldFromConfig = true;
+    }
+  }
   int stage = zeroStage != -1 ? int(zeroStage) : config.zeroStage;
   if (!options->inference) {
     if (config.trainBatchSize || config.microBatchSize) {
@@ -304,6 +331,18 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     llvm::errs() << "ds-opt: --zero-stage must be 0, 1, 2 or 3, got " << stage
                  << "\n";
     return failure();
+  }
+  if (printConfig) {
+    ds::ConfigOverrides o;
+    if (zeroStage != -1)
+      o.zeroStage = int(zeroStage);
+    if (worldSize.getNumOccurrences())
+      o.worldSize = int(worldSize);
+    o.worldSizeFromBatch = worldFromConfig;
+    o.effectiveStage = stage;
+    o.effectiveWorld = world;
+    ds::printEffectiveConfig(config, configPath, fileValues, o, llvm::outs());
+    return success();
   }
 
   OwningOpRef<ModuleOp> module = ds::importOnnxFile(&context, inputPath, *options);

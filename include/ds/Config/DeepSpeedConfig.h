@@ -6,8 +6,10 @@
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,17 @@ struct DeepSpeedConfig {
   // (elements) and stage3_prefetch_bucket_size, into the ZeRO pass's options.
   int zeroStage = 0;
   PartitionForZeroPassOptions zero;
+  /// steps_per_print: ds-run prints a step line every this many optimizer steps
+  /// (DeepSpeed's default 10); carried in the plan.
+  int64_t stepsPerPrint = 10;
+
+  /// csv_monitor, when enabled: output_path/job_name, where ds-run writes DeepSpeed's
+  /// CSV files (carried in the plan). Empty: disabled.
+  std::string csvMonitorDir;
+
+  /// Every key the file gives, dotted ("zero_optimization.stage"): where a value came from.
+  std::set<std::string> fileKeys;
+
   /// Keys that were accepted but change nothing in the compiled program, with why.
   std::vector<std::string> ignoredKeys;
   /// Keys DeepSpeed does not know either (likely typos), one message each, naming the
@@ -47,12 +60,32 @@ struct DeepSpeedConfig {
   /// exactly as DeepSpeed's config does; fails with DeepSpeed's message.
   llvm::Error resolveBatch(int64_t worldSize);
 
+  /// The world size the batch keys imply when train_batch_size, the micro-batch and
+  /// gradient_accumulation_steps are all given: train_batch_size / (micro x accumulation).
+  /// nullopt when one is missing; an error (naming the keys) when they do not divide.
+  llvm::Expected<std::optional<int64_t>> impliedWorldSize() const;
+
   /// The training pipeline this config asks for at ZeRO `stage` on `worldSize` ranks
   /// (call resolveBatch first), also freezing the parameters `freeze` matches. Values
   /// the passes would derive (warmup_max_lr inherited from lr) are written explicitly.
   TrainingPipelineOptions getTrainingPipelineOptions(int64_t stage, int64_t worldSize,
                                                      llvm::StringRef freeze) const;
 };
+
+/// Where ds-opt's command line set or derived what the config alone does not say.
+struct ConfigOverrides {
+  std::optional<int64_t> zeroStage; ///< --zero-stage
+  std::optional<int64_t> worldSize; ///< --world-size
+  bool worldSizeFromBatch = false;  ///< train_batch_size / (micro x accumulation)
+  int64_t effectiveStage = 0, effectiveWorld = 1;
+  bool batchDerived = false; ///< resolveBatch filled in the missing batch keys
+};
+
+/// `ds-opt --print-config`: every key ds-opt uses, its effective value, and whether it
+/// came from the file, a flag, was derived from other keys, or is the default.
+void printEffectiveConfig(const DeepSpeedConfig &config, llvm::StringRef path,
+                          const DeepSpeedConfig &fileValues, const ConfigOverrides &o,
+                          llvm::raw_ostream &os);
 
 /// Parses `path`. Errors name the file and the key.
 llvm::Expected<DeepSpeedConfig> readDeepSpeedConfig(llvm::StringRef path);

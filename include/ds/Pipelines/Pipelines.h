@@ -20,6 +20,10 @@ struct TrainingPipelineOptions {
   BuildTrainStepPassOptions trainStep;
   /// ZeRO stage, world size and bucket sizes.
   PartitionForZeroPassOptions zero;
+  /// What the plan carries for ds-run only (module attributes the exporter writes):
+  /// the config's steps_per_print and csv_monitor directory (empty: disabled).
+  int64_t stepsPerPrint = 10;
+  std::string csvMonitorDir;
 };
 
 /// Appends mark-frozen, mixed precision (when asked), autodiff, the train step and ZeRO

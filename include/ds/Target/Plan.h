@@ -6,6 +6,13 @@
 #include "llvm/Support/raw_ostream.h"
 
 namespace mlir::ds {
+/// Module attributes the training pipeline sets from the config for the plan (a prefix of
+/// no dialect, so no verifier owns them): steps_per_print (ds-run's
+/// step lines) and the ZeRO stage (ds-run's header line).
+constexpr llvm::StringLiteral kStepsPerPrintAttr = "ds_plan.steps_per_print";
+constexpr llvm::StringLiteral kZeroStageAttr = "ds_plan.zero_stage";
+constexpr llvm::StringLiteral kCsvMonitorDirAttr = "ds_plan.csv_monitor_dir";
+
 /// Writes `module` (after --ds-convert-to-runtime and --ds-plan-memory) as a plan:
 /// the 8-byte magic, then the serialized ds.plan.Plan. Errors name the offending op.
 LogicalResult exportPlan(ModuleOp module, llvm::raw_ostream &os,

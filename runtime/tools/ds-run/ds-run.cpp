@@ -37,7 +37,7 @@ namespace {
 
 const char *kUsage =
     "usage: ds-run PLAN.dsplan [--nproc N] [--data DIR | --synthetic] [--steps N]\n"
-    "              [--metrics FILE.json] [--eval --out DIR [--eval-all-ranks] [--whole-inputs]]\n"
+    "              [--metrics FILE.json] [--print-every N] [--eval --out DIR [--eval-all-ranks] [--whole-inputs]]\n"
     "              [--save-params DIR] [--seed N] [--threads N]\n"
     "              [--backend auto|cpu|cuda] [--comm auto|nccl|host] [--no-graphs] [--tf32]\n"
     "              [--verify-kernels] [--model FILE.onnx] [--check-inputs] [--timeout SECONDS]\n"
@@ -62,6 +62,7 @@ struct Options {
   CudaOptions cuda;
   bool verifyKernels = false; // run every instruction on the CPU too and compare outputs
   std::string model; // read parameters from this ONNX file instead of the plan's model_file
+  int printEvery = 0; // a step line every N optimizer steps; 0: the plan's steps_per_print
   int timeout = 1800; // seconds any collective or step may take before the job aborts; 0: none
 };
 
@@ -122,6 +123,8 @@ Options parseArgs(int argc, char **argv) {
       o.steps = int(parseInt(a, next(), 0, INT32_MAX));
     else if (a == "--metrics")
       o.metrics = next();
+    else if (a == "--print-every")
+      o.printEvery = int(parseInt(a, next(), 1, INT32_MAX));
     else if (a == "--eval")
       o.eval = true;
     else if (a == "--eval-all-ranks")
@@ -627,6 +630,32 @@ template <typename T> std::string jsonList(const std::vector<T> &v) {
   return s + "]";
 }
 
+/// 1536 -> "1.50 KiB": binary units, for the step lines and the summary.
+std::string humanBytes(double bytes) {
+  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
+  return buf;
+}
+
+/// 124439808 -> "124.4M": parameter counts in the header.
+std::string humanCount(double n) {
+  const char *units[] = {"", "K", "M", "B", "T"};
+  int u = 0;
+  while (n >= 1000 && u < 4) {
+    n /= 1000;
+    ++u;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f%s" : "%.1f%s", n, units[u]);
+  return buf;
+}
+
 void progress(int done, int total) {
   const int width = 30;
   int fill = total ? done * width / total : width;
@@ -746,6 +775,9 @@ int runJob(const Options &opt, Communicator &comm) {
   std::vector<double> lossScales; // the scale each step's backward pass used (fp16)
   std::vector<double> msPerStep;
   double samplesPerSec = 0;
+  int64_t summaryTokensPerSample = 0;
+  std::vector<std::string> csvFiles; // csv_monitor files rank 0 wrote
+  bool trained = false;
   if (opt.eval) {
     int p = plan.program(Program::INFERENCE);
     if (p < 0)
@@ -792,6 +824,70 @@ int runJob(const Options &opt, Communicator &comm) {
     const char *tty = std::getenv("DS_RUN_STDOUT_TTY");
     bool bar = rank == 0 && (tty ? std::strcmp(tty, "1") == 0
                                  : isatty(STDOUT_FILENO) && !launchedByMpi());
+    // Tokens per sample: the first integer input with a sequence axis (token ids).
+    int64_t tokensPerSample = 0;
+    for (const auto &in : plan.plan.inputs()) {
+      const BufferInfo &b = plan.buffer(in.buffer());
+      if ((b.type.dtype == ds::plan::I64 || b.type.dtype == ds::plan::I32) &&
+          b.type.shape.size() >= 2) {
+        tokensPerSample = 1;
+        for (size_t d = 0; d < b.type.shape.size(); ++d)
+          if (int64_t(d) != int64_t(in.batch_dim()))
+            tokensPerSample *= b.type.shape[d];
+        break;
+      }
+    }
+    int every = opt.printEvery ? opt.printEvery
+                : plan.plan.steps_per_print() ? int(std::min<uint32_t>(
+                                                    plan.plan.steps_per_print(), INT32_MAX))
+                                              : 10; // DeepSpeed's steps_per_print default
+    if (rank == 0) {
+      uint64_t predicted = plan.plan.predicted_peak_bytes(),
+               persistent = plan.plan.persistent_bytes();
+      std::string model = plan.plan.model_file().empty() ? plan.path : plan.plan.model_file();
+      char line[512];
+      std::snprintf(line, sizeof(line),
+                    "ds-run: training %s: ZeRO stage %u, %d rank%s, batch %lld micro x %d "
+                    "accumulation x %d rank%s = %lld global, %s trainable parameters",
+                    model.c_str(), plan.plan.zero_stage(), world, world == 1 ? "" : "s",
+                    (long long)mb, accum, world, world == 1 ? "" : "s", (long long)global,
+                    humanCount(double(plan.plan.trainable_parameters())).c_str());
+      info(line);
+      std::snprintf(line, sizeof(line),
+                    "ds-run: per rank: predicted peak %s (arena high-water %s + persistent "
+                    "%s); %d steps, a line every %d (steps_per_print)",
+                    humanBytes(double(predicted + persistent)).c_str(),
+                    humanBytes(double(predicted)).c_str(),
+                    humanBytes(double(persistent)).c_str(), opt.steps, every);
+      info(line);
+    }
+    // DeepSpeed's CSV monitor (csv_monitor in the config, carried in the plan): rank 0
+    // appends "step,<name>" rows, step = samples trained before this optimizer step, to
+    // <output_path>/<job_name>/Train_Samples_<name>.csv; the header is written once per run.
+    struct CsvFile {
+      FILE *f = nullptr;
+      ~CsvFile() {
+        if (f)
+          std::fclose(f);
+      }
+    };
+    CsvFile csvLoss, csvScale;
+    const std::string &csvDir = plan.plan.csv_monitor_dir();
+    if (rank == 0 && !csvDir.empty() && opt.steps > 0) {
+      createDirectories(csvDir);
+      auto open = [&](CsvFile &file, const char *name) {
+        std::string path = csvDir + "/Train_Samples_" + name + ".csv";
+        file.f = std::fopen(path.c_str(), "a");
+        if (!file.f)
+          fail("csv_monitor: cannot open ", path, ": ", std::strerror(errno));
+        std::fprintf(file.f, "step,%s\n", name);
+        csvFiles.push_back(path);
+      };
+      if (lossOut)
+        open(csvLoss, "train_loss");
+      if (plan.plan.has_loss_scale_buffer())
+        open(csvScale, "loss_scale");
+    }
     double totalSec = 0;
     for (int s = 0; s < opt.steps; ++s) {
       setRankStep(s + 1);
@@ -818,14 +914,27 @@ int runJob(const Options &opt, Communicator &comm) {
       double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       totalSec += sec;
       msPerStep.push_back(sec * 1e3);
-      if (rank == 0) {
+      if (csvLoss.f && lossOut) {
+        std::fprintf(csvLoss.f, "%lld,%.17g\n", (long long)(int64_t(s) * global), loss);
+        std::fflush(csvLoss.f);
+      }
+      if (csvScale.f && !lossScales.empty()) {
+        std::fprintf(csvScale.f, "%lld,%.17g\n", (long long)(int64_t(s) * global),
+                     lossScales.back());
+        std::fflush(csvScale.f);
+      }
+      // DeepSpeed prints every steps_per_print steps; the first and the last step too.
+      bool print = s == 0 || (s + 1) % every == 0 || s + 1 == opt.steps;
+      if (rank == 0 && !print && bar)
+        progress(s + 1, opt.steps);
+      if (rank == 0 && print) {
         if (bar)
           std::fputs("\r\033[K", stderr);
         char line[256];
         std::snprintf(line, sizeof(line),
-                      "step %d  loss %s  samples/s %.1f  ms/step %.3f  arena_peak %llu", s + 1,
+                      "step %d  loss %s  samples/s %.1f  ms/step %.3f  arena_peak %s", s + 1,
                       lossOut ? jsonNumber(loss).c_str() : "-", sec > 0 ? global / sec : 0.0,
-                      sec * 1e3, (unsigned long long)exec.measuredPeakBytes());
+                      sec * 1e3, humanBytes(double(exec.measuredPeakBytes())).c_str());
         std::string text = line;
         if (!lossScales.empty())
           text += "  loss_scale " + jsonNumber(lossScales.back());
@@ -836,6 +945,8 @@ int runJob(const Options &opt, Communicator &comm) {
     }
     setRankStep(0);
     samplesPerSec = totalSec > 0 ? double(global) * opt.steps / totalSec : 0;
+    summaryTokensPerSample = tokensPerSample;
+    trained = true;
   }
 
   if (!opt.saveParams.empty()) {
@@ -848,11 +959,13 @@ int runJob(const Options &opt, Communicator &comm) {
   }
 
   std::string metricsError;
-  if (!opt.metrics.empty()) {
+  std::vector<int64_t> all(size_t(2 * world));
+  if (!opt.metrics.empty() || trained) {
     int64_t mine[2] = {int64_t(plan.plan.predicted_peak_bytes()),
                        int64_t(exec.measuredPeakBytes())};
-    std::vector<int64_t> all(size_t(2 * world));
     comm.allGather(mine, all.data(), 2, ds::plan::I64);
+  }
+  if (!opt.metrics.empty()) {
     if (rank == 0) {
       std::vector<int64_t> pred, meas;
       for (int r = 0; r < world; ++r) {
@@ -892,6 +1005,35 @@ int runJob(const Options &opt, Communicator &comm) {
   comm.allReduce(&metricsFailed, &metricsFailed, 1, ds::plan::I32, ReduceOp::Max);
   if (metricsFailed)
     throw SetupFailed{metricsError};
+  if (trained && rank == 0 && opt.steps > 0) {
+    // The summary: loss first -> last, throughput, measured vs predicted peak, files written.
+    std::string text = "ds-run: summary: " + std::to_string(opt.steps) + " steps";
+    if (!losses.empty())
+      text += ", loss " + jsonNumber(losses.front()) + " -> " + jsonNumber(losses.back());
+    char buf[128];
+    std::snprintf(buf, sizeof(buf), ", %.1f samples/s", samplesPerSec);
+    text += buf;
+    if (summaryTokensPerSample > 0) {
+      std::snprintf(buf, sizeof(buf), " (%.0f tokens/s)",
+                    samplesPerSec * double(summaryTokensPerSample));
+      text += buf;
+    }
+    info(text);
+    for (int r = 0; r < world; ++r) {
+      int64_t pred = all[size_t(2 * r)], meas = all[size_t(2 * r + 1)];
+      std::snprintf(buf, sizeof(buf), "%+.1f%%",
+                    pred > 0 ? 100.0 * double(meas - pred) / double(pred) : 0.0);
+      info("ds-run:   rank " + std::to_string(r) + ": arena peak measured " +
+           humanBytes(double(meas)) + ", predicted " + humanBytes(double(pred)) + " (" + buf +
+           "), persistent " + humanBytes(double(plan.plan.persistent_bytes())));
+    }
+    if (!opt.metrics.empty())
+      info("ds-run: wrote metrics to " + opt.metrics);
+    if (!opt.saveParams.empty())
+      info("ds-run: wrote parameters to " + opt.saveParams);
+    for (const std::string &f : csvFiles)
+      info("ds-run: wrote " + f + " (csv_monitor)");
+  }
   if (verifier) {
     int64_t bad = verifier->mismatches();
     comm.allReduce(&bad, &bad, 1, ds::plan::I64, ReduceOp::Sum);

@@ -12,7 +12,7 @@ rm -rf "$W" && mkdir -p "$W/tmp"
 export TMPDIR=$W/tmp # the job's session directory lands here, and nothing else
 "$DS_OPT" "$SRC/models/gpt_dynbatch.onnx" --config "$SRC/models/configs/gpt/adamw.json" \
   --world-size 2 -o "$W/plan.dsplan" 2>/dev/null || die "ds-opt failed"
-"$DS_RUN" "$W/plan.dsplan" --nproc 2 --data "$SRC/models/data/gpt" --steps 100000000 "$@" \
+"$DS_RUN" "$W/plan.dsplan" --nproc 2 --data "$SRC/models/data/gpt" --steps 100000000 --print-every 1 "$@" \
   > "$W/out.txt" 2> "$W/err.txt" &
 L=$!
 # Wait until the job trains (step 2 printed), so the fault lands mid-step.
