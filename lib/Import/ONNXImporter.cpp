@@ -460,8 +460,8 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
         for (int i = 0, e = shape->dim_size(); i < e; ++i) {
           const auto &d = shape->dim(i);
           bool known = d.has_dim_value() && d.dim_value() >= 0;
-          declared += (i ? "x" : "") +
-                      (known ? std::to_string(d.dim_value()) : std::string("N"));
+          declared +=
+              (i ? "x" : "") + (known ? std::to_string(d.dim_value()) : std::string("N"));
           if (known && !contradicts && d.dim_value() != it->second[i])
             contradicts = true;
         }
@@ -469,8 +469,8 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
           InFlightDiagnostic d = imp.fileError();
           d << "--input-shape gives input '" << in->name() << "' the shape "
             << formatShape(it->second) << ", which contradicts the model's "
-            << (declared.empty() ? "scalar" : declared) << " (rank "
-            << shape->dim_size() << ")";
+            << (declared.empty() ? "scalar" : declared) << " (rank " << shape->dim_size()
+            << ")";
           if (shape->dim_size() == (int)it->second.size())
             d << "; only its dynamic dims (N) can be set";
           return nullptr;
@@ -840,7 +840,8 @@ OwningOpRef<ModuleOp> mlir::ds::importOnnxFile(MLIRContext *context,
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer) {
-    emitError(fileLoc) << path << ": cannot read the model: " << buffer.getError().message();
+    emitError(fileLoc) << path
+                       << ": cannot read the model: " << buffer.getError().message();
     return nullptr;
   }
   return importOnnx(context, **buffer, path, options);

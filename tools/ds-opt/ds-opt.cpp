@@ -12,9 +12,9 @@
 #include "mlir/Debug/Counter.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Support/Timing.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringExtras.h"
@@ -401,10 +401,15 @@ static void hideUnrelatedOptions(DialectRegistry &registry) {
   registerDefaultTimingManagerCLOptions();
   tracing::DebugCounter::registerCLOptions();
 
-  static const llvm::StringSet<> driverFlags = {
-      "pass-pipeline",          "split-input-file", "verify-diagnostics", "o",
-      "mlir-print-ir-after-all", "help",             "help-hidden",        "version",
-      "allow-unregistered-dialect"};
+  static const llvm::StringSet<> driverFlags = {"pass-pipeline",
+                                                "split-input-file",
+                                                "verify-diagnostics",
+                                                "o",
+                                                "mlir-print-ir-after-all",
+                                                "help",
+                                                "help-hidden",
+                                                "version",
+                                                "allow-unregistered-dialect"};
   auto options = cl::getRegisteredOptions();
   // Options reachable under a kept name (the pass list answers to every --ds-... name).
   llvm::SmallPtrSet<cl::Option *, 16> keep;
@@ -423,7 +428,8 @@ static void hideUnrelatedOptions(DialectRegistry &registry) {
   static cl::OptionCategory driverCategory("mlir-opt driver options (.mlir input)");
   for (auto &entry : options) {
     cl::Option *o = entry.second;
-    if (!keep.contains(o) || !llvm::is_contained(o->Categories, &cl::getGeneralCategory()))
+    if (!keep.contains(o) ||
+        !llvm::is_contained(o->Categories, &cl::getGeneralCategory()))
       continue;
     if (entry.first.starts_with("ds-"))
       o->addCategory(passCategory);
