@@ -17,6 +17,28 @@ template <typename OpTy> LogicalResult convertBinary(GraphImporter &imp, Node) {
   return setResult(imp, imp.createInferred<OpTy>({a, b}));
 }
 
+/// Max and Min take 1 or more inputs: a left-to-right chain of the binary op.
+template <typename OpTy> LogicalResult convertVariadic(GraphImporter &imp, Node node) {
+  if (node.input_size() == 0)
+    return imp.nodeError() << "needs at least one input";
+  Value acc = imp.inputValue(0);
+  if (!acc)
+    return failure();
+  for (int i = 1, e = node.input_size(); i < e; ++i) {
+    Value next = imp.inputValue(i);
+    if (!next)
+      return failure();
+    auto op = imp.createInferred<OpTy>({acc, next});
+    if (failed(op))
+      return failure();
+    acc = op->getResult();
+  }
+  if (node.input_size() == 1)
+    return setResult(imp, imp.createTyped<IdentityOp>({acc.getType()}, {acc}));
+  imp.setOutput(0, acc);
+  return success();
+}
+
 LogicalResult convertPow(GraphImporter &imp, Node) {
   Value a = imp.inputValue(0), b = imp.inputValue(1);
   if (!a || !b)
@@ -176,8 +198,9 @@ void mlir::ds::onnx_import::populateElementwiseOps(ONNXOpTable &table) {
   table.onOp("Less", 13, convertBinary<LessOp>, foldBinaryNode<BinaryKind::Less>);
   table.onOp("Greater", 13, convertBinary<GreaterOp>,
              foldBinaryNode<BinaryKind::Greater>);
-  table.onShapeOp("Min", 13, foldVariadic<BinaryKind::Min>);
-  table.onShapeOp("Max", 13, foldVariadic<BinaryKind::Max>);
+  // Folded when every input is a constant (shape computations), else ds.min / ds.max.
+  table.onOp("Min", 13, convertVariadic<MinOp>, foldVariadic<BinaryKind::Min>);
+  table.onOp("Max", 13, convertVariadic<MaxOp>, foldVariadic<BinaryKind::Max>);
   table.onOp("Sqrt", 13, convertUnary<SqrtOp>);
   table.onOp("Neg", 13, convertUnary<NegOp>);
   table.onOp("Exp", 13, convertUnary<ExpOp>);
@@ -185,6 +208,8 @@ void mlir::ds::onnx_import::populateElementwiseOps(ONNXOpTable &table) {
   table.onOp("Tanh", 13, convertUnary<TanhOp>);
   table.onOp("Sin", 7, convertUnary<SinOp>);
   table.onOp("Cos", 7, convertUnary<CosOp>);
+  table.onOp("Abs", 13, convertUnary<AbsOp>);
+  table.onOp("Reciprocal", 13, convertUnary<ReciprocalOp>);
   table.onOp("Erf", 13, convertUnary<ErfOp>);
   table.onOp("Relu", 13, convertUnary<ReluOp>);
   table.onOp("Sigmoid", 13, convertUnary<SigmoidOp>);

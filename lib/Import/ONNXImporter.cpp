@@ -243,7 +243,72 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
                         "and the ds dialect has no such op";
 }
 
+LogicalResult GraphImporter::checkOpsSupported(const onnx::GraphProto &graph) {
+  // Every blocker at once: each unsupported (domain, op) once, with its count, its
+  // reason and the first node that uses it, in the order of first use.
+  struct Blocker {
+    std::string key, reason, firstNode;
+    int64_t count = 0;
+  };
+  SmallVector<Blocker> blockers;
+  llvm::StringMap<unsigned> indexOf;
+  const ONNXOpTable &table = getONNXOpTable();
+  int64_t index = 0;
+  for (const auto &n : graph.node()) {
+    StringRef op = n.op_type(), domain = n.domain();
+    bool defaultDomain = domain.empty() || domain == "ai.onnx";
+    int64_t savedIndex = nodeIndex;
+    nodeIndex = index++;
+    if (table.lookup(domain, op, opsetOf(domain))) {
+      nodeIndex = savedIndex;
+      continue;
+    }
+    std::string key = defaultDomain ? op.str() : (domain + "." + op).str();
+    auto [it, inserted] = indexOf.try_emplace(key, blockers.size());
+    if (inserted) {
+      Blocker b;
+      b.key = key;
+      if (!defaultDomain)
+        b.reason = "unsupported domain '" + domain.str() +
+                   "' (only the default ONNX domain is supported)";
+      else if (std::optional<int64_t> first = table.firstVersion(domain, op))
+        b.reason = "before opset " + std::to_string(*first);
+      b.firstNode = describeNode(n);
+      blockers.push_back(std::move(b));
+    }
+    ++blockers[it->second].count;
+    nodeIndex = savedIndex;
+  }
+  if (blockers.empty())
+    return success();
+  // One blocker on one node: the single-node message.
+  if (blockers.size() == 1 && blockers[0].count == 1) {
+    const Blocker &b = blockers[0];
+    InFlightDiagnostic d = fileError() << b.firstNode << ": ";
+    if (StringRef(b.reason).starts_with("unsupported"))
+      return d << b.reason;
+    d << "unsupported op";
+    if (!b.reason.empty())
+      d << " " << b.reason;
+    return d;
+  }
+  int64_t nodes = 0;
+  std::string list;
+  llvm::raw_string_ostream os(list);
+  for (auto [i, b] : llvm::enumerate(blockers)) {
+    nodes += b.count;
+    os << (i ? "; " : "") << b.key << " \u00d7" << b.count;
+    if (!b.reason.empty())
+      os << " (" << b.reason << ")";
+    os << " \u2014 first at " << b.firstNode;
+  }
+  return fileError() << "unsupported: " << list << " (" << nodes << " nodes, "
+                     << blockers.size() << " ops in all)";
+}
+
 LogicalResult GraphImporter::importNodes(const onnx::GraphProto &graph) {
+  if (failed(checkOpsSupported(graph)))
+    return failure();
   for (const auto &n : graph.node())
     for (const auto &in : n.input())
       used.insert(in);
@@ -388,12 +453,28 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
     auto *shape = tt->mutable_shape();
     auto it = options.inputShapes.find(in->name());
     if (it != options.inputShapes.end()) {
-      if (tt->has_shape() && shape->dim_size() != (int)it->second.size()) {
-        imp.fileError() << "--input-shape gives input '" << in->name()
-                        << "' rank " << it->second.size()
-                        << ", but the model declares rank "
-                        << shape->dim_size();
-        return nullptr;
+      if (tt->has_shape()) {
+        // The model's shape, N for a dynamic dim; a static dim must match.
+        std::string declared;
+        bool contradicts = shape->dim_size() != (int)it->second.size();
+        for (int i = 0, e = shape->dim_size(); i < e; ++i) {
+          const auto &d = shape->dim(i);
+          bool known = d.has_dim_value() && d.dim_value() >= 0;
+          declared +=
+              (i ? "x" : "") + (known ? std::to_string(d.dim_value()) : std::string("N"));
+          if (known && !contradicts && d.dim_value() != it->second[i])
+            contradicts = true;
+        }
+        if (contradicts) {
+          InFlightDiagnostic d = imp.fileError();
+          d << "--input-shape gives input '" << in->name() << "' the shape "
+            << formatShape(it->second) << ", which contradicts the model's "
+            << (declared.empty() ? "scalar" : declared) << " (rank " << shape->dim_size()
+            << ")";
+          if (shape->dim_size() == (int)it->second.size())
+            d << "; only its dynamic dims (N) can be set";
+          return nullptr;
+        }
       }
       shape->clear_dim();
       for (int64_t d : it->second)
@@ -643,7 +724,8 @@ OwningOpRef<ModuleOp> mlir::ds::importOnnx(MLIRContext *context,
                                            StringRef path,
                                            const ImportOptions &options) {
   context->loadDialect<DSDialect, func::FuncDialect>();
-  Location fileLoc = FileLineColLoc::get(context, path, 0, 0);
+  // The messages name the path themselves: an unknown location keeps it printed once.
+  Location fileLoc = UnknownLoc::get(context);
   StringRef data = buffer.getBuffer();
   auto model = std::make_unique<onnx::ModelProto>();
   bool text = isOnnxTextPath(path);
@@ -711,10 +793,10 @@ OwningOpRef<ModuleOp> mlir::ds::importOnnx(MLIRContext *context,
   std::string prefix = (path + ": ").str();
   for (const Collected &e : errors) {
     if (StringRef(e.message).starts_with(prefix)) {
-      emitError(e.loc) << e.message;
+      emitError(fileLoc) << e.message;
       continue;
     }
-    InFlightDiagnostic d = emitError(e.loc);
+    InFlightDiagnostic d = emitError(fileLoc);
     d << prefix;
     if (auto name = nodeNameOf(e.loc)) {
       auto it = nodeDescriptions.find(*name);
@@ -736,7 +818,8 @@ OwningOpRef<ModuleOp> mlir::ds::importOnnxFile(MLIRContext *context,
   // A regular file under protobuf's 2 GiB limit (weights beyond it go in external data):
   // a directory, a FIFO or a link to /dev/zero would block or be read until memory runs
   // out.
-  Location fileLoc = FileLineColLoc::get(context, path, 0, 0);
+  // The messages name the path themselves: an unknown location keeps it printed once.
+  Location fileLoc = UnknownLoc::get(context);
   llvm::sys::fs::file_status status;
   if (std::error_code ec = llvm::sys::fs::status(path, status)) {
     emitError(fileLoc) << path << ": cannot read the model: " << ec.message();
@@ -757,8 +840,8 @@ OwningOpRef<ModuleOp> mlir::ds::importOnnxFile(MLIRContext *context,
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer) {
-    emitError(FileLineColLoc::get(context, path, 0, 0))
-        << path << ": cannot read the model: " << buffer.getError().message();
+    emitError(fileLoc) << path
+                       << ": cannot read the model: " << buffer.getError().message();
     return nullptr;
   }
   return importOnnx(context, **buffer, path, options);

@@ -136,6 +136,9 @@ public:
     return cast<OpTy>(builder.create(state));
   }
 
+  /// Fails with one error listing every op of `graph` that the op table lacks (at the
+  /// model's opsets), each once with its count and first node.
+  LogicalResult checkOpsSupported(const onnx::GraphProto &graph);
   /// Converts all nodes of `graph` into the body of `func`.
   LogicalResult importNodes(const onnx::GraphProto &graph);
 

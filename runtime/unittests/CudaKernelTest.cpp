@@ -299,7 +299,7 @@ std::vector<Case> allCases() {
   const std::vector<int64_t> S{2, 3, 4};
 
   // ---- binary elementwise with broadcasting
-  for (const char *op : {"add", "sub", "mul", "div", "pow"})
+  for (const char *op : {"add", "sub", "mul", "div", "pow", "max", "min"})
     for (DType dt : {F32, BF16, F16})
       for (const std::vector<int64_t> &bs :
            {std::vector<int64_t>{4}, std::vector<int64_t>{3, 1}, std::vector<int64_t>{2, 1, 4}}) {
@@ -339,11 +339,11 @@ std::vector<Case> allCases() {
 
   // ---- unary
   for (const char *op :
-       {"neg", "sqrt", "exp", "log", "tanh", "sin", "cos", "erf", "relu", "sigmoid", "identity",
-        "gelu"})
+       {"neg", "sqrt", "exp", "log", "tanh", "sin", "cos", "abs", "reciprocal", "erf", "relu",
+        "sigmoid", "identity", "gelu"})
     for (DType dt : {F32, BF16}) {
       std::string o = op;
-      bool positive = o == "sqrt" || o == "log";
+      bool positive = o == "sqrt" || o == "log" || o == "reciprocal";
       Spec x = positive ? R(dt, {4, 33}, 0.05, 4) : R(dt, {4, 33}, -4, 4);
       add(o + "_" + dtName(dt), K(op), {x}, {R(dt, {4, 33})});
     }

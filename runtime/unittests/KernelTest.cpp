@@ -25,6 +25,8 @@ double refBinary(const std::string &op, double a, double b) {
   if (op == "sub") return a - b;
   if (op == "mul") return a * b;
   if (op == "div") return a / b;
+  if (op == "max") return std::max(a, b);
+  if (op == "min") return std::min(a, b);
   return std::pow(a, b);
 }
 
@@ -39,7 +41,7 @@ const std::vector<BinaryCase> kBroadcastCases = {
 
 TEST(Kernels, BinaryFloatBroadcast) {
   for (DType dt : {F32, F64, F16})
-    for (const char *op : {"add", "sub", "mul", "div", "pow"})
+    for (const char *op : {"add", "sub", "mul", "div", "pow", "max", "min"})
       for (const auto &c : kBroadcastCases) {
         bool pw = std::string(op) == "pow";
         HostTensor a = randomTensor(dt, c.a, rng(), pw ? 0.5 : -2, 2);
@@ -65,6 +67,10 @@ TEST(Kernels, BinaryInteger) {
   expectNear(r, {3, -3, -2, 1}, 0, 0, "div truncates");
   runKernel(Ins("pow"), {&a, &b}, {&r});
   expectNear(r, {49, 49, 0, 3125}, 0, 0, "integer pow");
+  runKernel(Ins("max"), {&a, &b}, {&r});
+  expectNear(r, {7, 2, 9, 5}, 0, 0, "integer max");
+  runKernel(Ins("min"), {&a, &b}, {&r});
+  expectNear(r, {2, -7, -4, 5}, 0, 0, "integer min");
   HostTensor c = fromValues(I32, {2, 1}, {1, 2}), d = fromValues(I32, {3}, {10, 20, 30});
   HostTensor e(I32, {2, 3});
   runKernel(Ins("add"), {&c, &d}, {&e});
@@ -115,16 +121,18 @@ TEST(Kernels, Unary) {
     if (op == "tanh") return std::tanh(v);
     if (op == "sin") return std::sin(v);
     if (op == "cos") return std::cos(v);
+    if (op == "abs") return std::abs(v);
+    if (op == "reciprocal") return 1 / v;
     if (op == "erf") return std::erf(v);
     if (op == "relu") return v > 0 ? v : 0;
     if (op == "sigmoid") return 1 / (1 + std::exp(-v));
     return v;
   };
   for (DType dt : {F32, F64, F16})
-    for (const char *op : {"neg", "sqrt", "exp", "log", "tanh", "sin", "cos", "erf", "relu", "sigmoid",
-                           "identity"}) {
+    for (const char *op : {"neg", "sqrt", "exp", "log", "tanh", "sin", "cos", "abs", "reciprocal",
+                           "erf", "relu", "sigmoid", "identity"}) {
       std::string o = op;
-      bool pos = o == "sqrt" || o == "log";
+      bool pos = o == "sqrt" || o == "log" || o == "reciprocal";
       HostTensor x = randomTensor(dt, {5, 7}, rng(), pos ? 0.1 : -3, 3), r(dt, {5, 7});
       runKernel(Ins(op), {&x}, {&r});
       std::vector<double> want;

@@ -9,11 +9,16 @@
 #include "ds/Target/MemoryReport.h"
 #include "ds/Target/Plan.h"
 
+#include "mlir/Debug/Counter.h"
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
@@ -422,12 +427,69 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   return ds::writePlanFile(*module, outputPath, producer);
 }
 
+/// Keeps --help short: the ds options (their categories), the pass flags and the
+/// mlir-opt driver's everyday flags stay; every other flag (LLVM's backends, MLIR's
+/// debugging knobs) moves to --help-hidden. Unlike cl::HideUnrelatedOptions, which makes
+/// them ReallyHidden, they stay listed there.
+static void hideUnrelatedOptions(DialectRegistry &registry) {
+  // Register what registerAndParseCLIOptions would, so that it can be sorted first.
+  MlirOptMainConfig::registerCLOptions(registry);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  tracing::DebugCounter::registerCLOptions();
+
+  static const llvm::StringSet<> driverFlags = {"pass-pipeline",
+                                                "split-input-file",
+                                                "verify-diagnostics",
+                                                "o",
+                                                "mlir-print-ir-after-all",
+                                                "help",
+                                                "help-hidden",
+                                                "version",
+                                                "allow-unregistered-dialect"};
+  auto options = cl::getRegisteredOptions();
+  // Options reachable under a kept name (the pass list answers to every --ds-... name).
+  llvm::SmallPtrSet<cl::Option *, 16> keep;
+  for (auto &entry : options) {
+    cl::Option *o = entry.second;
+    // The tool's own categories: ds-opt's compiler options and the ONNX import's.
+    bool toolCategory = llvm::any_of(o->Categories, [](cl::OptionCategory *c) {
+      return c == &compilerCategory || c->getName() == "ONNX import options";
+    });
+    if (toolCategory || driverFlags.contains(entry.first) ||
+        entry.first.starts_with("ds-"))
+      keep.insert(o);
+  }
+  // The kept flags of LLVM's general category get categories that say what they are for.
+  static cl::OptionCategory passCategory("Passes and pass pipelines (.mlir input)");
+  static cl::OptionCategory driverCategory("mlir-opt driver options (.mlir input)");
+  for (auto &entry : options) {
+    cl::Option *o = entry.second;
+    if (!keep.contains(o) ||
+        !llvm::is_contained(o->Categories, &cl::getGeneralCategory()))
+      continue;
+    if (entry.first.starts_with("ds-"))
+      o->addCategory(passCategory);
+    else if (driverFlags.contains(entry.first) && !entry.first.starts_with("help") &&
+             entry.first != "version")
+      o->addCategory(driverCategory);
+  }
+  for (auto &entry : options) {
+    cl::Option *o = entry.second;
+    if (!keep.contains(o) && o->getOptionHiddenFlag() == cl::NotHidden)
+      o->setHiddenFlag(cl::Hidden);
+  }
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
   DialectRegistry registry;
   ds::registerAllDialects(registry);
   ds::registerAllPasses();
   ds::registerImportCLOptions();
+  hideUnrelatedOptions(registry);
 
   auto [inputPath, outputPath] = registerAndParseCLIOptions(
       argc, argv,

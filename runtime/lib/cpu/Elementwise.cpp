@@ -99,6 +99,16 @@ void binaryTyped(const std::string &op, const T *a, const std::vector<int64_t> &
       });
     else
       binaryLoop(a, as, b, bs, r, rs, [](T x, T y) { return T(x / y); });
+  } else if (op == "max" || op == "min") {
+    // NaN propagates (torch.maximum, torch.minimum).
+    bool isMax = op == "max";
+    binaryLoop(a, as, b, bs, r, rs, [isMax](T x, T y) {
+      if (x != x)
+        return x;
+      if (y != y)
+        return y;
+      return isMax ? (x > y ? x : y) : (x < y ? x : y);
+    });
   } else { // pow
     if constexpr (std::is_integral_v<T>)
       binaryLoop(a, as, b, bs, r, rs, [](T x, T y) { return intPow(x, y); });
@@ -144,6 +154,10 @@ void unaryFloat(const std::string &op, bool tanhGelu, const T *x, T *r, int64_t 
     unaryLoop(x, r, n, [](T v) { return std::sin(v); });
   else if (op == "cos")
     unaryLoop(x, r, n, [](T v) { return std::cos(v); });
+  else if (op == "abs")
+    unaryLoop(x, r, n, [](T v) { return std::abs(v); });
+  else if (op == "reciprocal")
+    unaryLoop(x, r, n, [](T v) { return T(1) / v; });
   else if (op == "erf")
     unaryLoop(x, r, n, [](T v) { return std::erf(v); });
   else if (op == "relu")

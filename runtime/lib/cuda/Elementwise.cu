@@ -89,6 +89,8 @@ __device__ __forceinline__ float mSin(float v) { return sinf(v); }
 __device__ __forceinline__ double mSin(double v) { return sin(v); }
 __device__ __forceinline__ float mCos(float v) { return cosf(v); }
 __device__ __forceinline__ double mCos(double v) { return cos(v); }
+__device__ __forceinline__ float mAbs(float v) { return fabsf(v); }
+__device__ __forceinline__ double mAbs(double v) { return fabs(v); }
 __device__ __forceinline__ float mErf(float v) { return erff(v); }
 __device__ __forceinline__ double mErf(double v) { return erf(v); }
 __device__ __forceinline__ float mPow(float a, float b) { return powf(a, b); }
@@ -129,7 +131,7 @@ Access makeAccess(const Tensor &t, const Tensor &out) {
 
 // ---------------------------------------------------------------- binary arithmetic
 
-enum BinOp { kAdd, kSub, kMul, kDiv, kPow };
+enum BinOp { kAdd, kSub, kMul, kDiv, kPow, kMax, kMin };
 
 /// The CPU's intPow with wrap-around multiplication.
 template <typename T> __device__ __forceinline__ T intPow(T base, T e) {
@@ -161,7 +163,11 @@ template <int OP, typename C> __device__ __forceinline__ C binOp(C x, C y) {
       if (y == -1)
         return C(U(U(0) - U(x))); // avoids INT_MIN / -1
       return C(x / y);            // truncation toward zero, like C++
-    } else
+    } else if constexpr (OP == kMax)
+      return x > y ? x : y;
+    else if constexpr (OP == kMin)
+      return x < y ? x : y;
+    else
       return intPow(x, y);
   } else {
     if constexpr (OP == kAdd)
@@ -172,6 +178,10 @@ template <int OP, typename C> __device__ __forceinline__ C binOp(C x, C y) {
       return x * y;
     else if constexpr (OP == kDiv)
       return x / y;
+    else if constexpr (OP == kMax) // NaN propagates, as torch.maximum
+      return x != x ? x : y != y ? y : x > y ? x : y;
+    else if constexpr (OP == kMin)
+      return x != x ? x : y != y ? y : x < y ? x : y;
     else
       return mPow(x, y);
   }
@@ -214,6 +224,10 @@ void runBinary(KernelCall &c) {
     launchBinary<kDiv>(c);
   else if (op == "pow")
     launchBinary<kPow>(c);
+  else if (op == "max")
+    launchBinary<kMax>(c);
+  else if (op == "min")
+    launchBinary<kMin>(c);
   else
     fail("internal error: binary kernel ", op);
 }
@@ -297,7 +311,7 @@ namespace {
 
 // ---------------------------------------------------------------- unary
 
-enum UnOp { kNeg, kSqrt, kExp, kLog, kTanh, kSin, kCos, kErf, kRelu, kSigmoid, kGeluErf, kGeluTanh };
+enum UnOp { kNeg, kSqrt, kExp, kLog, kTanh, kSin, kCos, kAbs, kReciprocal, kErf, kRelu, kSigmoid, kGeluErf, kGeluTanh };
 
 template <int OP, typename C> __device__ __forceinline__ C unOp(C v) {
   if constexpr (OP == kNeg)
@@ -314,6 +328,10 @@ template <int OP, typename C> __device__ __forceinline__ C unOp(C v) {
     return mSin(v);
   else if constexpr (OP == kCos)
     return mCos(v);
+  else if constexpr (OP == kAbs)
+    return mAbs(v);
+  else if constexpr (OP == kReciprocal)
+    return C(1) / v;
   else if constexpr (OP == kErf)
     return mErf(v);
   else if constexpr (OP == kRelu)
@@ -411,6 +429,10 @@ void runUnary(KernelCall &c) {
     launchUnaryFloat<kSin>(c);
   else if (op == "cos")
     launchUnaryFloat<kCos>(c);
+  else if (op == "abs")
+    launchUnaryFloat<kAbs>(c);
+  else if (op == "reciprocal")
+    launchUnaryFloat<kReciprocal>(c);
   else if (op == "erf")
     launchUnaryFloat<kErf>(c);
   else if (op == "relu")

@@ -26,6 +26,8 @@ func.func @params() -> (tensor<8x16xf32>, tensor<1x1x4x4xf32>) {
 // CHECK: ds.mul %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
 // CHECK: ds.div %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
 // CHECK: ds.pow %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
+// CHECK: ds.max %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+// CHECK: ds.min %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<4x1xf32>) -> tensor<4x8xf32>
 // CHECK: ds.equal %{{.*}}, %{{.*}} : (tensor<4xi64>, tensor<i64>) -> tensor<4xi1>
 // CHECK: ds.less %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xi1>
 // CHECK: ds.greater %{{.*}}, %{{.*}} : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xi1>
@@ -35,7 +37,9 @@ func.func @binary(%a: tensor<4x8xf32>, %b: tensor<8xf32>, %c: tensor<4x1xf32>, %
   %1 = ds.sub %0, %c : (tensor<4x8xf32>, tensor<4x1xf32>) -> tensor<4x8xf32>
   %2 = ds.mul %1, %s : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
   %3 = ds.div %2, %s : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
-  %4 = ds.pow %3, %s : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
+  %p = ds.pow %3, %s : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
+  %mx = ds.max %p, %b : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  %4 = ds.min %mx, %c : (tensor<4x8xf32>, tensor<4x1xf32>) -> tensor<4x8xf32>
   %5 = ds.equal %i, %j : (tensor<4xi64>, tensor<i64>) -> tensor<4xi1>
   %6 = ds.less %4, %b : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xi1>
   %7 = ds.greater %4, %b : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xi1>
@@ -52,6 +56,8 @@ func.func @binary(%a: tensor<4x8xf32>, %b: tensor<8xf32>, %c: tensor<4x1xf32>, %
 // CHECK: ds.tanh %{{.*}} : tensor<4xf32>
 // CHECK: ds.sin %{{.*}} : tensor<4xf32>
 // CHECK: ds.cos %{{.*}} : tensor<4xf32>
+// CHECK: ds.abs %{{.*}} : tensor<4xf32>
+// CHECK: ds.reciprocal %{{.*}} : tensor<4xf32>
 // CHECK: ds.erf %{{.*}} : tensor<4xf32>
 // CHECK: ds.relu %{{.*}} : tensor<4xf32>
 // CHECK: ds.sigmoid %{{.*}} : tensor<4xf32>
@@ -67,7 +73,9 @@ func.func @unary(%x: tensor<4xf32>) -> tensor<4xbf16> {
   %4 = ds.tanh %3 : tensor<4xf32>
   %s = ds.sin %4 : tensor<4xf32>
   %c = ds.cos %s : tensor<4xf32>
-  %5 = ds.erf %c : tensor<4xf32>
+  %ab = ds.abs %c : tensor<4xf32>
+  %rc = ds.reciprocal %ab : tensor<4xf32>
+  %5 = ds.erf %rc : tensor<4xf32>
   %6 = ds.relu %5 : tensor<4xf32>
   %7 = ds.sigmoid %6 : tensor<4xf32>
   %8 = ds.identity %7 : tensor<4xf32>

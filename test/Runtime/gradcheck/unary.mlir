@@ -8,6 +8,8 @@
 // CHECK: @tanh: gradcheck: PASS
 // CHECK: @sin: gradcheck: PASS
 // CHECK: @cos: gradcheck: PASS
+// CHECK: @abs: gradcheck: PASS
+// CHECK: @reciprocal: gradcheck: PASS
 // CHECK: @erf: gradcheck: PASS
 // CHECK: @relu: gradcheck: PASS
 // CHECK: @sigmoid: gradcheck: PASS
@@ -89,6 +91,29 @@ func.func @sin(%x: tensor<3x5xf64> {ds.input = "x"}) -> tensor<f64> attributes {
 func.func @cos(%x: tensor<3x5xf64> {ds.input = "x"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
   %w = ds.constant dense<W> : tensor<3x5xf64>
   %0 = ds.cos %x : tensor<3x5xf64>
+  %1 = ds.mul %0, %w : (tensor<3x5xf64>, tensor<3x5xf64>) -> tensor<3x5xf64>
+  %2 = ds.reduce_sum %1 {axes = array<i64>, keepdims = false} : (tensor<3x5xf64>) -> tensor<f64>
+  return %2 : tensor<f64>
+}
+
+// -----
+
+// Inputs away from 0, where |x| has no derivative.
+// INPUTS: x=4:f64=-2.0,-0.5,0.75,3.0
+func.func @abs(%x: tensor<4xf64> {ds.input = "x"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
+  %w = ds.constant dense<W> : tensor<4xf64>
+  %0 = ds.abs %x : tensor<4xf64>
+  %1 = ds.mul %0, %w : (tensor<4xf64>, tensor<4xf64>) -> tensor<4xf64>
+  %2 = ds.reduce_sum %1 {axes = array<i64>, keepdims = false} : (tensor<4xf64>) -> tensor<f64>
+  return %2 : tensor<f64>
+}
+
+// -----
+
+// INPUTS: x=3x5:f64:0.5:2
+func.func @reciprocal(%x: tensor<3x5xf64> {ds.input = "x"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
+  %w = ds.constant dense<W> : tensor<3x5xf64>
+  %0 = ds.reciprocal %x : tensor<3x5xf64>
   %1 = ds.mul %0, %w : (tensor<3x5xf64>, tensor<3x5xf64>) -> tensor<3x5xf64>
   %2 = ds.reduce_sum %1 {axes = array<i64>, keepdims = false} : (tensor<3x5xf64>) -> tensor<f64>
   return %2 : tensor<f64>

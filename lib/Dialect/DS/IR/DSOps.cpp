@@ -90,6 +90,8 @@ DS_INFER_BINARY(SubOp)
 DS_INFER_BINARY(MulOp)
 DS_INFER_BINARY(DivOp)
 DS_INFER_BINARY(PowOp)
+DS_INFER_BINARY(MaxOp)
+DS_INFER_BINARY(MinOp)
 #undef DS_INFER_BINARY
 
 #define DS_INFER_COMPARE(OP)                                                   \

@@ -84,6 +84,25 @@ LogicalResult powGrad(PowOp op, GradientBuilder &g, ArrayRef<Value> rg,
   return success();
 }
 
+/// max and min (torch.maximum, torch.minimum): the gradient goes to the selected operand,
+/// half to each on ties. `Wins` is GreaterOp for max, LessOp for min.
+template <typename OpTy, typename Wins>
+LogicalResult selectGrad(OpTy op, GradientBuilder &g, ArrayRef<Value> rg,
+                         ArrayRef<bool> need, Grads &out) {
+  Value a = op.getLhs(), b = op.getRhs();
+  Type elem = elementOf(rg[0]);
+  Value tie = g.scale(g.cast(EqualOp::create(g.b, g.loc, a, b), elem), 0.5);
+  if (need[0]) {
+    Value share = g.add(g.cast(Wins::create(g.b, g.loc, a, b), elem), tie);
+    out[0] = g.unbroadcast(g.mul(rg[0], share), typeOf(a));
+  }
+  if (need[1]) {
+    Value share = g.add(g.cast(Wins::create(g.b, g.loc, b, a), elem), tie);
+    out[1] = g.unbroadcast(g.mul(rg[0], share), typeOf(b));
+  }
+  return success();
+}
+
 LogicalResult whereGrad(WhereOp op, GradientBuilder &g, ArrayRef<Value> rg,
                         ArrayRef<bool> need, Grads &out) {
   Value zero = g.scalar(0.0, elementOf(rg[0]));
@@ -144,6 +163,26 @@ LogicalResult sinGrad(SinOp op, GradientBuilder &g, ArrayRef<Value> rg,
 LogicalResult cosGrad(CosOp op, GradientBuilder &g, ArrayRef<Value> rg,
                       ArrayRef<bool> need, Grads &out) {
   out[0] = g.neg(g.mul(rg[0], g.sin(op.getInput())));
+  return success();
+}
+
+LogicalResult absGrad(AbsOp op, GradientBuilder &g, ArrayRef<Value> rg,
+                      ArrayRef<bool> need, Grads &out) {
+  // sign(x), 0 at 0 (torch.abs).
+  Value x = op.getInput();
+  Type elem = elementOf(x);
+  Value zero = g.scalar(0.0, elem);
+  Value positive = g.cast(GreaterOp::create(g.b, g.loc, x, zero), elem);
+  Value negative = g.cast(LessOp::create(g.b, g.loc, x, zero), elem);
+  out[0] = g.mul(rg[0], g.sub(positive, negative));
+  return success();
+}
+
+LogicalResult reciprocalGrad(ReciprocalOp op, GradientBuilder &g, ArrayRef<Value> rg,
+                             ArrayRef<bool> need, Grads &out) {
+  // d(1/x)/dx = -1/x^2 = -r^2.
+  Value r = op.getResult();
+  out[0] = g.neg(g.mul(rg[0], g.mul(r, r)));
   return success();
 }
 
@@ -478,6 +517,10 @@ void mlir::ds::registerGradientInterfaces(DialectRegistry &registry) {
     attach<SinOp, sinGrad>(ctx);
     attach<CosOp, cosGrad>(ctx);
     attach<ErfOp, erfGrad>(ctx);
+    attach<AbsOp, absGrad>(ctx);
+    attach<ReciprocalOp, reciprocalGrad>(ctx);
+    attach<MaxOp, selectGrad<MaxOp, GreaterOp>>(ctx);
+    attach<MinOp, selectGrad<MinOp, LessOp>>(ctx);
     attach<ReluOp, reluGrad>(ctx);
     attach<SigmoidOp, sigmoidGrad>(ctx);
     attach<IdentityOp, identityGrad<IdentityOp>>(ctx);

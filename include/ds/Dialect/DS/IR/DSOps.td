@@ -149,6 +149,29 @@ class DS_CompareOp<string mnemonic, list<Trait> traits = []>
   }];
 }
 
+def DS_MaxOp : DS_BinaryOp<"max", [Commutative]> {
+  let summary = "Elementwise maximum with broadcasting";
+  let description = [{
+    NaN if either operand is NaN (torch.maximum). The gradient goes to the larger
+    operand, split evenly on ties.
+
+    ```mlir
+    %r = ds.max %a, %b : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+    ```
+  }];
+}
+def DS_MinOp : DS_BinaryOp<"min", [Commutative]> {
+  let summary = "Elementwise minimum with broadcasting";
+  let description = [{
+    NaN if either operand is NaN (torch.minimum). The gradient goes to the smaller
+    operand, split evenly on ties.
+
+    ```mlir
+    %r = ds.min %a, %b : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+    ```
+  }];
+}
+
 def DS_EqualOp : DS_CompareOp<"equal", [Commutative]> {
   let summary = "Elementwise equality, broadcasting, to i1";
   let description = [{
@@ -225,6 +248,14 @@ def DS_SinOp : DS_UnaryOp<"sin", DS_FloatTensor> {
 def DS_CosOp : DS_UnaryOp<"cos", DS_FloatTensor> {
   let summary = "Elementwise cosine (radians)";
   let description = "```mlir\n%r = ds.cos %x : tensor<4xf32>\n```";
+}
+def DS_AbsOp : DS_UnaryOp<"abs", DS_FloatTensor> {
+  let summary = "Elementwise absolute value";
+  let description = "```mlir\n%r = ds.abs %x : tensor<4xf32>\n```";
+}
+def DS_ReciprocalOp : DS_UnaryOp<"reciprocal", DS_FloatTensor> {
+  let summary = "Elementwise reciprocal 1/x";
+  let description = "```mlir\n%r = ds.reciprocal %x : tensor<4xf32>\n```";
 }
 def DS_ErfOp : DS_UnaryOp<"erf", DS_FloatTensor> {
   let summary = "Elementwise error function";
