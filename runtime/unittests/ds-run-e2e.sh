@@ -73,7 +73,7 @@ bad-plans)
   $MAKE linreg m --world 1 --micro-batch 4 --accum 1 || die make
   expect_error "cannot open plan file" 1 $RUN missing.dsplan --data m/data
   expect_error "bad magic" 1 $RUN m/bad/not-a-plan.dsplan --data m/data
-  expect_error "corrupt or truncated" 1 $RUN m/bad/truncated.dsplan --data m/data
+  expect_error "checksum mismatch" 1 $RUN m/bad/truncated.dsplan --data m/data
   expect_error "unsupported plan version 2" 1 $RUN m/bad/version2.dsplan --data m/data
   expect_error "outside the persistent region" 1 $RUN m/bad/oob.dsplan --data m/data
   expect_error "bad magic" 2 $RUN m/bad/not-a-plan.dsplan --nproc 2 --data m/data
