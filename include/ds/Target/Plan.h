@@ -7,7 +7,8 @@
 
 namespace mlir::ds {
 /// Writes `module` (after --ds-convert-to-runtime and --ds-plan-memory) as a plan:
-/// the 8-byte magic, then the serialized ds.plan.Plan. Errors name the offending op.
+/// the 8-byte magic, the payload's 8-byte checksum, then the serialized ds.plan.Plan
+/// (runtime/proto/plan.proto). Errors name the offending op.
 LogicalResult exportPlan(ModuleOp module, llvm::raw_ostream &os,
                          llvm::StringRef producer);
 
