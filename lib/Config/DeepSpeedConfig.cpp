@@ -4,6 +4,7 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 using namespace mlir::ds;
@@ -467,6 +468,39 @@ llvm::Expected<DeepSpeedConfig> mlir::ds::readDeepSpeedConfig(llvm::StringRef pa
 
 llvm::Error DeepSpeedConfig::resolveBatch(int64_t w) {
   auto &tb = trainBatchSize, &mb = microBatchSize, &g = accumulationSteps;
+  // Checked before any division or product (0 or a negative divisor used to be SIGFPE).
+  auto bad = [](llvm::StringRef key, int64_t v) {
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("'{0}': must be a positive integer, got {1}", key, v).str());
+  };
+  if (w < 1)
+    return bad("world size", w);
+  if (tb && *tb <= 0)
+    return bad("train_batch_size", *tb);
+  if (mb && *mb <= 0)
+    return bad("train_micro_batch_size_per_gpu", *mb);
+  if (g && *g <= 0)
+    return bad("gradient_accumulation_steps", *g);
+  // mb * g * w without overflow (a hostile config can make it wrap).
+  auto product = [&](int64_t m, int64_t a) -> std::optional<int64_t> {
+    auto ma = llvm::checkedMul(m, a);
+    return ma ? llvm::checkedMul(*ma, w) : std::nullopt;
+  };
+  if (mb && g && !product(*mb, *g))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("train_micro_batch_size_per_gpu * gradient_accumulation_steps * "
+                      "world_size = {0} * {1} * {2} overflows 64 bits",
+                      *mb, *g, w)
+            .str());
+  if (mb && !g && !product(*mb, 1))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("train_micro_batch_size_per_gpu * world_size = {0} * {1} overflows "
+                      "64 bits",
+                      *mb, w)
+            .str());
   if (tb && mb && g) {
   } else if (tb && mb) {
     g = *tb / *mb / w;
@@ -486,7 +520,7 @@ llvm::Error DeepSpeedConfig::resolveBatch(int64_t w) {
         "Either train_batch_size or train_micro_batch_size_per_gpu needs to be "
         "provided");
   }
-  if (*tb <= 0 || *mb <= 0 || *g <= 0 || *tb != *mb * *g * w)
+  if (*tb <= 0 || *mb <= 0 || *g <= 0 || product(*mb, *g) != *tb)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
         llvm::formatv("Check batch related parameters. train_batch_size is not equal "
