@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <type_traits>
 #include <unistd.h>
 
 namespace ds::rt {
