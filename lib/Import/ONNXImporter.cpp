@@ -207,6 +207,14 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
       return nodeError() << "input '" << n.input(i)
                          << "' is not a graph input, an initializer or the "
                             "output of an earlier node";
+  // The schema's required inputs are present (constant folding indexes them; a missing one
+  // was a use-after-free found by import-onnx-fuzzer).
+  if (const onnx::OpSchema *schema =
+          defaultDomain ? onnx::OpSchemaRegistry::Schema(op.str(), int(opset), "") : nullptr)
+    for (int i = 0, e = schema->min_input(); i < e; ++i)
+      if (i >= n.input_size() || n.input(i).empty())
+        return nodeError() << "input " << i << " is missing (" << op << " takes at least "
+                           << e << ")";
   if (!entry) {
     InFlightDiagnostic d = nodeError() << "unsupported op";
     if (std::optional<int64_t> first = table.firstVersion(domain, op))
