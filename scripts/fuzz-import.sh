@@ -1,18 +1,33 @@
 #!/usr/bin/env bash
 # Builds the ONNX-import libFuzzer target in build-fuzz/ (clang-22) and runs it for a bounded time.
-# Usage: scripts/fuzz-import.sh [SECONDS]   (default 60). Crashes land in build-fuzz/fuzz-import/.
+# Usage: scripts/fuzz-import.sh [SECONDS [LIBFUZZER FLAGS...]]   (default 60). Crashes land in build-fuzz/fuzz-import/.
+# Seed corpus: every bundled and test model (models/*.onnx, test/**/*.onnx, and each test
+# .onnxtxt encoded to binary with protoc).
 set -euo pipefail
 seconds=${1:-60}
+shift || true
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-fuzz
 if [ ! -f "$build/build.ninja" ]; then
+  LAUNCHER=()
+  command -v ccache >/dev/null && LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   CC=clang-22 CXX=clang++-22 cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-    -DDS_BUILD_FUZZERS=ON >/dev/null
+    -DDS_BUILD_FUZZERS=ON "${LAUNCHER[@]}" >/dev/null
 fi
 ninja -C "$build" -j"${JOBS:-2}" import-onnx-fuzzer
 work=$build/fuzz-import
 mkdir -p "$work/corpus" "$work/artifacts"
-cp -n "$root/models/mlp.onnx" "$work/corpus/" 2>/dev/null || true
+find "$root/models" "$root/test" -name '*.onnx' -exec cp -n {} "$work/corpus/" \; 2>/dev/null || true
+proto=$(ls /usr/include/onnx/onnx.proto 2>/dev/null || true)
+if [ -n "$proto" ] && command -v protoc >/dev/null; then
+  find "$root/test" -name '*.onnxtxt' | while read -r txt; do
+    seed=$work/corpus/$(echo "${txt#$root/}" | tr '/' '_' | sed 's/\.onnxtxt$/.onnx/')
+    [ -f "$seed" ] && continue
+    grep -v '^#' "$txt" | protoc --encode=onnx.ModelProto -I"$(dirname "$proto")" onnx.proto \
+      >"$seed" 2>/dev/null || rm -f "$seed"
+  done
+fi
 cd "$work"
 "$build/bin/import-onnx-fuzzer" -max_total_time="$seconds" -rss_limit_mb=4096 \
-  -artifact_prefix="$work/artifacts/" -print_final_stats=1 "$work/corpus"
+  -artifact_prefix="$work/artifacts/" -print_final_stats=1 "$@" "$work/corpus"

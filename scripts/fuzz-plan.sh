@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Builds the plan-loader libFuzzer target in build-fuzz/ (clang-22) and runs it for a bounded time.
-# Usage: scripts/fuzz-plan.sh [SECONDS]   (default 60). Crashes land in build-fuzz/fuzz-plan/.
+# Usage: scripts/fuzz-plan.sh [SECONDS [LIBFUZZER FLAGS...]]   (default 60). Crashes land in build-fuzz/fuzz-plan/.
 set -euo pipefail
 seconds=${1:-60}
+shift || true
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-fuzz
 if [ ! -f "$build/build.ninja" ]; then
+  LAUNCHER=()
+  command -v ccache >/dev/null && LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   CC=clang-22 CXX=clang++-22 cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-    -DDS_BUILD_FUZZERS=ON >/dev/null
+    -DDS_BUILD_FUZZERS=ON "${LAUNCHER[@]}" >/dev/null
 fi
 ninja -C "$build" -j"${JOBS:-2}" ds-plan-fuzzer
 work=$build/fuzz-plan
@@ -15,4 +19,4 @@ mkdir -p "$work/corpus" "$work/artifacts"
 cp -n "$root"/runtime/fuzz/corpus/* "$work/corpus/" 2>/dev/null || true
 cd "$work"
 "$build/bin/ds-plan-fuzzer" -max_total_time="$seconds" -rss_limit_mb=4096 \
-  -artifact_prefix="$work/artifacts/" -print_final_stats=1 "$work/corpus"
+  -artifact_prefix="$work/artifacts/" -print_final_stats=1 "$@" "$work/corpus"

@@ -168,6 +168,9 @@ LogicalResult foldWhere(GraphImporter &imp, const onnx::NodeProto &, Inputs in,
 
 LogicalResult foldCast(GraphImporter &imp, const onnx::NodeProto &, Inputs in,
                        Outputs &out) {
+  // A Cast without its input (found by import-onnx-fuzzer) reached here with `in` empty.
+  if (in.size() != 1 || !in[0])
+    return imp.nodeError() << "Cast takes exactly one input, got " << in.size();
   int64_t to = imp.intAttr("to", 0);
   Type type = elementTypeOf(imp.ctx, to);
   if (!type)

@@ -388,14 +388,16 @@ LogicalResult mlir::ds::exportPlan(ModuleOp module, llvm::raw_ostream &os,
     return failure();
   // What ::ds::rt::serializePlan writes, with map entries (attributes) in key order:
   // the same program gives the same bytes, run after run.
-  std::string bytes(::ds::rt::kPlanMagic, sizeof(::ds::rt::kPlanMagic));
+  std::string payload;
   {
-    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::StringOutputStream stream(&payload);
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
     if (!p.SerializeToCodedStream(&coded))
       return module.emitError("plan serialization failed");
   }
+  // The header: magic and the payload's checksum, checked by every loader.
+  std::string bytes = ::ds::rt::framePlanPayload(payload);
   // The runtime's own load-time validator (kernel catalogue: names, arity, attribute types,
   // shapes; buffers, placements, programs) runs on every plan before it is written, so a plan
   // ds-opt writes is one ds-run accepts.

@@ -164,10 +164,11 @@ LoadedPlan loadPlanWithoutInputs(const std::string &path, int world,
     std::fclose(f);
   }
   ds::plan::Plan p;
-  if (bytes.size() < sizeof(kPlanMagic) ||
-      std::memcmp(bytes.data(), kPlanMagic, sizeof(kPlanMagic)) != 0 ||
-      !p.ParseFromArray(bytes.data() + sizeof(kPlanMagic), int(bytes.size() - sizeof(kPlanMagic))))
-    return parsePlan(bytes, path, world); // reports the problem as the loader words it
+  try {
+    decodePlan(bytes, p); // magic, checksum, decoding, unknown fields
+  } catch (const Error &e) {
+    fail(path, ": ", e.what());
+  }
   inputs.assign(p.inputs().begin(), p.inputs().end());
   p.clear_inputs();
   LoadedPlan lp;

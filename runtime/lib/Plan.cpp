@@ -2,9 +2,13 @@
 #include "ds/runtime/Plan.h"
 #include "ds/runtime/KernelCatalogue.h"
 
+#include <google/protobuf/message.h>
 #include <google/protobuf/stubs/logging.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <type_traits>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -316,22 +320,91 @@ void validatePlan(LoadedPlan &lp, int worldSize) {
   }
 }
 
+uint64_t planChecksum(const char *data, size_t size) {
+  uint64_t h = 0xcbf29ce484222325ull; // FNV-1a 64 offset basis
+  for (size_t i = 0; i < size; ++i) {
+    h ^= uint64_t((unsigned char)data[i]);
+    h *= 0x100000001b3ull; // FNV 64 prime
+  }
+  return h;
+}
+
+std::string framePlanPayload(const std::string &payload) {
+  std::string out(kPlanMagic, sizeof(kPlanMagic));
+  uint64_t sum = planChecksum(payload.data(), payload.size());
+  for (int i = 0; i < 8; ++i)
+    out.push_back(char((sum >> (8 * i)) & 0xff));
+  out += payload;
+  return out;
+}
+
+namespace {
+// Throws naming the first message (and where it sits) that carries fields plan.proto does not
+// define: a plan from a newer ds-opt, or a corrupt one. Needs reflection, which the
+// protobuf-lite copy of the plan library (the CUDA plugin's) lacks: it is only handed bytes
+// that ds-run's full copy already checked.
+template <class M> void rejectUnknownFields(const M &msg, const std::string &where) {
+  if constexpr (std::is_base_of_v<google::protobuf::Message, M>) {
+    const auto *refl = msg.GetReflection();
+    const auto &unknown = refl->GetUnknownFields(msg);
+    if (!unknown.empty())
+      fail("unknown field ", unknown.field(0).number(), " in ", msg.GetDescriptor()->full_name(),
+           where.empty() ? "" : " at ", where,
+           " (a plan from a newer ds-opt, or a corrupt one)");
+    std::vector<const google::protobuf::FieldDescriptor *> fields;
+    refl->ListFields(msg, &fields);
+    for (const auto *f : fields) {
+      if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE)
+        continue;
+      std::string at = where.empty() ? f->name() : where + "." + f->name();
+      if (f->is_repeated()) {
+        int n = refl->FieldSize(msg, f);
+        for (int i = 0; i < n; ++i)
+          rejectUnknownFields(refl->GetRepeatedMessage(msg, f, i),
+                              at + "[" + std::to_string(i) + "]");
+      } else {
+        rejectUnknownFields(refl->GetMessage(msg, f), at);
+      }
+    }
+  }
+}
+} // namespace
+
+void decodePlan(const std::string &bytes, ds::plan::Plan &plan) {
+  if (bytes.size() < sizeof(kPlanMagic) || std::memcmp(bytes.data(), kPlanMagic, 6) != 0)
+    fail("not a ds plan file (bad magic)");
+  if (std::memcmp(bytes.data(), kPlanMagic, sizeof(kPlanMagic)) != 0) {
+    int major = (unsigned char)bytes[6], minor = (unsigned char)bytes[7];
+    if (major == 0 && minor == 1)
+      fail("plan file format 0.1 (no checksum) is from an older ds-opt: re-compile the model "
+           "with this ds-opt (this ds-run reads format 0.2)");
+    fail("unsupported plan file format ", major, ".", minor, " (this ds-run reads 0.2)");
+  }
+  if (bytes.size() < kPlanHeaderBytes)
+    fail("truncated plan (", bytes.size(), " bytes, the header alone is ", kPlanHeaderBytes,
+         ")");
+  uint64_t stored = 0;
+  for (int i = 0; i < 8; ++i)
+    stored |= uint64_t((unsigned char)bytes[sizeof(kPlanMagic) + i]) << (8 * i);
+  const char *payload = bytes.data() + kPlanHeaderBytes;
+  size_t payloadBytes = bytes.size() - kPlanHeaderBytes;
+  if (payloadBytes > size_t(INT32_MAX))
+    fail("plan payload of ", payloadBytes, " bytes exceeds the 2 GiB protobuf limit");
+  if (planChecksum(payload, payloadBytes) != stored)
+    fail("checksum mismatch: the plan file is corrupt or was modified after ds-opt wrote it");
+  // Our own one-line error replaces protobuf's log lines (e.g. invalid UTF-8 in a
+  // string field of a corrupt plan).
+  google::protobuf::LogSilencer silence;
+  if (!plan.ParseFromArray(payload, int(payloadBytes)))
+    fail("corrupt or truncated plan (protobuf decoding failed)");
+  rejectUnknownFields(plan, "");
+}
+
 LoadedPlan parsePlan(const std::string &bytes, const std::string &path, int worldSize) {
   LoadedPlan lp;
   lp.path = path;
   try {
-    if (bytes.size() < sizeof(kPlanMagic) ||
-        std::memcmp(bytes.data(), kPlanMagic, 6) != 0)
-      fail("not a ds plan file (bad magic)");
-    if (std::memcmp(bytes.data(), kPlanMagic, sizeof(kPlanMagic)) != 0)
-      fail("unsupported plan file format ", int((unsigned char)bytes[6]), ".",
-           int((unsigned char)bytes[7]), " (this ds-run reads 0.1)");
-    // Our own one-line error replaces protobuf's log lines (e.g. invalid UTF-8 in a
-    // string field of a corrupt plan).
-    google::protobuf::LogSilencer silence;
-    if (!lp.plan.ParseFromArray(bytes.data() + sizeof(kPlanMagic),
-                                int(bytes.size() - sizeof(kPlanMagic))))
-      fail("corrupt or truncated plan (protobuf decoding failed)");
+    decodePlan(bytes, lp.plan);
     validatePlan(lp, worldSize);
   } catch (const Error &e) {
     fail(path, ": ", e.what());
@@ -361,10 +434,10 @@ LoadedPlan loadPlan(const std::string &path, int worldSize) {
 }
 
 std::string serializePlan(const ds::plan::Plan &plan) {
-  std::string out(kPlanMagic, sizeof(kPlanMagic));
-  if (!plan.AppendToString(&out))
+  std::string payload;
+  if (!plan.SerializeToString(&payload))
     fail("cannot serialize plan");
-  return out;
+  return framePlanPayload(payload);
 }
 
 void writePlanFile(const ds::plan::Plan &plan, const std::string &path) {

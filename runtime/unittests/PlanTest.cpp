@@ -93,14 +93,70 @@ TEST(Plan, RejectsBadMagicTruncationAndVersion) {
   EXPECT_REJECTED(std::string("PK\3\4 zip file"), "bad magic");
   EXPECT_REJECTED(std::string(""), "bad magic");
   std::string otherFormat = good;
-  otherFormat[7] = 2;
-  EXPECT_REJECTED(otherFormat, "unsupported plan file format 0.2");
-  EXPECT_REJECTED(good.substr(0, good.size() - 7), "corrupt or truncated");
+  otherFormat[7] = 3;
+  EXPECT_REJECTED(otherFormat, "unsupported plan file format 0.3");
+  EXPECT_REJECTED(good.substr(0, 12), "truncated plan");
+  EXPECT_REJECTED(good.substr(0, good.size() - 7), "checksum mismatch");
+  // A payload that passes the checksum but is not a Plan message.
+  EXPECT_REJECTED(framePlanPayload(std::string("\xff\xff\xff", 3)), "corrupt or truncated");
   pb::Plan p = goodPlan();
   p.set_version(2);
   EXPECT_REJECTED(p, "unsupported plan version 2");
   EXPECT_NE(loadError(goodPlan(), 4).find("compiled for world size 2 but the job has 4"),
             std::string::npos);
+}
+
+TEST(Plan, RejectsFormatOneWithARecompileHint) {
+  // Format 0.1: the magic "DSPLAN\0\1" directly followed by the payload, no checksum.
+  std::string v1("DSPLAN\0\1", 8);
+  v1 += goodPlan().SerializeAsString();
+  EXPECT_REJECTED(v1, "re-compile the model with this ds-opt");
+}
+
+TEST(Plan, HeaderHoldsThePayloadChecksum) {
+  std::string good = serializePlan(goodPlan());
+  ASSERT_GT(good.size(), kPlanHeaderBytes);
+  EXPECT_EQ(good.substr(0, 8), std::string(kPlanMagic, 8));
+  uint64_t stored = 0;
+  for (int i = 0; i < 8; ++i)
+    stored |= uint64_t((unsigned char)good[8 + i]) << (8 * i);
+  EXPECT_EQ(stored, planChecksum(good.data() + kPlanHeaderBytes, good.size() - kPlanHeaderBytes));
+  EXPECT_EQ(planChecksum("", 0), 0xcbf29ce484222325ull); // FNV-1a 64 offset basis
+  EXPECT_EQ(planChecksum("a", 1), 0xaf63dc4c8601ec8cull); // the published FNV-1a test vector
+}
+
+TEST(Plan, EveryByteFlipIsRejected) {
+  // The hostile-user probe of issue 15: a single corrupted byte anywhere in the file (magic,
+  // checksum or payload) must be an error at load, never a plan with a changed meaning.
+  std::string good = serializePlan(goodPlan());
+  ASSERT_NO_THROW(parsePlan(good, "test.dsplan", 2));
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (unsigned mask : {0x01u, 0x80u, 0xffu}) {
+      std::string b = good;
+      b[i] = char((unsigned char)b[i] ^ mask);
+      std::string msg = loadError(b);
+      EXPECT_FALSE(msg.empty()) << "byte " << i << " ^ " << mask << " was accepted";
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
+    }
+  }
+}
+
+TEST(Plan, RejectsUnknownFields) {
+  // Fields plan.proto does not define (a newer ds-opt's, or a corruption that the checksum
+  // was recomputed over) are rejected, naming the message, at any depth.
+  pb::Plan p = goodPlan();
+  p.GetReflection()->MutableUnknownFields(&p)->AddVarint(999, 1);
+  EXPECT_REJECTED(p, "unknown field 999 in ds.plan.Plan");
+  p = goodPlan();
+  auto *instr = p.mutable_programs(0)->mutable_instructions(1);
+  instr->GetReflection()->MutableUnknownFields(instr)->AddLengthDelimited(77, "x");
+  EXPECT_REJECTED(p, "unknown field 77 in ds.plan.Instruction at programs[0].instructions[1]");
+  p = goodPlan();
+  pb::Attribute a;
+  a.set_f(1e-8f);
+  a.GetReflection()->MutableUnknownFields(&a)->AddFixed32(12, 0);
+  (*p.mutable_programs(0)->mutable_instructions(0)->mutable_attrs())["eps"] = a;
+  EXPECT_REJECTED(p, "unknown field 12 in ds.plan.Attribute");
 }
 
 TEST(Plan, RejectsBadBuffers) {
@@ -295,16 +351,17 @@ TEST(Plan, RejectsBadGraphAndPrograms) {
 }
 
 TEST(Plan, CorruptedBytesNeverCrash) {
-  // Flip bytes all over a valid plan: every result is either a valid plan or an Error.
-  std::string good = serializePlan(goodPlan());
+  // Change bytes all over a valid payload and re-frame it with a matching checksum, so the
+  // decoder and validator see them: every result is either a valid plan or an Error.
+  std::string good = goodPlan().SerializeAsString();
   std::mt19937 rng(7);
   for (int trial = 0; trial < 3000; ++trial) {
     std::string b = good;
     int flips = 1 + int(rng() % 4);
     for (int k = 0; k < flips; ++k)
-      b[8 + rng() % (b.size() - 8)] = char(rng());
+      b[rng() % b.size()] = char(rng());
     try {
-      parsePlan(b, "fuzz.dsplan", 0);
+      parsePlan(framePlanPayload(b), "fuzz.dsplan", 0);
     } catch (const Error &) {
     }
   }

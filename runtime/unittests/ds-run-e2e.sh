@@ -73,7 +73,13 @@ bad-plans)
   $MAKE linreg m --world 1 --micro-batch 4 --accum 1 || die make
   expect_error "cannot open plan file" 1 $RUN missing.dsplan --data m/data
   expect_error "bad magic" 1 $RUN m/bad/not-a-plan.dsplan --data m/data
-  expect_error "corrupt or truncated" 1 $RUN m/bad/truncated.dsplan --data m/data
+  expect_error "checksum mismatch" 1 $RUN m/bad/truncated.dsplan --data m/data
+  # One flipped bit in the middle of a valid plan; the same payload in the old format 0.1.
+  python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[len(b) // 2] ^= 1
+open(sys.argv[2], "wb").write(b); open(sys.argv[3], "wb").write(b"DSPLAN\0\1" + open(sys.argv[1], "rb").read()[16:])' \
+    m/plan.dsplan m/bad/flipped.dsplan m/bad/format1.dsplan || die "flip"
+  expect_error "checksum mismatch" 1 $RUN m/bad/flipped.dsplan --data m/data
+  expect_error "re-compile the model with this ds-opt" 1 $RUN m/bad/format1.dsplan --data m/data
   expect_error "unsupported plan version 2" 1 $RUN m/bad/version2.dsplan --data m/data
   expect_error "outside the persistent region" 1 $RUN m/bad/oob.dsplan --data m/data
   expect_error "bad magic" 2 $RUN m/bad/not-a-plan.dsplan --nproc 2 --data m/data

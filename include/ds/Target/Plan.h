@@ -14,7 +14,8 @@ constexpr llvm::StringLiteral kZeroStageAttr = "ds_plan.zero_stage";
 constexpr llvm::StringLiteral kCsvMonitorDirAttr = "ds_plan.csv_monitor_dir";
 
 /// Writes `module` (after --ds-convert-to-runtime and --ds-plan-memory) as a plan:
-/// the 8-byte magic, then the serialized ds.plan.Plan. Errors name the offending op.
+/// the 8-byte magic, the payload's 8-byte checksum, then the serialized ds.plan.Plan
+/// (runtime/proto/plan.proto). Errors name the offending op.
 LogicalResult exportPlan(ModuleOp module, llvm::raw_ostream &os,
                          llvm::StringRef producer);
 

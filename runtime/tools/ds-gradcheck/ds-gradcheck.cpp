@@ -149,12 +149,11 @@ LoadedPlan loadGradcheckPlan(const std::string &path,
     fail(path, ": cannot open plan file: ", std::strerror(errno));
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   ds::plan::Plan raw;
-  if (bytes.size() < sizeof(kPlanMagic) ||
-      std::memcmp(bytes.data(), kPlanMagic, sizeof(kPlanMagic)) != 0)
-    return parsePlan(bytes, path, 1); // reports the magic / format error
-  if (!raw.ParseFromArray(bytes.data() + sizeof(kPlanMagic),
-                          int(bytes.size() - sizeof(kPlanMagic))))
-    return parsePlan(bytes, path, 1); // reports the decoding error
+  try {
+    decodePlan(bytes, raw); // magic, checksum, decoding, unknown fields
+  } catch (const Error &e) {
+    fail(path, ": ", e.what());
+  }
   inputs.assign(raw.inputs().begin(), raw.inputs().end());
   raw.clear_inputs();
   LoadedPlan plan = parsePlan(serializePlan(raw), path, 1);

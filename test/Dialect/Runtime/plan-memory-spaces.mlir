@@ -1,6 +1,6 @@
 // RUN: ds-opt %s --ds-convert-to-runtime --ds-plan-memory | FileCheck %s
 // RUN: ds-opt %s --ds-convert-to-runtime --ds-plan-memory | ds-translate --export-dsplan -o %t.dsplan
-// RUN: tail -c +9 %t.dsplan | protoc --decode=ds.plan.Plan -I %ds_src_root/runtime/proto plan.proto | FileCheck %s --check-prefix=PLAN
+// RUN: tail -c +17 %t.dsplan | protoc --decode=ds.plan.Plan -I %ds_src_root/runtime/proto plan.proto | FileCheck %s --check-prefix=PLAN
 
 // Tests that module state declared in host or nvme memory is planned in a region of its
 // own: the device region (dsrt.persistent_bytes) holds only the device state, each region

@@ -63,7 +63,7 @@ def main():
         m = json.load(open(os.path.join(args.dir, "s%d.json" % s)))
         raw = open(os.path.join(args.dir, "s%d.dsplan" % s), "rb").read()
         plan = plan_pb2.Plan()
-        plan.ParseFromString(raw[8:])
+        plan.ParseFromString(raw[16:])  # after the magic and checksum
         bufs = {b.id: b for b in plan.buffers}
         align = plan.alignment
         frozen = [bufs[p.buffer] for p in plan.parameters if not p.trainable]

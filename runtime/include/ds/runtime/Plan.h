@@ -10,8 +10,11 @@
 
 namespace ds::rt {
 
-constexpr char kPlanMagic[8] = {'D', 'S', 'P', 'L', 'A', 'N', '\0', '\1'};
-constexpr uint32_t kPlanVersion = 1;
+/// File format 0.2: the magic, then the payload's checksum (planChecksum, 8 bytes
+/// little-endian), then the payload (one serialized ds.plan.Plan). Format 0.1 had no checksum.
+constexpr char kPlanMagic[8] = {'D', 'S', 'P', 'L', 'A', 'N', '\0', '\2'};
+constexpr size_t kPlanHeaderBytes = 16; // magic + checksum
+constexpr uint32_t kPlanVersion = 1;    // Plan.version: the schema of the payload
 constexpr uint64_t kMaxRegionBytes = uint64_t(1) << 40; // 1 TiB
 
 struct BufferInfo {
@@ -59,8 +62,18 @@ LoadedPlan parsePlan(const std::string &bytes, const std::string &path, int worl
 /// Validates an already parsed plan (everything parsePlan checks after decoding).
 void validatePlan(LoadedPlan &lp, int worldSize);
 
-/// Serializes `plan` with the magic in front (what the compiler writes).
+/// Serializes `plan` with the header (magic, checksum) in front (what the compiler writes).
 std::string serializePlan(const ds::plan::Plan &plan);
+/// The header for `payload` (a serialized Plan) followed by the payload.
+std::string framePlanPayload(const std::string &payload);
+/// The checksum a plan header stores: 64-bit FNV-1a over the payload bytes. Each step
+/// (xor a byte, multiply by an odd prime) is a bijection of the state, so any change of a
+/// single payload byte changes the result.
+uint64_t planChecksum(const char *data, size_t size);
+/// Checks the magic and the checksum of a plan file's bytes and decodes the payload into
+/// `plan`, rejecting protobuf fields this runtime does not know. Throws Error (without the
+/// file name); does not validate the plan (validatePlan does).
+void decodePlan(const std::string &bytes, ds::plan::Plan &plan);
 /// Writes serializePlan(plan) to `path` atomically (temp file + rename).
 void writePlanFile(const ds::plan::Plan &plan, const std::string &path);
 

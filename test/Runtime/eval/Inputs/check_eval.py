@@ -24,7 +24,8 @@ import numpy as np
 
 DTYPE_BYTES = {1: 4, 2: 8, 3: 2, 4: 2, 5: 8, 6: 4, 7: 1}  # plan.proto DType -> bytes
 ARENA = 1
-MAGIC = b"DSPLAN\0\1"
+MAGIC = b"DSPLAN\0\2"
+HEADER_BYTES = 16  # magic + 8-byte payload checksum (runtime/proto/plan.proto)
 
 
 def fail(msg):
@@ -42,7 +43,7 @@ def load_plan(path, proto):
     if not data.startswith(MAGIC):
         fail("%s: bad magic" % path)
     plan = plan_pb2.Plan()
-    plan.ParseFromString(data[len(MAGIC):])
+    plan.ParseFromString(data[HEADER_BYTES:])
     return plan
 
 
