@@ -124,22 +124,24 @@ void readElements(const onnx::TensorProto &t, const std::string &modelPath, DTyp
 
 } // namespace
 
+void readOnnxModel(const std::string &path, onnx::ModelProto &model) {
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0)
+    fail(path, ": cannot open model file: ", std::strerror(errno));
+  google::protobuf::io::FileInputStream raw(fd);
+  raw.SetCloseOnDelete(true);
+  google::protobuf::io::CodedInputStream coded(&raw);
+  coded.SetTotalBytesLimit(INT_MAX);
+  if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage())
+    fail(path, ": not a valid ONNX model (protobuf decoding failed)");
+}
+
 void loadParameters(const LoadedPlan &plan, ExecutorBase &exec, int rank, int worldSize) {
   if (plan.plan.parameters().empty())
     return;
   const std::string &path = plan.modelPath;
   onnx::ModelProto model;
-  {
-    int fd = open(path.c_str(), O_RDONLY);
-    if (fd < 0)
-      fail(path, ": cannot open model file: ", std::strerror(errno));
-    google::protobuf::io::FileInputStream raw(fd);
-    raw.SetCloseOnDelete(true);
-    google::protobuf::io::CodedInputStream coded(&raw);
-    coded.SetTotalBytesLimit(INT_MAX);
-    if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage())
-      fail(path, ": not a valid ONNX model (protobuf decoding failed)");
-  }
+  readOnnxModel(path, model);
   std::unordered_map<std::string, const onnx::TensorProto *> inits;
   for (const auto &t : model.graph().initializer())
     inits[t.name()] = &t;

@@ -3,6 +3,7 @@
 
 #include "ds/runtime/FileOutput.h"
 #include "ds/runtime/Npy.h"
+#include "ds/runtime/OnnxParams.h"
 
 #include <onnx/onnx_pb.h>
 
@@ -39,17 +40,7 @@ namespace {
 /// The initializer shapes of the plan's model.
 std::map<std::string, std::vector<int64_t>> onnxInitializerDims(const std::string &path) {
   onnx::ModelProto model;
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0)
-    fail(path, ": cannot open model file: ", std::strerror(errno));
-  {
-    google::protobuf::io::FileInputStream raw(fd);
-    raw.SetCloseOnDelete(true);
-    google::protobuf::io::CodedInputStream coded(&raw);
-    coded.SetTotalBytesLimit(INT_MAX);
-    if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage())
-      fail(path, ": not a valid ONNX model (protobuf decoding failed)");
-  }
+  readOnnxModel(path, model);
   std::map<std::string, std::vector<int64_t>> dims;
   for (const auto &t : model.graph().initializer())
     dims[t.name()] = std::vector<int64_t>(t.dims().begin(), t.dims().end());

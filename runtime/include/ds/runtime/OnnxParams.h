@@ -3,7 +3,15 @@
 
 #include "ds/runtime/ExecutorBase.h"
 
+namespace onnx {
+class ModelProto;
+}
+
 namespace ds::rt {
+
+/// Reads and decodes the ONNX model at `path` into `model` (no size limit beyond protobuf's
+/// 2 GiB; external data stays on disk). Throws Error naming the file.
+void readOnnxModel(const std::string &path, onnx::ModelProto &model);
 
 /// Fills every parameter buffer of `exec` from the initializers of plan.modelPath: the whole
 /// tensor for FULL, this rank's zero-padded flat shard for FLAT_1D (only that byte range is
