@@ -538,6 +538,12 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
     return nullptr;
   }
 
+  // Every op must be one the importer knows before onnx's shape inference sees the graph:
+  // onnx 1.12's inference functions of ops we never import (Conv, pooling) dereference
+  // malformed attributes (SIGSEGV in convPoolShapeInference, found by import-onnx-fuzzer).
+  if (failed(imp.checkOpsSupported(*graph)))
+    return nullptr;
+
   // ONNX shape inference checks the model's consistency.
   try {
     // Non-strict: onnx 1.12 has inference gaps (and multi-line messages); the
