@@ -6,18 +6,8 @@
 set -euo pipefail
 seconds=${1:-60}
 shift || true
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build-fuzz
-if [ ! -f "$build/build.ninja" ]; then
-  LAUNCHER=()
-  command -v ccache >/dev/null && LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache
-    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  CC=clang-22 CXX=clang++-22 cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-    -DDS_BUILD_FUZZERS=ON "${LAUNCHER[@]}" >/dev/null
-fi
-ninja -C "$build" -j"${JOBS:-2}" import-onnx-fuzzer
-work=$build/fuzz-import
-mkdir -p "$work/corpus" "$work/artifacts"
+source "$(dirname "$0")/lib/fuzz-build.sh"
+fuzz_build import-onnx-fuzzer fuzz-import
 find "$root/models" "$root/test" -name '*.onnx' -exec cp -n {} "$work/corpus/" \; 2>/dev/null || true
 proto=$(ls /usr/include/onnx/onnx.proto 2>/dev/null || true)
 if [ -n "$proto" ] && command -v protoc >/dev/null; then

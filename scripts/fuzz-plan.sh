@@ -4,18 +4,8 @@
 set -euo pipefail
 seconds=${1:-60}
 shift || true
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build-fuzz
-if [ ! -f "$build/build.ninja" ]; then
-  LAUNCHER=()
-  command -v ccache >/dev/null && LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache
-    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  CC=clang-22 CXX=clang++-22 cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-    -DDS_BUILD_FUZZERS=ON "${LAUNCHER[@]}" >/dev/null
-fi
-ninja -C "$build" -j"${JOBS:-2}" ds-plan-fuzzer
-work=$build/fuzz-plan
-mkdir -p "$work/corpus" "$work/artifacts"
+source "$(dirname "$0")/lib/fuzz-build.sh"
+fuzz_build ds-plan-fuzzer fuzz-plan
 cp -n "$root"/runtime/fuzz/corpus/* "$work/corpus/" 2>/dev/null || true
 cd "$work"
 "$build/bin/ds-plan-fuzzer" -max_total_time="$seconds" -rss_limit_mb=4096 \
