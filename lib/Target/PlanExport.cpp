@@ -300,7 +300,11 @@ private:
       if (auto alloc = dyn_cast<dsrt::AllocOp>(op)) {
         if (!alloc.getOffset())
           return alloc.emitError("buffer has no arena offset");
-        auto id = addBuffer(alloc.getBuffer().getType(), plan::ARENA,
+        // Device transients live in the arena; host ones in the host region, after its
+        // globals (the planner's offsets are already region offsets).
+        auto placement =
+            alloc.getSpace() == dsrt::MemorySpace::host ? plan::HOST : plan::ARENA;
+        auto id = addBuffer(alloc.getBuffer().getType(), placement,
                             *alloc.getOffset(), "", alloc.getLoc());
         if (failed(id))
           return failure();

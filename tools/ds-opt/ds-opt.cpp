@@ -96,9 +96,11 @@ static LogicalResult runTrainingPipeline(ModuleOp module,
 }
 
 /// Lowering to runtime kernels and the static memory plan.
-static LogicalResult runLoweringPipeline(ModuleOp module, bool inference) {
+static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
+                                         const ds::DeepSpeedConfig &config) {
   ds::LoweringPipelineOptions options;
   options.inference = inference;
+  options.transfers = config.getTransferOptions();
   return runPipeline(module,
                      [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });
 }
@@ -197,7 +199,7 @@ static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
   for (int s = 0; s <= 3; ++s) {
     OwningOpRef<ModuleOp> copy = cast<ModuleOp>(imported->clone());
     if (failed(runTrainingPipeline(*copy, config, s, world, import)) ||
-        failed(runLoweringPipeline(*copy, /*inference=*/false)))
+        failed(runLoweringPipeline(*copy, /*inference=*/false, config)))
       return failure();
     auto b = ds::computeMemoryBreakdown(*copy);
     if (failed(b))
@@ -337,6 +339,12 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
                  << "\n";
     return failure();
   }
+  if (!options->inference)
+    if (llvm::Error e = config.checkOffload(stage)) {
+      llvm::errs() << "ds-opt: " << configPath << ": " << llvm::toString(std::move(e))
+                   << "\n";
+      return failure();
+    }
   if (printConfig) {
     ds::ConfigOverrides o;
     if (zeroStage != -1)
@@ -401,7 +409,7 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   if (!toPlan && !memoryReport && emitStage == EmitStage::Train)
     return printModule(*module, outputPath);
 
-  if (failed(runLoweringPipeline(*module, options->inference)))
+  if (failed(runLoweringPipeline(*module, options->inference, config)))
     return failure();
   if (deviceLimit)
     warnDeviceMemory(*module, *deviceLimit);
