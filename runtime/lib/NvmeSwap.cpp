@@ -1,4 +1,4 @@
-// NVMe swap engine: swap file lifetime, request splitting, ordering and io_uring I/O threads.
+// NVMe swap engine: swap file lifetime, request chunking and ordering, io_uring threads.
 #include "ds/runtime/NvmeSwap.h"
 
 #include "ds/runtime/Error.h"
@@ -36,11 +36,12 @@ struct Request {
   bool write = false;
   uint64_t offset = 0, bytes = 0; // the caller's range
   char *user = nullptr;           // the caller's buffer (never written for a write)
-  uint64_t spanBegin = 0, spanEnd = 0; // the file range the I/O covers (aligned when direct)
-  uint64_t nextChunk = 0;              // file offset of the next chunk to hand out
-  unsigned inFlight = 0;               // chunks handed out and not finished
-  bool active = false;                 // every earlier conflicting request has finished
-  bool finished = false;               // only failed requests stay in the table finished
+  uint64_t spanBegin = 0,
+           spanEnd = 0;   // the file range the I/O covers (aligned when direct)
+  uint64_t nextChunk = 0; // file offset of the next chunk to hand out
+  unsigned inFlight = 0;  // chunks handed out and not finished
+  bool active = false;    // every earlier conflicting request has finished
+  bool finished = false;  // only failed requests stay in the table finished
   std::string error;
 };
 
@@ -48,11 +49,12 @@ struct Request {
 struct Chunk {
   Request *req = nullptr;
   uint64_t fileOffset = 0, length = 0; // the bytes the kernel transfers
-  char *io = nullptr;                  // where it transfers them (caller's buffer or bounce)
-  char *bounce = nullptr;              // this slot's aligned bounce buffer (lazily allocated)
-  uint64_t done = 0;                   // bytes transferred in the current phase
+  char *io = nullptr;     // where it transfers them (caller's buffer or bounce)
+  char *bounce = nullptr; // this slot's aligned bounce buffer (lazily allocated)
+  uint64_t done = 0;      // bytes transferred in the current phase
   bool bounced = false;
-  bool readBeforeWrite = false; // a partial block: read it, merge the caller's bytes, write
+  bool readBeforeWrite =
+      false; // a partial block: read it, merge the caller's bytes, write
   std::string error;
 };
 
@@ -75,7 +77,8 @@ struct SwapFile::Engine {
   AioConfig cfg;
 
   std::mutex mu;
-  std::condition_variable changed; // a request finished, was submitted or the engine stops
+  std::condition_variable
+      changed; // a request finished, was submitted or the engine stops
   std::map<uint64_t, std::unique_ptr<Request>> requests; // unfinished + failed, by ticket
   uint64_t nextTicket = 1;
   bool stopping = false;
@@ -260,7 +263,8 @@ void SwapFile::Engine::run(Worker &w) {
     }
     int err = submitQueued(w.ring);
     if (err < 0) {
-      // The ring is unusable: cancel what is in it and fail every request (nothing can run).
+      // The ring is unusable: cancel what is in it and fail every request (nothing can
+      // run).
       io_uring_queue_exit(&w.ring);
       w.ringReady = false;
       std::lock_guard<std::mutex> lock(mu);
@@ -310,7 +314,8 @@ void SwapFile::Engine::run(Worker &w) {
         char *bounceAt = c.io + (userBegin - c.fileOffset);
         char *userAt = q.user + (userBegin - q.offset);
         if (c.readBeforeWrite) {
-          std::memcpy(bounceAt, userAt, userEnd - userBegin); // merge, then write the block
+          std::memcpy(bounceAt, userAt,
+                      userEnd - userBegin); // merge, then write the block
           c.readBeforeWrite = false;
           c.done = 0;
           queueChunk(w.ring, c, fd);
@@ -338,7 +343,8 @@ void SwapFile::Engine::run(Worker &w) {
   }
 }
 
-uint64_t SwapFile::Engine::submit(bool write, uint64_t offset, char *buffer, uint64_t bytes) {
+uint64_t SwapFile::Engine::submit(bool write, uint64_t offset, char *buffer,
+                                  uint64_t bytes) {
   if (offset > size || bytes > size - offset)
     fail("nvme swap: ", path, ": ", write ? "write" : "read", " of ", bytes,
          " bytes at offset ", offset, " is outside the swap file (", size, " bytes)");
@@ -399,8 +405,9 @@ std::string checkSwapDirectory(const std::string &dir, uint64_t bytes) {
     return "swap directory is empty: name a directory on a local NVMe device";
   struct stat st;
   if (stat(dir.c_str(), &st) != 0)
-    return what + (errno == ENOENT ? std::string(" does not exist")
-                                   : std::string(" cannot be examined: ") + strerror(errno));
+    return what + (errno == ENOENT
+                       ? std::string(" does not exist")
+                       : std::string(" cannot be examined: ") + strerror(errno));
   if (!S_ISDIR(st.st_mode))
     return what + " is not a directory";
   if (access(dir.c_str(), W_OK | X_OK) != 0)
@@ -413,8 +420,9 @@ std::string checkSwapDirectory(const std::string &dir, uint64_t bytes) {
   uint64_t available = uint64_t(vfs.f_bavail) * uint64_t(vfs.f_frsize);
   uint64_t needed = alignUp(bytes, kDirectAlign);
   if (available < needed)
-    return what + " has too little free space: the swap file needs " + std::to_string(needed) +
-           " bytes, " + std::to_string(available) + " are available";
+    return what + " has too little free space: the swap file needs " +
+           std::to_string(needed) + " bytes, " + std::to_string(available) +
+           " are available";
   return "";
 }
 
@@ -426,9 +434,10 @@ std::string swapFilePath(const std::string &dir, int rank) {
          ".swp";
 }
 
-std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank, uint64_t bytes,
-                                           const AioConfig &cfg) {
-  if (cfg.blockSize == 0 || cfg.blockSize % kDirectAlign != 0 || cfg.blockSize > (1u << 30))
+std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank,
+                                           uint64_t bytes, const AioConfig &cfg) {
+  if (cfg.blockSize == 0 || cfg.blockSize % kDirectAlign != 0 ||
+      cfg.blockSize > (1u << 30))
     fail("nvme swap: aio block_size ", cfg.blockSize,
          " must be a multiple of 4096 between 4096 and 1 GiB");
   if (cfg.queueDepth < 1 || cfg.queueDepth > 4096)
@@ -452,9 +461,10 @@ std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank, uin
   }
   if (!cfg.directIo || err == EINVAL) {
     if (err == EINVAL) {
-      std::fprintf(stderr,
-                   "warning: nvme swap: %s does not support O_DIRECT; using buffered I/O\n",
-                   dir.c_str());
+      std::fprintf(
+          stderr,
+          "warning: nvme swap: %s does not support O_DIRECT; using buffered I/O\n",
+          dir.c_str());
       flags &= ~O_EXCL; // the refused O_DIRECT open may have created the file already
     }
     e->fd = open(e->path.c_str(), flags, 0600);
@@ -490,7 +500,8 @@ std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank, uin
     e->workers.push_back(std::move(w));
   }
   for (auto &w : e->workers)
-    w->thread = std::thread([engine = e.get(), worker = w.get()] { engine->run(*worker); });
+    w->thread =
+        std::thread([engine = e.get(), worker = w.get()] { engine->run(*worker); });
   return std::unique_ptr<SwapFile>(new SwapFile(std::move(e)));
 }
 

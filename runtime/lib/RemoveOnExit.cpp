@@ -23,7 +23,8 @@ struct Slot {
   char path[PATH_MAX];
 };
 Slot gSlots[kSlots];
-static_assert(std::atomic<int>::is_always_lock_free, "signal handlers read the slot states");
+static_assert(std::atomic<int>::is_always_lock_free,
+              "signal handlers read the slot states");
 
 void onSignal(int sig) {
   removeRegisteredFilesNow();
@@ -32,7 +33,8 @@ void onSignal(int sig) {
 }
 
 void installHandlers() {
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL}) {
+  for (int sig :
+       {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL}) {
     struct sigaction old;
     if (sigaction(sig, nullptr, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
         old.sa_handler != SIG_DFL)
@@ -54,12 +56,13 @@ int registerRemoveOnExit(const std::string &path) {
   if (full.empty() || full[0] != '/') {
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof(cwd)))
-      fail("cannot register '", path, "' for removal at exit: the current directory is unknown");
+      fail("cannot register '", path,
+           "' for removal at exit: the current directory is unknown");
     full = std::string(cwd) + "/" + path;
   }
   if (full.size() >= PATH_MAX)
-    fail("cannot register '", path, "' for removal at exit: path longer than ", PATH_MAX - 1,
-         " bytes");
+    fail("cannot register '", path, "' for removal at exit: path longer than ",
+         PATH_MAX - 1, " bytes");
   static std::once_flag installed;
   std::call_once(installed, installHandlers);
   for (int i = 0; i < kSlots; ++i) {

@@ -1,7 +1,7 @@
-// Tests of the NVMe swap engine: round trips, ordering, refusals, I/O errors and file cleanup.
+// NVMe swap engine tests: round trips, ordering, refusals, I/O errors, file cleanup.
+#include "ds/runtime/NvmeSwap.h"
 #include "ds/runtime/Error.h"
 #include "ds/runtime/JobLifetime.h"
-#include "ds/runtime/NvmeSwap.h"
 
 #include <gtest/gtest.h>
 
@@ -61,8 +61,8 @@ std::string errorOf(const std::function<void()> &fn) {
   return "";
 }
 
-/// Mounts a tmpfs of `bytes` at `dir` (extra `options` appended); false where mount(2) is not
-/// allowed (not root, no CAP_SYS_ADMIN): the caller skips.
+/// Mounts a tmpfs of `bytes` at `dir` (extra `options` appended); false where mount(2) is
+/// not allowed (not root, no CAP_SYS_ADMIN): the caller skips.
 bool mountTmpfs(const std::string &dir, uint64_t bytes, const std::string &options = "",
                 unsigned long flags = 0) {
   std::string data = "size=" + std::to_string(bytes) + options;
@@ -128,7 +128,8 @@ TEST_F(NvmeSwapTest, AlignedRoundTripCopiesNothing) {
   EXPECT_EQ(swap->bouncedBytes(), 0u);
 }
 
-// Tests that the swap file is opened O_DIRECT wherever the directory's filesystem takes it.
+// Tests that the swap file is opened O_DIRECT wherever the directory's filesystem takes
+// it.
 TEST_F(NvmeSwapTest, UsesDirectIoWhereSupported) {
   std::string probe = dir + "/probe";
   int fd = open(probe.c_str(), O_CREAT | O_RDWR | O_DIRECT, 0600);
@@ -148,6 +149,7 @@ struct EngineCase {
   const char *name;
   AioConfig cfg;
 };
+void PrintTo(const EngineCase &c, std::ostream *os) { *os << c.name; }
 
 AioConfig makeConfig(uint64_t block, unsigned depth, unsigned threads, bool single,
                      bool overlap, bool direct) {
@@ -164,8 +166,8 @@ AioConfig makeConfig(uint64_t block, unsigned depth, unsigned threads, bool sing
 class NvmeSwapEngineTest : public NvmeSwapTest,
                            public ::testing::WithParamInterface<EngineCase> {};
 
-// Tests that random offsets, lengths and buffer alignments round-trip with many requests in
-// flight, and that every read returns what the writes submitted before it left there.
+// Tests that random offsets, lengths and buffer alignments round-trip with many requests
+// in flight, and that every read returns what the writes submitted before it left there.
 TEST_P(NvmeSwapEngineTest, RandomRequestsMatchAShadowCopy) {
   const uint64_t fileBytes = 3 << 20;
   auto swap = SwapFile::create(dir, 0, fileBytes, GetParam().cfg);
@@ -226,14 +228,16 @@ TEST_P(NvmeSwapEngineTest, RandomRequestsMatchAShadowCopy) {
 
 INSTANTIATE_TEST_SUITE_P(
     Configs, NvmeSwapEngineTest,
-    ::testing::Values(EngineCase{"direct_qd4", makeConfig(64 << 10, 4, 1, false, true, true)},
-                      EngineCase{"direct_3threads", makeConfig(16 << 10, 2, 3, false, true, true)},
-                      EngineCase{"single_submit", makeConfig(8 << 10, 8, 1, true, true, true)},
-                      EngineCase{"no_overlap", makeConfig(32 << 10, 3, 1, false, false, true)},
-                      EngineCase{"buffered", makeConfig(64 << 10, 4, 2, false, true, false)}),
+    ::testing::Values(
+        EngineCase{"direct_qd4", makeConfig(64 << 10, 4, 1, false, true, true)},
+        EngineCase{"direct_3threads", makeConfig(16 << 10, 2, 3, false, true, true)},
+        EngineCase{"single_submit", makeConfig(8 << 10, 8, 1, true, true, true)},
+        EngineCase{"no_overlap", makeConfig(32 << 10, 3, 1, false, false, true)},
+        EngineCase{"buffered", makeConfig(64 << 10, 4, 2, false, true, false)}),
     [](const ::testing::TestParamInfo<EngineCase> &info) { return info.param.name; });
 
-// Tests that far more requests than queue_depth can be outstanding (the engine queues them).
+// Tests that far more requests than queue_depth can be outstanding (the engine queues
+// them).
 TEST_F(NvmeSwapTest, MoreRequestsThanQueueDepth) {
   AioConfig cfg;
   cfg.blockSize = 4096;
@@ -307,7 +311,8 @@ TEST_F(NvmeSwapTest, WaitRules) {
   swap->wait(t);
   swap->wait(t);
   swap->wait(swap->submitRead(0, buf.data, 0)); // empty request
-  EXPECT_NE(errorOf([&] { swap->wait(t + 100); }).find("never issued"), std::string::npos);
+  EXPECT_NE(errorOf([&] { swap->wait(t + 100); }).find("never issued"),
+            std::string::npos);
   std::string outside = errorOf([&] { swap->submitRead((1 << 20) - 10, buf.data, 11); });
   EXPECT_NE(outside.find(swap->path()), std::string::npos) << outside;
   EXPECT_NE(outside.find("outside the swap file"), std::string::npos) << outside;
@@ -356,13 +361,14 @@ TEST_F(NvmeSwapTest, RefusesTooLittleFreeSpace) {
   ASSERT_EQ(statvfs(dir.c_str(), &vfs), 0);
   uint64_t tooMany = uint64_t(vfs.f_bavail) * vfs.f_frsize + (1ull << 30);
   std::string why = checkSwapDirectory(dir, tooMany);
-  EXPECT_NE(why.find("'" + dir + "' has too little free space"), std::string::npos) << why;
+  EXPECT_NE(why.find("'" + dir + "' has too little free space"), std::string::npos)
+      << why;
   std::string err = errorOf([&] { SwapFile::create(dir, 0, tooMany, AioConfig()); });
   EXPECT_NE(err.find("too little free space"), std::string::npos) << err;
 }
 
-// Tests the "not writable" refusal on a read-only filesystem (root ignores permission bits,
-// not a read-only mount). Skips where mount(2) is not allowed.
+// Tests the "not writable" refusal on a read-only filesystem (root ignores permission
+// bits, not a read-only mount). Skips where mount(2) is not allowed.
 TEST_F(NvmeSwapTest, RefusesReadOnlyDirectory) {
   std::string ro = mountTmpfsHere("ro", 1 << 20, "", MS_RDONLY);
   if (ro.empty())
@@ -400,7 +406,8 @@ TEST_F(NvmeSwapTest, ShortReadOfTruncatedFileFails) {
   ASSERT_EQ(truncate(swap->path().c_str(), 4096), 0);
   uint64_t t = swap->submitRead(0, buf.data, 1 << 20);
   std::string err = errorOf([&] { swap->wait(t); });
-  EXPECT_NE(err.find("nvme swap: " + swap->path() + ": read of 1048576 bytes at offset 0 failed"),
+  EXPECT_NE(err.find("nvme swap: " + swap->path() +
+                     ": read of 1048576 bytes at offset 0 failed"),
             std::string::npos)
       << err;
   EXPECT_NE(err.find("end of file"), std::string::npos) << err;
@@ -433,8 +440,9 @@ TEST_F(NvmeSwapTest, WriteFailsWithNoSpace) {
     fillPattern(buf.data, 512 << 10, 4);
     uint64_t t = swap->submitWrite(0, buf.data, 512 << 10);
     std::string err = errorOf([&] { swap->wait(t); });
-    EXPECT_NE(err.find("nvme swap: " + swap->path() + ": write of 524288 bytes at offset 0"),
-              std::string::npos)
+    EXPECT_NE(
+        err.find("nvme swap: " + swap->path() + ": write of 524288 bytes at offset 0"),
+        std::string::npos)
         << err;
     EXPECT_NE(err.find(std::strerror(ENOSPC)), std::string::npos) << err;
     unlink(filler.c_str());
@@ -497,7 +505,13 @@ int runChild(const std::string &dir, const std::function<void(SwapFile &)> &body
 // Tests that SIGTERM and SIGINT remove the swap file of a process that handles neither.
 TEST_F(NvmeSwapTest, SignalsRemoveTheSwapFile) {
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
-    int status = runChild(dir, [](SwapFile &) { for (;;) pause(); }, sig);
+    int status = runChild(
+        dir,
+        [](SwapFile &) {
+          for (;;)
+            pause();
+        },
+        sig);
     ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status;
     EXPECT_EQ(WTERMSIG(status), sig);
     EXPECT_EQ(listDir(dir), std::vector<std::string>()) << "after " << strsignal(sig);
@@ -507,17 +521,20 @@ TEST_F(NvmeSwapTest, SignalsRemoveTheSwapFile) {
 // Tests that exit() without destroying the SwapFile, and an uncaught exception (abort),
 // still remove the file.
 TEST_F(NvmeSwapTest, ExitAndAbortRemoveTheSwapFile) {
-  int status = runChild(dir, [](SwapFile &) { std::exit(3); }, 0);
+  int status = runChild(
+      dir, [](SwapFile &) { std::exit(3); }, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 3);
   EXPECT_EQ(listDir(dir), std::vector<std::string>());
-  status = runChild(dir, [](SwapFile &) { std::abort(); }, 0);
+  status = runChild(
+      dir, [](SwapFile &) { std::abort(); }, 0);
   ASSERT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGABRT);
   EXPECT_EQ(listDir(dir), std::vector<std::string>());
 }
 
-// Tests that under ds-run's rank signal handlers (JobLifetime) SIGTERM removes the file too.
+// Tests that under ds-run's rank signal handlers (JobLifetime) SIGTERM removes the file
+// too.
 TEST_F(NvmeSwapTest, RankLifetimeHandlersRemoveTheSwapFile) {
   int ready[2];
   ASSERT_EQ(pipe(ready), 0);

@@ -1,4 +1,4 @@
-// ds-bench-swap: sequential write-then-read throughput of the NVMe swap engine (SwapFile).
+// ds-bench-swap: sequential write-then-read throughput of the NVMe swap engine.
 #include "ds/runtime/Error.h"
 #include "ds/runtime/NvmeSwap.h"
 
@@ -16,23 +16,28 @@ using namespace ds::rt;
 namespace {
 
 const char *kUsage =
-    "usage: ds-bench-swap --dir DIR [--size BYTES] [--block-size BYTES] [--queue-depth N]\n"
-    "                     [--threads N] [--request BYTES] [--single-submit] [--no-overlap]\n"
-    "Writes --size bytes (default 2 GiB) to a swap file in DIR in --request sized requests\n"
-    "(default 64 MiB, all submitted at once), drains, then reads them back the same way;\n"
+    "usage: ds-bench-swap --dir DIR [--size BYTES] [--block-size BYTES] [--queue-depth "
+    "N]\n"
+    "                     [--threads N] [--request BYTES] [--single-submit] "
+    "[--no-overlap]\n"
+    "Writes --size bytes (default 2 GiB) to a swap file in DIR in --request sized "
+    "requests\n"
+    "(default 64 MiB, all submitted at once), drains, then reads them back the same "
+    "way;\n"
     "prints 'write_MBps=<MB/s> read_MBps=<MB/s> direct=<0|1>' (MB = 1e6 bytes).\n";
 
 uint64_t parseBytes(const std::string &flag, const char *text) {
   char *end = nullptr;
   double v = std::strtod(text, &end);
   std::string unit = end ? end : "";
-  double scale = unit.empty()                      ? 1
-                 : unit == "k" || unit == "K"      ? 1024.0
-                 : unit == "m" || unit == "M"      ? 1024.0 * 1024
-                 : unit == "g" || unit == "G"      ? 1024.0 * 1024 * 1024
-                                                   : -1;
+  double scale = unit.empty()                 ? 1
+                 : unit == "k" || unit == "K" ? 1024.0
+                 : unit == "m" || unit == "M" ? 1024.0 * 1024
+                 : unit == "g" || unit == "G" ? 1024.0 * 1024 * 1024
+                                              : -1;
   if (end == text || scale < 0 || v <= 0)
-    fail("ds-bench-swap: ", flag, " '", text, "' is not a byte count (e.g. 4096, 1M, 2G)");
+    fail("ds-bench-swap: ", flag, " '", text,
+         "' is not a byte count (e.g. 4096, 1M, 2G)");
   return uint64_t(v * scale);
 }
 
@@ -80,7 +85,8 @@ int run(int argc, char **argv) {
   void *raw = nullptr;
   if (posix_memalign(&raw, 4096, request) != 0)
     fail("ds-bench-swap: cannot allocate a ", request, "-byte buffer");
-  std::unique_ptr<char, decltype(&std::free)> buffer(static_cast<char *>(raw), &std::free);
+  std::unique_ptr<char, decltype(&std::free)> buffer(static_cast<char *>(raw),
+                                                     &std::free);
   for (uint64_t i = 0; i < request; ++i)
     buffer.get()[i] = char(i * 2654435761u >> 13);
   auto swap = SwapFile::create(dir, 0, size, cfg);
@@ -108,7 +114,8 @@ int run(int argc, char **argv) {
   uint64_t lastOff = (size - 1) / request * request;
   swap->wait(swap->submitRead(lastOff, buffer.get(), size - lastOff));
   if (std::memcmp(buffer.get(), expect.data(), size - lastOff) != 0)
-    fail("ds-bench-swap: ", swap->path(), ": the bytes read back differ from those written");
+    fail("ds-bench-swap: ", swap->path(),
+         ": the bytes read back differ from those written");
   std::printf("write_MBps=%.1f read_MBps=%.1f direct=%d\n", writeMBps, readMBps,
               swap->directIo() ? 1 : 0);
   return 0;
