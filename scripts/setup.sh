@@ -10,7 +10,7 @@ PKGS=(
   clang-22 libclang-rt-22-dev
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   libopenmpi-dev openmpi-bin libopenblas-dev
-  libgtest-dev
+  libgtest-dev liburing-dev
   python3-numpy python3-onnx
 )
 [ "${1:-}" = "--models" ] && PKGS+=(python3-torch)

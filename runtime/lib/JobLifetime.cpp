@@ -1,6 +1,8 @@
 // Rank status pages, death-marker signal handlers and the collective/step watchdog of a ds-run rank.
 #include "ds/runtime/JobLifetime.h"
 
+#include "ds/runtime/RemoveOnExit.h"
+
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -44,6 +46,7 @@ void onTerminatingSignal(int sig, siginfo_t *info, void *) {
     s->senderPid = info ? int32_t(info->si_pid) : 0;
     s->state = int32_t(RankState::Signalled);
   }
+  removeRegisteredFilesNow(); // swap files
   raise(sig); // the handler was reset (SA_RESETHAND): default action once this returns
 }
 
@@ -52,6 +55,7 @@ void onCrashSignal(int sig, siginfo_t *, void *) {
     s->signal = sig;
     s->state = int32_t(RankState::Crashed);
   }
+  removeRegisteredFilesNow();
   raise(sig);
 }
 
@@ -136,6 +140,7 @@ std::string peerReport(const RankStatus &me) {
     (void)ignored;
   }
   // Exiting without MPI_Finalize makes mpirun end every other rank (the stalled one too).
+  removeRegisteredFilesNow(); // _exit runs no atexit handlers
   _exit(124);
 }
 
@@ -147,6 +152,7 @@ void watchdogLoop(pid_t parent, bool watchParent) {
     if (watchParent && getppid() != parent) {
       // mpirun is gone (killed with its launcher): nobody can hear this rank any more.
       gStatus->state = int32_t(RankState::Signalled);
+      removeRegisteredFilesNow();
       _exit(1);
     }
     if (limitNs <= 0)

@@ -13,6 +13,7 @@
 #include "ds/runtime/OnnxParams.h"
 #include "ds/runtime/ParamSaver.h"
 #include "ds/runtime/Plan.h"
+#include "ds/runtime/RemoveOnExit.h"
 #include "ds/runtime/ThreadPool.h"
 
 #include <cblas.h>
@@ -687,7 +688,9 @@ int main(int argc, char **argv) {
     std::fflush(stderr);
     std::fflush(stdout);
     // Under MPI other ranks may be blocked in a collective: exit without MPI_Finalize so that
-    // mpirun aborts the whole job instead of waiting for them.
+    // mpirun aborts the whole job instead of waiting for them. _exit runs no atexit handlers:
+    // swap files still registered go now.
+    removeRegisteredFilesNow();
     _exit(1);
   }
 }

@@ -1,0 +1,559 @@
+// NVMe swap engine: swap file lifetime, request chunking and ordering, io_uring threads.
+#include "ds/runtime/NvmeSwap.h"
+
+#include "ds/runtime/Error.h"
+#include "ds/runtime/RemoveOnExit.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <liburing.h>
+#include <map>
+#include <mutex>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace ds::rt {
+namespace {
+
+constexpr uint64_t kDirectAlign = 4096;
+
+uint64_t alignDown(uint64_t v, uint64_t a) { return v / a * a; }
+uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+/// One submitRead/submitWrite. Guarded by Engine::mu except the immutable fields.
+struct Request {
+  uint64_t ticket = 0;
+  bool write = false;
+  uint64_t offset = 0, bytes = 0; // the caller's range
+  char *user = nullptr;           // the caller's buffer (never written for a write)
+  uint64_t spanBegin = 0,
+           spanEnd = 0;   // the file range the I/O covers (aligned when direct)
+  uint64_t nextChunk = 0; // file offset of the next chunk to hand out
+  unsigned inFlight = 0;  // chunks handed out and not finished
+  bool active = false;    // every earlier conflicting request has finished
+  bool finished = false;  // only failed requests stay in the table finished
+  std::string error;
+};
+
+/// One slot of an I/O thread's ring: a chunk of a request in flight.
+struct Chunk {
+  Request *req = nullptr;
+  uint64_t fileOffset = 0, length = 0; // the bytes the kernel transfers
+  char *io = nullptr;     // where it transfers them (caller's buffer or bounce)
+  char *bounce = nullptr; // this slot's aligned bounce buffer (lazily allocated)
+  uint64_t done = 0;      // bytes transferred in the current phase
+  bool bounced = false;
+  bool readBeforeWrite =
+      false; // a partial block: read it, merge the caller's bytes, write
+  std::string error;
+};
+
+struct Worker {
+  io_uring ring;
+  bool ringReady = false;
+  std::vector<Chunk> slots;
+  std::thread thread;
+};
+
+} // namespace
+
+struct SwapFile::Engine {
+  std::string path;
+  int fd = -1;
+  int removeSlot = -1;
+  uint64_t size = 0;
+  bool direct = false;
+  uint64_t align = 1; // kDirectAlign with O_DIRECT, 1 buffered
+  AioConfig cfg;
+
+  std::mutex mu;
+  std::condition_variable
+      changed; // a request finished, was submitted or the engine stops
+  std::map<uint64_t, std::unique_ptr<Request>> requests; // unfinished + failed, by ticket
+  uint64_t nextTicket = 1;
+  bool stopping = false;
+  std::string fatal; // the rings cannot be used any more: every request fails with this
+  std::atomic<uint64_t> bounced{0};
+  std::vector<std::unique_ptr<Worker>> workers;
+
+  ~Engine();
+  uint64_t submit(bool write, uint64_t offset, char *buffer, uint64_t bytes);
+  void activateLocked();
+  bool takeChunkLocked(Chunk &c);
+  void prepareChunk(Chunk &c);
+  void finishChunkLocked(Chunk &c);
+  void failAllLocked(const std::string &why);
+  std::string describe(const Request &r, const std::string &why) const;
+  void run(Worker &w);
+};
+
+namespace {
+
+bool conflicts(const Request &a, const Request &b) {
+  return (a.write || b.write) && a.spanBegin < b.spanEnd && b.spanBegin < a.spanEnd;
+}
+
+void queueChunk(io_uring &ring, Chunk &c, int fd) {
+  io_uring_sqe *sqe = io_uring_get_sqe(&ring); // never null: at most queueDepth in flight
+  unsigned n = unsigned(c.length - c.done);
+  if (c.req->write && !c.readBeforeWrite)
+    io_uring_prep_write(sqe, fd, c.io + c.done, n, c.fileOffset + c.done);
+  else
+    io_uring_prep_read(sqe, fd, c.io + c.done, n, c.fileOffset + c.done);
+  io_uring_sqe_set_data(sqe, &c);
+}
+
+/// Submits every queued SQE; retries what the kernel asks to retry. Returns 0 or -errno.
+int submitQueued(io_uring &ring) {
+  while (io_uring_sq_ready(&ring) > 0) {
+    int r = io_uring_submit(&ring);
+    if (r >= 0)
+      continue;
+    if (r == -EINTR)
+      continue;
+    if (r == -EAGAIN || r == -EBUSY || r == -ENOMEM) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+      continue;
+    }
+    return r;
+  }
+  return 0;
+}
+
+} // namespace
+
+std::string SwapFile::Engine::describe(const Request &r, const std::string &why) const {
+  return "nvme swap: " + path + ": " + (r.write ? "write" : "read") + " of " +
+         std::to_string(r.bytes) + " bytes at offset " + std::to_string(r.offset) +
+         " failed: " + why;
+}
+
+void SwapFile::Engine::activateLocked() {
+  for (auto it = requests.begin(); it != requests.end(); ++it) {
+    Request &r = *it->second;
+    if (r.active || r.finished)
+      continue;
+    bool blocked = false;
+    for (auto e = requests.begin(); e != it && !blocked; ++e)
+      blocked = !e->second->finished && conflicts(*e->second, r);
+    r.active = !blocked;
+  }
+}
+
+bool SwapFile::Engine::takeChunkLocked(Chunk &c) {
+  for (auto &entry : requests) {
+    Request &r = *entry.second;
+    if (!r.active || r.finished || r.nextChunk >= r.spanEnd)
+      continue;
+    char *bounce = c.bounce; // the slot keeps its bounce buffer
+    c = Chunk();
+    c.req = &r;
+    c.fileOffset = r.nextChunk;
+    c.length = std::min(cfg.blockSize, r.spanEnd - r.nextChunk);
+    c.bounce = bounce;
+    r.nextChunk += c.length;
+    ++r.inFlight;
+    return true;
+  }
+  return false;
+}
+
+void SwapFile::Engine::prepareChunk(Chunk &c) {
+  const Request &r = *c.req;
+  uint64_t userBegin = std::max(c.fileOffset, r.offset);
+  uint64_t userEnd = std::min(c.fileOffset + c.length, r.offset + r.bytes);
+  char *userPtr = r.user + (userBegin - r.offset);
+  bool whole = userBegin == c.fileOffset && userEnd == c.fileOffset + c.length;
+  if (whole && reinterpret_cast<uintptr_t>(userPtr) % align == 0) {
+    c.io = userPtr; // the fast path: the kernel moves the caller's bytes
+    return;
+  }
+  if (!c.bounce) {
+    void *p = nullptr;
+    if (posix_memalign(&p, kDirectAlign, cfg.blockSize) != 0)
+      throw std::bad_alloc();
+    c.bounce = static_cast<char *>(p);
+  }
+  c.io = c.bounce;
+  c.bounced = true;
+  if (r.write && whole)
+    std::memcpy(c.io, userPtr, c.length);
+  c.readBeforeWrite = r.write && !whole;
+  bounced += userEnd - userBegin;
+}
+
+void SwapFile::Engine::finishChunkLocked(Chunk &c) {
+  Request &r = *c.req;
+  if (!c.error.empty() && r.error.empty()) {
+    r.error = describe(r, c.error);
+    r.nextChunk = r.spanEnd; // hand out no more of it
+  }
+  --r.inFlight;
+  c.req = nullptr;
+  if (r.inFlight > 0 || r.nextChunk < r.spanEnd)
+    return;
+  if (r.error.empty())
+    requests.erase(r.ticket);
+  else
+    r.finished = true;
+  activateLocked();
+  changed.notify_all();
+}
+
+void SwapFile::Engine::failAllLocked(const std::string &why) {
+  if (fatal.empty())
+    fatal = why;
+  for (auto it = requests.begin(); it != requests.end();) {
+    Request &r = *it->second;
+    if (r.error.empty())
+      r.error = describe(r, why);
+    r.nextChunk = r.spanEnd;
+    if (r.inFlight == 0)
+      r.finished = true;
+    ++it;
+  }
+  changed.notify_all();
+}
+
+void SwapFile::Engine::run(Worker &w) {
+  const unsigned depth = cfg.queueDepth;
+  std::vector<Chunk *> freeSlots;
+  for (Chunk &c : w.slots)
+    freeSlots.push_back(&c);
+  unsigned inFlight = 0;
+  for (;;) {
+    std::vector<Chunk *> fresh;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      auto hasWork = [&] {
+        for (auto &entry : requests)
+          if (entry.second->active && entry.second->nextChunk < entry.second->spanEnd)
+            return true;
+        return false;
+      };
+      if (inFlight == 0)
+        changed.wait(lock, [&] { return stopping || hasWork(); });
+      if (inFlight == 0 && stopping && !hasWork())
+        return;
+      bool mayTake = cfg.overlapEvents || inFlight == 0;
+      while (mayTake && inFlight < depth && !freeSlots.empty()) {
+        Chunk &c = *freeSlots.back();
+        if (!takeChunkLocked(c))
+          break;
+        freeSlots.pop_back();
+        fresh.push_back(&c);
+        ++inFlight;
+      }
+    }
+    for (Chunk *c : fresh) {
+      prepareChunk(*c);
+      queueChunk(w.ring, *c, fd);
+      if (cfg.singleSubmit && submitQueued(w.ring) < 0)
+        break;
+    }
+    int err = submitQueued(w.ring);
+    if (err < 0) {
+      // The ring is unusable: cancel what is in it and fail every request (nothing can
+      // run).
+      io_uring_queue_exit(&w.ring);
+      w.ringReady = false;
+      std::lock_guard<std::mutex> lock(mu);
+      for (Chunk &c : w.slots)
+        if (c.req) {
+          c.error = std::string("io_uring_submit: ") + std::strerror(-err);
+          finishChunkLocked(c);
+        }
+      failAllLocked(std::string("io_uring_submit: ") + std::strerror(-err));
+      return;
+    }
+    if (inFlight == 0)
+      continue;
+
+    io_uring_cqe *cqe = nullptr;
+    int r;
+    do
+      r = io_uring_wait_cqe(&w.ring, &cqe);
+    while (r == -EINTR || r == -EAGAIN);
+    std::vector<Chunk *> finished;
+    while (r == 0 && cqe) {
+      Chunk &c = *static_cast<Chunk *>(io_uring_cqe_get_data(cqe));
+      int res = cqe->res;
+      io_uring_cqe_seen(&w.ring, cqe);
+      bool phaseDone = false;
+      if (res == -EINTR || res == -EAGAIN) {
+        queueChunk(w.ring, c, fd); // retry the same bytes
+      } else if (res < 0) {
+        c.error = std::strerror(-res);
+        finished.push_back(&c);
+      } else if (res == 0) {
+        c.error = "end of file after " + std::to_string(c.done) + " of " +
+                  std::to_string(c.length) + " bytes at file offset " +
+                  std::to_string(c.fileOffset) + " (was the swap file truncated?)";
+        finished.push_back(&c);
+      } else {
+        c.done += uint64_t(res);
+        if (c.done < c.length)
+          queueChunk(w.ring, c, fd); // a short transfer: the rest
+        else
+          phaseDone = true;
+      }
+      if (phaseDone) {
+        const Request &q = *c.req;
+        uint64_t userBegin = std::max(c.fileOffset, q.offset);
+        uint64_t userEnd = std::min(c.fileOffset + c.length, q.offset + q.bytes);
+        char *bounceAt = c.io + (userBegin - c.fileOffset);
+        char *userAt = q.user + (userBegin - q.offset);
+        if (c.readBeforeWrite) {
+          std::memcpy(bounceAt, userAt,
+                      userEnd - userBegin); // merge, then write the block
+          c.readBeforeWrite = false;
+          c.done = 0;
+          queueChunk(w.ring, c, fd);
+        } else {
+          if (c.bounced && !q.write)
+            std::memcpy(userAt, bounceAt, userEnd - userBegin);
+          finished.push_back(&c);
+        }
+      }
+      cqe = nullptr;
+      if (io_uring_peek_cqe(&w.ring, &cqe) != 0)
+        break;
+    }
+    if (!finished.empty()) {
+      std::lock_guard<std::mutex> lock(mu);
+      for (Chunk *c : finished) {
+        finishChunkLocked(*c);
+        c->bounced = false;
+        c->readBeforeWrite = false;
+        c->error.clear();
+        freeSlots.push_back(c);
+        --inFlight;
+      }
+    }
+  }
+}
+
+uint64_t SwapFile::Engine::submit(bool write, uint64_t offset, char *buffer,
+                                  uint64_t bytes) {
+  if (offset > size || bytes > size - offset)
+    fail("nvme swap: ", path, ": ", write ? "write" : "read", " of ", bytes,
+         " bytes at offset ", offset, " is outside the swap file (", size, " bytes)");
+  if (bytes > 0 && !buffer)
+    fail("nvme swap: ", path, ": ", write ? "write" : "read", " of ", bytes,
+         " bytes at offset ", offset, " has no buffer");
+  auto req = std::make_unique<Request>();
+  req->write = write;
+  req->offset = offset;
+  req->bytes = bytes;
+  req->user = buffer;
+  req->spanBegin = alignDown(offset, align);
+  req->spanEnd = bytes ? alignUp(offset + bytes, align) : req->spanBegin;
+  req->nextChunk = req->spanBegin;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!fatal.empty())
+    fail(describe(*req, fatal));
+  uint64_t ticket = nextTicket++;
+  req->ticket = ticket;
+  if (bytes == 0)
+    return ticket; // nothing to move: complete at once
+  requests.emplace(ticket, std::move(req));
+  activateLocked();
+  changed.notify_all();
+  return ticket;
+}
+
+SwapFile::Engine::~Engine() {
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    changed.wait(lock, [&] {
+      for (auto &entry : requests)
+        if (!entry.second->finished)
+          return false;
+      return true;
+    });
+    stopping = true;
+    changed.notify_all();
+  }
+  for (auto &w : workers) {
+    if (w->thread.joinable())
+      w->thread.join();
+    if (w->ringReady)
+      io_uring_queue_exit(&w->ring);
+    for (Chunk &c : w->slots)
+      std::free(c.bounce);
+  }
+  if (fd >= 0)
+    close(fd);
+  if (!path.empty())
+    unlink(path.c_str());
+  unregisterRemoveOnExit(removeSlot);
+}
+
+std::string checkSwapDirectory(const std::string &dir, uint64_t bytes) {
+  std::string what = "swap directory '" + dir + "'";
+  if (dir.empty())
+    return "swap directory is empty: name a directory on a local NVMe device";
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0)
+    return what + (errno == ENOENT
+                       ? std::string(" does not exist")
+                       : std::string(" cannot be examined: ") + strerror(errno));
+  if (!S_ISDIR(st.st_mode))
+    return what + " is not a directory";
+  if (access(dir.c_str(), W_OK | X_OK) != 0)
+    return what + " is not writable: " + strerror(errno);
+  struct statvfs vfs;
+  if (statvfs(dir.c_str(), &vfs) != 0)
+    return what + ": statvfs failed: " + strerror(errno);
+  if (vfs.f_flag & ST_RDONLY)
+    return what + " is not writable: read-only filesystem";
+  uint64_t available = uint64_t(vfs.f_bavail) * uint64_t(vfs.f_frsize);
+  uint64_t needed = alignUp(bytes, kDirectAlign);
+  if (available < needed)
+    return what + " has too little free space: the swap file needs " +
+           std::to_string(needed) + " bytes, " + std::to_string(available) +
+           " are available";
+  return "";
+}
+
+std::string swapFilePath(const std::string &dir, int rank) {
+  std::string base = dir;
+  while (base.size() > 1 && base.back() == '/')
+    base.pop_back();
+  return base + "/ds-swap-rank" + std::to_string(rank) + "-" + std::to_string(getpid()) +
+         ".swp";
+}
+
+std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank,
+                                           uint64_t bytes, const AioConfig &cfg) {
+  if (cfg.blockSize == 0 || cfg.blockSize % kDirectAlign != 0 ||
+      cfg.blockSize > (1u << 30))
+    fail("nvme swap: aio block_size ", cfg.blockSize,
+         " must be a multiple of 4096 between 4096 and 1 GiB");
+  if (cfg.queueDepth < 1 || cfg.queueDepth > 4096)
+    fail("nvme swap: aio queue_depth ", cfg.queueDepth, " must be between 1 and 4096");
+  if (cfg.threadCount < 1 || cfg.threadCount > 64)
+    fail("nvme swap: aio thread_count ", cfg.threadCount, " must be between 1 and 64");
+  std::string why = checkSwapDirectory(dir, bytes);
+  if (!why.empty())
+    fail("nvme swap: ", why);
+
+  auto e = std::make_unique<Engine>();
+  e->path = swapFilePath(dir, rank);
+  e->size = bytes;
+  e->cfg = cfg;
+  e->removeSlot = registerRemoveOnExit(e->path); // before the file exists: no window
+  int flags = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC;
+  int err = 0;
+  if (cfg.directIo) {
+    e->fd = open(e->path.c_str(), flags | O_DIRECT, 0600);
+    err = e->fd < 0 ? errno : 0;
+  }
+  if (!cfg.directIo || err == EINVAL) {
+    if (err == EINVAL) {
+      std::fprintf(
+          stderr,
+          "warning: nvme swap: %s does not support O_DIRECT; using buffered I/O\n",
+          dir.c_str());
+      flags &= ~O_EXCL; // the refused O_DIRECT open may have created the file already
+    }
+    e->fd = open(e->path.c_str(), flags, 0600);
+    err = e->fd < 0 ? errno : 0;
+  }
+  if (e->fd < 0) {
+    if (err != EEXIST)
+      unlink(e->path.c_str());
+    unregisterRemoveOnExit(e->removeSlot);
+    e->removeSlot = -1;
+    std::string path = e->path;
+    e->path.clear(); // the destructor must not unlink somebody else's file
+    fail("nvme swap: cannot create ", path, ": ", std::strerror(err));
+  }
+  e->direct = (fcntl(e->fd, F_GETFL) & O_DIRECT) != 0;
+  e->align = e->direct ? kDirectAlign : 1;
+  uint64_t allocated = alignUp(std::max<uint64_t>(bytes, 1), kDirectAlign);
+  err = posix_fallocate(e->fd, 0, off_t(allocated));
+  if (err == EOPNOTSUPP || err == EINVAL)
+    err = ftruncate(e->fd, off_t(allocated)) == 0 ? 0 : errno; // sparse, still sized
+  if (err != 0)
+    fail("nvme swap: cannot preallocate ", allocated, " bytes for ", e->path, ": ",
+         std::strerror(err));
+
+  for (unsigned t = 0; t < cfg.threadCount; ++t) {
+    auto w = std::make_unique<Worker>();
+    int r = io_uring_queue_init(cfg.queueDepth, &w->ring, 0);
+    if (r < 0)
+      fail("nvme swap: ", e->path, ": io_uring_queue_init(", cfg.queueDepth,
+           ") failed: ", std::strerror(-r), " (see /proc/sys/kernel/io_uring_disabled)");
+    w->ringReady = true;
+    w->slots.resize(cfg.queueDepth);
+    e->workers.push_back(std::move(w));
+  }
+  for (auto &w : e->workers)
+    w->thread =
+        std::thread([engine = e.get(), worker = w.get()] { engine->run(*worker); });
+  return std::unique_ptr<SwapFile>(new SwapFile(std::move(e)));
+}
+
+SwapFile::SwapFile(std::unique_ptr<Engine> engine) : engine_(std::move(engine)) {}
+SwapFile::~SwapFile() = default;
+
+uint64_t SwapFile::submitRead(uint64_t offset, void *dst, uint64_t bytes) {
+  return engine_->submit(false, offset, static_cast<char *>(dst), bytes);
+}
+
+uint64_t SwapFile::submitWrite(uint64_t offset, const void *src, uint64_t bytes) {
+  return engine_->submit(true, offset, const_cast<char *>(static_cast<const char *>(src)),
+                         bytes);
+}
+
+void SwapFile::wait(uint64_t ticket) {
+  Engine &e = *engine_;
+  std::unique_lock<std::mutex> lock(e.mu);
+  if (ticket == 0 || ticket >= e.nextTicket)
+    fail("nvme swap: ", e.path, ": wait for ticket ", ticket, " that was never issued");
+  auto pending = [&] {
+    auto it = e.requests.find(ticket);
+    return it != e.requests.end() && !it->second->finished;
+  };
+  e.changed.wait(lock, [&] { return !pending(); });
+  auto it = e.requests.find(ticket);
+  if (it == e.requests.end())
+    return; // finished without error (or already waited for)
+  std::string error = it->second->error;
+  e.requests.erase(it);
+  fail(error); // finished requests left in the table are the failed ones
+}
+
+void SwapFile::drain() {
+  Engine &e = *engine_;
+  std::unique_lock<std::mutex> lock(e.mu);
+  e.changed.wait(lock, [&] {
+    for (auto &entry : e.requests)
+      if (!entry.second->finished)
+        return false;
+    return true;
+  });
+  if (e.requests.empty())
+    return;
+  std::string error = e.requests.begin()->second->error;
+  e.requests.clear();
+  fail(error);
+}
+
+const std::string &SwapFile::path() const { return engine_->path; }
+uint64_t SwapFile::size() const { return engine_->size; }
+bool SwapFile::directIo() const { return engine_->direct; }
+uint64_t SwapFile::bouncedBytes() const { return engine_->bounced.load(); }
+
+} // namespace ds::rt
