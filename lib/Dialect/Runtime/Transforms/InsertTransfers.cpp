@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 #define DEBUG_TYPE "ds-insert-transfers"
 
@@ -71,6 +72,8 @@ private:
   InsertTransfersPassOptions options;
   /// Copies already made of a transient (written once, so a copy stays valid).
   llvm::DenseMap<Value, Value> hostCopies, deviceCopies;
+  /// Kernels that read NVMe state (now through swap-ins): they run on the host.
+  llvm::DenseSet<Operation *> readsNvme;
 
   GlobalOp getGlobal(Value v) {
     auto param = getAliasRoot(v).getDefiningOp<ParamOp>();
@@ -116,6 +119,7 @@ private:
         AllocOp staged = createAlloc(b, kernel.getLoc(), root.getType(), MemorySpace::host);
         createKernel(b, kernel.getLoc(), kSwapIn, root, staged, Stream::io);
         use.set(viewAs(b, kernel.getLoc(), staged, use.get()));
+        readsNvme.insert(kernel);
         ++swaps;
       }
     }
@@ -174,7 +178,8 @@ private:
           kernel.setStream(Stream::host);
         continue;
       }
-      bool touchesOffloadedGlobal = false, anyHostInput = false, bigInputsOnHost = true;
+      bool touchesOffloadedGlobal = readsNvme.contains(kernel),
+           anyHostInput = false, bigInputsOnHost = true;
       for (Value v : kernel->getOperands())
         touchesOffloadedGlobal |= getGlobal(v) && isOffloaded(v);
       for (Value v : kernel.getInputs()) {
