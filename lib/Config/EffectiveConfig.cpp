@@ -129,6 +129,32 @@ void mlir::ds::printEffectiveConfig(const DeepSpeedConfig &c, llvm::StringRef pa
       integer(c.zero.paramPersistenceThreshold),
       fromFile("zero_optimization.stage3_param_persistence_threshold",
                {"zero_optimization.param_persistence_threshold"}));
+  for (auto [name, off] : {std::pair<const char *, const DeepSpeedConfig::Offload *>{
+                               "offload_optimizer", &c.offloadOptimizer},
+                           {"offload_param", &c.offloadParam}}) {
+    std::string key = std::string("zero_optimization.") + name;
+    row(key + ".device", off->device, fromFile(key + ".device"));
+    if (off->device == "none")
+      continue;
+    if (off->device == "nvme")
+      row(key + ".nvme_path", off->nvmePath, fromFile(key + ".nvme_path"));
+    row(key + ".pin_memory", boolean(off->pinMemory), fromFile(key + ".pin_memory"));
+    row(key + ".buffer_count", integer(off->bufferCount), fromFile(key + ".buffer_count"));
+    if (off == &c.offloadOptimizer)
+      row(key + ".ratio", num(off->ratio), fromFile(key + ".ratio"));
+    else
+      row(key + ".max_in_cpu", integer(off->maxInCpu), fromFile(key + ".max_in_cpu"));
+  }
+  row("zero_optimization.sub_group_size", integer(c.subGroupSize),
+      fromFile("zero_optimization.sub_group_size"));
+  if (c.offloadOptimizer.device == "nvme" || c.offloadParam.device == "nvme") {
+    row("aio.block_size", integer(c.aio.blockSize), fromFile("aio.block_size"));
+    row("aio.queue_depth", integer(c.aio.queueDepth), fromFile("aio.queue_depth"));
+    row("aio.intra_op_parallelism", integer(c.aio.threadCount),
+        fromFile("aio.intra_op_parallelism", {"aio.thread_count"}));
+    row("aio.single_submit", boolean(c.aio.singleSubmit), fromFile("aio.single_submit"));
+    row("aio.overlap_events", boolean(c.aio.overlapEvents), fromFile("aio.overlap_events"));
+  }
   row("csv_monitor.enabled", boolean(!c.csvMonitorDir.empty()),
       fromFile("csv_monitor.enabled"));
   if (!c.csvMonitorDir.empty())

@@ -215,8 +215,26 @@ JobEnd explainJobEnd(const std::string &dir, int world, pid_t mpirun, int mpirun
           code ? code : 1};
 }
 
-/// Waits (at most `ms`) until every rank with a status page is gone, then SIGKILLs the rest.
+/// Removes the NVMe swap files of ranks that are gone (a killed rank leaves its own).
+void removeRankSwapFiles(const std::string &dir, int world) {
+  for (int r = 0; r < world; ++r) {
+    RankStatus s;
+    if (!readRankStatus(dir, r, s) || s.pid <= 0 || !processGone(s.pid))
+      continue;
+    s.swapFile[sizeof(s.swapFile) - 1] = '\0';
+    if (s.swapFile[0] == '/')
+      unlink(s.swapFile); // ENOENT when the rank removed it itself
+  }
+}
+
+/// Waits (at most `ms`) until every rank with a status page is gone, then SIGKILLs the rest,
+/// and removes the swap files they leave.
 void reapRanks(const std::string &dir, int world, int ms) {
+  struct RemoveSwapFiles {
+    const std::string &dir;
+    int world;
+    ~RemoveSwapFiles() { removeRankSwapFiles(dir, world); }
+  } removeAtEnd{dir, world};
   std::vector<int> pids;
   for (int r = 0; r < world; ++r) {
     RankStatus s;

@@ -84,6 +84,13 @@ CpuExecutor::CpuExecutor(const LoadedPlan &plan, Communicator &comm) : plan_(pla
            " bytes per rank on NVMe but names no nvme_path (offload_*.nvme_path)");
     swap_ = SwapFile::create(dir, ctx_.rank, p.nvme_bytes(), aioConfig(p));
     ctx_.swap = swap_.get();
+    // The launcher removes it should this rank be killed (ds-run's status page).
+    if (RankStatus *status = rankStatus()) {
+      const std::string &path = swap_->path();
+      size_t n = std::min(path.size(), sizeof(status->swapFile) - 1);
+      std::memcpy(status->swapFile, path.data(), n);
+      status->swapFile[n] = '\0';
+    }
   }
   arena_ = allocRegion(p.arena_bytes(), p.alignment(), "arena");
   persistent_ = allocRegion(p.persistent_bytes(), p.alignment(), "persistent region");

@@ -2,9 +2,10 @@
 
   check_offload.py DIR
 
-DIR holds, per case, <case>-<offload>.json (ds-run --metrics) and <case>-<offload>/
-(ds-run --save-params), where <offload> is none or opt-param (cpu-none, nvme-none,
-cpu-cpu, nvme-nvme). Every offloaded run must equal its <case>-none run bit for bit: the
+DIR holds, per case, <case>-<opt>-<param>.json (ds-run --metrics) and the directory
+<case>-<opt>-<param>/ (ds-run --save-params), where <opt> and <param> are the offload
+devices (none, cpu, nvme). Every offloaded run must equal its <case>-none-none run bit for
+bit: the
 same loss at every step and the same parameter files (the host runs the same kernels on
 the same bytes). Each run's measured bytes per tier (device, host, NVMe) must also equal
 the plan's, and an offloaded run must keep fewer bytes on the device than its none run.
@@ -27,11 +28,10 @@ for run in runs:
         if any(v != planned for v in m["%s_bytes" % tier]):
             fails.append("%s: measured %s bytes %s != planned %d" %
                          (run, tier, m["%s_bytes" % tier], planned))
-    case, _, offload = run.rpartition("-")
-    if offload == "none":
+    case, opt, param = run.rsplit("-", 2)
+    if opt == "none" and param == "none":
         continue
-    case, _, opt = case.rpartition("-")
-    ref = case + "-none"
+    ref = case + "-none-none"
     if not os.path.exists(os.path.join(d, ref + ".json")):
         fails.append("%s: no reference run %s" % (run, ref))
         continue

@@ -38,6 +38,9 @@ struct RankStatus {
   char collective[24];                 // the current (or last) collective's kernel name
   volatile int64_t collectiveStartNs;  // CLOCK_MONOTONIC
   volatile int64_t stepStartNs;        // 0 outside a step
+  // The rank's NVMe swap file (empty: none). The launcher removes it after the rank is
+  // gone, however it ended: a SIGKILLed rank cannot remove its own.
+  char swapFile[512];
 };
 
 /// The environment variable that hands the launcher's session directory to its ranks.
