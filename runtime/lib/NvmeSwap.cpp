@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <future>
 #include <liburing.h>
 #include <map>
 #include <mutex>
@@ -61,6 +62,7 @@ struct Chunk {
 struct Worker {
   io_uring ring;
   bool ringReady = false;
+  bool fixedFile = false; // the swap file is registered with the ring (index 0)
   std::vector<Chunk> slots;
   std::thread thread;
 };
@@ -94,7 +96,7 @@ struct SwapFile::Engine {
   void finishChunkLocked(Chunk &c);
   void failAllLocked(const std::string &why);
   std::string describe(const Request &r, const std::string &why) const;
-  void run(Worker &w);
+  void run(Worker &w, std::promise<int> &started);
 };
 
 namespace {
@@ -103,31 +105,49 @@ bool conflicts(const Request &a, const Request &b) {
   return (a.write || b.write) && a.spanBegin < b.spanEnd && b.spanBegin < a.spanEnd;
 }
 
-void queueChunk(io_uring &ring, Chunk &c, int fd) {
-  io_uring_sqe *sqe = io_uring_get_sqe(&ring); // never null: at most queueDepth in flight
+void queueChunk(Worker &w, Chunk &c, int fd) {
+  io_uring_sqe *sqe = io_uring_get_sqe(&w.ring); // never null: <= queueDepth in flight
   unsigned n = unsigned(c.length - c.done);
+  int target = w.fixedFile ? 0 : fd;
   if (c.req->write && !c.readBeforeWrite)
-    io_uring_prep_write(sqe, fd, c.io + c.done, n, c.fileOffset + c.done);
+    io_uring_prep_write(sqe, target, c.io + c.done, n, c.fileOffset + c.done);
   else
-    io_uring_prep_read(sqe, fd, c.io + c.done, n, c.fileOffset + c.done);
+    io_uring_prep_read(sqe, target, c.io + c.done, n, c.fileOffset + c.done);
+  if (w.fixedFile)
+    sqe->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data(sqe, &c);
 }
 
-/// Submits every queued SQE; retries what the kernel asks to retry. Returns 0 or -errno.
-int submitQueued(io_uring &ring) {
-  while (io_uring_sq_ready(&ring) > 0) {
-    int r = io_uring_submit(&ring);
-    if (r >= 0)
-      continue;
-    if (r == -EINTR)
-      continue;
-    if (r == -EAGAIN || r == -EBUSY || r == -ENOMEM) {
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-      continue;
-    }
-    return r;
+/// Sets up the calling thread's ring: single issuer with task work deferred to its waits
+/// where the kernel has them (6.1+), the swap file registered. Returns 0 or -errno.
+int startRing(Worker &w, unsigned depth, int fd) {
+  int r = -EINVAL;
+  for (unsigned flags : {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+                         unsigned(IORING_SETUP_COOP_TASKRUN), 0u}) {
+    r = io_uring_queue_init(depth, &w.ring, flags);
+    if (r != -EINVAL)
+      break;
   }
+  if (r < 0)
+    return r;
+  w.ringReady = true;
+  w.fixedFile = io_uring_register_files(&w.ring, &fd, 1) == 0;
   return 0;
+}
+
+/// Submits every queued SQE and, with `wait`, returns only once a completion is ready
+/// (one io_uring_enter for both); retries what the kernel asks to retry. Returns 0 or
+/// -errno.
+int submitQueued(io_uring &ring, bool wait) {
+  for (;;) {
+    int r = wait ? io_uring_submit_and_wait(&ring, 1) : io_uring_submit(&ring);
+    if (r == -EAGAIN || r == -EBUSY || r == -ENOMEM)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    else if (r < 0 && r != -EINTR && r != -ETIME)
+      return r;
+    if (io_uring_sq_ready(&ring) == 0 && (!wait || io_uring_cq_ready(&ring) > 0))
+      return 0;
+  }
 }
 
 } // namespace
@@ -225,7 +245,11 @@ void SwapFile::Engine::failAllLocked(const std::string &why) {
   changed.notify_all();
 }
 
-void SwapFile::Engine::run(Worker &w) {
+void SwapFile::Engine::run(Worker &w, std::promise<int> &started) {
+  int r = startRing(w, cfg.queueDepth, fd);
+  started.set_value(r);
+  if (r < 0)
+    return;
   const unsigned depth = cfg.queueDepth;
   std::vector<Chunk *> freeSlots;
   for (Chunk &c : w.slots)
@@ -257,11 +281,11 @@ void SwapFile::Engine::run(Worker &w) {
     }
     for (Chunk *c : fresh) {
       prepareChunk(*c);
-      queueChunk(w.ring, *c, fd);
-      if (cfg.singleSubmit && submitQueued(w.ring) < 0)
+      queueChunk(w, *c, fd);
+      if (cfg.singleSubmit && submitQueued(w.ring, false) < 0)
         break;
     }
-    int err = submitQueued(w.ring);
+    int err = submitQueued(w.ring, inFlight > 0);
     if (err < 0) {
       // The ring is unusable: cancel what is in it and fail every request (nothing can
       // run).
@@ -270,28 +294,24 @@ void SwapFile::Engine::run(Worker &w) {
       std::lock_guard<std::mutex> lock(mu);
       for (Chunk &c : w.slots)
         if (c.req) {
-          c.error = std::string("io_uring_submit: ") + std::strerror(-err);
+          c.error = std::string("io_uring_enter: ") + std::strerror(-err);
           finishChunkLocked(c);
         }
-      failAllLocked(std::string("io_uring_submit: ") + std::strerror(-err));
+      failAllLocked(std::string("io_uring_enter: ") + std::strerror(-err));
       return;
     }
     if (inFlight == 0)
       continue;
 
     io_uring_cqe *cqe = nullptr;
-    int r;
-    do
-      r = io_uring_wait_cqe(&w.ring, &cqe);
-    while (r == -EINTR || r == -EAGAIN);
     std::vector<Chunk *> finished;
-    while (r == 0 && cqe) {
+    while (io_uring_peek_cqe(&w.ring, &cqe) == 0 && cqe) {
       Chunk &c = *static_cast<Chunk *>(io_uring_cqe_get_data(cqe));
       int res = cqe->res;
       io_uring_cqe_seen(&w.ring, cqe);
       bool phaseDone = false;
       if (res == -EINTR || res == -EAGAIN) {
-        queueChunk(w.ring, c, fd); // retry the same bytes
+        queueChunk(w, c, fd); // retry the same bytes
       } else if (res < 0) {
         c.error = std::strerror(-res);
         finished.push_back(&c);
@@ -303,7 +323,7 @@ void SwapFile::Engine::run(Worker &w) {
       } else {
         c.done += uint64_t(res);
         if (c.done < c.length)
-          queueChunk(w.ring, c, fd); // a short transfer: the rest
+          queueChunk(w, c, fd); // a short transfer: the rest
         else
           phaseDone = true;
       }
@@ -318,7 +338,7 @@ void SwapFile::Engine::run(Worker &w) {
                       userEnd - userBegin); // merge, then write the block
           c.readBeforeWrite = false;
           c.done = 0;
-          queueChunk(w.ring, c, fd);
+          queueChunk(w, c, fd);
         } else {
           if (c.bounced && !q.write)
             std::memcpy(userAt, bounceAt, userEnd - userBegin);
@@ -326,8 +346,6 @@ void SwapFile::Engine::run(Worker &w) {
         }
       }
       cqe = nullptr;
-      if (io_uring_peek_cqe(&w.ring, &cqe) != 0)
-        break;
     }
     if (!finished.empty()) {
       std::lock_guard<std::mutex> lock(mu);
@@ -489,19 +507,22 @@ std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank,
     fail("nvme swap: cannot preallocate ", allocated, " bytes for ", e->path, ": ",
          std::strerror(err));
 
+  // Each I/O thread creates its own ring (a single-issuer ring belongs to its creator).
   for (unsigned t = 0; t < cfg.threadCount; ++t) {
     auto w = std::make_unique<Worker>();
-    int r = io_uring_queue_init(cfg.queueDepth, &w->ring, 0);
+    w->slots.resize(cfg.queueDepth);
+    std::promise<int> started;
+    std::future<int> result = started.get_future();
+    w->thread = std::thread(
+        [engine = e.get(), worker = w.get(), started = std::move(started)]() mutable {
+          engine->run(*worker, started);
+        });
+    int r = result.get();
+    e->workers.push_back(std::move(w));
     if (r < 0)
       fail("nvme swap: ", e->path, ": io_uring_queue_init(", cfg.queueDepth,
            ") failed: ", std::strerror(-r), " (see /proc/sys/kernel/io_uring_disabled)");
-    w->ringReady = true;
-    w->slots.resize(cfg.queueDepth);
-    e->workers.push_back(std::move(w));
   }
-  for (auto &w : e->workers)
-    w->thread =
-        std::thread([engine = e.get(), worker = w.get()] { engine->run(*worker); });
   return std::unique_ptr<SwapFile>(new SwapFile(std::move(e)));
 }
 
