@@ -86,6 +86,7 @@ struct SwapFile::Engine {
   bool stopping = false;
   std::string fatal; // the rings cannot be used any more: every request fails with this
   std::atomic<uint64_t> bounced{0};
+  std::atomic<unsigned> peakInFlight{0}; // most chunks one ring has had in flight
   std::vector<std::unique_ptr<Worker>> workers;
 
   ~Engine();
@@ -278,6 +279,8 @@ void SwapFile::Engine::run(Worker &w, std::promise<int> &started) {
         fresh.push_back(&c);
         ++inFlight;
       }
+      if (inFlight > peakInFlight.load())
+        peakInFlight.store(inFlight); // under the lock: no lost update
     }
     for (Chunk *c : fresh) {
       prepareChunk(*c);
@@ -576,5 +579,6 @@ const std::string &SwapFile::path() const { return engine_->path; }
 uint64_t SwapFile::size() const { return engine_->size; }
 bool SwapFile::directIo() const { return engine_->direct; }
 uint64_t SwapFile::bouncedBytes() const { return engine_->bounced.load(); }
+unsigned SwapFile::peakChunksInFlight() const { return engine_->peakInFlight.load(); }
 
 } // namespace ds::rt

@@ -224,6 +224,7 @@ TEST_P(NvmeSwapEngineTest, RandomRequestsMatchAShadowCopy) {
   EXPECT_EQ(std::memcmp(all.data, shadow.data(), fileBytes), 0);
   if (swap->directIo())
     EXPECT_GT(swap->bouncedBytes(), 0u) << "unaligned requests go through bounce buffers";
+  EXPECT_LE(swap->peakChunksInFlight(), GetParam().cfg.queueDepth);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -256,6 +257,7 @@ TEST_F(NvmeSwapTest, MoreRequestsThanQueueDepth) {
     swap->wait(*it); // newest first: older tickets are finished or finish meanwhile
   EXPECT_EQ(std::memcmp(src.data, dst.data, each * count), 0);
   EXPECT_EQ(swap->bouncedBytes(), 0u);
+  EXPECT_EQ(swap->peakChunksInFlight(), 2u) << "the queue is kept full, never overfull";
 }
 
 // Tests a transfer of many blocks, unaligned at both ends and in memory.

@@ -85,6 +85,8 @@ public:
   directIo() const; // false: the filesystem refused O_DIRECT (or cfg.directIo was false)
   /// Bytes copied through bounce buffers so far (0 while every request is 4096-aligned).
   uint64_t bouncedBytes() const;
+  /// The most chunks one I/O thread has had in flight at once (<= queueDepth).
+  unsigned peakChunksInFlight() const;
 
   struct Engine;
 
