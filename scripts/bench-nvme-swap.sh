@@ -41,10 +41,10 @@ bench=$build/bin/ds-bench-swap
 # fio: one job, the same file size, block size and depth; MB/s from bw_bytes (bytes/s).
 fio_file=$dir/ds-bench-fio-$$.tmp
 trap 'rm -f "$fio_file"' EXIT
-fio_mbps() { # rw
+fio_mbps() { # write|read
   fio --name=swap --filename="$fio_file" --ioengine=io_uring --direct=1 --rw="$1" \
     --bs="$bs" --iodepth="$qd" --size="$size" --numjobs=1 --output-format=json 2>/dev/null |
-    /usr/bin/python3 -c 'import json,sys; j=json.load(sys.stdin)["jobs"][0]; k=sys.argv[1]; print("%.1f" % (j[k]["bw_bytes"]/1e6))' "$2"
+    /usr/bin/python3 -c 'import json,sys; j=json.load(sys.stdin)["jobs"][0]; k=sys.argv[1]; print("%.1f" % (j[k]["bw_bytes"]/1e6))' "$1"
 }
 
 to_bytes() { numfmt --from=iec "$1"; }
@@ -58,8 +58,8 @@ ow=() or=() bw=() br=() fw=() fr=()
 for _ in $(seq "$repeat"); do
   read -r w r direct <<<"$(ours "$window")"; ow+=("$w"); or+=("$r")
   read -r w r direct <<<"$(ours "$big")"; bw+=("$w"); br+=("$r")
-  fw+=("$(fio_mbps write write)")
-  fr+=("$(fio_mbps read read)")
+  fw+=("$(fio_mbps write)")
+  fr+=("$(fio_mbps read)")
   rm -f "$fio_file"
 done
 # Best of the repeats (the machine's other load only ever slows a run down) and the median of
