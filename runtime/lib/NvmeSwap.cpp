@@ -79,8 +79,8 @@ struct SwapFile::Engine {
   AioConfig cfg;
 
   std::mutex mu;
-  std::condition_variable
-      changed; // a request finished, was submitted or the engine stops
+  // Signalled when a request is submitted or finishes and when the engine stops.
+  std::condition_variable changed;
   std::map<uint64_t, std::unique_ptr<Request>> requests; // unfinished + failed, by ticket
   uint64_t nextTicket = 1;
   bool stopping = false;
@@ -93,7 +93,7 @@ struct SwapFile::Engine {
   uint64_t submit(bool write, uint64_t offset, char *buffer, uint64_t bytes);
   void activateLocked();
   bool takeChunkLocked(Chunk &c);
-  void prepareChunk(Chunk &c);
+  bool prepareChunk(Chunk &c);
   void finishChunkLocked(Chunk &c);
   void failAllLocked(const std::string &why);
   std::string describe(const Request &r, const std::string &why) const;
@@ -189,7 +189,9 @@ bool SwapFile::Engine::takeChunkLocked(Chunk &c) {
   return false;
 }
 
-void SwapFile::Engine::prepareChunk(Chunk &c) {
+/// Points the chunk at the caller's buffer or at the slot's bounce buffer (allocated on
+/// first use); false with c.error set when that allocation fails.
+bool SwapFile::Engine::prepareChunk(Chunk &c) {
   const Request &r = *c.req;
   uint64_t userBegin = std::max(c.fileOffset, r.offset);
   uint64_t userEnd = std::min(c.fileOffset + c.length, r.offset + r.bytes);
@@ -197,12 +199,15 @@ void SwapFile::Engine::prepareChunk(Chunk &c) {
   bool whole = userBegin == c.fileOffset && userEnd == c.fileOffset + c.length;
   if (whole && reinterpret_cast<uintptr_t>(userPtr) % align == 0) {
     c.io = userPtr; // the fast path: the kernel moves the caller's bytes
-    return;
+    return true;
   }
   if (!c.bounce) {
     void *p = nullptr;
-    if (posix_memalign(&p, kDirectAlign, cfg.blockSize) != 0)
-      throw std::bad_alloc();
+    if (posix_memalign(&p, kDirectAlign, cfg.blockSize) != 0) {
+      c.error =
+          "cannot allocate a " + std::to_string(cfg.blockSize) + "-byte bounce buffer";
+      return false;
+    }
     c.bounce = static_cast<char *>(p);
   }
   c.io = c.bounce;
@@ -211,6 +216,7 @@ void SwapFile::Engine::prepareChunk(Chunk &c) {
     std::memcpy(c.io, userPtr, c.length);
   c.readBeforeWrite = r.write && !whole;
   bounced += userEnd - userBegin;
+  return true;
 }
 
 void SwapFile::Engine::finishChunkLocked(Chunk &c) {
@@ -282,13 +288,19 @@ void SwapFile::Engine::run(Worker &w, std::promise<int> &started) {
       if (inFlight > peakInFlight.load())
         peakInFlight.store(inFlight); // under the lock: no lost update
     }
+    std::vector<Chunk *> finished;
     for (Chunk *c : fresh) {
-      prepareChunk(*c);
+      if (!prepareChunk(*c)) {
+        finished.push_back(c);
+        continue;
+      }
       queueChunk(w, *c, fd);
       if (cfg.singleSubmit && submitQueued(w.ring, false) < 0)
         break;
     }
-    int err = submitQueued(w.ring, inFlight > 0);
+    // Wait for a completion only when the ring holds something (not when every fresh
+    // chunk failed before reaching it).
+    int err = submitQueued(w.ring, inFlight > finished.size());
     if (err < 0) {
       // The ring is unusable: cancel what is in it and fail every request (nothing can
       // run).
@@ -303,11 +315,7 @@ void SwapFile::Engine::run(Worker &w, std::promise<int> &started) {
       failAllLocked(std::string("io_uring_enter: ") + std::strerror(-err));
       return;
     }
-    if (inFlight == 0)
-      continue;
-
     io_uring_cqe *cqe = nullptr;
-    std::vector<Chunk *> finished;
     while (io_uring_peek_cqe(&w.ring, &cqe) == 0 && cqe) {
       Chunk &c = *static_cast<Chunk *>(io_uring_cqe_get_data(cqe));
       int res = cqe->res;
@@ -337,8 +345,8 @@ void SwapFile::Engine::run(Worker &w, std::promise<int> &started) {
         char *bounceAt = c.io + (userBegin - c.fileOffset);
         char *userAt = q.user + (userBegin - q.offset);
         if (c.readBeforeWrite) {
-          std::memcpy(bounceAt, userAt,
-                      userEnd - userBegin); // merge, then write the block
+          // Merge the caller's bytes into the block just read, then write the block.
+          std::memcpy(bounceAt, userAt, userEnd - userBegin);
           c.readBeforeWrite = false;
           c.done = 0;
           queueChunk(w, c, fd);
