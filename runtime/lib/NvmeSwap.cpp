@@ -12,11 +12,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <dirent.h>
 #include <fcntl.h>
 #include <future>
 #include <liburing.h>
 #include <map>
 #include <mutex>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <thread>
@@ -27,6 +30,7 @@ namespace ds::rt {
 namespace {
 
 constexpr uint64_t kDirectAlign = 4096;
+constexpr time_t kStaleAfterSeconds = 10;
 
 uint64_t alignDown(uint64_t v, uint64_t a) { return v / a * a; }
 uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
@@ -463,6 +467,37 @@ std::string swapFilePath(const std::string &dir, int rank) {
          ".swp";
 }
 
+unsigned removeStaleSwapFiles(const std::string &dir) {
+  const std::string prefix = "ds-swap-rank", suffix = ".swp";
+  DIR *d = opendir(dir.c_str());
+  if (!d)
+    return 0;
+  unsigned removed = 0;
+  time_t now = time(nullptr);
+  while (dirent *entry = readdir(d)) {
+    std::string name = entry->d_name;
+    if (name.size() <= prefix.size() + suffix.size() ||
+        name.compare(0, prefix.size(), prefix) ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix))
+      continue;
+    std::string path = dir + "/" + name;
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+      continue;
+    // Live files are locked by their SwapFile; the age covers the instant between a
+    // SwapFile's open and its flock.
+    struct stat st;
+    bool stale = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                 now - st.st_mtime >= kStaleAfterSeconds &&
+                 flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (stale && unlink(path.c_str()) == 0)
+      ++removed;
+    close(fd);
+  }
+  closedir(d);
+  return removed;
+}
+
 std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank,
                                            uint64_t bytes, const AioConfig &cfg) {
   if (cfg.blockSize == 0 || cfg.blockSize % kDirectAlign != 0 ||
@@ -473,6 +508,12 @@ std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank,
     fail("nvme swap: aio queue_depth ", cfg.queueDepth, " must be between 1 and 4096");
   if (cfg.threadCount < 1 || cfg.threadCount > 64)
     fail("nvme swap: aio thread_count ", cfg.threadCount, " must be between 1 and 64");
+  if (unsigned stale = removeStaleSwapFiles(dir))
+    std::fprintf(
+        stderr,
+        "warning: nvme swap: removed %u stale swap file(s) from %s (left by killed "
+        "processes)\n",
+        stale, dir.c_str());
   std::string why = checkSwapDirectory(dir, bytes);
   if (!why.empty())
     fail("nvme swap: ", why);
@@ -508,6 +549,9 @@ std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank,
     e->path.clear(); // the destructor must not unlink somebody else's file
     fail("nvme swap: cannot create ", path, ": ", std::strerror(err));
   }
+  // The lock says "alive" to removeStaleSwapFiles; it dies with the process, however it
+  // dies.
+  flock(e->fd, LOCK_EX | LOCK_NB);
   e->direct = (fcntl(e->fd, F_GETFL) & O_DIRECT) != 0;
   e->align = e->direct ? kDirectAlign : 1;
   uint64_t allocated = alignUp(std::max<uint64_t>(bytes, 1), kDirectAlign);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
@@ -12,6 +13,7 @@
 #include <functional>
 #include <random>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -561,6 +563,94 @@ TEST_F(NvmeSwapTest, RankLifetimeHandlersRemoveTheSwapFile) {
   ASSERT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGTERM);
   EXPECT_EQ(listDir(dir), std::vector<std::string>());
+}
+
+/// Sets a file's modification time `seconds` into the past.
+void ageFile(const std::string &path, int seconds) {
+  struct timespec times[2];
+  clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= seconds;
+  times[1] = times[0];
+  utimensat(AT_FDCWD, path.c_str(), times, 0);
+}
+
+/// The kernel drops a killed process's io_uring (and with it the file's last reference
+/// and lock) asynchronously, some milliseconds after the process is reaped.
+unsigned removeStaleWithin(const std::string &dir, int seconds) {
+  unsigned removed = 0;
+  for (int i = 0; i < seconds * 20 && removed == 0; ++i) {
+    removed = removeStaleSwapFiles(dir);
+    if (removed == 0)
+      usleep(50000);
+  }
+  return removed;
+}
+
+/// Returns once nobody holds a lock on `path` (at most 10 s).
+void waitUntilUnlocked(const std::string &path) {
+  for (int i = 0; i < 200; ++i) {
+    int fd = open(path.c_str(), O_RDONLY);
+    bool unlocked = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (fd >= 0)
+      close(fd);
+    if (unlocked)
+      return;
+    usleep(50000);
+  }
+}
+
+// Tests that the file of a SIGKILLed process (which cannot remove it) is removed by the
+// next swap file created in the directory, while live swap files, recent files and other
+// files stay.
+TEST_F(NvmeSwapTest, KilledProcessFileIsRemovedLater) {
+  int status = runChild(
+      dir,
+      [](SwapFile &) {
+        for (;;)
+          pause();
+      },
+      SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  std::vector<std::string> left = listDir(dir);
+  ASSERT_EQ(left.size(), 1u) << "SIGKILL cannot be caught: the file stays";
+  std::string stale = dir + "/" + left[0];
+  std::string other = dir + "/ds-swap-notes.txt";
+  int fd = open(other.c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ageFile(other, 60);
+
+  auto live = SwapFile::create(dir, 1, 4096, AioConfig());
+  ageFile(live->path(), 60);
+  EXPECT_EQ(removeStaleSwapFiles(dir), 0u) << "recently modified (and maybe still locked): kept";
+  ageFile(stale, 60);
+  EXPECT_EQ(removeStaleWithin(dir, 10), 1u);
+  EXPECT_NE(access(stale.c_str(), F_OK), 0);
+  EXPECT_EQ(access(live->path().c_str(), F_OK), 0) << "locked by its SwapFile: kept";
+  EXPECT_EQ(access(other.c_str(), F_OK), 0) << "not a swap file: kept";
+  unlink(other.c_str());
+
+  // create() sweeps on its own.
+  status = runChild(
+      dir,
+      [](SwapFile &) {
+        for (;;)
+          pause();
+      },
+      SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  for (const std::string &name : listDir(dir))
+    ageFile(dir + "/" + name, 60);
+  for (const std::string &name : listDir(dir))
+    if (dir + "/" + name != live->path())
+      waitUntilUnlocked(dir + "/" + name);
+  auto next = SwapFile::create(dir, 2, 4096, AioConfig());
+  std::vector<std::string> now = listDir(dir);
+  std::sort(now.begin(), now.end());
+  std::vector<std::string> expected = {live->path().substr(dir.size() + 1),
+                                       next->path().substr(dir.size() + 1)};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(now, expected);
 }
 
 } // namespace

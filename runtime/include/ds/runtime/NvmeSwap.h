@@ -32,6 +32,13 @@ std::string checkSwapDirectory(const std::string &dir, uint64_t bytes);
 /// The swap file name a rank uses in `dir`: <dir>/ds-swap-rank<rank>-<pid>.swp.
 std::string swapFilePath(const std::string &dir, int rank);
 
+/// Removes the swap files in `dir` that no process holds any more (a SwapFile keeps an
+/// flock on its file; a process killed with SIGKILL, e.g. by the OOM killer, cannot
+/// remove its file but loses the lock) and that were last modified 10 s ago or earlier.
+/// Returns how many were removed. SwapFile::create calls it before checking the free
+/// space (one warning line when it removed any).
+unsigned removeStaleSwapFiles(const std::string &dir);
+
 /// One rank's swap file. Requests are asynchronous: submitRead/submitWrite return a
 /// ticket at once and the I/O threads move the bytes; the caller's buffer must stay valid
 /// (and, for a read, untouched) until wait(ticket) or drain() returns.
