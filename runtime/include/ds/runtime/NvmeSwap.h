@@ -55,15 +55,16 @@ unsigned removeStaleSwapFiles(const std::string &dir);
 /// back).
 ///
 /// The file is removed however the process ends: by the destructor, at exit, and on
-/// SIGINT/SIGTERM/SIGHUP and crash signals (RemoveOnExit.h). Not safe to share between
-/// threads without a lock around submit/wait (one rank, one caller thread).
+/// SIGINT/SIGTERM/SIGHUP and crash signals (RemoveOnExit.h); after SIGKILL, by the next
+/// create() in the directory. Calls may come from several threads (one lock inside);
+/// drain() reports and forgets the failures of every thread's requests.
 class SwapFile {
 public:
   /// Creates swapFilePath(dir, rank), opened O_DIRECT where the filesystem allows it (one
   /// warning line on stderr and buffered I/O otherwise) and preallocated (fallocate) to
   /// `bytes` rounded up to 4096. Throws ds::rt::Error naming the path:
   /// checkSwapDirectory's refusals, an invalid `cfg`, a file that cannot be created or
-  /// preallocated.
+  /// preallocated, io_uring unavailable.
   static std::unique_ptr<SwapFile> create(const std::string &dir, int rank,
                                           uint64_t bytes, const AioConfig &cfg);
   /// Waits for the I/O in flight (errors are dropped), stops the I/O threads, closes and
@@ -88,8 +89,8 @@ public:
 
   const std::string &path() const;
   uint64_t size() const;
-  bool
-  directIo() const; // false: the filesystem refused O_DIRECT (or cfg.directIo was false)
+  /// False when the filesystem refused O_DIRECT (or cfg.directIo was false).
+  bool directIo() const;
   /// Bytes copied through bounce buffers so far (0 while every request is 4096-aligned).
   uint64_t bouncedBytes() const;
   /// The most chunks one I/O thread has had in flight at once (<= queueDepth).
