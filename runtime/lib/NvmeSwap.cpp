@@ -67,6 +67,7 @@ struct Worker {
   io_uring ring;
   bool ringReady = false;
   bool fixedFile = false; // the swap file is registered with the ring (index 0)
+  unsigned group = 0;     // synchronous: the ring this thread helps stand in for
   std::vector<Chunk> slots;
   std::thread thread;
 };
@@ -91,6 +92,8 @@ struct SwapFile::Engine {
   std::string fatal; // the rings cannot be used any more: every request fails with this
   std::atomic<uint64_t> bounced{0};
   std::atomic<unsigned> peakInFlight{0}; // most chunks one ring has had in flight
+  bool synchronous = false;              // no io_uring: pread/pwrite threads
+  std::vector<unsigned> groupInFlight;   // synchronous: chunks in flight per thread group
   std::vector<std::unique_ptr<Worker>> workers;
 
   ~Engine();
@@ -101,7 +104,10 @@ struct SwapFile::Engine {
   void finishChunkLocked(Chunk &c);
   void failAllLocked(const std::string &why);
   std::string describe(const Request &r, const std::string &why) const;
+  bool hasWorkLocked() const;
+  bool transferred(Chunk &c, int64_t res);
   void run(Worker &w, std::promise<int> &started);
+  void runSynchronous(Worker &w);
 };
 
 namespace {
@@ -173,6 +179,13 @@ void SwapFile::Engine::activateLocked() {
       blocked = !e->second->finished && conflicts(*e->second, r);
     r.active = !blocked;
   }
+}
+
+bool SwapFile::Engine::hasWorkLocked() const {
+  for (auto &entry : requests)
+    if (entry.second->active && entry.second->nextChunk < entry.second->spanEnd)
+      return true;
+  return false;
 }
 
 bool SwapFile::Engine::takeChunkLocked(Chunk &c) {
@@ -256,6 +269,82 @@ void SwapFile::Engine::failAllLocked(const std::string &why) {
   changed.notify_all();
 }
 
+/// Accounts one transfer of chunk `c` (`res`: bytes moved or -errno, as io_uring and
+/// pread/pwrite report them). Returns true when the chunk is finished (c.error says
+/// whether it failed), false when it needs another transfer: the rest of a short one, a
+/// retry after EINTR/EAGAIN, or the write that follows the read of a partial block.
+bool SwapFile::Engine::transferred(Chunk &c, int64_t res) {
+  if (res == -EINTR || res == -EAGAIN)
+    return false;
+  if (res < 0) {
+    c.error = std::strerror(int(-res));
+    return true;
+  }
+  if (res == 0) {
+    c.error = "end of file after " + std::to_string(c.done) + " of " +
+              std::to_string(c.length) + " bytes at file offset " +
+              std::to_string(c.fileOffset) + " (was the swap file truncated?)";
+    return true;
+  }
+  c.done += uint64_t(res);
+  if (c.done < c.length)
+    return false;
+  const Request &q = *c.req;
+  uint64_t userBegin = std::max(c.fileOffset, q.offset);
+  uint64_t userEnd = std::min(c.fileOffset + c.length, q.offset + q.bytes);
+  char *bounceAt = c.io + (userBegin - c.fileOffset);
+  char *userAt = q.user + (userBegin - q.offset);
+  if (c.readBeforeWrite) {
+    // Merge the caller's bytes into the block just read, then write the block.
+    std::memcpy(bounceAt, userAt, userEnd - userBegin);
+    c.readBeforeWrite = false;
+    c.done = 0;
+    return false;
+  }
+  if (c.bounced && !q.write)
+    std::memcpy(userAt, bounceAt, userEnd - userBegin);
+  return true;
+}
+
+/// Puts a finished chunk's slot back in shape for the next one (keeps the bounce buffer).
+static void recycle(Chunk &c) {
+  c.bounced = false;
+  c.readBeforeWrite = false;
+  c.error.clear();
+}
+
+/// The I/O thread without io_uring: one chunk at a time with pread/pwrite; queueDepth of
+/// them stand in for one ring.
+void SwapFile::Engine::runSynchronous(Worker &w) {
+  Chunk &c = w.slots[0];
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      changed.wait(lock, [&] { return stopping || hasWorkLocked(); });
+      if (!takeChunkLocked(c))
+        return; // stopping, nothing left
+      unsigned &group = groupInFlight[w.group];
+      if (++group > peakInFlight.load())
+        peakInFlight.store(group);
+    }
+    if (prepareChunk(c)) {
+      for (;;) {
+        char *at = c.io + c.done;
+        size_t n = size_t(c.length - c.done);
+        off_t off = off_t(c.fileOffset + c.done);
+        ssize_t r = c.req->write && !c.readBeforeWrite ? pwrite(fd, at, n, off)
+                                                       : pread(fd, at, n, off);
+        if (transferred(c, r < 0 ? -int64_t(errno) : int64_t(r)))
+          break;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    --groupInFlight[w.group];
+    finishChunkLocked(c);
+    recycle(c);
+  }
+}
+
 void SwapFile::Engine::run(Worker &w, std::promise<int> &started) {
   int r = startRing(w, cfg.queueDepth, fd);
   started.set_value(r);
@@ -270,15 +359,9 @@ void SwapFile::Engine::run(Worker &w, std::promise<int> &started) {
     std::vector<Chunk *> fresh;
     {
       std::unique_lock<std::mutex> lock(mu);
-      auto hasWork = [&] {
-        for (auto &entry : requests)
-          if (entry.second->active && entry.second->nextChunk < entry.second->spanEnd)
-            return true;
-        return false;
-      };
       if (inFlight == 0)
-        changed.wait(lock, [&] { return stopping || hasWork(); });
-      if (inFlight == 0 && stopping && !hasWork())
+        changed.wait(lock, [&] { return stopping || hasWorkLocked(); });
+      if (inFlight == 0 && stopping && !hasWorkLocked())
         return;
       bool mayTake = cfg.overlapEvents || inFlight == 0;
       while (mayTake && inFlight < depth && !freeSlots.empty()) {
@@ -322,53 +405,19 @@ void SwapFile::Engine::run(Worker &w, std::promise<int> &started) {
     io_uring_cqe *cqe = nullptr;
     while (io_uring_peek_cqe(&w.ring, &cqe) == 0 && cqe) {
       Chunk &c = *static_cast<Chunk *>(io_uring_cqe_get_data(cqe));
-      int res = cqe->res;
+      int64_t res = cqe->res;
       io_uring_cqe_seen(&w.ring, cqe);
-      bool phaseDone = false;
-      if (res == -EINTR || res == -EAGAIN) {
-        queueChunk(w, c, fd); // retry the same bytes
-      } else if (res < 0) {
-        c.error = std::strerror(-res);
+      if (transferred(c, res))
         finished.push_back(&c);
-      } else if (res == 0) {
-        c.error = "end of file after " + std::to_string(c.done) + " of " +
-                  std::to_string(c.length) + " bytes at file offset " +
-                  std::to_string(c.fileOffset) + " (was the swap file truncated?)";
-        finished.push_back(&c);
-      } else {
-        c.done += uint64_t(res);
-        if (c.done < c.length)
-          queueChunk(w, c, fd); // a short transfer: the rest
-        else
-          phaseDone = true;
-      }
-      if (phaseDone) {
-        const Request &q = *c.req;
-        uint64_t userBegin = std::max(c.fileOffset, q.offset);
-        uint64_t userEnd = std::min(c.fileOffset + c.length, q.offset + q.bytes);
-        char *bounceAt = c.io + (userBegin - c.fileOffset);
-        char *userAt = q.user + (userBegin - q.offset);
-        if (c.readBeforeWrite) {
-          // Merge the caller's bytes into the block just read, then write the block.
-          std::memcpy(bounceAt, userAt, userEnd - userBegin);
-          c.readBeforeWrite = false;
-          c.done = 0;
-          queueChunk(w, c, fd);
-        } else {
-          if (c.bounced && !q.write)
-            std::memcpy(userAt, bounceAt, userEnd - userBegin);
-          finished.push_back(&c);
-        }
-      }
+      else
+        queueChunk(w, c, fd); // the rest, a retry, or the write after a read-modify
       cqe = nullptr;
     }
     if (!finished.empty()) {
       std::lock_guard<std::mutex> lock(mu);
       for (Chunk *c : finished) {
         finishChunkLocked(*c);
-        c->bounced = false;
-        c->readBeforeWrite = false;
-        c->error.clear();
+        recycle(*c);
         freeSlots.push_back(c);
         --inFlight;
       }
@@ -563,7 +612,7 @@ std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank,
          std::strerror(err));
 
   // Each I/O thread creates its own ring (a single-issuer ring belongs to its creator).
-  for (unsigned t = 0; t < cfg.threadCount; ++t) {
+  for (unsigned t = 0; cfg.useIoUring && t < cfg.threadCount; ++t) {
     auto w = std::make_unique<Worker>();
     w->slots.resize(cfg.queueDepth);
     std::promise<int> started;
@@ -574,9 +623,30 @@ std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank,
         });
     int r = result.get();
     e->workers.push_back(std::move(w));
+    if (r == -EPERM || r == -ENOSYS || r == -EACCES) {
+      // Disabled (sysctl kernel.io_uring_disabled) or filtered (container seccomp).
+      std::fprintf(stderr,
+                   "warning: nvme swap: io_uring is not available (%s); using %u "
+                   "pread/pwrite threads\n",
+                   std::strerror(-r), cfg.threadCount * cfg.queueDepth);
+      e->synchronous = true;
+      break;
+    }
     if (r < 0)
       fail("nvme swap: ", e->path, ": io_uring_queue_init(", cfg.queueDepth,
-           ") failed: ", std::strerror(-r), " (see /proc/sys/kernel/io_uring_disabled)");
+           ") failed: ", std::strerror(-r));
+  }
+  if (!cfg.useIoUring || e->synchronous) {
+    e->synchronous = true;
+    e->groupInFlight.assign(cfg.threadCount, 0);
+    for (unsigned t = 0; t < cfg.threadCount * cfg.queueDepth; ++t) {
+      auto w = std::make_unique<Worker>();
+      w->slots.resize(1);
+      w->group = t / cfg.queueDepth;
+      w->thread = std::thread(
+          [engine = e.get(), worker = w.get()] { engine->runSynchronous(*worker); });
+      e->workers.push_back(std::move(w));
+    }
   }
   return std::unique_ptr<SwapFile>(new SwapFile(std::move(e)));
 }

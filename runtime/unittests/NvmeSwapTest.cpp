@@ -5,17 +5,22 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <functional>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <random>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -153,7 +158,7 @@ struct EngineCase {
 void PrintTo(const EngineCase &c, std::ostream *os) { *os << c.name; }
 
 AioConfig makeConfig(uint64_t block, unsigned depth, unsigned threads, bool single,
-                     bool overlap, bool direct) {
+                     bool overlap, bool direct, bool ioUring = true) {
   AioConfig c;
   c.blockSize = block;
   c.queueDepth = depth;
@@ -161,6 +166,7 @@ AioConfig makeConfig(uint64_t block, unsigned depth, unsigned threads, bool sing
   c.singleSubmit = single;
   c.overlapEvents = overlap;
   c.directIo = direct;
+  c.useIoUring = ioUring;
   return c;
 }
 
@@ -235,7 +241,10 @@ INSTANTIATE_TEST_SUITE_P(
         EngineCase{"direct_3threads", makeConfig(16 << 10, 2, 3, false, true, true)},
         EngineCase{"single_submit", makeConfig(8 << 10, 8, 1, true, true, true)},
         EngineCase{"no_overlap", makeConfig(32 << 10, 3, 1, false, false, true)},
-        EngineCase{"buffered", makeConfig(64 << 10, 4, 2, false, true, false)}),
+        EngineCase{"buffered", makeConfig(64 << 10, 4, 2, false, true, false)},
+        EngineCase{"pread_threads", makeConfig(16 << 10, 3, 2, false, true, true, false)},
+        EngineCase{"pread_buffered",
+                   makeConfig(64 << 10, 2, 1, false, true, false, false)}),
     [](const ::testing::TestParamInfo<EngineCase> &info) { return info.param.name; });
 
 // Tests that far more requests than queue_depth can be outstanding (the engine queues
@@ -259,6 +268,63 @@ TEST_F(NvmeSwapTest, MoreRequestsThanQueueDepth) {
   EXPECT_EQ(std::memcmp(src.data, dst.data, each * count), 0);
   EXPECT_EQ(swap->bouncedBytes(), 0u);
   EXPECT_EQ(swap->peakChunksInFlight(), 2u) << "the queue is kept full, never overfull";
+}
+
+// Tests the engine without io_uring (what a kernel with io_uring disabled or a container
+// that filters it gets): the same bytes, queue_depth threads per I/O thread, no more.
+TEST_F(NvmeSwapTest, WithoutIoUring) {
+  AioConfig cfg;
+  cfg.blockSize = 4096;
+  cfg.queueDepth = 3;
+  cfg.useIoUring = false;
+  const uint64_t n = 2 << 20;
+  auto swap = SwapFile::create(dir, 0, n + 4096, cfg);
+  AlignedBuffer src(n), dst(n);
+  fillPattern(src.data + 1, n, 11);
+  swap->submitWrite(100, src.data + 1, n); // unaligned: read-modify-write at both ends
+  swap->wait(swap->submitRead(100, dst.data + 5, n));
+  EXPECT_EQ(std::memcmp(src.data + 1, dst.data + 5, n), 0);
+  EXPECT_EQ(swap->peakChunksInFlight(), 3u);
+  swap->drain();
+}
+
+// Tests that a process whose io_uring_setup is filtered (a container's seccomp profile)
+// falls back to the threads on its own, and still removes its file.
+TEST_F(NvmeSwapTest, FallsBackWhenIoUringIsFiltered) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof(filter) / sizeof(filter[0]), filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+      _exit(77);
+    try {
+      bool same;
+      {
+        auto swap = SwapFile::create(dir, 0, 1 << 20, AioConfig());
+        AlignedBuffer src(1 << 20), dst(1 << 20);
+        fillPattern(src.data, 1 << 20, 12);
+        swap->submitWrite(0, src.data, 1 << 20);
+        swap->wait(swap->submitRead(0, dst.data, 1 << 20));
+        same = std::memcmp(src.data, dst.data, 1 << 20) == 0;
+      }
+      _exit(same ? 0 : 1);
+    } catch (const std::exception &e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+      _exit(99);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  if (WEXITSTATUS(status) == 77)
+    GTEST_SKIP() << "cannot install a seccomp filter here";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: bytes differ, 99: create or I/O failed";
 }
 
 // Tests a transfer of many blocks, unaligned at both ends and in memory.
@@ -402,22 +468,26 @@ TEST_F(NvmeSwapTest, RefusesBadAioConfig) {
 // Tests that a read the file cannot satisfy (it was truncated behind the engine's back)
 // fails with the path, the request and the reason, and the file is still removed.
 TEST_F(NvmeSwapTest, ShortReadOfTruncatedFileFails) {
-  auto swap = SwapFile::create(dir, 0, 1 << 20, AioConfig());
-  AlignedBuffer buf(1 << 20);
-  fillPattern(buf.data, 1 << 20, 3);
-  swap->wait(swap->submitWrite(0, buf.data, 1 << 20));
-  ASSERT_EQ(truncate(swap->path().c_str(), 4096), 0);
-  uint64_t t = swap->submitRead(0, buf.data, 1 << 20);
-  std::string err = errorOf([&] { swap->wait(t); });
-  EXPECT_NE(err.find("nvme swap: " + swap->path() +
-                     ": read of 1048576 bytes at offset 0 failed"),
-            std::string::npos)
-      << err;
-  EXPECT_NE(err.find("end of file"), std::string::npos) << err;
-  // drain() reports failures nobody waited for.
-  swap->submitRead(8192, buf.data, 4096);
-  EXPECT_NE(errorOf([&] { swap->drain(); }).find("end of file"), std::string::npos);
-  swap->drain(); // nothing left
+  for (bool ioUring : {true, false}) {
+    AioConfig cfg;
+    cfg.useIoUring = ioUring;
+    auto swap = SwapFile::create(dir, 0, 1 << 20, cfg);
+    AlignedBuffer buf(1 << 20);
+    fillPattern(buf.data, 1 << 20, 3);
+    swap->wait(swap->submitWrite(0, buf.data, 1 << 20));
+    ASSERT_EQ(truncate(swap->path().c_str(), 4096), 0);
+    uint64_t t = swap->submitRead(0, buf.data, 1 << 20);
+    std::string err = errorOf([&] { swap->wait(t); });
+    EXPECT_NE(err.find("nvme swap: " + swap->path() +
+                       ": read of 1048576 bytes at offset 0 failed"),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find("end of file"), std::string::npos) << err;
+    // drain() reports failures nobody waited for.
+    swap->submitRead(8192, buf.data, 4096);
+    EXPECT_NE(errorOf([&] { swap->drain(); }).find("end of file"), std::string::npos);
+    swap->drain(); // nothing left
+  }
 }
 
 // Tests a real ENOSPC mid-run: a tiny tmpfs whose space another file takes after the swap

@@ -21,6 +21,10 @@ struct AioConfig {
   bool singleSubmit = false;
   bool overlapEvents = true;
   bool directIo = true; // O_DIRECT when the filesystem takes it (false: always buffered)
+  // io_uring when the kernel allows it (false, or io_uring disabled or filtered by
+  // seccomp: queueDepth pread/pwrite threads per thread_count, with a warning when not
+  // asked for).
+  bool useIoUring = true;
 };
 
 /// "" when `dir` can hold a swap file of `bytes`, else one line naming `dir` and why not:
@@ -93,7 +97,8 @@ public:
   bool directIo() const;
   /// Bytes copied through bounce buffers so far (0 while every request is 4096-aligned).
   uint64_t bouncedBytes() const;
-  /// The most chunks one I/O thread has had in flight at once (<= queueDepth).
+  /// The most chunks one I/O thread (or, without io_uring, one group of queueDepth
+  /// threads) has had in flight at once (<= queueDepth).
   unsigned peakChunksInFlight() const;
 
   struct Engine;
