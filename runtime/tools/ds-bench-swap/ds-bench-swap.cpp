@@ -16,15 +16,15 @@ using namespace ds::rt;
 namespace {
 
 const char *kUsage =
-    "usage: ds-bench-swap --dir DIR [--size BYTES] [--block-size BYTES] [--queue-depth "
-    "N]\n"
-    "                     [--threads N] [--request BYTES] [--single-submit] "
-    "[--no-overlap]\n"
-    "Writes --size bytes (default 2 GiB) to a swap file in DIR in --request sized "
-    "requests\n"
-    "(default 64 MiB, all submitted at once), drains, then reads them back the same "
-    "way;\n"
-    "prints 'write_MBps=<MB/s> read_MBps=<MB/s> direct=<0|1>' (MB = 1e6 bytes).\n";
+    "usage: ds-bench-swap --dir DIR [--size BYTES] [--block-size BYTES]\n"
+    "         [--queue-depth N] [--threads N] [--request BYTES] [--single-submit]\n"
+    "         [--no-overlap] [--no-io-uring]\n"
+    "Writes --size bytes (default 2 GiB) to a swap file in DIR in --request sized\n"
+    "requests (default 64 MiB, all submitted at once), drains, then reads them back\n"
+    "the same way; prints 'write_MBps=<MB/s> read_MBps=<MB/s> direct=<0|1>'\n"
+    "(MB = 1e6 bytes).\n";
+\n "
+   "prints 'write_MBps=<MB/s> read_MBps=<MB/s> direct=<0|1>' (MB = 1e6 bytes).\n";
 
 uint64_t parseBytes(const std::string &flag, const char *text) {
   char *end = nullptr;
@@ -72,6 +72,8 @@ int run(int argc, char **argv) {
       cfg.singleSubmit = true;
     else if (a == "--no-overlap")
       cfg.overlapEvents = false;
+    else if (a == "--no-io-uring")
+      cfg.useIoUring = false;
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
