@@ -23,8 +23,6 @@ const char *kUsage =
     "requests (default 64 MiB, all submitted at once), drains, then reads them back\n"
     "the same way; prints 'write_MBps=<MB/s> read_MBps=<MB/s> direct=<0|1>'\n"
     "(MB = 1e6 bytes).\n";
-\n "
-   "prints 'write_MBps=<MB/s> read_MBps=<MB/s> direct=<0|1>' (MB = 1e6 bytes).\n";
 
 uint64_t parseBytes(const std::string &flag, const char *text) {
   char *end = nullptr;
