@@ -22,6 +22,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -370,6 +371,32 @@ TEST_F(NvmeSwapTest, ConflictingRequestsRunInSubmissionOrder) {
   EXPECT_EQ(std::memcmp(back, head, 100), 0);
   EXPECT_EQ(std::memcmp(back + 100, tail, 100), 0);
   swap->drain();
+}
+
+// Tests that several caller threads may submit and wait on one SwapFile at once.
+TEST_F(NvmeSwapTest, SeveralCallerThreads) {
+  AioConfig cfg;
+  cfg.blockSize = 16 << 10;
+  cfg.threadCount = 2;
+  const uint64_t region = 1 << 20;
+  const int callers = 4;
+  auto swap = SwapFile::create(dir, 0, region * callers, cfg);
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(callers, 0);
+  for (int t = 0; t < callers; ++t)
+    threads.emplace_back([&, t] {
+      AlignedBuffer src(region), dst(region);
+      for (int round = 0; round < 10; ++round) {
+        fillPattern(src.data + t, region - 64, uint32_t(t * 100 + round));
+        swap->submitWrite(t * region + 7, src.data + t, region - 64);
+        swap->wait(swap->submitRead(t * region + 7, dst.data, region - 64));
+        mismatches[t] += std::memcmp(src.data + t, dst.data, region - 64) != 0;
+      }
+    });
+  for (std::thread &th : threads)
+    th.join();
+  swap->drain();
+  EXPECT_EQ(mismatches, std::vector<int>(callers, 0));
 }
 
 // Tests the ticket rules: a finished ticket waits no more, an unknown one is an error.
