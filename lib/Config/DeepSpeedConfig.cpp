@@ -18,13 +18,7 @@ using namespace mlir::ds;
 using llvm::json::Object;
 using llvm::json::Value;
 
-namespace {
-/// Limits of the reader: a ds_config.json is a few KiB and a few levels deep. llvm::json's
-/// parser recurses once per level, so the nesting is checked before it runs.
-constexpr uint64_t kMaxConfigBytes = 16u << 20;
-constexpr size_t kMaxJsonDepth = 64;
-
-std::string formatNumber(double v) {
+std::string mlir::ds::formatConfigNumber(double v) {
   if (v == std::trunc(v) && std::fabs(v) < 1e15)
     return std::to_string((int64_t)v); // 1000, not 1e+03
   char buf[32];
@@ -38,6 +32,13 @@ std::string formatNumber(double v) {
   }
   return buf;
 }
+
+namespace {
+/// Limits of the reader: a ds_config.json is a few KiB and a few levels deep. llvm::json's
+/// parser recurses once per level, so the nesting is checked before it runs.
+constexpr uint64_t kMaxConfigBytes = 16u << 20;
+constexpr size_t kMaxJsonDepth = 64;
+
 
 /// The closest of `candidates` to `key`, if one is close enough to be a likely typo.
 std::string closest(llvm::StringRef key, llvm::ArrayRef<llvm::StringRef> candidates) {
@@ -132,7 +133,7 @@ public:
                       double value, bool ok, llvm::StringRef expected) {
     if (ok || isAbsent(o.get(key)))
       return llvm::Error::success();
-    return error(scope + key, "must be " + expected + ", got " + formatNumber(value));
+    return error(scope + key, "must be " + expected + ", got " + formatConfigNumber(value));
   }
 
   /// A value that DeepSpeed treats as absent ("auto" in pydantic sections, null).
@@ -255,7 +256,9 @@ public:
   llvm::Error readScheduler(const Object &o, DeepSpeedConfig &c);
   llvm::Error readPrecision(const Object &root, DeepSpeedConfig &c);
   llvm::Error readZero(const Object &o, DeepSpeedConfig &c);
-  llvm::Error readOffload(const Object &o, llvm::StringRef scope);
+  llvm::Error readOffload(const Object &o, llvm::StringRef scope, bool isParam,
+                          DeepSpeedConfig::Offload &out);
+  llvm::Error readAio(const Object &o, DeepSpeedConfig &c);
 
   std::string path;
 };
@@ -273,7 +276,7 @@ llvm::Error ConfigReader::readBetas(const Object &p, DeepSpeedConfig &c) {
   for (auto [i, b] : {std::pair<int, double>{0, c.trainStep.beta1}, {1, c.trainStep.beta2}})
     if (!(b >= 0 && b < 1))
       return error("optimizer.params.betas[" + llvm::Twine(i) + "]",
-                   "must be in [0, 1), got " + formatNumber(b));
+                   "must be in [0, 1), got " + formatConfigNumber(b));
   return llvm::Error::success();
 }
 
@@ -366,8 +369,8 @@ llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
     if (t.nesterov && (t.momentum <= 0 || t.dampening != 0))
       return error("optimizer.params.nesterov",
                    "Nesterov momentum requires a momentum > 0 and zero dampening, got "
-                   "momentum " + formatNumber(t.momentum) + ", dampening " +
-                       formatNumber(t.dampening));
+                   "momentum " + formatConfigNumber(t.momentum) + ", dampening " +
+                       formatConfigNumber(t.dampening));
   }
   if (c.trainStep.optimizer == "lamb") {
     if (llvm::Error e =
@@ -375,8 +378,8 @@ llvm::Error ConfigReader::readOptimizer(const Object &o, DeepSpeedConfig &c) {
       return e;
     if (t.maxCoeff < t.minCoeff)
       return error("optimizer.params.max_coeff",
-                   "must be >= min_coeff (" + formatNumber(t.minCoeff) + "), got " +
-                       formatNumber(t.maxCoeff));
+                   "must be >= min_coeff (" + formatConfigNumber(t.minCoeff) + "), got " +
+                       formatConfigNumber(t.maxCoeff));
   }
   return llvm::Error::success();
 }
@@ -517,18 +520,85 @@ llvm::Error ConfigReader::readPrecision(const Object &root, DeepSpeedConfig &c) 
   return llvm::Error::success();
 }
 
-llvm::Error ConfigReader::readOffload(const Object &o, llvm::StringRef scope) {
-  if (llvm::Error e = rejectUnknown(o, scope,
-                                    {"device", "nvme_path", "buffer_count",
-                                     "buffer_size", "max_in_cpu", "pin_memory",
-                                     "pipeline_read", "pipeline_write", "fast_init",
-                                     "ratio"}))
+llvm::Error ConfigReader::readOffload(const Object &o, llvm::StringRef scope, bool isParam,
+                                      DeepSpeedConfig::Offload &out) {
+  // DeepSpeedZeroOffloadParamConfig / DeepSpeedZeroOffloadOptimizerConfig (pydantic:
+  // unknown keys are errors).
+  llvm::Error unknown =
+      isParam ? rejectUnknown(o, scope,
+                              {"device", "nvme_path", "buffer_count", "buffer_size",
+                               "max_in_cpu", "pin_memory"})
+              : rejectUnknown(o, scope,
+                              {"device", "nvme_path", "buffer_count", "pin_memory",
+                               "pipeline_read", "pipeline_write", "fast_init", "ratio"});
+  if (unknown)
+    return unknown;
+  if (llvm::Error e = readString(o, "device", scope, out.device))
     return e;
-  std::string device = "none";
-  if (llvm::Error e = readString(o, "device", scope, device))
+  if (out.device != "none" && out.device != "cpu" && out.device != "nvme")
+    return error(scope + "device", "expected \"none\", \"cpu\" or \"nvme\", got \"" +
+                                       out.device + "\"");
+  for (auto [key, value] : {std::pair<const char *, bool *>{"pin_memory", &out.pinMemory},
+                            {"pipeline_read", &out.pipelineRead},
+                            {"pipeline_write", &out.pipelineWrite}})
+    if (llvm::Error e = readBool(o, key, scope, *value))
+      return e;
+  bool fastInit = false;
+  if (llvm::Error e = readBool(o, "fast_init", scope, fastInit))
     return e;
-  if (device != "none" && device != "cpu" && device != "nvme")
-    return error(scope + "device", "expected \"none\", \"cpu\" or \"nvme\"");
+  if (llvm::Error e = readString(o, "nvme_path", scope, out.nvmePath))
+    return e;
+  if (out.device == "nvme" && out.nvmePath.empty())
+    return error(scope + "nvme_path", "required when device is \"nvme\": the directory "
+                                      "each rank's swap file goes in");
+  for (auto [key, value] : {std::pair<const char *, int64_t *>{"buffer_count",
+                                                               &out.bufferCount},
+                            {"buffer_size", &out.bufferSize},
+                            {"max_in_cpu", &out.maxInCpu}})
+    if (llvm::Error e = readInt(o, key, scope, *value))
+      return e;
+  if (out.bufferCount < 1 || out.bufferSize < 1 || out.maxInCpu < 0)
+    return error(scope + "buffer_count",
+                 "buffer_count and buffer_size must be >= 1 and max_in_cpu >= 0");
+  if (llvm::Error e = readNumber(o, "ratio", scope, out.ratio))
+    return e;
+  if (out.ratio < 0 || out.ratio > 1)
+    return error(scope + "ratio", "must be in [0, 1], got " + formatConfigNumber(out.ratio));
+  return llvm::Error::success();
+}
+
+llvm::Error ConfigReader::readAio(const Object &o, DeepSpeedConfig &c) {
+  // A plain dict in DeepSpeed: unknown keys are ignored (warned about here).
+  warnUnknown(o, "aio.",
+              {"block_size", "queue_depth", "thread_count", "intra_op_parallelism",
+               "single_submit", "overlap_events", "use_gds"},
+              c);
+  PlanIOOptions &io = c.aio;
+  for (auto [key, value] :
+       {std::pair<const char *, int64_t *>{"block_size", &io.blockSize},
+        {"queue_depth", &io.queueDepth},
+        {"thread_count", &io.threadCount},
+        {"intra_op_parallelism", &io.threadCount}})
+    if (llvm::Error e = readInt(o, key, "aio.", *value))
+      return e;
+  if (io.blockSize < 4096 || io.blockSize % 4096 != 0 || io.blockSize > (1 << 30))
+    return error("aio.block_size", "must be a multiple of 4096 bytes up to 1 GiB, got " +
+                                       llvm::Twine(io.blockSize));
+  if (io.queueDepth < 1 || io.queueDepth > 4096 || io.threadCount < 1 ||
+      io.threadCount > 256)
+    return error("aio.queue_depth", "queue_depth must be in [1, 4096] and "
+                                    "intra_op_parallelism (thread_count) in [1, 256]");
+  for (auto [key, value] :
+       {std::pair<const char *, bool *>{"single_submit", &io.singleSubmit},
+        {"overlap_events", &io.overlapEvents}})
+    if (llvm::Error e = readBool(o, key, "aio.", *value))
+      return e;
+  bool gds = false;
+  if (llvm::Error e = readBool(o, "use_gds", "aio.", gds))
+    return e;
+  if (gds)
+    return error("aio.use_gds", "GPUDirect Storage is not supported: swaps go through "
+                                "the host region");
   return llvm::Error::success();
 }
 
@@ -586,14 +656,47 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
     auto sub = readObject(o, key, scope);
     if (!sub)
       return sub.takeError();
+    bool isParam = key == "offload_param";
     if (*sub)
-      if (llvm::Error e = readOffload(**sub, (llvm::Twine(scope) + key + ".").str()))
+      if (llvm::Error e = readOffload(**sub, (llvm::Twine(scope) + key + ".").str(),
+                                      isParam,
+                                      isParam ? c.offloadParam : c.offloadOptimizer))
         return e;
+  }
+  if (llvm::Error e = readInt(o, "sub_group_size", scope, c.subGroupSize))
+    return e;
+  if (c.subGroupSize < 1)
+    return error("zero_optimization.sub_group_size",
+                 "must be at least 1, got " + llvm::Twine(c.subGroupSize));
+  const DeepSpeedConfig::Offload &opt = c.offloadOptimizer, &par = c.offloadParam;
+  if (opt.device == "nvme" && par.device == "nvme" && opt.nvmePath != par.nvmePath)
+    return error("zero_optimization.offload_param.nvme_path",
+                 "differs from offload_optimizer.nvme_path ('" + par.nvmePath + "' vs '" +
+                     opt.nvmePath + "'): each rank keeps one swap file; give both the "
+                                    "same directory");
+  if (opt.device != "none" || par.device != "none") {
+    const DeepSpeedConfig::Offload &nvme = par.device == "nvme" ? par : opt;
+    c.aio.nvmePath = nvme.nvmePath;
+    c.aio.pinMemory = (opt.device == "none" || opt.pinMemory) &&
+                      (par.device == "none" || par.pinMemory);
+    // Keys that only tune DeepSpeed's run-time machinery.
+    auto note = [&](const char *key, const char *why) {
+      c.ignoredKeys.push_back((llvm::Twine(scope) + key + " (" + why + ")").str());
+    };
+    if (const Object *sub = o.getObject("offload_optimizer")) {
+      if (sub->get("fast_init"))
+        note("offload_optimizer.fast_init",
+             "offloaded state starts zeroed in the swap file, which is fast already");
+      if (sub->get("pipeline_read") || sub->get("pipeline_write"))
+        note("offload_optimizer.pipeline_read/pipeline_write",
+             "swaps are always on the io stream; buffer_count decides the read-ahead");
+    }
   }
   static const llvm::StringLiteral used[] = {
       "stage", "stage3_param_persistence_threshold", "param_persistence_threshold",
       "reduce_scatter", "contiguous_gradients", "reduce_bucket_size",
-      "stage3_prefetch_bucket_size", "prefetch_bucket_size"};
+      "stage3_prefetch_bucket_size", "prefetch_bucket_size", "offload_param",
+      "offload_optimizer", "sub_group_size"};
   for (const auto &kv : o) {
     llvm::StringRef key = kv.first;
     if (llvm::find(used, key) != std::end(used))
@@ -657,7 +760,7 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
   if (c.trainStep.gradientClipping < 0)
     return r.error("gradient_clipping",
                    "must be >= 0 (0 disables clipping), got " +
-                       formatNumber(c.trainStep.gradientClipping));
+                       formatConfigNumber(c.trainStep.gradientClipping));
   for (auto [key, reader] :
        {std::pair<llvm::StringRef, llvm::Error (ConfigReader::*)(const Object &,
                                                                  DeepSpeedConfig &)>{
@@ -673,6 +776,14 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
   }
   if (llvm::Error e = r.readPrecision(*root, c))
     return std::move(e);
+  {
+    auto o = r.readObject(*root, "aio", "");
+    if (!o)
+      return o.takeError();
+    if (*o)
+      if (llvm::Error e = r.readAio(**o, c))
+        return std::move(e);
+  }
   if (llvm::Error e = r.readInt(*root, "steps_per_print", "", c.stepsPerPrint))
     return std::move(e);
   if (c.stepsPerPrint < 1)
@@ -721,7 +832,8 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
   static const llvm::StringLiteral known[] = {
       "train_batch_size", "train_micro_batch_size_per_gpu",
       "gradient_accumulation_steps", "gradient_clipping", "optimizer", "scheduler",
-      "zero_optimization", "fp16", "bf16", "bfloat16", "steps_per_print", "csv_monitor"};
+      "zero_optimization", "fp16", "bf16", "bfloat16", "steps_per_print", "csv_monitor",
+      "aio"};
   // Top-level keys DeepSpeed reads (deepspeed/runtime/config.py and its sections) that
   // change nothing here. Anything else DeepSpeed ignores too: likely a typo, so a warning.
   static const llvm::StringLiteral deepSpeedKeys[] = {
@@ -731,7 +843,7 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
       "gradient_predivide_factor", "sparse_gradients", "zero_allow_untested_optimizer",
       "zero_force_ds_cpu_optimizer", "graph_harvesting", "amp", "torch_autocast",
       "activation_checkpointing", "flops_profiler", "tensorboard", "wandb",
-      "comet", "monitor_config", "comms_logger", "aio", "elasticity", "pipeline",
+      "comet", "monitor_config", "comms_logger", "elasticity", "pipeline",
       "checkpoint", "data_types", "compression_training", "data_efficiency",
       "curriculum_learning", "sparse_attention", "autotuning", "nebula", "eigenvalue",
       "progressive_layer_drop", "quantize_training", "weight_quantization",
@@ -885,138 +997,27 @@ DeepSpeedConfig::getTrainingPipelineOptions(int64_t stage, int64_t worldSize,
   o.zero.worldSize = worldSize;
   o.stepsPerPrint = stepsPerPrint;
   o.csvMonitorDir = csvMonitorDir;
+  o.offload.optimizer = offloadOptimizer.device;
+  o.offload.param = offloadParam.device;
+  o.offload.ratio = offloadOptimizer.ratio;
+  o.offload.maxInCpu = offloadParam.maxInCpu;
+  o.io = aio;
   return o;
 }
 
-void mlir::ds::printEffectiveConfig(const DeepSpeedConfig &c, llvm::StringRef path,
-                                    const DeepSpeedConfig &file, const ConfigOverrides &o,
-                                    llvm::raw_ostream &os) {
-  // The defaults are the struct's (DeepSpeed's, from Passes.td); a key the file gives is
-  // "file", one a flag sets "flag", one computed from other keys "derived".
-  auto given = [&](std::initializer_list<llvm::StringRef> keys) {
-    for (llvm::StringRef k : keys)
-      if (c.fileKeys.count(k.str()))
-        return true;
-    return false;
-  };
-  std::string cfg = path.empty() ? std::string("(no --config)") : path.str();
-  os << "Effective configuration (" << cfg << "; source: file, flag, derived, default)\n";
-  auto row = [&](llvm::StringRef key, const std::string &value, llvm::StringRef source) {
-    os << llvm::formatv("  {0,-46} {1,-14} {2}\n", key, value, source);
-  };
-  auto fromFile = [&](llvm::StringRef key,
-                      std::initializer_list<llvm::StringRef> aliases = {}) {
-    return given({key}) || given(aliases) ? "file" : "default";
-  };
-  auto num = [](double v) { return formatNumber(v); };
-  auto integer = [](int64_t v) { return std::to_string(v); };
-  auto boolean = [](bool v) { return std::string(v ? "true" : "false"); };
-  auto batch = [&](llvm::StringRef key, const std::optional<int64_t> &v,
-                   const std::optional<int64_t> &inFile) {
-    row(key, v ? integer(*v) : std::string("(unset)"),
-        inFile ? "file" : v ? "derived" : "default");
-  };
-  batch("train_batch_size", c.trainBatchSize, file.trainBatchSize);
-  batch("train_micro_batch_size_per_gpu", c.microBatchSize, file.microBatchSize);
-  if (c.accumulationSteps)
-    batch("gradient_accumulation_steps", c.accumulationSteps, file.accumulationSteps);
-  else
-    row("gradient_accumulation_steps", "1", "default");
-  row("world_size (--world-size)", integer(o.effectiveWorld),
-      o.worldSize ? "flag"
-      : o.worldSizeFromBatch
-          ? "derived (train_batch_size / (micro x accumulation))"
-          : "default");
-  row("steps_per_print", integer(c.stepsPerPrint), fromFile("steps_per_print"));
-  row("gradient_clipping", num(c.trainStep.gradientClipping),
-      fromFile("gradient_clipping"));
-  row("fp16.enabled", boolean(c.fp16), fromFile("fp16.enabled"));
-  row("bf16.enabled", boolean(c.bf16), fromFile("bf16.enabled", {"bfloat16.enabled"}));
-  const BuildTrainStepPassOptions &t = c.trainStep;
-  if (c.fp16) {
-    row("fp16.loss_scale", num(t.lossScale_), fromFile("fp16.loss_scale"));
-    row("fp16.initial_scale_power", integer(t.initialScalePower),
-        fromFile("fp16.initial_scale_power"));
-    row("fp16.loss_scale_window", integer(t.lossScaleWindow),
-        fromFile("fp16.loss_scale_window"));
-    row("fp16.hysteresis", integer(t.hysteresis), fromFile("fp16.hysteresis"));
-    row("fp16.consecutive_hysteresis", boolean(t.consecutiveHysteresis),
-        fromFile("fp16.consecutive_hysteresis"));
-    row("fp16.min_loss_scale", num(t.minLossScale), fromFile("fp16.min_loss_scale"));
-  }
-  row("optimizer.type", t.optimizer == "adam" ? (t.adamWMode ? "AdamW" : "Adam")
-                        : t.optimizer == "lamb" ? "Lamb"
-                                                : "SGD",
-      fromFile("optimizer.type"));
-  row("optimizer.params.lr", num(t.lr), fromFile("optimizer.params.lr"));
-  row("optimizer.params.weight_decay", num(t.weightDecay),
-      fromFile("optimizer.params.weight_decay"));
-  if (t.optimizer == "sgd") {
-    row("optimizer.params.momentum", num(t.momentum), fromFile("optimizer.params.momentum"));
-    row("optimizer.params.dampening", num(t.dampening),
-        fromFile("optimizer.params.dampening"));
-    row("optimizer.params.nesterov", boolean(t.nesterov),
-        fromFile("optimizer.params.nesterov"));
-  } else {
-    row("optimizer.params.betas", "[" + num(t.beta1) + ", " + num(t.beta2) + "]",
-        fromFile("optimizer.params.betas"));
-    row("optimizer.params.eps", num(t.eps), fromFile("optimizer.params.eps"));
-    row("optimizer.params.bias_correction", boolean(t.biasCorrection),
-        fromFile("optimizer.params.bias_correction"));
-    if (t.optimizer == "adam")
-      row("optimizer.params.adam_w_mode", boolean(t.adamWMode),
-          given({"optimizer.params.adam_w_mode"}) ? "file"
-          : given({"optimizer.type"})             ? "derived (optimizer.type)"
-                                                  : "default");
-    else {
-      row("optimizer.params.min_coeff", num(t.minCoeff),
-          fromFile("optimizer.params.min_coeff"));
-      row("optimizer.params.max_coeff", num(t.maxCoeff),
-          fromFile("optimizer.params.max_coeff"));
-    }
-  }
-  row("scheduler.type", t.scheduler == "constant" ? "none (constant lr)" : t.scheduler,
-      fromFile("scheduler.type"));
-  if (t.scheduler != "constant") {
-    bool cosine = t.scheduler == "WarmupCosineLR";
-    if (!cosine) {
-      row("scheduler.params.warmup_min_lr", num(t.warmupMinLr),
-          fromFile("scheduler.params.warmup_min_lr"));
-      double maxLr = t.warmupMaxLr < 0 ? t.lr : t.warmupMaxLr;
-      row("scheduler.params.warmup_max_lr", num(maxLr),
-          given({"scheduler.params.warmup_max_lr"}) ? "file"
-          : t.warmupMaxLr < 0                       ? "derived (optimizer.params.lr)"
-                                                    : "default");
-    } else {
-      row("scheduler.params.warmup_min_ratio", num(t.warmupMinRatio),
-          fromFile("scheduler.params.warmup_min_ratio"));
-      row("scheduler.params.cos_min_ratio", num(t.cosMinRatio),
-          fromFile("scheduler.params.cos_min_ratio"));
-    }
-    row("scheduler.params.warmup_num_steps", integer(t.warmupNumSteps),
-        fromFile("scheduler.params.warmup_num_steps"));
-    row("scheduler.params.warmup_type", t.warmupType,
-        fromFile("scheduler.params.warmup_type"));
-    if (t.scheduler != "WarmupLR")
-      row("scheduler.params.total_num_steps", integer(t.totalNumSteps),
-          fromFile("scheduler.params.total_num_steps"));
-  }
-  row("zero_optimization.stage", integer(o.effectiveStage),
-      o.zeroStage ? "flag (--zero-stage)" : fromFile("zero_optimization.stage"));
-  row("zero_optimization.reduce_bucket_size", integer(c.zero.reduceBucketSize),
-      fromFile("zero_optimization.reduce_bucket_size"));
-  row("zero_optimization.stage3_prefetch_bucket_size", integer(c.zero.prefetchBucketSize),
-      fromFile("zero_optimization.stage3_prefetch_bucket_size",
-               {"zero_optimization.prefetch_bucket_size"}));
-  row("zero_optimization.stage3_param_persistence_threshold",
-      integer(c.zero.paramPersistenceThreshold),
-      fromFile("zero_optimization.stage3_param_persistence_threshold",
-               {"zero_optimization.param_persistence_threshold"}));
-  row("csv_monitor.enabled", boolean(!c.csvMonitorDir.empty()),
-      fromFile("csv_monitor.enabled"));
-  if (!c.csvMonitorDir.empty())
-    row("csv_monitor directory", c.csvMonitorDir,
-        "derived (csv_monitor.output_path/job_name)");
-  for (const std::string &k : c.ignoredKeys)
-    os << "  ignored: " << k << "\n";
+mlir::dsrt::InsertTransfersPassOptions DeepSpeedConfig::getTransferOptions() const {
+  mlir::dsrt::InsertTransfersPassOptions o;
+  o.bufferCount = offloadOptimizer.bufferCount;
+  o.subGroupSize = subGroupSize;
+  return o;
+}
+
+llvm::Error DeepSpeedConfig::checkOffload(int64_t stage) const {
+  if (offloadParam.device != "none" && stage != 3)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "'zero_optimization.offload_param': parameter offload needs ZeRO stage 3 "
+        "(DeepSpeed: offload_param is only valid with stage 3), got stage " +
+            llvm::Twine(stage));
+  return llvm::Error::success();
 }

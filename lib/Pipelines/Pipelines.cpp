@@ -19,7 +19,8 @@ namespace {
 struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SetPlanInfoPass)
   SetPlanInfoPass(const TrainingPipelineOptions &o)
-      : stepsPerPrint(o.stepsPerPrint), stage(o.zero.stage), csvDir(o.csvMonitorDir) {}
+      : stepsPerPrint(o.stepsPerPrint), stage(o.zero.stage), csvDir(o.csvMonitorDir),
+        io(o.io) {}
   StringRef getArgument() const override { return "ds-set-plan-info"; }
   StringRef getDescription() const override {
     return "Records steps_per_print, the ZeRO stage and the csv_monitor directory for the plan";
@@ -31,9 +32,19 @@ struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<Modul
     module->setAttr(kZeroStageAttr, b.getI64IntegerAttr(stage));
     if (!csvDir.empty())
       module->setAttr(kCsvMonitorDirAttr, b.getStringAttr(csvDir));
+    NamedAttrList ioAttrs;
+    ioAttrs.set("nvme_path", b.getStringAttr(io.nvmePath));
+    ioAttrs.set("pin_memory", b.getBoolAttr(io.pinMemory));
+    ioAttrs.set("block_size", b.getI64IntegerAttr(io.blockSize));
+    ioAttrs.set("queue_depth", b.getI64IntegerAttr(io.queueDepth));
+    ioAttrs.set("thread_count", b.getI64IntegerAttr(io.threadCount));
+    ioAttrs.set("single_submit", b.getBoolAttr(io.singleSubmit));
+    ioAttrs.set("overlap_events", b.getBoolAttr(io.overlapEvents));
+    module->setAttr(kIOAttr, ioAttrs.getDictionary(module.getContext()));
   }
   int64_t stepsPerPrint, stage;
   std::string csvDir;
+  PlanIOOptions io;
 };
 } // namespace
 
@@ -49,6 +60,7 @@ void mlir::ds::buildTrainingPipeline(OpPassManager &pm,
   // After CSE: the stage-3 backward re-gathers must stay separate from the forward
   // gathers, or the parameters would stay gathered across the whole step.
   pm.addPass(createPartitionForZeroPass(options.zero));
+  pm.addPass(createPlaceOffloadedStatePass(options.offload));
   pm.addPass(std::make_unique<SetPlanInfoPass>(options));
 }
 
@@ -63,6 +75,7 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
   if (options.inference)
     pm.addPass(createCSEPass());
   pm.addPass(createConvertDSToRuntimePass());
+  pm.addPass(dsrt::createInsertTransfersPass(options.transfers));
   pm.addPass(dsrt::createPlanMemoryPass());
 }
 
@@ -88,6 +101,15 @@ struct LoweringPipelineCLOptions : public PassPipelineOptions<LoweringPipelineCL
       *this, "inference",
       llvm::cl::desc("The module is an inference program (after ds-mark-frozen)"),
       llvm::cl::init(false)};
+  Option<int64_t> bufferCount{
+      *this, "buffer-count",
+      llvm::cl::desc("Staging buffers for NVMe optimizer state (offload_optimizer."
+                     "buffer_count)"),
+      llvm::cl::init(4)};
+  Option<int64_t> subGroupSize{
+      *this, "sub-group-size",
+      llvm::cl::desc("Elements per sub-group of the offloaded optimizer step"),
+      llvm::cl::init(1000000000)};
 };
 
 /// The training options `cl` asks for, reading its config; errors name the config file.
@@ -118,6 +140,11 @@ getTrainingPipelineOptions(const TrainingPipelineCLOptions &cl,
   if (stage < 0 || stage > 3) {
     (void)errorHandler("ds-training-pipeline: zero-stage must be 0, 1, 2 or 3, got " +
                        Twine(stage));
+    return failure();
+  }
+  if (llvm::Error e = config.checkOffload(stage)) {
+    (void)errorHandler("ds-training-pipeline: " + cl.config + ": " +
+                       llvm::toString(std::move(e)));
     return failure();
   }
   return config.getTrainingPipelineOptions(stage, cl.worldSize, cl.freeze);
@@ -151,6 +178,8 @@ void mlir::ds::registerPipelines() {
       [](OpPassManager &pm, const LoweringPipelineCLOptions &cl) {
         LoweringPipelineOptions options;
         options.inference = cl.inference;
+        options.transfers.bufferCount = cl.bufferCount;
+        options.transfers.subGroupSize = cl.subGroupSize;
         buildLoweringPipeline(pm, options);
       });
 }

@@ -27,6 +27,18 @@ FailureOr<MemoryBreakdown> mlir::ds::computeMemoryBreakdown(ModuleOp module) {
       sum = *r;
     return r.has_value();
   };
+  // Trainable elements count every parameter, wherever it lives.
+  for (auto global : module.getOps<dsrt::GlobalOp>())
+    if (global.getInitializer() && global.getSpace() != dsrt::MemorySpace::device) {
+      int64_t elements = global.getShardOf() ? *global.getShardOf()
+                                             : global.getMemRefType().getNumElements();
+      if (!add(global.getTrainable() ? m.trainableElements : m.frozenElements, elements))
+        return global.emitError("parameter counts overflow 64 bits");
+    }
+  if (auto host = module->getAttrOfType<IntegerAttr>(dsrt::kHostBytesAttr))
+    m.host = host.getInt();
+  if (auto nvme = module->getAttrOfType<IntegerAttr>(dsrt::kNvmeBytesAttr))
+    m.nvme = nvme.getInt();
   for (auto global : module.getOps<dsrt::GlobalOp>()) {
     std::optional<int64_t> bytes = dsrt::getCheckedByteSize(global.getMemRefType());
     if (!bytes)
@@ -34,7 +46,11 @@ FailureOr<MemoryBreakdown> mlir::ds::computeMemoryBreakdown(ModuleOp module) {
              << global.getSymName() << " of type " << global.getMemRefType()
              << " has more bytes than a 64-bit count holds";
     bool ok;
-    if (global.getInitializer()) {
+    if (global.getSpace() == dsrt::MemorySpace::host)
+      ok = add(m.hostState, *bytes);
+    else if (global.getSpace() == dsrt::MemorySpace::nvme)
+      ok = true; // the NVMe region's size is the module's
+    else if (global.getInitializer()) {
       // A parameter: whole, or this rank's flat shard of a tensor of shard_of elements.
       int64_t elements = global.getShardOf() ? *global.getShardOf()
                                              : global.getMemRefType().getNumElements();

@@ -228,6 +228,23 @@ public:
         out.set_steps_per_print(uint32_t(every.getInt()));
     if (auto dir = module->getAttrOfType<StringAttr>(kCsvMonitorDirAttr))
       out.set_csv_monitor_dir(dir.str());
+    if (auto io = module->getAttrOfType<DictionaryAttr>(kIOAttr)) {
+      plan::IOConfig *cfg = out.mutable_io();
+      if (auto v = io.getAs<StringAttr>("nvme_path"))
+        cfg->set_nvme_path(v.str());
+      if (auto v = io.getAs<BoolAttr>("pin_memory"))
+        cfg->set_pin_memory(v.getValue());
+      if (auto v = io.getAs<IntegerAttr>("block_size"))
+        cfg->set_block_size(uint64_t(v.getInt()));
+      if (auto v = io.getAs<IntegerAttr>("queue_depth"))
+        cfg->set_queue_depth(uint32_t(v.getInt()));
+      if (auto v = io.getAs<IntegerAttr>("thread_count"))
+        cfg->set_thread_count(uint32_t(v.getInt()));
+      if (auto v = io.getAs<BoolAttr>("single_submit"))
+        cfg->set_single_submit(v.getValue());
+      if (auto v = io.getAs<BoolAttr>("overlap_events"))
+        cfg->set_overlap_events(v.getValue());
+    }
     if (auto stage = module->getAttrOfType<IntegerAttr>(kZeroStageAttr))
       if (stage.getInt() >= 0 && stage.getInt() <= 3)
         out.set_zero_stage(uint32_t(stage.getInt()));
@@ -300,7 +317,11 @@ private:
       if (auto alloc = dyn_cast<dsrt::AllocOp>(op)) {
         if (!alloc.getOffset())
           return alloc.emitError("buffer has no arena offset");
-        auto id = addBuffer(alloc.getBuffer().getType(), plan::ARENA,
+        // Device transients live in the arena; host ones in the host region, after its
+        // globals (the planner's offsets are already region offsets).
+        auto placement =
+            alloc.getSpace() == dsrt::MemorySpace::host ? plan::HOST : plan::ARENA;
+        auto id = addBuffer(alloc.getBuffer().getType(), placement,
                             *alloc.getOffset(), "", alloc.getLoc());
         if (failed(id))
           return failure();

@@ -128,6 +128,10 @@ public:
     check(api_->download(exec_, id, dst, plan_.buffer(id).type.bytes));
   }
   uint64_t measuredPeakBytes() const override { return api_->measured_peak_bytes(exec_); }
+  // The plugin allocates the whole host region (pinned) and refuses NVMe plans and host
+  // kernels, so the host tier it holds is the planned one.
+  uint64_t measuredHostBytes() const override { return plan_.plan.host_bytes(); }
+  uint64_t measuredNvmeBytes() const override { return 0; }
   std::string describe() const override {
     char buf[512] = {};
     api_->describe(exec_, buf, sizeof(buf));

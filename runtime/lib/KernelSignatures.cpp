@@ -437,6 +437,13 @@ bool hasCopyRangeAttr(const Instruction &ins) {
   return false;
 }
 
+void checkSwap(const CheckContext &c) {
+  T s = c.in[0], d = c.out[0];
+  sameDtype(s, d, "source and destination");
+  if (s->numel != d->numel)
+    fail("swaps ", desc(s), " and ", desc(d), ": element counts differ");
+}
+
 void checkCopy(const CheckContext &c) {
   T s = c.in[0], d = c.out[0];
   sameDtype(s, d, "source and destination");

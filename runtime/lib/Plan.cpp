@@ -230,6 +230,27 @@ void validatePrograms(LoadedPlan &lp) {
                  sig->inPlace ? " without being exactly the same bytes"
                               : " and this kernel cannot run in place");
       }
+      // NVMe bytes are reached only through the swap file: an NVME buffer is only ever
+      // swap_in's source or swap_out's destination, and the other side is host memory.
+      bool swapIn = ins.kernel() == "swap_in", swapOut = ins.kernel() == "swap_out";
+      for (size_t k = 0; k < ins_idx.size(); ++k) {
+        bool nvme = lp.buffers[ins_idx[k]].placement == ds::plan::NVME;
+        if (nvme != (swapIn && k == 0))
+          fail(where, ": input ", k,
+               nvme ? " is an NVMe buffer, which only swap_in reads"
+                    : " of swap_in must be an NVMe buffer");
+        if (swapOut && lp.buffers[ins_idx[k]].placement != ds::plan::HOST)
+          fail(where, ": swap_out writes from host memory; input ", k, " is not HOST");
+      }
+      for (size_t k = 0; k < outs_idx.size(); ++k) {
+        bool nvme = lp.buffers[outs_idx[k]].placement == ds::plan::NVME;
+        if (nvme != (swapOut && k == 0))
+          fail(where, ": output ", k,
+               nvme ? " is an NVMe buffer, which only swap_out writes"
+                    : " of swap_out must be an NVMe buffer");
+        if (swapIn && lp.buffers[outs_idx[k]].placement != ds::plan::HOST)
+          fail(where, ": swap_in reads into host memory; output ", k, " is not HOST");
+      }
       KernelAttrs attrs;
       try {
         attrs = checkInstruction(*sig, ctx);
@@ -303,6 +324,18 @@ void validatePlan(LoadedPlan &lp, int worldSize) {
   if (plan.predicted_peak_bytes() > plan.arena_bytes())
     fail("predicted_peak_bytes ", plan.predicted_peak_bytes(), " exceeds arena_bytes ",
          plan.arena_bytes());
+  if (plan.has_io()) {
+    const auto &io = plan.io();
+    if (io.block_size() != 0 &&
+        (io.block_size() % 4096 != 0 || io.block_size() > (uint64_t(1) << 30)))
+      fail("io.block_size ", io.block_size(), " must be a multiple of 4096 up to 1 GiB");
+    if (io.queue_depth() > 4096)
+      fail("io.queue_depth ", io.queue_depth(), " must be at most 4096");
+    if (io.thread_count() > 256)
+      fail("io.thread_count ", io.thread_count(), " must be at most 256");
+    if (io.nvme_path().size() > 4096 || io.nvme_path().find('\0') != std::string::npos)
+      fail("io.nvme_path is not a usable path");
+  }
   if (plan.gradient_accumulation_steps() > 1000000)
     fail("gradient_accumulation_steps ", plan.gradient_accumulation_steps(), " is absurd");
   lp.accumulationSteps = std::max(1, int(plan.gradient_accumulation_steps()));

@@ -61,6 +61,8 @@ public:
   void upload(uint32_t id, const void *src) override { inner_.upload(id, src); }
   void download(uint32_t id, void *dst) override { inner_.download(id, dst); }
   uint64_t measuredPeakBytes() const override { return inner_.measuredPeakBytes(); }
+  uint64_t measuredHostBytes() const override { return inner_.measuredHostBytes(); }
+  uint64_t measuredNvmeBytes() const override { return inner_.measuredNvmeBytes(); }
   std::string describe() const override { return "skewed"; }
   const LoadedPlan &plan() const override { return inner_.plan(); }
 

@@ -22,6 +22,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -49,11 +50,19 @@ static cl::opt<EmitStage> emitStage(
                clEnumValN(EmitStage::Runtime, "runtime",
                           "runtime kernels after memory planning")),
     cl::init(EmitStage::Train), cl::cat(compilerCategory));
-static cl::opt<bool> memoryReport(
+enum class ReportFormat { None, Text, Json };
+static cl::opt<ReportFormat> memoryReport(
     "memory-report",
-    cl::desc("Print per-rank memory of the compiled plan, every ZeRO stage, and "
-             "DeepSpeed's estimates, instead of MLIR"),
-    cl::init(false), cl::cat(compilerCategory));
+    cl::desc("Print per-rank memory of the compiled plan (device, host, NVMe), every ZeRO "
+             "stage and offload choice, and DeepSpeed's estimates, instead of MLIR"),
+    cl::ValueOptional,
+    cl::values(clEnumValN(ReportFormat::Text, "", "as text (the default)"),
+               clEnumValN(ReportFormat::Text, "text", "as text"),
+               clEnumValN(ReportFormat::Json, "json",
+                          "as a JSON object: per_rank {parameters, gradients, "
+                          "optimizer_states, frozen, activations, device, host, nvme} in "
+                          "bytes, stages [...], deepspeed_estimator [...]")),
+    cl::init(ReportFormat::None), cl::cat(compilerCategory));
 static cl::opt<std::string> deviceMemory(
     "device-memory",
     cl::desc("Device memory per rank (bytes, or with a KiB/MiB/GiB/TiB suffix): warn when "
@@ -96,9 +105,11 @@ static LogicalResult runTrainingPipeline(ModuleOp module,
 }
 
 /// Lowering to runtime kernels and the static memory plan.
-static LogicalResult runLoweringPipeline(ModuleOp module, bool inference) {
+static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
+                                         const ds::DeepSpeedConfig &config) {
   ds::LoweringPipelineOptions options;
   options.inference = inference;
+  options.transfers = config.getTransferOptions();
   return runPipeline(module,
                      [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });
 }
@@ -156,24 +167,113 @@ static void warnDeviceMemory(ModuleOp planned, int64_t limit) {
                << " bytes): use a higher --zero-stage or more ranks (--world-size)\n";
 }
 
-/// The report of `--memory-report`: the chosen configuration, every stage, and
-/// DeepSpeed's estimator table.
+/// One row of the stage x offload table: a compiled variant of the model.
+struct VariantRow {
+  int stage;
+  StringRef offload; // "optimizer/param": none, cpu or nvme each
+  ds::MemoryBreakdown memory;
+};
+
+/// One row of DeepSpeed's estimator table.
+struct EstimateRow {
+  int stage;
+  StringRef offloadParam, offloadOptimizer;
+  ds::StateEstimate estimate;
+};
+
+/// The report of `--memory-report[=json]`: the chosen configuration, every stage and
+/// offload choice compiled, and DeepSpeed's estimator table.
 static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
                                        const ds::DeepSpeedConfig &config,
                                        StringRef inputPath, int stage, int world,
-                                       const ds::ImportOptions &import,
+                                       const ds::ImportOptions &import, bool json,
                                        llvm::raw_ostream &os) {
   auto chosen = ds::computeMemoryBreakdown(planned);
   if (failed(chosen))
     return failure();
   const ds::MemoryBreakdown &m = *chosen;
+
+  SmallVector<VariantRow> variants;
+  for (int s = 0; s <= 3; ++s)
+    for (StringRef offload : {"none/none", "cpu/none", "nvme/none", "cpu/cpu", "nvme/nvme"}) {
+      auto [opt, par] = offload.split('/');
+      if (par != "none" && s != 3)
+        continue; // offload_param needs stage 3
+      ds::DeepSpeedConfig variant = config;
+      variant.offloadOptimizer.device = opt.str();
+      variant.offloadParam.device = par.str();
+      OwningOpRef<ModuleOp> copy = cast<ModuleOp>(imported->clone());
+      if (failed(runTrainingPipeline(*copy, variant, s, world, import)) ||
+          failed(runLoweringPipeline(*copy, /*inference=*/false, variant)))
+        return failure();
+      auto b = ds::computeMemoryBreakdown(*copy);
+      if (failed(b))
+        return failure();
+      variants.push_back({s, offload, *b});
+    }
+
+  int64_t largest = 0;
+  for (auto param : imported.getOps<ds::ParameterOp>())
+    if (!param.getFrozen())
+      largest = std::max(largest, param.getTensorType().getNumElements());
+  int64_t psi = m.trainableElements;
+  EstimateRow estimates[] = {
+      {2, "-", "none", ds::estimateZero2(psi, 1, world, false)},
+      {2, "-", "cpu", ds::estimateZero2(psi, 1, world, true)},
+      {3, "none", "none", ds::estimateZero3(psi, largest, 1, world, false, false)},
+      {3, "none", "cpu", ds::estimateZero3(psi, largest, 1, world, false, true)},
+      {3, "cpu", "cpu", ds::estimateZero3(psi, largest, 1, world, true, true)}};
+
+  if (json) {
+    llvm::json::OStream j(os, 2);
+    auto tiers = [&](const ds::MemoryBreakdown &b) {
+      j.attribute("parameters", b.parameters);
+      j.attribute("gradients", b.gradients);
+      j.attribute("optimizer_states", b.optimizer);
+      j.attribute("frozen", b.frozen);
+      j.attribute("activations", b.peak);
+      j.attribute("device", b.total());
+      j.attribute("host", b.host);
+      j.attribute("nvme", b.nvme);
+    };
+    j.object([&] {
+      j.attribute("model", inputPath);
+      j.attribute("zero_stage", stage);
+      j.attribute("world_size", world);
+      j.attribute("trainable_parameters", psi);
+      j.attributeObject("per_rank", [&] { tiers(m); });
+      j.attributeArray("stages", [&] {
+        for (const VariantRow &v : variants)
+          j.object([&] {
+            auto [opt, par] = v.offload.split('/');
+            j.attribute("stage", v.stage);
+            j.attribute("offload_optimizer", opt);
+            j.attribute("offload_param", par);
+            tiers(v.memory);
+          });
+      });
+      j.attributeArray("deepspeed_estimator", [&] {
+        for (const EstimateRow &e : estimates)
+          j.object([&] {
+            j.attribute("stage", e.stage);
+            j.attribute("offload_param", e.offloadParam);
+            j.attribute("offload_optimizer", e.offloadOptimizer);
+            j.attribute("per_gpu", int64_t(e.estimate.gpu));
+            j.attribute("cpu", int64_t(e.estimate.cpu));
+          });
+      });
+    });
+    os << "\n";
+    return success();
+  }
+
   StringRef optimizer = config.trainStep.optimizer;
   os << "Memory per rank: " << inputPath << ", ZeRO stage " << stage << ", "
      << world << (world == 1 ? " rank" : " ranks") << ", "
      << (config.fp16 ? "fp16 mixed-precision " : config.bf16 ? "bf16 mixed-precision " : "fp32 ")
      << (optimizer == "adam" ? "Adam" : optimizer == "lamb" ? "Lamb" : "SGD")
      << "\n";
-  os << llvm::formatv("  trainable parameters (Psi) {0,14}\n", m.trainableElements);
+  os << llvm::formatv("  trainable parameters (Psi) {0,14}\n", psi);
   auto row = [&](StringRef name, int64_t bytes) {
     os << llvm::formatv("  {0,-32} {1,12}  ({2} bytes)\n", name, formatBytes(bytes),
                         bytes);
@@ -185,54 +285,37 @@ static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
   row("activations and transients", m.arena);
   row("  of which largest collective", m.communication);
   row("planned peak (arena high-water)", m.peak);
-  row("total", m.total());
-
-  os << "\nEvery stage at " << world << (world == 1 ? " rank" : " ranks")
-     << " (compiled, bytes per rank; model states = parameters + gradients + "
-        "optimizer)\n";
-  os << llvm::formatv("  {0,5}  {1,12}  {2,12}  {3,12}  {4,12}  {5,12}  {6,12}  {7,9}\n",
-                      "stage", "parameters", "gradients", "optimizer",
-                      "model states", "arena", "total", "vs 0");
-  int64_t stage0 = 0;
-  for (int s = 0; s <= 3; ++s) {
-    OwningOpRef<ModuleOp> copy = cast<ModuleOp>(imported->clone());
-    if (failed(runTrainingPipeline(*copy, config, s, world, import)) ||
-        failed(runLoweringPipeline(*copy, /*inference=*/false)))
-      return failure();
-    auto b = ds::computeMemoryBreakdown(*copy);
-    if (failed(b))
-      return failure();
-    if (s == 0)
-      stage0 = b->total();
-    os << llvm::formatv("  {0,5}  {1,12}  {2,12}  {3,12}  {4,12}  {5,12}  {6,12}  {7,8:P0}\n",
-                        s, formatBytes(b->parameters), formatBytes(b->gradients),
-                        formatBytes(b->optimizer), formatBytes(b->modelStates()),
-                        formatBytes(b->arena), formatBytes(b->total()),
-                        double(b->total()) / double(stage0));
+  row("device total", m.total());
+  if (m.host > 0 || m.nvme > 0) {
+    row("host: offloaded state", m.hostState);
+    row("host: staging (copies, host step)", m.host - m.hostState);
+    row("NVMe: swap file", m.nvme);
   }
 
-  int64_t largest = 0;
-  for (auto param : imported.getOps<ds::ParameterOp>())
-    if (!param.getFrozen())
-      largest = std::max(largest, param.getTensorType().getNumElements());
-  os << "\nDeepSpeed's estimator for these " << m.trainableElements
-     << " parameters on 1 node x " << world
-     << " GPUs (mixed precision, buffer factor 1.5; offload is not compiled yet, "
-        "these are DeepSpeed's formulas):\n";
+  os << "\nEvery stage and offload choice at " << world
+     << (world == 1 ? " rank" : " ranks")
+     << " (compiled, bytes per rank; model states = parameters + gradients + "
+        "optimizer on the device)\n";
+  os << llvm::formatv("  {0,5}  {1,-17}  {2,12}  {3,12}  {4,12}  {5,12}  {6,12}  {7,7}\n",
+                      "stage", "offload (opt/par)", "model states", "arena", "device",
+                      "host", "NVMe", "vs 0");
+  int64_t stage0 = variants.front().memory.total();
+  for (const VariantRow &v : variants)
+    os << llvm::formatv(
+        "  {0,5}  {1,-17}  {2,12}  {3,12}  {4,12}  {5,12}  {6,12}  {7,6:P0}\n", v.stage,
+        v.offload, formatBytes(v.memory.modelStates()), formatBytes(v.memory.arena),
+        formatBytes(v.memory.total()), formatBytes(v.memory.host),
+        formatBytes(v.memory.nvme), double(v.memory.total()) / double(stage0));
+
+  os << "\nDeepSpeed's estimator for these " << psi << " parameters on 1 node x " << world
+     << " GPUs (DeepSpeed's formulas: mixed precision, buffer factor 1.5; its CPU "
+        "column is host memory per node):\n";
   os << llvm::formatv("  {0,5}  {1,-14}  {2,-18}  {3,12}  {4,12}\n", "stage",
                       "offload_param", "offload_optimizer", "per GPU", "CPU");
-  auto est = [&](int s, StringRef param, StringRef opt, ds::StateEstimate e) {
-    os << llvm::formatv("  {0,5}  {1,-14}  {2,-18}  {3,12}  {4,12}\n", s, param, opt,
-                        formatBytes(e.gpu), formatBytes(e.cpu));
-  };
-  est(2, "-", "none", ds::estimateZero2(m.trainableElements, 1, world, false));
-  est(2, "-", "cpu", ds::estimateZero2(m.trainableElements, 1, world, true));
-  est(3, "none", "none",
-      ds::estimateZero3(m.trainableElements, largest, 1, world, false, false));
-  est(3, "none", "cpu",
-      ds::estimateZero3(m.trainableElements, largest, 1, world, false, true));
-  est(3, "cpu", "cpu",
-      ds::estimateZero3(m.trainableElements, largest, 1, world, true, true));
+  for (const EstimateRow &e : estimates)
+    os << llvm::formatv("  {0,5}  {1,-14}  {2,-18}  {3,12}  {4,12}\n", e.stage,
+                        e.offloadParam, e.offloadOptimizer, formatBytes(e.estimate.gpu),
+                        formatBytes(e.estimate.cpu));
   return success();
 }
 
@@ -337,6 +420,12 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
                  << "\n";
     return failure();
   }
+  if (!options->inference)
+    if (llvm::Error e = config.checkOffload(stage)) {
+      llvm::errs() << "ds-opt: " << configPath << ": " << llvm::toString(std::move(e))
+                   << "\n";
+      return failure();
+    }
   if (printConfig) {
     ds::ConfigOverrides o;
     if (zeroStage != -1)
@@ -376,11 +465,11 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   }
 
   bool toPlan = outputPath.ends_with(".dsplan");
-  if (!toPlan && !memoryReport && emitStage == EmitStage::Import)
+  if (!toPlan && memoryReport == ReportFormat::None && emitStage == EmitStage::Import)
     return printModule(*module, outputPath);
 
   OwningOpRef<ModuleOp> imported;
-  if (memoryReport) {
+  if (memoryReport != ReportFormat::None) {
     if (options->inference) {
       llvm::errs() << "ds-opt: --memory-report describes training; drop "
                       "--mode=inference\n";
@@ -398,14 +487,14 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   if (failed(runTrainingPipeline(*module, config, stage, world, *options)))
     return failure();
 
-  if (!toPlan && !memoryReport && emitStage == EmitStage::Train)
+  if (!toPlan && memoryReport == ReportFormat::None && emitStage == EmitStage::Train)
     return printModule(*module, outputPath);
 
-  if (failed(runLoweringPipeline(*module, options->inference)))
+  if (failed(runLoweringPipeline(*module, options->inference, config)))
     return failure();
   if (deviceLimit)
     warnDeviceMemory(*module, *deviceLimit);
-  if (memoryReport) {
+  if (memoryReport != ReportFormat::None) {
     std::string error;
     auto out = openOutputFile(toPlan ? "-" : outputPath, &error);
     if (!out) {
@@ -413,7 +502,8 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
       return failure();
     }
     if (failed(printMemoryReport(*imported, *module, config, inputPath, stage, world,
-                                 *options, out->os())))
+                                 *options, memoryReport == ReportFormat::Json,
+                                 out->os())))
       return failure();
     out->keep();
     if (!toPlan)

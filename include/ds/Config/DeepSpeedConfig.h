@@ -39,6 +39,24 @@ struct DeepSpeedConfig {
   // (elements) and stage3_prefetch_bucket_size, into the ZeRO pass's options.
   int zeroStage = 0;
   PartitionForZeroPassOptions zero;
+  /// zero_optimization.offload_optimizer / offload_param (§8, §10): where the state
+  /// lives and how it is staged.
+  struct Offload {
+    std::string device = "none"; ///< none, cpu or nvme
+    std::string nvmePath;        ///< directory of the swap files (nvme)
+    bool pinMemory = true;       ///< the host region is page-locked on CUDA
+    int64_t bufferCount;         ///< staging buffers (read-ahead of NVMe sub-groups)
+    int64_t bufferSize = 100000000; ///< offload_param: elements per staging buffer
+    int64_t maxInCpu = 1000000000;  ///< offload_param nvme: elements kept in CPU memory
+    bool pipelineRead = false, pipelineWrite = false;
+    double ratio = 1.0; ///< offload_optimizer: the fraction of optimizer state offloaded
+  };
+  Offload offloadOptimizer{.bufferCount = 4}, offloadParam{.bufferCount = 5};
+  /// zero_optimization.sub_group_size: elements per sub-group of the offloaded step.
+  int64_t subGroupSize = 1000000000;
+  /// The `aio` block: how ds-run drives the NVMe swap files (REFERENCE §8).
+  PlanIOOptions aio;
+
   /// steps_per_print: ds-run prints a step line every this many optimizer steps
   /// (DeepSpeed's default 10); carried in the plan.
   int64_t stepsPerPrint = 10;
@@ -70,7 +88,15 @@ struct DeepSpeedConfig {
   /// the passes would derive (warmup_max_lr inherited from lr) are written explicitly.
   TrainingPipelineOptions getTrainingPipelineOptions(int64_t stage, int64_t worldSize,
                                                      llvm::StringRef freeze) const;
+  /// The offload transfers' options: buffer_count and sub_group_size.
+  dsrt::InsertTransfersPassOptions getTransferOptions() const;
+  /// DeepSpeed's stage rule for offload: offload_param needs stage 3 (optimizer offload
+  /// works at every stage here, stage 0 included). The error names the key.
+  llvm::Error checkOffload(int64_t stage) const;
 };
+
+/// 1000, not 1e+03: how config values print in messages and in --print-config.
+std::string formatConfigNumber(double v);
 
 /// Where ds-opt's command line set or derived what the config alone does not say.
 struct ConfigOverrides {

@@ -3,11 +3,23 @@
 #define DS_PIPELINES_PIPELINES_H
 
 #include "ds/Dialect/DS/Transforms/Passes.h"
+#include "ds/Dialect/Runtime/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 
 #include <optional>
 
 namespace mlir::ds {
+
+/// The `aio` block and the NVMe directory, which ds-run reads from the plan.
+struct PlanIOOptions {
+  std::string nvmePath;          ///< where each rank's swap file goes
+  bool pinMemory = true;         ///< page-locked host region (CUDA)
+  int64_t blockSize = 1048576;   ///< bytes per I/O request
+  int64_t queueDepth = 8;        ///< requests in flight per swap file
+  int64_t threadCount = 1;       ///< intra_op_parallelism (thread_count before it)
+  bool singleSubmit = false;     ///< one submit call per request
+  bool overlapEvents = true;     ///< keep the queue full while completions arrive
+};
 
 /// What the training pipeline runs with; a DeepSpeed config fills it
 /// (DeepSpeedConfig::getTrainingPipelineOptions). Defaults are the passes' own.
@@ -20,6 +32,10 @@ struct TrainingPipelineOptions {
   BuildTrainStepPassOptions trainStep;
   /// ZeRO stage, world size and bucket sizes.
   PartitionForZeroPassOptions zero;
+  /// Where optimizer states and stage-3 parameter shards live (offload).
+  PlaceOffloadedStatePassOptions offload;
+  /// How ds-run reaches NVMe (carried in the plan).
+  PlanIOOptions io;
   /// What the plan carries for ds-run only (module attributes the exporter writes):
   /// the config's steps_per_print and csv_monitor directory (empty: disabled).
   int64_t stepsPerPrint = 10;
@@ -39,6 +55,8 @@ struct LoweringPipelineOptions {
   /// The module is an inference program (no training step): common subexpressions of
   /// the forward program are merged too.
   bool inference = false;
+  /// Host kernels and transfers for offloaded state (no-op without any).
+  dsrt::InsertTransfersPassOptions transfers;
 };
 
 /// Appends the lowering to runtime kernels and the static memory plan: what a plan file

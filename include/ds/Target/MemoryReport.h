@@ -7,7 +7,8 @@
 
 namespace mlir::ds {
 
-/// Bytes per rank of a module after --ds-plan-memory.
+/// Bytes per rank of a module after --ds-plan-memory. The categories count what lives on
+/// the device; offloaded state (ZeRO-Offload / -Infinity) counts in `host` and `nvme`.
 struct MemoryBreakdown {
   int64_t trainableElements = 0; // Ψ: elements of the trainable parameters
   int64_t frozenElements = 0;
@@ -18,7 +19,11 @@ struct MemoryBreakdown {
   int64_t arena = 0;        // activations and transients: the planned arena
   int64_t peak = 0;         // what the runtime measures: the arena high-water mark
   int64_t communication = 0; // the largest collective's operand + result bytes
+  int64_t hostState = 0;    // offloaded parameters and optimizer state in host memory
+  int64_t host = 0;         // the host region: hostState + the host staging arena
+  int64_t nvme = 0;         // the NVMe region: offloaded state in the swap file
   int64_t modelStates() const { return parameters + gradients + optimizer; }
+  /// Device bytes: model states, frozen buffers and the arena.
   int64_t total() const { return parameters + frozen + gradients + optimizer + arena; }
 };
 

@@ -12,6 +12,9 @@ namespace mlir::ds {
 constexpr llvm::StringLiteral kStepsPerPrintAttr = "ds_plan.steps_per_print";
 constexpr llvm::StringLiteral kZeroStageAttr = "ds_plan.zero_stage";
 constexpr llvm::StringLiteral kCsvMonitorDirAttr = "ds_plan.csv_monitor_dir";
+/// NVMe and aio settings (a dictionary: nvme_path, pin_memory, block_size, queue_depth,
+/// thread_count, single_submit, overlap_events), written when the config gives them.
+constexpr llvm::StringLiteral kIOAttr = "ds_plan.io";
 
 /// Writes `module` (after --ds-convert-to-runtime and --ds-plan-memory) as a plan:
 /// the 8-byte magic, the payload's 8-byte checksum, then the serialized ds.plan.Plan

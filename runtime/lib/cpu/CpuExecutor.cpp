@@ -18,7 +18,29 @@ char *allocRegion(uint64_t bytes, uint64_t align, const char *what) {
   std::memset(p, 0, size);
   return static_cast<char *>(p);
 }
+/// The aio settings a plan carries (defaults where it gives none).
+AioConfig aioConfig(const ds::plan::Plan &p) {
+  AioConfig cfg;
+  const auto &io = p.io();
+  if (io.block_size())
+    cfg.blockSize = io.block_size();
+  if (io.queue_depth())
+    cfg.queueDepth = io.queue_depth();
+  if (io.thread_count())
+    cfg.threadCount = std::min(io.thread_count(), 64u);
+  if (p.has_io()) {
+    cfg.singleSubmit = io.single_submit();
+    cfg.overlapEvents = io.overlap_events();
+  }
+  return cfg;
+}
 } // namespace
+
+void CpuExecutor::RegionEnds::raise(const RegionEnds &o) {
+  arena = std::max(arena, o.arena);
+  host = std::max(host, o.host);
+  nvme = std::max(nvme, o.nvme);
+}
 
 CpuExecutor::CpuExecutor(const LoadedPlan &plan, Communicator &comm) : plan_(plan) {
   ctx_.comm = &comm;
@@ -27,7 +49,7 @@ CpuExecutor::CpuExecutor(const LoadedPlan &plan, Communicator &comm) : plan_(pla
   const auto &p = plan.plan;
   for (int i = 0; i < p.programs_size(); ++i) {
     std::vector<RunFn> fns;
-    std::vector<uint64_t> ends;
+    std::vector<RegionEnds> ends;
     for (int k = 0; k < p.programs(i).instructions_size(); ++k) {
       const auto &ins = p.programs(i).instructions(k);
       RunFn fn = findCpuKernel(ins.kernel());
@@ -35,28 +57,41 @@ CpuExecutor::CpuExecutor(const LoadedPlan &plan, Communicator &comm) : plan_(pla
         fail("program '", p.programs(i).name(), "' instruction ", k, ": kernel '", ins.kernel(),
              "' has no CPU implementation");
       fns.push_back(fn);
-      uint64_t end = 0;
+      RegionEnds end;
       for (const auto *list : {&plan.instrInputs[size_t(i)][size_t(k)],
                                &plan.instrOutputs[size_t(i)][size_t(k)]})
         for (size_t b : *list) {
           const auto &info = plan.buffers[b];
-          if (info.placement == ds::plan::ARENA && info.type.bytes > 0)
-            end = std::max(end, info.offset + info.type.bytes);
+          if (info.type.bytes == 0)
+            continue;
+          uint64_t e = info.offset + info.type.bytes;
+          if (info.placement == ds::plan::ARENA)
+            end.arena = std::max(end.arena, e);
+          else if (info.placement == ds::plan::HOST)
+            end.host = std::max(end.host, e);
+          else if (info.placement == ds::plan::NVME)
+            end.nvme = std::max(end.nvme, e);
         }
       ends.push_back(end);
     }
     kernels_.push_back(std::move(fns));
     touchEnd_.push_back(std::move(ends));
   }
-  if (p.nvme_bytes() > 0)
-    fail("the plan has an NVMe region of ", p.nvme_bytes(),
-         " bytes: NVMe placement needs the offload runtime, which this ds-run does not have");
+  if (p.nvme_bytes() > 0) {
+    const std::string &dir = p.io().nvme_path();
+    if (dir.empty())
+      fail("the plan keeps ", p.nvme_bytes(),
+           " bytes per rank on NVMe but names no nvme_path (offload_*.nvme_path)");
+    swap_ = SwapFile::create(dir, ctx_.rank, p.nvme_bytes(), aioConfig(p));
+    ctx_.swap = swap_.get();
+  }
   arena_ = allocRegion(p.arena_bytes(), p.alignment(), "arena");
   persistent_ = allocRegion(p.persistent_bytes(), p.alignment(), "persistent region");
-  // On a CPU, pinned host memory is ordinary host memory.
-  host_ = allocRegion(p.host_bytes(), p.alignment(), "host region");
+  // On a CPU, pinned host memory is ordinary host memory. Aligned for O_DIRECT swaps.
+  host_ = allocRegion(p.host_bytes(), 4096, "host region");
   for (const auto &b : plan.buffers)
-    data_.push_back(regionBase(b.placement) + b.offset);
+    data_.push_back(b.placement == ds::plan::NVME ? nullptr
+                                                   : regionBase(b.placement) + b.offset);
 }
 
 CpuExecutor::~CpuExecutor() {
@@ -74,28 +109,60 @@ char *CpuExecutor::regionBase(ds::plan::Placement placement) const {
   }
 }
 
-Tensor CpuExecutor::tensor(uint32_t id) const {
-  size_t i = plan_.bufferIndex.at(id);
+Tensor CpuExecutor::tensor(uint32_t id) const { return tensorAt(plan_.bufferIndex.at(id)); }
+
+Tensor CpuExecutor::tensorAt(size_t i) const {
   const auto &b = plan_.buffers[i];
-  return Tensor{b.type.dtype, &b.type.shape, b.type.numel, data_[i]};
+  Tensor t{b.type.dtype, &b.type.shape, b.type.numel, data_[i]};
+  if (b.placement == ds::plan::NVME)
+    t.fileOffset = int64_t(b.offset);
+  return t;
+}
+
+void CpuExecutor::waitForSwaps(int index, int k) {
+  auto &pending = ctx_.pendingSwaps;
+  if (pending.empty())
+    return;
+  auto touches = [&](const PendingSwap &s) {
+    if (k < 0)
+      return true;
+    for (const auto *list : {&plan_.instrInputs[size_t(index)][size_t(k)],
+                             &plan_.instrOutputs[size_t(index)][size_t(k)]})
+      for (size_t b : *list) {
+        const auto &info = plan_.buffers[b];
+        if (info.placement != ds::plan::HOST || info.type.bytes == 0)
+          continue;
+        const char *begin = static_cast<const char *>(data_[b]);
+        if (begin < s.end && s.begin < begin + info.type.bytes)
+          return true;
+      }
+    return false;
+  };
+  for (size_t i = 0; i < pending.size();) {
+    if (!touches(pending[i])) {
+      ++i;
+      continue;
+    }
+    uint64_t ticket = pending[i].ticket;
+    pending.erase(pending.begin() + long(i));
+    swap_->wait(ticket);
+  }
 }
 
 void CpuExecutor::runOne(int index, int k) {
   const auto &prog = plan_.plan.programs(index);
   KernelCall call{prog.instructions(k), {}, {}, ctx_,
                   plan_.instrAttrs[size_t(index)][size_t(k)]};
-  for (size_t b : plan_.instrInputs[size_t(index)][size_t(k)]) {
-    const auto &info = plan_.buffers[b];
-    call.in.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
-  }
-  for (size_t b : plan_.instrOutputs[size_t(index)][size_t(k)]) {
-    const auto &info = plan_.buffers[b];
-    call.out.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
-  }
-  measuredPeak_ = std::max(measuredPeak_, touchEnd_[size_t(index)][size_t(k)]);
+  for (size_t b : plan_.instrInputs[size_t(index)][size_t(k)])
+    call.in.push_back(tensorAt(b));
+  for (size_t b : plan_.instrOutputs[size_t(index)][size_t(k)])
+    call.out.push_back(tensorAt(b));
+  measured_.raise(touchEnd_[size_t(index)][size_t(k)]);
   if (rankStatus()) // ds-run publishes where each rank is, for death and timeout reports
     setRankInstruction(k, call.ins.kernel());
   try {
+    // A swap in flight may still be reading or writing the host bytes this touches.
+    waitForSwaps(index, k);
     kernels_[size_t(index)][size_t(k)](call);
   } catch (const Error &e) {
     const auto &i = prog.instructions(k);
@@ -108,24 +175,40 @@ void CpuExecutor::run(int index) {
   const auto &prog = plan_.plan.programs(index);
   for (int k = 0; k < prog.instructions_size(); ++k)
     runOne(index, k);
+  try {
+    waitForSwaps(index, -1);
+  } catch (const Error &e) {
+    fail("program '", prog.name(), "': ", e.what());
+  }
   ++ctx_.runCounter;
 }
 
 void CpuExecutor::runInstruction(int program, int k) {
   runOne(program, k);
+  waitForSwaps(program, -1);
   // The counter counts program runs: a single-instruction run of the last instruction ends one.
   if (k + 1 == plan_.plan.programs(program).instructions_size())
     ++ctx_.runCounter;
 }
 
 void CpuExecutor::upload(uint32_t id, const void *src) {
+  waitForSwaps(0, -1);
   Tensor t = tensor(id);
-  std::memcpy(t.data, src, size_t(t.numel) * dtypeSize(t.dtype));
+  uint64_t bytes = uint64_t(t.numel) * dtypeSize(t.dtype);
+  if (t.fileOffset >= 0)
+    swap_->wait(swap_->submitWrite(uint64_t(t.fileOffset), src, bytes));
+  else
+    std::memcpy(t.data, src, bytes);
 }
 
 void CpuExecutor::download(uint32_t id, void *dst) {
+  waitForSwaps(0, -1);
   Tensor t = tensor(id);
-  std::memcpy(dst, t.data, size_t(t.numel) * dtypeSize(t.dtype));
+  uint64_t bytes = uint64_t(t.numel) * dtypeSize(t.dtype);
+  if (t.fileOffset >= 0)
+    swap_->wait(swap_->submitRead(uint64_t(t.fileOffset), dst, bytes));
+  else
+    std::memcpy(dst, t.data, bytes);
 }
 
 } // namespace ds::rt

@@ -304,6 +304,9 @@ public:
   }
 
   uint64_t measuredPeakBytes() const override { return measuredPeak_; }
+  // The whole host region is allocated pinned; NVMe plans are refused at load.
+  uint64_t measuredHostBytes() const override { return plan_.plan.host_bytes(); }
+  uint64_t measuredNvmeBytes() const override { return 0; }
   const LoadedPlan &plan() const override { return plan_; }
   std::string describe() const override {
     return std::string("cuda (") + prop_.name + ", device " + std::to_string(device_) + ", " +

@@ -561,18 +561,28 @@ int runJob(const Options &opt, Communicator &comm) {
   }
 
   std::string metricsError;
-  std::vector<int64_t> all(size_t(2 * world));
+  // Per rank: predicted and measured arena peak, and the measured bytes of each tier
+  // (device = persistent region + arena high-water; host region; NVMe swap file).
+  constexpr int kTiers = 5;
+  std::vector<int64_t> all(size_t(kTiers * world));
   if (!opt.metrics.empty() || trained) {
-    int64_t mine[2] = {int64_t(plan.plan.predicted_peak_bytes()),
-                       int64_t(exec.measuredPeakBytes())};
-    comm.allGather(mine, all.data(), 2, ds::plan::I64);
+    int64_t mine[kTiers] = {int64_t(plan.plan.predicted_peak_bytes()),
+                            int64_t(exec.measuredPeakBytes()),
+                            int64_t(plan.plan.persistent_bytes() + exec.measuredPeakBytes()),
+                            int64_t(exec.measuredHostBytes()),
+                            int64_t(exec.measuredNvmeBytes())};
+    comm.allGather(mine, all.data(), kTiers, ds::plan::I64);
   }
+  auto tier = [&](int r, int k) { return all[size_t(kTiers * r + k)]; };
   if (!opt.metrics.empty()) {
     if (rank == 0) {
-      std::vector<int64_t> pred, meas;
+      std::vector<int64_t> pred, meas, device, host, nvme;
       for (int r = 0; r < world; ++r) {
-        pred.push_back(all[size_t(2 * r)]);
-        meas.push_back(all[size_t(2 * r + 1)]);
+        pred.push_back(tier(r, 0));
+        meas.push_back(tier(r, 1));
+        device.push_back(tier(r, 2));
+        host.push_back(tier(r, 3));
+        nvme.push_back(tier(r, 4));
       }
       std::string json = "{\n  \"loss\": " + jsonList(losses) +
                          (lossScales.empty()
@@ -583,6 +593,16 @@ int runJob(const Options &opt, Communicator &comm) {
                          ",\n  \"arena_bytes\": " + std::to_string(plan.plan.arena_bytes()) +
                          ",\n  \"persistent_bytes\": " +
                          std::to_string(plan.plan.persistent_bytes()) +
+                         ",\n  \"device_bytes\": " + jsonList(device) +
+                         ",\n  \"host_bytes\": " + jsonList(host) +
+                         ",\n  \"nvme_bytes\": " + jsonList(nvme) +
+                         ",\n  \"planned_device_bytes\": " +
+                         std::to_string(plan.plan.persistent_bytes() +
+                                        plan.plan.predicted_peak_bytes()) +
+                         ",\n  \"planned_host_bytes\": " +
+                         std::to_string(plan.plan.host_bytes()) +
+                         ",\n  \"planned_nvme_bytes\": " +
+                         std::to_string(plan.plan.nvme_bytes()) +
                          ",\n  \"world_size\": " + std::to_string(world) +
                          ",\n  \"micro_batch\": " + std::to_string(mb) +
                          ",\n  \"gradient_accumulation_steps\": " +
@@ -622,12 +642,17 @@ int runJob(const Options &opt, Communicator &comm) {
     }
     info(text);
     for (int r = 0; r < world; ++r) {
-      int64_t pred = all[size_t(2 * r)], meas = all[size_t(2 * r + 1)];
+      int64_t pred = tier(r, 0), meas = tier(r, 1);
       std::snprintf(buf, sizeof(buf), "%+.1f%%",
                     pred > 0 ? 100.0 * double(meas - pred) / double(pred) : 0.0);
+      std::string offloaded;
+      if (plan.plan.host_bytes() > 0)
+        offloaded += ", host " + humanBytes(double(tier(r, 3)));
+      if (plan.plan.nvme_bytes() > 0)
+        offloaded += ", NVMe " + humanBytes(double(tier(r, 4)));
       info("ds-run:   rank " + std::to_string(r) + ": arena peak measured " +
            humanBytes(double(meas)) + ", predicted " + humanBytes(double(pred)) + " (" + buf +
-           "), persistent " + humanBytes(double(plan.plan.persistent_bytes())));
+           "), persistent " + humanBytes(double(plan.plan.persistent_bytes())) + offloaded);
     }
     if (!opt.metrics.empty())
       info("ds-run: wrote metrics to " + opt.metrics);

@@ -4,16 +4,17 @@
 
 // Tests that module state declared in host or nvme memory is planned in a region of its
 // own: the device region (dsrt.persistent_bytes) holds only the device state, each region
-// starts at offset 0 and has its own size; the plan places each buffer from its space
+// starts at offset 0 and has its own size (NVMe state at 4096-byte offsets, for O_DIRECT
+// swaps); the plan places each buffer from its space
 // (device: PERSISTENT, host: HOST, nvme: NVME) and records the region sizes.
-// CHECK: module attributes {ds.model_file = "m.onnx", dsrt.alignment = 64 : i64, dsrt.arena_bytes = {{[0-9]+}} : i64, dsrt.host_bytes = 192 : i64, dsrt.loss_scale = @loss_scale, dsrt.nvme_bytes = 72 : i64, dsrt.peak_bytes = {{[0-9]+}} : i64, dsrt.persistent_bytes = 68 : i64}
+// CHECK: module attributes {ds.model_file = "m.onnx", dsrt.alignment = 64 : i64, dsrt.arena_bytes = {{[0-9]+}} : i64, dsrt.host_bytes = 192 : i64, dsrt.loss_scale = @loss_scale, dsrt.nvme_bytes = 4104 : i64, dsrt.peak_bytes = {{[0-9]+}} : i64, dsrt.persistent_bytes = 68 : i64}
 // CHECK: dsrt.global trainable @w : memref<4x4xf32> from "w" {offset = 0 : i64}
 // CHECK: dsrt.global @w.grad : memref<4x4xf32> in host {{{.*}}offset = 0 : i64}
 // CHECK: dsrt.global @w.exp_avg : memref<4x4xf32> in host {{{.*}}offset = 64 : i64}
 // CHECK: dsrt.global @w.exp_avg_sq : memref<4x4xf32> in nvme {{{.*}}offset = 0 : i64}
 // CHECK: dsrt.global @w.master : memref<4x4xf32> in host {{{.*}}offset = 128 : i64}
 // CHECK: dsrt.global @loss_scale : memref<f32> {{{.*}}offset = 64 : i64}
-// CHECK: dsrt.global @step : memref<i64> in nvme {{{.*}}offset = 64 : i64}
+// CHECK: dsrt.global @step : memref<i64> in nvme {{{.*}}offset = 4096 : i64}
 // PLAN: persistent_bytes: 68
 // PLAN: placement: PERSISTENT
 // PLAN-NEXT: name: "w"
@@ -31,12 +32,12 @@
 // PLAN-NEXT: offset: 64
 // PLAN-NEXT: name: "loss_scale"
 // PLAN: placement: NVME
-// PLAN-NEXT: offset: 64
+// PLAN-NEXT: offset: 4096
 // PLAN-NEXT: name: "step"
 // PLAN: placement: ARENA
 // PLAN: loss_scale_buffer: 5
 // PLAN-NEXT: host_bytes: 192
-// PLAN-NEXT: nvme_bytes: 72
+// PLAN-NEXT: nvme_bytes: 4104
 module attributes {ds.model_file = "m.onnx"} {
 ds.parameter @w : tensor<4x4xf32> from "w"
 ds.state grad @w.grad : tensor<4x4xf32> of @w in host

@@ -104,6 +104,9 @@ int64_t mlir::dsrt::getByteSize(ShapedType type) {
 LogicalResult AllocOp::verify() {
   if (auto offset = getOffsetAttr(); offset && offset.getInt() < 0)
     return emitOpError("offset must be non-negative, got ") << offset.getInt();
+  if (getSpace() == MemorySpace::nvme)
+    return emitOpError("a transient buffer lives on the device or the host; NVMe holds "
+                       "only module state (dsrt.global)");
   return success();
 }
 

@@ -24,6 +24,7 @@ struct LiveBuffer {
   Value value;
   int64_t size;
   int64_t start, end;
+  MemorySpace space = MemorySpace::device;
   int64_t offset = -1;
 };
 
@@ -107,7 +108,11 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
             << " has more bytes than a 64-bit count holds";
         return signalPassFailure();
       }
-      std::optional<int64_t> offset = checkedAlignTo(end, alignment);
+      // NVMe state is read and written with O_DIRECT: its offsets are I/O-aligned.
+      int64_t align = global.getSpace() == MemorySpace::nvme
+                          ? std::max<int64_t>(alignment, ioAlignment)
+                          : alignment;
+      std::optional<int64_t> offset = checkedAlignTo(end, align);
       std::optional<int64_t> next = offset ? checkedAddBytes(*offset, *bytes) : std::nullopt;
       if (!next) {
         global.emitError("global @")
@@ -119,12 +124,33 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
       end = *next;
     }
 
-    int64_t arena = 0, peak = 0;
+    if (ioAlignment <= 0 || !llvm::isPowerOf2_64(ioAlignment)) {
+      module.emitError("io-alignment must be a power of two, got ")
+          << static_cast<int64_t>(ioAlignment);
+      return signalPassFailure();
+    }
+    // Host transients (offload) follow the host globals in the host region.
+    std::optional<int64_t> hostBase = checkedAlignTo(
+        regionBytes[static_cast<size_t>(MemorySpace::host)],
+        std::max<int64_t>(alignment, ioAlignment));
+    if (!hostBase) {
+      module.emitError("the host region overflows 64 bits");
+      return signalPassFailure();
+    }
+    int64_t arena = 0, peak = 0, hostArena = 0;
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal() || !getProgramRole(func))
         continue;
-      if (failed(planFunction(func, arena, peak)))
+      if (failed(planFunction(func, *hostBase, arena, hostArena, peak)))
         return signalPassFailure();
+    }
+    if (hostArena > 0) {
+      std::optional<int64_t> end = checkedAddBytes(*hostBase, hostArena);
+      if (!end) {
+        module.emitError("the host region overflows 64 bits");
+        return signalPassFailure();
+      }
+      regionBytes[static_cast<size_t>(MemorySpace::host)] = *end;
     }
     module->setAttr(kAlignmentAttr, b.getI64IntegerAttr(alignment));
     module->setAttr(kArenaBytesAttr, b.getI64IntegerAttr(arena));
@@ -136,7 +162,8 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
     arenaBytes = arena;
   }
 
-  LogicalResult planFunction(func::FuncOp func, int64_t &arena, int64_t &peak) {
+  LogicalResult planFunction(func::FuncOp func, int64_t hostBase, int64_t &arena,
+                             int64_t &hostArena, int64_t &peak) {
     Block &body = func.getBody().front();
     llvm::DenseMap<Operation *, int64_t> index;
     int64_t n = 0;
@@ -170,7 +197,10 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
                << describe(func, v) << " of type " << type
                << " has more bytes than a 64-bit count holds";
       slot[v] = buffers.size();
-      buffers.push_back({v, *bytes, start, end});
+      MemorySpace space = MemorySpace::device;
+      if (auto alloc = v.getDefiningOp<AllocOp>())
+        space = alloc.getSpace();
+      buffers.push_back({v, *bytes, start, end, space});
       return success();
     };
     for (BlockArgument arg : body.getArguments())
@@ -192,7 +222,20 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
                << buf.size << " bytes) overflows the 64-bit size of the arena";
       total = *sum;
     }
-    arena = std::max(arena, placeBuffers(buffers, alignment));
+    // One arena per memory space: the device's, and the host's (offload).
+    SmallVector<LiveBuffer> device, host;
+    for (LiveBuffer &buf : buffers)
+      (buf.space == MemorySpace::host ? host : device).push_back(buf);
+    arena = std::max(arena, placeBuffers(device, alignment));
+    hostArena = std::max(hostArena, placeBuffers(host, std::max<int64_t>(
+                                                           alignment, ioAlignment)));
+    for (LiveBuffer &buf : host)
+      buf.offset += hostBase;
+    buffers.clear();
+    llvm::append_range(buffers, device);
+    llvm::append_range(buffers, host);
+    for (auto [i, buf] : llvm::enumerate(buffers))
+      slot[buf.value] = i;
     numBuffers += buffers.size();
     for (LiveBuffer &buf : buffers)
       transientBytes += buf.size;
@@ -210,7 +253,8 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
       for (Value v : kernel->getOperands())
         if (Value root = getAliasRoot(v); isTransient(root)) {
           LiveBuffer &buf = buffers[slot.lookup(root)];
-          peak = std::max(peak, buf.offset + buf.size);
+          if (buf.space == MemorySpace::device)
+            peak = std::max(peak, buf.offset + buf.size);
         }
     return success();
   }

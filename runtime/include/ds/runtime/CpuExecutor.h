@@ -3,6 +3,7 @@
 
 #include "ds/runtime/Communicator.h"
 #include "ds/runtime/ExecutorBase.h"
+#include "ds/runtime/NvmeSwap.h"
 #include "ds/runtime/Plan.h"
 
 #include <memory>
@@ -11,9 +12,10 @@ namespace ds::rt {
 
 class CpuExecutor : public ExecutorBase {
 public:
-  /// Allocates the arena, persistent and host regions (zeroed) and binds every buffer. Throws
-  /// Error when a kernel has no CPU implementation, the plan has an NVMe region or memory
-  /// cannot be allocated.
+  /// Allocates the arena, persistent and host regions (zeroed), creates the rank's NVMe
+  /// swap file when the plan has an NVMe region, and binds every buffer. Throws Error
+  /// when a kernel has no CPU implementation, the swap file cannot be made (naming the
+  /// path) or memory cannot be allocated.
   CpuExecutor(const LoadedPlan &plan, Communicator &comm);
   ~CpuExecutor();
   CpuExecutor(const CpuExecutor &) = delete;
@@ -29,7 +31,9 @@ public:
   /// The bytes of a buffer by id.
   Tensor tensor(uint32_t id) const;
   /// Highest arena byte (offset + size) touched by any executed instruction so far.
-  uint64_t measuredPeakBytes() const override { return measuredPeak_; }
+  uint64_t measuredPeakBytes() const override { return measured_.arena; }
+  uint64_t measuredHostBytes() const override { return measured_.host; }
+  uint64_t measuredNvmeBytes() const override { return measured_.nvme; }
   const LoadedPlan &plan() const override { return plan_; }
 
 private:
@@ -38,11 +42,22 @@ private:
   char *arena_ = nullptr, *persistent_ = nullptr, *host_ = nullptr;
   std::vector<void *> data_; // per dense buffer index
   std::vector<std::vector<RunFn>> kernels_;
-  // Per program, per instruction: the arena end it touches (0 if none).
-  std::vector<std::vector<uint64_t>> touchEnd_;
-  uint64_t measuredPeak_ = 0;
+  /// The highest byte (offset + size) of each region an instruction touches (0: none).
+  struct RegionEnds {
+    uint64_t arena = 0, host = 0, nvme = 0;
+    void raise(const RegionEnds &o);
+  };
+  // Per program, per instruction.
+  std::vector<std::vector<RegionEnds>> touchEnd_;
+  RegionEnds measured_;
+  std::unique_ptr<SwapFile> swap_;
   void runOne(int index, int k);
-  /// The region a placement names (NVME has none: such plans are refused).
+  /// The bytes of the buffer at dense index i (an NVMe one: its swap-file offset).
+  Tensor tensorAt(size_t i) const;
+  /// Waits for the swaps in flight that read or write the host bytes of instruction k of
+  /// program `index` (all of them when k < 0).
+  void waitForSwaps(int index, int k);
+  /// The region a placement names (NVME has none: its bytes are in the swap file).
   char *regionBase(ds::plan::Placement placement) const;
 };
 

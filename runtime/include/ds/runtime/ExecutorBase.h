@@ -11,7 +11,7 @@
 namespace ds::rt {
 
 /// One rank's executor. Buffers are reached through upload/download, which copy the whole
-/// buffer; every region (arena, persistent, host) is the executor's own allocation.
+/// buffer; every region (arena, persistent, host, the NVMe swap file) is the executor's own.
 class ExecutorBase {
 public:
   virtual ~ExecutorBase() = default;
@@ -33,6 +33,10 @@ public:
   virtual void download(uint32_t id, void *dst) = 0;
   /// Highest arena byte (offset + size) touched by any executed instruction so far.
   virtual uint64_t measuredPeakBytes() const = 0;
+  /// The same for the host region (offload: host globals and host transients) and the
+  /// NVMe region (the swap file), so the report compares each tier with the plan.
+  virtual uint64_t measuredHostBytes() const = 0;
+  virtual uint64_t measuredNvmeBytes() const = 0;
   /// "cpu", "cuda (NVIDIA H200, nccl)", ...
   virtual std::string describe() const = 0;
   virtual const LoadedPlan &plan() const = 0;

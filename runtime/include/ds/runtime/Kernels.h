@@ -70,12 +70,28 @@ struct Tensor {
   const std::vector<int64_t> *shape;
   int64_t numel;
   void *data;
+  /// An NVME buffer: its byte offset in the rank's swap file (data is null); -1 otherwise.
+  int64_t fileOffset = -1;
   template <typename T> T *as() const { return static_cast<T *>(data); }
   int64_t rank() const { return int64_t(shape->size()); }
   int64_t dim(int64_t i) const { return (*shape)[size_t(i)]; }
 };
 
+class SwapFile;
+
+/// An NVMe transfer in flight: the swap file's ticket and the host bytes it reads or
+/// writes, which no instruction may touch until it completes.
+struct PendingSwap {
+  uint64_t ticket;
+  const char *begin, *end;
+};
+
 struct ExecContext {
+  /// The rank's NVMe swap file (plans with an NVMe region), and the swaps in flight that
+  /// swap_in/swap_out submitted; the executor waits for one before an instruction touches
+  /// its host bytes, and for all at the end of a program.
+  SwapFile *swap = nullptr;
+  std::vector<PendingSwap> pendingSwaps;
   Communicator *comm = nullptr;
   int rank = 0;
   int worldSize = 1;

@@ -160,4 +160,41 @@ def ApplyMixedPrecisionPass : Pass<"ds-mixed-precision", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::ds::DSDialect"];
 }
 
+def PlaceOffloadedStatePass : Pass<"ds-offload", "::mlir::ModuleOp"> {
+  let summary = "Places optimizer state and stage-3 parameter shards in host memory or on NVMe";
+  let description = [{
+    Runs after --ds-zero. DeepSpeed's `offload_optimizer` and `offload_param`
+    (ZeRO-Offload, ZeRO-Infinity): with `optimizer=cpu` (or `nvme`) every optimizer
+    state of each rank (fp32 master weights, Adam/Lamb moments, SGD momentum) lives in
+    the host region (or the rank's NVMe swap file), so the device keeps only the
+    16-bit (or fp32) parameters and the gradient shards: mixed-precision stage 2 keeps
+    2Ψ + 2Ψ/W bytes there. With `param=cpu` (or `nvme`, stage 3 only) the sharded
+    trainable parameters live there too; parameters small enough to stay whole under
+    stage 3's persistence threshold stay on the device, as in DeepSpeed. The pass only
+    decides where state lives (`in host`, `in nvme`); --ds-insert-transfers, after the
+    lowering, runs the optimizer step on the host and moves the bytes.
+    ```mlir
+    ds.state exp_avg @fc1.weight.exp_avg : tensor<256xf32> of @fc1.weight in host
+    ```
+  }];
+  let options = [
+    Option<"optimizer", "optimizer", "std::string", "\"none\"",
+           "Where optimizer states live: none (the device), cpu or nvme">,
+    Option<"param", "param", "std::string", "\"none\"",
+           "Where stage-3 parameter shards live: none (the device), cpu or nvme">,
+    Option<"ratio", "ratio", "double", "1.0",
+           "The fraction of the optimizer state (by elements, in parameter order) that "
+           "is offloaded (DeepSpeed's offload_optimizer.ratio); the rest stays">,
+    Option<"maxInCpu", "max-in-cpu", "int64_t", "1000000000",
+           "With param=nvme: the first parameter shards, up to this many elements, stay "
+           "in host memory (DeepSpeed's offload_param.max_in_cpu)">,
+  ];
+  let statistics = [
+    Statistic<"numOffloadedStates", "num-offloaded-states", "Optimizer states moved">,
+    Statistic<"numOffloadedParameters", "num-offloaded-parameters",
+              "Parameter shards moved">,
+  ];
+  let dependentDialects = ["::mlir::ds::DSDialect"];
+}
+
 #endif // DS_TRANSFORMS_PASSES_TD

@@ -100,16 +100,23 @@ def Runtime_GlobalOp : Runtime_Op<"global", [Symbol]> {
 }
 
 def Runtime_AllocOp : Runtime_Op<"alloc"> {
-  let summary = "A transient buffer in the arena";
+  let summary = "A transient buffer in the arena of a memory space";
   let description = [{
-    `offset` is the byte offset in the arena, set by memory planning.
+    A buffer that lives from its producing kernel to its last use, in the device arena
+    (the default) or, `in host`, in the host arena that follows the host globals in the
+    host region (offload: the optimizer step's operands on the host). `offset` is the
+    byte offset in the device arena, or in the host region, set by memory planning.
+    NVMe holds only module state: transients never live there.
     ```mlir
     %b = dsrt.alloc {offset = 256 : i64} : memref<4x8xf32>
+    %h = dsrt.alloc in host : memref<128xf32>
     ```
   }];
-  let arguments = (ins OptionalAttr<I64Attr>:$offset);
+  let arguments = (ins OptionalAttr<I64Attr>:$offset,
+                       DefaultValuedAttr<Runtime_MemorySpaceAttr,
+                                         "::mlir::dsrt::MemorySpace::device">:$space);
   let results = (outs AnyStaticShapeMemRef:$buffer);
-  let assemblyFormat = "attr-dict `:` type($buffer)";
+  let assemblyFormat = "(`in` `` $space^)? attr-dict `:` type($buffer)";
   let hasVerifier = 1;
 }
 

@@ -13,7 +13,9 @@ def PlanMemoryPass : Pass<"ds-plan-memory", "::mlir::ModuleOp"> {
     instruction overlap: largest first, each at the lowest aligned offset that fits.
     Programs run one after another, so they share the arena. Each memory space has one
     region per rank, in which its `dsrt.global`s are laid out one after another: device
-    (the persistent region), host and nvme. Sets `offset` on every `dsrt.alloc` and
+    (the persistent region), host and nvme. Transients `in host` (offload) get an arena
+    of their own, planned the same way, that follows the host globals in the host
+    region; NVMe globals and host transients are aligned to `io-alignment` for O_DIRECT. Sets `offset` on every `dsrt.alloc` and
     `dsrt.global`, `dsrt.offset` on arguments, and `dsrt.arena_bytes`,
     `dsrt.persistent_bytes`, `dsrt.host_bytes`, `dsrt.nvme_bytes`, `dsrt.peak_bytes`
     and `dsrt.alignment` on the module.
@@ -21,12 +23,60 @@ def PlanMemoryPass : Pass<"ds-plan-memory", "::mlir::ModuleOp"> {
   let options = [
     Option<"alignment", "alignment", "int64_t", /*default=*/"64",
            "Byte alignment of every buffer (a power of two)">,
+    Option<"ioAlignment", "io-alignment", "int64_t", /*default=*/"4096",
+           "Byte alignment of NVMe globals and host transients, which O_DIRECT swaps "
+           "read and write (a power of two)">,
   ];
   let statistics = [
     Statistic<"numBuffers", "num-buffers", "Transient buffers placed">,
     Statistic<"transientBytes", "transient-bytes",
               "Sum of the transient buffers' sizes (the arena without reuse)">,
     Statistic<"arenaBytes", "arena-bytes", "Arena size after reuse">,
+  ];
+}
+
+def InsertTransfersPass : Pass<"ds-insert-transfers", "::mlir::ModuleOp"> {
+  let summary = "Runs kernels on offloaded state on the host and moves the bytes between tiers";
+  let description = [{
+    Runs after --ds-convert-to-runtime, before --ds-plan-memory, on a module whose
+    globals carry memory spaces (--ds-offload). Every program is rewritten so that no
+    kernel touches memory it cannot reach:
+    - a kernel that reads or writes a `host` global, or whose non-scalar inputs are all
+      on the host, runs on the `host` stream (the optimizer step of ZeRO-Offload, and
+      the cast of the updated fp32 master to the 16-bit parameter); its device inputs
+      are copied device-to-host first (`copy` on the copy stream; a device scalar is
+      copied once per program), and its outputs are host transients (`dsrt.alloc in
+      host`);
+    - a device kernel (and every collective) reading a host buffer gets a
+      host-to-device copy first: the updated 16-bit shard crosses before its
+      all-gather;
+    - an `nvme` global is never touched by a kernel: a read becomes `swap_in` (io
+      stream) into a host transient, a write `swap_out` from one. Swap-ins of the
+      optimizer step are issued `read-ahead` sub-groups before the update that needs
+      them (a sub-group closes at the update that brings it to `sub-group-size`
+      elements, as DeepSpeed's `sub_group_size`), so the disk streams while the host
+      computes: with k swapped tensors per update, `buffer-count` / k sub-groups are
+      in flight, so the read-ahead is that minus one (DeepSpeed's 4 buffers for Adam's
+      p, m, v, g step one sub-group at a time). The memory planner then sizes the
+      staging buffers.
+    A copy between spaces is itself the transfer and is left alone.
+    ```mlir
+    %g = dsrt.alloc in host : memref<256xf32>
+    dsrt.kernel "copy" ins(%grad : memref<256xf32>) outs(%g : memref<256xf32>) on copy
+    dsrt.kernel "adam_update" ins(%p, %g, ...) outs(...) on host
+    ```
+  }];
+  let options = [
+    Option<"bufferCount", "buffer-count", "int64_t", /*default=*/"4",
+           "Host staging buffers for NVMe optimizer state (offload_optimizer."
+           "buffer_count): sub-groups are swapped in ahead while buffers allow">,
+    Option<"subGroupSize", "sub-group-size", "int64_t", /*default=*/"1000000000",
+           "Elements per sub-group of the offloaded optimizer step">,
+  ];
+  let statistics = [
+    Statistic<"numHostKernels", "num-host-kernels", "Kernels moved to the host">,
+    Statistic<"numCopies", "num-copies", "Device-host copies inserted">,
+    Statistic<"numSwaps", "num-swaps", "NVMe swap-ins and swap-outs inserted">,
   ];
 }
 
