@@ -35,7 +35,7 @@ if [ "$CASE" = missing-dir ] || [ "$CASE" = file-as-dir ]; then
   [ "$rc" = 1 ] || die "exit code $rc, expected 1"
   want="does not exist"
   [ "$CASE" = file-as-dir ] && want="is not a directory"
-  grep -Eq "^ds-run: rank [01]: nvme swap: swap directory '$swapdir' $want\$" "$W/err.txt" ||
+  grep -Eq "^ds-run: rank [01]: (nvme swap|NVMe offload): swap directory '$swapdir' $want\$" "$W/err.txt" ||
     die "no line naming '$swapdir' ($want)"
   grep -q '^step ' "$W/out.txt" && die "training started"
   [ -z "$(swapfiles)" ] || die "swap files left: $(swapfiles)"
