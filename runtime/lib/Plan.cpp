@@ -149,8 +149,11 @@ void validateParameters(LoadedPlan &lp, int worldSize) {
     if (!inits.insert({p.initializer(), int(b.type.dtype)}).second)
       fail(what, ": initializer '", p.initializer(), "' is loaded twice into ",
            dtypeName(b.type.dtype), " buffers");
-    if (b.placement != ds::plan::PERSISTENT)
-      fail(what, ": buffer ", p.buffer(), " must be PERSISTENT");
+    // Module state: the device's persistent region, or offloaded (ZeRO-3 offload_param)
+    // to the host region or the NVMe swap file. Never a transient.
+    if (b.placement != ds::plan::PERSISTENT && b.placement != ds::plan::HOST &&
+        b.placement != ds::plan::NVME)
+      fail(what, ": buffer ", p.buffer(), " must be PERSISTENT, HOST or NVME");
     auto kind = p.shard().kind();
     if (kind != ds::plan::ShardSpec::FULL && kind != ds::plan::ShardSpec::FLAT_1D)
       fail(what, ": invalid shard kind ", int(kind));

@@ -2,6 +2,8 @@
 #include "ds/runtime/CpuExecutor.h"
 #include "ds/runtime/Plan.h"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -204,10 +206,14 @@ TEST(Plan, ChecksHostAndNvmeRegions) {
     p.mutable_buffers(1)->set_placement(pl); // the output y, 64 bytes
     p.mutable_buffers(1)->set_offset(64);
     setRegion(p, 128);
-    EXPECT_EQ(loadError(p), "") << region;
-    LoadedPlan lp = parsePlan(serializePlan(p), "test.dsplan", 2);
-    EXPECT_EQ(lp.buffer(2).placement, pl);
-    EXPECT_EQ(regionBytes(lp.plan, pl), 128u);
+    if (pl == pb::HOST) {
+      EXPECT_EQ(loadError(p), "") << region;
+      LoadedPlan lp = parsePlan(serializePlan(p), "test.dsplan", 2);
+      EXPECT_EQ(lp.buffer(2).placement, pl);
+      EXPECT_EQ(regionBytes(lp.plan, pl), 128u);
+    } else { // in bounds, but a kernel other than swap_out may not write NVMe bytes
+      EXPECT_REJECTED(p, "output 0 is an NVMe buffer, which only swap_out writes");
+    }
     setRegion(p, 64);
     EXPECT_REJECTED(p, "lie outside the " + region + " of 64 bytes");
     setRegion(p, 0);
@@ -225,14 +231,19 @@ TEST(Plan, ChecksHostAndNvmeRegions) {
   pb::Plan p = goodPlan();
   p.mutable_buffers(2)->set_placement(pb::Placement(9));
   EXPECT_REJECTED(p, "invalid placement 9");
-  p = goodPlan();
-  p.set_host_bytes(64);
-  p.mutable_buffers(2)->set_placement(pb::HOST);
-  EXPECT_REJECTED(p, "must be PERSISTENT"); // parameters stay in the persistent region
+  // A parameter may be offloaded (offload_param) to the host or NVMe.
+  for (pb::Placement pl : {pb::HOST, pb::NVME}) {
+    p = goodPlan();
+    p.set_host_bytes(4096);
+    p.set_nvme_bytes(4096);
+    p.mutable_buffers(2)->set_placement(pl);
+    p.mutable_buffers(2)->set_offset(0);
+    EXPECT_EQ(loadError(p), "");
+  }
 }
 
 // Tests that the CPU executor binds HOST buffers to its host region and refuses NVMe regions.
-TEST(Plan, CpuExecutorMapsHostAndRefusesNvme) {
+TEST(Plan, CpuExecutorMapsHostAndNeedsNvmePath) {
   pb::Plan p = goodPlan();
   p.set_world_size(1);
   p.set_host_bytes(128);
@@ -252,16 +263,69 @@ TEST(Plan, CpuExecutorMapsHostAndRefusesNvme) {
       EXPECT_EQ(y[i], 2 * x[i]);
     EXPECT_EQ(ex.measuredPeakBytes(), 64u); // only ARENA bytes count
   }
+  // An NVMe region needs a directory for the swap file.
   p.set_nvme_bytes(4096);
   lp = parsePlan(serializePlan(p), "test.dsplan", 1);
   try {
     CpuExecutor ex(lp, *comm);
-    ADD_FAILURE() << "a plan with an NVMe region was accepted";
+    ADD_FAILURE() << "a plan with an NVMe region and no nvme_path was accepted";
   } catch (const Error &e) {
-    EXPECT_NE(std::string(e.what()).find("NVMe placement needs the offload runtime"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("names no nvme_path"), std::string::npos)
         << e.what();
   }
+}
+
+// Tests that swap_out and swap_in move a host buffer through the rank's NVMe swap file,
+// that an instruction touching the host bytes of a swap in flight waits for it (the fill
+// after swap_out must not change what was written), that the NVMe tier is measured, and
+// that the swap file is gone when the executor is.
+TEST(Plan, CpuExecutorSwapsNvmeBuffers) {
+  char tmpl[] = "/tmp/ds-plan-nvme-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  pb::Plan p = goodPlan();
+  p.set_world_size(1);
+  p.set_host_bytes(64);
+  p.set_nvme_bytes(4096);
+  p.mutable_io()->set_nvme_path(dir);
+  p.mutable_buffers(1)->set_placement(pb::HOST); // y
+  p.mutable_buffers(1)->set_offset(0);
+  auto *n = p.add_buffers();
+  *n = p.buffers(1);
+  n->set_id(4);
+  n->set_placement(pb::NVME);
+  auto *prog = p.mutable_programs(0);
+  auto add = [&](const char *kernel, int in, int out, pb::Instruction::Stream stream) {
+    auto *i = prog->add_instructions();
+    i->set_kernel(kernel);
+    if (in)
+      i->add_inputs(uint32_t(in));
+    i->add_outputs(uint32_t(out));
+    i->set_stream(stream);
+    return i;
+  };
+  add("swap_out", 2, 4, pb::Instruction::IO);
+  (*add("fill", 0, 2, pb::Instruction::COMPUTE)->mutable_attrs())["value"].set_f(7);
+  add("swap_in", 4, 2, pb::Instruction::IO);
+  LoadedPlan lp = parsePlan(serializePlan(p), "test.dsplan", 1);
+  auto comm = makeSingleRankCommunicator();
+  {
+    CpuExecutor ex(lp, *comm);
+    std::vector<float> x(16), y(16), z(16, 1.f);
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = float(i) - 3.5f;
+    ex.upload(1, x.data());
+    ex.run(0);
+    ex.download(2, y.data());
+    ex.download(4, z.data()); // NVMe buffers download through the swap file
+    for (size_t i = 0; i < x.size(); ++i) {
+      EXPECT_EQ(y[i], 2 * x[i]);
+      EXPECT_EQ(z[i], 2 * x[i]);
+    }
+    EXPECT_EQ(ex.measuredHostBytes(), 64u);
+    EXPECT_EQ(ex.measuredNvmeBytes(), 64u);
+  }
+  EXPECT_EQ(rmdir(dir.c_str()), 0) << "the swap file was left in " << dir;
 }
 
 // Tests that collectives must be on the COMM stream and nothing else may be.
@@ -337,7 +401,7 @@ TEST(Plan, RejectsBadGraphAndPrograms) {
   EXPECT_REJECTED(p, "batch_dim 2 out of range");
   p = goodPlan();
   p.mutable_parameters(0)->set_buffer(1);
-  EXPECT_REJECTED(p, "must be PERSISTENT");
+  EXPECT_REJECTED(p, "must be PERSISTENT, HOST or NVME");
   p = goodPlan();
   *p.add_programs() = p.programs(0);
   EXPECT_REJECTED(p, "duplicate program name");

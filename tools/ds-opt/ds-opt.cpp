@@ -234,6 +234,7 @@ static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
       j.attribute("activations", b.peak);
       j.attribute("device", b.total());
       j.attribute("host", b.host);
+      j.attribute("host_state", b.hostState);
       j.attribute("nvme", b.nvme);
     };
     j.object([&] {

@@ -9,6 +9,7 @@
 #include "ds/runtime/JobLifetime.h"
 #include "ds/runtime/KernelVerifier.h"
 #include "ds/runtime/MemoryAdmission.h"
+#include "ds/runtime/NvmeSwap.h"
 #include "ds/runtime/Npy.h"
 #include "ds/runtime/OnnxParams.h"
 #include "ds/runtime/ParamSaver.h"
@@ -277,6 +278,16 @@ std::unique_ptr<ExecutorBase> makeExecutor(const LoadedPlan &plan, Communicator 
   if (backend == "auto")
     backend = cudaDeviceCount() > 0 ? "cuda" : "cpu";
   checkMemoryAdmission(plan.plan, /*regionsInHostMemory=*/backend == "cpu", localRankCount());
+  if (uint64_t nvme = plan.plan.nvme_bytes(); nvme > 0) {
+    // Every rank on this node puts its swap file in the same directory: all must fit.
+    const std::string &dir = plan.plan.io().nvme_path();
+    if (dir.empty())
+      fail("the plan keeps ", nvme, " bytes per rank on NVMe but names no nvme_path "
+           "(zero_optimization.offload_*.nvme_path)");
+    std::string why = checkSwapDirectory(dir, nvme * uint64_t(localRankCount()));
+    if (!why.empty())
+      fail("NVMe offload: ", why);
+  }
   if (backend == "cpu")
     return std::make_unique<CpuExecutor>(plan, comm);
   std::string why;
