@@ -12,10 +12,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <dirent.h>
 #include <fcntl.h>
+#include <future>
 #include <liburing.h>
 #include <map>
 #include <mutex>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <thread>
@@ -26,6 +30,7 @@ namespace ds::rt {
 namespace {
 
 constexpr uint64_t kDirectAlign = 4096;
+constexpr time_t kStaleAfterSeconds = 10;
 
 uint64_t alignDown(uint64_t v, uint64_t a) { return v / a * a; }
 uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
@@ -61,6 +66,8 @@ struct Chunk {
 struct Worker {
   io_uring ring;
   bool ringReady = false;
+  bool fixedFile = false; // the swap file is registered with the ring (index 0)
+  unsigned group = 0;     // synchronous: the ring this thread helps stand in for
   std::vector<Chunk> slots;
   std::thread thread;
 };
@@ -77,24 +84,30 @@ struct SwapFile::Engine {
   AioConfig cfg;
 
   std::mutex mu;
-  std::condition_variable
-      changed; // a request finished, was submitted or the engine stops
+  // Signalled when a request is submitted or finishes and when the engine stops.
+  std::condition_variable changed;
   std::map<uint64_t, std::unique_ptr<Request>> requests; // unfinished + failed, by ticket
   uint64_t nextTicket = 1;
   bool stopping = false;
   std::string fatal; // the rings cannot be used any more: every request fails with this
   std::atomic<uint64_t> bounced{0};
+  std::atomic<unsigned> peakInFlight{0}; // most chunks one ring has had in flight
+  bool synchronous = false;              // no io_uring: pread/pwrite threads
+  std::vector<unsigned> groupInFlight;   // synchronous: chunks in flight per thread group
   std::vector<std::unique_ptr<Worker>> workers;
 
   ~Engine();
   uint64_t submit(bool write, uint64_t offset, char *buffer, uint64_t bytes);
   void activateLocked();
   bool takeChunkLocked(Chunk &c);
-  void prepareChunk(Chunk &c);
+  bool prepareChunk(Chunk &c);
   void finishChunkLocked(Chunk &c);
   void failAllLocked(const std::string &why);
   std::string describe(const Request &r, const std::string &why) const;
-  void run(Worker &w);
+  bool hasWorkLocked() const;
+  bool transferred(Chunk &c, int64_t res);
+  void run(Worker &w, std::promise<int> &started);
+  void runSynchronous(Worker &w);
 };
 
 namespace {
@@ -103,31 +116,49 @@ bool conflicts(const Request &a, const Request &b) {
   return (a.write || b.write) && a.spanBegin < b.spanEnd && b.spanBegin < a.spanEnd;
 }
 
-void queueChunk(io_uring &ring, Chunk &c, int fd) {
-  io_uring_sqe *sqe = io_uring_get_sqe(&ring); // never null: at most queueDepth in flight
+void queueChunk(Worker &w, Chunk &c, int fd) {
+  io_uring_sqe *sqe = io_uring_get_sqe(&w.ring); // never null: <= queueDepth in flight
   unsigned n = unsigned(c.length - c.done);
+  int target = w.fixedFile ? 0 : fd;
   if (c.req->write && !c.readBeforeWrite)
-    io_uring_prep_write(sqe, fd, c.io + c.done, n, c.fileOffset + c.done);
+    io_uring_prep_write(sqe, target, c.io + c.done, n, c.fileOffset + c.done);
   else
-    io_uring_prep_read(sqe, fd, c.io + c.done, n, c.fileOffset + c.done);
+    io_uring_prep_read(sqe, target, c.io + c.done, n, c.fileOffset + c.done);
+  if (w.fixedFile)
+    sqe->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data(sqe, &c);
 }
 
-/// Submits every queued SQE; retries what the kernel asks to retry. Returns 0 or -errno.
-int submitQueued(io_uring &ring) {
-  while (io_uring_sq_ready(&ring) > 0) {
-    int r = io_uring_submit(&ring);
-    if (r >= 0)
-      continue;
-    if (r == -EINTR)
-      continue;
-    if (r == -EAGAIN || r == -EBUSY || r == -ENOMEM) {
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-      continue;
-    }
-    return r;
+/// Sets up the calling thread's ring: single issuer with task work deferred to its waits
+/// where the kernel has them (6.1+), the swap file registered. Returns 0 or -errno.
+int startRing(Worker &w, unsigned depth, int fd) {
+  int r = -EINVAL;
+  for (unsigned flags : {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+                         unsigned(IORING_SETUP_COOP_TASKRUN), 0u}) {
+    r = io_uring_queue_init(depth, &w.ring, flags);
+    if (r != -EINVAL)
+      break;
   }
+  if (r < 0)
+    return r;
+  w.ringReady = true;
+  w.fixedFile = io_uring_register_files(&w.ring, &fd, 1) == 0;
   return 0;
+}
+
+/// Submits every queued SQE and, with `wait`, returns only once a completion is ready
+/// (one io_uring_enter for both); retries what the kernel asks to retry. Returns 0 or
+/// -errno.
+int submitQueued(io_uring &ring, bool wait) {
+  for (;;) {
+    int r = wait ? io_uring_submit_and_wait(&ring, 1) : io_uring_submit(&ring);
+    if (r == -EAGAIN || r == -EBUSY || r == -ENOMEM)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    else if (r < 0 && r != -EINTR && r != -ETIME)
+      return r;
+    if (io_uring_sq_ready(&ring) == 0 && (!wait || io_uring_cq_ready(&ring) > 0))
+      return 0;
+  }
 }
 
 } // namespace
@@ -150,6 +181,13 @@ void SwapFile::Engine::activateLocked() {
   }
 }
 
+bool SwapFile::Engine::hasWorkLocked() const {
+  for (auto &entry : requests)
+    if (entry.second->active && entry.second->nextChunk < entry.second->spanEnd)
+      return true;
+  return false;
+}
+
 bool SwapFile::Engine::takeChunkLocked(Chunk &c) {
   for (auto &entry : requests) {
     Request &r = *entry.second;
@@ -168,7 +206,9 @@ bool SwapFile::Engine::takeChunkLocked(Chunk &c) {
   return false;
 }
 
-void SwapFile::Engine::prepareChunk(Chunk &c) {
+/// Points the chunk at the caller's buffer or at the slot's bounce buffer (allocated on
+/// first use); false with c.error set when that allocation fails.
+bool SwapFile::Engine::prepareChunk(Chunk &c) {
   const Request &r = *c.req;
   uint64_t userBegin = std::max(c.fileOffset, r.offset);
   uint64_t userEnd = std::min(c.fileOffset + c.length, r.offset + r.bytes);
@@ -176,12 +216,15 @@ void SwapFile::Engine::prepareChunk(Chunk &c) {
   bool whole = userBegin == c.fileOffset && userEnd == c.fileOffset + c.length;
   if (whole && reinterpret_cast<uintptr_t>(userPtr) % align == 0) {
     c.io = userPtr; // the fast path: the kernel moves the caller's bytes
-    return;
+    return true;
   }
   if (!c.bounce) {
     void *p = nullptr;
-    if (posix_memalign(&p, kDirectAlign, cfg.blockSize) != 0)
-      throw std::bad_alloc();
+    if (posix_memalign(&p, kDirectAlign, cfg.blockSize) != 0) {
+      c.error =
+          "cannot allocate a " + std::to_string(cfg.blockSize) + "-byte bounce buffer";
+      return false;
+    }
     c.bounce = static_cast<char *>(p);
   }
   c.io = c.bounce;
@@ -190,6 +233,7 @@ void SwapFile::Engine::prepareChunk(Chunk &c) {
     std::memcpy(c.io, userPtr, c.length);
   c.readBeforeWrite = r.write && !whole;
   bounced += userEnd - userBegin;
+  return true;
 }
 
 void SwapFile::Engine::finishChunkLocked(Chunk &c) {
@@ -225,7 +269,87 @@ void SwapFile::Engine::failAllLocked(const std::string &why) {
   changed.notify_all();
 }
 
-void SwapFile::Engine::run(Worker &w) {
+/// Accounts one transfer of chunk `c` (`res`: bytes moved or -errno, as io_uring and
+/// pread/pwrite report them). Returns true when the chunk is finished (c.error says
+/// whether it failed), false when it needs another transfer: the rest of a short one, a
+/// retry after EINTR/EAGAIN, or the write that follows the read of a partial block.
+bool SwapFile::Engine::transferred(Chunk &c, int64_t res) {
+  if (res == -EINTR || res == -EAGAIN)
+    return false;
+  if (res < 0) {
+    c.error = std::strerror(int(-res));
+    return true;
+  }
+  if (res == 0) {
+    c.error = "end of file after " + std::to_string(c.done) + " of " +
+              std::to_string(c.length) + " bytes at file offset " +
+              std::to_string(c.fileOffset) + " (was the swap file truncated?)";
+    return true;
+  }
+  c.done += uint64_t(res);
+  if (c.done < c.length)
+    return false;
+  const Request &q = *c.req;
+  uint64_t userBegin = std::max(c.fileOffset, q.offset);
+  uint64_t userEnd = std::min(c.fileOffset + c.length, q.offset + q.bytes);
+  char *bounceAt = c.io + (userBegin - c.fileOffset);
+  char *userAt = q.user + (userBegin - q.offset);
+  if (c.readBeforeWrite) {
+    // Merge the caller's bytes into the block just read, then write the block.
+    std::memcpy(bounceAt, userAt, userEnd - userBegin);
+    c.readBeforeWrite = false;
+    c.done = 0;
+    return false;
+  }
+  if (c.bounced && !q.write)
+    std::memcpy(userAt, bounceAt, userEnd - userBegin);
+  return true;
+}
+
+/// Puts a finished chunk's slot back in shape for the next one (keeps the bounce buffer).
+static void recycle(Chunk &c) {
+  c.bounced = false;
+  c.readBeforeWrite = false;
+  c.error.clear();
+}
+
+/// The I/O thread without io_uring: one chunk at a time with pread/pwrite; queueDepth of
+/// them stand in for one ring.
+void SwapFile::Engine::runSynchronous(Worker &w) {
+  Chunk &c = w.slots[0];
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      changed.wait(lock, [&] { return stopping || hasWorkLocked(); });
+      if (!takeChunkLocked(c))
+        return; // stopping, nothing left
+      unsigned &group = groupInFlight[w.group];
+      if (++group > peakInFlight.load())
+        peakInFlight.store(group);
+    }
+    if (prepareChunk(c)) {
+      for (;;) {
+        char *at = c.io + c.done;
+        size_t n = size_t(c.length - c.done);
+        off_t off = off_t(c.fileOffset + c.done);
+        ssize_t r = c.req->write && !c.readBeforeWrite ? pwrite(fd, at, n, off)
+                                                       : pread(fd, at, n, off);
+        if (transferred(c, r < 0 ? -int64_t(errno) : int64_t(r)))
+          break;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    --groupInFlight[w.group];
+    finishChunkLocked(c);
+    recycle(c);
+  }
+}
+
+void SwapFile::Engine::run(Worker &w, std::promise<int> &started) {
+  int r = startRing(w, cfg.queueDepth, fd);
+  started.set_value(r);
+  if (r < 0)
+    return;
   const unsigned depth = cfg.queueDepth;
   std::vector<Chunk *> freeSlots;
   for (Chunk &c : w.slots)
@@ -235,15 +359,9 @@ void SwapFile::Engine::run(Worker &w) {
     std::vector<Chunk *> fresh;
     {
       std::unique_lock<std::mutex> lock(mu);
-      auto hasWork = [&] {
-        for (auto &entry : requests)
-          if (entry.second->active && entry.second->nextChunk < entry.second->spanEnd)
-            return true;
-        return false;
-      };
       if (inFlight == 0)
-        changed.wait(lock, [&] { return stopping || hasWork(); });
-      if (inFlight == 0 && stopping && !hasWork())
+        changed.wait(lock, [&] { return stopping || hasWorkLocked(); });
+      if (inFlight == 0 && stopping && !hasWorkLocked())
         return;
       bool mayTake = cfg.overlapEvents || inFlight == 0;
       while (mayTake && inFlight < depth && !freeSlots.empty()) {
@@ -254,14 +372,22 @@ void SwapFile::Engine::run(Worker &w) {
         fresh.push_back(&c);
         ++inFlight;
       }
+      if (inFlight > peakInFlight.load())
+        peakInFlight.store(inFlight); // under the lock: no lost update
     }
+    std::vector<Chunk *> finished;
     for (Chunk *c : fresh) {
-      prepareChunk(*c);
-      queueChunk(w.ring, *c, fd);
-      if (cfg.singleSubmit && submitQueued(w.ring) < 0)
+      if (!prepareChunk(*c)) {
+        finished.push_back(c);
+        continue;
+      }
+      queueChunk(w, *c, fd);
+      if (cfg.singleSubmit && submitQueued(w.ring, false) < 0)
         break;
     }
-    int err = submitQueued(w.ring);
+    // Wait for a completion only when the ring holds something (not when every fresh
+    // chunk failed before reaching it).
+    int err = submitQueued(w.ring, inFlight > finished.size());
     if (err < 0) {
       // The ring is unusable: cancel what is in it and fail every request (nothing can
       // run).
@@ -270,72 +396,28 @@ void SwapFile::Engine::run(Worker &w) {
       std::lock_guard<std::mutex> lock(mu);
       for (Chunk &c : w.slots)
         if (c.req) {
-          c.error = std::string("io_uring_submit: ") + std::strerror(-err);
+          c.error = std::string("io_uring_enter: ") + std::strerror(-err);
           finishChunkLocked(c);
         }
-      failAllLocked(std::string("io_uring_submit: ") + std::strerror(-err));
+      failAllLocked(std::string("io_uring_enter: ") + std::strerror(-err));
       return;
     }
-    if (inFlight == 0)
-      continue;
-
     io_uring_cqe *cqe = nullptr;
-    int r;
-    do
-      r = io_uring_wait_cqe(&w.ring, &cqe);
-    while (r == -EINTR || r == -EAGAIN);
-    std::vector<Chunk *> finished;
-    while (r == 0 && cqe) {
+    while (io_uring_peek_cqe(&w.ring, &cqe) == 0 && cqe) {
       Chunk &c = *static_cast<Chunk *>(io_uring_cqe_get_data(cqe));
-      int res = cqe->res;
+      int64_t res = cqe->res;
       io_uring_cqe_seen(&w.ring, cqe);
-      bool phaseDone = false;
-      if (res == -EINTR || res == -EAGAIN) {
-        queueChunk(w.ring, c, fd); // retry the same bytes
-      } else if (res < 0) {
-        c.error = std::strerror(-res);
+      if (transferred(c, res))
         finished.push_back(&c);
-      } else if (res == 0) {
-        c.error = "end of file after " + std::to_string(c.done) + " of " +
-                  std::to_string(c.length) + " bytes at file offset " +
-                  std::to_string(c.fileOffset) + " (was the swap file truncated?)";
-        finished.push_back(&c);
-      } else {
-        c.done += uint64_t(res);
-        if (c.done < c.length)
-          queueChunk(w.ring, c, fd); // a short transfer: the rest
-        else
-          phaseDone = true;
-      }
-      if (phaseDone) {
-        const Request &q = *c.req;
-        uint64_t userBegin = std::max(c.fileOffset, q.offset);
-        uint64_t userEnd = std::min(c.fileOffset + c.length, q.offset + q.bytes);
-        char *bounceAt = c.io + (userBegin - c.fileOffset);
-        char *userAt = q.user + (userBegin - q.offset);
-        if (c.readBeforeWrite) {
-          std::memcpy(bounceAt, userAt,
-                      userEnd - userBegin); // merge, then write the block
-          c.readBeforeWrite = false;
-          c.done = 0;
-          queueChunk(w.ring, c, fd);
-        } else {
-          if (c.bounced && !q.write)
-            std::memcpy(userAt, bounceAt, userEnd - userBegin);
-          finished.push_back(&c);
-        }
-      }
+      else
+        queueChunk(w, c, fd); // the rest, a retry, or the write after a read-modify
       cqe = nullptr;
-      if (io_uring_peek_cqe(&w.ring, &cqe) != 0)
-        break;
     }
     if (!finished.empty()) {
       std::lock_guard<std::mutex> lock(mu);
       for (Chunk *c : finished) {
         finishChunkLocked(*c);
-        c->bounced = false;
-        c->readBeforeWrite = false;
-        c->error.clear();
+        recycle(*c);
         freeSlots.push_back(c);
         --inFlight;
       }
@@ -434,6 +516,37 @@ std::string swapFilePath(const std::string &dir, int rank) {
          ".swp";
 }
 
+unsigned removeStaleSwapFiles(const std::string &dir) {
+  const std::string prefix = "ds-swap-rank", suffix = ".swp";
+  DIR *d = opendir(dir.c_str());
+  if (!d)
+    return 0;
+  unsigned removed = 0;
+  time_t now = time(nullptr);
+  while (dirent *entry = readdir(d)) {
+    std::string name = entry->d_name;
+    if (name.size() <= prefix.size() + suffix.size() ||
+        name.compare(0, prefix.size(), prefix) ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix))
+      continue;
+    std::string path = dir + "/" + name;
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+      continue;
+    // Live files are locked by their SwapFile; the age covers the instant between a
+    // SwapFile's open and its flock.
+    struct stat st;
+    bool stale = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                 now - st.st_mtime >= kStaleAfterSeconds &&
+                 flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (stale && unlink(path.c_str()) == 0)
+      ++removed;
+    close(fd);
+  }
+  closedir(d);
+  return removed;
+}
+
 std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank,
                                            uint64_t bytes, const AioConfig &cfg) {
   if (cfg.blockSize == 0 || cfg.blockSize % kDirectAlign != 0 ||
@@ -444,6 +557,12 @@ std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank,
     fail("nvme swap: aio queue_depth ", cfg.queueDepth, " must be between 1 and 4096");
   if (cfg.threadCount < 1 || cfg.threadCount > 64)
     fail("nvme swap: aio thread_count ", cfg.threadCount, " must be between 1 and 64");
+  if (unsigned stale = removeStaleSwapFiles(dir))
+    std::fprintf(
+        stderr,
+        "warning: nvme swap: removed %u stale swap file(s) from %s (left by killed "
+        "processes)\n",
+        stale, dir.c_str());
   std::string why = checkSwapDirectory(dir, bytes);
   if (!why.empty())
     fail("nvme swap: ", why);
@@ -479,6 +598,9 @@ std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank,
     e->path.clear(); // the destructor must not unlink somebody else's file
     fail("nvme swap: cannot create ", path, ": ", std::strerror(err));
   }
+  // The lock says "alive" to removeStaleSwapFiles; it dies with the process, however it
+  // dies.
+  flock(e->fd, LOCK_EX | LOCK_NB);
   e->direct = (fcntl(e->fd, F_GETFL) & O_DIRECT) != 0;
   e->align = e->direct ? kDirectAlign : 1;
   uint64_t allocated = alignUp(std::max<uint64_t>(bytes, 1), kDirectAlign);
@@ -489,19 +611,43 @@ std::unique_ptr<SwapFile> SwapFile::create(const std::string &dir, int rank,
     fail("nvme swap: cannot preallocate ", allocated, " bytes for ", e->path, ": ",
          std::strerror(err));
 
-  for (unsigned t = 0; t < cfg.threadCount; ++t) {
+  // Each I/O thread creates its own ring (a single-issuer ring belongs to its creator).
+  for (unsigned t = 0; cfg.useIoUring && t < cfg.threadCount; ++t) {
     auto w = std::make_unique<Worker>();
-    int r = io_uring_queue_init(cfg.queueDepth, &w->ring, 0);
+    w->slots.resize(cfg.queueDepth);
+    std::promise<int> started;
+    std::future<int> result = started.get_future();
+    w->thread = std::thread(
+        [engine = e.get(), worker = w.get(), started = std::move(started)]() mutable {
+          engine->run(*worker, started);
+        });
+    int r = result.get();
+    e->workers.push_back(std::move(w));
+    if (r == -EPERM || r == -ENOSYS || r == -EACCES) {
+      // Disabled (sysctl kernel.io_uring_disabled) or filtered (container seccomp).
+      std::fprintf(stderr,
+                   "warning: nvme swap: io_uring is not available (%s); using %u "
+                   "pread/pwrite threads\n",
+                   std::strerror(-r), cfg.threadCount * cfg.queueDepth);
+      e->synchronous = true;
+      break;
+    }
     if (r < 0)
       fail("nvme swap: ", e->path, ": io_uring_queue_init(", cfg.queueDepth,
-           ") failed: ", std::strerror(-r), " (see /proc/sys/kernel/io_uring_disabled)");
-    w->ringReady = true;
-    w->slots.resize(cfg.queueDepth);
-    e->workers.push_back(std::move(w));
+           ") failed: ", std::strerror(-r));
   }
-  for (auto &w : e->workers)
-    w->thread =
-        std::thread([engine = e.get(), worker = w.get()] { engine->run(*worker); });
+  if (!cfg.useIoUring || e->synchronous) {
+    e->synchronous = true;
+    e->groupInFlight.assign(cfg.threadCount, 0);
+    for (unsigned t = 0; t < cfg.threadCount * cfg.queueDepth; ++t) {
+      auto w = std::make_unique<Worker>();
+      w->slots.resize(1);
+      w->group = t / cfg.queueDepth;
+      w->thread = std::thread(
+          [engine = e.get(), worker = w.get()] { engine->runSynchronous(*worker); });
+      e->workers.push_back(std::move(w));
+    }
+  }
   return std::unique_ptr<SwapFile>(new SwapFile(std::move(e)));
 }
 
@@ -555,5 +701,6 @@ const std::string &SwapFile::path() const { return engine_->path; }
 uint64_t SwapFile::size() const { return engine_->size; }
 bool SwapFile::directIo() const { return engine_->direct; }
 uint64_t SwapFile::bouncedBytes() const { return engine_->bounced.load(); }
+unsigned SwapFile::peakChunksInFlight() const { return engine_->peakInFlight.load(); }
 
 } // namespace ds::rt

@@ -5,17 +5,24 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <functional>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <random>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -152,7 +159,7 @@ struct EngineCase {
 void PrintTo(const EngineCase &c, std::ostream *os) { *os << c.name; }
 
 AioConfig makeConfig(uint64_t block, unsigned depth, unsigned threads, bool single,
-                     bool overlap, bool direct) {
+                     bool overlap, bool direct, bool ioUring = true) {
   AioConfig c;
   c.blockSize = block;
   c.queueDepth = depth;
@@ -160,6 +167,7 @@ AioConfig makeConfig(uint64_t block, unsigned depth, unsigned threads, bool sing
   c.singleSubmit = single;
   c.overlapEvents = overlap;
   c.directIo = direct;
+  c.useIoUring = ioUring;
   return c;
 }
 
@@ -224,6 +232,7 @@ TEST_P(NvmeSwapEngineTest, RandomRequestsMatchAShadowCopy) {
   EXPECT_EQ(std::memcmp(all.data, shadow.data(), fileBytes), 0);
   if (swap->directIo())
     EXPECT_GT(swap->bouncedBytes(), 0u) << "unaligned requests go through bounce buffers";
+  EXPECT_LE(swap->peakChunksInFlight(), GetParam().cfg.queueDepth);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -233,7 +242,10 @@ INSTANTIATE_TEST_SUITE_P(
         EngineCase{"direct_3threads", makeConfig(16 << 10, 2, 3, false, true, true)},
         EngineCase{"single_submit", makeConfig(8 << 10, 8, 1, true, true, true)},
         EngineCase{"no_overlap", makeConfig(32 << 10, 3, 1, false, false, true)},
-        EngineCase{"buffered", makeConfig(64 << 10, 4, 2, false, true, false)}),
+        EngineCase{"buffered", makeConfig(64 << 10, 4, 2, false, true, false)},
+        EngineCase{"pread_threads", makeConfig(16 << 10, 3, 2, false, true, true, false)},
+        EngineCase{"pread_buffered",
+                   makeConfig(64 << 10, 2, 1, false, true, false, false)}),
     [](const ::testing::TestParamInfo<EngineCase> &info) { return info.param.name; });
 
 // Tests that far more requests than queue_depth can be outstanding (the engine queues
@@ -256,6 +268,64 @@ TEST_F(NvmeSwapTest, MoreRequestsThanQueueDepth) {
     swap->wait(*it); // newest first: older tickets are finished or finish meanwhile
   EXPECT_EQ(std::memcmp(src.data, dst.data, each * count), 0);
   EXPECT_EQ(swap->bouncedBytes(), 0u);
+  EXPECT_EQ(swap->peakChunksInFlight(), 2u) << "the queue is kept full, never overfull";
+}
+
+// Tests the engine without io_uring (what a kernel with io_uring disabled or a container
+// that filters it gets): the same bytes, queue_depth threads per I/O thread, no more.
+TEST_F(NvmeSwapTest, WithoutIoUring) {
+  AioConfig cfg;
+  cfg.blockSize = 4096;
+  cfg.queueDepth = 3;
+  cfg.useIoUring = false;
+  const uint64_t n = 2 << 20;
+  auto swap = SwapFile::create(dir, 0, n + 4096, cfg);
+  AlignedBuffer src(n), dst(n);
+  fillPattern(src.data + 1, n, 11);
+  swap->submitWrite(100, src.data + 1, n); // unaligned: read-modify-write at both ends
+  swap->wait(swap->submitRead(100, dst.data + 5, n));
+  EXPECT_EQ(std::memcmp(src.data + 1, dst.data + 5, n), 0);
+  EXPECT_EQ(swap->peakChunksInFlight(), 3u);
+  swap->drain();
+}
+
+// Tests that a process whose io_uring_setup is filtered (a container's seccomp profile)
+// falls back to the threads on its own, and still removes its file.
+TEST_F(NvmeSwapTest, FallsBackWhenIoUringIsFiltered) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof(filter) / sizeof(filter[0]), filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+      _exit(77);
+    try {
+      bool same;
+      {
+        auto swap = SwapFile::create(dir, 0, 1 << 20, AioConfig());
+        AlignedBuffer src(1 << 20), dst(1 << 20);
+        fillPattern(src.data, 1 << 20, 12);
+        swap->submitWrite(0, src.data, 1 << 20);
+        swap->wait(swap->submitRead(0, dst.data, 1 << 20));
+        same = std::memcmp(src.data, dst.data, 1 << 20) == 0;
+      }
+      _exit(same ? 0 : 1);
+    } catch (const std::exception &e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+      _exit(99);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  if (WEXITSTATUS(status) == 77)
+    GTEST_SKIP() << "cannot install a seccomp filter here";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: bytes differ, 99: create or I/O failed";
 }
 
 // Tests a transfer of many blocks, unaligned at both ends and in memory.
@@ -301,6 +371,32 @@ TEST_F(NvmeSwapTest, ConflictingRequestsRunInSubmissionOrder) {
   EXPECT_EQ(std::memcmp(back, head, 100), 0);
   EXPECT_EQ(std::memcmp(back + 100, tail, 100), 0);
   swap->drain();
+}
+
+// Tests that several caller threads may submit and wait on one SwapFile at once.
+TEST_F(NvmeSwapTest, SeveralCallerThreads) {
+  AioConfig cfg;
+  cfg.blockSize = 16 << 10;
+  cfg.threadCount = 2;
+  const uint64_t region = 1 << 20;
+  const int callers = 4;
+  auto swap = SwapFile::create(dir, 0, region * callers, cfg);
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(callers, 0);
+  for (int t = 0; t < callers; ++t)
+    threads.emplace_back([&, t] {
+      AlignedBuffer src(region), dst(region);
+      for (int round = 0; round < 10; ++round) {
+        fillPattern(src.data + t, region - 64, uint32_t(t * 100 + round));
+        swap->submitWrite(t * region + 7, src.data + t, region - 64);
+        swap->wait(swap->submitRead(t * region + 7, dst.data, region - 64));
+        mismatches[t] += std::memcmp(src.data + t, dst.data, region - 64) != 0;
+      }
+    });
+  for (std::thread &th : threads)
+    th.join();
+  swap->drain();
+  EXPECT_EQ(mismatches, std::vector<int>(callers, 0));
 }
 
 // Tests the ticket rules: a finished ticket waits no more, an unknown one is an error.
@@ -399,22 +495,26 @@ TEST_F(NvmeSwapTest, RefusesBadAioConfig) {
 // Tests that a read the file cannot satisfy (it was truncated behind the engine's back)
 // fails with the path, the request and the reason, and the file is still removed.
 TEST_F(NvmeSwapTest, ShortReadOfTruncatedFileFails) {
-  auto swap = SwapFile::create(dir, 0, 1 << 20, AioConfig());
-  AlignedBuffer buf(1 << 20);
-  fillPattern(buf.data, 1 << 20, 3);
-  swap->wait(swap->submitWrite(0, buf.data, 1 << 20));
-  ASSERT_EQ(truncate(swap->path().c_str(), 4096), 0);
-  uint64_t t = swap->submitRead(0, buf.data, 1 << 20);
-  std::string err = errorOf([&] { swap->wait(t); });
-  EXPECT_NE(err.find("nvme swap: " + swap->path() +
-                     ": read of 1048576 bytes at offset 0 failed"),
-            std::string::npos)
-      << err;
-  EXPECT_NE(err.find("end of file"), std::string::npos) << err;
-  // drain() reports failures nobody waited for.
-  swap->submitRead(8192, buf.data, 4096);
-  EXPECT_NE(errorOf([&] { swap->drain(); }).find("end of file"), std::string::npos);
-  swap->drain(); // nothing left
+  for (bool ioUring : {true, false}) {
+    AioConfig cfg;
+    cfg.useIoUring = ioUring;
+    auto swap = SwapFile::create(dir, 0, 1 << 20, cfg);
+    AlignedBuffer buf(1 << 20);
+    fillPattern(buf.data, 1 << 20, 3);
+    swap->wait(swap->submitWrite(0, buf.data, 1 << 20));
+    ASSERT_EQ(truncate(swap->path().c_str(), 4096), 0);
+    uint64_t t = swap->submitRead(0, buf.data, 1 << 20);
+    std::string err = errorOf([&] { swap->wait(t); });
+    EXPECT_NE(err.find("nvme swap: " + swap->path() +
+                       ": read of 1048576 bytes at offset 0 failed"),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find("end of file"), std::string::npos) << err;
+    // drain() reports failures nobody waited for.
+    swap->submitRead(8192, buf.data, 4096);
+    EXPECT_NE(errorOf([&] { swap->drain(); }).find("end of file"), std::string::npos);
+    swap->drain(); // nothing left
+  }
 }
 
 // Tests a real ENOSPC mid-run: a tiny tmpfs whose space another file takes after the swap
@@ -559,6 +659,91 @@ TEST_F(NvmeSwapTest, RankLifetimeHandlersRemoveTheSwapFile) {
   ASSERT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGTERM);
   EXPECT_EQ(listDir(dir), std::vector<std::string>());
+}
+
+/// Sets a file's modification time `seconds` into the past.
+void ageFile(const std::string &path, int seconds) {
+  struct timespec times[2];
+  clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= seconds;
+  times[1] = times[0];
+  utimensat(AT_FDCWD, path.c_str(), times, 0);
+}
+
+/// The kernel drops a killed process's io_uring (and with it the file's last reference
+/// and lock) asynchronously, some milliseconds after the process is reaped.
+unsigned removeStaleWithin(const std::string &dir, int seconds) {
+  unsigned removed = 0;
+  for (int i = 0; i < seconds * 20 && removed == 0; ++i) {
+    removed = removeStaleSwapFiles(dir);
+    if (removed == 0)
+      usleep(50000);
+  }
+  return removed;
+}
+
+/// Returns once nobody holds a lock on `path` (at most 10 s).
+void waitUntilUnlocked(const std::string &path) {
+  for (int i = 0; i < 200; ++i) {
+    int fd = open(path.c_str(), O_RDONLY);
+    bool unlocked = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (fd >= 0)
+      close(fd);
+    if (unlocked)
+      return;
+    usleep(50000);
+  }
+}
+
+// Tests that the file of a SIGKILLed process (which cannot remove it) is removed by the
+// next swap file created in the directory, while live swap files, recent files and other
+// files stay.
+TEST_F(NvmeSwapTest, KilledProcessFileIsRemovedLater) {
+  int status = runChild(
+      dir,
+      [](SwapFile &) {
+        for (;;)
+          pause();
+      },
+      SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  std::vector<std::string> left = listDir(dir);
+  ASSERT_EQ(left.size(), 1u) << "SIGKILL cannot be caught: the file stays";
+  std::string stale = dir + "/" + left[0];
+  std::string other = dir + "/ds-swap-notes.txt";
+  int fd = open(other.c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ageFile(other, 60);
+
+  auto live = SwapFile::create(dir, 1, 4096, AioConfig());
+  ageFile(live->path(), 60);
+  EXPECT_EQ(removeStaleSwapFiles(dir), 0u)
+      << "recently modified (and maybe still locked): kept";
+  ageFile(stale, 60);
+  EXPECT_EQ(removeStaleWithin(dir, 10), 1u);
+  EXPECT_NE(access(stale.c_str(), F_OK), 0);
+  EXPECT_EQ(access(live->path().c_str(), F_OK), 0) << "locked by its SwapFile: kept";
+  EXPECT_EQ(access(other.c_str(), F_OK), 0) << "not a swap file: kept";
+  unlink(other.c_str());
+
+  // create() sweeps on its own. (No SwapFile of ours lives across the fork: its I/O
+  // thread would not exist in the child.)
+  live.reset();
+  status = runChild(
+      dir,
+      [](SwapFile &) {
+        for (;;)
+          pause();
+      },
+      SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  for (const std::string &name : listDir(dir))
+    ageFile(dir + "/" + name, 60);
+  for (const std::string &name : listDir(dir))
+    waitUntilUnlocked(dir + "/" + name);
+  auto next = SwapFile::create(dir, 2, 4096, AioConfig());
+  EXPECT_EQ(listDir(dir), std::vector<std::string>{next->path().substr(dir.size() + 1)});
 }
 
 } // namespace

@@ -16,15 +16,15 @@ using namespace ds::rt;
 namespace {
 
 const char *kUsage =
-    "usage: ds-bench-swap --dir DIR [--size BYTES] [--block-size BYTES] [--queue-depth "
-    "N]\n"
-    "                     [--threads N] [--request BYTES] [--single-submit] "
-    "[--no-overlap]\n"
-    "Writes --size bytes (default 2 GiB) to a swap file in DIR in --request sized "
-    "requests\n"
-    "(default 64 MiB, all submitted at once), drains, then reads them back the same "
-    "way;\n"
-    "prints 'write_MBps=<MB/s> read_MBps=<MB/s> direct=<0|1>' (MB = 1e6 bytes).\n";
+    "usage: ds-bench-swap --dir DIR [--size BYTES] [--block-size BYTES]\n"
+    "         [--queue-depth N] [--threads N] [--request BYTES] [--single-submit]\n"
+    "         [--no-overlap] [--no-io-uring] [--buffer BYTES]\n"
+    "Writes --size bytes (default 2 GiB) to a swap file in DIR in --request sized\n"
+    "requests (default 64 MiB, all submitted at once), drains, then reads them back\n"
+    "the same way; consecutive requests use consecutive slices of a --buffer byte\n"
+    "buffer (default: one request). Prints\n"
+    "'write_MBps=<MB/s> read_MBps=<MB/s> direct=<0|1>'\n"
+    "(MB = 1e6 bytes).\n";
 
 uint64_t parseBytes(const std::string &flag, const char *text) {
   char *end = nullptr;
@@ -47,7 +47,7 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 
 int run(int argc, char **argv) {
   std::string dir;
-  uint64_t size = 2ull << 30, request = 64ull << 20;
+  uint64_t size = 2ull << 30, request = 64ull << 20, bufferBytes = 0;
   AioConfig cfg;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -68,10 +68,14 @@ int run(int argc, char **argv) {
       cfg.threadCount = unsigned(parseBytes(a, value()));
     else if (a == "--request")
       request = parseBytes(a, value());
+    else if (a == "--buffer")
+      bufferBytes = parseBytes(a, value());
     else if (a == "--single-submit")
       cfg.singleSubmit = true;
     else if (a == "--no-overlap")
       cfg.overlapEvents = false;
+    else if (a == "--no-io-uring")
+      cfg.useIoUring = false;
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -81,14 +85,15 @@ int run(int argc, char **argv) {
   if (dir.empty())
     fail("ds-bench-swap: --dir is required (see --help)");
   request = std::min(request, size);
+  bufferBytes = std::max(bufferBytes, request) / request * request;
 
   void *raw = nullptr;
-  if (posix_memalign(&raw, 4096, request) != 0)
-    fail("ds-bench-swap: cannot allocate a ", request, "-byte buffer");
+  if (posix_memalign(&raw, 4096, bufferBytes) != 0)
+    fail("ds-bench-swap: cannot allocate a ", bufferBytes, "-byte buffer");
   std::unique_ptr<char, decltype(&std::free)> buffer(static_cast<char *>(raw),
                                                      &std::free);
-  for (uint64_t i = 0; i < request; ++i)
-    buffer.get()[i] = char(i * 2654435761u >> 13);
+  for (uint64_t i = 0; i < bufferBytes; ++i)
+    buffer.get()[i] = char((i % request) * 2654435761u >> 13);
   auto swap = SwapFile::create(dir, 0, size, cfg);
 
   // Every request of a phase is in the engine at once: the engine keeps the queue full.
@@ -96,10 +101,11 @@ int run(int argc, char **argv) {
     auto t0 = std::chrono::steady_clock::now();
     for (uint64_t off = 0; off < size; off += request) {
       uint64_t n = std::min(request, size - off);
+      char *at = buffer.get() + off % bufferBytes; // requests cycle through the buffer
       if (write)
-        swap->submitWrite(off, buffer.get(), n);
+        swap->submitWrite(off, at, n);
       else
-        swap->submitRead(off, buffer.get(), n);
+        swap->submitRead(off, at, n);
     }
     swap->drain();
     return double(size) / secondsSince(t0) / 1e6;

@@ -21,6 +21,10 @@ struct AioConfig {
   bool singleSubmit = false;
   bool overlapEvents = true;
   bool directIo = true; // O_DIRECT when the filesystem takes it (false: always buffered)
+  // io_uring when the kernel allows it (false, or io_uring disabled or filtered by
+  // seccomp: queueDepth pread/pwrite threads per thread_count, with a warning when not
+  // asked for).
+  bool useIoUring = true;
 };
 
 /// "" when `dir` can hold a swap file of `bytes`, else one line naming `dir` and why not:
@@ -31,6 +35,13 @@ std::string checkSwapDirectory(const std::string &dir, uint64_t bytes);
 
 /// The swap file name a rank uses in `dir`: <dir>/ds-swap-rank<rank>-<pid>.swp.
 std::string swapFilePath(const std::string &dir, int rank);
+
+/// Removes the swap files in `dir` that no process holds any more (a SwapFile keeps an
+/// flock on its file; a process killed with SIGKILL, e.g. by the OOM killer, cannot
+/// remove its file but loses the lock) and that were last modified 10 s ago or earlier.
+/// Returns how many were removed. SwapFile::create calls it before checking the free
+/// space (one warning line when it removed any).
+unsigned removeStaleSwapFiles(const std::string &dir);
 
 /// One rank's swap file. Requests are asynchronous: submitRead/submitWrite return a
 /// ticket at once and the I/O threads move the bytes; the caller's buffer must stay valid
@@ -48,15 +59,16 @@ std::string swapFilePath(const std::string &dir, int rank);
 /// back).
 ///
 /// The file is removed however the process ends: by the destructor, at exit, and on
-/// SIGINT/SIGTERM/SIGHUP and crash signals (RemoveOnExit.h). Not safe to share between
-/// threads without a lock around submit/wait (one rank, one caller thread).
+/// SIGINT/SIGTERM/SIGHUP and crash signals (RemoveOnExit.h); after SIGKILL, by the next
+/// create() in the directory. Calls may come from several threads (one lock inside);
+/// drain() reports and forgets the failures of every thread's requests.
 class SwapFile {
 public:
   /// Creates swapFilePath(dir, rank), opened O_DIRECT where the filesystem allows it (one
   /// warning line on stderr and buffered I/O otherwise) and preallocated (fallocate) to
   /// `bytes` rounded up to 4096. Throws ds::rt::Error naming the path:
   /// checkSwapDirectory's refusals, an invalid `cfg`, a file that cannot be created or
-  /// preallocated.
+  /// preallocated, io_uring unavailable.
   static std::unique_ptr<SwapFile> create(const std::string &dir, int rank,
                                           uint64_t bytes, const AioConfig &cfg);
   /// Waits for the I/O in flight (errors are dropped), stops the I/O threads, closes and
@@ -81,10 +93,13 @@ public:
 
   const std::string &path() const;
   uint64_t size() const;
-  bool
-  directIo() const; // false: the filesystem refused O_DIRECT (or cfg.directIo was false)
+  /// False when the filesystem refused O_DIRECT (or cfg.directIo was false).
+  bool directIo() const;
   /// Bytes copied through bounce buffers so far (0 while every request is 4096-aligned).
   uint64_t bouncedBytes() const;
+  /// The most chunks one I/O thread (or, without io_uring, one group of queueDepth
+  /// threads) has had in flight at once (<= queueDepth).
+  unsigned peakChunksInFlight() const;
 
   struct Engine;
 
