@@ -206,6 +206,10 @@ struct OperandBytes {
   int in[4], out[3];
 };
 
+/// Elements the loops prefetch ahead of the one they compute: the divisions and square roots
+/// keep the out-of-order window short of the memory latency, so the loads are issued early.
+constexpr int64_t kPrefetchAhead = 1024;
+
 /// Runs step(ops, i, lanes) on every whole vector of [begin, end) (lanes = W), then once on
 /// the remaining elements copied into zero-padded buffers (lanes = how many are real), whose
 /// outputs are copied back: the tail runs the very same vector code.
@@ -213,13 +217,19 @@ template <int W, typename Step>
 void forEachVector(const OptimizerOperands &ops, const OperandBytes &bytes, int64_t begin,
                    int64_t end, Step step) {
   int64_t i = begin;
-  for (; i + W <= end; i += W)
+  const void *src[4] = {ops.p, ops.g, ops.m, ops.v};
+  for (; i + W <= end; i += W) {
+    if (i + kPrefetchAhead < end) // one line ahead per line consumed, per input stream
+      for (int k = 0; k < 4; ++k)
+        if (bytes.in[k] && (i * bytes.in[k]) % 64 == 0)
+          __builtin_prefetch(static_cast<const char *>(src[k]) +
+                             (i + kPrefetchAhead) * bytes.in[k]);
     step(ops, i, W);
+  }
   if (i == end)
     return;
   int64_t lanes = end - i;
   alignas(64) unsigned char in[4][W * 8], out[3][W * 8];
-  const void *src[4] = {ops.p, ops.g, ops.m, ops.v};
   void *dst[3] = {ops.np, ops.nm, ops.nv};
   void *tin[4] = {nullptr, nullptr, nullptr, nullptr}, *tout[3] = {nullptr, nullptr, nullptr};
   for (int k = 0; k < 4; ++k)
