@@ -1,5 +1,6 @@
-// The CPU optimizer kernels' vectorised, threaded loops on every instruction set against a
-// plain scalar reference, bit for bit: vector tails, dtypes, thread counts, aliasing, skips.
+// The CPU optimizer kernels' vectorised, threaded loops on every instruction set against
+// a plain scalar reference, bit for bit: vector tails, dtypes, thread counts, aliasing,
+// skips.
 #include "KernelTestUtil.h"
 
 #include "ds/runtime/CpuIsa.h"
@@ -24,15 +25,19 @@ std::mt19937 &testRng() {
   return r;
 }
 
-// ---- element access as the kernels see it: f16/bf16 widened to f32, results rounded (RNE)
+// ---- element access as the kernels see it: f16/bf16 widened to f32, results rounded
+// (RNE)
 
 template <typename T> T load(const HostTensor &t, int64_t i);
 template <> float load<float>(const HostTensor &t, int64_t i) {
   const char *p = t.bytes.data();
   switch (t.dtype) {
-  case F16: return halfToFloat(reinterpret_cast<const uint16_t *>(p)[i]);
-  case BF16: return bf16ToFloat(reinterpret_cast<const uint16_t *>(p)[i]);
-  default: return reinterpret_cast<const float *>(p)[i];
+  case F16:
+    return halfToFloat(reinterpret_cast<const uint16_t *>(p)[i]);
+  case BF16:
+    return bf16ToFloat(reinterpret_cast<const uint16_t *>(p)[i]);
+  default:
+    return reinterpret_cast<const float *>(p)[i];
   }
 }
 template <> double load<double>(const HostTensor &t, int64_t i) {
@@ -42,9 +47,14 @@ template <typename T> void store(HostTensor &t, int64_t i, T x);
 template <> void store<float>(HostTensor &t, int64_t i, float x) {
   char *p = t.bytes.data();
   switch (t.dtype) {
-  case F16: reinterpret_cast<uint16_t *>(p)[i] = floatToHalf(x); break;
-  case BF16: reinterpret_cast<uint16_t *>(p)[i] = floatToBf16(x); break;
-  default: reinterpret_cast<float *>(p)[i] = x;
+  case F16:
+    reinterpret_cast<uint16_t *>(p)[i] = floatToHalf(x);
+    break;
+  case BF16:
+    reinterpret_cast<uint16_t *>(p)[i] = floatToBf16(x);
+    break;
+  default:
+    reinterpret_cast<float *>(p)[i] = x;
   }
 }
 template <> void store<double>(HostTensor &t, int64_t i, double x) {
@@ -69,7 +79,8 @@ HostTensor values(DType dt, int64_t n, double lo, double hi, bool specials) {
 
 /// Bitwise comparison; a NaN matches any NaN (which NaN two NaN operands give depends on
 /// the operand order the compiler picks, for the scalar code as for the vector code).
-void expectSameBits(const HostTensor &got, const HostTensor &want, const std::string &what) {
+void expectSameBits(const HostTensor &got, const HostTensor &want,
+                    const std::string &what) {
   ASSERT_EQ(got.numel(), want.numel()) << what;
   size_t es = dtypeSize(got.dtype);
   if (std::memcmp(got.bytes.data(), want.bytes.data(), size_t(got.numel()) * es) == 0)
@@ -96,8 +107,9 @@ struct AdamCfg {
 };
 
 template <typename T>
-void refAdam(const AdamCfg &c, const HostTensor &p, const HostTensor &g, const HostTensor &m,
-             const HostTensor &v, HostTensor &np, HostTensor &nm, HostTensor &nv) {
+void refAdam(const AdamCfg &c, const HostTensor &p, const HostTensor &g,
+             const HostTensor &m, const HostTensor &v, HostTensor &np, HostTensor &nm,
+             HostTensor &nv) {
   double b1 = float(c.b1), b2 = float(c.b2), eps = float(c.eps), wd = float(c.wd);
   double lr = float(c.lr);
   double bc1 = c.bc ? 1 - std::pow(b1, double(c.t)) : 1;
@@ -133,8 +145,8 @@ struct SgdCfg {
 };
 
 template <typename T>
-void refSgd(const SgdCfg &c, const HostTensor &p, const HostTensor &g, const HostTensor &b,
-            HostTensor &np, HostTensor &nb) {
+void refSgd(const SgdCfg &c, const HostTensor &p, const HostTensor &g,
+            const HostTensor &b, HostTensor &np, HostTensor &nb) {
   double mu = float(c.mu), damp = float(c.damp), wd = float(c.wd), lr = float(c.lr);
   const T MU = T(mu), OMD = T(1.0 - damp), WD = T(wd), LR = T(lr);
   for (int64_t i = 0; i < p.numel(); ++i) {
@@ -157,8 +169,9 @@ struct LambCfg {
 };
 
 template <typename T>
-void refLamb(const LambCfg &c, const HostTensor &p, const HostTensor &g, const HostTensor &m,
-             const HostTensor &v, HostTensor &np, HostTensor &nm, HostTensor &nv) {
+void refLamb(const LambCfg &c, const HostTensor &p, const HostTensor &g,
+             const HostTensor &m, const HostTensor &v, HostTensor &np, HostTensor &nm,
+             HostTensor &nv) {
   double b1 = float(c.b1), b2 = float(c.b2), eps = float(c.eps), wd = float(c.wd);
   double lr = float(c.lr), lo = float(c.lo), hi = float(c.hi);
   double bc1 = c.bc ? 1 - std::pow(b1, double(c.t)) : 1;
@@ -204,13 +217,16 @@ Ins sgdIns(const SgdCfg &c) {
 Ins lambIns(const LambCfg &c) {
   Ins ins("lamb_update");
   ins.f("beta1", float(c.b1)).f("beta2", float(c.b2)).f("eps", float(c.eps));
-  ins.f("weight_decay", float(c.wd)).f("min_coeff", float(c.lo)).f("max_coeff", float(c.hi));
+  ins.f("weight_decay", float(c.wd))
+      .f("min_coeff", float(c.lo))
+      .f("max_coeff", float(c.hi));
   ins.i("bias_correction", c.bc);
   return ins;
 }
 
 /// Runs `body(isa, threads)` for every instruction set this machine runs and the thread
-/// counts; restores the defaults afterwards. The pool is first sized for the most threads.
+/// counts; restores the defaults afterwards. The pool is first sized for the most
+/// threads.
 void forEachIsaAndThreads(const std::vector<int> &threads,
                           const std::function<void(const std::string &, int)> &body) {
   std::string isa0 = cpuIsa();
@@ -233,9 +249,9 @@ std::string where(const std::string &isa, int threads, DType dt, int64_t n) {
          std::to_string(n);
 }
 
-/// One Adam/Lamb-shaped call (p, g, m, v -> p', m', v') on every instruction set and thread
-/// count, out of place and in place, against the reference `ref` (which reads the inputs,
-/// sets lr and step, and writes the three expected results; run once).
+/// One Adam/Lamb-shaped call (p, g, m, v -> p', m', v') on every instruction set and
+/// thread count, out of place and in place, against the reference `ref` (which reads the
+/// inputs, sets lr and step, and writes the three expected results; run once).
 template <typename Ref>
 void checkMomentsKernel(const Ins &ins, DType dt, int64_t n, bool specials, Ref ref,
                         const std::vector<int> &threads, const std::string &what) {
@@ -260,7 +276,8 @@ void checkMomentsKernel(const Ins &ins, DType dt, int64_t n, bool specials, Ref 
   });
 }
 
-const std::vector<int64_t> kTails = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 100};
+const std::vector<int64_t> kTails = {1,  2,  3,  4,  5,  7,  8,  9,
+                                     15, 16, 17, 31, 33, 63, 65, 100};
 const std::vector<DType> kDtypes = {F32, F16, BF16, F64};
 
 template <typename Cfg> auto adamRef(const Cfg &c, DType dt) {
@@ -338,8 +355,8 @@ TEST(OptimizerFastPath, AdamEveryTailDtypeAndMode) {
 }
 
 TEST(OptimizerFastPath, AdamLargeAcrossThreadCounts) {
-  // 1000003 elements: many chunks per thread, a tail in the last chunk, every chunk boundary
-  // at an arbitrary alignment.
+  // 1000003 elements: many chunks per thread, a tail in the last chunk, every chunk
+  // boundary at an arbitrary alignment.
   AdamCfg w;
   AdamCfg a;
   a.adamW = false;
@@ -362,7 +379,8 @@ TEST(OptimizerFastPath, LambEveryTailDtypeAndThreads) {
         }
   LambCfg c;
   for (DType dt : kDtypes)
-    checkMomentsKernel(lambIns(c), dt, 1000003, false, lambRef(c, dt), {1, 2, 3, 8}, "lamb");
+    checkMomentsKernel(lambIns(c), dt, 1000003, false, lambRef(c, dt), {1, 2, 3, 8},
+                       "lamb");
 }
 
 TEST(OptimizerFastPath, SgdEveryTailDtypeAndMode) {
@@ -386,8 +404,9 @@ TEST(OptimizerFastPath, SgdEveryTailDtypeAndMode) {
       if (c.wd != 0 || c.nesterov) // the large size for every mode with weight decay
         sizes.push_back(1000003);
       for (int64_t n : sizes) {
-        std::string what = "sgd mu " + std::to_string(c.mu) + " wd " + std::to_string(c.wd) +
-                           " t " + std::to_string(c.t) + (c.nesterov ? " nesterov" : "");
+        std::string what = "sgd mu " + std::to_string(c.mu) + " wd " +
+                           std::to_string(c.wd) + " t " + std::to_string(c.t) +
+                           (c.nesterov ? " nesterov" : "");
         HostTensor p = values(dt, n, -2, 2, true), g = values(dt, n, -2, 2, true);
         HostTensor b = values(dt, n, -1, 1, true);
         HostTensor lr = scalarF32(c.lr), t = scalarI64(c.t);
@@ -396,7 +415,8 @@ TEST(OptimizerFastPath, SgdEveryTailDtypeAndMode) {
           refSgd<double>(c, p, g, b, wp, wb);
         else
           refSgd<float>(c, p, g, b, wp, wb);
-        std::vector<int> threads = n > 1000 ? std::vector<int>{1, 2, 3} : std::vector<int>{1};
+        std::vector<int> threads =
+            n > 1000 ? std::vector<int>{1, 2, 3} : std::vector<int>{1};
         forEachIsaAndThreads(threads, [&](const std::string &isa, int nt) {
           std::string at = what + " " + where(isa, nt, dt, n);
           HostTensor np(dt, {n}), nb(dt, {n});
@@ -413,8 +433,9 @@ TEST(OptimizerFastPath, SgdEveryTailDtypeAndMode) {
 }
 
 TEST(OptimizerFastPath, EverySixteenBitValueConverts) {
-  // Every f16 and bf16 bit pattern as param (NaN payloads, subnormals, infinities) through an
-  // SGD step whose f32 result rounds back: the vector conversions against DType.h's.
+  // Every f16 and bf16 bit pattern as param (NaN payloads, subnormals, infinities)
+  // through an SGD step whose f32 result rounds back: the vector conversions against
+  // DType.h's.
   for (DType dt : {F16, BF16}) {
     int64_t n = 65536;
     HostTensor p(dt, {n});
@@ -441,9 +462,9 @@ TEST(OptimizerFastPath, EverySixteenBitValueConverts) {
 }
 
 TEST(OptimizerFastPath, RandomF32BitPatternsRoundToSixteenBits) {
-  // Random 16-bit patterns (every exponent, NaN, inf, subnormals) as param, grad and momentum
-  // buffer, with small and large learning rates: the f32 results overflow to inf and
-  // underflow to subnormals and zero when they are rounded back.
+  // Random 16-bit patterns (every exponent, NaN, inf, subnormals) as param, grad and
+  // momentum buffer, with small and large learning rates: the f32 results overflow to inf
+  // and underflow to subnormals and zero when they are rounded back.
   for (DType dt : {F16, BF16}) {
     int64_t n = 4099;
     HostTensor p(dt, {n}), g(dt, {n}), b(dt, {n});
@@ -480,7 +501,8 @@ TEST(OptimizerFastPath, SkippedStepsLeaveStateBitwise) {
       HostTensor m = values(dt, n, -1, 1, true), v = values(dt, n, 0, 1, true);
       HostTensor lr = scalarF32(1e-3), t = scalarI64(4), f = scalarF32(fin);
       forEachIsaAndThreads({1, 2}, [&](const std::string &isa, int threads) {
-        std::string what = "finite " + std::to_string(fin) + " " + where(isa, threads, dt, n);
+        std::string what =
+            "finite " + std::to_string(fin) + " " + where(isa, threads, dt, n);
         HostTensor np(dt, {n}), nm(dt, {n}), nv(dt, {n});
         runKernel(adamIns(AdamCfg()), {&p, &g, &m, &v, &lr, &t, &f}, {&np, &nm, &nv});
         expectSameBits(np, p, what + " adam param");

@@ -1,4 +1,5 @@
-// Instruction-set detection (cpuid through __builtin_cpu_supports) and the DS_CPU_ISA override.
+// Instruction-set detection (cpuid through __builtin_cpu_supports) and the DS_CPU_ISA
+// override.
 #include "ds/runtime/CpuIsa.h"
 
 #include "ds/runtime/Error.h"
@@ -35,8 +36,8 @@ void checkSupported(const std::string &isa, const std::string &origin) {
   for (const std::string &s : ok)
     if (s == isa)
       return;
-  fail(origin, "instruction set '", isa, "' is not available on this build and processor (",
-       joined(ok), ")");
+  fail(origin, "instruction set '", isa,
+       "' is not available on this build and processor (", joined(ok), ")");
 }
 
 } // namespace

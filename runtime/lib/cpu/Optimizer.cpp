@@ -1,8 +1,9 @@
-// Optimizer kernels: adam_update, sgd_update, lr_schedule (REFERENCE §3 and §6, README.md),
-// and the mixed-precision step kernels all_finite and loss_scale_update (REFERENCE §5).
-// f32/f16/bf16 tensors update in f32 arithmetic, f64 in f64; bias corrections, step sizes
-// and schedules are computed in double. The element loops (OptimizerLoops.cpp) are vectorised
-// per instruction set and run on the thread pool; 16-bit values convert inside the loop.
+// Optimizer kernels: adam_update, sgd_update, lr_schedule (REFERENCE §3 and §6,
+// README.md), and the mixed-precision step kernels all_finite and loss_scale_update
+// (REFERENCE §5). f32/f16/bf16 tensors update in f32 arithmetic, f64 in f64; bias
+// corrections, step sizes and schedules are computed in double. The element loops
+// (OptimizerLoops.cpp) are vectorised per instruction set and run on the thread pool;
+// 16-bit values convert inside the loop.
 #include "CpuCommon.h"
 #include "OptimizerLoops.h"
 
@@ -35,17 +36,23 @@ const OptimizerLoops &optimizerLoops() {
 /// The element type of an optimizer call (its check makes every operand the same).
 ElemKind elemKind(const Tensor &t) {
   switch (t.dtype) {
-  case ds::plan::F32: return ElemKind::F32;
-  case ds::plan::F16: return ElemKind::F16;
-  case ds::plan::BF16: return ElemKind::BF16;
-  case ds::plan::F64: return ElemKind::F64;
-  default: fail("internal error: optimizer kernel on ", dtypeName(t.dtype), " tensors");
+  case ds::plan::F32:
+    return ElemKind::F32;
+  case ds::plan::F16:
+    return ElemKind::F16;
+  case ds::plan::BF16:
+    return ElemKind::BF16;
+  case ds::plan::F64:
+    return ElemKind::F64;
+  default:
+    fail("internal error: optimizer kernel on ", dtypeName(t.dtype), " tensors");
   }
 }
 
-/// Operands p, g, state1, state2 -> p', state1', state2' (nState = 1 for SGD, 2 for Adam).
+/// Operands p, g, state1, state2 -> p', state1', state2' (nState = 1 for SGD, 2 for
+/// Adam).
 OptimizerOperands optimizerOperands(KernelCall &c, int nState) {
-  OptimizerOperands o{c.in[0].data, c.in[1].data, c.in[2].data, nullptr,
+  OptimizerOperands o{c.in[0].data,  c.in[1].data,  c.in[2].data, nullptr,
                       c.out[0].data, c.out[1].data, nullptr};
   if (nState == 2) {
     o.v = c.in[3].data;
@@ -110,17 +117,18 @@ void runAdamUpdate(KernelCall &c) {
   auto loop = attrs.adam_w_mode ? loops.adamW : loops.adam;
   ElemKind kind = elemKind(c.in[0]);
   OptimizerOperands o = optimizerOperands(c, 2);
-  parallelFor(c.in[0].numel, kGrain, [&](int64_t b, int64_t e) { loop(kind, o, k, b, e); });
+  parallelFor(c.in[0].numel, kGrain,
+              [&](int64_t b, int64_t e) { loop(kind, o, k, b, e); });
 }
 
 // DeepSpeed FusedLamb semantics (REFERENCE §3), the whole buffer being one tensor:
 //   m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2; u = m/(sqrt(v)+eps) + wd*p;
 //   r = |p|/|u| clamped to [min_coeff, max_coeff] (1 if either norm is 0);
 //   p -= lr*(sqrt(bc2)/bc1)*r*u. Norms in double.
-// Three passes: the moments (threads), both norms (one thread: the double sums are added in
-// index order, so the result does not depend on the thread count), the update (threads).
-// u is recomputed from the stored moments in passes 2 and 3 (f32 scratch moments for
-// f16/bf16 tensors, converted into the results at the end).
+// Three passes: the moments (threads), both norms (one thread: the double sums are added
+// in index order, so the result does not depend on the thread count), the update
+// (threads). u is recomputed from the stored moments in passes 2 and 3 (f32 scratch
+// moments for f16/bf16 tensors, converted into the results at the end).
 void runLambUpdate(KernelCall &c) {
   if (!stepApplies(c, 6)) // overflow: p, m, v unchanged
     return passThrough(c, {0, 2, 3});
@@ -141,7 +149,8 @@ void runLambUpdate(KernelCall &c) {
     o.nm = mScratch.data();
     o.nv = vScratch.data();
   }
-  parallelFor(n, kGrain, [&](int64_t b, int64_t e) { loops.lambMoments(kind, o, k, b, e); });
+  parallelFor(n, kGrain,
+              [&](int64_t b, int64_t e) { loops.lambMoments(kind, o, k, b, e); });
   double pNorm2 = 0, uNorm2 = 0;
   loops.lambNorms(kind, o, k, 0, n, pNorm2, uNorm2);
   double r = 1.0;
@@ -174,7 +183,8 @@ void runSgdUpdate(KernelCall &c) {
   const OptimizerLoops &loops = optimizerLoops();
   ElemKind kind = elemKind(c.in[0]);
   OptimizerOperands o = optimizerOperands(c, 1);
-  parallelFor(c.in[0].numel, kGrain, [&](int64_t b, int64_t e) { loops.sgd(kind, o, k, b, e); });
+  parallelFor(c.in[0].numel, kGrain,
+              [&](int64_t b, int64_t e) { loops.sgd(kind, o, k, b, e); });
 }
 
 static double lrScheduleValue(const LrScheduleAttrs &a, int64_t applied) {

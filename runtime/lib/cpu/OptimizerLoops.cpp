@@ -1,12 +1,13 @@
 // The optimizer kernels' element loops, compiled once per instruction set: with
-// DS_OPTIMIZER_LOOPS_AVX512 (-mavx512f), DS_OPTIMIZER_LOOPS_AVX2 (-mavx2 -mf16c) or neither
-// (scalar). Always built with -ffp-contract=off: every instruction set performs the same IEEE
-// operations per element in the same order (no FMA, no reciprocal approximations), so the
-// results are bitwise those of the scalar formulas in Optimizer.cpp's comments.
+// DS_OPTIMIZER_LOOPS_AVX512 (-mavx512f), DS_OPTIMIZER_LOOPS_AVX2 (-mavx2 -mf16c) or
+// neither (scalar). Always built with -ffp-contract=off: every instruction set performs
+// the same IEEE operations per element in the same order (no FMA, no reciprocal
+// approximations), so the results are bitwise those of the scalar formulas in
+// Optimizer.cpp's comments.
 //
-// The vector builds include no header with inline library code (only intrinsics, <cstdint>,
-// <cstring>) and keep everything in their own namespace, so no AVX code can stand in for a
-// baseline function at link time.
+// The vector builds include no header with inline library code (only intrinsics,
+// <cstdint>, <cstring>) and keep everything in their own namespace, so no AVX code can
+// stand in for a baseline function at link time.
 #include "OptimizerLoops.h"
 
 #include <cstdint>
@@ -51,7 +52,8 @@ inline void storeF64(double *p, VD x) { _mm512_storeu_pd(p, x); }
 inline VF loadF16(const uint16_t *p) {
   __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
   __m512i x = _mm512_cvtepu16_epi32(h);
-  __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, ints(0x7fff)), ints(0x7c00));
+  __mmask16 nan =
+      _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, ints(0x7fff)), ints(0x7c00));
   __m512i nanBits = _mm512_or_si512(
       _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(x, ints(0x8000)), 16),
                       ints(0x7f800000)),
@@ -61,8 +63,8 @@ inline VF loadF16(const uint16_t *p) {
 // floatToHalf: F16C's round-to-nearest-even conversion; a NaN becomes sign | 0x7e00.
 inline void storeF16(uint16_t *p, VF f) {
   __m512i x = _mm512_castps_si512(f);
-  __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, ints(0x7fffffff)),
-                                          ints(0x7f800000));
+  __mmask16 nan =
+      _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, ints(0x7fffffff)), ints(0x7f800000));
   __m512i h = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
   __m512i nanH = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(x, 16), ints(0x8000)),
                                  ints(0x7e00));
@@ -78,9 +80,10 @@ inline void storeBF16(uint16_t *p, VF f) {
   __m512i x = _mm512_castps_si512(f);
   __m512i hi = _mm512_srli_epi32(x, 16);
   __m512i lsb = _mm512_and_si512(hi, ints(1));
-  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, ints(0x7fff)), lsb), 16);
-  __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, ints(0x7fffffff)),
-                                          ints(0x7f800000));
+  __m512i r =
+      _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, ints(0x7fff)), lsb), 16);
+  __mmask16 nan =
+      _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, ints(0x7fffffff)), ints(0x7f800000));
   r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(hi, ints(0x40)));
   _mm256_storeu_si256(reinterpret_cast<__m256i *>(p), _mm512_cvtepi32_epi16(r));
 }
@@ -105,7 +108,8 @@ inline __m256i above(__m256i x, int32_t magnitudeMask, int32_t limit) {
 }
 // Eight 32-bit lanes (each < 2^16) stored as eight uint16_t.
 inline void storeLow16(uint16_t *p, __m256i x) {
-  __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+  __m128i packed =
+      _mm_packus_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
   _mm_storeu_si128(reinterpret_cast<__m128i *>(p), packed);
 }
 inline VF loadF16(const uint16_t *p) {
@@ -133,7 +137,8 @@ inline void storeBF16(uint16_t *p, VF f) {
   __m256i x = _mm256_castps_si256(f);
   __m256i hi = _mm256_srli_epi32(x, 16);
   __m256i lsb = _mm256_and_si256(hi, ints(1));
-  __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, ints(0x7fff)), lsb), 16);
+  __m256i r =
+      _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, ints(0x7fff)), lsb), 16);
   storeLow16(p, _mm256_blendv_epi8(r, _mm256_or_si256(hi, ints(0x40)),
                                    above(x, 0x7fffffff, 0x7f800000)));
 }
@@ -165,8 +170,12 @@ template <> struct Lanes<ElemKind::F32> {
   using V = VF;
   static constexpr int W = WF;
   static constexpr int kBytes = 4;
-  static V load(const void *base, int64_t i) { return loadF32(static_cast<const float *>(base) + i); }
-  static void store(void *base, int64_t i, V x) { storeF32(static_cast<float *>(base) + i, x); }
+  static V load(const void *base, int64_t i) {
+    return loadF32(static_cast<const float *>(base) + i);
+  }
+  static void store(void *base, int64_t i, V x) {
+    storeF32(static_cast<float *>(base) + i, x);
+  }
 };
 template <> struct Lanes<ElemKind::F16> {
   using T = float;
@@ -197,22 +206,28 @@ template <> struct Lanes<ElemKind::F64> {
   using V = VD;
   static constexpr int W = WD;
   static constexpr int kBytes = 8;
-  static V load(const void *base, int64_t i) { return loadF64(static_cast<const double *>(base) + i); }
-  static void store(void *base, int64_t i, V x) { storeF64(static_cast<double *>(base) + i, x); }
+  static V load(const void *base, int64_t i) {
+    return loadF64(static_cast<const double *>(base) + i);
+  }
+  static void store(void *base, int64_t i, V x) {
+    storeF64(static_cast<double *>(base) + i, x);
+  }
 };
 
-/// Element sizes of one pass's operands (0: unused), inputs p, g, m, v and outputs np, nm, nv.
+/// Element sizes of one pass's operands (0: unused), inputs p, g, m, v and outputs np,
+/// nm, nv.
 struct OperandBytes {
   int in[4], out[3];
 };
 
-/// Elements the loops prefetch ahead of the one they compute: the divisions and square roots
-/// keep the out-of-order window short of the memory latency, so the loads are issued early.
+/// Elements the loops prefetch ahead of the one they compute: the divisions and square
+/// roots keep the out-of-order window short of the memory latency, so the loads are
+/// issued early.
 constexpr int64_t kPrefetchAhead = 1024;
 
-/// Runs step(ops, i, lanes) on every whole vector of [begin, end) (lanes = W), then once on
-/// the remaining elements copied into zero-padded buffers (lanes = how many are real), whose
-/// outputs are copied back: the tail runs the very same vector code.
+/// Runs step(ops, i, lanes) on every whole vector of [begin, end) (lanes = W), then once
+/// on the remaining elements copied into zero-padded buffers (lanes = how many are real),
+/// whose outputs are copied back: the tail runs the very same vector code.
 template <int W, typename Step>
 void forEachVector(const OptimizerOperands &ops, const OperandBytes &bytes, int64_t begin,
                    int64_t end, Step step) {
@@ -231,7 +246,8 @@ void forEachVector(const OptimizerOperands &ops, const OperandBytes &bytes, int6
   int64_t lanes = end - i;
   alignas(64) unsigned char in[4][W * 8], out[3][W * 8];
   void *dst[3] = {ops.np, ops.nm, ops.nv};
-  void *tin[4] = {nullptr, nullptr, nullptr, nullptr}, *tout[3] = {nullptr, nullptr, nullptr};
+  void *tin[4] = {nullptr, nullptr, nullptr, nullptr},
+       *tout[3] = {nullptr, nullptr, nullptr};
   for (int k = 0; k < 4; ++k)
     if (bytes.in[k]) {
       std::memset(in[k], 0, sizeof in[k]);
@@ -255,7 +271,8 @@ void forEachVector(const OptimizerOperands &ops, const OperandBytes &bytes, int6
 // AdamW: p *= 1 - lr*wd (when wd != 0); m += (1-b1)*(g-m); v = b2*v + (1-b2)*g*g;
 // p -= (lr/bc1) * (m / (sqrt(v)/sqrt(bc2) + eps)).
 template <ElemKind K>
-void adamWLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begin, int64_t end) {
+void adamWLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begin,
+               int64_t end) {
   using L = Lanes<K>;
   using T = typename L::T;
   using V = typename L::V;
@@ -283,7 +300,8 @@ void adamWLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begin, i
 // Adam (FusedAdam's Adam mode): g += wd*p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
 // p -= lr * ((m/bc1) / (sqrt(v/bc2) + eps)).
 template <ElemKind K>
-void adamLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begin, int64_t end) {
+void adamLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begin,
+              int64_t end) {
   using L = Lanes<K>;
   using T = typename L::T;
   using V = typename L::V;
@@ -297,7 +315,8 @@ void adamLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begin, in
                         g = g + splat(WDc) * p;
                         m = splat(B1) * m + splat(omb1) * g;
                         v = splat(B2) * v + splat(omb2) * g * g;
-                        V update = (m / splat(BC1)) / (vsqrt(v / splat(BC2)) + splat(EPS));
+                        V update =
+                            (m / splat(BC1)) / (vsqrt(v / splat(BC2)) + splat(EPS));
                         L::store(x.np, i, p - splat(LR) * update);
                         L::store(x.nm, i, m);
                         L::store(x.nv, i, v);
@@ -305,14 +324,16 @@ void adamLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begin, in
 }
 
 // SGD: g += wd*p (wd != 0); with momentum: buf = first ? g : mu*buf + (1-dampening)*g,
-// g = nesterov ? g + mu*buf : buf; p -= lr*g. Without momentum buf passes through (converted).
+// g = nesterov ? g + mu*buf : buf; p -= lr*g. Without momentum buf passes through
+// (converted).
 template <ElemKind K>
 void sgdLoop(const OptimizerOperands &o, const SgdCoeffs &c, int64_t begin, int64_t end) {
   using L = Lanes<K>;
   using T = typename L::T;
   using V = typename L::V;
   const T MU = T(c.mu), OMD = T(1.0 - c.damp), WDc = T(c.wd), LR = T(c.lr);
-  const bool decay = c.wd != 0, momentum = c.mu != 0, first = c.first, nesterov = c.nesterov;
+  const bool decay = c.wd != 0, momentum = c.mu != 0, first = c.first,
+             nesterov = c.nesterov;
   const int b = L::kBytes;
   forEachVector<L::W>(o, {{b, b, b, 0}, {b, b, 0}}, begin, end,
                       [&](const OptimizerOperands &x, int64_t i, int) {
@@ -329,7 +350,8 @@ void sgdLoop(const OptimizerOperands &o, const SgdCoeffs &c, int64_t begin, int6
 }
 
 /// The moments' storage between Lamb's passes: f32 scratch for f16/bf16, else the kind.
-template <ElemKind K> constexpr ElemKind kLambMoments = K == ElemKind::F64 ? K : ElemKind::F32;
+template <ElemKind K>
+constexpr ElemKind kLambMoments = K == ElemKind::F64 ? K : ElemKind::F32;
 
 // Lamb pass 1: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g, stored as M.
 template <ElemKind K, ElemKind M>
@@ -356,19 +378,20 @@ OptimizerOperands lambSecondPass(const OptimizerOperands &o) {
   return OptimizerOperands{o.p, nullptr, o.nm, o.nv, o.np, nullptr, nullptr};
 }
 
-/// Lamb's update direction u = m/(sqrt(v)+eps) + wd*p from p (kind K) and the new moments.
+/// Lamb's update direction u = m/(sqrt(v)+eps) + wd*p from p (kind K) and the new
+/// moments.
 template <ElemKind K>
-inline typename Lanes<K>::V lambDirection(const OptimizerOperands &x, int64_t i,
-                                          typename Lanes<K>::V p, typename Lanes<K>::T EPS,
-                                          typename Lanes<K>::T WDc) {
+inline typename Lanes<K>::V
+lambDirection(const OptimizerOperands &x, int64_t i, typename Lanes<K>::V p,
+              typename Lanes<K>::T EPS, typename Lanes<K>::T WDc) {
   using LM = Lanes<kLambMoments<K>>;
   return LM::load(x.m, i) / (vsqrt(LM::load(x.v, i)) + splat(EPS)) + splat(WDc) * p;
 }
 
 // Lamb pass 2: pNorm2 += p*p, uNorm2 += u*u in double, in index order.
 template <ElemKind K>
-void lambNormsLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begin, int64_t end,
-                   double &pNorm2, double &uNorm2) {
+void lambNormsLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begin,
+                   int64_t end, double &pNorm2, double &uNorm2) {
   using L = Lanes<K>;
   using T = typename L::T;
   using V = typename L::V;
@@ -393,8 +416,8 @@ void lambNormsLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begi
 
 // Lamb pass 3: p -= scale * u.
 template <ElemKind K>
-void lambApplyLoop(const OptimizerOperands &o, const AdamCoeffs &c, double scale, int64_t begin,
-                   int64_t end) {
+void lambApplyLoop(const OptimizerOperands &o, const AdamCoeffs &c, double scale,
+                   int64_t begin, int64_t end) {
   using L = Lanes<K>;
   using T = typename L::T;
   using V = typename L::V;
@@ -410,12 +433,20 @@ void lambApplyLoop(const OptimizerOperands &o, const AdamCoeffs &c, double scale
 
 // ---- the table: kind dispatch
 
-#define DS_BY_KIND(kind, call)                                                                \
-  switch (kind) {                                                                             \
-  case ElemKind::F32: call(ElemKind::F32); break;                                             \
-  case ElemKind::F16: call(ElemKind::F16); break;                                             \
-  case ElemKind::BF16: call(ElemKind::BF16); break;                                           \
-  case ElemKind::F64: call(ElemKind::F64); break;                                             \
+#define DS_BY_KIND(kind, call)                                                           \
+  switch (kind) {                                                                        \
+  case ElemKind::F32:                                                                    \
+    call(ElemKind::F32);                                                                 \
+    break;                                                                               \
+  case ElemKind::F16:                                                                    \
+    call(ElemKind::F16);                                                                 \
+    break;                                                                               \
+  case ElemKind::BF16:                                                                   \
+    call(ElemKind::BF16);                                                                \
+    break;                                                                               \
+  case ElemKind::F64:                                                                    \
+    call(ElemKind::F64);                                                                 \
+    break;                                                                               \
   }
 
 void adamW(ElemKind kind, const OptimizerOperands &o, const AdamCoeffs &c, int64_t b,
@@ -425,20 +456,22 @@ void adamW(ElemKind kind, const OptimizerOperands &o, const AdamCoeffs &c, int64
 #undef DS_CALL
 }
 
-void adam(ElemKind kind, const OptimizerOperands &o, const AdamCoeffs &c, int64_t b, int64_t e) {
+void adam(ElemKind kind, const OptimizerOperands &o, const AdamCoeffs &c, int64_t b,
+          int64_t e) {
 #define DS_CALL(K) adamLoop<K>(o, c, b, e)
   DS_BY_KIND(kind, DS_CALL)
 #undef DS_CALL
 }
 
-void sgd(ElemKind kind, const OptimizerOperands &o, const SgdCoeffs &c, int64_t b, int64_t e) {
+void sgd(ElemKind kind, const OptimizerOperands &o, const SgdCoeffs &c, int64_t b,
+         int64_t e) {
 #define DS_CALL(K) sgdLoop<K>(o, c, b, e)
   DS_BY_KIND(kind, DS_CALL)
 #undef DS_CALL
 }
 
-void lambMoments(ElemKind kind, const OptimizerOperands &o, const AdamCoeffs &c, int64_t b,
-                 int64_t e) {
+void lambMoments(ElemKind kind, const OptimizerOperands &o, const AdamCoeffs &c,
+                 int64_t b, int64_t e) {
 #define DS_CALL(K) lambMomentsLoop<K, kLambMoments<K>>(o, c, b, e)
   DS_BY_KIND(kind, DS_CALL)
 #undef DS_CALL
@@ -451,8 +484,8 @@ void lambNorms(ElemKind kind, const OptimizerOperands &o, const AdamCoeffs &c, i
 #undef DS_CALL
 }
 
-void lambApply(ElemKind kind, const OptimizerOperands &o, const AdamCoeffs &c, double scale,
-               int64_t b, int64_t e) {
+void lambApply(ElemKind kind, const OptimizerOperands &o, const AdamCoeffs &c,
+               double scale, int64_t b, int64_t e) {
 #define DS_CALL(K) lambApplyLoop<K>(o, c, scale, b, e)
   DS_BY_KIND(kind, DS_CALL)
 #undef DS_CALL
@@ -463,8 +496,8 @@ void lambApply(ElemKind kind, const OptimizerOperands &o, const AdamCoeffs &c, d
 } // namespace
 
 const OptimizerLoops &optimizerLoops() {
-  static const OptimizerLoops table{kIsaName, adamW, adam, sgd, lambMoments, lambNorms,
-                                    lambApply};
+  static const OptimizerLoops table{kIsaName,    adamW,     adam,     sgd,
+                                    lambMoments, lambNorms, lambApply};
   return table;
 }
 

@@ -1,6 +1,7 @@
-// The element loops of the CPU optimizer kernels (adam_update, sgd_update, lamb_update), built
-// once per instruction set from OptimizerLoops.cpp; Optimizer.cpp picks a table at run time.
-// Included by code built for AVX-512/AVX2: declarations only, no inline library code.
+// The element loops of the CPU optimizer kernels (adam_update, sgd_update, lamb_update),
+// built once per instruction set from OptimizerLoops.cpp; Optimizer.cpp picks a table at
+// run time. Included by code built for AVX-512/AVX2: declarations only, no inline library
+// code.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,8 @@ struct SgdCoeffs {
   bool first, nesterov;
 };
 
-/// One instruction set's loops; each runs over elements [begin, end) on the calling thread.
+/// One instruction set's loops; each runs over elements [begin, end) on the calling
+/// thread.
 struct OptimizerLoops {
   const char *isa;
   /// AdamW in torch.optim.AdamW's form (Optimizer.cpp, runAdamUpdate).
@@ -38,15 +40,15 @@ struct OptimizerLoops {
   /// Adam mode, FusedAdam's formula.
   void (*adam)(ElemKind, const OptimizerOperands &, const AdamCoeffs &, int64_t, int64_t);
   void (*sgd)(ElemKind, const OptimizerOperands &, const SgdCoeffs &, int64_t, int64_t);
-  /// Lamb pass 1: nm, nv from g, m, v. For f16/bf16 calls nm and nv are f32 scratch arrays
-  /// (passes 2 and 3 need the unrounded moments); f32 for F32, f64 for F64.
+  /// Lamb pass 1: nm, nv from g, m, v. For f16/bf16 calls nm and nv are f32 scratch
+  /// arrays (passes 2 and 3 need the unrounded moments); f32 for F32, f64 for F64.
   void (*lambMoments)(ElemKind, const OptimizerOperands &, const AdamCoeffs &, int64_t,
                       int64_t);
-  /// Lamb pass 2: adds |p|^2 and |u|^2 (u = nm/(sqrt(nv)+eps) + wd*p; nm, nv f32 for every
-  /// float kind, f64 for F64) to pNorm2/uNorm2 in double, element after element in index
-  /// order (the sums are order-dependent: run over the whole tensor on one thread).
-  void (*lambNorms)(ElemKind, const OptimizerOperands &, const AdamCoeffs &, int64_t, int64_t,
-                    double &pNorm2, double &uNorm2);
+  /// Lamb pass 2: adds |p|^2 and |u|^2 (u = nm/(sqrt(nv)+eps) + wd*p; nm, nv f32 for
+  /// every float kind, f64 for F64) to pNorm2/uNorm2 in double, element after element in
+  /// index order (the sums are order-dependent: run over the whole tensor on one thread).
+  void (*lambNorms)(ElemKind, const OptimizerOperands &, const AdamCoeffs &, int64_t,
+                    int64_t, double &pNorm2, double &uNorm2);
   /// Lamb pass 3: np = p - scale*u.
   void (*lambApply)(ElemKind, const OptimizerOperands &, const AdamCoeffs &, double scale,
                     int64_t, int64_t);

@@ -1,8 +1,8 @@
 // ds-bench-optimizer: params/s of the CPU adam_update kernel (AdamW, f32 param, grad and
-// moments, in place as the plans run it) through the executor's entry (findCpuKernel), and the
-// memory bandwidth of the same machine, threads and buffer sizes (STREAM-like copy and triad,
-// and an in-place update with adam_update's traffic: 4 arrays read, 3 written). Prints
-// `key value` lines for scripts/bench-cpu-adam.sh. Not a test.
+// moments, in place as the plans run it) through the executor's entry (findCpuKernel),
+// and the memory bandwidth of the same machine, threads and buffer sizes (STREAM-like
+// copy and triad, and an in-place update with adam_update's traffic: 4 arrays read, 3
+// written). Prints `key value` lines for scripts/bench-cpu-adam.sh. Not a test.
 #include "ds/runtime/CpuIsa.h"
 #include "ds/runtime/Error.h"
 #include "ds/runtime/Kernels.h"
@@ -22,11 +22,13 @@ using namespace ds::rt;
 
 namespace {
 
-const char *kUsage =
-    "usage: ds-bench-optimizer [--params N] [--threads T] [--iters K] [--isa avx512|avx2|scalar]\n"
-    "  N parameters (default 67108864 = 2^26), T threads (default: all hardware threads),\n"
-    "  K timed rounds after a warm-up round, every loop once per round (default 10); prints\n"
-    "  the best round of each.";
+const char *kUsage = "usage: ds-bench-optimizer [--params N] [--threads T] [--iters K] "
+                     "[--isa avx512|avx2|scalar]\n"
+                     "  N parameters (default 67108864 = 2^26), T threads (default: all "
+                     "hardware threads),\n"
+                     "  K timed rounds after a warm-up round, every loop once per round "
+                     "(default 10); prints\n"
+                     "  the best round of each.";
 
 struct Options {
   int64_t params = int64_t(1) << 26;
@@ -92,12 +94,13 @@ struct Array {
   }
 };
 
-Tensor tensorOf(ds::plan::DType dt, const std::vector<int64_t> *shape, int64_t n, void *data) {
+Tensor tensorOf(ds::plan::DType dt, const std::vector<int64_t> *shape, int64_t n,
+                void *data) {
   return Tensor{dt, shape, n, data};
 }
 
-/// adam_update (AdamW, weight decay 0.01) as the executor runs it: the load-time check, the
-/// decoded attributes, findCpuKernel, the results written over param and the moments.
+/// adam_update (AdamW, weight decay 0.01) as the executor runs it: the load-time check,
+/// the decoded attributes, findCpuKernel, the results written over param and the moments.
 class AdamWStep {
 public:
   explicit AdamWStep(int64_t n) : n_(n), p_(n), g_(n), m_(n), v_(n), shape_{n} {
@@ -124,7 +127,8 @@ public:
     stepType.dtype = ds::plan::I64;
     stepType.numel = 1;
     stepType.bytes = 8;
-    CheckContext check{ins_, {&big, &big, &big, &big, &lrType, &stepType}, {&big, &big, &big}};
+    CheckContext check{
+        ins_, {&big, &big, &big, &big, &lrType, &stepType}, {&big, &big, &big}};
     attrs_ = checkInstruction(*findKernelSignature("adam_update"), check);
     run_ = findCpuKernel("adam_update");
     if (!run_)
@@ -167,14 +171,15 @@ struct Bandwidth {
 #endif
 
 DS_BEST_ISA_CLONES void triadLoop(float *__restrict x, const float *__restrict y,
-                                  const float *__restrict z, float s, int64_t lo, int64_t hi) {
+                                  const float *__restrict z, float s, int64_t lo,
+                                  int64_t hi) {
   for (int64_t i = lo; i < hi; ++i)
     x[i] = y[i] + s * z[i];
 }
 
 DS_BEST_ISA_CLONES void updateLoop(float *__restrict x, const float *__restrict y,
-                                   float *__restrict z, float *__restrict w, float s, int64_t lo,
-                                   int64_t hi) {
+                                   float *__restrict z, float *__restrict w, float s,
+                                   int64_t lo, int64_t hi) {
   for (int64_t i = lo; i < hi; ++i) {
     float yi = y[i];
     x[i] += s * yi;
@@ -185,8 +190,8 @@ DS_BEST_ISA_CLONES void updateLoop(float *__restrict x, const float *__restrict 
 
 /// STREAM-style loops over four more arrays of the same total size as p, g, m, v, split
 /// across the same threads. Bytes counted as STREAM does (no write-allocate): copy 16 per
-/// element (two copies), triad 12, update 28 (A, C, D += s*B: adam_update's reads and writes,
-/// in place, so no write-allocate traffic goes uncounted).
+/// element (two copies), triad 12, update 28 (A, C, D += s*B: adam_update's reads and
+/// writes, in place, so no write-allocate traffic goes uncounted).
 class BandwidthLoops {
 public:
   explicit BandwidthLoops(int64_t n) : n_(n), a_(n), b_(n), c_(n), d_(n) {
@@ -247,13 +252,14 @@ int main(int argc, char **argv) {
       for (Timed &l : loops) {
         auto t0 = std::chrono::steady_clock::now();
         l.run();
-        double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        double t =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (round >= 0)
           l.best = std::min(l.best, t);
       }
     double n = double(o.params);
-    std::printf("isa %s\nthreads %d\nparams %lld\niters %d\n", cpuIsa().c_str(), numThreads(),
-                (long long)o.params, o.iters);
+    std::printf("isa %s\nthreads %d\nparams %lld\niters %d\n", cpuIsa().c_str(),
+                numThreads(), (long long)o.params, o.iters);
     double adamRate = n / loops[0].best, bandwidth = 0;
     std::printf("adamw_seconds %.6f\nadamw_params_per_s %.6e\n", loops[0].best, adamRate);
     for (size_t k = 1; k < loops.size(); ++k) {
@@ -261,7 +267,8 @@ int main(int argc, char **argv) {
       std::printf("bw_%s_bytes_per_s %.6e\n", loops[k].name, bytesPerS);
       bandwidth = std::max(bandwidth, bytesPerS);
     }
-    std::printf("bw_bytes_per_s %.6e\nbound_params_per_s %.6e\n", bandwidth, bandwidth / 28);
+    std::printf("bw_bytes_per_s %.6e\nbound_params_per_s %.6e\n", bandwidth,
+                bandwidth / 28);
     std::printf("percent_of_bound %.1f\n", 100 * adamRate / (bandwidth / 28));
     return 0;
   } catch (const Error &e) {

@@ -10,12 +10,12 @@ namespace ds::rt {
 /// "avx2" (with F16C) and "scalar" (always last).
 std::vector<std::string> supportedCpuIsas();
 
-/// The instruction set the vectorised loops use: DS_CPU_ISA when set (an unsupported value
-/// is an Error naming it), else the best supported one.
+/// The instruction set the vectorised loops use: DS_CPU_ISA when set (an unsupported
+/// value is an Error naming it), else the best supported one.
 std::string cpuIsa();
 
-/// Forces `isa` for the rest of the process (tests, benchmarks); throws ds::rt::Error when
-/// this build or processor cannot run it.
+/// Forces `isa` for the rest of the process (tests, benchmarks); throws ds::rt::Error
+/// when this build or processor cannot run it.
 void setCpuIsa(const std::string &isa);
 
 } // namespace ds::rt
