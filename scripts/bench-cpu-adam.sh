@@ -7,7 +7,7 @@
 #
 # N parameters (default 2^26 = 67108864, one tensor), T threads (default: all cores, `nproc`;
 # a list gives one row each), K timed rounds (default 10; the best round counts, for every
-# loop alike), --isa forces the kernel's instruction set (avx512, avx2, scalar; default: the
+# loop alike), --isa forces the kernel's instruction set (avx512, avx2, sse2, scalar; default: the
 # best the processor runs). For each T:
 #   build/bin/ds-bench-optimizer: adam_update through findCpuKernel (the executor's entry),
 #     and in the same process, interleaved with it, STREAM-like loops over four more arrays

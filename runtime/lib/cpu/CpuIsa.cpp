@@ -17,6 +17,8 @@ bool processorRuns(const std::string &isa) {
     return __builtin_cpu_supports("avx512f");
   if (isa == "avx2")
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  if (isa == "sse2")
+    return true; // x86-64's baseline
 #endif
   return isa == "scalar";
 }
@@ -44,7 +46,7 @@ void checkSupported(const std::string &isa, const std::string &origin) {
 
 std::vector<std::string> supportedCpuIsas() {
   std::vector<std::string> out;
-  for (const char *isa : {"avx512", "avx2", "scalar"})
+  for (const char *isa : {"avx512", "avx2", "sse2", "scalar"})
     if (processorRuns(isa))
       out.push_back(isa);
   return out;

@@ -20,8 +20,8 @@ namespace {
 int64_t scalarI64(const Tensor &t) { return t.as<int64_t>()[0]; }
 float scalarF32(const Tensor &t) { return t.as<float>()[0]; }
 
-/// The element loops of the instruction set cpuIsa() names (AVX-512, AVX2 or scalar: the
-/// same arithmetic, bitwise, so the choice only changes the speed).
+/// The element loops of the instruction set cpuIsa() names (AVX-512, AVX2, SSE2, scalar:
+/// the same arithmetic, bitwise, so the choice only changes the speed).
 const OptimizerLoops &optimizerLoops() {
   std::string isa = cpuIsa();
 #if defined(DS_HAVE_X86_OPTIMIZER_LOOPS)
@@ -29,6 +29,8 @@ const OptimizerLoops &optimizerLoops() {
     return avx512::optimizerLoops();
   if (isa == "avx2")
     return avx2::optimizerLoops();
+  if (isa == "sse2")
+    return sse2::optimizerLoops();
 #endif
   return scalar::optimizerLoops();
 }

@@ -1,9 +1,10 @@
 // The optimizer kernels' element loops, compiled once per instruction set: with
 // DS_OPTIMIZER_LOOPS_AVX512 (-mavx512f), DS_OPTIMIZER_LOOPS_AVX2 (-mavx2 -mf16c) or
-// neither (scalar). Always built with -ffp-contract=off: every instruction set performs
-// the same IEEE operations per element in the same order (no FMA, no reciprocal
-// approximations), so the results are bitwise those of the scalar formulas in
-// Optimizer.cpp's comments.
+// neither: SSE2 lanes where __SSE2__ is defined (x86-64's baseline), else plain scalar
+// code (other processors; on x86-64 a build with -U__SSE2__, so that the tests run it
+// too). Always built with -ffp-contract=off: every instruction set performs the same IEEE
+// operations per element in the same order (no FMA, no reciprocal approximations), so the
+// results are bitwise those of the scalar formulas in Optimizer.cpp's comments.
 //
 // The vector builds include no header with inline library code (only intrinsics,
 // <cstdint>, <cstring>) and keep everything in their own namespace, so no AVX code can
@@ -15,16 +16,21 @@
 
 #if defined(DS_OPTIMIZER_LOOPS_AVX512) || defined(DS_OPTIMIZER_LOOPS_AVX2)
 #include <immintrin.h>
-#else
+#else // the baseline build: library headers are safe here
 #include "ds/runtime/DType.h"
 
 #include <cmath>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #endif
 
 #if defined(DS_OPTIMIZER_LOOPS_AVX512)
 #define DS_LOOPS_NS avx512
 #elif defined(DS_OPTIMIZER_LOOPS_AVX2)
 #define DS_LOOPS_NS avx2
+#elif defined(__SSE2__)
+#define DS_LOOPS_NS sse2
 #else
 #define DS_LOOPS_NS scalar
 #endif
@@ -143,6 +149,34 @@ inline void storeBF16(uint16_t *p, VF f) {
                                    above(x, 0x7fffffff, 0x7f800000)));
 }
 
+#elif defined(__SSE2__)
+// x86-64's baseline: four f32 / two f64 lanes; f16/bf16 lanes converted one by one.
+constexpr const char *kIsaName = "sse2";
+using VF = __m128;
+using VD = __m128d;
+constexpr int WF = 4, WD = 2;
+inline VF splat(float x) { return _mm_set1_ps(x); }
+inline VD splat(double x) { return _mm_set1_pd(x); }
+inline VF vsqrt(VF x) { return _mm_sqrt_ps(x); }
+inline VD vsqrt(VD x) { return _mm_sqrt_pd(x); }
+inline VF loadF32(const float *p) { return _mm_loadu_ps(p); }
+inline void storeF32(float *p, VF x) { _mm_storeu_ps(p, x); }
+inline VD loadF64(const double *p) { return _mm_loadu_pd(p); }
+inline void storeF64(double *p, VD x) { _mm_storeu_pd(p, x); }
+template <float (*Widen)(uint16_t)> VF load16(const uint16_t *p) {
+  return _mm_setr_ps(Widen(p[0]), Widen(p[1]), Widen(p[2]), Widen(p[3]));
+}
+template <uint16_t (*Narrow)(float)> void store16(uint16_t *p, VF x) {
+  alignas(16) float f[4];
+  _mm_store_ps(f, x);
+  for (int k = 0; k < 4; ++k)
+    p[k] = Narrow(f[k]);
+}
+inline VF loadF16(const uint16_t *p) { return load16<halfToFloat>(p); }
+inline void storeF16(uint16_t *p, VF x) { store16<floatToHalf>(p, x); }
+inline VF loadBF16(const uint16_t *p) { return load16<bf16ToFloat>(p); }
+inline void storeBF16(uint16_t *p, VF x) { store16<floatToBf16>(p, x); }
+
 #else
 constexpr const char *kIsaName = "scalar";
 using VF = float;
@@ -231,16 +265,21 @@ constexpr int64_t kPrefetchAhead = 1024;
 template <int W, typename Step>
 void forEachVector(const OptimizerOperands &ops, const OperandBytes &bytes, int64_t begin,
                    int64_t end, Step step) {
-  int64_t i = begin;
   const void *src[4] = {ops.p, ops.g, ops.m, ops.v};
-  for (; i + W <= end; i += W) {
-    if (i + kPrefetchAhead < end) // one line ahead per line consumed, per input stream
+  // Blocks of 16 elements (a cache line of f32): one prefetch per input stream and block.
+  constexpr int64_t kBlock = W > 16 ? W : 16;
+  int64_t i = begin;
+  for (; i + kBlock <= end; i += kBlock) {
+    if (i + kPrefetchAhead < end)
       for (int k = 0; k < 4; ++k)
-        if (bytes.in[k] && (i * bytes.in[k]) % 64 == 0)
+        if (bytes.in[k])
           __builtin_prefetch(static_cast<const char *>(src[k]) +
                              (i + kPrefetchAhead) * bytes.in[k]);
-    step(ops, i, W);
+    for (int64_t j = i; j < i + kBlock; j += W)
+      step(ops, j, W);
   }
+  for (; i + W <= end; i += W)
+    step(ops, i, W);
   if (i == end)
     return;
   int64_t lanes = end - i;

@@ -58,6 +58,9 @@ namespace scalar {
 const OptimizerLoops &optimizerLoops();
 }
 #if defined(DS_HAVE_X86_OPTIMIZER_LOOPS)
+namespace sse2 {
+const OptimizerLoops &optimizerLoops();
+}
 namespace avx2 {
 const OptimizerLoops &optimizerLoops();
 }

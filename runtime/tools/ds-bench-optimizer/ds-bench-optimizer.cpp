@@ -23,7 +23,7 @@ using namespace ds::rt;
 namespace {
 
 const char *kUsage = "usage: ds-bench-optimizer [--params N] [--threads T] [--iters K] "
-                     "[--isa avx512|avx2|scalar]\n"
+                     "[--isa avx512|avx2|sse2|scalar]\n"
                      "  N parameters (default 67108864 = 2^26), T threads (default: all "
                      "hardware threads),\n"
                      "  K timed rounds after a warm-up round, every loop once per round "
