@@ -13,7 +13,9 @@
 #     and in the same process, interleaved with it, STREAM-like loops over four more arrays
 #     of the same size on the same threads: copy (16 bytes/param counted), triad (12) and an
 #     in-place update with adam_update's traffic (p, g, m, v read, p, m, v written: 28).
-#     bandwidth = the best of the three; bound = bandwidth / 28 bytes per parameter.
+#     bandwidth = the best of the three; bound = bandwidth / 28 bytes per parameter; ours %
+#     of the bound from the best rounds, and the median of the ratio within each round (the
+#     steadier figure on a machine whose load changes).
 #   /usr/bin/python3 + torch: torch.set_num_threads(T), torch.optim.AdamW (lr 1e-3, weight
 #     decay 0.01) on one tensor of N, default (foreach=None) and foreach=True; the faster is
 #     the reference of the speed-up.
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --iters) ITERS=$2; shift 2 ;;
     --isa) ISA=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-cpu-adam: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -81,10 +83,11 @@ for T in $THREADS; do
   rows+=("$(awk -v T="$T" -v isa="$(value isa "$ours")" -v r="$rate" -v b="$bound" \
     -v bw="$(value bw_bytes_per_s "$ours")" -v c="$(value bw_copy_bytes_per_s "$ours")" \
     -v tr="$(value bw_triad_bytes_per_s "$ours")" -v u="$(value bw_update_bytes_per_s "$ours")" \
+    -v med="$(value percent_of_bound_median_round "$ours")" \
     -v td="$tdef" -v tf="$tfor" 'BEGIN {
       best = td > tf ? td : tf
-      printf "| %d | %s | %.0f | %.1f (%.1f / %.1f / %.1f) | %.0f | %.0f%% | %.0f | %.0f | %.2fx |",
-        T, isa, r / 1e6, bw / 1e9, c / 1e9, tr / 1e9, u / 1e9, b / 1e6, 100 * r / b,
+      printf "| %d | %s | %.0f | %.1f (%.1f / %.1f / %.1f) | %.0f | %.0f%% (%.0f%%) | %.0f | %.0f | %.2fx |",
+        T, isa, r / 1e6, bw / 1e9, c / 1e9, tr / 1e9, u / 1e9, b / 1e6, 100 * r / b, med,
         td / 1e6, tf / 1e6, r / best }')")
 done
 
@@ -95,6 +98,6 @@ echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores visible; lo
 echo "- torch $("$PY" -c 'import torch; print(torch.__version__)') (CPU, $PY)"
 echo "- command: \`$COMMAND\`"
 echo
-echo "| threads | ours: ISA | ours Mparams/s | bandwidth GB/s (copy / triad / update) | bound Mparams/s (= bw / 28 B) | ours % of bound | torch AdamW default Mparams/s | torch foreach=True Mparams/s | ours / faster torch |"
+echo "| threads | ours: ISA | ours Mparams/s | bandwidth GB/s (copy / triad / update) | bound Mparams/s (= bw / 28 B) | ours % of bound (median of per-round ratios) | torch AdamW default Mparams/s | torch foreach=True Mparams/s | ours / faster torch |"
 echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

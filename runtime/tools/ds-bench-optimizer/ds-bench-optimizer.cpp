@@ -237,7 +237,8 @@ int main(int argc, char **argv) {
     AdamWStep adam(o.params);
     BandwidthLoops bw(o.params);
     // Interleaved rounds (every loop once per round, best round kept), so that a machine
-    // whose load changes over the run slows all of them alike.
+    // whose load changes over the run slows all of them alike; the percentage of the
+    // bound is also given as the median over rounds of the ratio within one round.
     struct Timed {
       const char *name;
       double bytesPerElement;
@@ -248,16 +249,28 @@ int main(int argc, char **argv) {
                                 {"copy", 16, [&] { bw.copy(); }},
                                 {"triad", 12, [&] { bw.triad(); }},
                                 {"update", 28, [&] { bw.update(); }}};
-    for (int round = -1; round < o.iters; ++round) // round -1: warm-up
+    double n = double(o.params);
+    std::vector<double>
+        roundPercent; // per round: adamw rate / (that round's bandwidth / 28)
+    for (int round = -1; round < o.iters; ++round) { // round -1: warm-up
+      double roundBandwidth = 0, roundAdam = 0;
       for (Timed &l : loops) {
         auto t0 = std::chrono::steady_clock::now();
         l.run();
         double t =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (round >= 0)
-          l.best = std::min(l.best, t);
+        if (round < 0)
+          continue;
+        l.best = std::min(l.best, t);
+        if (&l == &loops[0])
+          roundAdam = n / t;
+        else
+          roundBandwidth = std::max(roundBandwidth, l.bytesPerElement * n / t);
       }
-    double n = double(o.params);
+      if (round >= 0)
+        roundPercent.push_back(100 * roundAdam / (roundBandwidth / 28));
+    }
+    std::sort(roundPercent.begin(), roundPercent.end());
     std::printf("isa %s\nthreads %d\nparams %lld\niters %d\n", cpuIsa().c_str(),
                 numThreads(), (long long)o.params, o.iters);
     double adamRate = n / loops[0].best, bandwidth = 0;
@@ -270,6 +283,8 @@ int main(int argc, char **argv) {
     std::printf("bw_bytes_per_s %.6e\nbound_params_per_s %.6e\n", bandwidth,
                 bandwidth / 28);
     std::printf("percent_of_bound %.1f\n", 100 * adamRate / (bandwidth / 28));
+    std::printf("percent_of_bound_median_round %.1f\n",
+                roundPercent[roundPercent.size() / 2]);
     return 0;
   } catch (const Error &e) {
     std::fprintf(stderr, "ds-bench-optimizer: %s\n", e.what());
