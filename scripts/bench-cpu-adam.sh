@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --iters) ITERS=$2; shift 2 ;;
     --isa) ISA=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-cpu-adam: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
