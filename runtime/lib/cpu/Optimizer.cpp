@@ -1,12 +1,18 @@
-// Optimizer kernels: adam_update, sgd_update, lr_schedule (REFERENCE §3 and §6, README.md),
-// and the mixed-precision step kernels all_finite and loss_scale_update (REFERENCE §5).
-// f32/f16/bf16 tensors update in f32 arithmetic, f64 in f64; bias corrections, step sizes
-// and schedules are computed in double.
+// Optimizer kernels: adam_update, sgd_update, lr_schedule (REFERENCE §3 and §6,
+// README.md), and the mixed-precision step kernels all_finite and loss_scale_update
+// (REFERENCE §5). f32/f16/bf16 tensors update in f32 arithmetic, f64 in f64; bias
+// corrections, step sizes and schedules are computed in double. The element loops
+// (OptimizerLoops.cpp) are vectorised per instruction set and run on the thread pool;
+// 16-bit values convert inside the loop.
 #include "CpuCommon.h"
+#include "OptimizerLoops.h"
+
+#include "ds/runtime/CpuIsa.h"
 
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 namespace ds::rt::cpu {
 namespace {
@@ -14,30 +20,47 @@ namespace {
 int64_t scalarI64(const Tensor &t) { return t.as<int64_t>()[0]; }
 float scalarF32(const Tensor &t) { return t.as<float>()[0]; }
 
-/// Calls body(p, g, s1, s2 | nullptr, np, ns1, ns2 | nullptr) with T = double for f64 and
-/// float otherwise (f16/bf16 staged). `nState` is 1 (SGD) or 2 (Adam).
-template <typename Body> void optimizerCall(KernelCall &c, int nState, Body body) {
-  int nIn = 2 + nState;
-  if (c.in[0].dtype == ds::plan::F64) {
-    const double *in[4] = {nullptr, nullptr, nullptr, nullptr};
-    double *out[3] = {nullptr, nullptr, nullptr};
-    for (int i = 0; i < nIn; ++i)
-      in[i] = c.in[size_t(i)].as<double>();
-    for (int i = 0; i < 1 + nState; ++i)
-      out[i] = c.out[size_t(i)].as<double>();
-    body(in, out);
-    return;
+/// The element loops of the instruction set cpuIsa() names (AVX-512, AVX2, SSE2, scalar:
+/// the same arithmetic, bitwise, so the choice only changes the speed).
+const OptimizerLoops &optimizerLoops() {
+  std::string isa = cpuIsa();
+#if defined(DS_HAVE_X86_OPTIMIZER_LOOPS)
+  if (isa == "avx512")
+    return avx512::optimizerLoops();
+  if (isa == "avx2")
+    return avx2::optimizerLoops();
+  if (isa == "sse2")
+    return sse2::optimizerLoops();
+#endif
+  return scalar::optimizerLoops();
+}
+
+/// The element type of an optimizer call (its check makes every operand the same).
+ElemKind elemKind(const Tensor &t) {
+  switch (t.dtype) {
+  case ds::plan::F32:
+    return ElemKind::F32;
+  case ds::plan::F16:
+    return ElemKind::F16;
+  case ds::plan::BF16:
+    return ElemKind::BF16;
+  case ds::plan::F64:
+    return ElemKind::F64;
+  default:
+    fail("internal error: optimizer kernel on ", dtypeName(t.dtype), " tensors");
   }
-  std::vector<float> tin[4], tout[3];
-  const float *in[4] = {nullptr, nullptr, nullptr, nullptr};
-  float *out[3] = {nullptr, nullptr, nullptr};
-  for (int i = 0; i < nIn; ++i)
-    in[i] = asF32(c.in[size_t(i)], tin[i]);
-  for (int i = 0; i < 1 + nState; ++i)
-    out[i] = outF32(c.out[size_t(i)], tout[i]);
-  body(in, out);
-  for (int i = 0; i < 1 + nState; ++i)
-    storeF32(out[i], c.out[size_t(i)]);
+}
+
+/// Operands p, g, state1, state2 -> p', state1', state2' (nState = 1 for SGD, 2 for
+/// Adam).
+OptimizerOperands optimizerOperands(KernelCall &c, int nState) {
+  OptimizerOperands o{c.in[0].data,  c.in[1].data,  c.in[2].data, nullptr,
+                      c.out[0].data, c.out[1].data, nullptr};
+  if (nState == 2) {
+    o.v = c.in[3].data;
+    o.nv = c.out[2].data;
+  }
+  return o;
 }
 
 /// The optional trailing `finite` operand (f32 scalar): a step is applied iff it is present
@@ -91,90 +114,57 @@ void runAdamUpdate(KernelCall &c) {
     return passThrough(c, {0, 2, 3});
   const auto &attrs = c.attrs<AdamUpdateAttrs>();
   MomentsStep h(c, attrs);
-  double b1 = h.b1, b2 = h.b2, eps = h.eps, wd = h.wd, lr = h.lr, bc1 = h.bc1, bc2 = h.bc2;
-  bool adamW = attrs.adam_w_mode;
-  int64_t n = c.in[0].numel;
-  optimizerCall(c, 2, [&](auto in, auto out) {
-    using T = std::remove_const_t<std::remove_pointer_t<std::remove_reference_t<decltype(in[0])>>>;
-    const T *p = in[0], *g = in[1], *m = in[2], *v = in[3];
-    T *np = out[0], *nm = out[1], *nv = out[2];
-    const T B1 = T(b1), B2 = T(b2), EPS = T(eps), WD = T(wd), LR = T(lr);
-    const T omb1 = T(1) - B1, omb2 = T(1) - B2;
-    if (adamW) {
-      const T decay = T(1.0 - lr * wd);
-      const T stepSize = T(lr / bc1);
-      const T bc2Sqrt = T(std::sqrt(bc2));
-      parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-          T gi = g[i], mi = m[i], vi = v[i], pi = p[i];
-          if (wd != 0)
-            pi = pi * decay;
-          mi = mi + omb1 * (gi - mi);
-          vi = B2 * vi + omb2 * gi * gi;
-          T denom = std::sqrt(vi) / bc2Sqrt + EPS;
-          np[i] = pi - stepSize * (mi / denom);
-          nm[i] = mi;
-          nv[i] = vi;
-        }
-      });
-    } else {
-      const T BC1 = T(bc1), BC2 = T(bc2);
-      parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-          T gi = g[i], mi = m[i], vi = v[i], pi = p[i];
-          gi = gi + WD * pi;
-          mi = B1 * mi + omb1 * gi;
-          vi = B2 * vi + omb2 * gi * gi;
-          T update = (mi / BC1) / (std::sqrt(vi / BC2) + EPS);
-          np[i] = pi - LR * update;
-          nm[i] = mi;
-          nv[i] = vi;
-        }
-      });
-    }
-  });
+  AdamCoeffs k{h.b1, h.b2, h.eps, h.wd, h.lr, h.bc1, h.bc2};
+  const OptimizerLoops &loops = optimizerLoops();
+  auto loop = attrs.adam_w_mode ? loops.adamW : loops.adam;
+  ElemKind kind = elemKind(c.in[0]);
+  OptimizerOperands o = optimizerOperands(c, 2);
+  parallelFor(c.in[0].numel, kGrain,
+              [&](int64_t b, int64_t e) { loop(kind, o, k, b, e); });
 }
 
 // DeepSpeed FusedLamb semantics (REFERENCE §3), the whole buffer being one tensor:
 //   m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2; u = m/(sqrt(v)+eps) + wd*p;
 //   r = |p|/|u| clamped to [min_coeff, max_coeff] (1 if either norm is 0);
 //   p -= lr*(sqrt(bc2)/bc1)*r*u. Norms in double.
+// Three passes: the moments (threads), both norms (one thread: the double sums are added
+// in index order, so the result does not depend on the thread count), the update
+// (threads). u is recomputed from the stored moments in passes 2 and 3 (f32 scratch
+// moments for f16/bf16 tensors, converted into the results at the end).
 void runLambUpdate(KernelCall &c) {
   if (!stepApplies(c, 6)) // overflow: p, m, v unchanged
     return passThrough(c, {0, 2, 3});
   const auto &attrs = c.attrs<LambUpdateAttrs>();
   MomentsStep h(c, attrs);
-  double b1 = h.b1, b2 = h.b2, eps = h.eps, wd = h.wd, lr = h.lr, bc1 = h.bc1, bc2 = h.bc2;
+  AdamCoeffs k{h.b1, h.b2, h.eps, h.wd, h.lr, h.bc1, h.bc2};
   double minCoeff = attrs.min_coeff;
   double maxCoeff = attrs.max_coeff;
   int64_t n = c.in[0].numel;
-  optimizerCall(c, 2, [&](auto in, auto out) {
-    using T = std::remove_const_t<std::remove_pointer_t<std::remove_reference_t<decltype(in[0])>>>;
-    const T *p = in[0], *g = in[1], *m = in[2], *v = in[3];
-    T *np = out[0], *nm = out[1], *nv = out[2];
-    const T B1 = T(b1), B2 = T(b2), EPS = T(eps), WD = T(wd);
-    // Pass 1: moments, the update direction (kept in np, which may alias p: read p
-    // first) and both norms.
-    std::vector<T> u(static_cast<size_t>(n));
-    double pNorm2 = 0, uNorm2 = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      T pi = p[i], gi = g[i];
-      T mi = B1 * m[i] + (T(1) - B1) * gi;
-      T vi = B2 * v[i] + (T(1) - B2) * gi * gi;
-      T ui = mi / (std::sqrt(vi) + EPS) + WD * pi;
-      u[size_t(i)] = ui;
-      nm[i] = mi;
-      nv[i] = vi;
-      pNorm2 += double(pi) * double(pi);
-      uNorm2 += double(ui) * double(ui);
-    }
-    double r = 1.0;
-    if (pNorm2 > 0 && uNorm2 > 0)
-      r = std::min(std::max(std::sqrt(pNorm2) / std::sqrt(uNorm2), minCoeff), maxCoeff);
-    const T scale = T(lr * std::sqrt(bc2) / bc1 * r);
-    for (int64_t i = 0; i < n; ++i)
-      np[i] = p[i] - scale * u[size_t(i)];
-  });
+  const OptimizerLoops &loops = optimizerLoops();
+  ElemKind kind = elemKind(c.in[0]);
+  OptimizerOperands o = optimizerOperands(c, 2);
+  std::vector<float> mScratch, vScratch;
+  bool scratch = kind == ElemKind::F16 || kind == ElemKind::BF16;
+  if (scratch) {
+    mScratch.resize(size_t(n));
+    vScratch.resize(size_t(n));
+    o.nm = mScratch.data();
+    o.nv = vScratch.data();
+  }
+  parallelFor(n, kGrain,
+              [&](int64_t b, int64_t e) { loops.lambMoments(kind, o, k, b, e); });
+  double pNorm2 = 0, uNorm2 = 0;
+  loops.lambNorms(kind, o, k, 0, n, pNorm2, uNorm2);
+  double r = 1.0;
+  if (pNorm2 > 0 && uNorm2 > 0)
+    r = std::min(std::max(std::sqrt(pNorm2) / std::sqrt(uNorm2), minCoeff), maxCoeff);
+  double scale = h.lr * std::sqrt(h.bc2) / h.bc1 * r;
+  parallelFor(n, kGrain,
+              [&](int64_t b, int64_t e) { loops.lambApply(kind, o, k, scale, b, e); });
+  if (scratch) {
+    storeF32(mScratch.data(), c.out[1]);
+    storeF32(vScratch.data(), c.out[2]);
+  }
 }
 
 // torch.optim.SGD: g += wd*p; with momentum mu != 0: buf = g on step 1 (t == 1), else
@@ -191,27 +181,12 @@ void runSgdUpdate(KernelCall &c) {
   int64_t t = scalarI64(c.in[4]);
   if (t < 1)
     fail("step ", t, " must be >= 1 (the step counter is 1-based)");
-  bool first = t == 1;
-  int64_t n = c.in[0].numel;
-  optimizerCall(c, 1, [&](auto in, auto out) {
-    using T = std::remove_const_t<std::remove_pointer_t<std::remove_reference_t<decltype(in[0])>>>;
-    const T *p = in[0], *g = in[1], *buf = in[2];
-    T *np = out[0], *nb = out[1];
-    const T MU = T(mu), OMD = T(1.0 - damp), WD = T(wd), LR = T(lr);
-    parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        T pi = p[i], gi = g[i], bi = buf[i];
-        if (wd != 0)
-          gi = gi + WD * pi;
-        if (mu != 0) {
-          bi = first ? gi : MU * bi + OMD * gi;
-          gi = nesterov ? gi + MU * bi : bi;
-        }
-        np[i] = pi - LR * gi;
-        nb[i] = bi;
-      }
-    });
-  });
+  SgdCoeffs k{mu, damp, wd, lr, t == 1, nesterov};
+  const OptimizerLoops &loops = optimizerLoops();
+  ElemKind kind = elemKind(c.in[0]);
+  OptimizerOperands o = optimizerOperands(c, 1);
+  parallelFor(c.in[0].numel, kGrain,
+              [&](int64_t b, int64_t e) { loops.sgd(kind, o, k, b, e); });
 }
 
 static double lrScheduleValue(const LrScheduleAttrs &a, int64_t applied) {
