@@ -267,9 +267,9 @@ private:
   };
   llvm::StringMap<ParamState> paramStates; // parameter symbol -> what its states refer to
 
-  /// The checkpoint entry of an optimizer-state global: its kind, the parameter it belongs
-  /// to (its symbol is "<parameter symbol>.<kind>", as BuildTrainStep names it) and whether
-  /// it holds the whole tensor or this rank's flat shard.
+  /// The checkpoint entry of an optimizer-state global: its kind, the parameter it
+  /// belongs to (its symbol is "<parameter symbol>.<kind>", as BuildTrainStep names it)
+  /// and whether it holds the whole tensor or this rank's flat shard.
   void addStateEntry(dsrt::GlobalOp global, uint32_t id, int64_t world) {
     auto kindAttr = global->getAttrOfType<StateKindAttr>(kStateKindAttr);
     if (!kindAttr)

@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <type_traits>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
+#include <type_traits>
 #include <unistd.h>
 
 namespace ds::rt {
@@ -163,8 +163,9 @@ void validateParameters(LoadedPlan &lp, int worldSize) {
 
 void validateStates(LoadedPlan &lp, int worldSize) {
   static const std::set<std::string> kKinds = {
-      "param", "grad", "master", "exp_avg", "exp_avg_sq", "momentum_buffer", "step",
-      "loss_scale", "loss_scale_counters"};
+      "param",   "grad",       "master",
+      "exp_avg", "exp_avg_sq", "momentum_buffer",
+      "step",    "loss_scale", "loss_scale_counters"};
   std::map<std::string, const ds::plan::Parameter *> params;
   std::map<uint32_t, const ds::plan::Parameter *> paramByBuffer;
   for (const auto &p : lp.plan.parameters()) {
@@ -186,7 +187,8 @@ void validateStates(LoadedPlan &lp, int worldSize) {
     if (!kKinds.count(s.kind()))
       fail(what, ": unknown state kind '", s.kind(), "'");
     if (!s.parameter().empty() && !params.count(s.parameter()))
-      fail(what, ": parameter '", s.parameter(), "' is not a plan parameter's initializer");
+      fail(what, ": parameter '", s.parameter(),
+           "' is not a plan parameter's initializer");
     auto kind = s.shard().kind();
     if (kind != ds::plan::ShardSpec::FULL && kind != ds::plan::ShardSpec::FLAT_1D)
       fail(what, ": invalid shard kind ", int(kind));

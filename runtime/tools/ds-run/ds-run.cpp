@@ -1,11 +1,11 @@
-// ds-run: the driver that parses arguments, launches the ranks and runs the step loop of
-// a .dsplan on the CPU backend or the CUDA plugin.
+// ds-run: the driver that parses arguments, launches the ranks and runs the step loop of a .dsplan
+// on the CPU backend or the CUDA plugin.
 #include "ds/runtime/Checkpoint.h"
 #include "ds/runtime/Communicator.h"
 #include "ds/runtime/CpuExecutor.h"
 #include "ds/runtime/CudaBackend.h"
-#include "ds/runtime/FileOutput.h"
 #include "ds/runtime/InputFeeder.h"
+#include "ds/runtime/FileOutput.h"
 #include "ds/runtime/JobLauncher.h"
 #include "ds/runtime/JobLifetime.h"
 #include "ds/runtime/KernelVerifier.h"
@@ -20,10 +20,10 @@
 #include <chrono>
 #include <climits>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <csignal>
 #include <fcntl.h>
 #include <filesystem>
 #include <sys/prctl.h>
@@ -39,15 +39,11 @@ namespace {
 
 const char *kUsage =
     "usage: ds-run PLAN.dsplan [--nproc N] [--data DIR | --synthetic] [--steps N]\n"
-    "              [--metrics FILE.json] [--print-every N] [--eval --out DIR "
-    "[--eval-all-ranks] [--whole-inputs]]\n"
+    "              [--metrics FILE.json] [--print-every N] [--eval --out DIR [--eval-all-ranks] [--whole-inputs]]\n"
     "              [--save-params DIR] [--seed N] [--threads N]\n"
-    "              [--save-checkpoint DIR [--save-interval N] [--keep K]] [--resume "
-    "DIR]\n"
-    "              [--backend auto|cpu|cuda] [--comm auto|nccl|host] [--no-graphs] "
-    "[--tf32]\n"
-    "              [--verify-kernels] [--model FILE.onnx] [--check-inputs] [--timeout "
-    "SECONDS]\n"
+    "              [--save-checkpoint DIR [--save-interval N] [--keep K]] [--resume DIR]\n"
+    "              [--backend auto|cpu|cuda] [--comm auto|nccl|host] [--no-graphs] [--tf32]\n"
+    "              [--verify-kernels] [--model FILE.onnx] [--check-inputs] [--timeout SECONDS]\n"
     "       ds-run --backend-info\n";
 
 struct Options {
@@ -62,24 +58,19 @@ struct Options {
   bool wholeInputs = false;  // each input file holds exactly the input buffer
   bool checkInputs = false;  // reject NaN/Inf in the --data files before training
   std::string out;
-  std::string
-      saveParams; // rank 0 writes every parameter as DIR/<file name>.npy at the end
-  std::string
-      saveCheckpoint; // DIR/global_step<N> at the end (and every saveInterval steps)
+  std::string saveParams; // rank 0 writes every parameter as DIR/<file name>.npy at the end
+  std::string saveCheckpoint; // DIR/global_step<N> at the end (and every saveInterval steps)
   int saveInterval = 0;
-  int keep = 0;       // keep the newest K tags (0: all)
+  int keep = 0; // keep the newest K tags (0: all)
   std::string resume; // a checkpoint DIR or tag directory to continue from
   uint64_t seed = 0;
   int threads = 0;
   std::string backend = "auto"; // auto: cuda when the plugin loads and a GPU is visible
   CudaOptions cuda;
   bool verifyKernels = false; // run every instruction on the CPU too and compare outputs
-  std::string
-      model; // read parameters from this ONNX file instead of the plan's model_file
-  int printEvery =
-      0; // a step line every N optimizer steps; 0: the plan's steps_per_print
-  int timeout =
-      1800; // seconds any collective or step may take before the job aborts; 0: none
+  std::string model; // read parameters from this ONNX file instead of the plan's model_file
+  int printEvery = 0; // a step line every N optimizer steps; 0: the plan's steps_per_print
+  int timeout = 1800; // seconds any collective or step may take before the job aborts; 0: none
 };
 
 int gRank = -1; // for message prefixes; -1 before the world is known
@@ -124,9 +115,9 @@ Options parseArgs(int argc, char **argv) {
       bool ok = loadCudaBackend(why);
       int n = ok ? cudaDeviceCount() : 0;
       std::printf("cpu: available\ncuda: %s\n",
-                  !ok      ? ("unavailable (" + why + ")").c_str()
-                  : n == 0 ? "unavailable (plugin loaded, no CUDA device visible)"
-                           : (std::to_string(n) + " device(s)").c_str());
+                  !ok ? ("unavailable (" + why + ")").c_str()
+                      : n == 0 ? "unavailable (plugin loaded, no CUDA device visible)"
+                               : (std::to_string(n) + " device(s)").c_str());
       std::exit(0);
     }
     if (a == "--nproc")
@@ -155,7 +146,8 @@ Options parseArgs(int argc, char **argv) {
       o.saveParams = next();
       if (o.saveParams.empty())
         usageError("--save-params needs a directory");
-    } else if (a == "--save-checkpoint") {
+    }
+    else if (a == "--save-checkpoint") {
       o.saveCheckpoint = next();
       if (o.saveCheckpoint.empty())
         usageError("--save-checkpoint needs a directory");
@@ -167,7 +159,8 @@ Options parseArgs(int argc, char **argv) {
       o.resume = next();
       if (o.resume.empty())
         usageError("--resume needs a checkpoint directory");
-    } else if (a == "--seed")
+    }
+    else if (a == "--seed")
       o.seed = uint64_t(parseInt(a, next(), 0, INT64_MAX));
     else if (a == "--threads")
       o.threads = int(parseInt(a, next(), 1, 1024));
@@ -191,7 +184,8 @@ Options parseArgs(int argc, char **argv) {
       o.model = next();
       if (o.model.empty())
         usageError("--model needs a file");
-    } else if (a == "-h" || a == "--help") {
+    }
+    else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       std::exit(0);
     } else if (a.rfind("-", 0) == 0)
@@ -238,14 +232,10 @@ double readScalar(ExecutorBase &exec, uint32_t id) {
   exec.download(id, bytes.data());
   const char *p = bytes.data();
   switch (b.type.dtype) {
-  case ds::plan::F32:
-    return reinterpret_cast<const float *>(p)[0];
-  case ds::plan::F64:
-    return reinterpret_cast<const double *>(p)[0];
-  case ds::plan::F16:
-    return halfToFloat(reinterpret_cast<const uint16_t *>(p)[0]);
-  default:
-    return bf16ToFloat(reinterpret_cast<const uint16_t *>(p)[0]);
+  case ds::plan::F32: return reinterpret_cast<const float *>(p)[0];
+  case ds::plan::F64: return reinterpret_cast<const double *>(p)[0];
+  case ds::plan::F16: return halfToFloat(reinterpret_cast<const uint16_t *>(p)[0]);
+  default: return bf16ToFloat(reinterpret_cast<const uint16_t *>(p)[0]);
   }
 }
 
@@ -300,8 +290,7 @@ void progress(int done, int total) {
   std::fflush(stderr);
 }
 
-/// The executor --backend asks for (auto: CUDA when its plugin loads and a GPU is
-/// visible).
+/// The executor --backend asks for (auto: CUDA when its plugin loads and a GPU is visible).
 std::unique_ptr<ExecutorBase> makeExecutor(const LoadedPlan &plan, Communicator &comm,
                                            const Options &opt) {
   std::string backend = opt.backend;
@@ -309,8 +298,7 @@ std::unique_ptr<ExecutorBase> makeExecutor(const LoadedPlan &plan, Communicator 
     backend = e;
   if (backend == "auto")
     backend = cudaDeviceCount() > 0 ? "cuda" : "cpu";
-  checkMemoryAdmission(plan.plan, /*regionsInHostMemory=*/backend == "cpu",
-                       localRankCount());
+  checkMemoryAdmission(plan.plan, /*regionsInHostMemory=*/backend == "cpu", localRankCount());
   if (backend == "cpu")
     return std::make_unique<CpuExecutor>(plan, comm);
   std::string why;
@@ -321,21 +309,18 @@ std::unique_ptr<ExecutorBase> makeExecutor(const LoadedPlan &plan, Communicator 
   return makeCudaExecutor(plan, comm, opt.cuda);
 }
 
-/// A failure during setup (before any collective): every rank learns whether some rank
-/// failed.
+/// A failure during setup (before any collective): every rank learns whether some rank failed.
 struct SetupFailed {
   std::string message; // empty on ranks that did not fail themselves
 };
 
 int runJob(const Options &opt, Communicator &comm) {
   int rank = comm.rank(), world = comm.size();
-  // Setup runs no collectives, so ranks can fail independently (a missing shard file on
-  // one node); they agree on the outcome below so every failing rank reports and all exit
-  // cleanly.
+  // Setup runs no collectives, so ranks can fail independently (a missing shard file on one
+  // node); they agree on the outcome below so every failing rank reports and all exit cleanly.
   std::unique_ptr<LoadedPlan> planPtr;
   std::unique_ptr<ExecutorBase> execPtr;
-  std::unique_ptr<CpuExecutor>
-      cpuCheckPtr; // --verify-kernels: the CPU executor compared against
+  std::unique_ptr<CpuExecutor> cpuCheckPtr; // --verify-kernels: the CPU executor compared against
   std::unique_ptr<InputFeeder> feederPtr;
   std::vector<ds::plan::GraphInput> wholeInputs;
   std::vector<SavedParam> savedParams;
@@ -356,8 +341,7 @@ int runJob(const Options &opt, Communicator &comm) {
     execPtr = makeExecutor(plan, comm, opt);
     if (opt.verifyKernels) {
       if (execPtr->describe() == "cpu")
-        fail("--verify-kernels compares a device backend with the CPU: use --backend "
-             "cuda");
+        fail("--verify-kernels compares a device backend with the CPU: use --backend cuda");
       cpuCheckPtr = std::make_unique<CpuExecutor>(plan, comm);
     }
     if (rank == 0 && execPtr->describe() != "cpu")
@@ -367,20 +351,15 @@ int runJob(const Options &opt, Communicator &comm) {
       fail("the plan has ", plan.plan.inputs_size(),
            " graph inputs: give --data DIR or --synthetic");
     if (!wholeInputs.empty() && opt.data.empty())
-      fail("the plan has ", wholeInputs.size(),
-           " graph inputs: --whole-inputs needs --data DIR");
-    feedWholeInputs(wholeInputs, *execPtr, opt.data,
-                    /*doRead=*/false, // check files early
+      fail("the plan has ", wholeInputs.size(), " graph inputs: --whole-inputs needs --data DIR");
+    feedWholeInputs(wholeInputs, *execPtr, opt.data, /*doRead=*/false, // check files early
                     opt.checkInputs && rank == 0);
     feederPtr = std::make_unique<InputFeeder>(
-        plan, *execPtr,
-        InputFeederOptions{opt.data, opt.synthetic, opt.seed, opt.checkInputs}, rank,
-        world);
+        plan, *execPtr, InputFeederOptions{opt.data, opt.synthetic, opt.seed, opt.checkInputs}, rank, world);
     if (!opt.saveParams.empty())
       savedParams = prepareSaveParams(plan, opt.saveParams, rank);
     if (!opt.saveCheckpoint.empty())
-      saver = std::make_unique<CheckpointSaver>(plan, opt.saveCheckpoint, opt.keep, rank,
-                                                world);
+      saver = std::make_unique<CheckpointSaver>(plan, opt.saveCheckpoint, opt.keep, rank, world);
     if (opt.eval) {
       if (plan.program(Program::INFERENCE) < 0)
         fail("--eval: the plan has no INFERENCE program");
@@ -389,8 +368,8 @@ int runJob(const Options &opt, Communicator &comm) {
       bool micro = plan.program(Program::MICRO_STEP) >= 0;
       if (!micro && plan.program(Program::INFERENCE) < 0)
         fail("the plan has neither a MICRO_STEP nor an INFERENCE program");
-      feederPtr->requireSamples(int64_t(plan.microBatch) *
-                                (micro ? plan.accumulationSteps : 1) * world);
+      feederPtr->requireSamples(int64_t(plan.microBatch) * (micro ? plan.accumulationSteps : 1) *
+                                world);
     }
   } catch (const std::exception &e) {
     setupError = e.what();
@@ -439,10 +418,10 @@ int runJob(const Options &opt, Communicator &comm) {
       }
       programRuns = start.programRuns;
       if (rank == 0)
-        info("ds-run: resumed from " + m.dir + " (step " +
-             std::to_string(start.globalStep) + ", saved by " +
-             std::to_string(m.worldSize) + " rank" + (m.worldSize == 1 ? "" : "s") +
-             " at ZeRO stage " + std::to_string(m.zeroStage) + ")");
+        info("ds-run: resumed from " + m.dir + " (step " + std::to_string(start.globalStep) +
+             ", saved by " + std::to_string(m.worldSize) + " rank" +
+             (m.worldSize == 1 ? "" : "s") + " at ZeRO stage " + std::to_string(m.zeroStage) +
+             ")");
     } catch (const std::exception &e) {
       error = std::string(e.what());
     }
@@ -481,8 +460,8 @@ int runJob(const Options &opt, Communicator &comm) {
     auto writeOutputs = [&](const std::string &dir) {
       createDirectories(dir);
       for (const auto &o : plan.plan.outputs()) {
-        if (o.name().empty() || o.name().find('/') != std::string::npos ||
-            o.name() == "." || o.name() == "..")
+        if (o.name().empty() || o.name().find('/') != std::string::npos || o.name() == "." ||
+            o.name() == "..")
           fail("output name '", o.name(), "' cannot be a file name");
         std::vector<char> store;
         Tensor t = hostTensor(exec, o.buffer(), store, /*fetch=*/true);
@@ -495,8 +474,7 @@ int runJob(const Options &opt, Communicator &comm) {
       writeOutputs(opt.out + "/rank" + std::to_string(rank));
     if (rank == 0)
       info("ds-run: wrote " + std::to_string(plan.plan.outputs_size()) + " outputs to " +
-           opt.out +
-           (opt.evalAllRanks ? " (and " + std::to_string(world) + " rank dirs)" : ""));
+           opt.out + (opt.evalAllRanks ? " (and " + std::to_string(world) + " rank dirs)" : ""));
   } else {
     int micro = plan.program(Program::MICRO_STEP);
     int apply = plan.program(Program::APPLY_STEP);
@@ -530,36 +508,32 @@ int runJob(const Options &opt, Communicator &comm) {
       }
     }
     int every = opt.printEvery ? opt.printEvery
-                : plan.plan.steps_per_print()
-                    ? int(std::min<uint32_t>(plan.plan.steps_per_print(), INT32_MAX))
-                    : 10; // DeepSpeed's steps_per_print default
+                : plan.plan.steps_per_print() ? int(std::min<uint32_t>(
+                                                    plan.plan.steps_per_print(), INT32_MAX))
+                                              : 10; // DeepSpeed's steps_per_print default
     if (rank == 0) {
       uint64_t predicted = plan.plan.predicted_peak_bytes(),
                persistent = plan.plan.persistent_bytes();
-      std::string model =
-          plan.plan.model_file().empty() ? plan.path : plan.plan.model_file();
+      std::string model = plan.plan.model_file().empty() ? plan.path : plan.plan.model_file();
       char line[512];
-      std::snprintf(
-          line, sizeof(line),
-          "ds-run: training %s: ZeRO stage %u, %d rank%s, batch %lld micro x %d "
-          "accumulation x %d rank%s = %lld global, %s trainable parameters",
-          model.c_str(), plan.plan.zero_stage(), world, world == 1 ? "" : "s",
-          (long long)mb, accum, world, world == 1 ? "" : "s", (long long)global,
-          humanCount(double(plan.plan.trainable_parameters())).c_str());
+      std::snprintf(line, sizeof(line),
+                    "ds-run: training %s: ZeRO stage %u, %d rank%s, batch %lld micro x %d "
+                    "accumulation x %d rank%s = %lld global, %s trainable parameters",
+                    model.c_str(), plan.plan.zero_stage(), world, world == 1 ? "" : "s",
+                    (long long)mb, accum, world, world == 1 ? "" : "s", (long long)global,
+                    humanCount(double(plan.plan.trainable_parameters())).c_str());
       info(line);
-      std::snprintf(
-          line, sizeof(line),
-          "ds-run: per rank: predicted peak %s (arena high-water %s + persistent "
-          "%s); %d steps, a line every %d (steps_per_print)",
-          humanBytes(double(predicted + persistent)).c_str(),
-          humanBytes(double(predicted)).c_str(), humanBytes(double(persistent)).c_str(),
-          opt.steps, every);
+      std::snprintf(line, sizeof(line),
+                    "ds-run: per rank: predicted peak %s (arena high-water %s + persistent "
+                    "%s); %d steps, a line every %d (steps_per_print)",
+                    humanBytes(double(predicted + persistent)).c_str(),
+                    humanBytes(double(predicted)).c_str(),
+                    humanBytes(double(persistent)).c_str(), opt.steps, every);
       info(line);
     }
     // DeepSpeed's CSV monitor (csv_monitor in the config, carried in the plan): rank 0
     // appends "step,<name>" rows, step = samples trained before this optimizer step, to
-    // <output_path>/<job_name>/Train_Samples_<name>.csv; the header is written once per
-    // run.
+    // <output_path>/<job_name>/Train_Samples_<name>.csv; the header is written once per run.
     struct CsvFile {
       FILE *f = nullptr;
       ~CsvFile() {
@@ -589,8 +563,8 @@ int runJob(const Options &opt, Communicator &comm) {
     if (rank == 0 && !opt.resume.empty() && firstStep >= opt.steps)
       info("ds-run: the checkpoint is at step " + std::to_string(start.globalStep) +
            ", --steps " + std::to_string(opt.steps) + ": nothing to run");
-    // Step s reads from sample nextSample + (s - firstStep) * global (s * global unless
-    // resumed from a run with another global batch).
+    // Step s reads from sample nextSample + (s - firstStep) * global (s * global unless resumed
+    // from a run with another global batch).
     auto sampleBase = [&](int s) {
       return start.nextSample + int64_t(s - firstStep) * global;
     };
@@ -616,8 +590,7 @@ int runJob(const Options &opt, Communicator &comm) {
         loss /= world;
         losses.push_back(loss);
       }
-      double sec =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       totalSec += sec;
       msPerStep.push_back(sec * 1e3);
       if (saver && opt.saveInterval && (s + 1) % opt.saveInterval == 0)
@@ -640,10 +613,9 @@ int runJob(const Options &opt, Communicator &comm) {
           std::fputs("\r\033[K", stderr);
         char line[256];
         std::snprintf(line, sizeof(line),
-                      "step %d  loss %s  samples/s %.1f  ms/step %.3f  arena_peak %s",
-                      s + 1, lossOut ? jsonNumber(loss).c_str() : "-",
-                      sec > 0 ? global / sec : 0.0, sec * 1e3,
-                      humanBytes(double(exec.measuredPeakBytes())).c_str());
+                      "step %d  loss %s  samples/s %.1f  ms/step %.3f  arena_peak %s", s + 1,
+                      lossOut ? jsonNumber(loss).c_str() : "-", sec > 0 ? global / sec : 0.0,
+                      sec * 1e3, humanBytes(double(exec.measuredPeakBytes())).c_str());
         std::string text = line;
         if (!lossScales.empty())
           text += "  loss_scale " + jsonNumber(lossScales.back());
@@ -685,27 +657,28 @@ int runJob(const Options &opt, Communicator &comm) {
         pred.push_back(all[size_t(2 * r)]);
         meas.push_back(all[size_t(2 * r + 1)]);
       }
-      std::string json =
-          "{\n  \"loss\": " + jsonList(losses) +
-          (lossScales.empty() ? std::string()
+      std::string json = "{\n  \"loss\": " + jsonList(losses) +
+                         (lossScales.empty()
+                              ? std::string()
                               : ",\n  \"loss_scale\": " + jsonList(lossScales)) +
-          ",\n  \"predicted_peak_bytes\": " + jsonList(pred) +
-          ",\n  \"measured_peak_bytes\": " + jsonList(meas) +
-          ",\n  \"arena_bytes\": " + std::to_string(plan.plan.arena_bytes()) +
-          ",\n  \"persistent_bytes\": " + std::to_string(plan.plan.persistent_bytes()) +
-          ",\n  \"world_size\": " + std::to_string(world) +
-          ",\n  \"micro_batch\": " + std::to_string(mb) +
-          ",\n  \"gradient_accumulation_steps\": " +
-          std::to_string(plan.accumulationSteps) +
-          ",\n  \"ms_per_step\": " + jsonList(msPerStep) +
-          ",\n  \"samples_per_second\": " + jsonNumber(samplesPerSec) +
-          ",\n  \"backend\": \"" + exec.describe() + "\"" +
-          (verifier
-               ? ",\n  \"kernel_mismatches\": " + std::to_string(verifier->mismatches()) +
-                     ",\n  \"instructions_verified\": " +
-                     std::to_string(verifier->checked())
-               : std::string()) +
-          "\n}\n";
+                         ",\n  \"predicted_peak_bytes\": " + jsonList(pred) +
+                         ",\n  \"measured_peak_bytes\": " + jsonList(meas) +
+                         ",\n  \"arena_bytes\": " + std::to_string(plan.plan.arena_bytes()) +
+                         ",\n  \"persistent_bytes\": " +
+                         std::to_string(plan.plan.persistent_bytes()) +
+                         ",\n  \"world_size\": " + std::to_string(world) +
+                         ",\n  \"micro_batch\": " + std::to_string(mb) +
+                         ",\n  \"gradient_accumulation_steps\": " +
+                         std::to_string(plan.accumulationSteps) +
+                         ",\n  \"ms_per_step\": " + jsonList(msPerStep) +
+                         ",\n  \"samples_per_second\": " + jsonNumber(samplesPerSec) +
+                         ",\n  \"backend\": \"" + exec.describe() + "\"" +
+                         (verifier ? ",\n  \"kernel_mismatches\": " +
+                                         std::to_string(verifier->mismatches()) +
+                                            ",\n  \"instructions_verified\": " +
+                                         std::to_string(verifier->checked())
+                                      : std::string()) +
+                         "\n}\n";
       try {
         writeFileAtomically(opt.metrics, json);
       } catch (const std::exception &e) {
@@ -718,8 +691,7 @@ int runJob(const Options &opt, Communicator &comm) {
   if (metricsFailed)
     throw SetupFailed{metricsError};
   if (trained && rank == 0 && executedSteps > 0) {
-    // The summary: loss first -> last, throughput, measured vs predicted peak, files
-    // written.
+    // The summary: loss first -> last, throughput, measured vs predicted peak, files written.
     std::string text = "ds-run: summary: " + std::to_string(executedSteps) + " steps";
     if (!losses.empty())
       text += ", loss " + jsonNumber(losses.front()) + " -> " + jsonNumber(losses.back());
@@ -737,8 +709,8 @@ int runJob(const Options &opt, Communicator &comm) {
       std::snprintf(buf, sizeof(buf), "%+.1f%%",
                     pred > 0 ? 100.0 * double(meas - pred) / double(pred) : 0.0);
       info("ds-run:   rank " + std::to_string(r) + ": arena peak measured " +
-           humanBytes(double(meas)) + ", predicted " + humanBytes(double(pred)) + " (" +
-           buf + "), persistent " + humanBytes(double(plan.plan.persistent_bytes())));
+           humanBytes(double(meas)) + ", predicted " + humanBytes(double(pred)) + " (" + buf +
+           "), persistent " + humanBytes(double(plan.plan.persistent_bytes())));
     }
     if (!opt.metrics.empty())
       info("ds-run: wrote metrics to " + opt.metrics);
@@ -777,8 +749,7 @@ int main(int argc, char **argv) {
     gWorld = comm->size();
     startRankLifetime(gRank, gWorld, opt.timeout);
     if (opt.nproc > 0 && opt.nproc != gWorld)
-      fail("--nproc ", opt.nproc, " does not match the ", gWorld,
-           " ranks this job was started with");
+      fail("--nproc ", opt.nproc, " does not match the ", gWorld, " ranks this job was started with");
     int rc;
     try {
       rc = runJob(opt, *comm);
@@ -799,8 +770,8 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "%s%s\n", prefix().c_str(), e.what());
     std::fflush(stderr);
     std::fflush(stdout);
-    // Under MPI other ranks may be blocked in a collective: exit without MPI_Finalize so
-    // that mpirun aborts the whole job instead of waiting for them.
+    // Under MPI other ranks may be blocked in a collective: exit without MPI_Finalize so that
+    // mpirun aborts the whole job instead of waiting for them.
     _exit(1);
   }
 }

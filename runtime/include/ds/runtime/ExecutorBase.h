@@ -34,7 +34,8 @@ public:
   /// Sets the count of program runs so far (the position of the dropout RNG stream,
   /// README "Dropout RNG"), for a resumed run. Backends that cannot throw Error.
   virtual void setRunCounter(uint64_t runs) {
-    throw Error(describe() + ": this backend cannot restore the dropout RNG position of a "
+    throw Error(describe() +
+                ": this backend cannot restore the dropout RNG position of a "
                 "checkpoint (resume a plan with dropout on the CPU backend)");
   }
   /// Highest arena byte (offset + size) touched by any executed instruction so far.
