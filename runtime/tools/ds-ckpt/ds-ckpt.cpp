@@ -1,6 +1,8 @@
 // ds-ckpt: inspects ds-run checkpoints, consolidates their shards into one fp32
 // safetensors file and writes the trained weights into an ONNX model's initializers.
 #include "ds/runtime/Checkpoint.h"
+#include "ds/runtime/FileOutput.h"
+#include "ds/runtime/Npy.h"
 #include "ds/runtime/OnnxParams.h"
 #include "ds/runtime/Safetensors.h"
 
@@ -191,7 +193,7 @@ int inspect(const std::string &path) {
   for (const auto &t : m.tensors) {
     std::string layout = t.fullNumel == 0 ? "rank-local" : t.flat ? "flat shard" : "full";
     std::printf(
-        "    %-40s %-20s %-5s %s%s per rank, %s%s\n", t.name.c_str(),
+        "    %-40s %-20s %-5s %s %s per rank, %s%s\n", t.name.c_str(),
         t.kind.empty()
             ? "-"
             : (t.kind +
@@ -217,6 +219,7 @@ int consolidate(const std::string &path, const std::string &out) {
     tensors.push_back(
         {t->parameter, isFloat(t->dtype) ? ds::plan::F32 : t->dtype, t->fullShape, 0, 0});
   // Write next to OUT and rename: a failed consolidation leaves no half-written file.
+  createDirectories(parentDirectory(out));
   std::string tmp = out + ".tmp-" + std::to_string(getpid());
   unlink(tmp.c_str());
   try {
@@ -306,6 +309,7 @@ int exportOnnx(const std::string &path, const std::string &modelPath,
   bool external = forceExternal || total > (uint64_t(1) << 31) - (uint64_t(64) << 20);
   std::string dataName = baseName(out) + ".data";
   std::string dataPath = out + ".data";
+  createDirectories(parentDirectory(out));
   std::string tmpModel = out + ".tmp-" + std::to_string(getpid());
   std::string tmpData = dataPath + ".tmp-" + std::to_string(getpid());
   try {

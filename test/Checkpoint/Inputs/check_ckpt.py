@@ -5,6 +5,8 @@ exported ONNX models, and a dropout variant of the bundled MLP.
                                                    concatenated, equal FULL's bit for bit
   check_ckpt.py close FULL.json PART.json K RTOL    PART's losses equal FULL's from step K+1
   check_ckpt.py safetensors FILE.safetensors DIR    every DIR/<name>.npy equals the tensor
+  check_ckpt.py masters FILE.safetensors CKPT    FILE's tensors equal the checkpoint's
+                                                   fp32 master shards, joined
   check_ckpt.py onnx MODEL.onnx DIR                 every DIR/<name>.npy equals the initializer
   check_ckpt.py ort MODEL.onnx DATA N LOSS.npy      onnxruntime's loss on the first N samples
                                                    equals LOSS.npy within 1e-5 relative
@@ -79,6 +81,26 @@ def main():
             if g.shape != w.shape or g.dtype != w.dtype or not np.array_equal(g, w):
                 sys.exit("FAIL: %s differs" % name)
         print("EQUAL: %d tensors" % len(want))
+    elif cmd == "masters":
+        got = read_safetensors(sys.argv[2])
+        d = sys.argv[3]
+        tag = open(os.path.join(d, "latest")).read().strip()
+        man = json.load(open(os.path.join(d, tag, "manifest.json")))
+        ranks = [read_safetensors(os.path.join(d, tag, f["name"])) for f in man["files"]]
+        n = 0
+        for t in man["tensors"]:
+            if t["kind"] != "master":
+                continue
+            full = np.concatenate([r[t["name"]].reshape(-1) for r in ranks]) \
+                if t["layout"] == "flat" else ranks[0][t["name"]].reshape(-1)
+            want = full[:int(np.prod(t["full_shape"]))].reshape(t["full_shape"])
+            g = got[t["parameter"]]
+            if g.dtype != np.float32 or not np.array_equal(g, want):
+                sys.exit("FAIL: %s is not the master copy" % t["parameter"])
+            n += 1
+        if n == 0:
+            sys.exit("FAIL: no master tensors")
+        print("MASTERS: %d fp32 tensors equal the joined master shards" % n)
     elif cmd == "onnx":
         import onnx
         from onnx import numpy_helper
