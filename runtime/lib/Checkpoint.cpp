@@ -475,7 +475,7 @@ void CheckpointSaver::commit(const std::string &tmp, const std::string &tag) {
   fsyncDirectory(dir_);
   if (!old.empty())
     removeTagDirectory(old);
-  if (const char *hook = std::getenv("DS_CHECKPOINT_TEST_KILL");
+  if (const char *hook = std::getenv("DS_CHECKPOINT_KILL_AT");
       hook && std::string(hook) == "before-latest")
     raise(SIGKILL);
   writeFileAtomically(dir_ + "/latest", tag + "\n");
@@ -514,14 +514,37 @@ bool CheckpointSaver::save(const CheckpointPosition &pos, ExecutorBase &exec,
       error = std::string("--save-checkpoint: ") + e.what() + latestNote;
     }
   }
+  // Every rank learns whether any failed; rank 0 then reports the first failing rank's
+  // message (one line for the job, not one per rank).
   auto agree = [&]() {
     int32_t failed = error.empty() ? 0 : 1;
     comm.allReduce(&failed, &failed, 1, ds::plan::I32, ReduceOp::Max);
-    return failed == 0;
+    if (!failed)
+      return true;
+    constexpr size_t kMessage = 512;
+    std::vector<char> mine(kMessage, '\0'), all(kMessage * size_t(world_));
+    std::memcpy(mine.data(), error.data(), std::min(error.size(), kMessage - 1));
+    comm.allGather(mine.data(), all.data(), int64_t(kMessage), ds::plan::I1);
+    error.clear();
+    if (rank_ == 0) {
+      int others = -1;
+      for (int r = 0; r < world_; ++r) {
+        const char *m = all.data() + size_t(r) * kMessage;
+        if (!*m)
+          continue;
+        if (error.empty())
+          error = (r == 0 ? "" : "rank " + std::to_string(r) + ": ") + std::string(m);
+        ++others;
+      }
+      if (others > 0)
+        error += " (and " + std::to_string(others) + " other rank" +
+                 (others == 1 ? "" : "s") + ")";
+    }
+    return false;
   };
   if (!agree())
     return false;
-  const char *hook = std::getenv("DS_CHECKPOINT_TEST_KILL");
+  const char *hook = std::getenv("DS_CHECKPOINT_KILL_AT");
   std::string killAt = hook ? hook : "";
   // Every rank writes its own file into the temporary directory.
   uint64_t mine[2] = {0, 0};
@@ -625,6 +648,11 @@ CheckpointReader::Open &CheckpointReader::file(int rank) {
   }
   open_[size_t(rank)] = o.release();
   return *open_[size_t(rank)];
+}
+
+void CheckpointReader::verifyAll() {
+  for (size_t r = 0; r < open_.size(); ++r)
+    file(int(r));
 }
 
 void CheckpointReader::read(const CheckpointTensor &t, uint64_t first, uint64_t count,

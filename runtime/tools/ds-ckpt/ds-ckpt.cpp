@@ -224,6 +224,7 @@ int consolidate(const std::string &path, const std::string &out) {
   unlink(tmp.c_str());
   try {
     CheckpointReader reader(m, /*verifyHashes=*/true);
+    reader.verifyAll();
     SafetensorsWriter w(tmp, tensors,
                         {{"format", "pt"},
                          {"source", dir},
@@ -314,6 +315,7 @@ int exportOnnx(const std::string &path, const std::string &modelPath,
   std::string tmpData = dataPath + ".tmp-" + std::to_string(getpid());
   try {
     CheckpointReader reader(m, /*verifyHashes=*/true);
+    reader.verifyAll();
     std::unique_ptr<SafetensorsWriter> unused;
     FILE *data = nullptr;
     uint64_t offset = 0;

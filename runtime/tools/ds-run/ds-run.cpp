@@ -59,7 +59,7 @@ struct Options {
   bool checkInputs = false;  // reject NaN/Inf in the --data files before training
   std::string out;
   std::string saveParams; // rank 0 writes every parameter as DIR/<file name>.npy at the end
-  std::string saveCheckpoint; // DIR/global_step<N> at the end (and every saveInterval steps)
+  std::string saveCheckpoint; // DIR/global_step<N> at the end and every saveInterval steps
   int saveInterval = 0;
   int keep = 0; // keep the newest K tags (0: all)
   std::string resume; // a checkpoint DIR or tag directory to continue from
@@ -403,7 +403,7 @@ int runJob(const Options &opt, Communicator &comm) {
   // the outcome as in setup.
   CheckpointPosition start;
   if (!opt.resume.empty()) {
-    std::string error;
+    std::string error, resumedFrom;
     try {
       CheckpointManifest m = loadCheckpoint(plan, opt.resume, exec, rank, world);
       start = m.position;
@@ -417,11 +417,10 @@ int runJob(const Options &opt, Communicator &comm) {
           cpuCheckPtr->setRunCounter(start.programRuns);
       }
       programRuns = start.programRuns;
-      if (rank == 0)
-        info("ds-run: resumed from " + m.dir + " (step " + std::to_string(start.globalStep) +
-             ", saved by " + std::to_string(m.worldSize) + " rank" +
-             (m.worldSize == 1 ? "" : "s") + " at ZeRO stage " + std::to_string(m.zeroStage) +
-             ")");
+      resumedFrom = "ds-run: resumed from " + m.dir + " (step " +
+                    std::to_string(start.globalStep) + ", saved by " +
+                    std::to_string(m.worldSize) + " rank" + (m.worldSize == 1 ? "" : "s") +
+                    " at ZeRO stage " + std::to_string(m.zeroStage) + ")";
     } catch (const std::exception &e) {
       error = std::string(e.what());
     }
@@ -429,6 +428,8 @@ int runJob(const Options &opt, Communicator &comm) {
     comm.allReduce(&failed, &failed, 1, ds::plan::I32, ReduceOp::Max);
     if (failed)
       throw SetupFailed{error};
+    if (rank == 0)
+      info(resumedFrom);
   }
   int64_t lastSaved = -1;
   auto saveCheckpoint = [&](int64_t steps, int64_t nextSample) {

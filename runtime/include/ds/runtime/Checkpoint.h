@@ -124,6 +124,9 @@ class CheckpointReader {
 public:
   explicit CheckpointReader(const CheckpointManifest &m, bool verifyHashes);
   ~CheckpointReader();
+  /// Opens and checks every rank's file (size, header, content hash, tensors); throws
+  /// Error naming the first bad one.
+  void verifyAll();
   /// Reads elements [first, first + count) of the full flat tensor `t` (t.fullNumel
   /// known) or, for rank-local tensors, of rank `rank`'s buffer.
   void read(const CheckpointTensor &t, uint64_t first, uint64_t count, void *dst,
