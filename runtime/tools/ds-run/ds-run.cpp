@@ -4,6 +4,7 @@
 #include "ds/runtime/Communicator.h"
 #include "ds/runtime/CpuExecutor.h"
 #include "ds/runtime/CudaBackend.h"
+#include "ds/runtime/InitWeights.h"
 #include "ds/runtime/InputFeeder.h"
 #include "ds/runtime/FileOutput.h"
 #include "ds/runtime/JobLauncher.h"
@@ -42,6 +43,7 @@ const char *kUsage =
     "              [--metrics FILE.json] [--print-every N] [--eval --out DIR [--eval-all-ranks] [--whole-inputs]]\n"
     "              [--save-params DIR] [--seed N] [--threads N]\n"
     "              [--save-checkpoint DIR [--save-interval N] [--keep K]] [--resume DIR]\n"
+    "              [--init-weights FILE.safetensors]\n"
     "              [--backend auto|cpu|cuda] [--comm auto|nccl|host] [--no-graphs] [--tf32]\n"
     "              [--verify-kernels] [--model FILE.onnx] [--check-inputs] [--timeout SECONDS]\n"
     "       ds-run --backend-info\n";
@@ -63,6 +65,7 @@ struct Options {
   int saveInterval = 0;
   int keep = 0; // keep the newest K tags (0: all)
   std::string resume; // a checkpoint DIR or tag directory to continue from
+  std::string initWeights; // parameters from this safetensors file, by initializer name
   uint64_t seed = 0;
   int threads = 0;
   std::string backend = "auto"; // auto: cuda when the plugin loads and a GPU is visible
@@ -160,7 +163,11 @@ Options parseArgs(int argc, char **argv) {
       if (o.resume.empty())
         usageError("--resume needs a checkpoint directory");
     }
-    else if (a == "--seed")
+    else if (a == "--init-weights") {
+      o.initWeights = next();
+      if (o.initWeights.empty())
+        usageError("--init-weights needs a .safetensors file");
+    } else if (a == "--seed")
       o.seed = uint64_t(parseInt(a, next(), 0, INT64_MAX));
     else if (a == "--threads")
       o.threads = int(parseInt(a, next(), 1, 1024));
@@ -208,6 +215,8 @@ Options parseArgs(int argc, char **argv) {
     usageError("--eval-all-ranks is only used with --eval");
   if (o.wholeInputs && !o.eval)
     usageError("--whole-inputs is only used with --eval");
+  if (!o.initWeights.empty() && !o.resume.empty())
+    usageError("--init-weights and --resume exclude each other (a checkpoint has its weights)");
   if ((o.saveInterval || o.keep) && o.saveCheckpoint.empty())
     usageError("--save-interval and --keep are only used with --save-checkpoint DIR");
   if (o.eval && (!o.saveCheckpoint.empty()))
@@ -347,6 +356,8 @@ int runJob(const Options &opt, Communicator &comm) {
     if (rank == 0 && execPtr->describe() != "cpu")
       info("ds-run: backend " + execPtr->describe());
     loadParameters(plan, *execPtr, rank, world);
+    if (!opt.initWeights.empty())
+      loadInitWeights(plan, opt.initWeights, *execPtr, rank, world);
     if (plan.plan.inputs_size() > 0 && opt.data.empty() && !opt.synthetic)
       fail("the plan has ", plan.plan.inputs_size(),
            " graph inputs: give --data DIR or --synthetic");

@@ -5,6 +5,8 @@ exported ONNX models, and a dropout variant of the bundled MLP.
                                                    concatenated, equal FULL's bit for bit
   check_ckpt.py close FULL.json PART.json K RTOL    PART's losses equal FULL's from step K+1
   check_ckpt.py safetensors FILE.safetensors DIR    every DIR/<name>.npy equals the tensor
+  check_ckpt.py mangle IN.safetensors OUT         IN without fc3.bias, with an extra foo,
+                                                   fc1.weight transposed, fc2.bias f64
   check_ckpt.py masters FILE.safetensors CKPT    FILE's tensors equal the checkpoint's
                                                    fp32 master shards, joined
   check_ckpt.py onnx MODEL.onnx DIR                 every DIR/<name>.npy equals the initializer
@@ -37,6 +39,22 @@ def read_safetensors(path):
         out[name] = np.frombuffer(data[8 + n + b:8 + n + e],
                                   dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
     return out
+
+
+def write_safetensors(path, tensors):
+    names = {np.dtype(v): k for k, v in DTYPES.items()}
+    header, blobs, offset = {}, [], 0
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a)
+        b = a.tobytes()
+        header[name] = {"dtype": names[a.dtype], "shape": list(a.shape),
+                        "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def npy_dir(d):
@@ -81,6 +99,14 @@ def main():
             if g.shape != w.shape or g.dtype != w.dtype or not np.array_equal(g, w):
                 sys.exit("FAIL: %s differs" % name)
         print("EQUAL: %d tensors" % len(want))
+    elif cmd == "mangle":
+        t = read_safetensors(sys.argv[2])
+        del t["fc3.bias"]
+        t["foo"] = np.zeros(3, np.float32)
+        t["fc1.weight"] = t["fc1.weight"].T
+        t["fc2.bias"] = t["fc2.bias"].astype(np.float64)
+        write_safetensors(sys.argv[3], t)
+        print("mangled")
     elif cmd == "masters":
         got = read_safetensors(sys.argv[2])
         d = sys.argv[3]
