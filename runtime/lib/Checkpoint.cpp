@@ -650,6 +650,32 @@ CheckpointReader::Open &CheckpointReader::file(int rank) {
   return *open_[size_t(rank)];
 }
 
+void CheckpointReader::readWholeFile(
+    int rank, const std::function<void(const std::string &, const char *)> &each) {
+  bool verify = verify_;
+  verify_ = false; // hashed below, in the same pass as the reads
+  Open &o = file(rank);
+  verify_ = verify;
+  const SafetensorsFile &f = *o.file;
+  ContentHash h;
+  std::vector<char> buf(size_t(f.dataStart()));
+  f.readBytes(0, f.dataStart(), buf.data());
+  h.update(buf.data(), buf.size());
+  std::vector<const SafetensorsTensor *> order;
+  for (const auto &t : f.tensors())
+    order.push_back(&t);
+  std::sort(order.begin(), order.end(), [](auto *a, auto *b) { return a->begin < b->begin; });
+  for (const SafetensorsTensor *t : order) {
+    buf.resize(std::max<size_t>(size_t(t->end - t->begin), 1));
+    f.read(*t, 0, t->end - t->begin, buf.data());
+    h.update(buf.data(), size_t(t->end - t->begin));
+    each(t->name, buf.data());
+  }
+  const CheckpointFile &cf = m_.files[size_t(rank)];
+  if (h.hex() != cf.hash)
+    fail(f.path(), ": corrupt: content hash ", h.hex(), ", the manifest says ", cf.hash);
+}
+
 void CheckpointReader::verifyAll() {
   for (size_t r = 0; r < open_.size(); ++r)
     file(int(r));
@@ -727,6 +753,18 @@ CheckpointManifest loadCheckpoint(const LoadedPlan &plan, const std::string &pat
          mismatched.empty() ? "" : " mismatched " + mismatched + ";",
          " (another model, optimizer or precision?)");
   CheckpointReader reader(m, /*verifyHashes=*/true);
+  if (samePlan) {
+    // The same layout: this rank's own file, bit for bit, in one pass.
+    std::map<std::string, const CheckpointTensor *> byName;
+    for (const auto &t : mine)
+      byName[t.name] = &t;
+    reader.readWholeFile(rank, [&](const std::string &name, const char *bytes) {
+      auto it = byName.find(name);
+      if (it != byName.end())
+        exec.upload(it->second->buffer, bytes);
+    });
+    return m;
+  }
   std::vector<char> store;
   for (const auto &t : mine) {
     const CheckpointTensor &s = *m.find(t.name);

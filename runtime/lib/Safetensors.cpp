@@ -93,34 +93,41 @@ std::string encodeSafetensorsHeader(std::vector<SafetensorsTensor> &tensors,
   return out + json;
 }
 
-void ContentHash::update(const void *data, size_t size) {
-  const unsigned char *p = static_cast<const unsigned char *>(data);
-  auto mixWord = [&](const unsigned char *w) {
+void ContentHash::block(const unsigned char *p) {
+  for (int i = 0; i < 4; ++i) {
     uint64_t x;
-    std::memcpy(&x, w, 8); // the machine is little-endian (the plan format assumes it)
-    state_ = (state_ ^ x) * 0x100000001b3ull;
-  };
-  while (size > 0 && tailSize_ > 0 && tailSize_ < 8) {
-    tail_[tailSize_++] = *p++;
-    --size;
-    if (tailSize_ == 8) {
-      mixWord(tail_);
-      tailSize_ = 0;
-    }
-  }
-  for (; size >= 8; size -= 8, p += 8)
-    mixWord(p);
-  while (size > 0) {
-    tail_[tailSize_++] = *p++;
-    --size;
+    std::memcpy(&x, p + 8 * i, 8); // the machine is little-endian (the plan format assumes it)
+    lanes_[i] = (lanes_[i] ^ x) * 0x100000001b3ull;
   }
 }
 
+void ContentHash::update(const void *data, size_t size) {
+  const unsigned char *p = static_cast<const unsigned char *>(data);
+  length_ += size;
+  if (tailSize_ > 0) {
+    size_t take = std::min(size, 32 - tailSize_);
+    std::memcpy(tail_ + tailSize_, p, take);
+    tailSize_ += take;
+    p += take;
+    size -= take;
+    if (tailSize_ < 32)
+      return;
+    block(tail_);
+    tailSize_ = 0;
+  }
+  for (; size >= 32; size -= 32, p += 32)
+    block(p);
+  std::memcpy(tail_, p, size);
+  tailSize_ = size;
+}
+
 uint64_t ContentHash::value() const {
-  uint64_t s = state_;
+  uint64_t s = 0xcbf29ce484222325ull;
+  for (uint64_t lane : lanes_)
+    s = (s ^ lane) * 0x100000001b3ull;
   for (size_t i = 0; i < tailSize_; ++i)
     s = (s ^ tail_[i]) * 0x100000001b3ull;
-  return s;
+  return (s ^ length_) * 0x100000001b3ull;
 }
 
 std::string ContentHash::hex() const {
@@ -293,16 +300,20 @@ void SafetensorsFile::read(const SafetensorsTensor &t, uint64_t offset, uint64_t
                            void *dst) const {
   if (offset > t.end - t.begin || size > t.end - t.begin - offset)
     fail("internal: read past tensor '", t.name, "' of ", path_);
+  readBytes(dataStart_ + t.begin + offset, size, dst);
+}
+
+void SafetensorsFile::readBytes(uint64_t at, uint64_t size, void *dst) const {
+  if (at > fileBytes_ || size > fileBytes_ - at)
+    fail("internal: read past the end of ", path_);
   char *p = static_cast<char *>(dst);
-  uint64_t at = dataStart_ + t.begin + offset;
   while (size > 0) {
     ssize_t n =
         ::pread(fd_, p, size_t(std::min<uint64_t>(size, uint64_t(1) << 30)), off_t(at));
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
-      fail(path_, ": cannot read tensor '", t.name,
-           "': ", n < 0 ? std::strerror(errno) : "unexpected end of file");
+      fail(path_, ": cannot read: ", n < 0 ? std::strerror(errno) : "unexpected end of file");
     p += n;
     at += uint64_t(n);
     size -= uint64_t(n);

@@ -43,8 +43,10 @@ struct SafetensorsTensor {
 std::string encodeSafetensorsHeader(std::vector<SafetensorsTensor> &tensors,
                                     const std::map<std::string, std::string> &metadata);
 
-/// A 64-bit checksum of a byte stream (FNV-1a over little-endian 64-bit words, the tail
-/// bytes one by one); chunking does not change the result.
+/// A 64-bit checksum of a byte stream: four FNV-1a lanes over little-endian 64-bit words
+/// (word i of each 32-byte block feeds lane i, so the lanes run in parallel), then the lanes,
+/// the tail bytes and the length folded into one FNV-1a state. Every step is a bijection of
+/// its lane, so any single changed byte changes the result; chunking does not.
 class ContentHash {
 public:
   void update(const void *data, size_t size);
@@ -53,9 +55,12 @@ public:
   std::string hex() const;
 
 private:
-  uint64_t state_ = 0xcbf29ce484222325ull;
-  unsigned char tail_[8];
+  uint64_t lanes_[4] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull, 0x9ce484222325cbf2ull,
+                        0x2325cbf29ce48422ull};
+  unsigned char tail_[32];
   size_t tailSize_ = 0;
+  uint64_t length_ = 0;
+  void block(const unsigned char *p);
 };
 
 /// Writes one safetensors file: the header, then each tensor's bytes in header order,
@@ -105,6 +110,10 @@ public:
   /// Reads `size` bytes at byte `offset` of `t`'s data into dst.
   void read(const SafetensorsTensor &t, uint64_t offset, uint64_t size, void *dst) const;
   uint64_t fileBytes() const { return fileBytes_; }
+  /// Bytes before the data area (length prefix and header).
+  uint64_t dataStart() const { return dataStart_; }
+  /// Reads `size` bytes at file offset `offset` into dst.
+  void readBytes(uint64_t offset, uint64_t size, void *dst) const;
   /// The checksum of the whole file (reads it all).
   std::string hashFile() const;
 
