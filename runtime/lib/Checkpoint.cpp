@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -18,9 +19,11 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
+#include <thread>
 #include <tuple>
 #include <unistd.h>
 
@@ -406,11 +409,17 @@ CheckpointSaver::CheckpointSaver(const LoadedPlan &plan, std::string dir, int ke
   }
 }
 
+std::map<std::string, std::string> CheckpointSaver::shardMetadata() const {
+  return {{"format", "ds-checkpoint"},
+          {"rank", std::to_string(rank_)},
+          {"world_size", std::to_string(world_)}};
+}
+
 uint64_t CheckpointSaver::rankBytes() const {
   std::vector<SafetensorsTensor> st;
   for (const auto &t : tensors_)
     st.push_back({t.name, t.dtype, t.shape, 0, 0});
-  std::string header = encodeSafetensorsHeader(st, {{"format", "ds-checkpoint"}});
+  std::string header = encodeSafetensorsHeader(st, shardMetadata());
   return header.size() + (st.empty() ? 0 : st.back().end);
 }
 
@@ -553,18 +562,67 @@ bool CheckpointSaver::save(const CheckpointPosition &pos, ExecutorBase &exec,
     for (const auto &t : tensors_)
       st.push_back({t.name, t.dtype, t.shape, 0, 0});
     std::string path = tmp + "/" + rankFileName(rank_);
-    SafetensorsWriter w(path, std::move(st),
-                        {{"format", "ds-checkpoint"},
-                         {"rank", std::to_string(rank_)},
-                         {"world_size", std::to_string(world_)}});
-    std::vector<char> store;
+    SafetensorsWriter w(path, std::move(st), shardMetadata());
+    // Two staging buffers: a writer thread hashes and writes tensor i while this thread
+    // downloads tensor i + 1 (the executor is only used from this thread).
+    std::vector<char> store[2];
+    std::mutex mu;
+    std::condition_variable cv;
+    int64_t ready = -1, written = -1; // the last tensor downloaded / written
+    bool stop = false;
+    std::string writeError;
+    std::thread writer([&] {
+      for (int64_t i = 0; i < int64_t(tensors_.size()); ++i) {
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return ready >= i || stop; });
+          if (stop && ready < i)
+            return;
+        }
+        try {
+          const CheckpointTensor &t = tensors_[size_t(i)];
+          w.append(store[i % 2].data(),
+                   size_t(checkedNumel(t.shape)) * dtypeSize(t.dtype));
+        } catch (const std::exception &e) {
+          std::lock_guard<std::mutex> lock(mu);
+          writeError = e.what();
+          stop = true;
+          cv.notify_all();
+          return;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        written = i;
+        cv.notify_all();
+      }
+    });
     size_t half = tensors_.size() / 2;
-    for (size_t i = 0; i < tensors_.size(); ++i) {
-      if (killAt == "mid-shard" && rank_ == 0 && i == half)
-        raise(SIGKILL);
-      Tensor t = hostTensor(exec, tensors_[i].buffer, store, /*fetch=*/true);
-      w.append(t.data, size_t(t.numel) * dtypeSize(t.dtype));
+    try {
+      for (size_t i = 0; i < tensors_.size(); ++i) {
+        if (killAt == "mid-shard" && rank_ == 0 && i == half)
+          raise(SIGKILL);
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return written >= int64_t(i) - 2 || stop; });
+          if (stop)
+            break;
+        }
+        hostTensor(exec, tensors_[i].buffer, store[i % 2], /*fetch=*/true);
+        std::lock_guard<std::mutex> lock(mu);
+        ready = int64_t(i);
+        cv.notify_all();
+      }
+    } catch (...) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        stop = true;
+        cv.notify_all();
+      }
+      writer.join();
+      throw;
     }
+    writer.join();
+    if (!writeError.empty())
+      throw Error(writeError);
     w.finish();
     mine[0] = w.bytesWritten();
     mine[1] = w.hash().value();
@@ -664,7 +722,8 @@ void CheckpointReader::readWholeFile(
   std::vector<const SafetensorsTensor *> order;
   for (const auto &t : f.tensors())
     order.push_back(&t);
-  std::sort(order.begin(), order.end(), [](auto *a, auto *b) { return a->begin < b->begin; });
+  std::sort(order.begin(), order.end(),
+            [](auto *a, auto *b) { return a->begin < b->begin; });
   for (const SafetensorsTensor *t : order) {
     buf.resize(std::max<size_t>(size_t(t->end - t->begin), 1));
     f.read(*t, 0, t->end - t->begin, buf.data());

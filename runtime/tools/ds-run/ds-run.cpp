@@ -415,8 +415,13 @@ int runJob(const Options &opt, Communicator &comm) {
   CheckpointPosition start;
   if (!opt.resume.empty()) {
     std::string error, resumedFrom;
+    uint64_t resumedBytes = 0;
+    auto t0 = std::chrono::steady_clock::now();
     try {
       CheckpointManifest m = loadCheckpoint(plan, opt.resume, exec, rank, world);
+      uint64_t bytes = 0;
+      for (const auto &f : m.files)
+        bytes += f.bytes;
       start = m.position;
       bool dropout = false;
       for (const auto &prog : plan.plan.programs())
@@ -431,7 +436,9 @@ int runJob(const Options &opt, Communicator &comm) {
       resumedFrom = "ds-run: resumed from " + m.dir + " (step " +
                     std::to_string(start.globalStep) + ", saved by " +
                     std::to_string(m.worldSize) + " rank" + (m.worldSize == 1 ? "" : "s") +
-                    " at ZeRO stage " + std::to_string(m.zeroStage) + ")";
+                    " at ZeRO stage " + std::to_string(m.zeroStage) + "; " +
+                    humanBytes(double(bytes)) + " in ";
+      resumedBytes = bytes;
     } catch (const std::exception &e) {
       error = std::string(e.what());
     }
@@ -439,17 +446,27 @@ int runJob(const Options &opt, Communicator &comm) {
     comm.allReduce(&failed, &failed, 1, ds::plan::I32, ReduceOp::Max);
     if (failed)
       throw SetupFailed{error};
+    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), "%.3f s, %.1f MiB/s)", sec,
+                  sec > 0 ? double(resumedBytes) / sec / 1048576.0 : 0.0);
     if (rank == 0)
-      info(resumedFrom);
+      info(resumedFrom + buf);
   }
   int64_t lastSaved = -1;
   auto saveCheckpoint = [&](int64_t steps, int64_t nextSample) {
     std::string error;
+    auto t0 = std::chrono::steady_clock::now();
     if (!saver->save({steps, nextSample, programRuns}, exec, comm, error))
       throw SetupFailed{error};
     lastSaved = steps;
+    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double bytes = double(saver->rankBytes()) * world;
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), " (%s in %.3f s, %.1f MiB/s)", humanBytes(bytes).c_str(),
+                  sec, sec > 0 ? bytes / sec / 1048576.0 : 0.0);
     if (rank == 0)
-      info("ds-run: saved checkpoint " + saver->dir() + "/" + checkpointTag(steps));
+      info("ds-run: saved checkpoint " + saver->dir() + "/" + checkpointTag(steps) + buf);
   };
 
   std::vector<double> losses;

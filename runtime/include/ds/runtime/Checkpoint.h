@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,8 @@ private:
   std::string manifestJson(const std::string &tag, const CheckpointPosition &pos,
                            const std::vector<CheckpointFile> &files) const;
   void commit(const std::string &tmp, const std::string &tag);
+  /// The __metadata__ of this rank's shard file.
+  std::map<std::string, std::string> shardMetadata() const;
 };
 
 /// ds-run --resume: loads the checkpoint at `path` (a DIR or a tag directory) into
