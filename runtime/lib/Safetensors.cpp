@@ -96,7 +96,8 @@ std::string encodeSafetensorsHeader(std::vector<SafetensorsTensor> &tensors,
 void ContentHash::block(const unsigned char *p) {
   for (int i = 0; i < 4; ++i) {
     uint64_t x;
-    std::memcpy(&x, p + 8 * i, 8); // the machine is little-endian (the plan format assumes it)
+    std::memcpy(&x, p + 8 * i,
+                8); // the machine is little-endian (the plan format assumes it)
     lanes_[i] = (lanes_[i] ^ x) * 0x100000001b3ull;
   }
 }
@@ -145,7 +146,13 @@ SafetensorsWriter::SafetensorsWriter(const std::string &path,
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0)
     fail("cannot create ", path, ": ", std::strerror(errno));
-  writeRaw(header.data(), header.size());
+  try {
+    writeRaw(header.data(), header.size());
+  } catch (...) {
+    ::close(fd_); // the destructor does not run for a constructor that throws
+    fd_ = -1;
+    throw;
+  }
 }
 
 SafetensorsWriter::~SafetensorsWriter() {
@@ -191,6 +198,17 @@ SafetensorsFile::SafetensorsFile(const std::string &path) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0)
     fail("cannot open ", path, ": ", std::strerror(errno));
+  try {
+    validate();
+  } catch (...) {
+    ::close(fd_); // the destructor does not run for a constructor that throws
+    fd_ = -1;
+    throw;
+  }
+}
+
+void SafetensorsFile::validate() {
+  const std::string &path = path_;
   struct stat st;
   if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode))
     fail(path, ": not a regular file");
@@ -313,7 +331,8 @@ void SafetensorsFile::readBytes(uint64_t at, uint64_t size, void *dst) const {
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
-      fail(path_, ": cannot read: ", n < 0 ? std::strerror(errno) : "unexpected end of file");
+      fail(path_,
+           ": cannot read: ", n < 0 ? std::strerror(errno) : "unexpected end of file");
     p += n;
     at += uint64_t(n);
     size -= uint64_t(n);

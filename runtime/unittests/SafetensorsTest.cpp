@@ -1,11 +1,12 @@
 // The safetensors reader and writer, the JSON reader and the checkpoint content hash.
+#include "ds/runtime/Safetensors.h"
 #include "ds/runtime/Error.h"
 #include "ds/runtime/Json.h"
-#include "ds/runtime/Safetensors.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <dirent.h>
 #include <fstream>
 #include <unistd.h>
 
@@ -21,7 +22,8 @@ std::string readAll(const std::string &path) {
 }
 void writeRaw(const std::string &path, const std::string &bytes) {
   unlink(path.c_str());
-  std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), std::streamsize(bytes.size()));
 }
 /// A file with one header and `data` bytes after it.
 std::string fileWith(const std::string &json, const std::string &data) {
@@ -95,29 +97,52 @@ TEST(Safetensors, RoundTrip) {
 // Tests that every inconsistency of a hostile file is an error naming the file.
 TEST(Safetensors, RejectsCorruptFiles) {
   expectError("abc", "not a safetensors file");
-  expectError(std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}", "exceeds the file");
+  expectError(std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}",
+              "exceeds the file");
   expectError(fileWith("{", ""), "corrupt safetensors header");
   expectError(fileWith("[]", ""), "not a JSON object");
   expectError(fileWith(R"({"a":{"dtype":"Q8","shape":[1],"data_offsets":[0,1]}})", "x"),
               "unsupported dtype");
-  expectError(fileWith(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", "xxxx"),
-              "do not hold 2 elements");
-  expectError(fileWith(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "xxxx"),
-              "truncated");
+  expectError(
+      fileWith(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", "xxxx"),
+      "do not hold 2 elements");
+  expectError(
+      fileWith(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "xxxx"),
+      "truncated");
   expectError(fileWith(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,8]}})", ""),
               "shape");
-  expectError(fileWith(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                       "xxxxxxxx"),
-              "packed");
-  expectError(fileWith(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
-                       "xxxxxxxx"),
-              "after the last tensor");
+  expectError(
+      fileWith(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", "xxxxxxxx"),
+      "packed");
+  expectError(
+      fileWith(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", "xxxxxxxx"),
+      "after the last tensor");
   expectError(fileWith(R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],)"
                        R"("data_offsets":[0,4]}})",
                        "xxxx"),
               "tensor 'a'");
   expectError(fileWith(R"({"a":{"dtype":"F32","shape":[1]}})", "xxxx"), "lacks");
   expectError(fileWith(R"({"__metadata__":{"k":1}})", ""), "not a string");
+}
+
+// Tests that a file the reader rejects leaves no descriptor open (the fuzzer ran out of
+// them).
+TEST(Safetensors, RejectedFilesCloseTheirDescriptor) {
+  auto openFds = [] {
+    int n = 0;
+    if (DIR *d = opendir("/proc/self/fd")) {
+      while (readdir(d))
+        ++n;
+      closedir(d);
+    }
+    return n;
+  };
+  std::string path = tmpPath("leak");
+  writeRaw(path, fileWith("{", ""));
+  int before = openFds();
+  for (int i = 0; i < 50; ++i)
+    EXPECT_THROW(SafetensorsFile f(path), Error);
+  EXPECT_EQ(openFds(), before);
 }
 
 // Tests that the writer refuses duplicate names and an existing file.
@@ -162,8 +187,8 @@ TEST(Json, ParsesAndRejects) {
   EXPECT_EQ(v.find("s")->text, "x\"\xc3\xa9\n");
   EXPECT_EQ(v.find("big")->asInt("big"), 9007199254740993LL);
   EXPECT_EQ(jsonQuote("a\"\\\x01"), "\"a\\\"\\\\\\u0001\"");
-  for (const char *bad : {"", "{", "[1,]", "{\"a\" 1}", "\"\\q\"", "01x", "{\"a\":1,\"a\":2}",
-                          "[1] 2", "-"})
+  for (const char *bad : {"", "{", "[1,]", "{\"a\" 1}", "\"\\q\"", "01x",
+                          "{\"a\":1,\"a\":2}", "[1] 2", "-"})
     EXPECT_THROW(parseJson(bad), Error) << bad;
   std::string deep(100, '[');
   EXPECT_THROW(parseJson(deep), Error);

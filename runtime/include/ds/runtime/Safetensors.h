@@ -123,6 +123,7 @@ private:
   uint64_t fileBytes_ = 0, dataStart_ = 0;
   std::vector<SafetensorsTensor> tensors_;
   std::map<std::string, std::string> metadata_;
+  void validate();
 };
 
 } // namespace ds::rt
