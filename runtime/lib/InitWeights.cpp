@@ -31,12 +31,61 @@ void loadInitWeights(const LoadedPlan &plan, const std::string &path, ExecutorBa
   SafetensorsFile file(path);
   auto shapes = onnxInitializerShapes(plan.modelPath);
   std::map<std::string, std::vector<int64_t>> dims(shapes.begin(), shapes.end());
+  // Hugging Face checkpoints name tensors as their model classes do: GPT-2's safetensors
+  // say "h.0.attn.c_attn.weight" where the ONNX export of GPT2LMHeadModel says
+  // "transformer.h.0.attn.c_attn.weight". When some initializer is not in the file but
+  // every one is once a single prefix is added to (or removed from) the file's names,
+  // that prefix maps them.
+  std::string addPrefix, dropPrefix;
+  auto nameInFile = [&](const std::string &init) -> std::string {
+    if (!addPrefix.empty())
+      return init.compare(0, addPrefix.size(), addPrefix) == 0
+                 ? init.substr(addPrefix.size())
+                 : "";
+    return dropPrefix + init;
+  };
+  std::set<std::string> inits;
+  for (const auto &p : plan.plan.parameters())
+    inits.insert(p.initializer());
+  bool direct = true;
+  for (const auto &i : inits)
+    direct &= file.find(i) != nullptr;
+  if (!direct && !inits.empty() && !file.tensors().empty()) {
+    // Candidate prefixes from the first initializer the file lacks.
+    std::string first;
+    for (const auto &i : inits)
+      if (!file.find(i)) {
+        first = i;
+        break;
+      }
+    for (const auto &t : file.tensors()) {
+      std::string add, drop;
+      if (first.size() > t.name.size() &&
+          first.compare(first.size() - t.name.size(), t.name.size(), t.name) == 0)
+        add = first.substr(0, first.size() - t.name.size());
+      else if (t.name.size() > first.size() &&
+               t.name.compare(t.name.size() - first.size(), first.size(), first) == 0)
+        drop = t.name.substr(0, t.name.size() - first.size());
+      else
+        continue;
+      addPrefix = add;
+      dropPrefix = drop;
+      bool all = true;
+      for (const auto &i : inits)
+        all &= file.find(nameInFile(i)) != nullptr;
+      if (all)
+        break;
+      addPrefix.clear();
+      dropPrefix.clear();
+    }
+  }
+  auto findTensor = [&](const std::string &init) { return file.find(nameInFile(init)); };
   std::vector<std::string> missing, extra, misShaped, misTyped;
   std::set<std::string> wanted;
   for (const auto &p : plan.plan.parameters()) {
     if (!wanted.insert(p.initializer()).second)
       continue;
-    const SafetensorsTensor *t = file.find(p.initializer());
+    const SafetensorsTensor *t = findTensor(p.initializer());
     if (!t) {
       missing.push_back(p.initializer());
       continue;
@@ -49,7 +98,7 @@ void loadInitWeights(const LoadedPlan &plan, const std::string &path, ExecutorBa
                           " (the model's is " + shapeString(want) + ")");
   }
   for (const auto &p : plan.plan.parameters()) {
-    const SafetensorsTensor *t = file.find(p.initializer());
+    const SafetensorsTensor *t = findTensor(p.initializer());
     if (!t)
       continue;
     DType buf = plan.buffer(p.buffer()).type.dtype;
@@ -62,8 +111,11 @@ void loadInitWeights(const LoadedPlan &plan, const std::string &path, ExecutorBa
         misTyped.push_back(entry);
     }
   }
+  std::set<std::string> used;
+  for (const auto &i : wanted)
+    used.insert(nameInFile(i));
   for (const auto &t : file.tensors())
-    if (!wanted.count(t.name))
+    if (!used.count(t.name))
       extra.push_back(t.name);
   if (!missing.empty() || !extra.empty() || !misShaped.empty() || !misTyped.empty()) {
     std::string msg = "--init-weights: " + path + " does not fit the plan's parameters:";
@@ -80,7 +132,7 @@ void loadInitWeights(const LoadedPlan &plan, const std::string &path, ExecutorBa
   }
   std::vector<char> staging, raw;
   for (const auto &p : plan.plan.parameters()) {
-    const SafetensorsTensor &t = *file.find(p.initializer());
+    const SafetensorsTensor &t = *findTensor(p.initializer());
     const BufferInfo &info = plan.buffer(p.buffer());
     int64_t n = t.numel(), first = 0, count = n;
     if (p.shard().kind() == ds::plan::ShardSpec::FLAT_1D) {

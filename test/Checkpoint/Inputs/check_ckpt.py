@@ -7,6 +7,7 @@ exported ONNX models, and a dropout variant of the bundled MLP.
   check_ckpt.py safetensors FILE.safetensors DIR    every DIR/<name>.npy equals the tensor
   check_ckpt.py mangle IN.safetensors OUT         IN without fc3.bias, with an extra foo,
                                                    fc1.weight transposed, fc2.bias f64
+  check_ckpt.py strip-prefix IN OUT PREFIX        IN with PREFIX dropped from every name
   check_ckpt.py masters FILE.safetensors CKPT    FILE's tensors equal the checkpoint's
                                                    fp32 master shards, joined
   check_ckpt.py onnx MODEL.onnx DIR                 every DIR/<name>.npy equals the initializer
@@ -107,6 +108,12 @@ def main():
         t["fc2.bias"] = t["fc2.bias"].astype(np.float64)
         write_safetensors(sys.argv[3], t)
         print("mangled")
+    elif cmd == "strip-prefix":
+        t = read_safetensors(sys.argv[2])
+        p = sys.argv[4]
+        write_safetensors(sys.argv[3], {k[len(p):] if k.startswith(p) else k: v
+                                        for k, v in t.items()})
+        print("stripped")
     elif cmd == "masters":
         got = read_safetensors(sys.argv[2])
         d = sys.argv[3]
