@@ -38,9 +38,7 @@ g = helper.make_graph(
     [helper.make_tensor_value_info("loss", TensorProto.FLOAT, [])], inits)
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
 PY
-cat > "$W/config.json" <<'JSON'
-{"train_batch_size": 2, "optimizer": {"type": "AdamW", "params": {"lr": 0.001}}}
-JSON
+echo "{\"train_batch_size\": $((2 * N)), \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.001}}}" >"$W/config.json"
 "$BIN/ds-opt" "$W/model.onnx" --config "$W/config.json" --world-size="$N" --zero-stage=$((N > 1 ? 3 : 0)) -o "$W/plan.dsplan" 2>/dev/null
 # MiB/s of a ds-run line "(... in S s, R MiB/s)".
 rate() { sed -n 's/.* in \([0-9.]*\) s, \([0-9.]*\) MiB\/s).*/\2/p' | head -1; }
