@@ -79,6 +79,33 @@ void fsyncDirectory(const std::string &dir) {
     fail("cannot fsync ", dir, ": ", std::strerror(err));
 }
 
+/// Creates `path` (which must not exist), writes `data` and fsyncs it.
+void writeNewFile(const std::string &path, const std::string &data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    fail("cannot create ", path, ": ", std::strerror(errno));
+  const char *p = data.data();
+  size_t left = data.size();
+  int err = 0;
+  while (left > 0 && !err) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      err = n < 0 ? errno : EIO;
+    else {
+      p += n;
+      left -= size_t(n);
+    }
+  }
+  if (!err && fsync(fd) != 0)
+    err = errno;
+  if (close(fd) != 0 && !err)
+    err = errno;
+  if (err)
+    fail("cannot write ", path, ": ", std::strerror(err));
+}
+
 std::string readSmallFile(const std::string &path, size_t limit) {
   std::ifstream f(path, std::ios::binary);
   if (!f)
@@ -647,7 +674,8 @@ bool CheckpointSaver::save(const CheckpointPosition &pos, ExecutorBase &exec,
         files.push_back({rankFileName(r), all[size_t(2 * r)], hex});
       }
       std::string json = manifestJson(tag, pos, files);
-      writeFileAtomically(tmp + "/manifest.json", json);
+      writeNewFile(tmp + "/manifest.json",
+                   json); // the directory's fsync in commit covers it
       if (killAt == "before-rename")
         raise(SIGKILL);
       commit(tmp, tag);
