@@ -810,6 +810,7 @@ CheckpointManifest loadCheckpoint(const LoadedPlan &plan, const std::string &pat
   std::vector<std::pair<std::string, std::vector<int64_t>>> dims;
   std::vector<CheckpointTensor> mine = checkpointTensors(plan, dims);
   std::string missing, mismatched;
+  bool rankLocal = false; // a mismatch comes from a tensor without a full-tensor layout
   std::set<std::string> used;
   for (const auto &t : mine) {
     const CheckpointTensor *s = m.find(t.name);
@@ -827,7 +828,8 @@ CheckpointManifest loadCheckpoint(const LoadedPlan &plan, const std::string &pat
       mismatched += (mismatched.empty() ? "" : ", ") + t.name + " (" +
                     safetensorsDType(s->dtype) +
                     shapeString(s->fullNumel ? s->fullShape : s->shape) + " saved, " +
-                    dtypeName(t.dtype) + shapeString(t.shape) + " here)";
+                    safetensorsDType(t.dtype) + shapeString(t.shape) + " here)";
+    rankLocal |= !ok && (s->fullNumel == 0 || t.fullNumel == 0);
   }
   std::string extra;
   for (const auto &t : m.tensors)
@@ -838,7 +840,9 @@ CheckpointManifest loadCheckpoint(const LoadedPlan &plan, const std::string &pat
          " does not fit this plan:", missing.empty() ? "" : " missing " + missing + ";",
          extra.empty() ? "" : " not in this plan " + extra + ";",
          mismatched.empty() ? "" : " mismatched " + mismatched + ";",
-         " (another model, optimizer or precision?)");
+         rankLocal ? " (a plan without Plan.states, from an older ds-opt, saves or reads "
+                     "per-rank layouts only: resume with the same world size and stage)"
+                   : " (another model, optimizer or precision?)");
   CheckpointReader reader(m, /*verifyHashes=*/true);
   if (samePlan) {
     // The same layout: this rank's own file, bit for bit, in one pass.
@@ -858,7 +862,7 @@ CheckpointManifest loadCheckpoint(const LoadedPlan &plan, const std::string &pat
     size_t es = dtypeSize(t.dtype);
     uint64_t n = uint64_t(checkedNumel(t.shape));
     store.assign(std::max<size_t>(size_t(n) * es, 1), 0);
-    if (samePlan || s.fullNumel == 0) {
+    if (s.fullNumel == 0 || t.fullNumel == 0) {
       // The same layout: this rank's own buffer, bit for bit.
       CheckpointTensor local = s;
       local.fullNumel = 0;

@@ -8,6 +8,8 @@ exported ONNX models, and a dropout variant of the bundled MLP.
   check_ckpt.py mangle IN.safetensors OUT         IN without fc3.bias, with an extra foo,
                                                    fc1.weight transposed, fc2.bias f64
   check_ckpt.py strip-prefix IN OUT PREFIX        IN with PREFIX dropped from every name
+  check_ckpt.py strip-states IN.dsplan OUT.dsplan PROTO_DIR
+                                                   IN without Plan.states (an older ds-opt)
   check_ckpt.py masters FILE.safetensors CKPT    FILE's tensors equal the checkpoint's
                                                    fp32 master shards, joined
   check_ckpt.py onnx MODEL.onnx DIR                 every DIR/<name>.npy equals the initializer
@@ -114,6 +116,26 @@ def main():
         write_safetensors(sys.argv[3], {k[len(p):] if k.startswith(p) else k: v
                                         for k, v in t.items()})
         print("stripped")
+    elif cmd == "strip-states":
+        # Plan.states (field 30, printed last) removed, the payload re-framed with its
+        # checksum (runtime/proto/plan.proto: magic, FNV-1a 64 of the payload, payload).
+        import subprocess
+        src, dst, proto_dir = sys.argv[2:5]
+        payload = open(src, "rb").read()[16:]
+        proto = ["protoc", "-I", proto_dir, "plan.proto"]
+        text = subprocess.run(proto + ["--decode=ds.plan.Plan"], input=payload,
+                              capture_output=True, check=True).stdout.decode()
+        cut = text.find("\nstates {")
+        if cut < 0:
+            sys.exit("FAIL: the plan has no states")
+        payload = subprocess.run(proto + ["--encode=ds.plan.Plan"],
+                                 input=text[:cut + 1].encode(), capture_output=True,
+                                 check=True).stdout
+        h = 0xcbf29ce484222325
+        for b in payload:
+            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+        open(dst, "wb").write(b"DSPLAN\x00\x02" + struct.pack("<Q", h) + payload)
+        print("stripped states")
     elif cmd == "masters":
         got = read_safetensors(sys.argv[2])
         d = sys.argv[3]
