@@ -1,5 +1,4 @@
-// libFuzzer target: arbitrary bytes as a checkpoint (manifest.json + rank00000.safetensors)
-// through readCheckpointManifest / SafetensorsFile / CheckpointReader must give data or an Error.
+// libFuzzer target: bytes as a checkpoint (manifest + rank file) give data or an Error.
 #include "ds/runtime/Checkpoint.h"
 #include "ds/runtime/Error.h"
 #include "ds/runtime/Safetensors.h"
@@ -33,8 +32,8 @@ void writeFile(const std::string &path, const uint8_t *data, size_t size) {
 }
 } // namespace
 
-// Input layout: a 4-byte little-endian length m, m bytes of manifest.json, and the rest as
-// rank00000.safetensors.
+// Input layout: a 4-byte little-endian length m, m bytes of manifest.json, and the rest
+// as rank00000.safetensors.
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 4)
     return 0;

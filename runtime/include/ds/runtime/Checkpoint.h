@@ -128,9 +128,9 @@ class CheckpointReader {
 public:
   explicit CheckpointReader(const CheckpointManifest &m, bool verifyHashes);
   ~CheckpointReader();
-  /// Reads rank `rank`'s whole file in one sequential pass, checking its content hash on the
-  /// way, and calls `each(name, bytes)` for every tensor in file order. Throws Error naming
-  /// the file on a mismatch (after the calls: the caller discards what it got).
+  /// Reads rank `rank`'s whole file in one sequential pass, checking its content hash on
+  /// the way, and calls `each(name, bytes)` for every tensor in file order. Throws Error
+  /// naming the file on a mismatch (after the calls: the caller discards what it got).
   void readWholeFile(int rank,
                      const std::function<void(const std::string &, const char *)> &each);
   /// Opens and checks every rank's file (size, header, content hash, tensors); throws

@@ -44,9 +44,10 @@ std::string encodeSafetensorsHeader(std::vector<SafetensorsTensor> &tensors,
                                     const std::map<std::string, std::string> &metadata);
 
 /// A 64-bit checksum of a byte stream: four FNV-1a lanes over little-endian 64-bit words
-/// (word i of each 32-byte block feeds lane i, so the lanes run in parallel), then the lanes,
-/// the tail bytes and the length folded into one FNV-1a state. Every step is a bijection of
-/// its lane, so any single changed byte changes the result; chunking does not.
+/// (word i of each 32-byte block feeds lane i, so the lanes run in parallel), then the
+/// lanes, the tail bytes and the length folded into one FNV-1a state. Every step is a
+/// bijection of its lane, so any single changed byte changes the result; chunking does
+/// not.
 class ContentHash {
 public:
   void update(const void *data, size_t size);
@@ -55,8 +56,8 @@ public:
   std::string hex() const;
 
 private:
-  uint64_t lanes_[4] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull, 0x9ce484222325cbf2ull,
-                        0x2325cbf29ce48422ull};
+  uint64_t lanes_[4] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull,
+                        0x9ce484222325cbf2ull, 0x2325cbf29ce48422ull};
   unsigned char tail_[32];
   size_t tailSize_ = 0;
   uint64_t length_ = 0;
