@@ -29,3 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+
+# onnxruntime from PyPI (test/Checkpoint runs exported models with it).
+bash "$(dirname "$0")/lib/install-onnxruntime.sh"

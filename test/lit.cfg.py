@@ -21,10 +21,16 @@ llvm_config.with_system_environment(["HOME", "TMPDIR", "OMPI_ALLOW_RUN_AS_ROOT",
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.ds_tools_dir, config.llvm_tools_dir]
-tools = ["ds-opt", "ds-translate", "ds-run", "ds-gradcheck"]
+tools = ["ds-opt", "ds-translate", "ds-run", "ds-gradcheck", "ds-ckpt"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 # `not` (error tests) lives next to FileCheck.
 llvm_config.add_tool_substitutions(["not"], [config.llvm_tools_dir])
+
+# Tests that run exported models with onnxruntime (PyPI) need it (REQUIRES: onnxruntime).
+import subprocess
+if subprocess.run([config.python_executable, "-c", "import onnxruntime"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("onnxruntime")
 
 # GPU tests (REQUIRES: cuda) run when ds-run's CUDA plugin loads and sees a device; elsewhere
 # lit reports them UNSUPPORTED (skipped).

@@ -205,8 +205,20 @@ public:
       if (lossScale && lossScale.getValue() == global.getSymName())
         out.set_loss_scale_buffer(*id);
       std::optional<StringRef> initializer = global.getInitializer();
-      if (!initializer)
+      if (!initializer) {
+        addStateEntry(global, *id, world ? world.getInt() : 1);
         continue;
+      }
+      int64_t fullNumel = global.getShardOf() ? *global.getShardOf()
+                                              : global.getMemRefType().getNumElements();
+      paramStates[global.getSymName()] = {initializer->str(), fullNumel};
+      plan::StateBuffer *st = out.add_states();
+      st->set_buffer(*id);
+      st->set_kind("param");
+      st->set_parameter(initializer->str());
+      st->set_full_numel(uint64_t(fullNumel));
+      if (global.getShardOf())
+        st->mutable_shard()->set_kind(plan::ShardSpec::FLAT_1D);
       plan::Parameter *p = out.add_parameters();
       p->set_symbol(global.getSymName().str());
       p->set_initializer(initializer->str());
@@ -266,6 +278,39 @@ public:
   }
 
 private:
+  struct ParamState {
+    std::string initializer;
+    int64_t fullNumel;
+  };
+  llvm::StringMap<ParamState> paramStates; // parameter symbol -> what its states refer to
+
+  /// The checkpoint entry of an optimizer-state global: its kind, the parameter it
+  /// belongs to (its symbol is "<parameter symbol>.<kind>", as BuildTrainStep names it)
+  /// and whether it holds the whole tensor or this rank's flat shard.
+  void addStateEntry(dsrt::GlobalOp global, uint32_t id, int64_t world) {
+    auto kindAttr = global->getAttrOfType<StateKindAttr>(kStateKindAttr);
+    if (!kindAttr)
+      return;
+    std::string kind = stringifyStateKind(kindAttr.getValue()).str();
+    int64_t numel = global.getMemRefType().getNumElements();
+    plan::StateBuffer *st = plan->add_states();
+    st->set_buffer(id);
+    st->set_kind(kind);
+    st->set_full_numel(uint64_t(numel));
+    StringRef name = global.getSymName();
+    std::string suffix = "." + kind;
+    if (!name.ends_with(suffix))
+      return;
+    auto it = paramStates.find(name.drop_back(suffix.size()));
+    if (it == paramStates.end())
+      return;
+    int64_t n = it->second.fullNumel;
+    st->set_parameter(it->second.initializer);
+    st->set_full_numel(uint64_t(n));
+    if (numel != n && world > 1)
+      st->mutable_shard()->set_kind(plan::ShardSpec::FLAT_1D);
+  }
+
   FailureOr<uint32_t> addBuffer(ShapedType type, plan::Placement placement,
                                 int64_t offset, StringRef name, Location loc) {
     auto dtype = getPlanDType(type.getElementType(), loc);

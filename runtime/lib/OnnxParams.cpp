@@ -136,6 +136,16 @@ void readOnnxModel(const std::string &path, onnx::ModelProto &model) {
     fail(path, ": not a valid ONNX model (protobuf decoding failed)");
 }
 
+std::vector<std::pair<std::string, std::vector<int64_t>>>
+onnxInitializerShapes(const std::string &path) {
+  onnx::ModelProto model;
+  readOnnxModel(path, model);
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  for (const auto &t : model.graph().initializer())
+    out.emplace_back(t.name(), std::vector<int64_t>(t.dims().begin(), t.dims().end()));
+  return out;
+}
+
 void loadParameters(const LoadedPlan &plan, ExecutorBase &exec, int rank, int worldSize) {
   if (plan.plan.parameters().empty())
     return;

@@ -39,12 +39,8 @@ std::string paramFileName(const std::string &init) {
 namespace {
 /// The initializer shapes of the plan's model.
 std::map<std::string, std::vector<int64_t>> onnxInitializerDims(const std::string &path) {
-  onnx::ModelProto model;
-  readOnnxModel(path, model);
-  std::map<std::string, std::vector<int64_t>> dims;
-  for (const auto &t : model.graph().initializer())
-    dims[t.name()] = std::vector<int64_t>(t.dims().begin(), t.dims().end());
-  return dims;
+  auto shapes = onnxInitializerShapes(path);
+  return std::map<std::string, std::vector<int64_t>>(shapes.begin(), shapes.end());
 }
 } // namespace
 

@@ -8,11 +8,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <type_traits>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
+#include <type_traits>
 #include <unistd.h>
 
 namespace ds::rt {
@@ -161,6 +162,54 @@ void validateParameters(LoadedPlan &lp, int worldSize) {
   if (!lp.plan.parameters().empty() && lp.plan.model_file().empty())
     fail("the plan has parameters but no model_file");
   (void)worldSize;
+}
+
+void validateStates(LoadedPlan &lp, int worldSize) {
+  static const std::set<std::string> kKinds = {
+      "param",   "grad",       "master",
+      "exp_avg", "exp_avg_sq", "momentum_buffer",
+      "step",    "loss_scale", "loss_scale_counters"};
+  std::map<std::string, const ds::plan::Parameter *> params;
+  std::map<uint32_t, const ds::plan::Parameter *> paramByBuffer;
+  for (const auto &p : lp.plan.parameters()) {
+    params.emplace(p.initializer(), &p);
+    paramByBuffer.emplace(p.buffer(), &p);
+  }
+  uint64_t world = worldSize > 0 ? uint64_t(worldSize) : lp.plan.world_size();
+  if (world == 0)
+    world = 1;
+  std::set<uint32_t> seen;
+  for (const auto &s : lp.plan.states()) {
+    std::string what = "state of buffer " + std::to_string(s.buffer());
+    const auto &b = lp.buffers[lookupBuffer(lp, s.buffer(), what)];
+    what = "state '" + b.name + "' (buffer " + std::to_string(s.buffer()) + ")";
+    if (!seen.insert(s.buffer()).second)
+      fail(what, ": buffer listed twice in states");
+    if (b.placement != ds::plan::PERSISTENT && b.placement != ds::plan::HOST)
+      fail(what, ": buffer must be PERSISTENT or HOST");
+    if (!kKinds.count(s.kind()))
+      fail(what, ": unknown state kind '", s.kind(), "'");
+    if (!s.parameter().empty() && !params.count(s.parameter()))
+      fail(what, ": parameter '", s.parameter(),
+           "' is not a plan parameter's initializer");
+    auto kind = s.shard().kind();
+    if (kind != ds::plan::ShardSpec::FULL && kind != ds::plan::ShardSpec::FLAT_1D)
+      fail(what, ": invalid shard kind ", int(kind));
+    uint64_t n = s.full_numel(), have = uint64_t(b.type.numel);
+    if (n == 0 || n > (uint64_t(1) << 50))
+      fail(what, ": full_numel ", n, " out of range");
+    uint64_t want = kind == ds::plan::ShardSpec::FULL ? n : (n + world - 1) / world;
+    if (have != want)
+      fail(what, ": buffer has ", have, " elements, its ",
+           kind == ds::plan::ShardSpec::FULL ? "FULL" : "FLAT_1D", " layout of ", n,
+           " elements needs ", want);
+    if (s.kind() == "param") {
+      auto it = paramByBuffer.find(s.buffer());
+      if (it == paramByBuffer.end() || it->second->initializer() != s.parameter() ||
+          it->second->shard().kind() != kind)
+        fail(what, ": kind param must match the Plan.parameters entry of its buffer");
+    }
+  }
 }
 
 void validatePrograms(LoadedPlan &lp) {
@@ -349,6 +398,7 @@ void validatePlan(LoadedPlan &lp, int worldSize) {
   validateBuffers(lp);
   validateGraphIO(lp);
   validateParameters(lp, worldSize);
+  validateStates(lp, worldSize);
   validatePrograms(lp);
   if (!plan.model_file().empty()) {
     const std::string &m = plan.model_file();

@@ -430,3 +430,37 @@ TEST(Plan, CorruptedBytesNeverCrash) {
     }
   }
 }
+
+// Tests that Plan.states (checkpoint layouts) is validated as hostile input: buffer, placement,
+// kind, parameter, shard kind and the element count each layout implies.
+TEST(Plan, ValidatesStates) {
+  auto withState = [](const char *kind, const char *param, pb::ShardSpec::Kind shard,
+                      uint64_t full, uint32_t buffer = 3) {
+    pb::Plan p = goodPlan();
+    auto *s = p.add_states();
+    s->set_buffer(buffer);
+    s->set_kind(kind);
+    s->set_parameter(param);
+    s->mutable_shard()->set_kind(shard);
+    s->set_full_numel(full);
+    return p;
+  };
+  EXPECT_EQ(loadError(withState("param", "p", pb::ShardSpec::FULL, 16)), "");
+  EXPECT_EQ(loadError(withState("exp_avg", "p", pb::ShardSpec::FULL, 16)), "");
+  // A flat shard of 32 (or 31: padded) elements over 2 ranks has 16 per rank.
+  EXPECT_EQ(loadError(withState("exp_avg", "p", pb::ShardSpec::FLAT_1D, 31)), "");
+  EXPECT_REJECTED(withState("exp_avg", "p", pb::ShardSpec::FLAT_1D, 34), "needs 17");
+  EXPECT_REJECTED(withState("exp_avg", "p", pb::ShardSpec::FULL, 17), "needs 17");
+  EXPECT_REJECTED(withState("exp_avg", "p", pb::ShardSpec::FULL, 0), "full_numel 0 out of range");
+  EXPECT_REJECTED(withState("exp_avg", "p", pb::ShardSpec::Kind(7), 16), "invalid shard kind 7");
+  EXPECT_REJECTED(withState("bogus", "p", pb::ShardSpec::FULL, 16), "unknown state kind 'bogus'");
+  EXPECT_REJECTED(withState("grad", "q", pb::ShardSpec::FULL, 16),
+                  "parameter 'q' is not a plan parameter");
+  EXPECT_REJECTED(withState("grad", "p", pb::ShardSpec::FULL, 16, 1), "PERSISTENT or HOST");
+  EXPECT_REJECTED(withState("grad", "p", pb::ShardSpec::FULL, 16, 99), "99");
+  EXPECT_REJECTED(withState("param", "p", pb::ShardSpec::FLAT_1D, 31),
+                  "must match the Plan.parameters entry");
+  pb::Plan twice = withState("grad", "p", pb::ShardSpec::FULL, 16);
+  *twice.add_states() = twice.states(0);
+  EXPECT_REJECTED(twice, "listed twice");
+}

@@ -1,8 +1,10 @@
 // ds-run: the driver that parses arguments, launches the ranks and runs the step loop of a .dsplan
 // on the CPU backend or the CUDA plugin.
+#include "ds/runtime/Checkpoint.h"
 #include "ds/runtime/Communicator.h"
 #include "ds/runtime/CpuExecutor.h"
 #include "ds/runtime/CudaBackend.h"
+#include "ds/runtime/InitWeights.h"
 #include "ds/runtime/InputFeeder.h"
 #include "ds/runtime/FileOutput.h"
 #include "ds/runtime/JobLauncher.h"
@@ -42,6 +44,8 @@ const char *kUsage =
     "usage: ds-run PLAN.dsplan [--nproc N] [--data DIR | --synthetic] [--steps N]\n"
     "              [--metrics FILE.json] [--print-every N] [--eval --out DIR [--eval-all-ranks] [--whole-inputs]]\n"
     "              [--save-params DIR] [--seed N] [--threads N]\n"
+    "              [--save-checkpoint DIR [--save-interval N] [--keep K]] [--resume DIR]\n"
+    "              [--init-weights FILE.safetensors]\n"
     "              [--backend auto|cpu|cuda] [--comm auto|nccl|host] [--no-graphs] [--tf32]\n"
     "              [--verify-kernels] [--model FILE.onnx] [--check-inputs] [--timeout SECONDS]\n"
     "       ds-run --backend-info\n";
@@ -59,6 +63,11 @@ struct Options {
   bool checkInputs = false;  // reject NaN/Inf in the --data files before training
   std::string out;
   std::string saveParams; // rank 0 writes every parameter as DIR/<file name>.npy at the end
+  std::string saveCheckpoint; // DIR/global_step<N> at the end and every saveInterval steps
+  int saveInterval = 0;
+  int keep = 0; // keep the newest K tags (0: all)
+  std::string resume; // a checkpoint DIR or tag directory to continue from
+  std::string initWeights; // parameters from this safetensors file, by initializer name
   uint64_t seed = 0;
   int threads = 0;
   std::string backend = "auto"; // auto: cuda when the plugin loads and a GPU is visible
@@ -143,7 +152,24 @@ Options parseArgs(int argc, char **argv) {
       if (o.saveParams.empty())
         usageError("--save-params needs a directory");
     }
-    else if (a == "--seed")
+    else if (a == "--save-checkpoint") {
+      o.saveCheckpoint = next();
+      if (o.saveCheckpoint.empty())
+        usageError("--save-checkpoint needs a directory");
+    } else if (a == "--save-interval")
+      o.saveInterval = int(parseInt(a, next(), 1, INT32_MAX));
+    else if (a == "--keep")
+      o.keep = int(parseInt(a, next(), 1, INT32_MAX));
+    else if (a == "--resume") {
+      o.resume = next();
+      if (o.resume.empty())
+        usageError("--resume needs a checkpoint directory");
+    }
+    else if (a == "--init-weights") {
+      o.initWeights = next();
+      if (o.initWeights.empty())
+        usageError("--init-weights needs a .safetensors file");
+    } else if (a == "--seed")
       o.seed = uint64_t(parseInt(a, next(), 0, INT64_MAX));
     else if (a == "--threads")
       o.threads = int(parseInt(a, next(), 1, 1024));
@@ -191,6 +217,12 @@ Options parseArgs(int argc, char **argv) {
     usageError("--eval-all-ranks is only used with --eval");
   if (o.wholeInputs && !o.eval)
     usageError("--whole-inputs is only used with --eval");
+  if (!o.initWeights.empty() && !o.resume.empty())
+    usageError("--init-weights and --resume exclude each other (a checkpoint has its weights)");
+  if ((o.saveInterval || o.keep) && o.saveCheckpoint.empty())
+    usageError("--save-interval and --keep are only used with --save-checkpoint DIR");
+  if (o.eval && (!o.saveCheckpoint.empty()))
+    usageError("--save-checkpoint saves training state: it excludes --eval");
   if (o.wholeInputs && o.synthetic)
     usageError("--whole-inputs reads --data DIR; it excludes --synthetic");
   return o;
@@ -313,6 +345,7 @@ int runJob(const Options &opt, Communicator &comm) {
   std::unique_ptr<InputFeeder> feederPtr;
   std::vector<ds::plan::GraphInput> wholeInputs;
   std::vector<SavedParam> savedParams;
+  std::unique_ptr<CheckpointSaver> saver;
   std::string setupError;
   try {
     planPtr = std::make_unique<LoadedPlan>(
@@ -335,6 +368,8 @@ int runJob(const Options &opt, Communicator &comm) {
     if (rank == 0 && execPtr->describe() != "cpu")
       info("ds-run: backend " + execPtr->describe());
     loadParameters(plan, *execPtr, rank, world);
+    if (!opt.initWeights.empty())
+      loadInitWeights(plan, opt.initWeights, *execPtr, rank, world);
     if (plan.plan.inputs_size() > 0 && opt.data.empty() && !opt.synthetic)
       fail("the plan has ", plan.plan.inputs_size(),
            " graph inputs: give --data DIR or --synthetic");
@@ -346,6 +381,8 @@ int runJob(const Options &opt, Communicator &comm) {
         plan, *execPtr, InputFeederOptions{opt.data, opt.synthetic, opt.seed, opt.checkInputs}, rank, world);
     if (!opt.saveParams.empty())
       savedParams = prepareSaveParams(plan, opt.saveParams, rank);
+    if (!opt.saveCheckpoint.empty())
+      saver = std::make_unique<CheckpointSaver>(plan, opt.saveCheckpoint, opt.keep, rank, world);
     if (opt.eval) {
       if (plan.program(Program::INFERENCE) < 0)
         fail("--eval: the plan has no INFERENCE program");
@@ -374,7 +411,9 @@ int runJob(const Options &opt, Communicator &comm) {
   std::unique_ptr<KernelVerifier> verifier;
   if (cpuCheckPtr)
     verifier = std::make_unique<KernelVerifier>(exec, *cpuCheckPtr, rank);
+  uint64_t programRuns = 0; // the dropout RNG position: what a checkpoint records
   auto runProgram = [&](int p) {
+    ++programRuns;
     setRankProgram(p, plan.plan.programs(p).name());
     if (verifier)
       verifier->run(p);
@@ -383,6 +422,64 @@ int runJob(const Options &opt, Communicator &comm) {
   };
   if (plan.program(Program::INIT) >= 0)
     runProgram(plan.program(Program::INIT));
+  // --resume: every rank loads its state after INIT (which it overwrites); ranks agree on
+  // the outcome as in setup.
+  CheckpointPosition start;
+  if (!opt.resume.empty()) {
+    std::string error, resumedFrom;
+    uint64_t resumedBytes = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+      CheckpointManifest m = loadCheckpoint(plan, opt.resume, exec, rank, world);
+      uint64_t bytes = 0;
+      for (const auto &f : m.files)
+        bytes += f.bytes;
+      start = m.position;
+      bool dropout = false;
+      for (const auto &prog : plan.plan.programs())
+        for (const auto &ins : prog.instructions())
+          dropout |= ins.kernel() == "dropout";
+      if (dropout) {
+        exec.setRunCounter(start.programRuns);
+        if (cpuCheckPtr)
+          cpuCheckPtr->setRunCounter(start.programRuns);
+      }
+      programRuns = start.programRuns;
+      resumedFrom = "ds-run: resumed from " + m.dir + " (step " +
+                    std::to_string(start.globalStep) + ", saved by " +
+                    std::to_string(m.worldSize) + " rank" + (m.worldSize == 1 ? "" : "s") +
+                    " at ZeRO stage " + std::to_string(m.zeroStage) + "; " +
+                    humanBytes(double(bytes)) + " in ";
+      resumedBytes = bytes;
+    } catch (const std::exception &e) {
+      error = std::string(e.what());
+    }
+    int32_t failed = error.empty() ? 0 : 1;
+    comm.allReduce(&failed, &failed, 1, ds::plan::I32, ReduceOp::Max);
+    if (failed)
+      throw SetupFailed{error};
+    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), "%.3f s, %.1f MiB/s)", sec,
+                  sec > 0 ? double(resumedBytes) / sec / 1048576.0 : 0.0);
+    if (rank == 0)
+      info(resumedFrom + buf);
+  }
+  int64_t lastSaved = -1;
+  auto saveCheckpoint = [&](int64_t steps, int64_t nextSample) {
+    std::string error;
+    auto t0 = std::chrono::steady_clock::now();
+    if (!saver->save({steps, nextSample, programRuns}, exec, comm, error))
+      throw SetupFailed{error};
+    lastSaved = steps;
+    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double bytes = double(saver->rankBytes()) * world;
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), " (%s in %.3f s, %.1f MiB/s)", humanBytes(bytes).c_str(),
+                  sec, sec > 0 ? bytes / sec / 1048576.0 : 0.0);
+    if (rank == 0)
+      info("ds-run: saved checkpoint " + saver->dir() + "/" + checkpointTag(steps) + buf);
+  };
 
   std::vector<double> losses;
   std::vector<double> lossScales; // the scale each step's backward pass used (fp16)
@@ -391,6 +488,7 @@ int runJob(const Options &opt, Communicator &comm) {
   int64_t summaryTokensPerSample = 0;
   std::vector<std::string> csvFiles; // csv_monitor files rank 0 wrote
   bool trained = false;
+  int executedSteps = 0;
   if (opt.eval) {
     int p = plan.program(Program::INFERENCE);
     if (p < 0)
@@ -502,13 +600,22 @@ int runJob(const Options &opt, Communicator &comm) {
         open(csvScale, "loss_scale");
     }
     double totalSec = 0;
-    for (int s = 0; s < opt.steps; ++s) {
+    int firstStep = int(std::min<int64_t>(start.globalStep, INT32_MAX));
+    if (rank == 0 && !opt.resume.empty() && firstStep >= opt.steps)
+      info("ds-run: the checkpoint is at step " + std::to_string(start.globalStep) +
+           ", --steps " + std::to_string(opt.steps) + ": nothing to run");
+    // Step s reads from sample nextSample + (s - firstStep) * global (s * global unless resumed
+    // from a run with another global batch).
+    auto sampleBase = [&](int s) {
+      return start.nextSample + int64_t(s - firstStep) * global;
+    };
+    for (int s = firstStep; s < opt.steps; ++s) {
       setRankStep(s + 1);
       auto t0 = std::chrono::steady_clock::now();
       double lossSum = 0;
       for (int m = 0; m < accum; ++m) {
         if (needInputs)
-          feeder.feed(int64_t(s) * global + int64_t(rank) * perRank + int64_t(m) * mb,
+          feeder.feed(sampleBase(s) + int64_t(rank) * perRank + int64_t(m) * mb,
                       uint64_t(s) * uint64_t(accum) + uint64_t(m));
         runProgram(micro);
         if (lossOut)
@@ -527,6 +634,8 @@ int runJob(const Options &opt, Communicator &comm) {
       double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       totalSec += sec;
       msPerStep.push_back(sec * 1e3);
+      if (saver && opt.saveInterval && (s + 1) % opt.saveInterval == 0)
+        saveCheckpoint(s + 1, sampleBase(s + 1));
       if (csvLoss.f && lossOut) {
         std::fprintf(csvLoss.f, "%lld,%.17g\n", (long long)(int64_t(s) * global), loss);
         std::fflush(csvLoss.f);
@@ -557,7 +666,11 @@ int runJob(const Options &opt, Communicator &comm) {
       }
     }
     setRankStep(0);
-    samplesPerSec = totalSec > 0 ? double(global) * opt.steps / totalSec : 0;
+    int done = std::max(opt.steps, firstStep);
+    if (saver && lastSaved != done && !(!opt.resume.empty() && done == firstStep))
+      saveCheckpoint(done, sampleBase(done));
+    executedSteps = std::max(0, opt.steps - firstStep);
+    samplesPerSec = totalSec > 0 ? double(global) * executedSteps / totalSec : 0;
     summaryTokensPerSample = tokensPerSample;
     trained = true;
   }
@@ -638,9 +751,9 @@ int runJob(const Options &opt, Communicator &comm) {
   comm.allReduce(&metricsFailed, &metricsFailed, 1, ds::plan::I32, ReduceOp::Max);
   if (metricsFailed)
     throw SetupFailed{metricsError};
-  if (trained && rank == 0 && opt.steps > 0) {
+  if (trained && rank == 0 && executedSteps > 0) {
     // The summary: loss first -> last, throughput, measured vs predicted peak, files written.
-    std::string text = "ds-run: summary: " + std::to_string(opt.steps) + " steps";
+    std::string text = "ds-run: summary: " + std::to_string(executedSteps) + " steps";
     if (!losses.empty())
       text += ", loss " + jsonNumber(losses.front()) + " -> " + jsonNumber(losses.back());
     char buf[128];

@@ -27,6 +27,7 @@ public:
   void upload(uint32_t id, const void *src) override;
   void download(uint32_t id, void *dst) override;
   std::string describe() const override { return "cpu"; }
+  void setRunCounter(uint64_t runs) override { ctx_.runCounter = runs; }
 
   /// The bytes of a buffer by id.
   Tensor tensor(uint32_t id) const;

@@ -31,6 +31,13 @@ public:
   virtual void upload(uint32_t id, const void *src) = 0;
   /// Copies buffer `id` (its full size) to host memory, after all queued work.
   virtual void download(uint32_t id, void *dst) = 0;
+  /// Sets the count of program runs so far (the position of the dropout RNG stream,
+  /// README "Dropout RNG"), for a resumed run. Backends that cannot throw Error.
+  virtual void setRunCounter(uint64_t runs) {
+    throw Error(describe() +
+                ": this backend cannot restore the dropout RNG position of a "
+                "checkpoint (resume a plan with dropout on the CPU backend)");
+  }
   /// Highest arena byte (offset + size) touched by any executed instruction so far.
   virtual uint64_t measuredPeakBytes() const = 0;
   /// The same for the host region (offload: host globals and host transients) and the

@@ -13,6 +13,10 @@ namespace ds::rt {
 /// 2 GiB; external data stays on disk). Throws Error naming the file.
 void readOnnxModel(const std::string &path, onnx::ModelProto &model);
 
+/// The name and dims of every initializer of the ONNX model at `path`, in file order.
+std::vector<std::pair<std::string, std::vector<int64_t>>>
+onnxInitializerShapes(const std::string &path);
+
 /// Fills every parameter buffer of `exec` from the initializers of plan.modelPath: the whole
 /// tensor for FULL, this rank's zero-padded flat shard for FLAT_1D (only that byte range is
 /// read from external data). Checks dtype and shape against the plan; throws Error naming the

@@ -1,0 +1,130 @@
+// Reading and writing safetensors files (the tensor format of checkpoints and
+// --init-weights).
+//
+// Layout (https://github.com/huggingface/safetensors, the format as the ecosystem reads
+// it):
+//   bytes 0..7   N, the header length, little-endian uint64
+//   bytes 8..8+N the header: one JSON object. Each member but "__metadata__" is a tensor:
+//                {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, offsets
+//                in bytes relative to the end of the header; "__metadata__" maps strings
+//                to strings. Our writer pads the header with spaces to a multiple of 8
+//                bytes.
+//   then         the tensor data: dense, row-major, little-endian; every tensor's bytes
+//   are
+//                [begin, end) with end - begin = numel * dtype size, tensors do not
+//                overlap and together cover the data area exactly.
+// Dtypes: F32 F64 F16 BF16 I64 I32 BOOL (one byte, 0 or 1).
+#pragma once
+
+#include "ds/runtime/DType.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ds::rt {
+
+/// "F32", "BF16", "BOOL", ... for a plan dtype.
+const char *safetensorsDType(DType dtype);
+/// The plan dtype of a safetensors dtype name; false when it is not one we read.
+bool parseSafetensorsDType(const std::string &name, DType &dtype);
+
+struct SafetensorsTensor {
+  std::string name;
+  DType dtype = ds::plan::F32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0; // byte offsets relative to the data area
+  int64_t numel() const;
+};
+
+/// The header bytes (length prefix, JSON, padding) for `tensors` in this order; fills
+/// each tensor's begin/end (packed, in order). Throws Error on duplicate or empty names.
+std::string encodeSafetensorsHeader(std::vector<SafetensorsTensor> &tensors,
+                                    const std::map<std::string, std::string> &metadata);
+
+/// A 64-bit checksum of a byte stream: four FNV-1a lanes over little-endian 64-bit words
+/// (word i of each 32-byte block feeds lane i, so the lanes run in parallel), then the
+/// lanes, the tail bytes and the length folded into one FNV-1a state. Every step is a
+/// bijection of its lane, so any single changed byte changes the result; chunking does
+/// not.
+class ContentHash {
+public:
+  void update(const void *data, size_t size);
+  uint64_t value() const;
+  /// 16 lowercase hex digits.
+  std::string hex() const;
+
+private:
+  uint64_t lanes_[4] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull,
+                        0x9ce484222325cbf2ull, 0x2325cbf29ce48422ull};
+  unsigned char tail_[32];
+  size_t tailSize_ = 0;
+  uint64_t length_ = 0;
+  void block(const unsigned char *p);
+};
+
+/// Writes one safetensors file: the header, then each tensor's bytes in header order,
+/// then fsync. Errors name the path.
+class SafetensorsWriter {
+public:
+  /// Creates `path` (which must not exist) and writes the header.
+  SafetensorsWriter(const std::string &path, std::vector<SafetensorsTensor> tensors,
+                    const std::map<std::string, std::string> &metadata);
+  ~SafetensorsWriter(); // closes the file (unflushed: call finish)
+  SafetensorsWriter(const SafetensorsWriter &) = delete;
+  SafetensorsWriter &operator=(const SafetensorsWriter &) = delete;
+  /// Appends bytes of the data area (the next tensor's data, possibly in pieces).
+  void append(const void *data, size_t size);
+  /// Checks that every tensor was written in full, fsyncs and closes.
+  void finish();
+  const std::vector<SafetensorsTensor> &tensors() const { return tensors_; }
+  /// The checksum of every byte written so far (header included).
+  const ContentHash &hash() const { return hash_; }
+  uint64_t bytesWritten() const { return written_; }
+
+private:
+  std::string path_;
+  int fd_ = -1;
+  std::vector<SafetensorsTensor> tensors_;
+  uint64_t dataBytes_ = 0, dataWritten_ = 0, written_ = 0;
+  ContentHash hash_;
+  void writeRaw(const void *data, size_t size);
+};
+
+/// An open safetensors file with its validated header; tensor data is read on demand.
+class SafetensorsFile {
+public:
+  /// Opens and validates `path`: header length within the file, JSON well formed, every
+  /// tensor's dtype known, shape non-negative, offsets consistent with its size, inside
+  /// the file, non-overlapping and covering the data area. Throws Error naming the file.
+  explicit SafetensorsFile(const std::string &path);
+  ~SafetensorsFile();
+  SafetensorsFile(const SafetensorsFile &) = delete;
+  SafetensorsFile &operator=(const SafetensorsFile &) = delete;
+
+  const std::string &path() const { return path_; }
+  const std::vector<SafetensorsTensor> &tensors() const { return tensors_; }
+  const std::map<std::string, std::string> &metadata() const { return metadata_; }
+  /// The tensor named `name`, or nullptr.
+  const SafetensorsTensor *find(const std::string &name) const;
+  /// Reads `size` bytes at byte `offset` of `t`'s data into dst.
+  void read(const SafetensorsTensor &t, uint64_t offset, uint64_t size, void *dst) const;
+  uint64_t fileBytes() const { return fileBytes_; }
+  /// Bytes before the data area (length prefix and header).
+  uint64_t dataStart() const { return dataStart_; }
+  /// Reads `size` bytes at file offset `offset` into dst.
+  void readBytes(uint64_t offset, uint64_t size, void *dst) const;
+  /// The checksum of the whole file (reads it all).
+  std::string hashFile() const;
+
+private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t fileBytes_ = 0, dataStart_ = 0;
+  std::vector<SafetensorsTensor> tensors_;
+  std::map<std::string, std::string> metadata_;
+  void validate();
+};
+
+} // namespace ds::rt

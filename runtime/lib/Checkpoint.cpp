@@ -1,0 +1,880 @@
+// ds-run checkpoints: safetensors shards plus a JSON manifest, saved atomically, loaded
+// and re-sliced for any world size, stage or offload setting.
+#include "ds/runtime/Checkpoint.h"
+
+#include "ds/runtime/FileOutput.h"
+#include "ds/runtime/Json.h"
+#include "ds/runtime/OnnxParams.h"
+#include "ds/runtime/Safetensors.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+#include <thread>
+#include <tuple>
+#include <unistd.h>
+
+namespace ds::rt {
+
+namespace {
+
+std::string rankFileName(int rank) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "rank%05d.safetensors", rank);
+  return buf;
+}
+
+bool isDirectory(const std::string &p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void makeDirs(const std::string &dir) {
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    cur = dir.substr(0, pos);
+    if (cur.empty() || isDirectory(cur))
+      continue;
+    if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+      fail("cannot create ", cur, ": ", std::strerror(errno));
+  }
+}
+
+/// Removes a directory holding only files (a tag or a stale temporary save).
+void removeTagDirectory(const std::string &dir) {
+  if (DIR *d = opendir(dir.c_str())) {
+    while (dirent *e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..")
+        unlink((dir + "/" + n).c_str());
+    }
+    closedir(d);
+  }
+  rmdir(dir.c_str());
+}
+
+void fsyncDirectory(const std::string &dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    fail("cannot open ", dir, ": ", std::strerror(errno));
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  if (rc != 0)
+    fail("cannot fsync ", dir, ": ", std::strerror(err));
+}
+
+/// Creates `path` (which must not exist), writes `data` and fsyncs it.
+void writeNewFile(const std::string &path, const std::string &data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    fail("cannot create ", path, ": ", std::strerror(errno));
+  const char *p = data.data();
+  size_t left = data.size();
+  int err = 0;
+  while (left > 0 && !err) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      err = n < 0 ? errno : EIO;
+    else {
+      p += n;
+      left -= size_t(n);
+    }
+  }
+  if (!err && fsync(fd) != 0)
+    err = errno;
+  if (close(fd) != 0 && !err)
+    err = errno;
+  if (err)
+    fail("cannot write ", path, ": ", std::strerror(err));
+}
+
+std::string readSmallFile(const std::string &path, size_t limit) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f)
+    fail("cannot open ", path, ": ", std::strerror(errno));
+  std::string s;
+  char buf[65536];
+  while (f.read(buf, sizeof(buf)) || f.gcount() > 0) {
+    s.append(buf, size_t(f.gcount()));
+    if (s.size() > limit)
+      fail(path, ": larger than ", limit, " bytes");
+  }
+  return s;
+}
+
+/// The plan file's stored payload checksum (bytes 8..15), as 16 hex digits.
+std::string planFileHash(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  unsigned char h[16];
+  if (!f || !f.read(reinterpret_cast<char *>(h), 16))
+    fail("cannot read the header of ", path);
+  uint64_t v = 0;
+  for (int i = 15; i >= 8; --i)
+    v = (v << 8) | h[i];
+  char buf[20];
+  std::snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)v);
+  return buf;
+}
+
+std::string jsonDims(const std::vector<int64_t> &d) {
+  std::string s = "[";
+  for (size_t i = 0; i < d.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+/// Tags under DIR ("global_step<N>") by step.
+std::map<int64_t, std::string> listTags(const std::string &dir) {
+  std::map<int64_t, std::string> tags;
+  DIR *d = opendir(dir.c_str());
+  if (!d)
+    return tags;
+  while (dirent *e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.rfind("global_step", 0) != 0 || n.size() == 11 || n.size() > 30)
+      continue;
+    bool digits =
+        std::all_of(n.begin() + 11, n.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits && isDirectory(dir + "/" + n))
+      tags[std::stoll(n.substr(11))] = n;
+  }
+  closedir(d);
+  return tags;
+}
+
+std::string trimLine(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+    s.pop_back();
+  return s;
+}
+
+} // namespace
+
+const CheckpointTensor *CheckpointManifest::find(const std::string &name) const {
+  for (const auto &t : tensors)
+    if (t.name == name)
+      return &t;
+  return nullptr;
+}
+
+std::string checkpointTag(int64_t globalStep) {
+  return "global_step" + std::to_string(globalStep);
+}
+
+std::string hashFile(const std::string &path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    fail("cannot open ", path, ": ", std::strerror(errno));
+  ContentHash h;
+  std::vector<char> buf(size_t(8) << 20);
+  while (true) {
+    ssize_t n = read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      fail("cannot read ", path, ": ", std::strerror(err));
+    }
+    if (n == 0)
+      break;
+    h.update(buf.data(), size_t(n));
+  }
+  close(fd);
+  return h.hex();
+}
+
+std::vector<CheckpointTensor> checkpointTensors(
+    const LoadedPlan &plan,
+    const std::vector<std::pair<std::string, std::vector<int64_t>>> &onnxDims) {
+  std::map<std::string, std::vector<int64_t>> dims(onnxDims.begin(), onnxDims.end());
+  std::map<uint32_t, const ds::plan::StateBuffer *> states;
+  for (const auto &s : plan.plan.states())
+    states[s.buffer()] = &s;
+  std::map<std::string, std::vector<int64_t>> paramShape; // initializer -> full shape
+  for (const auto &p : plan.plan.parameters()) {
+    auto it = dims.find(p.initializer());
+    if (it != dims.end())
+      paramShape[p.initializer()] = it->second;
+    else if (p.shard().kind() == ds::plan::ShardSpec::FULL)
+      paramShape[p.initializer()] = plan.buffer(p.buffer()).type.shape;
+  }
+  // Module state: the Plan.states buffers first, then any other PERSISTENT/HOST buffer
+  // (the largest first) that is not a view of bytes already taken (the plan has views of
+  // parameters and states in other shapes).
+  std::vector<uint32_t> order;
+  for (const auto &s : plan.plan.states())
+    order.push_back(s.buffer());
+  std::vector<const ds::plan::Buffer *> rest;
+  for (const auto &b : plan.plan.buffers()) {
+    if (b.placement() == ds::plan::NVME)
+      fail("checkpoints of NVMe-offloaded state: not yet (buffer '", b.name(), "')");
+    if ((b.placement() == ds::plan::PERSISTENT || b.placement() == ds::plan::HOST) &&
+        !states.count(b.id()))
+      rest.push_back(&b);
+  }
+  std::stable_sort(rest.begin(), rest.end(), [&](auto *a, auto *b) {
+    return plan.buffer(a->id()).type.bytes > plan.buffer(b->id()).type.bytes;
+  });
+  for (auto *b : rest)
+    order.push_back(b->id());
+  std::vector<CheckpointTensor> out;
+  std::map<std::string, uint32_t> names;
+  std::vector<std::tuple<int, uint64_t, uint64_t>> taken; // placement, begin, end
+  for (uint32_t id : order) {
+    const BufferInfo &info = plan.buffer(id);
+    uint64_t begin = info.offset, end = info.offset + uint64_t(info.type.bytes);
+    bool alias = false;
+    for (const auto &[pl, b, e] : taken)
+      alias |= pl == int(info.placement) && begin >= b && end <= e && !states.count(id);
+    if (alias || info.type.bytes == 0)
+      continue;
+    taken.emplace_back(int(info.placement), begin, end);
+    CheckpointTensor t;
+    t.name = info.name;
+    if (t.name.empty())
+      fail("checkpoint: module-state buffer ", id, " has no name");
+    if (!names.emplace(t.name, id).second)
+      fail("checkpoint: two module-state buffers are named '", t.name, "'");
+    t.buffer = id;
+    t.dtype = info.type.dtype;
+    t.shape = info.type.shape;
+    auto st = states.find(id);
+    if (st != states.end()) {
+      const auto &s = *st->second;
+      t.kind = s.kind();
+      t.parameter = s.parameter();
+      t.flat = s.shard().kind() == ds::plan::ShardSpec::FLAT_1D;
+      t.fullNumel = s.full_numel();
+      auto ps = paramShape.find(s.parameter());
+      if (ps != paramShape.end() && uint64_t(checkedNumel(ps->second)) == t.fullNumel)
+        t.fullShape = ps->second;
+      else if (!t.flat)
+        t.fullShape = t.shape;
+      else
+        t.fullShape = {int64_t(t.fullNumel)};
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::string resolveCheckpointDir(const std::string &path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/')
+    p.pop_back();
+  struct stat st;
+  if (stat((p + "/manifest.json").c_str(), &st) == 0)
+    return p;
+  if (!isDirectory(p))
+    fail("--resume: ", p, " is not a directory");
+  std::string latest = p + "/latest";
+  if (stat(latest.c_str(), &st) != 0)
+    fail("--resume: ", p,
+         " holds neither manifest.json nor a 'latest' file: not a checkpoint");
+  std::string tag = trimLine(readSmallFile(latest, 4096));
+  if (tag.empty() || tag.find('/') != std::string::npos || tag == "." || tag == "..")
+    fail(latest, ": '", tag, "' is not a checkpoint tag");
+  std::string dir = p + "/" + tag;
+  if (stat((dir + "/manifest.json").c_str(), &st) != 0)
+    fail(latest, " names ", tag, ", but ", dir, "/manifest.json is missing");
+  return dir;
+}
+
+CheckpointManifest readCheckpointManifest(const std::string &tagDir) {
+  std::string path = tagDir + "/manifest.json";
+  JsonValue root;
+  try {
+    root = parseJson(readSmallFile(path, size_t(256) << 20));
+  } catch (const Error &e) {
+    fail(path, ": ", e.what());
+  }
+  CheckpointManifest m;
+  m.dir = tagDir;
+  try {
+    if (root.kind != JsonValue::Object)
+      fail("not a JSON object");
+    auto need = [&](const JsonValue &obj, const char *key) -> const JsonValue & {
+      const JsonValue *v = obj.find(key);
+      if (!v)
+        fail("missing key '", key, "'");
+      return *v;
+    };
+    if (need(root, "format").asString("format") != "ds-checkpoint")
+      fail("format is not 'ds-checkpoint'");
+    if (need(root, "version").asInt("version") != kCheckpointVersion)
+      fail("version ", need(root, "version").text, " is not ", kCheckpointVersion);
+    m.tag = need(root, "tag").asString("tag");
+    m.worldSize = int(need(root, "world_size").asInt("world_size", 1, 1 << 20));
+    m.zeroStage = int(need(root, "zero_stage").asInt("zero_stage", 0, 3));
+    m.offload = need(root, "offload").asString("offload");
+    m.microBatch = need(root, "micro_batch").asInt("micro_batch", 0);
+    m.accumulationSteps =
+        need(root, "gradient_accumulation_steps").asInt("gradient_accumulation_steps", 1);
+    m.globalBatch = need(root, "global_batch").asInt("global_batch", 0);
+    m.position.globalStep = need(root, "global_step").asInt("global_step", 0);
+    m.position.nextSample = need(root, "next_sample").asInt("next_sample", 0);
+    m.position.programRuns =
+        uint64_t(need(root, "program_runs").asInt("program_runs", 0));
+    m.modelFile = need(root, "model_file").asString("model_file");
+    m.modelHash = need(root, "model_hash").asString("model_hash");
+    m.planFile = need(root, "plan_file").asString("plan_file");
+    m.planHash = need(root, "plan_hash").asString("plan_hash");
+    const JsonValue &files = need(root, "files");
+    if (files.kind != JsonValue::Array || files.items.size() != size_t(m.worldSize))
+      fail("'files' must list one file per rank (", m.worldSize, ")");
+    for (size_t r = 0; r < files.items.size(); ++r) {
+      const JsonValue &f = files.items[r];
+      CheckpointFile cf;
+      cf.name = need(f, "name").asString("files[].name");
+      if (cf.name != rankFileName(int(r)))
+        fail("files[", r, "] is '", cf.name, "', expected ", rankFileName(int(r)));
+      cf.bytes = uint64_t(need(f, "bytes").asInt("files[].bytes", 0));
+      cf.hash = need(f, "hash").asString("files[].hash");
+      m.files.push_back(cf);
+    }
+    const JsonValue &tensors = need(root, "tensors");
+    if (tensors.kind != JsonValue::Array)
+      fail("'tensors' is not an array");
+    std::set<std::string> names;
+    for (const auto &tv : tensors.items) {
+      CheckpointTensor t;
+      t.name = need(tv, "name").asString("tensors[].name");
+      std::string what = "tensor '" + t.name + "'";
+      if (t.name.empty() || !names.insert(t.name).second)
+        fail(what, ": empty or repeated name");
+      if (!parseSafetensorsDType(need(tv, "dtype").asString(what + " dtype"), t.dtype))
+        fail(what, ": unknown dtype '", need(tv, "dtype").text, "'");
+      auto dimsOf = [&](const char *key) {
+        const JsonValue &a = need(tv, key);
+        if (a.kind != JsonValue::Array || a.items.size() > 16)
+          fail(what, ": ", key, " is not an array of at most 16 dims");
+        std::vector<int64_t> d;
+        for (const auto &x : a.items)
+          d.push_back(x.asInt(what + " " + key, 0, int64_t(1) << 50));
+        checkedNumel(d);
+        return d;
+      };
+      t.shape = dimsOf("shape");
+      t.kind = need(tv, "kind").asString(what + " kind");
+      t.parameter = need(tv, "parameter").asString(what + " parameter");
+      std::string layout = need(tv, "layout").asString(what + " layout");
+      if (layout != "full" && layout != "flat" && layout != "rank")
+        fail(what, ": layout '", layout, "' is not full, flat or rank");
+      t.flat = layout == "flat";
+      if (layout != "rank") {
+        t.fullShape = dimsOf("full_shape");
+        t.fullNumel = uint64_t(checkedNumel(t.fullShape));
+        uint64_t n = uint64_t(checkedNumel(t.shape));
+        uint64_t want =
+            t.flat ? (t.fullNumel + uint64_t(m.worldSize) - 1) / uint64_t(m.worldSize)
+                   : t.fullNumel;
+        if (n != want || t.fullNumel == 0)
+          fail(what, ": shape ", shapeString(t.shape), " does not hold the ", layout,
+               " layout of full shape ", shapeString(t.fullShape));
+      }
+      m.tensors.push_back(std::move(t));
+    }
+  } catch (const Error &e) {
+    fail(path, ": ", e.what());
+  }
+  return m;
+}
+
+// ---- saving
+
+CheckpointSaver::CheckpointSaver(const LoadedPlan &plan, std::string dir, int keep,
+                                 int rank, int world)
+    : plan_(plan), dir_(std::move(dir)), keep_(keep), rank_(rank), world_(world) {
+  while (dir_.size() > 1 && dir_.back() == '/')
+    dir_.pop_back();
+  std::vector<std::pair<std::string, std::vector<int64_t>>> dims;
+  if (rank == 0) {
+    // Parameter shapes from the model (FLAT_1D shards do not know theirs).
+    bool anyFlat = false;
+    for (const auto &p : plan.plan.parameters())
+      anyFlat |= p.shard().kind() == ds::plan::ShardSpec::FLAT_1D;
+    if (anyFlat)
+      dims = onnxInitializerShapes(plan.modelPath);
+  }
+  tensors_ = checkpointTensors(plan, dims);
+  if (rank == 0) {
+    try {
+      makeDirs(dir_);
+    } catch (const Error &e) {
+      fail("--save-checkpoint: ", e.what());
+    }
+    if (!isDirectory(dir_))
+      fail("--save-checkpoint: ", dir_, " is not a directory");
+    std::string probe = dir_ + "/.ds-write-probe-XXXXXX";
+    int fd = mkstemp(probe.data());
+    if (fd < 0)
+      fail("--save-checkpoint: cannot create files in ", dir_, ": ",
+           std::strerror(errno));
+    close(fd);
+    unlink(probe.c_str());
+    modelHash_ = plan.plan.model_file().empty() ? "" : hashFile(plan.modelPath);
+    planHash_ = plan.path == "<memory>" ? "" : planFileHash(plan.path);
+  }
+}
+
+std::map<std::string, std::string> CheckpointSaver::shardMetadata() const {
+  return {{"format", "ds-checkpoint"},
+          {"rank", std::to_string(rank_)},
+          {"world_size", std::to_string(world_)}};
+}
+
+uint64_t CheckpointSaver::rankBytes() const {
+  std::vector<SafetensorsTensor> st;
+  for (const auto &t : tensors_)
+    st.push_back({t.name, t.dtype, t.shape, 0, 0});
+  std::string header = encodeSafetensorsHeader(st, shardMetadata());
+  return header.size() + (st.empty() ? 0 : st.back().end);
+}
+
+std::string
+CheckpointSaver::manifestJson(const std::string &tag, const CheckpointPosition &pos,
+                              const std::vector<CheckpointFile> &files) const {
+  const auto &p = plan_.plan;
+  int64_t accum = plan_.accumulationSteps;
+  std::ostringstream j;
+  j << "{\n  \"format\": \"ds-checkpoint\",\n  \"version\": " << kCheckpointVersion
+    << ",\n  \"tag\": " << jsonQuote(tag) << ",\n  \"global_step\": " << pos.globalStep
+    << ",\n  \"next_sample\": " << pos.nextSample
+    << ",\n  \"program_runs\": " << pos.programRuns << ",\n  \"world_size\": " << world_
+    << ",\n  \"zero_stage\": " << p.zero_stage() << ",\n  \"offload\": \""
+    << (p.host_bytes() > 0 ? "cpu" : "none") << "\""
+    << ",\n  \"micro_batch\": " << plan_.microBatch
+    << ",\n  \"gradient_accumulation_steps\": " << accum
+    << ",\n  \"global_batch\": " << int64_t(plan_.microBatch) * accum * world_
+    << ",\n  \"model_file\": " << jsonQuote(plan_.modelPath)
+    << ",\n  \"model_hash\": " << jsonQuote(modelHash_)
+    << ",\n  \"plan_file\": " << jsonQuote(plan_.path)
+    << ",\n  \"plan_hash\": " << jsonQuote(planHash_) << ",\n  \"files\": [";
+  for (size_t r = 0; r < files.size(); ++r)
+    j << (r ? "," : "") << "\n    {\"name\": " << jsonQuote(files[r].name)
+      << ", \"bytes\": " << files[r].bytes << ", \"hash\": " << jsonQuote(files[r].hash)
+      << "}";
+  j << "\n  ],\n  \"tensors\": [";
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const auto &t = tensors_[i];
+    j << (i ? "," : "") << "\n    {\"name\": " << jsonQuote(t.name) << ", \"dtype\": \""
+      << safetensorsDType(t.dtype) << "\", \"shape\": " << jsonDims(t.shape)
+      << ", \"kind\": " << jsonQuote(t.kind)
+      << ", \"parameter\": " << jsonQuote(t.parameter) << ", \"layout\": \""
+      << (t.fullNumel == 0 ? "rank"
+          : t.flat         ? "flat"
+                           : "full")
+      << "\"";
+    if (t.fullNumel)
+      j << ", \"full_shape\": " << jsonDims(t.fullShape);
+    j << "}";
+  }
+  j << "\n  ]\n}\n";
+  return j.str();
+}
+
+void CheckpointSaver::commit(const std::string &tmp, const std::string &tag) {
+  std::string final = dir_ + "/" + tag;
+  fsyncDirectory(tmp);
+  std::string old;
+  if (isDirectory(final)) { // the same step saved again: replace it
+    old = dir_ + "/.old-" + tag;
+    removeTagDirectory(old);
+    if (std::rename(final.c_str(), old.c_str()) != 0)
+      fail("cannot move ", final, " aside: ", std::strerror(errno));
+  }
+  if (std::rename(tmp.c_str(), final.c_str()) != 0) {
+    int err = errno;
+    if (!old.empty())
+      std::rename(old.c_str(), final.c_str());
+    fail("cannot rename ", tmp, " to ", final, ": ", std::strerror(err));
+  }
+  fsyncDirectory(dir_);
+  if (!old.empty())
+    removeTagDirectory(old);
+  if (const char *hook = std::getenv("DS_CHECKPOINT_KILL_AT");
+      hook && std::string(hook) == "before-latest")
+    raise(SIGKILL);
+  writeFileAtomically(dir_ + "/latest", tag + "\n");
+  if (keep_ > 0) {
+    auto tags = listTags(dir_);
+    while (int(tags.size()) > keep_) {
+      if (tags.begin()->second == tag)
+        break;
+      removeTagDirectory(dir_ + "/" + tags.begin()->second);
+      tags.erase(tags.begin());
+    }
+    fsyncDirectory(dir_);
+  }
+}
+
+bool CheckpointSaver::save(const CheckpointPosition &pos, ExecutorBase &exec,
+                           Communicator &comm, std::string &error) {
+  error.clear();
+  std::string tag = checkpointTag(pos.globalStep);
+  std::string tmp = dir_ + "/.tmp-" + tag;
+  std::string latestNote;
+  if (rank_ == 0) {
+    std::string latest = dir_ + "/latest";
+    struct stat st;
+    latestNote = stat(latest.c_str(), &st) == 0 ? "; the previous checkpoint is unchanged"
+                                                : "; no checkpoint was written";
+    try {
+      removeTagDirectory(tmp); // a save killed earlier
+      uint64_t one = rankBytes();
+      checkFreeSpace(dir_, std::vector<uint64_t>(size_t(world_) + 1, one),
+                     dir_ + "/" + tag,
+                     /*newDirectory=*/true);
+      if (mkdir(tmp.c_str(), 0755) != 0)
+        fail("cannot create ", tmp, ": ", std::strerror(errno));
+    } catch (const std::exception &e) {
+      error = std::string("--save-checkpoint: ") + e.what() + latestNote;
+    }
+  }
+  // Every rank learns whether any failed; rank 0 then reports the first failing rank's
+  // message (one line for the job, not one per rank).
+  auto agree = [&]() {
+    int32_t failed = error.empty() ? 0 : 1;
+    comm.allReduce(&failed, &failed, 1, ds::plan::I32, ReduceOp::Max);
+    if (!failed)
+      return true;
+    constexpr size_t kMessage = 512;
+    std::vector<char> mine(kMessage, '\0'), all(kMessage * size_t(world_));
+    std::memcpy(mine.data(), error.data(), std::min(error.size(), kMessage - 1));
+    comm.allGather(mine.data(), all.data(), int64_t(kMessage), ds::plan::I1);
+    error.clear();
+    if (rank_ == 0) {
+      int others = -1;
+      for (int r = 0; r < world_; ++r) {
+        const char *m = all.data() + size_t(r) * kMessage;
+        if (!*m)
+          continue;
+        if (error.empty())
+          error = (r == 0 ? "" : "rank " + std::to_string(r) + ": ") + std::string(m);
+        ++others;
+      }
+      if (others > 0)
+        error += " (and " + std::to_string(others) + " other rank" +
+                 (others == 1 ? "" : "s") + ")";
+    }
+    return false;
+  };
+  if (!agree())
+    return false;
+  const char *hook = std::getenv("DS_CHECKPOINT_KILL_AT");
+  std::string killAt = hook ? hook : "";
+  // Every rank writes its own file into the temporary directory.
+  uint64_t mine[2] = {0, 0};
+  try {
+    std::vector<SafetensorsTensor> st;
+    for (const auto &t : tensors_)
+      st.push_back({t.name, t.dtype, t.shape, 0, 0});
+    std::string path = tmp + "/" + rankFileName(rank_);
+    SafetensorsWriter w(path, std::move(st), shardMetadata());
+    // Two staging buffers: a writer thread hashes and writes tensor i while this thread
+    // downloads tensor i + 1 (the executor is only used from this thread).
+    std::vector<char> store[2];
+    std::mutex mu;
+    std::condition_variable cv;
+    int64_t ready = -1, written = -1; // the last tensor downloaded / written
+    bool stop = false;
+    std::string writeError;
+    std::thread writer([&] {
+      for (int64_t i = 0; i < int64_t(tensors_.size()); ++i) {
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return ready >= i || stop; });
+          if (stop && ready < i)
+            return;
+        }
+        try {
+          const CheckpointTensor &t = tensors_[size_t(i)];
+          w.append(store[i % 2].data(),
+                   size_t(checkedNumel(t.shape)) * dtypeSize(t.dtype));
+        } catch (const std::exception &e) {
+          std::lock_guard<std::mutex> lock(mu);
+          writeError = e.what();
+          stop = true;
+          cv.notify_all();
+          return;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        written = i;
+        cv.notify_all();
+      }
+    });
+    size_t half = tensors_.size() / 2;
+    try {
+      for (size_t i = 0; i < tensors_.size(); ++i) {
+        if (killAt == "mid-shard" && rank_ == 0 && i == half)
+          raise(SIGKILL);
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return written >= int64_t(i) - 2 || stop; });
+          if (stop)
+            break;
+        }
+        hostTensor(exec, tensors_[i].buffer, store[i % 2], /*fetch=*/true);
+        std::lock_guard<std::mutex> lock(mu);
+        ready = int64_t(i);
+        cv.notify_all();
+      }
+    } catch (...) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        stop = true;
+        cv.notify_all();
+      }
+      writer.join();
+      throw;
+    }
+    writer.join();
+    if (!writeError.empty())
+      throw Error(writeError);
+    w.finish();
+    mine[0] = w.bytesWritten();
+    mine[1] = w.hash().value();
+  } catch (const std::exception &e) {
+    error = std::string("--save-checkpoint: ") + e.what() +
+            (rank_ == 0 ? latestNote : "; the previous checkpoint is unchanged");
+  }
+  std::vector<uint64_t> all(size_t(2 * world_));
+  comm.allGather(mine, all.data(), 2, ds::plan::I64);
+  bool ok = agree();
+  if (rank_ == 0) {
+    try {
+      if (!ok)
+        fail("failed on another rank");
+      if (killAt == "before-manifest")
+        raise(SIGKILL);
+      std::vector<CheckpointFile> files;
+      for (int r = 0; r < world_; ++r) {
+        char hex[20];
+        std::snprintf(hex, sizeof(hex), "%016llx",
+                      (unsigned long long)all[size_t(2 * r + 1)]);
+        files.push_back({rankFileName(r), all[size_t(2 * r)], hex});
+      }
+      std::string json = manifestJson(tag, pos, files);
+      writeNewFile(tmp + "/manifest.json",
+                   json); // the directory's fsync in commit covers it
+      if (killAt == "before-rename")
+        raise(SIGKILL);
+      commit(tmp, tag);
+    } catch (const std::exception &e) {
+      if (error.empty() && ok)
+        error = std::string("--save-checkpoint: ") + e.what() + latestNote;
+      removeTagDirectory(tmp);
+    }
+  }
+  return agree();
+}
+
+// ---- loading
+
+struct CheckpointReader::Open {
+  std::unique_ptr<SafetensorsFile> file;
+};
+
+CheckpointReader::CheckpointReader(const CheckpointManifest &m, bool verifyHashes)
+    : m_(m), verify_(verifyHashes), open_(m.files.size(), nullptr) {}
+
+CheckpointReader::~CheckpointReader() {
+  for (Open *o : open_)
+    delete o;
+}
+
+CheckpointReader::Open &CheckpointReader::file(int rank) {
+  if (rank < 0 || size_t(rank) >= open_.size())
+    fail("internal: rank ", rank, " out of range");
+  if (open_[size_t(rank)])
+    return *open_[size_t(rank)];
+  const CheckpointFile &cf = m_.files[size_t(rank)];
+  std::string path = m_.dir + "/" + cf.name;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    fail(path, ": missing (the checkpoint was saved by ", m_.worldSize, " ranks)");
+  if (uint64_t(st.st_size) != cf.bytes)
+    fail(path, ": truncated or corrupt: ", uint64_t(st.st_size),
+         " bytes, the manifest says ", cf.bytes);
+  auto o = std::make_unique<Open>();
+  o->file = std::make_unique<SafetensorsFile>(path);
+  if (verify_) {
+    std::string h = o->file->hashFile();
+    if (h != cf.hash)
+      fail(path, ": corrupt: content hash ", h, ", the manifest says ", cf.hash);
+  }
+  // The file must hold every manifest tensor with its per-rank dtype and shape.
+  for (const auto &t : m_.tensors) {
+    const SafetensorsTensor *s = o->file->find(t.name);
+    if (!s)
+      fail(path, ": tensor '", t.name, "' of the manifest is missing");
+    if (s->dtype != t.dtype || s->shape != t.shape)
+      fail(path, ": tensor '", t.name, "' is ", safetensorsDType(s->dtype),
+           shapeString(s->shape), ", the manifest says ", safetensorsDType(t.dtype),
+           shapeString(t.shape));
+  }
+  open_[size_t(rank)] = o.release();
+  return *open_[size_t(rank)];
+}
+
+void CheckpointReader::readWholeFile(
+    int rank, const std::function<void(const std::string &, const char *)> &each) {
+  bool verify = verify_;
+  verify_ = false; // hashed below, in the same pass as the reads
+  Open &o = file(rank);
+  verify_ = verify;
+  const SafetensorsFile &f = *o.file;
+  ContentHash h;
+  std::vector<char> buf(size_t(f.dataStart()));
+  f.readBytes(0, f.dataStart(), buf.data());
+  h.update(buf.data(), buf.size());
+  std::vector<const SafetensorsTensor *> order;
+  for (const auto &t : f.tensors())
+    order.push_back(&t);
+  std::sort(order.begin(), order.end(),
+            [](auto *a, auto *b) { return a->begin < b->begin; });
+  for (const SafetensorsTensor *t : order) {
+    buf.resize(std::max<size_t>(size_t(t->end - t->begin), 1));
+    f.read(*t, 0, t->end - t->begin, buf.data());
+    h.update(buf.data(), size_t(t->end - t->begin));
+    each(t->name, buf.data());
+  }
+  const CheckpointFile &cf = m_.files[size_t(rank)];
+  if (h.hex() != cf.hash)
+    fail(f.path(), ": corrupt: content hash ", h.hex(), ", the manifest says ", cf.hash);
+}
+
+void CheckpointReader::verifyAll() {
+  for (size_t r = 0; r < open_.size(); ++r)
+    file(int(r));
+}
+
+void CheckpointReader::read(const CheckpointTensor &t, uint64_t first, uint64_t count,
+                            void *dst, int rank) {
+  size_t es = dtypeSize(t.dtype);
+  char *out = static_cast<char *>(dst);
+  if (t.fullNumel == 0 || !t.flat) {
+    // rank-local or FULL: one rank's buffer holds it (FULL: rank 0's, all are equal).
+    Open &o = file(t.fullNumel == 0 ? rank : 0);
+    const SafetensorsTensor *s = o.file->find(t.name);
+    if (first + count > uint64_t(s->numel()))
+      fail("internal: read past tensor '", t.name, "'");
+    o.file->read(*s, first * es, count * es, out);
+    return;
+  }
+  uint64_t p = (t.fullNumel + uint64_t(m_.worldSize) - 1) / uint64_t(m_.worldSize);
+  while (count > 0) {
+    int r = int(first / p);
+    uint64_t off = first % p, n = std::min(count, p - off);
+    Open &o = file(r);
+    o.file->read(*o.file->find(t.name), off * es, n * es, out);
+    out += n * es;
+    first += n;
+    count -= n;
+  }
+}
+
+CheckpointManifest loadCheckpoint(const LoadedPlan &plan, const std::string &path,
+                                  ExecutorBase &exec, int rank, int world) {
+  std::string dir = resolveCheckpointDir(path);
+  CheckpointManifest m = readCheckpointManifest(dir);
+  std::string mpath = dir + "/manifest.json";
+  if (!plan.plan.model_file().empty() && !m.modelHash.empty()) {
+    std::string h = hashFile(plan.modelPath);
+    if (h != m.modelHash)
+      fail("--resume: ", mpath, " was saved from model ", m.modelFile, " (hash ",
+           m.modelHash, "), this plan trains ", plan.modelPath, " (hash ", h,
+           "): another model");
+  }
+  bool samePlan = !m.planHash.empty() && plan.path != "<memory>" &&
+                  planFileHash(plan.path) == m.planHash && m.worldSize == world;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> dims;
+  std::vector<CheckpointTensor> mine = checkpointTensors(plan, dims);
+  std::string missing, mismatched;
+  bool rankLocal = false; // a mismatch comes from a tensor without a full-tensor layout
+  std::set<std::string> used;
+  for (const auto &t : mine) {
+    const CheckpointTensor *s = m.find(t.name);
+    if (!s) {
+      missing += (missing.empty() ? "" : ", ") + t.name;
+      continue;
+    }
+    used.insert(t.name);
+    bool ok = s->dtype == t.dtype;
+    if (ok && (s->fullNumel == 0 || t.fullNumel == 0))
+      ok = m.worldSize == world && s->shape == t.shape; // rank-local: same layout only
+    else if (ok)
+      ok = s->fullNumel == t.fullNumel;
+    if (!ok)
+      mismatched += (mismatched.empty() ? "" : ", ") + t.name + " (" +
+                    safetensorsDType(s->dtype) +
+                    shapeString(s->fullNumel ? s->fullShape : s->shape) + " saved, " +
+                    safetensorsDType(t.dtype) + shapeString(t.shape) + " here)";
+    rankLocal |= !ok && (s->fullNumel == 0 || t.fullNumel == 0);
+  }
+  std::string extra;
+  for (const auto &t : m.tensors)
+    if (!used.count(t.name))
+      extra += (extra.empty() ? "" : ", ") + t.name;
+  if (!missing.empty() || !mismatched.empty() || !extra.empty())
+    fail("--resume: ", mpath,
+         " does not fit this plan:", missing.empty() ? "" : " missing " + missing + ";",
+         extra.empty() ? "" : " not in this plan " + extra + ";",
+         mismatched.empty() ? "" : " mismatched " + mismatched + ";",
+         rankLocal ? " (a plan without Plan.states, from an older ds-opt, saves or reads "
+                     "per-rank layouts only: resume with the same world size and stage)"
+                   : " (another model, optimizer or precision?)");
+  CheckpointReader reader(m, /*verifyHashes=*/true);
+  if (samePlan) {
+    // The same layout: this rank's own file, bit for bit, in one pass.
+    std::map<std::string, const CheckpointTensor *> byName;
+    for (const auto &t : mine)
+      byName[t.name] = &t;
+    reader.readWholeFile(rank, [&](const std::string &name, const char *bytes) {
+      auto it = byName.find(name);
+      if (it != byName.end())
+        exec.upload(it->second->buffer, bytes);
+    });
+    return m;
+  }
+  std::vector<char> store;
+  for (const auto &t : mine) {
+    const CheckpointTensor &s = *m.find(t.name);
+    size_t es = dtypeSize(t.dtype);
+    uint64_t n = uint64_t(checkedNumel(t.shape));
+    store.assign(std::max<size_t>(size_t(n) * es, 1), 0);
+    if (s.fullNumel == 0 || t.fullNumel == 0) {
+      // The same layout: this rank's own buffer, bit for bit.
+      CheckpointTensor local = s;
+      local.fullNumel = 0;
+      reader.read(local, 0, n, store.data(), rank);
+    } else {
+      uint64_t first = t.flat ? uint64_t(rank) * n : 0;
+      uint64_t count = first >= t.fullNumel ? 0 : std::min(n, t.fullNumel - first);
+      reader.read(s, first, count, store.data(), rank);
+    }
+    exec.upload(t.buffer, store.data());
+  }
+  return m;
+}
+
+} // namespace ds::rt

@@ -1,0 +1,359 @@
+// Reading and writing safetensors files (the tensor format of checkpoints and
+// --init-weights).
+#include "ds/runtime/Safetensors.h"
+#include "ds/runtime/Error.h"
+#include "ds/runtime/Json.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace ds::rt {
+
+namespace {
+constexpr uint64_t kMaxHeaderBytes = uint64_t(100)
+                                     << 20; // as the reference implementation
+
+struct DTypeName {
+  DType dtype;
+  const char *name;
+};
+constexpr DTypeName kDTypeNames[] = {{ds::plan::F32, "F32"}, {ds::plan::F64, "F64"},
+                                     {ds::plan::F16, "F16"}, {ds::plan::BF16, "BF16"},
+                                     {ds::plan::I64, "I64"}, {ds::plan::I32, "I32"},
+                                     {ds::plan::I1, "BOOL"}};
+} // namespace
+
+const char *safetensorsDType(DType dtype) {
+  for (const auto &d : kDTypeNames)
+    if (d.dtype == dtype)
+      return d.name;
+  fail("dtype ", dtypeName(dtype), " has no safetensors name");
+}
+
+bool parseSafetensorsDType(const std::string &name, DType &dtype) {
+  for (const auto &d : kDTypeNames)
+    if (name == d.name) {
+      dtype = d.dtype;
+      return true;
+    }
+  return false;
+}
+
+int64_t SafetensorsTensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+std::string encodeSafetensorsHeader(std::vector<SafetensorsTensor> &tensors,
+                                    const std::map<std::string, std::string> &metadata) {
+  std::string json = "{";
+  bool first = true;
+  if (!metadata.empty()) {
+    json += "\"__metadata__\":{";
+    for (auto it = metadata.begin(); it != metadata.end(); ++it)
+      json += (it == metadata.begin() ? "" : ",") + jsonQuote(it->first) + ":" +
+              jsonQuote(it->second);
+    json += "}";
+    first = false;
+  }
+  std::set<std::string> names;
+  uint64_t offset = 0;
+  for (auto &t : tensors) {
+    if (t.name.empty() || t.name == "__metadata__")
+      fail("safetensors: invalid tensor name '", t.name, "'");
+    if (!names.insert(t.name).second)
+      fail("safetensors: duplicate tensor name '", t.name, "'");
+    uint64_t bytes = uint64_t(checkedNumel(t.shape)) * dtypeSize(t.dtype);
+    t.begin = offset;
+    t.end = offset + bytes;
+    offset = t.end;
+    json += std::string(first ? "" : ",") + jsonQuote(t.name) + ":{\"dtype\":\"" +
+            safetensorsDType(t.dtype) + "\",\"shape\":[";
+    for (size_t i = 0; i < t.shape.size(); ++i)
+      json += (i ? "," : "") + std::to_string(t.shape[i]);
+    json += "],\"data_offsets\":[" + std::to_string(t.begin) + "," +
+            std::to_string(t.end) + "]}";
+    first = false;
+  }
+  json += "}";
+  while (json.size() % 8)
+    json += ' ';
+  std::string out(8, '\0');
+  uint64_t n = json.size();
+  for (int i = 0; i < 8; ++i)
+    out[size_t(i)] = char((n >> (8 * i)) & 0xff);
+  return out + json;
+}
+
+void ContentHash::block(const unsigned char *p) {
+  for (int i = 0; i < 4; ++i) {
+    uint64_t x;
+    std::memcpy(&x, p + 8 * i,
+                8); // the machine is little-endian (the plan format assumes it)
+    lanes_[i] = (lanes_[i] ^ x) * 0x100000001b3ull;
+  }
+}
+
+void ContentHash::update(const void *data, size_t size) {
+  const unsigned char *p = static_cast<const unsigned char *>(data);
+  length_ += size;
+  if (tailSize_ > 0) {
+    size_t take = std::min(size, 32 - tailSize_);
+    std::memcpy(tail_ + tailSize_, p, take);
+    tailSize_ += take;
+    p += take;
+    size -= take;
+    if (tailSize_ < 32)
+      return;
+    block(tail_);
+    tailSize_ = 0;
+  }
+  for (; size >= 32; size -= 32, p += 32)
+    block(p);
+  std::memcpy(tail_, p, size);
+  tailSize_ = size;
+}
+
+uint64_t ContentHash::value() const {
+  uint64_t s = 0xcbf29ce484222325ull;
+  for (uint64_t lane : lanes_)
+    s = (s ^ lane) * 0x100000001b3ull;
+  for (size_t i = 0; i < tailSize_; ++i)
+    s = (s ^ tail_[i]) * 0x100000001b3ull;
+  return (s ^ length_) * 0x100000001b3ull;
+}
+
+std::string ContentHash::hex() const {
+  char buf[20];
+  std::snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)value());
+  return buf;
+}
+
+SafetensorsWriter::SafetensorsWriter(const std::string &path,
+                                     std::vector<SafetensorsTensor> tensors,
+                                     const std::map<std::string, std::string> &metadata)
+    : path_(path), tensors_(std::move(tensors)) {
+  std::string header = encodeSafetensorsHeader(tensors_, metadata);
+  dataBytes_ = tensors_.empty() ? 0 : tensors_.back().end;
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd_ < 0)
+    fail("cannot create ", path, ": ", std::strerror(errno));
+  try {
+    writeRaw(header.data(), header.size());
+  } catch (...) {
+    ::close(fd_); // the destructor does not run for a constructor that throws
+    fd_ = -1;
+    throw;
+  }
+}
+
+SafetensorsWriter::~SafetensorsWriter() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+void SafetensorsWriter::writeRaw(const void *data, size_t size) {
+  const char *p = static_cast<const char *>(data);
+  hash_.update(p, size);
+  written_ += size;
+  while (size > 0) {
+    ssize_t n = ::write(fd_, p, std::min<size_t>(size, size_t(1) << 30));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      fail("cannot write ", path_, ": ", std::strerror(n < 0 ? errno : EIO));
+    p += n;
+    size -= size_t(n);
+  }
+}
+
+void SafetensorsWriter::append(const void *data, size_t size) {
+  if (dataWritten_ + size > dataBytes_)
+    fail("internal: ", path_, ": more tensor bytes than the header declares");
+  dataWritten_ += size;
+  writeRaw(data, size);
+}
+
+void SafetensorsWriter::finish() {
+  if (dataWritten_ != dataBytes_)
+    fail("internal: ", path_, ": ", dataWritten_, " of ", dataBytes_,
+         " tensor bytes written");
+  if (::fsync(fd_) != 0)
+    fail("cannot write ", path_, ": fsync: ", std::strerror(errno));
+  int rc = ::close(fd_);
+  fd_ = -1;
+  if (rc != 0)
+    fail("cannot write ", path_, ": ", std::strerror(errno));
+}
+
+SafetensorsFile::SafetensorsFile(const std::string &path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0)
+    fail("cannot open ", path, ": ", std::strerror(errno));
+  try {
+    validate();
+  } catch (...) {
+    ::close(fd_); // the destructor does not run for a constructor that throws
+    fd_ = -1;
+    throw;
+  }
+}
+
+void SafetensorsFile::validate() {
+  const std::string &path = path_;
+  struct stat st;
+  if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode))
+    fail(path, ": not a regular file");
+  fileBytes_ = uint64_t(st.st_size);
+  if (fileBytes_ < 8)
+    fail(path, ": not a safetensors file (", fileBytes_,
+         " bytes, shorter than the header length)");
+  unsigned char len[8];
+  if (::pread(fd_, len, 8, 0) != 8)
+    fail(path, ": cannot read the header length");
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i)
+    n = (n << 8) | len[i];
+  if (n > kMaxHeaderBytes || n > fileBytes_ - 8)
+    fail(path, ": corrupt or truncated safetensors file: the header length ", n,
+         " exceeds the file (", fileBytes_, " bytes)");
+  std::string json(size_t(n), '\0');
+  if (n && ::pread(fd_, json.data(), size_t(n), 8) != ssize_t(n))
+    fail(path, ": cannot read the header");
+  dataStart_ = 8 + n;
+  JsonValue root;
+  try {
+    root = parseJson(json);
+  } catch (const Error &e) {
+    fail(path, ": corrupt safetensors header: ", e.what());
+  }
+  if (root.kind != JsonValue::Object)
+    fail(path, ": corrupt safetensors header: not a JSON object");
+  uint64_t dataBytes = fileBytes_ - dataStart_;
+  for (const auto &[name, v] : root.members) {
+    if (name == "__metadata__") {
+      if (v.kind != JsonValue::Object)
+        fail(path, ": __metadata__ is not an object");
+      for (const auto &[k, s] : v.members) {
+        if (s.kind != JsonValue::String)
+          fail(path, ": __metadata__ member '", k, "' is not a string");
+        metadata_[k] = s.text;
+      }
+      continue;
+    }
+    std::string what = path + ": tensor '" + name + "'";
+    if (v.kind != JsonValue::Object)
+      fail(what, " is not an object");
+    SafetensorsTensor t;
+    t.name = name;
+    const JsonValue *dt = v.find("dtype"), *shape = v.find("shape"),
+                    *offsets = v.find("data_offsets");
+    if (!dt || !shape || !offsets)
+      fail(what, " lacks dtype, shape or data_offsets");
+    if (!parseSafetensorsDType(dt->asString(what + " dtype"), t.dtype))
+      fail(what, ": unsupported dtype '", dt->text, "'");
+    if (shape->kind != JsonValue::Array || shape->items.size() > 16)
+      fail(what, ": shape is not an array of at most 16 dims");
+    for (const auto &d : shape->items)
+      t.shape.push_back(d.asInt(what + " shape", 0, INT64_MAX));
+    if (offsets->kind != JsonValue::Array || offsets->items.size() != 2)
+      fail(what, ": data_offsets is not [begin, end]");
+    t.begin = uint64_t(offsets->items[0].asInt(what + " data_offsets", 0));
+    t.end = uint64_t(offsets->items[1].asInt(what + " data_offsets", 0));
+    int64_t numel;
+    try {
+      numel = checkedNumel(t.shape);
+    } catch (const Error &e) {
+      fail(what, ": ", e.what());
+    }
+    if (uint64_t(numel) > (UINT64_MAX >> 4) || t.end < t.begin ||
+        t.end - t.begin != uint64_t(numel) * dtypeSize(t.dtype))
+      fail(what, ": data_offsets [", t.begin, ", ", t.end, ") do not hold ", numel,
+           " elements of ", safetensorsDType(t.dtype));
+    if (t.end > dataBytes)
+      fail(path, ": truncated: tensor '", name, "' ends at byte ", dataStart_ + t.end,
+           " of a ", fileBytes_, "-byte file");
+    tensors_.push_back(std::move(t));
+  }
+  std::vector<const SafetensorsTensor *> order;
+  for (const auto &t : tensors_)
+    order.push_back(&t);
+  std::sort(order.begin(), order.end(), [](auto *a, auto *b) {
+    return a->begin < b->begin || (a->begin == b->begin && a->end < b->end);
+  });
+  uint64_t pos = 0;
+  for (auto *t : order) {
+    if (t->begin != pos)
+      fail(path, ": corrupt safetensors header: tensor '", t->name, "' starts at ",
+           t->begin, ", expected ", pos,
+           " (tensors must be packed without gaps or overlaps)");
+    pos = t->end;
+  }
+  if (pos != dataBytes)
+    fail(path, ": corrupt safetensors file: ", dataBytes - pos,
+         " bytes after the last tensor");
+}
+
+SafetensorsFile::~SafetensorsFile() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+const SafetensorsTensor *SafetensorsFile::find(const std::string &name) const {
+  for (const auto &t : tensors_)
+    if (t.name == name)
+      return &t;
+  return nullptr;
+}
+
+void SafetensorsFile::read(const SafetensorsTensor &t, uint64_t offset, uint64_t size,
+                           void *dst) const {
+  if (offset > t.end - t.begin || size > t.end - t.begin - offset)
+    fail("internal: read past tensor '", t.name, "' of ", path_);
+  readBytes(dataStart_ + t.begin + offset, size, dst);
+}
+
+void SafetensorsFile::readBytes(uint64_t at, uint64_t size, void *dst) const {
+  if (at > fileBytes_ || size > fileBytes_ - at)
+    fail("internal: read past the end of ", path_);
+  char *p = static_cast<char *>(dst);
+  while (size > 0) {
+    ssize_t n =
+        ::pread(fd_, p, size_t(std::min<uint64_t>(size, uint64_t(1) << 30)), off_t(at));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      fail(path_,
+           ": cannot read: ", n < 0 ? std::strerror(errno) : "unexpected end of file");
+    p += n;
+    at += uint64_t(n);
+    size -= uint64_t(n);
+  }
+}
+
+std::string SafetensorsFile::hashFile() const {
+  ContentHash h;
+  std::vector<char> buf(size_t(8) << 20);
+  uint64_t at = 0;
+  while (at < fileBytes_) {
+    ssize_t n = ::pread(fd_, buf.data(), buf.size(), off_t(at));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      fail(path_,
+           ": cannot read: ", n < 0 ? std::strerror(errno) : "unexpected end of file");
+    h.update(buf.data(), size_t(n));
+    at += uint64_t(n);
+  }
+  return h.hex();
+}
+
+} // namespace ds::rt

@@ -1,0 +1,196 @@
+// The safetensors reader and writer, the JSON reader and the checkpoint content hash.
+#include "ds/runtime/Safetensors.h"
+#include "ds/runtime/Error.h"
+#include "ds/runtime/Json.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <unistd.h>
+
+using namespace ds::rt;
+
+namespace {
+std::string tmpPath(const std::string &name) {
+  return std::string(testing::TempDir()) + "/st_" + std::to_string(getpid()) + "_" + name;
+}
+std::string readAll(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+void writeRaw(const std::string &path, const std::string &bytes) {
+  unlink(path.c_str());
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), std::streamsize(bytes.size()));
+}
+/// A file with one header and `data` bytes after it.
+std::string fileWith(const std::string &json, const std::string &data) {
+  std::string out(8, '\0');
+  uint64_t n = json.size();
+  for (int i = 0; i < 8; ++i)
+    out[size_t(i)] = char((n >> (8 * i)) & 0xff);
+  return out + json + data;
+}
+void expectError(const std::string &bytes, const std::string &needle) {
+  std::string path = tmpPath("bad");
+  writeRaw(path, bytes);
+  try {
+    SafetensorsFile f(path);
+    FAIL() << "no error for " << needle;
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+}
+} // namespace
+
+// Tests that what the writer writes reads back: dtypes, shapes, metadata, data, an empty
+// tensor and a scalar, and the header padded to 8 bytes.
+TEST(Safetensors, RoundTrip) {
+  std::string path = tmpPath("rt");
+  unlink(path.c_str());
+  float a[6] = {1, 2, 3, 4, 5, 6};
+  int64_t s = 42;
+  uint16_t h[2] = {0x3c00, 0xc000};
+  {
+    SafetensorsWriter w(path,
+                        {{"a", ds::plan::F32, {2, 3}, 0, 0},
+                         {"step", ds::plan::I64, {}, 0, 0},
+                         {"empty", ds::plan::F32, {0, 4}, 0, 0},
+                         {"h", ds::plan::F16, {2}, 0, 0}},
+                        {{"format", "pt"}, {"quote\"d", "x\ny"}});
+    w.append(a, 12); // in pieces
+    w.append(a + 3, 12);
+    w.append(&s, 8);
+    w.append(h, 4);
+    w.finish();
+    EXPECT_EQ(w.bytesWritten(), readAll(path).size());
+  }
+  SafetensorsFile f(path);
+  ASSERT_EQ(f.tensors().size(), 4u);
+  EXPECT_EQ(f.metadata().at("format"), "pt");
+  EXPECT_EQ(f.metadata().at("quote\"d"), "x\ny");
+  const SafetensorsTensor *t = f.find("a");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->shape, (std::vector<int64_t>{2, 3}));
+  float back[6];
+  f.read(*t, 0, 24, back);
+  EXPECT_EQ(std::memcmp(back, a, 24), 0);
+  int64_t s2 = 0;
+  f.read(*f.find("step"), 0, 8, &s2);
+  EXPECT_EQ(s2, 42);
+  EXPECT_EQ(f.find("empty")->numel(), 0);
+  EXPECT_EQ(f.find("h")->dtype, ds::plan::F16);
+  std::string bytes = readAll(path);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  EXPECT_EQ(n % 8, 0u);
+  EXPECT_EQ(f.hashFile(), [&] {
+    ContentHash c;
+    c.update(bytes.data(), bytes.size());
+    return c.hex();
+  }());
+}
+
+// Tests that every inconsistency of a hostile file is an error naming the file.
+TEST(Safetensors, RejectsCorruptFiles) {
+  expectError("abc", "not a safetensors file");
+  expectError(std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}",
+              "exceeds the file");
+  expectError(fileWith("{", ""), "corrupt safetensors header");
+  expectError(fileWith("[]", ""), "not a JSON object");
+  expectError(fileWith(R"({"a":{"dtype":"Q8","shape":[1],"data_offsets":[0,1]}})", "x"),
+              "unsupported dtype");
+  expectError(
+      fileWith(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", "xxxx"),
+      "do not hold 2 elements");
+  expectError(
+      fileWith(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "xxxx"),
+      "truncated");
+  expectError(fileWith(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,8]}})", ""),
+              "shape");
+  expectError(
+      fileWith(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", "xxxxxxxx"),
+      "packed");
+  expectError(
+      fileWith(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", "xxxxxxxx"),
+      "after the last tensor");
+  expectError(fileWith(R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],)"
+                       R"("data_offsets":[0,4]}})",
+                       "xxxx"),
+              "tensor 'a'");
+  expectError(fileWith(R"({"a":{"dtype":"F32","shape":[1]}})", "xxxx"), "lacks");
+  expectError(fileWith(R"({"__metadata__":{"k":1}})", ""), "not a string");
+}
+
+// Tests that a file the reader rejects leaves no descriptor open (the fuzzer ran out of
+// them).
+TEST(Safetensors, RejectedFilesCloseTheirDescriptor) {
+  auto openFds = [] {
+    int n = 0;
+    if (DIR *d = opendir("/proc/self/fd")) {
+      while (readdir(d))
+        ++n;
+      closedir(d);
+    }
+    return n;
+  };
+  std::string path = tmpPath("leak");
+  writeRaw(path, fileWith("{", ""));
+  int before = openFds();
+  for (int i = 0; i < 50; ++i)
+    EXPECT_THROW(SafetensorsFile f(path), Error);
+  EXPECT_EQ(openFds(), before);
+}
+
+// Tests that the writer refuses duplicate names and an existing file.
+TEST(Safetensors, WriterRejectsMisuse) {
+  std::vector<SafetensorsTensor> dup = {{"a", ds::plan::F32, {1}, 0, 0},
+                                        {"a", ds::plan::F32, {1}, 0, 0}};
+  EXPECT_THROW(encodeSafetensorsHeader(dup, {}), Error);
+  std::string path = tmpPath("exists");
+  writeRaw(path, "x");
+  EXPECT_THROW(SafetensorsWriter(path, {}, {}), Error);
+}
+
+// Tests that the content hash does not depend on how the stream is chunked and that any
+// single flipped byte changes it.
+TEST(ContentHash, ChunkingAndSensitivity) {
+  std::string data(1001, '\0');
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = char(i * 7 + 3);
+  ContentHash whole;
+  whole.update(data.data(), data.size());
+  for (size_t step : {1, 3, 8, 13, 500}) {
+    ContentHash parts;
+    for (size_t i = 0; i < data.size(); i += step)
+      parts.update(data.data() + i, std::min(step, data.size() - i));
+    EXPECT_EQ(parts.value(), whole.value()) << step;
+  }
+  for (size_t i : {0, 7, 8, 999, 1000}) {
+    std::string d = data;
+    d[i] ^= 1;
+    ContentHash h;
+    h.update(d.data(), d.size());
+    EXPECT_NE(h.value(), whole.value()) << i;
+  }
+}
+
+// Tests the JSON reader: values, escapes, exact 64-bit integers, and errors with offsets.
+TEST(Json, ParsesAndRejects) {
+  JsonValue v = parseJson(R"( {"a": [1, -2.5e3, true, false, null], "s": "x\"\u00e9\n",
+                               "big": 9007199254740993} )");
+  ASSERT_EQ(v.kind, JsonValue::Object);
+  EXPECT_EQ(v.find("a")->items.size(), 5u);
+  EXPECT_EQ(v.find("s")->text, "x\"\xc3\xa9\n");
+  EXPECT_EQ(v.find("big")->asInt("big"), 9007199254740993LL);
+  EXPECT_EQ(jsonQuote("a\"\\\x01"), "\"a\\\"\\\\\\u0001\"");
+  for (const char *bad : {"", "{", "[1,]", "{\"a\" 1}", "\"\\q\"", "01x",
+                          "{\"a\":1,\"a\":2}", "[1] 2", "-"})
+    EXPECT_THROW(parseJson(bad), Error) << bad;
+  std::string deep(100, '[');
+  EXPECT_THROW(parseJson(deep), Error);
+  EXPECT_THROW(parseJson("1.5").asInt("x"), Error);
+}

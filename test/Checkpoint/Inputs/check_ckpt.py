@@ -1,0 +1,204 @@
+"""Checks for the checkpoint tests (test/Checkpoint): loss trajectories, safetensors files,
+exported ONNX models, and a dropout variant of the bundled MLP.
+
+  check_ckpt.py bitwise FULL.json PART.json...      losses (and loss scales) of the parts,
+                                                   concatenated, equal FULL's bit for bit
+  check_ckpt.py close FULL.json PART.json K RTOL    PART's losses equal FULL's from step K+1
+  check_ckpt.py safetensors FILE.safetensors DIR    every DIR/<name>.npy equals the tensor
+  check_ckpt.py mangle IN.safetensors OUT         IN without fc3.bias, with an extra foo,
+                                                   fc1.weight transposed, fc2.bias f64
+  check_ckpt.py strip-prefix IN OUT PREFIX        IN with PREFIX dropped from every name
+  check_ckpt.py strip-states IN.dsplan OUT.dsplan PROTO_DIR
+                                                   IN without Plan.states (an older ds-opt)
+  check_ckpt.py masters FILE.safetensors CKPT    FILE's tensors equal the checkpoint's
+                                                   fp32 master shards, joined
+  check_ckpt.py onnx MODEL.onnx DIR                 every DIR/<name>.npy equals the initializer
+  check_ckpt.py ort MODEL.onnx DATA N LOSS.npy      onnxruntime's loss on the first N samples
+                                                   equals LOSS.npy within 1e-5 relative
+  check_ckpt.py dropout IN.onnx OUT.onnx RATIO      IN with a training-mode Dropout after
+                                                   the first Relu
+"""
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+
+DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64,
+          "I32": np.int32, "BOOL": np.bool_}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = t["data_offsets"]
+        out[name] = np.frombuffer(data[8 + n + b:8 + n + e],
+                                  dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
+    return out
+
+
+def write_safetensors(path, tensors):
+    names = {np.dtype(v): k for k, v in DTYPES.items()}
+    header, blobs, offset = {}, [], 0
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a)
+        b = a.tobytes()
+        header[name] = {"dtype": names[a.dtype], "shape": list(a.shape),
+                        "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def npy_dir(d):
+    return {f[:-4].replace("__", "/"): np.load(os.path.join(d, f))
+            for f in sorted(os.listdir(d)) if f.endswith(".npy")}
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "bitwise":
+        full = json.load(open(sys.argv[2]))
+        parts = [json.load(open(p)) for p in sys.argv[3:]]
+        for key in ("loss", "loss_scale"):
+            if key not in full:
+                continue
+            joined = sum((p[key] for p in parts), [])
+            if joined != full[key]:
+                for i, (a, b) in enumerate(zip(joined, full[key])):
+                    if a != b:
+                        sys.exit("FAIL: %s differs at step %d: %r vs %r" % (key, i + 1, a, b))
+                sys.exit("FAIL: %s: %d steps vs %d" % (key, len(joined), len(full[key])))
+        print("BITWISE: %d steps (%s)" % (len(full["loss"]),
+                                          " + ".join(str(len(p["loss"])) for p in parts)))
+    elif cmd == "close":
+        full = json.load(open(sys.argv[2]))["loss"]
+        part = json.load(open(sys.argv[3]))["loss"]
+        k, rtol = int(sys.argv[4]), float(sys.argv[5])
+        want = full[k:]
+        if len(part) != len(want):
+            sys.exit("FAIL: %d steps, expected %d" % (len(part), len(want)))
+        worst = max(abs(a - b) / abs(b) for a, b in zip(part, want))
+        if worst > rtol:
+            sys.exit("FAIL: relative difference %g > %g" % (worst, rtol))
+        print("CLOSE: %d steps within %g (worst %.2g)" % (len(part), rtol, worst))
+    elif cmd == "safetensors":
+        got = read_safetensors(sys.argv[2])
+        want = npy_dir(sys.argv[3])
+        if sorted(got) != sorted(want):
+            sys.exit("FAIL: tensors %s vs files %s" % (sorted(got), sorted(want)))
+        for name, w in want.items():
+            g = got[name]
+            if g.shape != w.shape or g.dtype != w.dtype or not np.array_equal(g, w):
+                sys.exit("FAIL: %s differs" % name)
+        print("EQUAL: %d tensors" % len(want))
+    elif cmd == "mangle":
+        t = read_safetensors(sys.argv[2])
+        del t["fc3.bias"]
+        t["foo"] = np.zeros(3, np.float32)
+        t["fc1.weight"] = t["fc1.weight"].T
+        t["fc2.bias"] = t["fc2.bias"].astype(np.float64)
+        write_safetensors(sys.argv[3], t)
+        print("mangled")
+    elif cmd == "strip-prefix":
+        t = read_safetensors(sys.argv[2])
+        p = sys.argv[4]
+        write_safetensors(sys.argv[3], {k[len(p):] if k.startswith(p) else k: v
+                                        for k, v in t.items()})
+        print("stripped")
+    elif cmd == "strip-states":
+        # Plan.states (field 30, printed last) removed, the payload re-framed with its
+        # checksum (runtime/proto/plan.proto: magic, FNV-1a 64 of the payload, payload).
+        import subprocess
+        src, dst, proto_dir = sys.argv[2:5]
+        payload = open(src, "rb").read()[16:]
+        proto = ["protoc", "-I", proto_dir, "plan.proto"]
+        text = subprocess.run(proto + ["--decode=ds.plan.Plan"], input=payload,
+                              capture_output=True, check=True).stdout.decode()
+        cut = text.find("\nstates {")
+        if cut < 0:
+            sys.exit("FAIL: the plan has no states")
+        payload = subprocess.run(proto + ["--encode=ds.plan.Plan"],
+                                 input=text[:cut + 1].encode(), capture_output=True,
+                                 check=True).stdout
+        h = 0xcbf29ce484222325
+        for b in payload:
+            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+        open(dst, "wb").write(b"DSPLAN\x00\x02" + struct.pack("<Q", h) + payload)
+        print("stripped states")
+    elif cmd == "masters":
+        got = read_safetensors(sys.argv[2])
+        d = sys.argv[3]
+        tag = open(os.path.join(d, "latest")).read().strip()
+        man = json.load(open(os.path.join(d, tag, "manifest.json")))
+        ranks = [read_safetensors(os.path.join(d, tag, f["name"])) for f in man["files"]]
+        n = 0
+        for t in man["tensors"]:
+            if t["kind"] != "master":
+                continue
+            full = np.concatenate([r[t["name"]].reshape(-1) for r in ranks]) \
+                if t["layout"] == "flat" else ranks[0][t["name"]].reshape(-1)
+            want = full[:int(np.prod(t["full_shape"]))].reshape(t["full_shape"])
+            g = got[t["parameter"]]
+            if g.dtype != np.float32 or not np.array_equal(g, want):
+                sys.exit("FAIL: %s is not the master copy" % t["parameter"])
+            n += 1
+        if n == 0:
+            sys.exit("FAIL: no master tensors")
+        print("MASTERS: %d fp32 tensors equal the joined master shards" % n)
+    elif cmd == "onnx":
+        import onnx
+        from onnx import numpy_helper
+        m = onnx.load(sys.argv[2], load_external_data=True)
+        inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+        want = npy_dir(sys.argv[3])
+        for name, w in want.items():
+            if not np.array_equal(inits[name], w) or inits[name].shape != w.shape:
+                sys.exit("FAIL: initializer %s differs" % name)
+        print("EQUAL: %d initializers" % len(want))
+    elif cmd == "ort":
+        import onnxruntime as ort
+        model, data, n, loss = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+        sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+        feeds = {i.name: np.load(os.path.join(data, i.name + ".npy"))[:n]
+                 for i in sess.get_inputs()}
+        names = [o.name for o in sess.get_outputs()]
+        got = sess.run(None, feeds)[names.index("loss")]
+        want = np.load(loss)
+        rel = abs(float(got) - float(want)) / abs(float(want))
+        if rel > 1e-5:
+            sys.exit("FAIL: onnxruntime loss %r, ds-run %r" % (float(got), float(want)))
+        print("ORT: loss %.6f equals ds-run's (relative %.2g)" % (float(got), rel))
+    elif cmd == "dropout":
+        import onnx
+        from onnx import helper, TensorProto
+        m = onnx.load(sys.argv[2])
+        g = m.graph
+        i = next(k for k, n in enumerate(g.node) if n.op_type == "Relu")
+        relu = g.node[i]
+        out = relu.output[0]
+        relu.output[0] = out + "_pre_dropout"
+        g.node.insert(i + 1, helper.make_node(
+            "Dropout", [out + "_pre_dropout", "dropout_ratio", "dropout_training"], [out]))
+        g.node.insert(i + 1, helper.make_node("Constant", [], ["dropout_training"],
+            value=helper.make_tensor("t", TensorProto.BOOL, [], [True])))
+        g.node.insert(i + 1, helper.make_node("Constant", [], ["dropout_ratio"],
+            value=helper.make_tensor("r", TensorProto.FLOAT, [], [float(sys.argv[4])])))
+        onnx.save(m, sys.argv[3])
+        print("dropout model written")
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main()
