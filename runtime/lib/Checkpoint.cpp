@@ -217,20 +217,23 @@ std::vector<CheckpointTensor> checkpointTensors(
     else if (p.shard().kind() == ds::plan::ShardSpec::FULL)
       paramShape[p.initializer()] = plan.buffer(p.buffer()).type.shape;
   }
-  // Module state: the Plan.states buffers first, then any other PERSISTENT/HOST buffer
-  // (the largest first) that is not a view of bytes already taken (the plan has views of
-  // parameters and states in other shapes).
+  // Module state: the Plan.states buffers first, then the parameters and any other
+  // PERSISTENT buffer (the largest first) that is not a view of bytes already taken (the
+  // plan has views of parameters and states in other shapes). Offloaded state (HOST, NVME)
+  // is module state only when Plan.states or Plan.parameters name it: the host region also
+  // holds transients. Every buffer is read through the executor, which reaches NVMe
+  // buffers through the swap file.
   std::vector<uint32_t> order;
   for (const auto &s : plan.plan.states())
     order.push_back(s.buffer());
+  std::set<uint32_t> paramBuffers;
+  for (const auto &p : plan.plan.parameters())
+    paramBuffers.insert(p.buffer());
   std::vector<const ds::plan::Buffer *> rest;
-  for (const auto &b : plan.plan.buffers()) {
-    if (b.placement() == ds::plan::NVME)
-      fail("checkpoints of NVMe-offloaded state: not yet (buffer '", b.name(), "')");
-    if ((b.placement() == ds::plan::PERSISTENT || b.placement() == ds::plan::HOST) &&
+  for (const auto &b : plan.plan.buffers())
+    if ((b.placement() == ds::plan::PERSISTENT || paramBuffers.count(b.id())) &&
         !states.count(b.id()))
       rest.push_back(&b);
-  }
   std::stable_sort(rest.begin(), rest.end(), [&](auto *a, auto *b) {
     return plan.buffer(a->id()).type.bytes > plan.buffer(b->id()).type.bytes;
   });
@@ -461,7 +464,7 @@ CheckpointSaver::manifestJson(const std::string &tag, const CheckpointPosition &
     << ",\n  \"next_sample\": " << pos.nextSample
     << ",\n  \"program_runs\": " << pos.programRuns << ",\n  \"world_size\": " << world_
     << ",\n  \"zero_stage\": " << p.zero_stage() << ",\n  \"offload\": \""
-    << (p.host_bytes() > 0 ? "cpu" : "none") << "\""
+    << (p.nvme_bytes() > 0 ? "nvme" : p.host_bytes() > 0 ? "cpu" : "none") << "\""
     << ",\n  \"micro_batch\": " << plan_.microBatch
     << ",\n  \"gradient_accumulation_steps\": " << accum
     << ",\n  \"global_batch\": " << int64_t(plan_.microBatch) * accum * world_

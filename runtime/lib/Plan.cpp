@@ -185,8 +185,9 @@ void validateStates(LoadedPlan &lp, int worldSize) {
     what = "state '" + b.name + "' (buffer " + std::to_string(s.buffer()) + ")";
     if (!seen.insert(s.buffer()).second)
       fail(what, ": buffer listed twice in states");
-    if (b.placement != ds::plan::PERSISTENT && b.placement != ds::plan::HOST)
-      fail(what, ": buffer must be PERSISTENT or HOST");
+    if (b.placement != ds::plan::PERSISTENT && b.placement != ds::plan::HOST &&
+        b.placement != ds::plan::NVME)
+      fail(what, ": buffer must be PERSISTENT, HOST or NVME");
     if (!kKinds.count(s.kind()))
       fail(what, ": unknown state kind '", s.kind(), "'");
     if (!s.parameter().empty() && !params.count(s.parameter()))

@@ -456,7 +456,7 @@ TEST(Plan, ValidatesStates) {
   EXPECT_REJECTED(withState("bogus", "p", pb::ShardSpec::FULL, 16), "unknown state kind 'bogus'");
   EXPECT_REJECTED(withState("grad", "q", pb::ShardSpec::FULL, 16),
                   "parameter 'q' is not a plan parameter");
-  EXPECT_REJECTED(withState("grad", "p", pb::ShardSpec::FULL, 16, 1), "PERSISTENT or HOST");
+  EXPECT_REJECTED(withState("grad", "p", pb::ShardSpec::FULL, 16, 1), "PERSISTENT, HOST or NVME");
   EXPECT_REJECTED(withState("grad", "p", pb::ShardSpec::FULL, 16, 99), "99");
   EXPECT_REJECTED(withState("param", "p", pb::ShardSpec::FLAT_1D, 31),
                   "must match the Plan.parameters entry");

@@ -56,7 +56,7 @@ struct CheckpointManifest {
   std::string tag;
   int worldSize = 1;
   int zeroStage = 0;
-  std::string offload; // "none" or "cpu"
+  std::string offload; // where the plan keeps state besides the device: "none", "cpu", "nvme"
   int64_t microBatch = 0, accumulationSteps = 1, globalBatch = 0;
   CheckpointPosition position;
   std::string modelFile, modelHash, planFile, planHash;
