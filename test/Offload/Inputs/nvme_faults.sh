@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# NVMe offload faults (issue #11): an unusable nvme_path (missing, a file, too little free
-# space, read-only) is refused before training with the path named; an I/O error mid-run
-# (the swap file truncated under the job) and SIGTERM stop every rank; no swap file is left
-# behind in any case. Prints one line per case and PASS; the cases that need a tmpfs mount
-# (root) print SKIP lines where mounting is impossible.
+# NVMe offload: an nvme_path on a filesystem with too little free space or mounted
+# read-only is refused before training with the path named, and no swap file is left.
+# Prints one line per case and PASS, or SKIP where a tmpfs cannot be mounted (needs root).
+# (A missing directory, a file, an I/O error mid-run and killed ranks:
+# test/Runtime/faults/nvme-*.test.)
 # usage: nvme_faults.sh WORKDIR DS_OPT DS_RUN SRC_ROOT PYTHON
 set -u
 W=$1 DSOPT=$2 DSRUN=$3 SRC=$4 PY=$5
@@ -29,10 +29,6 @@ refused() {
   echo "$1: $(head -1 "$W/err")"
 }
 
-refused missing "$W/absent" "does not exist"
-touch "$W/file"
-refused not-a-directory "$W/file" "is not a directory"
-
 M=$W/mnt
 mkdir -p "$M"
 if mount -t tmpfs -o size=64k tmpfs "$M" 2>/dev/null; then
@@ -46,42 +42,4 @@ else
   echo "SKIP: no-space, read-only (cannot mount a tmpfs: needs root)"
 fi
 
-# An I/O error mid-run: rank 0's swap file is truncated while the job trains.
-plan "$W/nvme"
-(for i in $(seq 1000); do
-   f=$(ls "$W"/nvme/ds-swap-rank0-*.swp 2>/dev/null | head -1)
-   if [ -n "$f" ]; then sleep 0.5; truncate -s 0 "$f"; exit 0; fi
-   sleep 0.01
- done) &
-run --steps 1000000 --print-every 1000000 >"$W/out" 2>"$W/err" && bad "io-error: exit 0"
-wait
-grep -q "nvme swap: $W/nvme/ds-swap-rank0-.*failed" "$W/err" || bad "io-error: $(cat "$W/err")"
-no_swap "$W/nvme"
-echo "io-error: $(grep -m1 'nvme swap' "$W/err" | sed 's/.*\(nvme swap: \)/\1/')"
-
-# SIGTERM to the launcher mid-run: every rank stops, no swap file is left.
-"$DSRUN" "$W/m.dsplan" --nproc 2 --data "$SRC/models/data/mlp" --steps 1000000 \
-  --print-every 1000000 >"$W/out" 2>"$W/err" & # not through run(): $! must be ds-run
-pid=$!
-for i in $(seq 1000); do ls "$W"/nvme/ds-swap-rank1-*.swp >/dev/null 2>&1 && break; sleep 0.01; done
-sleep 0.5
-kill -TERM $pid
-wait $pid && bad "sigterm: exit 0"
-sleep 0.5
-no_swap "$W/nvme"
-echo "sigterm: no swap file left"
-
-# SIGKILL to a rank (it cannot clean up): the launcher removes its swap file. The file name
-# carries the rank's pid.
-"$DSRUN" "$W/m.dsplan" --nproc 2 --data "$SRC/models/data/mlp" --steps 1000000 \
-  --print-every 1000000 >"$W/out" 2>"$W/err" &
-pid=$!
-for i in $(seq 1000); do ls "$W"/nvme/ds-swap-rank1-*.swp >/dev/null 2>&1 && break; sleep 0.01; done
-sleep 0.5
-f=$(ls "$W"/nvme/ds-swap-rank1-*.swp | head -1)
-rankpid=${f##*-}
-kill -KILL "${rankpid%.swp}"
-wait $pid && bad "sigkill: exit 0"
-no_swap "$W/nvme"
-echo "sigkill: $(grep -m1 'rank 1' "$W/err")"
 echo PASS

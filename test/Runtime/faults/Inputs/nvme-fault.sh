@@ -77,16 +77,10 @@ if [ "$CASE" = io-error ]; then
 fi
 for i in $(seq 50); do pgrep -f "$W/plan.dsplan" >/dev/null || break; sleep 0.1; done
 
-if [ "$CASE" = rank-kill ]; then
-  # SIGKILL cannot be caught: the killed rank's file stays (the other rank's is removed) until
-  # the next job in the directory, which removes it once it is old enough.
-  [ "$(swapfiles | wc -l)" = 1 ] || die "expected the killed rank's file only: $(swapfiles)"
-  touch -d '1 minute ago' $(swapfiles)
-  "$DS_RUN" "$W/plan.dsplan" --nproc 2 --data "$SRC/models/data/mlp" --steps 2 \
-    > "$W/out2.txt" 2> "$W/err2.txt" || { cat "$W/err2.txt"; die "the next job failed"; }
-  grep -q "warning: nvme swap: removed 1 stale swap file(s) from $W/swap" "$W/err2.txt" ||
-    { cat "$W/err2.txt"; die "the next job did not report removing the stale file"; }
-fi
+# SIGKILL cannot be caught: the launcher removes the killed rank's file (the rank's status
+# page names it) once the rank is gone, so no case leaves one. (A file left by a job whose
+# launcher and sentinel were both killed is removed by the next job in the directory: the
+# engine's unit tests cover that.)
 [ -z "$(swapfiles)" ] || die "swap files left: $(swapfiles)"
 [ -z "$(ls -A "$W/tmp")" ] || die "left in TMPDIR: $(ls -A "$W/tmp")"
 echo "PASS: $CASE -> rc $rc: $(head -1 "$W/err.txt")"
