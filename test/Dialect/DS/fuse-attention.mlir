@@ -1,0 +1,145 @@
+// RUN: ds-opt %s --split-input-file --ds-fuse-attention | FileCheck %s
+
+// Tests that nanoGPT's export (k transposed by one perm, scale as Mul, Where over a tril
+// buffer with a -inf fill, Dropout of ratio 0) becomes one attention with a boolean mask that
+// keeps where the buffer is nonzero, k taken from before its transpose.
+// CHECK-LABEL: func.func @nanogpt
+//  CHECK-SAME: (%[[Q:.+]]: tensor<2x4x8x16xf32>, %[[K:.+]]: tensor<2x8x4x16xf32>, %[[V:.+]]: tensor<2x4x8x16xf32>)
+//       CHECK:   %[[EQ:.+]] = ds.equal
+//       CHECK:   %[[NO:.+]] = ds.constant dense<false> : tensor<i1>
+//       CHECK:   %[[KEEP:.+]] = ds.equal %[[EQ]], %[[NO]]
+//       CHECK:   %[[KT:.+]] = ds.transpose %[[K]] {perm = array<i64: 0, 2, 1, 3>}
+//       CHECK:   %[[O:.+]], %{{.+}} = ds.attention %[[Q]], %[[KT]], %[[V]] mask %[[KEEP]] {scale = 2.500000e-01 : f32}
+//  CHECK-NEXT:   return %[[O]]
+module {
+ds.parameter @bias : tensor<1x1x8x8xf32> from "bias"
+func.func @nanogpt(%q: tensor<2x4x8x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %kt = ds.transpose %k {perm = array<i64: 0, 2, 3, 1>} : (tensor<2x8x4x16xf32>) -> tensor<2x4x16x8xf32>
+  %s = ds.matmul %q, %kt : (tensor<2x4x8x16xf32>, tensor<2x4x16x8xf32>) -> tensor<2x4x8x8xf32>
+  %c = ds.constant dense<2.500000e-01> : tensor<f32>
+  %ss = ds.mul %s, %c : (tensor<2x4x8x8xf32>, tensor<f32>) -> tensor<2x4x8x8xf32>
+  %b = ds.param_ref @bias : tensor<1x1x8x8xf32>
+  %zero = ds.constant dense<0.000000e+00> : tensor<f32>
+  %masked = ds.equal %b, %zero : (tensor<1x1x8x8xf32>, tensor<f32>) -> tensor<1x1x8x8xi1>
+  %ninf = ds.constant dense<0xFF800000> : tensor<f32>
+  %w = ds.where %masked, %ninf, %ss : (tensor<1x1x8x8xi1>, tensor<f32>, tensor<2x4x8x8xf32>) -> tensor<2x4x8x8xf32>
+  %p = ds.softmax %w {axis = 3 : i64} : tensor<2x4x8x8xf32>
+  %pd, %pm = ds.dropout %p {ratio = 0.000000e+00 : f32, seed = 1 : i64} : (tensor<2x4x8x8xf32>) -> (tensor<2x4x8x8xf32>, tensor<2x4x8x8xi1>)
+  %o = ds.matmul %pd, %v : (tensor<2x4x8x8xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+}
+
+// -----
+
+// Tests that Hugging Face GPT-2's form (kᵀ as a last-two transpose, scale as Div by sqrt(d),
+// torch.where(causal, w, finfo.min)) keeps the condition as is and uses k directly.
+// CHECK-LABEL: func.func @gpt2
+//  CHECK-SAME: (%[[Q:.+]]: tensor<2x4x8x16xf32>, %[[K:.+]]: tensor<2x4x8x16xf32>, %[[V:.+]]: tensor<2x4x8x16xf32>, %[[C:.+]]: tensor<1x1x8x8xi1>)
+//   CHECK-NOT:   ds.transpose
+//       CHECK:   ds.attention %[[Q]], %[[K]], %[[V]] mask %[[C]] {scale = 2.500000e-01 : f32}
+//   CHECK-NOT:   ds.softmax
+func.func @gpt2(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x8x16xf32>, %v: tensor<2x4x8x16xf32>, %causal: tensor<1x1x8x8xi1>) -> tensor<2x4x8x16xf32> {
+  %kt = ds.transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<2x4x8x16xf32>) -> tensor<2x4x16x8xf32>
+  %s = ds.matmul %q, %kt : (tensor<2x4x8x16xf32>, tensor<2x4x16x8xf32>) -> tensor<2x4x8x8xf32>
+  %d = ds.constant dense<4.000000e+00> : tensor<f32>
+  %ss = ds.div %s, %d : (tensor<2x4x8x8xf32>, tensor<f32>) -> tensor<2x4x8x8xf32>
+  %min = ds.constant dense<-3.40282347E+38> : tensor<f32>
+  %w = ds.where %causal, %ss, %min : (tensor<1x1x8x8xi1>, tensor<2x4x8x8xf32>, tensor<f32>) -> tensor<2x4x8x8xf32>
+  %p = ds.softmax %w {axis = 3 : i64} : tensor<2x4x8x8xf32>
+  %o = ds.matmul %p, %v : (tensor<2x4x8x8xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Tests that nn.MultiheadAttention's form (3-D [B*H, T, D], q scaled before the matmul,
+// a constant causal additive mask of 0 / -inf) becomes causal = true with no mask operand.
+// CHECK-LABEL: func.func @mha_causal
+//       CHECK:   %[[O:.+]], %{{.+}} = ds.attention %arg0, %{{.+}}, %arg2 {causal = true, scale = 5.000000e-01 : f32}
+//  CHECK-SAME:   (tensor<8x4x16xf32>, tensor<8x4x16xf32>, tensor<8x4x16xf32>) -> (tensor<8x4x16xf32>, tensor<8x4xf32>)
+//  CHECK-NEXT:   return %[[O]]
+func.func @mha_causal(%q: tensor<8x4x16xf32>, %kt: tensor<8x16x4xf32>, %v: tensor<8x4x16xf32>) -> tensor<8x4x16xf32> {
+  %c = ds.constant dense<5.000000e-01> : tensor<f32>
+  %qs = ds.mul %q, %c : (tensor<8x4x16xf32>, tensor<f32>) -> tensor<8x4x16xf32>
+  %s = ds.matmul %qs, %kt : (tensor<8x4x16xf32>, tensor<8x16x4xf32>) -> tensor<8x4x4xf32>
+  %m = ds.constant dense<[[0.0, 0xFF800000, 0xFF800000, 0xFF800000], [0.0, 0.0, 0xFF800000, 0xFF800000], [0.0, 0.0, 0.0, 0xFF800000], [0.0, 0.0, 0.0, 0.0]]> : tensor<4x4xf32>
+  %w = ds.add %m, %s : (tensor<4x4xf32>, tensor<8x4x4xf32>) -> tensor<8x4x4xf32>
+  %p = ds.softmax %w {axis = 2 : i64} : tensor<8x4x4xf32>
+  %o = ds.matmul %p, %v : (tensor<8x4x4xf32>, tensor<8x4x16xf32>) -> tensor<8x4x16xf32>
+  return %o : tensor<8x4x16xf32>
+}
+
+// -----
+
+// Tests that a padding mask (additive, from constants) is kept as the mask operand, and
+// that scales on q and k multiply into one scale.
+// CHECK-LABEL: func.func @padding
+//       CHECK:   ds.attention %arg0, %{{.+}}, %arg2 mask %{{.+}} {scale = 1.250000e-01 : f32}
+//  CHECK-SAME:   tensor<2x1x1x4xf32>
+func.func @padding(%q: tensor<2x4x4x16xf32>, %kt: tensor<2x4x16x4xf32>, %v: tensor<2x4x4x16xf32>) -> tensor<2x4x4x16xf32> {
+  %c = ds.constant dense<5.000000e-01> : tensor<f32>
+  %qs = ds.mul %q, %c : (tensor<2x4x4x16xf32>, tensor<f32>) -> tensor<2x4x4x16xf32>
+  %ks = ds.mul %c, %kt : (tensor<f32>, tensor<2x4x16x4xf32>) -> tensor<2x4x16x4xf32>
+  %s = ds.matmul %qs, %ks : (tensor<2x4x4x16xf32>, tensor<2x4x16x4xf32>) -> tensor<2x4x4x4xf32>
+  %ss = ds.mul %s, %c : (tensor<2x4x4x4xf32>, tensor<f32>) -> tensor<2x4x4x4xf32>
+  %pad = ds.constant dense<[[[[0.0, 0.0, 0.0, -1.0e+09]]], [[[0.0, 0.0, -1.0e+09, -1.0e+09]]]]> : tensor<2x1x1x4xf32>
+  %w = ds.add %ss, %pad : (tensor<2x4x4x4xf32>, tensor<2x1x1x4xf32>) -> tensor<2x4x4x4xf32>
+  %p = ds.softmax %w {axis = 3 : i64} : tensor<2x4x4x4xf32>
+  %o = ds.matmul %p, %v : (tensor<2x4x4x4xf32>, tensor<2x4x4x16xf32>) -> tensor<2x4x4x16xf32>
+  return %o : tensor<2x4x4x16xf32>
+}
+
+// -----
+
+// Tests that dropout > 0 on the probabilities stays unfused (the fused kernel has no
+// dropout stream equal to the unfused one).
+// CHECK-LABEL: func.func @dropout
+//   CHECK-NOT:   ds.attention
+//       CHECK:   ds.softmax
+func.func @dropout(%q: tensor<2x4x16xf32>, %kt: tensor<2x16x4xf32>, %v: tensor<2x4x16xf32>) -> tensor<2x4x16xf32> {
+  %s = ds.matmul %q, %kt : (tensor<2x4x16xf32>, tensor<2x16x4xf32>) -> tensor<2x4x4xf32>
+  %p = ds.softmax %s {axis = 2 : i64} : tensor<2x4x4xf32>
+  %pd, %pm = ds.dropout %p {ratio = 1.000000e-01 : f32} : (tensor<2x4x4xf32>) -> (tensor<2x4x4xf32>, tensor<2x4x4xi1>)
+  %o = ds.matmul %pd, %v : (tensor<2x4x4xf32>, tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  return %o : tensor<2x4x16xf32>
+}
+
+// -----
+
+// Tests that an additive mask with a differentiable path from a parameter (a learned bias)
+// stays unfused: the fused op would drop its gradient.
+// CHECK-LABEL: func.func @learned_bias
+//   CHECK-NOT:   ds.attention
+module {
+ds.parameter @rel : tensor<4x4xf32> from "rel"
+func.func @learned_bias(%q: tensor<2x4x16xf32>, %kt: tensor<2x16x4xf32>, %v: tensor<2x4x16xf32>) -> tensor<2x4x16xf32> {
+  %s = ds.matmul %q, %kt : (tensor<2x4x16xf32>, tensor<2x16x4xf32>) -> tensor<2x4x4xf32>
+  %r = ds.param_ref @rel : tensor<4x4xf32>
+  %w = ds.add %s, %r : (tensor<2x4x4xf32>, tensor<4x4xf32>) -> tensor<2x4x4xf32>
+  %p = ds.softmax %w {axis = 2 : i64} : tensor<2x4x4xf32>
+  %o = ds.matmul %p, %v : (tensor<2x4x4xf32>, tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  return %o : tensor<2x4x16xf32>
+}
+}
+
+// -----
+
+// Tests that a scale applied after an additive mask (it would scale the mask too), a softmax
+// on another axis, and probabilities used twice stay unfused.
+// CHECK-LABEL: func.func @unmatched
+//   CHECK-NOT:   ds.attention
+func.func @unmatched(%q: tensor<2x4x16xf32>, %kt: tensor<2x16x4xf32>, %v: tensor<2x4x16xf32>, %m: tensor<4x4xf32>) -> (tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<2x4x4xf32>) {
+  %s = ds.matmul %q, %kt : (tensor<2x4x16xf32>, tensor<2x16x4xf32>) -> tensor<2x4x4xf32>
+  %c = ds.constant dense<[[0.0, -1.0e+09, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]> : tensor<4x4xf32>
+  %w = ds.add %s, %c : (tensor<2x4x4xf32>, tensor<4x4xf32>) -> tensor<2x4x4xf32>
+  %h = ds.constant dense<5.000000e-01> : tensor<f32>
+  %ws = ds.mul %w, %h : (tensor<2x4x4xf32>, tensor<f32>) -> tensor<2x4x4xf32>
+  %p = ds.softmax %ws {axis = 2 : i64} : tensor<2x4x4xf32>
+  %o = ds.matmul %p, %v : (tensor<2x4x4xf32>, tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  %p1 = ds.softmax %s {axis = 1 : i64} : tensor<2x4x4xf32>
+  %o1 = ds.matmul %p1, %v : (tensor<2x4x4xf32>, tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  %p2 = ds.softmax %s {axis = 2 : i64} : tensor<2x4x4xf32>
+  %o2 = ds.matmul %p2, %v : (tensor<2x4x4xf32>, tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  return %o, %o1, %p2 : tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<2x4x4xf32>
+}
