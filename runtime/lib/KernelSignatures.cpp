@@ -185,7 +185,7 @@ void checkLayerNorm(const CheckContext &c) {
 }
 
 /// q [..., T, D], k [..., S, D], v [..., S, Dv] of one float type, the mask (float of that
-/// type or i1) broadcast to [..., T, S], out [..., T, Dv] and lse [..., T] f32.
+/// type or i1) broadcast to [..., T, S], out [..., T, Dv] and lse [..., T] f32 (f64 for f64).
 void checkAttentionOperands(const CheckContext &c, T q, T k, T v, T mask, T out, T lse) {
   floatOnly(q, "q");
   sameDtype(q, k, "q and k");
@@ -221,8 +221,10 @@ void checkAttentionOperands(const CheckContext &c, T q, T k, T v, T mask, T out,
   outShape.push_back(t);
   outShape.push_back(v->shape[size_t(r - 1)]);
   expectShape(out, outShape, "out");
-  if (lse->dtype != ds::plan::F32)
-    fail("lse must be f32, got ", dtypeName(lse->dtype));
+  DType lseType = q->dtype == ds::plan::F64 ? ds::plan::F64 : ds::plan::F32;
+  if (lse->dtype != lseType)
+    fail("lse must be ", dtypeName(lseType), " (f32, or f64 for f64 operands), got ",
+         dtypeName(lse->dtype));
   expectShape(lse, std::vector<int64_t>(q->shape.begin(), q->shape.end() - 1), "lse");
   const auto &attrs = c.attrs<AttentionAttrs>();
   if (!(attrs.scale > 0) || !std::isfinite(attrs.scale))

@@ -250,17 +250,14 @@ void runAttention(KernelCall &c) {
   const Tensor *mask = c.in.size() > 3 ? &c.in[3] : nullptr;
   const auto &attrs = c.attrs<AttentionAttrs>();
   Dims n = getDims(q, k, v);
-  float *lse = c.out[1].as<float>();
   std::vector<float> tm;
   if (q.dtype == ds::plan::F64) {
-    std::vector<double> lse64(size_t(c.out[1].numel));
     auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), q, n, attrs.causal);
     attentionForward(q.as<double>(), k.as<double>(), v.as<double>(), view, attrs.scale, n,
-                     c.out[0].as<double>(), lse64.data());
-    for (size_t i = 0; i < lse64.size(); ++i)
-      lse[i] = float(lse64[i]);
+                     c.out[0].as<double>(), c.out[1].as<double>());
     return;
   }
+  float *lse = c.out[1].as<float>();
   std::vector<float> tq, tk, tv, to;
   auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), q, n, attrs.causal);
   float *out = outF32(c.out[0], to);
@@ -271,23 +268,22 @@ void runAttention(KernelCall &c) {
 
 void runAttentionGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &q = c.in[1], &k = c.in[2], &v = c.in[3], &o = c.in[4];
-  const float *lse = c.in[5].as<float>();
   const Tensor *mask = c.in.size() > 6 ? &c.in[6] : nullptr;
   const auto &attrs = c.attrs<AttentionAttrs>();
   Dims n = getDims(q, k, v);
   std::vector<float> tm;
   if (q.dtype == ds::plan::F64) {
-    std::vector<double> lse64(lse, lse + c.in[5].numel);
     auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), q, n, attrs.causal);
     attentionBackward(g.as<double>(), q.as<double>(), k.as<double>(), v.as<double>(),
-                      o.as<double>(), lse64.data(), view, attrs.scale, n,
+                      o.as<double>(), c.in[5].as<double>(), view, attrs.scale, n,
                       c.out[0].as<double>(), c.out[1].as<double>(), c.out[2].as<double>());
     return;
   }
   std::vector<float> tg, tq, tk, tv, to, tdq, tdk, tdv;
   auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), q, n, attrs.causal);
   float *dq = outF32(c.out[0], tdq), *dk = outF32(c.out[1], tdk), *dv = outF32(c.out[2], tdv);
-  attentionBackward(asF32(g, tg), asF32(q, tq), asF32(k, tk), asF32(v, tv), asF32(o, to), lse,
+  attentionBackward(asF32(g, tg), asF32(q, tq), asF32(k, tk), asF32(v, tv), asF32(o, to),
+                    c.in[5].as<float>(),
                     view, float(attrs.scale), n, dq, dk, dv);
   storeF32(dq, c.out[0]);
   storeF32(dk, c.out[1]);

@@ -2,7 +2,7 @@
 // block per query row or key row), for every float type; no [T, S] matrix is stored.
 //
 // Semantics follow the CPU kernels (lib/cpu/Attention.cpp): f16/bf16 compute in f32, f64 in
-// f64, lse is f32; masked scores are -inf; a fully masked row gives out = 0, lse = -inf and
+// f64; lse is Acc<T> (f32, or f64 for f64); masked scores are -inf; a fully masked row gives out = 0, lse = -inf and
 // zero gradients. The forward keeps a running max and sum per row (each thread owns a slice
 // of the output row); the backward recomputes p = exp(score - lse): one kernel per query row
 // for dq, one per key row for dk and dv, so nothing is accumulated across blocks (no atomics,
@@ -65,7 +65,7 @@ template <typename T>
 __global__ void attentionKernel(const T *__restrict__ q, const T *__restrict__ k,
                                 const T *__restrict__ v, MaskDesc mask, float scale,
                                 int64_t batch, int64_t t, int64_t s, int64_t d, int64_t dv,
-                                T *__restrict__ out, float *__restrict__ lse) {
+                                T *__restrict__ out, typename Acc<T>::type *__restrict__ lse) {
   using A = typename Acc<T>::type;
   extern __shared__ unsigned char shared[];
   A *acc = reinterpret_cast<A *>(shared);
@@ -93,7 +93,7 @@ __global__ void attentionKernel(const T *__restrict__ q, const T *__restrict__ k
     for (int64_t x = threadIdx.x; x < dv; x += blockDim.x)
       st(out + row * dv, x, acc[x] * inv);
     if (threadIdx.x == 0)
-      lse[row] = l > A(0) ? float(m + log(l)) : -INFINITY;
+      lse[row] = l > A(0) ? A(m + log(l)) : ninf;
     __syncthreads(); // acc is reused by the next row
   }
 }
@@ -103,7 +103,7 @@ template <typename T>
 __global__ void attentionGradQueryKernel(const T *__restrict__ g, const T *__restrict__ q,
                                          const T *__restrict__ k, const T *__restrict__ v,
                                          const T *__restrict__ o,
-                                         const float *__restrict__ lse, MaskDesc mask,
+                                         const typename Acc<T>::type *__restrict__ lse, MaskDesc mask,
                                          float scale, int64_t batch, int64_t t, int64_t s,
                                          int64_t d, int64_t dv, T *__restrict__ dq) {
   using A = typename Acc<T>::type;
@@ -137,7 +137,7 @@ __global__ void attentionGradQueryKernel(const T *__restrict__ g, const T *__res
 template <typename T>
 __global__ void attentionGradKeyKernel(const T *__restrict__ g, const T *__restrict__ q,
                                        const T *__restrict__ k, const T *__restrict__ v,
-                                       const T *__restrict__ o, const float *__restrict__ lse,
+                                       const T *__restrict__ o, const typename Acc<T>::type *__restrict__ lse,
                                        MaskDesc mask, float scale, int64_t batch, int64_t t,
                                        int64_t s, int64_t d, int64_t dv, T *__restrict__ dk,
                                        T *__restrict__ dvOut) {
@@ -244,7 +244,7 @@ void runAttention(KernelCall &c) {
     attentionKernel<T><<<rowGrid(n.batch * n.t), rowThreads(std::max(n.d, n.dv)), shared,
                          stream(c)>>>(q.as<const T>(), k.as<const T>(), v.as<const T>(), mask,
                                       float(attrs.scale), n.batch, n.t, n.s, n.d, n.dv,
-                                      c.out[0].as<T>(), c.out[1].as<float>());
+                                      c.out[0].as<T>(), c.out[1].as<typename Acc<T>::type>());
     DS_CUDA_LAUNCH();
   });
 }
@@ -261,14 +261,14 @@ void runAttentionGrad(KernelCall &c) {
     if (n.batch * n.t > 0) {
       attentionGradQueryKernel<T><<<rowGrid(n.batch * n.t), threads, sharedQ, stream(c)>>>(
           g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(), o.as<const T>(),
-          c.in[5].as<const float>(), mask, float(attrs.scale), n.batch, n.t, n.s, n.d, n.dv,
+          c.in[5].as<const typename Acc<T>::type>(), mask, float(attrs.scale), n.batch, n.t, n.s, n.d, n.dv,
           c.out[0].as<T>());
       DS_CUDA_LAUNCH();
     }
     if (n.batch * n.s > 0) {
       attentionGradKeyKernel<T><<<rowGrid(n.batch * n.s), threads, sharedK, stream(c)>>>(
           g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(), o.as<const T>(),
-          c.in[5].as<const float>(), mask, float(attrs.scale), n.batch, n.t, n.s, n.d, n.dv,
+          c.in[5].as<const typename Acc<T>::type>(), mask, float(attrs.scale), n.batch, n.t, n.s, n.d, n.dv,
           c.out[1].as<T>(), c.out[2].as<T>());
       DS_CUDA_LAUNCH();
     }

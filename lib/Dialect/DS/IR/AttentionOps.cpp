@@ -11,7 +11,7 @@ RankedTensorType tensorOf(Value v) { return cast<RankedTensorType>(v.getType());
 
 /// Checks q [batch..., T, D], k [batch..., S, D], v [batch..., S, Dv], the optional mask
 /// (float of q's type, or i1, broadcast to [batch..., T, S]), the scale and dropout, and
-/// that `out` is [batch..., T, Dv] of q's type and `lse` [batch..., T] f32.
+/// that `out` is [batch..., T, Dv] of q's type and `lse` [batch..., T] f32 (f64 for f64).
 LogicalResult verifyAttention(Operation *op, Value q, Value k, Value v, Value mask,
                               Type out, Type lse, float scale, float dropout) {
   auto qt = tensorOf(q), kt = tensorOf(k), vt = tensorOf(v);
@@ -59,13 +59,19 @@ LogicalResult verifyAttention(Operation *op, Value q, Value k, Value v, Value ma
   auto expectOut = RankedTensorType::get(outShape, qt.getElementType());
   if (out != expectOut)
     return op->emitOpError("output must be ") << expectOut << ", got " << out;
-  auto expectLse =
-      RankedTensorType::get(qt.getShape().drop_back(), Float32Type::get(op->getContext()));
+  auto expectLse = RankedTensorType::get(qt.getShape().drop_back(),
+                                         getAttentionLseElementType(qt.getElementType()));
   if (lse != expectLse)
     return op->emitOpError("lse must be ") << expectLse << ", got " << lse;
   return success();
 }
 } // namespace
+
+Type mlir::ds::getAttentionLseElementType(Type queryElementType) {
+  if (queryElementType.isF64())
+    return queryElementType;
+  return Float32Type::get(queryElementType.getContext());
+}
 
 LogicalResult AttentionOp::verify() {
   return verifyAttention(*this, getQuery(), getKey(), getValue(), getMask(),

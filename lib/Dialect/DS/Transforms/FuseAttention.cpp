@@ -32,6 +32,40 @@ std::optional<double> getSplatFloat(Value v) {
   return dense.getSplatValue<APFloat>().convertToDouble();
 }
 
+/// The value of a one-element float computation over constants (e.g. GPT-2's scale,
+/// Pow(16, 0.5) + 0, which the importer leaves unfolded).
+std::optional<double> evaluateScalar(Value v, int depth = 0) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || type.getNumElements() != 1 || depth > 8)
+    return std::nullopt;
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return std::nullopt;
+  if (isa<ConstantOp>(def))
+    return getSplatFloat(v);
+  if (auto cast = dyn_cast<CastOp>(def))
+    return evaluateScalar(cast.getInput(), depth + 1);
+  if (auto sqrt = dyn_cast<SqrtOp>(def)) {
+    auto x = evaluateScalar(sqrt.getInput(), depth + 1);
+    return x ? std::optional<double>(std::sqrt(*x)) : std::nullopt;
+  }
+  if (def->getNumOperands() != 2 || !isa<AddOp, SubOp, MulOp, DivOp, PowOp>(def))
+    return std::nullopt;
+  auto a = evaluateScalar(def->getOperand(0), depth + 1);
+  auto b = evaluateScalar(def->getOperand(1), depth + 1);
+  if (!a || !b)
+    return std::nullopt;
+  if (isa<AddOp>(def))
+    return *a + *b;
+  if (isa<SubOp>(def))
+    return *a - *b;
+  if (isa<MulOp>(def))
+    return *a * *b;
+  if (isa<DivOp>(def))
+    return *a / *b;
+  return std::pow(*a, *b);
+}
+
 /// Fill values that make a score's probability exactly 0 in the unfused softmax too.
 bool isMaskFill(double v) { return v <= -1e30; }
 
@@ -73,18 +107,18 @@ struct AttentionMatch {
 Value peelScale(Value v, double &scale) {
   while (Operation *def = v.getDefiningOp()) {
     if (auto mul = dyn_cast<MulOp>(def)) {
-      if (auto c = getSplatFloat(mul.getRhs());
+      if (auto c = evaluateScalar(mul.getRhs());
           c && tensorOf(mul.getLhs()) == tensorOf(mul.getResult())) {
         scale *= *c, v = mul.getLhs();
         continue;
       }
-      if (auto c = getSplatFloat(mul.getLhs());
+      if (auto c = evaluateScalar(mul.getLhs());
           c && tensorOf(mul.getRhs()) == tensorOf(mul.getResult())) {
         scale *= *c, v = mul.getRhs();
         continue;
       }
     } else if (auto div = dyn_cast<DivOp>(def)) {
-      if (auto c = getSplatFloat(div.getRhs());
+      if (auto c = evaluateScalar(div.getRhs());
           c && *c != 0 && tensorOf(div.getLhs()) == tensorOf(div.getResult())) {
         scale /= *c, v = div.getLhs();
         continue;
@@ -151,14 +185,38 @@ std::optional<AttentionMatch> matchScores(Value x) {
   return m;
 }
 
+/// The value before reshapes and unsqueezes that only add leading unit dims.
+Value stripLeadingUnitDims(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (!isa<ReshapeOp, UnsqueezeOp>(def))
+      break;
+    Value in = def->getOperand(0);
+    auto it = tensorOf(in), ot = tensorOf(v);
+    if (it.getRank() < 2 || it.getNumElements() != ot.getNumElements() ||
+        it.getShape().take_back(2) != ot.getShape().take_back(2))
+      break;
+    v = in;
+  }
+  return v;
+}
+
 /// Whether the mask is a constant equal to the causal (lower-triangular, top-left aligned)
 /// pattern over its last two dims, which must be [T, S].
 bool isCausalConstant(const Mask &mask, int64_t t, int64_t s) {
-  auto constant = mask.value.getDefiningOp<ConstantOp>();
+  Value value = stripLeadingUnitDims(mask.value);
+  if (auto trilu = value.getDefiningOp<TriluOp>()) {
+    // torch.triu(full((T, S), -inf), diagonal=1) (nn.Transformer's square subsequent mask).
+    auto fill = getSplatFloat(trilu.getInput());
+    auto tt = tensorOf(value);
+    return mask.additive && fill && isMaskFill(*fill) && trilu.getUpper() &&
+           trilu.getK() == 1 && tt.getRank() == 2 && tt.getDimSize(0) == t &&
+           tt.getDimSize(1) == s;
+  }
+  auto constant = value.getDefiningOp<ConstantOp>();
   if (!constant)
     return false;
   auto dense = dyn_cast<DenseElementsAttr>(constant.getValue());
-  auto type = tensorOf(mask.value);
+  auto type = tensorOf(value);
   if (!dense || type.getRank() < 2 || type.getDimSize(type.getRank() - 2) != t ||
       type.getDimSize(type.getRank() - 1) != s)
     return false;
@@ -306,7 +364,8 @@ struct FuseAttentionPass : public ds::impl::FuseAttentionPassBase<FuseAttentionP
       }
     }
     Value key = getKey(b, loc, m->keyT);
-    auto lseType = RankedTensorType::get(qt.getShape().drop_back(), b.getF32Type());
+    auto lseType = RankedTensorType::get(qt.getShape().drop_back(),
+                                         getAttentionLseElementType(qt.getElementType()));
     auto attention = AttentionOp::create(
         b, loc, tensorOf(pv.getResult()), lseType, m->query, key, v, maskValue,
         b.getF32FloatAttr(float(m->scale)), b.getBoolAttr(causal), b.getF32FloatAttr(0));

@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""Exports two more attention models for the ds-fuse-attention tests (opset 17, TRAINING mode).
+
+Run with Debian's interpreter (PyTorch 1.13 lives there):
+    /usr/bin/python3 models/export_attention_models.py [--outdir DIR] [--seq T]
+
+Writes, next to this script (or into DIR):
+    encoder.onnx   nn.TransformerEncoder (2 layers, batch_first, causal float mask from
+                   nn.Transformer.generate_square_subsequent_mask, dropout 0) over token
+                   embeddings with a linear head and cross-entropy: torch's
+                   nn.MultiheadAttention path ([B*H, T, D] bmm, q scaled before the matmul,
+                   the mask added by baddbmm)
+    gpt2_hf.onnx   a faithful small re-implementation of Hugging Face GPT-2's attention
+                   forward (Conv1D projections, heads split by view/permute, scores divided by
+                   sqrt(d), torch.where(bool tril buffer, w, finfo.min), attn_dropout p=0)
+Inputs idx, targets int64 [4, T]; outputs logits, loss.  Fixed seeds: re-running gives the
+same files.
+"""
+import argparse
+import io
+import math
+import os
+
+import onnx
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OPSET = 17
+VOCAB, EMBD, HEADS, LAYERS, BATCH = 65, 64, 4, 2, 4
+
+
+class EncoderLM(nn.Module):
+    """Token + position embeddings, a causal nn.TransformerEncoder, a linear head."""
+
+    def __init__(self, seq):
+        super().__init__()
+        self.wte = nn.Embedding(VOCAB, EMBD)
+        self.wpe = nn.Embedding(seq, EMBD)
+        layer = nn.TransformerEncoderLayer(EMBD, HEADS, dim_feedforward=4 * EMBD, dropout=0.0,
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, LAYERS, enable_nested_tensor=False)
+        self.head = nn.Linear(EMBD, VOCAB)
+
+    def forward(self, idx, targets):
+        t = idx.size(1)
+        x = self.wte(idx) + self.wpe(torch.arange(0, t, dtype=torch.long))
+        mask = nn.Transformer.generate_square_subsequent_mask(t)
+        x = self.encoder(x, mask=mask)
+        logits = self.head(x)
+        loss = F.cross_entropy(logits.view(-1, VOCAB), targets.view(-1))
+        return logits, loss
+
+
+class Conv1D(nn.Module):
+    """Hugging Face's Conv1D: a linear layer with the weight stored [in, out]."""
+
+    def __init__(self, nf, nx):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(nx, nf).normal_(std=0.02))
+        self.bias = nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x):
+        size_out = x.size()[:-1] + (self.weight.size(-1),)
+        x = torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight)
+        return x.view(size_out)
+
+
+class GPT2Attention(nn.Module):
+    """transformers' GPT2Attention._attn (eager), without the cache and head mask."""
+
+    def __init__(self, seq):
+        super().__init__()
+        self.register_buffer("bias", torch.tril(torch.ones((seq, seq), dtype=torch.bool))
+                             .view(1, 1, seq, seq))
+        self.c_attn = Conv1D(3 * EMBD, EMBD)
+        self.c_proj = Conv1D(EMBD, EMBD)
+        self.attn_dropout = nn.Dropout(0.0)
+        self.head_dim = EMBD // HEADS
+
+    def _split_heads(self, x):
+        new_shape = x.size()[:-1] + (HEADS, self.head_dim)
+        return x.view(new_shape).permute(0, 2, 1, 3)
+
+    def _attn(self, query, key, value):
+        attn_weights = torch.matmul(query, key.transpose(-1, -2))
+        attn_weights = attn_weights / torch.full([], value.size(-1) ** 0.5,
+                                                 dtype=attn_weights.dtype)
+        query_length, key_length = query.size(-2), key.size(-2)
+        causal_mask = self.bias[:, :, key_length - query_length:key_length, :key_length]
+        mask_value = torch.finfo(attn_weights.dtype).min
+        mask_value = torch.full([], mask_value, dtype=attn_weights.dtype)
+        attn_weights = torch.where(causal_mask, attn_weights, mask_value)
+        attn_weights = nn.functional.softmax(attn_weights, dim=-1)
+        attn_weights = self.attn_dropout(attn_weights)
+        return torch.matmul(attn_weights, value)
+
+    def forward(self, x):
+        query, key, value = self.c_attn(x).split(EMBD, dim=2)
+        query, key, value = (self._split_heads(t) for t in (query, key, value))
+        a = self._attn(query, key, value)
+        a = a.permute(0, 2, 1, 3).contiguous()
+        a = a.view(a.size()[:-2] + (EMBD,))
+        return self.c_proj(a)
+
+
+class GPT2Block(nn.Module):
+    def __init__(self, seq):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(EMBD)
+        self.attn = GPT2Attention(seq)
+        self.ln_2 = nn.LayerNorm(EMBD)
+        self.c_fc = Conv1D(4 * EMBD, EMBD)
+        self.c_proj = Conv1D(EMBD, 4 * EMBD)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.c_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class GPT2LM(nn.Module):
+    def __init__(self, seq):
+        super().__init__()
+        self.wte = nn.Embedding(VOCAB, EMBD)
+        self.wpe = nn.Embedding(seq, EMBD)
+        self.h = nn.ModuleList([GPT2Block(seq) for _ in range(LAYERS)])
+        self.ln_f = nn.LayerNorm(EMBD)
+
+    def forward(self, idx, targets):
+        t = idx.size(1)
+        x = self.wte(idx) + self.wpe(torch.arange(0, t, dtype=torch.long))
+        for block in self.h:
+            x = block(x)
+        logits = self.ln_f(x) @ self.wte.weight.t()
+        loss = F.cross_entropy(logits.view(-1, VOCAB), targets.view(-1))
+        return logits, loss
+
+
+def export(model, seq, path):
+    g = torch.Generator().manual_seed(7)
+    inputs = (torch.randint(0, VOCAB, (BATCH, seq), generator=g),
+              torch.randint(0, VOCAB, (BATCH, seq), generator=g))
+    buf = io.BytesIO()
+    torch.onnx.export(model, inputs, buf, export_params=True, opset_version=OPSET,
+                      training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False,
+                      input_names=["idx", "targets"], output_names=["logits", "loss"])
+    m = onnx.load_from_string(buf.getvalue())
+    m.producer_name = "ds-opt models/export_attention_models.py (pytorch %s)" % torch.__version__
+    onnx.checker.check_model(m, full_check=True)
+    onnx.save(m, path)
+    ops = sorted({n.op_type for n in m.graph.node})
+    print("%s: %d nodes, ops %s" % (path, len(m.graph.node), " ".join(ops)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--outdir", default=HERE)
+    ap.add_argument("--seq", type=int, default=32)
+    args = ap.parse_args()
+    torch.use_deterministic_algorithms(True)
+    for name, cls, seed in (("encoder", EncoderLM, 11), ("gpt2_hf", GPT2LM, 12)):
+        torch.manual_seed(seed)
+        model = cls(args.seq)
+        model.train()
+        export(model, args.seq, os.path.join(args.outdir, name + ".onnx"))
+
+
+if __name__ == "__main__":
+    main()
