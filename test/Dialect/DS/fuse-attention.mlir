@@ -143,3 +143,31 @@ func.func @unmatched(%q: tensor<2x4x16xf32>, %kt: tensor<2x16x4xf32>, %v: tensor
   %o2 = ds.matmul %p2, %v : (tensor<2x4x4xf32>, tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
   return %o, %o1, %p2 : tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<2x4x4xf32>
 }
+
+// -----
+
+// Tests torch.baddbmm's form (the mask times beta = 1 added to the scores times alpha = 1)
+// over an unsqueezed triu(-inf, diagonal=1), and a scale computed as Pow(16, 0.5) + 0 (Hugging
+// Face GPT-2): causal = true and scale 1/4.
+// CHECK-LABEL: func.func @baddbmm_causal
+//       CHECK:   ds.attention %arg0, %{{.+}}, %arg2 {causal = true, scale = 2.500000e-01 : f32}
+//   CHECK-NOT:   ds.trilu
+func.func @baddbmm_causal(%q: tensor<8x4x16xf32>, %kt: tensor<8x16x4xf32>, %v: tensor<8x4x16xf32>) -> tensor<8x4x16xf32> {
+  %ninf = ds.constant dense<0xFF800000> : tensor<4x4xf32>
+  %triu = ds.trilu %ninf {k = 1 : i64, upper = true} : tensor<4x4xf32>
+  %m = ds.unsqueeze %triu {axes = array<i64: 0>} : (tensor<4x4xf32>) -> tensor<1x4x4xf32>
+  %s = ds.matmul %q, %kt : (tensor<8x4x16xf32>, tensor<8x16x4xf32>) -> tensor<8x4x4xf32>
+  %sixteen = ds.constant dense<1.600000e+01> : tensor<f32>
+  %half = ds.constant dense<5.000000e-01> : tensor<f32>
+  %zero = ds.constant dense<0.000000e+00> : tensor<f32>
+  %root = ds.pow %sixteen, %half : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %d = ds.add %zero, %root : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %ss = ds.div %s, %d : (tensor<8x4x4xf32>, tensor<f32>) -> tensor<8x4x4xf32>
+  %one = ds.constant dense<1.000000e+00> : tensor<f32>
+  %alpha = ds.mul %ss, %one : (tensor<8x4x4xf32>, tensor<f32>) -> tensor<8x4x4xf32>
+  %beta = ds.mul %m, %one : (tensor<1x4x4xf32>, tensor<f32>) -> tensor<1x4x4xf32>
+  %w = ds.add %alpha, %beta : (tensor<8x4x4xf32>, tensor<1x4x4xf32>) -> tensor<8x4x4xf32>
+  %p = ds.softmax %w {axis = 2 : i64} : tensor<8x4x4xf32>
+  %o = ds.matmul %p, %v : (tensor<8x4x4xf32>, tensor<8x4x16xf32>) -> tensor<8x4x16xf32>
+  return %o : tensor<8x4x16xf32>
+}

@@ -185,9 +185,17 @@ std::optional<AttentionMatch> matchScores(Value x) {
   return m;
 }
 
-/// The value before reshapes and unsqueezes that only add leading unit dims.
+/// The value before reshapes and unsqueezes that only add leading unit dims, and before
+/// multiplications by exactly 1 (torch.baddbmm's beta).
 Value stripLeadingUnitDims(Value v) {
   while (Operation *def = v.getDefiningOp()) {
+    if (auto mul = dyn_cast<MulOp>(def)) {
+      auto one = evaluateScalar(mul.getRhs());
+      if (!one || *one != 1 || mul.getLhs().getType() != v.getType())
+        break;
+      v = mul.getLhs();
+      continue;
+    }
     if (!isa<ReshapeOp, UnsqueezeOp>(def))
       break;
     Value in = def->getOperand(0);
