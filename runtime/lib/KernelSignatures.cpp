@@ -184,8 +184,9 @@ void checkLayerNorm(const CheckContext &c) {
   }
 }
 
-/// q [..., T, D], k [..., S, D], v [..., S, Dv] of one float type, the mask (float of that
-/// type or i1) broadcast to [..., T, S], out [..., T, Dv] and lse [..., T] f32 (f64 for f64).
+/// q [..., T, D], k [..., S, D], v [..., S, Dv] of one float type, the mask (float of
+/// that type or i1) broadcast to [..., T, S], out [..., T, Dv] and lse [..., T] f32 (f64
+/// for f64).
 void checkAttentionOperands(const CheckContext &c, T q, T k, T v, T mask, T out, T lse) {
   floatOnly(q, "q");
   sameDtype(q, k, "q and k");
@@ -195,9 +196,12 @@ void checkAttentionOperands(const CheckContext &c, T q, T k, T v, T mask, T out,
   if (r < 3)
     fail("q must have rank >= 3 ([batch..., T, D]), got ", desc(q));
   if (k->rank() != r || v->rank() != r)
-    fail("q, k and v must have the same rank, got ", desc(q), ", ", desc(k), ", ", desc(v));
+    fail("q, k and v must have the same rank, got ", desc(q), ", ", desc(k), ", ",
+         desc(v));
   std::vector<int64_t> batch(q->shape.begin(), q->shape.end() - 2);
-  auto batchOf = [](T t) { return std::vector<int64_t>(t->shape.begin(), t->shape.end() - 2); };
+  auto batchOf = [](T t) {
+    return std::vector<int64_t>(t->shape.begin(), t->shape.end() - 2);
+  };
   if (batchOf(k) != batch || batchOf(v) != batch)
     fail("q, k and v must have the same batch dims, got ", desc(q), ", ", desc(k), ", ",
          desc(v));
@@ -235,18 +239,24 @@ void checkAttentionOperands(const CheckContext &c, T q, T k, T v, T mask, T out,
 }
 
 void checkAttention(const CheckContext &c) {
-  checkAttentionOperands(c, c.in[0], c.in[1], c.in[2], c.in.size() > 3 ? c.in[3] : nullptr,
-                         c.out[0], c.out[1]);
+  checkAttentionOperands(c, c.in[0], c.in[1], c.in[2],
+                         c.in.size() > 3 ? c.in[3] : nullptr, c.out[0], c.out[1]);
 }
 
 void checkAttentionGrad(const CheckContext &c) {
-  checkAttentionOperands(c, c.in[1], c.in[2], c.in[3], c.in.size() > 6 ? c.in[6] : nullptr,
-                         c.in[4], c.in[5]);
+  checkAttentionOperands(c, c.in[1], c.in[2], c.in[3],
+                         c.in.size() > 6 ? c.in[6] : nullptr, c.in[4], c.in[5]);
   sameDtype(c.in[0], c.in[4], "g and out");
   expectShape(c.in[0], c.in[4]->shape, "g");
   for (int i = 0; i < 3; ++i) {
-    sameDtype(c.out[size_t(i)], c.in[size_t(i + 1)], i == 0 ? "dq and q" : i == 1 ? "dk and k" : "dv and v");
-    expectShape(c.out[size_t(i)], c.in[size_t(i + 1)]->shape, i == 0 ? "dq" : i == 1 ? "dk" : "dv");
+    sameDtype(c.out[size_t(i)], c.in[size_t(i + 1)],
+              i == 0   ? "dq and q"
+              : i == 1 ? "dk and k"
+                       : "dv and v");
+    expectShape(c.out[size_t(i)], c.in[size_t(i + 1)]->shape,
+                i == 0   ? "dq"
+                : i == 1 ? "dk"
+                         : "dv");
   }
 }
 

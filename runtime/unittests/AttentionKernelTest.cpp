@@ -125,7 +125,8 @@ void expectNear(const HostTensor &got, const std::vector<double> &want, double t
   }
 }
 
-/// Runs forward and backward on random inputs and compares every output with the reference.
+/// Runs forward and backward on random inputs and compares every output with the
+/// reference.
 void runCase(const Case &c, HostTensor *mask, double tol) {
   std::mt19937 rng(7);
   HostTensor q = randomTensor(c.dtype, withTail(c.batch, c.t, c.d), rng);
@@ -198,8 +199,8 @@ TEST(AttentionKernels, Float64) {
 }
 
 TEST(AttentionKernels, BFloat16AndFloat16Storage) {
-  // Inputs are rounded to 16 bits first; the reference reads the same rounded values, so only
-  // the rounding of the results remains (bf16: 8 bits of mantissa).
+  // Inputs are rounded to 16 bits first; the reference reads the same rounded values, so
+  // only the rounding of the results remains (bf16: 8 bits of mantissa).
   Case c{{2, 2}, 70, 70, 16, 16, true};
   c.dtype = ds::plan::BF16;
   runCase(c, nullptr, 2e-2);

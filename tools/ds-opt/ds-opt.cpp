@@ -66,9 +66,10 @@ static cl::opt<bool> printConfig(
     cl::init(false), cl::cat(compilerCategory));
 static cl::opt<bool> fuseAttention(
     "fuse-attention",
-    cl::desc("Rewrite the attention subgraphs of the model (matmul, scale, mask, softmax, "
-             "matmul) into ds.attention, which keeps no [T, T] matrix (default true; "
-             "=false keeps the exported graph, for comparisons)"),
+    cl::desc(
+        "Rewrite the attention subgraphs of the model (matmul, scale, mask, softmax, "
+        "matmul) into ds.attention, which keeps no [T, T] matrix (default true; "
+        "=false keeps the exported graph, for comparisons)"),
     cl::init(true), cl::cat(compilerCategory));
 static cl::opt<std::string> configPath(
     "config", cl::desc("DeepSpeed ds_config.json (flags override it)"),
@@ -92,10 +93,9 @@ static LogicalResult runTrainingPipeline(ModuleOp module,
   if (import.inference) {
     ds::MarkFrozenParametersPassOptions options;
     options.freeze = import.freeze;
-    return runPipeline(
-        module, [&](OpPassManager &pm) {
-          ds::buildInferencePipeline(pm, options, fuseAttention);
-        });
+    return runPipeline(module, [&](OpPassManager &pm) {
+      ds::buildInferencePipeline(pm, options, fuseAttention);
+    });
   }
   ds::TrainingPipelineOptions options =
       config.getTrainingPipelineOptions(stage, world, import.freeze);

@@ -28,8 +28,9 @@ struct TrainingPipelineOptions {
   std::string csvMonitorDir;
 };
 
-/// Appends attention fusion (when asked), mark-frozen, mixed precision (when asked), autodiff, the train step and ZeRO
-/// partitioning: an imported forward program becomes a partitioned training step.
+/// Appends attention fusion (when asked), mark-frozen, mixed precision (when asked),
+/// autodiff, the train step and ZeRO partitioning: an imported forward program becomes a
+/// partitioned training step.
 void buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptions &options);
 
 /// Appends what an imported inference program (no loss) gets instead of the training

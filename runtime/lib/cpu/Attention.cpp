@@ -1,9 +1,11 @@
-// attention and attention_grad: tiled online-softmax (flash-style) kernels over BLAS tiles.
+// attention and attention_grad: tiled online-softmax (flash-style) kernels over BLAS
+// tiles.
 //
 // No [T, S] matrix exists: each task holds one kRows x kCols score tile. The forward pass
-// runs over (batch, row tile) tasks and keeps the running row max m and sum l; the backward
-// pass recomputes p = exp(score - lse) per tile from the forward's log-sum-exp and runs over
-// batch entries (one task owns its dk, dv and dq rows, so no reduction races).
+// runs over (batch, row tile) tasks and keeps the running row max m and sum l; the
+// backward pass recomputes p = exp(score - lse) per tile from the forward's log-sum-exp
+// and runs over batch entries (one task owns its dk, dv and dq rows, so no reduction
+// races).
 #include "CpuCommon.h"
 
 #include <cblas.h>
@@ -17,13 +19,16 @@ constexpr int64_t kRows = 64, kCols = 64;
 
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
           int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+              tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda),
+              b, int(ldb), beta, c, int(ldc));
 }
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
-          int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+          const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
+          double *c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+              tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda),
+              b, int(ldb), beta, c, int(ldc));
 }
 
 /// Sizes of one call: `batch` [T, D] / [S, D] / [S, Dv] problems.
@@ -41,8 +46,8 @@ Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v) {
   return n;
 }
 
-/// The mask operand broadcast to [batch..., T, S]: element offsets per batch entry and the
-/// row and column strides (0 on broadcast dims).
+/// The mask operand broadcast to [batch..., T, S]: element offsets per batch entry and
+/// the row and column strides (0 on broadcast dims).
 template <typename T> struct MaskView {
   const uint8_t *keep = nullptr; ///< i1 mask: true attends
   const T *bias = nullptr;       ///< float mask: added to the scores
@@ -74,8 +79,8 @@ template <typename T> struct MaskView {
 };
 
 template <typename T>
-MaskView<T> getMask(const Tensor *mask, const T *floatMask, const Tensor &q, const Dims &n,
-                    bool causal) {
+MaskView<T> getMask(const Tensor *mask, const T *floatMask, const Tensor &q,
+                    const Dims &n, bool causal) {
   MaskView<T> view;
   view.causal = causal;
   if (!mask)
@@ -109,8 +114,8 @@ int64_t keyEnd(bool causal, int64_t rowEnd, int64_t s) {
 }
 
 template <typename T>
-void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mask, T scale,
-                      const Dims &n, T *out, T *lse) {
+void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mask,
+                      T scale, const Dims &n, T *out, T *lse) {
   int64_t rowTiles = (n.t + kRows - 1) / kRows;
   parallelFor(n.batch * rowTiles, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> tile(size_t(kRows * kCols)), acc(size_t(kRows * n.dv));
@@ -129,7 +134,8 @@ void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mas
         int64_t bc = std::min(kCols, jEnd - j0);
         T *st = tile.data();
         if (n.d > 0)
-          gemm(false, true, br, bc, n.d, scale, qb, n.d, kb + j0 * n.d, n.d, T(0), st, bc);
+          gemm(false, true, br, bc, n.d, scale, qb, n.d, kb + j0 * n.d, n.d, T(0), st,
+               bc);
         else
           std::fill(st, st + br * bc, T(0));
         mask.apply(st, b, i0, br, j0, bc);
@@ -174,7 +180,8 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
                        const T *lse, const MaskView<T> &mask, T scale, const Dims &n,
                        T *dq, T *dk, T *dv) {
   parallelFor(n.batch, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> p(size_t(kRows * kCols)), dp(size_t(kRows * kCols)), rowDot(size_t(n.t));
+    std::vector<T> p(size_t(kRows * kCols)), dp(size_t(kRows * kCols)),
+        rowDot(size_t(n.t));
     const T ninf = -std::numeric_limits<T>::infinity();
     for (int64_t b = begin; b < end; ++b) {
       const T *gb = g + b * n.t * n.dv, *ob = out + b * n.t * n.dv, *lb = lse + b * n.t;
@@ -219,7 +226,8 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
           }
           for (int64_t i = 0; i < br; ++i)
             for (int64_t j = 0; j < bc; ++j)
-              dpt[i * bc + j] = pt[i * bc + j] * (dpt[i * bc + j] - rowDot[size_t(i0 + i)]);
+              dpt[i * bc + j] =
+                  pt[i * bc + j] * (dpt[i * bc + j] - rowDot[size_t(i0 + i)]);
           if (n.d > 0) {
             gemm(false, false, br, n.d, bc, scale, dpt, bc, kb + j0 * n.d, n.d, T(1),
                  dqb + i0 * n.d, n.d);
@@ -233,8 +241,7 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
 }
 
 /// The float mask operand as T (f16/bf16 staged to f32), or null for none or i1.
-template <typename T>
-const T *floatMaskOf(const Tensor *mask, std::vector<float> &tmp) {
+template <typename T> const T *floatMaskOf(const Tensor *mask, std::vector<float> &tmp) {
   if (!mask || mask->dtype == ds::plan::I1)
     return nullptr;
   if constexpr (std::is_same_v<T, double>)
@@ -261,8 +268,8 @@ void runAttention(KernelCall &c) {
   std::vector<float> tq, tk, tv, to;
   auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), q, n, attrs.causal);
   float *out = outF32(c.out[0], to);
-  attentionForward(asF32(q, tq), asF32(k, tk), asF32(v, tv), view, float(attrs.scale), n, out,
-                   lse);
+  attentionForward(asF32(q, tq), asF32(k, tk), asF32(v, tv), view, float(attrs.scale), n,
+                   out, lse);
   storeF32(out, c.out[0]);
 }
 
@@ -276,15 +283,16 @@ void runAttentionGrad(KernelCall &c) {
     auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), q, n, attrs.causal);
     attentionBackward(g.as<double>(), q.as<double>(), k.as<double>(), v.as<double>(),
                       o.as<double>(), c.in[5].as<double>(), view, attrs.scale, n,
-                      c.out[0].as<double>(), c.out[1].as<double>(), c.out[2].as<double>());
+                      c.out[0].as<double>(), c.out[1].as<double>(),
+                      c.out[2].as<double>());
     return;
   }
   std::vector<float> tg, tq, tk, tv, to, tdq, tdk, tdv;
   auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), q, n, attrs.causal);
-  float *dq = outF32(c.out[0], tdq), *dk = outF32(c.out[1], tdk), *dv = outF32(c.out[2], tdv);
+  float *dq = outF32(c.out[0], tdq), *dk = outF32(c.out[1], tdk),
+        *dv = outF32(c.out[2], tdv);
   attentionBackward(asF32(g, tg), asF32(q, tq), asF32(k, tk), asF32(v, tv), asF32(o, to),
-                    c.in[5].as<float>(),
-                    view, float(attrs.scale), n, dq, dk, dv);
+                    c.in[5].as<float>(), view, float(attrs.scale), n, dq, dk, dv);
   storeF32(dq, c.out[0]);
   storeF32(dk, c.out[1]);
   storeF32(dv, c.out[2]);

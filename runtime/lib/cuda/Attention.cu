@@ -1,13 +1,14 @@
 // CUDA attention and attention_grad: the fallback kernels of our own (online softmax, one
 // block per query row or key row), for every float type; no [T, S] matrix is stored.
 //
-// Semantics follow the CPU kernels (lib/cpu/Attention.cpp): f16/bf16 compute in f32, f64 in
-// f64; lse is Acc<T> (f32, or f64 for f64); masked scores are -inf; a fully masked row gives out = 0, lse = -inf and
-// zero gradients. The forward keeps a running max and sum per row (each thread owns a slice
-// of the output row); the backward recomputes p = exp(score - lse): one kernel per query row
-// for dq, one per key row for dk and dv, so nothing is accumulated across blocks (no atomics,
-// deterministic). Dot products are fixed-order block reductions. cuDNN's fused SDPA is meant
-// to replace these for f16/bf16 on supported shapes.
+// Semantics follow the CPU kernels (lib/cpu/Attention.cpp): f16/bf16 compute in f32, f64
+// in f64; lse is Acc<T> (f32, or f64 for f64); masked scores are -inf; a fully masked row
+// gives out = 0, lse = -inf and zero gradients. The forward keeps a running max and sum
+// per row (each thread owns a slice of the output row); the backward recomputes p =
+// exp(score - lse): one kernel per query row for dq, one per key row for dk and dv, so
+// nothing is accumulated across blocks (no atomics, deterministic). Dot products are
+// fixed-order block reductions. cuDNN's fused SDPA is meant to replace these for f16/bf16
+// on supported shapes.
 #include "BlockReduce.cuh"
 
 #include <algorithm>
@@ -43,8 +44,9 @@ __device__ __forceinline__ A maskScore(const MaskDesc &m, int64_t b, int64_t i, 
     rem /= m.dims[d];
   }
   if (m.kind == 1)
-    return static_cast<const uint8_t *>(m.data)[off] ? s
-                                                     : -std::numeric_limits<A>::infinity();
+    return static_cast<const uint8_t *>(m.data)[off]
+               ? s
+               : -std::numeric_limits<A>::infinity();
   return s + ld(static_cast<const T *>(m.data), off);
 }
 
@@ -64,8 +66,9 @@ __device__ A blockDot(const T *a, const T *b, int64_t n) {
 template <typename T>
 __global__ void attentionKernel(const T *__restrict__ q, const T *__restrict__ k,
                                 const T *__restrict__ v, MaskDesc mask, float scale,
-                                int64_t batch, int64_t t, int64_t s, int64_t d, int64_t dv,
-                                T *__restrict__ out, typename Acc<T>::type *__restrict__ lse) {
+                                int64_t batch, int64_t t, int64_t s, int64_t d,
+                                int64_t dv, T *__restrict__ out,
+                                typename Acc<T>::type *__restrict__ lse) {
   using A = typename Acc<T>::type;
   extern __shared__ unsigned char shared[];
   A *acc = reinterpret_cast<A *>(shared);
@@ -103,23 +106,26 @@ template <typename T>
 __global__ void attentionGradQueryKernel(const T *__restrict__ g, const T *__restrict__ q,
                                          const T *__restrict__ k, const T *__restrict__ v,
                                          const T *__restrict__ o,
-                                         const typename Acc<T>::type *__restrict__ lse, MaskDesc mask,
-                                         float scale, int64_t batch, int64_t t, int64_t s,
-                                         int64_t d, int64_t dv, T *__restrict__ dq) {
+                                         const typename Acc<T>::type *__restrict__ lse,
+                                         MaskDesc mask, float scale, int64_t batch,
+                                         int64_t t, int64_t s, int64_t d, int64_t dv,
+                                         T *__restrict__ dq) {
   using A = typename Acc<T>::type;
   extern __shared__ unsigned char shared[];
   A *acc = reinterpret_cast<A *>(shared);
   const A ninf = -std::numeric_limits<A>::infinity();
   for (int64_t row = blockIdx.x; row < batch * t; row += gridDim.x) {
     int64_t b = row / t, i = row % t;
-    const T *qi = q + row * d, *gi = g + row * dv, *kb = k + b * s * d, *vb = v + b * s * dv;
+    const T *qi = q + row * d, *gi = g + row * dv, *kb = k + b * s * d,
+            *vb = v + b * s * dv;
     for (int64_t x = threadIdx.x; x < d; x += blockDim.x)
       acc[x] = A(0);
     A li = A(lse[row]);
     A rowDot = blockDot<T, A>(gi, o + row * dv, dv);
     int64_t jEnd = li == ninf ? 0 : (mask.causal ? min(s, i + 1) : s);
     for (int64_t j = 0; j < jEnd; ++j) {
-      A score = maskScore<T, A>(mask, b, i, j, blockDot<T, A>(qi, kb + j * d, d) * A(scale));
+      A score =
+          maskScore<T, A>(mask, b, i, j, blockDot<T, A>(qi, kb + j * d, d) * A(scale));
       A dp = blockDot<T, A>(gi, vb + j * dv, dv);
       if (score == ninf)
         continue;
@@ -137,10 +143,11 @@ __global__ void attentionGradQueryKernel(const T *__restrict__ g, const T *__res
 template <typename T>
 __global__ void attentionGradKeyKernel(const T *__restrict__ g, const T *__restrict__ q,
                                        const T *__restrict__ k, const T *__restrict__ v,
-                                       const T *__restrict__ o, const typename Acc<T>::type *__restrict__ lse,
-                                       MaskDesc mask, float scale, int64_t batch, int64_t t,
-                                       int64_t s, int64_t d, int64_t dv, T *__restrict__ dk,
-                                       T *__restrict__ dvOut) {
+                                       const T *__restrict__ o,
+                                       const typename Acc<T>::type *__restrict__ lse,
+                                       MaskDesc mask, float scale, int64_t batch,
+                                       int64_t t, int64_t s, int64_t d, int64_t dv,
+                                       T *__restrict__ dk, T *__restrict__ dvOut) {
   using A = typename Acc<T>::type;
   extern __shared__ unsigned char shared[];
   A *accK = reinterpret_cast<A *>(shared), *accV = accK + d;
@@ -241,10 +248,11 @@ void runAttention(KernelCall &c) {
   size_t shared = accBytes(q.dtype, n.dv);
   checkShared(shared);
   DS_DISPATCH_FLOAT(q.dtype, T, {
-    attentionKernel<T><<<rowGrid(n.batch * n.t), rowThreads(std::max(n.d, n.dv)), shared,
-                         stream(c)>>>(q.as<const T>(), k.as<const T>(), v.as<const T>(), mask,
-                                      float(attrs.scale), n.batch, n.t, n.s, n.d, n.dv,
-                                      c.out[0].as<T>(), c.out[1].as<typename Acc<T>::type>());
+    attentionKernel<T>
+        <<<rowGrid(n.batch * n.t), rowThreads(std::max(n.d, n.dv)), shared, stream(c)>>>(
+            q.as<const T>(), k.as<const T>(), v.as<const T>(), mask, float(attrs.scale),
+            n.batch, n.t, n.s, n.d, n.dv, c.out[0].as<T>(),
+            c.out[1].as<typename Acc<T>::type>());
     DS_CUDA_LAUNCH();
   });
 }
@@ -259,17 +267,19 @@ void runAttentionGrad(KernelCall &c) {
   int threads = rowThreads(std::max(n.d, n.dv));
   DS_DISPATCH_FLOAT(q.dtype, T, {
     if (n.batch * n.t > 0) {
-      attentionGradQueryKernel<T><<<rowGrid(n.batch * n.t), threads, sharedQ, stream(c)>>>(
-          g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(), o.as<const T>(),
-          c.in[5].as<const typename Acc<T>::type>(), mask, float(attrs.scale), n.batch, n.t, n.s, n.d, n.dv,
-          c.out[0].as<T>());
+      attentionGradQueryKernel<T>
+          <<<rowGrid(n.batch * n.t), threads, sharedQ, stream(c)>>>(
+              g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(),
+              o.as<const T>(), c.in[5].as<const typename Acc<T>::type>(), mask,
+              float(attrs.scale), n.batch, n.t, n.s, n.d, n.dv, c.out[0].as<T>());
       DS_CUDA_LAUNCH();
     }
     if (n.batch * n.s > 0) {
       attentionGradKeyKernel<T><<<rowGrid(n.batch * n.s), threads, sharedK, stream(c)>>>(
-          g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(), o.as<const T>(),
-          c.in[5].as<const typename Acc<T>::type>(), mask, float(attrs.scale), n.batch, n.t, n.s, n.d, n.dv,
-          c.out[1].as<T>(), c.out[2].as<T>());
+          g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(),
+          o.as<const T>(), c.in[5].as<const typename Acc<T>::type>(), mask,
+          float(attrs.scale), n.batch, n.t, n.s, n.d, n.dv, c.out[1].as<T>(),
+          c.out[2].as<T>());
       DS_CUDA_LAUNCH();
     }
   });

@@ -1,4 +1,5 @@
-// Verifiers of ds.attention and ds.attention_grad: shapes of q, k, v, the mask and the LSE.
+// Verifiers of ds.attention and ds.attention_grad: shapes of q, k, v, the mask and the
+// LSE.
 #include "ds/Dialect/DS/IR/DSOps.h"
 
 #include "mlir/Dialect/Traits.h"
@@ -82,8 +83,7 @@ LogicalResult AttentionOp::verify() {
 LogicalResult AttentionGradOp::verify() {
   if (failed(verifyAttention(*this, getQuery(), getKey(), getValue(), getMask(),
                              getOutput().getType(), getLse().getType(),
-                             getScale().convertToFloat(),
-                             getDropout().convertToFloat())))
+                             getScale().convertToFloat(), getDropout().convertToFloat())))
     return failure();
   if (getGrad().getType() != getOutput().getType())
     return emitOpError("grad must have the output type ") << getOutput().getType();

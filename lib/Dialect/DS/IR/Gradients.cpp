@@ -446,8 +446,8 @@ LogicalResult attentionGrad(AttentionOp op, GradientBuilder &g, ArrayRef<Value> 
   if (rg[1])
     return op.emitError("the gradient through attention's log-sum-exp is not supported");
   auto grads = AttentionGradOp::create(
-      g.b, g.loc, typeOf(op.getQuery()), typeOf(op.getKey()), typeOf(op.getValue()), rg[0],
-      op.getQuery(), op.getKey(), op.getValue(), op.getOutput(), op.getLse(),
+      g.b, g.loc, typeOf(op.getQuery()), typeOf(op.getKey()), typeOf(op.getValue()),
+      rg[0], op.getQuery(), op.getKey(), op.getValue(), op.getOutput(), op.getLse(),
       op.getMask(), op.getScaleAttr(), op.getCausalAttr(), op.getDropoutAttr());
   for (unsigned i = 0; i < 3; ++i)
     if (need[i])

@@ -208,12 +208,13 @@ Value stripLeadingUnitDims(Value v) {
   return v;
 }
 
-/// Whether the mask is a constant equal to the causal (lower-triangular, top-left aligned)
-/// pattern over its last two dims, which must be [T, S].
+/// Whether the mask is a constant equal to the causal (lower-triangular, top-left
+/// aligned) pattern over its last two dims, which must be [T, S].
 bool isCausalConstant(const Mask &mask, int64_t t, int64_t s) {
   Value value = stripLeadingUnitDims(mask.value);
   if (auto trilu = value.getDefiningOp<TriluOp>()) {
-    // torch.triu(full((T, S), -inf), diagonal=1) (nn.Transformer's square subsequent mask).
+    // torch.triu(full((T, S), -inf), diagonal=1) (nn.Transformer's square subsequent
+    // mask).
     auto fill = getSplatFloat(trilu.getInput());
     auto tt = tensorOf(value);
     return mask.additive && fill && isMaskFill(*fill) && trilu.getUpper() &&
@@ -323,7 +324,8 @@ struct FuseAttentionPass : public ds::impl::FuseAttentionPassBase<FuseAttentionP
       return false;
     Value v = pv.getRhs();
     auto vt = tensorOf(v);
-    if (vt.getRank() != rank || vt.getShape().drop_back(2) != probsType.getShape().drop_back(2))
+    if (vt.getRank() != rank ||
+        vt.getShape().drop_back(2) != probsType.getShape().drop_back(2))
       return false;
 
     std::optional<AttentionMatch> m = matchScores(softmax.getInput());
@@ -352,7 +354,8 @@ struct FuseAttentionPass : public ds::impl::FuseAttentionPassBase<FuseAttentionP
       auto mt = tensorOf(masks[0].value);
       SmallVector<int64_t> joint;
       if (mt.getRank() > rank ||
-          !OpTrait::util::getBroadcastedShape(mt.getShape(), probsType.getShape(), joint) ||
+          !OpTrait::util::getBroadcastedShape(mt.getShape(), probsType.getShape(),
+                                              joint) ||
           ArrayRef<int64_t>(joint) != probsType.getShape() ||
           (masks[0].additive && mt.getElementType() != qt.getElementType()))
         return false;

@@ -120,8 +120,10 @@ struct ApplyMixedPrecisionPass
         continue;
       }
       for (Value r : op.getResults()) {
-        // attention's per-row log-sum-exp stays f32 (its verifier's type): the backward pass exponentiates it.
-        if (auto attention = dyn_cast<AttentionOp>(op); attention && r == attention.getLse())
+        // attention's per-row log-sum-exp stays f32 (its verifier's type): the backward
+        // pass exponentiates it.
+        if (auto attention = dyn_cast<AttentionOp>(op);
+            attention && r == attention.getLse())
           continue;
         if (isFloatTensor(r.getType()))
           r.setType(withElement(r.getType(), half));
