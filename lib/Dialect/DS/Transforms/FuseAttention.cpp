@@ -307,7 +307,7 @@ struct FuseAttentionPass : public ds::impl::FuseAttentionPassBase<FuseAttentionP
   bool fuse(SoftmaxOp softmax) {
     auto probsType = tensorOf(softmax.getResult());
     int64_t rank = probsType.getRank();
-    if (rank < 3 || softmax.getAxis() != rank - 1 || !softmax->hasOneUse())
+    if (rank < 3 || int64_t(softmax.getAxis()) != rank - 1 || !softmax->hasOneUse())
       return false;
     // softmax -> [dropout ratio 0] -> matmul with v.
     Operation *user = *softmax->getUsers().begin();
