@@ -178,6 +178,16 @@ TEST(AttentionKernels, PaddedBooleanMask) {
   runCase({{2, 2}, 65, 77, 16, 16}, &keep, 1e-5);
 }
 
+TEST(AttentionKernels, BooleanTrilMaskSkipsTiles) {
+  // nanoGPT's causal mask as a boolean [1, 1, T, T] buffer: tiles above the diagonal are all
+  // false and skipped; the rest must still match.
+  HostTensor keep(ds::plan::I1, {1, 1, 150, 150});
+  for (int64_t i = 0; i < 150; ++i)
+    for (int64_t j = 0; j < 150; ++j)
+      keep.set(i * 150 + j, j <= i);
+  runCase({{2, 2}, 150, 150, 16, 16}, &keep, 1e-5);
+}
+
 TEST(AttentionKernels, CausalAndAdditiveMask) {
   std::mt19937 rng(3);
   HostTensor bias = randomTensor(ds::plan::F32, {1, 1, 66, 66}, rng, -3, 0);
