@@ -10,10 +10,12 @@ Writes, next to this script (or into DIR):
                    embeddings with a linear head and cross-entropy: torch's
                    nn.MultiheadAttention path ([B*H, T, D] bmm, q scaled before the matmul,
                    the mask added by baddbmm)
+    encoder_pad.onnx  the same encoder with a key padding mask input `pad` (bool [4, T], true
+                   = padding), merged by nn.MultiheadAttention into the float attention mask
     gpt2_hf.onnx   a faithful small re-implementation of Hugging Face GPT-2's attention
                    forward (Conv1D projections, heads split by view/permute, scores divided by
                    sqrt(d), torch.where(bool tril buffer, w, finfo.min), attn_dropout p=0)
-Inputs idx, targets int64 [4, T]; outputs logits, loss.  Fixed seeds: re-running gives the
+Inputs idx, targets int64 [4, T] (and pad); outputs logits, loss.  Fixed seeds: re-running gives the
 same files.
 """
 import argparse
@@ -43,11 +45,11 @@ class EncoderLM(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, LAYERS, enable_nested_tensor=False)
         self.head = nn.Linear(EMBD, VOCAB)
 
-    def forward(self, idx, targets):
+    def forward(self, idx, targets, pad=None):
         t = idx.size(1)
         x = self.wte(idx) + self.wpe(torch.arange(0, t, dtype=torch.long))
         mask = nn.Transformer.generate_square_subsequent_mask(t)
-        x = self.encoder(x, mask=mask)
+        x = self.encoder(x, mask=mask, src_key_padding_mask=pad)
         logits = self.head(x)
         loss = F.cross_entropy(logits.view(-1, VOCAB), targets.view(-1))
         return logits, loss
@@ -137,14 +139,23 @@ class GPT2LM(nn.Module):
         return logits, loss
 
 
-def export(model, seq, path):
+def padding(seq):
+    """Sample b pads its last 3b positions (sample 0 none)."""
+    return torch.arange(seq).unsqueeze(0) >= (seq - 3 * torch.arange(BATCH)).unsqueeze(1)
+
+
+def export(model, seq, path, pad=False):
     g = torch.Generator().manual_seed(7)
     inputs = (torch.randint(0, VOCAB, (BATCH, seq), generator=g),
               torch.randint(0, VOCAB, (BATCH, seq), generator=g))
+    names = ["idx", "targets"]
+    if pad:
+        inputs += (padding(seq),)
+        names.append("pad")
     buf = io.BytesIO()
     torch.onnx.export(model, inputs, buf, export_params=True, opset_version=OPSET,
                       training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False,
-                      input_names=["idx", "targets"], output_names=["logits", "loss"])
+                      input_names=names, output_names=["logits", "loss"])
     m = onnx.load_from_string(buf.getvalue())
     m.producer_name = "ds-opt models/export_attention_models.py (pytorch %s)" % torch.__version__
     onnx.checker.check_model(m, full_check=True)
@@ -160,11 +171,13 @@ def main():
     ap.add_argument("--seq", type=int, default=32)
     args = ap.parse_args()
     torch.use_deterministic_algorithms(True)
-    for name, cls, seed in (("encoder", EncoderLM, 11), ("gpt2_hf", GPT2LM, 12)):
+    for name, cls, seed, pad in (("encoder", EncoderLM, 11, False),
+                                 ("encoder_pad", EncoderLM, 11, True),
+                                 ("gpt2_hf", GPT2LM, 12, False)):
         torch.manual_seed(seed)
         model = cls(args.seq)
         model.train()
-        export(model, args.seq, os.path.join(args.outdir, name + ".onnx"))
+        export(model, args.seq, os.path.join(args.outdir, name + ".onnx"), pad)
 
 
 if __name__ == "__main__":
