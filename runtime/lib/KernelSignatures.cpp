@@ -202,9 +202,14 @@ void checkAttentionOperands(const CheckContext &c, T q, T k, T v, T mask, T out,
   auto batchOf = [](T t) {
     return std::vector<int64_t>(t->shape.begin(), t->shape.end() - 2);
   };
-  if (batchOf(k) != batch || batchOf(v) != batch)
-    fail("q, k and v must have the same batch dims, got ", desc(q), ", ", desc(k), ", ",
-         desc(v));
+  // Grouped-query attention: k's and v's last batch dim (heads) may divide q's.
+  std::vector<int64_t> kvBatch = batchOf(k);
+  int64_t qHeads = batch.back(), kvHeads = kvBatch.back();
+  if (batchOf(v) != kvBatch ||
+      !std::equal(batch.begin(), batch.end() - 1, kvBatch.begin(), kvBatch.end() - 1) ||
+      kvHeads <= 0 || qHeads % kvHeads != 0)
+    fail("k and v must have q's batch dims, the last (heads) dividing q's, got ", desc(q),
+         ", ", desc(k), ", ", desc(v));
   int64_t t = q->shape[size_t(r - 2)], d = q->shape[size_t(r - 1)];
   int64_t s = k->shape[size_t(r - 2)];
   if (k->shape[size_t(r - 1)] != d)

@@ -16,6 +16,14 @@ struct Case {
   bool causal = false;
   double scale = 0.25;
   DType dtype = ds::plan::F32;
+  int64_t kvHeads = 0; ///< k and v's last batch dim (grouped-query); 0: q's
+  std::vector<int64_t> kvBatch() const {
+    std::vector<int64_t> b = batch;
+    if (kvHeads)
+      b.back() = kvHeads;
+    return b;
+  }
+  int64_t group() const { return kvHeads ? batch.back() / kvHeads : 1; }
 };
 
 /// Outputs of the naive reference in f64: out, lse, dq, dk, dv.
@@ -41,17 +49,19 @@ Reference reference(const Case &c, HostTensor &q, HostTensor &k, HostTensor &v,
   r.out.assign(size_t(nb * c.t * c.dv), 0);
   r.lse.assign(size_t(nb * c.t), 0);
   r.dq.assign(size_t(nb * c.t * c.d), 0);
-  r.dk.assign(size_t(nb * c.s * c.d), 0);
-  r.dv.assign(size_t(nb * c.s * c.dv), 0);
+  int64_t group = c.group();
+  r.dk.assign(size_t(nb / group * c.s * c.d), 0);
+  r.dv.assign(size_t(nb / group * c.s * c.dv), 0);
   const double ninf = -std::numeric_limits<double>::infinity();
   for (int64_t b = 0; b < nb; ++b) {
+    int64_t kb = b / group; // the key-value entry query entry b reads
     std::vector<double> p(size_t(c.t * c.s));
     for (int64_t i = 0; i < c.t; ++i) {
       double mx = ninf;
       for (int64_t j = 0; j < c.s; ++j) {
         double s = 0;
         for (int64_t x = 0; x < c.d; ++x)
-          s += q.get((b * c.t + i) * c.d + x) * k.get((b * c.s + j) * c.d + x);
+          s += q.get((b * c.t + i) * c.d + x) * k.get((kb * c.s + j) * c.d + x);
         s *= c.scale;
         if (c.causal && j > i)
           s = ninf;
@@ -82,7 +92,7 @@ Reference reference(const Case &c, HostTensor &q, HostTensor &k, HostTensor &v,
       for (int64_t x = 0; x < c.dv; ++x) {
         double o = 0;
         for (int64_t j = 0; j < c.s; ++j)
-          o += p[size_t(i * c.s + j)] * v.get((b * c.s + j) * c.dv + x);
+          o += p[size_t(i * c.s + j)] * v.get((kb * c.s + j) * c.dv + x);
         r.out[size_t((b * c.t + i) * c.dv + x)] = o;
       }
     }
@@ -93,7 +103,7 @@ Reference reference(const Case &c, HostTensor &q, HostTensor &k, HostTensor &v,
       for (int64_t j = 0; j < c.s; ++j) {
         double s = 0;
         for (int64_t x = 0; x < c.dv; ++x)
-          s += g.get((b * c.t + i) * c.dv + x) * v.get((b * c.s + j) * c.dv + x);
+          s += g.get((b * c.t + i) * c.dv + x) * v.get((kb * c.s + j) * c.dv + x);
         dp[size_t(j)] = s;
         dot += s * p[size_t(i * c.s + j)];
       }
@@ -101,11 +111,12 @@ Reference reference(const Case &c, HostTensor &q, HostTensor &k, HostTensor &v,
         double pij = p[size_t(i * c.s + j)];
         double ds = pij * (dp[size_t(j)] - dot) * c.scale;
         for (int64_t x = 0; x < c.d; ++x) {
-          r.dq[size_t((b * c.t + i) * c.d + x)] += ds * k.get((b * c.s + j) * c.d + x);
-          r.dk[size_t((b * c.s + j) * c.d + x)] += ds * q.get((b * c.t + i) * c.d + x);
+          r.dq[size_t((b * c.t + i) * c.d + x)] += ds * k.get((kb * c.s + j) * c.d + x);
+          r.dk[size_t((kb * c.s + j) * c.d + x)] += ds * q.get((b * c.t + i) * c.d + x);
         }
         for (int64_t x = 0; x < c.dv; ++x)
-          r.dv[size_t((b * c.s + j) * c.dv + x)] += pij * g.get((b * c.t + i) * c.dv + x);
+          r.dv[size_t((kb * c.s + j) * c.dv + x)] +=
+              pij * g.get((b * c.t + i) * c.dv + x);
       }
     }
   }
@@ -130,8 +141,8 @@ void expectNear(const HostTensor &got, const std::vector<double> &want, double t
 void runCase(const Case &c, HostTensor *mask, double tol) {
   std::mt19937 rng(7);
   HostTensor q = randomTensor(c.dtype, withTail(c.batch, c.t, c.d), rng);
-  HostTensor k = randomTensor(c.dtype, withTail(c.batch, c.s, c.d), rng);
-  HostTensor v = randomTensor(c.dtype, withTail(c.batch, c.s, c.dv), rng);
+  HostTensor k = randomTensor(c.dtype, withTail(c.kvBatch(), c.s, c.d), rng);
+  HostTensor v = randomTensor(c.dtype, withTail(c.kvBatch(), c.s, c.dv), rng);
   HostTensor g = randomTensor(c.dtype, withTail(c.batch, c.t, c.dv), rng);
   HostTensor out(c.dtype, withTail(c.batch, c.t, c.dv));
   std::vector<int64_t> lseShape = c.batch;
@@ -179,8 +190,8 @@ TEST(AttentionKernels, PaddedBooleanMask) {
 }
 
 TEST(AttentionKernels, BooleanTrilMaskSkipsTiles) {
-  // nanoGPT's causal mask as a boolean [1, 1, T, T] buffer: tiles above the diagonal are all
-  // false and skipped; the rest must still match.
+  // nanoGPT's causal mask as a boolean [1, 1, T, T] buffer: tiles above the diagonal are
+  // all false and skipped; the rest must still match.
   HostTensor keep(ds::plan::I1, {1, 1, 150, 150});
   for (int64_t i = 0; i < 150; ++i)
     for (int64_t j = 0; j < 150; ++j)
@@ -200,6 +211,18 @@ TEST(AttentionKernels, FullyMaskedRowGivesZeros) {
   for (int64_t i = 0; i < 45; ++i)
     keep.set(i, i >= 9);
   runCase({{2}, 5, 9, 4, 4}, &keep, 1e-5);
+}
+
+TEST(AttentionKernels, GroupedQueryHeads) {
+  // 6 query heads over 2 key-value heads: dk and dv sum over each group of 3.
+  Case c{{2, 6}, 70, 66, 8, 8, /*causal=*/true};
+  c.kvHeads = 2;
+  HostTensor keep(ds::plan::I1, {2, 1, 1, 66});
+  for (int64_t i = 0; i < 132; ++i)
+    keep.set(i, i % 66 < 60 || i < 66);
+  runCase(c, &keep, 1e-5);
+  c.kvHeads = 1;
+  runCase(c, nullptr, 1e-5);
 }
 
 TEST(AttentionKernels, Float64) {

@@ -31,9 +31,10 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
               b, int(ldb), beta, c, int(ldc));
 }
 
-/// Sizes of one call: `batch` [T, D] / [S, D] / [S, Dv] problems.
+/// Sizes of one call: `batch` [T, D] query problems over `batch / group` [S, D] / [S, Dv]
+/// key-value problems (grouped-query attention: query entry b reads key entry b / group).
 struct Dims {
-  int64_t batch, t, s, d, dv;
+  int64_t batch, group, t, s, d, dv;
 };
 
 Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v) {
@@ -43,6 +44,7 @@ Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v) {
   n.batch = 1;
   for (int64_t i = 0; i + 2 < r; ++i)
     n.batch *= q.dim(i);
+  n.group = k.dim(r - 3) > 0 ? std::max<int64_t>(1, q.dim(r - 3) / k.dim(r - 3)) : 1;
   return n;
 }
 
@@ -143,8 +145,9 @@ void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mas
     for (int64_t task = begin; task < end; ++task) {
       int64_t b = task / rowTiles, i0 = (task % rowTiles) * kRows;
       int64_t br = std::min(kRows, n.t - i0);
-      const T *qb = q + (b * n.t + i0) * n.d, *kb = k + b * n.s * n.d,
-              *vb = v + b * n.s * n.dv;
+      int64_t kvb = b / n.group;
+      const T *qb = q + (b * n.t + i0) * n.d, *kb = k + kvb * n.s * n.d,
+              *vb = v + kvb * n.s * n.dv;
       std::fill(m.begin(), m.end(), ninf);
       std::fill(l.begin(), l.end(), T(0));
       std::fill(acc.begin(), acc.end(), T(0));
@@ -200,62 +203,67 @@ template <typename T>
 void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *out,
                        const T *lse, const MaskView<T> &mask, T scale, const Dims &n,
                        T *dq, T *dk, T *dv) {
-  parallelFor(n.batch, 1, [&](int64_t begin, int64_t end) {
+  // One task per key-value entry: it owns dk and dv, and the dq of its query group.
+  parallelFor(n.batch / n.group, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> p(size_t(kRows * kCols)), dp(size_t(kRows * kCols)),
         rowDot(size_t(n.t));
     const T ninf = -std::numeric_limits<T>::infinity();
-    for (int64_t b = begin; b < end; ++b) {
-      const T *gb = g + b * n.t * n.dv, *ob = out + b * n.t * n.dv, *lb = lse + b * n.t;
-      const T *qb = q + b * n.t * n.d, *kb = k + b * n.s * n.d, *vb = v + b * n.s * n.dv;
-      T *dqb = dq + b * n.t * n.d, *dkb = dk + b * n.s * n.d, *dvb = dv + b * n.s * n.dv;
-      std::fill(dqb, dqb + n.t * n.d, T(0));
+    for (int64_t kvb = begin; kvb < end; ++kvb) {
+      const T *kb = k + kvb * n.s * n.d, *vb = v + kvb * n.s * n.dv;
+      T *dkb = dk + kvb * n.s * n.d, *dvb = dv + kvb * n.s * n.dv;
       std::fill(dkb, dkb + n.s * n.d, T(0));
       std::fill(dvb, dvb + n.s * n.dv, T(0));
-      for (int64_t i = 0; i < n.t; ++i) { // rowsum(g * out) = rowsum(p * (g vᵀ))
-        T sum = 0;
-        for (int64_t d = 0; d < n.dv; ++d)
-          sum += gb[i * n.dv + d] * ob[i * n.dv + d];
-        rowDot[size_t(i)] = sum;
-      }
-      for (int64_t j0 = 0; j0 < n.s; j0 += kCols) {
-        int64_t bc = std::min(kCols, n.s - j0);
-        // Causal: rows before j0 see none of these keys.
-        int64_t iStart = mask.causal ? (std::min(j0, n.t) / kRows) * kRows : 0;
-        for (int64_t i0 = iStart; i0 < n.t; i0 += kRows) {
-          int64_t br = std::min(kRows, n.t - i0);
-          if (mask.tileMasked(b, i0, br, j0, bc))
-            continue;
-          T *pt = p.data(), *dpt = dp.data();
-          if (n.d > 0)
-            gemm(false, true, br, bc, n.d, scale, qb + i0 * n.d, n.d, kb + j0 * n.d, n.d,
-                 T(0), pt, bc);
-          else
-            std::fill(pt, pt + br * bc, T(0));
-          mask.apply(pt, b, i0, br, j0, bc);
-          for (int64_t i = 0; i < br; ++i) {
-            T l = lb[i0 + i];
-            for (int64_t j = 0; j < bc; ++j) {
-              T &x = pt[i * bc + j];
-              x = (x == ninf || l == ninf) ? T(0) : std::exp(x - l);
+      for (int64_t b = kvb * n.group; b < (kvb + 1) * n.group; ++b) {
+        const T *gb = g + b * n.t * n.dv, *ob = out + b * n.t * n.dv, *lb = lse + b * n.t;
+        const T *qb = q + b * n.t * n.d;
+        T *dqb = dq + b * n.t * n.d;
+        std::fill(dqb, dqb + n.t * n.d, T(0));
+        for (int64_t i = 0; i < n.t; ++i) { // rowsum(g * out) = rowsum(p * (g vᵀ))
+          T sum = 0;
+          for (int64_t d = 0; d < n.dv; ++d)
+            sum += gb[i * n.dv + d] * ob[i * n.dv + d];
+          rowDot[size_t(i)] = sum;
+        }
+        for (int64_t j0 = 0; j0 < n.s; j0 += kCols) {
+          int64_t bc = std::min(kCols, n.s - j0);
+          // Causal: rows before j0 see none of these keys.
+          int64_t iStart = mask.causal ? (std::min(j0, n.t) / kRows) * kRows : 0;
+          for (int64_t i0 = iStart; i0 < n.t; i0 += kRows) {
+            int64_t br = std::min(kRows, n.t - i0);
+            if (mask.tileMasked(b, i0, br, j0, bc))
+              continue;
+            T *pt = p.data(), *dpt = dp.data();
+            if (n.d > 0)
+              gemm(false, true, br, bc, n.d, scale, qb + i0 * n.d, n.d, kb + j0 * n.d,
+                   n.d, T(0), pt, bc);
+            else
+              std::fill(pt, pt + br * bc, T(0));
+            mask.apply(pt, b, i0, br, j0, bc);
+            for (int64_t i = 0; i < br; ++i) {
+              T l = lb[i0 + i];
+              for (int64_t j = 0; j < bc; ++j) {
+                T &x = pt[i * bc + j];
+                x = (x == ninf || l == ninf) ? T(0) : std::exp(x - l);
+              }
             }
-          }
-          if (n.dv > 0) {
-            gemm(true, false, bc, n.dv, br, T(1), pt, bc, gb + i0 * n.dv, n.dv, T(1),
-                 dvb + j0 * n.dv, n.dv);
-            gemm(false, true, br, bc, n.dv, T(1), gb + i0 * n.dv, n.dv, vb + j0 * n.dv,
-                 n.dv, T(0), dpt, bc);
-          } else {
-            std::fill(dpt, dpt + br * bc, T(0));
-          }
-          for (int64_t i = 0; i < br; ++i)
-            for (int64_t j = 0; j < bc; ++j)
-              dpt[i * bc + j] =
-                  pt[i * bc + j] * (dpt[i * bc + j] - rowDot[size_t(i0 + i)]);
-          if (n.d > 0) {
-            gemm(false, false, br, n.d, bc, scale, dpt, bc, kb + j0 * n.d, n.d, T(1),
-                 dqb + i0 * n.d, n.d);
-            gemm(true, false, bc, n.d, br, scale, dpt, bc, qb + i0 * n.d, n.d, T(1),
-                 dkb + j0 * n.d, n.d);
+            if (n.dv > 0) {
+              gemm(true, false, bc, n.dv, br, T(1), pt, bc, gb + i0 * n.dv, n.dv, T(1),
+                   dvb + j0 * n.dv, n.dv);
+              gemm(false, true, br, bc, n.dv, T(1), gb + i0 * n.dv, n.dv, vb + j0 * n.dv,
+                   n.dv, T(0), dpt, bc);
+            } else {
+              std::fill(dpt, dpt + br * bc, T(0));
+            }
+            for (int64_t i = 0; i < br; ++i)
+              for (int64_t j = 0; j < bc; ++j)
+                dpt[i * bc + j] =
+                    pt[i * bc + j] * (dpt[i * bc + j] - rowDot[size_t(i0 + i)]);
+            if (n.d > 0) {
+              gemm(false, false, br, n.d, bc, scale, dpt, bc, kb + j0 * n.d, n.d, T(1),
+                   dqb + i0 * n.d, n.d);
+              gemm(true, false, bc, n.d, br, scale, dpt, bc, qb + i0 * n.d, n.d, T(1),
+                   dkb + j0 * n.d, n.d);
+            }
           }
         }
       }

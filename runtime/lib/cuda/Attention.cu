@@ -66,8 +66,8 @@ __device__ A blockDot(const T *a, const T *b, int64_t n) {
 template <typename T>
 __global__ void attentionKernel(const T *__restrict__ q, const T *__restrict__ k,
                                 const T *__restrict__ v, MaskDesc mask, float scale,
-                                int64_t batch, int64_t t, int64_t s, int64_t d,
-                                int64_t dv, T *__restrict__ out,
+                                int64_t batch, int64_t group, int64_t t, int64_t s,
+                                int64_t d, int64_t dv, T *__restrict__ out,
                                 typename Acc<T>::type *__restrict__ lse) {
   using A = typename Acc<T>::type;
   extern __shared__ unsigned char shared[];
@@ -75,7 +75,8 @@ __global__ void attentionKernel(const T *__restrict__ q, const T *__restrict__ k
   const A ninf = -std::numeric_limits<A>::infinity();
   for (int64_t row = blockIdx.x; row < batch * t; row += gridDim.x) {
     int64_t b = row / t, i = row % t;
-    const T *qi = q + row * d, *kb = k + b * s * d, *vb = v + b * s * dv;
+    const T *qi = q + row * d, *kb = k + (b / group) * s * d,
+            *vb = v + (b / group) * s * dv;
     for (int64_t x = threadIdx.x; x < dv; x += blockDim.x)
       acc[x] = A(0);
     A m = ninf, l = A(0);
@@ -108,16 +109,16 @@ __global__ void attentionGradQueryKernel(const T *__restrict__ g, const T *__res
                                          const T *__restrict__ o,
                                          const typename Acc<T>::type *__restrict__ lse,
                                          MaskDesc mask, float scale, int64_t batch,
-                                         int64_t t, int64_t s, int64_t d, int64_t dv,
-                                         T *__restrict__ dq) {
+                                         int64_t group, int64_t t, int64_t s, int64_t d,
+                                         int64_t dv, T *__restrict__ dq) {
   using A = typename Acc<T>::type;
   extern __shared__ unsigned char shared[];
   A *acc = reinterpret_cast<A *>(shared);
   const A ninf = -std::numeric_limits<A>::infinity();
   for (int64_t row = blockIdx.x; row < batch * t; row += gridDim.x) {
     int64_t b = row / t, i = row % t;
-    const T *qi = q + row * d, *gi = g + row * dv, *kb = k + b * s * d,
-            *vb = v + b * s * dv;
+    const T *qi = q + row * d, *gi = g + row * dv, *kb = k + (b / group) * s * d,
+            *vb = v + (b / group) * s * dv;
     for (int64_t x = threadIdx.x; x < d; x += blockDim.x)
       acc[x] = A(0);
     A li = A(lse[row]);
@@ -139,28 +140,32 @@ __global__ void attentionGradQueryKernel(const T *__restrict__ g, const T *__res
   }
 }
 
-/// dk and dv of one key row per block.
+/// dk and dv of one key row per block (summed over the query heads of its group).
 template <typename T>
-__global__ void attentionGradKeyKernel(const T *__restrict__ g, const T *__restrict__ q,
-                                       const T *__restrict__ k, const T *__restrict__ v,
-                                       const T *__restrict__ o,
-                                       const typename Acc<T>::type *__restrict__ lse,
-                                       MaskDesc mask, float scale, int64_t batch,
-                                       int64_t t, int64_t s, int64_t d, int64_t dv,
-                                       T *__restrict__ dk, T *__restrict__ dvOut) {
+__global__ void
+attentionGradKeyKernel(const T *__restrict__ g, const T *__restrict__ q,
+                       const T *__restrict__ k, const T *__restrict__ v,
+                       const T *__restrict__ o,
+                       const typename Acc<T>::type *__restrict__ lse, MaskDesc mask,
+                       float scale, int64_t batch, int64_t group, int64_t t, int64_t s,
+                       int64_t d, int64_t dv, T *__restrict__ dk, T *__restrict__ dvOut) {
   using A = typename Acc<T>::type;
   extern __shared__ unsigned char shared[];
   A *accK = reinterpret_cast<A *>(shared), *accV = accK + d;
   const A ninf = -std::numeric_limits<A>::infinity();
-  for (int64_t col = blockIdx.x; col < batch * s; col += gridDim.x) {
-    int64_t b = col / s, j = col % s;
+  for (int64_t col = blockIdx.x; col < batch / group * s; col += gridDim.x) {
+    int64_t kvb = col / s, j = col % s;
     const T *kj = k + col * d, *vj = v + col * dv;
     for (int64_t x = threadIdx.x; x < d; x += blockDim.x)
       accK[x] = A(0);
     for (int64_t x = threadIdx.x; x < dv; x += blockDim.x)
       accV[x] = A(0);
-    for (int64_t i = mask.causal ? j : 0; i < t; ++i) {
-      int64_t row = b * t + i;
+    // Every query row of every query head that reads this key head.
+    for (int64_t bi = kvb * group * t + (mask.causal ? j : 0); bi < (kvb + 1) * group * t;
+         ++bi) {
+      int64_t b = bi / t, i = bi % t, row = bi;
+      if (mask.causal && i < j)
+        continue;
       const T *qi = q + row * d, *gi = g + row * dv;
       A li = A(lse[row]);
       A score = maskScore<T, A>(mask, b, i, j, blockDot<T, A>(qi, kj, d) * A(scale));
@@ -183,8 +188,10 @@ __global__ void attentionGradKeyKernel(const T *__restrict__ g, const T *__restr
   }
 }
 
+/// `batch` query entries over `batch / group` key-value entries (grouped-query attention:
+/// query entry b reads key entry b / group).
 struct Dims {
-  int64_t batch = 1, t, s, d, dv;
+  int64_t batch = 1, group = 1, t, s, d, dv;
 };
 
 Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v) {
@@ -193,6 +200,8 @@ Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v) {
   for (int64_t i = 0; i + 2 < r; ++i)
     n.batch *= q.dim(i);
   n.t = q.dim(r - 2), n.d = q.dim(r - 1), n.s = k.dim(r - 2), n.dv = v.dim(r - 1);
+  if (k.dim(r - 3) > 0)
+    n.group = std::max<int64_t>(1, q.dim(r - 3) / k.dim(r - 3));
   return n;
 }
 
@@ -251,7 +260,7 @@ void runAttention(KernelCall &c) {
     attentionKernel<T>
         <<<rowGrid(n.batch * n.t), rowThreads(std::max(n.d, n.dv)), shared, stream(c)>>>(
             q.as<const T>(), k.as<const T>(), v.as<const T>(), mask, float(attrs.scale),
-            n.batch, n.t, n.s, n.d, n.dv, c.out[0].as<T>(),
+            n.batch, n.group, n.t, n.s, n.d, n.dv, c.out[0].as<T>(),
             c.out[1].as<typename Acc<T>::type>());
     DS_CUDA_LAUNCH();
   });
@@ -271,15 +280,17 @@ void runAttentionGrad(KernelCall &c) {
           <<<rowGrid(n.batch * n.t), threads, sharedQ, stream(c)>>>(
               g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(),
               o.as<const T>(), c.in[5].as<const typename Acc<T>::type>(), mask,
-              float(attrs.scale), n.batch, n.t, n.s, n.d, n.dv, c.out[0].as<T>());
+              float(attrs.scale), n.batch, n.group, n.t, n.s, n.d, n.dv,
+              c.out[0].as<T>());
       DS_CUDA_LAUNCH();
     }
-    if (n.batch * n.s > 0) {
-      attentionGradKeyKernel<T><<<rowGrid(n.batch * n.s), threads, sharedK, stream(c)>>>(
-          g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(),
-          o.as<const T>(), c.in[5].as<const typename Acc<T>::type>(), mask,
-          float(attrs.scale), n.batch, n.t, n.s, n.d, n.dv, c.out[1].as<T>(),
-          c.out[2].as<T>());
+    if (n.batch / n.group * n.s > 0) {
+      attentionGradKeyKernel<T>
+          <<<rowGrid(n.batch / n.group * n.s), threads, sharedK, stream(c)>>>(
+              g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(),
+              o.as<const T>(), c.in[5].as<const typename Acc<T>::type>(), mask,
+              float(attrs.scale), n.batch, n.group, n.t, n.s, n.d, n.dv, c.out[1].as<T>(),
+              c.out[2].as<T>());
       DS_CUDA_LAUNCH();
     }
   });

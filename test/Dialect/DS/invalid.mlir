@@ -857,9 +857,9 @@ func.func @attention_element_types(%q: tensor<2x8x16xf32>, %k: tensor<2x8x16xf16
 
 // -----
 
-// Tests that attention's q, k and v share their batch dims.
+// Tests that attention's k and v have q's batch dims but for heads dividing q's.
 func.func @attention_batch_dims(%q: tensor<2x8x16xf32>, %k: tensor<3x8x16xf32>) {
-  // expected-error @+1 {{query, key and value must have the same batch dims}}
+  // expected-error @+1 {{key and value must have the query's batch dims, the last (heads) dividing the query's}}
   %o, %l = ds.attention %q, %k, %k {scale = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<3x8x16xf32>, tensor<3x8x16xf32>) -> (tensor<2x8x16xf32>, tensor<2x8xf32>)
   return
 }

@@ -1,12 +1,14 @@
 // Gradient checks (central differences, f64) of attention with respect to q, k and v: plain,
 // causal with T != S, a boolean padding mask, an additive mask, and causal + mask over tiles
-// (T = 70 > the CPU kernel's 64-row tiles, so dq, dk and dv cross tile boundaries).
+// (T = 70 > the CPU kernel's 64-row tiles, so dq, dk and dv cross tile boundaries), and
+// grouped-query heads (4 query heads over 2 key-value heads).
 // RUN: %python %S/Inputs/gradcheck.py %s %t ds-opt ds-translate ds-gradcheck | FileCheck %s
 // CHECK: @attention_plain: gradcheck: PASS
 // CHECK: @attention_causal_rect: gradcheck: PASS
 // CHECK: @attention_bool_mask: gradcheck: PASS
 // CHECK: @attention_additive_mask: gradcheck: PASS
 // CHECK: @attention_tiles: gradcheck: PASS
+// CHECK: @attention_grouped_query: gradcheck: PASS
 // CHECK: 0 case(s) failed
 
 // INPUTS: q=2x2x5x4:f64 k=2x2x6x4:f64 v=2x2x6x3:f64
@@ -60,5 +62,16 @@ func.func @attention_tiles(%q: tensor<1x70x2xf64> {ds.input = "q"}, %k: tensor<1
   %o, %lse = ds.attention %q, %k, %v mask %keep {scale = 0.5 : f32, causal = true} : (tensor<1x70x2xf64>, tensor<1x70x2xf64>, tensor<1x70x2xf64>, tensor<70xi1>) -> (tensor<1x70x2xf64>, tensor<1x70xf64>)
   %m = ds.mul %o, %w : (tensor<1x70x2xf64>, tensor<1x70x2xf64>) -> tensor<1x70x2xf64>
   %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<1x70x2xf64>) -> tensor<f64>
+  return %l : tensor<f64>
+}
+
+// -----
+
+// INPUTS: q=2x4x5x3:f64 k=2x2x6x3:f64 v=2x2x6x2:f64
+func.func @attention_grouped_query(%q: tensor<2x4x5x3xf64> {ds.input = "q"}, %k: tensor<2x2x6x3xf64> {ds.input = "k"}, %v: tensor<2x2x6x2xf64> {ds.input = "v"}) -> tensor<f64> attributes {ds.loss = 0 : i64} {
+  %w = ds.constant dense<W> : tensor<2x4x5x2xf64>
+  %o, %lse = ds.attention %q, %k, %v {scale = 0.5 : f32, causal = true} : (tensor<2x4x5x3xf64>, tensor<2x2x6x3xf64>, tensor<2x2x6x2xf64>) -> (tensor<2x4x5x2xf64>, tensor<2x4x5xf64>)
+  %m = ds.mul %o, %w : (tensor<2x4x5x2xf64>, tensor<2x4x5x2xf64>) -> tensor<2x4x5x2xf64>
+  %l = ds.reduce_sum %m {axes = array<i64>, keepdims = false} : (tensor<2x4x5x2xf64>) -> tensor<f64>
   return %l : tensor<f64>
 }

@@ -10,7 +10,9 @@ using namespace mlir::ds;
 namespace {
 RankedTensorType tensorOf(Value v) { return cast<RankedTensorType>(v.getType()); }
 
-/// Checks q [batch..., T, D], k [batch..., S, D], v [batch..., S, Dv], the optional mask
+/// Checks q [batch..., H, T, D], k [batch..., Hkv, S, D], v [batch..., Hkv, S, Dv] (Hkv
+/// divides H: grouped-query attention, query head h reads key head h / (H / Hkv)), the
+/// optional mask
 /// (float of q's type, or i1, broadcast to [batch..., T, S]), the scale and dropout, and
 /// that `out` is [batch..., T, Dv] of q's type and `lse` [batch..., T] f32 (f64 for f64).
 LogicalResult verifyAttention(Operation *op, Value q, Value k, Value v, Value mask,
@@ -26,8 +28,13 @@ LogicalResult verifyAttention(Operation *op, Value q, Value k, Value v, Value ma
       vt.getElementType() != qt.getElementType())
     return op->emitOpError("query, key and value must have the same element type");
   ArrayRef<int64_t> batch = qt.getShape().drop_back(2);
-  if (kt.getShape().drop_back(2) != batch || vt.getShape().drop_back(2) != batch)
-    return op->emitOpError("query, key and value must have the same batch dims, got ")
+  ArrayRef<int64_t> kvBatch = kt.getShape().drop_back(2);
+  // Grouped-query attention: the last batch dim (the heads) of k and v may divide q's.
+  int64_t qHeads = batch.back(), kvHeads = kvBatch.back();
+  if (vt.getShape().drop_back(2) != kvBatch || kvBatch.drop_back() != batch.drop_back() ||
+      kvHeads <= 0 || qHeads % kvHeads != 0)
+    return op->emitOpError("key and value must have the query's batch dims, the last "
+                           "(heads) dividing the query's, got ")
            << qt << ", " << kt << ", " << vt;
   int64_t t = qt.getDimSize(rank - 2), d = qt.getDimSize(rank - 1);
   int64_t s = kt.getDimSize(rank - 2);

@@ -385,7 +385,9 @@ def DS_AttentionOp : DS_Op<"attention", [Pure]> {
   let description = [{
     out = softmax(scale * q kᵀ + mask) v over the last axis, computed tile by tile without
     the [T, S] score matrix. q is [batch..., T, D], k [batch..., S, D], v [batch..., S, Dv]
-    with equal batch dims (e.g. [B, H]); out is [batch..., T, Dv] and `lse` the per-row
+    with equal batch dims (e.g. [B, H]) except that the last one of k and v may divide q's
+    (grouped-query attention: [B, Hkv] keys, query head h reading key head h / (H / Hkv));
+    out is [batch..., T, Dv] and `lse` the per-row
     log-sum-exp [batch..., T] in f32 (f64 for f64 operands), which is all the backward pass keeps besides out.
     `causal` masks key j > query i (top-left aligned, as torch.tril). `mask`, broadcast to
     [batch..., T, S], is additive (float, same type as q) or boolean (i1: true attends, as
