@@ -12,6 +12,10 @@ Writes, next to this script (or into DIR):
                    the mask added by baddbmm)
     encoder_pad.onnx  the same encoder with a key padding mask input `pad` (bool [4, T], true
                    = padding), merged by nn.MultiheadAttention into the float attention mask
+    gqa.onnx       Llama-style grouped-query attention (4 query heads over 2 key-value
+                   heads, separate bias-free q/k/v projections, repeat_kv by
+                   [:, :, None].expand().reshape(), q kᵀ * d^-0.5 plus an additive causal
+                   triu(-inf) mask, softmax in f32) in pre-norm blocks with a SiLU MLP
     gpt2_hf.onnx   a faithful small re-implementation of Hugging Face GPT-2's attention
                    forward (Conv1D projections, heads split by view/permute, scores divided by
                    sqrt(d), torch.where(bool tril buffer, w, finfo.min), attn_dropout p=0)
@@ -51,6 +55,74 @@ class EncoderLM(nn.Module):
         mask = nn.Transformer.generate_square_subsequent_mask(t)
         x = self.encoder(x, mask=mask, src_key_padding_mask=pad)
         logits = self.head(x)
+        loss = F.cross_entropy(logits.view(-1, VOCAB), targets.view(-1))
+        return logits, loss
+
+
+def repeat_kv(x, n_rep):
+    """transformers' repeat_kv: [B, Hkv, S, D] -> [B, Hkv * n_rep, S, D]."""
+    b, hkv, slen, d = x.shape
+    x = x[:, :, None, :, :].expand(b, hkv, n_rep, slen, d)
+    return x.reshape(b, hkv * n_rep, slen, d)
+
+
+class GQAttention(nn.Module):
+    """Llama's eager attention (without rotary embeddings and the cache)."""
+
+    KV_HEADS = 2
+
+    def __init__(self):
+        super().__init__()
+        self.head_dim = EMBD // HEADS
+        self.q_proj = nn.Linear(EMBD, HEADS * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(EMBD, self.KV_HEADS * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(EMBD, self.KV_HEADS * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(HEADS * self.head_dim, EMBD, bias=False)
+
+    def forward(self, x, causal_mask):
+        b, t, _ = x.size()
+        q = self.q_proj(x).view(b, t, HEADS, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.KV_HEADS, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.KV_HEADS, self.head_dim).transpose(1, 2)
+        k = repeat_kv(k, HEADS // self.KV_HEADS)
+        v = repeat_kv(v, HEADS // self.KV_HEADS)
+        w = torch.matmul(q, k.transpose(2, 3)) * self.head_dim ** -0.5
+        w = w + causal_mask
+        w = nn.functional.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
+        a = torch.matmul(w, v).transpose(1, 2).reshape(b, t, EMBD)
+        return self.o_proj(a)
+
+
+class GQABlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm_1 = nn.LayerNorm(EMBD)
+        self.attn = GQAttention()
+        self.norm_2 = nn.LayerNorm(EMBD)
+        self.up = nn.Linear(EMBD, 4 * EMBD, bias=False)
+        self.down = nn.Linear(4 * EMBD, EMBD, bias=False)
+
+    def forward(self, x, causal_mask):
+        x = x + self.attn(self.norm_1(x), causal_mask)
+        return x + self.down(F.silu(self.up(self.norm_2(x))))
+
+
+class GQALM(nn.Module):
+    def __init__(self, seq):
+        super().__init__()
+        self.wte = nn.Embedding(VOCAB, EMBD)
+        self.wpe = nn.Embedding(seq, EMBD)
+        self.h = nn.ModuleList([GQABlock() for _ in range(LAYERS)])
+        self.norm = nn.LayerNorm(EMBD)
+        self.head = nn.Linear(EMBD, VOCAB, bias=False)
+
+    def forward(self, idx, targets):
+        t = idx.size(1)
+        x = self.wte(idx) + self.wpe(torch.arange(0, t, dtype=torch.long))
+        causal_mask = torch.triu(torch.full((t, t), float("-inf")), diagonal=1)[None, None]
+        for block in self.h:
+            x = block(x, causal_mask)
+        logits = self.head(self.norm(x))
         loss = F.cross_entropy(logits.view(-1, VOCAB), targets.view(-1))
         return logits, loss
 
@@ -173,7 +245,8 @@ def main():
     torch.use_deterministic_algorithms(True)
     for name, cls, seed, pad in (("encoder", EncoderLM, 11, False),
                                  ("encoder_pad", EncoderLM, 11, True),
-                                 ("gpt2_hf", GPT2LM, 12, False)):
+                                 ("gpt2_hf", GPT2LM, 12, False),
+                                 ("gqa", GQALM, 13, False)):
         torch.manual_seed(seed)
         model = cls(args.seq)
         model.train()

@@ -171,3 +171,32 @@ func.func @baddbmm_causal(%q: tensor<8x4x16xf32>, %kt: tensor<8x16x4xf32>, %v: t
   %o = ds.matmul %p, %v : (tensor<8x4x4xf32>, tensor<8x4x16xf32>) -> tensor<8x4x16xf32>
   return %o : tensor<8x4x16xf32>
 }
+
+// -----
+
+// Tests that Llama-style grouped-query heads (k and v [2, 2, 8, 16] unsqueezed, expanded 3
+// times and reshaped to 6 heads) are read before the repetition: attention on 2 key-value
+// heads for 6 query heads, no expand left.
+// CHECK-LABEL: func.func @grouped_query
+//   CHECK-DAG:   %[[K:.+]] = ds.reshape %{{.+}} : tensor<2x2x1x8x16xf32> to tensor<2x2x8x16xf32>
+//   CHECK-DAG:   %[[V:.+]] = ds.reshape %{{.+}} : tensor<2x2x1x8x16xf32> to tensor<2x2x8x16xf32>
+//       CHECK:   ds.attention %arg0, %[[K]], %[[V]] {causal = true, scale = 2.500000e-01 : f32} : (tensor<2x6x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32>)
+//   CHECK-NOT:   ds.expand
+func.func @grouped_query(%q: tensor<2x6x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x6x8x16xf32> {
+  %k1 = ds.unsqueeze %k {axes = array<i64: 2>} : (tensor<2x2x8x16xf32>) -> tensor<2x2x1x8x16xf32>
+  %ke = ds.expand %k1 : tensor<2x2x1x8x16xf32> to tensor<2x2x3x8x16xf32>
+  %kr = ds.reshape %ke : tensor<2x2x3x8x16xf32> to tensor<2x6x8x16xf32>
+  %v1 = ds.unsqueeze %v {axes = array<i64: 2>} : (tensor<2x2x8x16xf32>) -> tensor<2x2x1x8x16xf32>
+  %ve = ds.expand %v1 : tensor<2x2x1x8x16xf32> to tensor<2x2x3x8x16xf32>
+  %vr = ds.reshape %ve : tensor<2x2x3x8x16xf32> to tensor<2x6x8x16xf32>
+  %kt = ds.transpose %kr {perm = array<i64: 0, 1, 3, 2>} : (tensor<2x6x8x16xf32>) -> tensor<2x6x16x8xf32>
+  %s = ds.matmul %q, %kt : (tensor<2x6x8x16xf32>, tensor<2x6x16x8xf32>) -> tensor<2x6x8x8xf32>
+  %c = ds.constant dense<2.500000e-01> : tensor<f32>
+  %ss = ds.mul %s, %c : (tensor<2x6x8x8xf32>, tensor<f32>) -> tensor<2x6x8x8xf32>
+  %m = ds.constant dense<[[true, false, false, false, false, false, false, false], [true, true, false, false, false, false, false, false], [true, true, true, false, false, false, false, false], [true, true, true, true, false, false, false, false], [true, true, true, true, true, false, false, false], [true, true, true, true, true, true, false, false], [true, true, true, true, true, true, true, false], [true, true, true, true, true, true, true, true]]> : tensor<8x8xi1>
+  %min = ds.constant dense<-3.40282347E+38> : tensor<f32>
+  %w = ds.where %m, %ss, %min : (tensor<8x8xi1>, tensor<2x6x8x8xf32>, tensor<f32>) -> tensor<2x6x8x8xf32>
+  %p = ds.softmax %w {axis = 3 : i64} : tensor<2x6x8x8xf32>
+  %o = ds.matmul %p, %vr : (tensor<2x6x8x8xf32>, tensor<2x6x8x16xf32>) -> tensor<2x6x8x16xf32>
+  return %o : tensor<2x6x8x16xf32>
+}

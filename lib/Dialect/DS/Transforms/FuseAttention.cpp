@@ -284,6 +284,30 @@ Value getKey(OpBuilder &b, Location loc, Value keyT) {
                              b.getDenseI64ArrayAttr(perm));
 }
 
+/// For heads repeated for grouped-query attention (Llama's repeat_kv: x[:, :, None]
+/// expanded to [.., Hkv, n, S, D] and reshaped to [.., Hkv * n, S, D]), the source
+/// [.., Hkv, 1, S, D] and n; else null.
+std::pair<Value, int64_t> getRepeatedHeads(Value x) {
+  auto reshape = x.getDefiningOp<ReshapeOp>();
+  if (!reshape)
+    return {};
+  auto expand = reshape.getInput().getDefiningOp<ExpandOp>();
+  if (!expand)
+    return {};
+  auto out = tensorOf(x), rep = tensorOf(expand.getResult());
+  auto src = tensorOf(expand.getInput());
+  int64_t r = out.getRank();
+  if (r < 3 || rep.getRank() != r + 1 || src.getRank() != r + 1)
+    return {};
+  ArrayRef<int64_t> o = out.getShape(), e = rep.getShape(), i = src.getShape();
+  // [.., Hkv, n, S, D] -> [.., Hkv * n, S, D], from [.., Hkv, 1, S, D].
+  if (o.take_front(r - 3) != e.take_front(r - 3) || o.take_back(2) != e.take_back(2) ||
+      e[r - 3] * e[r - 2] != o[r - 3] || i[r - 2] != 1 ||
+      i.take_front(r - 2) != e.take_front(r - 2) || i.take_back(2) != e.take_back(2))
+    return {};
+  return {expand.getInput(), e[r - 2]};
+}
+
 /// Erases `root` if dead, then whatever became dead above it (the unfused ops).
 void eraseDeadChain(Operation *root) {
   SmallVector<Operation *> work{root};
@@ -375,6 +399,22 @@ struct FuseAttentionPass : public ds::impl::FuseAttentionPassBase<FuseAttentionP
       }
     }
     Value key = getKey(b, loc, m->keyT);
+    // Grouped-query heads: read k and v before their repetition (the kernel maps query
+    // head h to key head h / n), so neither the repeated copies nor their gradients
+    // exist.
+    auto [keySource, keyRepeat] = getRepeatedHeads(key);
+    auto [valueSource, valueRepeat] = getRepeatedHeads(v);
+    if (keySource && valueSource && keyRepeat == valueRepeat) {
+      auto unrepeat = [&](Value source) {
+        auto st = tensorOf(source);
+        SmallVector<int64_t> shape(st.getShape());
+        shape.erase(shape.end() - 3); // the unit dim before [S, D]
+        return ReshapeOp::create(b, loc, st.clone(shape), source).getResult();
+      };
+      key = unrepeat(keySource);
+      v = unrepeat(valueSource);
+      ++numGroupedQuery;
+    }
     auto lseType = RankedTensorType::get(qt.getShape().drop_back(),
                                          getAttentionLseElementType(qt.getElementType()));
     auto attention = AttentionOp::create(
