@@ -50,6 +50,8 @@ struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<Modul
 
 void mlir::ds::buildTrainingPipeline(OpPassManager &pm,
                                      const TrainingPipelineOptions &options) {
+  if (options.fuseAttention)
+    pm.addPass(createFuseAttentionPass());
   pm.addPass(createMarkFrozenParametersPass(options.markFrozen));
   if (options.mixedPrecision)
     pm.addPass(createApplyMixedPrecisionPass(*options.mixedPrecision));
@@ -65,7 +67,10 @@ void mlir::ds::buildTrainingPipeline(OpPassManager &pm,
 }
 
 void mlir::ds::buildInferencePipeline(OpPassManager &pm,
-                                      const MarkFrozenParametersPassOptions &options) {
+                                      const MarkFrozenParametersPassOptions &options,
+                                      bool fuseAttention) {
+  if (fuseAttention)
+    pm.addPass(createFuseAttentionPass());
   pm.addPass(createMarkFrozenParametersPass(options));
 }
 
@@ -93,6 +98,10 @@ struct TrainingPipelineCLOptions : public PassPipelineOptions<TrainingPipelineCL
   Option<std::string> freeze{
       *this, "freeze",
       llvm::cl::desc("Also freeze parameters whose name matches this regex")};
+  Option<bool> fuseAttention{
+      *this, "fuse-attention",
+      llvm::cl::desc("Rewrite attention subgraphs into ds.attention (ds-fuse-attention)"),
+      llvm::cl::init(true)};
 };
 
 /// `ds-lowering-pipeline{inference=...}`.
@@ -165,6 +174,7 @@ void mlir::ds::registerPipelines() {
             getTrainingPipelineOptions(cl, errorHandler);
         if (failed(options))
           return failure();
+        options->fuseAttention = cl.fuseAttention;
         buildTrainingPipeline(pm, *options);
         return success();
       },

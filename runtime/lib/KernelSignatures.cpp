@@ -184,6 +184,87 @@ void checkLayerNorm(const CheckContext &c) {
   }
 }
 
+/// q [..., T, D], k [..., S, D], v [..., S, Dv] of one float type, the mask (float of
+/// that type or i1) broadcast to [..., T, S], out [..., T, Dv] and lse [..., T] f32 (f64
+/// for f64).
+void checkAttentionOperands(const CheckContext &c, T q, T k, T v, T mask, T out, T lse) {
+  floatOnly(q, "q");
+  sameDtype(q, k, "q and k");
+  sameDtype(q, v, "q and v");
+  sameDtype(q, out, "q and out");
+  int64_t r = q->rank();
+  if (r < 3)
+    fail("q must have rank >= 3 ([batch..., T, D]), got ", desc(q));
+  if (k->rank() != r || v->rank() != r)
+    fail("q, k and v must have the same rank, got ", desc(q), ", ", desc(k), ", ",
+         desc(v));
+  std::vector<int64_t> batch(q->shape.begin(), q->shape.end() - 2);
+  auto batchOf = [](T t) {
+    return std::vector<int64_t>(t->shape.begin(), t->shape.end() - 2);
+  };
+  // Grouped-query attention: k's and v's last batch dim (heads) may divide q's.
+  std::vector<int64_t> kvBatch = batchOf(k);
+  int64_t qHeads = batch.back(), kvHeads = kvBatch.back();
+  if (batchOf(v) != kvBatch ||
+      !std::equal(batch.begin(), batch.end() - 1, kvBatch.begin(), kvBatch.end() - 1) ||
+      kvHeads <= 0 || qHeads % kvHeads != 0)
+    fail("k and v must have q's batch dims, the last (heads) dividing q's, got ", desc(q),
+         ", ", desc(k), ", ", desc(v));
+  int64_t t = q->shape[size_t(r - 2)], d = q->shape[size_t(r - 1)];
+  int64_t s = k->shape[size_t(r - 2)];
+  if (k->shape[size_t(r - 1)] != d)
+    fail("k's head dim ", k->shape[size_t(r - 1)], " differs from q's ", d);
+  if (v->shape[size_t(r - 2)] != s)
+    fail("v's length ", v->shape[size_t(r - 2)], " differs from k's ", s);
+  if (mask) {
+    if (mask->dtype != ds::plan::I1)
+      sameDtype(q, mask, "q and a float mask");
+    std::vector<int64_t> scores = batch;
+    scores.push_back(t);
+    scores.push_back(s);
+    if (mask->rank() > r || broadcastShapes(mask->shape, scores) != scores)
+      fail("mask of shape ", shapeString(mask->shape), " does not broadcast to ",
+           shapeString(scores));
+  }
+  std::vector<int64_t> outShape = batch;
+  outShape.push_back(t);
+  outShape.push_back(v->shape[size_t(r - 1)]);
+  expectShape(out, outShape, "out");
+  DType lseType = q->dtype == ds::plan::F64 ? ds::plan::F64 : ds::plan::F32;
+  if (lse->dtype != lseType)
+    fail("lse must be ", dtypeName(lseType), " (f32, or f64 for f64 operands), got ",
+         dtypeName(lse->dtype));
+  expectShape(lse, std::vector<int64_t>(q->shape.begin(), q->shape.end() - 1), "lse");
+  const auto &attrs = c.attrs<AttentionAttrs>();
+  if (!(attrs.scale > 0) || !std::isfinite(attrs.scale))
+    fail("attribute 'scale' must be positive and finite, got ", attrs.scale);
+  if (attrs.dropout != 0)
+    fail("attribute 'dropout' must be 0: the attention kernels have no dropout "
+         "(ds-fuse-attention leaves dropout > 0 unfused)");
+}
+
+void checkAttention(const CheckContext &c) {
+  checkAttentionOperands(c, c.in[0], c.in[1], c.in[2],
+                         c.in.size() > 3 ? c.in[3] : nullptr, c.out[0], c.out[1]);
+}
+
+void checkAttentionGrad(const CheckContext &c) {
+  checkAttentionOperands(c, c.in[1], c.in[2], c.in[3],
+                         c.in.size() > 6 ? c.in[6] : nullptr, c.in[4], c.in[5]);
+  sameDtype(c.in[0], c.in[4], "g and out");
+  expectShape(c.in[0], c.in[4]->shape, "g");
+  for (int i = 0; i < 3; ++i) {
+    sameDtype(c.out[size_t(i)], c.in[size_t(i + 1)],
+              i == 0   ? "dq and q"
+              : i == 1 ? "dk and k"
+                       : "dv and v");
+    expectShape(c.out[size_t(i)], c.in[size_t(i + 1)]->shape,
+                i == 0   ? "dq"
+                : i == 1 ? "dk"
+                         : "dv");
+  }
+}
+
 void checkReshape(const CheckContext &c) {
   sameDtype(c.in[0], c.out[0], "operand and result");
   if (c.in[0]->numel != c.out[0]->numel)

@@ -467,6 +467,36 @@ std::vector<Case> allCases() {
   add("layer_norm_grad_bf16_axis1", K("layer_norm_grad").i("axis", 1),
       {R(BF16, {4, 64}), R(BF16, {4, 64}, -3, 3), R(BF16, {64})},
       {R(BF16, {4, 64}), R(BF16, {64}), R(BF16, {64})});
+  // attention (q, k, v, [mask]) -> (out, lse f32); attention_grad (g, q, k, v, out, lse,
+  // [mask])
+  add("attention_f32_causal", K("attention").f("scale", 0.25).i("causal", 1),
+      {R(F32, {2, 3, 70, 16}), R(F32, {2, 3, 70, 16}), R(F32, {2, 3, 70, 8})},
+      {R(F32, {2, 3, 70, 8}), R(F32, {2, 3, 70})});
+  add("attention_bf16_bool_mask", K("attention").f("scale", 0.25),
+      {R(BF16, {2, 2, 33, 16}), R(BF16, {2, 2, 40, 16}), R(BF16, {2, 2, 40, 16}),
+       R(I1, {2, 1, 1, 40})},
+      {R(BF16, {2, 2, 33, 16}), R(F32, {2, 2, 33})});
+  add("attention_f16_additive_mask", K("attention").f("scale", 0.5),
+      {R(F16, {4, 20, 8}), R(F16, {4, 20, 8}), R(F16, {4, 20, 8}),
+       R(F16, {20, 20}, -3, 0)},
+      {R(F16, {4, 20, 8}), R(F32, {4, 20})});
+  add("attention_grad_f32_causal", K("attention_grad").f("scale", 0.25).i("causal", 1),
+      {R(F32, {2, 3, 70, 8}), R(F32, {2, 3, 70, 16}), R(F32, {2, 3, 70, 16}),
+       R(F32, {2, 3, 70, 8}), R(F32, {2, 3, 70, 8}), R(F32, {2, 3, 70}, 3, 5)},
+      {R(F32, {2, 3, 70, 16}), R(F32, {2, 3, 70, 16}), R(F32, {2, 3, 70, 8})});
+  add("attention_grad_f32_grouped_query",
+      K("attention_grad").f("scale", 0.25).i("causal", 1),
+      {R(F32, {2, 6, 40, 8}), R(F32, {2, 6, 40, 16}), R(F32, {2, 2, 40, 16}),
+       R(F32, {2, 2, 40, 8}), R(F32, {2, 6, 40, 8}), R(F32, {2, 6, 40}, 3, 5)},
+      {R(F32, {2, 6, 40, 16}), R(F32, {2, 2, 40, 16}), R(F32, {2, 2, 40, 8})});
+  add("attention_f32_grouped_query", K("attention").f("scale", 0.25),
+      {R(F32, {2, 6, 40, 16}), R(F32, {2, 2, 40, 16}), R(F32, {2, 2, 40, 8})},
+      {R(F32, {2, 6, 40, 8}), R(F32, {2, 6, 40})});
+  add("attention_grad_bf16_bool_mask", K("attention_grad").f("scale", 0.25),
+      {R(BF16, {2, 33, 16}), R(BF16, {2, 33, 16}), R(BF16, {2, 40, 16}),
+       R(BF16, {2, 40, 16}), R(BF16, {2, 33, 16}), R(F32, {2, 33}, 3, 5),
+       R(I1, {33, 40})},
+      {R(BF16, {2, 33, 16}), R(BF16, {2, 40, 16}), R(BF16, {2, 40, 16})});
 
   // ---- losses: scores [N,C] or [N,C,D], labels with ignore_index -100 present
   const std::vector<double> lab2{1, -100, 4, 0, 2, 4}; // [6]

@@ -73,6 +73,13 @@ static cl::opt<bool> printConfig(
     cl::desc("Print the effective configuration (every key ds-opt uses, its value and "
              "whether it came from the file, a flag, other keys or the default) and exit"),
     cl::init(false), cl::cat(compilerCategory));
+static cl::opt<bool> fuseAttention(
+    "fuse-attention",
+    cl::desc(
+        "Rewrite the attention subgraphs of the model (matmul, scale, mask, softmax, "
+        "matmul) into ds.attention, which keeps no [T, T] matrix (default true; "
+        "=false keeps the exported graph, for comparisons)"),
+    cl::init(true), cl::cat(compilerCategory));
 static cl::opt<std::string> configPath(
     "config", cl::desc("DeepSpeed ds_config.json (flags override it)"),
     cl::value_desc("file"), cl::init(""), cl::cat(compilerCategory));
@@ -95,11 +102,13 @@ static LogicalResult runTrainingPipeline(ModuleOp module,
   if (import.inference) {
     ds::MarkFrozenParametersPassOptions options;
     options.freeze = import.freeze;
-    return runPipeline(
-        module, [&](OpPassManager &pm) { ds::buildInferencePipeline(pm, options); });
+    return runPipeline(module, [&](OpPassManager &pm) {
+      ds::buildInferencePipeline(pm, options, fuseAttention);
+    });
   }
   ds::TrainingPipelineOptions options =
       config.getTrainingPipelineOptions(stage, world, import.freeze);
+  options.fuseAttention = fuseAttention;
   return runPipeline(module,
                      [&](OpPassManager &pm) { ds::buildTrainingPipeline(pm, options); });
 }

@@ -24,6 +24,8 @@ struct PlanIOOptions {
 /// What the training pipeline runs with; a DeepSpeed config fills it
 /// (DeepSpeedConfig::getTrainingPipelineOptions). Defaults are the passes' own.
 struct TrainingPipelineOptions {
+  /// Rewrite attention subgraphs into ds.attention first (`--fuse-attention`).
+  bool fuseAttention = true;
   /// Which parameters are trainable (`--freeze`).
   MarkFrozenParametersPassOptions markFrozen;
   /// Set for fp16/bf16 mixed precision; absent trains in fp32.
@@ -42,14 +44,16 @@ struct TrainingPipelineOptions {
   std::string csvMonitorDir;
 };
 
-/// Appends mark-frozen, mixed precision (when asked), autodiff, the train step and ZeRO
-/// partitioning: an imported forward program becomes a partitioned training step.
+/// Appends attention fusion (when asked), mark-frozen, mixed precision (when asked),
+/// autodiff, the train step and ZeRO partitioning: an imported forward program becomes a
+/// partitioned training step.
 void buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptions &options);
 
 /// Appends what an imported inference program (no loss) gets instead of the training
-/// pipeline: every parameter is frozen.
+/// pipeline: attention fusion (unless `fuseAttention` is false), every parameter frozen.
 void buildInferencePipeline(OpPassManager &pm,
-                            const MarkFrozenParametersPassOptions &options);
+                            const MarkFrozenParametersPassOptions &options,
+                            bool fuseAttention = true);
 
 struct LoweringPipelineOptions {
   /// The module is an inference program (no training step): common subexpressions of

@@ -103,3 +103,17 @@ func.func @masked(%x: tensor<4xf32>) -> tensor<f32> attributes {ds.loss = 0 : i6
   return %1 : tensor<f32>
 }
 }
+
+// -----
+
+// Tests (with respect to the arguments) that attention's gradient is one attention_grad from the output, its log-sum-exp and
+// the forward operands (mask and attributes carried over), and that the mask gets none.
+// ARGS-LABEL: func.func @attention
+//       ARGS: %[[O:.+]], %[[LSE:.+]] = ds.attention %arg0, %arg1, %arg2 mask %arg3 {causal = true, scale = 5.000000e-01 : f32}
+//       ARGS: %{{.+}}, %{{.+}}, %{{.+}} = ds.attention_grad %{{.+}}, %arg0, %arg1, %arg2, %[[O]], %[[LSE]] mask %arg3 {causal = true, scale = 5.000000e-01 : f32}
+//   ARGS-NOT: ds.softmax_grad
+func.func @attention(%q: tensor<2x4x8xf32> {ds.input = "q"}, %k: tensor<2x4x8xf32> {ds.input = "k"}, %v: tensor<2x4x8xf32> {ds.input = "v"}, %m: tensor<4x4xi1> {ds.input = "m"}) -> (tensor<f32> {ds.output = "loss"}) attributes {ds.loss = 0 : i64} {
+  %o, %lse = ds.attention %q, %k, %v mask %m {scale = 0.5 : f32, causal = true} : (tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<4x4xi1>) -> (tensor<2x4x8xf32>, tensor<2x4xf32>)
+  %l = ds.reduce_sum %o {axes = array<i64>, keepdims = false} : (tensor<2x4x8xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

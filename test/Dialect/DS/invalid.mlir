@@ -827,3 +827,129 @@ func.func @grad_norm_sq_int(%g: tensor<4xi64>) {
 // expected-error @+1 {{'ds.state_kind' must be a #ds.state_kind}}
 module attributes {ds.state_kind = "grad"} {
 }
+
+// -----
+
+// Tests that attention needs q of rank >= 3.
+func.func @attention_rank(%q: tensor<8x16xf32>) {
+  // expected-error @+1 {{query must have rank >= 3 ([batch..., T, D]), got 'tensor<8x16xf32>'}}
+  %o, %l = ds.attention %q, %q, %q {scale = 1.0 : f32} : (tensor<8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>) -> (tensor<8x16xf32>, tensor<8xf32>)
+  return
+}
+
+// -----
+
+// Tests that attention's q, k and v have one rank.
+func.func @attention_ranks_differ(%q: tensor<2x8x16xf32>, %k: tensor<1x2x8x16xf32>) {
+  // expected-error @+1 {{query, key and value must have the same rank}}
+  %o, %l = ds.attention %q, %k, %q {scale = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<2x8x16xf32>) -> (tensor<2x8x16xf32>, tensor<2x8xf32>)
+  return
+}
+
+// -----
+
+// Tests that attention's q, k and v have one element type.
+func.func @attention_element_types(%q: tensor<2x8x16xf32>, %k: tensor<2x8x16xf16>) {
+  // expected-error @+1 {{query, key and value must have the same element type}}
+  %o, %l = ds.attention %q, %k, %q {scale = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<2x8x16xf16>, tensor<2x8x16xf32>) -> (tensor<2x8x16xf32>, tensor<2x8xf32>)
+  return
+}
+
+// -----
+
+// Tests that attention's k and v have q's batch dims but for heads dividing q's.
+func.func @attention_batch_dims(%q: tensor<2x8x16xf32>, %k: tensor<3x8x16xf32>) {
+  // expected-error @+1 {{key and value must have the query's batch dims, the last (heads) dividing the query's}}
+  %o, %l = ds.attention %q, %k, %k {scale = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<3x8x16xf32>, tensor<3x8x16xf32>) -> (tensor<2x8x16xf32>, tensor<2x8xf32>)
+  return
+}
+
+// -----
+
+// Tests that attention's key head dim equals the query's.
+func.func @attention_head_dim(%q: tensor<2x8x16xf32>, %k: tensor<2x8x8xf32>) {
+  // expected-error @+1 {{key head dim 8 differs from the query's 16}}
+  %o, %l = ds.attention %q, %k, %q {scale = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<2x8x8xf32>, tensor<2x8x16xf32>) -> (tensor<2x8x16xf32>, tensor<2x8xf32>)
+  return
+}
+
+// -----
+
+// Tests that attention's value length equals the key length.
+func.func @attention_value_length(%q: tensor<2x8x16xf32>, %v: tensor<2x4x16xf32>) {
+  // expected-error @+1 {{value length 4 differs from the key length 8}}
+  %o, %l = ds.attention %q, %q, %v {scale = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x4x16xf32>) -> (tensor<2x8x16xf32>, tensor<2x8xf32>)
+  return
+}
+
+// -----
+
+// Tests that attention's mask is i1 or the query's type.
+func.func @attention_mask_type(%q: tensor<2x8x16xf32>, %m: tensor<8x8xi64>) {
+  // expected-error @+1 {{mask must be i1 or the query's element type, got 'tensor<8x8xi64>'}}
+  %o, %l = ds.attention %q, %q, %q mask %m {scale = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<8x8xi64>) -> (tensor<2x8x16xf32>, tensor<2x8xf32>)
+  return
+}
+
+// -----
+
+// Tests that attention's mask broadcasts to the scores.
+func.func @attention_mask_shape(%q: tensor<2x8x16xf32>, %m: tensor<8x4xi1>) {
+  // expected-error @+1 {{mask 'tensor<8x4xi1>' does not broadcast to the scores' shape 'tensor<2x8x8xi1>'}}
+  %o, %l = ds.attention %q, %q, %q mask %m {scale = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<8x4xi1>) -> (tensor<2x8x16xf32>, tensor<2x8xf32>)
+  return
+}
+
+// -----
+
+// Tests that attention's scale is positive.
+func.func @attention_scale(%q: tensor<2x8x16xf32>) {
+  // expected-error @+1 {{scale must be positive and finite, got -1}}
+  %o, %l = ds.attention %q, %q, %q {scale = -1.0 : f32} : (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>) -> (tensor<2x8x16xf32>, tensor<2x8xf32>)
+  return
+}
+
+// -----
+
+// Tests that attention's dropout is a probability below 1.
+func.func @attention_dropout(%q: tensor<2x8x16xf32>) {
+  // expected-error @+1 {{dropout must be in [0, 1), got 1}}
+  %o, %l = ds.attention %q, %q, %q {scale = 1.0 : f32, dropout = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>) -> (tensor<2x8x16xf32>, tensor<2x8xf32>)
+  return
+}
+
+// -----
+
+// Tests that attention's output has the query's rows and the value's width.
+func.func @attention_output_type(%q: tensor<2x8x16xf32>) {
+  // expected-error @+1 {{output must be 'tensor<2x8x16xf32>', got 'tensor<2x8x8xf32>'}}
+  %o, %l = ds.attention %q, %q, %q {scale = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>) -> (tensor<2x8x8xf32>, tensor<2x8xf32>)
+  return
+}
+
+// -----
+
+// Tests that attention's log-sum-exp is f32 per query row.
+func.func @attention_lse_type(%q: tensor<2x8x16xf32>) {
+  // expected-error @+1 {{lse must be 'tensor<2x8xf32>', got 'tensor<2x8xf16>'}}
+  %o, %l = ds.attention %q, %q, %q {scale = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>) -> (tensor<2x8x16xf32>, tensor<2x8xf16>)
+  return
+}
+
+// -----
+
+// Tests that attention_grad's grad has the output type.
+func.func @attention_grad_grad_type(%q: tensor<2x8x16xf32>, %l: tensor<2x8xf32>, %g: tensor<2x8x8xf32>) {
+  // expected-error @+1 {{grad must have the output type 'tensor<2x8x16xf32>'}}
+  %a, %b, %c = ds.attention_grad %g, %q, %q, %q, %q, %l {scale = 1.0 : f32} : (tensor<2x8x8xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8xf32>) -> (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>)
+  return
+}
+
+// -----
+
+// Tests that attention_grad's gradients have their operands' types.
+func.func @attention_grad_result_types(%q: tensor<2x8x16xf32>, %l: tensor<2x8xf32>) {
+  // expected-error @+1 {{query, key and value gradients must have their operands' types}}
+  %a, %b, %c = ds.attention_grad %q, %q, %q, %q, %q, %l {scale = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8xf32>) -> (tensor<2x8x16xf32>, tensor<2x8x8xf32>, tensor<2x8x16xf32>)
+  return
+}

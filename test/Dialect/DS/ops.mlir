@@ -107,6 +107,23 @@ func.func @linear(%a: tensor<2x4x8xf32>, %b: tensor<8x16xf32>, %v: tensor<8xf32>
   return %0, %1, %2, %5, %3, %7 : tensor<2x4x16xf32>, tensor<16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<2x4x16xf32>
 }
 
+// Tests that attention (plain, causal, boolean and additive masks, grouped-query) and its
+// gradient round-trip.
+// CHECK-LABEL: func.func @attention
+// CHECK: ds.attention %{{.*}}, %{{.*}}, %{{.*}} {scale = 2.500000e-01 : f32} : (tensor<2x4x8x16xf32>, tensor<2x4x6x16xf32>, tensor<2x4x6x32xf32>) -> (tensor<2x4x8x32xf32>, tensor<2x4x8xf32>)
+// CHECK: ds.attention %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} {causal = true, scale = 5.000000e-01 : f32} : (tensor<2x4x8x16xf32>, tensor<2x4x6x16xf32>, tensor<2x4x6x32xf32>, tensor<1x1x8x6xi1>) -> (tensor<2x4x8x32xf32>, tensor<2x4x8xf32>)
+// CHECK: ds.attention %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} {scale = 1.000000e+00 : f32} : (tensor<2x4x8x16xf32>, tensor<2x4x6x16xf32>, tensor<2x4x6x32xf32>, tensor<2x1x1x6xf32>) -> (tensor<2x4x8x32xf32>, tensor<2x4x8xf32>)
+// CHECK: ds.attention %{{.*}}, %{{.*}}, %{{.*}} {scale = 2.500000e-01 : f32} : (tensor<2x4x8x16xf32>, tensor<2x2x6x16xf32>, tensor<2x2x6x32xf32>) -> (tensor<2x4x8x32xf32>, tensor<2x4x8xf32>)
+// CHECK: ds.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} {causal = true, scale = 5.000000e-01 : f32} : (tensor<2x4x8x32xf32>, tensor<2x4x8x16xf32>, tensor<2x4x6x16xf32>, tensor<2x4x6x32xf32>, tensor<2x4x8x32xf32>, tensor<2x4x8xf32>, tensor<1x1x8x6xi1>) -> (tensor<2x4x8x16xf32>, tensor<2x4x6x16xf32>, tensor<2x4x6x32xf32>)
+func.func @attention(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x6x16xf32>, %v: tensor<2x4x6x32xf32>, %keep: tensor<1x1x8x6xi1>, %pad: tensor<2x1x1x6xf32>, %kg: tensor<2x2x6x16xf32>, %vg: tensor<2x2x6x32xf32>) -> (tensor<2x4x8x32xf32>, tensor<2x4x8x32xf32>, tensor<2x4x6x32xf32>) {
+  %o0, %l0 = ds.attention %q, %k, %v {scale = 0.25 : f32} : (tensor<2x4x8x16xf32>, tensor<2x4x6x16xf32>, tensor<2x4x6x32xf32>) -> (tensor<2x4x8x32xf32>, tensor<2x4x8xf32>)
+  %o1, %l1 = ds.attention %q, %k, %v mask %keep {scale = 0.5 : f32, causal = true} : (tensor<2x4x8x16xf32>, tensor<2x4x6x16xf32>, tensor<2x4x6x32xf32>, tensor<1x1x8x6xi1>) -> (tensor<2x4x8x32xf32>, tensor<2x4x8xf32>)
+  %o2, %l2 = ds.attention %q, %k, %v mask %pad {scale = 1.0 : f32, dropout = 0.0 : f32} : (tensor<2x4x8x16xf32>, tensor<2x4x6x16xf32>, tensor<2x4x6x32xf32>, tensor<2x1x1x6xf32>) -> (tensor<2x4x8x32xf32>, tensor<2x4x8xf32>)
+  %gq0, %gq1 = ds.attention %q, %kg, %vg {scale = 0.25 : f32} : (tensor<2x4x8x16xf32>, tensor<2x2x6x16xf32>, tensor<2x2x6x32xf32>) -> (tensor<2x4x8x32xf32>, tensor<2x4x8xf32>)
+  %dq, %dk, %dv = ds.attention_grad %o0, %q, %k, %v, %o1, %l1 mask %keep {scale = 0.5 : f32, causal = true} : (tensor<2x4x8x32xf32>, tensor<2x4x8x16xf32>, tensor<2x4x6x16xf32>, tensor<2x4x6x32xf32>, tensor<2x4x8x32xf32>, tensor<2x4x8xf32>, tensor<1x1x8x6xi1>) -> (tensor<2x4x8x16xf32>, tensor<2x4x6x16xf32>, tensor<2x4x6x32xf32>)
+  return %o2, %o0, %dv : tensor<2x4x8x32xf32>, tensor<2x4x8x32xf32>, tensor<2x4x6x32xf32>
+}
+
 // Tests that shape and data-movement ops round-trip.
 // CHECK-LABEL: func.func @shapes
 // CHECK: ds.reshape %{{.*}} : tensor<4x8xf32> to tensor<2x16xf32>

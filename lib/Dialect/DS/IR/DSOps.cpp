@@ -576,6 +576,8 @@ bool mlir::ds::isDifferentiableOperand(Operation *op, unsigned index) {
     return v == loss.getInput();
   if (isa<GatherOp>(op))
     return index == 0;
+  if (auto attention = dyn_cast<AttentionOp>(op))
+    return v != attention.getMask(); // masks are constants of the model, not learned
   return true;
 }
 

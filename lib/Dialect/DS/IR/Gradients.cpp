@@ -437,6 +437,24 @@ LogicalResult triluGrad(TriluOp op, GradientBuilder &g, ArrayRef<Value> rg,
   return success();
 }
 
+/// dq, dk, dv from q, k, v, the output and its per-row log-sum-exp: the [T, S]
+/// probabilities are recomputed in the backward kernel rather than kept.
+LogicalResult attentionGrad(AttentionOp op, GradientBuilder &g, ArrayRef<Value> rg,
+                            ArrayRef<bool> need, Grads &out) {
+  if (!rg[0])
+    return success(); // only the LSE is used: it has no path to the loss here
+  if (rg[1])
+    return op.emitError("the gradient through attention's log-sum-exp is not supported");
+  auto grads = AttentionGradOp::create(
+      g.b, g.loc, typeOf(op.getQuery()), typeOf(op.getKey()), typeOf(op.getValue()),
+      rg[0], op.getQuery(), op.getKey(), op.getValue(), op.getOutput(), op.getLse(),
+      op.getMask(), op.getScaleAttr(), op.getCausalAttr(), op.getDropoutAttr());
+  for (unsigned i = 0; i < 3; ++i)
+    if (need[i])
+      out[i] = grads->getResult(i);
+  return success();
+}
+
 //===-- reductions ---------------------------------------------------------===//
 
 /// The reduced gradient with the reduced dims restored as 1s, broadcast to the input.
@@ -532,6 +550,7 @@ void mlir::ds::registerGradientInterfaces(DialectRegistry &registry) {
     attach<SoftmaxOp, softmaxGrad>(ctx);
     attach<LogSoftmaxOp, logSoftmaxGrad>(ctx);
     attach<LayerNormOp, layerNormGrad>(ctx);
+    attach<AttentionOp, attentionGrad>(ctx);
     attach<ReshapeOp, reshapeLikeGrad<ReshapeOp>>(ctx);
     attach<SqueezeOp, reshapeLikeGrad<SqueezeOp>>(ctx);
     attach<UnsqueezeOp, reshapeLikeGrad<UnsqueezeOp>>(ctx);

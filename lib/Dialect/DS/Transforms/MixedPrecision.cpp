@@ -119,9 +119,15 @@ struct ApplyMixedPrecisionPass
           c.getResult().setType(cast<RankedTensorType>(withElement(c.getType(), half)));
         continue;
       }
-      for (Value r : op.getResults())
+      for (Value r : op.getResults()) {
+        // attention's per-row log-sum-exp stays f32 (its verifier's type): the backward
+        // pass exponentiates it.
+        if (auto attention = dyn_cast<AttentionOp>(op);
+            attention && r == attention.getLse())
+          continue;
         if (isFloatTensor(r.getType()))
           r.setType(withElement(r.getType(), half));
+      }
     }
 
     // Outputs leave in fp32, as the model declared them.

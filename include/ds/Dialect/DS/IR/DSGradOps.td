@@ -52,6 +52,30 @@ def DS_LayerNormGradOp : DS_Op<"layer_norm_grad", [Pure]> {
   let hasVerifier = 1;
 }
 
+def DS_AttentionGradOp : DS_Op<"attention_grad", [Pure]> {
+  let summary = "Gradients of attention with respect to q, k and v from its output and LSE";
+  let description = [{
+    Recomputes the probabilities tile by tile from q, k and the forward's per-row
+    log-sum-exp, never holding the [T, S] matrix: dv = pᵀ g, ds = p (g vᵀ - rowsum(g out)),
+    dq = scale ds k, dk = scale dsᵀ q. Attributes and mask as the forward `ds.attention`.
+    ```mlir
+    %dq, %dk, %dv = ds.attention_grad %g, %q, %k, %v, %o, %lse {causal = true, scale = 2.500000e-01 : f32} : (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8xf32>) -> (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>)
+    ```
+  }];
+  let arguments = (ins DS_FloatTensor:$grad, DS_FloatTensor:$query, DS_FloatTensor:$key,
+                       DS_FloatTensor:$value, DS_FloatTensor:$output,
+                       DS_FloatTensor:$lse, Optional<DS_Tensor>:$mask, F32Attr:$scale,
+                       DefaultValuedAttr<BoolAttr, "false">:$causal,
+                       DefaultValuedAttr<F32Attr, "0.0">:$dropout);
+  let results = (outs DS_FloatTensor:$query_grad, DS_FloatTensor:$key_grad,
+                      DS_FloatTensor:$value_grad);
+  let assemblyFormat = [{
+    $grad `,` $query `,` $key `,` $value `,` $output `,` $lse (`mask` $mask^)? attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def DS_GatherGradOp : DS_Op<"gather_grad", [Pure]> {
   let summary = "Scatter-adds the gradient of a gather into zeros shaped like its data";
   let description = [{

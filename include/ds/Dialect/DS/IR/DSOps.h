@@ -22,4 +22,6 @@ namespace mlir::ds {
 /// Whether a gradient can flow from `op`'s results into operand `index`: false for
 /// integer and boolean operands, conditions, indices, labels, and comparisons.
 bool isDifferentiableOperand(Operation *op, unsigned index);
+/// The element type of ds.attention's per-row log-sum-exp: f32, or f64 for f64 operands.
+Type getAttentionLseElementType(Type queryElementType);
 } // namespace mlir::ds

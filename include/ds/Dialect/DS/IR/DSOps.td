@@ -380,6 +380,34 @@ def DS_LayerNormOp : DS_Op<"layer_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
+def DS_AttentionOp : DS_Op<"attention", [Pure]> {
+  let summary = "Scaled dot-product attention with an online softmax";
+  let description = [{
+    out = softmax(scale * q kᵀ + mask) v over the last axis, computed tile by tile without
+    the [T, S] score matrix. q is [batch..., T, D], k [batch..., S, D], v [batch..., S, Dv]
+    with equal batch dims (e.g. [B, H]) except that the last one of k and v may divide q's
+    (grouped-query attention: [B, Hkv] keys, query head h reading key head h / (H / Hkv));
+    out is [batch..., T, Dv] and `lse` the per-row
+    log-sum-exp [batch..., T] in f32 (f64 for f64 operands), which is all the backward pass keeps besides out.
+    `causal` masks key j > query i (top-left aligned, as torch.tril). `mask`, broadcast to
+    [batch..., T, S], is additive (float, same type as q) or boolean (i1: true attends, as
+    torch's boolean attn_mask); masked scores are -inf. A row with every key masked gives
+    out = 0 and lse = -inf. `dropout` is the drop probability on the probabilities.
+    ```mlir
+    %o, %lse = ds.attention %q, %k, %v mask %m {scale = 2.500000e-01 : f32} : (tensor<4x4x32x16xf32>, tensor<4x4x32x16xf32>, tensor<4x4x32x16xf32>, tensor<1x1x32x32xi1>) -> (tensor<4x4x32x16xf32>, tensor<4x4x32xf32>)
+    ```
+  }];
+  let arguments = (ins DS_FloatTensor:$query, DS_FloatTensor:$key, DS_FloatTensor:$value,
+                       Optional<DS_Tensor>:$mask, F32Attr:$scale,
+                       DefaultValuedAttr<BoolAttr, "false">:$causal,
+                       DefaultValuedAttr<F32Attr, "0.0">:$dropout);
+  let results = (outs DS_FloatTensor:$output, DS_FloatTensor:$lse);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Shape and data movement
 //===----------------------------------------------------------------------===//

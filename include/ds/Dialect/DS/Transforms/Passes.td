@@ -4,6 +4,29 @@
 
 include "mlir/Pass/PassBase.td"
 
+def FuseAttentionPass : Pass<"ds-fuse-attention", "::mlir::ModuleOp"> {
+  let summary = "Rewrites the attention subgraphs of ONNX exports into ds.attention";
+  let description = [{
+    Recognises softmax(mask(scale * q kᵀ)) v as torch.onnx.export writes it — a matmul of
+    q with kᵀ (a transpose of k, or any other [.., D, S] value), the scale as scalar Mul or
+    Div on the scores or on q and k, masks as Where with a -inf (or <= -1e30) fill over a
+    boolean condition or Add of a float mask computed from constants and buffers, Softmax on
+    the last axis, an optional Dropout of ratio 0, and the matmul with v — and replaces it
+    with one `ds.attention`, which keeps no [T, S] matrix for the backward pass. A constant
+    lower-triangular mask becomes `causal = true`. Heads repeated for grouped-query
+    attention (Unsqueeze, Expand to [.., Hkv, n, S, D], Reshape to [.., Hkv * n, S, D], as
+    Llama's repeat_kv exports) are read before the repetition. What does not match
+    (dropout > 0, a mask with a differentiable path from a parameter or input, a scale after
+    an additive mask, broadcast batch dims) stays unfused.
+  }];
+  let statistics = [
+    Statistic<"numFused", "num-fused", "Attention subgraphs fused">,
+    Statistic<"numCausal", "num-causal", "Fused attentions whose mask became causal = true">,
+    Statistic<"numGroupedQuery", "num-grouped-query",
+              "Fused attentions reading k and v before their heads were repeated">,
+  ];
+}
+
 def MarkFrozenParametersPass : Pass<"ds-mark-frozen", "::mlir::ModuleOp"> {
   let summary = "Freezes parameters that have no differentiable path to the loss";
   let description = [{

@@ -1,0 +1,332 @@
+// attention and attention_grad: tiled online-softmax (flash-style) kernels over BLAS
+// tiles.
+//
+// No [T, S] matrix exists: each task holds one kRows x kCols score tile. The forward pass
+// runs over (batch, row tile) tasks and keeps the running row max m and sum l; the
+// backward pass recomputes p = exp(score - lse) per tile from the forward's log-sum-exp
+// and runs over batch entries (one task owns its dk, dv and dq rows, so no reduction
+// races).
+#include "CpuCommon.h"
+
+#include <cblas.h>
+#include <cmath>
+#include <limits>
+
+namespace ds::rt::cpu {
+namespace {
+
+constexpr int64_t kRows = 64, kCols = 64;
+
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+          int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+              tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda),
+              b, int(ldb), beta, c, int(ldc));
+}
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+          const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
+          double *c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+              tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda),
+              b, int(ldb), beta, c, int(ldc));
+}
+
+/// Sizes of one call: `batch` [T, D] query problems over `batch / group` [S, D] / [S, Dv]
+/// key-value problems (grouped-query attention: query entry b reads key entry b / group).
+struct Dims {
+  int64_t batch, group, t, s, d, dv;
+};
+
+Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v) {
+  int64_t r = q.rank();
+  Dims n;
+  n.t = q.dim(r - 2), n.d = q.dim(r - 1), n.s = k.dim(r - 2), n.dv = v.dim(r - 1);
+  n.batch = 1;
+  for (int64_t i = 0; i + 2 < r; ++i)
+    n.batch *= q.dim(i);
+  n.group = k.dim(r - 3) > 0 ? std::max<int64_t>(1, q.dim(r - 3) / k.dim(r - 3)) : 1;
+  return n;
+}
+
+/// The mask operand broadcast to [batch..., T, S]: element offsets per batch entry and
+/// the row and column strides (0 on broadcast dims).
+template <typename T> struct MaskView {
+  const uint8_t *keep = nullptr; ///< i1 mask: true attends
+  const T *bias = nullptr;       ///< float mask: added to the scores
+  std::vector<int64_t> batchOffset;
+  int64_t rowStride = 0, colStride = 0;
+  bool causal = false;
+
+  /// Whether every score of the tile is masked (causal, or a boolean mask false
+  /// throughout): such a tile adds nothing to the output or the gradients and is skipped.
+  /// A byte scan of the mask tile costs far less than the products and exponentials it
+  /// saves (nanoGPT's causal mask is a boolean buffer, so half of its tiles go).
+  bool tileMasked(int64_t b, int64_t i0, int64_t br, int64_t j0, int64_t bc) const {
+    if (causal && j0 > i0 + br - 1)
+      return true;
+    if (!keep)
+      return false;
+    int64_t base = batchOffset[size_t(b)];
+    for (int64_t i = 0; i < br; ++i) {
+      const uint8_t *row = keep + base + (i0 + i) * rowStride + j0 * colStride;
+      for (int64_t j = 0; j < bc; ++j)
+        if (row[j * colStride])
+          return false;
+    }
+    return true;
+  }
+
+  /// Applies causal and mask to the tile of rows [i0, i0 + br) and cols [j0, j0 + bc).
+  void apply(T *tile, int64_t b, int64_t i0, int64_t br, int64_t j0, int64_t bc) const {
+    const T ninf = -std::numeric_limits<T>::infinity();
+    for (int64_t i = 0; i < br; ++i) {
+      T *row = tile + i * bc;
+      if (causal)
+        for (int64_t j = std::max<int64_t>(0, i0 + i + 1 - j0); j < bc; ++j)
+          row[j] = ninf;
+      if (keep || bias) {
+        int64_t off = batchOffset[size_t(b)] + (i0 + i) * rowStride + j0 * colStride;
+        if (keep) {
+          for (int64_t j = 0; j < bc; ++j)
+            if (!keep[off + j * colStride])
+              row[j] = ninf;
+        } else {
+          for (int64_t j = 0; j < bc; ++j)
+            row[j] += bias[off + j * colStride];
+        }
+      }
+    }
+  }
+};
+
+template <typename T>
+MaskView<T> getMask(const Tensor *mask, const T *floatMask, const Tensor &q,
+                    const Dims &n, bool causal) {
+  MaskView<T> view;
+  view.causal = causal;
+  if (!mask)
+    return view;
+  std::vector<int64_t> scores(q.shape->begin(), q.shape->end() - 2);
+  scores.push_back(n.t);
+  scores.push_back(n.s);
+  std::vector<int64_t> st = broadcastStrides(*mask->shape, scores);
+  size_t r = scores.size();
+  view.rowStride = st[r - 2];
+  view.colStride = st[r - 1];
+  view.batchOffset.resize(size_t(n.batch));
+  for (int64_t b = 0; b < n.batch; ++b) {
+    int64_t rem = b, off = 0;
+    for (int64_t d = int64_t(r) - 3; d >= 0; --d) {
+      off += (rem % scores[size_t(d)]) * st[size_t(d)];
+      rem /= scores[size_t(d)];
+    }
+    view.batchOffset[size_t(b)] = off;
+  }
+  if (mask->dtype == ds::plan::I1)
+    view.keep = mask->as<uint8_t>();
+  else
+    view.bias = floatMask;
+  return view;
+}
+
+/// One past the last key a causal row tile ending at `rowEnd` sees.
+int64_t keyEnd(bool causal, int64_t rowEnd, int64_t s) {
+  return causal ? std::min(s, rowEnd) : s;
+}
+
+template <typename T>
+void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mask,
+                      T scale, const Dims &n, T *out, T *lse) {
+  int64_t rowTiles = (n.t + kRows - 1) / kRows;
+  parallelFor(n.batch * rowTiles, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> tile(size_t(kRows * kCols)), acc(size_t(kRows * n.dv));
+    std::vector<T> m(kRows), l(kRows);
+    const T ninf = -std::numeric_limits<T>::infinity();
+    for (int64_t task = begin; task < end; ++task) {
+      int64_t b = task / rowTiles, i0 = (task % rowTiles) * kRows;
+      int64_t br = std::min(kRows, n.t - i0);
+      int64_t kvb = b / n.group;
+      const T *qb = q + (b * n.t + i0) * n.d, *kb = k + kvb * n.s * n.d,
+              *vb = v + kvb * n.s * n.dv;
+      std::fill(m.begin(), m.end(), ninf);
+      std::fill(l.begin(), l.end(), T(0));
+      std::fill(acc.begin(), acc.end(), T(0));
+      int64_t jEnd = keyEnd(mask.causal, i0 + br, n.s);
+      for (int64_t j0 = 0; j0 < jEnd; j0 += kCols) {
+        int64_t bc = std::min(kCols, jEnd - j0);
+        if (mask.tileMasked(b, i0, br, j0, bc))
+          continue;
+        T *st = tile.data();
+        if (n.d > 0)
+          gemm(false, true, br, bc, n.d, scale, qb, n.d, kb + j0 * n.d, n.d, T(0), st,
+               bc);
+        else
+          std::fill(st, st + br * bc, T(0));
+        mask.apply(st, b, i0, br, j0, bc);
+        for (int64_t i = 0; i < br; ++i) {
+          T *row = st + i * bc;
+          T mx = m[size_t(i)];
+          for (int64_t j = 0; j < bc; ++j)
+            mx = std::max(mx, row[j]);
+          if (mx == ninf) { // every key so far masked: nothing to add
+            std::fill(row, row + bc, T(0));
+            continue;
+          }
+          T alpha = std::exp(m[size_t(i)] - mx), sum = 0;
+          for (int64_t j = 0; j < bc; ++j) {
+            row[j] = std::exp(row[j] - mx);
+            sum += row[j];
+          }
+          l[size_t(i)] = l[size_t(i)] * alpha + sum;
+          m[size_t(i)] = mx;
+          if (alpha != T(1))
+            for (int64_t d = 0; d < n.dv; ++d)
+              acc[size_t(i * n.dv + d)] *= alpha;
+        }
+        if (n.dv > 0)
+          gemm(false, false, br, n.dv, bc, T(1), st, bc, vb + j0 * n.dv, n.dv, T(1),
+               acc.data(), n.dv);
+      }
+      for (int64_t i = 0; i < br; ++i) {
+        T li = l[size_t(i)];
+        T inv = li > 0 ? T(1) / li : T(0);
+        T *o = out + (b * n.t + i0 + i) * n.dv;
+        for (int64_t d = 0; d < n.dv; ++d)
+          o[d] = acc[size_t(i * n.dv + d)] * inv;
+        lse[b * n.t + i0 + i] = li > 0 ? m[size_t(i)] + std::log(li) : ninf;
+      }
+    }
+  });
+}
+
+template <typename T>
+void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *out,
+                       const T *lse, const MaskView<T> &mask, T scale, const Dims &n,
+                       T *dq, T *dk, T *dv) {
+  // One task per key-value entry: it owns dk and dv, and the dq of its query group.
+  parallelFor(n.batch / n.group, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> p(size_t(kRows * kCols)), dp(size_t(kRows * kCols)),
+        rowDot(size_t(n.t));
+    const T ninf = -std::numeric_limits<T>::infinity();
+    for (int64_t kvb = begin; kvb < end; ++kvb) {
+      const T *kb = k + kvb * n.s * n.d, *vb = v + kvb * n.s * n.dv;
+      T *dkb = dk + kvb * n.s * n.d, *dvb = dv + kvb * n.s * n.dv;
+      std::fill(dkb, dkb + n.s * n.d, T(0));
+      std::fill(dvb, dvb + n.s * n.dv, T(0));
+      for (int64_t b = kvb * n.group; b < (kvb + 1) * n.group; ++b) {
+        const T *gb = g + b * n.t * n.dv, *ob = out + b * n.t * n.dv, *lb = lse + b * n.t;
+        const T *qb = q + b * n.t * n.d;
+        T *dqb = dq + b * n.t * n.d;
+        std::fill(dqb, dqb + n.t * n.d, T(0));
+        for (int64_t i = 0; i < n.t; ++i) { // rowsum(g * out) = rowsum(p * (g vᵀ))
+          T sum = 0;
+          for (int64_t d = 0; d < n.dv; ++d)
+            sum += gb[i * n.dv + d] * ob[i * n.dv + d];
+          rowDot[size_t(i)] = sum;
+        }
+        for (int64_t j0 = 0; j0 < n.s; j0 += kCols) {
+          int64_t bc = std::min(kCols, n.s - j0);
+          // Causal: rows before j0 see none of these keys.
+          int64_t iStart = mask.causal ? (std::min(j0, n.t) / kRows) * kRows : 0;
+          for (int64_t i0 = iStart; i0 < n.t; i0 += kRows) {
+            int64_t br = std::min(kRows, n.t - i0);
+            if (mask.tileMasked(b, i0, br, j0, bc))
+              continue;
+            T *pt = p.data(), *dpt = dp.data();
+            if (n.d > 0)
+              gemm(false, true, br, bc, n.d, scale, qb + i0 * n.d, n.d, kb + j0 * n.d,
+                   n.d, T(0), pt, bc);
+            else
+              std::fill(pt, pt + br * bc, T(0));
+            mask.apply(pt, b, i0, br, j0, bc);
+            for (int64_t i = 0; i < br; ++i) {
+              T l = lb[i0 + i];
+              for (int64_t j = 0; j < bc; ++j) {
+                T &x = pt[i * bc + j];
+                x = (x == ninf || l == ninf) ? T(0) : std::exp(x - l);
+              }
+            }
+            if (n.dv > 0) {
+              gemm(true, false, bc, n.dv, br, T(1), pt, bc, gb + i0 * n.dv, n.dv, T(1),
+                   dvb + j0 * n.dv, n.dv);
+              gemm(false, true, br, bc, n.dv, T(1), gb + i0 * n.dv, n.dv, vb + j0 * n.dv,
+                   n.dv, T(0), dpt, bc);
+            } else {
+              std::fill(dpt, dpt + br * bc, T(0));
+            }
+            for (int64_t i = 0; i < br; ++i)
+              for (int64_t j = 0; j < bc; ++j)
+                dpt[i * bc + j] =
+                    pt[i * bc + j] * (dpt[i * bc + j] - rowDot[size_t(i0 + i)]);
+            if (n.d > 0) {
+              gemm(false, false, br, n.d, bc, scale, dpt, bc, kb + j0 * n.d, n.d, T(1),
+                   dqb + i0 * n.d, n.d);
+              gemm(true, false, bc, n.d, br, scale, dpt, bc, qb + i0 * n.d, n.d, T(1),
+                   dkb + j0 * n.d, n.d);
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+/// The float mask operand as T (f16/bf16 staged to f32), or null for none or i1.
+template <typename T> const T *floatMaskOf(const Tensor *mask, std::vector<float> &tmp) {
+  if (!mask || mask->dtype == ds::plan::I1)
+    return nullptr;
+  if constexpr (std::is_same_v<T, double>)
+    return mask->as<double>();
+  else
+    return asF32(*mask, tmp);
+}
+
+} // namespace
+
+void runAttention(KernelCall &c) {
+  const Tensor &q = c.in[0], &k = c.in[1], &v = c.in[2];
+  const Tensor *mask = c.in.size() > 3 ? &c.in[3] : nullptr;
+  const auto &attrs = c.attrs<AttentionAttrs>();
+  Dims n = getDims(q, k, v);
+  std::vector<float> tm;
+  if (q.dtype == ds::plan::F64) {
+    auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), q, n, attrs.causal);
+    attentionForward(q.as<double>(), k.as<double>(), v.as<double>(), view, attrs.scale, n,
+                     c.out[0].as<double>(), c.out[1].as<double>());
+    return;
+  }
+  float *lse = c.out[1].as<float>();
+  std::vector<float> tq, tk, tv, to;
+  auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), q, n, attrs.causal);
+  float *out = outF32(c.out[0], to);
+  attentionForward(asF32(q, tq), asF32(k, tk), asF32(v, tv), view, float(attrs.scale), n,
+                   out, lse);
+  storeF32(out, c.out[0]);
+}
+
+void runAttentionGrad(KernelCall &c) {
+  const Tensor &g = c.in[0], &q = c.in[1], &k = c.in[2], &v = c.in[3], &o = c.in[4];
+  const Tensor *mask = c.in.size() > 6 ? &c.in[6] : nullptr;
+  const auto &attrs = c.attrs<AttentionAttrs>();
+  Dims n = getDims(q, k, v);
+  std::vector<float> tm;
+  if (q.dtype == ds::plan::F64) {
+    auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), q, n, attrs.causal);
+    attentionBackward(g.as<double>(), q.as<double>(), k.as<double>(), v.as<double>(),
+                      o.as<double>(), c.in[5].as<double>(), view, attrs.scale, n,
+                      c.out[0].as<double>(), c.out[1].as<double>(),
+                      c.out[2].as<double>());
+    return;
+  }
+  std::vector<float> tg, tq, tk, tv, to, tdq, tdk, tdv;
+  auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), q, n, attrs.causal);
+  float *dq = outF32(c.out[0], tdq), *dk = outF32(c.out[1], tdk),
+        *dv = outF32(c.out[2], tdv);
+  attentionBackward(asF32(g, tg), asF32(q, tq), asF32(k, tk), asF32(v, tv), asF32(o, to),
+                    c.in[5].as<float>(), view, float(attrs.scale), n, dq, dk, dv);
+  storeF32(dq, c.out[0]);
+  storeF32(dk, c.out[1]);
+  storeF32(dv, c.out[2]);
+}
+
+} // namespace ds::rt::cpu

@@ -1,0 +1,263 @@
+// Tests of the CPU attention and attention_grad kernels against a naive [T, S] reference.
+#include "KernelTestUtil.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace ds::rt;
+using namespace ds::rt::test;
+
+namespace {
+
+/// What one case runs: q [batch..., T, D], k [batch..., S, D], v [batch..., S, Dv].
+struct Case {
+  std::vector<int64_t> batch;
+  int64_t t, s, d, dv;
+  bool causal = false;
+  double scale = 0.25;
+  DType dtype = ds::plan::F32;
+  int64_t kvHeads = 0; ///< k and v's last batch dim (grouped-query); 0: q's
+  std::vector<int64_t> kvBatch() const {
+    std::vector<int64_t> b = batch;
+    if (kvHeads)
+      b.back() = kvHeads;
+    return b;
+  }
+  int64_t group() const { return kvHeads ? batch.back() / kvHeads : 1; }
+};
+
+/// Outputs of the naive reference in f64: out, lse, dq, dk, dv.
+struct Reference {
+  std::vector<double> out, lse, dq, dk, dv;
+};
+
+std::vector<int64_t> withTail(std::vector<int64_t> batch, int64_t a, int64_t b) {
+  batch.push_back(a);
+  batch.push_back(b);
+  return batch;
+}
+
+/// Materialises the probabilities per batch entry; the mask (may be null) is read through
+/// its broadcast in [batch..., T, S].
+Reference reference(const Case &c, HostTensor &q, HostTensor &k, HostTensor &v,
+                    HostTensor *mask, HostTensor &g) {
+  int64_t nb = 1;
+  for (int64_t x : c.batch)
+    nb *= x;
+  std::vector<int64_t> scores = withTail(c.batch, c.t, c.s);
+  Reference r;
+  r.out.assign(size_t(nb * c.t * c.dv), 0);
+  r.lse.assign(size_t(nb * c.t), 0);
+  r.dq.assign(size_t(nb * c.t * c.d), 0);
+  int64_t group = c.group();
+  r.dk.assign(size_t(nb / group * c.s * c.d), 0);
+  r.dv.assign(size_t(nb / group * c.s * c.dv), 0);
+  const double ninf = -std::numeric_limits<double>::infinity();
+  for (int64_t b = 0; b < nb; ++b) {
+    int64_t kb = b / group; // the key-value entry query entry b reads
+    std::vector<double> p(size_t(c.t * c.s));
+    for (int64_t i = 0; i < c.t; ++i) {
+      double mx = ninf;
+      for (int64_t j = 0; j < c.s; ++j) {
+        double s = 0;
+        for (int64_t x = 0; x < c.d; ++x)
+          s += q.get((b * c.t + i) * c.d + x) * k.get((kb * c.s + j) * c.d + x);
+        s *= c.scale;
+        if (c.causal && j > i)
+          s = ninf;
+        if (mask) {
+          std::vector<int64_t> idx = unravel((b * c.t + i) * c.s + j, scores);
+          std::vector<int64_t> midx(idx.end() - int64_t(mask->shape.size()), idx.end());
+          for (size_t a = 0; a < midx.size(); ++a)
+            if (mask->shape[a] == 1)
+              midx[a] = 0;
+          double m = mask->get(ravel(midx, mask->shape));
+          if (mask->dtype == ds::plan::I1)
+            s = m != 0 ? s : ninf;
+          else
+            s += m;
+        }
+        p[size_t(i * c.s + j)] = s;
+        mx = std::max(mx, s);
+      }
+      double sum = 0;
+      for (int64_t j = 0; j < c.s; ++j) {
+        double &x = p[size_t(i * c.s + j)];
+        x = mx == ninf ? 0 : std::exp(x - mx);
+        sum += x;
+      }
+      for (int64_t j = 0; j < c.s; ++j)
+        p[size_t(i * c.s + j)] = sum > 0 ? p[size_t(i * c.s + j)] / sum : 0;
+      r.lse[size_t(b * c.t + i)] = sum > 0 ? mx + std::log(sum) : ninf;
+      for (int64_t x = 0; x < c.dv; ++x) {
+        double o = 0;
+        for (int64_t j = 0; j < c.s; ++j)
+          o += p[size_t(i * c.s + j)] * v.get((kb * c.s + j) * c.dv + x);
+        r.out[size_t((b * c.t + i) * c.dv + x)] = o;
+      }
+    }
+    // Backward through the materialised softmax.
+    for (int64_t i = 0; i < c.t; ++i) {
+      std::vector<double> dp(size_t(c.s));
+      double dot = 0;
+      for (int64_t j = 0; j < c.s; ++j) {
+        double s = 0;
+        for (int64_t x = 0; x < c.dv; ++x)
+          s += g.get((b * c.t + i) * c.dv + x) * v.get((kb * c.s + j) * c.dv + x);
+        dp[size_t(j)] = s;
+        dot += s * p[size_t(i * c.s + j)];
+      }
+      for (int64_t j = 0; j < c.s; ++j) {
+        double pij = p[size_t(i * c.s + j)];
+        double ds = pij * (dp[size_t(j)] - dot) * c.scale;
+        for (int64_t x = 0; x < c.d; ++x) {
+          r.dq[size_t((b * c.t + i) * c.d + x)] += ds * k.get((kb * c.s + j) * c.d + x);
+          r.dk[size_t((kb * c.s + j) * c.d + x)] += ds * q.get((b * c.t + i) * c.d + x);
+        }
+        for (int64_t x = 0; x < c.dv; ++x)
+          r.dv[size_t((kb * c.s + j) * c.dv + x)] +=
+              pij * g.get((b * c.t + i) * c.dv + x);
+      }
+    }
+  }
+  return r;
+}
+
+void expectNear(const HostTensor &got, const std::vector<double> &want, double tol,
+                const char *what) {
+  ASSERT_EQ(got.numel(), int64_t(want.size())) << what;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    double w = want[size_t(i)], x = got.get(i);
+    if (std::isinf(w)) {
+      EXPECT_EQ(x, w) << what << "[" << i << "]";
+      continue;
+    }
+    ASSERT_NEAR(x, w, tol * (1 + std::fabs(w))) << what << "[" << i << "]";
+  }
+}
+
+/// Runs forward and backward on random inputs and compares every output with the
+/// reference.
+void runCase(const Case &c, HostTensor *mask, double tol) {
+  std::mt19937 rng(7);
+  HostTensor q = randomTensor(c.dtype, withTail(c.batch, c.t, c.d), rng);
+  HostTensor k = randomTensor(c.dtype, withTail(c.kvBatch(), c.s, c.d), rng);
+  HostTensor v = randomTensor(c.dtype, withTail(c.kvBatch(), c.s, c.dv), rng);
+  HostTensor g = randomTensor(c.dtype, withTail(c.batch, c.t, c.dv), rng);
+  HostTensor out(c.dtype, withTail(c.batch, c.t, c.dv));
+  std::vector<int64_t> lseShape = c.batch;
+  lseShape.push_back(c.t);
+  HostTensor lse(c.dtype == ds::plan::F64 ? ds::plan::F64 : ds::plan::F32, lseShape);
+  Ins fwd = Ins("attention").f("scale", c.scale).i("causal", c.causal);
+  std::vector<HostTensor *> in{&q, &k, &v};
+  if (mask)
+    in.push_back(mask);
+  runKernel(fwd, in, {&out, &lse});
+  HostTensor dq(c.dtype, q.shape), dk(c.dtype, k.shape), dv(c.dtype, v.shape);
+  std::vector<HostTensor *> gin{&g, &q, &k, &v, &out, &lse};
+  if (mask)
+    gin.push_back(mask);
+  runKernel(Ins("attention_grad").f("scale", c.scale).i("causal", c.causal), gin,
+            {&dq, &dk, &dv});
+  Reference r = reference(c, q, k, v, mask, g);
+  expectNear(out, r.out, tol, "out");
+  // lse is f32 for every storage but f64: compare at f32 precision at best.
+  expectNear(lse, r.lse, c.dtype == ds::plan::F64 ? tol : std::max(tol, 1e-6), "lse");
+  expectNear(dq, r.dq, tol, "dq");
+  expectNear(dk, r.dk, tol, "dk");
+  expectNear(dv, r.dv, tol, "dv");
+}
+
+TEST(AttentionKernels, MatchesReferenceAcrossTiles) {
+  // T and S not multiples of the 64-wide tiles; S != T; batch [2, 3].
+  runCase({{2, 3}, 100, 70, 16, 24}, nullptr, 1e-5);
+  runCase({{1}, 1, 1, 4, 4}, nullptr, 1e-5);
+}
+
+TEST(AttentionKernels, Causal) {
+  runCase({{2, 2}, 130, 130, 16, 16, /*causal=*/true}, nullptr, 1e-5);
+  // Top-left aligned like torch.tril when T != S.
+  runCase({{3}, 70, 90, 8, 8, /*causal=*/true}, nullptr, 1e-5);
+}
+
+TEST(AttentionKernels, PaddedBooleanMask) {
+  // [B, 1, 1, S]: sample b attends to its first S - 5b keys.
+  HostTensor keep(ds::plan::I1, {2, 1, 1, 77});
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t j = 0; j < 77; ++j)
+      keep.set(b * 77 + j, j < 77 - 5 * b);
+  runCase({{2, 2}, 65, 77, 16, 16}, &keep, 1e-5);
+}
+
+TEST(AttentionKernels, BooleanTrilMaskSkipsTiles) {
+  // nanoGPT's causal mask as a boolean [1, 1, T, T] buffer: tiles above the diagonal are
+  // all false and skipped; the rest must still match.
+  HostTensor keep(ds::plan::I1, {1, 1, 150, 150});
+  for (int64_t i = 0; i < 150; ++i)
+    for (int64_t j = 0; j < 150; ++j)
+      keep.set(i * 150 + j, j <= i);
+  runCase({{2, 2}, 150, 150, 16, 16}, &keep, 1e-5);
+}
+
+TEST(AttentionKernels, CausalAndAdditiveMask) {
+  std::mt19937 rng(3);
+  HostTensor bias = randomTensor(ds::plan::F32, {1, 1, 66, 66}, rng, -3, 0);
+  runCase({{2, 2}, 66, 66, 16, 16, /*causal=*/true, 0.125}, &bias, 1e-5);
+}
+
+TEST(AttentionKernels, FullyMaskedRowGivesZeros) {
+  // Row 0 sees no key: out 0, lse -inf, no gradient (the reference agrees).
+  HostTensor keep(ds::plan::I1, {5, 9});
+  for (int64_t i = 0; i < 45; ++i)
+    keep.set(i, i >= 9);
+  runCase({{2}, 5, 9, 4, 4}, &keep, 1e-5);
+}
+
+TEST(AttentionKernels, GroupedQueryHeads) {
+  // 6 query heads over 2 key-value heads: dk and dv sum over each group of 3.
+  Case c{{2, 6}, 70, 66, 8, 8, /*causal=*/true};
+  c.kvHeads = 2;
+  HostTensor keep(ds::plan::I1, {2, 1, 1, 66});
+  for (int64_t i = 0; i < 132; ++i)
+    keep.set(i, i % 66 < 60 || i < 66);
+  runCase(c, &keep, 1e-5);
+  c.kvHeads = 1;
+  runCase(c, nullptr, 1e-5);
+}
+
+TEST(AttentionKernels, Float64) {
+  Case c{{2}, 80, 80, 8, 8, /*causal=*/true};
+  c.dtype = ds::plan::F64;
+  runCase(c, nullptr, 1e-12);
+}
+
+TEST(AttentionKernels, BFloat16AndFloat16Storage) {
+  // Inputs are rounded to 16 bits first; the reference reads the same rounded values, so
+  // only the rounding of the results remains (bf16: 8 bits of mantissa).
+  Case c{{2, 2}, 70, 70, 16, 16, true};
+  c.dtype = ds::plan::BF16;
+  runCase(c, nullptr, 2e-2);
+  c.dtype = ds::plan::F16;
+  runCase(c, nullptr, 4e-3);
+}
+
+TEST(AttentionKernels, ChecksRejectBadOperands) {
+  HostTensor q(ds::plan::F32, {2, 8, 4}), out(ds::plan::F32, {2, 8, 4});
+  HostTensor lse(ds::plan::F32, {2, 8}), lse16(ds::plan::F16, {2, 8});
+  HostTensor wide(ds::plan::I1, {8, 9});
+  Ins fwd = Ins("attention").f("scale", 0.5);
+  EXPECT_EQ(checkKernel(fwd, {&q, &q, &q}, {&out, &lse}), "");
+  EXPECT_NE(checkKernel(fwd, {&q, &q, &q}, {&out, &lse16}).find("lse must be f32"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(fwd, {&q, &q, &q, &wide}, {&out, &lse}).find("broadcast"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(Ins("attention").f("scale", 0.5).f("dropout", 0.1), {&q, &q, &q},
+                        {&out, &lse})
+                .find("'dropout' must be 0"),
+            std::string::npos);
+  EXPECT_NE(checkKernel(Ins("attention").f("scale", 0), {&q, &q, &q}, {&out, &lse})
+                .find("'scale' must be positive"),
+            std::string::npos);
+}
+
+} // namespace
