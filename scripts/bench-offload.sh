@@ -13,7 +13,7 @@
 #
 #   scripts/bench-offload.sh [--quick] [--nvme-dir DIR] [--steps N] [--only a|b|c]
 #
-# --quick passes --quick to (a) and (b) and runs (c) for 3 steps. --nvme-dir defaults to
+# --quick runs (a) for 3 rounds, (b) on 512 MiB once and (c) for 3 steps. --nvme-dir defaults to
 # build/bench-offload/nvme (the filesystem of the build directory). Needs a build (made if
 # missing) and, for (a), PyTorch under /usr/bin/python3; (b) installs fio if missing.
 set -euo pipefail
@@ -31,18 +31,18 @@ while [ $# -gt 0 ]; do
     *) echo "bench-offload: unknown option $1" >&2; exit 2 ;;
   esac
 done
-quick=()
-[ "$QUICK" = 1 ] && quick=(--quick)
+adam=(--threads "1 $(nproc)") swap=(--dir "$NVME")
+[ "$QUICK" = 1 ] && adam+=(--iters 3) && swap+=(--size 512M --repeat 1)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 if [[ $ONLY == *a* ]]; then
   echo "== (a) CPU Adam"
-  bash "$ROOT/scripts/bench-cpu-adam.sh" "${quick[@]}"
+  bash "$ROOT/scripts/bench-cpu-adam.sh" "${adam[@]}"
 fi
 if [[ $ONLY == *b* ]]; then
   echo "== (b) NVMe swap"
   mkdir -p "$NVME"
-  bash "$ROOT/scripts/bench-nvme-swap.sh" --dir "$NVME" "${quick[@]}"
+  bash "$ROOT/scripts/bench-nvme-swap.sh" "${swap[@]}"
 fi
 [[ $ONLY == *c* ]] || exit 0
 
