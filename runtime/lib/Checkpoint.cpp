@@ -42,32 +42,6 @@ bool isDirectory(const std::string &p) {
   return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-void makeDirs(const std::string &dir) {
-  std::string cur;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = dir.find('/', pos + 1);
-    cur = dir.substr(0, pos);
-    if (cur.empty() || isDirectory(cur))
-      continue;
-    if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-      fail("cannot create ", cur, ": ", std::strerror(errno));
-  }
-}
-
-/// Removes a directory holding only files (a tag or a stale temporary save).
-void removeTagDirectory(const std::string &dir) {
-  if (DIR *d = opendir(dir.c_str())) {
-    while (dirent *e = readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != "..")
-        unlink((dir + "/" + n).c_str());
-    }
-    closedir(d);
-  }
-  rmdir(dir.c_str());
-}
-
 void fsyncDirectory(const std::string &dir) {
   int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
@@ -421,7 +395,7 @@ CheckpointSaver::CheckpointSaver(const LoadedPlan &plan, std::string dir, int ke
   tensors_ = checkpointTensors(plan, dims);
   if (rank == 0) {
     try {
-      makeDirs(dir_);
+      makeDirectories(dir_);
     } catch (const Error &e) {
       fail("--save-checkpoint: ", e.what());
     }
@@ -501,7 +475,7 @@ void CheckpointSaver::commit(const std::string &tmp, const std::string &tag) {
   std::string old;
   if (isDirectory(final)) { // the same step saved again: replace it
     old = dir_ + "/.old-" + tag;
-    removeTagDirectory(old);
+    removeFlatDirectory(old);
     if (std::rename(final.c_str(), old.c_str()) != 0)
       fail("cannot move ", final, " aside: ", std::strerror(errno));
   }
@@ -513,7 +487,7 @@ void CheckpointSaver::commit(const std::string &tmp, const std::string &tag) {
   }
   fsyncDirectory(dir_);
   if (!old.empty())
-    removeTagDirectory(old);
+    removeFlatDirectory(old);
   if (const char *hook = std::getenv("DS_CHECKPOINT_KILL_AT");
       hook && std::string(hook) == "before-latest")
     raise(SIGKILL);
@@ -523,7 +497,7 @@ void CheckpointSaver::commit(const std::string &tmp, const std::string &tag) {
     while (int(tags.size()) > keep_) {
       if (tags.begin()->second == tag)
         break;
-      removeTagDirectory(dir_ + "/" + tags.begin()->second);
+      removeFlatDirectory(dir_ + "/" + tags.begin()->second);
       tags.erase(tags.begin());
     }
     fsyncDirectory(dir_);
@@ -542,7 +516,7 @@ bool CheckpointSaver::save(const CheckpointPosition &pos, ExecutorBase &exec,
     latestNote = stat(latest.c_str(), &st) == 0 ? "; the previous checkpoint is unchanged"
                                                 : "; no checkpoint was written";
     try {
-      removeTagDirectory(tmp); // a save killed earlier
+      removeFlatDirectory(tmp); // a save killed earlier
       uint64_t one = rankBytes();
       checkFreeSpace(dir_, std::vector<uint64_t>(size_t(world_) + 1, one),
                      dir_ + "/" + tag,
@@ -685,7 +659,7 @@ bool CheckpointSaver::save(const CheckpointPosition &pos, ExecutorBase &exec,
     } catch (const std::exception &e) {
       if (error.empty() && ok)
         error = std::string("--save-checkpoint: ") + e.what() + latestNote;
-      removeTagDirectory(tmp);
+      removeFlatDirectory(tmp);
     }
   }
   return agree();

@@ -49,6 +49,8 @@ int fsyncPath(const std::string &dir) {
   return rc == EINVAL ? 0 : rc; // some filesystems cannot sync a directory
 }
 
+} // namespace
+
 /// Removes the regular files directly in `dir`, then `dir` (never recursing further).
 void removeFlatDirectory(const std::string &dir) {
   if (DIR *d = opendir(dir.c_str())) {
@@ -76,7 +78,6 @@ void makeDirectories(const std::string &dir) {
     fail(dir, " is not a directory");
 }
 
-} // namespace
 
 std::string formatByteSize(uint64_t bytes) {
   const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};

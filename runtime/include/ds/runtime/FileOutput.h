@@ -10,6 +10,12 @@ namespace ds::rt {
 /// "1.50 MiB" (binary units; bytes below 1 KiB as "N B").
 std::string formatByteSize(uint64_t bytes);
 
+/// Removes the regular files directly in `dir`, then `dir` (never recursing further).
+void removeFlatDirectory(const std::string &dir);
+
+/// mkdir -p; throws Error naming the directory that cannot be created.
+void makeDirectories(const std::string &dir);
+
 /// The directory part of `path` ("." for a bare name).
 std::string parentDirectory(const std::string &path);
 
