@@ -61,10 +61,11 @@ public:
       return failure();
     swapOutNvmeWrites(body);
     readAhead(body);
+    prefetchGatherInputs(body);
     return success();
   }
 
-  int64_t hostKernels = 0, copies = 0, swaps = 0;
+  int64_t hostKernels = 0, copies = 0, swaps = 0, prefetched = 0;
 
 private:
   func::FuncOp func;
@@ -252,6 +253,57 @@ private:
     }
   }
 
+  /// An offloaded parameter shard (stage 3) crosses to the device one all-gather ahead of
+  /// its own: the host-to-device copy (and, for NVMe, the swap-in before it) moves before
+  /// the previous all-gather, which ZeRO-3 issues per prefetch bucket, so the copy
+  /// overlaps the gather before it instead of delaying its own.
+  void prefetchGatherInputs(Block &body) {
+    SmallVector<KernelOp> gathers;
+    for (auto kernel : body.getOps<KernelOp>())
+      if (kernel.getKernel() == "all_gather")
+        gathers.push_back(kernel);
+    for (size_t i = 1; i < gathers.size(); ++i) {
+      Operation *target = gathers[i - 1];
+      Value staged = getAliasRoot(gathers[i].getInputs()[0]);
+      auto alloc = staged.getDefiningOp<AllocOp>();
+      if (!alloc)
+        continue;
+      // The chain that fills it: copy <- [swap_in <- nvme global] or <- host global.
+      SmallVector<Operation *> chain;
+      KernelOp copy;
+      for (KernelOp user : getKernelUsers(staged))
+        if (user.getKernel() == kCopy && user.getOutputs()[0] == staged)
+          copy = user;
+      if (!copy || !target->isBeforeInBlock(copy) || !isOffloaded(copy.getInputs()[0]))
+        continue;
+      Value src = getAliasRoot(copy.getInputs()[0]);
+      if (auto srcAlloc = src.getDefiningOp<AllocOp>()) {
+        KernelOp swapIn;
+        for (KernelOp user : getKernelUsers(src))
+          if (user.getKernel() == kSwapIn && user.getOutputs()[0] == src)
+            swapIn = user;
+        // A host transient other than a swap-in's (a host step's result) stays put.
+        if (!swapIn || getKernelUsers(src).size() != 2)
+          continue;
+        chain.push_back(swapIn.getInputs()[0].getDefiningOp());
+        chain.push_back(srcAlloc);
+        chain.push_back(swapIn);
+      } else if (auto param = src.getDefiningOp<ParamOp>()) {
+        chain.push_back(param);
+      } else {
+        continue;
+      }
+      if (copy.getInputs()[0].getDefiningOp<ViewOp>())
+        continue; // keep it simple: shards are read whole
+      chain.push_back(alloc);
+      chain.push_back(copy);
+      for (Operation *op : chain)
+        if (op && op->getBlock() == target->getBlock() && target->isBeforeInBlock(op))
+          op->moveBefore(target);
+      ++prefetched;
+    }
+  }
+
   /// Issues each swap-in as many sub-groups before the host update that reads it as
   /// the staging buffers allow.
   void readAhead(Block &body) {
@@ -333,6 +385,7 @@ struct InsertTransfersPass : dsrt::impl::InsertTransfersPassBase<InsertTransfers
       numHostKernels += rewriter.hostKernels;
       numCopies += rewriter.copies;
       numSwaps += rewriter.swaps;
+      numPrefetched += rewriter.prefetched;
     }
   }
 };

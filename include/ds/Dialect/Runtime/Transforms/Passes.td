@@ -49,7 +49,8 @@ def InsertTransfersPass : Pass<"ds-insert-transfers", "::mlir::ModuleOp"> {
       host`);
     - a device kernel (and every collective) reading a host buffer gets a
       host-to-device copy first: the updated 16-bit shard crosses before its
-      all-gather;
+      all-gather; an offloaded stage-3 parameter shard crosses (swap-in, then copy)
+      before the all-gather ahead of its own, so the copy overlaps that gather;
     - an `nvme` global is never touched by a kernel: a read becomes `swap_in` (io
       stream) into a host transient, a write `swap_out` from one. Swap-ins of the
       optimizer step are issued `read-ahead` sub-groups before the update that needs
@@ -77,6 +78,8 @@ def InsertTransfersPass : Pass<"ds-insert-transfers", "::mlir::ModuleOp"> {
     Statistic<"numHostKernels", "num-host-kernels", "Kernels moved to the host">,
     Statistic<"numCopies", "num-copies", "Device-host copies inserted">,
     Statistic<"numSwaps", "num-swaps", "NVMe swap-ins and swap-outs inserted">,
+    Statistic<"numPrefetched", "num-prefetched",
+              "Offloaded parameter shards moved to the device one all-gather ahead">,
   ];
 }
 
