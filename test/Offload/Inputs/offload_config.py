@@ -1,8 +1,11 @@
-"""Writes a DeepSpeed config with offload: offload_config.py BASE OUT OPT PARAM [NVME_DIR] [--bf16]
+"""Writes a DeepSpeed config with offload:
+  offload_config.py BASE OUT OPT PARAM [NVME_DIR] [--bf16 | --fp16] [--sgd | --lamb]
 
 BASE is a config file; OPT / PARAM are the offload devices of zero_optimization's
 offload_optimizer / offload_param (none, cpu or nvme; PARAM none leaves offload_param out);
-NVME_DIR is the nvme_path of both; --bf16 turns on bf16 mixed precision.
+NVME_DIR is the nvme_path of both; --bf16 / --fp16 turn on mixed precision (fp16 with a
+dynamic loss scale from 2^8); --sgd / --lamb replace the optimizer (SGD with momentum 0.9,
+Lamb), whose state (momentum buffer; Lamb's moments) is what moves.
 """
 import json
 import sys
@@ -26,4 +29,10 @@ if opt == "nvme" or param == "nvme":
     zero["sub_group_size"] = 1000
 if "--bf16" in sys.argv:
     cfg["bf16"] = {"enabled": True}
+if "--fp16" in sys.argv:
+    cfg["fp16"] = {"enabled": True, "initial_scale_power": 8}
+if "--sgd" in sys.argv:
+    cfg["optimizer"] = {"type": "SGD", "params": {"lr": 0.01, "momentum": 0.9}}
+if "--lamb" in sys.argv:
+    cfg["optimizer"] = {"type": "Lamb", "params": {"lr": 0.01}}
 json.dump(cfg, open(out, "w"), indent=2)
