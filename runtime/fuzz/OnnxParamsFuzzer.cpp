@@ -29,6 +29,8 @@ public:
   }
   void download(uint32_t, void *) override {}
   uint64_t measuredPeakBytes() const override { return 0; }
+  uint64_t measuredHostBytes() const override { return 0; }
+  uint64_t measuredNvmeBytes() const override { return 0; }
   std::string describe() const override { return "null"; }
   const LoadedPlan &plan() const override { return plan_; }
 
