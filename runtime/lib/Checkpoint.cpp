@@ -720,6 +720,9 @@ void CheckpointReader::readWholeFile(
   Open &o = file(rank);
   verify_ = verify;
   const SafetensorsFile &f = *o.file;
+  // The whole file is read in order: let the kernel read ahead while tensors are hashed
+  // and uploaded.
+  f.adviseSequential();
   ContentHash h;
   std::vector<char> buf(size_t(f.dataStart()));
   f.readBytes(0, f.dataStart(), buf.data());

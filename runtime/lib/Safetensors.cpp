@@ -350,6 +350,12 @@ void SafetensorsFile::readBytes(uint64_t at, uint64_t size, void *dst) const {
   }
 }
 
+void SafetensorsFile::adviseSequential() const {
+  // Advice only: a filesystem that ignores it reads as before.
+  (void)::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+  (void)::posix_fadvise(fd_, 0, off_t(fileBytes_), POSIX_FADV_WILLNEED);
+}
+
 std::string SafetensorsFile::hashFile() const {
   ContentHash h;
   std::vector<char> buf(size_t(8) << 20);

@@ -115,6 +115,8 @@ public:
   uint64_t dataStart() const { return dataStart_; }
   /// Reads `size` bytes at file offset `offset` into dst.
   void readBytes(uint64_t offset, uint64_t size, void *dst) const;
+  /// Tells the kernel the file will be read whole and in order (read-ahead starts now).
+  void adviseSequential() const;
   /// The checksum of the whole file (reads it all).
   std::string hashFile() const;
 
