@@ -31,5 +31,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 
-# onnxruntime from PyPI (test/Checkpoint runs exported models with it).
-bash "$(dirname "$0")/lib/install-onnxruntime.sh"
+# PyPI packages some tests use (onnxruntime, tensorboard).
+bash "$(dirname "$0")/lib/install-pypi-packages.sh"

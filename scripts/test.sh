@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 BUILD=${DS_BUILD_DIR:-build}
 bash scripts/build.sh
-bash scripts/lib/install-onnxruntime.sh # test/Checkpoint runs exported models with it
+bash scripts/lib/install-pypi-packages.sh # onnxruntime, tensorboard (tests that read outputs back)
 status=0
 echo "== lit"
 /usr/lib/llvm-22/bin/lit -sv "$BUILD/test" || status=1

@@ -31,6 +31,11 @@ import subprocess
 if subprocess.run([config.python_executable, "-c", "import onnxruntime"],
                   capture_output=True).returncode == 0:
     config.available_features.add("onnxruntime")
+# Tests that read ds-run's TensorBoard event files with TensorBoard's reader (PyPI).
+if subprocess.run([config.python_executable, "-c",
+                   "import tensorboard.backend.event_processing.event_file_loader"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("tensorboard")
 
 # GPU tests (REQUIRES: cuda) run when ds-run's CUDA plugin loads and sees a device; elsewhere
 # lit reports them UNSUPPORTED (skipped).

@@ -1,6 +1,7 @@
 // Parses DeepSpeed's ds_config.json with DeepSpeed's defaults and checks.
 #include "ds/Config/DeepSpeedConfig.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/FileSystem.h"
@@ -259,9 +260,54 @@ public:
   llvm::Error readOffload(const Object &o, llvm::StringRef scope, bool isParam,
                           DeepSpeedConfig::Offload &out);
   llvm::Error readAio(const Object &o, DeepSpeedConfig &c);
+  /// A monitor section ({enabled, output_path, job_name} plus `extra` keys): when enabled,
+  /// `dir` = os.path.join(output_path, job_name) as DeepSpeed's monitors build it.
+  llvm::Error readMonitor(const Object &root, llvm::StringRef section, std::string &dir,
+                          std::initializer_list<llvm::StringLiteral> extra = {});
 
   std::string path;
 };
+
+llvm::Error ConfigReader::readMonitor(const Object &root, llvm::StringRef section,
+                                      std::string &dir,
+                                      std::initializer_list<llvm::StringLiteral> extra) {
+  auto o = readObject(root, section, "");
+  if (!o)
+    return o.takeError();
+  if (!*o)
+    return llvm::Error::success();
+  std::string scope = (section + ".").str();
+  for (const auto &kv : **o) {
+    llvm::StringRef k = kv.first;
+    if (k == "enabled" || k == "output_path" || k == "job_name" ||
+        llvm::find(extra, k) != extra.end())
+      continue;
+    std::vector<llvm::StringRef> names = {"enabled", "output_path", "job_name"};
+    names.insert(names.end(), extra.begin(), extra.end());
+    std::string guess = closest(k, names);
+    return error(scope + k, "unknown key" +
+                                (guess.empty() ? std::string()
+                                               : "; did you mean '" + guess + "'?") +
+                                " (known: " + llvm::join(names, ", ") + ")");
+  }
+  bool enabled = false;
+  std::string outputPath, jobName = "DeepSpeedJobName";
+  if (llvm::Error e = readBool(**o, "enabled", scope, enabled))
+    return e;
+  if (llvm::Error e = readString(**o, "output_path", scope, outputPath))
+    return e;
+  if (llvm::Error e = readString(**o, "job_name", scope, jobName))
+    return e;
+  if (jobName.empty() || jobName.find('/') != std::string::npos || jobName == "." ||
+      jobName == "..")
+    return error(scope + "job_name",
+                 "expected a directory name (not empty, no '/'), got '" + jobName + "'");
+  if (enabled)
+    dir = outputPath.empty()                          ? jobName
+          : llvm::StringRef(outputPath).ends_with("/") ? outputPath + jobName
+                                                       : outputPath + "/" + jobName;
+  return llvm::Error::success();
+}
 
 llvm::Error ConfigReader::readBetas(const Object &p, DeepSpeedConfig &c) {
   const Value *betas = p.get("betas");
@@ -789,34 +835,20 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
   if (c.stepsPerPrint < 1)
     return r.error("steps_per_print",
                    "must be a positive integer, got " + llvm::Twine(c.stepsPerPrint));
+  // DeepSpeed's monitors (deepspeed/monitor/config.py): csv_monitor and tensorboard write
+  // to output_path/job_name; wandb needs its servers.
+  if (llvm::Error e = r.readMonitor(*root, "csv_monitor", c.csvMonitorDir))
+    return std::move(e);
+  if (llvm::Error e = r.readMonitor(*root, "tensorboard", c.tensorboardDir))
+    return std::move(e);
   {
-    // csv_monitor (DeepSpeed's CSVConfig): enabled, output_path (""), job_name.
-    auto o = r.readObject(*root, "csv_monitor", "");
-    if (!o)
-      return o.takeError();
-    if (*o) {
-      if (llvm::Error e = r.rejectUnknown(**o, "csv_monitor.",
-                                          {"enabled", "output_path", "job_name"}))
-        return std::move(e);
-      bool enabled = false;
-      std::string outputPath, jobName = "DeepSpeedJobName";
-      if (llvm::Error e = r.readBool(**o, "enabled", "csv_monitor.", enabled))
-        return std::move(e);
-      if (llvm::Error e = r.readString(**o, "output_path", "csv_monitor.", outputPath))
-        return std::move(e);
-      if (llvm::Error e = r.readString(**o, "job_name", "csv_monitor.", jobName))
-        return std::move(e);
-      if (jobName.empty() || jobName.find('/') != std::string::npos || jobName == "." ||
-          jobName == "..")
-        return r.error("csv_monitor.job_name",
-                       "expected a directory name (not empty, no '/'), got '" + jobName +
-                           "'");
-      if (enabled) // os.path.join(output_path, job_name), as DeepSpeed's CSV monitor
-        c.csvMonitorDir = outputPath.empty() ? jobName
-                          : llvm::StringRef(outputPath).ends_with("/")
-                              ? outputPath + jobName
-                              : outputPath + "/" + jobName;
-    }
+    std::string unusedDir;
+    if (llvm::Error e = r.readMonitor(*root, "wandb", unusedDir, {"group", "team", "project"}))
+      return std::move(e);
+    if (!unusedDir.empty())
+      return r.error("wandb.enabled",
+                     "is refused: wandb sends runs to its servers and ds-run has no network "
+                     "client; use \"tensorboard\" or \"csv_monitor\" (files you can upload)");
   }
   // Every key given, dotted, so --print-config can say where a value came from.
   std::function<void(const Object &, std::string)> collect = [&](const Object &o,
@@ -833,7 +865,7 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
       "train_batch_size", "train_micro_batch_size_per_gpu",
       "gradient_accumulation_steps", "gradient_clipping", "optimizer", "scheduler",
       "zero_optimization", "fp16", "bf16", "bfloat16", "steps_per_print", "csv_monitor",
-      "aio"};
+      "tensorboard", "wandb", "aio"};
   // Top-level keys DeepSpeed reads (deepspeed/runtime/config.py and its sections) that
   // change nothing here. Anything else DeepSpeed ignores too: likely a typo, so a warning.
   static const llvm::StringLiteral deepSpeedKeys[] = {
@@ -842,7 +874,7 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
       "seq_parallel_communication_data_type", "prescale_gradients",
       "gradient_predivide_factor", "sparse_gradients", "zero_allow_untested_optimizer",
       "zero_force_ds_cpu_optimizer", "graph_harvesting", "amp", "torch_autocast",
-      "activation_checkpointing", "flops_profiler", "tensorboard", "wandb",
+      "activation_checkpointing", "flops_profiler",
       "comet", "monitor_config", "comms_logger", "elasticity", "pipeline",
       "checkpoint", "data_types", "compression_training", "data_efficiency",
       "curriculum_learning", "sparse_attention", "autotuning", "nebula", "eigenvalue",

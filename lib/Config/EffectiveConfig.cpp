@@ -155,11 +155,13 @@ void mlir::ds::printEffectiveConfig(const DeepSpeedConfig &c, llvm::StringRef pa
     row("aio.single_submit", boolean(c.aio.singleSubmit), fromFile("aio.single_submit"));
     row("aio.overlap_events", boolean(c.aio.overlapEvents), fromFile("aio.overlap_events"));
   }
-  row("csv_monitor.enabled", boolean(!c.csvMonitorDir.empty()),
-      fromFile("csv_monitor.enabled"));
-  if (!c.csvMonitorDir.empty())
-    row("csv_monitor directory", c.csvMonitorDir,
-        "derived (csv_monitor.output_path/job_name)");
+  for (auto [section, dir] : {std::pair<std::string, const std::string *>{
+                                  "csv_monitor", &c.csvMonitorDir},
+                              {"tensorboard", &c.tensorboardDir}}) {
+    row(section + ".enabled", boolean(!dir->empty()), fromFile(section + ".enabled"));
+    if (!dir->empty())
+      row(section + " directory", *dir, "derived (" + section + ".output_path/job_name)");
+  }
   for (const std::string &k : c.ignoredKeys)
     os << "  ignored: " << k << "\n";
 }

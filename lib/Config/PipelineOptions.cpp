@@ -108,6 +108,7 @@ DeepSpeedConfig::getTrainingPipelineOptions(int64_t stage, int64_t worldSize,
   o.zero.worldSize = worldSize;
   o.stepsPerPrint = stepsPerPrint;
   o.csvMonitorDir = csvMonitorDir;
+  o.tensorboardDir = tensorboardDir;
   o.offload.optimizer = offloadOptimizer.device;
   o.offload.param = offloadParam.device;
   o.offload.ratio = offloadOptimizer.ratio;

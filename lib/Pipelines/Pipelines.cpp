@@ -20,10 +20,11 @@ struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<Modul
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SetPlanInfoPass)
   SetPlanInfoPass(const TrainingPipelineOptions &o)
       : stepsPerPrint(o.stepsPerPrint), stage(o.zero.stage), csvDir(o.csvMonitorDir),
+        tensorboardDir(o.tensorboardDir),
         io(o.io) {}
   StringRef getArgument() const override { return "ds-set-plan-info"; }
   StringRef getDescription() const override {
-    return "Records steps_per_print, the ZeRO stage and the csv_monitor directory for the plan";
+    return "Records steps_per_print, the ZeRO stage and the monitor directories for the plan";
   }
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -32,6 +33,8 @@ struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<Modul
     module->setAttr(kZeroStageAttr, b.getI64IntegerAttr(stage));
     if (!csvDir.empty())
       module->setAttr(kCsvMonitorDirAttr, b.getStringAttr(csvDir));
+    if (!tensorboardDir.empty())
+      module->setAttr(kTensorboardDirAttr, b.getStringAttr(tensorboardDir));
     NamedAttrList ioAttrs;
     ioAttrs.set("nvme_path", b.getStringAttr(io.nvmePath));
     ioAttrs.set("pin_memory", b.getBoolAttr(io.pinMemory));
@@ -44,6 +47,7 @@ struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<Modul
   }
   int64_t stepsPerPrint, stage;
   std::string csvDir;
+  std::string tensorboardDir;
   PlanIOOptions io;
 };
 } // namespace

@@ -240,6 +240,8 @@ public:
         out.set_steps_per_print(uint32_t(every.getInt()));
     if (auto dir = module->getAttrOfType<StringAttr>(kCsvMonitorDirAttr))
       out.set_csv_monitor_dir(dir.str());
+    if (auto dir = module->getAttrOfType<StringAttr>(kTensorboardDirAttr))
+      out.set_tensorboard_dir(dir.str());
     if (auto io = module->getAttrOfType<DictionaryAttr>(kIOAttr)) {
       plan::IOConfig *cfg = out.mutable_io();
       if (auto v = io.getAs<StringAttr>("nvme_path"))

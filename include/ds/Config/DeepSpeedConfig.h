@@ -64,6 +64,9 @@ struct DeepSpeedConfig {
   /// csv_monitor, when enabled: output_path/job_name, where ds-run writes DeepSpeed's
   /// CSV files (carried in the plan). Empty: disabled.
   std::string csvMonitorDir;
+  /// tensorboard, when enabled: output_path/job_name, where ds-run writes DeepSpeed's
+  /// scalars as a TensorBoard event file (carried in the plan). Empty: disabled.
+  std::string tensorboardDir;
 
   /// Every key the file gives, dotted ("zero_optimization.stage"): where a value came from.
   std::set<std::string> fileKeys;

@@ -39,9 +39,11 @@ struct TrainingPipelineOptions {
   /// How ds-run reaches NVMe (carried in the plan).
   PlanIOOptions io;
   /// What the plan carries for ds-run only (module attributes the exporter writes):
-  /// the config's steps_per_print and csv_monitor directory (empty: disabled).
+  /// the config's steps_per_print and the csv_monitor and tensorboard directories
+  /// (empty: disabled).
   int64_t stepsPerPrint = 10;
   std::string csvMonitorDir;
+  std::string tensorboardDir;
 };
 
 /// Appends attention fusion (when asked), mark-frozen, mixed precision (when asked),

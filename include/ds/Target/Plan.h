@@ -12,6 +12,7 @@ namespace mlir::ds {
 constexpr llvm::StringLiteral kStepsPerPrintAttr = "ds_plan.steps_per_print";
 constexpr llvm::StringLiteral kZeroStageAttr = "ds_plan.zero_stage";
 constexpr llvm::StringLiteral kCsvMonitorDirAttr = "ds_plan.csv_monitor_dir";
+constexpr llvm::StringLiteral kTensorboardDirAttr = "ds_plan.tensorboard_dir";
 /// NVMe and aio settings (a dictionary: nvme_path, pin_memory, block_size, queue_depth,
 /// thread_count, single_submit, overlap_events), written when the config gives them.
 constexpr llvm::StringLiteral kIOAttr = "ds_plan.io";

@@ -14,6 +14,49 @@
 #include <cstring>
 #include <string>
 
+namespace ds::rt {
+double lrScheduleValue(const LrScheduleAttrs &a, int64_t applied) {
+  using Kind = LrScheduleKind;
+  double lr = a.lr;
+  if (a.schedule == Kind::Constant)
+    return lr;
+  double minLr = a.warmup_min_lr;
+  double maxLr = a.warmup_max_lr;
+  int64_t N = lrWarmupSteps(a);
+  bool logWarmup = a.warmup_type == WarmupType::Log;
+  int64_t T = a.total_num_steps;
+  double i = double(applied) - 1; // step k runs with f(k - 1)
+  auto warmupGamma = [&](double it) {
+    return logWarmup ? std::log(it + 1) / std::log(double(N)) : it / double(N);
+  };
+  if (a.schedule == Kind::WarmupLR || a.schedule == Kind::WarmupDecayLR) {
+    if (i < 0)
+      return minLr;
+    double gamma;
+    if (i < double(N))
+      gamma = warmupGamma(i);
+    else if (a.schedule == Kind::WarmupLR)
+      gamma = 1;
+    else
+      gamma = std::max(0.0, (double(T) - i) / lrDecaySteps(a));
+    return minLr + (maxLr - minLr) * gamma;
+  }
+  // WarmupCosineLR
+  double r0 = a.warmup_min_ratio;
+  double rc = a.cos_min_ratio;
+  double ratio;
+  if (i < 0)
+    ratio = 0;
+  else if (i < double(N))
+    ratio = r0 + (1 - r0) * warmupGamma(i);
+  else {
+    double q = std::min(1.0, (i - double(N) + 1) / lrDecaySteps(a));
+    ratio = std::max(0.0, rc + (1 - rc) * (1 + std::cos(M_PI * q)) / 2);
+  }
+  return lr * ratio;
+}
+} // namespace ds::rt
+
 namespace ds::rt::cpu {
 namespace {
 
@@ -189,46 +232,6 @@ void runSgdUpdate(KernelCall &c) {
               [&](int64_t b, int64_t e) { loops.sgd(kind, o, k, b, e); });
 }
 
-static double lrScheduleValue(const LrScheduleAttrs &a, int64_t applied) {
-  using Kind = LrScheduleKind;
-  double lr = a.lr;
-  if (a.schedule == Kind::Constant)
-    return lr;
-  double minLr = a.warmup_min_lr;
-  double maxLr = a.warmup_max_lr;
-  int64_t N = lrWarmupSteps(a);
-  bool logWarmup = a.warmup_type == WarmupType::Log;
-  int64_t T = a.total_num_steps;
-  double i = double(applied) - 1; // step k runs with f(k - 1)
-  auto warmupGamma = [&](double it) {
-    return logWarmup ? std::log(it + 1) / std::log(double(N)) : it / double(N);
-  };
-  if (a.schedule == Kind::WarmupLR || a.schedule == Kind::WarmupDecayLR) {
-    if (i < 0)
-      return minLr;
-    double gamma;
-    if (i < double(N))
-      gamma = warmupGamma(i);
-    else if (a.schedule == Kind::WarmupLR)
-      gamma = 1;
-    else
-      gamma = std::max(0.0, (double(T) - i) / lrDecaySteps(a));
-    return minLr + (maxLr - minLr) * gamma;
-  }
-  // WarmupCosineLR
-  double r0 = a.warmup_min_ratio;
-  double rc = a.cos_min_ratio;
-  double ratio;
-  if (i < 0)
-    ratio = 0;
-  else if (i < double(N))
-    ratio = r0 + (1 - r0) * warmupGamma(i);
-  else {
-    double q = std::min(1.0, (i - double(N) + 1) / lrDecaySteps(a));
-    ratio = std::max(0.0, rc + (1 - rc) * (1 + std::cos(M_PI * q)) / 2);
-  }
-  return lr * ratio;
-}
 
 // lr_schedule: applied (i64 scalar k) -> lr (f32 scalar) = f(k - 1), see lrScheduleValue.
 void runLrSchedule(KernelCall &c) {

@@ -11,6 +11,7 @@
 #include "ds/runtime/JobLifetime.h"
 #include "ds/runtime/KernelVerifier.h"
 #include "ds/runtime/MemoryAdmission.h"
+#include "ds/runtime/Monitors.h"
 #include "ds/runtime/NvmeSwap.h"
 #include "ds/runtime/Npy.h"
 #include "ds/runtime/OnnxParams.h"
@@ -29,6 +30,8 @@
 #include <csignal>
 #include <fcntl.h>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -235,6 +238,16 @@ std::string prefix() {
 void info(const std::string &msg) {
   std::printf("%s\n", msg.c_str());
   std::fflush(stdout);
+}
+
+/// An integer scalar buffer (the applied-step counter).
+int64_t readInteger(ExecutorBase &exec, uint32_t id) {
+  const BufferInfo &b = exec.plan().buffer(id);
+  std::vector<char> bytes(std::max<size_t>(size_t(b.type.bytes), 8));
+  exec.download(id, bytes.data());
+  if (b.type.dtype == ds::plan::I32)
+    return reinterpret_cast<const int32_t *>(bytes.data())[0];
+  return reinterpret_cast<const int64_t *>(bytes.data())[0];
 }
 
 double readScalar(ExecutorBase &exec, uint32_t id) {
@@ -486,7 +499,8 @@ int runJob(const Options &opt, Communicator &comm) {
   std::vector<double> msPerStep;
   double samplesPerSec = 0;
   int64_t summaryTokensPerSample = 0;
-  std::vector<std::string> csvFiles; // csv_monitor files rank 0 wrote
+  std::vector<double> lrs;        // the learning rate after each step (DeepSpeed's get_lr())
+  std::vector<std::string> monitorFiles; // csv_monitor / tensorboard files rank 0 wrote
   bool trained = false;
   int executedSteps = 0;
   if (opt.eval) {
@@ -572,32 +586,26 @@ int runJob(const Options &opt, Communicator &comm) {
                     humanBytes(double(persistent)).c_str(), opt.steps, every);
       info(line);
     }
-    // DeepSpeed's CSV monitor (csv_monitor in the config, carried in the plan): rank 0
-    // appends "step,<name>" rows, step = samples trained before this optimizer step, to
-    // <output_path>/<job_name>/Train_Samples_<name>.csv; the header is written once per run.
-    struct CsvFile {
-      FILE *f = nullptr;
-      ~CsvFile() {
-        if (f)
-          std::fclose(f);
-      }
-    };
-    CsvFile csvLoss, csvScale;
-    const std::string &csvDir = plan.plan.csv_monitor_dir();
-    if (rank == 0 && !csvDir.empty() && opt.steps > 0) {
-      createDirectories(csvDir);
-      auto open = [&](CsvFile &file, const char *name) {
-        std::string path = csvDir + "/Train_Samples_" + name + ".csv";
-        file.f = std::fopen(path.c_str(), "a");
-        if (!file.f)
-          fail("csv_monitor: cannot open ", path, ": ", std::strerror(errno));
-        std::fprintf(file.f, "step,%s\n", name);
-        csvFiles.push_back(path);
-      };
-      if (lossOut)
-        open(csvLoss, "train_loss");
-      if (plan.plan.has_loss_scale_buffer())
-        open(csvScale, "loss_scale");
+    // DeepSpeed's monitors (csv_monitor, tensorboard; carried in the plan), on rank 0:
+    // Train/Samples/train_loss at the samples trained before the step (DeepSpeed logs it in
+    // backward()), lr and loss_scale after it (in step(), after global_samples grew).
+    std::unique_ptr<TrainingMonitors> monitors;
+    if (rank == 0 && opt.steps > 0 &&
+        (!plan.plan.csv_monitor_dir().empty() || !plan.plan.tensorboard_dir().empty()))
+      monitors = std::make_unique<TrainingMonitors>(plan.plan.csv_monitor_dir(),
+                                                    plan.plan.tensorboard_dir());
+    // The learning rate after each step as DeepSpeed's get_lr() reports it (what the next
+    // step uses): the lr_schedule kernel's own formula at the applied-step counter + 1.
+    const LrScheduleAttrs *lrAttrs = nullptr;
+    std::optional<uint32_t> appliedBuffer;
+    if (apply >= 0) {
+      const auto &instrs = plan.plan.programs(apply).instructions();
+      for (int i = 0; i < instrs.size() && !lrAttrs; ++i)
+        if (instrs[i].kernel() == "lr_schedule")
+          lrAttrs = &std::get<LrScheduleAttrs>(plan.instrAttrs[size_t(apply)][size_t(i)]);
+      for (const auto &st : plan.plan.states())
+        if (st.kind() == "step")
+          appliedBuffer = st.buffer();
     }
     double totalSec = 0;
     int firstStep = int(std::min<int64_t>(start.globalStep, INT32_MAX));
@@ -636,14 +644,18 @@ int runJob(const Options &opt, Communicator &comm) {
       msPerStep.push_back(sec * 1e3);
       if (saver && opt.saveInterval && (s + 1) % opt.saveInterval == 0)
         saveCheckpoint(s + 1, sampleBase(s + 1));
-      if (csvLoss.f && lossOut) {
-        std::fprintf(csvLoss.f, "%lld,%.17g\n", (long long)(int64_t(s) * global), loss);
-        std::fflush(csvLoss.f);
-      }
-      if (csvScale.f && !lossScales.empty()) {
-        std::fprintf(csvScale.f, "%lld,%.17g\n", (long long)(int64_t(s) * global),
-                     lossScales.back());
-        std::fflush(csvScale.f);
+      if (lrAttrs && appliedBuffer)
+        lrs.push_back(lrScheduleValue(*lrAttrs, readInteger(exec, *appliedBuffer) + 1));
+      if (monitors) {
+        if (lossOut)
+          monitors->write("Train/Samples/train_loss", loss, int64_t(s) * global);
+        if (!lrs.empty())
+          monitors->write("Train/Samples/lr", lrs.back(), int64_t(s + 1) * global);
+        if (plan.plan.has_loss_scale_buffer()) // the scale after the step (cur_scale)
+          monitors->write("Train/Samples/loss_scale",
+                          readScalar(exec, plan.plan.loss_scale_buffer()),
+                          int64_t(s + 1) * global);
+        monitors->flush();
       }
       // DeepSpeed prints every steps_per_print steps; the first and the last step too.
       bool print = s == 0 || (s + 1) % every == 0 || s + 1 == opt.steps;
@@ -654,8 +666,10 @@ int runJob(const Options &opt, Communicator &comm) {
           std::fputs("\r\033[K", stderr);
         char line[256];
         std::snprintf(line, sizeof(line),
-                      "step %d  loss %s  samples/s %.1f  ms/step %.3f  arena_peak %s", s + 1,
-                      lossOut ? jsonNumber(loss).c_str() : "-", sec > 0 ? global / sec : 0.0,
+                      "step %d  loss %s  lr %s  samples/s %.1f  ms/step %.3f  arena_peak %s",
+                      s + 1, lossOut ? jsonNumber(loss).c_str() : "-",
+                      lrs.empty() ? "-" : jsonNumber(lrs.back()).c_str(),
+                      sec > 0 ? global / sec : 0.0,
                       sec * 1e3, humanBytes(double(exec.measuredPeakBytes())).c_str());
         std::string text = line;
         if (!lossScales.empty())
@@ -672,6 +686,8 @@ int runJob(const Options &opt, Communicator &comm) {
     executedSteps = std::max(0, opt.steps - firstStep);
     samplesPerSec = totalSec > 0 ? double(global) * executedSteps / totalSec : 0;
     summaryTokensPerSample = tokensPerSample;
+    if (monitors)
+      monitorFiles = monitors->filesWritten();
     trained = true;
   }
 
@@ -712,6 +728,7 @@ int runJob(const Options &opt, Communicator &comm) {
                          (lossScales.empty()
                               ? std::string()
                               : ",\n  \"loss_scale\": " + jsonList(lossScales)) +
+                         (lrs.empty() ? std::string() : ",\n  \"lr\": " + jsonList(lrs)) +
                          ",\n  \"predicted_peak_bytes\": " + jsonList(pred) +
                          ",\n  \"measured_peak_bytes\": " + jsonList(meas) +
                          ",\n  \"arena_bytes\": " + std::to_string(plan.plan.arena_bytes()) +
@@ -782,8 +799,8 @@ int runJob(const Options &opt, Communicator &comm) {
       info("ds-run: wrote metrics to " + opt.metrics);
     if (!opt.saveParams.empty())
       info("ds-run: wrote parameters to " + opt.saveParams);
-    for (const std::string &f : csvFiles)
-      info("ds-run: wrote " + f + " (csv_monitor)");
+    for (const std::string &f : monitorFiles)
+      info("ds-run: wrote " + f);
   }
   if (verifier) {
     int64_t bad = verifier->mismatches();

@@ -54,6 +54,10 @@ inline double lrDecaySteps(const LrScheduleAttrs &a) {
   return 1.0 < d ? d : 1.0;
 }
 
+/// lr_schedule's value for an applied-step counter k: the rate step k runs with, f(k - 1)
+/// (REFERENCE §6); the CPU kernel's formula, also what ds-run reports as the lr.
+double lrScheduleValue(const LrScheduleAttrs &a, int64_t applied);
+
 /// One instruction's decoded attributes: the struct its kernel's catalogue entry names.
 using KernelAttrs = std::variant<std::monostate
 #define DS_ATTRS(S) , S
