@@ -14,6 +14,7 @@
 #include "llvm/Support/Path.h"
 
 #include "ds/runtime/FileOutput.h"
+#include "ds/runtime/MemoryTimeline.h"
 #include "ds/runtime/Plan.h"
 #include "plan.pb.h"
 
@@ -488,6 +489,36 @@ LogicalResult mlir::ds::exportPlan(ModuleOp module, llvm::raw_ostream &os,
     return module.emitError("the compiled plan fails the runtime's checks: ") << e.what();
   }
   os << bytes;
+  return success();
+}
+
+LogicalResult mlir::ds::writeMemoryTimeline(ModuleOp module, StringRef path,
+                                            StringRef title) {
+  std::string bytes;
+  {
+    llvm::raw_string_ostream os(bytes);
+    if (failed(exportPlan(module, os, "ds-opt --memory-timeline")))
+      return failure();
+  }
+  try {
+    ::ds::rt::LoadedPlan lp;
+    lp.path = "<compiled plan>";
+    ::ds::rt::decodePlan(bytes, lp.plan);
+    // An inference plan's inputs need not share a batch size (as exportPlan validates it).
+    if (llvm::none_of(lp.plan.programs(), [](const plan::Program &p) {
+          return p.role() == plan::Program::MICRO_STEP;
+        }))
+      lp.plan.clear_inputs();
+    ::ds::rt::validatePlan(lp, /*worldSize=*/0);
+    std::vector<::ds::rt::TimelinePoint> timeline = ::ds::rt::computeMemoryTimeline(lp);
+    std::string out = path.ends_with(".svg")
+                          ? ::ds::rt::memoryTimelineSvg(lp, timeline, title.str())
+                          : ::ds::rt::memoryTimelineCsv(lp, timeline);
+    ::ds::rt::writeFileAtomically(path.str(), out);
+  } catch (const std::exception &e) {
+    llvm::errs() << "ds-opt: --memory-timeline: " << e.what() << "\n";
+    return failure();
+  }
   return success();
 }
 

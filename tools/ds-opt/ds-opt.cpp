@@ -23,6 +23,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -80,9 +81,24 @@ static cl::opt<bool> fuseAttention(
         "matmul) into ds.attention, which keeps no [T, T] matrix (default true; "
         "=false keeps the exported graph, for comparisons)"),
     cl::init(true), cl::cat(compilerCategory));
+static cl::opt<std::string> memoryTimeline(
+    "memory-timeline",
+    cl::desc("Write the planned device memory per rank over the step's instructions "
+             "(parameters, gradients, optimizer states, activations, collective buffers) "
+             "to FILE: .svg draws it, .csv lists it (the plan is still written with -o)"),
+    cl::value_desc("file.svg|file.csv"), cl::init(""), cl::cat(compilerCategory));
 static cl::opt<std::string> configPath(
     "config", cl::desc("DeepSpeed ds_config.json (flags override it)"),
     cl::value_desc("file"), cl::init(""), cl::cat(compilerCategory));
+
+/// --memory-timeline: the plan's planned device bytes per instruction, as a chart or CSV.
+static LogicalResult writeMemoryTimeline(ModuleOp module, StringRef inputPath, int stage,
+                                         int world, StringRef path) {
+  std::string title = llvm::sys::path::filename(inputPath).str() + ": ZeRO stage " +
+                      std::to_string(stage) + ", " + std::to_string(world) +
+                      (world == 1 ? " rank" : " ranks") + ": planned device memory per rank";
+  return ds::writeMemoryTimeline(module, path, title);
+}
 
 /// Runs the passes `build` appends, with the --mlir-print-ir-* and timing flags.
 static LogicalResult runPipeline(ModuleOp module,
@@ -358,6 +374,16 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     if (failed(ds::checkPlanOutputPath(outputPath)))
       return failure();
   }
+  if (!memoryTimeline.empty()) {
+    if (!StringRef(memoryTimeline).ends_with(".svg") &&
+        !StringRef(memoryTimeline).ends_with(".csv")) {
+      llvm::errs() << "ds-opt: --memory-timeline=" << memoryTimeline
+                   << ": the file must end in .svg (a chart) or .csv (the numbers)\n";
+      return failure();
+    }
+    if (failed(ds::checkPlanOutputPath(memoryTimeline)))
+      return failure();
+  }
   std::optional<int64_t> deviceLimit;
   if (!deviceMemory.empty()) {
     deviceLimit = parseByteSize(deviceMemory);
@@ -504,6 +530,9 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     return failure();
   if (deviceLimit)
     warnDeviceMemory(*module, *deviceLimit);
+  if (!memoryTimeline.empty() &&
+      failed(writeMemoryTimeline(*module, inputPath, stage, world, memoryTimeline)))
+    return failure();
   if (memoryReport != ReportFormat::None) {
     std::string error;
     auto out = openOutputFile(toPlan ? "-" : outputPath, &error);

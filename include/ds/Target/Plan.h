@@ -25,6 +25,11 @@ LogicalResult exportPlan(ModuleOp module, llvm::raw_ostream &os,
 
 /// Exports into `path` through a temporary file renamed into place, so an existing
 /// plan is never left half-written.
+/// Exports `module`'s plan and writes its planned device memory per instruction to `path`
+/// (runtime/include/ds/runtime/MemoryTimeline.h): an SVG chart titled `title` when `path`
+/// ends in .svg, else CSV. Errors go to stderr.
+LogicalResult writeMemoryTimeline(ModuleOp module, llvm::StringRef path,
+                                  llvm::StringRef title);
 LogicalResult writePlanFile(ModuleOp module, llvm::StringRef path,
                             llvm::StringRef producer);
 /// Fails (printing one line) when `path` cannot become the plan file: its directory is

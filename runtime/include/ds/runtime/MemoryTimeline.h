@@ -1,0 +1,53 @@
+// The planned device memory of a plan over its instructions, by what the bytes hold.
+#pragma once
+
+#include "ds/runtime/Plan.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ds::rt {
+
+/// What planned device bytes hold. Persistent region: parameters, gradients, optimizer
+/// state (master weights, moments, step and loss-scale counters), other (frozen buffers,
+/// constants, alignment). Arena: activations (every transient), collective buffers
+/// (operands of all_gather / reduce_scatter / all_reduce / broadcast) and the arena's unused
+/// gaps below its high-water mark at that instruction.
+enum class MemoryUse {
+  Parameters,
+  Gradients,
+  OptimizerState,
+  OtherPersistent,
+  Activations,
+  CollectiveBuffers,
+  ArenaGaps,
+};
+constexpr int kMemoryUses = 7;
+/// "parameters", "gradients", ...: the CSV column names.
+const char *memoryUseName(MemoryUse use);
+
+struct TimelinePoint {
+  int program = 0;        // index into Plan.programs
+  int instruction = 0;    // index in that program
+  std::string kernel;
+  std::array<uint64_t, kMemoryUses> bytes{};
+  uint64_t total() const;
+};
+
+/// One point per instruction of the programs a training step runs, in run order (INIT,
+/// MICRO_STEP, APPLY_STEP; an inference plan: INIT, INFERENCE). An arena buffer occupies
+/// its bytes from the first to the last instruction of its program that touches it; at each
+/// instruction the arena counts up to the highest end of a live buffer, so the maximum total
+/// is persistent_bytes + predicted_peak_bytes, the planned device peak.
+std::vector<TimelinePoint> computeMemoryTimeline(const LoadedPlan &plan);
+
+/// "index,program,instruction,kernel,<uses...>,total" rows.
+std::string memoryTimelineCsv(const LoadedPlan &plan, const std::vector<TimelinePoint> &t);
+/// A stacked-area chart (instruction index -> bytes, one colour per use), program
+/// boundaries marked, titled `title`.
+std::string memoryTimelineSvg(const LoadedPlan &plan, const std::vector<TimelinePoint> &t,
+                              const std::string &title);
+
+} // namespace ds::rt
