@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: installs and builds (progress shown), compiles the bundled GPT for ZeRO-3 on 2 ranks and for stage 0, prints both per-rank memory tables, trains the ZeRO-3 plan on 2 MPI ranks, and ends with the summary and the files written.
-#   scripts/run.sh            (STEPS=N trains N steps, default 50; DS_BUILD_DIR picks the build folder)
+# The main job on a fresh machine: installs and builds (progress shown), compiles the bundled GPT for ZeRO-3 on 2 ranks and for stage 0, prints both per-rank memory tables and draws their memory timelines, trains the ZeRO-3 plan on 2 MPI ranks with a checkpoint at the end, and ends with the summary and the files written.
+#   scripts/run.sh   (STEPS=N trains N steps, default 50; DS_BUILD_DIR picks the build folder,
+#                     DS_RUN_OUT the folder of what the run writes, default $DS_BUILD_DIR/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${DS_BUILD_DIR:-build}
@@ -8,6 +9,7 @@ STEPS=${STEPS:-50}
 MODEL=models/gpt_dynbatch.onnx
 CONFIG=models/configs/gpt/adamw_warmup_clip.json
 WORLD=2
+OUT=${DS_RUN_OUT:-$BUILD/run}
 T0=$SECONDS
 phase() { printf '\n== [%3ds] %s\n' "$((SECONDS - T0))" "$*"; }
 
@@ -30,24 +32,31 @@ bash scripts/build.sh ds-opt ds-run 2>&1 | awk '
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 phase "3/5 compiling $MODEL with $CONFIG for $WORLD ranks: ZeRO stage 3, and stage 0 to compare"
+mkdir -p "$OUT"
 for stage in 3 0; do
   "$BUILD/bin/ds-opt" "$MODEL" --config "$CONFIG" --zero-stage=$stage --world-size=$WORLD \
-    --memory-report -o "$BUILD/gpt-zero$stage.dsplan" > "$BUILD/gpt-zero$stage.memory.txt"
+    --memory-report -o "$OUT/gpt-zero$stage.dsplan" > "$OUT/gpt-zero$stage.memory.txt"
+  "$BUILD/bin/ds-opt" "$MODEL" --config "$CONFIG" --zero-stage=$stage --world-size=$WORLD \
+    --memory-timeline="$OUT/gpt-zero$stage.memory-timeline.svg" -o "$OUT/gpt-zero$stage.dsplan"
 done
-echo "  wrote $BUILD/gpt-zero3.dsplan and $BUILD/gpt-zero0.dsplan"
+echo "  wrote $OUT/gpt-zero3.dsplan and $OUT/gpt-zero0.dsplan"
 
 phase "4/5 predicted memory per rank (ds-opt --memory-report)"
-sed -n '1,/^$/p' "$BUILD/gpt-zero0.memory.txt" | sed '/^$/d'
+sed -n '1,/^$/p' "$OUT/gpt-zero0.memory.txt" | sed '/^$/d'
 echo
 # The ZeRO-3 report: its own rows, then every stage side by side (stage 0 is the first row).
-sed -n '1,/^DeepSpeed/p' "$BUILD/gpt-zero3.memory.txt" | sed '$d'
-echo "  (full report with DeepSpeed's estimator: $BUILD/gpt-zero3.memory.txt)"
+sed -n '1,/^DeepSpeed/p' "$OUT/gpt-zero3.memory.txt" | sed '$d'
+echo "  (full report with DeepSpeed's estimator: $OUT/gpt-zero3.memory.txt)"
+echo "  memory over the step (ds-opt --memory-timeline): $OUT/gpt-zero0.memory-timeline.svg, $OUT/gpt-zero3.memory-timeline.svg"
 
 phase "5/5 training the ZeRO-3 plan on $WORLD ranks for $STEPS steps (ds-run --nproc $WORLD)"
-"$BUILD/bin/ds-run" "$BUILD/gpt-zero3.dsplan" --nproc $WORLD --data models/data/gpt \
-  --steps "$STEPS" --metrics "$BUILD/gpt-metrics.json"
+rm -rf "$OUT/checkpoints"
+"$BUILD/bin/ds-run" "$OUT/gpt-zero3.dsplan" --nproc $WORLD --data models/data/gpt \
+  --steps "$STEPS" --metrics "$OUT/gpt-metrics.json" --save-checkpoint "$OUT/checkpoints"
 
 phase "done in $((SECONDS - T0)) s"
-echo "  metrics (loss per step, predicted/measured peak per rank): $BUILD/gpt-metrics.json"
-echo "  plans: $BUILD/gpt-zero3.dsplan (trained), $BUILD/gpt-zero0.dsplan (stage 0, for comparison)"
+echo "  metrics (loss, lr per step; predicted/measured peak per rank): $OUT/gpt-metrics.json"
+echo "  checkpoint: $OUT/checkpoints/$(cat "$OUT/checkpoints/latest") (resume: ds-run ... --resume $OUT/checkpoints)"
+echo "  plans: $OUT/gpt-zero3.dsplan (trained), $OUT/gpt-zero0.dsplan (stage 0, for comparison)"
+echo "  memory timelines: $OUT/gpt-zero0.memory-timeline.svg, $OUT/gpt-zero3.memory-timeline.svg"
 echo "  next: $BUILD/bin/ds-opt $MODEL --config $CONFIG --print-config"

@@ -14,6 +14,7 @@ config.test_exec_root = os.path.join(config.ds_obj_root, "test")
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%ds_src_root", config.ds_src_root))
+config.substitutions.append(("%ds_obj_root", config.ds_obj_root))
 config.substitutions.append(("%python", config.python_executable))
 
 llvm_config.with_system_environment(["HOME", "TMPDIR", "OMPI_ALLOW_RUN_AS_ROOT",

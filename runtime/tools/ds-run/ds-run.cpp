@@ -280,15 +280,7 @@ template <typename T> std::string jsonList(const std::vector<T> &v) {
 
 /// 1536 -> "1.50 KiB": binary units, for the step lines and the summary.
 std::string humanBytes(double bytes) {
-  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024 && u < 4) {
-    bytes /= 1024;
-    ++u;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
-  return buf;
+  return formatByteSize(uint64_t(std::max(0.0, std::round(bytes))));
 }
 
 /// 124439808 -> "124.4M": parameter counts in the header.
