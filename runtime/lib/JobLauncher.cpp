@@ -299,13 +299,55 @@ void reapRanks(const std::string &dir, int world, int ms) {
 
 // Runs this binary under mpirun with N ranks and exits with the job's status (128 + signal
 // when it was killed), after exactly one line on stderr for any death no rank reported.
-[[noreturn]] void relaunch(int argc, char **argv, int nproc) {
+void applyHostSlots() {
+  const char *spec = std::getenv("DS_RUN_HOST_SLOTS");
+  if (!spec || std::getenv("CUDA_VISIBLE_DEVICES"))
+    return;
+  // "host=0,1;host2=3": this rank's host by its name, its short name, or (for a one-host
+  // list) whatever the hostfile called this machine.
+  std::string me = hostName(), shortMe = me.substr(0, me.find('.'));
+  std::vector<std::pair<std::string, std::string>> entries;
+  std::string all = spec;
+  size_t pos = 0;
+  while (pos <= all.size()) {
+    size_t end = all.find(';', pos);
+    std::string e = all.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    size_t eq = e.find('=');
+    if (eq != std::string::npos)
+      entries.push_back({e.substr(0, eq), e.substr(eq + 1)});
+    if (end == std::string::npos)
+      break;
+    pos = end + 1;
+  }
+  for (const auto &[host, slots] : entries)
+    if (host == me || host == shortMe || host.substr(0, host.find('.')) == shortMe ||
+        entries.size() == 1) {
+      setenv("CUDA_VISIBLE_DEVICES", slots.c_str(), 1);
+      return;
+    }
+}
+
+[[noreturn]] void relaunch(int argc, char **argv, int nproc,
+                           const std::vector<HostSlots> &hosts) {
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
   if (n <= 0)
     fail("cannot locate the ds-run executable to relaunch under mpirun");
   self[n] = '\0';
   std::vector<std::string> args = {"mpirun", "-np", std::to_string(nproc)};
+  if (!hosts.empty()) {
+    args.push_back("--host");
+    args.push_back(mpirunHostList(hosts));
+    std::string slots;
+    for (const HostSlots &h : hosts) {
+      slots += (slots.empty() ? "" : ";") + h.host + "=";
+      for (size_t i = 0; i < h.slots.size(); ++i)
+        slots += (i ? "," : "") + std::to_string(h.slots[i]);
+    }
+    setenv("DS_RUN_HOST_SLOTS", slots.c_str(), 1);
+    args.push_back("-x");
+    args.push_back("DS_RUN_HOST_SLOTS");
+  }
   if (geteuid() == 0)
     args.push_back("--allow-run-as-root");
   if (unsigned(nproc) > std::max(1u, std::thread::hardware_concurrency()))

@@ -7,6 +7,7 @@
 #include "ds/runtime/InitWeights.h"
 #include "ds/runtime/InputFeeder.h"
 #include "ds/runtime/FileOutput.h"
+#include "ds/runtime/Hostfile.h"
 #include "ds/runtime/JobLauncher.h"
 #include "ds/runtime/JobLifetime.h"
 #include "ds/runtime/KernelVerifier.h"
@@ -44,7 +45,8 @@ using ds::plan::Program;
 namespace {
 
 const char *kUsage =
-    "usage: ds-run PLAN.dsplan [--nproc N] [--data DIR | --synthetic] [--steps N]\n"
+    "usage: ds-run PLAN.dsplan [--nproc N | --hostfile FILE [--include H[:S,..]@.. | --exclude ..]]\n"
+    "              [--data DIR | --synthetic] [--steps N]\n"
     "              [--metrics FILE.json] [--print-every N] [--eval --out DIR [--eval-all-ranks] [--whole-inputs]]\n"
     "              [--save-params DIR] [--seed N] [--threads N]\n"
     "              [--save-checkpoint DIR [--save-interval N] [--keep K]] [--resume DIR]\n"
@@ -56,6 +58,8 @@ const char *kUsage =
 struct Options {
   std::string plan;
   int nproc = 0;
+  std::string hostfile; // DeepSpeed's hostfile: ranks = the slots (after include/exclude)
+  std::string include, exclude;
   std::string data;
   bool synthetic = false;
   int steps = 1;
@@ -130,6 +134,12 @@ Options parseArgs(int argc, char **argv) {
     }
     if (a == "--nproc")
       o.nproc = int(parseInt(a, next(), 1, 4096));
+    else if (a == "--hostfile")
+      o.hostfile = next();
+    else if (a == "--include")
+      o.include = next();
+    else if (a == "--exclude")
+      o.exclude = next();
     else if (a == "--data")
       o.data = next();
     else if (a == "--synthetic")
@@ -812,8 +822,21 @@ int main(int argc, char **argv) {
   Options opt = parseArgs(argc, argv);
   bool underMpi = launchedByMpi();
   try {
+    if (!opt.hostfile.empty() && !underMpi) {
+      // DeepSpeed's launcher: one rank per selected slot of every host, through mpirun.
+      std::vector<HostSlots> hosts =
+          selectHosts(parseHostfile(opt.hostfile), opt.include, opt.exclude);
+      int n = totalSlots(hosts);
+      if (opt.nproc > 0 && opt.nproc != n)
+        fail("--nproc ", opt.nproc, " does not match the ", n, " slots --hostfile ",
+             opt.hostfile, " selects");
+      relaunch(argc, argv, n, hosts);
+    }
+    if ((!opt.include.empty() || !opt.exclude.empty()) && opt.hostfile.empty())
+      fail(opt.include.empty() ? "--exclude" : "--include", " needs --hostfile");
     if (opt.nproc > 1 && !underMpi)
       relaunch(argc, argv, opt.nproc);
+    applyHostSlots();
     std::unique_ptr<Communicator> comm;
     if (underMpi) {
       comm = makeMpiCommunicator();
