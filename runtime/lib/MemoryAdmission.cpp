@@ -96,8 +96,9 @@ bool cgroupLimit(uint64_t &left, std::string &source) {
 } // namespace
 
 int localRankCount() {
+  // mpirun, MPICH/hydra, Slurm, torchrun.
   for (const char *name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
-                           "SLURM_NTASKS_PER_NODE"}) {
+                           "SLURM_NTASKS_PER_NODE", "LOCAL_WORLD_SIZE"}) {
     const char *e = std::getenv(name);
     if (e && *e) {
       int n = std::atoi(e);

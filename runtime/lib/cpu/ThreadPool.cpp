@@ -1,5 +1,6 @@
 // Worker threads behind parallelFor.
 #include "ds/runtime/ThreadPool.h"
+#include "ds/runtime/MemoryAdmission.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -112,10 +113,7 @@ int numThreads() {
     n = std::atoi(e);
   if (n <= 0) {
     int hw = int(std::max(1u, std::thread::hardware_concurrency()));
-    int local = 1;
-    if (const char *e = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE"))
-      local = std::max(1, std::atoi(e));
-    n = std::max(1, hw / local);
+    n = std::max(1, hw / localRankCount());
   }
   gThreads = std::min(n, 256);
   return gThreads;

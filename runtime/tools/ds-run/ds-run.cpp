@@ -840,6 +840,8 @@ int main(int argc, char **argv) {
     std::unique_ptr<Communicator> comm;
     if (underMpi) {
       comm = makeMpiCommunicator();
+    } else if (launchedByTorchrun()) {
+      comm = makeTcpCommunicator(opt.timeout);
     } else {
       comm = makeSingleRankCommunicator();
     }

@@ -41,6 +41,15 @@ bool launchedByMpi();
 /// MPI_Init (once) and a communicator over MPI_COMM_WORLD with MPI_ERRORS_RETURN, so that
 /// failures surface as Error. Throws Error when MPI fails to start.
 std::unique_ptr<Communicator> makeMpiCommunicator();
+/// True when this process was started the way torchrun starts ranks (RANK, WORLD_SIZE,
+/// MASTER_ADDR, MASTER_PORT in the environment) and not by MPI.
+bool launchedByTorchrun();
+/// A communicator over TCP for a torchrun-style launch: rank 0 listens on MASTER_PORT (as
+/// torch.distributed's store does), the others connect, then every pair connects directly.
+/// Reductions run in rank order on the rank that owns each piece, so every rank gets the
+/// same bits. Connecting waits up to timeoutSeconds (0: 1800) s. Throws Error naming the
+/// variable or the peer that fails.
+std::unique_ptr<Communicator> makeTcpCommunicator(int timeoutSeconds);
 /// MPI_Finalize if MPI was initialized (idempotent).
 void finalizeMpi();
 

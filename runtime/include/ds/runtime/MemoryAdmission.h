@@ -17,7 +17,8 @@ struct MemoryLimit {
 };
 
 /// Ranks of this job on this node (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS,
-/// SLURM_NTASKS_PER_NODE; 1 when none is set).
+/// SLURM_NTASKS_PER_NODE, torchrun's LOCAL_WORLD_SIZE; 1 when none is set). Also what
+/// divides the cores into each rank's default thread count.
 int localRankCount();
 
 /// The bounds that apply: the cgroup's limit (v2 memory.max or v1 memory.limit_in_bytes of
