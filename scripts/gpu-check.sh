@@ -103,6 +103,24 @@ run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --nproc 2 --steps 30 --data "$(da
   cmp_losses "$OUT/$p.cuda.json" "models/ref/gpt/train_adamw.json" 0.02 30 && r=ok || r=FAIL
 res "bf16 ZeRO-3 world 2 vs torch fp32 (0.02)" "$r"
 
+# ---- 3b. offload on the GPU (issue #11): host-stream CPU Adam through CUDA host functions,
+#           pinned copies on the copy stream, NVMe swaps on the io stream
+mkdir -p "${DS_GPU_NVME:-/tmp/ds-gpu-nvme}"   # the nvme_path compiled into the nvme plans
+for p in gpt-fp32-s2-w1-offcpu gpt-fp32-s3-w1-offnvme-nvme; do
+  run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --steps 30 --data "$(data $p)" --metrics "$OUT/$p.cuda.json" &&
+    cmp_losses "$OUT/$p.cuda.json" "$PLANS/$p.cpu.json" 1e-5 30 && r=ok || r=FAIL
+  res "offload $p vs cpu (1e-5)" "$r $(tail -1 "$LOG" | cut -c1-60)"
+  cmp_losses "$OUT/$p.cuda.json" "$OUT/gpt-fp32-s0-w1.cuda.json" 1e-5 30 && r=ok || r=FAIL
+  res "offload $p vs cuda no offload (1e-5)" "$r $(tail -1 "$LOG" | cut -c1-60)"
+done
+p=gpt-bf16-s2-w1-offcpu
+run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --steps 30 --data "$(data $p)" --metrics "$OUT/$p.cuda.json" &&
+  cmp_losses "$OUT/$p.cuda.json" "$OUT/gpt-bf16-s0-w1.cuda.json" 0.01 30 && r=ok || r=FAIL
+res "offload $p vs cuda no offload (0.01)" "$r $(tail -1 "$LOG" | cut -c1-60)"
+grep -h '"backend"' "$OUT/gpt-fp32-s2-w1-offcpu.cuda.json" 2>/dev/null | tee -a "$LOG"
+left_swaps=$(ls "${DS_GPU_NVME:-/tmp/ds-gpu-nvme}" 2>/dev/null | wc -l)
+res "offload nvme: swap files left" "$([ "$left_swaps" = 0 ] && echo ok || echo "FAIL $left_swaps")"
+
 # ---- 4. compute-sanitizer on one step (eager and with graphs)
 if command -v compute-sanitizer >/dev/null; then
   p=gpt-fp32-s3-w1
@@ -128,6 +146,43 @@ bench_ds() { # stage
     --synthetic --steps 3 2>"$OUT/$p.profile.txt" >/dev/null
 }
 bench_ds 0; bench_ds 3
+
+# ---- 5b. GPT-2 124M with CPU optimizer offload (stage 2): same losses as without offload,
+#           step-time ratio, and the executor's per-stream timeline (copy/host vs compute)
+offload_bench() {
+  local a=gpt2-bf16-s2-w1 b=gpt2-bf16-s2-w1-offcpu
+  run "$DSRUN" "$PLANS/$a.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" --synthetic \
+    --steps 12 --metrics "$OUT/$a.bench.json" || { res "gpt2 124M offload cpu" "FAIL (no offload run)"; return; }
+  run "$DSRUN" "$PLANS/$b.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" --synthetic \
+    --steps 12 --metrics "$OUT/$b.bench.json" || { res "gpt2 124M offload cpu" "FAIL (offload run)"; return; }
+  cmp_losses "$OUT/$b.bench.json" "$OUT/$a.bench.json" 0.01 12 && r=ok || r=FAIL
+  res "gpt2 124M bf16 offload cpu vs none (0.01)" "$r $(tail -1 "$LOG" | cut -c1-60)"
+  res "gpt2 124M offload step time" "$(python3 - "$OUT/$a.bench.json" "$OUT/$b.bench.json" <<'PY'
+import json, statistics, sys
+a, b = (statistics.median(json.load(open(f))["ms_per_step"][3:]) for f in sys.argv[1:3])
+print("%.1f ms vs %.1f ms without offload: ratio %.2fx" % (b, a, b / a))
+PY
+)"
+  DS_CUDA_TIMELINE=1 "$DSRUN" "$PLANS/$b.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" \
+    --synthetic --steps 3 2>"$OUT/$b.timeline.txt" >/dev/null
+  grep 'stream timeline' "$OUT/$b.timeline.txt" | tee -a "$LOG" | sed 's/^ds-run: rank 0: //' > "$OUT/timeline-lines.txt"
+  ov=$(python3 - "$OUT/timeline-lines.txt" <<'PY'
+import re, sys
+out = []
+for line in open(sys.argv[1]):
+    prog = re.search(r"'([^']+)'", line).group(1)
+    for s in ("copy", "host", "io"):
+        m = re.search(s + r" busy ([0-9.]+) overlapping compute ([0-9.]+)", line)
+        if m:
+            out.append("%s %s %.1f/%.1f ms" % (prog, s, float(m.group(2)), float(m.group(1))))
+overlapped = any(o.split()[1] == "copy" and float(o.split()[2].split("/")[0]) > 0 for o in out)
+print(("ok " if overlapped else "FAIL (no copy overlapping compute) ") +
+      ("; ".join(out) if out else "no timeline"))
+PY
+)
+  res "gpt2 offload overlap (with compute/busy)" "$ov"
+}
+offload_bench
 run timeout $(($(left) > 30 ? $(left) - 20 : 10)) python3 scripts/bench_torch_gpt.py --batch 8 --seq 1024 \
   --steps 10 --warmup 3 --modes eager --json "$OUT/torch-eager.json"
 run timeout $(($(left) > 30 ? $(left) - 15 : 10)) python3 scripts/bench_torch_gpt.py --batch 8 --seq 1024 \

@@ -11,8 +11,9 @@
 // executor, which runs the plan in order. Testable without a GPU.
 //
 //   ds-schedule-check PLAN.dsplan [--data DIR | --synthetic] [--steps N] [--seeds K]
+//   ds-schedule-check PLAN.dsplan --schedule-only   (any world size: schedules and counts)
 //
-// World size 1. Prints one line per seed and "PASS ..." (exit 0) or the first differing
+// World size 1 (--schedule-only: the plan's). Prints one line per seed and "PASS ..." (exit 0) or the first differing
 // buffer (exit 1).
 #include "ds/runtime/Communicator.h"
 #include "ds/runtime/CpuExecutor.h"
@@ -233,7 +234,7 @@ void train(const LoadedPlan &plan, ExecutorBase &exec, const InputFeederOptions 
 
 int usage() {
   std::fprintf(stderr, "usage: ds-schedule-check PLAN.dsplan [--data DIR | --synthetic] "
-                       "[--steps N] [--seeds K]\n");
+                       "[--steps N] [--seeds K] | --schedule-only\n");
   return 2;
 }
 
@@ -246,11 +247,14 @@ int main(int argc, char **argv) {
   InputFeederOptions feed;
   feed.synthetic = true;
   int steps = 3, seeds = 3;
+  bool scheduleOnly = false;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--data" && i + 1 < argc) {
       feed.dataDir = argv[++i];
       feed.synthetic = false;
+    } else if (a == "--schedule-only") {
+      scheduleOnly = true;
     } else if (a == "--synthetic") {
       feed.synthetic = true;
     } else if (a == "--steps" && i + 1 < argc) {
@@ -262,10 +266,21 @@ int main(int argc, char **argv) {
     }
   }
   try {
-    LoadedPlan plan = loadPlan(path, 1);
-    auto comm = makeSingleRankCommunicator();
-    CpuExecutor ref(plan, *comm);
-    train(plan, ref, feed, steps);
+    int world = 1;
+    if (scheduleOnly) { // the plan's own world size: read it before validation
+      LoadedPlan probe;
+      std::string bytes;
+      if (FILE *f = std::fopen(path.c_str(), "rb")) {
+        char buf[1 << 16];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
+          bytes.append(buf, n);
+        std::fclose(f);
+      }
+      decodePlan(bytes, probe.plan);
+      world = std::max<int>(1, int(probe.plan.world_size()));
+    }
+    LoadedPlan plan = loadPlan(path, world);
     int hostInstrs = 0, swaps = 0, waits = 0;
     for (int i = 0; i < plan.plan.programs_size(); ++i) {
       ProgramSchedule ps = scheduleProgram(plan, i);
@@ -274,6 +289,15 @@ int main(int argc, char **argv) {
       for (const auto &in : ps.instrs)
         waits += int(in.waits.size());
     }
+    if (scheduleOnly) {
+      std::printf("schedule: %d programs, %d host/io instructions, %d swaps, %d cross-stream "
+                  "waits\n",
+                  plan.plan.programs_size(), hostInstrs, swaps, waits);
+      return 0;
+    }
+    auto comm = makeSingleRankCommunicator();
+    CpuExecutor ref(plan, *comm);
+    train(plan, ref, feed, steps);
     std::vector<char> a, b;
     for (int seed = 1; seed <= seeds; ++seed) {
       ScheduleSimulator sim(plan, *comm, uint64_t(seed));
