@@ -33,3 +33,4 @@ fi
 
 # onnxruntime from PyPI (test/Checkpoint runs exported models with it).
 bash "$(dirname "$0")/lib/install-onnxruntime.sh"
+bash "$(dirname "$0")/lib/install-cudnn-frontend.sh"

@@ -913,13 +913,19 @@ TEST(CudaPlugin, ValidatesThePlanItself) {
   EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
 }
 
-// Tests that the CUDA executor refuses an NVMe region before it touches a device.
-TEST(CudaPlugin, RefusesNvmeRegions) {
+// Tests that an NVMe region without a usable nvme_path is refused before the CUDA executor
+// touches a device (ds-run opens the swap file the plugin's io stream uses first).
+TEST(CudaPlugin, RefusesNvmeRegionsWithoutSwapDirectory) {
   std::string why;
   if (!loadCudaBackend(why))
     GTEST_SKIP() << "no CUDA plugin: " << why;
   ds::plan::Plan p = tinyPlan();
   p.set_nvme_bytes(4096);
   std::string msg = cudaExecutorError(p);
-  EXPECT_NE(msg.find("NVMe placement needs the offload runtime"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("bytes per rank on NVMe but names no nvme_path"), std::string::npos) << msg;
+  p.mutable_io()->set_nvme_path("/nonexistent-ds-swap-dir");
+  msg = cudaExecutorError(p);
+  EXPECT_NE(msg.find("swap directory '/nonexistent-ds-swap-dir' does not exist"),
+            std::string::npos)
+      << msg;
 }

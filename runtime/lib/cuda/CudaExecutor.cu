@@ -8,6 +8,7 @@
 #include "CudaExecutor.h"
 
 #include "CudaCommon.cuh"
+#include "CudnnAttention.h"
 #include "DeviceComm.h"
 #include "StreamTimeline.h"
 
@@ -102,6 +103,8 @@ public:
           if (!in.fn)
             fail("program '", prog.name(), "' instruction ", k, ": kernel '", ins.kernel(),
                  "' has no CUDA implementation");
+          if (ins.kernel() == "attention" || ins.kernel() == "attention_grad")
+            useCudnn(in, i, int(k));
           if (!si.swapWaits.empty()) {
             in.preWait = std::make_unique<HostTask>();
             in.preWait->exec = this;
@@ -355,13 +358,24 @@ public:
       DS_CUDA(cudaMemcpy(dst, data_[i], b.type.bytes, cudaMemcpyDefault));
   }
 
+  // ", cuDNN attention 24/24", or with the first refusal's reason.
+  std::string cudnnSummary() const {
+    if (cudnnTotal_ == 0)
+      return "";
+    std::string r = ", cuDNN attention " + std::to_string(cudnnUsed_) + "/" +
+                    std::to_string(cudnnTotal_);
+    if (cudnnUsed_ < cudnnTotal_)
+      r += " (" + cudnnWhy_ + ")";
+    return r;
+  }
+
   uint64_t measuredPeakBytes() const override { return measuredPeak_; }
   uint64_t measuredHostBytes() const override { return measuredHost_; }
   uint64_t measuredNvmeBytes() const override { return measuredNvme_; }
   const LoadedPlan &plan() const override { return plan_; }
   std::string describe() const override {
     return std::string("cuda (") + prop_.name + ", device " + std::to_string(device_) + ", " +
-           comm_->name() + (useGraphs_ ? ", graphs" : "") + ", +" +
+           comm_->name() + (useGraphs_ ? ", graphs" : "") + cudnnSummary() + ", +" +
            std::to_string(extraBytes_ >> 20) + " MiB workspace/scratch)";
   }
 
@@ -380,6 +394,7 @@ private:
     RunFn fn = nullptr;                // device kernel (null for host tasks)
     std::unique_ptr<HostTask> task;    // host- and io-stream instructions
     std::unique_ptr<HostTask> preWait; // swaps a device instruction must see complete
+    CudnnAttentionPtr cudnn;           // attention / attention_grad run by cuDNN
     cudaEvent_t event = nullptr;       // recorded when another stream waits for it
     cudaEvent_t begin = nullptr, end = nullptr; // DS_CUDA_TIMELINE
   };
@@ -400,6 +415,26 @@ private:
     case ds::plan::HOST: return host_region_;
     default: fail("placement ", ds::plan::Placement_Name(placement), " has no CUDA region");
     }
+  }
+
+  // cuDNN's fused SDPA for an attention instruction where cuDNN supports it (built now, at
+  // load); else the fallback kernel. DS_CUDNN_ATTENTION=require makes a refusal an error
+  // (tests), =0 turns cuDNN off.
+  void useCudnn(Instr &in, int program, int k) {
+    std::string why;
+    in.cudnn = buildCudnnAttention(plan_, program, k, why);
+    ++cudnnTotal_;
+    if (in.cudnn) {
+      ++cudnnUsed_;
+      return;
+    }
+    if (cudnnWhy_.empty())
+      cudnnWhy_ = why;
+    const char *e = std::getenv("DS_CUDNN_ATTENTION");
+    if (e && std::strcmp(e, "require") == 0)
+      fail("program '", plan_.plan.programs(program).name(), "' instruction ", k, " (",
+           plan_.plan.programs(program).instructions(k).kernel(),
+           "): cuDNN attention is required (DS_CUDNN_ATTENTION=require) but: ", why);
   }
 
   static void CUDART_CB hostTaskEntry(void *task) {
@@ -471,7 +506,9 @@ private:
       DS_CUDA(cudaEventRecord(in.begin, st));
     }
     ExecContext ctx = ctxBase_;
-    ctx.device = &ctx_[si.stream];
+    DeviceContext dc = ctx_[si.stream];
+    dc.cudnnAttention = in.cudnn.get();
+    ctx.device = &dc;
     KernelCall kc{prog.instructions(k), {}, {}, ctx, plan_.instrAttrs[size_t(program)][size_t(k)]};
     if (!in.task) {
       for (size_t b : plan_.instrInputs[size_t(program)][size_t(k)]) {
@@ -660,6 +697,8 @@ private:
   std::mutex hostErrorMu_;
   std::string hostError_;
   std::unique_ptr<StreamTimeline> timeline_;
+  int cudnnUsed_ = 0, cudnnTotal_ = 0;
+  std::string cudnnWhy_;
   cudaEvent_t timelineBase_ = nullptr;
 };
 
