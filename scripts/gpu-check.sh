@@ -45,9 +45,10 @@ extra=$(python3 - <<'PY' 2>/dev/null
 import glob, os, site
 dirs = set()
 for sp in site.getsitepackages():
-    for pat in ("nvidia/*/lib", "nvidia/cu13/lib", "nvidia/*/lib64"):
+    for pat in ("nvidia/*/lib", "nvidia/cu13/lib", "nvidia/*/lib64", "nvidia/cudnn/lib"):
         for d in glob.glob(os.path.join(sp, pat)):
-            if glob.glob(d + "/libnccl.so*") or glob.glob(d + "/libcublasLt.so*"):
+            if (glob.glob(d + "/libnccl.so*") or glob.glob(d + "/libcublasLt.so*")
+                    or glob.glob(d + "/libcudnn.so*")):
                 dirs.add(d)
 print(":".join(sorted(dirs)))
 PY
@@ -66,6 +67,15 @@ if [ -x "$B/bin/ds_cuda_kernel_tests" ]; then
   r=$?
   res "kernel unit tests (cuda vs cpu)" "$([ $r = 0 ] && echo ok || echo "FAIL rc $r") $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$OUT/kernel-tests.log" | tr '\n' ' ' | cut -c1-120)"
   grep -E '^\[  FAILED  \]' "$OUT/kernel-tests.log" | head -60 >>"$LOG"
+fi
+
+# ---- 0b. cuDNN fused attention (issue #12): forward/backward vs the CPU kernel within the
+#           mixed-precision tolerance (DS_CUDNN_ATTENTION=require: no silent fallback)
+if [ -x "$B/bin/ds_cuda_kernel_tests" ]; then
+  timeout 120 "$B/bin/ds_cuda_kernel_tests" --gtest_filter='CudnnAttention.*' >"$OUT/cudnn-tests.log" 2>&1
+  r=$?
+  res "cudnn attention vs cpu (bf16/f16 tolerance)" "$([ $r = 0 ] && grep -q '^\[  PASSED  \] 1 test' "$OUT/cudnn-tests.log" && echo ok || echo "FAIL rc $r") $(grep -E 'cuDNN|Failure|SKIPPED' "$OUT/cudnn-tests.log" | head -2 | tr '\n' ' ' | cut -c1-100)"
+  grep -E 'Failure|error|differs' "$OUT/cudnn-tests.log" | head -20 >>"$LOG"
 fi
 
 # ---- 1. every kernel of the bundled models against the CPU backend (same inputs)
@@ -146,6 +156,20 @@ bench_ds() { # stage
     --synthetic --steps 3 2>"$OUT/$p.profile.txt" >/dev/null
 }
 bench_ds 0; bench_ds 3
+# cuDNN attention in the GPT-2 plan (the backend line names how many instructions it runs)
+# and the same step with the fallback kernels (DS_CUDNN_ATTENTION=0)
+p=gpt2-bf16-s0-w1
+res "gpt2 cudnn attention" "$(python3 -c "import json,re;b=json.load(open('$OUT/$p.bench.json'))['backend'];m=re.search(r'cuDNN attention [^,)]*(\([^)]*\))?',b);print(m.group(0) if m else 'not used: '+b)" 2>/dev/null | cut -c1-100)"
+DS_CUDNN_ATTENTION=0 run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" \
+  --synthetic --steps 12 --metrics "$OUT/$p.nocudnn.json"
+res "gpt2 step, cudnn vs fallback attention" "$(python3 - "$OUT/$p.bench.json" "$OUT/$p.nocudnn.json" <<'PY' 2>/dev/null || echo FAIL
+import json, statistics, sys
+a, b = (statistics.median(json.load(open(f))["ms_per_step"][3:]) for f in sys.argv[1:3])
+la, lb = (json.load(open(f))["loss"] for f in sys.argv[1:3])
+rel = max(abs(x - y) / max(abs(y), 1e-30) for x, y in zip(la, lb))
+print("%.1f ms vs %.1f ms: %.2fx faster; losses within %.2g" % (a, b, b / a, rel))
+PY
+)"
 
 # ---- 5b. GPT-2 124M with CPU optimizer offload (stage 2): same losses as without offload,
 #           step-time ratio, and the executor's per-stream timeline (copy/host vs compute)
