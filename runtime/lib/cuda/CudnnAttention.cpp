@@ -6,8 +6,10 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #if DS_HAVE_CUDNN_FRONTEND
@@ -33,6 +35,7 @@ struct CudnnState {
   int64_t workspaceBytes = 0;
   std::string error; // why cuDNN cannot be used ("" once the handle exists)
   bool tried = false;
+  std::map<std::string, CudnnAttentionPtr> graphs; // by instruction signature
 };
 
 CudnnState &state() {
@@ -84,8 +87,6 @@ public:
   bool hasBias = false;
   int64_t workspaceBytes = 0;
 };
-
-void CudnnAttentionDeleter::operator()(CudnnAttention *a) const { delete a; }
 
 CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k,
                                       std::string &why) {
@@ -157,7 +158,18 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
     why = s.error;
     return nullptr;
   }
-  auto a = CudnnAttentionPtr(new CudnnAttention);
+  // Same signature, same graph (a model's layers repeat one shape).
+  std::string key = ins.kernel() + " " + dtypeName(q.dtype);
+  for (const Shape4 &x : {sq, sk, sv})
+    key += " " + std::to_string(x.b) + "x" + std::to_string(x.h) + "x" + std::to_string(x.t) +
+           "x" + std::to_string(x.d);
+  char scale[40];
+  std::snprintf(scale, sizeof(scale), "%a", attrs.scale); // exact
+  key += " mask " + (mask ? std::to_string(mb) + "x" + std::to_string(mh) : "none") +
+         " scale " + scale + " causal " + std::to_string(attrs.causal);
+  if (auto it = s.graphs.find(key); it != s.graphs.end())
+    return it->second;
+  auto a = std::make_shared<CudnnAttention>();
   a->backward = backward;
   a->hasBias = mask != nullptr;
   auto g = std::make_shared<fe::graph::Graph>();
@@ -245,6 +257,7 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
   }
   (void)outIdx;
   a->graph = std::move(g);
+  s.graphs[key] = a;
   return a;
 }
 
@@ -284,7 +297,6 @@ std::string cudnnDescription() {
 #else // built without the cuDNN frontend headers
 
 class CudnnAttention {};
-void CudnnAttentionDeleter::operator()(CudnnAttention *a) const { delete a; }
 CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &, int, int, std::string &why) {
   why = "the CUDA plugin was built without the cuDNN frontend (scripts/setup.sh installs it)";
   return nullptr;

@@ -11,12 +11,10 @@
 
 namespace ds::rt::cuda {
 
-/// One attention or attention_grad instruction as a cuDNN graph, built and planned at load.
+/// One attention or attention_grad instruction as a cuDNN graph, built and planned at load;
+/// instructions with the same shapes, dtype, mask layout, scale and causal flag share one.
 class CudnnAttention;
-struct CudnnAttentionDeleter {
-  void operator()(CudnnAttention *a) const;
-};
-using CudnnAttentionPtr = std::unique_ptr<CudnnAttention, CudnnAttentionDeleter>;
+using CudnnAttentionPtr = std::shared_ptr<const CudnnAttention>;
 
 /// The cuDNN graph for instruction k of `program` (kernel attention or attention_grad), or
 /// null with the reason in `why`: cuDNN missing (libcudnn.so.9 not loadable, or the plugin
