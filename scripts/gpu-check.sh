@@ -45,9 +45,10 @@ extra=$(python3 - <<'PY' 2>/dev/null
 import glob, os, site
 dirs = set()
 for sp in site.getsitepackages():
-    for pat in ("nvidia/*/lib", "nvidia/cu13/lib", "nvidia/*/lib64"):
+    for pat in ("nvidia/*/lib", "nvidia/cu13/lib", "nvidia/*/lib64", "nvidia/cudnn/lib"):
         for d in glob.glob(os.path.join(sp, pat)):
-            if glob.glob(d + "/libnccl.so*") or glob.glob(d + "/libcublasLt.so*"):
+            if (glob.glob(d + "/libnccl.so*") or glob.glob(d + "/libcublasLt.so*")
+                    or glob.glob(d + "/libcudnn.so*")):
                 dirs.add(d)
 print(":".join(sorted(dirs)))
 PY
@@ -66,6 +67,15 @@ if [ -x "$B/bin/ds_cuda_kernel_tests" ]; then
   r=$?
   res "kernel unit tests (cuda vs cpu)" "$([ $r = 0 ] && echo ok || echo "FAIL rc $r") $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$OUT/kernel-tests.log" | tr '\n' ' ' | cut -c1-120)"
   grep -E '^\[  FAILED  \]' "$OUT/kernel-tests.log" | head -60 >>"$LOG"
+fi
+
+# ---- 0b. cuDNN fused attention (issue #12): forward/backward vs the CPU kernel within the
+#           mixed-precision tolerance (DS_CUDNN_ATTENTION=require: no silent fallback)
+if [ -x "$B/bin/ds_cuda_kernel_tests" ]; then
+  timeout 120 "$B/bin/ds_cuda_kernel_tests" --gtest_filter='CudnnAttention.*' >"$OUT/cudnn-tests.log" 2>&1
+  r=$?
+  res "cudnn attention vs cpu (bf16/f16 tolerance)" "$([ $r = 0 ] && grep -q '^\[  PASSED  \] 1 test' "$OUT/cudnn-tests.log" && echo ok || echo "FAIL rc $r") $(grep -E 'cuDNN|Failure|SKIPPED' "$OUT/cudnn-tests.log" | head -2 | tr '\n' ' ' | cut -c1-100)"
+  grep -E 'Failure|error|differs' "$OUT/cudnn-tests.log" | head -20 >>"$LOG"
 fi
 
 # ---- 1. every kernel of the bundled models against the CPU backend (same inputs)
@@ -103,6 +113,24 @@ run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --nproc 2 --steps 30 --data "$(da
   cmp_losses "$OUT/$p.cuda.json" "models/ref/gpt/train_adamw.json" 0.02 30 && r=ok || r=FAIL
 res "bf16 ZeRO-3 world 2 vs torch fp32 (0.02)" "$r"
 
+# ---- 3b. offload on the GPU (issue #11): host-stream CPU Adam through CUDA host functions,
+#           pinned copies on the copy stream, NVMe swaps on the io stream
+mkdir -p "${DS_GPU_NVME:-/tmp/ds-gpu-nvme}"   # the nvme_path compiled into the nvme plans
+for p in gpt-fp32-s2-w1-offcpu gpt-fp32-s3-w1-offnvme-nvme; do
+  run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --steps 30 --data "$(data $p)" --metrics "$OUT/$p.cuda.json" &&
+    cmp_losses "$OUT/$p.cuda.json" "$PLANS/$p.cpu.json" 1e-5 30 && r=ok || r=FAIL
+  res "offload $p vs cpu (1e-5)" "$r $(tail -1 "$LOG" | cut -c1-60)"
+  cmp_losses "$OUT/$p.cuda.json" "$OUT/gpt-fp32-s0-w1.cuda.json" 1e-5 30 && r=ok || r=FAIL
+  res "offload $p vs cuda no offload (1e-5)" "$r $(tail -1 "$LOG" | cut -c1-60)"
+done
+p=gpt-bf16-s2-w1-offcpu
+run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --steps 30 --data "$(data $p)" --metrics "$OUT/$p.cuda.json" &&
+  cmp_losses "$OUT/$p.cuda.json" "$OUT/gpt-bf16-s0-w1.cuda.json" 0.01 30 && r=ok || r=FAIL
+res "offload $p vs cuda no offload (0.01)" "$r $(tail -1 "$LOG" | cut -c1-60)"
+grep -h '"backend"' "$OUT/gpt-fp32-s2-w1-offcpu.cuda.json" 2>/dev/null | tee -a "$LOG"
+left_swaps=$(ls "${DS_GPU_NVME:-/tmp/ds-gpu-nvme}" 2>/dev/null | wc -l)
+res "offload nvme: swap files left" "$([ "$left_swaps" = 0 ] && echo ok || echo "FAIL $left_swaps")"
+
 # ---- 4. compute-sanitizer on one step (eager and with graphs)
 if command -v compute-sanitizer >/dev/null; then
   p=gpt-fp32-s3-w1
@@ -128,6 +156,57 @@ bench_ds() { # stage
     --synthetic --steps 3 2>"$OUT/$p.profile.txt" >/dev/null
 }
 bench_ds 0; bench_ds 3
+# cuDNN attention in the GPT-2 plan (the backend line names how many instructions it runs)
+# and the same step with the fallback kernels (DS_CUDNN_ATTENTION=0)
+p=gpt2-bf16-s0-w1
+res "gpt2 cudnn attention" "$(python3 -c "import json,re;b=json.load(open('$OUT/$p.bench.json'))['backend'];m=re.search(r'cuDNN attention [^,)]*(\([^)]*\))?',b);print(m.group(0) if m else 'not used: '+b)" 2>/dev/null | cut -c1-100)"
+DS_CUDNN_ATTENTION=0 run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" \
+  --synthetic --steps 12 --metrics "$OUT/$p.nocudnn.json"
+res "gpt2 step, cudnn vs fallback attention" "$(python3 - "$OUT/$p.bench.json" "$OUT/$p.nocudnn.json" <<'PY' 2>/dev/null || echo FAIL
+import json, statistics, sys
+a, b = (statistics.median(json.load(open(f))["ms_per_step"][3:]) for f in sys.argv[1:3])
+la, lb = (json.load(open(f))["loss"] for f in sys.argv[1:3])
+rel = max(abs(x - y) / max(abs(y), 1e-30) for x, y in zip(la, lb))
+print("%.1f ms vs %.1f ms: %.2fx faster; losses within %.2g" % (a, b, b / a, rel))
+PY
+)"
+
+# ---- 5b. GPT-2 124M with CPU optimizer offload (stage 2): same losses as without offload,
+#           step-time ratio, and the executor's per-stream timeline (copy/host vs compute)
+offload_bench() {
+  local a=gpt2-bf16-s2-w1 b=gpt2-bf16-s2-w1-offcpu
+  run "$DSRUN" "$PLANS/$a.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" --synthetic \
+    --steps 12 --metrics "$OUT/$a.bench.json" || { res "gpt2 124M offload cpu" "FAIL (no offload run)"; return; }
+  run "$DSRUN" "$PLANS/$b.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" --synthetic \
+    --steps 12 --metrics "$OUT/$b.bench.json" || { res "gpt2 124M offload cpu" "FAIL (offload run)"; return; }
+  cmp_losses "$OUT/$b.bench.json" "$OUT/$a.bench.json" 0.01 12 && r=ok || r=FAIL
+  res "gpt2 124M bf16 offload cpu vs none (0.01)" "$r $(tail -1 "$LOG" | cut -c1-60)"
+  res "gpt2 124M offload step time" "$(python3 - "$OUT/$a.bench.json" "$OUT/$b.bench.json" <<'PY'
+import json, statistics, sys
+a, b = (statistics.median(json.load(open(f))["ms_per_step"][3:]) for f in sys.argv[1:3])
+print("%.1f ms vs %.1f ms without offload: ratio %.2fx" % (b, a, b / a))
+PY
+)"
+  DS_CUDA_TIMELINE=1 "$DSRUN" "$PLANS/$b.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" \
+    --synthetic --steps 3 2>"$OUT/$b.timeline.txt" >/dev/null
+  grep 'stream timeline' "$OUT/$b.timeline.txt" | tee -a "$LOG" | sed 's/^ds-run: rank 0: //' > "$OUT/timeline-lines.txt"
+  ov=$(python3 - "$OUT/timeline-lines.txt" <<'PY'
+import re, sys
+out = []
+for line in open(sys.argv[1]):
+    prog = re.search(r"'([^']+)'", line).group(1)
+    for s in ("copy", "host", "io"):
+        m = re.search(s + r" busy ([0-9.]+) overlapping compute ([0-9.]+)", line)
+        if m:
+            out.append("%s %s %.1f/%.1f ms" % (prog, s, float(m.group(2)), float(m.group(1))))
+overlapped = any(o.split()[1] == "copy" and float(o.split()[2].split("/")[0]) > 0 for o in out)
+print(("ok " if overlapped else "FAIL (no copy overlapping compute) ") +
+      ("; ".join(out) if out else "no timeline"))
+PY
+)
+  res "gpt2 offload overlap (with compute/busy)" "$ov"
+}
+offload_bench
 run timeout $(($(left) > 30 ? $(left) - 20 : 10)) python3 scripts/bench_torch_gpt.py --batch 8 --seq 1024 \
   --steps 10 --warmup 3 --modes eager --json "$OUT/torch-eager.json"
 run timeout $(($(left) > 30 ? $(left) - 15 : 10)) python3 scripts/bench_torch_gpt.py --batch 8 --seq 1024 \

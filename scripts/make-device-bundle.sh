@@ -5,7 +5,7 @@
 #   .devbundle/sysroot.tar.xz   their shared libraries and Debian's OpenMPI (mpirun, orted,
 #                               plugins, PMIx, help files) with absolute paths; the device
 #                               unpacks it onto / without overwriting any existing file
-#   .devbundle/plans/           plans compiled here (scripts/gpu-check.sh lists them)
+#   .devbundle/plans/           plans compiled here by scripts/gpu-plans.sh (gpu-check.sh runs them)
 # Usage: scripts/make-device-bundle.sh [BUILD_DIR]     (then carry .devbundle)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,4 +40,5 @@ done >> "$files"
 # Symlinks named in the lists (so.N -> so.N.M) must travel as links: tar keeps them.
 sort -u "$files" | tar -cJf "$OUT/sysroot.tar.xz" --files-from=- -P
 rm -f "$files"
+DS_BUILD_DIR=$BUILD bash scripts/gpu-plans.sh "$OUT/plans" >/dev/null
 du -sh "$OUT"/* | sed 's/^/  /'

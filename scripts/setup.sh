@@ -31,5 +31,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 
-# PyPI packages some tests use (onnxruntime, tensorboard).
+# PyPI packages some tests use (onnxruntime, tensorboard), and cuDNN's frontend headers.
 bash "$(dirname "$0")/lib/install-pypi-packages.sh"
+bash "$(dirname "$0")/lib/install-cudnn-frontend.sh"

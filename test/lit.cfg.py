@@ -22,7 +22,7 @@ llvm_config.with_system_environment(["HOME", "TMPDIR", "OMPI_ALLOW_RUN_AS_ROOT",
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.ds_tools_dir, config.llvm_tools_dir]
-tools = ["ds-opt", "ds-translate", "ds-run", "ds-gradcheck", "ds-ckpt"]
+tools = ["ds-opt", "ds-translate", "ds-run", "ds-gradcheck", "ds-ckpt", "ds-schedule-check"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 # `not` (error tests) lives next to FileCheck.
 llvm_config.add_tool_substitutions(["not"], [config.llvm_tools_dir])

@@ -3,6 +3,8 @@
 #include "ds/runtime/CudaBackend.h"
 
 #include "ds/runtime/CudaPluginApi.h"
+#include "ds/runtime/HostKernelRunner.h"
+#include "ds/runtime/PlanSwapFile.h"
 
 #include <dlfcn.h>
 #include <unistd.h>
@@ -93,11 +95,14 @@ private:
   std::string error_;
 };
 
-/// One rank's CUDA executor inside the plugin, driven through the C table.
+/// One rank's CUDA executor inside the plugin, driven through the C table. ds-run keeps the
+/// CPU side of offloaded plans: the NVMe swap file and the CPU kernels of host- and
+/// io-stream instructions, which the plugin calls from CUDA host functions.
 class PluginExecutor : public ExecutorBase {
 public:
   PluginExecutor(const LoadedPlan &plan, Communicator &host, const CudaOptions &opt)
-      : plan_(plan), api_(api()), bridge_(host) {
+      : plan_(plan), api_(api()), bridge_(host), swap_(openPlanSwapFile(plan.plan, host.rank())),
+        hostKernels_(plan, host.rank(), host.size(), swap_.get()) {
     ds_cuda_options o{};
     if (opt.comm.size() >= sizeof(o.comm))
       fail("--comm '", opt.comm, "' is too long");
@@ -108,8 +113,8 @@ public:
     o.timeout_seconds = opt.timeoutSeconds;
     std::string bytes = serializePlan(plan.plan);
     char error[1024] = {};
-    exec_ = api_->create_executor(bytes.data(), bytes.size(), plan.path.c_str(), bridge_.c(), &o,
-                                  error, sizeof(error));
+    exec_ = api_->create_executor(bytes.data(), bytes.size(), plan.path.c_str(), bridge_.c(),
+                                  hostKernels_.table(), &o, error, sizeof(error));
     if (!exec_)
       fail(error[0] ? error : "the CUDA plugin could not create an executor");
   }
@@ -128,10 +133,8 @@ public:
     check(api_->download(exec_, id, dst, plan_.buffer(id).type.bytes));
   }
   uint64_t measuredPeakBytes() const override { return api_->measured_peak_bytes(exec_); }
-  // The plugin allocates the whole host region (pinned) and refuses NVMe plans and host
-  // kernels, so the host tier it holds is the planned one.
-  uint64_t measuredHostBytes() const override { return plan_.plan.host_bytes(); }
-  uint64_t measuredNvmeBytes() const override { return 0; }
+  uint64_t measuredHostBytes() const override { return api_->measured_host_bytes(exec_); }
+  uint64_t measuredNvmeBytes() const override { return api_->measured_nvme_bytes(exec_); }
   std::string describe() const override {
     char buf[512] = {};
     api_->describe(exec_, buf, sizeof(buf));
@@ -151,6 +154,8 @@ private:
   const LoadedPlan &plan_;
   const ds_cuda_plugin_api *api_;
   HostCommBridge bridge_;
+  std::unique_ptr<SwapFile> swap_; // destroyed after the plugin's executor (declared first)
+  HostKernelRunner hostKernels_;
   ds_cuda_executor *exec_ = nullptr;
 };
 } // namespace

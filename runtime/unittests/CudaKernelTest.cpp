@@ -855,6 +855,70 @@ INSTANTIATE_TEST_SUITE_P(Kernels, CudaVsCpu, ::testing::ValuesIn(allCases()),
                            return n;
                          });
 
+// Tests that cuDNN's fused SDPA (forward and backward, bf16/f16, causal, additive masks,
+// grouped-query heads) matches the CPU kernels within the mixed-precision tolerance, and so
+// does the fallback kernel on the same cases; DS_CUDNN_ATTENTION=require makes a refusal an
+// error, so these cases cannot pass on the fallback silently.
+TEST(CudnnAttention, MatchesCpuWithinMixedPrecisionTolerance) {
+  std::string why;
+  if (!loadCudaBackend(why) || cudaDeviceCount() == 0)
+    GTEST_SKIP() << "no CUDA device";
+  std::vector<Case> cases;
+  auto add = [&](std::string name, Ins ins, std::vector<Spec> in, std::vector<Spec> out) {
+    cases.push_back(Case{std::move(name), std::move(ins), std::move(in), std::move(out), -1});
+  };
+  const std::vector<int64_t> q{2, 4, 128, 64}, kv{2, 2, 128, 64}, lse{2, 4, 128};
+  add("fwd_bf16_causal", K("attention").f("scale", 0.125).i("causal", 1),
+      {R(BF16, q), R(BF16, q), R(BF16, q)}, {R(BF16, q), R(F32, lse)});
+  add("fwd_f16_additive_mask", K("attention").f("scale", 0.125),
+      {R(F16, q), R(F16, q), R(F16, q), R(F16, {128, 128}, -3, 0)}, {R(F16, q), R(F32, lse)});
+  add("fwd_bf16_batch_mask", K("attention").f("scale", 0.125),
+      {R(BF16, q), R(BF16, q), R(BF16, q), R(BF16, {2, 1, 128, 128}, -3, 0)},
+      {R(BF16, q), R(F32, lse)});
+  add("fwd_bf16_grouped_query", K("attention").f("scale", 0.125).i("causal", 1),
+      {R(BF16, q), R(BF16, kv), R(BF16, kv)}, {R(BF16, q), R(F32, lse)});
+  add("bwd_bf16_causal", K("attention_grad").f("scale", 0.125).i("causal", 1),
+      {R(BF16, q), R(BF16, q), R(BF16, q), R(BF16, q), R(BF16, q), R(F32, lse, 4.5, 5.5)},
+      {R(BF16, q), R(BF16, q), R(BF16, q)});
+  add("bwd_f16_additive_mask", K("attention_grad").f("scale", 0.125),
+      {R(F16, q), R(F16, q), R(F16, q), R(F16, q), R(F16, q), R(F32, lse, 4.5, 5.5),
+       R(F16, {128, 128}, -3, 0)},
+      {R(F16, q), R(F16, q), R(F16, q)});
+  add("bwd_bf16_grouped_query", K("attention_grad").f("scale", 0.125).i("causal", 1),
+      {R(BF16, q), R(BF16, q), R(BF16, kv), R(BF16, kv), R(BF16, q), R(F32, lse, 4.5, 5.5)},
+      {R(BF16, q), R(BF16, kv), R(BF16, kv)});
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.name);
+    auto b = buildPlan(c);
+    Data d = makeInputs(c);
+    auto comm = makeSingleRankCommunicator();
+    CpuExecutor cpu(b->lp, *comm);
+    std::vector<std::vector<char>> want = runOn(cpu, *b, c, d);
+    for (const char *mode : {"require", "0"}) {
+      setenv("DS_CUDNN_ATTENTION", mode, 1);
+      CudaOptions opt;
+      opt.comm = "host";
+      std::vector<std::vector<char>> got;
+      std::string desc;
+      try {
+        auto gpu = makeCudaExecutor(b->lp, *comm, opt);
+        desc = gpu->describe();
+        got = runOn(*gpu, *b, c, d);
+      } catch (const std::exception &e) {
+        ADD_FAILURE() << c.name << " (DS_CUDNN_ATTENTION=" << mode << "): " << e.what();
+        continue;
+      }
+      EXPECT_NE(desc.find(std::string(mode) == "0" ? "cuDNN attention 0/1"
+                                                   : "cuDNN attention 1/1"),
+                std::string::npos)
+          << desc;
+      expectSame(c, want, got, std::string("cuda (DS_CUDNN_ATTENTION=") + mode + ")",
+                 "differs between CPU and CUDA");
+    }
+    unsetenv("DS_CUDNN_ATTENTION");
+  }
+}
+
 } // namespace
 
 namespace {
@@ -913,13 +977,19 @@ TEST(CudaPlugin, ValidatesThePlanItself) {
   EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
 }
 
-// Tests that the CUDA executor refuses an NVMe region before it touches a device.
-TEST(CudaPlugin, RefusesNvmeRegions) {
+// Tests that an NVMe region without a usable nvme_path is refused before the CUDA executor
+// touches a device (ds-run opens the swap file the plugin's io stream uses first).
+TEST(CudaPlugin, RefusesNvmeRegionsWithoutSwapDirectory) {
   std::string why;
   if (!loadCudaBackend(why))
     GTEST_SKIP() << "no CUDA plugin: " << why;
   ds::plan::Plan p = tinyPlan();
   p.set_nvme_bytes(4096);
   std::string msg = cudaExecutorError(p);
-  EXPECT_NE(msg.find("NVMe placement needs the offload runtime"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("bytes per rank on NVMe but names no nvme_path"), std::string::npos) << msg;
+  p.mutable_io()->set_nvme_path("/nonexistent-ds-swap-dir");
+  msg = cudaExecutorError(p);
+  EXPECT_NE(msg.find("swap directory '/nonexistent-ds-swap-dir' does not exist"),
+            std::string::npos)
+      << msg;
 }

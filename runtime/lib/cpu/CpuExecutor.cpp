@@ -1,6 +1,7 @@
 // The in-order CPU executor: arena, persistent and host regions, kernels by table lookup.
 #include "ds/runtime/CpuExecutor.h"
 #include "ds/runtime/JobLifetime.h"
+#include "ds/runtime/PlanSwapFile.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -17,22 +18,6 @@ char *allocRegion(uint64_t bytes, uint64_t align, const char *what) {
     fail("cannot allocate the ", what, " of ", bytes, " bytes");
   std::memset(p, 0, size);
   return static_cast<char *>(p);
-}
-/// The aio settings a plan carries (defaults where it gives none).
-AioConfig aioConfig(const ds::plan::Plan &p) {
-  AioConfig cfg;
-  const auto &io = p.io();
-  if (io.block_size())
-    cfg.blockSize = io.block_size();
-  if (io.queue_depth())
-    cfg.queueDepth = io.queue_depth();
-  if (io.thread_count())
-    cfg.threadCount = std::min(io.thread_count(), 64u);
-  if (p.has_io()) {
-    cfg.singleSubmit = io.single_submit();
-    cfg.overlapEvents = io.overlap_events();
-  }
-  return cfg;
 }
 } // namespace
 
@@ -77,21 +62,8 @@ CpuExecutor::CpuExecutor(const LoadedPlan &plan, Communicator &comm) : plan_(pla
     kernels_.push_back(std::move(fns));
     touchEnd_.push_back(std::move(ends));
   }
-  if (p.nvme_bytes() > 0) {
-    const std::string &dir = p.io().nvme_path();
-    if (dir.empty())
-      fail("the plan keeps ", p.nvme_bytes(),
-           " bytes per rank on NVMe but names no nvme_path (offload_*.nvme_path)");
-    swap_ = SwapFile::create(dir, ctx_.rank, p.nvme_bytes(), aioConfig(p));
-    ctx_.swap = swap_.get();
-    // The launcher removes it should this rank be killed (ds-run's status page).
-    if (RankStatus *status = rankStatus()) {
-      const std::string &path = swap_->path();
-      size_t n = std::min(path.size(), sizeof(status->swapFile) - 1);
-      std::memcpy(status->swapFile, path.data(), n);
-      status->swapFile[n] = '\0';
-    }
-  }
+  swap_ = openPlanSwapFile(p, ctx_.rank);
+  ctx_.swap = swap_.get();
   arena_ = allocRegion(p.arena_bytes(), p.alignment(), "arena");
   persistent_ = allocRegion(p.persistent_bytes(), p.alignment(), "persistent region");
   // On a CPU, pinned host memory is ordinary host memory. Aligned for O_DIRECT swaps.

@@ -7,9 +7,11 @@
 // per row (each thread owns a slice of the output row); the backward recomputes p =
 // exp(score - lse): one kernel per query row for dq, one per key row for dk and dv, so
 // nothing is accumulated across blocks (no atomics, deterministic). Dot products are
-// fixed-order block reductions. cuDNN's fused SDPA is meant to replace these for f16/bf16
-// on supported shapes.
+// fixed-order block reductions. cuDNN's fused SDPA (CudnnAttention.cpp) replaces these for
+// f16/bf16 where cuDNN supports the instruction: the executor builds its graph at load and
+// hands it over in DeviceContext::cudnnAttention.
 #include "BlockReduce.cuh"
+#include "CudnnAttention.h"
 
 #include <algorithm>
 #include <cmath>
@@ -248,6 +250,8 @@ void checkShared(size_t bytes) {
 } // namespace
 
 void runAttention(KernelCall &c) {
+  if (const CudnnAttention *a = dev(c).cudnnAttention)
+    return runCudnnAttention(*a, c, stream(c));
   const Tensor &q = c.in[0], &k = c.in[1], &v = c.in[2];
   const auto &attrs = c.attrs<AttentionAttrs>();
   Dims n = getDims(q, k, v);
@@ -267,6 +271,8 @@ void runAttention(KernelCall &c) {
 }
 
 void runAttentionGrad(KernelCall &c) {
+  if (const CudnnAttention *a = dev(c).cudnnAttention)
+    return runCudnnAttention(*a, c, stream(c));
   const Tensor &g = c.in[0], &q = c.in[1], &k = c.in[2], &v = c.in[3], &o = c.in[4];
   const auto &attrs = c.attrs<AttentionAttrs>();
   Dims n = getDims(q, k, v);

@@ -21,6 +21,8 @@ namespace ds::rt::cuda {
 class DeviceComm;
 
 /// What a CUDA kernel sees besides its operands; KernelCall::ctx.device points here.
+class CudnnAttention; // CudnnAttention.h
+
 struct DeviceContext {
   cudaStream_t stream = nullptr;    // the stream this instruction runs on
   cublasLtHandle_t lt = nullptr;
@@ -32,6 +34,8 @@ struct DeviceContext {
   DeviceComm *comm = nullptr;       // collectives (NCCL or host-staged)
   bool allowTf32 = false;           // f32 GEMMs may use TF32 tensor cores
   int smCount = 132;
+  /// This instruction's cuDNN graph (attention / attention_grad that cuDNN runs), else null.
+  const CudnnAttention *cudnnAttention = nullptr;
 };
 
 inline DeviceContext &dev(KernelCall &c) { return *static_cast<DeviceContext *>(c.ctx.device); }

@@ -1,15 +1,23 @@
 // The CUDA executor: one cudaMalloc for the arena and one for the persistent region per rank
-// plus a pinned host region, compute / comm / copy streams as the plan's instructions name them,
-// ordered by events from a load-time hazard analysis (the plan's producer waits plus every
-// read/write overlap of region bytes across streams), and each program captured into a CUDA
-// graph after its first (eager) run when the communicator allows it.
+// plus a pinned host region, compute / comm / copy / io / host streams as the plan's
+// instructions name them, ordered by events from a load-time hazard analysis (StreamSchedule:
+// the plan's producer waits plus every read/write overlap of region bytes across streams),
+// host- and io-stream instructions (offload: the CPU optimizer step, NVMe swaps) run as CUDA
+// host functions calling ds-run's CPU kernels, and each program captured into a CUDA graph
+// after its first (eager) run when the communicator allows it.
 #include "CudaExecutor.h"
 
 #include "CudaCommon.cuh"
+#include "CudnnAttention.h"
 #include "DeviceComm.h"
+#include "StreamTimeline.h"
+
+#include "ds/runtime/StreamSchedule.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,16 +29,7 @@ void enqueueIncrement(uint64_t *counter, cudaStream_t s); // Collectives.cu
 
 namespace {
 
-constexpr int kStreams = 3; // compute, comm, copy
-
-int streamIndex(ds::plan::Instruction::Stream s) {
-  switch (s) {
-  case ds::plan::Instruction::COMM: return 1;
-  case ds::plan::Instruction::COPY:
-  case ds::plan::Instruction::IO: return 2;
-  default: return 0;
-  }
-}
+constexpr int kStreams = kStreamCount; // compute, comm, copy, io, host (StreamSchedule.h)
 
 size_t envMiB(const char *name, size_t dflt) {
   const char *v = std::getenv(name);
@@ -51,27 +50,13 @@ int localRank(int rank) {
   return rank;
 }
 
-struct Range {
-  ds::plan::Placement region;
-  uint64_t begin, end;
-  bool write;
-};
-
-bool conflicts(const std::vector<Range> &a, const std::vector<Range> &b) {
-  for (const auto &x : a)
-    for (const auto &y : b)
-      if ((x.write || y.write) && x.region == y.region && x.begin < y.end && y.begin < x.end)
-        return true;
-  return false;
-}
-
 class CudaExecutor : public ExecutorBase {
 public:
-  CudaExecutor(const LoadedPlan &plan, Communicator &host, const ds_cuda_options &opt)
+  CudaExecutor(const LoadedPlan &plan, Communicator &host, const ds_host_kernels *hostKernels,
+               const ds_cuda_options &opt)
       : plan_(plan), host_(host) {
-    if (plan.plan.nvme_bytes() > 0)
-      fail("the plan has an NVMe region of ", plan.plan.nvme_bytes(),
-           " bytes: NVMe placement needs the offload runtime, which this ds-run does not have");
+    if (hostKernels)
+      hk_ = *hostKernels;
     int count = 0;
     DS_CUDA(cudaGetDeviceCount(&count));
     if (count == 0)
@@ -83,41 +68,64 @@ public:
     DS_CUDA(cudaGetDeviceProperties(&prop_, device_));
     const auto &p = plan.plan;
 
-    // Kernels and per-instruction operand ranges.
+    // Kernels, streams and hazards (StreamSchedule); host- and io-stream instructions get a
+    // host function that calls ds-run's CPU kernel, device instructions that must see a swap
+    // complete get one that waits for it.
     for (int i = 0; i < p.programs_size(); ++i) {
       const auto &prog = p.programs(i);
       Program pr;
-      for (int k = 0; k < prog.instructions_size(); ++k) {
-        const auto &ins = prog.instructions(k);
+      pr.schedule = scheduleProgram(plan, i);
+      size_t n = pr.schedule.instrs.size();
+      pr.tickets.reset(new std::atomic<uint64_t>[n > 0 ? n : 1]);
+      for (size_t k = 0; k < n; ++k)
+        pr.tickets[k].store(0);
+      if ((pr.schedule.hostInstructions > 0 || plan.plan.nvme_bytes() > 0) && !hk_.run_instruction)
+        fail("program '", prog.name(), "' runs instructions on the host or io stream "
+             "(offload), which need ds-run's host kernels");
+      for (size_t k = 0; k < n; ++k) {
+        const auto &ins = prog.instructions(int(k));
+        const ScheduledInstruction &si = pr.schedule.instrs[k];
         Instr in;
-        in.fn = findCudaKernel(ins.kernel());
-        if (!in.fn)
-          fail("program '", prog.name(), "' instruction ", k, ": kernel '", ins.kernel(),
-               "' has no CUDA implementation");
-        // The plan's stream as written (the loader checked that collectives, and only they,
-        // are on COMM, so they run in plan order on the comm stream).
-        in.stream = streamIndex(ins.stream());
-        bool collective = ins.stream() == ds::plan::Instruction::COMM;
-        for (int pass = 0; pass < 2; ++pass)
-          for (size_t b : pass ? plan.instrOutputs[size_t(i)][size_t(k)]
-                               : plan.instrInputs[size_t(i)][size_t(k)]) {
-            const auto &info = plan.buffers[b];
-            if (info.placement == ds::plan::HOST && ins.kernel() != "copy")
-              fail("program '", prog.name(), "' instruction ", k, " (", ins.kernel(),
-                   "): buffer ", plan.plan.buffers(int(b)).id(),
-                   " is in the host region, which only copy may touch on the CUDA backend");
-            if (info.type.bytes == 0)
-              continue;
-            in.ranges.push_back(
-                {info.placement, info.offset, info.offset + info.type.bytes, pass == 1});
-            if (info.placement == ds::plan::ARENA)
-              in.touchEnd = std::max(in.touchEnd, info.offset + info.type.bytes);
-            if (collective)
-              maxCollectiveBytes_ = std::max<size_t>(maxCollectiveBytes_, info.type.bytes);
+        auto completes = [&](HostTask &t) {
+          for (int j : si.swapWaits)
+            t.completes.push_back(&pr.tickets[size_t(j)]);
+        };
+        if (si.onHost) {
+          in.task = std::make_unique<HostTask>();
+          in.task->exec = this;
+          in.task->program = i;
+          in.task->k = int(k);
+          in.task->runs = true;
+          in.task->ticket = si.swap ? &pr.tickets[k] : nullptr;
+          completes(*in.task);
+        } else {
+          in.fn = findCudaKernel(ins.kernel());
+          if (!in.fn)
+            fail("program '", prog.name(), "' instruction ", k, ": kernel '", ins.kernel(),
+                 "' has no CUDA implementation");
+          if (ins.kernel() == "attention" || ins.kernel() == "attention_grad")
+            useCudnn(in, i, int(k));
+          if (!si.swapWaits.empty()) {
+            in.preWait = std::make_unique<HostTask>();
+            in.preWait->exec = this;
+            in.preWait->program = i;
+            in.preWait->k = int(k);
+            completes(*in.preWait);
           }
+        }
+        if (si.stream == kCommStream)
+          for (const auto &r : si.ranges)
+            maxCollectiveBytes_ = std::max<size_t>(maxCollectiveBytes_, r.end - r.begin);
         pr.instrs.push_back(std::move(in));
       }
-      analyze(pr, prog);
+      if (!pr.schedule.swaps.empty()) { // the io stream ends with every swap complete
+        pr.drain = std::make_unique<HostTask>();
+        pr.drain->exec = this;
+        pr.drain->program = i;
+        pr.drain->k = -1;
+        for (int j : pr.schedule.swaps)
+          pr.drain->completes.push_back(&pr.tickets[size_t(j)]);
+      }
       programs_.push_back(std::move(pr));
     }
 
@@ -133,8 +141,8 @@ public:
     DS_CUDA(cudaMemset(arena_, 0, arenaBytes));
     DS_CUDA(cudaMemset(persistent_, 0, persistentBytes));
     std::memset(host_region_, 0, hostBytes);
-    for (const auto &b : plan.buffers)
-      data_.push_back(regionBase(b.placement) + b.offset);
+    for (const auto &b : plan.buffers) // NVME buffers live in ds-run's swap file
+      data_.push_back(b.placement == ds::plan::NVME ? nullptr : regionBase(b.placement) + b.offset);
     DS_CUDA(cudaMalloc(&counter_, sizeof(uint64_t)));
     DS_CUDA(cudaMemset(counter_, 0, sizeof(uint64_t)));
 
@@ -147,12 +155,16 @@ public:
       DeviceContext &d = ctx_[s];
       d.stream = streams_[s];
       d.lt = lt_;
-      d.workspaceBytes = s == 0 ? ws : 0;
+      d.workspaceBytes = s == kComputeStream ? ws : 0;
       if (d.workspaceBytes)
         DS_CUDA(cudaMalloc(&d.workspace, d.workspaceBytes));
-      // The comm stream's scratch holds a whole gathered tensor for non-leading axes.
-      d.scratchBytes = s == 1 ? std::max(sc, maxCollectiveBytes_ * size_t(host.size())) : sc;
-      DS_CUDA(cudaMalloc(&d.scratch, d.scratchBytes));
+      // The comm stream's scratch holds a whole gathered tensor for non-leading axes; the
+      // io and host streams run only host functions and need none.
+      d.scratchBytes = s == kCommStream ? std::max(sc, maxCollectiveBytes_ * size_t(host.size()))
+                       : s == kIoStream || s == kHostStream ? 0
+                                                            : sc;
+      if (d.scratchBytes)
+        DS_CUDA(cudaMalloc(&d.scratch, d.scratchBytes));
       d.runCounter = counter_;
       d.allowTf32 = opt.tf32;
       d.smCount = prop_.multiProcessorCount;
@@ -162,9 +174,9 @@ public:
     for (auto &e : join_)
       DS_CUDA(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
     for (auto &pr : programs_)
-      for (auto &in : pr.instrs)
-        if (in.record)
-          DS_CUDA(cudaEventCreateWithFlags(&in.event, cudaEventDisableTiming));
+      for (size_t k = 0; k < pr.instrs.size(); ++k)
+        if (pr.schedule.instrs[k].record)
+          DS_CUDA(cudaEventCreateWithFlags(&pr.instrs[k].event, cudaEventDisableTiming));
 
     // The device communicator.
     std::string mode(opt.comm, strnlen(opt.comm, sizeof(opt.comm)));
@@ -190,6 +202,13 @@ public:
       profile_ = true;
       useGraphs_ = false;
     }
+    // DS_CUDA_TIMELINE=1: time every instruction on its own stream (eager, no graphs, no
+    // synchronization inside a program) and print how long each stream was busy and how
+    // much of that overlapped the compute stream (StreamTimeline.h).
+    if (const char *tl = std::getenv("DS_CUDA_TIMELINE"); tl && std::strcmp(tl, "0") != 0) {
+      timeline_ = std::make_unique<StreamTimeline>(kStreams);
+      useGraphs_ = false;
+    }
     if (const char *g = std::getenv("DS_CUDA_GRAPHS"))
       useGraphs_ = useGraphs_ && std::strcmp(g, "0") != 0;
     graphs_.assign(programs_.size(), nullptr);
@@ -200,13 +219,21 @@ public:
     cudaDeviceSynchronize();
     if (profile_)
       printProfile();
+    if (timeline_)
+      timeline_->print(stderr, host_.rank());
     for (auto g : graphs_)
       if (g)
         cudaGraphExecDestroy(g);
     for (auto &pr : programs_)
-      for (auto &in : pr.instrs)
+      for (auto &in : pr.instrs) {
         if (in.event)
           cudaEventDestroy(in.event);
+        for (cudaEvent_t e : {in.begin, in.end})
+          if (e)
+            cudaEventDestroy(e);
+      }
+    if (timelineBase_)
+      cudaEventDestroy(timelineBase_);
     comm_.reset();
     for (int s = 0; s < kStreams; ++s) {
       cudaFree(ctx_[s].workspace);
@@ -223,8 +250,11 @@ public:
   }
 
   void run(int index) override {
+    checkHostTasks();
     Program &pr = programs_[size_t(index)];
-    measuredPeak_ = std::max(measuredPeak_, pr.touchEnd);
+    measuredPeak_ = std::max(measuredPeak_, pr.schedule.arenaEnd);
+    measuredHost_ = std::max(measuredHost_, pr.schedule.hostEnd);
+    measuredNvme_ = std::max(measuredNvme_, pr.schedule.nvmeEnd);
     if (useGraphs_ && graphs_[size_t(index)]) {
       DS_CUDA(cudaGraphLaunch(graphs_[size_t(index)], streams_[0]));
     } else if (useGraphs_ && runs_[size_t(index)] >= 1) {
@@ -236,6 +266,8 @@ public:
       enqueue(index);
     }
     ++runs_[size_t(index)];
+    if (timeline_)
+      recordTimeline(index);
     if (std::getenv("DS_CUDA_SYNC")) // debugging: report asynchronous errors at their program
       sync("program '" + plan_.plan.programs(index).name() + "'");
   }
@@ -275,62 +307,107 @@ public:
   }
 
   void runInstruction(int program, int k) override {
+    checkHostTasks();
     Program &pr = programs_[size_t(program)];
     for (int s = 1; s < kStreams; ++s) // every stream sees everything before
       DS_CUDA(cudaStreamSynchronize(streams_[s]));
     DS_CUDA(cudaStreamSynchronize(streams_[0]));
     Instr &in = pr.instrs[size_t(k)];
-    measuredPeak_ = std::max(measuredPeak_, in.touchEnd);
-    call(program, k, in);
+    const ScheduledInstruction &si = pr.schedule.instrs[size_t(k)];
+    measuredPeak_ = std::max(measuredPeak_, si.arenaEnd);
+    measuredHost_ = std::max(measuredHost_, si.hostEnd);
+    measuredNvme_ = std::max(measuredNvme_, si.nvmeEnd);
+    if (in.task) { // on this thread, its swap (if any) waited for like the CPU executor does
+      runHostTask(*in.task);
+      if (in.task->ticket)
+        completeSwap(in.task->ticket->load());
+      checkHostTasks();
+    } else {
+      call(program, k, in);
+    }
     if (k + 1 == int(pr.instrs.size()))
-      enqueueIncrement(counter_, streams_[in.stream]);
+      enqueueIncrement(counter_, streams_[kComputeStream]);
     sync("instruction " + std::to_string(k));
   }
 
   void upload(uint32_t id, const void *src) override {
     size_t i = plan_.bufferIndex.at(id);
-    size_t bytes = plan_.buffers[i].type.bytes;
+    const BufferInfo &b = plan_.buffers[i];
     finish();
-    if (bytes)
-      DS_CUDA(cudaMemcpy(data_[i], src, bytes, cudaMemcpyDefault));
+    if (b.type.bytes == 0)
+      return;
+    if (b.placement == ds::plan::NVME)
+      hostCall("upload", [&](char *err, size_t n) {
+        return hk_.swap_write(hk_.context, b.offset, src, b.type.bytes, err, n);
+      });
+    else
+      DS_CUDA(cudaMemcpy(data_[i], src, b.type.bytes, cudaMemcpyDefault));
   }
 
   void download(uint32_t id, void *dst) override {
     size_t i = plan_.bufferIndex.at(id);
-    size_t bytes = plan_.buffers[i].type.bytes;
+    const BufferInfo &b = plan_.buffers[i];
     finish();
-    if (bytes)
-      DS_CUDA(cudaMemcpy(dst, data_[i], bytes, cudaMemcpyDefault));
+    if (b.type.bytes == 0)
+      return;
+    if (b.placement == ds::plan::NVME)
+      hostCall("download", [&](char *err, size_t n) {
+        return hk_.swap_read(hk_.context, b.offset, dst, b.type.bytes, err, n);
+      });
+    else
+      DS_CUDA(cudaMemcpy(dst, data_[i], b.type.bytes, cudaMemcpyDefault));
+  }
+
+  // ", cuDNN attention 24/24", or with the first refusal's reason.
+  std::string cudnnSummary() const {
+    if (cudnnTotal_ == 0)
+      return "";
+    std::string r = ", cuDNN attention " + std::to_string(cudnnUsed_) + "/" +
+                    std::to_string(cudnnTotal_);
+    if (cudnnUsed_ < cudnnTotal_)
+      r += " (" + cudnnWhy_ + ")";
+    return r;
   }
 
   uint64_t measuredPeakBytes() const override { return measuredPeak_; }
-  // The whole host region is allocated pinned; NVMe plans are refused at load.
-  uint64_t measuredHostBytes() const override { return plan_.plan.host_bytes(); }
-  uint64_t measuredNvmeBytes() const override { return 0; }
+  uint64_t measuredHostBytes() const override { return measuredHost_; }
+  uint64_t measuredNvmeBytes() const override { return measuredNvme_; }
   const LoadedPlan &plan() const override { return plan_; }
   std::string describe() const override {
     return std::string("cuda (") + prop_.name + ", device " + std::to_string(device_) + ", " +
-           comm_->name() + (useGraphs_ ? ", graphs" : "") + ", +" +
+           comm_->name() + (useGraphs_ ? ", graphs" : "") + cudnnSummary() + ", +" +
            std::to_string(extraBytes_ >> 20) + " MiB workspace/scratch)";
   }
 
 private:
+  /// One CUDA host function: a host- or io-stream instruction run through ds-run's CPU
+  /// kernels (`runs`), after completing the swaps it must see done (`completes`: their
+  /// tickets); or only those completions, before a device instruction or at a program's end.
+  struct HostTask {
+    CudaExecutor *exec = nullptr;
+    int program = 0, k = 0;
+    bool runs = false;
+    std::atomic<uint64_t> *ticket = nullptr; // a swap's: where its request is kept
+    std::vector<std::atomic<uint64_t> *> completes;
+  };
   struct Instr {
-    RunFn fn = nullptr;
-    int stream = 0;
-    std::vector<Range> ranges;
-    uint64_t touchEnd = 0;
-    std::vector<int> waits; // instructions (other streams) whose events this one waits for
-    bool record = false;    // some other stream waits for this instruction
-    cudaEvent_t event = nullptr;
+    RunFn fn = nullptr;                // device kernel (null for host tasks)
+    std::unique_ptr<HostTask> task;    // host- and io-stream instructions
+    std::unique_ptr<HostTask> preWait; // swaps a device instruction must see complete
+    CudnnAttentionPtr cudnn;           // attention / attention_grad run by cuDNN
+    cudaEvent_t event = nullptr;       // recorded when another stream waits for it
+    cudaEvent_t begin = nullptr, end = nullptr; // DS_CUDA_TIMELINE
   };
   struct Program {
+    ProgramSchedule schedule;
     std::vector<Instr> instrs;
-    bool usesStream[kStreams] = {true, false, false};
-    uint64_t touchEnd = 0;
+    // Each swap instruction's request in flight (written by its host function, read by the
+    // host functions completing it: ordered by the events between their streams).
+    std::unique_ptr<std::atomic<uint64_t>[]> tickets;
+    std::unique_ptr<HostTask> drain; // the io stream's last host function
   };
 
-  // The region a placement names (NVME plans are refused before anything is allocated).
+  // The region a placement names (NVME buffers live in ds-run's swap file).
   char *regionBase(ds::plan::Placement placement) const {
     switch (placement) {
     case ds::plan::ARENA: return arena_;
@@ -340,79 +417,136 @@ private:
     }
   }
 
-  // For each instruction, the latest conflicting instruction on each other stream (stream
-  // order covers the earlier ones), skipping those an earlier instruction of the same stream
-  // already waited for.
-  void analyze(Program &pr, const ds::plan::Program &prog) {
-    std::vector<int> byStream[kStreams];
-    int waited[kStreams][kStreams];
-    for (auto &row : waited)
-      for (int &w : row)
-        w = -1;
-    for (int k = 0; k < int(pr.instrs.size()); ++k) {
-      Instr &in = pr.instrs[size_t(k)];
-      pr.usesStream[in.stream] = true;
-      pr.touchEnd = std::max(pr.touchEnd, in.touchEnd);
-      std::vector<int> planWaits(prog.instructions(k).waits().begin(),
-                                 prog.instructions(k).waits().end());
-      for (int s = 0; s < kStreams; ++s) {
-        if (s == in.stream)
-          continue;
-        int found = -1;
-        for (auto it = byStream[s].rbegin(); it != byStream[s].rend(); ++it) {
-          if (*it <= waited[in.stream][s])
-            break;
-          bool planned = std::find(planWaits.begin(), planWaits.end(), *it) != planWaits.end();
-          if (planned || conflicts(in.ranges, pr.instrs[size_t(*it)].ranges)) {
-            found = *it;
-            break;
-          }
-        }
-        if (found >= 0) {
-          in.waits.push_back(found);
-          pr.instrs[size_t(found)].record = true;
-          waited[in.stream][s] = found;
-        }
-      }
-      byStream[in.stream].push_back(k);
+  // cuDNN's fused SDPA for an attention instruction where cuDNN supports it (built now, at
+  // load); else the fallback kernel. DS_CUDNN_ATTENTION=require makes a refusal an error
+  // (tests), =0 turns cuDNN off.
+  void useCudnn(Instr &in, int program, int k) {
+    std::string why;
+    in.cudnn = buildCudnnAttention(plan_, program, k, why);
+    ++cudnnTotal_;
+    if (in.cudnn) {
+      ++cudnnUsed_;
+      return;
     }
+    if (cudnnWhy_.empty())
+      cudnnWhy_ = why;
+    const char *e = std::getenv("DS_CUDNN_ATTENTION");
+    if (e && std::strcmp(e, "require") == 0)
+      fail("program '", plan_.plan.programs(program).name(), "' instruction ", k, " (",
+           plan_.plan.programs(program).instructions(k).kernel(),
+           "): cuDNN attention is required (DS_CUDNN_ATTENTION=require) but: ", why);
+  }
+
+  static void CUDART_CB hostTaskEntry(void *task) {
+    auto *t = static_cast<HostTask *>(task);
+    t->exec->runHostTask(*t);
+  }
+
+  // Runs on a CUDA host-function thread: no CUDA call here. The first failure is kept and
+  // reported by the next run, synchronization or copy; later tasks do nothing.
+  void runHostTask(const HostTask &t) {
+    if (hostFailed_.load())
+      return;
+    char err[1024] = {};
+    for (std::atomic<uint64_t> *ticket : t.completes)
+      if (hk_.swap_wait(hk_.context, ticket->load(), err, sizeof(err)) != 0)
+        return setHostError(err);
+    if (!t.runs)
+      return;
+    uint64_t ticket = 0;
+    if (hk_.run_instruction(hk_.context, t.program, t.k, host_region_, &ticket, err,
+                            sizeof(err)) != 0)
+      return setHostError(err);
+    if (t.ticket)
+      t.ticket->store(ticket);
+  }
+
+  void completeSwap(uint64_t ticket) {
+    hostCall("swap", [&](char *err, size_t n) { return hk_.swap_wait(hk_.context, ticket, err, n); });
+  }
+
+  void setHostError(const char *message) {
+    std::lock_guard<std::mutex> lock(hostErrorMu_);
+    if (!hostFailed_.load()) {
+      hostError_ = message[0] ? message : "a host kernel failed without a message";
+      hostFailed_.store(true);
+    }
+  }
+
+  void checkHostTasks() {
+    if (!hostFailed_.load())
+      return;
+    std::lock_guard<std::mutex> lock(hostErrorMu_);
+    fail(hostError_);
+  }
+
+  // A call into ds-run's host side from this thread; throws its message.
+  template <typename F> void hostCall(const char *what, F &&f) {
+    if (!hk_.swap_read)
+      fail(what, ": the plan has NVMe buffers, but ds-run gave no host kernels");
+    char err[1024] = {};
+    if (f(err, sizeof(err)) != 0)
+      fail(err[0] ? err : what);
   }
 
   void call(int program, int k, Instr &in) {
     const auto &prog = plan_.plan.programs(program);
-    for (int w : in.waits)
-      DS_CUDA(cudaStreamWaitEvent(streams_[in.stream], programs_[size_t(program)].instrs[size_t(w)].event, 0));
-    ExecContext ctx = ctxBase_;
-    ctx.device = &ctx_[in.stream];
-    KernelCall kc{prog.instructions(k), {}, {}, ctx, plan_.instrAttrs[size_t(program)][size_t(k)]};
-    for (size_t b : plan_.instrInputs[size_t(program)][size_t(k)]) {
-      const auto &info = plan_.buffers[b];
-      kc.in.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
+    Program &pr = programs_[size_t(program)];
+    const ScheduledInstruction &si = pr.schedule.instrs[size_t(k)];
+    cudaStream_t st = streams_[si.stream];
+    for (int w : si.waits)
+      DS_CUDA(cudaStreamWaitEvent(st, pr.instrs[size_t(w)].event, 0));
+    if (in.preWait)
+      DS_CUDA(cudaLaunchHostFunc(st, hostTaskEntry, in.preWait.get()));
+    if (timeline_) {
+      if (!in.begin) {
+        DS_CUDA(cudaEventCreate(&in.begin));
+        DS_CUDA(cudaEventCreate(&in.end));
+      }
+      DS_CUDA(cudaEventRecord(in.begin, st));
     }
-    for (size_t b : plan_.instrOutputs[size_t(program)][size_t(k)]) {
-      const auto &info = plan_.buffers[b];
-      kc.out.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
+    ExecContext ctx = ctxBase_;
+    DeviceContext dc = ctx_[si.stream];
+    dc.cudnnAttention = in.cudnn.get();
+    ctx.device = &dc;
+    KernelCall kc{prog.instructions(k), {}, {}, ctx, plan_.instrAttrs[size_t(program)][size_t(k)]};
+    if (!in.task) {
+      for (size_t b : plan_.instrInputs[size_t(program)][size_t(k)]) {
+        const auto &info = plan_.buffers[b];
+        kc.in.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
+      }
+      for (size_t b : plan_.instrOutputs[size_t(program)][size_t(k)]) {
+        const auto &info = plan_.buffers[b];
+        kc.out.push_back(Tensor{info.type.dtype, &info.type.shape, info.type.numel, data_[b]});
+      }
     }
     cudaEvent_t t0 = nullptr, t1 = nullptr;
     if (profile_) {
       cudaEventCreate(&t0);
       cudaEventCreate(&t1);
-      cudaEventRecord(t0, streams_[in.stream]);
+      cudaEventRecord(t0, st);
     }
     try {
-      in.fn(kc);
+      if (in.task)
+        DS_CUDA(cudaLaunchHostFunc(st, hostTaskEntry, in.task.get()));
+      else
+        in.fn(kc);
       if (profile_) {
-        cudaEventRecord(t1, streams_[in.stream]);
+        cudaEventRecord(t1, st);
         DS_CUDA(cudaEventSynchronize(t1));
         float ms = 0;
         cudaEventElapsedTime(&ms, t0, t1);
-        auto &slot = profileMs_[prog.instructions(k).kernel()];
+        std::string name = prog.instructions(k).kernel();
+        if (in.task)
+          name += " (host)";
+        auto &slot = profileMs_[name];
         slot.first += ms;
         slot.second += 1;
         // Also by kernel and operand types, to name the slow instances.
-        std::string sig = prog.instructions(k).kernel();
-        for (const auto &t : kc.in)
-          sig += " " + dtypeName(t.dtype) + shapeString(*t.shape);
+        std::string sig = name;
+        for (size_t b : plan_.instrInputs[size_t(program)][size_t(k)])
+          sig += " " + dtypeName(plan_.buffers[b].type.dtype) +
+                 shapeString(plan_.buffers[b].type.shape);
         auto &s2 = profileSigMs_[sig];
         s2.first += ms;
         s2.second += 1;
@@ -424,29 +558,57 @@ private:
       fail("program '", prog.name(), "' instruction ", k, " (", i.kernel(),
            i.loc().empty() ? "" : " at " + i.loc(), "): ", e.what());
     }
-    if (in.record)
-      DS_CUDA(cudaEventRecord(in.event, streams_[in.stream]));
+    if (timeline_)
+      DS_CUDA(cudaEventRecord(in.end, st));
+    if (si.record)
+      DS_CUDA(cudaEventRecord(in.event, st));
   }
 
   void enqueue(int index) {
     Program &pr = programs_[size_t(index)];
+    const bool *uses = pr.schedule.usesStream;
     // Fork: the side streams start after everything queued on the compute stream.
     DS_CUDA(cudaEventRecord(fork_, streams_[0]));
+    if (timeline_) {
+      if (!timelineBase_)
+        DS_CUDA(cudaEventCreate(&timelineBase_));
+      DS_CUDA(cudaEventRecord(timelineBase_, streams_[0]));
+    }
     for (int s = 1; s < kStreams; ++s)
-      if (pr.usesStream[s])
+      if (uses[s])
         DS_CUDA(cudaStreamWaitEvent(streams_[s], fork_, 0));
     for (int k = 0; k < int(pr.instrs.size()); ++k)
       call(index, k, pr.instrs[size_t(k)]);
+    // The io stream ends when every swap of the program is complete.
+    if (pr.drain)
+      DS_CUDA(cudaLaunchHostFunc(streams_[kIoStream], hostTaskEntry, pr.drain.get()));
     // Join: the compute stream ends after every side stream.
     for (int s = 1; s < kStreams; ++s)
-      if (pr.usesStream[s]) {
+      if (uses[s]) {
         DS_CUDA(cudaEventRecord(join_[s], streams_[s]));
         DS_CUDA(cudaStreamWaitEvent(streams_[0], join_[s], 0));
       }
     enqueueIncrement(counter_, streams_[0]);
   }
 
-  // Waits go through the device communicator: NCCL bounds them by --timeout.
+  // DS_CUDA_TIMELINE: waits for program `index` and adds each instruction's interval on its
+  // stream (relative to the program's start) to the timeline.
+  void recordTimeline(int index) {
+    finish();
+    Program &pr = programs_[size_t(index)];
+    std::vector<StreamTimeline::Interval> intervals;
+    for (size_t k = 0; k < pr.instrs.size(); ++k) {
+      const Instr &in = pr.instrs[k];
+      float b = 0, e = 0;
+      DS_CUDA(cudaEventElapsedTime(&b, timelineBase_, in.begin));
+      DS_CUDA(cudaEventElapsedTime(&e, timelineBase_, in.end));
+      intervals.push_back({pr.schedule.instrs[k].stream, double(b), double(e)});
+    }
+    timeline_->add(plan_.plan.programs(index).name(), intervals);
+  }
+
+  // Waits go through the device communicator: NCCL bounds them by --timeout. A host task
+  // that failed is reported here.
   void finish() { sync("cudaStreamSynchronize"); }
   void sync(const std::string &what) {
     for (int s = 0; s < kStreams; ++s) {
@@ -458,6 +620,7 @@ private:
       if (e != cudaSuccess)
         fail(what, ": CUDA error ", cudaGetErrorName(e), ": ", cudaGetErrorString(e));
     }
+    checkHostTasks();
   }
 
   // True when another rank of this job uses the same GPU (same host, same PCI address).
@@ -528,14 +691,23 @@ private:
   bool useGraphs_ = false;
   size_t maxCollectiveBytes_ = 0;
   size_t extraBytes_ = 0;
-  uint64_t measuredPeak_ = 0;
+  uint64_t measuredPeak_ = 0, measuredHost_ = 0, measuredNvme_ = 0;
+  ds_host_kernels hk_{}; // ds-run's CPU side (offload); zeroed when none was given
+  std::atomic<bool> hostFailed_{false};
+  std::mutex hostErrorMu_;
+  std::string hostError_;
+  std::unique_ptr<StreamTimeline> timeline_;
+  int cudnnUsed_ = 0, cudnnTotal_ = 0;
+  std::string cudnnWhy_;
+  cudaEvent_t timelineBase_ = nullptr;
 };
 
 } // namespace
 
 std::unique_ptr<ExecutorBase> makeCudaExecutor(const LoadedPlan &plan, Communicator &host,
+                                               const ds_host_kernels *hostKernels,
                                                const ds_cuda_options &opt) {
-  return std::make_unique<CudaExecutor>(plan, host, opt);
+  return std::make_unique<CudaExecutor>(plan, host, hostKernels, opt);
 }
 
 } // namespace ds::rt::cuda

@@ -10,8 +10,11 @@
 namespace ds::rt::cuda {
 
 /// Allocates the plan's regions on the device (the host region pinned), creates the streams
-/// and the device communicator over `host`. Throws Error; refuses plans with an NVMe region.
+/// and the device communicator over `host`. Host- and io-stream instructions and NVMe
+/// buffers go through `hostKernels` (ds-run's CPU kernels and swap file; null: such plans are
+/// refused). Throws Error.
 std::unique_ptr<ExecutorBase> makeCudaExecutor(const LoadedPlan &plan, Communicator &host,
+                                               const ds_host_kernels *hostKernels,
                                                const ds_cuda_options &opt);
 
 } // namespace ds::rt::cuda

@@ -87,8 +87,9 @@ int deviceCount() {
 }
 
 ds_cuda_executor *createExecutor(const void *planBytes, size_t planSize, const char *planPath,
-                                 const ds_host_comm *host, const ds_cuda_options *options,
-                                 char *error, size_t errorSize) {
+                                 const ds_host_comm *host, const ds_host_kernels *hostKernels,
+                                 const ds_cuda_options *options, char *error,
+                                 size_t errorSize) {
   try {
     if (!planBytes || !host || !options)
       fail("create_executor: null argument");
@@ -96,7 +97,7 @@ ds_cuda_executor *createExecutor(const void *planBytes, size_t planSize, const c
     e->plan = parsePlan(std::string(static_cast<const char *>(planBytes), planSize),
                         planPath ? planPath : "<memory>", host->size);
     e->host = std::make_unique<HostCommunicator>(*host);
-    e->exec = makeCudaExecutor(e->plan, *e->host, *options);
+    e->exec = makeCudaExecutor(e->plan, *e->host, hostKernels, *options);
     return e.release();
   } catch (const std::exception &x) {
     copyOut(x.what(), error, errorSize);
@@ -147,6 +148,8 @@ int download(ds_cuda_executor *e, uint32_t id, void *dst, uint64_t bytes) {
 }
 
 uint64_t measuredPeakBytes(const ds_cuda_executor *e) { return e->exec->measuredPeakBytes(); }
+uint64_t measuredHostBytes(const ds_cuda_executor *e) { return e->exec->measuredHostBytes(); }
+uint64_t measuredNvmeBytes(const ds_cuda_executor *e) { return e->exec->measuredNvmeBytes(); }
 
 void describe(const ds_cuda_executor *e, char *buf, size_t size) {
   try {
@@ -175,6 +178,8 @@ const ds_cuda_plugin_api kApi = {
     upload,
     download,
     measuredPeakBytes,
+    measuredHostBytes,
+    measuredNvmeBytes,
     describe,
     lastError,
     destroy,

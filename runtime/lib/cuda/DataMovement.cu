@@ -566,13 +566,15 @@ void runCopy(KernelCall &c) {
   const char *src = static_cast<const char *>(s.data) + size_t(so) * es;
   if (dst == src)
     return;
+  // cudaMemcpyDefault: either side may be the pinned host region (offload's device-to-host
+  // and host-to-device copies on the copy stream); unified addressing tells which.
   if (src < dst + bytes && dst < src + bytes) { // overlapping (memmove): stage in scratch
     void *tmp = scratch(c, bytes);
-    DS_CUDA(cudaMemcpyAsync(tmp, src, bytes, cudaMemcpyDeviceToDevice, stream(c)));
-    DS_CUDA(cudaMemcpyAsync(dst, tmp, bytes, cudaMemcpyDeviceToDevice, stream(c)));
+    DS_CUDA(cudaMemcpyAsync(tmp, src, bytes, cudaMemcpyDefault, stream(c)));
+    DS_CUDA(cudaMemcpyAsync(dst, tmp, bytes, cudaMemcpyDefault, stream(c)));
     return;
   }
-  DS_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream(c)));
+  DS_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream(c)));
 }
 
 // ---------------------------------------------------------------- assert_close

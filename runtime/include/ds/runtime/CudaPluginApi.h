@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define DS_CUDA_PLUGIN_ABI_VERSION 2u /* 2: ds_cuda_options.timeout_seconds */
+#define DS_CUDA_PLUGIN_ABI_VERSION 3u /* 2: ds_cuda_options.timeout_seconds; 3: ds_host_kernels */
 #define DS_CUDA_PLUGIN_ENTRY "ds_cuda_plugin_v1"
 
 enum ds_reduce_op { DS_REDUCE_SUM = 0, DS_REDUCE_MAX = 1, DS_REDUCE_MIN = 2, DS_REDUCE_AVG = 3 };
@@ -52,6 +52,30 @@ struct ds_cuda_options {
                           the NCCL communicator) after this long; 0: no bound */
 };
 
+/* ds-run's CPU side for offloaded plans (ZeRO-Offload / ZeRO-Infinity): the plugin runs
+ * host-stream instructions (the optimizer step on host buffers) and io-stream instructions
+ * (swap_in / swap_out through the rank's NVMe swap file, which ds-run owns) by calling back
+ * into ds-run's CPU kernel table from CUDA host functions (cudaLaunchHostFunc), ordered
+ * against the device streams by events. The callbacks call no CUDA function and may run on
+ * two CUDA threads at once (the host and the io stream). Each returns 0, or non-zero with a
+ * one-line message in error[0 .. error_size). */
+struct ds_host_kernels {
+  void *context;
+  /* Runs instruction `instruction` of program `program` with ds-run's CPU kernel; its HOST
+   * operands are at host_region + offset (the plugin's pinned host region), its NVME
+   * operands in the swap file. swap_in / swap_out only submit their I/O: *ticket receives
+   * the request for swap_wait (0 for every other kernel). */
+  int (*run_instruction)(void *context, int program, int instruction, void *host_region,
+                         uint64_t *ticket, char *error, size_t error_size);
+  /* Returns when swap request `ticket` is complete (at once if it already was). */
+  int (*swap_wait)(void *context, uint64_t ticket, char *error, size_t error_size);
+  /* Synchronous swap-file reads and writes (uploads and downloads of NVME buffers). */
+  int (*swap_read)(void *context, uint64_t offset, void *dst, uint64_t bytes, char *error,
+                   size_t error_size);
+  int (*swap_write)(void *context, uint64_t offset, const void *src, uint64_t bytes,
+                    char *error, size_t error_size);
+};
+
 /* One rank's executor inside the plugin. */
 typedef struct ds_cuda_executor ds_cuda_executor;
 
@@ -62,9 +86,11 @@ struct ds_cuda_plugin_api {
   int (*device_count)(void);
   /* Parses and validates the plan (the .dsplan bytes, magic included; `plan_path` names it in
    * messages), allocates its regions and binds the host communicator, which must outlive the
-   * executor. NULL on failure, with the message in error[0 .. error_size). */
+   * executor, as must `host_kernels` (NULL: plans with host- or io-stream instructions or an
+   * NVMe region are refused). NULL on failure, with the message in error[0 .. error_size). */
   ds_cuda_executor *(*create_executor)(const void *plan_bytes, size_t plan_size,
                                        const char *plan_path, const struct ds_host_comm *host,
+                                       const struct ds_host_kernels *host_kernels,
                                        const struct ds_cuda_options *options, char *error,
                                        size_t error_size);
   /* Enqueues program `program` (an index into Plan.programs). */
@@ -77,6 +103,9 @@ struct ds_cuda_plugin_api {
   int (*download)(ds_cuda_executor *executor, uint32_t buffer_id, void *dst, uint64_t bytes);
   /* Highest arena byte touched by any executed instruction so far. */
   uint64_t (*measured_peak_bytes)(const ds_cuda_executor *executor);
+  /* The same for the host region and the NVMe region (the swap file). */
+  uint64_t (*measured_host_bytes)(const ds_cuda_executor *executor);
+  uint64_t (*measured_nvme_bytes)(const ds_cuda_executor *executor);
   /* "cuda (NVIDIA H200, device 0, nccl 2.27.3, graphs, ...)", NUL-terminated, truncated. */
   void (*describe)(const ds_cuda_executor *executor, char *buf, size_t size);
   /* The message of the last failed call on this executor, NUL-terminated, truncated. */
