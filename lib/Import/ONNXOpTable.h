@@ -86,6 +86,7 @@ void populateReductionOps(ONNXOpTable &table);
 void populateShapeOps(ONNXOpTable &table);
 void populateShapeComputationOps(ONNXOpTable &table);
 void populateTrainingOps(ONNXOpTable &table);
+void populateConvolutionOps(ONNXOpTable &table);
 
 //===----------------------------------------------------------------------===//
 // Shared by the conversions
