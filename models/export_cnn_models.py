@@ -14,18 +14,21 @@ For each model, built from torchvision's own code at a tiny width, with a fixed 
     vit        torchvision.models.VisionTransformer (image 32, patch 8 as a strided conv, 2
                layers, 2 heads, hidden 32, MLP 64, dropout 0)
 writes
-    <model>.onnx                   inputs x f32[8,3,32,32], y i64[8]; outputs loss, logits
+    <model>.onnx                   inputs x f32[batch,3,32,32], y i64[batch]; outputs loss, logits
                                    (torch.onnx.export, opset 17, TrainingMode.TRAINING,
                                    do_constant_folding=False)
     data/cnn/{x,y}.npy             f32[48,3,32,32] standard normal, i64[48] labels 0..9
     configs/cnn/adamw.json         the DeepSpeed config (AdamW, batch 8)
     ref/<model>/train_adamw.json   torch.optim.AdamW losses per step (ds-run's sample order)
+    ref/<model>/train_adamw_world2.json  the same as 2 DDP ranks: each rank's half of the batch
+                                   normalized by its own BatchNorm statistics
     ref/<model>/running_stats/<name>.npy   every BatchNorm running_mean / running_var after
                                    the steps (what `ds-run --save-params` must write)
     ref/<model>/eval_logits.npy    model.eval() logits of the first batch after training (the
                                    inference plan built from the saved parameters must match)
 """
 import argparse
+import copy
 import io
 import json
 import os
@@ -119,7 +122,8 @@ def export(name, model, x, y):
     torch.onnx.export(model, (torch.from_numpy(x[:BATCH]), torch.from_numpy(y[:BATCH])), f,
                       input_names=["x", "y"], output_names=["loss", "logits"],
                       opset_version=OPSET, training=torch.onnx.TrainingMode.TRAINING,
-                      do_constant_folding=False)
+                      do_constant_folding=False,
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}, "logits": {0: "batch"}})
     m = onnx.load_from_string(f.getvalue())
     # Exporting ran the model once in training mode (the initializers hold running statistics
     # after that batch): train from exactly the initializers, every float one matched by name.
@@ -140,18 +144,33 @@ def export(name, model, x, y):
         ", ".join("%s %d" % kv for kv in sorted(hist.items()))))
 
 
-def train(name, model, x, y, steps):
+def train_steps(model, x, y, steps, ranks):
+    """AdamW steps on global batches of BATCH samples; with ranks > 1 as DDP does it: each
+    rank's contiguous slice normalized by its own BatchNorm statistics, gradients (and the
+    reported loss) averaged over the ranks."""
     params = [p for _, p in model.named_parameters()]
     opt = torch.optim.AdamW(params, lr=LR, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
     model.train()
     losses = []
+    mb = BATCH // ranks
     for s in range(steps):
         rows = np.arange(s * BATCH, (s + 1) * BATCH) % SAMPLES
         opt.zero_grad(set_to_none=False)
-        loss, _ = model(torch.from_numpy(x[rows]), torch.from_numpy(y[rows]))
-        loss.backward()
-        losses.append(float(loss.item()))
+        total = 0.0
+        for r in range(ranks):
+            part = rows[r * mb:(r + 1) * mb]
+            loss, _ = model(torch.from_numpy(x[part]), torch.from_numpy(y[part]))
+            (loss / ranks).backward()
+            total += float(loss.item())
+        losses.append(total / ranks)
         opt.step()
+    return losses
+
+
+def train(name, model, x, y, steps):
+    ddp = copy.deepcopy(model)
+    ddp_losses = train_steps(ddp, x, y, steps, 2)
+    losses = train_steps(model, x, y, steps, 1)
     ref = os.path.join(HERE, "ref", name)
     stats = os.path.join(ref, "running_stats")
     os.makedirs(stats, exist_ok=True)
@@ -174,11 +193,16 @@ def train(name, model, x, y, steps):
     with open(os.path.join(ref, "train_adamw.json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
+    res = dict(res, world_size=2, micro_batch_size=BATCH // 2, loss=ddp_losses)
+    with open(os.path.join(ref, "train_adamw_world2.json"), "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
     os.makedirs(os.path.join(HERE, "configs", "cnn"), exist_ok=True)
     with open(os.path.join(HERE, "configs", "cnn", "adamw.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
     print("  %s: loss %s" % (name, " ".join("%.5f" % l for l in losses)))
+    print("  %s: world 2 %s" % (name, " ".join("%.5f" % l for l in ddp_losses)))
 
 
 def main():
