@@ -84,7 +84,7 @@ AvgWindow avgWindow(const PoolShape &s, int64_t oy, int64_t ox) {
 void runMaxPool(KernelCall &c) {
   PoolShape s = poolShape(c.attrs<PoolAttrs>(), *c.in[0].shape, *c.out[0].shape);
   floatCall(c, [&](auto in, auto out) {
-    using T = std::remove_const_t<std::remove_pointer_t<decltype(out[0])>>;
+    using T = std::remove_pointer_t<typename decltype(out)::value_type>;
     eachOutput(s, [&](int64_t xo, int64_t yi, int64_t oy, int64_t ox) {
       int64_t k = argmaxOf(s, in[0] + xo, oy, ox);
       out[0][yi] = k < 0 ? -std::numeric_limits<T>::infinity() : in[0][xo + k];
@@ -95,7 +95,8 @@ void runMaxPool(KernelCall &c) {
 void runMaxPoolGrad(KernelCall &c) {
   PoolShape s = poolShape(c.attrs<PoolAttrs>(), *c.in[1].shape, *c.in[0].shape);
   floatCall(c, [&](auto in, auto out) {
-    std::fill(out[0], out[0] + c.out[0].numel, 0);
+    using T = std::remove_pointer_t<typename decltype(out)::value_type>;
+    std::fill(out[0], out[0] + c.out[0].numel, T(0));
     // Windows of one plane may overlap: each plane is one thread's.
     parallelFor(s.planes, 1, [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p)
@@ -113,7 +114,7 @@ void runMaxPoolGrad(KernelCall &c) {
 void runAvgPool(KernelCall &c) {
   PoolShape s = poolShape(c.attrs<PoolAttrs>(), *c.in[0].shape, *c.out[0].shape);
   floatCall(c, [&](auto in, auto out) {
-    using T = std::remove_const_t<std::remove_pointer_t<decltype(out[0])>>;
+    using T = std::remove_pointer_t<typename decltype(out)::value_type>;
     eachOutput(s, [&](int64_t xo, int64_t yi, int64_t oy, int64_t ox) {
       AvgWindow w = avgWindow(s, oy, ox);
       double sum = 0;
@@ -128,7 +129,7 @@ void runAvgPool(KernelCall &c) {
 void runAvgPoolGrad(KernelCall &c) {
   PoolShape s = poolShape(c.attrs<PoolAttrs>(), *c.out[0].shape, *c.in[0].shape);
   floatCall(c, [&](auto in, auto out) {
-    using T = std::remove_const_t<std::remove_pointer_t<decltype(out[0])>>;
+    using T = std::remove_pointer_t<typename decltype(out)::value_type>;
     std::fill(out[0], out[0] + c.out[0].numel, T(0));
     parallelFor(s.planes, 1, [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p)
