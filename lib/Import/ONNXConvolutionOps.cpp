@@ -324,3 +324,80 @@ void mlir::ds::onnx_import::populateConvolutionOps(ONNXOpTable &table) {
   // Clip-11 takes min and max as optional inputs (before: attributes).
   table.onOp("Clip", 11, convertClip);
 }
+
+namespace {
+/// Ops whose output 0 has the rank of their input 0.
+bool keepsRank(StringRef op) {
+  return llvm::is_contained(
+      {"Relu", "Clip", "BatchNormalization", "MaxPool", "AveragePool", "Conv",
+       "GlobalAveragePool", "Sigmoid", "Tanh", "Identity", "Dropout", "LeakyRelu", "Neg", "Abs",
+       "Exp", "Log", "Sqrt", "Erf", "Cast", "Softmax", "LayerNormalization"},
+      op);
+}
+bool broadcasts(StringRef op) {
+  return llvm::is_contained({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where"}, op);
+}
+} // namespace
+
+LogicalResult mlir::ds::onnx_import::checkWindowAttributes(GraphImporter &imp,
+                                                           const onnx::GraphProto &graph,
+                                                           llvm::StringMap<int64_t> ranks) {
+  for (const onnx::TensorProto &t : graph.initializer())
+    ranks.try_emplace(t.name(), t.dims_size());
+  auto rankOf = [&](const onnx::NodeProto &n, int i) -> int64_t {
+    if (i >= n.input_size())
+      return -1;
+    auto it = ranks.find(n.input(i));
+    return it == ranks.end() ? -1 : it->second;
+  };
+  for (const onnx::NodeProto &n : graph.node()) {
+    StringRef op = n.op_type();
+    auto error = [&]() -> InFlightDiagnostic {
+      return imp.fileError() << imp.describeNode(n) << ": ";
+    };
+    if (n.domain().empty() && (op == "Conv" || op == "MaxPool" || op == "AveragePool")) {
+      int64_t xr = rankOf(n, 0), wr = op == "Conv" ? rankOf(n, 1) : -1;
+      if (xr >= 0 && xr < 3)
+        return error() << "input '" << n.input(0) << "' has rank " << xr
+                       << "; " << op << " needs [N, C, S...]";
+      if (xr >= 0 && wr >= 0 && xr != wr)
+        return error() << "input '" << n.input(0) << "' has rank " << xr << " but weight '"
+                       << n.input(1) << "' has rank " << wr;
+      int64_t spatial = xr >= 0 ? xr - 2 : wr >= 0 ? wr - 2 : -1;
+      for (const onnx::AttributeProto &a : n.attribute()) {
+        StringRef name = a.name();
+        int64_t per = name == "pads" ? 2 : 1;
+        if (name != "kernel_shape" && name != "strides" && name != "dilations" && name != "pads")
+          continue;
+        if (spatial < 0)
+          spatial = a.ints_size() / per;
+        if (a.ints_size() != per * spatial)
+          return error() << "attribute '" << name << "' has " << a.ints_size()
+                         << " values; " << per * spatial << " expected for " << spatial
+                         << " spatial dims";
+      }
+      bool hasKernel = llvm::any_of(n.attribute(), [](const onnx::AttributeProto &a) {
+        return a.name() == "kernel_shape";
+      });
+      if (op != "Conv" && !hasKernel)
+        return error() << "attribute 'kernel_shape' is required";
+    }
+    if (n.domain().empty() && op == "GlobalAveragePool" && rankOf(n, 0) >= 0 &&
+        rankOf(n, 0) < 3)
+      return error() << "input '" << n.input(0) << "' has rank " << rankOf(n, 0)
+                     << "; GlobalAveragePool needs [N, C, S...]";
+    // Ranks for the nodes downstream, where the rule is obvious.
+    if (n.output_size() > 0 && rankOf(n, 0) >= 0) {
+      if (keepsRank(op)) {
+        ranks[n.output(0)] = rankOf(n, 0);
+      } else if (broadcasts(op)) {
+        int64_t r = 0;
+        for (int i = 0; i < n.input_size() && r >= 0; ++i)
+          r = rankOf(n, i) < 0 ? -1 : std::max(r, rankOf(n, i));
+        if (r >= 0)
+          ranks[n.output(0)] = r;
+      }
+    }
+  }
+  return success();
+}

@@ -98,6 +98,7 @@ public:
         // are on COMM, so they run in plan order on the comm stream).
         in.stream = streamIndex(ins.stream());
         bool collective = ins.stream() == ds::plan::Instruction::COMM;
+        usesCudnn_ |= ins.kernel().compare(0, 4, "conv") == 0;
         for (int pass = 0; pass < 2; ++pass)
           for (size_t b : pass ? plan.instrOutputs[size_t(i)][size_t(k)]
                                : plan.instrInputs[size_t(i)][size_t(k)]) {
@@ -157,6 +158,8 @@ public:
       d.allowTf32 = opt.tf32;
       d.smCount = prop_.multiProcessorCount;
       extraBytes_ += d.workspaceBytes + d.scratchBytes;
+      if (usesCudnn_)
+        d.cudnn = createCudnnHandle();
     }
     DS_CUDA(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
     for (auto &e : join_)
@@ -211,6 +214,7 @@ public:
     for (int s = 0; s < kStreams; ++s) {
       cudaFree(ctx_[s].workspace);
       cudaFree(ctx_[s].scratch);
+      destroyCudnnHandle(ctx_[s].cudnn);
       if (streams_[s])
         cudaStreamDestroy(streams_[s]);
     }
@@ -527,6 +531,7 @@ private:
   std::vector<int> runs_;
   bool useGraphs_ = false;
   size_t maxCollectiveBytes_ = 0;
+  bool usesCudnn_ = false; // some instruction is a conv kernel: each stream gets a cuDNN handle
   size_t extraBytes_ = 0;
   uint64_t measuredPeak_ = 0;
 };
