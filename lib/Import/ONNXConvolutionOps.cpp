@@ -66,7 +66,8 @@ FailureOr<Window> readWindow(GraphImporter &imp, ArrayRef<int64_t> in,
     return failure();
   }
   for (size_t i = 0; i < n; ++i) {
-    ::ds::rt::WindowDim d{kernel[i], w.strides[i], w.dilations[i], w.pads[i], w.pads[i + n]};
+    ::ds::rt::WindowDim d{kernel[i], w.strides[i], w.dilations[i], w.pads[i],
+                          w.pads[i + n]};
     if (d.stride < 1 || d.dilation < 1 || d.padBegin < 0 || d.padEnd < 0) {
       imp.nodeError() << "strides and dilations must be >= 1 and pads >= 0";
       return failure();
@@ -112,12 +113,12 @@ LogicalResult convertConv(GraphImporter &imp, Node) {
     return failure();
   SmallVector<int64_t> shape{xt.getDimSize(0), m};
   llvm::append_range(shape, win->out);
-  return setResult(imp, imp.createTyped<ConvOp>(
-                            {xt.clone(shape)}, operands,
-                            {arrayAttr(imp, "strides", win->strides),
-                             arrayAttr(imp, "pads", win->pads),
-                             arrayAttr(imp, "dilations", win->dilations),
-                             i64Attr(imp, "group", group)}));
+  return setResult(imp,
+                   imp.createTyped<ConvOp>({xt.clone(shape)}, operands,
+                                           {arrayAttr(imp, "strides", win->strides),
+                                            arrayAttr(imp, "pads", win->pads),
+                                            arrayAttr(imp, "dilations", win->dilations),
+                                            i64Attr(imp, "group", group)}));
 }
 
 template <typename OpTy> LogicalResult convertPool(GraphImporter &imp, Node) {
@@ -140,11 +141,10 @@ template <typename OpTy> LogicalResult convertPool(GraphImporter &imp, Node) {
     return failure();
   SmallVector<int64_t> shape(xt.getShape().take_front(2));
   llvm::append_range(shape, win->out);
-  SmallVector<NamedAttribute> attrs{arrayAttr(imp, "kernel_shape", *kernel),
-                                    arrayAttr(imp, "strides", win->strides),
-                                    arrayAttr(imp, "pads", win->pads),
-                                    arrayAttr(imp, "dilations", win->dilations),
-                                    named(imp, "ceil_mode", imp.builder.getBoolAttr(ceilMode))};
+  SmallVector<NamedAttribute> attrs{
+      arrayAttr(imp, "kernel_shape", *kernel), arrayAttr(imp, "strides", win->strides),
+      arrayAttr(imp, "pads", win->pads), arrayAttr(imp, "dilations", win->dilations),
+      named(imp, "ceil_mode", imp.builder.getBoolAttr(ceilMode))};
   if constexpr (!isMax) {
     if (llvm::any_of(win->dilations, [](int64_t d) { return d != 1; }))
       return imp.nodeError() << "AveragePool with dilations is not supported";
@@ -164,9 +164,10 @@ LogicalResult convertGlobalAveragePool(GraphImporter &imp, Node) {
   if (axes.empty())
     return imp.nodeError() << "GlobalAveragePool needs an [N, C, S...] input, got "
                            << typeOf(x);
-  return setResult(imp, imp.createInferred<ReduceMeanOp>(
-                            {x}, {arrayAttr(imp, "axes", axes),
-                                  named(imp, "keepdims", imp.builder.getBoolAttr(true))}));
+  return setResult(imp,
+                   imp.createInferred<ReduceMeanOp>(
+                       {x}, {arrayAttr(imp, "axes", axes),
+                             named(imp, "keepdims", imp.builder.getBoolAttr(true))}));
 }
 
 LogicalResult convertFlatten(GraphImporter &imp, Node) {
@@ -220,8 +221,9 @@ LogicalResult convertClip(GraphImporter &imp, Node) {
 /// A scalar constant of `type`'s element type.
 Value scalarConstant(GraphImporter &imp, double v, Type elementType) {
   auto type = RankedTensorType::get({}, elementType);
-  return ConstantOp::create(imp.builder, imp.loc,
-                            DenseElementsAttr::get(type, imp.builder.getFloatAttr(elementType, v)));
+  return ConstantOp::create(
+      imp.builder, imp.loc,
+      DenseElementsAttr::get(type, imp.builder.getFloatAttr(elementType, v)));
 }
 
 /// A [C] vector reshaped to [C, 1...] so that it broadcasts over x [N, C, S...].
@@ -246,9 +248,9 @@ LogicalResult convertBatchNorm(GraphImporter &imp, Node) {
     auto t = v->type;
     if (t.getRank() != 1 || t.getDimSize(0) != xt.getDimSize(1) ||
         t.getElementType() != xt.getElementType())
-      return imp.nodeError() << "input " << i << " ('" << imp.node->input(i) << "') must be ["
-                             << xt.getDimSize(1) << "] of " << xt.getElementType()
-                             << ", got " << t;
+      return imp.nodeError() << "input " << i << " ('" << imp.node->input(i)
+                             << "') must be [" << xt.getDimSize(1) << "] of "
+                             << xt.getElementType() << ", got " << t;
   }
   float eps = imp.floatAttr("epsilon", 1e-5f);
   Type elem = xt.getElementType();
@@ -263,13 +265,15 @@ LogicalResult convertBatchNorm(GraphImporter &imp, Node) {
       return failure();
     Value invStd = ReciprocalOp::create(
         imp.builder, imp.loc,
-        SqrtOp::create(imp.builder, imp.loc,
-                       AddOp::create(imp.builder, imp.loc, var, scalarConstant(imp, eps, elem))));
+        SqrtOp::create(
+            imp.builder, imp.loc,
+            AddOp::create(imp.builder, imp.loc, var, scalarConstant(imp, eps, elem))));
     Value k = MulOp::create(imp.builder, imp.loc, invStd, scale);
     Value centered = SubOp::create(imp.builder, imp.loc, x, perChannel(imp, mean, rank));
-    Value y = AddOp::create(imp.builder, imp.loc,
-                            MulOp::create(imp.builder, imp.loc, centered, perChannel(imp, k, rank)),
-                            perChannel(imp, bias, rank));
+    Value y = AddOp::create(
+        imp.builder, imp.loc,
+        MulOp::create(imp.builder, imp.loc, centered, perChannel(imp, k, rank)),
+        perChannel(imp, bias, rank));
     imp.setOutput(0, y);
     return success();
   }
@@ -294,7 +298,8 @@ LogicalResult convertBatchNorm(GraphImporter &imp, Node) {
   if (!oldMean || !oldVar)
     return failure();
   auto blend = [&](Value old, Value batch, double batchScale) -> Value {
-    Value kept = MulOp::create(imp.builder, imp.loc, old, scalarConstant(imp, momentum, elem));
+    Value kept =
+        MulOp::create(imp.builder, imp.loc, old, scalarConstant(imp, momentum, elem));
     Value added = MulOp::create(imp.builder, imp.loc, batch,
                                 scalarConstant(imp, (1.0 - momentum) * batchScale, elem));
     return AddOp::create(imp.builder, imp.loc, kept, added);
@@ -328,20 +333,37 @@ void mlir::ds::onnx_import::populateConvolutionOps(ONNXOpTable &table) {
 namespace {
 /// Ops whose output 0 has the rank of their input 0.
 bool keepsRank(StringRef op) {
-  return llvm::is_contained(
-      {"Relu", "Clip", "BatchNormalization", "MaxPool", "AveragePool", "Conv",
-       "GlobalAveragePool", "Sigmoid", "Tanh", "Identity", "Dropout", "LeakyRelu", "Neg", "Abs",
-       "Exp", "Log", "Sqrt", "Erf", "Cast", "Softmax", "LayerNormalization"},
-      op);
+  return llvm::is_contained({"Relu",
+                             "Clip",
+                             "BatchNormalization",
+                             "MaxPool",
+                             "AveragePool",
+                             "Conv",
+                             "GlobalAveragePool",
+                             "Sigmoid",
+                             "Tanh",
+                             "Identity",
+                             "Dropout",
+                             "LeakyRelu",
+                             "Neg",
+                             "Abs",
+                             "Exp",
+                             "Log",
+                             "Sqrt",
+                             "Erf",
+                             "Cast",
+                             "Softmax",
+                             "LayerNormalization"},
+                            op);
 }
 bool broadcasts(StringRef op) {
-  return llvm::is_contained({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where"}, op);
+  return llvm::is_contained({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where"},
+                            op);
 }
 } // namespace
 
-LogicalResult mlir::ds::onnx_import::checkWindowAttributes(GraphImporter &imp,
-                                                           const onnx::GraphProto &graph,
-                                                           llvm::StringMap<int64_t> ranks) {
+LogicalResult mlir::ds::onnx_import::checkWindowAttributes(
+    GraphImporter &imp, const onnx::GraphProto &graph, llvm::StringMap<int64_t> ranks) {
   for (const onnx::TensorProto &t : graph.initializer())
     ranks.try_emplace(t.name(), t.dims_size());
   auto rankOf = [&](const onnx::NodeProto &n, int i) -> int64_t {
@@ -358,16 +380,17 @@ LogicalResult mlir::ds::onnx_import::checkWindowAttributes(GraphImporter &imp,
     if (n.domain().empty() && (op == "Conv" || op == "MaxPool" || op == "AveragePool")) {
       int64_t xr = rankOf(n, 0), wr = op == "Conv" ? rankOf(n, 1) : -1;
       if (xr >= 0 && xr < 3)
-        return error() << "input '" << n.input(0) << "' has rank " << xr
-                       << "; " << op << " needs [N, C, S...]";
+        return error() << "input '" << n.input(0) << "' has rank " << xr << "; " << op
+                       << " needs [N, C, S...]";
       if (xr >= 0 && wr >= 0 && xr != wr)
-        return error() << "input '" << n.input(0) << "' has rank " << xr << " but weight '"
-                       << n.input(1) << "' has rank " << wr;
+        return error() << "input '" << n.input(0) << "' has rank " << xr
+                       << " but weight '" << n.input(1) << "' has rank " << wr;
       int64_t spatial = xr >= 0 ? xr - 2 : wr >= 0 ? wr - 2 : -1;
       for (const onnx::AttributeProto &a : n.attribute()) {
         StringRef name = a.name();
         int64_t per = name == "pads" ? 2 : 1;
-        if (name != "kernel_shape" && name != "strides" && name != "dilations" && name != "pads")
+        if (name != "kernel_shape" && name != "strides" && name != "dilations" &&
+            name != "pads")
           continue;
         if (spatial < 0)
           spatial = a.ints_size() / per;

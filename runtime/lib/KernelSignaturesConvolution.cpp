@@ -1,4 +1,5 @@
-// Load-time shape and dtype rules of the convolution, batch normalization and pooling kernels.
+// Load-time shape and dtype rules of the convolution, batch normalization and pooling
+// kernels.
 #include "KernelSignaturesConvolution.h"
 
 #include <algorithm>
@@ -23,7 +24,8 @@ void checkConvShapes(const CheckContext &c, T x, T w, T y) {
   if (x->rank() < 3 || x->rank() > 4)
     fail("x must be [N, C, S...] with 1 or 2 spatial dims, got ", desc(x));
   if (w->rank() != x->rank() || y->rank() != x->rank())
-    fail("x, w and y must have the same rank, got ", desc(x), ", ", desc(w), ", ", desc(y));
+    fail("x, w and y must have the same rank, got ", desc(x), ", ", desc(w), ", ",
+         desc(y));
   const auto &a = c.attrs<ConvAttrs>();
   std::vector<WindowDim> dims = convWindow(a, x->shape, w->shape);
   int64_t ch = x->shape[1], m = w->shape[0];

@@ -1,4 +1,5 @@
-// Load-time shape and dtype rules of the convolution, batch normalization and pooling kernels.
+// Load-time shape and dtype rules of the convolution, batch normalization and pooling
+// kernels.
 #pragma once
 
 #include "ds/runtime/Kernels.h"

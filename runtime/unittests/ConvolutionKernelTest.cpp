@@ -1,5 +1,5 @@
-// CPU kernels of convolutional networks (conv and its gradients, batch_norm, pooling) against
-// naive double-precision references.
+// CPU kernels of convolutional networks (conv and its gradients, batch_norm, pooling)
+// against naive double-precision references.
 #include "TrainingKernelTestUtil.h"
 
 namespace {
@@ -19,12 +19,15 @@ struct Dims2 {
 Dims2 dims2(const Geometry &g) {
   bool twoD = g.strides.size() == 2;
   size_t n = g.strides.size();
-  return {twoD ? g.strides[0] : 1, g.strides.back(), twoD ? g.pads[0] : 0, g.pads[n - 1],
-          twoD ? g.dilations[0] : 1, g.dilations.back()};
+  return {twoD ? g.strides[0] : 1, g.strides.back(),          twoD ? g.pads[0] : 0,
+          g.pads[n - 1],           twoD ? g.dilations[0] : 1, g.dilations.back()};
 }
 
 Ins convIns(const std::string &k, const Geometry &g, int64_t group) {
-  return Ins(k).ints("strides", g.strides).ints("pads", g.pads).ints("dilations", g.dilations)
+  return Ins(k)
+      .ints("strides", g.strides)
+      .ints("pads", g.pads)
+      .ints("dilations", g.dilations)
       .i("group", group);
 }
 
@@ -44,7 +47,8 @@ void convTerms(const std::vector<int64_t> &xs, const std::vector<int64_t> &ws,
           for (int64_t ci = 0; ci < cg; ++ci)
             for (int64_t i = 0; i < kh; ++i)
               for (int64_t j = 0; j < kw; ++j) {
-                int64_t iy = oy * d.sh - d.ph + i * d.dh, ix = ox * d.sw - d.pw + j * d.dw;
+                int64_t iy = oy * d.sh - d.ph + i * d.dh,
+                        ix = ox * d.sw - d.pw + j * d.dw;
                 if (iy < 0 || iy >= h || ix < 0 || ix >= w)
                   continue;
                 int64_t cin = (mo / mg) * cg + ci;
@@ -63,11 +67,26 @@ struct ConvCase {
 std::vector<ConvCase> convCases() {
   return {
       {{2, 3, 5, 5}, {4, 3, 3, 3}, {2, 4, 3, 3}, {{2, 2}, {1, 1, 1, 1}, {1, 1}}, 1, true},
-      {{1, 2, 6, 5}, {3, 2, 2, 3}, {1, 3, 5, 2}, {{1, 2}, {0, 1, 1, 0}, {2, 1}}, 1, false},
+      {{1, 2, 6, 5},
+       {3, 2, 2, 3},
+       {1, 3, 5, 2},
+       {{1, 2}, {0, 1, 1, 0}, {2, 1}},
+       1,
+       false},
       {{2, 4, 4, 4}, {6, 2, 3, 3}, {2, 6, 4, 4}, {{1, 1}, {1, 1, 1, 1}, {1, 1}}, 2, true},
-      {{1, 3, 5, 5}, {3, 1, 3, 3}, {1, 3, 3, 3}, {{2, 2}, {1, 1, 1, 1}, {1, 1}}, 3, false},
+      {{1, 3, 5, 5},
+       {3, 1, 3, 3},
+       {1, 3, 3, 3},
+       {{2, 2}, {1, 1, 1, 1}, {1, 1}},
+       3,
+       false},
       {{2, 3, 7}, {2, 3, 3}, {2, 2, 4}, {{2}, {1, 2}, {1}}, 1, true},
-      {{2, 3, 16, 16}, {8, 3, 7, 7}, {2, 8, 8, 8}, {{2, 2}, {3, 3, 3, 3}, {1, 1}}, 1, false},
+      {{2, 3, 16, 16},
+       {8, 3, 7, 7},
+       {2, 8, 8, 8},
+       {{2, 2}, {3, 3, 3, 3}, {1, 1}},
+       1,
+       false},
   };
 }
 
@@ -75,7 +94,8 @@ TEST(ConvolutionKernels, ConvAndGradientsMatchNaiveReference) {
   for (const ConvCase &cs : convCases())
     for (DType dt : {F64, F32, BF16}) {
       HostTensor x = randomTensor(dt, cs.x, rng()), w = randomTensor(dt, cs.w, rng());
-      HostTensor b = randomTensor(dt, {cs.w[0]}, rng()), gy = randomTensor(dt, cs.y, rng());
+      HostTensor b = randomTensor(dt, {cs.w[0]}, rng()),
+                 gy = randomTensor(dt, cs.y, rng());
       HostTensor y(dt, cs.y), dx(dt, cs.x), dw(dt, cs.w);
       std::vector<HostTensor *> in{&x, &w};
       if (cs.bias)
@@ -84,20 +104,22 @@ TEST(ConvolutionKernels, ConvAndGradientsMatchNaiveReference) {
       runKernel(convIns("conv_grad_input", cs.g, cs.group), {&gy, &w}, {&dx});
       runKernel(convIns("conv_grad_filter", cs.g, cs.group), {&gy, &x}, {&dw});
       std::vector<double> xv = values(x), wv = values(w), gv = values(gy);
-      std::vector<double> ry(size_t(y.numel()), 0.0), rdx(xv.size(), 0.0), rdw(wv.size(), 0.0);
-      convTerms(cs.x, cs.w, cs.y, cs.g, cs.group, [&](int64_t xi, int64_t wi, int64_t yi) {
-        ry[size_t(yi)] += xv[size_t(xi)] * wv[size_t(wi)];
-        rdx[size_t(xi)] += gv[size_t(yi)] * wv[size_t(wi)];
-        rdw[size_t(wi)] += gv[size_t(yi)] * xv[size_t(xi)];
-      });
+      std::vector<double> ry(size_t(y.numel()), 0.0), rdx(xv.size(), 0.0),
+          rdw(wv.size(), 0.0);
+      convTerms(cs.x, cs.w, cs.y, cs.g, cs.group,
+                [&](int64_t xi, int64_t wi, int64_t yi) {
+                  ry[size_t(yi)] += xv[size_t(xi)] * wv[size_t(wi)];
+                  rdx[size_t(xi)] += gv[size_t(yi)] * wv[size_t(wi)];
+                  rdw[size_t(wi)] += gv[size_t(yi)] * xv[size_t(xi)];
+                });
       if (cs.bias) {
         int64_t inner = y.numel() / (cs.y[0] * cs.y[1]);
         for (int64_t i = 0; i < y.numel(); ++i)
           ry[size_t(i)] += values(b)[size_t((i / inner) % cs.y[1])];
       }
       double tol = dt == F64 ? 1e-12 : dt == F32 ? 1e-4 : 0.1;
-      std::string what = std::string(dtypeName(dt)) + " x " + shapeString(cs.x) + " group " +
-                         std::to_string(cs.group);
+      std::string what = std::string(dtypeName(dt)) + " x " + shapeString(cs.x) +
+                         " group " + std::to_string(cs.group);
       expectNear(y, ry, tol, tol, "conv " + what);
       expectNear(dx, rdx, tol, tol, "conv_grad_input " + what);
       expectNear(dw, rdw, tol, tol * 4, "conv_grad_filter " + what);
@@ -107,21 +129,23 @@ TEST(ConvolutionKernels, ConvAndGradientsMatchNaiveReference) {
 TEST(ConvolutionKernels, ConvRejectsBadGeometry) {
   HostTensor x(F32, {1, 4, 8, 8}), w(F32, {6, 4, 3, 3}), y(F32, {1, 6, 8, 8});
   Geometry g{{1, 1}, {1, 1, 1, 1}, {1, 1}};
-  EXPECT_NE(checkKernel(convIns("conv", g, 2), {&x, &w}, {&y}).find("group 2 does not fit"),
-            std::string::npos);
+  EXPECT_NE(
+      checkKernel(convIns("conv", g, 2), {&x, &w}, {&y}).find("group 2 does not fit"),
+      std::string::npos);
   HostTensor y2(F32, {1, 6, 7, 7});
-  EXPECT_NE(checkKernel(convIns("conv", g, 1), {&x, &w}, {&y2}).find("expected [1,6,8,8]"),
-            std::string::npos)
+  EXPECT_NE(
+      checkKernel(convIns("conv", g, 1), {&x, &w}, {&y2}).find("expected [1,6,8,8]"),
+      std::string::npos)
       << checkKernel(convIns("conv", g, 1), {&x, &w}, {&y2});
   Geometry bad{{1, 1}, {1, 1}, {1, 1}};
   EXPECT_NE(checkKernel(convIns("conv", bad, 1), {&x, &w}, {&y}).find("pads needs 4"),
             std::string::npos);
 }
 
-std::vector<double> refBatchNorm(const std::vector<double> &x, const std::vector<int64_t> &shape,
-                                 const std::vector<double> &s, const std::vector<double> &b,
-                                 double eps, std::vector<double> *mean = nullptr,
-                                 std::vector<double> *var = nullptr) {
+std::vector<double>
+refBatchNorm(const std::vector<double> &x, const std::vector<int64_t> &shape,
+             const std::vector<double> &s, const std::vector<double> &b, double eps,
+             std::vector<double> *mean = nullptr, std::vector<double> *var = nullptr) {
   int64_t n = shape[0], c = shape[1], inner = int64_t(x.size()) / (n * c);
   std::vector<double> y(x.size());
   for (int64_t ch = 0; ch < c; ++ch) {
@@ -154,11 +178,14 @@ TEST(ConvolutionKernels, BatchNormAndGradientMatchReference) {
       int64_t c = shape[1];
       // Offset inputs: a one-pass variance would lose digits.
       HostTensor x = randomTensor(dt, shape, rng(), 10, 14);
-      HostTensor s = randomTensor(dt, {c}, rng(), 0.5, 1.5), b = randomTensor(dt, {c}, rng());
-      HostTensor y(dt, shape), mean(dt, {c}), var(dt, {c}), g = randomTensor(dt, shape, rng());
+      HostTensor s = randomTensor(dt, {c}, rng(), 0.5, 1.5),
+                 b = randomTensor(dt, {c}, rng());
+      HostTensor y(dt, shape), mean(dt, {c}), var(dt, {c}),
+          g = randomTensor(dt, shape, rng());
       double eps = 1e-5;
       runKernel(Ins("batch_norm").f("epsilon", eps), {&x, &s, &b}, {&y, &mean, &var});
-      std::vector<double> rm, rv, xv = values(x), sv = values(s), bv = values(b), gv = values(g);
+      std::vector<double> rm, rv, xv = values(x), sv = values(s), bv = values(b),
+                                  gv = values(g);
       std::vector<double> ry = refBatchNorm(xv, shape, sv, bv, eps, &rm, &rv);
       double tol = dt == F64 ? 1e-10 : dt == F32 ? 2e-4 : 0.1;
       std::string what = std::string(dtypeName(dt)) + " " + shapeString(shape);
@@ -174,12 +201,15 @@ TEST(ConvolutionKernels, BatchNormAndGradientMatchReference) {
         return dot(gv, refBatchNorm(xx, shape, ss, bb, eps));
       };
       double gtol = dt == F64 ? 1e-6 : dt == F32 ? 2e-3 : 0.15;
-      expectNear(dx, numericGrad(xv, [&](const std::vector<double> &v) { return L(v, sv, bv); }),
-                 gtol, gtol, "batch_norm_grad dx " + what);
-      expectNear(ds, numericGrad(sv, [&](const std::vector<double> &v) { return L(xv, v, bv); }),
-                 gtol, gtol, "batch_norm_grad dscale " + what);
-      expectNear(db, numericGrad(bv, [&](const std::vector<double> &v) { return L(xv, sv, v); }),
-                 gtol, gtol, "batch_norm_grad dbias " + what);
+      expectNear(
+          dx, numericGrad(xv, [&](const std::vector<double> &v) { return L(v, sv, bv); }),
+          gtol, gtol, "batch_norm_grad dx " + what);
+      expectNear(
+          ds, numericGrad(sv, [&](const std::vector<double> &v) { return L(xv, v, bv); }),
+          gtol, gtol, "batch_norm_grad dscale " + what);
+      expectNear(
+          db, numericGrad(bv, [&](const std::vector<double> &v) { return L(xv, sv, v); }),
+          gtol, gtol, "batch_norm_grad dbias " + what);
     }
 }
 
@@ -190,8 +220,12 @@ struct PoolCase {
 };
 
 Ins poolIns(const std::string &k, const PoolCase &p) {
-  return Ins(k).ints("kernel_shape", p.kernel).ints("strides", p.g.strides)
-      .ints("pads", p.g.pads).ints("dilations", p.g.dilations).i("ceil_mode", p.ceil)
+  return Ins(k)
+      .ints("kernel_shape", p.kernel)
+      .ints("strides", p.g.strides)
+      .ints("pads", p.g.pads)
+      .ints("dilations", p.g.dilations)
+      .i("ceil_mode", p.ceil)
       .i("count_include_pad", p.countPad);
 }
 
@@ -224,7 +258,8 @@ TEST(ConvolutionKernels, PoolingMatchesNaiveReference) {
             double sum = 0, inside = 0;
             for (int64_t i = 0; i < kh; ++i)
               for (int64_t j = 0; j < kw; ++j) {
-                int64_t iy = oy * d.sh - d.ph + i * d.dh, ix = ox * d.sw - d.pw + j * d.dw;
+                int64_t iy = oy * d.sh - d.ph + i * d.dh,
+                        ix = ox * d.sw - d.pw + j * d.dw;
                 if (iy < 0 || iy >= h || ix < 0 || ix >= w)
                   continue;
                 int64_t k = (pl * h + iy) * w + ix;
@@ -265,7 +300,8 @@ TEST(ConvolutionKernels, PoolingMatchesNaiveReference) {
 
 TEST(ConvolutionKernels, PoolingRejectsBadGeometry) {
   HostTensor x(F32, {1, 1, 7, 7}), y(F32, {1, 1, 4, 4});
-  PoolCase p{{1, 1, 7, 7}, {1, 1, 4, 4}, {2, 2}, {{2, 2}, {0, 0, 0, 0}, {1, 1}}, false, false};
+  PoolCase p{{1, 1, 7, 7}, {1, 1, 4, 4}, {2, 2}, {{2, 2}, {0, 0, 0, 0}, {1, 1}},
+             false,        false};
   EXPECT_NE(checkKernel(poolIns("max_pool", p), {&x}, {&y}).find("expected [1,1,3,3]"),
             std::string::npos)
       << checkKernel(poolIns("max_pool", p), {&x}, {&y});

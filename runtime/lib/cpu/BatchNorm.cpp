@@ -1,4 +1,5 @@
-// batch_norm (training-mode batch statistics) and batch_norm_grad; channels on threads, sums in f64.
+// batch_norm (training-mode batch statistics) and batch_norm_grad; channels on threads,
+// sums in f64.
 #include "CpuCommon.h"
 
 #include <cmath>
@@ -23,8 +24,8 @@ struct Channels {
 };
 
 template <typename T>
-void batchNorm(const Channels &s, double eps, const T *x, const T *scale, const T *bias, T *y,
-               T *meanOut, T *varOut) {
+void batchNorm(const Channels &s, double eps, const T *x, const T *scale, const T *bias,
+               T *y, T *meanOut, T *varOut) {
   parallelFor(s.c, 1, [&](int64_t begin, int64_t end) {
     for (int64_t ch = begin; ch < end; ++ch) {
       double sum = 0, sq = 0;

@@ -1,4 +1,5 @@
-// max_pool, avg_pool and their gradients over 1 or 2 spatial dims; (batch, channel) planes on threads.
+// max_pool, avg_pool and their gradients over 1 or 2 spatial dims; (batch, channel)
+// planes on threads.
 #include "../KernelSignaturesConvolution.h"
 #include "CpuCommon.h"
 
@@ -42,8 +43,10 @@ template <typename Fn> void eachOutput(const PoolShape &s, Fn fn) {
               });
 }
 
-/// The input index of the first maximum of window (oy, ox) in one plane (-1: none inside).
-template <typename T> int64_t argmaxOf(const PoolShape &s, const T *x, int64_t oy, int64_t ox) {
+/// The input index of the first maximum of window (oy, ox) in one plane (-1: none
+/// inside).
+template <typename T>
+int64_t argmaxOf(const PoolShape &s, const T *x, int64_t oy, int64_t ox) {
   int64_t best = -1;
   for (int64_t i = 0; i < s.dh.kernel; ++i) {
     int64_t iy = oy * s.dh.stride - s.dh.padBegin + i * s.dh.dilation;

@@ -1,5 +1,5 @@
-// CUDA batch_norm (training-mode batch statistics) and batch_norm_grad: one block per channel,
-// deterministic block sums in f64.
+// CUDA batch_norm (training-mode batch statistics) and batch_norm_grad: one block per
+// channel, deterministic block sums in f64.
 #include "BlockReduce.cuh"
 
 namespace ds::rt::cuda {
@@ -12,8 +12,9 @@ __device__ __forceinline__ int64_t channelIndex(int64_t k, int64_t ch, int64_t c
 }
 
 template <typename T>
-__global__ void batchNormKernel(const T *x, const T *scale, const T *bias, T *y, T *meanOut,
-                                T *varOut, int64_t n, int64_t c, int64_t inner, double eps) {
+__global__ void batchNormKernel(const T *x, const T *scale, const T *bias, T *y,
+                                T *meanOut, T *varOut, int64_t n, int64_t c,
+                                int64_t inner, double eps) {
   int64_t ch = blockIdx.x, count = n * inner;
   double sum = 0;
   for (int64_t k = threadIdx.x; k < count; k += blockDim.x)
@@ -37,9 +38,10 @@ __global__ void batchNormKernel(const T *x, const T *scale, const T *bias, T *y,
 }
 
 template <typename T>
-__global__ void batchNormGradKernel(const T *g, const T *x, const T *scale, const T *meanIn,
-                                    const T *varIn, T *dx, T *dscale, T *dbias, int64_t n,
-                                    int64_t c, int64_t inner, double eps) {
+__global__ void batchNormGradKernel(const T *g, const T *x, const T *scale,
+                                    const T *meanIn, const T *varIn, T *dx, T *dscale,
+                                    T *dbias, int64_t n, int64_t c, int64_t inner,
+                                    double eps) {
   int64_t ch = blockIdx.x, count = n * inner;
   double mean = double(ld(meanIn, ch)), r = 1.0 / sqrt(double(ld(varIn, ch)) + eps);
   double sg = 0, sgx = 0;
@@ -80,8 +82,8 @@ void runBatchNorm(KernelCall &c) {
   double eps = c.attrs<BatchNormAttrs>().epsilon;
   DS_DISPATCH_FLOAT(c.in[0].dtype, T, {
     batchNormKernel<T><<<unsigned(ch), rowThreads(n * inner), 0, stream(c)>>>(
-        c.in[0].as<T>(), c.in[1].as<T>(), c.in[2].as<T>(), c.out[0].as<T>(), c.out[1].as<T>(),
-        c.out[2].as<T>(), n, ch, inner, eps);
+        c.in[0].as<T>(), c.in[1].as<T>(), c.in[2].as<T>(), c.out[0].as<T>(),
+        c.out[1].as<T>(), c.out[2].as<T>(), n, ch, inner, eps);
   });
   DS_CUDA_LAUNCH();
 }
@@ -94,8 +96,9 @@ void runBatchNormGrad(KernelCall &c) {
   double eps = c.attrs<BatchNormAttrs>().epsilon;
   DS_DISPATCH_FLOAT(c.in[1].dtype, T, {
     batchNormGradKernel<T><<<unsigned(ch), rowThreads(n * inner), 0, stream(c)>>>(
-        c.in[0].as<T>(), c.in[1].as<T>(), c.in[2].as<T>(), c.in[3].as<T>(), c.in[4].as<T>(),
-        c.out[0].as<T>(), c.out[1].as<T>(), c.out[2].as<T>(), n, ch, inner, eps);
+        c.in[0].as<T>(), c.in[1].as<T>(), c.in[2].as<T>(), c.in[3].as<T>(),
+        c.in[4].as<T>(), c.out[0].as<T>(), c.out[1].as<T>(), c.out[2].as<T>(), n, ch,
+        inner, eps);
   });
   DS_CUDA_LAUNCH();
 }

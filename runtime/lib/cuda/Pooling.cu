@@ -1,5 +1,6 @@
-// CUDA max_pool, avg_pool and their gradients (1-D as height 1): one thread per output element
-// forward, one per input element backward (gathering from the windows that cover it: no atomics).
+// CUDA max_pool, avg_pool and their gradients (1-D as height 1): one thread per output
+// element forward, one per input element backward (gathering from the windows that cover
+// it: no atomics).
 #include "../KernelSignaturesConvolution.h"
 #include "CudaCommon.cuh"
 
@@ -18,9 +19,10 @@ PoolGeom geometry(const PoolAttrs &a, const std::vector<int64_t> &x,
   std::vector<WindowDim> dims = poolWindow(a, x);
   bool twoD = dims.size() == 2;
   WindowDim H = twoD ? dims[0] : WindowDim(), W = dims.back();
-  return {x[0] * x[1], twoD ? x[2] : 1, x.back(), twoD ? y[2] : 1, y.back(),
-          H.kernel, W.kernel, H.stride, W.stride, H.padBegin, W.padBegin, H.padEnd, W.padEnd,
-          H.dilation, W.dilation, a.count_include_pad};
+  return {x[0] * x[1], twoD ? x[2] : 1, x.back(),   twoD ? y[2] : 1,
+          y.back(),    H.kernel,        W.kernel,   H.stride,
+          W.stride,    H.padBegin,      W.padBegin, H.padEnd,
+          W.padEnd,    H.dilation,      W.dilation, a.count_include_pad};
 }
 
 /// Input index (within the plane) of the first maximum of window (oy, ox); -1 if none.
@@ -47,8 +49,8 @@ __device__ int64_t windowArgmax(const PoolGeom &g, const T *x, int64_t oy, int64
 }
 
 /// Window (oy, ox)'s clipped rows/cols and divisor (as the CPU kernel's avgWindow).
-__device__ void avgWindow(const PoolGeom &g, int64_t oy, int64_t ox, int64_t &y0, int64_t &y1,
-                          int64_t &x0, int64_t &x1, double &divisor) {
+__device__ void avgWindow(const PoolGeom &g, int64_t oy, int64_t ox, int64_t &y0,
+                          int64_t &y1, int64_t &x0, int64_t &x1, double &divisor) {
   y0 = oy * g.sh - g.ph;
   x0 = ox * g.sw - g.pw;
   y1 = min(y0 + g.kh, g.h + g.peh);
@@ -136,8 +138,8 @@ void runMaxPool(KernelCall &c) {
   if (n == 0)
     return;
   DS_DISPATCH_FLOAT(c.in[0].dtype, T, {
-    maxPoolKernel<T><<<gridFor(n), kThreads, 0, stream(c)>>>(g, c.in[0].as<T>(),
-                                                              c.out[0].as<T>());
+    maxPoolKernel<T>
+        <<<gridFor(n), kThreads, 0, stream(c)>>>(g, c.in[0].as<T>(), c.out[0].as<T>());
   });
   DS_CUDA_LAUNCH();
 }
@@ -148,8 +150,8 @@ void runAvgPool(KernelCall &c) {
   if (n == 0)
     return;
   DS_DISPATCH_FLOAT(c.in[0].dtype, T, {
-    avgPoolKernel<T><<<gridFor(n), kThreads, 0, stream(c)>>>(g, c.in[0].as<T>(),
-                                                              c.out[0].as<T>());
+    avgPoolKernel<T>
+        <<<gridFor(n), kThreads, 0, stream(c)>>>(g, c.in[0].as<T>(), c.out[0].as<T>());
   });
   DS_CUDA_LAUNCH();
 }
@@ -172,8 +174,8 @@ void runAvgPoolGrad(KernelCall &c) {
   if (n == 0)
     return;
   DS_DISPATCH_FLOAT(c.out[0].dtype, T, {
-    avgPoolGradKernel<T><<<gridFor(n), kThreads, 0, stream(c)>>>(g, c.in[0].as<T>(),
-                                                                  c.out[0].as<T>());
+    avgPoolGradKernel<T>
+        <<<gridFor(n), kThreads, 0, stream(c)>>>(g, c.in[0].as<T>(), c.out[0].as<T>());
   });
   DS_CUDA_LAUNCH();
 }

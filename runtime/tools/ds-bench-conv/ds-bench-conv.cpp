@@ -1,6 +1,6 @@
-// ds-bench-conv: milliseconds of the CPU conv, conv_grad_input and conv_grad_filter kernels (f32)
-// on one shape, through the executor's entry (findCpuKernel). Prints `key value` lines for
-// scripts/bench-conv.sh. Not a test.
+// ds-bench-conv: milliseconds of the CPU conv, conv_grad_input and conv_grad_filter
+// kernels (f32) on one shape, through the executor's entry (findCpuKernel). Prints `key
+// value` lines for scripts/bench-conv.sh. Not a test.
 #include "ds/runtime/Kernels.h"
 #include "ds/runtime/ThreadPool.h"
 
@@ -120,7 +120,8 @@ int main(int argc, char **argv) {
     }
     if (v.size() != 8)
       fail("expected 8 numbers (", kUsage, ")");
-    int64_t n = v[0], c = v[1], h = v[2], w = v[3], m = v[4], k = v[5], s = v[6], p = v[7];
+    int64_t n = v[0], c = v[1], h = v[2], w = v[3], m = v[4], k = v[5], s = v[6],
+            p = v[7];
     int64_t oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
     std::vector<int64_t> xs{n, c, h, w}, ws{m, c, k, k}, ys{n, m, oh, ow};
     double fwd = Bench("conv", {xs, ws}, ys, s, p).millis(iters);

@@ -9,7 +9,9 @@ namespace {
 RankedTensorType tensorOf(Value v) { return cast<RankedTensorType>(v.getType()); }
 RankedTensorType tensorOf(Type t) { return cast<RankedTensorType>(t); }
 
-std::vector<int64_t> vec(ArrayRef<int64_t> a) { return std::vector<int64_t>(a.begin(), a.end()); }
+std::vector<int64_t> vec(ArrayRef<int64_t> a) {
+  return std::vector<int64_t>(a.begin(), a.end());
+}
 
 /// Checks x [N, C, S...] against w [M, C/group, K...] and y [N, M, O...], all of one
 /// element type.
@@ -17,11 +19,13 @@ LogicalResult verifyConv(Operation *op, RankedTensorType x, RankedTensorType w,
                          RankedTensorType y, ArrayRef<int64_t> strides,
                          ArrayRef<int64_t> pads, ArrayRef<int64_t> dilations,
                          int64_t group) {
-  if (x.getElementType() != w.getElementType() || x.getElementType() != y.getElementType())
+  if (x.getElementType() != w.getElementType() ||
+      x.getElementType() != y.getElementType())
     return op->emitOpError("input, weight and result must have one element type");
   int64_t rank = x.getRank();
   if (rank < 3 || rank > 4)
-    return op->emitOpError("input must be [N, C, S...] with 1 or 2 spatial dims, got ") << x;
+    return op->emitOpError("input must be [N, C, S...] with 1 or 2 spatial dims, got ")
+           << x;
   if (w.getRank() != rank || y.getRank() != rank)
     return op->emitOpError("input, weight and result must have the same rank");
   std::vector<::ds::rt::WindowDim> dims;
@@ -59,7 +63,8 @@ LogicalResult verifyPool(Operation *op, RankedTensorType x, RankedTensorType y,
     return op->emitOpError("input and result must have one element type");
   int64_t rank = x.getRank();
   if (rank < 3 || rank > 4 || y.getRank() != rank)
-    return op->emitOpError("input and result must be [N, C, S...] with 1 or 2 spatial dims");
+    return op->emitOpError(
+        "input and result must be [N, C, S...] with 1 or 2 spatial dims");
   std::vector<::ds::rt::WindowDim> dims;
   std::string err = ::ds::rt::windowDims(vec(kernel), vec(strides), vec(pads),
                                          vec(dilations), size_t(rank - 2), dims);
@@ -67,7 +72,8 @@ LogicalResult verifyPool(Operation *op, RankedTensorType x, RankedTensorType y,
     return op->emitOpError(err);
   SmallVector<int64_t> expect{x.getDimSize(0), x.getDimSize(1)};
   for (int64_t i = 0; i < rank - 2; ++i) {
-    int64_t o = ::ds::rt::windowOutputSize(x.getDimSize(i + 2), dims[size_t(i)], ceilMode);
+    int64_t o =
+        ::ds::rt::windowOutputSize(x.getDimSize(i + 2), dims[size_t(i)], ceilMode);
     if (o < 1)
       return op->emitOpError("the window does not fit spatial dim ") << i << " of " << x;
     expect.push_back(o);
@@ -95,8 +101,8 @@ LogicalResult verifyChannelVectors(Operation *op, RankedTensorType x,
 } // namespace
 
 LogicalResult ConvOp::verify() {
-  if (getBias() && failed(verifyChannelVectors(
-                       *this, tensorOf(getResult()), {{getBias().getType(), "bias"}})))
+  if (getBias() && failed(verifyChannelVectors(*this, tensorOf(getResult()),
+                                               {{getBias().getType(), "bias"}})))
     return failure();
   return verifyConv(*this, tensorOf(getInput()), tensorOf(getWeight()),
                     tensorOf(getResult()), getStrides(), getPads(), getDilations(),

@@ -1,4 +1,5 @@
-// Sliding-window geometry of convolution and pooling (NC[H]W), shared by ds-opt and the runtime.
+// Sliding-window geometry of convolution and pooling (NC[H]W), shared by ds-opt and the
+// runtime.
 #pragma once
 
 #include <cstdint>
