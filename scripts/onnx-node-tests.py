@@ -99,6 +99,7 @@ EXCLUDED = {
     "test_maxpool_with_argmax_2d_precomputed_pads": ARGMAX,
     "test_maxpool_with_argmax_2d_precomputed_strides": ARGMAX,
     "test_maxpool_2d_uint8": UINT8,
+    **{"test_clip_default_int8_%s" % t: SMALL_INT for t in ("inbounds", "max", "min")},
 }
 
 # Operands the importer needs as constants (op -> operand indices); a node test that feeds one
