@@ -1,10 +1,12 @@
-// conv, conv_grad_input and conv_grad_filter: im2col / col2im around OpenBLAS GEMMs,
-// batch on threads.
+// conv, conv_grad_input and conv_grad_filter: per group one OpenBLAS GEMM over the whole
+// batch, im2col / col2im with the images on threads.
 #include "../KernelSignaturesConvolution.h"
 #include "CpuCommon.h"
 
+#include <algorithm>
 #include <cblas.h>
 #include <cstring>
+#include <memory>
 
 namespace ds::rt::cpu {
 namespace {
@@ -53,12 +55,12 @@ ConvShape convShape(const ConvAttrs &a, const std::vector<int64_t> &x,
 }
 
 /// col[(ci*kh + i)*kw + j][oy*ow + ox] = x[ci][oy*sh - ph + i*dh][ox*sw - pw + j*dw] (0
-/// outside).
-template <typename T> void im2col(const ConvShape &s, const T *x, T *col) {
+/// outside); rows `ld` elements apart.
+template <typename T> void im2col(const ConvShape &s, const T *x, T *col, int64_t ld) {
   for (int64_t ci = 0; ci < s.cg(); ++ci)
     for (int64_t i = 0; i < s.kh; ++i)
       for (int64_t j = 0; j < s.kw; ++j) {
-        T *row = col + ((ci * s.kh + i) * s.kw + j) * s.cols();
+        T *row = col + ((ci * s.kh + i) * s.kw + j) * ld;
         for (int64_t oy = 0; oy < s.oh; ++oy) {
           int64_t iy = oy * s.dh.stride - s.dh.padBegin + i * s.dh.dilation;
           T *out = row + oy * s.ow;
@@ -76,11 +78,11 @@ template <typename T> void im2col(const ConvShape &s, const T *x, T *col) {
 }
 
 /// The adjoint of im2col: adds every column entry back into dx (zeroed by the caller).
-template <typename T> void col2im(const ConvShape &s, const T *col, T *dx) {
+template <typename T> void col2im(const ConvShape &s, const T *col, int64_t ld, T *dx) {
   for (int64_t ci = 0; ci < s.cg(); ++ci)
     for (int64_t i = 0; i < s.kh; ++i)
       for (int64_t j = 0; j < s.kw; ++j) {
-        const T *row = col + ((ci * s.kh + i) * s.kw + j) * s.cols();
+        const T *row = col + ((ci * s.kh + i) * s.kw + j) * ld;
         for (int64_t oy = 0; oy < s.oh; ++oy) {
           int64_t iy = oy * s.dh.stride - s.dh.padBegin + i * s.dh.dilation;
           if (iy < 0 || iy >= s.h)
@@ -95,55 +97,88 @@ template <typename T> void col2im(const ConvShape &s, const T *col, T *dx) {
       }
 }
 
+// Each group is one GEMM over the whole batch: the im2col columns of every image side by
+// side, col [rows, N*cols] (image n at columns [n*cols, (n+1)*cols)), built and scattered
+// back with the images on threads; OpenBLAS threads the GEMM itself.
+
+/// An uninitialized buffer (every element is written before it is read).
+template <typename T> struct Scratch {
+  std::unique_ptr<T[]> p;
+  explicit Scratch(int64_t n) : p(new T[size_t(std::max<int64_t>(n, 1))]) {}
+  T *data() { return p.get(); }
+};
+
+/// col = im2col of group g of every image.
 template <typename T>
-void convForward(const ConvShape &s, const T *x, const T *w, const T *b, T *y) {
+void batchIm2col(const ConvShape &s, const T *x, int64_t g, T *col) {
+  int64_t ld = s.n * s.cols();
   parallelFor(s.n, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> col(size_t(s.rows() * s.cols()));
     for (int64_t n = begin; n < end; ++n)
-      for (int64_t g = 0; g < s.group; ++g) {
-        im2col(s, x + (n * s.c + g * s.cg()) * s.h * s.w, col.data());
-        T *out = y + (n * s.m + g * s.mg()) * s.cols();
-        gemm(false, false, s.mg(), s.cols(), s.rows(), w + g * s.mg() * s.rows(),
-             col.data(), T(0), out);
-        if (b)
-          for (int64_t mi = 0; mi < s.mg(); ++mi)
-            for (int64_t k = 0; k < s.cols(); ++k)
-              out[mi * s.cols() + k] += b[g * s.mg() + mi];
+      im2col(s, x + (n * s.c + g * s.cg()) * s.h * s.w, col + n * s.cols(), ld);
+  });
+}
+
+/// Group g's output channels of every image as [mg, N*cols] (from y [N, M, cols]), or
+/// back.
+template <typename T>
+void gatherChannels(const ConvShape &s, const T *y, int64_t g, T *out, bool back) {
+  parallelFor(s.n, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n)
+      for (int64_t mi = 0; mi < s.mg(); ++mi) {
+        T *packed = out + mi * s.n * s.cols() + n * s.cols();
+        T *image = const_cast<T *>(y) + (n * s.m + g * s.mg() + mi) * s.cols();
+        if (back)
+          std::copy(packed, packed + s.cols(), image);
+        else
+          std::copy(image, image + s.cols(), packed);
       }
   });
+}
+
+template <typename T>
+void convForward(const ConvShape &s, const T *x, const T *w, const T *b, T *y) {
+  Scratch<T> col(s.rows() * s.n * s.cols()), out(s.mg() * s.n * s.cols());
+  for (int64_t g = 0; g < s.group; ++g) {
+    batchIm2col(s, x, g, col.data());
+    gemm(false, false, s.mg(), s.n * s.cols(), s.rows(), w + g * s.mg() * s.rows(),
+         col.data(), T(0), out.data());
+    if (b)
+      for (int64_t mi = 0; mi < s.mg(); ++mi) {
+        T *row = out.data() + mi * s.n * s.cols();
+        std::transform(row, row + s.n * s.cols(), row,
+                       [&](T v) { return v + b[g * s.mg() + mi]; });
+      }
+    gatherChannels(s, y, g, out.data(), /*back=*/true);
+  }
 }
 
 template <typename T>
 void convGradInput(const ConvShape &s, const T *gy, const T *w, T *dx) {
-  parallelFor(s.n, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> col(size_t(s.rows() * s.cols()));
-    for (int64_t n = begin; n < end; ++n) {
-      std::fill(dx + n * s.c * s.h * s.w, dx + (n + 1) * s.c * s.h * s.w, T(0));
-      for (int64_t g = 0; g < s.group; ++g) {
-        // col = W_gᵀ [rows, mg] g_g [mg, cols]
-        gemm(true, false, s.rows(), s.cols(), s.mg(), w + g * s.mg() * s.rows(),
-             gy + (n * s.m + g * s.mg()) * s.cols(), T(0), col.data());
-        col2im(s, col.data(), dx + (n * s.c + g * s.cg()) * s.h * s.w);
-      }
-    }
-  });
+  Scratch<T> col(s.rows() * s.n * s.cols()), gg(s.mg() * s.n * s.cols());
+  std::fill(dx, dx + s.n * s.c * s.h * s.w, T(0));
+  for (int64_t g = 0; g < s.group; ++g) {
+    gatherChannels(s, gy, g, gg.data(), /*back=*/false);
+    // col = W_gᵀ [rows, mg] G_g [mg, N*cols]
+    gemm(true, false, s.rows(), s.n * s.cols(), s.mg(), w + g * s.mg() * s.rows(),
+         gg.data(), T(0), col.data());
+    parallelFor(s.n, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n)
+        col2im(s, col.data() + n * s.cols(), s.n * s.cols(),
+               dx + (n * s.c + g * s.cg()) * s.h * s.w);
+    });
+  }
 }
 
 template <typename T>
 void convGradFilter(const ConvShape &s, const T *gy, const T *x, T *dw) {
-  // Each group's filter gradient sums over the batch: groups on threads, batch in order.
-  int64_t per = s.mg() * s.rows();
-  std::fill(dw, dw + s.group * per, T(0));
-  parallelFor(s.group, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> col(size_t(s.rows() * s.cols()));
-    for (int64_t g = begin; g < end; ++g)
-      for (int64_t n = 0; n < s.n; ++n) {
-        im2col(s, x + (n * s.c + g * s.cg()) * s.h * s.w, col.data());
-        // dW_g [mg, rows] += g_g [mg, cols] colᵀ [cols, rows]
-        gemm(false, true, s.mg(), s.rows(), s.cols(),
-             gy + (n * s.m + g * s.mg()) * s.cols(), col.data(), T(1), dw + g * per);
-      }
-  });
+  Scratch<T> col(s.rows() * s.n * s.cols()), gg(s.mg() * s.n * s.cols());
+  for (int64_t g = 0; g < s.group; ++g) {
+    batchIm2col(s, x, g, col.data());
+    gatherChannels(s, gy, g, gg.data(), /*back=*/false);
+    // dW_g [mg, rows] = G_g [mg, N*cols] colᵀ [N*cols, rows]
+    gemm(false, true, s.mg(), s.rows(), s.n * s.cols(), gg.data(), col.data(), T(0),
+         dw + g * s.mg() * s.rows());
+  }
 }
 } // namespace
 
