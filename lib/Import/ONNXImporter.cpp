@@ -559,6 +559,8 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
                       << "' is a scalar; LayerNormalization needs rank >= 1";
       return nullptr;
     }
+  if (failed(checkWindowAttributes(imp, *graph, inputRanks)))
+    return nullptr;
 
   // ONNX shape inference checks the model's consistency.
   try {

@@ -86,6 +86,12 @@ void populateReductionOps(ONNXOpTable &table);
 void populateShapeOps(ONNXOpTable &table);
 void populateShapeComputationOps(ONNXOpTable &table);
 void populateTrainingOps(ONNXOpTable &table);
+void populateConvolutionOps(ONNXOpTable &table);
+/// Refuses Conv / MaxPool / AveragePool / GlobalAveragePool nodes whose input ranks (graph
+/// inputs `ranks`, initializers, and rank-preserving ops after them) or window attribute
+/// lengths disagree: onnx 1.12's convPoolShapeInference indexes past them (SIGSEGV).
+LogicalResult checkWindowAttributes(GraphImporter &imp, const onnx::GraphProto &graph,
+                                    llvm::StringMap<int64_t> ranks);
 
 //===----------------------------------------------------------------------===//
 // Shared by the conversions

@@ -1,5 +1,6 @@
 // Load-time shape and dtype rules of every kernel (arity and attributes come from the catalogue).
 #include "ds/runtime/Kernels.h"
+#include "KernelSignaturesConvolution.h"
 
 #include <algorithm>
 #include <cmath>

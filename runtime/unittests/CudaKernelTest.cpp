@@ -785,6 +785,43 @@ std::vector<Case> allCases() {
       {Z(I64, S)}, {R(I64, S)});
   add("broadcast_f32_root0_inplace", K("broadcast").i("root", 0), {R(F32, S)},
       {Alias(R(F32, S), 0)});
+  // ---- convolutional networks: conv (cuDNN) and its gradients, batch_norm, pooling
+  auto conv = [&](const char *k, std::vector<int64_t> st, std::vector<int64_t> pads,
+                  std::vector<int64_t> dil, int64_t group) {
+    return K(k).ints("strides", st).ints("pads", pads).ints("dilations", dil).i("group", group);
+  };
+  for (DType dt : {F32, F64, BF16}) {
+    std::string d = dtName(dt);
+    double tol = dt == F32 ? 2e-4 : -1;
+    add("conv_" + d + "_stride2_bias", conv("conv", {2, 2}, {1, 1, 1, 1}, {1, 1}, 1),
+        {R(dt, {2, 3, 9, 9}), R(dt, {4, 3, 3, 3}), R(dt, {4})}, {R(dt, {2, 4, 5, 5})}, tol);
+    add("conv_" + d + "_depthwise", conv("conv", {1, 1}, {1, 1, 1, 1}, {1, 1}, 4),
+        {R(dt, {2, 4, 6, 6}), R(dt, {4, 1, 3, 3})}, {R(dt, {2, 4, 6, 6})}, tol);
+    add("conv_" + d + "_1d_dilated", conv("conv", {1}, {2, 2}, {2}, 1),
+        {R(dt, {2, 3, 9}), R(dt, {5, 3, 3})}, {R(dt, {2, 5, 9})}, tol);
+    add("conv_grad_input_" + d + "_grouped", conv("conv_grad_input", {2, 2}, {1, 1, 1, 1}, {1, 1}, 2),
+        {R(dt, {2, 6, 4, 4}), R(dt, {6, 2, 3, 3})}, {R(dt, {2, 4, 8, 8})}, tol);
+    add("conv_grad_filter_" + d + "_grouped", conv("conv_grad_filter", {2, 2}, {1, 1, 1, 1}, {1, 1}, 2),
+        {R(dt, {2, 6, 4, 4}), R(dt, {2, 4, 8, 8})}, {R(dt, {6, 2, 3, 3})}, tol);
+    add("batch_norm_" + d, K("batch_norm").f("epsilon", 1e-5),
+        {R(dt, {4, 3, 5, 5}, 8, 12), R(dt, {3}), R(dt, {3})},
+        {R(dt, {4, 3, 5, 5}), R(dt, {3}), R(dt, {3})});
+    add("batch_norm_grad_" + d, K("batch_norm_grad").f("epsilon", 1e-5),
+        {R(dt, {4, 3, 5, 5}), R(dt, {4, 3, 5, 5}), R(dt, {3}), R(dt, {3}), R(dt, {3}, 0.5, 2)},
+        {R(dt, {4, 3, 5, 5}), R(dt, {3}), R(dt, {3})}, dt == F32 ? 1e-4 : -1);
+    auto pool = [&](const char *k, bool ceil, bool countPad) {
+      return K(k).ints("kernel_shape", {3, 3}).ints("strides", {2, 2}).ints("pads", {1, 1, 1, 1})
+          .ints("dilations", {1, 1}).i("ceil_mode", ceil).i("count_include_pad", countPad);
+    };
+    add("max_pool_" + d, pool("max_pool", false, false), {R(dt, {2, 3, 8, 8})},
+        {R(dt, {2, 3, 4, 4})});
+    add("max_pool_grad_" + d, pool("max_pool_grad", false, false),
+        {R(dt, {2, 3, 4, 4}), R(dt, {2, 3, 8, 8})}, {R(dt, {2, 3, 8, 8})});
+    add("avg_pool_" + d + "_ceil_count_pad", pool("avg_pool", true, true), {R(dt, {2, 3, 8, 8})},
+        {R(dt, {2, 3, 5, 5})});
+    add("avg_pool_grad_" + d, pool("avg_pool_grad", false, false), {R(dt, {2, 3, 4, 4})},
+        {R(dt, {2, 3, 8, 8})});
+  }
   return cs;
 }
 

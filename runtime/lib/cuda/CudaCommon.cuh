@@ -36,6 +36,7 @@ struct DeviceContext {
   int smCount = 132;
   /// This instruction's cuDNN graph (attention / attention_grad that cuDNN runs), else null.
   const CudnnAttention *cudnnAttention = nullptr;
+  void *cudnn = nullptr;            // cudnnHandle_t of this stream, when the plan has convs
 };
 
 inline DeviceContext &dev(KernelCall &c) { return *static_cast<DeviceContext *>(c.ctx.device); }
@@ -46,6 +47,10 @@ void checkCuda(cudaError_t e, const char *expr);
 #define DS_CUDA(x) ::ds::rt::cuda::checkCuda((x), #x)
 /// After a kernel launch: reports launch errors (bad configuration) as Error.
 #define DS_CUDA_LAUNCH() ::ds::rt::cuda::checkCuda(cudaGetLastError(), "kernel launch")
+
+/// A cuDNN handle (Convolution.cu), created once per stream for plans with convolutions.
+void *createCudnnHandle();
+void destroyCudnnHandle(void *handle);
 
 /// Scratch of at least `bytes` from the context; throws Error when the scratch is too small.
 void *scratch(KernelCall &c, size_t bytes);

@@ -103,6 +103,7 @@ public:
           if (!in.fn)
             fail("program '", prog.name(), "' instruction ", k, ": kernel '", ins.kernel(),
                  "' has no CUDA implementation");
+          usesCudnn_ |= ins.kernel().compare(0, 4, "conv") == 0;
           if (ins.kernel() == "attention" || ins.kernel() == "attention_grad")
             useCudnn(in, i, int(k));
           if (!si.swapWaits.empty()) {
@@ -169,6 +170,8 @@ public:
       d.allowTf32 = opt.tf32;
       d.smCount = prop_.multiProcessorCount;
       extraBytes_ += d.workspaceBytes + d.scratchBytes;
+      if (usesCudnn_)
+        d.cudnn = createCudnnHandle();
     }
     DS_CUDA(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
     for (auto &e : join_)
@@ -238,6 +241,7 @@ public:
     for (int s = 0; s < kStreams; ++s) {
       cudaFree(ctx_[s].workspace);
       cudaFree(ctx_[s].scratch);
+      destroyCudnnHandle(ctx_[s].cudnn);
       if (streams_[s])
         cudaStreamDestroy(streams_[s]);
     }
@@ -690,6 +694,7 @@ private:
   std::vector<int> runs_;
   bool useGraphs_ = false;
   size_t maxCollectiveBytes_ = 0;
+  bool usesCudnn_ = false; // some instruction is a conv kernel: each stream gets a cuDNN handle
   size_t extraBytes_ = 0;
   uint64_t measuredPeak_ = 0, measuredHost_ = 0, measuredNvme_ = 0;
   ds_host_kernels hk_{}; // ds-run's CPU side (offload); zeroed when none was given

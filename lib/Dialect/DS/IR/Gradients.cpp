@@ -513,6 +513,63 @@ LogicalResult lossGrad(OpTy op, GradientBuilder &g, ArrayRef<Value> rg,
   return success();
 }
 
+//===-- convolution, batch normalization and pooling ----------------------===//
+
+LogicalResult convGrad(ConvOp op, GradientBuilder &g, ArrayRef<Value> rg,
+                       ArrayRef<bool> need, Grads &out) {
+  if (need[0])
+    out[0] = ConvGradInputOp::create(g.b, g.loc, typeOf(op.getInput()), rg[0],
+                                     op.getWeight(), op.getStridesAttr(), op.getPadsAttr(),
+                                     op.getDilationsAttr(), op.getGroupAttr());
+  if (need[1])
+    out[1] = ConvGradFilterOp::create(g.b, g.loc, typeOf(op.getWeight()), rg[0],
+                                      op.getInput(), op.getStridesAttr(), op.getPadsAttr(),
+                                      op.getDilationsAttr(), op.getGroupAttr());
+  if (op.getBias() && need[2]) {
+    SmallVector<int64_t> axes{0};
+    for (int64_t i = 2; i < typeOf(rg[0]).getRank(); ++i)
+      axes.push_back(i);
+    out[2] = g.reduceSum(rg[0], axes, /*keepdims=*/false);
+  }
+  return success();
+}
+
+LogicalResult batchNormGrad(BatchNormOp op, GradientBuilder &g, ArrayRef<Value> rg,
+                            ArrayRef<bool> need, Grads &out) {
+  // The batch statistics feed only the running statistics, which are not differentiated.
+  if (rg[1] || rg[2])
+    return op.emitOpError("a gradient flows into the batch mean or variance; only the "
+                          "normalized result is differentiable");
+  auto c = typeOf(op.getScale());
+  auto grads = BatchNormGradOp::create(g.b, g.loc, typeOf(op.getInput()), c, c, rg[0],
+                                       op.getInput(), op.getScale(), op.getMean(),
+                                       op.getVariance(), op.getEpsilonAttr());
+  out[0] = grads.getInputGrad();
+  if (need[1])
+    out[1] = grads.getScaleGrad();
+  if (need[2])
+    out[2] = grads.getBiasGrad();
+  return success();
+}
+
+LogicalResult maxPoolGrad(MaxPoolOp op, GradientBuilder &g, ArrayRef<Value> rg,
+                          ArrayRef<bool> need, Grads &out) {
+  out[0] = MaxPoolGradOp::create(g.b, g.loc, typeOf(op.getInput()), rg[0], op.getInput(),
+                                 op.getKernelShapeAttr(), op.getStridesAttr(),
+                                 op.getPadsAttr(), op.getDilationsAttr(),
+                                 op.getCeilModeAttr());
+  return success();
+}
+
+LogicalResult avgPoolGrad(AvgPoolOp op, GradientBuilder &g, ArrayRef<Value> rg,
+                          ArrayRef<bool> need, Grads &out) {
+  out[0] = AvgPoolGradOp::create(g.b, g.loc, typeOf(op.getInput()), rg[0],
+                                 op.getKernelShapeAttr(), op.getStridesAttr(),
+                                 op.getPadsAttr(), op.getDilationsAttr(),
+                                 op.getCeilModeAttr(), op.getCountIncludePadAttr());
+  return success();
+}
+
 template <typename OpTy, auto Rule>
 void attach(MLIRContext *ctx) {
   OpTy::template attachInterface<GradientModel<OpTy, Rule>>(*ctx);
@@ -567,5 +624,9 @@ void mlir::ds::registerGradientInterfaces(DialectRegistry &registry) {
     attach<SoftmaxCrossEntropyLossOp,
            lossGrad<SoftmaxCrossEntropyLossOp, SoftmaxCrossEntropyLossGradOp>>(ctx);
     attach<NllLossOp, lossGrad<NllLossOp, NllLossGradOp>>(ctx);
+    attach<ConvOp, convGrad>(ctx);
+    attach<BatchNormOp, batchNormGrad>(ctx);
+    attach<MaxPoolOp, maxPoolGrad>(ctx);
+    attach<AvgPoolOp, avgPoolGrad>(ctx);
   });
 }

@@ -1,8 +1,8 @@
 """Makes the inputs of test/Training/other-losses.test (run with /usr/bin/python3 here).
 
 Three small PyTorch models the bundled ones do not cover: an NLL loss after LayerNorm, tanh
-and log_softmax; an MSE regression through sigmoid; and a convolution (unsupported: the
-test checks the error). Dynamic batch axes, as users export. Writes the .onnx files, the
+and log_softmax; an MSE regression through sigmoid; and a convolution (the test
+compiles and runs it). Dynamic batch axes, as users export. Writes the .onnx files, the
 data (64 samples) and the per-step losses of 30 torch.optim.AdamW steps (lr 0.01, no weight
 decay, gradient clipping 1.0: the DeepSpeed defaults for the config c.json) on batches of 8
 taken in order, as ds-run takes them.

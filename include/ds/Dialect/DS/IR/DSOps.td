@@ -664,5 +664,6 @@ def DS_ConstantOp : DS_Op<"constant",
 
 include "ds/Dialect/DS/IR/DSGradOps.td"
 include "ds/Dialect/DS/IR/DSTrainingOps.td"
+include "ds/Dialect/DS/IR/DSConvolutionOps.td"
 
 #endif // DS_OPS_TD
