@@ -80,6 +80,13 @@ static cl::opt<bool> fuseAttention(
         "matmul) into ds.attention, which keeps no [T, T] matrix (default true; "
         "=false keeps the exported graph, for comparisons)"),
     cl::init(true), cl::cat(compilerCategory));
+static cl::opt<std::string> recompute(
+    "recompute",
+    cl::desc("Activation recomputation: none (default; layer when the config has an "
+             "activation_checkpointing block), layer (keep the residual stream, recompute "
+             "the rest in the backward pass) or auto (layer, keeping what saves the most "
+             "FLOPs per byte that --memory-budget leaves room for)"),
+    cl::value_desc("none|layer|auto"), cl::init(""), cl::cat(compilerCategory));
 static cl::opt<std::string> configPath(
     "config", cl::desc("DeepSpeed ds_config.json (flags override it)"),
     cl::value_desc("file"), cl::init(""), cl::cat(compilerCategory));
@@ -386,6 +393,14 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
       llvm::errs() << "\n";
     }
   }
+  if (!recompute.empty()) {
+    if (recompute != "none" && recompute != "layer" && recompute != "auto") {
+      llvm::errs() << "ds-opt: --recompute=" << recompute
+                   << ": expected none, layer or auto\n";
+      return failure();
+    }
+    config.recompute.mode = recompute;
+  }
   if (options->inference && worldSize.getNumOccurrences() && worldSize > 1) {
     // The inference pipeline only freezes parameters: its plan is one rank's whole model.
     llvm::errs() << "ds-opt: --world-size=" << worldSize
@@ -443,6 +458,7 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     if (worldSize.getNumOccurrences())
       o.worldSize = int(worldSize);
     o.worldSizeFromBatch = worldFromConfig;
+    o.recompute = !recompute.empty();
     o.effectiveStage = stage;
     o.effectiveWorld = world;
     ds::printEffectiveConfig(config, configPath, fileValues, o, llvm::outs());
