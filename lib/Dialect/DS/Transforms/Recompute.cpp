@@ -161,7 +161,9 @@ private:
       }
       // The stream's input: the operand of the first add that the block also reads.
       for (Value operand : head->getOperands())
-        if (!operand.hasOneUse())
+        if (llvm::count_if(operand.getUsers(), [&](Operation *user) {
+              return forwardSet.contains(user);
+            }) > 1)
           checkpoints.insert(operand);
       return;
     }
