@@ -723,8 +723,9 @@ llvm::Error ConfigReader::readActivationCheckpointing(const Object &o,
                                                       DeepSpeedConfig &c) {
   const char *scope = "activation_checkpointing.";
   static const llvm::StringLiteral known[] = {
-      "partition_activations", "cpu_checkpointing", "contiguous_memory_optimization",
-      "number_checkpoints", "synchronize_checkpoint_boundary", "profile"};
+      "partition_activations",           "cpu_checkpointing",
+      "contiguous_memory_optimization",  "number_checkpoints",
+      "synchronize_checkpoint_boundary", "profile"};
   for (const auto &kv : o) { // DeepSpeed reads the block as a plain dict
     llvm::StringRef key = kv.first;
     if (llvm::find(known, key) == std::end(known))
@@ -734,14 +735,12 @@ llvm::Error ConfigReader::readActivationCheckpointing(const Object &o,
   }
   DeepSpeedConfig::ActivationCheckpointing &a = c.activationCheckpointing;
   a.given = true;
-  for (auto [key, out] : {std::pair<const char *, bool *>{"partition_activations",
-                                                          &a.partitionActivations},
-                          {"cpu_checkpointing", &a.cpuCheckpointing},
-                          {"contiguous_memory_optimization",
-                           &a.contiguousMemoryOptimization},
-                          {"synchronize_checkpoint_boundary",
-                           &a.synchronizeCheckpointBoundary},
-                          {"profile", &a.profile}})
+  for (auto [key, out] :
+       {std::pair<const char *, bool *>{"partition_activations", &a.partitionActivations},
+        {"cpu_checkpointing", &a.cpuCheckpointing},
+        {"contiguous_memory_optimization", &a.contiguousMemoryOptimization},
+        {"synchronize_checkpoint_boundary", &a.synchronizeCheckpointBoundary},
+        {"profile", &a.profile}})
     if (llvm::Error e = readBool(o, key, scope, *out))
       return e;
   if (llvm::Error e = readOptInt(o, "number_checkpoints", scope, a.numberCheckpoints))

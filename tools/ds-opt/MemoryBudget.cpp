@@ -1,4 +1,5 @@
-// Compiling to a device-memory budget: tries recomputation, buckets and offload in order of cost.
+// Compiling to a device-memory budget: tries recomputation, buckets and offload in order
+// of cost.
 #include "MemoryBudget.h"
 
 #include "llvm/Support/FormatVariadic.h"
@@ -54,8 +55,9 @@ private:
 };
 } // namespace
 
-FailureOr<BudgetResult> mlir::ds::searchMemoryBudget(const DeepSpeedConfig &base, int stage,
-                                                     int64_t budget, AllowedOffload allowed,
+FailureOr<BudgetResult> mlir::ds::searchMemoryBudget(const DeepSpeedConfig &base,
+                                                     int stage, int64_t budget,
+                                                     AllowedOffload allowed,
                                                      bool fixedRecompute,
                                                      CompileForBudget compile) {
   BudgetSearch search(base, budget, compile);
@@ -106,7 +108,8 @@ FailureOr<BudgetResult> mlir::ds::searchMemoryBudget(const DeepSpeedConfig &base
   // 2. Smaller buckets: fewer bytes in flight per collective.
   if (config.zero.reduceBucketSize > kSmallReduceBucket ||
       (stage == 3 && config.zero.prefetchBucketSize > kSmallPrefetchBucket)) {
-    config.zero.reduceBucketSize = std::min(config.zero.reduceBucketSize, kSmallReduceBucket);
+    config.zero.reduceBucketSize =
+        std::min(config.zero.reduceBucketSize, kSmallReduceBucket);
     config.zero.prefetchBucketSize =
         std::min(config.zero.prefetchBucketSize, kSmallPrefetchBucket);
     prefix += llvm::formatv(", buckets reduce {0} / prefetch {1}",
@@ -124,15 +127,17 @@ FailureOr<BudgetResult> mlir::ds::searchMemoryBudget(const DeepSpeedConfig &base
   bool nvme = allowed.nvme || base.offloadOptimizer.device == "nvme" ||
               base.offloadParam.device == "nvme";
   auto tryOffload = [&](StringRef optimizer, StringRef param) -> FailureOr<bool> {
-    if (config.offloadOptimizer.device == optimizer && config.offloadParam.device == param)
+    if (config.offloadOptimizer.device == optimizer &&
+        config.offloadParam.device == param)
       return false; // the configuration already tried
     config.offloadOptimizer.device = optimizer.str();
     config.offloadParam.device = param.str();
     if (optimizer == "nvme") {
       // One swap file per rank, in the directory the config names (checked by ds-opt).
-      std::string dir = !base.offloadOptimizer.nvmePath.empty() ? base.offloadOptimizer.nvmePath
-                        : !base.offloadParam.nvmePath.empty()   ? base.offloadParam.nvmePath
-                                                                : base.aio.nvmePath;
+      std::string dir = !base.offloadOptimizer.nvmePath.empty()
+                            ? base.offloadOptimizer.nvmePath
+                        : !base.offloadParam.nvmePath.empty() ? base.offloadParam.nvmePath
+                                                              : base.aio.nvmePath;
       config.offloadOptimizer.nvmePath = config.offloadParam.nvmePath = dir;
       config.aio.nvmePath = dir;
     }
@@ -162,8 +167,8 @@ FailureOr<BudgetResult> mlir::ds::searchMemoryBudget(const DeepSpeedConfig &base
   return search.result;
 }
 
-std::string mlir::ds::describeBudgetFailure(const BudgetResult &result, int stage, int world,
-                                            AllowedOffload allowed) {
+std::string mlir::ds::describeBudgetFailure(const BudgetResult &result, int stage,
+                                            int world, AllowedOffload allowed) {
   const BudgetAttempt *best = &result.attempts.front();
   for (const BudgetAttempt &a : result.attempts)
     if (a.memory.total() < best->memory.total())
@@ -184,8 +189,8 @@ std::string mlir::ds::describeBudgetFailure(const BudgetResult &result, int stag
     int64_t room = result.budget - m.frozen - m.arena;
     if (stage == 3 && room > 0) {
       double ranks = double(world) * double(m.modelStates()) / double(room);
-      would.push_back(llvm::formatv("about {0} ranks (--world-size)",
-                                    int64_t(ranks) + 1).str());
+      would.push_back(
+          llvm::formatv("about {0} ranks (--world-size)", int64_t(ranks) + 1).str());
     } else if (stage == 3) {
       would.push_back("more ranks would not: the activations alone exceed the budget");
     }

@@ -1,4 +1,5 @@
-// Compiling to a device-memory budget (--memory-budget): the choices tried and the one taken.
+// Compiling to a device-memory budget (--memory-budget): the choices tried and the one
+// taken.
 #ifndef DS_OPT_MEMORYBUDGET_H
 #define DS_OPT_MEMORYBUDGET_H
 

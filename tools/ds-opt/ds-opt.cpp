@@ -1,4 +1,5 @@
 // ds-opt: the user's compiler for ONNX models and an mlir-opt-style driver for .mlir files.
+#include "MemoryBudget.h"
 #include "ds/Config/DeepSpeedConfig.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
@@ -8,7 +9,6 @@
 #include "ds/Pipelines/Pipelines.h"
 #include "ds/Target/MemoryReport.h"
 #include "ds/Target/Plan.h"
-#include "MemoryBudget.h"
 
 #include "mlir/Debug/Counter.h"
 #include "mlir/IR/AsmState.h"
@@ -84,10 +84,11 @@ static cl::opt<bool> fuseAttention(
     cl::init(true), cl::cat(compilerCategory));
 static cl::opt<std::string> recompute(
     "recompute",
-    cl::desc("Activation recomputation: none (default; layer when the config has an "
-             "activation_checkpointing block), layer (keep the residual stream, recompute "
-             "the rest in the backward pass) or auto (layer, keeping what saves the most "
-             "FLOPs per byte that --memory-budget leaves room for)"),
+    cl::desc(
+        "Activation recomputation: none (default; layer when the config has an "
+        "activation_checkpointing block), layer (keep the residual stream, recompute "
+        "the rest in the backward pass) or auto (layer, keeping what saves the most "
+        "FLOPs per byte that --memory-budget leaves room for)"),
     cl::value_desc("none|layer|auto"), cl::init(""), cl::cat(compilerCategory));
 static cl::opt<std::string> memoryBudget(
     "memory-budget",
@@ -503,6 +504,13 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
                    << "\n";
       return failure();
     }
+  if (allowed.nvme && config.offloadOptimizer.nvmePath.empty() &&
+      config.offloadParam.nvmePath.empty() && config.aio.nvmePath.empty()) {
+    llvm::errs() << "ds-opt: --allow-offload=" << allowOffload << ": NVMe offload needs "
+                 << "a directory for the swap files: give "
+                    "zero_optimization.offload_optimizer.nvme_path in the config\n";
+    return failure();
+  }
   if (printConfig) {
     ds::ConfigOverrides o;
     if (zeroStage != -1)
@@ -564,13 +572,6 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   }
   std::optional<ds::BudgetResult> budget;
   if (budgetLimit) {
-    if (allowed.nvme && config.offloadOptimizer.nvmePath.empty() &&
-        config.offloadParam.nvmePath.empty() && config.aio.nvmePath.empty()) {
-      llvm::errs() << "ds-opt: --allow-offload=" << allowOffload << ": NVMe offload needs "
-                   << "a directory for the swap files: give "
-                      "zero_optimization.offload_optimizer.nvme_path in the config\n";
-      return failure();
-    }
     auto compileVariant =
         [&](const ds::DeepSpeedConfig &variant) -> FailureOr<ds::MemoryBreakdown> {
       OwningOpRef<ModuleOp> copy = cast<ModuleOp>((*module)->clone());
@@ -586,8 +587,8 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
       return failure();
     budget = std::move(*searched);
     if (budget->chosen < 0) {
-      llvm::errs() << "ds-opt: " << ds::describeBudgetFailure(*budget, stage, world, allowed)
-                   << "\n";
+      llvm::errs() << "ds-opt: "
+                   << ds::describeBudgetFailure(*budget, stage, world, allowed) << "\n";
       return failure();
     }
     config = budget->config;

@@ -58,7 +58,8 @@ struct DeepSpeedConfig {
   PlanIOOptions aio;
 
   /// activation_checkpointing (REFERENCE §8): a block given asks for layer recomputation
-  /// (--recompute overrides); its keys, each honoured, refused or ignored with the reason.
+  /// (--recompute overrides); its keys, each honoured, refused or ignored with the
+  /// reason.
   struct ActivationCheckpointing {
     bool given = false;
     bool partitionActivations = false, cpuCheckpointing = false;

@@ -36,7 +36,8 @@ double flopsOf(Operation *op) {
     ArrayRef<int64_t> a = shapeOf(op->getOperand(0));
     bool transA = op->hasAttr("trans_a");
     double k = double(transA ? a[a.size() - 2] : a.back());
-    return 2.0 * k * double(cast<RankedTensorType>(op->getResult(0).getType()).getNumElements());
+    return 2.0 * k *
+           double(cast<RankedTensorType>(op->getResult(0).getType()).getNumElements());
   }
   if (auto attention = dyn_cast<AttentionOp>(op)) {
     ArrayRef<int64_t> k = shapeOf(attention.getKey());
@@ -80,7 +81,8 @@ public:
         backward = true;
     }
     forwardSet.insert(forwardOps.begin(), forwardOps.end());
-    // Values that depend on an input (activations), as opposed to parameters and constants.
+    // Values that depend on an input (activations), as opposed to parameters and
+    // constants.
     for (BlockArgument arg : body.getArguments())
       dynamic.insert(arg);
     for (Operation *op : forwardOps)
@@ -218,13 +220,13 @@ struct RecomputeActivationsPass
 
   void runOnOperation() override {
     if (mode != "none" && mode != "layer" && mode != "auto") {
-      getOperation().emitError() << "ds-recompute: mode must be none, layer or auto, got '"
-                                 << mode << "'";
+      getOperation().emitError()
+          << "ds-recompute: mode must be none, layer or auto, got '" << mode << "'";
       return signalPassFailure();
     }
     if (keepBytes < 0) {
-      getOperation().emitError() << "ds-recompute: keep-bytes must be >= 0, got "
-                                 << keepBytes;
+      getOperation().emitError()
+          << "ds-recompute: keep-bytes must be >= 0, got " << keepBytes;
       return signalPassFailure();
     }
     if (mode == "none")
