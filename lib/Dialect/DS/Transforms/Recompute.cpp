@@ -156,11 +156,17 @@ private:
         longest = op;
     }
     if (longest && chainLength[longest] >= 2) {
-      Operation *head = longest;
-      for (Operation *op = longest; op; op = previous.lookup(op)) {
-        checkpoints.insert(op->getResult(0));
-        head = op;
-      }
+      SmallVector<Operation *> chain;
+      for (Operation *op = longest; op; op = previous.lookup(op))
+        chain.push_back(op);
+      std::reverse(chain.begin(), chain.end());
+      Operation *head = chain.front();
+      // A block is `period` adds (a transformer layer: attention, then MLP); only the
+      // block outputs (and the last add) are kept.
+      int64_t period = blockPeriod(chain);
+      for (size_t i = 0; i < chain.size(); ++i)
+        if ((i + 1) % period == 0 || i + 1 == chain.size())
+          checkpoints.insert(chain[i]->getResult(0));
       // The stream's input: the operand of the first add that the block also reads.
       for (Value operand : head->getOperands())
         if (llvm::count_if(operand.getUsers(), [&](Operation *user) {
@@ -178,6 +184,34 @@ private:
       else if (dynamic.contains(w) && !dynamic.contains(a))
         checkpoints.insert(w);
     }
+  }
+
+  /// The smallest p such that the ops between residual adds i-1 and i (their names, in
+  /// order) repeat every p adds: 2 for a transformer whose layer adds attention and then
+  /// an MLP to the stream; 1 when every add closes the same kind of segment.
+  int64_t blockPeriod(ArrayRef<Operation *> chain) {
+    llvm::DenseMap<Operation *, int64_t> position;
+    for (auto [i, op] : llvm::enumerate(forwardOps))
+      position[op] = int64_t(i);
+    SmallVector<std::string> segments;
+    for (size_t i = 1; i < chain.size(); ++i) {
+      std::string names;
+      for (int64_t k = position[chain[i - 1]] + 1; k < position[chain[i]]; ++k) {
+        Operation *op = forwardOps[k];
+        if (llvm::any_of(op->getResults(), [&](Value r) { return dynamic.contains(r); }))
+          names += op->getName().getStringRef().str() + ";";
+      }
+      segments.push_back(names);
+    }
+    int64_t n = int64_t(segments.size());
+    for (int64_t p = 1; p <= n / 2; ++p) {
+      bool repeats = true;
+      for (int64_t i = 0; i + p < n && repeats; ++i)
+        repeats = segments[i] == segments[i + p];
+      if (repeats)
+        return p;
+    }
+    return 1;
   }
 
   /// mode=auto: keeps the saved values that save the most recompute FLOPs per byte
