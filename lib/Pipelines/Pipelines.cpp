@@ -53,6 +53,7 @@ void mlir::ds::buildTrainingPipeline(OpPassManager &pm,
   if (options.fuseAttention)
     pm.addPass(createFuseAttentionPass());
   pm.addPass(createMarkFrozenParametersPass(options.markFrozen));
+  pm.addPass(createMergeIdenticalBuffersPass());
   if (options.mixedPrecision)
     pm.addPass(createApplyMixedPrecisionPass(*options.mixedPrecision));
   pm.addPass(createDifferentiateProgramPass());
@@ -76,6 +77,7 @@ void mlir::ds::buildInferencePipeline(OpPassManager &pm,
   if (fuseAttention)
     pm.addPass(createFuseAttentionPass());
   pm.addPass(createMarkFrozenParametersPass(options));
+  pm.addPass(createMergeIdenticalBuffersPass());
 }
 
 void mlir::ds::buildLoweringPipeline(OpPassManager &pm,

@@ -191,8 +191,6 @@ std::string mlir::ds::describeBudgetFailure(const BudgetResult &result, int stag
       double ranks = double(world) * double(m.modelStates()) / double(room);
       would.push_back(
           llvm::formatv("about {0} ranks (--world-size)", int64_t(ranks) + 1).str());
-    } else if (stage == 3) {
-      would.push_back("more ranks would not: the activations alone exceed the budget");
     }
   }
   if (!allowed.cpu)
@@ -200,9 +198,12 @@ std::string mlir::ds::describeBudgetFailure(const BudgetResult &result, int stag
   else if (!allowed.nvme)
     would.push_back("allowing NVMe offload (--allow-offload=cpu,nvme)");
   would.push_back("a budget of at least " + formatBytes(double(m.total())));
-  text += "; would fit: ";
+  text += "; to fit: ";
   for (size_t i = 0; i < would.size(); ++i)
     text += (i ? ", or " : "") + would[i];
+  if (stage == 3 && result.budget <= m.frozen + m.arena)
+    text += " (more ranks alone would not: the frozen buffers and the activations and "
+            "transients exceed the budget by themselves)";
   return text;
 }
 

@@ -256,4 +256,26 @@ def RecomputeActivationsPass : Pass<"ds-recompute", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::ds::DSDialect"];
 }
 
+def MergeIdenticalBuffersPass : Pass<"ds-merge-identical-buffers", "::mlir::ModuleOp"> {
+  let summary = "Stores frozen parameters with identical data once";
+  let description = [{
+    Runs after --ds-mark-frozen. Frozen parameters (buffers such as the causal mask every
+    layer of a GPT registers) of the same type, memory space and content key
+    (`ds.content`, which the importer sets from a hash of the initializer's bytes or
+    its external-data file range) are one tensor: every `ds.param_ref` of a copy reads
+    the first instead, and the copies are erased, so the plan stores and loads it once.
+    Trainable parameters are never merged, whatever their initial values. The keys are
+    removed afterwards.
+    ```mlir
+    ds.parameter frozen @h.0.mask : tensor<1x1x32x32xf32> from "h.0.mask" {ds.content = "raw:1f2e:4096"}
+    ds.parameter frozen @h.1.mask : tensor<1x1x32x32xf32> from "h.1.mask" {ds.content = "raw:1f2e:4096"}
+    // after: only @h.0.mask, read by both layers
+    ```
+  }];
+  let statistics = [
+    Statistic<"numMerged", "num-merged", "Frozen parameters merged into an identical one">,
+  ];
+  let dependentDialects = ["::mlir::ds::DSDialect"];
+}
+
 #endif // DS_TRANSFORMS_PASSES_TD
