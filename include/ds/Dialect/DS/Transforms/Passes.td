@@ -228,10 +228,12 @@ def RecomputeActivationsPass : Pass<"ds-recompute", "::mlir::ModuleOp"> {
     a value of the forward pass that depends on an input and that the backward pass reads
     is saved (it lives from the forward pass to its last backward use).
     - `mode=none`: nothing changes.
-    - `mode=layer`: only checkpoints stay saved: the residual stream (the longest chain of
-      same-shape `ds.add`s, each adding to the previous one, and the chain's input),
-      or, in a model without one, the activation inputs of matmuls and gemms with a
-      parameter operand; and the function's results. Every other saved value is
+    - `mode=layer`: only checkpoints stay saved: the residual stream at block boundaries
+      (in the longest chain of same-shape `ds.add`s, each adding to the previous one, the
+      ops between consecutive adds repeat with a period, 2 for a transformer layer's
+      attention and MLP: every period-th add, the last one and the chain's input are
+      kept), or, in a model without such a chain, the activation inputs of matmuls and
+      gemms with a parameter operand; and the function's results. Every other saved value is
       recomputed: its forward ops (dropout too: the same seed in the same run draws the
       same mask) are cloned into the backward pass right before the first backward use,
       from the checkpoints, so the saved intermediates die in the forward pass. The
