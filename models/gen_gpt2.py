@@ -69,6 +69,12 @@ class Builder:
         self.inits.append(numpy_helper.from_array(arr, name=name))
         return name
 
+    def param(self, name, shape, make, shared=False):
+        """An fp32 initializer of `shape` whose values make() returns (called here, in
+        build order, so the seeded draws stay the same). models/gen_large_gpt.py overrides
+        this to write no values at all; `shared` marks buffers equal in every layer."""
+        return self.init(name, make())
+
     # -- the exporter's idioms -----------------------------------------------------------------
     def unsqueeze0(self, scope, x):
         return self.op(scope, "Unsqueeze", [x, self.const(scope, [0], np.int64)])
@@ -87,7 +93,7 @@ class Builder:
         return self.op(scope, "LayerNormalization", [x, w, b], axis=-1, epsilon=1e-5)
 
 
-def build(layers, n_embd, n_head, vocab, block, seq, seed):
+def build(layers, n_embd, n_head, vocab, block, seq, seed, builder=None):
     assert n_embd % n_head == 0, "n_embd must be a multiple of n_head"
     assert seq <= block, "seq must not exceed block"
     hd = n_embd // n_head
@@ -99,13 +105,19 @@ def build(layers, n_embd, n_head, vocab, block, seq, seed):
         a *= np.float32(s)
         return a
 
-    g = Builder()
+    g = builder if builder is not None else Builder()
     P = "transformer."
-    g.init(P + "wte.weight", normal((vocab, n_embd), std))
-    g.init(P + "wpe.weight", normal((block, n_embd), std))
-    ones = np.ones(n_embd, np.float32)
-    zeros = np.zeros(n_embd, np.float32)
-    mask = np.tril(np.ones((block, block), np.float32)).reshape(1, 1, block, block)
+    g.param(P + "wte.weight", (vocab, n_embd), lambda: normal((vocab, n_embd), std))
+    g.param(P + "wpe.weight", (block, n_embd), lambda: normal((block, n_embd), std))
+
+    def ones(n):
+        return lambda: np.ones(n, np.float32)
+
+    def zeros(n):
+        return lambda: np.zeros(n, np.float32)
+
+    def mask():
+        return np.tril(np.ones((block, block), np.float32)).reshape(1, 1, block, block)
 
     # positions: Range(0, Shape(idx)[1], 1)
     sh = g.op("", "Shape", ["idx"])
@@ -124,17 +136,23 @@ def build(layers, n_embd, n_head, vocab, block, seq, seed):
         s = "/h.%d" % i
         a = s + "/attn"
         h = "%sh.%d." % (P, i)
-        ln1w, ln1b = g.init(h + "ln_1.weight", ones.copy()), g.init(h + "ln_1.bias", zeros.copy())
-        g.init(h + "attn.bias", mask.copy())
-        wqkv = g.init(h + "attn.c_attn.weight", normal((3 * n_embd, n_embd), std))
-        bqkv = g.init(h + "attn.c_attn.bias", np.zeros(3 * n_embd, np.float32))
-        wo = g.init(h + "attn.c_proj.weight", normal((n_embd, n_embd), proj_std))
-        bo = g.init(h + "attn.c_proj.bias", zeros.copy())
-        ln2w, ln2b = g.init(h + "ln_2.weight", ones.copy()), g.init(h + "ln_2.bias", zeros.copy())
-        wfc = g.init(h + "mlp.c_fc.weight", normal((4 * n_embd, n_embd), std))
-        bfc = g.init(h + "mlp.c_fc.bias", np.zeros(4 * n_embd, np.float32))
-        wp = g.init(h + "mlp.c_proj.weight", normal((n_embd, 4 * n_embd), proj_std))
-        bp = g.init(h + "mlp.c_proj.bias", zeros.copy())
+        ln1w = g.param(h + "ln_1.weight", (n_embd,), ones(n_embd))
+        ln1b = g.param(h + "ln_1.bias", (n_embd,), zeros(n_embd))
+        g.param(h + "attn.bias", (1, 1, block, block), mask, shared=True)
+        wqkv = g.param(h + "attn.c_attn.weight", (3 * n_embd, n_embd),
+                       lambda: normal((3 * n_embd, n_embd), std))
+        bqkv = g.param(h + "attn.c_attn.bias", (3 * n_embd,), zeros(3 * n_embd))
+        wo = g.param(h + "attn.c_proj.weight", (n_embd, n_embd),
+                     lambda: normal((n_embd, n_embd), proj_std))
+        bo = g.param(h + "attn.c_proj.bias", (n_embd,), zeros(n_embd))
+        ln2w = g.param(h + "ln_2.weight", (n_embd,), ones(n_embd))
+        ln2b = g.param(h + "ln_2.bias", (n_embd,), zeros(n_embd))
+        wfc = g.param(h + "mlp.c_fc.weight", (4 * n_embd, n_embd),
+                      lambda: normal((4 * n_embd, n_embd), std))
+        bfc = g.param(h + "mlp.c_fc.bias", (4 * n_embd,), zeros(4 * n_embd))
+        wp = g.param(h + "mlp.c_proj.weight", (n_embd, 4 * n_embd),
+                     lambda: normal((n_embd, 4 * n_embd), proj_std))
+        bp = g.param(h + "mlp.c_proj.bias", (n_embd,), zeros(n_embd))
 
         y = g.layer_norm(s + "/ln_1", x, ln1w, ln1b)
         # B, T, C = x.size()
@@ -177,8 +195,8 @@ def build(layers, n_embd, n_head, vocab, block, seq, seed):
         f = g.dropout(s + "/dropout", g.linear(s + "/c_proj", f, wp, bp))
         x = g.op(s, "Add", [x, f])
 
-    lnfw = g.init(P + "ln_f.weight", ones.copy())
-    lnfb = g.init(P + "ln_f.bias", zeros.copy())
+    lnfw = g.param(P + "ln_f.weight", (n_embd,), ones(n_embd))
+    lnfb = g.param(P + "ln_f.bias", (n_embd,), zeros(n_embd))
     y = g.layer_norm("/ln_f", x, lnfw, lnfb)
     wt = g.op("/lm_head", "Transpose", [P + "wte.weight"], perm=[1, 0])
     g.nodes.append(helper.make_node("MatMul", [y, wt], ["logits"], name="/lm_head/MatMul"))

@@ -264,6 +264,7 @@ public:
   /// `dir` = os.path.join(output_path, job_name) as DeepSpeed's monitors build it.
   llvm::Error readMonitor(const Object &root, llvm::StringRef section, std::string &dir,
                           std::initializer_list<llvm::StringLiteral> extra = {});
+  llvm::Error readActivationCheckpointing(const Object &o, DeepSpeedConfig &c);
 
   std::string path;
 };
@@ -764,6 +765,58 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
 }
 } // namespace
 
+llvm::Error ConfigReader::readActivationCheckpointing(const Object &o,
+                                                      DeepSpeedConfig &c) {
+  const char *scope = "activation_checkpointing.";
+  static const llvm::StringLiteral known[] = {
+      "partition_activations",           "cpu_checkpointing",
+      "contiguous_memory_optimization",  "number_checkpoints",
+      "synchronize_checkpoint_boundary", "profile"};
+  for (const auto &kv : o) { // DeepSpeed reads the block as a plain dict
+    llvm::StringRef key = kv.first;
+    if (llvm::find(known, key) == std::end(known))
+      c.warnings.push_back((path + ": '" + scope + key +
+                            "': unknown key, ignored (DeepSpeed ignores it too)")
+                               .str());
+  }
+  DeepSpeedConfig::ActivationCheckpointing &a = c.activationCheckpointing;
+  a.given = true;
+  for (auto [key, out] :
+       {std::pair<const char *, bool *>{"partition_activations", &a.partitionActivations},
+        {"cpu_checkpointing", &a.cpuCheckpointing},
+        {"contiguous_memory_optimization", &a.contiguousMemoryOptimization},
+        {"synchronize_checkpoint_boundary", &a.synchronizeCheckpointBoundary},
+        {"profile", &a.profile}})
+    if (llvm::Error e = readBool(o, key, scope, *out))
+      return e;
+  if (llvm::Error e = readOptInt(o, "number_checkpoints", scope, a.numberCheckpoints))
+    return e;
+  if (a.numberCheckpoints && *a.numberCheckpoints < 1)
+    return error("activation_checkpointing.number_checkpoints",
+                 "must be a positive integer or null, got " +
+                     llvm::Twine(*a.numberCheckpoints));
+  if (a.cpuCheckpointing)
+    return error("activation_checkpointing.cpu_checkpointing",
+                 "checkpoints in host memory are not compiled yet: they stay on the "
+                 "device; drop the key, and use --memory-budget with --allow-offload=cpu "
+                 "to move optimizer state and parameters to the host instead");
+  c.recompute.mode = "layer";
+  auto note = [&](const char *key, const char *why) {
+    if (o.get(key))
+      c.ignoredKeys.push_back((llvm::Twine(scope) + key + " (" + why + ")").str());
+  };
+  note("partition_activations",
+       "DeepSpeed splits checkpoints across model-parallel ranks; here every rank is a "
+       "data-parallel rank whose checkpoints are its own micro-batch's");
+  note("contiguous_memory_optimization",
+       "the static memory plan already gives every checkpoint its arena offset");
+  note("number_checkpoints", "the compiler finds the checkpoints (the residual stream)");
+  note("synchronize_checkpoint_boundary",
+       "the plan orders recomputation on the compute stream; nothing to synchronize");
+  note("profile", "no effect on the compiled program");
+  return llvm::Error::success();
+}
+
 llvm::Expected<DeepSpeedConfig>
 mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
   ConfigReader r(path);
@@ -830,6 +883,14 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
       if (llvm::Error e = r.readAio(**o, c))
         return std::move(e);
   }
+  {
+    auto o = r.readObject(*root, "activation_checkpointing", "");
+    if (!o)
+      return o.takeError();
+    if (*o)
+      if (llvm::Error e = r.readActivationCheckpointing(**o, c))
+        return std::move(e);
+  }
   if (llvm::Error e = r.readInt(*root, "steps_per_print", "", c.stepsPerPrint))
     return std::move(e);
   if (c.stepsPerPrint < 1)
@@ -865,7 +926,7 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
       "train_batch_size", "train_micro_batch_size_per_gpu",
       "gradient_accumulation_steps", "gradient_clipping", "optimizer", "scheduler",
       "zero_optimization", "fp16", "bf16", "bfloat16", "steps_per_print", "csv_monitor",
-      "tensorboard", "wandb", "aio"};
+      "tensorboard", "wandb", "aio", "activation_checkpointing"};
   // Top-level keys DeepSpeed reads (deepspeed/runtime/config.py and its sections) that
   // change nothing here. Anything else DeepSpeed ignores too: likely a typo, so a warning.
   static const llvm::StringLiteral deepSpeedKeys[] = {
@@ -874,7 +935,7 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
       "seq_parallel_communication_data_type", "prescale_gradients",
       "gradient_predivide_factor", "sparse_gradients", "zero_allow_untested_optimizer",
       "zero_force_ds_cpu_optimizer", "graph_harvesting", "amp", "torch_autocast",
-      "activation_checkpointing", "flops_profiler",
+      "flops_profiler",
       "comet", "monitor_config", "comms_logger", "elasticity", "pipeline",
       "checkpoint", "data_types", "compression_training", "data_efficiency",
       "curriculum_learning", "sparse_attention", "autotuning", "nebula", "eigenvalue",

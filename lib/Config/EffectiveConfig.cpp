@@ -155,6 +155,24 @@ void mlir::ds::printEffectiveConfig(const DeepSpeedConfig &c, llvm::StringRef pa
     row("aio.single_submit", boolean(c.aio.singleSubmit), fromFile("aio.single_submit"));
     row("aio.overlap_events", boolean(c.aio.overlapEvents), fromFile("aio.overlap_events"));
   }
+  const DeepSpeedConfig::ActivationCheckpointing &a = c.activationCheckpointing;
+  row("recompute (--recompute)", c.recompute.mode,
+      o.recompute ? "flag"
+      : a.given   ? "derived (activation_checkpointing)"
+                  : "default");
+  if (a.given) {
+    for (auto [key, v] :
+         {std::pair<const char *, bool>{"partition_activations", a.partitionActivations},
+          {"cpu_checkpointing", a.cpuCheckpointing},
+          {"contiguous_memory_optimization", a.contiguousMemoryOptimization},
+          {"synchronize_checkpoint_boundary", a.synchronizeCheckpointBoundary},
+          {"profile", a.profile}})
+      row(std::string("activation_checkpointing.") + key, boolean(v),
+          fromFile(std::string("activation_checkpointing.") + key));
+    row("activation_checkpointing.number_checkpoints",
+        a.numberCheckpoints ? integer(*a.numberCheckpoints) : std::string("null"),
+        fromFile("activation_checkpointing.number_checkpoints"));
+  }
   for (auto [section, dir] : {std::pair<std::string, const std::string *>{
                                   "csv_monitor", &c.csvMonitorDir},
                               {"tensorboard", &c.tensorboardDir}}) {

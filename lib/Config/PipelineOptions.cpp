@@ -103,6 +103,7 @@ DeepSpeedConfig::getTrainingPipelineOptions(int64_t stage, int64_t worldSize,
   // the pass's "negative: inherit" default is never what decides.
   if (o.trainStep.warmupMaxLr < 0)
     o.trainStep.warmupMaxLr = o.trainStep.lr;
+  o.recompute = recompute;
   o.zero = zero;
   o.zero.stage = stage;
   o.zero.worldSize = worldSize;

@@ -6,10 +6,12 @@
 
 #include "mlir/IR/Verifier.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/xxhash.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -23,6 +25,24 @@ using namespace mlir::ds;
 using namespace mlir::ds::onnx_import;
 
 static constexpr int64_t kMinOpset = 13, kMaxOpset = 17;
+
+/// What identifies an initializer's data without decoding it: its external-data file
+/// range, else a hash of its bytes (ds-merge-identical-buffers merges frozen ones).
+static std::string contentKeyOf(const onnx::TensorProto &t) {
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    std::string key = "external";
+    for (const auto &kv : t.external_data())
+      key += ":" + kv.key() + "=" + kv.value();
+    return key;
+  }
+  onnx::TensorProto data = t; // typed fields: the data without the name
+  data.clear_name();
+  data.clear_doc_string();
+  std::string bytes = t.has_raw_data() ? t.raw_data() : data.SerializeAsString();
+  return (t.has_raw_data() ? "raw:" : "proto:") +
+         llvm::utohexstr(llvm::xxh3_64bits(llvm::arrayRefFromStringRef(bytes))) + ":" +
+         std::to_string(bytes.size());
+}
 
 //===----------------------------------------------------------------------===//
 // GraphImporter
@@ -616,8 +636,10 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
         sym += "_" + std::to_string(suffix);
       }
       symbols.insert(sym);
-      ParameterOp::create(b, fileLoc, b.getStringAttr(sym), TypeAttr::get(type),
-                          b.getStringAttr(t.name()), UnitAttr(), IntegerAttr());
+      auto param =
+          ParameterOp::create(b, fileLoc, b.getStringAttr(sym), TypeAttr::get(type),
+                              b.getStringAttr(t.name()), UnitAttr(), IntegerAttr());
+      param->setAttr(kContentKeyAttr, b.getStringAttr(contentKeyOf(t)));
       v.parameter = FlatSymbolRefAttr::get(ctx, sym);
       v.type = type;
     } else {

@@ -57,12 +57,17 @@ void mlir::ds::buildTrainingPipeline(OpPassManager &pm,
   if (options.fuseAttention)
     pm.addPass(createFuseAttentionPass());
   pm.addPass(createMarkFrozenParametersPass(options.markFrozen));
+  pm.addPass(createMergeIdenticalBuffersPass());
   if (options.mixedPrecision)
     pm.addPass(createApplyMixedPrecisionPass(*options.mixedPrecision));
   pm.addPass(createDifferentiateProgramPass());
   pm.addPass(createBuildTrainStepPass(options.trainStep));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // After CSE, which would merge the recomputed clones back into the forward ops; before
+  // ZeRO, so that stage 3 gathers what the clones read in the backward pass.
+  if (options.recompute.mode != "none")
+    pm.addPass(createRecomputeActivationsPass(options.recompute));
   // After CSE: the stage-3 backward re-gathers must stay separate from the forward
   // gathers, or the parameters would stay gathered across the whole step.
   pm.addPass(createPartitionForZeroPass(options.zero));
@@ -76,6 +81,7 @@ void mlir::ds::buildInferencePipeline(OpPassManager &pm,
   if (fuseAttention)
     pm.addPass(createFuseAttentionPass());
   pm.addPass(createMarkFrozenParametersPass(options));
+  pm.addPass(createMergeIdenticalBuffersPass());
 }
 
 void mlir::ds::buildLoweringPipeline(OpPassManager &pm,

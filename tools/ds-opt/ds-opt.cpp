@@ -1,4 +1,5 @@
 // ds-opt: the user's compiler for ONNX models and an mlir-opt-style driver for .mlir files.
+#include "MemoryBudget.h"
 #include "ds/Config/DeepSpeedConfig.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
@@ -33,6 +34,7 @@
 #include <optional>
 
 using namespace mlir;
+using ds::formatBytes;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory compilerCategory("ds-opt compiler options (ONNX input)");
@@ -87,6 +89,26 @@ static cl::opt<std::string> memoryTimeline(
              "(parameters, gradients, optimizer states, activations, collective buffers) "
              "to FILE: .svg draws it, .csv lists it (the plan is still written with -o)"),
     cl::value_desc("file.svg|file.csv"), cl::init(""), cl::cat(compilerCategory));
+static cl::opt<std::string> recompute(
+    "recompute",
+    cl::desc(
+        "Activation recomputation: none (default; layer when the config has an "
+        "activation_checkpointing block), layer (keep the residual stream, recompute "
+        "the rest in the backward pass) or auto (layer, keeping what saves the most "
+        "FLOPs per byte that --memory-budget leaves room for)"),
+    cl::value_desc("none|layer|auto"), cl::init(""), cl::cat(compilerCategory));
+static cl::opt<std::string> memoryBudget(
+    "memory-budget",
+    cl::desc("Device memory per rank the plan must fit (bytes, or with a KiB/MiB/GiB/TiB "
+             "suffix): recomputation, smaller buckets and, where --allow-offload or the "
+             "config allows, offload are tried in order of cost; --memory-report says "
+             "what was chosen and why"),
+    cl::value_desc("size"), cl::init(""), cl::cat(compilerCategory));
+static cl::opt<std::string> allowOffload(
+    "allow-offload",
+    cl::desc("Offload devices --memory-budget may use: cpu, nvme or cpu,nvme (nvme needs "
+             "the config's nvme_path)"),
+    cl::value_desc("cpu[,nvme]"), cl::init(""), cl::cat(compilerCategory));
 static cl::opt<std::string> configPath(
     "config", cl::desc("DeepSpeed ds_config.json (flags override it)"),
     cl::value_desc("file"), cl::init(""), cl::cat(compilerCategory));
@@ -137,16 +159,6 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
   options.transfers = config.getTransferOptions();
   return runPipeline(module,
                      [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });
-}
-
-static std::string formatBytes(double bytes) {
-  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024 && u < 4) {
-    bytes /= 1024;
-    ++u;
-  }
-  return llvm::formatv(u == 0 ? "{0:F0} {1}" : "{0:F2} {1}", bytes, units[u]).str();
 }
 
 /// Parses "123", "64KiB", "1.5GiB" (K/KB/KiB, M.., G.., T..: binary units); nullopt when bad.
@@ -212,6 +224,7 @@ static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
                                        const ds::DeepSpeedConfig &config,
                                        StringRef inputPath, int stage, int world,
                                        const ds::ImportOptions &import, bool json,
+                                       const ds::BudgetResult *budget,
                                        llvm::raw_ostream &os) {
   auto chosen = ds::computeMemoryBreakdown(planned);
   if (failed(chosen))
@@ -268,6 +281,8 @@ static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
       j.attribute("world_size", world);
       j.attribute("trainable_parameters", psi);
       j.attributeObject("per_rank", [&] { tiers(m); });
+      if (budget)
+        ds::printBudgetJson(*budget, j);
       j.attributeArray("stages", [&] {
         for (const VariantRow &v : variants)
           j.object([&] {
@@ -312,11 +327,20 @@ static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
   row("  of which largest collective", m.communication);
   row("planned peak (arena high-water)", m.peak);
   row("device total", m.total());
+  if (StringRef mode = config.recompute.mode; mode != "none")
+    os << "  (activations with " << mode << " recomputation"
+       << (mode == "auto"
+               ? ", keeping up to " + formatBytes(double(config.recompute.keepBytes))
+               : std::string())
+       << ")\n";
   if (m.host > 0 || m.nvme > 0) {
     row("host: offloaded state", m.hostState);
     row("host: staging (copies, host step)", m.host - m.hostState);
     row("NVMe: swap file", m.nvme);
   }
+
+  if (budget)
+    ds::printBudgetText(*budget, os);
 
   os << "\nEvery stage and offload choice at " << world
      << (world == 1 ? " rank" : " ranks")
@@ -393,6 +417,42 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
       return failure();
     }
   }
+  std::optional<int64_t> budgetLimit;
+  if (!memoryBudget.empty()) {
+    budgetLimit = parseByteSize(memoryBudget);
+    if (!budgetLimit || *budgetLimit <= 0) {
+      llvm::errs() << "ds-opt: --memory-budget=" << memoryBudget
+                   << ": not a size (bytes, or a number with KiB, MiB, GiB or TiB)\n";
+      return failure();
+    }
+    if (options->inference) {
+      llvm::errs() << "ds-opt: --memory-budget compiles a training step; drop "
+                      "--mode=inference\n";
+      return failure();
+    }
+  }
+  ds::AllowedOffload allowed;
+  if (!allowOffload.empty()) {
+    SmallVector<StringRef> devices;
+    StringRef(allowOffload).split(devices, ',');
+    for (StringRef d : devices) {
+      if (d.trim() == "cpu")
+        allowed.cpu = true;
+      else if (d.trim() == "nvme")
+        allowed.nvme = true;
+      else {
+        llvm::errs() << "ds-opt: --allow-offload=" << allowOffload << ": '" << d
+                     << "' is not an offload device (cpu, nvme)\n";
+        return failure();
+      }
+    }
+    if (!budgetLimit) {
+      llvm::errs() << "ds-opt: --allow-offload=" << allowOffload
+                   << " applies to --memory-budget; give a budget, or put the offload "
+                      "in the config (zero_optimization.offload_optimizer)\n";
+      return failure();
+    }
+  }
   ds::DeepSpeedConfig config;
   ds::DeepSpeedConfig fileValues; // as read, before the batch keys are resolved
   if (!configPath.empty()) {
@@ -411,6 +471,14 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
         llvm::errs() << "\n  " << k;
       llvm::errs() << "\n";
     }
+  }
+  if (!recompute.empty()) {
+    if (recompute != "none" && recompute != "layer" && recompute != "auto") {
+      llvm::errs() << "ds-opt: --recompute=" << recompute
+                   << ": expected none, layer or auto\n";
+      return failure();
+    }
+    config.recompute.mode = recompute;
   }
   if (options->inference && worldSize.getNumOccurrences() && worldSize > 1) {
     // The inference pipeline only freezes parameters: its plan is one rank's whole model.
@@ -462,6 +530,13 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
                    << "\n";
       return failure();
     }
+  if (allowed.nvme && config.offloadOptimizer.nvmePath.empty() &&
+      config.offloadParam.nvmePath.empty() && config.aio.nvmePath.empty()) {
+    llvm::errs() << "ds-opt: --allow-offload=" << allowOffload << ": NVMe offload needs "
+                 << "a directory for the swap files: give "
+                    "zero_optimization.offload_optimizer.nvme_path in the config\n";
+    return failure();
+  }
   if (printConfig) {
     ds::ConfigOverrides o;
     if (zeroStage != -1)
@@ -469,6 +544,7 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     if (worldSize.getNumOccurrences())
       o.worldSize = int(worldSize);
     o.worldSizeFromBatch = worldFromConfig;
+    o.recompute = !recompute.empty();
     o.effectiveStage = stage;
     o.effectiveWorld = world;
     ds::printEffectiveConfig(config, configPath, fileValues, o, llvm::outs());
@@ -520,6 +596,34 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
         })))
       return failure();
   }
+  std::optional<ds::BudgetResult> budget;
+  if (budgetLimit) {
+    auto compileVariant =
+        [&](const ds::DeepSpeedConfig &variant) -> FailureOr<ds::MemoryBreakdown> {
+      OwningOpRef<ModuleOp> copy = cast<ModuleOp>((*module)->clone());
+      if (failed(runTrainingPipeline(*copy, variant, stage, world, *options)) ||
+          failed(runLoweringPipeline(*copy, /*inference=*/false, variant)))
+        return failure();
+      return ds::computeMemoryBreakdown(*copy);
+    };
+    FailureOr<ds::BudgetResult> searched =
+        ds::searchMemoryBudget(config, stage, *budgetLimit, allowed,
+                               /*fixedRecompute=*/!recompute.empty(), compileVariant);
+    if (failed(searched))
+      return failure();
+    budget = std::move(*searched);
+    if (budget->chosen < 0) {
+      llvm::errs() << "ds-opt: "
+                   << ds::describeBudgetFailure(*budget, stage, world, allowed) << "\n";
+      return failure();
+    }
+    config = budget->config;
+    if (memoryReport == ReportFormat::None)
+      llvm::errs() << "ds-opt: --memory-budget=" << memoryBudget << ": chose "
+                   << budget->attempts[budget->chosen].choice << " (device total "
+                   << formatBytes(double(budget->attempts[budget->chosen].memory.total()))
+                   << " per rank)\n";
+  }
   if (failed(runTrainingPipeline(*module, config, stage, world, *options)))
     return failure();
 
@@ -542,7 +646,7 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     }
     if (failed(printMemoryReport(*imported, *module, config, inputPath, stage, world,
                                  *options, memoryReport == ReportFormat::Json,
-                                 out->os())))
+                                 budget ? &*budget : nullptr, out->os())))
       return failure();
     out->keep();
     if (!toPlan)

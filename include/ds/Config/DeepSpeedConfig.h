@@ -57,6 +57,21 @@ struct DeepSpeedConfig {
   /// The `aio` block: how ds-run drives the NVMe swap files (REFERENCE §8).
   PlanIOOptions aio;
 
+  /// activation_checkpointing (REFERENCE §8): a block given asks for layer recomputation
+  /// (--recompute overrides); its keys, each honoured, refused or ignored with the
+  /// reason.
+  struct ActivationCheckpointing {
+    bool given = false;
+    bool partitionActivations = false, cpuCheckpointing = false;
+    bool contiguousMemoryOptimization = false, synchronizeCheckpointBoundary = false;
+    bool profile = false;
+    std::optional<int64_t> numberCheckpoints;
+  };
+  ActivationCheckpointing activationCheckpointing;
+  /// The recomputation the training pipeline runs: none, or layer when the config has an
+  /// activation_checkpointing block; ds-opt's --recompute sets it.
+  RecomputeActivationsPassOptions recompute;
+
   /// steps_per_print: ds-run prints a step line every this many optimizer steps
   /// (DeepSpeed's default 10); carried in the plan.
   int64_t stepsPerPrint = 10;
@@ -108,6 +123,7 @@ struct ConfigOverrides {
   bool worldSizeFromBatch = false;  ///< train_batch_size / (micro x accumulation)
   int64_t effectiveStage = 0, effectiveWorld = 1;
   bool batchDerived = false; ///< resolveBatch filled in the missing batch keys
+  bool recompute = false;    ///< --recompute
 };
 
 /// `ds-opt --print-config`: every key ds-opt uses, its effective value, and whether it

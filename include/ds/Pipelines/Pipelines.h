@@ -32,6 +32,8 @@ struct TrainingPipelineOptions {
   std::optional<ApplyMixedPrecisionPassOptions> mixedPrecision;
   /// Optimizer, scheduler, clipping, accumulation and loss scaling.
   BuildTrainStepPassOptions trainStep;
+  /// Activation recomputation (`--recompute`, the config's activation_checkpointing).
+  RecomputeActivationsPassOptions recompute;
   /// ZeRO stage, world size and bucket sizes.
   PartitionForZeroPassOptions zero;
   /// Where optimizer states and stage-3 parameter shards live (offload).

@@ -70,6 +70,11 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
                              << func.getResultTypes()[i];
     return success();
   }
+  if (name == kContentKeyAttr) {
+    if (!isa<ParameterOp>(op) || !isa<StringAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' must be a string on a ds.parameter";
+    return success();
+  }
   // ds.input / ds.output live on argument / result dictionaries and reach here only
   // when misplaced on an operation.
   return op->emitError() << "unknown ds attribute '" << name << "'";

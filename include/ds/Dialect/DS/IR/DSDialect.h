@@ -29,6 +29,9 @@ constexpr llvm::StringLiteral kGradOfAttr = "ds.grad";
 constexpr llvm::StringLiteral kGradOfInputAttr = "ds.grad_of_input";
 /// Function attribute: index of the result that is the training loss.
 constexpr llvm::StringLiteral kLossIndexAttr = "ds.loss";
+/// On a ds.parameter: what identifies its data (a hash of the bytes in the model, or the
+/// external-data file range); parameters with equal keys and types hold equal data.
+constexpr llvm::StringLiteral kContentKeyAttr = "ds.content";
 /// Argument / result attribute: the ONNX graph input or output name.
 constexpr llvm::StringLiteral kInputNameAttr = "ds.input";
 constexpr llvm::StringLiteral kOutputNameAttr = "ds.output";

@@ -220,4 +220,64 @@ def PlaceOffloadedStatePass : Pass<"ds-offload", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::ds::DSDialect"];
 }
 
+def RecomputeActivationsPass : Pass<"ds-recompute", "::mlir::ModuleOp"> {
+  let summary = "Recomputes saved activations in the backward pass (activation checkpointing)";
+  let description = [{
+    Runs after --ds-build-train-step and CSE, before --ds-zero. In every function with a
+    loss, the forward pass is the ops up to the loss, the backward pass the ops after it;
+    a value of the forward pass that depends on an input and that the backward pass reads
+    is saved (it lives from the forward pass to its last backward use).
+    - `mode=none`: nothing changes.
+    - `mode=layer`: only checkpoints stay saved: the residual stream at block boundaries
+      (in the longest chain of same-shape `ds.add`s, each adding to the previous one, the
+      ops between consecutive adds repeat with a period, 2 for a transformer layer's
+      attention and MLP: every period-th add, the last one and the chain's input are
+      kept), or, in a model without such a chain, the activation inputs of matmuls and
+      gemms with a parameter operand; and the function's results. Every other saved value is
+      recomputed: its forward ops (dropout too: the same seed in the same run draws the
+      same mask) are cloned into the backward pass right before the first backward use,
+      from the checkpoints, so the saved intermediates die in the forward pass. The
+      clones are the same ops on the same operands, so the results are bitwise equal.
+    - `mode=auto`: as layer, then saved values are kept again greedily, in decreasing
+      order of the recompute FLOPs they save per byte (matmuls and attention first,
+      elementwise ops last), while their bytes fit in `keep-bytes`.
+    Values computed from parameters and constants alone (a transposed weight, a mask)
+    are left to --ds-zero, which regathers them itself.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", "\"none\"", "none, layer or auto">,
+    Option<"keepBytes", "keep-bytes", "int64_t", "0",
+           "mode=auto: bytes of saved activations kept beyond the checkpoints">,
+  ];
+  let statistics = [
+    Statistic<"numCheckpoints", "num-checkpoints", "Saved values kept as checkpoints">,
+    Statistic<"numKept", "num-kept", "Saved values kept by mode=auto">,
+    Statistic<"numRecomputedOps", "num-recomputed-ops",
+              "Forward ops cloned into the backward pass">,
+  ];
+  let dependentDialects = ["::mlir::ds::DSDialect"];
+}
+
+def MergeIdenticalBuffersPass : Pass<"ds-merge-identical-buffers", "::mlir::ModuleOp"> {
+  let summary = "Stores frozen parameters with identical data once";
+  let description = [{
+    Runs after --ds-mark-frozen. Frozen parameters (buffers such as the causal mask every
+    layer of a GPT registers) of the same type, memory space and content key
+    (`ds.content`, which the importer sets from a hash of the initializer's bytes or
+    its external-data file range) are one tensor: every `ds.param_ref` of a copy reads
+    the first instead, and the copies are erased, so the plan stores and loads it once.
+    Trainable parameters are never merged, whatever their initial values. The keys are
+    removed afterwards.
+    ```mlir
+    ds.parameter frozen @h.0.mask : tensor<1x1x32x32xf32> from "h.0.mask" {ds.content = "raw:1f2e:4096"}
+    ds.parameter frozen @h.1.mask : tensor<1x1x32x32xf32> from "h.1.mask" {ds.content = "raw:1f2e:4096"}
+    // after: only @h.0.mask, read by both layers
+    ```
+  }];
+  let statistics = [
+    Statistic<"numMerged", "num-merged", "Frozen parameters merged into an identical one">,
+  ];
+  let dependentDialects = ["::mlir::ds::DSDialect"];
+}
+
 #endif // DS_TRANSFORMS_PASSES_TD
