@@ -7,6 +7,10 @@
 
 #include "llvm/ADT/StringMap.h"
 
+namespace onnx {
+class OpSchema;
+} // namespace onnx
+
 namespace mlir::ds::onnx_import {
 
 /// Converts the current node into ds ops.
@@ -144,6 +148,19 @@ LogicalResult foldBinary(GraphImporter &imp, const ConstTensor &a, const ConstTe
 /// Ops that only change the shape keep the data (and a splat stays a splat).
 LogicalResult emitReshaped(const ConstTensor &in, ArrayRef<int64_t> shape,
                            FoldOutputs &out);
+
+//===----------------------------------------------------------------------===//
+// Schema checks (ONNXSchemaChecks.cpp)
+//===----------------------------------------------------------------------===//
+
+/// Fails, naming the input, when an input's type is not one its formal parameter in
+/// `schema` takes, or two inputs bound to one type variable differ.
+LogicalResult checkInputTypes(GraphImporter &imp, const onnx::OpSchema &schema,
+                              const onnx::NodeProto &n);
+/// Whether `type` contradicts a declared ONNX type (element type, rank or a static dim;
+/// what the model leaves unknown contradicts nothing).
+bool contradictsDeclaredType(GraphImporter &imp, const onnx::TypeProto &declared,
+                             RankedTensorType type);
 
 } // namespace mlir::ds::onnx_import
 
