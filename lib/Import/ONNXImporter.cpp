@@ -226,17 +226,17 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
     return d;
   }
 
+  SmallVector<const ConstTensor *> inputs;
+  bool allConstant = true;
+  for (int i = 0, e = n.input_size(); i < e; ++i) {
+    const ImportedValue *v = input(i);
+    if (!v)
+      continue;
+    if (!v->constant)
+      allConstant = false;
+    inputs.push_back(v->constant.get());
+  }
   if (entry->fold) {
-    SmallVector<const ConstTensor *> inputs;
-    bool allConstant = true;
-    for (int i = 0, e = n.input_size(); i < e; ++i) {
-      const ImportedValue *v = input(i);
-      if (!v)
-        continue;
-      if (!v->constant)
-        allConstant = false;
-      inputs.push_back(v->constant.get());
-    }
     if (allConstant || entry->foldsFromTypes) {
       SmallVector<ConstTensor> outputs;
       if (failed(entry->fold(*this, n, inputs, outputs)))
@@ -248,8 +248,17 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
       }
     }
   }
-  if (entry->convert)
+  if (entry->convert) {
+    // Constant inputs and no folder of its own: evaluated by the runtime's kernels.
+    if (allConstant && !inputs.empty() && !entry->fold) {
+      bool folded = false;
+      if (failed(foldWithRuntimeKernels(*this, n, entry->convert, folded)))
+        return failure();
+      if (folded)
+        return success();
+    }
     return entry->convert(*this, n);
+  }
   return nodeError() << "cannot be evaluated at import time (its inputs are "
                         "not all constants, or its result is too large), "
                         "and the ds dialect has no such op";

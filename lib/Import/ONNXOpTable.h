@@ -162,6 +162,18 @@ LogicalResult checkInputTypes(GraphImporter &imp, const onnx::OpSchema &schema,
 bool contradictsDeclaredType(GraphImporter &imp, const onnx::TypeProto &declared,
                              RankedTensorType type);
 
+//===----------------------------------------------------------------------===//
+// General constant folding (ONNXRuntimeFolding.cpp)
+//===----------------------------------------------------------------------===//
+
+/// Converts the current node (whose inputs are all constants) with `convert` into a
+/// scratch block and evaluates the ds ops it made with the CPU runtime's kernels; on
+/// success the node's outputs are constants and `folded` is set. Leaves the importer as
+/// it was (and `folded` unset) when some op cannot be evaluated at import time (no CPU
+/// kernel, random, results over the fold limit); fails only when the conversion does.
+LogicalResult foldWithRuntimeKernels(GraphImporter &imp, const onnx::NodeProto &n,
+                                     ConvertFn convert, bool &folded);
+
 } // namespace mlir::ds::onnx_import
 
 #endif // DS_LIB_IMPORT_ONNXOPTABLE_H

@@ -1,4 +1,5 @@
-// Checks a node's input types against its ONNX schema's type constraints (what onnx's checkType did).
+// Checks a node's input types against its ONNX schema's type constraints (what onnx's
+// checkType did).
 #include "ONNXOpTable.h"
 
 #include <onnx/defs/schema.h>
@@ -61,8 +62,8 @@ LogicalResult mlir::ds::onnx_import::checkInputTypes(GraphImporter &imp,
                              << formals.size();
     const auto &param = past ? formals.back() : formals[i];
     std::string type = onnxTensorTypeOf(v->type.getElementType());
-    bool allowed = llvm::any_of(param.GetTypes(),
-                                [&](onnx::DataType t) { return *t == type; });
+    bool allowed =
+        llvm::any_of(param.GetTypes(), [&](onnx::DataType t) { return *t == type; });
     if (!allowed)
       return imp.nodeError() << "input " << i << " ('" << n.input(i) << "') is " << type
                              << ", which " << n.op_type() << "-" << schema.SinceVersion()
@@ -80,9 +81,9 @@ LogicalResult mlir::ds::onnx_import::checkInputTypes(GraphImporter &imp,
     if (!inserted && it->second.first != type)
       return imp.nodeError() << "input " << i << " ('" << n.input(i) << "') is " << type
                              << " but input " << it->second.second << " ('"
-                             << n.input(it->second.second) << "') is "
-                             << it->second.first << "; " << n.op_type()
-                             << " takes one type " << param.GetTypeStr() << " for both";
+                             << n.input(it->second.second) << "') is " << it->second.first
+                             << "; " << n.op_type() << " takes one type "
+                             << param.GetTypeStr() << " for both";
   }
   return success();
 }

@@ -535,3 +535,8 @@ void mlir::ds::registerPlanExportTranslation() {
       },
       [](DialectRegistry &registry) { ds::registerAllDialects(registry); });
 }
+
+LogicalResult mlir::ds::convertPlanAttribute(Attribute attr, plan::Attribute &out,
+                                             Location loc, StringRef name) {
+  return convertAttribute(attr, out, loc, name);
+}
