@@ -65,6 +65,7 @@ const ONNXOpTable &mlir::ds::onnx_import::getONNXOpTable() {
     populateShapeOps(t);
     populateShapeComputationOps(t);
     populateTrainingOps(t);
+    populateComposedOps(t);
     return t;
   }();
   return table;

@@ -90,6 +90,8 @@ void populateReductionOps(ONNXOpTable &table);
 void populateShapeOps(ONNXOpTable &table);
 void populateShapeComputationOps(ONNXOpTable &table);
 void populateTrainingOps(ONNXOpTable &table);
+/// Ops made of other ds ops (ONNXComposedOps.cpp).
+void populateComposedOps(ONNXOpTable &table);
 
 //===----------------------------------------------------------------------===//
 // Shared by the conversions
