@@ -9,7 +9,7 @@
 #include "ONNXOpTable.h"
 
 #include "ds/Conversion/RuntimeKernelAttrs.h"
-#include "ds/Target/Plan.h"
+#include "ds/Target/PlanAttribute.h"
 
 #include "ds/runtime/Error.h"
 #include "ds/runtime/KernelCatalogue.h"

@@ -1,5 +1,6 @@
 // Serializes a memory-planned dsrt module into the protobuf plan format of runtime/proto.
 #include "ds/Target/Plan.h"
+#include "ds/Target/PlanAttribute.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
 #include "ds/Dialect/Runtime/IR/ByteSize.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"

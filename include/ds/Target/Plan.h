@@ -5,10 +5,6 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/raw_ostream.h"
 
-namespace ds::plan {
-class Attribute;
-} // namespace ds::plan
-
 namespace mlir::ds {
 /// Module attributes the training pipeline sets from the config for the plan (a prefix of
 /// no dialect, so no verifier owns them): steps_per_print (ds-run's
@@ -33,11 +29,6 @@ LogicalResult writePlanFile(ModuleOp module, llvm::StringRef path,
 /// Fails (printing one line) when `path` cannot become the plan file: its directory is
 /// missing or takes no new file, or `path` is a directory. ds-opt checks before compiling.
 LogicalResult checkPlanOutputPath(llvm::StringRef path);
-
-/// Encodes a kernel attribute as the plan does (ints, floats, strings, lists, dense
-/// values); an attribute with no encoding is an error at `loc` naming `name`.
-LogicalResult convertPlanAttribute(Attribute attr, ::ds::plan::Attribute &out, Location loc,
-                                   llvm::StringRef name);
 
 /// Registers `--export-dsplan` with ds-translate.
 void registerPlanExportTranslation();
