@@ -94,7 +94,7 @@ EXCLUDED = {
 CONST_OPERANDS = {
     "Reshape": [1], "Expand": [1], "Slice": [1, 2, 3, 4], "Split": [1], "Squeeze": [1],
     "Unsqueeze": [1], "ReduceSum": [1], "ReduceMean": [1], "ReduceMax": [1], "Trilu": [1],
-    "Dropout": [1, 2], "ConstantOfShape": [0], "Range": [0, 1, 2],
+    "Dropout": [1, 2], "ConstantOfShape": [0], "Range": [0, 1, 2], "Tile": [1], "CumSum": [1],
 }
 # Node outputs ds does not produce (op -> output indices); dropped from the graph's outputs.
 UNSUPPORTED_OUTPUTS = {"LayerNormalization": [1, 2]}
