@@ -487,8 +487,7 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
       return nullptr;
     }
     // Whether the model declares a shape, read before mutable_shape() creates an empty
-    // one (an input without a shape used to become a scalar, which crashed onnx 1.12's
-    // LayerNormalization inference: import-onnx-fuzzer).
+    // one (an input without a shape must not become a scalar).
     bool declaresShape = tt->has_shape();
     auto *shape = tt->mutable_shape();
     auto it = options.inputShapes.find(in->name());
