@@ -1,7 +1,9 @@
-// ONNX ops imported as compositions of ds ops: LessOrEqual, GreaterOrEqual, Not, And, Or, Tile, CumSum.
+// ONNX ops imported as compositions of ds ops: LessOrEqual, GreaterOrEqual, Not, And, Or,
+// Tile, CumSum, GatherND, ScatterND.
 //
-// Each works on activations (with the gradients of the ops it is made of) and, with constant
-// inputs, is evaluated at import time by the general constant folder through the same ops.
+// Each works on activations (with the gradients of the ops it is made of) and, with
+// constant inputs, is evaluated at import time by the general constant folder through the
+// same ops.
 #include "ONNXOpTable.h"
 
 using namespace mlir;
@@ -62,8 +64,8 @@ template <bool IsAnd> LogicalResult convertLogical(GraphImporter &imp, Node) {
   return success();
 }
 
-/// Tile(x, repeats): x viewed as [1, d0, 1, d1, ...], expanded to [r0, d0, r1, d1, ...] and
-/// viewed as [r0*d0, r1*d1, ...] (out[i] = x[i mod d] along every axis).
+/// Tile(x, repeats): x viewed as [1, d0, 1, d1, ...], expanded to [r0, d0, r1, d1, ...]
+/// and viewed as [r0*d0, r1*d1, ...] (out[i] = x[i mod d] along every axis).
 LogicalResult convertTile(GraphImporter &imp, Node) {
   Value x = imp.inputValue(0);
   if (!x)
@@ -94,7 +96,8 @@ LogicalResult convertTile(GraphImporter &imp, Node) {
   auto view = imp.createTyped<ReshapeOp>({typeOf(x).clone(interleaved)}, {x});
   if (failed(view))
     return failure();
-  auto expand = imp.createTyped<ExpandOp>({typeOf(x).clone(expanded)}, {view->getResult()});
+  auto expand =
+      imp.createTyped<ExpandOp>({typeOf(x).clone(expanded)}, {view->getResult()});
   if (failed(expand))
     return failure();
   return setResult(
@@ -176,6 +179,163 @@ LogicalResult convertCumSum(GraphImporter &imp, Node) {
   imp.setOutput(0, v);
   return success();
 }
+
+/// A constant of `elem` (i64 or i32) and `shape` holding `values`.
+Value intConstant(GraphImporter &imp, Type elem, ArrayRef<int64_t> shape,
+                  std::vector<int64_t> values) {
+  return ConstantOp::create(
+      imp.builder, imp.loc,
+      ConstTensor::fromInts(elem, shape, std::move(values)).toAttr());
+}
+
+/// GatherND(data, indices) with batch_dims b: the index tuples (negative ones counted
+/// from the end) become flat row numbers of data viewed as [prod(shape[:b+k]),
+/// shape[b+k:]...] (batch position times the rows per batch, plus the tuple's row-major
+/// offset), and a Gather along that first axis takes the rows. Indices may be data.
+LogicalResult convertGatherND(GraphImporter &imp, Node) {
+  Value data = imp.inputValue(0), indices = imp.inputValue(1);
+  if (!data || !indices)
+    return failure();
+  RankedTensorType dataType = typeOf(data), idxType = typeOf(indices);
+  ArrayRef<int64_t> ds = dataType.getShape(), is = idxType.getShape();
+  int64_t r = ds.size(), q = is.size(), b = imp.intAttr("batch_dims", 0);
+  if (q < 1)
+    return imp.nodeError() << "indices must have rank >= 1";
+  int64_t k = is.back();
+  if (b < 0 || b >= std::min(r, q))
+    return imp.nodeError() << "batch_dims " << b << " must be in [0, min(rank of data "
+                           << r << ", rank of indices " << q << "))";
+  if (k < 1 || b + k > r)
+    return imp.nodeError() << "the last dim of indices (" << k
+                           << ") must be in [1, rank of data - batch_dims = " << r - b
+                           << "]";
+  for (int64_t i = 0; i < b; ++i)
+    if (ds[i] != is[i])
+      return imp.nodeError() << "batch dim " << i << " differs: data " << formatShape(ds)
+                             << ", indices " << formatShape(is);
+  Type elem = idxType.getElementType();
+  // Tuple entries made non-negative: idx + dim where idx < 0.
+  SmallVector<int64_t> indexed(ds.begin() + b, ds.begin() + b + k);
+  Value dims =
+      intConstant(imp, elem, {k}, std::vector<int64_t>(indexed.begin(), indexed.end()));
+  auto shifted = imp.createInferred<AddOp>({indices, dims});
+  auto negative = imp.createInferred<LessOp>({indices, intConstant(imp, elem, {}, {0})});
+  if (failed(shifted) || failed(negative))
+    return failure();
+  auto norm = select(imp, negative->getResult(), shifted->getResult(), indices);
+  if (failed(norm))
+    return failure();
+  // Row-major offsets of the tuples.
+  std::vector<int64_t> strideValues(k);
+  int64_t rowsPerBatch = 1;
+  for (int64_t j = k - 1; j >= 0; --j) {
+    strideValues[j] = rowsPerBatch;
+    rowsPerBatch *= indexed[j];
+  }
+  auto scaled =
+      imp.createInferred<MulOp>({*norm, intConstant(imp, elem, {k}, strideValues)});
+  if (failed(scaled))
+    return failure();
+  SmallVector<int64_t> rowShape(is.begin(), is.end() - 1);
+  auto rows = imp.createTyped<ReduceSumOp>(
+      {RankedTensorType::get(rowShape, elem)}, {scaled->getResult()},
+      {arrayAttr(imp, "axes", {q - 1}),
+       named(imp, "keepdims", imp.builder.getBoolAttr(false))});
+  if (failed(rows))
+    return failure();
+  Value row = rows->getResult();
+  int64_t batches = 1;
+  for (int64_t i = 0; i < b; ++i)
+    batches *= ds[i];
+  if (b > 0) {
+    // Batch position times the rows per batch, broadcast over the tuple dims.
+    SmallVector<int64_t> batchShape(is.begin(), is.begin() + b);
+    batchShape.append(q - 1 - b, 1);
+    std::vector<int64_t> starts(batches);
+    for (int64_t i = 0; i < batches; ++i)
+      starts[i] = i * rowsPerBatch;
+    auto withBatch = imp.createInferred<AddOp>(
+        {row, intConstant(imp, elem, batchShape, std::move(starts))});
+    if (failed(withBatch))
+      return failure();
+    row = withBatch->getResult();
+  }
+  SmallVector<int64_t> flatShape{batches * rowsPerBatch};
+  flatShape.append(ds.begin() + b + k, ds.end());
+  auto flat = imp.createTyped<ReshapeOp>({dataType.clone(flatShape)}, {data});
+  if (failed(flat))
+    return failure();
+  return setResult(imp, imp.createInferred<GatherOp>({flat->getResult(), row},
+                                                     {i64Attr(imp, "axis", 0)}));
+}
+
+/// ScatterND(data, indices, updates) with constant indices and no reduction: data viewed
+/// as rows [P, S] (S = the elements of one indexed slice), updates as [U, S]; each data
+/// row takes the update row last written to it (a constant row map and mask), else keeps
+/// its own: where(mask, gather(updates, map), data).
+LogicalResult convertScatterND(GraphImporter &imp, Node) {
+  Value data = imp.inputValue(0), updates = imp.inputValue(2);
+  if (!data || !updates)
+    return failure();
+  const ConstTensor *indices = imp.constantInput(1, "indices");
+  if (!indices)
+    return failure();
+  if (imp.stringAttr("reduction", "none") != "none")
+    return imp.nodeError() << "reduction '" << imp.stringAttr("reduction", "none")
+                           << "' is not supported (only 'none')";
+  RankedTensorType dataType = typeOf(data);
+  ArrayRef<int64_t> ds = dataType.getShape();
+  ArrayRef<int64_t> is = indices->shape;
+  int64_t r = ds.size(), q = is.size();
+  if (q < 1 || indices->isFloat())
+    return imp.nodeError() << "indices must be integers of rank >= 1";
+  int64_t k = is.back();
+  if (k < 1 || k > r)
+    return imp.nodeError() << "the last dim of indices (" << k
+                           << ") must be in [1, rank of data = " << r << "]";
+  SmallVector<int64_t> wantUpdates(is.begin(), is.end() - 1);
+  wantUpdates.append(ds.begin() + k, ds.end());
+  if (typeOf(updates).getShape() != ArrayRef<int64_t>(wantUpdates))
+    return imp.nodeError() << "updates are " << formatShape(typeOf(updates).getShape())
+                           << ", but data " << formatShape(ds) << " and indices "
+                           << formatShape(is) << " need " << formatShape(wantUpdates);
+  int64_t rows = product(ds.take_front(k)), slice = product(ds.drop_front(k));
+  int64_t tuples = product(is.drop_back());
+  std::vector<int64_t> map(rows, 0), mask(rows, 0);
+  for (int64_t u = 0; u < tuples; ++u) {
+    int64_t row = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      int64_t v = indices->intAt(u * k + j);
+      if (v < -ds[j] || v >= ds[j])
+        return imp.nodeError() << "index " << v << " (tuple " << u << ", entry " << j
+                               << ") is out of range for dim " << j << " of size "
+                               << ds[j];
+      row = row * ds[j] + (v < 0 ? v + ds[j] : v);
+    }
+    map[row] = u;
+    mask[row] = 1;
+  }
+  Type i64 = imp.builder.getI64Type();
+  auto updateRows = imp.createTyped<ReshapeOp>(
+      {dataType.clone(SmallVector<int64_t>{tuples, slice})}, {updates});
+  auto dataRows = imp.createTyped<ReshapeOp>(
+      {dataType.clone(SmallVector<int64_t>{rows, slice})}, {data});
+  if (failed(updateRows) || failed(dataRows))
+    return failure();
+  auto taken = imp.createInferred<GatherOp>(
+      {updateRows->getResult(), intConstant(imp, i64, {rows}, std::move(map))},
+      {i64Attr(imp, "axis", 0)});
+  if (failed(taken))
+    return failure();
+  Value maskValue = ConstantOp::create(
+      imp.builder, imp.loc,
+      ConstTensor::fromInts(imp.builder.getI1Type(), {rows, 1}, std::move(mask))
+          .toAttr());
+  auto merged = select(imp, maskValue, taken->getResult(), dataRows->getResult());
+  if (failed(merged))
+    return failure();
+  return setResult(imp, imp.createTyped<ReshapeOp>({dataType}, {*merged}));
+}
 } // namespace
 
 void mlir::ds::onnx_import::populateComposedOps(ONNXOpTable &table) {
@@ -186,4 +346,6 @@ void mlir::ds::onnx_import::populateComposedOps(ONNXOpTable &table) {
   table.onOp("Or", 7, convertLogical<false>);
   table.onOp("Tile", 6, convertTile);
   table.onOp("CumSum", 11, convertCumSum);
+  table.onOp("GatherND", 12, convertGatherND);
+  table.onOp("ScatterND", 13, convertScatterND);
 }

@@ -10,7 +10,7 @@ trajectories OUTDIR/ref_s0.json and OUTDIR/ref_s3.json ({"loss": [...]}, STEPS s
 2-rank reference averages the gradients of the two micro-batches as DDP does).
 
 On activations: CumSum, Tile (repeat), LessOrEqual, GreaterOrEqual, Not, And, Or (masks),
-Max, Min, Abs, Sin, Cos, Log, Exp, Neg, Reciprocal. The constant tables (rotary-style Cos/Sin,
+Max, Min, Abs, Sin, Cos, Log, Exp, Neg, Reciprocal, ScatterND (a slice assignment). The constant tables (rotary-style Cos/Sin,
 T5-style Abs/Log/Min buckets, OPT-style CumSum positions) are traced by torch.onnx.export into
 Constant nodes; test/Import/ONNX/runtime-folding.onnxtxt and composed.onnxtxt fold such
 subgraphs at import.
@@ -53,6 +53,10 @@ class Model(torch.nn.Module):
         h = torch.maximum(h, torch.sin(h)) + torch.minimum(torch.cos(h), -h).abs()
         h = h + torch.log(torch.exp(-h.abs()) + 1.0) + torch.reciprocal(h * h + 1.0)
         h = h + const
+        shifted = torch.zeros_like(h)                    # T5-style shift right: ScatterND
+        shifted[:, 1:] = h[:, :-1]
+        shifted[:, 0] = 0.5
+        h = h + shifted
         out = self.fc2(h).squeeze(-1)
         d = out - y
         return (d * d).mean()
