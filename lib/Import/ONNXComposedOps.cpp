@@ -6,12 +6,27 @@
 // same ops.
 #include "ONNXOpTable.h"
 
+#include "llvm/Support/MathExtras.h"
+
 using namespace mlir;
 using namespace mlir::ds;
 using namespace mlir::ds::onnx_import;
 
 namespace {
 using Node = const onnx::NodeProto &;
+
+/// The most elements a composition may build as a constant (CumSum's triangle,
+/// ScatterND's row map, GatherND's batch offsets).
+constexpr int64_t kMaxBuiltElements = int64_t(1) << 24;
+
+/// The product of `dims`, INT64_MAX when it overflows.
+int64_t saturatingProduct(ArrayRef<int64_t> dims) {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    if (llvm::MulOverflow(n, d, n))
+      return INT64_MAX;
+  return n;
+}
 
 /// A scalar boolean constant.
 Value boolConstant(GraphImporter &imp, bool v) {
@@ -127,6 +142,10 @@ LogicalResult convertCumSum(GraphImporter &imp, Node) {
     return failure();
   bool exclusive = imp.intAttr("exclusive", 0), reverse = imp.intAttr("reverse", 0);
   int64_t n = type.getDimSize(*axis);
+  if (n > 4096)
+    return imp.nodeError() << "CumSum along a dim of " << n
+                           << " is not supported (at most 4096: it is a product with an "
+                              "n x n triangle)";
 
   Type elem = type.getElementType();
   Type sumType = isa<FloatType>(elem) ? elem : imp.builder.getF64Type();
@@ -244,9 +263,11 @@ LogicalResult convertGatherND(GraphImporter &imp, Node) {
   if (failed(rows))
     return failure();
   Value row = rows->getResult();
-  int64_t batches = 1;
-  for (int64_t i = 0; i < b; ++i)
-    batches *= ds[i];
+  int64_t batches = saturatingProduct(ds.take_front(b));
+  if (batches > kMaxBuiltElements || saturatingProduct(ds) == INT64_MAX)
+    return imp.nodeError() << "batch dims of " << batches
+                           << " positions are not supported (at most "
+                           << kMaxBuiltElements << ")";
   if (b > 0) {
     // Batch position times the rows per batch, broadcast over the tuple dims.
     SmallVector<int64_t> batchShape(is.begin(), is.begin() + b);
@@ -299,7 +320,10 @@ LogicalResult convertScatterND(GraphImporter &imp, Node) {
     return imp.nodeError() << "updates are " << formatShape(typeOf(updates).getShape())
                            << ", but data " << formatShape(ds) << " and indices "
                            << formatShape(is) << " need " << formatShape(wantUpdates);
-  int64_t rows = product(ds.take_front(k)), slice = product(ds.drop_front(k));
+  int64_t rows = saturatingProduct(ds.take_front(k)), slice = product(ds.drop_front(k));
+  if (rows > kMaxBuiltElements || saturatingProduct(ds) == INT64_MAX)
+    return imp.nodeError() << "data has " << rows << " indexed slices, more than the "
+                           << kMaxBuiltElements << " supported";
   int64_t tuples = product(is.drop_back());
   std::vector<int64_t> map(rows, 0), mask(rows, 0);
   for (int64_t u = 0; u < tuples; ++u) {
