@@ -12,8 +12,8 @@
 #include "llvm/Support/SourceMgr.h"
 
 #include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 #include <onnx/defs/schema.h>
 
@@ -206,12 +206,13 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
       return nodeError() << "input '" << n.input(i)
                          << "' is not a graph input, an initializer or the "
                             "output of an earlier node";
-  // The schema's required inputs are present (constant folding indexes them; a missing one
-  // was a use-after-free found by import-onnx-fuzzer).
-  // Their types are ones the schema's type constraints allow (what onnx's type check
-  // reported; the conversions rely on it).
+  // The schema's required inputs are present (constant folding indexes them; a missing
+  // one was a use-after-free found by import-onnx-fuzzer). Their types are ones the
+  // schema's type constraints allow (what onnx's type check reported; the conversions
+  // rely on it).
   if (const onnx::OpSchema *schema =
-          defaultDomain ? onnx::OpSchemaRegistry::Schema(op.str(), int(opset), "") : nullptr) {
+          defaultDomain ? onnx::OpSchemaRegistry::Schema(op.str(), int(opset), "")
+                        : nullptr) {
     for (int i = 0, e = schema->min_input(); i < e; ++i)
       if (i >= n.input_size() || n.input(i).empty())
         return nodeError() << "input " << i << " is missing (" << op << " takes at least "
@@ -354,7 +355,8 @@ LogicalResult GraphImporter::importNodes(const onnx::GraphProto &graph) {
       std::string computed;
       llvm::raw_string_ostream(computed) << v->second.type;
       return nodeError() << "output " << i << " ('" << n.output(i) << "') is computed as "
-                         << computed << ", which contradicts the model's value_info for it";
+                         << computed
+                         << ", which contradicts the model's value_info for it";
     }
     ++nodeIndex;
   }
