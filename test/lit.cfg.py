@@ -52,3 +52,9 @@ if os.path.exists(os.path.join(config.ds_tools_dir, "..", "lib", "libds_cuda.so"
 if "device(s)" in info:
     config.available_features.add("cuda")
 lit_config.note("CUDA backend: " + info.split("cuda:")[-1].strip())
+
+# Tests that export a PyTorch model at test time need torch (REQUIRES: torch; Debian's
+# python3-torch).
+if subprocess.run([config.python_executable, "-c", "import torch"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("torch")

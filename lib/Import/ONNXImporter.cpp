@@ -14,11 +14,10 @@
 #include "llvm/Support/xxhash.h"
 
 #include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 #include <onnx/defs/schema.h>
-#include <onnx/shape_inference/implementation.h>
 
 using namespace mlir;
 using namespace mlir::ds;
@@ -227,14 +226,20 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
       return nodeError() << "input '" << n.input(i)
                          << "' is not a graph input, an initializer or the "
                             "output of an earlier node";
-  // The schema's required inputs are present (constant folding indexes them; a missing one
-  // was a use-after-free found by import-onnx-fuzzer).
+  // The schema's required inputs are present (constant folding indexes them; a missing
+  // one was a use-after-free found by import-onnx-fuzzer). Their types are ones the
+  // schema's type constraints allow (what onnx's type check reported; the conversions
+  // rely on it).
   if (const onnx::OpSchema *schema =
-          defaultDomain ? onnx::OpSchemaRegistry::Schema(op.str(), int(opset), "") : nullptr)
+          defaultDomain ? onnx::OpSchemaRegistry::Schema(op.str(), int(opset), "")
+                        : nullptr) {
     for (int i = 0, e = schema->min_input(); i < e; ++i)
       if (i >= n.input_size() || n.input(i).empty())
         return nodeError() << "input " << i << " is missing (" << op << " takes at least "
                            << e << ")";
+    if (failed(checkInputTypes(*this, *schema, n)))
+      return failure();
+  }
   if (!entry) {
     InFlightDiagnostic d = nodeError() << "unsupported op";
     if (std::optional<int64_t> first = table.firstVersion(domain, op))
@@ -242,17 +247,17 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
     return d;
   }
 
+  SmallVector<const ConstTensor *> inputs;
+  bool allConstant = true;
+  for (int i = 0, e = n.input_size(); i < e; ++i) {
+    const ImportedValue *v = input(i);
+    if (!v)
+      continue;
+    if (!v->constant)
+      allConstant = false;
+    inputs.push_back(v->constant.get());
+  }
   if (entry->fold) {
-    SmallVector<const ConstTensor *> inputs;
-    bool allConstant = true;
-    for (int i = 0, e = n.input_size(); i < e; ++i) {
-      const ImportedValue *v = input(i);
-      if (!v)
-        continue;
-      if (!v->constant)
-        allConstant = false;
-      inputs.push_back(v->constant.get());
-    }
     if (allConstant || entry->foldsFromTypes) {
       SmallVector<ConstTensor> outputs;
       if (failed(entry->fold(*this, n, inputs, outputs)))
@@ -264,8 +269,17 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &n) {
       }
     }
   }
-  if (entry->convert)
+  if (entry->convert) {
+    // Constant inputs and no folder of its own: evaluated by the runtime's kernels.
+    if (allConstant && !inputs.empty() && !entry->fold) {
+      bool folded = false;
+      if (failed(foldWithRuntimeKernels(*this, n, entry->convert, folded)))
+        return failure();
+      if (folded)
+        return success();
+    }
     return entry->convert(*this, n);
+  }
   return nodeError() << "cannot be evaluated at import time (its inputs are "
                         "not all constants, or its result is too large), "
                         "and the ds dialect has no such op";
@@ -342,12 +356,28 @@ LogicalResult GraphImporter::importNodes(const onnx::GraphProto &graph) {
       used.insert(in);
   for (const auto &out : graph.output())
     used.insert(out.name());
+  llvm::StringMap<const onnx::TypeProto *> declared;
+  for (const auto &vi : graph.value_info())
+    declared[vi.name()] = &vi.type();
   nodeIndex = 0;
   for (const auto &n : graph.node()) {
     node = &n;
     loc = nodeLocation(n, nodeIndex);
     if (failed(importNode(n)))
       return failure();
+    // The model's value_info, where it gives a type, agrees with the conversion.
+    for (int i = 0, e = n.output_size(); i < e; ++i) {
+      auto d = declared.find(n.output(i));
+      auto v = values.find(n.output(i));
+      if (d == declared.end() || v == values.end() || !v->second.type ||
+          !contradictsDeclaredType(*this, *d->second, v->second.type))
+        continue;
+      std::string computed;
+      llvm::raw_string_ostream(computed) << v->second.type;
+      return nodeError() << "output " << i << " ('" << n.output(i) << "') is computed as "
+                         << computed
+                         << ", which contradicts the model's value_info for it";
+    }
     ++nodeIndex;
   }
   node = nullptr;
@@ -479,8 +509,7 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
       return nullptr;
     }
     // Whether the model declares a shape, read before mutable_shape() creates an empty
-    // one (an input without a shape used to become a scalar, which crashed onnx 1.12's
-    // LayerNormalization inference: import-onnx-fuzzer).
+    // one (an input without a shape must not become a scalar).
     bool declaresShape = tt->has_shape();
     auto *shape = tt->mutable_shape();
     auto it = options.inputShapes.find(in->name());
@@ -562,42 +591,15 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
     return nullptr;
   }
 
-  // Every op must be one the importer knows before onnx's shape inference sees the graph:
-  // onnx 1.12's inference functions of ops we never import (Conv, pooling) dereference
-  // malformed attributes (SIGSEGV in convPoolShapeInference, found by import-onnx-fuzzer).
+  // Every unsupported op at once, before any conversion.
   if (failed(imp.checkOpsSupported(*graph)))
     return nullptr;
-  // onnx 1.12's LayerNormalization inference dereferences null for a rank-0 input
-  // (import-onnx-fuzzer): a scalar graph input there is refused first.
+  // Conv / pooling window attributes that disagree with their input's rank: one clear error.
   llvm::StringMap<int64_t> inputRanks;
   for (auto [in, type] : llvm::zip(inputs, inputTypes))
     inputRanks[in->name()] = type.getRank();
-  for (const onnx::NodeProto &node : graph->node())
-    if (node.op_type() == "LayerNormalization" && node.input_size() > 0 &&
-        inputRanks.lookup(node.input(0)) == 0 && inputRanks.count(node.input(0))) {
-      imp.fileError() << imp.describeNode(node) << ": input '" << node.input(0)
-                      << "' is a scalar; LayerNormalization needs rank >= 1";
-      return nullptr;
-    }
   if (failed(checkWindowAttributes(imp, *graph, inputRanks)))
     return nullptr;
-
-  // ONNX shape inference checks the model's consistency.
-  try {
-    // Non-strict: onnx 1.12 has inference gaps (and multi-line messages); the
-    // conversion reports what is really wrong, naming the node. No data propagation:
-    // onnx 1.12's dereferences null on some inconsistent shape subgraphs (SIGSEGV found
-    // by import-onnx-fuzzer, test/Import/ONNX/errors/data-prop-crash.test); the
-    // importer folds shape subgraphs itself and reports those errors.
-    onnx::ShapeInferenceOptions opts(true, 0, /*data_prop=*/false);
-    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
-                                       opts);
-  } catch (const std::exception &e) {
-    std::string msg = StringRef(e.what()).trim().str();
-    std::replace(msg.begin(), msg.end(), '\n', ' ');
-    imp.fileError() << "ONNX shape inference failed: " << msg;
-    return nullptr;
-  }
 
   // Module, parameters and constants.
   Location fileLoc = FileLineColLoc::get(ctx, path, 0, 0);
@@ -680,25 +682,10 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
     }
     Value v = imp.materialize(it->second);
     auto type = cast<RankedTensorType>(v.getType());
-    if (out.type().has_tensor_type()) {
-      const auto &tt = out.type().tensor_type();
-      Type declared = elementTypeOf(ctx, tt.elem_type());
-      bool mismatch = declared && declared != type.getElementType();
-      if (tt.has_shape()) {
-        if (tt.shape().dim_size() != type.getRank())
-          mismatch = true;
-        else
-          for (int i = 0; i < type.getRank(); ++i)
-            if (tt.shape().dim(i).has_dim_value() &&
-                tt.shape().dim(i).dim_value() != type.getDimSize(i))
-              mismatch = true;
-      }
-      if (mismatch) {
-        imp.fileError() << "output '" << out.name() << "' is computed as "
-                        << type << ", which contradicts the model's declared "
-                        << "type of it";
-        return nullptr;
-      }
+    if (contradictsDeclaredType(imp, out.type(), type)) {
+      imp.fileError() << "output '" << out.name() << "' is computed as " << type
+                      << ", which contradicts the model's declared type of it";
+      return nullptr;
     }
     results.push_back(v);
     resultTypes.push_back(type);

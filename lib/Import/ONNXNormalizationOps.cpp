@@ -29,6 +29,9 @@ LogicalResult convertLayerNorm(GraphImporter &imp, Node) {
   Value x = imp.inputValue(0), scale = imp.inputValue(1);
   if (!x || !scale)
     return failure();
+  if (typeOf(x).getRank() == 0)
+    return imp.nodeError() << "input '" << imp.node->input(0)
+                           << "' is a scalar; LayerNormalization needs rank >= 1";
   SmallVector<Value> operands{x, scale};
   if (imp.input(2)) {
     Value b = imp.inputValue(2);

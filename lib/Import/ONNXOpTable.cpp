@@ -66,6 +66,7 @@ const ONNXOpTable &mlir::ds::onnx_import::getONNXOpTable() {
     populateShapeComputationOps(t);
     populateTrainingOps(t);
     populateConvolutionOps(t);
+    populateComposedOps(t);
     return t;
   }();
   return table;

@@ -7,6 +7,10 @@
 
 #include "llvm/ADT/StringMap.h"
 
+namespace onnx {
+class OpSchema;
+} // namespace onnx
+
 namespace mlir::ds::onnx_import {
 
 /// Converts the current node into ds ops.
@@ -92,6 +96,8 @@ void populateConvolutionOps(ONNXOpTable &table);
 /// lengths disagree: onnx 1.12's convPoolShapeInference indexes past them (SIGSEGV).
 LogicalResult checkWindowAttributes(GraphImporter &imp, const onnx::GraphProto &graph,
                                     llvm::StringMap<int64_t> ranks);
+/// Ops made of other ds ops (ONNXComposedOps.cpp).
+void populateComposedOps(ONNXOpTable &table);
 
 //===----------------------------------------------------------------------===//
 // Shared by the conversions
@@ -150,6 +156,31 @@ LogicalResult foldBinary(GraphImporter &imp, const ConstTensor &a, const ConstTe
 /// Ops that only change the shape keep the data (and a splat stays a splat).
 LogicalResult emitReshaped(const ConstTensor &in, ArrayRef<int64_t> shape,
                            FoldOutputs &out);
+
+//===----------------------------------------------------------------------===//
+// Schema checks (ONNXSchemaChecks.cpp)
+//===----------------------------------------------------------------------===//
+
+/// Fails, naming the input, when an input's type is not one its formal parameter in
+/// `schema` takes, or two inputs bound to one type variable differ.
+LogicalResult checkInputTypes(GraphImporter &imp, const onnx::OpSchema &schema,
+                              const onnx::NodeProto &n);
+/// Whether `type` contradicts a declared ONNX type (element type, rank or a static dim;
+/// what the model leaves unknown contradicts nothing).
+bool contradictsDeclaredType(GraphImporter &imp, const onnx::TypeProto &declared,
+                             RankedTensorType type);
+
+//===----------------------------------------------------------------------===//
+// General constant folding (ONNXRuntimeFolding.cpp)
+//===----------------------------------------------------------------------===//
+
+/// Converts the current node (whose inputs are all constants) with `convert` into a
+/// scratch block and evaluates the ds ops it made with the CPU runtime's kernels; on
+/// success the node's outputs are constants and `folded` is set. Leaves the importer as
+/// it was (and `folded` unset) when some op cannot be evaluated at import time (no CPU
+/// kernel, random, results over the fold limit); fails only when the conversion does.
+LogicalResult foldWithRuntimeKernels(GraphImporter &imp, const onnx::NodeProto &n,
+                                     ConvertFn convert, bool &folded);
 
 } // namespace mlir::ds::onnx_import
 

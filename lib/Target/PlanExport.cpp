@@ -1,9 +1,10 @@
 // Serializes a memory-planned dsrt module into the protobuf plan format of runtime/proto.
-#include "ds/Target/Plan.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
 #include "ds/Dialect/Runtime/IR/ByteSize.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/InitAllDialects.h"
+#include "ds/Target/Plan.h"
+#include "ds/Target/PlanAttribute.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Shard/IR/ShardDialect.h"
@@ -567,4 +568,9 @@ void mlir::ds::registerPlanExportTranslation() {
         return exportPlan(module, os, producer);
       },
       [](DialectRegistry &registry) { ds::registerAllDialects(registry); });
+}
+
+LogicalResult mlir::ds::convertPlanAttribute(Attribute attr, plan::Attribute &out,
+                                             Location loc, StringRef name) {
+  return convertAttribute(attr, out, loc, name);
 }

@@ -1,5 +1,6 @@
 // Lowers ds ops on tensors to dsrt kernel calls on buffers.
 #include "ds/Conversion/Passes.h"
+#include "ds/Conversion/RuntimeKernelAttrs.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 
@@ -423,3 +424,11 @@ struct ConvertDSToRuntimePass
   }
 };
 } // namespace
+
+DictionaryAttr mlir::ds::getRuntimeKernelAttrs(Operation *op,
+                                               const ::ds::rt::KernelInfo &info) {
+  Builder b(op->getContext());
+  NamedAttrList attrs(getKernelAttrs(op));
+  addCatalogueDefaults(info, attrs, b);
+  return attrs.getDictionary(op->getContext());
+}
