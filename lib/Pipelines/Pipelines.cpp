@@ -81,7 +81,9 @@ void mlir::ds::buildInferencePipeline(OpPassManager &pm,
   if (fuseAttention)
     pm.addPass(createFuseAttentionPass());
   pm.addPass(createMarkFrozenParametersPass(options));
-  pm.addPass(createMergeIdenticalBuffersPass());
+  // No ds-merge-identical-buffers here: inference freezes every parameter, so weights that
+  // start out equal (BatchNorm's ones and zeros) would be merged, and --init-weights or a
+  // checkpoint could no longer give them their trained values.
 }
 
 void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
