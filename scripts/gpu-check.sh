@@ -131,6 +131,19 @@ grep -h '"backend"' "$OUT/gpt-fp32-s2-w1-offcpu.cuda.json" 2>/dev/null | tee -a 
 left_swaps=$(ls "${DS_GPU_NVME:-/tmp/ds-gpu-nvme}" 2>/dev/null | wc -l)
 res "offload nvme: swap files left" "$([ "$left_swaps" = 0 ] && echo ok || echo "FAIL $left_swaps")"
 
+# ---- 3c. torchvision CNNs (issue #14): every instruction equals the CPU backend, and 6 fp32
+#           steps follow PyTorch's losses within 1e-4 (test/Runtime/cuda/cnn.test, as a row)
+for m in resnet mobilenet vit; do
+  p=cnn-$m
+  run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --verify-kernels --steps 2 --data "$ROOT/models/data/cnn" \
+    --metrics "$OUT/$p.verify.json" && r=ok || r=FAIL
+  n=$(python3 -c "import json;d=json.load(open('$OUT/$p.verify.json'));print(d['instructions_verified'],'instructions,',d['kernel_mismatches'],'mismatches')" 2>/dev/null)
+  res "verify kernels $p" "$r ${n:-}"
+  run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --steps 6 --data "$ROOT/models/data/cnn" --metrics "$OUT/$p.cuda.json" &&
+    cmp_losses "$OUT/$p.cuda.json" "models/ref/$m/train_adamw.json" 1e-4 6 && r=ok || r=FAIL
+  res "train 6 steps $p vs pytorch (1e-4)" "$r $(tail -1 "$LOG" | cut -c1-60)"
+done
+
 # ---- 4. compute-sanitizer on one step (eager and with graphs)
 if command -v compute-sanitizer >/dev/null; then
   p=gpt-fp32-s3-w1

@@ -77,8 +77,6 @@ MemoryUse stateUse(const std::string &kind) {
   return MemoryUse::OptimizerState; // master, moments, step, loss-scale state
 }
 
-bool isCollective(const std::string &kernel) { return isCollectiveKernel(kernel); }
-
 } // namespace
 
 std::vector<TimelinePoint> computeMemoryTimeline(const LoadedPlan &lp) {
@@ -122,7 +120,7 @@ std::vector<TimelinePoint> computeMemoryTimeline(const LoadedPlan &lp) {
     std::map<size_t, std::pair<int, int>> live; // dense buffer index -> [first, last]
     std::vector<bool> collective(lp.buffers.size(), false);
     for (int i = 0; i < n; ++i) {
-      bool coll = isCollective(prog.instructions(i).kernel());
+      bool coll = isCollectiveKernel(prog.instructions(i).kernel());
       for (const auto *operands : {&lp.instrInputs[size_t(p)][size_t(i)],
                                    &lp.instrOutputs[size_t(p)][size_t(i)]})
         for (size_t b : *operands) {

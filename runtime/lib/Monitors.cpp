@@ -6,6 +6,7 @@
 #include "ds/runtime/Npy.h"
 #include "tensorboard_event.pb.h"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -100,15 +101,17 @@ void TrainingMonitors::appendRecord(const std::string &serializedEvent) {
     fail("tensorboard: cannot write ", eventsPath, ": ", std::strerror(errno));
 }
 
+std::string TrainingMonitors::csvPath(const std::string &tag) const {
+  std::string name = tag;
+  std::replace(name.begin(), name.end(), '/', '_');
+  return csvDir + "/" + name + ".csv";
+}
+
 void TrainingMonitors::write(const std::string &tag, double value, int64_t step) {
   if (csvEnabled) {
     FILE *&f = csvFiles[tag];
     if (!f) {
-      std::string name = tag;
-      for (char &ch : name)
-        if (ch == '/')
-          ch = '_';
-      std::string path = csvDir + "/" + name + ".csv";
+      std::string path = csvPath(tag);
       f = std::fopen(path.c_str(), "a");
       if (!f) {
         csvFiles.erase(tag);
@@ -141,13 +144,8 @@ void TrainingMonitors::flush() {
 
 std::vector<std::string> TrainingMonitors::filesWritten() const {
   std::vector<std::string> out;
-  for (const auto &kv : csvFiles) {
-    std::string name = kv.first;
-    for (char &ch : name)
-      if (ch == '/')
-        ch = '_';
-    out.push_back(csvDir + "/" + name + ".csv (csv_monitor)");
-  }
+  for (const auto &kv : csvFiles)
+    out.push_back(csvPath(kv.first) + " (csv_monitor)");
   if (events)
     out.push_back(eventsPath + " (tensorboard)");
   return out;

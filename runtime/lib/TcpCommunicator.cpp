@@ -227,15 +227,7 @@ public:
 
   void allGather(const void *in, void *out, int64_t count, DType dtype) override {
     CollectiveScope watched("all_gather");
-    size_t bytes = size_t(count) * dtypeSize(dtype);
-    char *o = static_cast<char *>(out);
-    if (o + size_t(rank_) * bytes != in)
-      std::memmove(o + size_t(rank_) * bytes, in, bytes);
-    for (int k = 1; k < size_; ++k) {
-      int to = (rank_ + k) % size_, from = (rank_ - k + size_) % size_;
-      exchange(to, o + size_t(rank_) * bytes, bytes, from, o + size_t(from) * bytes,
-               bytes);
-    }
+    allGatherRaw(in, out, size_t(count) * dtypeSize(dtype));
   }
 
   void reduceScatter(const void *in, void *out, int64_t count, DType dtype,
@@ -326,9 +318,11 @@ private:
     }
   }
 
+  /// out[r*bytes ..] = rank r's `in` (which may already be at its place in `out`).
   void allGatherRaw(const void *in, void *out, size_t bytes) {
     char *o = static_cast<char *>(out);
-    std::memcpy(o + size_t(rank_) * bytes, in, bytes);
+    if (o + size_t(rank_) * bytes != in)
+      std::memmove(o + size_t(rank_) * bytes, in, bytes);
     for (int k = 1; k < size_; ++k) {
       int to = (rank_ + k) % size_, from = (rank_ - k + size_) % size_;
       exchange(to, o + size_t(rank_) * bytes, bytes, from, o + size_t(from) * bytes,

@@ -1,6 +1,7 @@
 // libcudnn.so.9 (and libnvrtc, which the frontend's generated-kernel paths reach) loaded at run
 // time: the cuDNN and NVRTC functions the frontend calls are defined here and forward to the
-// loaded library, so the plugin has no link-time dependency on either.
+// loaded library. (The plugin still links libcudnn for Convolution.cu, which calls the legacy
+// convolution API directly; the loaded library is then that same one.)
 #include "CudnnLibrary.h"
 
 #if DS_HAVE_CUDNN_FRONTEND

@@ -45,6 +45,8 @@ private:
   std::map<std::string, FILE *> csvFiles; // by tag
   FILE *events = nullptr;
   void appendRecord(const std::string &serializedEvent);
+  /// DeepSpeed's CSV file of `tag`: <csvDir>/<tag with '/' as '_'>.csv.
+  std::string csvPath(const std::string &tag) const;
 };
 
 } // namespace ds::rt
