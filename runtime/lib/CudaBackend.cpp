@@ -197,7 +197,32 @@ bool loadCudaBackend(std::string &why) {
   return gApi != nullptr;
 }
 
+/// Whether the CUDA driver sees a device, asked of libcuda alone (cuInit, cuDeviceGetCount;
+/// honours CUDA_VISIBLE_DEVICES): the plugin pulls in cuBLAS, cuDNN and NCCL (about 150 MiB
+/// resident per rank), which a machine without a GPU must not pay for `--backend auto`.
+bool driverSeesDevice() {
+  static int answer = -1;
+  if (answer >= 0)
+    return answer == 1;
+  answer = 0;
+  void *cuda = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!cuda)
+    return false; // no driver: no GPU
+  using InitFn = int (*)(unsigned);
+  using CountFn = int (*)(int *);
+  auto init = reinterpret_cast<InitFn>(dlsym(cuda, "cuInit"));
+  auto count = reinterpret_cast<CountFn>(dlsym(cuda, "cuDeviceGetCount"));
+  int n = 0;
+  if (init && count && init(0) == 0 && count(&n) == 0 && n > 0)
+    answer = 1;
+  if (answer == 0)
+    dlclose(cuda); // kept open otherwise: the plugin links the same library
+  return answer == 1;
+}
+
 int cudaDeviceCount() {
+  if (!driverSeesDevice())
+    return 0;
   std::string why;
   if (!loadCudaBackend(why))
     return 0;
