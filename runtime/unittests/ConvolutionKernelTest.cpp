@@ -87,6 +87,12 @@ std::vector<ConvCase> convCases() {
        {{2, 2}, {3, 3, 3, 3}, {1, 1}},
        1,
        false},
+      // Pointwise (1x1, stride 1, no padding): the GEMM-per-image path, 2-D with groups
+      // and 1-D; then 1x1 at stride 2, which still takes im2col.
+      {{2, 4, 3, 5}, {6, 4, 1, 1}, {2, 6, 3, 5}, {{1, 1}, {0, 0, 0, 0}, {1, 1}}, 1, true},
+      {{2, 4, 3, 5}, {6, 2, 1, 1}, {2, 6, 3, 5}, {{1, 1}, {0, 0, 0, 0}, {2, 2}}, 2, true},
+      {{3, 3, 7}, {5, 3, 1}, {3, 5, 7}, {{1}, {0, 0}, {1}}, 1, false},
+      {{2, 4, 5, 5}, {6, 4, 1, 1}, {2, 6, 3, 3}, {{2, 2}, {0, 0, 0, 0}, {1, 1}}, 1, false},
   };
 }
 
