@@ -176,7 +176,8 @@ void pointwiseGradFilter(const ConvShape &s, const T *gy, const T *x, T *dw) {
   for (int64_t g = 0; g < s.group; ++g)
     for (int64_t n = 0; n < s.n; ++n)
       gemm(false, true, s.mg(), s.cg(), hw, gy + (n * s.m + g * s.mg()) * hw,
-           x + (n * s.c + g * s.cg()) * hw, n == 0 ? T(0) : T(1), dw + g * s.mg() * s.cg());
+           x + (n * s.c + g * s.cg()) * hw, n == 0 ? T(0) : T(1),
+           dw + g * s.mg() * s.cg());
 }
 
 template <typename T>
