@@ -6,7 +6,8 @@
 #
 # Shapes (batch --batch, default 8): ResNet-18's stem (3->64, 7x7/2 on 224x224) and one 3x3
 # conv of each stage at CIFAR size (64..512 channels, 32x32 down to 4x4), plus the 1x1/2
-# downsample. For each: ds-bench-conv (the best of N rounds of each kernel) and
+# downsample and a 1x1/1 (pointwise, as MobileNet's expansions: no im2col). For each:
+# ds-bench-conv (the best of N rounds of each kernel) and
 # scripts/bench_conv_torch.py (the best of N forward-only rounds, and of N forward+backward
 # rounds), and the ratio ours / torch of forward+backward (< 1: ours is faster).
 # Needs a build (ninja -C build ds-bench-conv) and PyTorch under /usr/bin/python3.
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --iters) ITERS=$2; shift 2 ;;
     --batch) BATCH=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-conv: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -32,6 +33,7 @@ SHAPES=(
   "stage3_3x3 256 8 8 256 3 1 1"
   "stage4_3x3 512 4 4 512 3 1 1"
   "down_1x1 64 32 32 128 1 2 0"
+  "point_1x1 64 32 32 128 1 1 0"
 )
 key() { awk -v k="$1" '$1 == k { print $2 }'; }
 echo "# CPU conv forward+backward, f32, batch $BATCH, $THREADS thread(s), best of $ITERS ($(nproc) cores;"

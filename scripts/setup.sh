@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ds-opt needs on a fresh machine; idempotent (skips what is there).
 #   scripts/setup.sh           build + test dependencies (what CI needs)
-#   scripts/setup.sh --models  also PyTorch, to re-export the bundled models and references
+#   scripts/setup.sh --models  also PyTorch (and transformers from PyPI), to re-export the
+#                              bundled models and references
 set -euo pipefail
 
 PKGS=(
@@ -32,5 +33,5 @@ fi
 
 
 # PyPI packages some tests use (onnxruntime, tensorboard), and cuDNN's frontend headers.
-bash "$(dirname "$0")/lib/install-pypi-packages.sh"
+bash "$(dirname "$0")/lib/install-pypi-packages.sh" "${1:-}"
 bash "$(dirname "$0")/lib/install-cudnn-frontend.sh"

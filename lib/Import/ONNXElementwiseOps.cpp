@@ -1,6 +1,8 @@
 // Element-wise ONNX ops: arithmetic, comparisons, unary math, activations, Where, Cast.
 #include "ONNXOpTable.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::ds;
 using namespace mlir::ds::onnx_import;
@@ -166,6 +168,32 @@ LogicalResult foldWhere(GraphImporter &imp, const onnx::NodeProto &, Inputs in,
   return success();
 }
 
+/// Abs and Neg are exact in every element type: folded here for integers too (the
+/// runtime's kernels, which fold the other unary ops, are float-only; T5's relative
+/// position buckets take Abs and Neg of int64 position differences).
+template <bool negate>
+LogicalResult foldSignOp(GraphImporter &imp, const onnx::NodeProto &, Inputs in,
+                         Outputs &out) {
+  if (in.size() != 1 || !in[0])
+    return imp.nodeError() << "expects 1 input, got " << in.size();
+  const ConstTensor &x = *in[0];
+  ConstTensor t = ConstTensor::make(x.elementType, x.shape);
+  t.splat = x.splat;
+  for (int64_t i = 0, e = x.storedElements(); i < e; ++i) {
+    if (x.isFloat()) {
+      double v = x.realAt(i);
+      t.push(negate ? -v : std::fabs(v));
+      continue;
+    }
+    // Two's complement, as the ONNX reference: Abs(INT64_MIN) and Neg(INT64_MIN) wrap.
+    uint64_t v = uint64_t(x.intAt(i));
+    bool flip = negate || x.intAt(i) < 0;
+    t.pushInt(int64_t(flip ? 0 - v : v));
+  }
+  out.push_back(std::move(t));
+  return success();
+}
+
 LogicalResult foldCast(GraphImporter &imp, const onnx::NodeProto &, Inputs in,
                        Outputs &out) {
   // A Cast without its input (found by import-onnx-fuzzer) reached here with `in` empty.
@@ -205,13 +233,13 @@ void mlir::ds::onnx_import::populateElementwiseOps(ONNXOpTable &table) {
   table.onOp("Min", 13, convertVariadic<MinOp>, foldVariadic<BinaryKind::Min>);
   table.onOp("Max", 13, convertVariadic<MaxOp>, foldVariadic<BinaryKind::Max>);
   table.onOp("Sqrt", 13, convertUnary<SqrtOp>);
-  table.onOp("Neg", 13, convertUnary<NegOp>);
+  table.onOp("Neg", 13, convertUnary<NegOp>, foldSignOp<true>);
   table.onOp("Exp", 13, convertUnary<ExpOp>);
   table.onOp("Log", 13, convertUnary<LogOp>);
   table.onOp("Tanh", 13, convertUnary<TanhOp>);
   table.onOp("Sin", 7, convertUnary<SinOp>);
   table.onOp("Cos", 7, convertUnary<CosOp>);
-  table.onOp("Abs", 13, convertUnary<AbsOp>);
+  table.onOp("Abs", 13, convertUnary<AbsOp>, foldSignOp<false>);
   table.onOp("Reciprocal", 13, convertUnary<ReciprocalOp>);
   table.onOp("Erf", 13, convertUnary<ErfOp>);
   table.onOp("Relu", 13, convertUnary<ReluOp>);

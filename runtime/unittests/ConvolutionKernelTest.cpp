@@ -87,6 +87,17 @@ std::vector<ConvCase> convCases() {
        {{2, 2}, {3, 3, 3, 3}, {1, 1}},
        1,
        false},
+      // Pointwise (1x1, stride 1, no padding): the GEMM-per-image path, 2-D with groups
+      // and 1-D; then 1x1 at stride 2, which still takes im2col.
+      {{2, 4, 3, 5}, {6, 4, 1, 1}, {2, 6, 3, 5}, {{1, 1}, {0, 0, 0, 0}, {1, 1}}, 1, true},
+      {{2, 4, 3, 5}, {6, 2, 1, 1}, {2, 6, 3, 5}, {{1, 1}, {0, 0, 0, 0}, {2, 2}}, 2, true},
+      {{3, 3, 7}, {5, 3, 1}, {3, 5, 7}, {{1}, {0, 0}, {1}}, 1, false},
+      {{2, 4, 5, 5},
+       {6, 4, 1, 1},
+       {2, 6, 3, 3},
+       {{2, 2}, {0, 0, 0, 0}, {1, 1}},
+       1,
+       false},
   };
 }
 
@@ -177,7 +188,8 @@ TEST(ConvolutionKernels, BatchNormAndGradientMatchReference) {
     for (DType dt : {F64, F32, BF16}) {
       int64_t c = shape[1];
       // Offset inputs: a one-pass variance would lose digits. (bf16 cannot hold such x to
-      // better than 2^-4, nor its statistics, which batch_norm keeps in x's type: centered.)
+      // better than 2^-4, nor its statistics, which batch_norm keeps in x's type:
+      // centered.)
       HostTensor x = dt == BF16 ? randomTensor(dt, shape, rng(), -2, 2)
                                 : randomTensor(dt, shape, rng(), 10, 14);
       HostTensor s = randomTensor(dt, {c}, rng(), 0.5, 1.5),

@@ -1,5 +1,6 @@
 // conv, conv_grad_input and conv_grad_filter: per group one OpenBLAS GEMM over the whole
-// batch, im2col / col2im with the images on threads.
+// batch, im2col / col2im with the images on threads; 1x1 convs at stride 1 without
+// padding are plain GEMMs per image.
 #include "../KernelSignaturesConvolution.h"
 #include "CpuCommon.h"
 
@@ -32,6 +33,12 @@ struct ConvShape {
   int64_t mg() const { return m / group; }        // output channels per group
   int64_t rows() const { return cg() * kh * kw; } // im2col rows
   int64_t cols() const { return oh * ow; }
+  /// A 1x1 window at stride 1 without padding: im2col of an image is the image itself,
+  /// so each image is one plain GEMM on x and y as they lie.
+  bool pointwise() const {
+    return kh == 1 && kw == 1 && dh.stride == 1 && dw.stride == 1 && dh.padBegin == 0 &&
+           dw.padBegin == 0 && oh == h && ow == w;
+  }
 };
 
 ConvShape convShape(const ConvAttrs &a, const std::vector<int64_t> &x,
@@ -135,8 +142,48 @@ void gatherChannels(const ConvShape &s, const T *y, int64_t g, T *out, bool back
   });
 }
 
+// Pointwise (1x1, stride 1, no padding): per image and group, y_n = W_g x_n,
+// dx_n = W_gᵀ gy_n, dW_g = Σ_n gy_n x_nᵀ, with no column buffer or channel gather.
+
+template <typename T>
+void pointwiseForward(const ConvShape &s, const T *x, const T *w, const T *b, T *y) {
+  int64_t hw = s.cols();
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t g = 0; g < s.group; ++g) {
+      T *out = y + (n * s.m + g * s.mg()) * hw;
+      gemm(false, false, s.mg(), hw, s.cg(), w + g * s.mg() * s.cg(),
+           x + (n * s.c + g * s.cg()) * hw, T(0), out);
+      if (b)
+        for (int64_t mi = 0; mi < s.mg(); ++mi) {
+          T bias = b[g * s.mg() + mi], *row = out + mi * hw;
+          std::transform(row, row + hw, row, [&](T v) { return v + bias; });
+        }
+    }
+}
+
+template <typename T>
+void pointwiseGradInput(const ConvShape &s, const T *gy, const T *w, T *dx) {
+  int64_t hw = s.cols();
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t g = 0; g < s.group; ++g)
+      gemm(true, false, s.cg(), hw, s.mg(), w + g * s.mg() * s.cg(),
+           gy + (n * s.m + g * s.mg()) * hw, T(0), dx + (n * s.c + g * s.cg()) * hw);
+}
+
+template <typename T>
+void pointwiseGradFilter(const ConvShape &s, const T *gy, const T *x, T *dw) {
+  int64_t hw = s.cols();
+  for (int64_t g = 0; g < s.group; ++g)
+    for (int64_t n = 0; n < s.n; ++n)
+      gemm(false, true, s.mg(), s.cg(), hw, gy + (n * s.m + g * s.mg()) * hw,
+           x + (n * s.c + g * s.cg()) * hw, n == 0 ? T(0) : T(1),
+           dw + g * s.mg() * s.cg());
+}
+
 template <typename T>
 void convForward(const ConvShape &s, const T *x, const T *w, const T *b, T *y) {
+  if (s.pointwise())
+    return pointwiseForward(s, x, w, b, y);
   Scratch<T> col(s.rows() * s.n * s.cols()), out(s.mg() * s.n * s.cols());
   for (int64_t g = 0; g < s.group; ++g) {
     batchIm2col(s, x, g, col.data());
@@ -154,6 +201,8 @@ void convForward(const ConvShape &s, const T *x, const T *w, const T *b, T *y) {
 
 template <typename T>
 void convGradInput(const ConvShape &s, const T *gy, const T *w, T *dx) {
+  if (s.pointwise())
+    return pointwiseGradInput(s, gy, w, dx);
   Scratch<T> col(s.rows() * s.n * s.cols()), gg(s.mg() * s.n * s.cols());
   std::fill(dx, dx + s.n * s.c * s.h * s.w, T(0));
   for (int64_t g = 0; g < s.group; ++g) {
@@ -171,6 +220,8 @@ void convGradInput(const ConvShape &s, const T *gy, const T *w, T *dx) {
 
 template <typename T>
 void convGradFilter(const ConvShape &s, const T *gy, const T *x, T *dw) {
+  if (s.pointwise())
+    return pointwiseGradFilter(s, gy, x, dw);
   Scratch<T> col(s.rows() * s.n * s.cols()), gg(s.mg() * s.n * s.cols());
   for (int64_t g = 0; g < s.group; ++g) {
     batchIm2col(s, x, g, col.data());

@@ -200,3 +200,53 @@ func.func @grouped_query(%q: tensor<2x6x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v:
   %o = ds.matmul %p, %vr : (tensor<2x6x8x8xf32>, tensor<2x6x8x16xf32>) -> tensor<2x6x8x16xf32>
   return %o : tensor<2x6x8x16xf32>
 }
+
+// -----
+
+// Tests OPT's form: 3-D [B*H, T, S] scores viewed as [B, H, T, S] for a [B, 1, T, S] mask
+// of 0 / finfo.min, clamped by Max at finfo.min, viewed back for the softmax: the mask is
+// broadcast to [B, H, T, S] and reshaped as the scores are, the clamp dropped.
+// CHECK-LABEL: func.func @opt_clamp
+//       CHECK:   %[[E:.+]] = ds.expand %{{.+}} : tensor<2x1x4x4xf32> to tensor<2x3x4x4xf32>
+//       CHECK:   %[[M:.+]] = ds.reshape %[[E]] : tensor<2x3x4x4xf32> to tensor<6x4x4xf32>
+//       CHECK:   ds.attention %arg0, %{{.+}}, %arg2 mask %[[M]] {scale = 1.000000e+00 : f32}
+//   CHECK-NOT:   ds.max
+//   CHECK-NOT:   ds.softmax
+func.func @opt_clamp(%q: tensor<6x4x16xf32>, %kt: tensor<6x16x4xf32>, %v: tensor<6x4x16xf32>) -> tensor<6x4x16xf32> {
+  %s = ds.matmul %q, %kt : (tensor<6x4x16xf32>, tensor<6x16x4xf32>) -> tensor<6x4x4xf32>
+  %s4 = ds.reshape %s : tensor<6x4x4xf32> to tensor<2x3x4x4xf32>
+  %m = ds.constant dense<[[[[0.0, -3.40282347E+38, -3.40282347E+38, -3.40282347E+38], [0.0, 0.0, -3.40282347E+38, -3.40282347E+38], [0.0, 0.0, 0.0, -3.40282347E+38], [0.0, 0.0, 0.0, 0.0]]], [[[0.0, 0.0, -3.40282347E+38, -3.40282347E+38], [0.0, 0.0, -3.40282347E+38, -3.40282347E+38], [0.0, 0.0, -3.40282347E+38, -3.40282347E+38], [0.0, 0.0, -3.40282347E+38, -3.40282347E+38]]]]> : tensor<2x1x4x4xf32>
+  %w = ds.add %s4, %m : (tensor<2x3x4x4xf32>, tensor<2x1x4x4xf32>) -> tensor<2x3x4x4xf32>
+  %min = ds.constant dense<-3.40282347E+38> : tensor<f32>
+  %c = ds.max %w, %min : (tensor<2x3x4x4xf32>, tensor<f32>) -> tensor<2x3x4x4xf32>
+  %c3 = ds.reshape %c : tensor<2x3x4x4xf32> to tensor<6x4x4xf32>
+  %p = ds.softmax %c3 {axis = 2 : i64} : tensor<6x4x4xf32>
+  %o = ds.matmul %p, %v : (tensor<6x4x4xf32>, tensor<6x4x16xf32>) -> tensor<6x4x16xf32>
+  return %o : tensor<6x4x16xf32>
+}
+
+// -----
+
+// Tests that a Max clamp over a mask of -inf stays unfused: the clamp turns -inf into a
+// finite fill (fully masked rows become uniform instead of NaN), which the fused op would
+// not do; so does a clamp at a value that is not a mask fill.
+// CHECK-LABEL: func.func @clamp_unmatched
+//   CHECK-NOT:   ds.attention
+//       CHECK:   ds.softmax
+//       CHECK:   ds.softmax
+//   CHECK-NOT:   ds.attention
+func.func @clamp_unmatched(%q: tensor<2x4x16xf32>, %kt: tensor<2x16x4xf32>, %v: tensor<2x4x16xf32>) -> (tensor<2x4x16xf32>, tensor<2x4x16xf32>) {
+  %s = ds.matmul %q, %kt : (tensor<2x4x16xf32>, tensor<2x16x4xf32>) -> tensor<2x4x4xf32>
+  %m = ds.constant dense<[0.0, 0.0, 0xFF800000, 0xFF800000]> : tensor<4xf32>
+  %w = ds.add %s, %m : (tensor<2x4x4xf32>, tensor<4xf32>) -> tensor<2x4x4xf32>
+  %min = ds.constant dense<-3.40282347E+38> : tensor<f32>
+  %c = ds.max %w, %min : (tensor<2x4x4xf32>, tensor<f32>) -> tensor<2x4x4xf32>
+  %p = ds.softmax %c {axis = 2 : i64} : tensor<2x4x4xf32>
+  %o = ds.matmul %p, %v : (tensor<2x4x4xf32>, tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  %s2 = ds.matmul %q, %kt : (tensor<2x4x16xf32>, tensor<2x16x4xf32>) -> tensor<2x4x4xf32>
+  %zero = ds.constant dense<0.0> : tensor<f32>
+  %c2 = ds.max %s2, %zero : (tensor<2x4x4xf32>, tensor<f32>) -> tensor<2x4x4xf32>
+  %p2 = ds.softmax %c2 {axis = 2 : i64} : tensor<2x4x4xf32>
+  %o2 = ds.matmul %p2, %v : (tensor<2x4x4xf32>, tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  return %o, %o2 : tensor<2x4x16xf32>, tensor<2x4x16xf32>
+}

@@ -93,6 +93,10 @@ struct Mask {
   Value value;
   bool negate = false; ///< the condition marks the masked positions (keep = !value)
   bool additive = false;
+  /// The scores' type where the mask applies: it differs from the softmax's in the
+  /// leading dims when a reshape lies between (OPT: [B*H, T, S] viewed as [B, H, T, S]
+  /// for the mask).
+  RankedTensorType scoresType;
 };
 
 /// What the walk from a softmax back to the q kᵀ matmul found.
@@ -129,23 +133,76 @@ Value peelScale(Value v, double &scale) {
   return v;
 }
 
+/// The input of a reshape that only regroups leading dims (the last two, [T, S], kept),
+/// else null.
+Value getLeadingDimsReshapeInput(Value v) {
+  auto reshape = v.getDefiningOp<ReshapeOp>();
+  if (!reshape)
+    return {};
+  auto in = tensorOf(reshape.getInput()), out = tensorOf(v);
+  if (in.getRank() < 2 || out.getRank() < 2 ||
+      in.getShape().take_back(2) != out.getShape().take_back(2) ||
+      in.getNumElements() != out.getNumElements())
+    return {};
+  return reshape.getInput();
+}
+
+/// Peels scales and leading-dims reshapes off `v`.
+Value peelScaleAndReshapes(Value v, double &scale) {
+  v = peelScale(v, scale);
+  while (Value in = getLeadingDimsReshapeInput(v))
+    v = peelScale(in, scale);
+  return v;
+}
+
+/// Whether every element of `v` is a finite float constant.
+bool isFiniteConstant(Value v) {
+  auto constant = v.getDefiningOp<ConstantOp>();
+  if (!constant)
+    return false;
+  auto dense = dyn_cast<DenseFPElementsAttr>(constant.getValue());
+  if (!dense)
+    return false;
+  auto values = dense.tryGetValues<APFloat>();
+  return succeeded(values) &&
+         llvm::all_of(*values, [](const APFloat &f) { return f.isFinite(); });
+}
+
 /// Walks from the softmax input through masks, then scales, to the scores matmul.
 std::optional<AttentionMatch> matchScores(Value x) {
   AttentionMatch m;
   RankedTensorType scoresType = tensorOf(x);
+  // A Max with a mask fill (OPT's clamp of the masked scores at finfo.min) changes only
+  // scores below the fill: with finite masks and scores far smaller than the fill (its
+  // spacing there exceeds 1e22), none.
+  bool clamped = false;
   while (true) {
     Operation *def = x.getDefiningOp();
+    if (Value in = getLeadingDimsReshapeInput(x)) {
+      x = in;
+      scoresType = tensorOf(x);
+      continue;
+    }
+    if (auto max = dyn_cast_or_null<MaxOp>(def)) {
+      auto fill = getSplatFloat(max.getRhs());
+      if (!fill || !isMaskFill(*fill) || !std::isfinite(*fill) ||
+          tensorOf(max.getLhs()) != scoresType)
+        return std::nullopt;
+      clamped = true;
+      x = max.getLhs();
+      continue;
+    }
     if (auto where = dyn_cast_or_null<WhereOp>(def)) {
       Value t = where.getOnTrue(), f = where.getOnFalse();
       if (auto fill = getSplatFloat(t);
           fill && isMaskFill(*fill) && tensorOf(f) == scoresType) {
-        m.masks.push_back({where.getCondition(), /*negate=*/true});
+        m.masks.push_back({where.getCondition(), /*negate=*/true, false, scoresType});
         x = f;
         continue;
       }
       if (auto fill = getSplatFloat(f);
           fill && isMaskFill(*fill) && tensorOf(t) == scoresType) {
-        m.masks.push_back({where.getCondition(), /*negate=*/false});
+        m.masks.push_back({where.getCondition(), /*negate=*/false, false, scoresType});
         x = t;
         continue;
       }
@@ -157,18 +214,18 @@ std::optional<AttentionMatch> matchScores(Value x) {
       // constant of the model.
       auto leadsToScores = [&](Value s) {
         double ignored = 1;
-        Value base = peelScale(s, ignored);
+        Value base = peelScaleAndReshapes(s, ignored);
         return tensorOf(s) == scoresType &&
                (base.getDefiningOp<MatMulOp>() || base.getDefiningOp<WhereOp>() ||
                 base.getDefiningOp<AddOp>());
       };
       if (leadsToScores(a) && isConstantOfModel(b)) {
-        m.masks.push_back({b, false, /*additive=*/true});
+        m.masks.push_back({b, false, /*additive=*/true, scoresType});
         x = a;
         continue;
       }
       if (leadsToScores(b) && isConstantOfModel(a)) {
-        m.masks.push_back({a, false, /*additive=*/true});
+        m.masks.push_back({a, false, /*additive=*/true, scoresType});
         x = b;
         continue;
       }
@@ -176,7 +233,11 @@ std::optional<AttentionMatch> matchScores(Value x) {
     }
     break;
   }
-  x = peelScale(x, m.scale);
+  if (clamped && !llvm::all_of(m.masks, [](const Mask &mask) {
+        return mask.additive && isFiniteConstant(mask.value);
+      }))
+    return std::nullopt;
+  x = peelScaleAndReshapes(x, m.scale);
   m.scores = x.getDefiningOp<MatMulOp>();
   if (!m.scores)
     return std::nullopt;
@@ -367,7 +428,8 @@ struct FuseAttentionPass : public ds::impl::FuseAttentionPassBase<FuseAttentionP
     bool causal = false;
     SmallVector<Mask> masks;
     for (const Mask &mask : m->masks) {
-      if (!causal && isCausalConstant(mask, t, s))
+      bool atProbs = mask.scoresType.getShape() == probsType.getShape();
+      if (!causal && atProbs && isCausalConstant(mask, t, s))
         causal = true;
       else
         masks.push_back(mask);
@@ -376,6 +438,10 @@ struct FuseAttentionPass : public ds::impl::FuseAttentionPassBase<FuseAttentionP
       return false;
     if (!masks.empty()) {
       auto mt = tensorOf(masks[0].value);
+      // A mask applied before a reshape of the scores is broadcast to their shape there,
+      // then reshaped as they are.
+      if (masks[0].scoresType.getShape() != probsType.getShape())
+        mt = mt.clone(probsType.getShape());
       SmallVector<int64_t> joint;
       if (mt.getRank() > rank ||
           !OpTrait::util::getBroadcastedShape(mt.getShape(), probsType.getShape(),
@@ -390,6 +456,13 @@ struct FuseAttentionPass : public ds::impl::FuseAttentionPassBase<FuseAttentionP
     Value maskValue;
     if (!masks.empty()) {
       maskValue = masks[0].value;
+      RankedTensorType at = masks[0].scoresType;
+      if (at.getShape() != probsType.getShape()) {
+        auto mt = tensorOf(maskValue);
+        if (mt.getShape() != at.getShape())
+          maskValue = ExpandOp::create(b, loc, mt.clone(at.getShape()), maskValue);
+        maskValue = ReshapeOp::create(b, loc, mt.clone(probsType.getShape()), maskValue);
+      }
       if (masks[0].negate) {
         auto i1 = b.getI1Type();
         Value no = ConstantOp::create(
