@@ -1,8 +1,8 @@
 // The cost report: every dsrt.kernel of a planned module costed by the formulas of
 // KernelCost.cpp, summed per program and per step, with a roofline estimate and a floor.
 #include "ds/Target/CostReport.h"
-#include "ds/Target/MemoryReport.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
+#include "ds/Target/MemoryReport.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/Format.h"
@@ -75,13 +75,14 @@ FailureOr<CostReport> mlir::ds::computeCostReport(ModuleOp planned) {
     ProgramCosts program;
     program.name = func.getSymName().str();
     program.role = dsrt::stringifyProgramRole(*role).str();
-    program.timesPerStep = *role == dsrt::ProgramRole::micro_step ? report.accumulation
-                           : *role == dsrt::ProgramRole::apply_step ||
-                                   *role == dsrt::ProgramRole::inference
-                               ? 1
-                                                                     : 0;
+    program.timesPerStep =
+        *role == dsrt::ProgramRole::micro_step ? report.accumulation
+        : *role == dsrt::ProgramRole::apply_step || *role == dsrt::ProgramRole::inference
+            ? 1
+            : 0;
     func.walk([&](dsrt::KernelOp kernel) {
-      if (kernel.getStream() == dsrt::Stream::io || kernel.getStream() == dsrt::Stream::host)
+      if (kernel.getStream() == dsrt::Stream::io ||
+          kernel.getStream() == dsrt::Stream::host)
         return;
       CostTotals t = costKernel(kernel);
       program.total.add(t, 1);
@@ -96,9 +97,9 @@ FailureOr<CostReport> mlir::ds::computeCostReport(ModuleOp planned) {
   // gradients, optimizer state) and the activations of each micro-step once: the planned
   // arena's peak, an upper bound of what the forward saves for the backward.
   const MemoryBreakdown &m = *memory;
-  report.floorBytes = double(m.parameters + m.frozen + m.gradients + m.optimizer +
-                             m.hostState) +
-                      double(report.accumulation) * double(m.peak);
+  report.floorBytes =
+      double(m.parameters + m.frozen + m.gradients + m.optimizer + m.hostState) +
+      double(report.accumulation) * double(m.peak);
   return report;
 }
 
@@ -146,7 +147,8 @@ void mlir::ds::printCostReport(const CostReport &report, const cost::Device &dev
       j.attribute("floor_bytes_per_step", report.floorBytes);
       byDevice("estimated_step_s",
                [&](const cost::Device &d) { return report.perStep.estimatedSeconds(d); });
-      byDevice("floor_step_s", [&](const cost::Device &d) { return report.floorSeconds(d); });
+      byDevice("floor_step_s",
+               [&](const cost::Device &d) { return report.floorSeconds(d); });
       j.attribute("launch_overhead_s", device.launchSeconds);
       j.attributeArray("programs", [&] {
         for (const ProgramCosts &p : report.programs)

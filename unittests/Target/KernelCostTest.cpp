@@ -1,4 +1,5 @@
-// Tests of the cost report's per-kernel formulas (lib/Target/KernelCost.cpp), one per formula.
+// Tests of the cost report's per-kernel formulas (lib/Target/KernelCost.cpp), one per
+// formula.
 #include "ds/Target/KernelCost.h"
 
 #include "ds/runtime/KernelCatalogue.h"
@@ -18,8 +19,8 @@ TEST(KernelCost, EveryCatalogueKernelHasAFormula) {
     EXPECT_TRUE(hasFormula(k.name)) << k.name;
 }
 
-// Tests that a broadcasting elementwise kernel costs one FLOP per output element and reads
-// each input once (the broadcast operand at its own size).
+// Tests that a broadcasting elementwise kernel costs one FLOP per output element and
+// reads each input once (the broadcast operand at its own size).
 TEST(KernelCost, Elementwise) {
   KernelCost c = costOf("add", {f32({4, 8}), f32({8})}, {f32({4, 8})});
   EXPECT_EQ(c.flops, 32);
@@ -58,9 +59,9 @@ TEST(KernelCost, Gemm) {
 // Tests that fused attention costs q kT and p v, 2 S T (D + Dv) per head, without the
 // S x T scores in memory.
 TEST(KernelCost, Attention) {
-  KernelCost c = costOf("attention", {bf16({2, 3, 16, 8}), bf16({2, 3, 32, 8}),
-                                      bf16({2, 3, 32, 4})},
-                        {bf16({2, 3, 16, 4}), f32({2, 3, 16})});
+  KernelCost c =
+      costOf("attention", {bf16({2, 3, 16, 8}), bf16({2, 3, 32, 8}), bf16({2, 3, 32, 4})},
+             {bf16({2, 3, 16, 4}), f32({2, 3, 16})});
   EXPECT_EQ(c.flops, 2.0 * 6 * 16 * 32 * (8 + 4));
   EXPECT_EQ(c.bytesWritten, 6 * 16 * 4 * 2 + 6 * 16 * 4);
 }
@@ -73,8 +74,8 @@ TEST(KernelCost, AttentionGrad) {
   EXPECT_EQ(c.flops, 2.0 * 6 * 16 * 32 * (3 * 8 + 2 * 4));
 }
 
-// Tests the convolution formulas: forward, input gradient and filter gradient cost the same
-// multiply-adds, numel(y) x numel(w) / M.
+// Tests the convolution formulas: forward, input gradient and filter gradient cost the
+// same multiply-adds, numel(y) x numel(w) / M.
 TEST(KernelCost, Convolution) {
   Operand x = f32({2, 4, 10, 10}), w = f32({6, 2, 3, 3}), y = f32({2, 6, 8, 8});
   double expected = 2.0 * (2 * 6 * 8 * 8) * (2 * 3 * 3);
@@ -83,8 +84,8 @@ TEST(KernelCost, Convolution) {
   EXPECT_EQ(costOf("conv_grad_filter", {y, x}, {w}).flops, expected);
 }
 
-// Tests that gather reads only the rows it gathers, and gather_grad writes the whole table
-// then adds each row.
+// Tests that gather reads only the rows it gathers, and gather_grad writes the whole
+// table then adds each row.
 TEST(KernelCost, Gather) {
   Operand table = f32({1000, 16}), idx = i64({2, 5}), rows = f32({2, 5, 16});
   KernelCost g = costOf("gather", {table, idx}, {rows});
@@ -127,8 +128,8 @@ TEST(KernelCost, Normalisation) {
 
 // Tests that a loss gradient counts the scores it writes, not its scalar g.
 TEST(KernelCost, LossGrad) {
-  KernelCost c = costOf("softmax_cross_entropy_loss_grad", {f32({}), f32({6, 10}), i64({6})},
-                        {f32({6, 10})});
+  KernelCost c = costOf("softmax_cross_entropy_loss_grad",
+                        {f32({}), f32({6, 10}), i64({6})}, {f32({6, 10})});
   EXPECT_EQ(c.flops, 4 * 60);
 }
 

@@ -21,7 +21,8 @@ struct CostTotals {
   double tensorFlops32 = 0; // tensor-core FLOPs on 32-bit inputs
   double bytesRead = 0;
   double bytesWritten = 0;
-  std::map<std::string, double> seconds; // roofline time by device name, no launch overhead
+  std::map<std::string, double>
+      seconds; // roofline time by device name, no launch overhead
   void add(const CostTotals &other, double times);
   double tensorFlops() const { return tensorFlops16 + tensorFlops32; }
   double bytes() const { return bytesRead + bytesWritten; }
@@ -31,7 +32,8 @@ struct CostTotals {
 
 struct ProgramCosts {
   std::string name, role;
-  int64_t timesPerStep = 0; // micro_step: gradient_accumulation_steps; apply_step: 1; else 0
+  int64_t timesPerStep =
+      0; // micro_step: gradient_accumulation_steps; apply_step: 1; else 0
   CostTotals total;
   std::map<std::string, CostTotals> byKernel;
 };
@@ -39,9 +41,9 @@ struct ProgramCosts {
 struct CostReport {
   std::vector<ProgramCosts> programs;
   int64_t accumulation = 1;
-  CostTotals perStep;                     // micro_step x accumulation + apply_step
+  CostTotals perStep; // micro_step x accumulation + apply_step
   std::map<std::string, CostTotals> byKernelPerStep;
-  double floorBytes = 0;                  // one pass over model state and activations
+  double floorBytes = 0; // one pass over model state and activations
   double floorSeconds(const cost::Device &device) const;
 };
 

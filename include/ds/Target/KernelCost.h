@@ -1,4 +1,5 @@
-// Per-kernel cost formulas of the cost report: FLOPs and bytes moved by one runtime kernel.
+// Per-kernel cost formulas of the cost report: FLOPs and bytes moved by one runtime
+// kernel.
 #ifndef DS_TARGET_KERNELCOST_H
 #define DS_TARGET_KERNELCOST_H
 
@@ -50,8 +51,8 @@ struct Device {
 const std::vector<Device> &devices();
 const Device *findDevice(std::string_view name);
 
-/// Roofline time of one kernel: max(FLOP time on its unit, byte time) (no launch overhead).
-/// `sixteenBit`: the tensor-core kernel runs on 16-bit inputs.
+/// Roofline time of one kernel: max(FLOP time on its unit, byte time) (no launch
+/// overhead). `sixteenBit`: the tensor-core kernel runs on 16-bit inputs.
 double rooflineSeconds(const KernelCost &cost, bool sixteenBit, const Device &device);
 
 } // namespace mlir::ds::cost

@@ -1,4 +1,5 @@
-// Makes the kernel that computes a global's new value write the global, dropping the copy.
+// Makes the kernel that computes a global's new value write the global, dropping the
+// copy.
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
 
@@ -53,8 +54,8 @@ KernelOp findElidableWriter(KernelOp copy, SymbolTableCollection &symbols) {
     if (!kernel)
       return {}; // a view or a returned buffer
     auto [begin, length] = kernel.getODSOperandIndexAndLength(1); // the outputs
-    bool isOutput = use.getOperandNumber() >= begin &&
-                    use.getOperandNumber() < begin + length;
+    bool isOutput =
+        use.getOperandNumber() >= begin && use.getOperandNumber() < begin + length;
     if (isOutput) {
       if (writer)
         return {};
@@ -87,9 +88,8 @@ KernelOp findElidableWriter(KernelOp copy, SymbolTableCollection &symbols) {
   }
   // The writer itself may read the global: the whole buffer, in place.
   for (Value v : writer.getInputs())
-    if (globalOf(v) == name &&
-        (v.getType() != state.getType() || !v.getDefiningOp<ParamOp>() ||
-         !allowsInPlace(writer)))
+    if (globalOf(v) == name && (v.getType() != state.getType() ||
+                                !v.getDefiningOp<ParamOp>() || !allowsInPlace(writer)))
       return {};
   for (Value v : writer.getOutputs())
     if (globalOf(v) == name)
@@ -118,7 +118,8 @@ struct ElideStateCopiesPass : dsrt::impl::ElideStateCopiesPassBase<ElideStateCop
         Value transient = copy.getInputs()[0];
         auto param = copy.getOutputs()[0].getDefiningOp<ParamOp>();
         OpBuilder b(writer);
-        Value state = ParamOp::create(b, param.getLoc(), param.getType(), param.getNameAttr());
+        Value state =
+            ParamOp::create(b, param.getLoc(), param.getType(), param.getNameAttr());
         auto alloc = transient.getDefiningOp<AllocOp>();
         copy.erase();
         if (param->use_empty())
