@@ -71,6 +71,7 @@ void mlir::ds::buildTrainingPipeline(OpPassManager &pm,
   // After CSE: the stage-3 backward re-gathers must stay separate from the forward
   // gathers, or the parameters would stay gathered across the whole step.
   pm.addPass(createPartitionForZeroPass(options.zero));
+  pm.addPass(createDropSingleRankCollectivesPass());
   pm.addPass(createPlaceOffloadedStatePass(options.offload));
   pm.addPass(std::make_unique<SetPlanInfoPass>(options));
 }
@@ -93,6 +94,7 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
     pm.addPass(createCSEPass());
   pm.addPass(createConvertDSToRuntimePass());
   pm.addPass(dsrt::createInsertTransfersPass(options.transfers));
+  pm.addPass(dsrt::createElideStateCopiesPass());
   pm.addPass(dsrt::createPlanMemoryPass());
 }
 

@@ -7,6 +7,7 @@
 #include "ds/InitAllDialects.h"
 #include "ds/InitAllPasses.h"
 #include "ds/Pipelines/Pipelines.h"
+#include "ds/Target/CostReport.h"
 #include "ds/Target/MemoryReport.h"
 #include "ds/Target/Plan.h"
 
@@ -66,6 +67,21 @@ static cl::opt<ReportFormat> memoryReport(
                           "optimizer_states, frozen, activations, device, host, nvme} in "
                           "bytes, stages [...], deepspeed_estimator [...]")),
     cl::init(ReportFormat::None), cl::cat(compilerCategory));
+static cl::opt<ReportFormat> costReport(
+    "cost-report",
+    cl::desc("Print kernel launches, FLOPs and bytes per program and per step, and a "
+             "roofline estimate of the step time beside the model's floor, instead of MLIR"),
+    cl::ValueOptional,
+    cl::values(clEnumValN(ReportFormat::Text, "", "as a table (the default)"),
+               clEnumValN(ReportFormat::Text, "text", "as a table"),
+               clEnumValN(ReportFormat::Json, "json",
+                          "as a JSON object: launches_per_step, flops_per_step, "
+                          "bytes_per_step, floor_bytes_per_step, estimated_step_s and "
+                          "floor_step_s by GPU, programs [...]")),
+    cl::init(ReportFormat::None), cl::cat(compilerCategory));
+static cl::opt<std::string> costDevice(
+    "cost-device", cl::desc("The GPU of --cost-report's table: h100 (SXM, default) or h200"),
+    cl::init("h100"), cl::cat(compilerCategory));
 static cl::opt<std::string> deviceMemory(
     "device-memory",
     cl::desc("Device memory per rank (bytes, or with a KiB/MiB/GiB/TiB suffix): warn when "
@@ -577,7 +593,14 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   }
 
   bool toPlan = outputPath.ends_with(".dsplan");
-  if (!toPlan && memoryReport == ReportFormat::None && emitStage == EmitStage::Import)
+  bool report = memoryReport != ReportFormat::None || costReport != ReportFormat::None;
+  const ds::cost::Device *costGpu = ds::cost::findDevice(costDevice.getValue());
+  if (!costGpu) {
+    llvm::errs() << "ds-opt: --cost-device=" << costDevice
+                 << " is not a GPU the cost report knows (h100, h200)\n";
+    return failure();
+  }
+  if (!toPlan && !report && emitStage == EmitStage::Import)
     return printModule(*module, outputPath);
 
   OwningOpRef<ModuleOp> imported;
@@ -627,7 +650,7 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   if (failed(runTrainingPipeline(*module, config, stage, world, *options)))
     return failure();
 
-  if (!toPlan && memoryReport == ReportFormat::None && emitStage == EmitStage::Train)
+  if (!toPlan && !report && emitStage == EmitStage::Train)
     return printModule(*module, outputPath);
 
   if (failed(runLoweringPipeline(*module, options->inference, config)))
@@ -648,6 +671,21 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
                                  *options, memoryReport == ReportFormat::Json,
                                  budget ? &*budget : nullptr, out->os())))
       return failure();
+    out->keep();
+    if (!toPlan && costReport == ReportFormat::None)
+      return success();
+  }
+  if (costReport != ReportFormat::None) {
+    FailureOr<ds::CostReport> costs = ds::computeCostReport(*module);
+    if (failed(costs))
+      return failure();
+    std::string error;
+    auto out = openOutputFile(toPlan ? "-" : outputPath, &error);
+    if (!out) {
+      llvm::errs() << "ds-opt: " << error << "\n";
+      return failure();
+    }
+    ds::printCostReport(*costs, *costGpu, costReport == ReportFormat::Json, out->os());
     out->keep();
     if (!toPlan)
       return success();

@@ -167,6 +167,28 @@ def PartitionForZeroPass : Pass<"ds-zero", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::ds::DSDialect", "::mlir::shard::ShardDialect"];
 }
 
+def DropSingleRankCollectivesPass
+    : Pass<"ds-drop-single-rank-collectives", "::mlir::ModuleOp"> {
+  let summary = "Removes collectives over a single rank (they move nothing)";
+  let description = [{
+    Runs after --ds-zero. A `shard.all_reduce`, `shard.all_gather` or
+    `shard.reduce_scatter` whose grid axes hold one rank in all returns its operand
+    unchanged (a sum, max, min or gather over one rank is the identity), so its result is
+    replaced by its operand and the op erased: a world-1 plan launches no collectives and
+    plans no communication buffers. Collectives whose result type differs from their
+    operand's are left alone.
+    ```mlir
+    shard.grid @world(shape = 1)
+    %s = shard.all_reduce %g on @world grid_axes = [0] : tensor<4xf32> -> tensor<4xf32>
+    // becomes: every use of %s uses %g
+    ```
+  }];
+  let statistics = [
+    Statistic<"numDropped", "dropped-collectives", "Collectives removed">,
+  ];
+  let dependentDialects = ["::mlir::shard::ShardDialect"];
+}
+
 def ApplyMixedPrecisionPass : Pass<"ds-mixed-precision", "::mlir::ModuleOp"> {
   let summary = "Runs the forward pass in bf16 or fp16, as DeepSpeed's fp16/bf16 modes do";
   let description = [{

@@ -35,6 +35,36 @@ def PlanMemoryPass : Pass<"ds-plan-memory", "::mlir::ModuleOp"> {
   ];
 }
 
+def ElideStateCopiesPass : Pass<"ds-elide-state-copies", "::mlir::ModuleOp"> {
+  let summary = "Kernels write updated module state in place instead of through a copy";
+  let description = [{
+    Runs after --ds-insert-transfers, before --ds-plan-memory. The lowering writes each
+    new value of a `dsrt.global` (an optimizer update, a gradient sum, a zeroed
+    accumulator, a 16-bit parameter cast from its fp32 master) into a transient and then
+    copies it into the global: one more launch and two more passes over the bytes. When a
+    whole-buffer `copy` moves a device transient into a device global, the transient's one
+    writer is made to write the global directly and the copy is erased, provided that:
+    - the transient has exactly one writer, before the copy, not on the host or io stream,
+      and is only read by kernels (no views, not returned);
+    - no kernel other than the writer touches the global between the writer and the copy,
+      and no kernel writes it after the copy while the transient is still read;
+    - if the writer also reads the global, it reads the whole buffer and the kernel
+      catalogue allows the kernel to run in place.
+    The values computed are the same; only where they are written changes.
+    ```mlir
+    %u = dsrt.alloc : memref<4xf32>
+    dsrt.kernel "add" ins(%g, %d : memref<4xf32>, memref<4xf32>) outs(%u : memref<4xf32>)
+    dsrt.kernel "copy" ins(%u : memref<4xf32>) outs(%g : memref<4xf32>) on copy
+    // becomes
+    %g2 = dsrt.param @w.grad : memref<4xf32>
+    dsrt.kernel "add" ins(%g, %d : memref<4xf32>, memref<4xf32>) outs(%g2 : memref<4xf32>)
+    ```
+  }];
+  let statistics = [
+    Statistic<"numElided", "elided-copies", "Copies into globals removed">,
+  ];
+}
+
 def InsertTransfersPass : Pass<"ds-insert-transfers", "::mlir::ModuleOp"> {
   let summary = "Runs kernels on offloaded state on the host and moves the bytes between tiers";
   let description = [{

@@ -1,0 +1,277 @@
+// The table of per-kernel cost formulas (FLOPs, bytes read and written) and the GPUs the
+// cost report's roofline knows.
+#include "ds/Target/KernelCost.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+
+using namespace mlir::ds::cost;
+
+double Operand::numElements() const {
+  double n = 1;
+  for (int64_t d : shape)
+    n *= double(d);
+  return n;
+}
+
+namespace {
+using Ops = std::vector<Operand>;
+using Formula = KernelCost (*)(const Ops &in, const Ops &out);
+
+double sumBytes(const Ops &ops) {
+  double b = 0;
+  for (const Operand &o : ops)
+    b += o.bytes();
+  return b;
+}
+double dim(const Operand &o, int fromEnd) {
+  int64_t rank = int64_t(o.shape.size());
+  return rank >= fromEnd ? double(o.shape[rank - fromEnd]) : 1.0;
+}
+/// Reads every input once and writes every output once.
+KernelCost streaming(const Ops &in, const Ops &out, double flops, Unit unit) {
+  return {flops, sumBytes(in), sumBytes(out), unit};
+}
+double firstOutputElements(const Ops &out) {
+  return out.empty() ? 0 : out[0].numElements();
+}
+double firstInputElements(const Ops &in) { return in.empty() ? 0 : in[0].numElements(); }
+
+/// Elementwise and normalisation kernels: `perElement` FLOPs per element of the first
+/// output (`PerOut`) or the first input (`PerIn`).
+template <int perElement> KernelCost perOut(const Ops &in, const Ops &out) {
+  return streaming(in, out, perElement * firstOutputElements(out),
+                   perElement ? Unit::Vector : Unit::None);
+}
+template <int perElement> KernelCost perIn(const Ops &in, const Ops &out) {
+  return streaming(in, out, perElement * firstInputElements(in),
+                   perElement ? Unit::Vector : Unit::None);
+}
+
+/// numpy matmul a [..., M, K] x b [..., K, N]: 2 M N K per batch element of r.
+KernelCost matmul(const Ops &in, const Ops &out) {
+  if (in.size() < 2 || out.empty())
+    return streaming(in, out, 0, Unit::None);
+  return streaming(in, out, 2 * out[0].numElements() * dim(in[0], 1), Unit::TensorCore);
+}
+/// gemm r [M, N] = op(a) op(b) + c: K = numel(a) / M whichever way a is transposed.
+KernelCost gemm(const Ops &in, const Ops &out) {
+  if (in.size() < 2 || out.empty() || out[0].shape.empty() || out[0].shape[0] == 0)
+    return streaming(in, out, 0, Unit::None);
+  double k = in[0].numElements() / double(out[0].shape[0]);
+  return streaming(in, out, 2 * out[0].numElements() * k, Unit::TensorCore);
+}
+/// Fused attention q [..., S, D], k [..., T, D], v [..., T, Dv]: q kT and p v, 2 S T (D +
+/// Dv) per head; the S x T scores never reach memory.
+void attentionDims(const Ops &in, double &heads, double &s, double &t, double &d,
+                   double &dv) {
+  const Operand &q = in[0];
+  s = dim(q, 2);
+  d = dim(q, 1);
+  heads = (s * d) > 0 ? q.numElements() / (s * d) : 0;
+  t = dim(in[1], 2);
+  dv = dim(in[2], 1);
+}
+KernelCost attention(const Ops &in, const Ops &out) {
+  if (in.size() < 3)
+    return streaming(in, out, 0, Unit::None);
+  double h, s, t, d, dv;
+  attentionDims(in, h, s, t, d, dv);
+  return streaming(in, out, 2 * h * s * t * (d + dv), Unit::TensorCore);
+}
+/// Backward of fused attention (inputs g, q, k, v, ...): recomputes q kT, then dv = pT g,
+/// dp = g vT, dq = ds k, dk = dsT q: 2 S T (3 D + 2 Dv) per head.
+KernelCost attentionGrad(const Ops &in, const Ops &out) {
+  if (in.size() < 4)
+    return streaming(in, out, 0, Unit::None);
+  Ops qkv(in.begin() + 1, in.begin() + 4);
+  double h, s, t, d, dv;
+  attentionDims(qkv, h, s, t, d, dv);
+  return streaming(in, out, 2 * h * s * t * (3 * d + 2 * dv), Unit::TensorCore);
+}
+/// conv: 2 x numel(y) x (C/group x prod K) = numel(w) / M multiply-adds per output.
+KernelCost conv(const Ops &in, const Ops &out) {
+  if (in.size() < 2 || out.empty() || in[1].shape.empty() || in[1].shape[0] == 0)
+    return streaming(in, out, 0, Unit::None);
+  return streaming(
+      in, out, 2 * out[0].numElements() * in[1].numElements() / double(in[1].shape[0]),
+      Unit::TensorCore);
+}
+/// conv_grad_input (g, w): as many multiply-adds as the forward, numel(g) x numel(w) / M.
+KernelCost convGradInput(const Ops &in, const Ops &out) {
+  if (in.size() < 2 || in[1].shape.empty() || in[1].shape[0] == 0)
+    return streaming(in, out, 0, Unit::None);
+  return streaming(in, out,
+                   2 * in[0].numElements() * in[1].numElements() / double(in[1].shape[0]),
+                   Unit::TensorCore);
+}
+/// conv_grad_filter (g, x) -> dw: numel(g) x numel(dw) / M.
+KernelCost convGradFilter(const Ops &in, const Ops &out) {
+  if (in.empty() || out.empty() || out[0].shape.empty() || out[0].shape[0] == 0)
+    return streaming(in, out, 0, Unit::None);
+  return streaming(
+      in, out, 2 * in[0].numElements() * out[0].numElements() / double(out[0].shape[0]),
+      Unit::TensorCore);
+}
+/// gather (data, indices) -> r: reads only the rows it gathers.
+KernelCost gather(const Ops &in, const Ops &out) {
+  double read = sumBytes(out) + (in.size() > 1 ? in[1].bytes() : 0);
+  return {0, read, sumBytes(out), Unit::None};
+}
+/// gather_grad (g, indices) -> dd: zeroes dd, then adds every g row into it.
+KernelCost gatherGrad(const Ops &in, const Ops &out) {
+  return {firstInputElements(in), sumBytes(in),
+          sumBytes(out) + (in.empty() ? 0 : in[0].bytes()), Unit::Vector};
+}
+/// slice reads only what it keeps.
+KernelCost slice(const Ops &in, const Ops &out) {
+  return {0, sumBytes(out), sumBytes(out), Unit::None};
+}
+/// Writers with no input read (constant, fill).
+KernelCost writeOnly(const Ops &, const Ops &out) {
+  return {0, 0, sumBytes(out), Unit::None};
+}
+/// copy moves the smaller of src and dst (a copy with `count` moves a piece).
+KernelCost copy(const Ops &in, const Ops &out) {
+  if (in.empty() || out.empty())
+    return streaming(in, out, 0, Unit::None);
+  double b = std::min(in[0].bytes(), out[0].bytes());
+  return {0, b, b, Unit::None};
+}
+
+const std::map<std::string, Formula, std::less<>> &formulas() {
+  static const std::map<std::string, Formula, std::less<>> table = {
+      // Elementwise: one FLOP per output element (transcendentals on the SFU count one).
+      {"add", perOut<1>},
+      {"sub", perOut<1>},
+      {"mul", perOut<1>},
+      {"div", perOut<1>},
+      {"pow", perOut<1>},
+      {"max", perOut<1>},
+      {"min", perOut<1>},
+      {"equal", perOut<1>},
+      {"less", perOut<1>},
+      {"greater", perOut<1>},
+      {"where", perOut<1>},
+      {"neg", perOut<1>},
+      {"relu", perOut<1>},
+      {"sqrt", perOut<1>},
+      {"exp", perOut<1>},
+      {"log", perOut<1>},
+      {"tanh", perOut<1>},
+      {"sin", perOut<1>},
+      {"cos", perOut<1>},
+      {"abs", perOut<1>},
+      {"reciprocal", perOut<1>},
+      {"erf", perOut<1>},
+      {"sigmoid", perOut<1>},
+      {"gelu", perOut<8>},
+      {"gelu_grad", perOut<12>},
+      {"dropout", perOut<4>},
+      {"cast", perOut<0>},
+      // Data movement: no FLOPs, every operand once.
+      {"identity", perOut<0>},
+      {"reshape", perOut<0>},
+      {"squeeze", perOut<0>},
+      {"unsqueeze", perOut<0>},
+      {"transpose", perOut<0>},
+      {"expand", perOut<0>},
+      {"trilu", perOut<0>},
+      {"split", perOut<0>},
+      {"concat", perOut<0>},
+      {"copy", copy},
+      {"slice", slice},
+      {"slice_grad", perOut<0>},
+      {"gather", gather},
+      {"gather_grad", gatherGrad},
+      {"constant", writeOnly},
+      {"fill", writeOnly},
+      {"swap_in", perOut<0>},
+      {"swap_out", perOut<0>},
+      // Tensor-core kernels.
+      {"matmul", matmul},
+      {"gemm", gemm},
+      {"attention", attention},
+      {"attention_grad", attentionGrad},
+      {"conv", conv},
+      {"conv_grad_input", convGradInput},
+      {"conv_grad_filter", convGradFilter},
+      // Reductions and normalisations: FLOPs per element of the (first) input.
+      {"reduce_sum", perIn<1>},
+      {"reduce_mean", perIn<1>},
+      {"reduce_max", perIn<1>},
+      {"softmax", perIn<5>},
+      {"log_softmax", perIn<5>},
+      {"softmax_grad", perIn<4>},
+      {"log_softmax_grad", perIn<4>},
+      {"layer_norm", perIn<8>},
+      {"layer_norm_grad", perIn<12>},
+      {"batch_norm", perIn<8>},
+      {"batch_norm_grad", perIn<12>},
+      {"softmax_cross_entropy_loss", perIn<5>},
+      {"softmax_cross_entropy_loss_grad", perOut<4>},
+      {"nll_loss", perIn<1>},
+      {"nll_loss_grad", perOut<1>},
+      {"max_pool", perIn<1>},
+      {"max_pool_grad", perIn<1>},
+      {"avg_pool", perIn<1>},
+      {"avg_pool_grad", perIn<1>},
+      {"all_finite", perIn<1>},
+      // Optimizer steps: FLOPs per parameter element.
+      {"adam_update", perIn<12>},
+      {"lamb_update", perIn<16>},
+      {"sgd_update", perIn<4>},
+      {"lr_schedule", perOut<0>},
+      {"loss_scale_update", perOut<0>},
+      {"assert_close", perIn<0>},
+      // Collectives: bytes of their operands on this rank, no FLOPs.
+      {"all_gather", perOut<0>},
+      {"reduce_scatter", perOut<0>},
+      {"all_reduce", perOut<0>},
+      {"broadcast", perOut<0>},
+      {"barrier", perOut<0>},
+  };
+  return table;
+}
+} // namespace
+
+KernelCost mlir::ds::cost::costOf(std::string_view kernel, const Ops &inputs,
+                                  const Ops &outputs) {
+  auto it = formulas().find(kernel);
+  if (it == formulas().end())
+    return streaming(inputs, outputs, 0, Unit::None);
+  return it->second(inputs, outputs);
+}
+
+bool mlir::ds::cost::hasFormula(std::string_view kernel) {
+  return formulas().count(kernel) != 0;
+}
+
+const std::vector<Device> &mlir::ds::cost::devices() {
+  // Dense peaks from NVIDIA's H100/H200 SXM data sheets; 4 us per launch (launch latency
+  // plus the gap between dependent kernels on one stream, as profiles of small kernels
+  // show).
+  static const std::vector<Device> table = {
+      {"h100", 989e12, 494.5e12, 67e12, 3.35e12, 4e-6},
+      {"h200", 989e12, 494.5e12, 67e12, 4.8e12, 4e-6},
+  };
+  return table;
+}
+
+const Device *mlir::ds::cost::findDevice(std::string_view name) {
+  for (const Device &d : devices())
+    if (d.name == name)
+      return &d;
+  return nullptr;
+}
+
+double mlir::ds::cost::rooflineSeconds(const KernelCost &cost, bool sixteenBit,
+                                       const Device &device) {
+  double compute = 0;
+  if (cost.unit == Unit::TensorCore)
+    compute = cost.flops / (sixteenBit ? device.tensorFlops16 : device.tensorFlops32);
+  else if (cost.unit == Unit::Vector)
+    compute = cost.flops / device.vectorFlops;
+  return std::max(compute, cost.bytes() / device.bytesPerSecond);
+}

@@ -1,0 +1,175 @@
+// Tests of the cost report's per-kernel formulas (lib/Target/KernelCost.cpp), one per
+// formula.
+#include "ds/Target/KernelCost.h"
+
+#include "ds/runtime/KernelCatalogue.h"
+
+#include <gtest/gtest.h>
+
+using namespace mlir::ds::cost;
+
+namespace {
+Operand f32(std::vector<int64_t> shape) { return {std::move(shape), 4}; }
+Operand bf16(std::vector<int64_t> shape) { return {std::move(shape), 2}; }
+Operand i64(std::vector<int64_t> shape) { return {std::move(shape), 8}; }
+
+// Tests that every kernel of the runtime's catalogue has a formula of its own.
+TEST(KernelCost, EveryCatalogueKernelHasAFormula) {
+  for (const ds::rt::KernelInfo &k : ds::rt::kernelCatalogue())
+    EXPECT_TRUE(hasFormula(k.name)) << k.name;
+}
+
+// Tests that a broadcasting elementwise kernel costs one FLOP per output element and
+// reads each input once (the broadcast operand at its own size).
+TEST(KernelCost, Elementwise) {
+  KernelCost c = costOf("add", {f32({4, 8}), f32({8})}, {f32({4, 8})});
+  EXPECT_EQ(c.flops, 32);
+  EXPECT_EQ(c.bytesRead, 32 * 4 + 8 * 4);
+  EXPECT_EQ(c.bytesWritten, 32 * 4);
+  EXPECT_EQ(c.unit, Unit::Vector);
+  EXPECT_EQ(costOf("gelu", {f32({10})}, {f32({10})}).flops, 80);
+}
+
+// Tests that a cast moves bytes of both dtypes and does no arithmetic.
+TEST(KernelCost, Cast) {
+  KernelCost c = costOf("cast", {f32({16})}, {bf16({16})});
+  EXPECT_EQ(c.flops, 0);
+  EXPECT_EQ(c.bytesRead, 64);
+  EXPECT_EQ(c.bytesWritten, 32);
+  EXPECT_EQ(c.unit, Unit::None);
+}
+
+// Tests that a batched matmul [B, M, K] x [K, N] costs 2 B M N K.
+TEST(KernelCost, Matmul) {
+  KernelCost c = costOf("matmul", {bf16({3, 5, 7}), bf16({7, 11})}, {bf16({3, 5, 11})});
+  EXPECT_EQ(c.flops, 2.0 * 3 * 5 * 11 * 7);
+  EXPECT_EQ(c.unit, Unit::TensorCore);
+  EXPECT_EQ(c.bytesRead, (3 * 5 * 7 + 7 * 11) * 2);
+  EXPECT_EQ(c.bytesWritten, 3 * 5 * 11 * 2);
+}
+
+// Tests that gemm's K comes from a whichever way it is transposed, and c is read.
+TEST(KernelCost, Gemm) {
+  // a^T: a is [K, M] = [7, 5], b [7, 11], c [11] -> r [5, 11].
+  KernelCost c = costOf("gemm", {f32({7, 5}), f32({7, 11}), f32({11})}, {f32({5, 11})});
+  EXPECT_EQ(c.flops, 2.0 * 5 * 11 * 7);
+  EXPECT_EQ(c.bytesRead, (35 + 77 + 11) * 4);
+}
+
+// Tests that fused attention costs q kT and p v, 2 S T (D + Dv) per head, without the
+// S x T scores in memory.
+TEST(KernelCost, Attention) {
+  KernelCost c =
+      costOf("attention", {bf16({2, 3, 16, 8}), bf16({2, 3, 32, 8}), bf16({2, 3, 32, 4})},
+             {bf16({2, 3, 16, 4}), f32({2, 3, 16})});
+  EXPECT_EQ(c.flops, 2.0 * 6 * 16 * 32 * (8 + 4));
+  EXPECT_EQ(c.bytesWritten, 6 * 16 * 4 * 2 + 6 * 16 * 4);
+}
+
+// Tests that attention's backward costs 2 S T (3 D + 2 Dv) per head.
+TEST(KernelCost, AttentionGrad) {
+  Operand q = bf16({2, 3, 16, 8}), k = bf16({2, 3, 32, 8}), v = bf16({2, 3, 32, 4});
+  Operand g = bf16({2, 3, 16, 4});
+  KernelCost c = costOf("attention_grad", {g, q, k, v, g, f32({2, 3, 16})}, {q, k, v});
+  EXPECT_EQ(c.flops, 2.0 * 6 * 16 * 32 * (3 * 8 + 2 * 4));
+}
+
+// Tests the convolution formulas: forward, input gradient and filter gradient cost the
+// same multiply-adds, numel(y) x numel(w) / M.
+TEST(KernelCost, Convolution) {
+  Operand x = f32({2, 4, 10, 10}), w = f32({6, 2, 3, 3}), y = f32({2, 6, 8, 8});
+  double expected = 2.0 * (2 * 6 * 8 * 8) * (2 * 3 * 3);
+  EXPECT_EQ(costOf("conv", {x, w}, {y}).flops, expected);
+  EXPECT_EQ(costOf("conv_grad_input", {y, w}, {x}).flops, expected);
+  EXPECT_EQ(costOf("conv_grad_filter", {y, x}, {w}).flops, expected);
+}
+
+// Tests that gather reads only the rows it gathers, and gather_grad writes the whole
+// table then adds each row.
+TEST(KernelCost, Gather) {
+  Operand table = f32({1000, 16}), idx = i64({2, 5}), rows = f32({2, 5, 16});
+  KernelCost g = costOf("gather", {table, idx}, {rows});
+  EXPECT_EQ(g.bytesRead, 10 * 16 * 4 + 10 * 8);
+  EXPECT_EQ(g.bytesWritten, 10 * 16 * 4);
+  KernelCost gg = costOf("gather_grad", {rows, idx}, {table});
+  EXPECT_EQ(gg.bytesWritten, 1000 * 16 * 4 + 10 * 16 * 4);
+  EXPECT_EQ(gg.bytesRead, 10 * 16 * 4 + 10 * 8);
+}
+
+// Tests that slice reads only what it keeps.
+TEST(KernelCost, Slice) {
+  KernelCost c = costOf("slice", {f32({100})}, {f32({10})});
+  EXPECT_EQ(c.bytesRead, 40);
+  EXPECT_EQ(c.bytesWritten, 40);
+}
+
+// Tests that a copy of a piece (count elements) moves the smaller of its buffers.
+TEST(KernelCost, Copy) {
+  KernelCost c = costOf("copy", {f32({100})}, {f32({25})});
+  EXPECT_EQ(c.bytesRead, 100);
+  EXPECT_EQ(c.bytesWritten, 100);
+}
+
+// Tests that constant and fill only write.
+TEST(KernelCost, WriteOnly) {
+  KernelCost c = costOf("fill", {}, {bf16({8})});
+  EXPECT_EQ(c.bytesRead, 0);
+  EXPECT_EQ(c.bytesWritten, 16);
+  EXPECT_EQ(costOf("constant", {}, {f32({3})}).bytesWritten, 12);
+}
+
+// Tests the per-element FLOPs of reductions and normalisations (counted on the input).
+TEST(KernelCost, Normalisation) {
+  EXPECT_EQ(costOf("layer_norm", {f32({4, 8}), f32({8}), f32({8})}, {f32({4, 8})}).flops,
+            8 * 32);
+  EXPECT_EQ(costOf("reduce_sum", {f32({4, 8})}, {f32({4})}).flops, 32);
+  EXPECT_EQ(costOf("softmax", {f32({4, 8})}, {f32({4, 8})}).flops, 5 * 32);
+}
+
+// Tests that a loss gradient counts the scores it writes, not its scalar g.
+TEST(KernelCost, LossGrad) {
+  KernelCost c = costOf("softmax_cross_entropy_loss_grad",
+                        {f32({}), f32({6, 10}), i64({6})}, {f32({6, 10})});
+  EXPECT_EQ(c.flops, 4 * 60);
+}
+
+// Tests that an optimizer update counts FLOPs per parameter element and every state once.
+TEST(KernelCost, Optimizer) {
+  Operand p = f32({100}), lr = f32({}), step = i64({});
+  KernelCost c = costOf("adam_update", {p, p, p, p, lr, step}, {p, p, p});
+  EXPECT_EQ(c.flops, 12 * 100);
+  EXPECT_EQ(c.bytesRead, 4 * 400 + 4 + 8);
+  EXPECT_EQ(c.bytesWritten, 3 * 400);
+  EXPECT_EQ(costOf("sgd_update", {p, p, p, lr, step}, {p, p}).flops, 4 * 100);
+}
+
+// Tests that a collective costs its operands' bytes and no FLOPs.
+TEST(KernelCost, Collective) {
+  KernelCost c = costOf("all_reduce", {f32({64})}, {f32({64})});
+  EXPECT_EQ(c.flops, 0);
+  EXPECT_EQ(c.bytes(), 512);
+}
+
+// Tests that an unknown kernel costs its operands' bytes.
+TEST(KernelCost, Unknown) {
+  EXPECT_FALSE(hasFormula("no_such_kernel"));
+  EXPECT_EQ(costOf("no_such_kernel", {f32({2})}, {f32({3})}).bytes(), 20);
+}
+
+// Tests the roofline: the slower of FLOP time on the kernel's unit and byte time.
+TEST(KernelCost, Roofline) {
+  const Device *h100 = findDevice("h100");
+  const Device *h200 = findDevice("h200");
+  ASSERT_TRUE(h100 && h200);
+  EXPECT_EQ(findDevice("a100"), nullptr);
+  EXPECT_EQ(h100->tensorFlops16, 989e12);
+  EXPECT_EQ(h100->bytesPerSecond, 3.35e12);
+  EXPECT_EQ(h200->bytesPerSecond, 4.8e12);
+  KernelCost matmul{989e12, 1e9, 0, Unit::TensorCore};
+  EXPECT_DOUBLE_EQ(rooflineSeconds(matmul, true, *h100), 1.0);
+  EXPECT_DOUBLE_EQ(rooflineSeconds(matmul, false, *h100), 2.0);
+  KernelCost stream{1e6, 3.35e12, 0, Unit::Vector};
+  EXPECT_DOUBLE_EQ(rooflineSeconds(stream, true, *h100), 1.0);
+  EXPECT_DOUBLE_EQ(rooflineSeconds(stream, true, *h200), 3.35 / 4.8);
+}
+} // namespace
