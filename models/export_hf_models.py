@@ -13,6 +13,10 @@ dropout 0, vocabulary 65 and sequences of 32 (the character data of models/data/
     hf_t5     T5ForConditionalGeneration (1+1 layers, d 32, 4 heads, relative position buckets),
               its own loss: decoder inputs are the labels shifted right
     hf_opt    OPTForCausalLM (2 layers, d 32, 4 heads, learned positions from CumSum of the mask)
+    pt_encoder  torch.nn.TransformerEncoder (2 nn.TransformerEncoderLayer, d 32, 4 heads, ff 64,
+              batch_first, ReLU, post-norm, causal float mask from
+              nn.Transformer.generate_square_subsequent_mask) over token + learned position
+              embeddings with a linear head: torch's own nn.MultiheadAttention code, not transformers'
 The causal LMs return F.cross_entropy(logits, targets) (targets are already shifted in the data).
 writes
     <model>.onnx                    inputs idx, targets i64[batch, 32]; output loss
@@ -84,8 +88,32 @@ def build_opt():
     return CausalLM(transformers.OPTForCausalLM(c))
 
 
+class EncoderLM(nn.Module):
+    """nn.TransformerEncoder as a causal LM: what a user writes with torch.nn alone."""
+
+    def __init__(self):
+        super().__init__()
+        self.tok = nn.Embedding(VOCAB, 32)
+        self.pos = nn.Embedding(SEQ, 32)
+        layer = nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, dropout=0.0,
+                                           batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+        self.head = nn.Linear(32, VOCAB)
+
+    def forward(self, idx, targets):
+        t = idx.shape[1]
+        x = self.tok(idx) + self.pos(torch.arange(t))
+        mask = nn.Transformer.generate_square_subsequent_mask(t)
+        logits = self.head(self.encoder(x, mask=mask))
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def build_encoder():
+    return EncoderLM()
+
+
 BUILDERS = {"hf_gpt2": build_gpt2, "hf_bert": build_bert, "hf_llama": build_llama,
-            "hf_t5": build_t5, "hf_opt": build_opt}
+            "hf_t5": build_t5, "hf_opt": build_opt, "pt_encoder": build_encoder}
 
 
 class CausalLM(nn.Module):
