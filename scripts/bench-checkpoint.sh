@@ -9,9 +9,9 @@
 #   load (uncached) vs the same, the files' cached pages dropped first (dd iflag=nocache,
 #                   as /proc/sys/vm/drop_caches needs root on the host)
 # Every figure is a tool's own timer (ds-run's "in S s", the sum of dd's "copied, S s"), so
-# process start-up counts for neither. ROUNDS rounds alternate the two; the median of each
-# figure and the ratio of the medians are printed, with the load average (the machine may be
-# shared).
+# process start-up counts for neither. Each of ROUNDS rounds measures both, in alternating
+# order; the median of each figure and the ratio of the medians are printed, with the load
+# average (the machine may be shared).
 # usage: scripts/bench-checkpoint.sh [DIR [HIDDEN [NPROC [ROUNDS]]]]
 #        (default /tmp/ds-bench-ckpt, 4096, 1, 5)
 # The checkpoint holds about 16 * (HIDDEN^2 + 1024 * HIDDEN) bytes (4096: 320 MiB).
@@ -74,21 +74,35 @@ rawread() { # MiB/s of dd reading the shard files
   echo "$bytes / $s / 1048576" | bc -l
 }
 : >"$W/rounds"
+save() { rm -rf "$W/ck"; run --save-checkpoint "$W/ck" 2>&1 | grep "saved checkpoint" | rate; }
+load() { run --resume "$W/ck" 2>&1 | grep "resumed from" | rate; }
 for ((k = 0; k < R; ++k)); do
-  rm -rf "$W/ck"
-  save=$(run --save-checkpoint "$W/ck" 2>&1 | grep "saved checkpoint" | rate)
-  shards=("$W"/ck/global_step0/*.safetensors)
-  bytes=$(du -cb "${shards[@]}" | tail -1 | cut -f1)
-  rw=$(rawwrite)
-  rr=$(rawread)
-  load=$(run --resume "$W/ck" 2>&1 | grep "resumed from" | rate)
-  drop
-  rc=$(rawread)
-  drop
-  cold=$(run --resume "$W/ck" 2>&1 | grep "resumed from" | rate)
-  echo "$save $rw $load $rr $cold $rc" >>"$W/rounds"
-  printf 'round %d: save %.0f / %.0f   cached load %.0f / %.0f   uncached load %.0f / %.0f MiB/s\n' \
-    "$k" "$save" "$rw" "$load" "$rr" "$cold" "$rc"
+  # Odd rounds run the peer first, so that neither always follows the other's writeback.
+  if ((k % 2 == 0)); then
+    s=$(save)
+    shards=("$W"/ck/global_step0/*.safetensors)
+    bytes=$(du -cb "${shards[@]}" | tail -1 | cut -f1)
+    rw=$(rawwrite)
+    rr=$(rawread)
+    l=$(load)
+    drop
+    rc=$(rawread)
+    drop
+    cold=$(load)
+  else
+    rw=$(rawwrite) # the shards' sizes from the round before
+    s=$(save)
+    shards=("$W"/ck/global_step0/*.safetensors)
+    l=$(load)
+    rr=$(rawread)
+    drop
+    cold=$(load)
+    drop
+    rc=$(rawread)
+  fi
+  echo "$s $rw $l $rr $cold $rc" >>"$W/rounds"
+  printf 'round %d: save %.0f / %.0f   cached load %.0f / %.0f   uncached load %.0f / %.0f MiB/s (ds-run / dd)\n' \
+    "$k" "$s" "$rw" "$l" "$rr" "$cold" "$rc"
 done
 col() { awk -v c="$1" '{print $c}' "$W/rounds" | median; }
 line() { # label, ds-run column, raw column, raw label
