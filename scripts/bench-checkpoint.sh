@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Checkpoint throughput against the filesystem's raw sequential throughput, in one run:
 # ds-run --save-checkpoint of an MLP with large weights (AdamW: parameters, gradients and two
-# moments, 16 bytes per parameter) against `dd conv=fsync` of as many bytes to the same
-# directory, and ds-run --resume of it against `dd` reading the shard files back: once from
-# the page cache (the files were just written) and once from the device (the files' cached
-# pages dropped first with dd iflag=nocache), so each pair compares like with like.
-# usage: scripts/bench-checkpoint.sh [DIR [HIDDEN [NPROC]]]   (default /tmp/ds-bench-ckpt, 2048, 1)
-# The checkpoint holds about 16 * (HIDDEN^2 + 1024 * HIDDEN) bytes (2048: 96 MiB).
+# moments, 16 bytes per parameter) and ds-run --resume of it, each against `dd` moving the
+# same bytes in the same number of files in the same directory, with the same durability:
+#   save            vs dd if=/dev/zero conv=fsync, one dd per shard file of that file's size
+#   load (cached)   vs dd of each shard file to /dev/null, the files just written (in the
+#                   page cache)
+#   load (uncached) vs the same, the files' cached pages dropped first (dd iflag=nocache,
+#                   as /proc/sys/vm/drop_caches needs root on the host)
+# Every figure is a tool's own timer (ds-run's "in S s", the sum of dd's "copied, S s"), so
+# process start-up counts for neither. Each of ROUNDS rounds measures both, in alternating
+# order; the median of each figure and the ratio of the medians are printed, with the load
+# average (the machine may be shared).
+# usage: scripts/bench-checkpoint.sh [DIR [HIDDEN [NPROC [ROUNDS]]]]
+#        (default /tmp/ds-bench-ckpt, 4096, 1, 5)
+# The checkpoint holds about 16 * (HIDDEN^2 + 1024 * HIDDEN) bytes (4096: 320 MiB).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 W=${1:-/tmp/ds-bench-ckpt}
-H=${2:-2048}
+H=${2:-4096}
 N=${3:-1}
+R=${4:-5}
 BIN=${DS_BUILD_DIR:-$root/build}/bin
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 rm -rf "$W" && mkdir -p "$W"
@@ -40,28 +49,71 @@ onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), pat
 PY
 echo "{\"train_batch_size\": $((2 * N)), \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.001}}}" >"$W/config.json"
 "$BIN/ds-opt" "$W/model.onnx" --config "$W/config.json" --world-size="$N" --zero-stage=$((N > 1 ? 3 : 0)) -o "$W/plan.dsplan" 2>/dev/null
+run() { "$BIN/ds-run" "$W/plan.dsplan" --nproc "$N" --synthetic --steps 0 "$@"; }
 # MiB/s of a ds-run line "(... in S s, R MiB/s)".
 rate() { sed -n 's/.* in \([0-9.]*\) s, \([0-9.]*\) MiB\/s).*/\2/p' | head -1; }
-save=$("$BIN/ds-run" "$W/plan.dsplan" --nproc "$N" --synthetic --steps 0 --save-checkpoint "$W/ck" | grep "saved checkpoint" | rate)
-bytes=$(du -cb "$W"/ck/global_step0/*.safetensors | tail -1 | cut -f1)
-mib=$(( (bytes + 1048575) / 1048576 ))
-rawwrite=$(dd if=/dev/zero of="$W/raw" bs=1M count="$mib" conv=fsync 2>&1 | tail -1)
-shards=("$W"/ck/global_step0/*.safetensors)
+# Seconds dd reports ("N bytes ... copied, S s, ...") for one dd command.
+ddsec() { "$@" 2>&1 | awk '/copied/ {for (i = 1; i <= NF; i++) if ($i == "s,") print $(i - 1)}'; }
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 drop() { for f in "${shards[@]}"; do dd if="$f" iflag=nocache count=0 status=none; done; }
-rawload=$(cat "${shards[@]}" | dd of=/dev/null bs=1M 2>&1 | tail -1)
-load=$("$BIN/ds-run" "$W/plan.dsplan" --nproc "$N" --synthetic --steps 0 --resume "$W/ck" | grep "resumed from" | rate)
-drop
-rawcold=$(cat "${shards[@]}" | dd of=/dev/null bs=1M 2>&1 | tail -1)
-drop
-cold=$("$BIN/ds-run" "$W/plan.dsplan" --nproc "$N" --synthetic --steps 0 --resume "$W/ck" | grep "resumed from" | rate)
-to_mib() { # dd's "N bytes ... copied, S s, R UNIT/s" -> MiB/s
-  echo "$1" | awk '{for (i = 1; i <= NF; i++) if ($i == "s,") s = $(i - 1); print $1 / s / 1048576}'
+rawwrite() { # MiB/s of dd conv=fsync writing files of the shards' sizes
+  local s=0 i=0
+  for f in "${shards[@]}"; do
+    s=$(echo "$s + $(ddsec dd if=/dev/zero of="$W/raw$i" bs=4M iflag=count_bytes \
+                      count="$(stat -c %s "$f")" conv=fsync)" | bc -l)
+    i=$((i + 1))
+  done
+  rm -f "$W"/raw*
+  echo "$bytes / $s / 1048576" | bc -l
 }
-rw=$(to_mib "$rawwrite")
-rr=$(to_mib "$rawload")
-rc=$(to_mib "$rawcold")
-rm -f "$W/raw"
-printf 'checkpoint: %s MiB on %s (%s)\n' "$mib" "$(df --output=fstype "$W" | tail -1)" "$W"
-printf 'save   %8.1f MiB/s   raw write (dd conv=fsync) %8.1f MiB/s   ratio %.2f\n' "$save" "$rw" "$(echo "$save / $rw" | bc -l)"
-printf 'load   %8.1f MiB/s   raw read  (dd, cached)    %8.1f MiB/s   ratio %.2f\n' "$load" "$rr" "$(echo "$load / $rr" | bc -l)"
-printf 'load   %8.1f MiB/s   raw read  (dd, uncached)  %8.1f MiB/s   ratio %.2f\n' "$cold" "$rc" "$(echo "$cold / $rc" | bc -l)"
+rawread() { # MiB/s of dd reading the shard files
+  local s=0
+  for f in "${shards[@]}"; do
+    s=$(echo "$s + $(ddsec dd if="$f" of=/dev/null bs=4M)" | bc -l)
+  done
+  echo "$bytes / $s / 1048576" | bc -l
+}
+: >"$W/rounds"
+save() { rm -rf "$W/ck"; run --save-checkpoint "$W/ck" 2>&1 | grep "saved checkpoint" | rate; }
+load() { run --resume "$W/ck" 2>&1 | grep "resumed from" | rate; }
+for ((k = 0; k < R; ++k)); do
+  # Odd rounds run the peer first, so that neither always follows the other's writeback.
+  if ((k % 2 == 0)); then
+    s=$(save)
+    shards=("$W"/ck/global_step0/*.safetensors)
+    bytes=$(du -cb "${shards[@]}" | tail -1 | cut -f1)
+    rw=$(rawwrite)
+    rr=$(rawread)
+    l=$(load)
+    drop
+    rc=$(rawread)
+    drop
+    cold=$(load)
+  else
+    rw=$(rawwrite) # the shards' sizes from the round before
+    s=$(save)
+    shards=("$W"/ck/global_step0/*.safetensors)
+    l=$(load)
+    rr=$(rawread)
+    drop
+    cold=$(load)
+    drop
+    rc=$(rawread)
+  fi
+  echo "$s $rw $l $rr $cold $rc" >>"$W/rounds"
+  printf 'round %d: save %.0f / %.0f   cached load %.0f / %.0f   uncached load %.0f / %.0f MiB/s (ds-run / dd)\n' \
+    "$k" "$s" "$rw" "$l" "$rr" "$cold" "$rc"
+done
+col() { awk -v c="$1" '{print $c}' "$W/rounds" | median; }
+line() { # label, ds-run column, raw column, raw label
+  local a b
+  a=$(col "$2")
+  b=$(col "$3")
+  printf '%-15s %8.1f MiB/s   %-28s %8.1f MiB/s   ratio %.2f\n' "$1" "$a" "$4" "$b" "$(echo "$a / $b" | bc -l)"
+}
+printf 'checkpoint: %s MiB in %s file(s) on %s (%s); median of %d rounds; load average %s\n' \
+  "$((bytes / 1048576))" "${#shards[@]}" "$(df --output=fstype "$W" | tail -1 | tr -d ' ')" "$W" "$R" \
+  "$(cut -d' ' -f1-3 /proc/loadavg)"
+line "save" 1 2 "raw write (dd conv=fsync)"
+line "load cached" 3 4 "raw read (dd, cached)"
+line "load uncached" 5 6 "raw read (dd, uncached)"

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -158,7 +159,9 @@ std::string hashFile(const std::string &path) {
   if (fd < 0)
     fail("cannot open ", path, ": ", std::strerror(errno));
   ContentHash h;
-  std::vector<char> buf(size_t(8) << 20);
+  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  // 1 MiB reads: each is hashed while it is in the CPU's cache.
+  std::vector<char> buf(size_t(1) << 20);
   while (true) {
     ssize_t n = read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR)
@@ -567,9 +570,11 @@ bool CheckpointSaver::save(const CheckpointPosition &pos, ExecutorBase &exec,
       st.push_back({t.name, t.dtype, t.shape, 0, 0});
     std::string path = tmp + "/" + rankFileName(rank_);
     SafetensorsWriter w(path, std::move(st), shardMetadata());
-    // Two staging buffers: a writer thread hashes and writes tensor i while this thread
-    // downloads tensor i + 1 (the executor is only used from this thread).
+    // A writer thread hashes and writes tensor i while this thread fetches tensor i + 1
+    // (the executor is only used from this thread): its bytes in place where they are in
+    // host memory, else downloaded into one of two staging buffers.
     std::vector<char> store[2];
+    const char *src[2] = {nullptr, nullptr};
     std::mutex mu;
     std::condition_variable cv;
     int64_t ready = -1, written = -1; // the last tensor downloaded / written
@@ -585,7 +590,7 @@ bool CheckpointSaver::save(const CheckpointPosition &pos, ExecutorBase &exec,
         }
         try {
           const CheckpointTensor &t = tensors_[size_t(i)];
-          w.append(store[i % 2].data(),
+          w.append(src[i % 2],
                    size_t(checkedNumel(t.shape)) * dtypeSize(t.dtype));
         } catch (const std::exception &e) {
           std::lock_guard<std::mutex> lock(mu);
@@ -610,8 +615,12 @@ bool CheckpointSaver::save(const CheckpointPosition &pos, ExecutorBase &exec,
           if (stop)
             break;
         }
-        hostTensor(exec, tensors_[i].buffer, store[i % 2], /*fetch=*/true);
+        const char *p = exec.hostBytes(tensors_[i].buffer);
+        if (!p)
+          p = static_cast<const char *>(
+              hostTensor(exec, tensors_[i].buffer, store[i % 2], /*fetch=*/true).data);
         std::lock_guard<std::mutex> lock(mu);
+        src[i % 2] = p;
         ready = int64_t(i);
         cv.notify_all();
       }
@@ -714,30 +723,82 @@ CheckpointReader::Open &CheckpointReader::file(int rank) {
 }
 
 void CheckpointReader::readWholeFile(
-    int rank, const std::function<void(const std::string &, const char *)> &each) {
+    int rank, const std::function<char *(const std::string &, uint64_t)> &place,
+    const std::function<void(const std::string &, const char *)> &each) {
   bool verify = verify_;
   verify_ = false; // hashed below, in the same pass as the reads
   Open &o = file(rank);
   verify_ = verify;
-  const SafetensorsFile &f = *o.file;
-  // The whole file is read in order: let the kernel read ahead while tensors are hashed
-  // and uploaded.
+  SafetensorsFile &f = *o.file;
+  // The whole file is read in order: let the kernel read ahead.
   f.adviseSequential();
   ContentHash h;
-  std::vector<char> buf(size_t(f.dataStart()));
-  f.readBytes(0, f.dataStart(), buf.data());
-  h.update(buf.data(), buf.size());
+  std::vector<char> stage(size_t(f.dataStart()));
+  f.readBytes(0, f.dataStart(), stage.data());
+  h.update(stage.data(), stage.size());
   std::vector<const SafetensorsTensor *> order;
   for (const auto &t : f.tensors())
     order.push_back(&t);
   std::sort(order.begin(), order.end(),
             [](auto *a, auto *b) { return a->begin < b->begin; });
-  for (const SafetensorsTensor *t : order) {
-    buf.resize(std::max<size_t>(size_t(t->end - t->begin), 1));
-    f.read(*t, 0, t->end - t->begin, buf.data());
-    h.update(buf.data(), size_t(t->end - t->begin));
-    each(t->name, buf.data());
+  // A hashing thread follows the reads one 1 MiB piece behind (the piece is still in the
+  // CPU's cache), so a free core hashes while this one copies.
+  constexpr uint64_t kPiece = uint64_t(1) << 20;
+  std::vector<std::pair<const char *, size_t>> pieces; // read, in file order
+  size_t hashed = 0;
+  bool done = false;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::thread hasher([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    while (true) {
+      cv.wait(lock, [&] { return hashed < pieces.size() || done; });
+      if (hashed == pieces.size())
+        return;
+      auto [p, size] = pieces[hashed];
+      lock.unlock();
+      h.update(p, size);
+      lock.lock();
+      ++hashed;
+      cv.notify_all();
+    }
+  });
+  auto finishHashing = [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    done = true;
+    cv.notify_all();
+    lock.unlock();
+    hasher.join();
+  };
+  try {
+    pieces.reserve(size_t(f.fileBytes() / kPiece) + order.size() + 1);
+    for (const SafetensorsTensor *t : order) {
+      uint64_t n = t->end - t->begin;
+      char *dst = place(t->name, n);
+      bool staged = dst == nullptr;
+      if (staged) {
+        // The staging buffer is reused: every piece of the last tensor hashed first.
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return hashed == pieces.size(); });
+        lock.unlock();
+        stage.resize(std::max<size_t>(size_t(n), 1));
+        dst = stage.data();
+      }
+      for (uint64_t at = 0; at < n; at += kPiece) {
+        uint64_t m = std::min(kPiece, n - at);
+        f.read(*t, at, m, dst + at);
+        std::lock_guard<std::mutex> lock(mu);
+        pieces.emplace_back(dst + at, size_t(m));
+        cv.notify_all();
+      }
+      if (staged)
+        each(t->name, dst);
+    }
+  } catch (...) {
+    finishHashing();
+    throw;
   }
+  finishHashing();
   const CheckpointFile &cf = m_.files[size_t(rank)];
   if (h.hex() != cf.hash)
     fail(f.path(), ": corrupt: content hash ", h.hex(), ", the manifest says ", cf.hash);
@@ -773,18 +834,13 @@ void CheckpointReader::read(const CheckpointTensor &t, uint64_t first, uint64_t 
   }
 }
 
-CheckpointManifest loadCheckpoint(const LoadedPlan &plan, const std::string &path,
-                                  ExecutorBase &exec, int rank, int world) {
-  std::string dir = resolveCheckpointDir(path);
-  CheckpointManifest m = readCheckpointManifest(dir);
+namespace {
+
+/// Reads this rank's state from checkpoint `dir` (manifest `m`) into the executor: its own
+/// file in one pass for the same plan, else every tensor re-sliced from the saved layout.
+void loadShards(const LoadedPlan &plan, const std::string &dir,
+                const CheckpointManifest &m, ExecutorBase &exec, int rank, int world) {
   std::string mpath = dir + "/manifest.json";
-  if (!plan.plan.model_file().empty() && !m.modelHash.empty()) {
-    std::string h = hashFile(plan.modelPath);
-    if (h != m.modelHash)
-      fail("--resume: ", mpath, " was saved from model ", m.modelFile, " (hash ",
-           m.modelHash, "), this plan trains ", plan.modelPath, " (hash ", h,
-           "): another model");
-  }
   bool samePlan = !m.planHash.empty() && plan.path != "<memory>" &&
                   planFileHash(plan.path) == m.planHash && m.worldSize == world;
   std::vector<std::pair<std::string, std::vector<int64_t>>> dims;
@@ -829,31 +885,82 @@ CheckpointManifest loadCheckpoint(const LoadedPlan &plan, const std::string &pat
     std::map<std::string, const CheckpointTensor *> byName;
     for (const auto &t : mine)
       byName[t.name] = &t;
-    reader.readWholeFile(rank, [&](const std::string &name, const char *bytes) {
-      auto it = byName.find(name);
-      if (it != byName.end())
-        exec.upload(it->second->buffer, bytes);
-    });
-    return m;
+    reader.readWholeFile(
+        rank,
+        [&](const std::string &name, uint64_t bytes) -> char * {
+          auto it = byName.find(name);
+          if (it == byName.end())
+            return nullptr;
+          const CheckpointTensor &t = *it->second;
+          if (bytes != uint64_t(checkedNumel(t.shape)) * dtypeSize(t.dtype))
+            fail(dir, "/", m.files[size_t(rank)].name, ": tensor '", name, "' holds ",
+                 bytes, " bytes, this rank's buffer ",
+                 uint64_t(checkedNumel(t.shape)) * dtypeSize(t.dtype));
+          return exec.hostBytes(t.buffer);
+        },
+        [&](const std::string &name, const char *bytes) {
+          auto it = byName.find(name);
+          if (it != byName.end())
+            exec.upload(it->second->buffer, bytes);
+        });
+    return;
   }
   std::vector<char> store;
   for (const auto &t : mine) {
     const CheckpointTensor &s = *m.find(t.name);
     size_t es = dtypeSize(t.dtype);
     uint64_t n = uint64_t(checkedNumel(t.shape));
-    store.assign(std::max<size_t>(size_t(n) * es, 1), 0);
+    // Straight into the executor's memory where it is in host memory, else staged.
+    char *dst = exec.hostBytes(t.buffer);
+    if (!dst) {
+      store.resize(std::max<size_t>(size_t(n) * es, 1));
+      dst = store.data();
+    }
+    uint64_t count = n;
     if (s.fullNumel == 0 || t.fullNumel == 0) {
       // The same layout: this rank's own buffer, bit for bit.
       CheckpointTensor local = s;
       local.fullNumel = 0;
-      reader.read(local, 0, n, store.data(), rank);
+      reader.read(local, 0, n, dst, rank);
     } else {
       uint64_t first = t.flat ? uint64_t(rank) * n : 0;
-      uint64_t count = first >= t.fullNumel ? 0 : std::min(n, t.fullNumel - first);
-      reader.read(s, first, count, store.data(), rank);
+      count = first >= t.fullNumel ? 0 : std::min(n, t.fullNumel - first);
+      reader.read(s, first, count, dst, rank);
     }
-    exec.upload(t.buffer, store.data());
+    std::memset(dst + count * es, 0, size_t(n - count) * es); // the padding past the end
+    if (dst == store.data())
+      exec.upload(t.buffer, dst);
   }
+}
+
+} // namespace
+
+CheckpointManifest loadCheckpoint(const LoadedPlan &plan, const std::string &path,
+                                  ExecutorBase &exec, int rank, int world) {
+  std::string dir = resolveCheckpointDir(path);
+  CheckpointManifest m = readCheckpointManifest(dir);
+  std::string mpath = dir + "/manifest.json";
+  // The model file is hashed on another thread while the shards are read; its verdict
+  // comes first, whatever else fails (a checkpoint of another model is reported as such).
+  std::future<std::string> modelHash;
+  if (!plan.plan.model_file().empty() && !m.modelHash.empty())
+    modelHash = std::async(std::launch::async, [&] { return hashFile(plan.modelPath); });
+  auto checkModel = [&] {
+    if (!modelHash.valid())
+      return;
+    std::string h = modelHash.get();
+    if (h != m.modelHash)
+      fail("--resume: ", mpath, " was saved from model ", m.modelFile, " (hash ",
+           m.modelHash, "), this plan trains ", plan.modelPath, " (hash ", h,
+           "): another model");
+  };
+  try {
+    loadShards(plan, dir, m, exec, rank, world);
+  } catch (...) {
+    checkModel();
+    throw;
+  }
+  checkModel();
   return m;
 }
 

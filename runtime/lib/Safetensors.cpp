@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <set>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,8 +117,18 @@ void ContentHash::update(const void *data, size_t size) {
     block(tail_);
     tailSize_ = 0;
   }
-  for (; size >= 32; size -= 32, p += 32)
-    block(p);
+  // The lanes in locals: stores through `p` (unsigned char) could alias the members, which
+  // would make the compiler reload and store them every block.
+  uint64_t l0 = lanes_[0], l1 = lanes_[1], l2 = lanes_[2], l3 = lanes_[3];
+  for (; size >= 32; size -= 32, p += 32) {
+    uint64_t x[4];
+    std::memcpy(x, p, 32); // the machine is little-endian (the plan format assumes it)
+    l0 = (l0 ^ x[0]) * 0x100000001b3ull;
+    l1 = (l1 ^ x[1]) * 0x100000001b3ull;
+    l2 = (l2 ^ x[2]) * 0x100000001b3ull;
+    l3 = (l3 ^ x[3]) * 0x100000001b3ull;
+  }
+  lanes_[0] = l0, lanes_[1] = l1, lanes_[2] = l2, lanes_[3] = l3;
   std::memcpy(tail_, p, size);
   tailSize_ = size;
 }
@@ -161,10 +172,12 @@ SafetensorsWriter::~SafetensorsWriter() {
 }
 
 void SafetensorsWriter::writeRaw(const void *data, size_t size) {
-  // Writes in pieces, and starts the disk writeback of every piece at once
-  // (sync_file_range), so the fsync in finish() waits for the last piece only instead of
-  // the whole file: the disk writes while the next piece is hashed and copied.
-  constexpr size_t kPiece = size_t(16) << 20;
+  // Hashes and writes 1 MiB pieces (each is hashed while the write's copy finds it in the
+  // CPU's cache), and starts the disk writeback of every 16 MiB written at once
+  // (sync_file_range), so the fsync in finish() waits for the last window only instead of
+  // the whole file: the disk writes while the next pieces are hashed and copied.
+  constexpr size_t kPiece = size_t(1) << 20;
+  constexpr uint64_t kWindow = uint64_t(16) << 20;
   const char *p = static_cast<const char *>(data);
   while (size > 0) {
     size_t piece = std::min(size, kPiece);
@@ -179,10 +192,14 @@ void SafetensorsWriter::writeRaw(const void *data, size_t size) {
       p += n;
       left -= size_t(n);
     }
-    // Best effort: a filesystem without it just leaves all to fsync.
-    (void)::sync_file_range(fd_, off64_t(written_), off64_t(piece), SYNC_FILE_RANGE_WRITE);
     written_ += piece;
     size -= piece;
+    if (written_ - synced_ >= kWindow) {
+      // Best effort: a filesystem without it just leaves all to fsync.
+      (void)::sync_file_range(fd_, off64_t(synced_), off64_t(written_ - synced_),
+                              SYNC_FILE_RANGE_WRITE);
+      synced_ = written_;
+    }
   }
 }
 
@@ -314,6 +331,8 @@ void SafetensorsFile::validate() {
 }
 
 SafetensorsFile::~SafetensorsFile() {
+  if (map_)
+    ::munmap(const_cast<char *>(map_), size_t(fileBytes_));
   if (fd_ >= 0)
     ::close(fd_);
 }
@@ -326,19 +345,37 @@ const SafetensorsTensor *SafetensorsFile::find(const std::string &name) const {
 }
 
 void SafetensorsFile::read(const SafetensorsTensor &t, uint64_t offset, uint64_t size,
-                           void *dst) const {
+                           void *dst) {
   if (offset > t.end - t.begin || size > t.end - t.begin - offset)
     fail("internal: read past tensor '", t.name, "' of ", path_);
   readBytes(dataStart_ + t.begin + offset, size, dst);
 }
 
-void SafetensorsFile::readBytes(uint64_t at, uint64_t size, void *dst) const {
+void SafetensorsFile::readBytes(uint64_t at, uint64_t size, void *dst) {
   if (at > fileBytes_ || size > fileBytes_ - at)
     fail("internal: read past the end of ", path_);
+  static const uint64_t kPage = uint64_t(::sysconf(_SC_PAGESIZE));
+  constexpr uint64_t kPiece = uint64_t(1) << 20;
   char *p = static_cast<char *>(dst);
   while (size > 0) {
-    ssize_t n =
-        ::pread(fd_, p, size_t(std::min<uint64_t>(size, uint64_t(1) << 30)), off_t(at));
+    uint64_t piece = std::min(size, kPiece);
+    if (map_) {
+      // The piece's pages, all in the page cache? Then copy them from the mapping.
+      uint64_t first = at / kPage * kPage, pages = (at + piece - first + kPage - 1) / kPage;
+      resident_.resize(size_t(pages));
+      bool cached = ::mincore(const_cast<char *>(map_) + first, size_t(pages * kPage),
+                              resident_.data()) == 0;
+      for (size_t i = 0; cached && i < pages; ++i)
+        cached = resident_[i] & 1;
+      if (cached) {
+        std::memcpy(p, map_ + at, size_t(piece));
+        p += piece;
+        at += piece;
+        size -= piece;
+        continue;
+      }
+    }
+    ssize_t n = ::pread(fd_, p, size_t(piece), off_t(at));
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -350,15 +387,22 @@ void SafetensorsFile::readBytes(uint64_t at, uint64_t size, void *dst) const {
   }
 }
 
-void SafetensorsFile::adviseSequential() const {
+void SafetensorsFile::adviseSequential() {
   // Advice only: a filesystem that ignores it reads as before.
   (void)::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
   (void)::posix_fadvise(fd_, 0, off_t(fileBytes_), POSIX_FADV_WILLNEED);
+  if (map_ || fileBytes_ == 0)
+    return;
+  void *m = ::mmap(nullptr, size_t(fileBytes_), PROT_READ, MAP_SHARED, fd_, 0);
+  if (m == MAP_FAILED)
+    return; // pread alone
+  (void)::madvise(m, size_t(fileBytes_), MADV_SEQUENTIAL);
+  map_ = static_cast<const char *>(m);
 }
 
 std::string SafetensorsFile::hashFile() const {
   ContentHash h;
-  std::vector<char> buf(size_t(8) << 20);
+  std::vector<char> buf(size_t(1) << 20); // hashed while it is in the CPU's cache
   uint64_t at = 0;
   while (at < fileBytes_) {
     ssize_t n = ::pread(fd_, buf.data(), buf.size(), off_t(at));

@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <dirent.h>
+#include <fcntl.h>
 #include <fstream>
 #include <unistd.h>
 
@@ -94,6 +95,42 @@ TEST(Safetensors, RoundTrip) {
   }());
 }
 
+// Tests readBytes after adviseSequential: pieces in the page cache (copied from the mapping)
+// and pieces that are not (their pages dropped: read with pread) give the file's bytes.
+TEST(Safetensors, SequentialReadsFromCacheAndDisk) {
+  std::string path = tmpPath("seq");
+  unlink(path.c_str());
+  std::vector<uint32_t> a((size_t(7) << 20) / 4 + 3);
+  uint32_t x = 12345;
+  for (auto &v : a)
+    v = x = x * 1664525u + 1013904223u;
+  {
+    SafetensorsWriter w(path, {{"a", ds::plan::I32, {int64_t(a.size())}, 0, 0}}, {});
+    w.append(a.data(), a.size() * 4);
+    w.finish(); // fsync: the pages are clean and can be dropped
+  }
+  std::string bytes = readAll(path);
+  SafetensorsFile f(path);
+  f.adviseSequential();
+  // Drop MiB 2 to 4 (an unaligned start too) from the page cache.
+  int fd = open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(posix_fadvise(fd, (2 << 20) + 4096 * 3, 2 << 20, POSIX_FADV_DONTNEED), 0);
+  close(fd);
+  std::string back(bytes.size(), '\0');
+  // Unaligned pieces, as readWholeFile's tensors are.
+  uint64_t at = 0;
+  for (uint64_t piece : {uint64_t(5), uint64_t(3 << 20) + 77, uint64_t(1 << 20)}) {
+    f.readBytes(at, piece, back.data() + at);
+    at += piece;
+  }
+  f.readBytes(at, bytes.size() - at, back.data() + at);
+  EXPECT_TRUE(back == bytes);
+  ContentHash c;
+  c.update(bytes.data(), bytes.size());
+  EXPECT_EQ(f.hashFile(), c.hex());
+}
+
 // Tests that every inconsistency of a hostile file is an error naming the file.
 TEST(Safetensors, RejectsCorruptFiles) {
   expectError("abc", "not a safetensors file");
@@ -176,6 +213,8 @@ TEST(ContentHash, ChunkingAndSensitivity) {
     h.update(d.data(), d.size());
     EXPECT_NE(h.value(), whole.value()) << i;
   }
+  // The value itself is a format (manifests store it): pinned.
+  EXPECT_EQ(whole.hex(), "0dad70c4808e88de");
 }
 
 // Tests the JSON reader: values, escapes, exact 64-bit integers, and errors with offsets.

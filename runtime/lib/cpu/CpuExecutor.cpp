@@ -190,4 +190,10 @@ void CpuExecutor::download(uint32_t id, void *dst) {
     std::memcpy(dst, t.data, bytes);
 }
 
+char *CpuExecutor::hostBytes(uint32_t id) {
+  waitForSwaps(0, -1);
+  Tensor t = tensor(id);
+  return t.fileOffset >= 0 ? nullptr : static_cast<char *>(t.data);
+}
+
 } // namespace ds::rt

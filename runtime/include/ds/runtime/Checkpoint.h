@@ -129,9 +129,11 @@ public:
   explicit CheckpointReader(const CheckpointManifest &m, bool verifyHashes);
   ~CheckpointReader();
   /// Reads rank `rank`'s whole file in one sequential pass, checking its content hash on
-  /// the way, and calls `each(name, bytes)` for every tensor in file order. Throws Error
-  /// naming the file on a mismatch (after the calls: the caller discards what it got).
-  void readWholeFile(int rank,
+  /// the way. For every tensor in file order, `place(name, bytes)` says where its bytes go:
+  /// host memory to read them into directly, or nullptr for a staging buffer, after which
+  /// `each(name, bytes)` gets them. Throws Error naming the file on a mismatch (after the
+  /// reads: the caller discards what it got).
+  void readWholeFile(int rank, const std::function<char *(const std::string &, uint64_t)> &place,
                      const std::function<void(const std::string &, const char *)> &each);
   /// Opens and checks every rank's file (size, header, content hash, tensors); throws
   /// Error naming the first bad one.

@@ -26,6 +26,7 @@ public:
   void runInstruction(int program, int k) override;
   void upload(uint32_t id, const void *src) override;
   void download(uint32_t id, void *dst) override;
+  char *hostBytes(uint32_t id) override;
   std::string describe() const override { return "cpu"; }
   void setRunCounter(uint64_t runs) override { ctx_.runCounter = runs; }
 

@@ -31,6 +31,10 @@ public:
   virtual void upload(uint32_t id, const void *src) = 0;
   /// Copies buffer `id` (its full size) to host memory, after all queued work.
   virtual void download(uint32_t id, void *dst) = 0;
+  /// Buffer `id`'s bytes where they live in host memory, to be read or written in place
+  /// between program runs (checkpoints: no staging copy), after all queued work; nullptr
+  /// where they do not (a device, the NVMe swap file): then upload/download.
+  virtual char *hostBytes(uint32_t id) { return nullptr; }
   /// Sets the count of program runs so far (the position of the dropout RNG stream,
   /// README "Dropout RNG"), for a resumed run. Backends that cannot throw Error.
   virtual void setRunCounter(uint64_t runs) {

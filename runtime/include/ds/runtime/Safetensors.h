@@ -88,6 +88,7 @@ private:
   int fd_ = -1;
   std::vector<SafetensorsTensor> tensors_;
   uint64_t dataBytes_ = 0, dataWritten_ = 0, written_ = 0;
+  uint64_t synced_ = 0; // the bytes whose writeback was started (sync_file_range)
   ContentHash hash_;
   void writeRaw(const void *data, size_t size);
 };
@@ -109,20 +110,28 @@ public:
   /// The tensor named `name`, or nullptr.
   const SafetensorsTensor *find(const std::string &name) const;
   /// Reads `size` bytes at byte `offset` of `t`'s data into dst.
-  void read(const SafetensorsTensor &t, uint64_t offset, uint64_t size, void *dst) const;
+  void read(const SafetensorsTensor &t, uint64_t offset, uint64_t size, void *dst);
   uint64_t fileBytes() const { return fileBytes_; }
   /// Bytes before the data area (length prefix and header).
   uint64_t dataStart() const { return dataStart_; }
-  /// Reads `size` bytes at file offset `offset` into dst.
-  void readBytes(uint64_t offset, uint64_t size, void *dst) const;
-  /// Tells the kernel the file will be read whole and in order (read-ahead starts now).
-  void adviseSequential() const;
+  /// Reads `size` bytes at file offset `offset` into dst (after adviseSequential: the
+  /// pieces already in the page cache copied from a mapping of the file, see there).
+  void readBytes(uint64_t offset, uint64_t size, void *dst);
+  /// Tells the kernel the file will be read whole and in order (read-ahead starts now),
+  /// and maps it: from then on readBytes copies each piece that mincore reports in the page
+  /// cache straight from the mapping (one user-space copy, about 1.5x faster than pread's
+  /// on the machines measured, results/checkpoint.md) and reads the others with pread (a
+  /// mapping's page faults read ahead less well than pread). The file must not shrink
+  /// while it is mapped (SIGBUS): checkpoint shards are never rewritten in place.
+  void adviseSequential();
   /// The checksum of the whole file (reads it all).
   std::string hashFile() const;
 
 private:
   std::string path_;
   int fd_ = -1;
+  const char *map_ = nullptr; // the whole file, after adviseSequential
+  std::vector<unsigned char> resident_; // mincore's answer for one piece
   uint64_t fileBytes_ = 0, dataStart_ = 0;
   std::vector<SafetensorsTensor> tensors_;
   std::map<std::string, std::string> metadata_;
