@@ -6,7 +6,7 @@ import tempfile
 
 import numpy as np
 
-from . import _runtime
+from . import _core as _runtime
 
 DsError = _runtime.DsError
 atexit.register(_runtime.shutdown)
@@ -222,8 +222,17 @@ def load_plan(path, backend="auto", threads=0, model=None):
 
 def initialize(model=None, config=None, example_inputs=None, loss=None, onnx=None,
                model_parameters=None, backend="auto", **compile_options):
-    """DeepSpeed's initialize: returns (engine, optimizer, training_dataloader, lr_scheduler)
-    with the optimizer and scheduler inside the engine's compiled step."""
+    """DeepSpeed's initialize: returns (engine, optimizer, training_dataloader, lr_scheduler);
+    the optimizer and the scheduler are inside the engine's compiled step, so the last three
+    are the engine itself (get_lr) or None.
+
+    model: a torch.nn.Module whose forward returns the loss (or give loss=fn: the loss is
+    fn(model(inputs[0]), *inputs[1:])), exported with example_inputs (one micro-batch);
+    or onnx: an ONNX file exported for training. config: a DeepSpeed config (path or dict).
+    The model is compiled in process for this job's world size (mpirun / torchrun). Keyword
+    options: zero_stage, freeze (regex), loss_name, fuse_attention, input_names.
+    model_parameters is accepted for DeepSpeed's signature: every parameter the export keeps
+    is trained unless `freeze` matches it."""
     from . import compile as _compile
     plan = _compile.compile_plan(model=model, config=config, example_inputs=example_inputs,
                                  loss=loss, onnx=onnx, world_size=world_size(),

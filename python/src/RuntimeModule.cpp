@@ -1,4 +1,5 @@
-// ds_opt._runtime: one rank's plan, executor and communicator, driven from Python.
+// ds_opt._core: one rank's plan, executor and communicator, driven from Python (and, when
+// the compiler is built, CompilerModule.cpp's compile_onnx).
 #include "ds/runtime/Checkpoint.h"
 #include "ds/runtime/Communicator.h"
 #include "ds/runtime/CpuExecutor.h"
@@ -355,9 +356,17 @@ private:
 
 } // namespace
 
-PYBIND11_MODULE(_runtime, m) {
-  m.doc() = "ds-opt runtime: one rank's plan and executor";
-  py::register_exception<Error>(m, "DsError", PyExc_RuntimeError);
+#ifdef DS_PY_HAVE_COMPILER
+void bindCompiler(py::module_ &m, py::object dsError);
+#endif
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "ds-opt: one rank's plan and executor, and the compiler";
+  auto dsError = py::register_exception<Error>(m, "DsError", PyExc_RuntimeError);
+  m.attr("has_compiler") = false;
+#ifdef DS_PY_HAVE_COMPILER
+  bindCompiler(m, dsError);
+#endif
   m.def("rank", [] { return world().comm->rank(); });
   m.def("world_size", [] { return world().comm->size(); });
   m.def("shutdown", &shutdownWorld, "Releases the communicator (MPI_Finalize under mpirun).");
