@@ -28,15 +28,25 @@ mlir::ds::compileOnnxToPlan(const OnnxCompileRequest &request) {
   registerAllDialects(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
-  // Every diagnostic becomes part of the one error message (the first error leads).
+  // Errors become the message (as ds-opt prints them after "error: "; several joined by
+  // "; "); warnings go to stderr as ds-opt's do.
   std::string diagnostics;
   llvm::raw_string_ostream diagOs(diagnostics);
   ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
-    if (diag.getSeverity() == DiagnosticSeverity::Error) {
-      if (!diagnostics.empty())
-        diagOs << "; ";
-      diagOs << diag.getLocation() << ": " << diag.str();
-    }
+    if (diag.getSeverity() == DiagnosticSeverity::Note ||
+        diag.getSeverity() == DiagnosticSeverity::Remark)
+      return success();
+    bool error = diag.getSeverity() == DiagnosticSeverity::Error;
+    llvm::raw_ostream &os = error ? static_cast<llvm::raw_ostream &>(diagOs) : llvm::errs();
+    if (error && !diagnostics.empty())
+      os << "; ";
+    if (!error)
+      os << "ds_opt: warning: ";
+    if (!isa<UnknownLoc>(diag.getLocation()))
+      os << diag.getLocation() << ": ";
+    os << diag.str();
+    if (!error)
+      os << "\n";
     return success();
   });
   auto failWith = [&](llvm::StringRef what) {
