@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ds-opt needs on a fresh machine; idempotent (skips what is there).
 #   scripts/setup.sh           build + test dependencies (what CI needs)
-#   scripts/setup.sh --models  also PyTorch, to re-export the bundled models and references
+#   scripts/setup.sh --models  (PyTorch is now always installed: the ds_opt Python tests
+#                              export torch modules; kept for old instructions)
 set -euo pipefail
 
 PKGS=(
@@ -12,8 +13,8 @@ PKGS=(
   libopenmpi-dev openmpi-bin libopenblas-dev
   libgtest-dev liburing-dev
   python3-numpy python3-onnx
+  python3-dev pybind11-dev python3-torch
 )
-[ "${1:-}" = "--models" ] && PKGS+=(python3-torch)
 
 missing=()
 for p in "${PKGS[@]}"; do
