@@ -196,16 +196,14 @@ class Engine:
         return path, {}
 
     def state_dict(self):
-        """Every parameter gathered in its full shape: {initializer name: numpy array}
-        (collective; every rank gets the dict)."""
+        """Every parameter gathered in its full ONNX shape as fp32 (or its dtype) numpy
+        arrays: {initializer name: array} on rank 0, {} on the other ranks (DeepSpeed's
+        consolidated state dict). Collective: every rank calls it."""
         tmp = tempfile.mkdtemp(prefix="ds_opt_params_")
         try:
-            # Rank 0 writes the files; all ranks need a common directory name.
-            d = os.path.join(tmp, "params")
-            files = self._rt.save_parameters(d) if self._rt.world_size == 1 else None
-            if files is None:
-                raise DsError("state_dict() on several ranks: use save_checkpoint and "
-                              "`ds-ckpt consolidate`")
+            files = self._rt.save_parameters(os.path.join(tmp, "params"))
+            if self._rt.rank != 0:
+                return {}
             return {name: np.load(f) for name, f in files}
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

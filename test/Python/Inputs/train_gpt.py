@@ -33,3 +33,10 @@ if engine.rank == 0:
     print("ds_opt: %d steps on %d ranks (%s), loss %s -> %s" %
           (engine.global_steps, engine.world_size, mode, losses[0] if losses else None,
            losses[-1] if losses else None))
+# The consolidated weights: rank 0 holds every parameter in its full shape, the others none.
+params = engine.state_dict()
+if engine.rank == 0:
+    print("state_dict: %d parameters, %d values" % (len(params),
+                                                     sum(a.size for a in params.values())))
+else:
+    assert params == {}, sorted(params)
