@@ -6,7 +6,14 @@ import tempfile
 
 import numpy as np
 
-from . import _core as _runtime
+# The CUDA plugin of a build tree (build/lib/libds_cuda.so next to build/python): the runtime
+# looks next to the executable, which is python here.
+_plugin = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib",
+                       "libds_cuda.so")
+if os.path.exists(_plugin):
+    os.environ.setdefault("DS_CUDA_PLUGIN", os.path.normpath(_plugin))
+
+from . import _core as _runtime  # noqa: E402
 
 DsError = _runtime.DsError
 atexit.register(_runtime.shutdown)
@@ -172,8 +179,15 @@ class Engine:
         return out
 
     # -- state
-    def save_checkpoint(self, save_dir, tag=None, keep=0):
-        """DIR/global_step<N> in ds-run's checkpoint format (collective: every rank calls)."""
+    def save_checkpoint(self, save_dir, tag=None, client_state=None, save_latest=True, keep=0):
+        """DIR/global_step<N> in ds-run's checkpoint format (collective: every rank calls);
+        `latest` names it. keep=K keeps the newest K tags (0: all)."""
+        if client_state:
+            raise DsError("save_checkpoint: client_state is not stored (ds-run's checkpoint "
+                          "format holds the module state and the data position only)")
+        if not save_latest:
+            raise DsError("save_checkpoint: save_latest=False is not supported (the save "
+                          "always updates DIR/latest)")
         if self.micro_steps % self._rt.accumulation:
             raise DsError("save_checkpoint: in the middle of gradient accumulation (%d of %d "
                           "micro-steps); save after step()" %

@@ -32,8 +32,13 @@ struct World {
   bool mpi = false;
 };
 
-World &world() {
+World &worldState() {
   static World w;
+  return w;
+}
+
+World &world() {
+  World &w = worldState();
   if (!w.comm) {
     w.mpi = launchedByMpi();
     if (w.mpi)
@@ -46,8 +51,9 @@ World &world() {
   return w;
 }
 
+/// At interpreter exit (atexit): releases the communicator if one was made (never makes one).
 void shutdownWorld() {
-  World &w = world();
+  World &w = worldState();
   w.comm.reset();
   if (w.mpi)
     finalizeMpi();
