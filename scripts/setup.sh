@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ds-opt needs on a fresh machine; idempotent (skips what is there).
-#   scripts/setup.sh           build + test dependencies (what CI needs)
-#   scripts/setup.sh --models  also PyTorch (and transformers from PyPI), to re-export the
-#                              bundled models and references
+#   scripts/setup.sh           build dependencies (what scripts/run.sh needs)
+#   scripts/setup.sh --tests   also PyTorch (Debian), which the ds_opt Python tests and the torch
+#                              reference tests use (scripts/test.sh, i.e. CI, passes it)
+#   scripts/setup.sh --models  also torchvision and transformers (PyPI), to re-export the bundled
+#                              models and references
 set -euo pipefail
 
 PKGS=(
@@ -13,8 +15,12 @@ PKGS=(
   libopenmpi-dev openmpi-bin libopenblas-dev
   libgtest-dev liburing-dev
   python3-numpy python3-onnx
+  python3-dev pybind11-dev
 )
-[ "${1:-}" = "--models" ] && PKGS+=(python3-torch)
+case "${1:-}" in
+  --tests) PKGS+=(python3-torch) ;;
+  --models) PKGS+=(python3-torch python3-torchvision) ;;
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 BUILD=${DS_BUILD_DIR:-build}
+bash scripts/setup.sh --tests # PyTorch for the Python front end's tests
 bash scripts/build.sh
 bash scripts/lib/install-pypi-packages.sh # onnxruntime, tensorboard (tests that read outputs back)
 status=0

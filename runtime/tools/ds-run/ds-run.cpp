@@ -250,29 +250,6 @@ void info(const std::string &msg) {
   std::fflush(stdout);
 }
 
-/// An integer scalar buffer (the applied-step counter).
-int64_t readInteger(ExecutorBase &exec, uint32_t id) {
-  const BufferInfo &b = exec.plan().buffer(id);
-  std::vector<char> bytes(std::max<size_t>(size_t(b.type.bytes), 8));
-  exec.download(id, bytes.data());
-  if (b.type.dtype == ds::plan::I32)
-    return reinterpret_cast<const int32_t *>(bytes.data())[0];
-  return reinterpret_cast<const int64_t *>(bytes.data())[0];
-}
-
-double readScalar(ExecutorBase &exec, uint32_t id) {
-  const BufferInfo &b = exec.plan().buffer(id);
-  std::vector<char> bytes(std::max<size_t>(size_t(b.type.bytes), 8));
-  exec.download(id, bytes.data());
-  const char *p = bytes.data();
-  switch (b.type.dtype) {
-  case ds::plan::F32: return reinterpret_cast<const float *>(p)[0];
-  case ds::plan::F64: return reinterpret_cast<const double *>(p)[0];
-  case ds::plan::F16: return halfToFloat(reinterpret_cast<const uint16_t *>(p)[0]);
-  default: return bf16ToFloat(reinterpret_cast<const uint16_t *>(p)[0]);
-  }
-}
-
 std::string jsonNumber(double v) {
   if (!std::isfinite(v))
     return "null";
@@ -629,10 +606,10 @@ int runJob(const Options &opt, Communicator &comm) {
                       uint64_t(s) * uint64_t(accum) + uint64_t(m));
         runProgram(micro);
         if (lossOut)
-          lossSum += readScalar(exec, lossOut->buffer());
+          lossSum += downloadScalar(exec, lossOut->buffer());
       }
       if (plan.plan.has_loss_scale_buffer())
-        lossScales.push_back(readScalar(exec, plan.plan.loss_scale_buffer()));
+        lossScales.push_back(downloadScalar(exec, plan.plan.loss_scale_buffer()));
       if (apply >= 0)
         runProgram(apply);
       double loss = lossSum / accum;
@@ -647,7 +624,7 @@ int runJob(const Options &opt, Communicator &comm) {
       if (saver && opt.saveInterval && (s + 1) % opt.saveInterval == 0)
         saveCheckpoint(s + 1, sampleBase(s + 1));
       if (lrAttrs && appliedBuffer)
-        lrs.push_back(lrScheduleValue(*lrAttrs, readInteger(exec, *appliedBuffer) + 1));
+        lrs.push_back(lrScheduleValue(*lrAttrs, downloadInteger(exec, *appliedBuffer) + 1));
       if (monitors) {
         if (lossOut)
           monitors->write("Train/Samples/train_loss", loss, int64_t(s) * global);
@@ -655,7 +632,7 @@ int runJob(const Options &opt, Communicator &comm) {
           monitors->write("Train/Samples/lr", lrs.back(), int64_t(s + 1) * global);
         if (plan.plan.has_loss_scale_buffer()) // the scale after the step (cur_scale)
           monitors->write("Train/Samples/loss_scale",
-                          readScalar(exec, plan.plan.loss_scale_buffer()),
+                          downloadScalar(exec, plan.plan.loss_scale_buffer()),
                           int64_t(s + 1) * global);
         monitors->flush();
       }

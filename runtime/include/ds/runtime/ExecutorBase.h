@@ -62,4 +62,28 @@ inline Tensor hostTensor(ExecutorBase &exec, uint32_t id, std::vector<char> &sto
   return Tensor{b.type.dtype, &b.type.shape, b.type.numel, store.data()};
 }
 
+/// The first element of an integer buffer (the applied-step counter).
+inline int64_t downloadInteger(ExecutorBase &exec, uint32_t id) {
+  std::vector<char> bytes;
+  Tensor t = hostTensor(exec, id, bytes, /*fetch=*/true);
+  bytes.resize(std::max<size_t>(bytes.size(), 8));
+  if (t.dtype == ds::plan::I32)
+    return reinterpret_cast<const int32_t *>(bytes.data())[0];
+  return reinterpret_cast<const int64_t *>(bytes.data())[0];
+}
+
+/// The first element of a floating-point buffer (a loss, the loss scale) as a double.
+inline double downloadScalar(ExecutorBase &exec, uint32_t id) {
+  std::vector<char> bytes;
+  Tensor t = hostTensor(exec, id, bytes, /*fetch=*/true);
+  bytes.resize(std::max<size_t>(bytes.size(), 8));
+  const char *p = bytes.data();
+  switch (t.dtype) {
+  case ds::plan::F32: return reinterpret_cast<const float *>(p)[0];
+  case ds::plan::F64: return reinterpret_cast<const double *>(p)[0];
+  case ds::plan::F16: return halfToFloat(reinterpret_cast<const uint16_t *>(p)[0]);
+  default: return bf16ToFloat(reinterpret_cast<const uint16_t *>(p)[0]);
+  }
+}
+
 } // namespace ds::rt

@@ -1,0 +1,108 @@
+// ONNX bytes + DeepSpeed config -> plan bytes, in process (ds_opt.initialize).
+#include "ds/Pipelines/CompileOnnx.h"
+#include "ds/Config/DeepSpeedConfig.h"
+#include "ds/Import/ONNX.h"
+#include "ds/InitAllDialects.h"
+#include "ds/Pipelines/Pipelines.h"
+#include "ds/Target/Plan.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+namespace {
+
+llvm::Error makeError(const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
+}
+
+} // namespace
+
+llvm::Expected<std::string>
+mlir::ds::compileOnnxToPlan(const OnnxCompileRequest &request) {
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  // Errors become the message (as ds-opt prints them after "error: "; several joined by
+  // "; "); warnings go to stderr as ds-opt's do.
+  std::string diagnostics;
+  llvm::raw_string_ostream diagOs(diagnostics);
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
+    if (diag.getSeverity() == DiagnosticSeverity::Note ||
+        diag.getSeverity() == DiagnosticSeverity::Remark)
+      return success();
+    bool error = diag.getSeverity() == DiagnosticSeverity::Error;
+    llvm::raw_ostream &os = error ? static_cast<llvm::raw_ostream &>(diagOs) : llvm::errs();
+    if (error && !diagnostics.empty())
+      os << "; ";
+    if (!error)
+      os << "ds_opt: warning: ";
+    if (!isa<UnknownLoc>(diag.getLocation()))
+      os << diag.getLocation() << ": ";
+    os << diag.str();
+    if (!error)
+      os << "\n";
+    return success();
+  });
+  auto failWith = [&](llvm::StringRef what) {
+    return makeError(diagnostics.empty() ? what : llvm::StringRef(diagnostics));
+  };
+
+  auto parsed = parseDeepSpeedConfig(request.configText, request.configName);
+  if (!parsed)
+    return parsed.takeError();
+  DeepSpeedConfig config = std::move(*parsed);
+  for (const std::string &w : config.warnings)
+    llvm::errs() << "ds_opt: warning: " << w << "\n";
+
+  int world = request.worldSize;
+  auto implied = config.impliedWorldSize();
+  if (!implied)
+    return makeError(request.configName + ": " + llvm::toString(implied.takeError()));
+  if (*implied && **implied != world)
+    return makeError(request.configName + ": the batch keys imply " +
+                     llvm::Twine(**implied) + " ranks, but the job was launched with " +
+                     llvm::Twine(world) + " (mpirun -np / torchrun --nproc-per-node)");
+  ImportOptions options;
+  options.lossName = request.lossName;
+  options.freeze = request.freeze;
+  if (config.trainBatchSize || config.microBatchSize) {
+    if (llvm::Error e = config.resolveBatch(world))
+      return makeError(request.configName + ": " + llvm::toString(std::move(e)));
+    options.batchSize = config.microBatchSize;
+  }
+  int stage = request.zeroStage ? *request.zeroStage : config.zeroStage;
+  if (stage < 0 || stage > 3)
+    return makeError("zero stage must be 0, 1, 2 or 3, got " + llvm::Twine(stage));
+  if (llvm::Error e = config.checkOffload(stage))
+    return makeError(request.configName + ": " + llvm::toString(std::move(e)));
+
+  auto buffer = llvm::MemoryBuffer::getMemBuffer(request.onnxBytes, request.onnxPath,
+                                                 /*RequiresNullTerminator=*/false);
+  OwningOpRef<ModuleOp> module = importOnnx(&context, *buffer, request.onnxPath, options);
+  if (!module)
+    return failWith(request.onnxPath + ": import failed");
+
+  TrainingPipelineOptions training =
+      config.getTrainingPipelineOptions(stage, world, options.freeze);
+  training.fuseAttention = request.fuseAttention;
+  LoweringPipelineOptions lowering;
+  lowering.transfers = config.getTransferOptions();
+  PassManager pm(&context);
+  buildTrainingPipeline(pm, training);
+  buildLoweringPipeline(pm, lowering);
+  if (failed(pm.run(*module)))
+    return failWith(request.onnxPath + ": compilation failed");
+
+  std::string bytes;
+  llvm::raw_string_ostream os(bytes);
+  if (failed(exportPlan(*module, os, "ds_opt.initialize " + request.onnxPath)))
+    return failWith(request.onnxPath + ": plan export failed");
+  os.flush();
+  return bytes;
+}
