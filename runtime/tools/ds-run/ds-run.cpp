@@ -550,7 +550,8 @@ int runJob(const Options &opt, Communicator &comm) {
             : nullptr;
     const char *tty = std::getenv("DS_RUN_STDOUT_TTY");
     bool bar = rank == 0 && (tty ? std::strcmp(tty, "1") == 0
-                                 : isatty(STDOUT_FILENO) && !launchedByMpi());
+                                 : isatty(STDOUT_FILENO) && !launchedByMpi() &&
+                                       !launchedBySrun());
     // Tokens per sample: the first integer input with a sequence axis (token ids).
     int64_t tokensPerSample = 0;
     for (const auto &in : plan.plan.inputs()) {
@@ -821,8 +822,10 @@ int runJob(const Options &opt, Communicator &comm) {
 int main(int argc, char **argv) {
   Options opt = parseArgs(argc, argv);
   bool underMpi = launchedByMpi();
+  // torchrun's environment, or srun without a PMI plugin: ranks meet over TCP.
+  bool underEnv = !underMpi && (launchedByTorchrun() || launchedBySrun());
   try {
-    if (!opt.hostfile.empty() && !underMpi) {
+    if (!opt.hostfile.empty() && !underMpi && !underEnv) {
       // DeepSpeed's launcher: one rank per selected slot of every host, through mpirun.
       std::vector<HostSlots> hosts =
           selectHosts(parseHostfile(opt.hostfile), opt.include, opt.exclude);
@@ -834,13 +837,13 @@ int main(int argc, char **argv) {
     }
     if ((!opt.include.empty() || !opt.exclude.empty()) && opt.hostfile.empty())
       fail(opt.include.empty() ? "--exclude" : "--include", " needs --hostfile");
-    if (opt.nproc > 1 && !underMpi)
+    if (opt.nproc > 1 && !underMpi && !underEnv)
       relaunch(argc, argv, opt.nproc);
     applyHostSlots();
     std::unique_ptr<Communicator> comm;
     if (underMpi) {
       comm = makeMpiCommunicator();
-    } else if (launchedByTorchrun()) {
+    } else if (underEnv) {
       comm = makeTcpCommunicator(opt.timeout);
     } else {
       comm = makeSingleRankCommunicator();
