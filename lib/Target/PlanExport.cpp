@@ -244,6 +244,7 @@ public:
       out.set_csv_monitor_dir(dir.str());
     if (auto dir = module->getAttrOfType<StringAttr>(kTensorboardDirAttr))
       out.set_tensorboard_dir(dir.str());
+    out.set_wall_clock_breakdown(module->hasAttr(kWallClockBreakdownAttr));
     if (auto io = module->getAttrOfType<DictionaryAttr>(kIOAttr)) {
       plan::IOConfig *cfg = out.mutable_io();
       if (auto v = io.getAs<StringAttr>("nvme_path"))
