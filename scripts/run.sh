@@ -54,8 +54,17 @@ rm -rf "$OUT/checkpoints"
 "$BUILD/bin/ds-run" "$OUT/gpt-zero3.dsplan" --nproc $WORLD --data models/data/gpt \
   --steps "$STEPS" --metrics "$OUT/gpt-metrics.json" --save-checkpoint "$OUT/checkpoints"
 
+# Loss and throughput curves (matplotlib, which scripts/setup.sh installs) when it can draw.
+PLOT="metrics plot: not drawn (no matplotlib for /usr/bin/python3)"
+if /usr/bin/python3 -c "import matplotlib" 2>/dev/null &&
+  /usr/bin/python3 scripts/plot-metrics.py "$OUT/gpt-metrics.json" -o "$OUT/gpt-metrics.svg" \
+    --label "ZeRO-3, $WORLD ranks" --title "$MODEL, $STEPS steps" >/dev/null; then
+  PLOT="loss and throughput curves (scripts/plot-metrics.py): $OUT/gpt-metrics.svg"
+fi
+
 phase "done in $((SECONDS - T0)) s"
 echo "  metrics (loss, lr per step; predicted/measured peak per rank): $OUT/gpt-metrics.json"
+echo "  $PLOT"
 echo "  checkpoint: $OUT/checkpoints/$(cat "$OUT/checkpoints/latest") (resume: ds-run ... --resume $OUT/checkpoints)"
 echo "  plans: $OUT/gpt-zero3.dsplan (trained), $OUT/gpt-zero0.dsplan (stage 0, for comparison)"
 echo "  memory timelines: $OUT/gpt-zero0.memory-timeline.svg, $OUT/gpt-zero3.memory-timeline.svg"

@@ -11,7 +11,7 @@ PKGS=(
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   libopenmpi-dev openmpi-bin libopenblas-dev
   libgtest-dev liburing-dev
-  python3-numpy python3-onnx
+  python3-numpy python3-onnx python3-matplotlib
 )
 [ "${1:-}" = "--models" ] && PKGS+=(python3-torch)
 

@@ -38,6 +38,11 @@ if subprocess.run([config.python_executable, "-c",
                   capture_output=True).returncode == 0:
     config.available_features.add("tensorboard")
 
+# scripts/plot-metrics.py draws with matplotlib (Debian's python3-matplotlib; REQUIRES: matplotlib).
+if subprocess.run([config.python_executable, "-c", "import matplotlib"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("matplotlib")
+
 # GPU tests (REQUIRES: cuda) run when ds-run's CUDA plugin loads and sees a device; elsewhere
 # lit reports them UNSUPPORTED (skipped).
 import subprocess
