@@ -12,6 +12,7 @@ PKGS=(
   libopenmpi-dev openmpi-bin libopenblas-dev
   libgtest-dev liburing-dev
   python3-numpy python3-onnx python3-matplotlib
+  slurmd slurmctld slurm-client
 )
 [ "${1:-}" = "--models" ] && PKGS+=(python3-torch)
 
