@@ -36,9 +36,11 @@ mkdir -p "$OUT"
 for stage in 3 0; do
   "$BUILD/bin/ds-opt" "$MODEL" --config "$CONFIG" --zero-stage=$stage --world-size=$WORLD \
     --memory-report -o "$OUT/gpt-zero$stage.dsplan" > "$OUT/gpt-zero$stage.memory.txt"
-  "$BUILD/bin/ds-opt" "$MODEL" --config "$CONFIG" --zero-stage=$stage --world-size=$WORLD \
-    --memory-timeline="$OUT/gpt-zero$stage.memory-timeline.svg" -o "$OUT/gpt-zero$stage.dsplan"
 done
+# Both stages' planned memory over the step, one panel each on one scale.
+TIMELINE="$OUT/gpt-zero0-vs-zero3.memory-timeline.svg"
+"$BUILD/bin/ds-opt" "$MODEL" --config "$CONFIG" --zero-stage=3 --world-size=$WORLD \
+  --memory-timeline="$TIMELINE" --memory-timeline-stages=0,3 -o "$OUT/gpt-zero3.dsplan"
 echo "  wrote $OUT/gpt-zero3.dsplan and $OUT/gpt-zero0.dsplan"
 
 phase "4/5 predicted memory per rank (ds-opt --memory-report)"
@@ -47,16 +49,25 @@ echo
 # The ZeRO-3 report: its own rows, then every stage side by side (stage 0 is the first row).
 sed -n '1,/^DeepSpeed/p' "$OUT/gpt-zero3.memory.txt" | sed '$d'
 echo "  (full report with DeepSpeed's estimator: $OUT/gpt-zero3.memory.txt)"
-echo "  memory over the step (ds-opt --memory-timeline): $OUT/gpt-zero0.memory-timeline.svg, $OUT/gpt-zero3.memory-timeline.svg"
+echo "  memory over the step, stage 0 vs 3 (ds-opt --memory-timeline): $TIMELINE"
 
 phase "5/5 training the ZeRO-3 plan on $WORLD ranks for $STEPS steps (ds-run --nproc $WORLD)"
 rm -rf "$OUT/checkpoints"
 "$BUILD/bin/ds-run" "$OUT/gpt-zero3.dsplan" --nproc $WORLD --data models/data/gpt \
   --steps "$STEPS" --metrics "$OUT/gpt-metrics.json" --save-checkpoint "$OUT/checkpoints"
 
+# Loss and throughput curves (matplotlib, which scripts/setup.sh installs) when it can draw.
+PLOT="metrics plot: not drawn (no matplotlib for /usr/bin/python3)"
+if /usr/bin/python3 -c "import matplotlib" 2>/dev/null &&
+  /usr/bin/python3 scripts/plot-metrics.py "$OUT/gpt-metrics.json" -o "$OUT/gpt-metrics.svg" \
+    --label "ZeRO-3, $WORLD ranks" --title "$MODEL, $STEPS steps" >/dev/null; then
+  PLOT="loss and throughput curves (scripts/plot-metrics.py): $OUT/gpt-metrics.svg"
+fi
+
 phase "done in $((SECONDS - T0)) s"
 echo "  metrics (loss, lr per step; predicted/measured peak per rank): $OUT/gpt-metrics.json"
+echo "  $PLOT"
 echo "  checkpoint: $OUT/checkpoints/$(cat "$OUT/checkpoints/latest") (resume: ds-run ... --resume $OUT/checkpoints)"
 echo "  plans: $OUT/gpt-zero3.dsplan (trained), $OUT/gpt-zero0.dsplan (stage 0, for comparison)"
-echo "  memory timelines: $OUT/gpt-zero0.memory-timeline.svg, $OUT/gpt-zero3.memory-timeline.svg"
+echo "  memory timeline, stage 0 vs 3: $TIMELINE"
 echo "  next: $BUILD/bin/ds-opt $MODEL --config $CONFIG --print-config"

@@ -2,7 +2,8 @@
 # Installs the Debian packages ds-opt needs on a fresh machine; idempotent (skips what is there).
 #   scripts/setup.sh           build dependencies (what scripts/run.sh needs)
 #   scripts/setup.sh --tests   also PyTorch (Debian), which the ds_opt Python tests and the torch
-#                              reference tests use (scripts/test.sh, i.e. CI, passes it)
+#                              reference tests use, and Slurm for the srun launch test
+#                              (scripts/test.sh, i.e. CI, passes it)
 #   scripts/setup.sh --models  also torchvision and transformers (PyPI), to re-export the bundled
 #                              models and references
 set -euo pipefail
@@ -14,11 +15,11 @@ PKGS=(
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   libopenmpi-dev openmpi-bin libopenblas-dev
   libgtest-dev liburing-dev
-  python3-numpy python3-onnx
+  python3-numpy python3-onnx python3-matplotlib
   python3-dev pybind11-dev
 )
 case "${1:-}" in
-  --tests) PKGS+=(python3-torch) ;;
+  --tests) PKGS+=(python3-torch slurmd slurmctld slurm-client) ;; # srun-launch.test: real Slurm
   --models) PKGS+=(python3-torch python3-torchvision) ;;
 esac
 

@@ -38,6 +38,18 @@ if subprocess.run([config.python_executable, "-c",
                   capture_output=True).returncode == 0:
     config.available_features.add("tensorboard")
 
+# scripts/plot-metrics.py draws with matplotlib (Debian's python3-matplotlib; REQUIRES: matplotlib).
+if subprocess.run([config.python_executable, "-c", "import matplotlib"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("matplotlib")
+
+# Tests that start a one-node Slurm cluster (REQUIRES: slurm): Debian's slurmctld, slurmd and
+# srun, as root (slurmd runs tasks as their user).
+import shutil
+if os.geteuid() == 0 and all(shutil.which(t, path=os.environ.get("PATH", "") + ":/usr/sbin")
+                             for t in ("slurmctld", "slurmd", "srun", "sinfo")):
+    config.available_features.add("slurm")
+
 # GPU tests (REQUIRES: cuda) run when ds-run's CUDA plugin loads and sees a device; elsewhere
 # lit reports them UNSUPPORTED (skipped).
 import subprocess

@@ -45,6 +45,7 @@ void mlir::ds::printEffectiveConfig(const DeepSpeedConfig &c, llvm::StringRef pa
           ? "derived (train_batch_size / (micro x accumulation))"
           : "default");
   row("steps_per_print", integer(c.stepsPerPrint), fromFile("steps_per_print"));
+  row("wall_clock_breakdown", boolean(c.wallClockBreakdown), fromFile("wall_clock_breakdown"));
   row("gradient_clipping", num(c.trainStep.gradientClipping),
       fromFile("gradient_clipping"));
   row("fp16.enabled", boolean(c.fp16), fromFile("fp16.enabled"));

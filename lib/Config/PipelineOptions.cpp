@@ -108,6 +108,7 @@ DeepSpeedConfig::getTrainingPipelineOptions(int64_t stage, int64_t worldSize,
   o.zero.stage = stage;
   o.zero.worldSize = worldSize;
   o.stepsPerPrint = stepsPerPrint;
+  o.wallClockBreakdown = wallClockBreakdown;
   o.csvMonitorDir = csvMonitorDir;
   o.tensorboardDir = tensorboardDir;
   o.offload.optimizer = offloadOptimizer.device;

@@ -19,7 +19,8 @@ namespace {
 struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SetPlanInfoPass)
   SetPlanInfoPass(const TrainingPipelineOptions &o)
-      : stepsPerPrint(o.stepsPerPrint), stage(o.zero.stage), csvDir(o.csvMonitorDir),
+      : stepsPerPrint(o.stepsPerPrint), stage(o.zero.stage),
+        wallClockBreakdown(o.wallClockBreakdown), csvDir(o.csvMonitorDir),
         tensorboardDir(o.tensorboardDir),
         io(o.io) {}
   StringRef getArgument() const override { return "ds-set-plan-info"; }
@@ -31,6 +32,8 @@ struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<Modul
     Builder b(module.getContext());
     module->setAttr(kStepsPerPrintAttr, b.getI64IntegerAttr(stepsPerPrint));
     module->setAttr(kZeroStageAttr, b.getI64IntegerAttr(stage));
+    if (wallClockBreakdown)
+      module->setAttr(kWallClockBreakdownAttr, b.getUnitAttr());
     if (!csvDir.empty())
       module->setAttr(kCsvMonitorDirAttr, b.getStringAttr(csvDir));
     if (!tensorboardDir.empty())
@@ -46,6 +49,7 @@ struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<Modul
     module->setAttr(kIOAttr, ioAttrs.getDictionary(module.getContext()));
   }
   int64_t stepsPerPrint, stage;
+  bool wallClockBreakdown;
   std::string csvDir;
   std::string tensorboardDir;
   PlanIOOptions io;

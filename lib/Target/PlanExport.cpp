@@ -244,6 +244,7 @@ public:
       out.set_csv_monitor_dir(dir.str());
     if (auto dir = module->getAttrOfType<StringAttr>(kTensorboardDirAttr))
       out.set_tensorboard_dir(dir.str());
+    out.set_wall_clock_breakdown(module->hasAttr(kWallClockBreakdownAttr));
     if (auto io = module->getAttrOfType<DictionaryAttr>(kIOAttr)) {
       plan::IOConfig *cfg = out.mutable_io();
       if (auto v = io.getAs<StringAttr>("nvme_path"))
@@ -493,8 +494,10 @@ LogicalResult mlir::ds::exportPlan(ModuleOp module, llvm::raw_ostream &os,
   return success();
 }
 
-LogicalResult mlir::ds::writeMemoryTimeline(ModuleOp module, StringRef path,
-                                            StringRef title) {
+/// Exports `module` and loads the plan back (validated) as the runtime sees it, appended
+/// to `plans`. Errors go to stderr.
+static LogicalResult
+loadTimelinePlan(ModuleOp module, std::vector<std::unique_ptr<::ds::rt::LoadedPlan>> &plans) {
   std::string bytes;
   {
     llvm::raw_string_ostream os(bytes);
@@ -502,20 +505,55 @@ LogicalResult mlir::ds::writeMemoryTimeline(ModuleOp module, StringRef path,
       return failure();
   }
   try {
-    ::ds::rt::LoadedPlan lp;
-    lp.path = "<compiled plan>";
-    ::ds::rt::decodePlan(bytes, lp.plan);
+    auto lp = std::make_unique<::ds::rt::LoadedPlan>();
+    lp->path = "<compiled plan>";
+    ::ds::rt::decodePlan(bytes, lp->plan);
     // An inference plan's inputs need not share a batch size (as exportPlan validates it).
-    if (llvm::none_of(lp.plan.programs(), [](const plan::Program &p) {
+    if (llvm::none_of(lp->plan.programs(), [](const plan::Program &p) {
           return p.role() == plan::Program::MICRO_STEP;
         }))
-      lp.plan.clear_inputs();
-    ::ds::rt::validatePlan(lp, /*worldSize=*/0);
-    std::vector<::ds::rt::TimelinePoint> timeline = ::ds::rt::computeMemoryTimeline(lp);
-    std::string out = path.ends_with(".svg")
-                          ? ::ds::rt::memoryTimelineSvg(lp, timeline, title.str())
-                          : ::ds::rt::memoryTimelineCsv(lp, timeline);
-    ::ds::rt::writeFileAtomically(path.str(), out);
+      lp->plan.clear_inputs();
+    ::ds::rt::validatePlan(*lp, /*worldSize=*/0);
+    plans.push_back(std::move(lp));
+  } catch (const std::exception &e) {
+    llvm::errs() << "ds-opt: --memory-timeline: " << e.what() << "\n";
+    return failure();
+  }
+  return success();
+}
+
+LogicalResult mlir::ds::writeMemoryTimeline(ModuleOp module, StringRef path,
+                                            StringRef title) {
+  if (path.ends_with(".svg"))
+    return writeMemoryTimeline({{module, std::string()}}, path, title);
+  std::vector<std::unique_ptr<::ds::rt::LoadedPlan>> plans;
+  if (failed(loadTimelinePlan(module, plans)))
+    return failure();
+  try {
+    ::ds::rt::writeFileAtomically(
+        path.str(), ::ds::rt::memoryTimelineCsv(
+                        *plans[0], ::ds::rt::computeMemoryTimeline(*plans[0])));
+  } catch (const std::exception &e) {
+    llvm::errs() << "ds-opt: --memory-timeline: " << e.what() << "\n";
+    return failure();
+  }
+  return success();
+}
+
+LogicalResult
+mlir::ds::writeMemoryTimeline(ArrayRef<std::pair<ModuleOp, std::string>> panels,
+                              StringRef path, StringRef title) {
+  std::vector<std::unique_ptr<::ds::rt::LoadedPlan>> plans;
+  for (const auto &panel : panels)
+    if (failed(loadTimelinePlan(panel.first, plans)))
+      return failure();
+  try {
+    std::vector<::ds::rt::TimelinePanel> drawn;
+    for (size_t i = 0; i < panels.size(); ++i)
+      drawn.push_back({plans[i].get(), ::ds::rt::computeMemoryTimeline(*plans[i]),
+                       panels[i].second});
+    ::ds::rt::writeFileAtomically(path.str(),
+                                  ::ds::rt::memoryTimelineSvg(drawn, title.str()));
   } catch (const std::exception &e) {
     llvm::errs() << "ds-opt: --memory-timeline: " << e.what() << "\n";
     return failure();

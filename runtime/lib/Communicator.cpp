@@ -52,7 +52,7 @@ std::unique_ptr<Communicator> makeSingleRankCommunicator() {
 
 bool launchedByMpi() {
   return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE") ||
-         std::getenv("PMIX_RANK") || (std::getenv("SLURM_PROCID") && std::getenv("SLURM_NTASKS"));
+         std::getenv("PMIX_RANK");
 }
 
 // Packing: a tensor [outer, dim, inner] split along `dim` into W pieces of d = dim/W.

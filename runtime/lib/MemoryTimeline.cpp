@@ -222,22 +222,29 @@ uint64_t tickStep(uint64_t max, int ticks) {
 
 std::string memoryTimelineSvg(const LoadedPlan &lp, const std::vector<TimelinePoint> &t,
                               const std::string &title) {
-  const double W = 960, H = 440, left = 90, right = 200, top = 40, bottom = 50;
-  const double plotW = W - left - right, plotH = H - top - bottom;
-  uint64_t peak = 0;
-  size_t peakAt = 0;
-  for (size_t i = 0; i < t.size(); ++i)
-    if (t[i].total() > peak) {
-      peak = t[i].total();
-      peakAt = i;
-    }
-  uint64_t step = tickStep(std::max<uint64_t>(peak, 1), 5);
-  uint64_t yMax = ((peak + step - 1) / step) * step;
+  return memoryTimelineSvg({TimelinePanel{&lp, t, ""}}, title);
+}
+
+std::string memoryTimelineSvg(const std::vector<TimelinePanel> &panels,
+                              const std::string &title) {
+  // Each panel: a heading line (when it has one), the plot, the program names and x label.
+  const double W = 960, left = 90, right = 200, titleH = 40, plotH = 350, below = 50;
+  const double plotW = W - left - right;
+  double headingH = 0;
+  for (const TimelinePanel &p : panels)
+    if (!p.heading.empty())
+      headingH = 22;
+  const double panelH = headingH + plotH + below;
+  const double H = titleH + panelH * double(std::max<size_t>(panels.size(), 1));
+  // One byte scale for every panel.
+  uint64_t allPeak = 0;
+  for (const TimelinePanel &p : panels)
+    for (const TimelinePoint &pt : p.points)
+      allPeak = std::max(allPeak, pt.total());
+  uint64_t step = tickStep(std::max<uint64_t>(allPeak, 1), 5);
+  uint64_t yMax = ((allPeak + step - 1) / step) * step;
   if (yMax == 0)
     yMax = step;
-  double n = double(std::max<size_t>(t.size(), 1));
-  auto x = [&](double i) { return left + plotW * i / n; };
-  auto y = [&](double b) { return top + plotH * (1 - b / double(yMax)); };
   static const char *colours[kMemoryUses] = {"#4c72b0", "#dd8452", "#55a868", "#8c8c8c",
                                              "#c44e52", "#8172b3", "#e6e6e6"};
   // Stack order, bottom to top: persistent uses, then collectives, activations, gaps.
@@ -250,54 +257,76 @@ std::string memoryTimelineSvg(const LoadedPlan &lp, const std::vector<TimelinePo
   s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   s += "<text x=\"" + fmt(left) + "\" y=\"22\" font-size=\"14\">" + escapeXml(title) +
        "</text>\n";
-  std::vector<uint64_t> base(t.size(), 0);
-  for (MemoryUse use : stack) {
-    std::string upper, lower;
-    bool any = false;
-    for (size_t i = 0; i < t.size(); ++i) {
-      uint64_t b0 = base[i], b1 = base[i] + t[i].bytes[size_t(use)];
-      any |= b1 > b0;
-      upper += fmt(x(double(i))) + "," + fmt(y(double(b1))) + " " + fmt(x(double(i + 1))) +
-               "," + fmt(y(double(b1))) + " ";
-      lower = fmt(x(double(i + 1))) + "," + fmt(y(double(b0))) + " " + fmt(x(double(i))) +
-              "," + fmt(y(double(b0))) + " " + lower;
-      base[i] = b1;
+  for (size_t pi = 0; pi < panels.size(); ++pi) {
+    const LoadedPlan &lp = *panels[pi].plan;
+    const std::vector<TimelinePoint> &t = panels[pi].points;
+    const double panelTop = titleH + panelH * double(pi);
+    const double top = panelTop + headingH;
+    uint64_t peak = 0;
+    size_t peakAt = 0;
+    for (size_t i = 0; i < t.size(); ++i)
+      if (t[i].total() > peak) {
+        peak = t[i].total();
+        peakAt = i;
+      }
+    s += "<g class=\"panel\" data-peak-bytes=\"" + std::to_string(peak) + "\">\n";
+    if (!panels[pi].heading.empty())
+      s += "<text x=\"" + fmt(left) + "\" y=\"" + fmt(panelTop + 14) +
+           "\" font-size=\"13\" font-weight=\"bold\">" + escapeXml(panels[pi].heading) +
+           "</text>\n";
+    double n = double(std::max<size_t>(t.size(), 1));
+    auto x = [&](double i) { return left + plotW * i / n; };
+    auto y = [&](double b) { return top + plotH * (1 - b / double(yMax)); };
+    std::vector<uint64_t> base(t.size(), 0);
+    for (MemoryUse use : stack) {
+      std::string upper, lower;
+      bool any = false;
+      for (size_t i = 0; i < t.size(); ++i) {
+        uint64_t b0 = base[i], b1 = base[i] + t[i].bytes[size_t(use)];
+        any |= b1 > b0;
+        upper += fmt(x(double(i))) + "," + fmt(y(double(b1))) + " " + fmt(x(double(i + 1))) +
+                 "," + fmt(y(double(b1))) + " ";
+        lower = fmt(x(double(i + 1))) + "," + fmt(y(double(b0))) + " " + fmt(x(double(i))) +
+                "," + fmt(y(double(b0))) + " " + lower;
+        base[i] = b1;
+      }
+      if (any)
+        s += "<polygon fill=\"" + std::string(colours[int(use)]) + "\" points=\"" + upper +
+             lower + "\"><title>" + memoryUseName(use) + "</title></polygon>\n";
     }
-    if (any)
-      s += "<polygon fill=\"" + std::string(colours[int(use)]) + "\" points=\"" + upper +
-           lower + "\"><title>" + memoryUseName(use) + "</title></polygon>\n";
-  }
-  // Axes and ticks.
-  s += "<line x1=\"" + fmt(left) + "\" y1=\"" + fmt(top + plotH) + "\" x2=\"" +
-       fmt(left + plotW) + "\" y2=\"" + fmt(top + plotH) + "\" stroke=\"black\"/>\n";
-  s += "<line x1=\"" + fmt(left) + "\" y1=\"" + fmt(top) + "\" x2=\"" + fmt(left) +
-       "\" y2=\"" + fmt(top + plotH) + "\" stroke=\"black\"/>\n";
-  for (uint64_t v = 0; v <= yMax; v += step) {
-    s += "<line x1=\"" + fmt(left - 4) + "\" y1=\"" + fmt(y(double(v))) + "\" x2=\"" +
-         fmt(left + plotW) + "\" y2=\"" + fmt(y(double(v))) +
-         "\" stroke=\"#000\" stroke-opacity=\"0.15\"/>\n";
-    s += "<text x=\"" + fmt(left - 6) + "\" y=\"" + fmt(y(double(v)) + 4) +
-         "\" text-anchor=\"end\">" + formatByteSize(v) + "</text>\n";
-  }
-  s += "<text x=\"" + fmt(left + plotW / 2) + "\" y=\"" + fmt(H - 12) +
-       "\" text-anchor=\"middle\">instruction (programs in run order)</text>\n";
-  // Program boundaries.
-  for (size_t i = 0; i < t.size(); ++i)
-    if (i == 0 || t[i].program != t[i - 1].program) {
-      s += "<line x1=\"" + fmt(x(double(i))) + "\" y1=\"" + fmt(top) + "\" x2=\"" +
-           fmt(x(double(i))) + "\" y2=\"" + fmt(top + plotH) +
-           "\" stroke=\"black\" stroke-dasharray=\"4,3\"/>\n";
-      s += "<text x=\"" + fmt(x(double(i)) + 3) + "\" y=\"" + fmt(top + plotH + 16) + "\">" +
-           escapeXml(lp.plan.programs(t[i].program).name()) + " (" + std::to_string(i) +
-           ")</text>\n";
+    // Axes and ticks.
+    s += "<line x1=\"" + fmt(left) + "\" y1=\"" + fmt(top + plotH) + "\" x2=\"" +
+         fmt(left + plotW) + "\" y2=\"" + fmt(top + plotH) + "\" stroke=\"black\"/>\n";
+    s += "<line x1=\"" + fmt(left) + "\" y1=\"" + fmt(top) + "\" x2=\"" + fmt(left) +
+         "\" y2=\"" + fmt(top + plotH) + "\" stroke=\"black\"/>\n";
+    for (uint64_t v = 0; v <= yMax; v += step) {
+      s += "<line x1=\"" + fmt(left - 4) + "\" y1=\"" + fmt(y(double(v))) + "\" x2=\"" +
+           fmt(left + plotW) + "\" y2=\"" + fmt(y(double(v))) +
+           "\" stroke=\"#000\" stroke-opacity=\"0.15\"/>\n";
+      s += "<text x=\"" + fmt(left - 6) + "\" y=\"" + fmt(y(double(v)) + 4) +
+           "\" text-anchor=\"end\">" + formatByteSize(v) + "</text>\n";
     }
-  // Peak marker.
-  if (!t.empty())
-    s += "<text x=\"" + fmt(x(double(peakAt))) + "\" y=\"" + fmt(y(double(peak)) - 4) +
-         "\" font-size=\"11\">peak " + formatByteSize(peak) + " at " +
-         std::to_string(peakAt) + " (" + escapeXml(t[peakAt].kernel) + ")</text>\n";
+    s += "<text x=\"" + fmt(left + plotW / 2) + "\" y=\"" + fmt(top + plotH + below - 12) +
+         "\" text-anchor=\"middle\">instruction (programs in run order)</text>\n";
+    // Program boundaries.
+    for (size_t i = 0; i < t.size(); ++i)
+      if (i == 0 || t[i].program != t[i - 1].program) {
+        s += "<line x1=\"" + fmt(x(double(i))) + "\" y1=\"" + fmt(top) + "\" x2=\"" +
+             fmt(x(double(i))) + "\" y2=\"" + fmt(top + plotH) +
+             "\" stroke=\"black\" stroke-dasharray=\"4,3\"/>\n";
+        s += "<text x=\"" + fmt(x(double(i)) + 3) + "\" y=\"" + fmt(top + plotH + 16) +
+             "\">" + escapeXml(lp.plan.programs(t[i].program).name()) + " (" +
+             std::to_string(i) + ")</text>\n";
+      }
+    // Peak marker.
+    if (!t.empty())
+      s += "<text x=\"" + fmt(x(double(peakAt))) + "\" y=\"" + fmt(y(double(peak)) - 4) +
+           "\" font-size=\"11\">peak " + formatByteSize(peak) + " at " +
+           std::to_string(peakAt) + " (" + escapeXml(t[peakAt].kernel) + ")</text>\n";
+    s += "</g>\n";
+  }
   // Legend, top of the stack first.
-  double ly = top + 10;
+  double ly = titleH + headingH + 10;
   for (int k = kMemoryUses - 1; k >= 0; --k) {
     MemoryUse use = stack[k];
     s += "<rect x=\"" + fmt(W - right + 15) + "\" y=\"" + fmt(ly - 10) +

@@ -22,12 +22,15 @@
 namespace ds::rt {
 namespace {
 
+// What started the ranks, for error messages: a torchrun-style environment or Slurm's srun.
+const char *launchKind = "torchrun-style launch";
+
 int envInt(const char *name, int lo, int hi) {
   const char *v = std::getenv(name);
   char *end = nullptr;
   long x = v ? std::strtol(v, &end, 10) : -1;
   if (!v || !*v || *end || x < lo || x > hi)
-    fail("torchrun-style launch: ", name, " must be an integer in [", lo, ", ", hi,
+    fail(launchKind, ": ", name, " must be an integer in [", lo, ", ", hi,
          "], got '", v ? v : "(unset)", "'");
   return int(x);
 }
@@ -72,7 +75,7 @@ sockaddr_in resolve(const std::string &host, int port) {
   hints.ai_socktype = SOCK_STREAM;
   int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
   if (rc != 0 || !res)
-    fail("torchrun-style launch: cannot resolve MASTER_ADDR '", host,
+    fail(launchKind, ": cannot resolve MASTER_ADDR '", host,
          "': ", gai_strerror(rc));
   sockaddr_in a = *reinterpret_cast<sockaddr_in *>(res->ai_addr);
   freeaddrinfo(res);
@@ -94,7 +97,7 @@ int connectWithRetry(const sockaddr_in &addr, int seconds, const std::string &wh
     int err = errno;
     ::close(fd);
     if (std::chrono::steady_clock::now() > deadline)
-      fail("torchrun-style launch: cannot connect to ", what, ": ", std::strerror(err));
+      fail(launchKind, ": cannot connect to ", what, ": ", std::strerror(err));
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
@@ -111,7 +114,7 @@ int listenOn(int port, int backlog, uint16_t &boundPort) {
   a.sin_port = htons(uint16_t(port));
   if (::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 ||
       ::listen(fd, backlog) != 0)
-    fail("torchrun-style launch: cannot listen on port ", port, ": ",
+    fail(launchKind, ": cannot listen on port ", port, ": ",
          std::strerror(errno));
   socklen_t len = sizeof(a);
   getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
@@ -126,7 +129,7 @@ int acceptWithin(int listenFd, int seconds, const char *what) {
     rc = ::poll(&p, 1, seconds * 1000);
   while (rc < 0 && errno == EINTR);
   if (rc <= 0)
-    fail("torchrun-style launch: no ", what, " connected within ", seconds, " s");
+    fail(launchKind, ": no ", what, " connected within ", seconds, " s");
   int fd = ::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC);
   if (fd < 0)
     fail("accept: ", std::strerror(errno));
@@ -167,7 +170,7 @@ public:
         readAll(fd, hello, sizeof(hello), -1);
         int r = hello[0];
         if (r < 1 || r >= world || fds_[size_t(r)] >= 0)
-          fail("torchrun-style launch: a process connected as rank ", r, " of ", world);
+          fail(launchKind, ": a process connected as rank ", r, " of ", world);
         fds_[size_t(r)] = fd;
         addrs[size_t(r)] = peer.sin_addr.s_addr;
         ports[size_t(r)] = uint16_t(hello[1]);
@@ -204,7 +207,7 @@ public:
         int32_t r = -1;
         readAll(pfd, &r, sizeof(r), -1);
         if (r <= rank || r >= world || fds_[size_t(r)] >= 0)
-          fail("torchrun-style launch: unexpected connection from rank ", r);
+          fail(launchKind, ": unexpected connection from rank ", r);
         fds_[size_t(r)] = pfd;
       }
     }
@@ -411,13 +414,53 @@ bool launchedByTorchrun() {
          std::getenv("MASTER_ADDR") && std::getenv("MASTER_PORT");
 }
 
+bool launchedBySrun() {
+  return !launchedByMpi() && !launchedByTorchrun() && std::getenv("SLURM_PROCID") &&
+         std::getenv("SLURM_NTASKS");
+}
+
+std::string firstSlurmHost(const std::string &list) {
+  // Slurm's compressed host lists: "node[01-04,07],gpu5" -> "node01".
+  std::string head = list.substr(0, list.find_first_of(",["));
+  size_t open = list.find('[');
+  if (open == std::string::npos || open != head.size())
+    return head;
+  size_t end = list.find_first_of(",-]", open + 1);
+  if (end == std::string::npos)
+    return "";
+  return head + list.substr(open + 1, end - open - 1);
+}
+
 std::unique_ptr<Communicator> makeTcpCommunicator(int timeoutSeconds) {
-  int world = envInt("WORLD_SIZE", 1, 65536);
-  int rank = envInt("RANK", 0, world - 1);
-  int port = envInt("MASTER_PORT", 1, 65535);
-  std::string addr = std::getenv("MASTER_ADDR");
+  bool srun = launchedBySrun();
+  launchKind = srun ? "srun launch" : "torchrun-style launch";
+  int world = envInt(srun ? "SLURM_NTASKS" : "WORLD_SIZE", 1, 65536);
+  int rank = envInt(srun ? "SLURM_PROCID" : "RANK", 0, world - 1);
   if (world == 1)
     return makeSingleRankCommunicator();
+  std::string addr;
+  int port;
+  if (!srun || std::getenv("MASTER_ADDR")) {
+    addr = std::getenv("MASTER_ADDR");
+  } else {
+    // As PyTorch Lightning does under srun: rank 0 runs on the first node of the step.
+    for (const char *v : {"SLURM_STEP_NODELIST", "SLURM_JOB_NODELIST", "SLURM_NODELIST"})
+      if (const char *list = std::getenv(v)) {
+        addr = firstSlurmHost(list);
+        if (addr.empty())
+          fail("srun launch: cannot read the first host of ", v, "='", list, "'");
+        break;
+      }
+    if (addr.empty())
+      fail("srun launch: set MASTER_ADDR (or SLURM_STEP_NODELIST) to the host of rank 0");
+  }
+  if (!srun || std::getenv("MASTER_PORT")) {
+    port = envInt("MASTER_PORT", 1, 65535);
+  } else {
+    // Every rank of the job derives the same port from the job id (Lightning's rule).
+    const char *job = std::getenv("SLURM_JOB_ID") ? "SLURM_JOB_ID" : "SLURM_JOBID";
+    port = 15000 + envInt(job, 0, 2147483647) % 10000;
+  }
   return std::make_unique<TcpCommunicator>(rank, world, addr, port, timeoutSeconds);
 }
 

@@ -105,6 +105,11 @@ static cl::opt<std::string> memoryTimeline(
              "(parameters, gradients, optimizer states, activations, collective buffers) "
              "to FILE: .svg draws it, .csv lists it (the plan is still written with -o)"),
     cl::value_desc("file.svg|file.csv"), cl::init(""), cl::cat(compilerCategory));
+static cl::list<int> memoryTimelineStages(
+    "memory-timeline-stages",
+    cl::desc("With --memory-timeline=FILE.svg: one panel per listed ZeRO stage (e.g. 0,3), "
+             "each compiled with the same config and world size, on one byte scale"),
+    cl::value_desc("stage,..."), cl::CommaSeparated, cl::cat(compilerCategory));
 static cl::opt<std::string> recompute(
     "recompute",
     cl::desc(
@@ -136,6 +141,29 @@ static LogicalResult writeMemoryTimeline(ModuleOp module, StringRef inputPath, i
                       std::to_string(stage) + ", " + std::to_string(world) +
                       (world == 1 ? " rank" : " ranks") + ": planned device memory per rank";
   return ds::writeMemoryTimeline(module, path, title);
+}
+
+/// --memory-timeline with --memory-timeline-stages: a panel per listed stage; `compiled` is
+/// the module compiled for `stage`, `compileStage` compiles a copy for another stage.
+static LogicalResult writeStageTimelines(
+    ModuleOp compiled, StringRef inputPath, int stage, int world, StringRef path,
+    llvm::function_ref<OwningOpRef<ModuleOp>(int)> compileStage) {
+  std::vector<OwningOpRef<ModuleOp>> others;
+  std::vector<std::pair<ModuleOp, std::string>> panels;
+  for (int s : memoryTimelineStages) {
+    ModuleOp m = compiled;
+    if (s != stage) {
+      others.push_back(compileStage(s));
+      if (!others.back())
+        return failure();
+      m = *others.back();
+    }
+    panels.push_back({m, "ZeRO stage " + std::to_string(s)});
+  }
+  std::string title = llvm::sys::path::filename(inputPath).str() + ", " +
+                      std::to_string(world) + (world == 1 ? " rank" : " ranks") +
+                      ": planned device memory per rank";
+  return ds::writeMemoryTimeline(panels, path, title);
 }
 
 /// Runs the passes `build` appends, with the --mlir-print-ir-* and timing flags.
@@ -421,6 +449,17 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
                    << ": the file must end in .svg (a chart) or .csv (the numbers)\n";
       return failure();
     }
+    if (!memoryTimelineStages.empty() && !StringRef(memoryTimeline).ends_with(".svg")) {
+      llvm::errs() << "ds-opt: --memory-timeline-stages draws panels into an .svg; "
+                   << memoryTimeline << " is not one (write one .csv per stage)\n";
+      return failure();
+    }
+    for (int s : memoryTimelineStages)
+      if (s < 0 || s > 3) {
+        llvm::errs() << "ds-opt: --memory-timeline-stages: " << s
+                     << " is not a ZeRO stage (0-3)\n";
+        return failure();
+      }
     if (failed(ds::checkPlanOutputPath(memoryTimeline)))
       return failure();
   }
@@ -647,6 +686,10 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
                    << formatBytes(double(budget->attempts[budget->chosen].memory.total()))
                    << " per rank)\n";
   }
+  // --memory-timeline-stages compiles the other stages from the imported module.
+  OwningOpRef<ModuleOp> beforeTraining;
+  if (!memoryTimelineStages.empty())
+    beforeTraining = cast<ModuleOp>((*module)->clone());
   if (failed(runTrainingPipeline(*module, config, stage, world, *options)))
     return failure();
 
@@ -657,8 +700,19 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     return failure();
   if (deviceLimit)
     warnDeviceMemory(*module, *deviceLimit);
-  if (!memoryTimeline.empty() &&
+  if (!memoryTimeline.empty() && memoryTimelineStages.empty() &&
       failed(writeMemoryTimeline(*module, inputPath, stage, world, memoryTimeline)))
+    return failure();
+  if (!memoryTimeline.empty() && !memoryTimelineStages.empty() &&
+      failed(writeStageTimelines(
+          *module, inputPath, stage, world, memoryTimeline,
+          [&](int s) -> OwningOpRef<ModuleOp> {
+            OwningOpRef<ModuleOp> copy = cast<ModuleOp>((*beforeTraining)->clone());
+            if (failed(runTrainingPipeline(*copy, config, s, world, *options)) ||
+                failed(runLoweringPipeline(*copy, options->inference, config)))
+              return nullptr;
+            return copy;
+          })))
     return failure();
   if (memoryReport != ReportFormat::None) {
     std::string error;

@@ -75,6 +75,9 @@ struct DeepSpeedConfig {
   /// steps_per_print: ds-run prints a step line every this many optimizer steps
   /// (DeepSpeed's default 10); carried in the plan.
   int64_t stepsPerPrint = 10;
+  /// wall_clock_breakdown: ds-run times forward, backward, optimizer step and
+  /// communication and prints them with each step line (carried in the plan).
+  bool wallClockBreakdown = false;
 
   /// csv_monitor, when enabled: output_path/job_name, where ds-run writes DeepSpeed's
   /// CSV files (carried in the plan). Empty: disabled.

@@ -44,6 +44,8 @@ struct TrainingPipelineOptions {
   /// the config's steps_per_print and the csv_monitor and tensorboard directories
   /// (empty: disabled).
   int64_t stepsPerPrint = 10;
+  /// The config's wall_clock_breakdown.
+  bool wallClockBreakdown = false;
   std::string csvMonitorDir;
   std::string tensorboardDir;
 };

@@ -3,7 +3,11 @@
 #define DS_TARGET_PLAN_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <string>
+#include <utility>
 
 namespace mlir::ds {
 /// Module attributes the training pipeline sets from the config for the plan (a prefix of
@@ -13,6 +17,8 @@ constexpr llvm::StringLiteral kStepsPerPrintAttr = "ds_plan.steps_per_print";
 constexpr llvm::StringLiteral kZeroStageAttr = "ds_plan.zero_stage";
 constexpr llvm::StringLiteral kCsvMonitorDirAttr = "ds_plan.csv_monitor_dir";
 constexpr llvm::StringLiteral kTensorboardDirAttr = "ds_plan.tensorboard_dir";
+/// The config's wall_clock_breakdown (a unit attribute: present when enabled).
+constexpr llvm::StringLiteral kWallClockBreakdownAttr = "ds_plan.wall_clock_breakdown";
 /// NVMe and aio settings (a dictionary: nvme_path, pin_memory, block_size, queue_depth,
 /// thread_count, single_submit, overlap_events), written when the config gives them.
 constexpr llvm::StringLiteral kIOAttr = "ds_plan.io";
@@ -23,13 +29,17 @@ constexpr llvm::StringLiteral kIOAttr = "ds_plan.io";
 LogicalResult exportPlan(ModuleOp module, llvm::raw_ostream &os,
                          llvm::StringRef producer);
 
-/// Exports into `path` through a temporary file renamed into place, so an existing
-/// plan is never left half-written.
 /// Exports `module`'s plan and writes its planned device memory per instruction to `path`
 /// (runtime/include/ds/runtime/MemoryTimeline.h): an SVG chart titled `title` when `path`
 /// ends in .svg, else CSV. Errors go to stderr.
 LogicalResult writeMemoryTimeline(ModuleOp module, llvm::StringRef path,
                                   llvm::StringRef title);
+/// The same for several compiled modules (e.g. one per ZeRO stage) drawn as one SVG: a
+/// panel per module, headed by its heading, on one byte scale. `path` must end in .svg.
+LogicalResult writeMemoryTimeline(llvm::ArrayRef<std::pair<ModuleOp, std::string>> panels,
+                                  llvm::StringRef path, llvm::StringRef title);
+/// Exports into `path` through a temporary file renamed into place, so an existing
+/// plan is never left half-written.
 LogicalResult writePlanFile(ModuleOp module, llvm::StringRef path,
                             llvm::StringRef producer);
 /// Fails (printing one line) when `path` cannot become the plan file: its directory is

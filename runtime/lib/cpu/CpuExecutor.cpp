@@ -3,6 +3,7 @@
 #include "ds/runtime/JobLifetime.h"
 #include "ds/runtime/PlanSwapFile.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -141,8 +142,16 @@ void CpuExecutor::runOne(int index, int k) {
     setRankInstruction(k, call.ins.kernel());
   try {
     // A swap in flight may still be reading or writing the host bytes this touches.
+    auto t0 = std::chrono::steady_clock::now();
     waitForSwaps(index, k);
     kernels_[size_t(index)][size_t(k)](call);
+    if (!seconds_.empty()) {
+      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      PhaseSeconds &p = seconds_[size_t(index)];
+      (k <= splits_[size_t(index)] ? p.head : p.tail) += s;
+      if (isCollective_[size_t(index)][size_t(k)])
+        p.collectives += s;
+    }
   } catch (const Error &e) {
     const auto &i = prog.instructions(k);
     fail("program '", prog.name(), "' instruction ", k, " (", i.kernel(),
@@ -160,6 +169,28 @@ void CpuExecutor::run(int index) {
     fail("program '", prog.name(), "': ", e.what());
   }
   ++ctx_.runCounter;
+}
+
+bool CpuExecutor::startPhaseTiming(const std::vector<int> &splits) {
+  const auto &p = plan_.plan;
+  if (splits.size() != size_t(p.programs_size()))
+    fail("startPhaseTiming: ", splits.size(), " splits for ", p.programs_size(), " programs");
+  splits_ = splits;
+  isCollective_.clear();
+  for (const auto &prog : p.programs()) {
+    std::vector<bool> coll;
+    for (const auto &ins : prog.instructions())
+      coll.push_back(isCollectiveKernel(ins.kernel()));
+    isCollective_.push_back(std::move(coll));
+  }
+  seconds_.assign(splits.size(), PhaseSeconds());
+  return true;
+}
+
+std::vector<PhaseSeconds> CpuExecutor::takePhaseSeconds() {
+  std::vector<PhaseSeconds> out = seconds_;
+  std::fill(seconds_.begin(), seconds_.end(), PhaseSeconds());
+  return out;
 }
 
 void CpuExecutor::runInstruction(int program, int k) {

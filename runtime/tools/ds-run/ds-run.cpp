@@ -476,6 +476,9 @@ int runJob(const Options &opt, Communicator &comm) {
   std::vector<double> losses;
   std::vector<double> lossScales; // the scale each step's backward pass used (fp16)
   std::vector<double> msPerStep;
+  // wall_clock_breakdown, per step (rank 0's times): DeepSpeed's fwd, bwd, step timers and
+  // the collectives within them.
+  std::vector<double> forwardMs, backwardMs, stepMs, commMs;
   double samplesPerSec = 0;
   int64_t summaryTokensPerSample = 0;
   std::vector<double> lrs;        // the learning rate after each step (DeepSpeed's get_lr())
@@ -527,7 +530,8 @@ int runJob(const Options &opt, Communicator &comm) {
             : nullptr;
     const char *tty = std::getenv("DS_RUN_STDOUT_TTY");
     bool bar = rank == 0 && (tty ? std::strcmp(tty, "1") == 0
-                                 : isatty(STDOUT_FILENO) && !launchedByMpi());
+                                 : isatty(STDOUT_FILENO) && !launchedByMpi() &&
+                                       !launchedBySrun());
     // Tokens per sample: the first integer input with a sequence axis (token ids).
     int64_t tokensPerSample = 0;
     for (const auto &in : plan.plan.inputs()) {
@@ -586,6 +590,26 @@ int runJob(const Options &opt, Communicator &comm) {
         if (st.kind() == "step")
           appliedBuffer = st.buffer();
     }
+    bool breakdown = plan.plan.wall_clock_breakdown();
+    if (breakdown) {
+      // Forward: MICRO_STEP up to the instruction that writes the loss; backward: the rest
+      // (recomputation included, as DeepSpeed's bwd timer includes it); step: APPLY_STEP.
+      std::vector<int> splits(size_t(plan.plan.programs_size()), INT32_MAX);
+      if (lossOut && micro == plan.program(Program::MICRO_STEP)) {
+        const auto &instrs = plan.plan.programs(micro).instructions();
+        splits[size_t(micro)] = -1;
+        for (int k = 0; k < instrs.size(); ++k)
+          for (uint32_t o : instrs[k].outputs())
+            if (o == lossOut->buffer())
+              splits[size_t(micro)] = k;
+      }
+      if (!exec.startPhaseTiming(splits)) {
+        breakdown = false;
+        if (rank == 0)
+          info("ds-run: wall_clock_breakdown: the " + exec.describe() +
+               " backend does not time instructions; no breakdown");
+      }
+    }
     double totalSec = 0;
     int firstStep = int(std::min<int64_t>(start.globalStep, INT32_MAX));
     if (rank == 0 && !opt.resume.empty() && firstStep >= opt.steps)
@@ -621,6 +645,14 @@ int runJob(const Options &opt, Communicator &comm) {
       double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       totalSec += sec;
       msPerStep.push_back(sec * 1e3);
+      if (breakdown) {
+        std::vector<PhaseSeconds> t = exec.takePhaseSeconds();
+        PhaseSeconds a = apply >= 0 ? t[size_t(apply)] : PhaseSeconds();
+        forwardMs.push_back(t[size_t(micro)].head * 1e3);
+        backwardMs.push_back(t[size_t(micro)].tail * 1e3);
+        stepMs.push_back((a.head + a.tail) * 1e3);
+        commMs.push_back((t[size_t(micro)].collectives + a.collectives) * 1e3);
+      }
       if (saver && opt.saveInterval && (s + 1) % opt.saveInterval == 0)
         saveCheckpoint(s + 1, sampleBase(s + 1));
       if (lrAttrs && appliedBuffer)
@@ -634,6 +666,11 @@ int runJob(const Options &opt, Communicator &comm) {
           monitors->write("Train/Samples/loss_scale",
                           downloadScalar(exec, plan.plan.loss_scale_buffer()),
                           int64_t(s + 1) * global);
+        if (breakdown) // DeepSpeed's names; _communication is ours (every collective)
+          for (auto [tag, ms] : {std::pair{"forward", &forwardMs}, {"backward", &backwardMs},
+                                 {"step", &stepMs}, {"communication", &commMs}})
+            monitors->write(std::string("Train/Samples/elapsed_time_ms_") + tag, ms->back(),
+                            int64_t(s + 1) * global);
         monitors->flush();
       }
       // DeepSpeed prints every steps_per_print steps; the first and the last step too.
@@ -653,6 +690,12 @@ int runJob(const Options &opt, Communicator &comm) {
         std::string text = line;
         if (!lossScales.empty())
           text += "  loss_scale " + jsonNumber(lossScales.back());
+        if (breakdown) {
+          std::snprintf(line, sizeof(line),
+                        "  fwd_ms %.3f  bwd_ms %.3f  step_ms %.3f  comm_ms %.3f",
+                        forwardMs.back(), backwardMs.back(), stepMs.back(), commMs.back());
+          text += line;
+        }
         info(text);
         if (bar)
           progress(s + 1, opt.steps);
@@ -728,6 +771,12 @@ int runJob(const Options &opt, Communicator &comm) {
                          ",\n  \"gradient_accumulation_steps\": " +
                          std::to_string(plan.accumulationSteps) +
                          ",\n  \"ms_per_step\": " + jsonList(msPerStep) +
+                         (forwardMs.empty()
+                              ? std::string()
+                              : ",\n  \"forward_ms\": " + jsonList(forwardMs) +
+                                    ",\n  \"backward_ms\": " + jsonList(backwardMs) +
+                                    ",\n  \"step_ms\": " + jsonList(stepMs) +
+                                    ",\n  \"communication_ms\": " + jsonList(commMs)) +
                          ",\n  \"samples_per_second\": " + jsonNumber(samplesPerSec) +
                          ",\n  \"backend\": \"" + exec.describe() + "\"" +
                          (verifier ? ",\n  \"kernel_mismatches\": " +
@@ -798,8 +847,10 @@ int runJob(const Options &opt, Communicator &comm) {
 int main(int argc, char **argv) {
   Options opt = parseArgs(argc, argv);
   bool underMpi = launchedByMpi();
+  // torchrun's environment, or srun without a PMI plugin: ranks meet over TCP.
+  bool underEnv = !underMpi && (launchedByTorchrun() || launchedBySrun());
   try {
-    if (!opt.hostfile.empty() && !underMpi) {
+    if (!opt.hostfile.empty() && !underMpi && !underEnv) {
       // DeepSpeed's launcher: one rank per selected slot of every host, through mpirun.
       std::vector<HostSlots> hosts =
           selectHosts(parseHostfile(opt.hostfile), opt.include, opt.exclude);
@@ -811,13 +862,13 @@ int main(int argc, char **argv) {
     }
     if ((!opt.include.empty() || !opt.exclude.empty()) && opt.hostfile.empty())
       fail(opt.include.empty() ? "--exclude" : "--include", " needs --hostfile");
-    if (opt.nproc > 1 && !underMpi)
+    if (opt.nproc > 1 && !underMpi && !underEnv)
       relaunch(argc, argv, opt.nproc);
     applyHostSlots();
     std::unique_ptr<Communicator> comm;
     if (underMpi) {
       comm = makeMpiCommunicator();
-    } else if (launchedByTorchrun()) {
+    } else if (underEnv) {
       comm = makeTcpCommunicator(opt.timeout);
     } else {
       comm = makeSingleRankCommunicator();

@@ -36,7 +36,7 @@ public:
 std::unique_ptr<Communicator> makeSingleRankCommunicator();
 
 /// True when this process was started by mpirun/mpiexec (OMPI_COMM_WORLD_SIZE, PMI_SIZE,
-/// PMIX_RANK) or Slurm srun (SLURM_PROCID with SLURM_NTASKS).
+/// PMIX_RANK) or by Slurm's `srun --mpi=pmix` (PMIX_RANK): MPI_Init can wire the ranks up.
 bool launchedByMpi();
 /// MPI_Init (once) and a communicator over MPI_COMM_WORLD with MPI_ERRORS_RETURN, so that
 /// failures surface as Error. Throws Error when MPI fails to start.
@@ -44,7 +44,14 @@ std::unique_ptr<Communicator> makeMpiCommunicator();
 /// True when this process was started the way torchrun starts ranks (RANK, WORLD_SIZE,
 /// MASTER_ADDR, MASTER_PORT in the environment) and not by MPI.
 bool launchedByTorchrun();
-/// A communicator over TCP for a torchrun-style launch: rank 0 listens on MASTER_PORT (as
+/// True when this process was started by Slurm's srun without a PMI plugin (SLURM_PROCID and
+/// SLURM_NTASKS, no PMIX_RANK or PMI_SIZE), where MPI_Init cannot find its peers.
+bool launchedBySrun();
+/// The first host of a Slurm host list ("node[01-04,07],gpu5" -> "node01"); "" if malformed.
+std::string firstSlurmHost(const std::string &list);
+/// A communicator over TCP for a torchrun-style launch (or an srun one: rank SLURM_PROCID of
+/// SLURM_NTASKS; MASTER_ADDR defaults to the first host of SLURM_STEP_NODELIST, MASTER_PORT
+/// to 15000 + SLURM_JOB_ID % 10000): rank 0 listens on MASTER_PORT (as
 /// torch.distributed's store does), the others connect, then every pair connects directly.
 /// Reductions run in rank order on the rank that owns each piece, so every rank gets the
 /// same bits. Connecting waits up to timeoutSeconds (0: 1800) s. Throws Error naming the

@@ -29,6 +29,8 @@ public:
   char *hostBytes(uint32_t id) override;
   std::string describe() const override { return "cpu"; }
   void setRunCounter(uint64_t runs) override { ctx_.runCounter = runs; }
+  bool startPhaseTiming(const std::vector<int> &splits) override;
+  std::vector<PhaseSeconds> takePhaseSeconds() override;
 
   /// The bytes of a buffer by id.
   Tensor tensor(uint32_t id) const;
@@ -53,6 +55,11 @@ private:
   std::vector<std::vector<RegionEnds>> touchEnd_;
   RegionEnds measured_;
   std::unique_ptr<SwapFile> swap_;
+  // wall_clock_breakdown: per program, the split instruction, which instructions are
+  // collectives, and the seconds so far (empty: not timing).
+  std::vector<int> splits_;
+  std::vector<std::vector<bool>> isCollective_;
+  std::vector<PhaseSeconds> seconds_;
   void runOne(int index, int k);
   /// The bytes of the buffer at dense index i (an NVMe one: its swap-file offset).
   Tensor tensorAt(size_t i) const;

@@ -12,6 +12,12 @@ namespace ds::rt {
 
 /// One rank's executor. Buffers are reached through upload/download, which copy the whole
 /// buffer; every region (arena, persistent, host, the NVMe swap file) is the executor's own.
+/// Wall-clock seconds of one program's instructions (wall_clock_breakdown): those up to and
+/// including its split instruction, those after it, and the collectives among either.
+struct PhaseSeconds {
+  double head = 0, tail = 0, collectives = 0;
+};
+
 class ExecutorBase {
 public:
   virtual ~ExecutorBase() = default;
@@ -48,6 +54,12 @@ public:
   /// NVMe region (the swap file), so the report compares each tier with the plan.
   virtual uint64_t measuredHostBytes() const = 0;
   virtual uint64_t measuredNvmeBytes() const = 0;
+  /// Times every instruction from now on (wall_clock_breakdown): instruction k of program p
+  /// counts in the head when k <= splits[p], else in the tail. False: this backend cannot
+  /// time instructions (nothing changes).
+  virtual bool startPhaseTiming(const std::vector<int> &splits) { return false; }
+  /// Per program, the seconds since the previous call; resets them. Empty when not timing.
+  virtual std::vector<PhaseSeconds> takePhaseSeconds() { return {}; }
   /// "cpu", "cuda (NVIDIA H200, nccl)", ...
   virtual std::string describe() const = 0;
   virtual const LoadedPlan &plan() const = 0;

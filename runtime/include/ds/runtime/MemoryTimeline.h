@@ -45,8 +45,20 @@ std::vector<TimelinePoint> computeMemoryTimeline(const LoadedPlan &plan);
 
 /// "index,program,instruction,kernel,<uses...>,total" rows.
 std::string memoryTimelineCsv(const LoadedPlan &plan, const std::vector<TimelinePoint> &t);
-/// A stacked-area chart (instruction index -> bytes, one colour per use), program
-/// boundaries marked, titled `title`.
+/// One plan's timeline in a chart, with its own heading (e.g. "ZeRO stage 3").
+struct TimelinePanel {
+  const LoadedPlan *plan = nullptr;
+  std::vector<TimelinePoint> points;
+  std::string heading;
+};
+
+/// A stacked-area chart per panel (instruction index -> bytes, one colour per use), program
+/// boundaries and the peak marked; panels stacked top to bottom on one byte scale so that
+/// compared plans (stages, offload choices) read against each other; titled `title`.
+/// Each panel is a <g class="panel" data-peak-bytes="N"> (its planned device peak).
+std::string memoryTimelineSvg(const std::vector<TimelinePanel> &panels,
+                              const std::string &title);
+/// One panel, headed by nothing but `title`.
 std::string memoryTimelineSvg(const LoadedPlan &plan, const std::vector<TimelinePoint> &t,
                               const std::string &title);
 
