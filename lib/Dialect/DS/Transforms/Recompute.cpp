@@ -8,6 +8,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 #define DEBUG_TYPE "ds-recompute"
 
@@ -100,6 +101,7 @@ public:
     findCheckpoints();
     for (Value v : ret.getOperands())
       checkpoints.insert(v);
+    keepWhereRecomputeCostsMore(saved.getArrayRef());
     for (Value v : saved)
       if (checkpoints.contains(v) || !isRecomputable(v.getDefiningOp()))
         ++numCheckpoints;
@@ -212,6 +214,64 @@ private:
         return p;
     }
     return 1;
+  }
+
+  /// The parameters (ds.param_ref ops) a non-activation value is computed from.
+  void collectParameters(Value v, llvm::SmallPtrSetImpl<Operation *> &params) const {
+    Operation *def = v.getDefiningOp();
+    if (!def || dynamic.contains(v))
+      return;
+    if (isa<ParamRefOp>(def)) {
+      params.insert(def);
+      return;
+    }
+    for (Value operand : def->getOperands())
+      collectParameters(operand, params);
+  }
+
+  /// The parameters that recomputing `v` (and what it needs) reads.
+  void recomputeParameters(Value v, llvm::SmallPtrSetImpl<Operation *> &params,
+                           llvm::DenseSet<Value> &seen) const {
+    if (!seen.insert(v).second)
+      return;
+    for (Value operand : v.getDefiningOp()->getOperands()) {
+      if (needsRecompute(operand))
+        recomputeParameters(operand, params, seen);
+      else
+        collectParameters(operand, params);
+    }
+  }
+
+  /// Keeps a saved value when recomputing it would read more bytes of parameters that
+  /// the backward pass does not read anyway than the value itself has: under ZeRO-3
+  /// those parameters would be gathered again only for the recomputation (an MLP's
+  /// first weight, whose input needs no gradient), which raises the peak rather than
+  /// lowering it. A block's weights and norms are read by its backward pass, and the
+  /// bytes of a bias are far below those of the activation it is added to.
+  void keepWhereRecomputeCostsMore(ArrayRef<Value> saved) {
+    llvm::SmallPtrSet<Operation *, 16> backwardParams;
+    for (Operation *op : backwardOps)
+      for (Value operand : op->getOperands())
+        collectParameters(operand, backwardParams);
+    // In forward order, so that a value kept here is a checkpoint for the later ones.
+    SmallVector<Value> ordered(saved.begin(), saved.end());
+    llvm::stable_sort(ordered, [](Value x, Value y) {
+      return x.getDefiningOp()->isBeforeInBlock(y.getDefiningOp());
+    });
+    for (Value v : ordered) {
+      if (!needsRecompute(v))
+        continue;
+      llvm::SmallPtrSet<Operation *, 16> params;
+      llvm::DenseSet<Value> seen;
+      recomputeParameters(v, params, seen);
+      int64_t extra = 0;
+      for (Operation *param : params)
+        if (!backwardParams.contains(param))
+          extra += bytesOf(param->getResult(0));
+      if (extra >= bytesOf(v))
+        checkpoints.insert(v); // counted with the checkpoints
+
+    }
   }
 
   /// mode=auto: keeps the saved values that save the most recompute FLOPs per byte
