@@ -42,6 +42,8 @@ import torch.nn.functional as F
 import torchvision
 from torchvision.models.resnet import BasicBlock, conv1x1
 
+from reference_files import write_trajectories
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OPSET = 17
 BATCH, CLASSES, SAMPLES, STEPS = 8, 10, 48, 6
@@ -186,23 +188,15 @@ def train(name, model, x, y, steps):
     cfg = {"train_batch_size": BATCH, "gradient_accumulation_steps": 1, "gradient_clipping": 0.0,
            "optimizer": {"type": "AdamW", "params": {"lr": LR, "betas": [0.9, 0.999], "eps": 1e-8,
                                                      "weight_decay": 0.1}}}
-    res = {"config": cfg, "model": name + ".onnx", "data": "data/cnn", "world_size": 1,
-           "micro_batch_size": BATCH, "steps": steps, "loss": losses,
-           "generator": "models/export_cnn_models.py, torch %s, torchvision %s, fp32"
-                        % (torch.__version__, torchvision.__version__)}
-    with open(os.path.join(ref, "train_adamw.json"), "w") as f:
-        json.dump(res, f, indent=1)
-        f.write("\n")
-    res = dict(res, world_size=2, micro_batch_size=BATCH // 2, loss=ddp_losses)
-    with open(os.path.join(ref, "train_adamw_world2.json"), "w") as f:
-        json.dump(res, f, indent=1)
-        f.write("\n")
+    write_trajectories(ref, {
+        "config": cfg, "model": name + ".onnx", "data": "data/cnn", "micro_batch_size": BATCH,
+        "steps": steps, "loss": losses,
+        "generator": "models/export_cnn_models.py, torch %s, torchvision %s, fp32"
+                     % (torch.__version__, torchvision.__version__)}, ddp_losses)
     os.makedirs(os.path.join(HERE, "configs", "cnn"), exist_ok=True)
     with open(os.path.join(HERE, "configs", "cnn", "adamw.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
-    print("  %s: loss %s" % (name, " ".join("%.5f" % l for l in losses)))
-    print("  %s: world 2 %s" % (name, " ".join("%.5f" % l for l in ddp_losses)))
 
 
 def main():

@@ -41,6 +41,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 import transformers
 
+from reference_files import write_trajectories
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OPSET = 17
 VOCAB, SEQ, BATCH, STEPS = 65, 32, 4, 6
@@ -192,21 +194,11 @@ def train(name, model, idx, targets, steps):
     cfg = json.load(open(CONFIG))
     ddp_losses = train_steps(copy.deepcopy(model), idx, targets, cfg, steps, 2)
     losses = train_steps(model, idx, targets, cfg, steps, 1)
-    ref = os.path.join(HERE, "ref", name)
-    os.makedirs(ref, exist_ok=True)
-    res = {"config": cfg, "model": name + ".onnx", "data": "data/gpt", "world_size": 1,
-           "micro_batch_size": BATCH, "steps": steps, "loss": losses,
-           "generator": "models/export_hf_models.py, torch %s, transformers %s, fp32"
-                        % (torch.__version__, transformers.__version__)}
-    with open(os.path.join(ref, "train_adamw.json"), "w") as f:
-        json.dump(res, f, indent=1)
-        f.write("\n")
-    res = dict(res, world_size=2, micro_batch_size=BATCH // 2, loss=ddp_losses)
-    with open(os.path.join(ref, "train_adamw_world2.json"), "w") as f:
-        json.dump(res, f, indent=1)
-        f.write("\n")
-    print("  %s: loss %s" % (name, " ".join("%.5f" % l for l in losses)))
-    print("  %s: world 2 %s" % (name, " ".join("%.5f" % l for l in ddp_losses)))
+    write_trajectories(os.path.join(HERE, "ref", name), {
+        "config": cfg, "model": name + ".onnx", "data": "data/gpt", "micro_batch_size": BATCH,
+        "steps": steps, "loss": losses,
+        "generator": "models/export_hf_models.py, torch %s, transformers %s, fp32"
+                     % (torch.__version__, transformers.__version__)}, ddp_losses)
 
 
 def main():
