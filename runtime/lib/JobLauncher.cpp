@@ -189,7 +189,17 @@ JobEnd explainJobEnd(const std::string &dir, int world, pid_t mpirun, int mpirun
       silent.push_back(r);
   }
   int sig = code > 128 && code < 128 + 65 ? code - 128 : 0;
-  if (!silent.empty()) {
+  // mpirun forwards a SIGTERM it receives to every rank and SIGKILLs the ones still there
+  // after a grace period: on a loaded machine a rank can be killed before its handler
+  // records the signal. When another rank recorded a signal from mpirun and mpirun's status
+  // names no signal, the silent ranks are that stop's, not a cause of their own.
+  bool stoppedByMpirun = false;
+  for (int r = 0; r < world; ++r)
+    stoppedByMpirun = stoppedByMpirun ||
+                      (sig == 0 && have[size_t(r)] &&
+                       RankState(st[size_t(r)].state) == RankState::Signalled &&
+                       st[size_t(r)].signal && st[size_t(r)].senderPid == mpirun);
+  if (!silent.empty() && !stoppedByMpirun) {
     std::string how = sig ? "killed by " + killedBy(sig)
                           : "ended without a message (mpirun exit status " +
                                 std::to_string(code) + ")";

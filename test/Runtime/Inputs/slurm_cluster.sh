@@ -37,10 +37,21 @@ NodeName=$node CPUs=$(nproc) State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 CONF
 export SLURM_CONF=$dir/slurm.conf
+# Stops both daemons and waits until they are gone (slurmctld takes seconds after SIGTERM;
+# left running it keeps writing into DIR and holds its ports), SIGKILL after 20 s.
 stop() {
+  local pids=() p
   for d in slurmd slurmctld; do
-    [ -s "$dir/$d.pid" ] && kill "$(cat "$dir/$d.pid")" 2>/dev/null
+    [ -s "$dir/$d.pid" ] && pids+=("$(cat "$dir/$d.pid")")
   done
+  [ ${#pids[@]} -gt 0 ] || return 0
+  kill "${pids[@]}" 2>/dev/null
+  for ((i = 0; i < 40; ++i)); do
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && break; p=; done
+    [ -z "$p" ] && return 0
+    sleep 0.5
+  done
+  kill -9 "${pids[@]}" 2>/dev/null
 }
 trap stop EXIT
 slurmctld -i || { echo "slurm_cluster.sh: slurmctld did not start ($dir/slurmctld.log)" >&2; exit 1; }
