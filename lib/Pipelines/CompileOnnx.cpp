@@ -1,6 +1,7 @@
 // ONNX bytes + DeepSpeed config -> plan bytes, in process (ds_opt.initialize).
 #include "ds/Pipelines/CompileOnnx.h"
 #include "ds/Config/DeepSpeedConfig.h"
+#include "ds/Config/TrainingJob.h"
 #include "ds/Import/ONNX.h"
 #include "ds/InitAllDialects.h"
 #include "ds/Pipelines/Pipelines.h"
@@ -60,27 +61,19 @@ mlir::ds::compileOnnxToPlan(const OnnxCompileRequest &request) {
   for (const std::string &w : config.warnings)
     llvm::errs() << "ds_opt: warning: " << w << "\n";
 
-  int world = request.worldSize;
-  auto implied = config.impliedWorldSize();
-  if (!implied)
-    return makeError(request.configName + ": " + llvm::toString(implied.takeError()));
-  if (*implied && **implied != world)
-    return makeError(request.configName + ": the batch keys imply " +
-                     llvm::Twine(**implied) + " ranks, but the job was launched with " +
-                     llvm::Twine(world) + " (mpirun -np / torchrun --nproc-per-node)");
+  JobRequest job;
+  job.worldSize = request.worldSize;
+  job.worldFromLauncher = true;
+  job.zeroStage = request.zeroStage;
+  auto resolved = resolveTrainingJob(config, request.configName, job);
+  if (!resolved)
+    return resolved.takeError();
+  int world = resolved->world, stage = resolved->stage;
   ImportOptions options;
   options.lossName = request.lossName;
   options.freeze = request.freeze;
-  if (config.trainBatchSize || config.microBatchSize) {
-    if (llvm::Error e = config.resolveBatch(world))
-      return makeError(request.configName + ": " + llvm::toString(std::move(e)));
+  if (config.microBatchSize)
     options.batchSize = config.microBatchSize;
-  }
-  int stage = request.zeroStage ? *request.zeroStage : config.zeroStage;
-  if (stage < 0 || stage > 3)
-    return makeError("zero stage must be 0, 1, 2 or 3, got " + llvm::Twine(stage));
-  if (llvm::Error e = config.checkOffload(stage))
-    return makeError(request.configName + ": " + llvm::toString(std::move(e)));
 
   auto buffer = llvm::MemoryBuffer::getMemBuffer(request.onnxBytes, request.onnxPath,
                                                  /*RequiresNullTerminator=*/false);

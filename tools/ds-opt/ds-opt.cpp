@@ -1,6 +1,7 @@
 // ds-opt: the user's compiler for ONNX models and an mlir-opt-style driver for .mlir files.
 #include "MemoryBudget.h"
 #include "ds/Config/DeepSpeedConfig.h"
+#include "ds/Config/TrainingJob.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Import/ONNX.h"
@@ -542,49 +543,21 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
                     "whole model on one rank; drop --world-size\n";
     return failure();
   }
-  int world = worldSize.getNumOccurrences() ? int(worldSize) : 1;
-  bool worldFromConfig = false;
-  if (!options->inference && !worldSize.getNumOccurrences()) {
-    // train_batch_size, micro-batch and accumulation all given determine the world size.
-    auto implied = config.impliedWorldSize();
-    if (!implied) {
-      llvm::errs() << "ds-opt: " << configPath << ": "
-                   << llvm::toString(implied.takeError()) << "\n";
-      return failure();
-    }
-    if (*implied) {
-      if (**implied > std::numeric_limits<int>::max()) {
-        llvm::errs() << "ds-opt: " << configPath << ": the batch keys imply a world size of "
-                     << **implied << " ranks, too many\n";
-        return failure();
-      }
-      world = int(**implied);
-      worldFromConfig = true;
-    }
-  }
-  int stage = zeroStage != -1 ? int(zeroStage) : config.zeroStage;
-  if (!options->inference) {
-    if (config.trainBatchSize || config.microBatchSize) {
-      if (llvm::Error e = config.resolveBatch(world)) {
-        llvm::errs() << "ds-opt: " << configPath << ": " << llvm::toString(std::move(e))
-                     << "\n";
-        return failure();
-      }
-      if (!options->batchSize)
-        options->batchSize = config.microBatchSize;
-    }
-  }
-  if (stage < 0 || stage > 3) {
-    llvm::errs() << "ds-opt: --zero-stage must be 0, 1, 2 or 3, got " << stage
-                 << "\n";
+  ds::JobRequest jobRequest;
+  if (worldSize.getNumOccurrences())
+    jobRequest.worldSize = int(worldSize);
+  if (zeroStage != -1)
+    jobRequest.zeroStage = int(zeroStage);
+  jobRequest.inference = options->inference;
+  auto job = ds::resolveTrainingJob(config, configPath, jobRequest);
+  if (!job) {
+    llvm::errs() << "ds-opt: " << llvm::toString(job.takeError()) << "\n";
     return failure();
   }
-  if (!options->inference)
-    if (llvm::Error e = config.checkOffload(stage)) {
-      llvm::errs() << "ds-opt: " << configPath << ": " << llvm::toString(std::move(e))
-                   << "\n";
-      return failure();
-    }
+  int world = job->world, stage = job->stage;
+  bool worldFromConfig = job->worldFromBatch;
+  if (!options->inference && config.microBatchSize && !options->batchSize)
+    options->batchSize = config.microBatchSize;
   if (allowed.nvme && config.offloadOptimizer.nvmePath.empty() &&
       config.offloadParam.nvmePath.empty() && config.aio.nvmePath.empty()) {
     llvm::errs() << "ds-opt: --allow-offload=" << allowOffload << ": NVMe offload needs "
