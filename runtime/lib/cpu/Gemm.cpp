@@ -47,25 +47,24 @@ void gemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
   blas(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-/// Products below this many multiply-adds run on the calling thread (a pool wake-up costs
-/// about as much as a few microseconds of GEMM).
-constexpr int64_t kParallelMacs = int64_t(1) << 20;
-/// Blocks are at least this many rows (columns) of C: each block packs its own panels.
-constexpr int64_t kMinBlock = 32;
+/// Blocks are at least this many rows (columns) of C, a multiple of the BLAS micro-tiles (each
+/// block packs its own panels), and at most kMaxBlocks of them.
+constexpr int64_t kMinBlock = 64, kMaxBlocks = 16;
 
 template <typename T>
 void parallelGemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha,
                        const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c,
                        int64_t ldc) {
-  int threads = numThreads();
+  // The blocks depend on the sizes only, never on the thread count: a block's rounding may
+  // differ from the whole product's (BLAS picks kernels by size), and results must not
+  // change with --threads or the ranks per node.
   bool byRows = M >= N;
   int64_t extent = byRows ? M : N;
-  int64_t parts = std::min<int64_t>(threads, extent / kMinBlock);
-  if (parts <= 1 || M * N * std::max<int64_t>(K, 1) < kParallelMacs) {
+  int64_t parts = std::min(kMaxBlocks, extent / kMinBlock);
+  if (parts <= 1 || M * N * std::max<int64_t>(K, 1) < kParallelGemmMacs) {
     gemmTyped(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  // Block edges on multiples of 16 (the BLAS micro-tiles), so blocks are whole tiles.
   int64_t per = ((extent + parts - 1) / parts + 15) / 16 * 16;
   parallelFor(parts, 1, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {

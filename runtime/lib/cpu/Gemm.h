@@ -15,8 +15,13 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double *a,
           int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc);
 
+/// Products below this many multiply-adds run on the calling thread in parallelGemm (a pool
+/// wake-up costs about as much as a few microseconds of GEMM).
+constexpr int64_t kParallelGemmMacs = int64_t(1) << 20;
+
 /// The same product split across the thread pool: blocks of C's rows (or of its columns
-/// when C is wider than tall), one single-threaded gemm per block. Small products run on the
+/// when C is wider than tall), one single-threaded gemm per block; the blocks depend on the
+/// sizes only, so results do not depend on the thread count. Small products run on the
 /// calling thread. Not to be called from inside a parallelFor task (use gemm there).
 void parallelGemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
