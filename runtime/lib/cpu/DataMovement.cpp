@@ -43,46 +43,6 @@ void stridedCopy(const E *in, int64_t base, const std::vector<int64_t> &inStride
   });
 }
 
-/// A transpose whose innermost output dim is strided in the input while output dim p reads
-/// the input's contiguous dim: copied in kTile x kTile tiles of (p, last), so both the reads
-/// and the writes stay within a few cache lines (row by row, every read was a cache miss).
-template <typename E>
-void tiledTranspose(const E *in, const std::vector<int64_t> &inStrides, E *out,
-                    const std::vector<int64_t> &outShape, size_t p) {
-  constexpr int64_t kTile = 32;
-  size_t last = outShape.size() - 1;
-  std::vector<int64_t> os = contiguousStrides(outShape), outer;
-  for (size_t d = 0; d < last; ++d)
-    if (d != p)
-      outer.push_back(int64_t(d));
-  int64_t np = outShape[p], nl = outShape[last];
-  int64_t tp = (np + kTile - 1) / kTile, tl = (nl + kTile - 1) / kTile, nOuter = 1;
-  for (int64_t d : outer)
-    nOuter *= outShape[size_t(d)];
-  int64_t sl = inStrides[last], osp = os[p];
-  parallelFor(nOuter * tp * tl, std::max<int64_t>(1, kGrain / (kTile * kTile)),
-              [&](int64_t b, int64_t e) {
-                for (int64_t t = b; t < e; ++t) {
-                  int64_t rem = t / (tp * tl), i0 = (t / tl) % tp * kTile, j0 = t % tl * kTile;
-                  int64_t oi = 0, oo = 0;
-                  for (size_t k = outer.size(); k-- > 0;) {
-                    size_t d = size_t(outer[k]);
-                    int64_t idx = rem % outShape[d];
-                    rem /= outShape[d];
-                    oi += idx * inStrides[d];
-                    oo += idx * os[d];
-                  }
-                  int64_t ie = std::min(np, i0 + kTile), je = std::min(nl, j0 + kTile);
-                  for (int64_t j = j0; j < je; ++j) {
-                    const E *src = in + oi + j * sl;
-                    E *dst = out + oo + j;
-                    for (int64_t i = i0; i < ie; ++i)
-                      dst[i * osp] = src[i];
-                  }
-                }
-              });
-}
-
 void writeDouble(const Tensor &t, int64_t i, double v) {
   switch (t.dtype) {
   case ds::plan::F32: t.as<float>()[i] = float(v); break;
@@ -118,18 +78,9 @@ void runTranspose(KernelCall &c) {
     st[i] = xs[size_t(perm[i])];
   if (r.numel == 0)
     return;
-  // The output dim reading the input's contiguous one (input dims of size 1 aside).
-  size_t p = perm.size();
-  for (size_t i = 0; i + 1 < perm.size(); ++i)
-    if (st[i] == 1 && (*r.shape)[i] > 1)
-      p = i;
-  bool tiled = p < perm.size() && st.back() != 1 && r.shape->back() > 1;
   bySize(x.dtype, [&](auto e) {
     using E = decltype(e);
-    if (tiled)
-      tiledTranspose(x.as<E>(), st, r.as<E>(), *r.shape, p);
-    else
-      stridedCopy(x.as<E>(), 0, st, r.as<E>(), *r.shape);
+    stridedCopy(x.as<E>(), 0, st, r.as<E>(), *r.shape);
   });
 }
 

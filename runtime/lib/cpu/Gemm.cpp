@@ -49,7 +49,7 @@ void gemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
 
 /// Blocks are at least this many rows (columns) of C, a multiple of the BLAS micro-tiles (each
 /// block packs its own panels), and at most kMaxBlocks of them.
-constexpr int64_t kMinBlock = 64, kMaxBlocks = 16;
+constexpr int64_t kMinBlock = 128, kMaxBlocks = 4;
 
 template <typename T>
 void parallelGemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha,
