@@ -1,5 +1,6 @@
 // Every CPU kernel against a reference loop on small random inputs.
 #include "KernelTestUtil.h"
+#include "ds/runtime/ThreadPool.h"
 
 #include <cmath>
 #include <set>
@@ -228,6 +229,36 @@ TEST(Kernels, Matmul) {
   EXPECT_NE(checkKernel(Ins("matmul"), {&a, &b}, {&r}).find("contraction"), std::string::npos);
 }
 
+// Products large enough for parallelGemm's blocks (of rows, or of columns when C is wide, with
+// BLAS transposes): the reference's values, and the same bits at 1 and 2 threads (the blocks
+// depend on the sizes only).
+TEST(Kernels, SplitGemmIgnoresThreadCount) {
+  int threads0 = numThreads();
+  struct C { int64_t m, n, k; bool ta, tb; };
+  for (const C &c : {C{300, 200, 64, false, false}, C{70, 400, 64, false, true},
+                     C{260, 96, 80, true, false}, C{96, 260, 80, true, true}}) {
+    HostTensor a = randomTensor(F32, c.ta ? std::vector<int64_t>{c.k, c.m} : std::vector<int64_t>{c.m, c.k}, rng());
+    HostTensor b = randomTensor(F32, c.tb ? std::vector<int64_t>{c.n, c.k} : std::vector<int64_t>{c.k, c.n}, rng());
+    std::vector<double> want;
+    for (int64_t i = 0; i < c.m; ++i)
+      for (int64_t j = 0; j < c.n; ++j) {
+        double sum = 0;
+        for (int64_t k = 0; k < c.k; ++k)
+          sum += a.get(c.ta ? k * c.m + i : i * c.k + k) * b.get(c.tb ? j * c.k + k : k * c.n + j);
+        want.push_back(sum);
+      }
+    std::vector<HostTensor> got;
+    for (int t : {1, 2}) {
+      setNumThreads(t);
+      got.emplace_back(F32, std::vector<int64_t>{c.m, c.n});
+      runKernel(Ins("gemm").i("trans_a", c.ta).i("trans_b", c.tb), {&a, &b}, {&got.back()});
+      expectNear(got.back(), want, 1e-5, 1e-5, "gemm");
+    }
+    EXPECT_EQ(got[0].bytes, got[1].bytes) << c.m << "x" << c.n << "x" << c.k;
+  }
+  setNumThreads(threads0);
+}
+
 TEST(Kernels, Gemm) {
   for (DType dt : {F32, F64})
     for (int ta = 0; ta < 2; ++ta)
@@ -324,6 +355,27 @@ TEST(Kernels, TransposeReshapeSqueeze) {
     want.push_back(x.get(ravel({idx[1], idx[2], idx[0]}, x.shape)));
   }
   expectNear(r, want, 0, 0, "transpose");
+  // Output last dim strided in the input, sizes not multiples of 32, and three dtype sizes.
+  for (auto [dt, shape, perm] :
+       {std::tuple{F32, std::vector<int64_t>{70, 45}, std::vector<int64_t>{1, 0}},
+        std::tuple{F64, std::vector<int64_t>{3, 33, 2, 40}, std::vector<int64_t>{0, 3, 2, 1}},
+        std::tuple{ds::plan::BF16, std::vector<int64_t>{2, 37, 1, 65}, std::vector<int64_t>{2, 3, 0, 1}}}) {
+    HostTensor tx = randomTensor(dt, shape, rng());
+    std::vector<int64_t> rshape;
+    for (int64_t d : perm)
+      rshape.push_back(shape[size_t(d)]);
+    HostTensor tr(dt, rshape);
+    runKernel(Ins("transpose").ints("perm", perm), {&tx}, {&tr});
+    std::vector<double> twant;
+    for (int64_t i = 0; i < tr.numel(); ++i) {
+      auto idx = unravel(i, tr.shape);
+      std::vector<int64_t> src(shape.size());
+      for (size_t d = 0; d < perm.size(); ++d)
+        src[size_t(perm[d])] = idx[d];
+      twant.push_back(tx.get(ravel(src, tx.shape)));
+    }
+    expectNear(tr, twant, 0, 0, "strided transpose");
+  }
   HostTensor rs(F32, {6, 4});
   runKernel(Ins("reshape"), {&x}, {&rs});
   EXPECT_EQ(std::memcmp(rs.bytes.data(), x.bytes.data(), 96), 0);

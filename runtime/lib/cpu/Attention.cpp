@@ -1,5 +1,5 @@
-// attention and attention_grad: tiled online-softmax (flash-style) kernels over BLAS
-// tiles.
+// attention and attention_grad: tiled online-softmax (flash-style) kernels over
+// single-threaded GEMM tiles (Gemm.h).
 //
 // No [T, S] matrix exists: each task holds one kRows x kCols score tile. The forward pass
 // runs over (batch, row tile) tasks and keeps the running row max m and sum l; the
@@ -7,8 +7,8 @@
 // and runs over batch entries (one task owns its dk, dv and dq rows, so no reduction
 // races).
 #include "CpuCommon.h"
+#include "Gemm.h"
 
-#include <cblas.h>
 #include <cmath>
 #include <limits>
 
@@ -16,20 +16,6 @@ namespace ds::rt::cpu {
 namespace {
 
 constexpr int64_t kRows = 64, kCols = 64;
-
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-          int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-              tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda),
-              b, int(ldb), beta, c, int(ldc));
-}
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
-          const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
-          double *c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-              tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda),
-              b, int(ldb), beta, c, int(ldc));
-}
 
 /// Sizes of one call: `batch` [T, D] query problems over `batch / group` [S, D] / [S, Dv]
 /// key-value problems (grouped-query attention: query entry b reads key entry b / group).

@@ -1,28 +1,22 @@
-// conv, conv_grad_input and conv_grad_filter: per group one OpenBLAS GEMM over the whole
+// conv, conv_grad_input and conv_grad_filter: per group one GEMM (Gemm.h) over the whole
 // batch, im2col / col2im with the images on threads; 1x1 convs at stride 1 without
 // padding are plain GEMMs per image.
 #include "../KernelSignaturesConvolution.h"
 #include "CpuCommon.h"
+#include "Gemm.h"
 
 #include <algorithm>
-#include <cblas.h>
 #include <cstring>
 #include <memory>
 
 namespace ds::rt::cpu {
 namespace {
 
-inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *a,
-                 const float *b, float beta, float *c) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-              tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K), 1.0f, a,
-              int(ta ? M : K), b, int(tb ? K : N), beta, c, int(N));
-}
-inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *a,
-                 const double *b, double beta, double *c) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-              tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K), 1.0, a,
-              int(ta ? M : K), b, int(tb ? K : N), beta, c, int(N));
+/// C[M,N] = op(A) op(B) + beta C with dense operands, split across the pool.
+template <typename T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *a, const T *b, T beta,
+          T *c) {
+  parallelGemm(ta, tb, M, N, K, T(1), a, ta ? M : K, b, tb ? K : N, beta, c, N);
 }
 
 /// A conv's sizes with 1-D treated as 2-D of height 1.

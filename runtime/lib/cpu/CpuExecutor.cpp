@@ -3,9 +3,12 @@
 #include "ds/runtime/JobLifetime.h"
 #include "ds/runtime/PlanSwapFile.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 
 namespace ds::rt {
 namespace {
@@ -72,9 +75,54 @@ CpuExecutor::CpuExecutor(const LoadedPlan &plan, Communicator &comm) : plan_(pla
   for (const auto &b : plan.buffers)
     data_.push_back(b.placement == ds::plan::NVME ? nullptr
                                                    : regionBase(b.placement) + b.offset);
+  if (const char *pr = std::getenv("DS_CPU_PROFILE"); pr && std::strcmp(pr, "0") != 0)
+    for (const auto &prog : p.programs()) {
+      profileSeconds_.emplace_back(size_t(prog.instructions_size()), 0.0);
+      profileCalls_.emplace_back(size_t(prog.instructions_size()), 0);
+    }
+}
+
+void CpuExecutor::printProfile() const {
+  std::map<std::string, std::pair<double, int64_t>> byName, bySig;
+  double total = 0;
+  for (size_t i = 0; i < profileSeconds_.size(); ++i)
+    for (size_t k = 0; k < profileSeconds_[i].size(); ++k) {
+      if (profileCalls_[i][k] == 0)
+        continue;
+      double ms = 1e3 * profileSeconds_[i][k];
+      const std::string &name = plan_.plan.programs(int(i)).instructions(int(k)).kernel();
+      std::string sig = name;
+      for (size_t b : plan_.instrInputs[i][k])
+        sig += " " + dtypeName(plan_.buffers[b].type.dtype) +
+               shapeString(plan_.buffers[b].type.shape);
+      for (auto *slot : {&byName[name], &bySig[sig]}) {
+        slot->first += ms;
+        slot->second += profileCalls_[i][k];
+      }
+      total += ms;
+    }
+  auto print = [](const std::map<std::string, std::pair<double, int64_t>> &m, size_t limit,
+                  double total) {
+    std::vector<std::pair<double, std::string>> rows;
+    for (auto &[key, v] : m)
+      rows.push_back({v.first, key});
+    std::sort(rows.rbegin(), rows.rend());
+    for (size_t r = 0; r < rows.size() && r < limit; ++r)
+      std::fprintf(stderr, "  %10.2f ms %6.1f%% %8lld calls  %s\n", rows[r].first,
+                   total > 0 ? 100 * rows[r].first / total : 0.0,
+                   (long long)m.at(rows[r].second).second, rows[r].second.c_str());
+  };
+  std::fprintf(stderr, "ds-run: rank %d: CPU kernel time by kernel (ms; %.1f total)\n",
+               ctx_.rank, total);
+  print(byName, byName.size(), total);
+  std::fprintf(stderr, "ds-run: rank %d: slowest kernel instances (by kernel and operands)\n",
+               ctx_.rank);
+  print(bySig, 25, total);
 }
 
 CpuExecutor::~CpuExecutor() {
+  if (!profileSeconds_.empty())
+    printProfile();
   std::free(arena_);
   std::free(persistent_);
   std::free(host_);
@@ -145,12 +193,18 @@ void CpuExecutor::runOne(int index, int k) {
     auto t0 = std::chrono::steady_clock::now();
     waitForSwaps(index, k);
     kernels_[size_t(index)][size_t(k)](call);
-    if (!seconds_.empty()) {
+    if (!seconds_.empty() || !profileSeconds_.empty()) {
       double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      PhaseSeconds &p = seconds_[size_t(index)];
-      (k <= splits_[size_t(index)] ? p.head : p.tail) += s;
-      if (isCollective_[size_t(index)][size_t(k)])
-        p.collectives += s;
+      if (!profileSeconds_.empty()) {
+        profileSeconds_[size_t(index)][size_t(k)] += s;
+        ++profileCalls_[size_t(index)][size_t(k)];
+      }
+      if (!seconds_.empty()) {
+        PhaseSeconds &p = seconds_[size_t(index)];
+        (k <= splits_[size_t(index)] ? p.head : p.tail) += s;
+        if (isCollective_[size_t(index)][size_t(k)])
+          p.collectives += s;
+      }
     }
   } catch (const Error &e) {
     const auto &i = prog.instructions(k);

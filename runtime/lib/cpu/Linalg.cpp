@@ -1,36 +1,16 @@
-// matmul and gemm through OpenBLAS (batched matmul loops over cblas calls).
+// matmul and gemm (Gemm.h; batched matmul runs whole products on threads).
 #include "CpuCommon.h"
+#include "Gemm.h"
 
-#include <cblas.h>
 #include <cstring>
 
 namespace ds::rt::cpu {
 namespace {
 
-inline void gemmCall(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
-                     const float *a, int64_t lda, const float *b, int64_t ldb, double beta,
-                     float *c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              int(M), int(N), int(K), float(alpha), a, int(lda), b, int(ldb), float(beta), c,
-              int(ldc));
-}
-inline void gemmCall(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
-                     const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
-                     double *c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              int(M), int(N), int(K), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
-}
-
-// Row-major C[M,N] = A[M,K] B[K,N], handling the K == 0 and empty cases BLAS rejects.
+// Row-major C[M,N] = A[M,K] B[K,N] split across the pool.
 template <typename T>
 void plainGemm(int64_t M, int64_t N, int64_t K, const T *a, const T *b, T *c) {
-  if (M == 0 || N == 0)
-    return;
-  if (K == 0) {
-    std::fill(c, c + M * N, T(0));
-    return;
-  }
-  gemmCall(false, false, M, N, K, 1.0, a, K, b, N, 0.0, c, N);
+  parallelGemm(false, false, M, N, K, T(1), a, K, b, N, T(0), c, N);
 }
 
 template <typename T>
@@ -59,7 +39,7 @@ void matmulTyped(const T *a, std::vector<int64_t> as, const T *b, std::vector<in
     }
   }
   std::vector<int64_t> sa = broadcastStrides(abatch, batch), sb = broadcastStrides(bbatch, batch);
-  for (int64_t i = 0; i < nb; ++i) {
+  auto one = [&](int64_t i, bool split) {
     int64_t rem = i, oa = 0, ob = 0;
     for (int64_t d = int64_t(batch.size()) - 1; d >= 0; --d) {
       int64_t idx = rem % batch[size_t(d)];
@@ -67,8 +47,22 @@ void matmulTyped(const T *a, std::vector<int64_t> as, const T *b, std::vector<in
       oa += idx * sa[size_t(d)];
       ob += idx * sb[size_t(d)];
     }
-    plainGemm(M, N, K, a + oa * M * K, b + ob * K * N, r + i * M * N);
+    if (split)
+      parallelGemm(false, false, M, N, K, T(1), a + oa * M * K, K, b + ob * K * N, N, T(0),
+                   r + i * M * N, N);
+    else
+      gemm(false, false, M, N, K, T(1), a + oa * M * K, K, b + ob * K * N, N, T(0),
+           r + i * M * N, N);
+  };
+  if (M * N * std::max<int64_t>(K, 1) < kParallelGemmMacs) { // whole products on threads
+    parallelFor(nb, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        one(i, false);
+    });
+    return;
   }
+  for (int64_t i = 0; i < nb; ++i)
+    one(i, true);
 }
 
 template <typename T>
@@ -88,12 +82,7 @@ void gemmTyped(KernelCall &c, const T *a, const T *b, const T *cc, T *r) {
   } else {
     beta = 0;
   }
-  if (K == 0) {
-    for (int64_t i = 0; i < M * N; ++i)
-      r[i] = T(beta * r[i]);
-    return;
-  }
-  gemmCall(ta, tb, M, N, K, alpha, a, as[1], b, bs[1], beta, r, N);
+  parallelGemm(ta, tb, M, N, K, T(alpha), a, as[1], b, bs[1], T(beta), r, N);
 }
 
 } // namespace

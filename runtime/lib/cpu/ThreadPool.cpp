@@ -1,8 +1,11 @@
-// Worker threads behind parallelFor.
+// Worker threads behind parallelFor: spin briefly, then block.
 #include "ds/runtime/ThreadPool.h"
+#include "ds/runtime/Error.h"
 #include "ds/runtime/MemoryAdmission.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -14,6 +17,29 @@ namespace ds::rt {
 namespace {
 
 int gThreads = 0;
+
+/// How long an idle thread spins (pause instructions) before it blocks: consecutive kernels
+/// of a step are microseconds apart, and a futex wake-up costs tens of microseconds, so the
+/// workers stay awake through a step and sleep between steps or when the cores are shared.
+constexpr std::chrono::microseconds kSpin(200);
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/// Spins until done() or kSpin has passed; true when done() held.
+template <typename Done> bool spinUntil(Done done) {
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 1;; ++i) {
+    if (done())
+      return true;
+    cpuRelax();
+    if (i % 64 == 0 && std::chrono::steady_clock::now() - start > kSpin)
+      return false;
+  }
+}
 
 class Pool {
 public:
@@ -32,69 +58,79 @@ public:
   }
   // Runs task(i) for i in [0, tasks), the calling thread included.
   void run(int tasks, const std::function<void(int)> &task) {
+    if (tasks > int(kIndexMask))
+      fail("parallelFor: ", tasks, " tasks (at most ", kIndexMask, ")");
     std::unique_lock<std::mutex> runLock(runM_); // one parallel region at a time
-    {
+    error_ = nullptr;
+    task_.store(&task, std::memory_order_relaxed);
+    pending_.store(tasks, std::memory_order_relaxed);
+    uint64_t gen = (state_.load(std::memory_order_relaxed) >> 32) + 1;
+    state_.store(gen << 32 | uint64_t(tasks) << 16); // publishes task_ and pending_
+    if (sleepers_.load() > 0) {
       std::lock_guard<std::mutex> l(m_);
-      task_ = &task;
-      tasks_ = tasks;
-      next_ = 0;
-      pending_ = tasks;
-      error_ = nullptr;
-      ++gen_;
+      cv_.notify_all();
     }
-    cv_.notify_all();
-    work();
-    std::unique_lock<std::mutex> l(m_);
-    done_.wait(l, [&] { return pending_ == 0; });
-    task_ = nullptr;
+    work(uint32_t(gen));
+    if (!spinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> l(m_);
+      mainSleeping_.store(true);
+      done_.wait(l, [&] { return pending_.load() == 0; });
+      mainSleeping_.store(false);
+    }
     if (error_)
       std::rethrow_exception(error_);
   }
 
 private:
-  void work() {
+  static constexpr uint64_t kIndexMask = 0xffff;
+  // Takes task indices of generation `gen` until none is left. state_ packs the generation
+  // (bits 32-63), the task count (16-31) and the next index (0-15), so a thread still
+  // holding an older generation never takes an index of a newer one.
+  void work(uint32_t gen) {
     for (;;) {
+      uint64_t s = state_.load(std::memory_order_acquire);
       int i;
-      const std::function<void(int)> *task;
-      {
-        std::lock_guard<std::mutex> l(m_);
-        if (!task_ || next_ >= tasks_)
+      do {
+        if (uint32_t(s >> 32) != gen || (s & kIndexMask) >= ((s >> 16) & kIndexMask))
           return;
-        i = next_++;
-        task = task_;
-      }
+        i = int(s & kIndexMask);
+      } while (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel));
       try {
-        (*task)(i);
+        (*task_.load(std::memory_order_relaxed))(i);
       } catch (...) {
         std::lock_guard<std::mutex> l(m_);
         if (!error_)
           error_ = std::current_exception();
       }
-      std::lock_guard<std::mutex> l(m_);
-      if (--pending_ == 0)
+      if (pending_.fetch_sub(1) == 1 && mainSleeping_.load()) {
+        std::lock_guard<std::mutex> l(m_);
         done_.notify_all();
+      }
     }
   }
   void loop() {
-    uint64_t seen = 0;
+    uint32_t seen = 0;
+    auto fresh = [&] { return uint32_t(state_.load() >> 32) != seen; };
     for (;;) {
-      {
+      if (!spinUntil([&] { return fresh() || stop_.load(std::memory_order_relaxed); })) {
         std::unique_lock<std::mutex> l(m_);
-        cv_.wait(l, [&] { return stop_ || gen_ != seen; });
-        if (stop_)
-          return;
-        seen = gen_;
+        sleepers_.fetch_add(1);
+        cv_.wait(l, [&] { return stop_.load() || fresh(); });
+        sleepers_.fetch_sub(1);
       }
-      work();
+      if (stop_.load())
+        return;
+      seen = uint32_t(state_.load(std::memory_order_acquire) >> 32);
+      work(seen);
     }
   }
   std::vector<std::thread> workers_;
   std::mutex m_, runM_;
   std::condition_variable cv_, done_;
-  const std::function<void(int)> *task_ = nullptr;
-  int tasks_ = 0, next_ = 0, pending_ = 0;
-  uint64_t gen_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> state_{0};
+  std::atomic<const std::function<void(int)> *> task_{nullptr};
+  std::atomic<int> pending_{0}, sleepers_{0};
+  std::atomic<bool> stop_{false}, mainSleeping_{false};
   std::exception_ptr error_;
 };
 

@@ -21,7 +21,6 @@
 #include "ds/runtime/RemoveOnExit.h"
 #include "ds/runtime/ThreadPool.h"
 
-#include <cblas.h>
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -350,7 +349,6 @@ int runJob(const Options &opt, Communicator &comm) {
       checkOutputFile(opt.metrics, "--metrics"); // fail fast, not after training
     if (opt.threads)
       setNumThreads(opt.threads);
-    openblas_set_num_threads(numThreads());
     execPtr = makeExecutor(plan, comm, opt);
     if (opt.verifyKernels) {
       if (execPtr->describe() == "cpu")

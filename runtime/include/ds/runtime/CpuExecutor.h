@@ -60,6 +60,11 @@ private:
   std::vector<int> splits_;
   std::vector<std::vector<bool>> isCollective_;
   std::vector<PhaseSeconds> seconds_;
+  // DS_CPU_PROFILE=1: seconds and calls per program, per instruction (empty: off), printed
+  // by kernel name and by kernel and operands when the executor ends.
+  std::vector<std::vector<double>> profileSeconds_;
+  std::vector<std::vector<int64_t>> profileCalls_;
+  void printProfile() const;
   void runOne(int index, int k);
   /// The bytes of the buffer at dense index i (an NVMe one: its swap-file offset).
   Tensor tensorAt(size_t i) const;
