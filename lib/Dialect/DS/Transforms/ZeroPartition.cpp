@@ -1,5 +1,4 @@
 // ZeRO stages 0-3: partitions gradients, optimizer state and parameters over ranks.
-#include "ds/Dialect/DS/IR/DSLoweringAttrs.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/DS/Transforms/Passes.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
@@ -150,9 +149,7 @@ private:
   /// Stages 2-3: each micro-step reduce-scatters its gradients into shard
   /// accumulators, in buckets of at least `bucketSize` elements taken in the order the
   /// gradients complete. A bucket is one collective over the gradients' shards laid
-  /// out rank-major ([W, p_1 + p_2 + ...]), so rank r receives shard r of each. The
-  /// bucket's concat is marked to be lowered to copies made as each gradient completes
-  /// (kCopyInAttr): the gradient dies at its copy, not at the bucket's collective.
+  /// out rank-major ([W, p_1 + p_2 + ...]), so rank r receives shard r of each.
   void partitionAccumulation() {
     struct Pending {
       Partition *part;
@@ -188,28 +185,17 @@ private:
       SmallVector<int64_t> widths;
       int64_t total = 0;
       for (Pending &p : bucket) {
-        // The gradient's rows right where it completes: its copy into the bucket
-        // follows them there.
-        OpBuilder::InsertionGuard guard(b);
-        Value grad = p.add.getRhs();
-        if (Operation *def = grad.getDefiningOp())
-          b.setInsertionPointAfter(def);
-        else
-          b.setInsertionPointToStart(grad.getParentBlock());
-        Value flat = flattenPad(grad.getLoc(), grad, *p.part);
+        Value flat = flattenPad(loc, p.add.getRhs(), *p.part);
         rows.push_back(ReshapeOp::create(
-            b, grad.getLoc(),
-            RankedTensorType::get({world, p.part->p}, elementOf(flat)), flat));
+            b, loc, RankedTensorType::get({world, p.part->p}, elementOf(flat)), flat));
         widths.push_back(p.part->p);
         total += p.part->p;
       }
       Type elem = elementOf(rows.front());
-      Value matrix = rows.front();
-      if (rows.size() > 1) {
-        auto concat = ConcatOp::create(b, loc, rows, b.getI64IntegerAttr(1));
-        concat->setAttr(kCopyInAttr, b.getUnitAttr());
-        matrix = concat;
-      }
+      Value matrix = rows.size() == 1
+                         ? rows.front()
+                         : ConcatOp::create(b, loc, rows, b.getI64IntegerAttr(1))
+                               .getResult();
       Value mine = shard::ReduceScatterOp::create(
           b, loc, RankedTensorType::get({1, total}, elem), grid(), axes(), matrix,
           shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum),
