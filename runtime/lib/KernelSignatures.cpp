@@ -540,17 +540,26 @@ void checkCopy(const CheckContext &c) {
   int64_t count = *attrs.count;
   int64_t so = attrs.src_offset, dO = attrs.dst_offset;
   int64_t ss = attrs.src_rank_stride, ds_ = attrs.dst_rank_stride;
-  if (count < 0 || so < 0 || dO < 0 || ss < 0 || ds_ < 0)
-    fail("count, offsets and rank strides must be >= 0");
+  int64_t rows = attrs.rows, sr = attrs.src_row_stride, dr = attrs.dst_row_stride;
+  if (count < 0 || so < 0 || dO < 0 || ss < 0 || ds_ < 0 || sr < 0 || dr < 0)
+    fail("count, offsets, rank strides and row strides must be >= 0");
+  if (rows < 1)
+    fail("rows must be >= 1, got ", rows);
+  // Rows never overlap (in the destination their order would matter).
+  if (rows > 1 && (dr < count || sr < count))
+    fail("row strides ", sr, " / ", dr, " must be at least count ", count,
+         " when rows > 1: rows would overlap");
   // The largest offset any rank uses must stay in bounds; use 128-bit-safe arithmetic.
-  auto end = [&](int64_t off, int64_t stride, int64_t numel, const char *what) {
-    __int128 e = __int128(off) + __int128(stride) * (c.worldSize - 1) + count;
+  auto end = [&](int64_t off, int64_t stride, int64_t rowStride, int64_t numel,
+                 const char *what) {
+    __int128 e = __int128(off) + __int128(stride) * (c.worldSize - 1) +
+                 __int128(rowStride) * (rows - 1) + count;
     if (e > numel)
       fail("the ", what, " range ends at element ", int64_t(std::min<__int128>(e, INT64_MAX)),
            " on the last rank, past its ", numel, " elements");
   };
-  end(so, ss, s->numel, "source");
-  end(dO, ds_, d->numel, "destination");
+  end(so, ss, sr, s->numel, "source");
+  end(dO, ds_, dr, d->numel, "destination");
 }
 
 void checkFill(const CheckContext &c) {}

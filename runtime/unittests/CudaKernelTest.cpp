@@ -633,6 +633,9 @@ std::vector<Case> allCases() {
   add("copy_f32", K("copy"), {R(F32, S)}, {R(F32, {24})});
   add("copy_f32_count_offsets", K("copy").i("count", 5).i("src_offset", 3).i("dst_offset", 7),
       {R(F32, {24})}, {R(F32, {16})});
+  add("copy_bf16_rows", K("copy").i("count", 5).i("dst_offset", 2).i("rows", 3)
+                            .i("src_row_stride", 6).i("dst_row_stride", 8),
+      {R(BF16, {18})}, {R(BF16, {24})});
   add("fill_bf16", K("fill").f("value", 1.25), {}, {R(BF16, S)});
   {
     Ins con = K("constant");

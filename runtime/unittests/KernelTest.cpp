@@ -598,6 +598,27 @@ TEST(Kernels, ConstantFillCopy) {
   KernelCall call{cp.ins, {src.tensor()}, {dst.tensor()}, ctx, decodeKernelAttrs(cp.ins)};
   fn(call);
   expectNear(dst, {5, 6}, 0, 0, "copy with rank stride");
+
+  // Rows: a [2, 3] source into columns [1, 4) of a [2, 5] destination (a ZeRO bucket's
+  // rank-major layout); the other columns keep their bytes.
+  HostTensor rowsSrc = fromValues(F32, {6}, {1, 2, 3, 4, 5, 6});
+  HostTensor rowsDst = fromValues(F32, {10}, {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1});
+  Ins rowsCp("copy");
+  rowsCp.i("count", 3).i("dst_offset", 1).i("rows", 2).i("src_row_stride", 3).i("dst_row_stride", 5);
+  EXPECT_EQ(checkKernel(rowsCp, {&rowsSrc}, {&rowsDst}, 4), "");
+  KernelCall rowsCall{rowsCp.ins, {rowsSrc.tensor()}, {rowsDst.tensor()}, ctx,
+                      decodeKernelAttrs(rowsCp.ins)};
+  fn(rowsCall);
+  expectNear(rowsDst, {-1, 1, 2, 3, -1, -1, 4, 5, 6, -1}, 0, 0, "copy with rows");
+  Ins pastEnd("copy"); // the second row would end at element 11 of 10
+  pastEnd.i("count", 3).i("dst_offset", 3).i("rows", 2).i("src_row_stride", 3).i("dst_row_stride", 5);
+  EXPECT_NE(checkKernel(pastEnd, {&rowsSrc}, {&rowsDst}, 1), "");
+  Ins overlap("copy"); // rows 2 apart but 3 long
+  overlap.i("count", 3).i("rows", 2).i("src_row_stride", 3).i("dst_row_stride", 2);
+  EXPECT_NE(checkKernel(overlap, {&rowsSrc}, {&rowsDst}, 1), "");
+  Ins noRows("copy");
+  noRows.i("count", 3).i("rows", 0);
+  EXPECT_NE(checkKernel(noRows, {&rowsSrc}, {&rowsDst}, 1), "");
 }
 
 // Tests that every kernel the catalogue marks CPU has a CPU implementation, and only those.

@@ -1,6 +1,7 @@
 // Lowers ds ops on tensors to dsrt kernel calls on buffers.
 #include "ds/Conversion/Passes.h"
 #include "ds/Conversion/RuntimeKernelAttrs.h"
+#include "ds/Dialect/DS/IR/DSLoweringAttrs.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 
@@ -245,6 +246,85 @@ void sinkToFirstUse(Block &body) {
   }
 }
 
+/// Lowers a ds.concat marked kCopyInAttr: the result buffer is written by one strided
+/// copy per operand, each right after the operand's buffer is complete (its writer and
+/// the view the concat reads), and allocated right before the first of them. An operand
+/// used only by the concat dies at its copy instead of at the concat. The bytes are the
+/// concat's: each operand's rows land in its column block of the result.
+void lowerCopyIn(ConcatOp concat, Block &body) {
+  OpBuilder b(concat);
+  Location loc = concat.getLoc();
+  auto type = cast<RankedTensorType>(concat.getType());
+  int64_t axis = concat.getAxis();
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= type.getDimSize(d);
+  for (int64_t d = axis + 1; d < type.getRank(); ++d)
+    inner *= type.getDimSize(d);
+  int64_t rowWidth = type.getDimSize(axis) * inner;
+
+  // Where each copy goes: after the latest op that defines or writes the operand's bytes.
+  auto readyPoint = [&](Value v) -> Operation * {
+    Operation *last = v.getDefiningOp();
+    Value root = dsrt::getAliasRoot(v);
+    SmallVector<Value> aliases{root};
+    while (!aliases.empty()) {
+      Value a = aliases.pop_back_val();
+      for (OpOperand &use : a.getUses()) {
+        Operation *user = use.getOwner();
+        if (auto view = dyn_cast<dsrt::ViewOp>(user)) {
+          aliases.push_back(view.getResult());
+          continue;
+        }
+        auto kernel = dyn_cast<dsrt::KernelOp>(user);
+        if (!kernel || user->getBlock() != &body || !user->isBeforeInBlock(concat))
+          continue;
+        auto [begin, length] = kernel.getODSOperandIndexAndLength(1); // the outputs
+        bool isOutput = use.getOperandNumber() >= begin &&
+                        use.getOperandNumber() < begin + length;
+        if (isOutput && (!last || last->isBeforeInBlock(user)))
+          last = user;
+      }
+    }
+    return last;
+  };
+
+  SmallVector<Operation *> points;
+  for (Value in : concat.getInputs())
+    points.push_back(readyPoint(in));
+  // The result buffer is allocated right before the earliest copy.
+  Operation *first = nullptr;
+  for (Operation *p : points) {
+    Operation *at = p ? p->getNextNode() : &body.front();
+    if (!first || at->isBeforeInBlock(first))
+      first = at;
+  }
+  b.setInsertionPoint(first);
+  Value result = dsrt::AllocOp::create(b, loc, toMemRef(type), IntegerAttr());
+
+  int64_t column = 0;
+  for (auto [in, point] : llvm::zip(concat.getInputs(), points)) {
+    int64_t width = cast<RankedTensorType>(in.getType()).getDimSize(axis) * inner;
+    // After the point and after the alloc (which follows the earliest point).
+    Operation *alloc = result.getDefiningOp();
+    b.setInsertionPointAfter(point && alloc->isBeforeInBlock(point) ? point : alloc);
+    NamedAttrList attrs;
+    attrs.set("count", b.getI64IntegerAttr(width));
+    attrs.set("dst_offset", b.getI64IntegerAttr(column));
+    attrs.set("rows", b.getI64IntegerAttr(outer));
+    attrs.set("src_row_stride", b.getI64IntegerAttr(width));
+    attrs.set("dst_row_stride", b.getI64IntegerAttr(rowWidth));
+    const ::ds::rt::KernelInfo *info = ::ds::rt::findKernelInfo("copy");
+    addCatalogueDefaults(*info, attrs, b);
+    dsrt::KernelOp::create(b, loc, b.getStringAttr("copy"), ValueRange{in},
+                           ValueRange{result}, attrs.getDictionary(b.getContext()),
+                           dsrt::StreamAttr::get(b.getContext(), dsrt::Stream::copy));
+    column += width;
+  }
+  concat.getResult().replaceAllUsesWith(result);
+  concat.erase();
+}
+
 LogicalResult convertFunction(func::FuncOp func, dsrt::ProgramRole defaultRole,
                               SymbolTableCollection &symbols,
                               std::optional<int64_t> &worldSize) {
@@ -288,6 +368,10 @@ LogicalResult convertFunction(func::FuncOp func, dsrt::ProgramRole defaultRole,
     }
     if (isa<func::ReturnOp>(op))
       continue;
+    if (auto concat = dyn_cast<ConcatOp>(op); concat && concat->hasAttr(kCopyInAttr)) {
+      lowerCopyIn(concat, body);
+      continue;
+    }
     if (isa<ReshapeOp, SqueezeOp, UnsqueezeOp, IdentityOp>(op)) {
       // Same bytes, another shape: a view, not a copy.
       Value view = dsrt::ViewOp::create(b, op.getLoc(),

@@ -238,8 +238,10 @@ void runCopy(KernelCall &c) {
   int64_t count = attrs.count.value_or(s.numel);
   int64_t so = attrs.src_offset + c.ctx.rank * attrs.src_rank_stride;
   int64_t dO = attrs.dst_offset + c.ctx.rank * attrs.dst_rank_stride;
-  std::memmove(static_cast<char *>(d.data) + size_t(dO) * es,
-               static_cast<const char *>(s.data) + size_t(so) * es, size_t(count) * es);
+  for (int64_t row = 0; row < attrs.rows; ++row)
+    std::memmove(static_cast<char *>(d.data) + size_t(dO + row * attrs.dst_row_stride) * es,
+                 static_cast<const char *>(s.data) + size_t(so + row * attrs.src_row_stride) * es,
+                 size_t(count) * es);
 }
 
 void runFill(KernelCall &c) {

@@ -564,6 +564,19 @@ void runCopy(KernelCall &c) {
   size_t bytes = size_t(count) * es;
   char *dst = static_cast<char *>(d.data) + size_t(dO) * es;
   const char *src = static_cast<const char *>(s.data) + size_t(so) * es;
+  if (attrs.rows > 1) { // distinct buffers (the kernel's contract)
+    size_t dpitch = size_t(attrs.dst_row_stride) * es, spitch = size_t(attrs.src_row_stride) * es;
+    constexpr size_t kMaxPitch = (size_t(1) << 31) - 1; // cudaDevAttrMaxPitch
+    if (dpitch <= kMaxPitch && spitch <= kMaxPitch) {
+      DS_CUDA(cudaMemcpy2DAsync(dst, dpitch, src, spitch, bytes, size_t(attrs.rows),
+                                cudaMemcpyDefault, stream(c)));
+      return;
+    }
+    for (int64_t row = 0; row < attrs.rows; ++row)
+      DS_CUDA(cudaMemcpyAsync(dst + size_t(row) * dpitch, src + size_t(row) * spitch, bytes,
+                              cudaMemcpyDefault, stream(c)));
+    return;
+  }
   if (dst == src)
     return;
   // cudaMemcpyDefault: either side may be the pinned host region (offload's device-to-host

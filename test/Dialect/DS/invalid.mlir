@@ -368,6 +368,24 @@ func.func @concat_empty() {
 
 // -----
 
+// Tests that ds.copy_in (lower a concat to copies as its operands complete) is a unit
+// attribute on a ds.concat only.
+func.func @copy_in_not_concat(%a: tensor<8xf32>) {
+  // expected-error @+1 {{'ds.copy_in' must be a unit attribute on a ds.concat}}
+  %0 = ds.relu %a {ds.copy_in} : tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @copy_in_not_unit(%a: tensor<8xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{'ds.copy_in' must be a unit attribute on a ds.concat}}
+  %0 = ds.concat %a, %b {axis = 0 : i64, ds.copy_in = 1 : i64} : (tensor<8xf32>, tensor<8xf32>) -> tensor<16xf32>
+  return
+}
+
+// -----
+
 // Tests that squeeze only removes size-1 dims.
 func.func @squeeze_dim(%x: tensor<4x8xf32>) {
   // expected-error @+2 {{cannot squeeze dim 1 of size 8}}

@@ -1,6 +1,7 @@
 // Registration of the `ds` dialect and verification of its discardable attributes.
 #include "ds/Dialect/DS/IR/DSDialect.h"
 #include "ds/Dialect/DS/IR/DSInterfaces.h"
+#include "ds/Dialect/DS/IR/DSLoweringAttrs.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -73,6 +74,11 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
   if (name == kContentKeyAttr) {
     if (!isa<ParameterOp>(op) || !isa<StringAttr>(attr.getValue()))
       return op->emitError() << "'" << name << "' must be a string on a ds.parameter";
+    return success();
+  }
+  if (name == kCopyInAttr) {
+    if (!isa<ConcatOp>(op) || !isa<UnitAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' must be a unit attribute on a ds.concat";
     return success();
   }
   // ds.input / ds.output live on argument / result dictionaries and reach here only
