@@ -175,9 +175,15 @@ void checkFusedElementwise(const CheckContext &c) {
     fail("result has ", r->shape.size(), " dims, at most 8");
   std::vector<DType> inputs;
   for (size_t i = 0; i < c.in.size(); ++i) {
-    // Every input broadcasts to the result's shape (numpy rules).
-    if (broadcastShapes(c.in[i]->shape, r->shape) != r->shape)
-      fail("input ", i, " of shape ", shapeString(c.in[i]->shape),
+    // Every input broadcasts to the result's shape (numpy rules, right-aligned).
+    const std::vector<int64_t> &s = c.in[i]->shape;
+    bool ok = s.size() <= r->shape.size();
+    for (size_t d = 0; ok && d < s.size(); ++d) {
+      int64_t rd = r->shape[r->shape.size() - s.size() + d];
+      ok = s[d] == rd || s[d] == 1;
+    }
+    if (!ok)
+      fail("input ", i, " of shape ", shapeString(s),
            " does not broadcast to the result's shape ", shapeString(r->shape));
     inputs.push_back(c.in[i]->dtype);
   }
