@@ -99,6 +99,8 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
   pm.addPass(createConvertDSToRuntimePass());
   pm.addPass(dsrt::createInsertTransfersPass(options.transfers));
   pm.addPass(dsrt::createElideStateCopiesPass());
+  if (options.fuseElementwise)
+    pm.addPass(dsrt::createFuseElementwisePass());
   pm.addPass(dsrt::createPlanMemoryPass());
 }
 

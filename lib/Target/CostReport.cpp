@@ -1,5 +1,6 @@
 // The cost report: every dsrt.kernel of a planned module costed by the formulas of
 // KernelCost.cpp, summed per program and per step, with a roofline estimate and a floor.
+#include "ds/runtime/FusedProgram.h"
 #include "ds/Target/CostReport.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Target/MemoryReport.h"
@@ -48,6 +49,10 @@ static CostTotals costKernel(dsrt::KernelOp kernel) {
   for (Value v : kernel.getOutputs())
     outs.push_back(toOperand(v));
   cost::KernelCost c = cost::costOf(kernel.getKernel().str(), ins, outs);
+  // A fused program costs its formula's FLOP per element once per instruction.
+  if (auto program = dyn_cast_or_null<DenseI64ArrayAttr>(kernel.getAttrs().get("program"));
+      program && kernel.getKernel() == "fused_elementwise")
+    c.flops *= double(program.size() / ::ds::rt::fused::kFields);
   bool sixteenBit = !ins.empty() && ins[0].elementBytes == 2;
   CostTotals t;
   t.launches = 1;

@@ -170,6 +170,9 @@ const std::map<std::string, Formula, std::less<>> &formulas() {
       {"gelu_grad", perOut<12>},
       {"dropout", perOut<4>},
       {"cast", perOut<0>},
+      // One FLOP per output element and instruction: the cost report multiplies by the
+      // program's length; bytes are the inputs once and the output once.
+      {"fused_elementwise", perOut<1>},
       // Data movement: no FLOPs, every operand once.
       {"identity", perOut<0>},
       {"reshape", perOut<0>},

@@ -1,6 +1,7 @@
 // Load-time shape and dtype rules of every kernel (arity and attributes come from the catalogue).
 #include "ds/runtime/Kernels.h"
 #include "KernelSignaturesConvolution.h"
+#include "ds/runtime/FusedProgram.h"
 
 #include <algorithm>
 #include <cmath>

@@ -93,6 +93,11 @@ static cl::opt<bool> printConfig(
     cl::desc("Print the effective configuration (every key ds-opt uses, its value and "
              "whether it came from the file, a flag, other keys or the default) and exit"),
     cl::init(false), cl::cat(compilerCategory));
+static cl::opt<bool> fuseElementwise(
+    "fuse-elementwise",
+    cl::desc("Run chains of elementwise kernels as one fused_elementwise kernel each "
+             "(default true; =false keeps one kernel per op, for comparisons)"),
+    cl::init(true), cl::cat(compilerCategory));
 static cl::opt<bool> fuseAttention(
     "fuse-attention",
     cl::desc(
@@ -202,6 +207,7 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
   ds::LoweringPipelineOptions options;
   options.inference = inference;
   options.transfers = config.getTransferOptions();
+  options.fuseElementwise = fuseElementwise;
   return runPipeline(module,
                      [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });
 }

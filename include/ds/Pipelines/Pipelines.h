@@ -67,6 +67,8 @@ struct LoweringPipelineOptions {
   bool inference = false;
   /// Host kernels and transfers for offloaded state (no-op without any).
   dsrt::InsertTransfersPassOptions transfers;
+  /// Chains of elementwise kernels become fused_elementwise kernels (`--fuse-elementwise`).
+  bool fuseElementwise = true;
 };
 
 /// Appends the lowering to runtime kernels and the static memory plan: what a plan file

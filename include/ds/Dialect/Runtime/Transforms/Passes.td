@@ -65,6 +65,37 @@ def ElideStateCopiesPass : Pass<"ds-elide-state-copies", "::mlir::ModuleOp"> {
   ];
 }
 
+def FuseElementwisePass : Pass<"ds-fuse-elementwise", "::mlir::ModuleOp"> {
+  let summary = "Groups chains of elementwise kernels into fused_elementwise kernels";
+  let description = [{
+    Runs after --ds-elide-state-copies, before --ds-plan-memory. A group is a set of
+    elementwise kernels (add sub mul div pow max min equal less greater where neg relu
+    identity sqrt exp log tanh sin cos abs reciprocal erf sigmoid gelu gelu_grad cast, and
+    scalar f32 `constant`/`fill`) on the compute stream, over f32, bf16, f16 and i1 buffers,
+    in which every intermediate is a device transient written by one member and read only by
+    other members (a DAG: x * x, or a value two members read, is one register), and has the shape of the group's output (scalar
+    constants excepted: they become `const` instructions). The group becomes one
+    `fused_elementwise` kernel at the position of its last member, whose `program` attribute
+    lists the members in order (ds/runtime/FusedProgram.h); the intermediates disappear.
+    A member is left out when a kernel between it and the group's last member writes a
+    buffer it reads, or when it reads the group's output buffer other than as the whole
+    buffer. Every instruction rounds where its kernel stored, so the values are the
+    unfused kernels' bit for bit.
+    ```mlir
+    %t = dsrt.alloc : memref<4xbf16>
+    dsrt.kernel "mul" ins(%a, %b : memref<4xbf16>, memref<4xbf16>) outs(%t : memref<4xbf16>)
+    dsrt.kernel "cast" ins(%t : memref<4xbf16>) outs(%r : memref<4xf32>)
+    // becomes
+    dsrt.kernel "fused_elementwise" ins(%a, %b : memref<4xbf16>, memref<4xbf16>)
+        outs(%r : memref<4xf32>) {attrs = {program = array<i64: 2, 4, 0, 1, 0, 28, 1, 2, 0, 0>}}
+    ```
+  }];
+  let statistics = [
+    Statistic<"numGroups", "fused-groups", "fused_elementwise kernels created">,
+    Statistic<"numFused", "fused-kernels", "Kernels folded into them">,
+  ];
+}
+
 def InsertTransfersPass : Pass<"ds-insert-transfers", "::mlir::ModuleOp"> {
   let summary = "Runs kernels on offloaded state on the host and moves the bytes between tiers";
   let description = [{

@@ -1,0 +1,275 @@
+// The CPU fused_elementwise kernel: interprets the expression program (FusedProgram.h) one
+// instruction at a time over tiles of elements held in stack buffers, so that each
+// instruction is one simple loop; threads take disjoint ranges of tiles.
+//
+// Bitwise equal to the unfused kernels (lib/cpu/Elementwise.cpp) for every dtype: each
+// instruction evaluates the same float expression as its kernel and rounds its result to its
+// dtype, as the kernel's store does (f16/bf16 kernels compute in f32 and store rounded).
+#include "CpuCommon.h"
+
+#include "ds/runtime/FusedProgram.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace ds::rt::cpu {
+namespace {
+
+using ds::plan::DType;
+using fused::Instruction;
+using fused::Op;
+
+/// Elements per tile: kMaxRegisters tiles of floats stay within 64 KiB of stack.
+constexpr int64_t kTile = 256;
+
+/// How one input is read: its data, dtype, and the element offsets of a broadcast.
+struct InputAccess {
+  const void *data;
+  DType dtype;
+  enum { Same, Scalar, Broadcast } mode;
+  std::vector<int64_t> dims, strides; // Broadcast: result dims, the input's strides in them
+};
+
+inline float loadElement(const void *p, DType t, int64_t i) {
+  switch (t) {
+  case ds::plan::F32: return static_cast<const float *>(p)[i];
+  case ds::plan::BF16: return bf16ToFloat(static_cast<const uint16_t *>(p)[i]);
+  case ds::plan::F16: return halfToFloat(static_cast<const uint16_t *>(p)[i]);
+  default: return static_cast<const uint8_t *>(p)[i] != 0 ? 1.0f : 0.0f; // i1
+  }
+}
+
+/// Writes elements [start, start + m) of input `a` (broadcast) into `dst` as floats.
+void loadTile(const InputAccess &a, int64_t start, int64_t m, float *dst) {
+  if (a.mode == InputAccess::Scalar) {
+    float v = loadElement(a.data, a.dtype, 0);
+    std::fill(dst, dst + m, v);
+    return;
+  }
+  if (a.mode == InputAccess::Same) {
+    switch (a.dtype) {
+    case ds::plan::F32:
+      std::memcpy(dst, static_cast<const float *>(a.data) + start, size_t(m) * 4);
+      return;
+    case ds::plan::BF16: {
+      const uint16_t *p = static_cast<const uint16_t *>(a.data) + start;
+      for (int64_t i = 0; i < m; ++i)
+        dst[i] = bf16ToFloat(p[i]);
+      return;
+    }
+    default:
+      for (int64_t i = 0; i < m; ++i)
+        dst[i] = loadElement(a.data, a.dtype, start + i);
+      return;
+    }
+  }
+  // Broadcast: walk the result's multi-index from `start`, carrying the input's offset.
+  size_t rank = a.dims.size();
+  int64_t idx[8], off = 0, rem = start;
+  for (size_t d = rank; d-- > 0;) {
+    idx[d] = rem % a.dims[d];
+    rem /= a.dims[d];
+    off += idx[d] * a.strides[d];
+  }
+  int64_t lastDim = a.dims[rank - 1], lastStride = a.strides[rank - 1];
+  int64_t i = 0;
+  while (i < m) {
+    // The rest of the current innermost row.
+    int64_t run = std::min(m - i, lastDim - idx[rank - 1]);
+    if (lastStride == 0) {
+      std::fill(dst + i, dst + i + run, loadElement(a.data, a.dtype, off));
+    } else if (a.dtype == ds::plan::F32) {
+      const float *p = static_cast<const float *>(a.data) + off;
+      for (int64_t j = 0; j < run; ++j)
+        dst[i + j] = p[j * lastStride];
+    } else {
+      for (int64_t j = 0; j < run; ++j)
+        dst[i + j] = loadElement(a.data, a.dtype, off + j * lastStride);
+    }
+    i += run;
+    off += run * lastStride;
+    idx[rank - 1] += run;
+    // Carry into the outer dims.
+    for (size_t d = rank - 1; d > 0 && idx[d] == a.dims[d]; --d) {
+      off -= idx[d] * a.strides[d];
+      idx[d] = 0;
+      ++idx[d - 1];
+      off += a.strides[d - 1];
+    }
+  }
+}
+
+/// The float value a store of `v` into dtype t and a load back yield.
+inline float roundTo(DType t, float v) {
+  switch (t) {
+  case ds::plan::BF16: return bf16ToFloat(floatToBf16(v));
+  case ds::plan::F16: return halfToFloat(floatToHalf(v));
+  case ds::plan::I1: return v != 0 ? 1.0f : 0.0f;
+  default: return v;
+  }
+}
+
+template <typename F> inline void unary(const float *x, float *r, int64_t m, F f) {
+  for (int64_t i = 0; i < m; ++i)
+    r[i] = f(x[i]);
+}
+template <typename F>
+inline void binary(const float *x, const float *y, float *r, int64_t m, F f) {
+  for (int64_t i = 0; i < m; ++i)
+    r[i] = f(x[i], y[i]);
+}
+
+// The unfused kernels' expressions (lib/cpu/Elementwise.cpp), with T = float.
+using T = float;
+
+T geluDeriv(T x, bool tanhForm) {
+  if (tanhForm) {
+    const T k = T(0.7978845608028654); // sqrt(2/pi)
+    const T a = T(0.044715);
+    T x2 = x * x;
+    T t = std::tanh(k * (x + a * x2 * x));
+    return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * a * x2);
+  }
+  const T invSqrt2Pi = T(0.3989422804014327); // 1/sqrt(2*pi)
+  T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
+  return cdf + x * invSqrt2Pi * std::exp(T(-0.5) * x * x);
+}
+
+/// Evaluates one instruction over a tile: r = op(a, b, c), then rounds to its dtype.
+void evaluate(const Instruction &ins, const float *a, const float *b, const float *c, float *r,
+              int64_t m) {
+  switch (ins.op) {
+  case Op::Add: binary(a, b, r, m, [](T x, T y) { return T(x + y); }); break;
+  case Op::Sub: binary(a, b, r, m, [](T x, T y) { return T(x - y); }); break;
+  case Op::Mul: binary(a, b, r, m, [](T x, T y) { return T(x * y); }); break;
+  case Op::Div: binary(a, b, r, m, [](T x, T y) { return T(x / y); }); break;
+  case Op::Pow: binary(a, b, r, m, [](T x, T y) { return T(std::pow(x, y)); }); break;
+  case Op::Max:
+    binary(a, b, r, m, [](T x, T y) { return x != x ? x : y != y ? y : (x > y ? x : y); });
+    break;
+  case Op::Min:
+    binary(a, b, r, m, [](T x, T y) { return x != x ? x : y != y ? y : (x < y ? x : y); });
+    break;
+  case Op::Equal: binary(a, b, r, m, [](T x, T y) { return T(x == y); }); break;
+  case Op::Less: binary(a, b, r, m, [](T x, T y) { return T(x < y); }); break;
+  case Op::Greater: binary(a, b, r, m, [](T x, T y) { return T(x > y); }); break;
+  case Op::Where:
+    for (int64_t i = 0; i < m; ++i)
+      r[i] = a[i] != 0 ? b[i] : c[i];
+    break;
+  case Op::Neg: unary(a, r, m, [](T v) { return -v; }); break;
+  case Op::Relu: unary(a, r, m, [](T v) { return v > T(0) || std::isnan(v) ? v : T(0); }); break;
+  case Op::Identity: std::memmove(r, a, size_t(m) * sizeof(float)); break;
+  case Op::Sqrt: unary(a, r, m, [](T v) { return std::sqrt(v); }); break;
+  case Op::Exp: unary(a, r, m, [](T v) { return std::exp(v); }); break;
+  case Op::Log: unary(a, r, m, [](T v) { return std::log(v); }); break;
+  case Op::Tanh: unary(a, r, m, [](T v) { return std::tanh(v); }); break;
+  case Op::Sin: unary(a, r, m, [](T v) { return std::sin(v); }); break;
+  case Op::Cos: unary(a, r, m, [](T v) { return std::cos(v); }); break;
+  case Op::Abs: unary(a, r, m, [](T v) { return std::abs(v); }); break;
+  case Op::Reciprocal: unary(a, r, m, [](T v) { return T(1) / v; }); break;
+  case Op::Erf: unary(a, r, m, [](T v) { return std::erf(v); }); break;
+  case Op::Sigmoid:
+    unary(a, r, m, [](T v) {
+      if (v >= T(0))
+        return T(1) / (T(1) + std::exp(-v));
+      T e = std::exp(v);
+      return e / (T(1) + e);
+    });
+    break;
+  case Op::Gelu:
+    unary(a, r, m, [](T v) { return T(0.5) * v * (T(1) + std::erf(v * T(M_SQRT1_2))); });
+    break;
+  case Op::GeluTanh:
+    unary(a, r, m, [](T v) {
+      const T k = T(0.7978845608028654); // sqrt(2/pi)
+      return T(0.5) * v * (T(1) + std::tanh(k * (v + T(0.044715) * v * v * v)));
+    });
+    break;
+  case Op::GeluGrad: binary(a, b, r, m, [](T g, T x) { return g * geluDeriv(x, false); }); break;
+  case Op::GeluGradTanh:
+    binary(a, b, r, m, [](T g, T x) { return g * geluDeriv(x, true); });
+    break;
+  case Op::Cast: std::memmove(r, a, size_t(m) * sizeof(float)); break; // rounded below
+  case Op::Const: std::fill(r, r + m, fused::constValue(uint32_t(ins.a))); break;
+  default: fail("internal error: fused_elementwise op ", int(ins.op));
+  }
+  if (ins.dtype != ds::plan::F32)
+    for (int64_t i = 0; i < m; ++i)
+      r[i] = roundTo(ins.dtype, r[i]);
+}
+
+void storeTile(const float *src, const Tensor &r, int64_t start, int64_t m) {
+  switch (r.dtype) {
+  case ds::plan::F32: std::memcpy(r.as<float>() + start, src, size_t(m) * 4); break;
+  case ds::plan::BF16:
+    for (int64_t i = 0; i < m; ++i)
+      r.as<uint16_t>()[start + i] = floatToBf16(src[i]);
+    break;
+  case ds::plan::F16:
+    for (int64_t i = 0; i < m; ++i)
+      r.as<uint16_t>()[start + i] = floatToHalf(src[i]);
+    break;
+  default:
+    for (int64_t i = 0; i < m; ++i)
+      r.as<uint8_t>()[start + i] = src[i] != 0;
+  }
+}
+
+} // namespace
+
+void runFusedElementwise(KernelCall &c) {
+  const Tensor &r = c.out[0];
+  std::vector<DType> dtypes;
+  for (const Tensor &t : c.in)
+    dtypes.push_back(t.dtype);
+  const std::vector<Instruction> program =
+      fused::decodeProgram(c.attrs<FusedElementwiseAttrs>().program, dtypes, r.dtype);
+  int64_t n = r.numel;
+  if (n == 0)
+    return;
+  std::vector<InputAccess> inputs;
+  for (const Tensor &t : c.in) {
+    InputAccess a{t.data, t.dtype, InputAccess::Same, {}, {}};
+    if (t.numel == 1 && n != 1)
+      a.mode = InputAccess::Scalar;
+    else if (*t.shape != *r.shape) {
+      a.mode = InputAccess::Broadcast;
+      a.dims = *r.shape;
+      a.strides = broadcastStrides(*t.shape, *r.shape);
+    }
+    inputs.push_back(std::move(a));
+  }
+  const int numInputs = int(inputs.size());
+  const int numRegs = numInputs + int(program.size());
+  // Every tile of every thread reads all of its inputs before it writes the output, at the
+  // same elements: the output may be an input (in place).
+  parallelFor(n, std::max<int64_t>(kTile, kGrain / 4), [&](int64_t s, int64_t e) {
+    alignas(64) float regs[fused::kMaxRegisters][kTile];
+    const float *src[fused::kMaxRegisters];
+    for (int64_t t = s; t < e; t += kTile) {
+      int64_t m = std::min(kTile, e - t);
+      for (int i = 0; i < numInputs; ++i) {
+        const InputAccess &a = inputs[size_t(i)];
+        if (a.mode == InputAccess::Same && a.dtype == ds::plan::F32) {
+          src[i] = static_cast<const float *>(a.data) + t; // read in place
+        } else {
+          loadTile(a, t, m, regs[i]);
+          src[i] = regs[i];
+        }
+      }
+      for (int k = numInputs; k < numRegs; ++k) {
+        const Instruction &ins = program[size_t(k - numInputs)];
+        if (ins.op == Op::Const) // its operand is the value, not a register
+          evaluate(ins, nullptr, nullptr, nullptr, regs[k], m);
+        else
+          evaluate(ins, src[ins.a], src[ins.b], src[ins.c], regs[k], m);
+        src[k] = regs[k];
+      }
+      storeTile(src[numRegs - 1], r, t, m);
+    }
+  });
+}
+
+} // namespace ds::rt::cpu
