@@ -4,7 +4,8 @@
 # DeepSpeed-on-CPU's time").
 #
 #   scripts/bench-zero-cpu.sh [--stages "0 1 2 3"] [--rounds N] [--steps N] [--warmup N]
-#                             [--threads N] [--ds-optimizer fused|torch] [--tol X] [--dry-run]
+#                             [--threads N] [--ds-optimizer fused|torch] [--dsrun-comm mpi|tcp]
+#                             [--tol X] [--dry-run]
 #
 # Model: the issue-#18 GPT of `bench-step.sh --train` (models/gen_gpt2.py: 4 layers, n_embd 256,
 # 4 heads, vocab 2048, seq 128, 3.72M parameters, fp32, dropout 0), global batch 8 x 128 =
@@ -14,7 +15,9 @@
 # nanoGPT twin with SDPA attention, loads them by name), the same data files read in ds-run's
 # sample order, and the same DeepSpeed config file per stage.
 #   ds-run:    ds-opt --zero-stage=S --world-size=2, then ds-run --nproc 2 (mpirun); its
-#              per-step ms from --metrics (rank 0's wall clock per step).
+#              per-step ms from --metrics (rank 0's wall clock per step). --dsrun-comm tcp:
+#              the 2 ranks are started as torchrun starts workers (RANK, WORLD_SIZE,
+#              MASTER_ADDR, MASTER_PORT), so ds-run uses its TCP communicator instead of MPI.
 #   DeepSpeed: scripts/bench_zero_deepspeed.py under torchrun --nproc_per_node 2, gloo backend,
 #              DS_ACCELERATOR=cpu; per-step ms timed in the script (rank 0). Optimizer:
 #              --ds-optimizer fused (default): the config's "AdamW" as DeepSpeed builds it, i.e.
@@ -38,7 +41,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${DS_BUILD_DIR:-$ROOT/build}
 PY=/usr/bin/python3
 DS_VERSION=0.19.8
-STAGES="0 1 2 3" ROUNDS=2 STEPS=10 WARMUP=2 THREADS=1 DSOPTIM=fused TOL=1e-5 DRYRUN=0
+STAGES="0 1 2 3" ROUNDS=2 STEPS=10 WARMUP=2 THREADS=1 DSOPTIM=fused TOL=1e-5 DRYRUN=0 COMM=mpi
 while [ $# -gt 0 ]; do
   case "$1" in
     --stages) STAGES=$2; shift 2 ;;
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --ds-optimizer) DSOPTIM=$2; shift 2 ;;
     --tol) TOL=$2; shift 2 ;;
+    --dsrun-comm) COMM=$2; shift 2 ;;
     --dry-run) DRYRUN=1; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
     *) echo "bench-zero-cpu: unknown option $1" >&2; exit 2 ;;
@@ -60,9 +64,10 @@ for s in $STAGES; do
   [[ "$s" =~ ^[0-3]$ ]] || { echo "bench-zero-cpu: --stages takes ZeRO stages 0-3, not '$s'" >&2; exit 2; }
 done
 [ -n "${STAGES// /}" ] || { echo "bench-zero-cpu: --stages is empty" >&2; exit 2; }
+case "$COMM" in mpi|tcp) ;; *) echo "bench-zero-cpu: --dsrun-comm is mpi or tcp, not '$COMM'" >&2; exit 2 ;; esac
 case "$DSOPTIM" in fused|torch) ;; *) echo "bench-zero-cpu: --ds-optimizer is fused or torch, not '$DSOPTIM'" >&2; exit 2 ;; esac
 awk -v t="$TOL" 'BEGIN {exit !(t + 0 > 0)}' || { echo "bench-zero-cpu: --tol must be a number > 0, not '$TOL'" >&2; exit 2; }
-[ "$DRYRUN" = 1 ] && { echo "bench-zero-cpu: stages $STAGES, $ROUNDS rounds, $WARMUP+$STEPS steps, $THREADS threads, DeepSpeed optimizer $DSOPTIM, tol $TOL"; exit 0; }
+[ "$DRYRUN" = 1 ] && { echo "bench-zero-cpu: stages $STAGES, $ROUNDS rounds, $WARMUP+$STEPS steps, $THREADS threads, DeepSpeed optimizer $DSOPTIM, ds-run over $COMM, tol $TOL"; exit 0; }
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
@@ -112,9 +117,22 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 # jsonlist FILE KEY [SKIP]: the numbers of list KEY, one a line, the first SKIP left out.
 jsonlist() { $PY -c "import json, sys; [print(repr(x)) for x in json.load(open(sys.argv[1]))[sys.argv[2]][int(sys.argv[3]):]]" "$1" "$2" "${3:-0}"; }
 
+# tcp_ranks N COMMAND...: N copies with torchrun's worker environment; the first failure's status.
+tcp_ranks() {
+  local n=$1 port r rc=0 pids=()
+  shift
+  port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  for ((r = 0; r < n; ++r)); do
+    RANK=$r LOCAL_RANK=$r WORLD_SIZE=$n LOCAL_WORLD_SIZE=$n MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$@" &
+    pids+=($!)
+  done
+  for r in "${pids[@]}"; do wait "$r" || { [ $rc -ne 0 ] || rc=$?; }; done
+  return $rc
+}
 run_dsrun() {  # STAGE ROUND
-  local d=$W/stage$1
-  "$DSRUN" "$d/plan.dsplan" --nproc $WORLD --threads "$THREADS" --data "$W/data" \
+  local d=$W/stage$1 launch=("$DSRUN" "$W/stage$1/plan.dsplan" --nproc $WORLD)
+  [ "$COMM" = tcp ] && launch=(tcp_ranks $WORLD "$DSRUN" "$d/plan.dsplan")
+  "${launch[@]}" --threads "$THREADS" --data "$W/data" \
     --steps $((WARMUP + STEPS)) --print-every 1 --metrics "$d/ds-run.r$2.json" > "$d/ds-run.r$2.log" 2>&1 ||
     { cat "$d/ds-run.r$2.log" >&2; echo "bench-zero-cpu: ds-run failed at stage $1 (log above)" >&2; exit 1; }
   jsonlist "$d/ds-run.r$2.json" ms_per_step "$WARMUP" >> "$d/ds-run.ms"
@@ -173,7 +191,8 @@ print(d['optimizer'], d['deepspeed'], d['torch'], d['backend'])" "$d/deepspeed.r
 done
 
 echo "bench-zero-cpu: 3.72M-parameter GPT (4 layers, d 256, vocab 2048), global batch 8 x 128 (micro 4 x world $WORLD), fp32 AdamW, $THREADS thread(s) per rank, $ROUNDS round(s) of $WARMUP warm-up + $STEPS timed steps per side, medians"
-echo "  ds-run: $(basename "$DSRUN") --nproc $WORLD (MPI), its AdamW kernel"
+if [ "$COMM" = mpi ]; then echo "  ds-run: ds-run --nproc $WORLD (mpirun, MPI communicator), its AdamW kernel"
+else echo "  ds-run: $WORLD ranks with torchrun's worker environment (ds-run's TCP communicator), its AdamW kernel"; fi
 echo "  DeepSpeed $dsv on torch $tv, DS_ACCELERATOR=cpu, backend $backend, optimizer $opts"
 printf '%5s  %10s  %12s  %6s  %11s  %s\n' stage "ds-run ms" "DeepSpeed ms" ratio "max|dloss|" "load (1 min)"
 printf '%s\n' "${rows[@]}"
