@@ -741,9 +741,11 @@ void CheckpointReader::readWholeFile(
     order.push_back(&t);
   std::sort(order.begin(), order.end(),
             [](auto *a, auto *b) { return a->begin < b->begin; });
-  // A hashing thread follows the reads one 1 MiB piece behind (the piece is still in the
-  // CPU's cache), so a free core hashes while this one copies.
-  constexpr uint64_t kPiece = uint64_t(1) << 20;
+  // Reads of 4 MiB straight into the destination (pread: one kernel copy, no mapping; large
+  // enough for the read-ahead to keep the disk busy, results/checkpoint.md). A hashing
+  // thread follows the reads in 1 MiB pieces (recently written, still in the CPU's cache),
+  // so a free core hashes while this one reads.
+  constexpr uint64_t kRead = uint64_t(4) << 20, kPiece = uint64_t(1) << 20;
   std::vector<std::pair<const char *, size_t>> pieces; // read, in file order
   size_t hashed = 0;
   bool done = false;
@@ -784,11 +786,12 @@ void CheckpointReader::readWholeFile(
         stage.resize(std::max<size_t>(size_t(n), 1));
         dst = stage.data();
       }
-      for (uint64_t at = 0; at < n; at += kPiece) {
-        uint64_t m = std::min(kPiece, n - at);
+      for (uint64_t at = 0; at < n; at += kRead) {
+        uint64_t m = std::min(kRead, n - at);
         f.read(*t, at, m, dst + at);
         std::lock_guard<std::mutex> lock(mu);
-        pieces.emplace_back(dst + at, size_t(m));
+        for (uint64_t k = 0; k < m; k += kPiece)
+          pieces.emplace_back(dst + at + k, size_t(std::min(kPiece, m - k)));
         cv.notify_all();
       }
       if (staged)
