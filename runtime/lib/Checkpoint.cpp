@@ -179,6 +179,20 @@ std::string hashFile(const std::string &path) {
   return h.hex();
 }
 
+namespace {
+/// Whether the plan's model_hash is the hash of the model this run trains: recorded, and
+/// ds-run --model did not replace the plan's model_file.
+bool modelHashRecorded(const LoadedPlan &plan) {
+  return !plan.plan.model_hash().empty() && plan.modelPath == resolveModelFile(plan);
+}
+} // namespace
+
+std::string trainedModelHash(const LoadedPlan &plan) {
+  if (plan.plan.model_file().empty())
+    return "";
+  return modelHashRecorded(plan) ? plan.plan.model_hash() : hashFile(plan.modelPath);
+}
+
 std::vector<CheckpointTensor> checkpointTensors(
     const LoadedPlan &plan,
     const std::vector<std::pair<std::string, std::vector<int64_t>>> &onnxDims) {
@@ -411,7 +425,7 @@ CheckpointSaver::CheckpointSaver(const LoadedPlan &plan, std::string dir, int ke
            std::strerror(errno));
     close(fd);
     unlink(probe.c_str());
-    modelHash_ = plan.plan.model_file().empty() ? "" : hashFile(plan.modelPath);
+    modelHash_ = trainedModelHash(plan);
     planHash_ = plan.path == "<memory>" ? "" : planFileHash(plan.path);
   }
 }
@@ -943,11 +957,14 @@ CheckpointManifest loadCheckpoint(const LoadedPlan &plan, const std::string &pat
   std::string dir = resolveCheckpointDir(path);
   CheckpointManifest m = readCheckpointManifest(dir);
   std::string mpath = dir + "/manifest.json";
-  // The model file is hashed on another thread while the shards are read; its verdict
-  // comes first, whatever else fails (a checkpoint of another model is reported as such).
+  // The model's hash: the plan's record (nothing to read), else the model file hashed on
+  // another thread while the shards are read. Its verdict comes first, whatever else fails
+  // (a checkpoint of another model is reported as such).
   std::future<std::string> modelHash;
-  if (!plan.plan.model_file().empty() && !m.modelHash.empty())
-    modelHash = std::async(std::launch::async, [&] { return hashFile(plan.modelPath); });
+  if (!plan.plan.model_file().empty() && !m.modelHash.empty()) {
+    modelHash = std::async(modelHashRecorded(plan) ? std::launch::deferred : std::launch::async,
+                           [&] { return trainedModelHash(plan); });
+  }
   auto checkModel = [&] {
     if (!modelHash.valid())
       return;
