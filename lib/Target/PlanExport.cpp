@@ -12,11 +12,13 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 #include "ds/runtime/FileOutput.h"
 #include "ds/runtime/MemoryTimeline.h"
 #include "ds/runtime/Plan.h"
+#include "ds/runtime/Safetensors.h"
 #include "plan.pb.h"
 
 #include <google/protobuf/io/coded_stream.h>
@@ -176,8 +178,19 @@ public:
     out.set_version(kPlanVersion);
     auto world = module->getAttrOfType<IntegerAttr>(dsrt::kWorldSizeAttr);
     out.set_world_size(world ? world.getInt() : 1);
-    if (auto file = module->getAttrOfType<StringAttr>(kModelFileAttr))
+    if (auto file = module->getAttrOfType<StringAttr>(kModelFileAttr)) {
       out.set_model_file(file.str());
+      // The model's hash, which checkpoints record and --resume compares: ds-run need not
+      // read the model again for it. Only for the importer's absolute paths (the runtime
+      // resolves a relative one against the plan's directory, not this process's).
+      if (llvm::sys::path::is_absolute(file.str()))
+        if (auto bytes = llvm::MemoryBuffer::getFile(file.str(), /*IsText=*/false,
+                                                     /*RequiresNullTerminator=*/false)) {
+          ::ds::rt::ContentHash hash;
+          hash.update((*bytes)->getBufferStart(), (*bytes)->getBufferSize());
+          out.set_model_hash(hash.hex());
+        }
+    }
     out.set_alignment(alignment.getInt());
     out.set_arena_bytes(arena.getInt());
     out.set_persistent_bytes(persistent.getInt());

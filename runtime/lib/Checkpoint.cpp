@@ -179,6 +179,20 @@ std::string hashFile(const std::string &path) {
   return h.hex();
 }
 
+namespace {
+/// Whether the plan's model_hash is the hash of the model this run trains: recorded, and
+/// ds-run --model did not replace the plan's model_file.
+bool modelHashRecorded(const LoadedPlan &plan) {
+  return !plan.plan.model_hash().empty() && plan.modelPath == resolveModelFile(plan);
+}
+} // namespace
+
+std::string trainedModelHash(const LoadedPlan &plan) {
+  if (plan.plan.model_file().empty())
+    return "";
+  return modelHashRecorded(plan) ? plan.plan.model_hash() : hashFile(plan.modelPath);
+}
+
 std::vector<CheckpointTensor> checkpointTensors(
     const LoadedPlan &plan,
     const std::vector<std::pair<std::string, std::vector<int64_t>>> &onnxDims) {
@@ -411,7 +425,7 @@ CheckpointSaver::CheckpointSaver(const LoadedPlan &plan, std::string dir, int ke
            std::strerror(errno));
     close(fd);
     unlink(probe.c_str());
-    modelHash_ = plan.plan.model_file().empty() ? "" : hashFile(plan.modelPath);
+    modelHash_ = trainedModelHash(plan);
     planHash_ = plan.path == "<memory>" ? "" : planFileHash(plan.path);
   }
 }
@@ -741,9 +755,11 @@ void CheckpointReader::readWholeFile(
     order.push_back(&t);
   std::sort(order.begin(), order.end(),
             [](auto *a, auto *b) { return a->begin < b->begin; });
-  // A hashing thread follows the reads one 1 MiB piece behind (the piece is still in the
-  // CPU's cache), so a free core hashes while this one copies.
-  constexpr uint64_t kPiece = uint64_t(1) << 20;
+  // Reads of 4 MiB straight into the destination (pread: one kernel copy, no mapping; large
+  // enough for the read-ahead to keep the disk busy, results/checkpoint.md). A hashing
+  // thread follows the reads in 1 MiB pieces (recently written, still in the CPU's cache),
+  // so a free core hashes while this one reads.
+  constexpr uint64_t kRead = uint64_t(4) << 20, kPiece = uint64_t(1) << 20;
   std::vector<std::pair<const char *, size_t>> pieces; // read, in file order
   size_t hashed = 0;
   bool done = false;
@@ -784,11 +800,12 @@ void CheckpointReader::readWholeFile(
         stage.resize(std::max<size_t>(size_t(n), 1));
         dst = stage.data();
       }
-      for (uint64_t at = 0; at < n; at += kPiece) {
-        uint64_t m = std::min(kPiece, n - at);
+      for (uint64_t at = 0; at < n; at += kRead) {
+        uint64_t m = std::min(kRead, n - at);
         f.read(*t, at, m, dst + at);
         std::lock_guard<std::mutex> lock(mu);
-        pieces.emplace_back(dst + at, size_t(m));
+        for (uint64_t k = 0; k < m; k += kPiece)
+          pieces.emplace_back(dst + at + k, size_t(std::min(kPiece, m - k)));
         cv.notify_all();
       }
       if (staged)
@@ -940,11 +957,14 @@ CheckpointManifest loadCheckpoint(const LoadedPlan &plan, const std::string &pat
   std::string dir = resolveCheckpointDir(path);
   CheckpointManifest m = readCheckpointManifest(dir);
   std::string mpath = dir + "/manifest.json";
-  // The model file is hashed on another thread while the shards are read; its verdict
-  // comes first, whatever else fails (a checkpoint of another model is reported as such).
+  // The model's hash: the plan's record (nothing to read), else the model file hashed on
+  // another thread while the shards are read. Its verdict comes first, whatever else fails
+  // (a checkpoint of another model is reported as such).
   std::future<std::string> modelHash;
-  if (!plan.plan.model_file().empty() && !m.modelHash.empty())
-    modelHash = std::async(std::launch::async, [&] { return hashFile(plan.modelPath); });
+  if (!plan.plan.model_file().empty() && !m.modelHash.empty()) {
+    modelHash = std::async(modelHashRecorded(plan) ? std::launch::deferred : std::launch::async,
+                           [&] { return trainedModelHash(plan); });
+  }
   auto checkModel = [&] {
     if (!modelHash.valid())
       return;

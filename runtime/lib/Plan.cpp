@@ -401,10 +401,21 @@ void validatePlan(LoadedPlan &lp, int worldSize) {
   validateParameters(lp, worldSize);
   validateStates(lp, worldSize);
   validatePrograms(lp);
-  if (!plan.model_file().empty()) {
-    const std::string &m = plan.model_file();
-    lp.modelPath = m[0] == '/' ? m : dirName(lp.path) + "/" + m;
-  }
+  const std::string &hash = plan.model_hash();
+  if (!hash.empty() &&
+      (hash.size() != 16 || hash.find_first_not_of("0123456789abcdef") != std::string::npos))
+    fail("model_hash '", hash, "' is not 16 lowercase hex digits");
+  if (!hash.empty() && plan.model_file().empty())
+    fail("the plan has a model_hash but no model_file");
+  if (!plan.model_file().empty())
+    lp.modelPath = resolveModelFile(lp);
+}
+
+std::string resolveModelFile(const LoadedPlan &lp) {
+  const std::string &m = lp.plan.model_file();
+  if (m.empty())
+    return "";
+  return m[0] == '/' ? m : dirName(lp.path) + "/" + m;
 }
 
 uint64_t planChecksum(const char *data, size_t size) {

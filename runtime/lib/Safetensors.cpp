@@ -10,7 +10,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <set>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -331,8 +330,6 @@ void SafetensorsFile::validate() {
 }
 
 SafetensorsFile::~SafetensorsFile() {
-  if (map_)
-    ::munmap(const_cast<char *>(map_), size_t(fileBytes_));
   if (fd_ >= 0)
     ::close(fd_);
 }
@@ -354,28 +351,11 @@ void SafetensorsFile::read(const SafetensorsTensor &t, uint64_t offset, uint64_t
 void SafetensorsFile::readBytes(uint64_t at, uint64_t size, void *dst) {
   if (at > fileBytes_ || size > fileBytes_ - at)
     fail("internal: read past the end of ", path_);
-  static const uint64_t kPage = uint64_t(::sysconf(_SC_PAGESIZE));
-  constexpr uint64_t kPiece = uint64_t(1) << 20;
   char *p = static_cast<char *>(dst);
   while (size > 0) {
-    uint64_t piece = std::min(size, kPiece);
-    if (map_) {
-      // The piece's pages, all in the page cache? Then copy them from the mapping.
-      uint64_t first = at / kPage * kPage, pages = (at + piece - first + kPage - 1) / kPage;
-      resident_.resize(size_t(pages));
-      bool cached = ::mincore(const_cast<char *>(map_) + first, size_t(pages * kPage),
-                              resident_.data()) == 0;
-      for (size_t i = 0; cached && i < pages; ++i)
-        cached = resident_[i] & 1;
-      if (cached) {
-        std::memcpy(p, map_ + at, size_t(piece));
-        p += piece;
-        at += piece;
-        size -= piece;
-        continue;
-      }
-    }
-    ssize_t n = ::pread(fd_, p, size_t(piece), off_t(at));
+    // pread moves at most 2 GiB - 4 KiB per call on Linux; keep well inside it.
+    size_t piece = size_t(std::min<uint64_t>(size, uint64_t(1) << 30));
+    ssize_t n = ::pread(fd_, p, piece, off_t(at));
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -390,14 +370,6 @@ void SafetensorsFile::readBytes(uint64_t at, uint64_t size, void *dst) {
 void SafetensorsFile::adviseSequential() {
   // Advice only: a filesystem that ignores it reads as before.
   (void)::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
-  (void)::posix_fadvise(fd_, 0, off_t(fileBytes_), POSIX_FADV_WILLNEED);
-  if (map_ || fileBytes_ == 0)
-    return;
-  void *m = ::mmap(nullptr, size_t(fileBytes_), PROT_READ, MAP_SHARED, fd_, 0);
-  if (m == MAP_FAILED)
-    return; // pread alone
-  (void)::madvise(m, size_t(fileBytes_), MADV_SEQUENTIAL);
-  map_ = static_cast<const char *>(m);
 }
 
 std::string SafetensorsFile::hashFile() const {

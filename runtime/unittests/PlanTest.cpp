@@ -412,6 +412,25 @@ TEST(Plan, RejectsBadGraphAndPrograms) {
   p = goodPlan();
   p.set_model_file("");
   EXPECT_REJECTED(p, "no model_file");
+  p = goodPlan();
+  p.set_model_hash("0123456789ABCDEF");
+  EXPECT_REJECTED(p, "model_hash '0123456789ABCDEF' is not 16 lowercase hex digits");
+  p.set_model_hash("0123456789abcde");
+  EXPECT_REJECTED(p, "is not 16 lowercase hex digits");
+}
+
+// Tests that a plan's model_hash is kept and model_file resolves against the plan's directory
+// (checkpoints use the record only while modelPath is that file, Checkpoint.cpp).
+TEST(Plan, ModelHashAndModelFile) {
+  pb::Plan p = goodPlan();
+  p.set_model_hash("0123456789abcdef");
+  LoadedPlan lp = parsePlan(serializePlan(p), "/some/dir/test.dsplan", 2);
+  EXPECT_EQ(lp.plan.model_hash(), "0123456789abcdef");
+  EXPECT_EQ(lp.modelPath, "/some/dir/m.onnx");
+  EXPECT_EQ(resolveModelFile(lp), lp.modelPath);
+  p.set_model_file("/abs/m.onnx");
+  EXPECT_EQ(resolveModelFile(parsePlan(serializePlan(p), "/some/dir/test.dsplan", 2)),
+            "/abs/m.onnx");
 }
 
 TEST(Plan, CorruptedBytesNeverCrash) {

@@ -95,8 +95,8 @@ TEST(Safetensors, RoundTrip) {
   }());
 }
 
-// Tests readBytes after adviseSequential: pieces in the page cache (copied from the mapping)
-// and pieces that are not (their pages dropped: read with pread) give the file's bytes.
+// Tests readBytes after adviseSequential: pieces in the page cache and pieces that are not
+// (their pages dropped), at unaligned offsets, give the file's bytes.
 TEST(Safetensors, SequentialReadsFromCacheAndDisk) {
   std::string path = tmpPath("seq");
   unlink(path.c_str());

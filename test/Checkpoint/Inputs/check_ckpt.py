@@ -17,6 +17,8 @@ exported ONNX models, and a dropout variant of the bundled MLP.
                                                    equals LOSS.npy within 1e-5 relative
   check_ckpt.py dropout IN.onnx OUT.onnx RATIO      IN with a training-mode Dropout after
                                                    the first Relu
+  check_ckpt.py model-hash MODEL.onnx MANIFEST      the manifest's model_hash is MODEL's
+                                                   ContentHash (runtime/README.md "Hashes")
 """
 import json
 import os
@@ -27,6 +29,20 @@ import numpy as np
 
 DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64,
           "I32": np.int32, "BOOL": np.bool_}
+
+
+def content_hash(data):
+    """ContentHash (runtime/lib/Safetensors.cpp), as 16 hex digits."""
+    m, prime = 0xFFFFFFFFFFFFFFFF, 0x100000001b3
+    lanes = [0xcbf29ce484222325, 0x84222325cbf29ce4, 0x9ce484222325cbf2, 0x2325cbf29ce48422]
+    full = len(data) // 32 * 32
+    for at in range(0, full, 32):
+        for i, x in enumerate(struct.unpack_from("<4Q", data, at)):
+            lanes[i] = ((lanes[i] ^ x) * prime) & m
+    s = 0xcbf29ce484222325
+    for v in lanes + list(data[full:]):
+        s = ((s ^ v) * prime) & m
+    return "%016x" % (((s ^ len(data)) * prime) & m)
 
 
 def read_safetensors(path):
@@ -116,8 +132,15 @@ def main():
         write_safetensors(sys.argv[3], {k[len(p):] if k.startswith(p) else k: v
                                         for k, v in t.items()})
         print("stripped")
+    elif cmd == "model-hash":
+        got = json.load(open(sys.argv[3]))["model_hash"]
+        want = content_hash(open(sys.argv[2], "rb").read())
+        if got != want:
+            sys.exit("FAIL: model_hash %s, the model's content hash is %s" % (got, want))
+        print("model hash ok")
     elif cmd == "strip-states":
-        # Plan.states (field 30, printed last) removed, the payload re-framed with its
+        # Plan.states (field 30) and what follows (model_hash, 31: an older ds-opt wrote
+        # neither) removed, the payload re-framed with its
         # checksum (runtime/proto/plan.proto: magic, FNV-1a 64 of the payload, payload).
         import subprocess
         src, dst, proto_dir = sys.argv[2:5]

@@ -84,6 +84,10 @@ std::string resolveCheckpointDir(const std::string &path);
 CheckpointManifest readCheckpointManifest(const std::string &tagDir);
 /// 64-bit content hash (hex) of a file; throws Error naming it.
 std::string hashFile(const std::string &path);
+/// The model hash a checkpoint records and --resume must match (empty: the plan has no
+/// model): the plan's model_hash when it has one and the run trains the plan's own
+/// model_file (nothing read), else the hash of plan.modelPath (an older plan, ds-run --model).
+std::string trainedModelHash(const LoadedPlan &plan);
 
 /// ds-run --save-checkpoint DIR [--save-interval N] [--keep K].
 class CheckpointSaver {

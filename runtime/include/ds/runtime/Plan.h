@@ -61,6 +61,9 @@ LoadedPlan loadPlan(const std::string &path, int worldSize);
 LoadedPlan parsePlan(const std::string &bytes, const std::string &path, int worldSize);
 /// Validates an already parsed plan (everything parsePlan checks after decoding).
 void validatePlan(LoadedPlan &lp, int worldSize);
+/// The plan's model_file resolved against the directory of the plan file (what validatePlan
+/// sets modelPath to; ds-run --model replaces modelPath only). Empty: no model_file.
+std::string resolveModelFile(const LoadedPlan &lp);
 
 /// Serializes `plan` with the header (magic, checksum) in front (what the compiler writes).
 std::string serializePlan(const ds::plan::Plan &plan);

@@ -114,15 +114,13 @@ public:
   uint64_t fileBytes() const { return fileBytes_; }
   /// Bytes before the data area (length prefix and header).
   uint64_t dataStart() const { return dataStart_; }
-  /// Reads `size` bytes at file offset `offset` into dst (after adviseSequential: the
-  /// pieces already in the page cache copied from a mapping of the file, see there).
+  /// Reads `size` bytes at file offset `offset` into dst with pread (one call for the whole
+  /// range where the kernel allows: straight into dst, no staging copy).
   void readBytes(uint64_t offset, uint64_t size, void *dst);
-  /// Tells the kernel the file will be read whole and in order (read-ahead starts now),
-  /// and maps it: from then on readBytes copies each piece that mincore reports in the page
-  /// cache straight from the mapping (one user-space copy, about 1.5x faster than pread's
-  /// on the machines measured, results/checkpoint.md) and reads the others with pread (a
-  /// mapping's page faults read ahead less well than pread). The file must not shrink
-  /// while it is mapped (SIGBUS): checkpoint shards are never rewritten in place.
+  /// Tells the kernel the file will be read whole and in order (POSIX_FADV_SEQUENTIAL: a
+  /// doubled read-ahead window). Measured on the machines here (results/checkpoint.md),
+  /// large preads into the destination beat both a mapping (page faults, mincore, an
+  /// unaligned memcpy) and WILLNEED of the whole file or of a window ahead.
   void adviseSequential();
   /// The checksum of the whole file (reads it all).
   std::string hashFile() const;
@@ -130,8 +128,6 @@ public:
 private:
   std::string path_;
   int fd_ = -1;
-  const char *map_ = nullptr; // the whole file, after adviseSequential
-  std::vector<unsigned char> resident_; // mincore's answer for one piece
   uint64_t fileBytes_ = 0, dataStart_ = 0;
   std::vector<SafetensorsTensor> tensors_;
   std::map<std::string, std::string> metadata_;
