@@ -1,5 +1,6 @@
 // Elementwise CPU kernels: arithmetic, comparisons, where, unary math, cast, dropout, gelu_grad.
 #include "CpuCommon.h"
+#include "GeluFormulas.h"
 
 #include <cmath>
 #include <cstring>
@@ -175,12 +176,9 @@ void unaryFloat(const std::string &op, bool tanhGelu, const T *x, T *r, int64_t 
     unaryLoop(x, r, n, [](T v) { return v; });
   else if (op == "gelu") {
     if (tanhGelu)
-      unaryLoop(x, r, n, [](T v) {
-        const T k = T(0.7978845608028654); // sqrt(2/pi)
-        return T(0.5) * v * (T(1) + std::tanh(k * (v + T(0.044715) * v * v * v)));
-      });
+      unaryLoop(x, r, n, [](T v) { return gelu(v, true); });
     else
-      unaryLoop(x, r, n, [](T v) { return T(0.5) * v * (T(1) + std::erf(v * T(M_SQRT1_2))); });
+      unaryLoop(x, r, n, [](T v) { return gelu(v, false); });
   } else
     fail("internal error: unary kernel ", op);
 }
@@ -435,18 +433,6 @@ namespace {
 
 // ---------------------------------------------------------------- gelu
 
-template <typename T> T geluDeriv(T x, bool tanhForm) {
-  if (tanhForm) {
-    const T k = T(0.7978845608028654); // sqrt(2/pi)
-    const T a = T(0.044715);
-    T x2 = x * x;
-    T t = std::tanh(k * (x + a * x2 * x));
-    return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * a * x2);
-  }
-  const T invSqrt2Pi = T(0.3989422804014327); // 1/sqrt(2*pi)
-  T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
-  return cdf + x * invSqrt2Pi * std::exp(T(-0.5) * x * x);
-}
 
 } // namespace
 

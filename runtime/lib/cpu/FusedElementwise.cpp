@@ -6,6 +6,7 @@
 // instruction evaluates the same float expression as its kernel and rounds its result to its
 // dtype, as the kernel's store does (f16/bf16 kernels compute in f32 and store rounded).
 #include "CpuCommon.h"
+#include "GeluFormulas.h"
 
 #include "ds/runtime/FusedProgram.h"
 
@@ -120,21 +121,9 @@ inline void binary(const float *x, const float *y, float *r, int64_t m, F f) {
     r[i] = f(x[i], y[i]);
 }
 
-// The unfused kernels' expressions (lib/cpu/Elementwise.cpp), with T = float.
+// The unfused kernels' expressions (lib/cpu/Elementwise.cpp, GeluFormulas.h), with T = float.
 using T = float;
 
-T geluDeriv(T x, bool tanhForm) {
-  if (tanhForm) {
-    const T k = T(0.7978845608028654); // sqrt(2/pi)
-    const T a = T(0.044715);
-    T x2 = x * x;
-    T t = std::tanh(k * (x + a * x2 * x));
-    return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * a * x2);
-  }
-  const T invSqrt2Pi = T(0.3989422804014327); // 1/sqrt(2*pi)
-  T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
-  return cdf + x * invSqrt2Pi * std::exp(T(-0.5) * x * x);
-}
 
 /// Evaluates one instruction over a tile: r = op(a, b, c), then rounds to its dtype.
 void evaluate(const Instruction &ins, const float *a, const float *b, const float *c, float *r,
@@ -179,13 +168,10 @@ void evaluate(const Instruction &ins, const float *a, const float *b, const floa
     });
     break;
   case Op::Gelu:
-    unary(a, r, m, [](T v) { return T(0.5) * v * (T(1) + std::erf(v * T(M_SQRT1_2))); });
+    unary(a, r, m, [](T v) { return gelu(v, false); });
     break;
   case Op::GeluTanh:
-    unary(a, r, m, [](T v) {
-      const T k = T(0.7978845608028654); // sqrt(2/pi)
-      return T(0.5) * v * (T(1) + std::tanh(k * (v + T(0.044715) * v * v * v)));
-    });
+    unary(a, r, m, [](T v) { return gelu(v, true); });
     break;
   case Op::GeluGrad: binary(a, b, r, m, [](T g, T x) { return g * geluDeriv(x, false); }); break;
   case Op::GeluGradTanh:
