@@ -96,9 +96,13 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   if (options.inference)
     pm.addPass(createCSEPass());
-  pm.addPass(createConvertDSToRuntimePass());
+  ConvertDSToRuntimePassOptions convert;
+  convert.multiTensorGradNorm = options.multiTensorOptimizer;
+  pm.addPass(createConvertDSToRuntimePass(convert));
   pm.addPass(dsrt::createInsertTransfersPass(options.transfers));
   pm.addPass(dsrt::createElideStateCopiesPass());
+  if (options.multiTensorOptimizer)
+    pm.addPass(dsrt::createGroupOptimizerUpdatesPass());
   if (options.fuseElementwise)
     pm.addPass(dsrt::createFuseElementwisePass());
   pm.addPass(dsrt::createPlanMemoryPass());

@@ -49,6 +49,14 @@ template <int perElement> KernelCost perIn(const Ops &in, const Ops &out) {
                    perElement ? Unit::Vector : Unit::None);
 }
 
+/// Multi-tensor kernels: `perElement` FLOPs per element of all inputs together.
+template <int perElement> KernelCost perAllIn(const Ops &in, const Ops &out) {
+  double n = 0;
+  for (const Operand &o : in)
+    n += o.numElements();
+  return streaming(in, out, perElement * n, Unit::Vector);
+}
+
 /// numpy matmul a [..., M, K] x b [..., K, N]: 2 M N K per batch element of r.
 KernelCost matmul(const Ops &in, const Ops &out) {
   if (in.size() < 2 || out.empty())
@@ -225,6 +233,9 @@ const std::map<std::string, Formula, std::less<>> &formulas() {
       {"adam_update", perIn<12>},
       {"lamb_update", perIn<16>},
       {"sgd_update", perIn<4>},
+      // 12 per parameter element over its 4 inputs (param, grad, moments; scalars aside).
+      {"multi_adam_update", perAllIn<3>},
+      {"grad_norm_sq", perAllIn<2>},
       {"lr_schedule", perOut<0>},
       {"loss_scale_update", perOut<0>},
       {"assert_close", perIn<0>},

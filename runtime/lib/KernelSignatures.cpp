@@ -723,6 +723,64 @@ template <typename A> void checkMomentsUpdate(const CheckContext &c) {
 
 void checkAdamUpdate(const CheckContext &c) { checkMomentsUpdate<AdamUpdateAttrs>(c); }
 
+/// The operand layout of multi_adam_update (KernelCatalogue.def): lr, step, [finite],
+/// grad_scales scalars, then (param, grad, exp_avg, exp_avg_sq) per parameter; outputs
+/// (param', exp_avg', exp_avg_sq', [working copy], [zeroed grad]) per parameter.
+void checkMultiAdamUpdate(const CheckContext &c) {
+  const auto &a = c.attrs<MultiAdamUpdateAttrs>();
+  if (a.count < 1)
+    fail("attribute 'count' must be >= 1, got ", a.count);
+  if (a.grad_scales < 0)
+    fail("attribute 'grad_scales' must be >= 0, got ", a.grad_scales);
+  size_t scalars = 2 + (a.finite ? 1 : 0) + size_t(a.grad_scales);
+  size_t outsEach = 3 + (a.working_copy ? 1 : 0) + (a.zero_grads ? 1 : 0);
+  size_t n = size_t(a.count);
+  if (c.in.size() != scalars + 4 * n || c.out.size() != outsEach * n)
+    fail("count ", a.count, " with these attributes needs ", scalars + 4 * n, " inputs and ",
+         outsEach * n, " outputs, got ", c.in.size(), " and ", c.out.size());
+  scalarOf(c.in[0], ds::plan::F32, "lr");
+  scalarOf(c.in[1], ds::plan::I64, "step");
+  for (size_t i = 2; i < scalars; ++i)
+    scalarOf(c.in[i], ds::plan::F32, i == 2 && a.finite ? "finite" : "a grad scale");
+  DType gradType = c.in[scalars + 1]->dtype;
+  if (gradType != ds::plan::F32 && gradType != ds::plan::F16 && gradType != ds::plan::BF16)
+    fail("grads must be f32, f16 or bf16, got ", dtypeName(gradType));
+  if (a.working_copy == (gradType == ds::plan::F32))
+    fail(a.working_copy ? "an f32 group has no working copy"
+                        : "a 16-bit group needs its working copy");
+  for (size_t i = 0; i < n; ++i) {
+    T p = c.in[scalars + 4 * i];
+    const char *names[] = {"param", "grad", "exp_avg", "exp_avg_sq"};
+    for (size_t k = 0; k < 4; ++k) {
+      T t = c.in[scalars + 4 * i + k];
+      DType want = k == 1 ? gradType : ds::plan::F32;
+      if (t->dtype != want)
+        fail(names[k], " #", i, " must be ", dtypeName(want), ", got ", desc(t));
+      expectShape(t, p->shape, names[k]);
+    }
+    for (size_t k = 0; k < outsEach; ++k) {
+      T t = c.out[outsEach * i + k];
+      DType want = k < 3 ? ds::plan::F32 : gradType;
+      if (t->dtype != want)
+        fail("result ", outsEach * i + k, " must be ", dtypeName(want), ", got ", desc(t));
+      expectShape(t, p->shape, "a result");
+    }
+  }
+  for (auto [b, v] : {std::pair{"beta1", a.beta1}, std::pair{"beta2", a.beta2}})
+    if (!(v >= 0 && v < 1))
+      fail("attribute '", b, "' must be in [0, 1), got ", v);
+  if (!(a.eps >= 0))
+    fail("attribute 'eps' must be >= 0");
+  if (!(a.weight_decay >= 0))
+    fail("attribute 'weight_decay' must be >= 0");
+}
+
+void checkGradNormSq(const CheckContext &c) {
+  for (T t : c.in)
+    floatOnly(t, "grads");
+  scalarOf(c.out[0], ds::plan::F32, "result");
+}
+
 void checkLambUpdate(const CheckContext &c) {
   checkMomentsUpdate<LambUpdateAttrs>(c);
   const auto &attrs = c.attrs<LambUpdateAttrs>();

@@ -202,12 +202,18 @@ static LogicalResult runTrainingPipeline(ModuleOp module,
 }
 
 /// Lowering to runtime kernels and the static memory plan.
+static cl::opt<bool> multiTensorOptimizer(
+    "multi-tensor-optimizer",
+    cl::desc("One grad_norm_sq and one multi_adam_update kernel per group in the optimizer "
+             "step (default true; =false keeps per-parameter kernels, for comparisons)"),
+    cl::init(true), cl::cat(compilerCategory));
 static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
                                          const ds::DeepSpeedConfig &config) {
   ds::LoweringPipelineOptions options;
   options.inference = inference;
   options.transfers = config.getTransferOptions();
   options.fuseElementwise = fuseElementwise;
+  options.multiTensorOptimizer = multiTensorOptimizer;
   return runPipeline(module,
                      [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });
 }

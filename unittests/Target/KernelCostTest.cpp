@@ -173,3 +173,22 @@ TEST(KernelCost, Roofline) {
   EXPECT_DOUBLE_EQ(rooflineSeconds(stream, true, *h200), 3.35 / 4.8);
 }
 } // namespace
+
+// Tests that the multi-tensor optimizer kernels cost a few FLOPs per element of all their
+// inputs and stream every operand once: two bf16 parameters' master, grad and moments in,
+// master, moments, working copy and zeroed grad out.
+TEST(KernelCost, MultiTensorOptimizer) {
+  KernelCost c = costOf("multi_adam_update",
+                        {f32({}), i64({}), f32({4}), bf16({4}), f32({4}), f32({4}), f32({2}),
+                         bf16({2}), f32({2}), f32({2})},
+                        {f32({4}), f32({4}), f32({4}), bf16({4}), bf16({4}), f32({2}),
+                         f32({2}), f32({2}), bf16({2}), bf16({2})});
+  EXPECT_EQ(c.flops, 3 * (2 + 24));
+  EXPECT_EQ(c.bytesRead, 4 + 8 + 6 * 14);
+  EXPECT_EQ(c.bytesWritten, 6 * 16);
+  EXPECT_EQ(c.unit, Unit::Vector);
+  KernelCost n = costOf("grad_norm_sq", {bf16({8}), f32({2})}, {f32({})});
+  EXPECT_EQ(n.flops, 20);
+  EXPECT_EQ(n.bytesRead, 16 + 8);
+  EXPECT_EQ(n.bytesWritten, 4);
+}

@@ -69,6 +69,9 @@ struct LoweringPipelineOptions {
   dsrt::InsertTransfersPassOptions transfers;
   /// Chains of elementwise kernels become fused_elementwise kernels (`--fuse-elementwise`).
   bool fuseElementwise = true;
+  /// One grad_norm_sq kernel for the clipping norm and one multi_adam_update kernel per
+  /// group of Adam updates (`--multi-tensor-optimizer`).
+  bool multiTensorOptimizer = true;
 };
 
 /// Appends the lowering to runtime kernels and the static memory plan: what a plan file

@@ -183,7 +183,9 @@ LogicalResult getCollective(Operation *op, SymbolTableCollection &symbols,
 }
 
 /// Expands ds.grad_norm_sq into the ops whose kernels compute it: per gradient
-/// (cast to f32), mul, reduce_sum over all axes, and a chain of adds.
+/// (cast to f32), mul, reduce_sum over all axes, and a chain of adds (the grad_norm_sq
+/// kernel computes the same bits in one launch; this is the multi-tensor-grad-norm=false
+/// path, kept for comparisons).
 void expandGradNormSq(Block &body) {
   for (auto normSq : llvm::make_early_inc_range(body.getOps<GradNormSqOp>())) {
     OpBuilder b(normSq);
@@ -326,7 +328,7 @@ void lowerCopyIn(ConcatOp concat, Block &body) {
 }
 
 LogicalResult convertFunction(func::FuncOp func, dsrt::ProgramRole defaultRole,
-                              SymbolTableCollection &symbols,
+                              bool multiTensorGradNorm, SymbolTableCollection &symbols,
                               std::optional<int64_t> &worldSize) {
   if (func.isExternal())
     return success();
@@ -339,7 +341,8 @@ LogicalResult convertFunction(func::FuncOp func, dsrt::ProgramRole defaultRole,
     arg.setType(toMemRef(arg.getType()));
   }
 
-  expandGradNormSq(body);
+  if (!multiTensorGradNorm)
+    expandGradNormSq(body);
   sinkToFirstUse(body);
 
   OpBuilder b(func.getContext());
@@ -498,7 +501,7 @@ struct ConvertDSToRuntimePass
     SymbolTableCollection symbols;
     std::optional<int64_t> worldSize;
     for (auto func : module.getOps<func::FuncOp>())
-      if (failed(convertFunction(func, *defaultRole, symbols, worldSize)))
+      if (failed(convertFunction(func, *defaultRole, multiTensorGradNorm, symbols, worldSize)))
         return signalPassFailure();
     convertModuleState(module);
     if (worldSize)

@@ -9,10 +9,12 @@
 
 #include "ds/runtime/CpuIsa.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace ds::rt {
 double lrScheduleValue(const LrScheduleAttrs &a, int64_t applied) {
@@ -132,8 +134,10 @@ struct MomentsStep {
   int64_t t;
   template <typename Attrs>
   MomentsStep(const KernelCall &c, const Attrs &a)
-      : b1(a.beta1), b2(a.beta2), eps(a.eps), wd(a.weight_decay), lr(scalarF32(c.in[4])),
-        t(scalarI64(c.in[5])) {
+      : MomentsStep(a, scalarF32(c.in[4]), scalarI64(c.in[5])) {}
+  template <typename Attrs>
+  MomentsStep(const Attrs &a, float lrValue, int64_t step)
+      : b1(a.beta1), b2(a.beta2), eps(a.eps), wd(a.weight_decay), lr(lrValue), t(step) {
     if (t < 1)
       fail("step ", t, " must be >= 1 (the step counter is 1-based)");
     if (a.bias_correction) {
@@ -164,6 +168,106 @@ void runAdamUpdate(KernelCall &c) {
   OptimizerOperands o = optimizerOperands(c, 2);
   parallelFor(c.in[0].numel, kGrain,
               [&](int64_t b, int64_t e) { loop(kind, o, k, b, e); });
+}
+
+// multi_adam_update: runAdamUpdate on `count` parameters in one call (operand layout in
+// KernelCatalogue.def), each gradient read in its 16-bit or f32 storage and multiplied by
+// the grad scales in order (f32 products, as the mul kernels did), the new master also
+// written rounded to the gradient's dtype (the working copy, as the cast kernel did) and
+// the gradient zeroed (as the copy of a zero constant did): per element the arithmetic of
+// the kernels it replaces, bit for bit. A skipped step (finite 0 or NaN) leaves master and
+// moments and still writes the working copy and the zeros, as those kernels did. The
+// threads split the concatenated elements of all parameters by size (kGrain), never by
+// thread count.
+void runMultiAdamUpdate(KernelCall &c) {
+  const auto &attrs = c.attrs<MultiAdamUpdateAttrs>();
+  size_t n = size_t(attrs.count);
+  size_t firstScale = 2 + (attrs.finite ? 1 : 0);
+  size_t first = firstScale + size_t(attrs.grad_scales);
+  size_t outsEach = 3 + (attrs.working_copy ? 1 : 0) + (attrs.zero_grads ? 1 : 0);
+  bool apply = !attrs.finite || stepApplies(c, 2);
+  std::vector<float> scales;
+  for (size_t k = firstScale; k < first; ++k)
+    scales.push_back(scalarF32(c.in[k]));
+  AdamCoeffs k{};
+  if (apply) {
+    MomentsStep h(attrs, scalarF32(c.in[0]), scalarI64(c.in[1]));
+    k = AdamCoeffs{h.b1, h.b2, h.eps, h.wd, h.lr, h.bc1, h.bc2};
+  }
+  ElemKind kind = elemKind(c.in[first + 1]);
+  std::vector<AdamGroupOperands> ops(n);
+  std::vector<int64_t> offsets(n + 1, 0); // element offsets of the parameters
+  for (size_t i = 0; i < n; ++i) {
+    const Tensor *in = &c.in[first + 4 * i];
+    Tensor *out = &c.out[outsEach * i];
+    AdamGroupOperands &o = ops[i];
+    o = {in[0].as<float>(), in[2].as<float>(), in[3].as<float>(), in[1].data,
+         out[0].as<float>(), out[1].as<float>(), out[2].as<float>(),
+         attrs.working_copy ? out[3].data : nullptr,
+         attrs.zero_grads ? out[outsEach - 1].data : nullptr};
+    offsets[i + 1] = offsets[i] + in[0].numel;
+    if (!apply) // p, m, v pass through bit for bit (nothing to do in place)
+      for (int j = 0; j < 3; ++j)
+        if (in[j == 0 ? 0 : j + 1].data != out[j].data)
+          std::memmove(out[j].data, in[j == 0 ? 0 : j + 1].data,
+                       size_t(in[0].numel) * sizeof(float));
+  }
+  AdamGroupStep step{attrs.adam_w_mode, apply, scales.data(), int(scales.size())};
+  const OptimizerLoops &loops = optimizerLoops();
+  parallelFor(offsets[n], kGrain, [&](int64_t b, int64_t e) {
+    size_t i = size_t(std::upper_bound(offsets.begin(), offsets.end(), b) - offsets.begin()) - 1;
+    for (; i < n && offsets[i] < e; ++i) {
+      int64_t lo = std::max(b, offsets[i]) - offsets[i];
+      int64_t hi = std::min(e, offsets[i + 1]) - offsets[i];
+      if (lo < hi)
+        loops.adamGroup(kind, step, ops[i], k, lo, hi);
+    }
+  });
+}
+
+// grad_norm_sq: g0..gn (f32, f16, bf16, f64) -> f32 scalar. What the per-gradient chain it
+// replaces computed: per gradient, f32(g)^2 rounded to f32, summed in f64 in index order
+// and rounded to f32 (reduce_sum over all axes), then those sums added in f32 in operand
+// order. The gradients are summed in parallel, each on one thread, so the result does not
+// depend on the thread count.
+void runGradNormSq(KernelCall &c) {
+  size_t n = c.in.size();
+  std::vector<float> sums(n);
+  parallelFor(int64_t(n), 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const Tensor &g = c.in[size_t(i)];
+      double a = 0;
+      auto add = [&](float x) {
+        float sq = x * x;
+        a += double(sq);
+      };
+      switch (g.dtype) {
+      case ds::plan::F32:
+        for (int64_t k = 0; k < g.numel; ++k)
+          add(g.as<float>()[k]);
+        break;
+      case ds::plan::F16:
+        for (int64_t k = 0; k < g.numel; ++k)
+          add(halfToFloat(g.as<uint16_t>()[k]));
+        break;
+      case ds::plan::BF16:
+        for (int64_t k = 0; k < g.numel; ++k)
+          add(bf16ToFloat(g.as<uint16_t>()[k]));
+        break;
+      case ds::plan::F64: // cast to f32 first, as the chain did
+        for (int64_t k = 0; k < g.numel; ++k)
+          add(float(g.as<double>()[k]));
+        break;
+      default:
+        fail("internal error: grad_norm_sq of a ", dtypeName(g.dtype), " tensor");
+      }
+      sums[size_t(i)] = float(a);
+    }
+  });
+  float total = sums[0];
+  for (size_t i = 1; i < n; ++i)
+    total = total + sums[i];
+  c.out[0].as<float>()[0] = total;
 }
 
 // DeepSpeed FusedLamb semantics (REFERENCE §3), the whole buffer being one tensor:

@@ -309,28 +309,38 @@ void forEachVector(const OptimizerOperands &ops, const OperandBytes &bytes, int6
 
 // AdamW: p *= 1 - lr*wd (when wd != 0); m += (1-b1)*(g-m); v = b2*v + (1-b2)*g*g;
 // p -= (lr/bc1) * (m / (sqrt(v)/sqrt(bc2) + eps)).
+template <typename T> struct AdamWConsts {
+  T B2, EPS, omb1, omb2, decay, stepSize, bc2Sqrt;
+  bool decayParam;
+  explicit AdamWConsts(const AdamCoeffs &c)
+      : B2(T(c.b2)), EPS(T(c.eps)), omb1(T(1) - T(c.b1)), omb2(T(1) - B2),
+        decay(T(1.0 - c.lr * c.wd)), stepSize(T(c.lr / c.bc1)),
+        bc2Sqrt(T(__builtin_sqrt(c.bc2))), decayParam(c.wd != 0) {}
+};
+/// One vector of AdamW: updates m and v, returns the new p.
+template <typename V, typename T>
+inline V adamWStep(V p, V g, V &m, V &v, const AdamWConsts<T> &k) {
+  if (k.decayParam)
+    p = p * splat(k.decay);
+  m = m + splat(k.omb1) * (g - m);
+  v = splat(k.B2) * v + splat(k.omb2) * g * g;
+  V denom = vsqrt(v) / splat(k.bc2Sqrt) + splat(k.EPS);
+  return p - splat(k.stepSize) * (m / denom);
+}
+
 template <ElemKind K>
 void adamWLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begin,
                int64_t end) {
   using L = Lanes<K>;
   using T = typename L::T;
   using V = typename L::V;
-  const T B2 = T(c.b2), EPS = T(c.eps);
-  const T omb1 = T(1) - T(c.b1), omb2 = T(1) - B2;
-  const T decay = T(1.0 - c.lr * c.wd), stepSize = T(c.lr / c.bc1);
-  const T bc2Sqrt = T(__builtin_sqrt(c.bc2));
-  const bool decayParam = c.wd != 0;
+  const AdamWConsts<T> k(c);
   const int b = L::kBytes;
   forEachVector<L::W>(o, {{b, b, b, b}, {b, b, b}}, begin, end,
                       [&](const OptimizerOperands &x, int64_t i, int) {
                         V p = L::load(x.p, i), g = L::load(x.g, i);
                         V m = L::load(x.m, i), v = L::load(x.v, i);
-                        if (decayParam)
-                          p = p * splat(decay);
-                        m = m + splat(omb1) * (g - m);
-                        v = splat(B2) * v + splat(omb2) * g * g;
-                        V denom = vsqrt(v) / splat(bc2Sqrt) + splat(EPS);
-                        L::store(x.np, i, p - splat(stepSize) * (m / denom));
+                        L::store(x.np, i, adamWStep(p, g, m, v, k));
                         L::store(x.nm, i, m);
                         L::store(x.nv, i, v);
                       });
@@ -338,28 +348,100 @@ void adamWLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begin,
 
 // Adam (FusedAdam's Adam mode): g += wd*p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
 // p -= lr * ((m/bc1) / (sqrt(v/bc2) + eps)).
+template <typename T> struct AdamConsts {
+  T B1, B2, EPS, WDc, LR, omb1, omb2, BC1, BC2;
+  explicit AdamConsts(const AdamCoeffs &c)
+      : B1(T(c.b1)), B2(T(c.b2)), EPS(T(c.eps)), WDc(T(c.wd)), LR(T(c.lr)),
+        omb1(T(1) - B1), omb2(T(1) - B2), BC1(T(c.bc1)), BC2(T(c.bc2)) {}
+};
+/// One vector of Adam: updates m and v, returns the new p.
+template <typename V, typename T>
+inline V adamStep(V p, V g, V &m, V &v, const AdamConsts<T> &k) {
+  g = g + splat(k.WDc) * p;
+  m = splat(k.B1) * m + splat(k.omb1) * g;
+  v = splat(k.B2) * v + splat(k.omb2) * g * g;
+  V update = (m / splat(k.BC1)) / (vsqrt(v / splat(k.BC2)) + splat(k.EPS));
+  return p - splat(k.LR) * update;
+}
+
 template <ElemKind K>
 void adamLoop(const OptimizerOperands &o, const AdamCoeffs &c, int64_t begin,
               int64_t end) {
   using L = Lanes<K>;
   using T = typename L::T;
   using V = typename L::V;
-  const T B1 = T(c.b1), B2 = T(c.b2), EPS = T(c.eps), WDc = T(c.wd), LR = T(c.lr);
-  const T omb1 = T(1) - B1, omb2 = T(1) - B2, BC1 = T(c.bc1), BC2 = T(c.bc2);
+  const AdamConsts<T> k(c);
   const int b = L::kBytes;
   forEachVector<L::W>(o, {{b, b, b, b}, {b, b, b}}, begin, end,
                       [&](const OptimizerOperands &x, int64_t i, int) {
                         V p = L::load(x.p, i), g = L::load(x.g, i);
                         V m = L::load(x.m, i), v = L::load(x.v, i);
-                        g = g + splat(WDc) * p;
-                        m = splat(B1) * m + splat(omb1) * g;
-                        v = splat(B2) * v + splat(omb2) * g * g;
-                        V update =
-                            (m / splat(BC1)) / (vsqrt(v / splat(BC2)) + splat(EPS));
-                        L::store(x.np, i, p - splat(LR) * update);
+                        L::store(x.np, i, adamStep(p, g, m, v, k));
                         L::store(x.nm, i, m);
                         L::store(x.nv, i, v);
                       });
+}
+
+// multi_adam_update, one parameter's elements: g = kind-K gradient times each scale in
+// order, the AdamW or Adam step above on the f32 master and moments, then the new master
+// rounded to kind K into w and zeros into gz. The tail runs the same vector code on
+// zero-padded copies.
+template <ElemKind K, bool AdamW>
+void adamGroupLoop(const AdamGroupStep &s, const AdamGroupOperands &o, const AdamCoeffs &c,
+                   int64_t begin, int64_t end) {
+  using LF = Lanes<ElemKind::F32>;
+  using LK = Lanes<K>;
+  static_assert(LK::W == LF::W, "one lane count for the gradient and the master");
+  constexpr int W = LF::W;
+  const AdamWConsts<float> kw(c);
+  const AdamConsts<float> ka(c);
+  auto step = [&](const AdamGroupOperands &x, int64_t i) {
+    VF p = LF::load(x.p, i);
+    if (s.apply) {
+      VF g = LK::load(x.g, i);
+      for (int k = 0; k < s.nScales; ++k)
+        g = g * splat(s.scales[k]);
+      VF m = LF::load(x.m, i), v = LF::load(x.v, i);
+      p = AdamW ? adamWStep(p, g, m, v, kw) : adamStep(p, g, m, v, ka);
+      LF::store(x.np, i, p);
+      LF::store(x.nm, i, m);
+      LF::store(x.nv, i, v);
+    }
+    if (x.w)
+      LK::store(x.w, i, p);
+    if (x.gz)
+      LK::store(x.gz, i, splat(0.0f));
+  };
+  int64_t i = begin;
+  for (; i + W <= end; i += W) {
+    if (i + kPrefetchAhead < end) {
+      __builtin_prefetch(o.p + i + kPrefetchAhead);
+      __builtin_prefetch(o.m + i + kPrefetchAhead);
+      __builtin_prefetch(o.v + i + kPrefetchAhead);
+      __builtin_prefetch(static_cast<const char *>(o.g) + (i + kPrefetchAhead) * LK::kBytes);
+    }
+    step(o, i);
+  }
+  if (i == end)
+    return;
+  int64_t lanes = end - i;
+  alignas(64) float p[W] = {}, m[W] = {}, v[W] = {}, np[W], nm[W], nv[W];
+  alignas(64) unsigned char g[W * 4] = {}, w[W * 4], gz[W * 4];
+  size_t f32 = size_t(lanes) * 4, kb = size_t(lanes) * LK::kBytes;
+  std::memcpy(p, o.p + i, f32);
+  std::memcpy(m, o.m + i, f32);
+  std::memcpy(v, o.v + i, f32);
+  std::memcpy(g, static_cast<const char *>(o.g) + i * LK::kBytes, kb);
+  step(AdamGroupOperands{p, m, v, g, np, nm, nv, o.w ? w : nullptr, o.gz ? gz : nullptr}, 0);
+  if (s.apply) {
+    std::memcpy(o.np + i, np, f32);
+    std::memcpy(o.nm + i, nm, f32);
+    std::memcpy(o.nv + i, nv, f32);
+  }
+  if (o.w)
+    std::memcpy(static_cast<char *>(o.w) + i * LK::kBytes, w, kb);
+  if (o.gz)
+    std::memcpy(static_cast<char *>(o.gz) + i * LK::kBytes, gz, kb);
 }
 
 // SGD: g += wd*p (wd != 0); with momentum: buf = first ? g : mu*buf + (1-dampening)*g,
@@ -509,6 +591,26 @@ void sgd(ElemKind kind, const OptimizerOperands &o, const SgdCoeffs &c, int64_t 
 #undef DS_CALL
 }
 
+void adamGroup(ElemKind kind, const AdamGroupStep &s, const AdamGroupOperands &o,
+               const AdamCoeffs &c, int64_t b, int64_t e) {
+#define DS_CALL(K)                                                                       \
+  (s.adamW ? adamGroupLoop<K, true>(s, o, c, b, e) : adamGroupLoop<K, false>(s, o, c, b, e))
+  switch (kind) {
+  case ElemKind::F32:
+    DS_CALL(ElemKind::F32);
+    break;
+  case ElemKind::F16:
+    DS_CALL(ElemKind::F16);
+    break;
+  case ElemKind::BF16:
+    DS_CALL(ElemKind::BF16);
+    break;
+  case ElemKind::F64: // not a group kind: the caller checks
+    break;
+  }
+#undef DS_CALL
+}
+
 void lambMoments(ElemKind kind, const OptimizerOperands &o, const AdamCoeffs &c,
                  int64_t b, int64_t e) {
 #define DS_CALL(K) lambMomentsLoop<K, kLambMoments<K>>(o, c, b, e)
@@ -535,8 +637,8 @@ void lambApply(ElemKind kind, const OptimizerOperands &o, const AdamCoeffs &c,
 } // namespace
 
 const OptimizerLoops &optimizerLoops() {
-  static const OptimizerLoops table{kIsaName,    adamW,     adam,     sgd,
-                                    lambMoments, lambNorms, lambApply};
+  static const OptimizerLoops table{kIsaName,    adamW,     adam,      sgd,
+                                    adamGroup,   lambMoments, lambNorms, lambApply};
   return table;
 }
 

@@ -30,6 +30,27 @@ struct SgdCoeffs {
   bool first, nesterov;
 };
 
+/// One parameter of a multi_adam_update call: f32 master (or f32 parameter) and moments,
+/// the gradient in the group's kind, the results, the working copy of the new parameter in
+/// the group's kind (null for f32 groups) and the zeroed gradient (null when not zeroed).
+/// np/nm/nv may be p/m/v, gz may be g (each element is read before it is written).
+struct AdamGroupOperands {
+  const float *p, *m, *v;
+  const void *g;
+  float *np, *nm, *nv;
+  void *w, *gz;
+};
+
+/// What a multi_adam_update call does to every element: `apply` false is a skipped step
+/// (np/nm/nv are left alone: the caller copies them when not in place; w and gz are still
+/// written); the gradient is multiplied by scales[0], scales[1], ... in order, each product
+/// rounded to f32, as the mul kernels it replaces did.
+struct AdamGroupStep {
+  bool adamW, apply;
+  const float *scales;
+  int nScales;
+};
+
 /// One instruction set's loops; each runs over elements [begin, end) on the calling
 /// thread.
 struct OptimizerLoops {
@@ -40,6 +61,10 @@ struct OptimizerLoops {
   /// Adam mode, FusedAdam's formula.
   void (*adam)(ElemKind, const OptimizerOperands &, const AdamCoeffs &, int64_t, int64_t);
   void (*sgd)(ElemKind, const OptimizerOperands &, const SgdCoeffs &, int64_t, int64_t);
+  /// multi_adam_update on elements [begin, end) of one parameter; kind F32, F16 or BF16
+  /// (the gradient's and the working copy's storage), the update adamW's or adam's above.
+  void (*adamGroup)(ElemKind, const AdamGroupStep &, const AdamGroupOperands &,
+                    const AdamCoeffs &, int64_t begin, int64_t end);
   /// Lamb pass 1: nm, nv from g, m, v. For f16/bf16 calls nm and nv are f32 scratch
   /// arrays (passes 2 and 3 need the unrounded moments); f32 for F32, f64 for F64.
   void (*lambMoments)(ElemKind, const OptimizerOperands &, const AdamCoeffs &, int64_t,

@@ -15,6 +15,10 @@
 #include "CudaCommon.cuh"
 
 #include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <vector>
 #include <cmath>
 #include <string>
 
@@ -100,6 +104,29 @@ __device__ StepConsts adamConsts(const MomentsParams<A> &h, bool adamW, const fl
   return s;
 }
 
+/// One element of AdamW (the CPU's adamWStep): updates mi, vi, returns the new parameter.
+template <typename A>
+__device__ __forceinline__ A adamWElem(A pi, A gi, A &mi, A &vi, const MomentsParams<A> &h,
+                                       A decay, A stepSize, A bc2Sqrt) {
+  if (h.wdNonzero)
+    pi = mulR(pi, decay);
+  mi = addR(mi, mulR(h.omb1, subR(gi, mi)));
+  vi = addR(mulR(h.B2, vi), mulR(mulR(h.omb2, gi), gi));
+  A denom = addR(divR(sqrtR(vi), bc2Sqrt), h.EPS);
+  return subR(pi, mulR(stepSize, divR(mi, denom)));
+}
+
+/// One element of Adam (FusedAdam's Adam mode, the CPU's adamStep).
+template <typename A>
+__device__ __forceinline__ A adamElem(A pi, A gi, A &mi, A &vi, const MomentsParams<A> &h, A LR,
+                                      A BC1, A BC2) {
+  gi = addR(gi, mulR(h.WD, pi));
+  mi = addR(mulR(h.B1, mi), mulR(h.omb1, gi));
+  vi = addR(mulR(h.B2, vi), mulR(mulR(h.omb2, gi), gi));
+  A update = divR(divR(mi, BC1), addR(sqrtR(divR(vi, BC2)), h.EPS));
+  return subR(pi, mulR(LR, update));
+}
+
 template <typename T, bool AdamW>
 __global__ void adamKernel(int64_t n, const T *p, const T *g, const T *m, const T *v, T *np,
                            T *nm, T *nv, const float *lrp, const int64_t *tp,
@@ -124,12 +151,7 @@ __global__ void adamKernel(int64_t n, const T *p, const T *g, const T *m, const 
     const A decay = A(sc.k0), stepSize = A(sc.k1), bc2Sqrt = A(sc.k2);
     DS_GRID_STRIDE(i, n) {
       A gi = ld(g, i), mi = ld(m, i), vi = ld(v, i), pi = ld(p, i);
-      if (h.wdNonzero)
-        pi = mulR(pi, decay);
-      mi = addR(mi, mulR(h.omb1, subR(gi, mi)));
-      vi = addR(mulR(h.B2, vi), mulR(mulR(h.omb2, gi), gi));
-      A denom = addR(divR(sqrtR(vi), bc2Sqrt), h.EPS);
-      A pn = subR(pi, mulR(stepSize, divR(mi, denom)));
+      A pn = adamWElem(pi, gi, mi, vi, h, decay, stepSize, bc2Sqrt);
       st(np, i, pn);
       st(nm, i, mi);
       st(nv, i, vi);
@@ -138,11 +160,7 @@ __global__ void adamKernel(int64_t n, const T *p, const T *g, const T *m, const 
     const A LR = A(sc.k0), BC1 = A(sc.k1), BC2 = A(sc.k2);
     DS_GRID_STRIDE(i, n) {
       A gi = ld(g, i), mi = ld(m, i), vi = ld(v, i), pi = ld(p, i);
-      gi = addR(gi, mulR(h.WD, pi));
-      mi = addR(mulR(h.B1, mi), mulR(h.omb1, gi));
-      vi = addR(mulR(h.B2, vi), mulR(mulR(h.omb2, gi), gi));
-      A update = divR(divR(mi, BC1), addR(sqrtR(divR(vi, BC2)), h.EPS));
-      A pn = subR(pi, mulR(LR, update));
+      A pn = adamElem(pi, gi, mi, vi, h, LR, BC1, BC2);
       st(np, i, pn);
       st(nm, i, mi);
       st(nv, i, vi);
@@ -174,6 +192,247 @@ template <typename T> void launchAdam(KernelCall &c, bool adamW) {
 void runAdamUpdate(KernelCall &c) {
   bool adamW = c.attrs<AdamUpdateAttrs>().adam_w_mode;
   DS_DISPATCH_FLOAT(c.in[0].dtype, T, launchAdam<T>(c, adamW));
+}
+
+namespace {
+
+// ============================================================ multi_adam_update
+// One launch over a device array of per-parameter descriptors (uploaded from a pinned host
+// copy kept per instruction, into this call's scratch); each grid-stride element finds its
+// parameter by binary search over the element offsets. Per element: runAdamUpdate's
+// arithmetic on the f32 master after g = ld(grad) times each grad scale (mulR, in order),
+// then the working copy and the zeroed gradient, as the CPU's runMultiAdamUpdate.
+struct AdamGroupDesc {
+  const float *p, *m, *v;
+  const void *g;
+  float *np, *nm, *nv;
+  void *w, *gz;
+  int64_t offset; // of the parameter's first element in the concatenation
+};
+constexpr int kMaxGradScales = 4;
+struct AdamGroupArgs {
+  const float *lrp;
+  const int64_t *tp;
+  const float *finite;
+  const float *scales[kMaxGradScales];
+  int nScales, count;
+  int64_t total;
+};
+
+template <typename G, bool AdamW>
+__global__ void multiAdamKernel(const AdamGroupDesc *d, AdamGroupArgs a, MomentsParams<float> h) {
+  __shared__ StepConsts sc;
+  __shared__ float scales[kMaxGradScales];
+  if (threadIdx.x == 0) {
+    sc = adamConsts(h, AdamW, a.lrp, a.tp, a.finite);
+    for (int k = 0; k < a.nScales; ++k)
+      scales[k] = *a.scales[k];
+  }
+  __syncthreads();
+  const float k0 = float(sc.k0), k1 = float(sc.k1), k2 = float(sc.k2);
+  DS_GRID_STRIDE(e, a.total) {
+    int lo = 0, hi = a.count - 1; // the last parameter whose offset <= e
+    while (lo < hi) {
+      int mid = (lo + hi + 1) / 2;
+      if (d[mid].offset <= e)
+        lo = mid;
+      else
+        hi = mid - 1;
+    }
+    const AdamGroupDesc &x = d[lo];
+    int64_t i = e - x.offset;
+    float pi = x.p[i];
+    if (sc.apply) {
+      float gi = ld(static_cast<const G *>(x.g), i);
+      for (int k = 0; k < a.nScales; ++k)
+        gi = mulR(gi, scales[k]);
+      float mi = x.m[i], vi = x.v[i];
+      pi = AdamW ? adamWElem(pi, gi, mi, vi, h, k0, k1, k2) : adamElem(pi, gi, mi, vi, h, k0, k1, k2);
+      x.np[i] = pi;
+      x.nm[i] = mi;
+      x.nv[i] = vi;
+    } else {
+      if (x.np != x.p)
+        x.np[i] = pi;
+      if (x.nm != x.m)
+        x.nm[i] = x.m[i];
+      if (x.nv != x.v)
+        x.nv[i] = x.v[i];
+    }
+    if (x.w)
+      st(static_cast<G *>(x.w), i, pi);
+    if (x.gz)
+      st(static_cast<G *>(x.gz), i, 0.0f);
+  }
+}
+
+/// `bytes` of host data at the start of the device scratch (of which the caller uses
+/// `scratchBytes` in all): copied from a pinned host buffer kept per instruction (rewritten
+/// only when the contents change), so that the copy is stream-ordered and capturable.
+void *uploadDescriptors(KernelCall &c, const void *data, size_t bytes, size_t scratchBytes) {
+  struct Pinned {
+    void *host = nullptr;
+    size_t bytes = 0;
+  };
+  static std::mutex mutex;
+  static std::map<const void *, Pinned> cache;
+  void *host;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    Pinned &e = cache[&c.ins];
+    if (!e.host || e.bytes != bytes) {
+      if (e.host)
+        DS_CUDA(cudaFreeHost(e.host));
+      DS_CUDA(cudaHostAlloc(&e.host, bytes, cudaHostAllocPortable));
+      e.bytes = bytes;
+    }
+    if (std::memcmp(e.host, data, bytes) != 0)
+      std::memcpy(e.host, data, bytes);
+    host = e.host;
+  }
+  void *dev = scratch(c, std::max(bytes, scratchBytes));
+  DS_CUDA(cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, stream(c)));
+  return dev;
+}
+
+template <typename G> void launchMultiAdam(KernelCall &c) {
+  const auto &attrs = c.attrs<MultiAdamUpdateAttrs>();
+  size_t n = size_t(attrs.count);
+  size_t firstScale = 2 + (attrs.finite ? 1 : 0);
+  size_t first = firstScale + size_t(attrs.grad_scales);
+  size_t outsEach = 3 + (attrs.working_copy ? 1 : 0) + (attrs.zero_grads ? 1 : 0);
+  if (attrs.grad_scales > kMaxGradScales)
+    fail("multi_adam_update takes at most ", kMaxGradScales, " grad scales on CUDA, got ",
+         attrs.grad_scales);
+  AdamGroupArgs a{};
+  a.lrp = c.in[0].as<const float>();
+  a.tp = c.in[1].as<const int64_t>();
+  a.finite = attrs.finite ? c.in[2].as<const float>() : nullptr;
+  a.nScales = int(attrs.grad_scales);
+  for (int k = 0; k < a.nScales; ++k)
+    a.scales[k] = c.in[firstScale + size_t(k)].as<const float>();
+  a.count = int(n);
+  std::vector<AdamGroupDesc> d(n);
+  int64_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const Tensor *in = &c.in[first + 4 * i];
+    Tensor *out = &c.out[outsEach * i];
+    d[i] = {in[0].as<const float>(), in[2].as<const float>(), in[3].as<const float>(), in[1].data,
+            out[0].as<float>(), out[1].as<float>(), out[2].as<float>(),
+            attrs.working_copy ? out[3].data : nullptr,
+            attrs.zero_grads ? out[outsEach - 1].data : nullptr, total};
+    total += in[0].numel;
+  }
+  a.total = total;
+  auto *dev = static_cast<const AdamGroupDesc *>(
+      uploadDescriptors(c, d.data(), d.size() * sizeof(AdamGroupDesc), 0));
+  MomentsParams<float> h = momentsParams<float>(attrs);
+  if (attrs.adam_w_mode)
+    multiAdamKernel<G, true><<<gridFor(total), kThreads, 0, stream(c)>>>(dev, a, h);
+  else
+    multiAdamKernel<G, false><<<gridFor(total), kThreads, 0, stream(c)>>>(dev, a, h);
+  DS_CUDA_LAUNCH();
+}
+
+// ============================================================ grad_norm_sq
+// Two launches: (1) each block sums f32(g)^2 (rounded to f32) in double over its slice of one
+// gradient (blocks given to the gradients in proportion to their size) into scratch;
+// (2) one thread adds each gradient's block sums in block order (double), rounds them to f32
+// and adds those in operand order in f32. Deterministic; the f64 summation order differs
+// from the CPU's index order, as reduce_sum's does.
+struct NormDesc {
+  const void *g;
+  int64_t n;
+  int dtype; // 0 f32, 1 f16, 2 bf16, 3 f64 (rounded to f32 first)
+  int firstBlock, blocks;
+};
+constexpr int64_t kNormBlockElems = 1 << 16;
+
+__global__ void normPartsKernel(const NormDesc *d, int count, double *parts) {
+  int lo = 0, hi = count - 1; // the gradient whose blocks include this one
+  while (lo < hi) {
+    int mid = (lo + hi + 1) / 2;
+    if (d[mid].firstBlock <= int(blockIdx.x))
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  const NormDesc &x = d[lo];
+  int64_t per = (x.n + x.blocks - 1) / x.blocks;
+  int64_t begin = per * (int64_t(blockIdx.x) - x.firstBlock);
+  int64_t end = begin + per < x.n ? begin + per : x.n;
+  double acc = 0;
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    float v = x.dtype == 0   ? static_cast<const float *>(x.g)[i]
+              : x.dtype == 1 ? ld(static_cast<const __half *>(x.g), i)
+              : x.dtype == 2 ? ld(static_cast<const __nv_bfloat16 *>(x.g), i)
+                             : __double2float_rn(static_cast<const double *>(x.g)[i]);
+    acc = addR(acc, double(mulR(v, v)));
+  }
+  __shared__ double sh[kThreads];
+  sh[threadIdx.x] = acc;
+  __syncthreads();
+  for (int s = kThreads / 2; s > 0; s /= 2) {
+    if (int(threadIdx.x) < s)
+      sh[threadIdx.x] = addR(sh[threadIdx.x], sh[threadIdx.x + s]);
+    __syncthreads();
+  }
+  if (threadIdx.x == 0)
+    parts[blockIdx.x] = sh[0];
+}
+
+__global__ void normFinalKernel(const NormDesc *d, int count, const double *parts, float *out) {
+  float total = 0;
+  for (int i = 0; i < count; ++i) {
+    double a = 0;
+    for (int b = 0; b < d[i].blocks; ++b)
+      a = addR(a, parts[d[i].firstBlock + b]);
+    total = i == 0 ? float(a) : addR(total, float(a));
+  }
+  *out = total;
+}
+
+} // namespace
+
+void runMultiAdamUpdate(KernelCall &c) {
+  const auto &attrs = c.attrs<MultiAdamUpdateAttrs>();
+  size_t first = 2 + (attrs.finite ? 1 : 0) + size_t(attrs.grad_scales);
+  switch (c.in[first + 1].dtype) {
+  case ds::plan::F32:
+    return launchMultiAdam<float>(c);
+  case ds::plan::F16:
+    return launchMultiAdam<__half>(c);
+  case ds::plan::BF16:
+    return launchMultiAdam<__nv_bfloat16>(c);
+  default:
+    fail("internal error: multi_adam_update of ", dtypeName(c.in[first + 1].dtype), " grads");
+  }
+}
+
+void runGradNormSq(KernelCall &c) {
+  size_t n = c.in.size();
+  std::vector<NormDesc> d(n);
+  int blocks = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const Tensor &g = c.in[i];
+    int dt = g.dtype == ds::plan::F32   ? 0
+             : g.dtype == ds::plan::F16 ? 1
+             : g.dtype == ds::plan::BF16 ? 2
+                                         : 3;
+    int b = int(std::max<int64_t>(1, (g.numel + kNormBlockElems - 1) / kNormBlockElems));
+    d[i] = {g.data, g.numel, dt, blocks, b};
+    blocks += b;
+  }
+  // Scratch: the descriptors, then (256-byte aligned) one double per block.
+  size_t descBytes = (n * sizeof(NormDesc) + 255) / 256 * 256;
+  auto *dev = static_cast<const NormDesc *>(uploadDescriptors(
+      c, d.data(), n * sizeof(NormDesc), descBytes + size_t(blocks) * sizeof(double)));
+  double *parts = reinterpret_cast<double *>(
+      reinterpret_cast<char *>(const_cast<NormDesc *>(dev)) + descBytes);
+  normPartsKernel<<<unsigned(blocks), kThreads, 0, stream(c)>>>(dev, int(n), parts);
+  DS_CUDA_LAUNCH();
+  normFinalKernel<<<1, 1, 0, stream(c)>>>(dev, int(n), parts, c.out[0].as<float>());
+  DS_CUDA_LAUNCH();
 }
 
 namespace {

@@ -1,4 +1,6 @@
 // RUN: ds-opt %s --split-input-file --ds-convert-to-runtime | FileCheck %s
+// RUN: ds-opt %s --split-input-file --ds-convert-to-runtime=multi-tensor-grad-norm=false \
+// RUN:   | FileCheck %s --check-prefix=EXPAND
 
 // Tests that each ds op becomes an alloc for its result and a kernel that writes it,
 // that parameters read their persistent buffers, and that signatures become memrefs.
@@ -82,16 +84,22 @@ func.func @step() attributes {dsrt.role = #dsrt.role<apply_step>} {
 
 // -----
 
-// Tests that the gradient norm becomes the kernels that compute it: a 16-bit gradient is
-// cast to f32, each is squared and summed over all axes, and the sums are added in order.
+// Tests that the gradient norm becomes one grad_norm_sq kernel reading every gradient in
+// its own dtype, and, with multi-tensor-grad-norm=false, the kernels that compute the same:
+// a 16-bit gradient is cast to f32, each is squared and summed over all axes, and the sums
+// are added in order.
 // CHECK-LABEL: func.func @norm
-//       CHECK: dsrt.kernel "mul" ins(%[[A:.+]], %[[A]] : memref<4xf32>, memref<4xf32>)
-//       CHECK: dsrt.kernel "reduce_sum" {{.*}} outs(%[[SA:.+]] : memref<f32>) {attrs = {axes = array<i64>, keepdims = false}}
-//       CHECK: dsrt.kernel "cast" ins(%{{.+}} : memref<8xf16>) outs(%[[B:.+]] : memref<8xf32>)
-//       CHECK: dsrt.kernel "mul" ins(%[[B]], %[[B]] : memref<8xf32>, memref<8xf32>)
-//       CHECK: dsrt.kernel "reduce_sum" {{.*}} outs(%[[SB:.+]] : memref<f32>)
-//       CHECK: dsrt.kernel "add" ins(%[[SA]], %[[SB]] : memref<f32>, memref<f32>)
-//   CHECK-NOT: grad_norm_sq
+//       CHECK: dsrt.kernel "grad_norm_sq" ins(%{{.+}}, %{{.+}} : memref<4xf32>, memref<8xf16>) outs(%{{.+}} : memref<f32>)
+//   CHECK-NOT: dsrt.kernel
+//       CHECK: return
+// EXPAND-LABEL: func.func @norm
+//       EXPAND: dsrt.kernel "mul" ins(%[[A:.+]], %[[A]] : memref<4xf32>, memref<4xf32>)
+//       EXPAND: dsrt.kernel "reduce_sum" {{.*}} outs(%[[SA:.+]] : memref<f32>) {attrs = {axes = array<i64>, keepdims = false}}
+//       EXPAND: dsrt.kernel "cast" ins(%{{.+}} : memref<8xf16>) outs(%[[B:.+]] : memref<8xf32>)
+//       EXPAND: dsrt.kernel "mul" ins(%[[B]], %[[B]] : memref<8xf32>, memref<8xf32>)
+//       EXPAND: dsrt.kernel "reduce_sum" {{.*}} outs(%[[SB:.+]] : memref<f32>)
+//       EXPAND: dsrt.kernel "add" ins(%[[SA]], %[[SB]] : memref<f32>, memref<f32>)
+//   EXPAND-NOT: grad_norm_sq
 func.func @norm(%a: tensor<4xf32>, %b: tensor<8xf16>) -> tensor<f32> {
   %0 = ds.grad_norm_sq %a, %b : tensor<4xf32>, tensor<8xf16>
   return %0 : tensor<f32>

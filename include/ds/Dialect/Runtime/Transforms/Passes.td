@@ -65,6 +65,39 @@ def ElideStateCopiesPass : Pass<"ds-elide-state-copies", "::mlir::ModuleOp"> {
   ];
 }
 
+def GroupOptimizerUpdatesPass : Pass<"ds-group-optimizer-updates", "::mlir::ModuleOp"> {
+  let summary = "Runs the per-parameter Adam steps as one multi_adam_update kernel per group";
+  let description = [{
+    Runs after --ds-elide-state-copies, before --ds-fuse-elementwise, on apply_step
+    programs. A member is an `adam_update` on the compute stream whose master (or f32
+    parameter) and moments are whole device globals updated in place, whose gradient is a
+    whole device global read through at most a `cast` to f32 (bf16/f16 gradients) and
+    `mul`s by f32 scalars (unscaling, clipping) into transients only that chain reads;
+    for 16-bit parameters the next access of the master must be the `cast` that writes
+    the working copy (a device global of the gradient's dtype), and the gradient's next
+    access, when it writes +0.0 (a `copy` of a zero constant, or the constant in place),
+    is absorbed too. Members that share the gradient dtype, the attributes, lr, step,
+    finite and the scales become one `multi_adam_update` right after the last of them;
+    a member is left alone when a kernel outside the group between it and that point
+    touches one of its globals or writes one of its scalars. Not grouped: lamb and sgd,
+    offloaded (host) state, ZeRO shards taken from the gradient by a copy, working copies
+    that are transients (the stage-1/2 all-gather input). Every element is computed as
+    the kernels it replaces computed it, bit for bit.
+    ```mlir
+    dsrt.kernel "cast" ins(%g : memref<8xbf16>) outs(%t : memref<8xf32>)
+    dsrt.kernel "adam_update" ins(%p, %t, %m, %v, %lr, %step : ...) outs(%p, %m, %v : ...)
+    dsrt.kernel "cast" ins(%p : memref<8xf32>) outs(%w : memref<8xbf16>)
+    // becomes, with the other parameters of the group
+    dsrt.kernel "multi_adam_update" ins(%lr, %step, %p, %g, %m, %v, ... : ...)
+        outs(%p, %m, %v, %w, ... : ...) {attrs = {count = 2 : i64, working_copy = true, ...}}
+    ```
+  }];
+  let statistics = [
+    Statistic<"numGroups", "groups", "multi_adam_update kernels created">,
+    Statistic<"numGrouped", "grouped-updates", "adam_update kernels folded into them">,
+  ];
+}
+
 def FuseElementwisePass : Pass<"ds-fuse-elementwise", "::mlir::ModuleOp"> {
   let summary = "Groups chains of elementwise kernels into fused_elementwise kernels";
   let description = [{

@@ -1,0 +1,365 @@
+// Runs the optimizer step's per-parameter adam_update chains as one multi_adam_update
+// kernel per group of parameters with one gradient dtype and one set of hyper-parameters.
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
+#include "ds/Dialect/Runtime/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/SetVector.h"
+
+#define DEBUG_TYPE "ds-group-optimizer-updates"
+
+namespace mlir::dsrt {
+#define GEN_PASS_DEF_GROUPOPTIMIZERUPDATESPASS
+#include "ds/Dialect/Runtime/Transforms/Passes.h.inc"
+} // namespace mlir::dsrt
+
+using namespace mlir;
+using namespace mlir::dsrt;
+
+namespace {
+/// The global `v` is the whole of (a dsrt.param, no view), or null.
+FlatSymbolRefAttr wholeGlobal(Value v) {
+  auto param = v.getDefiningOp<ParamOp>();
+  return param ? param.getNameAttr() : FlatSymbolRefAttr();
+}
+
+/// The global `v`'s bytes belong to, through views, or null.
+FlatSymbolRefAttr globalOf(Value v) {
+  auto param = getAliasRoot(v).getDefiningOp<ParamOp>();
+  return param ? param.getNameAttr() : FlatSymbolRefAttr();
+}
+
+/// What two operands must share to be one operand of a group: the same global, or the
+/// same buffer.
+const void *identity(Value v) {
+  if (FlatSymbolRefAttr g = globalOf(v))
+    return g.getAttr().getAsOpaquePointer();
+  return getAliasRoot(v).getAsOpaquePointer();
+}
+
+Type elementType(Value v) { return cast<MemRefType>(v.getType()).getElementType(); }
+bool isF32Scalar(Value v) {
+  auto t = cast<MemRefType>(v.getType());
+  return t.getRank() == 0 && t.getElementType().isF32();
+}
+
+/// The one kernel writing the transient `v`, when `v` is a device alloc with exactly two
+/// uses: that writer and `reader`.
+KernelOp soleWriter(Value v, Operation *reader) {
+  auto alloc = v.getDefiningOp<AllocOp>();
+  if (!alloc || alloc.getSpace() != MemorySpace::device)
+    return {};
+  KernelOp writer;
+  unsigned uses = 0;
+  for (OpOperand &use : v.getUses()) {
+    ++uses;
+    if (use.getOwner() == reader)
+      continue;
+    auto kernel = dyn_cast<KernelOp>(use.getOwner());
+    if (!kernel || writer)
+      return {};
+    writer = kernel;
+  }
+  if (uses != 2 || !writer || !llvm::is_contained(writer.getOutputs(), v) ||
+      writer.getOutputs().size() != 1)
+    return {};
+  return writer;
+}
+
+/// Whether the kernel writes +0.0 into every element of its one output, reading nothing.
+bool writesPositiveZeros(KernelOp k) {
+  if ((k.getKernel() != "constant" && k.getKernel() != "fill") || !k.getInputs().empty() ||
+      k.getOutputs().size() != 1 || k.getStream() != Stream::compute)
+    return false;
+  Attribute a = k.getAttrs().get("value");
+  std::optional<APFloat> v;
+  if (auto f = dyn_cast_or_null<FloatAttr>(a))
+    v = f.getValue();
+  else if (auto d = dyn_cast_or_null<DenseFPElementsAttr>(a); d && d.isSplat())
+    v = d.getSplatValue<APFloat>();
+  return v && v->isPosZero();
+}
+
+/// One adam_update and the kernels around it that the group kernel absorbs.
+struct Member {
+  KernelOp adam;
+  /// The kernels absorbed (the gradient's cast and scale multiplies, adam_update, the
+  /// working copy's cast, the gradient's zeroing), in program order.
+  SmallVector<KernelOp> kernels;
+  Value grad;              // the accumulated gradient (a global)
+  SmallVector<Value> scales;
+  Value workingCopy;       // the 16-bit parameter, or null (f32 groups)
+  Value zeroedGrad;        // the gradient's zeroing output, or null
+  SmallVector<FlatSymbolRefAttr> globals;
+
+  Operation *first() const { return KernelOp(kernels.front()).getOperation(); }
+  Operation *last() const { return KernelOp(kernels.back()).getOperation(); }
+};
+
+/// The first kernel after `from` that reads or writes the global `name`.
+KernelOp nextAccess(Operation *from, FlatSymbolRefAttr name) {
+  for (Operation *op = from->getNextNode(); op; op = op->getNextNode())
+    if (auto k = dyn_cast<KernelOp>(op))
+      for (Value v : k->getOperands())
+        if (globalOf(v) == name)
+          return k;
+  return {};
+}
+
+/// The chain of `adam` when it has the shape the group kernel computes, else nullopt.
+std::optional<Member> matchMember(KernelOp adam, SymbolTableCollection &symbols) {
+  if (adam.getKernel() != "adam_update" || adam.getStream() != Stream::compute ||
+      adam.getInputs().size() < 6 || adam.getOutputs().size() != 3)
+    return std::nullopt;
+  Member m;
+  m.adam = adam;
+  ValueRange in = adam.getInputs(), out = adam.getOutputs();
+  // Master (or f32 parameter) and moments: f32 device globals, updated in place.
+  for (auto [i, o] : {std::pair{0, 0}, std::pair{2, 1}, std::pair{3, 2}}) {
+    FlatSymbolRefAttr g = wholeGlobal(in[i]);
+    if (!g || wholeGlobal(out[o]) != g || !elementType(in[i]).isF32())
+      return std::nullopt;
+    auto global = symbols.lookupNearestSymbolFrom<GlobalOp>(adam, g);
+    if (!global || global.getSpace() != MemorySpace::device)
+      return std::nullopt;
+    m.globals.push_back(g);
+  }
+  // The gradient: a global, possibly cast to f32 and multiplied by f32 scalars.
+  SmallVector<KernelOp> chain;
+  Value g = in[1];
+  Operation *reader = adam;
+  while (!wholeGlobal(g)) {
+    KernelOp w = soleWriter(g, reader);
+    if (!w || w.getStream() != Stream::compute || !w.getAttrs().empty() ||
+        w.getInputs().empty())
+      return std::nullopt;
+    if (w.getKernel() == "mul" && w.getInputs().size() == 2 &&
+        w.getInputs()[0].getType() == g.getType() && isF32Scalar(w.getInputs()[1])) {
+      m.scales.insert(m.scales.begin(), w.getInputs()[1]);
+    } else if (w.getKernel() == "cast" && w.getInputs().size() == 1 &&
+               wholeGlobal(w.getInputs()[0]) &&
+               (elementType(w.getInputs()[0]).isBF16() ||
+                elementType(w.getInputs()[0]).isF16()) &&
+               cast<MemRefType>(w.getInputs()[0].getType()).getShape() ==
+                   cast<MemRefType>(g.getType()).getShape()) {
+    } else {
+      return std::nullopt;
+    }
+    chain.insert(chain.begin(), w);
+    reader = w;
+    g = w.getInputs()[0];
+  }
+  // The walk stops at the cast's global, so a cast can only come first; without one the
+  // gradient is f32 already.
+  if ((chain.empty() || chain.front().getKernel() != "cast") && !elementType(g).isF32())
+    return std::nullopt;
+  m.grad = g;
+  m.globals.push_back(wholeGlobal(g));
+  auto gradGlobal = symbols.lookupNearestSymbolFrom<GlobalOp>(adam, wholeGlobal(g));
+  if (!gradGlobal || gradGlobal.getSpace() != MemorySpace::device)
+    return std::nullopt;
+  m.kernels.append(chain.begin(), chain.end());
+  m.kernels.push_back(adam);
+  Operation *after = adam;
+
+  // 16-bit parameters: the next access of the master is the cast to the working copy.
+  Type gradType = elementType(g);
+  if (!gradType.isF32()) {
+    KernelOp c = nextAccess(adam, m.globals[0]);
+    if (!c || c.getKernel() != "cast" || c.getStream() != Stream::compute ||
+        c.getInputs().size() != 1 || c.getOutputs().size() != 1 ||
+        wholeGlobal(c.getInputs()[0]) != m.globals[0] || !wholeGlobal(c.getOutputs()[0]) ||
+        elementType(c.getOutputs()[0]) != gradType)
+      return std::nullopt;
+    auto w = symbols.lookupNearestSymbolFrom<GlobalOp>(adam, wholeGlobal(c.getOutputs()[0]));
+    if (!w || w.getSpace() != MemorySpace::device)
+      return std::nullopt;
+    m.workingCopy = c.getOutputs()[0];
+    m.globals.push_back(wholeGlobal(m.workingCopy));
+    m.kernels.push_back(c);
+    after = c;
+  }
+  // The next access of the gradient, when it writes zeros into it: a copy of a zero
+  // constant, or the constant written in place.
+  if (KernelOp z = nextAccess(after, m.globals[3])) {
+    bool zeroes = false;
+    if (z.getKernel() == "copy" && z.getAttrs().empty() && z.getInputs().size() == 1 &&
+        z.getOutputs().size() == 1 && z.getStream() == Stream::copy &&
+        wholeGlobal(z.getOutputs()[0]) == m.globals[3] &&
+        z.getInputs()[0].getType() == z.getOutputs()[0].getType()) {
+      if (auto alloc = z.getInputs()[0].getDefiningOp<AllocOp>())
+        for (OpOperand &use : alloc.getResult().getUses())
+          if (auto w = dyn_cast<KernelOp>(use.getOwner());
+              w && llvm::is_contained(w.getOutputs(), alloc.getResult()))
+            zeroes = writesPositiveZeros(w) && w->isBeforeInBlock(z);
+    } else if (writesPositiveZeros(z) && wholeGlobal(z.getOutputs()[0]) == m.globals[3]) {
+      zeroes = true;
+    }
+    if (zeroes) {
+      m.zeroedGrad = z.getOutputs()[0];
+      m.kernels.push_back(z);
+    }
+  }
+  return m;
+}
+
+/// What the members of one group share.
+struct GroupKey {
+  Attribute attrs;
+  Type gradType;
+  const void *lr, *step, *finite;
+  SmallVector<const void *> scales;
+  bool zeroGrads;
+  bool operator==(const GroupKey &o) const {
+    return attrs == o.attrs && gradType == o.gradType && lr == o.lr && step == o.step &&
+           finite == o.finite && scales == o.scales && zeroGrads == o.zeroGrads;
+  }
+};
+
+GroupKey keyOf(const Member &m) {
+  KernelOp adam = m.adam;
+  ValueRange in = adam.getInputs();
+  GroupKey k{adam.getAttrs(), elementType(m.grad), identity(in[4]), identity(in[5]),
+             in.size() > 6 ? identity(in[6]) : nullptr, {}, bool(m.zeroedGrad)};
+  for (Value s : m.scales)
+    k.scales.push_back(identity(s));
+  return k;
+}
+
+/// Whether a kernel outside the group, between `m`'s first kernel and `end`, touches
+/// one of `m`'s globals or writes one of its scalar operands: then moving `m`'s work to
+/// `end` would change what that kernel (or `m`) sees.
+bool conflicts(const Member &m, Operation *end, const DenseSet<Operation *> &absorbed) {
+  SmallVector<const void *> scalars;
+  KernelOp adam = m.adam;
+  for (Value v : adam.getInputs().drop_front(4))
+    scalars.push_back(identity(v));
+  for (Value v : m.scales)
+    scalars.push_back(identity(v));
+  for (Operation *op = m.first(); op != end; op = op->getNextNode()) {
+    auto k = dyn_cast<KernelOp>(op);
+    if (!k || absorbed.contains(op))
+      continue;
+    for (Value v : k->getOperands())
+      if (FlatSymbolRefAttr g = globalOf(v); g && llvm::is_contained(m.globals, g))
+        return true;
+    for (Value v : k.getOutputs())
+      if (llvm::is_contained(scalars, identity(v)))
+        return true;
+  }
+  return false;
+}
+
+struct GroupOptimizerUpdatesPass
+    : dsrt::impl::GroupOptimizerUpdatesPassBase<GroupOptimizerUpdatesPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SymbolTableCollection symbols;
+    for (auto func : getOperation().getOps<func::FuncOp>())
+      if (!func.isExternal() && getProgramRole(func) == ProgramRole::apply_step)
+        groupFunction(func, symbols);
+  }
+
+  void groupFunction(func::FuncOp func, SymbolTableCollection &symbols) {
+    std::vector<std::pair<GroupKey, SmallVector<Member>>> groups;
+    for (auto k : llvm::to_vector(func.getBody().front().getOps<KernelOp>())) {
+      std::optional<Member> m = matchMember(k, symbols);
+      if (!m)
+        continue;
+      GroupKey key = keyOf(*m);
+      auto it = llvm::find_if(groups, [&](auto &g) { return g.first == key; });
+      if (it == groups.end()) {
+        groups.push_back({key, {}});
+        it = std::prev(groups.end());
+      }
+      it->second.push_back(std::move(*m));
+    }
+    for (auto &[key, members] : groups)
+      rewriteGroup(members);
+  }
+
+  /// Drops members whose work cannot move to the group's position, then replaces the rest
+  /// by one multi_adam_update right after the last of them.
+  void rewriteGroup(SmallVector<Member> &members) {
+    while (!members.empty()) {
+      DenseSet<Operation *> absorbed;
+      Operation *end = members.front().last();
+      for (const Member &m : members) {
+        absorbed.insert(m.kernels.begin(), m.kernels.end());
+        if (end->isBeforeInBlock(m.last()))
+          end = m.last();
+      }
+      auto bad = llvm::find_if(members, [&](const Member &m) {
+        return conflicts(m, end->getNextNode(), absorbed);
+      });
+      if (bad == members.end())
+        break;
+      members.erase(bad);
+    }
+    if (members.empty())
+      return;
+    Operation *end = members.front().last();
+    for (const Member &m : members)
+      if (end->isBeforeInBlock(m.last()))
+        end = m.last();
+
+    const Member &head = members.front();
+    KernelOp headAdam = head.adam;
+    ValueRange headIn = headAdam.getInputs();
+    bool finite = headIn.size() > 6;
+    SmallVector<Value> inputs{headIn[4], headIn[5]};
+    if (finite)
+      inputs.push_back(headIn[6]);
+    inputs.append(head.scales.begin(), head.scales.end());
+    SmallVector<Value> outputs;
+    for (const Member &m : members) {
+      KernelOp adam = m.adam;
+      ValueRange in = adam.getInputs(), out = adam.getOutputs();
+      inputs.append({in[0], m.grad, in[2], in[3]});
+      outputs.append({out[0], out[1], out[2]});
+      if (m.workingCopy)
+        outputs.push_back(m.workingCopy);
+      if (m.zeroedGrad)
+        outputs.push_back(m.zeroedGrad);
+    }
+    OpBuilder b(end->getContext());
+    b.setInsertionPointAfter(end);
+    NamedAttrList attrs(headAdam.getAttrs());
+    attrs.set("count", b.getI64IntegerAttr(int64_t(members.size())));
+    attrs.set("finite", b.getBoolAttr(finite));
+    attrs.set("grad_scales", b.getI64IntegerAttr(int64_t(head.scales.size())));
+    attrs.set("working_copy", b.getBoolAttr(bool(head.workingCopy)));
+    attrs.set("zero_grads", b.getBoolAttr(bool(head.zeroedGrad)));
+    KernelOp::create(b, headAdam.getLoc(), b.getStringAttr("multi_adam_update"), inputs,
+                     outputs, attrs.getDictionary(b.getContext()),
+                     StreamAttr::get(b.getContext(), Stream::compute));
+
+    // Erase what the group absorbed, then what only those kernels used.
+    llvm::SetVector<Operation *> maybeDead;
+    for (Member &m : members)
+      for (KernelOp k : m.kernels) {
+        for (Value v : k->getOperands())
+          if (Operation *def = v.getDefiningOp())
+            maybeDead.insert(def);
+        k.erase();
+      }
+    while (!maybeDead.empty()) {
+      Operation *op = maybeDead.pop_back_val();
+      // A zero constant that only its writer still uses.
+      if (auto alloc = dyn_cast<AllocOp>(op); alloc && alloc->hasOneUse())
+        if (auto w = dyn_cast<KernelOp>(*alloc->user_begin()); w && writesPositiveZeros(w))
+          w.erase();
+      if (!isa<AllocOp, ParamOp, ViewOp>(op) || !op->use_empty())
+        continue;
+      for (Value v : op->getOperands())
+        if (Operation *def = v.getDefiningOp())
+          maybeDead.insert(def);
+      op->erase();
+    }
+    ++numGroups;
+    numGrouped += members.size();
+  }
+};
+} // namespace

@@ -1,0 +1,222 @@
+// RUN: ds-opt %s --split-input-file --ds-group-optimizer-updates | FileCheck %s
+
+// Tests that two bf16 parameters' chains (gradient cast to f32, unscale and clip
+// multiplies, adam_update in place, cast to the working copy, zeroing from a shared zero
+// constant) become one multi_adam_update after the last of them, and that the casts,
+// multiplies, copies, their transients and the unread zero constant are gone.
+// CHECK-LABEL: func.func @apply_step
+//       CHECK:   dsrt.kernel "lr_schedule"
+//   CHECK-NOT:   dsrt.kernel "cast"
+//   CHECK-NOT:   dsrt.kernel "mul"
+//   CHECK-NOT:   dsrt.kernel "constant"
+//   CHECK-NOT:   dsrt.kernel "copy"
+//       CHECK:   dsrt.kernel "multi_adam_update" ins({{.*}} : memref<f32>, memref<i64>, memref<f32>, memref<f32>, memref<f32>, memref<8xf32>, memref<8xbf16>, memref<8xf32>, memref<8xf32>, memref<4xf32>, memref<4xbf16>, memref<4xf32>, memref<4xf32>)
+//  CHECK-SAME:     outs({{.*}} : memref<8xf32>, memref<8xf32>, memref<8xf32>, memref<8xbf16>, memref<8xbf16>, memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<4xbf16>, memref<4xbf16>)
+//  CHECK-SAME:     adam_w_mode = true
+//  CHECK-SAME:     count = 2 : i64
+//  CHECK-SAME:     finite = true
+//  CHECK-SAME:     grad_scales = 2 : i64
+//  CHECK-SAME:     working_copy = true
+//  CHECK-SAME:     zero_grads = true
+//  CHECK-NEXT:   dsrt.param @counters
+//  CHECK-NEXT:   dsrt.kernel "loss_scale_update"
+//  CHECK-NEXT:   return
+dsrt.global trainable @a : memref<8xbf16> from "a"
+dsrt.global @a.master : memref<8xf32>
+dsrt.global @a.exp_avg : memref<8xf32>
+dsrt.global @a.exp_avg_sq : memref<8xf32>
+dsrt.global @a.grad : memref<8xbf16>
+dsrt.global trainable @b : memref<4xbf16> from "b"
+dsrt.global @b.master : memref<4xf32>
+dsrt.global @b.exp_avg : memref<4xf32>
+dsrt.global @b.exp_avg_sq : memref<4xf32>
+dsrt.global @b.grad : memref<4xbf16>
+dsrt.global @step : memref<i64>
+dsrt.global @scale : memref<f32>
+dsrt.global @counters : memref<3xi64>
+func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
+  %st = dsrt.param @step : memref<i64>
+  %lr = dsrt.alloc : memref<f32>
+  dsrt.kernel "lr_schedule" ins(%st : memref<i64>) outs(%lr : memref<f32>) {attrs = {lr = 1.0e-3 : f32, schedule = "constant"}}
+  %t = dsrt.alloc : memref<i64>
+  dsrt.kernel "add" ins(%st, %st : memref<i64>, memref<i64>) outs(%t : memref<i64>)
+  %ag0 = dsrt.param @a.grad : memref<8xbf16>
+  %bg0 = dsrt.param @b.grad : memref<4xbf16>
+  %fin = dsrt.alloc : memref<f32>
+  dsrt.kernel "all_finite" ins(%ag0, %bg0 : memref<8xbf16>, memref<4xbf16>) outs(%fin : memref<f32>)
+  %sc = dsrt.param @scale : memref<f32>
+  %inv = dsrt.alloc : memref<f32>
+  dsrt.kernel "reciprocal" ins(%sc : memref<f32>) outs(%inv : memref<f32>)
+  %coef = dsrt.alloc : memref<f32>
+  dsrt.kernel "grad_norm_sq" ins(%ag0, %bg0 : memref<8xbf16>, memref<4xbf16>) outs(%coef : memref<f32>)
+  %z8 = dsrt.alloc : memref<8xbf16>
+  dsrt.kernel "constant" outs(%z8 : memref<8xbf16>) {attrs = {value = dense<0.0> : tensor<8xbf16>}}
+
+  %ag = dsrt.param @a.grad : memref<8xbf16>
+  %ac = dsrt.alloc : memref<8xf32>
+  dsrt.kernel "cast" ins(%ag : memref<8xbf16>) outs(%ac : memref<8xf32>)
+  %au = dsrt.alloc : memref<8xf32>
+  dsrt.kernel "mul" ins(%ac, %inv : memref<8xf32>, memref<f32>) outs(%au : memref<8xf32>)
+  %ak = dsrt.alloc : memref<8xf32>
+  dsrt.kernel "mul" ins(%au, %coef : memref<8xf32>, memref<f32>) outs(%ak : memref<8xf32>)
+  %ap = dsrt.param @a.master : memref<8xf32>
+  %am = dsrt.param @a.exp_avg : memref<8xf32>
+  %av = dsrt.param @a.exp_avg_sq : memref<8xf32>
+  %ap2 = dsrt.param @a.master : memref<8xf32>
+  %am2 = dsrt.param @a.exp_avg : memref<8xf32>
+  %av2 = dsrt.param @a.exp_avg_sq : memref<8xf32>
+  dsrt.kernel "adam_update" ins(%ap, %ak, %am, %av, %lr, %t, %fin : memref<8xf32>, memref<8xf32>, memref<8xf32>, memref<8xf32>, memref<f32>, memref<i64>, memref<f32>) outs(%ap2, %am2, %av2 : memref<8xf32>, memref<8xf32>, memref<8xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  %aw = dsrt.param @a : memref<8xbf16>
+  dsrt.kernel "cast" ins(%ap2 : memref<8xf32>) outs(%aw : memref<8xbf16>)
+  %ag2 = dsrt.param @a.grad : memref<8xbf16>
+  dsrt.kernel "copy" ins(%z8 : memref<8xbf16>) outs(%ag2 : memref<8xbf16>) on copy
+
+  %bg = dsrt.param @b.grad : memref<4xbf16>
+  %bc = dsrt.alloc : memref<4xf32>
+  dsrt.kernel "cast" ins(%bg : memref<4xbf16>) outs(%bc : memref<4xf32>)
+  %bu = dsrt.alloc : memref<4xf32>
+  dsrt.kernel "mul" ins(%bc, %inv : memref<4xf32>, memref<f32>) outs(%bu : memref<4xf32>)
+  %bk = dsrt.alloc : memref<4xf32>
+  dsrt.kernel "mul" ins(%bu, %coef : memref<4xf32>, memref<f32>) outs(%bk : memref<4xf32>)
+  %bp = dsrt.param @b.master : memref<4xf32>
+  %bm = dsrt.param @b.exp_avg : memref<4xf32>
+  %bv = dsrt.param @b.exp_avg_sq : memref<4xf32>
+  dsrt.kernel "adam_update" ins(%bp, %bk, %bm, %bv, %lr, %t, %fin : memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<f32>, memref<i64>, memref<f32>) outs(%bp, %bm, %bv : memref<4xf32>, memref<4xf32>, memref<4xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  %bw = dsrt.param @b : memref<4xbf16>
+  dsrt.kernel "cast" ins(%bp : memref<4xf32>) outs(%bw : memref<4xbf16>)
+  %bg2 = dsrt.param @b.grad : memref<4xbf16>
+  dsrt.kernel "fill" outs(%bg2 : memref<4xbf16>) {attrs = {value = 0.0 : f64}}
+
+  %cnt = dsrt.param @counters : memref<3xi64>
+  dsrt.kernel "loss_scale_update" ins(%fin, %sc, %cnt : memref<f32>, memref<f32>, memref<3xi64>) outs(%sc, %cnt : memref<f32>, memref<3xi64>)
+  return
+}
+
+// -----
+
+// Tests that f32 parameters updated straight from their f32 gradients form a group without
+// working copies or scales, and that parameters with other hyper-parameters form a group of
+// their own.
+// CHECK-LABEL: func.func @apply_step
+//       CHECK:   dsrt.kernel "multi_adam_update" ins({{.*}} : memref<f32>, memref<i64>, memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<3xf32>, memref<3xf32>, memref<3xf32>, memref<3xf32>)
+//  CHECK-SAME:     count = 2 : i64
+//  CHECK-SAME:     finite = false
+//  CHECK-SAME:     grad_scales = 0 : i64
+//  CHECK-SAME:     weight_decay = 0.000000e+00 : f32
+//  CHECK-SAME:     working_copy = false
+//  CHECK-SAME:     zero_grads = false
+//  CHECK-NEXT:   dsrt.param @c
+//       CHECK:   dsrt.kernel "multi_adam_update"
+//  CHECK-SAME:     count = 1 : i64
+//  CHECK-SAME:     weight_decay = 1.000000e-01 : f32
+//   CHECK-NOT:   adam_update"
+dsrt.global trainable @x : memref<2xf32> from "x"
+dsrt.global @x.exp_avg : memref<2xf32>
+dsrt.global @x.exp_avg_sq : memref<2xf32>
+dsrt.global @x.grad : memref<2xf32>
+dsrt.global trainable @y : memref<3xf32> from "y"
+dsrt.global @y.exp_avg : memref<3xf32>
+dsrt.global @y.exp_avg_sq : memref<3xf32>
+dsrt.global @y.grad : memref<3xf32>
+dsrt.global trainable @c : memref<2xf32> from "c"
+dsrt.global @c.exp_avg : memref<2xf32>
+dsrt.global @c.exp_avg_sq : memref<2xf32>
+dsrt.global @c.grad : memref<2xf32>
+dsrt.global @lr : memref<f32>
+dsrt.global @step : memref<i64>
+func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
+  %lr = dsrt.param @lr : memref<f32>
+  %t = dsrt.param @step : memref<i64>
+  %x = dsrt.param @x : memref<2xf32>
+  %xg = dsrt.param @x.grad : memref<2xf32>
+  %xm = dsrt.param @x.exp_avg : memref<2xf32>
+  %xv = dsrt.param @x.exp_avg_sq : memref<2xf32>
+  dsrt.kernel "adam_update" ins(%x, %xg, %xm, %xv, %lr, %t : memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<f32>, memref<i64>) outs(%x, %xm, %xv : memref<2xf32>, memref<2xf32>, memref<2xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  %y = dsrt.param @y : memref<3xf32>
+  %yg = dsrt.param @y.grad : memref<3xf32>
+  %ym = dsrt.param @y.exp_avg : memref<3xf32>
+  %yv = dsrt.param @y.exp_avg_sq : memref<3xf32>
+  dsrt.kernel "adam_update" ins(%y, %yg, %ym, %yv, %lr, %t : memref<3xf32>, memref<3xf32>, memref<3xf32>, memref<3xf32>, memref<f32>, memref<i64>) outs(%y, %ym, %yv : memref<3xf32>, memref<3xf32>, memref<3xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  %c = dsrt.param @c : memref<2xf32>
+  %cg = dsrt.param @c.grad : memref<2xf32>
+  %cm = dsrt.param @c.exp_avg : memref<2xf32>
+  %cv = dsrt.param @c.exp_avg_sq : memref<2xf32>
+  dsrt.kernel "adam_update" ins(%c, %cg, %cm, %cv, %lr, %t : memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<f32>, memref<i64>) outs(%c, %cm, %cv : memref<2xf32>, memref<2xf32>, memref<2xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.1 : f32}}
+  return
+}
+
+// -----
+
+// Tests that an update stays alone when a kernel outside the group reads its parameter
+// between it and the group's position (moving the update would change what it reads), that
+// the others still form a group, and that host-stream (offloaded) and lamb updates and
+// programs other than apply_step are left alone.
+// CHECK-LABEL: func.func @apply_step
+//       CHECK:   dsrt.kernel "adam_update" ins({{.*}} : memref<2xf32>
+//       CHECK:   dsrt.kernel "all_gather"
+//       CHECK:   dsrt.kernel "adam_update" {{.+}} on host
+//       CHECK:   dsrt.kernel "lamb_update"
+//       CHECK:   dsrt.kernel "multi_adam_update"
+//  CHECK-SAME:     count = 2 : i64
+// CHECK-LABEL: func.func @micro_step
+//       CHECK:   dsrt.kernel "adam_update"
+dsrt.global trainable @x : memref<2xf32> from "x"
+dsrt.global @x.exp_avg : memref<2xf32>
+dsrt.global @x.exp_avg_sq : memref<2xf32>
+dsrt.global @x.grad : memref<2xf32>
+dsrt.global trainable @y : memref<2xf32> from "y"
+dsrt.global @y.exp_avg : memref<2xf32>
+dsrt.global @y.exp_avg_sq : memref<2xf32>
+dsrt.global @y.grad : memref<2xf32>
+dsrt.global trainable @z : memref<2xf32> from "z"
+dsrt.global @z.exp_avg : memref<2xf32>
+dsrt.global @z.exp_avg_sq : memref<2xf32>
+dsrt.global @z.grad : memref<2xf32>
+dsrt.global trainable @h : memref<2xf32> from "h" in host
+dsrt.global @h.exp_avg : memref<2xf32> in host
+dsrt.global @h.exp_avg_sq : memref<2xf32> in host
+dsrt.global @h.grad : memref<2xf32> in host
+dsrt.global @lr : memref<f32>
+dsrt.global @step : memref<i64>
+func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
+  %lr = dsrt.param @lr : memref<f32>
+  %t = dsrt.param @step : memref<i64>
+  %x = dsrt.param @x : memref<2xf32>
+  %xg = dsrt.param @x.grad : memref<2xf32>
+  %xm = dsrt.param @x.exp_avg : memref<2xf32>
+  %xv = dsrt.param @x.exp_avg_sq : memref<2xf32>
+  dsrt.kernel "adam_update" ins(%x, %xg, %xm, %xv, %lr, %t : memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<f32>, memref<i64>) outs(%x, %xm, %xv : memref<2xf32>, memref<2xf32>, memref<2xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  %gx = dsrt.alloc : memref<4xf32>
+  dsrt.kernel "all_gather" ins(%x : memref<2xf32>) outs(%gx : memref<4xf32>) on comm {attrs = {axis = 0 : i64}}
+  %y = dsrt.param @y : memref<2xf32>
+  %yg = dsrt.param @y.grad : memref<2xf32>
+  %ym = dsrt.param @y.exp_avg : memref<2xf32>
+  %yv = dsrt.param @y.exp_avg_sq : memref<2xf32>
+  dsrt.kernel "adam_update" ins(%y, %yg, %ym, %yv, %lr, %t : memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<f32>, memref<i64>) outs(%y, %ym, %yv : memref<2xf32>, memref<2xf32>, memref<2xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  %h = dsrt.param @h : memref<2xf32>
+  %hg = dsrt.param @h.grad : memref<2xf32>
+  %hm = dsrt.param @h.exp_avg : memref<2xf32>
+  %hv = dsrt.param @h.exp_avg_sq : memref<2xf32>
+  dsrt.kernel "adam_update" ins(%h, %hg, %hm, %hv, %lr, %t : memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<f32>, memref<i64>) outs(%h, %hm, %hv : memref<2xf32>, memref<2xf32>, memref<2xf32>) on host {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  %z = dsrt.param @z : memref<2xf32>
+  %zg = dsrt.param @z.grad : memref<2xf32>
+  %zm = dsrt.param @z.exp_avg : memref<2xf32>
+  %zv = dsrt.param @z.exp_avg_sq : memref<2xf32>
+  dsrt.kernel "lamb_update" ins(%z, %zg, %zm, %zv, %lr, %t : memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<f32>, memref<i64>) outs(%z, %zm, %zv : memref<2xf32>, memref<2xf32>, memref<2xf32>) {attrs = {beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  %x2 = dsrt.param @x : memref<2xf32>
+  %x2g = dsrt.param @x.grad : memref<2xf32>
+  %x2m = dsrt.param @x.exp_avg : memref<2xf32>
+  %x2v = dsrt.param @x.exp_avg_sq : memref<2xf32>
+  dsrt.kernel "adam_update" ins(%x2, %x2g, %x2m, %x2v, %lr, %t : memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<f32>, memref<i64>) outs(%x2, %x2m, %x2v : memref<2xf32>, memref<2xf32>, memref<2xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  return
+}
+func.func @micro_step() attributes {dsrt.role = #dsrt.role<micro_step>} {
+  %lr = dsrt.param @lr : memref<f32>
+  %t = dsrt.param @step : memref<i64>
+  %y = dsrt.param @y : memref<2xf32>
+  %yg = dsrt.param @y.grad : memref<2xf32>
+  %ym = dsrt.param @y.exp_avg : memref<2xf32>
+  %yv = dsrt.param @y.exp_avg_sq : memref<2xf32>
+  dsrt.kernel "adam_update" ins(%y, %yg, %ym, %yv, %lr, %t : memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<f32>, memref<i64>) outs(%y, %ym, %yv : memref<2xf32>, memref<2xf32>, memref<2xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  return
+}
