@@ -3,6 +3,8 @@
 # configs — fp32/bf16/fp16, ZeRO 0 and 3, world 1 and 2, accumulation — so that a refactor can
 # be shown to change nothing: run before and after, then `diff` the two outputs (bitwise).
 #   scripts/loss-fingerprint.sh [BUILD_DIR] > before.txt
+# DS_OPT_FLAGS (e.g. --multi-tensor-optimizer=false) is added to every ds-opt command, so that
+# one build can compare a compiler option's two settings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -12,7 +14,9 @@ run() { # name model config [ds-opt flags...] -- [ds-run flags...]
   local n=$1 m=$2 c=$3; shift 3
   local opt=() rt=(); while [ $# -gt 0 ] && [ "$1" != "--" ]; do opt+=("$1"); shift; done
   [ $# -gt 0 ] && shift; rt=("$@")
-  "$BUILD/bin/ds-opt" "models/${m}_dynbatch.onnx" --config "$c" "${opt[@]}" -o "$T/$n.dsplan"
+  # shellcheck disable=SC2086 # DS_OPT_FLAGS is a list of flags
+  "$BUILD/bin/ds-opt" "models/${m}_dynbatch.onnx" --config "$c" ${DS_OPT_FLAGS:-} "${opt[@]}" \
+    -o "$T/$n.dsplan"
   "$BUILD/bin/ds-run" "$T/$n.dsplan" --data "models/data/$m" --steps 12 --metrics "$T/$n.metrics.json" \
     --save-params "$T/$n.w" "${rt[@]}" > /dev/null
   python3 - "$n" "$T/$n.metrics.json" "$T/$n.w" <<'PY'

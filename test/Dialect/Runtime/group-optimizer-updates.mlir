@@ -220,3 +220,56 @@ func.func @micro_step() attributes {dsrt.role = #dsrt.role<micro_step>} {
   dsrt.kernel "adam_update" ins(%y, %yg, %ym, %yv, %lr, %t : memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<2xf32>, memref<f32>, memref<i64>) outs(%y, %ym, %yv : memref<2xf32>, memref<2xf32>, memref<2xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
   return
 }
+
+// -----
+
+// Tests that a gradient zeroed by a copy from another gradient that a zero constant wrote in
+// place (what --ds-elide-state-copies makes of a shared zero constant) is zeroed by the group
+// too, and that a scalar written between a member's first kernel and its first read of that
+// scalar (the learning rate here) does not keep it out.
+// CHECK-LABEL: func.func @apply_step
+//       CHECK:   dsrt.kernel "lr_schedule"
+//   CHECK-NOT:   dsrt.kernel "c
+//       CHECK:   dsrt.kernel "multi_adam_update"
+//  CHECK-SAME:     count = 2 : i64
+//  CHECK-SAME:     zero_grads = true
+//  CHECK-NEXT:   return
+dsrt.global trainable @a : memref<4xbf16> from "a"
+dsrt.global @a.master : memref<4xf32>
+dsrt.global @a.exp_avg : memref<4xf32>
+dsrt.global @a.exp_avg_sq : memref<4xf32>
+dsrt.global @a.grad : memref<4xbf16>
+dsrt.global trainable @b : memref<4xbf16> from "b"
+dsrt.global @b.master : memref<4xf32>
+dsrt.global @b.exp_avg : memref<4xf32>
+dsrt.global @b.exp_avg_sq : memref<4xf32>
+dsrt.global @b.grad : memref<4xbf16>
+dsrt.global @step : memref<i64>
+func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
+  %t = dsrt.param @step : memref<i64>
+  %ag = dsrt.param @a.grad : memref<4xbf16>
+  %ac = dsrt.alloc : memref<4xf32>
+  dsrt.kernel "cast" ins(%ag : memref<4xbf16>) outs(%ac : memref<4xf32>)
+  %lr = dsrt.alloc : memref<f32>
+  dsrt.kernel "lr_schedule" ins(%t : memref<i64>) outs(%lr : memref<f32>) {attrs = {lr = 1.0e-3 : f32, schedule = "constant"}}
+  %ap = dsrt.param @a.master : memref<4xf32>
+  %am = dsrt.param @a.exp_avg : memref<4xf32>
+  %av = dsrt.param @a.exp_avg_sq : memref<4xf32>
+  dsrt.kernel "adam_update" ins(%ap, %ac, %am, %av, %lr, %t : memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<f32>, memref<i64>) outs(%ap, %am, %av : memref<4xf32>, memref<4xf32>, memref<4xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  %aw = dsrt.param @a : memref<4xbf16>
+  dsrt.kernel "cast" ins(%ap : memref<4xf32>) outs(%aw : memref<4xbf16>)
+  %ag2 = dsrt.param @a.grad : memref<4xbf16>
+  dsrt.kernel "constant" outs(%ag2 : memref<4xbf16>) {attrs = {value = dense<0.0> : tensor<4xbf16>}}
+  %bg = dsrt.param @b.grad : memref<4xbf16>
+  %bc = dsrt.alloc : memref<4xf32>
+  dsrt.kernel "cast" ins(%bg : memref<4xbf16>) outs(%bc : memref<4xf32>)
+  %bp = dsrt.param @b.master : memref<4xf32>
+  %bm = dsrt.param @b.exp_avg : memref<4xf32>
+  %bv = dsrt.param @b.exp_avg_sq : memref<4xf32>
+  dsrt.kernel "adam_update" ins(%bp, %bc, %bm, %bv, %lr, %t : memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<f32>, memref<i64>) outs(%bp, %bm, %bv : memref<4xf32>, memref<4xf32>, memref<4xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  %bw = dsrt.param @b : memref<4xbf16>
+  dsrt.kernel "cast" ins(%bp : memref<4xf32>) outs(%bw : memref<4xbf16>)
+  %bg2 = dsrt.param @b.grad : memref<4xbf16>
+  dsrt.kernel "copy" ins(%ag2 : memref<4xbf16>) outs(%bg2 : memref<4xbf16>) on copy
+  return
+}

@@ -81,6 +81,34 @@ bool writesPositiveZeros(KernelOp k) {
   return v && v->isPosZero();
 }
 
+/// Whether `k` writes +0.0 into every element of its one output: a zero constant, or a
+/// whole-buffer copy from a buffer that holds zeros then (its last writer before `k`
+/// wrote zeros; transients and globals alike).
+bool writesZeros(KernelOp k, int depth = 0) {
+  if (writesPositiveZeros(k))
+    return true;
+  if (depth > 4 || k.getKernel() != "copy" || !k.getAttrs().empty() ||
+      k.getInputs().size() != 1 || k.getOutputs().size() != 1 ||
+      k.getInputs()[0].getType() != k.getOutputs()[0].getType())
+    return false;
+  Value src = k.getInputs()[0];
+  FlatSymbolRefAttr global = wholeGlobal(src);
+  if (!global && !src.getDefiningOp<AllocOp>())
+    return false;
+  for (Operation *op = k->getPrevNode(); op; op = op->getPrevNode()) {
+    auto w = dyn_cast<KernelOp>(op);
+    if (!w)
+      continue;
+    bool writes = llvm::any_of(w.getOutputs(), [&](Value v) {
+      return global ? globalOf(v) == global : getAliasRoot(v) == src;
+    });
+    if (writes)
+      return w.getOutputs().size() == 1 && w.getOutputs()[0].getType() == src.getType() &&
+             writesZeros(w, depth + 1);
+  }
+  return false;
+}
+
 /// One adam_update and the kernels around it that the group kernel absorbs.
 struct Member {
   KernelOp adam;
@@ -180,26 +208,13 @@ std::optional<Member> matchMember(KernelOp adam, SymbolTableCollection &symbols)
     m.kernels.push_back(c);
     after = c;
   }
-  // The next access of the gradient, when it writes zeros into it: a copy of a zero
-  // constant, or the constant written in place.
-  if (KernelOp z = nextAccess(after, m.globals[3])) {
-    bool zeroes = false;
-    if (z.getKernel() == "copy" && z.getAttrs().empty() && z.getInputs().size() == 1 &&
-        z.getOutputs().size() == 1 && z.getStream() == Stream::copy &&
-        wholeGlobal(z.getOutputs()[0]) == m.globals[3] &&
-        z.getInputs()[0].getType() == z.getOutputs()[0].getType()) {
-      if (auto alloc = z.getInputs()[0].getDefiningOp<AllocOp>())
-        for (OpOperand &use : alloc.getResult().getUses())
-          if (auto w = dyn_cast<KernelOp>(use.getOwner());
-              w && llvm::is_contained(w.getOutputs(), alloc.getResult()))
-            zeroes = writesPositiveZeros(w) && w->isBeforeInBlock(z);
-    } else if (writesPositiveZeros(z) && wholeGlobal(z.getOutputs()[0]) == m.globals[3]) {
-      zeroes = true;
-    }
-    if (zeroes) {
-      m.zeroedGrad = z.getOutputs()[0];
-      m.kernels.push_back(z);
-    }
+  // The next access of the gradient, when it writes zeros into it: the zero constant in
+  // place, or a copy of zeros (--ds-elide-state-copies makes a shared zero constant write
+  // the first gradient it zeroes, and the others copy from that gradient).
+  if (KernelOp z = nextAccess(after, m.globals[3]);
+      z && wholeGlobal(z.getOutputs().back()) == m.globals[3] && writesZeros(z)) {
+    m.zeroedGrad = z.getOutputs()[0];
+    m.kernels.push_back(z);
   }
   return m;
 }
@@ -228,24 +243,35 @@ GroupKey keyOf(const Member &m) {
 }
 
 /// Whether a kernel outside the group, between `m`'s first kernel and `end`, touches
-/// one of `m`'s globals or writes one of its scalar operands: then moving `m`'s work to
-/// `end` would change what that kernel (or `m`) sees.
+/// one of `m`'s globals, or writes a scalar operand of `m` after `m` read it: then moving
+/// `m`'s work to `end` would change what that kernel (or `m`) sees.
 bool conflicts(const Member &m, Operation *end, const DenseSet<Operation *> &absorbed) {
-  SmallVector<const void *> scalars;
+  SmallVector<const void *> scalars, read;
   KernelOp adam = m.adam;
   for (Value v : adam.getInputs().drop_front(4))
     scalars.push_back(identity(v));
   for (Value v : m.scales)
     scalars.push_back(identity(v));
+  DenseSet<Operation *> own;
+  for (KernelOp k : m.kernels)
+    own.insert(k.getOperation());
   for (Operation *op = m.first(); op != end; op = op->getNextNode()) {
     auto k = dyn_cast<KernelOp>(op);
-    if (!k || absorbed.contains(op))
+    if (!k)
+      continue;
+    if (own.contains(op)) {
+      for (Value v : k.getInputs())
+        if (llvm::is_contained(scalars, identity(v)))
+          read.push_back(identity(v));
+      continue;
+    }
+    if (absorbed.contains(op))
       continue;
     for (Value v : k->getOperands())
       if (FlatSymbolRefAttr g = globalOf(v); g && llvm::is_contained(m.globals, g))
         return true;
     for (Value v : k.getOutputs())
-      if (llvm::is_contained(scalars, identity(v)))
+      if (llvm::is_contained(read, identity(v)))
         return true;
   }
   return false;
