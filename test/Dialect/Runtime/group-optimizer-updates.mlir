@@ -225,10 +225,13 @@ func.func @micro_step() attributes {dsrt.role = #dsrt.role<micro_step>} {
 
 // Tests that a gradient zeroed by a copy from another gradient that a zero constant wrote in
 // place (what --ds-elide-state-copies makes of a shared zero constant) is zeroed by the group
-// too, and that a scalar written between a member's first kernel and its first read of that
-// scalar (the learning rate here) does not keep it out.
+// too, and that neither a scalar written between a member's first kernel and its first read
+// of that scalar (the learning rate here) nor a read of its gradient before it writes the
+// gradient (the clipping norm here) keeps it out.
 // CHECK-LABEL: func.func @apply_step
 //       CHECK:   dsrt.kernel "lr_schedule"
+//   CHECK-NOT:   dsrt.kernel "c
+//       CHECK:   dsrt.kernel "grad_norm_sq"
 //   CHECK-NOT:   dsrt.kernel "c
 //       CHECK:   dsrt.kernel "multi_adam_update"
 //  CHECK-SAME:     count = 2 : i64
@@ -252,6 +255,8 @@ func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
   dsrt.kernel "cast" ins(%ag : memref<4xbf16>) outs(%ac : memref<4xf32>)
   %lr = dsrt.alloc : memref<f32>
   dsrt.kernel "lr_schedule" ins(%t : memref<i64>) outs(%lr : memref<f32>) {attrs = {lr = 1.0e-3 : f32, schedule = "constant"}}
+  %norm = dsrt.alloc : memref<f32>
+  dsrt.kernel "grad_norm_sq" ins(%ag : memref<4xbf16>) outs(%norm : memref<f32>)
   %ap = dsrt.param @a.master : memref<4xf32>
   %am = dsrt.param @a.exp_avg : memref<4xf32>
   %av = dsrt.param @a.exp_avg_sq : memref<4xf32>

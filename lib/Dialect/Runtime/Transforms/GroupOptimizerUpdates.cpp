@@ -242,11 +242,14 @@ GroupKey keyOf(const Member &m) {
   return k;
 }
 
-/// Whether a kernel outside the group, between `m`'s first kernel and `end`, touches
-/// one of `m`'s globals, or writes a scalar operand of `m` after `m` read it: then moving
-/// `m`'s work to `end` would change what that kernel (or `m`) sees.
+/// Whether a kernel outside the group, between `m`'s first kernel and `end`, writes one
+/// of `m`'s globals, reads one after `m` wrote it, or writes a scalar operand of `m` after
+/// `m` read it: then moving `m`'s work to `end` would change what that kernel (or `m`)
+/// sees. (Reading a global before `m` writes it, like the clipping norm reading the
+/// gradients, is no conflict.)
 bool conflicts(const Member &m, Operation *end, const DenseSet<Operation *> &absorbed) {
   SmallVector<const void *> scalars, read;
+  SmallVector<FlatSymbolRefAttr> written;
   KernelOp adam = m.adam;
   for (Value v : adam.getInputs().drop_front(4))
     scalars.push_back(identity(v));
@@ -263,15 +266,21 @@ bool conflicts(const Member &m, Operation *end, const DenseSet<Operation *> &abs
       for (Value v : k.getInputs())
         if (llvm::is_contained(scalars, identity(v)))
           read.push_back(identity(v));
+      for (Value v : k.getOutputs())
+        if (FlatSymbolRefAttr g = globalOf(v); g && llvm::is_contained(m.globals, g))
+          written.push_back(g);
       continue;
     }
     if (absorbed.contains(op))
       continue;
-    for (Value v : k->getOperands())
+    for (Value v : k.getOutputs()) {
       if (FlatSymbolRefAttr g = globalOf(v); g && llvm::is_contained(m.globals, g))
         return true;
-    for (Value v : k.getOutputs())
       if (llvm::is_contained(read, identity(v)))
+        return true;
+    }
+    for (Value v : k.getInputs())
+      if (FlatSymbolRefAttr g = globalOf(v); g && llvm::is_contained(written, g))
         return true;
   }
   return false;
