@@ -177,8 +177,9 @@ def DS_GradNormSqOp : DS_Op<"grad_norm_sq", [Pure]> {
     (16-bit operands are cast first): what gradient clipping takes the square root of.
     The operands are the gradients a rank holds; once --ds-zero has split them into
     shards, it sums this op's result over the ranks, so that every rank clips by the
-    norm of the whole gradient. Lowers to the `cast`, `mul`, `reduce_sum` and `add`
-    kernels.
+    norm of the whole gradient. Lowers to one multi-tensor `grad_norm_sq` kernel (with
+    --ds-convert-to-runtime=multi-tensor-grad-norm=false, to the `cast`, `mul`,
+    `reduce_sum` and `add` kernels, which compute the same bits).
     ```mlir
     %n = ds.grad_norm_sq %g1, %g2 : tensor<4x8xf32>, tensor<8xf32>
     ```
