@@ -40,10 +40,12 @@ std::unique_ptr<Communicator> makeSingleRankCommunicator();
 bool launchedByMpi();
 /// MPI_Init (once) and a communicator over MPI_COMM_WORLD with MPI_ERRORS_RETURN, so that
 /// failures surface as Error. Throws Error when MPI fails to start. threadsPerRank: the
-/// rank's compute threads (0: numThreads()'s default); when the node's ranks times that
-/// leave no core idle (ranksShareCores), Open MPI is told to yield the core in its waits
+/// rank's compute threads (0: numThreads()'s default). When the node's ranks times that
+/// leave no core idle (ranksShareCores), collectives wait without holding the core
+/// (nonblocking MPI, MPI_Test between short sleeps) and Open MPI's own waits yield
 /// (mpi_yield_when_idle, unless OMPI_MCA_mpi_yield_when_idle is already set): a rank that
 /// busy-polls for its peer takes the time slices the peer, or its own pool, needs.
+/// DS_MPI_WAIT=sleep|spin forces either way (auto: the rule above).
 std::unique_ptr<Communicator> makeMpiCommunicator(int threadsPerRank = 0);
 /// True when localRanks ranks of threadsPerRank threads each occupy every one of cpus cores.
 bool ranksShareCores(int localRanks, int threadsPerRank, int cpus);
