@@ -1,6 +1,10 @@
 // Communicator tests; run under `mpirun -np N` (any N dividing 12), or alone as one rank.
 #include "KernelTestUtil.h"
 
+#include "ds/runtime/MemoryAdmission.h"
+#include "ds/runtime/ThreadPool.h"
+
+#include <cstdlib>
 #include <mpi.h>
 
 using namespace ds::rt;
@@ -99,7 +103,61 @@ TEST(Comm, AllReduceInPlaceAndBroadcast) {
   gComm->barrier();
 }
 
+TEST(Comm, RanksShareCores) {
+  EXPECT_TRUE(ranksShareCores(2, 1, 2));
+  EXPECT_TRUE(ranksShareCores(4, 1, 2));
+  EXPECT_TRUE(ranksShareCores(2, 8, 16));
+  EXPECT_FALSE(ranksShareCores(2, 1, 16));
+  EXPECT_FALSE(ranksShareCores(1, 1, 2));
+  EXPECT_TRUE(ranksShareCores(0, 0, 0)); // clamped to one rank, one thread, one core
+}
+
+// Tests that MPI_Init saw mpi_yield_when_idle set exactly when this job's ranks fill the
+// cores (read back through the MPI tool interface, so it checks Open MPI's own setting).
+TEST(Comm, MpiWaitsYieldWhenRanksShareCores) {
+  if (!launchedByMpi())
+    GTEST_SKIP() << "not under mpirun";
+  if (std::getenv("DS_TEST_USER_YIELD")) // set by the user: theirs, not ours
+    GTEST_SKIP() << "OMPI_MCA_mpi_yield_when_idle set before the test";
+  int provided = 0;
+  ASSERT_EQ(MPI_T_init_thread(MPI_THREAD_SINGLE, &provided), MPI_SUCCESS);
+  int num = 0, found = -1;
+  MPI_Datatype type = MPI_DATATYPE_NULL;
+  MPI_T_cvar_get_num(&num);
+  for (int i = 0; i < num && found < 0; ++i) {
+    char name[256], desc[1024];
+    int nameLen = sizeof(name), descLen = sizeof(desc), verbosity, bind, scope;
+    MPI_T_enum enumType;
+    if (MPI_T_cvar_get_info(i, name, &nameLen, &verbosity, &type, &enumType, desc, &descLen,
+                            &bind, &scope) == MPI_SUCCESS &&
+        std::string(name) == "mpi_yield_when_idle")
+      found = i;
+  }
+  if (found < 0) {
+    MPI_T_finalize();
+    GTEST_SKIP() << "this MPI has no mpi_yield_when_idle control variable";
+  }
+  MPI_T_cvar_handle handle;
+  int count = 0, typeSize = 0;
+  unsigned char bytes[16] = {}; // a bool (Open MPI: one byte) or an int
+  ASSERT_EQ(MPI_T_cvar_handle_alloc(found, nullptr, &handle, &count), MPI_SUCCESS);
+  ASSERT_EQ(count, 1);
+  MPI_Type_size(type, &typeSize);
+  ASSERT_TRUE(typeSize >= 1 && typeSize <= int(sizeof(bytes))) << typeSize;
+  ASSERT_EQ(MPI_T_cvar_read(handle, bytes), MPI_SUCCESS);
+  int value = 0;
+  for (int i = 0; i < typeSize; ++i)
+    value |= bytes[i];
+  MPI_T_cvar_handle_free(&handle);
+  MPI_T_finalize();
+  EXPECT_EQ(value != 0, ranksShareCores(localRankCount(), numThreads(), usableCpuCount()))
+      << "mpi_yield_when_idle " << value << ", " << localRankCount() << " local ranks x "
+      << numThreads() << " threads on " << usableCpuCount() << " cpus";
+}
+
 int main(int argc, char **argv) {
+  if (std::getenv("OMPI_MCA_mpi_yield_when_idle"))
+    setenv("DS_TEST_USER_YIELD", "1", 1);
   testing::InitGoogleTest(&argc, argv);
   std::unique_ptr<Communicator> comm =
       launchedByMpi() ? makeMpiCommunicator() : makeSingleRankCommunicator();

@@ -865,7 +865,7 @@ int main(int argc, char **argv) {
     applyHostSlots();
     std::unique_ptr<Communicator> comm;
     if (underMpi) {
-      comm = makeMpiCommunicator();
+      comm = makeMpiCommunicator(opt.threads);
     } else if (underEnv) {
       comm = makeTcpCommunicator(opt.timeout);
     } else {

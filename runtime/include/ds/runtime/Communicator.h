@@ -39,8 +39,18 @@ std::unique_ptr<Communicator> makeSingleRankCommunicator();
 /// PMIX_RANK) or by Slurm's `srun --mpi=pmix` (PMIX_RANK): MPI_Init can wire the ranks up.
 bool launchedByMpi();
 /// MPI_Init (once) and a communicator over MPI_COMM_WORLD with MPI_ERRORS_RETURN, so that
-/// failures surface as Error. Throws Error when MPI fails to start.
-std::unique_ptr<Communicator> makeMpiCommunicator();
+/// failures surface as Error. Throws Error when MPI fails to start. threadsPerRank: the
+/// rank's compute threads (0: numThreads()'s default). When the node's ranks times that
+/// leave no core idle (ranksShareCores), collectives wait without holding the core
+/// (nonblocking MPI, MPI_Test between short sleeps) and Open MPI's own waits yield
+/// (mpi_yield_when_idle, unless OMPI_MCA_mpi_yield_when_idle is already set): a rank that
+/// busy-polls for its peer takes the time slices the peer, or its own pool, needs.
+/// DS_MPI_WAIT=sleep|spin forces either way (auto: the rule above).
+std::unique_ptr<Communicator> makeMpiCommunicator(int threadsPerRank = 0);
+/// True when localRanks ranks of threadsPerRank threads each occupy every one of cpus cores.
+bool ranksShareCores(int localRanks, int threadsPerRank, int cpus);
+/// The CPUs this process may run on (sched_getaffinity; hardware_concurrency if unknown).
+int usableCpuCount();
 /// True when this process was started the way torchrun starts ranks (RANK, WORLD_SIZE,
 /// MASTER_ADDR, MASTER_PORT in the environment) and not by MPI.
 bool launchedByTorchrun();
