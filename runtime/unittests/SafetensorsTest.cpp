@@ -228,7 +228,7 @@ TEST(PieceHash, PiecesWriterAndSensitivity) {
   PieceHash p;
   p.add(1);
   p.add(0x0123456789abcdefull);
-  EXPECT_EQ(p.hex(), "PIN");
+  EXPECT_EQ(p.hex(), "ea7064a742b9a4ab");
 }
 
 // Tests that every inconsistency of a hostile file is an error naming the file.
