@@ -52,6 +52,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       buf.resize(size_t(n));
       f.read(t, 0, n, buf.data());
     }
+    (void)f.hashFile();
+    (void)f.hashWholeFile();
+  } catch (const ds::rt::Error &) {
+  }
+  // The same-plan load: the whole file, staged tensor by tensor, its hash checked (two
+  // threads for a version 2 manifest).
+  try {
+    ds::rt::CheckpointManifest man = ds::rt::readCheckpointManifest(dir);
+    ds::rt::CheckpointReader reader(man, /*verifyHashes=*/true);
+    reader.readWholeFile(
+        0, [](const std::string &, uint64_t) -> char * { return nullptr; },
+        [](const std::string &, const char *) {});
   } catch (const ds::rt::Error &) {
   }
   try {

@@ -8,6 +8,7 @@
 #include "ds/runtime/Safetensors.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
+#include <exception>
 #include <fcntl.h>
 #include <fstream>
 #include <future>
@@ -314,8 +316,11 @@ CheckpointManifest readCheckpointManifest(const std::string &tagDir) {
     };
     if (need(root, "format").asString("format") != "ds-checkpoint")
       fail("format is not 'ds-checkpoint'");
-    if (need(root, "version").asInt("version") != kCheckpointVersion)
-      fail("version ", need(root, "version").text, " is not ", kCheckpointVersion);
+    // Version 1 (ContentHash of each whole file) is still read.
+    m.version = int(need(root, "version").asInt("version"));
+    if (m.version < 1 || m.version > kCheckpointVersion)
+      fail("version ", need(root, "version").text, ": this build reads versions 1 to ",
+           kCheckpointVersion, " (a checkpoint from a newer ds-run?)");
     m.tag = need(root, "tag").asString("tag");
     m.worldSize = int(need(root, "world_size").asInt("world_size", 1, 1 << 20));
     m.zeroStage = int(need(root, "zero_stage").asInt("zero_stage", 0, 3));
@@ -652,7 +657,7 @@ bool CheckpointSaver::save(const CheckpointPosition &pos, ExecutorBase &exec,
       throw Error(writeError);
     w.finish();
     mine[0] = w.bytesWritten();
-    mine[1] = w.hash().value();
+    mine[1] = w.hash();
   } catch (const std::exception &e) {
     error = std::string("--save-checkpoint: ") + e.what() +
             (rank_ == 0 ? latestNote : "; the previous checkpoint is unchanged");
@@ -718,7 +723,7 @@ CheckpointReader::Open &CheckpointReader::file(int rank) {
   auto o = std::make_unique<Open>();
   o->file = std::make_unique<SafetensorsFile>(path);
   if (verify_) {
-    std::string h = o->file->hashFile();
+    std::string h = m_.version >= 2 ? o->file->hashFile() : o->file->hashWholeFile();
     if (h != cf.hash)
       fail(path, ": corrupt: content hash ", h, ", the manifest says ", cf.hash);
   }
@@ -739,83 +744,89 @@ CheckpointReader::Open &CheckpointReader::file(int rank) {
 void CheckpointReader::readWholeFile(
     int rank, const std::function<char *(const std::string &, uint64_t)> &place,
     const std::function<void(const std::string &, const char *)> &each) {
+  // Version 2 files are checked here, piece by piece as they are read; version 1 files
+  // (ContentHash of the whole file, one sequential pass) by file() before the reads.
+  bool pieces = m_.version >= 2;
   bool verify = verify_;
-  verify_ = false; // hashed below, in the same pass as the reads
+  verify_ = verify && !pieces;
   Open &o = file(rank);
   verify_ = verify;
-  SafetensorsFile &f = *o.file;
+  verify = verify && pieces;
+  const SafetensorsFile &f = *o.file;
   // The whole file is read in order: let the kernel read ahead.
-  f.adviseSequential();
-  ContentHash h;
+  o.file->adviseSequential();
+  std::vector<SafetensorsPiece> all = safetensorsPieces(f.tensors(), f.dataStart());
+  std::vector<uint64_t> values(all.size());
   std::vector<char> stage(size_t(f.dataStart()));
   f.readBytes(0, f.dataStart(), stage.data());
-  h.update(stage.data(), stage.size());
-  std::vector<const SafetensorsTensor *> order;
-  for (const auto &t : f.tensors())
-    order.push_back(&t);
-  std::sort(order.begin(), order.end(),
-            [](auto *a, auto *b) { return a->begin < b->begin; });
-  // Reads of 4 MiB straight into the destination (pread: one kernel copy, no mapping; large
-  // enough for the read-ahead to keep the disk busy, results/checkpoint.md). A hashing
-  // thread follows the reads in 1 MiB pieces (recently written, still in the CPU's cache),
-  // so a free core hashes while this one reads.
-  constexpr uint64_t kRead = uint64_t(4) << 20, kPiece = uint64_t(1) << 20;
-  std::vector<std::pair<const char *, size_t>> pieces; // read, in file order
-  size_t hashed = 0;
-  bool done = false;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::thread hasher([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    while (true) {
-      cv.wait(lock, [&] { return hashed < pieces.size() || done; });
-      if (hashed == pieces.size())
-        return;
-      auto [p, size] = pieces[hashed];
-      lock.unlock();
-      h.update(p, size);
-      lock.lock();
-      ++hashed;
-      cv.notify_all();
-    }
-  });
-  auto finishHashing = [&] {
-    std::unique_lock<std::mutex> lock(mu);
-    done = true;
-    cv.notify_all();
-    lock.unlock();
-    hasher.join();
-  };
-  try {
-    pieces.reserve(size_t(f.fileBytes() / kPiece) + order.size() + 1);
-    for (const SafetensorsTensor *t : order) {
-      uint64_t n = t->end - t->begin;
-      char *dst = place(t->name, n);
-      bool staged = dst == nullptr;
-      if (staged) {
-        // The staging buffer is reused: every piece of the last tensor hashed first.
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return hashed == pieces.size(); });
-        lock.unlock();
-        stage.resize(std::max<size_t>(size_t(n), 1));
-        dst = stage.data();
-      }
-      for (uint64_t at = 0; at < n; at += kRead) {
-        uint64_t m = std::min(kRead, n - at);
-        f.read(*t, at, m, dst + at);
+  values[0] = PieceHash::piece(stage.data(), stage.size());
+  // Each piece (1 MiB) is read straight into its destination (pread: one kernel copy, no
+  // mapping) and hashed right after, while it is in the CPU's cache; two threads share the
+  // pieces, claiming them in file order (results/checkpoint.md: a thread hashing behind
+  // the reads found the pieces out of cache, and the reads alone kept one core busy).
+  std::vector<std::pair<size_t, char *>> jobs; // piece, destination
+  unsigned threads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
+  auto run = [&] {
+    std::atomic<size_t> next{0};
+    std::atomic<bool> stop{false};
+    std::exception_ptr error;
+    std::mutex mu;
+    auto work = [&] {
+      try {
+        while (!stop) {
+          size_t j = next++;
+          if (j >= jobs.size())
+            break;
+          const SafetensorsPiece &p = all[jobs[j].first];
+          f.readBytes(p.offset, p.size, jobs[j].second);
+          if (verify)
+            values[jobs[j].first] = PieceHash::piece(jobs[j].second, size_t(p.size));
+        }
+      } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
-        for (uint64_t k = 0; k < m; k += kPiece)
-          pieces.emplace_back(dst + at + k, size_t(std::min(kPiece, m - k)));
-        cv.notify_all();
+        if (!error)
+          error = std::current_exception();
+        stop = true;
       }
-      if (staged)
-        each(t->name, dst);
+    };
+    if (threads > 1 && jobs.size() > 1) {
+      std::thread helper(work);
+      work();
+      helper.join();
+    } else {
+      work();
     }
-  } catch (...) {
-    finishHashing();
-    throw;
+    jobs.clear();
+    if (error)
+      std::rethrow_exception(error);
+  };
+  size_t k = 1; // the next piece: they come in the tensors' file order
+  for (size_t i : safetensorsFileOrder(f.tensors())) {
+    const SafetensorsTensor &t = f.tensors()[i];
+    uint64_t n = t.end - t.begin;
+    char *dst = place(t.name, n);
+    bool staged = dst == nullptr;
+    if (staged) {
+      // The staging buffer is reused: the pieces before it are read first.
+      run();
+      stage.resize(std::max<size_t>(size_t(n), 1));
+      dst = stage.data();
+    }
+    for (; k < all.size() && all[k].tensor == i; ++k)
+      jobs.emplace_back(k, dst + (all[k].offset - f.dataStart() - t.begin));
+    if (staged) {
+      run();
+      each(t.name, dst);
+    }
   }
-  finishHashing();
+  run();
+  if (k != all.size())
+    fail("internal: ", f.path(), ": pieces out of the tensors' order");
+  if (!verify)
+    return;
+  PieceHash h;
+  for (uint64_t v : values)
+    h.add(v);
   const CheckpointFile &cf = m_.files[size_t(rank)];
   if (h.hex() != cf.hash)
     fail(f.path(), ": corrupt: content hash ", h.hex(), ", the manifest says ", cf.hash);

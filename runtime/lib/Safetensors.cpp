@@ -147,12 +147,83 @@ std::string ContentHash::hex() const {
   return buf;
 }
 
+uint64_t PieceHash::piece(const void *data, size_t size) {
+  ContentHash h;
+  h.update(data, size);
+  return h.value();
+}
+
+void PieceHash::add(uint64_t pieceValue) {
+  unsigned char le[8];
+  for (int i = 0; i < 8; ++i)
+    le[i] = (unsigned char)(pieceValue >> (8 * i));
+  outer_.update(le, 8);
+}
+
+std::vector<size_t> safetensorsFileOrder(const std::vector<SafetensorsTensor> &tensors) {
+  std::vector<size_t> order(tensors.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return tensors[a].begin < tensors[b].begin ||
+           (tensors[a].begin == tensors[b].begin && tensors[a].end < tensors[b].end);
+  });
+  return order;
+}
+
+std::vector<SafetensorsPiece> safetensorsPieces(const std::vector<SafetensorsTensor> &tensors,
+                                                uint64_t dataStart) {
+  std::vector<SafetensorsPiece> pieces{{0, dataStart, SIZE_MAX}};
+  for (size_t i : safetensorsFileOrder(tensors)) {
+    const SafetensorsTensor &t = tensors[i];
+    for (uint64_t at = 0; at < t.end - t.begin; at += PieceHash::kPiece)
+      pieces.push_back(
+          {dataStart + t.begin + at, std::min(PieceHash::kPiece, t.end - t.begin - at), i});
+  }
+  return pieces;
+}
+
+StreamingPieceHash::StreamingPieceHash(std::vector<SafetensorsPiece> pieces)
+    : pieces_(std::move(pieces)) {
+  startPiece();
+}
+
+void StreamingPieceHash::startPiece() {
+  current_ = ContentHash();
+  left_ = next_ < pieces_.size() ? pieces_[next_].size : 0;
+}
+
+void StreamingPieceHash::update(const void *data, size_t size) {
+  const char *p = static_cast<const char *>(data);
+  while (size > 0) {
+    if (next_ >= pieces_.size())
+      fail("internal: more bytes than the file's pieces hold");
+    size_t take = size_t(std::min<uint64_t>(left_, size));
+    current_.update(p, take);
+    p += take;
+    size -= take;
+    left_ -= take;
+    if (left_ == 0) {
+      whole_.add(current_.value());
+      ++next_;
+      startPiece();
+    }
+  }
+}
+
+uint64_t StreamingPieceHash::value() const {
+  if (next_ != pieces_.size())
+    fail("internal: the file's hash asked for before its last piece");
+  return whole_.value();
+}
+
 SafetensorsWriter::SafetensorsWriter(const std::string &path,
                                      std::vector<SafetensorsTensor> tensors,
                                      const std::map<std::string, std::string> &metadata)
     : path_(path), tensors_(std::move(tensors)) {
   std::string header = encodeSafetensorsHeader(tensors_, metadata);
   dataBytes_ = tensors_.empty() ? 0 : tensors_.back().end;
+  hash_ = StreamingPieceHash(safetensorsPieces(tensors_, header.size()));
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0)
     fail("cannot create ", path, ": ", std::strerror(errno));
@@ -310,14 +381,9 @@ void SafetensorsFile::validate() {
            " of a ", fileBytes_, "-byte file");
     tensors_.push_back(std::move(t));
   }
-  std::vector<const SafetensorsTensor *> order;
-  for (const auto &t : tensors_)
-    order.push_back(&t);
-  std::sort(order.begin(), order.end(), [](auto *a, auto *b) {
-    return a->begin < b->begin || (a->begin == b->begin && a->end < b->end);
-  });
   uint64_t pos = 0;
-  for (auto *t : order) {
+  for (size_t i : safetensorsFileOrder(tensors_)) {
+    const SafetensorsTensor *t = &tensors_[i];
     if (t->begin != pos)
       fail(path, ": corrupt safetensors header: tensor '", t->name, "' starts at ",
            t->begin, ", expected ", pos,
@@ -348,7 +414,7 @@ void SafetensorsFile::read(const SafetensorsTensor &t, uint64_t offset, uint64_t
   readBytes(dataStart_ + t.begin + offset, size, dst);
 }
 
-void SafetensorsFile::readBytes(uint64_t at, uint64_t size, void *dst) {
+void SafetensorsFile::readBytes(uint64_t at, uint64_t size, void *dst) const {
   if (at > fileBytes_ || size > fileBytes_ - at)
     fail("internal: read past the end of ", path_);
   char *p = static_cast<char *>(dst);
@@ -373,6 +439,18 @@ void SafetensorsFile::adviseSequential() {
 }
 
 std::string SafetensorsFile::hashFile() const {
+  // Each piece read into a buffer of its size and hashed while in the CPU's cache.
+  PieceHash h;
+  std::vector<char> buf;
+  for (const SafetensorsPiece &p : safetensorsPieces(tensors_, dataStart_)) {
+    buf.resize(size_t(p.size));
+    readBytes(p.offset, p.size, buf.data());
+    h.add(PieceHash::piece(buf.data(), buf.size()));
+  }
+  return h.hex();
+}
+
+std::string SafetensorsFile::hashWholeFile() const {
   ContentHash h;
   std::vector<char> buf(size_t(1) << 20); // hashed while it is in the CPU's cache
   uint64_t at = 0;

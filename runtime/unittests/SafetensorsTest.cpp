@@ -1,10 +1,12 @@
-// The safetensors reader and writer, the JSON reader and the checkpoint content hash.
+// The safetensors reader and writer, the JSON reader and the checkpoint content hashes.
 #include "ds/runtime/Safetensors.h"
 #include "ds/runtime/Error.h"
 #include "ds/runtime/Json.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -34,6 +36,29 @@ std::string fileWith(const std::string &json, const std::string &data) {
     out[size_t(i)] = char((n >> (8 * i)) & 0xff);
   return out + json + data;
 }
+/// PieceHash (Safetensors.h) of `bytes` cut at `ends` (each piece's end, in order), written
+/// out from its definition.
+std::string pieceHashByHand(const std::string &bytes, const std::vector<uint64_t> &ends) {
+  ContentHash outer;
+  uint64_t at = 0;
+  for (uint64_t end : ends) {
+    ContentHash piece;
+    piece.update(bytes.data() + at, size_t(end - at));
+    uint64_t v = piece.value();
+    unsigned char le[8];
+    for (int i = 0; i < 8; ++i)
+      le[i] = (unsigned char)(v >> (8 * i));
+    outer.update(le, 8);
+    at = end;
+  }
+  EXPECT_EQ(at, bytes.size());
+  return outer.hex();
+}
+std::string hex(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)v);
+  return buf;
+}
 void expectError(const std::string &bytes, const std::string &needle) {
   std::string path = tmpPath("bad");
   writeRaw(path, bytes);
@@ -55,6 +80,7 @@ TEST(Safetensors, RoundTrip) {
   float a[6] = {1, 2, 3, 4, 5, 6};
   int64_t s = 42;
   uint16_t h[2] = {0x3c00, 0xc000};
+  uint64_t written = 0;
   {
     SafetensorsWriter w(path,
                         {{"a", ds::plan::F32, {2, 3}, 0, 0},
@@ -67,6 +93,7 @@ TEST(Safetensors, RoundTrip) {
     w.append(&s, 8);
     w.append(h, 4);
     w.finish();
+    written = w.hash();
     EXPECT_EQ(w.bytesWritten(), readAll(path).size());
   }
   SafetensorsFile f(path);
@@ -88,11 +115,14 @@ TEST(Safetensors, RoundTrip) {
   uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
   EXPECT_EQ(n % 8, 0u);
-  EXPECT_EQ(f.hashFile(), [&] {
-    ContentHash c;
-    c.update(bytes.data(), bytes.size());
-    return c.hex();
-  }());
+  // The pieces: the header, then a (24 bytes), step (8), h (4); the empty tensor has none.
+  uint64_t d = f.dataStart();
+  std::string want = pieceHashByHand(bytes, {d, d + 24, d + 32, d + 36});
+  EXPECT_EQ(f.hashFile(), want);
+  EXPECT_EQ(hex(written), want);
+  ContentHash c;
+  c.update(bytes.data(), bytes.size());
+  EXPECT_EQ(f.hashWholeFile(), c.hex());
 }
 
 // Tests readBytes after adviseSequential: pieces in the page cache and pieces that are not
@@ -128,7 +158,77 @@ TEST(Safetensors, SequentialReadsFromCacheAndDisk) {
   EXPECT_TRUE(back == bytes);
   ContentHash c;
   c.update(bytes.data(), bytes.size());
-  EXPECT_EQ(f.hashFile(), c.hex());
+  EXPECT_EQ(f.hashWholeFile(), c.hex());
+  // 1 MiB pieces from the tensor's first byte, the last one 12 bytes.
+  std::vector<uint64_t> ends{f.dataStart()};
+  for (uint64_t at = 0; at < a.size() * 4; at += PieceHash::kPiece)
+    ends.push_back(f.dataStart() + std::min<uint64_t>(at + PieceHash::kPiece, a.size() * 4));
+  EXPECT_EQ(ends.size(), 9u);
+  EXPECT_EQ(f.hashFile(), pieceHashByHand(bytes, ends));
+}
+
+// Tests PieceHash's pieces and their sensitivity: they cover every byte once (tensors
+// given out of file order, empty ones, one over 2 MiB), the writer's hash (fed in chunks
+// that straddle pieces) equals the reader's, and a flipped byte anywhere (header, a
+// piece's first and last byte, the file's last byte) changes it.
+TEST(PieceHash, PiecesWriterAndSensitivity) {
+  std::string path = tmpPath("pieces");
+  unlink(path.c_str());
+  size_t big = (size_t(5) << 19) + 4; // 2.5 MiB + 4 bytes of I32
+  std::string data(big + 8 + 12, '\0');
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = char(i * 131 + (i >> 11));
+  uint64_t value;
+  {
+    SafetensorsWriter w(path,
+                        {{"big", ds::plan::I32, {int64_t(big / 4)}, 0, 0},
+                         {"none", ds::plan::F32, {0}, 0, 0},
+                         {"s", ds::plan::I64, {}, 0, 0},
+                         {"c", ds::plan::F32, {3}, 0, 0}},
+                        {});
+    for (size_t at = 0; at < data.size(); at += 777777)
+      w.append(data.data() + at, std::min<size_t>(777777, data.size() - at));
+    w.finish();
+    value = w.hash();
+  }
+  SafetensorsFile f(path);
+  std::vector<SafetensorsPiece> pieces = safetensorsPieces(f.tensors(), f.dataStart());
+  ASSERT_EQ(pieces.size(), 1u + 3u + 1u + 1u);
+  uint64_t at = 0;
+  for (const auto &p : pieces) {
+    EXPECT_EQ(p.offset, at);
+    EXPECT_LE(p.size, PieceHash::kPiece);
+    at += p.size;
+  }
+  EXPECT_EQ(at, f.fileBytes());
+  EXPECT_EQ(f.tensors()[pieces[3].tensor].name, "big");
+  EXPECT_EQ(pieces[3].size, uint64_t(big) - 2 * PieceHash::kPiece);
+  EXPECT_EQ(f.tensors()[pieces[4].tensor].name, "s");
+  std::string h = f.hashFile();
+  EXPECT_EQ(hex(value), h);
+  std::string bytes = readAll(path);
+  for (uint64_t i : {uint64_t(3), f.dataStart() - 1, f.dataStart(),
+                     f.dataStart() + PieceHash::kPiece - 1, f.dataStart() + PieceHash::kPiece,
+                     f.fileBytes() - 1}) {
+    std::string b = bytes;
+    b[size_t(i)] ^= 0x20; // in the header: a space becomes a NUL or a letter changes case
+    std::string flipped = tmpPath("flipped");
+    writeRaw(flipped, b);
+    if (i < f.dataStart()) {
+      // A header that still parses (same offsets) hashes differently; else it is refused.
+      try {
+        EXPECT_NE(SafetensorsFile(flipped).hashFile(), h) << i;
+      } catch (const Error &) {
+      }
+    } else {
+      EXPECT_NE(SafetensorsFile(flipped).hashFile(), h) << i;
+    }
+  }
+  // The value itself is a format (manifests store it): pinned.
+  PieceHash p;
+  p.add(1);
+  p.add(0x0123456789abcdefull);
+  EXPECT_EQ(p.hex(), "ea7064a742b9a4ab");
 }
 
 // Tests that every inconsistency of a hostile file is an error naming the file.

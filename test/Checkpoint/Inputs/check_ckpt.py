@@ -19,6 +19,11 @@ exported ONNX models, and a dropout variant of the bundled MLP.
                                                    the first Relu
   check_ckpt.py model-hash MODEL.onnx MANIFEST      the manifest's model_hash is MODEL's
                                                    ContentHash (runtime/README.md "Hashes")
+  check_ckpt.py file-hashes TAGDIR                 each shard's hash in TAGDIR's manifest is
+                                                   the file's PieceHash (version 2) or
+                                                   ContentHash (version 1)
+  check_ckpt.py version1 TAGDIR                    rewrites TAGDIR's manifest as version 1
+                                                   (ContentHash of each whole file)
 """
 import json
 import os
@@ -43,6 +48,21 @@ def content_hash(data):
     for v in lanes + list(data[full:]):
         s = ((s ^ v) * prime) & m
     return "%016x" % (((s ^ len(data)) * prime) & m)
+
+
+def piece_hash(data):
+    """PieceHash (runtime/include/ds/runtime/Safetensors.h), as 16 hex digits: ContentHash of
+    each piece (the header, then each tensor's data in file order in 1 MiB pieces from its
+    first byte), and of the pieces' values as little-endian 64-bit words."""
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    spans = sorted(tuple(t["data_offsets"]) for k, t in header.items() if k != "__metadata__")
+    pieces = [(0, 8 + n)]
+    for b, e in spans:
+        pieces += [(8 + n + at, 8 + n + min(at + (1 << 20), e)) for at in range(b, e, 1 << 20)]
+    assert pieces[-1][1] == len(data)
+    return content_hash(b"".join(struct.pack("<Q", int(content_hash(data[b:e]), 16))
+                                 for b, e in pieces))
 
 
 def read_safetensors(path):
@@ -138,6 +158,20 @@ def main():
         if got != want:
             sys.exit("FAIL: model_hash %s, the model's content hash is %s" % (got, want))
         print("model hash ok")
+    elif cmd in ("file-hashes", "version1"):
+        path = os.path.join(sys.argv[2], "manifest.json")
+        m = json.load(open(path))
+        for f in m["files"]:
+            data = open(os.path.join(sys.argv[2], f["name"]), "rb").read()
+            if cmd == "version1":
+                f["hash"] = content_hash(data)
+            elif f["hash"] != (piece_hash(data) if m["version"] == 2 else content_hash(data)):
+                sys.exit("FAIL: %s: hash %s, version %d says %s" % (
+                    f["name"], f["hash"], m["version"], piece_hash(data)))
+        if cmd == "version1":
+            m["version"] = 1
+            json.dump(m, open(path, "w"), indent=2)
+        print("%s: %d files, version %d" % (cmd, len(m["files"]), m["version"]))
     elif cmd == "strip-states":
         # Plan.states (field 30) and what follows (model_hash, 31: an older ds-opt wrote
         # neither) removed, the payload re-framed with its

@@ -23,7 +23,9 @@
 
 namespace ds::rt {
 
-constexpr int kCheckpointVersion = 1;
+// 2: files' hashes are PieceHash (Safetensors.h); 1: ContentHash of the whole file (read,
+// not written).
+constexpr int kCheckpointVersion = 2;
 
 /// Where a run stands after some optimizer steps.
 struct CheckpointPosition {
@@ -48,11 +50,12 @@ struct CheckpointTensor {
 struct CheckpointFile {
   std::string name; // "rank00000.safetensors"
   uint64_t bytes = 0;
-  std::string hash; // ContentHash::hex of the whole file
+  std::string hash; // PieceHash::hex of the file (version 1: ContentHash::hex)
 };
 
 struct CheckpointManifest {
   std::string dir; // the tag directory it was read from
+  int version = kCheckpointVersion;
   std::string tag;
   int worldSize = 1;
   int zeroStage = 0;
@@ -132,8 +135,10 @@ class CheckpointReader {
 public:
   explicit CheckpointReader(const CheckpointManifest &m, bool verifyHashes);
   ~CheckpointReader();
-  /// Reads rank `rank`'s whole file in one sequential pass, checking its content hash on
-  /// the way. For every tensor in file order, `place(name, bytes)` says where its bytes go:
+  /// Reads rank `rank`'s whole file in one pass, checking its content hash on the way
+  /// (version 2: two threads read and hash its pieces, in file order; version 1: the
+  /// file's hash is checked first, in a pass of its own). For every tensor in file order,
+  /// `place(name, bytes)` (called on this thread) says where its bytes go:
   /// host memory to read them into directly, or nullptr for a staging buffer, after which
   /// `each(name, bytes)` gets them. Throws Error naming the file on a mismatch (after the
   /// reads: the caller discards what it got).

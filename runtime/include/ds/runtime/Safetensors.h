@@ -64,6 +64,63 @@ private:
   void block(const unsigned char *p);
 };
 
+/// A byte range of a safetensors file that the file's checksum hashes on its own.
+struct SafetensorsPiece {
+  uint64_t offset = 0, size = 0; // in the file
+  size_t tensor = SIZE_MAX;      // index into the tensor list; SIZE_MAX: the header
+};
+
+/// The checksum checkpoints record of a safetensors file (manifest version 2): the file is
+/// cut into pieces (safetensorsPieces: the header, then each tensor's data in file order in
+/// pieces of kPiece bytes from the tensor's first byte), each piece is hashed with
+/// ContentHash, and the pieces' values (as little-endian 64-bit words, in file order) with
+/// ContentHash again. A valid file's pieces cover each of its bytes once (its tensors are
+/// packed without gaps up to the end of the file), so a changed byte changes its piece's
+/// value and so the result; the pieces are hashed independently, so a reader hashes each
+/// one right after reading it, while it is in the CPU's cache, on any thread, and combines
+/// the values in order (CheckpointReader::readWholeFile). Version 1 was ContentHash of the
+/// whole file, which only one thread can compute.
+class PieceHash {
+public:
+  static constexpr uint64_t kPiece = uint64_t(1) << 20;
+  /// The value of one piece.
+  static uint64_t piece(const void *data, size_t size);
+  /// Adds the next piece's value.
+  void add(uint64_t pieceValue);
+  uint64_t value() const { return outer_.value(); }
+  std::string hex() const { return outer_.hex(); }
+
+private:
+  ContentHash outer_;
+};
+
+/// The indices of `tensors` in the order of their data in the file (by offset; an empty
+/// tensor before the one starting where it does).
+std::vector<size_t> safetensorsFileOrder(const std::vector<SafetensorsTensor> &tensors);
+
+/// The pieces PieceHash cuts a file into, in file order: the header [0, dataStart), then
+/// the data of `tensors` (packed, covering [dataStart, end of file)) ordered by offset.
+std::vector<SafetensorsPiece> safetensorsPieces(const std::vector<SafetensorsTensor> &tensors,
+                                                uint64_t dataStart);
+
+/// PieceHash over a file's bytes given in order, in chunks of any size (the writer's).
+class StreamingPieceHash {
+public:
+  StreamingPieceHash() = default;
+  explicit StreamingPieceHash(std::vector<SafetensorsPiece> pieces);
+  void update(const void *data, size_t size);
+  /// Every piece's bytes must have been given.
+  uint64_t value() const;
+
+private:
+  std::vector<SafetensorsPiece> pieces_;
+  size_t next_ = 0;   // the piece being hashed
+  uint64_t left_ = 0; // its bytes still to come
+  ContentHash current_;
+  PieceHash whole_;
+  void startPiece();
+};
+
 /// Writes one safetensors file: the header, then each tensor's bytes in header order,
 /// then fsync. Errors name the path.
 class SafetensorsWriter {
@@ -79,8 +136,8 @@ public:
   /// Checks that every tensor was written in full, fsyncs and closes.
   void finish();
   const std::vector<SafetensorsTensor> &tensors() const { return tensors_; }
-  /// The checksum of every byte written so far (header included).
-  const ContentHash &hash() const { return hash_; }
+  /// The file's PieceHash (call after finish).
+  uint64_t hash() const { return hash_.value(); }
   uint64_t bytesWritten() const { return written_; }
 
 private:
@@ -89,7 +146,7 @@ private:
   std::vector<SafetensorsTensor> tensors_;
   uint64_t dataBytes_ = 0, dataWritten_ = 0, written_ = 0;
   uint64_t synced_ = 0; // the bytes whose writeback was started (sync_file_range)
-  ContentHash hash_;
+  StreamingPieceHash hash_;
   void writeRaw(const void *data, size_t size);
 };
 
@@ -116,14 +173,17 @@ public:
   uint64_t dataStart() const { return dataStart_; }
   /// Reads `size` bytes at file offset `offset` into dst with pread (one call for the whole
   /// range where the kernel allows: straight into dst, no staging copy).
-  void readBytes(uint64_t offset, uint64_t size, void *dst);
+  void readBytes(uint64_t offset, uint64_t size, void *dst) const;
   /// Tells the kernel the file will be read whole and in order (POSIX_FADV_SEQUENTIAL: a
   /// doubled read-ahead window). Measured on the machines here (results/checkpoint.md),
   /// large preads into the destination beat both a mapping (page faults, mincore, an
   /// unaligned memcpy) and WILLNEED of the whole file or of a window ahead.
   void adviseSequential();
-  /// The checksum of the whole file (reads it all).
+  /// The file's PieceHash, hex (reads it all).
   std::string hashFile() const;
+  /// ContentHash of the whole file, hex (reads it all): the checksum of version 1
+  /// checkpoints.
+  std::string hashWholeFile() const;
 
 private:
   std::string path_;
