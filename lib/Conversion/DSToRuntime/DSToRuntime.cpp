@@ -246,6 +246,33 @@ void sinkToFirstUse(Block &body) {
   }
 }
 
+/// Casts a widened output at the return: a cast to a wider float type (mixed
+/// precision's fp32 copy of a 16-bit output, such as the logits) that the program
+/// returns is made right before the return (moved there, or cloned there when something
+/// earlier also reads it, like the loss), so the wide copy is not alive from the
+/// forward pass to the end of the program; the narrow input stays alive instead, which
+/// costs less.
+void castOutputsAtReturn(Block &body) {
+  auto ret = dyn_cast<func::ReturnOp>(body.getTerminator());
+  if (!ret)
+    return;
+  OpBuilder b(ret);
+  for (OpOperand &operand : ret->getOpOperands()) {
+    auto widen = operand.get().getDefiningOp<CastOp>();
+    if (!widen || widen->getBlock() != &body || widen->getNextNode() == ret)
+      continue;
+    auto in = cast<RankedTensorType>(widen.getInput().getType());
+    auto out = cast<RankedTensorType>(widen.getType());
+    if (!isa<FloatType>(in.getElementType()) || !isa<FloatType>(out.getElementType()) ||
+        in.getElementTypeBitWidth() >= out.getElementTypeBitWidth())
+      continue;
+    if (llvm::all_of(widen->getUsers(), [&](Operation *user) { return user == ret; }))
+      widen->moveBefore(ret);
+    else
+      operand.set(b.clone(*widen)->getResult(0));
+  }
+}
+
 /// Lowers a ds.concat marked kCopyInAttr: the result buffer is written by one strided
 /// copy per operand, each right after the operand's buffer is complete (its writer and
 /// the view the concat reads), and allocated right before the first of them. An operand
@@ -341,6 +368,7 @@ LogicalResult convertFunction(func::FuncOp func, dsrt::ProgramRole defaultRole,
 
   expandGradNormSq(body);
   sinkToFirstUse(body);
+  castOutputsAtReturn(body);
 
   OpBuilder b(func.getContext());
   for (Operation &op : llvm::make_early_inc_range(body)) {

@@ -156,3 +156,31 @@ func.func @copy_in(%x: tensor<4x2xf32>, %y: tensor<12xf32>) -> tensor<2x10xf32> 
   %n = ds.neg %b : tensor<2x10xf32>
   return %n : tensor<2x10xf32>
 }
+
+// -----
+
+// Tests that a widening cast the program returns is made right before the return
+// (mixed precision's f32 logits): cloned there when something earlier also reads it
+// (the loss), so that the first f32 copy dies at its last reader, and moved there when
+// only the return reads it; the bf16 input is what stays alive to the end. A narrowing
+// cast is returned as it is.
+// CHECK-LABEL: func.func @cast_outputs_at_return
+//       CHECK:   %[[W:.+]] = dsrt.alloc : memref<4xf32>
+//  CHECK-NEXT:   dsrt.kernel "cast" ins(%arg0 : memref<4xbf16>) outs(%[[W]] : memref<4xf32>)
+//       CHECK:   dsrt.kernel "reduce_sum" ins(%[[W]] : memref<4xf32>)
+//       CHECK:   %[[N:.+]] = dsrt.alloc : memref<4xbf16>
+//  CHECK-NEXT:   dsrt.kernel "cast" ins(%arg1 : memref<4xf32>) outs(%[[N]] : memref<4xbf16>)
+//       CHECK:   dsrt.kernel "neg"
+//  CHECK-NEXT:   %[[R:.+]] = dsrt.alloc : memref<4xf32>
+//  CHECK-NEXT:   dsrt.kernel "cast" ins(%arg0 : memref<4xbf16>) outs(%[[R]] : memref<4xf32>)
+//  CHECK-NEXT:   %[[V:.+]] = dsrt.alloc : memref<4xf32>
+//  CHECK-NEXT:   dsrt.kernel "cast" ins(%arg2 : memref<4xbf16>) outs(%[[V]] : memref<4xf32>)
+//  CHECK-NEXT:   return %{{.+}}, %[[R]], %[[N]], %[[V]] :
+func.func @cast_outputs_at_return(%x: tensor<4xbf16>, %y: tensor<4xf32>, %z: tensor<4xbf16>) -> (tensor<f32>, tensor<4xf32>, tensor<4xbf16>, tensor<4xf32>) {
+  %w = ds.cast %x : tensor<4xbf16> to tensor<4xf32>
+  %v = ds.cast %z : tensor<4xbf16> to tensor<4xf32>
+  %s = ds.reduce_sum %w {axes = array<i64>, keepdims = false} : (tensor<4xf32>) -> tensor<f32>
+  %n = ds.cast %y : tensor<4xf32> to tensor<4xbf16>
+  %m = ds.neg %n : tensor<4xbf16>
+  return %s, %w, %n, %v : tensor<f32>, tensor<4xf32>, tensor<4xbf16>, tensor<4xf32>
+}
