@@ -292,8 +292,8 @@ void lowerCopyIn(ConcatOp concat, Block &body) {
 
   // Where each copy goes: after the latest op that defines or writes the operand's bytes.
   auto readyPoint = [&](Value v) -> Operation * {
-    Operation *last = v.getDefiningOp();
     Value root = dsrt::getAliasRoot(v);
+    Operation *last = root.getDefiningOp();
     SmallVector<Value> aliases{root};
     while (!aliases.empty()) {
       Value a = aliases.pop_back_val();
@@ -334,7 +334,25 @@ void lowerCopyIn(ConcatOp concat, Block &body) {
     int64_t width = cast<RankedTensorType>(in.getType()).getDimSize(axis) * inner;
     // After the point and after the alloc (which follows the earliest point).
     Operation *alloc = result.getDefiningOp();
-    b.setInsertionPointAfter(point && alloc->isBeforeInBlock(point) ? point : alloc);
+    Operation *at = point && alloc->isBeforeInBlock(point) ? point : alloc;
+    // The views the concat reads may have been made where the bucket is laid out (ZeRO
+    // makes them at its end); they write nothing, so those after the copy's place move
+    // up to it, root first, and the copy reads the operand as soon as it is complete.
+    SmallVector<Operation *> views;
+    Value v = in;
+    while (Operation *def = v.getDefiningOp()) {
+      auto view = dyn_cast<dsrt::ViewOp>(def);
+      if (!view)
+        break;
+      views.push_back(def);
+      v = view.getSource();
+    }
+    for (Operation *view : llvm::reverse(views))
+      if (at->isBeforeInBlock(view)) {
+        view->moveAfter(at);
+        at = view;
+      }
+    b.setInsertionPointAfter(at);
     NamedAttrList attrs;
     attrs.set("count", b.getI64IntegerAttr(width));
     attrs.set("dst_offset", b.getI64IntegerAttr(column));

@@ -133,12 +133,14 @@ func.func @attention(%q: tensor<2x4x8xf32> {ds.input = "q"}, %m: tensor<4x4xi1> 
 // Tests that a concat marked ds.copy_in (ZeRO's gradient bucket) becomes one strided copy
 // per operand into the result, each right after its operand is written, with the result
 // allocated right before the first copy: %g1 dies at its copy, before %g2 is computed. Each
-// operand's 2 rows land in its column block of the [2, 10] result (rank-major layout).
+// operand's 2 rows land in its column block of the [2, 10] result (rank-major layout). The
+// views the copies read move up with them: ZeRO makes its bucket's reshapes at the
+// bucket's end (@copy_in_late_views).
 // CHECK-LABEL: func.func @copy_in
 //       CHECK:   %[[G1:.+]] = dsrt.alloc : memref<4x2xf32>
 //  CHECK-NEXT:   dsrt.kernel "relu" ins(%{{.+}}) outs(%[[G1]] : memref<4x2xf32>)
-//  CHECK-NEXT:   %[[V1:.+]] = dsrt.view %[[G1]] : memref<4x2xf32> to memref<2x4xf32>
 //  CHECK-NEXT:   %[[B:.+]] = dsrt.alloc : memref<2x10xf32>
+//  CHECK-NEXT:   %[[V1:.+]] = dsrt.view %[[G1]] : memref<4x2xf32> to memref<2x4xf32>
 //  CHECK-NEXT:   dsrt.kernel "copy" ins(%[[V1]] : memref<2x4xf32>) outs(%[[B]] : memref<2x10xf32>) on copy {attrs = {count = 4 : i64, dst_offset = 0 : i64, dst_rank_stride = 0 : i64, dst_row_stride = 10 : i64, rows = 2 : i64, src_offset = 0 : i64, src_rank_stride = 0 : i64, src_row_stride = 4 : i64}}
 //  CHECK-NEXT:   %[[G2:.+]] = dsrt.alloc : memref<12xf32>
 //  CHECK-NEXT:   dsrt.kernel "exp" ins(%{{.+}}) outs(%[[G2]] : memref<12xf32>)
@@ -151,6 +153,25 @@ func.func @copy_in(%x: tensor<4x2xf32>, %y: tensor<12xf32>) -> tensor<2x10xf32> 
   %g1 = ds.relu %x : tensor<4x2xf32>
   %r1 = ds.reshape %g1 : tensor<4x2xf32> to tensor<2x4xf32>
   %g2 = ds.exp %y : tensor<12xf32>
+  %r2 = ds.reshape %g2 : tensor<12xf32> to tensor<2x6xf32>
+  %b = ds.concat %r1, %r2 {axis = 1 : i64, ds.copy_in} : (tensor<2x4xf32>, tensor<2x6xf32>) -> tensor<2x10xf32>
+  %n = ds.neg %b : tensor<2x10xf32>
+  return %n : tensor<2x10xf32>
+}
+
+// CHECK-LABEL: func.func @copy_in_late_views
+//       CHECK:   dsrt.kernel "relu"
+//  CHECK-NEXT:   %[[B:.+]] = dsrt.alloc : memref<2x10xf32>
+//  CHECK-NEXT:   %[[V1:.+]] = dsrt.view
+//  CHECK-NEXT:   dsrt.kernel "copy" ins(%[[V1]] : memref<2x4xf32>) outs(%[[B]] : memref<2x10xf32>)
+//  CHECK-NEXT:   %{{.+}} = dsrt.alloc : memref<12xf32>
+//  CHECK-NEXT:   dsrt.kernel "exp"
+//  CHECK-NEXT:   %[[V2:.+]] = dsrt.view
+//  CHECK-NEXT:   dsrt.kernel "copy" ins(%[[V2]] : memref<2x6xf32>) outs(%[[B]] : memref<2x10xf32>)
+func.func @copy_in_late_views(%x: tensor<4x2xf32>, %y: tensor<12xf32>) -> tensor<2x10xf32> {
+  %g1 = ds.relu %x : tensor<4x2xf32>
+  %g2 = ds.exp %y : tensor<12xf32>
+  %r1 = ds.reshape %g1 : tensor<4x2xf32> to tensor<2x4xf32>
   %r2 = ds.reshape %g2 : tensor<12xf32> to tensor<2x6xf32>
   %b = ds.concat %r1, %r2 {axis = 1 : i64, ds.copy_in} : (tensor<2x4xf32>, tensor<2x6xf32>) -> tensor<2x10xf32>
   %n = ds.neg %b : tensor<2x10xf32>
