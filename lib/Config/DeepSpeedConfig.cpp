@@ -683,6 +683,13 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
   c.zeroStage = stage;
   if (llvm::Error e = readInt(o, "reduce_bucket_size", scope, c.zero.reduceBucketSize))
     return e;
+  if (o.get("contiguous_gradients")) {
+    bool contiguous = false;
+    if (llvm::Error e = readBool(o, "contiguous_gradients", scope, contiguous))
+      return e;
+    c.contiguousGradients = contiguous;
+    c.zero.contiguousGradients = contiguous;
+  }
   for (llvm::StringRef key : {"stage3_prefetch_bucket_size", "prefetch_bucket_size"})
     if (llvm::Error e = readInt(o, key, scope, c.zero.prefetchBucketSize))
       return e;

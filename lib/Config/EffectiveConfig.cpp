@@ -123,6 +123,11 @@ void mlir::ds::printEffectiveConfig(const DeepSpeedConfig &c, llvm::StringRef pa
       o.zeroStage ? "flag (--zero-stage)" : fromFile("zero_optimization.stage"));
   row("zero_optimization.reduce_bucket_size", integer(c.zero.reduceBucketSize),
       fromFile("zero_optimization.reduce_bucket_size"));
+  row("zero_optimization.contiguous_gradients",
+      !c.contiguousGradients ? "auto" : *c.contiguousGradients ? "true" : "false",
+      c.contiguousGradients ? "file"
+                            : "default (stages 2-3: compiled both ways, the lower arena "
+                              "peak kept)");
   row("zero_optimization.stage3_prefetch_bucket_size", integer(c.zero.prefetchBucketSize),
       fromFile("zero_optimization.stage3_prefetch_bucket_size",
                {"zero_optimization.prefetch_bucket_size"}));

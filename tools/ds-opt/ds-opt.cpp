@@ -218,6 +218,39 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
                      [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });
 }
 
+/// The training and lowering pipelines: `module` becomes the plan. At stages 2-3 with
+/// zero_optimization.contiguous_gradients unset, the plan is compiled both with and
+/// without each gradient copied into its bucket as it completes, and the one with the
+/// lower device total is kept (the other one's is never lower; a tie keeps the concat).
+static LogicalResult compilePlan(ModuleOp module, const ds::DeepSpeedConfig &config,
+                                 int stage, int world, const ds::ImportOptions &import) {
+  bool both = !import.inference && stage >= 2 && !config.contiguousGradients;
+  OwningOpRef<ModuleOp> contiguous;
+  if (both)
+    contiguous = cast<ModuleOp>(module->clone());
+  if (failed(runTrainingPipeline(module, config, stage, world, import)) ||
+      failed(runLoweringPipeline(module, import.inference, config)))
+    return failure();
+  if (!both)
+    return success();
+  ds::DeepSpeedConfig copyIn = config;
+  copyIn.zero.contiguousGradients = true;
+  if (failed(runTrainingPipeline(*contiguous, copyIn, stage, world, import)) ||
+      failed(runLoweringPipeline(*contiguous, /*inference=*/false, copyIn)))
+    return failure();
+  FailureOr<ds::MemoryBreakdown> concat = ds::computeMemoryBreakdown(module);
+  FailureOr<ds::MemoryBreakdown> copied = ds::computeMemoryBreakdown(*contiguous);
+  if (failed(concat) || failed(copied))
+    return failure();
+  if (copied->total() >= concat->total())
+    return success();
+  module->setAttrs(contiguous.get()->getAttrDictionary());
+  module.getBody()->getOperations().clear();
+  module.getBody()->getOperations().splice(module.getBody()->end(),
+                                           contiguous->getBody()->getOperations());
+  return success();
+}
+
 /// Parses "123", "64KiB", "1.5GiB" (K/KB/KiB, M.., G.., T..: binary units); nullopt when bad.
 static std::optional<int64_t> parseByteSize(StringRef text) {
   StringRef s = text.trim();
@@ -298,8 +331,7 @@ static LogicalResult printMemoryReport(ModuleOp imported, ModuleOp planned,
       variant.offloadOptimizer.device = opt.str();
       variant.offloadParam.device = par.str();
       OwningOpRef<ModuleOp> copy = cast<ModuleOp>(imported->clone());
-      if (failed(runTrainingPipeline(*copy, variant, s, world, import)) ||
-          failed(runLoweringPipeline(*copy, /*inference=*/false, variant)))
+      if (failed(compilePlan(*copy, variant, s, world, import)))
         return failure();
       auto b = ds::computeMemoryBreakdown(*copy);
       if (failed(b))
@@ -648,8 +680,7 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
     auto compileVariant =
         [&](const ds::DeepSpeedConfig &variant) -> FailureOr<ds::MemoryBreakdown> {
       OwningOpRef<ModuleOp> copy = cast<ModuleOp>((*module)->clone());
-      if (failed(runTrainingPipeline(*copy, variant, stage, world, *options)) ||
-          failed(runLoweringPipeline(*copy, /*inference=*/false, variant)))
+      if (failed(compilePlan(*copy, variant, stage, world, *options)))
         return failure();
       return ds::computeMemoryBreakdown(*copy);
     };
@@ -675,13 +706,13 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
   OwningOpRef<ModuleOp> beforeTraining;
   if (!memoryTimelineStages.empty())
     beforeTraining = cast<ModuleOp>((*module)->clone());
-  if (failed(runTrainingPipeline(*module, config, stage, world, *options)))
-    return failure();
-
-  if (!toPlan && !report && emitStage == EmitStage::Train)
+  if (!toPlan && !report && emitStage == EmitStage::Train) {
+    // The partitioned program before lowering (the gradients' buckets as concats).
+    if (failed(runTrainingPipeline(*module, config, stage, world, *options)))
+      return failure();
     return printModule(*module, outputPath);
-
-  if (failed(runLoweringPipeline(*module, options->inference, config)))
+  }
+  if (failed(compilePlan(*module, config, stage, world, *options)))
     return failure();
   if (deviceLimit)
     warnDeviceMemory(*module, *deviceLimit);
@@ -693,8 +724,7 @@ static LogicalResult compileOnnx(MLIRContext &context, StringRef inputPath,
           *module, inputPath, stage, world, memoryTimeline,
           [&](int s) -> OwningOpRef<ModuleOp> {
             OwningOpRef<ModuleOp> copy = cast<ModuleOp>((*beforeTraining)->clone());
-            if (failed(runTrainingPipeline(*copy, config, s, world, *options)) ||
-                failed(runLoweringPipeline(*copy, options->inference, config)))
+            if (failed(compilePlan(*copy, config, s, world, *options)))
               return nullptr;
             return copy;
           })))

@@ -248,6 +248,33 @@ void sinkToFirstUse(Block &body) {
   }
 }
 
+/// Casts a widened output at the return: a cast to a wider float type (mixed
+/// precision's fp32 copy of a 16-bit output, such as the logits) that the program
+/// returns is made right before the return (moved there, or cloned there when something
+/// earlier also reads it, like the loss), so the wide copy is not alive from the
+/// forward pass to the end of the program; the narrow input stays alive instead, which
+/// costs less.
+void castOutputsAtReturn(Block &body) {
+  auto ret = dyn_cast<func::ReturnOp>(body.getTerminator());
+  if (!ret)
+    return;
+  OpBuilder b(ret);
+  for (OpOperand &operand : ret->getOpOperands()) {
+    auto widen = operand.get().getDefiningOp<CastOp>();
+    if (!widen || widen->getBlock() != &body || widen->getNextNode() == ret)
+      continue;
+    auto in = cast<RankedTensorType>(widen.getInput().getType());
+    auto out = cast<RankedTensorType>(widen.getType());
+    if (!isa<FloatType>(in.getElementType()) || !isa<FloatType>(out.getElementType()) ||
+        in.getElementTypeBitWidth() >= out.getElementTypeBitWidth())
+      continue;
+    if (llvm::all_of(widen->getUsers(), [&](Operation *user) { return user == ret; }))
+      widen->moveBefore(ret);
+    else
+      operand.set(b.clone(*widen)->getResult(0));
+  }
+}
+
 /// Lowers a ds.concat marked kCopyInAttr: the result buffer is written by one strided
 /// copy per operand, each right after the operand's buffer is complete (its writer and
 /// the view the concat reads), and allocated right before the first of them. An operand
@@ -267,8 +294,8 @@ void lowerCopyIn(ConcatOp concat, Block &body) {
 
   // Where each copy goes: after the latest op that defines or writes the operand's bytes.
   auto readyPoint = [&](Value v) -> Operation * {
-    Operation *last = v.getDefiningOp();
     Value root = dsrt::getAliasRoot(v);
+    Operation *last = root.getDefiningOp();
     SmallVector<Value> aliases{root};
     while (!aliases.empty()) {
       Value a = aliases.pop_back_val();
@@ -309,7 +336,25 @@ void lowerCopyIn(ConcatOp concat, Block &body) {
     int64_t width = cast<RankedTensorType>(in.getType()).getDimSize(axis) * inner;
     // After the point and after the alloc (which follows the earliest point).
     Operation *alloc = result.getDefiningOp();
-    b.setInsertionPointAfter(point && alloc->isBeforeInBlock(point) ? point : alloc);
+    Operation *at = point && alloc->isBeforeInBlock(point) ? point : alloc;
+    // The views the concat reads may have been made where the bucket is laid out (ZeRO
+    // makes them at its end); they write nothing, so those after the copy's place move
+    // up to it, root first, and the copy reads the operand as soon as it is complete.
+    SmallVector<Operation *> views;
+    Value v = in;
+    while (Operation *def = v.getDefiningOp()) {
+      auto view = dyn_cast<dsrt::ViewOp>(def);
+      if (!view)
+        break;
+      views.push_back(def);
+      v = view.getSource();
+    }
+    for (Operation *view : llvm::reverse(views))
+      if (at->isBeforeInBlock(view)) {
+        view->moveAfter(at);
+        at = view;
+      }
+    b.setInsertionPointAfter(at);
     NamedAttrList attrs;
     attrs.set("count", b.getI64IntegerAttr(width));
     attrs.set("dst_offset", b.getI64IntegerAttr(column));
@@ -344,6 +389,7 @@ LogicalResult convertFunction(func::FuncOp func, dsrt::ProgramRole defaultRole,
   if (!multiTensorGradNorm)
     expandGradNormSq(body);
   sinkToFirstUse(body);
+  castOutputsAtReturn(body);
 
   OpBuilder b(func.getContext());
   for (Operation &op : llvm::make_early_inc_range(body)) {

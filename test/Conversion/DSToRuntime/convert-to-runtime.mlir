@@ -141,12 +141,14 @@ func.func @attention(%q: tensor<2x4x8xf32> {ds.input = "q"}, %m: tensor<4x4xi1> 
 // Tests that a concat marked ds.copy_in (ZeRO's gradient bucket) becomes one strided copy
 // per operand into the result, each right after its operand is written, with the result
 // allocated right before the first copy: %g1 dies at its copy, before %g2 is computed. Each
-// operand's 2 rows land in its column block of the [2, 10] result (rank-major layout).
+// operand's 2 rows land in its column block of the [2, 10] result (rank-major layout). The
+// views the copies read move up with them: ZeRO makes its bucket's reshapes at the
+// bucket's end (@copy_in_late_views).
 // CHECK-LABEL: func.func @copy_in
 //       CHECK:   %[[G1:.+]] = dsrt.alloc : memref<4x2xf32>
 //  CHECK-NEXT:   dsrt.kernel "relu" ins(%{{.+}}) outs(%[[G1]] : memref<4x2xf32>)
-//  CHECK-NEXT:   %[[V1:.+]] = dsrt.view %[[G1]] : memref<4x2xf32> to memref<2x4xf32>
 //  CHECK-NEXT:   %[[B:.+]] = dsrt.alloc : memref<2x10xf32>
+//  CHECK-NEXT:   %[[V1:.+]] = dsrt.view %[[G1]] : memref<4x2xf32> to memref<2x4xf32>
 //  CHECK-NEXT:   dsrt.kernel "copy" ins(%[[V1]] : memref<2x4xf32>) outs(%[[B]] : memref<2x10xf32>) on copy {attrs = {count = 4 : i64, dst_offset = 0 : i64, dst_rank_stride = 0 : i64, dst_row_stride = 10 : i64, rows = 2 : i64, src_offset = 0 : i64, src_rank_stride = 0 : i64, src_row_stride = 4 : i64}}
 //  CHECK-NEXT:   %[[G2:.+]] = dsrt.alloc : memref<12xf32>
 //  CHECK-NEXT:   dsrt.kernel "exp" ins(%{{.+}}) outs(%[[G2]] : memref<12xf32>)
@@ -163,4 +165,51 @@ func.func @copy_in(%x: tensor<4x2xf32>, %y: tensor<12xf32>) -> tensor<2x10xf32> 
   %b = ds.concat %r1, %r2 {axis = 1 : i64, ds.copy_in} : (tensor<2x4xf32>, tensor<2x6xf32>) -> tensor<2x10xf32>
   %n = ds.neg %b : tensor<2x10xf32>
   return %n : tensor<2x10xf32>
+}
+
+// CHECK-LABEL: func.func @copy_in_late_views
+//       CHECK:   dsrt.kernel "relu"
+//  CHECK-NEXT:   %[[B:.+]] = dsrt.alloc : memref<2x10xf32>
+//  CHECK-NEXT:   %[[V1:.+]] = dsrt.view
+//  CHECK-NEXT:   dsrt.kernel "copy" ins(%[[V1]] : memref<2x4xf32>) outs(%[[B]] : memref<2x10xf32>)
+//  CHECK-NEXT:   %{{.+}} = dsrt.alloc : memref<12xf32>
+//  CHECK-NEXT:   dsrt.kernel "exp"
+//  CHECK-NEXT:   %[[V2:.+]] = dsrt.view
+//  CHECK-NEXT:   dsrt.kernel "copy" ins(%[[V2]] : memref<2x6xf32>) outs(%[[B]] : memref<2x10xf32>)
+func.func @copy_in_late_views(%x: tensor<4x2xf32>, %y: tensor<12xf32>) -> tensor<2x10xf32> {
+  %g1 = ds.relu %x : tensor<4x2xf32>
+  %g2 = ds.exp %y : tensor<12xf32>
+  %r1 = ds.reshape %g1 : tensor<4x2xf32> to tensor<2x4xf32>
+  %r2 = ds.reshape %g2 : tensor<12xf32> to tensor<2x6xf32>
+  %b = ds.concat %r1, %r2 {axis = 1 : i64, ds.copy_in} : (tensor<2x4xf32>, tensor<2x6xf32>) -> tensor<2x10xf32>
+  %n = ds.neg %b : tensor<2x10xf32>
+  return %n : tensor<2x10xf32>
+}
+
+// -----
+
+// Tests that a widening cast the program returns is made right before the return
+// (mixed precision's f32 logits): cloned there when something earlier also reads it
+// (the loss), so that the first f32 copy dies at its last reader, and moved there when
+// only the return reads it; the bf16 input is what stays alive to the end. A narrowing
+// cast is returned as it is.
+// CHECK-LABEL: func.func @cast_outputs_at_return
+//       CHECK:   %[[W:.+]] = dsrt.alloc : memref<4xf32>
+//  CHECK-NEXT:   dsrt.kernel "cast" ins(%arg0 : memref<4xbf16>) outs(%[[W]] : memref<4xf32>)
+//       CHECK:   dsrt.kernel "reduce_sum" ins(%[[W]] : memref<4xf32>)
+//       CHECK:   %[[N:.+]] = dsrt.alloc : memref<4xbf16>
+//  CHECK-NEXT:   dsrt.kernel "cast" ins(%arg1 : memref<4xf32>) outs(%[[N]] : memref<4xbf16>)
+//       CHECK:   dsrt.kernel "neg"
+//  CHECK-NEXT:   %[[R:.+]] = dsrt.alloc : memref<4xf32>
+//  CHECK-NEXT:   dsrt.kernel "cast" ins(%arg0 : memref<4xbf16>) outs(%[[R]] : memref<4xf32>)
+//  CHECK-NEXT:   %[[V:.+]] = dsrt.alloc : memref<4xf32>
+//  CHECK-NEXT:   dsrt.kernel "cast" ins(%arg2 : memref<4xbf16>) outs(%[[V]] : memref<4xf32>)
+//  CHECK-NEXT:   return %{{.+}}, %[[R]], %[[N]], %[[V]] :
+func.func @cast_outputs_at_return(%x: tensor<4xbf16>, %y: tensor<4xf32>, %z: tensor<4xbf16>) -> (tensor<f32>, tensor<4xf32>, tensor<4xbf16>, tensor<4xf32>) {
+  %w = ds.cast %x : tensor<4xbf16> to tensor<4xf32>
+  %v = ds.cast %z : tensor<4xbf16> to tensor<4xf32>
+  %s = ds.reduce_sum %w {axes = array<i64>, keepdims = false} : (tensor<4xf32>) -> tensor<f32>
+  %n = ds.cast %y : tensor<4xf32> to tensor<4xbf16>
+  %m = ds.neg %n : tensor<4xbf16>
+  return %s, %w, %n, %v : tensor<f32>, tensor<4xf32>, tensor<4xbf16>, tensor<4xf32>
 }

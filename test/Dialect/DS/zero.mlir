@@ -2,6 +2,7 @@
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=1 world-size=2" | FileCheck %s --check-prefix=S1
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=2 world-size=2 reduce-bucket-size=1" | FileCheck %s --check-prefix=S2
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=2 world-size=2" | FileCheck %s --check-prefix=BUCKET
+// RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=2 world-size=2 reduce-bucket-size=20 contiguous-gradients=true" | FileCheck %s --check-prefix=CAP
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=3 world-size=2 param-persistence-threshold=4 prefetch-bucket-size=1" | FileCheck %s --check-prefix=S3
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="gradient-clipping=1.0" --ds-zero="stage=3 world-size=2 param-persistence-threshold=4" | FileCheck %s --check-prefix=PREFETCH
 
@@ -70,6 +71,19 @@
 //      BUCKET: ds.assign @w1.grad
 //  BUCKET-NOT: shard.reduce_scatter
 // BUCKET-LABEL: func.func @apply_step
+
+// Tests that a bucket is closed before the next gradient would overflow it (DeepSpeed's
+// rule): with 20 elements @b (4) and @w2 (12) share one and @w1 (15) goes alone, where
+// closing only once a bucket holds 20 would have put all three in one; and that
+// contiguous-gradients marks the concat of a bucket of several gradients ds.copy_in.
+// CAP-LABEL: func.func @micro_step
+//      CAP: ds.concat %{{.+}}, %{{.+}} {{.*}}ds.copy_in{{.*}} : (tensor<2x2xf32>, tensor<2x6xf32>) -> tensor<2x8xf32>
+// CAP-NEXT: shard.reduce_scatter %{{.+}} : tensor<2x8xf32> -> tensor<1x8xf32>
+//      CAP: ds.split %{{.+}} {axis = 1 : i64, sizes = array<i64: 2, 6>}
+//      CAP: %[[W1:.+]] = ds.reshape %{{.+}} : tensor<16xf32> to tensor<2x8xf32>
+// CAP-NEXT: shard.reduce_scatter %[[W1]] {{.*}} : tensor<2x8xf32> -> tensor<1x8xf32>
+//  CAP-NOT: shard.reduce_scatter
+// CAP-LABEL: func.func @apply_step
 
 // Tests that stage 3 stores parameters above the threshold as shards, gathers @w2 right
 // before its forward use and again right before its backward use (recomputing the

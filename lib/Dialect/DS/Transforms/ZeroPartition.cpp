@@ -1,4 +1,5 @@
 // ZeRO stages 0-3: partitions gradients, optimizer state and parameters over ranks.
+#include "ds/Dialect/DS/IR/DSLoweringAttrs.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/DS/Transforms/Passes.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
@@ -44,10 +45,11 @@ class ZeroPartitioner {
 public:
   ZeroPartitioner(ModuleOp module, int64_t stage, int64_t world,
                   int64_t persistenceThreshold, int64_t bucketSize,
-                  int64_t prefetchBucketSize)
+                  int64_t prefetchBucketSize, bool contiguousGradients)
       : module(module), b(module.getContext()), stage(stage), world(world),
         threshold(persistenceThreshold), bucketSize(bucketSize),
-        prefetchBucketSize(prefetchBucketSize) {}
+        prefetchBucketSize(prefetchBucketSize),
+        contiguousGradients(contiguousGradients) {}
 
   LogicalResult run() {
     microStep = dsrt::findProgram(module, dsrt::ProgramRole::micro_step);
@@ -147,9 +149,14 @@ private:
   }
 
   /// Stages 2-3: each micro-step reduce-scatters its gradients into shard
-  /// accumulators, in buckets of at least `bucketSize` elements taken in the order the
-  /// gradients complete. A bucket is one collective over the gradients' shards laid
-  /// out rank-major ([W, p_1 + p_2 + ...]), so rank r receives shard r of each.
+  /// accumulators, in buckets of at most `bucketSize` elements (a larger gradient is a
+  /// bucket of its own) taken in the order the gradients complete: like DeepSpeed's IPG
+  /// bucket, a bucket is closed before the next gradient would overflow it. A bucket is
+  /// one collective over the gradients' shards laid out rank-major ([W, p_1 + p_2 +
+  /// ...]), so rank r receives shard r of each. With `contiguousGradients` the concat
+  /// that lays out a bucket of several gradients is marked kCopyInAttr: each gradient
+  /// is copied into the bucket as soon as it is complete (DeepSpeed's contiguous IPG
+  /// buffer).
   void partitionAccumulation() {
     struct Pending {
       Partition *part;
@@ -170,7 +177,7 @@ private:
     SmallVector<SmallVector<Pending>> buckets;
     int64_t filled = 0;
     for (Pending &p : pending) {
-      if (buckets.empty() || filled >= bucketSize) {
+      if (buckets.empty() || (filled > 0 && filled + p.part->n > bucketSize)) {
         buckets.emplace_back();
         filled = 0;
       }
@@ -192,10 +199,13 @@ private:
         total += p.part->p;
       }
       Type elem = elementOf(rows.front());
-      Value matrix = rows.size() == 1
-                         ? rows.front()
-                         : ConcatOp::create(b, loc, rows, b.getI64IntegerAttr(1))
-                               .getResult();
+      Value matrix = rows.front();
+      if (rows.size() > 1) {
+        auto concat = ConcatOp::create(b, loc, rows, b.getI64IntegerAttr(1));
+        if (contiguousGradients)
+          concat->setAttr(kCopyInAttr, b.getUnitAttr());
+        matrix = concat;
+      }
       Value mine = shard::ReduceScatterOp::create(
           b, loc, RankedTensorType::get({1, total}, elem), grid(), axes(), matrix,
           shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum),
@@ -622,6 +632,7 @@ private:
   ModuleOp module;
   OpBuilder b;
   int64_t stage, world, threshold, bucketSize, prefetchBucketSize;
+  bool contiguousGradients;
   func::FuncOp microStep, applyStep;
   SmallVector<Partition> parts;
 };
@@ -643,7 +654,8 @@ struct PartitionForZeroPass
       return signalPassFailure();
     }
     if (failed(ZeroPartitioner(module, stage, worldSize, paramPersistenceThreshold,
-                               reduceBucketSize, prefetchBucketSize)
+                               reduceBucketSize, prefetchBucketSize,
+                               contiguousGradients)
                    .run()))
       signalPassFailure();
   }

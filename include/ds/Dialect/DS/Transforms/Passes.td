@@ -158,8 +158,13 @@ def PartitionForZeroPass : Pass<"ds-zero", "::mlir::ModuleOp"> {
            "0", "Stage 3 keeps parameters of at most this many elements whole "
            "(DeepSpeed's stage3_param_persistence_threshold)">,
     Option<"reduceBucketSize", "reduce-bucket-size", "int64_t", "500000000",
-           "Stages 2-3: gradients are reduce-scattered together until a bucket holds "
-           "at least this many elements (DeepSpeed's reduce_bucket_size)">,
+           "Stages 2-3: gradients are reduce-scattered together in buckets of at most "
+           "this many elements, a larger gradient alone (DeepSpeed's "
+           "reduce_bucket_size)">,
+    Option<"contiguousGradients", "contiguous-gradients", "bool", "false",
+           "Stages 2-3: each gradient is copied into its bucket as soon as it is "
+           "complete instead of all at once when the bucket is full (DeepSpeed's "
+           "contiguous_gradients)">,
     Option<"prefetchBucketSize", "prefetch-bucket-size", "int64_t", "50000000",
            "Stage 3: parameters are gathered together until a bucket holds at least "
            "this many elements (DeepSpeed's stage3_prefetch_bucket_size)">,
