@@ -5,6 +5,7 @@
 #include "ds/Import/ONNX.h"
 #include "ds/InitAllDialects.h"
 #include "ds/Pipelines/Pipelines.h"
+#include "ds/Target/MemoryReport.h"
 #include "ds/Target/Plan.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -81,15 +82,19 @@ mlir::ds::compileOnnxToPlan(const OnnxCompileRequest &request) {
   if (!module)
     return failWith(request.onnxPath + ": import failed");
 
-  TrainingPipelineOptions training =
-      config.getTrainingPipelineOptions(stage, world, options.freeze);
-  training.fuseAttention = request.fuseAttention;
-  LoweringPipelineOptions lowering;
-  lowering.transfers = config.getTransferOptions();
-  PassManager pm(&context);
-  buildTrainingPipeline(pm, training);
-  buildLoweringPipeline(pm, lowering);
-  if (failed(pm.run(*module)))
+  auto compile = [&](ModuleOp m, const DeepSpeedConfig &c) {
+    TrainingPipelineOptions training =
+        c.getTrainingPipelineOptions(stage, world, options.freeze);
+    training.fuseAttention = request.fuseAttention;
+    LoweringPipelineOptions lowering;
+    lowering.transfers = c.getTransferOptions();
+    PassManager pm(&context);
+    buildTrainingPipeline(pm, training);
+    buildLoweringPipeline(pm, lowering);
+    return pm.run(m);
+  };
+  if (failed(compileChoosingGradientCopyIn(*module, config, stage, /*inference=*/false,
+                                           compile)))
     return failWith(request.onnxPath + ": compilation failed");
 
   std::string bytes;
@@ -98,4 +103,32 @@ mlir::ds::compileOnnxToPlan(const OnnxCompileRequest &request) {
     return failWith(request.onnxPath + ": plan export failed");
   os.flush();
   return bytes;
+}
+
+LogicalResult mlir::ds::compileChoosingGradientCopyIn(
+    ModuleOp module, const DeepSpeedConfig &config, int stage, bool inference,
+    llvm::function_ref<LogicalResult(ModuleOp, const DeepSpeedConfig &)> compile) {
+  bool both = !inference && stage >= 2 && !config.contiguousGradients;
+  OwningOpRef<ModuleOp> contiguous;
+  if (both)
+    contiguous = cast<ModuleOp>(module->clone());
+  if (failed(compile(module, config)))
+    return failure();
+  if (!both)
+    return success();
+  DeepSpeedConfig copyIn = config;
+  copyIn.zero.contiguousGradients = true;
+  if (failed(compile(*contiguous, copyIn)))
+    return failure();
+  FailureOr<MemoryBreakdown> concat = computeMemoryBreakdown(module);
+  FailureOr<MemoryBreakdown> copied = computeMemoryBreakdown(*contiguous);
+  if (failed(concat) || failed(copied))
+    return failure();
+  if (copied->total() >= concat->total())
+    return success();
+  module->setAttrs(contiguous.get()->getAttrDictionary());
+  module.getBody()->getOperations().clear();
+  module.getBody()->getOperations().splice(module.getBody()->end(),
+                                           contiguous->getBody()->getOperations());
+  return success();
 }

@@ -7,6 +7,7 @@
 #include "ds/Import/ONNX.h"
 #include "ds/InitAllDialects.h"
 #include "ds/InitAllPasses.h"
+#include "ds/Pipelines/CompileOnnx.h"
 #include "ds/Pipelines/Pipelines.h"
 #include "ds/Target/CostReport.h"
 #include "ds/Target/MemoryReport.h"
@@ -201,12 +202,12 @@ static LogicalResult runTrainingPipeline(ModuleOp module,
                      [&](OpPassManager &pm) { ds::buildTrainingPipeline(pm, options); });
 }
 
-/// Lowering to runtime kernels and the static memory plan.
 static cl::opt<bool> multiTensorOptimizer(
     "multi-tensor-optimizer",
     cl::desc("One grad_norm_sq and one multi_adam_update kernel per group in the optimizer "
              "step (default true; =false keeps per-parameter kernels, for comparisons)"),
     cl::init(true), cl::cat(compilerCategory));
+/// Lowering to runtime kernels and the static memory plan.
 static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
                                          const ds::DeepSpeedConfig &config) {
   ds::LoweringPipelineOptions options;
@@ -218,37 +219,17 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
                      [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });
 }
 
-/// The training and lowering pipelines: `module` becomes the plan. At stages 2-3 with
-/// zero_optimization.contiguous_gradients unset, the plan is compiled both with and
-/// without each gradient copied into its bucket as it completes, and the one with the
-/// lower device total is kept (the other one's is never lower; a tie keeps the concat).
+/// The training and lowering pipelines: `module` becomes the plan (at stages 2-3 the
+/// lower of the plans with and without gradient copy-in, see compileChoosingGradientCopyIn).
 static LogicalResult compilePlan(ModuleOp module, const ds::DeepSpeedConfig &config,
                                  int stage, int world, const ds::ImportOptions &import) {
-  bool both = !import.inference && stage >= 2 && !config.contiguousGradients;
-  OwningOpRef<ModuleOp> contiguous;
-  if (both)
-    contiguous = cast<ModuleOp>(module->clone());
-  if (failed(runTrainingPipeline(module, config, stage, world, import)) ||
-      failed(runLoweringPipeline(module, import.inference, config)))
-    return failure();
-  if (!both)
-    return success();
-  ds::DeepSpeedConfig copyIn = config;
-  copyIn.zero.contiguousGradients = true;
-  if (failed(runTrainingPipeline(*contiguous, copyIn, stage, world, import)) ||
-      failed(runLoweringPipeline(*contiguous, /*inference=*/false, copyIn)))
-    return failure();
-  FailureOr<ds::MemoryBreakdown> concat = ds::computeMemoryBreakdown(module);
-  FailureOr<ds::MemoryBreakdown> copied = ds::computeMemoryBreakdown(*contiguous);
-  if (failed(concat) || failed(copied))
-    return failure();
-  if (copied->total() >= concat->total())
-    return success();
-  module->setAttrs(contiguous.get()->getAttrDictionary());
-  module.getBody()->getOperations().clear();
-  module.getBody()->getOperations().splice(module.getBody()->end(),
-                                           contiguous->getBody()->getOperations());
-  return success();
+  return ds::compileChoosingGradientCopyIn(
+      module, config, stage, import.inference,
+      [&](ModuleOp m, const ds::DeepSpeedConfig &c) -> LogicalResult {
+        if (failed(runTrainingPipeline(m, c, stage, world, import)))
+          return failure();
+        return runLoweringPipeline(m, import.inference, c);
+      });
 }
 
 /// Parses "123", "64KiB", "1.5GiB" (K/KB/KiB, M.., G.., T..: binary units); nullopt when bad.

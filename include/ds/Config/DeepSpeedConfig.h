@@ -41,9 +41,8 @@ struct DeepSpeedConfig {
   PartitionForZeroPassOptions zero;
   /// zero_optimization.contiguous_gradients: whether each gradient is copied into its
   /// reduce bucket as soon as it is complete (sets zero.contiguousGradients). Unset,
-  /// ds-opt compiles stages 2-3 both ways and keeps the plan with the lower arena peak:
-  /// the copy-in saves the bucket's second copy when it fills, and costs the whole bucket
-  /// over its fill span, so which is lower depends on the bucket against the activations.
+  /// stages 2-3 are compiled both ways (compileChoosingGradientCopyIn, used by ds-opt and
+  /// ds_opt.initialize) and the plan with the lower device total is kept.
   std::optional<bool> contiguousGradients;
   /// zero_optimization.offload_optimizer / offload_param (§8, §10): where the state
   /// lives and how it is staged.

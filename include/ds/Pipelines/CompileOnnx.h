@@ -3,6 +3,9 @@
 #ifndef DS_PIPELINES_COMPILEONNX_H
 #define DS_PIPELINES_COMPILEONNX_H
 
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LogicalResult.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
 #include <optional>
@@ -35,6 +38,19 @@ struct OnnxCompileRequest {
 /// .dsplan file). Errors (the importer's, the config's, the passes') come back as one
 /// message, as ds-opt prints them.
 llvm::Expected<std::string> compileOnnxToPlan(const OnnxCompileRequest &request);
+
+struct DeepSpeedConfig;
+
+/// Compiles the imported `module` into a plan with `compile` (the training and lowering
+/// pipelines for that config). For training at ZeRO stages 2-3 with
+/// zero_optimization.contiguous_gradients unset, compiles it twice, without and with each
+/// gradient copied into its reduce bucket as it completes, and keeps the plan with the
+/// lower device total (a tie keeps the one without): the copy-in saves the bucket's second
+/// copy when it fills and costs the whole bucket over its fill span, so which is lower
+/// depends on the bucket against the activations. ds-opt and compileOnnxToPlan both use it.
+LogicalResult compileChoosingGradientCopyIn(
+    ModuleOp module, const DeepSpeedConfig &config, int stage, bool inference,
+    llvm::function_ref<LogicalResult(ModuleOp, const DeepSpeedConfig &)> compile);
 
 } // namespace mlir::ds
 
