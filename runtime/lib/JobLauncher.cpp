@@ -362,8 +362,8 @@ void applyHostSlots() {
     args.push_back("--allow-run-as-root");
   if (unsigned(nproc) > std::max(1u, std::thread::hardware_concurrency()))
     args.push_back("--oversubscribe");
-  for (const char *s : {"--bind-to", "none", "--mca", "btl", "self,vader", "--mca",
-                        "btl_vader_single_copy_mechanism", "none", "--quiet"})
+  // The single-copy mechanism is each rank's choice (makeMpiCommunicator).
+  for (const char *s : {"--bind-to", "none", "--mca", "btl", "self,vader", "--quiet"})
     args.push_back(s);
   args.push_back(self);
   for (int i = 1; i < argc; ++i) {

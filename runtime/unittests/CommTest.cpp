@@ -6,6 +6,9 @@
 
 #include <cstdlib>
 #include <mpi.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace ds::rt;
 using namespace ds::rt::test;
@@ -155,9 +158,76 @@ TEST(Comm, MpiWaitsYieldWhenRanksShareCores) {
       << numThreads() << " threads on " << usableCpuCount() << " cpus";
 }
 
+// Tests that the probe's answer is what a child reading its parent's heap finds.
+TEST(Comm, CrossMemoryAttachProbeMatchesAChildsRead) {
+  std::vector<uint64_t> buf(512, 0x5a5aa5a5f00dULL);
+  bool works = crossMemoryAttachWorks();
+  pid_t parent = getpid(), child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::vector<uint64_t> got(buf.size(), 0);
+    iovec local{got.data(), got.size() * sizeof(uint64_t)};
+    iovec remote{buf.data(), buf.size() * sizeof(uint64_t)};
+    ssize_t n = process_vm_readv(parent, &local, 1, &remote, 1, 0);
+    _exit(n == ssize_t(local.iov_len) && got == buf ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_EQ(works, WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(works, crossMemoryAttachWorks()); // the same answer each time
+}
+
+// Tests that Open MPI's shared-memory transport copies large messages once (cma) where the
+// probe says the kernel allows it, else through fragments (none), unless the user chose.
+TEST(Comm, SingleCopyMechanismFollowsTheProbe) {
+  if (!launchedByMpi())
+    GTEST_SKIP() << "not under mpirun";
+  if (std::getenv("DS_TEST_USER_SINGLE_COPY"))
+    GTEST_SKIP() << "OMPI_MCA_btl_vader_single_copy_mechanism set before the test";
+  int provided = 0;
+  ASSERT_EQ(MPI_T_init_thread(MPI_THREAD_SINGLE, &provided), MPI_SUCCESS);
+  int num = 0, found = -1;
+  MPI_Datatype type = MPI_DATATYPE_NULL;
+  MPI_T_enum enumType = MPI_T_ENUM_NULL;
+  MPI_T_cvar_get_num(&num);
+  for (int i = 0; i < num && found < 0; ++i) {
+    char name[256], desc[1024];
+    int nameLen = sizeof(name), descLen = sizeof(desc), verbosity, bind, scope;
+    if (MPI_T_cvar_get_info(i, name, &nameLen, &verbosity, &type, &enumType, desc, &descLen,
+                            &bind, &scope) == MPI_SUCCESS &&
+        std::string(name) == "btl_vader_single_copy_mechanism")
+      found = i;
+  }
+  if (found < 0 || enumType == MPI_T_ENUM_NULL) {
+    MPI_T_finalize();
+    GTEST_SKIP() << "this MPI has no btl_vader_single_copy_mechanism control variable";
+  }
+  MPI_T_cvar_handle handle;
+  int count = 0, value = -1;
+  ASSERT_EQ(MPI_T_cvar_handle_alloc(found, nullptr, &handle, &count), MPI_SUCCESS);
+  ASSERT_EQ(MPI_T_cvar_read(handle, &value), MPI_SUCCESS);
+  MPI_T_cvar_handle_free(&handle);
+  std::string chosen;
+  int items = 0;
+  char enumName[256];
+  int enumNameLen = sizeof(enumName);
+  MPI_T_enum_get_info(enumType, &items, enumName, &enumNameLen);
+  for (int i = 0; i < items; ++i) {
+    char item[256];
+    int itemLen = sizeof(item), itemValue = 0;
+    if (MPI_T_enum_get_item(enumType, i, &itemValue, item, &itemLen) == MPI_SUCCESS &&
+        itemValue == value)
+      chosen = item;
+  }
+  MPI_T_finalize();
+  EXPECT_EQ(chosen, crossMemoryAttachWorks() ? "cma" : "none") << "value " << value;
+}
+
 int main(int argc, char **argv) {
   if (std::getenv("OMPI_MCA_mpi_yield_when_idle"))
     setenv("DS_TEST_USER_YIELD", "1", 1);
+  if (std::getenv("OMPI_MCA_btl_vader_single_copy_mechanism"))
+    setenv("DS_TEST_USER_SINGLE_COPY", "1", 1);
   testing::InitGoogleTest(&argc, argv);
   std::unique_ptr<Communicator> comm =
       launchedByMpi() ? makeMpiCommunicator() : makeSingleRankCommunicator();

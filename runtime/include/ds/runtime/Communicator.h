@@ -47,6 +47,13 @@ bool launchedByMpi();
 /// busy-polls for its peer takes the time slices the peer, or its own pool, needs.
 /// DS_MPI_WAIT=sleep|spin forces either way (auto: the rule above).
 std::unique_ptr<Communicator> makeMpiCommunicator(int threadsPerRank = 0);
+/// Whether a child of this process can read its memory with process_vm_readv (Cross Memory
+/// Attach, Open MPI's single-copy path between ranks of a node): false where seccomp, a
+/// missing capability or Yama forbids it. Declares any process a permitted tracer first
+/// (PR_SET_PTRACER_ANY), as the node's other ranks must be. makeMpiCommunicator asks it
+/// before MPI_Init and sets OMPI_MCA_btl_vader_single_copy_mechanism (cma, else none)
+/// unless the environment already does.
+bool crossMemoryAttachWorks();
 /// True when localRanks ranks of threadsPerRank threads each occupy every one of cpus cores.
 bool ranksShareCores(int localRanks, int threadsPerRank, int cpus);
 /// The CPUs this process may run on (sched_getaffinity; hardware_concurrency if unknown).
