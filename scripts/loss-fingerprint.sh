@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints the bundled models' training losses (and the final weights' hashes) for a fixed set of
-# configs — fp32/bf16/fp16, ZeRO 0 and 3, world 1 and 2, accumulation — so that a refactor can
+# configs — fp32/bf16/fp16, ZeRO 0-3, world 1 and 2, clipping, accumulation — so that a refactor can
 # be shown to change nothing: run before and after, then `diff` the two outputs (bitwise).
 #   scripts/loss-fingerprint.sh [BUILD_DIR] > before.txt
 # DS_OPT_FLAGS (e.g. --multi-tensor-optimizer=false) is added to every ds-opt command, so that
@@ -38,7 +38,11 @@ for m in mlp gpt; do
       "models/configs/$m/adamw.json" $p "$T/$m-$p.json"
     run "$m-$p" $m "$T/$m-$p.json"
     run "$m-$p-z3w2" $m "$T/$m-$p.json" --zero-stage=3 --world-size=2 -- --nproc 2
+    run "$m-$p-z0w2" $m "$T/$m-$p.json" --zero-stage=0 --world-size=2 -- --nproc 2
   done
+  run "$m-clip-z0w2" $m "models/configs/$m/adamw_warmup_clip.json" --zero-stage=0 --world-size=2 -- --nproc 2
+  run "$m-z0w2" $m "test/Zero/Inputs/${m}_accum2.json" --zero-stage=0 --world-size=2 -- --nproc 2
+  run "$m-z1w2" $m "test/Zero/Inputs/${m}_accum2.json" --zero-stage=1 --world-size=2 -- --nproc 2
   run "$m-z2w2" $m "test/Zero/Inputs/${m}_accum2.json" --zero-stage=2 --world-size=2 -- --nproc 2
   run "$m-z3w2" $m "test/Zero/Inputs/${m}_accum2.json" --zero-stage=3 --world-size=2 -- --nproc 2
 done

@@ -9,7 +9,8 @@
 // A two-layer network: @w1 [5x3] (15 elements: shards of 8, padded to 16) and @w2 [3x4].
 
 // Tests that stage 0 keeps everything whole and all-reduces the accumulated gradient
-// right where the optimizer step reads it, then averages it over the 2 ranks.
+// right where the optimizer step reads it, back into the accumulator (reduced in place
+// once lowered), then averages it over the 2 ranks.
 // S0: shard.grid @world(shape = 2)
 // S0: ds.state grad @w1.grad : tensor<5x3xf32>
 // S0-LABEL: func.func @micro_step
@@ -17,8 +18,12 @@
 // S0-LABEL: func.func @apply_step
 //      S0: %[[G:.+]] = ds.state_ref @w1.grad : tensor<5x3xf32>
 // S0-NEXT: %[[SUM:.+]] = shard.all_reduce %[[G]] on @world grid_axes = [0] : tensor<5x3xf32> -> tensor<5x3xf32>
+// S0-NEXT: ds.assign @w1.grad, %[[SUM]] : tensor<5x3xf32>
+// S0-NEXT: %[[R:.+]] = ds.state_ref @w1.grad : tensor<5x3xf32>
 // S0-NEXT: %[[HALF:.+]] = ds.constant dense<5.000000e-01>
-// S0-NEXT: ds.mul %[[SUM]], %[[HALF]]
+// S0-NEXT: %[[AVG:.+]] = ds.mul %[[R]], %[[HALF]]
+//      S0: ds.grad_norm_sq %[[AVG]],
+//  S0-NOT: shard.all_reduce %{{.*}} : tensor<5x3xf32>
 
 // Tests that stage 1 shards the optimizer state, reduce-scatters the whole accumulated
 // gradient at the step, sums the clipping norm over ranks, updates the rank's slice of the

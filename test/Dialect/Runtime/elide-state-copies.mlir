@@ -107,3 +107,51 @@ func.func @kept(%x: memref<4xf32>) -> memref<2x2xf32> attributes {dsrt.role = #d
   %view = dsrt.view %u : memref<4xf32> to memref<2x2xf32>
   return %view : memref<2x2xf32>
 }
+
+// -----
+
+// Tests that a copy reading a reshape of a transient (a stage-1/2 all-gather of the
+// parameter's flat shards, viewed in the parameter's shape) is dropped too: the all-gather
+// writes a view of the global, and neither the transient nor its view remains.
+// CHECK-LABEL: func.func @apply_step
+//   CHECK-NOT:   dsrt.alloc
+//       CHECK:   %[[W:.+]] = dsrt.param @w : memref<4x3xf32>
+//  CHECK-NEXT:   %[[V:.+]] = dsrt.view %[[W]] : memref<4x3xf32> to memref<12xf32>
+//  CHECK-NEXT:   dsrt.kernel "all_gather" ins(%{{.+}} : memref<6xf32>) outs(%[[V]] : memref<12xf32>) on comm
+//   CHECK-NOT:   "copy"
+//       CHECK:   return
+dsrt.global trainable @w : memref<4x3xf32> from "w"
+dsrt.global @w.shard : memref<6xf32>
+func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
+  %s = dsrt.param @w.shard : memref<6xf32>
+  %full = dsrt.alloc : memref<12xf32>
+  dsrt.kernel "all_gather" ins(%s : memref<6xf32>) outs(%full : memref<12xf32>) on comm {attrs = {axis = 0 : i64}}
+  %v = dsrt.view %full : memref<12xf32> to memref<4x3xf32>
+  %w = dsrt.param @w : memref<4x3xf32>
+  dsrt.kernel "copy" ins(%v : memref<4x3xf32>) outs(%w : memref<4x3xf32>) on copy
+  return
+}
+
+// -----
+
+// Tests that the view case keeps the copy when the transient is read after it (the
+// all-gathered value must stay what it was while the global changes), or when the view
+// has another use.
+// CHECK-LABEL: func.func @apply_step
+//       CHECK:   dsrt.alloc
+//       CHECK:   dsrt.kernel "copy"
+//       CHECK:   dsrt.kernel "copy"
+dsrt.global trainable @w : memref<4x3xf32> from "w"
+dsrt.global @w.shard : memref<6xf32>
+dsrt.global @out : memref<4x3xf32>
+func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
+  %s = dsrt.param @w.shard : memref<6xf32>
+  %full = dsrt.alloc : memref<12xf32>
+  dsrt.kernel "all_gather" ins(%s : memref<6xf32>) outs(%full : memref<12xf32>) on comm {attrs = {axis = 0 : i64}}
+  %v = dsrt.view %full : memref<12xf32> to memref<4x3xf32>
+  %w = dsrt.param @w : memref<4x3xf32>
+  dsrt.kernel "copy" ins(%v : memref<4x3xf32>) outs(%w : memref<4x3xf32>) on copy
+  %o = dsrt.param @out : memref<4x3xf32>
+  dsrt.kernel "copy" ins(%v : memref<4x3xf32>) outs(%o : memref<4x3xf32>) on copy
+  return
+}

@@ -446,7 +446,12 @@ private:
           s.setType(part.shardOf(s.getTensorType().getElementType()));
     }
 
+    // Ops this loop inserts after the one it visits, which it then visits too.
+    DenseSet<Operation *> created;
+    llvm::StringMap<Value> reducedGrads; // stage 0: each gradient's average, once
     for (Operation &op : llvm::make_early_inc_range(body)) {
+      if (created.contains(&op))
+        continue;
       if (auto ref = dyn_cast<StateRefOp>(op)) {
         Partition *part = lookup(ref.getName());
         if (!part)
@@ -454,15 +459,28 @@ private:
         if (ref.getName() == part->grad.getSymName()) {
           b.setInsertionPointAfter(ref);
           Value g;
+          if (stage == 0 && world > 1 && reducedGrads.count(ref.getName())) {
+            // The accumulator holds the sum already (below): the first read's average.
+            ref.getResult().replaceAllUsesWith(reducedGrads[ref.getName()]);
+            continue;
+          }
           if (stage == 0) {
             Value sum = shard::AllReduceOp::create(
                 b, ref.getLoc(), ref.getType(), grid(), axes(), ref,
                 shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum));
-            g = world == 1 ? sum
-                           : MulOp::create(b, ref.getLoc(), sum,
-                                           scalarLike(ref.getLoc(), 1.0 / world,
-                                                      ref.getType()))
-                                 .getResult();
+            g = sum;
+            if (world > 1) {
+              // The sum goes back into the accumulator, which the step zeroes after the
+              // update anyway: the lowering reduces in place (no transient as large as
+              // the gradient) and the update reads a global, as at world 1, so the
+              // multi-tensor optimizer step takes it.
+              AssignOp::create(b, ref.getLoc(), ref.getName(), sum);
+              auto reduced = StateRefOp::create(b, ref.getLoc(), ref.getType(), ref.getName());
+              created.insert(reduced);
+              g = MulOp::create(b, ref.getLoc(), reduced,
+                                scalarLike(ref.getLoc(), 1.0 / world, ref.getType()));
+              reducedGrads[ref.getName()] = g;
+            }
           } else if (stage == 1) {
             g = reduceScatterMean(ref.getLoc(), ref, *part);
           } else {

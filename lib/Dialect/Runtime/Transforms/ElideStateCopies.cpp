@@ -30,16 +30,27 @@ bool allowsInPlace(KernelOp kernel) {
   return info && info->inPlace;
 }
 
-/// Whether the copy `copy` (transient -> global) can be dropped by making the
-/// transient's writer write the global; returns the writer.
+/// The transient a copy reads: its input, or the source of the view it reads when that
+/// view (a reshape, e.g. of an all-gathered flat shard matrix) has no other use.
+Value copiedTransient(KernelOp copy) {
+  Value in = copy.getInputs()[0];
+  if (auto view = in.getDefiningOp<ViewOp>(); view && view->hasOneUse())
+    return view.getSource();
+  return in;
+}
+
+/// Whether the copy `copy` (transient -> global, possibly through a view of the
+/// transient) can be dropped by making the transient's writer write the global (a view
+/// of it); returns the writer.
 KernelOp findElidableWriter(KernelOp copy, SymbolTableCollection &symbols) {
   if (copy.getKernel() != "copy" || !copy.getAttrs().empty() ||
       copy.getInputs().size() != 1 || copy.getOutputs().size() != 1)
     return {};
-  Value transient = copy.getInputs()[0], state = copy.getOutputs()[0];
+  Value transient = copiedTransient(copy), state = copy.getOutputs()[0];
+  bool throughView = transient != copy.getInputs()[0];
   auto alloc = transient.getDefiningOp<AllocOp>();
   auto param = state.getDefiningOp<ParamOp>();
-  if (!alloc || !param || transient.getType() != state.getType() ||
+  if (!alloc || !param || copy.getInputs()[0].getType() != state.getType() ||
       alloc.getSpace() != MemorySpace::device)
     return {};
   auto global = symbols.lookupNearestSymbolFrom<GlobalOp>(copy, param.getNameAttr());
@@ -50,6 +61,8 @@ KernelOp findElidableWriter(KernelOp copy, SymbolTableCollection &symbols) {
   KernelOp writer;
   SmallVector<KernelOp> readers;
   for (OpOperand &use : transient.getUses()) {
+    if (throughView && use.getOwner() == copy.getInputs()[0].getDefiningOp())
+      continue;
     auto kernel = dyn_cast<KernelOp>(use.getOwner());
     if (!kernel)
       return {}; // a view or a returned buffer
@@ -88,7 +101,7 @@ KernelOp findElidableWriter(KernelOp copy, SymbolTableCollection &symbols) {
   }
   // The writer itself may read the global: the whole buffer, in place.
   for (Value v : writer.getInputs())
-    if (globalOf(v) == name && (v.getType() != state.getType() ||
+    if (globalOf(v) == name && (throughView || v.getType() != state.getType() ||
                                 !v.getDefiningOp<ParamOp>() || !allowsInPlace(writer)))
       return {};
   for (Value v : writer.getOutputs())
@@ -115,13 +128,18 @@ struct ElideStateCopiesPass : dsrt::impl::ElideStateCopiesPassBase<ElideStateCop
         KernelOp writer = findElidableWriter(copy, symbols);
         if (!writer)
           continue;
-        Value transient = copy.getInputs()[0];
+        Value transient = copiedTransient(copy);
+        auto view = copy.getInputs()[0].getDefiningOp<ViewOp>();
         auto param = copy.getOutputs()[0].getDefiningOp<ParamOp>();
         OpBuilder b(writer);
         Value state =
             ParamOp::create(b, param.getLoc(), param.getType(), param.getNameAttr());
+        if (transient != copy.getInputs()[0])
+          state = ViewOp::create(b, view.getLoc(), transient.getType(), state);
         auto alloc = transient.getDefiningOp<AllocOp>();
         copy.erase();
+        if (view && view->use_empty())
+          view.erase();
         if (param->use_empty())
           param.erase();
         transient.replaceAllUsesWith(state);
