@@ -33,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -265,6 +266,12 @@ template <typename T> std::string jsonList(const std::vector<T> &v) {
 }
 
 /// 1536 -> "1.50 KiB": binary units, for the step lines and the summary.
+/// The process's peak resident set in bytes (getrusage's ru_maxrss, KiB on Linux).
+int64_t peakResidentBytes() {
+  struct rusage usage {};
+  return getrusage(RUSAGE_SELF, &usage) == 0 ? int64_t(usage.ru_maxrss) * 1024 : 0;
+}
+
 std::string humanBytes(double bytes) {
   return formatByteSize(uint64_t(std::max(0.0, std::round(bytes))));
 }
@@ -721,28 +728,31 @@ int runJob(const Options &opt, Communicator &comm) {
   }
 
   std::string metricsError;
-  // Per rank: predicted and measured arena peak, and the measured bytes of each tier
-  // (device = persistent region + arena high-water; host region; NVMe swap file).
-  constexpr int kTiers = 5;
+  // Per rank: predicted and measured arena peak, the measured bytes of each tier
+  // (device = persistent region + arena high-water; host region; NVMe swap file), and the
+  // process's peak resident set (getrusage: everything, the executable and libraries too).
+  constexpr int kTiers = 6;
   std::vector<int64_t> all(size_t(kTiers * world));
   if (!opt.metrics.empty() || trained) {
     int64_t mine[kTiers] = {int64_t(plan.plan.predicted_peak_bytes()),
                             int64_t(exec.measuredPeakBytes()),
                             int64_t(plan.plan.persistent_bytes() + exec.measuredPeakBytes()),
                             int64_t(exec.measuredHostBytes()),
-                            int64_t(exec.measuredNvmeBytes())};
+                            int64_t(exec.measuredNvmeBytes()),
+                            peakResidentBytes()};
     comm.allGather(mine, all.data(), kTiers, ds::plan::I64);
   }
   auto tier = [&](int r, int k) { return all[size_t(kTiers * r + k)]; };
   if (!opt.metrics.empty()) {
     if (rank == 0) {
-      std::vector<int64_t> pred, meas, device, host, nvme;
+      std::vector<int64_t> pred, meas, device, host, nvme, resident;
       for (int r = 0; r < world; ++r) {
         pred.push_back(tier(r, 0));
         meas.push_back(tier(r, 1));
         device.push_back(tier(r, 2));
         host.push_back(tier(r, 3));
         nvme.push_back(tier(r, 4));
+        resident.push_back(tier(r, 5));
       }
       std::string json = "{\n  \"loss\": " + jsonList(losses) +
                          (lossScales.empty()
@@ -764,6 +774,7 @@ int runJob(const Options &opt, Communicator &comm) {
                          std::to_string(plan.plan.host_bytes()) +
                          ",\n  \"planned_nvme_bytes\": " +
                          std::to_string(plan.plan.nvme_bytes()) +
+                         ",\n  \"peak_resident_bytes\": " + jsonList(resident) +
                          ",\n  \"world_size\": " + std::to_string(world) +
                          ",\n  \"micro_batch\": " + std::to_string(mb) +
                          ",\n  \"gradient_accumulation_steps\": " +
