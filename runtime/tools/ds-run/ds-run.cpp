@@ -266,6 +266,17 @@ template <typename T> std::string jsonList(const std::vector<T> &v) {
 }
 
 /// 1536 -> "1.50 KiB": binary units, for the step lines and the summary.
+/// The process's resident set in bytes now (/proc/self/statm's second field, in pages).
+int64_t residentBytes() {
+  long pages = 0, resident = 0;
+  FILE *f = std::fopen("/proc/self/statm", "r");
+  if (!f)
+    return 0;
+  int n = std::fscanf(f, "%ld %ld", &pages, &resident);
+  std::fclose(f);
+  return n == 2 ? int64_t(resident) * sysconf(_SC_PAGESIZE) : 0;
+}
+
 /// The process's peak resident set in bytes (getrusage's ru_maxrss, KiB on Linux).
 int64_t peakResidentBytes() {
   struct rusage usage {};
@@ -682,6 +693,14 @@ int runJob(const Options &opt, Communicator &comm) {
       bool print = s == 0 || (s + 1) % every == 0 || s + 1 == opt.steps;
       if (rank == 0 && !print && bar)
         progress(s + 1, opt.steps);
+      // memory_breakdown: the largest current and peak resident set of any rank (a
+      // collective on every print step, which every rank reaches alike).
+      int64_t rss[2] = {0, 0};
+      if (print && plan.plan.memory_breakdown()) {
+        rss[0] = residentBytes();
+        rss[1] = peakResidentBytes();
+        comm.allReduce(rss, rss, 2, ds::plan::I64, ReduceOp::Max);
+      }
       if (rank == 0 && print) {
         if (bar)
           std::fputs("\r\033[K", stderr);
@@ -695,6 +714,9 @@ int runJob(const Options &opt, Communicator &comm) {
         std::string text = line;
         if (!lossScales.empty())
           text += "  loss_scale " + jsonNumber(lossScales.back());
+        if (plan.plan.memory_breakdown())
+          text += "  rss " + humanBytes(double(rss[0])) + "  rss_peak " +
+                  humanBytes(double(rss[1]));
         if (breakdown) {
           std::snprintf(line, sizeof(line),
                         "  fwd_ms %.3f  bwd_ms %.3f  step_ms %.3f  comm_ms %.3f",
