@@ -1,10 +1,14 @@
 // Elementwise CPU kernels: arithmetic, comparisons, where, unary math, cast, dropout, gelu_grad.
 #include "CpuCommon.h"
+#include "ElementwiseLoops.h"
 #include "GeluFormulas.h"
+
+#include "ds/runtime/CpuIsa.h"
 
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 namespace ds::rt::cpu {
 namespace {
@@ -138,9 +142,40 @@ template <typename T, typename F> void unaryLoop(const T *x, T *r, int64_t n, F 
   });
 }
 
+/// An f32 loop of ElementwiseLoops over [0, n), split across threads.
+void runUnaryLoop(const float *x, float *r, int64_t n, UnaryLoop loop) {
+  parallelFor(n, kGrain / 4, [&](int64_t s, int64_t e) { loop(x + s, r + s, e - s); });
+}
+
+/// The f32 kernels' math functions: ElementwiseLoops (vectorised, within 1 ulp of the
+/// correctly rounded result); the f64 kernels call libm (LibmMath).
+struct LibmMath {
+  static double erf(double v) { return std::erf(v); }
+  static double tanh(double v) { return std::tanh(v); }
+  static double exp(double v) { return std::exp(v); }
+};
+
+/// The f32 unary kernels that call math functions, or false for another op.
+bool unaryMathF32(const std::string &op, bool tanhGelu, const float *x, float *r, int64_t n) {
+  const ElementwiseLoops &loops = elementwiseLoops();
+  UnaryLoop loop = op == "exp"       ? loops.exp
+                   : op == "erf"     ? loops.erf
+                   : op == "tanh"    ? loops.tanh
+                   : op == "sigmoid" ? loops.sigmoid
+                   : op == "gelu"    ? (tanhGelu ? loops.geluTanh : loops.gelu)
+                                     : nullptr;
+  if (!loop)
+    return false;
+  runUnaryLoop(x, r, n, loop);
+  return true;
+}
+
 template <typename T>
 // tanhGelu: gelu with approximate = "tanh".
 void unaryFloat(const std::string &op, bool tanhGelu, const T *x, T *r, int64_t n) {
+  if constexpr (std::is_same_v<T, float>)
+    if (unaryMathF32(op, tanhGelu, x, r, n))
+      return;
   if (op == "neg")
     unaryLoop(x, r, n, [](T v) { return -v; });
   else if (op == "sqrt")
@@ -176,9 +211,9 @@ void unaryFloat(const std::string &op, bool tanhGelu, const T *x, T *r, int64_t 
     unaryLoop(x, r, n, [](T v) { return v; });
   else if (op == "gelu") {
     if (tanhGelu)
-      unaryLoop(x, r, n, [](T v) { return gelu(v, true); });
+      unaryLoop(x, r, n, [](T v) { return geluTanh<LibmMath>(v); });
     else
-      unaryLoop(x, r, n, [](T v) { return gelu(v, false); });
+      unaryLoop(x, r, n, [](T v) { return geluErf<LibmMath>(v); });
   } else
     fail("internal error: unary kernel ", op);
 }
@@ -429,13 +464,6 @@ void runDropout(KernelCall &c) {
 
 // ================================================================ gradients (docs/ops.md "Backward ops")
 
-namespace {
-
-// ---------------------------------------------------------------- gelu
-
-
-} // namespace
-
 void runGeluGrad(KernelCall &c) {
   bool tanhForm = c.attrs<GeluAttrs>().approximate == GeluApproximation::Tanh;
   int64_t n = c.in[0].numel;
@@ -443,11 +471,33 @@ void runGeluGrad(KernelCall &c) {
     auto *g = in[0];
     auto *x = in[1];
     auto *dx = out[0];
-    parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i)
-        dx[i] = g[i] * geluDeriv(x[i], tanhForm);
-    });
+    if constexpr (std::is_same_v<std::remove_const_t<std::remove_pointer_t<decltype(g)>>,
+                                 float>) {
+      const ElementwiseLoops &loops = elementwiseLoops();
+      BinaryLoop loop = tanhForm ? loops.geluGradTanh : loops.geluGrad;
+      parallelFor(n, kGrain / 4,
+                  [&](int64_t b, int64_t e) { loop(g + b, x + b, dx + b, e - b); });
+    } else {
+      parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i)
+          dx[i] = g[i] * (tanhForm ? geluTanhDeriv<LibmMath>(x[i])
+                                   : geluErfDeriv<LibmMath>(x[i]));
+      });
+    }
   });
+}
+
+const ElementwiseLoops &elementwiseLoops() {
+  std::string isa = cpuIsa();
+#if defined(DS_HAVE_X86_OPTIMIZER_LOOPS)
+  if (isa == "avx512")
+    return avx512::elementwiseLoops();
+  if (isa == "avx2")
+    return avx2::elementwiseLoops();
+  if (isa == "sse2")
+    return sse2::elementwiseLoops();
+#endif
+  return scalar::elementwiseLoops();
 }
 
 } // namespace ds::rt::cpu
