@@ -258,11 +258,50 @@ template <typename I> I floatToInt(double v) {
 
 } // namespace
 
+namespace {
+/// The f32 arithmetic kernels whose operands are contiguous along the result's last dim
+/// (same shapes, or broadcast over leading dims: a bias row): ElementwiseLoops' vector loops
+/// (the same IEEE operations as binaryTyped's, so the same bits). False for other cases.
+bool binaryVectorF32(const std::string &op, const Tensor &a, const Tensor &b, const Tensor &r) {
+  const ElementwiseLoops &loops = elementwiseLoops();
+  BinaryLoop loop = op == "add"   ? loops.add
+                    : op == "sub" ? loops.sub
+                    : op == "mul" ? loops.mul
+                    : op == "div" ? loops.div
+                    : op == "max" ? loops.max
+                    : op == "min" ? loops.min
+                                  : nullptr;
+  if (!loop || r.numel == 0)
+    return false;
+  const float *pa = a.as<float>(), *pb = b.as<float>();
+  float *pr = r.as<float>();
+  if (a.numel == r.numel && b.numel == r.numel && *a.shape == *r.shape &&
+      *b.shape == *r.shape) {
+    parallelFor(r.numel, kGrain,
+                [&](int64_t s, int64_t e) { loop(pa + s, pb + s, pr + s, e - s); });
+    return true;
+  }
+  const auto &rs = *r.shape;
+  if (rs.empty())
+    return false;
+  std::vector<int64_t> st[3] = {broadcastStrides(*a.shape, rs), broadcastStrides(*b.shape, rs),
+                                contiguousStrides(rs)};
+  if (st[0].back() != 1 || st[1].back() != 1 || rs.back() < 16)
+    return false;
+  forEachRow<3>(rs, st, [&](const int64_t *off, int64_t inner, const int64_t *) {
+    loop(pa + off[0], pb + off[1], pr + off[2], inner);
+  });
+  return true;
+}
+} // namespace
+
 void runBinary(KernelCall &c) {
   const Tensor &a = c.in[0], &b = c.in[1], &r = c.out[0];
   const std::string &op = c.ins.kernel();
   switch (a.dtype) {
   case ds::plan::F32:
+    if (binaryVectorF32(op, a, b, r))
+      break;
     binaryTyped(op, a.as<float>(), *a.shape, b.as<float>(), *b.shape, r.as<float>(), *r.shape);
     break;
   case ds::plan::F64:

@@ -144,6 +144,28 @@ struct VectorMath {
   }
 };
 
+// The arithmetic of Elementwise.cpp's f32 kernels, element by element.
+float addF(float x, float y) { return x + y; }
+float subF(float x, float y) { return x - y; }
+float mulF(float x, float y) { return x * y; }
+float divF(float x, float y) { return x / y; }
+float maxF(float x, float y) { return x != x ? x : y != y ? y : (x > y ? x : y); }
+float minF(float x, float y) { return x != x ? x : y != y ? y : (x < y ? x : y); }
+float equalF(float x, float y) { return x == y ? 1.0f : 0.0f; }
+float lessF(float x, float y) { return x < y ? 1.0f : 0.0f; }
+float greaterF(float x, float y) { return x > y ? 1.0f : 0.0f; }
+float negF(float v) { return -v; }
+float reluF(float v) { return v > 0.0f || v != v ? v : 0.0f; }
+float sqrtF(float v) { return __builtin_sqrtf(v); } // the instruction (-fno-math-errno)
+float absF(float v) { return __builtin_fabsf(v); }
+float reciprocalF(float v) { return 1.0f / v; }
+
+void selectLoop(const float *c, const float *x, const float *y, float *r, int64_t n) {
+  DS_ELEMENT_LOOP
+  for (int64_t i = 0; i < n; ++i)
+    r[i] = c[i] != 0.0f ? x[i] : y[i];
+}
+
 template <float (*F)(float)> void unaryLoop(const float *x, float *r, int64_t n) {
   DS_ELEMENT_LOOP
   for (int64_t i = 0; i < n; ++i)
@@ -177,6 +199,21 @@ const ElementwiseLoops &elementwiseLoops() {
       unaryLoop<geluTanhF>,
       binaryLoop<geluGradErfF>,
       binaryLoop<geluGradTanhF>,
+      binaryLoop<addF>,
+      binaryLoop<subF>,
+      binaryLoop<mulF>,
+      binaryLoop<divF>,
+      binaryLoop<maxF>,
+      binaryLoop<minF>,
+      binaryLoop<equalF>,
+      binaryLoop<lessF>,
+      binaryLoop<greaterF>,
+      unaryLoop<negF>,
+      unaryLoop<reluF>,
+      unaryLoop<sqrtF>,
+      unaryLoop<absF>,
+      unaryLoop<reciprocalF>,
+      selectLoop,
   };
   return loops;
 }

@@ -80,6 +80,8 @@ void loadTile(const InputAccess &a, int64_t start, int64_t m, float *dst) {
     int64_t run = std::min(m - i, lastDim - idx[rank - 1]);
     if (lastStride == 0) {
       std::fill(dst + i, dst + i + run, loadElement(a.data, a.dtype, off));
+    } else if (a.dtype == ds::plan::F32 && lastStride == 1) { // a row (a bias)
+      std::memcpy(dst + i, static_cast<const float *>(a.data) + off, size_t(run) * 4);
     } else if (a.dtype == ds::plan::F32) {
       const float *p = static_cast<const float *>(a.data) + off;
       for (int64_t j = 0; j < run; ++j)
@@ -129,35 +131,28 @@ using T = float;
 void evaluate(const ElementwiseLoops &loops, const Instruction &ins, const float *a,
               const float *b, const float *c, float *r, int64_t m) {
   switch (ins.op) {
-  case Op::Add: binary(a, b, r, m, [](T x, T y) { return T(x + y); }); break;
-  case Op::Sub: binary(a, b, r, m, [](T x, T y) { return T(x - y); }); break;
-  case Op::Mul: binary(a, b, r, m, [](T x, T y) { return T(x * y); }); break;
-  case Op::Div: binary(a, b, r, m, [](T x, T y) { return T(x / y); }); break;
+  case Op::Add: loops.add(a, b, r, m); break;
+  case Op::Sub: loops.sub(a, b, r, m); break;
+  case Op::Mul: loops.mul(a, b, r, m); break;
+  case Op::Div: loops.div(a, b, r, m); break;
   case Op::Pow: binary(a, b, r, m, [](T x, T y) { return T(std::pow(x, y)); }); break;
-  case Op::Max:
-    binary(a, b, r, m, [](T x, T y) { return x != x ? x : y != y ? y : (x > y ? x : y); });
-    break;
-  case Op::Min:
-    binary(a, b, r, m, [](T x, T y) { return x != x ? x : y != y ? y : (x < y ? x : y); });
-    break;
-  case Op::Equal: binary(a, b, r, m, [](T x, T y) { return T(x == y); }); break;
-  case Op::Less: binary(a, b, r, m, [](T x, T y) { return T(x < y); }); break;
-  case Op::Greater: binary(a, b, r, m, [](T x, T y) { return T(x > y); }); break;
-  case Op::Where:
-    for (int64_t i = 0; i < m; ++i)
-      r[i] = a[i] != 0 ? b[i] : c[i];
-    break;
-  case Op::Neg: unary(a, r, m, [](T v) { return -v; }); break;
-  case Op::Relu: unary(a, r, m, [](T v) { return v > T(0) || std::isnan(v) ? v : T(0); }); break;
+  case Op::Max: loops.max(a, b, r, m); break;
+  case Op::Min: loops.min(a, b, r, m); break;
+  case Op::Equal: loops.equal(a, b, r, m); break;
+  case Op::Less: loops.less(a, b, r, m); break;
+  case Op::Greater: loops.greater(a, b, r, m); break;
+  case Op::Where: loops.where(a, b, c, r, m); break;
+  case Op::Neg: loops.neg(a, r, m); break;
+  case Op::Relu: loops.relu(a, r, m); break;
   case Op::Identity: std::memmove(r, a, size_t(m) * sizeof(float)); break;
-  case Op::Sqrt: unary(a, r, m, [](T v) { return std::sqrt(v); }); break;
+  case Op::Sqrt: loops.sqrt(a, r, m); break;
   case Op::Exp: loops.exp(a, r, m); break;
   case Op::Log: unary(a, r, m, [](T v) { return std::log(v); }); break;
   case Op::Tanh: loops.tanh(a, r, m); break;
   case Op::Sin: unary(a, r, m, [](T v) { return std::sin(v); }); break;
   case Op::Cos: unary(a, r, m, [](T v) { return std::cos(v); }); break;
-  case Op::Abs: unary(a, r, m, [](T v) { return std::abs(v); }); break;
-  case Op::Reciprocal: unary(a, r, m, [](T v) { return T(1) / v; }); break;
+  case Op::Abs: loops.abs(a, r, m); break;
+  case Op::Reciprocal: loops.reciprocal(a, r, m); break;
   case Op::Erf: loops.erf(a, r, m); break;
   case Op::Sigmoid: loops.sigmoid(a, r, m); break;
   case Op::Gelu: loops.gelu(a, r, m); break;
