@@ -124,6 +124,7 @@ template <typename T>
 void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mask,
                       T scale, const Dims &n, T *out, T *lse) {
   int64_t rowTiles = (n.t + kRows - 1) / kRows;
+  const ExpLoop expLoop;
   parallelFor(n.batch * rowTiles, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> tile(size_t(kRows * kCols)), acc(size_t(kRows * n.dv));
     std::vector<T> m(kRows), l(kRows);
@@ -158,11 +159,13 @@ void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mas
             std::fill(row, row + bc, T(0));
             continue;
           }
-          T alpha = std::exp(m[size_t(i)] - mx), sum = 0;
-          for (int64_t j = 0; j < bc; ++j) {
-            row[j] = std::exp(row[j] - mx);
+          T alpha = m[size_t(i)] - mx, sum = 0;
+          expLoop(&alpha, &alpha, 1);
+          for (int64_t j = 0; j < bc; ++j)
+            row[j] -= mx;
+          expLoop(row, row, bc);
+          for (int64_t j = 0; j < bc; ++j)
             sum += row[j];
-          }
           l[size_t(i)] = l[size_t(i)] * alpha + sum;
           m[size_t(i)] = mx;
           if (alpha != T(1))
@@ -190,6 +193,7 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
                        const T *lse, const MaskView<T> &mask, T scale, const Dims &n,
                        T *dq, T *dk, T *dv) {
   // One task per key-value entry: it owns dk and dv, and the dq of its query group.
+  const ExpLoop expLoop;
   parallelFor(n.batch / n.group, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> p(size_t(kRows * kCols)), dp(size_t(kRows * kCols)),
         rowDot(size_t(n.t));
@@ -227,11 +231,12 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
             mask.apply(pt, b, i0, br, j0, bc);
             for (int64_t i = 0; i < br; ++i) {
               T l = lb[i0 + i];
-              for (int64_t j = 0; j < bc; ++j) {
+              for (int64_t j = 0; j < bc; ++j) { // e^-inf = 0 below
                 T &x = pt[i * bc + j];
-                x = (x == ninf || l == ninf) ? T(0) : std::exp(x - l);
+                x = (x == ninf || l == ninf) ? ninf : x - l;
               }
             }
+            expLoop(pt, pt, br * bc);
             if (n.dv > 0) {
               gemm(true, false, bc, n.dv, br, T(1), pt, bc, gb + i0 * n.dv, n.dv, T(1),
                    dvb + j0 * n.dv, n.dv);

@@ -526,6 +526,11 @@ void runGeluGrad(KernelCall &c) {
   });
 }
 
+void ExpLoop::operator()(const double *x, double *r, int64_t n) const {
+  for (int64_t i = 0; i < n; ++i)
+    r[i] = std::exp(x[i]);
+}
+
 const ElementwiseLoops &elementwiseLoops() {
   std::string isa = cpuIsa();
 #if defined(DS_HAVE_X86_OPTIMIZER_LOOPS)

@@ -14,6 +14,7 @@ void softmaxTyped(const T *x, T *r, const std::vector<int64_t> &shape, int64_t a
   splitAt(shape, axis, outer, dim, inner);
   if (dim == 0)
     return;
+  const ExpLoop expLoop;
   parallelFor(outer * inner, std::max<int64_t>(1, kGrain / dim), [&](int64_t s, int64_t e) {
     for (int64_t oi = s; oi < e; ++oi) {
       int64_t o = oi / inner, i = oi % inner;
@@ -25,11 +26,20 @@ void softmaxTyped(const T *x, T *r, const std::vector<int64_t> &shape, int64_t a
       if (std::isinf(mx) && mx < 0)
         mx = 0; // all -inf: avoid inf - inf
       T sum = 0;
-      for (int64_t d = 0; d < dim; ++d) {
-        T ev = std::exp(px[d * inner] - mx);
-        if (!log)
-          pr[d * inner] = ev;
-        sum += ev;
+      if (inner == 1) { // a contiguous row: the exponentials in one vector call, in pr
+        for (int64_t d = 0; d < dim; ++d)
+          pr[d] = px[d] - mx;
+        expLoop(pr, pr, dim);
+        for (int64_t d = 0; d < dim; ++d)
+          sum += pr[d];
+      } else {
+        for (int64_t d = 0; d < dim; ++d) {
+          T ev = px[d * inner] - mx;
+          expLoop(&ev, &ev, 1);
+          if (!log)
+            pr[d * inner] = ev;
+          sum += ev;
+        }
       }
       if (log) {
         // (x - max) - log(sum): adding max to log(sum) first loses the low bits of
@@ -266,6 +276,7 @@ void softmaxGradTyped(const T *g, const T *y, T *dx, const std::vector<int64_t> 
   splitAt(shape, axis, outer, dim, inner);
   if (dim == 0)
     return;
+  const ExpLoop expLoop;
   parallelFor(outer * inner, std::max<int64_t>(1, kGrain / dim), [&](int64_t s, int64_t e) {
     for (int64_t oi = s; oi < e; ++oi) {
       int64_t base = (oi / inner) * dim * inner + oi % inner;
@@ -276,8 +287,17 @@ void softmaxGradTyped(const T *g, const T *y, T *dx, const std::vector<int64_t> 
         for (int64_t d = 0; d < dim; ++d)
           acc += double(pg[d * inner]);
         T sum = T(acc);
-        for (int64_t d = 0; d < dim; ++d)
-          pd[d * inner] = pg[d * inner] - std::exp(py[d * inner]) * sum;
+        if (inner == 1) { // a contiguous row: e^y in one vector call, in pd
+          expLoop(py, pd, dim);
+          for (int64_t d = 0; d < dim; ++d)
+            pd[d] = pg[d] - pd[d] * sum;
+        } else {
+          for (int64_t d = 0; d < dim; ++d) {
+            T ey;
+            expLoop(&py[d * inner], &ey, 1);
+            pd[d * inner] = pg[d * inner] - ey * sum;
+          }
+        }
       } else {
         for (int64_t d = 0; d < dim; ++d)
           acc += double(pg[d * inner]) * double(py[d * inner]);
@@ -419,6 +439,7 @@ void softmaxCrossEntropyGradTyped(KernelCall &c, const T *g, const T *scores, co
   LossGradSetup s = lossSetup(c, weights);
   const Tensor &lab = c.in[2];
   int64_t C = s.C, D = s.D;
+  const ExpLoop expLoop;
   parallelFor(s.N * D, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)),
               [&](int64_t b, int64_t e) {
                 for (int64_t k = b; k < e; ++k) {
@@ -438,10 +459,19 @@ void softmaxCrossEntropyGradTyped(KernelCall &c, const T *g, const T *scores, co
                   if (std::isinf(mx) && mx < 0)
                     mx = 0;
                   double sum = 0;
-                  for (int64_t ci = 0; ci < C; ++ci) {
-                    T ev = std::exp(ps[ci * D] - mx);
-                    pd[ci * D] = ev;
-                    sum += double(ev);
+                  if (D == 1) { // a contiguous row: the exponentials in one vector call
+                    for (int64_t ci = 0; ci < C; ++ci)
+                      pd[ci] = ps[ci] - mx;
+                    expLoop(pd, pd, C);
+                    for (int64_t ci = 0; ci < C; ++ci)
+                      sum += double(pd[ci]);
+                  } else {
+                    for (int64_t ci = 0; ci < C; ++ci) {
+                      T ev = ps[ci * D] - mx;
+                      expLoop(&ev, &ev, 1);
+                      pd[ci * D] = ev;
+                      sum += double(ev);
+                    }
                   }
                   T inv = T(1.0 / sum), tf = T(f);
                   for (int64_t ci = 0; ci < C; ++ci)
