@@ -217,22 +217,32 @@ void runFusedElementwise(KernelCall &c) {
   parallelFor(n, std::max<int64_t>(kTile, kGrain / 4), [&](int64_t s, int64_t e) {
     alignas(64) float regs[fused::kMaxRegisters][kTile];
     const float *src[fused::kMaxRegisters];
+    // Scalar inputs and constants are the same in every tile: filled once.
+    for (int i = 0; i < numInputs; ++i)
+      if (inputs[size_t(i)].mode == InputAccess::Scalar) {
+        loadTile(inputs[size_t(i)], 0, kTile, regs[i]);
+        src[i] = regs[i];
+      }
+    for (int k = numInputs; k < numRegs; ++k)
+      if (program[size_t(k - numInputs)].op == Op::Const) { // the operand is the value
+        evaluate(loops, program[size_t(k - numInputs)], nullptr, nullptr, nullptr, regs[k],
+                 kTile);
+        src[k] = regs[k];
+      }
     for (int64_t t = s; t < e; t += kTile) {
       int64_t m = std::min(kTile, e - t);
       for (int i = 0; i < numInputs; ++i) {
         const InputAccess &a = inputs[size_t(i)];
         if (a.mode == InputAccess::Same && a.dtype == ds::plan::F32) {
           src[i] = static_cast<const float *>(a.data) + t; // read in place
-        } else {
+        } else if (a.mode != InputAccess::Scalar) {
           loadTile(a, t, m, regs[i]);
           src[i] = regs[i];
         }
       }
       for (int k = numInputs; k < numRegs; ++k) {
         const Instruction &ins = program[size_t(k - numInputs)];
-        if (ins.op == Op::Const) // its operand is the value, not a register
-          evaluate(loops, ins, nullptr, nullptr, nullptr, regs[k], m);
-        else
+        if (ins.op != Op::Const)
           evaluate(loops, ins, src[ins.a], src[ins.b], src[ins.c], regs[k], m);
         src[k] = regs[k];
       }
