@@ -25,13 +25,15 @@ template <typename Fn> void bySize(DType t, Fn fn) {
 }
 
 /// stridedCopy when the output's last dim is strided in the input and another output dim j
-/// is the input's contiguous one (a transpose of the two): copies kTile x kTile tiles of
-/// (j, last), so that both the input lines read and the output lines written stay in
-/// cache, instead of one cache line read per element. False when the layout is not that.
+/// is the input's contiguous one (a transpose of the two): kTile x kTile tiles of (j, last)
+/// go through a buffer, read as kTile runs of the input and written as kTile runs of the
+/// output, so that every cache line is touched once per tile. (Walking the tile element by
+/// element touches kTile lines at one stride, often a multiple of 4 KiB: they compete for
+/// one L1 set.) False when the layout is not that.
 template <typename E>
 bool tiledTransposeCopy(const E *in, int64_t base, const std::vector<int64_t> &inStrides,
                         E *out, const std::vector<int64_t> &outShape) {
-  constexpr int64_t kTile = 32;
+  constexpr int64_t kTile = 16;
   size_t rank = outShape.size();
   if (rank < 2 || inStrides[rank - 1] == 1 || outShape[rank - 1] < kTile)
     return false;
@@ -57,6 +59,7 @@ bool tiledTransposeCopy(const E *in, int64_t base, const std::vector<int64_t> &i
     outer *= d;
   parallelFor(outer * tilesJ * tilesL, std::max<int64_t>(1, kGrain / (kTile * kTile)),
               [&](int64_t s, int64_t e) {
+                E buf[kTile][kTile]; // [l][j]
                 for (int64_t t = s; t < e; ++t) {
                   int64_t o = t / (tilesJ * tilesL), rem = t % (tilesJ * tilesL);
                   int64_t j0 = rem / tilesL * kTile, l0 = rem % tilesL * kTile;
@@ -67,12 +70,16 @@ bool tiledTransposeCopy(const E *in, int64_t base, const std::vector<int64_t> &i
                     inOff += idx * inSt[d];
                     outOff += idx * outSt[d];
                   }
-                  int64_t j1 = std::min(nJ, j0 + kTile), l1 = std::min(nL, l0 + kTile);
-                  for (int64_t jj = j0; jj < j1; ++jj) {
-                    const E *p = in + inOff + jj;
-                    E *q = out + outOff + jj * oJ;
-                    for (int64_t l = l0; l < l1; ++l)
-                      q[l] = p[l * sL];
+                  int64_t nj = std::min(kTile, nJ - j0), nl = std::min(kTile, nL - l0);
+                  for (int64_t l = 0; l < nl; ++l) { // input runs: contiguous in j
+                    const E *p = in + inOff + (l0 + l) * sL + j0;
+                    for (int64_t jj = 0; jj < nj; ++jj)
+                      buf[l][jj] = p[jj];
+                  }
+                  for (int64_t jj = 0; jj < nj; ++jj) { // output runs: contiguous in l
+                    E *q = out + outOff + (j0 + jj) * oJ + l0;
+                    for (int64_t l = 0; l < nl; ++l)
+                      q[l] = buf[l][jj];
                   }
                 }
               });
