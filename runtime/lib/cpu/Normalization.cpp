@@ -56,6 +56,21 @@ void softmaxTyped(const T *x, T *r, const std::vector<int64_t> &shape, int64_t a
   });
 }
 
+/// The sum of f(i) for i in [0, n) in double, as 8 interleaved partial sums (element i into
+/// partial i mod 8) added pairwise at the end: a fixed order on every instruction set, without
+/// one chain of n dependent additions (which bounds a single running sum at one element per
+/// addition latency).
+template <typename F> double rowSum(int64_t n, F f) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k)
+      acc[k] += f(i + k);
+  for (int k = 0; i < n; ++i, ++k)
+    acc[k] += f(i);
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 // Materializes a parameter broadcast to `normShape` (flattened, norm elements).
 template <typename T>
 std::vector<T> broadcastParam(const T *p, const std::vector<int64_t> &pshape,
@@ -94,15 +109,12 @@ void layerNormTyped(const T *x, const std::vector<int64_t> &shape, int64_t axis,
                 for (int64_t o = s; o < e; ++o) {
                   const T *px = x + o * norm;
                   T *py = y + o * norm;
-                  double sum = 0;
-                  for (int64_t i = 0; i < norm; ++i)
-                    sum += px[i];
+                  double sum = rowSum(norm, [&](int64_t i) { return double(px[i]); });
                   T mu = T(norm ? sum / double(norm) : 0);
-                  double sq = 0;
-                  for (int64_t i = 0; i < norm; ++i) {
+                  double sq = rowSum(norm, [&](int64_t i) {
                     double d = double(px[i] - mu);
-                    sq += d * d;
-                  }
+                    return d * d;
+                  });
                   T inv = T(1.0 / std::sqrt((norm ? sq / double(norm) : 0) + eps));
                   for (int64_t i = 0; i < norm; ++i)
                     py[i] = (px[i] - mu) * inv * sc[size_t(i)] + (bias ? bi[size_t(i)] : T(0));
@@ -326,26 +338,23 @@ void layerNormGradTyped(const T *g, const T *x, const T *scale, T *dx, T *dscale
     for (int64_t o = s; o < e; ++o) {
       const T *px = x + o * norm, *pg = g + o * norm;
       T *pd = dx + o * norm;
-      // Two-pass mean and (biased) variance, accumulated in f64.
-      double sum = 0;
-      for (int64_t i = 0; i < norm; ++i)
-        sum += double(px[i]);
+      // Two-pass mean and (biased) variance, accumulated in f64 (as layer_norm does).
+      double sum = rowSum(norm, [&](int64_t i) { return double(px[i]); });
       T mu = T(norm ? sum / double(norm) : 0);
-      double sq = 0;
-      for (int64_t i = 0; i < norm; ++i) {
+      double sq = rowSum(norm, [&](int64_t i) {
         double d = double(px[i] - mu);
-        sq += d * d;
-      }
+        return d * d;
+      });
       T is = T(1.0 / std::sqrt((norm ? sq / double(norm) : 0) + eps));
       mean[size_t(o)] = mu;
       inv[size_t(o)] = is;
-      double sg = 0, sgx = 0; // sums of g*scale and g*scale*xhat
-      for (int64_t i = 0; i < norm; ++i) {
+      // Sums of g*scale and g*scale*xhat.
+      double sg = rowSum(norm, [&](int64_t i) { return double(T(pg[i] * scale[i])); });
+      double sgx = rowSum(norm, [&](int64_t i) {
         T gh = pg[i] * scale[i];
         T xh = (px[i] - mu) * is;
-        sg += double(gh);
-        sgx += double(gh) * double(xh);
-      }
+        return double(gh) * double(xh);
+      });
       T mg = T(norm ? sg / double(norm) : 0), mgx = T(norm ? sgx / double(norm) : 0);
       for (int64_t i = 0; i < norm; ++i) {
         T xh = (px[i] - mu) * is;
