@@ -55,9 +55,11 @@ template <typename T> struct MaskView {
     int64_t base = batchOffset[size_t(b)];
     for (int64_t i = 0; i < br; ++i) {
       const uint8_t *row = keep + base + (i0 + i) * rowStride + j0 * colStride;
+      uint8_t any = 0; // a whole row at a time (vectorises), not a branch per element
       for (int64_t j = 0; j < bc; ++j)
-        if (row[j * colStride])
-          return false;
+        any |= row[j * colStride];
+      if (any)
+        return false;
     }
     return true;
   }
@@ -72,10 +74,10 @@ template <typename T> struct MaskView {
           row[j] = ninf;
       if (keep || bias) {
         int64_t off = batchOffset[size_t(b)] + (i0 + i) * rowStride + j0 * colStride;
-        if (keep) {
+        if (keep) { // a select, not a branch per element (vectorises)
+          const uint8_t *k = keep + off;
           for (int64_t j = 0; j < bc; ++j)
-            if (!keep[off + j * colStride])
-              row[j] = ninf;
+            row[j] = k[j * colStride] ? row[j] : ninf;
         } else {
           for (int64_t j = 0; j < bc; ++j)
             row[j] += bias[off + j * colStride];
