@@ -8,6 +8,40 @@
 namespace ds::rt::cpu {
 namespace {
 
+/// The sum of f(i) for i in [0, n) in double, as 8 interleaved partial sums (element i into
+/// partial i mod 8) added pairwise at the end: a fixed order on every instruction set, without
+/// one chain of n dependent additions (which bounds a single running sum at one element per
+/// addition latency).
+template <typename F> double rowSum(int64_t n, F f) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k)
+      acc[k] += f(i + k);
+  for (int k = 0; i < n; ++i, ++k)
+    acc[k] += f(i);
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/// max over f(i) for i in [0, n), from -inf, as std::max over 8 interleaved partial maxima
+/// combined at the end: NaNs are skipped (std::max(m, NaN) is m) and the value is a single
+/// running maximum's (max is exact; of +0 and -0 either may come out, which the callers,
+/// who subtract it, do not see). Without one chain of n dependent comparisons.
+template <typename T, typename F> T rowMax(int64_t n, F f) {
+  const T ninf = -std::numeric_limits<T>::infinity();
+  T acc[8] = {ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k)
+      acc[k] = std::max(acc[k], f(i + k));
+  for (int k = 0; i < n; ++i, ++k)
+    acc[k] = std::max(acc[k], f(i));
+  T m = acc[0];
+  for (int k = 1; k < 8; ++k)
+    m = std::max(m, acc[k]);
+  return m;
+}
+
 template <typename T>
 void softmaxTyped(const T *x, T *r, const std::vector<int64_t> &shape, int64_t axis, bool log) {
   int64_t outer, dim, inner;
@@ -20,26 +54,23 @@ void softmaxTyped(const T *x, T *r, const std::vector<int64_t> &shape, int64_t a
       int64_t o = oi / inner, i = oi % inner;
       const T *px = x + o * dim * inner + i;
       T *pr = r + o * dim * inner + i;
-      T mx = -std::numeric_limits<T>::infinity();
-      for (int64_t d = 0; d < dim; ++d)
-        mx = std::max(mx, px[d * inner]);
+      T mx = rowMax<T>(dim, [&](int64_t d) { return px[d * inner]; });
       if (std::isinf(mx) && mx < 0)
         mx = 0; // all -inf: avoid inf - inf
-      T sum = 0;
+      T sum;
       if (inner == 1) { // a contiguous row: the exponentials in one vector call, in pr
         for (int64_t d = 0; d < dim; ++d)
           pr[d] = px[d] - mx;
         expLoop(pr, pr, dim);
-        for (int64_t d = 0; d < dim; ++d)
-          sum += pr[d];
+        sum = T(rowSum(dim, [&](int64_t d) { return double(pr[d]); }));
       } else {
-        for (int64_t d = 0; d < dim; ++d) {
+        sum = T(rowSum(dim, [&](int64_t d) {
           T ev = px[d * inner] - mx;
           expLoop(&ev, &ev, 1);
           if (!log)
             pr[d * inner] = ev;
-          sum += ev;
-        }
+          return double(ev);
+        }));
       }
       if (log) {
         // (x - max) - log(sum): adding max to log(sum) first loses the low bits of
@@ -54,21 +85,6 @@ void softmaxTyped(const T *x, T *r, const std::vector<int64_t> &shape, int64_t a
       }
     }
   });
-}
-
-/// The sum of f(i) for i in [0, n) in double, as 8 interleaved partial sums (element i into
-/// partial i mod 8) added pairwise at the end: a fixed order on every instruction set, without
-/// one chain of n dependent additions (which bounds a single running sum at one element per
-/// addition latency).
-template <typename F> double rowSum(int64_t n, F f) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k)
-      acc[k] += f(i + k);
-  for (int k = 0; i < n; ++i, ++k)
-    acc[k] += f(i);
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 // Materializes a parameter broadcast to `normShape` (flattened, norm elements).
@@ -294,11 +310,8 @@ void softmaxGradTyped(const T *g, const T *y, T *dx, const std::vector<int64_t> 
       int64_t base = (oi / inner) * dim * inner + oi % inner;
       const T *pg = g + base, *py = y + base;
       T *pd = dx + base;
-      double acc = 0;
       if (log) {
-        for (int64_t d = 0; d < dim; ++d)
-          acc += double(pg[d * inner]);
-        T sum = T(acc);
+        T sum = T(rowSum(dim, [&](int64_t d) { return double(pg[d * inner]); }));
         if (inner == 1) { // a contiguous row: e^y in one vector call, in pd
           expLoop(py, pd, dim);
           for (int64_t d = 0; d < dim; ++d)
@@ -311,9 +324,8 @@ void softmaxGradTyped(const T *g, const T *y, T *dx, const std::vector<int64_t> 
           }
         }
       } else {
-        for (int64_t d = 0; d < dim; ++d)
-          acc += double(pg[d * inner]) * double(py[d * inner]);
-        T sum = T(acc);
+        T sum = T(rowSum(
+            dim, [&](int64_t d) { return double(pg[d * inner]) * double(py[d * inner]); }));
         for (int64_t d = 0; d < dim; ++d)
           pd[d * inner] = py[d * inner] * (pg[d * inner] - sum);
       }
@@ -462,26 +474,18 @@ void softmaxCrossEntropyGradTyped(KernelCall &c, const T *g, const T *scores, co
                       pd[ci * D] = T(0);
                     continue;
                   }
-                  T mx = -std::numeric_limits<T>::infinity();
-                  for (int64_t ci = 0; ci < C; ++ci)
-                    mx = std::max(mx, ps[ci * D]);
+                  T mx = rowMax<T>(C, [&](int64_t ci) { return ps[ci * D]; });
                   if (std::isinf(mx) && mx < 0)
                     mx = 0;
-                  double sum = 0;
-                  if (D == 1) { // a contiguous row: the exponentials in one vector call
-                    for (int64_t ci = 0; ci < C; ++ci)
-                      pd[ci] = ps[ci] - mx;
+                  for (int64_t ci = 0; ci < C; ++ci) // the exponentials, in pd
+                    pd[ci * D] = ps[ci * D] - mx;
+                  if (D == 1) { // a contiguous row: one vector call
                     expLoop(pd, pd, C);
-                    for (int64_t ci = 0; ci < C; ++ci)
-                      sum += double(pd[ci]);
                   } else {
-                    for (int64_t ci = 0; ci < C; ++ci) {
-                      T ev = ps[ci * D] - mx;
-                      expLoop(&ev, &ev, 1);
-                      pd[ci * D] = ev;
-                      sum += double(ev);
-                    }
+                    for (int64_t ci = 0; ci < C; ++ci)
+                      expLoop(&pd[ci * D], &pd[ci * D], 1);
                   }
+                  double sum = rowSum(C, [&](int64_t ci) { return double(pd[ci * D]); });
                   T inv = T(1.0 / sum), tf = T(f);
                   for (int64_t ci = 0; ci < C; ++ci)
                     pd[ci * D] = (pd[ci * D] * inv - (ci == l ? T(1) : T(0))) * tf;
