@@ -1,9 +1,10 @@
-// Tests the f32 math of the CPU elementwise kernels (lib/cpu/ElementwiseLoops.cpp) through
-// the kernels themselves, on every instruction set this processor runs: exp, erf and tanh
-// within 1 ulp of libm's double result rounded to f32 over a sweep of every 4099th float
-// and the special values (+-0, +-inf, NaN, subnormals, the overflow and saturation edges);
-// sigmoid, gelu and gelu_grad against their formulas in double; every instruction set
-// bitwise equal to the scalar build; the kernels in place equal to out of place.
+// Tests the f32 math of the CPU elementwise kernels (lib/cpu/ElementwiseLoops.cpp)
+// through the kernels themselves, on every instruction set this processor runs: exp, erf
+// and tanh within 1 ulp of libm's double result rounded to f32 over a sweep of every
+// 4099th float and the special values (+-0, +-inf, NaN, subnormals, the overflow and
+// saturation edges); sigmoid, gelu and gelu_grad against their formulas in double; every
+// instruction set bitwise equal to the scalar build; the kernels in place equal to out of
+// place.
 #include "KernelTestUtil.h"
 
 #include "ds/runtime/CpuIsa.h"
@@ -46,23 +47,24 @@ int64_t ulpDistance(float a, float b) {
   return std::llabs(ordered(a) - ordered(b));
 }
 
-/// The special values and edges, then every 4099th bit pattern (both signs, all exponents).
+/// The special values and edges, then every 4099th bit pattern (both signs, all
+/// exponents).
 std::vector<float> sweepInputs() {
   const float inf = std::numeric_limits<float>::infinity();
-  std::vector<float> v = {0.0f, -0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN(),
-                          -std::numeric_limits<float>::quiet_NaN(),
-                          std::numeric_limits<float>::denorm_min(),
-                          -std::numeric_limits<float>::denorm_min(), fromBits(0x007fffff),
-                          fromBits(0x807fffff), std::numeric_limits<float>::min(),
-                          std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(),
-                          // exp: the last finite result, the first infinite, the subnormal
-                          // results, the last nonzero
-                          88.72283f, 88.72284f, -87.33654f, -87.33655f, -100.0f, -103.972f,
-                          -103.973f, -104.0f, -160.0f, -161.0f, 160.0f, 161.0f,
-                          // erf: the polynomial boundaries and saturation; tanh: its series
-                          // boundary and saturation
-                          1.0f, std::nextafter(1.0f, 0.0f), 0.5f, std::nextafter(0.5f, 0.0f),
-                          3.92f, 4.0f, 4.0001f, 9.0f, 9.1f, 10.0f, 10.5f, 1e-20f, -1e-20f};
+  std::vector<float> v = {
+      0.0f, -0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN(),
+      -std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::denorm_min(),
+      -std::numeric_limits<float>::denorm_min(), fromBits(0x007fffff),
+      fromBits(0x807fffff), std::numeric_limits<float>::min(),
+      std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(),
+      // exp: the last finite result, the first infinite, the subnormal
+      // results, the last nonzero
+      88.72283f, 88.72284f, -87.33654f, -87.33655f, -100.0f, -103.972f, -103.973f,
+      -104.0f, -160.0f, -161.0f, 160.0f, 161.0f,
+      // erf: the polynomial boundaries and saturation; tanh: its series
+      // boundary and saturation
+      1.0f, std::nextafter(1.0f, 0.0f), 0.5f, std::nextafter(0.5f, 0.0f), 3.92f, 4.0f,
+      4.0001f, 9.0f, 9.1f, 10.0f, 10.5f, 1e-20f, -1e-20f};
   for (uint64_t b = 0; b < (uint64_t(1) << 32); b += 4099)
     v.push_back(fromBits(uint32_t(b)));
   return v;
@@ -94,15 +96,16 @@ TEST(ElementwiseMath, WithinOneUlpOfLibm) {
       for (size_t i = 0; i < xs.size(); ++i) {
         float got = r.as<float>()[i], want = float(ref(double(xs[i])));
         int64_t d = ulpDistance(got, want);
-        ASSERT_LE(d, 1) << isa << " " << op << "(" << std::hexfloat << xs[i] << ") = " << got
-                        << ", libm " << want;
+        ASSERT_LE(d, 1) << isa << " " << op << "(" << std::hexfloat << xs[i]
+                        << ") = " << got << ", libm " << want;
         if (want == 0.0f && got == 0.0f)
           ASSERT_EQ(std::signbit(got), std::signbit(want))
               << isa << " " << op << "(" << std::hexfloat << xs[i] << ")";
         worst = std::max(worst, d);
         atOne += d == 1;
       }
-      // Rounded from double within 1e-10: a result 1 ulp away is the rare near-halfway case.
+      // Rounded from double within 1e-10: a result 1 ulp away is the rare near-halfway
+      // case.
       EXPECT_LT(atOne, int64_t(xs.size() / 1000)) << isa << " " << op;
     }
   }
@@ -161,13 +164,15 @@ TEST(ElementwiseMath, EveryIsaBitwiseEqual) {
   }
 }
 
-// Tests sigmoid, gelu and gelu_grad (erf and tanh forms) against their formulas evaluated in
-// double: the f32 formulas over 1-ulp functions stay within a few ulp (relative 1e-6, or
-// 1e-6 absolute near zeros of the result).
+// Tests sigmoid, gelu and gelu_grad (erf and tanh forms) against their formulas evaluated
+// in double: the f32 formulas over 1-ulp functions stay within a few ulp (relative 1e-6,
+// or 1e-6 absolute near zeros of the result).
 TEST(ElementwiseMath, FormulasMatchDouble) {
   const double k = std::sqrt(2 / M_PI), a = 0.044715;
   auto gelu = [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); };
-  auto geluTanh = [&](double x) { return 0.5 * x * (1 + std::tanh(k * (x + a * x * x * x))); };
+  auto geluTanh = [&](double x) {
+    return 0.5 * x * (1 + std::tanh(k * (x + a * x * x * x)));
+  };
   auto geluGrad = [](double x) {
     return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) +
            x * std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);

@@ -3,17 +3,17 @@
 // _SSE2 (x86-64's baseline) or _SCALAR (no vectorisation). One portable source: each
 // function is branch-free C++ over one element that the compiler vectorises (-O3); fused
 // multiply-adds are explicit (__builtin_fma: the instruction with -mfma, libm's fma
-// elsewhere) and nothing else is contracted (-ffp-contract=off), so every build computes the
-// same bits.
+// elsewhere) and nothing else is contracted (-ffp-contract=off), so every build computes
+// the same bits.
 //
 // exp, erf and tanh are evaluated in double from the float argument and rounded once to
 // float: their relative error before that rounding is below 1e-10 (polynomials from
 // scripts/fit-math-polynomials.py), so the result is the correctly rounded float except
 // within 1e-10 relative of a halfway point, and always within 1 ulp of it.
 //
-// Like OptimizerLoops.cpp: no header with inline library code (compiler builtins instead of
-// <cmath>), and everything in this build's namespace, so that no AVX code can stand in for
-// a baseline function at link time.
+// Like OptimizerLoops.cpp: no header with inline library code (compiler builtins instead
+// of <cmath>), and everything in this build's namespace, so that no AVX code can stand in
+// for a baseline function at link time.
 #include "ElementwiseLoops.h"
 #include "GeluFormulas.h"
 
@@ -45,27 +45,27 @@ namespace {
 constexpr double kExpTaylor[11] = {
     0x1.27e4fb7789f5cp-22, 0x1.71de3a556c734p-19, 0x1.a01a01a01a01ap-16,
     0x1.a01a01a01a01ap-13, 0x1.6c16c16c16c17p-10, 0x1.1111111111111p-7,
-    0x1.5555555555555p-5, 0x1.5555555555555p-3, 0x1.0000000000000p-1,
-    0x1.0000000000000p+0, 0x1.0000000000000p+0};
+    0x1.5555555555555p-5,  0x1.5555555555555p-3,  0x1.0000000000000p-1,
+    0x1.0000000000000p+0,  0x1.0000000000000p+0};
 constexpr double kExpm1Taylor[13] = {
     0x1.6124613a86d09p-33, 0x1.1eed8eff8d898p-29, 0x1.ae64567f544e4p-26,
     0x1.27e4fb7789f5cp-22, 0x1.71de3a556c734p-19, 0x1.a01a01a01a01ap-16,
     0x1.a01a01a01a01ap-13, 0x1.6c16c16c16c17p-10, 0x1.1111111111111p-7,
-    0x1.5555555555555p-5, 0x1.5555555555555p-3, 0x1.0000000000000p-1,
+    0x1.5555555555555p-5,  0x1.5555555555555p-3,  0x1.0000000000000p-1,
     0x1.0000000000000p+0};
 constexpr double kErfSmall[13] = {
-    0x1.9e6ad5e55a730p-34, -0x1.51d7181c5d36dp-30, 0x1.fcc5720624c1cp-27,
-    -0x1.5f742ec43e71ap-23, 0x1.b9e6c9dc651a3p-20, -0x1.f4d25c3e0c2ebp-17,
-    0x1.f9a326f9b89b7p-14, -0x1.c02db40040b86p-11, 0x1.565bcd0e6a53fp-8,
-    -0x1.b82ce31288b51p-6, 0x1.ce2f21a042be2p-4, -0x1.812746b0379e7p-2,
+    0x1.9e6ad5e55a730p-34,  -0x1.51d7181c5d36dp-30, 0x1.fcc5720624c1cp-27,
+    -0x1.5f742ec43e71ap-23, 0x1.b9e6c9dc651a3p-20,  -0x1.f4d25c3e0c2ebp-17,
+    0x1.f9a326f9b89b7p-14,  -0x1.c02db40040b86p-11, 0x1.565bcd0e6a53fp-8,
+    -0x1.b82ce31288b51p-6,  0x1.ce2f21a042be2p-4,   -0x1.812746b0379e7p-2,
     0x1.20dd750429b6dp+0};
 constexpr double kErfLarge[19] = {
     -0x1.111ae9987f5e4p-16, 0x1.14dac2c13d2d0p-15, 0x1.5251111945184p-14,
     -0x1.34626b16b6c7dp-12, 0x1.858b870060d3bp-14, 0x1.e20395fc78b5ap-11,
     -0x1.e59e6348c9e20p-10, 0x1.d07e69d8ba983p-12, 0x1.2a74c33ffb007p-8,
-    -0x1.3b4a9beb25482p-7, 0x1.b5acec785db35p-8, 0x1.2faf28c59d2afp-7,
-    -0x1.05216033b5ebdp-5, 0x1.7c8c3d61a2f78p-5, -0x1.65965772c674cp-5,
-    0x1.cdba00f14b707p-6, -0x1.918057d9fae02p-7, 0x1.ac44a25baf870p-9,
+    -0x1.3b4a9beb25482p-7,  0x1.b5acec785db35p-8,  0x1.2faf28c59d2afp-7,
+    -0x1.05216033b5ebdp-5,  0x1.7c8c3d61a2f78p-5,  -0x1.65965772c674cp-5,
+    0x1.cdba00f14b707p-6,   -0x1.918057d9fae02p-7, 0x1.ac44a25baf870p-9,
     0x1.ffcaa8f4c9be7p-1};
 
 constexpr double kLn2Hi = 0x1.62e42fefa39efp-1, kLn2Lo = 0x1.abc9e3b39803fp-56;
@@ -73,8 +73,8 @@ constexpr double kLog2E = 0x1.71547652b82fep+0;
 
 /// c[0] x^(N-1) + ... + c[N-1], unrolled at compile time (a loop here would keep the
 /// element loop from vectorising).
-template <int I = 0, int N> inline double horner(const double (&c)[N], double x,
-                                                 double p = 0.0) {
+template <int I = 0, int N>
+inline double horner(const double (&c)[N], double x, double p = 0.0) {
   if constexpr (I == 0)
     return horner<1>(c, x, c[0]);
   else if constexpr (I == N)
@@ -120,9 +120,9 @@ inline double tanhCore(double a) {
   return em1 / (em1 + 2.0);
 }
 
-/// The f32 functions. NaN in, NaN out: x + x, which quietens a signalling NaN as libm does
-/// and keeps sign and payload alike on every instruction set (the arithmetic and libm's fma
-/// in the scalar builds need not).
+/// The f32 functions. NaN in, NaN out: x + x, which quietens a signalling NaN as libm
+/// does and keeps sign and payload alike on every instruction set (the arithmetic and
+/// libm's fma in the scalar builds need not).
 struct VectorMath {
   static float exp(float x) {
     float r = float(expCore(double(x)));

@@ -1,16 +1,17 @@
 // GELU and its derivative, erf and tanh forms: one definition for the f32 loops of every
 // instruction set (ElementwiseLoops.cpp, which the unfused kernels and the fused
-// interpreter both call, so they round identically) and the f64 kernels (Elementwise.cpp).
-// `Math` supplies erf, tanh and exp over T (libm for f64, ElementwiseLoops' vectorisable
-// functions for f32). Includes no library header: the AVX builds include it.
+// interpreter both call, so they round identically) and the f64 kernels
+// (Elementwise.cpp). `Math` supplies erf, tanh and exp over T (libm for f64,
+// ElementwiseLoops' vectorisable functions for f32). Includes no library header: the AVX
+// builds include it.
 #ifndef DS_RUNTIME_CPU_GELUFORMULAS_H
 #define DS_RUNTIME_CPU_GELUFORMULAS_H
 
 namespace ds::rt::cpu {
 
-constexpr double kSqrtHalf = 0.70710678118654752440;   // 1/sqrt(2)
-constexpr double kSqrt2OverPi = 0.7978845608028654;    // sqrt(2/pi)
-constexpr double kInvSqrt2Pi = 0.3989422804014327;     // 1/sqrt(2*pi)
+constexpr double kSqrtHalf = 0.70710678118654752440; // 1/sqrt(2)
+constexpr double kSqrt2OverPi = 0.7978845608028654;  // sqrt(2/pi)
+constexpr double kInvSqrt2Pi = 0.3989422804014327;   // 1/sqrt(2*pi)
 constexpr double kGeluTanhCubic = 0.044715;
 
 template <typename Math, typename T> inline T geluErf(T v) {
