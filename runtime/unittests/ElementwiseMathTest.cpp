@@ -208,5 +208,55 @@ TEST(ElementwiseMath, FormulasMatchDouble) {
   check("gelu_grad tanh", geluTanhGrad);
 }
 
+// Tests that the f32 arithmetic kernels compute each element's IEEE result, bit for bit,
+// whichever path their operand shapes take (same shape, a bias row, a scalar, a column:
+// the vector loops or the scalar broadcast loop), out of place and in place.
+TEST(ElementwiseMath, BinaryF32EveryBroadcastPath) {
+  const std::vector<int64_t> shape = {3, 37, 70}; // > one 1024-element chunk, no multiple
+  std::mt19937 gen(7);
+  const std::vector<std::pair<std::string, std::function<float(float, float)>>> ops = {
+      {"add", [](float x, float y) { return x + y; }},
+      {"sub", [](float x, float y) { return x - y; }},
+      {"mul", [](float x, float y) { return x * y; }},
+      {"div", [](float x, float y) { return x / y; }},
+      {"max", [](float x, float y) { return x != x   ? x
+                                            : y != y ? y
+                                                     : (x > y ? x : y); }},
+      {"min", [](float x, float y) { return x != x   ? x
+                                            : y != y ? y
+                                                     : (x < y ? x : y); }},
+  };
+  for (const std::vector<int64_t> &bshape :
+       {shape, std::vector<int64_t>{70}, std::vector<int64_t>{},
+        std::vector<int64_t>{37, 1}})
+    for (const auto &[op, f] : ops)
+      for (bool inPlace : {false, true}) {
+        HostTensor a = randomTensor(F32, shape, gen, -3, 3),
+                   b = randomTensor(F32, bshape, gen, -3, 3);
+        a.as<float>()[5] = std::numeric_limits<float>::quiet_NaN();
+        HostTensor want(F32, shape), r(F32, shape);
+        std::vector<int64_t> bst(shape.size(), 0); // b's strides in the result shape
+        for (size_t d = 0, k = shape.size() - bshape.size(), st = 1; d < bshape.size();
+             ++d) {
+          size_t bd = bshape.size() - 1 - d;
+          bst[k + bd] = bshape[bd] == 1 ? 0 : int64_t(st);
+          st *= size_t(bshape[bd]);
+        }
+        for (int64_t i = 0; i < want.numel(); ++i) {
+          int64_t rem = i, off = 0;
+          for (size_t d = shape.size(); d-- > 0;) {
+            off += (rem % shape[d]) * bst[d];
+            rem /= shape[d];
+          }
+          want.as<float>()[i] = f(a.as<float>()[i], b.as<float>()[off]);
+        }
+        HostTensor &out = inPlace ? a : r;
+        runKernel(Ins(op), {&a, &b}, {&out});
+        ASSERT_EQ(
+            std::memcmp(out.bytes.data(), want.bytes.data(), size_t(want.numel()) * 4), 0)
+            << op << " with b of rank " << bshape.size() << (inPlace ? ", in place" : "");
+      }
+}
+
 } // namespace
 } // namespace ds::rt::test

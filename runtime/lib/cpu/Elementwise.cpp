@@ -5,6 +5,7 @@
 
 #include "ds/runtime/CpuIsa.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -260,7 +261,8 @@ template <typename I> I floatToInt(double v) {
 
 namespace {
 /// The f32 arithmetic kernels whose operands are contiguous along the result's last dim
-/// (same shapes, or broadcast over leading dims: a bias row): ElementwiseLoops' vector loops
+/// (same shapes, or broadcast over leading dims: a bias row), or a tensor and a scalar
+/// second operand: ElementwiseLoops' vector loops
 /// (the same IEEE operations as binaryTyped's, so the same bits). False for other cases.
 bool binaryVectorF32(const std::string &op, const Tensor &a, const Tensor &b, const Tensor &r) {
   const ElementwiseLoops &loops = elementwiseLoops();
@@ -279,6 +281,16 @@ bool binaryVectorF32(const std::string &op, const Tensor &a, const Tensor &b, co
       *b.shape == *r.shape) {
     parallelFor(r.numel, kGrain,
                 [&](int64_t s, int64_t e) { loop(pa + s, pb + s, pr + s, e - s); });
+    return true;
+  }
+  if (a.numel == r.numel && b.numel == 1 && *a.shape == *r.shape) { // times a scalar
+    constexpr int64_t kChunk = 1024;                                 // its value, repeated
+    float bv[kChunk];
+    std::fill(bv, bv + kChunk, pb[0]);
+    parallelFor(r.numel, kGrain, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; i += kChunk)
+        loop(pa + i, bv, pr + i, std::min(kChunk, e - i));
+    });
     return true;
   }
   const auto &rs = *r.shape;
