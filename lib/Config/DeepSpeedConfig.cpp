@@ -905,6 +905,8 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
                    "must be a positive integer, got " + llvm::Twine(c.stepsPerPrint));
   if (llvm::Error e = r.readBool(*root, "wall_clock_breakdown", "", c.wallClockBreakdown))
     return std::move(e);
+  if (llvm::Error e = r.readBool(*root, "memory_breakdown", "", c.memoryBreakdown))
+    return std::move(e);
   // DeepSpeed's monitors (deepspeed/monitor/config.py): csv_monitor and tensorboard write
   // to output_path/job_name; wandb needs its servers.
   if (llvm::Error e = r.readMonitor(*root, "csv_monitor", c.csvMonitorDir))
@@ -934,12 +936,12 @@ mlir::ds::parseDeepSpeedConfig(llvm::StringRef text, llvm::StringRef path) {
   static const llvm::StringLiteral known[] = {
       "train_batch_size", "train_micro_batch_size_per_gpu",
       "gradient_accumulation_steps", "gradient_clipping", "optimizer", "scheduler",
-      "zero_optimization", "fp16", "bf16", "bfloat16", "steps_per_print", "wall_clock_breakdown", "csv_monitor",
+      "zero_optimization", "fp16", "bf16", "bfloat16", "steps_per_print", "wall_clock_breakdown", "memory_breakdown", "csv_monitor",
       "tensorboard", "wandb", "aio", "activation_checkpointing"};
   // Top-level keys DeepSpeed reads (deepspeed/runtime/config.py and its sections) that
   // change nothing here. Anything else DeepSpeed ignores too: likely a typo, so a warning.
   static const llvm::StringLiteral deepSpeedKeys[] = {
-      "memory_breakdown", "dump_state",
+      "dump_state",
       "disable_allgather", "communication_data_type",
       "seq_parallel_communication_data_type", "prescale_gradients",
       "gradient_predivide_factor", "sparse_gradients", "zero_allow_untested_optimizer",

@@ -46,6 +46,7 @@ void mlir::ds::printEffectiveConfig(const DeepSpeedConfig &c, llvm::StringRef pa
           : "default");
   row("steps_per_print", integer(c.stepsPerPrint), fromFile("steps_per_print"));
   row("wall_clock_breakdown", boolean(c.wallClockBreakdown), fromFile("wall_clock_breakdown"));
+  row("memory_breakdown", boolean(c.memoryBreakdown), fromFile("memory_breakdown"));
   row("gradient_clipping", num(c.trainStep.gradientClipping),
       fromFile("gradient_clipping"));
   row("fp16.enabled", boolean(c.fp16), fromFile("fp16.enabled"));

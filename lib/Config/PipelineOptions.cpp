@@ -109,6 +109,7 @@ DeepSpeedConfig::getTrainingPipelineOptions(int64_t stage, int64_t worldSize,
   o.zero.worldSize = worldSize;
   o.stepsPerPrint = stepsPerPrint;
   o.wallClockBreakdown = wallClockBreakdown;
+  o.memoryBreakdown = memoryBreakdown;
   o.csvMonitorDir = csvMonitorDir;
   o.tensorboardDir = tensorboardDir;
   o.offload.optimizer = offloadOptimizer.device;

@@ -20,7 +20,8 @@ struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<Modul
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SetPlanInfoPass)
   SetPlanInfoPass(const TrainingPipelineOptions &o)
       : stepsPerPrint(o.stepsPerPrint), stage(o.zero.stage),
-        wallClockBreakdown(o.wallClockBreakdown), csvDir(o.csvMonitorDir),
+        wallClockBreakdown(o.wallClockBreakdown), memoryBreakdown(o.memoryBreakdown),
+        csvDir(o.csvMonitorDir),
         tensorboardDir(o.tensorboardDir),
         io(o.io) {}
   StringRef getArgument() const override { return "ds-set-plan-info"; }
@@ -34,6 +35,8 @@ struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<Modul
     module->setAttr(kZeroStageAttr, b.getI64IntegerAttr(stage));
     if (wallClockBreakdown)
       module->setAttr(kWallClockBreakdownAttr, b.getUnitAttr());
+    if (memoryBreakdown)
+      module->setAttr(kMemoryBreakdownAttr, b.getUnitAttr());
     if (!csvDir.empty())
       module->setAttr(kCsvMonitorDirAttr, b.getStringAttr(csvDir));
     if (!tensorboardDir.empty())
@@ -49,7 +52,7 @@ struct SetPlanInfoPass : public PassWrapper<SetPlanInfoPass, OperationPass<Modul
     module->setAttr(kIOAttr, ioAttrs.getDictionary(module.getContext()));
   }
   int64_t stepsPerPrint, stage;
-  bool wallClockBreakdown;
+  bool wallClockBreakdown, memoryBreakdown;
   std::string csvDir;
   std::string tensorboardDir;
   PlanIOOptions io;

@@ -258,6 +258,7 @@ public:
     if (auto dir = module->getAttrOfType<StringAttr>(kTensorboardDirAttr))
       out.set_tensorboard_dir(dir.str());
     out.set_wall_clock_breakdown(module->hasAttr(kWallClockBreakdownAttr));
+    out.set_memory_breakdown(module->hasAttr(kMemoryBreakdownAttr));
     if (auto io = module->getAttrOfType<DictionaryAttr>(kIOAttr)) {
       plan::IOConfig *cfg = out.mutable_io();
       if (auto v = io.getAs<StringAttr>("nvme_path"))

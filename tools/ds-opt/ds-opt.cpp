@@ -179,6 +179,11 @@ static LogicalResult runPipeline(ModuleOp module,
   PassManager pm(module.getContext());
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
+  // --mlir-timing: each pipeline's pass times, printed when it finishes.
+  DefaultTimingManager timing;
+  applyDefaultTimingManagerCLOptions(timing);
+  TimingScope root = timing.getRootScope();
+  pm.enableTiming(root);
   build(pm);
   return pm.run(module);
 }

@@ -83,6 +83,9 @@ struct DeepSpeedConfig {
   /// wall_clock_breakdown: ds-run times forward, backward, optimizer step and
   /// communication and prints them with each step line (carried in the plan).
   bool wallClockBreakdown = false;
+  /// memory_breakdown: ds-run adds every rank's largest current and peak resident memory
+  /// to each step line (carried in the plan).
+  bool memoryBreakdown = false;
 
   /// csv_monitor, when enabled: output_path/job_name, where ds-run writes DeepSpeed's
   /// CSV files (carried in the plan). Empty: disabled.

@@ -44,8 +44,9 @@ struct TrainingPipelineOptions {
   /// the config's steps_per_print and the csv_monitor and tensorboard directories
   /// (empty: disabled).
   int64_t stepsPerPrint = 10;
-  /// The config's wall_clock_breakdown.
+  /// The config's wall_clock_breakdown and memory_breakdown.
   bool wallClockBreakdown = false;
+  bool memoryBreakdown = false;
   std::string csvMonitorDir;
   std::string tensorboardDir;
 };

@@ -19,6 +19,8 @@ constexpr llvm::StringLiteral kCsvMonitorDirAttr = "ds_plan.csv_monitor_dir";
 constexpr llvm::StringLiteral kTensorboardDirAttr = "ds_plan.tensorboard_dir";
 /// The config's wall_clock_breakdown (a unit attribute: present when enabled).
 constexpr llvm::StringLiteral kWallClockBreakdownAttr = "ds_plan.wall_clock_breakdown";
+/// The config's memory_breakdown (a unit attribute: present when enabled).
+constexpr llvm::StringLiteral kMemoryBreakdownAttr = "ds_plan.memory_breakdown";
 /// NVMe and aio settings (a dictionary: nvme_path, pin_memory, block_size, queue_depth,
 /// thread_count, single_submit, overlap_events), written when the config gives them.
 constexpr llvm::StringLiteral kIOAttr = "ds_plan.io";

@@ -213,6 +213,66 @@ bool isCheapToKeep(Value v) {
   return type && type.getNumElements() <= 1;
 }
 
+/// The order of a block's ops, numbered once and extended as a rewrite reaches further
+/// ops (lowerCopyIn, sinkToFirstUse): Operation::isBeforeInBlock renumbers the whole block
+/// whenever an inserted or moved op finds no gap between its neighbours, which made these
+/// rewrites quadratic (most of a 66B plan's lowering time). An op inserted or moved into
+/// the numbered part takes the midpoint of its neighbours; when the doubles run out of
+/// room, the numbered part is renumbered.
+struct BlockOrder {
+  explicit BlockOrder(Block &body) : body(body) {}
+  /// Numbers the ops after the last numbered one, up to and including `stop`.
+  void extendTo(Operation *stop) {
+    Operation *op = last ? last->getNextNode() : &body.front();
+    for (; op; op = op->getNextNode()) {
+      position[op] = next++;
+      last = op;
+      if (op == stop)
+        return;
+    }
+  }
+  bool before(Operation *a, Operation *b) const { return position.at(a) < position.at(b); }
+  bool contains(Operation *op) const { return position.contains(op); }
+  /// `op` was inserted or moved next to numbered ops: between its neighbours.
+  void place(Operation *op) {
+    if (tryPlace(op))
+      return;
+    Operation *stop = last == op ? op->getPrevNode() : last;
+    last = nullptr;
+    next = 0;
+    position.clear();
+    extendTo(stop);
+    if (!tryPlace(op))
+      llvm_unreachable("an op placed with room between renumbered neighbours");
+  }
+  /// `op`, numbered, is about to be erased.
+  void forget(Operation *op) {
+    if (op == last)
+      last = op->getPrevNode();
+    position.erase(op);
+  }
+
+private:
+  bool tryPlace(Operation *op) {
+    Operation *prev = op->getPrevNode(), *after = op->getNextNode();
+    auto hi = after ? position.find(after) : position.end();
+    if (!prev) {
+      position[op] = hi == position.end() ? 0 : hi->second - 1;
+      return true;
+    }
+    double lo = position.at(prev);
+    double mid = hi == position.end() ? lo + 1 : lo + (hi->second - lo) / 2;
+    if (!(mid > lo) || (hi != position.end() && !(mid < hi->second)))
+      return false;
+    position[op] = mid;
+    return true;
+  }
+  Block &body;
+  llvm::DenseMap<Operation *, double> position;
+  Operation *last = nullptr;
+  double next = 0;
+};
+
 /// Moves side-effect-free ops whose operands stay alive anyway (constants, parameters,
 /// optimizer state, scalars) right before their first user, so that their results
 /// are not alive longer than needed: constants would otherwise live from the top of
@@ -223,6 +283,8 @@ void sinkToFirstUse(Block &body) {
   SmallVector<Operation *> ops;
   for (Operation &op : body.without_terminator())
     ops.push_back(&op);
+  BlockOrder order(body);
+  order.extendTo(&body.back());
   for (Operation *op : llvm::reverse(ops)) {
     // Collectives stay where they are: they should start as early as they can.
     if (!isa<DSDialect>(op->getDialect()) || !isPure(op) || op->getNumResults() == 0 ||
@@ -231,7 +293,7 @@ void sinkToFirstUse(Block &body) {
     Operation *first = nullptr;
     for (Operation *user : op->getUsers()) {
       Operation *top = body.findAncestorOpInBlock(*user);
-      if (top && (!first || top->isBeforeInBlock(first)))
+      if (top && (!first || order.before(top, first)))
         first = top;
     }
     if (!first || first == op->getNextNode())
@@ -243,8 +305,10 @@ void sinkToFirstUse(Block &body) {
     for (Operation *it = op->getNextNode(); readsState && it != first;
          it = it->getNextNode())
       crossesWrite |= isa<AssignOp>(it);
-    if (!crossesWrite)
+    if (!crossesWrite) {
       op->moveBefore(first);
+      order.place(op);
+    }
   }
 }
 
@@ -280,7 +344,7 @@ void castOutputsAtReturn(Block &body) {
 /// the view the concat reads), and allocated right before the first of them. An operand
 /// used only by the concat dies at its copy instead of at the concat. The bytes are the
 /// concat's: each operand's rows land in its column block of the result.
-void lowerCopyIn(ConcatOp concat, Block &body) {
+void lowerCopyIn(ConcatOp concat, Block &body, BlockOrder &order) {
   OpBuilder b(concat);
   Location loc = concat.getLoc();
   auto type = cast<RankedTensorType>(concat.getType());
@@ -291,6 +355,9 @@ void lowerCopyIn(ConcatOp concat, Block &body) {
   for (int64_t d = axis + 1; d < type.getRank(); ++d)
     inner *= type.getDimSize(d);
   int64_t rowWidth = type.getDimSize(axis) * inner;
+
+  order.extendTo(concat);
+  auto before = [&](Operation *a, Operation *b) { return order.before(a, b); };
 
   // Where each copy goes: after the latest op that defines or writes the operand's bytes.
   auto readyPoint = [&](Value v) -> Operation * {
@@ -306,16 +373,17 @@ void lowerCopyIn(ConcatOp concat, Block &body) {
           continue;
         }
         auto kernel = dyn_cast<dsrt::KernelOp>(user);
-        if (!kernel || user->getBlock() != &body || !user->isBeforeInBlock(concat))
+        if (!kernel || user->getBlock() != &body || !order.contains(user))
           continue;
         auto [begin, length] = kernel.getODSOperandIndexAndLength(1); // the outputs
         bool isOutput = use.getOperandNumber() >= begin &&
                         use.getOperandNumber() < begin + length;
-        if (isOutput && (!last || last->isBeforeInBlock(user)))
+        if (isOutput && (!last || !order.contains(last) || before(last, user)))
           last = user;
       }
     }
-    return last;
+    // A definition outside the block (a function argument's) is ready at the start.
+    return last && order.contains(last) ? last : nullptr;
   };
 
   SmallVector<Operation *> points;
@@ -325,18 +393,19 @@ void lowerCopyIn(ConcatOp concat, Block &body) {
   Operation *first = nullptr;
   for (Operation *p : points) {
     Operation *at = p ? p->getNextNode() : &body.front();
-    if (!first || at->isBeforeInBlock(first))
+    if (!first || before(at, first))
       first = at;
   }
   b.setInsertionPoint(first);
   Value result = dsrt::AllocOp::create(b, loc, toMemRef(type), IntegerAttr());
+  Operation *alloc = result.getDefiningOp();
+  order.place(alloc);
 
   int64_t column = 0;
   for (auto [in, point] : llvm::zip(concat.getInputs(), points)) {
     int64_t width = cast<RankedTensorType>(in.getType()).getDimSize(axis) * inner;
     // After the point and after the alloc (which follows the earliest point).
-    Operation *alloc = result.getDefiningOp();
-    Operation *at = point && alloc->isBeforeInBlock(point) ? point : alloc;
+    Operation *at = point && before(alloc, point) ? point : alloc;
     // The views the concat reads may have been made where the bucket is laid out (ZeRO
     // makes them at its end); they write nothing, so those after the copy's place move
     // up to it, root first, and the copy reads the operand as soon as it is complete.
@@ -350,8 +419,9 @@ void lowerCopyIn(ConcatOp concat, Block &body) {
       v = view.getSource();
     }
     for (Operation *view : llvm::reverse(views))
-      if (at->isBeforeInBlock(view)) {
+      if (order.contains(view) && before(at, view)) {
         view->moveAfter(at);
+        order.place(view);
         at = view;
       }
     b.setInsertionPointAfter(at);
@@ -363,12 +433,15 @@ void lowerCopyIn(ConcatOp concat, Block &body) {
     attrs.set("dst_row_stride", b.getI64IntegerAttr(rowWidth));
     const ::ds::rt::KernelInfo *info = ::ds::rt::findKernelInfo("copy");
     addCatalogueDefaults(*info, attrs, b);
-    dsrt::KernelOp::create(b, loc, b.getStringAttr("copy"), ValueRange{in},
-                           ValueRange{result}, attrs.getDictionary(b.getContext()),
-                           dsrt::StreamAttr::get(b.getContext(), dsrt::Stream::copy));
+    auto copy = dsrt::KernelOp::create(
+        b, loc, b.getStringAttr("copy"), ValueRange{in}, ValueRange{result},
+        attrs.getDictionary(b.getContext()),
+        dsrt::StreamAttr::get(b.getContext(), dsrt::Stream::copy));
+    order.place(copy);
     column += width;
   }
   concat.getResult().replaceAllUsesWith(result);
+  order.forget(concat);
   concat.erase();
 }
 
@@ -392,6 +465,7 @@ LogicalResult convertFunction(func::FuncOp func, dsrt::ProgramRole defaultRole,
   castOutputsAtReturn(body);
 
   OpBuilder b(func.getContext());
+  BlockOrder order(body);
   for (Operation &op : llvm::make_early_inc_range(body)) {
     b.setInsertionPoint(&op);
     if (isa<ParamRefOp, StateRefOp>(op)) {
@@ -418,7 +492,7 @@ LogicalResult convertFunction(func::FuncOp func, dsrt::ProgramRole defaultRole,
     if (isa<func::ReturnOp>(op))
       continue;
     if (auto concat = dyn_cast<ConcatOp>(op); concat && concat->hasAttr(kCopyInAttr)) {
-      lowerCopyIn(concat, body);
+      lowerCopyIn(concat, body, order);
       continue;
     }
     if (isa<ReshapeOp, SqueezeOp, UnsqueezeOp, IdentityOp>(op)) {

@@ -55,9 +55,11 @@ template <typename T> struct MaskView {
     int64_t base = batchOffset[size_t(b)];
     for (int64_t i = 0; i < br; ++i) {
       const uint8_t *row = keep + base + (i0 + i) * rowStride + j0 * colStride;
+      uint8_t any = 0; // a whole row at a time (vectorises), not a branch per element
       for (int64_t j = 0; j < bc; ++j)
-        if (row[j * colStride])
-          return false;
+        any |= row[j * colStride];
+      if (any)
+        return false;
     }
     return true;
   }
@@ -72,10 +74,10 @@ template <typename T> struct MaskView {
           row[j] = ninf;
       if (keep || bias) {
         int64_t off = batchOffset[size_t(b)] + (i0 + i) * rowStride + j0 * colStride;
-        if (keep) {
+        if (keep) { // a select, not a branch per element (vectorises)
+          const uint8_t *k = keep + off;
           for (int64_t j = 0; j < bc; ++j)
-            if (!keep[off + j * colStride])
-              row[j] = ninf;
+            row[j] = k[j * colStride] ? row[j] : ninf;
         } else {
           for (int64_t j = 0; j < bc; ++j)
             row[j] += bias[off + j * colStride];
@@ -124,6 +126,7 @@ template <typename T>
 void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mask,
                       T scale, const Dims &n, T *out, T *lse) {
   int64_t rowTiles = (n.t + kRows - 1) / kRows;
+  const ExpLoop expLoop;
   parallelFor(n.batch * rowTiles, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> tile(size_t(kRows * kCols)), acc(size_t(kRows * n.dv));
     std::vector<T> m(kRows), l(kRows);
@@ -158,11 +161,13 @@ void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mas
             std::fill(row, row + bc, T(0));
             continue;
           }
-          T alpha = std::exp(m[size_t(i)] - mx), sum = 0;
-          for (int64_t j = 0; j < bc; ++j) {
-            row[j] = std::exp(row[j] - mx);
+          T alpha = m[size_t(i)] - mx, sum = 0;
+          expLoop(&alpha, &alpha, 1);
+          for (int64_t j = 0; j < bc; ++j)
+            row[j] -= mx;
+          expLoop(row, row, bc);
+          for (int64_t j = 0; j < bc; ++j)
             sum += row[j];
-          }
           l[size_t(i)] = l[size_t(i)] * alpha + sum;
           m[size_t(i)] = mx;
           if (alpha != T(1))
@@ -190,6 +195,7 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
                        const T *lse, const MaskView<T> &mask, T scale, const Dims &n,
                        T *dq, T *dk, T *dv) {
   // One task per key-value entry: it owns dk and dv, and the dq of its query group.
+  const ExpLoop expLoop;
   parallelFor(n.batch / n.group, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> p(size_t(kRows * kCols)), dp(size_t(kRows * kCols)),
         rowDot(size_t(n.t));
@@ -227,11 +233,12 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
             mask.apply(pt, b, i0, br, j0, bc);
             for (int64_t i = 0; i < br; ++i) {
               T l = lb[i0 + i];
-              for (int64_t j = 0; j < bc; ++j) {
+              for (int64_t j = 0; j < bc; ++j) { // e^-inf = 0 below
                 T &x = pt[i * bc + j];
-                x = (x == ninf || l == ninf) ? T(0) : std::exp(x - l);
+                x = (x == ninf || l == ninf) ? ninf : x - l;
               }
             }
+            expLoop(pt, pt, br * bc);
             if (n.dv > 0) {
               gemm(true, false, bc, n.dv, br, T(1), pt, bc, gb + i0 * n.dv, n.dv, T(1),
                    dvb + j0 * n.dv, n.dv);

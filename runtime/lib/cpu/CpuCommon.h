@@ -1,6 +1,8 @@
 // Shared pieces of the CPU kernels: dtype dispatch, f16/bf16 staging, broadcast indexing.
 #pragma once
 
+#include "ElementwiseLoops.h"
+
 #include "ds/runtime/Kernels.h"
 #include "ds/runtime/ThreadPool.h"
 
@@ -83,6 +85,16 @@ template <typename Body> void floatCall(KernelCall &c, Body body) {
   for (size_t i = 0; i < c.out.size(); ++i)
     storeF32(out[i], c.out[i]);
 }
+
+/// r[i] = e^x[i] for i in [0, n) (r may be x), for the kernels that exponentiate rows
+/// (softmax, the loss, attention): f32 through the instruction set's ElementwiseLoops (within
+/// 1 ulp, the exp kernel's bits), f64 through libm. Made once per kernel call (the choice of
+/// loops takes a lock).
+struct ExpLoop {
+  UnaryLoop f32 = elementwiseLoops().exp;
+  void operator()(const float *x, float *r, int64_t n) const { f32(x, r, n); }
+  void operator()(const double *x, double *r, int64_t n) const;
+};
 
 /// Element i of an i64 or i32 index tensor.
 inline int64_t indexAt(const Tensor &t, int64_t i) {

@@ -13,10 +13,11 @@ namespace {
 bool processorRuns(const std::string &isa) {
 #if defined(DS_HAVE_X86_OPTIMIZER_LOOPS)
   __builtin_cpu_init();
-  if (isa == "avx512")
+  if (isa == "avx512") // every AVX-512 processor has FMA and F16C
     return __builtin_cpu_supports("avx512f");
   if (isa == "avx2")
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
+           __builtin_cpu_supports("fma");
   if (isa == "sse2")
     return true; // x86-64's baseline
 #endif

@@ -2,6 +2,7 @@
 // trilu, constant, copy, fill, assert_close, and gather_grad / slice_grad.
 #include "CpuCommon.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -23,6 +24,68 @@ template <typename Fn> void bySize(DType t, Fn fn) {
   }
 }
 
+/// stridedCopy when the output's last dim is strided in the input and another output dim j
+/// is the input's contiguous one (a transpose of the two): kTile x kTile tiles of (j, last)
+/// go through a buffer, read as kTile runs of the input and written as kTile runs of the
+/// output, so that every cache line is touched once per tile. (Walking the tile element by
+/// element touches kTile lines at one stride, often a multiple of 4 KiB: they compete for
+/// one L1 set.) False when the layout is not that.
+template <typename E>
+bool tiledTransposeCopy(const E *in, int64_t base, const std::vector<int64_t> &inStrides,
+                        E *out, const std::vector<int64_t> &outShape) {
+  constexpr int64_t kTile = 16;
+  size_t rank = outShape.size();
+  if (rank < 2 || inStrides[rank - 1] == 1 || outShape[rank - 1] < kTile)
+    return false;
+  int64_t j = -1;
+  for (size_t d = 0; d + 1 < rank; ++d)
+    if (inStrides[d] == 1 && outShape[d] > 1)
+      j = int64_t(d);
+  if (j < 0 || outShape[size_t(j)] < kTile)
+    return false;
+  std::vector<int64_t> outStrides = contiguousStrides(outShape);
+  std::vector<int64_t> dims, inSt, outSt; // the other dims
+  for (size_t d = 0; d + 1 < rank; ++d)
+    if (int64_t(d) != j) {
+      dims.push_back(outShape[d]);
+      inSt.push_back(inStrides[d]);
+      outSt.push_back(outStrides[d]);
+    }
+  int64_t nJ = outShape[size_t(j)], nL = outShape[rank - 1];
+  int64_t sL = inStrides[rank - 1], oJ = outStrides[size_t(j)];
+  int64_t tilesJ = (nJ + kTile - 1) / kTile, tilesL = (nL + kTile - 1) / kTile;
+  int64_t outer = 1;
+  for (int64_t d : dims)
+    outer *= d;
+  parallelFor(outer * tilesJ * tilesL, std::max<int64_t>(1, kGrain / (kTile * kTile)),
+              [&](int64_t s, int64_t e) {
+                E buf[kTile][kTile]; // [l][j]
+                for (int64_t t = s; t < e; ++t) {
+                  int64_t o = t / (tilesJ * tilesL), rem = t % (tilesJ * tilesL);
+                  int64_t j0 = rem / tilesL * kTile, l0 = rem % tilesL * kTile;
+                  int64_t inOff = base, outOff = 0;
+                  for (size_t d = dims.size(); d-- > 0;) {
+                    int64_t idx = o % dims[d];
+                    o /= dims[d];
+                    inOff += idx * inSt[d];
+                    outOff += idx * outSt[d];
+                  }
+                  int64_t nj = std::min(kTile, nJ - j0), nl = std::min(kTile, nL - l0);
+                  for (int64_t l = 0; l < nl; ++l) { // input runs: contiguous in j
+                    const E *p = in + inOff + (l0 + l) * sL + j0;
+                    for (int64_t jj = 0; jj < nj; ++jj)
+                      buf[l][jj] = p[jj];
+                  }
+                  for (int64_t jj = 0; jj < nj; ++jj) { // output runs: contiguous in l
+                    E *q = out + outOff + (j0 + jj) * oJ + l0;
+                    for (int64_t l = 0; l < nl; ++l)
+                      q[l] = buf[l][jj];
+                  }
+                }
+              });
+  return true;
+}
+
 // out (contiguous, shape `out`) [k] = in[base + sum idx_d * inStrides_d].
 template <typename E>
 void stridedCopy(const E *in, int64_t base, const std::vector<int64_t> &inStrides, E *out,
@@ -31,6 +94,8 @@ void stridedCopy(const E *in, int64_t base, const std::vector<int64_t> &inStride
     out[0] = in[base];
     return;
   }
+  if (tiledTransposeCopy(in, base, inStrides, out, outShape))
+    return;
   std::vector<int64_t> st[2] = {inStrides, contiguousStrides(outShape)};
   forEachRow<2>(outShape, st, [&](const int64_t *off, int64_t inner, const int64_t *is) {
     const E *p = in + base + off[0];

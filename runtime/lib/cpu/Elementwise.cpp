@@ -1,10 +1,15 @@
 // Elementwise CPU kernels: arithmetic, comparisons, where, unary math, cast, dropout, gelu_grad.
 #include "CpuCommon.h"
+#include "ElementwiseLoops.h"
 #include "GeluFormulas.h"
 
+#include "ds/runtime/CpuIsa.h"
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 namespace ds::rt::cpu {
 namespace {
@@ -138,9 +143,40 @@ template <typename T, typename F> void unaryLoop(const T *x, T *r, int64_t n, F 
   });
 }
 
+/// An f32 loop of ElementwiseLoops over [0, n), split across threads.
+void runUnaryLoop(const float *x, float *r, int64_t n, UnaryLoop loop) {
+  parallelFor(n, kGrain / 4, [&](int64_t s, int64_t e) { loop(x + s, r + s, e - s); });
+}
+
+/// The f32 kernels' math functions: ElementwiseLoops (vectorised, within 1 ulp of the
+/// correctly rounded result); the f64 kernels call libm (LibmMath).
+struct LibmMath {
+  static double erf(double v) { return std::erf(v); }
+  static double tanh(double v) { return std::tanh(v); }
+  static double exp(double v) { return std::exp(v); }
+};
+
+/// The f32 unary kernels that call math functions, or false for another op.
+bool unaryMathF32(const std::string &op, bool tanhGelu, const float *x, float *r, int64_t n) {
+  const ElementwiseLoops &loops = elementwiseLoops();
+  UnaryLoop loop = op == "exp"       ? loops.exp
+                   : op == "erf"     ? loops.erf
+                   : op == "tanh"    ? loops.tanh
+                   : op == "sigmoid" ? loops.sigmoid
+                   : op == "gelu"    ? (tanhGelu ? loops.geluTanh : loops.gelu)
+                                     : nullptr;
+  if (!loop)
+    return false;
+  runUnaryLoop(x, r, n, loop);
+  return true;
+}
+
 template <typename T>
 // tanhGelu: gelu with approximate = "tanh".
 void unaryFloat(const std::string &op, bool tanhGelu, const T *x, T *r, int64_t n) {
+  if constexpr (std::is_same_v<T, float>)
+    if (unaryMathF32(op, tanhGelu, x, r, n))
+      return;
   if (op == "neg")
     unaryLoop(x, r, n, [](T v) { return -v; });
   else if (op == "sqrt")
@@ -176,9 +212,9 @@ void unaryFloat(const std::string &op, bool tanhGelu, const T *x, T *r, int64_t 
     unaryLoop(x, r, n, [](T v) { return v; });
   else if (op == "gelu") {
     if (tanhGelu)
-      unaryLoop(x, r, n, [](T v) { return gelu(v, true); });
+      unaryLoop(x, r, n, [](T v) { return geluTanh<LibmMath>(v); });
     else
-      unaryLoop(x, r, n, [](T v) { return gelu(v, false); });
+      unaryLoop(x, r, n, [](T v) { return geluErf<LibmMath>(v); });
   } else
     fail("internal error: unary kernel ", op);
 }
@@ -223,11 +259,61 @@ template <typename I> I floatToInt(double v) {
 
 } // namespace
 
+namespace {
+/// The f32 arithmetic kernels whose operands are contiguous along the result's last dim
+/// (same shapes, or broadcast over leading dims: a bias row), or a tensor and a scalar
+/// second operand: ElementwiseLoops' vector loops
+/// (the same IEEE operations as binaryTyped's, so the same bits). False for other cases.
+bool binaryVectorF32(const std::string &op, const Tensor &a, const Tensor &b, const Tensor &r) {
+  const ElementwiseLoops &loops = elementwiseLoops();
+  BinaryLoop loop = op == "add"   ? loops.add
+                    : op == "sub" ? loops.sub
+                    : op == "mul" ? loops.mul
+                    : op == "div" ? loops.div
+                    : op == "max" ? loops.max
+                    : op == "min" ? loops.min
+                                  : nullptr;
+  if (!loop || r.numel == 0)
+    return false;
+  const float *pa = a.as<float>(), *pb = b.as<float>();
+  float *pr = r.as<float>();
+  if (a.numel == r.numel && b.numel == r.numel && *a.shape == *r.shape &&
+      *b.shape == *r.shape) {
+    parallelFor(r.numel, kGrain,
+                [&](int64_t s, int64_t e) { loop(pa + s, pb + s, pr + s, e - s); });
+    return true;
+  }
+  if (a.numel == r.numel && b.numel == 1 && *a.shape == *r.shape) { // times a scalar
+    constexpr int64_t kChunk = 1024;                                 // its value, repeated
+    float bv[kChunk];
+    std::fill(bv, bv + kChunk, pb[0]);
+    parallelFor(r.numel, kGrain, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; i += kChunk)
+        loop(pa + i, bv, pr + i, std::min(kChunk, e - i));
+    });
+    return true;
+  }
+  const auto &rs = *r.shape;
+  if (rs.empty())
+    return false;
+  std::vector<int64_t> st[3] = {broadcastStrides(*a.shape, rs), broadcastStrides(*b.shape, rs),
+                                contiguousStrides(rs)};
+  if (st[0].back() != 1 || st[1].back() != 1 || rs.back() < 16)
+    return false;
+  forEachRow<3>(rs, st, [&](const int64_t *off, int64_t inner, const int64_t *) {
+    loop(pa + off[0], pb + off[1], pr + off[2], inner);
+  });
+  return true;
+}
+} // namespace
+
 void runBinary(KernelCall &c) {
   const Tensor &a = c.in[0], &b = c.in[1], &r = c.out[0];
   const std::string &op = c.ins.kernel();
   switch (a.dtype) {
   case ds::plan::F32:
+    if (binaryVectorF32(op, a, b, r))
+      break;
     binaryTyped(op, a.as<float>(), *a.shape, b.as<float>(), *b.shape, r.as<float>(), *r.shape);
     break;
   case ds::plan::F64:
@@ -429,13 +515,6 @@ void runDropout(KernelCall &c) {
 
 // ================================================================ gradients (docs/ops.md "Backward ops")
 
-namespace {
-
-// ---------------------------------------------------------------- gelu
-
-
-} // namespace
-
 void runGeluGrad(KernelCall &c) {
   bool tanhForm = c.attrs<GeluAttrs>().approximate == GeluApproximation::Tanh;
   int64_t n = c.in[0].numel;
@@ -443,11 +522,38 @@ void runGeluGrad(KernelCall &c) {
     auto *g = in[0];
     auto *x = in[1];
     auto *dx = out[0];
-    parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i)
-        dx[i] = g[i] * geluDeriv(x[i], tanhForm);
-    });
+    if constexpr (std::is_same_v<std::remove_const_t<std::remove_pointer_t<decltype(g)>>,
+                                 float>) {
+      const ElementwiseLoops &loops = elementwiseLoops();
+      BinaryLoop loop = tanhForm ? loops.geluGradTanh : loops.geluGrad;
+      parallelFor(n, kGrain / 4,
+                  [&](int64_t b, int64_t e) { loop(g + b, x + b, dx + b, e - b); });
+    } else {
+      parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i)
+          dx[i] = g[i] * (tanhForm ? geluTanhDeriv<LibmMath>(x[i])
+                                   : geluErfDeriv<LibmMath>(x[i]));
+      });
+    }
   });
+}
+
+void ExpLoop::operator()(const double *x, double *r, int64_t n) const {
+  for (int64_t i = 0; i < n; ++i)
+    r[i] = std::exp(x[i]);
+}
+
+const ElementwiseLoops &elementwiseLoops() {
+  std::string isa = cpuIsa();
+#if defined(DS_HAVE_X86_OPTIMIZER_LOOPS)
+  if (isa == "avx512")
+    return avx512::elementwiseLoops();
+  if (isa == "avx2")
+    return avx2::elementwiseLoops();
+  if (isa == "sse2")
+    return sse2::elementwiseLoops();
+#endif
+  return scalar::elementwiseLoops();
 }
 
 } // namespace ds::rt::cpu

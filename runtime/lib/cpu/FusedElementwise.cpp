@@ -6,7 +6,7 @@
 // instruction evaluates the same float expression as its kernel and rounds its result to its
 // dtype, as the kernel's store does (f16/bf16 kernels compute in f32 and store rounded).
 #include "CpuCommon.h"
-#include "GeluFormulas.h"
+#include "ElementwiseLoops.h"
 
 #include "ds/runtime/FusedProgram.h"
 
@@ -80,6 +80,8 @@ void loadTile(const InputAccess &a, int64_t start, int64_t m, float *dst) {
     int64_t run = std::min(m - i, lastDim - idx[rank - 1]);
     if (lastStride == 0) {
       std::fill(dst + i, dst + i + run, loadElement(a.data, a.dtype, off));
+    } else if (a.dtype == ds::plan::F32 && lastStride == 1) { // a row (a bias)
+      std::memcpy(dst + i, static_cast<const float *>(a.data) + off, size_t(run) * 4);
     } else if (a.dtype == ds::plan::F32) {
       const float *p = static_cast<const float *>(a.data) + off;
       for (int64_t j = 0; j < run; ++j)
@@ -121,62 +123,42 @@ inline void binary(const float *x, const float *y, float *r, int64_t m, F f) {
     r[i] = f(x[i], y[i]);
 }
 
-// The unfused kernels' expressions (lib/cpu/Elementwise.cpp, GeluFormulas.h), with T = float.
+// The unfused kernels' expressions (lib/cpu/Elementwise.cpp), with T = float; the math
+// functions are the same ElementwiseLoops calls.
 using T = float;
 
-
 /// Evaluates one instruction over a tile: r = op(a, b, c), then rounds to its dtype.
-void evaluate(const Instruction &ins, const float *a, const float *b, const float *c, float *r,
-              int64_t m) {
+void evaluate(const ElementwiseLoops &loops, const Instruction &ins, const float *a,
+              const float *b, const float *c, float *r, int64_t m) {
   switch (ins.op) {
-  case Op::Add: binary(a, b, r, m, [](T x, T y) { return T(x + y); }); break;
-  case Op::Sub: binary(a, b, r, m, [](T x, T y) { return T(x - y); }); break;
-  case Op::Mul: binary(a, b, r, m, [](T x, T y) { return T(x * y); }); break;
-  case Op::Div: binary(a, b, r, m, [](T x, T y) { return T(x / y); }); break;
+  case Op::Add: loops.add(a, b, r, m); break;
+  case Op::Sub: loops.sub(a, b, r, m); break;
+  case Op::Mul: loops.mul(a, b, r, m); break;
+  case Op::Div: loops.div(a, b, r, m); break;
   case Op::Pow: binary(a, b, r, m, [](T x, T y) { return T(std::pow(x, y)); }); break;
-  case Op::Max:
-    binary(a, b, r, m, [](T x, T y) { return x != x ? x : y != y ? y : (x > y ? x : y); });
-    break;
-  case Op::Min:
-    binary(a, b, r, m, [](T x, T y) { return x != x ? x : y != y ? y : (x < y ? x : y); });
-    break;
-  case Op::Equal: binary(a, b, r, m, [](T x, T y) { return T(x == y); }); break;
-  case Op::Less: binary(a, b, r, m, [](T x, T y) { return T(x < y); }); break;
-  case Op::Greater: binary(a, b, r, m, [](T x, T y) { return T(x > y); }); break;
-  case Op::Where:
-    for (int64_t i = 0; i < m; ++i)
-      r[i] = a[i] != 0 ? b[i] : c[i];
-    break;
-  case Op::Neg: unary(a, r, m, [](T v) { return -v; }); break;
-  case Op::Relu: unary(a, r, m, [](T v) { return v > T(0) || std::isnan(v) ? v : T(0); }); break;
+  case Op::Max: loops.max(a, b, r, m); break;
+  case Op::Min: loops.min(a, b, r, m); break;
+  case Op::Equal: loops.equal(a, b, r, m); break;
+  case Op::Less: loops.less(a, b, r, m); break;
+  case Op::Greater: loops.greater(a, b, r, m); break;
+  case Op::Where: loops.where(a, b, c, r, m); break;
+  case Op::Neg: loops.neg(a, r, m); break;
+  case Op::Relu: loops.relu(a, r, m); break;
   case Op::Identity: std::memmove(r, a, size_t(m) * sizeof(float)); break;
-  case Op::Sqrt: unary(a, r, m, [](T v) { return std::sqrt(v); }); break;
-  case Op::Exp: unary(a, r, m, [](T v) { return std::exp(v); }); break;
+  case Op::Sqrt: loops.sqrt(a, r, m); break;
+  case Op::Exp: loops.exp(a, r, m); break;
   case Op::Log: unary(a, r, m, [](T v) { return std::log(v); }); break;
-  case Op::Tanh: unary(a, r, m, [](T v) { return std::tanh(v); }); break;
+  case Op::Tanh: loops.tanh(a, r, m); break;
   case Op::Sin: unary(a, r, m, [](T v) { return std::sin(v); }); break;
   case Op::Cos: unary(a, r, m, [](T v) { return std::cos(v); }); break;
-  case Op::Abs: unary(a, r, m, [](T v) { return std::abs(v); }); break;
-  case Op::Reciprocal: unary(a, r, m, [](T v) { return T(1) / v; }); break;
-  case Op::Erf: unary(a, r, m, [](T v) { return std::erf(v); }); break;
-  case Op::Sigmoid:
-    unary(a, r, m, [](T v) {
-      if (v >= T(0))
-        return T(1) / (T(1) + std::exp(-v));
-      T e = std::exp(v);
-      return e / (T(1) + e);
-    });
-    break;
-  case Op::Gelu:
-    unary(a, r, m, [](T v) { return gelu(v, false); });
-    break;
-  case Op::GeluTanh:
-    unary(a, r, m, [](T v) { return gelu(v, true); });
-    break;
-  case Op::GeluGrad: binary(a, b, r, m, [](T g, T x) { return g * geluDeriv(x, false); }); break;
-  case Op::GeluGradTanh:
-    binary(a, b, r, m, [](T g, T x) { return g * geluDeriv(x, true); });
-    break;
+  case Op::Abs: loops.abs(a, r, m); break;
+  case Op::Reciprocal: loops.reciprocal(a, r, m); break;
+  case Op::Erf: loops.erf(a, r, m); break;
+  case Op::Sigmoid: loops.sigmoid(a, r, m); break;
+  case Op::Gelu: loops.gelu(a, r, m); break;
+  case Op::GeluTanh: loops.geluTanh(a, r, m); break;
+  case Op::GeluGrad: loops.geluGrad(a, b, r, m); break;
+  case Op::GeluGradTanh: loops.geluGradTanh(a, b, r, m); break;
   case Op::Cast: std::memmove(r, a, size_t(m) * sizeof(float)); break; // rounded below
   case Op::Const: std::fill(r, r + m, fused::constValue(uint32_t(ins.a))); break;
   default: fail("internal error: fused_elementwise op ", int(ins.op));
@@ -227,6 +209,7 @@ void runFusedElementwise(KernelCall &c) {
     }
     inputs.push_back(std::move(a));
   }
+  const ElementwiseLoops &loops = elementwiseLoops();
   const int numInputs = int(inputs.size());
   const int numRegs = numInputs + int(program.size());
   // Every tile of every thread reads all of its inputs before it writes the output, at the
@@ -234,23 +217,33 @@ void runFusedElementwise(KernelCall &c) {
   parallelFor(n, std::max<int64_t>(kTile, kGrain / 4), [&](int64_t s, int64_t e) {
     alignas(64) float regs[fused::kMaxRegisters][kTile];
     const float *src[fused::kMaxRegisters];
+    // Scalar inputs and constants are the same in every tile: filled once.
+    for (int i = 0; i < numInputs; ++i)
+      if (inputs[size_t(i)].mode == InputAccess::Scalar) {
+        loadTile(inputs[size_t(i)], 0, kTile, regs[i]);
+        src[i] = regs[i];
+      }
+    for (int k = numInputs; k < numRegs; ++k)
+      if (program[size_t(k - numInputs)].op == Op::Const) { // the operand is the value
+        evaluate(loops, program[size_t(k - numInputs)], nullptr, nullptr, nullptr, regs[k],
+                 kTile);
+        src[k] = regs[k];
+      }
     for (int64_t t = s; t < e; t += kTile) {
       int64_t m = std::min(kTile, e - t);
       for (int i = 0; i < numInputs; ++i) {
         const InputAccess &a = inputs[size_t(i)];
         if (a.mode == InputAccess::Same && a.dtype == ds::plan::F32) {
           src[i] = static_cast<const float *>(a.data) + t; // read in place
-        } else {
+        } else if (a.mode != InputAccess::Scalar) {
           loadTile(a, t, m, regs[i]);
           src[i] = regs[i];
         }
       }
       for (int k = numInputs; k < numRegs; ++k) {
         const Instruction &ins = program[size_t(k - numInputs)];
-        if (ins.op == Op::Const) // its operand is the value, not a register
-          evaluate(ins, nullptr, nullptr, nullptr, regs[k], m);
-        else
-          evaluate(ins, src[ins.a], src[ins.b], src[ins.c], regs[k], m);
+        if (ins.op != Op::Const)
+          evaluate(loops, ins, src[ins.a], src[ins.b], src[ins.c], regs[k], m);
         src[k] = regs[k];
       }
       storeTile(src[numRegs - 1], r, t, m);

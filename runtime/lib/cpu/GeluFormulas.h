@@ -1,32 +1,39 @@
-// GELU and its derivative, erf and tanh forms: one definition for the unfused kernels
-// (Elementwise.cpp) and the fused elementwise interpreter (FusedElementwise.cpp), which
-// must round identically.
+// GELU and its derivative, erf and tanh forms: one definition for the f32 loops of every
+// instruction set (ElementwiseLoops.cpp, which the unfused kernels and the fused
+// interpreter both call, so they round identically) and the f64 kernels
+// (Elementwise.cpp). `Math` supplies erf, tanh and exp over T (libm for f64,
+// ElementwiseLoops' vectorisable functions for f32). Includes no library header: the AVX
+// builds include it.
 #ifndef DS_RUNTIME_CPU_GELUFORMULAS_H
 #define DS_RUNTIME_CPU_GELUFORMULAS_H
 
-#include <cmath>
-
 namespace ds::rt::cpu {
 
-template <typename T> inline T gelu(T v, bool tanhForm) {
-  if (tanhForm) {
-    const T k = T(0.7978845608028654); // sqrt(2/pi)
-    return T(0.5) * v * (T(1) + std::tanh(k * (v + T(0.044715) * v * v * v)));
-  }
-  return T(0.5) * v * (T(1) + std::erf(v * T(M_SQRT1_2)));
+constexpr double kSqrtHalf = 0.70710678118654752440; // 1/sqrt(2)
+constexpr double kSqrt2OverPi = 0.7978845608028654;  // sqrt(2/pi)
+constexpr double kInvSqrt2Pi = 0.3989422804014327;   // 1/sqrt(2*pi)
+constexpr double kGeluTanhCubic = 0.044715;
+
+template <typename Math, typename T> inline T geluErf(T v) {
+  return T(0.5) * v * (T(1) + Math::erf(v * T(kSqrtHalf)));
 }
 
-template <typename T> inline T geluDeriv(T x, bool tanhForm) {
-  if (tanhForm) {
-    const T k = T(0.7978845608028654); // sqrt(2/pi)
-    const T a = T(0.044715);
-    T x2 = x * x;
-    T t = std::tanh(k * (x + a * x2 * x));
-    return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * a * x2);
-  }
-  const T invSqrt2Pi = T(0.3989422804014327); // 1/sqrt(2*pi)
-  T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
-  return cdf + x * invSqrt2Pi * std::exp(T(-0.5) * x * x);
+template <typename Math, typename T> inline T geluTanh(T v) {
+  const T k = T(kSqrt2OverPi);
+  return T(0.5) * v * (T(1) + Math::tanh(k * (v + T(kGeluTanhCubic) * v * v * v)));
+}
+
+template <typename Math, typename T> inline T geluErfDeriv(T x) {
+  T cdf = T(0.5) * (T(1) + Math::erf(x * T(kSqrtHalf)));
+  return cdf + x * T(kInvSqrt2Pi) * Math::exp(T(-0.5) * x * x);
+}
+
+template <typename Math, typename T> inline T geluTanhDeriv(T x) {
+  const T k = T(kSqrt2OverPi);
+  const T a = T(kGeluTanhCubic);
+  T x2 = x * x;
+  T t = Math::tanh(k * (x + a * x2 * x));
+  return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * a * x2);
 }
 
 } // namespace ds::rt::cpu

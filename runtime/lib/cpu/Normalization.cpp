@@ -1,11 +1,46 @@
 // softmax, log_softmax, layer_norm, the two classification losses, and their gradients.
 #include "CpuCommon.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace ds::rt::cpu {
 namespace {
+
+/// The sum of f(i) for i in [0, n) in double, as 8 interleaved partial sums (element i into
+/// partial i mod 8) added pairwise at the end: a fixed order on every instruction set, without
+/// one chain of n dependent additions (which bounds a single running sum at one element per
+/// addition latency).
+template <typename F> double rowSum(int64_t n, F f) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k)
+      acc[k] += f(i + k);
+  for (int k = 0; i < n; ++i, ++k)
+    acc[k] += f(i);
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/// max over f(i) for i in [0, n), from -inf, as std::max over 8 interleaved partial maxima
+/// combined at the end: NaNs are skipped (std::max(m, NaN) is m) and the value is a single
+/// running maximum's (max is exact; of +0 and -0 either may come out, which the callers,
+/// who subtract it, do not see). Without one chain of n dependent comparisons.
+template <typename T, typename F> T rowMax(int64_t n, F f) {
+  const T ninf = -std::numeric_limits<T>::infinity();
+  T acc[8] = {ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k)
+      acc[k] = std::max(acc[k], f(i + k));
+  for (int k = 0; i < n; ++i, ++k)
+    acc[k] = std::max(acc[k], f(i));
+  T m = acc[0];
+  for (int k = 1; k < 8; ++k)
+    m = std::max(m, acc[k]);
+  return m;
+}
 
 template <typename T>
 void softmaxTyped(const T *x, T *r, const std::vector<int64_t> &shape, int64_t axis, bool log) {
@@ -13,22 +48,29 @@ void softmaxTyped(const T *x, T *r, const std::vector<int64_t> &shape, int64_t a
   splitAt(shape, axis, outer, dim, inner);
   if (dim == 0)
     return;
+  const ExpLoop expLoop;
   parallelFor(outer * inner, std::max<int64_t>(1, kGrain / dim), [&](int64_t s, int64_t e) {
     for (int64_t oi = s; oi < e; ++oi) {
       int64_t o = oi / inner, i = oi % inner;
       const T *px = x + o * dim * inner + i;
       T *pr = r + o * dim * inner + i;
-      T mx = -std::numeric_limits<T>::infinity();
-      for (int64_t d = 0; d < dim; ++d)
-        mx = std::max(mx, px[d * inner]);
+      T mx = rowMax<T>(dim, [&](int64_t d) { return px[d * inner]; });
       if (std::isinf(mx) && mx < 0)
         mx = 0; // all -inf: avoid inf - inf
-      T sum = 0;
-      for (int64_t d = 0; d < dim; ++d) {
-        T ev = std::exp(px[d * inner] - mx);
-        if (!log)
-          pr[d * inner] = ev;
-        sum += ev;
+      T sum;
+      if (inner == 1) { // a contiguous row: the exponentials in one vector call, in pr
+        for (int64_t d = 0; d < dim; ++d)
+          pr[d] = px[d] - mx;
+        expLoop(pr, pr, dim);
+        sum = T(rowSum(dim, [&](int64_t d) { return double(pr[d]); }));
+      } else {
+        sum = T(rowSum(dim, [&](int64_t d) {
+          T ev = px[d * inner] - mx;
+          expLoop(&ev, &ev, 1);
+          if (!log)
+            pr[d * inner] = ev;
+          return double(ev);
+        }));
       }
       if (log) {
         // (x - max) - log(sum): adding max to log(sum) first loses the low bits of
@@ -83,15 +125,12 @@ void layerNormTyped(const T *x, const std::vector<int64_t> &shape, int64_t axis,
                 for (int64_t o = s; o < e; ++o) {
                   const T *px = x + o * norm;
                   T *py = y + o * norm;
-                  double sum = 0;
-                  for (int64_t i = 0; i < norm; ++i)
-                    sum += px[i];
+                  double sum = rowSum(norm, [&](int64_t i) { return double(px[i]); });
                   T mu = T(norm ? sum / double(norm) : 0);
-                  double sq = 0;
-                  for (int64_t i = 0; i < norm; ++i) {
+                  double sq = rowSum(norm, [&](int64_t i) {
                     double d = double(px[i] - mu);
-                    sq += d * d;
-                  }
+                    return d * d;
+                  });
                   T inv = T(1.0 / std::sqrt((norm ? sq / double(norm) : 0) + eps));
                   for (int64_t i = 0; i < norm; ++i)
                     py[i] = (px[i] - mu) * inv * sc[size_t(i)] + (bias ? bi[size_t(i)] : T(0));
@@ -265,22 +304,28 @@ void softmaxGradTyped(const T *g, const T *y, T *dx, const std::vector<int64_t> 
   splitAt(shape, axis, outer, dim, inner);
   if (dim == 0)
     return;
+  const ExpLoop expLoop;
   parallelFor(outer * inner, std::max<int64_t>(1, kGrain / dim), [&](int64_t s, int64_t e) {
     for (int64_t oi = s; oi < e; ++oi) {
       int64_t base = (oi / inner) * dim * inner + oi % inner;
       const T *pg = g + base, *py = y + base;
       T *pd = dx + base;
-      double acc = 0;
       if (log) {
-        for (int64_t d = 0; d < dim; ++d)
-          acc += double(pg[d * inner]);
-        T sum = T(acc);
-        for (int64_t d = 0; d < dim; ++d)
-          pd[d * inner] = pg[d * inner] - std::exp(py[d * inner]) * sum;
+        T sum = T(rowSum(dim, [&](int64_t d) { return double(pg[d * inner]); }));
+        if (inner == 1) { // a contiguous row: e^y in one vector call, in pd
+          expLoop(py, pd, dim);
+          for (int64_t d = 0; d < dim; ++d)
+            pd[d] = pg[d] - pd[d] * sum;
+        } else {
+          for (int64_t d = 0; d < dim; ++d) {
+            T ey;
+            expLoop(&py[d * inner], &ey, 1);
+            pd[d * inner] = pg[d * inner] - ey * sum;
+          }
+        }
       } else {
-        for (int64_t d = 0; d < dim; ++d)
-          acc += double(pg[d * inner]) * double(py[d * inner]);
-        T sum = T(acc);
+        T sum = T(rowSum(
+            dim, [&](int64_t d) { return double(pg[d * inner]) * double(py[d * inner]); }));
         for (int64_t d = 0; d < dim; ++d)
           pd[d * inner] = py[d * inner] * (pg[d * inner] - sum);
       }
@@ -305,26 +350,23 @@ void layerNormGradTyped(const T *g, const T *x, const T *scale, T *dx, T *dscale
     for (int64_t o = s; o < e; ++o) {
       const T *px = x + o * norm, *pg = g + o * norm;
       T *pd = dx + o * norm;
-      // Two-pass mean and (biased) variance, accumulated in f64.
-      double sum = 0;
-      for (int64_t i = 0; i < norm; ++i)
-        sum += double(px[i]);
+      // Two-pass mean and (biased) variance, accumulated in f64 (as layer_norm does).
+      double sum = rowSum(norm, [&](int64_t i) { return double(px[i]); });
       T mu = T(norm ? sum / double(norm) : 0);
-      double sq = 0;
-      for (int64_t i = 0; i < norm; ++i) {
+      double sq = rowSum(norm, [&](int64_t i) {
         double d = double(px[i] - mu);
-        sq += d * d;
-      }
+        return d * d;
+      });
       T is = T(1.0 / std::sqrt((norm ? sq / double(norm) : 0) + eps));
       mean[size_t(o)] = mu;
       inv[size_t(o)] = is;
-      double sg = 0, sgx = 0; // sums of g*scale and g*scale*xhat
-      for (int64_t i = 0; i < norm; ++i) {
+      // Sums of g*scale and g*scale*xhat.
+      double sg = rowSum(norm, [&](int64_t i) { return double(T(pg[i] * scale[i])); });
+      double sgx = rowSum(norm, [&](int64_t i) {
         T gh = pg[i] * scale[i];
         T xh = (px[i] - mu) * is;
-        sg += double(gh);
-        sgx += double(gh) * double(xh);
-      }
+        return double(gh) * double(xh);
+      });
       T mg = T(norm ? sg / double(norm) : 0), mgx = T(norm ? sgx / double(norm) : 0);
       for (int64_t i = 0; i < norm; ++i) {
         T xh = (px[i] - mu) * is;
@@ -332,21 +374,33 @@ void layerNormGradTyped(const T *g, const T *x, const T *scale, T *dx, T *dscale
       }
     }
   });
-  // Parameter gradients: one column of the normalized dims per task.
-  int64_t colGrain = std::max<int64_t>(1, kGrain / std::max<int64_t>(outer, 1));
-  parallelFor(norm, colGrain, [&](int64_t s, int64_t e) {
-    for (int64_t i = s; i < e; ++i) {
-      double ds = 0, db = 0;
-      for (int64_t o = 0; o < outer; ++o) {
-        T gv = g[o * norm + i];
-        T xh = (x[o * norm + i] - mean[size_t(o)]) * inv[size_t(o)];
-        ds += double(gv) * double(xh);
-        db += double(gv);
-      }
-      dscale[i] = T(ds);
-      dbias[i] = T(db);
-    }
-  });
+  // Parameter gradients: each task sums a block of columns of the normalized dims, row
+  // after row (each column's sum in row order, as one column at a time would; the row-wise
+  // walk reads memory contiguously and vectorises across columns).
+  constexpr int64_t kColumns = 64;
+  int64_t blocks = (norm + kColumns - 1) / kColumns;
+  parallelFor(blocks, std::max<int64_t>(1, kGrain / std::max<int64_t>(outer * kColumns, 1)),
+              [&](int64_t bs, int64_t be) {
+                double ds[kColumns], db[kColumns];
+                for (int64_t blk = bs; blk < be; ++blk) {
+                  int64_t c0 = blk * kColumns, n = std::min(kColumns, norm - c0);
+                  std::fill(ds, ds + n, 0.0);
+                  std::fill(db, db + n, 0.0);
+                  for (int64_t o = 0; o < outer; ++o) {
+                    const T *pg = g + o * norm + c0, *px = x + o * norm + c0;
+                    T mu = mean[size_t(o)], is = inv[size_t(o)];
+                    for (int64_t i = 0; i < n; ++i) {
+                      T xh = (px[i] - mu) * is;
+                      ds[i] += double(pg[i]) * double(xh);
+                      db[i] += double(pg[i]);
+                    }
+                  }
+                  for (int64_t i = 0; i < n; ++i) {
+                    dscale[c0 + i] = T(ds[i]);
+                    dbias[c0 + i] = T(db[i]);
+                  }
+                }
+              });
 }
 
 
@@ -406,6 +460,7 @@ void softmaxCrossEntropyGradTyped(KernelCall &c, const T *g, const T *scores, co
   LossGradSetup s = lossSetup(c, weights);
   const Tensor &lab = c.in[2];
   int64_t C = s.C, D = s.D;
+  const ExpLoop expLoop;
   parallelFor(s.N * D, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)),
               [&](int64_t b, int64_t e) {
                 for (int64_t k = b; k < e; ++k) {
@@ -419,17 +474,18 @@ void softmaxCrossEntropyGradTyped(KernelCall &c, const T *g, const T *scores, co
                       pd[ci * D] = T(0);
                     continue;
                   }
-                  T mx = -std::numeric_limits<T>::infinity();
-                  for (int64_t ci = 0; ci < C; ++ci)
-                    mx = std::max(mx, ps[ci * D]);
+                  T mx = rowMax<T>(C, [&](int64_t ci) { return ps[ci * D]; });
                   if (std::isinf(mx) && mx < 0)
                     mx = 0;
-                  double sum = 0;
-                  for (int64_t ci = 0; ci < C; ++ci) {
-                    T ev = std::exp(ps[ci * D] - mx);
-                    pd[ci * D] = ev;
-                    sum += double(ev);
+                  for (int64_t ci = 0; ci < C; ++ci) // the exponentials, in pd
+                    pd[ci * D] = ps[ci * D] - mx;
+                  if (D == 1) { // a contiguous row: one vector call
+                    expLoop(pd, pd, C);
+                  } else {
+                    for (int64_t ci = 0; ci < C; ++ci)
+                      expLoop(&pd[ci * D], &pd[ci * D], 1);
                   }
+                  double sum = rowSum(C, [&](int64_t ci) { return double(pd[ci * D]); });
                   T inv = T(1.0 / sum), tf = T(f);
                   for (int64_t ci = 0; ci < C; ++ci)
                     pd[ci * D] = (pd[ci * D] * inv - (ci == l ? T(1) : T(0))) * tf;

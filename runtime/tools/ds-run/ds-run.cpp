@@ -33,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -265,6 +266,23 @@ template <typename T> std::string jsonList(const std::vector<T> &v) {
 }
 
 /// 1536 -> "1.50 KiB": binary units, for the step lines and the summary.
+/// The process's resident set in bytes now (/proc/self/statm's second field, in pages).
+int64_t residentBytes() {
+  long pages = 0, resident = 0;
+  FILE *f = std::fopen("/proc/self/statm", "r");
+  if (!f)
+    return 0;
+  int n = std::fscanf(f, "%ld %ld", &pages, &resident);
+  std::fclose(f);
+  return n == 2 ? int64_t(resident) * sysconf(_SC_PAGESIZE) : 0;
+}
+
+/// The process's peak resident set in bytes (getrusage's ru_maxrss, KiB on Linux).
+int64_t peakResidentBytes() {
+  struct rusage usage {};
+  return getrusage(RUSAGE_SELF, &usage) == 0 ? int64_t(usage.ru_maxrss) * 1024 : 0;
+}
+
 std::string humanBytes(double bytes) {
   return formatByteSize(uint64_t(std::max(0.0, std::round(bytes))));
 }
@@ -675,6 +693,14 @@ int runJob(const Options &opt, Communicator &comm) {
       bool print = s == 0 || (s + 1) % every == 0 || s + 1 == opt.steps;
       if (rank == 0 && !print && bar)
         progress(s + 1, opt.steps);
+      // memory_breakdown: the largest current and peak resident set of any rank (a
+      // collective on every print step, which every rank reaches alike).
+      int64_t rss[2] = {0, 0};
+      if (print && plan.plan.memory_breakdown()) {
+        rss[0] = residentBytes();
+        rss[1] = peakResidentBytes();
+        comm.allReduce(rss, rss, 2, ds::plan::I64, ReduceOp::Max);
+      }
       if (rank == 0 && print) {
         if (bar)
           std::fputs("\r\033[K", stderr);
@@ -688,6 +714,9 @@ int runJob(const Options &opt, Communicator &comm) {
         std::string text = line;
         if (!lossScales.empty())
           text += "  loss_scale " + jsonNumber(lossScales.back());
+        if (plan.plan.memory_breakdown())
+          text += "  rss " + humanBytes(double(rss[0])) + "  rss_peak " +
+                  humanBytes(double(rss[1]));
         if (breakdown) {
           std::snprintf(line, sizeof(line),
                         "  fwd_ms %.3f  bwd_ms %.3f  step_ms %.3f  comm_ms %.3f",
@@ -721,28 +750,31 @@ int runJob(const Options &opt, Communicator &comm) {
   }
 
   std::string metricsError;
-  // Per rank: predicted and measured arena peak, and the measured bytes of each tier
-  // (device = persistent region + arena high-water; host region; NVMe swap file).
-  constexpr int kTiers = 5;
+  // Per rank: predicted and measured arena peak, the measured bytes of each tier
+  // (device = persistent region + arena high-water; host region; NVMe swap file), and the
+  // process's peak resident set (getrusage: everything, the executable and libraries too).
+  constexpr int kTiers = 6;
   std::vector<int64_t> all(size_t(kTiers * world));
   if (!opt.metrics.empty() || trained) {
     int64_t mine[kTiers] = {int64_t(plan.plan.predicted_peak_bytes()),
                             int64_t(exec.measuredPeakBytes()),
                             int64_t(plan.plan.persistent_bytes() + exec.measuredPeakBytes()),
                             int64_t(exec.measuredHostBytes()),
-                            int64_t(exec.measuredNvmeBytes())};
+                            int64_t(exec.measuredNvmeBytes()),
+                            peakResidentBytes()};
     comm.allGather(mine, all.data(), kTiers, ds::plan::I64);
   }
   auto tier = [&](int r, int k) { return all[size_t(kTiers * r + k)]; };
   if (!opt.metrics.empty()) {
     if (rank == 0) {
-      std::vector<int64_t> pred, meas, device, host, nvme;
+      std::vector<int64_t> pred, meas, device, host, nvme, resident;
       for (int r = 0; r < world; ++r) {
         pred.push_back(tier(r, 0));
         meas.push_back(tier(r, 1));
         device.push_back(tier(r, 2));
         host.push_back(tier(r, 3));
         nvme.push_back(tier(r, 4));
+        resident.push_back(tier(r, 5));
       }
       std::string json = "{\n  \"loss\": " + jsonList(losses) +
                          (lossScales.empty()
@@ -764,6 +796,7 @@ int runJob(const Options &opt, Communicator &comm) {
                          std::to_string(plan.plan.host_bytes()) +
                          ",\n  \"planned_nvme_bytes\": " +
                          std::to_string(plan.plan.nvme_bytes()) +
+                         ",\n  \"peak_resident_bytes\": " + jsonList(resident) +
                          ",\n  \"world_size\": " + std::to_string(world) +
                          ",\n  \"micro_batch\": " + std::to_string(mb) +
                          ",\n  \"gradient_accumulation_steps\": " +

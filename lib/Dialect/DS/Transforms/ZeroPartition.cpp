@@ -8,6 +8,8 @@
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <deque>
 
@@ -73,12 +75,15 @@ public:
 
 private:
   void collectPartitions() {
+    SymbolTable symbols(module);
+    llvm::DenseMap<Operation *, size_t> partOf; // parameter -> index in parts
     for (auto state : module.getOps<StateOp>()) {
       if (!state.getOf())
         continue;
-      auto param = module.lookupSymbol<ParameterOp>(state.getOfAttr());
-      auto it = llvm::find_if(parts, [&](Partition &p) { return p.param == param; });
-      if (it == parts.end()) {
+      auto param = symbols.lookup<ParameterOp>(state.getOfAttr().getValue());
+      auto [found, added] = partOf.try_emplace(param, parts.size());
+      auto it = parts.begin() + found->second;
+      if (added) {
         int64_t n = param.getTensorType().getNumElements();
         int64_t p = (n + world - 1) / world;
         Partition part;
@@ -98,6 +103,16 @@ private:
       } else {
         it->optimizerStates.push_back(state);
       }
+    }
+    // Every symbol of a partition (parameter, gradient, master, optimizer states) to it.
+    for (auto [i, p] : llvm::enumerate(parts)) {
+      partBySymbol[p.param.getSymName()] = i;
+      if (p.grad)
+        partBySymbol[p.grad.getSymName()] = i;
+      if (p.master)
+        partBySymbol[p.master.getSymName()] = i;
+      for (StateOp state : p.optimizerStates)
+        partBySymbol[state.getSymName()] = i;
     }
   }
 
@@ -292,23 +307,35 @@ private:
       return first;
     };
 
+    llvm::StringMap<SmallVector<ParamRefOp, 1>> refsByName;
+    for (Operation *op : refs) {
+      auto ref = cast<ParamRefOp>(op);
+      refsByName[ref.getName()].push_back(ref);
+    }
     std::deque<GatherEvent> events; // stable addresses
     for (Partition &part : parts) {
       if (!part.shardedStorage)
         continue;
       part.param.setShardSizeAttr(b.getI64IntegerAttr(part.p));
-      for (auto ref : microStep.getOps<ParamRefOp>()) {
-        if (ref.getName() != part.param.getSymName())
-          continue;
-        // The forward views of the parameter, in program order.
+      for (ParamRefOp ref : refsByName.lookup(part.param.getSymName())) {
+        // The forward views of the parameter (views of views), in program order.
         SmallVector<Operation *> views;
+        llvm::SmallPtrSet<Operation *, 8> seen;
+        SmallVector<Value> work{ref.getResult()};
+        while (!work.empty()) {
+          Value v = work.pop_back_val();
+          for (Operation *user : v.getUsers())
+            if (user->getBlock() == &body && !isBackward(user) && isViewOp(user) &&
+                user->getOperand(0) == v && seen.insert(user).second) {
+              views.push_back(user);
+              work.push_back(user->getResult(0));
+            }
+        }
+        llvm::sort(views, [&](Operation *x, Operation *y) { return order[x] < order[y]; });
         llvm::SetVector<Value> derived;
         derived.insert(ref.getResult());
-        for (Operation &op : body)
-          if (!isBackward(&op) && isViewOp(&op) && derived.contains(op.getOperand(0))) {
-            views.push_back(&op);
-            derived.insert(op.getResult(0));
-          }
+        for (Operation *view : views)
+          derived.insert(view->getResult(0));
         GatherEvent fwd{&part, ref, nullptr, {}, {}, {}, nullptr, {}};
         GatherEvent bwd{&part, ref, nullptr, {}, {}, {}, nullptr, {}};
         for (Operation *view : views)
@@ -638,13 +665,8 @@ private:
   }
 
   Partition *lookup(StringRef symbol) {
-    for (Partition &p : parts)
-      if (p.param.getSymName() == symbol || p.grad.getSymName() == symbol ||
-          (p.master && p.master.getSymName() == symbol) ||
-          llvm::any_of(p.optimizerStates,
-                       [&](StateOp s) { return s.getSymName() == symbol; }))
-        return &p;
-    return nullptr;
+    auto it = partBySymbol.find(symbol);
+    return it == partBySymbol.end() ? nullptr : &parts[it->second];
   }
 
   ModuleOp module;
@@ -653,6 +675,7 @@ private:
   bool contiguousGradients;
   func::FuncOp microStep, applyStep;
   SmallVector<Partition> parts;
+  llvm::StringMap<size_t> partBySymbol; // lookup()'s index, built with parts
 };
 
 struct PartitionForZeroPass

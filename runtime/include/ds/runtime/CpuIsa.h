@@ -8,7 +8,7 @@
 namespace ds::rt {
 
 /// The instruction sets this build and this processor can run, best first, from "avx512",
-/// "avx2" (with F16C), "sse2" (x86-64) and "scalar" (always; last).
+/// "avx2" (with F16C and FMA), "sse2" (x86-64) and "scalar" (always; last).
 std::vector<std::string> supportedCpuIsas();
 
 /// The instruction set the vectorised loops use: DS_CPU_ISA when set (an unsupported

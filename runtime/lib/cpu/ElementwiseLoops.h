@@ -1,0 +1,57 @@
+// The f32 element loops of the elementwise kernels, built once per instruction set from
+// ElementwiseLoops.cpp; Elementwise.cpp picks a table at run time. The math functions
+// (exp, erf, tanh, sigmoid, gelu, gelu_grad) are shared by the unfused kernels
+// (Elementwise.cpp) and the fused interpreter (FusedElementwise.cpp), so they round
+// alike; the arithmetic loops are the interpreter's (IEEE operations: the scalar kernels'
+// bits). Every instruction set computes the same bits. Included by code built for
+// AVX-512/AVX2: declarations only, no inline library code.
+#pragma once
+
+#include <cstdint>
+
+namespace ds::rt::cpu {
+
+/// r[i] = f(x[i]) for i in [0, n); r may be exactly x (in place), never a partial
+/// overlap.
+using UnaryLoop = void (*)(const float *x, float *r, int64_t n);
+/// r[i] = f(a[i], b[i]); r may be exactly a or b.
+using BinaryLoop = void (*)(const float *a, const float *b, float *r, int64_t n);
+/// r[i] = c[i] != 0 ? x[i] : y[i].
+using SelectLoop = void (*)(const float *c, const float *x, const float *y, float *r,
+                            int64_t n);
+
+/// One instruction set's loops. exp, erf and tanh are within 1 ulp of the correctly
+/// rounded result (evaluated in double, rounded once to f32); sigmoid and the gelu forms
+/// are the f32 formulas of Elementwise.cpp / GeluFormulas.h over them.
+struct ElementwiseLoops {
+  const char *isa;
+  UnaryLoop exp, erf, tanh, sigmoid, gelu, geluTanh;
+  /// gelu_grad: r = g * gelu'(x), a = g, b = x.
+  BinaryLoop geluGrad, geluGradTanh;
+  /// The kernels' f32 expressions (Elementwise.cpp): max/min propagate NaN, the
+  /// comparisons give 1.0f or 0.0f, relu keeps NaN and makes -0 +0, abs clears the sign
+  /// bit.
+  BinaryLoop add, sub, mul, div, max, min, equal, less, greater;
+  UnaryLoop neg, relu, sqrt, abs, reciprocal;
+  SelectLoop where;
+};
+
+/// The loops of the instruction set cpuIsa() names.
+const ElementwiseLoops &elementwiseLoops();
+
+namespace scalar {
+const ElementwiseLoops &elementwiseLoops();
+}
+#if defined(DS_HAVE_X86_OPTIMIZER_LOOPS)
+namespace sse2 {
+const ElementwiseLoops &elementwiseLoops();
+}
+namespace avx2 {
+const ElementwiseLoops &elementwiseLoops();
+}
+namespace avx512 {
+const ElementwiseLoops &elementwiseLoops();
+}
+#endif
+
+} // namespace ds::rt::cpu
