@@ -147,7 +147,9 @@ std::string ContentHash::hex() const {
   return buf;
 }
 
-uint64_t PieceHash::piece(const void *data, size_t size) {
+uint64_t PieceHash::piece(PieceHashAlgorithm algorithm, const void *data, size_t size) {
+  if (algorithm == PieceHashAlgorithm::Stripe)
+    return StripeHash::of(data, size);
   ContentHash h;
   h.update(data, size);
   return h.value();
@@ -157,7 +159,18 @@ void PieceHash::add(uint64_t pieceValue) {
   unsigned char le[8];
   for (int i = 0; i < 8; ++i)
     le[i] = (unsigned char)(pieceValue >> (8 * i));
-  outer_.update(le, 8);
+  if (algorithm_ == PieceHashAlgorithm::Stripe)
+    stripe_.update(le, 8);
+  else
+    content_.update(le, 8);
+}
+
+uint64_t PieceHash::value() const {
+  return algorithm_ == PieceHashAlgorithm::Stripe ? stripe_.value() : content_.value();
+}
+
+std::string PieceHash::hex() const {
+  return algorithm_ == PieceHashAlgorithm::Stripe ? stripe_.hex() : content_.hex();
 }
 
 std::vector<size_t> safetensorsFileOrder(const std::vector<SafetensorsTensor> &tensors) {
@@ -183,13 +196,15 @@ std::vector<SafetensorsPiece> safetensorsPieces(const std::vector<SafetensorsTen
   return pieces;
 }
 
-StreamingPieceHash::StreamingPieceHash(std::vector<SafetensorsPiece> pieces)
-    : pieces_(std::move(pieces)) {
+StreamingPieceHash::StreamingPieceHash(PieceHashAlgorithm algorithm,
+                                       std::vector<SafetensorsPiece> pieces)
+    : pieces_(std::move(pieces)), algorithm_(algorithm), whole_(algorithm) {
   startPiece();
 }
 
 void StreamingPieceHash::startPiece() {
-  current_ = ContentHash();
+  content_ = ContentHash();
+  stripe_ = StripeHash();
   left_ = next_ < pieces_.size() ? pieces_[next_].size : 0;
 }
 
@@ -199,12 +214,15 @@ void StreamingPieceHash::update(const void *data, size_t size) {
     if (next_ >= pieces_.size())
       fail("internal: more bytes than the file's pieces hold");
     size_t take = size_t(std::min<uint64_t>(left_, size));
-    current_.update(p, take);
+    if (algorithm_ == PieceHashAlgorithm::Stripe)
+      stripe_.update(p, take);
+    else
+      content_.update(p, take);
     p += take;
     size -= take;
     left_ -= take;
     if (left_ == 0) {
-      whole_.add(current_.value());
+      whole_.add(algorithm_ == PieceHashAlgorithm::Stripe ? stripe_.value() : content_.value());
       ++next_;
       startPiece();
     }
@@ -223,7 +241,7 @@ SafetensorsWriter::SafetensorsWriter(const std::string &path,
     : path_(path), tensors_(std::move(tensors)) {
   std::string header = encodeSafetensorsHeader(tensors_, metadata);
   dataBytes_ = tensors_.empty() ? 0 : tensors_.back().end;
-  hash_ = StreamingPieceHash(safetensorsPieces(tensors_, header.size()));
+  hash_ = StreamingPieceHash(PieceHashAlgorithm::Stripe, safetensorsPieces(tensors_, header.size()));
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0)
     fail("cannot create ", path, ": ", std::strerror(errno));
@@ -438,14 +456,14 @@ void SafetensorsFile::adviseSequential() {
   (void)::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
-std::string SafetensorsFile::hashFile() const {
+std::string SafetensorsFile::hashFile(PieceHashAlgorithm algorithm) const {
   // Each piece read into a buffer of its size and hashed while in the CPU's cache.
-  PieceHash h;
+  PieceHash h(algorithm);
   std::vector<char> buf;
   for (const SafetensorsPiece &p : safetensorsPieces(tensors_, dataStart_)) {
     buf.resize(size_t(p.size));
     readBytes(p.offset, p.size, buf.data());
-    h.add(PieceHash::piece(buf.data(), buf.size()));
+    h.add(PieceHash::piece(algorithm, buf.data(), buf.size()));
   }
   return h.hex();
 }

@@ -36,13 +36,14 @@ std::string fileWith(const std::string &json, const std::string &data) {
     out[size_t(i)] = char((n >> (8 * i)) & 0xff);
   return out + json + data;
 }
-/// PieceHash (Safetensors.h) of `bytes` cut at `ends` (each piece's end, in order), written
-/// out from its definition.
+/// PieceHash (Safetensors.h) with hash H (ContentHash or StripeHash) of `bytes` cut at
+/// `ends` (each piece's end, in order), written out from its definition.
+template <class H>
 std::string pieceHashByHand(const std::string &bytes, const std::vector<uint64_t> &ends) {
-  ContentHash outer;
+  H outer;
   uint64_t at = 0;
   for (uint64_t end : ends) {
-    ContentHash piece;
+    H piece;
     piece.update(bytes.data() + at, size_t(end - at));
     uint64_t v = piece.value();
     unsigned char le[8];
@@ -54,6 +55,8 @@ std::string pieceHashByHand(const std::string &bytes, const std::vector<uint64_t
   EXPECT_EQ(at, bytes.size());
   return outer.hex();
 }
+constexpr PieceHashAlgorithm kContent = PieceHashAlgorithm::Content;
+constexpr PieceHashAlgorithm kStripe = PieceHashAlgorithm::Stripe;
 std::string hex(uint64_t v) {
   char buf[20];
   std::snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)v);
@@ -73,7 +76,8 @@ void expectError(const std::string &bytes, const std::string &needle) {
 } // namespace
 
 // Tests that what the writer writes reads back: dtypes, shapes, metadata, data, an empty
-// tensor and a scalar, and the header padded to 8 bytes.
+// tensor and a scalar, the header padded to 8 bytes, and the hashes (the writer's PieceHash
+// with StripeHash, the reader's with both algorithms, ContentHash of the whole file).
 TEST(Safetensors, RoundTrip) {
   std::string path = tmpPath("rt");
   unlink(path.c_str());
@@ -117,9 +121,10 @@ TEST(Safetensors, RoundTrip) {
   EXPECT_EQ(n % 8, 0u);
   // The pieces: the header, then a (24 bytes), step (8), h (4); the empty tensor has none.
   uint64_t d = f.dataStart();
-  std::string want = pieceHashByHand(bytes, {d, d + 24, d + 32, d + 36});
-  EXPECT_EQ(f.hashFile(), want);
-  EXPECT_EQ(hex(written), want);
+  std::string want = pieceHashByHand<StripeHash>(bytes, {d, d + 24, d + 32, d + 36});
+  EXPECT_EQ(f.hashFile(kStripe), want);
+  EXPECT_EQ(hex(written), want); // the writer's is the StripeHash one
+  EXPECT_EQ(f.hashFile(kContent), pieceHashByHand<ContentHash>(bytes, {d, d + 24, d + 32, d + 36}));
   ContentHash c;
   c.update(bytes.data(), bytes.size());
   EXPECT_EQ(f.hashWholeFile(), c.hex());
@@ -164,10 +169,11 @@ TEST(Safetensors, SequentialReadsFromCacheAndDisk) {
   for (uint64_t at = 0; at < a.size() * 4; at += PieceHash::kPiece)
     ends.push_back(f.dataStart() + std::min<uint64_t>(at + PieceHash::kPiece, a.size() * 4));
   EXPECT_EQ(ends.size(), 9u);
-  EXPECT_EQ(f.hashFile(), pieceHashByHand(bytes, ends));
+  EXPECT_EQ(f.hashFile(kContent), pieceHashByHand<ContentHash>(bytes, ends));
+  EXPECT_EQ(f.hashFile(kStripe), pieceHashByHand<StripeHash>(bytes, ends));
 }
 
-// Tests PieceHash's pieces and their sensitivity: they cover every byte once (tensors
+// Tests PieceHash's pieces and their sensitivity, with both algorithms: they cover every byte once (tensors
 // given out of file order, empty ones, one over 2 MiB), the writer's hash (fed in chunks
 // that straddle pieces) equals the reader's, and a flipped byte anywhere (header, a
 // piece's first and last byte, the file's last byte) changes it.
@@ -204,8 +210,10 @@ TEST(PieceHash, PiecesWriterAndSensitivity) {
   EXPECT_EQ(f.tensors()[pieces[3].tensor].name, "big");
   EXPECT_EQ(pieces[3].size, uint64_t(big) - 2 * PieceHash::kPiece);
   EXPECT_EQ(f.tensors()[pieces[4].tensor].name, "s");
-  std::string h = f.hashFile();
+  std::string h = f.hashFile(kStripe);
   EXPECT_EQ(hex(value), h);
+  std::string hv2 = f.hashFile(kContent);
+  EXPECT_NE(hv2, h);
   std::string bytes = readAll(path);
   for (uint64_t i : {uint64_t(3), f.dataStart() - 1, f.dataStart(),
                      f.dataStart() + PieceHash::kPiece - 1, f.dataStart() + PieceHash::kPiece,
@@ -217,18 +225,24 @@ TEST(PieceHash, PiecesWriterAndSensitivity) {
     if (i < f.dataStart()) {
       // A header that still parses (same offsets) hashes differently; else it is refused.
       try {
-        EXPECT_NE(SafetensorsFile(flipped).hashFile(), h) << i;
+        EXPECT_NE(SafetensorsFile(flipped).hashFile(kStripe), h) << i;
+        EXPECT_NE(SafetensorsFile(flipped).hashFile(kContent), hv2) << i;
       } catch (const Error &) {
       }
     } else {
-      EXPECT_NE(SafetensorsFile(flipped).hashFile(), h) << i;
+      EXPECT_NE(SafetensorsFile(flipped).hashFile(kStripe), h) << i;
+      EXPECT_NE(SafetensorsFile(flipped).hashFile(kContent), hv2) << i;
     }
   }
-  // The value itself is a format (manifests store it): pinned.
-  PieceHash p;
-  p.add(1);
-  p.add(0x0123456789abcdefull);
+  // The values themselves are a format (manifests store them): pinned, version 2's and
+  // version 3's (the latter: StripeHash of the 16 bytes 01 00 .. 00 ef cd ab 89 67 45 23 01).
+  PieceHash p(kContent), q(kStripe);
+  for (PieceHash *x : {&p, &q}) {
+    x->add(1);
+    x->add(0x0123456789abcdefull);
+  }
   EXPECT_EQ(p.hex(), "ea7064a742b9a4ab");
+  EXPECT_EQ(q.hex(), "008a5175771e2c22"); // check_ckpt.py stripe_hash
 }
 
 // Tests that every inconsistency of a hostile file is an error naming the file.

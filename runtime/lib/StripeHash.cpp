@@ -1,0 +1,222 @@
+// StripeHash (the definition is in StripeHash.h): a portable block routine, an AVX2 one
+// chosen at run time, and the streaming front end.
+#include "ds/runtime/StripeHash.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define DS_STRIPE_HASH_AVX2 1
+#endif
+
+namespace ds::rt {
+
+namespace {
+
+struct Keys {
+  uint64_t k[24];     // K: stripe s, lane j uses K[s + j]
+  uint64_t scram[8];  // S: the scramble's lane keys
+};
+
+constexpr Keys makeKeys() {
+  Keys keys{};
+  uint64_t state = StripeHash::kSeed;
+  auto next = [&state]() {
+    state += 0x9E3779B97F4A7C15ull;
+    uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  for (uint64_t &v : keys.k)
+    v = next();
+  for (uint64_t &v : keys.scram)
+    v = next();
+  return keys;
+}
+
+constexpr Keys kKeys = makeKeys();
+
+inline uint64_t load64(const unsigned char *p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8); // the machine is little-endian (the plan format assumes it)
+  return w;
+}
+
+inline void stripe(uint64_t acc[8], const unsigned char *p, size_t s) {
+  for (size_t j = 0; j < 8; ++j) {
+    uint64_t w = load64(p + 8 * j);
+    uint64_t x = w ^ kKeys.k[s + j];
+    acc[j] += (x & 0xffffffffull) * (x >> 32);
+    acc[j ^ 1] += w;
+  }
+}
+
+inline void scramble(uint64_t acc[8]) {
+  for (size_t j = 0; j < 8; ++j) {
+    uint64_t a = acc[j];
+    a ^= a >> 47;
+    a ^= kKeys.scram[j];
+    acc[j] = a * StripeHash::kScramble;
+  }
+}
+
+#ifdef DS_STRIPE_HASH_AVX2
+__attribute__((target("avx2"))) inline __m256i scrambleAvx2(__m256i a, __m256i keys,
+                                                             __m256i prime) {
+  a = _mm256_xor_si256(a, _mm256_srli_epi64(a, 47));
+  a = _mm256_xor_si256(a, keys);
+  // a * prime mod 2^64 with a 32-bit prime: lo(a) * prime + (hi(a) * prime << 32).
+  __m256i lo = _mm256_mul_epu32(a, prime);
+  __m256i hi = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), prime);
+  return _mm256_add_epi64(lo, _mm256_slli_epi64(hi, 32));
+}
+
+__attribute__((target("avx2"))) void blocksAvx2Impl(uint64_t acc[8], const unsigned char *p,
+                                                     size_t blocks) {
+  __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc));
+  __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc + 4));
+  const __m256i s0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.scram));
+  const __m256i s1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.scram + 4));
+  const __m256i prime = _mm256_set1_epi64x(int64_t(StripeHash::kScramble));
+  for (size_t b = 0; b < blocks; ++b, p += StripeHash::kBlock) {
+    for (size_t s = 0; s < 16; ++s) {
+      const unsigned char *q = p + 64 * s;
+      __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q));
+      __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32));
+      __m256i x0 = _mm256_xor_si256(
+          w0, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.k + s)));
+      __m256i x1 = _mm256_xor_si256(
+          w1, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.k + s + 4)));
+      // low half times high half of each lane; the words swapped within 128-bit pairs
+      // (lane j's word into lane j ^ 1).
+      a0 = _mm256_add_epi64(a0, _mm256_mul_epu32(x0, _mm256_srli_epi64(x0, 32)));
+      a1 = _mm256_add_epi64(a1, _mm256_mul_epu32(x1, _mm256_srli_epi64(x1, 32)));
+      a0 = _mm256_add_epi64(a0, _mm256_shuffle_epi32(w0, 0x4E));
+      a1 = _mm256_add_epi64(a1, _mm256_shuffle_epi32(w1, 0x4E));
+    }
+    a0 = scrambleAvx2(a0, s0, prime);
+    a1 = scrambleAvx2(a1, s1, prime);
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc), a0);
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc + 4), a1);
+}
+#endif
+
+bool useAvx2() {
+#ifdef DS_STRIPE_HASH_AVX2
+  static const bool yes = [] {
+    // DS_CPU_ISA (runtime/README.md) restricts the instruction sets; "sse2" and "scalar"
+    // take the portable routine here.
+    const char *isa = std::getenv("DS_CPU_ISA");
+    if (isa && (std::strcmp(isa, "scalar") == 0 || std::strcmp(isa, "sse2") == 0))
+      return false;
+    __builtin_cpu_init();
+    return bool(__builtin_cpu_supports("avx2"));
+  }();
+  return yes;
+#else
+  return false;
+#endif
+}
+
+void blocks(uint64_t acc[8], const unsigned char *p, size_t n) {
+  if (n == 0)
+    return;
+  if (useAvx2() && StripeHash::blocksAvx2(acc, p, n))
+    return;
+  StripeHash::blocksScalar(acc, p, n);
+}
+
+} // namespace
+
+void StripeHash::blocksScalar(uint64_t acc[8], const unsigned char *p, size_t n) {
+  // The lanes in a local array: stores through `p` (unsigned char) could alias `acc`.
+  uint64_t a[8];
+  std::memcpy(a, acc, sizeof(a));
+  for (size_t b = 0; b < n; ++b, p += kBlock) {
+    for (size_t s = 0; s < 16; ++s)
+      stripe(a, p + kStripe * s, s);
+    scramble(a);
+  }
+  std::memcpy(acc, a, sizeof(a));
+}
+
+bool StripeHash::blocksAvx2(uint64_t acc[8], const unsigned char *p, size_t n) {
+#ifdef DS_STRIPE_HASH_AVX2
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2"))
+    return false;
+  blocksAvx2Impl(acc, p, n);
+  return true;
+#else
+  (void)acc, (void)p, (void)n;
+  return false;
+#endif
+}
+
+const char *StripeHash::routine() { return useAvx2() ? "avx2" : "scalar"; }
+
+StripeHash::StripeHash() {
+  for (size_t j = 0; j < 8; ++j)
+    acc_[j] = kKeys.k[j] ^ kKeys.scram[j];
+}
+
+void StripeHash::update(const void *data, size_t size) {
+  const unsigned char *p = static_cast<const unsigned char *>(data);
+  length_ += size;
+  if (bufSize_ > 0) {
+    size_t take = size < kBlock - bufSize_ ? size : kBlock - bufSize_;
+    std::memcpy(buf_ + bufSize_, p, take);
+    bufSize_ += take;
+    p += take;
+    size -= take;
+    if (bufSize_ < kBlock)
+      return;
+    blocks(acc_, buf_, 1);
+    bufSize_ = 0;
+  }
+  size_t whole = size / kBlock;
+  blocks(acc_, p, whole);
+  p += whole * kBlock;
+  size -= whole * kBlock;
+  std::memcpy(buf_, p, size);
+  bufSize_ = size;
+}
+
+uint64_t StripeHash::value() const {
+  uint64_t acc[8];
+  std::memcpy(acc, acc_, sizeof(acc));
+  size_t s = 0;
+  for (; (s + 1) * kStripe <= bufSize_; ++s)
+    stripe(acc, buf_ + kStripe * s, s);
+  if (size_t rest = bufSize_ - s * kStripe) {
+    unsigned char last[kStripe] = {};
+    std::memcpy(last, buf_ + s * kStripe, rest);
+    stripe(acc, last, s);
+  }
+  uint64_t h = length_ * 0x9E3779B97F4A7C15ull;
+  for (uint64_t a : acc) {
+    h = (h ^ a) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+  }
+  h ^= h >> 29;
+  h *= 0x94D049BB133111EBull;
+  return h ^ (h >> 32);
+}
+
+std::string StripeHash::hex() const {
+  char buf[20];
+  std::snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)value());
+  return buf;
+}
+
+uint64_t StripeHash::of(const void *data, size_t size) {
+  StripeHash h;
+  h.update(data, size);
+  return h.value();
+}
+
+} // namespace ds::rt
