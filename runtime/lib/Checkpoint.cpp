@@ -760,17 +760,23 @@ void CheckpointReader::readWholeFile(
   verify_ = verify;
   verify = verify && pieces;
   const SafetensorsFile &f = *o.file;
-  // The whole file is read in order: let the kernel read ahead.
-  o.file->adviseSequential();
+  // Two threads share the pieces (1 MiB), claiming them in file order. A file in the page
+  // cache is mapped and each piece copied straight into its destination and hashed in the
+  // same pass (StripeHash::updateCopy: each byte loaded once, for the copy and the hash,
+  // and stored with non-temporal stores). Otherwise each piece is read into its
+  // destination with pread (the kernel reading ahead) and hashed right after, while it is
+  // in the CPU's cache. Measured (results/checkpoint.md): the mapped copy takes ~30% less
+  // CPU than pread of a cached file, which copies into memory that is not in the CPU's
+  // cache (each line read before it is written) and is read back by the hash; from the
+  // disk, pread's read-ahead is about twice as fast as the mapping's faults.
+  const char *mapped = o.file->mapIfCached();
+  if (!mapped)
+    o.file->adviseSequential(); // the whole file is read in order: let the kernel read ahead
   std::vector<SafetensorsPiece> all = safetensorsPieces(f.tensors(), f.dataStart());
   std::vector<uint64_t> values(all.size());
   std::vector<char> stage(size_t(f.dataStart()));
   f.readBytes(0, f.dataStart(), stage.data());
   values[0] = PieceHash::piece(algorithm, stage.data(), stage.size());
-  // Each piece (1 MiB) is read straight into its destination (pread: one kernel copy, no
-  // mapping) and hashed right after, while it is in the CPU's cache; two threads share the
-  // pieces, claiming them in file order (results/checkpoint.md: a thread hashing behind
-  // the reads found the pieces out of cache, and the reads alone kept one core busy).
   std::vector<std::pair<size_t, char *>> jobs; // piece, destination
   unsigned threads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
   auto run = [&] {
@@ -785,10 +791,15 @@ void CheckpointReader::readWholeFile(
           if (j >= jobs.size())
             break;
           const SafetensorsPiece &p = all[jobs[j].first];
-          f.readBytes(p.offset, p.size, jobs[j].second);
-          if (verify)
-            values[jobs[j].first] =
-                PieceHash::piece(algorithm, jobs[j].second, size_t(p.size));
+          if (mapped) {
+            uint64_t v = f.copyMappedPiece(p.offset, p.size, jobs[j].second, algorithm, verify);
+            values[jobs[j].first] = v;
+          } else {
+            f.readBytes(p.offset, p.size, jobs[j].second);
+            if (verify)
+              values[jobs[j].first] =
+                  PieceHash::piece(algorithm, jobs[j].second, size_t(p.size));
+          }
         }
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);

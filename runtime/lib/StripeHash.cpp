@@ -103,6 +103,48 @@ __attribute__((target("avx2"))) void blocksAvx2Impl(uint64_t acc[8], const unsig
   _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc), a0);
   _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc + 4), a1);
 }
+
+/// blocksAvx2Impl that also stores each loaded stripe to dst: the stripe is in registers
+/// once, for the copy and the hash.
+__attribute__((target("avx2"))) void blocksCopyAvx2Impl(uint64_t acc[8], const unsigned char *p,
+                                                         unsigned char *dst, size_t blocks) {
+  __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc));
+  __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc + 4));
+  const __m256i s0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.scram));
+  const __m256i s1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.scram + 4));
+  const __m256i prime = _mm256_set1_epi64x(int64_t(StripeHash::kScramble));
+  // Non-temporal stores need 32-byte alignment; an unaligned destination takes plain ones.
+  bool stream = reinterpret_cast<uintptr_t>(dst) % 32 == 0;
+  for (size_t b = 0; b < blocks; ++b, p += StripeHash::kBlock, dst += StripeHash::kBlock) {
+    for (size_t s = 0; s < 16; ++s) {
+      const unsigned char *q = p + 64 * s;
+      __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q));
+      __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32));
+      auto *d = reinterpret_cast<__m256i *>(dst + 64 * s);
+      if (stream) {
+        _mm256_stream_si256(d, w0);
+        _mm256_stream_si256(d + 1, w1);
+      } else {
+        _mm256_storeu_si256(d, w0);
+        _mm256_storeu_si256(d + 1, w1);
+      }
+      __m256i x0 = _mm256_xor_si256(
+          w0, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.k + s)));
+      __m256i x1 = _mm256_xor_si256(
+          w1, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.k + s + 4)));
+      a0 = _mm256_add_epi64(a0, _mm256_mul_epu32(x0, _mm256_srli_epi64(x0, 32)));
+      a1 = _mm256_add_epi64(a1, _mm256_mul_epu32(x1, _mm256_srli_epi64(x1, 32)));
+      a0 = _mm256_add_epi64(a0, _mm256_shuffle_epi32(w0, 0x4E));
+      a1 = _mm256_add_epi64(a1, _mm256_shuffle_epi32(w1, 0x4E));
+    }
+    a0 = scrambleAvx2(a0, s0, prime);
+    a1 = scrambleAvx2(a1, s1, prime);
+  }
+  if (stream)
+    _mm_sfence(); // the non-temporal stores are weakly ordered
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc), a0);
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc + 4), a1);
+}
 #endif
 
 bool useAvx2() {
@@ -130,7 +172,38 @@ void blocks(uint64_t acc[8], const unsigned char *p, size_t n) {
   StripeHash::blocksScalar(acc, p, n);
 }
 
+void blocksCopy(uint64_t acc[8], const unsigned char *p, unsigned char *dst, size_t n) {
+  if (n == 0)
+    return;
+  if (useAvx2() && StripeHash::blocksCopyAvx2(acc, p, dst, n))
+    return;
+  StripeHash::blocksCopyScalar(acc, p, dst, n);
+}
+
 } // namespace
+
+void StripeHash::blocksCopyScalar(uint64_t acc[8], const unsigned char *p, unsigned char *dst,
+                                  size_t n) {
+  // Block by block: each is hashed from the copy while it is in the CPU's cache.
+  for (size_t b = 0; b < n; ++b, p += kBlock, dst += kBlock) {
+    std::memcpy(dst, p, kBlock);
+    blocksScalar(acc, dst, 1);
+  }
+}
+
+bool StripeHash::blocksCopyAvx2(uint64_t acc[8], const unsigned char *p, unsigned char *dst,
+                                size_t n) {
+#ifdef DS_STRIPE_HASH_AVX2
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2"))
+    return false;
+  blocksCopyAvx2Impl(acc, p, dst, n);
+  return true;
+#else
+  (void)acc, (void)p, (void)dst, (void)n;
+  return false;
+#endif
+}
 
 void StripeHash::blocksScalar(uint64_t acc[8], const unsigned char *p, size_t n) {
   // The lanes in a local array: stores through `p` (unsigned char) could alias `acc`.
@@ -184,6 +257,24 @@ void StripeHash::update(const void *data, size_t size) {
   size -= whole * kBlock;
   std::memcpy(buf_, p, size);
   bufSize_ = size;
+}
+
+void StripeHash::updateCopy(const void *src, void *dst, size_t size) {
+  const unsigned char *p = static_cast<const unsigned char *>(src);
+  unsigned char *d = static_cast<unsigned char *>(dst);
+  if (bufSize_ > 0) {
+    // Complete the pending block first (a plain copy and update).
+    size_t take = size < kBlock - bufSize_ ? size : kBlock - bufSize_;
+    std::memcpy(d, p, take);
+    update(p, take);
+    p += take, d += take, size -= take;
+  }
+  size_t whole = size / kBlock;
+  length_ += whole * kBlock;
+  blocksCopy(acc_, p, d, whole);
+  p += whole * kBlock, d += whole * kBlock, size -= whole * kBlock;
+  std::memcpy(d, p, size);
+  update(p, size);
 }
 
 uint64_t StripeHash::value() const {

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
+#include <sys/mman.h>
 #include <unistd.h>
 
 using namespace ds::rt;
@@ -243,6 +244,69 @@ TEST(PieceHash, PiecesWriterAndSensitivity) {
   }
   EXPECT_EQ(p.hex(), "ea7064a742b9a4ab");
   EXPECT_EQ(q.hex(), "008a5175771e2c22"); // check_ckpt.py stripe_hash
+}
+
+// Tests the mapped reads of a checkpoint load: a file in the page cache is mapped, each
+// piece copied with its PieceHash value (both algorithms) equal to pread and hashing; a file
+// whose pages were dropped is not mapped (pread serves it); a file truncated while mapped
+// is an Error naming it, not a SIGBUS.
+TEST(Safetensors, MappedPiecesAndTruncation) {
+  std::string path = tmpPath("mapped");
+  unlink(path.c_str());
+  std::vector<uint32_t> a((size_t(3) << 20) / 4 + 5);
+  uint32_t x = 777;
+  for (auto &v : a)
+    v = x = x * 1664525u + 1013904223u;
+  {
+    SafetensorsWriter w(path, {{"a", ds::plan::I32, {int64_t(a.size())}, 0, 0}}, {});
+    w.append(a.data(), a.size() * 4);
+    w.finish();
+  }
+  std::string bytes = readAll(path); // in the page cache now
+  {
+    SafetensorsFile f(path);
+    ASSERT_NE(f.mapIfCached(), nullptr);
+    for (const SafetensorsPiece &p : safetensorsPieces(f.tensors(), f.dataStart())) {
+      std::vector<char> got(size_t(p.size)), want(size_t(p.size));
+      f.readBytes(p.offset, p.size, want.data());
+      for (PieceHashAlgorithm algo : {kStripe, kContent}) {
+        uint64_t v = f.copyMappedPiece(p.offset, p.size, got.data(), algo, true);
+        EXPECT_TRUE(got == want) << p.offset;
+        EXPECT_EQ(v, PieceHash::piece(algo, want.data(), want.size())) << p.offset;
+      }
+    }
+  }
+  {
+    int fd = open(path.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    // Whether the pages went (a tmpfs keeps them: then the file is still "cached").
+    void *m = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    ASSERT_NE(m, MAP_FAILED);
+    unsigned char resident = 1;
+    ASSERT_EQ(mincore(m, 4096, &resident), 0);
+    munmap(m, 4096);
+    close(fd);
+    SafetensorsFile f(path);
+    if (!(resident & 1))
+      EXPECT_EQ(f.mapIfCached(), nullptr);
+  }
+  (void)readAll(path);
+  SafetensorsFile f(path);
+  ASSERT_NE(f.mapIfCached(), nullptr);
+  ASSERT_EQ(truncate(path.c_str(), off_t(f.dataStart() + (1 << 20))), 0);
+  std::vector<char> got(1 << 20);
+  try {
+    (void)f.copyMappedPiece(f.dataStart() + (2 << 20), 1 << 20, got.data(), kStripe, true);
+    FAIL() << "no error for a truncated mapping";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find(path + ": changed while being read"),
+              std::string::npos)
+        << e.what();
+  }
+  // The guard is off again: the mapping's bytes still in the file copy as before.
+  EXPECT_EQ(f.copyMappedPiece(f.dataStart(), 4096, got.data(), kStripe, false), 0u);
+  EXPECT_EQ(std::memcmp(got.data(), bytes.data() + f.dataStart(), 4096), 0);
 }
 
 // Tests that every inconsistency of a hostile file is an error naming the file.

@@ -131,3 +131,38 @@ TEST(StripeHash, EveryChangedByteChangesTheValue) {
   EXPECT_NE(StripeHash::of(zeros.data(), 2047), StripeHash::of(zeros.data(), 2048));
   EXPECT_NE(StripeHash::of(zeros.data(), 0), StripeHash::of(zeros.data(), 1));
 }
+
+// Tests updateCopy, the load's copy-and-hash pass: the value is update()'s and the copy is
+// exact, for destinations aligned for non-temporal stores and not, sizes of partial and
+// whole blocks, chunked and pending bytes before it; and the AVX2 copy routine computes
+// what the portable one does.
+TEST(StripeHash, UpdateCopyHashesAndCopies) {
+  std::string data = randomBytes(9 * 1024 + 77, 5);
+  std::vector<unsigned char> out(data.size() + 64);
+  for (size_t shift : {size_t(0), size_t(1), size_t(8), size_t(32)}) {
+    unsigned char *dst = out.data() + (64 - reinterpret_cast<uintptr_t>(out.data()) % 64) % 64;
+    dst = dst + shift < out.data() + 64 ? dst + shift : dst;
+    for (size_t chunk : {size_t(100), size_t(1024), size_t(3000), data.size()}) {
+      std::fill(out.begin(), out.end(), 0);
+      StripeHash h;
+      for (size_t at = 0; at < data.size(); at += chunk)
+        h.updateCopy(data.data() + at, dst + at, std::min(chunk, data.size() - at));
+      EXPECT_EQ(h.value(), StripeHash::of(data.data(), data.size()))
+          << "shift " << shift << ", chunks of " << chunk;
+      EXPECT_EQ(std::memcmp(dst, data.data(), data.size()), 0)
+          << "shift " << shift << ", chunks of " << chunk;
+    }
+  }
+  const auto *p = reinterpret_cast<const unsigned char *>(data.data());
+  uint64_t a[8], b[8];
+  std::string start = randomBytes(sizeof(a), 2);
+  std::memcpy(a, start.data(), sizeof(a));
+  std::memcpy(b, a, sizeof(a));
+  std::vector<unsigned char> da(9 * 1024), db(9 * 1024);
+  StripeHash::blocksCopyScalar(a, p, da.data(), 9);
+  if (!StripeHash::blocksCopyAvx2(b, p, db.data(), 9))
+    GTEST_SKIP() << "no AVX2 on this processor";
+  EXPECT_EQ(std::memcmp(a, b, sizeof(a)), 0);
+  EXPECT_TRUE(da == db);
+  EXPECT_EQ(std::memcmp(da.data(), p, da.size()), 0);
+}

@@ -191,6 +191,18 @@ public:
   /// large preads into the destination beat both a mapping (page faults, mincore, an
   /// unaligned memcpy) and WILLNEED of the whole file or of a window ahead.
   void adviseSequential();
+  /// Maps the whole file read-only for copyMappedPiece (once; unmapped by the destructor)
+  /// if every page of it is in the page cache (mincore); else, or where the file cannot be
+  /// mapped, nullptr: the caller reads with readBytes. A file that shrinks while mapped
+  /// (another process truncating it) is an Error from copyMappedPiece, not a crash: a
+  /// SIGBUS handler, installed on the first map, turns the fault of a guarded copy into one.
+  const char *mapIfCached();
+  /// Copies `size` bytes at file offset `offset` from the mapping into dst and, with
+  /// `hash`, returns their value as a piece of PieceHash with `algorithm` (StripeHash: in
+  /// the same pass as the copy, StripeHash::updateCopy). Throws Error naming the file if
+  /// the bytes are no longer in the file.
+  uint64_t copyMappedPiece(uint64_t offset, uint64_t size, void *dst,
+                           PieceHashAlgorithm algorithm, bool hash) const;
   /// The file's PieceHash with `algorithm`, hex (reads it all).
   std::string hashFile(PieceHashAlgorithm algorithm) const;
   /// ContentHash of the whole file, hex (reads it all): the checksum of version 1
@@ -201,6 +213,8 @@ private:
   std::string path_;
   int fd_ = -1;
   uint64_t fileBytes_ = 0, dataStart_ = 0;
+  char *map_ = nullptr; // the mapping (fileBytes_ bytes), or nullptr
+  bool mapTried_ = false;
   std::vector<SafetensorsTensor> tensors_;
   std::map<std::string, std::string> metadata_;
   void validate();

@@ -38,6 +38,12 @@ public:
 
   StripeHash();
   void update(const void *data, size_t size);
+  /// update(src, size) that also copies the bytes to dst (not overlapping src) in the same
+  /// pass: a checkpoint load's one pass over a piece of a mapped file. The AVX2 routine
+  /// stores whole blocks with non-temporal stores where dst is 32-byte aligned (the
+  /// destination is not read back into the CPU's cache first) and fences them before it
+  /// returns, so another thread may read dst after synchronising with this one.
+  void updateCopy(const void *src, void *dst, size_t size);
   uint64_t value() const;
   /// 16 lowercase hex digits.
   std::string hex() const;
@@ -51,6 +57,11 @@ public:
   static void blocksScalar(uint64_t acc[8], const unsigned char *p, size_t blocks);
   /// False (and `acc` untouched) where this build or processor has no AVX2.
   static bool blocksAvx2(uint64_t acc[8], const unsigned char *p, size_t blocks);
+  /// The same, also copying the blocks to dst (updateCopy's routines).
+  static void blocksCopyScalar(uint64_t acc[8], const unsigned char *p, unsigned char *dst,
+                               size_t blocks);
+  static bool blocksCopyAvx2(uint64_t acc[8], const unsigned char *p, unsigned char *dst,
+                             size_t blocks);
 
 private:
   uint64_t acc_[8];
