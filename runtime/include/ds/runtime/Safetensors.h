@@ -187,9 +187,10 @@ public:
   /// range where the kernel allows: straight into dst, no staging copy).
   void readBytes(uint64_t offset, uint64_t size, void *dst) const;
   /// Tells the kernel the file will be read whole and in order (POSIX_FADV_SEQUENTIAL: a
-  /// doubled read-ahead window). Measured on the machines here (results/checkpoint.md),
-  /// large preads into the destination beat both a mapping (page faults, mincore, an
-  /// unaligned memcpy) and WILLNEED of the whole file or of a window ahead.
+  /// doubled read-ahead window). Measured on the machines here (results/checkpoint.md), for
+  /// a file not in the page cache large preads into the destination beat both a mapping's
+  /// faults and WILLNEED of the whole file or of a window ahead. (A cached file is copied
+  /// from a mapping with its hash in the same pass: mapIfCached, copyMappedPiece.)
   void adviseSequential();
   /// Maps the whole file read-only for copyMappedPiece (once; unmapped by the destructor)
   /// if every page of it is in the page cache (mincore); else, or where the file cannot be
