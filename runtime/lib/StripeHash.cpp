@@ -1,5 +1,5 @@
-// StripeHash (the definition is in StripeHash.h): a portable block routine, an AVX2 one
-// chosen at run time, and the streaming front end.
+// StripeHash (the definition is in StripeHash.h): a portable block routine, SSE2 and AVX2
+// ones on x86-64 chosen at run time, and the streaming front end.
 #include "ds/runtime/StripeHash.h"
 
 #include <cstdio>
@@ -8,7 +8,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
-#define DS_STRIPE_HASH_AVX2 1
+#define DS_STRIPE_HASH_X86 1
 #endif
 
 namespace ds::rt {
@@ -63,7 +63,7 @@ inline void scramble(uint64_t acc[8]) {
   }
 }
 
-#ifdef DS_STRIPE_HASH_AVX2
+#ifdef DS_STRIPE_HASH_X86
 __attribute__((target("avx2"))) inline __m256i scrambleAvx2(__m256i a, __m256i keys,
                                                              __m256i prime) {
   a = _mm256_xor_si256(a, _mm256_srli_epi64(a, 47));
@@ -145,29 +145,68 @@ __attribute__((target("avx2"))) void blocksCopyAvx2Impl(uint64_t acc[8], const u
   _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc), a0);
   _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc + 4), a1);
 }
+
+/// The same on SSE2 (x86-64's baseline): two lanes per register, four registers.
+void blocksSse2Impl(uint64_t acc[8], const unsigned char *p, size_t blocks) {
+  __m128i a[4], keys[4];
+  for (int r = 0; r < 4; ++r) {
+    a[r] = _mm_loadu_si128(reinterpret_cast<const __m128i *>(acc + 2 * r));
+    keys[r] = _mm_loadu_si128(reinterpret_cast<const __m128i *>(kKeys.scram + 2 * r));
+  }
+  const __m128i prime = _mm_set1_epi64x(int64_t(StripeHash::kScramble));
+  for (size_t b = 0; b < blocks; ++b, p += StripeHash::kBlock) {
+    for (size_t s = 0; s < 16; ++s) {
+      for (int r = 0; r < 4; ++r) {
+        __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p + 64 * s + 16 * r));
+        __m128i x = _mm_xor_si128(
+            w, _mm_loadu_si128(reinterpret_cast<const __m128i *>(kKeys.k + s + 2 * r)));
+        a[r] = _mm_add_epi64(a[r], _mm_mul_epu32(x, _mm_srli_epi64(x, 32)));
+        a[r] = _mm_add_epi64(a[r], _mm_shuffle_epi32(w, 0x4E));
+      }
+    }
+    for (int r = 0; r < 4; ++r) {
+      __m128i v = _mm_xor_si128(a[r], _mm_srli_epi64(a[r], 47));
+      v = _mm_xor_si128(v, keys[r]);
+      __m128i lo = _mm_mul_epu32(v, prime);
+      __m128i hi = _mm_mul_epu32(_mm_srli_epi64(v, 32), prime);
+      a[r] = _mm_add_epi64(lo, _mm_slli_epi64(hi, 32));
+    }
+  }
+  for (int r = 0; r < 4; ++r)
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(acc + 2 * r), a[r]);
+}
 #endif
 
-bool useAvx2() {
-#ifdef DS_STRIPE_HASH_AVX2
-  static const bool yes = [] {
-    // DS_CPU_ISA (runtime/README.md) restricts the instruction sets; "sse2" and "scalar"
-    // take the portable routine here.
+enum class Routine { Avx2, Sse2, Portable };
+
+Routine routineInUse() {
+  static const Routine chosen = [] {
+    // DS_CPU_ISA (runtime/README.md) restricts the instruction sets: "sse2" takes the SSE2
+    // routine, "scalar" the portable one.
     const char *isa = std::getenv("DS_CPU_ISA");
-    if (isa && (std::strcmp(isa, "scalar") == 0 || std::strcmp(isa, "sse2") == 0))
-      return false;
+    bool scalar = isa && std::strcmp(isa, "scalar") == 0;
+    bool sse2 = isa && std::strcmp(isa, "sse2") == 0;
+#ifdef DS_STRIPE_HASH_X86
+    if (scalar)
+      return Routine::Portable;
     __builtin_cpu_init();
-    return bool(__builtin_cpu_supports("avx2"));
-  }();
-  return yes;
+    return !sse2 && __builtin_cpu_supports("avx2") ? Routine::Avx2 : Routine::Sse2;
 #else
-  return false;
+    (void)scalar, (void)sse2;
+    return Routine::Portable;
 #endif
+  }();
+  return chosen;
 }
+
+bool useAvx2() { return routineInUse() == Routine::Avx2; }
 
 void blocks(uint64_t acc[8], const unsigned char *p, size_t n) {
   if (n == 0)
     return;
   if (useAvx2() && StripeHash::blocksAvx2(acc, p, n))
+    return;
+  if (routineInUse() == Routine::Sse2 && StripeHash::blocksSse2(acc, p, n))
     return;
   StripeHash::blocksScalar(acc, p, n);
 }
@@ -184,16 +223,30 @@ void blocksCopy(uint64_t acc[8], const unsigned char *p, unsigned char *dst, siz
 
 void StripeHash::blocksCopyScalar(uint64_t acc[8], const unsigned char *p, unsigned char *dst,
                                   size_t n) {
-  // Block by block: each is hashed from the copy while it is in the CPU's cache.
-  for (size_t b = 0; b < n; ++b, p += kBlock, dst += kBlock) {
-    std::memcpy(dst, p, kBlock);
-    blocksScalar(acc, dst, 1);
+  // 16 KiB at a time: each is hashed from the copy while it is in the CPU's cache (with
+  // the SSE2 routine where this process uses it).
+  constexpr size_t kStep = 16;
+  for (size_t b = 0; b < n; b += kStep) {
+    size_t k = n - b < kStep ? n - b : kStep;
+    std::memcpy(dst + b * kBlock, p + b * kBlock, k * kBlock);
+    if (routineInUse() == Routine::Portable || !blocksSse2(acc, dst + b * kBlock, k))
+      blocksScalar(acc, dst + b * kBlock, k);
   }
+}
+
+bool StripeHash::blocksSse2(uint64_t acc[8], const unsigned char *p, size_t n) {
+#ifdef DS_STRIPE_HASH_X86
+  blocksSse2Impl(acc, p, n);
+  return true;
+#else
+  (void)acc, (void)p, (void)n;
+  return false;
+#endif
 }
 
 bool StripeHash::blocksCopyAvx2(uint64_t acc[8], const unsigned char *p, unsigned char *dst,
                                 size_t n) {
-#ifdef DS_STRIPE_HASH_AVX2
+#ifdef DS_STRIPE_HASH_X86
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2"))
     return false;
@@ -218,7 +271,7 @@ void StripeHash::blocksScalar(uint64_t acc[8], const unsigned char *p, size_t n)
 }
 
 bool StripeHash::blocksAvx2(uint64_t acc[8], const unsigned char *p, size_t n) {
-#ifdef DS_STRIPE_HASH_AVX2
+#ifdef DS_STRIPE_HASH_X86
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2"))
     return false;
@@ -230,7 +283,16 @@ bool StripeHash::blocksAvx2(uint64_t acc[8], const unsigned char *p, size_t n) {
 #endif
 }
 
-const char *StripeHash::routine() { return useAvx2() ? "avx2" : "scalar"; }
+const char *StripeHash::routine() {
+  switch (routineInUse()) {
+  case Routine::Avx2:
+    return "avx2";
+  case Routine::Sse2:
+    return "sse2";
+  default:
+    return "scalar";
+  }
+}
 
 StripeHash::StripeHash() {
   for (size_t j = 0; j < 8; ++j)

@@ -55,29 +55,37 @@ TEST(StripeHash, ValuesOfTheDefinition) {
   }
 }
 
-// Tests that the AVX2 block routine computes exactly what the portable one does, from the
-// same and from random starting lanes, over one and many blocks (skipped where the
-// processor has no AVX2).
-TEST(StripeHash, Avx2RoutineEqualsScalar) {
+// Tests that the SSE2 and AVX2 block routines compute exactly what the portable one does,
+// from the same and from random starting lanes, over one and many blocks (each skipped
+// where this build or processor lacks it), and which one this process runs.
+TEST(StripeHash, SimdRoutinesEqualScalar) {
   std::string data = randomBytes(64 * 1024, 7);
   const auto *p = reinterpret_cast<const unsigned char *>(data.data());
-  for (size_t blocks : {size_t(1), size_t(2), size_t(17), size_t(64)}) {
+  bool sse2 = false, avx2 = false;
+  for (size_t blocks : {size_t(1), size_t(2), size_t(17), size_t(62)}) {
     for (uint64_t seed : {uint64_t(1), uint64_t(99)}) {
-      uint64_t a[8], b[8];
+      uint64_t a[8], b[8], c[8];
       std::string start = randomBytes(sizeof(a), seed);
       std::memcpy(a, start.data(), sizeof(a));
       std::memcpy(b, a, sizeof(a));
+      std::memcpy(c, a, sizeof(a));
       StripeHash::blocksScalar(a, p + 64 * seed, blocks); // unaligned on purpose
-      if (!StripeHash::blocksAvx2(b, p + 64 * seed, blocks))
-        GTEST_SKIP() << "no AVX2 on this processor";
-      for (int j = 0; j < 8; ++j)
-        EXPECT_EQ(a[j], b[j]) << blocks << " blocks, lane " << j;
+      if ((sse2 = StripeHash::blocksSse2(b, p + 64 * seed, blocks)))
+        for (int j = 0; j < 8; ++j)
+          EXPECT_EQ(a[j], b[j]) << "sse2, " << blocks << " blocks, lane " << j;
+      if ((avx2 = StripeHash::blocksAvx2(c, p + 64 * seed, blocks)))
+        for (int j = 0; j < 8; ++j)
+          EXPECT_EQ(a[j], c[j]) << "avx2, " << blocks << " blocks, lane " << j;
     }
   }
-  // This process runs it unless DS_CPU_ISA asks for the portable routine.
+  // This process runs the widest one unless DS_CPU_ISA asks for another.
   const char *isa = std::getenv("DS_CPU_ISA");
-  bool portable = isa && (std::string(isa) == "scalar" || std::string(isa) == "sse2");
-  EXPECT_STREQ(StripeHash::routine(), portable ? "scalar" : "avx2");
+  std::string want = avx2 ? "avx2" : sse2 ? "sse2" : "scalar";
+  if (isa && (std::string(isa) == "scalar" || (std::string(isa) == "sse2" && sse2)))
+    want = isa;
+  EXPECT_EQ(StripeHash::routine(), want);
+  if (!avx2)
+    GTEST_SKIP() << "no AVX2 on this processor";
 }
 
 // Tests that chunking does not change the value: updates of every size from 1 byte to

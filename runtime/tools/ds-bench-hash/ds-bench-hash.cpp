@@ -68,6 +68,10 @@ int main(int argc, char **argv) {
   line("StripeHash portable", rate(blocks * StripeHash::kBlock, rounds, passes, [&] {
          StripeHash::blocksScalar(acc, buf.data(), blocks);
        }));
+  if (StripeHash::blocksSse2(acc, buf.data(), 1))
+    line("StripeHash sse2", rate(blocks * StripeHash::kBlock, rounds, passes, [&] {
+           StripeHash::blocksSse2(acc, buf.data(), blocks);
+         }));
   if (StripeHash::blocksAvx2(acc, buf.data(), 1)) {
     line("StripeHash avx2", rate(blocks * StripeHash::kBlock, rounds, passes, [&] {
            StripeHash::blocksAvx2(acc, buf.data(), blocks);

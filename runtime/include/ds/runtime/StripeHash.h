@@ -50,13 +50,16 @@ public:
   /// The value of `size` bytes at `data` in one call.
   static uint64_t of(const void *data, size_t size);
 
-  /// "avx2" or "scalar": the block routine this process runs (AVX2 where the processor has
-  /// it, unless DS_CPU_ISA names "sse2" or "scalar"). Both give the same values.
+  /// "avx2", "sse2" or "scalar": the block routine this process runs (on x86-64 AVX2 where
+  /// the processor has it, else SSE2; DS_CPU_ISA=sse2 or scalar selects those; elsewhere
+  /// the portable C++ one). All give the same values.
   static const char *routine();
   /// The block routines themselves, for tests: `blocks` whole blocks at `p` into `acc`.
   static void blocksScalar(uint64_t acc[8], const unsigned char *p, size_t blocks);
   /// False (and `acc` untouched) where this build or processor has no AVX2.
   static bool blocksAvx2(uint64_t acc[8], const unsigned char *p, size_t blocks);
+  /// False (and `acc` untouched) where this build is not for x86-64.
+  static bool blocksSse2(uint64_t acc[8], const unsigned char *p, size_t blocks);
   /// The same, also copying the blocks to dst (updateCopy's routines).
   static void blocksCopyScalar(uint64_t acc[8], const unsigned char *p, unsigned char *dst,
                                size_t blocks);
