@@ -751,7 +751,8 @@ void CheckpointReader::readWholeFile(
     int rank, const std::function<char *(const std::string &, uint64_t)> &place,
     const std::function<void(const std::string &, const char *)> &each) {
   // Version 2 and 3 files are checked here, piece by piece as they are read; version 1
-  // files (ContentHash of the whole file, one sequential pass) by file() before the reads.
+  // files (ContentHash of the whole file, one sequential pass) by file() before the
+  // reads.
   bool pieces = m_.version >= 2;
   PieceHashAlgorithm algorithm = checkpointPieceHash(m_.version);
   bool verify = verify_;
@@ -771,7 +772,8 @@ void CheckpointReader::readWholeFile(
   // disk, pread's read-ahead is about twice as fast as the mapping's faults.
   const char *mapped = o.file->mapIfCached();
   if (!mapped)
-    o.file->adviseSequential(); // the whole file is read in order: let the kernel read ahead
+    o.file->adviseSequential(); // the whole file is read in order: let the kernel read
+                                // ahead
   std::vector<SafetensorsPiece> all = safetensorsPieces(f.tensors(), f.dataStart());
   std::vector<uint64_t> values(all.size());
   std::vector<char> stage(size_t(f.dataStart()));
@@ -792,7 +794,8 @@ void CheckpointReader::readWholeFile(
             break;
           const SafetensorsPiece &p = all[jobs[j].first];
           if (mapped) {
-            uint64_t v = f.copyMappedPiece(p.offset, p.size, jobs[j].second, algorithm, verify);
+            uint64_t v =
+                f.copyMappedPiece(p.offset, p.size, jobs[j].second, algorithm, verify);
             values[jobs[j].first] = v;
           } else {
             f.readBytes(p.offset, p.size, jobs[j].second);

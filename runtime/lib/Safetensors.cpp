@@ -6,10 +6,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <csetjmp>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <fcntl.h>
 #include <mutex>
 #include <set>
@@ -226,7 +226,8 @@ void StreamingPieceHash::update(const void *data, size_t size) {
     size -= take;
     left_ -= take;
     if (left_ == 0) {
-      whole_.add(algorithm_ == PieceHashAlgorithm::Stripe ? stripe_.value() : content_.value());
+      whole_.add(algorithm_ == PieceHashAlgorithm::Stripe ? stripe_.value()
+                                                          : content_.value());
       ++next_;
       startPiece();
     }
@@ -245,7 +246,8 @@ SafetensorsWriter::SafetensorsWriter(const std::string &path,
     : path_(path), tensors_(std::move(tensors)) {
   std::string header = encodeSafetensorsHeader(tensors_, metadata);
   dataBytes_ = tensors_.empty() ? 0 : tensors_.back().end;
-  hash_ = StreamingPieceHash(PieceHashAlgorithm::Stripe, safetensorsPieces(tensors_, header.size()));
+  hash_ = StreamingPieceHash(PieceHashAlgorithm::Stripe,
+                             safetensorsPieces(tensors_, header.size()));
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0)
     fail("cannot create ", path, ": ", std::strerror(errno));
@@ -479,9 +481,10 @@ const char *SafetensorsFile::mapIfCached() {
   if (p == MAP_FAILED)
     return nullptr; // e.g. a filesystem without mmap: readBytes serves
   // Only a file in the page cache: the faults of a mapping read a file from the disk at
-  // about half pread's rate here (read-ahead in fault-sized steps; results/checkpoint.md).
-  // One page in every MiB and the last one are looked at (mincore of the whole file costs
-  // about a tenth of the load); a page missed only costs its fault's read.
+  // about half pread's rate here (read-ahead in fault-sized steps;
+  // results/checkpoint.md). One page in every MiB and the last one are looked at (mincore
+  // of the whole file costs about a tenth of the load); a page missed only costs its
+  // fault's read.
   size_t page = size_t(::sysconf(_SC_PAGESIZE));
   std::vector<uint64_t> probes;
   for (uint64_t at = 0; at < fileBytes_; at += uint64_t(1) << 20)

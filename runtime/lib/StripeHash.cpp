@@ -16,8 +16,8 @@ namespace ds::rt {
 namespace {
 
 struct Keys {
-  uint64_t k[24];     // K: stripe s, lane j uses K[s + j]
-  uint64_t scram[8];  // S: the scramble's lane keys
+  uint64_t k[24];    // K: stripe s, lane j uses K[s + j]
+  uint64_t scram[8]; // S: the scramble's lane keys
 };
 
 constexpr Keys makeKeys() {
@@ -65,7 +65,7 @@ inline void scramble(uint64_t acc[8]) {
 
 #ifdef DS_STRIPE_HASH_X86
 __attribute__((target("avx2"))) inline __m256i scrambleAvx2(__m256i a, __m256i keys,
-                                                             __m256i prime) {
+                                                            __m256i prime) {
   a = _mm256_xor_si256(a, _mm256_srli_epi64(a, 47));
   a = _mm256_xor_si256(a, keys);
   // a * prime mod 2^64 with a 32-bit prime: lo(a) * prime + (hi(a) * prime << 32).
@@ -74,12 +74,13 @@ __attribute__((target("avx2"))) inline __m256i scrambleAvx2(__m256i a, __m256i k
   return _mm256_add_epi64(lo, _mm256_slli_epi64(hi, 32));
 }
 
-__attribute__((target("avx2"))) void blocksAvx2Impl(uint64_t acc[8], const unsigned char *p,
-                                                     size_t blocks) {
+__attribute__((target("avx2"))) void
+blocksAvx2Impl(uint64_t acc[8], const unsigned char *p, size_t blocks) {
   __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc));
   __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc + 4));
   const __m256i s0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.scram));
-  const __m256i s1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.scram + 4));
+  const __m256i s1 =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.scram + 4));
   const __m256i prime = _mm256_set1_epi64x(int64_t(StripeHash::kScramble));
   for (size_t b = 0; b < blocks; ++b, p += StripeHash::kBlock) {
     for (size_t s = 0; s < 16; ++s) {
@@ -106,16 +107,21 @@ __attribute__((target("avx2"))) void blocksAvx2Impl(uint64_t acc[8], const unsig
 
 /// blocksAvx2Impl that also stores each loaded stripe to dst: the stripe is in registers
 /// once, for the copy and the hash.
-__attribute__((target("avx2"))) void blocksCopyAvx2Impl(uint64_t acc[8], const unsigned char *p,
-                                                         unsigned char *dst, size_t blocks) {
+__attribute__((target("avx2"))) void blocksCopyAvx2Impl(uint64_t acc[8],
+                                                        const unsigned char *p,
+                                                        unsigned char *dst,
+                                                        size_t blocks) {
   __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc));
   __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc + 4));
   const __m256i s0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.scram));
-  const __m256i s1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.scram + 4));
+  const __m256i s1 =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i *>(kKeys.scram + 4));
   const __m256i prime = _mm256_set1_epi64x(int64_t(StripeHash::kScramble));
-  // Non-temporal stores need 32-byte alignment; an unaligned destination takes plain ones.
+  // Non-temporal stores need 32-byte alignment; an unaligned destination takes plain
+  // ones.
   bool stream = reinterpret_cast<uintptr_t>(dst) % 32 == 0;
-  for (size_t b = 0; b < blocks; ++b, p += StripeHash::kBlock, dst += StripeHash::kBlock) {
+  for (size_t b = 0; b < blocks;
+       ++b, p += StripeHash::kBlock, dst += StripeHash::kBlock) {
     for (size_t s = 0; s < 16; ++s) {
       const unsigned char *q = p + 64 * s;
       __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q));
@@ -157,7 +163,8 @@ void blocksSse2Impl(uint64_t acc[8], const unsigned char *p, size_t blocks) {
   for (size_t b = 0; b < blocks; ++b, p += StripeHash::kBlock) {
     for (size_t s = 0; s < 16; ++s) {
       for (int r = 0; r < 4; ++r) {
-        __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p + 64 * s + 16 * r));
+        __m128i w =
+            _mm_loadu_si128(reinterpret_cast<const __m128i *>(p + 64 * s + 16 * r));
         __m128i x = _mm_xor_si128(
             w, _mm_loadu_si128(reinterpret_cast<const __m128i *>(kKeys.k + s + 2 * r)));
         a[r] = _mm_add_epi64(a[r], _mm_mul_epu32(x, _mm_srli_epi64(x, 32)));
@@ -181,8 +188,8 @@ enum class Routine { Avx2, Sse2, Portable };
 
 Routine routineInUse() {
   static const Routine chosen = [] {
-    // DS_CPU_ISA (runtime/README.md) restricts the instruction sets: "sse2" takes the SSE2
-    // routine, "scalar" the portable one.
+    // DS_CPU_ISA (runtime/README.md) restricts the instruction sets: "sse2" takes the
+    // SSE2 routine, "scalar" the portable one.
     const char *isa = std::getenv("DS_CPU_ISA");
     bool scalar = isa && std::strcmp(isa, "scalar") == 0;
     bool sse2 = isa && std::strcmp(isa, "sse2") == 0;
@@ -221,8 +228,8 @@ void blocksCopy(uint64_t acc[8], const unsigned char *p, unsigned char *dst, siz
 
 } // namespace
 
-void StripeHash::blocksCopyScalar(uint64_t acc[8], const unsigned char *p, unsigned char *dst,
-                                  size_t n) {
+void StripeHash::blocksCopyScalar(uint64_t acc[8], const unsigned char *p,
+                                  unsigned char *dst, size_t n) {
   // 16 KiB at a time: each is hashed from the copy while it is in the CPU's cache (with
   // the SSE2 routine where this process uses it).
   constexpr size_t kStep = 16;
@@ -244,8 +251,8 @@ bool StripeHash::blocksSse2(uint64_t acc[8], const unsigned char *p, size_t n) {
 #endif
 }
 
-bool StripeHash::blocksCopyAvx2(uint64_t acc[8], const unsigned char *p, unsigned char *dst,
-                                size_t n) {
+bool StripeHash::blocksCopyAvx2(uint64_t acc[8], const unsigned char *p,
+                                unsigned char *dst, size_t n) {
 #ifdef DS_STRIPE_HASH_X86
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2"))

@@ -77,8 +77,9 @@ void expectError(const std::string &bytes, const std::string &needle) {
 } // namespace
 
 // Tests that what the writer writes reads back: dtypes, shapes, metadata, data, an empty
-// tensor and a scalar, the header padded to 8 bytes, and the hashes (the writer's PieceHash
-// with StripeHash, the reader's with both algorithms, ContentHash of the whole file).
+// tensor and a scalar, the header padded to 8 bytes, and the hashes (the writer's
+// PieceHash with StripeHash, the reader's with both algorithms, ContentHash of the whole
+// file).
 TEST(Safetensors, RoundTrip) {
   std::string path = tmpPath("rt");
   unlink(path.c_str());
@@ -125,7 +126,8 @@ TEST(Safetensors, RoundTrip) {
   std::string want = pieceHashByHand<StripeHash>(bytes, {d, d + 24, d + 32, d + 36});
   EXPECT_EQ(f.hashFile(kStripe), want);
   EXPECT_EQ(hex(written), want); // the writer's is the StripeHash one
-  EXPECT_EQ(f.hashFile(kContent), pieceHashByHand<ContentHash>(bytes, {d, d + 24, d + 32, d + 36}));
+  EXPECT_EQ(f.hashFile(kContent),
+            pieceHashByHand<ContentHash>(bytes, {d, d + 24, d + 32, d + 36}));
   ContentHash c;
   c.update(bytes.data(), bytes.size());
   EXPECT_EQ(f.hashWholeFile(), c.hex());
@@ -174,10 +176,10 @@ TEST(Safetensors, SequentialReadsFromCacheAndDisk) {
   EXPECT_EQ(f.hashFile(kStripe), pieceHashByHand<StripeHash>(bytes, ends));
 }
 
-// Tests PieceHash's pieces and their sensitivity, with both algorithms: they cover every byte once (tensors
-// given out of file order, empty ones, one over 2 MiB), the writer's hash (fed in chunks
-// that straddle pieces) equals the reader's, and a flipped byte anywhere (header, a
-// piece's first and last byte, the file's last byte) changes it.
+// Tests PieceHash's pieces and their sensitivity, with both algorithms: they cover every
+// byte once (tensors given out of file order, empty ones, one over 2 MiB), the writer's
+// hash (fed in chunks that straddle pieces) equals the reader's, and a flipped byte
+// anywhere (header, a piece's first and last byte, the file's last byte) changes it.
 TEST(PieceHash, PiecesWriterAndSensitivity) {
   std::string path = tmpPath("pieces");
   unlink(path.c_str());
@@ -236,7 +238,8 @@ TEST(PieceHash, PiecesWriterAndSensitivity) {
     }
   }
   // The values themselves are a format (manifests store them): pinned, version 2's and
-  // version 3's (the latter: StripeHash of the 16 bytes 01 00 .. 00 ef cd ab 89 67 45 23 01).
+  // version 3's (the latter: StripeHash of the 16 bytes 01 00 .. 00 ef cd ab 89 67 45 23
+  // 01).
   PieceHash p(kContent), q(kStripe);
   for (PieceHash *x : {&p, &q}) {
     x->add(1);
@@ -247,9 +250,9 @@ TEST(PieceHash, PiecesWriterAndSensitivity) {
 }
 
 // Tests the mapped reads of a checkpoint load: a file in the page cache is mapped, each
-// piece copied with its PieceHash value (both algorithms) equal to pread and hashing; a file
-// whose pages were dropped is not mapped (pread serves it); a file truncated while mapped
-// is an Error naming it, not a SIGBUS.
+// piece copied with its PieceHash value (both algorithms) equal to pread and hashing; a
+// file whose pages were dropped is not mapped (pread serves it); a file truncated while
+// mapped is an Error naming it, not a SIGBUS.
 TEST(Safetensors, MappedPiecesAndTruncation) {
   std::string path = tmpPath("mapped");
   unlink(path.c_str());
@@ -297,7 +300,8 @@ TEST(Safetensors, MappedPiecesAndTruncation) {
   ASSERT_EQ(truncate(path.c_str(), off_t(f.dataStart() + (1 << 20))), 0);
   std::vector<char> got(1 << 20);
   try {
-    (void)f.copyMappedPiece(f.dataStart() + (2 << 20), 1 << 20, got.data(), kStripe, true);
+    (void)f.copyMappedPiece(f.dataStart() + (2 << 20), 1 << 20, got.data(), kStripe,
+                            true);
     FAIL() << "no error for a truncated mapping";
   } catch (const Error &e) {
     EXPECT_NE(std::string(e.what()).find(path + ": changed while being read"),

@@ -37,9 +37,9 @@ std::string randomBytes(size_t n, uint64_t seed) {
 
 // Tests that the values are the definition's: each length (empty, partial stripes, whole
 // and partial blocks) against the independent Python implementation
-// (test/Checkpoint/Inputs/check_ckpt.py stripe-hash 0 1 63 64 65 1023 1024 1025 3000 5000).
-// The values are a format (manifests store them): a change here breaks every version 3
-// checkpoint.
+// (test/Checkpoint/Inputs/check_ckpt.py stripe-hash 0 1 63 64 65 1023 1024 1025 3000
+// 5000). The values are a format (manifests store them): a change here breaks every
+// version 3 checkpoint.
 TEST(StripeHash, ValuesOfTheDefinition) {
   const std::pair<size_t, const char *> want[] = {
       {0, "58e785357e9c8986"},    {1, "9a72a6c3ad368ce4"},    {63, "c072dd8c9262d9f0"},
@@ -93,8 +93,8 @@ TEST(StripeHash, SimdRoutinesEqualScalar) {
 TEST(StripeHash, ChunkingDoesNotChangeTheValue) {
   std::string data = randomBytes(10 * 1024 + 37, 3);
   uint64_t whole = StripeHash::of(data.data(), data.size());
-  for (size_t chunk : {size_t(1), size_t(7), size_t(63), size_t(64), size_t(65), size_t(1000),
-                       size_t(1024), size_t(1500), size_t(4096)}) {
+  for (size_t chunk : {size_t(1), size_t(7), size_t(63), size_t(64), size_t(65),
+                       size_t(1000), size_t(1024), size_t(1500), size_t(4096)}) {
     StripeHash h;
     for (size_t at = 0; at < data.size(); at += chunk)
       h.update(data.data() + at, std::min(chunk, data.size() - at));
@@ -140,15 +140,16 @@ TEST(StripeHash, EveryChangedByteChangesTheValue) {
   EXPECT_NE(StripeHash::of(zeros.data(), 0), StripeHash::of(zeros.data(), 1));
 }
 
-// Tests updateCopy, the load's copy-and-hash pass: the value is update()'s and the copy is
-// exact, for destinations aligned for non-temporal stores and not, sizes of partial and
-// whole blocks, chunked and pending bytes before it; and the AVX2 copy routine computes
-// what the portable one does.
+// Tests updateCopy, the load's copy-and-hash pass: the value is update()'s and the copy
+// is exact, for destinations aligned for non-temporal stores and not, sizes of partial
+// and whole blocks, chunked and pending bytes before it; and the AVX2 copy routine
+// computes what the portable one does.
 TEST(StripeHash, UpdateCopyHashesAndCopies) {
   std::string data = randomBytes(9 * 1024 + 77, 5);
   std::vector<unsigned char> out(data.size() + 64);
   for (size_t shift : {size_t(0), size_t(1), size_t(8), size_t(32)}) {
-    unsigned char *dst = out.data() + (64 - reinterpret_cast<uintptr_t>(out.data()) % 64) % 64;
+    unsigned char *dst =
+        out.data() + (64 - reinterpret_cast<uintptr_t>(out.data()) % 64) % 64;
     dst = dst + shift < out.data() + 64 ? dst + shift : dst;
     for (size_t chunk : {size_t(100), size_t(1024), size_t(3000), data.size()}) {
       std::fill(out.begin(), out.end(), 0);

@@ -46,8 +46,9 @@ int main(int argc, char **argv) {
     else if (!std::strcmp(argv[i], "--rounds") && i + 1 < argc)
       rounds = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: ds-bench-hash [--kib N (default 1024)] [--rounds K (default "
-                           "15)]\n  prints `name GB/s` lines for a buffer of N KiB in cache\n");
+      std::fprintf(stderr,
+                   "usage: ds-bench-hash [--kib N (default 1024)] [--rounds K (default "
+                   "15)]\n  prints `name GB/s` lines for a buffer of N KiB in cache\n");
       return 2;
     }
   }
@@ -55,10 +56,13 @@ int main(int argc, char **argv) {
   std::vector<unsigned char> buf(n), dst(n + 64);
   for (size_t i = 0; i < n; ++i)
     buf[i] = (unsigned char)(i * 131 + (i >> 9));
-  unsigned char *out = dst.data() + (64 - reinterpret_cast<uintptr_t>(dst.data()) % 64) % 64;
+  unsigned char *out =
+      dst.data() + (64 - reinterpret_cast<uintptr_t>(dst.data()) % 64) % 64;
   int passes = int(std::max<size_t>(1, (size_t(64) << 20) / n));
   volatile uint64_t sink = 0;
-  auto line = [&](const char *name, double gbs) { std::printf("%-28s %6.1f GB/s\n", name, gbs); };
+  auto line = [&](const char *name, double gbs) {
+    std::printf("%-28s %6.1f GB/s\n", name, gbs);
+  };
   line("ContentHash", rate(n, rounds, passes, [&] {
          ContentHash h;
          h.update(buf.data(), n);
@@ -76,11 +80,12 @@ int main(int argc, char **argv) {
     line("StripeHash avx2", rate(blocks * StripeHash::kBlock, rounds, passes, [&] {
            StripeHash::blocksAvx2(acc, buf.data(), blocks);
          }));
-    line("StripeHash avx2 copy (NT)", rate(blocks * StripeHash::kBlock, rounds, passes, [&] {
-           StripeHash::blocksCopyAvx2(acc, buf.data(), out, blocks);
-         }));
+    line("StripeHash avx2 copy (NT)",
+         rate(blocks * StripeHash::kBlock, rounds, passes,
+              [&] { StripeHash::blocksCopyAvx2(acc, buf.data(), out, blocks); }));
   }
-  line("StripeHash::of", rate(n, rounds, passes, [&] { sink = sink + StripeHash::of(buf.data(), n); }));
+  line("StripeHash::of",
+       rate(n, rounds, passes, [&] { sink = sink + StripeHash::of(buf.data(), n); }));
   std::printf("(routine: %s; %zu KiB, best of %d rounds of %d passes, thread CPU time)\n",
               StripeHash::routine(), kib, rounds, passes);
   (void)sink;

@@ -24,8 +24,9 @@
 
 namespace ds::rt {
 
-// 3: files' hashes are PieceHash with StripeHash (Safetensors.h, StripeHash.h); 2: PieceHash
-// with ContentHash; 1: ContentHash of the whole file (1 and 2 are read, not written).
+// 3: files' hashes are PieceHash with StripeHash (Safetensors.h, StripeHash.h); 2:
+// PieceHash with ContentHash; 1: ContentHash of the whole file (1 and 2 are read, not
+// written).
 constexpr int kCheckpointVersion = 3;
 
 /// Where a run stands after some optimizer steps.
@@ -139,10 +140,10 @@ public:
   explicit CheckpointReader(const CheckpointManifest &m, bool verifyHashes);
   ~CheckpointReader();
   /// Reads rank `rank`'s whole file in one pass, checking its content hash on the way
-  /// (versions 2 and 3: two threads read and hash its pieces, in file order; version 1: the
-  /// file's hash is checked first, in a pass of its own). For every tensor in file order,
-  /// `place(name, bytes)` (called on this thread) says where its bytes go:
-  /// host memory to read them into directly, or nullptr for a staging buffer, after which
+  /// (versions 2 and 3: two threads read and hash its pieces, in file order; version 1:
+  /// the file's hash is checked first, in a pass of its own). For every tensor in file
+  /// order, `place(name, bytes)` (called on this thread) says where its bytes go: host
+  /// memory to read them into directly, or nullptr for a staging buffer, after which
   /// `each(name, bytes)` gets them. Throws Error naming the file on a mismatch (after the
   /// reads: the caller discards what it got).
   void readWholeFile(int rank, const std::function<char *(const std::string &, uint64_t)> &place,

@@ -77,15 +77,15 @@ struct SafetensorsPiece {
 enum class PieceHashAlgorithm { Content, Stripe };
 
 /// The checksum checkpoints record of a safetensors file (manifest versions 2 and 3): the
-/// file is cut into pieces (safetensorsPieces: the header, then each tensor's data in file
-/// order in pieces of kPiece bytes from the tensor's first byte), each piece is hashed with
-/// the algorithm, and the pieces' values (as little-endian 64-bit words, in file order)
-/// with the algorithm again. A valid file's pieces cover each of its bytes once (its
-/// tensors are packed without gaps up to the end of the file), so a changed byte changes
-/// its piece's value and so the result; the pieces are hashed independently, so a reader
-/// hashes each one right after reading it, while it is in the CPU's cache, on any thread,
-/// and combines the values in order (CheckpointReader::readWholeFile). Version 1 was
-/// ContentHash of the whole file, which only one thread can compute.
+/// file is cut into pieces (safetensorsPieces: the header, then each tensor's data in
+/// file order in pieces of kPiece bytes from the tensor's first byte), each piece is
+/// hashed with the algorithm, and the pieces' values (as little-endian 64-bit words, in
+/// file order) with the algorithm again. A valid file's pieces cover each of its bytes
+/// once (its tensors are packed without gaps up to the end of the file), so a changed
+/// byte changes its piece's value and so the result; the pieces are hashed independently,
+/// so a reader hashes each one right after reading it, while it is in the CPU's cache, on
+/// any thread, and combines the values in order (CheckpointReader::readWholeFile).
+/// Version 1 was ContentHash of the whole file, which only one thread can compute.
 class PieceHash {
 public:
   static constexpr uint64_t kPiece = uint64_t(1) << 20;
@@ -187,16 +187,18 @@ public:
   /// range where the kernel allows: straight into dst, no staging copy).
   void readBytes(uint64_t offset, uint64_t size, void *dst) const;
   /// Tells the kernel the file will be read whole and in order (POSIX_FADV_SEQUENTIAL: a
-  /// doubled read-ahead window). Measured on the machines here (results/checkpoint.md), for
-  /// a file not in the page cache large preads into the destination beat both a mapping's
-  /// faults and WILLNEED of the whole file or of a window ahead. (A cached file is copied
-  /// from a mapping with its hash in the same pass: mapIfCached, copyMappedPiece.)
+  /// doubled read-ahead window). Measured on the machines here (results/checkpoint.md),
+  /// for a file not in the page cache large preads into the destination beat both a
+  /// mapping's faults and WILLNEED of the whole file or of a window ahead. (A cached file
+  /// is copied from a mapping with its hash in the same pass: mapIfCached,
+  /// copyMappedPiece.)
   void adviseSequential();
   /// Maps the whole file read-only for copyMappedPiece (once; unmapped by the destructor)
-  /// if every page of it is in the page cache (mincore); else, or where the file cannot be
-  /// mapped, nullptr: the caller reads with readBytes. A file that shrinks while mapped
-  /// (another process truncating it) is an Error from copyMappedPiece, not a crash: a
-  /// SIGBUS handler, installed on the first map, turns the fault of a guarded copy into one.
+  /// if it is in the page cache (mincore of one page per MiB and of the last); else, or
+  /// where the file cannot be mapped, nullptr: the caller reads with readBytes. A file that shrinks while
+  /// mapped (another process truncating it) is an Error from copyMappedPiece, not a
+  /// crash: a SIGBUS handler, installed on the first map, turns the fault of a guarded
+  /// copy into one.
   const char *mapIfCached();
   /// Copies `size` bytes at file offset `offset` from the mapping into dst and, with
   /// `hash`, returns their value as a piece of PieceHash with `algorithm` (StripeHash: in
