@@ -52,12 +52,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       buf.resize(size_t(n));
       f.read(t, 0, n, buf.data());
     }
-    (void)f.hashFile();
+    (void)f.hashFile(ds::rt::PieceHashAlgorithm::Content);
+    (void)f.hashFile(ds::rt::PieceHashAlgorithm::Stripe);
     (void)f.hashWholeFile();
   } catch (const ds::rt::Error &) {
   }
   // The same-plan load: the whole file, staged tensor by tensor, its hash checked (two
-  // threads for a version 2 manifest).
+  // threads for a version 2 or 3 manifest).
   try {
     ds::rt::CheckpointManifest man = ds::rt::readCheckpointManifest(dir);
     ds::rt::CheckpointReader reader(man, /*verifyHashes=*/true);

@@ -152,6 +152,10 @@ const CheckpointTensor *CheckpointManifest::find(const std::string &name) const 
   return nullptr;
 }
 
+PieceHashAlgorithm checkpointPieceHash(int version) {
+  return version >= 3 ? PieceHashAlgorithm::Stripe : PieceHashAlgorithm::Content;
+}
+
 std::string checkpointTag(int64_t globalStep) {
   return "global_step" + std::to_string(globalStep);
 }
@@ -316,7 +320,8 @@ CheckpointManifest readCheckpointManifest(const std::string &tagDir) {
     };
     if (need(root, "format").asString("format") != "ds-checkpoint")
       fail("format is not 'ds-checkpoint'");
-    // Version 1 (ContentHash of each whole file) is still read.
+    // Versions 1 (ContentHash of each whole file) and 2 (PieceHash with ContentHash) are
+    // still read.
     m.version = int(need(root, "version").asInt("version"));
     if (m.version < 1 || m.version > kCheckpointVersion)
       fail("version ", need(root, "version").text, ": this build reads versions 1 to ",
@@ -723,7 +728,8 @@ CheckpointReader::Open &CheckpointReader::file(int rank) {
   auto o = std::make_unique<Open>();
   o->file = std::make_unique<SafetensorsFile>(path);
   if (verify_) {
-    std::string h = m_.version >= 2 ? o->file->hashFile() : o->file->hashWholeFile();
+    std::string h = m_.version >= 2 ? o->file->hashFile(checkpointPieceHash(m_.version))
+                                    : o->file->hashWholeFile();
     if (h != cf.hash)
       fail(path, ": corrupt: content hash ", h, ", the manifest says ", cf.hash);
   }
@@ -744,26 +750,35 @@ CheckpointReader::Open &CheckpointReader::file(int rank) {
 void CheckpointReader::readWholeFile(
     int rank, const std::function<char *(const std::string &, uint64_t)> &place,
     const std::function<void(const std::string &, const char *)> &each) {
-  // Version 2 files are checked here, piece by piece as they are read; version 1 files
-  // (ContentHash of the whole file, one sequential pass) by file() before the reads.
+  // Version 2 and 3 files are checked here, piece by piece as they are read; version 1
+  // files (ContentHash of the whole file, one sequential pass) by file() before the
+  // reads.
   bool pieces = m_.version >= 2;
+  PieceHashAlgorithm algorithm = checkpointPieceHash(m_.version);
   bool verify = verify_;
   verify_ = verify && !pieces;
   Open &o = file(rank);
   verify_ = verify;
   verify = verify && pieces;
   const SafetensorsFile &f = *o.file;
-  // The whole file is read in order: let the kernel read ahead.
-  o.file->adviseSequential();
+  // Two threads share the pieces (1 MiB), claiming them in file order. A file in the page
+  // cache is mapped and each piece copied straight into its destination and hashed in the
+  // same pass (StripeHash::updateCopy: each byte loaded once, for the copy and the hash,
+  // and stored with non-temporal stores). Otherwise each piece is read into its
+  // destination with pread (the kernel reading ahead) and hashed right after, while it is
+  // in the CPU's cache. Measured (results/checkpoint.md): the mapped copy takes ~30% less
+  // CPU than pread of a cached file, which copies into memory that is not in the CPU's
+  // cache (each line read before it is written) and is read back by the hash; from the
+  // disk, pread's read-ahead is about twice as fast as the mapping's faults.
+  const char *mapped = o.file->mapIfCached();
+  if (!mapped)
+    o.file->adviseSequential(); // the whole file is read in order: let the kernel read
+                                // ahead
   std::vector<SafetensorsPiece> all = safetensorsPieces(f.tensors(), f.dataStart());
   std::vector<uint64_t> values(all.size());
   std::vector<char> stage(size_t(f.dataStart()));
   f.readBytes(0, f.dataStart(), stage.data());
-  values[0] = PieceHash::piece(stage.data(), stage.size());
-  // Each piece (1 MiB) is read straight into its destination (pread: one kernel copy, no
-  // mapping) and hashed right after, while it is in the CPU's cache; two threads share the
-  // pieces, claiming them in file order (results/checkpoint.md: a thread hashing behind
-  // the reads found the pieces out of cache, and the reads alone kept one core busy).
+  values[0] = PieceHash::piece(algorithm, stage.data(), stage.size());
   std::vector<std::pair<size_t, char *>> jobs; // piece, destination
   unsigned threads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
   auto run = [&] {
@@ -778,9 +793,16 @@ void CheckpointReader::readWholeFile(
           if (j >= jobs.size())
             break;
           const SafetensorsPiece &p = all[jobs[j].first];
-          f.readBytes(p.offset, p.size, jobs[j].second);
-          if (verify)
-            values[jobs[j].first] = PieceHash::piece(jobs[j].second, size_t(p.size));
+          if (mapped) {
+            uint64_t v =
+                f.copyMappedPiece(p.offset, p.size, jobs[j].second, algorithm, verify);
+            values[jobs[j].first] = v;
+          } else {
+            f.readBytes(p.offset, p.size, jobs[j].second);
+            if (verify)
+              values[jobs[j].first] =
+                  PieceHash::piece(algorithm, jobs[j].second, size_t(p.size));
+          }
         }
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
@@ -824,7 +846,7 @@ void CheckpointReader::readWholeFile(
     fail("internal: ", f.path(), ": pieces out of the tensors' order");
   if (!verify)
     return;
-  PieceHash h;
+  PieceHash h(algorithm);
   for (uint64_t v : values)
     h.add(v);
   const CheckpointFile &cf = m_.files[size_t(rank)];

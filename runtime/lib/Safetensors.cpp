@@ -6,10 +6,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csetjmp>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <mutex>
 #include <set>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,7 +151,9 @@ std::string ContentHash::hex() const {
   return buf;
 }
 
-uint64_t PieceHash::piece(const void *data, size_t size) {
+uint64_t PieceHash::piece(PieceHashAlgorithm algorithm, const void *data, size_t size) {
+  if (algorithm == PieceHashAlgorithm::Stripe)
+    return StripeHash::of(data, size);
   ContentHash h;
   h.update(data, size);
   return h.value();
@@ -157,7 +163,18 @@ void PieceHash::add(uint64_t pieceValue) {
   unsigned char le[8];
   for (int i = 0; i < 8; ++i)
     le[i] = (unsigned char)(pieceValue >> (8 * i));
-  outer_.update(le, 8);
+  if (algorithm_ == PieceHashAlgorithm::Stripe)
+    stripe_.update(le, 8);
+  else
+    content_.update(le, 8);
+}
+
+uint64_t PieceHash::value() const {
+  return algorithm_ == PieceHashAlgorithm::Stripe ? stripe_.value() : content_.value();
+}
+
+std::string PieceHash::hex() const {
+  return algorithm_ == PieceHashAlgorithm::Stripe ? stripe_.hex() : content_.hex();
 }
 
 std::vector<size_t> safetensorsFileOrder(const std::vector<SafetensorsTensor> &tensors) {
@@ -183,13 +200,15 @@ std::vector<SafetensorsPiece> safetensorsPieces(const std::vector<SafetensorsTen
   return pieces;
 }
 
-StreamingPieceHash::StreamingPieceHash(std::vector<SafetensorsPiece> pieces)
-    : pieces_(std::move(pieces)) {
+StreamingPieceHash::StreamingPieceHash(PieceHashAlgorithm algorithm,
+                                       std::vector<SafetensorsPiece> pieces)
+    : pieces_(std::move(pieces)), algorithm_(algorithm), whole_(algorithm) {
   startPiece();
 }
 
 void StreamingPieceHash::startPiece() {
-  current_ = ContentHash();
+  content_ = ContentHash();
+  stripe_ = StripeHash();
   left_ = next_ < pieces_.size() ? pieces_[next_].size : 0;
 }
 
@@ -199,12 +218,16 @@ void StreamingPieceHash::update(const void *data, size_t size) {
     if (next_ >= pieces_.size())
       fail("internal: more bytes than the file's pieces hold");
     size_t take = size_t(std::min<uint64_t>(left_, size));
-    current_.update(p, take);
+    if (algorithm_ == PieceHashAlgorithm::Stripe)
+      stripe_.update(p, take);
+    else
+      content_.update(p, take);
     p += take;
     size -= take;
     left_ -= take;
     if (left_ == 0) {
-      whole_.add(current_.value());
+      whole_.add(algorithm_ == PieceHashAlgorithm::Stripe ? stripe_.value()
+                                                          : content_.value());
       ++next_;
       startPiece();
     }
@@ -223,7 +246,8 @@ SafetensorsWriter::SafetensorsWriter(const std::string &path,
     : path_(path), tensors_(std::move(tensors)) {
   std::string header = encodeSafetensorsHeader(tensors_, metadata);
   dataBytes_ = tensors_.empty() ? 0 : tensors_.back().end;
-  hash_ = StreamingPieceHash(safetensorsPieces(tensors_, header.size()));
+  hash_ = StreamingPieceHash(PieceHashAlgorithm::Stripe,
+                             safetensorsPieces(tensors_, header.size()));
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0)
     fail("cannot create ", path, ": ", std::strerror(errno));
@@ -396,8 +420,112 @@ void SafetensorsFile::validate() {
 }
 
 SafetensorsFile::~SafetensorsFile() {
+  if (map_)
+    ::munmap(map_, size_t(fileBytes_));
   if (fd_ >= 0)
     ::close(fd_);
+}
+
+namespace {
+// A guarded copy from a mapping: the thread's jump target while it copies, and the
+// disposition of SIGBUS before ours (for faults that are not a guarded copy's).
+thread_local sigjmp_buf *tMappedCopy = nullptr;
+struct sigaction gPreviousBus;
+
+void onBus(int sig, siginfo_t *info, void *context) {
+  if (sigjmp_buf *jump = tMappedCopy) {
+    tMappedCopy = nullptr;
+    siglongjmp(*jump, 1);
+  }
+  if ((gPreviousBus.sa_flags & SA_SIGINFO) && gPreviousBus.sa_sigaction) {
+    gPreviousBus.sa_sigaction(sig, info, context);
+  } else if (gPreviousBus.sa_handler != SIG_DFL && gPreviousBus.sa_handler != SIG_IGN) {
+    gPreviousBus.sa_handler(sig);
+  } else {
+    // The default action: the faulting instruction runs again and is fatal this time.
+    ::signal(SIGBUS, SIG_DFL);
+  }
+}
+
+void installBusHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = onBus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &gPreviousBus);
+  });
+}
+
+/// Runs copy() with a SIGBUS in it (a mapped page past the file's end) turned into false.
+/// copy() must hold no resources a jump out of it would leak.
+template <typename Copy> bool guardedCopy(const Copy &copy) {
+  sigjmp_buf jump;
+  if (sigsetjmp(jump, 1) != 0)
+    return false;
+  tMappedCopy = &jump;
+  copy();
+  tMappedCopy = nullptr;
+  return true;
+}
+} // namespace
+
+const char *SafetensorsFile::mapIfCached() {
+  if (mapTried_ || fileBytes_ == 0)
+    return map_;
+  mapTried_ = true;
+  installBusHandler();
+  void *p = ::mmap(nullptr, size_t(fileBytes_), PROT_READ, MAP_SHARED, fd_, 0);
+  if (p == MAP_FAILED)
+    return nullptr; // e.g. a filesystem without mmap: readBytes serves
+  // Only a file in the page cache: the faults of a mapping read a file from the disk at
+  // about half pread's rate here (read-ahead in fault-sized steps;
+  // results/checkpoint.md). One page in every MiB and the last one are looked at (mincore
+  // of the whole file costs about a tenth of the load); a page missed only costs its
+  // fault's read.
+  size_t page = size_t(::sysconf(_SC_PAGESIZE));
+  std::vector<uint64_t> probes;
+  for (uint64_t at = 0; at < fileBytes_; at += uint64_t(1) << 20)
+    probes.push_back(at);
+  probes.push_back(fileBytes_ - 1);
+  bool cached = true;
+  for (uint64_t at : probes) {
+    unsigned char resident = 0;
+    cached = cached &&
+             ::mincore(static_cast<char *>(p) + at / page * page, 1, &resident) == 0 &&
+             (resident & 1);
+  }
+  if (!cached) {
+    ::munmap(p, size_t(fileBytes_));
+    return nullptr;
+  }
+  map_ = static_cast<char *>(p);
+  return map_;
+}
+
+uint64_t SafetensorsFile::copyMappedPiece(uint64_t at, uint64_t size, void *dst,
+                                          PieceHashAlgorithm algorithm, bool hash) const {
+  if (!map_ || at > fileBytes_ || size > fileBytes_ - at)
+    fail("internal: mapped copy past the end of ", path_);
+  const char *src = map_ + at;
+  uint64_t value = 0;
+  bool ok = guardedCopy([&] {
+    if (hash && algorithm == PieceHashAlgorithm::Stripe) {
+      StripeHash h;
+      h.updateCopy(src, dst, size_t(size));
+      value = h.value();
+    } else {
+      std::memcpy(dst, src, size_t(size));
+      if (hash)
+        value = PieceHash::piece(algorithm, dst, size_t(size));
+    }
+  });
+  if (!ok)
+    fail(path_, ": changed while being read: bytes [", at, ", ", at + size,
+         ") are no longer in the file (truncated by another process?)");
+  return value;
 }
 
 const SafetensorsTensor *SafetensorsFile::find(const std::string &name) const {
@@ -438,14 +566,14 @@ void SafetensorsFile::adviseSequential() {
   (void)::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
-std::string SafetensorsFile::hashFile() const {
+std::string SafetensorsFile::hashFile(PieceHashAlgorithm algorithm) const {
   // Each piece read into a buffer of its size and hashed while in the CPU's cache.
-  PieceHash h;
+  PieceHash h(algorithm);
   std::vector<char> buf;
   for (const SafetensorsPiece &p : safetensorsPieces(tensors_, dataStart_)) {
     buf.resize(size_t(p.size));
     readBytes(p.offset, p.size, buf.data());
-    h.add(PieceHash::piece(buf.data(), buf.size()));
+    h.add(PieceHash::piece(algorithm, buf.data(), buf.size()));
   }
   return h.hex();
 }

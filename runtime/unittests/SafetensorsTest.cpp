@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
+#include <sys/mman.h>
 #include <unistd.h>
 
 using namespace ds::rt;
@@ -36,13 +37,14 @@ std::string fileWith(const std::string &json, const std::string &data) {
     out[size_t(i)] = char((n >> (8 * i)) & 0xff);
   return out + json + data;
 }
-/// PieceHash (Safetensors.h) of `bytes` cut at `ends` (each piece's end, in order), written
-/// out from its definition.
+/// PieceHash (Safetensors.h) with hash H (ContentHash or StripeHash) of `bytes` cut at
+/// `ends` (each piece's end, in order), written out from its definition.
+template <class H>
 std::string pieceHashByHand(const std::string &bytes, const std::vector<uint64_t> &ends) {
-  ContentHash outer;
+  H outer;
   uint64_t at = 0;
   for (uint64_t end : ends) {
-    ContentHash piece;
+    H piece;
     piece.update(bytes.data() + at, size_t(end - at));
     uint64_t v = piece.value();
     unsigned char le[8];
@@ -54,6 +56,8 @@ std::string pieceHashByHand(const std::string &bytes, const std::vector<uint64_t
   EXPECT_EQ(at, bytes.size());
   return outer.hex();
 }
+constexpr PieceHashAlgorithm kContent = PieceHashAlgorithm::Content;
+constexpr PieceHashAlgorithm kStripe = PieceHashAlgorithm::Stripe;
 std::string hex(uint64_t v) {
   char buf[20];
   std::snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)v);
@@ -73,7 +77,9 @@ void expectError(const std::string &bytes, const std::string &needle) {
 } // namespace
 
 // Tests that what the writer writes reads back: dtypes, shapes, metadata, data, an empty
-// tensor and a scalar, and the header padded to 8 bytes.
+// tensor and a scalar, the header padded to 8 bytes, and the hashes (the writer's
+// PieceHash with StripeHash, the reader's with both algorithms, ContentHash of the whole
+// file).
 TEST(Safetensors, RoundTrip) {
   std::string path = tmpPath("rt");
   unlink(path.c_str());
@@ -117,9 +123,11 @@ TEST(Safetensors, RoundTrip) {
   EXPECT_EQ(n % 8, 0u);
   // The pieces: the header, then a (24 bytes), step (8), h (4); the empty tensor has none.
   uint64_t d = f.dataStart();
-  std::string want = pieceHashByHand(bytes, {d, d + 24, d + 32, d + 36});
-  EXPECT_EQ(f.hashFile(), want);
-  EXPECT_EQ(hex(written), want);
+  std::string want = pieceHashByHand<StripeHash>(bytes, {d, d + 24, d + 32, d + 36});
+  EXPECT_EQ(f.hashFile(kStripe), want);
+  EXPECT_EQ(hex(written), want); // the writer's is the StripeHash one
+  EXPECT_EQ(f.hashFile(kContent),
+            pieceHashByHand<ContentHash>(bytes, {d, d + 24, d + 32, d + 36}));
   ContentHash c;
   c.update(bytes.data(), bytes.size());
   EXPECT_EQ(f.hashWholeFile(), c.hex());
@@ -164,13 +172,14 @@ TEST(Safetensors, SequentialReadsFromCacheAndDisk) {
   for (uint64_t at = 0; at < a.size() * 4; at += PieceHash::kPiece)
     ends.push_back(f.dataStart() + std::min<uint64_t>(at + PieceHash::kPiece, a.size() * 4));
   EXPECT_EQ(ends.size(), 9u);
-  EXPECT_EQ(f.hashFile(), pieceHashByHand(bytes, ends));
+  EXPECT_EQ(f.hashFile(kContent), pieceHashByHand<ContentHash>(bytes, ends));
+  EXPECT_EQ(f.hashFile(kStripe), pieceHashByHand<StripeHash>(bytes, ends));
 }
 
-// Tests PieceHash's pieces and their sensitivity: they cover every byte once (tensors
-// given out of file order, empty ones, one over 2 MiB), the writer's hash (fed in chunks
-// that straddle pieces) equals the reader's, and a flipped byte anywhere (header, a
-// piece's first and last byte, the file's last byte) changes it.
+// Tests PieceHash's pieces and their sensitivity, with both algorithms: they cover every
+// byte once (tensors given out of file order, empty ones, one over 2 MiB), the writer's
+// hash (fed in chunks that straddle pieces) equals the reader's, and a flipped byte
+// anywhere (header, a piece's first and last byte, the file's last byte) changes it.
 TEST(PieceHash, PiecesWriterAndSensitivity) {
   std::string path = tmpPath("pieces");
   unlink(path.c_str());
@@ -204,8 +213,10 @@ TEST(PieceHash, PiecesWriterAndSensitivity) {
   EXPECT_EQ(f.tensors()[pieces[3].tensor].name, "big");
   EXPECT_EQ(pieces[3].size, uint64_t(big) - 2 * PieceHash::kPiece);
   EXPECT_EQ(f.tensors()[pieces[4].tensor].name, "s");
-  std::string h = f.hashFile();
+  std::string h = f.hashFile(kStripe);
   EXPECT_EQ(hex(value), h);
+  std::string hv2 = f.hashFile(kContent);
+  EXPECT_NE(hv2, h);
   std::string bytes = readAll(path);
   for (uint64_t i : {uint64_t(3), f.dataStart() - 1, f.dataStart(),
                      f.dataStart() + PieceHash::kPiece - 1, f.dataStart() + PieceHash::kPiece,
@@ -217,18 +228,89 @@ TEST(PieceHash, PiecesWriterAndSensitivity) {
     if (i < f.dataStart()) {
       // A header that still parses (same offsets) hashes differently; else it is refused.
       try {
-        EXPECT_NE(SafetensorsFile(flipped).hashFile(), h) << i;
+        EXPECT_NE(SafetensorsFile(flipped).hashFile(kStripe), h) << i;
+        EXPECT_NE(SafetensorsFile(flipped).hashFile(kContent), hv2) << i;
       } catch (const Error &) {
       }
     } else {
-      EXPECT_NE(SafetensorsFile(flipped).hashFile(), h) << i;
+      EXPECT_NE(SafetensorsFile(flipped).hashFile(kStripe), h) << i;
+      EXPECT_NE(SafetensorsFile(flipped).hashFile(kContent), hv2) << i;
     }
   }
-  // The value itself is a format (manifests store it): pinned.
-  PieceHash p;
-  p.add(1);
-  p.add(0x0123456789abcdefull);
+  // The values themselves are a format (manifests store them): pinned, version 2's and
+  // version 3's (the latter: StripeHash of the 16 bytes 01 00 .. 00 ef cd ab 89 67 45 23
+  // 01).
+  PieceHash p(kContent), q(kStripe);
+  for (PieceHash *x : {&p, &q}) {
+    x->add(1);
+    x->add(0x0123456789abcdefull);
+  }
   EXPECT_EQ(p.hex(), "ea7064a742b9a4ab");
+  EXPECT_EQ(q.hex(), "008a5175771e2c22"); // check_ckpt.py stripe_hash
+}
+
+// Tests the mapped reads of a checkpoint load: a file in the page cache is mapped, each
+// piece copied with its PieceHash value (both algorithms) equal to pread and hashing; a
+// file whose pages were dropped is not mapped (pread serves it); a file truncated while
+// mapped is an Error naming it, not a SIGBUS.
+TEST(Safetensors, MappedPiecesAndTruncation) {
+  std::string path = tmpPath("mapped");
+  unlink(path.c_str());
+  std::vector<uint32_t> a((size_t(3) << 20) / 4 + 5);
+  uint32_t x = 777;
+  for (auto &v : a)
+    v = x = x * 1664525u + 1013904223u;
+  {
+    SafetensorsWriter w(path, {{"a", ds::plan::I32, {int64_t(a.size())}, 0, 0}}, {});
+    w.append(a.data(), a.size() * 4);
+    w.finish();
+  }
+  std::string bytes = readAll(path); // in the page cache now
+  {
+    SafetensorsFile f(path);
+    ASSERT_NE(f.mapIfCached(), nullptr);
+    for (const SafetensorsPiece &p : safetensorsPieces(f.tensors(), f.dataStart())) {
+      std::vector<char> got(size_t(p.size)), want(size_t(p.size));
+      f.readBytes(p.offset, p.size, want.data());
+      for (PieceHashAlgorithm algo : {kStripe, kContent}) {
+        uint64_t v = f.copyMappedPiece(p.offset, p.size, got.data(), algo, true);
+        EXPECT_TRUE(got == want) << p.offset;
+        EXPECT_EQ(v, PieceHash::piece(algo, want.data(), want.size())) << p.offset;
+      }
+    }
+  }
+  {
+    int fd = open(path.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    // Whether the pages went (a tmpfs keeps them: then the file is still "cached").
+    void *m = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    ASSERT_NE(m, MAP_FAILED);
+    unsigned char resident = 1;
+    ASSERT_EQ(mincore(m, 4096, &resident), 0);
+    munmap(m, 4096);
+    close(fd);
+    SafetensorsFile f(path);
+    if (!(resident & 1))
+      EXPECT_EQ(f.mapIfCached(), nullptr);
+  }
+  (void)readAll(path);
+  SafetensorsFile f(path);
+  ASSERT_NE(f.mapIfCached(), nullptr);
+  ASSERT_EQ(truncate(path.c_str(), off_t(f.dataStart() + (1 << 20))), 0);
+  std::vector<char> got(1 << 20);
+  try {
+    (void)f.copyMappedPiece(f.dataStart() + (2 << 20), 1 << 20, got.data(), kStripe,
+                            true);
+    FAIL() << "no error for a truncated mapping";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find(path + ": changed while being read"),
+              std::string::npos)
+        << e.what();
+  }
+  // The guard is off again: the mapping's bytes still in the file copy as before.
+  EXPECT_EQ(f.copyMappedPiece(f.dataStart(), 4096, got.data(), kStripe, false), 0u);
+  EXPECT_EQ(std::memcmp(got.data(), bytes.data() + f.dataStart(), 4096), 0);
 }
 
 // Tests that every inconsistency of a hostile file is an error naming the file.

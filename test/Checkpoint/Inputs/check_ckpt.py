@@ -20,10 +20,14 @@ exported ONNX models, and a dropout variant of the bundled MLP.
   check_ckpt.py model-hash MODEL.onnx MANIFEST      the manifest's model_hash is MODEL's
                                                    ContentHash (runtime/README.md "Hashes")
   check_ckpt.py file-hashes TAGDIR                 each shard's hash in TAGDIR's manifest is
-                                                   the file's PieceHash (version 2) or
-                                                   ContentHash (version 1)
+                                                   the file's PieceHash with StripeHash
+                                                   (version 3) or ContentHash (version 2),
+                                                   or its ContentHash (version 1)
   check_ckpt.py version1 TAGDIR                    rewrites TAGDIR's manifest as version 1
                                                    (ContentHash of each whole file)
+  check_ckpt.py version2 TAGDIR                    rewrites TAGDIR's manifest as version 2
+                                                   (PieceHash with ContentHash)
+  check_ckpt.py stripe-hash N...                   StripeHash of N pattern bytes (i*131+7)
 """
 import json
 import os
@@ -50,10 +54,63 @@ def content_hash(data):
     return "%016x" % (((s ^ len(data)) * prime) & m)
 
 
-def piece_hash(data):
-    """PieceHash (runtime/include/ds/runtime/Safetensors.h), as 16 hex digits: ContentHash of
-    each piece (the header, then each tensor's data in file order in 1 MiB pieces from its
-    first byte), and of the pieces' values as little-endian 64-bit words."""
+def _splitmix64(state, n):
+    m, out = 0xFFFFFFFFFFFFFFFF, []
+    for _ in range(n):
+        state = (state + 0x9E3779B97F4A7C15) & m
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+        out.append(z ^ (z >> 31))
+    return out
+
+
+_STRIPE_KEYS = _splitmix64(0x64732d6f70742d33, 32)  # K[0..23], then S[0..7]
+
+
+def stripe_hash(data):
+    """StripeHash (runtime/include/ds/runtime/StripeHash.h), as 16 hex digits, in numpy
+    uint64 arithmetic (wrapping mod 2^64)."""
+    u = np.uint64
+    k = np.array(_STRIPE_KEYS[:24], dtype=u)
+    scram = np.array(_STRIPE_KEYS[24:], dtype=u)
+    swap = np.array([1, 0, 3, 2, 5, 4, 7, 6])
+    # per stripe s (0..15 within its block), lane j: key K[s + j]
+    keys = np.stack([k[s:s + 8] for s in range(16)])
+    acc = k[:8] ^ scram
+    nblocks = len(data) // 1024
+    # The sums of each whole block's 16 stripes (additions commute within a block).
+    w = np.frombuffer(data, dtype="<u8", count=nblocks * 128).reshape(nblocks, 16, 8)
+    x = w ^ keys
+    prod = (x & u(0xFFFFFFFF)) * (x >> u(32))
+    blocks = prod.sum(axis=1, dtype=u) + w.sum(axis=1, dtype=u)[:, swap]
+    for b in range(nblocks):
+        a = acc + blocks[b]
+        a ^= a >> u(47)
+        a ^= scram
+        acc = a * u(0x9E3779B1)
+    tail = data[nblocks * 1024:]
+    tail += b"\0" * (-len(tail) % 64)
+    for s in range(len(tail) // 64):
+        ws = np.frombuffer(tail, dtype="<u8", count=8, offset=64 * s)
+        xs = ws ^ keys[s]
+        acc = acc + (xs & u(0xFFFFFFFF)) * (xs >> u(32)) + ws[swap]
+    m = 0xFFFFFFFFFFFFFFFF
+    h = (len(data) * 0x9E3779B97F4A7C15) & m
+    for a in acc.tolist():
+        h = ((h ^ a) * 0xBF58476D1CE4E5B9) & m
+        h ^= h >> 31
+    h ^= h >> 29
+    h = (h * 0x94D049BB133111EB) & m
+    return "%016x" % (h ^ (h >> 32))
+
+
+def piece_hash(data, version):
+    """PieceHash (runtime/include/ds/runtime/Safetensors.h), as 16 hex digits: each piece
+    (the header, then each tensor's data in file order in 1 MiB pieces from its first
+    byte) hashed, then the pieces' values as little-endian 64-bit words; the hash is
+    ContentHash in version 2, StripeHash in version 3."""
+    hash_ = content_hash if version == 2 else stripe_hash
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + n])
     spans = sorted(tuple(t["data_offsets"]) for k, t in header.items() if k != "__metadata__")
@@ -61,8 +118,12 @@ def piece_hash(data):
     for b, e in spans:
         pieces += [(8 + n + at, 8 + n + min(at + (1 << 20), e)) for at in range(b, e, 1 << 20)]
     assert pieces[-1][1] == len(data)
-    return content_hash(b"".join(struct.pack("<Q", int(content_hash(data[b:e]), 16))
-                                 for b, e in pieces))
+    return hash_(b"".join(struct.pack("<Q", int(hash_(data[b:e]), 16)) for b, e in pieces))
+
+
+def file_hash(data, version):
+    """The hash a manifest of `version` records for a shard file."""
+    return content_hash(data) if version == 1 else piece_hash(data, version)
 
 
 def read_safetensors(path):
@@ -158,20 +219,25 @@ def main():
         if got != want:
             sys.exit("FAIL: model_hash %s, the model's content hash is %s" % (got, want))
         print("model hash ok")
-    elif cmd in ("file-hashes", "version1"):
+    elif cmd in ("file-hashes", "version1", "version2"):
         path = os.path.join(sys.argv[2], "manifest.json")
         m = json.load(open(path))
         for f in m["files"]:
             data = open(os.path.join(sys.argv[2], f["name"]), "rb").read()
-            if cmd == "version1":
-                f["hash"] = content_hash(data)
-            elif f["hash"] != (piece_hash(data) if m["version"] == 2 else content_hash(data)):
+            if cmd != "file-hashes":
+                f["hash"] = file_hash(data, int(cmd[-1]))
+            elif f["hash"] != file_hash(data, m["version"]):
                 sys.exit("FAIL: %s: hash %s, version %d says %s" % (
-                    f["name"], f["hash"], m["version"], piece_hash(data)))
-        if cmd == "version1":
-            m["version"] = 1
+                    f["name"], f["hash"], m["version"], file_hash(data, m["version"])))
+        if cmd != "file-hashes":
+            m["version"] = int(cmd[-1])
             json.dump(m, open(path, "w"), indent=2)
         print("%s: %d files, version %d" % (cmd, len(m["files"]), m["version"]))
+    elif cmd == "stripe-hash":
+        # The test vectors of runtime/unittests/StripeHashTest.cpp: byte i is (i * 131 + 7)
+        # mod 256, for each length given.
+        for n in map(int, sys.argv[2:]):
+            print(n, stripe_hash(bytes((i * 131 + 7) % 256 for i in range(n))))
     elif cmd == "strip-states":
         # Plan.states (field 30) and what follows (model_hash, 31: an older ds-opt wrote
         # neither) removed, the payload re-framed with its

@@ -14,6 +14,7 @@
 
 #include "ds/runtime/Communicator.h"
 #include "ds/runtime/ExecutorBase.h"
+#include "ds/runtime/Safetensors.h"
 
 #include <cstdint>
 #include <functional>
@@ -23,9 +24,10 @@
 
 namespace ds::rt {
 
-// 2: files' hashes are PieceHash (Safetensors.h); 1: ContentHash of the whole file (read,
-// not written).
-constexpr int kCheckpointVersion = 2;
+// 3: files' hashes are PieceHash with StripeHash (Safetensors.h, StripeHash.h); 2:
+// PieceHash with ContentHash; 1: ContentHash of the whole file (1 and 2 are read, not
+// written).
+constexpr int kCheckpointVersion = 3;
 
 /// Where a run stands after some optimizer steps.
 struct CheckpointPosition {
@@ -79,6 +81,8 @@ std::vector<CheckpointTensor> checkpointTensors(
 
 /// "global_step<N>".
 std::string checkpointTag(int64_t globalStep);
+/// The algorithm of a manifest version's PieceHash (versions 2 and up).
+PieceHashAlgorithm checkpointPieceHash(int version);
 /// The tag directory `path` names: `path` itself when it holds manifest.json, else
 /// path/<contents of path/latest>. Throws Error naming what is missing.
 std::string resolveCheckpointDir(const std::string &path);
@@ -136,10 +140,10 @@ public:
   explicit CheckpointReader(const CheckpointManifest &m, bool verifyHashes);
   ~CheckpointReader();
   /// Reads rank `rank`'s whole file in one pass, checking its content hash on the way
-  /// (version 2: two threads read and hash its pieces, in file order; version 1: the
-  /// file's hash is checked first, in a pass of its own). For every tensor in file order,
-  /// `place(name, bytes)` (called on this thread) says where its bytes go:
-  /// host memory to read them into directly, or nullptr for a staging buffer, after which
+  /// (versions 2 and 3: two threads read and hash its pieces, in file order; version 1:
+  /// the file's hash is checked first, in a pass of its own). For every tensor in file
+  /// order, `place(name, bytes)` (called on this thread) says where its bytes go: host
+  /// memory to read them into directly, or nullptr for a staging buffer, after which
   /// `each(name, bytes)` gets them. Throws Error naming the file on a mismatch (after the
   /// reads: the caller discards what it got).
   void readWholeFile(int rank, const std::function<char *(const std::string &, uint64_t)> &place,

@@ -17,6 +17,7 @@
 #pragma once
 
 #include "ds/runtime/DType.h"
+#include "ds/runtime/StripeHash.h"
 
 #include <cstdint>
 #include <map>
@@ -70,28 +71,36 @@ struct SafetensorsPiece {
   size_t tensor = SIZE_MAX;      // index into the tensor list; SIZE_MAX: the header
 };
 
-/// The checksum checkpoints record of a safetensors file (manifest version 2): the file is
-/// cut into pieces (safetensorsPieces: the header, then each tensor's data in file order in
-/// pieces of kPiece bytes from the tensor's first byte), each piece is hashed with
-/// ContentHash, and the pieces' values (as little-endian 64-bit words, in file order) with
-/// ContentHash again. A valid file's pieces cover each of its bytes once (its tensors are
-/// packed without gaps up to the end of the file), so a changed byte changes its piece's
-/// value and so the result; the pieces are hashed independently, so a reader hashes each
-/// one right after reading it, while it is in the CPU's cache, on any thread, and combines
-/// the values in order (CheckpointReader::readWholeFile). Version 1 was ContentHash of the
-/// whole file, which only one thread can compute.
+/// The checksum that hashes each piece of a PieceHash and then the pieces' values:
+/// ContentHash in manifest version 2, StripeHash (StripeHash.h) from version 3 on (the
+/// version-to-algorithm map is Checkpoint.cpp's checkpointPieceHash).
+enum class PieceHashAlgorithm { Content, Stripe };
+
+/// The checksum checkpoints record of a safetensors file (manifest versions 2 and 3): the
+/// file is cut into pieces (safetensorsPieces: the header, then each tensor's data in
+/// file order in pieces of kPiece bytes from the tensor's first byte), each piece is
+/// hashed with the algorithm, and the pieces' values (as little-endian 64-bit words, in
+/// file order) with the algorithm again. A valid file's pieces cover each of its bytes
+/// once (its tensors are packed without gaps up to the end of the file), so a changed
+/// byte changes its piece's value and so the result; the pieces are hashed independently,
+/// so a reader hashes each one right after reading it, while it is in the CPU's cache, on
+/// any thread, and combines the values in order (CheckpointReader::readWholeFile).
+/// Version 1 was ContentHash of the whole file, which only one thread can compute.
 class PieceHash {
 public:
   static constexpr uint64_t kPiece = uint64_t(1) << 20;
+  explicit PieceHash(PieceHashAlgorithm algorithm) : algorithm_(algorithm) {}
   /// The value of one piece.
-  static uint64_t piece(const void *data, size_t size);
+  static uint64_t piece(PieceHashAlgorithm algorithm, const void *data, size_t size);
   /// Adds the next piece's value.
   void add(uint64_t pieceValue);
-  uint64_t value() const { return outer_.value(); }
-  std::string hex() const { return outer_.hex(); }
+  uint64_t value() const;
+  std::string hex() const;
 
 private:
-  ContentHash outer_;
+  PieceHashAlgorithm algorithm_;
+  ContentHash content_;
+  StripeHash stripe_;
 };
 
 /// The indices of `tensors` in the order of their data in the file (by offset; an empty
@@ -107,22 +116,25 @@ std::vector<SafetensorsPiece> safetensorsPieces(const std::vector<SafetensorsTen
 class StreamingPieceHash {
 public:
   StreamingPieceHash() = default;
-  explicit StreamingPieceHash(std::vector<SafetensorsPiece> pieces);
+  StreamingPieceHash(PieceHashAlgorithm algorithm, std::vector<SafetensorsPiece> pieces);
   void update(const void *data, size_t size);
   /// Every piece's bytes must have been given.
   uint64_t value() const;
 
 private:
   std::vector<SafetensorsPiece> pieces_;
+  PieceHashAlgorithm algorithm_ = PieceHashAlgorithm::Stripe;
   size_t next_ = 0;   // the piece being hashed
   uint64_t left_ = 0; // its bytes still to come
-  ContentHash current_;
-  PieceHash whole_;
+  ContentHash content_; // the piece's hash so far (the algorithm's)
+  StripeHash stripe_;
+  PieceHash whole_{PieceHashAlgorithm::Stripe};
   void startPiece();
 };
 
 /// Writes one safetensors file: the header, then each tensor's bytes in header order,
-/// then fsync. Errors name the path.
+/// then fsync, computing the file's PieceHash with StripeHash (what checkpoints write).
+/// Errors name the path.
 class SafetensorsWriter {
 public:
   /// Creates `path` (which must not exist) and writes the header.
@@ -176,11 +188,26 @@ public:
   void readBytes(uint64_t offset, uint64_t size, void *dst) const;
   /// Tells the kernel the file will be read whole and in order (POSIX_FADV_SEQUENTIAL: a
   /// doubled read-ahead window). Measured on the machines here (results/checkpoint.md),
-  /// large preads into the destination beat both a mapping (page faults, mincore, an
-  /// unaligned memcpy) and WILLNEED of the whole file or of a window ahead.
+  /// for a file not in the page cache large preads into the destination beat both a
+  /// mapping's faults and WILLNEED of the whole file or of a window ahead. (A cached file
+  /// is copied from a mapping with its hash in the same pass: mapIfCached,
+  /// copyMappedPiece.)
   void adviseSequential();
-  /// The file's PieceHash, hex (reads it all).
-  std::string hashFile() const;
+  /// Maps the whole file read-only for copyMappedPiece (once; unmapped by the destructor)
+  /// if it is in the page cache (mincore of one page per MiB and of the last); else, or
+  /// where the file cannot be mapped, nullptr: the caller reads with readBytes. A file that shrinks while
+  /// mapped (another process truncating it) is an Error from copyMappedPiece, not a
+  /// crash: a SIGBUS handler, installed on the first map, turns the fault of a guarded
+  /// copy into one.
+  const char *mapIfCached();
+  /// Copies `size` bytes at file offset `offset` from the mapping into dst and, with
+  /// `hash`, returns their value as a piece of PieceHash with `algorithm` (StripeHash: in
+  /// the same pass as the copy, StripeHash::updateCopy). Throws Error naming the file if
+  /// the bytes are no longer in the file.
+  uint64_t copyMappedPiece(uint64_t offset, uint64_t size, void *dst,
+                           PieceHashAlgorithm algorithm, bool hash) const;
+  /// The file's PieceHash with `algorithm`, hex (reads it all).
+  std::string hashFile(PieceHashAlgorithm algorithm) const;
   /// ContentHash of the whole file, hex (reads it all): the checksum of version 1
   /// checkpoints.
   std::string hashWholeFile() const;
@@ -189,6 +216,8 @@ private:
   std::string path_;
   int fd_ = -1;
   uint64_t fileBytes_ = 0, dataStart_ = 0;
+  char *map_ = nullptr; // the mapping (fileBytes_ bytes), or nullptr
+  bool mapTried_ = false;
   std::vector<SafetensorsTensor> tensors_;
   std::map<std::string, std::string> metadata_;
   void validate();
