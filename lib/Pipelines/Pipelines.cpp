@@ -103,6 +103,11 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
   pm.addPass(dsrt::createElideStateCopiesPass());
   if (options.multiTensorOptimizer)
     pm.addPass(dsrt::createGroupOptimizerUpdatesPass());
+  if (options.fuseGemm) {
+    dsrt::FuseGemmPassOptions gemm;
+    gemm.adds = options.fuseGemmAdds;
+    pm.addPass(dsrt::createFuseGemmPass(gemm));
+  }
   if (options.fuseElementwise)
     pm.addPass(dsrt::createFuseElementwisePass());
   pm.addPass(dsrt::createPlanMemoryPass());

@@ -75,10 +75,12 @@ void gemmTyped(KernelCall &c, const T *a, const T *b, const T *cc, T *r) {
   if (M == 0 || N == 0)
     return;
   if (cc && beta != 0) { // r = broadcast(c), then r = alpha op(a) op(b) + beta r
-    std::vector<int64_t> st = broadcastStrides(*c.in[2].shape, {M, N});
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j)
-        r[i * N + j] = cc[i * st[0] + j * st[1]];
+    if (cc != r) { // else accumulating in place: c is r's bytes
+      std::vector<int64_t> st = broadcastStrides(*c.in[2].shape, {M, N});
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j)
+          r[i * N + j] = cc[i * st[0] + j * st[1]];
+    }
   } else {
     beta = 0;
   }
