@@ -99,15 +99,17 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
   ConvertDSToRuntimePassOptions convert;
   convert.multiTensorGradNorm = options.multiTensorOptimizer;
   pm.addPass(createConvertDSToRuntimePass(convert));
-  pm.addPass(dsrt::createInsertTransfersPass(options.transfers));
-  pm.addPass(dsrt::createElideStateCopiesPass());
-  if (options.multiTensorOptimizer)
-    pm.addPass(dsrt::createGroupOptimizerUpdatesPass());
+  // Before the transfers: a weight read through gemm's trans flag is what moves to the
+  // device, as in plans without offload (the same kernels, the same bits).
   if (options.fuseGemm) {
     dsrt::FuseGemmPassOptions gemm;
     gemm.adds = options.fuseGemmAdds;
     pm.addPass(dsrt::createFuseGemmPass(gemm));
   }
+  pm.addPass(dsrt::createInsertTransfersPass(options.transfers));
+  pm.addPass(dsrt::createElideStateCopiesPass());
+  if (options.multiTensorOptimizer)
+    pm.addPass(dsrt::createGroupOptimizerUpdatesPass());
   if (options.fuseElementwise)
     pm.addPass(dsrt::createFuseElementwisePass());
   pm.addPass(dsrt::createPlanMemoryPass());

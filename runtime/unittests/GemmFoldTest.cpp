@@ -2,7 +2,8 @@
 // computed: a transposed operand read through trans_b/trans_a gives the same bits as a
 // transpose kernel and a matmul; a bias or an accumulation folded into c (in place: c is the
 // output's bytes) equals the matmul and the add up to the one rounding it saves (f32, bf16);
-// and the plan check lets gemm write over c, never over a or b.
+// and the plan check lets gemm write over c, never over a or b. In place, the CPU kernel
+// computes the bits of a gemm and an add.
 #include "KernelTestUtil.h"
 
 #include "ds/runtime/KernelCatalogue.h"
@@ -112,6 +113,12 @@ TEST(GemmFold, AccumulatesInPlace) {
         want[size_t(n * K + k)] = s;
       }
     expectNear(acc, want, tolerance(dt), tolerance(dt), "in place " + dtypeName(dt));
+    // The CPU kernel rounds the product to the dtype and adds it as the add kernel does:
+    // the bits of gemm then add (host adds of offloaded gradients compute those).
+    HostTensor gx(dt, {N, K}), sum(dt, {N, K});
+    runKernel(Ins("gemm").i("trans_a", 1), {&g, &x}, {&gx});
+    runKernel(Ins("add"), {&before, &gx}, {&sum});
+    EXPECT_EQ(acc.bytes, sum.bytes) << dtypeName(dt);
     expectNear(unfused, want, 2 * tolerance(dt), 2 * tolerance(dt), "unfused " + dtypeName(dt));
   }
 }

@@ -34,6 +34,19 @@ AliasKey aliasKey(Value v) {
 
 bool isOutputOf(KernelOp k, Value v) { return llvm::is_contained(k.getOutputs(), v); }
 
+/// Whether `v` is in device memory: a transient, or a view of a device global (offloaded
+/// state is read and accumulated by host kernels that --ds-insert-transfers places).
+bool onDevice(Value v, Operation *from) {
+  Value root = getAliasRoot(v);
+  auto param = root.getDefiningOp<ParamOp>();
+  if (!param) {
+    auto alloc = root.getDefiningOp<AllocOp>();
+    return !alloc || alloc.getSpace() == MemorySpace::device;
+  }
+  auto global = SymbolTable::lookupNearestSymbolFrom<GlobalOp>(from, param.getNameAttr());
+  return global && global.getSpace() == MemorySpace::device;
+}
+
 /// Every kernel access of a device transient (an alloc), directly or through views.
 struct Accesses {
   SmallVector<KernelOp> writers, readers;
@@ -333,11 +346,18 @@ private:
           aliasKey(g->out) != aliasKey(product))
         continue;
       int64_t m = g->rows(), n = g->cols();
-      std::optional<Value> c = asBias(other, ot, m, n, add);
-      if (!c)
+      if (!onDevice(other, add) || !onDevice(out, add))
         continue;
-      // The product is computed where the add was: what it reads must still be there.
-      if (!unwrittenBetween(k, add, ValueRange{g->a, g->b}))
+      if (!isBias(memrefOf(other), ot, n))
+        continue;
+      // The fused gemm runs where the product was computed when c is ready there and
+      // nothing touches the add's result in between (the buffers then live as before,
+      // minus the product); else where the add was, if a and b are still there.
+      Operation *at = add;
+      if (unwrittenBetween(k, add, ValueRange{other}) && untouchedBetween(k, add, out) &&
+          definableBefore(other, k) && definableBefore(out, k))
+        at = k;
+      else if (!unwrittenBetween(k, add, ValueRange{g->a, g->b}))
         continue;
       // The result may be c's bytes (accumulation), never a's or b's.
       AliasKey outKey = aliasKey(out);
@@ -345,11 +365,17 @@ private:
         continue;
       if (outKey == aliasKey(other) && !(memrefOf(other) == ot && sameBytes(other, out)))
         continue;
+      if (at == k.getOperation()) {
+        hoistBefore(other, k);
+        hoistBefore(out, k);
+      }
       Gemm fused = *g;
-      fused.c = *c;
+      fused.c = reshaped(other, memrefOf(other) == ot ? SmallVector<int64_t>{m, n}
+                                                      : SmallVector<int64_t>{n},
+                         at);
       fused.beta = 1.0;
-      fused.out = reshaped(out, {m, n}, add);
-      fused.build(add);
+      fused.out = reshaped(out, {m, n}, at);
+      fused.build(at);
       add.erase();
       k.erase();
       eraseIfDead(product);
@@ -357,6 +383,31 @@ private:
       return {add, k};
     }
     return {};
+  }
+
+  /// Whether no kernel strictly between `from` and `to` reads or writes `v`'s bytes.
+  static bool untouchedBetween(Operation *from, Operation *to, Value v) {
+    AliasKey key = aliasKey(v);
+    for (Operation *op = from->getNextNode(); op && op != to; op = op->getNextNode())
+      if (auto k = dyn_cast<KernelOp>(op))
+        for (Value w : k->getOperands())
+          if (aliasKey(w) == key)
+            return false;
+    return true;
+  }
+
+  /// Whether `v` is defined before `at`, or by an operand-less op (an alloc, a global's
+  /// buffer) that can move there.
+  static bool definableBefore(Value v, Operation *at) {
+    Operation *def = v.getDefiningOp();
+    if (!def || def->isBeforeInBlock(at))
+      return true;
+    return def->getBlock() == at->getBlock() && isa<AllocOp, ParamOp>(def);
+  }
+  static void hoistBefore(Value v, Operation *at) {
+    Operation *def = v.getDefiningOp();
+    if (def && def->getBlock() == at->getBlock() && at->isBeforeInBlock(def))
+      def->moveBefore(at);
   }
 
   /// Whether two buffers of one type are the same bytes: the same value, or whole
@@ -368,17 +419,13 @@ private:
            aliasKey(a) == aliasKey(b);
   }
 
-  /// `v` (added to a product of shape `out`, [m, n] as a matrix) as gemm's c: a [n] row
-  /// (every other dim 1), or a whole [m, n] matrix.
-  std::optional<Value> asBias(Value v, MemRefType out, int64_t m, int64_t n, Operation *at) {
-    MemRefType t = memrefOf(v);
+  /// Whether a `t` added to a product of shape `out` ([m, n] as a matrix) can be gemm's c:
+  /// a whole matrix (viewed as [m, n]) or a row of n (every other dim 1, viewed as [n]).
+  static bool isBias(MemRefType t, MemRefType out, int64_t n) {
     if (t == out)
-      return reshaped(v, {m, n}, at);
-    if (t.getRank() == 0 || t.getRank() > out.getRank() || t.getShape().back() != n)
-      return std::nullopt;
-    if (llvm::any_of(t.getShape().drop_back(), [](int64_t d) { return d != 1; }))
-      return std::nullopt;
-    return reshaped(v, {n}, at);
+      return true;
+    return t.getRank() > 0 && t.getRank() <= out.getRank() && t.getShape().back() == n &&
+           llvm::all_of(t.getShape().drop_back(), [](int64_t d) { return d == 1; });
   }
 };
 

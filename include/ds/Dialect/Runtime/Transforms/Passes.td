@@ -101,7 +101,9 @@ def GroupOptimizerUpdatesPass : Pass<"ds-group-optimizer-updates", "::mlir::Modu
 def FuseGemmPass : Pass<"ds-fuse-gemm", "::mlir::ModuleOp"> {
   let summary = "Folds transposes, bias/residual adds and gradient accumulation into gemm kernels";
   let description = [{
-    Runs after --ds-elide-state-copies, before --ds-fuse-elementwise. On the compute stream:
+    Runs after --ds-convert-to-runtime, before --ds-insert-transfers (a transposed weight
+    that lives on the host is then moved as it is and read with the trans flag, as on the
+    device). On the compute stream:
     - `matmul(a, b)` with a 2-D `b` and an `a` of rank >= 2 becomes a `gemm` over 2-D views
       (the batch folded into the rows: the library call the matmul kernel makes);
     - a gemm operand written by a 2-D `transpose` (perm [1, 0]) of `s` is read as `s` with
@@ -111,8 +113,10 @@ def FuseGemmPass : Pass<"ds-fuse-gemm", "::mlir::ModuleOp"> {
       operands swapped and both flags flipped ((op(a) op(b))^T = op(b)^T op(a)^T);
     - `add(p, c)` (either order) of a gemm result `p` that only the add reads, with `c` a row
       broadcast along the rows (a bias, `[n]` or `[1, ..., n]`) or of the result's shape (a
-      residual, or the gradient the product accumulates into, which the gemm then writes in
-      place), becomes the gemm with `c` and beta 1, where the add was.
+      residual, or the gradient the product accumulates into), both `c` and the add's result
+      in device memory, becomes the gemm with `c` and beta 1, where the add was; when the
+      add's result is copied into the global `c` came from, --ds-elide-state-copies makes
+      the gemm write the global in place.
     Options switch each fold off, for comparisons. The matmul rewrite and the transposes
     compute the same bits (same library call, transposes are flags). A folded add rounds
     once where the kernels rounded the product and then the sum: bf16/fp16 results (and
