@@ -113,8 +113,10 @@ def FuseGemmPass : Pass<"ds-fuse-gemm", "::mlir::ModuleOp"> {
       operands swapped and both flags flipped ((op(a) op(b))^T = op(b)^T op(a)^T);
     - `add(p, c)` (either order) of a gemm result `p` that only the add reads, with `c` a row
       broadcast along the rows (a bias, `[n]` or `[1, ..., n]`) or of the result's shape (a
-      residual, or the gradient the product accumulates into), both `c` and the add's result
-      in device memory, becomes the gemm with `c` and beta 1, where the add was; when the
+      residual, or the gradient the product accumulates into), `c` a global's bytes or an
+      argument (a transient would stay alive until the product: a ZeRO-3 gathered bias), `c`
+      and the add's result in device memory, becomes the gemm with `c` and beta 1 (where the
+      product was when `c` and the result are free there, else where the add was); when the
       add's result is copied into the global `c` came from, --ds-elide-state-copies makes
       the gemm write the global in place.
     Options switch each fold off, for comparisons. The matmul rewrite and the transposes
