@@ -102,6 +102,13 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
   ConvertDSToRuntimePassOptions convert;
   convert.multiTensorGradNorm = options.multiTensorOptimizer;
   pm.addPass(createConvertDSToRuntimePass(convert));
+  // Before the transfers: a weight read through gemm's trans flag is what moves to the
+  // device, as in plans without offload (the same kernels, the same bits).
+  if (options.fuseGemm) {
+    dsrt::FuseGemmPassOptions gemm;
+    gemm.adds = options.fuseGemmAdds;
+    pm.addPass(dsrt::createFuseGemmPass(gemm));
+  }
   pm.addPass(dsrt::createInsertTransfersPass(options.transfers));
   pm.addPass(dsrt::createElideStateCopiesPass());
   if (options.multiTensorOptimizer)

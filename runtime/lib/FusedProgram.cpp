@@ -108,7 +108,11 @@ std::vector<Instruction> decodeProgram(const std::vector<int64_t> &program,
       fail(where(), name, "): ", rule, "; operands ", got, ", result ", dtypeName(t));
     };
     switch (ins.op) {
-    case Equal:
+    case Equal: // also of two i1 operands (a mask compared with a constant)
+      if (t != ds::plan::I1 || od[0] != od[1] ||
+          !(isFloat16or32(od[0]) || od[0] == ds::plan::I1))
+        typeError("compares two operands of one float dtype (or two i1) into i1");
+      break;
     case Less:
     case Greater:
       if (t != ds::plan::I1 || od[0] != od[1] || !isFloat16or32(od[0]))

@@ -139,6 +139,10 @@ const std::vector<KernelInfo> &kernelCatalogue() {
 
 const KernelInfo &kernelInfo(KernelId id) { return kernelCatalogue()[size_t(id)]; }
 
+bool mayShareOutputBytes(KernelId id, bool inPlace, size_t input) {
+  return inPlace && !(id == KernelId::Gemm && input < 2);
+}
+
 const KernelInfo *findKernelInfo(std::string_view name) {
   static const std::map<std::string_view, const KernelInfo *> byName = [] {
     std::map<std::string_view, const KernelInfo *> m;

@@ -278,10 +278,13 @@ void validatePrograms(LoadedPlan &lp) {
             fail(where, ": outputs ", a, " and ", b, " overlap in memory");
         for (size_t b = 0; b < inRanges.size(); ++b)
           if (outRanges[a].overlaps(inRanges[b]) &&
-              !(sig->inPlace && outRanges[a].same(inRanges[b])))
+              !(mayShareOutputBytes(sig->id, sig->inPlace, b) &&
+                outRanges[a].same(inRanges[b])))
             fail(where, ": output ", a, " overlaps input ", b,
-                 sig->inPlace ? " without being exactly the same bytes"
-                              : " and this kernel cannot run in place");
+                 !sig->inPlace ? " and this kernel cannot run in place"
+                 : mayShareOutputBytes(sig->id, sig->inPlace, b)
+                     ? " without being exactly the same bytes"
+                     : " and this kernel cannot write over that input");
       }
       // NVMe bytes are reached only through the swap file: an NVME buffer is only ever
       // swap_in's source or swap_out's destination, and the other side is host memory.

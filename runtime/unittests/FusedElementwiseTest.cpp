@@ -69,11 +69,14 @@ Case randomCase(DType t, std::mt19937 &rng) {
     switch (ins.op) {
     case Op::Equal:
     case Op::Less:
-    case Op::Greater:
+    case Op::Greater: {
+      // equal also compares two i1 registers (a mask against a constant).
+      DType operands = ins.op == Op::Equal && rng() % 3 == 0 ? ds::plan::I1 : t;
       ins.dtype = ds::plan::I1;
-      ins.a = pick(t);
-      ins.b = pick(t);
+      ins.a = pick(operands);
+      ins.b = pick(operands);
       break;
+    }
     case Op::Where:
       ins.a = pick(ds::plan::I1);
       ins.b = pick(t);

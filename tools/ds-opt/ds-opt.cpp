@@ -99,6 +99,17 @@ static cl::opt<bool> fuseElementwise(
     cl::desc("Run chains of elementwise kernels as one fused_elementwise kernel each "
              "(default true; =false keeps one kernel per op, for comparisons)"),
     cl::init(true), cl::cat(compilerCategory));
+static cl::opt<bool> fuseGemm(
+    "fuse-gemm",
+    cl::desc("Fold weight transposes into gemm's trans flags and bias, residual and "
+             "gradient-accumulation adds into its c operand (default true; =false keeps "
+             "them as kernels, for comparisons)"),
+    cl::init(true), cl::cat(compilerCategory));
+static cl::opt<bool> fuseGemmAdds(
+    "fuse-gemm-adds",
+    cl::desc("With --fuse-gemm: fold the adds too (default true; =false keeps only the "
+             "folds that compute the same bits, for comparisons)"),
+    cl::init(true), cl::cat(compilerCategory));
 static cl::opt<bool> fuseAttention(
     "fuse-attention",
     cl::desc(
@@ -219,6 +230,8 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
   options.inference = inference;
   options.transfers = config.getTransferOptions();
   options.fuseElementwise = fuseElementwise;
+  options.fuseGemm = fuseGemm;
+  options.fuseGemmAdds = fuseGemmAdds;
   options.multiTensorOptimizer = multiTensorOptimizer;
   return runPipeline(module,
                      [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });

@@ -70,6 +70,12 @@ struct LoweringPipelineOptions {
   dsrt::InsertTransfersPassOptions transfers;
   /// Chains of elementwise kernels become fused_elementwise kernels (`--fuse-elementwise`).
   bool fuseElementwise = true;
+  /// Transposes, bias/residual adds and gradient accumulation folded into gemm kernels
+  /// (`--fuse-gemm`).
+  bool fuseGemm = true;
+  /// With fuseGemm: adds folded into gemm's c too (`--fuse-gemm-adds`; the other folds
+  /// compute the same bits, this one rounds once instead of twice).
+  bool fuseGemmAdds = true;
   /// One grad_norm_sq kernel for the clipping norm and one multi_adam_update kernel per
   /// group of Adam updates (`--multi-tensor-optimizer`).
   bool multiTensorOptimizer = true;

@@ -182,6 +182,20 @@ LogicalResult getCollective(Operation *op, SymbolTableCollection &symbols,
       });
 }
 
+/// Whether `op`'s (first) result is its input, element for element, with no other result
+/// read: a slice that keeps every element, a dropout of ratio 0 whose mask nothing reads
+/// (its gradient is the identity). Lowered to a view, like a reshape.
+bool keepsInputBytes(Operation &op) {
+  if (auto slice = dyn_cast<SliceOp>(op))
+    // (The input may already be a buffer: compare shapes.)
+    return cast<ShapedType>(slice.getResult().getType()).getShape() ==
+               cast<ShapedType>(slice.getInput().getType()).getShape() &&
+           llvm::all_of(slice.getSteps(), [](int64_t s) { return s > 0; });
+  if (auto dropout = dyn_cast<DropoutOp>(op))
+    return dropout.getRatio().isZero() && dropout.getMask().use_empty();
+  return false;
+}
+
 /// Expands ds.grad_norm_sq into the ops whose kernels compute it: per gradient
 /// (cast to f32), mul, reduce_sum over all axes, and a chain of adds (the grad_norm_sq
 /// kernel computes the same bits in one launch; this is the multi-tensor-grad-norm=false
@@ -495,7 +509,7 @@ LogicalResult convertFunction(func::FuncOp func, dsrt::ProgramRole defaultRole,
       lowerCopyIn(concat, body, order);
       continue;
     }
-    if (isa<ReshapeOp, SqueezeOp, UnsqueezeOp, IdentityOp>(op)) {
+    if (isa<ReshapeOp, SqueezeOp, UnsqueezeOp, IdentityOp>(op) || keepsInputBytes(op)) {
       // Same bytes, another shape: a view, not a copy.
       Value view = dsrt::ViewOp::create(b, op.getLoc(),
                                         toMemRef(op.getResult(0).getType()),

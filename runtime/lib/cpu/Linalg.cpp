@@ -75,10 +75,12 @@ void gemmTyped(KernelCall &c, const T *a, const T *b, const T *cc, T *r) {
   if (M == 0 || N == 0)
     return;
   if (cc && beta != 0) { // r = broadcast(c), then r = alpha op(a) op(b) + beta r
-    std::vector<int64_t> st = broadcastStrides(*c.in[2].shape, {M, N});
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j)
-        r[i * N + j] = cc[i * st[0] + j * st[1]];
+    if (cc != r) { // else accumulating in place: c is r's bytes
+      std::vector<int64_t> st = broadcastStrides(*c.in[2].shape, {M, N});
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j)
+          r[i * N + j] = cc[i * st[0] + j * st[1]];
+    }
   } else {
     beta = 0;
   }
@@ -110,6 +112,24 @@ void runGemm(KernelCall &c) {
   }
   std::vector<float> ta, tb, tc, tr;
   const float *pa = asF32(a, ta), *pb = asF32(b, tb);
+  if (hasC && c.in[2].data == r.data) {
+    // Accumulating in place (ds-fuse-gemm's fold of add(c, op(a) op(b))): the product is
+    // stored in r's dtype, then added as the add kernel adds, so that the CPU computes the
+    // unfused kernels' bits whether or not the add was folded (offloaded gradients are
+    // accumulated by a host add; ZeRO and offload runs must stay bitwise equal).
+    std::vector<float> product(size_t(r.numel)), tp;
+    std::vector<char> stored(size_t(r.numel) * dtypeSize(r.dtype));
+    Tensor p{r.dtype, r.shape, r.numel, stored.data()};
+    gemmTyped(c, pa, pb, static_cast<const float *>(nullptr), product.data());
+    storeF32(product.data(), p);
+    const float *pp = asF32(p, tp), *pc = asF32(c.in[2], tc);
+    float *pr = outF32(r, tr);
+    float beta = float(c.attrs<GemmAttrs>().beta);
+    for (int64_t i = 0; i < r.numel; ++i)
+      pr[i] = beta == 1.0f ? pc[i] + pp[i] : beta * pc[i] + pp[i];
+    storeF32(pr, r);
+    return;
+  }
   const float *pc = hasC ? asF32(c.in[2], tc) : nullptr;
   float *pr = outF32(r, tr);
   gemmTyped(c, pa, pb, pc, pr);

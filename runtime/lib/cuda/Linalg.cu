@@ -213,13 +213,13 @@ void runGemm(KernelCall &c) {
     return;
   cudaStream_t s = stream(c);
   bool hasC = c.in.size() == 3 && beta != 0;
-  if (hasC) { // r = broadcast(c)
+  if (hasC && c.in[2].data != r.data) { // r = broadcast(c); else c is r's bytes (in place)
     Indexer ix = broadcastIndexer(*c.in[2].shape, {M, N});
     int64_t n = M * N;
     DS_DISPATCH_FLOAT(r.dtype, T,
       broadcastCopyKernel<T><<<gridFor(n), kThreads, 0, s>>>(c.in[2].as<T>(), ix, r.as<T>(), n));
     DS_CUDA_LAUNCH();
-  } else {
+  } else if (!hasC) {
     beta = 0;
   }
   if (K == 0) {

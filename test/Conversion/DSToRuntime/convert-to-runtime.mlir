@@ -213,3 +213,25 @@ func.func @cast_outputs_at_return(%x: tensor<4xbf16>, %y: tensor<4xf32>, %z: ten
   %m = ds.neg %n : tensor<4xbf16>
   return %s, %w, %n, %v : tensor<f32>, tensor<4xf32>, tensor<4xbf16>, tensor<4xf32>
 }
+
+// -----
+
+// Tests that a slice keeping every element and a dropout of ratio 0 whose mask nothing reads
+// are views of their input (no kernel); a dropout whose mask is read, a dropout that drops,
+// and a slice that drops elements keep their kernels.
+// CHECK-LABEL: func.func @identity_views
+//  CHECK-NEXT:   %[[S:.+]] = dsrt.view %arg0 : memref<4x8xf32> to memref<4x8xf32>
+//  CHECK-NEXT:   %[[D:.+]] = dsrt.view %[[S]] : memref<4x8xf32> to memref<4x8xf32>
+//       CHECK:   dsrt.kernel "dropout" ins(%[[D]]
+//  CHECK-SAME:     ratio = 0.000000e+00
+//       CHECK:   dsrt.kernel "dropout"
+//  CHECK-SAME:     ratio = 5.000000e-01
+//       CHECK:   dsrt.kernel "slice"
+func.func @identity_views(%x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xi1>, tensor<4x8xf32>, tensor<4x4xf32>) {
+  %0 = ds.slice %x {starts = array<i64: 0, 0>, ends = array<i64: 4, 8>, steps = array<i64: 1, 1>} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  %1:2 = ds.dropout %0 {ratio = 0.0 : f32} : (tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xi1>)
+  %2:2 = ds.dropout %1#0 {ratio = 0.0 : f32} : (tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xi1>)
+  %3:2 = ds.dropout %1#0 {ratio = 0.5 : f32, seed = 1} : (tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xi1>)
+  %4 = ds.slice %1#0 {starts = array<i64: 0, 0>, ends = array<i64: 4, 8>, steps = array<i64: 1, 2>} : (tensor<4x8xf32>) -> tensor<4x4xf32>
+  return %2#0, %2#1, %3#0, %4 : tensor<4x8xf32>, tensor<4x8xi1>, tensor<4x8xf32>, tensor<4x4xf32>
+}

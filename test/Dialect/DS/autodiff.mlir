@@ -117,3 +117,40 @@ func.func @attention(%q: tensor<2x4x8xf32> {ds.input = "q"}, %k: tensor<2x4x8xf3
   %l = ds.reduce_sum %o {axes = array<i64>, keepdims = false} : (tensor<2x4x8xf32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// Tests that a dropout of ratio 0 passes its gradient through unchanged (no mask read, no
+// multiply), while a dropout that drops multiplies by its mask.
+// CHECK-LABEL: func.func @dropout_identity_gradient
+//       CHECK: %[[DL:.+]] = ds.softmax_cross_entropy_loss_grad
+//   CHECK-NOT: ds.cast
+//       CHECK: %[[DW:.+]] = ds.gemm %arg0, %[[DL]] {trans_a}
+//       CHECK: return %{{.+}}, %[[DW]]
+module {
+ds.parameter @w : tensor<4x3xf32> from "w"
+func.func @dropout_identity_gradient(%x: tensor<2x4xf32> {ds.input = "x"}, %y: tensor<2xi64> {ds.input = "y"}) -> (tensor<f32> {ds.output = "loss"}) attributes {ds.loss = 0 : i64} {
+  %w = ds.param_ref @w : tensor<4x3xf32>
+  %0 = ds.matmul %x, %w : (tensor<2x4xf32>, tensor<4x3xf32>) -> tensor<2x3xf32>
+  %1:2 = ds.dropout %0 {ratio = 0.0 : f32} : (tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xi1>)
+  %l = ds.softmax_cross_entropy_loss %1#0, %y : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+}
+
+// -----
+
+// CHECK-LABEL: func.func @dropout_gradient
+//       CHECK: ds.softmax_cross_entropy_loss_grad
+//       CHECK: ds.cast %mask
+//       CHECK: ds.mul
+module {
+ds.parameter @w : tensor<4x3xf32> from "w"
+func.func @dropout_gradient(%x: tensor<2x4xf32> {ds.input = "x"}, %y: tensor<2xi64> {ds.input = "y"}) -> (tensor<f32> {ds.output = "loss"}) attributes {ds.loss = 0 : i64} {
+  %w = ds.param_ref @w : tensor<4x3xf32>
+  %0 = ds.matmul %x, %w : (tensor<2x4xf32>, tensor<4x3xf32>) -> tensor<2x3xf32>
+  %1:2 = ds.dropout %0 {ratio = 0.5 : f32} : (tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xi1>)
+  %l = ds.softmax_cross_entropy_loss %1#0, %y : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+}

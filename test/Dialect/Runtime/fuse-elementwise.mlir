@@ -109,3 +109,17 @@ func.func @square(%x: memref<16xbf16>, %out: memref<16xf32>) {
   dsrt.kernel "add" ins(%sq, %f : memref<16xf32>, memref<16xf32>) outs(%out : memref<16xf32>)
   return
 }
+
+// -----
+
+// Tests that an equal of two i1 operands (a mask compared with false) fuses with the
+// comparison that produced its mask.
+// CHECK-LABEL: func.func @mask_chain
+//  CHECK-NEXT:   dsrt.kernel "fused_elementwise" ins(%arg0, %arg1, %arg2 : memref<4x4xbf16>, memref<bf16>, memref<i1>) outs(%arg3 : memref<4x4xi1>)
+//  CHECK-NEXT:   return
+func.func @mask_chain(%m: memref<4x4xbf16>, %zero: memref<bf16>, %false: memref<i1>, %out: memref<4x4xi1>) {
+  %e = dsrt.alloc : memref<4x4xi1>
+  dsrt.kernel "equal" ins(%m, %zero : memref<4x4xbf16>, memref<bf16>) outs(%e : memref<4x4xi1>)
+  dsrt.kernel "equal" ins(%e, %false : memref<4x4xi1>, memref<i1>) outs(%out : memref<4x4xi1>)
+  return
+}

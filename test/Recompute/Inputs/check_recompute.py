@@ -1,6 +1,6 @@
 """Checks that --recompute=layer changes memory, not math.
 
-  check_recompute.py DIR MODELS STAGES WORLDS LOWER
+  check_recompute.py DIR MODELS STAGES WORLDS LOWER [EXCEPT]
 
 
 For every model, stage and world, DIR holds <model>-s<stage>-w<world>-<none|layer>.json
@@ -9,7 +9,8 @@ must give every step's loss within 1e-7 relative of the none run (the recomputed
 the same ops on the same operands, so in practice bitwise), the same parameters within
 1e-7 relative (atol 1e-12), a measured peak equal to the predicted one (both runs), a
 predicted peak no higher on any rank, and, for the models in the comma-separated LOWER,
-a lower predicted peak on every rank. (The mlp's activations are 1 KiB: its arena peak
+a lower predicted peak on every rank, except the comma-separated cases EXCEPT
+(<model>-s<stage>-w<world>: no higher there). (The mlp's activations are 1 KiB: its arena peak
 is set by the optimizer step, the gradient buckets and the arena's alignment gaps, which
 no recomputation changes; the pass keeps its first gemm's output rather than gather that
 gemm's weight again under ZeRO-3 only to recompute it, which used to raise the mlp's
@@ -24,6 +25,7 @@ import numpy as np
 
 def main():
     d, models, stages, worlds, lower = sys.argv[1:6]
+    exempt = sys.argv[6].split(",") if len(sys.argv) > 6 else []
     failures = []
     for m in models.split(","):
         for s in stages.split(","):
@@ -52,7 +54,8 @@ def main():
                 pl = runs["layer"]["predicted_peak_bytes"]
                 if len(pl) != len(pn) or not all(l <= n for l, n in zip(pl, pn)):
                     failures.append("%s: predicted peak %s above %s" % (case, pl, pn))
-                if m in lower.split(",") and not all(l < n for l, n in zip(pl, pn)):
+                if (m in lower.split(",") and case not in exempt
+                        and not all(l < n for l, n in zip(pl, pn))):
                     failures.append("%s: predicted peak %s not below %s" % (case, pl, pn))
                 for r in ("none", "layer"):
                     if runs[r]["measured_peak_bytes"] != runs[r]["predicted_peak_bytes"]:

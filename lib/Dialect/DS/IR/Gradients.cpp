@@ -228,6 +228,10 @@ LogicalResult dropoutGrad(DropoutOp op, GradientBuilder &g, ArrayRef<Value> rg,
   if (!rg[0])
     return success();
   double keep = 1.0 - op.getRatio().convertToDouble();
+  if (keep == 1.0) { // nothing dropped: the identity (rg * 1 / 1, the same bits)
+    out[0] = rg[0];
+    return success();
+  }
   Value mask = g.cast(op.getMask(), elementOf(rg[0]));
   out[0] = g.scale(g.mul(rg[0], mask), 1.0 / keep);
   return success();

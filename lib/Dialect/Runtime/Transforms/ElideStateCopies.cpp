@@ -26,9 +26,10 @@ FlatSymbolRefAttr globalOf(Value v) {
   return param ? param.getNameAttr() : FlatSymbolRefAttr();
 }
 
-bool allowsInPlace(KernelOp kernel) {
+/// Whether the kernel may write over its input `input`.
+bool allowsInPlace(KernelOp kernel, unsigned input) {
   const ::ds::rt::KernelInfo *info = ::ds::rt::findKernelInfo(kernel.getKernel().str());
-  return info && info->inPlace;
+  return info && ::ds::rt::mayShareOutputBytes(info->id, info->inPlace, input);
 }
 
 /// The kernels of one block by global: each kernel's position in the block and, per
@@ -129,9 +130,9 @@ KernelOp findElidableWriter(KernelOp copy, SymbolTableCollection &symbols,
           return {};
     }
   // The writer itself may read the global: the whole buffer, in place.
-  for (Value v : writer.getInputs())
+  for (auto [i, v] : llvm::enumerate(writer.getInputs()))
     if (globalOf(v) == name && (throughView || v.getType() != state.getType() ||
-                                !v.getDefiningOp<ParamOp>() || !allowsInPlace(writer)))
+                                !v.getDefiningOp<ParamOp>() || !allowsInPlace(writer, i)))
       return {};
   for (Value v : writer.getOutputs())
     if (globalOf(v) == name)

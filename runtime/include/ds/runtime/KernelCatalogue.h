@@ -70,6 +70,10 @@ struct KernelInfo {
 const KernelInfo *findKernelInfo(std::string_view name);
 /// The catalogue entry of `id`.
 const KernelInfo &kernelInfo(KernelId id);
+/// Whether an output of kernel `id` (`inPlace`: its catalogue column) may be exactly input
+/// `input`'s bytes: any input of an in-place kernel, except that gemm may write only over
+/// c (it accumulates into c; a and b are read while the result is written).
+bool mayShareOutputBytes(KernelId id, bool inPlace, size_t input);
 /// Every kernel, in table order (indexable by KernelId).
 const std::vector<KernelInfo> &kernelCatalogue();
 

@@ -98,6 +98,58 @@ def GroupOptimizerUpdatesPass : Pass<"ds-group-optimizer-updates", "::mlir::Modu
   ];
 }
 
+def FuseGemmPass : Pass<"ds-fuse-gemm", "::mlir::ModuleOp"> {
+  let summary = "Folds transposes, bias/residual adds and gradient accumulation into gemm kernels";
+  let description = [{
+    Runs after --ds-convert-to-runtime, before --ds-insert-transfers (a transposed weight
+    that lives on the host is then moved as it is and read with the trans flag, as on the
+    device). On the compute stream:
+    - `matmul(a, b)` with a 2-D `b` and an `a` of rank >= 2 becomes a `gemm` over 2-D views
+      (the batch folded into the rows: the library call the matmul kernel makes);
+    - a gemm operand written by a 2-D `transpose` (perm [1, 0]) of `s` is read as `s` with
+      its trans flag flipped, provided nothing writes `s` in between; the transpose goes
+      when no other kernel reads its result;
+    - a 2-D `transpose` of a gemm result that nothing else reads becomes the gemm with the
+      operands swapped and both flags flipped ((op(a) op(b))^T = op(b)^T op(a)^T);
+    - `add(p, c)` (either order) of a gemm result `p` that only the add reads, with `c` a row
+      broadcast along the rows (a bias, `[n]` or `[1, ..., n]`) or of the result's shape (a
+      residual, or the gradient the product accumulates into), `c` a global's bytes or an
+      argument (a transient would stay alive until the product: a ZeRO-3 gathered bias), `c`
+      and the add's result in device memory, becomes the gemm with `c` and beta 1 (where the
+      product was when `c` and the result are free there, else where the add was); when the
+      add's result is copied into the global `c` came from, --ds-elide-state-copies makes
+      the gemm write the global in place.
+    Options switch each fold off, for comparisons. The matmul rewrite and the transposes
+    compute the same bits (same library call, transposes are flags). A folded add rounds
+    once where the kernels rounded the product and then the sum: bf16/fp16 results (and
+    fp32 ones where the library splits the contraction into blocks that it accumulates into
+    c) differ in the last bits, towards the exact value.
+    ```mlir
+    dsrt.kernel "transpose" ins(%w : memref<3x4xf32>) outs(%wt : memref<4x3xf32>) {attrs = {perm = array<i64: 1, 0>}}
+    dsrt.kernel "matmul" ins(%x, %wt : memref<2x5x4xf32>, memref<4x3xf32>) outs(%y : memref<2x5x3xf32>)
+    dsrt.kernel "add" ins(%bias, %y : memref<3xf32>, memref<2x5x3xf32>) outs(%z : memref<2x5x3xf32>)
+    // becomes
+    %x2 = dsrt.view %x : memref<2x5x4xf32> to memref<10x4xf32>
+    %z2 = dsrt.view %z : memref<2x5x3xf32> to memref<10x3xf32>
+    dsrt.kernel "gemm" ins(%x2, %w, %bias : memref<10x4xf32>, memref<3x4xf32>, memref<3xf32>)
+        outs(%z2 : memref<10x3xf32>) {attrs = {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = false, trans_b = true}}
+    ```
+  }];
+  let options = [
+    Option<"matmuls", "matmuls", "bool", /*default=*/"true",
+           "Rewrite matmuls with a 2-D right operand as gemms">,
+    Option<"transposes", "transposes", "bool", /*default=*/"true",
+           "Fold 2-D transposes of gemm operands and results into the trans flags">,
+    Option<"adds", "adds", "bool", /*default=*/"true",
+           "Fold bias, residual and accumulation adds into gemm's c">,
+  ];
+  let statistics = [
+    Statistic<"numMatmuls", "matmuls", "matmul kernels rewritten as gemm">,
+    Statistic<"numTransposes", "transposes", "transpose kernels folded into trans flags">,
+    Statistic<"numAdds", "adds", "add kernels folded into gemm's c">,
+  ];
+}
+
 def FuseElementwisePass : Pass<"ds-fuse-elementwise", "::mlir::ModuleOp"> {
   let summary = "Groups chains of elementwise kernels into fused_elementwise kernels";
   let description = [{

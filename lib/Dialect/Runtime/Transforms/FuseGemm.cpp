@@ -1,0 +1,455 @@
+// Folds the kernels around a GEMM into the gemm kernel: transposes of its operands and of
+// its result into the trans_a/trans_b flags, a bias or residual add and a gradient
+// accumulation into its c operand.
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
+#include "ds/Dialect/Runtime/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+#include <optional>
+
+#define DEBUG_TYPE "ds-fuse-gemm"
+
+namespace mlir::dsrt {
+#define GEN_PASS_DEF_FUSEGEMMPASS
+#include "ds/Dialect/Runtime/Transforms/Passes.h.inc"
+} // namespace mlir::dsrt
+
+using namespace mlir;
+using namespace mlir::dsrt;
+
+namespace {
+
+MemRefType memrefOf(Value v) { return cast<MemRefType>(v.getType()); }
+
+/// What two buffers are: a global's name (its buffers alias), or the root buffer itself.
+using AliasKey = llvm::PointerUnion<Attribute, Value>;
+AliasKey aliasKey(Value v) {
+  Value root = getAliasRoot(v);
+  if (auto param = root.getDefiningOp<ParamOp>())
+    return param.getNameAttr();
+  return root;
+}
+
+bool isOutputOf(KernelOp k, Value v) { return llvm::is_contained(k.getOutputs(), v); }
+
+/// Whether `v` is in device memory: a transient, or a view of a device global (offloaded
+/// state is read and accumulated by host kernels that --ds-insert-transfers places).
+bool onDevice(Value v, Operation *from) {
+  Value root = getAliasRoot(v);
+  auto param = root.getDefiningOp<ParamOp>();
+  if (!param) {
+    auto alloc = root.getDefiningOp<AllocOp>();
+    return !alloc || alloc.getSpace() == MemorySpace::device;
+  }
+  auto global = SymbolTable::lookupNearestSymbolFrom<GlobalOp>(from, param.getNameAttr());
+  return global && global.getSpace() == MemorySpace::device;
+}
+
+/// Every kernel access of a device transient (an alloc), directly or through views.
+struct Accesses {
+  SmallVector<KernelOp> writers, readers;
+  SmallVector<ViewOp> views;
+};
+
+/// The accesses of `v`'s root when it is a device alloc used only by kernels and views;
+/// nullopt otherwise (a global, a returned buffer, another use).
+std::optional<Accesses> transientAccesses(Value v) {
+  Value root = getAliasRoot(v);
+  auto alloc = root.getDefiningOp<AllocOp>();
+  if (!alloc || alloc.getSpace() != MemorySpace::device)
+    return std::nullopt;
+  Accesses acc;
+  SmallVector<Value> work{root};
+  while (!work.empty()) {
+    Value cur = work.pop_back_val();
+    for (OpOperand &use : cur.getUses()) {
+      Operation *owner = use.getOwner();
+      if (auto view = dyn_cast<ViewOp>(owner)) {
+        acc.views.push_back(view);
+        work.push_back(view.getResult());
+        continue;
+      }
+      auto k = dyn_cast<KernelOp>(owner);
+      if (!k)
+        return std::nullopt;
+      auto [begin, length] = k.getODSOperandIndexAndLength(1); // the outputs
+      unsigned n = use.getOperandNumber();
+      SmallVector<KernelOp> &list = n >= begin && n < begin + length ? acc.writers : acc.readers;
+      if (!llvm::is_contained(list, k))
+        list.push_back(k);
+    }
+  }
+  return acc;
+}
+
+/// Whether no kernel strictly between `from` and `to` (same block, from before to) writes
+/// a buffer aliasing one of `values`.
+bool unwrittenBetween(Operation *from, Operation *to, ValueRange values) {
+  SmallVector<AliasKey> keys;
+  for (Value v : values)
+    keys.push_back(aliasKey(v));
+  for (Operation *op = from->getNextNode(); op && op != to; op = op->getNextNode())
+    if (auto k = dyn_cast<KernelOp>(op))
+      for (Value w : k.getOutputs())
+        if (llvm::is_contained(keys, aliasKey(w)))
+          return false;
+  return true;
+}
+
+/// A transient that `k` writes alone and whose only other access is one reader, `reader`
+/// (the value a fold removes); null otherwise.
+bool isPrivateIntermediate(Value v, KernelOp writer, KernelOp reader) {
+  std::optional<Accesses> acc = transientAccesses(v);
+  return acc && acc->writers.size() == 1 && acc->writers[0] == writer &&
+         acc->readers.size() == 1 && acc->readers[0] == reader &&
+         writer->getBlock() == reader->getBlock() && writer->isBeforeInBlock(reader);
+}
+
+/// Erases the alloc behind `v` and its views when nothing uses them any more.
+void eraseIfDead(Value v) {
+  Value root = getAliasRoot(v);
+  std::optional<Accesses> acc = transientAccesses(root);
+  if (!acc || !acc->writers.empty() || !acc->readers.empty())
+    return;
+  for (ViewOp view : llvm::reverse(acc->views))
+    if (view->use_empty())
+      view.erase();
+  if (root.use_empty())
+    root.getDefiningOp()->erase();
+}
+
+/// `v` seen with `shape` (a view when its own shape differs), built before `at`.
+Value reshaped(Value v, ArrayRef<int64_t> shape, Operation *at) {
+  MemRefType t = memrefOf(v);
+  if (t.getShape() == shape)
+    return v;
+  OpBuilder b(at);
+  return ViewOp::create(b, at->getLoc(), MemRefType::get(shape, t.getElementType()), v);
+}
+
+bool isTranspose2D(KernelOp k) {
+  if (k.getKernel() != "transpose" || k.getInputs().size() != 1 || k.getOutputs().size() != 1 ||
+      memrefOf(k.getInputs()[0]).getRank() != 2)
+    return false;
+  auto perm = dyn_cast_or_null<DenseI64ArrayAttr>(k.getAttrs().get("perm"));
+  return perm && perm.asArrayRef() == ArrayRef<int64_t>{1, 0};
+}
+
+bool isFloat(Value v) { return isa<FloatType>(memrefOf(v).getElementType()); }
+
+bool boolAttr(KernelOp k, StringRef name) {
+  auto a = dyn_cast_or_null<BoolAttr>(k.getAttrs().get(name));
+  return a && a.getValue();
+}
+
+double floatAttr(KernelOp k, StringRef name, double dflt) {
+  if (auto a = dyn_cast_or_null<FloatAttr>(k.getAttrs().get(name)))
+    return a.getValueAsDouble();
+  return dflt;
+}
+
+/// The parts of a gemm kernel (the lowering spells out every attribute).
+struct Gemm {
+  Value a, b, c;
+  bool transA = false, transB = false;
+  double alpha = 1, beta = 1;
+  Value out;
+
+  static std::optional<Gemm> of(KernelOp k) {
+    if (k.getKernel() != "gemm" || k.getStream() != Stream::compute ||
+        k.getOutputs().size() != 1 || k.getInputs().size() < 2)
+      return std::nullopt;
+    Gemm g;
+    g.a = k.getInputs()[0];
+    g.b = k.getInputs()[1];
+    if (k.getInputs().size() == 3)
+      g.c = k.getInputs()[2];
+    g.transA = boolAttr(k, "trans_a");
+    g.transB = boolAttr(k, "trans_b");
+    g.alpha = floatAttr(k, "alpha", 1.0);
+    g.beta = floatAttr(k, "beta", 1.0);
+    g.out = k.getOutputs()[0];
+    return g;
+  }
+
+  int64_t rows() const { return memrefOf(out).getDimSize(0); }
+  int64_t cols() const { return memrefOf(out).getDimSize(1); }
+
+  /// The kernel, before `at`; `at`'s location.
+  KernelOp build(Operation *at) const {
+    OpBuilder b(at);
+    auto f32 = [&](double v) { return b.getF32FloatAttr(float(v)); };
+    auto attrs = b.getDictionaryAttr({b.getNamedAttr("alpha", f32(alpha)),
+                                      b.getNamedAttr("beta", f32(beta)),
+                                      b.getNamedAttr("trans_a", b.getBoolAttr(transA)),
+                                      b.getNamedAttr("trans_b", b.getBoolAttr(transB))});
+    SmallVector<Value> ins{a, this->b};
+    if (c)
+      ins.push_back(c);
+    return KernelOp::create(b, at->getLoc(), b.getStringAttr("gemm"), ins, ValueRange{out},
+                            attrs, Stream::compute);
+  }
+};
+
+class GemmFuser {
+public:
+  GemmFuser(Block &block, const FuseGemmPassOptions &options)
+      : block(block), options(options) {}
+
+  void run() {
+    if (options.matmuls)
+      forEachKernel([&](KernelOp k) { return matmulToGemm(k); });
+    if (options.transposes) {
+      forEachKernel([&](KernelOp k) { return foldOperandTransposes(k); });
+      forEachKernel([&](KernelOp k) { return foldResultTranspose(k); });
+    }
+    if (options.adds)
+      forEachKernel([&](KernelOp k) { return foldAdd(k); });
+  }
+
+  int64_t matmuls = 0, transposes = 0, adds = 0;
+
+private:
+  Block &block;
+  const FuseGemmPassOptions &options;
+
+  template <typename Fn> void forEachKernel(Fn fn) {
+    SmallVector<KernelOp> kernels;
+    for (Operation &op : block)
+      if (auto k = dyn_cast<KernelOp>(op))
+        kernels.push_back(k);
+    llvm::SmallPtrSet<Operation *, 16> erased;
+    for (KernelOp k : kernels)
+      if (!erased.contains(k))
+        for (Operation *e : fn(k))
+          erased.insert(e);
+  }
+
+  /// matmul(a, b) with a 2-D b and an a of rank >= 2 (the batch folded into the rows) is
+  /// the gemm op(a) b over views; the same product, the same library call.
+  SmallVector<Operation *> matmulToGemm(KernelOp k) {
+    if (k.getKernel() != "matmul" || k.getStream() != Stream::compute ||
+        k.getInputs().size() != 2 || k.getOutputs().size() != 1)
+      return {};
+    Value a = k.getInputs()[0], b = k.getInputs()[1], r = k.getOutputs()[0];
+    MemRefType at = memrefOf(a), bt = memrefOf(b), rt = memrefOf(r);
+    if (bt.getRank() != 2 || at.getRank() < 2 || !isFloat(a) ||
+        at.getElementType() != rt.getElementType() || bt.getElementType() != rt.getElementType())
+      return {};
+    int64_t k0 = at.getShape().back(), n = bt.getDimSize(1);
+    int64_t m = at.getNumElements() / std::max<int64_t>(k0, 1);
+    if (k0 != bt.getDimSize(0) || rt.getNumElements() != m * n || k0 == 0)
+      return {};
+    Gemm g;
+    g.a = reshaped(a, {m, k0}, k);
+    g.b = b;
+    g.out = reshaped(r, {m, n}, k);
+    g.build(k);
+    k.erase();
+    ++matmuls;
+    return {k};
+  }
+
+  /// gemm(transpose(s), ...) reads s with the flag flipped; the transpose goes when the
+  /// gemms were its only readers.
+  SmallVector<Operation *> foldOperandTransposes(KernelOp k) {
+    std::optional<Gemm> g = Gemm::of(k);
+    if (!g || g->a == g->b)
+      return {};
+    bool changed = false;
+    SmallVector<Value> dropped;
+    for (auto [operand, flag] : {std::pair{&g->a, &g->transA}, std::pair{&g->b, &g->transB}}) {
+      std::optional<Accesses> acc = transientAccesses(*operand);
+      if (!acc || acc->writers.size() != 1 || !acc->views.empty())
+        continue;
+      KernelOp t = acc->writers[0];
+      if (!isTranspose2D(t) || t->getBlock() != &block || !t->isBeforeInBlock(k) ||
+          !isOutputOf(t, *operand))
+        continue;
+      Value source = t.getInputs()[0];
+      if (!unwrittenBetween(t, k, source))
+        continue;
+      dropped.push_back(*operand);
+      *operand = source;
+      *flag = !*flag;
+      changed = true;
+    }
+    if (!changed)
+      return {};
+    g->build(k);
+    k.erase();
+    SmallVector<Operation *> erased{k};
+    for (Value v : dropped) {
+      std::optional<Accesses> acc = transientAccesses(v);
+      if (acc && acc->readers.empty() && acc->writers.size() == 1) {
+        erased.push_back(acc->writers[0]);
+        acc->writers[0].erase();
+        eraseIfDead(v);
+      }
+      ++transposes;
+    }
+    return erased;
+  }
+
+  /// transpose(gemm(a, b)) is gemm(b, a) with both flags flipped: (op(a) op(b))^T =
+  /// op(b)^T op(a)^T.
+  SmallVector<Operation *> foldResultTranspose(KernelOp t) {
+    if (!isTranspose2D(t))
+      return {};
+    Value x = t.getInputs()[0];
+    std::optional<Accesses> acc = transientAccesses(x);
+    if (!acc || acc->writers.size() != 1 || !acc->views.empty())
+      return {};
+    KernelOp k = acc->writers[0];
+    std::optional<Gemm> g = Gemm::of(k);
+    if (!g || g->c || g->out != x || !isPrivateIntermediate(x, k, t) ||
+        !unwrittenBetween(k, t, ValueRange{g->a, g->b}))
+      return {};
+    Gemm swapped = *g;
+    swapped.a = g->b;
+    swapped.b = g->a;
+    swapped.transA = !g->transB;
+    swapped.transB = !g->transA;
+    swapped.out = t.getOutputs()[0];
+    if (aliasKey(swapped.out) == aliasKey(swapped.a) || aliasKey(swapped.out) == aliasKey(swapped.b))
+      return {};
+    swapped.build(t);
+    t.erase();
+    k.erase();
+    eraseIfDead(x);
+    ++transposes;
+    return {t, k};
+  }
+
+  /// add(gemm(a, b), c) (either order) with c broadcast along the rows (a bias) or of the
+  /// result's shape (a residual, or the gradient the product accumulates into, then
+  /// written in place) is gemm(a, b, c) with beta 1.
+  SmallVector<Operation *> foldAdd(KernelOp add) {
+    if (add.getKernel() != "add" || add.getStream() != Stream::compute ||
+        add.getInputs().size() != 2 || add.getOutputs().size() != 1)
+      return {};
+    Value out = add.getOutputs()[0];
+    MemRefType ot = memrefOf(out);
+    for (int side = 0; side < 2; ++side) {
+      Value product = add.getInputs()[side], other = add.getInputs()[1 - side];
+      if (memrefOf(product) != ot || memrefOf(other).getElementType() != ot.getElementType() ||
+          aliasKey(product) == aliasKey(other))
+        continue;
+      std::optional<Accesses> acc = transientAccesses(product);
+      if (!acc || acc->writers.size() != 1 || acc->readers.size() != 1)
+        continue;
+      KernelOp k = acc->writers[0];
+      std::optional<Gemm> g = Gemm::of(k);
+      if (!g || g->c || k->getBlock() != &block || !k->isBeforeInBlock(add) ||
+          aliasKey(g->out) != aliasKey(product))
+        continue;
+      int64_t m = g->rows(), n = g->cols();
+      if (!onDevice(other, add) || !onDevice(out, add))
+        continue;
+      // c must be a global's bytes (a bias, the gradient accumulated into): a transient c
+      // (a ZeRO-3 gathered bias, a residual) would be kept alive until the product, which
+      // raised a stage-3 arena by 45% (test/Zero/memory-stage3.test's model).
+      if (!getAliasRoot(other).getDefiningOp<ParamOp>() && !isa<BlockArgument>(getAliasRoot(other)))
+        continue;
+      if (!isBias(memrefOf(other), ot, n))
+        continue;
+      // The fused gemm runs where the product was computed when c is ready there and
+      // nothing touches the add's result in between (the buffers then live as before,
+      // minus the product); else where the add was, if a and b are still there.
+      Operation *at = add;
+      if (unwrittenBetween(k, add, ValueRange{other}) && untouchedBetween(k, add, out) &&
+          definableBefore(other, k) && definableBefore(out, k))
+        at = k;
+      else if (!unwrittenBetween(k, add, ValueRange{g->a, g->b}))
+        continue;
+      // The result may be c's bytes (accumulation), never a's or b's.
+      AliasKey outKey = aliasKey(out);
+      if (outKey == aliasKey(g->a) || outKey == aliasKey(g->b))
+        continue;
+      if (outKey == aliasKey(other) && !(memrefOf(other) == ot && sameBytes(other, out)))
+        continue;
+      if (at == k.getOperation()) {
+        hoistBefore(other, k);
+        hoistBefore(out, k);
+      }
+      Gemm fused = *g;
+      fused.c = reshaped(other, memrefOf(other) == ot ? SmallVector<int64_t>{m, n}
+                                                      : SmallVector<int64_t>{n},
+                         at);
+      fused.beta = 1.0;
+      fused.out = reshaped(out, {m, n}, at);
+      fused.build(at);
+      add.erase();
+      k.erase();
+      eraseIfDead(product);
+      ++adds;
+      return {add, k};
+    }
+    return {};
+  }
+
+  /// Whether no kernel strictly between `from` and `to` reads or writes `v`'s bytes.
+  static bool untouchedBetween(Operation *from, Operation *to, Value v) {
+    AliasKey key = aliasKey(v);
+    for (Operation *op = from->getNextNode(); op && op != to; op = op->getNextNode())
+      if (auto k = dyn_cast<KernelOp>(op))
+        for (Value w : k->getOperands())
+          if (aliasKey(w) == key)
+            return false;
+    return true;
+  }
+
+  /// Whether `v` is defined before `at`, or by an operand-less op (an alloc, a global's
+  /// buffer) that can move there.
+  static bool definableBefore(Value v, Operation *at) {
+    Operation *def = v.getDefiningOp();
+    if (!def || def->isBeforeInBlock(at))
+      return true;
+    return def->getBlock() == at->getBlock() && isa<AllocOp, ParamOp>(def);
+  }
+  static void hoistBefore(Value v, Operation *at) {
+    Operation *def = v.getDefiningOp();
+    if (def && def->getBlock() == at->getBlock() && at->isBeforeInBlock(def))
+      def->moveBefore(at);
+  }
+
+  /// Whether two buffers of one type are the same bytes: the same value, or whole
+  /// buffers of the same global.
+  static bool sameBytes(Value a, Value b) {
+    if (a == b)
+      return true;
+    return a.getDefiningOp<ParamOp>() && b.getDefiningOp<ParamOp>() &&
+           aliasKey(a) == aliasKey(b);
+  }
+
+  /// Whether a `t` added to a product of shape `out` ([m, n] as a matrix) can be gemm's c:
+  /// a whole matrix (viewed as [m, n]) or a row of n (every other dim 1, viewed as [n]).
+  static bool isBias(MemRefType t, MemRefType out, int64_t n) {
+    if (t == out)
+      return true;
+    return t.getRank() > 0 && t.getRank() <= out.getRank() && t.getShape().back() == n &&
+           llvm::all_of(t.getShape().drop_back(), [](int64_t d) { return d == 1; });
+  }
+};
+
+struct FuseGemmPass : dsrt::impl::FuseGemmPassBase<FuseGemmPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    FuseGemmPassOptions opts{matmuls, transposes, adds};
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      for (Block &block : func.getBody()) {
+        GemmFuser fuser(block, opts);
+        fuser.run();
+        numMatmuls += fuser.matmuls;
+        numTransposes += fuser.transposes;
+        numAdds += fuser.adds;
+      }
+    }
+  }
+};
+} // namespace
