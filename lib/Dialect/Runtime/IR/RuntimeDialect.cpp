@@ -151,6 +151,13 @@ Value mlir::dsrt::getAliasRoot(Value v) {
   return v;
 }
 
+mlir::dsrt::AliasKey mlir::dsrt::getAliasKey(Value v) {
+  Value root = getAliasRoot(v);
+  if (auto param = root.getDefiningOp<ParamOp>())
+    return param.getNameAttr();
+  return root;
+}
+
 /// Whether `value` is what the catalogue's attribute kind `kind` accepts (the plan encodes
 /// booleans and units as integers; a float attribute may be given as an integer).
 static bool matchesAttrKind(Attribute value, ::ds::rt::AttrKind kind) {

@@ -119,14 +119,6 @@ std::optional<fused::Instruction> instructionFor(KernelOp k) {
   return std::nullopt;
 }
 
-/// What two buffers are: a global's name (its buffers alias), or the root buffer itself.
-using AliasKey = llvm::PointerUnion<Attribute, Value>;
-AliasKey aliasKey(Value v) {
-  Value root = getAliasRoot(v);
-  if (auto param = root.getDefiningOp<ParamOp>())
-    return param.getNameAttr();
-  return root;
-}
 
 struct Group {
   KernelOp root;
@@ -201,10 +193,10 @@ private:
   bool canMoveToRoot(KernelOp p, const Group &g) {
     KernelOp root = g.root;
     Value out = root.getOutputs()[0];
-    AliasKey outKey = aliasKey(out);
+    AliasKey outKey = getAliasKey(out);
     SmallVector<AliasKey> reads;
     for (Value v : p.getInputs()) {
-      AliasKey key = aliasKey(v);
+      AliasKey key = getAliasKey(v);
       if (key == outKey && v != out &&
           !(v.getType() == out.getType() && v.getDefiningOp<ParamOp>() &&
             out.getDefiningOp<ParamOp>()))
@@ -217,7 +209,7 @@ private:
       if (!k || g.memberSet.contains(op))
         continue;
       for (Value w : k.getOutputs())
-        if (llvm::is_contained(reads, aliasKey(w)))
+        if (llvm::is_contained(reads, getAliasKey(w)))
           return false;
     }
     return true;

@@ -23,14 +23,6 @@ namespace {
 
 MemRefType memrefOf(Value v) { return cast<MemRefType>(v.getType()); }
 
-/// What two buffers are: a global's name (its buffers alias), or the root buffer itself.
-using AliasKey = llvm::PointerUnion<Attribute, Value>;
-AliasKey aliasKey(Value v) {
-  Value root = getAliasRoot(v);
-  if (auto param = root.getDefiningOp<ParamOp>())
-    return param.getNameAttr();
-  return root;
-}
 
 bool isOutputOf(KernelOp k, Value v) { return llvm::is_contained(k.getOutputs(), v); }
 
@@ -89,11 +81,11 @@ std::optional<Accesses> transientAccesses(Value v) {
 bool unwrittenBetween(Operation *from, Operation *to, ValueRange values) {
   SmallVector<AliasKey> keys;
   for (Value v : values)
-    keys.push_back(aliasKey(v));
+    keys.push_back(getAliasKey(v));
   for (Operation *op = from->getNextNode(); op && op != to; op = op->getNextNode())
     if (auto k = dyn_cast<KernelOp>(op))
       for (Value w : k.getOutputs())
-        if (llvm::is_contained(keys, aliasKey(w)))
+        if (llvm::is_contained(keys, getAliasKey(w)))
           return false;
   return true;
 }
@@ -313,7 +305,8 @@ private:
     swapped.transA = !g->transB;
     swapped.transB = !g->transA;
     swapped.out = t.getOutputs()[0];
-    if (aliasKey(swapped.out) == aliasKey(swapped.a) || aliasKey(swapped.out) == aliasKey(swapped.b))
+    AliasKey out = getAliasKey(swapped.out);
+    if (out == getAliasKey(swapped.a) || out == getAliasKey(swapped.b))
       return {};
     swapped.build(t);
     t.erase();
@@ -335,7 +328,7 @@ private:
     for (int side = 0; side < 2; ++side) {
       Value product = add.getInputs()[side], other = add.getInputs()[1 - side];
       if (memrefOf(product) != ot || memrefOf(other).getElementType() != ot.getElementType() ||
-          aliasKey(product) == aliasKey(other))
+          getAliasKey(product) == getAliasKey(other))
         continue;
       std::optional<Accesses> acc = transientAccesses(product);
       if (!acc || acc->writers.size() != 1 || acc->readers.size() != 1)
@@ -343,7 +336,7 @@ private:
       KernelOp k = acc->writers[0];
       std::optional<Gemm> g = Gemm::of(k);
       if (!g || g->c || k->getBlock() != &block || !k->isBeforeInBlock(add) ||
-          aliasKey(g->out) != aliasKey(product))
+          getAliasKey(g->out) != getAliasKey(product))
         continue;
       int64_t m = g->rows(), n = g->cols();
       if (!onDevice(other, add) || !onDevice(out, add))
@@ -365,10 +358,10 @@ private:
       else if (!unwrittenBetween(k, add, ValueRange{g->a, g->b}))
         continue;
       // The result may be c's bytes (accumulation), never a's or b's.
-      AliasKey outKey = aliasKey(out);
-      if (outKey == aliasKey(g->a) || outKey == aliasKey(g->b))
+      AliasKey outKey = getAliasKey(out);
+      if (outKey == getAliasKey(g->a) || outKey == getAliasKey(g->b))
         continue;
-      if (outKey == aliasKey(other) && !(memrefOf(other) == ot && sameBytes(other, out)))
+      if (outKey == getAliasKey(other) && !(memrefOf(other) == ot && sameBytes(other, out)))
         continue;
       if (at == k.getOperation()) {
         hoistBefore(other, k);
@@ -392,11 +385,11 @@ private:
 
   /// Whether no kernel strictly between `from` and `to` reads or writes `v`'s bytes.
   static bool untouchedBetween(Operation *from, Operation *to, Value v) {
-    AliasKey key = aliasKey(v);
+    AliasKey key = getAliasKey(v);
     for (Operation *op = from->getNextNode(); op && op != to; op = op->getNextNode())
       if (auto k = dyn_cast<KernelOp>(op))
         for (Value w : k->getOperands())
-          if (aliasKey(w) == key)
+          if (getAliasKey(w) == key)
             return false;
     return true;
   }
@@ -421,7 +414,7 @@ private:
     if (a == b)
       return true;
     return a.getDefiningOp<ParamOp>() && b.getDefiningOp<ParamOp>() &&
-           aliasKey(a) == aliasKey(b);
+           getAliasKey(a) == getAliasKey(b);
   }
 
   /// Whether a `t` added to a product of shape `out` ([m, n] as a matrix) can be gemm's c:

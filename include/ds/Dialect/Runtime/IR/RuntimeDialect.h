@@ -10,6 +10,7 @@
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/PointerUnion.h"
 
 #include "ds/Dialect/Runtime/IR/RuntimeOpsDialect.h.inc"
 
@@ -54,6 +55,11 @@ StringRef getRegionBytesAttrName(MemorySpace space);
 
 /// The buffer a value's bytes belong to: through any chain of dsrt.view.
 Value getAliasRoot(Value v);
+
+/// What two buffers are, for aliasing: a global's name (all its dsrt.param buffers alias),
+/// or the root buffer itself.
+using AliasKey = llvm::PointerUnion<Attribute, Value>;
+AliasKey getAliasKey(Value v);
 
 /// Bytes per element as the plan stores them (i1 takes one byte).
 int64_t getElementBytes(Type elementType);
