@@ -91,6 +91,12 @@ std::string resolveCheckpointDir(const std::string &path);
 CheckpointManifest readCheckpointManifest(const std::string &tagDir);
 /// 64-bit content hash (hex) of a file; throws Error naming it.
 std::string hashFile(const std::string &path);
+/// A plan file's stored payload checksum (bytes 8..15), as 16 hex digits: the plan hash a
+/// checkpoint records; throws Error naming the file.
+std::string planFileHash(const std::string &path);
+/// Whether the plan's model_hash is the hash of the model this run trains: recorded, and
+/// ds-run --model did not replace the plan's model_file.
+bool modelHashRecorded(const LoadedPlan &plan);
 /// The model hash a checkpoint records and --resume must match (empty: the plan has no
 /// model): the plan's model_hash when it has one and the run trains the plan's own
 /// model_file (nothing read), else the hash of plan.modelPath (an older plan, ds-run --model).
