@@ -86,6 +86,7 @@ mlir::ds::compileOnnxToPlan(const OnnxCompileRequest &request) {
     TrainingPipelineOptions training =
         c.getTrainingPipelineOptions(stage, world, options.freeze);
     training.fuseAttention = request.fuseAttention;
+    training.fuseGelu = request.fuseGelu;
     LoweringPipelineOptions lowering;
     lowering.transfers = c.getTransferOptions();
     PassManager pm(&context);

@@ -63,6 +63,8 @@ void mlir::ds::buildTrainingPipeline(OpPassManager &pm,
                                      const TrainingPipelineOptions &options) {
   if (options.fuseAttention)
     pm.addPass(createFuseAttentionPass());
+  if (options.fuseGelu)
+    pm.addPass(createFuseGeluPass());
   pm.addPass(createMarkFrozenParametersPass(options.markFrozen));
   pm.addPass(createMergeIdenticalBuffersPass());
   if (options.mixedPrecision)
@@ -85,9 +87,11 @@ void mlir::ds::buildTrainingPipeline(OpPassManager &pm,
 
 void mlir::ds::buildInferencePipeline(OpPassManager &pm,
                                       const MarkFrozenParametersPassOptions &options,
-                                      bool fuseAttention) {
+                                      bool fuseAttention, bool fuseGelu) {
   if (fuseAttention)
     pm.addPass(createFuseAttentionPass());
+  if (fuseGelu)
+    pm.addPass(createFuseGeluPass());
   pm.addPass(createMarkFrozenParametersPass(options));
   // No ds-merge-identical-buffers here: inference freezes every parameter, so weights that
   // start out equal (BatchNorm's ones and zeros) would be merged, and --init-weights or a
@@ -135,6 +139,11 @@ struct TrainingPipelineCLOptions : public PassPipelineOptions<TrainingPipelineCL
   Option<bool> fuseAttention{
       *this, "fuse-attention",
       llvm::cl::desc("Rewrite attention subgraphs into ds.attention (ds-fuse-attention)"),
+      llvm::cl::init(true)};
+  Option<bool> fuseGelu{
+      *this, "fuse-gelu",
+      llvm::cl::desc("Rewrite GELUs written out as elementwise ops into ds.gelu "
+                     "(ds-fuse-gelu)"),
       llvm::cl::init(true)};
 };
 
@@ -209,6 +218,7 @@ void mlir::ds::registerPipelines() {
         if (failed(options))
           return failure();
         options->fuseAttention = cl.fuseAttention;
+        options->fuseGelu = cl.fuseGelu;
         buildTrainingPipeline(pm, *options);
         return success();
       },

@@ -117,6 +117,12 @@ static cl::opt<bool> fuseAttention(
         "matmul) into ds.attention, which keeps no [T, T] matrix (default true; "
         "=false keeps the exported graph, for comparisons)"),
     cl::init(true), cl::cat(compilerCategory));
+static cl::opt<bool> fuseGelu(
+    "fuse-gelu",
+    cl::desc("Rewrite GELUs that the export wrote out as elementwise ops (erf or tanh "
+             "form) into one gelu kernel computing in f32 (default true; =false keeps "
+             "the exported graph, for comparisons)"),
+    cl::init(true), cl::cat(compilerCategory));
 static cl::opt<std::string> memoryTimeline(
     "memory-timeline",
     cl::desc("Write the planned device memory per rank over the step's instructions "
@@ -208,12 +214,13 @@ static LogicalResult runTrainingPipeline(ModuleOp module,
     ds::MarkFrozenParametersPassOptions options;
     options.freeze = import.freeze;
     return runPipeline(module, [&](OpPassManager &pm) {
-      ds::buildInferencePipeline(pm, options, fuseAttention);
+      ds::buildInferencePipeline(pm, options, fuseAttention, fuseGelu);
     });
   }
   ds::TrainingPipelineOptions options =
       config.getTrainingPipelineOptions(stage, world, import.freeze);
   options.fuseAttention = fuseAttention;
+  options.fuseGelu = fuseGelu;
   return runPipeline(module,
                      [&](OpPassManager &pm) { ds::buildTrainingPipeline(pm, options); });
 }

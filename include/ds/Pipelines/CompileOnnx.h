@@ -32,6 +32,8 @@ struct OnnxCompileRequest {
   std::string freeze;
   /// Rewrite attention subgraphs into ds.attention.
   bool fuseAttention = true;
+  /// Rewrite GELUs written out as elementwise ops into ds.gelu.
+  bool fuseGelu = true;
 };
 
 /// Imports, runs the training and lowering pipelines and serializes the plan (the bytes of a

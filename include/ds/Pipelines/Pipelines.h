@@ -26,6 +26,8 @@ struct PlanIOOptions {
 struct TrainingPipelineOptions {
   /// Rewrite attention subgraphs into ds.attention first (`--fuse-attention`).
   bool fuseAttention = true;
+  /// Rewrite GELUs written out as elementwise ops into ds.gelu (`--fuse-gelu`).
+  bool fuseGelu = true;
   /// Which parameters are trainable (`--freeze`).
   MarkFrozenParametersPassOptions markFrozen;
   /// Set for fp16/bf16 mixed precision; absent trains in fp32.
@@ -51,16 +53,16 @@ struct TrainingPipelineOptions {
   std::string tensorboardDir;
 };
 
-/// Appends attention fusion (when asked), mark-frozen, mixed precision (when asked),
+/// Appends attention and GELU fusion (when asked), mark-frozen, mixed precision (when asked),
 /// autodiff, the train step and ZeRO partitioning: an imported forward program becomes a
 /// partitioned training step.
 void buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptions &options);
 
 /// Appends what an imported inference program (no loss) gets instead of the training
-/// pipeline: attention fusion (unless `fuseAttention` is false), every parameter frozen.
+/// pipeline: attention and GELU fusion (unless asked not to), every parameter frozen.
 void buildInferencePipeline(OpPassManager &pm,
                             const MarkFrozenParametersPassOptions &options,
-                            bool fuseAttention = true);
+                            bool fuseAttention = true, bool fuseGelu = true);
 
 struct LoweringPipelineOptions {
   /// The module is an inference program (no training step): common subexpressions of

@@ -2,6 +2,7 @@
 // into ds.attention.
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/DS/Transforms/Passes.h"
+#include "ScalarConstants.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Traits.h"
@@ -20,51 +21,6 @@ using namespace mlir::ds;
 
 namespace {
 RankedTensorType tensorOf(Value v) { return cast<RankedTensorType>(v.getType()); }
-
-/// The value of a float constant whose elements are all equal (a scalar in effect).
-std::optional<double> getSplatFloat(Value v) {
-  auto constant = v.getDefiningOp<ConstantOp>();
-  if (!constant)
-    return std::nullopt;
-  auto dense = dyn_cast<DenseFPElementsAttr>(constant.getValue());
-  if (!dense || !dense.isSplat())
-    return std::nullopt;
-  return dense.getSplatValue<APFloat>().convertToDouble();
-}
-
-/// The value of a one-element float computation over constants (e.g. GPT-2's scale,
-/// Pow(16, 0.5) + 0, which the importer leaves unfolded).
-std::optional<double> evaluateScalar(Value v, int depth = 0) {
-  auto type = dyn_cast<RankedTensorType>(v.getType());
-  if (!type || type.getNumElements() != 1 || depth > 8)
-    return std::nullopt;
-  Operation *def = v.getDefiningOp();
-  if (!def)
-    return std::nullopt;
-  if (isa<ConstantOp>(def))
-    return getSplatFloat(v);
-  if (auto cast = dyn_cast<CastOp>(def))
-    return evaluateScalar(cast.getInput(), depth + 1);
-  if (auto sqrt = dyn_cast<SqrtOp>(def)) {
-    auto x = evaluateScalar(sqrt.getInput(), depth + 1);
-    return x ? std::optional<double>(std::sqrt(*x)) : std::nullopt;
-  }
-  if (def->getNumOperands() != 2 || !isa<AddOp, SubOp, MulOp, DivOp, PowOp>(def))
-    return std::nullopt;
-  auto a = evaluateScalar(def->getOperand(0), depth + 1);
-  auto b = evaluateScalar(def->getOperand(1), depth + 1);
-  if (!a || !b)
-    return std::nullopt;
-  if (isa<AddOp>(def))
-    return *a + *b;
-  if (isa<SubOp>(def))
-    return *a - *b;
-  if (isa<MulOp>(def))
-    return *a * *b;
-  if (isa<DivOp>(def))
-    return *a / *b;
-  return std::pow(*a, *b);
-}
 
 /// Fill values that make a score's probability exactly 0 in the unfused softmax too.
 bool isMaskFill(double v) { return v <= -1e30; }

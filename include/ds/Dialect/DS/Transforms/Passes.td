@@ -27,6 +27,24 @@ def FuseAttentionPass : Pass<"ds-fuse-attention", "::mlir::ModuleOp"> {
   ];
 }
 
+def FuseGeluPass : Pass<"ds-fuse-gelu", "::mlir::ModuleOp"> {
+  let summary = "Rewrites GELU written out as elementwise ops into ds.gelu";
+  let description = [{
+    torch.onnx.export writes nn.GELU before opset 20 as x · 0.5 · (1 + erf(x / √2)) (Div
+    by √2 or Mul by 1/√2) and Hugging Face's gelu_new as
+    0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))) (Pow(x, 3) or x · x · x): eight to
+    eleven kernels, and as many gradient rules, for one function. This pass recognises both
+    forms (the product in any association, constants within 1e-6 of their values, every
+    intermediate used once) and replaces each with one `ds.gelu` (approximate = none or
+    tanh), whose kernels compute in f32 whatever the storage type, as PyTorch's do. Run
+    it before mixed precision: constants rounded to bf16 no longer match.
+  }];
+  let statistics = [
+    Statistic<"numErf", "num-erf", "GELUs in the erf form fused">,
+    Statistic<"numTanh", "num-tanh", "GELUs in the tanh form fused">,
+  ];
+}
+
 def MarkFrozenParametersPass : Pass<"ds-mark-frozen", "::mlir::ModuleOp"> {
   let summary = "Freezes parameters that have no differentiable path to the loss";
   let description = [{
