@@ -481,11 +481,22 @@ std::pair<std::vector<int64_t>, LossReduction> checkLossOperands(const CheckCont
   return {lshape, c.attrs<LossAttrs>().reduction};
 }
 
+/// A loss (or its incoming gradient) `u` over scores `s`: of the scores' type, or f32 over
+/// bf16/f16 scores (mixed precision reads the 16-bit logits directly; the kernels compute in
+/// f32 either way).
+void lossScoresDtype(T s, T u, const char *what) {
+  bool widened = u->dtype == ds::plan::F32 &&
+                 (s->dtype == ds::plan::BF16 || s->dtype == ds::plan::F16);
+  if (!widened && s->dtype != u->dtype)
+    fail(what, " must have the scores' element type (or f32 over bf16/f16 scores), got ",
+         dtypeName(s->dtype), " and ", dtypeName(u->dtype));
+}
+
 void checkLoss(const CheckContext &c) {
   T s = c.in[0], l = c.in[1];
   floatOnly(s, "scores");
   auto [lshape, red] = checkLossOperands(c, s, l, 2);
-  sameDtype(s, c.out[0], "scores and loss");
+  lossScoresDtype(s, c.out[0], "scores and loss");
   expectShape(c.out[0], red == LossReduction::None ? lshape : std::vector<int64_t>{}, "loss");
   if (c.out.size() == 2) { // softmax_cross_entropy_loss's log_prob (nll_loss has 1 result)
     sameDtype(s, c.out[1], "scores and log_prob");
@@ -679,7 +690,8 @@ void checkSliceGrad(const CheckContext &c) {
 
 void checkLossGrad(const CheckContext &c) {
   T g = c.in[0], s = c.in[1], l = c.in[2];
-  allFloatSame(c, {g, s, c.out[0]}, "grad, scores and result");
+  allFloatSame(c, {s, c.out[0]}, "scores and result");
+  lossScoresDtype(s, g, "scores and grad");
   auto [lshape, red] = checkLossOperands(c, s, l, 3);
   expectShape(g, red == LossReduction::None ? lshape : std::vector<int64_t>{}, "grad");
   expectShape(c.out[0], s->shape, "result");

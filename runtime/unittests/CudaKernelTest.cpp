@@ -531,6 +531,18 @@ std::vector<Case> allCases() {
         {R(BF16, {6, 5}, -3, 3), V(I32, {6}, lab2)}, {R(BF16, {})});
     add(o + "_mean_f32_no_ignore_attr", K(op),
         {R(F32, {6, 5}, -3, 3), V(I64, {6}, {1, 0, 4, 0, 2, 3})}, {R(F32, {})});
+    // Mixed precision's widened loss: 16-bit scores, an f32 loss; the gradient takes an f32
+    // grad and gives 16-bit dscores.
+    for (DType dt : {BF16, F16}) {
+      std::string d = dt == BF16 ? "bf16" : "f16";
+      add(o + "_sum_" + d + "_scores_f32_loss", K(op).s("reduction", "sum").i("ignore_index", -100),
+          {R(dt, {6, 5}, -3, 3), V(I64, {6}, lab2)}, {R(F32, {})});
+      add(o + "_none_" + d + "_scores_f32_loss_3d", K(op).s("reduction", "none"),
+          {R(dt, {3, 5, 2}, -3, 3), V(I64, {3, 2}, {0, 4, 1, 2, 1, 3})}, {R(F32, {3, 2})});
+      add(o + "_grad_mean_" + d + "_scores_f32_grad",
+          K(o + "_grad").s("reduction", "mean").i("ignore_index", -100),
+          {R(F32, {}), R(dt, {6, 5}, -3, 3), V(I64, {6}, lab2)}, {R(dt, {6, 5})});
+    }
   }
 
   // ---- reductions

@@ -1,5 +1,6 @@
 // Mixed precision: the loss scaler, all_finite, skipped steps, f16/bf16 storage through the
 // training kernels and the initializers loaded into 16-bit buffers.
+#include <set>
 #include "TrainingKernelTestUtil.h"
 
 // ------------------------------------------------------------------ mixed precision
@@ -582,11 +583,15 @@ TEST(MixedPrecision, F32InitializersLoadIntoF16AndBf16Buffers) {
 // 16-bit operands are computed in f32 and rounded once (RNE), the 16-bit result must be the
 // f32 result rounded, bit for bit.
 namespace {
+/// `wideIn` / `wideOut`: f32 operands and results that stay f32 in the 16-bit run (a loss over
+/// 16-bit scores, its incoming gradient); a wide result must equal the f32 run's exactly.
 void expectLowMatchesF32(const Ins &ins, std::vector<HostTensor> in, std::vector<HostTensor> out,
-                         DType dt, const std::string &what) {
+                         DType dt, const std::string &what, const std::set<size_t> &wideIn = {},
+                         const std::set<size_t> &wideOut = {}) {
   std::vector<HostTensor> lin, lout;
-  for (HostTensor &t : in) {
-    if (t.dtype != F32) {
+  for (size_t k = 0; k < in.size(); ++k) {
+    HostTensor &t = in[k];
+    if (t.dtype != F32 || wideIn.count(k)) {
       lin.push_back(t);
       continue;
     }
@@ -597,8 +602,9 @@ void expectLowMatchesF32(const Ins &ins, std::vector<HostTensor> in, std::vector
       t.set(i, lo.get(i)); // the f32 run sees exactly the 16-bit values
     lin.push_back(std::move(lo));
   }
-  for (HostTensor &t : out)
-    lout.push_back(t.dtype == F32 ? HostTensor(dt, t.shape) : HostTensor(t.dtype, t.shape));
+  for (size_t k = 0; k < out.size(); ++k)
+    lout.push_back(out[k].dtype == F32 && !wideOut.count(k) ? HostTensor(dt, out[k].shape)
+                                                            : HostTensor(out[k].dtype, out[k].shape));
   auto ptrs = [](std::vector<HostTensor> &v) {
     std::vector<HostTensor *> p;
     for (auto &t : v)
@@ -707,6 +713,44 @@ TEST(MixedPrecision, F16AndBf16ThroughTrainingKernels) {
     check(Ins("trilu").i("upper", 0), {rnd({3, 3})}, {f32({3, 3})});
     check(Ins("copy"), {rnd({7})}, {f32({7})});
   }
+}
+
+// Mixed precision's losses read the 16-bit scores and give an f32 loss (and take an f32
+// gradient): the same bits as casting the scores to f32 first, since every loss kernel computes
+// in f32; the gradient comes back 16-bit, the f32 gradient rounded once.
+TEST(MixedPrecision, LossesWidenSixteenBitScores) {
+  HostTensor labels = fromValues(I64, {4}, {0, 2, 4, 1});
+  HostTensor labels2 = fromValues(I64, {2, 3}, {0, 2, 1, 1, -100, 3});
+  for (DType dt : {F16, BF16}) {
+    for (const char *red : {"mean", "sum", "none"}) {
+      std::string r = red, what = std::string("widened loss ") + red;
+      std::vector<int64_t> ls = r == "none" ? std::vector<int64_t>{4} : std::vector<int64_t>{};
+      std::vector<int64_t> ls2 =
+          r == "none" ? std::vector<int64_t>{2, 3} : std::vector<int64_t>{};
+      expectLowMatchesF32(Ins("softmax_cross_entropy_loss").s("reduction", red),
+                          {rnd({4, 5}, -8, 8), labels}, {f32(ls)}, dt, what, {}, {0});
+      expectLowMatchesF32(Ins("softmax_cross_entropy_loss").s("reduction", red).i("ignore_index", -100),
+                          {rnd({2, 4, 3}), labels2}, {f32(ls2)}, dt, what, {}, {0});
+      expectLowMatchesF32(Ins("nll_loss").s("reduction", red), {rnd({4, 5}, -3, 0), labels},
+                          {f32(ls)}, dt, what, {}, {0});
+      expectLowMatchesF32(Ins("softmax_cross_entropy_loss_grad").s("reduction", red),
+                          {rnd(ls), rnd({4, 5}, -8, 8), labels}, {f32({4, 5})}, dt, what, {0});
+      expectLowMatchesF32(Ins("nll_loss_grad").s("reduction", red).i("ignore_index", -100),
+                          {rnd(ls2), rnd({2, 4, 3}), labels2}, {f32({2, 4, 3})}, dt, what, {0});
+    }
+  }
+  // The kernel signatures take f32 over 16-bit scores, nothing else mixed.
+  HostTensor s16(BF16, {4, 5}), s64(ds::plan::F64, {4, 5});
+  HostTensor loss32 = f32({}), loss16(BF16, {});
+  EXPECT_EQ(checkKernel(Ins("softmax_cross_entropy_loss"), {&s16, &labels}, {&loss32}), "");
+  EXPECT_NE(checkKernel(Ins("softmax_cross_entropy_loss"), {&s64, &labels}, {&loss32})
+                .find("must have the scores' element type (or f32 over bf16/f16 scores)"),
+            std::string::npos);
+  HostTensor s32 = rnd({4, 5}), d16(BF16, {4, 5});
+  EXPECT_NE(checkKernel(Ins("softmax_cross_entropy_loss_grad"), {&loss16, &s32, &labels},
+                           {&d16})
+                .find("scores and result must have the same element type"),
+            std::string::npos);
 }
 
 TEST(MixedPrecision, CastsRoundToNearestEven) {

@@ -523,10 +523,10 @@ __device__ __forceinline__ int labelStatus(int64_t l, int hasIgnore, int64_t ign
 /// Records the loss term of position k from its log-probability lp (only read when valid):
 /// li = A(-w * lp), w = weights[l] (1 without weights); ignored: li = 0, w = 0; invalid: NaN.
 /// 'none' stores li into loss[k]; otherwise vals[k] = li and wts[k] = w (f64).
-template <typename T>
-__device__ void putLossTerm(int64_t k, int status, int64_t l, typename Acc<T>::type lp,
-                            const T *weights, T *lossNone, double *vals, double *wts) {
-  using A = typename Acc<T>::type;
+template <typename S, typename U>
+__device__ void putLossTerm(int64_t k, int status, int64_t l, typename Acc<U>::type lp,
+                            const S *weights, U *lossNone, double *vals, double *wts) {
+  using A = typename Acc<U>::type;
   A li = A(0);
   double w = 0;
   if (status == 2) {
@@ -545,14 +545,14 @@ __device__ void putLossTerm(int64_t k, int status, int64_t l, typename Acc<T>::t
 }
 
 /// softmax_cross_entropy_loss with D == 1: one block per sample n (C scores).
-template <typename T, typename L>
-__global__ void ceLossRowKernel(const T *__restrict__ s, const L *__restrict__ labels,
-                                const T *__restrict__ weights, LossParams a, T *lossNone,
+template <typename S, typename U, typename L>
+__global__ void ceLossRowKernel(const S *__restrict__ s, const L *__restrict__ labels,
+                                const S *__restrict__ weights, LossParams a, U *lossNone,
                                 double *vals, double *wts) {
-  using A = typename Acc<T>::type;
+  using A = typename Acc<U>::type;
   const int64_t C = a.C;
   for (int64_t n = blockIdx.x; n < a.N; n += gridDim.x) {
-    const T *ps = s + n * C;
+    const S *ps = s + n * C;
     A mx = negInf<A>();
     for (int64_t d = threadIdx.x; d < C; d += blockDim.x)
       mx = MaxOp()(mx, ld(ps, d));
@@ -567,21 +567,21 @@ __global__ void ceLossRowKernel(const T *__restrict__ s, const L *__restrict__ l
       int64_t l = int64_t(labels[n]);
       int status = labelStatus(l, a.hasIgnore, a.ignore, C);
       A lp = status == 0 ? subR(subR(ld(ps, l), mx), logA(sum)) : A(0);
-      putLossTerm<T>(n, status, l, lp, weights, lossNone, vals, wts);
+      putLossTerm<S, U>(n, status, l, lp, weights, lossNone, vals, wts);
     }
   }
 }
 
 /// softmax_cross_entropy_loss with D > 1: one thread per position (n, j), sequential over C.
-template <typename T, typename L>
-__global__ void ceLossColKernel(const T *__restrict__ s, const L *__restrict__ labels,
-                                const T *__restrict__ weights, LossParams a, T *lossNone,
+template <typename S, typename U, typename L>
+__global__ void ceLossColKernel(const S *__restrict__ s, const L *__restrict__ labels,
+                                const S *__restrict__ weights, LossParams a, U *lossNone,
                                 double *vals, double *wts) {
-  using A = typename Acc<T>::type;
+  using A = typename Acc<U>::type;
   const int64_t C = a.C, D = a.D;
   DS_GRID_STRIDE(k, a.N * D) {
     int64_t n = k / D, j = k % D;
-    const T *ps = s + n * C * D + j;
+    const S *ps = s + n * C * D + j;
     int64_t l = int64_t(labels[k]);
     int status = labelStatus(l, a.hasIgnore, a.ignore, C);
     A lp = A(0);
@@ -596,23 +596,23 @@ __global__ void ceLossColKernel(const T *__restrict__ s, const L *__restrict__ l
         sum = addR(sum, expA(subR(ld(ps, ci * D), mx)));
       lp = subR(subR(ld(ps, l * D), mx), logA(sum));
     }
-    putLossTerm<T>(k, status, l, lp, weights, lossNone, vals, wts);
+    putLossTerm<S, U>(k, status, l, lp, weights, lossNone, vals, wts);
   }
 }
 
 /// nll_loss: one thread per position; the scores are log-probabilities.
-template <typename T, typename L>
-__global__ void nllLossKernel(const T *__restrict__ lpIn, const L *__restrict__ labels,
-                              const T *__restrict__ weights, LossParams a, T *lossNone,
+template <typename S, typename U, typename L>
+__global__ void nllLossKernel(const S *__restrict__ lpIn, const L *__restrict__ labels,
+                              const S *__restrict__ weights, LossParams a, U *lossNone,
                               double *vals, double *wts) {
-  using A = typename Acc<T>::type;
+  using A = typename Acc<U>::type;
   const int64_t C = a.C, D = a.D;
   DS_GRID_STRIDE(k, a.N * D) {
     int64_t n = k / D, j = k % D;
     int64_t l = int64_t(labels[k]);
     int status = labelStatus(l, a.hasIgnore, a.ignore, C);
     A lp = status == 0 ? ld(lpIn, (n * C + l) * D + j) : A(0);
-    putLossTerm<T>(k, status, l, lp, weights, lossNone, vals, wts);
+    putLossTerm<S, U>(k, status, l, lp, weights, lossNone, vals, wts);
   }
 }
 
@@ -633,16 +633,18 @@ __global__ void lossFinalKernel(const double *__restrict__ vals, const double *_
     st(loss, 0, fromD<A>(reduction == kRedMean ? total / wsum : total));
 }
 
-template <typename T, typename L> void lossTyped(KernelCall &c, const LossParams &a) {
+/// Scores (and class weights, and log_prob) of type S, the loss of type U: S itself, or f32
+/// over 16-bit scores (mixed precision's loss, which reads the bf16/f16 logits directly).
+template <typename S, typename U, typename L> void lossTyped(KernelCall &c, const LossParams &a) {
   bool logits = c.ins.kernel() == "softmax_cross_entropy_loss";
-  const T *s = c.in[0].as<const T>();
+  const S *s = c.in[0].as<const S>();
   const L *labels = c.in[1].as<const L>();
-  const T *w = c.in.size() == 3 ? c.in[2].as<const T>() : nullptr;
-  T *loss = c.out[0].as<T>();
+  const S *w = c.in.size() == 3 ? c.in[2].as<const S>() : nullptr;
+  U *loss = c.out[0].as<U>();
   if (logits && c.out.size() == 2)
-    launchSoftmax<T>(c, s, c.out[1].as<T>(), a.N, a.C, a.D, true);
+    launchSoftmax<S>(c, s, c.out[1].as<S>(), a.N, a.C, a.D, true);
   int64_t K = a.N * a.D;
-  T *lossNone = nullptr;
+  U *lossNone = nullptr;
   double *vals = nullptr, *wts = nullptr;
   if (a.reduction == kRedNone) {
     if (K == 0)
@@ -654,32 +656,48 @@ template <typename T, typename L> void lossTyped(KernelCall &c, const LossParams
   }
   if (K > 0) {
     if (!logits)
-      nllLossKernel<T, L><<<gridFor(K), kThreads, 0, stream(c)>>>(s, labels, w, a, lossNone,
-                                                                  vals, wts);
+      nllLossKernel<S, U, L><<<gridFor(K), kThreads, 0, stream(c)>>>(s, labels, w, a,
+                                                                     lossNone, vals, wts);
     else if (a.D == 1)
-      ceLossRowKernel<T, L><<<rowGrid(a.N), rowThreads(a.C), 0, stream(c)>>>(
+      ceLossRowKernel<S, U, L><<<rowGrid(a.N), rowThreads(a.C), 0, stream(c)>>>(
           s, labels, w, a, lossNone, vals, wts);
     else
-      ceLossColKernel<T, L><<<gridFor(K), kThreads, 0, stream(c)>>>(s, labels, w, a, lossNone,
-                                                                    vals, wts);
+      ceLossColKernel<S, U, L><<<gridFor(K), kThreads, 0, stream(c)>>>(s, labels, w, a,
+                                                                       lossNone, vals, wts);
     DS_CUDA_LAUNCH();
   }
   if (a.reduction != kRedNone) {
-    lossFinalKernel<T><<<1, 1024, 0, stream(c)>>>(vals, wts, K, a.reduction, loss);
+    lossFinalKernel<U><<<1, 1024, 0, stream(c)>>>(vals, wts, K, a.reduction, loss);
     DS_CUDA_LAUNCH();
   }
 }
 
+/// Runs `Run::run<S, U, L>` for scores of type S and a loss (or loss gradient) of type U: U is
+/// S, or f32 over 16-bit scores (KernelSignatures' lossScoresDtype).
+template <typename Run, typename S, typename L> void lossWidening(KernelCall &c, bool widened) {
+  if constexpr (sizeof(S) == 2) {
+    if (widened)
+      return Run::template run<S, float, L>(c);
+  }
+  Run::template run<S, S, L>(c);
+}
+
+struct LossRun {
+  template <typename S, typename U, typename L> static void run(KernelCall &c) {
+    lossTyped<S, U, L>(c, lossParams(c, *c.in[0].shape));
+  }
+};
+
 } // namespace
 
 void runLoss(KernelCall &c) {
-  LossParams a = lossParams(c, *c.in[0].shape);
   bool i64 = c.in[1].dtype == ds::plan::I64;
+  bool widened = c.out[0].dtype != c.in[0].dtype;
   DS_DISPATCH_FLOAT(c.in[0].dtype, T, {
     if (i64)
-      lossTyped<T, int64_t>(c, a);
+      lossWidening<LossRun, T, int64_t>(c, widened);
     else
-      lossTyped<T, int32_t>(c, a);
+      lossWidening<LossRun, T, int32_t>(c, widened);
   });
 }
 
@@ -707,10 +725,10 @@ __global__ void lossWeightSumKernel(const L *__restrict__ labels, const T *__res
 
 /// The CPU's lossFactor: 0 when ignored, else w * gs with gs = g[k] ('none') or g[0], divided
 /// by the weight sum for 'mean'. NaN for an invalid label.
-template <typename T>
+template <typename S, typename U>
 __device__ __forceinline__ double lossFactor(int status, int64_t l, int64_t k,
-                                             const T *__restrict__ g,
-                                             const T *__restrict__ weights, const LossParams &a,
+                                             const U *__restrict__ g,
+                                             const S *__restrict__ weights, const LossParams &a,
                                              const double *wsum) {
   if (status == 1)
     return 0;
@@ -724,15 +742,15 @@ __device__ __forceinline__ double lossFactor(int status, int64_t l, int64_t k,
 }
 
 /// softmax_cross_entropy_loss_grad, D == 1: one block per sample.
-template <typename T, typename L>
-__global__ void ceGradRowKernel(const T *__restrict__ g, const T *__restrict__ s,
-                                const L *__restrict__ labels, const T *__restrict__ weights,
-                                LossParams a, const double *wsum, T *__restrict__ ds) {
-  using A = typename Acc<T>::type;
+template <typename S, typename U, typename L>
+__global__ void ceGradRowKernel(const U *__restrict__ g, const S *__restrict__ s,
+                                const L *__restrict__ labels, const S *__restrict__ weights,
+                                LossParams a, const double *wsum, S *__restrict__ ds) {
+  using A = typename Acc<U>::type;
   const int64_t C = a.C;
   for (int64_t n = blockIdx.x; n < a.N; n += gridDim.x) {
-    const T *ps = s + n * C;
-    T *pd = ds + n * C;
+    const S *ps = s + n * C;
+    S *pd = ds + n * C;
     int64_t l = int64_t(labels[n]);
     int status = labelStatus(l, a.hasIgnore, a.ignore, C);
     double f = lossFactor(status, l, n, g, weights, a, wsum); // same in every thread
@@ -760,16 +778,16 @@ __global__ void ceGradRowKernel(const T *__restrict__ g, const T *__restrict__ s
 }
 
 /// softmax_cross_entropy_loss_grad, D > 1: one thread per position, sequential over C.
-template <typename T, typename L>
-__global__ void ceGradColKernel(const T *__restrict__ g, const T *__restrict__ s,
-                                const L *__restrict__ labels, const T *__restrict__ weights,
-                                LossParams a, const double *wsum, T *__restrict__ ds) {
-  using A = typename Acc<T>::type;
+template <typename S, typename U, typename L>
+__global__ void ceGradColKernel(const U *__restrict__ g, const S *__restrict__ s,
+                                const L *__restrict__ labels, const S *__restrict__ weights,
+                                LossParams a, const double *wsum, S *__restrict__ ds) {
+  using A = typename Acc<U>::type;
   const int64_t C = a.C, D = a.D;
   DS_GRID_STRIDE(k, a.N * D) {
     int64_t n = k / D, j = k % D;
-    const T *ps = s + n * C * D + j;
-    T *pd = ds + n * C * D + j;
+    const S *ps = s + n * C * D + j;
+    S *pd = ds + n * C * D + j;
     int64_t l = int64_t(labels[k]);
     int status = labelStatus(l, a.hasIgnore, a.ignore, C);
     double f = lossFactor(status, l, k, g, weights, a, wsum);
@@ -796,11 +814,11 @@ __global__ void ceGradColKernel(const T *__restrict__ g, const T *__restrict__ s
 
 /// nll_loss_grad: one thread per element of dlp ([N, C, D]): -f at the label, 0 elsewhere
 /// (a whole NaN column for an invalid label).
-template <typename T, typename L>
-__global__ void nllGradKernel(const T *__restrict__ g, const L *__restrict__ labels,
-                              const T *__restrict__ weights, LossParams a, const double *wsum,
-                              T *__restrict__ dlp) {
-  using A = typename Acc<T>::type;
+template <typename S, typename U, typename L>
+__global__ void nllGradKernel(const U *__restrict__ g, const L *__restrict__ labels,
+                              const S *__restrict__ weights, LossParams a, const double *wsum,
+                              S *__restrict__ dlp) {
+  using A = typename Acc<U>::type;
   const int64_t C = a.C, D = a.D;
   DS_GRID_STRIDE(e, a.N * C * D) {
     int64_t n = e / (C * D), rem = e % (C * D);
@@ -820,41 +838,52 @@ __global__ void nllGradKernel(const T *__restrict__ g, const L *__restrict__ lab
   }
 }
 
-template <typename T, typename L> void lossGradTyped(KernelCall &c, const LossParams &a) {
+/// The gradient g of type U (the loss's), scores, weights and result of type S.
+template <typename S, typename U, typename L>
+void lossGradTyped(KernelCall &c, const LossParams &a) {
   bool sce = c.ins.kernel() == "softmax_cross_entropy_loss_grad";
-  const T *g = c.in[0].as<const T>(), *s = c.in[1].as<const T>();
+  const U *g = c.in[0].as<const U>();
+  const S *s = c.in[1].as<const S>();
   const L *labels = c.in[2].as<const L>();
-  const T *w = c.in.size() == 4 ? c.in[3].as<const T>() : nullptr;
-  T *ds = c.out[0].as<T>();
+  const S *w = c.in.size() == 4 ? c.in[3].as<const S>() : nullptr;
+  S *ds = c.out[0].as<S>();
   int64_t K = a.N * a.D;
   double *wsum = nullptr;
   if (a.reduction == kRedMean) {
     wsum = static_cast<double *>(scratch(c, sizeof(double)));
-    lossWeightSumKernel<T, L><<<1, 1024, 0, stream(c)>>>(labels, w, a, wsum);
+    lossWeightSumKernel<S, L><<<1, 1024, 0, stream(c)>>>(labels, w, a, wsum);
     DS_CUDA_LAUNCH();
   }
   if (!sce)
-    nllGradKernel<T, L><<<gridFor(K * a.C), kThreads, 0, stream(c)>>>(g, labels, w, a, wsum, ds);
+    nllGradKernel<S, U, L>
+        <<<gridFor(K * a.C), kThreads, 0, stream(c)>>>(g, labels, w, a, wsum, ds);
   else if (a.D == 1)
-    ceGradRowKernel<T, L>
+    ceGradRowKernel<S, U, L>
         <<<rowGrid(a.N), rowThreads(a.C), 0, stream(c)>>>(g, s, labels, w, a, wsum, ds);
   else
-    ceGradColKernel<T, L><<<gridFor(K), kThreads, 0, stream(c)>>>(g, s, labels, w, a, wsum, ds);
+    ceGradColKernel<S, U, L>
+        <<<gridFor(K), kThreads, 0, stream(c)>>>(g, s, labels, w, a, wsum, ds);
   DS_CUDA_LAUNCH();
 }
 
 } // namespace
 
+struct LossGradRun {
+  template <typename S, typename U, typename L> static void run(KernelCall &c) {
+    lossGradTyped<S, U, L>(c, lossParams(c, *c.in[1].shape));
+  }
+};
+
 void runLossGrad(KernelCall &c) {
   if (c.out[0].numel == 0)
     return; // N, C or a spatial dim is 0: nothing to write
-  LossParams a = lossParams(c, *c.in[1].shape);
   bool i64 = c.in[2].dtype == ds::plan::I64;
+  bool widened = c.in[0].dtype != c.in[1].dtype;
   DS_DISPATCH_FLOAT(c.in[1].dtype, T, {
     if (i64)
-      lossGradTyped<T, int64_t>(c, a);
+      lossWidening<LossGradRun, T, int64_t>(c, widened);
     else
-      lossGradTyped<T, int32_t>(c, a);
+      lossWidening<LossGradRun, T, int32_t>(c, widened);
   });
 }
 

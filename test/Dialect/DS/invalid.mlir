@@ -971,3 +971,28 @@ func.func @attention_grad_result_types(%q: tensor<2x8x16xf32>, %l: tensor<2x8xf3
   %a, %b, %c = ds.attention_grad %q, %q, %q, %q, %q, %l {scale = 1.0 : f32} : (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<2x8xf32>) -> (tensor<2x8x16xf32>, tensor<2x8x8xf32>, tensor<2x8x16xf32>)
   return
 }
+
+// -----
+
+// Tests that a loss may be f32 over bf16/f16 scores (mixed precision), not narrower than its
+// scores.
+func.func @loss_widened(%s: tensor<2x3xbf16>, %y: tensor<2xi64>) -> tensor<f32> {
+  %0 = ds.softmax_cross_entropy_loss %s, %y : (tensor<2x3xbf16>, tensor<2xi64>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
+func.func @loss_narrowed(%s: tensor<2x3xf32>, %y: tensor<2xi64>) -> tensor<bf16> {
+  // expected-error @+2 {{'ds.softmax_cross_entropy_loss' op inferred type(s) 'tensor<f32>' are incompatible with return type(s) of operation 'tensor<bf16>'}}
+  // expected-error @+1 {{'ds.softmax_cross_entropy_loss' op failed to infer returned types}}
+  %0 = ds.softmax_cross_entropy_loss %s, %y : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<bf16>
+  return %0 : tensor<bf16>
+}
+
+// -----
+
+// Tests that f64 scores do not give an f32 loss (only 16-bit scores widen).
+func.func @loss_f64_narrowed(%s: tensor<2x3xf64>, %y: tensor<2xi64>) -> tensor<f32> {
+  // expected-error @+2 {{'ds.nll_loss' op inferred type(s) 'tensor<f64>' are incompatible with return type(s) of operation 'tensor<f32>'}}
+  // expected-error @+1 {{'ds.nll_loss' op failed to infer returned types}}
+  %0 = ds.nll_loss %s, %y : (tensor<2x3xf64>, tensor<2xi64>) -> tensor<f32>
+  return %0 : tensor<f32>
+}

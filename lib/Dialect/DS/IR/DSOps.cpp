@@ -506,6 +506,25 @@ static LogicalResult inferLoss(std::optional<Location> loc, Value input,
   return success();
 }
 
+/// The loss's type as inferred (the scores' element type) or f32 over bf16/f16 scores.
+static bool lossResultCompatible(TypeRange inferred, TypeRange actual) {
+  if (inferred == actual)
+    return true;
+  if (inferred.size() != 1 || actual.size() != 1)
+    return false;
+  auto i = dyn_cast<RankedTensorType>(inferred[0]);
+  auto a = dyn_cast<RankedTensorType>(actual[0]);
+  return i && a && i.getShape() == a.getShape() && a.getElementType().isF32() &&
+         (i.getElementType().isBF16() || i.getElementType().isF16());
+}
+
+bool SoftmaxCrossEntropyLossOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return lossResultCompatible(l, r);
+}
+bool NllLossOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return lossResultCompatible(l, r);
+}
+
 LogicalResult SoftmaxCrossEntropyLossOp::inferReturnTypes(
     MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
     SmallVectorImpl<Type> &results) {

@@ -98,7 +98,12 @@ struct ApplyMixedPrecisionPass
         continue;
       }
       if (isa<SoftmaxCrossEntropyLossOp, NllLossOp>(op)) {
-        // Losses run on fp32 scores and give an fp32 loss.
+        // Losses give an fp32 loss. Without class weights they read the 16-bit scores
+        // (their kernels compute in f32: the same bits as casting the scores first, without
+        // an fp32 copy of the logits, and the gradient comes back 16-bit); class weights
+        // are kept in fp32, so a weighted loss gets fp32 scores and weights.
+        if (op.getNumOperands() == 2)
+          continue;
         b.setInsertionPoint(&op);
         for (OpOperand &operand : op.getOpOperands()) {
           Type t = operand.get().getType();

@@ -614,8 +614,10 @@ def DS_DropoutOp : DS_Op<"dropout",
   let hasVerifier = 1;
 }
 
+// The loss has the scores' element type, or f32 over bf16/f16 scores (mixed precision's
+// loss reads the 16-bit logits; its kernels compute in f32 either way).
 class DS_LossOp<string mnemonic> : DS_Op<mnemonic,
-    [Pure, InferTypeOpAdaptor]> {
+    [Pure, InferTypeOpAdaptorWithIsCompatible]> {
   let arguments = (ins DS_FloatTensor:$input, DS_IndexTensor:$target,
                        Optional<DS_FloatTensor>:$weights,
                        DefaultValuedAttr<DS_LossReductionAttr,
