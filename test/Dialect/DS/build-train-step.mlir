@@ -3,7 +3,8 @@
 // RUN: ds-opt %s --ds-autodiff --ds-build-train-step="optimizer=lamb max-coeff=5.0 gradient-clipping=0" | FileCheck %s --check-prefix=LAMB
 
 // Tests that the micro-step adds grad / G into a per-parameter accumulator and returns
-// only the original outputs, and that the optimizer step clips by the global norm,
+// the loss only (the model's other output, the scores, is not returned: nothing reads it in
+// training; the loss index becomes 0), and that the optimizer step clips by the global norm,
 // takes the scheduled learning rate, updates parameter and moments, zeroes the
 // accumulator and counts the step.
 // CHECK: module attributes {ds.gradient_accumulation_steps = 4 : i64}
@@ -51,10 +52,10 @@
 //       SGD: ds.sgd_update {{.*}}momentum = 0.899999976 : f32
 module {
 ds.parameter @w : tensor<4x3xf32> from "w"
-func.func @forward(%x: tensor<2x4xf32> {ds.input = "x"}, %y: tensor<2xi64> {ds.input = "y"}) -> (tensor<f32> {ds.output = "loss"}) attributes {ds.loss = 0 : i64} {
+func.func @forward(%x: tensor<2x4xf32> {ds.input = "x"}, %y: tensor<2xi64> {ds.input = "y"}) -> (tensor<2x3xf32> {ds.output = "scores"}, tensor<f32> {ds.output = "loss"}) attributes {ds.loss = 1 : i64} {
   %w = ds.param_ref @w : tensor<4x3xf32>
   %0 = ds.matmul %x, %w : (tensor<2x4xf32>, tensor<4x3xf32>) -> tensor<2x3xf32>
   %l = ds.softmax_cross_entropy_loss %0, %y : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<f32>
-  return %l : tensor<f32>
+  return %0, %l : tensor<2x3xf32>, tensor<f32>
 }
 }

@@ -17,7 +17,7 @@ done
 
 (ulimit -v 4000000; exec "$DSRUN" "$W/big1.dsplan" --synthetic --steps 1) \
   >"$W/out" 2>"$W/err" && bad "ulimit: ran"
-grep -q "the plan needs 12.25 GiB (13153368396 bytes" "$W/err" || bad "ulimit: $(cat "$W/err")"
+grep -q "the plan needs 11.63 GiB (12482279756 bytes" "$W/err" || bad "ulimit: $(cat "$W/err")"
 grep -q "ulimit -v 3.81 GiB (RLIMIT_AS" "$W/err" || bad "ulimit: $(cat "$W/err")"
 grep -q "step 1" "$W/out" && bad "ulimit: trained"
 echo "ulimit: $(head -1 "$W/err")"

@@ -55,9 +55,15 @@ struct BuildTrainStepPass
     SmallVector<TrainedParameter> trained;
     SmallVector<Value> outputs;
     SmallVector<DictionaryAttr> outputAttrs;
+    int64_t lossIndex = forward->getAttrOfType<IntegerAttr>(kLossIndexAttr).getInt();
     for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
       auto gradOf = forward.getResultAttrOfType<FlatSymbolRefAttr>(i, kGradOfAttr);
       if (!gradOf) {
+        // The micro-step returns the loss only: nothing reads the model's other outputs
+        // in training (ds-run and the Python engine read the loss; --mode=inference
+        // returns them all), and GPT-2's fp32 copy of its logits alone is 1.6 GB a step.
+        if (int64_t(i) != lossIndex)
+          continue;
         outputs.push_back(v);
         outputAttrs.push_back(forward.getResultAttrDict(i));
         continue;
@@ -112,6 +118,7 @@ struct BuildTrainStepPass
     forward.setFunctionType(FunctionType::get(
         &getContext(), forward.getArgumentTypes(), ValueRange(outputs).getTypes()));
     forward.setAllResultAttrs(outputAttrs);
+    forward->setAttr(kLossIndexAttr, b.getI64IntegerAttr(0));
 
     StateOp lossScale, counters;
     for (auto state : module.getOps<StateOp>())

@@ -91,7 +91,9 @@ def BuildTrainStepPass : Pass<"ds-build-train-step", "::mlir::ModuleOp"> {
     Takes the function with a loss and parameter gradients (after --ds-autodiff) and
     builds what DeepSpeed's engine does at run time:
     `@micro_step` (role micro_step) runs forward and backward and adds grad / G into a
-    gradient accumulator (`ds.state` of kind `grad`) per trainable parameter;
+    gradient accumulator (`ds.state` of kind `grad`) per trainable parameter, and returns
+    the loss only (the model's other outputs are left to dead-code elimination: nothing
+    reads them in training);
     `@apply_step` (role apply_step) reads the accumulated gradients, clips them by
     their global L2 norm (`gradient-clipping`, 0 = off: g * min(1, c / (norm + 1e-6))),
     (`ds.grad_norm_sq`), takes the learning rate from the scheduler, updates every
