@@ -1,4 +1,5 @@
 // Removes all-reduce, all-gather and reduce-scatter over grid axes that hold one rank.
+#include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/DS/Transforms/Passes.h"
 
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
@@ -29,6 +30,34 @@ std::optional<int64_t> ranksAlong(Operation *op, SymbolTableCollection &symbols,
     ranks *= shape[axis];
   }
   return ranks;
+}
+
+/// Whether `t` has extent 1 in every dim but `axis`.
+bool isFlatAlong(RankedTensorType t, int64_t axis) {
+  for (int64_t d = 0; d < t.getRank(); ++d)
+    if (d != axis && t.getDimSize(d) != 1)
+      return false;
+  return true;
+}
+
+/// The pieces that `split` takes apart again when its input is their concatenation, flat
+/// (as ZeRO's buckets are: 1-D, or [1, N] pieces, with reshapes that add or drop unit dims
+/// in between), or an empty list.
+SmallVector<Value> concatenatedPieces(ds::SplitOp split) {
+  Value v = split.getInput();
+  while (auto reshape = v.getDefiningOp<ds::ReshapeOp>())
+    v = reshape.getInput();
+  auto concat = v.getDefiningOp<ds::ConcatOp>();
+  if (!concat || !isFlatAlong(cast<RankedTensorType>(concat.getType()), concat.getAxis()) ||
+      !isFlatAlong(cast<RankedTensorType>(split.getInput().getType()), split.getAxis()))
+    return {};
+  ArrayRef<int64_t> sizes = split.getSizes();
+  if (sizes.size() != concat.getInputs().size())
+    return {};
+  for (auto [piece, size] : llvm::zip(concat.getInputs(), sizes))
+    if (cast<RankedTensorType>(piece.getType()).getDimSize(concat.getAxis()) != size)
+      return {};
+  return SmallVector<Value>(concat.getInputs());
 }
 
 struct DropSingleRankCollectivesPass
@@ -63,6 +92,26 @@ struct DropSingleRankCollectivesPass
     for (Operation *op : dropped)
       op->erase();
     numDropped += dropped.size();
+    // What the dropped collectives leave of ZeRO's flat buckets: parameters or gradients
+    // concatenated only to be split again (two copies of the bucket a step). Each piece
+    // is read in place instead; canonicalization then erases the dead concat.
+    if (dropped.empty())
+      return;
+    SmallVector<ds::SplitOp> splits;
+    getOperation().walk([&](ds::SplitOp op) { splits.push_back(op); });
+    for (ds::SplitOp split : splits) {
+      SmallVector<Value> pieces = concatenatedPieces(split);
+      if (pieces.empty())
+        continue;
+      OpBuilder b(split);
+      for (auto [piece, result] : llvm::zip(pieces, split.getResults()))
+        result.replaceAllUsesWith(
+            piece.getType() == result.getType()
+                ? piece
+                : ds::ReshapeOp::create(b, split.getLoc(), result.getType(), piece).getResult());
+      split.erase();
+      ++numBucketsUnsplit;
+    }
   }
 };
 } // namespace

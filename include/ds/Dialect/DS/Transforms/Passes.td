@@ -201,7 +201,9 @@ def DropSingleRankCollectivesPass
     unchanged (a sum, max, min or gather over one rank is the identity), so its result is
     replaced by its operand and the op erased: a world-1 plan launches no collectives and
     plans no communication buffers. Collectives whose result type differs from their
-    operand's are left alone.
+    operand's are left alone. What they leave of ZeRO's flat buckets goes too: a
+    `ds.split` of a `ds.concat` of 1-D pieces (through reshapes that add unit dims) with
+    the pieces' sizes reads each piece directly.
     ```mlir
     shard.grid @world(shape = 1)
     %s = shard.all_reduce %g on @world grid_axes = [0] : tensor<4xf32> -> tensor<4xf32>
@@ -210,6 +212,8 @@ def DropSingleRankCollectivesPass
   }];
   let statistics = [
     Statistic<"numDropped", "dropped-collectives", "Collectives removed">,
+    Statistic<"numBucketsUnsplit", "buckets-unsplit",
+              "Splits of concatenated buckets replaced by their pieces">,
   ];
   let dependentDialects = ["::mlir::shard::ShardDialect"];
 }
