@@ -422,13 +422,14 @@ LogicalResult checkParameterData(GraphImporter &imp, const onnx::TensorProto &t,
 
 /// Whether a float initializer is a causal mask buffer: leading dims 1, and over the last
 /// two, ones on and below the diagonal and zeros above (GPT-2's `attn.bias`, registered
-/// as torch.tril(torch.ones(n, n)).view(1, 1, n, n)). Only square ones up to 8192 x 8192
-/// are read (a buffer of that shape is almost never a weight); a read that fails says no.
+/// as torch.tril(torch.ones(n, n)).view(1, 1, n, n)). Only [1, ..., 1, n, n] of rank >= 3
+/// with n <= 8192 are read: a weight almost never has that shape (square 2-D weights are
+/// common and would make the import read them all); a read that fails says no.
 bool isLowerTriangularOnes(MLIRContext *ctx, const onnx::TensorProto &t,
                            RankedTensorType type, StringRef modelDir) {
   ArrayRef<int64_t> shape = type.getShape();
   int64_t r = shape.size();
-  if (r < 2 || shape[r - 1] != shape[r - 2] || shape[r - 1] < 2 || shape[r - 1] > 8192 ||
+  if (r < 3 || shape[r - 1] != shape[r - 2] || shape[r - 1] < 2 || shape[r - 1] > 8192 ||
       llvm::any_of(shape.drop_back(2), [](int64_t d) { return d != 1; }))
     return false;
   // Errors are not this check's to report (checkParameterData did): swallow them.
