@@ -1,6 +1,6 @@
 // Folds the head transposes around attention kernels ([B, S, H, D] <-> [B, H, S, D]) into
-// the kernels' layout attribute (bshd): q, k, v are read where the projections wrote them,
-// the output is written where the output projection reads it, and the same in the
+// the kernels' layout attribute (bshd): q, k, v are read where the projections wrote
+// them, the output is written where the output projection reads it, and the same in the
 // backward pass.
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
@@ -102,6 +102,8 @@ private:
     SmallVector<std::pair<OpOperand *, Value>> replace;
     SmallVector<KernelOp> erase;
     SmallVector<Value> dead; ///< the kernels' own outputs, unused once rewritten
+    /// Allocs of the new destinations, each to go before the kernel that writes it.
+    SmallVector<std::pair<Operation *, Operation *>> hoist;
   };
 
   /// An input buffer `v` of the group, written only by a head transpose of `src` that
@@ -115,10 +117,16 @@ private:
     KernelOp t = asHeadTranspose(writers[0]);
     if (!t || t->getBlock() != &block)
       return false;
-    for (KernelOp r : readers)
+    for (KernelOp r : readers) {
       if (!isAttentionKernel(r) || (r != g.forward && !llvm::is_contained(g.grads, r)) ||
           r->getBlock() != &block || !t->isBeforeInBlock(r))
         return false;
+      // Only as q, k, v (or a grad's g): a mask keeps its [batch..., T, S] reading.
+      unsigned last = r.getKernel() == "attention" ? 2 : 3;
+      for (OpOperand &operand : r->getOpOperands())
+        if (operand.get() == v && operand.getOperandNumber() > last)
+          return false;
+    }
     Value src = t.getInputs()[0];
     Value root = getAliasRoot(src);
     if (!root.getDefiningOp<AllocOp>() || !hasSingleWriterBefore(root, t))
@@ -132,8 +140,8 @@ private:
     return true;
   }
 
-  /// Whether the transient behind `root` (through views) is written by exactly one kernel,
-  /// placed before `at`.
+  /// Whether the transient behind `root` (through views) is written by exactly one
+  /// kernel, placed before `at`.
   bool hasSingleWriterBefore(Value root, Operation *at) {
     SmallVector<Value> work{root};
     int writers = 0;
@@ -196,7 +204,7 @@ private:
     // The destination's alloc must dominate the kernel that now writes it.
     Operation *alloc = dst.getDefiningOp();
     if (writer->isBeforeInBlock(alloc))
-      alloc->moveBefore(writer);
+      plan.hoist.push_back({alloc, writer});
     return true;
   }
 
@@ -235,6 +243,9 @@ private:
           return;
     }
     // Every condition held: rewrite.
+    for (auto [alloc, writer] : plan.hoist)
+      if (writer->isBeforeInBlock(alloc))
+        alloc->moveBefore(writer);
     for (auto [operand, value] : plan.replace)
       operand->set(value);
     Builder b(forward.getContext());
