@@ -74,8 +74,8 @@ KernelCost gemm(const Ops &in, const Ops &out) {
 /// Dv) per head; the S x T scores never reach memory. `lse` [..., H, S] tells the layout:
 /// in layout bshd q is [B, S, H, D] and k [B, T, Hkv, D] (the heads after the sequence;
 /// when S == H both readings give the same query dims, and k is read as bhsd).
-void attentionDims(const Ops &in, const Operand *lse, double &heads, double &s,
-                   double &t, double &d, double &dv) {
+void attentionDims(const Ops &in, const Operand *lse, double &heads, double &s, double &t,
+                   double &d, double &dv) {
   const Operand &q = in[0];
   bool bshd = lse && q.shape.size() == 4 && lse->shape.size() == 3 &&
               lse->shape[0] == q.shape[0] && lse->shape[1] == q.shape[2] &&

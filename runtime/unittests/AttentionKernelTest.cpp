@@ -317,8 +317,8 @@ TEST(AttentionKernels, BshdLayoutMatchesBhsd) {
 TEST(AttentionKernels, BshdChecksRank) {
   HostTensor q(ds::plan::F32, {2, 8, 4}), out(ds::plan::F32, {2, 8, 4});
   HostTensor lse(ds::plan::F32, {2, 8});
-  EXPECT_NE(checkKernel(Ins("attention").f("scale", 0.5).s("layout", "bshd"), {&q, &q, &q},
-                        {&out, &lse})
+  EXPECT_NE(checkKernel(Ins("attention").f("scale", 0.5).s("layout", "bshd"),
+                        {&q, &q, &q}, {&out, &lse})
                 .find("layout bshd needs q of rank 4"),
             std::string::npos);
   // [B, T, H, D] = [2, 8, 3, 4]: lse is [B, H, T].

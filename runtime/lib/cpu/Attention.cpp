@@ -186,7 +186,8 @@ void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mas
           continue;
         T *st = tile.data();
         if (n.d > 0)
-          gemm(false, true, br, bc, n.d, scale, qb, ldq, kb + j0 * ldk, ldk, T(0), st, bc);
+          gemm(false, true, br, bc, n.d, scale, qb, ldq, kb + j0 * ldk, ldk, T(0), st,
+               bc);
         else
           std::fill(st, st + br * bc, T(0));
         mask.apply(st, b, i0, br, j0, bc);

@@ -304,7 +304,8 @@ bool isLowerTriangularOnesCrop(Value v) {
 bool isCausalFromBuffer(const Mask &mask) {
   Value cond = stripLeadingUnitDims(mask.value);
   if (auto eq = cond.getDefiningOp<EqualOp>()) {
-    for (auto [x, zero] : {std::pair{eq.getLhs(), eq.getRhs()}, {eq.getRhs(), eq.getLhs()}})
+    for (auto [x, zero] :
+         {std::pair{eq.getLhs(), eq.getRhs()}, {eq.getRhs(), eq.getLhs()}})
       if (auto z = getSplatFloat(zero); z && *z == 0 && isLowerTriangularOnesCrop(x))
         return mask.negate;
     return false;
