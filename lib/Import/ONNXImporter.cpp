@@ -420,6 +420,35 @@ LogicalResult checkParameterData(GraphImporter &imp, const onnx::TensorProto &t,
   });
 }
 
+/// Whether a float initializer is a causal mask buffer: leading dims 1, and over the last
+/// two, ones on and below the diagonal and zeros above (GPT-2's `attn.bias`, registered
+/// as torch.tril(torch.ones(n, n)).view(1, 1, n, n)). Only [1, ..., 1, n, n] of rank >= 3
+/// with n <= 8192 are read: a weight almost never has that shape (square 2-D weights are
+/// common and would make the import read them all); a read that fails says no.
+bool isLowerTriangularOnes(MLIRContext *ctx, const onnx::TensorProto &t,
+                           RankedTensorType type, StringRef modelDir) {
+  ArrayRef<int64_t> shape = type.getShape();
+  int64_t r = shape.size();
+  if (r < 3 || shape[r - 1] != shape[r - 2] || shape[r - 1] < 2 || shape[r - 1] > 8192 ||
+      llvm::any_of(shape.drop_back(2), [](int64_t d) { return d != 1; }))
+    return false;
+  // Errors are not this check's to report (checkParameterData did): swallow them.
+  ScopedDiagnosticHandler quiet(ctx, [](Diagnostic &) { return success(); });
+  FailureOr<ConstTensor> c = decodeTensor(ctx, t, modelDir, [&]() {
+    return emitError(UnknownLoc::get(ctx));
+  });
+  if (failed(c) || !c->isFloat())
+    return false;
+  int64_t n = shape[r - 1];
+  if (c->splat)
+    return false;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      if (c->realAt(i * n + j) != (j <= i ? 1.0 : 0.0))
+        return false;
+  return true;
+}
+
 /// A float scalar (one element): what a loss is.
 bool isFloatScalar(RankedTensorType t) {
   return isa<FloatType>(t.getElementType()) && t.getNumElements() == 1;
@@ -642,6 +671,8 @@ OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, onnx::ModelProto &model,
           ParameterOp::create(b, fileLoc, b.getStringAttr(sym), TypeAttr::get(type),
                               b.getStringAttr(t.name()), UnitAttr(), IntegerAttr());
       param->setAttr(kContentKeyAttr, b.getStringAttr(contentKeyOf(t)));
+      if (isLowerTriangularOnes(ctx, t, type, imp.modelDir))
+        param->setAttr(kLowerTriangularOnesAttr, b.getUnitAttr());
       v.parameter = FlatSymbolRefAttr::get(ctx, sym);
       v.type = type;
     } else {

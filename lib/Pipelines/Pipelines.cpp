@@ -106,6 +106,8 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
   ConvertDSToRuntimePassOptions convert;
   convert.multiTensorGradNorm = options.multiTensorOptimizer;
   pm.addPass(createConvertDSToRuntimePass(convert));
+  if (options.foldAttentionTransposes)
+    pm.addPass(dsrt::createFoldAttentionTransposesPass());
   // Before the transfers: a weight read through gemm's trans flag is what moves to the
   // device, as in plans without offload (the same kernels, the same bits).
   if (options.fuseGemm) {

@@ -71,21 +71,26 @@ KernelCost gemm(const Ops &in, const Ops &out) {
   return streaming(in, out, 2 * out[0].numElements() * k, Unit::TensorCore);
 }
 /// Fused attention q [..., S, D], k [..., T, D], v [..., T, Dv]: q kT and p v, 2 S T (D +
-/// Dv) per head; the S x T scores never reach memory.
-void attentionDims(const Ops &in, double &heads, double &s, double &t, double &d,
-                   double &dv) {
+/// Dv) per head; the S x T scores never reach memory. `lse` [..., H, S] tells the layout:
+/// in layout bshd q is [B, S, H, D] and k [B, T, Hkv, D] (the heads after the sequence;
+/// when S == H both readings give the same query dims, and k is read as bhsd).
+void attentionDims(const Ops &in, const Operand *lse, double &heads, double &s, double &t,
+                   double &d, double &dv) {
   const Operand &q = in[0];
-  s = dim(q, 2);
+  bool bshd = lse && q.shape.size() == 4 && lse->shape.size() == 3 &&
+              lse->shape[0] == q.shape[0] && lse->shape[1] == q.shape[2] &&
+              lse->shape[2] == q.shape[1] && q.shape[1] != q.shape[2];
+  s = bshd ? double(q.shape[1]) : dim(q, 2);
   d = dim(q, 1);
   heads = (s * d) > 0 ? q.numElements() / (s * d) : 0;
-  t = dim(in[1], 2);
+  t = bshd ? double(in[1].shape[1]) : dim(in[1], 2);
   dv = dim(in[2], 1);
 }
 KernelCost attention(const Ops &in, const Ops &out) {
   if (in.size() < 3)
     return streaming(in, out, 0, Unit::None);
   double h, s, t, d, dv;
-  attentionDims(in, h, s, t, d, dv);
+  attentionDims(in, out.size() > 1 ? &out[1] : nullptr, h, s, t, d, dv);
   return streaming(in, out, 2 * h * s * t * (d + dv), Unit::TensorCore);
 }
 /// Backward of fused attention (inputs g, q, k, v, ...): recomputes q kT, then dv = pT g,
@@ -95,7 +100,7 @@ KernelCost attentionGrad(const Ops &in, const Ops &out) {
     return streaming(in, out, 0, Unit::None);
   Ops qkv(in.begin() + 1, in.begin() + 4);
   double h, s, t, d, dv;
-  attentionDims(qkv, h, s, t, d, dv);
+  attentionDims(qkv, in.size() > 5 ? &in[5] : nullptr, h, s, t, d, dv);
   return streaming(in, out, 2 * h * s * t * (3 * d + 2 * dv), Unit::TensorCore);
 }
 /// conv: 2 x numel(y) x (C/group x prod K) = numel(w) / M multiply-adds per output.

@@ -190,6 +190,20 @@ void checkLayerNorm(const CheckContext &c) {
 /// that type or i1) broadcast to [..., T, S], out [..., T, Dv] and lse [..., T] f32 (f64
 /// for f64).
 void checkAttentionOperands(const CheckContext &c, T q, T k, T v, T mask, T out, T lse) {
+  // Layout bshd: q, k, v and out are rank 4 with the heads after the sequence; checked as
+  // the [B, H, T, D] tensors they hold.
+  TensorType lq, lk, lv, lo;
+  if (c.attrs<AttentionAttrs>().layout == AttentionLayout::Bshd) {
+    auto logical = [](T x, const char *what, TensorType &to) {
+      if (x->rank() != 4)
+        fail("layout bshd needs ", what, " of rank 4 ([B, T, H, D]), got ", desc(x));
+      to = *x;
+      std::swap(to.shape[1], to.shape[2]);
+      return &to;
+    };
+    q = logical(q, "q", lq), k = logical(k, "k", lk), v = logical(v, "v", lv);
+    out = logical(out, "out", lo);
+  }
   floatOnly(q, "q");
   sameDtype(q, k, "q and k");
   sameDtype(q, v, "q and v");

@@ -241,6 +241,95 @@ TEST(AttentionKernels, BFloat16AndFloat16Storage) {
   runCase(c, nullptr, 4e-3);
 }
 
+/// x [B, A, C, W] with its middle dims swapped: [B, C, A, W] (bhsd <-> bshd).
+HostTensor swapMiddle(const HostTensor &x) {
+  int64_t b = x.shape[0], a = x.shape[1], c = x.shape[2], w = x.shape[3];
+  HostTensor y(x.dtype, {b, c, a, w});
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t j = 0; j < a; ++j)
+      for (int64_t k = 0; k < c; ++k)
+        for (int64_t e = 0; e < w; ++e)
+          y.set(((i * c + k) * a + j) * w + e, x.get(((i * a + j) * c + k) * w + e));
+  return y;
+}
+
+void expectSame(const HostTensor &got, const HostTensor &want, const char *what) {
+  ASSERT_EQ(got.shape, want.shape) << what;
+  for (int64_t i = 0; i < got.numel(); ++i)
+    ASSERT_EQ(got.get(i), want.get(i)) << what << "[" << i << "]";
+}
+
+/// Runs attention and attention_grad on [B, H, T, D] operands (layout bhsd, the general
+/// path) and on the same values in [B, T, H, D] (layout bshd): the results agree bit for
+/// bit, the products reading the same values in the same order through row strides.
+void runBshdAgainstBhsd(DType dtype, int64_t heads, int64_t kvHeads, bool causal,
+                        HostTensor *mask) {
+  std::mt19937 rng(11);
+  int64_t b = 2, t = 70, d = 16, dv = 8;
+  HostTensor q = randomTensor(dtype, {b, heads, t, d}, rng);
+  HostTensor k = randomTensor(dtype, {b, kvHeads, t, d}, rng);
+  HostTensor v = randomTensor(dtype, {b, kvHeads, t, dv}, rng);
+  HostTensor g = randomTensor(dtype, {b, heads, t, dv}, rng);
+  Ins fwd = Ins("attention").f("scale", 0.25).i("causal", causal);
+  Ins bwd = Ins("attention_grad").f("scale", 0.25).i("causal", causal);
+  auto withMask = [&](std::vector<HostTensor *> in) {
+    if (mask)
+      in.push_back(mask);
+    return in;
+  };
+  DType lseType = dtype == ds::plan::F64 ? ds::plan::F64 : ds::plan::F32;
+  HostTensor out(dtype, {b, heads, t, dv}), lse(lseType, {b, heads, t});
+  runKernel(fwd, withMask({&q, &k, &v}), {&out, &lse});
+  HostTensor dq(dtype, q.shape), dk(dtype, k.shape), dv_(dtype, v.shape);
+  runKernel(bwd, withMask({&g, &q, &k, &v, &out, &lse}), {&dq, &dk, &dv_});
+
+  HostTensor sq = swapMiddle(q), sk = swapMiddle(k), sv = swapMiddle(v),
+             sg = swapMiddle(g);
+  HostTensor sout(dtype, {b, t, heads, dv}), slse(lseType, {b, heads, t});
+  fwd.s("layout", "bshd");
+  bwd.s("layout", "bshd");
+  runKernel(fwd, withMask({&sq, &sk, &sv}), {&sout, &slse});
+  HostTensor sdq(dtype, sq.shape), sdk(dtype, sk.shape), sdv(dtype, sv.shape);
+  runKernel(bwd, withMask({&sg, &sq, &sk, &sv, &sout, &slse}), {&sdq, &sdk, &sdv});
+  expectSame(swapMiddle(sout), out, "out");
+  expectSame(slse, lse, "lse");
+  expectSame(swapMiddle(sdq), dq, "dq");
+  expectSame(swapMiddle(sdk), dk, "dk");
+  expectSame(swapMiddle(sdv), dv_, "dv");
+}
+
+TEST(AttentionKernels, BshdLayoutMatchesBhsd) {
+  for (DType dtype : {ds::plan::F32, ds::plan::BF16, ds::plan::F64}) {
+    SCOPED_TRACE(dtypeName(dtype));
+    runBshdAgainstBhsd(dtype, 3, 3, /*causal=*/true, nullptr);
+    runBshdAgainstBhsd(dtype, 3, 3, /*causal=*/false, nullptr);
+    runBshdAgainstBhsd(dtype, 4, 2, /*causal=*/true, nullptr); // grouped-query
+  }
+  HostTensor keep(ds::plan::I1, {2, 1, 1, 70}); // padding: sample 1 sees 60 keys
+  for (int64_t i = 0; i < 140; ++i)
+    keep.set(i, i < 70 || i % 70 < 60);
+  runBshdAgainstBhsd(ds::plan::BF16, 3, 3, /*causal=*/true, &keep);
+  std::mt19937 rng(5);
+  HostTensor bias = randomTensor(ds::plan::F32, {1, 3, 70, 70}, rng, -3, 0);
+  runBshdAgainstBhsd(ds::plan::F32, 3, 3, /*causal=*/false, &bias);
+}
+
+TEST(AttentionKernels, BshdChecksRank) {
+  HostTensor q(ds::plan::F32, {2, 8, 4}), out(ds::plan::F32, {2, 8, 4});
+  HostTensor lse(ds::plan::F32, {2, 8});
+  EXPECT_NE(checkKernel(Ins("attention").f("scale", 0.5).s("layout", "bshd"),
+                        {&q, &q, &q}, {&out, &lse})
+                .find("layout bshd needs q of rank 4"),
+            std::string::npos);
+  // [B, T, H, D] = [2, 8, 3, 4]: lse is [B, H, T].
+  HostTensor q4(ds::plan::F32, {2, 8, 3, 4}), lse4(ds::plan::F32, {2, 3, 8}),
+      lseWrong(ds::plan::F32, {2, 8, 3});
+  Ins fwd = Ins("attention").f("scale", 0.5).s("layout", "bshd");
+  EXPECT_EQ(checkKernel(fwd, {&q4, &q4, &q4}, {&q4, &lse4}), "");
+  EXPECT_NE(checkKernel(fwd, {&q4, &q4, &q4}, {&q4, &lseWrong}).find("lse"),
+            std::string::npos);
+}
+
 TEST(AttentionKernels, ChecksRejectBadOperands) {
   HostTensor q(ds::plan::F32, {2, 8, 4}), out(ds::plan::F32, {2, 8, 4});
   HostTensor lse(ds::plan::F32, {2, 8}), lse16(ds::plan::F16, {2, 8});

@@ -498,6 +498,28 @@ std::vector<Case> allCases() {
        R(I1, {33, 40})},
       {R(BF16, {2, 33, 16}), R(BF16, {2, 40, 16}), R(BF16, {2, 40, 16})});
 
+  // layout bshd: q, k, v, out, g, dq, dk, dv [B, T, H, D] read through row strides; lse
+  // [B, H, T]
+  add("attention_bf16_bshd_causal",
+      K("attention").f("scale", 0.25).i("causal", 1).s("layout", "bshd"),
+      {R(BF16, {2, 70, 3, 16}), R(BF16, {2, 70, 3, 16}), R(BF16, {2, 70, 3, 8})},
+      {R(BF16, {2, 70, 3, 8}), R(F32, {2, 3, 70})});
+  add("attention_f32_bshd_grouped_bool_mask",
+      K("attention").f("scale", 0.25).s("layout", "bshd"),
+      {R(F32, {2, 33, 6, 16}), R(F32, {2, 40, 2, 16}), R(F32, {2, 40, 2, 8}),
+       R(I1, {2, 1, 1, 40})},
+      {R(F32, {2, 33, 6, 8}), R(F32, {2, 6, 33})});
+  add("attention_grad_bf16_bshd_causal",
+      K("attention_grad").f("scale", 0.25).i("causal", 1).s("layout", "bshd"),
+      {R(BF16, {2, 70, 3, 8}), R(BF16, {2, 70, 3, 16}), R(BF16, {2, 70, 3, 16}),
+       R(BF16, {2, 70, 3, 8}), R(BF16, {2, 70, 3, 8}), R(F32, {2, 3, 70}, 3, 5)},
+      {R(BF16, {2, 70, 3, 16}), R(BF16, {2, 70, 3, 16}), R(BF16, {2, 70, 3, 8})});
+  add("attention_grad_f32_bshd_grouped",
+      K("attention_grad").f("scale", 0.25).s("layout", "bshd"),
+      {R(F32, {2, 40, 6, 8}), R(F32, {2, 40, 6, 16}), R(F32, {2, 40, 2, 16}),
+       R(F32, {2, 40, 2, 8}), R(F32, {2, 40, 6, 8}), R(F32, {2, 6, 40}, 3, 5)},
+      {R(F32, {2, 40, 6, 16}), R(F32, {2, 40, 2, 16}), R(F32, {2, 40, 2, 8})});
+
   // ---- losses: scores [N,C] or [N,C,D], labels with ignore_index -100 present
   const std::vector<double> lab2{1, -100, 4, 0, 2, 4}; // [6]
   const std::vector<double> lab3{0, 4, -100, 2, 1, 3}; // [3,2]

@@ -239,6 +239,7 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
   options.fuseElementwise = fuseElementwise;
   options.fuseGemm = fuseGemm;
   options.fuseGemmAdds = fuseGemmAdds;
+  options.foldAttentionTransposes = fuseAttention;
   options.multiTensorOptimizer = multiTensorOptimizer;
   return runPipeline(module,
                      [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });

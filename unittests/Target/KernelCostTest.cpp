@@ -74,6 +74,16 @@ TEST(KernelCost, AttentionGrad) {
   EXPECT_EQ(c.flops, 2.0 * 6 * 16 * 32 * (3 * 8 + 2 * 4));
 }
 
+// Tests that attention in layout bshd ([B, S, H, D] operands, lse [B, H, S]) costs the
+// same as in bhsd: the sequence and head dims are read from their places.
+TEST(KernelCost, AttentionBshd) {
+  Operand q = bf16({2, 16, 3, 8}), k = bf16({2, 32, 3, 8}), v = bf16({2, 32, 3, 4});
+  Operand o = bf16({2, 16, 3, 4}), lse = f32({2, 3, 16});
+  EXPECT_EQ(costOf("attention", {q, k, v}, {o, lse}).flops, 2.0 * 6 * 16 * 32 * (8 + 4));
+  EXPECT_EQ(costOf("attention_grad", {o, q, k, v, o, lse}, {q, k, v}).flops,
+            2.0 * 6 * 16 * 32 * (3 * 8 + 2 * 4));
+}
+
 // Tests the convolution formulas: forward, input gradient and filter gradient cost the
 // same multiply-adds, numel(y) x numel(w) / M.
 TEST(KernelCost, Convolution) {

@@ -78,6 +78,9 @@ struct LoweringPipelineOptions {
   /// With fuseGemm: adds folded into gemm's c too (`--fuse-gemm-adds`; the other folds
   /// compute the same bits, this one rounds once instead of twice).
   bool fuseGemmAdds = true;
+  /// Attention kernels read and write [B, S, H, D] instead of transposing around them
+  /// (--ds-fold-attention-transposes; off with `--fuse-attention=false`).
+  bool foldAttentionTransposes = true;
   /// One grad_norm_sq kernel for the clipping norm and one multi_adam_update kernel per
   /// group of Adam updates (`--multi-tensor-optimizer`).
   bool multiTensorOptimizer = true;

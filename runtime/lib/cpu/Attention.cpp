@@ -17,20 +17,60 @@ namespace {
 
 constexpr int64_t kRows = 64, kCols = 64;
 
-/// Sizes of one call: `batch` [T, D] query problems over `batch / group` [S, D] / [S, Dv]
-/// key-value problems (grouped-query attention: query entry b reads key entry b / group).
-struct Dims {
-  int64_t batch, group, t, s, d, dv;
+/// Where the rows of one operand lie: entry b (a flat batch index over [batch..., heads])
+/// row i starts at element at(b, i); a row's elements are contiguous. Layout bhsd is
+/// [batch..., H, L, W]; bshd is [B, L, H, W] (rows of one head H * W apart).
+struct Rows {
+  int64_t heads = 1, batchStride = 0, headStride = 0, rowStride = 0;
+  int64_t at(int64_t b, int64_t i) const {
+    return (b / heads) * batchStride + (b % heads) * headStride + i * rowStride;
+  }
 };
 
-Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v) {
+Rows rowsOf(const Tensor &x, AttentionLayout layout) {
+  Rows w;
+  int64_t r = x.rank();
+  if (layout == AttentionLayout::Bshd) {
+    int64_t l = x.dim(1), h = x.dim(2), d = x.dim(3);
+    w.heads = std::max<int64_t>(h, 1), w.batchStride = l * h * d, w.headStride = d;
+    w.rowStride = h * d;
+    return w;
+  }
+  int64_t h = x.dim(r - 3), l = x.dim(r - 2), d = x.dim(r - 1);
+  w.heads = std::max<int64_t>(h, 1), w.batchStride = h * l * d, w.headStride = l * d;
+  w.rowStride = d;
+  return w;
+}
+
+/// Sizes of one call: `batch` [T, D] query problems over `batch / group` [S, D] / [S, Dv]
+/// key-value problems (grouped-query attention: query entry b reads key entry b / group),
+/// and the rows of q (and dq), k (dk), v (dv) and out (g).
+struct Dims {
+  int64_t batch, group, t, s, d, dv;
+  std::vector<int64_t> batchDims; ///< [batch..., H]: the scores' leading dims
+  Rows q, k, v, o;
+};
+
+Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &o,
+             AttentionLayout layout) {
   int64_t r = q.rank();
   Dims n;
-  n.t = q.dim(r - 2), n.d = q.dim(r - 1), n.s = k.dim(r - 2), n.dv = v.dim(r - 1);
+  // The logical [batch..., H, L, W] dims: bshd swaps the middle two of [B, L, H, W].
+  auto dimOf = [&](const Tensor &x, int64_t i) {
+    if (layout == AttentionLayout::Bshd && (i == 1 || i == 2))
+      return x.dim(3 - i);
+    return x.dim(i);
+  };
+  n.t = dimOf(q, r - 2), n.d = q.dim(r - 1), n.s = dimOf(k, r - 2), n.dv = v.dim(r - 1);
   n.batch = 1;
-  for (int64_t i = 0; i + 2 < r; ++i)
-    n.batch *= q.dim(i);
-  n.group = k.dim(r - 3) > 0 ? std::max<int64_t>(1, q.dim(r - 3) / k.dim(r - 3)) : 1;
+  for (int64_t i = 0; i + 2 < r; ++i) {
+    n.batch *= dimOf(q, i);
+    n.batchDims.push_back(dimOf(q, i));
+  }
+  int64_t kvHeads = dimOf(k, r - 3);
+  n.group = kvHeads > 0 ? std::max<int64_t>(1, dimOf(q, r - 3) / kvHeads) : 1;
+  n.q = rowsOf(q, layout), n.k = rowsOf(k, layout), n.v = rowsOf(v, layout);
+  n.o = rowsOf(o, layout);
   return n;
 }
 
@@ -88,13 +128,12 @@ template <typename T> struct MaskView {
 };
 
 template <typename T>
-MaskView<T> getMask(const Tensor *mask, const T *floatMask, const Tensor &q,
-                    const Dims &n, bool causal) {
+MaskView<T> getMask(const Tensor *mask, const T *floatMask, const Dims &n, bool causal) {
   MaskView<T> view;
   view.causal = causal;
   if (!mask)
     return view;
-  std::vector<int64_t> scores(q.shape->begin(), q.shape->end() - 2);
+  std::vector<int64_t> scores = n.batchDims;
   scores.push_back(n.t);
   scores.push_back(n.s);
   std::vector<int64_t> st = broadcastStrides(*mask->shape, scores);
@@ -135,8 +174,8 @@ void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mas
       int64_t b = task / rowTiles, i0 = (task % rowTiles) * kRows;
       int64_t br = std::min(kRows, n.t - i0);
       int64_t kvb = b / n.group;
-      const T *qb = q + (b * n.t + i0) * n.d, *kb = k + kvb * n.s * n.d,
-              *vb = v + kvb * n.s * n.dv;
+      const T *qb = q + n.q.at(b, i0), *kb = k + n.k.at(kvb, 0), *vb = v + n.v.at(kvb, 0);
+      const int64_t ldq = n.q.rowStride, ldk = n.k.rowStride, ldv = n.v.rowStride;
       std::fill(m.begin(), m.end(), ninf);
       std::fill(l.begin(), l.end(), T(0));
       std::fill(acc.begin(), acc.end(), T(0));
@@ -147,7 +186,7 @@ void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mas
           continue;
         T *st = tile.data();
         if (n.d > 0)
-          gemm(false, true, br, bc, n.d, scale, qb, n.d, kb + j0 * n.d, n.d, T(0), st,
+          gemm(false, true, br, bc, n.d, scale, qb, ldq, kb + j0 * ldk, ldk, T(0), st,
                bc);
         else
           std::fill(st, st + br * bc, T(0));
@@ -175,13 +214,13 @@ void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mas
               acc[size_t(i * n.dv + d)] *= alpha;
         }
         if (n.dv > 0)
-          gemm(false, false, br, n.dv, bc, T(1), st, bc, vb + j0 * n.dv, n.dv, T(1),
+          gemm(false, false, br, n.dv, bc, T(1), st, bc, vb + j0 * ldv, ldv, T(1),
                acc.data(), n.dv);
       }
       for (int64_t i = 0; i < br; ++i) {
         T li = l[size_t(i)];
         T inv = li > 0 ? T(1) / li : T(0);
-        T *o = out + (b * n.t + i0 + i) * n.dv;
+        T *o = out + n.o.at(b, i0 + i);
         for (int64_t d = 0; d < n.dv; ++d)
           o[d] = acc[size_t(i * n.dv + d)] * inv;
         lse[b * n.t + i0 + i] = li > 0 ? m[size_t(i)] + std::log(li) : ninf;
@@ -201,19 +240,25 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
         rowDot(size_t(n.t));
     const T ninf = -std::numeric_limits<T>::infinity();
     for (int64_t kvb = begin; kvb < end; ++kvb) {
-      const T *kb = k + kvb * n.s * n.d, *vb = v + kvb * n.s * n.dv;
-      T *dkb = dk + kvb * n.s * n.d, *dvb = dv + kvb * n.s * n.dv;
-      std::fill(dkb, dkb + n.s * n.d, T(0));
-      std::fill(dvb, dvb + n.s * n.dv, T(0));
+      // dk, dv, dq have the layouts of k, v, q.
+      const int64_t ldq = n.q.rowStride, ldk = n.k.rowStride, ldv = n.v.rowStride,
+                    ldo = n.o.rowStride;
+      const T *kb = k + n.k.at(kvb, 0), *vb = v + n.v.at(kvb, 0);
+      T *dkb = dk + n.k.at(kvb, 0), *dvb = dv + n.v.at(kvb, 0);
+      for (int64_t j = 0; j < n.s; ++j) {
+        std::fill(dkb + j * ldk, dkb + j * ldk + n.d, T(0));
+        std::fill(dvb + j * ldv, dvb + j * ldv + n.dv, T(0));
+      }
       for (int64_t b = kvb * n.group; b < (kvb + 1) * n.group; ++b) {
-        const T *gb = g + b * n.t * n.dv, *ob = out + b * n.t * n.dv, *lb = lse + b * n.t;
-        const T *qb = q + b * n.t * n.d;
-        T *dqb = dq + b * n.t * n.d;
-        std::fill(dqb, dqb + n.t * n.d, T(0));
+        const T *gb = g + n.o.at(b, 0), *ob = out + n.o.at(b, 0), *lb = lse + b * n.t;
+        const T *qb = q + n.q.at(b, 0);
+        T *dqb = dq + n.q.at(b, 0);
+        for (int64_t i = 0; i < n.t; ++i)
+          std::fill(dqb + i * ldq, dqb + i * ldq + n.d, T(0));
         for (int64_t i = 0; i < n.t; ++i) { // rowsum(g * out) = rowsum(p * (g vᵀ))
           T sum = 0;
           for (int64_t d = 0; d < n.dv; ++d)
-            sum += gb[i * n.dv + d] * ob[i * n.dv + d];
+            sum += gb[i * ldo + d] * ob[i * ldo + d];
           rowDot[size_t(i)] = sum;
         }
         for (int64_t j0 = 0; j0 < n.s; j0 += kCols) {
@@ -226,8 +271,8 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
               continue;
             T *pt = p.data(), *dpt = dp.data();
             if (n.d > 0)
-              gemm(false, true, br, bc, n.d, scale, qb + i0 * n.d, n.d, kb + j0 * n.d,
-                   n.d, T(0), pt, bc);
+              gemm(false, true, br, bc, n.d, scale, qb + i0 * ldq, ldq, kb + j0 * ldk,
+                   ldk, T(0), pt, bc);
             else
               std::fill(pt, pt + br * bc, T(0));
             mask.apply(pt, b, i0, br, j0, bc);
@@ -240,10 +285,10 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
             }
             expLoop(pt, pt, br * bc);
             if (n.dv > 0) {
-              gemm(true, false, bc, n.dv, br, T(1), pt, bc, gb + i0 * n.dv, n.dv, T(1),
-                   dvb + j0 * n.dv, n.dv);
-              gemm(false, true, br, bc, n.dv, T(1), gb + i0 * n.dv, n.dv, vb + j0 * n.dv,
-                   n.dv, T(0), dpt, bc);
+              gemm(true, false, bc, n.dv, br, T(1), pt, bc, gb + i0 * ldo, ldo, T(1),
+                   dvb + j0 * ldv, ldv);
+              gemm(false, true, br, bc, n.dv, T(1), gb + i0 * ldo, ldo, vb + j0 * ldv,
+                   ldv, T(0), dpt, bc);
             } else {
               std::fill(dpt, dpt + br * bc, T(0));
             }
@@ -252,10 +297,10 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
                 dpt[i * bc + j] =
                     pt[i * bc + j] * (dpt[i * bc + j] - rowDot[size_t(i0 + i)]);
             if (n.d > 0) {
-              gemm(false, false, br, n.d, bc, scale, dpt, bc, kb + j0 * n.d, n.d, T(1),
-                   dqb + i0 * n.d, n.d);
-              gemm(true, false, bc, n.d, br, scale, dpt, bc, qb + i0 * n.d, n.d, T(1),
-                   dkb + j0 * n.d, n.d);
+              gemm(false, false, br, n.d, bc, scale, dpt, bc, kb + j0 * ldk, ldk, T(1),
+                   dqb + i0 * ldq, ldq);
+              gemm(true, false, bc, n.d, br, scale, dpt, bc, qb + i0 * ldq, ldq, T(1),
+                   dkb + j0 * ldk, ldk);
             }
           }
         }
@@ -280,17 +325,17 @@ void runAttention(KernelCall &c) {
   const Tensor &q = c.in[0], &k = c.in[1], &v = c.in[2];
   const Tensor *mask = c.in.size() > 3 ? &c.in[3] : nullptr;
   const auto &attrs = c.attrs<AttentionAttrs>();
-  Dims n = getDims(q, k, v);
+  Dims n = getDims(q, k, v, c.out[0], attrs.layout);
   std::vector<float> tm;
   if (q.dtype == ds::plan::F64) {
-    auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), q, n, attrs.causal);
+    auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), n, attrs.causal);
     attentionForward(q.as<double>(), k.as<double>(), v.as<double>(), view, attrs.scale, n,
                      c.out[0].as<double>(), c.out[1].as<double>());
     return;
   }
   float *lse = c.out[1].as<float>();
   std::vector<float> tq, tk, tv, to;
-  auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), q, n, attrs.causal);
+  auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), n, attrs.causal);
   float *out = outF32(c.out[0], to);
   attentionForward(asF32(q, tq), asF32(k, tk), asF32(v, tv), view, float(attrs.scale), n,
                    out, lse);
@@ -301,10 +346,10 @@ void runAttentionGrad(KernelCall &c) {
   const Tensor &g = c.in[0], &q = c.in[1], &k = c.in[2], &v = c.in[3], &o = c.in[4];
   const Tensor *mask = c.in.size() > 6 ? &c.in[6] : nullptr;
   const auto &attrs = c.attrs<AttentionAttrs>();
-  Dims n = getDims(q, k, v);
+  Dims n = getDims(q, k, v, o, attrs.layout);
   std::vector<float> tm;
   if (q.dtype == ds::plan::F64) {
-    auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), q, n, attrs.causal);
+    auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), n, attrs.causal);
     attentionBackward(g.as<double>(), q.as<double>(), k.as<double>(), v.as<double>(),
                       o.as<double>(), c.in[5].as<double>(), view, attrs.scale, n,
                       c.out[0].as<double>(), c.out[1].as<double>(),
@@ -312,7 +357,7 @@ void runAttentionGrad(KernelCall &c) {
     return;
   }
   std::vector<float> tg, tq, tk, tv, to, tdq, tdk, tdv;
-  auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), q, n, attrs.causal);
+  auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), n, attrs.causal);
   float *dq = outF32(c.out[0], tdq), *dk = outF32(c.out[1], tdk),
         *dv = outF32(c.out[2], tdv);
   attentionBackward(asF32(g, tg), asF32(q, tq), asF32(k, tk), asF32(v, tv), asF32(o, to),

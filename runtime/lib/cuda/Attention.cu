@@ -52,6 +52,21 @@ __device__ __forceinline__ A maskScore(const MaskDesc &m, int64_t b, int64_t i, 
   return s + ld(static_cast<const T *>(m.data), off);
 }
 
+/// Where the rows of one operand lie, as the CPU kernels' Rows: entry b (flat over
+/// [batch..., heads]) row i starts at element at(b, i), its elements contiguous. Layout
+/// bhsd is [batch..., H, L, W]; bshd [B, L, H, W].
+struct Rows {
+  int64_t heads = 1, batchStride = 0, headStride = 0, rowStride = 0;
+  __host__ __device__ int64_t at(int64_t b, int64_t i) const {
+    return (b / heads) * batchStride + (b % heads) * headStride + i * rowStride;
+  }
+};
+
+/// The rows of q (and dq), k (dk), v (dv) and out (g).
+struct Layouts {
+  Rows q, k, v, o;
+};
+
 template <typename A> __device__ __forceinline__ A expA(A v);
 template <> __device__ __forceinline__ float expA(float v) { return expf(v); }
 template <> __device__ __forceinline__ double expA(double v) { return ::exp(v); }
@@ -67,9 +82,9 @@ __device__ A blockDot(const T *a, const T *b, int64_t n) {
 
 template <typename T>
 __global__ void attentionKernel(const T *__restrict__ q, const T *__restrict__ k,
-                                const T *__restrict__ v, MaskDesc mask, float scale,
-                                int64_t batch, int64_t group, int64_t t, int64_t s,
-                                int64_t d, int64_t dv, T *__restrict__ out,
+                                const T *__restrict__ v, MaskDesc mask, Layouts w,
+                                float scale, int64_t batch, int64_t group, int64_t t,
+                                int64_t s, int64_t d, int64_t dv, T *__restrict__ out,
                                 typename Acc<T>::type *__restrict__ lse) {
   using A = typename Acc<T>::type;
   extern __shared__ unsigned char shared[];
@@ -77,14 +92,14 @@ __global__ void attentionKernel(const T *__restrict__ q, const T *__restrict__ k
   const A ninf = -std::numeric_limits<A>::infinity();
   for (int64_t row = blockIdx.x; row < batch * t; row += gridDim.x) {
     int64_t b = row / t, i = row % t;
-    const T *qi = q + row * d, *kb = k + (b / group) * s * d,
-            *vb = v + (b / group) * s * dv;
+    const T *qi = q + w.q.at(b, i), *kb = k + w.k.at(b / group, 0),
+            *vb = v + w.v.at(b / group, 0);
     for (int64_t x = threadIdx.x; x < dv; x += blockDim.x)
       acc[x] = A(0);
     A m = ninf, l = A(0);
     int64_t jEnd = mask.causal ? min(s, i + 1) : s;
     for (int64_t j = 0; j < jEnd; ++j) {
-      A score = blockDot<T, A>(qi, kb + j * d, d) * A(scale);
+      A score = blockDot<T, A>(qi, kb + j * w.k.rowStride, d) * A(scale);
       score = maskScore<T, A>(mask, b, i, j, score);
       if (score == ninf)
         continue;
@@ -93,11 +108,11 @@ __global__ void attentionKernel(const T *__restrict__ q, const T *__restrict__ k
       l = l * alpha + p;
       m = mx;
       for (int64_t x = threadIdx.x; x < dv; x += blockDim.x)
-        acc[x] = acc[x] * alpha + p * ld(vb + j * dv, x);
+        acc[x] = acc[x] * alpha + p * ld(vb + j * w.v.rowStride, x);
     }
     A inv = l > A(0) ? A(1) / l : A(0);
     for (int64_t x = threadIdx.x; x < dv; x += blockDim.x)
-      st(out + row * dv, x, acc[x] * inv);
+      st(out + w.o.at(b, i), x, acc[x] * inv);
     if (threadIdx.x == 0)
       lse[row] = l > A(0) ? A(m + log(l)) : ninf;
     __syncthreads(); // acc is reused by the next row
@@ -110,34 +125,35 @@ __global__ void attentionGradQueryKernel(const T *__restrict__ g, const T *__res
                                          const T *__restrict__ k, const T *__restrict__ v,
                                          const T *__restrict__ o,
                                          const typename Acc<T>::type *__restrict__ lse,
-                                         MaskDesc mask, float scale, int64_t batch,
-                                         int64_t group, int64_t t, int64_t s, int64_t d,
-                                         int64_t dv, T *__restrict__ dq) {
+                                         MaskDesc mask, Layouts w, float scale,
+                                         int64_t batch, int64_t group, int64_t t, int64_t s,
+                                         int64_t d, int64_t dv, T *__restrict__ dq) {
   using A = typename Acc<T>::type;
   extern __shared__ unsigned char shared[];
   A *acc = reinterpret_cast<A *>(shared);
   const A ninf = -std::numeric_limits<A>::infinity();
   for (int64_t row = blockIdx.x; row < batch * t; row += gridDim.x) {
     int64_t b = row / t, i = row % t;
-    const T *qi = q + row * d, *gi = g + row * dv, *kb = k + (b / group) * s * d,
-            *vb = v + (b / group) * s * dv;
+    const T *qi = q + w.q.at(b, i), *gi = g + w.o.at(b, i),
+            *kb = k + w.k.at(b / group, 0), *vb = v + w.v.at(b / group, 0);
+    const int64_t ldk = w.k.rowStride, ldv = w.v.rowStride;
     for (int64_t x = threadIdx.x; x < d; x += blockDim.x)
       acc[x] = A(0);
     A li = A(lse[row]);
-    A rowDot = blockDot<T, A>(gi, o + row * dv, dv);
+    A rowDot = blockDot<T, A>(gi, o + w.o.at(b, i), dv);
     int64_t jEnd = li == ninf ? 0 : (mask.causal ? min(s, i + 1) : s);
     for (int64_t j = 0; j < jEnd; ++j) {
       A score =
-          maskScore<T, A>(mask, b, i, j, blockDot<T, A>(qi, kb + j * d, d) * A(scale));
-      A dp = blockDot<T, A>(gi, vb + j * dv, dv);
+          maskScore<T, A>(mask, b, i, j, blockDot<T, A>(qi, kb + j * ldk, d) * A(scale));
+      A dp = blockDot<T, A>(gi, vb + j * ldv, dv);
       if (score == ninf)
         continue;
       A ds = expA(score - li) * (dp - rowDot) * A(scale);
       for (int64_t x = threadIdx.x; x < d; x += blockDim.x)
-        acc[x] += ds * ld(kb + j * d, x);
+        acc[x] += ds * ld(kb + j * ldk, x);
     }
     for (int64_t x = threadIdx.x; x < d; x += blockDim.x)
-      st(dq + row * d, x, acc[x]);
+      st(dq + w.q.at(b, i), x, acc[x]);
     __syncthreads();
   }
 }
@@ -149,7 +165,7 @@ attentionGradKeyKernel(const T *__restrict__ g, const T *__restrict__ q,
                        const T *__restrict__ k, const T *__restrict__ v,
                        const T *__restrict__ o,
                        const typename Acc<T>::type *__restrict__ lse, MaskDesc mask,
-                       float scale, int64_t batch, int64_t group, int64_t t, int64_t s,
+                       Layouts w, float scale, int64_t batch, int64_t group, int64_t t, int64_t s,
                        int64_t d, int64_t dv, T *__restrict__ dk, T *__restrict__ dvOut) {
   using A = typename Acc<T>::type;
   extern __shared__ unsigned char shared[];
@@ -157,7 +173,7 @@ attentionGradKeyKernel(const T *__restrict__ g, const T *__restrict__ q,
   const A ninf = -std::numeric_limits<A>::infinity();
   for (int64_t col = blockIdx.x; col < batch / group * s; col += gridDim.x) {
     int64_t kvb = col / s, j = col % s;
-    const T *kj = k + col * d, *vj = v + col * dv;
+    const T *kj = k + w.k.at(kvb, j), *vj = v + w.v.at(kvb, j);
     for (int64_t x = threadIdx.x; x < d; x += blockDim.x)
       accK[x] = A(0);
     for (int64_t x = threadIdx.x; x < dv; x += blockDim.x)
@@ -168,11 +184,11 @@ attentionGradKeyKernel(const T *__restrict__ g, const T *__restrict__ q,
       int64_t b = bi / t, i = bi % t, row = bi;
       if (mask.causal && i < j)
         continue;
-      const T *qi = q + row * d, *gi = g + row * dv;
+      const T *qi = q + w.q.at(b, i), *gi = g + w.o.at(b, i);
       A li = A(lse[row]);
       A score = maskScore<T, A>(mask, b, i, j, blockDot<T, A>(qi, kj, d) * A(scale));
       A dp = blockDot<T, A>(gi, vj, dv);
-      A rowDot = blockDot<T, A>(gi, o + row * dv, dv);
+      A rowDot = blockDot<T, A>(gi, o + w.o.at(b, i), dv);
       if (score == ninf || li == ninf)
         continue;
       A p = expA(score - li);
@@ -183,41 +199,69 @@ attentionGradKeyKernel(const T *__restrict__ g, const T *__restrict__ q,
         accV[x] += p * ld(gi, x);
     }
     for (int64_t x = threadIdx.x; x < d; x += blockDim.x)
-      st(dk + col * d, x, accK[x]);
+      st(dk + w.k.at(kvb, j), x, accK[x]);
     for (int64_t x = threadIdx.x; x < dv; x += blockDim.x)
-      st(dvOut + col * dv, x, accV[x]);
+      st(dvOut + w.v.at(kvb, j), x, accV[x]);
     __syncthreads();
   }
 }
 
+Rows rowsOf(const Tensor &x, AttentionLayout layout) {
+  Rows w;
+  int64_t r = x.rank();
+  if (layout == AttentionLayout::Bshd) {
+    int64_t l = x.dim(1), h = x.dim(2), d = x.dim(3);
+    w.heads = std::max<int64_t>(h, 1), w.batchStride = l * h * d, w.headStride = d;
+    w.rowStride = h * d;
+    return w;
+  }
+  int64_t h = x.dim(r - 3), l = x.dim(r - 2), d = x.dim(r - 1);
+  w.heads = std::max<int64_t>(h, 1), w.batchStride = h * l * d, w.headStride = l * d;
+  w.rowStride = d;
+  return w;
+}
+
 /// `batch` query entries over `batch / group` key-value entries (grouped-query attention:
-/// query entry b reads key entry b / group).
+/// query entry b reads key entry b / group), in the logical [batch..., H, L, W] dims.
 struct Dims {
   int64_t batch = 1, group = 1, t, s, d, dv;
+  std::vector<int64_t> batchDims; ///< [batch..., H]: the scores' leading dims
+  Layouts w;
 };
 
-Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v) {
+Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &o,
+             AttentionLayout layout) {
   int64_t r = q.rank();
   Dims n;
-  for (int64_t i = 0; i + 2 < r; ++i)
-    n.batch *= q.dim(i);
-  n.t = q.dim(r - 2), n.d = q.dim(r - 1), n.s = k.dim(r - 2), n.dv = v.dim(r - 1);
-  if (k.dim(r - 3) > 0)
-    n.group = std::max<int64_t>(1, q.dim(r - 3) / k.dim(r - 3));
+  // bshd's [B, L, H, W] holds the logical [B, H, L, W].
+  auto dimOf = [&](const Tensor &x, int64_t i) {
+    if (layout == AttentionLayout::Bshd && (i == 1 || i == 2))
+      return x.dim(3 - i);
+    return x.dim(i);
+  };
+  for (int64_t i = 0; i + 2 < r; ++i) {
+    n.batch *= dimOf(q, i);
+    n.batchDims.push_back(dimOf(q, i));
+  }
+  n.t = dimOf(q, r - 2), n.d = q.dim(r - 1), n.s = dimOf(k, r - 2), n.dv = v.dim(r - 1);
+  if (dimOf(k, r - 3) > 0)
+    n.group = std::max<int64_t>(1, dimOf(q, r - 3) / dimOf(k, r - 3));
+  n.w.q = rowsOf(q, layout), n.w.k = rowsOf(k, layout), n.w.v = rowsOf(v, layout);
+  n.w.o = rowsOf(o, layout);
   return n;
 }
 
-MaskDesc getMask(const Tensor *mask, const Tensor &q, const Dims &n, bool causal) {
+MaskDesc getMask(const Tensor *mask, const Dims &n, bool causal) {
   MaskDesc m;
   m.causal = causal;
   if (!mask)
     return m;
-  int64_t r = q.rank();
+  int64_t r = int64_t(n.batchDims.size()) + 2;
   if (r - 2 > kMaxBatchDims)
     fail("attention with a mask supports at most ", kMaxBatchDims, " batch dims, got ",
          r - 2);
   // Strides of the mask viewed in the scores' shape [batch..., T, S] (0 where broadcast).
-  std::vector<int64_t> scores(q.shape->begin(), q.shape->end() - 2);
+  std::vector<int64_t> scores = n.batchDims;
   scores.push_back(n.t);
   scores.push_back(n.s);
   const std::vector<int64_t> &ms = *mask->shape;
@@ -254,16 +298,16 @@ void runAttention(KernelCall &c) {
     return runCudnnAttention(*a, c, stream(c));
   const Tensor &q = c.in[0], &k = c.in[1], &v = c.in[2];
   const auto &attrs = c.attrs<AttentionAttrs>();
-  Dims n = getDims(q, k, v);
+  Dims n = getDims(q, k, v, c.out[0], attrs.layout);
   if (n.batch * n.t == 0)
     return;
-  MaskDesc mask = getMask(c.in.size() > 3 ? &c.in[3] : nullptr, q, n, attrs.causal);
+  MaskDesc mask = getMask(c.in.size() > 3 ? &c.in[3] : nullptr, n, attrs.causal);
   size_t shared = accBytes(q.dtype, n.dv);
   checkShared(shared);
   DS_DISPATCH_FLOAT(q.dtype, T, {
     attentionKernel<T>
         <<<rowGrid(n.batch * n.t), rowThreads(std::max(n.d, n.dv)), shared, stream(c)>>>(
-            q.as<const T>(), k.as<const T>(), v.as<const T>(), mask, float(attrs.scale),
+            q.as<const T>(), k.as<const T>(), v.as<const T>(), mask, n.w, float(attrs.scale),
             n.batch, n.group, n.t, n.s, n.d, n.dv, c.out[0].as<T>(),
             c.out[1].as<typename Acc<T>::type>());
     DS_CUDA_LAUNCH();
@@ -275,8 +319,8 @@ void runAttentionGrad(KernelCall &c) {
     return runCudnnAttention(*a, c, stream(c));
   const Tensor &g = c.in[0], &q = c.in[1], &k = c.in[2], &v = c.in[3], &o = c.in[4];
   const auto &attrs = c.attrs<AttentionAttrs>();
-  Dims n = getDims(q, k, v);
-  MaskDesc mask = getMask(c.in.size() > 6 ? &c.in[6] : nullptr, q, n, attrs.causal);
+  Dims n = getDims(q, k, v, o, attrs.layout);
+  MaskDesc mask = getMask(c.in.size() > 6 ? &c.in[6] : nullptr, n, attrs.causal);
   size_t sharedQ = accBytes(q.dtype, n.d), sharedK = accBytes(q.dtype, n.d + n.dv);
   checkShared(sharedK);
   int threads = rowThreads(std::max(n.d, n.dv));
@@ -285,7 +329,7 @@ void runAttentionGrad(KernelCall &c) {
       attentionGradQueryKernel<T>
           <<<rowGrid(n.batch * n.t), threads, sharedQ, stream(c)>>>(
               g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(),
-              o.as<const T>(), c.in[5].as<const typename Acc<T>::type>(), mask,
+              o.as<const T>(), c.in[5].as<const typename Acc<T>::type>(), mask, n.w,
               float(attrs.scale), n.batch, n.group, n.t, n.s, n.d, n.dv,
               c.out[0].as<T>());
       DS_CUDA_LAUNCH();
@@ -294,7 +338,7 @@ void runAttentionGrad(KernelCall &c) {
       attentionGradKeyKernel<T>
           <<<rowGrid(n.batch / n.group * n.s), threads, sharedK, stream(c)>>>(
               g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(),
-              o.as<const T>(), c.in[5].as<const typename Acc<T>::type>(), mask,
+              o.as<const T>(), c.in[5].as<const typename Acc<T>::type>(), mask, n.w,
               float(attrs.scale), n.batch, n.group, n.t, n.s, n.d, n.dv, c.out[1].as<T>(),
               c.out[2].as<T>());
       DS_CUDA_LAUNCH();

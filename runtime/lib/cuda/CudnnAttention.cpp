@@ -60,16 +60,27 @@ cudnnHandle_t handle(CudnnState &s) {
   return s.handle;
 }
 
-/// q [..., H, T, D] seen as (b, h, t, d) with b the product of the leading dims.
+/// q [..., H, T, D] seen as (b, h, t, d) with b the product of the leading dims; layout
+/// bshd's [B, T, H, D] is the same (b, h, t, d) through strides.
 struct Shape4 {
   int64_t b = 1, h = 1, t = 0, d = 0;
+  bool bshd = false;
   std::vector<int64_t> dims() const { return {b, h, t, d}; }
-  std::vector<int64_t> strides() const { return {h * t * d, t * d, d, 1}; }
+  std::vector<int64_t> strides() const {
+    if (bshd)
+      return {t * h * d, d, h * d, 1};
+    return {h * t * d, t * d, d, 1};
+  }
 };
 
-Shape4 shape4(const TensorType &t) {
+Shape4 shape4(const TensorType &t, AttentionLayout layout) {
   Shape4 s;
   int64_t r = t.rank();
+  if (layout == AttentionLayout::Bshd) {
+    s.b = t.shape[0], s.t = t.shape[1], s.h = t.shape[2], s.d = t.shape[3];
+    s.bshd = true;
+    return s;
+  }
   for (int64_t i = 0; i + 3 < r; ++i)
     s.b *= t.shape[size_t(i)];
   s.h = t.shape[size_t(r - 3)];
@@ -123,7 +134,8 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
     why = "q of rank < 3";
     return nullptr;
   }
-  Shape4 sq = shape4(q), sk = shape4(kt), sv = shape4(v);
+  Shape4 sq = shape4(q, attrs.layout), sk = shape4(kt, attrs.layout),
+         sv = shape4(v, attrs.layout);
   if (sq.b * sq.h * sq.t * sk.t == 0) {
     why = "an empty operand";
     return nullptr;
@@ -132,7 +144,7 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
   // are either all broadcast or all full, so it is cuDNN's bias [1|b, 1|h, T, S].
   int64_t mb = 1, mh = 1;
   if (mask) {
-    int64_t r = mask->rank(), qr = q.rank();
+    int64_t r = mask->rank(), qr = q.rank(); // bshd: rank 4 like [B, H, T, S]
     if (mask->dtype != q.dtype || r < 2 || mask->shape[size_t(r - 2)] != sq.t ||
         mask->shape[size_t(r - 1)] != sk.t) {
       why = "the mask is boolean or broadcast over rows or columns";
@@ -166,7 +178,8 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
   char scale[40];
   std::snprintf(scale, sizeof(scale), "%a", attrs.scale); // exact
   key += " mask " + (mask ? std::to_string(mb) + "x" + std::to_string(mh) : "none") +
-         " scale " + scale + " causal " + std::to_string(attrs.causal);
+         " scale " + scale + " causal " + std::to_string(attrs.causal) +
+         " layout " + std::to_string(int(attrs.layout));
   if (auto it = s.graphs.find(key); it != s.graphs.end())
     return it->second;
   auto a = std::make_shared<CudnnAttention>();
@@ -191,7 +204,7 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
                       .set_uid(kBias)
                       .set_dim({mb, mh, sq.t, sk.t})
                       .set_stride({mh * sq.t * sk.t, sq.t * sk.t, sk.t, 1}));
-  Shape4 so{sq.b, sq.h, sq.t, sv.d};
+  Shape4 so{sq.b, sq.h, sq.t, sv.d, sq.bshd};
   std::vector<int64_t> statsDim{sq.b, sq.h, sq.t, 1}, statsStride{sq.h * sq.t, sq.t, 1, 1};
   if (!backward) {
     auto opts = fe::graph::SDPA_attributes()

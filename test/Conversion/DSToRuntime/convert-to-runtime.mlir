@@ -130,7 +130,7 @@ func.func @strings(%x: tensor<4x8xf32>, %y: tensor<4xi64>, %k: tensor<i64>) -> (
 // CHECK-LABEL: func.func @attention
 //       CHECK:   %[[O:.+]] = dsrt.alloc : memref<2x4x8xf32>
 //       CHECK:   %[[L:.+]] = dsrt.alloc : memref<2x4xf32>
-//       CHECK:   dsrt.kernel "attention" ins(%arg0, %arg0, %arg0, %arg1 : memref<2x4x8xf32>, memref<2x4x8xf32>, memref<2x4x8xf32>, memref<4x4xi1>) outs(%[[O]], %[[L]] : memref<2x4x8xf32>, memref<2x4xf32>) {attrs = {causal = false, dropout = 0.000000e+00 : f32, scale = 2.500000e-01 : f32}}
+//       CHECK:   dsrt.kernel "attention" ins(%arg0, %arg0, %arg0, %arg1 : memref<2x4x8xf32>, memref<2x4x8xf32>, memref<2x4x8xf32>, memref<4x4xi1>) outs(%[[O]], %[[L]] : memref<2x4x8xf32>, memref<2x4xf32>) {attrs = {causal = false, dropout = 0.000000e+00 : f32, layout = "bhsd", scale = 2.500000e-01 : f32}}
 func.func @attention(%q: tensor<2x4x8xf32> {ds.input = "q"}, %m: tensor<4x4xi1> {ds.input = "m"}) -> (tensor<2x4x8xf32> {ds.output = "o"}) {
   %o, %lse = ds.attention %q, %q, %q mask %m {scale = 0.25 : f32} : (tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<4x4xi1>) -> (tensor<2x4x8xf32>, tensor<2x4xf32>)
   return %o : tensor<2x4x8xf32>

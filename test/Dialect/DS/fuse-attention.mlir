@@ -250,3 +250,74 @@ func.func @clamp_unmatched(%q: tensor<2x4x16xf32>, %kt: tensor<2x16x4xf32>, %v: 
   %o2 = ds.matmul %p2, %v : (tensor<2x4x4xf32>, tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
   return %o, %o2 : tensor<2x4x16xf32>, tensor<2x4x16xf32>
 }
+
+// -----
+
+// Tests that Hugging Face GPT-2's mask buffer, a parameter the importer found to hold
+// torch.tril(ones) (ds.lower_triangular_ones), cropped to [T, S] by slices from 0 and
+// compared with 0 for the masked positions, becomes causal = true with no mask operand:
+// no mask tensor is computed and the buffer is not read.
+// CHECK-LABEL: func.func @gpt2_tril_buffer
+//   CHECK-NOT:   ds.param_ref
+//   CHECK-NOT:   ds.equal
+//       CHECK:   %[[O:.+]], %{{.+}} = ds.attention %arg0, %arg1, %arg2 {causal = true, scale = 2.500000e-01 : f32}
+//  CHECK-NEXT:   return %[[O]]
+module {
+ds.parameter @bias : tensor<1x1x16x16xf32> from "bias" {ds.lower_triangular_ones}
+func.func @gpt2_tril_buffer(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x8x16xf32>, %v: tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %kt = ds.transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<2x4x8x16xf32>) -> tensor<2x4x16x8xf32>
+  %s = ds.matmul %q, %kt : (tensor<2x4x8x16xf32>, tensor<2x4x16x8xf32>) -> tensor<2x4x8x8xf32>
+  %c = ds.constant dense<4.000000e+00> : tensor<f32>
+  %ss = ds.div %s, %c : (tensor<2x4x8x8xf32>, tensor<f32>) -> tensor<2x4x8x8xf32>
+  %b = ds.param_ref @bias : tensor<1x1x16x16xf32>
+  %b1 = ds.slice %b {ends = array<i64: 1, 1, 16, 16>, starts = array<i64: 0, 0, 0, 0>, steps = array<i64: 1, 1, 1, 1>} : (tensor<1x1x16x16xf32>) -> tensor<1x1x16x16xf32>
+  %b2 = ds.slice %b1 {ends = array<i64: 1, 1, 8, 8>, starts = array<i64: 0, 0, 0, 0>, steps = array<i64: 1, 1, 1, 1>} : (tensor<1x1x16x16xf32>) -> tensor<1x1x8x8xf32>
+  %zero = ds.constant dense<0.000000e+00> : tensor<f32>
+  %masked = ds.equal %b2, %zero : (tensor<1x1x8x8xf32>, tensor<f32>) -> tensor<1x1x8x8xi1>
+  %ninf = ds.constant dense<0xFF800000> : tensor<f32>
+  %w = ds.where %masked, %ninf, %ss : (tensor<1x1x8x8xi1>, tensor<f32>, tensor<2x4x8x8xf32>) -> tensor<2x4x8x8xf32>
+  %p = ds.softmax %w {axis = 3 : i64} : tensor<2x4x8x8xf32>
+  %o = ds.matmul %p, %v : (tensor<2x4x8x8xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+}
+
+// -----
+
+// Tests that the same buffer cast to a boolean that keeps the attended positions
+// (where(bias.bool(), w, finfo.min)) is causal too, and that a buffer without the
+// importer's mark (its data unknown to the pass) stays a mask operand.
+// CHECK-LABEL: func.func @tril_buffer_cast
+//       CHECK:   ds.attention %arg0, %arg1, %arg2 {causal = true, scale = 2.500000e-01 : f32}
+// CHECK-LABEL: func.func @unmarked_buffer
+//       CHECK:   ds.attention %arg0, %arg1, %arg2 mask %{{.+}} {scale = 2.500000e-01 : f32}
+module {
+ds.parameter @tril : tensor<1x1x8x8xf32> from "tril" {ds.lower_triangular_ones}
+ds.parameter @other : tensor<1x1x8x8xf32> from "other"
+func.func @tril_buffer_cast(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x8x16xf32>, %v: tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %kt = ds.transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<2x4x8x16xf32>) -> tensor<2x4x16x8xf32>
+  %s = ds.matmul %q, %kt : (tensor<2x4x8x16xf32>, tensor<2x4x16x8xf32>) -> tensor<2x4x8x8xf32>
+  %c = ds.constant dense<2.500000e-01> : tensor<f32>
+  %ss = ds.mul %s, %c : (tensor<2x4x8x8xf32>, tensor<f32>) -> tensor<2x4x8x8xf32>
+  %b = ds.param_ref @tril : tensor<1x1x8x8xf32>
+  %keep = ds.cast %b : tensor<1x1x8x8xf32> to tensor<1x1x8x8xi1>
+  %min = ds.constant dense<-3.40282347E+38> : tensor<f32>
+  %w = ds.where %keep, %ss, %min : (tensor<1x1x8x8xi1>, tensor<2x4x8x8xf32>, tensor<f32>) -> tensor<2x4x8x8xf32>
+  %p = ds.softmax %w {axis = 3 : i64} : tensor<2x4x8x8xf32>
+  %o = ds.matmul %p, %v : (tensor<2x4x8x8xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+func.func @unmarked_buffer(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x8x16xf32>, %v: tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %kt = ds.transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<2x4x8x16xf32>) -> tensor<2x4x16x8xf32>
+  %s = ds.matmul %q, %kt : (tensor<2x4x8x16xf32>, tensor<2x4x16x8xf32>) -> tensor<2x4x8x8xf32>
+  %c = ds.constant dense<2.500000e-01> : tensor<f32>
+  %ss = ds.mul %s, %c : (tensor<2x4x8x8xf32>, tensor<f32>) -> tensor<2x4x8x8xf32>
+  %b = ds.param_ref @other : tensor<1x1x8x8xf32>
+  %keep = ds.cast %b : tensor<1x1x8x8xf32> to tensor<1x1x8x8xi1>
+  %min = ds.constant dense<-3.40282347E+38> : tensor<f32>
+  %w = ds.where %keep, %ss, %min : (tensor<1x1x8x8xi1>, tensor<2x4x8x8xf32>, tensor<f32>) -> tensor<2x4x8x8xf32>
+  %p = ds.softmax %w {axis = 3 : i64} : tensor<2x4x8x8xf32>
+  %o = ds.matmul %p, %v : (tensor<2x4x8x8xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+}

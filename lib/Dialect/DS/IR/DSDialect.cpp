@@ -76,6 +76,11 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
       return op->emitError() << "'" << name << "' must be a string on a ds.parameter";
     return success();
   }
+  if (name == kLowerTriangularOnesAttr) {
+    if (!isa<ParameterOp>(op) || !isa<UnitAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' must be a unit attribute on a ds.parameter";
+    return success();
+  }
   if (name == kCopyInAttr) {
     if (!isa<ConcatOp>(op) || !isa<UnitAttr>(attr.getValue()))
       return op->emitError() << "'" << name << "' must be a unit attribute on a ds.concat";

@@ -1,5 +1,6 @@
 // Fuses the attention subgraphs of ONNX exports (matmul, scale, mask, softmax, matmul)
 // into ds.attention.
+#include "ds/Dialect/DS/IR/DSDialect.h"
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "ds/Dialect/DS/Transforms/Passes.h"
 #include "ScalarConstants.h"
@@ -225,9 +226,61 @@ Value stripLeadingUnitDims(Value v) {
   return v;
 }
 
+/// Whether `v` is a top-left crop (slices starting at 0 with step 1, leading unit dims
+/// added or removed, float casts) of a parameter that the importer found to be ones on
+/// and below the diagonal and zeros above (GPT-2's `attn.bias` buffer): the crop holds
+/// the same pattern, 1 where key j <= query i.
+bool isLowerTriangularOnesCrop(Value v) {
+  while (true) {
+    v = stripLeadingUnitDims(v);
+    if (auto slice = v.getDefiningOp<SliceOp>()) {
+      if (!llvm::all_of(slice.getStarts(), [](int64_t x) { return x == 0; }) ||
+          !llvm::all_of(slice.getSteps(), [](int64_t x) { return x == 1; }))
+        return false;
+      v = slice.getInput();
+      continue;
+    }
+    if (auto cast = v.getDefiningOp<CastOp>();
+        cast && isa<FloatType>(tensorOf(cast.getInput()).getElementType())) {
+      v = cast.getInput();
+      continue;
+    }
+    break;
+  }
+  auto ref = v.getDefiningOp<ParamRefOp>();
+  if (!ref)
+    return false;
+  auto param = SymbolTable::lookupNearestSymbolFrom<ParameterOp>(ref, ref.getNameAttr());
+  return param && param->hasAttr(kLowerTriangularOnesAttr);
+}
+
+/// Whether a boolean mask computed from a lower-triangular-ones buffer X is the causal
+/// pattern: `X == 0` marks the masked positions (where(X == 0, fill, scores)), a cast of
+/// X to i1 the attended ones (where(bool(X), scores, fill)).
+bool isCausalFromBuffer(const Mask &mask) {
+  Value cond = stripLeadingUnitDims(mask.value);
+  if (auto eq = cond.getDefiningOp<EqualOp>()) {
+    for (auto [x, zero] :
+         {std::pair{eq.getLhs(), eq.getRhs()}, {eq.getRhs(), eq.getLhs()}})
+      if (auto z = getSplatFloat(zero); z && *z == 0 && isLowerTriangularOnesCrop(x))
+        return mask.negate;
+    return false;
+  }
+  if (auto cast = cond.getDefiningOp<CastOp>())
+    return !mask.negate && isLowerTriangularOnesCrop(cast.getInput());
+  return false;
+}
+
 /// Whether the mask is a constant equal to the causal (lower-triangular, top-left
 /// aligned) pattern over its last two dims, which must be [T, S].
 bool isCausalConstant(const Mask &mask, int64_t t, int64_t s) {
+  {
+    auto mt = tensorOf(mask.value);
+    if (!mask.additive && mt.getRank() >= 2 && mt.getDimSize(mt.getRank() - 2) == t &&
+        mt.getDimSize(mt.getRank() - 1) == s && mt.getNumElements() == t * s &&
+        isCausalFromBuffer(mask))
+      return true;
+  }
   Value value = stripLeadingUnitDims(mask.value);
   if (auto trilu = value.getDefiningOp<TriluOp>()) {
     // torch.triu(full((T, S), -inf), diagonal=1) (nn.Transformer's square subsequent

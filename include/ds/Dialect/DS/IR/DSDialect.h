@@ -32,6 +32,10 @@ constexpr llvm::StringLiteral kLossIndexAttr = "ds.loss";
 /// On a ds.parameter: what identifies its data (a hash of the bytes in the model, or the
 /// external-data file range); parameters with equal keys and types hold equal data.
 constexpr llvm::StringLiteral kContentKeyAttr = "ds.content";
+/// Unit attribute on a ds.parameter whose data, found at import, is ones on and below the
+/// diagonal of its last two dims and zeros above (leading dims all 1): a causal mask
+/// buffer (GPT-2's `attn.bias`), which ds-fuse-attention turns into `causal`.
+constexpr llvm::StringLiteral kLowerTriangularOnesAttr = "ds.lower_triangular_ones";
 /// Argument / result attribute: the ONNX graph input or output name.
 constexpr llvm::StringLiteral kInputNameAttr = "ds.input";
 constexpr llvm::StringLiteral kOutputNameAttr = "ds.output";

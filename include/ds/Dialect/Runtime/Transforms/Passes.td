@@ -98,6 +98,39 @@ def GroupOptimizerUpdatesPass : Pass<"ds-group-optimizer-updates", "::mlir::Modu
   ];
 }
 
+def FoldAttentionTransposesPass
+    : Pass<"ds-fold-attention-transposes", "::mlir::ModuleOp"> {
+  let summary = "Attention kernels read and write [B, S, H, D] buffers instead of transposing them";
+  let description = [{
+    Runs after --ds-convert-to-runtime, before --ds-plan-memory. Multi-head attention
+    exports project q, k and v as [B, S, H, D] and transpose each to [B, H, S, D] for the
+    attention, whose output is transposed back for the output projection; the backward
+    pass transposes the output gradient in and dq, dk, dv out. For each `attention` kernel
+    and the `attention_grad` kernels that read its lse, when
+    - each of q, k, v (and each grad's g) is written only by a `transpose` with perm
+      [0, 2, 1, 3] of a transient that one kernel writes before it, and read only by
+      these kernels, and
+    - the output (and each of dq, dk, dv) is read only by one such transpose (and, for
+      the output, by the grads), the transpose's result a transient that only it writes,
+    the kernels get `layout = "bshd"`: they read the transposes' sources and write the
+    transposes' results, and the transposes go (4 launches and 4 copies of the
+    activations forward, 4 backward, per layer). When any condition fails the group is
+    left as it is. The kernels compute the same bits in either layout (row strides only).
+    ```mlir
+    dsrt.kernel "transpose" ins(%qs : memref<2x8x4x16xf32>) outs(%q : memref<2x4x8x16xf32>) {attrs = {perm = array<i64: 0, 2, 1, 3>}}
+    ... (k, v alike)
+    dsrt.kernel "attention" ins(%q, %k, %v : ...) outs(%o, %lse : memref<2x4x8x16xf32>, memref<2x4x8xf32>) {attrs = {causal = true, scale = 2.500000e-01 : f32}}
+    dsrt.kernel "transpose" ins(%o : memref<2x4x8x16xf32>) outs(%os : memref<2x8x4x16xf32>) {attrs = {perm = array<i64: 0, 2, 1, 3>}}
+    // becomes
+    dsrt.kernel "attention" ins(%qs, %ks, %vs : ...) outs(%os, %lse : memref<2x8x4x16xf32>, memref<2x4x8xf32>) {attrs = {causal = true, layout = "bshd", scale = 2.500000e-01 : f32}}
+    ```
+  }];
+  let statistics = [
+    Statistic<"numFolded", "num-folded", "Attention kernels switched to layout bshd (forward, with their grads)">,
+    Statistic<"numTransposes", "num-transposes", "Transpose kernels removed">,
+  ];
+}
+
 def FuseGemmPass : Pass<"ds-fuse-gemm", "::mlir::ModuleOp"> {
   let summary = "Folds transposes, bias/residual adds and gradient accumulation into gemm kernels";
   let description = [{
