@@ -206,7 +206,7 @@ public:
     case FOp::Cast:
       return x;
     case FOp::Sqrt:
-      return math::SqrtOp::create(b, loc, x);
+      return math::SqrtOp::create(b, loc, x); // correctly rounded: see emitPtx
     case FOp::Exp:
       return math::ExpOp::create(b, loc, x);
     case FOp::Log:

@@ -29,6 +29,9 @@
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -128,6 +131,18 @@ FailureOr<std::string> emitPtx(gpu::GPUModuleOp module, const PtxOptions &option
            << error;
   llvmModule->setTargetTriple(llvm::Triple(kTriple));
   llvmModule->setDataLayout(tm->createDataLayout());
+  // sqrt as LLVM's intrinsic (sqrt.rn.f32, the interpreter's correctly rounded sqrtf):
+  // libdevice's __nv_sqrtf would pick sqrt.approx, __CUDA_PREC_SQRT being unset.
+  if (llvm::Function *sqrtf = llvmModule->getFunction("__nv_sqrtf")) {
+    for (llvm::User *u : llvm::make_early_inc_range(sqrtf->users())) {
+      auto *call = cast<llvm::CallInst>(u);
+      llvm::IRBuilder<> ir(call);
+      call->replaceAllUsesWith(
+          ir.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, call->getArgOperand(0)));
+      call->eraseFromParent();
+    }
+    sqrtf->eraseFromParent();
+  }
   bool needsLibdevice = llvm::any_of(*llvmModule, [](const llvm::Function &f) {
     return f.isDeclaration() && f.getName().starts_with("__nv_");
   });

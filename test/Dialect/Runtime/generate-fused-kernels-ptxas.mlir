@@ -2,9 +2,15 @@
 // RUN: ds-opt %s --ds-generate-fused-kernels="libdevice=%libdevice ptx-file=%t.ptx" -o /dev/null
 // RUN: %ptxas -arch=sm_90 %t.ptx -o %t.cubin
 // RUN: test -s %t.cubin
+// RUN: FileCheck %s < %t.ptx
 
 // Tests that ptxas assembles the generated PTX for sm_90: every op of the fused program's
 // instruction set, over f32, bf16, f16 and i1, with broadcast (row, column, scalar) inputs.
+// The interpreter's sqrtf and division are the correctly rounded ones.
+// CHECK: .entry fused_0(
+// CHECK-NOT: sqrt.approx
+// CHECK-NOT: div.approx
+// CHECK-NOT: div.full
 func.func @every_op(%f: memref<2x3x4xf32>, %row: memref<4xf32>, %col: memref<2x1x1xf32>,
                     %s: memref<f32>, %m: memref<3x1xi1>, %b: memref<2x3x4xbf16>,
                     %h: memref<2x3x4xf16>, %out: memref<2x3x4xf32>, %ob: memref<2x3x4xbf16>,
