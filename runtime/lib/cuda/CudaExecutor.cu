@@ -108,8 +108,10 @@ public:
             fail("program '", prog.name(), "' instruction ", k, ": kernel '", ins.kernel(),
                  "' has no CUDA implementation");
           usesCudnn_ |= ins.kernel().compare(0, 4, "conv") == 0;
-          if (generated_ && !ins.generated_entry().empty())
+          if (generated_ && !ins.generated_entry().empty()) {
             in.generated = generated_->function(ins.generated_entry());
+            ++generatedInstrs_;
+          }
           if (ins.kernel() == "attention" || ins.kernel() == "attention_grad")
             useCudnn(in, i, int(k));
           if (!si.swapWaits.empty()) {
@@ -385,11 +387,21 @@ public:
   const LoadedPlan &plan() const override { return plan_; }
   std::string describe() const override {
     return std::string("cuda (") + prop_.name + ", device " + std::to_string(device_) + ", " +
-           comm_->name() + (useGraphs_ ? ", graphs" : "") + cudnnSummary() + ", +" +
+           comm_->name() + (useGraphs_ ? ", graphs" : "") + cudnnSummary() + generatedSummary() +
+           ", +" +
            std::to_string(extraBytes_ >> 20) + " MiB workspace/scratch)";
   }
 
 private:
+  /// ", generated kernels N" (instructions launching the plan's PTX), or why none run.
+  std::string generatedSummary() const {
+    if (plan_.plan.generated_code().ptx().empty())
+      return "";
+    if (!generated_)
+      return ", generated kernels off (DS_FUSED_INTERPRETER=1)";
+    return ", generated kernels " + std::to_string(generatedInstrs_);
+  }
+
   /// One CUDA host function: a host- or io-stream instruction run through ds-run's CPU
   /// kernels (`runs`), after completing the swaps it must see done (`completes`: their
   /// tickets); or only those completions, before a device instruction or at a program's end.
@@ -697,6 +709,7 @@ private:
   cublasLtHandle_t lt_ = nullptr;
   std::unique_ptr<DeviceComm> comm_;
   std::unique_ptr<GeneratedKernels> generated_; // the plan's PTX module, when it has one
+  int generatedInstrs_ = 0;                     // instructions that launch one of its entries
   std::vector<Program> programs_;
   cudaEvent_t fork_ = nullptr, join_[kStreams] = {};
   std::vector<cudaGraphExec_t> graphs_;
