@@ -2,6 +2,12 @@
 // RUN: ds-opt %s --split-input-file --ds-generate-fused-kernels="libdevice=%libdevice" | FileCheck %s
 // RUN: ds-opt %s --ds-generate-fused-kernels="libdevice=%libdevice ptx-file=%t.ptx" -o /dev/null
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
+// RUN: env -u CUDA_HOME -u CUDA_PATH not ds-opt %s --split-input-file --ds-generate-fused-kernels="libdevice=%t.missing.bc" -o /dev/null 2>&1 | FileCheck %s --check-prefix=NOLIB
+
+// Tests that a missing libdevice is one clear error naming the file and the option.
+// NOLIB: error: generated fused kernels: cannot read libdevice '{{.*}}missing.bc'
+// NOLIB-SAME: pass its path with --ds-generate-fused-kernels="libdevice=..."
+// NOLIB-NOT: see current operation
 
 // Tests that every fused_elementwise kernel names an entry of the module's one PTX module,
 // that kernels computing the same thing on the same shapes share an entry, and that the PTX

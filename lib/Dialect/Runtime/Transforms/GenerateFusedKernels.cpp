@@ -8,7 +8,10 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/ToolOutputFile.h"
+
+#include <cstdlib>
 
 #include "ds/runtime/Error.h"
 
@@ -91,6 +94,20 @@ std::string signatureKey(const ds::FusedKernelSignature &sig) {
   return key;
 }
 
+/// `path` when it exists; else libdevice under $CUDA_HOME or $CUDA_PATH when one has it;
+/// else `path` (whose absence emitPtx reports).
+std::string resolveLibdevice(const std::string &path) {
+  if (llvm::sys::fs::exists(path))
+    return path;
+  for (const char *var : {"CUDA_HOME", "CUDA_PATH"})
+    if (const char *root = std::getenv(var)) {
+      std::string candidate = std::string(root) + "/nvvm/libdevice/libdevice.10.bc";
+      if (llvm::sys::fs::exists(candidate))
+        return candidate;
+    }
+  return path;
+}
+
 struct GenerateFusedKernelsPass
     : dsrt::impl::GenerateFusedKernelsPassBase<GenerateFusedKernelsPass> {
   using Base::Base;
@@ -131,11 +148,13 @@ struct GenerateFusedKernelsPass
     }
     ds::PtxOptions options;
     options.chip = chip;
-    options.libdevice = libdevice;
-    // Errors on the scratch module go to this pass's diagnostics.
+    options.libdevice = resolveLibdevice(libdevice);
+    // Errors on the scratch module go to this pass's diagnostics (at the module's location,
+    // without printing the module).
     FailureOr<std::string> ptx = [&] {
       ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
-        module.emitError() << d.str();
+        if (d.getSeverity() == DiagnosticSeverity::Error)
+          emitError(module.getLoc()) << d.str();
         return success();
       });
       return ds::emitPtx(gpuModule, options);

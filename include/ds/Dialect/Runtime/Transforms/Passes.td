@@ -205,7 +205,8 @@ def GenerateFusedKernelsPass : Pass<"ds-generate-fused-kernels", "::mlir::Module
            "The SM the PTX targets (the driver JITs it for newer GPUs)">,
     Option<"libdevice", "libdevice", "std::string",
            /*default=*/"\"/usr/local/cuda/nvvm/libdevice/libdevice.10.bc\"",
-           "libdevice bitcode, for the math functions">,
+           "libdevice bitcode, for the math functions (when absent: "
+           "$CUDA_HOME or $CUDA_PATH/nvvm/libdevice/libdevice.10.bc)">,
     Option<"ptxFile", "ptx-file", "std::string", /*default=*/"",
            "Also write the PTX module to this file (for ptxas and inspection)">,
   ];
