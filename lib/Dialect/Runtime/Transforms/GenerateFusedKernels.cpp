@@ -149,8 +149,8 @@ struct GenerateFusedKernelsPass
     ds::PtxOptions options;
     options.chip = chip;
     options.libdevice = resolveLibdevice(libdevice);
-    // Errors on the scratch module go to this pass's diagnostics (at the module's location,
-    // without printing the module).
+    // Errors on the scratch module go to this pass's diagnostics (at the module's
+    // location, without printing the module).
     FailureOr<std::string> ptx = [&] {
       ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
         if (d.getSeverity() == DiagnosticSeverity::Error)
