@@ -70,3 +70,18 @@ lit_config.note("CUDA backend: " + info.split("cuda:")[-1].strip())
 if subprocess.run([config.python_executable, "-c", "import torch"],
                   capture_output=True).returncode == 0:
     config.available_features.add("torch")
+
+# Generated PTX is assembled by ptxas where the CUDA toolkit is installed (REQUIRES: ptxas; the
+# CI machines have it without a GPU); %ptxas is its path. ds-opt's fused-kernel codegen links
+# libdevice (REQUIRES: libdevice; %libdevice).
+ptxas = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
+if os.access(ptxas, os.X_OK):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+libdevice = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(ptxas))),
+                         "nvvm", "libdevice", "libdevice.10.bc")
+if not os.path.exists(libdevice):
+    libdevice = "/usr/local/cuda/nvvm/libdevice/libdevice.10.bc"
+if os.path.exists(libdevice):
+    config.available_features.add("libdevice")
+    config.substitutions.append(("%libdevice", libdevice))

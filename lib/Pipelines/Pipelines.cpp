@@ -121,6 +121,8 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
     pm.addPass(dsrt::createGroupOptimizerUpdatesPass());
   if (options.fuseElementwise)
     pm.addPass(dsrt::createFuseElementwisePass());
+  if (options.fuseElementwise && options.generateFusedKernels)
+    pm.addPass(dsrt::createGenerateFusedKernelsPass());
   pm.addPass(dsrt::createPlanMemoryPass());
 }
 

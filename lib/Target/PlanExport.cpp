@@ -198,6 +198,12 @@ public:
     out.set_nvme_bytes(nvme.getInt());
     out.set_predicted_peak_bytes(peak.getInt());
     out.set_producer(producer.str());
+    // Generated code (--ds-generate-fused-kernels): the PTX module its kernels name.
+    if (auto ptx = module->getAttrOfType<StringAttr>("dsrt.generated_ptx")) {
+      out.mutable_generated_code()->set_ptx(ptx.str());
+      if (auto chip = module->getAttrOfType<StringAttr>("dsrt.generated_chip"))
+        out.mutable_generated_code()->set_chip(chip.str());
+    }
     plan = &out;
 
     // Parameters first, then the other globals (the buffer order of earlier plans).
@@ -439,6 +445,12 @@ private:
         llvm::raw_string_ostream os(loc);
         kernel.getLoc().print(os);
         inst->set_loc(loc);
+        if (auto entry = kernel->getAttrOfType<StringAttr>("dsrt.generated_entry")) {
+          if (!module->hasAttr("dsrt.generated_ptx"))
+            return kernel.emitError("kernel names generated entry '")
+                   << entry.getValue() << "' but the module has no dsrt.generated_ptx";
+          inst->set_generated_entry(entry.str());
+        }
         continue;
       }
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {

@@ -5,6 +5,7 @@
 #include <google/protobuf/message.h>
 #include <google/protobuf/stubs/logging.h>
 
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -247,6 +248,20 @@ void validatePrograms(LoadedPlan &lp) {
         checkKernelStream(ins.kernel(), ins.stream());
       } catch (const Error &e) {
         fail(where, ": ", e.what());
+      }
+      if (!ins.generated_entry().empty()) {
+        if (ins.kernel() != "fused_elementwise")
+          fail(where, ": generated_entry '", ins.generated_entry(),
+               "' on a kernel other than fused_elementwise");
+        if (plan.generated_code().ptx().empty())
+          fail(where, ": generated_entry '", ins.generated_entry(),
+               "' but the plan has no generated_code.ptx");
+        const std::string &e = ins.generated_entry();
+        bool ident = e.size() <= 256 && !std::isdigit((unsigned char)e[0]);
+        for (char ch : e)
+          ident = ident && (std::isalnum((unsigned char)ch) || ch == '_');
+        if (!ident)
+          fail(where, ": generated_entry is not a PTX identifier (letters, digits, _)");
       }
       for (uint32_t w : ins.waits())
         if (w >= uint32_t(i))

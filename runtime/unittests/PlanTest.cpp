@@ -386,6 +386,27 @@ TEST(Plan, RejectsBadInstructions) {
   EXPECT_REJECTED(p, "cannot run in place");
 }
 
+// Tests that a generated entry (ds-opt --generate-fused-kernels) is accepted only on a
+// fused_elementwise instruction, only with the plan's PTX, and only as a PTX identifier.
+TEST(Plan, ChecksGeneratedEntries) {
+  pb::Plan p = goodPlan();
+  p.mutable_generated_code()->set_ptx(".version 7.8");
+  p.mutable_programs(0)->mutable_instructions(0)->set_generated_entry("fused_0");
+  EXPECT_REJECTED(p, "generated_entry 'fused_0' on a kernel other than fused_elementwise");
+  p = goodPlan();
+  auto *i = p.mutable_programs(0)->mutable_instructions(0);
+  i->set_kernel("fused_elementwise"); // r = x + x
+  for (int64_t v : {0, 1, 0, 1, 0})
+    (*i->mutable_attrs())["program"].mutable_ints()->add_values(v);
+  EXPECT_EQ(loadError(p), "");
+  i->set_generated_entry("fused_0");
+  EXPECT_REJECTED(p, "generated_entry 'fused_0' but the plan has no generated_code.ptx");
+  p.mutable_generated_code()->set_ptx(".version 7.8");
+  EXPECT_EQ(loadError(p), "");
+  p.mutable_programs(0)->mutable_instructions(0)->set_generated_entry("fused_0(); x");
+  EXPECT_REJECTED(p, "generated_entry is not a PTX identifier");
+}
+
 TEST(Plan, RejectsBadGraphAndPrograms) {
   pb::Plan p = goodPlan();
   p.set_loss_output(0);

@@ -99,6 +99,12 @@ static cl::opt<bool> fuseElementwise(
     cl::desc("Run chains of elementwise kernels as one fused_elementwise kernel each "
              "(default true; =false keeps one kernel per op, for comparisons)"),
     cl::init(true), cl::cat(compilerCategory));
+static cl::opt<bool> generateFusedKernels(
+    "generate-fused-kernels",
+    cl::desc("Compile every fused_elementwise kernel to PTX (gpu -> NVVM -> NVPTX, libdevice "
+             "from /usr/local/cuda) and embed it in the plan: the CUDA backend launches it "
+             "instead of the interpreter (default false)"),
+    cl::init(false), cl::cat(compilerCategory));
 static cl::opt<bool> fuseGemm(
     "fuse-gemm",
     cl::desc("Fold weight transposes into gemm's trans flags and bias, residual and "
@@ -237,6 +243,7 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
   options.inference = inference;
   options.transfers = config.getTransferOptions();
   options.fuseElementwise = fuseElementwise;
+  options.generateFusedKernels = generateFusedKernels;
   options.fuseGemm = fuseGemm;
   options.fuseGemmAdds = fuseGemmAdds;
   options.foldAttentionTransposes = fuseAttention;

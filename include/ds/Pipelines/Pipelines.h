@@ -72,6 +72,9 @@ struct LoweringPipelineOptions {
   dsrt::InsertTransfersPassOptions transfers;
   /// Chains of elementwise kernels become fused_elementwise kernels (`--fuse-elementwise`).
   bool fuseElementwise = true;
+  /// With fuseElementwise: every fused_elementwise kernel also gets generated PTX, which the
+  /// CUDA executor launches instead of the interpreter (`--generate-fused-kernels`).
+  bool generateFusedKernels = false;
   /// Transposes, bias/residual adds and gradient accumulation folded into gemm kernels
   /// (`--fuse-gemm`).
   bool fuseGemm = true;

@@ -37,6 +37,8 @@ struct DeviceContext {
   /// This instruction's cuDNN graph (attention / attention_grad that cuDNN runs), else null.
   const CudnnAttention *cudnnAttention = nullptr;
   void *cudnn = nullptr;            // cudnnHandle_t of this stream, when the plan has convs
+  /// This instruction's generated kernel (a CUfunction of the plan's PTX), else null.
+  void *generatedKernel = nullptr;
 };
 
 inline DeviceContext &dev(KernelCall &c) { return *static_cast<DeviceContext *>(c.ctx.device); }

@@ -10,6 +10,7 @@
 #include "CudaCommon.cuh"
 #include "CudnnAttention.h"
 #include "DeviceComm.h"
+#include "GeneratedKernels.h"
 #include "StreamTimeline.h"
 
 #include "ds/runtime/StreamSchedule.h"
@@ -67,6 +68,9 @@ public:
     DS_CUDA(cudaSetDevice(device_));
     DS_CUDA(cudaGetDeviceProperties(&prop_, device_));
     const auto &p = plan.plan;
+    // Generated code (fused_elementwise kernels compiled by ds-opt): loaded once per plan.
+    if (!p.generated_code().ptx().empty() && !GeneratedKernels::disabledByEnvironment())
+      generated_ = std::make_unique<GeneratedKernels>(p.generated_code().ptx());
 
     // Kernels, streams and hazards (StreamSchedule); host- and io-stream instructions get a
     // host function that calls ds-run's CPU kernel, device instructions that must see a swap
@@ -104,6 +108,10 @@ public:
             fail("program '", prog.name(), "' instruction ", k, ": kernel '", ins.kernel(),
                  "' has no CUDA implementation");
           usesCudnn_ |= ins.kernel().compare(0, 4, "conv") == 0;
+          if (generated_ && !ins.generated_entry().empty()) {
+            in.generated = generated_->function(ins.generated_entry());
+            ++generatedInstrs_;
+          }
           if (ins.kernel() == "attention" || ins.kernel() == "attention_grad")
             useCudnn(in, i, int(k));
           if (!si.swapWaits.empty()) {
@@ -379,11 +387,21 @@ public:
   const LoadedPlan &plan() const override { return plan_; }
   std::string describe() const override {
     return std::string("cuda (") + prop_.name + ", device " + std::to_string(device_) + ", " +
-           comm_->name() + (useGraphs_ ? ", graphs" : "") + cudnnSummary() + ", +" +
+           comm_->name() + (useGraphs_ ? ", graphs" : "") + cudnnSummary() + generatedSummary() +
+           ", +" +
            std::to_string(extraBytes_ >> 20) + " MiB workspace/scratch)";
   }
 
 private:
+  /// ", generated kernels N" (instructions launching the plan's PTX), or why none run.
+  std::string generatedSummary() const {
+    if (plan_.plan.generated_code().ptx().empty())
+      return "";
+    if (!generated_)
+      return ", generated kernels off (DS_FUSED_INTERPRETER=1)";
+    return ", generated kernels " + std::to_string(generatedInstrs_);
+  }
+
   /// One CUDA host function: a host- or io-stream instruction run through ds-run's CPU
   /// kernels (`runs`), after completing the swaps it must see done (`completes`: their
   /// tickets); or only those completions, before a device instruction or at a program's end.
@@ -399,6 +417,7 @@ private:
     std::unique_ptr<HostTask> task;    // host- and io-stream instructions
     std::unique_ptr<HostTask> preWait; // swaps a device instruction must see complete
     CudnnAttentionPtr cudnn;           // attention / attention_grad run by cuDNN
+    void *generated = nullptr;         // the generated kernel (CUfunction) it launches
     cudaEvent_t event = nullptr;       // recorded when another stream waits for it
     cudaEvent_t begin = nullptr, end = nullptr; // DS_CUDA_TIMELINE
   };
@@ -512,6 +531,7 @@ private:
     ExecContext ctx = ctxBase_;
     DeviceContext dc = ctx_[si.stream];
     dc.cudnnAttention = in.cudnn.get();
+    dc.generatedKernel = in.generated;
     ctx.device = &dc;
     KernelCall kc{prog.instructions(k), {}, {}, ctx, plan_.instrAttrs[size_t(program)][size_t(k)]};
     if (!in.task) {
@@ -688,6 +708,8 @@ private:
   ExecContext ctxBase_;
   cublasLtHandle_t lt_ = nullptr;
   std::unique_ptr<DeviceComm> comm_;
+  std::unique_ptr<GeneratedKernels> generated_; // the plan's PTX module, when it has one
+  int generatedInstrs_ = 0;                     // instructions that launch one of its entries
   std::vector<Program> programs_;
   cudaEvent_t fork_ = nullptr, join_[kStreams] = {};
   std::vector<cudaGraphExec_t> graphs_;

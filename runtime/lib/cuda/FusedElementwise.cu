@@ -4,6 +4,7 @@
 // float, every instruction rounded to its dtype as those kernels round on store; arithmetic
 // through the _rn intrinsics so that nvcc never contracts two instructions into an FMA.
 #include "CudaCommon.cuh"
+#include "GeneratedKernels.h"
 
 #include "ds/runtime/FusedProgram.h"
 
@@ -143,9 +144,28 @@ __global__ void fusedElementwiseKernel(const DevProgram p, void *out, int outDty
   }
 }
 
+/// Launches the instruction's generated kernel (ds-opt --generate-fused-kernels): parameters
+/// are the inputs' pointers then the output's, one thread per element in a grid-stride loop.
+void launchGenerated(KernelCall &c, void *function) {
+  const Tensor &r = c.out[0];
+  if (r.numel == 0)
+    return;
+  std::vector<void *> pointers, params;
+  for (const Tensor &t : c.in)
+    pointers.push_back(t.data);
+  pointers.push_back(r.data);
+  for (void *&p : pointers)
+    params.push_back(&p);
+  GeneratedKernels::launch(function, gridFor(r.numel), kThreads, stream(c), params.data());
+}
+
 } // namespace
 
 void runFusedElementwise(KernelCall &c) {
+  if (void *generated = dev(c).generatedKernel) {
+    launchGenerated(c, generated);
+    return;
+  }
   const Tensor &r = c.out[0];
   std::vector<DType> dtypes;
   for (const Tensor &t : c.in)

@@ -214,6 +214,41 @@ def FuseElementwisePass : Pass<"ds-fuse-elementwise", "::mlir::ModuleOp"> {
   ];
 }
 
+def GenerateFusedKernelsPass : Pass<"ds-generate-fused-kernels", "::mlir::ModuleOp"> {
+  let summary = "Compiles every fused_elementwise kernel to PTX through gpu -> NVVM";
+  let description = [{
+    Runs after --ds-fuse-elementwise. For every `fused_elementwise` kernel, builds a GPU
+    kernel whose body is its program in arith/math ops (bf16/f16 loaded into f32 and
+    rounded where the program rounds, inputs broadcast by index arithmetic from their
+    static shapes), one per distinct (program, dtypes, shapes); lowers the gpu.module with
+    upstream convert-gpu-to-nvvm, links libdevice and emits PTX for `chip` with LLVM's
+    NVPTX backend. The PTX module is the module's `dsrt.generated_ptx` (with
+    `dsrt.generated_chip`), and each kernel names its entry in `dsrt.generated_entry`; the
+    plan carries both, and the CUDA executor launches the entry instead of interpreting
+    the program (which stays: it is the CPU path and the fallback).
+    ```mlir
+    dsrt.kernel "fused_elementwise" ins(%a, %b : memref<4xbf16>, memref<4xbf16>)
+        outs(%r : memref<4xf32>) {attrs = {program = array<i64: 2, 4, 0, 1, 0, 28, 1, 2, 0, 0>}}
+    // gains
+        {dsrt.generated_entry = "fused_0"}
+    ```
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_90\"",
+           "The SM the PTX targets (the driver JITs it for newer GPUs)">,
+    Option<"libdevice", "libdevice", "std::string",
+           /*default=*/"\"/usr/local/cuda/nvvm/libdevice/libdevice.10.bc\"",
+           "libdevice bitcode, for the math functions (when absent: "
+           "$CUDA_HOME or $CUDA_PATH/nvvm/libdevice/libdevice.10.bc)">,
+    Option<"ptxFile", "ptx-file", "std::string", /*default=*/"",
+           "Also write the PTX module to this file (for ptxas and inspection)">,
+  ];
+  let statistics = [
+    Statistic<"numKernels", "generated-kernels", "fused_elementwise kernels given generated code">,
+    Statistic<"numEntries", "generated-entries", "Distinct generated kernels">,
+  ];
+}
+
 def InsertTransfersPass : Pass<"ds-insert-transfers", "::mlir::ModuleOp"> {
   let summary = "Runs kernels on offloaded state on the host and moves the bytes between tiers";
   let description = [{
