@@ -76,6 +76,9 @@ struct LoweringPipelineOptions {
   /// With fuseGemm: adds folded into gemm's c too (`--fuse-gemm-adds`; the other folds
   /// compute the same bits, this one rounds once instead of twice).
   bool fuseGemmAdds = true;
+  /// Bias and layer-norm parameter gradients accumulated by the kernels that compute them
+  /// (`--fold-accumulation`; the same bits).
+  bool foldAccumulation = true;
   /// One grad_norm_sq kernel for the clipping norm and one multi_adam_update kernel per
   /// group of Adam updates (`--multi-tensor-optimizer`).
   bool multiTensorOptimizer = true;
