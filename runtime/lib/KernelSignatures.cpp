@@ -660,16 +660,16 @@ void checkLayerNormGrad(const CheckContext &c) {
   expectShape(c.out[0], x->shape, "input grad");
   expectShape(c.out[1], normShape, "scale grad");
   expectShape(c.out[2], normShape, "bias grad");
-  if (c.in.size() == 4)
-    fail("takes both dscale_acc and dbias_acc or neither");
-  if (c.in.size() >= 5) {
-    allFloatSame(c, {x, c.in[3], c.in[4]}, "operands and accs");
-    expectShape(c.in[3], normShape, "dscale_acc");
-    expectShape(c.in[4], normShape, "dbias_acc");
+  if (c.in.size() >= 4) {
+    allFloatSame(c, {x, c.in[3]}, "operands and dx_acc");
+    expectShape(c.in[3], x->shape, "dx_acc");
   }
+  if (c.in.size() == 5)
+    fail("takes dscale_acc and dbias_acc together (after dx_acc) or neither");
   if (c.in.size() == 6) {
-    allFloatSame(c, {x, c.in[5]}, "operands and dx_acc");
-    expectShape(c.in[5], x->shape, "dx_acc");
+    allFloatSame(c, {x, c.in[4], c.in[5]}, "operands and accs");
+    expectShape(c.in[4], normShape, "dscale_acc");
+    expectShape(c.in[5], normShape, "dbias_acc");
   }
 }
 

@@ -1,8 +1,8 @@
 // Tests that the accumulating kernels ds-fold-accumulation writes (reduce_sum with acc,
-// layer_norm_grad with dscale_acc, dbias_acc and dx_acc) compute the bits of the kernel
-// followed by the add it replaces, into another buffer and in place, in f32, bf16 and
-// f16; that the plan check lets them write over their accs only; and that bad accs are
-// clear errors.
+// layer_norm_grad with dx_acc, or dx_acc, dscale_acc and dbias_acc) compute the bits of
+// the kernel followed by the add it replaces, into another buffer and in place, in f32,
+// bf16 and f16; that the plan check lets them write over their accs only; and that bad
+// accs are clear errors.
 #include "KernelTestUtil.h"
 
 #include "ds/runtime/KernelCatalogue.h"
@@ -54,56 +54,44 @@ TEST(AccumulateFold, ReduceSumAccIsReduceThenAdd) {
 }
 
 TEST(AccumulateFold, LayerNormGradAccsAreGradThenAdd) {
+  // dx_acc alone (ZeRO-2/3: the parameter gradients go to buckets), then all three.
   for (DType dt : {F32, BF16, F16})
-    for (bool inPlace : {false, true}) {
-      std::vector<int64_t> shape{3, 40, 48}, ns{48};
-      HostTensor g = randomTensor(dt, shape, rng()),
-                 x = randomTensor(dt, shape, rng(), -3, 3);
-      HostTensor s = randomTensor(dt, ns, rng(), 0.5, 1.5);
-      HostTensor accS = randomTensor(dt, ns, rng()), accB = randomTensor(dt, ns, rng());
-      HostTensor beforeS = accS, beforeB = accB;
-      Ins ln = Ins("layer_norm_grad").i("axis", 2).f("epsilon", 1e-5);
-      HostTensor dx(dt, shape), ds(dt, ns), db(dt, ns), wantS(dt, ns), wantB(dt, ns);
-      runKernel(ln, {&g, &x, &s}, {&dx, &ds, &db});
-      runKernel(Ins("add"), {&beforeS, &ds}, {&wantS});
-      runKernel(Ins("add"), {&beforeB, &db}, {&wantB});
-      HostTensor dx2(dt, shape), outS(dt, ns), outB(dt, ns);
-      if (inPlace)
-        runKernel(ln, {&g, &x, &s, &accS, &accB}, {&dx2, &accS, &accB});
-      else
-        runKernel(ln, {&g, &x, &s, &accS, &accB}, {&dx2, &outS, &outB});
-      std::string what = dtypeName(dt) + (inPlace ? " in place" : "");
-      EXPECT_EQ(dx2.bytes, dx.bytes) << what;
-      EXPECT_EQ((inPlace ? accS : outS).bytes, wantS.bytes) << what;
-      EXPECT_EQ((inPlace ? accB : outB).bytes, wantB.bytes) << what;
-    }
-}
-
-TEST(AccumulateFold, LayerNormGradDxAccIsGradThenAdd) {
-  for (DType dt : {F32, BF16})
-    for (bool inPlace : {false, true}) {
-      std::vector<int64_t> shape{2, 30, 40}, ns{40};
-      HostTensor g = randomTensor(dt, shape, rng()),
-                 x = randomTensor(dt, shape, rng(), -3, 3);
-      HostTensor s = randomTensor(dt, ns, rng(), 0.5, 1.5),
-                 res = randomTensor(dt, shape, rng());
-      HostTensor accS = randomTensor(dt, ns, rng()), accB = randomTensor(dt, ns, rng());
-      HostTensor beforeS = accS, beforeB = accB, beforeRes = res;
-      Ins ln = Ins("layer_norm_grad").i("axis", 2).f("epsilon", 1e-5);
-      HostTensor dx(dt, shape), ds(dt, ns), db(dt, ns), wantDx(dt, shape), wantS(dt, ns),
-          wantB(dt, ns);
-      runKernel(ln, {&g, &x, &s}, {&dx, &ds, &db});
-      runKernel(Ins("add"), {&beforeRes, &dx}, {&wantDx});
-      runKernel(Ins("add"), {&beforeS, &ds}, {&wantS});
-      runKernel(Ins("add"), {&beforeB, &db}, {&wantB});
-      HostTensor out(dt, shape);
-      runKernel(ln, {&g, &x, &s, &accS, &accB, &res},
-                {inPlace ? &res : &out, &accS, &accB});
-      std::string what = dtypeName(dt) + (inPlace ? " in place" : "");
-      EXPECT_EQ((inPlace ? res : out).bytes, wantDx.bytes) << what;
-      EXPECT_EQ(accS.bytes, wantS.bytes) << what;
-      EXPECT_EQ(accB.bytes, wantB.bytes) << what;
-    }
+    for (bool params : {false, true})
+      for (bool inPlace : {false, true}) {
+        std::vector<int64_t> shape{2, 30, 40}, ns{40};
+        HostTensor g = randomTensor(dt, shape, rng()),
+                   x = randomTensor(dt, shape, rng(), -3, 3);
+        HostTensor s = randomTensor(dt, ns, rng(), 0.5, 1.5),
+                   res = randomTensor(dt, shape, rng());
+        HostTensor accS = randomTensor(dt, ns, rng()), accB = randomTensor(dt, ns, rng());
+        HostTensor beforeS = accS, beforeB = accB, beforeRes = res;
+        Ins ln = Ins("layer_norm_grad").i("axis", 2).f("epsilon", 1e-5);
+        HostTensor dx(dt, shape), ds(dt, ns), db(dt, ns), wantDx(dt, shape),
+            wantS(dt, ns), wantB(dt, ns);
+        runKernel(ln, {&g, &x, &s}, {&dx, &ds, &db});
+        runKernel(Ins("add"), {&beforeRes, &dx}, {&wantDx});
+        runKernel(Ins("add"), {&beforeS, &ds}, {&wantS});
+        runKernel(Ins("add"), {&beforeB, &db}, {&wantB});
+        HostTensor out(dt, shape), outS(dt, ns), outB(dt, ns);
+        HostTensor *dxOut = inPlace ? &res : &out;
+        if (params)
+          runKernel(ln, {&g, &x, &s, &res, &accS, &accB},
+                    {dxOut, inPlace ? &accS : &outS, inPlace ? &accB : &outB});
+        else
+          runKernel(ln, {&g, &x, &s, &res}, {dxOut, &outS, &outB});
+        std::string what = dtypeName(dt) + (params ? " all accs" : " dx_acc") +
+                           (inPlace ? " in place" : "");
+        EXPECT_EQ(dxOut->bytes, wantDx.bytes) << what;
+        if (params) {
+          EXPECT_EQ((inPlace ? accS : outS).bytes, wantS.bytes) << what;
+          EXPECT_EQ((inPlace ? accB : outB).bytes, wantB.bytes) << what;
+        } else {
+          EXPECT_EQ(outS.bytes, ds.bytes) << what;
+          EXPECT_EQ(outB.bytes, db.bytes) << what;
+        }
+        if (!inPlace)
+          EXPECT_EQ(res.bytes, beforeRes.bytes) << what << ": dx_acc is only read";
+      }
 }
 
 TEST(AccumulateFold, InPlaceOnlyOverAccs) {
@@ -131,14 +119,15 @@ TEST(AccumulateFold, BadAccsAreErrors) {
       "");
   HostTensor g(F32, {4, 6}), s(F32, {6}), dx(F32, {4, 6}), ds(F32, {6}), db(F32, {6});
   Ins ln = Ins("layer_norm_grad").i("axis", 1);
-  EXPECT_NE(checkKernel(ln, {&g, &x, &s, &ds}, {&dx, &ds, &db}).find("both dscale_acc"),
+  EXPECT_NE(checkKernel(ln, {&g, &x, &s, &ds}, {&dx, &ds, &db}).find("dx_acc"),
             std::string::npos);
-  EXPECT_NE(checkKernel(ln, {&g, &x, &s, &ds, &wrong}, {&dx, &ds, &db}).find("dbias_acc"),
+  EXPECT_EQ(checkKernel(ln, {&g, &x, &s, &g}, {&dx, &ds, &db}), "");
+  EXPECT_NE(checkKernel(ln, {&g, &x, &s, &g, &ds}, {&dx, &ds, &db}).find("together"),
             std::string::npos);
-  EXPECT_EQ(checkKernel(ln, {&g, &x, &s, &ds, &db}, {&dx, &ds, &db}), "");
-  EXPECT_NE(checkKernel(ln, {&g, &x, &s, &ds, &db, &ds}, {&dx, &ds, &db}).find("dx_acc"),
-            std::string::npos);
-  EXPECT_EQ(checkKernel(ln, {&g, &x, &s, &ds, &db, &g}, {&dx, &ds, &db}), "");
+  EXPECT_NE(
+      checkKernel(ln, {&g, &x, &s, &g, &ds, &wrong}, {&dx, &ds, &db}).find("dbias_acc"),
+      std::string::npos);
+  EXPECT_EQ(checkKernel(ln, {&g, &x, &s, &g, &ds, &db}, {&dx, &ds, &db}), "");
 }
 
 } // namespace

@@ -467,20 +467,17 @@ std::vector<Case> allCases() {
   add("layer_norm_grad_bf16_axis1", K("layer_norm_grad").i("axis", 1),
       {R(BF16, {4, 64}), R(BF16, {4, 64}, -3, 3), R(BF16, {64})},
       {R(BF16, {4, 64}), R(BF16, {64}), R(BF16, {64})});
-  // dscale_acc, dbias_acc (ds-fold-accumulation): accumulated in place.
-  add("layer_norm_grad_bf16_acc_in_place", K("layer_norm_grad").i("axis", 1),
-      {R(BF16, {4, 64}), R(BF16, {4, 64}, -3, 3), R(BF16, {64}), R(BF16, {64}), R(BF16, {64})},
-      {R(BF16, {4, 64}), Alias(R(BF16, {64}), 3), Alias(R(BF16, {64}), 4)});
+  // dx_acc, or dx_acc, dscale_acc, dbias_acc (ds-fold-accumulation), in place or not.
   add("layer_norm_grad_bf16_dx_acc", K("layer_norm_grad").i("axis", 1),
-      {R(BF16, {4, 64}), R(BF16, {4, 64}, -3, 3), R(BF16, {64}), R(BF16, {64}), R(BF16, {64}),
-       R(BF16, {4, 64})},
+      {R(BF16, {4, 64}), R(BF16, {4, 64}, -3, 3), R(BF16, {64}), R(BF16, {4, 64})},
       {R(BF16, {4, 64}), R(BF16, {64}), R(BF16, {64})});
-  add("layer_norm_grad_f32_dx_acc_in_place", K("layer_norm_grad").i("axis", 1),
-      {R(F32, {4, 64}), R(F32, {4, 64}, -3, 3), R(F32, {64}), R(F32, {64}), R(F32, {64}),
-       R(F32, {4, 64})},
-      {Alias(R(F32, {4, 64}), 5), Alias(R(F32, {64}), 3), Alias(R(F32, {64}), 4)});
-  add("layer_norm_grad_f32_acc", K("layer_norm_grad").i("axis", 2).f("epsilon", 1e-5),
-      {R(F32, {2, 3, 8}), R(F32, {2, 3, 8}, -3, 3), R(F32, {8}), R(F32, {8}), R(F32, {8})},
+  add("layer_norm_grad_bf16_accs_in_place", K("layer_norm_grad").i("axis", 1),
+      {R(BF16, {4, 64}), R(BF16, {4, 64}, -3, 3), R(BF16, {64}), R(BF16, {4, 64}),
+       R(BF16, {64}), R(BF16, {64})},
+      {Alias(R(BF16, {4, 64}), 3), Alias(R(BF16, {64}), 4), Alias(R(BF16, {64}), 5)});
+  add("layer_norm_grad_f32_accs", K("layer_norm_grad").i("axis", 2).f("epsilon", 1e-5),
+      {R(F32, {2, 3, 8}), R(F32, {2, 3, 8}, -3, 3), R(F32, {8}), R(F32, {2, 3, 8}), R(F32, {8}),
+       R(F32, {8})},
       {R(F32, {2, 3, 8}), R(F32, {8}), R(F32, {8})});
   // attention (q, k, v, [mask]) -> (out, lse f32); attention_grad (g, q, k, v, out, lse,
   // [mask])

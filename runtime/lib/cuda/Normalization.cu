@@ -490,7 +490,7 @@ void runLayerNormGrad(KernelCall &c) {
     if (rows > 0) {
       layerNormGradRowKernel<T><<<rowGrid(rows), rowThreads(norm), 0, stream(c)>>>(
           g.as<const T>(), x.as<const T>(), scale.as<const T>(), c.out[0].as<T>(),
-          c.in.size() == 6 ? c.in[5].as<const T>() : nullptr, stats, rows, norm, eps);
+          c.in.size() >= 4 ? c.in[3].as<const T>() : nullptr, stats, rows, norm, eps);
       DS_CUDA_LAUNCH();
     }
     dim3 grid(unsigned(ceilDiv(norm, kColThreads)), unsigned(P));
@@ -499,8 +499,8 @@ void runLayerNormGrad(KernelCall &c) {
     DS_CUDA_LAUNCH();
     layerNormGradColFinalKernel<T><<<gridFor(norm), kThreads, 0, stream(c)>>>(
         part, c.out[1].as<T>(), c.out[2].as<T>(),
-        c.in.size() >= 5 ? c.in[3].as<const T>() : nullptr,
-        c.in.size() >= 5 ? c.in[4].as<const T>() : nullptr, norm, P);
+        c.in.size() == 6 ? c.in[4].as<const T>() : nullptr,
+        c.in.size() == 6 ? c.in[5].as<const T>() : nullptr, norm, P);
     DS_CUDA_LAUNCH();
   });
 }

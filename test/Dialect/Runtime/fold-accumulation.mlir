@@ -44,16 +44,16 @@ func.func @bias_grad_views(%dy: memref<5x3xbf16>, %o: memref<3x1xbf16>) attribut
 dsrt.global @ln.weight.grad : memref<4xf32>
 dsrt.global @ln.bias.grad : memref<4xf32>
 
-// Tests that both parameter gradients of a layer_norm_grad are accumulated by it (the adds
-// in either operand order), and then its dx into the residual gradient: the accs follow
-// its inputs in the order dscale, dbias, dx; every add is gone.
+// Tests that a layer_norm_grad accumulates its dx into the residual gradient and both
+// parameter gradients (the adds in either operand order): the accs follow its inputs in
+// the order dx, dscale, dbias; every add is gone.
 // CHECK-LABEL: func.func @layer_norm_grad
 //   CHECK-NOT:   dsrt.alloc
 //   CHECK-DAG:   %[[BG:.+]] = dsrt.param @ln.bias.grad
 //   CHECK-DAG:   %[[WG:.+]] = dsrt.param @ln.weight.grad
 //   CHECK-DAG:   %[[BG2:.+]] = dsrt.param @ln.bias.grad
 //   CHECK-DAG:   %[[WG2:.+]] = dsrt.param @ln.weight.grad
-//       CHECK:   dsrt.kernel "layer_norm_grad" ins(%arg0, %arg1, %arg2, %[[WG]], %[[BG]], %arg3 : {{.*}}) outs(%arg4, %[[WG2]], %[[BG2]] : memref<2x4xf32>, memref<4xf32>, memref<4xf32>)
+//       CHECK:   dsrt.kernel "layer_norm_grad" ins(%arg0, %arg1, %arg2, %arg3, %[[WG]], %[[BG]] : {{.*}}) outs(%arg4, %[[WG2]], %[[BG2]] : memref<2x4xf32>, memref<4xf32>, memref<4xf32>)
 //  CHECK-NEXT:   return
 func.func @layer_norm_grad(%g: memref<2x4xf32>, %x: memref<2x4xf32>, %s: memref<4xf32>, %res: memref<2x4xf32>, %out: memref<2x4xf32>) attributes {dsrt.role = #dsrt.role<micro_step>} {
   %dx = dsrt.alloc : memref<2x4xf32>
@@ -70,18 +70,18 @@ func.func @layer_norm_grad(%g: memref<2x4xf32>, %x: memref<2x4xf32>, %s: memref<
   return
 }
 
-// Tests that the parameter gradients are still folded when dx is read by another kernel
-// too (its add stays), and that a transient result of the dx add is allocated before the
-// kernel that now writes it.
+// Tests that nothing is folded when dx is read by another kernel too (the accs start with
+// dx_acc), and that a transient result of the dx add is allocated before the kernel that
+// now writes it.
 // CHECK-LABEL: func.func @dx_read_twice
-//       CHECK:   %[[DX:.+]] = dsrt.alloc : memref<2x4xf32>
-//       CHECK:   dsrt.kernel "layer_norm_grad" ins(%arg0, %arg1, %arg2, %{{.+}}, %{{.+}} : {{.*}}) outs(%[[DX]],
-//  CHECK-NEXT:   %[[SUM:.+]] = dsrt.alloc : memref<2x4xf32>
-//  CHECK-NEXT:   dsrt.kernel "add" ins(%arg3, %[[DX]] : memref<2x4xf32>, memref<2x4xf32>) outs(%[[SUM]]
-//  CHECK-NEXT:   dsrt.kernel "copy" ins(%[[DX]]
+//       CHECK:   dsrt.kernel "layer_norm_grad" ins(%arg0, %arg1, %arg2 : {{.*}})
+//  CHECK-NEXT:   dsrt.param @ln.bias.grad
+//  CHECK-NEXT:   dsrt.kernel "add"
+//  CHECK-NEXT:   dsrt.param @ln.weight.grad
+//  CHECK-NEXT:   dsrt.kernel "add"
 // CHECK-LABEL: func.func @dx_into_transient
 //       CHECK:   %[[SUM:.+]] = dsrt.alloc : memref<2x4xf32>
-//  CHECK-NEXT:   dsrt.kernel "layer_norm_grad" ins(%arg0, %arg1, %arg2, %{{.+}}, %{{.+}}, %arg3 : {{.*}}) outs(%[[SUM]],
+//       CHECK:   dsrt.kernel "layer_norm_grad" ins(%arg0, %arg1, %arg2, %arg3, %{{.+}}, %{{.+}} : {{.*}}) outs(%[[SUM]],
 //  CHECK-NEXT:   dsrt.kernel "copy" ins(%[[SUM]]
 func.func @dx_read_twice(%g: memref<2x4xf32>, %x: memref<2x4xf32>, %s: memref<4xf32>, %res: memref<2x4xf32>, %o: memref<2x4xf32>) attributes {dsrt.role = #dsrt.role<micro_step>} {
   %dx = dsrt.alloc : memref<2x4xf32>
@@ -118,13 +118,14 @@ func.func @dx_into_transient(%g: memref<2x4xf32>, %x: memref<2x4xf32>, %s: memre
 dsrt.global @ln.weight.grad : memref<4xf32>
 dsrt.global @ln.bias.grad : memref<4xf32>
 
-// Tests that a layer_norm_grad is left alone when only one of its parameter gradients is
-// accumulated by an add (the accs come both or neither).
+// Tests that a layer_norm_grad takes dx_acc alone when only one of its parameter gradients
+// is accumulated by an add (dscale_acc and dbias_acc come both or neither).
 // CHECK-LABEL: func.func @one_of_two
-//       CHECK:   dsrt.kernel "layer_norm_grad" ins(%arg0, %arg1, %arg2 : memref<2x4xf32>, memref<2x4xf32>, memref<4xf32>)
-//       CHECK:   dsrt.kernel "add"
+//       CHECK:   dsrt.kernel "layer_norm_grad" ins(%arg0, %arg1, %arg2, %arg3 : memref<2x4xf32>, memref<2x4xf32>, memref<4xf32>, memref<2x4xf32>) outs(%arg4,
+//  CHECK-NEXT:   dsrt.param @ln.weight.grad
+//  CHECK-NEXT:   dsrt.kernel "add"
 //       CHECK:   dsrt.kernel "copy"
-func.func @one_of_two(%g: memref<2x4xf32>, %x: memref<2x4xf32>, %s: memref<4xf32>) attributes {dsrt.role = #dsrt.role<micro_step>} {
+func.func @one_of_two(%g: memref<2x4xf32>, %x: memref<2x4xf32>, %s: memref<4xf32>, %res: memref<2x4xf32>, %out: memref<2x4xf32>) attributes {dsrt.role = #dsrt.role<micro_step>} {
   %dx = dsrt.alloc : memref<2x4xf32>
   %ds = dsrt.alloc : memref<4xf32>
   %db = dsrt.alloc : memref<4xf32>
@@ -133,6 +134,7 @@ func.func @one_of_two(%g: memref<2x4xf32>, %x: memref<2x4xf32>, %s: memref<4xf32
   dsrt.kernel "add" ins(%wg, %ds : memref<4xf32>, memref<4xf32>) outs(%wg : memref<4xf32>)
   %bg = dsrt.param @ln.bias.grad : memref<4xf32>
   dsrt.kernel "copy" ins(%db : memref<4xf32>) outs(%bg : memref<4xf32>) on copy
+  dsrt.kernel "add" ins(%res, %dx : memref<2x4xf32>, memref<2x4xf32>) outs(%out : memref<2x4xf32>)
   return
 }
 

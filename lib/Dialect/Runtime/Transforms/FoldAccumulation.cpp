@@ -28,8 +28,9 @@ struct Accumulation {
 };
 
 /// The outputs of a kernel that may take acc inputs, in the order of its acc inputs: the
-/// ones that must all be folded, then the ones that may follow (layer_norm_grad's dx);
-/// empty when it takes none (or has them already).
+/// ones that must all be folded, then the ones that may follow, all or none
+/// (layer_norm_grad's dscale and dbias after its dx); empty when it takes none (or has
+/// them already).
 struct AccumulatedOutputs {
   SmallVector<unsigned> required, optional;
 };
@@ -40,7 +41,7 @@ AccumulatedOutputs accumulatedOutputs(KernelOp k) {
   if (k.getKernel() == "reduce_sum" && ins == 1 && outs == 1)
     return {{0}, {}};
   if (k.getKernel() == "layer_norm_grad" && ins == 3 && outs == 3)
-    return {{1, 2}, {0}};
+    return {{0}, {1, 2}};
   return {};
 }
 
@@ -137,12 +138,13 @@ struct FoldAccumulationPass : dsrt::impl::FoldAccumulationPassBase<FoldAccumulat
           folds.push_back(*a);
       if (folds.size() != outputs.required.size())
         continue;
-      for (unsigned index : outputs.optional) {
-        std::optional<Accumulation> a = foldableAdd(k, index);
-        if (!a || !independent(*a, folds))
-          break;
-        folds.push_back(*a);
-      }
+      SmallVector<Accumulation> optional(folds);
+      for (unsigned index : outputs.optional)
+        if (std::optional<Accumulation> a = foldableAdd(k, index);
+            a && independent(*a, optional))
+          optional.push_back(*a);
+      if (optional.size() == folds.size() + outputs.optional.size())
+        folds = std::move(optional);
       SmallVector<Value> ins(k.getInputs()), outs(k.getOutputs());
       DictionaryAttr attrs = k.getAttrsAttr();
       // A reduce_sum whose kept 1s the add's view dropped drops them itself (keepdims

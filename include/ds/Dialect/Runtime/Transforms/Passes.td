@@ -159,9 +159,9 @@ def FoldAccumulationPass : Pass<"ds-fold-accumulation", "::mlir::ModuleOp"> {
     `add`s (scale and bias), and the residual stream's gradient is the layer norm's input
     gradient plus the residual branch's: one more `add`. The adds go when, on the compute
     stream:
-    - the contribution (a `reduce_sum`'s result, or both of `layer_norm_grad`'s parameter
-      gradients, and then optionally its dx too) is a device transient that the kernel
-      writes and only that add reads;
+    - the contribution (a `reduce_sum`'s result; `layer_norm_grad`'s dx, and then both of
+      its parameter gradients or neither) is a device transient that the kernel writes and
+      only that add reads;
     - the add sums it with a buffer `acc` of the result's type (no broadcast), and `acc`
       and the result are in device memory;
     - `acc` and the result are defined before the kernel (or are a global's buffer or an
