@@ -115,6 +115,8 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
     gemm.adds = options.fuseGemmAdds;
     pm.addPass(dsrt::createFuseGemmPass(gemm));
   }
+  if (options.foldAccumulation)
+    pm.addPass(dsrt::createFoldAccumulationPass());
   pm.addPass(dsrt::createInsertTransfersPass(options.transfers));
   pm.addPass(dsrt::createElideStateCopiesPass());
   if (options.multiTensorOptimizer)

@@ -140,7 +140,14 @@ const std::vector<KernelInfo> &kernelCatalogue() {
 const KernelInfo &kernelInfo(KernelId id) { return kernelCatalogue()[size_t(id)]; }
 
 bool mayShareOutputBytes(KernelId id, bool inPlace, size_t input) {
-  return inPlace && !(id == KernelId::Gemm && input < 2);
+  // Only the accumulated-into operands: gemm's c, reduce_sum's acc, layer_norm_grad's accs.
+  if (id == KernelId::Gemm)
+    return inPlace && input >= 2;
+  if (id == KernelId::ReduceSum)
+    return inPlace && input >= 1;
+  if (id == KernelId::LayerNormGrad)
+    return inPlace && input >= 3;
+  return inPlace;
 }
 
 const KernelInfo *findKernelInfo(std::string_view name) {

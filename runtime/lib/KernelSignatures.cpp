@@ -442,6 +442,10 @@ void checkReduce(const CheckContext &c) {
     floatOnly(x, "operand");
   else
     numericOnly(x, "operand");
+  if (c.in.size() == 2) { // reduce_sum's acc: r = acc + the sum
+    floatOnly(x, "operand (accumulating reduce_sum)");
+    sameDtype(c.in[1], c.out[0], "acc and result");
+  }
   const auto &attrs = c.attrs<ReduceAttrs>();
   auto axes = attrs.axes.value_or(std::vector<int64_t>{});
   bool keep = attrs.keepdims;
@@ -462,6 +466,8 @@ void checkReduce(const CheckContext &c) {
       shape.push_back(1);
   }
   expectShape(c.out[0], shape, "result");
+  if (c.in.size() == 2)
+    expectShape(c.in[1], shape, "acc");
 }
 
 void checkDropout(const CheckContext &c) {
@@ -679,6 +685,17 @@ void checkLayerNormGrad(const CheckContext &c) {
   expectShape(c.out[0], x->shape, "input grad");
   expectShape(c.out[1], normShape, "scale grad");
   expectShape(c.out[2], normShape, "bias grad");
+  if (c.in.size() >= 4) {
+    allFloatSame(c, {x, c.in[3]}, "operands and dx_acc");
+    expectShape(c.in[3], x->shape, "dx_acc");
+  }
+  if (c.in.size() == 5)
+    fail("takes dscale_acc and dbias_acc together (after dx_acc) or neither");
+  if (c.in.size() == 6) {
+    allFloatSame(c, {x, c.in[4], c.in[5]}, "operands and accs");
+    expectShape(c.in[4], normShape, "dscale_acc");
+    expectShape(c.in[5], normShape, "dbias_acc");
+  }
 }
 
 void checkGatherGrad(const CheckContext &c) {

@@ -467,6 +467,18 @@ std::vector<Case> allCases() {
   add("layer_norm_grad_bf16_axis1", K("layer_norm_grad").i("axis", 1),
       {R(BF16, {4, 64}), R(BF16, {4, 64}, -3, 3), R(BF16, {64})},
       {R(BF16, {4, 64}), R(BF16, {64}), R(BF16, {64})});
+  // dx_acc, or dx_acc, dscale_acc, dbias_acc (ds-fold-accumulation), in place or not.
+  add("layer_norm_grad_bf16_dx_acc", K("layer_norm_grad").i("axis", 1),
+      {R(BF16, {4, 64}), R(BF16, {4, 64}, -3, 3), R(BF16, {64}), R(BF16, {4, 64})},
+      {R(BF16, {4, 64}), R(BF16, {64}), R(BF16, {64})});
+  add("layer_norm_grad_bf16_accs_in_place", K("layer_norm_grad").i("axis", 1),
+      {R(BF16, {4, 64}), R(BF16, {4, 64}, -3, 3), R(BF16, {64}), R(BF16, {4, 64}),
+       R(BF16, {64}), R(BF16, {64})},
+      {Alias(R(BF16, {4, 64}), 3), Alias(R(BF16, {64}), 4), Alias(R(BF16, {64}), 5)});
+  add("layer_norm_grad_f32_accs", K("layer_norm_grad").i("axis", 2).f("epsilon", 1e-5),
+      {R(F32, {2, 3, 8}), R(F32, {2, 3, 8}, -3, 3), R(F32, {8}), R(F32, {2, 3, 8}), R(F32, {8}),
+       R(F32, {8})},
+      {R(F32, {2, 3, 8}), R(F32, {8}), R(F32, {8})});
   // attention (q, k, v, [mask]) -> (out, lse f32); attention_grad (g, q, k, v, out, lse,
   // [mask])
   add("attention_f32_causal", K("attention").f("scale", 0.25).i("causal", 1),
@@ -602,6 +614,16 @@ std::vector<Case> allCases() {
       {Z(I64, S, -50, 50)}, {R(I64, {2, 1, 4})});
   add("reduce_sum_f32_large", K("reduce_sum").ints("axes", {1}).i("keepdims", 0),
       {R(F32, {3, 5000})}, {R(F32, {3})});
+  // reduce_sum's acc (ds-fold-accumulation): into another buffer and in place, one pass and
+  // the two-pass (scratch) reduction, the all-size-1 case.
+  add("reduce_sum_bf16_acc", K("reduce_sum").ints("axes", {0, 1}).i("keepdims", 1),
+      {R(BF16, S), R(BF16, {1, 1, 4})}, {R(BF16, {1, 1, 4})});
+  add("reduce_sum_bf16_acc_in_place", K("reduce_sum").ints("axes", {0, 1}).i("keepdims", 1),
+      {R(BF16, S), R(BF16, {1, 1, 4})}, {Alias(R(BF16, {1, 1, 4}), 1)});
+  add("reduce_sum_f32_large_acc_in_place", K("reduce_sum").ints("axes", {0}).i("keepdims", 0),
+      {R(F32, {5000, 3}), R(F32, {3})}, {Alias(R(F32, {3}), 1)});
+  add("reduce_sum_f16_acc_size1", K("reduce_sum").ints("axes", {0}).i("keepdims", 0),
+      {R(F16, {1, 6}), R(F16, {6})}, {R(F16, {6})});
 
   // ---- data movement
   add("transpose_f32_0213", K("transpose").ints("perm", {0, 2, 1, 3}), {R(F32, {2, 3, 4, 5})},

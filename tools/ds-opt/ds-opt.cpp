@@ -116,6 +116,12 @@ static cl::opt<bool> fuseGemmAdds(
     cl::desc("With --fuse-gemm: fold the adds too (default true; =false keeps only the "
              "folds that compute the same bits, for comparisons)"),
     cl::init(true), cl::cat(compilerCategory));
+static cl::opt<bool> foldAccumulation(
+    "fold-accumulation",
+    cl::desc("Accumulate bias and layer-norm parameter gradients in the reduce_sum and "
+             "layer_norm_grad kernels that compute them instead of separate adds (default "
+             "true; =false keeps the adds, for comparisons; the same bits)"),
+    cl::init(true), cl::cat(compilerCategory));
 static cl::opt<bool> fuseAttention(
     "fuse-attention",
     cl::desc(
@@ -247,6 +253,7 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
   options.fuseGemm = fuseGemm;
   options.fuseGemmAdds = fuseGemmAdds;
   options.foldAttentionTransposes = fuseAttention;
+  options.foldAccumulation = foldAccumulation;
   options.multiTensorOptimizer = multiTensorOptimizer;
   return runPipeline(module,
                      [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });

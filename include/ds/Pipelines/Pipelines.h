@@ -84,6 +84,9 @@ struct LoweringPipelineOptions {
   /// Attention kernels read and write [B, S, H, D] instead of transposing around them
   /// (--ds-fold-attention-transposes; off with `--fuse-attention=false`).
   bool foldAttentionTransposes = true;
+  /// Bias and layer-norm parameter gradients accumulated by the kernels that compute them
+  /// (`--fold-accumulation`; the same bits).
+  bool foldAccumulation = true;
   /// One grad_norm_sq kernel for the clipping norm and one multi_adam_update kernel per
   /// group of Adam updates (`--multi-tensor-optimizer`).
   bool multiTensorOptimizer = true;

@@ -50,6 +50,54 @@ void storeF32(const float *src, const Tensor &t) {
     });
 }
 
+void runAccumulating(KernelCall &c, size_t first, std::initializer_list<size_t> accOut,
+                     void (*kernel)(KernelCall &)) {
+  KernelCall sub{c.ins, std::vector<Tensor>(c.in.begin(), c.in.begin() + long(first)), c.out,
+                 c.ctx, c.kernelAttrs};
+  std::vector<std::vector<unsigned char>> bytes(accOut.size());
+  size_t k = 0;
+  for (size_t o : accOut) {
+    bytes[k].resize(size_t(c.out[o].numel) * dtypeSize(c.out[o].dtype));
+    sub.out[o].data = bytes[k++].data();
+  }
+  kernel(sub);
+  k = 0;
+  for (size_t o : accOut) {
+    const Tensor &acc = c.in[first + k], &v = sub.out[o], &r = c.out[o];
+    ++k;
+    int64_t n = r.numel;
+    switch (r.dtype) {
+    case ds::plan::F32:
+      parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i)
+          r.as<float>()[i] = acc.as<float>()[i] + v.as<float>()[i];
+      });
+      break;
+    case ds::plan::F64:
+      parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i)
+          r.as<double>()[i] = acc.as<double>()[i] + v.as<double>()[i];
+      });
+      break;
+    case ds::plan::F16:
+      parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i)
+          r.as<uint16_t>()[i] = floatToHalf(halfToFloat(acc.as<uint16_t>()[i]) +
+                                            halfToFloat(v.as<uint16_t>()[i]));
+      });
+      break;
+    case ds::plan::BF16:
+      parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i)
+          r.as<uint16_t>()[i] = floatToBf16(bf16ToFloat(acc.as<uint16_t>()[i]) +
+                                            bf16ToFloat(v.as<uint16_t>()[i]));
+      });
+      break;
+    default: fail("accumulating into a ", dtypeName(r.dtype), " output");
+    }
+  }
+}
+
 std::vector<int64_t> contiguousStrides(const std::vector<int64_t> &shape) {
   std::vector<int64_t> s(shape.size());
   int64_t acc = 1;

@@ -7,6 +7,7 @@
 #include "ds/runtime/ThreadPool.h"
 
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 namespace ds::rt::cpu {
@@ -20,6 +21,14 @@ const float *asF32(const Tensor &t, std::vector<float> &tmp);
 float *outF32(const Tensor &t, std::vector<float> &tmp);
 /// Converts `src` (numel f32 values) into `t` unless src already is t's storage.
 void storeF32(const float *src, const Tensor &t);
+
+/// Runs `kernel` on `c` without its trailing accumulated-into inputs (c.in[first], ...),
+/// computing output accOut[k] into scratch and then writing out[accOut[k]] = in[first + k] +
+/// that scratch, rounded as the add kernel rounds (f16/bf16: the f32 sum rounded once), so
+/// that the result is the unfused kernel's and then add's bits. An output may be its acc's
+/// bytes. Float dtypes only.
+void runAccumulating(KernelCall &c, size_t first, std::initializer_list<size_t> accOut,
+                     void (*kernel)(KernelCall &));
 
 /// Element strides of a row-major shape.
 std::vector<int64_t> contiguousStrides(const std::vector<int64_t> &shape);

@@ -521,6 +521,10 @@ void runSoftmaxGrad(KernelCall &c) {
 
 
 void runLayerNormGrad(KernelCall &c) {
+  if (c.in.size() == 4) // dx_acc
+    return runAccumulating(c, 3, {0}, runLayerNormGrad);
+  if (c.in.size() == 6) // dx_acc, dscale_acc, dbias_acc
+    return runAccumulating(c, 3, {0, 1, 2}, runLayerNormGrad);
   const auto &attrs = c.attrs<LayerNormAttrs>();
   int64_t axis = attrs.axis;
   double eps = attrs.epsilon;

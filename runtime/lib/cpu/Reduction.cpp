@@ -149,6 +149,8 @@ void reduceTyped(const T *x, const std::vector<int64_t> &shape, const std::set<i
 } // namespace
 
 void runReduce(KernelCall &c) {
+  if (c.in.size() == 2) // reduce_sum's acc
+    return runAccumulating(c, 1, {0}, runReduce);
   const Tensor &x = c.in[0], &r = c.out[0];
   auto axesV = c.attrs<ReduceAttrs>().axes.value_or(std::vector<int64_t>{});
   std::set<int64_t> axes(axesV.begin(), axesV.end());

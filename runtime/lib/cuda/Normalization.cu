@@ -358,7 +358,7 @@ namespace {
 // Row kernel: dx, plus each row's mean and inv-std into stats[0..rows) and stats[rows..2 rows).
 template <typename T>
 __global__ void layerNormGradRowKernel(const T *__restrict__ g, const T *__restrict__ x,
-                                       const T *__restrict__ scale, T *__restrict__ dx,
+                                       const T *__restrict__ scale, T *dx, const T *accDx,
                                        typename Acc<T>::type *__restrict__ stats, int64_t rows,
                                        int64_t norm, double eps) {
   using A = typename Acc<T>::type;
@@ -385,7 +385,13 @@ __global__ void layerNormGradRowKernel(const T *__restrict__ g, const T *__restr
     for (int64_t i = threadIdx.x; i < norm; i += blockDim.x) {
       A xh = mulR(subR(ld(px, i), mu), is);
       A gh = mulR(ld(pg, i), ld(scale, i));
-      st(pd, i, mulR(is, subR(subR(gh, mg), mulR(xh, mgx))));
+      A v = mulR(is, subR(subR(gh, mg), mulR(xh, mgx)));
+      if (accDx) { // dx_acc: dx rounded to T, then the add kernel's arithmetic
+        T r[1];
+        st(r, 0, v);
+        v = addR(ld(accDx, row * norm + i), ld(r, 0));
+      }
+      st(pd, i, v);
     }
   }
 }
@@ -415,14 +421,25 @@ __global__ void layerNormGradColPartialKernel(const T *__restrict__ g, const T *
 }
 
 template <typename T>
-__global__ void layerNormGradColFinalKernel(const double *__restrict__ part, T *__restrict__ dscale,
-                                            T *__restrict__ dbias, int64_t norm, int64_t P) {
+__global__ void layerNormGradColFinalKernel(const double *__restrict__ part, T *dscale, T *dbias,
+                                            const T *accScale, const T *accBias, int64_t norm,
+                                            int64_t P) {
   using A = typename Acc<T>::type;
   DS_GRID_STRIDE(i, norm) {
     double ds = 0, db = 0;
     for (int64_t p = 0; p < P; ++p) {
       ds = addR(ds, part[p * norm + i]);
       db = addR(db, part[(P + p) * norm + i]);
+    }
+    if (accScale) {
+      // dscale_acc, dbias_acc: the gradients rounded to T, then the add kernel's
+      // arithmetic (the CPU's runAccumulating); the outputs may be the accs' bytes.
+      T v[2];
+      st(v, 0, fromD<A>(ds));
+      st(v, 1, fromD<A>(db));
+      st(dscale, i, addR(ld(accScale, i), ld(v, 0)));
+      st(dbias, i, addR(ld(accBias, i), ld(v, 1)));
+      continue;
     }
     st(dscale, i, fromD<A>(ds));
     st(dbias, i, fromD<A>(db));
@@ -472,8 +489,8 @@ void runLayerNormGrad(KernelCall &c) {
     double *part = reinterpret_cast<double *>(base + statBytes);
     if (rows > 0) {
       layerNormGradRowKernel<T><<<rowGrid(rows), rowThreads(norm), 0, stream(c)>>>(
-          g.as<const T>(), x.as<const T>(), scale.as<const T>(), c.out[0].as<T>(), stats, rows,
-          norm, eps);
+          g.as<const T>(), x.as<const T>(), scale.as<const T>(), c.out[0].as<T>(),
+          c.in.size() >= 4 ? c.in[3].as<const T>() : nullptr, stats, rows, norm, eps);
       DS_CUDA_LAUNCH();
     }
     dim3 grid(unsigned(ceilDiv(norm, kColThreads)), unsigned(P));
@@ -481,7 +498,9 @@ void runLayerNormGrad(KernelCall &c) {
         g.as<const T>(), x.as<const T>(), stats, part, rows, norm, P, chunk);
     DS_CUDA_LAUNCH();
     layerNormGradColFinalKernel<T><<<gridFor(norm), kThreads, 0, stream(c)>>>(
-        part, c.out[1].as<T>(), c.out[2].as<T>(), norm, P);
+        part, c.out[1].as<T>(), c.out[2].as<T>(),
+        c.in.size() == 6 ? c.in[4].as<const T>() : nullptr,
+        c.in.size() == 6 ? c.in[5].as<const T>() : nullptr, norm, P);
     DS_CUDA_LAUNCH();
   });
 }

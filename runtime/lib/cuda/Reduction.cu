@@ -54,7 +54,15 @@ template <typename T, int K> __device__ __forceinline__ typename RedTraits<T>::R
 
 template <typename T, int K>
 __device__ __forceinline__ void redFinish(T *r, int64_t o, typename RedTraits<T>::R a,
-                                          int64_t redCount) {
+                                          int64_t redCount, const T *accIn) {
+  if (accIn) {
+    // reduce_sum's acc (float dtypes): the sum rounded to T as above, then the add
+    // kernel's arithmetic (the CPU's runAccumulating). r may be accIn's bytes.
+    T v[1];
+    RedTraits<T>::store(v, 0, a);
+    st(r, o, addR(ld(accIn, o), ld(v, 0)));
+    return;
+  }
   if (K == kMean) {
     // T(double(a) / redCount); only floating types reach mean.
     double v = redCount ? double(a) / double(redCount) : qnan();
@@ -80,7 +88,7 @@ __device__ __forceinline__ int64_t ixOffset(const Indexer &ix, int64_t k) {
 template <typename T, int K>
 __global__ void reduceBlockKernel(const T *__restrict__ x, Indexer keptIx, Indexer redIx,
                                   int64_t outCount, int64_t redCount, int64_t P, int64_t chunk,
-                                  typename RedTraits<T>::R *part, T *__restrict__ r) {
+                                  typename RedTraits<T>::R *part, T *r, const T *accIn) {
   using R = typename RedTraits<T>::R;
   for (int64_t item = blockIdx.x; item < outCount * P; item += gridDim.x) {
     int64_t o = item / P, p = item % P;
@@ -94,7 +102,7 @@ __global__ void reduceBlockKernel(const T *__restrict__ x, Indexer keptIx, Index
       if (part)
         part[item] = acc;
       else
-        redFinish<T, K>(r, o, acc, redCount);
+        redFinish<T, K>(r, o, acc, redCount, accIn);
     }
   }
 }
@@ -104,7 +112,7 @@ __global__ void reduceBlockKernel(const T *__restrict__ x, Indexer keptIx, Index
 template <typename T, int K>
 __global__ void reduceThreadKernel(const T *__restrict__ x, Indexer keptIx, Indexer redIx,
                                    int64_t outCount, int64_t redCount, int64_t P, int64_t chunk,
-                                   typename RedTraits<T>::R *part, T *__restrict__ r) {
+                                   typename RedTraits<T>::R *part, T *r, const T *accIn) {
   using R = typename RedTraits<T>::R;
   DS_GRID_STRIDE(item, outCount * P) {
     int64_t p = item / outCount, o = item % outCount;
@@ -116,21 +124,21 @@ __global__ void reduceThreadKernel(const T *__restrict__ x, Indexer keptIx, Inde
     if (part)
       part[o * P + p] = acc;
     else
-      redFinish<T, K>(r, o, acc, redCount);
+      redFinish<T, K>(r, o, acc, redCount, accIn);
   }
 }
 
 /// Second pass: r[o] = finish(combine of part[o*P .. o*P + P) in order).
 template <typename T, int K>
 __global__ void reduceFinalKernel(const typename RedTraits<T>::R *__restrict__ part,
-                                  int64_t outCount, int64_t redCount, int64_t P,
-                                  T *__restrict__ r) {
+                                  int64_t outCount, int64_t redCount, int64_t P, T *r,
+                                  const T *accIn) {
   using R = typename RedTraits<T>::R;
   DS_GRID_STRIDE(o, outCount) {
     R acc = redInit<T, K>();
     for (int64_t p = 0; p < P; ++p)
       acc = RedOp<K>()(acc, part[o * P + p]);
-    redFinish<T, K>(r, o, acc, redCount);
+    redFinish<T, K>(r, o, acc, redCount, accIn);
   }
 }
 
@@ -146,19 +154,20 @@ template <typename T, int K> void reduceLaunch(KernelCall &c, const ReducePlan &
   using R = typename RedTraits<T>::R;
   const T *x = c.in[0].as<const T>();
   T *r = c.out[0].as<T>();
+  const T *accIn = c.in.size() == 2 ? c.in[1].as<const T>() : nullptr;
   R *part = nullptr;
   if (pl.P > 1)
     part = static_cast<R *>(scratch(c, size_t(pl.outCount * pl.P) * sizeof(R)));
   if (pl.blockVariant)
     reduceBlockKernel<T, K><<<rowGrid(pl.outCount * pl.P), pl.threads, 0, stream(c)>>>(
-        x, pl.keptIx, pl.redIx, pl.outCount, pl.redCount, pl.P, pl.chunk, part, r);
+        x, pl.keptIx, pl.redIx, pl.outCount, pl.redCount, pl.P, pl.chunk, part, r, accIn);
   else
     reduceThreadKernel<T, K><<<gridFor(pl.outCount * pl.P), kThreads, 0, stream(c)>>>(
-        x, pl.keptIx, pl.redIx, pl.outCount, pl.redCount, pl.P, pl.chunk, part, r);
+        x, pl.keptIx, pl.redIx, pl.outCount, pl.redCount, pl.P, pl.chunk, part, r, accIn);
   DS_CUDA_LAUNCH();
   if (pl.P > 1) {
     reduceFinalKernel<T, K><<<gridFor(pl.outCount), kThreads, 0, stream(c)>>>(
-        part, pl.outCount, pl.redCount, pl.P, r);
+        part, pl.outCount, pl.redCount, pl.P, r, accIn);
     DS_CUDA_LAUNCH();
   }
 }
@@ -196,7 +205,10 @@ void runReduce(KernelCall &c) {
   }
   if (pl.outCount == 0 || r.numel == 0)
     return;
-  if (pl.redCount == 1) {
+  bool accumulating = c.in.size() == 2; // reduce_sum's acc
+  if (accumulating && !isFloat(x.dtype))
+    fail("accumulating reduce_sum of ", dtypeName(x.dtype));
+  if (pl.redCount == 1 && !accumulating) {
     // Only size-1 dims reduced: the result is x itself (the CPU copies, keeping NaN and -inf).
     DS_CUDA(cudaMemcpyAsync(r.data, x.data, size_t(r.numel) * dtypeSize(x.dtype),
                             cudaMemcpyDeviceToDevice, stream(c)));

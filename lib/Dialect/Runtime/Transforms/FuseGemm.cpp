@@ -1,6 +1,7 @@
 // Folds the kernels around a GEMM into the gemm kernel: transposes of its operands and of
 // its result into the trans_a/trans_b flags, a bias or residual add and a gradient
 // accumulation into its c operand.
+#include "BufferAccesses.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
 
@@ -21,105 +22,7 @@ using namespace mlir::dsrt;
 
 namespace {
 
-MemRefType memrefOf(Value v) { return cast<MemRefType>(v.getType()); }
-
-
 bool isOutputOf(KernelOp k, Value v) { return llvm::is_contained(k.getOutputs(), v); }
-
-/// Whether `v` is in device memory: a transient, or a view of a device global (offloaded
-/// state is read and accumulated by host kernels that --ds-insert-transfers places).
-bool onDevice(Value v, Operation *from) {
-  Value root = getAliasRoot(v);
-  auto param = root.getDefiningOp<ParamOp>();
-  if (!param) {
-    auto alloc = root.getDefiningOp<AllocOp>();
-    return !alloc || alloc.getSpace() == MemorySpace::device;
-  }
-  auto global = SymbolTable::lookupNearestSymbolFrom<GlobalOp>(from, param.getNameAttr());
-  return global && global.getSpace() == MemorySpace::device;
-}
-
-/// Every kernel access of a device transient (an alloc), directly or through views.
-struct Accesses {
-  SmallVector<KernelOp> writers, readers;
-  SmallVector<ViewOp> views;
-};
-
-/// The accesses of `v`'s root when it is a device alloc used only by kernels and views;
-/// nullopt otherwise (a global, a returned buffer, another use).
-std::optional<Accesses> transientAccesses(Value v) {
-  Value root = getAliasRoot(v);
-  auto alloc = root.getDefiningOp<AllocOp>();
-  if (!alloc || alloc.getSpace() != MemorySpace::device)
-    return std::nullopt;
-  Accesses acc;
-  SmallVector<Value> work{root};
-  while (!work.empty()) {
-    Value cur = work.pop_back_val();
-    for (OpOperand &use : cur.getUses()) {
-      Operation *owner = use.getOwner();
-      if (auto view = dyn_cast<ViewOp>(owner)) {
-        acc.views.push_back(view);
-        work.push_back(view.getResult());
-        continue;
-      }
-      auto k = dyn_cast<KernelOp>(owner);
-      if (!k)
-        return std::nullopt;
-      auto [begin, length] = k.getODSOperandIndexAndLength(1); // the outputs
-      unsigned n = use.getOperandNumber();
-      SmallVector<KernelOp> &list = n >= begin && n < begin + length ? acc.writers : acc.readers;
-      if (!llvm::is_contained(list, k))
-        list.push_back(k);
-    }
-  }
-  return acc;
-}
-
-/// Whether no kernel strictly between `from` and `to` (same block, from before to) writes
-/// a buffer aliasing one of `values`.
-bool unwrittenBetween(Operation *from, Operation *to, ValueRange values) {
-  SmallVector<AliasKey> keys;
-  for (Value v : values)
-    keys.push_back(getAliasKey(v));
-  for (Operation *op = from->getNextNode(); op && op != to; op = op->getNextNode())
-    if (auto k = dyn_cast<KernelOp>(op))
-      for (Value w : k.getOutputs())
-        if (llvm::is_contained(keys, getAliasKey(w)))
-          return false;
-  return true;
-}
-
-/// A transient that `k` writes alone and whose only other access is one reader, `reader`
-/// (the value a fold removes); null otherwise.
-bool isPrivateIntermediate(Value v, KernelOp writer, KernelOp reader) {
-  std::optional<Accesses> acc = transientAccesses(v);
-  return acc && acc->writers.size() == 1 && acc->writers[0] == writer &&
-         acc->readers.size() == 1 && acc->readers[0] == reader &&
-         writer->getBlock() == reader->getBlock() && writer->isBeforeInBlock(reader);
-}
-
-/// Erases the alloc behind `v` and its views when nothing uses them any more.
-void eraseIfDead(Value v) {
-  Value root = getAliasRoot(v);
-  std::optional<Accesses> acc = transientAccesses(root);
-  if (!acc || !acc->writers.empty() || !acc->readers.empty())
-    return;
-  for (ViewOp view : llvm::reverse(acc->views))
-    if (view->use_empty())
-      view.erase();
-  if (root.use_empty())
-    root.getDefiningOp()->erase();
-}
-
-/// `v` seen with `shape` (a view when its own shape differs), built before `at`.
-Value reshaped(Value v, ArrayRef<int64_t> shape, Operation *at) {
-  MemRefType t = memrefOf(v);
-  if (t.getShape() == shape)
-    return v;
-  OpBuilder b(at);
-  return ViewOp::create(b, at->getLoc(), MemRefType::get(shape, t.getElementType()), v);
-}
 
 bool isTranspose2D(KernelOp k) {
   if (k.getKernel() != "transpose" || k.getInputs().size() != 1 || k.getOutputs().size() != 1 ||
@@ -381,40 +284,6 @@ private:
       return {add, k};
     }
     return {};
-  }
-
-  /// Whether no kernel strictly between `from` and `to` reads or writes `v`'s bytes.
-  static bool untouchedBetween(Operation *from, Operation *to, Value v) {
-    AliasKey key = getAliasKey(v);
-    for (Operation *op = from->getNextNode(); op && op != to; op = op->getNextNode())
-      if (auto k = dyn_cast<KernelOp>(op))
-        for (Value w : k->getOperands())
-          if (getAliasKey(w) == key)
-            return false;
-    return true;
-  }
-
-  /// Whether `v` is defined before `at`, or by an operand-less op (an alloc, a global's
-  /// buffer) that can move there.
-  static bool definableBefore(Value v, Operation *at) {
-    Operation *def = v.getDefiningOp();
-    if (!def || def->isBeforeInBlock(at))
-      return true;
-    return def->getBlock() == at->getBlock() && isa<AllocOp, ParamOp>(def);
-  }
-  static void hoistBefore(Value v, Operation *at) {
-    Operation *def = v.getDefiningOp();
-    if (def && def->getBlock() == at->getBlock() && at->isBeforeInBlock(def))
-      def->moveBefore(at);
-  }
-
-  /// Whether two buffers of one type are the same bytes: the same value, or whole
-  /// buffers of the same global.
-  static bool sameBytes(Value a, Value b) {
-    if (a == b)
-      return true;
-    return a.getDefiningOp<ParamOp>() && b.getDefiningOp<ParamOp>() &&
-           getAliasKey(a) == getAliasKey(b);
   }
 
   /// Whether a `t` added to a product of shape `out` ([m, n] as a matrix) can be gemm's c:

@@ -71,8 +71,10 @@ const KernelInfo *findKernelInfo(std::string_view name);
 /// The catalogue entry of `id`.
 const KernelInfo &kernelInfo(KernelId id);
 /// Whether an output of kernel `id` (`inPlace`: its catalogue column) may be exactly input
-/// `input`'s bytes: any input of an in-place kernel, except that gemm may write only over
-/// c (it accumulates into c; a and b are read while the result is written).
+/// `input`'s bytes: any input of an in-place kernel, except that the accumulating kernels
+/// may write only over what they accumulate into (gemm's c, reduce_sum's acc,
+/// layer_norm_grad's dscale_acc and dbias_acc); the other inputs are read while the
+/// results are written.
 bool mayShareOutputBytes(KernelId id, bool inPlace, size_t input);
 /// Every kernel, in table order (indexable by KernelId).
 const std::vector<KernelInfo> &kernelCatalogue();

@@ -183,6 +183,43 @@ def FuseGemmPass : Pass<"ds-fuse-gemm", "::mlir::ModuleOp"> {
   ];
 }
 
+def FoldAccumulationPass : Pass<"ds-fold-accumulation", "::mlir::ModuleOp"> {
+  let summary = "Bias, layer-norm and residual gradients accumulate in the kernel that computes them";
+  let description = [{
+    Runs after --ds-fuse-gemm, before --ds-insert-transfers. The lowering computes a
+    parameter's gradient contribution into a transient and adds it to the gradient: a
+    `reduce_sum` (a bias gradient) and then an `add`, a `layer_norm_grad` and then two
+    `add`s (scale and bias), and the residual stream's gradient is the layer norm's input
+    gradient plus the residual branch's: one more `add`. The adds go when, on the compute
+    stream:
+    - the contribution (a `reduce_sum`'s result; `layer_norm_grad`'s dx, and then both of
+      its parameter gradients or neither) is a device transient that the kernel writes and
+      only that add reads;
+    - the add sums it with a buffer `acc` of the result's type (no broadcast), and `acc`
+      and the result are in device memory;
+    - `acc` and the result are defined before the kernel (or are a global's buffer or an
+      alloc, moved there), nothing writes `acc` or touches the result between the kernel
+      and the add, and the result is `acc`'s bytes or none of the kernel's operands.
+    The kernel then takes `acc` as its trailing acc input(s) and writes the add's result
+    (a `reduce_sum` whose kept 1s the add's operands do not have drops them, keepdims
+    false, so that no view is needed and --ds-elide-state-copies can write a gradient
+    global in place; other shapes are views).
+    The kernel rounds its result to the dtype and then adds as the add kernel does (f16/
+    bf16: the f32 sum rounded once), so every bit is the unfused kernels'.
+    ```mlir
+    %s = dsrt.alloc : memref<1x3xbf16>
+    dsrt.kernel "reduce_sum" ins(%dy : memref<5x3xbf16>) outs(%s : memref<1x3xbf16>) {attrs = {axes = array<i64: 0>, keepdims = true}}
+    %v = dsrt.view %s : memref<1x3xbf16> to memref<3xbf16>
+    dsrt.kernel "add" ins(%g, %v : memref<3xbf16>, memref<3xbf16>) outs(%g : memref<3xbf16>)
+    // becomes (keepdims false: the result has the add's shape, no view)
+    dsrt.kernel "reduce_sum" ins(%dy, %g : memref<5x3xbf16>, memref<3xbf16>) outs(%g : memref<3xbf16>) {attrs = {axes = array<i64: 0>, keepdims = false}}
+    ```
+  }];
+  let statistics = [
+    Statistic<"numFolded", "folded-adds", "add kernels folded into acc inputs">,
+  ];
+}
+
 def FuseElementwisePass : Pass<"ds-fuse-elementwise", "::mlir::ModuleOp"> {
   let summary = "Groups chains of elementwise kernels into fused_elementwise kernels";
   let description = [{

@@ -1,0 +1,118 @@
+// Who reads and writes a runtime-dialect buffer, and where a kernel may move.
+#include "BufferAccesses.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+
+namespace mlir::dsrt {
+
+bool onDevice(Value v, Operation *from) {
+  Value root = getAliasRoot(v);
+  auto param = root.getDefiningOp<ParamOp>();
+  if (!param) {
+    auto alloc = root.getDefiningOp<AllocOp>();
+    return !alloc || alloc.getSpace() == MemorySpace::device;
+  }
+  auto global = SymbolTable::lookupNearestSymbolFrom<GlobalOp>(from, param.getNameAttr());
+  return global && global.getSpace() == MemorySpace::device;
+}
+
+std::optional<Accesses> transientAccesses(Value v) {
+  Value root = getAliasRoot(v);
+  auto alloc = root.getDefiningOp<AllocOp>();
+  if (!alloc || alloc.getSpace() != MemorySpace::device)
+    return std::nullopt;
+  Accesses acc;
+  SmallVector<Value> work{root};
+  while (!work.empty()) {
+    Value cur = work.pop_back_val();
+    for (OpOperand &use : cur.getUses()) {
+      Operation *owner = use.getOwner();
+      if (auto view = dyn_cast<ViewOp>(owner)) {
+        acc.views.push_back(view);
+        work.push_back(view.getResult());
+        continue;
+      }
+      auto k = dyn_cast<KernelOp>(owner);
+      if (!k)
+        return std::nullopt;
+      auto [begin, length] = k.getODSOperandIndexAndLength(1); // the outputs
+      unsigned n = use.getOperandNumber();
+      SmallVector<KernelOp> &list =
+          n >= begin && n < begin + length ? acc.writers : acc.readers;
+      if (!llvm::is_contained(list, k))
+        list.push_back(k);
+    }
+  }
+  return acc;
+}
+
+bool unwrittenBetween(Operation *from, Operation *to, ValueRange values) {
+  SmallVector<AliasKey> keys;
+  for (Value v : values)
+    keys.push_back(getAliasKey(v));
+  for (Operation *op = from->getNextNode(); op && op != to; op = op->getNextNode())
+    if (auto k = dyn_cast<KernelOp>(op))
+      for (Value w : k.getOutputs())
+        if (llvm::is_contained(keys, getAliasKey(w)))
+          return false;
+  return true;
+}
+
+bool isPrivateIntermediate(Value v, KernelOp writer, KernelOp reader) {
+  std::optional<Accesses> acc = transientAccesses(v);
+  return acc && acc->writers.size() == 1 && acc->writers[0] == writer &&
+         acc->readers.size() == 1 && acc->readers[0] == reader &&
+         writer->getBlock() == reader->getBlock() && writer->isBeforeInBlock(reader);
+}
+
+void eraseIfDead(Value v) {
+  Value root = getAliasRoot(v);
+  std::optional<Accesses> acc = transientAccesses(root);
+  if (!acc || !acc->writers.empty() || !acc->readers.empty())
+    return;
+  for (ViewOp view : llvm::reverse(acc->views))
+    if (view->use_empty())
+      view.erase();
+  if (root.use_empty())
+    root.getDefiningOp()->erase();
+}
+
+Value reshaped(Value v, ArrayRef<int64_t> shape, Operation *at) {
+  MemRefType t = memrefOf(v);
+  if (t.getShape() == shape)
+    return v;
+  OpBuilder b(at);
+  return ViewOp::create(b, at->getLoc(), MemRefType::get(shape, t.getElementType()), v);
+}
+
+bool untouchedBetween(Operation *from, Operation *to, Value v) {
+  AliasKey key = getAliasKey(v);
+  for (Operation *op = from->getNextNode(); op && op != to; op = op->getNextNode())
+    if (auto k = dyn_cast<KernelOp>(op))
+      for (Value w : k->getOperands())
+        if (getAliasKey(w) == key)
+          return false;
+  return true;
+}
+
+bool definableBefore(Value v, Operation *at) {
+  Operation *def = v.getDefiningOp();
+  if (!def || def->isBeforeInBlock(at))
+    return true;
+  return def->getBlock() == at->getBlock() && isa<AllocOp, ParamOp>(def);
+}
+void hoistBefore(Value v, Operation *at) {
+  Operation *def = v.getDefiningOp();
+  if (def && def->getBlock() == at->getBlock() && at->isBeforeInBlock(def))
+    def->moveBefore(at);
+}
+
+bool sameBytes(Value a, Value b) {
+  if (a == b)
+    return true;
+  return a.getDefiningOp<ParamOp>() && b.getDefiningOp<ParamOp>() &&
+         getAliasKey(a) == getAliasKey(b);
+}
+
+} // namespace mlir::dsrt

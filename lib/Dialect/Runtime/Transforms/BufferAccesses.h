@@ -1,0 +1,56 @@
+// Who reads and writes a runtime-dialect buffer, and where a kernel may move: the checks
+// that the kernel-folding passes (ds-fuse-gemm, ds-fold-accumulation) share.
+#ifndef DS_DIALECT_RUNTIME_TRANSFORMS_BUFFERACCESSES_H
+#define DS_DIALECT_RUNTIME_TRANSFORMS_BUFFERACCESSES_H
+
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
+
+#include <optional>
+
+namespace mlir::dsrt {
+
+inline MemRefType memrefOf(Value v) { return cast<MemRefType>(v.getType()); }
+
+/// Whether `v` is in device memory: a transient, or a view of a device global (offloaded
+/// state is read and accumulated by host kernels that --ds-insert-transfers places).
+bool onDevice(Value v, Operation *from);
+
+/// Every kernel access of a device transient (an alloc), directly or through views.
+struct Accesses {
+  SmallVector<KernelOp> writers, readers;
+  SmallVector<ViewOp> views;
+};
+
+/// The accesses of `v`'s root when it is a device alloc used only by kernels and views;
+/// nullopt otherwise (a global, a returned buffer, another use).
+std::optional<Accesses> transientAccesses(Value v);
+
+/// Whether no kernel strictly between `from` and `to` (same block, from before to) writes
+/// a buffer aliasing one of `values`.
+bool unwrittenBetween(Operation *from, Operation *to, ValueRange values);
+
+/// Whether no kernel strictly between `from` and `to` reads or writes `v`'s bytes.
+bool untouchedBetween(Operation *from, Operation *to, Value v);
+
+/// Whether `v` is a transient that `writer` writes alone and whose only other access is
+/// one reader, `reader` (the value a fold removes).
+bool isPrivateIntermediate(Value v, KernelOp writer, KernelOp reader);
+
+/// Erases the alloc behind `v` and its views when nothing uses them any more.
+void eraseIfDead(Value v);
+
+/// `v` seen with `shape` (a view when its own shape differs), built before `at`.
+Value reshaped(Value v, ArrayRef<int64_t> shape, Operation *at);
+
+/// Whether `v` is defined before `at`, or by an operand-less op (an alloc, a global's
+/// buffer) that can move there; hoistBefore moves it.
+bool definableBefore(Value v, Operation *at);
+void hoistBefore(Value v, Operation *at);
+
+/// Whether two buffers of one type are the same bytes: the same value, or whole buffers
+/// of the same global.
+bool sameBytes(Value a, Value b);
+
+} // namespace mlir::dsrt
+
+#endif // DS_DIALECT_RUNTIME_TRANSFORMS_BUFFERACCESSES_H
