@@ -144,6 +144,19 @@ for m in resnet mobilenet vit; do
   res "train 6 steps $p vs pytorch (1e-4)" "$r $(tail -1 "$LOG" | cut -c1-60)"
 done
 
+# ---- 3d. generated PTX for fused_elementwise (issue #18): every instruction equals the CPU
+#           backend with the driver-loaded kernels, and the losses equal the interpreter's
+p=gpt-bf16-s0-w1-gen
+run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --verify-kernels --steps 2 --data "$(data $p)" \
+  --metrics "$OUT/$p.verify.json" && r=ok || r=FAIL
+n=$(python3 -c "import json;d=json.load(open('$OUT/$p.verify.json'));print(d['instructions_verified'],'instructions,',d['kernel_mismatches'],'mismatches;',d['backend'][-60:])" 2>/dev/null)
+res "verify kernels $p (generated PTX)" "$r ${n:-}"
+run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --steps 6 --data "$(data $p)" --metrics "$OUT/$p.gen.json"
+DS_FUSED_INTERPRETER=1 run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --steps 6 --data "$(data $p)" \
+  --metrics "$OUT/$p.interp.json"
+cmp_losses "$OUT/$p.gen.json" "$OUT/$p.interp.json" 1e-5 6 && r=ok || r=FAIL
+res "train 6 steps generated PTX vs interpreter (1e-5)" "$r"
+
 # ---- 4. compute-sanitizer on one step (eager and with graphs)
 if command -v compute-sanitizer >/dev/null; then
   p=gpt-fp32-s3-w1
@@ -170,7 +183,19 @@ bench_ds() { # stage
 }
 bench_ds 0; bench_ds 3
 # cuDNN attention in the GPT-2 plan (the backend line names how many instructions it runs)
-# and the same step with the fallback kernels (DS_CUDNN_ATTENTION=0)
+# and the same step with the fallback kernels (DS_CUDNN_ATTENTION=0); the step with generated
+# PTX for the fused kernels against the interpreter; the cost report's estimate beside it
+p=gpt2-bf16-s0-w1-gen
+run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" --synthetic \
+  --steps 12 --metrics "$OUT/$p.bench.json"
+res "gpt2 step, generated PTX vs interpreter" "$(python3 - "$OUT/$p.bench.json" "$OUT/gpt2-bf16-s0-w1.bench.json" "$PLANS/gpt2-bf16-s0-w1.cost.json" <<'PY' 2>/dev/null || echo FAIL
+import json, statistics, sys
+a, b = (statistics.median(json.load(open(f))["ms_per_step"][3:]) for f in sys.argv[1:3])
+c = json.load(open(sys.argv[3]))
+print("%.1f ms vs %.1f ms (cost report: h200 estimate %.1f ms, floor %.1f ms)" %
+      (a, b, 1e3 * c["estimated_step_s"]["h200"], 1e3 * c["floor_step_s"]["h200"]))
+PY
+)"
 p=gpt2-bf16-s0-w1
 res "gpt2 cudnn attention" "$(python3 -c "import json,re;b=json.load(open('$OUT/$p.bench.json'))['backend'];m=re.search(r'cuDNN attention [^,)]*(\([^)]*\))?',b);print(m.group(0) if m else 'not used: '+b)" 2>/dev/null | cut -c1-100)"
 DS_CUDNN_ATTENTION=0 run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" \

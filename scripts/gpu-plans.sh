@@ -92,4 +92,14 @@ JSON
   "$BUILD/bin/ds-opt" "$gen/gpt2_124m_ext.onnx" --config "$DIR/gpt2-bf16-$variant-w1.json" \
     -o "$DIR/$name.dsplan"
 done
+# Generated PTX for the fused elementwise kernels (issue #18, ds-opt --generate-fused-kernels):
+# the bundled GPT in bf16 (instruction-by-instruction check) and GPT-2 124M stage 0 (speed).
+cfg gpt bf16 0 "$DIR/gpt-bf16-s0-w1-gen.json"
+"$BUILD/bin/ds-opt" "$root/models/gpt_dynbatch.onnx" --config "$DIR/gpt-bf16-s0-w1-gen.json" \
+  --generate-fused-kernels -o "$DIR/gpt-bf16-s0-w1-gen.dsplan" </dev/null
+"$BUILD/bin/ds-opt" "$gen/gpt2_124m_ext.onnx" --config "$DIR/gpt2-bf16-s0-w1.json" \
+  --generate-fused-kernels -o "$DIR/gpt2-bf16-s0-w1-gen.dsplan"
+"$BUILD/bin/ds-opt" "$gen/gpt2_124m_ext.onnx" --config "$DIR/gpt2-bf16-s0-w1.json" \
+  --cost-report=json --cost-device=h200 -o "$DIR/gpt2-bf16-s0-w1.cost.dsplan" >"$DIR/gpt2-bf16-s0-w1.cost.json"
+rm -f "$DIR/gpt2-bf16-s0-w1.cost.dsplan"
 ls -la "$DIR" | awk '{print "  " $5 "\t" $9}' | tail -n +4

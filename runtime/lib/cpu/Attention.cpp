@@ -8,6 +8,7 @@
 // races).
 #include "CpuCommon.h"
 #include "Gemm.h"
+#include "../AttentionRows.h"
 
 #include <cmath>
 #include <limits>
@@ -17,30 +18,8 @@ namespace {
 
 constexpr int64_t kRows = 64, kCols = 64;
 
-/// Where the rows of one operand lie: entry b (a flat batch index over [batch..., heads])
-/// row i starts at element at(b, i); a row's elements are contiguous. Layout bhsd is
-/// [batch..., H, L, W]; bshd is [B, L, H, W] (rows of one head H * W apart).
-struct Rows {
-  int64_t heads = 1, batchStride = 0, headStride = 0, rowStride = 0;
-  int64_t at(int64_t b, int64_t i) const {
-    return (b / heads) * batchStride + (b % heads) * headStride + i * rowStride;
-  }
-};
+using Rows = AttentionRows;
 
-Rows rowsOf(const Tensor &x, AttentionLayout layout) {
-  Rows w;
-  int64_t r = x.rank();
-  if (layout == AttentionLayout::Bshd) {
-    int64_t l = x.dim(1), h = x.dim(2), d = x.dim(3);
-    w.heads = std::max<int64_t>(h, 1), w.batchStride = l * h * d, w.headStride = d;
-    w.rowStride = h * d;
-    return w;
-  }
-  int64_t h = x.dim(r - 3), l = x.dim(r - 2), d = x.dim(r - 1);
-  w.heads = std::max<int64_t>(h, 1), w.batchStride = h * l * d, w.headStride = l * d;
-  w.rowStride = d;
-  return w;
-}
 
 /// Sizes of one call: `batch` [T, D] query problems over `batch / group` [S, D] / [S, Dv]
 /// key-value problems (grouped-query attention: query entry b reads key entry b / group),
@@ -69,8 +48,9 @@ Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &o,
   }
   int64_t kvHeads = dimOf(k, r - 3);
   n.group = kvHeads > 0 ? std::max<int64_t>(1, dimOf(q, r - 3) / kvHeads) : 1;
-  n.q = rowsOf(q, layout), n.k = rowsOf(k, layout), n.v = rowsOf(v, layout);
-  n.o = rowsOf(o, layout);
+  n.q = attentionRowsOf(q, layout), n.k = attentionRowsOf(k, layout);
+  n.v = attentionRowsOf(v, layout);
+  n.o = attentionRowsOf(o, layout);
   return n;
 }
 

@@ -12,6 +12,7 @@
 // hands it over in DeviceContext::cudnnAttention.
 #include "BlockReduce.cuh"
 #include "CudnnAttention.h"
+#include "../AttentionRows.h"
 
 #include <algorithm>
 #include <cmath>
@@ -52,15 +53,7 @@ __device__ __forceinline__ A maskScore(const MaskDesc &m, int64_t b, int64_t i, 
   return s + ld(static_cast<const T *>(m.data), off);
 }
 
-/// Where the rows of one operand lie, as the CPU kernels' Rows: entry b (flat over
-/// [batch..., heads]) row i starts at element at(b, i), its elements contiguous. Layout
-/// bhsd is [batch..., H, L, W]; bshd [B, L, H, W].
-struct Rows {
-  int64_t heads = 1, batchStride = 0, headStride = 0, rowStride = 0;
-  __host__ __device__ int64_t at(int64_t b, int64_t i) const {
-    return (b / heads) * batchStride + (b % heads) * headStride + i * rowStride;
-  }
-};
+using Rows = AttentionRows;
 
 /// The rows of q (and dq), k (dk), v (dv) and out (g).
 struct Layouts {
@@ -206,20 +199,6 @@ attentionGradKeyKernel(const T *__restrict__ g, const T *__restrict__ q,
   }
 }
 
-Rows rowsOf(const Tensor &x, AttentionLayout layout) {
-  Rows w;
-  int64_t r = x.rank();
-  if (layout == AttentionLayout::Bshd) {
-    int64_t l = x.dim(1), h = x.dim(2), d = x.dim(3);
-    w.heads = std::max<int64_t>(h, 1), w.batchStride = l * h * d, w.headStride = d;
-    w.rowStride = h * d;
-    return w;
-  }
-  int64_t h = x.dim(r - 3), l = x.dim(r - 2), d = x.dim(r - 1);
-  w.heads = std::max<int64_t>(h, 1), w.batchStride = h * l * d, w.headStride = l * d;
-  w.rowStride = d;
-  return w;
-}
 
 /// `batch` query entries over `batch / group` key-value entries (grouped-query attention:
 /// query entry b reads key entry b / group), in the logical [batch..., H, L, W] dims.
@@ -246,8 +225,9 @@ Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &o,
   n.t = dimOf(q, r - 2), n.d = q.dim(r - 1), n.s = dimOf(k, r - 2), n.dv = v.dim(r - 1);
   if (dimOf(k, r - 3) > 0)
     n.group = std::max<int64_t>(1, dimOf(q, r - 3) / dimOf(k, r - 3));
-  n.w.q = rowsOf(q, layout), n.w.k = rowsOf(k, layout), n.w.v = rowsOf(v, layout);
-  n.w.o = rowsOf(o, layout);
+  n.w.q = attentionRowsOf(q, layout), n.w.k = attentionRowsOf(k, layout);
+  n.w.v = attentionRowsOf(v, layout);
+  n.w.o = attentionRowsOf(o, layout);
   return n;
 }
 

@@ -2,6 +2,7 @@
 // fused_elementwise kernel each.
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
+#include "RegisterDtype.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -24,19 +25,6 @@ using namespace mlir::dsrt;
 namespace fused = ::ds::rt::fused;
 
 namespace {
-
-/// The plan dtype of a register element type, or nullopt (f64, integers).
-std::optional<::ds::plan::DType> registerDtype(Type t) {
-  if (t.isF32())
-    return ::ds::plan::F32;
-  if (t.isBF16())
-    return ::ds::plan::BF16;
-  if (t.isF16())
-    return ::ds::plan::F16;
-  if (t.isInteger(1))
-    return ::ds::plan::I1;
-  return std::nullopt;
-}
 
 MemRefType memrefOf(Value v) { return cast<MemRefType>(v.getType()); }
 

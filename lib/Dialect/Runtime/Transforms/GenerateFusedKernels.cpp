@@ -2,6 +2,7 @@
 // from the programs through upstream gpu -> NVVM -> PTX (ds/Target/FusedKernelCodegen.h).
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
+#include "RegisterDtype.h"
 #include "ds/Target/FusedKernelCodegen.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -28,25 +29,13 @@ namespace fused = ::ds::rt::fused;
 
 namespace {
 
-std::optional<::ds::plan::DType> planDtype(Type t) {
-  if (t.isF32())
-    return ::ds::plan::F32;
-  if (t.isBF16())
-    return ::ds::plan::BF16;
-  if (t.isF16())
-    return ::ds::plan::F16;
-  if (t.isInteger(1))
-    return ::ds::plan::I1;
-  return std::nullopt;
-}
-
 /// The signature of a fused_elementwise kernel, or failure (with an error on it).
 FailureOr<ds::FusedKernelSignature> signatureOf(KernelOp k) {
   ds::FusedKernelSignature sig;
   auto typeOf = [&](Value v, ::ds::plan::DType &dtype,
                     std::vector<int64_t> &shape) -> LogicalResult {
     auto t = cast<MemRefType>(v.getType());
-    auto d = planDtype(t.getElementType());
+    auto d = registerDtype(t.getElementType());
     if (!d || !t.hasStaticShape())
       return k.emitError("fused_elementwise operand of type ")
              << t << " has no generated code (static f32/bf16/f16/i1 only)";
