@@ -23,15 +23,7 @@
 
 using namespace ds::rt;
 using namespace ds::rt::test;
-using ds::plan::BF16;
-using ds::plan::F16;
-using ds::plan::F32;
-using ds::plan::F64;
-using ds::plan::I1;
-using ds::plan::I32;
-using ds::plan::I64;
-
-using namespace ds::rt::test::cuda_cases;
+using namespace ds::rt::test::cuda_cases; // Spec, Case, the dtypes
 
 namespace {
 

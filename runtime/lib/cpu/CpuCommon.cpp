@@ -67,12 +67,13 @@ void runAccumulating(KernelCall &c, size_t first, std::initializer_list<size_t> 
     ++k;
     int64_t n = r.numel;
     switch (r.dtype) {
-    case ds::plan::F32:
+    case ds::plan::F32: { // the add kernel's own vector loop
+      BinaryLoop add = elementwiseLoops().add;
       parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i)
-          r.as<float>()[i] = acc.as<float>()[i] + v.as<float>()[i];
+        add(acc.as<float>() + b, v.as<float>() + b, r.as<float>() + b, e - b);
       });
       break;
+    }
     case ds::plan::F64:
       parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i)
