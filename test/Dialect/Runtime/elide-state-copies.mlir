@@ -155,3 +155,46 @@ func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
   dsrt.kernel "copy" ins(%v : memref<4x3xf32>) outs(%o : memref<4x3xf32>) on copy
   return
 }
+
+// -----
+
+// Tests a gradient accumulated by a gemm through matrix views of its flat global and of the
+// transient (ZeRO-3 at one rank: the flat gradient is copied into its global at the end of
+// the step): the gemm writes the global in place (c and the result the same view), the
+// transient and the copy go.
+// CHECK-LABEL: func.func @accumulate_through_views
+//   CHECK-NOT:   dsrt.alloc
+//       CHECK:   %[[G:.+]] = dsrt.param @flat.grad : memref<6xf32>
+//       CHECK:   %[[O:.+]] = dsrt.param @flat.grad : memref<6xf32>
+//       CHECK:   %[[GV:.+]] = dsrt.view %[[G]] : memref<6xf32> to memref<2x3xf32>
+//       CHECK:   %[[OV:.+]] = dsrt.view %[[O]] : memref<6xf32> to memref<2x3xf32>
+//       CHECK:   dsrt.kernel "gemm" ins(%{{.+}}, %{{.+}}, %[[GV]] : {{.*}}) outs(%[[OV]] : memref<2x3xf32>)
+//   CHECK-NOT:   "copy"
+//       CHECK:   return
+// CHECK-LABEL: func.func @views_of_other_shapes
+//       CHECK:   dsrt.alloc
+//       CHECK:   dsrt.kernel "gemm"
+//       CHECK:   dsrt.kernel "copy"
+dsrt.global @flat.grad : memref<6xf32>
+func.func @accumulate_through_views(%a: memref<2x4xf32>, %b: memref<4x3xf32>) attributes {dsrt.role = #dsrt.role<micro_step>} {
+  %g = dsrt.param @flat.grad : memref<6xf32>
+  %t = dsrt.alloc : memref<6xf32>
+  %gv = dsrt.view %g : memref<6xf32> to memref<2x3xf32>
+  %tv = dsrt.view %t : memref<6xf32> to memref<2x3xf32>
+  dsrt.kernel "gemm" ins(%a, %b, %gv : memref<2x4xf32>, memref<4x3xf32>, memref<2x3xf32>) outs(%tv : memref<2x3xf32>) {attrs = {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = false, trans_b = false}}
+  %g2 = dsrt.param @flat.grad : memref<6xf32>
+  dsrt.kernel "copy" ins(%t : memref<6xf32>) outs(%g2 : memref<6xf32>) on copy
+  return
+}
+// The gemm reads the global as [3x2] (another element order than the [2x3] it writes): the
+// copy stays.
+func.func @views_of_other_shapes(%a: memref<2x4xf32>, %b: memref<4x3xf32>, %c: memref<3x2xf32>) attributes {dsrt.role = #dsrt.role<micro_step>} {
+  %g = dsrt.param @flat.grad : memref<6xf32>
+  %t = dsrt.alloc : memref<6xf32>
+  %gv = dsrt.view %g : memref<6xf32> to memref<3x2xf32>
+  %tv = dsrt.view %t : memref<6xf32> to memref<2x3xf32>
+  dsrt.kernel "gemm" ins(%a, %b, %gv : memref<2x4xf32>, memref<4x3xf32>, memref<3x2xf32>) outs(%tv : memref<2x3xf32>) {attrs = {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = false, trans_b = false}}
+  %g2 = dsrt.param @flat.grad : memref<6xf32>
+  dsrt.kernel "copy" ins(%t : memref<6xf32>) outs(%g2 : memref<6xf32>) on copy
+  return
+}

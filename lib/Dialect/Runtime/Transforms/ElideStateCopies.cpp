@@ -86,24 +86,37 @@ KernelOp findElidableWriter(KernelOp copy, SymbolTableCollection &symbols,
   if (!global || global.getSpace() != MemorySpace::device)
     return {};
 
-  // One writer before the copy; every other user a kernel that reads.
+  // One writer before the copy; every other user a kernel that reads, directly or through
+  // views of the transient (whole-buffer reshapes, e.g. a gradient written as a matrix and
+  // copied flat into its global).
   KernelOp writer;
+  Value writtenAs; // the operand the writer writes: the transient or a view of it
   SmallVector<KernelOp> readers;
-  for (OpOperand &use : transient.getUses()) {
-    if (throughView && use.getOwner() == copy.getInputs()[0].getDefiningOp())
-      continue;
-    auto kernel = dyn_cast<KernelOp>(use.getOwner());
-    if (!kernel || kernel->getBlock() != copy->getBlock())
-      return {}; // a view, a returned buffer, another block
-    auto [begin, length] = kernel.getODSOperandIndexAndLength(1); // the outputs
-    bool isOutput =
-        use.getOperandNumber() >= begin && use.getOperandNumber() < begin + length;
-    if (isOutput) {
-      if (writer)
-        return {};
-      writer = kernel;
-    } else if (kernel != copy) {
-      readers.push_back(kernel);
+  SmallVector<Value> worklist{transient};
+  while (!worklist.empty()) {
+    Value buffer = worklist.pop_back_val();
+    for (OpOperand &use : buffer.getUses()) {
+      Operation *owner = use.getOwner();
+      if (throughView && owner == copy.getInputs()[0].getDefiningOp())
+        continue;
+      if (auto view = dyn_cast<ViewOp>(owner)) {
+        worklist.push_back(view.getResult());
+        continue;
+      }
+      auto kernel = dyn_cast<KernelOp>(owner);
+      if (!kernel || kernel->getBlock() != copy->getBlock())
+        return {}; // a returned buffer, another block
+      auto [begin, length] = kernel.getODSOperandIndexAndLength(1); // the outputs
+      bool isOutput =
+          use.getOperandNumber() >= begin && use.getOperandNumber() < begin + length;
+      if (isOutput) {
+        if (writer)
+          return {};
+        writer = kernel;
+        writtenAs = buffer;
+      } else if (kernel != copy) {
+        readers.push_back(kernel);
+      }
     }
   }
   if (!writer || !accesses.before(writer, copy) || writer.getStream() == Stream::host ||
@@ -129,11 +142,18 @@ KernelOp findElidableWriter(KernelOp copy, SymbolTableCollection &symbols,
         if (globalOf(v) == name && (beforeCopy || !accesses.before(lastReader, kernel)))
           return {};
     }
-  // The writer itself may read the global: the whole buffer, in place.
-  for (auto [i, v] : llvm::enumerate(writer.getInputs()))
-    if (globalOf(v) == name && (throughView || v.getType() != state.getType() ||
-                                !v.getDefiningOp<ParamOp>() || !allowsInPlace(writer, i)))
+  // The writer itself may read the global: the whole buffer, in place, element i where it
+  // writes element i (the same shape on both sides: views are whole-buffer reshapes).
+  for (auto [i, v] : llvm::enumerate(writer.getInputs())) {
+    if (globalOf(v) != name)
+      continue;
+    Value source = v;
+    if (auto view = v.getDefiningOp<ViewOp>())
+      source = view.getSource();
+    if (throughView || v.getType() != writtenAs.getType() ||
+        !source.getDefiningOp<ParamOp>() || !allowsInPlace(writer, i))
       return {};
+  }
   for (Value v : writer.getOutputs())
     if (globalOf(v) == name)
       return {};
@@ -164,23 +184,29 @@ struct ElideStateCopiesPass : dsrt::impl::ElideStateCopiesPassBase<ElideStateCop
           Value transient = copiedTransient(copy);
           auto view = copy.getInputs()[0].getDefiningOp<ViewOp>();
           auto param = copy.getOutputs()[0].getDefiningOp<ParamOp>();
-          // The writer and the transient's readers now access the global.
-          SmallVector<KernelOp> &list = accesses.byGlobal[param.getNameAttr()];
-          llvm::erase(list, copy);
-          for (Operation *user : transient.getUsers())
-            if (user != copy.getOperation() && user != view.getOperation() &&
-                !llvm::is_contained(list, user))
-              list.push_back(cast<KernelOp>(user));
-          OpBuilder b(writer);
-          Value state =
-              ParamOp::create(b, param.getLoc(), param.getType(), param.getNameAttr());
-          if (transient != copy.getInputs()[0])
-            state = ViewOp::create(b, view.getLoc(), transient.getType(), state);
           auto alloc = transient.getDefiningOp<AllocOp>();
           accesses.position.erase(copy);
           copy.erase();
           if (view && view->use_empty())
             view.erase();
+          // The writer and the transient's readers (through its views too) now access
+          // the global.
+          SmallVector<KernelOp> &list = accesses.byGlobal[param.getNameAttr()];
+          llvm::erase(list, copy);
+          SmallVector<Value> worklist{transient};
+          while (!worklist.empty())
+            for (Operation *user : worklist.pop_back_val().getUsers()) {
+              if (auto v = dyn_cast<ViewOp>(user))
+                worklist.push_back(v.getResult());
+              else if (!llvm::is_contained(list, user))
+                list.push_back(cast<KernelOp>(user));
+            }
+          // At the transient's place: its views may come before the writer.
+          OpBuilder b(alloc);
+          Value state =
+              ParamOp::create(b, param.getLoc(), param.getType(), param.getNameAttr());
+          if (state.getType() != transient.getType())
+            state = ViewOp::create(b, alloc.getLoc(), transient.getType(), state);
           if (param->use_empty())
             param.erase();
           transient.replaceAllUsesWith(state);
