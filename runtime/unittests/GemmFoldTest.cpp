@@ -123,6 +123,29 @@ TEST(GemmFold, AccumulatesInPlace) {
   }
 }
 
+// The in-place product goes to a scratch buffer kept between calls (no allocation per step):
+// accumulations of other sizes and dtypes one after another, larger, smaller, larger again,
+// each with a beta other than 1 between them, still compute gemm-then-add's bits.
+TEST(GemmFold, InPlaceScratchAcrossSizes) {
+  struct Case { DType dt; int64_t m, k, n; double beta; };
+  for (Case cs : {Case{F32, M, K, N, 1}, Case{BF16, 7, 5, 3, 1}, Case{F32, 9, 4, 11, 0.5},
+                  Case{F32, 2 * M, K, N, 1}, Case{F16, 33, 17, 65, 1}}) {
+    HostTensor g = randomTensor(cs.dt, {cs.m, cs.n}, rng()),
+               x = randomTensor(cs.dt, {cs.m, cs.k}, rng());
+    HostTensor acc = randomTensor(cs.dt, {cs.n, cs.k}, rng()), before = acc;
+    runKernel(Ins("gemm").i("trans_a", 1).f("beta", cs.beta), {&g, &x, &acc}, {&acc});
+    HostTensor gx(cs.dt, {cs.n, cs.k}), scaled = before, sum(cs.dt, {cs.n, cs.k});
+    runKernel(Ins("gemm").i("trans_a", 1), {&g, &x}, {&gx});
+    if (cs.beta == 1) {
+      runKernel(Ins("add"), {&before, &gx}, {&sum});
+      EXPECT_EQ(acc.bytes, sum.bytes) << dtypeName(cs.dt) << " " << cs.m;
+    } else {
+      for (int64_t i = 0; i < cs.n * cs.k; ++i)
+        ASSERT_NEAR(acc.get(i), cs.beta * before.get(i) + gx.get(i), 1e-5) << i;
+    }
+  }
+}
+
 TEST(GemmFold, InPlaceOnlyOverC) {
   EXPECT_TRUE(mayShareOutputBytes(KernelId::Gemm, true, 2));
   EXPECT_FALSE(mayShareOutputBytes(KernelId::Gemm, true, 0));

@@ -1,6 +1,8 @@
 // f16/bf16 staging and stride helpers shared by the CPU kernels.
 #include "CpuCommon.h"
 
+#include <memory>
+
 namespace ds::rt::cpu {
 
 const float *asF32(const Tensor &t, std::vector<float> &tmp) {
@@ -54,11 +56,23 @@ void runAccumulating(KernelCall &c, size_t first, std::initializer_list<size_t> 
                      void (*kernel)(KernelCall &)) {
   KernelCall sub{c.ins, std::vector<Tensor>(c.in.begin(), c.in.begin() + long(first)), c.out,
                  c.ctx, c.kernelAttrs};
-  std::vector<std::vector<unsigned char>> bytes(accOut.size());
+  // The kernel's outputs go to this thread's scratch, kept between calls (grow-only, never
+  // zeroed: the kernel writes every element), so that a folded accumulation allocates and
+  // faults in no memory per step.
+  thread_local std::vector<std::unique_ptr<unsigned char[]>> scratch;
+  thread_local std::vector<size_t> capacity;
   size_t k = 0;
   for (size_t o : accOut) {
-    bytes[k].resize(size_t(c.out[o].numel) * dtypeSize(c.out[o].dtype));
-    sub.out[o].data = bytes[k++].data();
+    size_t n = size_t(c.out[o].numel) * dtypeSize(c.out[o].dtype);
+    if (scratch.size() <= k) {
+      scratch.emplace_back();
+      capacity.push_back(0);
+    }
+    if (capacity[k] < n) {
+      scratch[k].reset(new unsigned char[n]); // default-initialised: not zeroed
+      capacity[k] = n;
+    }
+    sub.out[o].data = scratch[k++].get();
   }
   kernel(sub);
   k = 0;

@@ -77,9 +77,17 @@ void gemmTyped(KernelCall &c, const T *a, const T *b, const T *cc, T *r) {
   if (cc && beta != 0) { // r = broadcast(c), then r = alpha op(a) op(b) + beta r
     if (cc != r) { // else accumulating in place: c is r's bytes
       std::vector<int64_t> st = broadcastStrides(*c.in[2].shape, {M, N});
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t j = 0; j < N; ++j)
-          r[i * N + j] = cc[i * st[0] + j * st[1]];
+      parallelFor(M, std::max<int64_t>(1, kGrain / N), [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          T *row = r + i * N;
+          const T *src = cc + i * st[0];
+          if (st[1] == 1) // a bias row, or c's own row
+            std::memcpy(row, src, size_t(N) * sizeof(T));
+          else
+            for (int64_t j = 0; j < N; ++j)
+              row[j] = src[j * st[1]];
+        }
+      });
     }
   } else {
     beta = 0;
@@ -110,13 +118,17 @@ void runGemm(KernelCall &c) {
               r.as<double>());
     return;
   }
-  std::vector<float> ta, tb, tc, tr;
-  const float *pa = asF32(a, ta), *pb = asF32(b, tb);
-  if (hasC && c.in[2].data == r.data) {
+  if (hasC && c.in[2].data == r.data && c.attrs<GemmAttrs>().beta == 1.0) {
     // Accumulating in place (ds-fuse-gemm's fold of add(c, op(a) op(b))): the product is
     // stored in r's dtype, then added as the add kernel adds, so that the CPU computes the
     // unfused kernels' bits whether or not the add was folded (offloaded gradients are
     // accumulated by a host add; ZeRO and offload runs must stay bitwise equal).
+    runAccumulating(c, 2, {0}, runGemm);
+    return;
+  }
+  std::vector<float> ta, tb, tc, tr;
+  const float *pa = asF32(a, ta), *pb = asF32(b, tb);
+  if (hasC && c.in[2].data == r.data) { // the same, with c scaled by beta first
     std::vector<float> product(size_t(r.numel)), tp;
     std::vector<char> stored(size_t(r.numel) * dtypeSize(r.dtype));
     Tensor p{r.dtype, r.shape, r.numel, stored.data()};
@@ -126,7 +138,7 @@ void runGemm(KernelCall &c) {
     float *pr = outF32(r, tr);
     float beta = float(c.attrs<GemmAttrs>().beta);
     for (int64_t i = 0; i < r.numel; ++i)
-      pr[i] = beta == 1.0f ? pc[i] + pp[i] : beta * pc[i] + pp[i];
+      pr[i] = beta * pc[i] + pp[i];
     storeF32(pr, r);
     return;
   }
