@@ -150,28 +150,63 @@ void lossTyped(const T *scores, const std::vector<int64_t> &sshape, const L *lab
   int64_t N = sshape[0], C = sshape[1], D = 1;
   for (size_t i = 2; i < sshape.size(); ++i)
     D *= sshape[i];
-  std::vector<T> lpTmp;
-  const T *lp = scores;
-  if (fromLogits) {
-    T *dst = logProbOut;
-    if (!dst) {
-      lpTmp.resize(size_t(N * C * D));
-      dst = lpTmp.data();
-    }
-    softmaxTyped(scores, dst, sshape, 1, true);
-    lp = dst;
+  auto ignored = [&](int64_t l) { return hasIgnore && l == ignore; };
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < D; ++j)
+      if (int64_t l = int64_t(labels[n * D + j]); !ignored(l) && (l < 0 || l >= C))
+        fail("label ", l, " at sample ", n, " is outside [0, ", C, ")");
+  // The log-probabilities at the labels: from the scores, or from logits through log_softmax
+  // (into logProbOut when asked for it, else only at the labels - log_softmax's arithmetic
+  // for those elements, the same bits, without an N x C buffer).
+  std::vector<T> lpAtLabel;
+  if (fromLogits && logProbOut) {
+    softmaxTyped(scores, logProbOut, sshape, 1, true);
+  } else if (fromLogits) {
+    lpAtLabel.resize(size_t(N * D));
+    const ExpLoop expLoop;
+    parallelFor(N * D, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)),
+                [&](int64_t b, int64_t e) {
+                  std::vector<T> row(D == 1 ? size_t(C) : 0);
+                  for (int64_t k = b; k < e; ++k) {
+                    int64_t n = k / D, j = k % D, l = int64_t(labels[k]);
+                    if (ignored(l))
+                      continue;
+                    const T *px = scores + n * C * D + j;
+                    T mx = rowMax<T>(C, [&](int64_t d) { return px[d * D]; });
+                    if (std::isinf(mx) && mx < 0)
+                      mx = 0;
+                    T sum;
+                    if (D == 1) {
+                      for (int64_t d = 0; d < C; ++d)
+                        row[size_t(d)] = px[d] - mx;
+                      expLoop(row.data(), row.data(), C);
+                      sum = T(rowSum(C, [&](int64_t d) { return double(row[size_t(d)]); }));
+                    } else {
+                      sum = T(rowSum(C, [&](int64_t d) {
+                        T ev = px[d * D] - mx;
+                        expLoop(&ev, &ev, 1);
+                        return double(ev);
+                      }));
+                    }
+                    T logSum = std::log(sum);
+                    lpAtLabel[size_t(k)] = (px[l * D] - mx) - logSum;
+                  }
+                });
   }
+  auto lpAt = [&](int64_t n, int64_t j, int64_t l) {
+    if (!lpAtLabel.empty())
+      return lpAtLabel[size_t(n * D + j)];
+    return (fromLogits ? logProbOut : scores)[(n * C + l) * D + j];
+  };
   double total = 0, wsum = 0;
   for (int64_t n = 0; n < N; ++n)
     for (int64_t j = 0; j < D; ++j) {
       int64_t l = int64_t(labels[n * D + j]);
       T li = 0;
       double w = 0;
-      if (!(hasIgnore && l == ignore)) {
-        if (l < 0 || l >= C)
-          fail("label ", l, " at sample ", n, " is outside [0, ", C, ")");
+      if (!ignored(l)) {
         w = weights ? double(weights[l]) : 1.0;
-        li = T(-w * double(lp[(n * C + l) * D + j]));
+        li = T(-w * double(lpAt(n, j, l)));
       }
       if (reduction == LossReduction::None)
         loss[n * D + j] = li;
