@@ -55,7 +55,7 @@ static CostTotals costKernel(dsrt::KernelOp kernel) {
     c.flops *= double(program.size() / ::ds::rt::fused::kFields);
   bool sixteenBit = !ins.empty() && ins[0].elementBytes == 2;
   CostTotals t;
-  t.launches = 1;
+  t.launches = c.launches;
   t.flops = c.flops;
   if (c.unit == cost::Unit::TensorCore)
     (sixteenBit ? t.tensorFlops16 : t.tensorFlops32) = c.flops;

@@ -258,9 +258,86 @@ const std::map<std::string, Formula, std::less<>> &formulas() {
 KernelCost mlir::ds::cost::costOf(std::string_view kernel, const Ops &inputs,
                                   const Ops &outputs) {
   auto it = formulas().find(kernel);
-  if (it == formulas().end())
-    return streaming(inputs, outputs, 0, Unit::None);
-  return it->second(inputs, outputs);
+  KernelCost c = it == formulas().end() ? streaming(inputs, outputs, 0, Unit::None)
+                                        : it->second(inputs, outputs);
+  c.launches = cudaLaunches(kernel, inputs, outputs);
+  return c;
+}
+
+namespace {
+int64_t nonEmpty(const Ops &ops) {
+  return int64_t(std::count_if(ops.begin(), ops.end(),
+                               [](const Operand &o) { return o.numElements() > 0; }));
+}
+/// SMs of the GPUs of devices() (H100 and H200 SXM): the CUDA reductions size their grids
+/// by it.
+constexpr double kSms = 132;
+
+/// reduce_* (runtime/lib/cuda/Reduction.cu, runReduce): a second (final) launch when the
+/// reduced extent is split over several blocks or threads per output. From the shapes: the
+/// innermost non-1 dim of x is reduced unless the result's last dim has its extent.
+int64_t reduceLaunches(const Ops &in, const Ops &out) {
+  if (in.empty() || out.empty() || in[0].numElements() == 0 || out[0].numElements() == 0)
+    return 0;
+  double outCount = out[0].numElements(), redCount = in[0].numElements() / outCount;
+  if (redCount <= 1)
+    return 1; // a copy
+  int64_t inner = 1;
+  for (auto it = in[0].shape.rbegin(); it != in[0].shape.rend(); ++it)
+    if (*it != 1) {
+      inner = *it;
+      break;
+    }
+  bool innerKept = !out[0].shape.empty() && out[0].shape.back() == inner && inner != 1;
+  bool blockVariant = !innerKept && redCount >= 32;
+  bool split = blockVariant ? outCount < 4 * kSms && redCount > 8192
+                            : outCount < 1024 * kSms && redCount > 256;
+  return split ? 2 : 1;
+}
+} // namespace
+
+int64_t mlir::ds::cost::cudaLaunches(std::string_view kernel, const Ops &in, const Ops &out) {
+  // Several pieces, one copy each (DataMovement.cu runSplit/runConcat).
+  if (kernel == "split")
+    return nonEmpty(out);
+  if (kernel == "concat")
+    return nonEmpty(in);
+  if (kernel == "reduce_sum" || kernel == "reduce_mean" || kernel == "reduce_max")
+    return reduceLaunches(in, out);
+  // Descriptor upload, out = 1, one launch over every input (Optimizer.cu runAllFinite).
+  if (kernel == "all_finite")
+    return in.empty() ? 1 : 3;
+  // Descriptor upload, per-block partial sums, the final sum (runGradNormSq).
+  if (kernel == "grad_norm_sq")
+    return 3;
+  // Descriptor upload, one launch (launchMultiAdam).
+  if (kernel == "multi_adam_update")
+    return 2;
+  // Norms, finalize, apply (launchLamb).
+  if (kernel == "lamb_update")
+    return 3;
+  // Rows, then the column sums of dscale/dbias in two launches (Normalization.cu).
+  if (kernel == "layer_norm_grad")
+    return 3;
+  // Per-position losses, then the reduction to a scalar (lossFinalKernel); log_softmax
+  // first when the log-probabilities are an output.
+  if (kernel == "softmax_cross_entropy_loss" || kernel == "nll_loss") {
+    bool scalar = !out.empty() && out[0].shape.empty();
+    return 1 + (scalar ? 1 : 0) + (out.size() > 1 ? 1 : 0);
+  }
+  // The weight sum of a mean (lossWeightSumKernel; a scalar g is counted as a mean), then
+  // the gradient.
+  if (kernel == "softmax_cross_entropy_loss_grad" || kernel == "nll_loss_grad")
+    return !in.empty() && in[0].shape.empty() ? 2 : 1;
+  // dq by query rows, then dk/dv by key rows (Attention.cu; cuDNN's backward graph is
+  // several kernels as well).
+  if (kernel == "attention_grad")
+    return 2;
+  // Zero the result, sort keys (cub's radix sort: counted as 3 launches), the keys, the
+  // sums (DataMovement.cu runGatherGrad).
+  if (kernel == "gather_grad")
+    return 6;
+  return 1;
 }
 
 bool mlir::ds::cost::hasFormula(std::string_view kernel) {

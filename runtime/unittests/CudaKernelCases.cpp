@@ -537,6 +537,14 @@ std::vector<Case> allCases() {
       {R(F32, {})});
   add("all_finite_neg_inf_f16", K("all_finite"), {R(F32, {3}), V(F16, {2}, {-kInf, 1})},
       {R(F32, {})});
+  { // one launch over all inputs: a NaN in the last slice of a tensor of several blocks
+    std::vector<double> big(200000, 1.0);
+    big.back() = kNaN;
+    add("all_finite_nan_in_last_block", K("all_finite"),
+        {R(F32, {70000}), R(BF16, {3}), V(F32, {200000}, big), R(F16, {9})}, {R(F32, {})});
+    add("all_finite_many_blocks_finite", K("all_finite"),
+        {R(F32, {70000}), R(BF16, {140000}), R(F16, {9})}, {R(F32, {})});
+  }
   // loss_scale_update (finite, scale, counters{it,last,hy}) -> (new_scale, new_counters)
   add("loss_scale_update_clean_grow", K("loss_scale_update").i("scale_window", 5),
       {V(F32, {}, {1}), V(F32, {}, {65536}), V(I64, {3}, {5, -1, 2})}, {R(F32, {}), R(I64, {3})});

@@ -202,3 +202,37 @@ TEST(KernelCost, MultiTensorOptimizer) {
   EXPECT_EQ(n.bytesRead, 16 + 8);
   EXPECT_EQ(n.bytesWritten, 4);
 }
+
+// Tests the CUDA backend's device operations per call, as runtime/lib/cuda issues them.
+TEST(KernelCost, CudaLaunches) {
+  EXPECT_EQ(costOf("gemm", {bf16({8, 4}), bf16({4, 2})}, {bf16({8, 2})}).launches, 1);
+  EXPECT_EQ(costOf("add", {f32({4})}, {f32({4})}).launches, 1);
+  // A copy per non-empty piece.
+  EXPECT_EQ(cudaLaunches("split", {f32({2, 9})}, {f32({2, 3}), f32({2, 0}), f32({2, 6})}), 2);
+  EXPECT_EQ(cudaLaunches("concat", {f32({2, 3}), f32({2, 3}), f32({2, 3})}, {f32({2, 9})}),
+            3);
+  // Bias gradients (the innermost dim kept): thread variant, split over the tokens and a
+  // final launch; a row sum over 64 elements: one block per output, no split.
+  EXPECT_EQ(cudaLaunches("reduce_sum", {bf16({8, 1024, 768})}, {bf16({768})}), 2);
+  EXPECT_EQ(cudaLaunches("reduce_sum", {f32({4096, 64})}, {f32({4096})}), 1);
+  EXPECT_EQ(cudaLaunches("reduce_sum", {f32({4, 1, 3})}, {f32({4, 3})}), 1); // a copy
+  EXPECT_EQ(cudaLaunches("reduce_sum", {f32({0, 3})}, {f32({3})}), 0);
+  // One launch over all inputs of a multi-tensor kernel, plus its descriptor upload.
+  std::vector<Operand> grads(148, bf16({768}));
+  EXPECT_EQ(cudaLaunches("all_finite", grads, {f32({})}), 3);
+  EXPECT_EQ(cudaLaunches("all_finite", {}, {f32({})}), 1);
+  EXPECT_EQ(cudaLaunches("grad_norm_sq", grads, {f32({})}), 3);
+  EXPECT_EQ(cudaLaunches("layer_norm_grad", {}, {}), 3);
+  // Losses: the reduction to a scalar and the log-probabilities are launches of their own.
+  EXPECT_EQ(cudaLaunches("softmax_cross_entropy_loss", {f32({8, 5}), i64({8})}, {f32({})}), 2);
+  EXPECT_EQ(cudaLaunches("softmax_cross_entropy_loss", {f32({8, 5}), i64({8})}, {f32({8})}), 1);
+  EXPECT_EQ(cudaLaunches("softmax_cross_entropy_loss", {f32({8, 5}), i64({8})},
+                         {f32({}), f32({8, 5})}),
+            3);
+  EXPECT_EQ(cudaLaunches("softmax_cross_entropy_loss_grad",
+                         {f32({}), f32({8, 5}), i64({8})}, {f32({8, 5})}),
+            2);
+  EXPECT_EQ(cudaLaunches("softmax_cross_entropy_loss_grad",
+                         {f32({8}), f32({8, 5}), i64({8})}, {f32({8, 5})}),
+            1);
+}

@@ -26,8 +26,18 @@ struct KernelCost {
   double bytesRead = 0;
   double bytesWritten = 0;
   Unit unit = Unit::None;
+  /// Device operations (kernel launches, memcpy/memset) the CUDA runtime issues for one call
+  /// (cudaLaunches), each charged the device's launch overhead.
+  int64_t launches = 1;
   double bytes() const { return bytesRead + bytesWritten; }
 };
+
+/// The device operations one call of `kernel` issues on the CUDA backend: its kernel
+/// launches plus the stream-ordered copies and memsets it makes (a multi-tensor kernel's
+/// descriptor upload, a zeroed output), as runtime/lib/cuda implements the kernel; a
+/// library call (cuBLASLt, cuDNN) counts one. Kernels not listed issue one.
+int64_t cudaLaunches(std::string_view kernel, const std::vector<Operand> &inputs,
+                     const std::vector<Operand> &outputs);
 
 /// The cost of one call of `kernel` (a name of the kernel catalogue) on `inputs` and
 /// `outputs`. Every kernel of the catalogue has a formula (the table in KernelCost.cpp);

@@ -348,8 +348,9 @@ struct NormDesc {
 };
 constexpr int64_t kNormBlockElems = 1 << 16;
 
-__global__ void normPartsKernel(const NormDesc *d, int count, double *parts) {
-  int lo = 0, hi = count - 1; // the gradient whose blocks include this one
+/// The tensor this block's slice belongs to (its index into `d`) and the slice [begin, end).
+__device__ int blockSlice(const NormDesc *d, int count, int64_t &begin, int64_t &end) {
+  int lo = 0, hi = count - 1; // the tensor whose blocks include this one
   while (lo < hi) {
     int mid = (lo + hi + 1) / 2;
     if (d[mid].firstBlock <= int(blockIdx.x))
@@ -359,8 +360,37 @@ __global__ void normPartsKernel(const NormDesc *d, int count, double *parts) {
   }
   const NormDesc &x = d[lo];
   int64_t per = (x.n + x.blocks - 1) / x.blocks;
-  int64_t begin = per * (int64_t(blockIdx.x) - x.firstBlock);
-  int64_t end = begin + per < x.n ? begin + per : x.n;
+  begin = per * (int64_t(blockIdx.x) - x.firstBlock);
+  end = begin + per < x.n ? begin + per : x.n;
+  return lo;
+}
+
+/// One descriptor per input tensor of `c` (f32, f16, bf16, f64; `what` names the kernel in
+/// the error for another dtype), blocks given in proportion to their sizes; the total block
+/// count in `blocks`.
+std::vector<NormDesc> normDescs(const KernelCall &c, const char *what, int &blocks) {
+  std::vector<NormDesc> d(c.in.size());
+  blocks = 0;
+  for (size_t i = 0; i < c.in.size(); ++i) {
+    const Tensor &g = c.in[i];
+    int dt;
+    switch (g.dtype) {
+    case ds::plan::F32: dt = 0; break;
+    case ds::plan::F16: dt = 1; break;
+    case ds::plan::BF16: dt = 2; break;
+    case ds::plan::F64: dt = 3; break;
+    default: fail(what, ": unsupported dtype ", dtypeName(g.dtype));
+    }
+    int b = int(std::max<int64_t>(1, (g.numel + kNormBlockElems - 1) / kNormBlockElems));
+    d[i] = {g.data, g.numel, dt, blocks, b};
+    blocks += b;
+  }
+  return d;
+}
+
+__global__ void normPartsKernel(const NormDesc *d, int count, double *parts) {
+  int64_t begin, end;
+  const NormDesc &x = d[blockSlice(d, count, begin, end)];
   double acc = 0;
   for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
     float v = x.dtype == 0   ? static_cast<const float *>(x.g)[i]
@@ -411,18 +441,8 @@ void runMultiAdamUpdate(KernelCall &c) {
 
 void runGradNormSq(KernelCall &c) {
   size_t n = c.in.size();
-  std::vector<NormDesc> d(n);
   int blocks = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const Tensor &g = c.in[i];
-    int dt = g.dtype == ds::plan::F32   ? 0
-             : g.dtype == ds::plan::F16 ? 1
-             : g.dtype == ds::plan::BF16 ? 2
-                                         : 3;
-    int b = int(std::max<int64_t>(1, (g.numel + kNormBlockElems - 1) / kNormBlockElems));
-    d[i] = {g.data, g.numel, dt, blocks, b};
-    blocks += b;
-  }
+  std::vector<NormDesc> d = normDescs(c, "grad_norm_sq", blocks);
   // Scratch: the descriptors, then (256-byte aligned) one double per block.
   size_t descBytes = (n * sizeof(NormDesc) + 255) / 256 * 256;
   auto *dev = static_cast<const NormDesc *>(uploadDescriptors(
@@ -769,15 +789,25 @@ void runLrSchedule(KernelCall &c) {
 namespace {
 
 // ============================================================ all_finite
-// out = 1 first; then one launch per non-empty input writes 0 when that input holds an element
-// whose exponent bits are all ones (Inf or any NaN). All launches are ordered on the stream;
-// the only concurrent writes are of the same value 0.
+// Three stream-ordered operations whatever the number of inputs: the descriptors (those of
+// grad_norm_sq) are uploaded, out = 1, then one launch over every input's slices writes 0
+// where a slice holds an element whose exponent bits are all ones (Inf or any NaN); the only
+// concurrent writes are of the same value 0.
 __global__ void setOneKernel(float *out) { *out = 1.0f; }
 
-template <typename U>
-__global__ void nonFiniteKernel(int64_t n, const U *x, U mask, float *out) {
+template <typename U> __device__ bool nonFinite(const void *p, int64_t i, U mask) {
+  return (static_cast<const U *>(p)[i] & mask) == mask;
+}
+
+__global__ void nonFiniteKernel(const NormDesc *d, int count, float *out) {
+  int64_t begin, end;
+  const NormDesc &x = d[blockSlice(d, count, begin, end)];
   int bad = 0;
-  DS_GRID_STRIDE(i, n) bad |= (x[i] & mask) == mask ? 1 : 0;
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
+    bad |= x.dtype == 0   ? nonFinite<uint32_t>(x.g, i, 0x7f800000u)
+           : x.dtype == 3 ? nonFinite<uint64_t>(x.g, i, 0x7ff0000000000000ull)
+           : x.dtype == 1 ? nonFinite<uint16_t>(x.g, i, uint16_t(0x7c00))
+                          : nonFinite<uint16_t>(x.g, i, uint16_t(0x7f80));
   if (__syncthreads_or(bad) && threadIdx.x == 0)
     *out = 0.0f;
 }
@@ -787,34 +817,18 @@ __global__ void nonFiniteKernel(int64_t n, const U *x, U mask, float *out) {
 void runAllFinite(KernelCall &c) {
   float *out = c.out[0].as<float>();
   cudaStream_t st = stream(c);
+  int blocks = 0;
+  std::vector<NormDesc> d = normDescs(c, "all_finite", blocks);
+  const NormDesc *dev = nullptr;
+  if (!d.empty())
+    dev = static_cast<const NormDesc *>(
+        uploadDescriptors(c, d.data(), d.size() * sizeof(NormDesc), 0));
   setOneKernel<<<1, 1, 0, st>>>(out);
   DS_CUDA_LAUNCH();
-  for (const Tensor &t : c.in) {
-    int64_t n = t.numel;
-    if (n <= 0)
-      continue;
-    switch (t.dtype) {
-    case ds::plan::F32:
-      nonFiniteKernel<uint32_t><<<gridFor(n), kThreads, 0, st>>>(n, t.as<const uint32_t>(),
-                                                                0x7f800000u, out);
-      break;
-    case ds::plan::F64:
-      nonFiniteKernel<uint64_t><<<gridFor(n), kThreads, 0, st>>>(
-          n, t.as<const uint64_t>(), 0x7ff0000000000000ull, out);
-      break;
-    case ds::plan::F16:
-      nonFiniteKernel<uint16_t><<<gridFor(n), kThreads, 0, st>>>(n, t.as<const uint16_t>(),
-                                                                uint16_t(0x7c00), out);
-      break;
-    case ds::plan::BF16:
-      nonFiniteKernel<uint16_t><<<gridFor(n), kThreads, 0, st>>>(n, t.as<const uint16_t>(),
-                                                                uint16_t(0x7f80), out);
-      break;
-    default:
-      fail("all_finite: unsupported dtype ", dtypeName(t.dtype));
-    }
-    DS_CUDA_LAUNCH();
-  }
+  if (d.empty())
+    return;
+  nonFiniteKernel<<<unsigned(blocks), kThreads, 0, st>>>(dev, int(d.size()), out);
+  DS_CUDA_LAUNCH();
 }
 
 namespace {
