@@ -316,9 +316,9 @@ int64_t mlir::ds::cost::cudaLaunches(std::string_view kernel, const Ops &in, con
   // Norms, finalize, apply (launchLamb).
   if (kernel == "lamb_update")
     return 3;
-  // Rows, then the column sums of dscale/dbias in two launches (Normalization.cu).
+  // dx and the column partials by row chunks, then the partials' sums (Normalization.cu).
   if (kernel == "layer_norm_grad")
-    return 3;
+    return 2;
   // Per-position losses, then the reduction to a scalar (lossFinalKernel); log_softmax
   // first when the log-probabilities are an output.
   if (kernel == "softmax_cross_entropy_loss" || kernel == "nll_loss") {

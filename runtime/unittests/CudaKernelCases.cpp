@@ -196,6 +196,14 @@ std::vector<Case> allCases() {
       {R(F32, {2, 3, 8}), R(F32, {2, 3, 8}, -3, 3), R(F32, {8}), R(F32, {2, 3, 8}), R(F32, {8}),
        R(F32, {8})},
       {R(F32, {2, 3, 8}), R(F32, {8}), R(F32, {8})});
+  // Many row chunks (8 rows each, the last one short) and rows wider than a block.
+  add("layer_norm_grad_f32_many_chunks", K("layer_norm_grad").i("axis", 1).f("epsilon", 1e-5),
+      {R(F32, {1001, 96}), R(F32, {1001, 96}, -3, 3), R(F32, {96})},
+      {R(F32, {1001, 96}), R(F32, {96}), R(F32, {96})});
+  add("layer_norm_grad_bf16_wide_accs", K("layer_norm_grad").i("axis", 1),
+      {R(BF16, {37, 1500}), R(BF16, {37, 1500}, -3, 3), R(BF16, {1500}), R(BF16, {37, 1500}),
+       R(BF16, {1500}), R(BF16, {1500})},
+      {R(BF16, {37, 1500}), R(BF16, {1500}), R(BF16, {1500})});
   // attention (q, k, v, [mask]) -> (out, lse f32); attention_grad (g, q, k, v, out, lse,
   // [mask])
   add("attention_f32_causal", K("attention").f("scale", 0.25).i("causal", 1),

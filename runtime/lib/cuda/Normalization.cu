@@ -355,22 +355,29 @@ namespace {
 
 // ---------------------------------------------------------------- layer_norm_grad
 
-// Row kernel: dx, plus each row's mean and inv-std into stats[0..rows) and stats[rows..2 rows).
+// Two launches. (1) Block p takes rows [p*chunk, (p+1)*chunk): per row, its mean and inv-std,
+// dx, and the column partials of its rows, in row order in f64: part[p*norm + i] = sum
+// g*xhat, part[(P + p)*norm + i] = sum g (each thread owns the columns it writes dx for, so
+// no two threads touch one partial). (2) The final kernel adds the P partials per column.
 template <typename T>
-__global__ void layerNormGradRowKernel(const T *__restrict__ g, const T *__restrict__ x,
-                                       const T *__restrict__ scale, T *dx, const T *accDx,
-                                       typename Acc<T>::type *__restrict__ stats, int64_t rows,
-                                       int64_t norm, double eps) {
+__global__ void layerNormGradChunkKernel(const T *__restrict__ g, const T *__restrict__ x,
+                                         const T *__restrict__ scale, T *dx, const T *accDx,
+                                         double *__restrict__ part, int64_t rows, int64_t norm,
+                                         int64_t P, int64_t chunk, double eps) {
   using A = typename Acc<T>::type;
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+  int64_t p = blockIdx.x;
+  int64_t r0 = p * chunk, r1 = std::min(rows, r0 + chunk);
+  double *pds = part + p * norm, *pdb = part + (P + p) * norm;
+  if (r0 >= r1) // an empty chunk adds nothing
+    for (int64_t i = threadIdx.x; i < norm; i += blockDim.x) {
+      pds[i] = 0;
+      pdb[i] = 0;
+    }
+  for (int64_t row = r0; row < r1; ++row) {
     const T *px = x + row * norm, *pg = g + row * norm;
     T *pd = dx + row * norm;
     A mu, is;
     rowStats(px, norm, eps, mu, is);
-    if (threadIdx.x == 0) {
-      stats[row] = mu;
-      stats[rows + row] = is;
-    }
     double sg = 0, sgx = 0; // sums of g*scale and g*scale*xhat
     for (int64_t i = threadIdx.x; i < norm; i += blockDim.x) {
       A gh = mulR(ld(pg, i), ld(scale, i));
@@ -383,8 +390,9 @@ __global__ void layerNormGradRowKernel(const T *__restrict__ g, const T *__restr
     A mg = fromD<A>(norm ? divR(sg, double(norm)) : 0.0);
     A mgx = fromD<A>(norm ? divR(sgx, double(norm)) : 0.0);
     for (int64_t i = threadIdx.x; i < norm; i += blockDim.x) {
+      A gv = ld(pg, i);
       A xh = mulR(subR(ld(px, i), mu), is);
-      A gh = mulR(ld(pg, i), ld(scale, i));
+      A gh = mulR(gv, ld(scale, i));
       A v = mulR(is, subR(subR(gh, mg), mulR(xh, mgx)));
       if (accDx) { // dx_acc: dx rounded to T, then the add kernel's arithmetic
         T r[1];
@@ -392,32 +400,10 @@ __global__ void layerNormGradRowKernel(const T *__restrict__ g, const T *__restr
         v = addR(ld(accDx, row * norm + i), ld(r, 0));
       }
       st(pd, i, v);
+      pds[i] = addR(row == r0 ? 0.0 : pds[i], mulR(double(gv), double(xh)));
+      pdb[i] = addR(row == r0 ? 0.0 : pdb[i], double(gv));
     }
   }
-}
-
-// Column partials: block (bx, p) sums rows [p*chunk, (p+1)*chunk) of columns bx*blockDim + tid:
-// part[p*norm + i] = sum g*xhat, part[(P + p)*norm + i] = sum g (f64).
-template <typename T>
-__global__ void layerNormGradColPartialKernel(const T *__restrict__ g, const T *__restrict__ x,
-                                              const typename Acc<T>::type *__restrict__ stats,
-                                              double *__restrict__ part, int64_t rows,
-                                              int64_t norm, int64_t P, int64_t chunk) {
-  using A = typename Acc<T>::type;
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  int64_t p = blockIdx.y;
-  if (i >= norm)
-    return;
-  int64_t r0 = p * chunk, r1 = std::min(rows, r0 + chunk);
-  double ds = 0, db = 0;
-  for (int64_t o = r0; o < r1; ++o) {
-    A gv = ld(g, o * norm + i);
-    A xh = mulR(subR(ld(x, o * norm + i), stats[o]), stats[rows + o]);
-    ds = addR(ds, mulR(double(gv), double(xh)));
-    db = addR(db, double(gv));
-  }
-  part[p * norm + i] = ds;
-  part[(P + p) * norm + i] = db;
 }
 
 template <typename T>
@@ -446,22 +432,14 @@ __global__ void layerNormGradColFinalKernel(const double *__restrict__ part, T *
   }
 }
 
-constexpr int kColThreads = 256;
-
-/// Row chunks of the layer_norm_grad parameter reduction (>= 1).
+/// Row chunks of layer_norm_grad (>= 1): about 8 rows each, at most 8 blocks per SM, and at
+/// most 16 MiB of partials (2 * P * norm doubles of scratch, added per column by the final
+/// kernel; GPT-2's 768 columns: 1,056 chunks on 132 SMs, 13 MB).
 int64_t lnGradChunks(KernelCall &c, int64_t rows, int64_t norm) {
-  int64_t colBlocks = ceilDiv(norm, kColThreads);
-  int64_t P = ceilDiv(int64_t(4) * std::max(dev(c).smCount, 1), colBlocks);
-  P = std::min(P, ceilDiv(rows, 32)); // at least ~32 rows per chunk
-  P = std::min<int64_t>(P, 1024);
+  constexpr int64_t kPartialBytes = int64_t(16) << 20;
+  int64_t P = std::min({ceilDiv(rows, 8), int64_t(8) * std::max(dev(c).smCount, 1),
+                        kPartialBytes / (int64_t(2 * sizeof(double)) * std::max<int64_t>(norm, 1))});
   return std::max<int64_t>(P, 1);
-}
-
-/// Scratch bytes of layer_norm_grad: stats (2*rows compute-type values, rounded up to 256)
-/// followed by 2*P*norm doubles.
-size_t lnGradScratch(int64_t rows, int64_t norm, int64_t P, size_t accSize) {
-  size_t statBytes = (size_t(2 * rows) * accSize + 255) / 256 * 256;
-  return statBytes + size_t(2 * P * norm) * sizeof(double);
 }
 
 } // namespace
@@ -482,20 +460,10 @@ void runLayerNormGrad(KernelCall &c) {
   int64_t P = lnGradChunks(c, rows, norm);
   int64_t chunk = ceilDiv(rows, P); // 0 when rows == 0: the sums stay 0
   DS_DISPATCH_FLOAT(x.dtype, T, {
-    using A = typename Acc<T>::type;
-    size_t statBytes = (size_t(2 * rows) * sizeof(A) + 255) / 256 * 256;
-    char *base = static_cast<char *>(scratch(c, lnGradScratch(rows, norm, P, sizeof(A))));
-    A *stats = reinterpret_cast<A *>(base);
-    double *part = reinterpret_cast<double *>(base + statBytes);
-    if (rows > 0) {
-      layerNormGradRowKernel<T><<<rowGrid(rows), rowThreads(norm), 0, stream(c)>>>(
-          g.as<const T>(), x.as<const T>(), scale.as<const T>(), c.out[0].as<T>(),
-          c.in.size() >= 4 ? c.in[3].as<const T>() : nullptr, stats, rows, norm, eps);
-      DS_CUDA_LAUNCH();
-    }
-    dim3 grid(unsigned(ceilDiv(norm, kColThreads)), unsigned(P));
-    layerNormGradColPartialKernel<T><<<grid, kColThreads, 0, stream(c)>>>(
-        g.as<const T>(), x.as<const T>(), stats, part, rows, norm, P, chunk);
+    auto *part = static_cast<double *>(scratch(c, size_t(2 * P * norm) * sizeof(double)));
+    layerNormGradChunkKernel<T><<<unsigned(P), rowThreads(norm), 0, stream(c)>>>(
+        g.as<const T>(), x.as<const T>(), scale.as<const T>(), c.out[0].as<T>(),
+        c.in.size() >= 4 ? c.in[3].as<const T>() : nullptr, part, rows, norm, P, chunk, eps);
     DS_CUDA_LAUNCH();
     layerNormGradColFinalKernel<T><<<gridFor(norm), kThreads, 0, stream(c)>>>(
         part, c.out[1].as<T>(), c.out[2].as<T>(),
