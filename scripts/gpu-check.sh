@@ -196,7 +196,17 @@ print("%.1f ms vs %.1f ms (cost report: h200 estimate %.1f ms, floor %.1f ms)" %
       (a, b, 1e3 * c["estimated_step_s"]["h200"], 1e3 * c["floor_step_s"]["h200"]))
 PY
 )"
+# The cost report's launch model (device operations per program) against the captured graphs.
 p=gpt2-bf16-s0-w1
+DS_CUDA_GRAPH_NODES=1 run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" \
+  --synthetic --steps 3 2>"$OUT/$p.graphs.txt" >/dev/null
+res "gpt2 device operations: graph vs cost report" "$(python3 - "$OUT/$p.graphs.txt" "$PLANS/$p.cost.json" <<'PY' 2>/dev/null || echo FAIL
+import json, re, sys
+graphs = {m.group(1): int(m.group(2)) for m in re.finditer(r"program '(\w+)' graph: (\d+) device", open(sys.argv[1]).read())}
+model = {q["name"]: q["launches"] for q in json.load(open(sys.argv[2]))["programs"]}
+print(", ".join("%s %s vs %d" % (k, graphs.get(k, "?"), model[k]) for k in ("micro_step", "apply_step") if k in model))
+PY
+)"
 res "gpt2 cudnn attention" "$(python3 -c "import json,re;b=json.load(open('$OUT/$p.bench.json'))['backend'];m=re.search(r'cuDNN attention [^,)]*(\([^)]*\))?',b);print(m.group(0) if m else 'not used: '+b)" 2>/dev/null | cut -c1-100)"
 DS_CUDNN_ATTENTION=0 run "$DSRUN" "$PLANS/$p.dsplan" --backend cuda --model "$gen/gpt2_124m_ext.onnx" \
   --synthetic --steps 12 --metrics "$OUT/$p.nocudnn.json"

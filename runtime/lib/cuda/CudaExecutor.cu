@@ -284,6 +284,34 @@ public:
       sync("program '" + plan_.plan.programs(index).name() + "'");
   }
 
+  // DS_CUDA_GRAPH_NODES=1: the device operations program `index` issues, from its captured
+  // graph (kernels, copies, memsets; event and empty nodes aside), to check the cost report's
+  // launch model against (scripts/gpu-check.sh).
+  void printGraphNodes(int index, cudaGraph_t g) {
+    size_t n = 0;
+    DS_CUDA(cudaGraphGetNodes(g, nullptr, &n));
+    std::vector<cudaGraphNode_t> nodes(n);
+    DS_CUDA(cudaGraphGetNodes(g, nodes.data(), &n));
+    size_t kernels = 0, copies = 0, sets = 0, other = 0;
+    for (cudaGraphNode_t node : nodes) {
+      cudaGraphNodeType t;
+      DS_CUDA(cudaGraphNodeGetType(node, &t));
+      if (t == cudaGraphNodeTypeKernel)
+        ++kernels;
+      else if (t == cudaGraphNodeTypeMemcpy)
+        ++copies;
+      else if (t == cudaGraphNodeTypeMemset)
+        ++sets;
+      else
+        ++other;
+    }
+    std::fprintf(stderr,
+                 "ds-run: rank %d: program '%s' graph: %zu device operations (%zu kernels, "
+                 "%zu copies, %zu memsets; %zu other nodes)\n",
+                 host_.rank(), plan_.plan.programs(index).name().c_str(),
+                 kernels + copies + sets, kernels, copies, sets, other);
+  }
+
   // Captures program `index` into a graph and launches it; false (nothing launched, graphs
   // off) when some kernel cannot be captured.
   bool capture(int index) {
@@ -300,6 +328,8 @@ public:
     cudaGraphExec_t ge = nullptr;
     if (why.empty() && e == cudaSuccess && g)
       e = cudaGraphInstantiate(&ge, g, 0);
+    if (g && ge && std::getenv("DS_CUDA_GRAPH_NODES"))
+      printGraphNodes(index, g);
     if (g)
       cudaGraphDestroy(g);
     if (!why.empty() || e != cudaSuccess || !ge) {
