@@ -145,7 +145,7 @@ void product(KernelCall &c) {
     // stored in r's dtype, then added as the add kernel adds, so that the CPU computes the
     // unfused kernels' bits whether or not the add was folded (offloaded gradients are
     // accumulated by a host add; ZeRO and offload runs must stay bitwise equal).
-    runAccumulating(c, 2, {0}, runGemm);
+    runAccumulating(c, 2, {0}, product); // the product alone: db is computed once
     return;
   }
   std::vector<float> ta, tb, tc, tr;
