@@ -323,6 +323,11 @@ int64_t mlir::ds::cost::cudaLaunches(std::string_view kernel, const Ops &in, con
   // Descriptor upload, one launch (launchMultiAdam).
   if (kernel == "multi_adam_update")
     return 2;
+  // One launch, its pointer table passed by value (runMultiAdd). A gemm is one library call;
+  // its bias gradient's fallback reduction is added by the cost report, which sees the
+  // attributes (GemmBiasGrad.h).
+  if (kernel == "multi_add" || kernel == "gemm")
+    return 1;
   // Norms, finalize, apply (launchLamb).
   if (kernel == "lamb_update")
     return 3;
