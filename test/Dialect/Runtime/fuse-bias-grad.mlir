@@ -79,6 +79,47 @@ func.func @transposed(%x: memref<8x5xf32>, %dyt: memref<3x8xf32>) attributes {ds
 
 // -----
 
+// Tests that a reduce_sum without acc into a transient (ZeRO-2/3 at world > 1: the sum is
+// reduce-scattered next; a copy stands for that) becomes the gemm's db
+// written straight into that transient (a view), with no multi_add; its reader keeps reading
+// it.
+// CHECK-LABEL: func.func @no_acc_into_transient
+//   CHECK-NOT:   "reduce_sum"
+//       CHECK:   %[[S:.+]] = dsrt.alloc : memref<1x1x3xbf16>
+//       CHECK:   %[[V:.+]] = dsrt.view %[[S]] : memref<1x1x3xbf16> to memref<3xbf16>
+//  CHECK-NEXT:   dsrt.kernel "gemm" {{.+}}outs(%{{.+}}, %[[V]] : memref<3x5xbf16>, memref<3xbf16>) {attrs = {{{.+}}bias_grad = "a"
+//  CHECK-NEXT:   dsrt.kernel "copy" ins(%[[S]] :
+//   CHECK-NOT:   "multi_add"
+func.func @no_acc_into_transient(%x: memref<2x4x5xbf16>, %dy3: memref<2x4x3xbf16>, %o: memref<1x1x3xbf16>) attributes {dsrt.role = #dsrt.role<micro_step>} {
+  %s = dsrt.alloc : memref<1x1x3xbf16>
+  dsrt.kernel "reduce_sum" ins(%dy3 : memref<2x4x3xbf16>) outs(%s : memref<1x1x3xbf16>) {attrs = {axes = array<i64: 0, 1>, keepdims = true}}
+  %dy = dsrt.view %dy3 : memref<2x4x3xbf16> to memref<8x3xbf16>
+  %x2 = dsrt.view %x : memref<2x4x5xbf16> to memref<8x5xbf16>
+  %gw = dsrt.alloc : memref<3x5xbf16>
+  dsrt.kernel "gemm" ins(%dy, %x2 : memref<8x3xbf16>, memref<8x5xbf16>) outs(%gw : memref<3x5xbf16>) {attrs = {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32, trans_a = true, trans_b = false}}
+  dsrt.kernel "copy" ins(%s : memref<1x1x3xbf16>) outs(%o : memref<1x1x3xbf16>)
+  return
+}
+
+// -----
+
+// Tests that a reduce_sum without acc is left alone when its result is read between it and
+// the gemm (the gemm would write it too late).
+// CHECK-LABEL: func.func @no_acc_read_between
+//       CHECK:   "reduce_sum"
+//   CHECK-NOT:   bias_grad
+func.func @no_acc_read_between(%x: memref<8x5xbf16>, %dy: memref<8x3xbf16>, %o: memref<3xbf16>) attributes {dsrt.role = #dsrt.role<micro_step>} {
+  %s = dsrt.alloc : memref<3xbf16>
+  dsrt.kernel "reduce_sum" ins(%dy : memref<8x3xbf16>) outs(%s : memref<3xbf16>) {attrs = {axes = array<i64: 0>, keepdims = false}}
+  dsrt.kernel "copy" ins(%s : memref<3xbf16>) outs(%o : memref<3xbf16>)
+  %gw = dsrt.alloc : memref<3x5xbf16>
+  dsrt.kernel "gemm" ins(%dy, %x : memref<8x3xbf16>, memref<8x5xbf16>) outs(%gw : memref<3x5xbf16>) {attrs = {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32, trans_a = true, trans_b = false}}
+  dsrt.kernel "copy" ins(%gw : memref<3x5xbf16>) outs(%gw : memref<3x5xbf16>)
+  return
+}
+
+// -----
+
 dsrt.global @b1.grad : memref<3xbf16>
 dsrt.global @w1.grad : memref<3x5xbf16>
 dsrt.global @b2.grad : memref<4xbf16>

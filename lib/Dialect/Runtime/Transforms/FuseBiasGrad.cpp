@@ -24,7 +24,10 @@ namespace {
 struct Fusion {
   KernelOp reduce, gemm;
   bool reducesA;
-  Value acc, result;      // the gradient: reduce_sum's acc and its result (the same bytes)
+  /// The gradient: reduce_sum's acc and its result (the same bytes); without an acc (ZeRO
+  /// 2/3 at world > 1: the sum goes to a transient that is reduce-scattered) the result
+  /// alone, which the gemm then writes as its db.
+  Value acc, result;
   Operation *earliest;    // the later of the reduce_sum and the gemm
   Operation *deadline;    // the first kernel after the reduce_sum touching the gradient,
                           // or the block's terminator
@@ -82,21 +85,28 @@ Operation *firstTouchAfter(Operation *from, Value v) {
 /// The fusion of reduce_sum `r` into a gemm of its block not in `taken`, or nullopt.
 std::optional<Fusion> matchFusion(KernelOp r, const llvm::DenseSet<Operation *> &taken) {
   if (r.getKernel() != "reduce_sum" || r.getStream() != Stream::compute ||
-      r.getInputs().size() != 2 || r.getOutputs().size() != 1)
+      r.getInputs().empty() || r.getInputs().size() > 2 || r.getOutputs().size() != 1)
     return std::nullopt;
-  Value x = r.getInputs()[0], acc = r.getInputs()[1], result = r.getOutputs()[0];
-  MemRefType xt = memrefOf(x), at = memrefOf(acc);
-  // Accumulated in place into a whole device global of the sum's float dtype.
-  if (!isa<FloatType>(xt.getElementType()) || at.getElementType() != xt.getElementType() ||
-      memrefOf(result) != at || !sameBytes(acc, result) || !acc.getDefiningOp<ParamOp>() ||
-      !onDevice(acc, r))
+  bool accumulates = r.getInputs().size() == 2;
+  Value x = r.getInputs()[0], result = r.getOutputs()[0];
+  Value acc = accumulates ? r.getInputs()[1] : Value();
+  MemRefType xt = memrefOf(x), at = memrefOf(result);
+  if (!isa<FloatType>(xt.getElementType()) || at.getElementType() != xt.getElementType())
+    return std::nullopt;
+  // Accumulated in place into a whole device global of the sum's float dtype, or written
+  // into a device transient that the gemm can write instead (defined before it, or an alloc
+  // that moves there).
+  if (accumulates && (memrefOf(acc) != at || !sameBytes(acc, result) ||
+                      !acc.getDefiningOp<ParamOp>() || !onDevice(acc, r)))
+    return std::nullopt;
+  if (!accumulates && !transientAccesses(result))
     return std::nullopt;
   auto axesAttr = dyn_cast_or_null<DenseI64ArrayAttr>(r.getAttrs().get("axes"));
   if (!axesAttr)
     return std::nullopt;
   SmallVector<int64_t> axes(axesAttr.asArrayRef());
   llvm::sort(axes);
-  AliasKey xKey = getAliasKey(x), gradKey = getAliasKey(acc);
+  AliasKey xKey = getAliasKey(x), gradKey = getAliasKey(result);
   for (Operation &op : *r->getBlock()) {
     auto g = dyn_cast<KernelOp>(op);
     if (!g || g == r || taken.contains(g) || !isPlainGemm(g))
@@ -123,10 +133,18 @@ std::optional<Fusion> matchFusion(KernelOp r, const llvm::DenseSet<Operation *> 
       bool gemmLater = r->isBeforeInBlock(g);
       Operation *first = gemmLater ? r.getOperation() : g.getOperation();
       Operation *second = gemmLater ? g.getOperation() : r.getOperation();
-      if (!unwrittenBetween(first, second, ValueRange{x}) ||
-          (gemmLater && !untouchedBetween(r, g, acc)))
+      if (!unwrittenBetween(first, second, ValueRange{x}))
         continue;
-      return Fusion{r, g, reducesA, acc, result, second, firstTouchAfter(r, acc), Value()};
+      if (accumulates) {
+        if (gemmLater && !untouchedBetween(r, g, acc))
+          continue;
+        return Fusion{r, g, reducesA, acc, result, second, firstTouchAfter(r, acc), Value()};
+      }
+      // The gemm writes the sum where the reduce_sum did: nothing in between may see the
+      // result's bytes, and the result must exist where the gemm runs.
+      if (!untouchedBetween(first, second, result) || !definableBefore(result, g))
+        continue;
+      return Fusion{r, g, reducesA, Value(), result, second, nullptr, Value()};
     }
   }
   return std::nullopt;
@@ -152,8 +170,14 @@ struct FuseBiasGradPass : dsrt::impl::FuseBiasGradPassBase<FuseBiasGradPass> {
       }
     if (fusions.empty())
       return;
-    // The gemms write db into new transients.
+    // The gemms write db into new transients (the reduce_sum's own transient when it had
+    // no acc).
     for (Fusion &f : fusions) {
+      if (!f.acc) {
+        hoistBefore(f.result, f.gemm);
+        f.db = reshaped(f.result, {memrefOf(f.result).getNumElements()}, f.gemm);
+        continue;
+      }
       OpBuilder b(f.gemm);
       MemRefType ot = memrefOf(f.gemm.getInputs()[f.reducesA ? 0 : 1]);
       MemRefType dbType =
@@ -170,6 +194,8 @@ struct FuseBiasGradPass : dsrt::impl::FuseBiasGradPassBase<FuseBiasGradPass> {
     SmallVector<SmallVector<Fusion *>> groups;
     SmallVector<Operation *> at;
     for (Fusion &f : fusions) {
+      if (!f.acc)
+        continue;
       if (group && !groups.empty()) {
         SmallVector<Fusion *> &g = groups.back();
         bool joins = f.earliest->isBeforeInBlock(at.back()) &&

@@ -236,7 +236,11 @@ def FuseBiasGradPass : Pass<"ds-fuse-bias-grad", "::mlir::ModuleOp"> {
     - the gemm has alpha 1, no db yet, a float dtype, and writes neither `x` nor `acc`;
     - nothing writes `x` between the reduce_sum and the gemm, and nothing reads or writes
       the gradient between the reduce_sum and the gemm (whichever comes first).
-    The gemm writes db into a new transient; the accumulation `acc += db` runs in a
+    A `reduce_sum ins(x) outs(r)` without acc whose result is a device transient (ZeRO-2/3
+    at world > 1: the sum is reduce-scattered) becomes the db of such a gemm the same way
+    when nothing touches `r` between the two kernels and `r` is defined before the gemm
+    (or is an alloc, moved there): the gemm writes `r` itself, no accumulation follows.
+    With an acc, the gemm writes db into a new transient; the accumulation `acc += db` runs in a
     `multi_add` placed before the first kernel after the reduce_sum that touches the
     gradient (or at the end of the block): accumulations whose windows overlap share one
     multi_add (one dtype, distinct gradients, at most kMaxMultiAddTensors), so at world 1
