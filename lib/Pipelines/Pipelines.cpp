@@ -119,6 +119,9 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
     pm.addPass(dsrt::createFoldAccumulationPass());
   pm.addPass(dsrt::createInsertTransfersPass(options.transfers));
   pm.addPass(dsrt::createElideStateCopiesPass());
+  // After the elision: the reduce_sums then accumulate into the gradient globals in place.
+  if (options.fuseGemm && options.fuseBiasGrad)
+    pm.addPass(dsrt::createFuseBiasGradPass());
   if (options.multiTensorOptimizer)
     pm.addPass(dsrt::createGroupOptimizerUpdatesPass());
   if (options.fuseElementwise)

@@ -1,6 +1,7 @@
 // The cost report: every dsrt.kernel of a planned module costed by the formulas of
 // KernelCost.cpp, summed per program and per step, with a roofline estimate and a floor.
 #include "ds/runtime/FusedProgram.h"
+#include "ds/runtime/GemmBiasGrad.h"
 #include "ds/Target/CostReport.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Target/MemoryReport.h"
@@ -42,6 +43,33 @@ static cost::Operand toOperand(Value v) {
           dsrt::getElementBytes(type.getElementType())};
 }
 
+/// What a gemm's bias gradient adds on the GPU: nothing in cuBLASLt's epilogue; else
+/// reduce_sum's kernel after the product (its launches as cudaLaunches counts them), which
+/// reads the reduced operand again (its adds, on the vector units, are left out of the
+/// FLOPs, which count the matmul).
+static void addBiasGradFallback(dsrt::KernelOp kernel, const std::vector<cost::Operand> &ins,
+                                CostTotals &t) {
+  if (kernel.getKernel() != "gemm" || kernel.getOutputs().size() != 2)
+    return;
+  auto flag = [&](StringRef name) {
+    auto a = dyn_cast_or_null<BoolAttr>(kernel.getAttrs().get(name));
+    return a && a.getValue();
+  };
+  auto alpha = dyn_cast_or_null<FloatAttr>(kernel.getAttrs().get("alpha"));
+  auto which = dyn_cast_or_null<StringAttr>(kernel.getAttrs().get("bias_grad"));
+  bool reducesA = which && which.getValue() == "a";
+  if (::ds::rt::gemmBiasGradInEpilogue(reducesA, flag("trans_a"), flag("trans_b"),
+                                       ins[0].elementBytes == 2,
+                                       alpha ? alpha.getValueAsDouble() : 1.0))
+    return;
+  const cost::Operand &x = ins[reducesA ? 0 : 1];
+  cost::Operand db = toOperand(kernel.getOutputs()[1]);
+  t.launches += cost::cudaLaunches("reduce_sum", {x}, {db});
+  t.bytesRead += x.bytes();
+  for (const cost::Device &d : cost::devices())
+    t.seconds[std::string(d.name)] += x.bytes() / d.bytesPerSecond;
+}
+
 static CostTotals costKernel(dsrt::KernelOp kernel) {
   std::vector<cost::Operand> ins, outs;
   for (Value v : kernel.getInputs())
@@ -63,6 +91,7 @@ static CostTotals costKernel(dsrt::KernelOp kernel) {
   t.bytesWritten = c.bytesWritten;
   for (const cost::Device &d : cost::devices())
     t.seconds[std::string(d.name)] = cost::rooflineSeconds(c, sixteenBit, d);
+  addBiasGradFallback(kernel, ins, t);
   return t;
 }
 

@@ -57,6 +57,14 @@ template <int perElement> KernelCost perAllIn(const Ops &in, const Ops &out) {
   return streaming(in, out, perElement * n, Unit::Vector);
 }
 
+/// Multi-tensor kernels: `perElement` FLOPs per element of all outputs together.
+template <int perElement> KernelCost perAllOut(const Ops &in, const Ops &out) {
+  double n = 0;
+  for (const Operand &o : out)
+    n += o.numElements();
+  return streaming(in, out, perElement * n, Unit::Vector);
+}
+
 /// numpy matmul a [..., M, K] x b [..., K, N]: 2 M N K per batch element of r.
 KernelCost matmul(const Ops &in, const Ops &out) {
   if (in.size() < 2 || out.empty())
@@ -241,6 +249,8 @@ const std::map<std::string, Formula, std::less<>> &formulas() {
       // 12 per parameter element over its 4 inputs (param, grad, moments; scalars aside).
       {"multi_adam_update", perAllIn<3>},
       {"grad_norm_sq", perAllIn<2>},
+      // One add per result element (inputs: acc and addend pairs).
+      {"multi_add", perAllOut<1>},
       {"lr_schedule", perOut<0>},
       {"loss_scale_update", perOut<0>},
       {"assert_close", perIn<0>},
@@ -313,6 +323,11 @@ int64_t mlir::ds::cost::cudaLaunches(std::string_view kernel, const Ops &in, con
   // Descriptor upload, one launch (launchMultiAdam).
   if (kernel == "multi_adam_update")
     return 2;
+  // One launch, its pointer table passed by value (runMultiAdd). A gemm is one library call;
+  // its bias gradient's fallback reduction is added by the cost report, which sees the
+  // attributes (GemmBiasGrad.h).
+  if (kernel == "multi_add" || kernel == "gemm")
+    return 1;
   // Norms, finalize, apply (launchLamb).
   if (kernel == "lamb_update")
     return 3;

@@ -140,13 +140,16 @@ const std::vector<KernelInfo> &kernelCatalogue() {
 const KernelInfo &kernelInfo(KernelId id) { return kernelCatalogue()[size_t(id)]; }
 
 bool mayShareOutputBytes(KernelId id, bool inPlace, size_t input) {
-  // Only the accumulated-into operands: gemm's c, reduce_sum's acc, layer_norm_grad's accs.
+  // Only the accumulated-into operands: gemm's c, reduce_sum's acc, layer_norm_grad's accs,
+  // multi_add's accs.
   if (id == KernelId::Gemm)
     return inPlace && input >= 2;
   if (id == KernelId::ReduceSum)
     return inPlace && input >= 1;
   if (id == KernelId::LayerNormGrad)
     return inPlace && input >= 3;
+  if (id == KernelId::MultiAdd) // the accs: inputs 0, 2, 4, ...
+    return inPlace && input % 2 == 0;
   return inPlace;
 }
 

@@ -2,6 +2,7 @@
 #include "ds/runtime/Kernels.h"
 #include "KernelSignaturesConvolution.h"
 #include "ds/runtime/FusedProgram.h"
+#include "ds/runtime/GemmBiasGrad.h"
 
 #include <algorithm>
 #include <cmath>
@@ -154,6 +155,14 @@ void checkGemm(const CheckContext &c) {
   }
   if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
     fail("matrix dims exceed the BLAS int range");
+  bool hasDb = c.out.size() == 2;
+  if (hasDb != (attrs.bias_grad != GemmBiasGrad::None))
+    fail(hasDb ? "a db output needs attribute 'bias_grad' a or b"
+               : "attribute 'bias_grad' needs the db output");
+  if (hasDb) {
+    sameDtype(a, c.out[1], "operands and db");
+    expectShape(c.out[1], {attrs.bias_grad == GemmBiasGrad::A ? M : N}, "db");
+  }
 }
 
 void checkSoftmax(const CheckContext &c) {
@@ -816,6 +825,24 @@ void checkMultiAdamUpdate(const CheckContext &c) {
     fail("attribute 'eps' must be >= 0");
   if (!(a.weight_decay >= 0))
     fail("attribute 'weight_decay' must be >= 0");
+}
+
+void checkMultiAdd(const CheckContext &c) {
+  size_t n = c.out.size();
+  if (c.in.size() != 2 * n)
+    fail("multi_add takes an acc and an addend per result: ", 2 * n, " inputs for ", n,
+         " results, got ", c.in.size());
+  if (int64_t(n) > kMaxMultiAddTensors)
+    fail("multi_add takes at most ", kMaxMultiAddTensors, " results, got ", n);
+  for (size_t i = 0; i < n; ++i) {
+    T acc = c.in[2 * i], x = c.in[2 * i + 1], r = c.out[i];
+    floatOnly(r, "results");
+    sameDtype(r, c.out[0], "the results (one dtype per launch)");
+    sameDtype(r, acc, "result and acc");
+    sameDtype(r, x, "result and addend");
+    expectShape(acc, r->shape, "acc");
+    expectShape(x, r->shape, "addend");
+  }
 }
 
 void checkGradNormSq(const CheckContext &c) {

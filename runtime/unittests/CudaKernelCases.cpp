@@ -132,6 +132,29 @@ std::vector<Case> allCases() {
       {R(F16, {5, 4}), R(F16, {5, 6}), R(F16, {1, 6})}, {R(F16, {4, 6})});
   add("gemm_tb_f64_c_row", K("gemm").i("trans_b", 1).f("alpha", 0.7).f("beta", 0.3),
       {R(F64, {4, 5}), R(F64, {6, 5}), R(F64, {6})}, {R(F64, {4, 6})});
+  // gemm's bias gradient (ds-fuse-bias-grad): db over op(a) or op(b), in the layouts that
+  // take cuBLASLt's BGRADA/BGRADB epilogue (16-bit, reduced operand [K, *], alpha 1) and in
+  // those that take the reduce_sum fallback (f32, transposed, alpha != 1); accumulating in
+  // place into c as the weight gradient does.
+  for (DType dt : {BF16, F16, F32}) {
+    std::string d = dtName(dt);
+    add("gemm_db_a_ta_" + d, K("gemm").i("trans_a", 1).s("bias_grad", "a"),
+        {R(dt, {64, 24}), R(dt, {64, 40}), R(dt, {24, 40})},
+        {Alias(R(dt, {24, 40}), 2), R(dt, {24})});
+    add("gemm_db_b_" + d, K("gemm").i("trans_a", 1).s("bias_grad", "b"),
+        {R(dt, {64, 24}), R(dt, {64, 40})}, {R(dt, {24, 40}), R(dt, {40})});
+    add("gemm_db_a_untransposed_" + d, K("gemm").s("bias_grad", "a"),
+        {R(dt, {24, 64}), R(dt, {64, 40})}, {R(dt, {24, 40}), R(dt, {24})});
+    add("gemm_db_b_tb_" + d, K("gemm").i("trans_b", 1).s("bias_grad", "b"),
+        {R(dt, {24, 64}), R(dt, {40, 64})}, {R(dt, {24, 40}), R(dt, {40})});
+  }
+  add("gemm_db_a_ta_bf16_alpha", K("gemm").i("trans_a", 1).f("alpha", 0.5).s("bias_grad", "a"),
+      {R(BF16, {64, 24}), R(BF16, {64, 40})}, {R(BF16, {24, 40}), R(BF16, {24})});
+  // multi_add: pairs of different sizes, in place and into other buffers.
+  for (DType dt : {BF16, F16, F32})
+    add("multi_add_" + dtName(dt), K("multi_add"),
+        {R(dt, {7}), R(dt, {7}), R(dt, {300}), R(dt, {300}), R(dt, {3, 5}), R(dt, {3, 5})},
+        {Alias(R(dt, {7}), 0), R(dt, {300}), Alias(R(dt, {3, 5}), 4)});
 
   // ---- softmax family
   for (const char *op : {"softmax", "log_softmax"})

@@ -122,6 +122,13 @@ static cl::opt<bool> foldAccumulation(
              "layer_norm_grad kernels that compute them instead of separate adds (default "
              "true; =false keeps the adds, for comparisons; the same bits)"),
     cl::init(true), cl::cat(compilerCategory));
+static cl::opt<bool> fuseBiasGrad(
+    "fuse-bias-grad",
+    cl::desc("With --fuse-gemm: bias gradients computed by the weight-gradient gemm (its "
+             "db output, cuBLASLt's bias-gradient epilogue on CUDA) and accumulated by "
+             "multi_add kernels instead of reduce_sum kernels (default true; =false keeps "
+             "the reduce_sums, for comparisons; the same bits)"),
+    cl::init(true), cl::cat(compilerCategory));
 static cl::opt<bool> fuseAttention(
     "fuse-attention",
     cl::desc(
@@ -254,6 +261,7 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
   options.fuseGemmAdds = fuseGemmAdds;
   options.foldAttentionTransposes = fuseAttention;
   options.foldAccumulation = foldAccumulation;
+  options.fuseBiasGrad = fuseBiasGrad;
   options.multiTensorOptimizer = multiTensorOptimizer;
   return runPipeline(module,
                      [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });

@@ -87,6 +87,9 @@ struct LoweringPipelineOptions {
   /// Bias and layer-norm parameter gradients accumulated by the kernels that compute them
   /// (`--fold-accumulation`; the same bits).
   bool foldAccumulation = true;
+  /// Bias gradients computed by the weight-gradient gemm (its db output) and accumulated by
+  /// multi_add kernels instead of reduce_sum kernels (`--fuse-bias-grad`; the same bits).
+  bool fuseBiasGrad = true;
   /// One grad_norm_sq kernel for the clipping norm and one multi_adam_update kernel per
   /// group of Adam updates (`--multi-tensor-optimizer`).
   bool multiTensorOptimizer = true;

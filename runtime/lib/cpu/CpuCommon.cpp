@@ -77,39 +77,42 @@ void runAccumulating(KernelCall &c, size_t first, std::initializer_list<size_t> 
   kernel(sub);
   k = 0;
   for (size_t o : accOut) {
-    const Tensor &acc = c.in[first + k], &v = sub.out[o], &r = c.out[o];
+    accumulate(c.in[first + k], sub.out[o], c.out[o]);
     ++k;
-    int64_t n = r.numel;
-    switch (r.dtype) {
-    case ds::plan::F32: { // the add kernel's own vector loop
-      BinaryLoop add = elementwiseLoops().add;
-      parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
-        add(acc.as<float>() + b, v.as<float>() + b, r.as<float>() + b, e - b);
-      });
-      break;
-    }
-    case ds::plan::F64:
-      parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i)
-          r.as<double>()[i] = acc.as<double>()[i] + v.as<double>()[i];
-      });
-      break;
-    case ds::plan::F16:
-      parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i)
-          r.as<uint16_t>()[i] = floatToHalf(halfToFloat(acc.as<uint16_t>()[i]) +
-                                            halfToFloat(v.as<uint16_t>()[i]));
-      });
-      break;
-    case ds::plan::BF16:
-      parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i)
-          r.as<uint16_t>()[i] = floatToBf16(bf16ToFloat(acc.as<uint16_t>()[i]) +
-                                            bf16ToFloat(v.as<uint16_t>()[i]));
-      });
-      break;
-    default: fail("accumulating into a ", dtypeName(r.dtype), " output");
-    }
+  }
+}
+
+void accumulate(const Tensor &acc, const Tensor &v, const Tensor &r) {
+  int64_t n = r.numel;
+  switch (r.dtype) {
+  case ds::plan::F32: { // the add kernel's own vector loop
+    BinaryLoop add = elementwiseLoops().add;
+    parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+      add(acc.as<float>() + b, v.as<float>() + b, r.as<float>() + b, e - b);
+    });
+    break;
+  }
+  case ds::plan::F64:
+    parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        r.as<double>()[i] = acc.as<double>()[i] + v.as<double>()[i];
+    });
+    break;
+  case ds::plan::F16:
+    parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        r.as<uint16_t>()[i] = floatToHalf(halfToFloat(acc.as<uint16_t>()[i]) +
+                                          halfToFloat(v.as<uint16_t>()[i]));
+    });
+    break;
+  case ds::plan::BF16:
+    parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        r.as<uint16_t>()[i] = floatToBf16(bf16ToFloat(acc.as<uint16_t>()[i]) +
+                                          bf16ToFloat(v.as<uint16_t>()[i]));
+    });
+    break;
+  default: fail("accumulating into a ", dtypeName(r.dtype), " output");
   }
 }
 

@@ -29,6 +29,13 @@ void storeF32(const float *src, const Tensor &t);
 /// bytes. Float dtypes only.
 void runAccumulating(KernelCall &c, size_t first, std::initializer_list<size_t> accOut,
                      void (*kernel)(KernelCall &));
+/// r = acc + v elementwise (one shape and float dtype), rounded as the add kernel rounds:
+/// runAccumulating's and multi_add's arithmetic. r may be acc's bytes.
+void accumulate(const Tensor &acc, const Tensor &v, const Tensor &r);
+
+/// reduce_sum's arithmetic (f64 accumulation in index order, f16/bf16 through f32) over
+/// `axes` of x into r: what a gemm's bias gradient computes.
+void sumOverAxes(const Tensor &x, const std::vector<int64_t> &axes, const Tensor &r);
 
 /// Element strides of a row-major shape.
 std::vector<int64_t> contiguousStrides(const std::vector<int64_t> &shape);

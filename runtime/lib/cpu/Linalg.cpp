@@ -110,7 +110,29 @@ void runMatmul(KernelCall &c) {
   storeF32(pr, r);
 }
 
+namespace {
+/// gemm's db: reduce_sum's arithmetic over the contraction dim of the operand bias_grad
+/// names (its stored dim 0 when op() reads it as [K, *], else its dim 1).
+void biasGrad(KernelCall &c) {
+  const auto &attrs = c.attrs<GemmAttrs>();
+  bool reducesA = attrs.bias_grad == GemmBiasGrad::A;
+  const Tensor &x = reducesA ? c.in[0] : c.in[1];
+  bool kIsDim0 = reducesA ? attrs.trans_a : !attrs.trans_b;
+  sumOverAxes(x, {kIsDim0 ? 0 : 1}, c.out[1]);
+}
+
+void product(KernelCall &c);
+} // namespace
+
 void runGemm(KernelCall &c) {
+  // db reads only a or b, which r never overlaps: before or after the product, same bits.
+  if (c.out.size() == 2)
+    biasGrad(c);
+  product(c);
+}
+
+namespace {
+void product(KernelCall &c) {
   const Tensor &a = c.in[0], &b = c.in[1], &r = c.out[0];
   bool hasC = c.in.size() == 3;
   if (a.dtype == ds::plan::F64) {
@@ -123,7 +145,7 @@ void runGemm(KernelCall &c) {
     // stored in r's dtype, then added as the add kernel adds, so that the CPU computes the
     // unfused kernels' bits whether or not the add was folded (offloaded gradients are
     // accumulated by a host add; ZeRO and offload runs must stay bitwise equal).
-    runAccumulating(c, 2, {0}, runGemm);
+    runAccumulating(c, 2, {0}, product); // the product alone: db is computed once
     return;
   }
   std::vector<float> ta, tb, tc, tr;
@@ -147,5 +169,6 @@ void runGemm(KernelCall &c) {
   gemmTyped(c, pa, pb, pc, pr);
   storeF32(pr, r);
 }
+} // namespace
 
 } // namespace ds::rt::cpu

@@ -230,6 +230,11 @@ void runMultiAdamUpdate(KernelCall &c) {
 // and rounded to f32 (reduce_sum over all axes), then those sums added in f32 in operand
 // order. The gradients are summed in parallel, each on one thread, so the result does not
 // depend on the thread count.
+void runMultiAdd(KernelCall &c) {
+  for (size_t i = 0; i < c.out.size(); ++i)
+    accumulate(c.in[2 * i], c.in[2 * i + 1], c.out[i]);
+}
+
 void runGradNormSq(KernelCall &c) {
   size_t n = c.in.size();
   std::vector<float> sums(n);

@@ -146,16 +146,8 @@ void reduceTyped(const T *x, const std::vector<int64_t> &shape, const std::set<i
               });
 }
 
-} // namespace
-
-void runReduce(KernelCall &c) {
-  if (c.in.size() == 2) // reduce_sum's acc
-    return runAccumulating(c, 1, {0}, runReduce);
-  const Tensor &x = c.in[0], &r = c.out[0];
-  auto axesV = c.attrs<ReduceAttrs>().axes.value_or(std::vector<int64_t>{});
+void reduceInto(const Tensor &x, const std::vector<int64_t> &axesV, Red red, const Tensor &r) {
   std::set<int64_t> axes(axesV.begin(), axesV.end());
-  const std::string &k = c.ins.kernel();
-  Red red = k == "reduce_sum" ? Red::Sum : k == "reduce_mean" ? Red::Mean : Red::Max;
   switch (x.dtype) {
   case ds::plan::F32: reduceTyped(x.as<float>(), *x.shape, axes, red, r.as<float>()); break;
   case ds::plan::F64: reduceTyped(x.as<double>(), *x.shape, axes, red, r.as<double>()); break;
@@ -169,6 +161,21 @@ void runReduce(KernelCall &c) {
     storeF32(pr, r);
   }
   }
+}
+
+} // namespace
+
+void runReduce(KernelCall &c) {
+  if (c.in.size() == 2) // reduce_sum's acc
+    return runAccumulating(c, 1, {0}, runReduce);
+  const std::string &k = c.ins.kernel();
+  Red red = k == "reduce_sum" ? Red::Sum : k == "reduce_mean" ? Red::Mean : Red::Max;
+  reduceInto(c.in[0], c.attrs<ReduceAttrs>().axes.value_or(std::vector<int64_t>{}), red,
+             c.out[0]);
+}
+
+void sumOverAxes(const Tensor &x, const std::vector<int64_t> &axes, const Tensor &r) {
+  reduceInto(x, axes, Red::Sum, r);
 }
 
 } // namespace ds::rt::cpu

@@ -57,6 +57,11 @@ void destroyCudnnHandle(void *handle);
 /// Scratch of at least `bytes` from the context; throws Error when the scratch is too small.
 void *scratch(KernelCall &c, size_t bytes);
 
+/// reduce_sum's arithmetic (Reduction.cu) over `axes` of x into r, on c's stream and
+/// scratch: the fallback of gemm's bias gradient.
+void sumOverAxes(KernelCall &c, const Tensor &x, const std::vector<int64_t> &axes,
+                 const Tensor &r);
+
 // ---- launch geometry: grid-stride loops over n elements
 constexpr int kThreads = 256;
 inline unsigned gridFor(int64_t n, int threads = kThreads) {

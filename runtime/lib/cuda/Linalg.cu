@@ -3,6 +3,8 @@
 // the column-major library as their transposes: C^T = B^T A^T, so no data moves.
 #include "CudaCommon.cuh"
 
+#include "ds/runtime/GemmBiasGrad.h"
+
 #include <mutex>
 #include <unordered_map>
 
@@ -64,17 +66,29 @@ cublasLtMatrixLayout_t layout(cudaDataType_t t, int64_t rows, int64_t cols, int6
 std::mutex gMutex;
 std::unordered_map<std::string, std::unique_ptr<LtPlan>> gPlans;
 
+/// A bias-gradient epilogue: none, or BGRADA / BGRADB writing `bias` (D's dtype, m or n
+/// long).
+struct LtBiasGrad {
+  cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+  void *bias = nullptr;
+};
+
 /// Column-major call (the row-major problem already swapped by the caller):
 /// D[m,n] (ld m) = alpha opA(A) opB(B) + beta D, A stored with leading dim lda, B with ldb.
-void ltMatmul(KernelCall &c, DType dt, bool transA, bool transB,
+/// With a bias-gradient epilogue: false (nothing launched) when cuBLASLt's heuristics have
+/// no algorithm for it, and the caller falls back.
+bool ltMatmul(KernelCall &c, DType dt, bool transA, bool transB,
               int64_t m, int64_t n, int64_t k, const void *A, int64_t lda, int64_t strideA,
               const void *B, int64_t ldb, int64_t strideB, void *D, int64_t strideD,
-              int64_t batch, double alpha, double beta) {
+              int64_t batch, double alpha, double beta, LtBiasGrad bgrad = {}) {
   DeviceContext &d = dev(c);
   LtTypes ty = ltTypes(dt, d.allowTf32);
   std::string key;
+  // The bias pointer is part of the plan (a descriptor attribute): it is the same arena
+  // address every step, so a planned instruction keeps hitting its own plan.
   for (int64_t v : {int64_t(dt), int64_t(d.allowTf32), int64_t(transA), int64_t(transB), m, n, k,
-                    lda, strideA, ldb, strideB, strideD, batch, int64_t(d.workspaceBytes)})
+                    lda, strideA, ldb, strideB, strideD, batch, int64_t(d.workspaceBytes),
+                    int64_t(bgrad.epilogue), int64_t(reinterpret_cast<uintptr_t>(bgrad.bias))})
     key += std::to_string(v) + ",";
   LtPlan *p;
   {
@@ -89,6 +103,15 @@ void ltMatmul(KernelCall &c, DType dt, bool transA, bool transB,
                                              sizeof(ta)), "transa");
       ltCheck(cublasLtMatmulDescSetAttribute(np->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb,
                                              sizeof(tb)), "transb");
+      if (bgrad.bias) {
+        // The bias gradient is written in D's dtype (the default bias data type).
+        ltCheck(cublasLtMatmulDescSetAttribute(np->desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
+                                               &bgrad.epilogue, sizeof(bgrad.epilogue)),
+                "epilogue");
+        ltCheck(cublasLtMatmulDescSetAttribute(np->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                               &bgrad.bias, sizeof(bgrad.bias)),
+                "bias pointer");
+      }
       np->a = layout(ty.data, transA ? k : m, transA ? m : k, lda, batch, strideA);
       np->b = layout(ty.data, transB ? n : k, transB ? k : n, ldb, batch, strideB);
       np->c = layout(ty.data, m, n, m, batch, strideD);
@@ -110,6 +133,8 @@ void ltMatmul(KernelCall &c, DType dt, bool transA, bool transB,
     }
     p = slot.get();
   }
+  if (bgrad.bias && !p->haveAlgo)
+    return false;
   float af = float(alpha), bf = float(beta);
   const void *pa = dt == ds::plan::F64 ? static_cast<const void *>(&alpha) : &af;
   const void *pb = dt == ds::plan::F64 ? static_cast<const void *>(&beta) : &bf;
@@ -117,6 +142,7 @@ void ltMatmul(KernelCall &c, DType dt, bool transA, bool transB,
                          p->haveAlgo ? &p->algo : nullptr, d.workspace, d.workspaceBytes,
                          d.stream),
           "matmul");
+  return true;
 }
 
 template <typename T>
@@ -202,6 +228,17 @@ void runMatmul(KernelCall &c) {
   }
 }
 
+namespace {
+/// gemm's db without the epilogue: reduce_sum's kernel over the contraction dim of the
+/// operand bias_grad names (a second launch).
+void biasGradFallback(KernelCall &c) {
+  const auto &attrs = c.attrs<GemmAttrs>();
+  bool reducesA = attrs.bias_grad == GemmBiasGrad::A;
+  bool kIsDim0 = reducesA ? attrs.trans_a : !attrs.trans_b;
+  sumOverAxes(c, reducesA ? c.in[0] : c.in[1], {kIsDim0 ? 0 : 1}, c.out[1]);
+}
+} // namespace
+
 void runGemm(KernelCall &c) {
   const Tensor &a = c.in[0], &b = c.in[1], &r = c.out[0];
   const auto &as = *a.shape, &bs = *b.shape;
@@ -209,6 +246,9 @@ void runGemm(KernelCall &c) {
   bool ta = attrs.trans_a, tb = attrs.trans_b;
   double alpha = attrs.alpha, beta = attrs.beta;
   int64_t M = ta ? as[1] : as[0], K = ta ? as[0] : as[1], N = tb ? bs[0] : bs[1];
+  bool hasDb = c.out.size() == 2;
+  if (hasDb && (M == 0 || N == 0 || K == 0))
+    biasGradFallback(c); // zeros, or nothing to write
   if (M == 0 || N == 0)
     return;
   cudaStream_t s = stream(c);
@@ -230,8 +270,21 @@ void runGemm(KernelCall &c) {
   }
   // Column-major: R^T[N,M] = op(B)^T op(A)^T. B's storage seen column-major is B^T (ld bs[1]);
   // op(B)^T = (B^T) when !tb, its transpose when tb. Same for A with ld as[1].
+  // db over op(b) is a bias over R^T's rows (BGRADA), over op(a) one over its columns
+  // (BGRADB).
+  bool reducesA = attrs.bias_grad == GemmBiasGrad::A;
+  LtBiasGrad bgrad;
+  if (hasDb && gemmBiasGradInEpilogue(reducesA, ta, tb,
+                                      r.dtype == ds::plan::F16 || r.dtype == ds::plan::BF16,
+                                      alpha))
+    bgrad = {reducesA ? CUBLASLT_EPILOGUE_BGRADB : CUBLASLT_EPILOGUE_BGRADA, c.out[1].data};
+  if (bgrad.bias && ltMatmul(c, r.dtype, tb, ta, N, M, K, b.data, bs[1], 0, a.data, as[1], 0,
+                             r.data, 0, 1, alpha, beta, bgrad))
+    return;
   ltMatmul(c, r.dtype, tb, ta, N, M, K, b.data, bs[1], 0, a.data, as[1], 0, r.data,
            0, 1, alpha, beta);
+  if (hasDb)
+    biasGradFallback(c);
 }
 
 } // namespace ds::rt::cuda

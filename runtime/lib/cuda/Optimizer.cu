@@ -13,6 +13,7 @@
 // derived from the step and the learning rate are computed in double, as on the CPU; only the
 // device pow/log/cos may differ from glibc's by an ulp of double.
 #include "CudaCommon.cuh"
+#include "ds/runtime/GemmBiasGrad.h"
 
 #include <algorithm>
 #include <cstring>
@@ -422,7 +423,56 @@ __global__ void normFinalKernel(const NormDesc *d, int count, const double *part
   *out = total;
 }
 
+// ============================================================ multi_add
+// One launch for up to kMaxMultiAddTensors accumulations, the pointer table passed by value
+// (no upload); each grid-stride element finds its pair by binary search over the offsets.
+// The add kernel's arithmetic: f16/bf16 through f32, rounded once.
+struct MultiAddArgs {
+  const void *acc[kMaxMultiAddTensors], *x[kMaxMultiAddTensors];
+  void *r[kMaxMultiAddTensors];
+  int64_t offset[kMaxMultiAddTensors + 1];
+  int count;
+};
+static_assert(sizeof(MultiAddArgs) <= 4000, "multi_add's table must fit the kernel parameters");
+
+template <typename T> __global__ void multiAddKernel(MultiAddArgs a) {
+  DS_GRID_STRIDE(e, a.offset[a.count]) {
+    int lo = 0, hi = a.count - 1; // the last pair whose offset <= e
+    while (lo < hi) {
+      int mid = (lo + hi + 1) / 2;
+      if (a.offset[mid] <= e)
+        lo = mid;
+      else
+        hi = mid - 1;
+    }
+    int64_t i = e - a.offset[lo];
+    st(static_cast<T *>(a.r[lo]), i,
+       addR(ld(static_cast<const T *>(a.acc[lo]), i), ld(static_cast<const T *>(a.x[lo]), i)));
+  }
+}
+
 } // namespace
+
+void runMultiAdd(KernelCall &c) {
+  size_t n = c.out.size();
+  if (n == 0)
+    return;
+  if (int64_t(n) > kMaxMultiAddTensors)
+    fail("multi_add of ", n, " tensors: at most ", kMaxMultiAddTensors, " per launch");
+  MultiAddArgs a{};
+  a.count = int(n);
+  for (size_t i = 0; i < n; ++i) {
+    a.acc[i] = c.in[2 * i].data;
+    a.x[i] = c.in[2 * i + 1].data;
+    a.r[i] = c.out[i].data;
+    a.offset[i + 1] = a.offset[i] + c.out[i].numel;
+  }
+  if (a.offset[n] == 0)
+    return;
+  DS_DISPATCH_FLOAT(c.out[0].dtype, T,
+    multiAddKernel<T><<<gridFor(a.offset[n]), kThreads, 0, stream(c)>>>(a));
+  DS_CUDA_LAUNCH();
+}
 
 void runMultiAdamUpdate(KernelCall &c) {
   const auto &attrs = c.attrs<MultiAdamUpdateAttrs>();

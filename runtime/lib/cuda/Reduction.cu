@@ -150,11 +150,18 @@ struct ReducePlan {
   int64_t P = 1, chunk = 0;
 };
 
-template <typename T, int K> void reduceLaunch(KernelCall &c, const ReducePlan &pl) {
+/// The operands of one reduction: x, r and reduce_sum's optional acc.
+struct ReduceOperands {
+  const Tensor &x, &r;
+  const Tensor *acc;
+};
+
+template <typename T, int K>
+void reduceLaunch(KernelCall &c, const ReduceOperands &op, const ReducePlan &pl) {
   using R = typename RedTraits<T>::R;
-  const T *x = c.in[0].as<const T>();
-  T *r = c.out[0].as<T>();
-  const T *accIn = c.in.size() == 2 ? c.in[1].as<const T>() : nullptr;
+  const T *x = op.x.as<const T>();
+  T *r = op.r.as<T>();
+  const T *accIn = op.acc ? op.acc->as<const T>() : nullptr;
   R *part = nullptr;
   if (pl.P > 1)
     part = static_cast<R *>(scratch(c, size_t(pl.outCount * pl.P) * sizeof(R)));
@@ -172,25 +179,23 @@ template <typename T, int K> void reduceLaunch(KernelCall &c, const ReducePlan &
   }
 }
 
-template <typename T> void reduceDispatchKind(KernelCall &c, int kind, const ReducePlan &pl) {
+template <typename T>
+void reduceDispatchKind(KernelCall &c, int kind, const ReduceOperands &op,
+                        const ReducePlan &pl) {
   if (kind == kSum)
-    reduceLaunch<T, kSum>(c, pl);
+    reduceLaunch<T, kSum>(c, op, pl);
   else if (kind == kMax)
-    reduceLaunch<T, kMax>(c, pl);
+    reduceLaunch<T, kMax>(c, op, pl);
   else if constexpr (!std::is_integral_v<T>)
-    reduceLaunch<T, kMean>(c, pl);
+    reduceLaunch<T, kMean>(c, op, pl);
   else
     fail("reduce_mean of an integer dtype");
 }
 
-} // namespace
-
-void runReduce(KernelCall &c) {
-  const Tensor &x = c.in[0], &r = c.out[0];
+void reduceInto(KernelCall &c, int kind, const ReduceOperands &op,
+                const std::vector<int64_t> &axesV) {
+  const Tensor &x = op.x, &r = op.r;
   const auto &shape = *x.shape;
-  auto axesV = c.attrs<ReduceAttrs>().axes.value_or(std::vector<int64_t>{});
-  const std::string &k = c.ins.kernel();
-  int kind = k == "reduce_sum" ? kSum : k == "reduce_mean" ? kMean : kMax;
   size_t rank = shape.size();
   std::vector<bool> isRed(rank, axesV.empty());
   for (int64_t a : axesV)
@@ -205,7 +210,7 @@ void runReduce(KernelCall &c) {
   }
   if (pl.outCount == 0 || r.numel == 0)
     return;
-  bool accumulating = c.in.size() == 2; // reduce_sum's acc
+  bool accumulating = op.acc != nullptr; // reduce_sum's acc
   if (accumulating && !isFloat(x.dtype))
     fail("accumulating reduce_sum of ", dtypeName(x.dtype));
   if (pl.redCount == 1 && !accumulating) {
@@ -246,14 +251,28 @@ void runReduce(KernelCall &c) {
   }
   pl.threads = rowThreads(pl.chunk);
   switch (x.dtype) {
-  case ds::plan::F32: reduceDispatchKind<float>(c, kind, pl); break;
-  case ds::plan::F64: reduceDispatchKind<double>(c, kind, pl); break;
-  case ds::plan::F16: reduceDispatchKind<__half>(c, kind, pl); break;
-  case ds::plan::BF16: reduceDispatchKind<__nv_bfloat16>(c, kind, pl); break;
-  case ds::plan::I64: reduceDispatchKind<int64_t>(c, kind, pl); break;
-  case ds::plan::I32: reduceDispatchKind<int32_t>(c, kind, pl); break;
+  case ds::plan::F32: reduceDispatchKind<float>(c, kind, op, pl); break;
+  case ds::plan::F64: reduceDispatchKind<double>(c, kind, op, pl); break;
+  case ds::plan::F16: reduceDispatchKind<__half>(c, kind, op, pl); break;
+  case ds::plan::BF16: reduceDispatchKind<__nv_bfloat16>(c, kind, op, pl); break;
+  case ds::plan::I64: reduceDispatchKind<int64_t>(c, kind, op, pl); break;
+  case ds::plan::I32: reduceDispatchKind<int32_t>(c, kind, op, pl); break;
   default: fail("unsupported dtype ", dtypeName(x.dtype));
   }
+}
+
+} // namespace
+
+void runReduce(KernelCall &c) {
+  const std::string &k = c.ins.kernel();
+  int kind = k == "reduce_sum" ? kSum : k == "reduce_mean" ? kMean : kMax;
+  reduceInto(c, kind, {c.in[0], c.out[0], c.in.size() == 2 ? &c.in[1] : nullptr},
+             c.attrs<ReduceAttrs>().axes.value_or(std::vector<int64_t>{}));
+}
+
+void sumOverAxes(KernelCall &c, const Tensor &x, const std::vector<int64_t> &axes,
+                 const Tensor &r) {
+  reduceInto(c, kSum, {x, r, nullptr}, axes);
 }
 
 } // namespace ds::rt::cuda

@@ -27,7 +27,7 @@ func.func @mlp(%x: tensor<8x16xf32> {ds.input = "x"}) -> (tensor<8x4xf32> {ds.ou
 // for attributes the op lacks (dropout's counter and training), the kernel catalogue's.
 // CHECK-LABEL: func.func @defaults
 //       CHECK: dsrt.kernel "gather" {{.*}} {attrs = {axis = 0 : i64}}
-//       CHECK: dsrt.kernel "gemm" {{.*}} {attrs = {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32, trans_a = false, trans_b = true}}
+//       CHECK: dsrt.kernel "gemm" {{.*}} {attrs = {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32, bias_grad = "none", trans_a = false, trans_b = true}}
 //       CHECK: dsrt.kernel "layer_norm" {{.*}} {attrs = {axis = 1 : i64, epsilon = 9.99999974E-6 : f32}}
 //       CHECK: dsrt.kernel "gelu" {{.*}} {attrs = {approximate = "none"}}
 //       CHECK: dsrt.kernel "reduce_mean" {{.*}} {attrs = {axes = array<i64: 1>, keepdims = true}}

@@ -220,6 +220,53 @@ def FoldAccumulationPass : Pass<"ds-fold-accumulation", "::mlir::ModuleOp"> {
   ];
 }
 
+def FuseBiasGradPass : Pass<"ds-fuse-bias-grad", "::mlir::ModuleOp"> {
+  let summary = "Bias gradients come out of the weight-gradient gemm; their accumulations run as multi_add kernels";
+  let description = [{
+    Runs after --ds-elide-state-copies (the reduce_sums then accumulate into the gradient
+    globals in place), before --ds-fuse-elementwise. A Linear layer's bias
+    gradient is the sum over the tokens of its output gradient dY, the dim its weight
+    gradient's gemm contracts. A `reduce_sum ins(x, acc) outs(r)` on the compute stream,
+    with `r` the bytes of `acc`, a whole device global (a gradient accumulated in place),
+    becomes the `db` output of a `gemm` of the same block (`bias_grad` a or b) when:
+    - one operand of the gemm is `x`'s bytes (the same buffer through views) and the
+      reduced axes are exactly the dims of `x` that make up that operand's contraction dim
+      (the leading dims when op() reads it as [K, *], the trailing ones when as [*, K]),
+      `acc` holding as many elements as the other dim;
+    - the gemm has alpha 1, no db yet, a float dtype, and writes neither `x` nor `acc`;
+    - nothing writes `x` between the reduce_sum and the gemm, and nothing reads or writes
+      the gradient between the reduce_sum and the gemm (whichever comes first).
+    A `reduce_sum ins(x) outs(r)` without acc whose result is a device transient (ZeRO-2/3
+    at world > 1: the sum is reduce-scattered) becomes the db of such a gemm the same way
+    when nothing touches `r` between the two kernels and `r` is defined before the gemm
+    (or is an alloc, moved there): the gemm writes `r` itself, no accumulation follows.
+    With an acc, the gemm writes db into a new transient; the accumulation `acc += db` runs in a
+    `multi_add` placed before the first kernel after the reduce_sum that touches the
+    gradient (or at the end of the block): accumulations whose windows overlap share one
+    multi_add (one dtype, distinct gradients, at most kMaxMultiAddTensors), so at world 1
+    a micro-step accumulates all its bias gradients in one launch, and at world > 1 each
+    group runs before the first collective of its gradients. Every bit is the reduce_sum's
+    (the same f64 sum, rounded to the dtype, then the add kernel's arithmetic).
+    ```mlir
+    dsrt.kernel "reduce_sum" ins(%dy3, %g : memref<2x4x3xbf16>, memref<3xbf16>) outs(%g : memref<3xbf16>) {attrs = {axes = array<i64: 0, 1>, keepdims = false}}
+    dsrt.kernel "gemm" ins(%dy, %x, %gw : memref<8x3xbf16>, memref<8x5xbf16>, memref<3x5xbf16>) outs(%gw : memref<3x5xbf16>) {attrs = {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = true, trans_b = false}}
+    // becomes
+    %db = dsrt.alloc : memref<3xbf16>
+    dsrt.kernel "gemm" ins(%dy, %x, %gw : ...) outs(%gw, %db : memref<3x5xbf16>, memref<3xbf16>) {attrs = {..., bias_grad = "a"}}
+    ...
+    dsrt.kernel "multi_add" ins(%g, %db, ... : memref<3xbf16>, memref<3xbf16>, ...) outs(%g, ... : memref<3xbf16>, ...)
+    ```
+  }];
+  let options = [
+    Option<"group", "group", "bool", /*default=*/"true",
+           "Group the accumulations into shared multi_add kernels (false: one right after each gemm)">,
+  ];
+  let statistics = [
+    Statistic<"numFused", "fused-reductions", "reduce_sum kernels computed by gemms">,
+    Statistic<"numGroups", "multi-adds", "multi_add kernels created">,
+  ];
+}
+
 def FuseElementwisePass : Pass<"ds-fuse-elementwise", "::mlir::ModuleOp"> {
   let summary = "Groups chains of elementwise kernels into fused_elementwise kernels";
   let description = [{
