@@ -43,6 +43,7 @@ struct BucketCollectivesPass
           << static_cast<int64_t>(bucketSize);
       return signalPassFailure();
     }
+    bucketed.clear(); // one pass instance may run on several modules
     SymbolTable symbols(module);
     for (auto func : module.getOps<func::FuncOp>())
       if (!func.isExternal() && getProgramRole(func))
