@@ -128,6 +128,8 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
     pm.addPass(dsrt::createFuseElementwisePass());
   if (options.fuseElementwise && options.generateFusedKernels)
     pm.addPass(dsrt::createGenerateFusedKernelsPass());
+  // Last before planning: the passes above see each global on its own, not spans.
+  pm.addPass(dsrt::createBucketCollectivesPass(options.bucketCollectives));
   pm.addPass(dsrt::createPlanMemoryPass());
 }
 

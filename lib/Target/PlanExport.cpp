@@ -411,6 +411,21 @@ private:
           producer[view.getResult()] = it->second;
         continue;
       }
+      if (auto span = dyn_cast<dsrt::SpanOp>(op)) {
+        // A buffer entry from the first global's bytes over the globals after it (memory
+        // planning checked that they are back to back).
+        auto first = cast<FlatSymbolRefAttr>(span.getGlobals()[0]).getValue();
+        auto it = paramBuffers.find(first);
+        if (it == paramBuffers.end())
+          return span.emitError("unknown global @") << first;
+        const plan::Buffer &source = plan->buffers(it->second);
+        auto id = addBuffer(span.getBuffer().getType(), source.placement(),
+                            source.offset(), (first + ".span").str(), span.getLoc());
+        if (failed(id))
+          return failure();
+        ids[span.getBuffer()] = *id;
+        continue;
+      }
       if (auto param = dyn_cast<dsrt::ParamOp>(op)) {
         auto it = paramBuffers.find(param.getName());
         if (it == paramBuffers.end())

@@ -198,6 +198,25 @@ std::string trainedModelHash(const LoadedPlan &plan) {
   return modelHashRecorded(plan) ? plan.plan.model_hash() : hashFile(plan.modelPath);
 }
 
+/// Whether the union of `ranges` (placement, begin, end) in `placement` covers [begin,
+/// end).
+static bool coveredBy(const std::vector<std::tuple<int, uint64_t, uint64_t>> &ranges,
+                      int placement, uint64_t begin, uint64_t end) {
+  std::vector<std::pair<uint64_t, uint64_t>> mine;
+  for (const auto &[pl, b, e] : ranges)
+    if (pl == placement)
+      mine.emplace_back(b, e);
+  std::sort(mine.begin(), mine.end());
+  for (const auto &[b, e] : mine) {
+    if (b > begin)
+      break;
+    begin = std::max(begin, e);
+    if (begin >= end)
+      return true;
+  }
+  return begin >= end;
+}
+
 std::vector<CheckpointTensor> checkpointTensors(
     const LoadedPlan &plan,
     const std::vector<std::pair<std::string, std::vector<int64_t>>> &onnxDims) {
@@ -241,9 +260,9 @@ std::vector<CheckpointTensor> checkpointTensors(
   for (uint32_t id : order) {
     const BufferInfo &info = plan.buffer(id);
     uint64_t begin = info.offset, end = info.offset + uint64_t(info.type.bytes);
-    bool alias = false;
-    for (const auto &[pl, b, e] : taken)
-      alias |= pl == int(info.placement) && begin >= b && end <= e && !states.count(id);
+    // A view of bytes already taken, or a span over several of them (a bucket of
+    // gradients that one collective reduces, --ds-bucket-collectives).
+    bool alias = !states.count(id) && coveredBy(taken, int(info.placement), begin, end);
     if (alias || info.type.bytes == 0)
       continue;
     taken.emplace_back(int(info.placement), begin, end);

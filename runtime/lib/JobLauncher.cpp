@@ -14,12 +14,14 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <poll.h>
 #include <string>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace ds::rt {
@@ -305,7 +307,96 @@ void reapRanks(const std::string &dir, int world, int ms) {
   _exit(1);
 }
 
+/// Writes all of `text` to the launcher's stderr (a failed write is dropped, as fprintf
+/// would).
+void writeStderr(const std::string &text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = write(STDERR_FILENO, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return;
+    done += size_t(n);
+  }
+}
+
+/// Waits up to `ms` for mpirun's stderr (or a signal), then passes on what it wrote.
+/// `fd` < 0 (no pipe): only waits. Reads until the pipe is drained or at its end.
+void forwardRankStderr(int fd, RankStderrFilter &filter, int ms) {
+  if (fd < 0) {
+    if (ms > 0)
+      sleepMs(ms);
+    return;
+  }
+  pollfd pfd{fd, POLLIN, 0};
+  if (ms > 0 && poll(&pfd, 1, ms) <= 0)
+    return; // nothing yet, or a signal: the caller's loop looks at it
+  char buf[8192];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      writeStderr(filter.feed(std::string_view(buf, size_t(n))));
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    return; // EAGAIN: drained for now; 0: every writer closed it
+  }
+}
+
 } // namespace
+
+std::string RankStderrFilter::feed(std::string_view bytes) {
+  partial_.append(bytes);
+  std::string out;
+  size_t start = 0;
+  for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos;
+       start = nl + 1) {
+    std::string_view line(partial_.data() + start, nl - start);
+    (isReadFromVanishedPeer(line) ? held_ : out).append(line).push_back('\n');
+  }
+  partial_.erase(0, start);
+  if (partial_.size() >
+      (size_t(1) << 16)) // a very long line without its end: let it through
+    out += std::exchange(partial_, std::string());
+  return out;
+}
+
+std::string RankStderrFilter::finish(bool jobFailed) {
+  std::string out = std::exchange(partial_, std::string());
+  if (!jobFailed)
+    out += held_;
+  held_.clear();
+  return out;
+}
+
+bool RankStderrFilter::isReadFromVanishedPeer(std::string_view line) {
+  // opal_output(0, "Read %ld, expected %lu, errno = %d\n", ...) in Open MPI 4's btl/vader
+  // single-copy get (mca_btl_vader_get_cma) when process_vm_readv fails; ESRCH: the peer
+  // process no longer exists. Open MPI 5 logs it only at verbose levels.
+  // The line reads "[HOST:PID] Read -1, expected N, errno = 3" (opal_output's prefix).
+  auto digits = [](std::string_view t) {
+    return !t.empty() &&
+           std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!line.empty() && line.back() == '\r')
+    line.remove_suffix(1);
+  size_t close = line.find("] ");
+  if (line.empty() || line.front() != '[' || close == std::string_view::npos)
+    return false;
+  std::string_view where = line.substr(1, close - 1);
+  size_t colon = where.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || !digits(where.substr(colon + 1)))
+    return false;
+  line.remove_prefix(close + 2);
+  const std::string head = "Read -1, expected ",
+                    tail = ", errno = " + std::to_string(ESRCH);
+  if (line.size() < head.size() + tail.size() || line.substr(0, head.size()) != head ||
+      line.substr(line.size() - tail.size()) != tail)
+    return false;
+  return digits(line.substr(head.size(), line.size() - head.size() - tail.size()));
+}
 
 // Runs this binary under mpirun with N ranks and exits with the job's status (128 + signal
 // when it was killed), after exactly one line on stderr for any death no rank reported.
@@ -421,6 +512,12 @@ void applyHostSlots() {
     sigaction(s, &sa, nullptr);
   std::fflush(stdout);
   std::fflush(stderr);
+  // mpirun's stderr (every rank's) comes through the launcher's filter
+  // (RankStderrFilter); without a pipe it goes straight to the launcher's stderr as
+  // before.
+  int errFds[2] = {-1, -1};
+  if (pipe2(errFds, O_CLOEXEC) != 0)
+    errFds[0] = errFds[1] = -1;
   pid_t child = fork();
   if (child < 0) {
     std::error_code ec;
@@ -431,6 +528,9 @@ void applyHostSlots() {
     for (int s : {SIGINT, SIGTERM, SIGHUP})
       signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &previous, nullptr);
+    if (errFds[1] >= 0)
+      dup2(errFds[1], STDERR_FILENO); // the copy is not close-on-exec
+
     // mpirun dies with the launcher (SIGTERM: it then ends its ranks).
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != launcher)
@@ -440,12 +540,18 @@ void applyHostSlots() {
                  std::strerror(errno));
     _exit(127);
   }
+  if (errFds[1] >= 0) {
+    close(errFds[1]);
+    fcntl(errFds[0], F_SETFL, fcntl(errFds[0], F_GETFL) | O_NONBLOCK);
+  }
   int pipeFds[2] = {-1, -1};
   pid_t sentinel = -1;
   if (pipe2(pipeFds, O_CLOEXEC) == 0) {
     sentinel = fork();
     if (sentinel == 0) {
       close(pipeFds[1]);
+      if (errFds[0] >= 0)
+        close(errFds[0]); // with the launcher gone, mpirun's stderr has no reader
       sigprocmask(SIG_SETMASK, &previous, nullptr);
       runSentinel(pipeFds[0], dir, launcher, child, nproc, oomBefore);
     }
@@ -453,6 +559,7 @@ void applyHostSlots() {
   }
   sigprocmask(SIG_SETMASK, &previous, nullptr);
 
+  RankStderrFilter filter;
   int status = -1;
   int stopSignal = 0;
   int64_t forwardedAt = 0;
@@ -479,11 +586,15 @@ void applyHostSlots() {
       if (sig != stopSignal)
         gLauncherSignal = stopSignal;
     }
-    sleepMs(20);
+    forwardRankStderr(errFds[0], filter, 20);
   }
   // A SIGKILLed mpirun leaves its ranks to PMIx's lost-connection handling: wait for them.
   reapRanks(dir, nproc, 5000);
+  forwardRankStderr(errFds[0], filter, 0); // what mpirun wrote before it ended
   JobEnd end = explainJobEnd(dir, nproc, child, status, stopSignal, oomBefore);
+  writeStderr(filter.finish(end.exitCode != 0));
+  if (errFds[0] >= 0)
+    close(errFds[0]);
   if (!end.line.empty())
     std::fprintf(stderr, "%s\n", end.line.c_str());
   std::fflush(stderr);

@@ -93,6 +93,9 @@ struct LoweringPipelineOptions {
   /// One grad_norm_sq kernel for the clipping norm and one multi_adam_update kernel per
   /// group of Adam updates (`--multi-tensor-optimizer`).
   bool multiTensorOptimizer = true;
+  /// In-place all-reduces of whole globals (stage 0's gradients) in buckets over spans
+  /// (--ds-bucket-collectives; bucket size: zero_optimization.reduce_bucket_size).
+  dsrt::BucketCollectivesPassOptions bucketCollectives;
 };
 
 /// Appends the lowering to runtime kernels and the static memory plan: what a plan file

@@ -281,15 +281,16 @@ std::unique_ptr<Communicator> makeMpiCommunicator(int threadsPerRank) {
     // the waits that stay blocking (MPI_Init, MPI_Finalize) and inside MPI_Test.
     if (shared)
       setenv("OMPI_MCA_mpi_yield_when_idle", "1", /*overwrite=*/0);
-    // Large messages between ranks of a node: copies through shared-memory fragments, each
-    // a round trip of both ranks' progress (none), unless DS_MPI_SINGLE_COPY=auto asks for
-    // one process_vm_readv (cma) where the kernel allows it. With the sleeping waits above a
-    // 15 MB all-reduce of 2 ranks took 61-142 ms through fragments and 10-30 ms with cma
-    // (load 3-5, results/zero-cpu.md), but when a rank dies mid-transfer the survivor's
-    // Open MPI prints "Read -1, expected N, errno = 3" to stderr, breaking the one line per
-    // death that test/Runtime/faults pins: so not by default until the launcher filters it.
+    // Large messages between ranks of a node: one process_vm_readv (cma) where the kernel
+    // lets a rank read its peer (crossMemoryAttachWorks), else copies through
+    // shared-memory fragments, each a round trip of both ranks' progress (none);
+    // DS_MPI_SINGLE_COPY=none forces the fragments. With the sleeping waits above a 15 MB
+    // all-reduce of 2 ranks took 61-142 ms through fragments and 10-30 ms with cma (load
+    // 3-5, results/zero-cpu.md). When a rank dies mid-transfer the survivor's Open MPI 4
+    // prints "Read -1, expected N, errno = 3": the launcher holds that line back
+    // (RankStderrFilter, JobLauncher.h).
     const char *singleCopy = std::getenv("DS_MPI_SINGLE_COPY");
-    std::string copyMode = singleCopy && *singleCopy ? singleCopy : "none";
+    std::string copyMode = singleCopy && *singleCopy ? singleCopy : "auto";
     if (copyMode != "auto" && copyMode != "none")
       fail("DS_MPI_SINGLE_COPY is auto or none, not '", copyMode, "'");
     if (!std::getenv("OMPI_MCA_btl_vader_single_copy_mechanism"))

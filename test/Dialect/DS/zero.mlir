@@ -25,8 +25,9 @@
 //      S0: ds.grad_norm_sq %[[AVG]],
 //  S0-NOT: shard.all_reduce %{{.*}} : tensor<5x3xf32>
 
-// Tests that stage 1 shards the optimizer state, reduce-scatters the whole accumulated
-// gradient at the step, sums the clipping norm over ranks, updates the rank's slice of the
+// Tests that stage 1 shards the optimizer state, all-reduces the whole accumulated
+// gradient back into its accumulator at the step (ds-bucket-collectives then buckets
+// these) and takes the rank's shard of the sum, sums the clipping norm over ranks, updates the rank's slice of the
 // fp32 parameter (its own master: no separate copy) and all-gathers the result.
 // S1: ds.state grad @w1.grad : tensor<5x3xf32>
 // S1-NOT: master
@@ -35,9 +36,14 @@
 //  S1-NOT: shard.
 // S1-LABEL: func.func @apply_step
 //      S1: %[[G:.+]] = ds.state_ref @w1.grad : tensor<5x3xf32>
-//      S1: %[[FLAT:.+]] = ds.reshape %[[G]] : tensor<5x3xf32> to tensor<15xf32>
+// S1-NEXT: %[[SUM:.+]] = shard.all_reduce %[[G]] on @world grid_axes = [0] : tensor<5x3xf32> -> tensor<5x3xf32>
+// S1-NEXT: ds.assign @w1.grad, %[[SUM]] : tensor<5x3xf32>
+// S1-NEXT: %[[R:.+]] = ds.state_ref @w1.grad : tensor<5x3xf32>
+// S1-NEXT: %[[FLAT:.+]] = ds.reshape %[[R]] : tensor<5x3xf32> to tensor<15xf32>
 //      S1: %[[PAD:.+]] = ds.concat %[[FLAT]], %{{.+}} {axis = 0 : i64} : (tensor<15xf32>, tensor<1xf32>) -> tensor<16xf32>
-// S1-NEXT: shard.reduce_scatter %[[PAD]] on @world grid_axes = [0] scatter_axis = 0 : tensor<16xf32> -> tensor<8xf32>
+// S1-NEXT: %[[SHARD:.+]] = ds.rank_slice %[[PAD]] : tensor<16xf32> to tensor<8xf32>
+//      S1: ds.mul %[[SHARD]], %{{.+}} : (tensor<8xf32>, tensor<f32>) -> tensor<8xf32>
+//  S1-NOT: shard.reduce_scatter
 //      S1: %[[LOCAL:.+]] = ds.grad_norm_sq %{{.+}}, %{{.+}} : tensor<8xf32>, tensor<6xf32>
 // S1-NEXT: %[[NORMSQ:.+]] = shard.all_reduce %[[LOCAL]] on @world grid_axes = [0] : tensor<f32> -> tensor<f32>
 // S1-NEXT: ds.sqrt %[[NORMSQ]]

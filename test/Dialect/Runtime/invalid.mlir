@@ -183,3 +183,58 @@ func.func @kernel_comm_stream(%x: memref<4xf32>) {
   dsrt.kernel "neg" ins(%x : memref<4xf32>) outs(%x : memref<4xf32>) on comm
   return
 }
+
+// -----
+
+// Tests that a span's globals are declared one after another.
+dsrt.global @a : memref<16xf32>
+dsrt.global @b : memref<16xf32>
+dsrt.global @c : memref<16xf32>
+func.func @span_order() {
+  // expected-error @+1 {{@c is not declared right after @a}}
+  %0 = dsrt.span [@a, @c] : memref<32xf32>
+  return
+}
+
+// -----
+
+// Tests that a span holds its globals' elements, no more and no fewer.
+dsrt.global @a : memref<16xf32>
+dsrt.global @b : memref<4x4xf32>
+func.func @span_count() {
+  // expected-error @+1 {{the globals hold 32 elements, the buffer 30}}
+  %0 = dsrt.span [@a, @b] : memref<30xf32>
+  return
+}
+
+// -----
+
+// Tests that a span's globals share its element type.
+dsrt.global @a : memref<16xf32>
+dsrt.global @b : memref<16xf64>
+func.func @span_dtype() {
+  // expected-error @+1 {{@b holds 'f64', not 'f32'}}
+  %0 = dsrt.span [@a, @b] : memref<32xf32>
+  return
+}
+
+// -----
+
+// Tests that a span's globals share a memory space.
+dsrt.global @a : memref<16xf32>
+dsrt.global @b : memref<16xf32> in host
+func.func @span_space() {
+  // expected-error @+1 {{@b is in another memory space than @a}}
+  %0 = dsrt.span [@a, @b] : memref<32xf32>
+  return
+}
+
+// -----
+
+// Tests that a span covers at least two globals, as a flat buffer.
+dsrt.global @a : memref<16xf32>
+func.func @span_one() {
+  // expected-error @+1 {{needs at least two globals}}
+  %0 = dsrt.span [@a] : memref<16xf32>
+  return
+}

@@ -475,7 +475,7 @@ private:
 
     // Ops this loop inserts after the one it visits, which it then visits too.
     DenseSet<Operation *> created;
-    llvm::StringMap<Value> reducedGrads; // stage 0: each gradient's average, once
+    llvm::StringMap<Value> reducedGrads; // stages 0-1: each gradient's average, once
     for (Operation &op : llvm::make_early_inc_range(body)) {
       if (created.contains(&op))
         continue;
@@ -486,28 +486,38 @@ private:
         if (ref.getName() == part->grad.getSymName()) {
           b.setInsertionPointAfter(ref);
           Value g;
-          if (stage == 0 && world > 1 && reducedGrads.count(ref.getName())) {
+          if (stage <= 1 && world > 1 && reducedGrads.count(ref.getName())) {
             // The accumulator holds the sum already (below): the first read's average.
             ref.getResult().replaceAllUsesWith(reducedGrads[ref.getName()]);
             continue;
           }
-          if (stage == 0) {
+          if (stage <= 1 && world > 1) {
+            // The sum goes back into the accumulator, which the step zeroes after the
+            // update anyway: the lowering reduces in place (no transient as large as the
+            // gradient), and ds-bucket-collectives makes the in-place all-reduces one per
+            // bucket. At stage 0 the update reads a global, as at world 1, so the
+            // multi-tensor optimizer step takes it; at stage 1 each rank then takes its
+            // shard of the sum (DeepSpeed's bucketed all-reduce of ZeRO-1/2,
+            // use_multi_rank_bucket_allreduce): each element is the same sum as a
+            // reduce-scatter's, times 1/W.
+            Location loc = ref.getLoc();
             Value sum = shard::AllReduceOp::create(
+                b, loc, ref.getType(), grid(), axes(), ref,
+                shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum));
+            created.insert(AssignOp::create(b, loc, ref.getName(), sum));
+            auto reduced = StateRefOp::create(b, loc, ref.getType(), ref.getName());
+            created.insert(reduced);
+            Value mine = reduced;
+            if (stage == 1)
+              mine = RankSliceOp::create(b, loc, part->shardType(),
+                                         flattenPad(loc, reduced, *part));
+            auto type = cast<RankedTensorType>(mine.getType());
+            g = MulOp::create(b, loc, mine, scalarLike(loc, 1.0 / world, type));
+            reducedGrads[ref.getName()] = g;
+          } else if (stage == 0) {
+            g = shard::AllReduceOp::create(
                 b, ref.getLoc(), ref.getType(), grid(), axes(), ref,
                 shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum));
-            g = sum;
-            if (world > 1) {
-              // The sum goes back into the accumulator, which the step zeroes after the
-              // update anyway: the lowering reduces in place (no transient as large as
-              // the gradient) and the update reads a global, as at world 1, so the
-              // multi-tensor optimizer step takes it.
-              AssignOp::create(b, ref.getLoc(), ref.getName(), sum);
-              auto reduced = StateRefOp::create(b, ref.getLoc(), ref.getType(), ref.getName());
-              created.insert(reduced);
-              g = MulOp::create(b, ref.getLoc(), reduced,
-                                scalarLike(ref.getLoc(), 1.0 / world, ref.getType()));
-              reducedGrads[ref.getName()] = g;
-            }
           } else if (stage == 1) {
             g = reduceScatterMean(ref.getLoc(), ref, *part);
           } else {

@@ -137,6 +137,39 @@ LogicalResult ParamOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   return success();
 }
 
+LogicalResult SpanOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  ArrayRef<Attribute> names = getGlobals().getValue();
+  if (names.size() < 2)
+    return emitOpError("needs at least two globals");
+  MemRefType type = getBuffer().getType();
+  if (type.getRank() != 1)
+    return emitOpError("buffer must be 1-D, got ") << type;
+  int64_t total = 0;
+  GlobalOp previous;
+  for (Attribute a : names) {
+    auto name = cast<FlatSymbolRefAttr>(a);
+    auto global = symbolTable.lookupNearestSymbolFrom<GlobalOp>(*this, name);
+    if (!global)
+      return emitOpError("'") << name.getValue() << "' does not name a dsrt.global";
+    if (global.getMemRefType().getElementType() != type.getElementType())
+      return emitOpError("@") << name.getValue() << " holds "
+                              << global.getMemRefType().getElementType() << ", not "
+                              << type.getElementType();
+    if (previous && global.getSpace() != previous.getSpace())
+      return emitOpError("@") << name.getValue() << " is in another memory space than @"
+                              << previous.getSymName();
+    if (previous && previous->getNextNode() != global.getOperation())
+      return emitOpError("@") << name.getValue() << " is not declared right after @"
+                              << previous.getSymName();
+    total += global.getMemRefType().getNumElements();
+    previous = global;
+  }
+  if (total != type.getNumElements())
+    return emitOpError("the globals hold ")
+           << total << " elements, the buffer " << type.getNumElements();
+  return success();
+}
+
 LogicalResult ViewOp::verify() {
   auto from = getSource().getType(), to = getResult().getType();
   if (from.getElementType() != to.getElementType() ||

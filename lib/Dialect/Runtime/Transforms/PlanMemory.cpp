@@ -124,6 +124,28 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
       end = *next;
     }
 
+    // A span's globals must have come out back to back (--ds-bucket-collectives).
+    WalkResult gaps = module.walk([&](SpanOp span) {
+      int64_t end = -1;
+      for (Attribute a : span.getGlobals().getValue()) {
+        auto global = SymbolTable::lookupNearestSymbolFrom<GlobalOp>(
+            module, cast<FlatSymbolRefAttr>(a).getAttr());
+        if (end >= 0 && global && global.getOffset() && *global.getOffset() != end) {
+          span.emitError("global @")
+              << global.getSymName() << " is placed at byte " << *global.getOffset()
+              << ", not right after the span's previous global (byte " << end
+              << "): its size is not a multiple of the alignment ("
+              << static_cast<int64_t>(alignment) << ")";
+          return WalkResult::interrupt();
+        }
+        if (global && global.getOffset())
+          end = *global.getOffset() + *getCheckedByteSize(global.getMemRefType());
+      }
+      return WalkResult::advance();
+    });
+    if (gaps.wasInterrupted())
+      return signalPassFailure();
+
     if (ioAlignment <= 0 || !llvm::isPowerOf2_64(ioAlignment)) {
       module.emitError("io-alignment must be a power of two, got ")
           << static_cast<int64_t>(ioAlignment);

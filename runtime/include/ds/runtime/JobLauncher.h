@@ -4,9 +4,31 @@
 
 #include "ds/runtime/Hostfile.h"
 
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace ds::rt {
+
+/// The launcher's pass over mpirun's stderr (the ranks' stderr and Open MPI's own lines):
+/// every line goes through as soon as it is complete, except the line Open MPI 4's
+/// shared-memory transport prints when a single-copy (cma) read finds the peer rank gone,
+/// `[HOST:PID] Read -1, expected N, errno = 3` (ESRCH): a consequence of a death the job
+/// already reports in its own line. Those lines are held back, and printed at the end
+/// only when the job succeeded (then they were not a death's; nothing is lost).
+class RankStderrFilter {
+public:
+  /// Takes the next bytes of the stream; returns the complete lines to print now.
+  std::string feed(std::string_view bytes);
+  /// At the end of the stream: the unfinished last line, and the held-back lines unless
+  /// the job failed.
+  std::string finish(bool jobFailed);
+  /// Whether `line` (without its newline) is Open MPI's read from a vanished peer.
+  static bool isReadFromVanishedPeer(std::string_view line);
+
+private:
+  std::string partial_, held_;
+};
 
 /// Runs this binary (/proc/self/exe) under mpirun with `nproc` ranks and the same arguments
 /// minus --nproc, and exits with the job's status (128 + signal when it was killed), after

@@ -37,6 +37,9 @@ constexpr llvm::StringLiteral kHostBytesAttr = "dsrt.host_bytes";
 constexpr llvm::StringLiteral kNvmeBytesAttr = "dsrt.nvme_bytes";
 constexpr llvm::StringLiteral kPeakBytesAttr = "dsrt.peak_bytes";
 constexpr llvm::StringLiteral kAlignmentAttr = "dsrt.alignment";
+/// The byte alignment of every buffer unless ds-plan-memory is told otherwise (its
+/// `alignment` option; ds-bucket-collectives assumes the same).
+constexpr int64_t kDefaultBufferAlignment = 64;
 /// Module attribute: ranks the program runs on (the size of its 1-D shard grid).
 constexpr llvm::StringLiteral kWorldSizeAttr = "dsrt.world_size";
 /// Module attribute: the dsrt.global holding the dynamic loss scale, if any.

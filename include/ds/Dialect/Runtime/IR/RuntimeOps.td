@@ -133,6 +133,25 @@ def Runtime_ParamOp : Runtime_Op<"param",
   let assemblyFormat = "$name attr-dict `:` type($buffer)";
 }
 
+def Runtime_SpanOp : Runtime_Op<"span",
+    [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "The bytes of consecutive globals as one flat buffer";
+  let description = [{
+    The globals, declared one after another in the module in this order, seen as one
+    1-D buffer of their elements (a collective bucket without copies: one all_reduce
+    over the span instead of one per global). They share a memory space and an element
+    type; memory planning must lay them out without gaps (each but the last a whole
+    number of alignment units), else it fails. Only --ds-bucket-collectives makes them,
+    right before memory planning: the passes before it see each global on its own.
+    ```mlir
+    %g = dsrt.span @fc1.weight.grad, @fc1.bias.grad : memref<528xf32>
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefArrayAttr:$globals);
+  let results = (outs AnyStaticShapeMemRef:$buffer);
+  let assemblyFormat = "$globals attr-dict `:` type($buffer)";
+}
+
 def Runtime_ViewOp : Runtime_Op<"view", [Pure]> {
   let summary = "The same bytes in another shape (reshape without a copy)";
   let description = [{

@@ -2,6 +2,8 @@
 #ifndef DS_DIALECT_RUNTIME_TRANSFORMS_PASSES_H
 #define DS_DIALECT_RUNTIME_TRANSFORMS_PASSES_H
 
+#include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 

@@ -21,7 +21,8 @@ def PlanMemoryPass : Pass<"ds-plan-memory", "::mlir::ModuleOp"> {
     and `dsrt.alignment` on the module.
   }];
   let options = [
-    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+    Option<"alignment", "alignment", "int64_t",
+           /*default=*/"::mlir::dsrt::kDefaultBufferAlignment",
            "Byte alignment of every buffer (a power of two)">,
     Option<"ioAlignment", "io-alignment", "int64_t", /*default=*/"4096",
            "Byte alignment of NVMe globals and host transients, which O_DIRECT swaps "
@@ -32,6 +33,42 @@ def PlanMemoryPass : Pass<"ds-plan-memory", "::mlir::ModuleOp"> {
     Statistic<"transientBytes", "transient-bytes",
               "Sum of the transient buffers' sizes (the arena without reuse)">,
     Statistic<"arenaBytes", "arena-bytes", "Arena size after reuse">,
+  ];
+}
+
+def BucketCollectivesPass : Pass<"ds-bucket-collectives", "::mlir::ModuleOp"> {
+  let summary = "In-place all-reduces of whole globals become one all_reduce per bucket";
+  let description = [{
+    Runs last before --ds-plan-memory. In each program, `all_reduce` kernels on the comm
+    stream that reduce a whole global in place (ZeRO stage 0's gradient accumulators at
+    world > 1) are grouped, in program order, into buckets of at most `bucket-size`
+    elements (DeepSpeed's reduce_bucket_size; a larger global stays alone): one
+    `all_reduce` over a `dsrt.span` of the bucket's globals, at the place of the first,
+    and the globals are declared one after another so that memory planning lays them out
+    back to back. No bytes are copied and no buffer is added. A kernel joins the bucket
+    only when it has the same reduction, element type and memory space, no kernel
+    between the bucket's first all-reduce and it touches its global, and the global
+    before it in the bucket fills a whole number of `alignment` units (memory planning
+    would leave a gap otherwise); a global is in one bucket at most. Each element is
+    reduced by the same collective operation on the same ranks' values.
+    ```mlir
+    dsrt.kernel "all_reduce" ins(%a : memref<16xf32>) outs(%a : memref<16xf32>) on comm
+    dsrt.kernel "all_reduce" ins(%b : memref<4xf32>) outs(%b : memref<4xf32>) on comm
+    // becomes, with @a.grad declared right before @b.grad
+    %s = dsrt.span @a.grad, @b.grad : memref<20xf32>
+    dsrt.kernel "all_reduce" ins(%s : memref<20xf32>) outs(%s : memref<20xf32>) on comm
+    ```
+  }];
+  let options = [
+    Option<"bucketSize", "bucket-size", "int64_t", /*default=*/"500000000",
+           "Most elements per bucket (zero_optimization.reduce_bucket_size)">,
+    Option<"alignment", "alignment", "int64_t",
+           /*default=*/"::mlir::dsrt::kDefaultBufferAlignment",
+           "The byte alignment --ds-plan-memory will use">,
+  ];
+  let statistics = [
+    Statistic<"numBuckets", "buckets", "all_reduce kernels over spans created">,
+    Statistic<"numBucketed", "bucketed", "all_reduce kernels folded into them">,
   ];
 }
 
