@@ -323,11 +323,21 @@ int64_t mlir::ds::cost::cudaLaunches(std::string_view kernel, const Ops &in, con
   // Descriptor upload, one launch (launchMultiAdam).
   if (kernel == "multi_adam_update")
     return 2;
-  // One launch, its pointer table passed by value (runMultiAdd). A gemm is one library call;
-  // its bias gradient's fallback reduction is added by the cost report, which sees the
-  // attributes (GemmBiasGrad.h).
-  if (kernel == "multi_add" || kernel == "gemm")
+  // One launch, its pointer table passed by value (runMultiAdd).
+  if (kernel == "multi_add")
     return 1;
+  // A gemm is one library call: a bias row in cuBLASLt's BIAS epilogue, an accumulated c (of
+  // the result's shape) read in place; any other c is first broadcast into the result
+  // (Linalg.cu runGemm). Its bias gradient's fallback reduction is added by the cost report,
+  // which sees the attributes (GemmBiasGrad.h).
+  if (kernel == "gemm") {
+    if (in.size() < 3 || out.empty())
+      return 1;
+    const std::vector<int64_t> &c = in[2].shape, &r = out[0].shape;
+    bool row = !c.empty() && !r.empty() && c.back() == r.back() &&
+               std::all_of(c.begin(), c.end() - 1, [](int64_t d) { return d == 1; });
+    return row || c == r ? 1 : 2;
+  }
   // Norms, finalize, apply (launchLamb).
   if (kernel == "lamb_update")
     return 3;

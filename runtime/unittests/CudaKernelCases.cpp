@@ -132,6 +132,15 @@ std::vector<Case> allCases() {
       {R(F16, {5, 4}), R(F16, {5, 6}), R(F16, {1, 6})}, {R(F16, {4, 6})});
   add("gemm_tb_f64_c_row", K("gemm").i("trans_b", 1).f("alpha", 0.7).f("beta", 0.3),
       {R(F64, {4, 5}), R(F64, {6, 5}), R(F64, {6})}, {R(F64, {4, 6})});
+  // A bias (beta 1, c one row): cuBLASLt's BIAS epilogue (GPT-2's forward Linear layers), in
+  // the broadcast path where it has no algorithm.
+  for (DType dt : {F32, BF16, F16, F64}) {
+    std::string d = dtName(dt);
+    add("gemm_tb_bias_" + d, K("gemm").i("trans_b", 1),
+        {R(dt, {64, 32}), R(dt, {48, 32}), R(dt, {48})}, {R(dt, {64, 48})});
+    add("gemm_bias_1xn_alpha_" + d, K("gemm").f("alpha", 0.5),
+        {R(dt, {7, 9}), R(dt, {9, 5}), R(dt, {1, 5})}, {R(dt, {7, 5})});
+  }
   // gemm's bias gradient (ds-fuse-bias-grad): db over op(a) or op(b), in the layouts that
   // take cuBLASLt's BGRADA/BGRADB epilogue (16-bit, reduced operand [K, *], alpha 1) and in
   // those that take the reduce_sum fallback (f32, transposed, alpha != 1); accumulating in

@@ -206,6 +206,11 @@ TEST(KernelCost, MultiTensorOptimizer) {
 // Tests the CUDA backend's device operations per call, as runtime/lib/cuda issues them.
 TEST(KernelCost, CudaLaunches) {
   EXPECT_EQ(costOf("gemm", {bf16({8, 4}), bf16({4, 2})}, {bf16({8, 2})}).launches, 1);
+  // A bias row (the BIAS epilogue) or an accumulated c: one call; a column c is broadcast first.
+  EXPECT_EQ(cudaLaunches("gemm", {bf16({8, 4}), bf16({4, 2}), bf16({2})}, {bf16({8, 2})}), 1);
+  EXPECT_EQ(cudaLaunches("gemm", {bf16({8, 4}), bf16({4, 2}), bf16({1, 2})}, {bf16({8, 2})}), 1);
+  EXPECT_EQ(cudaLaunches("gemm", {bf16({8, 4}), bf16({4, 2}), bf16({8, 2})}, {bf16({8, 2})}), 1);
+  EXPECT_EQ(cudaLaunches("gemm", {bf16({8, 4}), bf16({4, 2}), bf16({8, 1})}, {bf16({8, 2})}), 2);
   EXPECT_EQ(costOf("add", {f32({4})}, {f32({4})}).launches, 1);
   // A copy per non-empty piece.
   EXPECT_EQ(cudaLaunches("split", {f32({2, 9})}, {f32({2, 3}), f32({2, 0}), f32({2, 6})}), 2);

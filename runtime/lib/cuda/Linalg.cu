@@ -66,8 +66,8 @@ cublasLtMatrixLayout_t layout(cudaDataType_t t, int64_t rows, int64_t cols, int6
 std::mutex gMutex;
 std::unordered_map<std::string, std::unique_ptr<LtPlan>> gPlans;
 
-/// A bias-gradient epilogue: none, or BGRADA / BGRADB writing `bias` (D's dtype, m or n
-/// long).
+/// An epilogue over `bias` (D's dtype): none; BIAS, adding the m-long bias to every column of
+/// D; or BGRADA / BGRADB, writing the bias gradient (m or n long).
 struct LtBiasGrad {
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
   void *bias = nullptr;
@@ -75,8 +75,8 @@ struct LtBiasGrad {
 
 /// Column-major call (the row-major problem already swapped by the caller):
 /// D[m,n] (ld m) = alpha opA(A) opB(B) + beta D, A stored with leading dim lda, B with ldb.
-/// With a bias-gradient epilogue: false (nothing launched) when cuBLASLt's heuristics have
-/// no algorithm for it, and the caller falls back.
+/// With an epilogue: false (nothing launched) when cuBLASLt's heuristics have no algorithm
+/// for it, and the caller falls back.
 bool ltMatmul(KernelCall &c, DType dt, bool transA, bool transB,
               int64_t m, int64_t n, int64_t k, const void *A, int64_t lda, int64_t strideA,
               const void *B, int64_t ldb, int64_t strideB, void *D, int64_t strideD,
@@ -104,7 +104,7 @@ bool ltMatmul(KernelCall &c, DType dt, bool transA, bool transB,
       ltCheck(cublasLtMatmulDescSetAttribute(np->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb,
                                              sizeof(tb)), "transb");
       if (bgrad.bias) {
-        // The bias gradient is written in D's dtype (the default bias data type).
+        // The bias (gradient) is read (written) in D's dtype (the default bias data type).
         ltCheck(cublasLtMatmulDescSetAttribute(np->desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
                                                &bgrad.epilogue, sizeof(bgrad.epilogue)),
                 "epilogue");
@@ -229,6 +229,16 @@ void runMatmul(KernelCall &c) {
 }
 
 namespace {
+/// Whether `shape` is N values along its last dim, every other dim 1 (a bias row).
+bool isRowVector(const std::vector<int64_t> &shape, int64_t n) {
+  if (shape.empty() || shape.back() != n)
+    return false;
+  for (size_t i = 0; i + 1 < shape.size(); ++i)
+    if (shape[i] != 1)
+      return false;
+  return true;
+}
+
 /// gemm's db without the epilogue: reduce_sum's kernel over the contraction dim of the
 /// operand bias_grad names (a second launch).
 void biasGradFallback(KernelCall &c) {
@@ -253,6 +263,14 @@ void runGemm(KernelCall &c) {
     return;
   cudaStream_t s = stream(c);
   bool hasC = c.in.size() == 3 && beta != 0;
+  // A bias (c one row of N, added to every row with beta 1): cuBLASLt's BIAS epilogue adds it
+  // in the product's launch (R^T's rows are the bias's N), instead of broadcasting c into r
+  // first; without an algorithm for it, the broadcast below.
+  if (hasC && c.in[2].data != r.data && beta == 1 && K > 0 && !hasDb &&
+      isRowVector(*c.in[2].shape, N) &&
+      ltMatmul(c, r.dtype, tb, ta, N, M, K, b.data, bs[1], 0, a.data, as[1], 0, r.data, 0, 1,
+               alpha, 0.0, {CUBLASLT_EPILOGUE_BIAS, const_cast<void *>(c.in[2].data)}))
+    return;
   if (hasC && c.in[2].data != r.data) { // r = broadcast(c); else c is r's bytes (in place)
     Indexer ix = broadcastIndexer(*c.in[2].shape, {M, N});
     int64_t n = M * N;
