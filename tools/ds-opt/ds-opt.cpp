@@ -122,6 +122,12 @@ static cl::opt<bool> foldAccumulation(
              "layer_norm_grad kernels that compute them instead of separate adds (default "
              "true; =false keeps the adds, for comparisons; the same bits)"),
     cl::init(true), cl::cat(compilerCategory));
+static cl::opt<bool> packAttentionQkv(
+    "pack-attention-qkv",
+    cl::desc("Attention kernels read q, k and v straight from the packed qkv projection and "
+             "write one packed dqkv, without split and concat kernels (default true; =false "
+             "keeps them, for comparisons; the same bits)"),
+    cl::init(true), cl::cat(compilerCategory));
 static cl::opt<bool> fuseAttention(
     "fuse-attention",
     cl::desc(
@@ -253,6 +259,7 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
   options.fuseGemm = fuseGemm;
   options.fuseGemmAdds = fuseGemmAdds;
   options.foldAttentionTransposes = fuseAttention;
+  options.packAttentionQkv = fuseAttention && packAttentionQkv;
   options.foldAccumulation = foldAccumulation;
   options.multiTensorOptimizer = multiTensorOptimizer;
   return runPipeline(module,
