@@ -348,7 +348,7 @@ int64_t mlir::ds::cost::cudaLaunches(std::string_view kernel, const Ops &in, con
     return !in.empty() && in[0].shape.empty() ? 2 : 1;
   // dq by query rows, then dk/dv by key rows (Attention.cu; cuDNN's backward graph is
   // several kernels as well).
-  if (kernel == "attention_grad")
+  if (kernel == "attention_grad" || kernel == "packed_attention_grad")
     return 2;
   // Zero the result, sort keys (cub's radix sort: counted as 3 launches), the keys, the
   // sums (DataMovement.cu runGatherGrad).

@@ -41,9 +41,10 @@ inline AttentionRows attentionRowsOf(const Tensor &x, AttentionLayout layout) {
   return w;
 }
 
-/// packed_attention's qkv [B, L, 3, H, W] (rank 5): q, k and v are parts 0, 1 and 2 of each
-/// row of 3 H W elements, part p starting packedPartOffset(shape, p) elements into the
-/// buffer; each part's rows are those of layout bshd with rows 3 H W apart (dqkv alike).
+/// packed_attention's qkv [B, L, 3, H, W] (rank 5): q, k and v are parts 0, 1 and 2 of
+/// each row of 3 H W elements, part p starting packedPartOffset(shape, p) elements into
+/// the buffer; each part's rows are those of layout bshd with rows 3 H W apart (dqkv
+/// alike).
 DS_ATTENTION_ROWS_HD inline AttentionRows packedAttentionRows(int64_t l, int64_t h,
                                                               int64_t w) {
   AttentionRows r;

@@ -378,12 +378,13 @@ void runPackedAgainstParts(DType dtype, bool causal, HostTensor *mask) {
   runKernel(Ins("attention").f("scale", 0.25).i("causal", causal).s("layout", "bshd"),
             withMask({&q, &k, &v}), {&out, &lse});
   HostTensor dq(dtype, q.shape), dk(dtype, k.shape), dv(dtype, v.shape);
-  runKernel(Ins("attention_grad").f("scale", 0.25).i("causal", causal).s("layout", "bshd"),
-            withMask({&g, &q, &k, &v, &out, &lse}), {&dq, &dk, &dv});
+  runKernel(
+      Ins("attention_grad").f("scale", 0.25).i("causal", causal).s("layout", "bshd"),
+      withMask({&g, &q, &k, &v, &out, &lse}), {&dq, &dk, &dv});
 
   HostTensor pout(dtype, out.shape), plse(lseType, lse.shape), dqkv(dtype, qkv.shape);
-  runKernel(Ins("packed_attention").f("scale", 0.25).i("causal", causal), withMask({&qkv}),
-            {&pout, &plse});
+  runKernel(Ins("packed_attention").f("scale", 0.25).i("causal", causal),
+            withMask({&qkv}), {&pout, &plse});
   runKernel(Ins("packed_attention_grad").f("scale", 0.25).i("causal", causal),
             withMask({&g, &qkv, &pout, &plse}), {&dqkv});
   expectSame(pout, out, "out");
@@ -415,7 +416,8 @@ TEST(AttentionKernels, PackedMatchesParts) {
 TEST(AttentionKernels, PackedChecksShapes) {
   HostTensor qkv(ds::plan::F32, {2, 8, 3, 4, 16}), out(ds::plan::F32, {2, 8, 4, 16});
   HostTensor lse(ds::plan::F32, {2, 4, 8}), dqkv(ds::plan::F32, {2, 8, 3, 4, 16});
-  Ins fwd = Ins("packed_attention").f("scale", 0.25), bwd = Ins("packed_attention_grad").f("scale", 0.25);
+  Ins fwd = Ins("packed_attention").f("scale", 0.25),
+      bwd = Ins("packed_attention_grad").f("scale", 0.25);
   EXPECT_EQ(checkKernel(fwd, {&qkv}, {&out, &lse}), "");
   EXPECT_EQ(checkKernel(bwd, {&out, &qkv, &out, &lse}, {&dqkv}), "");
   HostTensor rank4(ds::plan::F32, {2, 8, 12, 16}), two(ds::plan::F32, {2, 8, 2, 4, 16});
@@ -425,13 +427,15 @@ TEST(AttentionKernels, PackedChecksShapes) {
   HostTensor wrongOut(ds::plan::F32, {2, 8, 4, 8});
   EXPECT_NE(checkKernel(fwd, {&qkv}, {&wrongOut, &lse}).find("out has shape"),
             std::string::npos);
-  HostTensor dqkv16(ds::plan::BF16, {2, 8, 3, 4, 16}), dqkvShort(ds::plan::F32, {2, 8, 3, 4, 8});
+  HostTensor dqkv16(ds::plan::BF16, {2, 8, 3, 4, 16}),
+      dqkvShort(ds::plan::F32, {2, 8, 3, 4, 8});
   EXPECT_NE(checkKernel(bwd, {&out, &qkv, &out, &lse}, {&dqkv16}).find("dqkv and qkv"),
             std::string::npos);
-  EXPECT_NE(checkKernel(bwd, {&out, &qkv, &out, &lse}, {&dqkvShort}).find("dqkv has shape"),
-            std::string::npos);
-  EXPECT_NE(checkKernel(Ins("packed_attention").f("scale", 0.25).s("layout", "bshd"), {&qkv},
-                        {&out, &lse})
+  EXPECT_NE(
+      checkKernel(bwd, {&out, &qkv, &out, &lse}, {&dqkvShort}).find("dqkv has shape"),
+      std::string::npos);
+  EXPECT_NE(checkKernel(Ins("packed_attention").f("scale", 0.25).s("layout", "bshd"),
+                        {&qkv}, {&out, &lse})
                 .find("unknown attribute 'layout'"),
             std::string::npos);
 }

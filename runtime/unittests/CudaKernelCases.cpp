@@ -258,8 +258,9 @@ std::vector<Case> allCases() {
       {R(F32, {2, 40, 6, 16}), R(F32, {2, 40, 2, 16}), R(F32, {2, 40, 2, 8})});
 
   // packed: qkv, dqkv [B, T, 3, H, D] (q, k, v parts of each row), out, g [B, T, H, D]
-  add("packed_attention_bf16_causal", K("packed_attention").f("scale", 0.25).i("causal", 1),
-      {R(BF16, {2, 70, 3, 3, 16})}, {R(BF16, {2, 70, 3, 16}), R(F32, {2, 3, 70})});
+  add("packed_attention_bf16_causal",
+      K("packed_attention").f("scale", 0.25).i("causal", 1), {R(BF16, {2, 70, 3, 3, 16})},
+      {R(BF16, {2, 70, 3, 16}), R(F32, {2, 3, 70})});
   add("packed_attention_f32_bool_mask", K("packed_attention").f("scale", 0.25),
       {R(F32, {2, 40, 3, 2, 16}), R(I1, {2, 1, 1, 40})},
       {R(F32, {2, 40, 2, 16}), R(F32, {2, 2, 40})});

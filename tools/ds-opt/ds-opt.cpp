@@ -124,9 +124,10 @@ static cl::opt<bool> foldAccumulation(
     cl::init(true), cl::cat(compilerCategory));
 static cl::opt<bool> packAttentionQkv(
     "pack-attention-qkv",
-    cl::desc("Attention kernels read q, k and v straight from the packed qkv projection and "
-             "write one packed dqkv, without split and concat kernels (default true; =false "
-             "keeps them, for comparisons; the same bits)"),
+    cl::desc(
+        "Attention kernels read q, k and v straight from the packed qkv projection and "
+        "write one packed dqkv, without split and concat kernels (default true; =false "
+        "keeps them, for comparisons; the same bits)"),
     cl::init(true), cl::cat(compilerCategory));
 static cl::opt<bool> fuseAttention(
     "fuse-attention",

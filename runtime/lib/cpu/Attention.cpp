@@ -1,5 +1,5 @@
-// attention and attention_grad (and their packed forms, q, k, v and dq, dk, dv as parts of
-// one [B, T, 3, H, D] buffer): tiled online-softmax (flash-style) kernels over
+// attention and attention_grad (and their packed forms, q, k, v and dq, dk, dv as parts
+// of one [B, T, 3, H, D] buffer): tiled online-softmax (flash-style) kernels over
 // single-threaded GEMM tiles (Gemm.h).
 //
 // No [T, S] matrix exists: each task holds one kRows x kCols score tile. The forward pass
@@ -336,11 +336,12 @@ template <typename T> T *partOf(const Operands &x, int i) {
 }
 
 /// The three operands as f32 (f16/bf16 staged once per distinct tensor).
-std::array<const float *, 3> partsAsF32(const Operands &in, std::vector<float> (&tmp)[3]) {
+std::array<const float *, 3> partsAsF32(const Operands &in,
+                                        std::vector<float> (&tmp)[3]) {
   std::array<const float *, 3> p{};
   for (int i = 0; i < 3; ++i) {
-    const float *base = i > 0 && in.x[i] == in.x[0] ? p[0] - in.offset[0]
-                                                    : asF32(*in.x[i], tmp[i]);
+    const float *base =
+        i > 0 && in.x[i] == in.x[0] ? p[0] - in.offset[0] : asF32(*in.x[i], tmp[i]);
     p[size_t(i)] = base + in.offset[i];
   }
   return p;
@@ -372,11 +373,10 @@ void backward(const Tensor &g, const Operands &in, const Tensor &o, const Tensor
   std::vector<float> tm;
   if (g.dtype == ds::plan::F64) {
     auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), n, causal);
-    attentionBackward(g.as<double>(), partOf<const double>(in, 0),
-                      partOf<const double>(in, 1), partOf<const double>(in, 2),
-                      o.as<double>(), lse.as<double>(), view, scale, n,
-                      partOf<double>(grads, 0), partOf<double>(grads, 1),
-                      partOf<double>(grads, 2));
+    attentionBackward(
+        g.as<double>(), partOf<const double>(in, 0), partOf<const double>(in, 1),
+        partOf<const double>(in, 2), o.as<double>(), lse.as<double>(), view, scale, n,
+        partOf<double>(grads, 0), partOf<double>(grads, 1), partOf<double>(grads, 2));
     return;
   }
   std::vector<float> tg, to, tin[3], tout[3];

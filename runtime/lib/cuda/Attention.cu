@@ -1,6 +1,6 @@
 // CUDA attention and attention_grad (and their packed forms, q, k, v and dq, dk, dv as
-// parts of one [B, T, 3, H, D] buffer): the fallback kernels of our own (online softmax, one
-// block per query row or key row), for every float type; no [T, S] matrix is stored.
+// parts of one [B, T, 3, H, D] buffer): the fallback kernels of our own (online softmax,
+// one block per query row or key row), for every float type; no [T, S] matrix is stored.
 //
 // Semantics follow the CPU kernels (lib/cpu/Attention.cpp): f16/bf16 compute in f32, f64
 // in f64; lse is Acc<T> (f32, or f64 for f64); masked scores are -inf; a fully masked row
@@ -8,9 +8,9 @@
 // per row (each thread owns a slice of the output row); the backward recomputes p =
 // exp(score - lse): one kernel per query row for dq, one per key row for dk and dv, so
 // nothing is accumulated across blocks (no atomics, deterministic). Dot products are
-// fixed-order block reductions. cuDNN's fused SDPA (CudnnAttention.cpp) replaces these for
-// f16/bf16 where cuDNN supports the instruction: the executor builds its graph at load and
-// hands it over in DeviceContext::cudnnAttention.
+// fixed-order block reductions. cuDNN's fused SDPA (CudnnAttention.cpp) replaces these
+// for f16/bf16 where cuDNN supports the instruction: the executor builds its graph at
+// load and hands it over in DeviceContext::cudnnAttention.
 #include "BlockReduce.cuh"
 #include "CudnnAttention.h"
 #include "../AttentionRows.h"
@@ -294,12 +294,13 @@ Parts separate(const Tensor &a, const Tensor &b, const Tensor &c) {
 Parts packed(const Tensor &qkv) {
   Parts x;
   for (int i = 0; i < 3; ++i)
-    x.p[i] = qkv.as<char>() + packedPartOffset(*qkv.shape, i) * int64_t(dtypeSize(qkv.dtype));
+    x.p[i] =
+        qkv.as<char>() + packedPartOffset(*qkv.shape, i) * int64_t(dtypeSize(qkv.dtype));
   return x;
 }
 
-void forward(KernelCall &c, DType dtype, Parts in, const Tensor *maskOperand, const Dims &n,
-             bool causal, double scale) {
+void forward(KernelCall &c, DType dtype, Parts in, const Tensor *maskOperand,
+             const Dims &n, bool causal, double scale) {
   if (n.batch * n.t == 0)
     return;
   MaskDesc mask = getMask(maskOperand, n, causal);
@@ -309,15 +310,16 @@ void forward(KernelCall &c, DType dtype, Parts in, const Tensor *maskOperand, co
     attentionKernel<T>
         <<<rowGrid(n.batch * n.t), rowThreads(std::max(n.d, n.dv)), shared, stream(c)>>>(
             reinterpret_cast<const T *>(in.p[0]), reinterpret_cast<const T *>(in.p[1]),
-            reinterpret_cast<const T *>(in.p[2]), mask, n.w, float(scale), n.batch, n.group,
-            n.t, n.s, n.d, n.dv, c.out[0].as<T>(), c.out[1].as<typename Acc<T>::type>());
+            reinterpret_cast<const T *>(in.p[2]), mask, n.w, float(scale), n.batch,
+            n.group, n.t, n.s, n.d, n.dv, c.out[0].as<T>(),
+            c.out[1].as<typename Acc<T>::type>());
     DS_CUDA_LAUNCH();
   });
 }
 
-void backward(KernelCall &c, const Tensor &g, Parts in, const Tensor &o, const Tensor &lse,
-              Parts grads, const Tensor *maskOperand, const Dims &n, bool causal,
-              double scale) {
+void backward(KernelCall &c, const Tensor &g, Parts in, const Tensor &o,
+              const Tensor &lse, Parts grads, const Tensor *maskOperand, const Dims &n,
+              bool causal, double scale) {
   MaskDesc mask = getMask(maskOperand, n, causal);
   size_t sharedQ = accBytes(g.dtype, n.d), sharedK = accBytes(g.dtype, n.d + n.dv);
   checkShared(sharedK);
@@ -326,10 +328,11 @@ void backward(KernelCall &c, const Tensor &g, Parts in, const Tensor &o, const T
     using A = typename Acc<T>::type;
     auto ptr = [](const Parts &x, int i) { return reinterpret_cast<T *>(x.p[i]); };
     if (n.batch * n.t > 0) {
-      attentionGradQueryKernel<T><<<rowGrid(n.batch * n.t), threads, sharedQ, stream(c)>>>(
-          g.as<const T>(), ptr(in, 0), ptr(in, 1), ptr(in, 2), o.as<const T>(),
-          lse.as<const A>(), mask, n.w, float(scale), n.batch, n.group, n.t, n.s, n.d, n.dv,
-          ptr(grads, 0));
+      attentionGradQueryKernel<T>
+          <<<rowGrid(n.batch * n.t), threads, sharedQ, stream(c)>>>(
+              g.as<const T>(), ptr(in, 0), ptr(in, 1), ptr(in, 2), o.as<const T>(),
+              lse.as<const A>(), mask, n.w, float(scale), n.batch, n.group, n.t, n.s, n.d,
+              n.dv, ptr(grads, 0));
       DS_CUDA_LAUNCH();
     }
     if (n.batch / n.group * n.s > 0) {

@@ -2,8 +2,8 @@
 // graph API: one graph per instruction, validated, planned and sized at plan load.
 #include "CudnnAttention.h"
 
-#include "CudnnLibrary.h"
 #include "../AttentionRows.h"
+#include "CudnnLibrary.h"
 
 #include <cuda_runtime.h>
 
@@ -110,7 +110,8 @@ public:
   std::shared_ptr<fe::graph::Graph> graph;
   bool backward = false;
   bool hasBias = false;
-  /// packed_attention(_grad): q, k, v (dq, dk, dv) are one buffer's parts, partBytes apart.
+  /// packed_attention(_grad): q, k, v (dq, dk, dv) are one buffer's parts, partBytes
+  /// apart.
   bool packed = false;
   int64_t partBytes = 0;
   int64_t workspaceBytes = 0;
@@ -123,8 +124,10 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
     return nullptr;
   }
   const auto &ins = plan.plan.programs(program).instructions(k);
-  bool backward = ins.kernel() == "attention_grad" || ins.kernel() == "packed_attention_grad";
-  bool packed = ins.kernel() == "packed_attention" || ins.kernel() == "packed_attention_grad";
+  bool backward =
+      ins.kernel() == "attention_grad" || ins.kernel() == "packed_attention_grad";
+  bool packed =
+      ins.kernel() == "packed_attention" || ins.kernel() == "packed_attention_grad";
   const auto &inIdx = plan.instrInputs[size_t(program)][size_t(k)];
   const auto &outIdx = plan.instrOutputs[size_t(program)][size_t(k)];
   auto type = [&](size_t b) -> const TensorType & { return plan.buffers[b].type; };
@@ -171,7 +174,8 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
     return nullptr;
   }
   Shape4 sq = packed ? packedShape4(q) : shape4(q, attrs.layout);
-  Shape4 sk = packed ? sq : shape4(kt, attrs.layout), sv = packed ? sq : shape4(v, attrs.layout);
+  Shape4 sk = packed ? sq : shape4(kt, attrs.layout),
+         sv = packed ? sq : shape4(v, attrs.layout);
   if (sq.b * sq.h * sq.t * sk.t == 0) {
     why = "an empty operand";
     return nullptr;
@@ -180,7 +184,8 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
   // are either all broadcast or all full, so it is cuDNN's bias [1|b, 1|h, T, S].
   int64_t mb = 1, mh = 1;
   if (mask) {
-    int64_t r = mask->rank(), qr = packed ? 4 : q.rank(); // bshd: rank 4 like [B, H, T, S]
+    int64_t r = mask->rank(),
+            qr = packed ? 4 : q.rank(); // bshd: rank 4 like [B, H, T, S]
     if (mask->dtype != q.dtype || r < 2 || mask->shape[size_t(r - 2)] != sq.t ||
         mask->shape[size_t(r - 1)] != sk.t) {
       why = "the mask is boolean or broadcast over rows or columns";
@@ -242,7 +247,8 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
                       .set_uid(kBias)
                       .set_dim({mb, mh, sq.t, sk.t})
                       .set_stride({mh * sq.t * sk.t, sq.t * sk.t, sk.t, 1}));
-  Shape4 so{sq.b, sq.h, sq.t, sv.d, sq.bshd}; // out [B, T, H, D] is dense even when packed
+  Shape4 so{sq.b, sq.h, sq.t, sv.d,
+            sq.bshd}; // out [B, T, H, D] is dense even when packed
   std::vector<int64_t> statsDim{sq.b, sq.h, sq.t, 1}, statsStride{sq.h * sq.t, sq.t, 1, 1};
   if (!backward) {
     auto opts = fe::graph::SDPA_attributes()
@@ -319,13 +325,16 @@ void runCudnnAttention(const CudnnAttention &a, KernelCall &c, cudaStream_t stre
     return static_cast<void *>(qkv.as<char>() + i * a.partBytes);
   };
   if (a.packed && !a.backward) {
-    pack = {{kQ, part(c.in[0], 0)}, {kK, part(c.in[0], 1)}, {kV, part(c.in[0], 2)},
-            {kO, c.out[0].data},    {kStats, c.out[1].data}};
+    pack = {{kQ, part(c.in[0], 0)},
+            {kK, part(c.in[0], 1)},
+            {kV, part(c.in[0], 2)},
+            {kO, c.out[0].data},
+            {kStats, c.out[1].data}};
     if (a.hasBias)
       pack[kBias] = c.in[1].data;
   } else if (a.packed) {
-    pack = {{kDO, c.in[0].data},     {kQ, part(c.in[1], 0)},  {kK, part(c.in[1], 1)},
-            {kV, part(c.in[1], 2)},  {kO, c.in[2].data},      {kStats, c.in[3].data},
+    pack = {{kDO, c.in[0].data},      {kQ, part(c.in[1], 0)},   {kK, part(c.in[1], 1)},
+            {kV, part(c.in[1], 2)},   {kO, c.in[2].data},       {kStats, c.in[3].data},
             {kDQ, part(c.out[0], 0)}, {kDK, part(c.out[0], 1)}, {kDV, part(c.out[0], 2)}};
     if (a.hasBias)
       pack[kBias] = c.in[4].data;

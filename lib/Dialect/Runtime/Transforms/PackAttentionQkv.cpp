@@ -1,5 +1,5 @@
-// Attention kernels read q, k and v where the fused qkv projection wrote them (no split) and
-// their gradients write one packed dqkv for the projection's gemms (no concat).
+// Attention kernels read q, k and v where the fused qkv projection wrote them (no split)
+// and their gradients write one packed dqkv for the projection's gemms (no concat).
 #include "BufferAccesses.h"
 
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
@@ -27,7 +27,8 @@ bool isKernel(KernelOp k, StringRef name, ArrayRef<size_t> inputs, size_t output
          k.getOutputs().size() == outputs;
 }
 
-/// Whether `k`'s attributes are layout bshd without dropout (what the packed kernels run).
+/// Whether `k`'s attributes are layout bshd without dropout (what the packed kernels
+/// run).
 bool isBshdWithoutDropout(KernelOp k) {
   DictionaryAttr attrs = k.getAttrs();
   auto layout = dyn_cast_or_null<StringAttr>(attrs.get("layout"));
@@ -85,8 +86,8 @@ public:
   }
 
 private:
-  /// The kernels reading `f`'s lse as attention_grad (same q, k, v and out), or nullopt when
-  /// one of them is not one the packed grad runs.
+  /// The kernels reading `f`'s lse as attention_grad (same q, k, v and out), or nullopt
+  /// when one of them is not one the packed grad runs.
   std::optional<Group> groupOf(KernelOp f) {
     Group g{f, {}};
     Value lse = f.getOutputs()[1];
@@ -141,16 +142,16 @@ private:
     Value x = split.getInputs()[0];
     int64_t n = q.getShape()[2] * q.getShape()[3];
     auto sizes = dyn_cast_or_null<DenseI64ArrayAttr>(split.getAttrs().get("sizes"));
-    if (!alongLastAxis(split, x) || !sizes || sizes.asArrayRef() != ArrayRef<int64_t>{n, n, n} ||
-        lastDim(x) != 3 * n || memrefOf(x).getElementType() != q.getElementType() ||
-        !onDevice(x, split))
+    if (!alongLastAxis(split, x) || !sizes ||
+        sizes.asArrayRef() != ArrayRef<int64_t>{n, n, n} || lastDim(x) != 3 * n ||
+        memrefOf(x).getElementType() != q.getElementType() || !onDevice(x, split))
       return {};
     return split;
   }
 
-  /// The concat that joins `grad`'s dq, dk, dv (in that order, each read by it alone) along
-  /// the last axis into a device transient that only it writes, which the packed grad can
-  /// write before the concat's place; nullopt otherwise.
+  /// The concat that joins `grad`'s dq, dk, dv (in that order, each read by it alone)
+  /// along the last axis into a device transient that only it writes, which the packed
+  /// grad can write before the concat's place; nullopt otherwise.
   std::optional<PackedGrad> concatOf(KernelOp grad, int64_t n) {
     KernelOp concat;
     for (int i = 0; i < 3; ++i) {
@@ -223,8 +224,8 @@ private:
                                  grad.getInputs()[5]};
       if (grad.getInputs().size() > 6)
         gradIns.push_back(grad.getInputs()[6]);
-      KernelOp::create(b, grad.getLoc(), b.getStringAttr("packed_attention_grad"), gradIns,
-                       ValueRange{dqkv}, packedAttrs(grad), Stream::compute);
+      KernelOp::create(b, grad.getLoc(), b.getStringAttr("packed_attention_grad"),
+                       gradIns, ValueRange{dqkv}, packedAttrs(grad), Stream::compute);
       SmallVector<Value> partials = rootsOf(grad.getOutputs());
       p.concat.erase();
       grad.erase();
