@@ -140,6 +140,8 @@ private:
       }
     }
     Value x = split.getInputs()[0];
+    if (rootsOf(split.getOutputs()).size() != 3)
+      return {};
     int64_t n = q.getShape()[2] * q.getShape()[3];
     auto sizes = dyn_cast_or_null<DenseI64ArrayAttr>(split.getAttrs().get("sizes"));
     if (!alongLastAxis(split, x) || !sizes ||
@@ -166,9 +168,9 @@ private:
       concat = c;
     }
     Value packed = concat.getOutputs()[0];
-    if (!alongLastAxis(concat, packed) || lastDim(packed) != 3 * n ||
-        lastDim(concat.getInputs()[0]) != n || concat->getBlock() != grad->getBlock() ||
-        !grad->isBeforeInBlock(concat))
+    if (rootsOf(grad.getOutputs()).size() != 3 || !alongLastAxis(concat, packed) ||
+        lastDim(packed) != 3 * n || lastDim(concat.getInputs()[0]) != n ||
+        concat->getBlock() != grad->getBlock() || !grad->isBeforeInBlock(concat))
       return std::nullopt;
     std::optional<Accesses> acc = transientAccesses(packed);
     if (!acc || acc->writers.size() != 1 || acc->writers[0] != concat ||
