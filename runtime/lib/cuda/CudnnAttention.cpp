@@ -184,8 +184,8 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
   // are either all broadcast or all full, so it is cuDNN's bias [1|b, 1|h, T, S].
   int64_t mb = 1, mh = 1;
   if (mask) {
-    int64_t r = mask->rank(),
-            qr = packed ? 4 : q.rank(); // bshd: rank 4 like [B, H, T, S]
+    // bshd (and packed): rank 4 like [B, H, T, S].
+    int64_t r = mask->rank(), qr = packed ? 4 : q.rank();
     if (mask->dtype != q.dtype || r < 2 || mask->shape[size_t(r - 2)] != sq.t ||
         mask->shape[size_t(r - 1)] != sk.t) {
       why = "the mask is boolean or broadcast over rows or columns";
@@ -247,8 +247,8 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
                       .set_uid(kBias)
                       .set_dim({mb, mh, sq.t, sk.t})
                       .set_stride({mh * sq.t * sk.t, sq.t * sk.t, sk.t, 1}));
-  Shape4 so{sq.b, sq.h, sq.t, sv.d,
-            sq.bshd}; // out [B, T, H, D] is dense even when packed
+  // out [B, T, H, D]: dense, also when q, k, v are packed.
+  Shape4 so{sq.b, sq.h, sq.t, sv.d, sq.bshd};
   std::vector<int64_t> statsDim{sq.b, sq.h, sq.t, 1}, statsStride{sq.h * sq.t, sq.t, 1, 1};
   if (!backward) {
     auto opts = fe::graph::SDPA_attributes()
