@@ -108,6 +108,9 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
   pm.addPass(createConvertDSToRuntimePass(convert));
   if (options.foldAttentionTransposes)
     pm.addPass(dsrt::createFoldAttentionTransposesPass());
+  // After the transposes are folded: the packed kernels read layout bshd's rows.
+  if (options.packAttentionQkv)
+    pm.addPass(dsrt::createPackAttentionQkvPass());
   // Before the transfers: a weight read through gemm's trans flag is what moves to the
   // device, as in plans without offload (the same kernels, the same bits).
   if (options.fuseGemm) {

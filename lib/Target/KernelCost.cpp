@@ -111,6 +111,21 @@ KernelCost attentionGrad(const Ops &in, const Ops &out) {
   attentionDims(qkv, in.size() > 5 ? &in[5] : nullptr, h, s, t, d, dv);
   return streaming(in, out, 2 * h * s * t * (3 * d + 2 * dv), Unit::TensorCore);
 }
+/// packed_attention: qkv [B, S, 3, H, D] holds q, k, v; as attention over B H heads of
+/// S x S scores with D = Dv (reads qkv once: the parts' bytes).
+KernelCost packedAttention(const Ops &in, const Ops &out) {
+  if (in.empty() || in[0].shape.size() != 5)
+    return streaming(in, out, 0, Unit::None);
+  double heads = dim(in[0], 5) * dim(in[0], 2), s = dim(in[0], 4), d = dim(in[0], 1);
+  return streaming(in, out, 2 * heads * s * s * (d + d), Unit::TensorCore);
+}
+/// packed_attention_grad (g, qkv, out, lse, ...): attention_grad's 2 S T (3 D + 2 Dv).
+KernelCost packedAttentionGrad(const Ops &in, const Ops &out) {
+  if (in.size() < 2 || in[1].shape.size() != 5)
+    return streaming(in, out, 0, Unit::None);
+  double heads = dim(in[1], 5) * dim(in[1], 2), s = dim(in[1], 4), d = dim(in[1], 1);
+  return streaming(in, out, 2 * heads * s * s * (3 * d + 2 * d), Unit::TensorCore);
+}
 /// conv: 2 x numel(y) x (C/group x prod K) = numel(w) / M multiply-adds per output.
 KernelCost conv(const Ops &in, const Ops &out) {
   if (in.size() < 2 || out.empty() || in[1].shape.empty() || in[1].shape[0] == 0)
@@ -218,6 +233,8 @@ const std::map<std::string, Formula, std::less<>> &formulas() {
       {"gemm", gemm},
       {"attention", attention},
       {"attention_grad", attentionGrad},
+      {"packed_attention", packedAttention},
+      {"packed_attention_grad", packedAttentionGrad},
       {"conv", conv},
       {"conv_grad_input", convGradInput},
       {"conv_grad_filter", convGradFilter},
@@ -356,7 +373,7 @@ int64_t mlir::ds::cost::cudaLaunches(std::string_view kernel, const Ops &in, con
     return !in.empty() && in[0].shape.empty() ? 2 : 1;
   // dq by query rows, then dk/dv by key rows (Attention.cu; cuDNN's backward graph is
   // several kernels as well).
-  if (kernel == "attention_grad")
+  if (kernel == "attention_grad" || kernel == "packed_attention_grad")
     return 2;
   // Zero the result, sort keys (cub's radix sort: counted as 3 launches), the keys, the
   // sums (DataMovement.cu runGatherGrad).

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #ifdef __CUDACC__
 #define DS_ATTENTION_ROWS_HD __host__ __device__
@@ -38,6 +39,24 @@ inline AttentionRows attentionRowsOf(const Tensor &x, AttentionLayout layout) {
   w.heads = std::max<int64_t>(h, 1), w.batchStride = h * l * d, w.headStride = l * d;
   w.rowStride = d;
   return w;
+}
+
+/// packed_attention's qkv [B, L, 3, H, W] (rank 5): q, k and v are parts 0, 1 and 2 of
+/// each row of 3 H W elements, part p starting packedPartOffset(shape, p) elements into
+/// the buffer; each part's rows are those of layout bshd with rows 3 H W apart (dqkv
+/// alike).
+DS_ATTENTION_ROWS_HD inline AttentionRows packedAttentionRows(int64_t l, int64_t h,
+                                                              int64_t w) {
+  AttentionRows r;
+  r.heads = h > 1 ? h : 1, r.batchStride = l * 3 * h * w, r.headStride = w;
+  r.rowStride = 3 * h * w;
+  return r;
+}
+inline AttentionRows packedAttentionRowsOf(const std::vector<int64_t> &qkv) {
+  return packedAttentionRows(qkv[1], qkv[3], qkv[4]);
+}
+inline int64_t packedPartOffset(const std::vector<int64_t> &qkv, int part) {
+  return part * qkv[3] * qkv[4];
 }
 } // namespace ds::rt
 

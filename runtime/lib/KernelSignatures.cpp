@@ -197,12 +197,13 @@ void checkLayerNorm(const CheckContext &c) {
 
 /// q [..., T, D], k [..., S, D], v [..., S, Dv] of one float type, the mask (float of
 /// that type or i1) broadcast to [..., T, S], out [..., T, Dv] and lse [..., T] f32 (f64
-/// for f64).
-void checkAttentionOperands(const CheckContext &c, T q, T k, T v, T mask, T out, T lse) {
+/// for f64); `scale` positive and finite, `dropout` 0.
+void checkAttentionOperands(T q, T k, T v, T mask, T out, T lse, AttentionLayout layout,
+                            double scale, double dropout) {
   // Layout bshd: q, k, v and out are rank 4 with the heads after the sequence; checked as
   // the [B, H, T, D] tensors they hold.
   TensorType lq, lk, lv, lo;
-  if (c.attrs<AttentionAttrs>().layout == AttentionLayout::Bshd) {
+  if (layout == AttentionLayout::Bshd) {
     auto logical = [](T x, const char *what, TensorType &to) {
       if (x->rank() != 4)
         fail("layout bshd needs ", what, " of rank 4 ([B, T, H, D]), got ", desc(x));
@@ -260,22 +261,23 @@ void checkAttentionOperands(const CheckContext &c, T q, T k, T v, T mask, T out,
     fail("lse must be ", dtypeName(lseType), " (f32, or f64 for f64 operands), got ",
          dtypeName(lse->dtype));
   expectShape(lse, std::vector<int64_t>(q->shape.begin(), q->shape.end() - 1), "lse");
-  const auto &attrs = c.attrs<AttentionAttrs>();
-  if (!(attrs.scale > 0) || !std::isfinite(attrs.scale))
-    fail("attribute 'scale' must be positive and finite, got ", attrs.scale);
-  if (attrs.dropout != 0)
+  if (!(scale > 0) || !std::isfinite(scale))
+    fail("attribute 'scale' must be positive and finite, got ", scale);
+  if (dropout != 0)
     fail("attribute 'dropout' must be 0: the attention kernels have no dropout "
          "(ds-fuse-attention leaves dropout > 0 unfused)");
 }
 
 void checkAttention(const CheckContext &c) {
-  checkAttentionOperands(c, c.in[0], c.in[1], c.in[2],
-                         c.in.size() > 3 ? c.in[3] : nullptr, c.out[0], c.out[1]);
+  const auto &a = c.attrs<AttentionAttrs>();
+  checkAttentionOperands(c.in[0], c.in[1], c.in[2], c.in.size() > 3 ? c.in[3] : nullptr,
+                         c.out[0], c.out[1], a.layout, a.scale, a.dropout);
 }
 
 void checkAttentionGrad(const CheckContext &c) {
-  checkAttentionOperands(c, c.in[1], c.in[2], c.in[3],
-                         c.in.size() > 6 ? c.in[6] : nullptr, c.in[4], c.in[5]);
+  const auto &a = c.attrs<AttentionAttrs>();
+  checkAttentionOperands(c.in[1], c.in[2], c.in[3], c.in.size() > 6 ? c.in[6] : nullptr,
+                         c.in[4], c.in[5], a.layout, a.scale, a.dropout);
   sameDtype(c.in[0], c.in[4], "g and out");
   expectShape(c.in[0], c.in[4]->shape, "g");
   for (int i = 0; i < 3; ++i) {
@@ -288,6 +290,37 @@ void checkAttentionGrad(const CheckContext &c) {
                 : i == 1 ? "dk"
                          : "dv");
   }
+}
+
+/// One of the three [B, T, H, D] parts that a packed qkv [B, T, 3, H, D] holds.
+TensorType packedPart(T qkv, const char *what) {
+  if (qkv->rank() != 5 || qkv->shape[2] != 3)
+    fail(what, " must be [B, T, 3, H, D] (q, k, v packed per row), got ", desc(qkv));
+  TensorType part = *qkv;
+  part.shape.erase(part.shape.begin() + 2);
+  part.numel /= 3;
+  part.bytes /= 3;
+  return part;
+}
+
+/// packed_attention: attention in layout bshd over the parts of qkv.
+void checkPackedAttention(const CheckContext &c) {
+  TensorType part = packedPart(c.in[0], "qkv");
+  const auto &a = c.attrs<PackedAttentionAttrs>();
+  checkAttentionOperands(&part, &part, &part, c.in.size() > 1 ? c.in[1] : nullptr,
+                         c.out[0], c.out[1], AttentionLayout::Bshd, a.scale, 0);
+}
+
+/// packed_attention_grad (g, qkv, out, lse, mask?) -> dqkv of qkv's type.
+void checkPackedAttentionGrad(const CheckContext &c) {
+  TensorType part = packedPart(c.in[1], "qkv");
+  const auto &a = c.attrs<PackedAttentionAttrs>();
+  checkAttentionOperands(&part, &part, &part, c.in.size() > 4 ? c.in[4] : nullptr,
+                         c.in[2], c.in[3], AttentionLayout::Bshd, a.scale, 0);
+  sameDtype(c.in[0], c.in[2], "g and out");
+  expectShape(c.in[0], c.in[2]->shape, "g");
+  sameDtype(c.out[0], c.in[1], "dqkv and qkv");
+  expectShape(c.out[0], c.in[1]->shape, "dqkv");
 }
 
 void checkReshape(const CheckContext &c) {

@@ -349,4 +349,95 @@ TEST(AttentionKernels, ChecksRejectBadOperands) {
             std::string::npos);
 }
 
+/// Part p of qkv [B, T, 3, H, D]: [B, T, H, D].
+HostTensor partOf(const HostTensor &qkv, int64_t p) {
+  int64_t rows = qkv.shape[0] * qkv.shape[1], hd = qkv.shape[3] * qkv.shape[4];
+  HostTensor x(qkv.dtype, {qkv.shape[0], qkv.shape[1], qkv.shape[3], qkv.shape[4]});
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t e = 0; e < hd; ++e)
+      x.set(r * hd + e, qkv.get((r * 3 + p) * hd + e));
+  return x;
+}
+
+/// Runs attention and attention_grad in layout bshd on the parts of a random packed qkv,
+/// and packed_attention and packed_attention_grad on qkv itself: the same bits (the same
+/// products through other row strides), dqkv's parts being dq, dk and dv.
+void runPackedAgainstParts(DType dtype, bool causal, HostTensor *mask) {
+  std::mt19937 rng(23);
+  int64_t b = 2, t = 70, h = 3, d = 16;
+  HostTensor qkv = randomTensor(dtype, {b, t, 3, h, d}, rng);
+  HostTensor g = randomTensor(dtype, {b, t, h, d}, rng);
+  HostTensor q = partOf(qkv, 0), k = partOf(qkv, 1), v = partOf(qkv, 2);
+  auto withMask = [&](std::vector<HostTensor *> in) {
+    if (mask)
+      in.push_back(mask);
+    return in;
+  };
+  DType lseType = dtype == ds::plan::F64 ? ds::plan::F64 : ds::plan::F32;
+  HostTensor out(dtype, {b, t, h, d}), lse(lseType, {b, h, t});
+  runKernel(Ins("attention").f("scale", 0.25).i("causal", causal).s("layout", "bshd"),
+            withMask({&q, &k, &v}), {&out, &lse});
+  HostTensor dq(dtype, q.shape), dk(dtype, k.shape), dv(dtype, v.shape);
+  runKernel(
+      Ins("attention_grad").f("scale", 0.25).i("causal", causal).s("layout", "bshd"),
+      withMask({&g, &q, &k, &v, &out, &lse}), {&dq, &dk, &dv});
+
+  HostTensor pout(dtype, out.shape), plse(lseType, lse.shape), dqkv(dtype, qkv.shape);
+  runKernel(Ins("packed_attention").f("scale", 0.25).i("causal", causal),
+            withMask({&qkv}), {&pout, &plse});
+  runKernel(Ins("packed_attention_grad").f("scale", 0.25).i("causal", causal),
+            withMask({&g, &qkv, &pout, &plse}), {&dqkv});
+  expectSame(pout, out, "out");
+  expectSame(plse, lse, "lse");
+  expectSame(partOf(dqkv, 0), dq, "dq");
+  expectSame(partOf(dqkv, 1), dk, "dk");
+  expectSame(partOf(dqkv, 2), dv, "dv");
+}
+
+// Tests that the packed kernels compute what attention and attention_grad compute on the
+// parts, bit for bit: f32, bf16 and f64, causal or not, with a boolean and a float mask.
+TEST(AttentionKernels, PackedMatchesParts) {
+  for (DType dtype : {ds::plan::F32, ds::plan::BF16, ds::plan::F64}) {
+    SCOPED_TRACE(dtypeName(dtype));
+    runPackedAgainstParts(dtype, /*causal=*/true, nullptr);
+    runPackedAgainstParts(dtype, /*causal=*/false, nullptr);
+  }
+  HostTensor keep(ds::plan::I1, {2, 1, 1, 70}); // padding: sample 1 sees 60 keys
+  for (int64_t i = 0; i < 140; ++i)
+    keep.set(i, i < 70 || i % 70 < 60);
+  runPackedAgainstParts(ds::plan::BF16, /*causal=*/true, &keep);
+  std::mt19937 rng(5);
+  HostTensor bias = randomTensor(ds::plan::F32, {1, 3, 70, 70}, rng, -3, 0);
+  runPackedAgainstParts(ds::plan::F32, /*causal=*/false, &bias);
+}
+
+// Tests that the packed kernels' checks name what is wrong: qkv not [B, T, 3, H, D], out
+// or dqkv of another shape.
+TEST(AttentionKernels, PackedChecksShapes) {
+  HostTensor qkv(ds::plan::F32, {2, 8, 3, 4, 16}), out(ds::plan::F32, {2, 8, 4, 16});
+  HostTensor lse(ds::plan::F32, {2, 4, 8}), dqkv(ds::plan::F32, {2, 8, 3, 4, 16});
+  Ins fwd = Ins("packed_attention").f("scale", 0.25),
+      bwd = Ins("packed_attention_grad").f("scale", 0.25);
+  EXPECT_EQ(checkKernel(fwd, {&qkv}, {&out, &lse}), "");
+  EXPECT_EQ(checkKernel(bwd, {&out, &qkv, &out, &lse}, {&dqkv}), "");
+  HostTensor rank4(ds::plan::F32, {2, 8, 12, 16}), two(ds::plan::F32, {2, 8, 2, 4, 16});
+  for (HostTensor *bad : {&rank4, &two})
+    EXPECT_NE(checkKernel(fwd, {bad}, {&out, &lse}).find("qkv must be [B, T, 3, H, D]"),
+              std::string::npos);
+  HostTensor wrongOut(ds::plan::F32, {2, 8, 4, 8});
+  EXPECT_NE(checkKernel(fwd, {&qkv}, {&wrongOut, &lse}).find("out has shape"),
+            std::string::npos);
+  HostTensor dqkv16(ds::plan::BF16, {2, 8, 3, 4, 16}),
+      dqkvShort(ds::plan::F32, {2, 8, 3, 4, 8});
+  EXPECT_NE(checkKernel(bwd, {&out, &qkv, &out, &lse}, {&dqkv16}).find("dqkv and qkv"),
+            std::string::npos);
+  EXPECT_NE(
+      checkKernel(bwd, {&out, &qkv, &out, &lse}, {&dqkvShort}).find("dqkv has shape"),
+      std::string::npos);
+  EXPECT_NE(checkKernel(Ins("packed_attention").f("scale", 0.25).s("layout", "bshd"),
+                        {&qkv}, {&out, &lse})
+                .find("unknown attribute 'layout'"),
+            std::string::npos);
+}
+
 } // namespace

@@ -289,6 +289,23 @@ std::vector<Case> allCases() {
        R(F32, {2, 40, 2, 8}), R(F32, {2, 40, 6, 8}), R(F32, {2, 6, 40}, 3, 5)},
       {R(F32, {2, 40, 6, 16}), R(F32, {2, 40, 2, 16}), R(F32, {2, 40, 2, 8})});
 
+  // packed: qkv, dqkv [B, T, 3, H, D] (q, k, v parts of each row), out, g [B, T, H, D]
+  add("packed_attention_bf16_causal",
+      K("packed_attention").f("scale", 0.25).i("causal", 1), {R(BF16, {2, 70, 3, 3, 16})},
+      {R(BF16, {2, 70, 3, 16}), R(F32, {2, 3, 70})});
+  add("packed_attention_f32_bool_mask", K("packed_attention").f("scale", 0.25),
+      {R(F32, {2, 40, 3, 2, 16}), R(I1, {2, 1, 1, 40})},
+      {R(F32, {2, 40, 2, 16}), R(F32, {2, 2, 40})});
+  add("packed_attention_grad_bf16_causal",
+      K("packed_attention_grad").f("scale", 0.25).i("causal", 1),
+      {R(BF16, {2, 70, 3, 16}), R(BF16, {2, 70, 3, 3, 16}), R(BF16, {2, 70, 3, 16}),
+       R(F32, {2, 3, 70}, 3, 5)},
+      {R(BF16, {2, 70, 3, 3, 16})});
+  add("packed_attention_grad_f32", K("packed_attention_grad").f("scale", 0.25),
+      {R(F32, {2, 40, 2, 16}), R(F32, {2, 40, 3, 2, 16}), R(F32, {2, 40, 2, 16}),
+       R(F32, {2, 2, 40}, 3, 5)},
+      {R(F32, {2, 40, 3, 2, 16})});
+
   // ---- losses: scores [N,C] or [N,C,D], labels with ignore_index -100 present
   const std::vector<double> lab2{1, -100, 4, 0, 2, 4}; // [6]
   const std::vector<double> lab3{0, 4, -100, 2, 1, 3}; // [3,2]

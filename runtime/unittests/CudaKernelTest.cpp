@@ -304,9 +304,10 @@ INSTANTIATE_TEST_SUITE_P(Kernels, CudaVsCpu, ::testing::ValuesIn(allCases()),
                          });
 
 // Tests that cuDNN's fused SDPA (forward and backward, bf16/f16, causal, additive masks,
-// grouped-query heads) matches the CPU kernels within the mixed-precision tolerance, and so
-// does the fallback kernel on the same cases; DS_CUDNN_ATTENTION=require makes a refusal an
-// error, so these cases cannot pass on the fallback silently.
+// grouped-query heads, packed qkv) matches the CPU kernels within the mixed-precision
+// tolerance, and so does the fallback kernel on the same cases;
+// DS_CUDNN_ATTENTION=require makes a refusal an error, so these cases cannot pass on the
+// fallback silently.
 TEST(CudnnAttention, MatchesCpuWithinMixedPrecisionTolerance) {
   std::string why;
   if (!loadCudaBackend(why) || cudaDeviceCount() == 0)
@@ -335,6 +336,17 @@ TEST(CudnnAttention, MatchesCpuWithinMixedPrecisionTolerance) {
   add("bwd_bf16_grouped_query", K("attention_grad").f("scale", 0.125).i("causal", 1),
       {R(BF16, q), R(BF16, q), R(BF16, kv), R(BF16, kv), R(BF16, q), R(F32, lse, 4.5, 5.5)},
       {R(BF16, q), R(BF16, kv), R(BF16, kv)});
+  // Packed: q, k, v (dq, dk, dv) as parts of one [B, T, 3, H, D] buffer, by strides.
+  const std::vector<int64_t> qkv{2, 128, 3, 4, 64}, o{2, 128, 4, 64};
+  add("fwd_bf16_packed_causal", K("packed_attention").f("scale", 0.125).i("causal", 1),
+      {R(BF16, qkv)}, {R(BF16, o), R(F32, lse)});
+  add("bwd_bf16_packed_causal",
+      K("packed_attention_grad").f("scale", 0.125).i("causal", 1),
+      {R(BF16, o), R(BF16, qkv), R(BF16, o), R(F32, lse, 4.5, 5.5)}, {R(BF16, qkv)});
+  add("bwd_f16_packed_additive_mask", K("packed_attention_grad").f("scale", 0.125),
+      {R(F16, o), R(F16, qkv), R(F16, o), R(F32, lse, 4.5, 5.5),
+       R(F16, {128, 128}, -3, 0)},
+      {R(F16, qkv)});
   for (const Case &c : cases) {
     SCOPED_TRACE(c.name);
     auto b = buildPlan(c);

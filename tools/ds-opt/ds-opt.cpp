@@ -129,6 +129,13 @@ static cl::opt<bool> fuseBiasGrad(
              "multi_add kernels instead of reduce_sum kernels (default true; =false keeps "
              "the reduce_sums, for comparisons; the same bits)"),
     cl::init(true), cl::cat(compilerCategory));
+static cl::opt<bool> packAttentionQkv(
+    "pack-attention-qkv",
+    cl::desc(
+        "Attention kernels read q, k and v straight from the packed qkv projection and "
+        "write one packed dqkv, without split and concat kernels (default true; =false "
+        "keeps them, for comparisons; the same bits)"),
+    cl::init(true), cl::cat(compilerCategory));
 static cl::opt<bool> fuseAttention(
     "fuse-attention",
     cl::desc(
@@ -261,6 +268,7 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
   options.fuseGemm = fuseGemm;
   options.fuseGemmAdds = fuseGemmAdds;
   options.foldAttentionTransposes = fuseAttention;
+  options.packAttentionQkv = fuseAttention && packAttentionQkv;
   options.foldAccumulation = foldAccumulation;
   options.fuseBiasGrad = fuseBiasGrad;
   options.multiTensorOptimizer = multiTensorOptimizer;

@@ -84,6 +84,29 @@ TEST(KernelCost, AttentionBshd) {
             2.0 * 6 * 16 * 32 * (3 * 8 + 2 * 4));
 }
 
+// Tests that the packed kernels (qkv [B, S, 3, H, D]) cost the FLOPs of attention over
+// the parts and move the parts' bytes: what split and concat copied is all they save.
+TEST(KernelCost, PackedAttentionCostsTheParts) {
+  Operand part = bf16({2, 16, 3, 8}), qkv = bf16({2, 16, 3, 3, 8}), lse = f32({2, 3, 16});
+  KernelCost unpacked = costOf("attention", {part, part, part}, {part, lse});
+  KernelCost packed = costOf("packed_attention", {qkv}, {part, lse});
+  EXPECT_EQ(packed.flops, 2.0 * 6 * 16 * 16 * (8 + 8));
+  EXPECT_EQ(packed.flops, unpacked.flops);
+  EXPECT_EQ(packed.bytesRead, unpacked.bytesRead);
+  EXPECT_EQ(packed.bytesWritten, unpacked.bytesWritten);
+  KernelCost grad =
+      costOf("attention_grad", {part, part, part, part, part, lse}, {part, part, part});
+  KernelCost packedGrad = costOf("packed_attention_grad", {part, qkv, part, lse}, {qkv});
+  EXPECT_EQ(packedGrad.flops, 2.0 * 6 * 16 * 16 * (3 * 8 + 2 * 8));
+  EXPECT_EQ(packedGrad.flops, grad.flops);
+  EXPECT_EQ(packedGrad.bytesRead, grad.bytesRead);
+  EXPECT_EQ(packedGrad.bytesWritten, grad.bytesWritten);
+  // The same launches as the unpacked kernels (dq by query rows, dk/dv by key rows).
+  EXPECT_EQ(packed.launches, unpacked.launches);
+  EXPECT_EQ(packedGrad.launches, 2);
+  EXPECT_EQ(packedGrad.launches, grad.launches);
+}
+
 // Tests the convolution formulas: forward, input gradient and filter gradient cost the
 // same multiply-adds, numel(y) x numel(w) / M.
 TEST(KernelCost, Convolution) {

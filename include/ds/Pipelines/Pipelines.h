@@ -84,6 +84,9 @@ struct LoweringPipelineOptions {
   /// Attention kernels read and write [B, S, H, D] instead of transposing around them
   /// (--ds-fold-attention-transposes; off with `--fuse-attention=false`).
   bool foldAttentionTransposes = true;
+  /// Attention kernels read q, k, v from the packed qkv projection and write one packed
+  /// dqkv (--ds-pack-attention-qkv; `--pack-attention-qkv`; the same bits).
+  bool packAttentionQkv = true;
   /// Bias and layer-norm parameter gradients accumulated by the kernels that compute them
   /// (`--fold-accumulation`; the same bits).
   bool foldAccumulation = true;

@@ -1,4 +1,5 @@
-// attention and attention_grad: tiled online-softmax (flash-style) kernels over
+// attention and attention_grad (and their packed forms, q, k, v and dq, dk, dv as parts
+// of one [B, T, 3, H, D] buffer): tiled online-softmax (flash-style) kernels over
 // single-threaded GEMM tiles (Gemm.h).
 //
 // No [T, S] matrix exists: each task holds one kRows x kCols score tile. The forward pass
@@ -10,6 +11,7 @@
 #include "Gemm.h"
 #include "../AttentionRows.h"
 
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -289,6 +291,18 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
   });
 }
 
+/// packed_attention's sizes: qkv [B, T, 3, H, D] holds q, k and v (bshd rows, 3 H D
+/// apart), out [B, T, H, D].
+Dims getPackedDims(const Tensor &qkv, const Tensor &o) {
+  Dims n;
+  n.batchDims = {qkv.dim(0), qkv.dim(3)};
+  n.batch = qkv.dim(0) * qkv.dim(3), n.group = 1;
+  n.t = n.s = qkv.dim(1), n.d = n.dv = qkv.dim(4);
+  n.q = n.k = n.v = packedAttentionRowsOf(*qkv.shape);
+  n.o = attentionRowsOf(o, AttentionLayout::Bshd);
+  return n;
+}
+
 /// The float mask operand as T (f16/bf16 staged to f32), or null for none or i1.
 template <typename T> const T *floatMaskOf(const Tensor *mask, std::vector<float> &tmp) {
   if (!mask || mask->dtype == ds::plan::I1)
@@ -299,52 +313,116 @@ template <typename T> const T *floatMaskOf(const Tensor *mask, std::vector<float
     return asF32(*mask, tmp);
 }
 
+/// Where q, k and v (and dq, dk, dv) are: three tensors, or the same packed tensor three
+/// times with the parts' element offsets.
+struct Operands {
+  const Tensor *x[3];
+  int64_t offset[3] = {0, 0, 0};
+};
+
+Operands separate(const Tensor &a, const Tensor &b, const Tensor &c) {
+  return Operands{{&a, &b, &c}};
+}
+Operands packed(const Tensor &qkv) {
+  Operands o{{&qkv, &qkv, &qkv}};
+  for (int p = 0; p < 3; ++p)
+    o.offset[p] = packedPartOffset(*qkv.shape, p);
+  return o;
+}
+
+/// Operand i's elements as T (f64 operands).
+template <typename T> T *partOf(const Operands &x, int i) {
+  return x.x[i]->as<T>() + x.offset[i];
+}
+
+/// The three operands as f32 (f16/bf16 staged once per distinct tensor).
+std::array<const float *, 3> partsAsF32(const Operands &in,
+                                        std::vector<float> (&tmp)[3]) {
+  std::array<const float *, 3> p{};
+  for (int i = 0; i < 3; ++i) {
+    const float *base =
+        i > 0 && in.x[i] == in.x[0] ? p[0] - in.offset[0] : asF32(*in.x[i], tmp[i]);
+    p[size_t(i)] = base + in.offset[i];
+  }
+  return p;
+}
+
+/// out and lse (c.out[0], c.out[1]) from q, k, v.
+void forward(KernelCall &c, const Operands &in, const Tensor *mask, const Dims &n,
+             bool causal, double scale) {
+  std::vector<float> tm;
+  if (in.x[0]->dtype == ds::plan::F64) {
+    auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), n, causal);
+    attentionForward(partOf<const double>(in, 0), partOf<const double>(in, 1),
+                     partOf<const double>(in, 2), view, scale, n, c.out[0].as<double>(),
+                     c.out[1].as<double>());
+    return;
+  }
+  std::vector<float> tin[3], to;
+  auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), n, causal);
+  float *out = outF32(c.out[0], to);
+  std::array<const float *, 3> x = partsAsF32(in, tin);
+  attentionForward(x[0], x[1], x[2], view, float(scale), n, out, c.out[1].as<float>());
+  storeF32(out, c.out[0]);
+}
+
+/// dq, dk, dv (`grads`) from g, q, k, v (`in`), out and lse.
+void backward(const Tensor &g, const Operands &in, const Tensor &o, const Tensor &lse,
+              const Operands &grads, const Tensor *mask, const Dims &n, bool causal,
+              double scale) {
+  std::vector<float> tm;
+  if (g.dtype == ds::plan::F64) {
+    auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), n, causal);
+    attentionBackward(
+        g.as<double>(), partOf<const double>(in, 0), partOf<const double>(in, 1),
+        partOf<const double>(in, 2), o.as<double>(), lse.as<double>(), view, scale, n,
+        partOf<double>(grads, 0), partOf<double>(grads, 1), partOf<double>(grads, 2));
+    return;
+  }
+  std::vector<float> tg, to, tin[3], tout[3];
+  auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), n, causal);
+  std::array<float *, 3> d{}; // f32 destinations, one per distinct tensor
+  for (int i = 0; i < 3; ++i) {
+    float *base = i > 0 && grads.x[i] == grads.x[0] ? d[0] - grads.offset[0]
+                                                    : outF32(*grads.x[i], tout[i]);
+    d[size_t(i)] = base + grads.offset[i];
+  }
+  std::array<const float *, 3> x = partsAsF32(in, tin);
+  attentionBackward(asF32(g, tg), x[0], x[1], x[2], asF32(o, to), lse.as<float>(), view,
+                    float(scale), n, d[0], d[1], d[2]);
+  for (int i = 0; i < 3; ++i)
+    if (i == 0 || grads.x[i] != grads.x[0])
+      storeF32(d[size_t(i)] - grads.offset[i], *grads.x[i]);
+}
+
 } // namespace
 
 void runAttention(KernelCall &c) {
   const Tensor &q = c.in[0], &k = c.in[1], &v = c.in[2];
-  const Tensor *mask = c.in.size() > 3 ? &c.in[3] : nullptr;
   const auto &attrs = c.attrs<AttentionAttrs>();
-  Dims n = getDims(q, k, v, c.out[0], attrs.layout);
-  std::vector<float> tm;
-  if (q.dtype == ds::plan::F64) {
-    auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), n, attrs.causal);
-    attentionForward(q.as<double>(), k.as<double>(), v.as<double>(), view, attrs.scale, n,
-                     c.out[0].as<double>(), c.out[1].as<double>());
-    return;
-  }
-  float *lse = c.out[1].as<float>();
-  std::vector<float> tq, tk, tv, to;
-  auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), n, attrs.causal);
-  float *out = outF32(c.out[0], to);
-  attentionForward(asF32(q, tq), asF32(k, tk), asF32(v, tv), view, float(attrs.scale), n,
-                   out, lse);
-  storeF32(out, c.out[0]);
+  forward(c, separate(q, k, v), c.in.size() > 3 ? &c.in[3] : nullptr,
+          getDims(q, k, v, c.out[0], attrs.layout), attrs.causal, attrs.scale);
 }
 
 void runAttentionGrad(KernelCall &c) {
-  const Tensor &g = c.in[0], &q = c.in[1], &k = c.in[2], &v = c.in[3], &o = c.in[4];
-  const Tensor *mask = c.in.size() > 6 ? &c.in[6] : nullptr;
+  const Tensor &q = c.in[1], &k = c.in[2], &v = c.in[3];
   const auto &attrs = c.attrs<AttentionAttrs>();
-  Dims n = getDims(q, k, v, o, attrs.layout);
-  std::vector<float> tm;
-  if (q.dtype == ds::plan::F64) {
-    auto view = getMask<double>(mask, floatMaskOf<double>(mask, tm), n, attrs.causal);
-    attentionBackward(g.as<double>(), q.as<double>(), k.as<double>(), v.as<double>(),
-                      o.as<double>(), c.in[5].as<double>(), view, attrs.scale, n,
-                      c.out[0].as<double>(), c.out[1].as<double>(),
-                      c.out[2].as<double>());
-    return;
-  }
-  std::vector<float> tg, tq, tk, tv, to, tdq, tdk, tdv;
-  auto view = getMask<float>(mask, floatMaskOf<float>(mask, tm), n, attrs.causal);
-  float *dq = outF32(c.out[0], tdq), *dk = outF32(c.out[1], tdk),
-        *dv = outF32(c.out[2], tdv);
-  attentionBackward(asF32(g, tg), asF32(q, tq), asF32(k, tk), asF32(v, tv), asF32(o, to),
-                    c.in[5].as<float>(), view, float(attrs.scale), n, dq, dk, dv);
-  storeF32(dq, c.out[0]);
-  storeF32(dk, c.out[1]);
-  storeF32(dv, c.out[2]);
+  backward(c.in[0], separate(q, k, v), c.in[4], c.in[5],
+           separate(c.out[0], c.out[1], c.out[2]), c.in.size() > 6 ? &c.in[6] : nullptr,
+           getDims(q, k, v, c.in[4], attrs.layout), attrs.causal, attrs.scale);
+}
+
+void runPackedAttention(KernelCall &c) {
+  const auto &attrs = c.attrs<PackedAttentionAttrs>();
+  forward(c, packed(c.in[0]), c.in.size() > 1 ? &c.in[1] : nullptr,
+          getPackedDims(c.in[0], c.out[0]), attrs.causal, attrs.scale);
+}
+
+void runPackedAttentionGrad(KernelCall &c) {
+  const auto &attrs = c.attrs<PackedAttentionAttrs>();
+  backward(c.in[0], packed(c.in[1]), c.in[2], c.in[3], packed(c.out[0]),
+           c.in.size() > 4 ? &c.in[4] : nullptr, getPackedDims(c.in[1], c.in[2]),
+           attrs.causal, attrs.scale);
 }
 
 } // namespace ds::rt::cpu

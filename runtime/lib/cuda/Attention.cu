@@ -1,5 +1,6 @@
-// CUDA attention and attention_grad: the fallback kernels of our own (online softmax, one
-// block per query row or key row), for every float type; no [T, S] matrix is stored.
+// CUDA attention and attention_grad (and their packed forms, q, k, v and dq, dk, dv as
+// parts of one [B, T, 3, H, D] buffer): the fallback kernels of our own (online softmax,
+// one block per query row or key row), for every float type; no [T, S] matrix is stored.
 //
 // Semantics follow the CPU kernels (lib/cpu/Attention.cpp): f16/bf16 compute in f32, f64
 // in f64; lse is Acc<T> (f32, or f64 for f64); masked scores are -inf; a fully masked row
@@ -7,9 +8,9 @@
 // per row (each thread owns a slice of the output row); the backward recomputes p =
 // exp(score - lse): one kernel per query row for dq, one per key row for dk and dv, so
 // nothing is accumulated across blocks (no atomics, deterministic). Dot products are
-// fixed-order block reductions. cuDNN's fused SDPA (CudnnAttention.cpp) replaces these for
-// f16/bf16 where cuDNN supports the instruction: the executor builds its graph at load and
-// hands it over in DeviceContext::cudnnAttention.
+// fixed-order block reductions. cuDNN's fused SDPA (CudnnAttention.cpp) replaces these
+// for f16/bf16 where cuDNN supports the instruction: the executor builds its graph at
+// load and hands it over in DeviceContext::cudnnAttention.
 #include "BlockReduce.cuh"
 #include "CudnnAttention.h"
 #include "../AttentionRows.h"
@@ -231,6 +232,18 @@ Dims getDims(const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &o,
   return n;
 }
 
+/// packed_attention's sizes: qkv [B, T, 3, H, D] holds q, k and v (bshd rows, 3 H D
+/// apart), out [B, T, H, D].
+Dims getPackedDims(const Tensor &qkv, const Tensor &o) {
+  Dims n;
+  n.batchDims = {qkv.dim(0), qkv.dim(3)};
+  n.batch = qkv.dim(0) * qkv.dim(3);
+  n.t = n.s = qkv.dim(1), n.d = n.dv = qkv.dim(4);
+  n.w.q = n.w.k = n.w.v = packedAttentionRowsOf(*qkv.shape);
+  n.w.o = attentionRowsOf(o, AttentionLayout::Bshd);
+  return n;
+}
+
 MaskDesc getMask(const Tensor *mask, const Dims &n, bool causal) {
   MaskDesc m;
   m.causal = causal;
@@ -271,6 +284,68 @@ void checkShared(size_t bytes) {
     fail("attention head dims need ", bytes, " bytes of shared memory (at most 48 KiB)");
 }
 
+/// q, k, v (or dq, dk, dv) as byte pointers: three tensors, or one packed tensor's parts.
+struct Parts {
+  char *p[3];
+};
+Parts separate(const Tensor &a, const Tensor &b, const Tensor &c) {
+  return Parts{{a.as<char>(), b.as<char>(), c.as<char>()}};
+}
+Parts packed(const Tensor &qkv) {
+  Parts x;
+  for (int i = 0; i < 3; ++i)
+    x.p[i] =
+        qkv.as<char>() + packedPartOffset(*qkv.shape, i) * int64_t(dtypeSize(qkv.dtype));
+  return x;
+}
+
+void forward(KernelCall &c, DType dtype, Parts in, const Tensor *maskOperand,
+             const Dims &n, bool causal, double scale) {
+  if (n.batch * n.t == 0)
+    return;
+  MaskDesc mask = getMask(maskOperand, n, causal);
+  size_t shared = accBytes(dtype, n.dv);
+  checkShared(shared);
+  DS_DISPATCH_FLOAT(dtype, T, {
+    attentionKernel<T>
+        <<<rowGrid(n.batch * n.t), rowThreads(std::max(n.d, n.dv)), shared, stream(c)>>>(
+            reinterpret_cast<const T *>(in.p[0]), reinterpret_cast<const T *>(in.p[1]),
+            reinterpret_cast<const T *>(in.p[2]), mask, n.w, float(scale), n.batch,
+            n.group, n.t, n.s, n.d, n.dv, c.out[0].as<T>(),
+            c.out[1].as<typename Acc<T>::type>());
+    DS_CUDA_LAUNCH();
+  });
+}
+
+void backward(KernelCall &c, const Tensor &g, Parts in, const Tensor &o,
+              const Tensor &lse, Parts grads, const Tensor *maskOperand, const Dims &n,
+              bool causal, double scale) {
+  MaskDesc mask = getMask(maskOperand, n, causal);
+  size_t sharedQ = accBytes(g.dtype, n.d), sharedK = accBytes(g.dtype, n.d + n.dv);
+  checkShared(sharedK);
+  int threads = rowThreads(std::max(n.d, n.dv));
+  DS_DISPATCH_FLOAT(g.dtype, T, {
+    using A = typename Acc<T>::type;
+    auto ptr = [](const Parts &x, int i) { return reinterpret_cast<T *>(x.p[i]); };
+    if (n.batch * n.t > 0) {
+      attentionGradQueryKernel<T>
+          <<<rowGrid(n.batch * n.t), threads, sharedQ, stream(c)>>>(
+              g.as<const T>(), ptr(in, 0), ptr(in, 1), ptr(in, 2), o.as<const T>(),
+              lse.as<const A>(), mask, n.w, float(scale), n.batch, n.group, n.t, n.s, n.d,
+              n.dv, ptr(grads, 0));
+      DS_CUDA_LAUNCH();
+    }
+    if (n.batch / n.group * n.s > 0) {
+      attentionGradKeyKernel<T>
+          <<<rowGrid(n.batch / n.group * n.s), threads, sharedK, stream(c)>>>(
+              g.as<const T>(), ptr(in, 0), ptr(in, 1), ptr(in, 2), o.as<const T>(),
+              lse.as<const A>(), mask, n.w, float(scale), n.batch, n.group, n.t, n.s, n.d,
+              n.dv, ptr(grads, 1), ptr(grads, 2));
+      DS_CUDA_LAUNCH();
+    }
+  });
+}
+
 } // namespace
 
 void runAttention(KernelCall &c) {
@@ -278,52 +353,35 @@ void runAttention(KernelCall &c) {
     return runCudnnAttention(*a, c, stream(c));
   const Tensor &q = c.in[0], &k = c.in[1], &v = c.in[2];
   const auto &attrs = c.attrs<AttentionAttrs>();
-  Dims n = getDims(q, k, v, c.out[0], attrs.layout);
-  if (n.batch * n.t == 0)
-    return;
-  MaskDesc mask = getMask(c.in.size() > 3 ? &c.in[3] : nullptr, n, attrs.causal);
-  size_t shared = accBytes(q.dtype, n.dv);
-  checkShared(shared);
-  DS_DISPATCH_FLOAT(q.dtype, T, {
-    attentionKernel<T>
-        <<<rowGrid(n.batch * n.t), rowThreads(std::max(n.d, n.dv)), shared, stream(c)>>>(
-            q.as<const T>(), k.as<const T>(), v.as<const T>(), mask, n.w, float(attrs.scale),
-            n.batch, n.group, n.t, n.s, n.d, n.dv, c.out[0].as<T>(),
-            c.out[1].as<typename Acc<T>::type>());
-    DS_CUDA_LAUNCH();
-  });
+  forward(c, q.dtype, separate(q, k, v), c.in.size() > 3 ? &c.in[3] : nullptr,
+          getDims(q, k, v, c.out[0], attrs.layout), attrs.causal, attrs.scale);
 }
 
 void runAttentionGrad(KernelCall &c) {
   if (const CudnnAttention *a = dev(c).cudnnAttention)
     return runCudnnAttention(*a, c, stream(c));
-  const Tensor &g = c.in[0], &q = c.in[1], &k = c.in[2], &v = c.in[3], &o = c.in[4];
+  const Tensor &q = c.in[1], &k = c.in[2], &v = c.in[3];
   const auto &attrs = c.attrs<AttentionAttrs>();
-  Dims n = getDims(q, k, v, o, attrs.layout);
-  MaskDesc mask = getMask(c.in.size() > 6 ? &c.in[6] : nullptr, n, attrs.causal);
-  size_t sharedQ = accBytes(q.dtype, n.d), sharedK = accBytes(q.dtype, n.d + n.dv);
-  checkShared(sharedK);
-  int threads = rowThreads(std::max(n.d, n.dv));
-  DS_DISPATCH_FLOAT(q.dtype, T, {
-    if (n.batch * n.t > 0) {
-      attentionGradQueryKernel<T>
-          <<<rowGrid(n.batch * n.t), threads, sharedQ, stream(c)>>>(
-              g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(),
-              o.as<const T>(), c.in[5].as<const typename Acc<T>::type>(), mask, n.w,
-              float(attrs.scale), n.batch, n.group, n.t, n.s, n.d, n.dv,
-              c.out[0].as<T>());
-      DS_CUDA_LAUNCH();
-    }
-    if (n.batch / n.group * n.s > 0) {
-      attentionGradKeyKernel<T>
-          <<<rowGrid(n.batch / n.group * n.s), threads, sharedK, stream(c)>>>(
-              g.as<const T>(), q.as<const T>(), k.as<const T>(), v.as<const T>(),
-              o.as<const T>(), c.in[5].as<const typename Acc<T>::type>(), mask, n.w,
-              float(attrs.scale), n.batch, n.group, n.t, n.s, n.d, n.dv, c.out[1].as<T>(),
-              c.out[2].as<T>());
-      DS_CUDA_LAUNCH();
-    }
-  });
+  backward(c, c.in[0], separate(q, k, v), c.in[4], c.in[5],
+           separate(c.out[0], c.out[1], c.out[2]), c.in.size() > 6 ? &c.in[6] : nullptr,
+           getDims(q, k, v, c.in[4], attrs.layout), attrs.causal, attrs.scale);
+}
+
+void runPackedAttention(KernelCall &c) {
+  if (const CudnnAttention *a = dev(c).cudnnAttention)
+    return runCudnnAttention(*a, c, stream(c));
+  const auto &attrs = c.attrs<PackedAttentionAttrs>();
+  forward(c, c.in[0].dtype, packed(c.in[0]), c.in.size() > 1 ? &c.in[1] : nullptr,
+          getPackedDims(c.in[0], c.out[0]), attrs.causal, attrs.scale);
+}
+
+void runPackedAttentionGrad(KernelCall &c) {
+  if (const CudnnAttention *a = dev(c).cudnnAttention)
+    return runCudnnAttention(*a, c, stream(c));
+  const auto &attrs = c.attrs<PackedAttentionAttrs>();
+  backward(c, c.in[0], packed(c.in[1]), c.in[2], c.in[3], packed(c.out[0]),
+           c.in.size() > 4 ? &c.in[4] : nullptr, getPackedDims(c.in[1], c.in[2]),
+           attrs.causal, attrs.scale);
 }
 
 } // namespace ds::rt::cuda

@@ -112,7 +112,9 @@ public:
             in.generated = generated_->function(ins.generated_entry());
             ++generatedInstrs_;
           }
-          if (ins.kernel() == "attention" || ins.kernel() == "attention_grad")
+          if (ins.kernel() == "attention" || ins.kernel() == "attention_grad" ||
+              ins.kernel() == "packed_attention" ||
+              ins.kernel() == "packed_attention_grad")
             useCudnn(in, i, int(k));
           if (!si.swapWaits.empty()) {
             in.preWait = std::make_unique<HostTask>();

@@ -2,6 +2,7 @@
 // graph API: one graph per instruction, validated, planned and sized at plan load.
 #include "CudnnAttention.h"
 
+#include "../AttentionRows.h"
 #include "CudnnLibrary.h"
 
 #include <cuda_runtime.h>
@@ -61,12 +62,17 @@ cudnnHandle_t handle(CudnnState &s) {
 }
 
 /// q [..., H, T, D] seen as (b, h, t, d) with b the product of the leading dims; layout
-/// bshd's [B, T, H, D] is the same (b, h, t, d) through strides.
+/// bshd's [B, T, H, D] is the same (b, h, t, d) through strides, and so is one part of a
+/// packed qkv [B, T, 3, H, D] (rows 3 H D apart: `packed`).
 struct Shape4 {
   int64_t b = 1, h = 1, t = 0, d = 0;
-  bool bshd = false;
+  bool bshd = false, packed = false;
   std::vector<int64_t> dims() const { return {b, h, t, d}; }
   std::vector<int64_t> strides() const {
+    if (packed) {
+      AttentionRows r = packedAttentionRows(t, h, d);
+      return {r.batchStride, r.headStride, r.rowStride, 1};
+    }
     if (bshd)
       return {t * h * d, d, h * d, 1};
     return {h * t * d, t * d, d, 1};
@@ -89,6 +95,14 @@ Shape4 shape4(const TensorType &t, AttentionLayout layout) {
   return s;
 }
 
+/// One part of packed_attention's qkv [B, T, 3, H, D].
+Shape4 packedShape4(const TensorType &qkv) {
+  Shape4 s;
+  s.b = qkv.shape[0], s.t = qkv.shape[1], s.h = qkv.shape[3], s.d = qkv.shape[4];
+  s.bshd = s.packed = true;
+  return s;
+}
+
 } // namespace
 
 class CudnnAttention {
@@ -96,6 +110,10 @@ public:
   std::shared_ptr<fe::graph::Graph> graph;
   bool backward = false;
   bool hasBias = false;
+  /// packed_attention(_grad): q, k, v (dq, dk, dv) are one buffer's parts, partBytes
+  /// apart.
+  bool packed = false;
+  int64_t partBytes = 0;
   int64_t workspaceBytes = 0;
 };
 
@@ -106,16 +124,37 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
     return nullptr;
   }
   const auto &ins = plan.plan.programs(program).instructions(k);
-  bool backward = ins.kernel() == "attention_grad";
+  bool backward =
+      ins.kernel() == "attention_grad" || ins.kernel() == "packed_attention_grad";
+  bool packed =
+      ins.kernel() == "packed_attention" || ins.kernel() == "packed_attention_grad";
   const auto &inIdx = plan.instrInputs[size_t(program)][size_t(k)];
   const auto &outIdx = plan.instrOutputs[size_t(program)][size_t(k)];
   auto type = [&](size_t b) -> const TensorType & { return plan.buffers[b].type; };
-  size_t qi = backward ? 1 : 0; // q, k, v follow g in attention_grad
-  const TensorType &q = type(inIdx[qi]), &kt = type(inIdx[qi + 1]), &v = type(inIdx[qi + 2]);
+  size_t qi = backward ? 1 : 0; // q, k, v (or qkv) follow g in the grads
+  const TensorType &q = type(inIdx[qi]);
+  const TensorType &kt = packed ? q : type(inIdx[qi + 1]);
+  const TensorType &v = packed ? q : type(inIdx[qi + 2]);
   const TensorType *mask = nullptr;
-  if (inIdx.size() > (backward ? 6u : 3u))
+  // The operands before the mask: g?, q, k, v (g, q, k, v, out, lse), or g?, qkv (g, qkv,
+  // out, lse).
+  size_t unmasked = packed ? (backward ? 4 : 1) : (backward ? 6 : 3);
+  if (inIdx.size() > unmasked)
     mask = &type(inIdx.back());
-  const auto &attrs = std::get<AttentionAttrs>(plan.instrAttrs[size_t(program)][size_t(k)]);
+  struct {
+    double scale = 0, dropout = 0;
+    bool causal = false;
+    AttentionLayout layout = AttentionLayout::Bshd;
+  } attrs;
+  const KernelAttrs &decoded = plan.instrAttrs[size_t(program)][size_t(k)];
+  if (packed) {
+    const auto &a = std::get<PackedAttentionAttrs>(decoded);
+    attrs.scale = a.scale, attrs.causal = a.causal;
+  } else {
+    const auto &a = std::get<AttentionAttrs>(decoded);
+    attrs.scale = a.scale, attrs.causal = a.causal, attrs.dropout = a.dropout;
+    attrs.layout = a.layout;
+  }
 
   fe::DataType_t io;
   if (q.dtype == ds::plan::BF16)
@@ -134,8 +173,9 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
     why = "q of rank < 3";
     return nullptr;
   }
-  Shape4 sq = shape4(q, attrs.layout), sk = shape4(kt, attrs.layout),
-         sv = shape4(v, attrs.layout);
+  Shape4 sq = packed ? packedShape4(q) : shape4(q, attrs.layout);
+  Shape4 sk = packed ? sq : shape4(kt, attrs.layout),
+         sv = packed ? sq : shape4(v, attrs.layout);
   if (sq.b * sq.h * sq.t * sk.t == 0) {
     why = "an empty operand";
     return nullptr;
@@ -144,7 +184,8 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
   // are either all broadcast or all full, so it is cuDNN's bias [1|b, 1|h, T, S].
   int64_t mb = 1, mh = 1;
   if (mask) {
-    int64_t r = mask->rank(), qr = q.rank(); // bshd: rank 4 like [B, H, T, S]
+    // bshd (and packed): rank 4 like [B, H, T, S].
+    int64_t r = mask->rank(), qr = packed ? 4 : q.rank();
     if (mask->dtype != q.dtype || r < 2 || mask->shape[size_t(r - 2)] != sq.t ||
         mask->shape[size_t(r - 1)] != sk.t) {
       why = "the mask is boolean or broadcast over rows or columns";
@@ -185,6 +226,8 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
   auto a = std::make_shared<CudnnAttention>();
   a->backward = backward;
   a->hasBias = mask != nullptr;
+  a->packed = packed;
+  a->partBytes = packed ? sq.h * sq.d * int64_t(dtypeSize(q.dtype)) : 0;
   auto g = std::make_shared<fe::graph::Graph>();
   g->set_io_data_type(io)
       .set_intermediate_data_type(fe::DataType_t::FLOAT)
@@ -204,6 +247,7 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
                       .set_uid(kBias)
                       .set_dim({mb, mh, sq.t, sk.t})
                       .set_stride({mh * sq.t * sk.t, sq.t * sk.t, sk.t, 1}));
+  // out [B, T, H, D]: dense, also when q, k, v are packed.
   Shape4 so{sq.b, sq.h, sq.t, sv.d, sq.bshd};
   std::vector<int64_t> statsDim{sq.b, sq.h, sq.t, 1}, statsStride{sq.h * sq.t, sq.t, 1, 1};
   if (!backward) {
@@ -277,7 +321,24 @@ CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k
 void runCudnnAttention(const CudnnAttention &a, KernelCall &c, cudaStream_t stream) {
   CudnnState &s = state();
   std::unordered_map<int64_t, void *> pack;
-  if (!a.backward) {
+  auto part = [&](const Tensor &qkv, int i) {
+    return static_cast<void *>(qkv.as<char>() + i * a.partBytes);
+  };
+  if (a.packed && !a.backward) {
+    pack = {{kQ, part(c.in[0], 0)},
+            {kK, part(c.in[0], 1)},
+            {kV, part(c.in[0], 2)},
+            {kO, c.out[0].data},
+            {kStats, c.out[1].data}};
+    if (a.hasBias)
+      pack[kBias] = c.in[1].data;
+  } else if (a.packed) {
+    pack = {{kDO, c.in[0].data},      {kQ, part(c.in[1], 0)},   {kK, part(c.in[1], 1)},
+            {kV, part(c.in[1], 2)},   {kO, c.in[2].data},       {kStats, c.in[3].data},
+            {kDQ, part(c.out[0], 0)}, {kDK, part(c.out[0], 1)}, {kDV, part(c.out[0], 2)}};
+    if (a.hasBias)
+      pack[kBias] = c.in[4].data;
+  } else if (!a.backward) {
     pack = {{kQ, c.in[0].data}, {kK, c.in[1].data},  {kV, c.in[2].data},
             {kO, c.out[0].data}, {kStats, c.out[1].data}};
     if (a.hasBias)

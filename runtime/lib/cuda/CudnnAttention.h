@@ -16,11 +16,12 @@ namespace ds::rt::cuda {
 class CudnnAttention;
 using CudnnAttentionPtr = std::shared_ptr<const CudnnAttention>;
 
-/// The cuDNN graph for instruction k of `program` (kernel attention or attention_grad), or
-/// null with the reason in `why`: cuDNN missing (libcudnn.so.9 not loadable, or the plugin
-/// built without the frontend headers), turned off (DS_CUDNN_ATTENTION=0), or the instruction
-/// outside what cuDNN runs (f32/f64, a boolean mask or one broadcast over rows or columns,
-/// dropout, or a shape cuDNN's heuristics refuse). Call after cudaSetDevice.
+/// The cuDNN graph for instruction k of `program` (kernel attention, attention_grad or
+/// their packed forms), or null with the reason in `why`: cuDNN missing (libcudnn.so.9
+/// not loadable, or the plugin built without the frontend headers), turned off
+/// (DS_CUDNN_ATTENTION=0), or the instruction outside what cuDNN runs (f32/f64, a boolean
+/// mask or one broadcast over rows or columns, dropout, or a shape cuDNN's heuristics
+/// refuse). Call after cudaSetDevice.
 CudnnAttentionPtr buildCudnnAttention(const LoadedPlan &plan, int program, int k,
                                       std::string &why);
 

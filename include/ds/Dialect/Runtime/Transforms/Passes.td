@@ -168,6 +168,43 @@ def FoldAttentionTransposesPass
   ];
 }
 
+def PackAttentionQkvPass : Pass<"ds-pack-attention-qkv", "::mlir::ModuleOp"> {
+  let summary = "Attention reads q, k, v from the packed qkv projection and writes one packed dqkv";
+  let description = [{
+    Runs after --ds-fold-attention-transposes, before --ds-plan-memory. GPT-2 style
+    attention projects q, k and v with one gemm into x [..., 3 H D] and a `split` copies the
+    three parts out; the backward `concat`s dq, dk and dv into the gradient the gemms read.
+    For each `attention` kernel (layout bshd, no dropout, compute stream) and the
+    `attention_grad` kernels that read its lse (the same q, k, v and out, layout bshd),
+    when
+    - q, k and v are [B, S, H, D] buffers of one type that are (views of) outputs 0, 1 and
+      2 of one `split` of x along its last axis into three parts of H D, x a device buffer
+      that nothing writes between the split and the group's last kernel, and the parts are
+      device transients read only by these kernels, each only as its q, k or v;
+    - each grad's dq, dk and dv are device transients it alone writes, read only by one
+      `concat` along the last axis that takes them in that order, and the concat's result is
+      a device transient only the concat writes, untouched between the grad and the concat,
+    the forward becomes `packed_attention` reading x as qkv [B, S, 3, H, D] (a view), each
+    grad becomes `packed_attention_grad` writing the concat's result (viewed the same way),
+    and the split, the concats and the parts go: a launch and a copy of x forward, and a
+    launch and a copy of dqkv backward, per layer. x, kept alive for the grads instead of
+    the parts, has the parts' bytes. When any condition fails the group is left as it is.
+    The packed kernels compute the same bits (row strides only).
+    ```mlir
+    dsrt.kernel "split" ins(%x : memref<2x8x192xf32>) outs(%q, %k, %v : memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>) {attrs = {axis = 2 : i64, sizes = array<i64: 64, 64, 64>}}
+    ... (%q4, %k4, %v4: views of %q, %k, %v as memref<2x8x4x16xf32>)
+    dsrt.kernel "attention" ins(%q4, %k4, %v4 : ...) outs(%o, %lse : memref<2x8x4x16xf32>, memref<2x4x8xf32>) {attrs = {causal = true, layout = "bshd", scale = 2.500000e-01 : f32}}
+    // becomes
+    %qkv = dsrt.view %x : memref<2x8x192xf32> to memref<2x8x3x4x16xf32>
+    dsrt.kernel "packed_attention" ins(%qkv : memref<2x8x3x4x16xf32>) outs(%o, %lse : memref<2x8x4x16xf32>, memref<2x4x8xf32>) {attrs = {causal = true, scale = 2.500000e-01 : f32}}
+    ```
+  }];
+  let statistics = [
+    Statistic<"numForwards", "num-forwards", "attention kernels made packed_attention (each removes a split)">,
+    Statistic<"numGrads", "num-grads", "attention_grad kernels made packed_attention_grad (each removes a concat)">,
+  ];
+}
+
 def FuseGemmPass : Pass<"ds-fuse-gemm", "::mlir::ModuleOp"> {
   let summary = "Folds transposes, bias/residual adds and gradient accumulation into gemm kernels";
   let description = [{
