@@ -121,17 +121,7 @@ void biasGrad(KernelCall &c) {
   sumOverAxes(x, {kIsDim0 ? 0 : 1}, c.out[1]);
 }
 
-void product(KernelCall &c);
-} // namespace
-
-void runGemm(KernelCall &c) {
-  // db reads only a or b, which r never overlaps: before or after the product, same bits.
-  if (c.out.size() == 2)
-    biasGrad(c);
-  product(c);
-}
-
-namespace {
+/// r = alpha op(a) op(b) + beta c, without db.
 void product(KernelCall &c) {
   const Tensor &a = c.in[0], &b = c.in[1], &r = c.out[0];
   bool hasC = c.in.size() == 3;
@@ -170,5 +160,12 @@ void product(KernelCall &c) {
   storeF32(pr, r);
 }
 } // namespace
+
+void runGemm(KernelCall &c) {
+  // db reads only a or b, which r never overlaps: before or after the product, same bits.
+  if (c.out.size() == 2)
+    biasGrad(c);
+  product(c);
+}
 
 } // namespace ds::rt::cpu

@@ -1,5 +1,6 @@
 // Makes the kernel that computes a global's new value write the global, dropping the
 // copy.
+#include "BufferAccesses.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
 
@@ -89,36 +90,24 @@ KernelOp findElidableWriter(KernelOp copy, SymbolTableCollection &symbols,
   // One writer before the copy; every other user a kernel that reads, directly or through
   // views of the transient (whole-buffer reshapes, e.g. a gradient written as a matrix and
   // copied flat into its global).
-  KernelOp writer;
-  Value writtenAs; // the operand the writer writes: the transient or a view of it
+  std::optional<Accesses> acc = transientAccesses(transient);
+  if (!acc || acc->writers.size() != 1)
+    return {};
+  KernelOp writer = acc->writers[0];
   SmallVector<KernelOp> readers;
-  SmallVector<Value> worklist{transient};
-  while (!worklist.empty()) {
-    Value buffer = worklist.pop_back_val();
-    for (OpOperand &use : buffer.getUses()) {
-      Operation *owner = use.getOwner();
-      if (throughView && owner == copy.getInputs()[0].getDefiningOp())
-        continue;
-      if (auto view = dyn_cast<ViewOp>(owner)) {
-        worklist.push_back(view.getResult());
-        continue;
-      }
-      auto kernel = dyn_cast<KernelOp>(owner);
-      if (!kernel || kernel->getBlock() != copy->getBlock())
-        return {}; // a returned buffer, another block
-      auto [begin, length] = kernel.getODSOperandIndexAndLength(1); // the outputs
-      bool isOutput =
-          use.getOperandNumber() >= begin && use.getOperandNumber() < begin + length;
-      if (isOutput) {
-        if (writer)
-          return {};
-        writer = kernel;
-        writtenAs = buffer;
-      } else if (kernel != copy) {
-        readers.push_back(kernel);
-      }
+  for (KernelOp k : acc->readers)
+    if (k != copy)
+      readers.push_back(k);
+  for (KernelOp k : llvm::concat<KernelOp>(acc->writers, readers))
+    if (k->getBlock() != copy->getBlock())
+      return {};
+  Value writtenAs; // the operand the writer writes: the transient or a view of it
+  for (Value out : writer.getOutputs())
+    if (getAliasRoot(out) == transient) {
+      if (writtenAs)
+        return {}; // written twice
+      writtenAs = out;
     }
-  }
   if (!writer || !accesses.before(writer, copy) || writer.getStream() == Stream::host ||
       writer.getStream() == Stream::io || llvm::is_contained(readers, writer))
     return {};
@@ -185,22 +174,18 @@ struct ElideStateCopiesPass : dsrt::impl::ElideStateCopiesPassBase<ElideStateCop
           auto view = copy.getInputs()[0].getDefiningOp<ViewOp>();
           auto param = copy.getOutputs()[0].getDefiningOp<ParamOp>();
           auto alloc = transient.getDefiningOp<AllocOp>();
+          SmallVector<KernelOp> &list = accesses.byGlobal[param.getNameAttr()];
+          llvm::erase(list, copy);
           accesses.position.erase(copy);
           copy.erase();
           if (view && view->use_empty())
             view.erase();
           // The writer and the transient's readers (through its views too) now access
           // the global.
-          SmallVector<KernelOp> &list = accesses.byGlobal[param.getNameAttr()];
-          llvm::erase(list, copy);
-          SmallVector<Value> worklist{transient};
-          while (!worklist.empty())
-            for (Operation *user : worklist.pop_back_val().getUsers()) {
-              if (auto v = dyn_cast<ViewOp>(user))
-                worklist.push_back(v.getResult());
-              else if (!llvm::is_contained(list, user))
-                list.push_back(cast<KernelOp>(user));
-            }
+          std::optional<Accesses> users = transientAccesses(transient);
+          for (KernelOp k : llvm::concat<KernelOp>(users->writers, users->readers))
+            if (!llvm::is_contained(list, k))
+              list.push_back(k);
           // At the transient's place: its views may come before the writer.
           OpBuilder b(alloc);
           Value state =
