@@ -4,7 +4,9 @@
 #include "ds/runtime/MemoryAdmission.h"
 #include "ds/runtime/ThreadPool.h"
 
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <mpi.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -104,6 +106,87 @@ TEST(Comm, AllReduceInPlaceAndBroadcast) {
     want.push_back(value(W - 1, i));
   expectNear(y, want, 0, 0, "broadcast");
   gComm->barrier();
+}
+
+// A float that depends on the rank and index, of varied sign and magnitude, so that sums
+// in different orders round differently.
+static float ringValue(int r, int64_t i) {
+  uint64_t h = uint64_t(r + 1) * 0x9E3779B97F4A7C15ULL ^ uint64_t(i) * 0xC2B2AE3D27D4EB4FULL;
+  h ^= h >> 29;
+  return float(int64_t(h % 2000001) - 1000000) * std::ldexp(1.0f, int(h >> 60) - 20);
+}
+
+// Every rank must hold the same bits: gathers each rank's copy and compares them.
+static void expectSameOnEveryRank(const std::vector<float> &mine, const std::string &what) {
+  int W = gComm->size();
+  std::vector<float> all(mine.size() * size_t(W));
+  gComm->allGather(mine.data(), all.data(), int64_t(mine.size()), ds::plan::F32);
+  for (int q = 0; q < W; ++q)
+    EXPECT_EQ(0, std::memcmp(all.data() + mine.size() * size_t(q), mine.data(),
+                             mine.size() * sizeof(float)))
+        << what << ": rank " << q << " differs from rank " << gComm->rank();
+}
+
+// Messages of 256 KiB and more go around MpiCommunicator's ring of point-to-point messages
+// (kRingMinBytes), in segments of 1M floats (kRingSegment). Sizes that do not divide by the
+// world size, more than one segment per chunk, in place and not, sum and average, f32 and
+// bf16 (widened), and the all-gather of any dtype.
+TEST(Comm, LargeCollectivesGoAroundTheRing) {
+  int W = gComm->size(), me = gComm->rank();
+  for (int64_t n : {int64_t(65536) * W + 7, (int64_t(1) << 20) * W + int64_t(12345) * W + 3}) {
+    std::vector<float> x(static_cast<size_t>(n)), sum, avg(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+      x[size_t(i)] = ringValue(me, i);
+    sum = x;
+    gComm->allReduce(sum.data(), sum.data(), n, ds::plan::F32, ReduceOp::Sum); // in place
+    gComm->allReduce(x.data(), avg.data(), n, ds::plan::F32, ReduceOp::Avg);
+    for (int64_t i = 0; i < n; ++i) {
+      double want = 0, mag = 0;
+      for (int q = 0; q < W; ++q) {
+        want += ringValue(q, i);
+        mag += std::fabs(ringValue(q, i));
+      }
+      ASSERT_NEAR(sum[size_t(i)], want, 1e-6 * mag) << "all_reduce sum, n " << n << " at " << i;
+      ASSERT_EQ(avg[size_t(i)], float(sum[size_t(i)] * (1.0 / W))) << "avg = sum / W at " << i;
+      if (W == 2) // one addition: the same bits in any order
+        ASSERT_EQ(sum[size_t(i)], ringValue(0, i) + ringValue(1, i)) << "at " << i;
+    }
+    ASSERT_EQ(x[0], ringValue(me, 0)) << "the input of an out-of-place all_reduce is kept";
+    expectSameOnEveryRank(sum, "all_reduce sum n " + std::to_string(n));
+  }
+  // reduce_scatter sums in the all_reduce's order: its block is the all_reduce's chunk.
+  int64_t count = 70001;
+  std::vector<float> in(size_t(count) * size_t(W)), block(static_cast<size_t>(count));
+  for (size_t i = 0; i < in.size(); ++i)
+    in[i] = ringValue(me, int64_t(i));
+  std::vector<float> keep = in;
+  gComm->reduceScatter(in.data(), block.data(), count, ds::plan::F32, ReduceOp::Sum);
+  EXPECT_EQ(0, std::memcmp(in.data(), keep.data(), in.size() * sizeof(float)))
+      << "reduce_scatter wrote its input";
+  gComm->allReduce(in.data(), in.data(), count * W, ds::plan::F32, ReduceOp::Sum);
+  EXPECT_EQ(0, std::memcmp(block.data(), in.data() + count * me, block.size() * sizeof(float)))
+      << "reduce_scatter's block differs from the all_reduce's chunk";
+  // bf16 in place: widened, summed around the ring, averaged, narrowed once.
+  std::vector<uint16_t> h(size_t(count) * size_t(W));
+  for (size_t i = 0; i < h.size(); ++i)
+    h[i] = floatToBf16(ringValue(me, int64_t(i)));
+  std::vector<uint16_t> hb = h;
+  gComm->allReduce(h.data(), h.data(), int64_t(h.size()), ds::plan::BF16, ReduceOp::Avg);
+  for (size_t i = 0; i < h.size(); ++i) {
+    double want = 0, mag = 0;
+    for (int q = 0; q < W; ++q) {
+      want += bf16ToFloat(floatToBf16(ringValue(q, int64_t(i))));
+      mag += std::fabs(ringValue(q, int64_t(i)));
+    }
+    ASSERT_NEAR(bf16ToFloat(h[i]), want / W, 1e-2 * mag / W + 1e-30) << "bf16 avg at " << i;
+  }
+  // all_gather of 16-bit values, exact.
+  std::vector<uint16_t> g(hb.size() * size_t(W));
+  gComm->allGather(hb.data(), g.data(), int64_t(hb.size()), ds::plan::BF16);
+  for (int q = 0; q < W; ++q)
+    for (size_t i = 0; i < hb.size(); i += 97)
+      ASSERT_EQ(g[size_t(q) * hb.size() + i], floatToBf16(ringValue(q, int64_t(i))))
+          << "all_gather from rank " << q << " at " << i;
 }
 
 TEST(Comm, RanksShareCores) {
