@@ -1,6 +1,7 @@
 // The table of per-kernel cost formulas (FLOPs, bytes read and written) and the GPUs the
 // cost report's roofline knows.
 #include "ds/Target/KernelCost.h"
+#include "ds/runtime/ReduceSplit.h"
 
 #include <algorithm>
 #include <map>
@@ -298,7 +299,7 @@ int64_t nonEmpty(const Ops &ops) {
 }
 /// SMs of the GPUs of devices() (H100 and H200 SXM): the CUDA reductions size their grids
 /// by it.
-constexpr double kSms = 132;
+constexpr int64_t kSms = 132;
 
 /// reduce_* (runtime/lib/cuda/Reduction.cu, runReduce): a second (final) launch when the
 /// reduced extent is split over several blocks or threads per output. From the shapes: the
@@ -316,10 +317,10 @@ int64_t reduceLaunches(const Ops &in, const Ops &out) {
       break;
     }
   bool innerKept = !out[0].shape.empty() && out[0].shape.back() == inner && inner != 1;
-  bool blockVariant = !innerKept && redCount >= 32;
-  bool split = blockVariant ? outCount < 4 * kSms && redCount > 8192
-                            : outCount < 1024 * kSms && redCount > 256;
-  return split ? 2 : 1;
+  return ds::rt::reduceSplit(int64_t(outCount), int64_t(redCount), !innerKept, int64_t(kSms))
+                     .parts > 1
+             ? 2
+             : 1;
 }
 } // namespace
 

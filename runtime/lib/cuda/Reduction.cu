@@ -2,6 +2,7 @@
 // sums accumulate in f64 (i64 for integers), f16/bf16 store through f32; deterministic
 // fixed-order block reductions and a two-pass reduction through scratch, no float atomics.
 #include "BlockReduce.cuh"
+#include "ds/runtime/ReduceSplit.h"
 
 #include <cfloat>
 #include <cstdint>
@@ -229,19 +230,9 @@ void reduceInto(KernelCall &c, int kind, const ReduceOperands &op,
     }
   pl.keptIx = stridedIndexer(keptDims, keptStrides);
   pl.redIx = stridedIndexer(redDims, redStrides);
-  int64_t sm = std::max(dev(c).smCount, 1);
-  pl.blockVariant = innerReduced && pl.redCount >= 32;
-  int64_t P = 1;
-  if (pl.blockVariant) {
-    int64_t target = 4 * sm; // blocks
-    if (pl.outCount < target && pl.redCount > 8192)
-      P = std::min(ceilDiv(target, pl.outCount), ceilDiv(pl.redCount, 4096));
-  } else {
-    int64_t target = 1024 * sm; // threads
-    if (pl.outCount < target && pl.redCount > 256)
-      P = std::min(ceilDiv(target, pl.outCount), ceilDiv(pl.redCount, 128));
-  }
-  P = std::max<int64_t>(P, 1);
+  ReduceSplit split = reduceSplit(pl.outCount, pl.redCount, innerReduced, dev(c).smCount);
+  pl.blockVariant = split.blockVariant;
+  int64_t P = split.parts;
   if (pl.redCount > 0) {
     pl.chunk = ceilDiv(pl.redCount, P);
     pl.P = ceilDiv(pl.redCount, pl.chunk); // no empty chunks
