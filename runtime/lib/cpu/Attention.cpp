@@ -187,8 +187,9 @@ int64_t visibleKeys(bool causal, int64_t i0, int64_t i, int64_t j0, int64_t bc) 
   return causal ? std::clamp<int64_t>(i0 + i + 1 - j0, 0, bc) : bc;
 }
 
-/// tile[i, j] = e^tile[i, j] over the br x bc tile, skipping the keys causal masks (their
-/// scores are -inf: e^-inf is 0, written directly).
+/// tile[i, j] = e^tile[i, j] over the br x bc tile, skipping most keys causal masks
+/// (their scores are -inf: e^-inf is 0, written directly). A row's exponentials run to a
+/// multiple of 16 keys: the vector loop's whole iterations, no scalar tail.
 template <typename T>
 void expTile(const ExpLoop &expLoop, T *tile, bool causal, int64_t i0, int64_t br,
              int64_t j0, int64_t bc) {
@@ -198,7 +199,7 @@ void expTile(const ExpLoop &expLoop, T *tile, bool causal, int64_t i0, int64_t b
   }
   for (int64_t i = 0; i < br; ++i) {
     T *row = tile + i * bc;
-    int64_t n = visibleKeys(causal, i0, i, j0, bc);
+    int64_t n = std::min(bc, (visibleKeys(causal, i0, i, j0, bc) + 15) / 16 * 16);
     expLoop(row, row, n);
     std::fill(row + n, row + bc, T(0));
   }
