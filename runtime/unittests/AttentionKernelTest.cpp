@@ -215,6 +215,32 @@ TEST(AttentionKernels, NanLseKeepsMaskedKeysAtZero) {
   }
 }
 
+// Tests that a NaN in a float mask reaches its row even where causal masks the key: the
+// score is -inf + NaN, and the exponentials causal lets the kernels skip are only those
+// of scores that are exactly -inf (no float mask).
+TEST(AttentionKernels, FloatMaskNanUnderCausalReachesItsRow) {
+  std::mt19937 rng(17);
+  const int64_t t = 40;
+  HostTensor q = randomTensor(ds::plan::F32, {1, t, 4}, rng);
+  HostTensor k = randomTensor(ds::plan::F32, {1, t, 4}, rng);
+  HostTensor v = randomTensor(ds::plan::F32, {1, t, 4}, rng);
+  HostTensor g = randomTensor(ds::plan::F32, {1, t, 4}, rng);
+  HostTensor bias(ds::plan::F32, {t, t}); // zeros, but row 0 key 30 (causally masked)
+  bias.set(30, std::numeric_limits<double>::quiet_NaN());
+  HostTensor out(ds::plan::F32, {1, t, 4}), lse(ds::plan::F32, {1, t});
+  runKernel(Ins("attention").f("scale", 0.5).i("causal", true), {&q, &k, &v, &bias},
+            {&out, &lse});
+  HostTensor dq(ds::plan::F32, q.shape), dk(ds::plan::F32, k.shape),
+      dv(ds::plan::F32, v.shape);
+  runKernel(Ins("attention_grad").f("scale", 0.5).i("causal", true),
+            {&g, &q, &k, &v, &out, &lse, &bias}, {&dq, &dk, &dv});
+  for (int64_t x = 0; x < 4; ++x) {
+    EXPECT_TRUE(std::isnan(out.get(x))) << x;
+    EXPECT_TRUE(std::isfinite(out.get(4 + x))) << x;  // row 1
+    EXPECT_TRUE(std::isnan(dk.get(30 * 4 + x))) << x; // key 30 takes row 0's NaN
+  }
+}
+
 TEST(AttentionKernels, PaddedBooleanMask) {
   // [B, 1, 1, S]: sample b attends to its first S - 5b keys.
   HostTensor keep(ds::plan::I1, {2, 1, 1, 77});

@@ -86,6 +86,11 @@ template <typename T> struct MaskView {
     return true;
   }
 
+  /// Whether the scores causal masks are exactly -inf after apply() (a float mask added
+  /// to them could make them NaN, which e^x propagates): then their e^x is 0 without
+  /// computing.
+  bool causalScoresNegInf() const { return causal && !bias; }
+
   /// Applies causal and mask to the tile of rows [i0, i0 + br) and cols [j0, j0 + bc).
   void apply(T *tile, int64_t b, int64_t i0, int64_t br, int64_t j0, int64_t bc) const {
     const T ninf = -std::numeric_limits<T>::infinity();
@@ -187,19 +192,20 @@ int64_t visibleKeys(bool causal, int64_t i0, int64_t i, int64_t j0, int64_t bc) 
   return causal ? std::clamp<int64_t>(i0 + i + 1 - j0, 0, bc) : bc;
 }
 
-/// tile[i, j] = e^tile[i, j] over the br x bc tile, skipping most keys causal masks
-/// (their scores are -inf: e^-inf is 0, written directly). A row's exponentials run to a
-/// multiple of 16 keys: the vector loop's whole iterations, no scalar tail.
+/// tile[i, j] = e^tile[i, j] over the br x bc tile; with skipCausal, most keys causal
+/// masks are skipped (their scores must be -inf: e^-inf is 0, written directly). A row's
+/// exponentials run to a multiple of 16 keys: the vector loop's whole iterations, no
+/// scalar tail.
 template <typename T>
-void expTile(const ExpLoop &expLoop, T *tile, bool causal, int64_t i0, int64_t br,
+void expTile(const ExpLoop &expLoop, T *tile, bool skipCausal, int64_t i0, int64_t br,
              int64_t j0, int64_t bc) {
-  if (visibleKeys(causal, i0, 0, j0, bc) == bc) { // no causal mask in the tile
+  if (visibleKeys(skipCausal, i0, 0, j0, bc) == bc) { // nothing to skip
     expLoop(tile, tile, br * bc);
     return;
   }
   for (int64_t i = 0; i < br; ++i) {
     T *row = tile + i * bc;
-    int64_t n = std::min(bc, (visibleKeys(causal, i0, i, j0, bc) + 15) / 16 * 16);
+    int64_t n = std::min(bc, (visibleKeys(skipCausal, i0, i, j0, bc) + 15) / 16 * 16);
     expLoop(row, row, n);
     std::fill(row + n, row + bc, T(0));
   }
@@ -255,7 +261,7 @@ void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mas
             row[j] -= mx[i];
         }
         expLoop(alpha, alpha, br);
-        expTile(expLoop, st, mask.causal, i0, br, j0, bc);
+        expTile(expLoop, st, mask.causalScoresNegInf(), i0, br, j0, bc);
         std::fill(sum, sum + br, T(0));
         foldRows(br, bc, sum,
                  [&](T a, int64_t i, int64_t j) { return a + st[i * bc + j]; });
@@ -343,7 +349,7 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
                 for (int64_t j = 0; j < bc; ++j)
                   row[j] = row[j] == ninf ? ninf : row[j] - l;
             }
-            expTile(expLoop, pt, mask.causal, i0, br, j0, bc);
+            expTile(expLoop, pt, mask.causalScoresNegInf(), i0, br, j0, bc);
             if (n.dv > 0) {
               gemm(true, false, bc, n.dv, br, T(1), pt, bc, gb + i0 * ldo, ldo, T(1),
                    dvb + j0 * ldv, ldv);
