@@ -180,6 +180,67 @@ TEST(AttentionKernels, Causal) {
   runCase({{3}, 70, 90, 8, 8, /*causal=*/true}, nullptr, 1e-5);
 }
 
+// Tests that causal attention with more queries than keys, neither a multiple of the
+// 64-wide tiles, matches the reference: the diagonal tiles' causally masked keys (their
+// exponentials skipped, zeros written) end mid-tile, rows past S see every key, and the
+// last row tile holds one row (the row loops' remainder).
+TEST(AttentionKernels, CausalTilesEndMidTile) {
+  runCase({{2}, 200, 150, 8, 8, /*causal=*/true}, nullptr, 1e-5);
+  runCase({{1, 3}, 129, 129, 8, 8, /*causal=*/true}, nullptr, 1e-5);
+}
+
+// Tests that a query row whose lse is NaN (a forward pass gone non-finite) leaves the
+// keys the mask hides from it without gradient: their scores stay -inf (e^-inf = 0)
+// rather than becoming -inf - NaN.
+TEST(AttentionKernels, NanLseKeepsMaskedKeysAtZero) {
+  std::mt19937 rng(13);
+  HostTensor q = randomTensor(ds::plan::F32, {1, 5, 4}, rng);
+  HostTensor k = randomTensor(ds::plan::F32, {1, 9, 4}, rng);
+  HostTensor v = randomTensor(ds::plan::F32, {1, 9, 4}, rng);
+  HostTensor g = randomTensor(ds::plan::F32, {1, 5, 4}, rng);
+  HostTensor keep(ds::plan::I1, {5, 9}); // key 3 hidden from every row
+  for (int64_t i = 0; i < 45; ++i)
+    keep.set(i, i % 9 != 3);
+  HostTensor out(ds::plan::F32, {1, 5, 4}), lse(ds::plan::F32, {1, 5});
+  runKernel(Ins("attention").f("scale", 0.5), {&q, &k, &v, &keep}, {&out, &lse});
+  lse.set(0, std::numeric_limits<double>::quiet_NaN());
+  HostTensor dq(ds::plan::F32, q.shape), dk(ds::plan::F32, k.shape),
+      dv(ds::plan::F32, v.shape);
+  runKernel(Ins("attention_grad").f("scale", 0.5), {&g, &q, &k, &v, &out, &lse, &keep},
+            {&dq, &dk, &dv});
+  for (int64_t x = 0; x < 4; ++x) {
+    EXPECT_EQ(dk.get(3 * 4 + x), 0.0) << x;
+    EXPECT_EQ(dv.get(3 * 4 + x), 0.0) << x;
+    EXPECT_TRUE(std::isnan(dv.get(x))) << x; // row 0's NaN reaches the keys it sees
+  }
+}
+
+// Tests that a NaN in a float mask reaches its row even where causal masks the key: the
+// score is -inf + NaN, and the exponentials causal lets the kernels skip are only those
+// of scores that are exactly -inf (no float mask).
+TEST(AttentionKernels, FloatMaskNanUnderCausalReachesItsRow) {
+  std::mt19937 rng(17);
+  const int64_t t = 40;
+  HostTensor q = randomTensor(ds::plan::F32, {1, t, 4}, rng);
+  HostTensor k = randomTensor(ds::plan::F32, {1, t, 4}, rng);
+  HostTensor v = randomTensor(ds::plan::F32, {1, t, 4}, rng);
+  HostTensor g = randomTensor(ds::plan::F32, {1, t, 4}, rng);
+  HostTensor bias(ds::plan::F32, {t, t}); // zeros, but row 0 key 30 (causally masked)
+  bias.set(30, std::numeric_limits<double>::quiet_NaN());
+  HostTensor out(ds::plan::F32, {1, t, 4}), lse(ds::plan::F32, {1, t});
+  runKernel(Ins("attention").f("scale", 0.5).i("causal", true), {&q, &k, &v, &bias},
+            {&out, &lse});
+  HostTensor dq(ds::plan::F32, q.shape), dk(ds::plan::F32, k.shape),
+      dv(ds::plan::F32, v.shape);
+  runKernel(Ins("attention_grad").f("scale", 0.5).i("causal", true),
+            {&g, &q, &k, &v, &out, &lse, &bias}, {&dq, &dk, &dv});
+  for (int64_t x = 0; x < 4; ++x) {
+    EXPECT_TRUE(std::isnan(out.get(x))) << x;
+    EXPECT_TRUE(std::isfinite(out.get(4 + x))) << x;  // row 1
+    EXPECT_TRUE(std::isnan(dk.get(30 * 4 + x))) << x; // key 30 takes row 0's NaN
+  }
+}
+
 TEST(AttentionKernels, PaddedBooleanMask) {
   // [B, 1, 1, S]: sample b attends to its first S - 5b keys.
   HostTensor keep(ds::plan::I1, {2, 1, 1, 77});

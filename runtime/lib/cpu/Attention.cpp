@@ -86,6 +86,11 @@ template <typename T> struct MaskView {
     return true;
   }
 
+  /// Whether the scores causal masks are exactly -inf after apply() (a float mask added
+  /// to them could make them NaN, which e^x propagates): then their e^x is 0 without
+  /// computing.
+  bool causalScoresNegInf() const { return causal && !bias; }
+
   /// Applies causal and mask to the tile of rows [i0, i0 + br) and cols [j0, j0 + bc).
   void apply(T *tile, int64_t b, int64_t i0, int64_t br, int64_t j0, int64_t bc) const {
     const T ninf = -std::numeric_limits<T>::infinity();
@@ -143,14 +148,80 @@ int64_t keyEnd(bool causal, int64_t rowEnd, int64_t s) {
   return causal ? std::min(s, rowEnd) : s;
 }
 
+/// This thread's scratch buffer `slot` of at least n elements, kept between calls
+/// (grow-only, not zeroed): the tile loops allocate nothing per call.
+template <typename T> T *scratch(int slot, int64_t n) {
+  thread_local std::vector<T> buffers[3];
+  std::vector<T> &b = buffers[slot];
+  if (int64_t(b.size()) < n)
+    b.resize(size_t(n));
+  return b.data();
+}
+
+/// Rows whose reductions run side by side in the row loops below. A row's max and sum are
+/// sequential chains (the order fixes the sum's bits), each one add or compare per cycle
+/// of latency: kChains independent rows keep the core busy instead.
+constexpr int64_t kChains = 8;
+
+/// acc[r] = step(acc[r], r, j) for j in [0, n) in order, for every r in [0, rows):
+/// kChains rows at a time, their accumulators in registers.
+template <typename T, typename Step>
+void foldRows(int64_t rows, int64_t n, T *acc, Step step) {
+  int64_t r0 = 0;
+  for (; r0 + kChains <= rows; r0 += kChains) {
+    T a[kChains];
+    for (int64_t r = 0; r < kChains; ++r)
+      a[r] = acc[r0 + r];
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t r = 0; r < kChains; ++r)
+        a[r] = step(a[r], r0 + r, j);
+    for (int64_t r = 0; r < kChains; ++r)
+      acc[r0 + r] = a[r];
+  }
+  for (; r0 < rows; ++r0) {
+    T a = acc[r0];
+    for (int64_t j = 0; j < n; ++j)
+      a = step(a, r0, j);
+    acc[r0] = a;
+  }
+}
+
+/// Keys [0, visible) of tile row i (rows [i0, i0 + br), keys [j0, j0 + bc)) can be
+/// unmasked; causal masks the rest.
+int64_t visibleKeys(bool causal, int64_t i0, int64_t i, int64_t j0, int64_t bc) {
+  return causal ? std::clamp<int64_t>(i0 + i + 1 - j0, 0, bc) : bc;
+}
+
+/// tile[i, j] = e^tile[i, j] over the br x bc tile; with skipCausal, most keys causal
+/// masks are skipped (their scores must be -inf: e^-inf is 0, written directly). A row's
+/// exponentials run to a multiple of 16 keys: the vector loop's whole iterations, no
+/// scalar tail.
+template <typename T>
+void expTile(const ExpLoop &expLoop, T *tile, bool skipCausal, int64_t i0, int64_t br,
+             int64_t j0, int64_t bc) {
+  if (visibleKeys(skipCausal, i0, 0, j0, bc) == bc) { // nothing to skip
+    expLoop(tile, tile, br * bc);
+    return;
+  }
+  for (int64_t i = 0; i < br; ++i) {
+    T *row = tile + i * bc;
+    int64_t n = std::min(bc, (visibleKeys(skipCausal, i0, i, j0, bc) + 15) / 16 * 16);
+    expLoop(row, row, n);
+    std::fill(row + n, row + bc, T(0));
+  }
+}
+
 template <typename T>
 void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mask,
                       T scale, const Dims &n, T *out, T *lse) {
   int64_t rowTiles = (n.t + kRows - 1) / kRows;
   const ExpLoop expLoop;
   parallelFor(n.batch * rowTiles, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> tile(size_t(kRows * kCols)), acc(size_t(kRows * n.dv));
-    std::vector<T> m(kRows), l(kRows);
+    T *tile = scratch<T>(0, kRows * kCols), *acc = scratch<T>(1, kRows * n.dv);
+    // Per row: running max m and sum l, the tile's max mx, the rescale alpha, the sum.
+    T *rowState = scratch<T>(2, 5 * kRows);
+    T *m = rowState, *l = m + kRows, *mx = l + kRows, *alpha = mx + kRows,
+      *sum = alpha + kRows;
     const T ninf = -std::numeric_limits<T>::infinity();
     for (int64_t task = begin; task < end; ++task) {
       int64_t b = task / rowTiles, i0 = (task % rowTiles) * kRows;
@@ -158,54 +229,62 @@ void attentionForward(const T *q, const T *k, const T *v, const MaskView<T> &mas
       int64_t kvb = b / n.group;
       const T *qb = q + n.q.at(b, i0), *kb = k + n.k.at(kvb, 0), *vb = v + n.v.at(kvb, 0);
       const int64_t ldq = n.q.rowStride, ldk = n.k.rowStride, ldv = n.v.rowStride;
-      std::fill(m.begin(), m.end(), ninf);
-      std::fill(l.begin(), l.end(), T(0));
-      std::fill(acc.begin(), acc.end(), T(0));
+      std::fill(m, m + br, ninf);
+      std::fill(l, l + br, T(0));
+      std::fill(acc, acc + br * n.dv, T(0));
       int64_t jEnd = keyEnd(mask.causal, i0 + br, n.s);
       for (int64_t j0 = 0; j0 < jEnd; j0 += kCols) {
         int64_t bc = std::min(kCols, jEnd - j0);
         if (mask.tileMasked(b, i0, br, j0, bc))
           continue;
-        T *st = tile.data();
+        T *st = tile;
         if (n.d > 0)
           gemm(false, true, br, bc, n.d, scale, qb, ldq, kb + j0 * ldk, ldk, T(0), st,
                bc);
         else
           std::fill(st, st + br * bc, T(0));
         mask.apply(st, b, i0, br, j0, bc);
+        // The online-softmax update, one pass per step over the tile: row maxima, the
+        // rescales e^(m - mx), e^(score - mx), row sums.
+        std::copy(m, m + br, mx);
+        foldRows(br, bc, mx,
+                 [&](T a, int64_t i, int64_t j) { return std::max(a, st[i * bc + j]); });
         for (int64_t i = 0; i < br; ++i) {
           T *row = st + i * bc;
-          T mx = m[size_t(i)];
-          for (int64_t j = 0; j < bc; ++j)
-            mx = std::max(mx, row[j]);
-          if (mx == ninf) { // every key so far masked: nothing to add
-            std::fill(row, row + bc, T(0));
+          if (mx[i] == ninf) { // every key so far masked: nothing to add
+            alpha[i] = T(0);
+            std::fill(row, row + bc, ninf); // e^-inf = 0 below
             continue;
           }
-          T alpha = m[size_t(i)] - mx, sum = 0;
-          expLoop(&alpha, &alpha, 1);
+          alpha[i] = m[i] - mx[i];
           for (int64_t j = 0; j < bc; ++j)
-            row[j] -= mx;
-          expLoop(row, row, bc);
-          for (int64_t j = 0; j < bc; ++j)
-            sum += row[j];
-          l[size_t(i)] = l[size_t(i)] * alpha + sum;
-          m[size_t(i)] = mx;
-          if (alpha != T(1))
+            row[j] -= mx[i];
+        }
+        expLoop(alpha, alpha, br);
+        expTile(expLoop, st, mask.causalScoresNegInf(), i0, br, j0, bc);
+        std::fill(sum, sum + br, T(0));
+        foldRows(br, bc, sum,
+                 [&](T a, int64_t i, int64_t j) { return a + st[i * bc + j]; });
+        for (int64_t i = 0; i < br; ++i) {
+          if (mx[i] == ninf)
+            continue;
+          l[i] = l[i] * alpha[i] + sum[i];
+          m[i] = mx[i];
+          if (alpha[i] != T(1))
             for (int64_t d = 0; d < n.dv; ++d)
-              acc[size_t(i * n.dv + d)] *= alpha;
+              acc[i * n.dv + d] *= alpha[i];
         }
         if (n.dv > 0)
-          gemm(false, false, br, n.dv, bc, T(1), st, bc, vb + j0 * ldv, ldv, T(1),
-               acc.data(), n.dv);
+          gemm(false, false, br, n.dv, bc, T(1), st, bc, vb + j0 * ldv, ldv, T(1), acc,
+               n.dv);
       }
       for (int64_t i = 0; i < br; ++i) {
-        T li = l[size_t(i)];
+        T li = l[i];
         T inv = li > 0 ? T(1) / li : T(0);
         T *o = out + n.o.at(b, i0 + i);
         for (int64_t d = 0; d < n.dv; ++d)
-          o[d] = acc[size_t(i * n.dv + d)] * inv;
-        lse[b * n.t + i0 + i] = li > 0 ? m[size_t(i)] + std::log(li) : ninf;
+          o[d] = acc[i * n.dv + d] * inv;
+        lse[b * n.t + i0 + i] = li > 0 ? m[i] + std::log(li) : ninf;
       }
     }
   });
@@ -218,8 +297,8 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
   // One task per key-value entry: it owns dk and dv, and the dq of its query group.
   const ExpLoop expLoop;
   parallelFor(n.batch / n.group, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> p(size_t(kRows * kCols)), dp(size_t(kRows * kCols)),
-        rowDot(size_t(n.t));
+    T *p = scratch<T>(0, kRows * kCols), *dp = scratch<T>(1, kRows * kCols),
+      *rowDot = scratch<T>(2, n.t);
     const T ninf = -std::numeric_limits<T>::infinity();
     for (int64_t kvb = begin; kvb < end; ++kvb) {
       // dk, dv, dq have the layouts of k, v, q.
@@ -237,12 +316,11 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
         T *dqb = dq + n.q.at(b, 0);
         for (int64_t i = 0; i < n.t; ++i)
           std::fill(dqb + i * ldq, dqb + i * ldq + n.d, T(0));
-        for (int64_t i = 0; i < n.t; ++i) { // rowsum(g * out) = rowsum(p * (g vᵀ))
-          T sum = 0;
-          for (int64_t d = 0; d < n.dv; ++d)
-            sum += gb[i * ldo + d] * ob[i * ldo + d];
-          rowDot[size_t(i)] = sum;
-        }
+        // rowsum(g * out) = rowsum(p * (g vᵀ))
+        std::fill(rowDot, rowDot + n.t, T(0));
+        foldRows(n.t, n.dv, rowDot, [&](T a, int64_t i, int64_t d) {
+          return a + gb[i * ldo + d] * ob[i * ldo + d];
+        });
         for (int64_t j0 = 0; j0 < n.s; j0 += kCols) {
           int64_t bc = std::min(kCols, n.s - j0);
           // Causal: rows before j0 see none of these keys.
@@ -251,21 +329,27 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
             int64_t br = std::min(kRows, n.t - i0);
             if (mask.tileMasked(b, i0, br, j0, bc))
               continue;
-            T *pt = p.data(), *dpt = dp.data();
+            T *pt = p, *dpt = dp;
             if (n.d > 0)
               gemm(false, true, br, bc, n.d, scale, qb + i0 * ldq, ldq, kb + j0 * ldk,
                    ldk, T(0), pt, bc);
             else
               std::fill(pt, pt + br * bc, T(0));
             mask.apply(pt, b, i0, br, j0, bc);
-            for (int64_t i = 0; i < br; ++i) {
-              T l = lb[i0 + i];
-              for (int64_t j = 0; j < bc; ++j) { // e^-inf = 0 below
-                T &x = pt[i * bc + j];
-                x = (x == ninf || l == ninf) ? ninf : x - l;
+            for (int64_t i = 0; i < br; ++i) { // e^-inf = 0 below
+              T l = lb[i0 + i], *row = pt + i * bc;
+              if (l == ninf) {
+                std::fill(row, row + bc, ninf);
+                continue;
               }
+              if (l == l) // -inf - l is -inf already (and vectorises without a select)
+                for (int64_t j = 0; j < bc; ++j)
+                  row[j] -= l;
+              else
+                for (int64_t j = 0; j < bc; ++j)
+                  row[j] = row[j] == ninf ? ninf : row[j] - l;
             }
-            expLoop(pt, pt, br * bc);
+            expTile(expLoop, pt, mask.causalScoresNegInf(), i0, br, j0, bc);
             if (n.dv > 0) {
               gemm(true, false, bc, n.dv, br, T(1), pt, bc, gb + i0 * ldo, ldo, T(1),
                    dvb + j0 * ldv, ldv);
@@ -276,8 +360,7 @@ void attentionBackward(const T *g, const T *q, const T *k, const T *v, const T *
             }
             for (int64_t i = 0; i < br; ++i)
               for (int64_t j = 0; j < bc; ++j)
-                dpt[i * bc + j] =
-                    pt[i * bc + j] * (dpt[i * bc + j] - rowDot[size_t(i0 + i)]);
+                dpt[i * bc + j] = pt[i * bc + j] * (dpt[i * bc + j] - rowDot[i0 + i]);
             if (n.d > 0) {
               gemm(false, false, br, n.d, bc, scale, dpt, bc, kb + j0 * ldk, ldk, T(1),
                    dqb + i0 * ldq, ldq);
