@@ -257,4 +257,18 @@ void checkLossGrad(const CheckContext &c) {
   expectShape(c.out[0], s->shape, "result");
 }
 
+void checkLossWithGrad(const CheckContext &c) {
+  T g = c.in[0], s = c.in[1], l = c.in[2];
+  floatOnly(s, "scores");
+  auto [lshape, red] = checkLossOperands(c, s, l, 3);
+  lossScoresDtype(s, g, "scores and grad");
+  lossScoresDtype(s, c.out[0], "scores and loss");
+  sameDtype(g, c.out[0], "grad and loss");
+  std::vector<int64_t> perPosition = red == LossReduction::None ? lshape : std::vector<int64_t>{};
+  expectShape(g, perPosition, "grad");
+  expectShape(c.out[0], perPosition, "loss");
+  sameDtype(s, c.out[1], "scores and dscores");
+  expectShape(c.out[1], s->shape, "dscores");
+}
+
 } // namespace ds::rt

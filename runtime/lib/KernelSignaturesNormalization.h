@@ -15,4 +15,5 @@ void checkLoss(const CheckContext &c);
 void checkSoftmaxGrad(const CheckContext &c);
 void checkLayerNormGrad(const CheckContext &c);
 void checkLossGrad(const CheckContext &c);
+void checkLossWithGrad(const CheckContext &c);
 } // namespace ds::rt

@@ -1,4 +1,5 @@
-// The two classification losses (softmax_cross_entropy_loss, nll_loss) and their gradients.
+// The two classification losses (softmax_cross_entropy_loss, nll_loss), their gradients,
+// and the cross-entropy loss with its gradient in one pass.
 #include "Softmax.h"
 
 namespace ds::rt::cpu {
@@ -231,6 +232,61 @@ void nllGradTyped(KernelCall &c, const T *g, const T *weights, T *dlp) {
   }
 }
 
+/// softmax_cross_entropy_loss and its gradient from one pass over each row of scores: one
+/// maximum, one set of exponentials (kept in ds) and one sum serve the log-probability at
+/// the label (lossTyped's arithmetic) and the gradient (softmaxCrossEntropyGradTyped's), so
+/// loss and ds are the two kernels' bits.
+template <typename T>
+void lossWithGradTyped(KernelCall &c, const T *g, const T *scores, const T *weights, T *loss,
+                       T *ds) {
+  LossGradSetup s = lossSetup(c, weights);
+  const Tensor &lab = c.in[2];
+  int64_t C = s.C, D = s.D;
+  auto ignored = [&](int64_t l) { return s.hasIgnore && l == s.ignore; };
+  std::vector<T> lpAtLabel(size_t(s.N * D));
+  const ExpLoop expLoop;
+  parallelFor(s.N * D, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)),
+              [&](int64_t b, int64_t e) {
+                for (int64_t k = b; k < e; ++k) {
+                  int64_t n = k / D, j = k % D;
+                  int64_t l = indexAt(lab, k);
+                  const T *ps = scores + n * C * D + j;
+                  T *pd = ds + n * C * D + j;
+                  auto zeroRow = [&] {
+                    for (int64_t ci = 0; ci < C; ++ci)
+                      pd[ci * D] = T(0);
+                  };
+                  if (ignored(l)) {
+                    zeroRow();
+                    continue;
+                  }
+                  T mx = rowMax<T>(C, [&](int64_t ci) { return ps[ci * D]; });
+                  if (std::isinf(mx) && mx < 0)
+                    mx = 0;
+                  for (int64_t ci = 0; ci < C; ++ci) // the exponentials, in pd
+                    pd[ci * D] = ps[ci * D] - mx;
+                  if (D == 1) {
+                    expLoop(pd, pd, C);
+                  } else {
+                    for (int64_t ci = 0; ci < C; ++ci)
+                      expLoop(&pd[ci * D], &pd[ci * D], 1);
+                  }
+                  double sum = rowSum(C, [&](int64_t ci) { return double(pd[ci * D]); });
+                  lpAtLabel[size_t(k)] = (ps[l * D] - mx) - std::log(T(sum));
+                  double f = lossFactor(s, g, weights, l, k);
+                  if (f == 0) {
+                    zeroRow();
+                    continue;
+                  }
+                  T inv = T(1.0 / sum), tf = T(f);
+                  for (int64_t ci = 0; ci < C; ++ci)
+                    pd[ci * D] = (pd[ci * D] * inv - (ci == l ? T(1) : T(0))) * tf;
+                }
+              });
+  reduceLoss<T>(s.N, D, s.reduction, [&](int64_t k) { return indexAt(lab, k); }, ignored,
+                weights, [&](int64_t k) { return lpAtLabel[size_t(k)]; }, loss);
+}
+
 } // namespace
 
 void runLossGrad(KernelCall &c) {
@@ -242,6 +298,13 @@ void runLossGrad(KernelCall &c) {
       softmaxCrossEntropyGradTyped(c, in[0], in[1], w, out[0]);
     else
       nllGradTyped(c, in[0], w, out[0]);
+  });
+}
+
+void runLossWithGrad(KernelCall &c) {
+  bool hasW = c.in.size() == 4;
+  floatCall(c, [&](auto &in, auto &out) {
+    lossWithGradTyped(c, in[0], in[1], hasW ? in[3] : nullptr, out[0], out[1]);
   });
 }
 

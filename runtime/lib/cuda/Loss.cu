@@ -1,5 +1,6 @@
-// CUDA kernels: the two classification losses (softmax_cross_entropy_loss, nll_loss) and
-// their gradients, following lib/cpu/Loss.cpp as Softmax.cuh says.
+// CUDA kernels: the two classification losses (softmax_cross_entropy_loss, nll_loss), their
+// gradients, and the cross-entropy loss with its gradient in one pass, following
+// lib/cpu/Loss.cpp as Softmax.cuh says.
 //
 // Differences from the CPU, which throws on a label outside [0, C) that is not ignore_index: a
 // kernel cannot throw, so such a label yields NaN instead (its loss term and weight are NaN, so
@@ -410,6 +411,173 @@ void runLossGrad(KernelCall &c) {
       lossWidening<LossGradRun, T, int64_t>(c, widened);
     else
       lossWidening<LossGradRun, T, int32_t>(c, widened);
+  });
+}
+
+namespace {
+
+// ---------------------------------------------------------------- the loss with its gradient
+
+/// softmax_cross_entropy_loss_with_grad, D == 1: one block per sample. One maximum serves
+/// ceLossRowKernel's loss term (from its exp sum in A) and ceGradRowKernel's gradient (from
+/// its exp sum in f64), both summed over the same exponentials: the two kernels' bits from
+/// three reads of the row (maximum, sums, gradient) instead of five.
+template <typename S, typename U, typename L>
+__global__ void ceLossGradRowKernel(const U *__restrict__ g, const S *__restrict__ s,
+                                    const L *__restrict__ labels,
+                                    const S *__restrict__ weights, LossParams a,
+                                    const double *wsum, U *lossNone, double *vals,
+                                    double *wts, S *__restrict__ ds) {
+  using A = typename Acc<U>::type;
+  const int64_t C = a.C;
+  for (int64_t n = blockIdx.x; n < a.N; n += gridDim.x) {
+    const S *ps = s + n * C;
+    S *pd = ds + n * C;
+    int64_t l = int64_t(labels[n]);
+    int status = labelStatus(l, a.hasIgnore, a.ignore, C); // the same in every thread
+    if (status == 1) {                                     // ignored: block-uniform
+      if (threadIdx.x == 0)
+        putLossTerm<S, U>(n, status, l, A(0), weights, lossNone, vals, wts);
+      for (int64_t ci = threadIdx.x; ci < C; ci += blockDim.x)
+        st(pd, ci, A(0));
+      continue;
+    }
+    A mx = negInf<A>();
+    for (int64_t ci = threadIdx.x; ci < C; ci += blockDim.x)
+      mx = MaxOp()(mx, ld(ps, ci));
+    mx = blockReduce(mx, MaxOp(), negInf<A>());
+    if (mx == negInf<A>())
+      mx = A(0);
+    A sum = A(0);
+    double sumD = 0;
+    for (int64_t ci = threadIdx.x; ci < C; ci += blockDim.x) {
+      A ev = expA(subR(ld(ps, ci), mx));
+      sum += ev;
+      sumD = addR(sumD, double(ev));
+    }
+    sum = blockReduce(sum, SumOp(), A(0));
+    sumD = blockReduce(sumD, SumOp(), 0.0);
+    if (threadIdx.x == 0) {
+      A lp = status == 0 ? subR(subR(ld(ps, l), mx), logA(sum)) : A(0);
+      putLossTerm<S, U>(n, status, l, lp, weights, lossNone, vals, wts);
+    }
+    double f = lossFactor(status, l, n, g, weights, a, wsum);
+    if (f == 0) {
+      for (int64_t ci = threadIdx.x; ci < C; ci += blockDim.x)
+        st(pd, ci, A(0));
+      continue;
+    }
+    A inv = fromD<A>(divR(1.0, sumD)), tf = fromD<A>(f);
+    for (int64_t ci = threadIdx.x; ci < C; ci += blockDim.x) {
+      A ev = expA(subR(ld(ps, ci), mx));
+      st(pd, ci, mulR(subR(mulR(ev, inv), ci == l ? A(1) : A(0)), tf));
+    }
+  }
+}
+
+/// softmax_cross_entropy_loss_with_grad, D > 1: one thread per position, sequential over C
+/// (ceLossColKernel's and ceGradColKernel's arithmetic).
+template <typename S, typename U, typename L>
+__global__ void ceLossGradColKernel(const U *__restrict__ g, const S *__restrict__ s,
+                                    const L *__restrict__ labels,
+                                    const S *__restrict__ weights, LossParams a,
+                                    const double *wsum, U *lossNone, double *vals,
+                                    double *wts, S *__restrict__ ds) {
+  using A = typename Acc<U>::type;
+  const int64_t C = a.C, D = a.D;
+  DS_GRID_STRIDE(k, a.N * D) {
+    int64_t n = k / D, j = k % D;
+    const S *ps = s + n * C * D + j;
+    S *pd = ds + n * C * D + j;
+    int64_t l = int64_t(labels[k]);
+    int status = labelStatus(l, a.hasIgnore, a.ignore, C);
+    A mx = A(0), lp = A(0);
+    double sumD = 0;
+    if (status != 1) {
+      mx = negInf<A>();
+      for (int64_t ci = 0; ci < C; ++ci)
+        mx = MaxOp()(mx, ld(ps, ci * D));
+      if (mx == negInf<A>())
+        mx = A(0);
+      A sum = A(0);
+      for (int64_t ci = 0; ci < C; ++ci) {
+        A ev = expA(subR(ld(ps, ci * D), mx));
+        sum = addR(sum, ev);
+        sumD = addR(sumD, double(ev));
+      }
+      if (status == 0)
+        lp = subR(subR(ld(ps, l * D), mx), logA(sum));
+    }
+    putLossTerm<S, U>(k, status, l, lp, weights, lossNone, vals, wts);
+    double f = lossFactor(status, l, k, g, weights, a, wsum);
+    if (f == 0) {
+      for (int64_t ci = 0; ci < C; ++ci)
+        st(pd, ci * D, A(0));
+      continue;
+    }
+    A inv = fromD<A>(divR(1.0, sumD)), tf = fromD<A>(f);
+    for (int64_t ci = 0; ci < C; ++ci) {
+      A ev = expA(subR(ld(ps, ci * D), mx));
+      st(pd, ci * D, mulR(subR(mulR(ev, inv), ci == l ? A(1) : A(0)), tf));
+    }
+  }
+}
+
+/// The weight sum of a mean (lossWeightSumKernel), the per-position loss terms and the
+/// gradient (one launch), then the loss's reduction (lossFinalKernel): g and the loss of
+/// type U, scores, weights and dscores of type S.
+template <typename S, typename U, typename L>
+void lossWithGradTyped(KernelCall &c, const LossParams &a) {
+  const U *g = c.in[0].as<const U>();
+  const S *s = c.in[1].as<const S>();
+  const L *labels = c.in[2].as<const L>();
+  const S *w = c.in.size() == 4 ? c.in[3].as<const S>() : nullptr;
+  U *loss = c.out[0].as<U>();
+  S *ds = c.out[1].as<S>();
+  int64_t K = a.N * a.D;
+  // One scratch block: the weight sum, then the terms and weights of a 'sum' / 'mean'.
+  constexpr int64_t kHead = 32; // doubles: keeps vals 256-byte aligned
+  double *head = static_cast<double *>(scratch(
+      c, size_t(kHead + (a.reduction == kRedNone ? 0 : 2 * K)) * sizeof(double)));
+  double *wsum = a.reduction == kRedMean ? head : nullptr;
+  U *lossNone = a.reduction == kRedNone ? loss : nullptr;
+  double *vals = a.reduction == kRedNone ? nullptr : head + kHead;
+  double *wts = vals ? vals + K : nullptr;
+  if (wsum) {
+    lossWeightSumKernel<S, L><<<1, 1024, 0, stream(c)>>>(labels, w, a, wsum);
+    DS_CUDA_LAUNCH();
+  }
+  if (K > 0) {
+    if (a.D == 1)
+      ceLossGradRowKernel<S, U, L><<<rowGrid(a.N), rowThreads(a.C), 0, stream(c)>>>(
+          g, s, labels, w, a, wsum, lossNone, vals, wts, ds);
+    else
+      ceLossGradColKernel<S, U, L><<<gridFor(K), kThreads, 0, stream(c)>>>(
+          g, s, labels, w, a, wsum, lossNone, vals, wts, ds);
+    DS_CUDA_LAUNCH();
+  }
+  if (a.reduction != kRedNone) {
+    lossFinalKernel<U><<<1, 1024, 0, stream(c)>>>(vals, wts, K, a.reduction, loss);
+    DS_CUDA_LAUNCH();
+  }
+}
+
+struct LossWithGradRun {
+  template <typename S, typename U, typename L> static void run(KernelCall &c) {
+    lossWithGradTyped<S, U, L>(c, lossParams(c, *c.in[1].shape));
+  }
+};
+
+} // namespace
+
+void runLossWithGrad(KernelCall &c) {
+  bool i64 = c.in[2].dtype == ds::plan::I64;
+  bool widened = c.in[0].dtype != c.in[1].dtype;
+  DS_DISPATCH_FLOAT(c.in[1].dtype, T, {
+    if (i64)
+      lossWidening<LossWithGradRun, T, int64_t>(c, widened);
+    else
+      lossWidening<LossWithGradRun, T, int32_t>(c, widened);
   });
 }
 
