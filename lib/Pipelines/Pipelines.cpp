@@ -125,6 +125,8 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
   // After the elision: the reduce_sums then accumulate into the gradient globals in place.
   if (options.fuseGemm && options.fuseBiasGrad)
     pm.addPass(dsrt::createFuseBiasGradPass());
+  if (options.fuseLossGrad)
+    pm.addPass(dsrt::createFuseLossGradPass());
   if (options.multiTensorOptimizer)
     pm.addPass(dsrt::createGroupOptimizerUpdatesPass());
   if (options.fuseElementwise)

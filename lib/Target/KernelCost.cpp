@@ -66,6 +66,12 @@ template <int perElement> KernelCost perAllOut(const Ops &in, const Ops &out) {
   return streaming(in, out, perElement * n, Unit::Vector);
 }
 
+/// softmax_cross_entropy_loss_with_grad (g, scores, labels, weights?) -> (loss, dscores): the
+/// loss's and the gradient's FLOPs per element of the scores (5 + 4), every operand once.
+KernelCost lossWithGrad(const Ops &in, const Ops &out) {
+  return streaming(in, out, 9 * (in.size() > 1 ? in[1].numElements() : 0), Unit::Vector);
+}
+
 /// numpy matmul a [..., M, K] x b [..., K, N]: 2 M N K per batch element of r.
 KernelCost matmul(const Ops &in, const Ops &out) {
   if (in.size() < 2 || out.empty())
@@ -253,6 +259,7 @@ const std::map<std::string, Formula, std::less<>> &formulas() {
       {"batch_norm_grad", perIn<12>},
       {"softmax_cross_entropy_loss", perIn<5>},
       {"softmax_cross_entropy_loss_grad", perOut<4>},
+      {"softmax_cross_entropy_loss_with_grad", lossWithGrad},
       {"nll_loss", perIn<1>},
       {"nll_loss_grad", perOut<1>},
       {"max_pool", perIn<1>},
@@ -372,6 +379,13 @@ int64_t mlir::ds::cost::cudaLaunches(std::string_view kernel, const Ops &in, con
   // the gradient.
   if (kernel == "softmax_cross_entropy_loss_grad" || kernel == "nll_loss_grad")
     return !in.empty() && in[0].shape.empty() ? 2 : 1;
+  // The weight sum of a mean (a scalar g counted as a mean), the loss terms and the gradient
+  // in one launch, then the loss's reduction to a scalar (Loss.cu lossWithGradTyped).
+  if (kernel == "softmax_cross_entropy_loss_with_grad") {
+    bool scalarG = !in.empty() && in[0].shape.empty();
+    bool scalarLoss = !out.empty() && out[0].shape.empty();
+    return (scalarG ? 1 : 0) + 1 + (scalarLoss ? 1 : 0);
+  }
   // dq by query rows, then dk/dv by key rows (Attention.cu; cuDNN's backward graph is
   // several kernels as well).
   if (kernel == "attention_grad" || kernel == "packed_attention_grad")

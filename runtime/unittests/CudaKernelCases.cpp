@@ -334,6 +334,24 @@ std::vector<Case> allCases() {
           {R(F32, r == "none" ? std::vector<int64_t>{3, 2} : std::vector<int64_t>{}),
            R(F32, {3, 5, 2}, -3, 3), V(I64, {3, 2}, lab3), R(F32, {5}, 0.2, 2)},
           {R(F32, {3, 5, 2})});
+      if (!sce)
+        continue;
+      // The loss with its gradient (ds-fuse-loss-grad): (grad, scores, labels, [weights])
+      // -> (loss, dscores).
+      std::string f = "softmax_cross_entropy_loss_with_grad_" + r;
+      std::vector<int64_t> per2 = r == "none" ? std::vector<int64_t>{6} : std::vector<int64_t>{};
+      std::vector<int64_t> per3 =
+          r == "none" ? std::vector<int64_t>{3, 2} : std::vector<int64_t>{};
+      Ins fk = K("softmax_cross_entropy_loss_with_grad").s("reduction", red).i("ignore_index", -100);
+      add(f + "_f32", fk, {R(F32, per2, 0.5, 2), R(F32, {6, 5}, -3, 3), V(I64, {6}, lab2)},
+          {R(F32, per2), R(F32, {6, 5})});
+      add(f + "_f32_3d_weights", fk,
+          {R(F32, per3, 0.5, 2), R(F32, {3, 5, 2}, -3, 3), V(I64, {3, 2}, lab3),
+           R(F32, {5}, 0.2, 2)},
+          {R(F32, per3), R(F32, {3, 5, 2})});
+      add(f + "_bf16_scores_f32_loss", fk,
+          {R(F32, per2, 0.5, 2), R(BF16, {6, 5}, -3, 3), V(I32, {6}, lab2)},
+          {R(F32, per2), R(BF16, {6, 5})});
     }
     add(o + "_mean_bf16_i32_labels", K(op).i("ignore_index", -100),
         {R(BF16, {6, 5}, -3, 3), V(I32, {6}, lab2)}, {R(BF16, {})});

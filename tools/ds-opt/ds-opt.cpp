@@ -129,6 +129,12 @@ static cl::opt<bool> fuseBiasGrad(
              "multi_add kernels instead of reduce_sum kernels (default true; =false keeps "
              "the reduce_sums, for comparisons; the same bits)"),
     cl::init(true), cl::cat(compilerCategory));
+static cl::opt<bool> fuseLossGrad(
+    "fuse-loss-grad",
+    cl::desc("Compute the cross-entropy loss and its gradient with one kernel, which reads "
+             "the logits once instead of twice (default true; =false keeps the two "
+             "kernels, for comparisons; the same bits)"),
+    cl::init(true), cl::cat(compilerCategory));
 static cl::opt<bool> packAttentionQkv(
     "pack-attention-qkv",
     cl::desc(
@@ -271,6 +277,7 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
   options.packAttentionQkv = fuseAttention && packAttentionQkv;
   options.foldAccumulation = foldAccumulation;
   options.fuseBiasGrad = fuseBiasGrad;
+  options.fuseLossGrad = fuseLossGrad;
   options.multiTensorOptimizer = multiTensorOptimizer;
   return runPipeline(module,
                      [&](OpPassManager &pm) { ds::buildLoweringPipeline(pm, options); });

@@ -166,6 +166,20 @@ TEST(KernelCost, LossGrad) {
   EXPECT_EQ(c.flops, 4 * 60);
 }
 
+// Tests that the loss with its gradient reads the scores once and writes the loss and the
+// gradient once: one pass fewer over the scores than the two kernels, the same FLOPs.
+TEST(KernelCost, LossWithGrad) {
+  Operand g = bf16({}), s = bf16({6, 10}), y = i64({6}), l = bf16({}), ds = bf16({6, 10});
+  KernelCost fused = costOf("softmax_cross_entropy_loss_with_grad", {g, s, y}, {l, ds});
+  KernelCost loss = costOf("softmax_cross_entropy_loss", {s, y}, {l});
+  KernelCost grad = costOf("softmax_cross_entropy_loss_grad", {g, s, y}, {ds});
+  EXPECT_EQ(fused.flops, loss.flops + grad.flops);
+  EXPECT_EQ(fused.bytesRead, 2 + 120 + 48);
+  EXPECT_EQ(fused.bytesWritten, 2 + 120);
+  EXPECT_EQ(loss.bytesRead + grad.bytesRead - fused.bytesRead, s.bytes() + y.bytes());
+  EXPECT_EQ(fused.bytesWritten, loss.bytesWritten + grad.bytesWritten);
+}
+
 // Tests that an optimizer update counts FLOPs per parameter element and every state once.
 TEST(KernelCost, Optimizer) {
   Operand p = f32({100}), lr = f32({}), step = i64({});
@@ -262,5 +276,13 @@ TEST(KernelCost, CudaLaunches) {
             2);
   EXPECT_EQ(cudaLaunches("softmax_cross_entropy_loss_grad",
                          {f32({8}), f32({8, 5}), i64({8})}, {f32({8, 5})}),
+            1);
+  // The loss with its gradient: the weight sum (mean), one launch for both, the reduction;
+  // one launch fewer than the two kernels.
+  EXPECT_EQ(cudaLaunches("softmax_cross_entropy_loss_with_grad",
+                         {f32({}), f32({8, 5}), i64({8})}, {f32({}), f32({8, 5})}),
+            3);
+  EXPECT_EQ(cudaLaunches("softmax_cross_entropy_loss_with_grad",
+                         {f32({8}), f32({8, 5}), i64({8})}, {f32({8}), f32({8, 5})}),
             1);
 }

@@ -93,6 +93,9 @@ struct LoweringPipelineOptions {
   /// Bias gradients computed by the weight-gradient gemm (its db output) and accumulated by
   /// multi_add kernels instead of reduce_sum kernels (`--fuse-bias-grad`; the same bits).
   bool fuseBiasGrad = true;
+  /// The cross-entropy loss and its gradient computed by one kernel, which reads the
+  /// scores once (`--fuse-loss-grad`; the same bits).
+  bool fuseLossGrad = true;
   /// One grad_norm_sq kernel for the clipping norm and one multi_adam_update kernel per
   /// group of Adam updates (`--multi-tensor-optimizer`).
   bool multiTensorOptimizer = true;

@@ -118,7 +118,7 @@ inline int64_t indexAt(const Tensor &t, int64_t i) {
 }
 
 // Kernel entry points: the catalogue's `run` functions (KernelCatalogue.def), defined in the
-// family files, mirrored by lib/cuda (Elementwise, Linalg, Normalization, Reduction,
+// family files, mirrored by lib/cuda (Elementwise, Linalg, Normalization, Loss, Reduction,
 // DataMovement, Optimizer; the collectives in comm/CollectiveKernels.cpp).
 #define DS_KERNEL(Id, name, S, inputs, outputs, inPlace, Stream, Backends, check, run, summary) \
   void run(KernelCall &c);

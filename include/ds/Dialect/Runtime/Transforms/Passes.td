@@ -341,6 +341,42 @@ def FuseBiasGradPass : Pass<"ds-fuse-bias-grad", "::mlir::ModuleOp"> {
   ];
 }
 
+def FuseLossGradPass : Pass<"ds-fuse-loss-grad", "::mlir::ModuleOp"> {
+  let summary = "Computes the cross-entropy loss and its gradient in one pass over the scores";
+  let description = [{
+    A `softmax_cross_entropy_loss ins(scores, labels[, weights]) outs(loss)` (no log_prob)
+    and a later `softmax_cross_entropy_loss_grad ins(g, scores, labels[, weights])
+    outs(dscores)` of the same block, with the same attributes and the same scores, labels
+    and weights (the same bytes), become one `softmax_cross_entropy_loss_with_grad ins(g,
+    scores, labels[, weights]) outs(loss, dscores)` where the loss was, which reads the
+    scores once for both: on GPT-2's [8192, 50257] logits that is one of three
+    logits-sized passes saved. It runs there when the incoming gradient `g` is known by
+    then: its buffer is defined before the loss (or is an alloc or a global's buffer,
+    moved there), and the kernels between the two that touch it only write it without
+    reading anything (the backward seed's `constant`, moved before the loss; the fp16
+    seed is the `loss_scale` global, written in the previous step). Also nothing between
+    the two writes the scores, labels or weights, nothing touches `dscores`, whose alloc
+    moves before the loss, and `g` and the loss have one dtype. The kernel computes the
+    loss as `softmax_cross_entropy_loss` does and `dscores` as the gradient kernel does,
+    from one maximum and one set of exponentials per row: the same bits.
+    ```mlir
+    dsrt.kernel "softmax_cross_entropy_loss" ins(%s, %y : memref<8x10xf32>, memref<8xi64>) outs(%l : memref<f32>) {attrs = {reduction = "mean"}}
+    %g = dsrt.alloc : memref<f32>
+    dsrt.kernel "constant" outs(%g : memref<f32>) {attrs = {value = dense<1.0> : tensor<f32>}}
+    %ds = dsrt.alloc : memref<8x10xf32>
+    dsrt.kernel "softmax_cross_entropy_loss_grad" ins(%g, %s, %y : memref<f32>, memref<8x10xf32>, memref<8xi64>) outs(%ds : memref<8x10xf32>) {attrs = {reduction = "mean"}}
+    // becomes
+    %g = dsrt.alloc : memref<f32>
+    dsrt.kernel "constant" outs(%g : memref<f32>) {attrs = {value = dense<1.0> : tensor<f32>}}
+    %ds = dsrt.alloc : memref<8x10xf32>
+    dsrt.kernel "softmax_cross_entropy_loss_with_grad" ins(%g, %s, %y : memref<f32>, memref<8x10xf32>, memref<8xi64>) outs(%l, %ds : memref<f32>, memref<8x10xf32>) {attrs = {reduction = "mean"}}
+    ```
+  }];
+  let statistics = [
+    Statistic<"numFused", "fused-losses", "loss and loss-gradient kernel pairs fused">,
+  ];
+}
+
 def FuseElementwisePass : Pass<"ds-fuse-elementwise", "::mlir::ModuleOp"> {
   let summary = "Groups chains of elementwise kernels into fused_elementwise kernels";
   let description = [{
