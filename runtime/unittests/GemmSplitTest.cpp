@@ -2,7 +2,8 @@
 // every thread count: products large enough for parallelGemm to split into blocks of rows,
 // on awkward shapes (rows and columns off the kernels' tiles, odd widths, contractions of
 // several library chunks), with transposes, alpha and beta, a bias row, an in-place
-// accumulation, f32 and f64.
+// accumulation, f32 and f64; and that the wide products split into column blocks compute
+// the same bits at every thread count.
 #include "../lib/cpu/Gemm.h" // parallelGemmBlocks: that the cases split
 #include "KernelTestUtil.h"
 #include "ds/runtime/ThreadPool.h"
@@ -142,6 +143,28 @@ TEST(GemmSplit, InPlaceAccumulation) {
           << name(s, t);
     }
   });
+}
+
+// Tests that wide products with few rows (a convolution's channels by its pixels) split
+// into the same column blocks, hence the same bits, at every thread count, close to one call.
+TEST(GemmSplit, ColumnBlocksIgnoreThreadCount) {
+  for (DType dt : {F32, F64})
+    for (const Shape &s : {Shape{64, 2000, 300, false, true}, Shape{150, 900, 77, true, false}}) {
+      HostTensor a = randomTensor(dt, aShape(s), rng()), b = randomTensor(dt, bShape(s), rng());
+      HostTensor one(dt, {s.m, s.n});
+      oneCall(s, 1, a, b, 0, one);
+      std::vector<double> want(size_t(s.m * s.n));
+      for (size_t i = 0; i < want.size(); ++i)
+        want[i] = one.get(int64_t(i));
+      std::vector<HostTensor> got;
+      atThreadCounts([&](int t) {
+        EXPECT_GT(cpu::parallelGemmBlocks(s.m, s.n, s.k), 1) << name(s, t);
+        got.emplace_back(dt, std::vector<int64_t>{s.m, s.n});
+        runKernel(gemmIns(s), {&a, &b}, {&got.back()});
+        expectNear(got.back(), want, 1e-5, 1e-3, name(s, t)); // sums of up to 300 products
+        EXPECT_EQ(got.back().bytes, got.front().bytes) << dtypeName(dt) << " " << name(s, t);
+      });
+    }
 }
 
 // Tests matmul's batched products (b one matrix per batch entry), split one at a time.

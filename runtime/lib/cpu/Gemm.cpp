@@ -1,4 +1,4 @@
-// GEMM through OpenBLAS, single-threaded per call; parallelGemm splits C's rows over the pool.
+// GEMM through OpenBLAS, single-threaded per call; parallelGemm splits C over the pool.
 #include "Gemm.h"
 
 #include "ds/runtime/ThreadPool.h"
@@ -63,6 +63,21 @@ int64_t blockStart(int64_t M, int64_t parts, int64_t p) {
   return (p * M / parts + kBlockRows / 2) / kBlockRows * kBlockRows;
 }
 
+/// Products wider than tall with fewer rows than kColumnSplitRows (a convolution's output
+/// channels by its pixels) split C's columns instead: rows cut on multiples of kBlockRows
+/// would balance poorly. Column blocks change the library's rounding (Gemm.h), so they
+/// depend on the sizes alone, never on the thread count: at most kMaxColumnBlocks of at
+/// least kMinColumnBlock columns, edges on multiples of 16, for products of at least
+/// kMinColumnSplitMacs; each packs op(A), small here, again.
+constexpr int64_t kColumnSplitRows = 192, kMinColumnBlock = 128, kMaxColumnBlocks = 4;
+constexpr int64_t kMinColumnSplitMacs = int64_t(1) << 20;
+
+bool splitsColumns(int64_t M, int64_t N) { return M < kColumnSplitRows && N > M; }
+
+int64_t columnBlockWidth(int64_t N, int64_t parts) {
+  return ((N + parts - 1) / parts + 15) / 16 * 16;
+}
+
 template <typename T>
 void parallelGemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha,
                        const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c,
@@ -72,8 +87,17 @@ void parallelGemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alph
     gemmTyped(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
+  bool byColumns = splitsColumns(M, N);
+  int64_t width = byColumns ? columnBlockWidth(N, parts) : 0;
   parallelFor(parts, 1, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
+      if (byColumns) { // columns of op(B) and C
+        int64_t lo = p * width, hi = std::min(N, lo + width);
+        if (lo < hi)
+          gemmTyped(ta, tb, M, hi - lo, K, alpha, a, lda, tb ? b + lo * ldb : b + lo, ldb,
+                    beta, c + lo, ldc);
+        continue;
+      }
       int64_t lo = blockStart(M, parts, p), hi = blockStart(M, parts, p + 1);
       gemmTyped(ta, tb, hi - lo, N, K, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
                 c + lo * ldc, ldc);
@@ -84,8 +108,12 @@ void parallelGemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alph
 } // namespace
 
 int64_t parallelGemmBlocks(int64_t M, int64_t N, int64_t K) {
-  if (N <= 0 || K <= 0)
+  if (M <= 0 || N <= 0 || K <= 0)
     return 1;
+  if (splitsColumns(M, N)) {
+    int64_t parts = std::min(kMaxColumnBlocks, N / kMinColumnBlock);
+    return parts > 1 && M * N * K >= kMinColumnSplitMacs ? parts : 1;
+  }
   for (int64_t parts = std::min<int64_t>(numThreads(), M / kBlockRows); parts > 1; --parts) {
     int64_t rows = M;
     for (int64_t p = 0; p < parts; ++p)
