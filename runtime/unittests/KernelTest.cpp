@@ -229,36 +229,6 @@ TEST(Kernels, Matmul) {
   EXPECT_NE(checkKernel(Ins("matmul"), {&a, &b}, {&r}).find("contraction"), std::string::npos);
 }
 
-// Products large enough for parallelGemm's blocks (of rows, or of columns when C is wide, with
-// BLAS transposes): the reference's values, and the same bits at 1 and 2 threads (the blocks
-// depend on the sizes only).
-TEST(Kernels, SplitGemmIgnoresThreadCount) {
-  int threads0 = numThreads();
-  struct C { int64_t m, n, k; bool ta, tb; };
-  for (const C &c : {C{300, 200, 64, false, false}, C{70, 400, 64, false, true},
-                     C{260, 96, 80, true, false}, C{96, 260, 80, true, true}}) {
-    HostTensor a = randomTensor(F32, c.ta ? std::vector<int64_t>{c.k, c.m} : std::vector<int64_t>{c.m, c.k}, rng());
-    HostTensor b = randomTensor(F32, c.tb ? std::vector<int64_t>{c.n, c.k} : std::vector<int64_t>{c.k, c.n}, rng());
-    std::vector<double> want;
-    for (int64_t i = 0; i < c.m; ++i)
-      for (int64_t j = 0; j < c.n; ++j) {
-        double sum = 0;
-        for (int64_t k = 0; k < c.k; ++k)
-          sum += a.get(c.ta ? k * c.m + i : i * c.k + k) * b.get(c.tb ? j * c.k + k : k * c.n + j);
-        want.push_back(sum);
-      }
-    std::vector<HostTensor> got;
-    for (int t : {1, 2}) {
-      setNumThreads(t);
-      got.emplace_back(F32, std::vector<int64_t>{c.m, c.n});
-      runKernel(Ins("gemm").i("trans_a", c.ta).i("trans_b", c.tb), {&a, &b}, {&got.back()});
-      expectNear(got.back(), want, 1e-5, 1e-5, "gemm");
-    }
-    EXPECT_EQ(got[0].bytes, got[1].bytes) << c.m << "x" << c.n << "x" << c.k;
-  }
-  setNumThreads(threads0);
-}
-
 TEST(Kernels, Gemm) {
   for (DType dt : {F32, F64})
     for (int ta = 0; ta < 2; ++ta)

@@ -166,6 +166,12 @@ void selectLoop(const float *c, const float *x, const float *y, float *r, int64_
     r[i] = c[i] != 0.0f ? x[i] : y[i];
 }
 
+void accumulateRowLoop(double *acc, const float *x, int64_t n) {
+  DS_ELEMENT_LOOP
+  for (int64_t i = 0; i < n; ++i)
+    acc[i] += double(x[i]);
+}
+
 template <float (*F)(float)> void unaryLoop(const float *x, float *r, int64_t n) {
   DS_ELEMENT_LOOP
   for (int64_t i = 0; i < n; ++i)
@@ -214,6 +220,7 @@ const ElementwiseLoops &elementwiseLoops() {
       unaryLoop<absF>,
       unaryLoop<reciprocalF>,
       selectLoop,
+      accumulateRowLoop,
   };
   return loops;
 }

@@ -1,10 +1,10 @@
-// The f32 element loops of the elementwise kernels, built once per instruction set from
-// ElementwiseLoops.cpp; Elementwise.cpp picks a table at run time. The math functions
-// (exp, erf, tanh, sigmoid, gelu, gelu_grad) are shared by the unfused kernels
-// (Elementwise.cpp) and the fused interpreter (FusedElementwise.cpp), so they round
-// alike; the arithmetic loops are the interpreter's (IEEE operations: the scalar kernels'
-// bits). Every instruction set computes the same bits. Included by code built for
-// AVX-512/AVX2: declarations only, no inline library code.
+// The f32 element loops of the elementwise kernels (and reduce_sum's f64 column sums of
+// f32 rows), built once per instruction set from ElementwiseLoops.cpp; Elementwise.cpp
+// picks a table at run time. The math functions (exp, erf, tanh, sigmoid, gelu, gelu_grad)
+// are shared by the unfused kernels (Elementwise.cpp) and the fused interpreter
+// (FusedElementwise.cpp), so they round alike; the arithmetic loops are the interpreter's
+// (IEEE operations: the scalar kernels' bits). Every instruction set computes the same
+// bits. Included by code built for AVX-512/AVX2: declarations only, no inline library code.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +19,9 @@ using BinaryLoop = void (*)(const float *a, const float *b, float *r, int64_t n)
 /// r[i] = c[i] != 0 ? x[i] : y[i].
 using SelectLoop = void (*)(const float *c, const float *x, const float *y, float *r,
                             int64_t n);
+/// acc[i] += double(x[i]): reduce_sum's f64 accumulation of one f32 row into the sums of
+/// its columns (exact conversion and IEEE adds: every instruction set's bits).
+using AccumulateRowLoop = void (*)(double *acc, const float *x, int64_t n);
 
 /// One instruction set's loops. exp, erf and tanh are within 1 ulp of the correctly
 /// rounded result (evaluated in double, rounded once to f32); sigmoid and the gelu forms
@@ -34,6 +37,7 @@ struct ElementwiseLoops {
   BinaryLoop add, sub, mul, div, max, min, equal, less, greater;
   UnaryLoop neg, relu, sqrt, abs, reciprocal;
   SelectLoop where;
+  AccumulateRowLoop accumulateRow;
 };
 
 /// The loops of the instruction set cpuIsa() names.

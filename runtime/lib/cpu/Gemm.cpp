@@ -47,41 +47,82 @@ void gemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
   blas(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-/// Blocks are at least this many rows (columns) of C, a multiple of the BLAS micro-tiles (each
-/// block packs its own panels), and at most kMaxBlocks of them.
-constexpr int64_t kMinBlock = 128, kMaxBlocks = 4;
+/// A split's blocks start on multiples of kBlockRows rows, a multiple of the column tiles of
+/// OpenBLAS's x86 kernels (24, 12, 8; C's rows are the column-major library's columns;
+/// checked with OPENBLAS_CORETYPE Cooperlake, SkylakeX, Haswell, Zen, Sandybridge, Nehalem,
+/// Prescott: 12 is not enough for Nehalem), and are at least kMinBlockMacs multiply-adds:
+/// 8 Mi, above the library's small-matrix and direct paths (Gemm.h) and about 0.2 ms on one
+/// core, enough to repay a wake-up and the packing.
+constexpr int64_t kBlockRows = 24, kMinBlockMacs = int64_t(8) << 20;
+
+/// The first row of block p of `parts` (p == parts: M): p M / parts to the nearest multiple
+/// of kBlockRows.
+int64_t blockStart(int64_t M, int64_t parts, int64_t p) {
+  if (p == parts)
+    return M;
+  return (p * M / parts + kBlockRows / 2) / kBlockRows * kBlockRows;
+}
+
+/// Products wider than tall with fewer rows than kColumnSplitRows (a convolution's output
+/// channels by its pixels) split C's columns instead: rows cut on multiples of kBlockRows
+/// would balance poorly. Column blocks change the library's rounding (Gemm.h), so they
+/// depend on the sizes alone, never on the thread count: at most kMaxColumnBlocks of at
+/// least kMinColumnBlock columns, edges on multiples of 16, for products of at least
+/// kMinColumnSplitMacs; each packs op(A), small here, again.
+constexpr int64_t kColumnSplitRows = 192, kMinColumnBlock = 128, kMaxColumnBlocks = 4;
+constexpr int64_t kMinColumnSplitMacs = int64_t(1) << 20;
+
+bool splitsColumns(int64_t M, int64_t N) { return M < kColumnSplitRows && N > M; }
+
+int64_t columnBlockWidth(int64_t N, int64_t parts) {
+  return ((N + parts - 1) / parts + 15) / 16 * 16;
+}
 
 template <typename T>
 void parallelGemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha,
                        const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c,
                        int64_t ldc) {
-  // The blocks depend on the sizes only, never on the thread count: a block's rounding may
-  // differ from the whole product's (BLAS picks kernels by size), and results must not
-  // change with --threads or the ranks per node.
-  bool byRows = M >= N;
-  int64_t extent = byRows ? M : N;
-  int64_t parts = std::min(kMaxBlocks, extent / kMinBlock);
-  if (parts <= 1 || M * N * std::max<int64_t>(K, 1) < kParallelGemmMacs) {
+  int64_t parts = parallelGemmBlocks(M, N, K);
+  if (parts <= 1) {
     gemmTyped(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  int64_t per = ((extent + parts - 1) / parts + 15) / 16 * 16;
+  bool byColumns = splitsColumns(M, N);
+  int64_t width = byColumns ? columnBlockWidth(N, parts) : 0;
   parallelFor(parts, 1, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
-      int64_t lo = p * per, hi = std::min(extent, lo + per);
-      if (lo >= hi)
+      if (byColumns) { // columns of op(B) and C
+        int64_t lo = p * width, hi = std::min(N, lo + width);
+        if (lo < hi)
+          gemmTyped(ta, tb, M, hi - lo, K, alpha, a, lda, tb ? b + lo * ldb : b + lo, ldb,
+                    beta, c + lo, ldc);
         continue;
-      if (byRows) // rows of op(A) and C
-        gemmTyped(ta, tb, hi - lo, N, K, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb,
-                  beta, c + lo * ldc, ldc);
-      else // columns of op(B) and C
-        gemmTyped(ta, tb, M, hi - lo, K, alpha, a, lda, tb ? b + lo * ldb : b + lo, ldb,
-                  beta, c + lo, ldc);
+      }
+      int64_t lo = blockStart(M, parts, p), hi = blockStart(M, parts, p + 1);
+      gemmTyped(ta, tb, hi - lo, N, K, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
+                c + lo * ldc, ldc);
     }
   });
 }
 
 } // namespace
+
+int64_t parallelGemmBlocks(int64_t M, int64_t N, int64_t K) {
+  if (M <= 0 || N <= 0 || K <= 0)
+    return 1;
+  if (splitsColumns(M, N)) {
+    int64_t parts = std::min(kMaxColumnBlocks, N / kMinColumnBlock);
+    return parts > 1 && M * N * K >= kMinColumnSplitMacs ? parts : 1;
+  }
+  for (int64_t parts = std::min<int64_t>(numThreads(), M / kBlockRows); parts > 1; --parts) {
+    int64_t rows = M;
+    for (int64_t p = 0; p < parts; ++p)
+      rows = std::min(rows, blockStart(M, parts, p + 1) - blockStart(M, parts, p));
+    if (rows * N * K >= kMinBlockMacs)
+      return parts;
+  }
+  return 1;
+}
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *a,
           int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {

@@ -15,14 +15,25 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double *a,
           int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc);
 
-/// Products below this many multiply-adds run on the calling thread in parallelGemm (a pool
-/// wake-up costs about as much as a few microseconds of GEMM).
-constexpr int64_t kParallelGemmMacs = int64_t(1) << 20;
+/// How many blocks parallelGemm splits this product into: for most products one per thread,
+/// as long as every block keeps Gemm.cpp's minimum multiply-adds (1: one library call on the
+/// calling thread); for wide products with few rows, a count set by the sizes alone.
+int64_t parallelGemmBlocks(int64_t M, int64_t N, int64_t K);
 
-/// The same product split across the thread pool: blocks of C's rows (or of its columns
-/// when C is wider than tall), one single-threaded gemm per block; the blocks depend on the
-/// sizes only, so results do not depend on the thread count. Small products run on the
-/// calling thread. Not to be called from inside a parallelFor task (use gemm there).
+/// The same product split across the thread pool into parallelGemmBlocks blocks, each one
+/// single-threaded gemm. Results never depend on the thread count. Blocks of C's rows, one
+/// per thread, compute one library call's bits, so that one thread makes one call and pays
+/// for no split (every block packs all of op(B) again): OpenBLAS cuts the contraction into
+/// chunks chosen from K alone and tiles C's rows (the column-major library's columns) from
+/// each call's first row; blocks starting on a multiple of every kernel's tile width keep
+/// each element in the same tile, hence the same accumulation order, and every block stays
+/// above the small-matrix kernels (up to 100^3 multiply-adds) and sgemm_direct (below
+/// 28 x 512^2). Blocks of C's columns do change bits (Haswell's sgemm and SkylakeX's dgemm
+/// kernels tile the library's rows from panels whose sizes depend on the extent), so the
+/// wide products with too few rows to balance row blocks (Gemm.cpp) take column blocks set
+/// by the sizes alone. GemmSplitTest holds row splits to one cblas call, and column splits
+/// to the same bits at every thread count.
+/// Not to be called from inside a parallelFor task (use gemm there).
 void parallelGemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                   float *c, int64_t ldc);

@@ -54,7 +54,7 @@ void matmulTyped(const T *a, std::vector<int64_t> as, const T *b, std::vector<in
       gemm(false, false, M, N, K, T(1), a + oa * M * K, K, b + ob * K * N, N, T(0),
            r + i * M * N, N);
   };
-  if (M * N * std::max<int64_t>(K, 1) < kParallelGemmMacs) { // whole products on threads
+  if (parallelGemmBlocks(M, N, K) == 1) { // products not split: whole ones on threads
     parallelFor(nb, 1, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i)
         one(i, false);

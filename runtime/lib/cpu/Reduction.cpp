@@ -103,6 +103,8 @@ void reduceTyped(const T *x, const std::vector<int64_t> &shape, const std::set<i
                       if (red == Red::Max)
                         for (int64_t i = 0; i < n; ++i)
                           acc[size_t(i)] = maxNan(acc[size_t(i)], Acc<T>(p[i]));
+                      else if constexpr (std::is_same_v<T, float>) // this CPU's vectors
+                        elementwiseLoops().accumulateRow(acc.data(), p, n);
                       else
                         for (int64_t i = 0; i < n; ++i)
                           acc[size_t(i)] += Acc<T>(p[i]);
