@@ -25,12 +25,6 @@ namespace {
 
 using ds::plan::F32;
 
-/// Restores the process's instruction set when a test ends, pass or fail.
-struct IsaScope {
-  std::string saved = cpuIsa();
-  ~IsaScope() { setCpuIsa(saved); }
-};
-
 float fromBits(uint32_t b) {
   float f;
   std::memcpy(&f, &b, 4);

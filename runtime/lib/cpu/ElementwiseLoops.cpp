@@ -29,14 +29,6 @@
 #define DS_LOOPS_NS scalar
 #endif
 
-// Element loops whose output may be exactly an input: each element is read before it is
-// written in the same iteration, so there is no loop-carried dependence to check for.
-#if defined(__clang__)
-#define DS_ELEMENT_LOOP _Pragma("clang loop vectorize(assume_safety)")
-#else
-#define DS_ELEMENT_LOOP _Pragma("GCC ivdep")
-#endif
-
 namespace ds::rt::cpu::DS_LOOPS_NS {
 namespace {
 
