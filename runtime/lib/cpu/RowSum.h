@@ -1,7 +1,6 @@
-// The row sum of the normalization kernels, in one fixed order on every instruction set:
+// The row sums of the normalization kernels, in one fixed order on every instruction set:
 // included by Softmax.h (softmax, the losses, layer norm) and by LayerNormLoops.cpp (built
-// for AVX2 and AVX-512), so
-// it includes no library header with inline code.
+// for AVX2 and AVX-512), so it includes no library header with inline code.
 #pragma once
 
 #include <cstdint>
