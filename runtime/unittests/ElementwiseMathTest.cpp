@@ -4,8 +4,13 @@
 // 4099th float and the special values (+-0, +-inf, NaN, subnormals, the overflow and
 // saturation edges); sigmoid, gelu and gelu_grad against their formulas in double; every
 // instruction set bitwise equal to the scalar build; the kernels in place equal to out of
-// place; reduce_sum's f64 column sums of f32 rows equal on every instruction set.
+// place; reduce_sum's f64 column sums of f32 rows equal on every instruction set; the
+// erf-form gelu loops, which evaluate erf's polynomials per run of blocks, bitwise equal to
+// the formula over the erf and exp kernels element by element. Built with
+// -ffp-contract=off: the f32 formulas here round as the loops' do.
 #include "KernelTestUtil.h"
+
+#include "../lib/cpu/GeluFormulas.h"
 
 #include "ds/runtime/CpuIsa.h"
 
@@ -13,17 +18,12 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <random>
 
 namespace ds::rt::test {
 namespace {
 
 using ds::plan::F32;
-
-/// Restores the process's instruction set when a test ends, pass or fail.
-struct IsaScope {
-  std::string saved = cpuIsa();
-  ~IsaScope() { setCpuIsa(saved); }
-};
 
 float fromBits(uint32_t b) {
   float f;
@@ -161,6 +161,104 @@ TEST(ElementwiseMath, EveryIsaBitwiseEqual) {
       ASSERT_EQ(std::memcmp(x.bytes.data(), reference.data(), size_t(n) * 4), 0)
           << name << " in place, " << isa;
     }
+  }
+}
+
+/// Inputs in blocks of 16 elements (the gelu loops' block) of each kind the loops tell
+/// apart, in varied orders: every erf argument below 1 (S), none (L; B: none, but all
+/// below 2, C: below 1.5, where the series is near the fit but not equal), a mix (M),
+/// arguments at 1 (E: |x| around sqrt 2), NaN and infinities among small values (N); then
+/// a tail of 7, no whole block.
+std::vector<float> geluBlockInputs() {
+  std::mt19937 gen(11);
+  std::uniform_real_distribution<float> small(-1.41f, 1.41f), large(1.42f, 7.0f),
+      above(1.42f, 2.8f), near(1.42f, 2.12f);
+  std::bernoulli_distribution coin;
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> v;
+  for (const char *p = "SSSSMSSLLLLLSMMSSSSSSESNSSLSSBSSSMMMMSLSSCSSSSNLLEMSBBSSCCS"; *p; ++p)
+    for (int k = 0; k < 16; ++k) {
+      float x = small(gen);
+      if (*p == 'B' || *p == 'C')
+        x = (coin(gen) ? 1.0f : -1.0f) * (*p == 'B' ? above(gen) : near(gen));
+      else if (*p == 'L' || (*p == 'M' && coin(gen)))
+        x = coin(gen) ? large(gen) : -large(gen);
+      else if (*p == 'E')
+        x = (k % 2 ? -1.0f : 1.0f) * fromBits(bitsOf(1.41421356f) - 4 + uint32_t(k / 2));
+      else if (*p == 'N' && k % 5 == 2)
+        x = k == 2 ? std::numeric_limits<float>::quiet_NaN() : k == 7 ? inf : -inf;
+      v.push_back(x);
+    }
+  for (float x : {0.5f, -3.0f, 1.0f, 2.5f, -0.25f, 1.5f, 0.0f})
+    v.push_back(x);
+  return v;
+}
+
+/// GeluFormulas' Math over the erf and exp kernels: first recording each argument (the
+/// formulas' own), then replaying the kernels' results for them in the same order.
+struct KernelMath {
+  static inline std::vector<float> erfArgs, expArgs, erfs, exps;
+  static inline size_t nextErf = 0, nextExp = 0;
+  static inline bool replay = false;
+  static float erf(float a) { return replay ? erfs[nextErf++] : (erfArgs.push_back(a), 0.0f); }
+  static float exp(float a) { return replay ? exps[nextExp++] : (expArgs.push_back(a), 0.0f); }
+  static float tanh(float) { return 0.0f; }
+};
+
+// Tests that the erf-form gelu and gelu_grad kernels (which evaluate only the series part
+// of erf for runs of blocks whose arguments are all below 1) compute, on every
+// instruction set and in place, the bits of their formulas over the erf and exp kernels
+// (branch-free: both erf polynomials for every element) element by element (NaN for NaN:
+// EveryIsaBitwiseEqual compares the NaNs' bits between instruction sets).
+TEST(ElementwiseMath, GeluErfRunsEqualElementwise) {
+  IsaScope scope;
+  std::vector<float> xs = geluBlockInputs();
+  const int64_t n = int64_t(xs.size());
+  std::vector<float> gs(xs.size());
+  for (size_t i = 0; i < gs.size(); ++i)
+    gs[i] = float(std::cos(double(i))) * 2.0f;
+  for (const std::string &isa : supportedCpuIsas()) {
+    setCpuIsa(isa);
+    KernelMath::erfArgs.clear();
+    KernelMath::expArgs.clear();
+    KernelMath::replay = false;
+    for (float x : xs) {
+      cpu::geluErf<KernelMath>(x);
+      cpu::geluErfDeriv<KernelMath>(x);
+    }
+    HostTensor erfs = runUnary("erf", KernelMath::erfArgs);
+    HostTensor exps = runUnary("exp", KernelMath::expArgs);
+    KernelMath::erfs.assign(erfs.as<float>(), erfs.as<float>() + erfs.numel());
+    KernelMath::exps.assign(exps.as<float>(), exps.as<float>() + exps.numel());
+    KernelMath::nextErf = KernelMath::nextExp = 0;
+    KernelMath::replay = true;
+    std::vector<float> wantGelu, wantGrad;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      wantGelu.push_back(cpu::geluErf<KernelMath>(xs[i]));
+      wantGrad.push_back(gs[i] * cpu::geluErfDeriv<KernelMath>(xs[i]));
+    }
+    for (bool grad : {false, true})
+      for (bool inPlace : {false, true}) {
+        HostTensor x(F32, {n}), g(F32, {n}), r(F32, {n});
+        std::memcpy(x.bytes.data(), xs.data(), size_t(n) * 4);
+        std::memcpy(g.bytes.data(), gs.data(), size_t(n) * 4);
+        HostTensor &out = inPlace ? x : r;
+        if (grad)
+          runKernel(Ins("gelu_grad"), {&g, &x}, {&out});
+        else
+          runKernel(Ins("gelu"), {&x}, {&out});
+        const std::vector<float> &want = grad ? wantGrad : wantGelu;
+        for (int64_t i = 0; i < n; ++i) {
+          float got = out.as<float>()[i], w = want[size_t(i)];
+          if (std::isnan(w)) { // NaN's sign follows operand order, which compilers choose
+            ASSERT_TRUE(std::isnan(got)) << isa << " at " << i;
+            continue;
+          }
+          ASSERT_EQ(bitsOf(got), bitsOf(w))
+              << isa << (grad ? " gelu_grad" : " gelu") << (inPlace ? " in place" : "")
+              << " at " << i << ": x = " << std::hexfloat << xs[size_t(i)];
+        }
+      }
   }
 }
 

@@ -2,15 +2,23 @@
 #pragma once
 
 #include "ds/runtime/Communicator.h"
+#include "ds/runtime/CpuIsa.h"
 #include "ds/runtime/Kernels.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace ds::rt::test {
+
+/// Restores the process's instruction set (setCpuIsa) when a test ends, pass or fail.
+struct IsaScope {
+  std::string saved = cpuIsa();
+  ~IsaScope() { setCpuIsa(saved); }
+};
 
 struct HostTensor {
   DType dtype;

@@ -9,6 +9,16 @@
 
 #include <cstdint>
 
+// Marks an element loop whose output may be exactly an input (never a partial overlap):
+// each element is read before it is written in the same iteration, so there is no
+// loop-carried dependence for the vectoriser to check for (its run-time overlap check
+// would send exactly-in-place calls to the scalar loop).
+#if defined(__clang__)
+#define DS_ELEMENT_LOOP _Pragma("clang loop vectorize(assume_safety)")
+#else
+#define DS_ELEMENT_LOOP _Pragma("GCC ivdep")
+#endif
+
 namespace ds::rt::cpu {
 
 /// r[i] = f(x[i]) for i in [0, n); r may be exactly x (in place), never a partial

@@ -14,8 +14,11 @@ constexpr double kSqrt2OverPi = 0.7978845608028654;  // sqrt(2/pi)
 constexpr double kInvSqrt2Pi = 0.3989422804014327;   // 1/sqrt(2*pi)
 constexpr double kGeluTanhCubic = 0.044715;
 
+/// The argument of erf in GELU's erf form and its derivative.
+template <typename T> inline T geluErfArgument(T v) { return v * T(kSqrtHalf); }
+
 template <typename Math, typename T> inline T geluErf(T v) {
-  return T(0.5) * v * (T(1) + Math::erf(v * T(kSqrtHalf)));
+  return T(0.5) * v * (T(1) + Math::erf(geluErfArgument(v)));
 }
 
 template <typename Math, typename T> inline T geluTanh(T v) {
@@ -24,7 +27,7 @@ template <typename Math, typename T> inline T geluTanh(T v) {
 }
 
 template <typename Math, typename T> inline T geluErfDeriv(T x) {
-  T cdf = T(0.5) * (T(1) + Math::erf(x * T(kSqrtHalf)));
+  T cdf = T(0.5) * (T(1) + Math::erf(geluErfArgument(x)));
   return cdf + x * T(kInvSqrt2Pi) * Math::exp(T(-0.5) * x * x);
 }
 

@@ -1,11 +1,30 @@
 // softmax, log_softmax, layer_norm and their gradients (the losses: Loss.cpp).
+#include "LayerNormLoops.h"
 #include "Softmax.h"
+
+#include "ds/runtime/CpuIsa.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <type_traits>
 
 namespace ds::rt::cpu {
+
+const LayerNormLoops &layerNormLoops() {
+  std::string isa = cpuIsa();
+#if defined(DS_HAVE_X86_OPTIMIZER_LOOPS)
+  if (isa == "avx512")
+    return avx512::layerNormLoops();
+  if (isa == "avx2")
+    return avx2::layerNormLoops();
+  if (isa == "sse2")
+    return sse2::layerNormLoops();
+#endif
+  return scalar::layerNormLoops();
+}
+
 namespace {
 
 // Materializes a parameter broadcast to `normShape` (flattened, norm elements).
@@ -29,6 +48,30 @@ std::vector<T> broadcastParam(const T *p, const std::vector<int64_t> &pshape,
   return out;
 }
 
+/// The layer norm loops of T (LayerNormLoops.h).
+template <typename T> const LayerNormLoopsOf<T> &layerNormLoopsOf() {
+  if constexpr (std::is_same_v<T, float>)
+    return layerNormLoops().f32;
+  else
+    return layerNormLoops().f64;
+}
+
+/// scale or bias with `norm` elements in normShape's row-major order: p itself when it has
+/// that many (a shape that broadcasts to normShape with as many elements is normShape up to
+/// leading 1s), else materialized into `tmp`.
+template <typename T>
+const T *layerNormParam(const T *p, const std::vector<int64_t> &pshape,
+                        const std::vector<int64_t> &normShape, int64_t norm,
+                        std::vector<T> &tmp) {
+  int64_t n = 1;
+  for (int64_t d : pshape)
+    n *= d;
+  if (n == norm)
+    return p;
+  tmp = broadcastParam(p, pshape, normShape, norm);
+  return tmp.data();
+}
+
 template <typename T>
 void layerNormTyped(const T *x, const std::vector<int64_t> &shape, int64_t axis, double eps,
                     const T *scale, const std::vector<int64_t> &sshape, const T *bias,
@@ -39,28 +82,18 @@ void layerNormTyped(const T *x, const std::vector<int64_t> &shape, int64_t axis,
     norm *= d;
   for (int64_t i = 0; i < axis; ++i)
     outer *= shape[size_t(i)];
-  std::vector<T> sc = broadcastParam(scale, sshape, normShape, norm);
-  std::vector<T> bi = bias ? broadcastParam(bias, *bshape, normShape, norm) : std::vector<T>();
+  std::vector<T> sc, bi;
+  LayerNormRows<T> rows{x,
+                        layerNormParam(scale, sshape, normShape, norm, sc),
+                        bias ? layerNormParam(bias, *bshape, normShape, norm, bi) : nullptr,
+                        y,
+                        mean,
+                        invStd,
+                        norm,
+                        eps};
+  auto forward = layerNormLoopsOf<T>().forward;
   parallelFor(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(norm, 1)),
-              [&](int64_t s, int64_t e) {
-                for (int64_t o = s; o < e; ++o) {
-                  const T *px = x + o * norm;
-                  T *py = y + o * norm;
-                  double sum = rowSum(norm, [&](int64_t i) { return double(px[i]); });
-                  T mu = T(norm ? sum / double(norm) : 0);
-                  double sq = rowSum(norm, [&](int64_t i) {
-                    double d = double(px[i] - mu);
-                    return d * d;
-                  });
-                  T inv = T(1.0 / std::sqrt((norm ? sq / double(norm) : 0) + eps));
-                  for (int64_t i = 0; i < norm; ++i)
-                    py[i] = (px[i] - mu) * inv * sc[size_t(i)] + (bias ? bi[size_t(i)] : T(0));
-                  if (mean)
-                    mean[o] = mu;
-                  if (invStd)
-                    invStd[o] = inv;
-                }
-              });
+              [&](int64_t s, int64_t e) { forward(rows, s, e); });
 }
 
 } // namespace
@@ -182,71 +215,29 @@ void softmaxGradTyped(const T *g, const T *y, T *dx, const std::vector<int64_t> 
 
 // ---------------------------------------------------------------- layer norm
 
+/// dx, dscale, dbias; each acc (null: none) added to its result as the add kernel adds.
 template <typename T>
-void layerNormGradTyped(const T *g, const T *x, const T *scale, T *dx, T *dscale, T *dbias,
+void layerNormGradTyped(const T *g, const T *x, const T *scale, const T *dxAcc,
+                        const T *dscaleAcc, const T *dbiasAcc, T *dx, T *dscale, T *dbias,
                         const std::vector<int64_t> &shape, int64_t axis, double eps) {
   int64_t outer = 1, norm = 1;
   for (int64_t i = 0; i < axis; ++i)
     outer *= shape[size_t(i)];
   for (size_t i = size_t(axis); i < shape.size(); ++i)
     norm *= shape[i];
-  std::vector<T> mean(size_t(outer), T(0)), inv(size_t(outer), T(0));
-  int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(norm, 1));
-  parallelFor(outer, grain, [&](int64_t s, int64_t e) {
-    for (int64_t o = s; o < e; ++o) {
-      const T *px = x + o * norm, *pg = g + o * norm;
-      T *pd = dx + o * norm;
-      // Two-pass mean and (biased) variance, accumulated in f64 (as layer_norm does).
-      double sum = rowSum(norm, [&](int64_t i) { return double(px[i]); });
-      T mu = T(norm ? sum / double(norm) : 0);
-      double sq = rowSum(norm, [&](int64_t i) {
-        double d = double(px[i] - mu);
-        return d * d;
-      });
-      T is = T(1.0 / std::sqrt((norm ? sq / double(norm) : 0) + eps));
-      mean[size_t(o)] = mu;
-      inv[size_t(o)] = is;
-      // Sums of g*scale and g*scale*xhat.
-      double sg = rowSum(norm, [&](int64_t i) { return double(T(pg[i] * scale[i])); });
-      double sgx = rowSum(norm, [&](int64_t i) {
-        T gh = pg[i] * scale[i];
-        T xh = (px[i] - mu) * is;
-        return double(gh) * double(xh);
-      });
-      T mg = T(norm ? sg / double(norm) : 0), mgx = T(norm ? sgx / double(norm) : 0);
-      for (int64_t i = 0; i < norm; ++i) {
-        T xh = (px[i] - mu) * is;
-        pd[i] = is * (pg[i] * scale[i] - mg - xh * mgx);
-      }
-    }
-  });
+  std::vector<T> mean(static_cast<size_t>(outer)), inv(static_cast<size_t>(outer));
+  LayerNormGradRows<T> rows{g,      x,      scale,       dxAcc,      dscaleAcc, dbiasAcc, dx,
+                            dscale, dbias,  mean.data(), inv.data(), outer,     norm,     eps};
+  const LayerNormLoopsOf<T> &loops = layerNormLoopsOf<T>();
+  parallelFor(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(norm, 1)),
+              [&](int64_t s, int64_t e) { loops.gradRows(rows, s, e); });
   // Parameter gradients: each task sums a block of columns of the normalized dims, row
   // after row (each column's sum in row order, as one column at a time would; the row-wise
   // walk reads memory contiguously and vectorises across columns).
-  constexpr int64_t kColumns = 64;
+  constexpr int64_t kColumns = kLayerNormColumnBlock;
   int64_t blocks = (norm + kColumns - 1) / kColumns;
   parallelFor(blocks, std::max<int64_t>(1, kGrain / std::max<int64_t>(outer * kColumns, 1)),
-              [&](int64_t bs, int64_t be) {
-                double ds[kColumns], db[kColumns];
-                for (int64_t blk = bs; blk < be; ++blk) {
-                  int64_t c0 = blk * kColumns, n = std::min(kColumns, norm - c0);
-                  std::fill(ds, ds + n, 0.0);
-                  std::fill(db, db + n, 0.0);
-                  for (int64_t o = 0; o < outer; ++o) {
-                    const T *pg = g + o * norm + c0, *px = x + o * norm + c0;
-                    T mu = mean[size_t(o)], is = inv[size_t(o)];
-                    for (int64_t i = 0; i < n; ++i) {
-                      T xh = (px[i] - mu) * is;
-                      ds[i] += double(pg[i]) * double(xh);
-                      db[i] += double(pg[i]);
-                    }
-                  }
-                  for (int64_t i = 0; i < n; ++i) {
-                    dscale[c0 + i] = T(ds[i]);
-                    dbias[c0 + i] = T(db[i]);
-                  }
-                }
-              });
+              [&](int64_t s, int64_t e) { loops.gradColumns(rows, s, e); });
 }
 
 
@@ -263,16 +254,28 @@ void runSoftmaxGrad(KernelCall &c) {
 
 
 void runLayerNormGrad(KernelCall &c) {
-  if (c.in.size() == 4) // dx_acc
-    return runAccumulating(c, 3, {0}, runLayerNormGrad);
-  if (c.in.size() == 6) // dx_acc, dscale_acc, dbias_acc
-    return runAccumulating(c, 3, {0, 1, 2}, runLayerNormGrad);
   const auto &attrs = c.attrs<LayerNormAttrs>();
-  int64_t axis = attrs.axis;
-  double eps = attrs.epsilon;
   const auto &shape = *c.in[1].shape;
+  const size_t nIn = c.in.size(); // 3, 4 (dx_acc) or 6 (dx_acc, dscale_acc, dbias_acc)
+  auto direct = [&](auto zero) { // every operand T: the accs are added in the loops
+    using T = decltype(zero);
+    auto in = [&](size_t k) -> const T * { return k < nIn ? c.in[k].as<T>() : nullptr; };
+    layerNormGradTyped(in(0), in(1), in(2), in(3), in(4), in(5), c.out[0].as<T>(),
+                       c.out[1].as<T>(), c.out[2].as<T>(), shape, attrs.axis, attrs.epsilon);
+  };
+  if (c.in[0].dtype == ds::plan::F32)
+    return direct(0.0f);
+  if (c.in[0].dtype == ds::plan::F64)
+    return direct(0.0);
+  // f16, bf16: computed in f32, each acc added as the add kernel adds 16-bit values.
+  if (nIn == 4)
+    return runAccumulating(c, 3, {0}, runLayerNormGrad);
+  if (nIn == 6)
+    return runAccumulating(c, 3, {0, 1, 2}, runLayerNormGrad);
   floatCall(c, [&](auto &in, auto &out) {
-    layerNormGradTyped(in[0], in[1], in[2], out[0], out[1], out[2], shape, axis, eps);
+    using T = std::remove_const_t<std::remove_pointer_t<std::decay_t<decltype(in[0])>>>;
+    layerNormGradTyped<T>(in[0], in[1], in[2], nullptr, nullptr, nullptr, out[0], out[1],
+                          out[2], shape, attrs.axis, attrs.epsilon);
   });
 }
 

@@ -1,29 +1,15 @@
-// Row reductions and softmax over one axis, shared by the normalization kernels
-// (Normalization.cpp) and the losses (Loss.cpp).
+// Row reductions (rowSum: RowSum.h) and softmax over one axis, shared by the normalization
+// kernels (Normalization.cpp) and the losses (Loss.cpp).
 #pragma once
 
 #include "CpuCommon.h"
+#include "RowSum.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace ds::rt::cpu {
-
-/// The sum of f(i) for i in [0, n) in double, as 8 interleaved partial sums (element i into
-/// partial i mod 8) added pairwise at the end: a fixed order on every instruction set, without
-/// one chain of n dependent additions (which bounds a single running sum at one element per
-/// addition latency).
-template <typename F> double rowSum(int64_t n, F f) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k)
-      acc[k] += f(i + k);
-  for (int k = 0; i < n; ++i, ++k)
-    acc[k] += f(i);
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 /// max over f(i) for i in [0, n), from -inf, as std::max over 8 interleaved partial maxima
 /// combined at the end: NaNs are skipped (std::max(m, NaN) is m) and the value is a single
