@@ -15,14 +15,15 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double *a,
           int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc);
 
-/// How many blocks parallelGemm splits this product into: for most products one per thread,
-/// as long as every block keeps Gemm.cpp's minimum multiply-adds (1: one library call on the
+/// How many blocks parallelGemm splits this product into: for most products one (at one
+/// thread) or two per thread (Gemm.cpp's kBlocksPerThread), as long as every block keeps
+/// Gemm.cpp's minimum multiply-adds (1: one library call on the
 /// calling thread); for wide products with few rows, a count set by the sizes alone.
 int64_t parallelGemmBlocks(int64_t M, int64_t N, int64_t K);
 
 /// The same product split across the thread pool into parallelGemmBlocks blocks, each one
-/// single-threaded gemm. Results never depend on the thread count. Blocks of C's rows, one
-/// per thread, compute one library call's bits, so that one thread makes one call and pays
+/// single-threaded gemm. Results never depend on the thread count. Blocks of C's rows
+/// compute one library call's bits, so that one thread makes one call and pays
 /// for no split (every block packs all of op(B) again): OpenBLAS cuts the contraction into
 /// chunks chosen from K alone and tiles C's rows (the column-major library's columns) from
 /// each call's first row; blocks starting on a multiple of every kernel's tile width keep
