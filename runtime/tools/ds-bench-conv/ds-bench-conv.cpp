@@ -1,7 +1,7 @@
 // ds-bench-conv: milliseconds of the CPU conv, conv_grad_input and conv_grad_filter
 // kernels (f32) on one shape, through the executor's entry (findCpuKernel). Prints `key
 // value` lines for scripts/bench-conv.sh. Not a test.
-#include "ds/runtime/Kernels.h"
+#include "../common/KernelBench.h"
 #include "ds/runtime/ThreadPool.h"
 
 #include <algorithm>
@@ -21,79 +21,34 @@ const char *kUsage =
     "  x [N,C,H,W], w [M,C,K,K], stride and symmetric pad; the best of I timed rounds "
     "(default 10)";
 
-int64_t number(const char *text) {
-  char *end = nullptr;
-  long long v = std::strtoll(text, &end, 10);
-  if (end == text || *end || v < 0)
-    fail("'", text, "' is not a non-negative integer (", kUsage, ")");
-  return v;
+int64_t number(const char *text) { return bench::number(text, kUsage); }
+
+/// One convolution kernel (stride and symmetric pad, no dilation, one group) over operands
+/// drawn from one normal stream.
+bench::KernelCase convCase(const std::string &kernel,
+                           const std::vector<std::vector<int64_t>> &in,
+                           const std::vector<int64_t> &out, int64_t stride, int64_t pad) {
+  bench::KernelCase c(kernel, kernel);
+  auto ints = [&](const char *k, std::vector<int64_t> v) {
+    auto *l = (*c.ins.mutable_attrs())[k].mutable_ints();
+    for (int64_t x : v)
+      l->add_values(x);
+  };
+  ints("strides", {stride, stride});
+  ints("pads", {pad, pad, pad, pad});
+  ints("dilations", {1, 1});
+  (*c.ins.mutable_attrs())["group"].set_i(1);
+  for (const auto &s : in)
+    c.in.push_back(c.add(s));
+  c.out = {c.add(out)};
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  for (bench::Buf &b : c.bufs)
+    for (float &x : b.f)
+      x = normal(rng);
+  c.prepare();
+  return c;
 }
-
-/// One kernel instruction with its buffers, checked like a plan's.
-struct Bench {
-  Instruction ins;
-  std::vector<TensorType> types;
-  std::vector<std::vector<float>> data;
-  std::vector<std::vector<int64_t>> shapes;
-  KernelAttrs attrs;
-  RunFn run = nullptr;
-  size_t numIn = 0;
-
-  Bench(const std::string &kernel, const std::vector<std::vector<int64_t>> &in,
-        const std::vector<int64_t> &out, int64_t stride, int64_t pad) {
-    ins.set_kernel(kernel);
-    auto ints = [&](const char *k, std::vector<int64_t> v) {
-      auto *l = (*ins.mutable_attrs())[k].mutable_ints();
-      for (int64_t x : v)
-        l->add_values(x);
-    };
-    ints("strides", {stride, stride});
-    ints("pads", {pad, pad, pad, pad});
-    ints("dilations", {1, 1});
-    (*ins.mutable_attrs())["group"].set_i(1);
-    shapes = in;
-    shapes.push_back(out);
-    numIn = in.size();
-    std::mt19937 rng(7);
-    std::normal_distribution<float> normal;
-    for (const auto &s : shapes) {
-      TensorType t;
-      t.dtype = ds::plan::F32;
-      t.shape = s;
-      t.numel = 1;
-      for (int64_t d : s)
-        t.numel *= d;
-      t.bytes = uint64_t(t.numel) * 4;
-      types.push_back(t);
-      std::vector<float> v(size_t(t.numel));
-      for (float &x : v)
-        x = normal(rng);
-      data.push_back(std::move(v));
-    }
-    CheckContext check{ins, {}, {}};
-    for (size_t i = 0; i < types.size(); ++i)
-      (i < numIn ? check.in : check.out).push_back(&types[i]);
-    attrs = checkInstruction(*findKernelSignature(kernel), check);
-    run = findCpuKernel(kernel);
-  }
-
-  double millis(int iters) {
-    ExecContext ctx;
-    KernelCall call{ins, {}, {}, ctx, attrs};
-    for (size_t i = 0; i < types.size(); ++i)
-      (i < numIn ? call.in : call.out)
-          .push_back(Tensor{ds::plan::F32, &shapes[i], types[i].numel, data[i].data()});
-    run(call); // warm-up
-    double best = 1e30;
-    for (int it = 0; it < iters; ++it) {
-      auto t0 = std::chrono::steady_clock::now();
-      run(call);
-      auto t1 = std::chrono::steady_clock::now();
-      best = std::min(best, std::chrono::duration<double, std::milli>(t1 - t0).count());
-    }
-    return best;
-  }
-};
 } // namespace
 
 int main(int argc, char **argv) {
@@ -124,9 +79,9 @@ int main(int argc, char **argv) {
             p = v[7];
     int64_t oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
     std::vector<int64_t> xs{n, c, h, w}, ws{m, c, k, k}, ys{n, m, oh, ow};
-    double fwd = Bench("conv", {xs, ws}, ys, s, p).millis(iters);
-    double bwdData = Bench("conv_grad_input", {ys, ws}, xs, s, p).millis(iters);
-    double bwdFilter = Bench("conv_grad_filter", {ys, xs}, ws, s, p).millis(iters);
+    double fwd = convCase("conv", {xs, ws}, ys, s, p).millis(iters);
+    double bwdData = convCase("conv_grad_input", {ys, ws}, xs, s, p).millis(iters);
+    double bwdFilter = convCase("conv_grad_filter", {ys, xs}, ws, s, p).millis(iters);
     std::printf("threads %d\nforward_ms %.4f\nbackward_input_ms %.4f\nbackward_filter_ms "
                 "%.4f\ntotal_ms %.4f\n",
                 numThreads(), fwd, bwdData, bwdFilter, fwd + bwdData + bwdFilter);

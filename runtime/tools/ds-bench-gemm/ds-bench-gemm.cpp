@@ -2,7 +2,7 @@
 // findCpuKernel) on one shape beside one raw single-threaded cblas_sgemm call on the same
 // operands, timed in alternation so that a loaded machine slows both alike (medians and
 // minima). Prints `key value` lines. Not a test.
-#include "ds/runtime/Kernels.h"
+#include "../common/KernelBench.h"
 #include "ds/runtime/ThreadPool.h"
 
 #include <algorithm>
@@ -26,10 +26,10 @@ const char *kUsage =
     "k); the\n  median and minimum of I alternating rounds (default 20) of the kernel and of "
     "one\n  cblas_sgemm";
 
+/// A positive integer argument.
 int64_t number(const char *text) {
-  char *end = nullptr;
-  long long v = std::strtoll(text, &end, 10);
-  if (end == text || *end || v <= 0)
+  int64_t v = bench::number(text, kUsage);
+  if (v == 0)
     fail("'", text, "' is not a positive integer (", kUsage, ")");
   return v;
 }
@@ -40,81 +40,48 @@ struct Options {
   int iters = 20;
 };
 
-/// The gemm instruction with its buffers, checked like a plan's.
+/// The gemm instruction with its buffers, checked like a plan's, beside one BLAS call.
 struct Bench {
   Options o;
-  Instruction ins;
-  std::vector<TensorType> types;
-  std::vector<std::vector<float>> data;
-  std::vector<std::vector<int64_t>> shapes;
-  KernelAttrs attrs;
-  RunFn run = nullptr;
-  size_t numIn = 0;
+  bench::KernelCase kc{"gemm", "gemm"};
+  size_t a = 0, b = 0, r = 0;
 
   explicit Bench(const Options &opt) : o(opt) {
-    ins.set_kernel("gemm");
-    (*ins.mutable_attrs())["trans_a"].set_i(o.ta);
-    (*ins.mutable_attrs())["trans_b"].set_i(o.tb);
+    auto &attrs = *kc.ins.mutable_attrs();
+    attrs["trans_a"].set_i(o.ta);
+    attrs["trans_b"].set_i(o.tb);
     if (o.db)
-      (*ins.mutable_attrs())["bias_grad"].set_s("a");
-    std::vector<int64_t> as = o.ta ? std::vector<int64_t>{o.k, o.m} : std::vector{o.m, o.k};
-    std::vector<int64_t> bs = o.tb ? std::vector<int64_t>{o.n, o.k} : std::vector{o.k, o.n};
-    shapes = {as, bs};
+      attrs["bias_grad"].set_s("a");
+    a = kc.add(o.ta ? std::vector<int64_t>{o.k, o.m} : std::vector{o.m, o.k});
+    b = kc.add(o.tb ? std::vector<int64_t>{o.n, o.k} : std::vector{o.k, o.n});
+    kc.in = {a, b};
     if (o.bias)
-      shapes.push_back({o.n});
-    if (o.acc)
-      shapes.push_back({o.m, o.n});
-    numIn = shapes.size();
-    shapes.push_back({o.m, o.n});
+      kc.in.push_back(kc.add({o.n}));
+    r = kc.add({o.m, o.n});
+    if (o.acc) // c is r's bytes, as ds-fuse-gemm's in-place accumulation plans it
+      kc.in.push_back(r);
+    kc.out = {r};
     if (o.db)
-      shapes.push_back({o.m});
+      kc.out.push_back(kc.add({o.m}));
     std::mt19937 rng(7);
     std::normal_distribution<float> normal;
-    for (const auto &s : shapes) {
-      TensorType t;
-      t.dtype = ds::plan::F32;
-      t.shape = s;
-      t.numel = 1;
-      for (int64_t d : s)
-        t.numel *= d;
-      t.bytes = uint64_t(t.numel) * 4;
-      types.push_back(t);
-      std::vector<float> v(size_t(t.numel));
-      for (float &x : v)
+    for (bench::Buf &buf : kc.bufs)
+      for (float &x : buf.f)
         x = normal(rng);
-      data.push_back(std::move(v));
-    }
-    CheckContext check{ins, {}, {}};
-    for (size_t i = 0; i < types.size(); ++i)
-      (i < numIn ? check.in : check.out).push_back(&types[i]);
-    attrs = checkInstruction(*findKernelSignature("gemm"), check);
-    run = findCpuKernel("gemm");
+    kc.prepare();
   }
 
-  double kernelMillis() {
-    ExecContext ctx;
-    KernelCall call{ins, {}, {}, ctx, attrs};
-    for (size_t i = 0; i < types.size(); ++i) {
-      // --acc: c is r's bytes, as ds-fuse-gemm's in-place accumulation plans it.
-      size_t buf = o.acc && i == numIn ? numIn - 1 : i;
-      (i < numIn ? call.in : call.out)
-          .push_back(Tensor{ds::plan::F32, &shapes[i], types[i].numel, data[buf].data()});
-    }
-    auto t0 = std::chrono::steady_clock::now();
-    run(call);
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-        .count();
-  }
+  double kernelMillis() { return kc.timeOnce(); }
 
   /// One single-threaded library call (the kernel set the library to one thread): r =
   /// op(a) op(b) (beta 0), or r += op(a) op(b) (beta 1) with --bias or --acc.
   double blasMillis() {
-    float *r = data[numIn].data();
     auto t0 = std::chrono::steady_clock::now();
     cblas_sgemm(CblasRowMajor, o.ta ? CblasTrans : CblasNoTrans,
                 o.tb ? CblasTrans : CblasNoTrans, int(o.m), int(o.n), int(o.k), 1.0f,
-                data[0].data(), int(shapes[0][1]), data[1].data(), int(shapes[1][1]),
-                o.bias || o.acc ? 1.0f : 0.0f, r, int(o.n));
+                kc.bufs[a].f.data(), int(kc.bufs[a].shape[1]), kc.bufs[b].f.data(),
+                int(kc.bufs[b].shape[1]), o.bias || o.acc ? 1.0f : 0.0f, kc.bufs[r].f.data(),
+                int(o.n));
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
         .count();
   }

@@ -3,7 +3,7 @@
 // scripts/bench-zero-cpu.sh's plans call them), through the executor's entry
 // (findCpuKernel), and a hash of each kernel's output bits (so that two builds can be
 // compared for identical results). Prints `name ms hash` lines. Not a test.
-#include "ds/runtime/Kernels.h"
+#include "../common/KernelBench.h"
 #include "ds/runtime/ThreadPool.h"
 
 #include <algorithm>
@@ -31,118 +31,9 @@ const char *kUsage =
     "  the share of 16-element blocks with an |x| >= sqrt 2 (erf's second polynomial) that\n"
     "  bench-zero-cpu's GPT has, 0.05%), *_wide: 3.";
 
-int64_t number(const char *text) {
-  char *end = nullptr;
-  long long v = std::strtoll(text, &end, 10);
-  if (end == text || *end || v < 0)
-    fail("'", text, "' is not a non-negative integer (", kUsage, ")");
-  return v;
-}
-
-/// A named buffer of the case: f32 (or i64 for a step counter) with a shape.
-struct Buf {
-  std::vector<int64_t> shape;
-  std::vector<float> f;
-  std::vector<int64_t> i;
-  bool isInt = false;
-  int64_t numel() const {
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    return n;
-  }
-};
-
-/// One kernel instruction over the case's buffers (outputs may name an input's buffer: in
-/// place), checked like a plan's.
-struct Case {
-  std::string name, kernel;
-  std::vector<Buf> bufs;
-  std::vector<size_t> in, out;
-  Instruction ins;
-  KernelAttrs attrs;
-  RunFn run = nullptr;
-  std::function<void(Case &)> fill; // (re)initialises bufs
-
-  Case(std::string name, std::string kernel) : name(std::move(name)), kernel(std::move(kernel)) {}
-
-  size_t add(std::vector<int64_t> shape) {
-    Buf b;
-    b.shape = std::move(shape);
-    b.f.resize(size_t(b.numel()));
-    bufs.push_back(std::move(b));
-    return bufs.size() - 1;
-  }
-
-  void prepare() {
-    ins.set_kernel(kernel);
-    std::vector<TensorType> types(bufs.size());
-    for (size_t k = 0; k < bufs.size(); ++k) {
-      types[k].dtype = bufs[k].isInt ? ds::plan::I64 : ds::plan::F32;
-      types[k].shape = bufs[k].shape;
-      types[k].numel = bufs[k].numel();
-      types[k].bytes = uint64_t(types[k].numel) * (bufs[k].isInt ? 8 : 4);
-    }
-    CheckContext check{ins, {}, {}};
-    for (size_t k : in)
-      check.in.push_back(&types[k]);
-    for (size_t k : out)
-      check.out.push_back(&types[k]);
-    attrs = checkInstruction(*findKernelSignature(kernel), check);
-    run = findCpuKernel(kernel);
-  }
-
-  Tensor tensor(size_t k) {
-    Buf &b = bufs[k];
-    return Tensor{b.isInt ? ds::plan::I64 : ds::plan::F32, &b.shape, b.numel(),
-                  b.isInt ? static_cast<void *>(b.i.data()) : b.f.data()};
-  }
-
-  void once() {
-    ExecContext ctx;
-    KernelCall call{ins, {}, {}, ctx, attrs};
-    for (size_t k : in)
-      call.in.push_back(tensor(k));
-    for (size_t k : out)
-      call.out.push_back(tensor(k));
-    run(call);
-  }
-
-  double millis(int iters) {
-    fill(*this);
-    once(); // warm-up
-    double best = 1e30;
-    for (int it = 0; it < iters; ++it) {
-      auto t0 = std::chrono::steady_clock::now();
-      once();
-      auto t1 = std::chrono::steady_clock::now();
-      best = std::min(best, std::chrono::duration<double, std::milli>(t1 - t0).count());
-    }
-    return best;
-  }
-
-  /// FNV-1a over the bits of the outputs after one call from fresh inputs.
-  uint64_t hash() {
-    fill(*this);
-    once();
-    uint64_t h = 1469598103934665603ull;
-    for (size_t k : out)
-      for (float x : bufs[k].f) {
-        uint32_t u;
-        std::memcpy(&u, &x, 4);
-        for (int b = 0; b < 4; ++b)
-          h = (h ^ ((u >> (8 * b)) & 0xff)) * 1099511628211ull;
-      }
-    return h;
-  }
-};
-
-void normalFill(std::vector<float> &v, float stddev, float mean, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(mean, stddev);
-  for (float &x : v)
-    x = normal(rng);
-}
+using bench::normalFill;
+using Case = bench::KernelCase;
+int64_t number(const char *text) { return bench::number(text, kUsage); }
 
 /// A NaN and infinities among the values, so that the hashes compare their results too.
 void specials(std::vector<float> &v) {
