@@ -209,6 +209,20 @@ template <typename Run, typename S, typename L> void lossWidening(KernelCall &c,
   Run::template run<S, S, L>(c);
 }
 
+/// Runs `Run` for the scores c.in[scores] (f16/bf16/f32/f64), their labels c.in[scores + 1]
+/// (i64 or i32) and a loss or gradient of dtype `lossDtype` (the scores', or f32 over 16-bit
+/// scores).
+template <typename Run> void dispatchLoss(KernelCall &c, size_t scores, DType lossDtype) {
+  bool i64 = c.in[scores + 1].dtype == ds::plan::I64;
+  bool widened = lossDtype != c.in[scores].dtype;
+  DS_DISPATCH_FLOAT(c.in[scores].dtype, T, {
+    if (i64)
+      lossWidening<Run, T, int64_t>(c, widened);
+    else
+      lossWidening<Run, T, int32_t>(c, widened);
+  });
+}
+
 struct LossRun {
   template <typename S, typename U, typename L> static void run(KernelCall &c) {
     lossTyped<S, U, L>(c, lossParams(c, *c.in[0].shape));
@@ -217,16 +231,7 @@ struct LossRun {
 
 } // namespace
 
-void runLoss(KernelCall &c) {
-  bool i64 = c.in[1].dtype == ds::plan::I64;
-  bool widened = c.out[0].dtype != c.in[0].dtype;
-  DS_DISPATCH_FLOAT(c.in[0].dtype, T, {
-    if (i64)
-      lossWidening<LossRun, T, int64_t>(c, widened);
-    else
-      lossWidening<LossRun, T, int32_t>(c, widened);
-  });
-}
+void runLoss(KernelCall &c) { dispatchLoss<LossRun>(c, 0, c.out[0].dtype); }
 
 namespace {
 
@@ -404,14 +409,7 @@ struct LossGradRun {
 void runLossGrad(KernelCall &c) {
   if (c.out[0].numel == 0)
     return; // N, C or a spatial dim is 0: nothing to write
-  bool i64 = c.in[2].dtype == ds::plan::I64;
-  bool widened = c.in[0].dtype != c.in[1].dtype;
-  DS_DISPATCH_FLOAT(c.in[1].dtype, T, {
-    if (i64)
-      lossWidening<LossGradRun, T, int64_t>(c, widened);
-    else
-      lossWidening<LossGradRun, T, int32_t>(c, widened);
-  });
+  dispatchLoss<LossGradRun>(c, 1, c.in[0].dtype);
 }
 
 namespace {
@@ -570,15 +568,6 @@ struct LossWithGradRun {
 
 } // namespace
 
-void runLossWithGrad(KernelCall &c) {
-  bool i64 = c.in[2].dtype == ds::plan::I64;
-  bool widened = c.in[0].dtype != c.in[1].dtype;
-  DS_DISPATCH_FLOAT(c.in[1].dtype, T, {
-    if (i64)
-      lossWidening<LossWithGradRun, T, int64_t>(c, widened);
-    else
-      lossWidening<LossWithGradRun, T, int32_t>(c, widened);
-  });
-}
+void runLossWithGrad(KernelCall &c) { dispatchLoss<LossWithGradRun>(c, 1, c.in[0].dtype); }
 
 } // namespace ds::rt::cuda
