@@ -19,16 +19,6 @@
 
 #include <cstdint>
 
-#if defined(DS_ELEMENTWISE_LOOPS_AVX512)
-#define DS_LOOPS_NS avx512
-#elif defined(DS_ELEMENTWISE_LOOPS_AVX2)
-#define DS_LOOPS_NS avx2
-#elif defined(DS_ELEMENTWISE_LOOPS_SSE2)
-#define DS_LOOPS_NS sse2
-#else
-#define DS_LOOPS_NS scalar
-#endif
-
 namespace ds::rt::cpu::DS_LOOPS_NS {
 namespace {
 

@@ -19,6 +19,19 @@
 #define DS_ELEMENT_LOOP _Pragma("GCC ivdep")
 #endif
 
+// The namespace of this instruction set's loops in the files built once per instruction set
+// (ElementwiseLoops.cpp, LayerNormLoops.cpp, with DS_ELEMENTWISE_LOOPS_<ISA>): their
+// functions never stand in for another build's at link time. Undefined elsewhere.
+#if defined(DS_ELEMENTWISE_LOOPS_AVX512)
+#define DS_LOOPS_NS avx512
+#elif defined(DS_ELEMENTWISE_LOOPS_AVX2)
+#define DS_LOOPS_NS avx2
+#elif defined(DS_ELEMENTWISE_LOOPS_SSE2)
+#define DS_LOOPS_NS sse2
+#elif defined(DS_ELEMENTWISE_LOOPS_SCALAR)
+#define DS_LOOPS_NS scalar
+#endif
+
 namespace ds::rt::cpu {
 
 /// r[i] = f(x[i]) for i in [0, n); r may be exactly x (in place), never a partial
