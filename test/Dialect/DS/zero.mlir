@@ -8,26 +8,26 @@
 
 // A two-layer network: @w1 [5x3] (15 elements: shards of 8, padded to 16) and @w2 [3x4].
 
-// Tests that stage 0 keeps everything whole and all-reduces the accumulated gradient
-// right where the optimizer step reads it, back into the accumulator (reduced in place
-// once lowered), then averages it over the 2 ranks.
+// Tests that stage 0 keeps everything whole and averages the accumulated gradient over
+// the 2 ranks right where the optimizer step reads it, back into the accumulator (an
+// all_reduce with reduction average, in place once lowered): the step reads the
+// accumulator, as at world 1, with no multiply of its own.
 // S0: shard.grid @world(shape = 2)
 // S0: ds.state grad @w1.grad : tensor<5x3xf32>
 // S0-LABEL: func.func @micro_step
 //  S0-NOT: shard.
 // S0-LABEL: func.func @apply_step
 //      S0: %[[G:.+]] = ds.state_ref @w1.grad : tensor<5x3xf32>
-// S0-NEXT: %[[SUM:.+]] = shard.all_reduce %[[G]] on @world grid_axes = [0] : tensor<5x3xf32> -> tensor<5x3xf32>
-// S0-NEXT: ds.assign @w1.grad, %[[SUM]] : tensor<5x3xf32>
+// S0-NEXT: %[[AVG:.+]] = shard.all_reduce %[[G]] on @world grid_axes = [0] reduction = average : tensor<5x3xf32> -> tensor<5x3xf32>
+// S0-NEXT: ds.assign @w1.grad, %[[AVG]] : tensor<5x3xf32>
 // S0-NEXT: %[[R:.+]] = ds.state_ref @w1.grad : tensor<5x3xf32>
-// S0-NEXT: %[[HALF:.+]] = ds.constant dense<5.000000e-01>
-// S0-NEXT: %[[AVG:.+]] = ds.mul %[[R]], %[[HALF]]
-//      S0: ds.grad_norm_sq %[[AVG]],
+//  S0-NOT: ds.mul %[[R]]
+//      S0: ds.grad_norm_sq %[[R]],
 //  S0-NOT: shard.all_reduce %{{.*}} : tensor<5x3xf32>
 
 // Tests that stage 1 shards the optimizer state, all-reduces the whole accumulated
 // gradient back into its accumulator at the step (ds-bucket-collectives then buckets
-// these) and takes the rank's shard of the sum, sums the clipping norm over ranks, updates the rank's slice of the
+// these) and takes the rank's shard of the average, sums the clipping norm over ranks, updates the rank's slice of the
 // fp32 parameter (its own master: no separate copy) and all-gathers the result.
 // S1: ds.state grad @w1.grad : tensor<5x3xf32>
 // S1-NOT: master
@@ -36,13 +36,13 @@
 //  S1-NOT: shard.
 // S1-LABEL: func.func @apply_step
 //      S1: %[[G:.+]] = ds.state_ref @w1.grad : tensor<5x3xf32>
-// S1-NEXT: %[[SUM:.+]] = shard.all_reduce %[[G]] on @world grid_axes = [0] : tensor<5x3xf32> -> tensor<5x3xf32>
+// S1-NEXT: %[[SUM:.+]] = shard.all_reduce %[[G]] on @world grid_axes = [0] reduction = average : tensor<5x3xf32> -> tensor<5x3xf32>
 // S1-NEXT: ds.assign @w1.grad, %[[SUM]] : tensor<5x3xf32>
 // S1-NEXT: %[[R:.+]] = ds.state_ref @w1.grad : tensor<5x3xf32>
 // S1-NEXT: %[[FLAT:.+]] = ds.reshape %[[R]] : tensor<5x3xf32> to tensor<15xf32>
 //      S1: %[[PAD:.+]] = ds.concat %[[FLAT]], %{{.+}} {axis = 0 : i64} : (tensor<15xf32>, tensor<1xf32>) -> tensor<16xf32>
 // S1-NEXT: %[[SHARD:.+]] = ds.rank_slice %[[PAD]] : tensor<16xf32> to tensor<8xf32>
-//      S1: ds.mul %[[SHARD]], %{{.+}} : (tensor<8xf32>, tensor<f32>) -> tensor<8xf32>
+//  S1-NOT: ds.mul %[[SHARD]]
 //  S1-NOT: shard.reduce_scatter
 //      S1: %[[LOCAL:.+]] = ds.grad_norm_sq %{{.+}}, %{{.+}} : tensor<8xf32>, tensor<6xf32>
 // S1-NEXT: %[[NORMSQ:.+]] = shard.all_reduce %[[LOCAL]] on @world grid_axes = [0] : tensor<f32> -> tensor<f32>
@@ -62,9 +62,8 @@
 // S2-LABEL: func.func @micro_step
 //      S2: %[[DW:.+]] = ds.gemm %{{.+}}, %{{.+}} {trans_a} : (tensor<2x5xf32>, tensor<2x3xf32>) -> tensor<5x3xf32>
 // S2-NEXT: %[[ACC:.+]] = ds.state_ref @w1.grad : tensor<8xf32>
-//      S2: %[[RS:.+]] = shard.reduce_scatter %{{.+}} on @world grid_axes = [0] scatter_axis = 0 : tensor<2x8xf32> -> tensor<1x8xf32>
-//      S2: %[[AVG:.+]] = ds.mul %[[RS]], %{{.+}}
-// S2-NEXT: %[[MINE:.+]] = ds.reshape %[[AVG]] : tensor<1x8xf32> to tensor<8xf32>
+//      S2: %[[RS:.+]] = shard.reduce_scatter %{{.+}} on @world grid_axes = [0] reduction = average scatter_axis = 0 : tensor<2x8xf32> -> tensor<1x8xf32>
+// S2-NEXT: %[[MINE:.+]] = ds.reshape %[[RS]] : tensor<1x8xf32> to tensor<8xf32>
 // S2-NEXT: %[[SUM:.+]] = ds.add %[[ACC]], %[[MINE]] : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
 // S2-NEXT: ds.assign @w1.grad, %[[SUM]] : tensor<8xf32>
 // S2-LABEL: func.func @apply_step
@@ -75,7 +74,7 @@
 // rows are concatenated, so rank r receives shard r of every tensor.
 // BUCKET-LABEL: func.func @micro_step
 //      BUCKET: %[[ROWS:.+]] = ds.concat %{{.+}}, %{{.+}}, %{{.+}} {axis = 1 : i64} : (tensor<2x2xf32>, tensor<2x6xf32>, tensor<2x8xf32>) -> tensor<2x16xf32>
-// BUCKET-NEXT: %[[RS:.+]] = shard.reduce_scatter %[[ROWS]] on @world grid_axes = [0] scatter_axis = 0 : tensor<2x16xf32> -> tensor<1x16xf32>
+// BUCKET-NEXT: %[[RS:.+]] = shard.reduce_scatter %[[ROWS]] on @world grid_axes = [0] reduction = average scatter_axis = 0 : tensor<2x16xf32> -> tensor<1x16xf32>
 //      BUCKET: ds.split %{{.+}} {axis = 1 : i64, sizes = array<i64: 2, 6, 8>}
 //      BUCKET: ds.assign @b.grad
 //      BUCKET: ds.assign @w2.grad

@@ -116,12 +116,6 @@ private:
     }
   }
 
-  Value scalarLike(Location loc, double v, RankedTensorType like) {
-    auto t = RankedTensorType::get({}, like.getElementType());
-    return ConstantOp::create(
-        b, loc, DenseElementsAttr::get(t, b.getFloatAttr(like.getElementType(), v)));
-  }
-
   /// Flattens `v` and pads it with zeros to W*p elements.
   Value flattenPad(Location loc, Value v, Partition &part) {
     auto type = cast<RankedTensorType>(v.getType());
@@ -138,16 +132,16 @@ private:
   FlatSymbolRefAttr grid() { return FlatSymbolRefAttr::get(b.getContext(), kGrid); }
   DenseI16ArrayAttr axes() { return b.getDenseI16ArrayAttr({0}); }
 
-  /// This rank's shard of the average over ranks of a full-size tensor.
+  /// This rank's shard of the average over ranks of a full-size tensor: the sum divided
+  /// by W in the collective (in f32 for 16-bit gradients, before rounding to their dtype:
+  /// an fp16 sum that would overflow before the division does not; the same bits as a
+  /// sum times 1/W otherwise, for a power-of-two W).
   Value reduceScatterMean(Location loc, Value full, Partition &part) {
     Value flat = flattenPad(loc, full, part);
-    Value summed = shard::ReduceScatterOp::create(
+    return shard::ReduceScatterOp::create(
         b, loc, part.shardType(), grid(), axes(), flat,
-        shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum),
+        shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Average),
         b.getIndexAttr(0));
-    if (world == 1)
-      return summed;
-    return MulOp::create(b, loc, summed, scalarLike(loc, 1.0 / world, part.shardType()));
   }
 
   /// The whole tensor from every rank's shard.
@@ -221,14 +215,11 @@ private:
           concat->setAttr(kCopyInAttr, b.getUnitAttr());
         matrix = concat;
       }
+      // The average over ranks (see reduceScatterMean).
       Value mine = shard::ReduceScatterOp::create(
           b, loc, RankedTensorType::get({1, total}, elem), grid(), axes(), matrix,
-          shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum),
+          shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Average),
           b.getIndexAttr(0));
-      if (world > 1)
-        mine = MulOp::create(b, loc, mine,
-                             scalarLike(loc, 1.0 / world,
-                                        cast<RankedTensorType>(mine.getType())));
       SmallVector<Value> pieces{mine};
       if (bucket.size() > 1) {
         SmallVector<Type> types;
@@ -487,32 +478,34 @@ private:
           b.setInsertionPointAfter(ref);
           Value g;
           if (stage <= 1 && world > 1 && reducedGrads.count(ref.getName())) {
-            // The accumulator holds the sum already (below): the first read's average.
+            // The accumulator holds the average already (below): its first read.
             ref.getResult().replaceAllUsesWith(reducedGrads[ref.getName()]);
             continue;
           }
           if (stage <= 1 && world > 1) {
-            // The sum goes back into the accumulator, which the step zeroes after the
-            // update anyway: the lowering reduces in place (no transient as large as the
-            // gradient), and ds-bucket-collectives makes the in-place all-reduces one per
-            // bucket. At stage 0 the update reads a global, as at world 1, so the
-            // multi-tensor optimizer step takes it; at stage 1 each rank then takes its
-            // shard of the sum (DeepSpeed's bucketed all-reduce of ZeRO-1/2,
-            // use_multi_rank_bucket_allreduce): each element is the same sum as a
-            // reduce-scatter's, times 1/W.
+            // The average goes back into the accumulator, which the step zeroes after
+            // the update anyway: the lowering reduces in place (no transient as large as
+            // the gradient), and ds-bucket-collectives makes the in-place all-reduces one
+            // per bucket. The all-reduce averages (the sum over ranks divided by W, in
+            // f32 for 16-bit gradients, as the reduce-scatter path's sum times 1/W; the
+            // same bits for a power-of-two W), so at stage 0 the update reads the
+            // gradient global as at world 1 and the multi-tensor optimizer step takes it,
+            // instead of a per-parameter multiply into a transient that the clipping norm
+            // and the update both read. At stage 1 each rank then takes its shard of the
+            // average (DeepSpeed's bucketed all-reduce of ZeRO-1/2,
+            // use_multi_rank_bucket_allreduce).
             Location loc = ref.getLoc();
-            Value sum = shard::AllReduceOp::create(
+            Value avg = shard::AllReduceOp::create(
                 b, loc, ref.getType(), grid(), axes(), ref,
-                shard::ReductionKindAttr::get(b.getContext(), shard::ReductionKind::Sum));
-            created.insert(AssignOp::create(b, loc, ref.getName(), sum));
+                shard::ReductionKindAttr::get(b.getContext(),
+                                              shard::ReductionKind::Average));
+            created.insert(AssignOp::create(b, loc, ref.getName(), avg));
             auto reduced = StateRefOp::create(b, loc, ref.getType(), ref.getName());
             created.insert(reduced);
-            Value mine = reduced;
+            g = reduced;
             if (stage == 1)
-              mine = RankSliceOp::create(b, loc, part->shardType(),
-                                         flattenPad(loc, reduced, *part));
-            auto type = cast<RankedTensorType>(mine.getType());
-            g = MulOp::create(b, loc, mine, scalarLike(loc, 1.0 / world, type));
+              g = RankSliceOp::create(b, loc, part->shardType(),
+                                      flattenPad(loc, reduced, *part));
             reducedGrads[ref.getName()] = g;
           } else if (stage == 0) {
             g = shard::AllReduceOp::create(
