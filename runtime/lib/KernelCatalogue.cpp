@@ -141,7 +141,7 @@ const KernelInfo &kernelInfo(KernelId id) { return kernelCatalogue()[size_t(id)]
 
 bool mayShareOutputBytes(KernelId id, bool inPlace, size_t input) {
   // Only the accumulated-into operands: gemm's c, reduce_sum's acc, layer_norm_grad's accs,
-  // multi_add's accs.
+  // multi_add's accs; and the loss's scores, which dscores may overwrite.
   if (id == KernelId::Gemm)
     return inPlace && input >= 2;
   if (id == KernelId::ReduceSum)
@@ -150,6 +150,8 @@ bool mayShareOutputBytes(KernelId id, bool inPlace, size_t input) {
     return inPlace && input >= 3;
   if (id == KernelId::MultiAdd) // the accs: inputs 0, 2, 4, ...
     return inPlace && input % 2 == 0;
+  if (id == KernelId::SoftmaxCrossEntropyLossWithGrad)
+    return inPlace && input == 1;
   return inPlace;
 }
 

@@ -352,6 +352,14 @@ std::vector<Case> allCases() {
       add(f + "_bf16_scores_f32_loss", fk,
           {R(F32, per2, 0.5, 2), R(BF16, {6, 5}, -3, 3), V(I32, {6}, lab2)},
           {R(F32, per2), R(BF16, {6, 5})});
+      // dscores over the scores (ds-fuse-loss-grad's in-place form): the row kernel with
+      // rows longer than a block, and the column kernel.
+      add(f + "_bf16_in_place", fk,
+          {R(F32, per2, 0.5, 2), R(BF16, {6, 1500}, -3, 3), V(I64, {6}, lab2)},
+          {R(F32, per2), Alias(R(BF16, {6, 1500}), 1)});
+      add(f + "_f32_3d_in_place", fk,
+          {R(F32, per3, 0.5, 2), R(F32, {3, 5, 2}, -3, 3), V(I64, {3, 2}, lab3)},
+          {R(F32, per3), Alias(R(F32, {3, 5, 2}), 1)});
     }
     add(o + "_mean_bf16_i32_labels", K(op).i("ignore_index", -100),
         {R(BF16, {6, 5}, -3, 3), V(I32, {6}, lab2)}, {R(BF16, {})});

@@ -2,8 +2,8 @@
 // softmax_cross_entropy_loss and softmax_cross_entropy_loss_grad on random inputs (f32,
 // bf16 and f16 scores under an f32 loss, f64; every reduction; with and without
 // ignore_index, class weights and a spatial dim; i64 and i32 labels; odd sizes, and rows
-// long and many enough for the thread pool), and that its checks and errors are the two
-// kernels'.
+// long and many enough for the thread pool), also with dscores written over the scores (in
+// place), and that its checks and errors are the two kernels'.
 #include "KernelTestUtil.h"
 
 #include <string>
@@ -89,6 +89,15 @@ TEST(LossWithGrad, BitsOfTheLossAndItsGradient) {
                                dtypeName(labelType);
             EXPECT_EQ(loss.bytes, wantLoss.bytes) << what;
             EXPECT_EQ(ds.bytes, wantDs.bytes) << what;
+            // In place (ds-fuse-loss-grad writes dscores over dying logits): the same
+            // bits with dscores the scores' own bytes.
+            HostTensor over = s, lossOver(lossType, perPosition);
+            std::vector<HostTensor *> overIns = gradIns;
+            overIns[1] = &over;
+            runKernel(named("softmax_cross_entropy_loss_with_grad"), overIns,
+                      {&lossOver, &over});
+            EXPECT_EQ(lossOver.bytes, wantLoss.bytes) << what << " in place";
+            EXPECT_EQ(over.bytes, wantDs.bytes) << what << " in place";
           }
 }
 

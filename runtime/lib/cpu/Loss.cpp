@@ -235,7 +235,8 @@ void nllGradTyped(KernelCall &c, const T *g, const T *weights, T *dlp) {
 /// softmax_cross_entropy_loss and its gradient from one pass over each row of scores: one
 /// maximum, one set of exponentials (kept in ds) and one sum serve the log-probability at
 /// the label (lossTyped's arithmetic) and the gradient (softmaxCrossEntropyGradTyped's), so
-/// loss and ds are the two kernels' bits.
+/// loss and ds are the two kernels' bits. ds may be the scores' bytes (in place): a row's
+/// scores are read before any of its gradient is written, and rows are disjoint.
 template <typename T>
 void lossWithGradTyped(KernelCall &c, const T *g, const T *scores, const T *weights, T *loss,
                        T *ds) {
@@ -263,6 +264,7 @@ void lossWithGradTyped(KernelCall &c, const T *g, const T *scores, const T *weig
                   T mx = rowMax<T>(C, [&](int64_t ci) { return ps[ci * D]; });
                   if (std::isinf(mx) && mx < 0)
                     mx = 0;
+                  const T atLabel = ps[l * D]; // before pd, which may be ps, is written
                   for (int64_t ci = 0; ci < C; ++ci) // the exponentials, in pd
                     pd[ci * D] = ps[ci * D] - mx;
                   if (D == 1) {
@@ -272,7 +274,7 @@ void lossWithGradTyped(KernelCall &c, const T *g, const T *scores, const T *weig
                       expLoop(&pd[ci * D], &pd[ci * D], 1);
                   }
                   double sum = rowSum(C, [&](int64_t ci) { return double(pd[ci * D]); });
-                  lpAtLabel[size_t(k)] = (ps[l * D] - mx) - std::log(T(sum));
+                  lpAtLabel[size_t(k)] = (atLabel - mx) - std::log(T(sum));
                   double f = lossFactor(s, g, weights, l, k);
                   if (f == 0) {
                     zeroRow();

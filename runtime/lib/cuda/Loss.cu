@@ -419,13 +419,15 @@ namespace {
 /// softmax_cross_entropy_loss_with_grad, D == 1: one block per sample. One maximum serves
 /// ceLossRowKernel's loss term (from its exp sum in A) and ceGradRowKernel's gradient (from
 /// its exp sum in f64), both summed over the same exponentials: the two kernels' bits from
-/// three reads of the row (maximum, sums, gradient) instead of five.
+/// three reads of the row (maximum, sums, gradient) instead of five. ds may be s (in place:
+/// each element is read before the thread that reads it last writes it; s and ds are
+/// therefore not __restrict__).
 template <typename S, typename U, typename L>
-__global__ void ceLossGradRowKernel(const U *__restrict__ g, const S *__restrict__ s,
+__global__ void ceLossGradRowKernel(const U *__restrict__ g, const S *s,
                                     const L *__restrict__ labels,
                                     const S *__restrict__ weights, LossParams a,
                                     const double *wsum, U *lossNone, double *vals,
-                                    double *wts, S *__restrict__ ds) {
+                                    double *wts, S *ds) {
   using A = typename Acc<U>::type;
   const int64_t C = a.C;
   for (int64_t n = blockIdx.x; n < a.N; n += gridDim.x) {
@@ -453,10 +455,13 @@ __global__ void ceLossGradRowKernel(const U *__restrict__ g, const S *__restrict
       sum += ev;
       sumD = addR(sumD, double(ev));
     }
+    // The score at the label, read before the reductions' barriers: ds may be s (in
+    // place), and past them other threads write the row.
+    A atLabel = threadIdx.x == 0 && status == 0 ? ld(ps, l) : A(0);
     sum = blockReduce(sum, SumOp(), A(0));
     sumD = blockReduce(sumD, SumOp(), 0.0);
     if (threadIdx.x == 0) {
-      A lp = status == 0 ? subR(subR(ld(ps, l), mx), logA(sum)) : A(0);
+      A lp = status == 0 ? subR(subR(atLabel, mx), logA(sum)) : A(0);
       putLossTerm<S, U>(n, status, l, lp, weights, lossNone, vals, wts);
     }
     double f = lossFactor(status, l, n, g, weights, a, wsum);
@@ -476,11 +481,11 @@ __global__ void ceLossGradRowKernel(const U *__restrict__ g, const S *__restrict
 /// softmax_cross_entropy_loss_with_grad, D > 1: one thread per position, sequential over C
 /// (ceLossColKernel's and ceGradColKernel's arithmetic).
 template <typename S, typename U, typename L>
-__global__ void ceLossGradColKernel(const U *__restrict__ g, const S *__restrict__ s,
+__global__ void ceLossGradColKernel(const U *__restrict__ g, const S *s,
                                     const L *__restrict__ labels,
                                     const S *__restrict__ weights, LossParams a,
                                     const double *wsum, U *lossNone, double *vals,
-                                    double *wts, S *__restrict__ ds) {
+                                    double *wts, S *ds) {
   using A = typename Acc<U>::type;
   const int64_t C = a.C, D = a.D;
   DS_GRID_STRIDE(k, a.N * D) {

@@ -157,3 +157,58 @@ func.func @not_the_same_loss(%s: memref<8x10xf32>, %y: memref<8xi64>, %y2: memre
   dsrt.kernel "softmax_cross_entropy_loss_grad" ins(%g, %s, %y : memref<f32>, memref<8x10xf32>, memref<8xi64>) outs(%ds3 : memref<8x10xf32>) {attrs = {reduction = "mean"}}
   return %ds, %ds2, %ds3 : memref<8x10xf32>, memref<8x10xf32>, memref<8x10xf32>
 }
+
+// -----
+
+// Tests that the gradient is written over the scores when the fused kernel is their last
+// access: dscores's alloc becomes a view of the logits' alloc (no second logits-sized
+// buffer), and the gemm that reads dscores reads those bytes.
+// CHECK-LABEL: func.func @in_place
+//       CHECK:   %[[Z:.+]] = dsrt.alloc : memref<2x4x10xf32>
+//  CHECK-NEXT:   %[[DS:.+]] = dsrt.view %[[Z]] : memref<2x4x10xf32> to memref<8x10xf32>
+//       CHECK:   dsrt.kernel "gemm"
+//  CHECK-NEXT:   %[[S:.+]] = dsrt.view %[[Z]] : memref<2x4x10xf32> to memref<8x10xf32>
+//       CHECK:   dsrt.kernel "softmax_cross_entropy_loss_with_grad" ins(%{{.+}}, %[[S]], %arg1 : memref<f32>, memref<8x10xf32>, memref<8xi64>) outs(%{{.+}}, %[[DS]] : memref<f32>, memref<8x10xf32>)
+//  CHECK-NEXT:   %[[DX:.+]] = dsrt.alloc : memref<8x4xf32>
+//  CHECK-NEXT:   dsrt.kernel "gemm" ins(%[[DS]], %arg2
+//   CHECK-NOT:   dsrt.alloc : memref<8x10xf32>
+func.func @in_place(%x: memref<8x4xf32>, %y: memref<8xi64>, %w: memref<4x10xf32>) -> memref<f32> attributes {dsrt.role = #dsrt.role<micro_step>} {
+  %z = dsrt.alloc : memref<2x4x10xf32>
+  %zm = dsrt.view %z : memref<2x4x10xf32> to memref<8x10xf32>
+  dsrt.kernel "gemm" ins(%x, %w : memref<8x4xf32>, memref<4x10xf32>) outs(%zm : memref<8x10xf32>) {attrs = {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32, trans_a = false, trans_b = false}}
+  %s = dsrt.view %z : memref<2x4x10xf32> to memref<8x10xf32>
+  %l = dsrt.alloc : memref<f32>
+  dsrt.kernel "softmax_cross_entropy_loss" ins(%s, %y : memref<8x10xf32>, memref<8xi64>) outs(%l : memref<f32>) {attrs = {reduction = "mean"}}
+  %g = dsrt.alloc : memref<f32>
+  dsrt.kernel "constant" outs(%g : memref<f32>) {attrs = {value = dense<1.000000e+00> : tensor<f32>}}
+  %ds = dsrt.alloc : memref<8x10xf32>
+  dsrt.kernel "softmax_cross_entropy_loss_grad" ins(%g, %s, %y : memref<f32>, memref<8x10xf32>, memref<8xi64>) outs(%ds : memref<8x10xf32>) {attrs = {reduction = "mean"}}
+  %dx = dsrt.alloc : memref<8x4xf32>
+  dsrt.kernel "gemm" ins(%ds, %w : memref<8x10xf32>, memref<4x10xf32>) outs(%dx : memref<8x4xf32>) {attrs = {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32, trans_a = false, trans_b = true}}
+  return %l : memref<f32>
+}
+
+// -----
+
+// Tests that the gradient gets a buffer of its own when the scores are read after the
+// fused kernel (here by a kernel computing their row maxima).
+// CHECK-LABEL: func.func @scores_read_later
+//       CHECK:   %[[S:.+]] = dsrt.alloc : memref<8x10xf32>
+//       CHECK:   %[[DS:.+]] = dsrt.alloc : memref<8x10xf32>
+//  CHECK-NEXT:   dsrt.kernel "softmax_cross_entropy_loss_with_grad" ins(%{{.+}}, %[[S]], %arg1 : memref<f32>, memref<8x10xf32>, memref<8xi64>) outs(%{{.+}}, %[[DS]] : memref<f32>, memref<8x10xf32>)
+//       CHECK:   dsrt.kernel "reduce_max" ins(%[[S]]
+func.func @scores_read_later(%x: memref<8x4xf32>, %y: memref<8xi64>, %w: memref<4x10xf32>) -> (memref<f32>, memref<8xf32>) attributes {dsrt.role = #dsrt.role<micro_step>} {
+  %s = dsrt.alloc : memref<8x10xf32>
+  dsrt.kernel "gemm" ins(%x, %w : memref<8x4xf32>, memref<4x10xf32>) outs(%s : memref<8x10xf32>) {attrs = {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32, trans_a = false, trans_b = false}}
+  %l = dsrt.alloc : memref<f32>
+  dsrt.kernel "softmax_cross_entropy_loss" ins(%s, %y : memref<8x10xf32>, memref<8xi64>) outs(%l : memref<f32>) {attrs = {reduction = "mean"}}
+  %g = dsrt.alloc : memref<f32>
+  dsrt.kernel "constant" outs(%g : memref<f32>) {attrs = {value = dense<1.000000e+00> : tensor<f32>}}
+  %ds = dsrt.alloc : memref<8x10xf32>
+  dsrt.kernel "softmax_cross_entropy_loss_grad" ins(%g, %s, %y : memref<f32>, memref<8x10xf32>, memref<8xi64>) outs(%ds : memref<8x10xf32>) {attrs = {reduction = "mean"}}
+  %m = dsrt.alloc : memref<8xf32>
+  dsrt.kernel "reduce_max" ins(%s : memref<8x10xf32>) outs(%m : memref<8xf32>) {attrs = {axes = array<i64: 1>, keepdims = false}}
+  %dx = dsrt.alloc : memref<8x4xf32>
+  dsrt.kernel "gemm" ins(%ds, %w : memref<8x10xf32>, memref<4x10xf32>) outs(%dx : memref<8x4xf32>) {attrs = {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32, trans_a = false, trans_b = true}}
+  return %l, %m : memref<f32>, memref<8xf32>
+}

@@ -1,5 +1,6 @@
 // Computes the cross-entropy loss and its gradient with one kernel, which reads the
-// scores (the logits) once for both.
+// scores (the logits) once for both and, when they die there, writes the gradient over
+// them.
 #include "BufferAccesses.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
@@ -91,6 +92,51 @@ std::optional<Fusion> matchFusion(KernelOp grad) {
   return Fusion{loss, grad, std::move(*writers)};
 }
 
+/// Makes `fused` write dscores over the scores' bytes when the scores are a transient
+/// that nothing accesses after it and dscores a transient of as many elements of the
+/// same dtype that nothing accesses before it: dscores's alloc becomes a view of the
+/// scores' alloc, defined right after it. The kernel reads a row's scores before writing
+/// its gradient (the catalogue lets dscores share the scores' bytes).
+bool writeInPlace(KernelOp fused) {
+  Value scores = fused.getInputs()[1], dscores = fused.getOutputs()[1];
+  if (memrefOf(scores) != memrefOf(dscores))
+    return false;
+  std::optional<Accesses> s = transientAccesses(scores), d = transientAccesses(dscores);
+  Value sRoot = getAliasRoot(scores), dRoot = getAliasRoot(dscores);
+  if (!s || !d || sRoot == dRoot)
+    return false;
+  MemRefType st = memrefOf(sRoot), dt = memrefOf(dRoot);
+  Operation *sDef = sRoot.getDefiningOp(), *dDef = dRoot.getDefiningOp();
+  Block *block = fused->getBlock();
+  if (st.getElementType() != dt.getElementType() ||
+      st.getNumElements() != dt.getNumElements() || sDef->getBlock() != block ||
+      dDef->getBlock() != block)
+    return false;
+  auto all = [](const Accesses &a) {
+    SmallVector<KernelOp> ks(a.writers);
+    ks.append(a.readers.begin(), a.readers.end());
+    return ks;
+  };
+  for (KernelOp k : all(*s))
+    if (k != fused && (k->getBlock() != block || fused->isBeforeInBlock(k)))
+      return false;
+  for (KernelOp k : all(*d))
+    if (k != fused && (k->getBlock() != block || k->isBeforeInBlock(fused)))
+      return false;
+  for (Operation *user : dRoot.getUsers())
+    if (user->getBlock() != block || user->isBeforeInBlock(sDef))
+      return false;
+  Value bytes = sRoot;
+  if (st != dt) {
+    OpBuilder b(sDef->getContext());
+    b.setInsertionPointAfter(sDef);
+    bytes = ViewOp::create(b, dDef->getLoc(), dt, sRoot);
+  }
+  dRoot.replaceAllUsesWith(bytes);
+  dDef->erase();
+  return true;
+}
+
 struct FuseLossGradPass : dsrt::impl::FuseLossGradPassBase<FuseLossGradPass> {
   using Base::Base;
 
@@ -112,12 +158,14 @@ struct FuseLossGradPass : dsrt::impl::FuseLossGradPassBase<FuseLossGradPass> {
       SmallVector<Value> ins{g};
       llvm::append_range(ins, f.loss.getInputs());
       OpBuilder b(f.loss);
-      KernelOp::create(b, f.loss.getLoc(), b.getStringAttr(kLossWithGrad), ins,
-                       ValueRange{f.loss.getOutputs()[0], dscores}, f.loss.getAttrs(),
-                       Stream::compute);
+      KernelOp fused = KernelOp::create(b, f.loss.getLoc(), b.getStringAttr(kLossWithGrad),
+                                        ins, ValueRange{f.loss.getOutputs()[0], dscores},
+                                        f.loss.getAttrs(), Stream::compute);
       f.grad.erase();
       f.loss.erase();
       ++numFused;
+      if (writeInPlace(fused))
+        ++numInPlace;
     }
   }
 };
