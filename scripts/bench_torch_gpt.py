@@ -48,7 +48,8 @@ nanoGPT-style pairs: a [B, T+1] random row, idx = row[:, :-1], targets = row[:, 
 batches are cycled.
 
 Timing: synchronize, wall clock over the N timed steps, synchronize; ms_per_step = mean;
-tokens_per_s = B*T / step time.
+tokens_per_s = B*T / step time. On the CPU each step's own wall time is recorded too
+("step_ms", for a median that a stalled step does not move; scripts/bench-step.sh uses it).
 
 FLOPs / MFU convention = nanoGPT's estimate_mfu: N = get_num_params(non_embedding=True), i.e. all
 parameters with the tied wte/lm_head counted once and the position embedding wpe EXCLUDED;
@@ -59,7 +60,8 @@ peak = --peak-tflops (default 989 = H100/H200 SXM dense bf16). The JSON also has
 
 JSON (--json OUT): {"gpu", "torch", "cuda", "device", "dtype", "attn", "attn_used", "batch", "seq",
 "params", "params_total", "flops_per_token", "peak_tflops", "config": {...},
-"modes": {"eager": {"ms_per_step", "tokens_per_s", "mfu", "peak_mem_bytes", "compile_s", ...},
+"modes": {"eager": {"ms_per_step", "tokens_per_s", "mfu", "peak_mem_bytes", "compile_s",
+"step_ms" (CPU only), ...},
 "compile": {...} or {"error": "..."}}}.
 
 Self-contained: standard library + torch only.
@@ -261,14 +263,20 @@ def run_mode(mode, args, cfg, device, batches, autocast_ctx, attn_used):
     sync(device)
     warmup_s = time.perf_counter() - t_w0
 
-    # timed steps
+    # timed steps; on the CPU (synchronous) each step is timed too, for a median
     sync(device)
     t0 = time.perf_counter()
     loss = None
+    step_ms = []
     for i in range(args.steps):
+        ts = time.perf_counter()
         loss = step(args.warmup + i)
+        if device.type == "cpu":
+            step_ms.append((time.perf_counter() - ts) * 1e3)
     sync(device)
     elapsed = time.perf_counter() - t0
+    if step_ms:
+        res["step_ms"] = step_ms
 
     step_s = elapsed / args.steps
     tokens_per_s = args.batch * args.seq / step_s
