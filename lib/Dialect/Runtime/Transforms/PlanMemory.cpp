@@ -130,7 +130,7 @@ struct PlanMemoryPass : dsrt::impl::PlanMemoryPassBase<PlanMemoryPass> {
       for (Attribute a : span.getGlobals().getValue()) {
         auto global = SymbolTable::lookupNearestSymbolFrom<GlobalOp>(
             module, cast<FlatSymbolRefAttr>(a).getAttr());
-        if (end >= 0 && global && global.getOffset() && *global.getOffset() != end) {
+        if (end >= 0 && global && global.getOffset() && int64_t(*global.getOffset()) != end) {
           span.emitError("global @")
               << global.getSymName() << " is placed at byte " << *global.getOffset()
               << ", not right after the span's previous global (byte " << end
