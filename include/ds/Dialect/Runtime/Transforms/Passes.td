@@ -72,6 +72,46 @@ def BucketCollectivesPass : Pass<"ds-bucket-collectives", "::mlir::ModuleOp"> {
   ];
 }
 
+def BucketAccumulationPass : Pass<"ds-bucket-accumulation", "::mlir::ModuleOp"> {
+  let summary = "The adds that accumulate a split's pieces into globals become one add per span";
+  let description = [{
+    Runs after --ds-fuse-elementwise, before --ds-bucket-collectives and --ds-plan-memory.
+    ZeRO stages 2 and 3 reduce-scatter a bucket of gradient shards at once, split the
+    result into one piece per gradient and add each piece into its gradient accumulator:
+    one `add` kernel (and one copy of the split) per parameter. Here consecutive pieces
+    of a `split` whose only use is an `add` into a whole global in place (`g = g + piece`
+    or `g = piece + g`, same type, no broadcast) form a run, and a run becomes one `add`
+    over a `dsrt.span` of its globals, at the split's place, reading the run's bytes of the
+    split's input, which are contiguous when every dim before the split axis is 1; the
+    globals are declared one after another so that memory planning lays them out back to
+    back. The split keeps the other pieces and one piece per run, and goes when one run
+    takes every piece. A piece joins the run when its add has the same attributes, stream
+    and operand order, its global the same memory space (not NVMe) and is in no other run
+    or span, no kernel between the split and its add touches its global, and the global
+    before it fills a whole number of `alignment` units (memory planning would leave a gap
+    otherwise). Each element gets the same add of the same two values: the same bits.
+    ```mlir
+    %p:2 = dsrt.alloc, dsrt.alloc
+    dsrt.kernel "split" ins(%x : memref<1x20xf32>) outs(%p0, %p1 : memref<1x16xf32>, memref<1x4xf32>) {attrs = {axis = 1 : i64, sizes = array<i64: 16, 4>}}
+    dsrt.kernel "add" ins(%a, %p0v : memref<16xf32>, memref<16xf32>) outs(%a : memref<16xf32>)
+    dsrt.kernel "add" ins(%b, %p1v : memref<4xf32>, memref<4xf32>) outs(%b : memref<4xf32>)
+    // becomes, with @a.grad declared right before @b.grad
+    %s = dsrt.span @a.grad, @b.grad : memref<20xf32>
+    %v = dsrt.view %x : memref<1x20xf32> to memref<20xf32>
+    dsrt.kernel "add" ins(%s, %v : memref<20xf32>, memref<20xf32>) outs(%s : memref<20xf32>)
+    ```
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t",
+           /*default=*/"::mlir::dsrt::kDefaultBufferAlignment",
+           "The byte alignment --ds-plan-memory will use">,
+  ];
+  let statistics = [
+    Statistic<"numSpans", "spans", "add kernels over spans created">,
+    Statistic<"numFolded", "folded-adds", "add kernels folded into them">,
+  ];
+}
+
 def ElideStateCopiesPass : Pass<"ds-elide-state-copies", "::mlir::ModuleOp"> {
   let summary = "Kernels write updated module state in place instead of through a copy";
   let description = [{
