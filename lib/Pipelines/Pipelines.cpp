@@ -134,6 +134,8 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
   if (options.fuseElementwise && options.generateFusedKernels)
     pm.addPass(dsrt::createGenerateFusedKernelsPass());
   // Last before planning: the passes above see each global on its own, not spans.
+  pm.addPass(dsrt::createSpanConcatInputsPass());
+  pm.addPass(dsrt::createBucketAccumulationPass());
   pm.addPass(dsrt::createBucketCollectivesPass(options.bucketCollectives));
   pm.addPass(dsrt::createPlanMemoryPass());
 }

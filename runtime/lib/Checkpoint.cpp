@@ -249,7 +249,29 @@ std::vector<CheckpointTensor> checkpointTensors(
     if ((b.placement() == ds::plan::PERSISTENT || paramBuffers.count(b.id())) &&
         !states.count(b.id()))
       rest.push_back(&b);
+  // A span (a bucket of globals that one collective or add covers whole:
+  // --ds-bucket-collectives, --ds-bucket-accumulation) is the union of two or more
+  // smaller buffers: it comes after them, so that they are the module state and it is
+  // their alias.
+  std::set<uint32_t> spans;
+  for (auto *b : rest) {
+    const BufferInfo &info = plan.buffer(b->id());
+    uint64_t begin = info.offset, end = info.offset + uint64_t(info.type.bytes);
+    std::vector<std::tuple<int, uint64_t, uint64_t>> inside;
+    for (auto *o : rest) {
+      const BufferInfo &oi = plan.buffer(o->id());
+      uint64_t ob = oi.offset, oe = oi.offset + uint64_t(oi.type.bytes);
+      if (oi.placement == info.placement && oi.type.bytes < info.type.bytes &&
+          ob >= begin && oe <= end && ob < oe)
+        inside.emplace_back(int(oi.placement), ob, oe);
+    }
+    if (inside.size() >= 2 && coveredBy(inside, int(info.placement), begin, end))
+      spans.insert(b->id());
+  }
   std::stable_sort(rest.begin(), rest.end(), [&](auto *a, auto *b) {
+    bool spanA = spans.count(a->id()), spanB = spans.count(b->id());
+    if (spanA != spanB)
+      return spanB;
     return plan.buffer(a->id()).type.bytes > plan.buffer(b->id()).type.bytes;
   });
   for (auto *b : rest)

@@ -377,9 +377,20 @@ private:
       filled += e->part->n;
     }
 
+    // Each bucket lays out its shards in the order of the forward pass's first uses, the
+    // backward buckets too (whose uses come in about the reverse order): a backward bucket
+    // then lists its parameters in the order a forward bucket of the same parameters does,
+    // which lets --ds-span-concat-inputs read runs of them in place, without a copy.
+    auto layoutKey = [&](GatherEvent *e) {
+      GatherEvent *fwd = e->forward ? e->forward : isBackward(e->first) ? nullptr : e;
+      return std::make_pair(fwd ? 0 : 1, order[fwd ? fwd->first : e->first]);
+    };
     for (auto &bucket : buckets) {
       b.setInsertionPoint(bucket.front()->first);
       Location loc = bucket.front()->ref.getLoc();
+      llvm::stable_sort(bucket, [&](GatherEvent *x, GatherEvent *y) {
+        return layoutKey(x) < layoutKey(y);
+      });
       SmallVector<Value> shards;
       int64_t total = 0;
       for (GatherEvent *e : bucket) {

@@ -45,6 +45,12 @@ struct BucketCollectivesPass
     }
     bucketed.clear(); // one pass instance may run on several modules
     SymbolTable symbols(module);
+    // Globals in a span already (--ds-bucket-accumulation) keep their place.
+    module.walk([&](SpanOp span) {
+      for (Attribute a : span.getGlobals())
+        if (auto global = symbols.lookup<GlobalOp>(cast<FlatSymbolRefAttr>(a).getValue()))
+          bucketed.insert(global.getOperation());
+    });
     for (auto func : module.getOps<func::FuncOp>())
       if (!func.isExternal() && getProgramRole(func))
         bucketProgram(func, symbols);

@@ -38,7 +38,7 @@ constexpr llvm::StringLiteral kNvmeBytesAttr = "dsrt.nvme_bytes";
 constexpr llvm::StringLiteral kPeakBytesAttr = "dsrt.peak_bytes";
 constexpr llvm::StringLiteral kAlignmentAttr = "dsrt.alignment";
 /// The byte alignment of every buffer unless ds-plan-memory is told otherwise (its
-/// `alignment` option; ds-bucket-collectives assumes the same).
+/// `alignment` option; the passes that make dsrt.span assume the same).
 constexpr int64_t kDefaultBufferAlignment = 64;
 /// Module attribute: ranks the program runs on (the size of its 1-D shard grid).
 constexpr llvm::StringLiteral kWorldSizeAttr = "dsrt.world_size";

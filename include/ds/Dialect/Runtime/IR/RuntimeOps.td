@@ -141,8 +141,9 @@ def Runtime_SpanOp : Runtime_Op<"span",
     1-D buffer of their elements (a collective bucket without copies: one all_reduce
     over the span instead of one per global). They share a memory space and an element
     type; memory planning must lay them out without gaps (each but the last a whole
-    number of alignment units), else it fails. Only --ds-bucket-collectives makes them,
-    right before memory planning: the passes before it see each global on its own.
+    number of alignment units), else it fails. Only --ds-span-concat-inputs,
+    --ds-bucket-accumulation and --ds-bucket-collectives make them, right before memory
+    planning: the passes before them see each global on its own.
     ```mlir
     %g = dsrt.span @fc1.weight.grad, @fc1.bias.grad : memref<528xf32>
     ```

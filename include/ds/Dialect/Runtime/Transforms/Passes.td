@@ -72,6 +72,86 @@ def BucketCollectivesPass : Pass<"ds-bucket-collectives", "::mlir::ModuleOp"> {
   ];
 }
 
+def SpanConcatInputsPass : Pass<"ds-span-concat-inputs", "::mlir::ModuleOp"> {
+  let summary = "A concat reads consecutive whole globals as one span; a concat of one span goes";
+  let description = [{
+    Runs after --ds-fuse-elementwise, before --ds-bucket-accumulation,
+    --ds-bucket-collectives and --ds-plan-memory. ZeRO stage 3 concatenates the shards of a
+    prefetch bucket's parameters (device globals) into one send buffer for the bucket's
+    `all_gather`: one copy per parameter. Here the globals are laid out so that the inputs
+    of a `concat` follow one another in memory where they can, and each run of consecutive
+    inputs that are whole globals laid out back to back becomes one `dsrt.span` input. The
+    adjacencies are taken from the concats in program order, each when it agrees with those
+    taken before (a global has one place: one global before it and one after it, no
+    cycle); a global joins only when it is in device memory and in no other span, and the
+    global before it fills a whole number of `alignment` units (memory planning would leave
+    a gap otherwise). A concat on the compute stream whose inputs are contiguous ranges of
+    its result (no dim before the axis but 1s) qualifies. When its inputs are one span, its
+    result is a device transient that only it writes, and no kernel writes the globals
+    between it and a reader of the result, the readers read the span and the concat goes.
+    The bytes read are the bytes the concat copied: the same bits.
+    ```mlir
+    %a = dsrt.param @a : memref<16xf32>
+    %b = dsrt.param @b : memref<4xf32>
+    %c = dsrt.alloc : memref<20xf32>
+    dsrt.kernel "concat" ins(%a, %b : memref<16xf32>, memref<4xf32>) outs(%c : memref<20xf32>) {attrs = {axis = 0 : i64}}
+    dsrt.kernel "all_gather" ins(%c : memref<20xf32>) outs(%g : memref<40xf32>) on comm {attrs = {axis = 0 : i64}}
+    // becomes, with @a declared right before @b
+    %s = dsrt.span [@a, @b] : memref<20xf32>
+    dsrt.kernel "all_gather" ins(%s : memref<20xf32>) outs(%g : memref<40xf32>) on comm {attrs = {axis = 0 : i64}}
+    ```
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t",
+           /*default=*/"::mlir::dsrt::kDefaultBufferAlignment",
+           "The byte alignment --ds-plan-memory will use">,
+  ];
+  let statistics = [
+    Statistic<"numSpans", "spans", "Spans read by concats or in their place">,
+    Statistic<"numReplaced", "replaced-concats", "Concats replaced by a span">,
+  ];
+}
+
+def BucketAccumulationPass : Pass<"ds-bucket-accumulation", "::mlir::ModuleOp"> {
+  let summary = "The adds that accumulate a split's pieces into globals become one add per span";
+  let description = [{
+    Runs after --ds-span-concat-inputs, before --ds-bucket-collectives and
+    --ds-plan-memory. ZeRO stages 2 and 3 reduce-scatter a bucket of gradient shards at once, split the
+    result into one piece per gradient and add each piece into its gradient accumulator:
+    one `add` kernel (and one copy of the split) per parameter. Here consecutive pieces
+    of a `split` whose only use is an `add` into a whole global in place (`g = g + piece`
+    or `g = piece + g`, same type, no broadcast) form a run, and a run becomes one `add`
+    over a `dsrt.span` of its globals, at the split's place, reading the run's bytes of the
+    split's input, which are contiguous when every dim before the split axis is 1; the
+    globals are declared one after another so that memory planning lays them out back to
+    back. The split keeps the other pieces and one piece per run, and goes when one run
+    takes every piece. A piece joins the run when its add has the same attributes, stream
+    and operand order, its global the same memory space (not NVMe) and is in no other run
+    or span, no kernel between the split and its add touches its global, and the global
+    before it fills a whole number of `alignment` units (memory planning would leave a gap
+    otherwise). Each element gets the same add of the same two values: the same bits.
+    ```mlir
+    %p:2 = dsrt.alloc, dsrt.alloc
+    dsrt.kernel "split" ins(%x : memref<1x20xf32>) outs(%p0, %p1 : memref<1x16xf32>, memref<1x4xf32>) {attrs = {axis = 1 : i64, sizes = array<i64: 16, 4>}}
+    dsrt.kernel "add" ins(%a, %p0v : memref<16xf32>, memref<16xf32>) outs(%a : memref<16xf32>)
+    dsrt.kernel "add" ins(%b, %p1v : memref<4xf32>, memref<4xf32>) outs(%b : memref<4xf32>)
+    // becomes, with @a.grad declared right before @b.grad
+    %s = dsrt.span @a.grad, @b.grad : memref<20xf32>
+    %v = dsrt.view %x : memref<1x20xf32> to memref<20xf32>
+    dsrt.kernel "add" ins(%s, %v : memref<20xf32>, memref<20xf32>) outs(%s : memref<20xf32>)
+    ```
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t",
+           /*default=*/"::mlir::dsrt::kDefaultBufferAlignment",
+           "The byte alignment --ds-plan-memory will use">,
+  ];
+  let statistics = [
+    Statistic<"numSpans", "spans", "add kernels over spans created">,
+    Statistic<"numFolded", "folded-adds", "add kernels folded into them">,
+  ];
+}
+
 def ElideStateCopiesPass : Pass<"ds-elide-state-copies", "::mlir::ModuleOp"> {
   let summary = "Kernels write updated module state in place instead of through a copy";
   let description = [{
