@@ -86,9 +86,9 @@ struct PlaceOffloadedStatePass
       if (p.getFrozen() || !p.getShardSize())
         continue;
       MemorySpace space = *paramSpace;
-      if (space == MemorySpace::nvme && inCpu + *p.getShardSize() <= maxInCpu) {
+      if (space == MemorySpace::nvme && inCpu + int64_t(*p.getShardSize()) <= maxInCpu) {
         space = MemorySpace::host;
-        inCpu += *p.getShardSize();
+        inCpu += int64_t(*p.getShardSize());
       }
       p.setSpaceAttr(MemorySpaceAttr::get(ctx, space));
       ++numOffloadedParameters;
