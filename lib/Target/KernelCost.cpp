@@ -332,11 +332,12 @@ int64_t reduceLaunches(const Ops &in, const Ops &out) {
 } // namespace
 
 int64_t mlir::ds::cost::cudaLaunches(std::string_view kernel, const Ops &in, const Ops &out) {
-  // Several pieces, one copy each (DataMovement.cu runSplit/runConcat).
-  if (kernel == "split")
-    return nonEmpty(out);
-  if (kernel == "concat")
-    return nonEmpty(in);
+  // Up to kPiecewiseMax (2) non-empty pieces, one copy each; more, a descriptor upload and
+  // one launch over every piece (DataMovement.cu runSplit/runConcat).
+  if (kernel == "split" || kernel == "concat") {
+    int64_t pieces = nonEmpty(kernel == "split" ? out : in);
+    return pieces <= 2 ? pieces : 2;
+  }
   if (kernel == "reduce_sum" || kernel == "reduce_mean" || kernel == "reduce_max")
     return reduceLaunches(in, out);
   // Descriptor upload, out = 1, one launch over every input (Optimizer.cu runAllFinite).

@@ -468,6 +468,21 @@ std::vector<Case> allCases() {
       {R(F32, {2, 3, 4}), R(F32, {2, 1, 4}), R(F32, {2, 2, 4})}, {R(F32, {2, 6, 4})});
   add("concat_i64_axis0", K("concat").i("axis", 0), {Z(I64, {1, 3}), Z(I64, {2, 3})},
       {R(I64, {3, 3})});
+  { // ZeRO buckets: [W, p_i] pieces laid out rank-major, many pieces in one launch
+    std::vector<Spec> rows, pieces;
+    std::vector<int64_t> widths;
+    int64_t total = 0;
+    for (int64_t i = 0; i < 70; ++i) {
+      int64_t w = i % 7 == 3 ? 0 : 1 + (i * 37) % 23;
+      widths.push_back(w);
+      rows.push_back(R(BF16, {2, w}));
+      pieces.push_back(R(BF16, {2, w}));
+      total += w;
+    }
+    add("concat_bf16_bucket_70_pieces", K("concat").i("axis", 1), rows, {R(BF16, {2, total})});
+    add("split_bf16_bucket_70_pieces", K("split").i("axis", 1).ints("sizes", widths),
+        {R(BF16, {2, total})}, pieces);
+  }
   add("expand_f32_3x1_to_2x3x4", K("expand"), {R(F32, {3, 1})}, {R(F32, S)});
   add("expand_bf16_4_to_2x3x4", K("expand"), {R(BF16, {4})}, {R(BF16, S)});
   add("expand_i1_1x3x1", K("expand"), {R(I1, {1, 3, 1})}, {R(I1, S)});

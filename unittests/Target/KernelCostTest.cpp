@@ -249,10 +249,13 @@ TEST(KernelCost, CudaLaunches) {
   EXPECT_EQ(cudaLaunches("gemm", {bf16({8, 4}), bf16({4, 2}), bf16({8, 2})}, {bf16({8, 2})}), 1);
   EXPECT_EQ(cudaLaunches("gemm", {bf16({8, 4}), bf16({4, 2}), bf16({8, 1})}, {bf16({8, 2})}), 2);
   EXPECT_EQ(costOf("add", {f32({4})}, {f32({4})}).launches, 1);
-  // A copy per non-empty piece.
+  // A copy per non-empty piece up to two; more: a descriptor upload and one launch.
   EXPECT_EQ(cudaLaunches("split", {f32({2, 9})}, {f32({2, 3}), f32({2, 0}), f32({2, 6})}), 2);
+  EXPECT_EQ(cudaLaunches("split", {f32({2, 9})}, {f32({2, 9})}), 1);
   EXPECT_EQ(cudaLaunches("concat", {f32({2, 3}), f32({2, 3}), f32({2, 3})}, {f32({2, 9})}),
-            3);
+            2);
+  std::vector<Operand> many(40, f32({2, 3}));
+  EXPECT_EQ(cudaLaunches("concat", many, {f32({2, 120})}), 2);
   // Bias gradients (the innermost dim kept): thread variant, split over the tokens and a
   // final launch; a row sum over 64 elements: one block per output, no split.
   EXPECT_EQ(cudaLaunches("reduce_sum", {bf16({8, 1024, 768})}, {bf16({768})}), 2);

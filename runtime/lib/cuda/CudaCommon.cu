@@ -2,6 +2,9 @@
 #include "CudaCommon.cuh"
 
 #include <array>
+#include <cstring>
+#include <map>
+#include <mutex>
 
 namespace ds::rt::cuda {
 
@@ -17,6 +20,32 @@ void *scratch(KernelCall &c, size_t bytes) {
     fail("needs ", bytes, " bytes of device scratch, the stream has ", d.scratchBytes,
          " (set DS_CUDA_SCRATCH_MB)");
   return d.scratch;
+}
+
+void *uploadDescriptors(KernelCall &c, const void *data, size_t bytes, size_t scratchBytes) {
+  struct Pinned {
+    void *host = nullptr;
+    size_t bytes = 0;
+  };
+  static std::mutex mutex;
+  static std::map<const void *, Pinned> cache;
+  void *host;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    Pinned &e = cache[&c.ins];
+    if (!e.host || e.bytes != bytes) {
+      if (e.host)
+        DS_CUDA(cudaFreeHost(e.host));
+      DS_CUDA(cudaHostAlloc(&e.host, bytes, cudaHostAllocPortable));
+      e.bytes = bytes;
+    }
+    if (std::memcmp(e.host, data, bytes) != 0)
+      std::memcpy(e.host, data, bytes);
+    host = e.host;
+  }
+  void *dev = scratch(c, std::max(bytes, scratchBytes));
+  DS_CUDA(cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, stream(c)));
+  return dev;
 }
 
 std::vector<int64_t> rowMajorStrides(const std::vector<int64_t> &shape) {

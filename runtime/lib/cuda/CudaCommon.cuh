@@ -57,6 +57,12 @@ void destroyCudnnHandle(void *handle);
 /// Scratch of at least `bytes` from the context; throws Error when the scratch is too small.
 void *scratch(KernelCall &c, size_t bytes);
 
+/// `bytes` of host data (a kernel's descriptor table) at the start of the device scratch,
+/// of which the caller uses `scratchBytes` in all: copied from a pinned host buffer kept per
+/// instruction (rewritten only when the contents change), so that the copy is
+/// stream-ordered and capturable. One cudaMemcpyAsync.
+void *uploadDescriptors(KernelCall &c, const void *data, size_t bytes, size_t scratchBytes);
+
 /// reduce_sum's arithmetic (Reduction.cu) over `axes` of x into r, on c's stream and
 /// scratch: the fallback of gemm's bias gradient.
 void sumOverAxes(KernelCall &c, const Tensor &x, const std::vector<int64_t> &axes,

@@ -172,6 +172,71 @@ namespace {
 
 } // namespace
 
+namespace {
+
+// ---------------------------------------------------------------- split / concat pieces
+// A split's outputs or a concat's inputs are pieces [outer, cols_k] of the whole [outer,
+// wholeCols], at column `start_k`. Up to kPiecewiseMax non-empty pieces are copied one each
+// (a cudaMemcpyAsync when contiguous); more take one launch over every piece, its
+// descriptor table uploaded first (uploadDescriptors): a ZeRO bucket of many gradients or
+// parameter shards is two launches, not one per tensor (lib/Target/KernelCost.cpp counts
+// the same).
+constexpr size_t kPiecewiseMax = 2;
+
+struct PieceDesc {
+  void *piece;
+  int64_t first; // the piece's first element in the sequence of all pieces
+  int64_t cols;  // elements per row of the piece
+  int64_t start; // the piece's first column in the whole
+};
+
+/// Every element e < total of all pieces, in one grid: its piece by binary search over the
+/// descriptors' `first`, then whole[o, start + a] <-> piece[o, a]. Split reads the whole
+/// (Gather), concat writes it.
+template <typename E, bool Gather>
+__global__ void piecesKernel(const PieceDesc *__restrict__ d, int count, E *whole,
+                             int64_t wholeCols, int64_t total) {
+  DS_GRID_STRIDE(e, total) {
+    int lo = 0, hi = count - 1;
+    while (lo < hi) {
+      int mid = (lo + hi + 1) / 2;
+      if (d[mid].first <= e)
+        lo = mid;
+      else
+        hi = mid - 1;
+    }
+    const PieceDesc &p = d[lo];
+    int64_t i = e - p.first, o = i / p.cols, a = i - o * p.cols;
+    int64_t w = o * wholeCols + p.start + a;
+    E *piece = static_cast<E *>(p.piece);
+    if (Gather)
+      piece[i] = whole[w];
+    else
+      whole[w] = piece[i];
+  }
+}
+
+/// The pieces (data, cols, start) of a whole [outer, wholeCols] of dtype `dt`, copied from
+/// the whole (split) or into it (concat) in one launch.
+template <bool Gather>
+void copyPieces(KernelCall &c, DType dt, void *whole, int64_t outer, int64_t wholeCols,
+                std::vector<PieceDesc> pieces) {
+  int64_t total = 0;
+  for (PieceDesc &p : pieces) {
+    p.first = total;
+    total += outer * p.cols;
+  }
+  auto *d = static_cast<const PieceDesc *>(
+      uploadDescriptors(c, pieces.data(), pieces.size() * sizeof(PieceDesc), 0));
+  DS_DISPATCH_BY_SIZE(dt, E, {
+    piecesKernel<E, Gather><<<gridFor(total), kThreads, 0, stream(c)>>>(
+        d, int(pieces.size()), static_cast<E *>(whole), wholeCols, total);
+    DS_CUDA_LAUNCH();
+  });
+}
+
+} // namespace
+
 void runSplit(KernelCall &c) {
   const Tensor &x = c.in[0];
   const auto &attrs = c.attrs<SplitAttrs>();
@@ -179,14 +244,18 @@ void runSplit(KernelCall &c) {
   const auto &sizes = attrs.sizes;
   int64_t outer, dim, inner;
   splitAt(*x.shape, axis, outer, dim, inner);
+  std::vector<PieceDesc> pieces;
   int64_t start = 0;
   for (size_t k = 0; k < sizes.size(); ++k) {
-    // out[k][o, a] = x[o, start*inner + a], a < sizes[k]*inner
     if (c.out[k].numel > 0)
-      gatherCopy(c, x.dtype, x.data, start * inner, {outer, sizes[k] * inner},
-                 {dim * inner, 1}, c.out[k].data);
+      pieces.push_back({c.out[k].data, 0, sizes[k] * inner, start * inner});
     start += sizes[k];
   }
+  if (pieces.size() > kPiecewiseMax)
+    return copyPieces<true>(c, x.dtype, x.data, outer, dim * inner, std::move(pieces));
+  // out[k][o, a] = x[o, start*inner + a], a < sizes[k]*inner
+  for (const PieceDesc &p : pieces)
+    gatherCopy(c, x.dtype, x.data, p.start, {outer, p.cols}, {dim * inner, 1}, p.piece);
 }
 
 void runConcat(KernelCall &c) {
@@ -194,15 +263,19 @@ void runConcat(KernelCall &c) {
   int64_t axis = c.attrs<AxisAttrs>().axis;
   int64_t outer, dim, inner;
   splitAt(*r.shape, axis, outer, dim, inner);
+  std::vector<PieceDesc> pieces;
   int64_t start = 0;
   for (const Tensor &x : c.in) {
     int64_t xd = x.dim(axis);
-    // r[o, start*inner + a] = x[o, a], a < xd*inner
     if (x.numel > 0)
-      scatterCopy(c, x.dtype, x.data, {outer, xd * inner}, r.data, start * inner,
-                  {dim * inner, 1});
+      pieces.push_back({x.data, 0, xd * inner, start * inner});
     start += xd;
   }
+  if (pieces.size() > kPiecewiseMax)
+    return copyPieces<false>(c, r.dtype, r.data, outer, dim * inner, std::move(pieces));
+  // r[o, start*inner + a] = x[o, a], a < xd*inner
+  for (const PieceDesc &p : pieces)
+    scatterCopy(c, r.dtype, p.piece, {outer, p.cols}, r.data, p.start, {dim * inner, 1});
 }
 
 namespace {

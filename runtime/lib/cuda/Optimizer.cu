@@ -16,9 +16,6 @@
 #include "ds/runtime/GemmBiasGrad.h"
 
 #include <algorithm>
-#include <cstring>
-#include <map>
-#include <mutex>
 #include <vector>
 #include <cmath>
 #include <string>
@@ -265,35 +262,6 @@ __global__ void multiAdamKernel(const AdamGroupDesc *d, AdamGroupArgs a, Moments
     if (x.gz)
       st(static_cast<G *>(x.gz), i, 0.0f);
   }
-}
-
-/// `bytes` of host data at the start of the device scratch (of which the caller uses
-/// `scratchBytes` in all): copied from a pinned host buffer kept per instruction (rewritten
-/// only when the contents change), so that the copy is stream-ordered and capturable.
-void *uploadDescriptors(KernelCall &c, const void *data, size_t bytes, size_t scratchBytes) {
-  struct Pinned {
-    void *host = nullptr;
-    size_t bytes = 0;
-  };
-  static std::mutex mutex;
-  static std::map<const void *, Pinned> cache;
-  void *host;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    Pinned &e = cache[&c.ins];
-    if (!e.host || e.bytes != bytes) {
-      if (e.host)
-        DS_CUDA(cudaFreeHost(e.host));
-      DS_CUDA(cudaHostAlloc(&e.host, bytes, cudaHostAllocPortable));
-      e.bytes = bytes;
-    }
-    if (std::memcmp(e.host, data, bytes) != 0)
-      std::memcpy(e.host, data, bytes);
-    host = e.host;
-  }
-  void *dev = scratch(c, std::max(bytes, scratchBytes));
-  DS_CUDA(cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, stream(c)));
-  return dev;
 }
 
 template <typename G> void launchMultiAdam(KernelCall &c) {
