@@ -170,6 +170,11 @@ def PartitionForZeroPass : Pass<"ds-zero", "::mlir::ModuleOp"> {
       again before their first backward use, and released after their last use in
       each (the memory planner frees them). Smaller ones stay whole, as in DeepSpeed.
     The clipping norm (`ds.grad_norm_sq`) sums the squares of every rank's shards.
+    Gradients are averaged inside the collective (`reduction = average`: the sum over
+    ranks divided by W, in f32 for 16-bit gradients, before they are rounded to their
+    dtype), not by a multiply after it: an fp16 sum that would overflow before the
+    division does not, and at stage 0 the step reads the gradient accumulators as at
+    world 1.
   }];
   let options = [
     Option<"stage", "stage", "int64_t", "0", "ZeRO stage 0-3">,
