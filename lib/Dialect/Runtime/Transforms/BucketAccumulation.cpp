@@ -32,13 +32,7 @@ struct Member {
 
 /// Whether `v` is the whole buffer of a global (a dsrt.param of its type).
 GlobalOp wholeGlobal(Value v, SymbolTable &symbols) {
-  auto param = v.getDefiningOp<ParamOp>();
-  if (!param)
-    return nullptr;
-  auto global = symbols.lookup<GlobalOp>(param.getName());
-  if (!global || global.getMemRefType() != memrefOf(v))
-    return nullptr;
-  return global;
+  return wholeGlobalOf(v, symbols, /*throughViews=*/false);
 }
 
 struct BucketAccumulationPass
@@ -47,19 +41,13 @@ struct BucketAccumulationPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (alignment <= 0 || !llvm::isPowerOf2_64(alignment)) {
-      module.emitError("alignment must be a power of two, got ")
-          << static_cast<int64_t>(alignment);
-      return signalPassFailure();
-    }
     // A global is in one span at most (ours or another pass's): its place is fixed.
-    spanned.clear(); // one pass instance may run on several modules
     SymbolTable symbols(module);
-    module.walk([&](SpanOp span) {
-      for (Attribute a : span.getGlobals())
-        if (auto global = symbols.lookup<GlobalOp>(cast<FlatSymbolRefAttr>(a).getValue()))
-          spanned.insert(global.getOperation());
-    });
+    FailureOr<llvm::DenseSet<Operation *>> inSpans =
+        globalsInSpans(module, symbols, alignment);
+    if (failed(inSpans))
+      return signalPassFailure();
+    spanned = std::move(*inSpans); // one pass instance may run on several modules
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal() || !getProgramRole(func))
         continue;

@@ -115,4 +115,27 @@ bool sameBytes(Value a, Value b) {
          getAliasKey(a) == getAliasKey(b);
 }
 
+GlobalOp wholeGlobalOf(Value v, SymbolTable &symbols, bool throughViews) {
+  auto param = (throughViews ? getAliasRoot(v) : v).getDefiningOp<ParamOp>();
+  if (!param)
+    return nullptr;
+  auto global = symbols.lookup<GlobalOp>(param.getName());
+  if (!global || global.getMemRefType() != param.getType())
+    return nullptr;
+  return global;
+}
+
+FailureOr<llvm::DenseSet<Operation *>> globalsInSpans(ModuleOp module, SymbolTable &symbols,
+                                                      int64_t alignment) {
+  if (alignment <= 0 || !llvm::isPowerOf2_64(uint64_t(alignment)))
+    return module.emitError("alignment must be a power of two, got ") << alignment;
+  llvm::DenseSet<Operation *> spanned;
+  module.walk([&](SpanOp span) {
+    for (Attribute a : span.getGlobals())
+      if (auto global = symbols.lookup<GlobalOp>(cast<FlatSymbolRefAttr>(a).getValue()))
+        spanned.insert(global.getOperation());
+  });
+  return spanned;
+}
+
 } // namespace mlir::dsrt

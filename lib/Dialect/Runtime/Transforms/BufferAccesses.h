@@ -5,6 +5,10 @@
 
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/DenseSet.h"
+
 #include <optional>
 
 namespace mlir::dsrt {
@@ -50,6 +54,16 @@ void hoistBefore(Value v, Operation *at);
 /// Whether two buffers of one type are the same bytes: the same value, or whole buffers
 /// of the same global.
 bool sameBytes(Value a, Value b);
+
+/// The global whose whole buffer `v` is: a dsrt.param of the global's own type, directly
+/// or (`throughViews`) under views; null otherwise.
+GlobalOp wholeGlobalOf(Value v, SymbolTable &symbols, bool throughViews);
+
+/// The globals that a dsrt.span of `module` lists (their places are fixed), for the passes
+/// that lay globals out back to back; an error on `module` when `alignment` (the planner's
+/// placement unit) is not a power of two.
+FailureOr<llvm::DenseSet<Operation *>> globalsInSpans(ModuleOp module, SymbolTable &symbols,
+                                                      int64_t alignment);
 
 } // namespace mlir::dsrt
 

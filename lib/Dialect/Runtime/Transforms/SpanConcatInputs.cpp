@@ -22,15 +22,8 @@ using namespace mlir;
 using namespace mlir::dsrt;
 
 namespace {
-/// The global whose whole buffer `v` is (a dsrt.param of it, or a view of one), or null.
 GlobalOp wholeGlobal(Value v, SymbolTable &symbols) {
-  auto param = getAliasRoot(v).getDefiningOp<ParamOp>();
-  if (!param)
-    return nullptr;
-  auto global = symbols.lookup<GlobalOp>(param.getName());
-  if (!global || global.getMemRefType() != param.getType())
-    return nullptr;
-  return global;
+  return wholeGlobalOf(v, symbols, /*throughViews=*/true);
 }
 
 struct SpanConcatInputsPass : dsrt::impl::SpanConcatInputsPassBase<SpanConcatInputsPass> {
@@ -38,21 +31,15 @@ struct SpanConcatInputsPass : dsrt::impl::SpanConcatInputsPassBase<SpanConcatInp
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (alignment <= 0 || !llvm::isPowerOf2_64(alignment)) {
-      module.emitError("alignment must be a power of two, got ")
-          << static_cast<int64_t>(alignment);
-      return signalPassFailure();
-    }
     next.clear(); // one pass instance may run on several modules
     previous.clear();
-    spanned.clear();
     SymbolTable symbols(module);
     // A global in a span already keeps its place.
-    module.walk([&](SpanOp span) {
-      for (Attribute a : span.getGlobals())
-        if (auto global = symbols.lookup<GlobalOp>(cast<FlatSymbolRefAttr>(a).getValue()))
-          spanned.insert(global.getOperation());
-    });
+    FailureOr<llvm::DenseSet<Operation *>> inSpans =
+        globalsInSpans(module, symbols, alignment);
+    if (failed(inSpans))
+      return signalPassFailure();
+    spanned = std::move(*inSpans);
     SmallVector<KernelOp> concats;
     for (auto func : module.getOps<func::FuncOp>())
       if (!func.isExternal() && getProgramRole(func))
