@@ -51,6 +51,14 @@ def BucketCollectivesPass : Pass<"ds-bucket-collectives", "::mlir::ModuleOp"> {
     before it in the bucket fills a whole number of `alignment` units (memory planning
     would leave a gap otherwise); a global is in one bucket at most. Each element is
     reduced by the same collective operation on the same ranks' values.
+
+    With `gather-bucket-size` > 0, runs of consecutive `all_gather` kernels (no other
+    kernel between them) along axis 0 of a 1-D device transient into a whole global (the
+    gathers of updated shards into their parameters that --ds-group-optimizer-updates
+    leaves behind the multi-tensor optimizer step) of one element type and world size, of
+    at most that many gathered elements in all, become one `concat` of the shards, one
+    `all_gather` and one `split` of the gathered [W, total] rows into the globals seen as
+    [W, p_i]: each element lands where its own gather put it.
     ```mlir
     dsrt.kernel "all_reduce" ins(%a : memref<16xf32>) outs(%a : memref<16xf32>) on comm
     dsrt.kernel "all_reduce" ins(%b : memref<4xf32>) outs(%b : memref<4xf32>) on comm
@@ -65,10 +73,17 @@ def BucketCollectivesPass : Pass<"ds-bucket-collectives", "::mlir::ModuleOp"> {
     Option<"alignment", "alignment", "int64_t",
            /*default=*/"::mlir::dsrt::kDefaultBufferAlignment",
            "The byte alignment --ds-plan-memory will use">,
+    Option<"gatherBucketSize", "gather-bucket-size", "int64_t", /*default=*/"0",
+           "Most gathered elements per bucket of shard all-gathers; 0 (the default) "
+           "buckets none (the CUDA concat and split copy each piece with a launch of its "
+           "own, so a bucket of n gathers costs 2n copy launches and saves n - 1 "
+           "collectives)">,
   ];
   let statistics = [
     Statistic<"numBuckets", "buckets", "all_reduce kernels over spans created">,
     Statistic<"numBucketed", "bucketed", "all_reduce kernels folded into them">,
+    Statistic<"numGatherBuckets", "gather-buckets", "all_gather kernels of buckets created">,
+    Statistic<"numGathersBucketed", "gathers-bucketed", "all_gather kernels folded into them">,
   ];
 }
 
