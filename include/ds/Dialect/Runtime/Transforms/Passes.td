@@ -121,20 +121,29 @@ def GroupOptimizerUpdatesPass : Pass<"ds-group-optimizer-updates", "::mlir::Modu
   let summary = "Runs the per-parameter Adam steps as one multi_adam_update kernel per group";
   let description = [{
     Runs after --ds-elide-state-copies, before --ds-fuse-elementwise, on apply_step
-    programs. A member is an `adam_update` on the compute stream whose master (or f32
-    parameter) and moments are whole device globals updated in place, whose gradient is a
-    whole device global read through at most a `cast` to f32 (bf16/f16 gradients) and
-    `mul`s by f32 scalars (unscaling, clipping) into transients only that chain reads;
-    for 16-bit parameters the next access of the master must be the `cast` that writes
-    the working copy (a device global of the gradient's dtype), and the gradient's next
+    programs. A member is an `adam_update` on the compute stream whose moments are device
+    globals (whole, or seen through views) updated in place and whose master (or f32
+    parameter) is either such a global or, for an f32 parameter at ZeRO stages 1-3, this
+    rank's shard in a transient that a kernel before it wrote (the copy by rank). The new
+    value goes into the same global, or into a transient whose readers (the all_gather
+    into the whole parameter) move behind the group kernel; a plain copy of it back into
+    the global it was read from (world 1) is absorbed and the update made in place. The
+    gradient is a device global read through at most a `cast` to f32 (bf16/f16
+    gradients) and `mul`s by f32 scalars (unscaling, clipping) into transients only that
+    chain reads, or a transient written before (the rank's shard of a reduced gradient)
+    that the group kernel then reads where it is. For 16-bit parameters the next access
+    of the master must be the `cast` that writes the working copy: a device global of the
+    gradient's dtype, or a transient whose readers (the all_gather of a ZeRO-3 persistent
+    parameter, or of a stage-1/2 one) move behind the group kernel. The gradient's next
     access, when it writes +0.0 (a `copy` of a zero constant, or the constant in place),
     is absorbed too. Members that share the gradient dtype, the attributes, lr, step,
-    finite and the scales become one `multi_adam_update` right after the last of them;
-    a member is left alone when a kernel outside the group between it and that point
-    touches one of its globals or writes one of its scalars. Not grouped: lamb and sgd,
-    offloaded (host) state, ZeRO shards taken from the gradient by a copy, working copies
-    that are transients (the stage-1/2 all-gather input). Every element is computed as
-    the kernels it replaces computed it, bit for bit.
+    finite and the scales become one `multi_adam_update` right after the last of them
+    (operands that are views of another shape seen in the master's shape); a member is
+    left alone when a kernel outside the group between it and that point touches one of
+    its globals (those its moved readers write included) or writes one of its scalars.
+    Not grouped: lamb and sgd, offloaded (host) state. Every element is computed as the
+    kernels it replaces computed it, bit for bit; the transients a member reads or writes
+    live until the group kernel or its moved readers.
     ```mlir
     dsrt.kernel "cast" ins(%g : memref<8xbf16>) outs(%t : memref<8xf32>)
     dsrt.kernel "adam_update" ins(%p, %t, %m, %v, %lr, %step : ...) outs(%p, %m, %v : ...)
