@@ -229,52 +229,43 @@ std::optional<Member> matchMember(KernelOp adam, SymbolTableCollection &symbols)
     m.followers.clear();
     m.newParam = m.param;
   }
-  // The gradient: a global, possibly cast to f32 and multiplied by f32 scalars; or a
-  // transient that another kernel wrote before (this rank's shard of a reduced gradient
-  // at ZeRO stage 1, copied out by rank), which stays and is read by the group kernel.
+  // The gradient: a global, possibly cast to f32 and multiplied by f32 scalars. (Not a
+  // transient written before, like the rank's shard of a reduced gradient at ZeRO stage
+  // 1: the group kernel would keep every such shard alive at once, which decides the
+  // peak of small models.)
   SmallVector<KernelOp> chain;
   Value g = in[1];
   Operation *reader = adam;
   while (!globalOf(g)) {
     KernelOp w = soleWriter(g, reader);
-    if (!w) {
-      // Read by other kernels too (the overflow check, the clipping norm): it stays.
-      std::optional<Accesses> acc = transientAccesses(g);
-      if (!acc || acc->writers.size() != 1 ||
-          acc->writers[0]->getBlock() != reader->getBlock() ||
-          !acc->writers[0]->isBeforeInBlock(reader))
-        return std::nullopt;
-      break;
-    }
-    bool plain = w.getStream() == Stream::compute && w.getAttrs().empty() &&
-                 !w.getInputs().empty();
-    if (plain && w.getKernel() == "mul" && w.getInputs().size() == 2 &&
+    if (!w || w.getStream() != Stream::compute || !w.getAttrs().empty() ||
+        w.getInputs().empty())
+      return std::nullopt;
+    if (w.getKernel() == "mul" && w.getInputs().size() == 2 &&
         w.getInputs()[0].getType() == g.getType() && isF32Scalar(w.getInputs()[1])) {
       m.scales.insert(m.scales.begin(), w.getInputs()[1]);
-    } else if (plain && w.getKernel() == "cast" && w.getInputs().size() == 1 &&
+    } else if (w.getKernel() == "cast" && w.getInputs().size() == 1 &&
+               globalOf(w.getInputs()[0]) &&
                (elementType(w.getInputs()[0]).isBF16() ||
                 elementType(w.getInputs()[0]).isF16()) &&
                cast<MemRefType>(w.getInputs()[0].getType()).getShape() ==
                    cast<MemRefType>(g.getType()).getShape()) {
     } else {
-      break;
+      return std::nullopt;
     }
     chain.insert(chain.begin(), w);
     reader = w;
     g = w.getInputs()[0];
   }
-  // A cast can only come first; without one the gradient is f32 already.
+  // The walk stops at the cast's global, so a cast can only come first; without one the
+  // gradient is f32 already.
   if ((chain.empty() || chain.front().getKernel() != "cast") && !elementType(g).isF32())
-    return std::nullopt;
-  if (!elementType(g).isF32() && !elementType(g).isBF16() && !elementType(g).isF16())
     return std::nullopt;
   m.grad = g;
   m.gradGlobal = globalOf(g);
-  if (m.gradGlobal) {
-    m.globals.push_back(m.gradGlobal);
-    if (!isDeviceGlobal(m.gradGlobal, adam, symbols))
-      return std::nullopt;
-  }
+  m.globals.push_back(m.gradGlobal);
+  if (!isDeviceGlobal(m.gradGlobal, adam, symbols))
+    return std::nullopt;
   m.kernels.append(chain.begin(), chain.end());
   m.kernels.push_back(adam);
   Operation *after = adam;
@@ -308,7 +299,7 @@ std::optional<Member> matchMember(KernelOp adam, SymbolTableCollection &symbols)
   // The next access of the gradient, when it writes zeros into it: the zero constant in
   // place, or a copy of zeros (--ds-elide-state-copies makes a shared zero constant write
   // the first gradient it zeroes, and the others copy from that gradient).
-  if (KernelOp z = m.gradGlobal ? nextAccess(after, m.gradGlobal) : KernelOp();
+  if (KernelOp z = nextAccess(after, m.gradGlobal);
       z && globalOf(z.getOutputs().back()) == m.gradGlobal && writesZeros(z)) {
     m.zeroedGrad = z.getOutputs()[0];
     m.kernels.push_back(z);
