@@ -341,18 +341,19 @@ func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
 // -----
 
 // Tests that f32 parameters without masters at ZeRO stages 1-3 (world 2) join the group:
-// each rank's shard, copied out of the parameter by rank, is updated into a transient that
-// an all_gather writes back into the whole parameter; the copies stay in place, the gathers
-// move behind the group kernel (a 2-D parameter is gathered into through a view).
+// each rank's shard, copied out of the parameter by rank and updated into a transient that
+// an all_gather writes back into the whole parameter, is updated in place in the copy's
+// transient (the other one goes); the copies stay in place, the gathers move behind the
+// group kernel (a 2-D parameter is gathered into through a view).
 // CHECK-LABEL: func.func @apply_step
 //       CHECK:   dsrt.kernel "copy" ins(%{{.+}} : memref<8xf32>) outs(%[[XS:.+]] : memref<4xf32>) on copy
 //       CHECK:   dsrt.kernel "copy" ins(%{{.+}} : memref<4xf32>) outs(%[[YS:.+]] : memref<2xf32>) on copy
 //   CHECK-NOT:   dsrt.kernel "all_gather"
 //       CHECK:   dsrt.kernel "multi_adam_update" ins(%{{[^,]+}}, %{{[^,]+}}, %[[XS]], %{{[^,]+}}, %{{[^,]+}}, %{{[^,]+}}, %[[YS]], %{{[^,]+}}, %{{[^,]+}}, %{{[^ ]+}} :
-//  CHECK-SAME:     outs(%[[XN:[^,]+]], %{{[^,]+}}, %{{[^,]+}}, %[[YN:[^,]+]], %{{[^,]+}}, %{{[^ ]+}} :
+//  CHECK-SAME:     outs(%[[XS]], %{{[^,]+}}, %{{[^,]+}}, %[[YS]], %{{[^,]+}}, %{{[^ ]+}} :
 //  CHECK-SAME:     count = 2 : i64
-//  CHECK-NEXT:   dsrt.kernel "all_gather" ins(%[[XN]] : memref<4xf32>)
-//       CHECK:   dsrt.kernel "all_gather" ins(%[[YN]] : memref<2xf32>)
+//  CHECK-NEXT:   dsrt.kernel "all_gather" ins(%[[XS]] : memref<4xf32>)
+//       CHECK:   dsrt.kernel "all_gather" ins(%[[YS]] : memref<2xf32>)
 //   CHECK-NOT:   dsrt.kernel "adam_update"
 dsrt.global trainable @x : memref<2x4xf32> from "x"
 dsrt.global @x.exp_avg : memref<4xf32>

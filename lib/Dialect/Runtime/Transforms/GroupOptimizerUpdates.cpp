@@ -440,6 +440,17 @@ struct GroupOptimizerUpdatesPass
     if (finite)
       inputs.push_back(headIn[6]);
     inputs.append(head.scales.begin(), head.scales.end());
+    // A shard updated out of place into a transient of its own type is updated in place
+    // instead (the kernel allows it): one transient per parameter, not two, lives across
+    // the group.
+    for (Member &m : members)
+      if (!m.master && m.newParam != m.param && m.newParam.getDefiningOp<AllocOp>() &&
+          m.param.getDefiningOp<AllocOp>() && m.newParam.getType() == m.param.getType()) {
+        Operation *alloc = m.newParam.getDefiningOp();
+        m.newParam.replaceAllUsesWith(m.param);
+        m.newParam = m.param;
+        alloc->erase();
+      }
     // Every operand of a member in the shape of its parameter (views where a global has
     // another shape), built right after the last absorbed kernel.
     Operation *anchor = end->getNextNode();
