@@ -344,14 +344,17 @@ func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
 // each rank's shard, copied out of the parameter by rank and updated into a transient that
 // an all_gather writes back into the whole parameter, is updated in place in the copy's
 // transient (the other one goes); the copies stay in place, the gathers move behind the
-// group kernel (a 2-D parameter is gathered into through a view).
+// group kernel (a 2-D parameter is gathered into through a view). The shards the group
+// holds (24 bytes) stay within half of what the largest chain held (x: its two shards and
+// its clipped gradient, 48 bytes), so one kernel takes both.
 // CHECK-LABEL: func.func @apply_step
 //       CHECK:   dsrt.kernel "copy" ins(%{{.+}} : memref<8xf32>) outs(%[[XS:.+]] : memref<4xf32>) on copy
 //       CHECK:   dsrt.kernel "copy" ins(%{{.+}} : memref<4xf32>) outs(%[[YS:.+]] : memref<2xf32>) on copy
 //   CHECK-NOT:   dsrt.kernel "all_gather"
-//       CHECK:   dsrt.kernel "multi_adam_update" ins(%{{[^,]+}}, %{{[^,]+}}, %[[XS]], %{{[^,]+}}, %{{[^,]+}}, %{{[^,]+}}, %[[YS]], %{{[^,]+}}, %{{[^,]+}}, %{{[^ ]+}} :
+//       CHECK:   dsrt.kernel "multi_adam_update" ins(%{{[^,]+}}, %{{[^,]+}}, %{{[^,]+}}, %[[XS]], %{{[^,]+}}, %{{[^,]+}}, %{{[^,]+}}, %[[YS]], %{{[^,]+}}, %{{[^,]+}}, %{{[^ ]+}} :
 //  CHECK-SAME:     outs(%[[XS]], %{{[^,]+}}, %{{[^,]+}}, %[[YS]], %{{[^,]+}}, %{{[^ ]+}} :
 //  CHECK-SAME:     count = 2 : i64
+//  CHECK-SAME:     grad_scales = 1 : i64
 //  CHECK-NEXT:   dsrt.kernel "all_gather" ins(%[[XS]] : memref<4xf32>)
 //       CHECK:   dsrt.kernel "all_gather" ins(%[[YS]] : memref<2xf32>)
 //   CHECK-NOT:   dsrt.kernel "adam_update"
@@ -365,14 +368,18 @@ dsrt.global @y.exp_avg_sq : memref<2xf32>
 dsrt.global @y.grad : memref<2xf32>
 dsrt.global @lr : memref<f32>
 dsrt.global @step : memref<i64>
+dsrt.global @clip : memref<f32>
 func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
   %lr = dsrt.param @lr : memref<f32>
   %t = dsrt.param @step : memref<i64>
+  %clip = dsrt.param @clip : memref<f32>
   %x2 = dsrt.param @x : memref<2x4xf32>
   %x = dsrt.view %x2 : memref<2x4xf32> to memref<8xf32>
   %xs = dsrt.alloc : memref<4xf32>
   dsrt.kernel "copy" ins(%x : memref<8xf32>) outs(%xs : memref<4xf32>) on copy {attrs = {count = 4 : i64, dst_offset = 0 : i64, dst_rank_stride = 0 : i64, dst_row_stride = 0 : i64, rows = 1 : i64, src_offset = 0 : i64, src_rank_stride = 4 : i64, src_row_stride = 0 : i64}}
-  %xg = dsrt.param @x.grad : memref<4xf32>
+  %xg0 = dsrt.param @x.grad : memref<4xf32>
+  %xg = dsrt.alloc : memref<4xf32>
+  dsrt.kernel "mul" ins(%xg0, %clip : memref<4xf32>, memref<f32>) outs(%xg : memref<4xf32>)
   %xm = dsrt.param @x.exp_avg : memref<4xf32>
   %xv = dsrt.param @x.exp_avg_sq : memref<4xf32>
   %xn = dsrt.alloc : memref<4xf32>
@@ -383,7 +390,9 @@ func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
   %y = dsrt.param @y : memref<4xf32>
   %ys = dsrt.alloc : memref<2xf32>
   dsrt.kernel "copy" ins(%y : memref<4xf32>) outs(%ys : memref<2xf32>) on copy {attrs = {count = 2 : i64, dst_offset = 0 : i64, dst_rank_stride = 0 : i64, dst_row_stride = 0 : i64, rows = 1 : i64, src_offset = 0 : i64, src_rank_stride = 2 : i64, src_row_stride = 0 : i64}}
-  %yg = dsrt.param @y.grad : memref<2xf32>
+  %yg0 = dsrt.param @y.grad : memref<2xf32>
+  %yg = dsrt.alloc : memref<2xf32>
+  dsrt.kernel "mul" ins(%yg0, %clip : memref<2xf32>, memref<f32>) outs(%yg : memref<2xf32>)
   %ym = dsrt.param @y.exp_avg : memref<2xf32>
   %yv = dsrt.param @y.exp_avg_sq : memref<2xf32>
   %yn = dsrt.alloc : memref<2xf32>
@@ -438,13 +447,17 @@ func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
 
 // -----
 
-// Tests that an update whose gradient is a transient another kernel wrote before (the
-// rank's shard of a reduced gradient at ZeRO stage 1, read by the overflow check too) stays
-// alone: the group kernel would keep every such shard alive at once.
+// Tests that at ZeRO stage 1 (world 2) a gradient shard that a copy took out of the reduced
+// gradient by rank, and that the overflow check reads too, stays where it is and is read by
+// the group kernel; the cast is absorbed.
 // CHECK-LABEL: func.func @apply_step
-//       CHECK:   dsrt.kernel "cast"
-//       CHECK:   dsrt.kernel "adam_update"
-//   CHECK-NOT:   "multi_adam_update"
+//       CHECK:   dsrt.kernel "copy" ins(%{{.+}} : memref<8xbf16>) outs(%[[GS:.+]] : memref<4xbf16>) on copy
+//       CHECK:   dsrt.kernel "all_finite" ins(%[[GS]] : memref<4xbf16>)
+//   CHECK-NOT:   dsrt.kernel "cast"
+//       CHECK:   dsrt.kernel "multi_adam_update" ins(%{{[^,]+}}, %{{[^,]+}}, %{{[^,]+}}, %[[GS]], %{{[^,]+}}, %{{[^ ]+}} :
+//  CHECK-SAME:     count = 1 : i64
+//  CHECK-SAME:     zero_grads = false
+//       CHECK:   dsrt.kernel "all_gather"
 dsrt.global trainable @a : memref<8xbf16> from "a"
 dsrt.global @a.master : memref<4xf32>
 dsrt.global @a.exp_avg : memref<4xf32>
@@ -470,5 +483,53 @@ func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
   dsrt.kernel "cast" ins(%ap : memref<4xf32>) outs(%aws : memref<4xbf16>)
   %aw = dsrt.param @a : memref<8xbf16>
   dsrt.kernel "all_gather" ins(%aws : memref<4xbf16>) outs(%aw : memref<8xbf16>) on comm {attrs = {axis = 0 : i64}}
+  return
+}
+
+// -----
+
+// Tests that a group whose shard transients would outgrow half of what the largest member's
+// own chain held (each f32 shard's copy and update transients: 32 bytes; the group would
+// hold 16 bytes per member) is run as one kernel per member that fits, in program order,
+// each followed by its gather.
+// CHECK-LABEL: func.func @apply_step
+//       CHECK:   dsrt.kernel "multi_adam_update"
+//  CHECK-SAME:     count = 1 : i64
+//  CHECK-NEXT:   dsrt.kernel "all_gather" ins(%{{.+}} : memref<4xf32>) outs(%{{.+}} : memref<8xf32>)
+//       CHECK:   dsrt.kernel "multi_adam_update"
+//  CHECK-SAME:     count = 1 : i64
+//  CHECK-NEXT:   dsrt.kernel "all_gather" ins(%{{.+}} : memref<4xf32>) outs(%{{.+}} : memref<8xf32>)
+//   CHECK-NOT:   "adam_update"
+dsrt.global trainable @x : memref<8xf32> from "x"
+dsrt.global @x.exp_avg : memref<4xf32>
+dsrt.global @x.exp_avg_sq : memref<4xf32>
+dsrt.global @x.grad : memref<4xf32>
+dsrt.global trainable @y : memref<8xf32> from "y"
+dsrt.global @y.exp_avg : memref<4xf32>
+dsrt.global @y.exp_avg_sq : memref<4xf32>
+dsrt.global @y.grad : memref<4xf32>
+dsrt.global @lr : memref<f32>
+dsrt.global @step : memref<i64>
+func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
+  %lr = dsrt.param @lr : memref<f32>
+  %t = dsrt.param @step : memref<i64>
+  %x = dsrt.param @x : memref<8xf32>
+  %xs = dsrt.alloc : memref<4xf32>
+  dsrt.kernel "copy" ins(%x : memref<8xf32>) outs(%xs : memref<4xf32>) on copy {attrs = {count = 4 : i64, dst_offset = 0 : i64, dst_rank_stride = 0 : i64, dst_row_stride = 0 : i64, rows = 1 : i64, src_offset = 0 : i64, src_rank_stride = 4 : i64, src_row_stride = 0 : i64}}
+  %xg = dsrt.param @x.grad : memref<4xf32>
+  %xm = dsrt.param @x.exp_avg : memref<4xf32>
+  %xv = dsrt.param @x.exp_avg_sq : memref<4xf32>
+  %xn = dsrt.alloc : memref<4xf32>
+  dsrt.kernel "adam_update" ins(%xs, %xg, %xm, %xv, %lr, %t : memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<f32>, memref<i64>) outs(%xn, %xm, %xv : memref<4xf32>, memref<4xf32>, memref<4xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  dsrt.kernel "all_gather" ins(%xn : memref<4xf32>) outs(%x : memref<8xf32>) on comm {attrs = {axis = 0 : i64}}
+  %y = dsrt.param @y : memref<8xf32>
+  %ys = dsrt.alloc : memref<4xf32>
+  dsrt.kernel "copy" ins(%y : memref<8xf32>) outs(%ys : memref<4xf32>) on copy {attrs = {count = 4 : i64, dst_offset = 0 : i64, dst_rank_stride = 0 : i64, dst_row_stride = 0 : i64, rows = 1 : i64, src_offset = 0 : i64, src_rank_stride = 4 : i64, src_row_stride = 0 : i64}}
+  %yg = dsrt.param @y.grad : memref<4xf32>
+  %ym = dsrt.param @y.exp_avg : memref<4xf32>
+  %yv = dsrt.param @y.exp_avg_sq : memref<4xf32>
+  %yn = dsrt.alloc : memref<4xf32>
+  dsrt.kernel "adam_update" ins(%ys, %yg, %ym, %yv, %lr, %t : memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<4xf32>, memref<f32>, memref<i64>) outs(%yn, %ym, %yv : memref<4xf32>, memref<4xf32>, memref<4xf32>) {attrs = {adam_w_mode = true, beta1 = 0.9 : f32, beta2 = 0.999 : f32, bias_correction = true, eps = 1.0e-8 : f32, weight_decay = 0.0 : f32}}
+  dsrt.kernel "all_gather" ins(%yn : memref<4xf32>) outs(%y : memref<8xf32>) on comm {attrs = {axis = 0 : i64}}
   return
 }

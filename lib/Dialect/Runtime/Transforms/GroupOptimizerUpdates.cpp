@@ -2,6 +2,7 @@
 // kernel per group of parameters with one gradient dtype and one set of hyper-parameters.
 #include "BufferAccesses.h"
 
+#include "ds/Dialect/Runtime/IR/ByteSize.h"
 #include "ds/Dialect/Runtime/IR/RuntimeDialect.h"
 #include "ds/Dialect/Runtime/Transforms/Passes.h"
 
@@ -229,43 +230,50 @@ std::optional<Member> matchMember(KernelOp adam, SymbolTableCollection &symbols)
     m.followers.clear();
     m.newParam = m.param;
   }
-  // The gradient: a global, possibly cast to f32 and multiplied by f32 scalars. (Not a
-  // transient written before, like the rank's shard of a reduced gradient at ZeRO stage
-  // 1: the group kernel would keep every such shard alive at once, which decides the
-  // peak of small models.)
+  // The gradient: a global or a transient written before, possibly cast to f32 and
+  // multiplied by f32 scalars.
   SmallVector<KernelOp> chain;
   Value g = in[1];
   Operation *reader = adam;
   while (!globalOf(g)) {
     KernelOp w = soleWriter(g, reader);
-    if (!w || w.getStream() != Stream::compute || !w.getAttrs().empty() ||
-        w.getInputs().empty())
-      return std::nullopt;
-    if (w.getKernel() == "mul" && w.getInputs().size() == 2 &&
+    bool plain = w && w.getStream() == Stream::compute && w.getAttrs().empty() &&
+                 !w.getInputs().empty();
+    if (plain && w.getKernel() == "mul" && w.getInputs().size() == 2 &&
         w.getInputs()[0].getType() == g.getType() && isF32Scalar(w.getInputs()[1])) {
       m.scales.insert(m.scales.begin(), w.getInputs()[1]);
-    } else if (w.getKernel() == "cast" && w.getInputs().size() == 1 &&
-               globalOf(w.getInputs()[0]) &&
+    } else if (plain && w.getKernel() == "cast" && w.getInputs().size() == 1 &&
                (elementType(w.getInputs()[0]).isBF16() ||
                 elementType(w.getInputs()[0]).isF16()) &&
                cast<MemRefType>(w.getInputs()[0].getType()).getShape() ==
                    cast<MemRefType>(g.getType()).getShape()) {
     } else {
-      return std::nullopt;
+      // A transient that one kernel wrote before (the rank's shard of the reduced
+      // gradient at ZeRO stage 1, which the overflow check and the clipping norm read
+      // too): it stays, and the group kernel reads it.
+      std::optional<Accesses> acc = transientAccesses(g);
+      if (!acc || acc->writers.size() != 1 ||
+          acc->writers[0]->getBlock() != reader->getBlock() ||
+          !acc->writers[0]->isBeforeInBlock(reader))
+        return std::nullopt;
+      break;
     }
     chain.insert(chain.begin(), w);
     reader = w;
     g = w.getInputs()[0];
   }
-  // The walk stops at the cast's global, so a cast can only come first; without one the
-  // gradient is f32 already.
+  // A cast can only come first; without one the gradient is f32 already.
   if ((chain.empty() || chain.front().getKernel() != "cast") && !elementType(g).isF32())
+    return std::nullopt;
+  if (!elementType(g).isF32() && !elementType(g).isBF16() && !elementType(g).isF16())
     return std::nullopt;
   m.grad = g;
   m.gradGlobal = globalOf(g);
-  m.globals.push_back(m.gradGlobal);
-  if (!isDeviceGlobal(m.gradGlobal, adam, symbols))
-    return std::nullopt;
+  if (m.gradGlobal) {
+    m.globals.push_back(m.gradGlobal);
+    if (!isDeviceGlobal(m.gradGlobal, adam, symbols))
+      return std::nullopt;
+  }
   m.kernels.append(chain.begin(), chain.end());
   m.kernels.push_back(adam);
   Operation *after = adam;
@@ -299,7 +307,7 @@ std::optional<Member> matchMember(KernelOp adam, SymbolTableCollection &symbols)
   // The next access of the gradient, when it writes zeros into it: the zero constant in
   // place, or a copy of zeros (--ds-elide-state-copies makes a shared zero constant write
   // the first gradient it zeroes, and the others copy from that gradient).
-  if (KernelOp z = nextAccess(after, m.gradGlobal);
+  if (KernelOp z = m.gradGlobal ? nextAccess(after, m.gradGlobal) : KernelOp();
       z && globalOf(z.getOutputs().back()) == m.gradGlobal && writesZeros(z)) {
     m.zeroedGrad = z.getOutputs()[0];
     m.kernels.push_back(z);
@@ -406,6 +414,32 @@ struct GroupOptimizerUpdatesPass
       rewriteGroup(members);
   }
 
+  /// Bytes of the transients (device allocs, through views) among `values`.
+  static int64_t transientBytes(ArrayRef<Value> values) {
+    int64_t bytes = 0;
+    llvm::SmallPtrSet<void *, 8> seen;
+    for (Value v : values)
+      if (v && getAliasRoot(v).getDefiningOp<AllocOp>() &&
+          seen.insert(getAliasRoot(v).getAsOpaquePointer()).second)
+        bytes += getByteSize(cast<MemRefType>(getAliasRoot(v).getType()));
+    return bytes;
+  }
+
+  /// The transients the group kernel reads or writes for `m`: alive from before the
+  /// group kernel (or from it) to it (or to the moved gathers).
+  static int64_t heldBytes(const Member &m) {
+    return transientBytes({m.grad, m.param, m.newParam, m.workingCopy});
+  }
+
+  /// What `m`'s own kernels kept alive around its update before grouping: the transients
+  /// they read and wrote.
+  static int64_t chainBytes(const Member &m) {
+    SmallVector<Value> values;
+    for (KernelOp k : m.kernels)
+      llvm::append_range(values, k->getOperands());
+    return transientBytes(values);
+  }
+
   /// Drops members whose work cannot move to the group's position, then replaces the rest
   /// by one multi_adam_update right after the last of them.
   void rewriteGroup(std::vector<Member> &members) {
@@ -427,6 +461,40 @@ struct GroupOptimizerUpdatesPass
     }
     if (members.empty())
       return;
+    // The transients the group kernel keeps alive at once stay within what the largest
+    // member's own chain kept alive before (a ZeRO stage-1 group holds every rank shard
+    // of gradient and parameter): one kernel per run of members in program order that
+    // fits. Each moves less than the whole group would, so the checks above still hold.
+    int64_t budget = 0;
+    for (const Member &m : members)
+      budget = std::max(budget, chainBytes(m) / 2);
+    // A shard updated out of place into a transient of its own type is updated in place
+    // instead (the kernel allows it): one transient per parameter, not two, lives across
+    // the group.
+    for (Member &m : members)
+      if (!m.master && m.newParam != m.param && m.newParam.getDefiningOp<AllocOp>() &&
+          m.param.getDefiningOp<AllocOp>() && m.newParam.getType() == m.param.getType()) {
+        Operation *alloc = m.newParam.getDefiningOp();
+        m.newParam.replaceAllUsesWith(m.param);
+        m.newParam = m.param;
+        alloc->erase();
+      }
+    size_t begin = 0;
+    int64_t held = 0;
+    for (size_t i = 0; i < members.size(); ++i) {
+      int64_t h = heldBytes(members[i]);
+      if (i > begin && held + h > budget) {
+        emitGroup(MutableArrayRef<Member>(members).slice(begin, i - begin));
+        begin = i;
+        held = 0;
+      }
+      held += h;
+    }
+    emitGroup(MutableArrayRef<Member>(members).drop_front(begin));
+  }
+
+  /// Replaces `members` by one multi_adam_update right after the last of them.
+  void emitGroup(MutableArrayRef<Member> members) {
     Operation *end = members.front().last();
     for (const Member &m : members)
       if (end->isBeforeInBlock(m.last()))
@@ -440,17 +508,6 @@ struct GroupOptimizerUpdatesPass
     if (finite)
       inputs.push_back(headIn[6]);
     inputs.append(head.scales.begin(), head.scales.end());
-    // A shard updated out of place into a transient of its own type is updated in place
-    // instead (the kernel allows it): one transient per parameter, not two, lives across
-    // the group.
-    for (Member &m : members)
-      if (!m.master && m.newParam != m.param && m.newParam.getDefiningOp<AllocOp>() &&
-          m.param.getDefiningOp<AllocOp>() && m.newParam.getType() == m.param.getType()) {
-        Operation *alloc = m.newParam.getDefiningOp();
-        m.newParam.replaceAllUsesWith(m.param);
-        m.newParam = m.param;
-        alloc->erase();
-      }
     // Every operand of a member in the shape of its parameter (views where a global has
     // another shape), built right after the last absorbed kernel.
     Operation *anchor = end->getNextNode();

@@ -137,10 +137,13 @@ def GroupOptimizerUpdatesPass : Pass<"ds-group-optimizer-updates", "::mlir::Modu
     parameter, or of a stage-1/2 one) move behind the group kernel. The gradient's next
     access, when it writes +0.0 (a `copy` of a zero constant, or the constant in place),
     is absorbed too. Members that share the gradient dtype, the attributes, lr, step,
-    finite and the scales become one `multi_adam_update` right after the last of them
-    (operands that are views of another shape seen in the master's shape); a member is
-    left alone when a kernel outside the group between it and that point touches one of
-    its globals (those its moved readers write included) or writes one of its scalars.
+    finite and the scales become `multi_adam_update` kernels (operands that are views of
+    another shape seen in the master's shape): one right after the last member of each
+    run, in program order, whose transient operands fit in half of what the largest
+    member's own chain held (the group kernel keeps them alive at once; at ZeRO stage 1
+    every rank shard of gradient and parameter). A member is left alone when a kernel
+    outside the group between it and the group's end touches one of its globals (those
+    its moved readers write included) or writes one of its scalars.
     Not grouped: lamb and sgd, offloaded (host) state. Every element is computed as the
     kernels it replaces computed it, bit for bit; the transients a member reads or writes
     live until the group kernel or its moved readers.
