@@ -1,6 +1,7 @@
 // RUN: ds-opt %s --split-input-file --ds-bucket-collectives | FileCheck %s
 // RUN: ds-opt %s --split-input-file --ds-bucket-collectives --ds-plan-memory | FileCheck %s --check-prefix=PLAN
 // RUN: ds-opt %s --split-input-file --ds-bucket-collectives=bucket-size=40 | FileCheck %s --check-prefix=SMALL
+// RUN: ds-opt %s --split-input-file --ds-bucket-collectives=gather-bucket-size=24 | FileCheck %s --check-prefix=GATHER
 
 // Tests that in-place all-reduces of whole gradient globals become one all_reduce over a
 // span at the first one's place, that the bucket's globals are declared one after another
@@ -118,5 +119,49 @@ func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
   dsrt.kernel "all_reduce" ins(%c : memref<16xf32>) outs(%c : memref<16xf32>) on comm {attrs = {reduction = "sum"}}
   %d = dsrt.param @d.grad : memref<16xf32>
   dsrt.kernel "all_reduce" ins(%d : memref<16xf32>) outs(%d : memref<16xf32>) on comm {attrs = {reduction = "sum"}}
+  return
+}
+
+// -----
+
+// Tests that with gather-bucket-size consecutive all_gathers of shard transients into whole
+// globals (the working copies gathered behind the multi-tensor optimizer step) become one
+// concat of the shards, one all_gather and one split of the [W, total] rows into the
+// globals seen as [W, p_i]; that a gather which would overflow the bucket (24 gathered
+// elements) starts the next one, and that a bucket of one stays a plain all_gather. Without
+// the option nothing changes.
+// GATHER-LABEL: func.func @apply_step
+//       GATHER:   %[[M:.+]] = dsrt.alloc : memref<6xbf16>
+//  GATHER-NEXT:   dsrt.kernel "concat" ins(%[[A:.+]], %[[B:.+]] : memref<4xbf16>, memref<2xbf16>) outs(%[[M]] : memref<6xbf16>) {attrs = {axis = 0 : i64}}
+//  GATHER-NEXT:   %[[G:.+]] = dsrt.alloc : memref<12xbf16>
+//  GATHER-NEXT:   dsrt.kernel "all_gather" ins(%[[M]] : memref<6xbf16>) outs(%[[G]] : memref<12xbf16>) on comm {attrs = {axis = 0 : i64}}
+//  GATHER-NEXT:   %[[R:.+]] = dsrt.view %[[G]] : memref<12xbf16> to memref<2x6xbf16>
+//  GATHER-NEXT:   %[[WA:.+]] = dsrt.view %{{.+}} : memref<8xbf16> to memref<2x4xbf16>
+//  GATHER-NEXT:   %[[WB:.+]] = dsrt.view %{{.+}} : memref<4xbf16> to memref<2x2xbf16>
+//  GATHER-NEXT:   dsrt.kernel "split" ins(%[[R]] : memref<2x6xbf16>) outs(%[[WA]], %[[WB]] : memref<2x4xbf16>, memref<2x2xbf16>) {attrs = {axis = 1 : i64, sizes = array<i64: 4, 2>}}
+//  GATHER-NEXT:   dsrt.kernel "all_gather" ins(%{{.+}} : memref<8xbf16>) outs(%{{.+}} : memref<16xbf16>) on comm
+//  GATHER-NEXT:   return
+// CHECK-LABEL: func.func @apply_step
+//       CHECK:   dsrt.kernel "fill"
+//       CHECK:   dsrt.kernel "all_gather"
+//  CHECK-NEXT:   dsrt.kernel "all_gather"
+//  CHECK-NEXT:   dsrt.kernel "all_gather"
+//   CHECK-NOT:   "concat"
+dsrt.global trainable @a : memref<8xbf16> from "a"
+dsrt.global trainable @b : memref<4xbf16> from "b"
+dsrt.global trainable @c : memref<16xbf16> from "c"
+func.func @apply_step() attributes {dsrt.role = #dsrt.role<apply_step>} {
+  %as = dsrt.alloc : memref<4xbf16>
+  %bs = dsrt.alloc : memref<2xbf16>
+  %cs = dsrt.alloc : memref<8xbf16>
+  dsrt.kernel "fill" outs(%as : memref<4xbf16>) {attrs = {value = 1.0 : f64}}
+  dsrt.kernel "fill" outs(%bs : memref<2xbf16>) {attrs = {value = 1.0 : f64}}
+  dsrt.kernel "fill" outs(%cs : memref<8xbf16>) {attrs = {value = 1.0 : f64}}
+  %a = dsrt.param @a : memref<8xbf16>
+  %b = dsrt.param @b : memref<4xbf16>
+  %c = dsrt.param @c : memref<16xbf16>
+  dsrt.kernel "all_gather" ins(%as : memref<4xbf16>) outs(%a : memref<8xbf16>) on comm {attrs = {axis = 0 : i64}}
+  dsrt.kernel "all_gather" ins(%bs : memref<2xbf16>) outs(%b : memref<4xbf16>) on comm {attrs = {axis = 0 : i64}}
+  dsrt.kernel "all_gather" ins(%cs : memref<8xbf16>) outs(%c : memref<16xbf16>) on comm {attrs = {axis = 0 : i64}}
   return
 }

@@ -578,6 +578,12 @@ LogicalResult RankSliceOp::verify() {
   return success();
 }
 
+OpFoldResult RankSliceOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  return {};
+}
+
 bool mlir::ds::isDifferentiableOperand(Operation *op, unsigned index) {
   Value v = op->getOperand(index);
   auto type = dyn_cast<RankedTensorType>(v.getType());

@@ -1,4 +1,5 @@
-// In-place all-reduces of whole globals grouped into buckets over spans of those globals.
+// In-place all-reduces of whole globals grouped into buckets over spans of those globals,
+// and small all-gathers of transients into globals grouped into one gather per bucket.
 #include "BufferAccesses.h"
 
 #include "ds/Dialect/Runtime/IR/ByteSize.h"
@@ -113,6 +114,113 @@ struct BucketCollectivesPass
     close();
     for (SmallVector<Member> &bucket : buckets)
       rewrite(bucket);
+    bucketGathers(func);
+  }
+
+  /// An all_gather along axis 0 of a 1-D device transient into the whole of a global
+  /// (through views): the gather of an updated shard into its parameter.
+  static bool isShardGather(KernelOp k) {
+    if (k.getKernel() != "all_gather" || k.getStream() != Stream::comm ||
+        k.getInputs().size() != 1 || k.getOutputs().size() != 1)
+      return false;
+    auto axis = dyn_cast_or_null<IntegerAttr>(k.getAttrs().get("axis"));
+    MemRefType in = memrefOf(k.getInputs()[0]), out = memrefOf(k.getOutputs()[0]);
+    auto alloc = getAliasRoot(k.getInputs()[0]).getDefiningOp<AllocOp>();
+    return axis && axis.getInt() == 0 && k.getAttrs().size() == 1 && in.getRank() == 1 &&
+           out.getRank() == 1 && in.getNumElements() > 0 &&
+           out.getNumElements() % in.getNumElements() == 0 && alloc &&
+           alloc.getSpace() == MemorySpace::device &&
+           getAliasRoot(k.getOutputs()[0]).getDefiningOp<ParamOp>();
+  }
+
+  /// Runs of consecutive shard gathers (no other kernel between them) of one element type
+  /// and world size, of at most `gather-bucket-size` gathered elements in all, become one
+  /// concat of the shards, one all_gather and one split into the globals.
+  void bucketGathers(func::FuncOp func) {
+    if (gatherBucketSize <= 0)
+      return;
+    SmallVector<SmallVector<KernelOp>> buckets;
+    SmallVector<KernelOp> open;
+    int64_t total = 0;
+    auto close = [&] {
+      if (open.size() > 1)
+        buckets.push_back(open);
+      open.clear();
+      total = 0;
+    };
+    for (Operation &op : func.getBody().front()) {
+      auto k = dyn_cast<KernelOp>(op);
+      if (!k)
+        continue;
+      if (!isShardGather(k)) {
+        close();
+        continue;
+      }
+      int64_t n = memrefOf(k.getOutputs()[0]).getNumElements();
+      if (!open.empty()) {
+        KernelOp first = open.front();
+        MemRefType a = memrefOf(first.getInputs()[0]), b = memrefOf(k.getInputs()[0]);
+        int64_t world = memrefOf(first.getOutputs()[0]).getNumElements() / a.getNumElements();
+        auto sameGlobal = [&](KernelOp o) {
+          return getAliasKey(o.getOutputs()[0]) == getAliasKey(k.getOutputs()[0]);
+        };
+        if (a.getElementType() != b.getElementType() ||
+            n != world * b.getNumElements() || total + n > gatherBucketSize ||
+            llvm::any_of(open, sameGlobal))
+          close();
+      }
+      if (n > gatherBucketSize)
+        continue;
+      open.push_back(k);
+      total += n;
+    }
+    close();
+    for (SmallVector<KernelOp> &bucket : buckets)
+      rewriteGathers(bucket);
+  }
+
+  /// The bucket's shards laid out rank-major: every rank contributes [p_1 + p_2 + ...],
+  /// so column block i of the gathered [W, total] rows holds global i's shards in rank
+  /// order, which is global i's whole buffer seen as [W, p_i].
+  void rewriteGathers(MutableArrayRef<KernelOp> bucket) {
+    KernelOp last = bucket.back();
+    OpBuilder b(last);
+    Location loc = last.getLoc();
+    MemRefType first = memrefOf(bucket.front().getInputs()[0]);
+    Type elem = first.getElementType();
+    int64_t world = memrefOf(bucket.front().getOutputs()[0]).getNumElements() /
+                    first.getNumElements();
+    SmallVector<Value> shards, wholes;
+    SmallVector<int64_t> widths;
+    int64_t total = 0;
+    for (KernelOp k : bucket) {
+      shards.push_back(k.getInputs()[0]);
+      widths.push_back(memrefOf(k.getInputs()[0]).getNumElements());
+      total += widths.back();
+    }
+    Value mine = AllocOp::create(b, loc, MemRefType::get({total}, elem), IntegerAttr(),
+                                 MemorySpace::device);
+    DictionaryAttr axis0 = last.getAttrs();
+    KernelOp::create(b, loc, b.getStringAttr("concat"), shards, ValueRange{mine},
+                     axis0, StreamAttr::get(b.getContext(), Stream::compute));
+    Value all = AllocOp::create(b, loc, MemRefType::get({world * total}, elem),
+                                IntegerAttr(), MemorySpace::device);
+    KernelOp::create(b, loc, last.getKernelAttr(), ValueRange{mine}, ValueRange{all},
+                     last.getAttrs(), last.getStreamAttr());
+    Value rows = ViewOp::create(b, loc, MemRefType::get({world, total}, elem), all);
+    for (auto [k, w] : llvm::zip(bucket, widths))
+      wholes.push_back(ViewOp::create(b, loc, MemRefType::get({world, w}, elem),
+                                      k.getOutputs()[0]));
+    NamedAttrList split;
+    split.set("axis", b.getI64IntegerAttr(1));
+    split.set("sizes", b.getDenseI64ArrayAttr(widths));
+    KernelOp::create(b, loc, b.getStringAttr("split"), ValueRange{rows}, wholes,
+                     split.getDictionary(b.getContext()),
+                     StreamAttr::get(b.getContext(), Stream::compute));
+    for (KernelOp k : bucket)
+      k.erase();
+    ++numGatherBuckets;
+    numGathersBucketed += bucket.size();
   }
 
   void rewrite(MutableArrayRef<Member> bucket) {

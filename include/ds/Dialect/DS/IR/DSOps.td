@@ -59,7 +59,8 @@ def DS_RankSliceOp : DS_Op<"rank_slice", [Pure]> {
   let summary = "This rank's flat shard of a padded 1-D tensor";
   let description = [{
     The input holds world-size * size elements; rank r gets elements
-    [r * size, (r + 1) * size). The result's length is `size`.
+    [r * size, (r + 1) * size). The result's length is `size`; when it is the input's
+    (world size 1), the slice is the input and folds away.
     ```mlir
     %mine = ds.rank_slice %flat : tensor<16xf32> to tensor<4xf32>
     ```
@@ -68,6 +69,7 @@ def DS_RankSliceOp : DS_Op<"rank_slice", [Pure]> {
   let results = (outs DS_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def DS_ParamRefOp : DS_Op<"param_ref",

@@ -51,6 +51,14 @@ def BucketCollectivesPass : Pass<"ds-bucket-collectives", "::mlir::ModuleOp"> {
     before it in the bucket fills a whole number of `alignment` units (memory planning
     would leave a gap otherwise); a global is in one bucket at most. Each element is
     reduced by the same collective operation on the same ranks' values.
+
+    With `gather-bucket-size` > 0, runs of consecutive `all_gather` kernels (no other
+    kernel between them) along axis 0 of a 1-D device transient into a whole global (the
+    gathers of updated shards into their parameters that --ds-group-optimizer-updates
+    leaves behind the multi-tensor optimizer step) of one element type and world size, of
+    at most that many gathered elements in all, become one `concat` of the shards, one
+    `all_gather` and one `split` of the gathered [W, total] rows into the globals seen as
+    [W, p_i]: each element lands where its own gather put it.
     ```mlir
     dsrt.kernel "all_reduce" ins(%a : memref<16xf32>) outs(%a : memref<16xf32>) on comm
     dsrt.kernel "all_reduce" ins(%b : memref<4xf32>) outs(%b : memref<4xf32>) on comm
@@ -65,10 +73,17 @@ def BucketCollectivesPass : Pass<"ds-bucket-collectives", "::mlir::ModuleOp"> {
     Option<"alignment", "alignment", "int64_t",
            /*default=*/"::mlir::dsrt::kDefaultBufferAlignment",
            "The byte alignment --ds-plan-memory will use">,
+    Option<"gatherBucketSize", "gather-bucket-size", "int64_t", /*default=*/"0",
+           "Most gathered elements per bucket of shard all-gathers; 0 (the default) "
+           "buckets none (the CUDA concat and split copy each piece with a launch of its "
+           "own, so a bucket of n gathers costs 2n copy launches and saves n - 1 "
+           "collectives)">,
   ];
   let statistics = [
     Statistic<"numBuckets", "buckets", "all_reduce kernels over spans created">,
     Statistic<"numBucketed", "bucketed", "all_reduce kernels folded into them">,
+    Statistic<"numGatherBuckets", "gather-buckets", "all_gather kernels of buckets created">,
+    Statistic<"numGathersBucketed", "gathers-bucketed", "all_gather kernels folded into them">,
   ];
 }
 
@@ -186,20 +201,32 @@ def GroupOptimizerUpdatesPass : Pass<"ds-group-optimizer-updates", "::mlir::Modu
   let summary = "Runs the per-parameter Adam steps as one multi_adam_update kernel per group";
   let description = [{
     Runs after --ds-elide-state-copies, before --ds-fuse-elementwise, on apply_step
-    programs. A member is an `adam_update` on the compute stream whose master (or f32
-    parameter) and moments are whole device globals updated in place, whose gradient is a
-    whole device global read through at most a `cast` to f32 (bf16/f16 gradients) and
-    `mul`s by f32 scalars (unscaling, clipping) into transients only that chain reads;
-    for 16-bit parameters the next access of the master must be the `cast` that writes
-    the working copy (a device global of the gradient's dtype), and the gradient's next
+    programs. A member is an `adam_update` on the compute stream whose moments are device
+    globals (whole, or seen through views) updated in place and whose master (or f32
+    parameter) is either such a global or, for an f32 parameter at ZeRO stages 1-3, this
+    rank's shard in a transient that a kernel before it wrote (the copy by rank). The new
+    value goes into the same global, or into a transient whose readers (the all_gather
+    into the whole parameter) move behind the group kernel; a plain copy of it back into
+    the global it was read from (world 1) is absorbed and the update made in place. The
+    gradient is a device global read through at most a `cast` to f32 (bf16/f16
+    gradients) and `mul`s by f32 scalars (unscaling, clipping) into transients only that
+    chain reads, or a transient written before (the rank's shard of a reduced gradient)
+    that the group kernel then reads where it is. For 16-bit parameters the next access
+    of the master must be the `cast` that writes the working copy: a device global of the
+    gradient's dtype, or a transient whose readers (the all_gather of a ZeRO-3 persistent
+    parameter, or of a stage-1/2 one) move behind the group kernel. The gradient's next
     access, when it writes +0.0 (a `copy` of a zero constant, or the constant in place),
     is absorbed too. Members that share the gradient dtype, the attributes, lr, step,
-    finite and the scales become one `multi_adam_update` right after the last of them;
-    a member is left alone when a kernel outside the group between it and that point
-    touches one of its globals or writes one of its scalars. Not grouped: lamb and sgd,
-    offloaded (host) state, ZeRO shards taken from the gradient by a copy, working copies
-    that are transients (the stage-1/2 all-gather input). Every element is computed as
-    the kernels it replaces computed it, bit for bit.
+    finite and the scales become `multi_adam_update` kernels (operands that are views of
+    another shape seen in the master's shape): one right after the last member of each
+    run, in program order, whose transient operands fit in half of what the largest
+    member's own chain held (the group kernel keeps them alive at once; at ZeRO stage 1
+    every rank shard of gradient and parameter). A member is left alone when a kernel
+    outside the group between it and the group's end touches one of its globals (those
+    its moved readers write included) or writes one of its scalars.
+    Not grouped: lamb and sgd, offloaded (host) state. Every element is computed as the
+    kernels it replaces computed it, bit for bit; the transients a member reads or writes
+    live until the group kernel or its moved readers.
     ```mlir
     dsrt.kernel "cast" ins(%g : memref<8xbf16>) outs(%t : memref<8xf32>)
     dsrt.kernel "adam_update" ins(%p, %t, %m, %v, %lr, %step : ...) outs(%p, %m, %v : ...)
