@@ -699,6 +699,11 @@ llvm::Error ConfigReader::readZero(const Object &o, DeepSpeedConfig &c) {
   if (c.zero.reduceBucketSize < 1)
     return error("zero_optimization.reduce_bucket_size",
                  "must be at least 1, got " + llvm::Twine(c.zero.reduceBucketSize));
+  if (llvm::Error e = readInt(o, "allgather_bucket_size", scope, c.allgatherBucketSize))
+    return e;
+  if (c.allgatherBucketSize < 1)
+    return error("zero_optimization.allgather_bucket_size",
+                 "must be at least 1, got " + llvm::Twine(c.allgatherBucketSize));
   for (llvm::StringRef key :
        {"stage3_param_persistence_threshold", "param_persistence_threshold"})
     if (llvm::Error e = readInt(o, key, scope, c.zero.paramPersistenceThreshold))

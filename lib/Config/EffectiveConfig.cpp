@@ -124,6 +124,8 @@ void mlir::ds::printEffectiveConfig(const DeepSpeedConfig &c, llvm::StringRef pa
       o.zeroStage ? "flag (--zero-stage)" : fromFile("zero_optimization.stage"));
   row("zero_optimization.reduce_bucket_size", integer(c.zero.reduceBucketSize),
       fromFile("zero_optimization.reduce_bucket_size"));
+  row("zero_optimization.allgather_bucket_size", integer(c.allgatherBucketSize),
+      fromFile("zero_optimization.allgather_bucket_size"));
   row("zero_optimization.contiguous_gradients",
       !c.contiguousGradients ? "auto" : *c.contiguousGradients ? "true" : "false",
       c.contiguousGradients ? "file"

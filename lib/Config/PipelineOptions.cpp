@@ -127,6 +127,13 @@ mlir::dsrt::InsertTransfersPassOptions DeepSpeedConfig::getTransferOptions() con
   return o;
 }
 
+mlir::dsrt::BucketCollectivesPassOptions DeepSpeedConfig::getBucketCollectivesOptions() const {
+  mlir::dsrt::BucketCollectivesPassOptions o;
+  o.bucketSize = zero.reduceBucketSize;
+  o.gatherBucketSize = allgatherBucketSize;
+  return o;
+}
+
 llvm::Error DeepSpeedConfig::checkOffload(int64_t stage) const {
   if (offloadParam.device != "none" && stage != 3)
     return llvm::createStringError(

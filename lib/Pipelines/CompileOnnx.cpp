@@ -89,7 +89,7 @@ mlir::ds::compileOnnxToPlan(const OnnxCompileRequest &request) {
     training.fuseGelu = request.fuseGelu;
     LoweringPipelineOptions lowering;
     lowering.transfers = c.getTransferOptions();
-    lowering.bucketCollectives.bucketSize = c.zero.reduceBucketSize;
+    lowering.bucketCollectives = c.getBucketCollectivesOptions();
     PassManager pm(&context);
     buildTrainingPipeline(pm, training);
     buildLoweringPipeline(pm, lowering);

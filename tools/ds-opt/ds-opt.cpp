@@ -268,7 +268,7 @@ static LogicalResult runLoweringPipeline(ModuleOp module, bool inference,
   ds::LoweringPipelineOptions options;
   options.inference = inference;
   options.transfers = config.getTransferOptions();
-  options.bucketCollectives.bucketSize = config.zero.reduceBucketSize;
+  options.bucketCollectives = config.getBucketCollectivesOptions();
   options.fuseElementwise = fuseElementwise;
   options.generateFusedKernels = generateFusedKernels;
   options.fuseGemm = fuseGemm;

@@ -39,6 +39,10 @@ struct DeepSpeedConfig {
   // (elements) and stage3_prefetch_bucket_size, into the ZeRO pass's options.
   int zeroStage = 0;
   PartitionForZeroPassOptions zero;
+  /// zero_optimization.allgather_bucket_size (elements; DeepSpeed's default 5e8): the
+  /// optimizer step's all-gathers of updated shards into their parameters go in buckets of
+  /// at most this many gathered elements (one all_gather each, with a concat and a split).
+  int64_t allgatherBucketSize = 500000000;
   /// zero_optimization.contiguous_gradients: whether each gradient is copied into its
   /// reduce bucket as soon as it is complete (sets zero.contiguousGradients). Unset,
   /// stages 2-3 are compiled both ways (compileChoosingGradientCopyIn, used by ds-opt and
@@ -119,6 +123,9 @@ struct DeepSpeedConfig {
                                                      llvm::StringRef freeze) const;
   /// The offload transfers' options: buffer_count and sub_group_size.
   dsrt::InsertTransfersPassOptions getTransferOptions() const;
+  /// The collectives' buckets: reduce_bucket_size for the gradient all-reduces,
+  /// allgather_bucket_size for the optimizer step's all-gathers of updated shards.
+  dsrt::BucketCollectivesPassOptions getBucketCollectivesOptions() const;
   /// DeepSpeed's stage rule for offload: offload_param needs stage 3 (optimizer offload
   /// works at every stage here, stage 0 included). The error names the key.
   llvm::Error checkOffload(int64_t stage) const;

@@ -74,10 +74,10 @@ def BucketCollectivesPass : Pass<"ds-bucket-collectives", "::mlir::ModuleOp"> {
            /*default=*/"::mlir::dsrt::kDefaultBufferAlignment",
            "The byte alignment --ds-plan-memory will use">,
     Option<"gatherBucketSize", "gather-bucket-size", "int64_t", /*default=*/"0",
-           "Most gathered elements per bucket of shard all-gathers; 0 (the default) "
-           "buckets none (the CUDA concat and split copy each piece with a launch of its "
-           "own, so a bucket of n gathers costs 2n copy launches and saves n - 1 "
-           "collectives)">,
+           "Most gathered elements per bucket of shard all-gathers; 0 (the pass's "
+           "default) buckets none. ds-opt passes zero_optimization.allgather_bucket_size "
+           "(5e8): a bucket of n gathers is a concat, one all_gather and a split (on CUDA "
+           "two launches each, DataMovement.cu) instead of n all_gathers">,
   ];
   let statistics = [
     Statistic<"numBuckets", "buckets", "all_reduce kernels over spans created">,
