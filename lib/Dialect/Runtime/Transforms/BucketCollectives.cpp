@@ -34,24 +34,18 @@ struct BucketCollectivesPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (alignment <= 0 || !llvm::isPowerOf2_64(alignment)) {
-      module.emitError("alignment must be a power of two, got ")
-          << static_cast<int64_t>(alignment);
-      return signalPassFailure();
-    }
     if (bucketSize < 1) {
       module.emitError("bucket-size must be at least 1, got ")
           << static_cast<int64_t>(bucketSize);
       return signalPassFailure();
     }
-    bucketed.clear(); // one pass instance may run on several modules
     SymbolTable symbols(module);
     // Globals in a span already (--ds-bucket-accumulation) keep their place.
-    module.walk([&](SpanOp span) {
-      for (Attribute a : span.getGlobals())
-        if (auto global = symbols.lookup<GlobalOp>(cast<FlatSymbolRefAttr>(a).getValue()))
-          bucketed.insert(global.getOperation());
-    });
+    FailureOr<llvm::DenseSet<Operation *>> inSpans =
+        globalsInSpans(module, symbols, alignment);
+    if (failed(inSpans))
+      return signalPassFailure();
+    bucketed = std::move(*inSpans); // one pass instance may run on several modules
     for (auto func : module.getOps<func::FuncOp>())
       if (!func.isExternal() && getProgramRole(func))
         bucketProgram(func, symbols);
