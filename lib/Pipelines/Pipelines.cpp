@@ -137,6 +137,8 @@ void mlir::ds::buildLoweringPipeline(OpPassManager &pm,
   pm.addPass(dsrt::createSpanConcatInputsPass());
   pm.addPass(dsrt::createBucketAccumulationPass());
   pm.addPass(dsrt::createBucketCollectivesPass(options.bucketCollectives));
+  // After the all-reduce buckets: their spans are what the zeroings can fill at once.
+  pm.addPass(dsrt::createSpanZeroingPass());
   pm.addPass(dsrt::createPlanMemoryPass());
 }
 

@@ -138,4 +138,46 @@ FailureOr<llvm::DenseSet<Operation *>> globalsInSpans(ModuleOp module, SymbolTab
   return spanned;
 }
 
+bool writesPositiveZeros(KernelOp k) {
+  if ((k.getKernel() != "constant" && k.getKernel() != "fill") || !k.getInputs().empty() ||
+      k.getOutputs().size() != 1 || k.getStream() != Stream::compute)
+    return false;
+  Attribute a = k.getAttrs().get("value");
+  std::optional<APFloat> v;
+  if (auto f = dyn_cast_or_null<FloatAttr>(a))
+    v = f.getValue();
+  else if (auto d = dyn_cast_or_null<DenseFPElementsAttr>(a); d && d.isSplat())
+    v = d.getSplatValue<APFloat>();
+  return v && v->isPosZero();
+}
+
+bool writesZeros(KernelOp k, int depth) {
+  if (writesPositiveZeros(k))
+    return true;
+  if (depth > 4 || k.getKernel() != "copy" || !k.getAttrs().empty() ||
+      k.getInputs().size() != 1 || k.getOutputs().size() != 1 ||
+      k.getInputs()[0].getType() != k.getOutputs()[0].getType())
+    return false;
+  Value src = k.getInputs()[0];
+  auto srcParam = src.getDefiningOp<ParamOp>();
+  FlatSymbolRefAttr global = srcParam ? srcParam.getNameAttr() : FlatSymbolRefAttr();
+  if (!global && !src.getDefiningOp<AllocOp>())
+    return false;
+  for (Operation *op = k->getPrevNode(); op; op = op->getPrevNode()) {
+    auto w = dyn_cast<KernelOp>(op);
+    if (!w)
+      continue;
+    bool writes = llvm::any_of(w.getOutputs(), [&](Value v) {
+      if (!global)
+        return getAliasRoot(v) == src;
+      auto param = getAliasRoot(v).getDefiningOp<ParamOp>();
+      return param && param.getNameAttr() == global;
+    });
+    if (writes)
+      return w.getOutputs().size() == 1 && w.getOutputs()[0].getType() == src.getType() &&
+             writesZeros(w, depth + 1);
+  }
+  return false;
+}
+
 } // namespace mlir::dsrt

@@ -55,6 +55,15 @@ void hoistBefore(Value v, Operation *at);
 /// of the same global.
 bool sameBytes(Value a, Value b);
 
+/// Whether the kernel writes +0.0 into every element of its one output, reading nothing
+/// (a zero `constant` or `fill` on the compute stream).
+bool writesPositiveZeros(KernelOp k);
+
+/// Whether `k` writes +0.0 into every element of its one output: a zero constant, or a
+/// whole-buffer copy from a buffer that holds zeros then (its last writer before `k`
+/// wrote zeros; transients and globals alike).
+bool writesZeros(KernelOp k, int depth = 0);
+
 /// The global whose whole buffer `v` is: a dsrt.param of the global's own type, directly
 /// or (`throughViews`) under views; null otherwise.
 GlobalOp wholeGlobalOf(Value v, SymbolTable &symbols, bool throughViews);

@@ -21,12 +21,6 @@ using namespace mlir;
 using namespace mlir::dsrt;
 
 namespace {
-/// The global `v` is the whole of (a dsrt.param, no view), or null.
-FlatSymbolRefAttr wholeGlobal(Value v) {
-  auto param = v.getDefiningOp<ParamOp>();
-  return param ? param.getNameAttr() : FlatSymbolRefAttr();
-}
-
 /// The global `v`'s bytes belong to, through views, or null.
 FlatSymbolRefAttr globalOf(Value v) {
   auto param = getAliasRoot(v).getDefiningOp<ParamOp>();
@@ -68,48 +62,6 @@ KernelOp soleWriter(Value v, Operation *reader) {
       writer.getOutputs().size() != 1)
     return {};
   return writer;
-}
-
-/// Whether the kernel writes +0.0 into every element of its one output, reading nothing.
-bool writesPositiveZeros(KernelOp k) {
-  if ((k.getKernel() != "constant" && k.getKernel() != "fill") || !k.getInputs().empty() ||
-      k.getOutputs().size() != 1 || k.getStream() != Stream::compute)
-    return false;
-  Attribute a = k.getAttrs().get("value");
-  std::optional<APFloat> v;
-  if (auto f = dyn_cast_or_null<FloatAttr>(a))
-    v = f.getValue();
-  else if (auto d = dyn_cast_or_null<DenseFPElementsAttr>(a); d && d.isSplat())
-    v = d.getSplatValue<APFloat>();
-  return v && v->isPosZero();
-}
-
-/// Whether `k` writes +0.0 into every element of its one output: a zero constant, or a
-/// whole-buffer copy from a buffer that holds zeros then (its last writer before `k`
-/// wrote zeros; transients and globals alike).
-bool writesZeros(KernelOp k, int depth = 0) {
-  if (writesPositiveZeros(k))
-    return true;
-  if (depth > 4 || k.getKernel() != "copy" || !k.getAttrs().empty() ||
-      k.getInputs().size() != 1 || k.getOutputs().size() != 1 ||
-      k.getInputs()[0].getType() != k.getOutputs()[0].getType())
-    return false;
-  Value src = k.getInputs()[0];
-  FlatSymbolRefAttr global = wholeGlobal(src);
-  if (!global && !src.getDefiningOp<AllocOp>())
-    return false;
-  for (Operation *op = k->getPrevNode(); op; op = op->getPrevNode()) {
-    auto w = dyn_cast<KernelOp>(op);
-    if (!w)
-      continue;
-    bool writes = llvm::any_of(w.getOutputs(), [&](Value v) {
-      return global ? globalOf(v) == global : getAliasRoot(v) == src;
-    });
-    if (writes)
-      return w.getOutputs().size() == 1 && w.getOutputs()[0].getType() == src.getType() &&
-             writesZeros(w, depth + 1);
-  }
-  return false;
 }
 
 /// One adam_update and the kernels around it that the group kernel absorbs.

@@ -167,6 +167,33 @@ def BucketAccumulationPass : Pass<"ds-bucket-accumulation", "::mlir::ModuleOp"> 
   ];
 }
 
+def SpanZeroingPass : Pass<"ds-span-zeroing", "::mlir::ModuleOp"> {
+  let summary = "The zeroings of globals that lie back to back in a span become one fill";
+  let description = [{
+    Runs after --ds-bucket-collectives. In each program, the kernels that write zeros into
+    a whole device global (a zero `constant` or `fill`, or a whole-buffer copy of a buffer
+    that holds zeros: the gradient accumulators' zeroing after an optimizer step that did
+    not zero them itself, e.g. ZeRO stage 1 at world > 1) are grouped by the spans that
+    list their globals: a run of two or more consecutive globals of one span, each with
+    exactly one zeroing, becomes one `fill` of 0 over a `dsrt.span` of the run, placed
+    where the run's first zeroing was. Each global is then zeroed earlier than before, so
+    a global joins the run only when no kernel touches it between that place and its own
+    zeroing; from its zeroing on it holds zeros either way (a later copy of its zeros
+    reads the same). The zeroings, and a transient of zeros only they copied from, go.
+    ```mlir
+    dsrt.kernel "constant" outs(%a : memref<16xf32>) {attrs = {value = dense<0.0> : tensor<16xf32>}}
+    dsrt.kernel "copy" ins(%a : memref<16xf32>) outs(%b : memref<16xf32>) on copy
+    // with @a, @b listed by a span, becomes
+    %s = dsrt.span [@a, @b] : memref<32xf32>
+    dsrt.kernel "fill" outs(%s : memref<32xf32>) {attrs = {value = 0.0 : f32}}
+    ```
+  }];
+  let statistics = [
+    Statistic<"numFills", "fills", "fill kernels over spans created">,
+    Statistic<"numZeroings", "zeroings", "zeroing kernels folded into them">,
+  ];
+}
+
 def ElideStateCopiesPass : Pass<"ds-elide-state-copies", "::mlir::ModuleOp"> {
   let summary = "Kernels write updated module state in place instead of through a copy";
   let description = [{
