@@ -499,10 +499,10 @@ private:
             // the gradient), and ds-bucket-collectives makes the in-place all-reduces one
             // per bucket. The all-reduce averages (the sum over ranks divided by W, in
             // f32 for 16-bit gradients, as the reduce-scatter path does), so at stage 0
-            // the update reads the
-            // gradient global as at world 1 and the multi-tensor optimizer step takes it,
-            // instead of a per-parameter multiply into a transient that the clipping norm
-            // and the update both read. At stage 1 each rank then takes its shard of the
+            // the update reads the gradient global as at world 1 and the multi-tensor
+            // optimizer step takes it, instead of a per-parameter multiply into a
+            // transient that the clipping norm and the update both read. At stage 1 each
+            // rank then takes its shard of the
             // average (DeepSpeed's bucketed all-reduce of ZeRO-1/2,
             // use_multi_rank_bucket_allreduce).
             Location loc = ref.getLoc();
