@@ -1,14 +1,16 @@
-// Tests that the CPU gemm and matmul kernels compute one single-threaded BLAS call's bits at
+// Tests that the CPU gemm and matmul kernels compute one single-threaded library call's bits at
 // every thread count: products large enough for parallelGemm to split into blocks of rows,
 // on awkward shapes (rows and columns off the kernels' tiles, odd widths, contractions of
 // several library chunks), with transposes, alpha and beta, a bias row, an in-place
 // accumulation, f32 and f64; and that the wide products split into column blocks compute
-// the same bits at every thread count.
+// the same bits at every thread count; on every GEMM library this build has (oneDNN, OpenBLAS).
 #include "../lib/cpu/Gemm.h" // parallelGemmBlocks: that the cases split
 #include "KernelTestUtil.h"
+#include "ds/runtime/CpuIsa.h"
+#include "ds/runtime/Error.h"
 #include "ds/runtime/ThreadPool.h"
 
-#include <cblas.h>
+#include <cstdlib>
 
 namespace ds::rt::test {
 namespace {
@@ -45,18 +47,17 @@ std::vector<int64_t> bShape(const Shape &s) {
   return s.tb ? std::vector<int64_t>{s.n, s.k} : std::vector<int64_t>{s.k, s.n};
 }
 
-/// c = alpha op(a) op(b) + beta c in one library call on one thread.
+/// c = alpha op(a) op(b) + beta c in one call of the library gemmLibrary() names, on this
+/// thread.
 void oneCall(const Shape &s, double alpha, HostTensor &a, HostTensor &b, double beta,
              HostTensor &c) {
-  openblas_set_num_threads(1);
-  auto ta = s.ta ? CblasTrans : CblasNoTrans, tb = s.tb ? CblasTrans : CblasNoTrans;
-  int lda = int(a.shape[1]), ldb = int(b.shape[1]);
+  int64_t lda = a.shape[1], ldb = b.shape[1];
   if (a.dtype == F64)
-    cblas_dgemm(CblasRowMajor, ta, tb, int(s.m), int(s.n), int(s.k), alpha, a.as<double>(),
-                lda, b.as<double>(), ldb, beta, c.as<double>(), int(s.n));
+    cpu::gemm(s.ta, s.tb, s.m, s.n, s.k, alpha, a.as<double>(), lda, b.as<double>(), ldb, beta,
+              c.as<double>(), s.n);
   else
-    cblas_sgemm(CblasRowMajor, ta, tb, int(s.m), int(s.n), int(s.k), float(alpha),
-                a.as<float>(), lda, b.as<float>(), ldb, float(beta), c.as<float>(), int(s.n));
+    cpu::gemm(s.ta, s.tb, s.m, s.n, s.k, float(alpha), a.as<float>(), lda, b.as<float>(), ldb,
+              float(beta), c.as<float>(), s.n);
 }
 
 Ins gemmIns(const Shape &s) { return Ins("gemm").i("trans_a", s.ta).i("trans_b", s.tb); }
@@ -68,13 +69,29 @@ std::string name(const Shape &s, int threads) {
 }
 
 /// Runs body(threads) at 1 to 4 threads, then restores the thread count.
-template <typename Body> void atThreadCounts(Body body) {
+template <typename Body> void forThreadCounts(Body body) {
   int threads0 = numThreads();
   for (int t = 1; t <= 4; ++t) {
     setNumThreads(t);
     body(t);
   }
   setNumThreads(threads0);
+}
+
+/// Runs body(library) on every GEMM library this build has, then restores the library.
+template <typename Body> void forLibraries(Body body) {
+  std::string library0 = cpu::gemmLibrary();
+  for (const std::string &library : cpu::supportedGemmLibraries()) {
+    cpu::setGemmLibrary(library);
+    SCOPED_TRACE(library);
+    body(library);
+  }
+  cpu::setGemmLibrary(library0);
+}
+
+/// body(threads) at 1 to 4 threads on every library.
+template <typename Body> void atThreadCounts(Body body) {
+  forLibraries([&](const std::string &) { forThreadCounts(body); });
 }
 
 // Tests that the shapes split from 2 threads on (so that every case here tests a split) and
@@ -148,23 +165,60 @@ TEST(GemmSplit, InPlaceAccumulation) {
 // Tests that wide products with few rows (a convolution's channels by its pixels) split
 // into the same column blocks, hence the same bits, at every thread count, close to one call.
 TEST(GemmSplit, ColumnBlocksIgnoreThreadCount) {
-  for (DType dt : {F32, F64})
-    for (const Shape &s : {Shape{64, 2000, 300, false, true}, Shape{150, 900, 77, true, false}}) {
-      HostTensor a = randomTensor(dt, aShape(s), rng()), b = randomTensor(dt, bShape(s), rng());
-      HostTensor one(dt, {s.m, s.n});
-      oneCall(s, 1, a, b, 0, one);
-      std::vector<double> want(size_t(s.m * s.n));
-      for (size_t i = 0; i < want.size(); ++i)
-        want[i] = one.get(int64_t(i));
-      std::vector<HostTensor> got;
-      atThreadCounts([&](int t) {
-        EXPECT_GT(cpu::parallelGemmBlocks(s.m, s.n, s.k), 1) << name(s, t);
-        got.emplace_back(dt, std::vector<int64_t>{s.m, s.n});
-        runKernel(gemmIns(s), {&a, &b}, {&got.back()});
-        expectNear(got.back(), want, 1e-5, 1e-3, name(s, t)); // sums of up to 300 products
-        EXPECT_EQ(got.back().bytes, got.front().bytes) << dtypeName(dt) << " " << name(s, t);
-      });
-    }
+  forLibraries([](const std::string &library) {
+    for (DType dt : {F32, F64})
+      for (const Shape &s :
+           {Shape{64, 2000, 300, false, true}, Shape{150, 900, 77, true, false}}) {
+        HostTensor a = randomTensor(dt, aShape(s), rng()),
+                   b = randomTensor(dt, bShape(s), rng());
+        HostTensor one(dt, {s.m, s.n});
+        oneCall(s, 1, a, b, 0, one);
+        std::vector<double> want(size_t(s.m * s.n));
+        for (size_t i = 0; i < want.size(); ++i)
+          want[i] = one.get(int64_t(i));
+        std::vector<HostTensor> got;
+        forThreadCounts([&](int t) {
+          EXPECT_GT(cpu::parallelGemmBlocks(s.m, s.n, s.k), 1) << name(s, t);
+          got.emplace_back(dt, std::vector<int64_t>{s.m, s.n});
+          runKernel(gemmIns(s), {&a, &b}, {&got.back()});
+          expectNear(got.back(), want, 1e-5, 1e-3, name(s, t)); // sums of up to 300 products
+          EXPECT_EQ(got.back().bytes, got.front().bytes)
+              << library << " " << dtypeName(dt) << " " << name(s, t);
+        });
+      }
+  });
+}
+
+// Tests the library choice: oneDNN where the build has it and the processor has AVX-512
+// (unless DS_CPU_GEMM asks otherwise), OpenBLAS always available, an unknown name an Error.
+TEST(GemmSplit, LibraryChoice) {
+  std::vector<std::string> all = cpu::supportedGemmLibraries();
+  EXPECT_EQ(all.back(), "openblas");
+  const char *env = std::getenv("DS_CPU_GEMM");
+  if (!env || !*env) {
+    std::vector<std::string> isas = supportedCpuIsas();
+    bool avx512 = isas.front() == "avx512";
+    EXPECT_EQ(cpu::gemmLibrary(), avx512 ? all.front() : "openblas");
+  }
+  EXPECT_THROW(cpu::setGemmLibrary("mkl"), Error);
+  // The choice changes the bits of a large product only through the library's own rounding:
+  // both are close to the double-precision product.
+  Shape s{300, 500, 700, false, true};
+  HostTensor a = randomTensor(F32, aShape(s), rng()), b = randomTensor(F32, bShape(s), rng());
+  forLibraries([&](const std::string &library) {
+    EXPECT_EQ(cpu::gemmLibrary(), library);
+    HostTensor got(F32, {s.m, s.n});
+    runKernel(gemmIns(s), {&a, &b}, {&got});
+    std::vector<double> want(size_t(s.m * s.n));
+    for (int64_t i = 0; i < s.m; ++i)
+      for (int64_t j = 0; j < s.n; ++j) {
+        double acc = 0;
+        for (int64_t k = 0; k < s.k; ++k)
+          acc += double(a.as<float>()[i * s.k + k]) * double(b.as<float>()[j * s.k + k]);
+        want[size_t(i * s.n + j)] = acc;
+      }
+    expectNear(got, want, 1e-4, 1e-4, library);
+  });
 }
 
 // Tests matmul's batched products (b one matrix per batch entry), split one at a time.

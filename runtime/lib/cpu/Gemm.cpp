@@ -1,11 +1,20 @@
-// GEMM through OpenBLAS, single-threaded per call; parallelGemm splits C over the pool.
+// GEMM through oneDNN's sgemm or OpenBLAS, single-threaded per call; parallelGemm splits C
+// over the pool.
 #include "Gemm.h"
 
+#include "ds/runtime/CpuIsa.h"
+#include "ds/runtime/Error.h"
 #include "ds/runtime/ThreadPool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cblas.h>
+#include <cstdlib>
 #include <mutex>
+#if defined(DS_HAVE_ONEDNN)
+#include <dnnl.h>
+#include <omp.h>
+#endif
 
 namespace ds::rt::cpu {
 namespace {
@@ -28,6 +37,79 @@ void blas(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const
               int(M), int(N), int(K), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
+/// The f32 library: 0 OpenBLAS, 1 oneDNN, -1 not chosen yet (read on every call: an atomic,
+/// not the mutex that guards the choice).
+std::atomic<int> gLibrary{-1};
+std::mutex gLibraryMutex;
+constexpr const char *kLibraryNames[] = {"openblas", "onednn"};
+
+void checkLibrary(const std::string &name, const std::string &origin) {
+  for (const std::string &s : supportedGemmLibraries())
+    if (s == name)
+      return;
+  std::string ok;
+  for (const std::string &s : supportedGemmLibraries())
+    ok += (ok.empty() ? "" : ", ") + s;
+  fail(origin, "GEMM library '", name, "' is not available in this build (", ok, ")");
+}
+
+int library() {
+  int l = gLibrary.load(std::memory_order_relaxed);
+  if (l >= 0)
+    return l;
+  gemmLibrary(); // chooses
+  return gLibrary.load();
+}
+
+#if defined(DS_HAVE_ONEDNN)
+/// oneDNN runs its sgemm on an OpenMP team of omp_get_max_threads() threads, a per-thread
+/// setting: every calling thread (the pool's and the main thread) asks for one, as with
+/// OpenBLAS above (no second set of spinning workers beside the pool's).
+void singleThreadedOneDnn() {
+  thread_local bool once = [] {
+    omp_set_num_threads(1);
+    return true;
+  }();
+  (void)once;
+}
+
+void onednn(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *a,
+            int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+  singleThreadedOneDnn();
+  dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, a, lda, b,
+                                ldb, beta, c, ldc);
+  if (st != dnnl_success)
+    fail("gemm: oneDNN's sgemm failed (status ", int(st), ") on ", M, "x", N, "x", K);
+}
+#endif
+
+/// With oneDNN chosen, products of fewer multiply-adds stay on OpenBLAS: below about 1 Mi
+/// oneDNN's sgemm was 15-40% slower here (64^3, 100^3, 32x64x64: attention's tiles), from
+/// 128^3 up 5-13% faster (ds-bench-gemm, AMD Zen 4). Every row block parallelGemm cuts is
+/// at least kMinBlockMacs (above this), so a split product's blocks run on the library the
+/// whole product would.
+constexpr int64_t kMinOneDnnMacs = int64_t(2) << 20;
+
+/// One single-threaded call of the chosen library (f64: OpenBLAS, oneDNN has no dgemm).
+void libraryGemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                 int64_t ldc) {
+#if defined(DS_HAVE_ONEDNN)
+  if (library() == 1 && M * N * K >= kMinOneDnnMacs) {
+    onednn(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+#endif
+  singleThreadedBlas();
+  blas(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+void libraryGemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+                 const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
+                 double *c, int64_t ldc) {
+  singleThreadedBlas();
+  blas(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 template <typename T>
 void gemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T *a,
                int64_t lda, const T *b, int64_t ldb, T beta, T *c, int64_t ldc) {
@@ -43,8 +125,7 @@ void gemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
     }
     return;
   }
-  singleThreadedBlas();
-  blas(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+  libraryGemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /// A split's blocks start on multiples of kBlockRows rows, a multiple of the column tiles of
@@ -54,6 +135,7 @@ void gemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
 /// 8 Mi, above the library's small-matrix and direct paths (Gemm.h) and about 0.2 ms on one
 /// core, enough to repay a wake-up and the packing.
 constexpr int64_t kBlockRows = 24, kMinBlockMacs = int64_t(8) << 20;
+static_assert(kMinBlockMacs >= kMinOneDnnMacs, "a row block must run on its product's library");
 /// With more than one thread, up to this many row blocks per thread, taken by whichever
 /// thread is free: a thread held up (a vCPU stalled, another process on its core) leaves its
 /// second block to the others, for one more packing of op(B) per thread. scripts/bench-gemm.sh
@@ -112,6 +194,46 @@ void parallelGemmTyped(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alph
 }
 
 } // namespace
+
+std::vector<std::string> supportedGemmLibraries() {
+#if defined(DS_HAVE_ONEDNN)
+  return {"onednn", "openblas"};
+#else
+  return {"openblas"};
+#endif
+}
+
+std::string gemmLibrary() {
+  int l = gLibrary.load();
+  if (l >= 0)
+    return kLibraryNames[l];
+  std::lock_guard<std::mutex> lock(gLibraryMutex);
+  l = gLibrary.load();
+  if (l < 0) {
+    std::string name;
+    const char *env = std::getenv("DS_CPU_GEMM");
+    if (env && *env) {
+      checkLibrary(env, "DS_CPU_GEMM: ");
+      name = env;
+    } else {
+      // By measurement (results/cpu-step.md): oneDNN's AVX-512 kernels beat OpenBLAS's on
+      // the AVX-512 processors measured (Intel: 10-60%, AMD Zen 4: 6% over a GPT step's
+      // products); on AVX2-only Zen 3 OpenBLAS was 1.16x faster.
+      std::vector<std::string> isas = supportedCpuIsas();
+      bool avx512 = !isas.empty() && isas.front() == "avx512";
+      name = avx512 ? supportedGemmLibraries().front() : "openblas";
+    }
+    l = name == "onednn" ? 1 : 0;
+    gLibrary.store(l);
+  }
+  return kLibraryNames[l];
+}
+
+void setGemmLibrary(const std::string &name) {
+  checkLibrary(name, "");
+  std::lock_guard<std::mutex> lock(gLibraryMutex);
+  gLibrary.store(name == "onednn" ? 1 : 0);
+}
 
 int64_t parallelGemmBlocks(int64_t M, int64_t N, int64_t K) {
   if (M <= 0 || N <= 0 || K <= 0)

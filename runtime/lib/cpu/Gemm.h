@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace ds::rt::cpu {
 
@@ -14,6 +16,21 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
           int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double *a,
           int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc);
+
+/// The libraries this build can run the f32 products on, best first: "onednn" (oneDNN's
+/// sgemm, whose kernels dispatch on the processor's instruction sets; where the build found
+/// Debian's libdnnl-dev) and "openblas" (always; also every f64 product).
+std::vector<std::string> supportedGemmLibraries();
+
+/// The f32 library: DS_CPU_GEMM=onednn|openblas when set (one this build lacks is an Error
+/// naming it), else oneDNN on processors with AVX-512 and OpenBLAS otherwise (the measured
+/// faster one per processor class, results/cpu-step.md). Both libraries compute a row block
+/// of C with the bits of the whole product (parallelGemm below relies on it).
+std::string gemmLibrary();
+
+/// Forces `library` for the rest of the process (tests, benchmarks); throws ds::rt::Error
+/// when this build lacks it. Not while another thread runs a product.
+void setGemmLibrary(const std::string &library);
 
 /// How many blocks parallelGemm splits this product into: for most products one (at one
 /// thread) or two per thread (Gemm.cpp's kBlocksPerThread), as long as every block keeps

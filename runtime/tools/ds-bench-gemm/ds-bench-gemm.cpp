@@ -1,7 +1,9 @@
 // ds-bench-gemm: milliseconds of the CPU gemm kernel (f32, through the executor's entry,
-// findCpuKernel) on one shape beside one raw single-threaded cblas_sgemm call on the same
+// findCpuKernel; on the library gemmLibrary() chose, printed) on one shape beside one raw
+// single-threaded OpenBLAS cblas_sgemm call on the same
 // operands, timed in alternation so that a loaded machine slows both alike (medians and
 // minima). Prints `key value` lines. Not a test.
+#include "../../lib/cpu/Gemm.h"
 #include "../common/KernelBench.h"
 #include "ds/runtime/ThreadPool.h"
 
@@ -73,7 +75,7 @@ struct Bench {
 
   double kernelMillis() { return kc.timeOnce(); }
 
-  /// One single-threaded library call (the kernel set the library to one thread): r =
+  /// One single-threaded OpenBLAS call (whichever library the kernel runs on): r =
   /// op(a) op(b) (beta 0), or r += op(a) op(b) (beta 1) with --bias or --acc.
   double blasMillis() {
     auto t0 = std::chrono::steady_clock::now();
@@ -128,8 +130,9 @@ int main(int argc, char **argv) {
     if (o.bias && o.acc)
       fail("--bias and --acc exclude each other (", kUsage, ")");
     o.m = dims[0], o.n = dims[1], o.k = dims[2];
+    openblas_set_num_threads(1); // the kernel sets it only when it runs on OpenBLAS
     Bench b(o);
-    b.kernelMillis(); // warm-up (pages, the pool, the library's buffers); BLAS on 1 thread
+    b.kernelMillis(); // warm-up (pages, the pool, the library's buffers)
     b.blasMillis();
     std::vector<double> kernel, blas;
     for (int it = 0; it < o.iters; ++it) {
@@ -139,6 +142,7 @@ int main(int argc, char **argv) {
     double km = median(kernel), bm = median(blas);
     double kmin = *std::min_element(kernel.begin(), kernel.end());
     double bmin = *std::min_element(blas.begin(), blas.end());
+    std::printf("library %s\n", cpu::gemmLibrary().c_str());
     std::printf("threads %d\nkernel_ms %.4f\nblas_ms %.4f\nratio %.4f\nkernel_min_ms %.4f\n"
                 "blas_min_ms %.4f\nmin_ratio %.4f\n",
                 numThreads(), km, bm, km / bm, kmin, bmin, kmin / bmin);
